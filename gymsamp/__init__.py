@@ -1,0 +1,42 @@
+"""gymsamp: reproducible, boundary-exact rollout sampling for Gymnasium vector environments.
+
+The headline names are importable from here; everything else lives in the subpackages
+``gymsamp.data``, ``gymsamp.envs``, ``gymsamp.policies``, ``gymsamp.sampling``, ``gymsamp.stats``
+and ``gymsamp.sbi``. Importing gymsamp stays light: torch, sbi, ray, matplotlib and pandas are
+imported only by the code that needs them.
+
+Example:
+    >>> import gymsamp
+    >>> gymsamp.StepType.TIMEOUT
+    <StepType.TIMEOUT: 3>
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# Headline name -> module that defines it, imported on first access.
+_HEADLINE = {
+    "StepType": "gymsamp.data",
+    "StepSequence": "gymsamp.data",
+    "EpisodeBatch": "gymsamp.data",
+    "TimeStepBatch": "gymsamp.data",
+    "bootstrap_ci": "gymsamp.stats",
+}
+
+__all__ = ["__version__", *_HEADLINE]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HEADLINE:
+        value = getattr(importlib.import_module(_HEADLINE[name]), name)
+        globals()[name] = value  # cache: later lookups skip this hook
+        return value
+    raise AttributeError(f"module 'gymsamp' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HEADLINE))

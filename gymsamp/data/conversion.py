@@ -1,0 +1,179 @@
+"""Lossless conversion between lists of :class:`StepSequence` and an :class:`EpisodeBatch`.
+
+Mapping (one rollout = one episode):
+
+- ``observations[:T]`` -> ``observations``, ``observations[T]`` -> ``last_observations``;
+  ``actions``, ``rewards`` and the step types map one to one.
+- Gymnasium's flags go to ``env_infos["terminated"]`` / ``env_infos["truncated"]``: step types
+  alone cannot tell a step that was both terminated and truncated from a plain termination.
+- Every other per-step field goes to ``agent_infos`` if its name is in ``agent_info_names``,
+  else to ``env_infos``. Fields with T+1 entries also keep their final entry, in
+  ``episode_infos["last_entries"][name]``. Tuple fields become dicts (NamedTuple field names,
+  or ``"0"``, ``"1"``, ... for plain tuples), the one place the conversion changes a type.
+- ``rollout_info`` dicts are stacked into ``episode_infos`` key by key (all episodes must share
+  the keys); any other non-None info is stored as ``episode_infos["rollout_info"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gymsamp.data._tree import tree_map
+from gymsamp.data.data_format import to_format
+from gymsamp.data.spec import EnvSpec
+from gymsamp.data.step_sequence import StepSequence
+from gymsamp.data.step_type import StepType
+
+if TYPE_CHECKING:
+    from gymsamp.data.episode_batch import EpisodeBatch
+
+LAST_ENTRIES = "last_entries"
+RAW_INFO = "rollout_info"
+_FLAGS = ("terminated", "truncated")
+_CORE = ("observations", "actions", "rewards")
+
+
+def _numpy(field: Any) -> Any:
+    """Numpy leaves, with tuples turned into dicts (EpisodeBatch infos are dicts of arrays)."""
+    if isinstance(field, dict):
+        return {key: _numpy(value) for key, value in field.items()}
+    if isinstance(field, tuple):
+        names = field._fields if hasattr(field, "_fields") else map(str, range(len(field)))
+        return {name: _numpy(value) for name, value in zip(names, field, strict=True)}
+    return np.asarray(to_format(field, "numpy"))
+
+
+def _combine(items: list[Any], how: str, where: str) -> Any:
+    from gymsamp.data._shapes import concatenate_nested, stack_nested
+
+    wrapped = [{"v": item} for item in items]
+    names = [f"{where} of episode {i}" for i in range(len(items))]
+    combine = concatenate_nested if how == "concatenate" else stack_nested
+    return combine(wrapped, names)["v"]
+
+
+def _episodes(rollouts: Iterable[StepSequence]) -> list[StepSequence]:
+    episodes: list[StepSequence] = []
+    for i, ro in enumerate(rollouts):
+        if not isinstance(ro, StepSequence):
+            raise TypeError(f"rollouts[{i}] must be a StepSequence, got {type(ro).__name__}")
+        if not ro.continuous or "observations" not in ro._after_last:
+            raise ValueError(
+                f"rollouts[{i}] must be continuous with T+1 observations (an EpisodeBatch keeps "
+                "each episode's final observation), got a batch without them"
+            )
+        episodes.extend(ro.iterate_rollouts() if ro.rollout_count > 1 else [ro])
+    if not episodes:
+        raise ValueError("rollouts must contain at least one StepSequence, got none")
+    return episodes
+
+
+def step_sequences_to_episode_batch(
+    rollouts: Iterable[StepSequence],
+    env_spec: EnvSpec,
+    agent_info_names: Sequence[str] = (),
+) -> EpisodeBatch:
+    """See :meth:`EpisodeBatch.from_step_sequences`."""
+    from gymsamp.data.episode_batch import EpisodeBatch
+
+    episodes = _episodes(rollouts)
+    names = list(episodes[0].data_names)
+    for i, ep in enumerate(episodes[1:], start=1):
+        if list(ep.data_names) != names:
+            raise ValueError(
+                f"episode {i} has the fields {list(ep.data_names)} but must have {names} "
+                "to match episode 0"
+            )
+    clash = set(names) & set(_FLAGS)
+    if clash:
+        raise ValueError(f"field names must not be {sorted(clash)}: they hold the end flags")
+
+    def per_step(name: str) -> Any:
+        return _combine(
+            [_numpy(ep.get_data_values(name, truncate_last=True)) for ep in episodes],
+            "concatenate",
+            name,
+        )
+
+    extras = [n for n in names if n not in _CORE]
+    env_infos = {n: per_step(n) for n in extras if n not in agent_info_names}
+    env_infos.update({f: np.concatenate([getattr(ep, f) for ep in episodes]) for f in _FLAGS})
+    agent_infos = {n: per_step(n) for n in extras if n in agent_info_names}
+
+    episode_infos: dict[str, Any] = {}
+    infos = [ep.rollout_info for ep in episodes]
+    if all(isinstance(info, dict) for info in infos):
+        episode_infos = _combine([_numpy(info) for info in infos], "stack", "rollout_info")
+    elif any(info is not None for info in infos):
+        episode_infos = {RAW_INFO: _combine([_numpy(i) for i in infos], "stack", "rollout_info")}
+    if LAST_ENTRIES in episode_infos:
+        raise ValueError(f"rollout_info must not use the key {LAST_ENTRIES!r}, which is reserved")
+    finals = [n for n in extras if n in episodes[0]._after_last]
+    if finals:
+        episode_infos[LAST_ENTRIES] = {
+            n: _combine([_numpy(ep._final_entry(n, 0)) for ep in episodes], "stack", n)
+            for n in finals
+        }
+    return EpisodeBatch(
+        env_spec=env_spec,
+        episode_infos=episode_infos,
+        observations=per_step("observations"),
+        last_observations=np.stack(
+            [np.asarray(to_format(ep._final_entry("observations", 0), "numpy")) for ep in episodes]
+        ),
+        actions=per_step("actions"),
+        rewards=per_step("rewards"),
+        env_infos=env_infos,
+        agent_infos=agent_infos,
+        step_types=np.concatenate([ep.step_types for ep in episodes]),
+        lengths=np.array([ep.length for ep in episodes], dtype=np.int64),
+    )
+
+
+def episode_batch_to_step_sequences(batch: EpisodeBatch) -> list[StepSequence]:
+    """See :meth:`EpisodeBatch.to_step_sequences`."""
+    from gymsamp.data._shapes import episode_slices
+
+    env_infos = dict(batch.env_infos)
+    flags = {f: env_infos.pop(f) for f in _FLAGS if f in env_infos}
+    if len(flags) < len(_FLAGS):  # a batch not made by gymsamp: read the step types
+        flags = {
+            "terminated": batch.step_types == StepType.TERMINAL,
+            "truncated": batch.step_types == StepType.TIMEOUT,
+        }
+    episode_infos = dict(batch.episode_infos)
+    last_entries = episode_infos.pop(LAST_ENTRIES, {})
+    raw_info = episode_infos.pop(RAW_INFO, None)
+    fields = {**env_infos, **batch.agent_infos}
+    rollouts = []
+    for i, steps in enumerate(episode_slices(batch.lengths)):
+        data = {name: tree_map(lambda leaf, s=steps: leaf[s], v) for name, v in fields.items()}
+        for name, last in last_entries.items():
+            data[name] = tree_map(
+                lambda leaf, final, s=steps, k=i: np.concatenate([leaf[s], final[k : k + 1]]),
+                fields[name],
+                last,
+            )
+        if raw_info is not None:
+            info: Any = raw_info[i]
+        elif episode_infos:
+            info = tree_map(lambda leaf, k=i: leaf[k], episode_infos)
+        else:
+            info = None
+        rollouts.append(
+            StepSequence(
+                rewards=batch.rewards[steps],
+                observations=np.concatenate(
+                    [batch.observations[steps], batch.last_observations[i : i + 1]]
+                ),
+                actions=batch.actions[steps],
+                terminated=flags["terminated"][steps],
+                truncated=flags["truncated"][steps],
+                rollout_info=info,
+                **data,
+            )
+        )
+    return rollouts

@@ -1,0 +1,346 @@
+"""Save and load rollouts and episode batches without pickle.
+
+File format (version 1): an uncompressed (or, on request, deflated) ``.npz`` zip archive.
+
+- Every array is its own ``.npy`` member named ``a<N>``; object arrays are refused, so
+  ``numpy.load(allow_pickle=False)`` reads every member and nothing can run code on load.
+- The member ``__gymsamp__.json`` holds UTF-8 JSON: ``{"format": "gymsamp", "version": 1,
+  "kind": "rollouts" | "episode_batch", "content": ...}``. The content is plain JSON in which
+  non-JSON values are tagged objects: ``{"__array__": "a3"}`` (``"torch": true`` for tensors),
+  ``{"__scalar__": "<f4", "value": 1.5}`` (numpy scalars), ``{"__tuple__": [...]}``,
+  ``{"__namedtuple__": "Name", "fields": [...], "values": [...]}``, ``{"__dict__": [[k, v],
+  ...]}`` (any dict, order kept), ``{"__space__": "Box", ...}`` (gymnasium spaces Box, Discrete,
+  MultiDiscrete, MultiBinary, Dict, Tuple), ``{"__envspec__": {...}}``,
+  ``{"__stepsequence__": {...}}`` and ``{"__episodebatch__": {...}}``.
+
+NamedTuples load as a ``collections.namedtuple`` with the same name and fields (the original
+class is never imported). Loading checks the format name and version and raises ``ValueError``
+naming the file for anything that is not a readable gymsamp file.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import os
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from gymsamp.data.data_format import is_tensor, to_format
+from gymsamp.data.episode_batch import EpisodeBatch
+from gymsamp.data.spec import EnvSpec
+from gymsamp.data.step_sequence import StepSequence
+
+__all__ = [
+    "FORMAT_VERSION",
+    "load_episode_batch",
+    "load_rollouts",
+    "save_episode_batch",
+    "save_rollouts",
+]
+
+FORMAT_NAME = "gymsamp"
+FORMAT_VERSION = 1
+_META = "__gymsamp__.json"
+_SPEC_FIELDS = (
+    "observation_space",
+    "action_space",
+    "max_episode_length",
+    "state_space",
+    "obs_labels",
+    "act_labels",
+    "state_labels",
+)
+
+
+class _Encoder:
+    """Turns a value into JSON, moving every array into ``self.arrays``."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def array(self, value: Any, where: str) -> dict[str, Any]:
+        torch = is_tensor(value)
+        array = np.asarray(to_format(value, "numpy"))
+        if array.dtype.hasobject:
+            raise TypeError(f"{where} must not be an object array (it cannot be saved safely)")
+        key = f"a{len(self.arrays)}"
+        self.arrays[key] = array
+        return {"__array__": key, "torch": True} if torch else {"__array__": key}
+
+    def __call__(self, value: Any, where: str = "value") -> Any:
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, (int, float)) and type(value) in (int, float):
+            return value
+        if isinstance(value, (int, float)):  # IntEnum, float subclasses: store the number
+            return int(value) if isinstance(value, int) else float(value)
+        if isinstance(value, np.generic):
+            if value.dtype.hasobject:
+                raise TypeError(f"{where} must not be a numpy object scalar")
+            return {"__scalar__": value.dtype.str, "value": value.item()}
+        if isinstance(value, np.ndarray) or is_tensor(value):
+            return self.array(value, where)
+        if isinstance(value, StepSequence):
+            return {"__stepsequence__": self.step_sequence(value, where)}
+        if isinstance(value, EnvSpec):
+            return {"__envspec__": {f: self(getattr(value, f), where) for f in _SPEC_FIELDS}}
+        if isinstance(value, gym.Space):
+            return self.space(value, where)
+        if _is_episode_batch(value):
+            names = [field.name for field in dataclasses.fields(value)]
+            return {"__episodebatch__": {f: self(getattr(value, f), f"{where}.{f}") for f in names}}
+        if isinstance(value, tuple):
+            values = [self(v, f"{where}[{i}]") for i, v in enumerate(value)]
+            if hasattr(value, "_fields"):
+                return {
+                    "__namedtuple__": type(value).__name__,
+                    "fields": list(value._fields),
+                    "values": values,
+                }
+            return {"__tuple__": values}
+        if isinstance(value, list):
+            return [self(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            return {
+                "__dict__": [[self(k, where), self(v, f"{where}.{k}")] for k, v in value.items()]
+            }
+        raise TypeError(f"{where} has type {type(value).__name__}, which gymsamp cannot save")
+
+    def space(self, space: gym.Space[Any], where: str) -> dict[str, Any]:
+        spaces = gym.spaces
+        if isinstance(space, spaces.Box):
+            return {
+                "__space__": "Box",
+                "low": self.array(space.low, where),
+                "high": self.array(space.high, where),
+                "dtype": np.dtype(space.dtype).str,
+            }
+        if isinstance(space, spaces.Discrete):
+            return {"__space__": "Discrete", "n": int(space.n), "start": int(space.start)}
+        if isinstance(space, spaces.MultiDiscrete):
+            return {
+                "__space__": "MultiDiscrete",
+                "nvec": self.array(space.nvec, where),
+                "start": self.array(space.start, where),
+            }
+        if isinstance(space, spaces.MultiBinary):
+            return {"__space__": "MultiBinary", "n": self(space.n, where)}
+        if isinstance(space, spaces.Dict):
+            return {"__space__": "Dict", "spaces": self(dict(space.spaces), where)}
+        if isinstance(space, spaces.Tuple):
+            return {"__space__": "Tuple", "spaces": [self.space(s, where) for s in space.spaces]}
+        raise TypeError(f"{where} is a {type(space).__name__} space, which gymsamp cannot save")
+
+    def step_sequence(self, seq: StepSequence, where: str) -> dict[str, Any]:
+        bounds = seq._rollout_bounds
+        return {
+            "data_format": seq.data_format,
+            "data": self(seq._data, f"{where}.data"),
+            "after_last": sorted(seq._after_last),
+            "finals": self(seq._finals, f"{where}.finals"),
+            "terminated": self.array(seq.terminated, where),
+            "truncated": self.array(seq.truncated, where),
+            "rollout_bounds": None if bounds is None else self.array(bounds, where),
+            "rollout_infos": self(seq._rollout_infos, f"{where}.rollout_info"),
+            "gathered_types": None
+            if seq._gathered_types is None
+            else self.array(seq._gathered_types, where),
+        }
+
+
+def _is_episode_batch(value: Any) -> bool:
+    return isinstance(value, EpisodeBatch)
+
+
+class _Decoder:
+    """Rebuilds values written by :class:`_Encoder`, only through known constructors."""
+
+    def __init__(self, arrays: Any, path: Path) -> None:
+        self.arrays = arrays
+        self.path = path
+
+    def fail(self, what: str) -> ValueError:
+        return ValueError(f"{self.path} is not a valid gymsamp file: {what}")
+
+    def array(self, tag: Any) -> Any:
+        if not isinstance(tag, dict) or "__array__" not in tag:
+            raise self.fail(f"expected an array reference, got {tag!r}")
+        key = tag["__array__"]
+        if key not in self.arrays:
+            raise self.fail(f"array {key!r} is missing")
+        array = self.arrays[key]
+        return to_format(array, "torch") if tag.get("torch") else array
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if "__array__" in value:
+            return self.array(value)
+        if "__scalar__" in value:
+            return np.dtype(value["__scalar__"]).type(value["value"])
+        if "__tuple__" in value:
+            return tuple(self(v) for v in value["__tuple__"])
+        if "__namedtuple__" in value:
+            cls = collections.namedtuple(value["__namedtuple__"], value["fields"])  # type: ignore[misc]
+            return cls(*(self(v) for v in value["values"]))
+        if "__dict__" in value:
+            return {self(k): self(v) for k, v in value["__dict__"]}
+        if "__space__" in value:
+            return self.space(value)
+        if "__envspec__" in value:
+            return EnvSpec(**{k: self(v) for k, v in value["__envspec__"].items()})
+        if "__stepsequence__" in value:
+            return self.step_sequence(value["__stepsequence__"])
+        if "__episodebatch__" in value:
+            return EpisodeBatch(**{k: self(v) for k, v in value["__episodebatch__"].items()})
+        raise self.fail(f"unknown tagged value with keys {sorted(value)}")
+
+    def space(self, tag: dict[str, Any]) -> gym.Space[Any]:
+        spaces = gym.spaces
+        kind = tag["__space__"]
+        if kind == "Box":
+            return spaces.Box(self.array(tag["low"]), self.array(tag["high"]), dtype=tag["dtype"])
+        if kind == "Discrete":
+            return spaces.Discrete(tag["n"], start=tag["start"])
+        if kind == "MultiDiscrete":
+            return spaces.MultiDiscrete(self.array(tag["nvec"]), start=self.array(tag["start"]))
+        if kind == "MultiBinary":
+            return spaces.MultiBinary(self(tag["n"]))
+        if kind == "Dict":
+            return spaces.Dict(self(tag["spaces"]))
+        if kind == "Tuple":
+            return spaces.Tuple([self.space(s) for s in tag["spaces"]])
+        raise self.fail(f"unknown space {kind!r}")
+
+    def step_sequence(self, state: dict[str, Any]) -> StepSequence:
+        terminated = self.array(state["terminated"])
+        truncated = self.array(state["truncated"])
+        bounds = None if state["rollout_bounds"] is None else self.array(state["rollout_bounds"])
+        length = len(terminated)
+        if terminated.dtype != bool or truncated.shape != terminated.shape or length < 1:
+            raise self.fail("inconsistent end flags of a rollout")
+        if bounds is not None and (bounds[0] != 0 or bounds[-1] != length):
+            raise self.fail(f"rollout bounds {bounds.tolist()} do not match {length} steps")
+        seq = StepSequence._assemble(
+            data=self(state["data"]),
+            after_last=set(state["after_last"]),
+            terminated=terminated,
+            truncated=truncated,
+            rollout_bounds=bounds,
+            rollout_infos=self(state["rollout_infos"]),
+            finals=self(state["finals"]),
+            data_format=state["data_format"],
+        )
+        if state["gathered_types"] is not None:
+            seq._gathered_types = self.array(state["gathered_types"])
+        return seq
+
+
+def _write(path: str | os.PathLike[str], kind: str, content: Any, compress: bool) -> Path:
+    path = Path(path)
+    encoder = _Encoder()
+    meta = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "kind": kind,
+        "content": encoder(content, kind),
+    }
+    members = dict(encoder.arrays)
+    members[_META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    # Write beside the target and rename, so a crash never leaves a half-written file.
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        save: Any = np.savez_compressed if compress else np.savez
+        save(f, **members)
+    tmp.replace(path)
+    return path
+
+
+def _read(path: str | os.PathLike[str], kind: str) -> Any:
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if _META not in npz.files:
+                raise ValueError(f"{path} is not a gymsamp file (no {_META} member)")
+            meta = json.loads(npz[_META].tobytes().decode("utf-8"))
+            arrays = {name: npz[name] for name in npz.files if name != _META}
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not a readable gymsamp file: {err}") from err
+    except ValueError as err:
+        if str(path) in str(err):
+            raise
+        # numpy refuses object arrays with allow_pickle=False: never unpickle a file.
+        raise ValueError(f"{path} is not a readable gymsamp file: {err}") from err
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise ValueError(f"{path} is not a gymsamp file (format {meta.get('format')!r})")
+    if meta.get("version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has format version {meta.get('version')!r} but this gymsamp reads "
+            f"version {FORMAT_VERSION}"
+        )
+    if meta.get("kind") != kind:
+        raise ValueError(f"{path} holds {meta.get('kind')!r}, not {kind!r}")
+    decoder = _Decoder(arrays, path)
+    try:
+        return decoder(meta["content"])
+    except (KeyError, TypeError, IndexError) as err:
+        raise decoder.fail(f"{type(err).__name__}: {err}") from err
+
+
+def save_rollouts(
+    path: str | os.PathLike[str], rollouts: Sequence[StepSequence], *, compress: bool = False
+) -> Path:
+    """Save rollouts to ``path`` (an ``.npz`` archive, format in the module docstring).
+
+    Every field type round-trips bit for bit: numpy and torch data, dict and (named) tuple
+    fields, flags, rollout bounds, each rollout's final entries and ``rollout_info``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> ro = StepSequence(rewards=[1.0], observations=[0.0, 1.0], actions=[0])
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "rollouts.npz"
+        >>> _ = save_rollouts(path, [ro])
+        >>> load_rollouts(path)[0].observations.tolist()
+        [0.0, 1.0]
+    """
+    if isinstance(rollouts, StepSequence) or not all(
+        isinstance(ro, StepSequence) for ro in rollouts
+    ):
+        raise TypeError("rollouts must be a sequence of StepSequence objects")
+    return _write(path, "rollouts", list(rollouts), compress)
+
+
+def load_rollouts(path: str | os.PathLike[str]) -> list[StepSequence]:
+    """Load rollouts saved by :func:`save_rollouts`; raises ``ValueError`` for other files."""
+    rollouts = _read(path, "rollouts")
+    if not isinstance(rollouts, list) or not all(isinstance(r, StepSequence) for r in rollouts):
+        raise ValueError(f"{path} is not a valid gymsamp file: the content is not rollouts")
+    return rollouts
+
+
+def save_episode_batch(
+    path: str | os.PathLike[str], batch: EpisodeBatch, *, compress: bool = False
+) -> Path:
+    """Save an :class:`~gymsamp.data.EpisodeBatch` (with its env spec) to ``path``."""
+    if not _is_episode_batch(batch):
+        raise TypeError(f"batch must be an EpisodeBatch, got {type(batch).__name__}")
+    return _write(path, "episode_batch", batch, compress)
+
+
+def load_episode_batch(path: str | os.PathLike[str]) -> EpisodeBatch:
+    """Load an :class:`~gymsamp.data.EpisodeBatch` saved by :func:`save_episode_batch`."""
+    batch = _read(path, "episode_batch")
+    if not isinstance(batch, EpisodeBatch):
+        raise ValueError(f"{path} is not a valid gymsamp file: the content is not an EpisodeBatch")
+    return batch

@@ -1,0 +1,162 @@
+"""Proxies viewing one index of a dict of per-step data: :class:`DictIndexProxy`, :class:`Step`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gymsamp.data._tree import new_tuple
+
+if TYPE_CHECKING:
+    from gymsamp.data.step_sequence import StepSequence
+
+__all__ = ["DictIndexProxy", "Step"]
+
+
+class DictIndexProxy:
+    """Views a slice through a dict of arrays, tensors or lists.
+
+    ``proxy.key`` and ``proxy["key"]`` return ``obj[key][index]``; singular names fall back to
+    their plural (``proxy.reward`` reads ``obj["rewards"]``); dict values give a nested proxy and
+    tuples a tuple of slices. Assigning writes through to the underlying array.
+
+    Args:
+        obj: The dict of per-step data.
+        index: The index to view.
+        path: Dotted path of ``obj`` inside its parent, for error messages.
+
+    Example:
+        >>> proxy = DictIndexProxy({"rewards": np.array([1.0, 2.0])}, 1)
+        >>> proxy.reward, proxy["rewards"]
+        (np.float64(2.0), np.float64(2.0))
+    """
+
+    __slots__ = ("_index", "_obj", "_prefix")
+
+    def __init__(self, obj: dict[str, Any], index: int, path: str | None = None) -> None:
+        object.__setattr__(self, "_obj", obj)
+        object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_prefix", f"{path}." if path else "")
+
+    def _resolve_key(self, key: str, error_type: type[Exception]) -> tuple[str, int, Any]:
+        """Map a requested key to (real key, index, stored value); subclasses add ``next_``."""
+        return key, self._index, self._lookup(key, error_type)
+
+    def _lookup(self, key: str, error_type: type[Exception]) -> Any:
+        obj = self._obj
+        if key in obj:
+            return obj[key]
+        if key + "s" in obj:
+            return obj[key + "s"]
+        raise error_type(f"No entry named {self._prefix}{key}; valid names: {sorted(obj)}")
+
+    def _index_value(self, key: str, value: Any, index: int, error_type: type[Exception]) -> Any:
+        if isinstance(value, dict):
+            return DictIndexProxy(value, index, self._prefix + key)
+        if isinstance(value, tuple):
+            # A tuple cannot be proxied, so slice it eagerly, keeping NamedTuple types.
+            return new_tuple(
+                type(value),
+                (
+                    self._index_value(f"{key}[{i}]", part, index, error_type)
+                    for i, part in enumerate(value)
+                ),
+            )
+        if isinstance(value, (np.ndarray, list)) or hasattr(value, "__getitem__"):
+            return value[index]
+        raise error_type(f"Entry {self._prefix}{key} has un-indexable type {type(value).__name__}")
+
+    def _get(self, key: str, error_type: type[Exception]) -> Any:
+        real_key, index, value = self._resolve_key(key, error_type)
+        return self._index_value(real_key, value, index, error_type)
+
+    def _set(self, key: str, new_value: Any, error_type: type[Exception]) -> None:
+        _, index, value = self._resolve_key(key, error_type)
+        if isinstance(value, (dict, tuple)):
+            raise error_type(
+                f"Entry {self._prefix}{key} is a {type(value).__name__}; set its items"
+            )
+        value[index] = new_value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._get(key, KeyError)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._set(key, value, KeyError)
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        return self._get(key, AttributeError)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self._set(key, value, AttributeError)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self._obj))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(index={self._index}, keys={sorted(self._obj)})"
+
+
+class Step(DictIndexProxy):
+    """A single step of a :class:`StepSequence`, a proxy onto its data at one index.
+
+    Besides the data fields (singular or plural names), a step exposes ``terminated``,
+    ``truncated``, ``done`` and ``step_type``. Prefix a name with ``next_`` to read the value after
+    this step (e.g. ``next_observation``); at the last step of a rollout that is the rollout's
+    true final entry, never the first entry of the following rollout.
+
+    Args:
+        rollout: The :class:`StepSequence` this step belongs to.
+        index: The index of this step in the rollout.
+
+    Example:
+        >>> from gymsamp.data import StepSequence
+        >>> ro = StepSequence(rewards=[1.0, 2.0], observations=[0, 1, 2], actions=[5, 6])
+        >>> step = ro[1]
+        >>> step.reward, step.observation, step.next_observation, int(step.step_type)
+        (np.float64(2.0), np.int64(1), np.int64(2), 2)
+    """
+
+    __slots__ = ("_rollout",)
+
+    def __init__(self, rollout: StepSequence, index: int) -> None:
+        super().__init__(rollout._data, index)
+        object.__setattr__(self, "_rollout", rollout)
+
+    def _lookup(self, key: str, error_type: type[Exception]) -> Any:
+        flag = self._rollout._flag(key)
+        if flag is not None:
+            return flag
+        return super()._lookup(key, error_type)
+
+    def _resolve_key(self, key: str, error_type: type[Exception]) -> tuple[str, int, Any]:
+        if not key.startswith("next_"):
+            return super()._resolve_key(key, error_type)
+        name = key[len("next_") :]
+        field = name if name in self._obj else name + "s"
+        if field not in self._rollout._after_last:
+            raise error_type(
+                f"next_{name} needs a field with an entry after the last step, got {name!r}; "
+                f"such fields are {sorted(self._rollout._after_last)}"
+            )
+        try:
+            value = self._rollout._next_entry(field, self._index)
+        except ValueError as err:
+            raise error_type(str(err)) from err
+        # Wrap the single entry so the generic indexing code can slice it at index 0.
+        return name, 0, _wrap_entry(value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Step, (self._rollout, self._index))
+
+
+def _wrap_entry(value: Any) -> Any:
+    """Give a single entry a leading axis of length 1 (recursively), so ``[0]`` recovers it."""
+    if isinstance(value, dict):
+        return {key: _wrap_entry(v) for key, v in value.items()}
+    if isinstance(value, tuple):
+        return new_tuple(type(value), (_wrap_entry(v) for v in value))
+    return [value]

@@ -1,0 +1,141 @@
+"""StepSequence <-> pandas DataFrame, one row per step (pandas is imported only here)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gymsamp.data._tree import tree_leaves
+from gymsamp.data.data_format import to_format
+from gymsamp.data.spec import EnvSpec
+
+if TYPE_CHECKING:
+    from gymsamp.data.step_sequence import RewardTask, StepSequence
+
+_FLAGS = ("terminated", "truncated")
+_LABELS = {"observations": "obs_labels", "actions": "act_labels", "states": "state_labels"}
+
+
+def _column_names(name: str, leaf: np.ndarray, env_spec: EnvSpec | None) -> list[str]:
+    width = int(np.prod(leaf.shape[1:], dtype=np.int64))
+    labels = getattr(env_spec, _LABELS[name], None) if name in _LABELS else None
+    if labels is not None and len(labels) == width:
+        return list(labels)
+    if leaf.ndim == 1:
+        return [name]
+    return [f"{name}_{i}" for i in range(width)]
+
+
+def sequence_to_frame(seq: StepSequence, env_spec: EnvSpec | None) -> Any:
+    """See :meth:`StepSequence.to_pandas`."""
+    import pandas as pd
+
+    if not seq.continuous:
+        raise ValueError("seq must be continuous to be written as a table, got a shuffled batch")
+    columns: dict[str, np.ndarray] = {}
+    for name in seq.data_names:
+        field = seq.get_data_values(name, truncate_last=True)
+        nxt = seq.next_values(name) if name in seq._after_last else None
+        nxt_leaves = dict(tree_leaves(nxt, name)) if nxt is not None else {}
+        for path, leaf in tree_leaves(field, name):
+            array = np.asarray(to_format(leaf, "numpy"))
+            names = _column_names(path, array, env_spec)
+            flat = array.reshape(len(array), -1)
+            for i, col in enumerate(names):
+                columns[col] = flat[:, i]
+            if path in nxt_leaves:
+                flat_next = np.asarray(to_format(nxt_leaves[path], "numpy")).reshape(len(array), -1)
+                for i, col in enumerate(names):
+                    columns[f"next_{col}"] = flat_next[:, i]
+    columns["terminated"] = seq.terminated
+    columns["truncated"] = seq.truncated
+    return pd.DataFrame(columns)
+
+
+def _space_columns(df: Any, name: str, labels: tuple[str, ...] | None, width: int) -> list[str]:
+    candidates = [list(labels)] if labels is not None else []
+    candidates += [[f"{name}_{i}" for i in range(width)], [name]]
+    for cols in candidates:
+        if len(cols) == width and all(c in df.columns for c in cols):
+            return cols
+    raise ValueError(
+        f"df must have the {name} columns {candidates[0]}, got columns {list(df.columns)}"
+    )
+
+
+def sequence_from_frame(
+    cls: type[StepSequence],
+    df: Any,
+    env_spec: EnvSpec,
+    continuous: bool,
+    task: RewardTask | None,
+) -> StepSequence:
+    """See :meth:`StepSequence.from_pandas`."""
+    if not isinstance(env_spec, EnvSpec):
+        raise TypeError(f"env_spec must be a gymsamp EnvSpec, got {type(env_spec).__name__}")
+    length = len(df)
+    if length < 1:
+        raise ValueError("df must have at least one row, got an empty DataFrame")
+    fields: dict[str, Any] = {}
+    next_fields: dict[str, np.ndarray] = {}  # the entry after each step, for T+1 fields
+    used: set[str] = set()
+    for name, space, labels in (
+        ("observations", env_spec.observation_space, env_spec.obs_labels),
+        ("actions", env_spec.action_space, env_spec.act_labels),
+        ("states", env_spec.state_space, env_spec.state_labels),
+    ):
+        if space is None or space.shape is None:
+            continue
+        shape = tuple(space.shape)
+        width = int(np.prod(shape, dtype=np.int64))
+        try:
+            cols = _space_columns(df, name, labels, width)
+        except ValueError:
+            if name == "states":
+                continue
+            raise
+        used.update(cols)
+        dtype = space.dtype if space.dtype is not None else np.float64
+        fields[name] = df[cols].to_numpy().astype(dtype).reshape((length, *shape))
+        next_cols = [f"next_{c}" for c in cols]
+        if all(c in df.columns for c in next_cols):
+            used.update(next_cols)
+            next_fields[name] = df[next_cols].to_numpy().astype(dtype).reshape((length, *shape))
+    flags: dict[str, Any] = {f: df[f].to_numpy().astype(bool) for f in _FLAGS if f in df.columns}
+    used.update(flags)
+    if task is not None:
+        obs, act = fields["observations"], fields["actions"]
+        fields["rewards"] = np.array(
+            [task.step_rew(obs[t], act[t], length - t - 1) for t in range(length)], dtype=np.float64
+        )
+    elif "rewards" in df.columns:
+        fields["rewards"] = df["rewards"].to_numpy()
+    else:
+        raise ValueError(f"df must have a 'rewards' column (or pass task), got {list(df.columns)}")
+    used.add("rewards")
+    for col in df.columns:
+        if col in used or col.startswith("next_"):
+            continue
+        fields[col] = df[col].to_numpy()
+        if f"next_{col}" in df.columns:
+            next_fields[col] = df[f"next_{col}"].to_numpy()
+    if "done" in fields and not flags:
+        flags = {"terminated": fields.pop("done").astype(bool)}
+    if not continuous or not next_fields:
+        return cls(continuous=continuous, **flags, **fields)
+    # Rebuild rollout by rollout so each keeps its own final entry from the next_ columns.
+    done = flags.get("terminated", np.zeros(length, bool)) | flags.get(
+        "truncated", np.zeros(length, bool)
+    )
+    ends = np.flatnonzero(done) + 1
+    bounds = np.unique(np.concatenate([[0], ends, [length]]))
+    parts = []
+    for start, stop in itertools.pairwise(bounds):
+        part: dict[str, Any] = {key: value[start:stop] for key, value in fields.items()}
+        for key, nxt in next_fields.items():
+            part[key] = np.concatenate([part[key], nxt[stop - 1 : stop]])
+        part_flags: dict[str, Any] = {key: value[start:stop] for key, value in flags.items()}
+        parts.append(cls(**part_flags, **part))
+    return parts[0] if len(parts) == 1 else cls.concat(parts)

@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from gymsamp.data import (
+    gen_ordered_batch_idcs,
+    gen_ordered_batches,
+    gen_shuffled_batch_idcs,
+    shuffled_ordered_batches,
+)
+
+
+def test_ordered_batch_idcs_sorted_and_shuffled():
+    assert list(gen_ordered_batch_idcs(2, 5)) == [(0, 1), (2, 3), (4,)]
+    shuffled = list(gen_ordered_batch_idcs(2, 5, sorted=False, seed=0))
+    assert sorted(shuffled) == [(0, 1), (2, 3), (4,)]
+    assert shuffled == list(gen_ordered_batch_idcs(2, 5, sorted=False, seed=0))
+
+
+def test_shuffled_batch_idcs_is_a_seeded_permutation():
+    batches = list(gen_shuffled_batch_idcs(3, 10, seed=np.random.default_rng(1)))
+    assert [len(b) for b in batches] == [3, 3, 3, 1]
+    assert sorted(i for b in batches for i in b) == list(range(10))
+    expected = np.random.default_rng(1).permutation(10).tolist()
+    assert [i for b in batches for i in b] == expected
+
+
+def test_ordered_and_shuffled_ordered_batches():
+    assert list(gen_ordered_batches(range(5), 2)) == [[0, 1], [2, 3], [4]]
+    out = shuffled_ordered_batches(list(range(7)), 3, seed=4)
+    assert sorted(out) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert out == shuffled_ordered_batches(list(range(7)), 3, seed=4)
+
+
+def test_global_rng_untouched():
+    state = np.random.get_state()[1].copy()
+    list(gen_shuffled_batch_idcs(2, 10))
+    assert np.array_equal(np.random.get_state()[1], state)
+
+
+@pytest.mark.parametrize(("batch_size", "data_size"), [(0, 5), (2, 0), (True, 5), (1.5, 5)])
+def test_bad_sizes(batch_size, data_size):
+    with pytest.raises(ValueError, match="must be an int >= 1"):
+        list(gen_shuffled_batch_idcs(batch_size, data_size))
+
+
+def test_bad_seed():
+    with pytest.raises(TypeError, match="seed must be an int"):
+        list(gen_shuffled_batch_idcs(2, 4, seed="x"))

@@ -1,0 +1,95 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from gymsamp.data import EnvSpec, EpisodeBatch, StepSequence, StepType
+from gymsamp.data.io import load_episode_batch, save_episode_batch
+from tests.data.test_step_sequence import make_rollout
+from tests.helpers import assert_tree_equal
+
+SPEC = EnvSpec(gym.spaces.Box(-np.inf, np.inf, (3,), np.float64), gym.spaces.Discrete(2))
+
+
+@pytest.fixture
+def rollouts():
+    parts = [
+        make_rollout(3, seed=1, end="terminal", info={"seed": 0, "dp": {"mass": 1.0}}),
+        make_rollout(4, seed=2, end="timeout", info={"seed": 1, "dp": {"mass": 2.0}}, offset=9),
+        make_rollout(2, seed=3, end="none", info={"seed": 2, "dp": {"mass": 3.0}}, offset=50),
+    ]
+    for i, part in enumerate(parts):
+        part.add_data("values", np.arange(part.length + 1.0) + 10 * i)
+    # Both flags on the last step: the step type says TERMINAL, the flags must survive anyway.
+    parts[0]._truncated[-1] = True
+    return parts
+
+
+def test_batch_layout(rollouts):
+    batch = EpisodeBatch.from_step_sequences(rollouts, SPEC, agent_info_names=["hidden"])
+    assert batch.lengths.tolist() == [3, 4, 2]
+    assert batch.step_types.tolist() == [0, 1, 2, 0, 1, 1, 3, 0, 1]
+    # last_observations are each episode's true final observation
+    assert batch.last_observations[:, 0].tolist() == [3.0, 13.0, 52.0]
+    assert batch.episode_infos["dp"]["mass"].tolist() == [1.0, 2.0, 3.0]
+    assert batch.episode_infos["last_entries"]["values"].tolist() == [3.0, 14.0, 22.0]
+    assert set(batch.agent_infos) == {"hidden"}
+    assert set(batch.env_infos) == {"infos", "values", "terminated", "truncated"}
+    assert batch.env_infos["truncated"].tolist()[2] is True
+
+
+def test_round_trip_is_lossless(rollouts):
+    batch = EpisodeBatch.from_step_sequences(
+        [StepSequence.concat(rollouts)], SPEC, agent_info_names=["hidden"]
+    )
+    back = batch.to_step_sequences()
+    assert len(back) == 3
+    for original, restored in zip(rollouts, back, strict=True):
+        for name in ("observations", "actions", "rewards", "values", "infos"):
+            assert_tree_equal(original.get_data_values(name), restored.get_data_values(name))
+        np.testing.assert_array_equal(original.hidden.h, restored.hidden["h"])
+        np.testing.assert_array_equal(original.terminated, restored.terminated)
+        np.testing.assert_array_equal(original.truncated, restored.truncated)
+        assert restored.rollout_info["dp"]["mass"] == original.rollout_info["dp"]["mass"]
+    # And back again: the batch is reproduced field by field.
+    again = EpisodeBatch.from_step_sequences(back, SPEC, agent_info_names=["hidden"])
+    for field in ("observations", "last_observations", "actions", "rewards", "step_types"):
+        assert_tree_equal(getattr(batch, field), getattr(again, field))
+    assert_tree_equal(batch.env_infos, again.env_infos)
+    assert_tree_equal(batch.episode_infos, again.episode_infos)
+
+
+def test_foreign_batch_converts_from_step_types():
+    batch = EpisodeBatch(
+        env_spec=SPEC,
+        episode_infos={},
+        observations=np.zeros((3, 3)),
+        last_observations=np.ones((1, 3)),
+        actions=np.array([0, 1, 0]),
+        rewards=np.ones(3),
+        env_infos={},
+        agent_infos={},
+        step_types=[StepType.FIRST, StepType.MID, StepType.TIMEOUT],
+        lengths=np.array([3]),
+    )
+    (ro,) = batch.to_step_sequences()
+    assert ro.truncated.tolist() == [False, False, True]
+    assert ro.observations[-1].tolist() == [1.0, 1.0, 1.0]
+    assert ro.rollout_info is None
+
+
+def test_rollouts_without_final_observation_are_refused(rollouts):
+    shuffled = StepSequence.concat(rollouts)[[0, 4]]
+    with pytest.raises(ValueError, match=r"rollouts\[0\] must be continuous with T\+1"):
+        EpisodeBatch.from_step_sequences([shuffled], SPEC)
+    with pytest.raises(ValueError, match="at least one"):
+        EpisodeBatch.from_step_sequences([], SPEC)
+
+
+def test_episode_batch_save_load_round_trip(tmp_path, rollouts):
+    batch = EpisodeBatch.from_step_sequences(rollouts, SPEC, agent_info_names=["hidden"])
+    loaded = load_episode_batch(save_episode_batch(tmp_path / "batch.npz", batch))
+    assert loaded.env_spec == batch.env_spec
+    for field in ("observations", "last_observations", "actions", "rewards", "step_types"):
+        assert_tree_equal(getattr(batch, field), getattr(loaded, field))
+    for field in ("env_infos", "agent_infos", "episode_infos"):
+        assert_tree_equal(getattr(batch, field), getattr(loaded, field))

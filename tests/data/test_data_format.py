@@ -1,0 +1,60 @@
+from collections import namedtuple
+
+import numpy as np
+import pytest
+import torch
+
+from gymsamp.data import cat_to_format, new_tuple, stack_to_format, to_format
+
+Hidden = namedtuple("Hidden", "h c")
+
+
+def test_to_format_numpy_torch_round_trip_keeps_values_and_dtype():
+    array = np.arange(6, dtype=np.float32).reshape(2, 3)
+    tensor = to_format(array, "torch")
+    assert isinstance(tensor, torch.Tensor)
+    assert tensor.dtype == torch.float32
+    back = to_format(tensor, "numpy")
+    np.testing.assert_array_equal(back, array)
+    assert to_format(array, "numpy") is array  # no copy when nothing changes
+
+
+def test_to_format_casts_and_handles_negative_strides():
+    reversed_view = np.arange(4.0)[::-1]
+    tensor = to_format(reversed_view, "torch", torch.float32)
+    assert tensor.tolist() == [3.0, 2.0, 1.0, 0.0]
+    assert tensor.dtype == torch.float32
+    assert to_format([1, 2], "numpy", np.float32).dtype == np.float32
+    assert to_format(np.arange(3), "torch", np.float64).dtype == torch.float64
+
+
+def test_to_format_rejects_unknown_format():
+    with pytest.raises(ValueError, match="data_format must be one of"):
+        to_format(np.zeros(2), "jax")
+
+
+def test_stack_list_of_dicts_and_tuples():
+    items = [{"a": 1.0, "h": Hidden(np.zeros(2), np.ones(2))} for _ in range(3)]
+    stacked = stack_to_format(items, "numpy")
+    assert stacked["a"].tolist() == [1.0, 1.0, 1.0]
+    assert isinstance(stacked["h"], Hidden)
+    assert stacked["h"].c.shape == (3, 2)
+    torch_stacked = stack_to_format(items, "torch")
+    assert isinstance(torch_stacked["h"].h, torch.Tensor)
+
+
+def test_stack_dicts_with_different_keys_raises():
+    with pytest.raises(ValueError, match=r"keys \['a'\].*index 1"):
+        stack_to_format([{"a": 1}, {"b": 2}], "numpy")
+
+
+def test_cat_to_format():
+    out = cat_to_format([np.zeros((2, 3)), torch.ones(1, 3)], "numpy")
+    np.testing.assert_array_equal(out, [[0, 0, 0], [0, 0, 0], [1, 1, 1]])
+    parts = [{"x": np.arange(2)}, {"x": np.arange(3)}]
+    assert cat_to_format(parts, "numpy")["x"].tolist() == [0, 1, 0, 1, 2]
+
+
+def test_new_tuple():
+    assert new_tuple(Hidden, (1, 2)) == Hidden(1, 2)
+    assert new_tuple(tuple, (x for x in (1, 2))) == (1, 2)

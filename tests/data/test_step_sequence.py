@@ -1,0 +1,369 @@
+from collections import namedtuple
+
+import numpy as np
+import pytest
+import torch
+
+from gymsamp.data import StepSequence, StepType, discounted_value
+from tests.helpers import assert_sequences_equal, assert_tree_equal
+
+Hidden = namedtuple("Hidden", "h c")
+
+
+def make_rollout(length, *, seed=0, end="timeout", info=None, offset=0.0):
+    """A rollout with T+1 observations that encode (rollout offset + step index)."""
+    rng = np.random.default_rng(seed)
+    obs = offset + np.arange(length + 1, dtype=np.float64)[:, None] * np.ones(3)
+    term = np.zeros(length, bool)
+    trunc = np.zeros(length, bool)
+    if end == "terminal":
+        term[-1] = True
+    elif end == "timeout":
+        trunc[-1] = True
+    return StepSequence(
+        rewards=rng.normal(size=length),
+        observations=obs,
+        actions=rng.integers(0, 2, size=length),
+        terminated=term,
+        truncated=trunc,
+        rollout_info=info,
+        infos=[{"x": float(t), "nested": {"y": t}} for t in range(length)],
+        hidden=Hidden(rng.normal(size=(length, 2)), rng.normal(size=(length, 2))),
+    )
+
+
+@pytest.fixture
+def parts():
+    return [
+        make_rollout(3, seed=1, end="terminal", info={"i": 0}, offset=0.0),
+        make_rollout(5, seed=2, end="timeout", info={"i": 1}, offset=100.0),
+        make_rollout(2, seed=3, end="none", info={"i": 2}, offset=200.0),
+    ]
+
+
+class TestConstruction:
+    def test_lists_are_stacked_and_shapes_follow_time_alignment(self):
+        ro = make_rollout(4)
+        assert len(ro) == ro.length == 4
+        assert ro.observations.shape == (5, 3)
+        assert ro.actions.shape == (4,)
+        assert ro.infos["nested"]["y"].tolist() == [0, 1, 2, 3]
+        assert isinstance(ro.hidden, Hidden)
+        assert ro.hidden.h.shape == (4, 2)
+        assert ro.step_types.tolist() == [0, 1, 1, 3]
+        assert ro.rollout_count == 1
+        assert ro.data_format == "numpy"
+
+    def test_no_flags_means_complete_rollout_ends_terminated(self):
+        ro = StepSequence(rewards=[1.0, 2.0], observations=[0, 1, 2], actions=[0, 0])
+        assert ro.terminated.tolist() == [False, True]
+        assert ro.truncated.tolist() == [False, False]
+        partial = StepSequence(
+            rewards=[1.0, 2.0], observations=[0, 1, 2], actions=[0, 0], complete=False
+        )
+        assert partial.done.tolist() == [False, False]
+        assert partial.rollout_bounds.tolist() == [0, 2]
+
+    def test_done_maps_to_terminated_and_must_agree_with_flags(self):
+        ro = StepSequence(rewards=[1.0, 2.0], observations=[0, 1, 2], actions=[0, 0], done=[0, 1])
+        assert ro.terminated.tolist() == [False, True]
+        with pytest.raises(ValueError, match="done must equal terminated | truncated"):
+            StepSequence(
+                rewards=[1.0, 2.0],
+                observations=[0, 1, 2],
+                actions=[0, 0],
+                done=[0, 0],
+                truncated=[0, 1],
+            )
+
+    def test_field_length_errors(self):
+        with pytest.raises(ValueError, match="observations has 5 entries but must have 2 or 3"):
+            StepSequence(rewards=[1.0, 2.0], observations=np.zeros(5), actions=[0, 0])
+        with pytest.raises(ValueError, match="rewards must have shape"):
+            StepSequence(rewards=np.zeros((2, 1)), observations=np.zeros(3), actions=[0, 0])
+        with pytest.raises(ValueError, match="at least one step"):
+            StepSequence(rewards=np.zeros(0), observations=np.zeros(1), actions=np.zeros(0))
+        with pytest.raises(ValueError, match=r"terminated has shape \(3,\) but must have \(2,\)"):
+            StepSequence(
+                rewards=[1.0, 2.0], observations=[0, 1, 2], actions=[0, 0], terminated=[0, 0, 1]
+            )
+
+    def test_grad_tensors_are_rejected(self):
+        with pytest.raises(ValueError, match="observations must not require grad"):
+            StepSequence(
+                rewards=torch.zeros(2),
+                observations=torch.zeros(3, requires_grad=True),
+                actions=torch.zeros(2),
+            )
+
+    def test_torch_data_format_is_inferred(self):
+        ro = StepSequence(rewards=torch.zeros(2), observations=np.zeros(3), actions=[0, 1])
+        assert ro.data_format == "torch"
+        assert isinstance(ro.observations, torch.Tensor)
+        ro.numpy()
+        assert isinstance(ro.observations, np.ndarray)
+        assert ro.actions.tolist() == [0, 1]
+
+    def test_rollout_bounds_pin(self):
+        ro = StepSequence(
+            rewards=np.arange(20.0),
+            observations=np.arange(21.0),
+            actions=np.zeros(20),
+            rollout_bounds=[0, 4, 11, 17, 20],
+        )
+        assert ro.rollout_count == 4
+        assert ro.rollout_lengths.tolist() == [4, 7, 6, 3]
+        assert ro.get_rollout(1).rewards.tolist() == list(range(4, 11))
+        middle = ro.get_rollout(slice(1, -1))
+        assert middle.rewards.tolist() == list(range(4, 17))
+        assert middle.rollout_lengths.tolist() == [7, 6]
+        picked = ro.get_rollout([1, 3])
+        assert picked.rewards.tolist() == [*range(4, 11), *range(17, 20)]
+        assert picked.rollout_lengths.tolist() == [7, 3]
+        # Given flat, only the last rollout's final observation is known: never invented.
+        assert ro.get_rollout(-1).observations.tolist() == [17.0, 18.0, 19.0, 20.0]
+        assert ro.get_rollout(0).observations.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+    def test_bad_rollout_bounds(self):
+        with pytest.raises(ValueError, match="rollout_bounds must be strictly increasing"):
+            StepSequence(
+                rewards=np.zeros(4),
+                observations=np.zeros(5),
+                actions=np.zeros(4),
+                rollout_bounds=[0, 3, 2, 4],
+            )
+        with pytest.raises(ValueError, match="must include the end of every done step"):
+            StepSequence(
+                rewards=np.zeros(4),
+                observations=np.zeros(5),
+                actions=np.zeros(4),
+                terminated=[1, 0, 0, 1],
+                rollout_bounds=[0, 4],
+            )
+
+    def test_discounted_value_pin_through_add_data(self):
+        ro = StepSequence(
+            rewards=[-200.0, -100.0, -50.0, -25.0, -17.5],
+            observations=np.zeros((6, 2)),
+            actions=np.zeros((5, 1)),
+        )
+        ro.add_data("return", discounted_value(ro, 0.9))
+        assert ro[2]["return"] == pytest.approx(-86.675)
+        assert ro.undiscounted_return() == pytest.approx(-392.5)
+        assert ro.discounted_return(0.9) == pytest.approx(
+            sum(0.9**t * r for t, r in enumerate([-200, -100, -50, -25, -17.5]))
+        )
+
+    def test_add_data_zeros_and_errors(self):
+        ro = make_rollout(3)
+        ro.add_data("values", item_shape=(2,), with_after_last=True)
+        assert ro.values.shape == (4, 2)
+        assert ro[3 - 1].next_value.tolist() == [0.0, 0.0]
+        with pytest.raises(ValueError, match="already exists"):
+            ro.add_data("values", np.zeros(3))
+        with pytest.raises(ValueError, match="must have 3 or 4 to match rewards"):
+            ro.add_data("bad", np.zeros(7))
+
+
+class TestSteps:
+    def test_singular_plural_next_and_flags(self):
+        ro = make_rollout(3, end="terminal")
+        step = ro[1]
+        assert step.reward == ro.rewards[1]
+        assert step.observation.tolist() == [1.0, 1.0, 1.0]
+        assert step.next_observation.tolist() == [2.0, 2.0, 2.0]
+        assert step.infos.nested.y == 1
+        assert step.hidden.h.tolist() == ro.hidden.h[1].tolist()
+        assert ro[-1].step_type == StepType.TERMINAL
+        assert bool(ro[-1].done)
+        assert bool(ro[-1].terminated)
+        assert not ro[-1].truncated
+        assert ro[-1].next_observation.tolist() == [3.0, 3.0, 3.0]
+
+    def test_next_never_crosses_into_the_next_rollout(self, parts):
+        seq = StepSequence.concat(parts)
+        last_of_first = seq[2]
+        assert last_of_first.next_observation.tolist() == [3.0, 3.0, 3.0]  # its true final obs
+        assert seq[3].observation.tolist() == [100.0, 100.0, 100.0]
+
+    def test_write_through_and_errors(self):
+        ro = make_rollout(3)
+        ro[0].reward = 42.0
+        assert ro.rewards[0] == 42.0
+        with pytest.raises(AttributeError, match="No entry named missing"):
+            _ = ro[0].missing
+        with pytest.raises(KeyError):
+            _ = ro[0]["missing"]
+        with pytest.raises(AttributeError, match="next_action needs a field"):
+            _ = ro[0].next_action
+        with pytest.raises(IndexError):
+            ro[3]
+
+    def test_iteration_yields_steps(self):
+        ro = make_rollout(3)
+        assert [float(s.reward) for s in ro] == ro.rewards.tolist()
+
+
+class TestConcatAndRollouts:
+    def test_concat_keeps_every_final_observation_and_info(self, parts):
+        seq = StepSequence.concat(parts)
+        assert seq.length == 10
+        assert seq.rollout_bounds.tolist() == [0, 3, 8, 10]
+        assert seq.observations.shape == (11, 3)
+        assert seq.rollout_info == [{"i": 0}, {"i": 1}, {"i": 2}]
+        assert seq.step_types.tolist() == [0, 1, 2, 0, 1, 1, 1, 3, 0, 1]
+        for part, got in zip(parts, seq.iterate_rollouts(), strict=True):
+            assert_sequences_equal(part, got)
+
+    def test_get_rollout_variants(self, parts):
+        seq = StepSequence.concat(parts)
+        assert_sequences_equal(seq.get_rollout(-2), parts[1])
+        assert_sequences_equal(seq.get_rollout([0, 2]), StepSequence.concat([parts[0], parts[2]]))
+        assert_sequences_equal(seq.get_rollout(slice(1, None)), StepSequence.concat(parts[1:]))
+        with pytest.raises(IndexError):
+            seq.get_rollout(3)
+
+    def test_concat_of_concat_is_flat(self, parts):
+        nested = StepSequence.concat([StepSequence.concat(parts[:2]), parts[2]])
+        assert_sequences_equal(nested, StepSequence.concat(parts))
+
+    def test_concat_errors(self, parts):
+        with pytest.raises(ValueError, match="at least one"):
+            StepSequence.concat([])
+        with pytest.raises(ValueError, match="truncate_last must be True"):
+            StepSequence.concat(parts, truncate_last=False)
+        other = StepSequence(rewards=[1.0], observations=[0, 1], actions=[0])
+        with pytest.raises(ValueError, match=r"parts\[1\] has the fields"):
+            StepSequence.concat([parts[0], other])
+
+    def test_concat_mixed_formats_becomes_torch(self, parts):
+        torch_part = make_rollout(2, seed=9).torch()
+        seq = StepSequence.concat([parts[0], torch_part])
+        assert seq.data_format == "torch"
+        assert isinstance(seq.get_rollout(0).observations, torch.Tensor)
+        assert seq.get_rollout(1).observations[-1].tolist() == [2.0, 2.0, 2.0]
+
+    def test_slices_keep_the_entry_after_the_slice(self, parts):
+        seq = StepSequence.concat(parts)
+        sub = seq[2:5]
+        assert sub.rollout_bounds.tolist() == [0, 1, 3]
+        assert sub.observations[:, 0].tolist() == [2.0, 100.0, 101.0, 102.0]
+        assert sub.get_rollout(0).observations[:, 0].tolist() == [2.0, 3.0]
+        assert sub.done.tolist() == [True, False, False]
+        assert sub.rollout_info == [{"i": 0}, {"i": 1}]
+
+    def test_index_lists_and_masks_give_non_continuous_batches(self, parts):
+        seq = StepSequence.concat(parts)
+        batch = seq[[0, 3, 9]]
+        assert not batch.continuous
+        assert batch.observations[:, 0].tolist() == [0.0, 100.0, 201.0]
+        assert batch.step_types.tolist() == [0, 0, 1]
+        mask = np.zeros(10, bool)
+        mask[[1, 2]] = True
+        assert seq[mask].rewards.tolist() == seq.rewards[1:3].tolist()
+        with pytest.raises(ValueError, match="needs a continuous sequence"):
+            batch.get_rollout(0)
+
+
+class TestBatches:
+    def test_ordered_batches(self, parts):
+        seq = StepSequence.concat(parts)
+        sizes = [len(b) for b in seq.split_ordered_batches(batch_size=4)]
+        assert sizes == [4, 4, 2]
+        sizes = [len(b) for b in seq.split_ordered_batches(num_batches=4)]
+        assert sizes == [3, 3, 2, 2]
+        rebuilt = np.concatenate([b.rewards for b in seq.split_ordered_batches(batch_size=3)])
+        np.testing.assert_array_equal(rebuilt, seq.rewards)
+        with pytest.raises(ValueError, match="exactly one of batch_size and num_batches"):
+            list(seq.split_ordered_batches())
+
+    def test_shuffled_batches_are_seeded_and_cover_every_step(self, parts):
+        seq = StepSequence.concat(parts)
+        first = [b.rewards.tolist() for b in seq.split_shuffled_batches(3, seed=5)]
+        again = [b.rewards.tolist() for b in seq.split_shuffled_batches(3, seed=5)]
+        assert first == again
+        assert sorted(r for b in first for r in b) == sorted(seq.rewards.tolist())
+        whole = list(seq.split_shuffled_batches(4, complete_rollouts=True, seed=1))
+        lengths = sorted(length for b in whole for length in b.rollout_lengths.tolist())
+        assert lengths == [2, 3, 5]
+
+    def test_sample_w_next_never_crosses_a_rollout_boundary(self, parts):
+        seq = StepSequence.concat(parts)
+        steps, nxt = seq.sample_w_next(7, seed=0)  # exactly the 7 eligible steps
+        assert len(steps) == 7
+        # Observations encode (rollout offset + index): the next step is always index + 1.
+        np.testing.assert_array_equal(nxt.observations[:, 0], steps.observations[:, 0] + 1)
+        again, _ = seq.sample_w_next(7, seed=0)
+        np.testing.assert_array_equal(again.rewards, steps.rewards)
+        with pytest.raises(ValueError, match="batch_size must be <= 7"):
+            seq.sample_w_next(8)
+
+
+class TestPadProcessPandas:
+    def test_pad_fills_and_extends_after_last_fields(self):
+        ro = make_rollout(3, end="terminal")
+        StepSequence.pad(ro, 5, pad_value=-1)
+        assert ro.length == 5
+        assert ro.rewards[3:].tolist() == [-1.0, -1.0]
+        assert ro.observations.shape == (6, 3)
+        assert ro.observations[4:].tolist() == [[-1.0] * 3] * 2
+        assert ro.infos["nested"]["y"].tolist() == [0, 1, 2, -1, -1]
+        assert ro.terminated.tolist() == [False, False, True, False, False]
+        with pytest.raises(ValueError, match="len_to_pad_to must be >= the rollout length 5"):
+            StepSequence.pad(ro, 4)
+
+    def test_process_data_works_rollout_by_rollout(self, parts):
+        seq = StepSequence.concat(parts)
+        shifted = StepSequence.process_data(
+            seq, lambda x: x - x[0], "x", include_fields=["observations"]
+        )
+        # Each rollout restarts at 0: nothing is mixed across a boundary.
+        for ro in shifted.iterate_rollouts():
+            assert ro.observations[:, 0].tolist() == list(range(ro.length + 1))
+        np.testing.assert_array_equal(shifted.rewards, seq.rewards)
+
+    def test_pandas_round_trip_with_labels(self, parts):
+        import gymnasium as gym
+
+        from gymsamp.data import EnvSpec
+
+        spec = EnvSpec(
+            gym.spaces.Box(-np.inf, np.inf, (3,), np.float64),
+            gym.spaces.Discrete(2),
+            obs_labels=("x", "y", "z"),
+        )
+        plain = [
+            StepSequence(
+                rewards=p.rewards,
+                observations=p.observations,
+                actions=p.actions,
+                terminated=p.terminated,
+                truncated=p.truncated,
+            )
+            for p in parts
+        ]
+        seq = StepSequence.concat(plain)
+        df = seq.to_pandas(spec)
+        assert {"x", "y", "z", "next_x", "actions", "rewards", "terminated"} <= set(df.columns)
+        assert len(df) == 10
+        back = StepSequence.from_pandas(df, spec)
+        for a, b in zip(seq.iterate_rollouts(), back.iterate_rollouts(), strict=True):
+            assert_tree_equal(a.observations, b.observations)
+            assert_tree_equal(a.rewards, b.rewards)
+            np.testing.assert_array_equal(a.actions, b.actions)
+            np.testing.assert_array_equal(a.truncated, b.truncated)
+
+    def test_from_pandas_recomputes_rewards_with_task(self):
+        import gymnasium as gym
+        import pandas as pd
+
+        from gymsamp.data import EnvSpec
+
+        class Task:
+            def step_rew(self, state, act, remaining_steps):
+                return float(state[0] + act[0] + remaining_steps)
+
+        spec = EnvSpec(gym.spaces.Box(-1, 1, (1,)), gym.spaces.Box(-1, 1, (1,)))
+        df = pd.DataFrame({"observations_0": [0.5, 0.25], "actions_0": [0.5, 0.0]})
+        ro = StepSequence.from_pandas(df, spec, task=Task())
+        np.testing.assert_allclose(ro.rewards, [2.0, 0.25])

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+
+from gymsamp.data import StepType, step_types_from_flags
+
+
+class TestGetStepType:
+    @pytest.mark.parametrize(
+        ("step_cnt", "max_len", "done", "expected"),
+        [
+            (1, 5, False, StepType.FIRST),
+            (2, 5, False, StepType.MID),
+            (3, 5, True, StepType.TERMINAL),
+            (5, 5, False, StepType.TIMEOUT),
+            # garage's precedence: the time limit wins over done.
+            (5, 5, True, StepType.TIMEOUT),
+            (1, None, True, StepType.TERMINAL),
+            (1, 1, False, StepType.TIMEOUT),
+            (7, None, False, StepType.MID),
+        ],
+    )
+    def test_rules(self, step_cnt, max_len, done, expected):
+        assert StepType.get_step_type(step_cnt, max_len, done) is expected
+
+    @pytest.mark.parametrize("step_cnt", [0, -1, None])
+    def test_step_cnt_below_one_raises(self, step_cnt):
+        with pytest.raises(ValueError, match=r"step_cnt must be >= 1.*reset\(\)"):
+            StepType.get_step_type(step_cnt, 5, False)
+
+    def test_values_match_garage(self):
+        assert [int(t) for t in StepType] == [0, 1, 2, 3]
+        assert [t.name for t in StepType] == ["FIRST", "MID", "TERMINAL", "TIMEOUT"]
+
+
+class TestFromFlags:
+    def test_termination_wins_and_one_step_episode_has_no_first(self):
+        types = step_types_from_flags([True], [True])
+        assert types.tolist() == [StepType.TERMINAL]
+        assert types.dtype == np.int8
+
+    def test_single_episode(self):
+        types = step_types_from_flags([0, 0, 0, 0], [0, 0, 0, 1])
+        assert types.tolist() == [0, 1, 1, 3]
+
+    def test_bounds_mark_every_first(self):
+        term = [0, 0, 1, 0, 1, 0, 0]
+        trunc = [0, 0, 0, 0, 1, 0, 0]
+        types = step_types_from_flags(term, trunc, rollout_bounds=[0, 3, 5, 7])
+        assert types.tolist() == [0, 1, 2, 0, 2, 0, 1]
+
+    def test_reference_loop(self):
+        rng = np.random.default_rng(3)
+        term = rng.random(200) < 0.05
+        trunc = rng.random(200) < 0.05
+        ends = np.flatnonzero(term | trunc) + 1
+        bounds = np.unique(np.concatenate([[0], ends, [200]]))
+        expected = []
+        starts = set(bounds[:-1].tolist())
+        for t in range(200):
+            if term[t]:
+                expected.append(StepType.TERMINAL)
+            elif trunc[t]:
+                expected.append(StepType.TIMEOUT)
+            elif t in starts:
+                expected.append(StepType.FIRST)
+            else:
+                expected.append(StepType.MID)
+        assert step_types_from_flags(term, trunc, bounds).tolist() == expected
+
+    def test_shape_mismatch_raises(self):
+        with pytest.raises(ValueError, match="equal length"):
+            step_types_from_flags([True, False], [True])

@@ -1,0 +1,55 @@
+"""Shared test helpers: bit-exact comparison of rollouts and their parts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gymsamp.data import StepSequence
+from gymsamp.data.data_format import is_tensor
+
+
+def assert_tree_equal(a: Any, b: Any, where: str = "value") -> None:
+    """Exact equality of nested dict / tuple / array / scalar values, dtypes included."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict), where
+        assert list(a) == list(b), f"{where}: keys {list(a)} != {list(b)}"
+        for key in a:
+            assert_tree_equal(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, (tuple, list)):
+        assert type(a).__name__ == type(b).__name__, f"{where}: {type(a)} != {type(b)}"
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_tree_equal(x, y, f"{where}[{i}]")
+    elif isinstance(a, np.ndarray) or is_tensor(a):
+        assert type(a) is type(b), f"{where}: {type(a)} != {type(b)}"
+        x = a.numpy() if is_tensor(a) else a
+        y = b.numpy() if is_tensor(b) else b
+        assert x.dtype == y.dtype, f"{where}: dtype {x.dtype} != {y.dtype}"
+        np.testing.assert_array_equal(x, y, err_msg=where)
+    else:
+        assert type(a) is type(b), f"{where}: {type(a)} != {type(b)}"
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def assert_sequences_equal(a: StepSequence, b: StepSequence) -> None:
+    """Every field, flag, bound, final entry and info of two sequences is identical."""
+    assert a.length == b.length
+    assert a.data_format == b.data_format
+    assert a.continuous == b.continuous
+    assert list(a.data_names) == list(b.data_names)
+    for name in a.data_names:
+        assert_tree_equal(a.get_data_values(name), b.get_data_values(name), name)
+    np.testing.assert_array_equal(a.terminated, b.terminated)
+    np.testing.assert_array_equal(a.truncated, b.truncated)
+    np.testing.assert_array_equal(a.step_types, b.step_types)
+    assert_tree_equal(a.rollout_infos, b.rollout_infos, "rollout_infos")
+    if a.continuous:
+        np.testing.assert_array_equal(a.rollout_bounds, b.rollout_bounds)
+        for i in range(a.rollout_count):
+            ra, rb = a.get_rollout(i), b.get_rollout(i)
+            for name in ra.data_names:
+                assert_tree_equal(
+                    ra.get_data_values(name), rb.get_data_values(name), f"rollout {i} {name}"
+                )

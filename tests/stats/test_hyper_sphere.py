@@ -1,0 +1,139 @@
+"""Tests of gymsamp.stats.sample_from_hyper_sphere_surface: norm, uniformity, seeding, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.stats
+import torch
+
+from gymsamp.stats import sample_from_hyper_sphere_surface
+
+_CASES = [("uniform", d) for d in (1, 2, 3, 5, 10)]
+_CASES += [("normal", d) for d in (1, 2, 3, 4, 7, 50)]
+_CASES += [("Marsaglia", 3), ("Marsaglia", 4)]
+
+
+def _draw(method: str, num_dim: int, num: int, seed: int) -> np.ndarray:
+    gen = np.random.default_rng(seed)
+    return np.stack(
+        [sample_from_hyper_sphere_surface(num_dim, method, gen).numpy() for _ in range(num)]
+    )
+
+
+@pytest.mark.parametrize(("method", "num_dim"), _CASES)
+def test_unit_norm_shape_and_dtype(method, num_dim):
+    for seed in range(20):
+        x = sample_from_hyper_sphere_surface(num_dim, method, rng=seed)
+        assert isinstance(x, torch.Tensor)
+        assert x.dtype == torch.float64
+        assert x.shape == (num_dim,)
+        assert abs(float(torch.linalg.norm(x)) - 1.0) < 1e-6
+
+
+def _sphere_moment(num_dim: int, k: int) -> float:
+    """E[x_i^(2k)] for x uniform on the unit sphere in num_dim dimensions: (2k-1)!! / prod."""
+    num = np.prod(np.arange(1, 2 * k, 2, dtype=float))
+    den = np.prod(num_dim + np.arange(0, 2 * k, 2, dtype=float))
+    return float(num / den)
+
+
+@pytest.mark.parametrize(("method", "num_dim"), [c for c in _CASES if c[1] > 1])
+def test_moments_match_the_uniform_distribution_on_the_sphere(method, num_dim):
+    num = 4000
+    x = _draw(method, num_dim, num, seed=num_dim)
+    # Each bound is 5 standard errors of the sample moment under the uniform distribution.
+    m2, m4, m8 = (_sphere_moment(num_dim, k) for k in (1, 2, 4))
+    np.testing.assert_array_less(np.abs(x.mean(axis=0)), 5 * np.sqrt(m2 / num))
+    np.testing.assert_array_less(np.abs((x**2).mean(axis=0) - m2), 5 * np.sqrt((m4 - m2**2) / num))
+    # The fourth moment catches e.g. normalized cube points, which match the second one.
+    np.testing.assert_array_less(np.abs((x**4).mean(axis=0) - m4), 5 * np.sqrt((m8 - m4**2) / num))
+
+
+@pytest.mark.parametrize("method", ["uniform", "normal", "Marsaglia"])
+def test_height_on_the_2_sphere_is_uniform(method):
+    # Archimedes: every coordinate of a uniform point on the 2-sphere is uniform on [-1, 1].
+    x = _draw(method, 3, 3000, seed=11)
+    for j in range(3):
+        assert scipy.stats.kstest(x[:, j], scipy.stats.uniform(-1, 2).cdf).pvalue > 1e-3
+
+
+def test_normalized_cube_points_would_fail_the_height_test():
+    # Guards the test above: without the rejection step the height is not uniform.
+    cube = np.random.default_rng(0).uniform(-1, 1, size=(3000, 3))
+    z = cube[:, 2] / np.linalg.norm(cube, axis=1)
+    assert scipy.stats.kstest(z, scipy.stats.uniform(-1, 2).cdf).pvalue < 1e-3
+
+
+@pytest.mark.parametrize("method", ["uniform", "normal"])
+def test_one_dimension_gives_both_signs(method):
+    x = _draw(method, 1, 400, seed=3)[:, 0]
+    assert set(np.unique(x)) == {-1.0, 1.0}
+    assert 150 < np.sum(x > 0) < 250
+
+
+@pytest.mark.parametrize(("method", "num_dim"), [("uniform", 4), ("normal", 6), ("Marsaglia", 4)])
+def test_seeding(method, num_dim):
+    a = sample_from_hyper_sphere_surface(num_dim, method, rng=5)
+    assert torch.equal(a, sample_from_hyper_sphere_surface(num_dim, method, rng=5))
+    assert not torch.equal(a, sample_from_hyper_sphere_surface(num_dim, method, rng=6))
+    gen = np.random.default_rng(5)
+    assert torch.equal(a, sample_from_hyper_sphere_surface(num_dim, method, gen))
+    assert not torch.equal(a, sample_from_hyper_sphere_surface(num_dim, method, gen))
+    assert sample_from_hyper_sphere_surface(num_dim, method).shape == (num_dim,)
+
+
+def test_global_rngs_untouched():
+    # Read, never set, the global states: the test must not seed anything globally either.
+    np_state, torch_state = np.random.get_state()[1].copy(), torch.get_rng_state()
+    for method, num_dim in _CASES:
+        sample_from_hyper_sphere_surface(num_dim, method)
+    np.testing.assert_array_equal(np.random.get_state()[1], np_state)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+
+
+@pytest.mark.parametrize(
+    ("num_dim", "method", "rng", "error", "match"),
+    [
+        (
+            3,
+            "gauss",
+            None,
+            ValueError,
+            r"method must be one of \['uniform', 'normal', 'Marsaglia'\]",
+        ),
+        (3, "marsaglia", None, ValueError, r"method must be one of .* got 'marsaglia'"),
+        (
+            2,
+            "Marsaglia",
+            None,
+            ValueError,
+            r"'Marsaglia' is only defined for num_dim 3 or 4, got 2",
+        ),
+        (5, "Marsaglia", None, ValueError, r"'Marsaglia' is only defined .* got 5"),
+        (11, "uniform", None, ValueError, r"num_dim <= 10 .* got num_dim=11; use method 'normal'"),
+        (0, "normal", None, ValueError, r"num_dim must be an int >= 1, got 0"),
+        (2.0, "normal", None, TypeError, r"num_dim must be an int >= 1, got 2.0"),
+        (True, "normal", None, TypeError, r"num_dim must be an int >= 1, got True"),
+        (3, "normal", "seed", TypeError, r"rng must be None, an int >= 0 or a numpy.random.Gen"),
+        (3, "normal", 1.5, TypeError, r"rng must be None, .* got 1.5"),
+        (3, "normal", -1, ValueError, r"rng must be None, an int >= 0 .* got -1"),
+    ],
+)
+def test_validation_errors(num_dim, method, rng, error, match):
+    with pytest.raises(error, match=match):
+        sample_from_hyper_sphere_surface(num_dim, method, rng)
+
+
+def test_importing_gymsamp_stats_loads_neither_torch_nor_other_gymsamp_modules():
+    code = (
+        "import sys, gymsamp, gymsamp.stats\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "other = [m for m in sys.modules if m.startswith('gymsamp.')"
+        " and not m.startswith('gymsamp.stats')]\n"
+        "assert not other, other\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=60)

@@ -1,0 +1,164 @@
+"""Tests of gymsamp.stats' schedules against hand-computed values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from gymsamp.stats import (
+    sequence,
+    sequence_add_init,
+    sequence_const,
+    sequence_nlog2,
+    sequence_plus_one,
+    sequence_rec_double,
+    sequence_rec_sqrt,
+    sequence_sqrt,
+)
+
+S2, S3, S5, S6 = np.sqrt([2.0, 3.0, 5.0, 6.0])
+L3, L5, L6 = np.log2([3.0, 5.0, 6.0])
+
+# x_init = 2, iter = 4; int values truncate the float ones (e.g. 2 * sqrt(2) = 2.83 -> 2).
+SCALAR_CASES = [
+    (sequence_const, [2, 2, 2, 2, 2], [2, 2, 2, 2, 2]),
+    (sequence_plus_one, [2, 3, 4, 5, 6], [2, 3, 4, 5, 6]),
+    (sequence_add_init, [2, 2, 4, 6, 8], [2, 2, 4, 6, 8]),
+    (sequence_rec_double, [2, 4, 8, 16, 32], [2, 4, 8, 16, 32]),
+    (sequence_sqrt, [2, 2, 2, 3, 4], [2, 2, 2 * S2, 2 * S3, 4]),
+    # int: 2, 2*1=2, 2*1.41=2.83->2, 2*1.73=3.46->3, 3*2=6; float: 2*sqrt(n!)
+    (sequence_rec_sqrt, [2, 2, 2, 3, 6], [2, 2, 2 * S2, 2 * S6, 4 * S6]),
+    # int: 2*log2(3)=3.17->3, 2*2*2=8, 2*3*log2(5)=13.9->13, 2*4*log2(6)=20.7->20
+    (sequence_nlog2, [2, 3, 8, 13, 20], [2, 2 * L3, 8, 6 * L5, 8 * L6]),
+]
+
+# x_init = [1, 3], iter = 4, int.
+VECTOR_CASES = [
+    (sequence_const, [[1, 3]] * 5),
+    (sequence_plus_one, [[1, 3], [2, 4], [3, 5], [4, 6], [5, 7]]),
+    (sequence_add_init, [[1, 3], [1, 3], [2, 6], [3, 9], [4, 12]]),
+    (sequence_rec_double, [[1, 3], [2, 6], [4, 12], [8, 24], [16, 48]]),
+    # sqrt(2) * [1, 3] = [1.41, 4.24], sqrt(3) * [1, 3] = [1.73, 5.20], 2 * [1, 3]
+    (sequence_sqrt, [[1, 3], [1, 3], [1, 4], [1, 5], [2, 6]]),
+    # [1, 4] * sqrt(3) = [1.73, 6.93] -> [1, 6], then * 2
+    (sequence_rec_sqrt, [[1, 3], [1, 3], [1, 4], [1, 6], [2, 12]]),
+    # n log2(n + 2) = 1.58, 4, 6.97, 10.34
+    (sequence_nlog2, [[1, 3], [1, 4], [4, 12], [6, 20], [10, 31]]),
+]
+
+
+@pytest.mark.parametrize(("fcn", "ints", "floats"), SCALAR_CASES)
+def test_scalar_sequences(fcn, ints, floats):
+    last, seq = fcn(2, 4)
+    assert seq.dtype == np.int64
+    np.testing.assert_array_equal(seq, ints)
+    assert type(last) is int
+    assert last == ints[-1]
+
+    last, seq = fcn(2.0, 4, dtype=float)
+    assert seq.dtype == np.float64
+    np.testing.assert_allclose(seq, floats, rtol=1e-12)
+    assert type(last) is float
+    assert last == pytest.approx(floats[-1], rel=1e-12)
+
+
+@pytest.mark.parametrize(("fcn", "expected"), VECTOR_CASES)
+def test_vector_sequences(fcn, expected):
+    last, seq = fcn(np.array([1, 3]), 4)
+    assert seq.shape == (5, 2)
+    np.testing.assert_array_equal(seq, expected)
+    assert isinstance(last, np.ndarray)
+    np.testing.assert_array_equal(last, expected[-1])
+    last[:] = -1  # the returned element is a copy, not a view into the sequence
+    np.testing.assert_array_equal(seq[-1], expected[-1])
+
+
+@pytest.mark.parametrize("fcn", [case[0] for case in SCALAR_CASES])
+def test_multidimensional_init_and_iteration_zero(fcn):
+    x_init = np.arange(6.0).reshape(2, 3)
+    _, seq = fcn(x_init, 3, float)
+    assert seq.shape == (4, 2, 3)
+    for j, value in enumerate(x_init.ravel()):
+        np.testing.assert_allclose(seq.reshape(4, 6)[:, j], fcn(value, 3, float)[1], rtol=1e-12)
+    assert fcn(7, 0) == (7, pytest.approx(np.array([7])))
+    assert fcn(7, 0)[1].shape == (1,)
+
+
+def test_int_casts_truncate_toward_zero():
+    np.testing.assert_array_equal(sequence_plus_one(2.7, 2)[1], [2, 3, 4])
+    np.testing.assert_allclose(sequence_plus_one(2.7, 2, float)[1], [2.7, 3.7, 4.7])
+    np.testing.assert_array_equal(sequence_sqrt(-2, 3)[1], [-2, -2, -2, -3])
+
+
+def test_numpy_dtypes_are_honoured():
+    assert sequence_rec_double(1, 3, np.int32)[1].dtype == np.int32
+    _, seq = sequence_rec_sqrt(1.0, 3, np.float32)
+    assert seq.dtype == np.float32
+    np.testing.assert_allclose(seq, [1, 1, S2, S6], rtol=1e-6)
+
+
+def test_sequence_calls_the_iterator_with_init_index_and_previous():
+    calls: list[tuple[Any, int, Any]] = []
+
+    def fibonacci_like(x0: np.ndarray, n: int, x_prev: np.ndarray) -> np.ndarray:
+        calls.append((x0.copy(), n, x_prev.copy()))
+        return x_prev + x0 * n
+
+    last, seq = sequence(np.array([1, 10]), 3, fibonacci_like)
+    np.testing.assert_array_equal(seq, [[1, 10], [2, 20], [4, 40], [7, 70]])
+    assert [c[1] for c in calls] == [1, 2, 3]
+    for (x0, _, x_prev), prev in zip(calls, seq[:-1], strict=True):
+        assert x0.dtype == x_prev.dtype == np.float64
+        np.testing.assert_array_equal(x0, [1, 10])
+        np.testing.assert_array_equal(x_prev, prev)
+    np.testing.assert_array_equal(last, [7, 70])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"iterations": -1}, ValueError, r"iterations must be an int >= 0, got -1"),
+        ({"iterations": 2.0}, TypeError, r"iterations must be an int >= 0, got 2.0"),
+        ({"iterations": True}, TypeError, r"iterations must be an int >= 0, got True"),
+        ({"dtype": complex}, TypeError, r"dtype must be int, float .* got <class 'complex'>"),
+        ({"dtype": bool}, TypeError, r"dtype must be int, float .* got <class 'bool'>"),
+        ({"dtype": str}, TypeError, r"dtype must be .* got <class 'str'>"),
+        ({"dtype": None}, TypeError, r"dtype must be .* got None"),
+        ({"dtype": "no-such-type"}, TypeError, r"dtype must be .* got 'no-such-type'"),
+        ({"x_init": np.nan}, ValueError, r"x_init must be finite, got nan"),
+        ({"x_init": "a"}, TypeError, r"x_init must be a real number or array, got dtype <U1"),
+        ({"iterator_function": 3}, TypeError, r"iterator_function must be callable, got int"),
+        (
+            {"iterator_function": lambda x0, n, x_prev: [1, 2]},
+            ValueError,
+            r"must return the shape of x_init \(\), got \(2,\) at n=1",
+        ),
+    ],
+)
+def test_sequence_validation(kwargs, error, match):
+    args = {"x_init": 1, "iterations": 3, "iterator_function": lambda x0, n, x_prev: x0 + n}
+    with pytest.raises(error, match=match):
+        sequence(**{**args, **kwargs})
+
+
+@pytest.mark.parametrize("fcn", [case[0] for case in SCALAR_CASES])
+def test_named_sequences_validate_iter_and_dtype(fcn):
+    with pytest.raises(ValueError, match=r"iterations must be an int >= 0, got -2"):
+        fcn(1, -2)
+    with pytest.raises(TypeError, match=r"dtype must be int, float"):
+        fcn(1, 2, dtype=complex)
+
+
+def test_overflow_is_an_error_not_a_wrap():
+    with pytest.raises(OverflowError, match=r"x_63 .* does not fit dtype int64"):
+        sequence_rec_double(1, 70)
+    assert sequence_rec_double(1, 6, np.int8)[0] == 64
+    with pytest.raises(OverflowError, match=r"x_7 = 128.0 does not fit dtype int8"):
+        sequence_rec_double(1, 7, np.int8)
+    assert sequence_plus_one(-127, 1, np.int8)[0] == -126
+    with pytest.raises(OverflowError, match=r"x_0 = -129.0 does not fit dtype int8"):
+        sequence_const(-129, 1, np.int8)
+    with pytest.raises(OverflowError, match=r"does not fit dtype float32"):
+        sequence_rec_double(1.0, 200, np.float32)
