@@ -134,8 +134,13 @@ def discounted_reverse_cumsum(
     return to_format(result, "torch") if as_tensor else result
 
 
-def _bounds_of(rollout: StepSequence) -> np.ndarray | None:
-    return rollout.rollout_bounds if rollout.continuous else None
+def _bounds_of(rollout: StepSequence, what: str) -> np.ndarray:
+    if not rollout.continuous:
+        raise ValueError(
+            f"rollout must be continuous to compute {what}, got a shuffled batch (its steps "
+            "belong to unrelated rollouts)"
+        )
+    return rollout.rollout_bounds
 
 
 def discounted_value(rollout: StepSequence, gamma: float) -> Any:
@@ -149,7 +154,9 @@ def discounted_value(rollout: StepSequence, gamma: float) -> Any:
         -86.675
     """
     return discounted_reverse_cumsum(
-        rollout.get_data_values("rewards"), gamma, rollout_bounds=_bounds_of(rollout)
+        rollout.get_data_values("rewards"),
+        gamma,
+        rollout_bounds=_bounds_of(rollout, "discounted values"),
     )
 
 
@@ -217,18 +224,24 @@ def gae_returns(rollout: StepSequence, gamma: float = 0.99, lamb: float = 0.95) 
             f"values has shape {values.shape} but must have ({length},) to match rewards"
         )
     rewards = flat(rollout.get_data_values("rewards"))
-    bounds = _bounds_of(rollout)
-    if bounds is None:
-        raise ValueError("rollout must be continuous to estimate advantages, got a shuffled batch")
+    bounds = _bounds_of(rollout, "advantages")
     ends = bounds[1:] - 1
+    # V(s_T) is needed only where a rollout does not end in TERMINAL.
+    open_rollouts = np.flatnonzero(~rollout.terminated[ends])
     if "values" in rollout._after_last:
-        next_values = flat(rollout.next_values("values"))
+        next_values = flat(rollout.get_data_values("values"))[1:].copy()
+        finals = rollout._final_entries("values")
+        if finals is not None:
+            next_values[ends] = flat(finals)
+        else:
+            for r in open_rollouts:
+                next_values[ends[r]] = flat(rollout._final_entry("values", int(r)))
     else:
-        open_ends = ends[~rollout.terminated[ends]]
-        if open_ends.size:
+        if open_rollouts.size:
             raise ValueError(
                 "values must have T+1 entries (add it with_after_last) to bootstrap the "
-                f"rollouts that do not end in TERMINAL, got T entries; open ends at {open_ends}"
+                "rollouts that do not end in TERMINAL, got T entries; open ends at steps "
+                f"{ends[open_rollouts].tolist()}"
             )
         next_values = np.concatenate([values[1:], [0.0]])
     next_values = np.where(rollout.terminated, 0.0, next_values)
