@@ -36,7 +36,7 @@ test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc
 
 demo: $(INSTALLED)
-	$(BIN)/python examples/data_model.py
+	$(BIN)/python examples/demo.py
 
 docs: $(INSTALLED)
 	$(BIN)/mkdocs build --strict

@@ -20,6 +20,10 @@ __version__ = "0.1.0"
 
 # Headline name -> module that defines it, imported on first access.
 _HEADLINE = {
+    "rollout": "gymsamp.sampling",
+    "ParallelRolloutSampler": "gymsamp.sampling",
+    "CVaRSampler": "gymsamp.sampling",
+    "ParameterExplorationSampler": "gymsamp.sampling",
     "StepType": "gymsamp.data",
     "StepSequence": "gymsamp.data",
     "EpisodeBatch": "gymsamp.data",
@@ -28,6 +32,11 @@ _HEADLINE = {
 }
 
 __all__ = ["__version__", *_HEADLINE]
+
+# Registering the toy ids (gymsamp/Counting-v0, ...) imports nothing heavy.
+from gymsamp._registration import register_toy_envs as _register_toy_envs  # noqa: E402
+
+_register_toy_envs()
 
 
 def __getattr__(name: str) -> Any:

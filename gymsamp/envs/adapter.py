@@ -1,0 +1,213 @@
+"""Simulator adapters: what gymsamp needs to know about an env to set its physics and state.
+
+Gymnasium envs expose neither domain parameters nor a settable full state, so an adapter per
+simulator family supplies them (DESIGN §6). An adapter is bound to one *unwrapped* env
+instance. Built-in adapters cover CartPole, Pendulum, MountainCar(Continuous), Acrobot, MuJoCo
+and gymsamp's toy envs; an env that implements ``nominal_domain_param``, ``get_domain_param``,
+``set_domain_param``, ``get_state`` and ``set_state`` itself is served by :class:`NativeAdapter`.
+Register more with :func:`register_adapter`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+__all__ = [
+    "NATIVE_METHODS",
+    "NativeAdapter",
+    "SimAdapter",
+    "adapter_for",
+    "has_adapter",
+    "register_adapter",
+]
+
+#: The methods an env implements to need no adapter.
+NATIVE_METHODS = (
+    "nominal_domain_param",
+    "get_domain_param",
+    "set_domain_param",
+    "get_state",
+    "set_state",
+)
+
+
+class SimAdapter(abc.ABC):
+    """Reads and writes the domain parameters and the full state of one unwrapped env.
+
+    Subclasses implement the abstract methods; ``env`` is the unwrapped env instance.
+    Domain parameters are a flat ``dict[str, float | np.ndarray]``; names are the physically
+    meaningful ones of the simulator (e.g. CartPole's ``masspole``). In ``set_domain_param``
+    names left out mean their nominal values (never the previous ones), and every derived
+    quantity is recomputed (CartPole's ``total_mass``, MuJoCo's ``mj_setConst``). Nominal
+    values are those of the env instance before gymsamp first changed it.
+    """
+
+    def __init__(self, env: gym.Env[Any, Any]) -> None:
+        self.env = env
+
+    @abc.abstractmethod
+    def nominal_domain_param(self) -> dict[str, Any]:
+        """The parameters the env had when the adapter was created (copies, not views)."""
+
+    @abc.abstractmethod
+    def get_domain_param(self) -> dict[str, Any]:
+        """The parameters currently in effect (copies, not views)."""
+
+    @abc.abstractmethod
+    def set_domain_param(self, domain_param: Mapping[str, Any]) -> None:
+        """Apply a complete parameter dict and recompute derived quantities."""
+
+    @property
+    @abc.abstractmethod
+    def state_space(self) -> gym.spaces.Box:
+        """The space of the full simulator state (a flat float64 Box)."""
+
+    @abc.abstractmethod
+    def get_state(self) -> np.ndarray:
+        """A copy of the full simulator state, shape ``state_space.shape``."""
+
+    @abc.abstractmethod
+    def set_state(self, state: np.ndarray) -> Any:
+        """Set the full state exactly (shape already validated) and return the observation
+        the env would return in that state."""
+
+    @property
+    def state_labels(self) -> tuple[str, ...] | None:
+        """One name per state dimension, or None."""
+        return None
+
+    @property
+    def obs_labels(self) -> tuple[str, ...] | None:
+        """One name per flat observation dimension, or None."""
+        return None
+
+    @property
+    def act_labels(self) -> tuple[str, ...] | None:
+        """One name per flat action dimension, or None."""
+        return None
+
+
+class NativeAdapter(SimAdapter):
+    """Adapter for an env that implements :data:`NATIVE_METHODS` itself."""
+
+    def __init__(self, env: gym.Env[Any, Any]) -> None:
+        super().__init__(env)
+        nominal = env.nominal_domain_param  # type: ignore[attr-defined]
+        self._nominal = dict(nominal() if callable(nominal) else nominal)
+
+    def nominal_domain_param(self) -> dict[str, Any]:
+        return dict(self._nominal)
+
+    def get_domain_param(self) -> dict[str, Any]:
+        return dict(self.env.get_domain_param())  # type: ignore[attr-defined]
+
+    def set_domain_param(self, domain_param: Mapping[str, Any]) -> None:
+        self.env.set_domain_param(dict(domain_param))  # type: ignore[attr-defined]
+
+    @property
+    def state_space(self) -> gym.spaces.Box:
+        space = getattr(self.env, "state_space", None)
+        if isinstance(space, gym.spaces.Box):
+            return space
+        state = np.asarray(self.env.get_state(), dtype=np.float64)  # type: ignore[attr-defined]
+        return gym.spaces.Box(-np.inf, np.inf, state.shape, np.float64)
+
+    def get_state(self) -> np.ndarray:
+        return np.array(self.env.get_state(), dtype=np.float64)  # type: ignore[attr-defined]
+
+    def set_state(self, state: np.ndarray) -> Any:
+        return self.env.set_state(state)  # type: ignore[attr-defined]
+
+    @property
+    def state_labels(self) -> tuple[str, ...] | None:
+        return getattr(self.env, "state_labels", None)
+
+    @property
+    def obs_labels(self) -> tuple[str, ...] | None:
+        return getattr(self.env, "obs_labels", None)
+
+    @property
+    def act_labels(self) -> tuple[str, ...] | None:
+        return getattr(self.env, "act_labels", None)
+
+
+# (predicate on the unwrapped env, adapter factory); later registrations are tried first.
+_REGISTRY: list[tuple[Callable[[gym.Env[Any, Any]], bool], Callable[..., SimAdapter]]] = []
+
+
+def register_adapter(
+    predicate: Callable[[gym.Env[Any, Any]], bool], factory: Callable[..., SimAdapter]
+) -> None:
+    """Register an adapter factory for the unwrapped envs ``predicate`` accepts.
+
+    User registrations take precedence over the built-in adapters.
+
+    Example:
+        >>> class MySimAdapter(NativeAdapter): ...  # or a full SimAdapter subclass
+        >>> register_adapter(lambda env: type(env).__name__ == "MySim", MySimAdapter)
+    """
+    _ensure_builtins()  # so the built-ins end up behind this registration
+    _REGISTRY.insert(0, (predicate, factory))
+
+
+def _is_native(env: gym.Env[Any, Any]) -> bool:
+    # nominal_domain_param may be a property (a dict) or a method; the others are methods.
+    return hasattr(env, "nominal_domain_param") and all(
+        callable(getattr(env, m, None)) for m in NATIVE_METHODS[1:]
+    )
+
+
+def _load_builtin_adapters() -> None:
+    # Imported on first use so `import gymsamp.envs` stays light (MuJoCo is an extra).
+    from gymsamp.envs.adapters import register_builtin_adapters
+
+    register_builtin_adapters()
+
+
+_builtins_loaded = False
+
+
+def _ensure_builtins() -> None:
+    global _builtins_loaded
+    if not _builtins_loaded:
+        _builtins_loaded = True
+        _load_builtin_adapters()
+
+
+def _find_factory(env: gym.Env[Any, Any]) -> Callable[..., SimAdapter] | None:
+    _ensure_builtins()
+    if _is_native(env):
+        return NativeAdapter
+    for predicate, factory in _REGISTRY:
+        if predicate(env):
+            return factory
+    return None
+
+
+def has_adapter(env: gym.Env[Any, Any]) -> bool:
+    """True if gymsamp can set domain parameters and states of ``env`` (wrapped or not)."""
+    return _find_factory(env.unwrapped) is not None
+
+
+def adapter_for(env: gym.Env[Any, Any]) -> SimAdapter:
+    """The adapter for ``env`` (its unwrapped env is what gets adapted).
+
+    Raises:
+        TypeError: If no adapter is registered for the env and it does not implement
+            :data:`NATIVE_METHODS`; the message names the missing methods.
+    """
+    unwrapped = env.unwrapped
+    factory = _find_factory(unwrapped)
+    if factory is None:
+        missing = [m for m in NATIVE_METHODS if not hasattr(unwrapped, m)]
+        raise TypeError(
+            f"env must be a simulator gymsamp has an adapter for (CartPole, Pendulum, "
+            f"MountainCar, MountainCarContinuous, Acrobot, MuJoCo, gymsamp toy envs) or implement "
+            f"{list(NATIVE_METHODS)}; got {type(unwrapped).__name__}, which lacks {missing}"
+        )
+    return factory(unwrapped)

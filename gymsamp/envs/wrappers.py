@@ -1,0 +1,248 @@
+"""Single-env wrappers for domain parameters, domain randomization and fixed initial states.
+
+They live inside each sub-env of a vector env (so they work under fork and spawn) and are
+driven through ``reset(options=...)``, Gymnasium's per-reset channel:
+
+- ``options["domain_param"]``: a dict of parameters to apply (:class:`DomainParamWrapper`);
+  names are validated, names left out return to their nominal values (never sticky);
+- ``options["init_state"]``: the full simulator state to start from (:class:`InitStateWrapper`).
+
+Each wrapper pops its own key and passes the remaining options on (the base env gets None if
+nothing is left, since many envs reject unknown keys). The applied parameters and the initial
+state are reported in the reset ``info`` under the same keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+
+from gymsamp.envs.adapter import SimAdapter, adapter_for
+
+__all__ = [
+    "DomainParamWrapper",
+    "DomainRandWrapper",
+    "InitStateWrapper",
+    "find_wrapper",
+]
+
+
+class SupportsSample(Protocol):
+    """What :class:`DomainRandWrapper` needs of a randomizer (e.g. ``DomainRandomizer``)."""
+
+    def sample(self, rng: np.random.Generator | None = None) -> dict[str, Any]:
+        """One joint draw of all randomized parameters."""
+        ...
+
+
+def find_wrapper(env: gym.Env[Any, Any], cls: type[gym.Wrapper[Any, Any, Any, Any]]) -> Any:
+    """The outermost wrapper of type ``cls`` in ``env``'s wrapper stack, or None."""
+    current: Any = env
+    while isinstance(current, gym.Wrapper):
+        if isinstance(current, cls):
+            return current
+        current = current.env
+    return None
+
+
+def _split_options(
+    options: Mapping[str, Any] | None, key: str
+) -> tuple[Any, dict[str, Any] | None]:
+    """(the value under ``key`` or None, the remaining options or None if empty)."""
+    if options is None:
+        return None, None
+    rest = dict(options)
+    value = rest.pop(key, None)
+    return value, (rest or None)
+
+
+def _adapter_of(env: gym.Env[Any, Any]) -> SimAdapter:
+    """Share one adapter per env stack, so every wrapper sees the same nominal values."""
+    unwrapped = env.unwrapped
+    adapter = getattr(unwrapped, "_gymsamp_adapter", None)
+    if adapter is None:
+        adapter = adapter_for(unwrapped)
+        # An attribute on the unwrapped env, so it travels with the env into workers.
+        unwrapped._gymsamp_adapter = adapter  # type: ignore[attr-defined]
+    return adapter
+
+
+class DomainParamWrapper(gym.Wrapper[Any, Any, Any, Any]):
+    """Applies ``reset(options={"domain_param": {...}})``; unspecified names return to nominal.
+
+    Args:
+        env: An env with a simulator adapter (see :mod:`gymsamp.envs.adapter`).
+
+    Example:
+        >>> import gymnasium as gym
+        >>> env = DomainParamWrapper(gym.make("CartPole-v1"))
+        >>> _, info = env.reset(seed=0, options={"domain_param": {"length": 1.0}})
+        >>> info["domain_param"]["length"], env.unwrapped.length
+        (1.0, 1.0)
+        >>> _, info = env.reset(seed=0)  # not sticky: back to nominal
+        >>> env.unwrapped.length
+        0.5
+    """
+
+    def __init__(self, env: gym.Env[Any, Any]) -> None:
+        super().__init__(env)
+        self._adapter = _adapter_of(env)
+        self._nominal = self._adapter.nominal_domain_param()
+
+    @property
+    def nominal_domain_param(self) -> dict[str, Any]:
+        """The env's nominal domain parameters (a copy)."""
+        return dict(self._nominal)
+
+    @property
+    def domain_param(self) -> dict[str, Any]:
+        """The domain parameters currently in effect."""
+        return self._adapter.get_domain_param()
+
+    def complete_domain_param(self, domain_param: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Validate names and fill in nominal values for the names left out."""
+        if domain_param is None:
+            return dict(self._nominal)
+        if not isinstance(domain_param, Mapping):
+            raise TypeError(
+                "domain_param must be a dict of parameter values, got "
+                f"{type(domain_param).__name__}"
+            )
+        unknown = sorted(set(domain_param) - set(self._nominal))
+        if unknown:
+            raise ValueError(
+                f"domain_param has unknown names {unknown}; valid names for "
+                f"{type(self.env.unwrapped).__name__} are {sorted(self._nominal)}"
+            )
+        return {**self._nominal, **domain_param}
+
+    def apply_domain_param(self, domain_param: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Apply ``domain_param`` (nominal for names left out) now; returns the full dict."""
+        full = self.complete_domain_param(domain_param)
+        self._adapter.set_domain_param(full)
+        return full
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        requested, rest = _split_options(options, "domain_param")
+        full = self.apply_domain_param(requested)
+        obs, info = self.env.reset(seed=seed, options=rest)
+        info["domain_param"] = full
+        return obs, info
+
+
+class DomainRandWrapper(gym.Wrapper[Any, Any, Any, Any]):
+    """Draws new domain parameters at every reset from the env's own seeded ``np_random``.
+
+    ``reset(seed=s)`` therefore makes the draw reproducible in any process. Explicit
+    ``options["domain_param"]`` bypass the draw. Parameters the randomizer does not cover stay
+    nominal. The drawn parameters are applied after the inner reset (which seeds the env) and
+    the observation is recomputed from the unchanged initial state under the new parameters.
+
+    Args:
+        env: An env with a simulator adapter; a :class:`DomainParamWrapper` is added inside if
+            the env has none.
+        randomizer: Anything with ``sample(rng) -> dict``, e.g.
+            :class:`~gymsamp.envs.DomainRandomizer`.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> from gymsamp.envs import DomainRandomizer, UniformDomainParam
+        >>> rand = DomainRandomizer(UniformDomainParam("masspole", mean=0.1, halfspan=0.05))
+        >>> env = DomainRandWrapper(gym.make("CartPole-v1"), rand)
+        >>> a = env.reset(seed=3)[1]["domain_param"]["masspole"]
+        >>> b = env.reset(seed=3)[1]["domain_param"]["masspole"]
+        >>> a == b and 0.05 <= a <= 0.15
+        True
+    """
+
+    def __init__(self, env: gym.Env[Any, Any], randomizer: SupportsSample) -> None:
+        if not callable(getattr(randomizer, "sample", None)):
+            raise TypeError(
+                "randomizer must have a sample(rng) method (e.g. a DomainRandomizer), got "
+                f"{type(randomizer).__name__}"
+            )
+        if find_wrapper(env, DomainParamWrapper) is None:
+            env = DomainParamWrapper(env)
+        super().__init__(env)
+        self.randomizer = randomizer
+        self._params: DomainParamWrapper = find_wrapper(env, DomainParamWrapper)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        explicit = options is not None and "domain_param" in options
+        obs, info = self.env.reset(seed=seed, options=options)
+        if not explicit:
+            drawn = self.randomizer.sample(rng=self.env.unwrapped.np_random)
+            info["domain_param"] = self._params.apply_domain_param(drawn)
+            adapter = self._params._adapter
+            obs = adapter.set_state(adapter.get_state())
+        return obs, info
+
+
+class InitStateWrapper(gym.Wrapper[Any, Any, Any, Any]):
+    """Starts from ``reset(options={"init_state": x})`` exactly and reports states in ``info``.
+
+    After the inner reset (which seeds the env and applies domain parameters) the full state is
+    set to ``x`` and the observation that state produces is returned. ``info["init_state"]``
+    holds the initial state (the drawn one if none was given); with ``record_state=True`` every
+    ``step`` also reports the full state after the step in ``info["state"]`` (the samplers use
+    this to record ``states``).
+
+    Args:
+        env: An env with a simulator adapter.
+        record_state: Report ``info["state"]`` after every reset and step.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> env = InitStateWrapper(gym.make("CartPole-v1"))
+        >>> obs, info = env.reset(options={"init_state": np.array([0.1, 0.0, 0.05, 0.0])})
+        >>> obs.tolist() == np.float32([0.1, 0.0, 0.05, 0.0]).tolist()
+        True
+    """
+
+    def __init__(self, env: gym.Env[Any, Any], *, record_state: bool = False) -> None:
+        super().__init__(env)
+        self._adapter = _adapter_of(env)
+        self.record_state = record_state
+
+    @property
+    def state_space(self) -> gym.spaces.Box:
+        """The space of the full simulator state."""
+        return self._adapter.state_space
+
+    def _checked_state(self, init_state: Any) -> np.ndarray:
+        state = np.asarray(init_state, dtype=np.float64)
+        expected = self._adapter.state_space.shape
+        if state.shape != expected:
+            raise ValueError(
+                f"init_state must have shape {expected} (the state of "
+                f"{type(self.env.unwrapped).__name__}), got shape {state.shape}"
+            )
+        if not np.all(np.isfinite(state)):
+            raise ValueError(f"init_state must be finite, got {state.tolist()}")
+        return state
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        requested, rest = _split_options(options, "init_state")
+        state = None if requested is None else self._checked_state(requested)
+        obs, info = self.env.reset(seed=seed, options=rest)
+        if state is not None:
+            obs = self._adapter.set_state(state.copy())
+        info["init_state"] = self._adapter.get_state()
+        if self.record_state:
+            info["state"] = info["init_state"].copy()
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if self.record_state:
+            info["state"] = self._adapter.get_state()
+        return obs, reward, terminated, truncated, info

@@ -1,0 +1,727 @@
+"""Built-in policies: random, idle, linear, playback, and Gaussian exploration noise.
+
+Every policy here follows the call order of :class:`~gymsamp.policies.base.Policy`:
+``start(num_envs, eval=...)`` once per collection, ``reset_envs(indices, rngs)`` whenever
+episodes start, ``act(observations)`` once per vector step with all ``B`` sub-envs.
+
+Randomness: the stochastic policies (:class:`RandomPolicy`, :class:`GaussianActionNoise`) draw
+only from the ``numpy.random.Generator`` that ``reset_envs`` handed to each sub-env, and each
+sub-env draws from its own generator. An episode's actions therefore depend only on its own
+generator, never on how many sub-envs run or on what the other sub-envs do. Sub-envs that have
+not been reset since ``start`` (idle ones) draw from a fallback ``np.random.default_rng(0)``
+created at ``start``; their actions are ignored by the collection loop.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+import gymnasium as gym
+import numpy as np
+import numpy.typing as npt
+from gymnasium.spaces import Box
+
+from gymsamp.data.spec import EnvSpec
+from gymsamp.policies.base import Policy, PolicyStep
+
+__all__ = [
+    "GaussianActionNoise",
+    "IdlePolicy",
+    "LinearPolicy",
+    "PlaybackPolicy",
+    "RandomPolicy",
+]
+
+_FALLBACK_SEED = 0
+
+
+# ----------------------------------------------------------------------------------------------
+# Shared helpers (also used by gymsamp.policies.adapters)
+# ----------------------------------------------------------------------------------------------
+
+
+def _batch_size(observations: Any, owner: str) -> int:
+    """The batch dimension ``B`` of an observation batch (an array or a dict/tuple of arrays)."""
+    leaf = observations
+    while isinstance(leaf, (Mapping, tuple)):
+        if len(leaf) == 0:
+            raise ValueError(f"{owner}: observations must not be an empty {type(leaf).__name__}")
+        leaf = next(iter(leaf.values())) if isinstance(leaf, Mapping) else leaf[0]
+    shape = np.shape(leaf)
+    if len(shape) == 0:
+        raise ValueError(
+            f"{owner}: observations must have a leading batch dimension (B, *obs_shape), "
+            "got a scalar"
+        )
+    return int(shape[0])
+
+
+def _check_env_indices(env_indices: Any, num_envs: int, owner: str) -> np.ndarray:
+    """Validate sub-env indices: a 1-D integer array with values in ``[0, num_envs)``."""
+    indices = np.asarray(env_indices)
+    if indices.ndim != 1 or (indices.size > 0 and indices.dtype.kind not in "iu"):
+        raise TypeError(f"{owner}: env_indices must be a 1-D array of ints, got {env_indices!r}")
+    indices = indices.astype(np.int64)
+    if indices.size and (indices.min() < 0 or indices.max() >= num_envs):
+        raise ValueError(
+            f"{owner}: env_indices must lie in [0, num_envs={num_envs}), got {indices.tolist()}"
+        )
+    if len(np.unique(indices)) != len(indices):
+        raise ValueError(f"{owner}: env_indices must be distinct, got {indices.tolist()}")
+    return indices
+
+
+class _EnvRngs:
+    """One ``numpy.random.Generator`` per sub-env, with a shared fallback for idle sub-envs."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.num_envs: int | None = None
+        self.rngs: list[np.random.Generator] = []
+
+    def start(self, num_envs: int) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, numbers.Integral):
+            raise TypeError(f"{self.owner}: num_envs must be an int >= 1, got {num_envs!r}")
+        if num_envs < 1:
+            raise ValueError(f"{self.owner}: num_envs must be an int >= 1, got {num_envs!r}")
+        self.num_envs = int(num_envs)
+        fallback = np.random.default_rng(_FALLBACK_SEED)
+        self.rngs = [fallback] * self.num_envs
+
+    def require_started(self, method: str) -> int:
+        if self.num_envs is None:
+            raise RuntimeError(
+                f"{self.owner}.{method}() called before start(); "
+                "call policy.start(num_envs, eval=...) first"
+            )
+        return self.num_envs
+
+    def reset(self, env_indices: Any, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        """Validate the arguments of ``reset_envs`` and store the generators; return indices."""
+        num_envs = self.require_started("reset_envs")
+        indices = _check_env_indices(env_indices, num_envs, self.owner)
+        rng_list = list(rngs)
+        if len(rng_list) != len(indices):
+            raise ValueError(
+                f"{self.owner}: rngs has length {len(rng_list)} but must have {len(indices)} "
+                "to match env_indices"
+            )
+        for rng in rng_list:
+            if not isinstance(rng, np.random.Generator):
+                raise TypeError(
+                    f"{self.owner}: rngs must hold numpy.random.Generator objects, "
+                    f"got {type(rng).__name__}"
+                )
+        for index, rng in zip(indices, rng_list, strict=True):
+            self.rngs[int(index)] = rng
+        return indices
+
+    def check_batch(self, observations: Any) -> int:
+        """Check that the observation batch covers all ``num_envs`` sub-envs; return ``B``."""
+        num_envs = self.require_started("act")
+        batch = _batch_size(observations, self.owner)
+        if batch != num_envs:
+            raise ValueError(
+                f"{self.owner}: observations has batch dimension {batch} but must have "
+                f"{num_envs} to match num_envs given to start()"
+            )
+        return batch
+
+    def combined_seed(self) -> int:
+        """One 63-bit seed drawn from every sub-env's generator (one draw from each)."""
+        draws = [int(rng.integers(2**32, dtype=np.uint64)) for rng in self.rngs]
+        state = np.random.SeedSequence(draws).generate_state(1, dtype=np.uint64)
+        return int(state[0] >> np.uint64(1))
+
+
+def _check_observation_shape(
+    observations: Any, obs_shape: tuple[int, ...], batch: int, owner: str
+) -> np.ndarray:
+    """Return ``observations`` as an array of shape ``(batch, *obs_shape)`` or raise."""
+    array = np.asarray(observations)
+    expected = (batch, *obs_shape)
+    if array.shape != expected:
+        raise ValueError(
+            f"{owner}: observations has shape {array.shape} but must have {expected} "
+            "(num_envs, *observation_shape) to match the observation space"
+        )
+    return array
+
+
+def _check_action_space(space: Any, supported: tuple[type, ...], owner: str) -> None:
+    if not isinstance(space, supported):
+        names = ", ".join(cls.__name__ for cls in supported)
+        raise TypeError(
+            f"{owner}: action_space must be one of gymnasium.spaces {names}, got {space!r}"
+        )
+
+
+def _check_flat_params(values: Any, num_params: int, name: str, owner: str) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.shape != (num_params,):
+        raise ValueError(
+            f"{owner}: {name} must be a flat vector of length num_params={num_params}, "
+            f"got shape {array.shape}"
+        )
+    return array
+
+
+def _check_env_params(
+    env_indices: Any, params: Any, num_params: int, num_envs: int | None, owner: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate the arguments of ``set_env_params``; ``num_envs=None`` skips the upper bound."""
+    bound = np.iinfo(np.int64).max if num_envs is None else num_envs
+    indices = _check_env_indices(env_indices, bound, owner)
+    array = np.asarray(params, dtype=np.float64)
+    if array.shape != (len(indices), num_params):
+        raise ValueError(
+            f"{owner}: params has shape {array.shape} but must have "
+            f"{(len(indices), num_params)} (len(env_indices), num_params)"
+        )
+    return indices, array
+
+
+# ----------------------------------------------------------------------------------------------
+# RandomPolicy and IdlePolicy
+# ----------------------------------------------------------------------------------------------
+
+
+def _sample_box(space: gym.spaces.Box, rng: np.random.Generator) -> np.ndarray:
+    """Draw like ``Box.sample()`` (uniform / exponential / normal by boundedness) from ``rng``."""
+    low = space.low.astype(np.float64)
+    high = space.high.astype(np.float64)
+    is_float = space.dtype.kind == "f"
+    if not is_float:  # integer boxes: sample [low, high + 1) and floor, as gymnasium does
+        high = high + 1.0
+    below, above = space.bounded_below, space.bounded_above
+    sample = np.empty(space.shape, dtype=np.float64)
+    bounded = below & above
+    sample[bounded] = rng.uniform(low[bounded], high[bounded])
+    low_only = below & ~above
+    sample[low_only] = low[low_only] + rng.exponential(size=int(low_only.sum()))
+    high_only = ~below & above
+    sample[high_only] = high[high_only] - rng.exponential(size=int(high_only.sum()))
+    unbounded = ~below & ~above
+    sample[unbounded] = rng.normal(size=int(unbounded.sum()))
+    if not is_float:
+        sample = np.clip(np.floor(sample), space.low, space.high)
+    return sample.astype(space.dtype)
+
+
+class RandomPolicy:
+    """Uniformly random actions, drawn from each sub-env's own per-episode generator.
+
+    Each call of :meth:`act` draws exactly one action per sub-env from that sub-env's generator
+    (see the module docstring), so an episode's actions depend only on its own generator.
+    ``Box`` spaces are sampled like ``Box.sample()`` (uniform where bounded on both sides,
+    shifted exponential where bounded on one side, standard normal where unbounded);
+    ``Discrete``, ``MultiDiscrete`` and ``MultiBinary`` uniformly over their values.
+
+    Args:
+        action_space: A ``Box``, ``Discrete``, ``MultiDiscrete`` or ``MultiBinary`` space.
+
+    Example:
+        >>> import numpy as np
+        >>> from gymnasium.spaces import Box
+        >>> policy = RandomPolicy(Box(-1.0, 1.0, shape=(2,)))
+        >>> policy.start(3, eval=True)
+        >>> policy.reset_envs(np.array([0, 1, 2]), [np.random.default_rng(s) for s in (7, 8, 9)])
+        >>> step = policy.act(np.zeros((3, 4)))
+        >>> step.actions.shape, step.actions.dtype, bool(np.all(np.abs(step.actions) <= 1))
+        ((3, 2), dtype('float32'), True)
+    """
+
+    _SUPPORTED = (
+        gym.spaces.Box,
+        gym.spaces.Discrete,
+        gym.spaces.MultiDiscrete,
+        gym.spaces.MultiBinary,
+    )
+
+    def __init__(self, action_space: gym.Space[Any]) -> None:
+        _check_action_space(action_space, self._SUPPORTED, "RandomPolicy")
+        self.action_space = action_space
+        self._rngs = _EnvRngs("RandomPolicy")
+
+    def __repr__(self) -> str:
+        return f"RandomPolicy({self.action_space!r})"
+
+    def start(self, num_envs: int, *, eval: bool) -> None:
+        """Begin a collection; every sub-env draws from the fallback generator until reset."""
+        self._rngs.start(num_envs)
+
+    def reset_envs(self, env_indices: np.ndarray, rngs: Sequence[np.random.Generator]) -> None:
+        """Make ``rngs[j]`` the generator of sub-env ``env_indices[j]``."""
+        self._rngs.reset(env_indices, rngs)
+
+    def _sample(self, rng: np.random.Generator) -> Any:
+        space = self.action_space
+        if isinstance(space, gym.spaces.Box):
+            return _sample_box(space, rng)
+        if isinstance(space, gym.spaces.Discrete):
+            return space.start + rng.integers(space.n)
+        if isinstance(space, gym.spaces.MultiDiscrete):
+            return space.start + rng.integers(space.nvec)
+        return rng.integers(0, 2, size=space.shape)  # MultiBinary
+
+    def act(self, observations: np.ndarray) -> PolicyStep:
+        """One random action per sub-env, shape ``(B, *action_shape)``, in the space's dtype."""
+        self._rngs.check_batch(observations)
+        space = self.action_space
+        actions = np.stack([np.asarray(self._sample(rng)) for rng in self._rngs.rngs])
+        return PolicyStep(actions.astype(space.dtype, copy=False), {})
+
+
+def _idle_action(space: gym.Space[Any]) -> np.ndarray:
+    if isinstance(space, gym.spaces.Box):
+        return np.clip(np.zeros(space.shape), space.low, space.high).astype(space.dtype)
+    if isinstance(space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)):
+        return np.asarray(space.start, dtype=space.dtype)
+    binary = cast(gym.spaces.MultiBinary, space)
+    return np.zeros(binary.shape, dtype=binary.dtype)
+
+
+class IdlePolicy:
+    """The same "do nothing" action in every sub-env at every step.
+
+    ``Box``: zeros clipped into ``[low, high]``; ``Discrete`` and ``MultiDiscrete``: the
+    space's ``start`` (0 unless the space says otherwise); ``MultiBinary``: zeros.
+
+    Args:
+        action_space: A ``Box``, ``Discrete``, ``MultiDiscrete`` or ``MultiBinary`` space.
+
+    Example:
+        >>> import numpy as np
+        >>> from gymnasium.spaces import Box
+        >>> low, high = np.array([-1.0, 0.5], np.float32), np.array([1.0, 2.0], np.float32)
+        >>> policy = IdlePolicy(Box(low=low, high=high))
+        >>> policy.start(2, eval=True)
+        >>> policy.act(np.zeros((2, 3))).actions
+        array([[0. , 0.5],
+               [0. , 0.5]], dtype=float32)
+    """
+
+    def __init__(self, action_space: gym.Space[Any]) -> None:
+        _check_action_space(action_space, RandomPolicy._SUPPORTED, "IdlePolicy")
+        self.action_space = action_space
+        self._action = _idle_action(action_space)
+        self._rngs = _EnvRngs("IdlePolicy")
+
+    def __repr__(self) -> str:
+        return f"IdlePolicy({self.action_space!r})"
+
+    def start(self, num_envs: int, *, eval: bool) -> None:
+        """Begin a collection over ``num_envs`` sub-envs."""
+        self._rngs.start(num_envs)
+
+    def reset_envs(self, env_indices: np.ndarray, rngs: Sequence[np.random.Generator]) -> None:
+        """Nothing to reset (the generators are checked but not used)."""
+        self._rngs.reset(env_indices, rngs)
+
+    def act(self, observations: np.ndarray) -> PolicyStep:
+        """The idle action for every sub-env, shape ``(B, *action_shape)``."""
+        batch = self._rngs.check_batch(observations)
+        actions = np.broadcast_to(self._action, (batch, *self._action.shape)).copy()
+        return PolicyStep(actions, {})
+
+
+# ----------------------------------------------------------------------------------------------
+# LinearPolicy
+# ----------------------------------------------------------------------------------------------
+
+
+class LinearPolicy:
+    """Linear actions ``a = W @ obs_flat + b`` with true per-sub-env parameters.
+
+    Implements :class:`~gymsamp.policies.base.ParametricPolicy`. The flat parameter vector is
+    ``W`` in row-major order (``W`` has shape ``(act_dim, obs_dim)``, so entry ``(i, j)`` sits at
+    position ``i * obs_dim + j``) followed by ``b`` (``act_dim`` entries, absent when
+    ``use_bias=False``), so ``num_params = act_dim * obs_dim (+ act_dim)``.
+
+    :meth:`set_env_params` gives sub-envs their own parameters; the others use
+    :attr:`param_values`. Each sub-env's action is computed by the same batched ``einsum`` over
+    per-env weight matrices whichever parameters it uses, so a sub-env running parameters
+    ``p`` gives bit-identical actions to a policy whose :attr:`param_values` are ``p``.
+    Per-env parameters last until :meth:`clear_env_params` or the next :meth:`start`, so a
+    parameter-exploration run never leaks into later sampling with the same policy.
+
+    Computation is in float64; actions are returned in the action space's dtype when built
+    from an :class:`~gymsamp.data.EnvSpec`, else as float64, with shape ``(B, *action_shape)``.
+
+    Args:
+        spec: An :class:`~gymsamp.data.EnvSpec` with ``Box`` observation and action spaces
+            (observations are flattened), or a pair ``(obs_dim, act_dim)``.
+        weight: Initial ``W`` of shape ``(act_dim, obs_dim)``; zeros if None.
+        bias: Initial ``b`` of shape ``(act_dim,)``; zeros if None. Must be None when
+            ``use_bias`` is False.
+        use_bias: Whether the policy has the bias ``b``.
+
+    Example:
+        >>> import numpy as np
+        >>> policy = LinearPolicy((3, 2), weight=[[1.0, 0.0, 2.0], [0.0, 1.0, 0.0]],
+        ...                       bias=[0.5, -0.5])
+        >>> policy.param_values
+        array([ 1. ,  0. ,  2. ,  0. ,  1. ,  0. ,  0.5, -0.5])
+        >>> policy.start(2, eval=True)
+        >>> policy.set_env_params(np.array([1]), np.zeros((1, policy.num_params)))
+        >>> policy.act(np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])).actions
+        array([[7.5, 1.5],
+               [0. , 0. ]])
+    """
+
+    def __init__(
+        self,
+        spec: EnvSpec | tuple[int, int],
+        *,
+        weight: npt.ArrayLike | None = None,
+        bias: npt.ArrayLike | None = None,
+        use_bias: bool = True,
+    ) -> None:
+        owner = "LinearPolicy"
+        self._obs_shape: tuple[int, ...] | None
+        if isinstance(spec, EnvSpec):
+            obs_space, act_space = spec.observation_space, spec.action_space
+            for name, space in (("observation_space", obs_space), ("action_space", act_space)):
+                if not isinstance(space, gym.spaces.Box):
+                    raise TypeError(f"{owner}: spec.{name} must be a Box, got {space!r}")
+            obs_space, act_space = cast(Box, obs_space), cast(Box, act_space)
+            self._obs_shape = tuple(obs_space.shape)
+            self._act_shape: tuple[int, ...] = tuple(act_space.shape)
+            self._dtype: np.dtype[Any] = np.dtype(act_space.dtype)
+            obs_dim, act_dim = int(np.prod(obs_space.shape)), int(np.prod(act_space.shape))
+        elif isinstance(spec, tuple) and len(spec) == 2:
+            obs_dim, act_dim = spec
+            for name, dim in (("obs_dim", obs_dim), ("act_dim", act_dim)):
+                if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 1:
+                    raise ValueError(f"{owner}: {name} must be an int >= 1, got {dim!r}")
+            obs_dim, act_dim = int(obs_dim), int(act_dim)
+            self._obs_shape = None
+            self._act_shape = (act_dim,)
+            self._dtype = np.dtype(np.float64)
+        else:
+            raise TypeError(
+                f"{owner}: spec must be an EnvSpec or a pair (obs_dim, act_dim), got {spec!r}"
+            )
+        if not isinstance(use_bias, bool):
+            raise TypeError(f"{owner}: use_bias must be a bool, got {use_bias!r}")
+        if bias is not None and not use_bias:
+            raise ValueError(f"{owner}: bias must be None when use_bias is False, got {bias!r}")
+        self.obs_dim, self.act_dim, self.use_bias = obs_dim, act_dim, use_bias
+        w = np.zeros((act_dim, obs_dim)) if weight is None else np.asarray(weight, np.float64)
+        if w.shape != (act_dim, obs_dim):
+            raise ValueError(
+                f"{owner}: weight has shape {w.shape} but must have {(act_dim, obs_dim)} "
+                "(act_dim, obs_dim)"
+            )
+        parts = [w.ravel()]
+        if use_bias:
+            b = np.zeros(act_dim) if bias is None else np.asarray(bias, np.float64)
+            if b.shape != (act_dim,):
+                raise ValueError(
+                    f"{owner}: bias has shape {b.shape} but must have {(act_dim,)} (act_dim,)"
+                )
+            parts.append(b)
+        self._params = np.concatenate(parts)
+        self._env_params: dict[int, np.ndarray] = {}
+        self._rngs = _EnvRngs(owner)
+
+    def __repr__(self) -> str:
+        return (
+            f"LinearPolicy(obs_dim={self.obs_dim}, act_dim={self.act_dim}, "
+            f"use_bias={self.use_bias})"
+        )
+
+    @property
+    def num_params(self) -> int:
+        """Length of the flat parameter vector: ``act_dim * obs_dim (+ act_dim)``."""
+        return len(self._params)
+
+    @property
+    def param_values(self) -> np.ndarray:
+        """A copy of the flat parameters ``[W.ravel() (row-major), b]`` (float64)."""
+        return self._params.copy()
+
+    @param_values.setter
+    def param_values(self, values: np.ndarray) -> None:
+        self._params = _check_flat_params(values, self.num_params, "param_values", "LinearPolicy")
+
+    @property
+    def weight(self) -> np.ndarray:
+        """A copy of ``W``, shape ``(act_dim, obs_dim)``."""
+        split = self.act_dim * self.obs_dim
+        return self._params[:split].reshape(self.act_dim, self.obs_dim).copy()
+
+    @property
+    def bias(self) -> np.ndarray | None:
+        """A copy of ``b``, shape ``(act_dim,)``, or None without bias."""
+        return self._params[self.act_dim * self.obs_dim :].copy() if self.use_bias else None
+
+    def set_env_params(self, env_indices: np.ndarray, params: np.ndarray) -> None:
+        """Use ``params[j]`` (flat, same layout as :attr:`param_values`) in ``env_indices[j]``."""
+        indices, array = _check_env_params(
+            env_indices, params, self.num_params, self._rngs.num_envs, "LinearPolicy"
+        )
+        for index, row in zip(indices, array, strict=True):
+            self._env_params[int(index)] = row.copy()
+
+    def clear_env_params(self, env_indices: np.ndarray | None = None) -> None:
+        """Make ``env_indices`` (all sub-envs if None) use :attr:`param_values` again."""
+        if env_indices is None:
+            self._env_params.clear()
+            return
+        for index in np.asarray(env_indices).ravel():
+            self._env_params.pop(int(index), None)
+
+    def start(self, num_envs: int, *, eval: bool) -> None:
+        """Begin a collection over ``num_envs`` sub-envs (per-env parameters are cleared)."""
+        self._rngs.start(num_envs)
+        self.clear_env_params()
+
+    def reset_envs(self, env_indices: np.ndarray, rngs: Sequence[np.random.Generator]) -> None:
+        """Nothing to reset (the generators are checked but not used)."""
+        self._rngs.reset(env_indices, rngs)
+
+    def act(self, observations: np.ndarray) -> PolicyStep:
+        """Actions ``W_i @ obs_flat_i + b_i`` for every sub-env ``i``."""
+        batch = self._rngs.check_batch(observations)
+        if self._obs_shape is not None:
+            obs = _check_observation_shape(observations, self._obs_shape, batch, "LinearPolicy")
+        else:
+            obs = np.asarray(observations)
+        flat = obs.reshape(batch, -1).astype(np.float64, copy=False)
+        if flat.shape[1] != self.obs_dim:
+            raise ValueError(
+                f"LinearPolicy: observations flatten to {flat.shape[1]} features per sub-env "
+                f"but must have obs_dim={self.obs_dim}"
+            )
+        params = np.broadcast_to(self._params, (batch, self.num_params))
+        own = [index for index in self._env_params if index < batch]
+        if own:
+            params = params.copy()
+            for index in own:
+                params[index] = self._env_params[index]
+        split = self.act_dim * self.obs_dim
+        weights = params[:, :split].reshape(batch, self.act_dim, self.obs_dim)
+        actions = np.einsum("bij,bj->bi", weights, flat)
+        if self.use_bias:
+            actions = actions + params[:, split:]
+        actions = actions.reshape(batch, *self._act_shape).astype(self._dtype, copy=False)
+        return PolicyStep(actions, {})
+
+
+# ----------------------------------------------------------------------------------------------
+# PlaybackPolicy
+# ----------------------------------------------------------------------------------------------
+
+
+class PlaybackPolicy:
+    """Replays recorded action sequences, one recording per episode.
+
+    Assignment rule: counting the episodes started since :meth:`start` in the order
+    :meth:`reset_envs` reports them (``env_indices`` order within one call), the ``k``-th
+    episode (0-based) replays recording ``k mod n`` from its first action.
+
+    Running past the end: the policy cannot tell an active sub-env from an idle one (the loop
+    asks it for actions of all sub-envs, including finished ones whose actions it ignores), so
+    it cannot raise when a recording runs out. Instead it repeats the recording's last action
+    and reports ``agent_infos["playback_exhausted"]``, a ``(B,)`` bool array that is True where
+    the action did not come from a recording (past its end, or a sub-env not reset since
+    :meth:`start`, which gets the first action of recording 0). An episode that ran longer than
+    its recording therefore shows ``playback_exhausted`` True in its recorded agent infos.
+
+    Args:
+        actions_per_rollout: A list of action arrays, each of shape ``(T_k, *action_shape)``
+            with ``T_k >= 1``, or a single such array (replayed in every episode).
+
+    Example:
+        >>> import numpy as np
+        >>> policy = PlaybackPolicy([np.array([0, 1, 1]), np.array([1, 0, 0])])
+        >>> policy.start(2, eval=True)
+        >>> policy.reset_envs(np.array([0, 1]), [np.random.default_rng(0)] * 2)
+        >>> policy.act(np.zeros((2, 4))).actions, policy.act(np.zeros((2, 4))).actions
+        (array([0, 1]), array([1, 0]))
+    """
+
+    def __init__(self, actions_per_rollout: Sequence[npt.ArrayLike] | np.ndarray) -> None:
+        owner = "PlaybackPolicy"
+        if isinstance(actions_per_rollout, np.ndarray):
+            recordings = [actions_per_rollout]
+        elif isinstance(actions_per_rollout, Sequence) and not isinstance(
+            actions_per_rollout, (str, bytes)
+        ):
+            recordings = [np.asarray(rec) for rec in actions_per_rollout]
+        else:
+            raise TypeError(
+                f"{owner}: actions_per_rollout must be a list of arrays or an array, "
+                f"got {type(actions_per_rollout).__name__}"
+            )
+        if not recordings:
+            raise ValueError(f"{owner}: actions_per_rollout must hold at least one recording")
+        for k, rec in enumerate(recordings):
+            if rec.ndim < 1 or len(rec) < 1:
+                raise ValueError(
+                    f"{owner}: actions_per_rollout[{k}] must have shape (T, *action_shape) "
+                    f"with T >= 1, got shape {rec.shape}"
+                )
+            if rec.shape[1:] != recordings[0].shape[1:]:
+                raise ValueError(
+                    f"{owner}: actions_per_rollout[{k}] has action shape {rec.shape[1:]} but "
+                    f"must have {recordings[0].shape[1:]} to match actions_per_rollout[0]"
+                )
+        dtype = np.result_type(*recordings)
+        self.recordings: list[np.ndarray] = [rec.astype(dtype, copy=True) for rec in recordings]
+        self._rngs = _EnvRngs(owner)
+        self._assigned: list[int] = []
+        self._steps: list[int] = []
+        self._episodes_started = 0
+
+    def __repr__(self) -> str:
+        lengths = [len(rec) for rec in self.recordings]
+        return f"PlaybackPolicy(num_recordings={len(lengths)}, lengths={lengths})"
+
+    @property
+    def num_recordings(self) -> int:
+        """Number of recorded action sequences."""
+        return len(self.recordings)
+
+    def start(self, num_envs: int, *, eval: bool) -> None:
+        """Begin a collection; the next episode started replays recording 0."""
+        self._rngs.start(num_envs)
+        self._assigned = [-1] * int(num_envs)
+        self._steps = [0] * int(num_envs)
+        self._episodes_started = 0
+
+    def reset_envs(self, env_indices: np.ndarray, rngs: Sequence[np.random.Generator]) -> None:
+        """Assign the next recordings (in ``env_indices`` order) to the new episodes."""
+        indices = self._rngs.reset(env_indices, rngs)
+        for index in indices:
+            self._assigned[int(index)] = self._episodes_started % self.num_recordings
+            self._steps[int(index)] = 0
+            self._episodes_started += 1
+
+    def act(self, observations: np.ndarray) -> PolicyStep:
+        """The next recorded action of every sub-env (see the class docstring for overruns)."""
+        batch = self._rngs.check_batch(observations)
+        actions = []
+        exhausted = np.zeros(batch, dtype=bool)
+        for i in range(batch):
+            k, t = self._assigned[i], self._steps[i]
+            if k < 0:
+                actions.append(self.recordings[0][0])
+                exhausted[i] = True
+                continue
+            rec = self.recordings[k]
+            if t >= len(rec):
+                exhausted[i] = True
+            actions.append(rec[min(t, len(rec) - 1)])
+            self._steps[i] = t + 1
+        return PolicyStep(np.stack(actions), {"playback_exhausted": exhausted})
+
+
+# ----------------------------------------------------------------------------------------------
+# GaussianActionNoise
+# ----------------------------------------------------------------------------------------------
+
+
+class GaussianActionNoise:
+    """Adds ``N(0, std**2)`` noise to the actions of any policy, per sub-env and episode.
+
+    The wrapper forwards :meth:`start` and :meth:`reset_envs` to the inner policy and shares
+    the per-episode generators with it: at each step the inner policy draws first, then the
+    noise of sub-env ``i`` is drawn from sub-env ``i``'s generator (``std * standard_normal``),
+    so the noise of an episode depends only on its own generator. The noisy action keeps the
+    inner action's floating-point dtype; it is not clipped (the collection loop clips).
+
+    The inner policy's ``agent_infos`` pass through; the noise added is recorded under
+    ``agent_infos[info_key]`` (shape ``(B, *action_shape)``) unless ``info_key`` is None.
+
+    Args:
+        policy: Any :class:`~gymsamp.policies.base.Policy` with floating-point actions.
+        std: Noise standard deviation, a float >= 0 or an array of them broadcastable to
+            the action shape.
+        info_key: Agent-info key for the noise, or None not to record it. It must not clash
+            with a key of the inner policy's agent infos.
+
+    Example:
+        >>> import numpy as np
+        >>> from gymnasium.spaces import Box
+        >>> policy = GaussianActionNoise(IdlePolicy(Box(-1.0, 1.0, shape=(2,))), std=0.1)
+        >>> policy.start(1, eval=False)
+        >>> policy.reset_envs(np.array([0]), [np.random.default_rng(0)])
+        >>> step = policy.act(np.zeros((1, 3)))
+        >>> bool(np.allclose(step.actions, step.agent_infos["noise"]))
+        True
+        >>> bool(np.allclose(step.actions, 0.1 * np.random.default_rng(0).standard_normal(2)))
+        True
+    """
+
+    def __init__(
+        self, policy: Policy, std: float | npt.ArrayLike, *, info_key: str | None = "noise"
+    ) -> None:
+        owner = "GaussianActionNoise"
+        for method in ("start", "reset_envs", "act"):
+            if not callable(getattr(policy, method, None)):
+                raise TypeError(
+                    f"{owner}: policy must be a gymsamp Policy (start, reset_envs, act); "
+                    f"got {type(policy).__name__} without {method}(); use as_policy() first"
+                )
+        try:
+            std_array = np.asarray(std, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{owner}: std must be a float >= 0 or an array of them, got {std!r}"
+            ) from None
+        if not np.all(np.isfinite(std_array)) or np.any(std_array < 0):
+            raise ValueError(f"{owner}: std must be finite and >= 0, got {std!r}")
+        if info_key is not None and not isinstance(info_key, str):
+            raise TypeError(f"{owner}: info_key must be a str or None, got {info_key!r}")
+        self.policy = policy
+        self.std = std_array
+        self.info_key = info_key
+        self._rngs = _EnvRngs(owner)
+
+    def __repr__(self) -> str:
+        return f"GaussianActionNoise({self.policy!r}, std={self.std.tolist()!r})"
+
+    def start(self, num_envs: int, *, eval: bool) -> None:
+        """Begin a collection (forwarded to the inner policy)."""
+        self._rngs.start(num_envs)
+        self.policy.start(num_envs, eval=eval)
+
+    def reset_envs(self, env_indices: np.ndarray, rngs: Sequence[np.random.Generator]) -> None:
+        """New episodes: store their generators and forward them to the inner policy."""
+        rng_list = list(rngs)
+        self._rngs.reset(env_indices, rng_list)
+        self.policy.reset_envs(env_indices, rng_list)
+
+    def act(self, observations: np.ndarray) -> PolicyStep:
+        """The inner policy's actions plus per-sub-env Gaussian noise."""
+        self._rngs.check_batch(observations)
+        inner = self.policy.act(observations)
+        actions = np.asarray(inner.actions)
+        if actions.dtype.kind != "f":
+            raise TypeError(
+                f"GaussianActionNoise: the inner policy {self.policy!r} must return "
+                f"floating-point actions, got dtype {actions.dtype}"
+            )
+        act_shape = actions.shape[1:]
+        try:
+            std = np.broadcast_to(self.std, act_shape)
+        except ValueError:
+            raise ValueError(
+                f"GaussianActionNoise: std has shape {self.std.shape} but must be "
+                f"broadcastable to the action shape {act_shape}"
+            ) from None
+        noise = np.stack([std * rng.standard_normal(act_shape) for rng in self._rngs.rngs])
+        infos = dict(inner.agent_infos)
+        if self.info_key is not None:
+            if self.info_key in infos:
+                raise ValueError(
+                    f"GaussianActionNoise: info_key {self.info_key!r} clashes with a key of "
+                    f"the inner policy's agent_infos {sorted(infos)}; choose another info_key"
+                )
+            infos[self.info_key] = noise
+        noisy = (actions.astype(np.float64) + noise).astype(actions.dtype, copy=False)
+        return PolicyStep(noisy, infos)

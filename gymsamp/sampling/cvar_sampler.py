@@ -1,0 +1,108 @@
+"""Conditional value at risk: :class:`CVaRSampler` and :func:`select_cvar`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from gymsamp.data import StepSequence
+from gymsamp.data.returns import check_gamma
+from gymsamp.sampling.sampler import SamplerBase
+
+__all__ = ["CVaRSampler", "select_cvar"]
+
+
+def _check_epsilon(epsilon: float) -> float:
+    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0 < epsilon <= 1:
+        raise ValueError(f"epsilon must be a number in (0, 1], got {epsilon!r}")
+    return float(epsilon)
+
+
+def select_cvar(
+    rollouts: Sequence[StepSequence], epsilon: float, gamma: float = 1.0
+) -> list[StepSequence]:
+    """The ``round(epsilon * n)`` rollouts with the lowest discounted returns.
+
+    Their mean discounted return is the empirical CVaR at level ``epsilon`` of the whole set.
+    The caller's list is not reordered (pyrado sorted it in place); ties keep their order.
+
+    Args:
+        rollouts: The rollouts.
+        epsilon: The quantile of rollouts to keep, in (0, 1].
+        gamma: Discount factor for the returns.
+
+    Returns:
+        The selected rollouts, from the lowest return up.
+
+    Example:
+        >>> ros = [StepSequence(rewards=[r], observations=[0, 0], actions=[0])
+        ...        for r in (3.0, 1.0, 2.0, 4.0)]
+        >>> [ro.undiscounted_return() for ro in select_cvar(ros, 0.5)]
+        [1.0, 2.0]
+    """
+    epsilon = _check_epsilon(epsilon)
+    gamma = check_gamma(gamma)
+    count = round(len(rollouts) * epsilon)
+    if count == 0:
+        raise ValueError(
+            f"epsilon * len(rollouts) must round to at least 1, got {epsilon} * {len(rollouts)}"
+        )
+    order = sorted(range(len(rollouts)), key=lambda i: rollouts[i].discounted_return(gamma))
+    return [rollouts[i] for i in order[:count]]
+
+
+class CVaRSampler(SamplerBase):
+    """Samples ``1 / epsilon`` times as much and keeps the worst ``epsilon`` quantile.
+
+    Args:
+        wrapped_sampler: The sampler that produces the full set.
+        epsilon: The quantile of rollouts to keep, in (0, 1].
+        gamma: Discount factor for ranking the returns.
+        min_rollouts: Minimum number of rollouts to return.
+        min_steps: Minimum number of steps to sample before selection (divided by epsilon).
+    """
+
+    def __init__(
+        self,
+        wrapped_sampler: SamplerBase,
+        epsilon: float,
+        gamma: float = 1.0,
+        *,
+        min_rollouts: int | None = None,
+        min_steps: int | None = None,
+    ) -> None:
+        if not isinstance(wrapped_sampler, SamplerBase):
+            raise TypeError(
+                f"wrapped_sampler must be a gymsamp sampler, got {type(wrapped_sampler).__name__}"
+            )
+        self.epsilon = _check_epsilon(epsilon)
+        self.gamma = check_gamma(gamma)
+        self._wrapped_sampler = wrapped_sampler
+        super().__init__(min_rollouts=min_rollouts, min_steps=min_steps)
+        self.set_min_count(min_rollouts, min_steps)
+
+    @property
+    def wrapped_sampler(self) -> SamplerBase:
+        """The sampler producing the full set."""
+        return self._wrapped_sampler
+
+    def set_min_count(self, min_rollouts: int | None = None, min_steps: int | None = None) -> None:
+        """Set the bounds; the wrapped sampler gets them divided by ``epsilon`` (rounded up)."""
+        super().set_min_count(min_rollouts, min_steps)
+        self._wrapped_sampler.set_min_count(
+            min_rollouts=math.ceil(min_rollouts / self.epsilon) if min_rollouts else None,
+            min_steps=math.ceil(min_steps / self.epsilon) if min_steps else None,
+        )
+
+    def reinit(self, env: Any = None, policy: Any = None) -> None:
+        """Reinitialize the wrapped sampler."""
+        self._wrapped_sampler.reinit(env, policy)
+
+    def sample(self, *args: Any, **kwargs: Any) -> list[StepSequence]:
+        """Sample the full set with the wrapped sampler and return its worst ``epsilon``."""
+        return select_cvar(self._wrapped_sampler.sample(*args, **kwargs), self.epsilon, self.gamma)
+
+    def close(self) -> None:
+        """Close the wrapped sampler."""
+        self._wrapped_sampler.close()

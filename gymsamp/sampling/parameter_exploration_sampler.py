@@ -1,0 +1,256 @@
+"""Evaluating many policy parameter sets on common random numbers.
+
+:class:`ParameterExplorationSampler` runs every parameter set on the same (domain, initial
+state) pairs in the same order, with the same reset seeds and policy-noise generators, so the
+differences between parameter sets are not drowned in sampling noise (common random numbers).
+Different parameter sets run side by side in one vector step through
+:class:`~gymsamp.policies.ParametricPolicy.set_env_params`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from gymsamp.data import StepSequence, to_format
+from gymsamp.envs.wrappers import DomainRandWrapper, find_wrapper
+from gymsamp.policies.base import ParametricPolicy
+from gymsamp.sampling.collector import RolloutJob
+from gymsamp.sampling.parallel_rollout_sampler import ParallelRolloutSampler
+from gymsamp.sampling.quota import Quota
+from gymsamp.sampling.seeding import check_seed, rollout_generator
+
+__all__ = ["ParameterExplorationSampler", "ParameterSample", "ParameterSamplingResult"]
+
+# sub_sub_seed of the generator that draws a call's domains (rollout indices start at 0).
+_DOMAIN_STREAM = 2**31
+
+
+class ParameterSample(NamedTuple):
+    """Policy parameters and the rollouts sampled with them."""
+
+    params: Any
+    rollouts: list[StepSequence]
+
+    @property
+    def mean_undiscounted_return(self) -> float:
+        """Mean of the undiscounted returns over all rollouts."""
+        return float(np.mean([ro.undiscounted_return() for ro in self.rollouts]))
+
+    @property
+    def num_rollouts(self) -> int:
+        """Number of rollouts."""
+        return len(self.rollouts)
+
+
+class ParameterSamplingResult(Sequence[ParameterSample]):
+    """The result of a parameter exploration run: a list of :class:`ParameterSample`.
+
+    Args:
+        samples: One sample per parameter set.
+    """
+
+    def __init__(self, samples: Sequence[ParameterSample]) -> None:
+        self._samples = list(samples)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._samples[index]
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def parameters(self) -> Any:
+        """All parameter sets as an ``N x P`` matrix (torch if the inputs were tensors)."""
+        params = [s.params for s in self._samples]
+        fmt = "torch" if any(type(p).__module__.startswith("torch") for p in params) else "numpy"
+        if fmt == "torch":
+            import torch
+
+            return torch.stack([to_format(p, "torch") for p in params])
+        return np.stack([np.asarray(p) for p in params])
+
+    def mean_returns(self) -> np.ndarray:
+        """Mean undiscounted return of every parameter set, shape ``(N,)``."""
+        return np.array([s.mean_undiscounted_return for s in self._samples])
+
+    def num_rollouts(self) -> int:
+        """Total number of rollouts over all parameter sets."""
+        return sum(s.num_rollouts for s in self._samples)
+
+    def rollouts(self) -> list[list[StepSequence]]:
+        """The rollouts of every parameter set (a list of lists)."""
+        return [s.rollouts for s in self._samples]
+
+
+class ParameterExplorationSampler:
+    """Samples rollouts for many policy parameter sets on common random numbers.
+
+    Per ``sample()`` call ``c`` the sampler draws ``num_domains`` domains from the env's
+    :class:`~gymsamp.envs.DomainRandWrapper` randomizer (with a generator derived from
+    ``seed`` and ``c``; nominal parameters if the env is not randomized). For domain ``d`` and
+    init state ``j`` (pair index ``i = d * num_init_states_per_domain + j``) every parameter
+    set resets with ``derive_seed(seed, c, i)`` under domain ``d``, so the initial state is
+    drawn for that very domain, and draws policy noise from the generator of the same triple.
+
+    Args:
+        env: An env id, factory or instance (with a ``DomainRandWrapper`` to randomize).
+        policy: A :class:`~gymsamp.policies.ParametricPolicy` (e.g. ``LinearPolicy`` or a
+            torch module through ``as_policy``).
+        num_init_states_per_domain: Rollouts per domain, each from its own initial state.
+        num_domains: Number of domains per call.
+        num_workers: Number of sub-envs stepped in parallel.
+        seed: Base seed; None draws fresh entropy for every call.
+        **sampler_kwargs: Passed on to :class:`ParallelRolloutSampler` (``vectorization``,
+            ``max_steps``, ``show_progress_bar``, ...).
+    """
+
+    def __init__(
+        self,
+        env: Any,
+        policy: Any,
+        num_init_states_per_domain: int,
+        num_domains: int,
+        num_workers: int,
+        seed: int | None = None,
+        **sampler_kwargs: Any,
+    ) -> None:
+        for name, value in (
+            ("num_init_states_per_domain", num_init_states_per_domain),
+            ("num_domains", num_domains),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        self.num_init_states_per_domain = num_init_states_per_domain
+        self.num_domains = num_domains
+        self.seed = check_seed(seed)
+        sampler_kwargs.setdefault("show_progress_bar", False)
+        self._sampler = ParallelRolloutSampler(
+            env, policy, num_workers, min_rollouts=1, seed=seed, **sampler_kwargs
+        )
+        self._check_policy()
+        self._randomizer = self._find_randomizer()
+
+    def _check_policy(self) -> None:
+        if not isinstance(self._sampler.policy, ParametricPolicy):
+            raise TypeError(
+                "policy must have a flat parameter vector that can differ per sub-env "
+                "(gymsamp.policies.ParametricPolicy, e.g. LinearPolicy or a torch module), got "
+                f"{type(self._sampler.policy).__name__}"
+            )
+
+    def _find_randomizer(self) -> Any:
+        probe = self._sampler._factory()
+        try:
+            wrapper = find_wrapper(probe, DomainRandWrapper)
+            return None if wrapper is None else wrapper.randomizer
+        finally:
+            probe.close()
+
+    @property
+    def num_rollouts_per_param(self) -> int:
+        """Rollouts per parameter set: ``num_init_states_per_domain * num_domains``."""
+        return self.num_init_states_per_domain * self.num_domains
+
+    @property
+    def policy(self) -> ParametricPolicy:
+        """The (adapted) policy."""
+        return self._sampler.policy  # type: ignore[return-value]
+
+    def reinit(self, env: Any = None, policy: Any = None) -> None:
+        """Rebuild the sub-envs (optionally from a new env) and/or replace the policy."""
+        self._sampler.reinit(env, policy)
+        self._check_policy()
+        if env is not None:
+            self._randomizer = self._find_randomizer()
+
+    def _domains(self, call: int) -> list[dict[str, Any] | None]:
+        if self._randomizer is None:
+            return [None] * self.num_domains
+        rng = (
+            rollout_generator(self.seed, call, _DOMAIN_STREAM)
+            if self.seed is not None
+            else (np.random.default_rng())
+        )
+        return [dict(self._randomizer.sample(rng=rng)) for _ in range(self.num_domains)]
+
+    def _init_states(self, init_states: Sequence[Any] | None) -> list[Any]:
+        per_domain = self.num_init_states_per_domain
+        if init_states is None:
+            return [None] * self.num_rollouts_per_param
+        states = [np.asarray(s, dtype=np.float64) for s in init_states]
+        if len(states) == per_domain:  # the same init states in every domain
+            return states * self.num_domains
+        if len(states) == self.num_rollouts_per_param:  # domain-major, one per pair
+            return states
+        raise ValueError(
+            f"init_states must hold num_init_states_per_domain={per_domain} or "
+            f"num_init_states_per_domain * num_domains={self.num_rollouts_per_param} states, "
+            f"got {len(states)}"
+        )
+
+    def sample(
+        self, param_sets: Any, init_states: Sequence[Any] | None = None
+    ) -> ParameterSamplingResult:
+        """Sample ``num_rollouts_per_param`` rollouts for every parameter set.
+
+        Args:
+            param_sets: ``N x P`` parameter sets (numpy array or torch tensor).
+            init_states: Fixed initial states: ``num_init_states_per_domain`` of them (used in
+                every domain) or one per (domain, init state) pair in domain-major order;
+                None draws them by seeded resets under each domain.
+
+        Returns:
+            One :class:`ParameterSample` per parameter set, rollouts in pair order.
+        """
+        params = np.asarray(to_format(param_sets, "numpy"), dtype=np.float64)
+        num_params = self.policy.num_params
+        if params.ndim != 2 or params.shape[1] != num_params or params.shape[0] < 1:
+            raise ValueError(
+                f"param_sets must have shape (N, {num_params}) with N >= 1, got {params.shape}"
+            )
+        call = self._sampler._sample_count
+        domains = self._domains(call)
+        states = self._init_states(init_states)
+        pairs = self.num_rollouts_per_param
+        seed = self.seed
+
+        def make_job(k: int) -> RolloutJob:
+            p, i = divmod(k, pairs)
+            options: dict[str, Any] = {}
+            if domains[i // self.num_init_states_per_domain] is not None:
+                options["domain_param"] = domains[i // self.num_init_states_per_domain]
+            if states[i] is not None:
+                options["init_state"] = states[i]
+            return RolloutJob.seeded(
+                k,
+                seed,
+                call,
+                i,
+                options=options or None,
+                policy_params=params[p],
+                info={"param_set_index": p, "domain_index": i // self.num_init_states_per_domain},
+            )
+
+        rollouts = self._sampler.sample_jobs(
+            Quota(min_rollouts=len(params) * pairs), make_job, eval=True
+        )
+        return ParameterSamplingResult(
+            [
+                ParameterSample(
+                    params=param_sets[p], rollouts=rollouts[p * pairs : (p + 1) * pairs]
+                )
+                for p in range(len(params))
+            ]
+        )
+
+    def close(self) -> None:
+        """End the sub-envs and worker processes."""
+        self._sampler.close()
+
+    def __enter__(self) -> ParameterExplorationSampler:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

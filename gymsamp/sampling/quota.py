@@ -1,0 +1,72 @@
+"""When to issue another rollout and when a collection is complete (DESIGN §4).
+
+Rollouts are numbered ``0, 1, 2, ...`` in the order they are issued. The result of a collection
+is always the shortest prefix ``0..K-1`` that meets both bounds (``K >= min_rollouts`` and the
+lengths sum to ``>= min_steps``); rollouts past ``K`` that ran concurrently are dropped. The
+result therefore never depends on how many workers ran or how fast they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["Quota", "check_min_counts"]
+
+
+def check_min_counts(min_rollouts: int | None, min_steps: int | None) -> None:
+    """At least one bound; each None or an int >= 1."""
+    for name, value in (("min_rollouts", min_rollouts), ("min_steps", min_steps)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ValueError(f"{name} must be None or an int >= 1, got {value!r}")
+    if min_rollouts is None and min_steps is None:
+        raise ValueError("at least one of min_rollouts and min_steps must be given, got both None")
+
+
+@dataclass(frozen=True)
+class Quota:
+    """The bounds of one collection.
+
+    Args:
+        min_rollouts: Minimum number of complete rollouts, or None.
+        min_steps: Minimum total number of steps, or None.
+    """
+
+    min_rollouts: int | None = None
+    min_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        check_min_counts(self.min_rollouts, self.min_steps)
+
+    def should_issue(self, index: int, issued_steps: int) -> bool:
+        """Whether rollout ``index`` may be needed.
+
+        Args:
+            index: The next rollout index; rollouts ``0..index-1`` have been issued.
+            issued_steps: Steps known of those rollouts: the length of every complete one plus
+                the steps taken so far by every running one (a lower bound of their total).
+        """
+        if index < (self.min_rollouts or 0):
+            return True
+        return self.min_steps is not None and issued_steps < self.min_steps
+
+    def is_met(self, count: int, steps: int) -> bool:
+        """Whether the leading ``count`` rollouts with ``steps`` steps in total are enough."""
+        return count >= (self.min_rollouts or 0) and steps >= (self.min_steps or 0)
+
+    def prefix_length(self, lengths: Mapping[int, int]) -> int | None:
+        """The number ``K`` of leading rollouts that form the result, or None if undetermined.
+
+        Args:
+            lengths: Length of every complete rollout, by index.
+        """
+        total = 0
+        k = 0
+        while k in lengths:
+            total += lengths[k]
+            k += 1
+            if self.is_met(k, total):
+                return k
+        return None

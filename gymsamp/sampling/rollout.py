@@ -1,0 +1,259 @@
+"""Single rollouts: :func:`rollout` and the interactive :func:`after_rollout_query`.
+
+``rollout()`` runs the same collection loop as the samplers (on a one-env vector view), which
+is why ``sample()`` of a sampler built with ``seed=s`` returns exactly
+``[rollout(env, policy, seed=s, sub_seed=c, sub_sub_seed=k) for k in range(n)]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+import numpy as np
+
+from gymsamp.data import EnvSpec, StepSequence
+from gymsamp.envs.adapter import adapter_for, has_adapter
+from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
+from gymsamp.policies import as_policy
+from gymsamp.sampling.collector import RolloutJob, collect
+from gymsamp.sampling.quota import Quota
+from gymsamp.sampling.seeding import check_seed
+from gymsamp.sampling.vector_envs import EnvFactory, SingleEnvVector, env_dt, prepare_env
+
+__all__ = ["RenderMode", "after_rollout_query", "reset_options", "rollout"]
+
+_RESET_KWARGS = ("init_state", "domain_param", "options")
+
+
+class RenderMode(NamedTuple):
+    """What :func:`rollout` shows: step prints (``text``), frames (``video`` / ``render``)."""
+
+    text: bool = False
+    video: bool = False
+    render: bool = False
+
+
+def reset_options(reset_kwargs: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Reset options from ``rollout``'s ``reset_kwargs`` (init_state, domain_param, options)."""
+    if reset_kwargs is None:
+        return None
+    if not isinstance(reset_kwargs, Mapping):
+        raise TypeError(f"reset_kwargs must be a dict, got {type(reset_kwargs).__name__}")
+    unknown = sorted(set(reset_kwargs) - set(_RESET_KWARGS))
+    if unknown:
+        raise ValueError(
+            f"reset_kwargs has unknown keys {unknown}; valid keys: {list(_RESET_KWARGS)}"
+        )
+    options = dict(reset_kwargs.get("options") or {})
+    for key in ("init_state", "domain_param"):
+        if reset_kwargs.get(key) is not None:
+            options[key] = reset_kwargs[key]
+    return options or None
+
+
+class _NoResetVector(SingleEnvVector):
+    """Starts from the env's current state instead of resetting it (``no_reset=True``)."""
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        adapter = adapter_for(self.env)
+        state = adapter.get_state()
+        obs = adapter.set_state(state.copy())
+        info: dict[str, Any] = {"init_state": state, "state": state.copy()}
+        params = find_wrapper(self.env, DomainParamWrapper)
+        if params is not None:
+            info["domain_param"] = params.domain_param
+        return self._batch(obs), self._add_info({}, info, 0)
+
+
+def rollout(
+    env: gym.Env[Any, Any] | str | Callable[[], gym.Env[Any, Any]],
+    policy: Any,
+    eval: bool = False,
+    max_steps: int | None = None,
+    reset_kwargs: dict[str, Any] | None = None,
+    render_mode: RenderMode = RenderMode(),  # noqa: B008  (immutable NamedTuple)
+    render_step: int = 1,
+    no_reset: bool = False,
+    no_close: bool = False,
+    record_dts: bool = False,
+    stop_on_done: bool = True,
+    seed: int | None = None,
+    sub_seed: int | None = None,
+    sub_sub_seed: int | None = None,
+) -> StepSequence:
+    """Run one episode of ``policy`` in ``env`` and record it.
+
+    Args:
+        env: An env instance, a registered env id or a factory. gymsamp's domain-parameter
+            and init-state wrappers are added where the env has a simulator adapter.
+        policy: Anything :func:`gymsamp.policies.as_policy` accepts.
+        eval: True for evaluation (torch modules run in ``.eval()`` mode).
+        max_steps: Cut the rollout after this many steps (it then ends in ``TIMEOUT``);
+            None lets the env's own limit end it.
+        reset_kwargs: ``init_state``, ``domain_param`` and/or extra reset ``options``.
+        render_mode: Print steps (``text``) and/or call ``env.render()`` (``video``/``render``).
+        render_step: Render every ``render_step``-th step.
+        no_reset: Continue from the env's current state instead of resetting it (needs a
+            simulator adapter).
+        no_close: Keep the env open afterwards (envs built here from an id are always closed).
+        record_dts: Record the policy and env step durations per step.
+        stop_on_done: False ignores the env's episode end until ``max_steps`` (debugging).
+        seed: Base seed; the env is reset with ``derive_seed(seed, sub_seed, sub_sub_seed)``
+            and the policy draws from a generator of the same triple. None: no seed.
+        sub_seed: Second element of the seed triple (None counts as 0).
+        sub_sub_seed: Third element of the seed triple (None counts as 0).
+
+    Returns:
+        The rollout: ``observations`` (T+1), ``actions``, ``actions_applied``, ``rewards``,
+        ``terminated``, ``truncated``, ``time`` (T+1), ``env_infos`` / ``agent_infos`` where
+        reported, ``states`` (T+1) where an adapter exists, and ``rollout_info``.
+
+    Example:
+        >>> from gymsamp.policies import IdlePolicy
+        >>> import gymnasium as gym
+        >>> ro = rollout("CartPole-v1", lambda obs: np.zeros(len(obs), dtype=np.int64), seed=0)
+        >>> int(ro.step_types[-1]), ro.observations.shape[0] == ro.length + 1
+        (2, True)
+    """
+    check_seed(seed)
+    if not isinstance(render_step, int) or render_step < 1:
+        raise ValueError(f"render_step must be an int >= 1, got {render_step!r}")
+    owned = not isinstance(env, gym.Env)
+    base = EnvFactory(env)() if owned else env
+    assert isinstance(base, gym.Env)
+    prepared = prepare_env(base)
+    options = reset_options(reset_kwargs)
+    if options and not has_adapter(prepared) and ({"init_state", "domain_param"} & set(options)):
+        adapter_for(prepared)  # raises a TypeError naming what the env lacks
+    if no_reset and not has_adapter(prepared):
+        adapter_for(prepared)
+    if not stop_on_done and max_steps is None:
+        max_steps = getattr(prepared.spec, "max_episode_steps", None)
+        if max_steps is None:
+            raise ValueError(
+                "max_steps must be given with stop_on_done=False for an env without a time limit"
+            )
+    spec = EnvSpec.from_env(prepared)
+    policy = as_policy(policy, spec)
+    vector = (_NoResetVector if no_reset else SingleEnvVector)(prepared)
+    job = RolloutJob.seeded(
+        0,
+        seed,
+        sub_seed or 0,
+        sub_sub_seed or 0,
+        options=options,
+        info={"rollout_index": 0 if sub_sub_seed is None else sub_sub_seed},
+    )
+    steps = [0]
+
+    def show(_: int) -> None:
+        steps[0] += 1
+        if steps[0] % render_step:
+            return
+        if render_mode.text:
+            print(f"step {steps[0]}")
+        if render_mode.render or render_mode.video:
+            prepared.render()
+
+    try:
+        (result,) = collect(
+            vector,
+            policy,
+            lambda k: job,
+            Quota(min_rollouts=1),
+            eval=eval,
+            max_steps=max_steps,
+            stop_on_done=stop_on_done,
+            record_dts=record_dts,
+            dt=env_dt(prepared),
+            env_id=spec_id(prepared),
+            on_step=show if any(render_mode) else None,
+        )
+    finally:
+        if owned or not no_close:
+            prepared.close()
+    if render_mode.text:
+        print(f"rollout: {result.length} steps, return {result.undiscounted_return():.4g}")
+    return result
+
+
+def spec_id(env: gym.Env[Any, Any]) -> str:
+    """The env's registered id, or its class name."""
+    return env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+
+
+def after_rollout_query(
+    env: gym.Env[Any, Any],
+    policy: Any,
+    rollout: StepSequence,
+    *,
+    input_fn: Callable[[str], str] = input,
+    print_fn: Callable[[str], None] = print,
+) -> tuple[bool, np.ndarray | None, dict[str, Any] | None]:
+    """Ask the user what to do after a rollout was shown (the seed's interactive menu).
+
+    Keys: ``C`` (or Enter) continue, ``N`` continue with nominal domain parameters, ``F`` fix
+    the initial state (type comma-separated values, or Enter for this rollout's initial state),
+    ``I`` print the env, ``D`` print the domain parameters, ``E`` exit.
+
+    Args:
+        env: The env the rollout ran in.
+        policy: The policy used (printed with ``I``).
+        rollout: The rollout just shown.
+        input_fn: Reads the answer (injectable for tests).
+        print_fn: Shows text (injectable for tests).
+
+    Returns:
+        ``(done, init_state, domain_param)``: whether to stop, the initial state to fix (or
+        None) and the domain parameters for the next rollout (None: unchanged / randomized).
+
+    Example:
+        >>> ro = StepSequence(rewards=[0.0], observations=[[0.0], [1.0]], actions=[[0.0]])
+        >>> after_rollout_query(None, None, ro, input_fn=lambda _: "e", print_fn=lambda _: None)
+        (True, None, None)
+    """
+    menu = (
+        "C: continue (with domain randomization)\n"
+        "N: set domain parameters to nominal values, and continue\n"
+        "F: fix the initial state\n"
+        "I: print information about the environment\n"
+        "D: print the domain parameters\n"
+        "E: exit"
+    )
+    while True:
+        answer = input_fn(menu + "\n").strip().lower()
+        if answer in ("", "c"):
+            return False, None, None
+        if answer == "e":
+            return True, None, None
+        params = find_wrapper(env, DomainParamWrapper) if isinstance(env, gym.Env) else None
+        if answer == "n":
+            if params is None:
+                print_fn("this env has no domain parameters")
+                continue
+            return False, None, params.nominal_domain_param
+        if answer == "f":
+            first = rollout.get_data_values(
+                "states" if "states" in rollout.data_names else "observations"
+            )[0]
+            text = input_fn(
+                f"initial state (comma-separated, Enter for {np.asarray(first).tolist()}): "
+            )
+            try:
+                state = (
+                    np.asarray(first, dtype=np.float64)
+                    if not text.strip()
+                    else np.array([float(v) for v in text.split(",")])
+                )
+            except ValueError:
+                print_fn(f"could not read {text!r} as comma-separated numbers")
+                continue
+            return False, state, None
+        if answer == "i":
+            print_fn(f"env: {env}\npolicy: {policy}\nrollout: {rollout}")
+        elif answer == "d":
+            print_fn(str(params.domain_param if params is not None else "no domain parameters"))
+        else:
+            print_fn(f"unknown choice {answer!r}")

@@ -1,0 +1,271 @@
+"""Building the vector envs the collection loop runs on.
+
+- :class:`EnvFactory` turns what users pass (an env id, a factory, an env instance) into a
+  picklable factory, so sub-envs can be built inside worker processes (fork or spawn).
+- :class:`SubEnvFactory` adds gymsamp's wrappers (domain parameters, initial states, state
+  recording) to every sub-env of a simulator gymsamp has an adapter for.
+- :func:`make_vector_env` builds a Sync or Async vector env with autoreset ``DISABLED`` whose
+  errors name the failing sub-env and carry its traceback (:class:`WorkerError`).
+- :class:`SingleEnvVector` views one env instance as a vector env of one, for ``rollout()``.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import cloudpickle
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
+from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
+
+from gymsamp.envs.adapter import has_adapter
+from gymsamp.envs.wrappers import DomainParamWrapper, InitStateWrapper, find_wrapper
+from gymsamp.sampling.errors import WorkerError
+
+__all__ = [
+    "EnvFactory",
+    "SingleEnvVector",
+    "SubEnvFactory",
+    "env_dt",
+    "make_vector_env",
+    "prepare_env",
+]
+
+EnvLike = str | Callable[[], gym.Env[Any, Any]] | gym.Env[Any, Any]
+
+
+def _make_registered(env_id: str, kwargs: dict[str, Any]) -> gym.Env[Any, Any]:
+    # Importing gymsamp registers its toy ids, also in a freshly spawned worker.
+    import gymsamp  # noqa: F401
+
+    return gym.make(env_id, **kwargs)
+
+
+class EnvFactory:
+    """A picklable factory for what the user gave: an env id, a factory or an env instance.
+
+    Args:
+        env: A registered env id (``"CartPole-v1"``, ``"gymsamp/Counting-v0"``), a callable
+            returning a ``gymnasium.Env``, or an env instance (copied with cloudpickle for
+            every sub-env, so the instance itself is never stepped).
+        **make_kwargs: Keyword arguments for ``gym.make`` when ``env`` is an id.
+    """
+
+    _kind: str
+    _payload: Any
+    env_id: str
+
+    def __init__(self, env: EnvLike, **make_kwargs: Any) -> None:
+        if isinstance(env, EnvFactory):
+            self._kind, self._payload, self.env_id = env._kind, env._payload, env.env_id
+            return
+        if isinstance(env, str):
+            try:
+                gym.spec(env)
+            except gym.error.Error as err:
+                import gymsamp  # noqa: F401  (registers the gymsamp/... ids)
+
+                try:
+                    gym.spec(env)
+                except gym.error.Error:
+                    raise ValueError(
+                        f"env must be a registered Gymnasium id, got {env!r}: {err}"
+                    ) from None
+            self._kind, self._payload, self.env_id = "id", (env, make_kwargs), env
+        elif isinstance(env, gym.Env):
+            self._kind, self._payload = "instance", cloudpickle.dumps(env)
+            self.env_id = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+        elif callable(env):
+            self._kind, self._payload = "factory", env
+            self.env_id = getattr(env, "__name__", type(env).__name__)
+        else:
+            raise TypeError(
+                "env must be a Gymnasium env id, a callable returning a gymnasium.Env or a "
+                f"gymnasium.Env instance, got {type(env).__name__}"
+            )
+
+    def __call__(self) -> gym.Env[Any, Any]:
+        if self._kind == "id":
+            env_id, kwargs = self._payload
+            return _make_registered(env_id, kwargs)
+        if self._kind == "instance":
+            return cloudpickle.loads(self._payload)
+        env = self._payload()
+        if not isinstance(env, gym.Env):
+            raise TypeError(
+                f"env factory {self.env_id} must return a gymnasium.Env, got {type(env).__name__}"
+            )
+        if isinstance(env, VectorEnv):
+            raise TypeError(f"env factory {self.env_id} must return a single env, got a VectorEnv")
+        return env
+
+
+def prepare_env(env: gym.Env[Any, Any], *, record_state: bool = True) -> gym.Env[Any, Any]:
+    """Add gymsamp's domain-parameter and init-state wrappers where the env lacks them.
+
+    Envs without a simulator adapter are returned unchanged (they cannot take domain
+    parameters or initial states; asking for them then fails with a clear error).
+    """
+    if not has_adapter(env):
+        return env
+    if find_wrapper(env, DomainParamWrapper) is None:
+        env = DomainParamWrapper(env)
+    existing = find_wrapper(env, InitStateWrapper)
+    if existing is None:
+        env = InitStateWrapper(env, record_state=record_state)
+    else:
+        existing.record_state = existing.record_state or record_state
+    return env
+
+
+class _ErrorTagWrapper(gym.Wrapper[Any, Any, Any, Any]):
+    """Re-raises a sub-env's exception as :class:`WorkerError` naming the sub-env."""
+
+    def __init__(self, env: gym.Env[Any, Any], index: int) -> None:
+        super().__init__(env)
+        self._index = index
+
+    def _fail(self, where: str, err: Exception) -> WorkerError:
+        return WorkerError(
+            f"sub-env {self._index} raised {type(err).__name__} in {where}: {err}",
+            env_index=self._index,
+            remote_traceback=traceback.format_exc(),
+        )
+
+    def reset(self, **kwargs: Any) -> Any:
+        try:
+            return self.env.reset(**kwargs)
+        except WorkerError:
+            raise
+        except Exception as err:
+            raise self._fail("reset", err) from err
+
+    def step(self, action: Any) -> Any:
+        try:
+            return self.env.step(action)
+        except Exception as err:
+            raise self._fail("step", err) from err
+
+
+class SubEnvFactory:
+    """Builds sub-env ``index``: the user's env, gymsamp's wrappers, error tagging."""
+
+    def __init__(self, factory: EnvFactory, index: int, *, record_state: bool = True) -> None:
+        self.factory = factory
+        self.index = index
+        self.record_state = record_state
+
+    def __call__(self) -> gym.Env[Any, Any]:
+        env = prepare_env(self.factory(), record_state=self.record_state)
+        return _ErrorTagWrapper(env, self.index)
+
+
+class _AsyncVectorEnv(AsyncVectorEnv):
+    """AsyncVectorEnv whose worker errors name the sub-env and keep the traceback.
+
+    Gymnasium re-raises only the message (and logs the traceback with %-formatting, which
+    itself fails on tracebacks containing '%'); this raises :class:`WorkerError` instead.
+    """
+
+    def _raise_if_errors(self, successes: Iterable[bool]) -> None:
+        successes = list(successes)
+        if all(successes):
+            return
+        errors = []
+        for _ in range(self.num_envs - sum(successes)):
+            index, exctype, value, trace = self.error_queue.get()
+            self.parent_pipes[index].close()
+            self.parent_pipes[index] = None  # type: ignore[call-overload]
+            errors.append((index, exctype, value, trace))
+        from gymnasium.vector.async_vector_env import AsyncState
+
+        self._state = AsyncState.DEFAULT
+        index, exctype, value, trace = errors[-1]
+        if isinstance(value, WorkerError):  # raised by _ErrorTagWrapper in the worker
+            message = value.message
+        else:
+            message = f"sub-env {index} raised {exctype.__name__}: {value}"
+        raise WorkerError(message, env_index=index, remote_traceback=trace)
+
+
+def make_vector_env(
+    factory: EnvFactory,
+    num_envs: int,
+    mode: str,
+    *,
+    record_state: bool = True,
+    start_method: str | None = None,
+) -> VectorEnv:
+    """A ``"sync"`` or ``"async"`` vector env of ``num_envs`` prepared sub-envs (DISABLED)."""
+    env_fns = [SubEnvFactory(factory, i, record_state=record_state) for i in range(num_envs)]
+    if mode == "sync":
+        return SyncVectorEnv(env_fns, autoreset_mode=AutoresetMode.DISABLED)
+    if mode == "async":
+        return _AsyncVectorEnv(
+            env_fns,
+            autoreset_mode=AutoresetMode.DISABLED,
+            shared_memory=True,
+            context=start_method,
+        )
+    raise ValueError(f"vectorization must be 'sync' or 'async' here, got {mode!r}")
+
+
+def env_dt(env: gym.Env[Any, Any]) -> float:
+    """Simulated seconds per step (MuJoCo ``dt``, CartPole ``tau``, Pendulum ``dt``), else 1."""
+    unwrapped = env.unwrapped
+    for name in ("dt", "tau"):
+        value = getattr(unwrapped, name, None)
+        if isinstance(value, (int, float, np.floating)) and value > 0:
+            return float(value)
+    return 1.0
+
+
+class SingleEnvVector(VectorEnv):
+    """One env instance seen as a vector env of one, autoreset ``DISABLED``.
+
+    Unlike ``SyncVectorEnv`` it may step an env past its episode end (``rollout()``'s
+    ``stop_on_done=False``), never closes the env unless asked, and raises the env's own
+    exceptions unchanged.
+    """
+
+    def __init__(self, env: gym.Env[Any, Any]) -> None:
+        self.env = env
+        self.num_envs = 1
+        self.metadata = {**env.metadata, "autoreset_mode": AutoresetMode.DISABLED}
+        self.render_mode = env.render_mode
+        self.single_observation_space = env.observation_space
+        self.single_action_space = env.action_space
+        self.observation_space = batch_space(env.observation_space, 1)
+        self.action_space = batch_space(env.action_space, 1)
+        self.spec = env.spec
+        self._obs: Any = create_empty_array(env.observation_space, n=1)
+
+    def _batch(self, obs: Any) -> Any:
+        self._obs = concatenate(self.single_observation_space, [obs], self._obs)
+        return self._obs
+
+    def reset(
+        self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        single_seed = seed[0] if isinstance(seed, list) else seed
+        options = dict(options) if options else None
+        if options is not None:
+            options.pop("reset_mask", None)
+        obs, info = self.env.reset(seed=single_seed, options=options or None)
+        return self._batch(obs), self._add_info({}, info, 0)
+
+    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(actions[0])
+        return (
+            self._batch(obs),
+            np.array([reward], dtype=np.float64),
+            np.array([terminated], dtype=np.bool_),
+            np.array([truncated], dtype=np.bool_),
+            self._add_info({}, info, 0),
+        )
+
+    def close_extras(self, **kwargs: Any) -> None:
+        self.env.close()

@@ -1,0 +1,411 @@
+"""Tests of as_policy and its adapters: callables, torch modules, SB3-style models."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+from gymsamp.data import EnvSpec
+from gymsamp.policies import (
+    CallablePolicy,
+    ParametricPolicy,
+    Policy,
+    RandomPolicy,
+    SB3Policy,
+    TorchPolicy,
+    as_policy,
+)
+
+BOX_SPEC = EnvSpec(spaces.Box(-5.0, 5.0, (3,)), spaces.Box(-1.0, 1.0, (2,)))
+CARTPOLE_SPEC = EnvSpec(spaces.Box(-np.inf, np.inf, (4,), dtype=np.float32), spaces.Discrete(2))
+
+
+def idx(*indices: int) -> np.ndarray:
+    return np.array(indices, dtype=np.int64)
+
+
+def rngs(*seeds: int) -> list[np.random.Generator]:
+    return [np.random.default_rng(s) for s in seeds]
+
+
+def test_import_loads_neither_torch_nor_sb3() -> None:
+    code = (
+        "import sys, gymsamp.policies\n"
+        "print(sorted({'torch', 'stable_baselines3'} & set(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# ----------------------------------------------------------------------------------------------
+# as_policy and CallablePolicy
+# ----------------------------------------------------------------------------------------------
+
+
+def test_as_policy_dispatch() -> None:
+    policy = RandomPolicy(BOX_SPEC.action_space)
+    assert as_policy(policy, BOX_SPEC) is policy
+    assert isinstance(as_policy(lambda o: o[:, :2], BOX_SPEC), CallablePolicy)
+    assert isinstance(as_policy(torch.nn.Linear(3, 2), BOX_SPEC), TorchPolicy)
+    assert isinstance(as_policy(FakeRecurrentModel(), BOX_SPEC), SB3Policy)
+    with pytest.raises(TypeError, match=r"obj must be a gymsamp Policy .* got int"):
+        as_policy(42, BOX_SPEC)
+    with pytest.raises(TypeError, match="spec must be a gymsamp.data.EnvSpec, got tuple"):
+        as_policy(policy, (BOX_SPEC.observation_space, BOX_SPEC.action_space))  # type: ignore[arg-type]
+
+
+def test_callable_policy_passes_the_batch() -> None:
+    policy = as_policy(lambda o: 2.0 * o[:, :2], BOX_SPEC)
+    assert isinstance(policy, Policy)
+    policy.start(2, eval=True)
+    o = np.arange(6.0).reshape(2, 3)
+    step = policy.act(o)
+    np.testing.assert_array_equal(step.actions, [[0.0, 2.0], [6.0, 8.0]])
+    assert step.agent_infos == {}
+
+
+def test_callable_policy_shape_errors_name_policy_and_shapes() -> None:
+    def bad_policy(o: np.ndarray) -> np.ndarray:
+        return o  # (B, 3) instead of (B, 2)
+
+    policy = as_policy(bad_policy, BOX_SPEC)
+    policy.start(2, eval=True)
+    with pytest.raises(
+        ValueError, match=r"bad_policy.* returned actions of shape \(2, 3\) but must return \(2, 2"
+    ):
+        policy.act(np.zeros((2, 3)))
+    good = CallablePolicy(lambda o: o[:, :2], BOX_SPEC, name="mine")
+    good.start(2, eval=True)
+    with pytest.raises(
+        ValueError,
+        match=r"mine.*observations has shape \(2, 4\) but must have "
+        r"\(2, 3\)",
+    ):
+        good.act(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="batch dimension 1 but must have 2"):
+        good.act(np.zeros((1, 3)))
+
+
+# ----------------------------------------------------------------------------------------------
+# TorchPolicy
+# ----------------------------------------------------------------------------------------------
+
+
+def make_mlp() -> torch.nn.Sequential:
+    gen = torch.Generator().manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))
+    with torch.no_grad():
+        for p in mlp.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen))
+    return mlp
+
+
+def test_torch_actions_equal_forward_on_float32() -> None:
+    linear = torch.nn.Linear(3, 2)
+    policy = as_policy(linear, BOX_SPEC)
+    policy.start(4, eval=True)
+    o = np.random.default_rng(0).normal(size=(4, 3))  # float64 in, float32 to the module
+    step = policy.act(o)
+    expected = linear(torch.as_tensor(o, dtype=torch.float32)).detach().numpy()
+    assert isinstance(step.actions, np.ndarray)
+    assert step.actions.dtype == np.float32
+    np.testing.assert_array_equal(step.actions, expected)
+    assert step.agent_infos == {}
+
+
+def test_torch_eval_flag_switches_training_mode() -> None:
+    mlp = make_mlp()
+    policy = TorchPolicy(mlp, BOX_SPEC)
+    policy.start(1, eval=True)
+    assert not mlp.training
+    assert not mlp[0].training
+    policy.start(1, eval=False)
+    assert mlp.training
+    assert mlp[0].training
+
+
+def test_torch_param_values_round_trip() -> None:
+    mlp = make_mlp()
+    policy = TorchPolicy(mlp, BOX_SPEC)
+    assert isinstance(policy, ParametricPolicy)
+    assert policy.num_params == 3 * 5 + 5 + 5 * 2 + 2
+    expected = torch.nn.utils.parameters_to_vector(mlp.parameters()).detach().numpy()
+    np.testing.assert_array_equal(policy.param_values, expected)
+    new = np.arange(policy.num_params, dtype=np.float64) / 10
+    policy.param_values = new
+    np.testing.assert_allclose(policy.param_values, new, rtol=1e-6)
+    first = mlp[0]
+    assert isinstance(first, torch.nn.Linear)
+    np.testing.assert_allclose(first.weight.detach().numpy().ravel(), new[:15], rtol=1e-6)
+    with pytest.raises(
+        ValueError,
+        match=r"param_values must be a flat vector of length "
+        r"num_params=32, got shape \(31,\)",
+    ):
+        policy.param_values = np.zeros(31)
+
+
+@pytest.mark.parametrize("mode", ["vmap", "group"])
+def test_torch_per_env_params_equal_module_copies(mode: str) -> None:
+    mlp = make_mlp()
+    policy = TorchPolicy(mlp, BOX_SPEC, per_env_mode=mode)  # type: ignore[arg-type]
+    policy.start(4, eval=True)
+    rng = np.random.default_rng(1)
+    params = rng.normal(size=(3, policy.num_params)).astype(np.float32)
+    params[2] = params[0]  # two sub-envs sharing one parameter set
+    policy.set_env_params(idx(0, 2, 3), params)
+    o = rng.normal(size=(4, 3)).astype(np.float32)
+    actions = policy.act(o).actions
+    for env, p in zip((0, 2, 3), params, strict=True):
+        module = copy.deepcopy(mlp)
+        torch.nn.utils.vector_to_parameters(torch.as_tensor(p), module.parameters())
+        expected = module(torch.as_tensor(o[env : env + 1])).detach().numpy()[0]
+        np.testing.assert_allclose(actions[env], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        actions[1], mlp(torch.as_tensor(o[1:2])).detach().numpy()[0], rtol=1e-5, atol=1e-6
+    )
+    policy.clear_env_params()
+    np.testing.assert_array_equal(policy.act(o).actions, mlp(torch.as_tensor(o)).detach().numpy())
+    with pytest.raises(ValueError, match=r"params has shape \(1, 5\) but must have \(1, 32\)"):
+        policy.set_env_params(idx(0), np.zeros((1, 5)))
+
+
+def test_torch_module_output_shape_is_checked() -> None:
+    policy = TorchPolicy(torch.nn.Linear(3, 4), BOX_SPEC)
+    policy.start(2, eval=True)
+    with pytest.raises(
+        ValueError,
+        match=r"Linear.* returned actions of shape \(2, 4\) but must "
+        r"return \(2, 2\)",
+    ):
+        policy.act(np.zeros((2, 3)))
+    with pytest.raises(TypeError, match="module must be a torch.nn.Module"):
+        TorchPolicy(lambda o: o, BOX_SPEC)  # type: ignore[arg-type]
+
+
+def test_torch_stochastic_module_is_seeded_from_env_rngs_only() -> None:
+    drop = torch.nn.Sequential(torch.nn.Dropout(0.5), torch.nn.Linear(3, 2))
+
+    def run() -> np.ndarray:
+        policy = TorchPolicy(drop, BOX_SPEC)
+        policy.start(3, eval=False)  # dropout active: draws from torch's global generator
+        policy.reset_envs(idx(0, 1, 2), rngs(0, 1, 2))
+        return np.stack([policy.act(np.ones((3, 3))).actions for _ in range(4)])
+
+    before = torch.get_rng_state()
+    first = run()
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.manual_seed(12345)  # the global state must not matter
+    np.testing.assert_array_equal(run(), first)
+    assert len({a.tobytes() for a in first}) > 1  # masks differ between steps
+
+
+class TinyRNN(torch.nn.Module):
+    """h' = tanh(W x + U h + 1), action = V h'; init_hidden = 0.5."""
+
+    is_recurrent = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(3)
+        self.W = torch.nn.Parameter(torch.randn(4, 3, generator=gen))
+        self.U = torch.nn.Parameter(torch.randn(4, 4, generator=gen))
+        self.V = torch.nn.Parameter(torch.randn(2, 4, generator=gen))
+
+    def init_hidden(self, batch_size: int) -> torch.Tensor:
+        return torch.full((batch_size, 4), 0.5)
+
+    def forward(self, obs: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        new = torch.tanh(obs @ self.W.T + hidden @ self.U.T + 1.0)
+        return new @ self.V.T, new
+
+
+def hand_rnn(module: TinyRNN, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One episode by hand: the hidden states before each step and the actions."""
+    W, U, V = (p.detach().numpy().astype(np.float64) for p in (module.W, module.U, module.V))
+    h = np.full(4, 0.5)
+    hiddens, actions = [], []
+    for o in observations:
+        hiddens.append(h)
+        h = np.tanh(W @ o + U @ h + 1.0)
+        actions.append(V @ h)
+    return np.array(hiddens), np.array(actions)
+
+
+@pytest.mark.parametrize("per_env", [None, "vmap", "group"])
+def test_recurrent_torch_hidden_reset_and_recorded_per_env(per_env: str | None) -> None:
+    rnn = TinyRNN()
+    policy = TorchPolicy(rnn, BOX_SPEC, per_env_mode=per_env or "vmap")  # type: ignore[arg-type]
+    policy.start(2, eval=True)
+    if per_env:  # per-env params, with env 1 running a scaled copy
+        policy.set_env_params(idx(1), policy.param_values[None] * 0.5)
+    rng = np.random.default_rng(5)
+    o = rng.normal(size=(5, 2, 3)).astype(np.float32)
+    policy.reset_envs(idx(0, 1), rngs(0, 1))
+    hiddens, actions = [], []
+    for t in range(5):
+        if t == 2:  # a new episode starts in sub-env 1
+            policy.reset_envs(idx(1), rngs(2))
+        step = policy.act(o[t])
+        hiddens.append(step.agent_infos["hidden_states"])
+        actions.append(step.actions)
+    hiddens_arr, actions_arr = np.stack(hiddens), np.stack(actions)
+    assert hiddens_arr.shape == (5, 2, 4)
+    ref1 = copy.deepcopy(rnn)
+    if per_env:
+        with torch.no_grad():
+            for p in ref1.parameters():
+                p.mul_(0.5)
+    for env, module, segments in ((0, rnn, [(0, 5)]), (1, ref1, [(0, 2), (2, 5)])):
+        for start, stop in segments:
+            h_ref, a_ref = hand_rnn(module, o[start:stop, env].astype(np.float64))
+            np.testing.assert_allclose(hiddens_arr[start:stop, env], h_ref, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(actions_arr[start:stop, env], a_ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(hiddens_arr[2, 1], np.full(4, 0.5, np.float32))
+
+
+def test_recurrent_torch_requires_init_hidden() -> None:
+    class NoInit(torch.nn.Module):
+        is_recurrent = True
+
+    with pytest.raises(TypeError, match="must define init_hidden"):
+        TorchPolicy(NoInit(), BOX_SPEC)
+
+
+# ----------------------------------------------------------------------------------------------
+# SB3Policy
+# ----------------------------------------------------------------------------------------------
+
+
+class FakeRecurrentModel:
+    """Records every predict call; state = ((1, B, 1) step counters, (1, B, 1) obs sums)."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        self.calls.append(
+            {"state": state, "episode_start": episode_start, "deterministic": deterministic}
+        )
+        batch = len(observation)
+        count, total = (np.zeros((1, batch, 1)),) * 2 if state is None else state
+        count = count + 1
+        total = total + observation.sum(axis=1)[None, :, None]
+        actions = np.tanh(total[0] * np.ones((1, 2)))
+        return actions, (count, total)
+
+
+def test_sb3_state_and_episode_start_handling() -> None:
+    model = FakeRecurrentModel()
+    policy = SB3Policy(model, BOX_SPEC, deterministic=False)
+    policy.start(2, eval=True)
+    policy.reset_envs(idx(0, 1), rngs(0, 1))
+    o = np.ones((2, 3))
+    step0 = policy.act(o)
+    step1 = policy.act(2 * o)
+    policy.reset_envs(idx(1), rngs(2))
+    step2 = policy.act(o)
+    step3 = policy.act(o)
+
+    starts = [c["episode_start"].tolist() for c in model.calls]
+    assert starts == [[True, True], [False, False], [False, True], [False, False]]
+    assert all(c["deterministic"] is False for c in model.calls)
+    assert model.calls[0]["state"] is None
+    # the state returned is passed back; sub-env 1's entries are zeroed at its new episode
+    count2, total2 = model.calls[2]["state"]
+    np.testing.assert_array_equal(count2[0, :, 0], [2.0, 0.0])
+    np.testing.assert_array_equal(total2[0, :, 0], [9.0, 0.0])
+    count3, _ = model.calls[3]["state"]
+    np.testing.assert_array_equal(count3[0, :, 0], [3.0, 1.0])
+    # recorded: the state before each step, batch first, (h, c)-style tuple stacked
+    # (1, B, 1) arrays -> (B, 1, 1) each -> stacked (B, 2, 1, 1)
+    assert step0.agent_infos["hidden_states"].shape == (2, 2, 1, 1)
+    np.testing.assert_array_equal(step0.agent_infos["hidden_states"], np.zeros((2, 2, 1, 1)))
+    recorded = [s.agent_infos["hidden_states"][:, :, 0, 0] for s in (step1, step2, step3)]
+    np.testing.assert_array_equal(recorded[0], [[1, 3], [1, 3]])
+    np.testing.assert_array_equal(recorded[1], [[2, 9], [0, 0]])
+    np.testing.assert_array_equal(recorded[2], [[3, 12], [1, 3]])
+    np.testing.assert_allclose(step3.actions[1], np.tanh([6.0, 6.0]))
+    # a new collection starts without state
+    policy.start(3, eval=True)
+    policy.act(np.ones((3, 3)))
+    assert model.calls[-1]["state"] is None
+    assert model.calls[-1]["episode_start"].tolist() == [True, True, True]
+
+
+def test_sb3_stateless_model_records_no_hidden_states() -> None:
+    class Stateless:
+        def predict(
+            self,
+            observation: np.ndarray,
+            state: Any = None,
+            episode_start: Any = None,
+            deterministic: bool = False,
+        ) -> Any:
+            return observation[:, :2], None
+
+    policy = as_policy(Stateless(), BOX_SPEC)
+    policy.start(2, eval=True)
+    step = policy.act(np.ones((2, 3)))
+    assert step.agent_infos == {}
+    np.testing.assert_array_equal(step.actions, np.ones((2, 2)))
+    bad = SB3Policy(FakeRecurrentModel(), BOX_SPEC, state_batch_axis=0)
+    bad.start(2, eval=True)
+    with pytest.raises(ValueError, match="state_batch_axis=0 must have size B=2"):
+        bad.act(np.ones((2, 3)))
+
+
+@pytest.fixture(scope="module")
+def ppo() -> Any:
+    sb3 = pytest.importorskip("stable_baselines3")
+    return sb3.PPO("MlpPolicy", "CartPole-v1", n_steps=64, batch_size=64, seed=0, device="cpu")
+
+
+def cartpole_obs(batch: int) -> np.ndarray:
+    env = gym.make("CartPole-v1")
+    return np.stack([env.reset(seed=s)[0] for s in range(batch)])
+
+
+def test_sb3_ppo_deterministic_equals_predict(ppo: Any) -> None:
+    policy = as_policy(ppo, CARTPOLE_SPEC)
+    assert isinstance(policy, SB3Policy)
+    assert isinstance(as_policy(ppo.policy, CARTPOLE_SPEC), SB3Policy)  # nn.Module with predict
+    o = cartpole_obs(6)
+    o[:, 2] = np.linspace(-0.2, 0.2, 6)  # make the two actions both likely to appear
+    policy.start(6, eval=True)
+    policy.reset_envs(np.arange(6), rngs(*range(6)))
+    step = policy.act(o)
+    np.testing.assert_array_equal(step.actions, ppo.predict(o, deterministic=True)[0])
+    assert step.agent_infos == {}
+
+
+def test_sb3_ppo_stochastic_is_reproducible_and_leaves_torch_rng_alone(ppo: Any) -> None:
+    o = np.zeros((8, 4), dtype=np.float32)  # probabilities near 1/2: sampling shows
+
+    def run(seeds: tuple[int, ...]) -> np.ndarray:
+        policy = as_policy(ppo, CARTPOLE_SPEC, deterministic=False)
+        policy.start(8, eval=True)
+        policy.reset_envs(np.arange(8), rngs(*seeds))
+        return np.stack([policy.act(o).actions for _ in range(4)])
+
+    before = torch.get_rng_state()
+    first = run(tuple(range(8)))
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.manual_seed(777)
+    np.testing.assert_array_equal(run(tuple(range(8))), first)
+    assert not np.array_equal(run(tuple(range(10, 18))), first)
+    assert len(np.unique(first)) == 2

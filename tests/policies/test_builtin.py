@@ -1,0 +1,433 @@
+"""Tests of the built-in policies: values computed by hand, per-env reproducibility, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from gymnasium import spaces
+
+from gymsamp.data import EnvSpec
+from gymsamp.policies import (
+    GaussianActionNoise,
+    IdlePolicy,
+    LinearPolicy,
+    ParametricPolicy,
+    PlaybackPolicy,
+    Policy,
+    RandomPolicy,
+)
+
+SPACES: dict[str, spaces.Space[Any]] = {
+    "box": spaces.Box(
+        low=np.array([-1.0, -np.inf, 0.0, -np.inf], np.float32),
+        high=np.array([1.0, np.inf, np.inf, 5.0], np.float32),
+    ),
+    "int_box": spaces.Box(low=-3, high=4, shape=(3,), dtype=np.int64),
+    "discrete": spaces.Discrete(5, start=-2),
+    "multi_discrete": spaces.MultiDiscrete([3, 4], start=[1, -1]),
+    "multi_binary": spaces.MultiBinary(6),
+}
+
+
+def rngs(*seeds: int) -> list[np.random.Generator]:
+    return [np.random.default_rng(s) for s in seeds]
+
+
+def idx(*indices: int) -> np.ndarray:
+    return np.array(indices, dtype=np.int64)
+
+
+def obs(batch: int, dim: int = 3) -> np.ndarray:
+    return np.zeros((batch, dim))
+
+
+# ----------------------------------------------------------------------------------------------
+# RandomPolicy
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(SPACES))
+def test_random_episode_depends_only_on_its_own_rng(name: str) -> None:
+    space = SPACES[name]
+    single = RandomPolicy(space)
+    single.start(1, eval=True)
+    single.reset_envs(idx(0), rngs(42))
+    expected = [single.act(obs(1)).actions[0] for _ in range(6)]
+
+    batch = RandomPolicy(space)
+    batch.start(4, eval=True)
+    batch.act(obs(4))  # idle steps before the episode starts draw from the fallback only
+    batch.reset_envs(idx(3, 2, 0), rngs(1, 42, 3))
+    got = []
+    for t in range(6):
+        if t == 2:  # other sub-envs start and restart episodes meanwhile
+            batch.reset_envs(idx(1, 0), rngs(5, 6))
+        got.append(batch.act(obs(4)).actions[2])
+    np.testing.assert_array_equal(np.stack(got), np.stack(expected))
+
+
+@pytest.mark.parametrize("name", list(SPACES))
+def test_random_actions_lie_in_the_space_with_its_dtype(name: str) -> None:
+    space = SPACES[name]
+    policy = RandomPolicy(space)
+    policy.start(8, eval=True)
+    policy.reset_envs(np.arange(8), rngs(*range(8)))
+    for _ in range(25):
+        actions = policy.act(obs(8)).actions
+        assert actions.shape == (8, *(space.shape or ()))
+        assert actions.dtype == space.dtype
+        assert all(space.contains(a) for a in actions)
+
+
+def test_random_box_covers_the_bounded_interval() -> None:
+    policy = RandomPolicy(spaces.Box(-2.0, 3.0, shape=(1,)))
+    policy.start(1, eval=True)
+    policy.reset_envs(idx(0), rngs(0))
+    draws = np.array([policy.act(obs(1)).actions[0, 0] for _ in range(2000)])
+    assert draws.min() < -1.9
+    assert draws.max() > 2.9
+    assert abs(draws.mean() - 0.5) < 0.15
+
+
+def test_random_int_box_and_discrete_hit_every_value() -> None:
+    policy = RandomPolicy(spaces.Discrete(5, start=-2))
+    policy.start(1, eval=True)
+    policy.reset_envs(idx(0), rngs(0))
+    values = {int(policy.act(obs(1)).actions[0]) for _ in range(200)}
+    assert values == {-2, -1, 0, 1, 2}
+    int_box = RandomPolicy(spaces.Box(low=-1, high=1, shape=(1,), dtype=np.int64))
+    int_box.start(1, eval=True)
+    int_box.reset_envs(idx(0), rngs(0))
+    assert {int(int_box.act(obs(1)).actions[0, 0]) for _ in range(200)} == {-1, 0, 1}
+
+
+def test_random_different_rngs_give_different_actions() -> None:
+    policy = RandomPolicy(SPACES["box"])
+    policy.start(2, eval=True)
+    policy.reset_envs(idx(0, 1), rngs(0, 1))
+    actions = policy.act(obs(2)).actions
+    assert not np.array_equal(actions[0], actions[1])
+
+
+def test_random_before_any_reset_uses_a_fixed_fallback() -> None:
+    policy = RandomPolicy(SPACES["box"])
+    policy.start(3, eval=True)
+    first = policy.act(obs(3)).actions
+    policy.start(3, eval=True)
+    np.testing.assert_array_equal(policy.act(obs(3)).actions, first)
+
+
+def test_random_validation() -> None:
+    with pytest.raises(TypeError, match="action_space must be one of"):
+        RandomPolicy(spaces.Dict({"a": spaces.Discrete(2)}))
+    policy = RandomPolicy(spaces.Discrete(2))
+    with pytest.raises(RuntimeError, match="before start"):
+        policy.act(obs(2))
+    with pytest.raises(RuntimeError, match="before start"):
+        policy.reset_envs(idx(0), rngs(0))
+    with pytest.raises(ValueError, match="num_envs must be an int >= 1, got 0"):
+        policy.start(0, eval=True)
+    policy.start(2, eval=True)
+    with pytest.raises(ValueError, match="batch dimension 3 but must have 2"):
+        policy.act(obs(3))
+    with pytest.raises(ValueError, match=r"env_indices must lie in \[0, num_envs=2\), got \[2\]"):
+        policy.reset_envs(idx(2), rngs(0))
+    with pytest.raises(ValueError, match="rngs has length 2 but must have 1"):
+        policy.reset_envs(idx(0), rngs(0, 1))
+    with pytest.raises(TypeError, match="numpy.random.Generator"):
+        policy.reset_envs(idx(0), [np.random.RandomState(0)])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="distinct"):
+        policy.reset_envs(idx(1, 1), rngs(0, 1))
+
+
+def test_builtins_satisfy_the_protocols() -> None:
+    box = spaces.Box(-1.0, 1.0, shape=(2,))
+    for policy in (
+        RandomPolicy(box),
+        IdlePolicy(box),
+        LinearPolicy((3, 2)),
+        PlaybackPolicy(np.zeros((2, 2))),
+        GaussianActionNoise(IdlePolicy(box), 0.1),
+    ):
+        assert isinstance(policy, Policy)
+    assert isinstance(LinearPolicy((3, 2)), ParametricPolicy)
+    assert not isinstance(RandomPolicy(box), ParametricPolicy)
+
+
+# ----------------------------------------------------------------------------------------------
+# IdlePolicy
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("space", "expected"),
+    [
+        (spaces.Box(-1.0, 1.0, shape=(2,)), np.zeros(2, np.float32)),
+        (
+            spaces.Box(np.array([0.5, -2.0], np.float32), np.array([1.0, -1.0], np.float32)),
+            np.array([0.5, -1.0], np.float32),
+        ),
+        (spaces.Discrete(4), np.int64(0)),
+        (spaces.Discrete(4, start=2), np.int64(2)),
+        (spaces.MultiDiscrete([3, 3], start=[1, 0]), np.array([1, 0])),
+        (spaces.MultiBinary(3), np.zeros(3, np.int8)),
+    ],
+)
+def test_idle_actions(space: spaces.Space, expected: np.ndarray) -> None:
+    policy = IdlePolicy(space)
+    policy.start(3, eval=True)
+    policy.reset_envs(idx(1), rngs(0))
+    actions = policy.act(obs(3)).actions
+    assert actions.dtype == space.dtype
+    np.testing.assert_array_equal(actions, np.stack([expected] * 3))
+
+
+def test_idle_rejects_unsupported_space() -> None:
+    with pytest.raises(TypeError, match="action_space"):
+        IdlePolicy(spaces.Text(5))
+
+
+# ----------------------------------------------------------------------------------------------
+# LinearPolicy
+# ----------------------------------------------------------------------------------------------
+
+W = np.array([[1.0, -2.0, 0.5], [0.0, 3.0, -1.0]])
+B = np.array([0.25, -4.0])
+
+
+def test_linear_actions_by_hand() -> None:
+    policy = LinearPolicy((3, 2), weight=W, bias=B)
+    policy.start(2, eval=True)
+    o = np.array([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]])
+    expected = np.array(
+        [
+            [1 * 1 - 2 * 2 + 0.5 * 3 + 0.25, 0 * 1 + 3 * 2 - 1 * 3 - 4.0],
+            [1 * -1 - 2 * 0.5 + 0.5 * 2 + 0.25, 0 * -1 + 3 * 0.5 - 1 * 2 - 4.0],
+        ]
+    )
+    np.testing.assert_allclose(policy.act(o).actions, expected, rtol=0, atol=1e-12)
+
+
+def test_linear_param_layout_and_round_trip() -> None:
+    policy = LinearPolicy((3, 2), weight=W, bias=B)
+    assert policy.num_params == 8
+    np.testing.assert_array_equal(policy.param_values, [1.0, -2.0, 0.5, 0.0, 3.0, -1.0, 0.25, -4.0])
+    new = np.arange(8.0)
+    policy.param_values = new
+    np.testing.assert_array_equal(policy.param_values, new)
+    np.testing.assert_array_equal(policy.weight, [[0, 1, 2], [3, 4, 5]])
+    np.testing.assert_array_equal(policy.bias, [6, 7])
+    returned = policy.param_values
+    returned[0] = 100.0  # a copy: the policy is unchanged
+    assert policy.param_values[0] == 0.0
+    no_bias = LinearPolicy((3, 2), weight=W, use_bias=False)
+    assert no_bias.num_params == 6
+    assert no_bias.bias is None
+    no_bias.start(1, eval=True)
+    np.testing.assert_allclose(no_bias.act(np.ones((1, 3))).actions, [W.sum(axis=1)])
+
+
+def test_linear_per_env_params_by_hand() -> None:
+    policy = LinearPolicy((3, 2), weight=W, bias=B)
+    policy.start(4, eval=True)
+    rng = np.random.default_rng(0)
+    params = rng.normal(size=(3, 8))
+    policy.set_env_params(idx(3, 0, 1), params)
+    o = rng.normal(size=(4, 3))
+    actions = policy.act(o).actions
+    for env, p in zip((3, 0, 1), params, strict=True):
+        expected = p[:6].reshape(2, 3) @ o[env] + p[6:]
+        np.testing.assert_allclose(actions[env], expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(actions[2], W @ o[2] + B, rtol=0, atol=1e-12)
+    # bit-identical to a policy whose default parameters are those of the sub-env
+    single = LinearPolicy((3, 2))
+    single.param_values = params[0]
+    single.start(1, eval=True)
+    np.testing.assert_array_equal(single.act(o[3:4]).actions[0], actions[3])
+    # clear_env_params returns sub-envs to param_values
+    policy.clear_env_params(idx(0))
+    np.testing.assert_allclose(policy.act(o).actions[0], W @ o[0] + B, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(policy.act(o).actions[1:], actions[1:])
+    # a new collection starts without per-env params: nothing leaks into later sampling
+    policy.start(4, eval=True)
+    np.testing.assert_allclose(policy.act(o).actions, o @ W.T + B, rtol=0, atol=1e-12)
+
+
+def test_linear_from_env_spec_flattens_and_keeps_dtype() -> None:
+    spec = EnvSpec(spaces.Box(-1, 1, (2, 2)), spaces.Box(-1, 1, (1,)))
+    policy = LinearPolicy(spec, weight=[[1.0, 2.0, 3.0, 4.0]])
+    policy.start(2, eval=True)
+    o = np.array([[[1, 0], [0, 0]], [[0, 0], [0, 1]]], dtype=np.float32)
+    actions = policy.act(o).actions
+    assert actions.dtype == np.float32
+    np.testing.assert_array_equal(actions, [[1.0], [4.0]])
+    with pytest.raises(ValueError, match=r"observations has shape \(2, 4\) but must have"):
+        policy.act(np.zeros((2, 4)))
+
+
+def test_linear_validation() -> None:
+    with pytest.raises(ValueError, match=r"weight has shape \(3, 2\) but must have \(2, 3\)"):
+        LinearPolicy((3, 2), weight=W.T)
+    with pytest.raises(ValueError, match="obs_dim must be an int >= 1, got 0"):
+        LinearPolicy((0, 2))
+    with pytest.raises(TypeError, match="action_space must be a Box"):
+        LinearPolicy(EnvSpec(spaces.Box(-1, 1, (2,)), spaces.Discrete(2)))
+    with pytest.raises(ValueError, match="bias must be None when use_bias is False"):
+        LinearPolicy((3, 2), bias=B, use_bias=False)
+    policy = LinearPolicy((3, 2))
+    with pytest.raises(
+        ValueError,
+        match=r"param_values must be a flat vector of length "
+        r"num_params=8, got shape \(7,\)",
+    ):
+        policy.param_values = np.zeros(7)
+    policy.start(2, eval=True)
+    with pytest.raises(ValueError, match=r"params has shape \(1, 7\) but must have \(1, 8\)"):
+        policy.set_env_params(idx(0), np.zeros((1, 7)))
+    with pytest.raises(ValueError, match="env_indices must lie in"):
+        policy.set_env_params(idx(2), np.zeros((1, 8)))
+    with pytest.raises(ValueError, match="flatten to 4 features per sub-env but must have obs_dim"):
+        policy.act(np.zeros((2, 4)))
+
+
+# ----------------------------------------------------------------------------------------------
+# PlaybackPolicy
+# ----------------------------------------------------------------------------------------------
+
+
+def test_playback_replays_recordings_in_episode_start_order() -> None:
+    recs = [np.array([[0.0], [1.0], [2.0]]), np.array([[10.0], [11.0]]), np.array([[20.0]])]
+    policy = PlaybackPolicy(recs)
+    assert policy.num_recordings == 3
+    policy.start(2, eval=True)
+    policy.reset_envs(idx(1, 0), rngs(0, 1))  # env 1 -> recording 0, env 0 -> recording 1
+    step = policy.act(obs(2))
+    np.testing.assert_array_equal(step.actions, [[10.0], [0.0]])
+    np.testing.assert_array_equal(step.agent_infos["playback_exhausted"], [False, False])
+    step = policy.act(obs(2))
+    np.testing.assert_array_equal(step.actions, [[11.0], [1.0]])
+    policy.reset_envs(idx(0), rngs(2))  # third episode -> recording 2
+    np.testing.assert_array_equal(policy.act(obs(2)).actions, [[20.0], [2.0]])
+    policy.reset_envs(idx(1), rngs(3))  # fourth episode -> recording 3 mod 3 = 0
+    step = policy.act(obs(2))
+    np.testing.assert_array_equal(step.actions, [[20.0], [0.0]])  # env 0 ran past its end
+    np.testing.assert_array_equal(step.agent_infos["playback_exhausted"], [True, False])
+    # start() begins again with recording 0
+    policy.start(1, eval=True)
+    policy.reset_envs(idx(0), rngs(0))
+    np.testing.assert_array_equal(policy.act(obs(1)).actions, [[0.0]])
+
+
+def test_playback_single_array_and_unassigned_envs() -> None:
+    policy = PlaybackPolicy(np.array([3, 1, 2]))
+    policy.start(2, eval=True)
+    step = policy.act(obs(2))  # nobody reset yet: flagged, first recorded action
+    np.testing.assert_array_equal(step.actions, [3, 3])
+    np.testing.assert_array_equal(step.agent_infos["playback_exhausted"], [True, True])
+    policy.reset_envs(idx(0, 1), rngs(0, 1))
+    replay = np.stack([policy.act(obs(2)).actions for _ in range(3)])
+    np.testing.assert_array_equal(replay, [[3, 3], [1, 1], [2, 2]])
+
+
+def test_playback_validation() -> None:
+    with pytest.raises(ValueError, match="at least one recording"):
+        PlaybackPolicy([])
+    with pytest.raises(
+        ValueError,
+        match=r"actions_per_rollout\[1\] has action shape \(3,\) but "
+        r"must have \(2,\)",
+    ):
+        PlaybackPolicy([np.zeros((4, 2)), np.zeros((4, 3))])
+    with pytest.raises(ValueError, match="T >= 1"):
+        PlaybackPolicy([np.zeros((0, 2))])
+    with pytest.raises(TypeError, match="actions_per_rollout must be a list of arrays"):
+        PlaybackPolicy(5)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------------------------
+# GaussianActionNoise
+# ----------------------------------------------------------------------------------------------
+
+BOX2 = spaces.Box(-1.0, 1.0, shape=(2,))
+
+
+def test_noise_is_std_times_standard_normal_from_the_env_rng() -> None:
+    inner = LinearPolicy((3, 2), weight=W, bias=B)
+    policy = GaussianActionNoise(inner, std=[0.5, 2.0])
+    policy.start(2, eval=True)
+    policy.reset_envs(idx(0, 1), rngs(7, 8))
+    o = np.ones((2, 3))
+    ref = rngs(7, 8)
+    for _ in range(3):
+        step = policy.act(o)
+        expected_noise = np.stack([[0.5, 2.0] * r.standard_normal(2) for r in ref])
+        np.testing.assert_array_equal(step.agent_infos["noise"], expected_noise)
+        np.testing.assert_allclose(step.actions, o @ W.T + B + expected_noise, atol=1e-12)
+
+
+def test_noise_std_is_empirically_right() -> None:
+    policy = GaussianActionNoise(IdlePolicy(BOX2), std=np.array([0.3, 1.5]))
+    policy.start(4, eval=True)
+    policy.reset_envs(np.arange(4), rngs(0, 1, 2, 3))
+    noise = np.concatenate([policy.act(obs(4)).actions for _ in range(1500)])
+    np.testing.assert_allclose(noise.std(axis=0), [0.3, 1.5], rtol=0.04)
+    np.testing.assert_allclose(noise.mean(axis=0), [0.0, 0.0], atol=0.08)
+    zero = GaussianActionNoise(IdlePolicy(BOX2), std=0.0)
+    zero.start(1, eval=True)
+    np.testing.assert_array_equal(zero.act(obs(1)).actions, [[0.0, 0.0]])
+
+
+def test_noise_over_random_policy_depends_only_on_own_rng() -> None:
+    def make() -> GaussianActionNoise:
+        return GaussianActionNoise(RandomPolicy(BOX2), std=0.2)
+
+    single = make()
+    single.start(1, eval=True)
+    single.reset_envs(idx(0), rngs(99))
+    expected = np.stack([single.act(obs(1)).actions[0] for _ in range(5)])
+    batch = make()
+    batch.start(4, eval=True)
+    batch.reset_envs(idx(0, 2), rngs(1, 99))
+    got = []
+    for t in range(5):
+        if t == 3:
+            batch.reset_envs(idx(1, 3), rngs(4, 5))
+        got.append(batch.act(obs(4)).actions[2])
+    np.testing.assert_array_equal(np.stack(got), expected)
+
+
+def test_noise_passes_inner_infos_and_forwards_resets() -> None:
+    policy = GaussianActionNoise(PlaybackPolicy(np.array([[1.0], [2.0]])), std=0.0, info_key="eps")
+    policy.start(1, eval=True)
+    policy.reset_envs(idx(0), rngs(0))
+    step = policy.act(obs(1))
+    assert sorted(step.agent_infos) == ["eps", "playback_exhausted"]
+    np.testing.assert_array_equal(step.actions, [[1.0]])
+    policy.reset_envs(idx(0), rngs(0))  # forwarded: the recording restarts
+    np.testing.assert_array_equal(policy.act(obs(1)).actions, [[1.0]])
+    quiet = GaussianActionNoise(IdlePolicy(BOX2), std=0.1, info_key=None)
+    quiet.start(1, eval=True)
+    assert quiet.act(obs(1)).agent_infos == {}
+
+
+def test_noise_validation() -> None:
+    with pytest.raises(ValueError, match=r"std must be finite and >= 0, got -0.1"):
+        GaussianActionNoise(IdlePolicy(BOX2), std=-0.1)
+    with pytest.raises(TypeError, match="policy must be a gymsamp Policy"):
+        GaussianActionNoise(lambda o: o, std=0.1)  # type: ignore[arg-type]
+    discrete = GaussianActionNoise(IdlePolicy(spaces.Discrete(2)), std=0.1)
+    discrete.start(1, eval=True)
+    with pytest.raises(TypeError, match="floating-point actions, got dtype int64"):
+        discrete.act(obs(1))
+    wrong = GaussianActionNoise(IdlePolicy(BOX2), std=[0.1, 0.2, 0.3])
+    wrong.start(1, eval=True)
+    with pytest.raises(ValueError, match=r"std has shape \(3,\) but must be broadcastable"):
+        wrong.act(obs(1))
+    clash = GaussianActionNoise(
+        PlaybackPolicy(np.zeros((2, 1))), std=0.1, info_key="playback_exhausted"
+    )
+    clash.start(1, eval=True)
+    with pytest.raises(ValueError, match="clashes"):
+        clash.act(obs(1))

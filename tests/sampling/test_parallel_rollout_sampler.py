@@ -1,0 +1,296 @@
+import multiprocessing
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from gymsamp.envs import CountingEnv
+from gymsamp.policies import GaussianActionNoise, IdlePolicy, RandomPolicy
+from gymsamp.sampling import ParallelRolloutSampler, StepTimeoutError, WorkerError, rollout
+
+BOX = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+
+
+def policies():
+    return {
+        "idle": ("gymsamp/PointMass-v0", IdlePolicy(BOX)),
+        "random": ("CartPole-v1", RandomPolicy(gym.spaces.Discrete(2))),
+        "noisy": ("gymsamp/PointMass-v0", GaussianActionNoise(IdlePolicy(BOX), std=0.5)),
+    }
+
+
+def assert_same(a, b):
+    np.testing.assert_array_equal(a.observations, b.observations)
+    np.testing.assert_array_equal(a.actions, b.actions)
+    np.testing.assert_array_equal(a.rewards, b.rewards)
+    np.testing.assert_array_equal(a.step_types, b.step_types)
+
+
+@pytest.fixture(scope="module")
+def references():
+    out = {}
+    for name, (env, policy) in policies().items():
+        out[name] = [
+            rollout(env, policy, max_steps=30, seed=0, sub_seed=0, sub_sub_seed=k) for k in range(5)
+        ]
+    return out
+
+
+@pytest.mark.parametrize("name", ["idle", "random", "noisy"])
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+@pytest.mark.parametrize("num_workers", [1, 2, 4])
+def test_sequential_equals_parallel(references, name, vectorization, num_workers):
+    env, policy = policies()[name]
+    with ParallelRolloutSampler(
+        env,
+        policy,
+        num_workers,
+        min_rollouts=5,
+        seed=0,
+        max_steps=30,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    ) as sampler:
+        rollouts = sampler.sample()
+    assert len(rollouts) == 5
+    for ref, ro in zip(references[name], rollouts, strict=True):
+        assert_same(ref, ro)
+    # The rollouts of one call are pairwise different (own seeds, own noise).
+    firsts = {ro.observations[:3].tobytes() for ro in rollouts}
+    assert len(firsts) == 5
+
+
+def test_second_call_uses_the_next_sub_seed():
+    policy = RandomPolicy(gym.spaces.Discrete(2))
+    with ParallelRolloutSampler(
+        "CartPole-v1", policy, 2, min_rollouts=2, seed=3, show_progress_bar=False
+    ) as sampler:
+        sampler.sample()
+        second = sampler.sample()
+    for k, ro in enumerate(second):
+        assert_same(ro, rollout("CartPole-v1", policy, seed=3, sub_seed=1, sub_sub_seed=k))
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+def test_min_steps_mode_is_independent_of_the_worker_count(vectorization):
+    policy = RandomPolicy(gym.spaces.Discrete(2))
+    results = []
+    for workers in (1, 2, 4):
+        with ParallelRolloutSampler(
+            "CartPole-v1",
+            policy,
+            workers,
+            min_steps=150,
+            seed=2,
+            vectorization=vectorization,
+            show_progress_bar=False,
+        ) as s:
+            results.append(s.sample())
+    lengths = [[ro.length for ro in res] for res in results]
+    assert lengths[0] == lengths[1] == lengths[2]
+    assert sum(lengths[0]) >= 150
+    assert sum(lengths[0][:-1]) < 150  # the shortest sufficient prefix
+    for a, b in zip(results[0], results[2], strict=True):
+        assert_same(a, b)
+
+
+def test_seed_none_gives_fresh_rollouts():
+    policy = RandomPolicy(gym.spaces.Discrete(2))
+    with ParallelRolloutSampler(
+        "CartPole-v1", policy, 1, min_rollouts=3, seed=None, show_progress_bar=False
+    ) as sampler:
+        a, b = sampler.sample(), sampler.sample()
+    pairs = zip(a, b, strict=True)
+    assert any(x.observations[0].tobytes() != y.observations[0].tobytes() for x, y in pairs)
+
+
+class TestPayloads:
+    def make(self, **kwargs):
+        return ParallelRolloutSampler(
+            lambda: CountingEnv(terminate_at=3),
+            IdlePolicy(gym.spaces.Discrete(2)),
+            2,
+            seed=0,
+            show_progress_bar=False,
+            **kwargs,
+        )
+
+    def test_init_states_and_domain_params_product_init_major(self):
+        states = [np.array([10.0]), np.array([20.0])]
+        params = [{"increment": 1.0}, {"increment": 0.5}, {"increment": 2.0}]
+        with self.make(min_rollouts=6) as sampler:
+            rollouts = sampler.sample(init_states=states, domain_params=params)
+        assert len(rollouts) == 6
+        for k, ro in enumerate(rollouts):
+            state, param = states[k // 3], params[k % 3]
+            assert ro.rollout_info["domain_param"] == param
+            np.testing.assert_array_equal(ro.rollout_info["init_state"], state)
+            # The dynamics show both: count starts at the state and grows by the increment.
+            expected = state[0] + param["increment"] * np.arange(4)
+            np.testing.assert_allclose(ro.observations[:, 0], expected)
+
+    def test_list_repetition_gives_every_setting_the_same_count(self):
+        params = [{"increment": 1.0}, {"increment": 3.0}]
+        with self.make(min_rollouts=3) as sampler:
+            rollouts = sampler.sample(domain_params=params)
+        # ceil(3 / 2) = 2 repetitions: a, b, a, b (pyrado's semantics)
+        assert [ro.rollout_info["domain_param"]["increment"] for ro in rollouts] == [1, 3, 1, 3]
+
+    def test_payloads_are_honoured_in_min_steps_mode(self):
+        params = [{"increment": 1.0}, {"increment": 3.0}]
+        with self.make(min_steps=10) as sampler:
+            rollouts = sampler.sample(domain_params=params)
+        assert len(rollouts) == 4  # 4 rollouts of 3 steps reach 10 steps
+        assert [ro.observations[1, 0] for ro in rollouts] == [1.0, 3.0, 1.0, 3.0]
+        # Unspecified parameters are not sticky: a later plain call is nominal again.
+        with self.make(min_rollouts=2) as sampler:
+            sampler.sample(domain_params=[{"increment": 5.0}])
+            plain = sampler.sample()
+        assert [ro.rollout_info["domain_param"]["increment"] for ro in plain] == [1.0, 1.0]
+
+    def test_bad_payloads(self):
+        with self.make(min_rollouts=1) as sampler:
+            with pytest.raises(ValueError, match=r"init_states must have shape \(1,\)"):
+                sampler.sample(init_states=[np.zeros(3)])
+            with pytest.raises(ValueError, match="domain_params has unknown names"):
+                sampler.sample(domain_params=[{"mass": 1.0}])
+            with pytest.raises(ValueError, match="non-empty list"):
+                sampler.sample(domain_params=[])
+
+    def test_env_without_adapter_refuses_payloads(self):
+        class Plain(gym.Env):
+            observation_space = gym.spaces.Box(-1, 1, (1,))
+            action_space = gym.spaces.Discrete(2)
+
+            def reset(self, *, seed=None, options=None):
+                return np.zeros(1, np.float32), {}
+
+            def step(self, action):
+                return np.zeros(1, np.float32), 0.0, True, False, {}
+
+        with ParallelRolloutSampler(
+            Plain, IdlePolicy(gym.spaces.Discrete(2)), 1, min_rollouts=1, show_progress_bar=False
+        ) as sampler:
+            assert sampler.sample()[0].length == 1
+            with pytest.raises(TypeError, match="lacks"):
+                sampler.sample(init_states=[np.zeros(1)])
+
+
+class TestValidation:
+    @pytest.mark.parametrize(
+        ("kwargs", "error", "match"),
+        [
+            ({"num_workers": 0, "min_rollouts": 1}, ValueError, "num_workers must be an int >= 1"),
+            ({"num_workers": 1}, ValueError, "at least one of min_rollouts and min_steps"),
+            ({"num_workers": 1, "min_rollouts": -2}, ValueError, "min_rollouts must be"),
+            (
+                {"num_workers": 1, "min_rollouts": 1, "vectorization": "gpu"},
+                ValueError,
+                "vectorization",
+            ),
+            ({"num_workers": 1, "min_rollouts": 1, "seed": -1}, ValueError, "seed must be"),
+        ],
+    )
+    def test_bad_arguments(self, kwargs, error, match):
+        workers = kwargs.pop("num_workers")
+        with pytest.raises(error, match=match):
+            ParallelRolloutSampler(
+                "CartPole-v1", RandomPolicy(gym.spaces.Discrete(2)), workers, **kwargs
+            )
+
+    def test_unknown_env_id(self):
+        with pytest.raises(ValueError, match="registered Gymnasium id"):
+            ParallelRolloutSampler("NoSuchEnv-v9", lambda o: o, 1, min_rollouts=1)
+
+    def test_policy_with_wrong_action_shape(self):
+        with (
+            ParallelRolloutSampler(
+                "CartPole-v1",
+                lambda obs: np.zeros((len(obs), 3)),
+                1,
+                min_rollouts=1,
+                show_progress_bar=False,
+            ) as sampler,
+            pytest.raises(ValueError, match="shape"),
+        ):
+            sampler.sample()
+
+
+class TrapEnv(CountingEnv):
+    """Raises when action 1 is taken, so a policy choice decides whether it fails."""
+
+    def step(self, action):
+        if action == 1:
+            raise ValueError("trap 100% sprung")
+        return super().step(action)
+
+
+def children():
+    return [p for p in multiprocessing.active_children() if p.is_alive()]
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+def test_worker_error_names_the_sub_env_and_the_sampler_recovers(vectorization):
+    before = len(children())
+    sampler = ParallelRolloutSampler(
+        lambda: TrapEnv(terminate_at=3),
+        lambda obs: np.ones(len(obs), np.int64),
+        2,
+        min_rollouts=2,
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    )
+    with sampler:
+        with pytest.raises(
+            WorkerError, match=r"sub-env \d raised ValueError.*trap 100% sprung"
+        ) as info:
+            sampler.sample()
+        assert isinstance(info.value, RuntimeError)
+        assert info.value.env_index in (0, 1)
+        assert "TrapEnv" in info.value.remote_traceback or "trap" in info.value.remote_traceback
+        sampler.reinit(policy=lambda obs: np.zeros(len(obs), np.int64))
+        assert [ro.length for ro in sampler.sample()] == [3, 3]
+    assert len(children()) == before
+
+
+@pytest.mark.slow
+def test_hanging_env_is_bounded_by_the_step_timeout():
+    before = len(children())
+    with ParallelRolloutSampler(
+        "gymsamp/Hanging-v0",
+        IdlePolicy(gym.spaces.Discrete(2)),
+        2,
+        min_rollouts=2,
+        vectorization="async",
+        step_timeout=1.0,
+        show_progress_bar=False,
+    ) as sampler:
+        with pytest.raises(StepTimeoutError, match="step_timeout=1.0"):
+            sampler.sample()
+        assert len(children()) == before  # the hung workers were terminated
+        sampler.reinit(env=lambda: CountingEnv(terminate_at=2))
+        assert [ro.length for ro in sampler.sample()] == [2, 2]
+    assert len(children()) == before
+
+
+def test_no_worker_outlives_close_or_garbage_collection():
+    import gc
+
+    before = len(children())
+    sampler = ParallelRolloutSampler(
+        "CartPole-v1",
+        RandomPolicy(gym.spaces.Discrete(2)),
+        2,
+        min_rollouts=2,
+        vectorization="async",
+        show_progress_bar=False,
+    )
+    sampler.sample()
+    assert len(children()) == before + 2
+    sampler.close()
+    assert len(children()) == before
+    sampler.sample()  # rebuilt on demand
+    del sampler
+    gc.collect()
+    assert len(children()) == before

@@ -1,0 +1,147 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from gymsamp.data import StepType
+from gymsamp.envs import CountingEnv, DomainParamWrapper, PointMassEnv
+from gymsamp.policies import IdlePolicy, RandomPolicy
+from gymsamp.sampling import RenderMode, after_rollout_query, derive_seed, rollout
+
+IDLE = IdlePolicy(gym.spaces.Discrete(2))
+
+
+def test_records_every_field_with_the_time_alignment():
+    ro = rollout(CountingEnv(terminate_at=4), IDLE, seed=1)
+    assert ro.length == 4
+    assert ro.observations.shape == (5, 1)
+    assert ro.actions_applied.shape == (4,)
+    np.testing.assert_array_equal(ro.states[:, 0], np.arange(5))  # adapter: full states
+    np.testing.assert_array_equal(ro.time, np.arange(5.0))  # no dt attribute: 1 per step
+    assert ro.rollout_info["seed"] == derive_seed(1, 0, 0)
+    assert ro.rollout_info["domain_param"] == {"increment": 1.0}
+    assert ro.step_types.tolist() == [0, 1, 1, 2]
+
+
+def test_time_uses_the_simulators_step():
+    ro = rollout("CartPole-v1", RandomPolicy(gym.spaces.Discrete(2)), seed=0, max_steps=3)
+    np.testing.assert_allclose(ro.time, [0.0, 0.02, 0.04, 0.06])
+
+
+def test_reset_kwargs_set_init_state_and_domain_params():
+    env = CountingEnv(terminate_at=3)
+    ro = rollout(env, IDLE, reset_kwargs={"init_state": [5.0], "domain_param": {"increment": 2.0}})
+    np.testing.assert_array_equal(ro.observations[:, 0], [5.0, 7.0, 9.0, 11.0])
+    with pytest.raises(ValueError, match="reset_kwargs has unknown keys"):
+        rollout(env, IDLE, reset_kwargs={"seed": 3})
+    with pytest.raises(ValueError, match=r"init_state must have shape \(1,\)"):
+        rollout(CountingEnv(terminate_at=3), IDLE, reset_kwargs={"init_state": [1.0, 2.0]})
+
+
+def test_point_mass_step_follows_the_closed_form_from_a_fixed_state():
+    env = PointMassEnv()
+    push = lambda obs: np.full((len(obs), 1), 0.5, np.float32)  # noqa: E731
+    ro = rollout(
+        env,
+        push,
+        max_steps=1,
+        reset_kwargs={"init_state": [0.2, -0.4], "domain_param": {"mass": 2.0}},
+    )
+    x, v, dt, friction = 0.2, -0.4, 0.05, 0.5
+    np.testing.assert_allclose(ro.states[1], [x + dt * v, v + dt * (0.5 - friction * v) / 2.0])
+
+
+def test_max_steps_ends_in_timeout_and_stop_on_done_false_continues():
+    ro = rollout(CountingEnv(terminate_at=10), IDLE, max_steps=3)
+    assert ro.step_types.tolist() == [StepType.FIRST, StepType.MID, StepType.TIMEOUT]
+    assert ro.truncated[-1]
+    assert not ro.terminated.any()
+    past = rollout(CountingEnv(terminate_at=2), IDLE, max_steps=4, stop_on_done=False)
+    assert past.length == 4
+    np.testing.assert_array_equal(past.observations[:, 0], np.arange(5))
+    with pytest.raises(ValueError, match="max_steps must be given"):
+        rollout(CountingEnv(terminate_at=2), IDLE, stop_on_done=False)
+
+
+def test_no_reset_continues_from_the_current_state():
+    env = DomainParamWrapper(CountingEnv(terminate_at=20))
+    env.reset(seed=0, options={"domain_param": {"increment": 3.0}})
+    env.step(0)
+    ro = rollout(env, IDLE, max_steps=2, no_reset=True, no_close=True)
+    np.testing.assert_array_equal(ro.observations[:, 0], [3.0, 6.0, 9.0])
+    assert ro.rollout_info["domain_param"] == {"increment": 3.0}
+
+
+def test_nan_observations_or_actions_raise():
+    class NanEnv(CountingEnv):
+        def step(self, action):
+            obs, *rest = super().step(action)
+            return np.full_like(obs, np.nan), *rest
+
+    with pytest.raises(ValueError, match="observations must be finite"):
+        rollout(NanEnv(terminate_at=3), IDLE)
+    nan_policy = lambda obs: np.full((len(obs), 1), np.nan, np.float32)  # noqa: E731
+    with pytest.raises(ValueError, match="actions must be finite"):
+        rollout(PointMassEnv(), nan_policy)
+
+
+def test_box_actions_are_clipped_but_recorded_as_commanded():
+    big = lambda obs: np.full((len(obs), 1), 5.0, np.float32)  # noqa: E731
+    ro = rollout("gymsamp/PointMass-v0", big, max_steps=2, seed=0)
+    np.testing.assert_array_equal(ro.actions[:, 0], [5.0, 5.0])
+    np.testing.assert_array_equal(ro.actions_applied[:, 0], [1.0, 1.0])
+
+
+def test_record_dts_and_render_text(capsys):
+    ro = rollout(
+        CountingEnv(terminate_at=3),
+        IDLE,
+        record_dts=True,
+        render_mode=RenderMode(text=True),
+        render_step=2,
+    )
+    assert ro.dt_policy.shape == ro.dt_step.shape == (3,)
+    assert (ro.dt_step >= 0).all()
+    out = capsys.readouterr().out
+    assert "step 2" in out
+    assert "step 1\n" not in out
+    assert "return 6" in out
+
+
+def test_same_seed_same_rollout_and_env_is_closed_unless_asked():
+    a = rollout(
+        "CartPole-v1", RandomPolicy(gym.spaces.Discrete(2)), seed=4, sub_seed=1, sub_sub_seed=2
+    )
+    b = rollout(
+        "CartPole-v1", RandomPolicy(gym.spaces.Discrete(2)), seed=4, sub_seed=1, sub_sub_seed=2
+    )
+    np.testing.assert_array_equal(a.observations, b.observations)
+    np.testing.assert_array_equal(a.actions, b.actions)
+
+
+class TestAfterRolloutQuery:
+    def run(self, answers, env=None):
+        answers = iter(answers)
+        printed = []
+        ro = rollout(CountingEnv(terminate_at=2), IDLE, reset_kwargs={"init_state": [4.0]})
+        env = env or DomainParamWrapper(CountingEnv(increment=2.0))
+        result = after_rollout_query(
+            env, IDLE, ro, input_fn=lambda _: next(answers), print_fn=printed.append
+        )
+        return result, printed
+
+    def test_choices(self):
+        assert self.run(["c"])[0] == (False, None, None)
+        assert self.run([""])[0] == (False, None, None)
+        assert self.run(["E"])[0] == (True, None, None)
+        assert self.run(["n"])[0] == (False, None, {"increment": 2.0})
+        _, state, _ = self.run(["f", ""])[0]
+        np.testing.assert_array_equal(state, [4.0])
+        _, state, _ = self.run(["f", "1.5"])[0]
+        np.testing.assert_array_equal(state, [1.5])
+
+    def test_info_and_unknown_answers_ask_again(self):
+        result, printed = self.run(["d", "x", "f", "oops", "c"])
+        assert result == (False, None, None)
+        assert "{'increment': 2.0}" in printed[0]
+        assert "unknown choice 'x'" in printed[1]
+        assert "could not read 'oops'" in printed[2]

@@ -1,0 +1,382 @@
+"""SamplerPool: ordering, worker-local state, run_collect's prefix rule, failures, cleanup."""
+
+from __future__ import annotations
+
+import gc
+import io
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+from tqdm import tqdm
+
+from gymsamp.sampling.errors import WorkerError
+from gymsamp.sampling.sampler_pool import GlobalNamespace, SamplerPool
+
+# Most functions shipped to workers are closures or lambdas, which cloudpickle sends by value;
+# module-level ones (e.g. _num_samples) are imported by the spawned workers.
+
+
+@pytest.fixture(scope="module")
+def pool2():
+    with SamplerPool(2) as pool:
+        yield pool
+
+
+@pytest.fixture(params=[1, 2], ids=["inproc", "2workers"])
+def pool(request, pool2):
+    if request.param == 2:
+        yield pool2
+    else:
+        with SamplerPool(1) as pool1:
+            yield pool1
+
+
+def _alive(pid: int) -> bool:
+    """True if ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _worker_pids(pool: SamplerPool) -> list[int]:
+    getpid = os.getpid
+    return pool.invoke_all(lambda G: getpid())
+
+
+def _assert_gone(pids: list[int], before: set[int]) -> None:
+    assert not [pid for pid in pids if _alive(pid)]
+    assert {p.pid for p in mp.active_children()} <= before
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.updates: list[int] = []
+
+    def update(self, n: int = 1) -> None:
+        self.updates.append(n)
+
+
+# -- construction -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [0, -2])
+def test_num_threads_below_one_is_value_error(bad):
+    with pytest.raises(ValueError, match="num_threads"):
+        SamplerPool(bad)
+
+
+@pytest.mark.parametrize("bad", [2.0, "2", True, None])
+def test_num_threads_not_int_is_type_error(bad):
+    with pytest.raises(TypeError, match="num_threads"):
+        SamplerPool(bad)
+
+
+def test_num_threads_property_and_numpy_int():
+    with SamplerPool(np.int64(1)) as pool:
+        assert pool.num_threads == 1
+        assert type(pool.num_threads) is int
+
+
+def test_unknown_start_method_rejected():
+    with pytest.raises(ValueError, match="nonsense"):
+        SamplerPool(2, start_method="nonsense")
+
+
+def test_global_namespace_is_attribute_bag():
+    G = GlobalNamespace(3)
+    G.x = 5
+    assert (G.worker_index, G.x) == (3, 5)
+    assert "x=5" in repr(G)
+    with pytest.raises(AttributeError, match="worker 3 has no attribute 'y'"):
+        _ = G.y
+
+
+# -- invoke_all / invoke_all_map / run_map --------------------------------------------------------
+
+
+def test_invoke_all_one_value_per_worker_and_state_persists(pool):
+    def bump(G, step):
+        G.counter = getattr(G, "counter", 0) + step
+        return (G.worker_index, G.counter)
+
+    n = pool.num_threads
+    pool.invoke_all(lambda G: setattr(G, "counter", 0))
+    assert pool.invoke_all(bump, 2) == [(i, 2) for i in range(n)]
+    assert pool.invoke_all(bump, step=3) == [(i, 5) for i in range(n)]
+    # State is per worker: distinct processes (for 2 workers) each hold their own counter.
+    if n == 2:
+        assert len(set(_worker_pids(pool))) == 2
+
+
+def test_invoke_all_map_distributes_in_worker_order(pool):
+    n = pool.num_threads
+    args = [f"arg{i}" for i in range(n)]
+    assert pool.invoke_all_map(lambda G, a: (G.worker_index, a), args) == list(enumerate(args))
+    with pytest.raises(ValueError, match=f"must have {n}"):
+        pool.invoke_all_map(lambda G, a: a, [*args, "extra"])
+
+
+def test_run_map_keeps_argument_order_with_shuffled_durations(pool):
+    durations = [0.08, 0.0, 0.05, 0.01, 0.06, 0.0, 0.02, 0.04]
+
+    def work(G, arg):
+        i, d = arg
+        time.sleep(d)
+        return (i * 10, G.worker_index)
+
+    bar = Recorder()
+    out = pool.run_map(work, list(enumerate(durations)), progressbar=bar)
+    assert [v for v, _ in out] == [i * 10 for i in range(len(durations))]
+    assert bar.updates == [1] * len(durations)
+    if pool.num_threads == 2:
+        assert {w for _, w in out} == {0, 1}  # both workers took part
+    assert pool.run_map(lambda G, x: x, []) == []
+
+
+def test_run_map_updates_a_real_tqdm(pool):
+    with tqdm(total=5, file=io.StringIO()) as bar:
+        assert pool.run_map(lambda G, x: x * x, range(5), progressbar=bar) == [0, 1, 4, 9, 16]
+        assert bar.n == 5
+
+
+# -- run_collect --------------------------------------------------------------------------------
+
+
+def _num_samples(G, num):
+    return (("run", num), num)
+
+
+@pytest.mark.parametrize(
+    ("n", "min_runs", "runs"),
+    [(10, None, 4), (11, None, 5), (10, 6, 6), (1, None, 1), (0, None, 0), (0, 2, 2)],
+)
+def test_run_collect_returns_shortest_sufficient_prefix(pool, n, min_runs, runs):
+    bar = Recorder()
+    results, total = pool.run_collect(n, _num_samples, collect_progressbar=bar, min_runs=min_runs)
+    assert results == [("run", k) for k in range(1, runs + 1)]
+    assert total == runs * (runs + 1) // 2
+    assert sum(bar.updates) == total
+
+
+def test_run_collect_passes_args_and_kwargs(pool):
+    def func(G, num, a, *, b):
+        return ((num, a, b), 2)
+
+    assert pool.run_collect(5, func, "x", b="y") == ([(k, "x", "y") for k in (1, 2, 3)], 6)
+
+
+def test_run_collect_drops_surplus_runs_of_fast_workers(pool2):
+    # Run 1 is slow, so worker 1 races ahead through runs 2, 3, ...; the answer must still be
+    # exactly the prefix 1..2 (1 + 2 >= 3), never something that depends on who finished first.
+    def func(G, num):
+        time.sleep(0.3 if num == 1 else 0.005)
+        return (num, num)
+
+    assert pool2.run_collect(3, func) == ([1, 2], 3)
+
+
+def test_run_collect_is_deterministic_across_worker_counts(pool2):
+    def func(G, num, scale):
+        time.sleep(float(np.random.default_rng().uniform(0, 0.02)))  # fresh entropy: timing noise
+        n_samples = (num * 7) % 5  # 2, 4, 1, 3, 0, 2, ... (0-sample runs included)
+        return (num * scale, n_samples)
+
+    with SamplerPool(1) as pool1:
+        expected = pool1.run_collect(17, func, 3, min_runs=3)
+    assert expected == ([3, 6, 9, 12, 15, 18, 21, 24], 17)
+    for _ in range(3):
+        assert pool2.run_collect(17, func, 3, min_runs=3) == expected
+
+
+def test_run_collect_ignores_failures_of_surplus_runs(pool):
+    # Runs 3, 4, ... fail, but 1 + 2 >= 3 already: whether a worker got to start them while run 1
+    # was slow must not change the outcome.
+    def func(G, num):
+        if num >= 3:
+            raise RuntimeError(f"run {num} failed")
+        time.sleep(0.2 if num == 1 else 0.0)
+        return (num, num)
+
+    assert pool.run_collect(3, func) == ([1, 2], 3)
+    with pytest.raises(WorkerError, match="run 3 failed"):
+        pool.run_collect(4, func)
+
+
+def test_run_collect_validates(pool):
+    with pytest.raises(ValueError, match="n must be"):
+        pool.run_collect(-1, _num_samples)
+    with pytest.raises(ValueError, match="min_runs must be"):
+        pool.run_collect(1, _num_samples, min_runs=-1)
+    with pytest.raises(WorkerError, match="must return \\(result, n_samples\\)"):
+        pool.run_collect(1, lambda G, num: num)
+    with pytest.raises(WorkerError, match="n_samples must be an int >= 0"):
+        pool.run_collect(1, lambda G, num: (num, 1.5))
+
+
+# -- failures -----------------------------------------------------------------------------------
+
+
+def test_worker_exception_becomes_worker_error_and_pool_survives(pool):
+    def fragile_func(G, x):
+        if x == 3:
+            raise KeyError("boom")
+        return x
+
+    with pytest.raises(WorkerError) as info:
+        pool.run_map(fragile_func, range(6))
+    err = info.value
+    assert isinstance(err, RuntimeError)
+    assert err.worker_index in range(pool.num_threads)
+    assert "fragile_func" in str(err)
+    assert "KeyError" in str(err)
+    assert "boom" in str(err)
+    assert "raise KeyError" in err.remote_traceback
+    assert "Traceback" in err.remote_traceback
+    # Still usable, and G survived the exception.
+    pool.invoke_all(lambda G: setattr(G, "mark", G.worker_index + 100))
+    with pytest.raises(WorkerError, match="ZeroDivisionError"):
+        pool.invoke_all(lambda G: 1 / 0)
+    assert pool.invoke_all(lambda G: G.mark) == [100 + i for i in range(pool.num_threads)]
+    assert pool.run_map(fragile_func, [1, 2]) == [1, 2]
+
+
+def test_worker_death_is_worker_error_and_worker_restarts():
+    before = {p.pid for p in mp.active_children()}
+    with SamplerPool(2) as pool:
+        old = _worker_pids(pool)
+
+        def die_on_3(G, x):
+            if x == 3:
+                os._exit(1)
+            time.sleep(0.01)
+            return x
+
+        with pytest.raises(WorkerError, match="died \\(exit code 1\\)") as info:
+            pool.run_map(die_on_3, range(6))
+        assert info.value.worker_index in (0, 1)
+        assert pool.run_map(die_on_3, [0, 1, 2, 4]) == [0, 1, 2, 4]
+        new = _worker_pids(pool)
+        assert len(set(old) & set(new)) == 1  # exactly the dead worker was replaced
+        assert pool.invoke_all(lambda G: G.worker_index) == [0, 1]
+    _assert_gone(old + new, before)
+
+
+def test_worker_killed_between_calls_is_restarted_with_warning():
+    with SamplerPool(2) as pool:
+        pids = _worker_pids(pool)
+        os.kill(pids[1], signal.SIGKILL)
+        # active_children() reaps it once fully dead (a zombie leader may still have threads).
+        deadline = time.monotonic() + 10
+        while pids[1] in {p.pid for p in mp.active_children()} and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.warns(RuntimeWarning, match="worker 1 died between calls"):
+            assert pool.invoke_all(lambda G: G.worker_index) == [0, 1]
+
+
+# -- seeding ------------------------------------------------------------------------------------
+
+
+def test_set_seed_reproducible_per_worker_and_leaves_global_rng_alone(pool):
+    np.random.seed(123)
+    global_state = np.random.get_state()[1].copy()
+
+    def draw(G):
+        return G.rng.integers(0, 2**31, size=3).tolist()
+
+    pool.set_seed(7)
+    first = pool.invoke_all(draw)
+    pool.set_seed(7)
+    assert pool.invoke_all(draw) == first
+    pool.set_seed(8)
+    assert pool.invoke_all(draw) != first
+    # Pinned formula: worker i uses SeedSequence(seed).spawn(n)[i].
+    n = pool.num_threads
+    children = np.random.SeedSequence(7).spawn(n)
+    assert first == [np.random.default_rng(s).integers(0, 2**31, size=3).tolist() for s in children]
+    if n == 2:
+        assert first[0] != first[1]
+    np.testing.assert_array_equal(np.random.get_state()[1], global_state)
+    with pytest.raises(ValueError, match="seed must be"):
+        pool.set_seed(-1)
+
+
+# -- lifetime -----------------------------------------------------------------------------------
+
+
+def test_stop_leaves_no_children_and_pool_is_unusable_afterwards():
+    before = {p.pid for p in mp.active_children()}
+    pool = SamplerPool(2)
+    pids = _worker_pids(pool)
+    assert all(_alive(pid) for pid in pids)
+    pool.stop()
+    _assert_gone(pids, before)
+    pool.stop()  # idempotent
+    with pytest.raises(RuntimeError, match="stopped"):
+        pool.run_map(lambda G, x: x, [1])
+
+
+def test_context_manager_stops_on_exception():
+    before = {p.pid for p in mp.active_children()}
+    pids: list[int] = []
+
+    def body() -> None:
+        with SamplerPool(2) as pool:
+            pids.extend(_worker_pids(pool))
+            raise RuntimeError("user error")
+
+    with pytest.raises(RuntimeError, match="user error"):
+        body()
+    assert len(pids) == 2
+    _assert_gone(pids, before)
+
+
+def test_garbage_collection_leaves_no_children():
+    before = {p.pid for p in mp.active_children()}
+    pool = SamplerPool(2)
+    pids = _worker_pids(pool)
+    del pool
+    gc.collect()
+    _assert_gone(pids, before)
+
+
+def test_keyboard_interrupt_terminates_workers_and_next_call_restarts():
+    before = {p.pid for p in mp.active_children()}
+    with SamplerPool(2) as pool:
+        old = _worker_pids(pool)
+
+        def interrupt_parent(G, seconds):
+            # Ctrl-C as the parent sees it, sent once the parent is surely waiting for results.
+            if G.worker_index == 0:
+                os.kill(os.getppid(), signal.SIGINT)
+            time.sleep(seconds)
+
+        t0 = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            pool.run_map(interrupt_parent, [10.0, 10.0])
+        assert time.monotonic() - t0 < 5  # did not wait for the 10 s tasks
+        _assert_gone(old, before)
+        assert pool.invoke_all(lambda G: G.worker_index) == [0, 1]
+        new = _worker_pids(pool)
+        assert not set(new) & set(old)
+    _assert_gone(new, before)
+
+
+def test_unpicklable_argument_raises_its_error_and_pool_survives(pool2):
+    pool2.invoke_all(lambda G: setattr(G, "kept", True))
+    with pytest.raises(TypeError, match="pickle"):
+        pool2.run_map(lambda G, x: x, [1, 2, threading.Lock(), 4])
+    assert pool2.invoke_all(lambda G: G.kept) == [True, True]
+
+
+def test_pool_cannot_be_pickled():
+    import pickle
+
+    with SamplerPool(1) as pool, pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(pool)

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from gymsamp.sampling import Quota, derive_seed, rollout_generator
+
+
+def test_derive_seed_formula_is_pinned():
+    expected = np.random.SeedSequence(entropy=7, spawn_key=(2, 3)).generate_state(1, np.uint32)[0]
+    assert derive_seed(7, 2, 3) == int(expected)
+    # Pinned values: a change of the formula breaks every user's reproducibility.
+    assert [derive_seed(0, 0, k) for k in range(3)] == [
+        int(np.random.SeedSequence(0, spawn_key=(0, k)).generate_state(1, np.uint32)[0])
+        for k in range(3)
+    ]
+    assert derive_seed(0) == derive_seed(0, None, None) == derive_seed(0, 0, 0)
+
+
+def test_derive_seed_values_differ_and_fit_32_bits():
+    seeds = {derive_seed(1, c, k) for c in range(5) for k in range(50)}
+    assert len(seeds) == 250
+    assert all(0 <= s < 2**32 for s in seeds)
+
+
+def test_none_means_fresh_entropy_and_no_global_rng():
+    state = np.random.get_state()[1].copy()
+    assert derive_seed(None) != derive_seed(None)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "0", True])
+def test_bad_seeds(bad):
+    with pytest.raises(ValueError, match="seed must be None or an int >= 0"):
+        derive_seed(bad)
+    with pytest.raises(ValueError, match="sub_seed must be None or an int >= 0"):
+        derive_seed(0, bad)
+
+
+def test_rollout_generator_is_reproducible_and_independent_of_the_reset_seed():
+    a = rollout_generator(3, 1, 4).random(5)
+    np.testing.assert_array_equal(a, rollout_generator(3, 1, 4).random(5))
+    assert not np.array_equal(a, rollout_generator(3, 1, 5).random(5))
+    assert not np.array_equal(a, np.random.default_rng(derive_seed(3, 1, 4)).random(5))
+
+
+class TestQuota:
+    def test_rollout_bound(self):
+        q = Quota(min_rollouts=3)
+        assert [q.should_issue(k, 0) for k in range(5)] == [True, True, True, False, False]
+        assert q.prefix_length({0: 5, 1: 5}) is None
+        assert q.prefix_length({0: 5, 1: 5, 2: 1, 3: 9}) == 3
+
+    def test_step_bound_is_the_shortest_sufficient_prefix(self):
+        q = Quota(min_steps=10)
+        assert q.prefix_length({0: 4, 2: 100}) is None  # rollout 1 still missing
+        assert q.prefix_length({0: 4, 1: 6, 2: 100}) == 2
+        assert q.should_issue(2, 9)
+        assert not q.should_issue(2, 10)
+
+    def test_both_bounds(self):
+        q = Quota(min_rollouts=3, min_steps=10)
+        assert q.prefix_length({0: 20, 1: 1, 2: 1}) == 3
+        assert q.prefix_length({0: 1, 1: 1, 2: 1, 3: 7}) == 4
+        assert q.should_issue(2, 100)
+
+    @pytest.mark.parametrize(
+        ("kwargs", "match"),
+        [
+            ({}, "at least one of min_rollouts and min_steps"),
+            ({"min_rollouts": 0}, "min_rollouts"),
+            ({"min_steps": -5}, "min_steps"),
+            ({"min_rollouts": 2.0}, "min_rollouts"),
+        ],
+    )
+    def test_bad_bounds(self, kwargs, match):
+        with pytest.raises(ValueError, match=match):
+            Quota(**kwargs)
