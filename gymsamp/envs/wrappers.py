@@ -111,10 +111,10 @@ class DomainParamWrapper(gym.Wrapper[Any, Any, Any, Any]):
                 "domain_param must be a dict of parameter values, got "
                 f"{type(domain_param).__name__}"
             )
-        unknown = sorted(set(domain_param) - set(self._nominal))
+        unknown = sorted(map(repr, set(domain_param) - set(self._nominal)))
         if unknown:
             raise ValueError(
-                f"domain_param has unknown names {unknown}; valid names for "
+                f"domain_param has unknown names [{', '.join(unknown)}]; valid names for "
                 f"{type(self.env.unwrapped).__name__} are {sorted(self._nominal)}"
             )
         return {**self._nominal, **domain_param}
@@ -175,7 +175,8 @@ class DomainRandWrapper(gym.Wrapper[Any, Any, Any, Any]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        explicit = options is not None and "domain_param" in options
+        # None counts as "not given", so one options dict may always carry the key.
+        explicit = options is not None and options.get("domain_param") is not None
         obs, info = self.env.reset(seed=seed, options=options)
         if not explicit:
             drawn = self.randomizer.sample(rng=self.env.unwrapped.np_random)
@@ -217,7 +218,12 @@ class InitStateWrapper(gym.Wrapper[Any, Any, Any, Any]):
         return self._adapter.state_space
 
     def _checked_state(self, init_state: Any) -> np.ndarray:
-        state = np.asarray(init_state, dtype=np.float64)
+        try:
+            state = np.asarray(init_state, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"init_state must be an array of numbers, got {init_state!r} ({err})"
+            ) from None
         expected = self._adapter.state_space.shape
         if state.shape != expected:
             raise ValueError(

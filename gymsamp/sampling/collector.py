@@ -27,10 +27,12 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from gymsamp.data import StepSequence
+from gymsamp.data._tree import tree_leaves, tree_map
 from gymsamp.policies.base import Policy
 from gymsamp.sampling.errors import StepTimeoutError
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.seeding import derive_seed, rollout_generator
+from gymsamp.sampling.step_buffer import StepBuffer
 
 __all__ = ["RolloutJob", "collect"]
 
@@ -89,98 +91,26 @@ def env_info_at(infos: Mapping[str, Any], i: int) -> dict[str, Any]:
     return out
 
 
-class _Recorder:
-    """The growing record of one rollout in one sub-env."""
+class _Running:
+    """A rollout in progress in one sub-env: where its rows start and how it began."""
 
-    def __init__(
-        self, job: RolloutJob, obs: Any, reset_info: dict[str, Any], *, record_dts: bool
-    ) -> None:
+    def __init__(self, job: RolloutJob, start_row: int, obs: Any, reset_info: dict[str, Any]):
         self.job = job
-        self.observations = [obs]
-        self.actions: list[Any] = []
-        self.actions_applied: list[Any] = []
-        self.rewards: list[float] = []
-        self.terminated: list[bool] = []
-        self.truncated: list[bool] = []
-        self.env_infos: list[dict[str, Any]] = []
-        self.agent_infos: list[dict[str, Any]] = []
-        state = reset_info.pop("state", None)
-        self.states = [] if state is None else [np.asarray(state)]
+        self.start_row = start_row
+        self.first_obs = obs
+        self.first_state = reset_info.pop("state", None)
         self.reset_info = reset_info
-        self.record_dts = record_dts
-        self.dt_policy: list[float] = []
-        self.dt_step: list[float] = []
 
-    @property
-    def length(self) -> int:
-        return len(self.rewards)
 
-    def add(
-        self,
-        action: Any,
-        applied: Any,
-        reward: float,
-        terminated: bool,
-        truncated: bool,
-        info: dict[str, Any],
-        agent_info: dict[str, Any],
-        next_obs: Any,
-        timing: tuple[float, float],
-    ) -> None:
-        self.actions.append(action)
-        self.actions_applied.append(applied)
-        self.rewards.append(reward)
-        self.terminated.append(terminated)
-        self.truncated.append(truncated)
-        state = info.pop("state", None)
-        if self.states and state is not None:
-            self.states.append(np.asarray(state))
-        self.env_infos.append(info)
-        self.agent_infos.append(agent_info)
-        self.observations.append(next_obs)
-        if self.record_dts:
-            self.dt_policy.append(timing[0])
-            self.dt_step.append(timing[1])
+def _flatten(tree: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """Leaves of nested agent infos under ``prefix/path`` keys (buffer column names)."""
+    return {f"{prefix}/{path}": leaf for path, leaf in tree_leaves(dict(tree))}
 
-    def finish(self, *, cut: bool, dt: float, env_id: str | None) -> StepSequence:
-        truncated = list(self.truncated)
-        if cut:  # stopped by max_steps: a truncation by the sampler
-            truncated[-1] = True
-        # Keys reported at every step become env_infos; the rest of the last info is kept.
-        common = set.intersection(*(set(info) for info in self.env_infos))
-        env_infos = [{k: info[k] for k in sorted(common)} for info in self.env_infos]
-        final_info = {k: v for k, v in self.env_infos[-1].items() if k not in common}
-        rollout_info: dict[str, Any] = {
-            "env_id": env_id,
-            "seed": self.job.seed,
-            "rollout_index": self.job.index,
-            **{k: self.reset_info[k] for k in _ROLLOUT_INFO_KEYS if k in self.reset_info},
-            **self.job.info,
-        }
-        if final_info:
-            rollout_info["final_info"] = final_info
-        fields: dict[str, Any] = {
-            "actions_applied": self.actions_applied,
-            "time": np.arange(self.length + 1, dtype=np.float64) * dt,
-        }
-        if env_infos[0]:
-            fields["env_infos"] = env_infos
-        if self.agent_infos[0]:
-            fields["agent_infos"] = self.agent_infos
-        if len(self.states) == self.length + 1:
-            fields["states"] = self.states
-        if self.record_dts:
-            fields["dt_policy"] = np.asarray(self.dt_policy)
-            fields["dt_step"] = np.asarray(self.dt_step)
-        return StepSequence(
-            rewards=np.asarray(self.rewards, dtype=np.float64),
-            observations=self.observations,
-            actions=self.actions,
-            terminated=self.terminated,
-            truncated=truncated,
-            rollout_info=rollout_info,
-            **fields,
-        )
+
+def _unflatten(template: Mapping[str, Any], prefix: str, take: Callable[[str], Any]) -> Any:
+    """Rebuild the structure of ``template`` with ``take(column key)`` as leaves."""
+    paths = iter(path for path, _ in tree_leaves(dict(template)))
+    return tree_map(lambda _: take(f"{prefix}/{next(paths)}"), dict(template))
 
 
 def _clipper(space: gym.Space[Any]) -> Callable[[np.ndarray], np.ndarray]:
@@ -239,9 +169,14 @@ class _Collection:
         self.num_envs = envs.num_envs
         self.mode = AutoresetMode(envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP))
         self.clip = _clipper(envs.single_action_space)
-        self.slots: list[_Recorder | None] = [None] * self.num_envs
+        self.slots: list[_Running | None] = [None] * self.num_envs
+        self.active = np.zeros(self.num_envs, dtype=bool)
+        self.start_rows = np.zeros(self.num_envs, dtype=np.int64)
         self.must_reset = np.zeros(self.num_envs, dtype=bool)
         self.autoreset_pending = np.zeros(self.num_envs, dtype=bool)
+        self.buffer = StepBuffer(self.num_envs)
+        self.info_rows: dict[int, dict[str, Any]] = {}  # env infos, only for rows that have any
+        self.agent_template: dict[str, Any] | None = None
         self.completed: dict[int, StepSequence] = {}
         self.completed_steps = 0
         # The complete leading rollouts 0..prefix_count-1 and their steps, advanced on the fly.
@@ -254,9 +189,12 @@ class _Collection:
 
     # -- issuing rollouts -------------------------------------------------------------------
 
+    def _running_steps(self) -> int:
+        return int(np.sum(self.buffer.next_row - self.start_rows[self.active]))
+
     def _next_job(self) -> RolloutJob | None:
-        running = sum(r.length for r in self.slots if r is not None)
-        if not self.quota.should_issue(self.next_index, self.completed_steps + running):
+        issued = self.completed_steps + self._running_steps()
+        if not self.quota.should_issue(self.next_index, issued):
             return None
         job = self.make_job(self.next_index)
         self.next_index += 1
@@ -290,9 +228,9 @@ class _Collection:
                 job = jobs[i]
                 if job is not None:
                     info = env_info_at(infos, i)
-                    self.slots[i] = _Recorder(
-                        job, self.obs[i].copy(), info, record_dts=self.record_dts
-                    )
+                    self.slots[i] = _Running(job, self.buffer.next_row, self.obs[i].copy(), info)
+                    self.active[i] = True
+                    self.start_rows[i] = self.buffer.next_row
                     started.append(i)
         if started:
             indices = np.asarray(started)
@@ -331,46 +269,134 @@ class _Collection:
         applied = self.clip(actions)
         t1 = time.perf_counter()
         next_obs, rewards, terminated, truncated, infos = self._step(applied)
-        timing = (t1 - t0, time.perf_counter() - t1)
+        t2 = time.perf_counter()
         _check_finite("observations", np.asarray(next_obs), self.slots)
-        same_step_final = infos.get("_final_obs") if self.mode == AutoresetMode.SAME_STEP else None
-        for i in range(self.num_envs):
-            ended = bool(terminated[i] or truncated[i])
-            if self.autoreset_pending[i]:  # NEXT_STEP's reset transition: never recorded
-                self.autoreset_pending[i] = False
-                continue
-            recorder = self.slots[i]
-            if recorder is None:
-                self._mark_end(i, ended)
-                continue
-            final = same_step_final is not None and same_step_final[i]
-            info = env_info_at(infos["final_info"] if final else infos, i)
-            obs_i = infos["final_obs"][i] if final else next_obs[i]
-            agent_info = {k: _at(v, i) for k, v in policy_step.agent_infos.items()}
-            recorder.add(
-                actions[i],
-                applied[i],
-                float(rewards[i]),
-                bool(terminated[i]),
-                bool(truncated[i]),
-                info,
-                agent_info,
-                np.array(obs_i, copy=True),
-                timing,
-            )
-            done = ended and self.stop_on_done
-            cut = self.max_steps is not None and recorder.length >= self.max_steps
-            if done or cut:
-                rollout = recorder.finish(cut=cut and not done, dt=self.dt, env_id=self.env_id)
-                self._complete(recorder.job.index, rollout)
-                self.slots[i] = None
-                if self.on_rollout is not None:
-                    self.on_rollout(rollout)
-                # A sub-env cut short is mid-episode: start its next rollout with a reset.
-                self._mark_end(i, ended or cut, autoreset=ended)
+        # The step after a NEXT_STEP episode end only resets: never recorded (those sub-envs
+        # are idle, so nothing of them is used), and it does not end anything.
+        self.autoreset_pending[:] = False
+        row_values: dict[str, Any] = {
+            "obs": self.obs,
+            "actions": actions,
+            "applied": applied,
+            "rewards": rewards,
+            "terminated": terminated,
+            "truncated": truncated,
+        }
+        state = infos.get("state")
+        if state is not None:
+            row_values["state"] = state
+        if policy_step.agent_infos:
+            if self.agent_template is None:
+                self.agent_template = dict(policy_step.agent_infos)
+            row_values.update(_flatten(policy_step.agent_infos, "agent"))
+        if self.record_dts:
+            row_values["dt_policy"] = np.full(self.num_envs, t1 - t0)
+            row_values["dt_step"] = np.full(self.num_envs, t2 - t1)
+        keep_from = (
+            int(self.start_rows[self.active].min()) if self.active.any() else self.buffer.next_row
+        )
+        row = self.buffer.append(row_values, keep_from)
+        extra = {k: v for k, v in infos.items() if k not in ("state", "_state")}
+        if extra:
+            self.info_rows[row] = extra
+        ended = np.logical_or(terminated, truncated)
+        finishing = self.active & ended if self.stop_on_done else np.zeros_like(ended)
+        if self.max_steps is not None:
+            finishing |= self.active & (row + 1 - self.start_rows >= self.max_steps)
+        for i in np.flatnonzero(finishing):
+            self._finish(int(i), row, bool(ended[i]), next_obs, infos)
+        for i in np.flatnonzero(ended & ~finishing & ~self.active):
+            self._mark_end(int(i), True)  # an idle sub-env ended an episode
         if self.on_step is not None:
-            self.on_step(sum(r is not None for r in self.slots))
+            self.on_step(int(self.active.sum()))
         self.obs = np.array(next_obs, copy=True)
+
+    def _finish(self, i: int, row: int, ended: bool, next_obs: Any, infos: dict[str, Any]) -> None:
+        running = self.slots[i]
+        assert running is not None
+        start, stop = running.start_row, row + 1
+        final_step = self.mode == AutoresetMode.SAME_STEP and ended
+        final_info = env_info_at(infos["final_info"], i) if final_step else None
+        final_obs = infos["final_obs"][i] if final_step else next_obs[i]
+        if final_info is not None and "state" in final_info:
+            self.buffer.set("state", row, i, final_info.pop("state"))
+        cut = not (ended and self.stop_on_done)
+        rollout = self._build(
+            i, running, start, stop, np.array(final_obs, copy=True), final_info, cut
+        )
+        self._complete(running.job.index, rollout)
+        self.slots[i] = None
+        self.active[i] = False
+        if self.on_rollout is not None:
+            self.on_rollout(rollout)
+        # A sub-env cut short is mid-episode: start its next rollout with a reset.
+        self._mark_end(i, True, autoreset=ended)
+
+    def _build(
+        self,
+        i: int,
+        running: _Running,
+        start: int,
+        stop: int,
+        final_obs: np.ndarray,
+        final_info: dict[str, Any] | None,
+        cut: bool,
+    ) -> StepSequence:
+        buffer = self.buffer
+        length = stop - start
+        observations = (
+            np.concatenate([buffer.column("obs", start + 1, stop, i), final_obs[None]])
+            if length > 1
+            else final_obs[None]
+        )
+        observations = np.concatenate([np.asarray(running.first_obs)[None], observations])
+        truncated = buffer.column("truncated", start, stop, i)
+        if cut:  # stopped by max_steps (or past an end with stop_on_done=False): a truncation
+            truncated[-1] = True
+        fields: dict[str, Any] = {
+            "actions_applied": buffer.column("applied", start, stop, i),
+            "time": np.arange(length + 1, dtype=np.float64) * self.dt,
+        }
+        if running.first_state is not None and "state" in buffer.columns:
+            fields["states"] = np.concatenate(
+                [np.asarray(running.first_state)[None], buffer.column("state", start, stop, i)]
+            )
+        if self.agent_template is not None:
+            fields["agent_infos"] = _unflatten(
+                self.agent_template, "agent", lambda key: buffer.column(key, start, stop, i)
+            )
+        if self.record_dts:
+            fields["dt_policy"] = buffer.column("dt_policy", start, stop, i)
+            fields["dt_step"] = buffer.column("dt_step", start, stop, i)
+        step_infos = [
+            env_info_at(self.info_rows[r], i) if r in self.info_rows else {}
+            for r in range(start, stop)
+        ]
+        if final_info is not None:
+            step_infos[-1] = final_info
+        # Keys reported at every step become env_infos; the rest of the last info is kept.
+        common = set.intersection(*(set(info) for info in step_infos))
+        if common:
+            fields["env_infos"] = [{k: info[k] for k in sorted(common)} for info in step_infos]
+        rollout_info: dict[str, Any] = {
+            "env_id": self.env_id,
+            "seed": running.job.seed,
+            "rollout_index": running.job.index,
+            **{k: running.reset_info[k] for k in _ROLLOUT_INFO_KEYS if k in running.reset_info},
+            **running.job.info,
+        }
+        last = {k: v for k, v in step_infos[-1].items() if k not in common}
+        if last:
+            rollout_info["final_info"] = last
+        return StepSequence(
+            rewards=buffer.column("rewards", start, stop, i).astype(np.float64, copy=False),
+            observations=observations,
+            actions=buffer.column("actions", start, stop, i),
+            terminated=buffer.column("terminated", start, stop, i),
+            truncated=truncated,
+            rollout_info=rollout_info,
+            **fields,
+        )
 
     def _complete(self, index: int, rollout: StepSequence) -> None:
         self.completed[index] = rollout
@@ -380,6 +406,14 @@ class _Collection:
             self.prefix_count += 1
             if self.quota.is_met(self.prefix_count, self.prefix_steps):
                 self.result_count = self.prefix_count
+        if self.info_rows:  # forget env infos no running rollout needs any more
+            oldest = (
+                int(self.start_rows[self.active].min())
+                if self.active.any()
+                else (self.buffer.next_row)
+            )
+            for r in [r for r in self.info_rows if r < oldest]:
+                del self.info_rows[r]
 
     def _mark_end(self, i: int, ended: bool, *, autoreset: bool | None = None) -> None:
         if not ended:
@@ -397,11 +431,10 @@ class _Collection:
             if self.result_count is not None:
                 return [self.completed[k] for k in range(self.result_count)]
             jobs: dict[int, RolloutJob | None] = {}
-            for i in range(self.num_envs):
-                if self.slots[i] is None and not self.autoreset_pending[i]:
-                    job = self._next_job()
-                    if job is not None or self.must_reset[i]:
-                        jobs[i] = job
+            for i in np.flatnonzero(~self.active & ~self.autoreset_pending):
+                job = self._next_job()
+                if job is not None or self.must_reset[i]:
+                    jobs[int(i)] = job
             if jobs:
                 self._reset(jobs)
             self._record_step()

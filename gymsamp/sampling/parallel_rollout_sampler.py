@@ -78,6 +78,8 @@ class ParallelRolloutSampler(SamplerBase):
         step_timeout: Seconds a vector step may take before :class:`StepTimeoutError`
             (async only).
         start_method: Multiprocessing start method for async workers (None: the platform's).
+        record_states: Also record the full simulator ``states`` (T+1) where the env has a
+            simulator adapter (off by default: it costs a state copy and an info entry per step).
 
     Example:
         >>> from gymsamp.policies import RandomPolicy
@@ -104,6 +106,7 @@ class ParallelRolloutSampler(SamplerBase):
         max_steps: int | None = None,
         step_timeout: float | None = None,
         start_method: str | None = None,
+        record_states: bool = False,
     ) -> None:
         super().__init__(min_rollouts=min_rollouts, min_steps=min_steps)
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
@@ -128,6 +131,7 @@ class ParallelRolloutSampler(SamplerBase):
         self.max_steps = max_steps
         self.step_timeout = step_timeout
         self.start_method = start_method
+        self.record_states = record_states
         self._sample_count = 0
         self._envs: gym.vector.VectorEnv | None = None
         self._finalizer: weakref.finalize | None = None
@@ -167,6 +171,7 @@ class ParallelRolloutSampler(SamplerBase):
                 self._factory,
                 self.num_workers,
                 self.vectorization_used,
+                record_state=self.record_states,
                 start_method=self.start_method,
             )
             self._finalizer = weakref.finalize(self, _close_vector_env, self._envs, True)

@@ -117,7 +117,7 @@ def prepare_env(env: gym.Env[Any, Any], *, record_state: bool = True) -> gym.Env
     if existing is None:
         env = InitStateWrapper(env, record_state=record_state)
     else:
-        existing.record_state = existing.record_state or record_state
+        existing.record_state = record_state
     return env
 
 

@@ -84,6 +84,7 @@ def test_sampler_max_steps_cuts_with_timeout(vectorization):
         seed=0,
         vectorization=vectorization,
         show_progress_bar=False,
+        record_states=True,
     ) as sampler:
         rollouts = sampler.sample()
     for ro in rollouts:
@@ -91,3 +92,36 @@ def test_sampler_max_steps_cuts_with_timeout(vectorization):
         assert not ro.terminated.any()
         # states are recorded where an adapter exists (CountingEnv implements it natively)
         np.testing.assert_array_equal(ro.states[:, 0], np.arange(5))
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.name)
+def test_recorded_states_are_exact_in_every_mode(mode):
+    from gymsamp.envs import InitStateWrapper
+
+    fns = [lambda: InitStateWrapper(CountingEnv(terminate_at=3), record_state=True)] * 2
+    envs = SyncVectorEnv(fns, autoreset_mode=mode)
+    try:
+        rollouts = collect(
+            envs, IdlePolicy(envs.single_action_space), jobs(), Quota(min_rollouts=4)
+        )
+    finally:
+        envs.close()
+    for ro in rollouts:
+        # SAME_STEP autoresets inside the last step: its final state comes from final_info
+        np.testing.assert_array_equal(ro.states[:, 0], [0.0, 1.0, 2.0, 3.0])
+
+
+def test_samplers_record_states_only_when_asked():
+    def sample(**kwargs):
+        with ParallelRolloutSampler(
+            lambda: CountingEnv(terminate_at=2),
+            IdlePolicy(gym.spaces.Discrete(2)),
+            1,
+            min_rollouts=1,
+            show_progress_bar=False,
+            **kwargs,
+        ) as s:
+            return s.sample()[0]
+
+    assert "states" not in sample().data_names
+    np.testing.assert_array_equal(sample(record_states=True).states[:, 0], [0.0, 1.0, 2.0])
