@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import weakref
 from collections.abc import Callable, Sequence
 from itertools import product
@@ -20,7 +21,14 @@ from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout import spec_id
 from gymsamp.sampling.sampler import SamplerBase
 from gymsamp.sampling.seeding import check_seed
-from gymsamp.sampling.vector_envs import EnvFactory, env_dt, make_vector_env, prepare_env
+from gymsamp.sampling.vector_envs import (
+    EnvFactory,
+    choose_vectorization,
+    env_dt,
+    make_vector_env,
+    measure_step_cost,
+    prepare_env,
+)
 
 __all__ = ["VECTORIZATIONS", "ParallelRolloutSampler", "reset_payloads"]
 
@@ -73,7 +81,9 @@ class ParallelRolloutSampler(SamplerBase):
         show_progress_bar: Show a tqdm bar of rollouts and steps.
         seed: Base seed; None draws fresh entropy for every call.
         vectorization: ``"sync"`` (one process), ``"async"`` (one process per sub-env) or
-            ``"auto"`` (sync for one worker, else async); :attr:`vectorization_used` tells.
+            ``"auto"`` (chosen by the env's step cost, measured once at construction:
+            in-process for cheap envs, worker processes for expensive ones);
+            :attr:`vectorization_used` tells, and so does the progress bar.
         max_steps: Cut rollouts after this many steps (they end in ``TIMEOUT``).
         step_timeout: Seconds a vector step may take before :class:`StepTimeoutError`
             (async only).
@@ -149,11 +159,17 @@ class ParallelRolloutSampler(SamplerBase):
             self.env_id = spec_id(probe)
             self.dt = env_dt(probe)
             self.has_adapter = has_adapter(probe)
+            self.step_cost_us = measure_step_cost(probe) if self.vectorization == "auto" else None
             params = find_wrapper(probe, DomainParamWrapper)
             self.nominal_domain_param = None if params is None else params.nominal_domain_param
         finally:
             probe.close()
         self.policy = as_policy(self._policy_source, self.env_spec)
+        self.vectorization_used = (
+            choose_vectorization(self.num_workers, self.step_cost_us or 0.0, os.cpu_count())
+            if self.vectorization == "auto"
+            else self.vectorization
+        )
 
     def reinit(self, env: Any = None, policy: Any = None) -> None:
         """Rebuild the sub-envs (optionally from a new env) and/or replace the policy."""

@@ -294,3 +294,35 @@ def test_no_worker_outlives_close_or_garbage_collection():
     del sampler
     gc.collect()
     assert len(children()) == before
+
+
+class TestAutoVectorization:
+    def test_choice_rule(self):
+        from gymsamp.sampling.vector_envs import choose_vectorization
+
+        assert choose_vectorization(1, 1000.0, 8) == "sync"
+        assert choose_vectorization(4, 10.0, 8) == "sync"  # cheaper than a pipe round trip
+        assert choose_vectorization(4, 1000.0, 1) == "sync"  # one core: no parallelism to win
+        assert choose_vectorization(4, 1000.0, 2) == "async"
+
+    def test_measured_at_construction_and_reported(self):
+        cheap = ParallelRolloutSampler(
+            CountingEnv,
+            IdlePolicy(gym.spaces.Discrete(2)),
+            4,
+            min_rollouts=1,
+            show_progress_bar=False,
+        )
+        slow = ParallelRolloutSampler(
+            lambda: CountingEnv(step_cost_us=1000),
+            IdlePolicy(gym.spaces.Discrete(2)),
+            2,
+            min_rollouts=1,
+            show_progress_bar=False,
+        )
+        assert cheap.step_cost_us < 1000 <= slow.step_cost_us
+        assert cheap.vectorization_used == "sync"
+        import os
+
+        assert slow.vectorization_used == ("async" if (os.cpu_count() or 1) > 1 else "sync")
+        assert "vectorization='sync'" in repr(cheap)
