@@ -214,24 +214,20 @@ class _Collection:
             groups.setdefault(key, []).append(i)
             payloads[key] = payload
         started: list[int] = []
+        if self.obs is None:
+            # The first reset covers every sub-env (a masked one would leave the others unset,
+            # which SyncVectorEnv cannot batch); sub-envs with options are reset again below.
+            obs, infos = self.envs.reset(seed=seeds)  # type: ignore[arg-type]
+            self.obs = np.array(obs, copy=True)
+            started += self._start(groups.pop(0, []), jobs, infos)
         for key, members in groups.items():
             mask = np.zeros(self.num_envs, dtype=bool)
             mask[members] = True
             # A per-env seed list is Gymnasium's own API, though VectorEnv's stub says int.
             options = {"reset_mask": mask, **(payloads[key] or {})}
             obs, infos = self.envs.reset(seed=seeds, options=options)  # type: ignore[arg-type]
-            if self.obs is None:
-                self.obs = np.array(obs, copy=True)
             self.obs[members] = obs[members]
-            for i in members:
-                self.must_reset[i] = False
-                job = jobs[i]
-                if job is not None:
-                    info = env_info_at(infos, i)
-                    self.slots[i] = _Running(job, self.buffer.next_row, self.obs[i].copy(), info)
-                    self.active[i] = True
-                    self.start_rows[i] = self.buffer.next_row
-                    started.append(i)
+            started += self._start(members, jobs, infos)
         if started:
             indices = np.asarray(started)
             self.policy.reset_envs(indices, [jobs[i].rng for i in started])  # type: ignore[union-attr]
@@ -239,6 +235,23 @@ class _Collection:
             if any(p is not None for p in params):
                 stacked = np.stack([np.asarray(p) for p in params])
                 self.policy.set_env_params(indices, stacked)  # type: ignore[attr-defined]
+
+    def _start(
+        self, members: list[int], jobs: dict[int, RolloutJob | None], infos: dict[str, Any]
+    ) -> list[int]:
+        """Begin the jobs of freshly reset sub-envs ``members``; returns those with a job."""
+        assert self.obs is not None
+        started = []
+        for i in members:
+            self.must_reset[i] = False
+            job = jobs[i]
+            if job is not None:
+                info = env_info_at(infos, i)
+                self.slots[i] = _Running(job, self.buffer.next_row, self.obs[i].copy(), info)
+                self.active[i] = True
+                self.start_rows[i] = self.buffer.next_row
+                started.append(i)
+        return started
 
     # -- stepping -------------------------------------------------------------------------
 
