@@ -8,6 +8,7 @@ saving / loading without pickle.
 Run: ``.venv/bin/python examples/data_model.py [--episodes N] [--max-steps N] [--out FILE]``
 """
 
+# smoke-test: --episodes 3 --max-steps 20
 from __future__ import annotations
 
 import argparse

@@ -10,6 +10,7 @@ result equals sequential ``rollout()`` calls with the same seeds.
 Run: ``make demo`` or ``.venv/bin/python examples/demo.py [--workers N] [--rollouts N]``
 """
 
+# smoke-test: --workers 1 --rollouts 10
 from __future__ import annotations
 
 import argparse

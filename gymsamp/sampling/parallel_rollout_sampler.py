@@ -22,6 +22,7 @@ from gymsamp.sampling.rollout import spec_id
 from gymsamp.sampling.sampler import SamplerBase
 from gymsamp.sampling.seeding import check_seed
 from gymsamp.sampling.vector_envs import (
+    VECTORIZATIONS,
     EnvFactory,
     choose_vectorization,
     env_dt,
@@ -30,9 +31,7 @@ from gymsamp.sampling.vector_envs import (
     prepare_env,
 )
 
-__all__ = ["VECTORIZATIONS", "ParallelRolloutSampler", "reset_payloads"]
-
-VECTORIZATIONS = ("auto", "sync", "async")
+__all__ = ["ParallelRolloutSampler", "reset_payloads"]
 
 
 def reset_payloads(

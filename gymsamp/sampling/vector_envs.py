@@ -26,6 +26,7 @@ from gymsamp.envs.wrappers import DomainParamWrapper, InitStateWrapper, find_wra
 from gymsamp.sampling.errors import WorkerError
 
 __all__ = [
+    "VECTORIZATIONS",
     "EnvFactory",
     "SingleEnvVector",
     "SubEnvFactory",
@@ -35,6 +36,9 @@ __all__ = [
 ]
 
 EnvLike = str | Callable[[], gym.Env[Any, Any]] | gym.Env[Any, Any]
+
+#: The values of the samplers' ``vectorization`` option.
+VECTORIZATIONS = ("auto", "sync", "async")
 
 
 def _make_registered(env_id: str, kwargs: dict[str, Any]) -> gym.Env[Any, Any]:
