@@ -665,3 +665,283 @@ class TestReviewFindings:
         expected = loop_gae_rollout([1.0, 1.0], [0.0, 1.0, 0.0], True, 0.9, 0.8)
         expected += loop_gae_rollout([1.0, 1.0], [2.0, 3.0, 4.0], True, 0.9, 0.8)
         np.testing.assert_allclose(gae_returns(ro, 0.9, 0.8), expected, rtol=1e-12)
+
+
+# --- both code paths: the compiled (numba) kernels and the scipy fallback ----------------------
+
+# Rollout layouts that exercise the compiled scan's four lanes: fewer steps than lanes, fewer
+# rollouts than lanes, one rollout far longer than the rest (a lane runs dry early), many
+# one-step rollouts, and random lengths.
+LANE_LAYOUTS = [
+    [1],
+    [2, 1],
+    [1, 1, 1],
+    [5],
+    [3, 4, 2],
+    [1, 1, 1, 1, 1, 1, 1],
+    [900, 1, 2, 3, 1, 1, 2],
+    [1, 2, 1, 700, 5, 1],
+    [50, 60, 70, 80, 90],
+    [1] * 40 + [300] + [2] * 30,
+]
+
+
+def _random_layout(seed: int) -> list[int]:
+    return np.random.default_rng(seed).integers(1, 120, size=60).tolist()
+
+
+@pytest.fixture(params=["compiled", "scipy"])
+def returns_path(request, monkeypatch):
+    """Runs a test on the compiled kernels (skipped without numba) and on the scipy fallback."""
+    from gymsamp.data import returns
+
+    if request.param == "compiled":
+        pytest.importorskip("numba")
+        monkeypatch.setattr(returns, "_USE_COMPILED", True)
+        assert returns._get_kernels() is not None
+    else:
+        monkeypatch.setattr(returns, "_USE_COMPILED", False)
+        assert returns._get_kernels() is None
+    return request.param
+
+
+def assert_matches_loop(out, expected, path):
+    """Compiled: bit-identical to the loop (same operations, same order); scipy: within TOL."""
+    if path == "compiled":
+        np.testing.assert_array_equal(out, expected)
+    else:
+        np.testing.assert_allclose(out, expected, **TOL)
+
+
+class TestCompiledAndFallbackPaths:
+    @pytest.mark.parametrize("gamma", GAMMAS)
+    @pytest.mark.parametrize("shape_tail", [(), (1,), (3,), (2, 2)])
+    @pytest.mark.parametrize("lengths", [*LANE_LAYOUTS, _random_layout(0), _random_layout(1)])
+    def test_cumsum_matches_loop(self, returns_path, gamma, shape_tail, lengths):
+        rng = np.random.default_rng(len(lengths))
+        bounds = np.concatenate([[0], np.cumsum(lengths)])
+        x = rng.normal(size=(int(bounds[-1]), *shape_tail))
+        before = x.copy()
+        out = discounted_reverse_cumsum(x, gamma, rollout_bounds=bounds)
+        assert out.shape == x.shape
+        assert out.dtype == np.float64
+        assert out.flags.c_contiguous
+        rows = x.reshape(len(x), -1)
+        expected = loop_discounted_cumsum(rows, gamma, bounds).reshape(x.shape)
+        assert_matches_loop(out, expected, returns_path)
+        np.testing.assert_array_equal(x, before)  # the input is never written to
+
+    @pytest.mark.parametrize("shape", [(1,), (7,), (500,), (500, 3)])
+    def test_cumsum_one_rollout_matches_loop(self, returns_path, shape):
+        x = np.random.default_rng(2).normal(size=shape)
+        expected = loop_discounted_cumsum(x, 0.99)
+        assert_matches_loop(discounted_reverse_cumsum(x, 0.99), expected, returns_path)
+        assert_matches_loop(
+            discounted_reverse_cumsum(x, 0.99, rollout_bounds=[0, len(x)]), expected, returns_path
+        )
+
+    def test_cumsum_non_contiguous_and_integer_input(self, returns_path):
+        x = np.random.default_rng(3).normal(size=(80, 4))[::2, 1]  # strided view
+        bounds = [0, 3, 4, 30, 40]
+        assert_matches_loop(
+            discounted_reverse_cumsum(x, 0.9, rollout_bounds=bounds),
+            loop_discounted_cumsum(x, 0.9, bounds),
+            returns_path,
+        )
+        ints = discounted_reverse_cumsum(np.array([1, 2, 3]), 0.5, rollout_bounds=[0, 1, 3])
+        assert ints.dtype == np.float64
+        assert ints.tolist() == [1.0, 3.5, 3.0]
+
+    @pytest.mark.parametrize("bounds", [None, [0, 2, 5]])
+    def test_cumsum_of_rows_without_columns(self, returns_path, bounds):
+        out = discounted_reverse_cumsum(np.zeros((5, 0)), 0.9, rollout_bounds=bounds)
+        assert out.shape == (5, 0)
+
+    @pytest.mark.parametrize("shape_tail", [(), (2,)])
+    @pytest.mark.parametrize("bounds", [None, [0, 5, 6, 9, 30]])
+    def test_torch_in_torch_out_and_float32_kept(self, returns_path, shape_tail, bounds):
+        x = np.random.default_rng(4).normal(size=(30, *shape_tail))
+        out = discounted_reverse_cumsum(torch.from_numpy(x), 0.95, rollout_bounds=bounds)
+        assert isinstance(out, torch.Tensor)
+        assert out.dtype == torch.float64
+        assert_matches_loop(out.numpy(), loop_discounted_cumsum(x, 0.95, bounds), returns_path)
+        x32 = torch.from_numpy(x.astype(np.float32))
+        out32 = discounted_reverse_cumsum(x32, 0.95, rollout_bounds=bounds)
+        assert out32.dtype == torch.float32
+        expected32 = loop_discounted_cumsum(x.astype(np.float32).astype(np.float64), 0.95, bounds)
+        # Computed in float64 and rounded once: the compiled path rounds the loop's exact
+        # float64 result; scipy's may round to the neighbouring float32.
+        if returns_path == "compiled":
+            np.testing.assert_array_equal(out32.numpy(), expected32.astype(np.float32))
+        else:
+            np.testing.assert_allclose(out32.numpy(), expected32, rtol=1e-6, atol=1e-6)
+
+    @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e300])
+    @pytest.mark.parametrize("shape_tail", [(), (2,)])
+    @pytest.mark.parametrize("lengths", [[3, 4, 2, 5, 1], [400, 300, 500, 2, 350], [1, 900, 5, 40]])
+    def test_bad_value_stays_in_its_rollout(self, returns_path, bad, shape_tail, lengths):
+        rng = np.random.default_rng(len(lengths))
+        bounds = np.concatenate([[0], np.cumsum(lengths)])
+        clean = rng.normal(size=(int(bounds[-1]), *shape_tail))
+        for gamma in (0.0, 0.9, 1.0):
+            expected = loop_discounted_cumsum(clean, gamma, bounds)
+            for k in range(len(lengths)):
+                x = clean.copy()
+                x[bounds[k + 1] - 1] = bad  # the rollout's last step: reaches its whole rollout
+                out = discounted_reverse_cumsum(x, gamma, rollout_bounds=bounds)
+                outside = np.r_[0 : bounds[k], bounds[k + 1] : bounds[-1]]
+                assert_matches_loop(out[outside], expected[outside], returns_path)
+                if np.isnan(bad):
+                    assert np.all(np.isnan(out[bounds[k + 1] - 1]))
+
+    def test_nan_in_a_later_rollout_stays_there(self, returns_path):
+        out = discounted_reverse_cumsum(np.array([1.0, np.nan]), 0.5, rollout_bounds=[0, 1, 2])
+        assert out[0] == 1.0
+        assert np.isnan(out[1])
+        out = discounted_reverse_cumsum(np.array([1.0, 1e17]), 1.0, rollout_bounds=[0, 1, 2])
+        assert out.tolist() == [1.0, 1e17]
+        x = np.array([[1.0, 2.0], [3.0, 4.0], [np.inf, np.nan]])
+        out = discounted_reverse_cumsum(x, 1.0, rollout_bounds=[0, 2, 3])
+        assert out[:2].tolist() == [[4.0, 6.0], [3.0, 4.0]]
+        assert out[2, 0] == np.inf
+        assert np.isnan(out[2, 1])
+
+    @pytest.mark.parametrize(("gamma", "lamb"), [(0.99, 0.95), (1.0, 1.0), (0.5, 0.0), (0.0, 0.7)])
+    @pytest.mark.parametrize("seed", [0, 1])
+    def test_gae_matches_loop(self, returns_path, gamma, lamb, seed):
+        rng = np.random.default_rng(seed)
+        endings = rng.choice(ENDINGS, size=60)
+        raws = [make_raw(rng, int(rng.integers(1, 80)), str(e)) for e in endings]
+        expected = loop_gae(raws, gamma, lamb)
+        assert_matches_loop(gae_returns(concat_of(raws), gamma, lamb), expected, returns_path)
+        out = gae_returns(concat_of(raws, "torch"), gamma, lamb)
+        assert isinstance(out, torch.Tensor)
+        assert_matches_loop(out.numpy(), expected, returns_path)
+        rewards = np.concatenate([r.rewards for r in raws])
+        bounds = np.cumsum([0] + [len(r.rewards) for r in raws])
+        assert_matches_loop(
+            discounted_value(concat_of(raws), gamma),
+            loop_discounted_cumsum(rewards, gamma, bounds),
+            returns_path,
+        )
+
+    def test_gae_flat_rollouts_and_t_length_values(self, returns_path):
+        # Flat rollout bounds (no per-rollout finals), and T-entry values (all TERMINAL).
+        ro = StepSequence(
+            rewards=np.ones(4),
+            observations=np.zeros(5),
+            actions=np.zeros(4),
+            values=np.arange(5.0),
+            terminated=[0, 1, 0, 1],
+            truncated=[0, 0, 0, 0],
+        )
+        expected = loop_gae_rollout([1.0, 1.0], [0.0, 1.0, 0.0], True, 0.9, 0.8)
+        expected += loop_gae_rollout([1.0, 1.0], [2.0, 3.0, 4.0], True, 0.9, 0.8)
+        assert_matches_loop(gae_returns(ro, 0.9, 0.8), np.array(expected), returns_path)
+        raws = make_raws(np.random.default_rng(10), ("terminal", "both", "terminal"))
+        parts = [
+            StepSequence(
+                rewards=raw.rewards,
+                observations=np.zeros(len(raw.rewards) + 1),
+                actions=np.zeros(len(raw.rewards)),
+                terminated=raw.terminated,
+                truncated=raw.truncated,
+                values=raw.values[:-1],
+            )
+            for raw in raws
+        ]
+        assert_matches_loop(
+            gae_returns(StepSequence.concat(parts), 0.9, 0.9),
+            loop_gae(raws, 0.9, 0.9),
+            returns_path,
+        )
+
+    @pytest.mark.parametrize("bad", [np.nan, np.inf, 1e300])
+    def test_gae_bad_value_stays_in_its_part(self, returns_path, bad):
+        raws = make_raws(np.random.default_rng(17), MIXED_ENDINGS)
+        expected = loop_gae(raws, 0.99, 0.95)
+        bounds = np.cumsum([0] + [len(r.rewards) for r in raws])
+        for i, raw in enumerate(raws):
+            for where in (-2, -1):  # V(s_{T-1}), used by every step; V(s_T), the bootstrap
+                changed = [*raws[:i], RawRollout(**vars(raw)), *raws[i + 1 :]]
+                changed[i].values = raw.values.copy()
+                changed[i].values[where] = bad
+                out = gae_returns(concat_of(changed), 0.99, 0.95)
+                outside = np.r_[0 : bounds[i], bounds[i + 1] : bounds[-1]]
+                assert_matches_loop(out[outside], expected[outside], returns_path)
+                if returns_path == "compiled":
+                    # Bit-identical inside the bad part too. scipy's filter form may turn
+                    # inf - inf into a NaN at other steps of that part than the loop does.
+                    np.testing.assert_array_equal(out, loop_gae(changed, 0.99, 0.95))
+
+    def test_gae_does_not_modify_the_rollout(self, returns_path):
+        raws = make_raws(np.random.default_rng(18), MIXED_ENDINGS)
+        seq = concat_of(raws)
+        before = {name: seq.get_data_values(name).copy() for name in ("rewards", "values")}
+        gae_returns(seq, 0.99, 0.95)
+        for name, data in before.items():
+            np.testing.assert_array_equal(seq.get_data_values(name), data)
+
+
+class TestCompiledKernelLoading:
+    def test_import_gymsamp_does_not_import_numba(self):
+        import subprocess
+        import sys
+
+        code = "import sys, gymsamp.data; assert 'numba' not in sys.modules"
+        subprocess.run([sys.executable, "-c", code], check=True)
+
+    def test_without_numba_falls_back_to_scipy(self, monkeypatch):
+        import sys
+
+        from gymsamp.data import returns
+
+        monkeypatch.setattr(returns, "_USE_COMPILED", True)
+        monkeypatch.setattr(returns, "_kernels", None)  # not tried yet
+        monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` raises ImportError
+        assert returns._get_kernels() is None
+        assert returns._kernels is False  # remembered: not tried again
+        x = np.random.default_rng(19).normal(size=50)
+        np.testing.assert_allclose(
+            discounted_reverse_cumsum(x, 0.9, rollout_bounds=[0, 20, 50]),
+            loop_discounted_cumsum(x, 0.9, [0, 20, 50]),
+            **TOL,
+        )
+        raws = make_raws(np.random.default_rng(20), MIXED_ENDINGS)
+        np.testing.assert_allclose(
+            gae_returns(concat_of(raws), 0.99, 0.95), loop_gae(raws, 0.99, 0.95), **TOL
+        )
+
+    def test_without_a_writable_cache_compiles_without_one(self, monkeypatch):
+        import sys
+        import types
+
+        from gymsamp.data import returns
+
+        calls = []
+
+        def njit(signature, *, cache, nogil):
+            calls.append(cache)
+            if cache:  # what numba raises when no cache folder is writable
+                raise RuntimeError("cannot cache function: no locator available for file")
+            return lambda fn: fn  # the kernels' Python source: the same results, slowly
+
+        monkeypatch.setitem(sys.modules, "numba", types.SimpleNamespace(njit=njit))
+        monkeypatch.setattr(returns, "_USE_COMPILED", True)
+        monkeypatch.setattr(returns, "_kernels", None)
+        kernels = returns._get_kernels()
+        assert calls == [True, False, False]
+        assert kernels is not None
+        assert kernels.scan is returns._segmented_scan
+        lengths = [1, 30, 2, 1, 7, 12, 1]
+        bounds = np.concatenate([[0], np.cumsum(lengths)])
+        x = np.random.default_rng(21).normal(size=(int(bounds[-1]), 2))
+        for data in (x, x[:, 0]):
+            np.testing.assert_array_equal(
+                discounted_reverse_cumsum(data, 0.9, rollout_bounds=bounds),
+                loop_discounted_cumsum(data, 0.9, bounds),
+            )
+        raws = make_raws(np.random.default_rng(22), MIXED_ENDINGS)
+        np.testing.assert_array_equal(
+            gae_returns(concat_of(raws), 0.99, 0.95), loop_gae(raws, 0.99, 0.95)
+        )
