@@ -151,6 +151,10 @@ class CallablePolicy:
     def start(self, num_envs: int, *, eval: bool) -> None:
         """Begin a collection over ``num_envs`` sub-envs."""
         self._rngs.start(num_envs)
+        obs_shape, act_shape = self.spec.observation_space.shape, self.spec.action_space.shape
+        # The shapes every act() must see; checked once here, then compared cheaply per step.
+        self._obs_batch = None if obs_shape is None else (num_envs, *obs_shape)
+        self._act_batch = None if act_shape is None else (num_envs, *act_shape)
 
     def reset_envs(self, env_indices: np.ndarray, rngs: Sequence[np.random.Generator]) -> None:
         """Nothing to reset (the generators are checked but not used)."""
@@ -158,10 +162,20 @@ class CallablePolicy:
 
     def act(self, observations: np.ndarray) -> PolicyStep:
         """``fn(observations)``, checked to have shape ``(B, *action_shape)``."""
-        batch = self._rngs.check_batch(observations)
-        obs = _observations(observations, self.spec, batch, repr(self))
-        actions = _check_actions(self.fn(obs), self.spec, batch, f"policy {self!r}")
-        return PolicyStep(actions, {})
+        # Fast path (once per vector step): arrays of exactly the expected shapes.
+        expected = getattr(self, "_obs_batch", None)
+        if (
+            expected is None
+            or type(observations) is not np.ndarray
+            or (observations.shape != expected)
+        ):
+            batch = self._rngs.check_batch(observations)
+            observations = _observations(observations, self.spec, batch, repr(self))
+        actions = self.fn(observations)
+        if type(actions) is np.ndarray and actions.shape == getattr(self, "_act_batch", None):
+            return PolicyStep(actions, {})
+        checked = _check_actions(actions, self.spec, len(observations), f"policy {self!r}")
+        return PolicyStep(checked, {})
 
 
 # ----------------------------------------------------------------------------------------------

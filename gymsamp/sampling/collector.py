@@ -28,6 +28,7 @@ from gymnasium.vector import AutoresetMode
 
 from gymsamp.data import StepSequence
 from gymsamp.data._tree import tree_leaves, tree_map
+from gymsamp.data.data_format import stack_to_format
 from gymsamp.policies.base import Policy
 from gymsamp.sampling.errors import StepTimeoutError
 from gymsamp.sampling.quota import Quota
@@ -120,19 +121,14 @@ def _clipper(space: gym.Space[Any]) -> Callable[[np.ndarray], np.ndarray]:
     return lambda actions: actions
 
 
-def _check_finite(what: str, values: np.ndarray, slots: list[Any]) -> None:
-    if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
-        bad = [
-            i
-            for i in range(len(values))
-            if slots[i] is not None and not np.all(np.isfinite(values[i]))
-        ]
-        if bad:
-            i = bad[0]
-            raise ValueError(
-                f"{what} must be finite, got {values[i]!r} in sub-env {i} "
-                f"(rollout {slots[i].job.index})"
-            )
+def _check_finite(what: str, values: np.ndarray, index: int, env: int) -> None:
+    """Raise if a float array of one rollout holds NaN or inf (once per rollout, not per step)."""
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        step = int(np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))[0])
+        raise ValueError(
+            f"{what} must be finite, got {values[step]!r} at step {step} of rollout {index} "
+            f"(sub-env {env})"
+        )
 
 
 class _Collection:
@@ -174,6 +170,8 @@ class _Collection:
         self.start_rows = np.zeros(self.num_envs, dtype=np.int64)
         self.must_reset = np.zeros(self.num_envs, dtype=bool)
         self.autoreset_pending = np.zeros(self.num_envs, dtype=bool)
+        # Free sub-envs are looked for only after one became free (not on every step).
+        self.slots_changed = True
         self.buffer = StepBuffer(self.num_envs)
         self.info_rows: dict[int, dict[str, Any]] = {}  # env infos, only for rows that have any
         self.agent_template: dict[str, Any] | None = None
@@ -278,15 +276,21 @@ class _Collection:
                 f"policy must return actions of shape {self.act_shape} for {self.num_envs} "
                 f"sub-envs, got shape {actions.shape}"
             )
-        _check_finite("actions", actions, self.slots)
+        if actions.dtype.kind == "f" and not np.isfinite(actions).all():
+            # Checked before stepping: NaN must never reach a simulator (MuJoCo would go on).
+            bad = int(np.flatnonzero(~np.isfinite(actions.reshape(self.num_envs, -1)).all(1))[0])
+            running = self.slots[bad]
+            index = running.job.index if running is not None else -1
+            _check_finite("actions", actions[bad : bad + 1], index, bad)
         applied = self.clip(actions)
         t1 = time.perf_counter()
         next_obs, rewards, terminated, truncated, infos = self._step(applied)
         t2 = time.perf_counter()
-        _check_finite("observations", np.asarray(next_obs), self.slots)
         # The step after a NEXT_STEP episode end only resets: never recorded (those sub-envs
         # are idle, so nothing of them is used), and it does not end anything.
-        self.autoreset_pending[:] = False
+        if self.autoreset_pending.any():
+            self.autoreset_pending[:] = False
+            self.slots_changed = True
         row_values: dict[str, Any] = {
             "obs": self.obs,
             "actions": actions,
@@ -305,10 +309,7 @@ class _Collection:
         if self.record_dts:
             row_values["dt_policy"] = np.full(self.num_envs, t1 - t0)
             row_values["dt_step"] = np.full(self.num_envs, t2 - t1)
-        keep_from = (
-            int(self.start_rows[self.active].min()) if self.active.any() else self.buffer.next_row
-        )
-        row = self.buffer.append(row_values, keep_from)
+        row = self.buffer.append(row_values, self._oldest_needed_row)
         extra = {k: v for k, v in infos.items() if k not in ("state", "_state")}
         if extra:
             self.info_rows[row] = extra
@@ -340,6 +341,7 @@ class _Collection:
         self._complete(running.job.index, rollout)
         self.slots[i] = None
         self.active[i] = False
+        self.slots_changed = True
         if self.on_rollout is not None:
             self.on_rollout(rollout)
         # A sub-env cut short is mid-episode: start its next rollout with a reset.
@@ -401,14 +403,34 @@ class _Collection:
         last = {k: v for k, v in step_infos[-1].items() if k not in common}
         if last:
             rollout_info["final_info"] = last
-        return StepSequence(
-            rewards=buffer.column("rewards", start, stop, i).astype(np.float64, copy=False),
-            observations=observations,
-            actions=buffer.column("actions", start, stop, i),
-            terminated=buffer.column("terminated", start, stop, i),
-            truncated=truncated,
-            rollout_info=rollout_info,
+        actions = buffer.column("actions", start, stop, i)
+        _check_finite("observations", observations, running.job.index, i)
+        data: dict[str, Any] = {
+            "rewards": buffer.column("rewards", start, stop, i).astype(np.float64, copy=False),
+            "observations": observations,
+            "actions": actions,
             **fields,
+        }
+        if "env_infos" in data:
+            data["env_infos"] = stack_to_format(data["env_infos"], "numpy")
+        after_last = {"observations", "time", "states"} & set(data)
+        # Built here from consistent arrays: skip StepSequence's validation (it is per rollout,
+        # and the collection loop is the hot path).
+        return StepSequence._assemble(
+            data=data,
+            after_last=after_last,
+            terminated=buffer.column("terminated", start, stop, i).astype(bool, copy=False),
+            truncated=truncated.astype(bool, copy=False),
+            rollout_bounds=np.array([0, length], dtype=np.intp),
+            rollout_infos=[rollout_info],
+            finals={name: data[name][length:] for name in after_last},
+            data_format="numpy",
+        )
+
+    def _oldest_needed_row(self) -> int:
+        """The first buffer row a running rollout still needs."""
+        return (
+            int(self.start_rows[self.active].min()) if self.active.any() else self.buffer.next_row
         )
 
     def _complete(self, index: int, rollout: StepSequence) -> None:
@@ -431,6 +453,7 @@ class _Collection:
     def _mark_end(self, i: int, ended: bool, *, autoreset: bool | None = None) -> None:
         if not ended:
             return
+        self.slots_changed = True
         autoreset = ended if autoreset is None else autoreset
         if self.mode == AutoresetMode.NEXT_STEP and autoreset:
             self.autoreset_pending[i] = True
@@ -443,13 +466,15 @@ class _Collection:
         while True:
             if self.result_count is not None:
                 return [self.completed[k] for k in range(self.result_count)]
-            jobs: dict[int, RolloutJob | None] = {}
-            for i in np.flatnonzero(~self.active & ~self.autoreset_pending):
-                job = self._next_job()
-                if job is not None or self.must_reset[i]:
-                    jobs[int(i)] = job
-            if jobs:
-                self._reset(jobs)
+            if self.slots_changed:
+                self.slots_changed = False
+                jobs: dict[int, RolloutJob | None] = {}
+                for i in np.flatnonzero(~self.active & ~self.autoreset_pending):
+                    job = self._next_job()
+                    if job is not None or self.must_reset[i]:
+                        jobs[int(i)] = job
+                if jobs:
+                    self._reset(jobs)
             self._record_step()
 
 

@@ -8,6 +8,7 @@ the longest running rollout.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -35,14 +36,17 @@ class StepBuffer:
         """The global index the next :meth:`append` writes."""
         return self.offset + self.size
 
-    def append(self, values: dict[str, Any], keep_from: int) -> int:
-        """Write one row; rows before ``keep_from`` may be dropped to make room.
+    def append(self, values: dict[str, Any], keep_from: Callable[[], int]) -> int:
+        """Write one row; rows before ``keep_from()`` may be dropped to make room.
+
+        ``keep_from`` is called only when the buffer is full (rarely), so callers can pass the
+        costly "oldest row still needed" computation without paying it every step.
 
         Returns:
             The global index of the written row.
         """
         if self.size == self.capacity:
-            self._make_room(keep_from)
+            self._make_room(keep_from())
         local = self.size
         for key, value in values.items():
             column = self.columns.get(key)
