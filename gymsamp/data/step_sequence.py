@@ -688,24 +688,42 @@ class StepSequence(Sequence[Step]):
             data_format = "torch" if any(p._data_format == "torch" for p in parts) else "numpy"
         continuous = all(p._continuous for p in parts)
         after_last = set.intersection(*(p._after_last for p in parts)) if continuous else set()
-        data = {
-            name: cat_to_format([p.get_data_values(name, True) for p in parts], data_format)
-            for name in names
-        }
+        last = parts[-1]
+
+        def steps_of(part: StepSequence, name: str) -> Field:
+            # The last part keeps its final entry of the T+1 fields; the others' go to finals.
+            field = part._data[name]
+            if name not in part._after_last or (part is last and name in after_last):
+                return field
+            if isinstance(field, np.ndarray):
+                return field[: part._length]
+            return _index(field, slice(0, part._length))
+
+        def cat(items: list[Any]) -> Any:
+            # Plain numpy arrays (the common case) skip the generic nested-field machinery.
+            if data_format == "numpy" and all(type(x) is np.ndarray for x in items):
+                return np.concatenate(items)
+            return cat_to_format(items, data_format)
+
+        data = {name: cat([steps_of(p, name) for p in parts]) for name in names}
         finals: dict[str, Field | None] = {}
         for name in after_last:
             part_finals = [p._final_entries(name) for p in parts]
             known = all(f is not None for f in part_finals)
-            finals[name] = cat_to_format(part_finals, data_format) if known else None
-            last = parts[-1]
-            data[name] = cat_to_format(
-                [data[name], _index(last._data[name], slice(last._length, None))], data_format
-            )
+            finals[name] = cat(part_finals) if known else None
         rollout_bounds = None
         if continuous:
-            offsets = np.cumsum([0] + [p._length for p in parts[:-1]])
-            pieces = [p.rollout_bounds[1:] + off for p, off in zip(parts, offsets, strict=True)]
-            rollout_bounds = np.concatenate([np.zeros(1, np.intp), *pieces]).astype(np.intp)
+            lengths = np.fromiter((p._length for p in parts), dtype=np.intp, count=len(parts))
+            if all(len(p._rollout_bounds) == 2 for p in parts):  # type: ignore[arg-type]
+                rollout_bounds = np.concatenate([np.zeros(1, np.intp), np.cumsum(lengths)])
+            else:
+                offsets = np.concatenate([np.zeros(1, np.intp), np.cumsum(lengths[:-1])])
+                pieces = [
+                    p._rollout_bounds[1:] + off  # type: ignore[index]
+                    for p, off in zip(parts, offsets, strict=True)
+                ]
+                rollout_bounds = np.concatenate([np.zeros(1, np.intp), *pieces])
+            rollout_bounds = rollout_bounds.astype(np.intp, copy=False)
         return cls._assemble(
             data=data,
             after_last=after_last,
