@@ -36,7 +36,7 @@ test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc
 
 demo: $(INSTALLED)
-	$(BIN)/python examples/demo.py
+	$(BIN)/gymsamp sample CartPole-v1 --policy balance --randomize length=uniform:0.5,0.45 --min-rollouts 40 --seed 0 --out runs/demo/cartpole.npz --plot runs/demo/cartpole.png
 
 docs: $(INSTALLED)
 	$(BIN)/mkdocs build --strict

@@ -217,6 +217,22 @@ class InitStateWrapper(gym.Wrapper[Any, Any, Any, Any]):
         """The space of the full simulator state."""
         return self._adapter.state_space
 
+    # Labels from the simulator adapter, so EnvSpec.from_env(env) can name every dimension.
+    @property
+    def state_labels(self) -> tuple[str, ...] | None:
+        """One name per state dimension, or None."""
+        return self._adapter.state_labels
+
+    @property
+    def obs_labels(self) -> tuple[str, ...] | None:
+        """One name per flat observation dimension, or None."""
+        return self._adapter.obs_labels
+
+    @property
+    def act_labels(self) -> tuple[str, ...] | None:
+        """One name per flat action dimension, or None."""
+        return self._adapter.act_labels
+
     def _checked_state(self, init_state: Any) -> np.ndarray:
         try:
             state = np.asarray(init_state, dtype=np.float64)

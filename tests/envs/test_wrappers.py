@@ -706,3 +706,13 @@ def test_domain_param_none_still_draws() -> None:
     _, with_none = env.reset(seed=5, options={"domain_param": None})
     assert with_none["domain_param"] == plain["domain_param"]
     assert plain["domain_param"]["masspole"] != 0.1
+
+
+def test_env_spec_reads_the_adapters_labels_through_the_wrappers() -> None:
+    from gymsamp.data import EnvSpec
+
+    spec = EnvSpec.from_env(InitStateWrapper(DomainParamWrapper(gym.make("Pendulum-v1"))))
+    assert spec.obs_labels == ("cos_theta", "sin_theta", "theta_dot")
+    assert spec.state_labels == ("theta", "theta_dot")
+    assert spec.act_labels == ("torque",)
+    assert spec.state_space.shape == (2,)

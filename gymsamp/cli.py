@@ -1,0 +1,597 @@
+"""The ``gymsamp`` command: sample rollouts from a shell, summarize, save and plot them.
+
+Subcommands (``gymsamp COMMAND --help`` for all options)::
+
+    gymsamp sample ENV [options]   sample rollouts, print a summary, optionally save and plot
+    gymsamp info FILE              the same summary for saved rollouts
+    gymsamp params ENV             the env's domain parameters and whether its state can be set
+    gymsamp plot FILE -o OUT.png   plot saved rollouts
+
+Also runnable as ``python -m gymsamp``. Errors are reported as one line on stderr
+(``gymsamp: error: ...``, exit code 2 for bad arguments, 1 otherwise; ``--traceback`` shows the
+traceback instead); Ctrl-C ends every worker process and exits with code 130.
+
+Policies (``--policy``): ``random``, ``idle``, ``balance`` (a hand-made controller that
+balances CartPole), ``sb3:ALGO:PATH`` (a stable-baselines3 / sb3-contrib model zip), a
+torch.export (``.pt2``) or TorchScript file, or ``module:attr`` / ``path/to/file.py:attr``
+(see :func:`load_policy`). Model files are never unpickled by gymsamp: a torch module must be
+saved with ``torch.export.save`` or ``torch.jit.save``, or as a ``state_dict`` (read with
+``torch.load(weights_only=True)``) loaded into a module built by ``module:attr``
+(``--weights FILE``). SB3 zips are read by SB3's own ``ALGO.load``, which unpickles parts of
+the zip, so load only SB3 files you trust.
+
+Heavy modules (torch, matplotlib, stable-baselines3) are imported only when a command needs
+them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import secrets
+import sys
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gymsamp._cli_inputs import (
+    BUILTIN_POLICIES,
+    CliError,
+    DrawWithFixed,
+    EnvInfo,
+    EnvMaker,
+    balance,
+    check_param_names,
+    load_policy,
+    one_line,
+    parse_distribution,
+    parse_env_kwargs,
+    parse_fixed_params,
+    parse_floats,
+    parse_grid,
+    probe_env,
+)
+
+__all__ = [
+    "BUILTIN_POLICIES",
+    "CliError",
+    "balance",
+    "build_parser",
+    "load_policy",
+    "main",
+    "parse_distribution",
+    "parse_grid",
+]
+
+_VECTORIZATIONS = ("auto", "sync", "async")
+_DEFAULT_EPSILON = 0.1
+_DEFAULT_ROLLOUTS = 10
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors raise :class:`CliError` (one line, exit code 2)."""
+
+    def error(self, message: str) -> Any:
+        raise CliError(f"{message} (see '{self.prog} --help')", 2)
+
+
+# ----------------------------------------------------------------------------------------------
+# Commands
+# ----------------------------------------------------------------------------------------------
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from gymsamp.envs import DomainRandomizer, param_grid
+
+    epsilon = _check_epsilon(args.cvar)
+    kwargs = parse_env_kwargs(args.env_kwarg)
+    fixed = parse_fixed_params(args.domain_param)
+    randomized = [parse_distribution(text) for text in args.randomize or ()]
+    grid = dict(parse_grid(text) for text in args.grid or ())
+    init_state = parse_floats(args.init_state, "--init-state values") if args.init_state else None
+    if len(grid) > 2:
+        raise CliError(f"--grid takes 1 or 2 parameters, got {len(grid)}: {', '.join(grid)}", 2)
+    if grid and randomized:
+        raise CliError("--grid and --randomize cannot be combined (grid points are fixed)", 2)
+    names = [*fixed, *(name for name, _, _ in randomized), *grid]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise CliError(f"parameter set more than once: {', '.join(duplicates)}", 2)
+    if args.min_rollouts is None and args.min_steps is None:
+        args.min_rollouts = len(param_grid(grid)) if grid else _DEFAULT_ROLLOUTS
+
+    info = probe_env(args.env, kwargs)
+    check_param_names(info, list(fixed), "--domain-param")
+    check_param_names(info, [name for name, _, _ in randomized], "--randomize")
+    check_param_names(info, list(grid), "--grid")
+    if init_state is not None:
+        if info.state_shape is None:
+            raise CliError(f"--init-state: the state of {info.env_id} cannot be set (no adapter)")
+        if (len(init_state),) != info.state_shape:
+            labels = info.spec.state_labels
+            raise CliError(
+                f"--init-state must have {info.state_shape[0] if info.state_shape else 0} values"
+                + (f" ({', '.join(labels)})" if labels else "")
+                + f" for {info.env_id}, got {len(init_state)}",
+                2,
+            )
+    policy, policy_text = load_policy(
+        args.policy, info.spec, weights=args.weights, deterministic=not args.stochastic
+    )
+    draw = None
+    if randomized or (fixed and not grid):
+        randomizer = (
+            DomainRandomizer(*(param for _, param, _ in randomized)) if randomized else None
+        )
+        draw = DrawWithFixed(fixed, randomizer)
+    settings = {name: "fixed" for name in fixed}
+    settings.update({name: text for name, _, text in randomized})
+    settings.update({name: "grid" for name in grid})
+    domain_params = [{**fixed, **point} for point in param_grid(grid)] if grid else None
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    plan = _Plan(EnvMaker(args.env, kwargs, draw), policy, policy_text, seed, epsilon, settings)
+    plan.domain_params, plan.init_state, plan.grid_names = domain_params, init_state, list(grid)
+    return _run_sampling(args, info, plan)
+
+
+@dataclasses.dataclass
+class _Plan:
+    """What ``gymsamp sample`` runs, from the parsed options."""
+
+    env: Callable[[], Any]
+    policy: Any
+    policy_text: str
+    seed: int
+    epsilon: float
+    settings: dict[str, str]
+    domain_params: list[dict[str, Any]] | None = None
+    init_state: list[float] | None = None
+    grid_names: list[str] = dataclasses.field(default_factory=list)
+
+
+def _run_sampling(args: argparse.Namespace, info: EnvInfo, plan: _Plan) -> int:
+    from gymsamp.data.io import save_rollouts
+    from gymsamp.sampling import ParallelRolloutSampler
+    from gymsamp.summary import summarize
+
+    show_bar = not args.quiet and sys.stderr.isatty()
+    try:
+        sampler = ParallelRolloutSampler(
+            plan.env,
+            plan.policy,
+            args.num_workers,
+            min_rollouts=args.min_rollouts,
+            min_steps=args.min_steps,
+            show_progress_bar=show_bar,
+            seed=plan.seed,
+            vectorization=args.vectorization,
+            max_steps=args.max_steps,
+            record_states=args.record_states,
+        )
+    except ValueError as err:
+        raise CliError(one_line(err), 2) from None
+    with sampler:
+        bound = (
+            f"{args.min_rollouts} rollouts" if args.min_steps is None else f"{args.min_steps} steps"
+        )
+        print(
+            f"gymsamp sample {info.env_id}: policy {plan.policy_text}, at least {bound}, "
+            f"seed {plan.seed}, {sampler.num_workers} workers ({sampler.vectorization_used})"
+            + ("" if plan.init_state is None else f", initial state {plan.init_state}"),
+            flush=True,
+        )
+        start = time.perf_counter()
+        rollouts = sampler.sample(
+            init_states=None if plan.init_state is None else [np.array(plan.init_state)],
+            domain_params=plan.domain_params,
+        )
+        seconds = time.perf_counter() - start
+    summary = summarize(
+        rollouts,
+        epsilon=plan.epsilon,
+        seed=0,
+        seconds=seconds,
+        nominal=info.nominal,
+        settings=plan.settings,
+        env_id=info.env_id,
+    )
+    print(summary.format())
+    if args.out:
+        path = Path(args.out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_rollouts(path, rollouts, compress=True)
+        print(f"wrote {path} ({len(rollouts)} rollouts)")
+    if args.plot:
+        path = _save_plot(
+            rollouts,
+            args.plot,
+            epsilon=plan.epsilon,
+            env_spec=info.spec,
+            nominal=info.nominal,
+            grid=plan.grid_names or None,
+            field="states" if args.record_states else "observations",
+        )
+        print(f"wrote {path}")
+    print(summary.result_line(), flush=True)
+    return 0
+
+
+def _save_plot(
+    rollouts: Sequence[Any],
+    out: str,
+    *,
+    epsilon: float,
+    env_spec: Any,
+    nominal: Mapping[str, Any] | None,
+    grid: Sequence[str] | None = None,
+    field: str = "observations",
+    kind: str = "all",
+    num_rollouts: int = 4,
+) -> Path:
+    try:
+        from gymsamp import plot
+    except ImportError as err:
+        raise CliError(
+            f"plotting needs matplotlib (pip install 'gymsamp[plot]'): {one_line(err)}"
+        ) from None
+    if field == "states" and "states" not in rollouts[0].data_names:
+        field = "observations"
+    if kind == "returns":
+        fig = plot.plot_returns(rollouts, epsilon=epsilon)
+    elif kind == "trajectories":
+        fig = plot.plot_trajectories(
+            rollouts, field=field, num_rollouts=num_rollouts, env_spec=env_spec
+        )
+    elif kind == "grid":
+        names = list(grid) if grid else plot.grid_param_names(rollouts)
+        if not names:
+            raise CliError("--kind grid: these rollouts do not vary domain parameters on a grid")
+        fig = plot.plot_return_grid(
+            rollouts, names[0], names[1] if len(names) > 1 else None, nominal=nominal
+        )
+    else:
+        fig = plot.plot_rollouts(
+            rollouts,
+            epsilon=epsilon,
+            env_spec=env_spec,
+            field=field,
+            num_rollouts=num_rollouts,
+            grid=grid,
+            nominal=nominal,
+        )
+    try:
+        return plot.save_figure(fig, out)
+    except (OSError, ValueError) as err:
+        raise CliError(f"cannot write the plot {out!r}: {one_line(err)}") from None
+
+
+def _check_epsilon(epsilon: float) -> float:
+    if not 0 < epsilon <= 1:
+        raise CliError(f"--cvar must be in (0, 1], got {epsilon:g}", 2)
+    return epsilon
+
+
+def _load(path: str) -> list[Any]:
+    from gymsamp.data.io import load_rollouts
+
+    try:
+        rollouts = load_rollouts(path)
+    except FileNotFoundError:
+        raise CliError(f"cannot read {path!r}: no such file") from None
+    except IsADirectoryError:
+        raise CliError(f"cannot read {path!r}: it is a directory") from None
+    except (OSError, ValueError) as err:
+        text = one_line(err)
+        if "is not a readable gymsamp file" in text or "is not a gymsamp file" in text:
+            text = "not a gymsamp rollout file (gymsamp sample --out and save_rollouts write them)"
+        raise CliError(f"cannot read {path!r}: {text}") from None
+    if not rollouts:
+        raise CliError(f"{path!r} holds no rollouts")
+    from gymsamp.summary import as_rollout_list
+
+    return as_rollout_list(rollouts)
+
+
+def _saved_env_info(rollouts: Sequence[Any]) -> EnvInfo | None:
+    """The env of saved rollouts (from ``rollout_info["env_id"]``), if it can be made here."""
+    info = rollouts[0].rollout_info
+    env_id = info.get("env_id") if isinstance(info, Mapping) else None
+    if not isinstance(env_id, str):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return probe_env(env_id, {})
+    except Exception:
+        return None
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from gymsamp.summary import summarize
+
+    epsilon = _check_epsilon(args.cvar)
+    rollouts = _load(args.file)
+    env = _saved_env_info(rollouts)
+    summary = summarize(rollouts, epsilon=epsilon, nominal=env.nominal if env else None)
+    print(f"{args.file}: {summary.num_rollouts} rollouts of {summary.env_id or 'an unknown env'}")
+    print(summary.format())
+    print(summary.result_line())
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    epsilon = _check_epsilon(args.cvar)
+    rollouts = _load(args.file)
+    if args.states and "states" not in rollouts[0].data_names:
+        raise CliError(f"{args.file} holds no states (sample with --record-states to record them)")
+    env = _saved_env_info(rollouts)
+    path = _save_plot(
+        rollouts,
+        args.output,
+        epsilon=epsilon,
+        env_spec=env.spec if env else None,
+        nominal=env.nominal if env else None,
+        field="states" if args.states else "observations",
+        kind=args.kind,
+        num_rollouts=args.num_rollouts,
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_params(args: argparse.Namespace) -> int:
+    from gymsamp.summary import format_number
+
+    info = probe_env(args.env, parse_env_kwargs(args.env_kwarg))
+    spec = info.spec
+    print(f"{info.env_id} ({info.class_name})")
+    if info.nominal is None:
+        print(
+            "domain parameters: none (gymsamp has no simulator adapter for this env; it could "
+            "implement nominal_domain_param, get/set_domain_param and get/set_state itself)"
+        )
+        print("initial state: cannot be set")
+    else:
+        print(f"domain parameters ({len(info.nominal)}; set with --domain-param / --randomize):")
+        width = max(len(name) for name in info.nominal) if info.nominal else 0
+        for name, value in info.nominal.items():
+            print(f"  {name:<{width}}  {format_number(float(value))}")
+        shape = info.state_shape or ()
+        labels = f": {', '.join(spec.state_labels)}" if spec.state_labels else ""
+        count = shape[0] if shape else 0
+        print(f"initial state: can be set with --init-state, {count} values{labels}")
+    obs_labels = f" ({', '.join(spec.obs_labels)})" if spec.obs_labels else ""
+    act_labels = f" ({', '.join(spec.act_labels)})" if spec.act_labels else ""
+    print(f"observation space: {spec.observation_space}{obs_labels}")
+    print(f"action space: {spec.action_space}{act_labels}")
+    limit = spec.max_episode_length
+    print(f"episode limit: {f'{limit} steps' if limit else 'none'}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# Parser and entry point
+# ----------------------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an int >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an int >= 0, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {text!r}") from None
+
+
+_SAMPLE_EPILOG = """examples:
+  gymsamp sample CartPole-v1 --policy balance --min-rollouts 40 --seed 0 \\
+      --randomize length=uniform:0.5,0.45 --out runs/cp.npz --plot runs/cp.png
+  gymsamp sample Pendulum-v1 --domain-param m=1.5 --init-state=3.1,0 --max-steps 100
+  gymsamp sample CartPole-v1 --policy balance --grid length=0.05,0.1,0.5 --grid masspole=0.1:1:3
+  gymsamp sample CartPole-v1 --policy sb3:PPO:ppo_cartpole.zip --min-steps 10000"""
+
+_HELP = {
+    "env": "a Gymnasium env id, e.g. CartPole-v1, Hopper-v5, gymsamp/PointMass-v0",
+    "policy": "random (default), idle, balance (CartPole), sb3:ALGO:PATH (an SB3 zip), a "
+    "torch.export (.pt2) or TorchScript file, or module:attr / file.py:attr (a policy, or a "
+    "class or factory(spec) returning one)",
+    "weights": "a torch state_dict for the module --policy module:attr builds (read with "
+    "torch.load(weights_only=True))",
+    "stochastic": "SB3 models: sample actions instead of taking the most likely one",
+    "num-workers": "sub-envs stepped in parallel (default: the number of CPUs, at most 8)",
+    "min-rollouts": f"sample at least N complete rollouts (default {_DEFAULT_ROLLOUTS}, or one "
+    "per grid point with --grid, if --min-steps is not given)",
+    "min-steps": "sample at least N steps in total",
+    "max-steps": "cut rollouts after N steps (they end in TIMEOUT)",
+    "seed": "base seed (default: a random one, printed so that the run can be repeated)",
+    "vectorization": "auto (default: chosen by the env's step cost), sync (in this process) or "
+    "async (one process per worker)",
+    "domain-param": "fix a domain parameter (repeatable; 'gymsamp params ENV' lists them)",
+    "randomize": "draw a domain parameter anew for every rollout: NAME=uniform:MEAN,HALFSPAN or "
+    "NAME=normal:MEAN,STD (repeatable)",
+    "grid": "sample on a grid of domain-parameter values: NAME=V1,V2,... or NAME=START:STOP:NUM "
+    "(1 or 2 times); every grid point gets the same number of rollouts, and the plot shows "
+    "the mean return per grid point",
+    "init-state": "start every rollout from this full simulator state (write "
+    "--init-state=-0.1,0 when the first value is negative)",
+    "env-kwarg": "keyword argument for gymnasium.make, the value a Python literal (repeatable)",
+    "record-states": "also record the full simulator states (plotted instead of observations)",
+    "cvar": "report the CVaR at level EPS: the mean return of the worst EPS fraction of "
+    f"rollouts (default {_DEFAULT_EPSILON})",
+    "out": "save the rollouts to FILE (gymsamp's .npz format, no pickle)",
+    "plot": "save a plot of the rollouts (return distribution, grid, trajectories)",
+    "quiet": "no progress bar and no warnings (the summary is still printed)",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``gymsamp`` argument parser (its usage errors raise :class:`CliError`).
+
+    Example:
+        >>> args = build_parser().parse_args(["sample", "CartPole-v1", "--min-rollouts", "4"])
+        >>> args.command, args.env, args.min_rollouts, args.policy
+        ('sample', 'CartPole-v1', 4, 'random')
+    """
+    from gymsamp import __version__
+
+    parser = _Parser(
+        prog="gymsamp",
+        description="Sample rollouts of Gymnasium environments in parallel, reproducibly, with "
+        "domain randomization; summarize, save and plot them.",
+        epilog="Run 'gymsamp COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"gymsamp {__version__}")
+    parser.add_argument("--traceback", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    sample = commands.add_parser(
+        "sample",
+        help="sample rollouts and print a summary (optionally save and plot them)",
+        description="Sample rollouts of ENV with a policy in parallel and print a summary:\n"
+        "rollouts, steps, throughput, return statistics with a 95% bootstrap interval of\n"
+        "the mean, the CVaR, how the rollouts ended, and the domain parameters used.",
+        epilog=_SAMPLE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = sample.add_argument
+    add("env", metavar="ENV", help=_HELP["env"])
+    add("--policy", default="random", help=_HELP["policy"])
+    add("--weights", metavar="FILE", help=_HELP["weights"])
+    add("--stochastic", action="store_true", help=_HELP["stochastic"])
+    workers = min(os.cpu_count() or 1, 8)
+    add(
+        "--num-workers", type=_positive_int, default=workers, metavar="N", help=_HELP["num-workers"]
+    )
+    for name in ("min-rollouts", "min-steps", "max-steps"):
+        add(f"--{name}", type=_positive_int, metavar="N", help=_HELP[name])
+    add("--seed", type=_seed, metavar="S", help=_HELP["seed"])
+    add("--vectorization", default="auto", choices=_VECTORIZATIONS, help=_HELP["vectorization"])
+    add("--domain-param", action="append", metavar="NAME=VALUE", help=_HELP["domain-param"])
+    add("--randomize", action="append", metavar="NAME=DIST", help=_HELP["randomize"])
+    add("--grid", action="append", metavar="NAME=VALUES", help=_HELP["grid"])
+    add("--init-state", metavar="V1,V2,...", help=_HELP["init-state"])
+    add("--env-kwarg", action="append", metavar="KEY=VALUE", help=_HELP["env-kwarg"])
+    add("--record-states", action="store_true", help=_HELP["record-states"])
+    add("--cvar", type=_fraction, default=_DEFAULT_EPSILON, metavar="EPS", help=_HELP["cvar"])
+    add("--out", metavar="FILE", help=_HELP["out"])
+    add("--plot", metavar="FILE.png", help=_HELP["plot"])
+    add("--quiet", action="store_true", help=_HELP["quiet"])
+    sample.set_defaults(func=_cmd_sample)
+
+    cvar_help = f"the CVaR level (default {_DEFAULT_EPSILON})"
+    info = commands.add_parser(
+        "info",
+        help="summarize saved rollouts",
+        description="Print the summary of rollouts saved with 'gymsamp sample --out' or "
+        "gymsamp.data.io.save_rollouts.",
+    )
+    info.add_argument("file", metavar="FILE", help="a gymsamp rollout file (.npz)")
+    info.add_argument("--cvar", type=_fraction, default=_DEFAULT_EPSILON, metavar="EPS",
+                      help=cvar_help)  # fmt: skip
+    info.set_defaults(func=_cmd_info)
+
+    params = commands.add_parser(
+        "params",
+        help="list an env's domain parameters and whether its state can be set",
+        description="List the domain parameters of ENV with their nominal values, and whether "
+        "its initial state can be set (with how many values, and their labels).",
+    )
+    params.add_argument("env", metavar="ENV", help="a Gymnasium env id")
+    params.add_argument("--env-kwarg", action="append", metavar="KEY=VALUE",
+                        help=_HELP["env-kwarg"])  # fmt: skip
+    params.set_defaults(func=_cmd_params)
+
+    plot = commands.add_parser(
+        "plot",
+        help="plot saved rollouts",
+        description="Plot saved rollouts: the return distribution (mean, its 95% bootstrap "
+        "interval, the CVaR tail), the mean return over the domain-parameter grid if the "
+        "rollouts form one, and observations and actions over time for a few rollouts.",
+    )
+    add = plot.add_argument
+    add("file", metavar="FILE", help="a gymsamp rollout file (.npz)")
+    add("-o", "--output", required=True, metavar="OUT.png", help="the image to write (png, svg)")
+    kinds = ("all", "returns", "trajectories", "grid")
+    add("--kind", default="all", choices=kinds, help="which plot (default: all in one figure)")
+    add("--states", action="store_true", help="plot recorded states instead of observations")
+    add("--num-rollouts", type=_positive_int, default=4, metavar="N",
+        help="rollouts shown over time, worst to best return (default 4)")  # fmt: skip
+    add("--cvar", type=_fraction, default=_DEFAULT_EPSILON, metavar="EPS", help=cvar_help)
+    plot.set_defaults(func=_cmd_plot)
+    return parser
+
+
+def _error(message: str) -> None:
+    print(f"gymsamp: error: {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``gymsamp`` command with ``argv`` (``sys.argv[1:]`` if None).
+
+    Returns:
+        The exit code: 0 on success, 2 for bad arguments, 1 for other errors, 130 after Ctrl-C.
+
+    Example:
+        >>> main(["params", "gymsamp/PointMass-v0"])  # doctest: +NORMALIZE_WHITESPACE
+        gymsamp/PointMass-v0 (PointMassEnv)
+        domain parameters (3; set with --domain-param / --randomize):
+          mass      1
+          friction  0.5
+          dt        0.05
+        initial state: can be set with --init-state, 2 values: x, v
+        observation space: Box(-3.4028235e+38, 3.4028235e+38, (2,), float32) (x, v)
+        action space: Box(-1.0, 1.0, (1,), float32) (force)
+        episode limit: 200 steps
+        0
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    show_traceback = "--traceback" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        quiet = getattr(args, "quiet", False)
+        with warnings.catch_warnings():
+            # Gymnasium warns when Ctrl-C makes the sampler close a vector env mid-step.
+            warnings.filterwarnings("ignore", message=".*Calling `close` while waiting")
+            if quiet:
+                warnings.simplefilter("ignore")
+            return int(args.func(args))
+    except CliError as err:
+        _error(str(err))
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("gymsamp: interrupted", file=sys.stderr, flush=True)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `gymsamp info f.npz | head -1`): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except Exception as err:
+        if show_traceback:
+            raise
+        _error(f"{type(err).__name__}: {one_line(err)} (run with --traceback for details)")
+        return 1

@@ -1,0 +1,457 @@
+"""Summary statistics of a set of rollouts, as the ``gymsamp`` command prints them.
+
+:func:`summarize` computes, from rollouts alone (plus optional context the caller knows), the
+numbers the ``gymsamp sample`` and ``gymsamp info`` commands report: counts, throughput, return
+statistics with a bootstrap interval of the mean, the empirical CVaR, how the rollouts ended and
+which domain parameters they used. The result is a :class:`Summary`, which formats itself as a
+table (:meth:`Summary.format`), a one-line verdict (:meth:`Summary.result_line`) or a plain dict
+(:meth:`Summary.to_dict`, JSON-ready).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gymsamp.data import StepSequence, StepType
+
+__all__ = [
+    "ParamUsage",
+    "Summary",
+    "as_rollout_list",
+    "domain_param_values",
+    "format_number",
+    "grid_param_names",
+    "rollout_returns",
+    "summarize",
+]
+
+
+#: Bootstrap resamples for the interval of the mean return.
+NUM_RESAMPLES = 2000
+
+
+def format_number(value: float | None) -> str:
+    """A number with 4 significant digits, without scientific notation in the usual ranges.
+
+    Example:
+        >>> [format_number(x) for x in (484.2567, 500.0, 0.051834, 12345678.0, None)]
+        ['484.3', '500', '0.05183', '1.235e+07', 'n/a']
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    value = float(value)
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value != 0 and not 1e-4 <= abs(value) < 1e7:
+        return f"{value:.4g}"
+    return np.format_float_positional(value, precision=4, unique=False, fractional=False, trim="-")
+
+
+@dataclass(frozen=True)
+class ParamUsage:
+    """How one domain parameter was set across the rollouts.
+
+    Args:
+        name: The parameter name.
+        nominal: The env's nominal value, or None if unknown.
+        setting: How it was chosen: ``"fixed"``, ``"varies"``, a distribution such as
+            ``"uniform(mean=0.5, halfspan=0.45)"``, ``"grid"``, ``"constant"`` (nominal unknown).
+        low: The smallest value used.
+        high: The largest value used.
+        distinct: The number of distinct values used.
+    """
+
+    name: str
+    nominal: float | None
+    setting: str
+    low: float
+    high: float
+    distinct: int
+
+    @property
+    def used(self) -> str:
+        """The values used: one value, or ``"low .. high"``."""
+        if self.distinct == 1:
+            return format_number(self.low)
+        return f"{format_number(self.low)} .. {format_number(self.high)} ({self.distinct} values)"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Statistics of a set of rollouts (see :func:`summarize`)."""
+
+    num_rollouts: int
+    num_steps: int
+    returns: np.ndarray = field(repr=False)
+    mean: float
+    median: float
+    std: float
+    min: float
+    max: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    epsilon: float
+    cvar: float | None
+    cvar_count: int
+    endings: dict[str, int]
+    domain_params: tuple[ParamUsage, ...] = ()
+    params_at_nominal: int = 0
+    seconds: float | None = None
+    env_id: str | None = None
+
+    @property
+    def steps_per_second(self) -> float | None:
+        """Steps per second of wall time, if the time is known."""
+        if self.seconds is None or self.seconds <= 0:
+            return None
+        return self.num_steps / self.seconds
+
+    def format(self) -> str:
+        """The summary as an aligned text table (what ``gymsamp sample`` prints).
+
+        Example:
+            >>> ros = [StepSequence(rewards=[1.0] * n, observations=[0.0] * (n + 1),
+            ...                     actions=[0] * n) for n in (3, 5, 4)]
+            >>> print(summarize(ros, epsilon=0.5).format())  # doctest: +NORMALIZE_WHITESPACE
+            rollouts          3
+            steps             12
+            return mean       4   95% CI [3, 5] (percentile bootstrap, 2000 resamples)
+            return median     4
+            return std        1
+            return min / max  3 / 5
+            CVaR 50%          3.5   mean of the worst 2 returns
+            endings           TERMINAL 3, TIMEOUT 0
+        """
+        pct = _percent(self.confidence)
+        rows: list[tuple[str, str]] = [
+            ("rollouts", f"{self.num_rollouts:,}"),
+            ("steps", f"{self.num_steps:,}"),
+        ]
+        if self.steps_per_second is not None:
+            assert self.seconds is not None
+            rows.append(("steps/s", f"{self.steps_per_second:,.0f}   ({self.seconds:.2f} s)"))
+        if math.isnan(self.ci_low):
+            interval = f"{pct} CI n/a (needs 2 rollouts)"
+        else:
+            interval = (
+                f"{pct} CI [{format_number(self.ci_low)}, {format_number(self.ci_high)}] "
+                f"(percentile bootstrap, {NUM_RESAMPLES} resamples)"
+            )
+        rows += [
+            ("return mean", f"{format_number(self.mean)}   {interval}"),
+            ("return median", format_number(self.median)),
+            ("return std", format_number(self.std)),
+            ("return min / max", f"{format_number(self.min)} / {format_number(self.max)}"),
+        ]
+        eps = _percent(self.epsilon)
+        if self.cvar is None:
+            needed = next(n for n in range(1, 10**9) if round(n * self.epsilon) >= 1)
+            cvar = f"n/a (needs at least {needed} rollouts)"
+        else:
+            worst = "return" if self.cvar_count == 1 else f"{self.cvar_count} returns"
+            cvar = f"{format_number(self.cvar)}   mean of the worst {worst}"
+        rows.append((f"CVaR {eps}", cvar))
+        endings = ", ".join(f"{name} {count}" for name, count in self.endings.items())
+        rows.append(("endings", endings))
+        width = max(len(label) for label, _ in rows) + 2
+        lines = [f"{label:<{width}}{value}".rstrip() for label, value in rows]
+        lines += self._param_lines()
+        return "\n".join(lines)
+
+    def _param_lines(self) -> list[str]:
+        if not self.domain_params:
+            if self.params_at_nominal:
+                return [f"domain params     all {self.params_at_nominal} at nominal"]
+            return []
+        others = f" ({self.params_at_nominal} others at nominal)" if self.params_at_nominal else ""
+        table = [("name", "nominal", "setting", "used")] + [
+            (p.name, format_number(p.nominal), p.setting, p.used) for p in self.domain_params
+        ]
+        widths = [max(len(row[i]) for row in table) for i in range(3)]
+        lines = [f"domain params{others}"]
+        for row in table:
+            cells = [row[i].ljust(widths[i]) for i in range(3)]
+            lines.append(("  " + "  ".join([*cells, row[3]])).rstrip())
+        return lines
+
+    def result_line(self) -> str:
+        """One line with the headline numbers.
+
+        Example:
+            >>> ros = [StepSequence(rewards=[1.0] * n, observations=[0.0] * (n + 1),
+            ...                     actions=[0] * n, truncated=[False] * (n - 1) + [True])
+            ...        for n in (3, 5, 4)]
+            >>> summarize(ros).result_line()
+            'mean return 4 (95% CI [3, 5]) over 3 rollouts; 3 of 3 ran to the time limit (TIMEOUT)'
+        """
+        pct = _percent(self.confidence)
+        ci = (
+            ""
+            if math.isnan(self.ci_low)
+            else f" ({pct} CI [{format_number(self.ci_low)}, {format_number(self.ci_high)}])"
+        )
+        subject = f"{self.env_id}: " if self.env_id else ""
+        plural = "rollout" if self.num_rollouts == 1 else "rollouts"
+        timeouts, terminals = self.endings.get("TIMEOUT", 0), self.endings.get("TERMINAL", 0)
+        ends = f"{timeouts} of {self.num_rollouts} ran to the time limit (TIMEOUT)"
+        if terminals:
+            ends += f", {terminals} ended early (TERMINAL)"
+        return (
+            f"{subject}mean return {format_number(self.mean)}{ci} over {self.num_rollouts} "
+            f"{plural}; {ends}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as plain Python values (JSON-serializable; NaN for n/a numbers)."""
+        return {
+            "env_id": self.env_id,
+            "rollouts": self.num_rollouts,
+            "steps": self.num_steps,
+            "seconds": self.seconds,
+            "steps_per_second": self.steps_per_second,
+            "return": {
+                "mean": self.mean,
+                "median": self.median,
+                "std": self.std,
+                "min": self.min,
+                "max": self.max,
+                "ci": [self.ci_low, self.ci_high],
+                "confidence": self.confidence,
+            },
+            "cvar": {"epsilon": self.epsilon, "value": self.cvar, "count": self.cvar_count},
+            "endings": dict(self.endings),
+            "domain_params": [
+                {
+                    "name": p.name,
+                    "nominal": p.nominal,
+                    "setting": p.setting,
+                    "low": p.low,
+                    "high": p.high,
+                    "distinct": p.distinct,
+                }
+                for p in self.domain_params
+            ],
+            "params_at_nominal": self.params_at_nominal,
+        }
+
+
+def _percent(fraction: float) -> str:
+    return f"{format_number(100 * fraction)}%"
+
+
+def as_rollout_list(rollouts: StepSequence | Iterable[StepSequence]) -> list[StepSequence]:
+    """A list of single rollouts from a list of sequences or one multi-rollout sequence."""
+    parts = [rollouts] if isinstance(rollouts, StepSequence) else list(rollouts)
+    result: list[StepSequence] = []
+    for part in parts:
+        if not isinstance(part, StepSequence):
+            raise TypeError(f"rollouts must be StepSequence objects, got {type(part).__name__}")
+        if part.continuous and part.rollout_count > 1:
+            result.extend(part.iterate_rollouts())
+        else:
+            result.append(part)
+    return result
+
+
+def rollout_returns(rollouts: Sequence[StepSequence]) -> np.ndarray:
+    """The undiscounted return of every rollout, as a float array."""
+    return np.array([ro.undiscounted_return() for ro in rollouts], dtype=np.float64)
+
+
+def _cvar(returns: np.ndarray, epsilon: float) -> tuple[float | None, int]:
+    """Mean of the ``round(epsilon * n)`` lowest returns (as :func:`select_cvar` picks them)."""
+    count = round(len(returns) * epsilon)
+    if count == 0:
+        return None, 0
+    return float(np.sort(returns, kind="stable")[:count].mean()), count
+
+
+def domain_param_values(rollouts: Sequence[StepSequence]) -> dict[str, np.ndarray]:
+    """name -> one float per rollout, for the scalar domain parameters every rollout reports."""
+    dicts = []
+    for ro in rollouts:
+        info = ro.rollout_info
+        param = info.get("domain_param") if isinstance(info, Mapping) else None
+        if not isinstance(param, Mapping):
+            return {}
+        dicts.append(param)
+    values: dict[str, np.ndarray] = {}
+    for name in dicts[0] if dicts else ():
+        try:
+            column = np.array([float(d[name]) for d in dicts], dtype=np.float64)
+        except (KeyError, TypeError, ValueError):
+            continue  # missing in some rollout, or not a scalar
+        values[name] = column
+    return values
+
+
+def grid_param_names(rollouts: StepSequence | Iterable[StepSequence]) -> list[str]:
+    """The domain parameters the rollouts vary on a grid, or ``[]`` if they do not.
+
+    Two parameters form a grid when every combination of their distinct values occurs (each
+    with at least 2 values); one parameter when it is the only one that varies and its values
+    repeat (several rollouts per value). Randomized parameters take a new value in every
+    rollout, so they are not mistaken for a grid.
+
+    Example:
+        >>> from gymsamp.envs import param_grid
+        >>> ros = [StepSequence(rewards=[1.0], observations=[0, 0], actions=[0],
+        ...                     rollout_info={"domain_param": p})
+        ...        for p in param_grid({"m": [1.0, 2.0], "l": [0.5, 1.0, 1.5]})]
+        >>> grid_param_names(ros)
+        ['m', 'l']
+    """
+    rollouts = as_rollout_list(rollouts)
+    columns = domain_param_values(rollouts)
+    varying = {name: col for name, col in columns.items() if len(np.unique(col)) > 1}
+    if len(varying) == 1:
+        name, col = next(iter(varying.items()))
+        return [name] if len(np.unique(col)) < len(col) else []
+    if len(varying) == 2:
+        (a, col_a), (b, col_b) = varying.items()
+        combos = {(x, y) for x, y in zip(col_a, col_b, strict=True)}
+        if len(combos) == len(np.unique(col_a)) * len(np.unique(col_b)):
+            return [a, b]
+    return []
+
+
+def _param_usage(
+    rollouts: Sequence[StepSequence],
+    nominal: Mapping[str, Any] | None,
+    settings: Mapping[str, str] | None,
+) -> tuple[tuple[ParamUsage, ...], int]:
+    usages: list[ParamUsage] = []
+    at_nominal = 0
+    settings = {**{name: "grid" for name in grid_param_names(rollouts)}, **(settings or {})}
+    for name, column in domain_param_values(rollouts).items():
+        nominal_value: float | None = None
+        if nominal is not None and name in nominal:
+            try:
+                nominal_value = float(nominal[name])
+            except (TypeError, ValueError):
+                nominal_value = None
+        distinct = len(np.unique(column))
+        if name in settings:
+            setting = settings[name]
+        elif nominal_value is not None and distinct == 1 and column[0] == nominal_value:
+            at_nominal += 1
+            continue
+        elif distinct > 1:
+            setting = "varies"
+        else:
+            setting = "fixed" if nominal_value is not None else "constant"
+        usages.append(
+            ParamUsage(
+                name, nominal_value, setting, float(column.min()), float(column.max()), distinct
+            )
+        )
+    return tuple(usages), at_nominal
+
+
+def summarize(
+    rollouts: StepSequence | Iterable[StepSequence],
+    *,
+    epsilon: float = 0.1,
+    seed: int | None = 0,
+    alpha: float = 0.05,
+    seconds: float | None = None,
+    nominal: Mapping[str, Any] | None = None,
+    settings: Mapping[str, str] | None = None,
+    env_id: str | None = None,
+) -> Summary:
+    """Summarize rollouts: counts, return statistics, CVaR, endings and domain parameters.
+
+    The interval of the mean return is the percentile bootstrap interval (2000 resamples, the
+    generator seeded with ``seed``), computed by :func:`gymsamp.stats.bootstrap_ci` (whose basic
+    interval ``[lo, hi]`` reflects to the percentile one ``[2 mean - hi, 2 mean - lo]``). The
+    standard deviation is the sample one (``ddof=1``; 0 for one rollout). The CVaR at level
+    ``epsilon`` is the mean of the
+    ``round(epsilon * n)`` lowest returns, the rollouts :func:`gymsamp.sampling.select_cvar`
+    selects (None if that count is 0). A rollout's ending is the step type of its last step.
+
+    Domain parameters are read from each rollout's ``rollout_info["domain_param"]``. A parameter
+    is listed when ``settings`` names it, when it varies, or when it differs from ``nominal``;
+    parameters constant at their nominal value are only counted.
+
+    Args:
+        rollouts: A list of rollouts, or one sequence holding several.
+        epsilon: The CVaR level, in (0, 1].
+        seed: Seed of the bootstrap resampling.
+        alpha: 1 - the confidence level of the interval of the mean.
+        seconds: Wall time the sampling took, for the throughput.
+        nominal: The env's nominal domain parameters, if known.
+        settings: How parameters were chosen, e.g. ``{"length": "uniform(mean=0.5, ...)"}``.
+        env_id: The env id, for :meth:`Summary.result_line`; taken from ``rollout_info`` if
+            None.
+
+    Returns:
+        The :class:`Summary`.
+
+    Raises:
+        ValueError: No rollouts, or ``epsilon`` not in (0, 1].
+
+    Example:
+        >>> ros = [StepSequence(rewards=[r], observations=[0.0, 1.0], actions=[0])
+        ...        for r in (1.0, 2.0, 3.0, 10.0)]
+        >>> s = summarize(ros, epsilon=0.5)
+        >>> s.mean, s.median, s.cvar, s.cvar_count, s.endings
+        (4.0, 2.5, 1.5, 2, {'TERMINAL': 4, 'TIMEOUT': 0})
+    """
+    from gymsamp.stats import bootstrap_ci
+
+    rollouts = as_rollout_list(rollouts)
+    if not rollouts:
+        raise ValueError("rollouts must hold at least one rollout, got none")
+    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0 < epsilon <= 1:
+        raise ValueError(f"epsilon must be a number in (0, 1], got {epsilon!r}")
+    returns = rollout_returns(rollouts)
+    mean = float(returns.mean())
+    if len(returns) >= 2:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # identical returns give the interval [mean, mean]
+            stat, lo, hi = bootstrap_ci(returns, np.mean, NUM_RESAMPLES, alpha, 2, seed=seed)
+        # The percentile interval (the basic one reflected about the mean): it stays within
+        # the range of the returns, where the basic one can exceed e.g. a capped maximum.
+        ci_low, ci_high = float(2 * stat - hi), float(2 * stat - lo)
+    else:
+        ci_low = ci_high = math.nan
+    cvar, cvar_count = _cvar(returns, float(epsilon))
+    endings = {"TERMINAL": 0, "TIMEOUT": 0}
+    for ro in rollouts:
+        if ro.length == 0:
+            continue
+        name = StepType(int(ro.step_types[-1])).name
+        endings[name] = endings.get(name, 0) + 1
+    if env_id is None:
+        info = rollouts[0].rollout_info
+        found = info.get("env_id") if isinstance(info, Mapping) else None
+        env_id = found if isinstance(found, str) else None
+    params, at_nominal = _param_usage(rollouts, nominal, settings)
+    return Summary(
+        num_rollouts=len(rollouts),
+        num_steps=int(sum(ro.length for ro in rollouts)),
+        returns=returns,
+        mean=mean,
+        median=float(np.median(returns)),
+        std=float(returns.std(ddof=1)) if len(returns) > 1 else 0.0,
+        min=float(returns.min()),
+        max=float(returns.max()),
+        ci_low=ci_low,
+        ci_high=ci_high,
+        confidence=1 - alpha,
+        epsilon=float(epsilon),
+        cvar=cvar,
+        cvar_count=cvar_count,
+        endings=endings,
+        domain_params=params,
+        params_at_nominal=at_nominal,
+        seconds=seconds,
+        env_id=env_id,
+    )

@@ -1,0 +1,566 @@
+"""The ``gymsamp`` command: sample / info / params / plot, policies, errors and Ctrl-C."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gymsamp.cli import balance, main
+from gymsamp.data.io import load_rollouts
+from gymsamp.sampling import select_cvar
+from gymsamp.stats import bootstrap_ci
+from gymsamp.summary import format_number as fmt
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# Fast, exactly predictable: every rollout of Counting(terminate_at=4) has return 1+2+3+4 = 10.
+COUNTING = ["gymsamp/Counting-v0", "--env-kwarg", "terminate_at=4", "--vectorization", "sync"]
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def table_value(out, label):
+    """The value column of a summary-table row."""
+    for line in out.splitlines():
+        if line.startswith(label + "  "):
+            return line[len(label) :].strip()
+    raise AssertionError(f"no row {label!r} in:\n{out}")
+
+
+def assert_png(path, min_bytes=10_000):
+    data = Path(path).read_bytes()
+    assert data[:8] == PNG_MAGIC
+    assert len(data) > min_bytes
+
+
+# ----------------------------------------------------------------------------------------------
+# gymsamp sample
+# ----------------------------------------------------------------------------------------------
+
+
+def test_sample_known_answer_summary(capsys):
+    code, out, err = run(capsys, "sample", *COUNTING, "--min-rollouts", 5, "--seed", 0)
+    assert code == 0
+    assert err == ""  # stderr is not a terminal here: no progress bar
+    assert out.splitlines()[0].startswith("gymsamp sample gymsamp/Counting-v0: policy random")
+    assert table_value(out, "rollouts") == "5"
+    assert table_value(out, "steps") == "20"
+    assert table_value(out, "steps/s").endswith("s)")
+    assert table_value(out, "return mean").startswith("10   95% CI [10, 10]")
+    assert table_value(out, "return median") == "10"
+    assert table_value(out, "return min / max") == "10 / 10"
+    assert table_value(out, "CVaR 10%").startswith("n/a")  # round(0.1 * 5) = 0 rollouts
+    assert table_value(out, "endings") == "TERMINAL 5, TIMEOUT 0"
+    assert table_value(out, "domain params") == "all 1 at nominal"
+    assert out.splitlines()[-1] == (
+        "gymsamp/Counting-v0: mean return 10 (95% CI [10, 10]) over 5 rollouts; "
+        "0 of 5 ran to the time limit (TIMEOUT), 5 ended early (TERMINAL)"
+    )
+
+
+def test_sample_max_steps_min_steps_and_cvar(capsys):
+    code, out, _ = run(
+        capsys, "sample", *COUNTING, "--max-steps", 3, "--min-steps", 10, "--seed", 1,
+        "--cvar", 0.5,
+    )  # fmt: skip
+    assert code == 0
+    # Rollouts are cut after 3 steps (return 6, TIMEOUT); 4 of them reach 10 steps.
+    assert table_value(out, "rollouts") == "4"
+    assert table_value(out, "steps") == "12"
+    assert table_value(out, "endings") == "TERMINAL 0, TIMEOUT 4"
+    assert table_value(out, "CVaR 50%").startswith("6   mean of the worst 2 returns")
+
+
+def test_sample_cartpole_randomized_saves_and_plots(capsys, tmp_path):
+    out_file, png = tmp_path / "runs" / "cp.npz", tmp_path / "runs" / "cp.png"
+    code, out, _ = run(
+        capsys, "sample", "CartPole-v1", "--policy", "balance", "--min-rollouts", 12,
+        "--seed", 3, "--num-workers", 2, "--vectorization", "sync",
+        "--randomize", "length=uniform:0.5,0.45", "--domain-param", "masspole=0.2",
+        "--out", out_file, "--plot", png,
+    )  # fmt: skip
+    assert code == 0
+    rollouts = load_rollouts(out_file)
+    assert len(rollouts) == 12
+    lengths = [ro.rollout_info["domain_param"]["length"] for ro in rollouts]
+    assert len(set(lengths)) == 12
+    assert all(0.05 <= v <= 0.95 for v in lengths)
+    assert {ro.rollout_info["domain_param"]["masspole"] for ro in rollouts} == {0.2}
+    assert_png(png)
+    assert f"wrote {out_file} (12 rollouts)" in out
+    assert f"wrote {png}" in out
+    # The table names how each parameter was set, with the range actually used.
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    assert "uniform(mean=0.5, halfspan=0.45)" in rows["length"]
+    assert f"{fmt(min(lengths))} .. {fmt(max(lengths))} (12 values)" in rows["length"]
+    assert "fixed" in rows["masspole"]
+    assert "0.2" in rows["masspole"]
+    assert "\ndomain params (4 others at nominal)\n" in out
+
+    # The printed statistics are those of the saved rollouts.
+    returns = np.array([ro.undiscounted_return() for ro in rollouts])
+    stat, lo, hi = bootstrap_ci(returns, np.mean, 2000, 0.05, 2, seed=0)
+    ci = f"95% CI [{fmt(2 * stat - hi)}, {fmt(2 * stat - lo)}]"  # percentile interval
+    assert table_value(out, "return mean").startswith(f"{fmt(returns.mean())}   {ci}")
+    assert table_value(out, "return median") == fmt(np.median(returns))
+    assert table_value(out, "return std") == fmt(returns.std(ddof=1))
+    cvar = np.mean([ro.undiscounted_return() for ro in select_cvar(rollouts, 0.1)])
+    assert table_value(out, "CVaR 10%").startswith(fmt(cvar))
+    ends = [int(ro.step_types[-1]) for ro in rollouts]
+    assert table_value(out, "endings") == f"TERMINAL {ends.count(2)}, TIMEOUT {ends.count(3)}"
+
+    # Same seed, different worker count: the same rollouts (DESIGN §4).
+    again = tmp_path / "again.npz"
+    run(
+        capsys, "sample", "CartPole-v1", "--policy", "balance", "--min-rollouts", 12,
+        "--seed", 3, "--num-workers", 1, "--randomize", "length=uniform:0.5,0.45",
+        "--domain-param", "masspole=0.2", "--out", again,
+    )  # fmt: skip
+    np.testing.assert_array_equal(
+        [ro.undiscounted_return() for ro in load_rollouts(again)], returns
+    )
+
+
+def test_sample_init_state_normal_randomization_and_states(capsys, tmp_path):
+    out_file = tmp_path / "p.npz"
+    code, out, _ = run(
+        capsys, "sample", "Pendulum-v1", "--policy", "idle", "--init-state=-3.0,0.5",
+        "--randomize", "m=normal:1.0,0.1", "--max-steps", 5, "--min-rollouts", 3, "--seed", 0,
+        "--record-states", "--out", out_file,
+    )  # fmt: skip
+    assert code == 0
+    assert "initial state [-3.0, 0.5]" in out.splitlines()[0]
+    rollouts = load_rollouts(out_file)
+    for ro in rollouts:
+        np.testing.assert_allclose(ro.rollout_info["init_state"], [-3.0, 0.5])
+        np.testing.assert_allclose(ro.states[0], [-3.0, 0.5])
+        np.testing.assert_allclose(ro.observations[0], [np.cos(-3.0), np.sin(-3.0), 0.5], 1e-6)
+    masses = {ro.rollout_info["domain_param"]["m"] for ro in rollouts}
+    assert len(masses) == 3
+    assert "normal(mean=1, std=0.1)" in out
+
+
+def test_sample_grid_runs_every_point_and_plots_a_heatmap(capsys, tmp_path):
+    out_file, png = tmp_path / "g.npz", tmp_path / "g.png"
+    code, out, _ = run(
+        capsys, "sample", "CartPole-v1", "--policy", "balance", "--seed", 0,
+        "--grid", "length=0.1,0.5", "--grid", "masspole=0.1:0.3:3", "--out", out_file,
+        "--plot", png,
+    )  # fmt: skip
+    assert code == 0
+    rollouts = load_rollouts(out_file)
+    points = {
+        (ro.rollout_info["domain_param"]["length"], ro.rollout_info["domain_param"]["masspole"])
+        for ro in rollouts
+    }
+    assert len(rollouts) == 6  # by default one rollout per grid point
+    assert points == {(a, b) for a in (0.1, 0.5) for b in (0.1, 0.2, 0.3)}
+    assert "grid" in out
+    assert_png(png)
+
+
+def test_progress_bar_only_on_a_terminal_and_not_when_quiet(capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    code, _, err = run(capsys, "sample", *COUNTING, "--min-rollouts", 3, "--seed", 0)
+    assert code == 0
+    assert "Sampling" in err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    code, out, err = run(capsys, "sample", *COUNTING, "--min-rollouts", 3, "--seed", 0, "--quiet")
+    assert code == 0
+    assert err == ""
+    assert "rollouts          3" in out  # --quiet keeps the summary
+
+
+def test_sample_without_seed_prints_the_seed_it_drew(capsys):
+    code, out, _ = run(capsys, "sample", *COUNTING, "--min-rollouts", 2)
+    assert code == 0
+    seed = int(out.splitlines()[0].split("seed ")[1].split(",")[0])
+    assert 0 <= seed < 2**31
+
+
+# ----------------------------------------------------------------------------------------------
+# Policies
+# ----------------------------------------------------------------------------------------------
+
+
+def test_balance_balances_nominal_cartpole(capsys):
+    code, out, _ = run(
+        capsys, "sample", "CartPole-v1", "--policy", "balance", "--min-rollouts", 3,
+        "--seed", 0, "--vectorization", "sync",
+    )  # fmt: skip
+    assert code == 0
+    assert table_value(out, "return min / max") == "500 / 500"
+    np.testing.assert_array_equal(balance(np.array([[0, 0, 0.1, 0], [0, 0, -0.1, 0]])), [1, 0])
+
+
+POLICY_MODULE = textwrap.dedent(
+    """
+    import numpy as np
+    import torch
+
+    def push_right(observations):
+        return np.ones(len(observations), dtype=np.int64)
+
+    def make_policy(spec):
+        n = spec.action_space.n
+        return lambda obs: np.full(len(obs), n - 1, dtype=np.int64)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 1)
+
+        def forward(self, obs):
+            return (self.linear(obs)[:, 0] > 0).long()
+    """
+)
+
+
+@pytest.fixture
+def policy_file(tmp_path):
+    path = tmp_path / "my_policies.py"
+    path.write_text(POLICY_MODULE)
+    return path
+
+
+@pytest.mark.parametrize("attr", ["push_right", "make_policy"])
+def test_policy_from_a_module_attribute_or_factory(capsys, tmp_path, policy_file, attr):
+    out_file = tmp_path / "r.npz"
+    code, out, _ = run(
+        capsys, "sample", "CartPole-v1", "--policy", f"{policy_file}:{attr}",
+        "--min-rollouts", 2, "--seed", 0, "--out", out_file,
+    )  # fmt: skip
+    assert code == 0, out
+    assert all((ro.actions == 1).all() for ro in load_rollouts(out_file))
+
+
+def test_torch_policies_torchscript_and_state_dict_but_never_pickle(capsys, tmp_path, policy_file):
+    import torch
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import my_policies
+    finally:
+        sys.path.remove(str(tmp_path))
+    net = my_policies.Net()
+    with torch.no_grad():
+        net.linear.weight.copy_(torch.tensor([[0.05, 0.1, 1.0, 0.5]]))
+        net.linear.bias.zero_()
+    scripted, weights, pickled = tmp_path / "net.pt", tmp_path / "w.pt", tmp_path / "net.pkl"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is deprecated
+        torch.jit.script(net).save(str(scripted))
+    torch.save(net.state_dict(), weights)
+    torch.save(net, pickled)
+    common = ["CartPole-v1", "--min-rollouts", 2, "--seed", 0]
+
+    code, out, _ = run(capsys, "sample", *common, "--policy", scripted)
+    assert code == 0
+    assert table_value(out, "return min / max") == "500 / 500"  # the balance controller
+
+    code, out, _ = run(
+        capsys, "sample", *common, "--policy", f"{policy_file}:Net", "--weights", weights
+    )
+    assert code == 0
+    assert table_value(out, "return min / max") == "500 / 500"
+
+    code, _, err = run(capsys, "sample", *common, "--policy", pickled)
+    assert code == 1
+    assert "is not a readable TorchScript module" in err
+    assert "never unpickles" in err
+
+    code, _, err = run(capsys, "sample", *common, "--policy", "random", "--weights", weights)
+    assert code == 2
+
+
+@pytest.mark.slow
+def test_sb3_zip_policy(capsys, tmp_path):
+    from stable_baselines3 import PPO
+
+    PPO("MlpPolicy", "CartPole-v1", n_steps=64, batch_size=64, device="cpu", seed=0).save(
+        tmp_path / "ppo.zip"
+    )
+    code, out, err = run(
+        capsys, "sample", "CartPole-v1", "--policy", f"sb3:PPO:{tmp_path / 'ppo.zip'}",
+        "--min-rollouts", 2, "--seed", 0,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "policy PPO from" in out
+    code, _, err = run(capsys, "sample", "CartPole-v1", "--policy", tmp_path / "ppo.zip")
+    assert code == 1
+    assert "stable-baselines3 model: use --policy sb3:ALGO:PATH" in err
+
+
+# ----------------------------------------------------------------------------------------------
+# gymsamp info / params / plot
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    path = tmp_path_factory.mktemp("saved") / "cp.npz"
+    code = main(
+        ["sample", "CartPole-v1", "--policy", "balance", "--min-rollouts", "10", "--seed", "0",
+         "--randomize", "length=uniform:0.5,0.45", "--out", str(path), "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    return path
+
+
+def test_info_repeats_the_sample_summary(capsys, saved):
+    code, out, _ = run(capsys, "info", saved)
+    assert code == 0
+    assert out.splitlines()[0] == f"{saved}: 10 rollouts of CartPole-v1"
+    rollouts = load_rollouts(saved)
+    returns = [ro.undiscounted_return() for ro in rollouts]
+    assert table_value(out, "rollouts") == "10"
+    assert table_value(out, "steps") == f"{sum(ro.length for ro in rollouts):,}"
+    assert table_value(out, "return min / max").startswith(f"{min(returns):g}")
+    assert "CVaR 10%" in out
+    length_row = next(line for line in out.splitlines() if line.startswith("  length"))
+    assert "0.5" in length_row
+    assert "varies" in length_row
+    assert out.splitlines()[-1].startswith("CartPole-v1: mean return")
+    code, out, _ = run(capsys, "info", saved, "--cvar", 0.3)
+    assert "CVaR 30%" in out
+
+
+def test_params_lists_parameters_and_state(capsys):
+    code, out, _ = run(capsys, "params", "CartPole-v1")
+    assert code == 0
+    assert "  length     0.5" in out
+    assert (
+        "initial state: can be set with --init-state, 4 values: x, x_dot, theta, theta_dot" in out
+    )
+    code, out, _ = run(capsys, "params", "gymsamp/Raising-v0")
+    assert code == 0
+    assert "domain parameters: none" in out
+    assert "initial state: cannot be set" in out
+
+
+@pytest.mark.parametrize("kind", ["all", "returns", "trajectories"])
+def test_plot_command(capsys, saved, tmp_path, kind):
+    png = tmp_path / f"{kind}.png"
+    code, out, _ = run(capsys, "plot", saved, "-o", png, "--kind", kind)
+    assert code == 0
+    assert out.strip() == f"wrote {png}"
+    assert_png(png)
+
+
+def test_plot_grid_or_states_that_are_not_there_is_an_error(capsys, saved, tmp_path):
+    code, _, err = run(capsys, "plot", saved, "-o", tmp_path / "g.png", "--kind", "grid")
+    assert code == 1
+    assert "do not vary domain parameters on a grid" in err
+    code, _, err = run(capsys, "plot", saved, "-o", tmp_path / "g.png", "--states")
+    assert code == 1
+    assert "holds no states (sample with --record-states" in err
+
+
+# ----------------------------------------------------------------------------------------------
+# Errors: one line on stderr, non-zero exit, never a traceback
+# ----------------------------------------------------------------------------------------------
+
+ERRORS = [
+    (["sample", "NoSuchEnv-v0"], 1, "unknown environment id 'NoSuchEnv-v0'"),
+    (
+        ["sample", "CartPole-v1", "--domain-param", "polelength=1"],
+        2,
+        "unknown parameter polelength for CartPole-v1; valid names: gravity, masscart, "
+        "masspole, length, force_mag, tau",
+    ),
+    (["sample", "CartPole-v1", "--randomize", "length=beta:1,2"], 2, "--randomize must look"),
+    (["sample", "CartPole-v1", "--randomize", "length=uniform:1"], 2, "needs 2 numbers"),
+    (["sample", "CartPole-v1", "--randomize", "length=normal:1,-1"], 2, "std must be"),
+    (["sample", "CartPole-v1", "--randomize", "foo=normal:1,1"], 2, "unknown parameter foo"),
+    (["sample", "CartPole-v1", "--grid", "length=a,b"], 2, "must be a number"),
+    (["sample", "CartPole-v1", "--init-state", "1,2"], 2, "--init-state must have 4 values"),
+    (["sample", "CartPole-v1", "--cvar", "1.5"], 2, "--cvar must be in (0, 1]"),
+    (["sample", "CartPole-v1", "--policy", "nope"], 2, "unknown policy 'nope'"),
+    (["sample", "CartPole-v1", "--policy", "no_such_module:x"], 1, "cannot import"),
+    (["sample", "Pendulum-v1", "--policy", "balance"], 1, "is a CartPole controller"),
+    (["sample", "CartPole-v1", "--num-workers", "0"], 2, "must be an int >= 1"),
+    (["sample", "gymsamp/Raising-v0", "--domain-param", "a=1"], 1, "has no domain parameters"),
+    (
+        ["sample", "CartPole-v1", "--grid", "length=1,2", "--randomize", "tau=uniform:0.02,0.01"],
+        2,
+        "cannot be combined",
+    ),
+    (["sample"], 2, "the following arguments are required: ENV"),
+    (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
+    (["info", "/no/such/file.npz"], 1, "cannot read '/no/such/file.npz': no such file"),
+    (["params", "NoSuchEnv-v0"], 1, "unknown environment id"),
+]
+
+
+@pytest.mark.parametrize(("argv", "exit_code", "message"), ERRORS)
+def test_errors_are_one_line(capsys, argv, exit_code, message):
+    code, out, err = run(capsys, *argv)
+    assert code == exit_code
+    assert out == ""
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("gymsamp: error: ")
+    assert message in err
+
+
+def test_unreadable_files_are_one_line_errors(capsys, tmp_path):
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"definitely not a zip archive")
+    npz = tmp_path / "plain.npz"
+    np.savez(npz, x=np.arange(3))
+    for path in (junk, npz, tmp_path):
+        for command in (["info", path], ["plot", path, "-o", tmp_path / "x.png"]):
+            code, _, err = run(capsys, *command)
+            assert code == 1
+            assert len(err.splitlines()) == 1
+            assert err.startswith(f"gymsamp: error: cannot read '{path}'")
+
+
+def test_unexpected_errors_and_interrupts(capsys, monkeypatch):
+    import gymsamp.cli as cli
+
+    def boom(args):
+        raise RuntimeError("something broke\nsecond line")
+
+    monkeypatch.setattr(cli, "_cmd_params", boom)
+    code, _, err = run(capsys, "params", "CartPole-v1")
+    assert code == 1
+    assert err == (
+        "gymsamp: error: RuntimeError: something broke (run with --traceback for details)\n"
+    )
+    with pytest.raises(RuntimeError, match="something broke"):
+        main(["--traceback", "params", "CartPole-v1"])
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_cmd_params", interrupted)
+    code, _, err = run(capsys, "params", "CartPole-v1")
+    assert code == 130
+    assert err == "gymsamp: interrupted\n"
+
+
+# ----------------------------------------------------------------------------------------------
+# As a program: python -m gymsamp, the console script, Ctrl-C
+# ----------------------------------------------------------------------------------------------
+
+
+def gymsamp_process(*argv, **kwargs):
+    return subprocess.run(
+        [sys.executable, "-m", "gymsamp", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kwargs,
+    )
+
+
+def test_python_m_gymsamp(tmp_path):
+    done = gymsamp_process("--help")
+    assert done.returncode == 0
+    assert "usage: gymsamp" in done.stdout
+    for command in ("sample", "info", "params", "plot"):
+        assert command in done.stdout
+    done = gymsamp_process("sample", *COUNTING, "--min-rollouts", 2, "--seed", 0)
+    assert done.returncode == 0, done.stderr
+    assert "mean return 10" in done.stdout.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("argv", "exit_code"),
+    [(["sample", "NoSuchEnv-v0"], 1), (["sample", "CartPole-v1", "--randomize", "x"], 2),
+     (["info", "missing.npz"], 1)],
+)  # fmt: skip
+def test_python_m_gymsamp_errors(tmp_path, argv, exit_code):
+    done = gymsamp_process(*argv, cwd=tmp_path)
+    assert done.returncode == exit_code
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.startswith("gymsamp: error: ")
+
+
+def test_console_script_entry_point():
+    scripts = {ep.name: ep.value for ep in metadata.entry_points(group="console_scripts")}
+    assert scripts.get("gymsamp") == "gymsamp.cli:main"
+
+
+def test_importing_the_cli_stays_light():
+    code = (
+        "import sys, gymsamp.cli, gymsamp.summary\n"
+        "print(sorted({'torch', 'matplotlib', 'stable_baselines3'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def session_processes(session_id):
+    """Live (non-zombie) processes of a session."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session_id and fields[0] != "Z":
+            pids.append(int(entry))
+    return pids
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_exits_130_and_leaves_no_worker(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gymsamp", "sample", "CartPole-v1", "--min-rollouts", "1000000",
+         "--vectorization", "async", "--num-workers", "2", "--seed", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while len(session_processes(proc.pid)) < 3:  # the command and its 2 workers
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.5)  # let sampling get going
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "gymsamp: interrupted"
+    assert "Traceback" not in err
+    deadline = time.monotonic() + 10
+    while session_processes(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert session_processes(proc.pid) == []
+
+
+def test_sample_summary_reports_nan_free_numbers(capsys):
+    # One rollout: no interval, CVaR of the single return with --cvar 1.
+    code, out, _ = run(capsys, "sample", *COUNTING, "--min-rollouts", 1, "--seed", 0, "--cvar", 1)
+    assert code == 0
+    assert "95% CI n/a (needs 2 rollouts)" in table_value(out, "return mean")
+    assert table_value(out, "CVaR 100%").startswith("10")
+    assert "nan" not in out
+    assert not math.isnan(float(table_value(out, "return std")))

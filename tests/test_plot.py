@@ -1,0 +1,251 @@
+"""gymsamp.plot: every plot renders to a valid PNG with the Agg backend and is labelled."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from gymsamp.cli import balance
+from gymsamp.data import EnvSpec, StepSequence
+from gymsamp.envs import (
+    DomainRandomizer,
+    DomainRandWrapper,
+    UniformDomainParam,
+    adapter_for,
+    param_grid,
+)
+from gymsamp.plot import (
+    grid_param_names,
+    plot_return_grid,
+    plot_returns,
+    plot_rollouts,
+    plot_trajectories,
+    save_figure,
+)
+from gymsamp.policies import IdlePolicy
+from gymsamp.sampling import ParallelRolloutSampler, eval_domain_params
+from gymsamp.summary import format_number, summarize
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path, min_bytes=10_000):
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC
+    assert len(data) > min_bytes
+    from matplotlib.image import imread
+
+    height, width, _ = imread(path).shape
+    assert width >= 500
+    assert height >= 300
+
+
+def legend_texts(ax):
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def cartpole_spec():
+    env = gym.make("CartPole-v1")
+    adapter = adapter_for(env)
+    spec = EnvSpec.from_env(env)
+    return dataclasses.replace(
+        spec, obs_labels=adapter.obs_labels, state_labels=adapter.state_labels
+    )
+
+
+def randomized_cartpole():
+    randomizer = DomainRandomizer(UniformDomainParam("length", mean=0.5, halfspan=0.45))
+    return DomainRandWrapper(gym.make("CartPole-v1"), randomizer)
+
+
+@pytest.fixture(scope="module")
+def cartpole_rollouts():
+    with ParallelRolloutSampler(
+        randomized_cartpole, balance, 2, min_rollouts=20, seed=0, show_progress_bar=False,
+        vectorization="sync", record_states=True,
+    ) as sampler:  # fmt: skip
+        return sampler.sample()
+
+
+@pytest.fixture(scope="module")
+def grid_rollouts():
+    grid = param_grid({"length": [0.05, 0.1, 0.5], "masspole": [0.1, 0.5]})
+    return eval_domain_params(2, "CartPole-v1", balance, grid, seed=0)
+
+
+def test_return_distribution(cartpole_rollouts, tmp_path):
+    fig = plot_returns(cartpole_rollouts, epsilon=0.2)
+    (ax,) = fig.axes
+    assert ax.get_xlabel() == "return (undiscounted sum of rewards)"
+    assert ax.get_ylabel() == "rollouts"
+    assert ax.get_title() == "Return distribution: CartPole-v1, 20 rollouts"
+    s = summarize(cartpole_rollouts, epsilon=0.2)
+    texts = legend_texts(ax)
+    assert f"mean = {format_number(s.mean)}" in texts
+    ci = f"95% CI of the mean [{format_number(s.ci_low)}, {format_number(s.ci_high)}]"
+    assert ci in texts
+    assert f"worst 20% (4 rollouts), CVaR = {format_number(s.cvar)}" in texts
+    # The histogram holds every rollout, the red part exactly the CVaR tail.
+    rest, tail = ax.containers  # the stacked histogram: other rollouts, then the tail
+    assert sum(bar.get_height() for bar in rest) == 16
+    assert sum(bar.get_height() for bar in tail) == 4
+    assert tail.patches[0].get_facecolor()[:3] == pytest.approx((0.839, 0.153, 0.157), abs=1e-3)
+    path = save_figure(fig, tmp_path / "sub" / "returns.png")
+    assert path == tmp_path / "sub" / "returns.png"
+    assert_png(path)
+
+
+@pytest.mark.parametrize("returns", [[5.0], [3.0, 3.0, 3.0]])
+def test_return_distribution_degenerate(returns, tmp_path):
+    rollouts = [StepSequence(rewards=[r], observations=[0.0, 0.0], actions=[0]) for r in returns]
+    fig = plot_returns(rollouts)
+    texts = legend_texts(fig.axes[0])
+    assert texts[-1].startswith("CVaR 10%: n/a")
+    assert_png(save_figure(fig, tmp_path / "r.png"), min_bytes=5_000)
+
+
+def test_trajectories_have_labels_and_units(cartpole_rollouts, tmp_path):
+    fig = plot_trajectories(cartpole_rollouts, env_spec=cartpole_spec(), num_rollouts=3)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:5] == [
+        "observation x",
+        "observation x_dot",
+        "observation theta",
+        "observation theta_dot",
+        "action",
+    ]
+    ylabels = [ax.get_ylabel() for ax in fig.axes[:5]]
+    assert ylabels == ["x [m]", "x_dot [m/s]", "theta [rad]", "theta_dot [rad/s]", "rollout"]
+    assert "time [s]" in [ax.get_xlabel() for ax in fig.axes]
+    # Discrete actions: one lane per rollout, the colorbar names the actions.
+    colorbar = fig.axes[5]
+    assert [t.get_text() for t in colorbar.get_yticklabels()] == ["push left", "push right"]
+    assert len(fig.axes[4].get_yticklabels()) == 3
+    assert "3 of 20 rollouts (worst to best return)" in fig.get_suptitle()
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    returns = sorted(ro.undiscounted_return() for ro in cartpole_rollouts)
+    assert legend[0].endswith(f"return {format_number(returns[0])}, {int(returns[0])} steps")
+    assert_png(save_figure(fig, tmp_path / "traj.png"))
+
+
+def test_trajectories_of_states_and_continuous_actions(tmp_path, cartpole_rollouts):
+    fig = plot_trajectories(cartpole_rollouts, field="states", env_spec=cartpole_spec())
+    assert fig.axes[0].get_title() == "state x"
+    with ParallelRolloutSampler(
+        "Pendulum-v1", IdlePolicy(gym.spaces.Box(-2.0, 2.0, (1,))), 1, min_rollouts=2, seed=0,
+        show_progress_bar=False, max_steps=20,
+    ) as sampler:  # fmt: skip
+        rollouts = sampler.sample()
+    fig = plot_trajectories(rollouts, act_labels=["torque"], labels=["cos", "sin", "theta_dot"])
+    assert [ax.get_title() for ax in fig.axes] == [
+        "observation cos",
+        "observation sin",
+        "observation theta_dot",
+        "action torque",
+    ]
+    assert fig.axes[3].get_ylabel() == "torque [N·m]"
+    assert fig.axes[2].get_ylabel() == "theta_dot [rad/s]"
+    assert_png(save_figure(fig, tmp_path / "pendulum.png"))
+
+
+def test_trajectories_without_spec_or_time_and_many_dimensions(tmp_path):
+    rollouts = [
+        StepSequence(rewards=np.ones(5), observations=np.zeros((6, 60)), actions=np.zeros((5, 2)))
+    ]
+    fig = plot_trajectories(rollouts)
+    assert len(fig.axes) == 48
+    assert fig.axes[0].get_title() == "observation obs[0]"
+    assert "(first 48 panels, 14 more not shown)" in fig.get_suptitle()
+    assert fig.axes[-1].get_xlabel() == "step"
+    with pytest.raises(ValueError, match="no 'states' field"):
+        plot_trajectories(rollouts, field="states")
+    with pytest.raises(ValueError, match="field must be"):
+        plot_trajectories(rollouts, field="rewards")
+    with pytest.raises(ValueError, match="num_rollouts must be an int >= 1"):
+        plot_trajectories(rollouts, num_rollouts=0)
+
+
+def test_return_grid_heatmap(grid_rollouts, tmp_path):
+    assert grid_param_names(grid_rollouts) == ["masspole", "length"]  # the env's order
+    fig = plot_return_grid(grid_rollouts, "length", "masspole", nominal={"length": 0.5})
+    ax, colorbar = fig.axes
+    assert ax.get_xlabel() == "length (nominal 0.5)"
+    assert ax.get_ylabel() == "masspole"
+    assert colorbar.get_ylabel() == "mean return"
+    assert ax.get_title() == (
+        "Mean return over length and masspole: CartPole-v1 (1 rollout per cell)"
+    )
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.05", "0.1", "0.5"]
+    # Each cell is annotated with the return of its grid point.
+    expected = {
+        (ro.rollout_info["domain_param"]["length"], ro.rollout_info["domain_param"]["masspole"]):
+        ro.undiscounted_return() for ro in grid_rollouts
+    }  # fmt: skip
+    cells = {(t.get_position(), t.get_text()) for t in ax.texts}
+    xs, ys = [0.05, 0.1, 0.5], [0.1, 0.5]
+    assert cells == {
+        ((xs.index(x), ys.index(y)), format_number(r)) for (x, y), r in expected.items()
+    }
+    assert_png(save_figure(fig, tmp_path / "grid.png"))
+
+
+def test_return_grid_one_parameter_and_errors(tmp_path):
+    grid = param_grid({"length": [0.05, 0.5, 1.0]}) * 2
+    rollouts = eval_domain_params(1, "CartPole-v1", balance, grid, seed=0)
+    assert grid_param_names(rollouts) == ["length"]
+    fig = plot_return_grid(rollouts)
+    (ax,) = fig.axes
+    assert ax.get_xlabel() == "length"
+    assert ax.get_ylabel() == "return"
+    assert legend_texts(ax) == ["min .. max", "mean return"]
+    assert_png(save_figure(fig, tmp_path / "line.png"))
+    with pytest.raises(ValueError, match="got 'mass'"):
+        plot_return_grid(rollouts, "mass")
+
+
+def test_randomized_parameters_are_not_a_grid(cartpole_rollouts):
+    assert grid_param_names(cartpole_rollouts) == []
+    with pytest.raises(ValueError, match="do not vary domain parameters on a grid"):
+        plot_return_grid(cartpole_rollouts)
+
+
+def test_all_plots_in_one_figure(cartpole_rollouts, grid_rollouts, tmp_path):
+    fig = plot_rollouts(cartpole_rollouts, env_spec=cartpole_spec())
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0] == "Return distribution: CartPole-v1, 20 rollouts"
+    assert "observation theta" in titles
+    assert not any(title.startswith("Mean return over") for title in titles)
+    assert_png(save_figure(fig, tmp_path / "all.png"), min_bytes=50_000)
+
+    fig = plot_rollouts(grid_rollouts, env_spec=cartpole_spec())
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[1].startswith("Mean return over masspole and length")
+    assert_png(save_figure(fig, tmp_path / "all_grid.png"), min_bytes=50_000)
+
+
+def test_plotting_never_touches_pyplot(tmp_path):
+    code = (
+        "import sys, gymsamp.plot as p\n"
+        "from gymsamp.data import StepSequence\n"
+        "ros = [StepSequence(rewards=[r], observations=[[0.0], [1.0]], actions=[0])"
+        " for r in (1.0, 2.0)]\n"
+        f"p.save_figure(p.plot_rollouts(ros), {str(tmp_path / 'x.png')!r})\n"
+        "import matplotlib\n"
+        "print('matplotlib.pyplot' in sys.modules, matplotlib.get_backend())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"MPLBACKEND": "Agg", "PATH": ""},
+    )
+    assert done.stdout.split()[0] == "False"
+    assert (tmp_path / "x.png").read_bytes()[:8] == PNG_MAGIC

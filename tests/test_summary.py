@@ -1,0 +1,136 @@
+"""gymsamp.summary: the statistics the gymsamp command prints, checked against references."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from gymsamp.data import StepSequence
+from gymsamp.envs import param_grid
+from gymsamp.sampling import select_cvar
+from gymsamp.stats import bootstrap_ci
+from gymsamp.summary import format_number, grid_param_names, summarize
+
+
+def rollout(ret, *, length=1, truncated=False, domain_param=None, env_id="Toy-v0"):
+    rewards = [ret / length] * length
+    info = {"env_id": env_id}
+    if domain_param is not None:
+        info["domain_param"] = domain_param
+    return StepSequence(
+        rewards=rewards,
+        observations=[[0.0]] * (length + 1),
+        actions=[0] * length,
+        terminated=[False] * (length - 1) + [not truncated],
+        truncated=[False] * (length - 1) + [truncated],
+        rollout_info=info,
+    )
+
+
+def test_statistics_match_numpy_bootstrap_and_select_cvar():
+    rng = np.random.default_rng(0)
+    returns = rng.normal(100, 20, size=37)
+    rollouts = [rollout(r, length=k % 5 + 1, truncated=k % 3 == 0) for k, r in enumerate(returns)]
+    s = summarize(rollouts, epsilon=0.2, seed=7, seconds=2.0)
+    assert s.num_rollouts == 37
+    assert s.num_steps == sum(k % 5 + 1 for k in range(37))
+    assert s.steps_per_second == s.num_steps / 2.0
+    np.testing.assert_allclose(
+        [s.mean, s.median, s.std, s.min, s.max],
+        [returns.mean(), np.median(returns), returns.std(ddof=1), returns.min(), returns.max()],
+    )
+    stat, lo, hi = bootstrap_ci(returns, np.mean, 2000, 0.05, 2, seed=7)
+    assert (s.ci_low, s.ci_high) == pytest.approx((2 * stat - hi, 2 * stat - lo))
+    # The percentile interval is the 2.5% and 97.5% quantiles of the bootstrap means.
+    means = returns[np.random.default_rng(7).integers(0, 37, size=(2000, 37))].mean(axis=1)
+    assert (s.ci_low, s.ci_high) == pytest.approx(tuple(np.quantile(means, [0.025, 0.975])))
+    worst = select_cvar(rollouts, 0.2)
+    assert s.cvar_count == len(worst) == 7
+    assert s.cvar == pytest.approx(np.mean([ro.undiscounted_return() for ro in worst]))
+    truncated = sum(k % 3 == 0 for k in range(37))
+    assert s.endings == {"TERMINAL": 37 - truncated, "TIMEOUT": truncated}
+    assert s.env_id == "Toy-v0"
+
+
+def test_one_multi_rollout_sequence_counts_as_its_rollouts():
+    parts = [rollout(1.0, length=2), rollout(3.0, length=3)]
+    both = summarize(StepSequence.concat(parts))
+    assert (both.num_rollouts, both.num_steps, both.mean) == (2, 5, 2.0)
+
+
+def test_degenerate_inputs():
+    s = summarize([rollout(4.0)])
+    assert math.isnan(s.ci_low)
+    assert s.std == 0.0
+    assert s.cvar is None
+    assert "CVaR 10%          n/a (needs at least 6 rollouts)" in s.format()
+    assert "95% CI n/a (needs 2 rollouts)" in s.format()
+    same = summarize([rollout(4.0)] * 3)  # no warning about the degenerate bootstrap
+    assert (same.ci_low, same.ci_high) == (4.0, 4.0)
+    with pytest.raises(ValueError, match="at least one rollout"):
+        summarize([])
+    with pytest.raises(ValueError, match="epsilon must be"):
+        summarize([rollout(1.0)], epsilon=0)
+
+
+def test_domain_parameters_listed_by_how_they_were_set():
+    nominal = {"mass": 1.0, "length": 0.5, "gravity": 9.8, "tau": 0.02}
+    rollouts = [
+        rollout(1.0, domain_param={"mass": 1.0, "length": 0.5 + 0.1 * k, "gravity": 3.7,
+                                   "tau": 0.02})
+        for k in range(4)
+    ]  # fmt: skip
+    s = summarize(rollouts, nominal=nominal, settings={"length": "uniform(mean=0.65, ...)"})
+    assert s.params_at_nominal == 2  # mass and tau
+    by_name = {p.name: p for p in s.domain_params}
+    assert list(by_name) == ["length", "gravity"]
+    assert by_name["length"].setting == "uniform(mean=0.65, ...)"
+    assert by_name["length"].used == "0.5 .. 0.8 (4 values)"
+    assert by_name["gravity"].setting == "fixed"
+    assert by_name["gravity"].used == "3.7"
+    table = s.format()
+    assert "domain params (2 others at nominal)" in table
+    assert "  gravity  9.8      fixed" in table
+    # Without nominal values, everything is listed; varying ones say so.
+    s = summarize(rollouts)
+    assert [(p.name, p.setting) for p in s.domain_params] == [
+        ("mass", "constant"),
+        ("length", "varies"),
+        ("gravity", "constant"),
+        ("tau", "constant"),
+    ]
+
+
+def test_grid_detection():
+    grid = [
+        rollout(1.0, domain_param={"m": m, "l": length, "g": 9.8})
+        for m, length in [(p["m"], p["l"]) for p in param_grid({"m": [1, 2], "l": [3, 4, 5]})]
+    ]
+    assert grid_param_names(grid) == ["m", "l"]
+    assert {p.name: p.setting for p in summarize(grid).domain_params}["l"] == "grid"
+    randomized = [
+        rollout(1.0, domain_param={"m": float(m), "l": float(length)})
+        for m, length in np.random.default_rng(0).uniform(size=(6, 2))
+    ]
+    assert grid_param_names(randomized) == []
+    one = [rollout(1.0, domain_param={"m": m}) for m in (1.0, 2.0, 1.0, 2.0)]
+    assert grid_param_names(one) == ["m"]
+    assert grid_param_names(one[:2]) == []  # one rollout per value: looks randomized
+
+
+def test_to_dict_is_json_ready_and_format_number():
+    s = summarize([rollout(float(r), domain_param={"m": r}) for r in (1, 2, 3)], nominal={"m": 1})
+    data = json.loads(json.dumps(s.to_dict()))
+    assert data["rollouts"] == 3
+    assert data["return"]["mean"] == 2.0
+    assert data["domain_params"][0]["name"] == "m"
+    assert [format_number(v) for v in (0.0, -1234.5678, 2e-6, float("inf"), float("nan"))] == [
+        "0",
+        "-1235",
+        "2e-06",
+        "inf",
+        "n/a",
+    ]
