@@ -44,7 +44,13 @@ BUILTIN_POLICIES = ("random", "idle", "balance")
 
 
 class CliError(Exception):
-    """A user-facing error: printed as one line, exit code ``exit_code``."""
+    """A user-facing error: printed as one line, exit code ``exit_code``.
+
+    Example:
+        >>> err = CliError("unknown env id 'Foo-v0'", exit_code=2)
+        >>> str(err), err.exit_code
+        ("unknown env id 'Foo-v0'", 2)
+    """
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)

@@ -4,7 +4,8 @@ File format (version 1): an uncompressed (or, on request, deflated) ``.npz`` zip
 
 - Every array is its own ``.npy`` member named ``a<N>``; object arrays are refused, so
   ``numpy.load(allow_pickle=False)`` reads every member and nothing can run code on load.
-- The member ``__gymsamp__.json`` holds UTF-8 JSON: ``{"format": "gymsamp", "version": 1,
+- The member ``__gymsamp__.json.npy`` (a uint8 array, read as ``npz["__gymsamp__.json"]``)
+  holds UTF-8 JSON: ``{"format": "gymsamp", "version": 1,
   "kind": "rollouts" | "episode_batch", "content": ...}``. The content is plain JSON in which
   non-JSON values are tagged objects: ``{"__array__": "a3"}`` (``"torch": true`` for tensors),
   ``{"__scalar__": "<f4", "value": 1.5}`` (numpy scalars), ``{"__tuple__": [...]}``,

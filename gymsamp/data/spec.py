@@ -105,6 +105,12 @@ class InOutSpec:
     Args:
         input_space: Input space of a module.
         output_space: Output space of a module.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> spec = InOutSpec(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(2))
+        >>> spec.output_space
+        Discrete(2)
     """
 
     def __init__(self, input_space: gym.Space[Any], output_space: gym.Space[Any]) -> None:

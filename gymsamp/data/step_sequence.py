@@ -954,7 +954,8 @@ class StepSequence(Sequence[Step]):
     def to_pandas(self, env_spec: EnvSpec | None = None) -> Any:
         """One row per step: fields flattened to columns, plus the flags and ``next_`` columns.
 
-        Column names are the spec's labels for observations, actions and states where given,
+        Column names are the spec's labels for observations and actions where given (prefixed
+        ``<field>.`` if another field already uses a label), ``states.<label>`` for states,
         else ``<field>_<i>`` (a plain ``<field>`` for scalar entries). After-last fields also get
         ``next_<column>`` columns with the entry after each step, so no final entry is lost and
         :meth:`from_pandas` restores the sequence.

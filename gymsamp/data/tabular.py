@@ -18,10 +18,14 @@ _FLAGS = ("terminated", "truncated")
 _LABELS = {"observations": "obs_labels", "actions": "act_labels", "states": "state_labels"}
 
 
-def _column_names(name: str, leaf: np.ndarray, env_spec: EnvSpec | None) -> list[str]:
+def _column_names(name: str, leaf: np.ndarray, env_spec: EnvSpec | None, taken: Any) -> list[str]:
     width = int(np.prod(leaf.shape[1:], dtype=np.int64))
     labels = getattr(env_spec, _LABELS[name], None) if name in _LABELS else None
     if labels is not None and len(labels) == width:
+        # States mostly share the observations' labels: they always get a "states." prefix;
+        # any other label that is already a column gets its field's prefix.
+        if name == "states" or any(label in taken for label in labels):
+            return [f"{name}.{label}" for label in labels]
         return list(labels)
     if leaf.ndim == 1:
         return [name]
@@ -41,7 +45,7 @@ def sequence_to_frame(seq: StepSequence, env_spec: EnvSpec | None) -> Any:
         nxt_leaves = dict(tree_leaves(nxt, name)) if nxt is not None else {}
         for path, leaf in tree_leaves(field, name):
             array = np.asarray(to_format(leaf, "numpy"))
-            names = _column_names(path, array, env_spec)
+            names = _column_names(path, array, env_spec, columns)
             flat = array.reshape(len(array), -1)
             for i, col in enumerate(names):
                 columns[col] = flat[:, i]
@@ -55,7 +59,10 @@ def sequence_to_frame(seq: StepSequence, env_spec: EnvSpec | None) -> Any:
 
 
 def _space_columns(df: Any, name: str, labels: tuple[str, ...] | None, width: int) -> list[str]:
-    candidates = [list(labels)] if labels is not None else []
+    prefixed = [f"{name}.{label}" for label in labels] if labels else []
+    plain = list(labels) if labels else []
+    # states are written prefixed (see _column_names); observations and actions plain
+    candidates = ([prefixed, plain] if name == "states" else [plain, prefixed]) if labels else []
     candidates += [[f"{name}_{i}" for i in range(width)], [name]]
     for cols in candidates:
         if len(cols) == width and all(c in df.columns for c in cols):
@@ -63,6 +70,30 @@ def _space_columns(df: Any, name: str, labels: tuple[str, ...] | None, width: in
     raise ValueError(
         f"df must have the {name} columns {candidates[0]}, got columns {list(df.columns)}"
     )
+
+
+def _extra_fields(df: Any, used: set[str]) -> dict[str, list[str]]:
+    """Remaining columns by field: ``name_0 .. name_{k-1}`` (how to_pandas writes a 2-D field)
+    become one field ``name``; any other column is a field of its own."""
+    free = [c for c in df.columns if c not in used and not c.startswith("next_")]
+    fields: dict[str, list[str]] = {}
+    for col in free:
+        base, _, index = col.rpartition("_")
+        if base and index.isdigit() and f"{base}_0" in free:
+            if index == "0":
+                width = 0
+                while f"{base}_{width}" in free:
+                    width += 1
+                fields[base] = [f"{base}_{i}" for i in range(width)]
+            continue
+        fields[col] = [col]
+    return fields
+
+
+def _stacked(df: Any, cols: list[str], *, plain: bool) -> np.ndarray:
+    """The columns as one field: (T,) for a plain column, (T, k) for name_0..name_{k-1}."""
+    values = df[cols].to_numpy()
+    return values[:, 0] if plain else values
 
 
 def sequence_from_frame(
@@ -115,12 +146,11 @@ def sequence_from_frame(
     else:
         raise ValueError(f"df must have a 'rewards' column (or pass task), got {list(df.columns)}")
     used.add("rewards")
-    for col in df.columns:
-        if col in used or col.startswith("next_"):
-            continue
-        fields[col] = df[col].to_numpy()
-        if f"next_{col}" in df.columns:
-            next_fields[col] = df[f"next_{col}"].to_numpy()
+    for name, cols in _extra_fields(df, used).items():
+        fields[name] = _stacked(df, cols, plain=cols == [name])
+        if all(f"next_{c}" in df.columns for c in cols):
+            next_cols = [f"next_{c}" for c in cols]
+            next_fields[name] = _stacked(df, next_cols, plain=cols == [name])
     if "done" in fields and not flags:
         flags = {"terminated": fields.pop("done").astype(bool)}
     if not continuous or not next_fields:

@@ -45,6 +45,12 @@ class SimAdapter(abc.ABC):
     names left out mean their nominal values (never the previous ones), and every derived
     quantity is recomputed (CartPole's ``total_mass``, MuJoCo's ``mj_setConst``). Nominal
     values are those of the env instance before gymsamp first changed it.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> adapter = adapter_for(gym.make("Pendulum-v1"))
+        >>> adapter.nominal_domain_param()["g"], adapter.state_space.shape
+        (10.0, (2,))
     """
 
     def __init__(self, env: gym.Env[Any, Any]) -> None:
@@ -93,7 +99,14 @@ class SimAdapter(abc.ABC):
 
 
 class NativeAdapter(SimAdapter):
-    """Adapter for an env that implements :data:`NATIVE_METHODS` itself."""
+    """Adapter for an env that implements :data:`NATIVE_METHODS` itself.
+
+    Example:
+        >>> from gymsamp.envs import CountingEnv
+        >>> adapter = NativeAdapter(CountingEnv())
+        >>> adapter.nominal_domain_param(), adapter.get_state().tolist()
+        ({'increment': 1.0}, [0.0])
+    """
 
     def __init__(self, env: gym.Env[Any, Any]) -> None:
         super().__init__(env)

@@ -29,7 +29,17 @@ __all__ = ["HangingEnv", "RaisingEnv", "ToyEnvError"]
 
 
 class ToyEnvError(RuntimeError):
-    """The deliberate failure raised by :class:`RaisingEnv`."""
+    """The deliberate failure raised by :class:`RaisingEnv`.
+
+    Example:
+        >>> env = RaisingEnv(raise_at=1)
+        >>> _ = env.reset(seed=0)
+        >>> try:
+        ...     env.step(0)
+        ... except ToyEnvError as err:
+        ...     print(type(err).__name__, isinstance(err, RuntimeError))
+        ToyEnvError True
+    """
 
 
 class RaisingEnv(_ToyEnv[DiscreteAction]):

@@ -19,7 +19,13 @@ __all__ = ["ParametricPolicy", "Policy", "PolicyStep"]
 
 
 class PolicyStep(NamedTuple):
-    """The output of :meth:`Policy.act` for a batch of ``B`` sub-envs."""
+    """The output of :meth:`Policy.act` for a batch of ``B`` sub-envs.
+
+    Example:
+        >>> step = PolicyStep(actions=np.zeros((2, 1)), agent_infos={})
+        >>> step.actions.shape
+        (2, 1)
+    """
 
     #: Actions, shape ``(B, *action_shape)``.
     actions: np.ndarray
@@ -37,6 +43,18 @@ class Policy(Protocol):
         policy.start(num_envs, eval=...)           # once per collection
         policy.reset_envs(indices, rngs)           # whenever episodes start in some sub-envs
         policy.act(observations) -> PolicyStep     # once per vector step, all B sub-envs
+
+    Example:
+        >>> from gymsamp.policies import RandomPolicy
+        >>> import gymnasium as gym
+        >>> policy = RandomPolicy(gym.spaces.Discrete(2))
+        >>> isinstance(policy, Policy)
+        True
+        >>> policy.start(2, eval=True)
+        >>> rngs = [np.random.default_rng(0), np.random.default_rng(1)]
+        >>> policy.reset_envs(np.array([0, 1]), rngs)
+        >>> policy.act(np.zeros((2, 4))).actions.shape
+        (2,)
     """
 
     def start(self, num_envs: int, *, eval: bool) -> None:
@@ -66,6 +84,12 @@ class ParametricPolicy(Policy, Protocol):
 
     :class:`~gymsamp.sampling.ParameterExplorationSampler` uses this to evaluate several
     parameter sets side by side in one vector step.
+
+    Example:
+        >>> from gymsamp.policies import LinearPolicy
+        >>> policy = LinearPolicy((2, 1))
+        >>> isinstance(policy, ParametricPolicy), policy.num_params
+        (True, 3)
     """
 
     @property

@@ -52,6 +52,11 @@ class RolloutJob:
         options: Reset options for the sub-env (``domain_param``, ``init_state``), or None.
         policy_params: A flat parameter vector for a :class:`ParametricPolicy`, or None.
         info: Extra entries for the rollout's ``rollout_info``.
+
+    Example:
+        >>> job = RolloutJob.seeded(3, seed=0, sub_seed=1, sub_sub_seed=3)
+        >>> job.seed == derive_seed(0, 1, 3), job.index
+        (True, 3)
     """
 
     index: int

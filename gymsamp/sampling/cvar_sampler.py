@@ -61,6 +61,18 @@ class CVaRSampler(SamplerBase):
         gamma: Discount factor for ranking the returns.
         min_rollouts: Minimum number of rollouts to return.
         min_steps: Minimum number of steps to sample before selection (divided by epsilon).
+
+    Example:
+        >>> import gymnasium as gym
+        >>> from gymsamp.policies import IdlePolicy
+        >>> from gymsamp.sampling import ParallelRolloutSampler
+        >>> idle = IdlePolicy(gym.spaces.Discrete(2))
+        >>> inner = ParallelRolloutSampler("gymsamp/RandomLength-v0", idle, 1, min_rollouts=1,
+        ...                                seed=0, show_progress_bar=False)
+        >>> with CVaRSampler(inner, epsilon=0.25, min_rollouts=2) as sampler:
+        ...     worst = sampler.sample()  # the worst 2 of 8 rollouts
+        >>> inner.min_rollouts, len(worst)
+        (8, 2)
     """
 
     def __init__(

@@ -13,6 +13,11 @@ class WorkerError(RuntimeError):
         env_index: Index of the failing sub-env, if known.
         worker_index: Index of the failing worker process or actor, if known.
         remote_traceback: The traceback text from the process where the error happened.
+
+    Example:
+        >>> err = WorkerError("sub-env 2 raised ValueError: bad action", env_index=2)
+        >>> isinstance(err, RuntimeError), err.env_index
+        (True, 2)
     """
 
     def __init__(
@@ -53,4 +58,9 @@ def _rebuild(
 
 
 class StepTimeoutError(WorkerError):
-    """A sub-env did not answer within the sampler's step timeout (it hangs)."""
+    """A sub-env did not answer within the sampler's step timeout (it hangs).
+
+    Example:
+        >>> issubclass(StepTimeoutError, WorkerError)
+        True
+    """

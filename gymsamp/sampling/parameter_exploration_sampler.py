@@ -29,7 +29,15 @@ _DOMAIN_STREAM = 2**31
 
 
 class ParameterSample(NamedTuple):
-    """Policy parameters and the rollouts sampled with them."""
+    """Policy parameters and the rollouts sampled with them.
+
+    Example:
+        >>> from gymsamp.data import StepSequence
+        >>> ro = StepSequence(rewards=[1.0, 2.0], observations=[0, 0, 0], actions=[0, 0])
+        >>> sample = ParameterSample(params=np.zeros(3), rollouts=[ro, ro])
+        >>> sample.num_rollouts, sample.mean_undiscounted_return
+        (2, 3.0)
+    """
 
     params: Any
     rollouts: list[StepSequence]
@@ -50,6 +58,14 @@ class ParameterSamplingResult(Sequence[ParameterSample]):
 
     Args:
         samples: One sample per parameter set.
+
+    Example:
+        >>> from gymsamp.data import StepSequence
+        >>> ro = StepSequence(rewards=[1.0], observations=[0, 0], actions=[0])
+        >>> result = ParameterSamplingResult([ParameterSample(np.ones(2), [ro]),
+        ...                                   ParameterSample(np.zeros(2), [ro, ro])])
+        >>> result.parameters().shape, result.mean_returns().tolist(), result.num_rollouts()
+        ((2, 2), [1.0, 1.0], 3)
     """
 
     def __init__(self, samples: Sequence[ParameterSample]) -> None:
@@ -104,6 +120,19 @@ class ParameterExplorationSampler:
         seed: Base seed; None draws fresh entropy for every call.
         **sampler_kwargs: Passed on to :class:`ParallelRolloutSampler` (``vectorization``,
             ``max_steps``, ``show_progress_bar``, ...).
+
+    Example:
+        >>> from gymsamp.policies import LinearPolicy
+        >>> with ParameterExplorationSampler("gymsamp/PointMass-v0", LinearPolicy((2, 1)),
+        ...         num_init_states_per_domain=2, num_domains=1, num_workers=2, seed=0,
+        ...         max_steps=10) as sampler:
+        ...     result = sampler.sample(np.zeros((3, 3)))
+        >>> len(result), result.num_rollouts()
+        (3, 6)
+        >>> # common random numbers: every parameter set starts from the same states
+        >>> [ro.observations[0].tolist() for ro in result[0].rollouts] == [
+        ...     ro.observations[0].tolist() for ro in result[2].rollouts]
+        True
     """
 
     def __init__(

@@ -32,6 +32,11 @@ class Quota:
     Args:
         min_rollouts: Minimum number of complete rollouts, or None.
         min_steps: Minimum total number of steps, or None.
+
+    Example:
+        >>> quota = Quota(min_steps=10)
+        >>> quota.prefix_length({0: 4, 1: 7, 2: 30})  # rollouts 0 and 1 are enough
+        2
     """
 
     min_rollouts: int | None = None

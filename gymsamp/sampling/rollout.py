@@ -28,7 +28,12 @@ _RESET_KWARGS = ("init_state", "domain_param", "options")
 
 
 class RenderMode(NamedTuple):
-    """What :func:`rollout` shows: step prints (``text``), frames (``video`` / ``render``)."""
+    """What :func:`rollout` shows: step prints (``text``), frames (``video`` / ``render``).
+
+    Example:
+        >>> RenderMode(text=True)
+        RenderMode(text=True, video=False, render=False)
+    """
 
     text: bool = False
     video: bool = False

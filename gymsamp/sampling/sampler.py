@@ -26,6 +26,15 @@ class SamplerBase(abc.ABC):
     Args:
         min_rollouts: Minimum number of complete rollouts to sample.
         min_steps: Minimum total number of steps to sample.
+
+    Example:
+        >>> class Fixed(SamplerBase):
+        ...     def reinit(self, env=None, policy=None): ...
+        ...     def sample(self): return []
+        >>> sampler = Fixed(min_rollouts=5)
+        >>> sampler.set_min_count(min_steps=100)
+        >>> sampler.quota
+        Quota(min_rollouts=None, min_steps=100)
     """
 
     def __init__(self, *, min_rollouts: int | None = None, min_steps: int | None = None) -> None:

@@ -53,6 +53,12 @@ class GlobalNamespace:
         worker_index: 0-based index of the worker owning this namespace.
         rng: A :class:`numpy.random.Generator`; fresh entropy unless :meth:`SamplerPool.set_seed`
             seeded it.
+
+    Example:
+        >>> G = GlobalNamespace(worker_index=0)
+        >>> G.env_count = 3  # worker-local state survives between pool calls
+        >>> G.worker_index, G.env_count
+        (0, 3)
     """
 
     worker_index: int

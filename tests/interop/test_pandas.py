@@ -1,0 +1,176 @@
+"""``StepSequence.to_pandas()`` / ``from_pandas()`` on real sampled rollouts.
+
+The seed's semantics: ``from_pandas(df, env_spec, continuous=True, task=None)`` picks the
+observation, action (and state) columns by the spec's labels (else ``<field>_<i>``), ``rewards``
+is mandatory unless ``task`` recomputes it, and ``continuous`` tells whether the rows are whole
+consecutive rollouts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from gymsamp.data import StepSequence
+from gymsamp.policies import RandomPolicy
+from gymsamp.sampling import ParallelRolloutSampler
+
+pd = pytest.importorskip("pandas")
+
+CARTPOLE_LABELS = {
+    "obs_labels": ("x", "x_dot", "theta", "theta_dot"),
+    "act_labels": ("push_right",),
+    "state_labels": ("s_x", "s_x_dot", "s_theta", "s_theta_dot"),
+}
+PENDULUM_LABELS = {
+    "obs_labels": ("cos_th", "sin_th", "th_dot"),
+    "act_labels": ("torque",),
+    "state_labels": ("th", "s_th_dot"),
+}
+
+
+def sample(env_id, action_space, labels, **kwargs):
+    with ParallelRolloutSampler(
+        env_id,
+        RandomPolicy(action_space),
+        2,
+        min_rollouts=3,
+        seed=5,
+        record_states=True,
+        vectorization="sync",
+        show_progress_bar=False,
+        **kwargs,
+    ) as sampler:
+        rollouts = sampler.sample()
+        spec = dataclasses.replace(sampler.env_spec, **labels)
+    return rollouts, spec
+
+
+@pytest.fixture(scope="module")
+def cartpole():
+    return sample("CartPole-v1", gym.spaces.Discrete(2), CARTPOLE_LABELS)
+
+
+@pytest.fixture(scope="module")
+def pendulum():
+    return sample(
+        "Pendulum-v1", gym.spaces.Box(-2.0, 2.0, (1,), np.float32), PENDULUM_LABELS, max_steps=20
+    )
+
+
+def assert_round_trip(original: StepSequence, restored: StepSequence) -> None:
+    """Everything the table carries comes back exactly, final entries and bounds included."""
+    assert restored.length == original.length
+    assert restored.continuous
+    np.testing.assert_array_equal(restored.rollout_bounds, original.rollout_bounds)
+    for name in ("observations", "actions", "rewards", "states", "time"):
+        got, want = restored.get_data_values(name), original.get_data_values(name)
+        assert got.dtype == want.dtype, name
+        np.testing.assert_array_equal(got, want, err_msg=name)
+    np.testing.assert_array_equal(restored.terminated, original.terminated)
+    np.testing.assert_array_equal(restored.truncated, original.truncated)
+    np.testing.assert_array_equal(restored.step_types, original.step_types)
+    for i in range(original.rollout_count):
+        np.testing.assert_array_equal(
+            restored.get_rollout(i).observations, original.get_rollout(i).observations
+        )
+
+
+@pytest.mark.parametrize("which", ["cartpole", "pendulum"])
+def test_single_rollouts_round_trip(which, request):
+    rollouts, spec = request.getfixturevalue(which)
+    for ro in rollouts:
+        df = ro.to_pandas(spec)
+        assert len(df) == ro.length
+        assert_round_trip(ro, StepSequence.from_pandas(df, spec))
+
+
+def test_columns_are_named_by_the_spec_labels(cartpole, pendulum):
+    (ro, *_), spec = cartpole
+    df = ro.to_pandas(spec)
+    for i, label in enumerate(spec.obs_labels):
+        np.testing.assert_array_equal(df[label].to_numpy(), ro.observations[:-1, i])
+        np.testing.assert_array_equal(df[f"next_{label}"].to_numpy(), ro.observations[1:, i])
+    np.testing.assert_array_equal(df["push_right"].to_numpy(), ro.actions)
+    np.testing.assert_array_equal(df["states.s_theta"].to_numpy(), ro.states[:-1, 2])
+    assert df["terminated"].dtype == bool
+    (ro, *_), spec = pendulum
+    df = ro.to_pandas(spec)
+    np.testing.assert_array_equal(df["torque"].to_numpy(), ro.actions[:, 0])
+    np.testing.assert_array_equal(df["th_dot"].to_numpy(), ro.observations[:-1, 2])
+    # Without labels the columns are numbered.
+    unlabeled = ro.to_pandas()
+    assert {"observations_0", "observations_2", "actions_0", "states_1"} <= set(unlabeled.columns)
+    plain_spec = dataclasses.replace(spec, obs_labels=None, act_labels=None, state_labels=None)
+    assert_round_trip(ro, StepSequence.from_pandas(unlabeled, plain_spec))
+
+
+@pytest.mark.parametrize("which", ["cartpole", "pendulum"])
+def test_concatenations_round_trip_with_every_final_observation(which, request):
+    rollouts, spec = request.getfixturevalue(which)
+    both = StepSequence.concat(rollouts)
+    df = both.to_pandas(spec)
+    assert len(df) == sum(ro.length for ro in rollouts)
+    restored = StepSequence.from_pandas(df, spec)
+    assert restored.rollout_count == len(rollouts)
+    assert_round_trip(both, restored)
+    for i, ro in enumerate(rollouts):  # each part's own final observation survives
+        np.testing.assert_array_equal(restored.get_rollout(i).observations, ro.observations)
+    # A table built by concatenating per-rollout tables reads the same.
+    stacked = pd.concat([ro.to_pandas(spec) for ro in rollouts], ignore_index=True)
+    assert_round_trip(both, StepSequence.from_pandas(stacked, spec))
+
+
+def test_not_continuous_rows_make_a_batch_of_steps(pendulum):
+    (ro, *_), spec = pendulum
+    df = ro.to_pandas(spec).sample(frac=1.0, random_state=0)  # rows shuffled
+    batch = StepSequence.from_pandas(df, spec, continuous=False)
+    assert not batch.continuous
+    order = df.index.to_numpy()
+    np.testing.assert_array_equal(batch.observations, ro.observations[order])
+    np.testing.assert_array_equal(batch.rewards, ro.rewards[order])
+    np.testing.assert_array_equal(batch.truncated, ro.truncated[order])
+
+
+class PendulumTask:
+    """Gymnasium's Pendulum reward, from the observation the action was taken in."""
+
+    def step_rew(self, state, act, remaining_steps):
+        th = np.arctan2(state[1], state[0])
+        return -(th**2 + 0.1 * state[2] ** 2 + 0.001 * float(np.clip(act[0], -2, 2)) ** 2)
+
+
+def test_task_recomputes_the_rewards(pendulum):
+    (ro, *_), spec = pendulum
+    df = ro.to_pandas(spec).drop(columns="rewards")
+    with pytest.raises(ValueError, match="df must have a 'rewards' column"):
+        StepSequence.from_pandas(df, spec)
+    restored = StepSequence.from_pandas(df, spec, task=PendulumTask())
+    # float32 observations: equal to Gymnasium's float64 reward up to float32 rounding.
+    np.testing.assert_allclose(restored.rewards, ro.rewards, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(restored.observations, ro.observations)
+
+
+def test_missing_observation_columns_are_named(cartpole):
+    (ro, *_), spec = cartpole
+    df = ro.to_pandas(spec).drop(columns="theta")
+    with pytest.raises(ValueError, match=r"df must have the observations columns \['x', 'x_dot'"):
+        StepSequence.from_pandas(df, spec)
+
+
+def test_equal_obs_and_state_labels_keep_both():
+    rollouts, spec = sample(
+        "gymsamp/PointMass-v0", gym.spaces.Box(-1.0, 1.0, (1,)), {}, max_steps=3
+    )
+    df = rollouts[0].to_pandas(spec)
+    assert df["x"].dtype == np.float32  # the observation, not the float64 state
+    assert df["states.x"].dtype == np.float64  # states keep their own, prefixed columns
+    back = StepSequence.from_pandas(df, spec)
+    np.testing.assert_array_equal(back.observations, rollouts[0].observations)
+    np.testing.assert_array_equal(back.states, rollouts[0].states)
+    # a 2-D extra field written as actions_applied_0.. comes back as one (T, 1) field
+    assert back.actions_applied.shape == rollouts[0].actions_applied.shape
+    np.testing.assert_array_equal(back.actions_applied, rollouts[0].actions_applied)

@@ -1,0 +1,187 @@
+"""stable-baselines3 models as gymsamp policies, checked against SB3's own ``evaluate_policy``.
+
+Why the returns agree: ``evaluate_policy`` on a single env runs its episodes one after another
+in a ``DummyVecEnv``, which resets the env once at the start and again (without a seed) after
+every episode. :class:`ResetSeeds` makes the ``k``-th of those resets use
+``derive_seed(SEED, 0, k)``, the very seed gymsamp resets rollout ``k`` of the first
+``sample()`` call with (DESIGN §4). A deterministic policy then takes the same actions in the
+same states, so both produce the same episodes, step for step.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from gymsamp.data import EnvSpec
+from gymsamp.policies import SB3Policy, as_policy
+from gymsamp.sampling import ParallelRolloutSampler, derive_seed, rollout
+
+sb3 = pytest.importorskip("stable_baselines3")
+torch = pytest.importorskip("torch")
+
+from stable_baselines3 import PPO  # noqa: E402
+from stable_baselines3.common.evaluation import evaluate_policy  # noqa: E402
+from stable_baselines3.common.monitor import Monitor  # noqa: E402
+from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
+
+SEED = 3
+NUM_EPISODES = 6
+
+
+class ResetSeeds(gym.Wrapper):
+    """Resets with ``seeds[k]`` at its ``k``-th reset, whatever seed the caller passes."""
+
+    def __init__(self, env: gym.Env, seeds: list[int]) -> None:
+        super().__init__(env)
+        self.seeds = list(seeds)
+        self.resets = 0
+
+    def reset(self, *, seed=None, options=None):
+        k = self.resets
+        self.resets += 1
+        # evaluate_policy's DummyVecEnv resets once more after the last episode: no seed then.
+        return self.env.reset(seed=self.seeds[k] if k < len(self.seeds) else None, options=options)
+
+
+def sb3_episode_returns(model, seeds):
+    env = DummyVecEnv([lambda: Monitor(ResetSeeds(gym.make("CartPole-v1"), seeds))])
+    returns, lengths = evaluate_policy(
+        model, env, n_eval_episodes=len(seeds), deterministic=True, return_episode_rewards=True
+    )
+    env.close()
+    return [float(r) for r in returns], [int(n) for n in lengths]
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """A PPO trained briefly (a few seconds), saved as SB3's zip."""
+    model = PPO(
+        "MlpPolicy", "CartPole-v1", seed=0, device="cpu", n_steps=512, batch_size=64, n_epochs=4
+    )
+    model.learn(total_timesteps=2048)
+    path = tmp_path_factory.mktemp("sb3") / "ppo_cartpole.zip"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(model_path):
+    return PPO.load(model_path, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def sampled(model):
+    with ParallelRolloutSampler(
+        "CartPole-v1",
+        model,
+        num_workers=3,
+        min_rollouts=NUM_EPISODES,
+        seed=SEED,
+        vectorization="sync",
+        show_progress_bar=False,
+    ) as sampler:
+        assert isinstance(sampler.policy, SB3Policy)
+        assert sampler.policy.deterministic
+        return sampler.sample()
+
+
+def test_returns_match_evaluate_policy(model, sampled):
+    seeds = [derive_seed(SEED, 0, k) for k in range(NUM_EPISODES)]
+    assert [ro.rollout_info["seed"] for ro in sampled] == seeds
+    returns, lengths = sb3_episode_returns(model, seeds)
+    assert [ro.undiscounted_return() for ro in sampled] == returns
+    assert [ro.length for ro in sampled] == lengths
+    assert len(set(lengths)) > 1, "the trained policy should not balance equally long every time"
+    # The seeds matter: shifted by one episode, SB3's returns shift with them.
+    shifted, _ = sb3_episode_returns(model, [*seeds[1:], derive_seed(SEED, 0, NUM_EPISODES)])
+    assert shifted[:-1] == returns[1:]
+
+
+def test_deterministic_actions_are_the_models_predictions(model, sampled):
+    for ro in sampled:
+        predicted, _ = model.predict(ro.observations[:-1], deterministic=True)
+        np.testing.assert_array_equal(ro.actions, predicted)
+
+
+def test_rollout_equals_sampler_and_loaded_policy_object(model, sampled):
+    for k in (0, NUM_EPISODES - 1):
+        ro = rollout("CartPole-v1", model, seed=SEED, sub_sub_seed=k)
+        np.testing.assert_array_equal(ro.observations, sampled[k].observations)
+        np.testing.assert_array_equal(ro.actions, sampled[k].actions)
+    # SB3's policy module has predict() too (and is a torch module): still the SB3 adapter.
+    ro = rollout("CartPole-v1", model.policy, seed=SEED, sub_sub_seed=0)
+    np.testing.assert_array_equal(ro.actions, sampled[0].actions)
+
+
+def test_stochastic_policy_is_reproducible_and_samples(model):
+    spec = EnvSpec.from_env(gym.make("CartPole-v1"))
+    torch_state = torch.get_rng_state()
+
+    def sample():
+        policy = as_policy(model, spec, deterministic=False)
+        assert isinstance(policy, SB3Policy)
+        assert not policy.deterministic
+        with ParallelRolloutSampler(
+            "CartPole-v1",
+            policy,
+            num_workers=2,
+            min_rollouts=4,
+            seed=SEED,
+            vectorization="sync",
+            show_progress_bar=False,
+        ) as sampler:
+            return sampler.sample()
+
+    first, second = sample(), sample()
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a.actions, b.actions)
+    assert torch.equal(torch.get_rng_state(), torch_state)  # the global generator untouched
+    observations = np.concatenate([ro.observations[:-1] for ro in first])
+    actions = np.concatenate([ro.actions for ro in first])
+    greedy, _ = model.predict(observations, deterministic=True)
+    disagree = np.mean(actions != greedy)
+    assert 0.0 < disagree < 0.5, disagree  # sampled from the policy, mostly its mode
+
+
+class FakeRecurrentPPO:
+    """sb3-contrib's ``RecurrentPPO.predict`` API: state ``(h, c)`` of shape (layers, B, 1).
+
+    ``h`` counts the steps since the episode start (the model zeroes it where
+    ``episode_start``); the action is that count's parity. A state leaking across episodes
+    shows up in the recorded hidden states and in the actions.
+    """
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+        batch = len(observation)
+        if state is None:
+            h = np.zeros((1, batch, 1))
+        else:
+            h = state[0] * (1.0 - episode_start.astype(float))[None, :, None]
+        h = h + 1.0
+        return (h[0, :, 0] - 1).astype(np.int64) % 2, (h, 2.0 * h)
+
+
+def test_recurrent_predictor_through_the_sampler():
+    with ParallelRolloutSampler(
+        "gymsamp/RandomLength-v0",
+        FakeRecurrentPPO(),
+        num_workers=2,
+        min_rollouts=5,
+        seed=0,
+        vectorization="sync",
+        show_progress_bar=False,
+    ) as sampler:
+        rollouts = sampler.sample()
+    assert len({ro.length for ro in rollouts}) > 1  # uneven episode ends between the sub-envs
+    for k, ro in enumerate(rollouts):
+        t = np.arange(ro.length)
+        np.testing.assert_array_equal(ro.observations[:-1, 0], t)  # RandomLength: step number
+        np.testing.assert_array_equal(ro.actions, t % 2)
+        hidden = ro.agent_infos["hidden_states"]  # before each step, (T, len(state), 1, 1)
+        assert hidden.shape == (ro.length, 2, 1, 1)
+        np.testing.assert_array_equal(hidden[:, 0, 0, 0], t)
+        np.testing.assert_array_equal(hidden[:, 1, 0, 0], 2 * t)
+        ref = rollout("gymsamp/RandomLength-v0", FakeRecurrentPPO(), seed=0, sub_sub_seed=k)
+        np.testing.assert_array_equal(ref.agent_infos["hidden_states"], hidden)
