@@ -1,0 +1,219 @@
+"""What the workers of :class:`~gymsamp.sbi.SimRolloutSamplerForSBI` run (torch-free).
+
+Each worker of the sampler's :class:`~gymsamp.sampling.SamplerPool` (or the calling process,
+for one worker) keeps one :class:`~gymsamp.sampling.ParallelRolloutSampler` in its namespace
+``G`` and runs chunks of the parameter rows on it. Every rollout's reset seed and generator
+come from the seed triple ``(seed, collection, row)``, so the result does not depend on how
+the rows are split among workers. This module imports neither torch nor ``sbi``, so spawned
+workers start quickly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+
+from gymsamp.data import EnvSpec, StepSequence
+from gymsamp.policies import PlaybackPolicy, Policy, PolicyStep, as_policy
+from gymsamp.sampling import GlobalNamespace, ParallelRolloutSampler, Quota, RolloutJob
+from gymsamp.sampling.vector_envs import EnvFactory
+from gymsamp.sbi.rollout_data import actions_of, rollout_series
+
+__all__ = [
+    "NUM_STEPS_KEY",
+    "Collection",
+    "EnvInfo",
+    "RolloutResult",
+    "SbiEnvFactory",
+    "SegmentWrapper",
+    "close_worker",
+    "run_collections",
+    "setup_worker",
+]
+
+#: Reset option read by :class:`SegmentWrapper`: the number of steps the rollout may take.
+NUM_STEPS_KEY = "sbi_num_steps"
+
+#: Sub-envs stepped by each worker's sampler: enough to amortize the collection loop's
+#: per-step cost over several envs (measured on Pendulum), few enough for short chunks.
+ENVS_PER_WORKER = 4
+
+
+class SegmentWrapper(gym.Wrapper[Any, Any, Any, Any]):
+    """Ends a rollout after ``options["sbi_num_steps"]`` steps (``truncated``) and, with
+    ``ignore_termination``, reports ``terminated=False`` so the rollout runs on to that limit
+    (the samplers' ``stop_on_done=False``). Other options pass through unchanged."""
+
+    def __init__(self, env: gym.Env[Any, Any], *, ignore_termination: bool) -> None:
+        super().__init__(env)
+        self._ignore_termination = ignore_termination
+        self._limit: int | None = None
+        self._steps = 0
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        rest = dict(options) if options else {}
+        self._limit = rest.pop(NUM_STEPS_KEY, None)
+        self._steps = 0
+        return self.env.reset(seed=seed, options=rest or None)
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._steps += 1
+        if self._ignore_termination:
+            terminated = False
+        if self._limit is not None and self._steps >= self._limit:
+            truncated = True
+        return obs, reward, terminated, truncated, info
+
+
+class SbiEnvFactory:
+    """Picklable factory of the sub-envs: a copy of the user's env in a :class:`SegmentWrapper`."""
+
+    def __init__(self, env: Any, *, ignore_termination: bool) -> None:
+        self.factory = EnvFactory(env)
+        self.ignore_termination = ignore_termination
+
+    def __call__(self) -> gym.Env[Any, Any]:
+        return SegmentWrapper(self.factory(), ignore_termination=self.ignore_termination)
+
+
+class _PolicySwitch:
+    """The policy the worker's sampler runs: the user's, or playback of one recording.
+
+    The sub-envs live as long as the sampler, so the policy is switched between collections
+    instead of rebuilding it. A collection replays one recording in all its episodes, so no
+    rollout depends on the order in which episodes start.
+    """
+
+    def __init__(self) -> None:
+        self.target: Policy | None = None
+
+    def _policy(self) -> Policy:
+        if self.target is None:
+            raise RuntimeError("no policy selected for this collection")
+        return self.target
+
+    def start(self, num_envs: int, *, eval: bool) -> None:
+        self._policy().start(num_envs, eval=eval)
+
+    def reset_envs(self, env_indices: np.ndarray, rngs: Sequence[np.random.Generator]) -> None:
+        self._policy().reset_envs(env_indices, rngs)
+
+    def act(self, observations: np.ndarray) -> PolicyStep:
+        return self._policy().act(observations)
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    """What the parent learns about the env from a worker's sampler."""
+
+    env_spec: EnvSpec
+    env_id: str
+    nominal_domain_param: dict[str, Any] | None
+    vectorization_used: str
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One worker's share of a collection: rows ``offset ..`` of collection ``sub_seed``.
+
+    Attributes:
+        sub_seed: The collection's number (second element of the seed triple).
+        offset: Global row index of ``payloads[0]`` (third element of the triple, plus j).
+        payloads: Reset options per rollout (``domain_param``, ``init_state``, step limit).
+        recording: Actions replayed in every episode, or None to run the user's policy.
+    """
+
+    sub_seed: int
+    offset: int
+    payloads: list[dict[str, Any]]
+    recording: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class RolloutResult:
+    """What the parent needs of one simulated rollout."""
+
+    series: np.ndarray  # (n, S + A) data [s_t, a_t], n <= the requested steps
+    domain_param: dict[str, Any]  # as reported in rollout_info
+    actions: np.ndarray  # the applied actions
+
+
+def setup_worker(
+    G: GlobalNamespace,
+    factory: SbiEnvFactory,
+    policy: Any,
+    spec: EnvSpec,
+    vectorization: str,
+) -> EnvInfo:
+    """Build this worker's sampler (closing an older one) and return what it found out."""
+    old = G.__dict__.get("sbi_sampler")
+    if old is not None:
+        old.close()
+    switch = _PolicySwitch()
+    sampler = ParallelRolloutSampler(
+        factory,
+        switch,
+        ENVS_PER_WORKER,
+        min_rollouts=1,
+        vectorization=vectorization,
+        record_states=True,
+        show_progress_bar=False,
+    )
+    G.sbi_sampler, G.sbi_switch, G.sbi_spec = sampler, switch, spec
+    G.sbi_policy = None if policy is None else as_policy(policy, sampler.env_spec)
+    return EnvInfo(
+        env_spec=sampler.env_spec,
+        env_id=sampler.env_id,
+        nominal_domain_param=sampler.nominal_domain_param,
+        vectorization_used=sampler.vectorization_used,
+    )
+
+
+def close_worker(G: GlobalNamespace) -> None:
+    """Close this worker's sampler (its sub-env processes end)."""
+    sampler = G.__dict__.pop("sbi_sampler", None)
+    if sampler is not None:
+        sampler.close()
+
+
+def _result(ro: StepSequence, spec: EnvSpec) -> RolloutResult:
+    return RolloutResult(
+        series=rollout_series(ro, spec, "a simulated rollout"),
+        domain_param=dict(ro.rollout_info.get("domain_param", {})),
+        actions=actions_of(ro),
+    )
+
+
+def run_collections(
+    G: GlobalNamespace, task: tuple[int | None, list[Collection]]
+) -> list[list[RolloutResult]]:
+    """Run this worker's share of every collection of one simulator call, in order."""
+    seed, collections = task
+    sampler: ParallelRolloutSampler = G.sbi_sampler
+    out = []
+    for coll in collections:
+        G.sbi_switch.target = (
+            G.sbi_policy if coll.recording is None else PlaybackPolicy(coll.recording)
+        )
+
+        def make_job(j: int, coll: Collection = coll) -> RolloutJob:
+            # The triple names the collection and the global row, never the worker.
+            return RolloutJob.seeded(
+                j, seed, coll.sub_seed, coll.offset + j, options=dict(coll.payloads[j])
+            )
+
+        try:
+            rollouts = sampler.sample_jobs(
+                Quota(min_rollouts=len(coll.payloads)), make_job, eval=True
+            )
+        finally:
+            G.sbi_switch.target = None
+        out.append([_result(ro, G.sbi_spec) for ro in rollouts])
+    return out

@@ -1,0 +1,580 @@
+"""Rollout samplers that act as ``sbi`` simulators: :class:`SimRolloutSamplerForSBI`.
+
+It maps a ``(B, P)`` tensor of domain parameters to ``(B, R * dim_output)`` embedded features:
+the ``B`` rows run in parallel on the workers of a :class:`~gymsamp.sampling.SamplerPool`, each
+stepping several sub-envs of a :class:`~gymsamp.sampling.ParallelRolloutSampler`, with results
+independent of the number of workers. With recorded target-domain rollouts every simulated
+segment starts from the recorded state and (by default) replays the recorded actions. The
+target-domain counterparts live in :mod:`gymsamp.sbi.target_samplers`; the data layout is
+described in :mod:`gymsamp.sbi.rollout_data`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, NamedTuple, TypeVar
+
+import numpy as np
+import torch
+
+from gymsamp.data import EnvSpec, StepSequence
+from gymsamp.sampling import SamplerPool
+from gymsamp.sampling.seeding import check_seed
+from gymsamp.sampling.vector_envs import VECTORIZATIONS
+from gymsamp.sbi._workers import (
+    NUM_STEPS_KEY,
+    Collection,
+    EnvInfo,
+    RolloutResult,
+    SbiEnvFactory,
+    close_worker,
+    run_collections,
+    setup_worker,
+)
+from gymsamp.sbi.embeddings import Embedding
+from gymsamp.sbi.rollout_data import (
+    actions_of,
+    check_segments,
+    data_width,
+    float_field,
+    pad_series,
+    rollout_series,
+    segment_edges,
+    state_space_of,
+)
+
+__all__ = ["RolloutSamplerForSBI", "SimRolloutSamplerForSBI", "embed_data", "with_target_data"]
+
+_Sampler = TypeVar("_Sampler", bound="RolloutSamplerForSBI")
+
+
+def embed_data(embedding: Embedding, data: np.ndarray) -> torch.Tensor:
+    """Features of ``(B, R, T, D)`` data: ``(B, R * dim_output)`` in torch's default dtype."""
+    with torch.no_grad():
+        return embedding(Embedding.pack(torch.from_numpy(np.ascontiguousarray(data))))
+
+
+def with_target_data(embedding: Embedding, sim: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Put the target data next to the simulated data if the embedding compares the two."""
+    if not embedding.requires_target_domain_data:
+        return sim
+    return np.concatenate([sim, np.broadcast_to(target, sim.shape)], axis=-1)
+
+
+class _Segment(NamedTuple):
+    """One segment of a target-domain rollout."""
+
+    rollout: int  # index into rollouts_real
+    init_state: np.ndarray
+    actions: np.ndarray  # recorded (applied) actions, (L, *action_shape)
+
+
+# --------------------------------------------------------------------------------------------
+# Base class
+# --------------------------------------------------------------------------------------------
+
+
+class RolloutSamplerForSBI(ABC):
+    """Base of the samplers: an env, a policy, an embedding and how rollouts are segmented.
+
+    The features of every rollout are concatenated, so all rollouts must yield the same
+    number of features (for the time-series embeddings: have equal length). Samplers are
+    context managers; :meth:`close` ends any worker processes.
+
+    Args:
+        env: An env id, a factory or a ``gymnasium.Env`` instance.
+        policy: Anything :func:`gymsamp.policies.as_policy` accepts.
+        embedding: Turns rollout data into features.
+        num_segments: Number of segments each target-domain rollout is cut into; every
+            simulated segment starts from the recorded state. Give this or ``len_segments``.
+        len_segments: Length of those segments (the last one may be shorter).
+        stop_on_done: True ends a rollout at the env's episode end (shorter data is
+            zero-padded); False runs on to the segment's end.
+
+    Example:
+        >>> from gymsamp.sbi import sbi_env_spec
+        >>> RolloutSamplerForSBI.get_dim_data(sbi_env_spec("Pendulum-v1"))  # 2 states + 1 action
+        3
+    """
+
+    def __init__(
+        self,
+        env: Any,
+        policy: Any,
+        embedding: Embedding,
+        num_segments: int | None = None,
+        len_segments: int | None = None,
+        stop_on_done: bool = True,
+    ) -> None:
+        if not isinstance(embedding, Embedding):
+            raise TypeError(
+                f"embedding must be a gymsamp.sbi.Embedding, got {type(embedding).__name__}"
+            )
+        check_segments(num_segments, len_segments)
+        if not isinstance(stop_on_done, bool):
+            raise TypeError(f"stop_on_done must be a bool, got {stop_on_done!r}")
+        self._env = env
+        self._policy = policy
+        self._embedding = embedding
+        self.num_segments = None if num_segments is None else int(num_segments)
+        self.len_segments = None if len_segments is None else int(len_segments)
+        self.stop_on_done = stop_on_done
+
+    @property
+    def embedding(self) -> Embedding:
+        """The embedding that turns rollouts into features."""
+        return self._embedding
+
+    @abstractmethod
+    def __call__(self, dp_values: Any) -> Any:
+        """Features for the given domain parameters (see the subclasses)."""
+
+    @staticmethod
+    def get_dim_data(spec: EnvSpec) -> int:
+        """Columns of one time step of data: the states' (else the observations') entries plus
+        the action's (see :func:`sbi_env_spec`)."""
+        if not isinstance(spec, EnvSpec):
+            raise TypeError(f"spec must be a gymsamp.data.EnvSpec, got {type(spec).__name__}")
+        return data_width(state_space_of(spec)) + data_width(spec.action_space)
+
+    def close(self) -> None:  # noqa: B027  (optional hook: samplers without resources)
+        """Release resources (worker processes); the sampler stays usable."""
+
+    def __enter__(self: _Sampler) -> _Sampler:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Simulation
+# --------------------------------------------------------------------------------------------
+
+
+class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
+    """An ``sbi`` simulator: domain parameters in, embedded simulated rollouts out.
+
+    ``sampler(theta)`` with ``theta`` of shape ``(B, P)`` (parameter ``j`` is named
+    ``dp_mapping[j]``) returns features of shape ``(B, R * dim_output)``; a single ``(P,)``
+    vector gives ``(R * dim_output,)``. The ``B`` rows are split among ``num_workers``
+    processes of a :class:`~gymsamp.sampling.SamplerPool` (1: this process), each stepping a few
+    sub-envs of its own :class:`~gymsamp.sampling.ParallelRolloutSampler`; workers and sub-envs
+    live until :meth:`close`. Rollout ``b`` of the ``c``-th collection resets with the seed
+    triple ``(seed, c, b)``, so the result never depends on ``num_workers`` or
+    ``vectorization``.
+
+    With ``rollouts_real`` (``R`` recorded target-domain rollouts of equal length ``T``, with
+    ``states``) each is cut into segments; every simulated segment starts from the recorded
+    state at the segment's start and replays the recorded actions (``use_rec_act``, one
+    collection per segment) or runs the policy, for as many steps as the segment has. A
+    segment ended early by the env (``stop_on_done``) is zero-padded. The segments are joined
+    into one ``T``-step series per target rollout. Without ``rollouts_real`` (``R = 1``) every
+    row runs one episode of the env's ``max_episode_length`` steps from the env's own (seeded)
+    initial state.
+
+    The applied parameters are checked against every rollout's ``rollout_info``. Parameters
+    not in ``dp_mapping`` stay nominal (explicit parameters bypass a ``DomainRandWrapper``'s
+    draw). The env passed in is never stepped or changed: the sub-envs are copies.
+
+    Args:
+        env: An env id, a factory or a ``gymnasium.Env`` instance with domain parameters
+            (a simulator gymsamp has an adapter for); picklable for ``num_workers > 1``.
+        policy: Anything :func:`gymsamp.policies.as_policy` accepts (it runs in the workers);
+            may be None when only recorded actions are replayed.
+        dp_mapping: ``{0: name_0, 1: name_1, ...}``: the column of ``theta`` of each domain
+            parameter.
+        embedding: The embedding (built on :func:`~gymsamp.sbi.sbi_env_spec` of the env).
+        num_segments: See :class:`RolloutSamplerForSBI`.
+        len_segments: See :class:`RolloutSamplerForSBI`.
+        stop_on_done: See :class:`RolloutSamplerForSBI`.
+        rollouts_real: Recorded target-domain rollouts, or None.
+        use_rec_act: Replay the recorded actions (feed-forward) instead of running the policy.
+        num_workers: Worker processes simulating rows in parallel (1: in this process).
+        seed: Base seed of the reset seeds and policy noise (DESIGN §4); None: fresh entropy.
+        vectorization: How each worker steps its few sub-envs: ``"auto"`` (in the worker's
+            own process: the workers are the parallelism) or any mode of
+            :class:`~gymsamp.sampling.ParallelRolloutSampler` (e.g. ``"async"`` for an
+            expensive simulator with one worker).
+
+    Example:
+        >>> from gymsamp.policies import PlaybackPolicy
+        >>> from gymsamp.sampling import rollout
+        >>> from gymsamp.sbi import BayesSimEmbedding, sbi_env_spec
+        >>> spec = sbi_env_spec("Pendulum-v1")
+        >>> emb = BayesSimEmbedding(spec, RolloutSamplerForSBI.get_dim_data(spec))
+        >>> torques = np.full((20, 1), 0.5, np.float32)
+        >>> real = rollout("Pendulum-v1", PlaybackPolicy(torques), seed=0, max_steps=20,
+        ...                reset_kwargs={"domain_param": {"m": 1.2}})
+        >>> with SimRolloutSamplerForSBI("Pendulum-v1", None, {0: "m"}, emb, num_segments=2,
+        ...                              rollouts_real=[real]) as sim:
+        ...     x = sim(torch.tensor([[1.2], [0.8]]))
+        >>> x.shape, emb.dim_output
+        (torch.Size([2, 6]), 6)
+        >>> target = emb(Embedding.pack(torch.tensor(np.concatenate(
+        ...     [real.states[:-1], real.actions_applied], axis=1))))
+        >>> torch.allclose(x[0], target[0])  # true parameters reproduce the recording
+        True
+    """
+
+    def __init__(
+        self,
+        env: Any,
+        policy: Any,
+        dp_mapping: Mapping[int, str],
+        embedding: Embedding,
+        num_segments: int | None = None,
+        len_segments: int | None = None,
+        stop_on_done: bool = True,
+        rollouts_real: Sequence[StepSequence] | None = None,
+        use_rec_act: bool = True,
+        *,
+        num_workers: int = 1,
+        seed: int | None = None,
+        vectorization: str = "auto",
+    ) -> None:
+        super().__init__(env, policy, embedding, num_segments, len_segments, stop_on_done)
+        self.dp_names = self._check_dp_mapping(dp_mapping)
+        if not isinstance(use_rec_act, bool):
+            raise TypeError(f"use_rec_act must be a bool, got {use_rec_act!r}")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
+            raise ValueError(f"num_workers must be an int >= 1, got {num_workers!r}")
+        if vectorization not in VECTORIZATIONS:
+            raise ValueError(
+                f"vectorization must be one of {VECTORIZATIONS}, got {vectorization!r}"
+            )
+        self.use_rec_act = use_rec_act
+        self.num_workers = num_workers
+        self.vectorization = vectorization
+        self.seed = check_seed(seed)
+        self.rollouts_real = self._check_rollouts_real(rollouts_real)
+        if policy is None and (self.rollouts_real is None or not use_rec_act):
+            raise ValueError(
+                "policy must be given unless recorded actions are replayed "
+                "(rollouts_real given and use_rec_act=True), got None"
+            )
+        self._factory = SbiEnvFactory(env, ignore_termination=not stop_on_done)
+        self._num_collections = 0
+        self._pool: SamplerPool | None = None
+        self._info = self._start_pool()
+        try:
+            self._check_env()
+            self._segments, self._target = self._prepare_targets()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- validation ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_dp_mapping(dp_mapping: Any) -> tuple[str, ...]:
+        if not isinstance(dp_mapping, Mapping) or not dp_mapping:
+            raise TypeError(
+                "dp_mapping must be a non-empty dict {0: name_0, 1: name_1, ...}, got "
+                f"{dp_mapping!r}"
+            )
+        keys = list(dp_mapping)
+        if any(isinstance(k, bool) or not isinstance(k, int) for k in keys) or set(keys) != set(
+            range(len(keys))
+        ):
+            raise ValueError(
+                f"dp_mapping keys must be the integers 0 .. {len(keys) - 1}, got {keys}"
+            )
+        names = tuple(dp_mapping[i] for i in range(len(dp_mapping)))
+        if not all(isinstance(name, str) for name in names) or len(set(names)) != len(names):
+            raise ValueError(f"dp_mapping values must be distinct names, got {names}")
+        return names
+
+    def _check_rollouts_real(self, rollouts_real: Any) -> list[StepSequence] | None:
+        if rollouts_real is None:
+            return None
+        if isinstance(rollouts_real, StepSequence) or not isinstance(rollouts_real, Sequence):
+            raise TypeError(
+                "rollouts_real must be None or a list of StepSequence rollouts, got "
+                f"{type(rollouts_real).__name__}"
+            )
+        if len(rollouts_real) == 0:
+            raise ValueError("rollouts_real must be None or a non-empty list, got []")
+        rollouts = []
+        for i, ro in enumerate(rollouts_real):
+            if not isinstance(ro, StepSequence):
+                raise TypeError(f"rollouts_real[{i}] must be a StepSequence, got {type(ro)}")
+            if ro.rollout_count != 1:
+                raise ValueError(
+                    f"rollouts_real[{i}] must hold a single rollout, got {ro.rollout_count}"
+                )
+            if "states" not in ro.data_names:
+                raise ValueError(
+                    f"rollouts_real[{i}] must have 'states' to start the simulated segments "
+                    "from (record it with gymsamp on an env that has a state adapter)"
+                )
+            rollouts.append(ro if ro.data_format == "numpy" else ro.numpy())
+        lengths = [ro.length for ro in rollouts]
+        if len(set(lengths)) != 1:
+            raise ValueError(f"rollouts_real must all have the same length, got {lengths}")
+        return rollouts
+
+    def _check_env(self) -> None:
+        info = self._info
+        if info.nominal_domain_param is None:
+            raise TypeError(
+                f"env must have domain parameters (a simulator gymsamp has an adapter for), "
+                f"got {info.env_id}"
+            )
+        unknown = [name for name in self.dp_names if name not in info.nominal_domain_param]
+        if unknown:
+            raise ValueError(
+                f"dp_mapping has unknown names {unknown}; valid names for {info.env_id} are "
+                f"{sorted(info.nominal_domain_param)}"
+            )
+        spec, emb_spec = info.env_spec, self._embedding.spec
+        uses_states = emb_spec.state_space is not None
+        states = spec.state_space if uses_states else spec.observation_space
+        assert states is not None  # the env has an adapter, hence a state space
+        widths = (data_width(states), data_width(spec.action_space))
+        expected = (data_width(state_space_of(emb_spec)), data_width(emb_spec.action_space))
+        if widths != expected:
+            kind = "states" if uses_states else "observations"
+            raise ValueError(
+                f"embedding was built for {expected[0]} state and {expected[1]} action columns "
+                f"but {info.env_id} has {widths[0]} ({kind}) and {widths[1]}; build it on "
+                "sbi_env_spec(env)"
+            )
+        if self.rollouts_real is None and spec.max_episode_length is None:
+            raise ValueError(
+                f"env must have a time limit (max_episode_length) when rollouts_real is None, "
+                f"got {info.env_id} without one"
+            )
+
+    def _prepare_targets(self) -> tuple[list[_Segment], np.ndarray | None]:
+        if self.rollouts_real is None:
+            return [], None
+        shape = self._info.env_spec.state_space.shape  # type: ignore[union-attr]
+        segments, targets = [], []
+        for r, ro in enumerate(self.rollouts_real):
+            states = float_field(ro, "states")
+            if states.shape[1:] != shape:
+                raise ValueError(
+                    f"rollouts_real[{r}] has states of shape {states.shape[1:]} but must have "
+                    f"{shape} to match {self._info.env_id}"
+                )
+            actions = actions_of(ro)
+            for start, stop in segment_edges(ro.length, self.num_segments, self.len_segments):
+                segments.append(_Segment(r, states[start].copy(), actions[start:stop]))
+            targets.append(rollout_series(ro, self._embedding.spec, f"rollouts_real[{r}]"))
+        return segments, np.stack(targets)
+
+    def _check_dp_values(self, dp_values: Any) -> tuple[np.ndarray, bool]:
+        try:
+            theta = torch.as_tensor(dp_values).detach().cpu().to(torch.float64).numpy()
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(
+                f"dp_values must be a tensor or array of numbers, got {dp_values!r}"
+            ) from err
+        num = len(self.dp_names)
+        single = theta.ndim == 1
+        rows = theta[None] if single else theta
+        if rows.ndim != 2 or rows.shape[1] != num or rows.shape[0] == 0:
+            raise ValueError(
+                f"dp_values must have shape (B, {num}) or ({num},) (one column per dp_mapping "
+                f"entry {dict(enumerate(self.dp_names))}), got shape {tuple(theta.shape)}"
+            )
+        if not np.all(np.isfinite(rows)):
+            raise ValueError(f"dp_values must be finite, got {rows.tolist()}")
+        return rows, single
+
+    # -- workers ------------------------------------------------------------------------------
+
+    def _start_pool(self) -> EnvInfo:
+        """Start the workers and build their samplers; returns what they report of the env."""
+        pool = SamplerPool(self.num_workers)
+        try:
+            infos = pool.invoke_all(
+                setup_worker,
+                self._factory,
+                self._policy,
+                self._embedding.spec,
+                # Sub-env processes inside worker processes would only compete for the CPUs.
+                "sync" if self.vectorization == "auto" else self.vectorization,
+            )
+        except BaseException:
+            pool.stop()
+            raise
+        self._pool = pool
+        return infos[0]
+
+    def _run(
+        self, collections: list[tuple[list[dict[str, Any]], np.ndarray | None]]
+    ) -> list[list[RolloutResult]]:
+        """Run collections ``(payloads, recording or None)``; their results in row order.
+
+        Each collection's rows are split into one contiguous chunk per worker; each worker
+        runs its chunks of all collections in one task.
+        """
+        if self._pool is None:
+            self._info = self._start_pool()
+        assert self._pool is not None
+        workers = self._pool.num_threads
+        tasks: list[list[Collection]] = [[] for _ in range(workers)]
+        owners: list[list[int]] = []  # per collection: the workers holding its chunks, in order
+        for payloads, recording in collections:
+            sub_seed, self._num_collections = self._num_collections, self._num_collections + 1
+            bounds = np.linspace(0, len(payloads), workers + 1).round().astype(int)
+            owners.append([])
+            for w in range(workers):
+                lo, hi = int(bounds[w]), int(bounds[w + 1])
+                if hi > lo:
+                    tasks[w].append(Collection(sub_seed, lo, payloads[lo:hi], recording))
+                    owners[-1].append(w)
+        try:
+            done = self._pool.run_map(run_collections, [(self.seed, task) for task in tasks])
+        except BaseException:
+            # A failed or interrupted worker may hold a half-run collection: start afresh.
+            self.close()
+            raise
+        results: list[list[RolloutResult]] = []
+        cursor = [0] * workers
+        for owned in owners:
+            rows: list[RolloutResult] = []
+            for w in owned:
+                rows.extend(done[w][cursor[w]])
+                cursor[w] += 1
+            results.append(rows)
+        return results
+
+    # -- simulating ---------------------------------------------------------------------------
+
+    @property
+    def spec(self) -> EnvSpec:
+        """The env's specification (with the simulator's ``state_space``)."""
+        return self._info.env_spec
+
+    def check_domain_params(
+        self,
+        rollouts: StepSequence | Sequence[StepSequence],
+        domain_param_value: np.ndarray,
+        domain_param_names: Sequence[str],
+    ) -> None:
+        """Verify that the rollouts ran with the commanded domain parameters.
+
+        Args:
+            rollouts: Simulated rollouts or rollout segments.
+            domain_param_value: One set of domain parameters as commanded.
+            domain_param_names: Their names (the values of ``dp_mapping``).
+
+        Raises:
+            ValueError: If a rollout reports other values in ``rollout_info["domain_param"]``.
+        """
+        if isinstance(rollouts, StepSequence):
+            rollouts = [rollouts]
+        for ro in rollouts:
+            _check_applied(
+                ro.rollout_info.get("domain_param", {}), domain_param_value, domain_param_names
+            )
+
+    def _simulate(self, theta: np.ndarray) -> np.ndarray:
+        """The ``(B, R, T, D)`` simulated data for the parameter rows ``theta``."""
+        params = [dict(zip(self.dp_names, map(float, row), strict=True)) for row in theta]
+
+        def series(res: RolloutResult, row: int, length: int) -> np.ndarray:
+            _check_applied(res.domain_param, theta[row], self.dp_names)
+            return pad_series(res.series, length)
+
+        if self.rollouts_real is None:
+            length = self._info.env_spec.max_episode_length
+            assert length is not None  # checked in __init__
+            (results,) = self._run(
+                [([{"domain_param": p, NUM_STEPS_KEY: length} for p in params], None)]
+            )
+            return np.stack([series(res, b, length) for b, res in enumerate(results)])[:, None]
+
+        def payload(seg: _Segment, param: dict[str, float]) -> dict[str, Any]:
+            return {
+                "domain_param": param,
+                "init_state": seg.init_state,
+                NUM_STEPS_KEY: len(seg.actions),
+            }
+
+        # parts[b][r]: the simulated segments of target rollout r under parameter row b.
+        parts: list[list[list[np.ndarray]]] = [
+            [[] for _ in self.rollouts_real] for _ in range(len(theta))
+        ]
+        if self.use_rec_act:
+            # One collection per recorded segment: its actions replay in every episode.
+            runs = self._run(
+                [([payload(seg, p) for p in params], seg.actions) for seg in self._segments]
+            )
+            for seg, results in zip(self._segments, runs, strict=True):
+                for b, res in enumerate(results):
+                    _check_replay(res.actions, seg.actions)
+                    parts[b][seg.rollout].append(series(res, b, len(seg.actions)))
+        else:
+            # The policy is the same for every segment: one collection runs them all.
+            jobs = [(seg, b) for seg in self._segments for b in range(len(theta))]
+            (results,) = self._run([([payload(seg, params[b]) for seg, b in jobs], None)])
+            for (seg, b), res in zip(jobs, results, strict=True):
+                parts[b][seg.rollout].append(series(res, b, len(seg.actions)))
+        return np.stack([[np.concatenate(segs) for segs in row] for row in parts])
+
+    def __call__(self, dp_values: Any) -> torch.Tensor:
+        """Simulate and embed: ``(B, P)`` parameters to ``(B, R * dim_output)`` features.
+
+        Args:
+            dp_values: A tensor or array of shape ``(B, P)``, or ``(P,)`` for one row (then
+                the result is ``(R * dim_output,)``).
+
+        Returns:
+            The features, in torch's default dtype.
+        """
+        theta, single = self._check_dp_values(dp_values)
+        sim = self._simulate(theta)
+        target = self._target if self._target is not None else sim
+        features = embed_data(self._embedding, with_target_data(self._embedding, sim, target))
+        return features[0] if single else features
+
+    def close(self) -> None:
+        """End the workers and their sub-envs (they restart on the next call)."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            # Lets workers close their sub-envs; a broken worker is terminated by stop() anyway.
+            with contextlib.suppress(Exception):
+                pool.invoke_all(close_worker)
+        finally:
+            pool.stop()
+
+    def __repr__(self) -> str:
+        real = 0 if self.rollouts_real is None else len(self.rollouts_real)
+        return (
+            f"SimRolloutSamplerForSBI(env={self._info.env_id!r}, dp_names={self.dp_names}, "
+            f"embedding={type(self._embedding).__name__}, rollouts_real={real}, "
+            f"num_workers={self.num_workers}, seed={self.seed})"
+        )
+
+
+def _check_applied(applied: Mapping[str, Any], commanded: Any, names: Sequence[str]) -> None:
+    """ValueError unless the reported parameters ``applied`` equal the ``commanded`` ones."""
+    expected = np.asarray(commanded, dtype=np.float64).reshape(-1)
+    values = np.array([applied.get(name, np.nan) for name in names], dtype=np.float64)
+    if values.shape != expected.shape or not np.allclose(values, expected, rtol=1e-12, atol=0.0):
+        raise ValueError(
+            f"the rollout ran with domain parameters {list(names)} = {values.tolist()} but "
+            f"{expected.tolist()} were commanded"
+        )
+
+
+def _check_replay(applied: np.ndarray, recording: np.ndarray) -> None:
+    if not np.allclose(applied, recording[: len(applied)]):
+        raise ValueError(
+            "the simulated rollout applied other actions than the recorded ones (are the "
+            "recorded actions outside the env's action space?)"
+        )

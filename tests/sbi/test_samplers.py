@@ -1,0 +1,352 @@
+import functools
+import pickle
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from gymsamp.data import StepSequence
+from gymsamp.data.io import save_rollouts
+from gymsamp.envs import CountingEnv, PointMassEnv
+from gymsamp.policies import IdlePolicy, LinearPolicy, PlaybackPolicy, RandomPolicy
+from gymsamp.sampling import derive_seed, rollout
+from gymsamp.sbi import (
+    AllStepsEmbedding,
+    BayesSimEmbedding,
+    DynamicTimeWarpingEmbedding,
+    Embedding,
+    RealRolloutSamplerForSBI,
+    RecRolloutSamplerForSBI,
+    RolloutSamplerForSBI,
+    SimRolloutSamplerForSBI,
+    sbi_env_spec,
+)
+
+POINT_MASS = "gymsamp/PointMass-v0"
+PM_SPEC = sbi_env_spec(POINT_MASS)  # states (x, v), one force
+T = 30
+FORCES = np.random.default_rng(0).uniform(-1, 1, (T, 1)).astype(np.float32)
+COUNTING = functools.partial(CountingEnv, terminate_at=3)
+
+
+def record(mass: float = 2.0, seed: int = 0, forces: np.ndarray = FORCES) -> StepSequence:
+    """A "real" PointMass rollout: the recorded forces from a seeded random initial state."""
+    return rollout(
+        POINT_MASS,
+        PlaybackPolicy(forces),
+        seed=seed,
+        max_steps=len(forces),
+        reset_kwargs={"domain_param": {"mass": mass}},
+    )
+
+
+def series(ro: StepSequence) -> np.ndarray:
+    """The [s_t, a_t] rows of a rollout, as the samplers build them."""
+    return np.concatenate([ro.states[:-1], ro.actions_applied.reshape(ro.length, -1)], axis=1)
+
+
+def embed(emb: Embedding, rows: list[list[np.ndarray]]) -> torch.Tensor:
+    """Features of data rows[b][r] = (T, D) arrays."""
+    return emb(torch.as_tensor(np.array(rows)))
+
+
+def reference(
+    real: list[StepSequence], mass: float, edges: list[tuple[int, int]], policy=None
+) -> list[np.ndarray]:
+    """pyrado's loop: one rollout() per segment from the recorded state, replaying its forces."""
+    out = []
+    for ro in real:
+        parts = []
+        for start, stop in edges:
+            seg = rollout(
+                PointMassEnv(),
+                PlaybackPolicy(ro.actions_applied[start:stop]) if policy is None else policy,
+                max_steps=stop - start,
+                reset_kwargs={"init_state": ro.states[start], "domain_param": {"mass": mass}},
+            )
+            parts.append(series(seg))
+        out.append(np.concatenate(parts))
+    return out
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_segments_restart_from_the_recorded_states_and_replay_the_recorded_actions(workers):
+    real = [record(seed=0), record(seed=1)]
+    emb = AllStepsEmbedding(PM_SPEC, 3, len_rollouts=T)
+    with SimRolloutSamplerForSBI(
+        POINT_MASS, None, {0: "mass"}, emb, len_segments=7, rollouts_real=real, num_workers=workers
+    ) as sim:
+        x = sim(torch.tensor([[2.0], [0.7]], dtype=torch.float64))
+    assert x.shape == (2, 2 * emb.dim_output)
+    # At the true mass the simulation reproduces the recording exactly.
+    assert torch.equal(x[0], embed(emb, [[series(ro) for ro in real]])[0])
+    # At another mass it equals a one-by-one loop over the segments 7, 7, 7, 7, 2.
+    edges = [(0, 7), (7, 14), (14, 21), (21, 28), (28, 30)]
+    assert torch.equal(x[1], embed(emb, [reference(real, 0.7, edges)])[0])
+    assert not torch.equal(x[0], x[1])
+
+
+def test_num_segments_splits_as_evenly_as_possible():
+    real = [record()]
+    emb = AllStepsEmbedding(PM_SPEC, 3, len_rollouts=T)
+    with SimRolloutSamplerForSBI(
+        POINT_MASS, None, {0: "mass"}, emb, num_segments=4, rollouts_real=real
+    ) as sim:
+        x = sim(torch.tensor([0.5]))  # exact in float32
+    assert x.shape == (emb.dim_output,)  # a (P,) row gives a (R * dim_output,) vector
+    edges = [(0, 8), (8, 16), (16, 23), (23, 30)]
+    assert torch.equal(x, embed(emb, [reference(real, 0.5, edges)])[0])
+
+
+def test_policy_runs_instead_of_the_recording_without_use_rec_act():
+    real = [record(seed=0), record(seed=2)]
+    policy = LinearPolicy((2, 1), weight=[[-0.5, -0.2]])
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    with SimRolloutSamplerForSBI(
+        POINT_MASS, policy, {0: "mass"}, emb, num_segments=2, rollouts_real=real, use_rec_act=False
+    ) as sim:
+        x = sim(np.array([[1.5]]))
+    edges = [(0, 15), (15, 30)]
+    assert torch.equal(x, embed(emb, [reference(real, 1.5, edges, policy)]))
+
+
+def test_one_and_two_workers_give_identical_features_matching_seeded_rollouts():
+    """Without target rollouts: full episodes from seeded initial states, stochastic policy."""
+    policy = RandomPolicy(PM_SPEC.action_space)
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    theta = torch.tensor(
+        [[0.5, 0.1], [1.0, 0.5], [2.0, 0.0], [0.8, 1.0], [1.2, 0.3]], dtype=torch.float64
+    )
+    mapping = {0: "mass", 1: "friction"}
+    results = []
+    for workers in (1, 2):
+        with SimRolloutSamplerForSBI(
+            POINT_MASS, policy, mapping, emb, num_segments=1, num_workers=workers, seed=3
+        ) as sim:
+            results.append(sim(theta))
+    assert torch.equal(results[0], results[1])
+    # Row b of the first call is rollout(seed=3, sub_seed=0, sub_sub_seed=b) (DESIGN §4).
+    rows = []
+    for b, (mass, friction) in enumerate(theta.tolist()):
+        ro = rollout(
+            POINT_MASS,
+            policy,
+            eval=True,
+            seed=3,
+            sub_seed=0,
+            sub_sub_seed=b,
+            reset_kwargs={"domain_param": {"mass": mass, "friction": friction}},
+        )
+        assert ro.length == 200
+        rows.append([series(ro)])
+    assert torch.equal(results[0], embed(emb, rows))
+
+
+def test_episode_ends_pad_with_zeros_unless_stop_on_done_is_false():
+    # CountingEnv: state = count, +increment per step, terminated from step 3 after a reset.
+    spec = sbi_env_spec(COUNTING)
+    real = [rollout(COUNTING(), IdlePolicy(spec.action_space), max_steps=5, stop_on_done=False)]
+    assert real[0].states[:, 0].tolist() == [0, 1, 2, 3, 4, 5]
+    emb = AllStepsEmbedding(spec, 2, len_rollouts=5)
+
+    def simulate(stop_on_done: bool, **segments) -> list[float]:
+        with SimRolloutSamplerForSBI(
+            COUNTING,
+            None,
+            {0: "increment"},
+            emb,
+            stop_on_done=stop_on_done,
+            rollouts_real=real,
+            **segments,
+        ) as sim:
+            return sim(torch.tensor([2.0])).tolist()
+
+    assert simulate(True, num_segments=1) == [0.0, 2.0, 4.0, 0.0, 0.0]  # ended after 3 steps
+    assert simulate(False, num_segments=1) == [0.0, 2.0, 4.0, 6.0, 8.0]
+    # Segments (0, 2), (2, 4), (4, 5) start from the recorded counts 0, 2, 4.
+    assert simulate(True, len_segments=2) == [0.0, 2.0, 2.0, 4.0, 4.0]
+
+
+def test_dtw_compares_with_the_target_rollouts():
+    real = [record(seed=0), record(seed=1)]
+    emb = DynamicTimeWarpingEmbedding(PM_SPEC, 3)
+    with SimRolloutSamplerForSBI(
+        POINT_MASS, None, {0: "mass"}, emb, num_segments=1, rollouts_real=real
+    ) as sim:
+        x = sim(torch.tensor([[2.0], [1.0]]))
+    assert x.shape == (2, 4)
+    assert x[0].tolist() == [0.0] * 4  # the truth reproduces both recordings
+    assert bool(torch.all(x[1, [0, 2]] > 0))  # the positions of a lighter mass differ
+
+
+def test_the_callers_env_is_never_stepped_or_changed():
+    env = gym.make("Pendulum-v1")
+    before = {k: v for k, v in vars(env.unwrapped).items() if not k.startswith("np_random")}
+    assert env.spec is not None  # Gymnasium's wrappers cache their spec on first access
+    state_before = pickle.dumps(env)
+    spec = sbi_env_spec(env)
+    emb = BayesSimEmbedding(spec, 3)
+    torques = np.full((20, 1), 1.0, np.float32)
+    real = [rollout("Pendulum-v1", PlaybackPolicy(torques), seed=0, max_steps=20)]
+    with SimRolloutSamplerForSBI(
+        env, None, {0: "m", 1: "l"}, emb, num_segments=2, rollouts_real=real
+    ) as sim:
+        sim(torch.tensor([[1.5, 0.7]]))
+    assert pickle.dumps(env) == state_before
+    assert type(env) is gym.wrappers.TimeLimit
+    assert env.unwrapped.m == 1.0
+    assert env.unwrapped.l == 1.0
+    assert "_gymsamp_adapter" not in vars(env.unwrapped)
+    assert before.keys() == {k for k in vars(env.unwrapped) if not k.startswith("np_random")}
+    # Its own initial-state distribution is intact (pyrado left an infinite init space).
+    fresh = gym.make("Pendulum-v1")
+    assert np.array_equal(env.reset(seed=5)[0], fresh.reset(seed=5)[0])
+
+
+def test_closed_sampler_restarts_its_workers():
+    real = [record()]
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    sim = SimRolloutSamplerForSBI(
+        POINT_MASS, None, {0: "mass"}, emb, num_segments=3, rollouts_real=real
+    )
+    first = sim(torch.tensor([[1.0]]))
+    sim.close()
+    assert torch.equal(sim(torch.tensor([[1.0]])), first)
+    sim.close()
+    sim.close()  # idempotent
+    assert "dp_names=('mass',)" in repr(sim)
+
+
+def test_check_domain_params_compares_rollout_info_with_the_command():
+    real = [record()]
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    with SimRolloutSamplerForSBI(
+        POINT_MASS, None, {0: "mass", 1: "dt"}, emb, num_segments=1, rollouts_real=real
+    ) as sim:
+        ro = record(mass=1.5)
+        sim.check_domain_params(ro, np.array([1.5, 0.05]), ["mass", "dt"])
+        sim.check_domain_params([ro, ro], [1.5], ["mass"])
+        with pytest.raises(ValueError, match=r"ran with domain parameters \['mass'\] = \[1.5\]"):
+            sim.check_domain_params(ro, np.array([1.4]), ["mass"])
+
+
+def test_bad_input_is_named():
+    real = [record()]
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    kwargs = {"num_segments": 1, "rollouts_real": real}
+    with SimRolloutSamplerForSBI(POINT_MASS, None, {0: "mass", 1: "dt"}, emb, **kwargs) as sim:
+        with pytest.raises(ValueError, match=r"dp_values must have shape \(B, 2\) or \(2,\)"):
+            sim(torch.ones(3, 3))
+        with pytest.raises(ValueError, match="dp_values must have shape"):
+            sim(torch.ones(2, 2, 2))
+        with pytest.raises(ValueError, match="dp_values must be finite"):
+            sim(torch.tensor([[1.0, float("nan")]]))
+        with pytest.raises(TypeError, match="dp_values must be a tensor or array of numbers"):
+            sim("mass")
+    with pytest.raises(ValueError, match="exactly one of num_segments and len_segments"):
+        SimRolloutSamplerForSBI(POINT_MASS, None, {0: "mass"}, emb, rollouts_real=real)
+    with pytest.raises(ValueError, match="exactly one of num_segments and len_segments"):
+        SimRolloutSamplerForSBI(
+            POINT_MASS, None, {0: "mass"}, emb, num_segments=2, len_segments=3, rollouts_real=real
+        )
+    with pytest.raises(ValueError, match="len_segments must be None or an int >= 1"):
+        SimRolloutSamplerForSBI(POINT_MASS, None, {0: "mass"}, emb, len_segments=0)
+    with pytest.raises(ValueError, match="num_segments must be at most the rollout length 30"):
+        SimRolloutSamplerForSBI(
+            POINT_MASS, None, {0: "mass"}, emb, num_segments=31, rollouts_real=real
+        )
+    with pytest.raises(
+        ValueError, match=r"rollouts_real must all have the same length, got \[30, 20\]"
+    ):
+        SimRolloutSamplerForSBI(
+            POINT_MASS,
+            None,
+            {0: "mass"},
+            emb,
+            num_segments=1,
+            rollouts_real=[real[0], record(forces=FORCES[:20])],
+        )
+    with pytest.raises(TypeError, match="rollouts_real must be None or a list"):
+        SimRolloutSamplerForSBI(
+            POINT_MASS, None, {0: "mass"}, emb, num_segments=1, rollouts_real=real[0]
+        )
+    with pytest.raises(ValueError, match="dp_mapping has unknown names \\['m'\\]"):
+        SimRolloutSamplerForSBI(POINT_MASS, None, {0: "m"}, emb, **kwargs)
+    with pytest.raises(ValueError, match="dp_mapping keys must be the integers 0 .. 1"):
+        SimRolloutSamplerForSBI(POINT_MASS, None, {1: "mass", 2: "dt"}, emb, **kwargs)
+    with pytest.raises(ValueError, match="policy must be given"):
+        SimRolloutSamplerForSBI(POINT_MASS, None, {0: "mass"}, emb, num_segments=1)
+    pendulum_emb = BayesSimEmbedding(sbi_env_spec("Pendulum-v1"), 3)
+    with pytest.raises(
+        ValueError, match="rollouts_real\\[0\\] has states of shape \\(2,\\) but must"
+    ):
+        SimRolloutSamplerForSBI(
+            "CartPole-v1",
+            None,
+            {0: "length"},
+            BayesSimEmbedding(sbi_env_spec("CartPole-v1"), 5),
+            **kwargs,
+        )
+    with pytest.raises(ValueError, match="embedding was built for 2 state and 1 action columns"):
+        SimRolloutSamplerForSBI("CartPole-v1", None, {0: "length"}, pendulum_emb, **kwargs)
+    with pytest.raises(TypeError, match="embedding must be a gymsamp.sbi.Embedding"):
+        SimRolloutSamplerForSBI(POINT_MASS, None, {0: "mass"}, None, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="num_workers must be an int >= 1"):
+        SimRolloutSamplerForSBI(POINT_MASS, None, {0: "mass"}, emb, num_workers=0, **kwargs)
+
+
+def test_rec_sampler_reads_gymsamp_files_and_cycles(tmp_path):
+    ros = [record(seed=s) for s in range(3)]
+    save_rollouts(tmp_path / "b.npz", ros[1:])  # one file may hold several rollouts
+    save_rollouts(tmp_path / "a.npz", ros[:1])
+    (tmp_path / "notes.txt").write_text("ignored: not an .npz file")
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    rec = RecRolloutSamplerForSBI(tmp_path, emb, num_segments=1, rand_init_rollout=False)
+    assert rec.num_rollouts == 3
+    assert rec.ring_idx == 0
+    seeds = []
+    for _ in range(4):
+        x, ro = rec()
+        assert torch.equal(x, embed(emb, [[series(ro)]]))
+        seeds.append(ro.rollout_info["seed"])
+    assert seeds == [derive_seed(s, 0, 0) for s in (0, 1, 2, 0)]  # file name order, cycling
+    randomized = RecRolloutSamplerForSBI(str(tmp_path), emb, num_segments=1, seed=7)
+    assert randomized.ring_idx == int(np.random.default_rng(7).integers(3))
+    randomized.ring_idx = 2
+    assert randomized()[1].rollout_info["seed"] == derive_seed(2, 0, 0)
+    with pytest.raises(ValueError, match=r"ring_idx must be in \[0, 3\)"):
+        randomized.ring_idx = 3
+
+
+def test_rec_sampler_rejects_bad_directories(tmp_path):
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    with pytest.raises(ValueError, match="rollouts_dir .* holds no rollouts"):
+        RecRolloutSamplerForSBI(tmp_path, emb, num_segments=1)
+    with pytest.raises(ValueError, match="rollouts_dir must be an existing directory"):
+        RecRolloutSamplerForSBI(tmp_path / "missing", emb, num_segments=1)
+    save_rollouts(tmp_path / "long.npz", [record()])
+    save_rollouts(tmp_path / "short.npz", [record(forces=FORCES[:10])])
+    with pytest.raises(
+        ValueError, match="rollouts_dir .* equal length.*long.npz: 30, short.npz: 10"
+    ):
+        RecRolloutSamplerForSBI(tmp_path, emb, num_segments=1)
+    (tmp_path / "short.npz").unlink()
+    np.savez(tmp_path / "plain.npz", x=np.zeros(3))  # not a gymsamp file
+    with pytest.raises(ValueError, match="plain.npz"):
+        RecRolloutSamplerForSBI(tmp_path, emb, num_segments=1)
+    with pytest.raises(ValueError, match="exactly one of num_segments and len_segments"):
+        RecRolloutSamplerForSBI(tmp_path, emb)
+
+
+def test_real_sampler_runs_one_seeded_rollout_per_call():
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    real = RealRolloutSamplerForSBI(POINT_MASS, PlaybackPolicy(FORCES), emb, num_segments=1, seed=4)
+    for k in range(2):
+        x, ro = real()
+        assert ro.rollout_info["seed"] == derive_seed(4, 0, k)
+        assert ro.length == 200  # the env's time limit
+        assert torch.equal(x, embed(emb, [[series(ro)]]))
+    assert RolloutSamplerForSBI.get_dim_data(PM_SPEC) == 3
+    with pytest.raises(TypeError, match="env and policy must be given"):
+        RealRolloutSamplerForSBI(POINT_MASS, None, emb, num_segments=1)
