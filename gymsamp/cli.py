@@ -56,6 +56,7 @@ from gymsamp._cli_inputs import (
     parse_grid,
     probe_env,
 )
+from gymsamp.sampling.vector_envs import VECTORIZATIONS as _VECTORIZATIONS
 
 __all__ = [
     "BUILTIN_POLICIES",
@@ -68,7 +69,6 @@ __all__ = [
     "parse_grid",
 ]
 
-_VECTORIZATIONS = ("auto", "sync", "async")
 _DEFAULT_EPSILON = 0.1
 _DEFAULT_ROLLOUTS = 10
 
@@ -427,8 +427,8 @@ _HELP = {
     "min-steps": "sample at least N steps in total",
     "max-steps": "cut rollouts after N steps (they end in TIMEOUT)",
     "seed": "base seed (default: a random one, printed so that the run can be repeated)",
-    "vectorization": "auto (default: chosen by the env's step cost), sync (in this process) or "
-    "async (one process per worker)",
+    "vectorization": "auto (default: chosen by the env's step cost), sync (in this process), "
+    "async (one process per worker) or batched (several sub-envs per worker process)",
     "domain-param": "fix a domain parameter (repeatable; 'gymsamp params ENV' lists them)",
     "randomize": "draw a domain parameter anew for every rollout: NAME=uniform:MEAN,HALFSPAN or "
     "NAME=normal:MEAN,STD (repeatable)",

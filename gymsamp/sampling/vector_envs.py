@@ -4,13 +4,18 @@
   picklable factory, so sub-envs can be built inside worker processes (fork or spawn).
 - :class:`SubEnvFactory` adds gymsamp's wrappers (domain parameters, initial states, state
   recording) to every sub-env of a simulator gymsamp has an adapter for.
-- :func:`make_vector_env` builds a Sync or Async vector env with autoreset ``DISABLED`` whose
-  errors name the failing sub-env and carry its traceback (:class:`WorkerError`).
+- :func:`make_vector_env` builds a Sync, Async or batched (several sub-envs per worker
+  process, :class:`~gymsamp.sampling.batched_vector_env.BatchedAsyncVectorEnv`) vector env with
+  autoreset ``DISABLED`` whose errors name the failing sub-env and carry its traceback
+  (:class:`WorkerError`).
+- :func:`choose_vectorization` picks one of them for ``vectorization="auto"`` from the
+  measured cost of a step (:func:`measure_step_cost`).
 - :class:`SingleEnvVector` views one env instance as a vector env of one, for ``rollout()``.
 """
 
 from __future__ import annotations
 
+import math
 import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -23,6 +28,7 @@ from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 
 from gymsamp.envs.adapter import has_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, InitStateWrapper, find_wrapper
+from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
 from gymsamp.sampling.errors import WorkerError
 
 __all__ = [
@@ -30,15 +36,20 @@ __all__ = [
     "EnvFactory",
     "SingleEnvVector",
     "SubEnvFactory",
+    "batched_workers",
+    "choose_vectorization",
     "env_dt",
     "make_vector_env",
+    "measure_step_cost",
     "prepare_env",
 ]
 
 EnvLike = str | Callable[[], gym.Env[Any, Any]] | gym.Env[Any, Any]
 
-#: The values of the samplers' ``vectorization`` option.
-VECTORIZATIONS = ("auto", "sync", "async")
+#: The values of the samplers' ``vectorization`` option: ``"sync"`` (every sub-env in this
+#: process), ``"async"`` (Gymnasium's ``AsyncVectorEnv``: a process per sub-env), ``"batched"``
+#: (several sub-envs per worker process) and ``"auto"`` (:func:`choose_vectorization`).
+VECTORIZATIONS = ("auto", "sync", "async", "batched")
 
 
 def _make_registered(env_id: str, kwargs: dict[str, Any]) -> gym.Env[Any, Any]:
@@ -202,8 +213,25 @@ def make_vector_env(
     *,
     record_state: bool = True,
     start_method: str | None = None,
+    num_workers: int | None = None,
 ) -> VectorEnv:
-    """A ``"sync"`` or ``"async"`` vector env of ``num_envs`` prepared sub-envs (DISABLED)."""
+    """A vector env of ``num_envs`` prepared sub-envs with autoreset ``DISABLED``.
+
+    Args:
+        factory: Builds the user's env.
+        num_envs: Number of sub-envs.
+        mode: ``"sync"``, ``"async"`` or ``"batched"`` (see :data:`VECTORIZATIONS`).
+        record_state: Sub-envs report their full state in ``info["state"]``.
+        start_method: Multiprocessing start method of the worker processes (None: default).
+        num_workers: ``"batched"`` only: worker processes (default ``min(num_envs, CPUs)``),
+            each stepping ``ceil(num_envs / num_workers)`` sub-envs.
+
+    Example:
+        >>> envs = make_vector_env(EnvFactory("CartPole-v1"), 4, "batched", num_workers=2)
+        >>> type(envs).__name__, envs.num_workers, envs.metadata["autoreset_mode"].name
+        ('BatchedAsyncVectorEnv', 2, 'DISABLED')
+        >>> envs.close()
+    """
     env_fns = [SubEnvFactory(factory, i, record_state=record_state) for i in range(num_envs)]
     if mode == "sync":
         return SyncVectorEnv(env_fns, autoreset_mode=AutoresetMode.DISABLED)
@@ -214,44 +242,94 @@ def make_vector_env(
             shared_memory=True,
             context=start_method,
         )
-    raise ValueError(f"vectorization must be 'sync' or 'async' here, got {mode!r}")
-
-
-#: Below this many microseconds per env step, one process beats a process per sub-env: a
-#: pipe round trip to a worker costs more than the step itself (measured on 2 cores).
-ASYNC_MIN_STEP_US = 150.0
+    if mode == "batched":
+        return BatchedAsyncVectorEnv(env_fns, num_workers, context=start_method)
+    raise ValueError(f"vectorization must be 'sync', 'async' or 'batched' here, got {mode!r}")
 
 
 def measure_step_cost(env: gym.Env[Any, Any], *, steps: int = 30, seed: int = 0) -> float:
-    """Mean wall time of one ``env.step`` in microseconds, from a short run of random actions.
+    """Median wall time of one ``env.step`` in microseconds, from a short run of random actions.
 
-    The env is reset with ``seed`` and its action space is seeded, so the probe never touches
-    a global RNG. Episode ends are reset and not timed.
+    The median, not the mean: on a loaded machine one step of the probe may be preempted for
+    milliseconds, and the first step may run one-off checks (Gymnasium's env checker). The env
+    is reset with ``seed`` and its action space is seeded, so the probe never touches a global
+    RNG. Episode ends are reset and not timed.
     """
     import time
 
     env.action_space.seed(seed)
     env.reset(seed=seed)
-    total = 0.0
+    times = []
     for _ in range(steps):
         action = env.action_space.sample()
         start = time.perf_counter()
         _, _, terminated, truncated, _ = env.step(action)
-        total += time.perf_counter() - start
+        times.append(time.perf_counter() - start)
         if terminated or truncated:
             env.reset()
-    return 1e6 * total / steps
+    return 1e6 * float(np.median(times))
+
+
+#: The cost model of :func:`choose_vectorization`, in microseconds per vector step, fitted to
+#: samplers on 2 idle vCPUs (bench/NOTES.md): a batched step pays a fixed cost (waking the
+#: parent, copying the batch) plus a message round trip per worker, and the collection loop's
+#: own time is paid in every mode.
+BATCHED_FIXED_US = 15.0
+BATCHED_PER_WORKER_US = 5.0
+COLLECTION_LOOP_US = 50.0
+#: Batch only where the model predicts at least this speed-up over stepping in-process: it
+#: leaves out other load on the machine, which hurts worker processes most.
+BATCHED_MIN_GAIN = 1.15
+#: From this step cost on, one process per sub-env costs < ~3% in messages and lets the OS
+#: balance sub-envs whose step costs vary (contacts, iterative solvers).
+ASYNC_MIN_STEP_US = 1000.0
+
+
+def _batched_us(num_envs: int, step_cost_us: float, processes: int) -> float:
+    per_worker = math.ceil(num_envs / processes) * step_cost_us
+    return per_worker + BATCHED_FIXED_US + BATCHED_PER_WORKER_US * processes
+
+
+def batched_workers(num_envs: int, step_cost_us: float, cpu_count: int | None) -> int:
+    """The number of worker processes (>= 2 where possible) that the cost model finds fastest.
+
+    Cheap steps favour few processes with many sub-envs each, expensive ones every CPU.
+
+    Example:
+        >>> batched_workers(8, 8.0, 16), batched_workers(8, 200.0, 16), batched_workers(8, 200.0, 2)
+        (4, 8, 2)
+    """
+    top = max(1, min(num_envs, cpu_count or 1))
+    return min(range(min(2, top), top + 1), key=lambda p: _batched_us(num_envs, step_cost_us, p))
 
 
 def choose_vectorization(num_workers: int, step_cost_us: float, cpu_count: int | None) -> str:
-    """``"sync"`` or ``"async"`` for ``vectorization="auto"``.
+    """``"sync"``, ``"batched"`` or ``"async"`` for ``vectorization="auto"``.
 
-    One worker, or steps too cheap to pay a pipe round trip, run in this process; expensive
-    steps with several workers on several cores run in worker processes.
+    For ``n = num_workers`` sub-envs of step cost ``c``, a vector step costs ``n * c`` in this
+    process and ``ceil(n / P) * c + BATCHED_FIXED_US + BATCHED_PER_WORKER_US * P`` batched over
+    ``P = batched_workers(...)`` processes, plus ``COLLECTION_LOOP_US`` either way. The choice:
+
+    - ``"sync"``: one sub-env, one CPU, or batching predicted less than ``BATCHED_MIN_GAIN``
+      times as fast (steps too cheap to pay for the messages; CartPole on 2 CPUs);
+    - ``"async"``: steps of at least ``ASYNC_MIN_STEP_US``, where messages are negligible;
+    - ``"batched"``: in between.
+
+    Example:
+        >>> choose_vectorization(8, 8.5, 2), choose_vectorization(8, 20.0, 2)
+        ('sync', 'batched')
+        >>> choose_vectorization(2, 200.0, 2), choose_vectorization(2, 5000.0, 2)
+        ('batched', 'async')
     """
-    if num_workers == 1 or (cpu_count or 1) == 1 or step_cost_us < ASYNC_MIN_STEP_US:
+    cpus = cpu_count or 1
+    if num_workers == 1 or cpus == 1:
         return "sync"
-    return "async"
+    processes = batched_workers(num_workers, step_cost_us, cpus)
+    in_process = num_workers * step_cost_us + COLLECTION_LOOP_US
+    batched = _batched_us(num_workers, step_cost_us, processes) + COLLECTION_LOOP_US
+    if in_process < BATCHED_MIN_GAIN * batched:
+        return "sync"
+    return "async" if step_cost_us >= ASYNC_MIN_STEP_US else "batched"
 
 
 def env_dt(env: gym.Env[Any, Any]) -> float:

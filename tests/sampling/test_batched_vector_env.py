@@ -1,0 +1,582 @@
+"""BatchedAsyncVectorEnv: its own contract, and the samplers' contract in ``"batched"`` mode."""
+
+import gc
+import multiprocessing
+import os
+import signal
+import time
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+import tests.sampling.test_boundaries as boundaries
+import tests.sampling.test_parallel_rollout_sampler as prs
+from gymsamp.data import StepType
+from gymsamp.envs import CountingEnv, RandomLengthEnv
+from gymsamp.envs.toy_faults import HangingEnv, RaisingEnv
+from gymsamp.policies import IdlePolicy
+from gymsamp.sampling import (
+    ParallelRolloutSampler,
+    Quota,
+    StepTimeoutError,
+    WorkerError,
+    collect,
+    derive_seed,
+)
+from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
+from gymsamp.sampling.vector_envs import EnvFactory, make_vector_env
+
+references = prs.references  # the module-scoped fixture of rollout() references
+DISCRETE = gym.spaces.Discrete(2)
+
+
+def children():
+    return len([p for p in multiprocessing.active_children() if p.is_alive()])
+
+
+@pytest.fixture
+def make():
+    """Builds vector envs and closes every one of them at teardown, also when a test fails."""
+    built = []
+
+    def build(fns, num_workers=None, **kwargs):
+        envs = BatchedAsyncVectorEnv(fns, num_workers, **kwargs)
+        built.append(envs)
+        return envs
+
+    before = children()
+    yield build
+    for envs in built:
+        envs.close(terminate=True)
+    assert children() == before
+
+
+def counting(**kwargs):
+    return lambda: CountingEnv(**kwargs)
+
+
+def zeros(n):
+    return np.zeros(n, dtype=np.int64)
+
+
+# --- envs for the tests (module level: picklable under any start method) -----------------
+
+
+class InfoEnv(CountingEnv):
+    """Reports ``{"odd": k}`` on odd steps k, and always an empty info in sub-env ``quiet``."""
+
+    def __init__(self, quiet=False):
+        super().__init__()
+        self.quiet = quiet
+
+    def step(self, action):
+        obs, reward, terminated, truncated, _ = super().step(action)
+        k = int(reward)
+        return obs, reward, terminated, truncated, {} if self.quiet or k % 2 == 0 else {"odd": k}
+
+
+class OptionsEnv(CountingEnv):
+    """Pops ``"tag"`` from its reset options (a careless env) and reports it."""
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = super().reset(seed=seed)
+        info["tag"] = None if options is None else options.pop("tag", "gone")
+        return obs, info
+
+
+class DictObsEnv(gym.Env):
+    observation_space = gym.spaces.Dict(
+        {"pos": gym.spaces.Box(-10, 10, (2,), np.float64), "mode": gym.spaces.Discrete(3)}
+    )
+    action_space = gym.spaces.Dict(
+        {"push": gym.spaces.Box(-1, 1, (2,), np.float32), "flag": gym.spaces.Discrete(2)}
+    )
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.pos = np.zeros(2)
+        return {"pos": self.pos.copy(), "mode": 0}, {}
+
+    def step(self, action):
+        self.pos += action["push"]
+        return {"pos": self.pos.copy(), "mode": int(action["flag"])}, 0.0, False, False, {}
+
+
+class TextObsEnv(CountingEnv):
+    """Observations that cannot live in shared memory (they travel pickled)."""
+
+    def __init__(self):
+        super().__init__()
+        self.observation_space = gym.spaces.Text(8)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return "r", {}
+
+    def step(self, action):
+        _, reward, terminated, truncated, info = super().step(action)
+        return "s" * int(reward), reward, terminated, truncated, info
+
+
+class ExitEnv(CountingEnv):
+    def step(self, action):
+        os._exit(7)
+
+
+# --- layout, reset, step -------------------------------------------------------------------
+
+
+def test_layout_splits_sub_envs_into_blocks(make):
+    before = children()
+    envs = make([counting()] * 5, 4)
+    assert (envs.num_workers, envs.envs_per_worker) == (3, 2)  # 2 + 2 + 1
+    assert children() == before + 3
+    assert envs.metadata["autoreset_mode"] == AutoresetMode.DISABLED
+    assert make([counting()] * 3).num_workers == min(3, len(os.sched_getaffinity(0)))
+    with pytest.raises(ValueError, match="num_workers must be None or an int >= 1"):
+        BatchedAsyncVectorEnv([counting()], 0)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux CPU affinity")
+@pytest.mark.parametrize("pin", [True, False])
+def test_workers_are_pinned_round_robin_unless_asked_not_to(make, pin):
+    cpus = sorted(os.sched_getaffinity(0))
+    envs = make([counting()] * 6, 3, pin_workers=pin)
+    pinned = [os.sched_getaffinity(p.pid) for p in envs.processes]
+    expected = [{cpus[w % len(cpus)]} if pin else set(cpus) for w in range(3)]
+    assert pinned == expected
+
+
+def test_factories_are_not_pickled_under_fork(make):
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("fork start method only")
+    lock = multiprocessing.Lock()  # cannot be pickled: fine when inherited through fork
+
+    def factory():
+        assert lock is not None
+        return CountingEnv()
+
+    assert make([factory] * 2, 2).reset()[0].shape == (2, 1)
+
+
+def test_reset_and_step_match_sync_vector_env(make):
+    fns = [lambda: gym.make("CartPole-v1")] * 4
+    envs = make(fns, 2)
+    ref = SyncVectorEnv(fns, autoreset_mode=AutoresetMode.DISABLED)
+    try:
+        for a, b in zip(envs.reset(seed=3), ref.reset(seed=3), strict=True):
+            np.testing.assert_equal(a, b)
+        actions = np.array([0, 1, 1, 0])
+        for a, b in zip(envs.step(actions), ref.step(actions), strict=True):
+            np.testing.assert_equal(a, b)
+        seeds = [None, 11, None, 12]
+        mask = np.array([False, True, False, True])
+        got = envs.reset(seed=seeds, options={"reset_mask": mask})
+        np.testing.assert_equal(got, ref.reset(seed=seeds, options={"reset_mask": mask}))
+    finally:
+        ref.close()
+
+
+def test_masked_reset_uses_own_seeds_and_keeps_the_others(make):
+    envs = make([counting()] * 4, 2)
+    obs, infos = envs.reset(seed=[1, 2, 3, 4])
+    reference = CountingEnv()
+    draws = [reference.reset(seed=s)[1]["reset_seed_draw"] for s in (1, 2, 3, 4, 9)]
+    assert infos["reset_seed_draw"].tolist() == draws[:4]
+    envs.step(zeros(4))
+    obs, *_ = envs.step(zeros(4))
+    assert obs[:, 0].tolist() == [2.0] * 4
+    mask = np.array([False, False, True, False])
+    options = {"reset_mask": mask}
+    obs, infos = envs.reset(seed=[None, None, 9, None], options=options)
+    assert obs[:, 0].tolist() == [2.0, 2.0, 0.0, 2.0]  # only sub-env 2 (of worker 1) was reset
+    assert infos["_reset_seed_draw"].tolist() == [False, False, True, False]
+    assert infos["reset_seed_draw"][2] == draws[4]
+    assert options["reset_mask"] is mask  # the caller's dict is left alone
+    assert envs.reset(seed=5)[1]["reset_seed_draw"].tolist() == [
+        reference.reset(seed=5 + i)[1]["reset_seed_draw"] for i in range(4)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mask", "error", "match"),
+    [
+        ([True, False], TypeError, "numpy bool array"),
+        (np.array([1, 0]), TypeError, "numpy bool array"),
+        (np.array([True]), ValueError, r"shape \(2,\)"),
+        (np.array([False, False]), ValueError, "at least one True"),
+    ],
+)
+def test_bad_reset_masks(make, mask, error, match):
+    envs = make([counting()] * 2, 2)
+    with pytest.raises(error, match=match):
+        envs.reset(options={"reset_mask": mask})
+    with pytest.raises(ValueError, match="seed must hold num_envs=2 seeds"):
+        envs.reset(seed=[1, 2, 3])
+
+
+def test_reset_options_reach_masked_sub_envs_each_as_a_copy(make):
+    envs = make([OptionsEnv] * 4, 2)
+    envs.reset()
+    mask = np.array([True, True, False, True])
+    _, infos = envs.reset(options={"reset_mask": mask, "tag": "x"})
+    # Sub-envs 0 and 1 share a worker: the first one's pop does not reach the second.
+    assert infos["tag"].tolist() == ["x", "x", None, "x"]
+    assert infos["_tag"].tolist() == [True, True, False, True]
+    assert envs.reset()[1]["tag"].tolist() == [None] * 4
+
+
+def test_payload_options_through_gymsamp_wrappers():
+    envs = make_vector_env(EnvFactory(counting()), 4, "batched", num_workers=2)
+    try:
+        envs.reset()
+        mask = np.array([False, True, True, False])
+        _, infos = envs.reset(options={"reset_mask": mask, "domain_param": {"increment": 2.0}})
+        assert infos["domain_param"]["increment"][mask].tolist() == [2.0, 2.0]
+        obs, *_ = envs.step(zeros(4))
+        assert obs[:, 0].tolist() == [1.0, 2.0, 2.0, 1.0]
+    finally:
+        envs.close()
+
+
+def test_observations_come_from_shared_memory_and_are_copies(make):
+    envs = make([counting()] * 4, 2)
+    assert isinstance(envs._obs, np.ndarray)  # the shared batch itself
+    obs, _ = envs.reset()
+    obs[:] = 42.0  # the caller's copy: changes nothing inside
+    first, *_ = envs.step(zeros(4))
+    second, *_ = envs.step(zeros(4))
+    assert first[:, 0].tolist() == [1.0] * 4
+    assert second[:, 0].tolist() == [2.0] * 4
+
+
+def test_dict_observations_and_actions_in_shared_memory(make):
+    envs = make([DictObsEnv] * 3, 2)
+    assert envs._obs is not None
+    assert envs._act is not None
+    envs.reset()
+    push = np.array([[0.5, 0.0], [0.0, 1.0], [-1.0, -1.0]], dtype=np.float32)
+    actions = {"push": push, "flag": np.array([1, 0, 1])}
+    envs.step(actions)
+    obs, *_ = envs.step(actions)
+    np.testing.assert_allclose(obs["pos"], 2 * push)
+    assert obs["mode"].tolist() == [1, 0, 1]
+
+
+def test_spaces_without_shared_memory_travel_pickled(make):
+    envs = make([TextObsEnv] * 3, 2)
+    assert envs._obs is None
+    assert envs.reset()[0] == ("r", "r", "r")
+    envs.step(zeros(3))
+    obs, _ = envs.reset(options={"reset_mask": np.array([False, True, False])})
+    assert obs == ("s", "r", "s")
+
+
+def test_empty_infos_cost_nothing_and_others_are_batched_like_gymnasium(make):
+    fns = [lambda q=q: InfoEnv(quiet=q) for q in (False, True, False, True)]
+    envs = make(fns, 2)
+    ref = SyncVectorEnv(fns, autoreset_mode=AutoresetMode.DISABLED)
+    try:
+        envs.reset()
+        ref.reset()
+        for k in (1, 2, 3):
+            *_, infos = envs.step(zeros(4))
+            *_, expected = ref.step(zeros(4))
+            if k % 2 == 0:
+                assert infos == {}
+            else:
+                assert sorted(infos) == ["_odd", "odd"]
+                np.testing.assert_array_equal(infos["odd"], expected["odd"])
+                assert infos["_odd"].tolist() == [True, False, True, False]
+                assert infos["odd"].tolist() == [k, 0, k, 0]
+    finally:
+        ref.close()
+
+
+# --- call / get_attr / set_attr -----------------------------------------------------------
+
+
+def test_call_get_attr_set_attr(make):
+    envs = make([counting(terminate_at=t) for t in (3, 4, 5)], 2)
+    envs.reset()
+    assert envs.get_attr("terminate_at") == (3, 4, 5)
+    assert envs.call("get_domain_param") == ({"increment": 1.0},) * 3
+    envs.call("set_domain_param", {"increment": 0.5})
+    assert envs.get_attr("step_count") == (0, 0, 0)  # a property: its value, not called
+    obs, *_ = envs.step(zeros(3))
+    assert obs[:, 0].tolist() == [0.5] * 3
+    envs.set_attr("terminate_at", [1, 9, 1])
+    assert envs.get_attr("terminate_at") == (1, 9, 1)
+    envs.set_attr("truncate_at", 7)  # one value for all
+    assert envs.get_attr("truncate_at") == (7, 7, 7)
+    with pytest.raises(ValueError, match="values must hold num_envs=3"):
+        envs.set_attr("terminate_at", [1, 2])
+    with pytest.raises(ValueError, match="use the vector env's own step"):
+        envs.call("step", 0)
+
+
+def test_a_missing_attribute_names_the_sub_env_and_the_env_stays_usable(make):
+    envs = make([counting()] * 4, 2)
+    envs.reset()
+    with pytest.raises(WorkerError, match=r"sub-env 0 raised AttributeError") as info:
+        envs.get_attr("no_such_attribute")
+    assert info.value.env_index == 0
+    assert "no_such_attribute" in info.value.remote_traceback
+    assert envs.step(zeros(4))[1].tolist() == [1.0] * 4
+
+
+# --- failures ------------------------------------------------------------------------------
+
+
+def test_sub_env_error_names_the_global_index_with_the_traceback(make):
+    fns = [counting()] * 3 + [lambda: RaisingEnv(raise_at=2, message="100% broken")]
+    envs = make(fns, 2)
+    envs.reset()
+    envs.step(zeros(4))
+    with pytest.raises(WorkerError, match=r"sub-env 3 raised ToyEnvError: 100% broken") as info:
+        envs.step(zeros(4))
+    assert isinstance(info.value, RuntimeError)
+    assert (info.value.env_index, info.value.worker_index) == (3, 1)
+    assert "toy_faults.py" in info.value.remote_traceback
+    assert "raise ToyEnvError" in info.value.remote_traceback
+
+
+def test_gymsamp_tagged_errors_keep_their_message():
+    envs = make_vector_env(EnvFactory(lambda: RaisingEnv(raise_at=1)), 3, "batched", num_workers=2)
+    try:
+        envs.reset()
+        with pytest.raises(WorkerError, match=r"^sub-env 0 raised ToyEnvError in step") as info:
+            envs.step(zeros(3))
+        assert info.value.env_index == 0  # the lowest of the three failing sub-envs
+    finally:
+        envs.close()
+
+
+def test_construction_errors_leave_no_process():
+    before = children()
+
+    def bad():
+        raise OSError("no simulator licence")
+
+    with pytest.raises(WorkerError, match="sub-env 2 raised OSError: no simulator licence"):
+        BatchedAsyncVectorEnv([counting()] * 2 + [bad], 2)
+    assert children() == before
+
+
+@pytest.mark.parametrize("how", ["killed", "exits"])
+def test_a_dead_worker_names_the_worker_and_its_sub_envs(make, how):
+    fns = [counting()] * 3 + ([counting()] if how == "killed" else [ExitEnv])
+    envs = make(fns, 2)
+    envs.reset()
+    if how == "killed":
+        os.kill(envs.processes[1].pid, signal.SIGKILL)
+    with pytest.raises(WorkerError, match=r"worker 1 \(sub-envs 2..3\) died") as info:
+        envs.step(zeros(4))
+    assert info.value.worker_index == 1
+    assert f"exit code {-9 if how == 'killed' else 7}" in str(info.value)
+    with pytest.raises(WorkerError, match="unusable"):
+        envs.step(zeros(4))
+    before = children()
+    envs.close()
+    assert children() == before - 1  # the live worker ended too
+
+
+def test_step_timeout_then_close_terminates(make):
+    envs = make([lambda: HangingEnv(hang_at=2, hang_seconds=60)] * 2 + [counting()] * 2, 2)
+    envs.reset()
+    envs.step(zeros(4))
+    envs.step_async(zeros(4))
+    start = time.monotonic()
+    with pytest.raises(multiprocessing.TimeoutError, match=r"workers \[0\] did not answer"):
+        envs.step_wait(timeout=0.3)
+    assert time.monotonic() - start < 2.0
+    with pytest.raises(WorkerError, match="unusable"):
+        envs.step(zeros(4))
+    before = children()
+    start = time.monotonic()
+    envs.close()  # a broken env always terminates, also without terminate=True
+    assert time.monotonic() - start < 3.0
+    assert children() == before - 2
+
+
+def test_protocol_misuse_and_close(make):
+    envs = make([counting()] * 2, 2)
+    envs.reset()
+    with pytest.raises(gym.error.NoAsyncCallError):
+        envs.step_wait()
+    envs.step_async(zeros(2))
+    with pytest.raises(gym.error.AlreadyPendingCallError):
+        envs.step_async(zeros(2))
+    assert envs.step_wait(timeout=5)[1].tolist() == [1.0, 1.0]
+    before = children()
+    envs.close()
+    envs.close()  # idempotent
+    envs.close(terminate=True)
+    assert children() == before - 2
+    with pytest.raises(gym.error.ClosedEnvironmentError):
+        envs.step(zeros(2))
+
+
+@pytest.mark.parametrize("terminate", [False, True])
+def test_no_process_outlives_close_or_garbage_collection(terminate):
+    before = children()
+    envs = BatchedAsyncVectorEnv([counting()] * 4, 2)
+    assert children() == before + 2
+    envs.close(terminate=terminate)
+    assert children() == before
+    envs = BatchedAsyncVectorEnv([counting()] * 4, 2)
+    envs.reset()
+    del envs
+    gc.collect()
+    assert children() == before
+
+
+@pytest.mark.slow
+def test_spawn_start_method(make):
+    envs = make([counting(terminate_at=2)] * 3, 2, context="spawn")
+    envs.reset()
+    envs.step(zeros(3))
+    assert envs.step(zeros(3))[2].tolist() == [True] * 3
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_every_batched_worker(tmp_path, monkeypatch):
+    from tests.sampling import test_interrupt
+
+    script = test_interrupt.SCRIPT.replace('vectorization="async"', 'vectorization="batched"')
+    assert script != test_interrupt.SCRIPT
+    monkeypatch.setattr(test_interrupt, "SCRIPT", script)
+    test_interrupt.test_ctrl_c_ends_every_worker(tmp_path, "group")
+
+
+# --- the collection loop and the samplers in "batched" mode -------------------------------
+
+
+@pytest.mark.parametrize("ending", boundaries.ENDINGS, ids=["terminal", "timeout", "both", "one"])
+def test_episode_boundaries_in_the_collection_loop(make, ending):
+    terminate_at, truncate_at, length, last_type, last_truncated = ending
+    envs = make([counting(terminate_at=terminate_at, truncate_at=truncate_at)] * 3, 2)
+    rollouts = collect(envs, IdlePolicy(DISCRETE), boundaries.jobs(), Quota(min_rollouts=7))
+    assert [ro.rollout_info["rollout_index"] for ro in rollouts] == list(range(7))
+    for ro in rollouts:
+        boundaries.check_counting_rollout(ro, length, last_type, last_truncated)
+
+
+def test_reset_seeds_reach_every_rollout(make):
+    envs = make([lambda: RandomLengthEnv(mean_length=6)] * 3, 2)
+    rollouts = collect(envs, IdlePolicy(DISCRETE), boundaries.jobs(5), Quota(min_rollouts=8))
+    reference = RandomLengthEnv(mean_length=6)
+    expected = [reference.reset(seed=derive_seed(5, 0, k))[1]["length"] for k in range(8)]
+    assert [ro.length for ro in rollouts] == expected
+    assert len(set(expected)) > 2
+
+
+@pytest.mark.parametrize("ending", boundaries.ENDINGS, ids=["terminal", "timeout", "both", "one"])
+def test_sampler_episode_boundaries(ending):
+    terminate_at, truncate_at, length, last_type, last_truncated = ending
+    with ParallelRolloutSampler(
+        counting(terminate_at=terminate_at, truncate_at=truncate_at),
+        IdlePolicy(DISCRETE),
+        4,
+        min_rollouts=6,
+        seed=0,
+        vectorization="batched",
+        show_progress_bar=False,
+    ) as sampler:
+        rollouts = sampler.sample()
+    assert len(rollouts) == 6
+    for ro in rollouts:
+        boundaries.check_counting_rollout(ro, length, last_type, last_truncated)
+
+
+def test_sampler_max_steps_cuts_with_timeout():
+    boundaries.test_sampler_max_steps_cuts_with_timeout("batched")
+
+
+@pytest.mark.parametrize("name", ["idle", "random", "noisy"])
+@pytest.mark.parametrize("num_workers", [2, 4])
+def test_sequential_equals_parallel(references, name, num_workers):
+    prs.test_sequential_equals_parallel(references, name, "batched", num_workers)
+
+
+def test_min_steps_mode_is_independent_of_the_worker_count():
+    prs.test_min_steps_mode_is_independent_of_the_worker_count("batched")
+
+
+class TestPayloadsBatched(prs.TestPayloads):
+    """The payload tests of the sampler, on 2 sub-envs of a batched vector env."""
+
+    test_env_without_adapter_refuses_payloads = None  # builds its own sampler: nothing new
+
+    def make(self, **kwargs):
+        return ParallelRolloutSampler(
+            counting(terminate_at=3),
+            IdlePolicy(DISCRETE),
+            2,
+            seed=0,
+            vectorization="batched",
+            show_progress_bar=False,
+            **kwargs,
+        )
+
+
+def test_worker_error_names_the_sub_env_and_the_sampler_recovers():
+    prs.test_worker_error_names_the_sub_env_and_the_sampler_recovers("batched")
+
+
+@pytest.mark.slow
+def test_hanging_env_is_bounded_by_the_step_timeout():
+    before = children()
+    with ParallelRolloutSampler(
+        lambda: HangingEnv(hang_at=3),
+        IdlePolicy(DISCRETE),
+        4,
+        min_rollouts=2,
+        vectorization="batched",
+        step_timeout=0.5,
+        show_progress_bar=False,
+    ) as sampler:
+        with pytest.raises(StepTimeoutError, match=r"step_timeout=0.5"):
+            sampler.sample()
+        assert children() == before  # the hung workers were terminated
+        sampler.reinit(env=counting(terminate_at=2))
+        assert [ro.length for ro in sampler.sample()] == [2, 2]
+    assert children() == before
+
+
+def test_sampler_workers_end_with_close_and_garbage_collection():
+    before = children()
+    sampler = ParallelRolloutSampler(
+        "CartPole-v1",
+        IdlePolicy(DISCRETE),
+        4,
+        min_rollouts=2,
+        vectorization="batched",
+        show_progress_bar=False,
+    )
+    sampler.sample()
+    assert children() == before + min(4, len(os.sched_getaffinity(0)))
+    sampler.close()
+    assert children() == before
+    sampler.sample()
+    del sampler
+    gc.collect()
+    assert children() == before
+
+
+def test_auto_chooses_batching_for_mid_cost_envs_and_says_so():
+    with ParallelRolloutSampler(
+        counting(terminate_at=3, step_cost_us=100),
+        IdlePolicy(DISCRETE),
+        8,
+        min_rollouts=1,
+        show_progress_bar=False,
+    ) as sampler:
+        cpus = os.cpu_count() or 1
+        assert sampler.vectorization_used == ("batched" if cpus > 1 else "sync")
+        assert f"vectorization={sampler.vectorization_used!r}" in repr(sampler)
+        rollouts = sampler.sample()
+    assert rollouts[0].rollout_info["rollout_index"] == 0
+    assert rollouts[0].step_types[0] == StepType.FIRST
