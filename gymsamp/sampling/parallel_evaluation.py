@@ -1,8 +1,11 @@
 """Evaluating a policy over domain parameters and initial states (pyrado's, made to work).
 
 Every function's ``pool`` argument takes a worker count, a :class:`SamplerPool` (its worker
-count is used) or a :class:`ParallelRolloutSampler` (its worker count and vectorization are
-used). The rollouts are collected by a :class:`ParallelRolloutSampler` with ``seed``.
+count is used) or a :class:`ParallelRolloutSampler` (its worker count, vectorization and
+backend are used). The rollouts are collected by a :class:`ParallelRolloutSampler` with
+``seed``. The keyword ``backend`` (``"local"`` or ``"ray"``; None: the pool sampler's backend,
+else ``"local"``) chooses where; with ``"ray"`` the worker count is the number of Ray actors and
+the results are the same (DESIGN §4).
 """
 
 from __future__ import annotations
@@ -14,7 +17,11 @@ import numpy as np
 
 from gymsamp.data import StepSequence
 from gymsamp.policies.builtin import PlaybackPolicy
-from gymsamp.sampling.parallel_rollout_sampler import ParallelRolloutSampler, reset_payloads
+from gymsamp.sampling.parallel_rollout_sampler import (
+    BACKENDS,
+    ParallelRolloutSampler,
+    reset_payloads,
+)
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.sampler_pool import SamplerPool
 from gymsamp.sampling.seeding import check_seed
@@ -27,10 +34,27 @@ __all__ = [
 ]
 
 
-def _pool_settings(pool: Any) -> tuple[int, dict[str, Any]]:
+def _pool_settings(pool: Any, backend: str | None = None) -> tuple[int, dict[str, Any]]:
     """(worker count, sampler options) from a worker count, SamplerPool or sampler."""
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(f"backend must be None or one of {BACKENDS}, got {backend!r}")
     if isinstance(pool, ParallelRolloutSampler):
-        return pool.num_workers, {"vectorization": pool.vectorization}
+        options: dict[str, Any] = {"vectorization": pool.vectorization}
+        if (backend or pool.backend) == "ray":
+            options["backend"] = "ray"
+            if pool.backend == "ray":  # its Ray settings carry over
+                options["envs_per_actor"] = pool.envs_per_actor
+                options["ray_actor_options"] = pool.ray_actor_options
+            if options["vectorization"] != "sync":  # what runs inside actors is Ray's choice
+                options["vectorization"] = "auto"
+        return pool.num_workers, options
+    workers, options = _plain_pool_settings(pool)
+    if backend == "ray":
+        options["backend"] = "ray"
+    return workers, options
+
+
+def _plain_pool_settings(pool: Any) -> tuple[int, dict[str, Any]]:
     if isinstance(pool, SamplerPool):
         return pool.num_threads, {}
     if isinstance(pool, int) and not isinstance(pool, bool) and pool >= 1:
@@ -42,9 +66,9 @@ def _pool_settings(pool: Any) -> tuple[int, dict[str, Any]]:
 
 
 def _sampler_for(
-    pool: Any, env: Any, policy: Any, seed: int | None, **kwargs: Any
+    pool: Any, env: Any, policy: Any, seed: int | None, backend: str | None, **kwargs: Any
 ) -> ParallelRolloutSampler:
-    workers, options = _pool_settings(pool)
+    workers, options = _pool_settings(pool, backend)
     options = {"show_progress_bar": False, **options, **kwargs}
     return ParallelRolloutSampler(env, policy, workers, min_rollouts=1, seed=seed, **options)
 
@@ -55,10 +79,11 @@ def _run(
     policy: Any,
     payloads: list[dict[str, Any]],
     seed: int | None,
+    backend: str | None,
     **kwargs: Any,
 ) -> list[StepSequence]:
     """One rollout per payload, in payload order."""
-    with _sampler_for(pool, env, policy, check_seed(seed), **kwargs) as sampler:
+    with _sampler_for(pool, env, policy, check_seed(seed), backend, **kwargs) as sampler:
         make_job = sampler._job_maker(payloads)
         return sampler.sample_jobs(Quota(min_rollouts=len(payloads)), make_job, eval=True)
 
@@ -70,6 +95,8 @@ def eval_domain_params(
     params: Sequence[dict[str, Any]],
     init_state: np.ndarray | None = None,
     seed: int | None = None,
+    *,
+    backend: str | None = None,
 ) -> list[StepSequence]:
     """One rollout per domain-parameter dict (e.g. a :func:`~gymsamp.envs.param_grid`).
 
@@ -80,22 +107,29 @@ def eval_domain_params(
         params: The domain parameters, one rollout each, in this order.
         init_state: A fixed initial state for every rollout, or None.
         seed: Base seed (rollout ``k`` resets with ``derive_seed(seed, 0, k)``).
+        backend: ``"local"`` or ``"ray"``; None: the pool sampler's, else ``"local"``.
 
     Returns:
         The rollouts, ``rollouts[k]`` with ``params[k]``.
     """
     payloads = reset_payloads(None if init_state is None else [init_state], list(params))
     assert payloads is not None
-    return _run(pool, env, policy, payloads, seed)
+    return _run(pool, env, policy, payloads, seed, backend)
 
 
 def eval_nominal_domain(
-    pool: Any, env: Any, policy: Any, init_states: Sequence[np.ndarray], seed: int | None = None
+    pool: Any,
+    env: Any,
+    policy: Any,
+    init_states: Sequence[np.ndarray],
+    seed: int | None = None,
+    *,
+    backend: str | None = None,
 ) -> list[StepSequence]:
     """One rollout per initial state with the env's nominal domain parameters."""
     payloads = reset_payloads(list(init_states), None)
     assert payloads is not None
-    return _run(pool, env, policy, payloads, seed)
+    return _run(pool, env, policy, payloads, seed, backend)
 
 
 def eval_randomized_domain(
@@ -105,6 +139,8 @@ def eval_randomized_domain(
     policy: Any,
     init_states: Sequence[np.ndarray],
     seed: int | None = None,
+    *,
+    backend: str | None = None,
 ) -> list[StepSequence]:
     """One rollout per initial state, each in its own domain drawn from ``randomizer``.
 
@@ -119,7 +155,7 @@ def eval_randomized_domain(
         }
         for state in init_states
     ]
-    return _run(pool, env, policy, payloads, seed)
+    return _run(pool, env, policy, payloads, seed, backend)
 
 
 def _segment_start(segment: StepSequence) -> np.ndarray:
@@ -136,6 +172,8 @@ def eval_domain_params_with_segmentwise_reset(
     stop_on_done: bool,
     use_rec: bool,
     seed: int | None = None,
+    *,
+    backend: str | None = None,
 ) -> list[list[StepSequence]]:
     """Re-simulate real rollouts segment by segment under candidate domain parameters.
 
@@ -144,8 +182,8 @@ def eval_domain_params_with_segmentwise_reset(
     where recorded, else its first observation) for the segment's length, with the recorded
     actions (``use_rec``) or the policy. The segments run one after the other in this process
     with :func:`~gymsamp.sampling.rollout` (each is short and tied to its real counterpart, and
-    ``stop_on_done=False`` needs a single env); ``pool`` is validated for signature
-    compatibility.
+    ``stop_on_done=False`` needs a single env); ``pool`` and ``backend`` are validated for
+    signature compatibility.
 
     Args:
         pool: Worker count, :class:`SamplerPool` or :class:`ParallelRolloutSampler`.
@@ -157,6 +195,7 @@ def eval_domain_params_with_segmentwise_reset(
         use_rec: Replay the recorded actions instead of running the policy.
         seed: Base seed: segment ``s`` of real rollout ``i`` under domain ``d`` resets with
             ``derive_seed(seed, i, running index)``.
+        backend: Validated like the other functions' (the segments always run here).
 
     Returns:
         ``result[i][d]``: the simulated segments of real rollout ``i`` under domain ``d``,
@@ -165,7 +204,7 @@ def eval_domain_params_with_segmentwise_reset(
     from gymsamp.sampling.rollout import rollout
     from gymsamp.sampling.vector_envs import EnvFactory
 
-    _pool_settings(pool)
+    _pool_settings(pool, backend)
     if len(segments_real_all) != len(domain_params_ml_all):
         raise ValueError(
             "segments_real_all and domain_params_ml_all must have one entry per real rollout, got "

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-import os
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import product
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -16,6 +15,7 @@ from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.envs.adapter import adapter_for, has_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
 from gymsamp.policies import as_policy
+from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv, available_cpus
 from gymsamp.sampling.collector import RolloutJob, collect
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout import spec_id
@@ -24,6 +24,7 @@ from gymsamp.sampling.seeding import check_seed
 from gymsamp.sampling.vector_envs import (
     VECTORIZATIONS,
     EnvFactory,
+    batched_workers,
     choose_vectorization,
     env_dt,
     make_vector_env,
@@ -31,7 +32,13 @@ from gymsamp.sampling.vector_envs import (
     prepare_env,
 )
 
-__all__ = ["ParallelRolloutSampler", "reset_payloads"]
+if TYPE_CHECKING:  # the Ray backend imports ray; only its code path loads it
+    from gymsamp.sampling.ray_backend import RayRolloutDriver
+
+__all__ = ["BACKENDS", "ParallelRolloutSampler", "reset_payloads"]
+
+#: The values of the samplers' ``backend`` option.
+BACKENDS = ("local", "ray")
 
 
 def reset_payloads(
@@ -79,16 +86,29 @@ class ParallelRolloutSampler(SamplerBase):
         min_steps: Minimum total number of steps per ``sample()``.
         show_progress_bar: Show a tqdm bar of rollouts and steps.
         seed: Base seed; None draws fresh entropy for every call.
-        vectorization: ``"sync"`` (one process), ``"async"`` (one process per sub-env) or
-            ``"auto"`` (chosen by the env's step cost, measured once at construction:
-            in-process for cheap envs, worker processes for expensive ones);
+        vectorization: ``"sync"`` (one process), ``"async"`` (one process per sub-env),
+            ``"batched"`` (several sub-envs per worker process, shared memory) or ``"auto"``
+            (chosen by the env's step cost, measured once at construction: in-process for
+            cheap envs, batched or one process per sub-env for expensive ones);
             :attr:`vectorization_used` tells, and so does the progress bar.
         max_steps: Cut rollouts after this many steps (they end in ``TIMEOUT``).
         step_timeout: Seconds a vector step may take before :class:`StepTimeoutError`
-            (async only).
+            (async and batched only).
         start_method: Multiprocessing start method for async workers (None: the platform's).
         record_states: Also record the full simulator ``states`` (T+1) where the env has a
             simulator adapter (off by default: it costs a state copy and an info entry per step).
+        backend: ``"local"`` (sub-envs of this process or its worker processes) or ``"ray"``
+            (``num_workers`` Ray actors, each stepping ``envs_per_actor`` sub-envs in its own
+            ``"sync"`` vector env with a copy of the policy; same results, see
+            :mod:`gymsamp.sampling.ray_backend` and ``docs/ray.md``). Ray: uses the Ray the
+            caller initialized (``ray.init(...)`` before building the sampler), else starts a
+            local one; ``vectorization`` must be ``"auto"`` or ``"sync"`` and ``step_timeout``
+            None.
+        envs_per_actor: Sub-envs per Ray actor (``backend="ray"`` only).
+        ray_actor_options: Options for each Ray actor (``num_cpus``, ``num_gpus``,
+            ``resources``, ``scheduling_strategy``, ``runtime_env``, ...; default
+            ``{"num_cpus": 1}`` on a Ray the caller started, ``{"num_cpus": 0}`` on the local
+            one gymsamp started; ``backend="ray"`` only).
 
     Example:
         >>> from gymsamp.policies import RandomPolicy
@@ -116,6 +136,9 @@ class ParallelRolloutSampler(SamplerBase):
         step_timeout: float | None = None,
         start_method: str | None = None,
         record_states: bool = False,
+        backend: str = "local",
+        envs_per_actor: int = 1,
+        ray_actor_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(min_rollouts=min_rollouts, min_steps=min_steps)
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
@@ -124,6 +147,7 @@ class ParallelRolloutSampler(SamplerBase):
             raise ValueError(
                 f"vectorization must be one of {VECTORIZATIONS}, got {vectorization!r}"
             )
+        _check_backend(backend, envs_per_actor, ray_actor_options, vectorization, step_timeout)
         if max_steps is not None and (isinstance(max_steps, bool) or max_steps < 1):
             raise ValueError(f"max_steps must be None or an int >= 1, got {max_steps!r}")
         if step_timeout is not None and step_timeout <= 0:
@@ -141,33 +165,64 @@ class ParallelRolloutSampler(SamplerBase):
         self.step_timeout = step_timeout
         self.start_method = start_method
         self.record_states = record_states
+        self.backend = backend
+        self.envs_per_actor = envs_per_actor
+        self.ray_actor_options = None if ray_actor_options is None else dict(ray_actor_options)
         self._sample_count = 0
         self._envs: gym.vector.VectorEnv | None = None
         self._finalizer: weakref.finalize | None = None
         self._policy_source = policy
+        self._ray: RayRolloutDriver | None = None  # connects once env and policy are valid
         self._set_env(env)
 
     # -- construction -----------------------------------------------------------------------
 
     def _set_env(self, env: Any) -> None:
-        self.close()
+        self._release_workers()
         self._factory = EnvFactory(env)
-        probe = prepare_env(self._factory())
+        # Probe exactly what the sub-envs will run (state recording costs a copy per step).
+        probe = prepare_env(self._factory(), record_state=self.record_states)
         try:
             self.env_spec = EnvSpec.from_env(probe)
             self.env_id = spec_id(probe)
             self.dt = env_dt(probe)
             self.has_adapter = has_adapter(probe)
-            self.step_cost_us = measure_step_cost(probe) if self.vectorization == "auto" else None
+            measure = self.vectorization == "auto" and self.backend == "local"
+            self.step_cost_us = measure_step_cost(probe) if measure else None
             params = find_wrapper(probe, DomainParamWrapper)
             self.nominal_domain_param = None if params is None else params.nominal_domain_param
         finally:
             probe.close()
         self.policy = as_policy(self._policy_source, self.env_spec)
-        self.vectorization_used = (
-            choose_vectorization(self.num_workers, self.step_cost_us or 0.0, os.cpu_count())
-            if self.vectorization == "auto"
-            else self.vectorization
+        if self.backend == "ray":  # each actor steps its sub-envs in its own process
+            self.vectorization_used = "sync"
+        elif self.vectorization == "auto":
+            self.vectorization_used = choose_vectorization(
+                self.num_workers, self.step_cost_us or 0.0, available_cpus()
+            )
+        else:
+            self.vectorization_used = self.vectorization
+        self._configure_ray()
+
+    def _configure_ray(self) -> None:
+        if self.backend != "ray":
+            return
+        from gymsamp.sampling.ray_backend import RayRolloutDriver, WorkerSpec
+
+        if self._ray is None:
+            self._ray = RayRolloutDriver(
+                self.num_workers, self.envs_per_actor, actor_options=self.ray_actor_options
+            )
+
+        self._ray.configure(
+            WorkerSpec(
+                factory=self._factory,
+                policy=self.policy,
+                envs_per_actor=self.envs_per_actor,
+                record_states=self.record_states,
+                dt=self.dt,
+                env_id=self.env_id,
+            )
         )
 
     def reinit(self, env: Any = None, policy: Any = None) -> None:
@@ -177,28 +232,51 @@ class ParallelRolloutSampler(SamplerBase):
         if env is not None:
             self._set_env(env)
         else:
-            self.close()
+            self._release_workers()
             self.policy = as_policy(self._policy_source, self.env_spec)
+            self._configure_ray()
 
     def _vector_env(self) -> gym.vector.VectorEnv:
         if self._envs is None:
+            processes = None
+            if self.vectorization_used == "batched" and self.step_cost_us is not None:
+                processes = batched_workers(self.num_workers, self.step_cost_us, available_cpus())
             self._envs = make_vector_env(
                 self._factory,
                 self.num_workers,
                 self.vectorization_used,
                 record_state=self.record_states,
                 start_method=self.start_method,
+                num_workers=processes,
             )
             self._finalizer = weakref.finalize(self, _close_vector_env, self._envs, True)
         return self._envs
 
+    def _layout(self) -> str:
+        processes = getattr(self._envs, "num_workers", None)
+        if self.vectorization_used == "batched" and processes:
+            return f"{self.num_workers} sub-envs on {processes} processes"
+        return f"{self.num_workers} workers"
+
     def close(self) -> None:
-        """Close the sub-envs and end every worker process (the next sample() rebuilds them)."""
+        """Close the sub-envs and end every worker process (the next sample() rebuilds them).
+
+        Ray: kills the actors, and shuts Ray down only if this sampler started it and no other
+        open gymsamp sampler uses it (a Ray the caller started is never shut down).
+        """
+        self._release_workers()
+        if self._ray is not None:
+            self._ray.close()
+
+    def _release_workers(self) -> None:
+        """End the sub-envs and worker processes or actors, keeping the Ray connection."""
         if self._finalizer is not None and self._finalizer.detach() is not None:
             assert self._envs is not None
             _close_vector_env(self._envs, terminate=False)
         self._finalizer = None
         self._envs = None
+        if self._ray is not None:
+            self._ray.stop_actors()
 
     # -- sampling ---------------------------------------------------------------------------
 
@@ -276,19 +354,25 @@ class ParallelRolloutSampler(SamplerBase):
         """Run the collection loop for ``quota`` with jobs from ``make_job`` (advanced use).
 
         Increments the call counter used as ``sub_seed``. On any error or interrupt the
-        sub-envs are closed (worker processes terminated) and rebuilt on the next call.
+        sub-envs are closed (worker processes terminated, Ray actors killed) and rebuilt on the
+        next call.
         """
         from tqdm.auto import tqdm
 
         total = quota.min_steps if quota.min_steps is not None else quota.min_rollouts
         unit = "steps" if quota.min_steps is not None else "rollouts"
         self._sample_count += 1
+        where = (
+            f"ray, {self.num_workers} actors x {self.envs_per_actor} envs"
+            if self._ray is not None
+            else f"{self.vectorization_used}, {self._layout()}"
+        )
         with tqdm(
             total=total,
             unit=unit,
             disable=not self.show_progress_bar,
             leave=False,
-            desc=f"Sampling ({self.vectorization_used}, {self.num_workers} workers)",
+            desc=f"Sampling ({where})",
         ) as bar:
             counts = {"rollouts": 0, "steps": 0}
 
@@ -298,6 +382,10 @@ class ParallelRolloutSampler(SamplerBase):
                 bar.update(ro.length if unit == "steps" else 1)
                 bar.set_postfix(counts, refresh=False)
 
+            if self._ray is not None:  # the driver kills its actors on errors itself
+                return self._ray.run(
+                    quota, make_job, eval=eval, max_steps=self.max_steps, on_rollout=on_rollout
+                )
             try:
                 return collect(
                     self._vector_env(),
@@ -324,9 +412,56 @@ class ParallelRolloutSampler(SamplerBase):
 
     def __repr__(self) -> str:
         bounds = f"min_rollouts={self.min_rollouts}, min_steps={self.min_steps}"
+        where = f"vectorization={self.vectorization_used!r}"
+        if self._ray is not None:
+            where = f"backend='ray', envs_per_actor={self.envs_per_actor}"
         return (
             f"ParallelRolloutSampler(env={self.env_id!r}, num_workers={self.num_workers}, "
-            f"{bounds}, seed={self.seed}, vectorization={self.vectorization_used!r})"
+            f"{bounds}, seed={self.seed}, {where})"
+        )
+
+
+def _check_backend(
+    backend: str,
+    envs_per_actor: int,
+    ray_actor_options: Mapping[str, Any] | None,
+    vectorization: str,
+    step_timeout: float | None,
+) -> None:
+    """Validate the backend options together (before anything connects to Ray)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if (
+        isinstance(envs_per_actor, bool)
+        or not isinstance(envs_per_actor, int)
+        or envs_per_actor < 1
+    ):
+        raise ValueError(f"envs_per_actor must be an int >= 1, got {envs_per_actor!r}")
+    if ray_actor_options is not None and not isinstance(ray_actor_options, Mapping):
+        raise TypeError(
+            f"ray_actor_options must be None or a mapping, got {type(ray_actor_options).__name__}"
+        )
+    if backend == "local":
+        if envs_per_actor != 1:
+            raise ValueError(
+                f"envs_per_actor applies to backend='ray' only, got {envs_per_actor!r} with "
+                "backend='local' (num_workers sets the sub-envs there)"
+            )
+        if ray_actor_options is not None:
+            raise ValueError(
+                "ray_actor_options applies to backend='ray' only, got "
+                f"{dict(ray_actor_options)!r} with backend='local'"
+            )
+        return
+    if vectorization not in ("auto", "sync"):
+        raise ValueError(
+            "vectorization must be 'auto' or 'sync' with backend='ray' (each actor steps its "
+            f"sub-envs in its own process), got {vectorization!r}"
+        )
+    if step_timeout is not None:
+        raise ValueError(
+            f"step_timeout must be None with backend='ray' (async vector envs only), got "
+            f"{step_timeout!r}"
         )
 
 
@@ -334,12 +469,11 @@ def _close_vector_env(envs: gym.vector.VectorEnv, terminate: bool) -> None:
     if getattr(envs, "closed", False):
         return
     try:
-        if isinstance(envs, gym.vector.AsyncVectorEnv):
+        if isinstance(envs, (gym.vector.AsyncVectorEnv, BatchedAsyncVectorEnv)):
             envs.close(terminate=terminate)
         else:
             envs.close()
     except Exception:
-        if isinstance(envs, gym.vector.AsyncVectorEnv):
-            for process in envs.processes:
-                if process.is_alive():
-                    process.kill()
+        for process in getattr(envs, "processes", ()):
+            if process.is_alive():
+                process.kill()

@@ -1,0 +1,736 @@
+"""The Ray backend: the one collection loop on Ray actors (``backend="ray"``, DESIGN §7).
+
+How a ``sample()`` call runs on Ray:
+
+- **Actors.** Each of ``num_workers`` actors (:class:`RolloutWorker` wrapped by ``ray.remote``)
+  owns a ``"sync"`` vector env of ``envs_per_actor`` sub-envs built by
+  :func:`~gymsamp.sampling.vector_envs.make_vector_env` from the sampler's
+  :class:`~gymsamp.sampling.vector_envs.EnvFactory`, and a copy of the (adapted) policy. The
+  policy object travels once, with cloudpickle, when the actors are created (one ``ray.put``
+  shared by all of them); actors are created on the first ``sample()`` and again after
+  ``close()``, ``reinit()`` or a failure.
+- **Dispatch.** The driver (this process) keeps the :class:`~gymsamp.sampling.quota.Quota`
+  logic: it builds the jobs of rollout indices ``0, 1, 2, ...`` in index order with the
+  sampler's ``make_job`` while ``Quota.should_issue`` says they may be needed, and hands them
+  out in batches; each actor has at most two batches queued, so it never waits for the driver.
+  An actor runs a batch with :func:`~gymsamp.sampling.collector.collect` (the same loop as the
+  local backend) and returns its rollouts; the driver merges them by index and stops as soon as
+  ``Quota.prefix_length`` is known. Queued surplus batches are cancelled and surplus rollouts
+  dropped, so the result is the same shortest prefix as locally.
+- **Parameters.** Once per call the driver puts the policy's current parameters
+  (:func:`policy_params`) into the object store with a single ``ray.put``; every batch carries
+  only the reference and an actor loads the parameters (:func:`load_policy_params`) when it
+  first sees a new call. What travels: a ``state_dict`` for torch modules (and SB3 models'
+  ``.policy``), ``param_values`` for other :class:`~gymsamp.policies.ParametricPolicy`
+  objects, and the whole policy object for policies without a parameter notion (cheap for
+  gymsamp's built-in policies and for plain callables, and it keeps any change made to the
+  object between calls). Per-rollout parameters (``RolloutJob.policy_params``) travel inside
+  the jobs.
+- **Determinism.** Every rollout's reset seed, options and noise generator are fixed by its
+  job, which the driver builds exactly as the local backend does, so the rollouts are
+  bit-identical to the local backend's for any number of actors and envs per actor.
+- **Failures.** An env error inside an actor becomes the same
+  :class:`~gymsamp.sampling.errors.WorkerError` as locally (sub-env named, remote traceback
+  kept), with the actor added (``worker_index``); other exceptions raised in an actor (e.g. a
+  policy's ``ValueError``) are re-raised with their own type; an actor that dies becomes a
+  :class:`WorkerError` naming the actor. On any failure or interrupt every actor of the sampler
+  is killed, and the next ``sample()`` starts fresh ones.
+- **Ray lifecycle.** If Ray is initialized when the sampler is built (``ray.init(...)`` by the
+  user, e.g. ``ray.init(address="auto")`` on a cluster), gymsamp uses it and never shuts it
+  down. Otherwise gymsamp starts a new local Ray (``address="local"``, ``num_cpus=max(CPUs its
+  actors need, os.cpu_count())``, no dashboard, bound to 127.0.0.1), on which actors reserve
+  no CPUs (:data:`OWN_RAY_ACTOR_OPTIONS`). ``close()`` kills the sampler's
+  actors; it also shuts Ray down if gymsamp started it and no other open gymsamp sampler uses
+  it. A closed sampler reconnects (starting Ray again if needed) on its next ``sample()``. To
+  keep one Ray across many short-lived samplers, start it yourself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import pickle
+import threading
+import time
+import traceback
+import warnings
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import count, product
+from typing import Any, NamedTuple
+
+import cloudpickle
+import numpy as np
+
+from gymsamp.data import StepSequence
+from gymsamp.policies.adapters import SB3Policy, TorchPolicy, _is_torch_module
+from gymsamp.policies.base import ParametricPolicy, Policy
+from gymsamp.sampling.collector import RolloutJob, collect
+from gymsamp.sampling.errors import WorkerError
+from gymsamp.sampling.quota import Quota
+from gymsamp.sampling.vector_envs import EnvFactory, make_vector_env
+
+__all__ = [
+    "DEFAULT_ACTOR_OPTIONS",
+    "OWN_RAY_ACTOR_OPTIONS",
+    "PolicyParams",
+    "RayCallStats",
+    "RayRolloutDriver",
+    "RolloutWorker",
+    "WorkerSpec",
+    "load_policy_params",
+    "policy_params",
+]
+
+#: Batches queued per actor: one running, one waiting, so an actor never idles on the driver.
+QUEUE_DEPTH = 2
+
+#: In ``min_rollouts`` mode a batch holds between 1 and this many rollouts per sub-env: larger
+#: batches cost fewer round trips, smaller ones balance uneven rollout lengths better.
+MAX_ROLLOUTS_PER_ENV = 4
+
+#: Default ``ray_actor_options`` on a Ray the caller started: one CPU reserved per actor, so Ray
+#: places actors where there is a core for them (Ray's default reserves none while they run).
+DEFAULT_ACTOR_OPTIONS: dict[str, Any] = {"num_cpus": 1}
+
+#: Default ``ray_actor_options`` on the local Ray gymsamp started: on one machine there is no
+#: placement to decide, and reserving CPUs would make the actors of a second open sampler wait
+#: forever for CPUs the first one holds; every actor is a process here anyway, like the local
+#: backend's workers.
+OWN_RAY_ACTOR_OPTIONS: dict[str, Any] = {"num_cpus": 0}
+
+#: Seconds to wait for new actors before warning that the cluster lacks resources for them.
+START_WARNING_S = 15.0
+
+
+# -- parameters ----------------------------------------------------------------------------
+
+
+class PolicyParams(NamedTuple):
+    """What one ``sample()`` call broadcasts to the actors: the policy's current parameters.
+
+    ``kind`` says how to load ``value`` (see :func:`policy_params`).
+    """
+
+    kind: str
+    value: Any
+
+
+def policy_params(policy: Policy) -> PolicyParams:
+    """The current parameters of ``policy``, in the form that travels to the actors.
+
+    - :class:`~gymsamp.policies.adapters.TorchPolicy`: ``("state_dict", module.state_dict())``
+      (parameters and buffers, e.g. batch-norm statistics);
+    - :class:`~gymsamp.policies.adapters.SB3Policy` of a model with a torch ``.policy``:
+      ``("sb3_state_dict", model.policy.state_dict())``;
+    - any other :class:`~gymsamp.policies.ParametricPolicy`: ``("param_values", copy)``;
+    - anything else: ``("policy", policy)``, the whole object (it has no parameter notion).
+
+    Example:
+        >>> import numpy as np
+        >>> from gymsamp.policies import LinearPolicy
+        >>> policy = LinearPolicy((2, 1))
+        >>> policy.param_values = np.array([1.0, 2.0, 0.5])
+        >>> policy_params(policy).kind, policy_params(policy).value
+        ('param_values', array([1. , 2. , 0.5]))
+    """
+    if isinstance(policy, TorchPolicy):
+        return PolicyParams("state_dict", policy.module.state_dict())
+    if isinstance(policy, SB3Policy) and _is_torch_module(getattr(policy.model, "policy", None)):
+        return PolicyParams("sb3_state_dict", policy.model.policy.state_dict())
+    if isinstance(policy, ParametricPolicy):
+        return PolicyParams("param_values", np.array(policy.param_values, copy=True))
+    return PolicyParams("policy", policy)
+
+
+def load_policy_params(policy: Policy, params: PolicyParams) -> Policy:
+    """Load ``params`` (from :func:`policy_params`) into ``policy``; returns the policy to use.
+
+    Example:
+        >>> import numpy as np
+        >>> from gymsamp.policies import LinearPolicy
+        >>> source = LinearPolicy((2, 1))
+        >>> source.param_values = np.array([1.0, 2.0, 0.5])
+        >>> copy = LinearPolicy((2, 1))
+        >>> load_policy_params(copy, policy_params(source)).param_values
+        array([1. , 2. , 0.5])
+    """
+    kind, value = params
+    if kind == "state_dict":
+        policy.module.load_state_dict(value)  # type: ignore[attr-defined]
+    elif kind == "sb3_state_dict":
+        policy.model.policy.load_state_dict(value)  # type: ignore[attr-defined]
+    elif kind == "param_values":
+        policy.param_values = value  # type: ignore[attr-defined]
+    elif kind == "policy":
+        return value
+    else:
+        raise ValueError(
+            f"params.kind must be 'state_dict', 'sb3_state_dict', 'param_values' or 'policy', "
+            f"got {kind!r}"
+        )
+    return policy
+
+
+# -- the actor -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What every actor of a sampler is built from (fixed until ``reinit``).
+
+    Args:
+        factory: The env factory (cloudpickled into every actor).
+        policy: The adapted policy (copied into every actor once).
+        envs_per_actor: Sub-envs in each actor's vector env.
+        record_states: Record full simulator states (see the sampler).
+        dt: Simulated seconds per step, for the rollouts' ``time`` field.
+        env_id: Recorded in every ``rollout_info``.
+    """
+
+    factory: EnvFactory
+    policy: Policy
+    envs_per_actor: int
+    record_states: bool
+    dt: float
+    env_id: str | None
+
+
+@dataclass
+class _Failure:
+    """An exception raised inside an actor, carried back as a return value.
+
+    Returning it (instead of raising through Ray) keeps the exception and its remote traceback
+    free of Ray's wrapping, so the driver can raise exactly what the local backend raises.
+    """
+
+    exception: BaseException | None  # None if it could not be pickled
+    type_name: str
+    text: str
+    remote_traceback: str
+
+    @classmethod
+    def capture(cls, err: BaseException) -> _Failure:
+        try:  # Ray pickles return values with cloudpickle: check that this one survives
+            pickle.loads(cloudpickle.dumps(err))
+            picklable: BaseException | None = err
+        except Exception:
+            picklable = None
+        return cls(picklable, type(err).__name__, str(err), traceback.format_exc())
+
+
+@dataclass
+class _BatchResult:
+    """One batch's rollouts, pickled in the actor, plus timestamps for overhead statistics.
+
+    Rollouts travel as one pickled ``bytes`` object rather than as Ray-serialized arrays
+    because arrays Ray deserializes are read-only views into its object store; unpickling
+    gives the driver ordinary writable arrays, as the local backend returns.
+    """
+
+    payload: bytes
+    started: float  # time.time() when the actor began the batch
+    finished: float  # time.time() when the payload was ready
+    collect_s: float  # seconds inside collect()
+
+
+def _resolve(value: Any) -> Any:
+    """``ray.get`` for an object reference, the value itself otherwise (tests without Ray)."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is not None and isinstance(value, ray.ObjectRef):
+        return ray.get(value)
+    return value
+
+
+class RolloutWorker:
+    """The body of one Ray actor: a sync vector env and a policy copy that run job batches.
+
+    It is a plain class (``ray.remote(RolloutWorker)`` makes the actor), so it also runs
+    without Ray. Construction errors are kept and reported by :meth:`ready`, so they reach
+    the driver like any other failure.
+
+    Args:
+        index: The actor's index (named in errors).
+        spec: What to build.
+
+    Example:
+        >>> import numpy as np
+        >>> from gymnasium.spaces import Discrete
+        >>> from gymsamp.policies import IdlePolicy
+        >>> from gymsamp.sampling import RolloutJob
+        >>> spec = WorkerSpec(EnvFactory("gymsamp/Counting-v0", terminate_at=2),
+        ...                   IdlePolicy(Discrete(2)), envs_per_actor=1, record_states=False,
+        ...                   dt=1.0, env_id="gymsamp/Counting-v0")
+        >>> worker = RolloutWorker(0, spec)
+        >>> jobs = [RolloutJob.seeded(k, 0, 0, k) for k in (5, 6)]
+        >>> params = policy_params(spec.policy)
+        >>> result = worker.run(1, [params], jobs, eval=True, max_steps=None)
+        >>> [ro.rollout_info["rollout_index"] for ro in pickle.loads(result.payload)]
+        [5, 6]
+        >>> worker.close()
+    """
+
+    def __init__(self, index: int, spec: WorkerSpec) -> None:
+        self.index = index
+        self.spec = spec
+        self.policy = spec.policy
+        self._params_call: int | None = None
+        self._envs: Any = None
+        self._error: _Failure | None = None
+        try:
+            self._envs = make_vector_env(
+                spec.factory, spec.envs_per_actor, "sync", record_state=spec.record_states
+            )
+        except Exception as err:
+            self._error = _Failure.capture(err)
+
+    def ready(self) -> tuple[int, str] | _Failure:
+        """``(pid, node address)`` of the actor, or the failure of its construction."""
+        if self._error is not None:
+            return self._error
+        import socket
+
+        return os.getpid(), socket.gethostname()
+
+    def run(
+        self,
+        call: int,
+        params_box: Sequence[Any],
+        jobs: Sequence[RolloutJob],
+        *,
+        eval: bool,
+        max_steps: int | None,
+    ) -> _BatchResult | _Failure:
+        """Collect the rollouts of ``jobs`` (any indices) on this actor's vector env.
+
+        Args:
+            call: The driver's call number; parameters are loaded once per new number.
+            params_box: ``[ref]``: the object-store reference of the call's
+                :class:`PolicyParams` (boxed in a list so Ray hands over the reference, and
+                the actor fetches it only when ``call`` changes), or ``[params]`` itself.
+            jobs: The jobs, in index order; their indices are restored in ``rollout_info``.
+            eval: Passed to the policy.
+            max_steps: Cut rollouts after this many steps.
+        """
+        started = time.time()
+        try:
+            if self._error is not None:
+                return self._error
+            if call != self._params_call:
+                self.policy = load_policy_params(self.policy, _resolve(params_box[0]))
+                self._params_call = call
+            # collect() numbers a collection's rollouts 0..n-1 (its prefix logic relies on
+            # that), so the batch runs under local indices and gets its own back afterwards.
+            local = [dataclasses.replace(job, index=j) for j, job in enumerate(jobs)]
+            t0 = time.perf_counter()
+            rollouts = collect(
+                self._envs,
+                self.policy,
+                local.__getitem__,
+                Quota(min_rollouts=len(local)),
+                eval=eval,
+                max_steps=max_steps,
+                dt=self.spec.dt,
+                env_id=self.spec.env_id,
+            )
+            collect_s = time.perf_counter() - t0
+            for job, ro in zip(jobs, rollouts, strict=True):
+                ro.rollout_info["rollout_index"] = job.index
+            # cloudpickle: infos may hold objects of classes defined in the user's script.
+            payload = cloudpickle.dumps(rollouts, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as err:
+            return _Failure.capture(err)
+        return _BatchResult(payload, started, time.time(), collect_s)
+
+    def close(self) -> None:
+        """Close the vector env."""
+        if self._envs is not None:
+            self._envs.close()
+            self._envs = None
+
+
+# -- Ray lifecycle ---------------------------------------------------------------------------
+
+_lock = threading.RLock()
+_users: set[int] = set()  # tokens of the open drivers
+_started_node: str | None = None  # node id of the Ray gymsamp started, if it runs
+_tokens = count()
+
+
+def _current_node() -> str | None:
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+
+
+def _connect(token: int, num_cpus: int) -> bool:
+    """Make sure Ray runs (starting a local one if needed); True if gymsamp started it."""
+    global _started_node
+    import ray
+
+    with _lock:
+        if not ray.is_initialized():
+            # A new local Ray (address="local": not one a `ray start` on this machine left
+            # behind), private: no dashboard, nothing listening beyond this machine.
+            ray.init(
+                address="local",
+                num_cpus=max(num_cpus, os.cpu_count() or 1),
+                include_dashboard=False,
+                _node_ip_address="127.0.0.1",
+            )
+            _started_node = _current_node()
+        _users.add(token)
+        return _started_node is not None and _started_node == _current_node()
+
+
+def _disconnect(token: int) -> None:
+    """Forget ``token``; shut Ray down if gymsamp started it and no other driver uses it."""
+    global _started_node
+    import sys
+
+    ray = sys.modules.get("ray")
+    with _lock:
+        _users.discard(token)
+        if _users or _started_node is None or ray is None:
+            return
+        # Only the very Ray gymsamp started: the user may have replaced it meanwhile.
+        if ray.is_initialized() and _current_node() == _started_node:
+            ray.shutdown()
+        _started_node = None
+
+
+def _kill(actors: list[Any]) -> None:
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return
+    for actor in actors:
+        with contextlib.suppress(Exception):  # already dead, or Ray is going down
+            ray.kill(actor, no_restart=True)
+
+
+class _Holder:
+    """What the driver's finalizer needs (no reference back to the driver)."""
+
+    def __init__(self, token: int) -> None:
+        self.token = token
+        self.actors: list[Any] = []
+        self.connected = False
+
+    def stop(self) -> None:
+        actors, self.actors = self.actors, []
+        _kill(actors)
+
+    def release(self) -> None:
+        self.stop()
+        if self.connected:
+            self.connected = False
+            _disconnect(self.token)
+
+
+# -- the driver ----------------------------------------------------------------------------
+
+
+@dataclass
+class RayCallStats:
+    """Where the time of the last ``sample()`` call went (for benchmarks and tuning).
+
+    Attributes:
+        total_s: Wall time of the whole call in the driver.
+        put_s: The one ``ray.put`` of the policy parameters.
+        batches: Batches dispatched.
+        collect_s: Seconds the actors spent inside ``collect()``, summed over batches.
+        dispatch_s: Mean delay from submitting a batch to its actor starting it (includes
+            waiting behind the actor's previous batch).
+        transfer_s: Mean delay from an actor finishing a batch to the driver holding its
+            unpickled rollouts.
+    """
+
+    total_s: float = 0.0
+    put_s: float = 0.0
+    batches: int = 0
+    collect_s: float = 0.0
+    dispatch_s: float = 0.0
+    transfer_s: float = 0.0
+
+
+class RayRolloutDriver:
+    """Runs the collections of one sampler on Ray actors (see the module docstring).
+
+    Connects to Ray (or starts it) on construction; :meth:`run` creates the actors on first
+    use. Used by :class:`~gymsamp.sampling.ParallelRolloutSampler` with ``backend="ray"``;
+    with a running Ray it is used like this (not run here: it needs Ray)::
+
+        driver = RayRolloutDriver(num_actors=2, envs_per_actor=1)
+        driver.configure(WorkerSpec(EnvFactory("CartPole-v1"), policy, 1, False, 0.02, None))
+        rollouts = driver.run(Quota(min_rollouts=4), make_job, eval=True, max_steps=None)
+        driver.close()
+
+    Args:
+        num_actors: Number of actors.
+        envs_per_actor: Sub-envs in each actor.
+        actor_options: Options for ``ActorClass.options(...)`` (``num_cpus``, ``num_gpus``,
+            ``resources``, ``scheduling_strategy``, ``runtime_env``, ...); None gives
+            :data:`DEFAULT_ACTOR_OPTIONS` on a Ray the caller started and
+            :data:`OWN_RAY_ACTOR_OPTIONS` on the local Ray gymsamp started.
+    """
+
+    def __init__(
+        self,
+        num_actors: int,
+        envs_per_actor: int,
+        *,
+        actor_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.num_actors = num_actors
+        self.envs_per_actor = envs_per_actor
+        self._user_actor_options = None if actor_options is None else dict(actor_options)
+        self.spec: WorkerSpec | None = None
+        self.stats = RayCallStats()
+        self.started_ray = False
+        self.actor_info: list[tuple[int, str]] = []
+        self._call = 0
+        self._holder = _Holder(next(_tokens))
+        self._finalizer = weakref.finalize(self, self._holder.release)
+        self.connect()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Use the running Ray, or start a local one (see the module docstring)."""
+        if self._holder.connected:
+            return
+        cpus = float((self._user_actor_options or DEFAULT_ACTOR_OPTIONS).get("num_cpus", 1) or 0)
+        self.started_ray = _connect(self._holder.token, int(np.ceil(cpus * self.num_actors)))
+        self._holder.connected = True
+
+    @property
+    def actor_options(self) -> dict[str, Any]:
+        """The options each actor is created with (see ``actor_options`` above)."""
+        if self._user_actor_options is not None:
+            return dict(self._user_actor_options)
+        return dict(OWN_RAY_ACTOR_OPTIONS if self.started_ray else DEFAULT_ACTOR_OPTIONS)
+
+    def _resource_note(self) -> str:
+        import ray
+
+        needed = float(self.actor_options.get("num_cpus", 1) or 0) * self.num_actors
+        total = ray.cluster_resources().get("CPU", 0.0)
+        free = ray.available_resources().get("CPU", 0.0)
+        return (
+            f"num_workers={self.num_actors} actors with ray_actor_options="
+            f"{self.actor_options} need {needed:g} CPUs; the Ray cluster has {total:g}, "
+            f"{free:g} free (other actors, e.g. of other open samplers, hold the rest)"
+        )
+
+    def configure(self, spec: WorkerSpec) -> None:
+        """Use ``spec`` for the next actors (kills the current ones)."""
+        self.stop_actors()
+        self.spec = spec
+
+    def stop_actors(self) -> None:
+        """Kill this driver's actors (the next :meth:`run` creates new ones)."""
+        self._holder.stop()
+        self.actor_info = []
+
+    def close(self) -> None:
+        """Kill the actors and release Ray (shut down only if gymsamp started it, see above)."""
+        self._holder.release()
+        self.actor_info = []
+
+    @property
+    def actors(self) -> list[Any]:
+        """The live actor handles (empty before the first run and after a stop)."""
+        return list(self._holder.actors)
+
+    def _ensure_actors(self) -> list[Any]:
+        import ray
+
+        if self._holder.actors:
+            return self._holder.actors
+        if self.spec is None:
+            raise RuntimeError("RayRolloutDriver.configure() must be called before run()")
+        self.connect()
+        remote_cls = ray.remote(RolloutWorker).options(max_restarts=0, **self.actor_options)
+        spec_ref = ray.put(self.spec)  # one copy of env factory and policy for every actor
+        actors: list[Any] = [remote_cls.remote(i, spec_ref) for i in range(self.num_actors)]
+        self._holder.actors = actors
+        replies = [actor.ready.remote() for actor in actors]
+        _, pending = ray.wait(replies, num_returns=len(replies), timeout=START_WARNING_S)
+        if pending:  # most likely waiting for resources; they may come (autoscaling)
+            warnings.warn(
+                f"{len(pending)} Ray actor(s) not started after {START_WARNING_S:g} s, still "
+                f"waiting: {self._resource_note()}; pass ray_actor_options={{'num_cpus': ...}} "
+                "to reserve less",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        info = []
+        for i, ref in enumerate(replies):
+            reply = self._get(ref, i, "starting")
+            if isinstance(reply, _Failure):
+                self._raise(reply, i)
+            info.append(reply)
+        self.actor_info = info
+        return actors
+
+    # -- running ----------------------------------------------------------------------------
+
+    def _batch_size(self, quota: Quota, next_index: int) -> int:
+        envs = self.envs_per_actor
+        if quota.min_steps is not None:
+            return envs  # how many rollouts are needed is unknown: keep batches small
+        remaining = (quota.min_rollouts or 0) - next_index
+        share = -(-remaining // (self.num_actors * QUEUE_DEPTH))
+        return max(envs, min(envs * MAX_ROLLOUTS_PER_ENV, share))
+
+    def run(
+        self,
+        quota: Quota,
+        make_job: Callable[[int], RolloutJob],
+        *,
+        eval: bool,
+        max_steps: int | None,
+        on_rollout: Callable[[StepSequence], None] | None = None,
+    ) -> list[StepSequence]:
+        """Collect the rollouts ``0..K-1`` that ``quota`` asks for, on the actors.
+
+        Args:
+            quota: The bounds.
+            make_job: Builds the job of rollout ``k``; called in index order, in this process.
+            eval: Passed to the policy.
+            max_steps: Cut rollouts after this many steps.
+            on_rollout: Called with every rollout as it arrives (progress bars).
+
+        Returns:
+            The rollouts ``0..K-1`` in index order.
+        """
+        import ray
+
+        if self.spec is None:
+            raise RuntimeError("RayRolloutDriver.configure() must be called before run()")
+        start = time.perf_counter()
+        stats = RayCallStats()
+        try:
+            actors = self._ensure_actors()
+            self._call += 1
+            t0 = time.perf_counter()
+            params_box = [ray.put(policy_params(self.spec.policy))]
+            stats.put_s = time.perf_counter() - t0
+            next_index = 0
+            issued_steps = 0  # steps of the complete rollouts (a lower bound, as locally)
+            lengths: dict[int, int] = {}
+            results: dict[int, StepSequence] = {}
+            inflight: dict[Any, tuple[int, float]] = {}  # ref -> (actor, submit time)
+            queued = [0] * len(actors)
+            result_count = None
+            while result_count is None:
+                # Fill the actors' queues level by level, so every actor gets work first.
+                for level, a in product(range(QUEUE_DEPTH), range(len(actors))):
+                    if queued[a] > level:
+                        continue
+                    size = self._batch_size(quota, next_index)
+                    batch: list[RolloutJob] = []
+                    while len(batch) < size and quota.should_issue(next_index, issued_steps):
+                        batch.append(make_job(next_index))
+                        next_index += 1
+                    if not batch:
+                        break
+                    submitted = time.time()  # before .remote(): the actor may start at once
+                    ref = actors[a].run.remote(
+                        self._call, params_box, batch, eval=eval, max_steps=max_steps
+                    )
+                    inflight[ref] = (a, submitted)
+                    queued[a] += 1
+                    stats.batches += 1
+                if not inflight:  # cannot happen with a valid Quota; never spin
+                    raise RuntimeError("no rollout in flight but the quota is not met")
+                ready, _ = ray.wait(list(inflight), num_returns=1)
+                for ref in ready:
+                    a, submitted = inflight.pop(ref)
+                    queued[a] -= 1
+                    reply = self._get(ref, a, "sampling")
+                    if isinstance(reply, _Failure):
+                        self._raise(reply, a)
+                    rollouts = pickle.loads(reply.payload)
+                    stats.dispatch_s += reply.started - submitted
+                    stats.transfer_s += time.time() - reply.finished
+                    stats.collect_s += reply.collect_s
+                    for ro in rollouts:
+                        k = ro.rollout_info["rollout_index"]
+                        results[k] = ro
+                        lengths[k] = ro.length
+                        issued_steps += ro.length
+                        if on_rollout is not None:
+                            on_rollout(ro)
+                result_count = quota.prefix_length(lengths)
+        except BaseException:
+            # A failed or interrupted collection leaves actors mid-batch: end them all now.
+            self.stop_actors()
+            raise
+        for ref in inflight:  # surplus batches: drop them, do not run those still queued
+            with contextlib.suppress(Exception):
+                ray.cancel(ref)
+        received = max(stats.batches - len(inflight), 1)
+        stats.dispatch_s /= received
+        stats.transfer_s /= received
+        stats.total_s = time.perf_counter() - start
+        self.stats = stats
+        return [results[k] for k in range(result_count)]
+
+    def _describe(self, actor: int) -> str:
+        if actor < len(self.actor_info):
+            pid, host = self.actor_info[actor]
+            return f"Ray actor {actor} (pid {pid} on {host})"
+        return f"Ray actor {actor}"
+
+    def _get(self, ref: Any, actor: int, doing: str) -> Any:
+        """``ray.get(ref)``, with Ray's own failures (a dead actor, ...) as WorkerError."""
+        import ray
+
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayActorError as err:
+            raise WorkerError(
+                f"{self._describe(actor)} died while {doing}: {_first_line(err)}",
+                worker_index=actor,
+                remote_traceback=str(err),
+            ) from None
+        except ray.exceptions.RayError as err:
+            raise WorkerError(
+                f"{self._describe(actor)} failed while {doing}: {type(err).__name__}: "
+                f"{_first_line(err)}",
+                worker_index=actor,
+                remote_traceback=str(err),
+            ) from None
+
+    def _raise(self, failure: _Failure, actor: int) -> None:
+        """Raise what the local backend would raise for an exception inside ``actor``."""
+        where = self._describe(actor)
+        err = failure.exception
+        if isinstance(err, WorkerError):  # a sub-env failed: name the actor too
+            raise WorkerError(
+                f"{err.message} (in {where})",
+                env_index=err.env_index,
+                worker_index=actor,
+                remote_traceback=err.remote_traceback or failure.remote_traceback,
+            ) from None
+        if err is not None:  # e.g. the policy's ValueError: same type as locally
+            if hasattr(err, "add_note"):
+                err.add_note(f"Raised in {where}; remote traceback:\n{failure.remote_traceback}")
+            raise err
+        raise WorkerError(
+            f"{where} raised {failure.type_name}: {failure.text}",
+            worker_index=actor,
+            remote_traceback=failure.remote_traceback,
+        )
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -1,0 +1,59 @@
+"""A local Ray for the Ray-backend tests, started once per test session.
+
+Not a ``conftest.py`` on purpose: only the modules that use the fixture start Ray. A test module
+registers it by binding it to a module-level name::
+
+    from tests.sampling import conftest_ray
+
+    ray_session = conftest_ray.ray_session
+
+Ray runs as a new local instance with 2 CPUs, no dashboard, bound to 127.0.0.1, without usage
+reporting and without forwarding worker logs (an actor killed on purpose would otherwise print
+into the test output).
+The environment variables are set only while the fixture is active, and Ray is shut down at the
+end of the session only if the fixture started it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+#: Keep Ray quiet and offline; read by ray.init and inherited by the processes it starts.
+RAY_ENV = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_DISABLE_DOCKER_CPU_WARNING": "1",
+}
+
+RAY_INIT = {
+    "address": "local",  # a new instance, never a cluster some `ray start` left on this machine
+    "num_cpus": 2,
+    "include_dashboard": False,
+    "_node_ip_address": "127.0.0.1",
+    "log_to_driver": False,
+}
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[Any]:
+    """The ``ray`` module, with a local 2-CPU Ray running for the whole session."""
+    import ray
+
+    saved = {key: os.environ.get(key) for key in RAY_ENV}
+    os.environ.update(RAY_ENV)
+    started = not ray.is_initialized()
+    try:
+        if started:
+            ray.init(**RAY_INIT)
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -1,0 +1,435 @@
+"""The Ray backend: same rollouts as the local backend, failures, parameters, Ray lifecycle.
+
+One local Ray (2 CPUs, no dashboard, 127.0.0.1) serves the whole session (``ray_session``).
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import ray.cloudpickle
+
+from gymsamp.envs import CountingEnv
+from gymsamp.policies import GaussianActionNoise, IdlePolicy, LinearPolicy, RandomPolicy
+from gymsamp.sampling import (
+    CVaRSampler,
+    ParallelRolloutSampler,
+    ParameterExplorationSampler,
+    WorkerError,
+    eval_domain_params,
+)
+from gymsamp.sampling.ray_backend import load_policy_params, policy_params
+from tests.helpers import assert_sequences_equal
+from tests.sampling import conftest_ray
+
+# The session-wide local Ray (registered as a fixture of this module, see conftest_ray).
+ray_session = conftest_ray.ray_session
+
+# Classes of this module travel to the actors by value (with Ray's own cloudpickle), so the
+# workers need not import it, whatever directory pytest runs from.
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+BOX = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+STATES = [np.array([0.1, 0.0, 0.05, 0.0]), np.array([-0.1, 0.0, -0.05, 0.0])]
+DOMAINS = [{"masspole": 0.1}, {"masspole": 0.3, "length": 0.7}]
+
+
+def cartpole_sampler(**kwargs):
+    options = {"min_rollouts": 5, "seed": 7, "show_progress_bar": False}
+    options.update(kwargs)
+    workers = options.pop("num_workers", 2)
+    return ParallelRolloutSampler(
+        "CartPole-v1", RandomPolicy(gym.spaces.Discrete(2)), workers, **options
+    )
+
+
+def three_calls(sampler):
+    """min_rollouts, min_steps and payload calls (call counter 0, 1, 2) on one sampler."""
+    out = [sampler.sample()]
+    sampler.set_min_count(min_steps=150)
+    out.append(sampler.sample())
+    sampler.set_min_count(min_rollouts=6)
+    out.append(sampler.sample(init_states=STATES, domain_params=DOMAINS))
+    return out
+
+
+def assert_all_equal(expected, actual):
+    assert [len(x) for x in actual] == [len(x) for x in expected]
+    for exp, act in zip(expected, actual, strict=True):
+        for a, b in zip(exp, act, strict=True):
+            assert_sequences_equal(a, b)
+
+
+@pytest.fixture(scope="module")
+def local_reference():
+    with cartpole_sampler(backend="local", vectorization="sync") as sampler:
+        return three_calls(sampler)
+
+
+# -- determinism ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("actors", "envs"), [(1, 1), (1, 2), (2, 1), (2, 2)])
+def test_ray_rollouts_are_bit_identical_to_local(ray_session, local_reference, actors, envs):
+    with cartpole_sampler(num_workers=actors, backend="ray", envs_per_actor=envs) as sampler:
+        results = three_calls(sampler)
+        assert len(sampler._ray.actors) == actors
+    assert_all_equal(local_reference, results)
+    # min_steps: the shortest sufficient prefix, whatever ran concurrently
+    lengths = [ro.length for ro in results[1]]
+    assert sum(lengths) >= 150 > sum(lengths[:-1])
+    # payloads, init-state-major, each rollout reporting its own
+    params = [ro.rollout_info["domain_param"]["masspole"] for ro in results[2]]
+    assert params == [0.1, 0.3] * 4  # 2 states x 2 domains, repeated to reach 6
+    # results are ordinary writable arrays, as locally
+    results[0][0].rewards[0] = 0.0
+
+
+def test_noisy_policy_max_steps_and_cvar_match_local(ray_session):
+    def make(**kwargs):
+        policy = GaussianActionNoise(IdlePolicy(BOX), std=0.5)
+        return ParallelRolloutSampler(
+            "gymsamp/PointMass-v0",
+            policy,
+            2,
+            min_rollouts=6,
+            seed=1,
+            max_steps=25,
+            show_progress_bar=False,
+            **kwargs,
+        )
+
+    with make() as local, make(backend="ray") as remote:
+        assert_all_equal([local.sample()], [remote.sample()])
+        worst_local = CVaRSampler(local, 0.5, min_rollouts=3).sample()
+        worst_remote = CVaRSampler(remote, 0.5, min_rollouts=3).sample()
+        assert_all_equal([worst_local], [worst_remote])
+
+
+# -- parameters -------------------------------------------------------------------------------
+
+
+def linear_policy(values):
+    policy = LinearPolicy((2, 1))
+    policy.param_values = np.asarray(values, dtype=np.float64)
+    return policy
+
+
+def test_parameters_travel_once_per_call_and_changes_are_seen(ray_session, monkeypatch):
+    def make(policy, **kwargs):
+        return ParallelRolloutSampler(
+            "gymsamp/PointMass-v0",
+            policy,
+            2,
+            min_rollouts=6,
+            seed=0,
+            max_steps=20,
+            show_progress_bar=False,
+            **kwargs,
+        )
+
+    local_policy, ray_policy = linear_policy([-0.5, -0.5, 0.0]), linear_policy([-0.5, -0.5, 0.0])
+    with make(local_policy) as local, make(ray_policy, backend="ray") as remote:
+        assert_all_equal([local.sample()], [remote.sample()])
+        local.sample()  # keep the call counters equal: remote samples once more below
+        puts = []
+        real_put = ray_session.put
+        monkeypatch.setattr(ray_session, "put", lambda value: puts.append(value) or real_put(value))
+        before = remote.sample()
+        for policy in (local_policy, ray_policy):
+            policy.param_values = np.array([0.3, -0.2, 0.1])
+        puts.clear()
+        expected, actual = local.sample(), remote.sample()
+        assert len(puts) == 1  # one broadcast for 6 rollouts on 2 actors
+        assert puts[0].kind == "param_values"
+        np.testing.assert_array_equal(puts[0].value, [0.3, -0.2, 0.1])
+    assert_all_equal([expected], [actual])
+    assert not np.array_equal(before[0].actions, actual[0].actions)
+
+
+def test_parameter_exploration_matches_local(ray_session):
+    param_sets = np.array([[-1.0, -1.0, 0.0], [0.5, 0.0, 0.2], [0.0, -0.3, -0.1]])
+
+    def make(**kwargs):
+        return ParameterExplorationSampler(
+            "gymsamp/PointMass-v0",
+            linear_policy([0.0, 0.0, 0.0]),
+            num_init_states_per_domain=2,
+            num_domains=1,
+            num_workers=2,
+            seed=3,
+            max_steps=15,
+            **kwargs,
+        )
+
+    with make() as local, make(backend="ray", envs_per_actor=2) as remote:
+        expected, actual = local.sample(param_sets), remote.sample(param_sets)
+    assert_all_equal(expected.rollouts(), actual.rollouts())
+    assert [ro.rollout_info["param_set_index"] for ro in actual[2].rollouts] == [2, 2]
+
+
+def test_evaluation_functions_take_the_backend(ray_session):
+    env = lambda: CountingEnv(terminate_at=4)  # noqa: E731
+    grid = [{"increment": 1.0}, {"increment": 2.0}, {"increment": 0.5}]
+    policy = IdlePolicy(gym.spaces.Discrete(2))
+    local = eval_domain_params(2, env, policy, grid, init_state=np.array([1.0]), seed=0)
+    remote = eval_domain_params(
+        2, env, policy, grid, init_state=np.array([1.0]), seed=0, backend="ray"
+    )
+    assert_all_equal([local], [remote])
+    assert [ro.observations[1, 0] for ro in remote] == [2.0, 3.0, 1.5]
+
+
+@pytest.mark.slow
+def test_torch_module_state_dict_travels(ray_session):
+    import torch
+
+    def make(module, **kwargs):
+        return ParallelRolloutSampler(
+            "gymsamp/PointMass-v0",
+            module,
+            1,
+            min_rollouts=3,
+            seed=5,
+            max_steps=10,
+            show_progress_bar=False,
+            **kwargs,
+        )
+
+    torch.manual_seed(0)
+    local_module = torch.nn.Sequential(
+        torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)
+    )
+    ray_module = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    ray_module.load_state_dict(local_module.state_dict())
+    with make(local_module) as local, make(ray_module, backend="ray") as remote:
+        assert policy_params(remote.policy).kind == "state_dict"
+        assert_all_equal([local.sample()], [remote.sample()])
+        with torch.no_grad():
+            for module in (local_module, ray_module):
+                module[0].weight.mul_(3.0)
+        assert_all_equal([local.sample()], [remote.sample()])
+
+
+def test_policy_params_round_trip_without_ray():
+    source, target = linear_policy([1.0, 2.0, 3.0]), linear_policy([0.0, 0.0, 0.0])
+    assert load_policy_params(target, policy_params(source)) is target
+    np.testing.assert_array_equal(target.param_values, [1.0, 2.0, 3.0])
+    idle = IdlePolicy(BOX)
+    assert policy_params(idle).kind == "policy"
+    assert load_policy_params(IdlePolicy(BOX), policy_params(idle)) is idle
+    with pytest.raises(ValueError, match="params.kind must be"):
+        load_policy_params(idle, ("pickle", None))  # type: ignore[arg-type]
+
+
+# -- failures ---------------------------------------------------------------------------------
+
+
+class FragileEnv(CountingEnv):
+    """Fails on demand, chosen through the domain parameter ``increment``."""
+
+    def step(self, action):
+        if self._increment == 13.0:
+            raise ValueError("trap 100% sprung")
+        if self._increment == 66.0:
+            os._exit(1)  # the actor process dies
+        return super().step(action)
+
+
+def fragile_sampler(**kwargs):
+    return ParallelRolloutSampler(
+        lambda: FragileEnv(terminate_at=3),
+        IdlePolicy(gym.spaces.Discrete(2)),
+        2,
+        min_rollouts=4,
+        seed=0,
+        show_progress_bar=False,
+        backend="ray",
+        **kwargs,
+    )
+
+
+def assert_dead(ray, actors, timeout=30.0):
+    """Every actor is gone (``ray.kill`` is asynchronous, so give it a moment)."""
+    deadline = time.monotonic() + timeout
+    for actor in actors:
+        while True:
+            try:
+                ray.get(actor.ready.remote(), timeout=timeout)
+            except ray.exceptions.RayActorError:
+                break
+            assert time.monotonic() < deadline, f"{actor} is still alive"
+            time.sleep(0.1)
+
+
+def test_env_error_is_the_local_worker_error_and_actors_restart(ray_session):
+    with fragile_sampler(envs_per_actor=2) as sampler:
+        assert [ro.length for ro in sampler.sample()] == [3, 3, 3, 3]
+        before = sampler._ray.actors
+        with pytest.raises(
+            WorkerError, match=r"sub-env \d raised ValueError in step: trap 100% sprung \(in Ray"
+        ) as info:
+            sampler.sample(domain_params=[{"increment": 1.0}, {"increment": 13.0}])
+        assert isinstance(info.value, RuntimeError)
+        assert info.value.env_index in (0, 1)
+        assert info.value.worker_index in (0, 1)
+        assert "trap 100% sprung" in info.value.remote_traceback
+        assert "FragileEnv" in info.value.remote_traceback or "step" in info.value.remote_traceback
+        assert_dead(ray_session, before)
+        assert sampler._ray.actors == []
+        # The next call works on fresh actors, and still follows the call counter.
+        rollouts = sampler.sample()
+        assert [ro.length for ro in rollouts] == [3, 3, 3, 3]
+        assert len(sampler._ray.actors) == 2
+
+
+def test_dead_actor_is_a_worker_error_and_actors_restart(ray_session):
+    with fragile_sampler() as sampler:
+        with pytest.raises(WorkerError, match=r"Ray actor \d .*died while sampling") as info:
+            sampler.sample(domain_params=[{"increment": 66.0}])
+        assert info.value.worker_index in (0, 1)
+        assert [ro.length for ro in sampler.sample()] == [3, 3, 3, 3]
+
+
+def test_policy_error_keeps_its_type(ray_session):
+    with (
+        ParallelRolloutSampler(
+            "CartPole-v1",
+            lambda obs: np.zeros((len(obs), 3)),
+            1,
+            min_rollouts=1,
+            show_progress_bar=False,
+            backend="ray",
+        ) as sampler,
+        pytest.raises(ValueError, match="shape"),
+    ):
+        sampler.sample()
+
+
+def test_bad_env_factory_fails_when_the_actors_start(ray_session):
+    calls = {"n": 0}
+
+    def factory():
+        calls["n"] += 1
+        if calls["n"] > 1:  # the probe in this process works; the actors' copies fail
+            raise RuntimeError("no simulator licence on this node")
+        return CountingEnv(terminate_at=2)
+
+    with (
+        ParallelRolloutSampler(
+            factory,
+            IdlePolicy(gym.spaces.Discrete(2)),
+            1,
+            min_rollouts=1,
+            backend="ray",
+            show_progress_bar=False,
+        ) as sampler,
+        pytest.raises(RuntimeError, match="no simulator licence"),
+    ):
+        sampler.sample()
+
+
+# -- Ray lifecycle ----------------------------------------------------------------------------
+
+
+def test_close_kills_the_actors_but_not_a_ray_it_did_not_start(ray_session):
+    sampler = cartpole_sampler(backend="ray", min_rollouts=2)
+    assert not sampler._ray.started_ray
+    assert sampler._ray.actor_options == {"num_cpus": 1}  # Ray places them by free cores
+    sampler.sample()
+    actors = sampler._ray.actors
+    sampler.close()
+    assert ray_session.is_initialized()
+    assert_dead(ray_session, actors)
+    assert len(sampler.sample()) == 2  # a closed sampler starts new actors on demand
+    sampler.close()
+    assert ray_session.is_initialized()
+
+
+@pytest.mark.slow
+def test_own_ray_is_started_and_shut_down_by_the_last_sampler(tmp_path):
+    script = textwrap.dedent(
+        """
+        import os
+        import gymnasium as gym
+        import ray
+        from gymsamp.policies import RandomPolicy
+        from gymsamp.sampling import ParallelRolloutSampler
+
+        def make(workers):
+            return ParallelRolloutSampler("CartPole-v1", RandomPolicy(gym.spaces.Discrete(2)),
+                                          workers, min_rollouts=2, seed=0, backend="ray",
+                                          show_progress_bar=False)
+
+        assert not ray.is_initialized()
+        cpus = max(2, os.cpu_count() or 1)
+        first = make(cpus)
+        assert ray.is_initialized() and first._ray.started_ray
+        assert ray.cluster_resources()["CPU"] == cpus
+        assert first._ray.actor_options == {"num_cpus": 0}
+        second = make(1)  # more actors than Ray has CPUs: they must not wait for each other
+        a, b = first.sample(), second.sample()
+        assert [x.observations.tobytes() for x in a] == [y.observations.tobytes() for y in b]
+        first.close()
+        print("after first close", ray.is_initialized())
+        second.close()
+        print("after second close", ray.is_initialized())
+        """
+    )
+    env = {**os.environ, **conftest_ray.RAY_ENV}
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-2:] == ["after first close True", "after second close False"]
+
+
+def test_local_sampling_does_not_import_ray():
+    script = (
+        "import sys, gymnasium as gym\n"
+        "from gymsamp.policies import RandomPolicy\n"
+        "from gymsamp.sampling import ParallelRolloutSampler\n"
+        "with ParallelRolloutSampler('CartPole-v1', RandomPolicy(gym.spaces.Discrete(2)), 1,\n"
+        "                            min_rollouts=1, show_progress_bar=False) as s:\n"
+        "    s.sample()\n"
+        "print('ray' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+# -- validation (no Ray needed) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"backend": "spark"}, r"backend must be one of \('local', 'ray'\), got 'spark'"),
+        ({"backend": "ray", "envs_per_actor": 0}, "envs_per_actor must be an int >= 1, got 0"),
+        ({"envs_per_actor": 2}, "envs_per_actor applies to backend='ray' only"),
+        ({"ray_actor_options": {"num_cpus": 1}}, "ray_actor_options applies to backend='ray'"),
+        ({"backend": "ray", "vectorization": "async"}, "vectorization must be 'auto' or 'sync'"),
+        ({"backend": "ray", "step_timeout": 1.0}, "step_timeout must be None with backend='ray'"),
+    ],
+)
+def test_bad_backend_options(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ParallelRolloutSampler(
+            "CartPole-v1", RandomPolicy(gym.spaces.Discrete(2)), 1, min_rollouts=1, **kwargs
+        )
+
+
+def test_evaluation_rejects_an_unknown_backend():
+    with pytest.raises(ValueError, match="backend must be None or one of"):
+        eval_domain_params(1, "CartPole-v1", lambda o: o, [{}], backend="dask")
