@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _timing import verdict  # bench/ is the script's directory
 
 from gymsamp.data import StepSequence, discounted_value, gae_returns
 from gymsamp.data import returns as returns_module
@@ -74,10 +75,6 @@ def best_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
             gc.enable()
         best = min(best, elapsed)
     return best, result
-
-
-def verdict(ok: bool) -> str:
-    return "OK" if ok else "MISS"
 
 
 def prepare_kernels() -> bool:

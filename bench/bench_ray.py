@@ -40,7 +40,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import statistics
 import sys
@@ -52,6 +51,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from _timing import best_rates, load, sampler_run, verdict  # bench/ is the script's directory
 
 from gymsamp.envs import CountingEnv, PointMassEnv
 from gymsamp.policies import PolicyStep
@@ -142,35 +142,6 @@ class ManyParams:
 # --- timing helpers -----------------------------------------------------------------------
 
 
-def timed(fn: Callable[[], int]) -> float:
-    """Steps per second of one call of ``fn`` (which returns its number of steps), GC off."""
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter()
-        steps = fn()
-        elapsed = time.perf_counter() - start
-    finally:
-        gc.enable()
-    return steps / elapsed
-
-
-def best_rates(runs: dict[str, Callable[[], int]], repeats: int) -> dict[str, float]:
-    """Best steps/s of each run over ``repeats`` rounds; the runs alternate within a round."""
-    best = dict.fromkeys(runs, 0.0)
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            best[name] = max(best[name], timed(fn))
-    return best
-
-
-def sampler_run(sampler: ParallelRolloutSampler) -> Callable[[], int]:
-    def run() -> int:
-        return sum(ro.length for ro in sampler.sample())
-
-    return run
-
-
 def single_process_run(rollouts: int) -> Callable[[], int]:
     """``rollouts`` episodes of one env in a plain Python loop, recording nothing."""
     env = make_expensive()
@@ -196,14 +167,6 @@ def make_sampler(env: Any, policy: Any, workers: int, rollouts: int, **kwargs: A
     )
     sampler.sample()  # warm-up: start worker processes or actors
     return sampler
-
-
-def verdict(ok: bool) -> str:
-    return "OK" if ok else "MISS"
-
-
-def load() -> str:
-    return f"load average {os.getloadavg()[0]:.1f}"
 
 
 def ms(seconds: float) -> str:

@@ -52,6 +52,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from _timing import best_rates, load, sampler_run, verdict  # bench/ is the script's directory
 
 import gymsamp
 from gymsamp.sampling.batched_vector_env import available_cpus
@@ -128,43 +129,6 @@ def make_expensive_pointmass() -> gym.Env[Any, Any]:
 # --- timing helpers -----------------------------------------------------------------------
 
 
-def timed(fn: Callable[[], int]) -> float:
-    """Steps per second of one call of ``fn`` (which returns its number of steps), GC off."""
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter()
-        steps = fn()
-        elapsed = time.perf_counter() - start
-    finally:
-        gc.enable()
-    return steps / elapsed
-
-
-def best_rates(runs: dict[str, Callable[[], int]], repeats: int) -> dict[str, float]:
-    """Best steps/s of each run over ``repeats`` rounds; the runs alternate within a round."""
-    for fn in runs.values():
-        fn()  # warm-up: worker start-up, caches, lazy imports
-    best = dict.fromkeys(runs, 0.0)
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            best[name] = max(best[name], timed(fn))
-    return best
-
-
-def verdict(ok: bool) -> str:
-    return "OK" if ok else "MISS"
-
-
-def sampler_run(sampler: ParallelRolloutSampler) -> Callable[[], int]:
-    """One ``sample()``; returns the number of steps in the returned rollouts."""
-
-    def run() -> int:
-        return sum(ro.length for ro in sampler.sample())
-
-    return run
-
-
 def raw_vector_run(envs: gym.vector.VectorEnv, policy: Any, steps: int) -> Callable[[], int]:
     """``ceil(steps / num_envs)`` vector steps of ``policy``, recording nothing.
 
@@ -203,10 +167,6 @@ def make_sampler(
     )
 
 
-def load() -> str:
-    return f"load average {os.getloadavg()[0]:.1f}"
-
-
 # --- 1. bookkeeping -----------------------------------------------------------------------
 
 
@@ -224,7 +184,7 @@ def bench_bookkeeping(sizes: Sizes) -> None:
                 "sampler": sampler_run(sampler),
                 "raw": raw_vector_run(raw, cartpole_policy, steps),
             }
-            rates = best_rates(runs, sizes.repeats)
+            rates = best_rates(runs, sizes.repeats, warm_up=True)
         finally:
             sampler.close()
             raw.close()
@@ -256,7 +216,7 @@ def bench_auto(sizes: Sizes) -> None:
             "async": raw_vector_run(raw_async, cartpole_policy, steps),
             "batched": raw_vector_run(raw_batched, cartpole_policy, steps),
         }
-        rates = best_rates(runs, sizes.repeats)
+        rates = best_rates(runs, sizes.repeats, warm_up=True)
     finally:
         sampler.close()
         raw_sync.close()
@@ -324,7 +284,7 @@ def bench_expensive(sizes: Sizes) -> None:
             "raw_batched8": raw_vector_run(raw_batched8, pointmass_policy, steps),
             "raw_async": raw_vector_run(raw_async, pointmass_policy, steps),
         }
-        rates = best_rates(runs, sizes.repeats)
+        rates = best_rates(runs, sizes.repeats, warm_up=True)
     finally:
         for closable in (sampler, sampler8, raw_async, raw_batched, raw_batched8):
             closable.close()

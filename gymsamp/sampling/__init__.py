@@ -23,12 +23,13 @@ from gymsamp.sampling.parameter_exploration_sampler import (
 )
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout import RenderMode, after_rollout_query, rollout
-from gymsamp.sampling.sampler import SamplerBase
+from gymsamp.sampling.sampler import Closable, SamplerBase
 from gymsamp.sampling.sampler_pool import GlobalNamespace, SamplerPool
 from gymsamp.sampling.seeding import derive_seed, rollout_generator
 
 __all__ = [
     "CVaRSampler",
+    "Closable",
     "GlobalNamespace",
     "ParallelRolloutSampler",
     "ParameterExplorationSampler",

@@ -20,6 +20,7 @@ from gymsamp.policies.base import ParametricPolicy
 from gymsamp.sampling.collector import RolloutJob
 from gymsamp.sampling.parallel_rollout_sampler import ParallelRolloutSampler
 from gymsamp.sampling.quota import Quota
+from gymsamp.sampling.sampler import Closable
 from gymsamp.sampling.seeding import check_seed, rollout_generator
 
 __all__ = ["ParameterExplorationSampler", "ParameterSample", "ParameterSamplingResult"]
@@ -100,7 +101,7 @@ class ParameterSamplingResult(Sequence[ParameterSample]):
         return [s.rollouts for s in self._samples]
 
 
-class ParameterExplorationSampler:
+class ParameterExplorationSampler(Closable):
     """Samples rollouts for many policy parameter sets on common random numbers.
 
     Per ``sample()`` call ``c`` the sampler draws ``num_domains`` domains from the env's
@@ -277,9 +278,3 @@ class ParameterExplorationSampler:
     def close(self) -> None:
         """End the sub-envs and worker processes."""
         self._sampler.close()
-
-    def __enter__(self) -> ParameterExplorationSampler:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -9,12 +9,39 @@ from typing import Any, TypeVar
 from gymsamp.data import StepSequence
 from gymsamp.sampling.quota import Quota, check_min_counts
 
-__all__ = ["SamplerBase"]
+__all__ = ["Closable", "SamplerBase"]
 
-_Sampler = TypeVar("_Sampler", bound="SamplerBase")
+_Closable = TypeVar("_Closable", bound="Closable")
 
 
-class SamplerBase(abc.ABC):
+class Closable:
+    """A context manager whose exit calls :meth:`close` (samplers, SBI simulators, pools).
+
+    Example:
+        >>> class Resource(Closable):
+        ...     def close(self):
+        ...         print("closed")
+        >>> with Resource():
+        ...     pass
+        closed
+    """
+
+    def close(self) -> None:
+        """Release worker processes and envs (a no-op for objects that hold none)."""
+
+    def __enter__(self: _Closable) -> _Closable:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class SamplerBase(Closable, abc.ABC):
     """A sampler generates a list of rollouts.
 
     At least one bound must be given: the minimum number of complete rollouts and/or the
@@ -63,17 +90,3 @@ class SamplerBase(abc.ABC):
     @abc.abstractmethod
     def sample(self, *args: Any, **kwargs: Any) -> list[StepSequence]:
         """Generate a list of rollouts."""
-
-    def close(self) -> None:  # noqa: B027  (optional hook: samplers without resources)
-        """Release worker processes and envs (a no-op for samplers that hold none)."""
-
-    def __enter__(self: _Sampler) -> _Sampler:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

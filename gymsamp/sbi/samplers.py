@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
@@ -22,6 +21,7 @@ import torch
 
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.sampling import SamplerPool
+from gymsamp.sampling.sampler import Closable
 from gymsamp.sampling.seeding import check_seed
 from gymsamp.sampling.vector_envs import VECTORIZATIONS
 from gymsamp.sbi._workers import (
@@ -77,7 +77,7 @@ class _Segment(NamedTuple):
 # --------------------------------------------------------------------------------------------
 
 
-class RolloutSamplerForSBI(ABC):
+class RolloutSamplerForSBI(Closable, ABC):
     """Base of the samplers: an env, a policy, an embedding and how rollouts are segmented.
 
     The features of every rollout are concatenated, so all rollouts must yield the same
@@ -140,19 +140,8 @@ class RolloutSamplerForSBI(ABC):
             raise TypeError(f"spec must be a gymsamp.data.EnvSpec, got {type(spec).__name__}")
         return data_width(state_space_of(spec)) + data_width(spec.action_space)
 
-    def close(self) -> None:  # noqa: B027  (optional hook: samplers without resources)
+    def close(self) -> None:
         """Release resources (worker processes); the sampler stays usable."""
-
-    def __enter__(self: _Sampler) -> _Sampler:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,54 @@
+"""Timing helpers shared by the benchmark scripts (ratios against baselines of the same run)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def timed(fn: Callable[[], int]) -> float:
+    """Steps per second of one call of ``fn`` (which returns its number of steps), GC off."""
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        steps = fn()
+        elapsed = time.perf_counter() - start
+    finally:
+        gc.enable()
+    return steps / elapsed
+
+
+def best_rates(
+    runs: dict[str, Callable[[], int]], repeats: int, *, warm_up: bool = False
+) -> dict[str, float]:
+    """Best steps/s of each run over ``repeats`` rounds; the runs alternate within a round,
+    so a noisy moment of the machine hurts every contender alike."""
+    if warm_up:
+        for fn in runs.values():
+            fn()  # worker start-up, caches, lazy imports
+    best = dict.fromkeys(runs, 0.0)
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            best[name] = max(best[name], timed(fn))
+    return best
+
+
+def sampler_run(sampler: Any) -> Callable[[], int]:
+    """One ``sample()``; returns the number of steps in the returned rollouts."""
+
+    def run() -> int:
+        return sum(ro.length for ro in sampler.sample())
+
+    return run
+
+
+def verdict(ok: bool) -> str:
+    return "OK" if ok else "MISS"
+
+
+def load() -> str:
+    return f"load average {os.getloadavg()[0]:.1f}"
