@@ -37,6 +37,13 @@ from gymsamp.sampling.step_buffer import StepBuffer
 
 __all__ = ["RolloutJob", "collect"]
 
+_ARRAY_SPACES = (
+    gym.spaces.Box,
+    gym.spaces.Discrete,
+    gym.spaces.MultiDiscrete,
+    gym.spaces.MultiBinary,
+)
+
 # Reset-info keys that describe the rollout rather than a step.
 _ROLLOUT_INFO_KEYS = ("domain_param", "init_state")
 
@@ -530,6 +537,13 @@ def collect(
     """
     if not stop_on_done and max_steps is None:
         raise ValueError("max_steps must be given when stop_on_done is False, got None")
+    space = envs.single_observation_space
+    if not isinstance(space, _ARRAY_SPACES):
+        raise TypeError(
+            "the observation space must be a Box, Discrete, MultiDiscrete or MultiBinary space "
+            f"(rollouts store observations as arrays), got {space}; flatten it with "
+            "gymnasium.wrappers.FlattenObservation"
+        )
     if max_steps is not None and (isinstance(max_steps, bool) or max_steps < 1):
         raise ValueError(f"max_steps must be None or an int >= 1, got {max_steps!r}")
     collection = _Collection(

@@ -145,3 +145,20 @@ class TestAfterRolloutQuery:
         assert "{'increment': 2.0}" in printed[0]
         assert "unknown choice 'x'" in printed[1]
         assert "could not read 'oops'" in printed[2]
+
+
+def test_dict_observations_are_refused_with_a_pointer_to_flattening():
+    class DictEnv(gym.Env):
+        observation_space = gym.spaces.Dict({"a": gym.spaces.Box(-1, 1, (2,))})
+        action_space = gym.spaces.Discrete(2)
+
+        def reset(self, *, seed=None, options=None):
+            return {"a": np.zeros(2, np.float32)}, {}
+
+        def step(self, action):
+            return {"a": np.zeros(2, np.float32)}, 0.0, True, False, {}
+
+    with pytest.raises(TypeError, match="FlattenObservation"):
+        rollout(DictEnv(), IDLE)
+    flat = rollout(gym.wrappers.FlattenObservation(DictEnv()), IDLE)
+    assert flat.observations.shape == (2, 2)
