@@ -23,8 +23,8 @@ from typing import Any
 import cloudpickle
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
-from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space, create_empty_array
 
 from gymsamp.envs.adapter import has_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, InitStateWrapper, find_wrapper
@@ -34,6 +34,7 @@ from gymsamp.sampling.errors import WorkerError
 __all__ = [
     "VECTORIZATIONS",
     "EnvFactory",
+    "InProcessVectorEnv",
     "SingleEnvVector",
     "SubEnvFactory",
     "batched_workers",
@@ -168,14 +169,17 @@ class _ErrorTagWrapper(gym.Wrapper[Any, Any, Any, Any]):
 class SubEnvFactory:
     """Builds sub-env ``index``: the user's env, gymsamp's wrappers, error tagging."""
 
-    def __init__(self, factory: EnvFactory, index: int, *, record_state: bool = True) -> None:
+    def __init__(
+        self, factory: EnvFactory, index: int, *, record_state: bool = True, tag_errors: bool = True
+    ) -> None:
         self.factory = factory
         self.index = index
         self.record_state = record_state
+        self.tag_errors = tag_errors
 
     def __call__(self) -> gym.Env[Any, Any]:
         env = prepare_env(self.factory(), record_state=self.record_state)
-        return _ErrorTagWrapper(env, self.index)
+        return _ErrorTagWrapper(env, self.index) if self.tag_errors else env
 
 
 class _AsyncVectorEnv(AsyncVectorEnv):
@@ -234,7 +238,12 @@ def make_vector_env(
     """
     env_fns = [SubEnvFactory(factory, i, record_state=record_state) for i in range(num_envs)]
     if mode == "sync":
-        return SyncVectorEnv(env_fns, autoreset_mode=AutoresetMode.DISABLED)
+        # In-process sub-envs need no error-tag wrapper: the vector env names them itself.
+        plain = [
+            SubEnvFactory(factory, i, record_state=record_state, tag_errors=False)
+            for i in range(num_envs)
+        ]
+        return InProcessVectorEnv([fn() for fn in plain])
     if mode == "async":
         return _AsyncVectorEnv(
             env_fns,
@@ -342,49 +351,137 @@ def env_dt(env: gym.Env[Any, Any]) -> float:
     return 1.0
 
 
-class SingleEnvVector(VectorEnv):
-    """One env instance seen as a vector env of one, autoreset ``DISABLED``.
+class InProcessVectorEnv(VectorEnv):
+    """Sub-envs stepped one after the other in this process, autoreset ``DISABLED``.
 
-    Unlike ``SyncVectorEnv`` it may step an env past its episode end (``rollout()``'s
-    ``stop_on_done=False``), never closes the env unless asked, and raises the env's own
-    exceptions unchanged.
+    gymsamp's ``"sync"`` mode. Compared with ``SyncVectorEnv`` it writes observations straight
+    into a preallocated batch (no concatenation and deep copy per step), does info work only for
+    sub-envs that report any, resets masked sub-envs without rebuilding the batch, may step a
+    sub-env past its episode end (``rollout()``'s ``stop_on_done=False``), and, with
+    ``tag_errors``, raises a sub-env's exception as :class:`WorkerError` naming the sub-env.
+    Observation spaces must be array spaces (Box, Discrete, MultiDiscrete, MultiBinary).
+
+    Args:
+        envs: The sub-env instances.
+        tag_errors: Re-raise sub-env exceptions as :class:`WorkerError` with the sub-env index
+            (else they propagate unchanged).
+
+    Example:
+        >>> import gymnasium as gym
+        >>> envs = InProcessVectorEnv([gym.make("CartPole-v1") for _ in range(2)])
+        >>> obs, _ = envs.reset(seed=[1, 2])
+        >>> obs.shape, envs.step(np.array([0, 1]))[1].tolist()
+        ((2, 4), [1.0, 1.0])
+        >>> envs.close()
     """
 
-    def __init__(self, env: gym.Env[Any, Any]) -> None:
-        self.env = env
-        self.num_envs = 1
-        self.metadata = {**env.metadata, "autoreset_mode": AutoresetMode.DISABLED}
-        self.render_mode = env.render_mode
-        self.single_observation_space = env.observation_space
-        self.single_action_space = env.action_space
-        self.observation_space = batch_space(env.observation_space, 1)
-        self.action_space = batch_space(env.action_space, 1)
-        self.spec = env.spec
-        self._obs: Any = create_empty_array(env.observation_space, n=1)
+    def __init__(self, envs: list[gym.Env[Any, Any]], *, tag_errors: bool = True) -> None:
+        if not envs:
+            raise ValueError("envs must hold at least one env, got none")
+        self.envs = list(envs)
+        self.num_envs = len(self.envs)
+        first = self.envs[0]
+        self.metadata = {**first.metadata, "autoreset_mode": AutoresetMode.DISABLED}
+        self.render_mode = first.render_mode
+        self.single_observation_space = first.observation_space
+        self.single_action_space = first.action_space
+        self.observation_space = batch_space(first.observation_space, self.num_envs)
+        self.action_space = batch_space(first.action_space, self.num_envs)
+        self.spec = first.spec
+        self.tag_errors = tag_errors
+        self._obs: Any = create_empty_array(first.observation_space, n=self.num_envs)
+        self._rewards = np.zeros(self.num_envs, dtype=np.float64)
+        self._terminated = np.zeros(self.num_envs, dtype=np.bool_)
+        self._truncated = np.zeros(self.num_envs, dtype=np.bool_)
 
-    def _batch(self, obs: Any) -> Any:
-        self._obs = concatenate(self.single_observation_space, [obs], self._obs)
-        return self._obs
+    def _fail(self, i: int, where: str, err: Exception) -> Exception:
+        if not self.tag_errors or isinstance(err, WorkerError):
+            return err
+        return WorkerError(
+            f"sub-env {i} raised {type(err).__name__} in {where}: {err}",
+            env_index=i,
+            remote_traceback=traceback.format_exc(),
+        )
 
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        single_seed = seed[0] if isinstance(seed, list) else seed
-        options = dict(options) if options else None
-        if options is not None:
-            options.pop("reset_mask", None)
-        obs, info = self.env.reset(seed=single_seed, options=options or None)
-        return self._batch(obs), self._add_info({}, info, 0)
+        seeds: list[int | None]
+        if seed is None or isinstance(seed, list):
+            seeds = list(seed) if seed is not None else [None] * self.num_envs
+        else:
+            seeds = [seed + i for i in range(self.num_envs)]
+        if len(seeds) != self.num_envs:
+            raise ValueError(f"seed must hold {self.num_envs} seeds, got {len(seeds)}")
+        rest = dict(options) if options else {}
+        mask = rest.pop("reset_mask", None)
+        indices = range(self.num_envs) if mask is None else np.flatnonzero(mask).tolist()
+        infos: dict[str, Any] = {}
+        for i in indices:
+            try:
+                obs, info = self.envs[i].reset(seed=seeds[i], options=rest or None)
+            except Exception as err:
+                raise self._fail(i, "reset", err) from err
+            self._obs[i] = obs
+            if info:
+                infos = self._add_info(infos, info, i)
+        return self._obs.copy(), infos
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self.env.step(actions[0])
+        infos: dict[str, Any] = {}
+        for i, env in enumerate(self.envs):
+            try:
+                obs, reward, terminated, truncated, info = env.step(actions[i])
+            except Exception as err:
+                raise self._fail(i, "step", err) from err
+            self._obs[i] = obs
+            self._rewards[i] = reward
+            self._terminated[i] = terminated
+            self._truncated[i] = truncated
+            if info:  # most envs report nothing: skip Gymnasium's info batching then
+                infos = self._add_info(infos, info, i)
         return (
-            self._batch(obs),
-            np.array([reward], dtype=np.float64),
-            np.array([terminated], dtype=np.bool_),
-            np.array([truncated], dtype=np.bool_),
-            self._add_info({}, info, 0),
+            self._obs.copy(),
+            self._rewards.copy(),
+            self._terminated.copy(),
+            self._truncated.copy(),
+            infos,
         )
 
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        results = []
+        for env in self.envs:
+            attr = env.get_wrapper_attr(name)
+            results.append(attr(*args, **kwargs) if callable(attr) else attr)
+        return tuple(results)
+
+    def get_attr(self, name: str) -> tuple[Any, ...]:
+        return tuple(env.get_wrapper_attr(name) for env in self.envs)
+
+    def set_attr(self, name: str, values: list[Any] | tuple[Any, ...] | Any) -> None:
+        if not isinstance(values, (list, tuple)):
+            values = [values] * self.num_envs
+        if len(values) != self.num_envs:
+            raise ValueError(f"values must hold {self.num_envs} values, got {len(values)}")
+        for env, value in zip(self.envs, values, strict=True):
+            env.set_wrapper_attr(name, value)
+
     def close_extras(self, **kwargs: Any) -> None:
-        self.env.close()
+        for env in self.envs:
+            env.close()
+
+
+class SingleEnvVector(InProcessVectorEnv):
+    """One env instance seen as a vector env of one, for ``rollout()``.
+
+    It may step the env past its episode end (``stop_on_done=False``) and raises the env's own
+    exceptions unchanged.
+    """
+
+    def __init__(self, env: gym.Env[Any, Any]) -> None:
+        super().__init__([env], tag_errors=False)
+        self.env = env
+
+    def _batch(self, obs: Any) -> Any:
+        self._obs[0] = obs
+        return self._obs.copy()

@@ -125,3 +125,23 @@ def test_samplers_record_states_only_when_asked():
 
     assert "states" not in sample().data_names
     np.testing.assert_array_equal(sample(record_states=True).states[:, 0], [0.0, 1.0, 2.0])
+
+
+def test_in_process_vector_env_masked_reset_keeps_the_others_and_names_failures():
+    from gymsamp.sampling.errors import WorkerError
+    from gymsamp.sampling.vector_envs import InProcessVectorEnv
+
+    envs = InProcessVectorEnv([CountingEnv(terminate_at=5) for _ in range(3)])
+    try:
+        envs.reset(seed=[0, 1, 2])
+        obs, *_ = envs.step(np.zeros(3, np.int64))
+        np.testing.assert_array_equal(obs[:, 0], [1.0, 1.0, 1.0])
+        mask = np.array([False, True, False])
+        obs, _ = envs.reset(seed=[None, 7, None], options={"reset_mask": mask})
+        np.testing.assert_array_equal(obs[:, 0], [1.0, 0.0, 1.0])  # only sub-env 1 reset
+        with pytest.raises(WorkerError, match=r"sub-env 0 raised ValueError in step") as info:
+            envs.step(np.array([5, 0, 0]))  # action 5 is outside Discrete(2)
+        assert info.value.env_index == 0
+        assert envs.get_attr("terminate_at") == (5, 5, 5)
+    finally:
+        envs.close()
