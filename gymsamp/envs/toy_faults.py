@@ -42,7 +42,26 @@ class ToyEnvError(RuntimeError):
     """
 
 
-class RaisingEnv(_ToyEnv[DiscreteAction]):
+class _FaultEnv(_ToyEnv[DiscreteAction]):
+    """A counter that never ends, with Discrete(2) actions: the base of the fault envs."""
+
+    def __init__(self, step_cost_us: float) -> None:
+        super().__init__(step_cost_us)
+        self.action_space = gym.spaces.Discrete(2)
+        self.observation_space = _float32_box(1)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[NDArray[np.float32], dict[str, Any]]:
+        self._start_episode(seed)
+        return _count_obs(0.0), {}
+
+    def _count_step(self) -> tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]:
+        k = self._advance()
+        return _count_obs(k), float(k), False, False, {}
+
+
+class RaisingEnv(_FaultEnv):
     """Raises :class:`ToyEnvError` in step ``raise_at`` of every episode (worker-failure tests).
 
     Otherwise it behaves like a :class:`CountingEnv` that never ends (registration adds a
@@ -76,14 +95,6 @@ class RaisingEnv(_ToyEnv[DiscreteAction]):
         super().__init__(step_cost_us)
         self.raise_at = _check_count("raise_at", raise_at, 1)
         self.message = str(message)
-        self.action_space = gym.spaces.Discrete(2)
-        self.observation_space = _float32_box(1)
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[NDArray[np.float32], dict[str, Any]]:
-        self._start_episode(seed)
-        return _count_obs(0.0), {}
 
     def step(
         self, action: DiscreteAction
@@ -91,11 +102,10 @@ class RaisingEnv(_ToyEnv[DiscreteAction]):
         self._check_discrete_action(action)
         if self._step_count + 1 == self.raise_at:
             raise ToyEnvError(f"{self.message} (step {self.raise_at})")
-        k = self._advance()
-        return _count_obs(k), float(k), False, False, {}
+        return self._count_step()
 
 
-class HangingEnv(_ToyEnv[DiscreteAction]):
+class HangingEnv(_FaultEnv):
     """Sleeps ``hang_seconds`` inside step ``hang_at`` of every episode (step-timeout tests).
 
     Otherwise it behaves like a :class:`CountingEnv` that never ends (registration adds a
@@ -123,20 +133,11 @@ class HangingEnv(_ToyEnv[DiscreteAction]):
         super().__init__(step_cost_us)
         self.hang_at = _check_count("hang_at", hang_at, 1)
         self.hang_seconds = _check_real("hang_seconds", hang_seconds, ">= 0", _non_negative)
-        self.action_space = gym.spaces.Discrete(2)
-        self.observation_space = _float32_box(1)
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[NDArray[np.float32], dict[str, Any]]:
-        self._start_episode(seed)
-        return _count_obs(0.0), {}
 
     def step(
         self, action: DiscreteAction
     ) -> tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]:
         self._check_discrete_action(action)
-        k = self._advance()
-        if k == self.hang_at:
+        if self._step_count + 1 == self.hang_at:
             time.sleep(self.hang_seconds)
-        return _count_obs(k), float(k), False, False, {}
+        return self._count_step()

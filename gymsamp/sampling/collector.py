@@ -326,13 +326,20 @@ class _Collection:
         if extra:
             self.info_rows[row] = extra
         ended = np.logical_or(terminated, truncated)
-        finishing = self.active & ended if self.stop_on_done else np.zeros_like(ended)
-        if self.max_steps is not None:
-            finishing |= self.active & (row + 1 - self.start_rows >= self.max_steps)
-        for i in np.flatnonzero(finishing):
-            self._finish(int(i), row, bool(ended[i]), next_obs, infos)
-        for i in np.flatnonzero(ended & ~finishing & ~self.active):
-            self._mark_end(int(i), True)  # an idle sub-env ended an episode
+        cut = (
+            self.active & (row + 1 - self.start_rows >= self.max_steps)
+            if self.max_steps is not None
+            else None
+        )
+        # Most steps end nothing: skip the per-sub-env scans then (this runs once per step).
+        if ended.any() or (cut is not None and cut.any()):
+            finishing = self.active & ended if self.stop_on_done else np.zeros_like(ended)
+            if cut is not None:
+                finishing |= cut
+            for i in np.flatnonzero(finishing):
+                self._finish(int(i), row, bool(ended[i]), next_obs, infos)
+            for i in np.flatnonzero(ended & ~finishing & ~self.active):
+                self._mark_end(int(i), True)  # an idle sub-env ended an episode
         if self.on_step is not None:
             self.on_step(int(self.active.sum()))
         self.obs = np.array(next_obs, copy=True)
