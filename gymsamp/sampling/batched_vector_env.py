@@ -15,6 +15,9 @@ env's step costs (CartPole: ~8 us). Here the sub-envs are split into contiguous 
   worker's infos were empty (the common case: the parent then does no info work at all), else
   the pickled non-empty infos, or an error report. Reset, call, get/set attributes and close
   are one pickled command per worker.
+- Queued resets (:mod:`gymsamp.sampling.queued_reset`) ride on the worker's next step
+  request, so a sub-env starts its next episode with its own seed and options inside the step
+  that ends the current one: no extra round trip per episode.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from gymnasium.vector.utils import (
 )
 
 from gymsamp.sampling.errors import WorkerError
+from gymsamp.sampling.queued_reset import check_env_index
 
 __all__ = ["BatchedAsyncVectorEnv", "available_cpus"]
 
@@ -57,6 +61,7 @@ _STEP_FRAME = b"\x01\x00\x00\x00s"  # _STEP with its length prefix
 _IDLE, _WAITING, _BROKEN = "idle", "waiting", "broken"
 _CHUNK = 1 << 16
 Views = tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray]  # obs, actions, rewards, flags
+Queued = dict[int, tuple[Any, bytes | None]]  # a worker's sub-env -> (seed, pickled options)
 
 
 def available_cpus() -> int:
@@ -191,6 +196,7 @@ class BatchedAsyncVectorEnv(VectorEnv):
         self._conns: list[Connection] = []
         self._fds: list[int] = []
         self._state = _IDLE
+        self._outbox: dict[int, Queued] = {}  # queued resets not yet sent, by worker
         self.num_envs = n = len(env_fns)
         if n < 1:
             raise ValueError("env_fns must hold at least one env factory, got none")
@@ -283,6 +289,9 @@ class BatchedAsyncVectorEnv(VectorEnv):
             if "reset_mask" in options:
                 mask = _check_mask(options.pop("reset_mask"), n)
         blob = None if options is None else pickle.dumps(options)
+        for w, (lo, _hi) in enumerate(self._bounds):  # resetting discards queued resets
+            for j in [j for j in self._outbox.get(w, {}) if mask is None or mask[lo + j]]:
+                del self._outbox[w][j]
         requests = {
             w: ("reset", (seeds[lo:hi], None if mask is None else mask[lo:hi].tolist(), blob))
             for w, (lo, hi) in enumerate(self._bounds)
@@ -293,18 +302,35 @@ class BatchedAsyncVectorEnv(VectorEnv):
             self._store(w, reply, infos)
         return self._observations(), infos
 
+    def queue_reset(
+        self, index: int, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> None:
+        """Reset sub-env ``index`` with ``seed`` and ``options`` inside the step that next
+        ends its episode (:mod:`gymsamp.sampling.queued_reset`); sent with the next step."""
+        self._check_idle()
+        index = check_env_index(index, self.num_envs)
+        w, j = divmod(index, self.envs_per_worker)
+        blob = None if options is None else pickle.dumps(options)
+        self._outbox.setdefault(w, {})[j] = (seed, blob)
+
     def step_async(self, actions: Any) -> None:
         """Send the actions to the workers (collect the results with :meth:`step_wait`)."""
         self._check_idle()
         if self._act is None:  # actions that cannot live in shared memory travel pickled
             per_env = list(iterate(self.action_space, actions))
-            messages = [b"p" + pickle.dumps(("step", per_env[lo:hi])) for lo, hi in self._bounds]
+            messages = [
+                b"p" + pickle.dumps(("step", (per_env[lo:hi], self._outbox.pop(w, None))))
+                for w, (lo, hi) in enumerate(self._bounds)
+            ]
         else:
             if isinstance(self._act, np.ndarray):
                 self._act[...] = actions
             else:
                 _tree(lambda view, a: view.__setitem__(Ellipsis, a), self._act, actions)
             messages = [_STEP] * self.num_workers
+            for w, queued in self._outbox.items():
+                messages[w] = b"p" + pickle.dumps(("step", (None, queued)))
+            self._outbox.clear()
         self._state = _WAITING
         for w, message in enumerate(messages):
             self._send(w, message)
@@ -575,6 +601,7 @@ class _Worker:
         self.obs, self.act, self.rewards, self.terminated, self.truncated = views
         self.envs: list[gym.Env[Any, Any]] = []
         self.current: int | None = None  # the sub-env at work, for error reports
+        self.queued: Queued = {}
 
     def serve(self) -> None:
         while True:
@@ -585,7 +612,7 @@ class _Worker:
             try:
                 self.current = None
                 if message == _STEP:
-                    reply = self.do_step(None)
+                    reply = self.do_step((None, None))
                 else:
                     command, data = pickle.loads(message[1:])
                     if command == "close":
@@ -632,7 +659,10 @@ class _Worker:
                 )
         return b""
 
-    def do_step(self, actions: list[Any] | None) -> bytes:
+    def do_step(self, data: tuple[list[Any] | None, Queued | None]) -> bytes:
+        actions, queued = data
+        if queued:
+            self.queued.update(queued)
         lo, envs = self.lo, self.envs
         if actions is None:  # from shared memory: a private copy, which envs may keep
             block = _tree(lambda v: v[lo : lo + len(envs)].copy(), self.act)
@@ -651,6 +681,8 @@ class _Worker:
         for j, env in enumerate(envs):
             self.current = i = lo + j
             obs, reward, term, trunc, info = env.step(actions[j])
+            if (term or trunc) and j in self.queued:
+                obs, info = self.reset_in_step(j, obs, info)
             if plain:
                 view[i] = obs
             else:
@@ -660,6 +692,12 @@ class _Worker:
                 infos.append((j, info))
         return self.reply(pairs, infos)
 
+    def reset_in_step(self, j: int, final_obs: Any, final_info: dict[str, Any]) -> Any:
+        seed, blob = self.queued.pop(j)
+        options = None if blob is None else pickle.loads(blob)
+        obs, info = self.envs[j].reset(seed=seed, options=options)
+        return obs, {**info, "final_obs": final_obs, "final_info": final_info}
+
     def do_reset(self, data: tuple[list[Any], list[bool] | None, bytes | None]) -> bytes:
         seeds, mask, blob = data
         pairs: list[tuple[int, Any]] | None = None if self.obs is not None else []
@@ -667,6 +705,7 @@ class _Worker:
         for j, env in enumerate(self.envs):
             if mask is None or mask[j]:
                 self.current = i = self.lo + j
+                self.queued.pop(j, None)
                 # Each sub-env gets its own copy of the options, as in a process of its own.
                 options = None if blob is None else pickle.loads(blob)
                 obs, info = env.reset(seed=seeds[j], options=options)

@@ -4,7 +4,10 @@ Every sampler, ``rollout()`` and the Ray actors run this loop. It works on any
 ``gymnasium.vector.VectorEnv`` in any autoreset mode (DESIGN §3):
 
 - ``DISABLED`` (what gymsamp's own vector envs use): finished sub-envs are reset by masked
-  ``reset(seed=..., options={"reset_mask": ...})`` calls, one per distinct payload;
+  ``reset(seed=..., options={"reset_mask": ...})`` calls, one per distinct payload; on
+  gymsamp's own vector envs every running sub-env has its next rollout's payload queued
+  (:mod:`gymsamp.sampling.queued_reset`), so it starts that rollout inside the step that
+  ends the current one, without a reset call;
 - ``SAME_STEP``: the true final observation comes from ``info["final_obs"]``, then the sub-env
   is reset again with its next rollout's seed and options;
 - ``NEXT_STEP``: the step after an episode end only resets the sub-env; that transition is
@@ -31,8 +34,9 @@ from gymsamp.data._tree import tree_leaves, tree_map
 from gymsamp.data.data_format import stack_to_format
 from gymsamp.policies.base import Policy
 from gymsamp.sampling.errors import StepTimeoutError
+from gymsamp.sampling.queued_reset import QueuedResetVectorEnv
 from gymsamp.sampling.quota import Quota
-from gymsamp.sampling.seeding import derive_seed, rollout_generator
+from gymsamp.sampling.seeding import check_seed, seed_and_generator
 from gymsamp.sampling.step_buffer import StepBuffer
 
 __all__ = ["RolloutJob", "collect"]
@@ -61,6 +65,7 @@ class RolloutJob:
         info: Extra entries for the rollout's ``rollout_info``.
 
     Example:
+        >>> from gymsamp.sampling import derive_seed
         >>> job = RolloutJob.seeded(3, seed=0, sub_seed=1, sub_sub_seed=3)
         >>> job.seed == derive_seed(0, 1, 3), job.index
         (True, 3)
@@ -83,17 +88,18 @@ class RolloutJob:
         """
         if seed is None:
             return cls(index=index, seed=None, rng=np.random.default_rng(), **fields)
-        return cls(
-            index=index,
-            seed=derive_seed(seed, sub_seed, sub_sub_seed),
-            rng=rollout_generator(seed, sub_seed, sub_sub_seed),
-            **fields,
-        )
+        check_seed(seed)
+        check_seed(sub_seed, "sub_seed")
+        check_seed(sub_sub_seed, "sub_sub_seed")
+        reset_seed, rng = seed_and_generator(seed, sub_seed, sub_sub_seed)
+        return cls(index=index, seed=reset_seed, rng=rng, **fields)
 
 
 def env_info_at(infos: Mapping[str, Any], i: int) -> dict[str, Any]:
     """Sub-env ``i``'s entries of a batched Gymnasium info dict (using the ``_key`` masks)."""
     out: dict[str, Any] = {}
+    if not infos:
+        return out
     for key, value in infos.items():
         if key.startswith("_"):
             continue
@@ -102,6 +108,24 @@ def env_info_at(infos: Mapping[str, Any], i: int) -> dict[str, Any]:
             continue
         out[key] = env_info_at(value, i) if isinstance(value, Mapping) else value[i]
     return out
+
+
+# Batched info entries that are not per-step env infos of the row they arrive in.
+_NOT_ROW_INFO = frozenset(
+    ("state", "_state", "final_obs", "_final_obs", "final_info", "_final_info")
+)
+
+
+def _info_owners(infos: Mapping[str, Any], num_envs: int) -> np.ndarray:
+    """Which sub-envs have any entry in a batched info dict (a key without mask: all)."""
+    owners = np.zeros(num_envs, dtype=bool)
+    for key in infos:
+        if not key.startswith("_"):
+            mask = infos.get(f"_{key}")
+            if mask is None:
+                return np.ones(num_envs, dtype=bool)
+            owners |= mask
+    return owners
 
 
 class _Running:
@@ -178,14 +202,24 @@ class _Collection:
         self.mode = AutoresetMode(envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP))
         self.clip = _clipper(envs.single_action_space)
         self.slots: list[_Running | None] = [None] * self.num_envs
+        # Each running sub-env's next job, queued in the env (None: nothing queued).
+        self.queueing = (
+            stop_on_done
+            and self.mode == AutoresetMode.DISABLED
+            and isinstance(envs, QueuedResetVectorEnv)
+        )
+        self.queued: list[RolloutJob | None] = [None] * self.num_envs
         self.active = np.zeros(self.num_envs, dtype=bool)
+        self.running_count = 0  # of active, kept as ints for the hot path
+        self.running_start_sum = 0  # sum of the active sub-envs' start rows
         self.start_rows = np.zeros(self.num_envs, dtype=np.int64)
         self.must_reset = np.zeros(self.num_envs, dtype=bool)
         self.autoreset_pending = np.zeros(self.num_envs, dtype=bool)
         # Free sub-envs are looked for only after one became free (not on every step).
         self.slots_changed = True
         self.buffer = StepBuffer(self.num_envs)
-        self.info_rows: dict[int, dict[str, Any]] = {}  # env infos, only for rows that have any
+        # Env infos of the rows where any sub-env reported some: (infos, which sub-envs did).
+        self.info_rows: dict[int, tuple[dict[str, Any], np.ndarray]] = {}
         self.agent_template: dict[str, Any] | None = None
         self.completed: dict[int, StepSequence] = {}
         self.completed_steps = 0
@@ -199,12 +233,10 @@ class _Collection:
 
     # -- issuing rollouts -------------------------------------------------------------------
 
-    def _running_steps(self) -> int:
-        return int(np.sum(self.buffer.next_row - self.start_rows[self.active]))
-
     def _next_job(self) -> RolloutJob | None:
-        issued = self.completed_steps + self._running_steps()
-        if not self.quota.should_issue(self.next_index, issued):
+        # Steps issued so far: complete rollouts plus the rows every running one has.
+        running = self.running_count * self.buffer.next_row - self.running_start_sum
+        if not self.quota.should_issue(self.next_index, self.completed_steps + running):
             return None
         job = self.make_job(self.next_index)
         self.next_index += 1
@@ -238,13 +270,26 @@ class _Collection:
             obs, infos = self.envs.reset(seed=seeds, options=options)  # type: ignore[arg-type]
             self.obs[members] = obs[members]
             started += self._start(members, jobs, infos)
-        if started:
-            indices = np.asarray(started)
-            self.policy.reset_envs(indices, [jobs[i].rng for i in started])  # type: ignore[union-attr]
-            params = [jobs[i].policy_params for i in started]  # type: ignore[union-attr]
-            if any(p is not None for p in params):
-                stacked = np.stack([np.asarray(p) for p in params])
-                self.policy.set_env_params(indices, stacked)  # type: ignore[attr-defined]
+        self._started(started)
+
+    def _started(self, started: list[int]) -> None:
+        """Tell the policy about the rollouts just started there; queue their successors."""
+        if not started:
+            return
+        indices = np.asarray(started)
+        jobs = [self.slots[i].job for i in started]  # type: ignore[union-attr]
+        self.policy.reset_envs(indices, [job.rng for job in jobs])
+        params = [job.policy_params for job in jobs]
+        if any(p is not None for p in params):
+            stacked = np.stack([np.asarray(p) for p in params])
+            self.policy.set_env_params(indices, stacked)  # type: ignore[attr-defined]
+        if self.queueing:
+            for i in started:
+                job = self._next_job()
+                if job is None:
+                    break
+                self.queued[i] = job
+                self.envs.queue_reset(i, seed=job.seed, options=job.options)  # type: ignore[attr-defined]
 
     def _start(
         self, members: list[int], jobs: dict[int, RolloutJob | None], infos: dict[str, Any]
@@ -257,9 +302,13 @@ class _Collection:
             job = jobs[i]
             if job is not None:
                 info = env_info_at(infos, i)
+                info.pop("final_obs", None)  # started inside the step that ended the last one
+                info.pop("final_info", None)
                 self.slots[i] = _Running(job, self.buffer.next_row, self.obs[i].copy(), info)
                 self.active[i] = True
                 self.start_rows[i] = self.buffer.next_row
+                self.running_count += 1
+                self.running_start_sum += self.buffer.next_row
                 started.append(i)
         return started
 
@@ -322,33 +371,55 @@ class _Collection:
             row_values["dt_policy"] = np.full(self.num_envs, t1 - t0)
             row_values["dt_step"] = np.full(self.num_envs, t2 - t1)
         row = self.buffer.append(row_values, self._oldest_needed_row)
-        extra = {k: v for k, v in infos.items() if k not in ("state", "_state")}
+        extra = {k: v for k, v in infos.items() if k not in _NOT_ROW_INFO}
         if extra:
-            self.info_rows[row] = extra
+            owners = _info_owners(extra, self.num_envs)
+            if "_final_obs" in infos:  # sub-envs reset in the step: their row info is final_info
+                owners &= ~infos["_final_obs"]
+            if owners.any():
+                self.info_rows[row] = (extra, owners)
         ended = np.logical_or(terminated, truncated)
         cut = (
             self.active & (row + 1 - self.start_rows >= self.max_steps)
             if self.max_steps is not None
             else None
         )
+        self.obs = np.array(next_obs, copy=True)
         # Most steps end nothing: skip the per-sub-env scans then (this runs once per step).
         if ended.any() or (cut is not None and cut.any()):
             finishing = self.active & ended if self.stop_on_done else np.zeros_like(ended)
             if cut is not None:
                 finishing |= cut
-            for i in np.flatnonzero(finishing):
-                self._finish(int(i), row, bool(ended[i]), next_obs, infos)
+            reset_in_step = infos.get("_final_obs") if self.queueing else None
+            started = []
+            for i in np.flatnonzero(finishing).tolist():
+                if reset_in_step is not None and reset_in_step[i]:
+                    self._finish(i, row, True, next_obs, infos, same_step=True)
+                    job, self.queued[i] = self.queued[i], None
+                    started += self._start([i], {i: job}, infos)
+                else:
+                    self._finish(i, row, bool(ended[i]), next_obs, infos)
+            self._started(started)
             for i in np.flatnonzero(ended & ~finishing & ~self.active):
                 self._mark_end(int(i), True)  # an idle sub-env ended an episode
         if self.on_step is not None:
             self.on_step(int(self.active.sum()))
-        self.obs = np.array(next_obs, copy=True)
 
-    def _finish(self, i: int, row: int, ended: bool, next_obs: Any, infos: dict[str, Any]) -> None:
+    def _finish(
+        self,
+        i: int,
+        row: int,
+        ended: bool,
+        next_obs: Any,
+        infos: dict[str, Any],
+        *,
+        same_step: bool = False,
+    ) -> None:
+        """Complete sub-env ``i``'s rollout at ``row``; ``same_step``: the env already reset."""
         running = self.slots[i]
         assert running is not None
         start, stop = running.start_row, row + 1
-        final_step = self.mode == AutoresetMode.SAME_STEP and ended
+        final_step = (same_step or self.mode == AutoresetMode.SAME_STEP) and ended
         final_info = env_info_at(infos["final_info"], i) if final_step else None
         final_obs = infos["final_obs"][i] if final_step else next_obs[i]
         if final_info is not None and "state" in final_info:
@@ -360,11 +431,13 @@ class _Collection:
         self._complete(running.job.index, rollout)
         self.slots[i] = None
         self.active[i] = False
+        self.running_count -= 1
+        self.running_start_sum -= running.start_row
         self.slots_changed = True
         if self.on_rollout is not None:
             self.on_rollout(rollout)
-        # A sub-env cut short is mid-episode: start its next rollout with a reset.
-        self._mark_end(i, True, autoreset=ended)
+        if not same_step:  # a sub-env cut short is mid-episode: start its next rollout with a reset
+            self._mark_end(i, True, autoreset=ended)
 
     def _build(
         self,
@@ -378,12 +451,11 @@ class _Collection:
     ) -> StepSequence:
         buffer = self.buffer
         length = stop - start
-        observations = (
-            np.concatenate([buffer.column("obs", start + 1, stop, i), final_obs[None]])
-            if length > 1
-            else final_obs[None]
-        )
-        observations = np.concatenate([np.asarray(running.first_obs)[None], observations])
+        recorded = buffer.columns["obs"]
+        observations = np.empty((length + 1, *recorded.shape[2:]), dtype=recorded.dtype)
+        observations[0] = running.first_obs
+        observations[1:length] = recorded[start + 1 - buffer.offset : stop - buffer.offset, i]
+        observations[length] = final_obs
         truncated = buffer.column("truncated", start, stop, i)
         if cut:  # stopped by max_steps (or past an end with stop_on_done=False): a truncation
             truncated[-1] = True
@@ -402,16 +474,20 @@ class _Collection:
         if self.record_dts:
             fields["dt_policy"] = buffer.column("dt_policy", start, stop, i)
             fields["dt_step"] = buffer.column("dt_step", start, stop, i)
-        step_infos = [
-            env_info_at(self.info_rows[r], i) if r in self.info_rows else {}
-            for r in range(start, stop)
-        ]
+        # Env infos of the rows where this sub-env reported any (most envs: none at all).
+        reported = {
+            r: env_info_at(infos, i)
+            for r, (infos, owners) in self.info_rows.items()
+            if start <= r < stop and owners[i]
+        }
         if final_info is not None:
-            step_infos[-1] = final_info
-        # Keys reported at every step become env_infos; the rest of the last info is kept.
-        common = set.intersection(*(set(info) for info in step_infos))
-        if common:
-            fields["env_infos"] = [{k: info[k] for k in sorted(common)} for info in step_infos]
+            reported[stop - 1] = final_info
+        common: set[str] = set()
+        if len(reported) == length:  # keys reported at every step become env_infos
+            step_infos = [reported[r] for r in range(start, stop)]
+            common = set.intersection(*(set(info) for info in step_infos))
+            if common:
+                fields["env_infos"] = [{k: info[k] for k in sorted(common)} for info in step_infos]
         rollout_info: dict[str, Any] = {
             "env_id": self.env_id,
             "seed": running.job.seed,
@@ -419,7 +495,7 @@ class _Collection:
             **{k: running.reset_info[k] for k in _ROLLOUT_INFO_KEYS if k in running.reset_info},
             **running.job.info,
         }
-        last = {k: v for k, v in step_infos[-1].items() if k not in common}
+        last = {k: v for k, v in reported.get(stop - 1, {}).items() if k not in common}
         if last:
             rollout_info["final_info"] = last
         actions = buffer.column("actions", start, stop, i)
@@ -489,7 +565,7 @@ class _Collection:
                 self.slots_changed = False
                 jobs: dict[int, RolloutJob | None] = {}
                 for i in np.flatnonzero(~self.active & ~self.autoreset_pending):
-                    job = self._next_job()
+                    job, self.queued[i] = self.queued[i] or self._next_job(), None
                     if job is not None or self.must_reset[i]:
                         jobs[int(i)] = job
                 if jobs:

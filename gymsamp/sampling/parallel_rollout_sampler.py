@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from itertools import product
@@ -375,12 +376,19 @@ class ParallelRolloutSampler(SamplerBase):
             desc=f"Sampling ({where})",
         ) as bar:
             counts = {"rollouts": 0, "steps": 0}
+            last_postfix = [0.0]
 
-            def on_rollout(ro: StepSequence) -> None:
+            def show(ro: StepSequence) -> None:
                 counts["rollouts"] += 1
                 counts["steps"] += ro.length
                 bar.update(ro.length if unit == "steps" else 1)
-                bar.set_postfix(counts, refresh=False)
+                # Formatting the postfix costs more than a cheap env's episode: not every time.
+                now = time.monotonic()
+                if now - last_postfix[0] >= bar.mininterval:
+                    last_postfix[0] = now
+                    bar.set_postfix(counts, refresh=False)
+
+            on_rollout = show if self.show_progress_bar else None
 
             if self._ray is not None:  # the driver kills its actors on errors itself
                 return self._ray.run(

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_seed", "derive_seed", "rollout_generator"]
+__all__ = ["check_seed", "derive_seed", "rollout_generator", "seed_and_generator"]
 
 # Appended to the spawn key so the policy stream differs from the env's reset-seed stream.
 _POLICY_STREAM = 1
@@ -38,6 +38,23 @@ def _sequence(
     sub = check_seed(0 if sub_seed is None else sub_seed, "sub_seed") or 0
     sub_sub = check_seed(0 if sub_sub_seed is None else sub_sub_seed, "sub_sub_seed") or 0
     return np.random.SeedSequence(entropy=seed, spawn_key=(sub, sub_sub, *extra))
+
+
+def seed_and_generator(
+    seed: int, sub_seed: int, sub_sub_seed: int
+) -> tuple[int, np.random.Generator]:
+    """``(derive_seed(...), rollout_generator(...))`` of an already validated triple.
+
+    The collection loop calls this once per rollout: it skips the argument checks.
+
+    Example:
+        >>> seed, rng = seed_and_generator(0, 1, 2)
+        >>> seed == derive_seed(0, 1, 2), rng.random() == rollout_generator(0, 1, 2).random()
+        (True, True)
+    """
+    reset = np.random.SeedSequence(seed, spawn_key=(sub_seed, sub_sub_seed))
+    policy = np.random.SeedSequence(seed, spawn_key=(sub_seed, sub_sub_seed, _POLICY_STREAM))
+    return int(reset.generate_state(1, np.uint32)[0]), np.random.Generator(np.random.PCG64(policy))
 
 
 def derive_seed(seed: int | None, sub_seed: int | None = 0, sub_sub_seed: int | None = 0) -> int:

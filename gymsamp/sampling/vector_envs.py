@@ -30,6 +30,7 @@ from gymsamp.envs.adapter import has_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, InitStateWrapper, find_wrapper
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
 from gymsamp.sampling.errors import WorkerError
+from gymsamp.sampling.queued_reset import check_env_index
 
 __all__ = [
     "VECTORIZATIONS",
@@ -393,6 +394,22 @@ class InProcessVectorEnv(VectorEnv):
         self._rewards = np.zeros(self.num_envs, dtype=np.float64)
         self._terminated = np.zeros(self.num_envs, dtype=np.bool_)
         self._truncated = np.zeros(self.num_envs, dtype=np.bool_)
+        self._queued: dict[int, tuple[int | None, dict[str, Any] | None]] = {}
+
+    def queue_reset(
+        self, index: int, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> None:
+        """Reset sub-env ``index`` with ``seed`` and ``options`` inside the step that next
+        ends its episode (:mod:`gymsamp.sampling.queued_reset`)."""
+        self._queued[check_env_index(index, self.num_envs)] = (seed, options)
+
+    def _reset_in_step(self, i: int, final_obs: Any, final_info: dict[str, Any]) -> Any:
+        seed, options = self._queued.pop(i)
+        try:
+            obs, info = self.envs[i].reset(seed=seed, options=options)
+        except Exception as err:
+            raise self._fail(i, "reset", err) from err
+        return obs, {**info, "final_obs": np.array(final_obs, copy=True), "final_info": final_info}
 
     def _fail(self, i: int, where: str, err: Exception) -> Exception:
         if not self.tag_errors or isinstance(err, WorkerError):
@@ -418,6 +435,7 @@ class InProcessVectorEnv(VectorEnv):
         indices = range(self.num_envs) if mask is None else np.flatnonzero(mask).tolist()
         infos: dict[str, Any] = {}
         for i in indices:
+            self._queued.pop(i, None)
             try:
                 obs, info = self.envs[i].reset(seed=seeds[i], options=rest or None)
             except Exception as err:
@@ -429,11 +447,14 @@ class InProcessVectorEnv(VectorEnv):
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         infos: dict[str, Any] = {}
+        queued = self._queued
         for i, env in enumerate(self.envs):
             try:
                 obs, reward, terminated, truncated, info = env.step(actions[i])
             except Exception as err:
                 raise self._fail(i, "step", err) from err
+            if (terminated or truncated) and i in queued:
+                obs, info = self._reset_in_step(i, obs, info)
             self._obs[i] = obs
             self._rewards[i] = reward
             self._terminated[i] = terminated

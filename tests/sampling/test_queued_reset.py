@@ -1,0 +1,151 @@
+"""Queued resets: gymsamp's vector envs start a sub-env's next episode inside the ending step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import gymsamp  # noqa: F401  (registers the toy ids)
+from gymsamp.sampling.queued_reset import QueuedResetVectorEnv
+from gymsamp.sampling.vector_envs import EnvFactory, make_vector_env
+
+COUNTING = "gymsamp/Counting-v0"
+ACTIONS = np.zeros(2, dtype=np.int64)
+
+
+@pytest.fixture(params=["sync", "batched"])
+def envs(request: pytest.FixtureRequest) -> Iterator[gym.vector.VectorEnv]:
+    """Two counting sub-envs ending every 3 steps (one batched worker each)."""
+    vector_env = make_vector_env(
+        EnvFactory(COUNTING, terminate_at=3), 2, request.param, record_state=False, num_workers=2
+    )
+    yield vector_env
+    vector_env.close()
+
+
+def seed_draw(seed: int) -> int:
+    """The counting env's ``reset_seed_draw`` after ``reset(seed=seed)`` (a fresh env)."""
+    env = gym.make(COUNTING)
+    try:
+        return int(env.reset(seed=seed)[1]["reset_seed_draw"])
+    finally:
+        env.close()
+
+
+def step_times(envs: gym.vector.VectorEnv, times: int) -> tuple:
+    for _ in range(times):
+        result = envs.step(ACTIONS)
+    return result
+
+
+def test_gymsamp_vector_envs_support_queued_resets(envs: gym.vector.VectorEnv) -> None:
+    assert isinstance(envs, QueuedResetVectorEnv)
+    assert envs.metadata["autoreset_mode"] == gym.vector.AutoresetMode.DISABLED
+
+
+def test_the_ending_step_resets_with_the_queued_seed_and_options(
+    envs: gym.vector.VectorEnv,
+) -> None:
+    envs.reset(seed=[1, 2])
+    envs.queue_reset(0, seed=7, options={"domain_param": {"increment": 0.5}})
+    obs, _rewards, terminated, truncated, infos = step_times(envs, 3)
+    # Both episodes ended; only sub-env 0 had a payload, so only it starts a new episode.
+    assert terminated.tolist() == [True, True]
+    assert truncated.tolist() == [False, False]
+    assert obs[:, 0].tolist() == [0.0, 3.0]
+    assert infos["_final_obs"].tolist() == [True, False]
+    assert infos["final_obs"][0].tolist() == [3.0]
+    assert infos["_final_info"].tolist() == [True, False]
+    assert infos["_reset_seed_draw"].tolist() == [True, False]
+    assert infos["reset_seed_draw"][0] == seed_draw(7)
+    assert infos["domain_param"]["increment"][0] == 0.5
+    # The new episode runs with the queued options: counts in steps of 0.5.
+    obs = envs.step(ACTIONS)[0]
+    assert obs[0, 0] == 0.5
+
+
+def test_a_payload_is_used_once(envs: gym.vector.VectorEnv) -> None:
+    envs.reset(seed=0)
+    envs.queue_reset(1, seed=3)
+    infos = step_times(envs, 3)[4]
+    assert infos["_final_obs"].tolist() == [False, True]
+    envs.reset(seed=0)  # sub-env 1 ends again at step 3, now without a payload
+    obs, _, terminated, _, infos = step_times(envs, 3)
+    assert terminated.tolist() == [True, True]
+    assert "final_obs" not in infos
+    assert obs[:, 0].tolist() == [3.0, 3.0]
+
+
+def test_a_later_payload_replaces_an_earlier_one(envs: gym.vector.VectorEnv) -> None:
+    envs.reset(seed=0)
+    envs.queue_reset(0, seed=3)
+    envs.step(ACTIONS)  # the first payload already travelled to the worker (batched)
+    envs.queue_reset(0, seed=4)
+    infos = step_times(envs, 2)[4]
+    assert infos["reset_seed_draw"][0] == seed_draw(4)
+
+
+def test_reset_discards_the_payloads_of_the_sub_envs_it_resets(
+    envs: gym.vector.VectorEnv,
+) -> None:
+    envs.reset(seed=0)
+    envs.queue_reset(0, seed=3)
+    envs.queue_reset(1, seed=4)
+    envs.step(ACTIONS)
+    envs.reset(seed=[5, None], options={"reset_mask": np.array([True, False])})
+    obs, _, terminated, _, infos = step_times(envs, 2)  # sub-env 1 reaches its end
+    assert terminated.tolist() == [False, True]
+    assert infos["_final_obs"].tolist() == [False, True]
+    obs, _, terminated, _, infos = envs.step(ACTIONS)  # sub-env 0 ends: its payload is gone
+    assert terminated.tolist() == [True, False]
+    assert "final_obs" not in infos
+    assert obs[0, 0] == 3.0
+
+
+@pytest.mark.parametrize("index", [-1, 2, 1.0, True, "0"])
+def test_queue_reset_refuses_a_bad_index(envs: gym.vector.VectorEnv, index: object) -> None:
+    with pytest.raises(ValueError, match=r"index must be an int in \[0, 2\)"):
+        envs.queue_reset(index, seed=0)  # type: ignore[arg-type]
+
+
+def test_a_failing_in_step_reset_names_the_sub_env(envs: gym.vector.VectorEnv) -> None:
+    from gymsamp.sampling.errors import WorkerError
+
+    envs.reset(seed=0)
+    envs.queue_reset(1, seed=0, options={"domain_param": {"no_such_param": 1.0}})
+    with pytest.raises(WorkerError, match="sub-env 1") as info:
+        step_times(envs, 3)
+    assert info.value.env_index == 1
+    assert "no_such_param" in str(info.value)
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "batched"])
+def test_sampler_rollouts_started_inside_a_step_are_exact(vectorization: str) -> None:
+    from gymsamp.policies import IdlePolicy
+    from gymsamp.sampling import ParallelRolloutSampler
+
+    increments = [1.0, 0.5, 2.0]
+    with ParallelRolloutSampler(
+        EnvFactory(COUNTING, terminate_at=3),
+        IdlePolicy(gym.spaces.Discrete(2)),
+        2,
+        min_rollouts=9,
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+        record_states=True,
+    ) as sampler:
+        rollouts = sampler.sample(domain_params=[{"increment": inc} for inc in increments])
+    assert len(rollouts) == 9  # 2 sub-envs: most rollouts start inside the step ending another
+    for k, ro in enumerate(rollouts):
+        increment = increments[k % 3]
+        assert ro.rollout_info["domain_param"] == {"increment": increment}
+        assert ro.rollout_info["rollout_index"] == k
+        np.testing.assert_array_equal(ro.observations[:, 0], increment * np.arange(4))
+        # the final state comes from final_info, the first from the in-step reset's info
+        np.testing.assert_array_equal(ro.states[:, 0], increment * np.arange(4))
+        assert ro.terminated.tolist() == [False, False, True]
+        assert "final_obs" not in ro.rollout_info.get("final_info", {})
