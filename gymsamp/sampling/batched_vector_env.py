@@ -306,8 +306,13 @@ class BatchedAsyncVectorEnv(VectorEnv):
         self, index: int, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> None:
         """Reset sub-env ``index`` with ``seed`` and ``options`` inside the step that next
-        ends its episode (:mod:`gymsamp.sampling.queued_reset`); sent with the next step."""
-        self._check_idle()
+        ends its episode (:mod:`gymsamp.sampling.queued_reset`).
+
+        The payload travels with the next ``step_async``, so it may be queued while a step is
+        pending (it then applies from the step after that one).
+        """
+        if self._state != _WAITING:
+            self._check_idle()
         index = check_env_index(index, self.num_envs)
         w, j = divmod(index, self.envs_per_worker)
         blob = None if options is None else pickle.dumps(options)

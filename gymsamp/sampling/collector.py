@@ -128,6 +128,19 @@ def _info_owners(infos: Mapping[str, Any], num_envs: int) -> np.ndarray:
     return owners
 
 
+@dataclass
+class _Action:
+    """One vector step's actions: the observations they answer, and timings."""
+
+    obs: np.ndarray
+    policy_step: Any
+    actions: np.ndarray
+    applied: np.ndarray
+    dt_policy: float
+    sent_at: float = 0.0
+    dt_step: float = 0.0
+
+
 class _Running:
     """A rollout in progress in one sub-env: where its rows start and how it began."""
 
@@ -209,6 +222,13 @@ class _Collection:
             and isinstance(envs, QueuedResetVectorEnv)
         )
         self.queued: list[RolloutJob | None] = [None] * self.num_envs
+        # Sub-envs in other processes: send the next step before booking the last one.
+        self.pipelined = (
+            self.mode == AutoresetMode.DISABLED
+            and stop_on_done
+            and not record_dts
+            and callable(getattr(envs, "step_async", None))
+        )
         self.active = np.zeros(self.num_envs, dtype=bool)
         self.running_count = 0  # of active, kept as ints for the hot path
         self.running_start_sum = 0  # sum of the active sub-envs' start rows
@@ -270,26 +290,30 @@ class _Collection:
             obs, infos = self.envs.reset(seed=seeds, options=options)  # type: ignore[arg-type]
             self.obs[members] = obs[members]
             started += self._start(members, jobs, infos)
-        self._started(started)
+        self._start_policy(started, [self.slots[i].job for i in started])  # type: ignore[union-attr]
+        self._queue_next(started)
 
-    def _started(self, started: list[int]) -> None:
-        """Tell the policy about the rollouts just started there; queue their successors."""
+    def _start_policy(self, started: list[int], jobs: list[RolloutJob]) -> None:
+        """Tell the policy that ``jobs`` start in sub-envs ``started``."""
         if not started:
             return
         indices = np.asarray(started)
-        jobs = [self.slots[i].job for i in started]  # type: ignore[union-attr]
         self.policy.reset_envs(indices, [job.rng for job in jobs])
         params = [job.policy_params for job in jobs]
         if any(p is not None for p in params):
             stacked = np.stack([np.asarray(p) for p in params])
             self.policy.set_env_params(indices, stacked)  # type: ignore[attr-defined]
-        if self.queueing:
-            for i in started:
-                job = self._next_job()
-                if job is None:
-                    break
-                self.queued[i] = job
-                self.envs.queue_reset(i, seed=job.seed, options=job.options)  # type: ignore[attr-defined]
+
+    def _queue_next(self, started: list[int]) -> None:
+        """Queue the next job of every sub-env that just started one (queued resets only)."""
+        if not self.queueing:
+            return
+        for i in started:
+            job = self._next_job()
+            if job is None:
+                break
+            self.queued[i] = job
+            self.envs.queue_reset(i, seed=job.seed, options=job.options)  # type: ignore[attr-defined]
 
     def _start(
         self, members: list[int], jobs: dict[int, RolloutJob | None], infos: dict[str, Any]
@@ -314,20 +338,8 @@ class _Collection:
 
     # -- stepping -------------------------------------------------------------------------
 
-    def _step(self, actions: np.ndarray) -> tuple[Any, ...]:
-        if self.step_timeout is None or not hasattr(self.envs, "step_async"):
-            return self.envs.step(actions)
-        import multiprocessing
-
-        self.envs.step_async(actions)
-        try:
-            return self.envs.step_wait(timeout=self.step_timeout)  # type: ignore[attr-defined]
-        except multiprocessing.TimeoutError as err:
-            raise StepTimeoutError(
-                f"a sub-env did not finish its step within step_timeout={self.step_timeout} s"
-            ) from err
-
-    def _record_step(self) -> None:
+    def _act(self) -> _Action:
+        """The policy's actions for the current observations, checked and clipped."""
         assert self.obs is not None  # set by the initial reset
         t0 = time.perf_counter()
         policy_step = self.policy.act(self.obs)
@@ -344,18 +356,49 @@ class _Collection:
             index = running.job.index if running is not None else -1
             _check_finite("actions", actions[bad : bad + 1], index, bad)
         applied = self.clip(actions)
-        t1 = time.perf_counter()
-        next_obs, rewards, terminated, truncated, infos = self._step(applied)
-        t2 = time.perf_counter()
+        return _Action(self.obs, policy_step, actions, applied, time.perf_counter() - t0)
+
+    def _send(self, action: _Action) -> None:
+        action.sent_at = time.perf_counter()
+        self.envs.step_async(action.applied)  # type: ignore[attr-defined]
+
+    def _receive(self, action: _Action) -> tuple[Any, ...]:
+        import multiprocessing
+
+        try:
+            results = self.envs.step_wait(timeout=self.step_timeout)  # type: ignore[attr-defined]
+        except multiprocessing.TimeoutError as err:
+            raise StepTimeoutError(
+                f"a sub-env did not finish its step within step_timeout={self.step_timeout} s"
+            ) from err
+        action.dt_step = time.perf_counter() - action.sent_at
+        return tuple(results)
+
+    def _step(self, action: _Action) -> tuple[Any, ...]:
+        if self.step_timeout is None or not hasattr(self.envs, "step_async"):
+            t1 = time.perf_counter()
+            results = self.envs.step(action.applied)
+            action.dt_step = time.perf_counter() - t1
+            return tuple(results)
+        self._send(action)
+        return self._receive(action)
+
+    def _record(self, action: _Action, results: tuple[Any, ...], *, prestarted: bool) -> None:
+        """Book one vector step: its row, and the rollouts it ends (and starts, in-step).
+
+        ``prestarted``: the policy was already told about the rollouts started in the step
+        (the pipelined loop acts on the next observations before booking this step).
+        """
+        next_obs, rewards, terminated, truncated, infos = results
         # The step after a NEXT_STEP episode end only resets: never recorded (those sub-envs
         # are idle, so nothing of them is used), and it does not end anything.
         if self.autoreset_pending.any():
             self.autoreset_pending[:] = False
             self.slots_changed = True
         row_values: dict[str, Any] = {
-            "obs": self.obs,
-            "actions": actions,
-            "applied": applied,
+            "obs": action.obs,
+            "actions": action.actions,
+            "applied": action.applied,
             "rewards": rewards,
             "terminated": terminated,
             "truncated": truncated,
@@ -363,13 +406,14 @@ class _Collection:
         state = infos.get("state")
         if state is not None:
             row_values["state"] = state
-        if policy_step.agent_infos:
+        agent_infos = action.policy_step.agent_infos
+        if agent_infos:
             if self.agent_template is None:
-                self.agent_template = dict(policy_step.agent_infos)
-            row_values.update(_flatten(policy_step.agent_infos, "agent"))
+                self.agent_template = dict(agent_infos)
+            row_values.update(_flatten(agent_infos, "agent"))
         if self.record_dts:
-            row_values["dt_policy"] = np.full(self.num_envs, t1 - t0)
-            row_values["dt_step"] = np.full(self.num_envs, t2 - t1)
+            row_values["dt_policy"] = np.full(self.num_envs, action.dt_policy)
+            row_values["dt_step"] = np.full(self.num_envs, action.dt_step)
         row = self.buffer.append(row_values, self._oldest_needed_row)
         extra = {k: v for k, v in infos.items() if k not in _NOT_ROW_INFO}
         if extra:
@@ -379,12 +423,7 @@ class _Collection:
             if owners.any():
                 self.info_rows[row] = (extra, owners)
         ended = np.logical_or(terminated, truncated)
-        cut = (
-            self.active & (row + 1 - self.start_rows >= self.max_steps)
-            if self.max_steps is not None
-            else None
-        )
-        self.obs = np.array(next_obs, copy=True)
+        cut = self._cut(row)
         # Most steps end nothing: skip the per-sub-env scans then (this runs once per step).
         if ended.any() or (cut is not None and cut.any()):
             finishing = self.active & ended if self.stop_on_done else np.zeros_like(ended)
@@ -399,11 +438,90 @@ class _Collection:
                     started += self._start([i], {i: job}, infos)
                 else:
                     self._finish(i, row, bool(ended[i]), next_obs, infos)
-            self._started(started)
+            if not prestarted:
+                self._start_policy(started, [self.slots[i].job for i in started])  # type: ignore[union-attr]
+            self._queue_next(started)
             for i in np.flatnonzero(ended & ~finishing & ~self.active):
                 self._mark_end(int(i), True)  # an idle sub-env ended an episode
         if self.on_step is not None:
             self.on_step(int(self.active.sum()))
+
+    def _cut(self, row: int) -> np.ndarray | None:
+        """The running rollouts that reach ``max_steps`` with row ``row``."""
+        if self.max_steps is None:
+            return None
+        return self.active & (row + 1 - self.start_rows >= self.max_steps)
+
+    def _booking_is_routine(self, results: tuple[Any, ...]) -> list[int] | None:
+        """Whether the next step may be sent before this one is booked; then the sub-envs
+        whose next rollout started inside this step (else None).
+
+        It may when booking needs no reset call (every ended sub-env was running and reset
+        itself with its queued job; no rollout hits ``max_steps``) and the rollouts it
+        completes cannot meet the quota (so no step is ever taken past the result).
+        """
+        _, _, terminated, truncated, infos = results
+        ended = np.logical_or(terminated, truncated)
+        row = self.buffer.next_row
+        cut = self._cut(row)
+        if cut is not None and (cut & ~ended).any():
+            return None
+        if not ended.any():
+            return []
+        reset_in_step = infos.get("_final_obs")
+        if reset_in_step is None or (ended & ~(self.active & reset_in_step)).any():
+            return None
+        started = np.flatnonzero(ended).tolist()
+        # Would the rollouts ending here complete the result? Advance the prefix on a copy.
+        lengths = {self.slots[i].job.index: row + 1 - int(self.start_rows[i]) for i in started}
+        count, steps = self.prefix_count, self.prefix_steps
+        while count in self.completed or count in lengths:
+            done = self.completed.get(count)
+            steps += done.length if done is not None else lengths[count]
+            count += 1
+            if self.quota.is_met(count, steps):
+                return None
+        return started
+
+    def _run_pipelined(self) -> list[StepSequence]:
+        """The loop for workers in other processes: while they step, this process books.
+
+        After each step the next one is sent first, then the last one is booked, unless
+        booking must come first (resets to make, or the result may be complete).
+        """
+        in_flight: _Action | None = None
+        while True:
+            if in_flight is None:
+                if self.result_count is not None:
+                    return [self.completed[k] for k in range(self.result_count)]
+                self._refill()
+                in_flight = self._act()
+                self._send(in_flight)
+            results = self._receive(in_flight)
+            started = self._booking_is_routine(results)
+            booked = in_flight
+            self.obs = np.array(results[0], copy=True)
+            if started is None:
+                in_flight = None
+                self._record(booked, results, prestarted=False)
+                continue
+            self._start_policy(started, [self.queued[i] for i in started])  # type: ignore[misc]
+            in_flight = self._act()
+            self._send(in_flight)
+            self._record(booked, results, prestarted=True)
+
+    def _refill(self) -> None:
+        """Start the next jobs (or idle resets) in free sub-envs, if any became free."""
+        if not self.slots_changed:
+            return
+        self.slots_changed = False
+        jobs: dict[int, RolloutJob | None] = {}
+        for i in np.flatnonzero(~self.active & ~self.autoreset_pending):
+            job, self.queued[i] = self.queued[i] or self._next_job(), None
+            if job is not None or self.must_reset[i]:
+                jobs[int(i)] = job
+        if jobs:
+            self._reset(jobs)
 
     def _finish(
         self,
@@ -558,19 +676,16 @@ class _Collection:
     def run(self) -> list[StepSequence]:
         initial = {i: self._next_job() for i in range(self.num_envs)}
         self._reset(initial)
+        if self.pipelined:
+            return self._run_pipelined()
         while True:
             if self.result_count is not None:
                 return [self.completed[k] for k in range(self.result_count)]
-            if self.slots_changed:
-                self.slots_changed = False
-                jobs: dict[int, RolloutJob | None] = {}
-                for i in np.flatnonzero(~self.active & ~self.autoreset_pending):
-                    job, self.queued[i] = self.queued[i] or self._next_job(), None
-                    if job is not None or self.must_reset[i]:
-                        jobs[int(i)] = job
-                if jobs:
-                    self._reset(jobs)
-            self._record_step()
+            self._refill()
+            action = self._act()
+            results = self._step(action)
+            self.obs = np.array(results[0], copy=True)
+            self._record(action, results, prestarted=False)
 
 
 def _at(value: Any, i: int) -> Any:
