@@ -440,11 +440,13 @@ class StepSequence(Sequence[Step]):
             )
         self._data[name] = field
         if length == self._length + 1:
-            self._after_last.add(name)
+            # A new set, never an update: sequences built in bulk may share one.
+            self._after_last = self._after_last | {name}
             # Finals are known only where the sequence holds a single rollout.
             single = self._rollout_bounds is None or len(self._rollout_bounds) == 2
             if hasattr(self, "_terminated"):  # after construction
-                self._finals[name] = _index(field, slice(self._length, None)) if single else None
+                final = _index(field, slice(self._length, None)) if single else None
+                self._finals = {**self._finals, name: final}  # a new dict: it may be shared
 
     def get_data_values(self, name: str, truncate_last: bool = False) -> Field:
         """The data stored under ``name``; ``truncate_last`` drops a T+1-th entry."""

@@ -106,9 +106,18 @@ def env_info_at(infos: Mapping[str, Any], i: int) -> dict[str, Any]:
         mask = infos.get(f"_{key}")
         if mask is not None and not mask[i]:
             continue
-        out[key] = env_info_at(value, i) if isinstance(value, Mapping) else value[i]
+        if isinstance(value, Mapping):
+            out[key] = env_info_at(value, i)
+        else:
+            entry = value[i]
+            # A row of a batched array is a view that would keep the whole batch alive.
+            out[key] = entry.copy() if isinstance(entry, np.ndarray) else entry
     return out
 
+
+# A single rollout finds its final entries in its own fields (StepSequence never updates
+# this dict in place, so all rollouts share it).
+_NO_FINALS: dict[str, Any] = {}
 
 # Batched info entries that are not per-step env infos of the row they arrive in.
 _NOT_ROW_INFO = frozenset(
@@ -241,6 +250,8 @@ class _Collection:
         # Env infos of the rows where any sub-env reported some: (infos, which sub-envs did).
         self.info_rows: dict[int, tuple[dict[str, Any], np.ndarray]] = {}
         self.agent_template: dict[str, Any] | None = None
+        self.after_last: dict[bool, set[str]] = {}  # by whether states are recorded
+        self.bounds: dict[int, np.ndarray] = {}  # see _bounds
         self.completed: dict[int, StepSequence] = {}
         self.completed_steps = 0
         # The complete leading rollouts 0..prefix_count-1 and their steps, advanced on the fly.
@@ -577,9 +588,11 @@ class _Collection:
         truncated = buffer.column("truncated", start, stop, i)
         if cut:  # stopped by max_steps (or past an end with stop_on_done=False): a truncation
             truncated[-1] = True
+        times = np.arange(length + 1, dtype=np.float64)
+        times *= self.dt  # in place: no temporary array per rollout
         fields: dict[str, Any] = {
             "actions_applied": buffer.column("applied", start, stop, i),
-            "time": np.arange(length + 1, dtype=np.float64) * self.dt,
+            "time": times,
         }
         if running.first_state is not None and "state" in buffer.columns:
             fields["states"] = np.concatenate(
@@ -626,7 +639,13 @@ class _Collection:
         }
         if "env_infos" in data:
             data["env_infos"] = stack_to_format(data["env_infos"], "numpy")
-        after_last = {"observations", "time", "states"} & set(data)
+        # Shared by the rollouts of a collection (StepSequence never updates it in place);
+        # single rollouts find their final entries in their fields: no finals to keep.
+        with_states = "states" in data
+        after_last = self.after_last.get(with_states)
+        if after_last is None:
+            after_last = {"observations", "time", "states"} & set(data)
+            self.after_last[with_states] = after_last
         # Built here from consistent arrays: skip StepSequence's validation (it is per rollout,
         # and the collection loop is the hot path).
         return StepSequence._assemble(
@@ -634,11 +653,20 @@ class _Collection:
             after_last=after_last,
             terminated=buffer.column("terminated", start, stop, i).astype(bool, copy=False),
             truncated=truncated.astype(bool, copy=False),
-            rollout_bounds=np.array([0, length], dtype=np.intp),
+            rollout_bounds=self._bounds(length),
             rollout_infos=[rollout_info],
-            finals={name: data[name][length:] for name in after_last},
+            finals=_NO_FINALS,
             data_format="numpy",
         )
+
+    def _bounds(self, length: int) -> np.ndarray:
+        """``[0, length]``, one read-only array per length, shared by the rollouts (they are
+        many and small: each array costs more than its data)."""
+        bounds = self.bounds.get(length)
+        if bounds is None:
+            bounds = self.bounds[length] = np.array([0, length], dtype=np.intp)
+            bounds.flags.writeable = False
+        return bounds
 
     def _oldest_needed_row(self) -> int:
         """The first buffer row a running rollout still needs."""

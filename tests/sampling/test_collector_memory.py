@@ -1,0 +1,58 @@
+"""What the collection loop shares between rollouts to save memory must never leak between them."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from gymsamp.policies import IdlePolicy
+from gymsamp.sampling import ParallelRolloutSampler
+
+
+@pytest.fixture(scope="module")
+def rollouts():
+    with ParallelRolloutSampler(
+        "CartPole-v1",
+        IdlePolicy(gym.spaces.Discrete(2)),
+        2,
+        min_rollouts=4,
+        max_steps=5,  # equal lengths: the rollouts share their bounds array
+        seed=0,
+        vectorization="sync",
+        show_progress_bar=False,
+    ) as sampler:
+        return sampler.sample()
+
+
+def test_adding_a_field_to_one_rollout_leaves_the_others_alone(rollouts):
+    first, second = rollouts[0], rollouts[1]
+    first.add_data("values", np.zeros(first.length + 1))
+    assert "values" in first.data_names
+    assert "values" not in second.data_names
+    np.testing.assert_array_equal(first.get_rollout(0).values, np.zeros(first.length + 1))
+    # the final observation of each rollout is still its own
+    np.testing.assert_array_equal(second.get_rollout(0).observations, second.observations)
+
+
+def test_rollout_bounds_are_a_private_copy(rollouts):
+    bounds = rollouts[2].rollout_bounds
+    bounds[1] = 99
+    assert rollouts[3].rollout_bounds.tolist() == [0, 5]
+    assert rollouts[2].rollout_bounds.tolist() == [0, 5]
+
+
+def test_rollout_info_arrays_own_their_data(rollouts):
+    # A row view of the batched reset info would keep the whole batch alive.
+    init_state = rollouts[0].rollout_info["init_state"]
+    assert init_state.base is None
+    assert init_state.shape == (4,)
+    np.testing.assert_allclose(init_state, rollouts[0].observations[0], rtol=1e-6)
+
+
+def test_concatenated_rollouts_keep_every_final_observation(rollouts):
+    from gymsamp.data import StepSequence
+
+    joined = StepSequence.concat(rollouts[2:])
+    for k, ro in enumerate(rollouts[2:]):
+        np.testing.assert_array_equal(joined.get_rollout(k).observations, ro.observations)
