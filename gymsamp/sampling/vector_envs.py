@@ -352,6 +352,16 @@ def env_dt(env: gym.Env[Any, Any]) -> float:
     return 1.0
 
 
+def _scalars(what: str, values: list[Any], dtype: type) -> np.ndarray:
+    """The sub-envs' step scalars as one array (a size-1 array counts as its scalar)."""
+    batch: np.ndarray = np.array(values, dtype=dtype)
+    if batch.shape != (len(values),):
+        if batch.size != len(values):
+            raise ValueError(f"sub-env {what} must be scalars, got {values!r}")
+        batch = batch.reshape(len(values))
+    return batch
+
+
 class InProcessVectorEnv(VectorEnv):
     """Sub-envs stepped one after the other in this process, autoreset ``DISABLED``.
 
@@ -391,9 +401,6 @@ class InProcessVectorEnv(VectorEnv):
         self.spec = first.spec
         self.tag_errors = tag_errors
         self._obs: Any = create_empty_array(first.observation_space, n=self.num_envs)
-        self._rewards = np.zeros(self.num_envs, dtype=np.float64)
-        self._terminated = np.zeros(self.num_envs, dtype=np.bool_)
-        self._truncated = np.zeros(self.num_envs, dtype=np.bool_)
         self._queued: dict[int, tuple[int | None, dict[str, Any] | None]] = {}
 
     def queue_reset(
@@ -447,7 +454,9 @@ class InProcessVectorEnv(VectorEnv):
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         infos: dict[str, Any] = {}
-        queued = self._queued
+        queued, batch = self._queued, self._obs
+        # Scalars gathered in lists and converted once: cheaper than a numpy store each.
+        rewards, terminations, truncations = [], [], []
         for i, env in enumerate(self.envs):
             try:
                 obs, reward, terminated, truncated, info = env.step(actions[i])
@@ -455,17 +464,17 @@ class InProcessVectorEnv(VectorEnv):
                 raise self._fail(i, "step", err) from err
             if (terminated or truncated) and i in queued:
                 obs, info = self._reset_in_step(i, obs, info)
-            self._obs[i] = obs
-            self._rewards[i] = reward
-            self._terminated[i] = terminated
-            self._truncated[i] = truncated
+            batch[i] = obs
+            rewards.append(reward)
+            terminations.append(terminated)
+            truncations.append(truncated)
             if info:  # most envs report nothing: skip Gymnasium's info batching then
                 infos = self._add_info(infos, info, i)
         return (
-            self._obs.copy(),
-            self._rewards.copy(),
-            self._terminated.copy(),
-            self._truncated.copy(),
+            batch.copy(),
+            _scalars("rewards", rewards, np.float64),
+            _scalars("terminated flags", terminations, np.bool_),
+            _scalars("truncated flags", truncations, np.bool_),
             infos,
         )
 

@@ -145,3 +145,30 @@ def test_in_process_vector_env_masked_reset_keeps_the_others_and_names_failures(
         assert envs.get_attr("terminate_at") == (5, 5, 5)
     finally:
         envs.close()
+
+
+def test_in_process_steps_accept_size_one_rewards_and_refuse_others() -> None:
+    from gymsamp.sampling.vector_envs import InProcessVectorEnv
+
+    class ArrayReward(gym.Wrapper):
+        def __init__(self, env: gym.Env, shape: tuple[int, ...]) -> None:
+            super().__init__(env)
+            self.shape = shape
+
+        def step(self, action):
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            return obs, np.full(self.shape, reward), terminated, truncated, info
+
+    envs = InProcessVectorEnv([ArrayReward(CountingEnv(), (1,)) for _ in range(2)])
+    try:
+        envs.reset(seed=0)
+        assert envs.step(np.zeros(2, np.int64))[1].tolist() == [1.0, 1.0]
+    finally:
+        envs.close()
+    envs = InProcessVectorEnv([ArrayReward(CountingEnv(), (2,)) for _ in range(2)])
+    try:
+        envs.reset(seed=0)
+        with pytest.raises(ValueError, match="sub-env rewards must be scalars"):
+            envs.step(np.zeros(2, np.int64))
+    finally:
+        envs.close()
