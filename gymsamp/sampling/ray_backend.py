@@ -15,8 +15,11 @@ How a ``sample()`` call runs on Ray:
   out in batches; each actor has at most two batches queued, so it never waits for the driver.
   An actor runs a batch with :func:`~gymsamp.sampling.collector.collect` (the same loop as the
   local backend) and returns its rollouts; the driver merges them by index and stops as soon as
-  ``Quota.prefix_length`` is known. Queued surplus batches are cancelled and surplus rollouts
-  dropped, so the result is the same shortest prefix as locally.
+  ``Quota.prefix_length`` is known. Surplus rollouts are dropped, so the result is the same
+  shortest prefix as locally. Surplus batches still queued (``min_steps`` mode only: at most
+  two small batches per actor) run to their end and are ignored: ``ray.cancel`` on a queued
+  actor task can leave a gap in the actor's task sequence, and the actor then stalls for 30 s
+  and fails the next call's tasks ("Timed out waiting for seq_no", seen with Ray 2.60).
 - **Parameters.** Once per call the driver puts the policy's current parameters
   (:func:`policy_params`) into the object store with a single ``ray.put``; every batch carries
   only the reference and an actor loads the parameters (:func:`load_policy_params`) when it
@@ -673,9 +676,8 @@ class RayRolloutDriver:
             # A failed or interrupted collection leaves actors mid-batch: end them all now.
             self.stop_actors()
             raise
-        for ref in inflight:  # surplus batches: drop them, do not run those still queued
-            with contextlib.suppress(Exception):
-                ray.cancel(ref)
+        # Surplus batches still in flight are left to finish and ignored (not ray.cancel'ed:
+        # see the module docstring, "Dispatch").
         received = max(stats.batches - len(inflight), 1)
         stats.dispatch_s /= received
         stats.transfer_s /= received

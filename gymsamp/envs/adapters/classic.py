@@ -79,13 +79,18 @@ def remember_nominal(env: gym.Env[Any, Any], key: str, capture: Callable[[], _T]
 def _as_real(name: str, value: Any, rule: Rule) -> float:
     """``value`` as a float checked against ``rule``; errors name ``domain_param[name]``."""
     what = f"domain_param[{name!r}]"
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{what} must be {_RULE_TEXT[rule]}, got {value!r}") from exc
-    if arr.size != 1:
-        raise ValueError(f"{what} must be {_RULE_TEXT[rule]} (one value), got shape {arr.shape}")
-    x = float(arr.reshape(()))
+    if type(value) is float or type(value) is np.float64:  # the common case, at every reset
+        x = float(value)
+    else:
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{what} must be {_RULE_TEXT[rule]}, got {value!r}") from exc
+        if arr.size != 1:
+            raise ValueError(
+                f"{what} must be {_RULE_TEXT[rule]} (one value), got shape {arr.shape}"
+            )
+        x = float(arr.reshape(()))
     ok = math.isfinite(x) and (
         rule == "real" or (rule == "nonnegative" and x >= 0.0) or (rule == "positive" and x > 0.0)
     )
