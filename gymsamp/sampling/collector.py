@@ -128,6 +128,17 @@ _NOT_ROW_INFO = frozenset(
 )
 
 
+def _plain(value: Any) -> Any:
+    """Numpy scalars (from batched infos) as Python scalars, also inside dicts.
+
+    E.g. a rollout's ``domain_param`` reads as the env reported it (``{"length": 0.5}``),
+    and each value costs less than half a numpy scalar in every one of many rollouts.
+    """
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _info_owners(infos: Mapping[str, Any], num_envs: int) -> np.ndarray:
     """Which sub-envs have any entry in a batched info dict (a key without mask: all)."""
     owners = np.zeros(num_envs, dtype=bool)
@@ -256,9 +267,11 @@ class _Collection:
         self.agent_template: dict[str, Any] | None = None
         self.after_last: dict[bool, set[str]] = {}  # by whether states are recorded
         self.bounds: dict[int, np.ndarray] = {}  # see _bounds
+        # Complete rollouts past the leading ones (few: those that finished out of order).
         self.completed: dict[int, StepSequence] = {}
         self.completed_steps = 0
         # The complete leading rollouts 0..prefix_count-1 and their steps, advanced on the fly.
+        self.prefix: list[StepSequence] = []
         self.prefix_count = 0
         self.prefix_steps = 0
         self.result_count: int | None = None
@@ -508,7 +521,7 @@ class _Collection:
         while True:
             if in_flight is None:
                 if self.result_count is not None:
-                    return [self.completed[k] for k in range(self.result_count)]
+                    return self.prefix
                 self._refill()
                 in_flight = self._act()
                 self._send(in_flight)
@@ -627,7 +640,11 @@ class _Collection:
             "env_id": self.env_id,
             "seed": running.job.seed,
             "rollout_index": running.job.index,
-            **{k: running.reset_info[k] for k in _ROLLOUT_INFO_KEYS if k in running.reset_info},
+            **{
+                k: _plain(running.reset_info[k])
+                for k in _ROLLOUT_INFO_KEYS
+                if k in running.reset_info
+            },
             **running.job.info,
         }
         last = {k: v for k, v in reported.get(stop - 1, {}).items() if k not in common}
@@ -682,7 +699,9 @@ class _Collection:
         self.completed[index] = rollout
         self.completed_steps += rollout.length
         while self.result_count is None and self.prefix_count in self.completed:
-            self.prefix_steps += self.completed[self.prefix_count].length
+            leading = self.completed.pop(self.prefix_count)
+            self.prefix.append(leading)
+            self.prefix_steps += leading.length
             self.prefix_count += 1
             if self.quota.is_met(self.prefix_count, self.prefix_steps):
                 self.result_count = self.prefix_count
@@ -712,7 +731,7 @@ class _Collection:
             return self._run_pipelined()
         while True:
             if self.result_count is not None:
-                return [self.completed[k] for k in range(self.result_count)]
+                return self.prefix
             self._refill()
             action = self._act()
             results = self._step(action)
