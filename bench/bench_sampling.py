@@ -21,7 +21,8 @@ because the machine is shared and absolute speeds mean little. The issue-7 targe
    against the bytes of the numpy arrays in the returned rollouts (<= 2x).
 
 Finally a profile hint: the ``auto`` sampler (8 CartPole sub-envs) runs once under cProfile
-and the top gymsamp functions by own time (in this process) are printed.
+and the top gymsamp functions by own time (in this process) are printed, and once under
+pyinstrument (the ``bench`` extra), whose call tree is printed.
 
 The exit code is always 0: this is a report, not a test. Each section catches its own errors.
 
@@ -395,6 +396,27 @@ def bench_memory(sizes: Sizes) -> None:
 # --- profile hint -------------------------------------------------------------------------
 
 
+def bench_pyinstrument(sizes: Sizes) -> None:
+    """The ``auto`` sampler's call tree from pyinstrument (the ``bench`` extra), if installed."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        print("[pyinstrument] not installed: pip install -e '.[bench]'")
+        return
+    sampler = make_sampler(CARTPOLE, cartpole_policy, 8, "auto", sizes.warmup_steps)
+    try:
+        sampler.sample()  # warm-up
+        sampler.set_min_count(min_steps=sizes.profile_steps)
+        profiler = Profiler(interval=0.0002)
+        profiler.start()
+        sampler.sample()
+        profiler.stop()
+    finally:
+        sampler.close()
+    print(f"[pyinstrument] auto sampler ({sampler.vectorization_used}), 8 CartPole sub-envs:")
+    print(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
 def bench_profile(sizes: Sizes) -> None:
     steps = sizes.profile_steps
     sampler = make_sampler(CARTPOLE, cartpole_policy, 8, "auto", sizes.warmup_steps)
@@ -445,6 +467,7 @@ SECTIONS = {
     "expensive": bench_expensive,
     "memory": bench_memory,
     "profile": bench_profile,
+    "pyinstrument": bench_pyinstrument,
 }
 
 
