@@ -24,7 +24,7 @@ import cloudpickle
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space, create_empty_array
+from gymnasium.vector.utils import batch_space, create_empty_array, iterate
 
 from gymsamp.envs.adapter import has_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, InitStateWrapper, find_wrapper
@@ -167,28 +167,119 @@ class _ErrorTagWrapper(gym.Wrapper[Any, Any, Any, Any]):
             raise self._fail("step", err) from err
 
 
+class _WithReset:
+    """An action with its sub-env's queued reset riding along (async mode's step message)."""
+
+    __slots__ = ("action", "options", "seed")
+
+    def __init__(self, action: Any, seed: int | None, options: dict[str, Any] | None) -> None:
+        self.action, self.seed, self.options = action, seed, options
+
+
+class _QueuedResetWrapper(gym.Wrapper[Any, Any, Any, Any]):
+    """In an async worker: keeps the reset that rode in with an action and resets with it in
+    the step that ends the episode (:mod:`gymsamp.sampling.queued_reset`)."""
+
+    def __init__(self, env: gym.Env[Any, Any]) -> None:
+        super().__init__(env)
+        self._queued: tuple[int | None, dict[str, Any] | None] | None = None
+
+    def reset(self, **kwargs: Any) -> Any:
+        self._queued = None
+        return self.env.reset(**kwargs)
+
+    def step(self, action: Any) -> Any:
+        if type(action) is _WithReset:
+            self._queued = (action.seed, action.options)
+            action = action.action
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if (terminated or truncated) and self._queued is not None:
+            (seed, options), self._queued = self._queued, None
+            final_obs, final_info = obs, info
+            obs, info = self.env.reset(seed=seed, options=options)
+            info = {**info, "final_obs": final_obs, "final_info": final_info}
+        return obs, reward, terminated, truncated, info
+
+
 class SubEnvFactory:
-    """Builds sub-env ``index``: the user's env, gymsamp's wrappers, error tagging."""
+    """Builds sub-env ``index``: the user's env, gymsamp's wrappers, error tagging, and (for
+    async workers) queued resets."""
 
     def __init__(
-        self, factory: EnvFactory, index: int, *, record_state: bool = True, tag_errors: bool = True
+        self,
+        factory: EnvFactory,
+        index: int,
+        *,
+        record_state: bool = True,
+        tag_errors: bool = True,
+        queued_resets: bool = False,
     ) -> None:
         self.factory = factory
         self.index = index
         self.record_state = record_state
         self.tag_errors = tag_errors
+        self.queued_resets = queued_resets
 
     def __call__(self) -> gym.Env[Any, Any]:
         env = prepare_env(self.factory(), record_state=self.record_state)
-        return _ErrorTagWrapper(env, self.index) if self.tag_errors else env
+        if self.tag_errors:
+            env = _ErrorTagWrapper(env, self.index)
+        return _QueuedResetWrapper(env) if self.queued_resets else env
 
 
 class _AsyncVectorEnv(AsyncVectorEnv):
-    """AsyncVectorEnv whose worker errors name the sub-env and keep the traceback.
+    """AsyncVectorEnv whose worker errors name the sub-env and keep the traceback, with
+    queued resets (:mod:`gymsamp.sampling.queued_reset`) for sub-envs built with
+    ``SubEnvFactory(..., queued_resets=True)``: a payload rides to its worker with the next
+    step's action.
 
     Gymnasium re-raises only the message (and logs the traceback with %-formatting, which
     itself fails on tracebacks containing '%'); this raises :class:`WorkerError` instead.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._outbox: dict[int, tuple[int | None, dict[str, Any] | None]] = {}
+        super().__init__(*args, **kwargs)
+
+    def queue_reset(
+        self, index: int, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> None:
+        """Reset sub-env ``index`` with ``seed`` and ``options`` inside the step that next
+        ends its episode; sent with the next ``step_async`` (so also while one is pending)."""
+        self._outbox[check_env_index(index, self.num_envs)] = (seed, options)
+
+    def step_async(self, actions: Any) -> None:
+        if self._outbox:
+            per_env: list[Any] = list(iterate(self.action_space, actions))
+            for i, (seed, options) in self._outbox.items():
+                per_env[i] = _WithReset(per_env[i], seed, options)
+            self._outbox.clear()
+            self._send_steps(per_env)
+        else:
+            super().step_async(actions)
+
+    def _send_steps(self, per_env: list[Any]) -> None:
+        """Gymnasium's ``step_async`` for actions already split per sub-env."""
+        from gymnasium.vector.async_vector_env import AsyncState
+
+        self._assert_is_running()
+        if self._state != AsyncState.DEFAULT:
+            raise gym.error.AlreadyPendingCallError(
+                f"Calling `step_async` while waiting for a pending call to "
+                f"`{self._state.value}` to complete.",
+                str(self._state.value),
+            )
+        for pipe, action in zip(self.parent_pipes, per_env, strict=True):
+            pipe.send(("step", action))
+        self._state = AsyncState.WAITING_STEP
+
+    def reset_async(
+        self, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> None:
+        mask = (options or {}).get("reset_mask")
+        for i in [i for i in self._outbox if mask is None or mask[i]]:
+            del self._outbox[i]  # resetting discards queued resets
+        super().reset_async(seed=seed, options=options)
 
     def _raise_if_errors(self, successes: Iterable[bool]) -> None:
         successes = list(successes)
@@ -237,7 +328,10 @@ def make_vector_env(
         ('BatchedAsyncVectorEnv', 2, 'DISABLED')
         >>> envs.close()
     """
-    env_fns = [SubEnvFactory(factory, i, record_state=record_state) for i in range(num_envs)]
+    env_fns = [
+        SubEnvFactory(factory, i, record_state=record_state, queued_resets=mode == "async")
+        for i in range(num_envs)
+    ]
     if mode == "sync":
         # In-process sub-envs need no error-tag wrapper: the vector env names them itself.
         plain = [

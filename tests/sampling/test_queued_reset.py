@@ -16,7 +16,7 @@ COUNTING = "gymsamp/Counting-v0"
 ACTIONS = np.zeros(2, dtype=np.int64)
 
 
-@pytest.fixture(params=["sync", "batched"])
+@pytest.fixture(params=["sync", "async", "batched"])
 def envs(request: pytest.FixtureRequest) -> Iterator[gym.vector.VectorEnv]:
     """Two counting sub-envs ending every 3 steps (one batched worker each)."""
     vector_env = make_vector_env(
@@ -122,7 +122,7 @@ def test_a_failing_in_step_reset_names_the_sub_env(envs: gym.vector.VectorEnv) -
     assert "no_such_param" in str(info.value)
 
 
-@pytest.mark.parametrize("vectorization", ["sync", "batched"])
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
 def test_sampler_rollouts_started_inside_a_step_are_exact(vectorization: str) -> None:
     from gymsamp.policies import IdlePolicy
     from gymsamp.sampling import ParallelRolloutSampler
