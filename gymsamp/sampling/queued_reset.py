@@ -4,7 +4,9 @@ Gymnasium's vector envs give a finished sub-env its next episode either in a sep
 (masked) ``reset`` call, one more round trip to the workers per episode, or by an autoreset
 that knows neither a per-episode seed nor options. gymsamp's own vector envs
 (:class:`~gymsamp.sampling.vector_envs.InProcessVectorEnv`,
-:class:`~gymsamp.sampling.batched_vector_env.BatchedAsyncVectorEnv`) accept a reset payload
+:class:`~gymsamp.sampling.batched_vector_env.BatchedAsyncVectorEnv`, and the
+``AsyncVectorEnv`` subclass that :func:`~gymsamp.sampling.vector_envs.make_vector_env` builds
+for ``"async"``) accept a reset payload
 ahead of time instead, which is how the collection loop hands every rollout its own seed,
 ``domain_param`` and ``init_state`` without an extra call:
 
