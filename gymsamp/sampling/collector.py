@@ -267,6 +267,7 @@ class _Collection:
         self.agent_template: dict[str, Any] | None = None
         self.after_last: dict[bool, set[str]] = {}  # by whether states are recorded
         self.bounds: dict[int, np.ndarray] = {}  # see _bounds
+        self.last_floats: dict[str, float] = {}  # see _shared_floats
         # Complete rollouts past the leading ones (few: those that finished out of order).
         self.completed: dict[int, StepSequence] = {}
         self.completed_steps = 0
@@ -641,7 +642,7 @@ class _Collection:
             "seed": running.job.seed,
             "rollout_index": running.job.index,
             **{
-                k: _plain(running.reset_info[k])
+                k: self._shared_floats(_plain(running.reset_info[k]))
                 for k in _ROLLOUT_INFO_KEYS
                 if k in running.reset_info
             },
@@ -679,6 +680,24 @@ class _Collection:
             finals=_NO_FINALS,
             data_format="numpy",
         )
+
+    def _shared_floats(self, value: Any) -> Any:
+        """``value`` with each float of a dict replaced by the equal float of the last
+        rollout's dict (floats are immutable: sharing them is safe). Rollouts at nominal
+        domain parameters then share their values, the common case."""
+        if not isinstance(value, dict):
+            return value
+        last = self.last_floats
+        shared = {}
+        for key, item in value.items():
+            if type(item) is float:
+                previous = last.get(key)
+                if previous is not None and previous == item:
+                    item = previous
+                else:
+                    last[key] = item
+            shared[key] = item
+        return shared
 
     def _bounds(self, length: int) -> np.ndarray:
         """``[0, length]``, one read-only array per length, shared by the rollouts (they are

@@ -56,3 +56,13 @@ def test_concatenated_rollouts_keep_every_final_observation(rollouts):
     joined = StepSequence.concat(rollouts[2:])
     for k, ro in enumerate(rollouts[2:]):
         np.testing.assert_array_equal(joined.get_rollout(k).observations, ro.observations)
+
+
+def test_equal_domain_parameters_share_their_float_objects_but_not_their_dicts(rollouts):
+    first, second = (ro.rollout_info["domain_param"] for ro in rollouts[:2])
+    assert first == second
+    assert first is not second
+    assert all(type(v) is float for v in first.values())
+    assert first["length"] is second["length"]  # immutable: sharing is safe
+    first["length"] = 2.0  # the dicts stay independent
+    assert second["length"] == 0.5
