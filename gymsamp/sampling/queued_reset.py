@@ -31,7 +31,22 @@ __all__ = ["QueuedResetVectorEnv", "check_env_index"]
 
 @runtime_checkable
 class QueuedResetVectorEnv(Protocol):
-    """A vector env whose sub-envs can be reset inside a step with a queued payload."""
+    """A vector env whose sub-envs can be reset inside a step with a queued payload.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> import numpy as np
+        >>> from gymsamp.sampling.vector_envs import InProcessVectorEnv
+        >>> envs = InProcessVectorEnv([gym.make("gymsamp/Counting-v0", terminate_at=1)])
+        >>> isinstance(envs, QueuedResetVectorEnv)
+        True
+        >>> _ = envs.reset(seed=0)
+        >>> envs.queue_reset(0, seed=1)
+        >>> obs, _, terminated, _, info = envs.step(np.array([0]))
+        >>> obs[0].tolist(), terminated[0].item(), info["final_obs"][0].tolist()
+        ([0.0], True, [1.0])
+        >>> envs.close()
+    """
 
     num_envs: int
 
