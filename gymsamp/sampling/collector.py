@@ -30,12 +30,16 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from gymsamp.data import StepSequence
-from gymsamp.data._tree import tree_leaves, tree_map
-from gymsamp.data.data_format import stack_to_format
 from gymsamp.policies.base import Policy
 from gymsamp.sampling.errors import StepTimeoutError
 from gymsamp.sampling.queued_reset import QueuedResetVectorEnv
 from gymsamp.sampling.quota import Quota
+from gymsamp.sampling.rollout_assembly import (
+    RolloutAssembler,
+    check_finite,
+    env_info_at,
+    flatten_agent_infos,
+)
 from gymsamp.sampling.seeding import check_seed, seed_and_generator
 from gymsamp.sampling.step_buffer import StepBuffer
 
@@ -47,9 +51,6 @@ _ARRAY_SPACES = (
     gym.spaces.MultiDiscrete,
     gym.spaces.MultiBinary,
 )
-
-# Reset-info keys that describe the rollout rather than a step.
-_ROLLOUT_INFO_KEYS = ("domain_param", "init_state")
 
 
 @dataclass
@@ -95,48 +96,13 @@ class RolloutJob:
         return cls(index=index, seed=reset_seed, rng=rng, **fields)
 
 
-def env_info_at(infos: Mapping[str, Any], i: int) -> dict[str, Any]:
-    """Sub-env ``i``'s entries of a batched Gymnasium info dict (using the ``_key`` masks)."""
-    out: dict[str, Any] = {}
-    if not infos:
-        return out
-    for key, value in infos.items():
-        if key.startswith("_"):
-            continue
-        mask = infos.get(f"_{key}")
-        if mask is not None and not mask[i]:
-            continue
-        if isinstance(value, Mapping):
-            out[key] = env_info_at(value, i)
-        else:
-            entry = value[i]
-            # A row of a batched array is a view that would keep the whole batch alive.
-            out[key] = entry.copy() if isinstance(entry, np.ndarray) else entry
-    return out
-
-
 # ``bool(np.count_nonzero(a))``: a third of the cost of ``a.any()`` on the loop's small masks.
 _any = np.count_nonzero
-
-# A single rollout finds its final entries in its own fields (StepSequence never updates
-# this dict in place, so all rollouts share it).
-_NO_FINALS: dict[str, Any] = {}
 
 # Batched info entries that are not per-step env infos of the row they arrive in.
 _NOT_ROW_INFO = frozenset(
     ("state", "_state", "final_obs", "_final_obs", "final_info", "_final_info")
 )
-
-
-def _plain(value: Any) -> Any:
-    """Numpy scalars (from batched infos) as Python scalars, also inside dicts.
-
-    E.g. a rollout's ``domain_param`` reads as the env reported it (``{"length": 0.5}``),
-    and each value costs less than half a numpy scalar in every one of many rollouts.
-    """
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _info_owners(infos: Mapping[str, Any], num_envs: int) -> np.ndarray:
@@ -175,32 +141,11 @@ class _Running:
         self.reset_info = reset_info
 
 
-def _flatten(tree: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    """Leaves of nested agent infos under ``prefix/path`` keys (buffer column names)."""
-    return {f"{prefix}/{path}": leaf for path, leaf in tree_leaves(dict(tree))}
-
-
-def _unflatten(template: Mapping[str, Any], prefix: str, take: Callable[[str], Any]) -> Any:
-    """Rebuild the structure of ``template`` with ``take(column key)`` as leaves."""
-    paths = iter(path for path, _ in tree_leaves(dict(template)))
-    return tree_map(lambda _: take(f"{prefix}/{next(paths)}"), dict(template))
-
-
 def _clipper(space: gym.Space[Any]) -> Callable[[np.ndarray], np.ndarray]:
     if isinstance(space, gym.spaces.Box):
         low, high = space.low, space.high
         return lambda actions: np.clip(actions, low, high).astype(space.dtype, copy=False)
     return lambda actions: actions
-
-
-def _check_finite(what: str, values: np.ndarray, index: int, env: int) -> None:
-    """Raise if a float array of one rollout holds NaN or inf (once per rollout, not per step)."""
-    if values.dtype.kind == "f" and not np.isfinite(values).all():
-        step = int(np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))[0])
-        raise ValueError(
-            f"{what} must be finite, got {values[step]!r} at step {step} of rollout {index} "
-            f"(sub-env {env})"
-        )
 
 
 class _Collection:
@@ -230,8 +175,6 @@ class _Collection:
         self.stop_on_done = stop_on_done
         self.step_timeout = step_timeout
         self.record_dts = record_dts
-        self.dt = dt
-        self.env_id = env_id
         self.on_rollout = on_rollout
         self.on_step = on_step
         self.num_envs = envs.num_envs
@@ -265,9 +208,7 @@ class _Collection:
         # Env infos of the rows where any sub-env reported some: (infos, which sub-envs did).
         self.info_rows: dict[int, tuple[dict[str, Any], np.ndarray]] = {}
         self.agent_template: dict[str, Any] | None = None
-        self.after_last: dict[bool, set[str]] = {}  # by whether states are recorded
-        self.bounds: dict[int, np.ndarray] = {}  # see _bounds
-        self.last_floats: dict[str, float] = {}  # see _shared_floats
+        self.assembler = RolloutAssembler(dt=dt, env_id=env_id, record_dts=record_dts)
         # Complete rollouts past the leading ones (few: those that finished out of order).
         self.completed: dict[int, StepSequence] = {}
         self.completed_steps = 0
@@ -383,7 +324,7 @@ class _Collection:
             bad = int(np.flatnonzero(~np.isfinite(actions.reshape(self.num_envs, -1)).all(1))[0])
             running = self.slots[bad]
             index = running.job.index if running is not None else -1
-            _check_finite("actions", actions[bad : bad + 1], index, bad)
+            check_finite("actions", actions[bad : bad + 1], index, bad)
         applied = self.clip(actions)
         return _Action(self.obs, policy_step, actions, applied, time.perf_counter() - t0)
 
@@ -439,7 +380,7 @@ class _Collection:
         if agent_infos:
             if self.agent_template is None:
                 self.agent_template = dict(agent_infos)
-            row_values.update(_flatten(agent_infos, "agent"))
+            row_values.update(flatten_agent_infos(agent_infos))
         if self.record_dts:
             row_values["dt_policy"] = np.full(self.num_envs, action.dt_policy)
             row_values["dt_step"] = np.full(self.num_envs, action.dt_step)
@@ -572,8 +513,20 @@ class _Collection:
         if final_info is not None and "state" in final_info:
             self.buffer.set("state", row, i, final_info.pop("state"))
         cut = not (ended and self.stop_on_done)
-        rollout = self._build(
-            i, running, start, stop, np.array(final_obs, copy=True), final_info, cut
+        rollout = self.assembler.build(
+            self.buffer,
+            i,
+            start=start,
+            stop=stop,
+            job=running.job,
+            first_obs=running.first_obs,
+            first_state=running.first_state,
+            reset_info=running.reset_info,
+            final_obs=np.array(final_obs, copy=True),
+            final_info=final_info,
+            cut=cut,
+            info_rows=self.info_rows,
+            agent_template=self.agent_template,
         )
         self._complete(running.job.index, rollout)
         self.slots[i] = None
@@ -585,128 +538,6 @@ class _Collection:
             self.on_rollout(rollout)
         if not same_step:  # a sub-env cut short is mid-episode: start its next rollout with a reset
             self._mark_end(i, True, autoreset=ended)
-
-    def _build(
-        self,
-        i: int,
-        running: _Running,
-        start: int,
-        stop: int,
-        final_obs: np.ndarray,
-        final_info: dict[str, Any] | None,
-        cut: bool,
-    ) -> StepSequence:
-        buffer = self.buffer
-        length = stop - start
-        recorded = buffer.columns["obs"]
-        observations = np.empty((length + 1, *recorded.shape[2:]), dtype=recorded.dtype)
-        observations[0] = running.first_obs
-        observations[1:length] = recorded[start + 1 - buffer.offset : stop - buffer.offset, i]
-        observations[length] = final_obs
-        truncated = buffer.column("truncated", start, stop, i)
-        if cut:  # stopped by max_steps (or past an end with stop_on_done=False): a truncation
-            truncated[-1] = True
-        times = np.arange(length + 1, dtype=np.float64)
-        times *= self.dt  # in place: no temporary array per rollout
-        fields: dict[str, Any] = {
-            "actions_applied": buffer.column("applied", start, stop, i),
-            "time": times,
-        }
-        if running.first_state is not None and "state" in buffer.columns:
-            fields["states"] = np.concatenate(
-                [np.asarray(running.first_state)[None], buffer.column("state", start, stop, i)]
-            )
-        if self.agent_template is not None:
-            fields["agent_infos"] = _unflatten(
-                self.agent_template, "agent", lambda key: buffer.column(key, start, stop, i)
-            )
-        if self.record_dts:
-            fields["dt_policy"] = buffer.column("dt_policy", start, stop, i)
-            fields["dt_step"] = buffer.column("dt_step", start, stop, i)
-        # Env infos of the rows where this sub-env reported any (most envs: none at all).
-        reported = {
-            r: env_info_at(infos, i)
-            for r, (infos, owners) in self.info_rows.items()
-            if start <= r < stop and owners[i]
-        }
-        if final_info is not None:
-            reported[stop - 1] = final_info
-        common: set[str] = set()
-        if len(reported) == length:  # keys reported at every step become env_infos
-            step_infos = [reported[r] for r in range(start, stop)]
-            common = set.intersection(*(set(info) for info in step_infos))
-            if common:
-                fields["env_infos"] = [{k: info[k] for k in sorted(common)} for info in step_infos]
-        rollout_info: dict[str, Any] = {
-            "env_id": self.env_id,
-            "seed": running.job.seed,
-            "rollout_index": running.job.index,
-            **{
-                k: self._shared_floats(_plain(running.reset_info[k]))
-                for k in _ROLLOUT_INFO_KEYS
-                if k in running.reset_info
-            },
-            **running.job.info,
-        }
-        last = {k: v for k, v in reported.get(stop - 1, {}).items() if k not in common}
-        if last:
-            rollout_info["final_info"] = last
-        actions = buffer.column("actions", start, stop, i)
-        _check_finite("observations", observations, running.job.index, i)
-        data: dict[str, Any] = {
-            "rewards": buffer.column("rewards", start, stop, i).astype(np.float64, copy=False),
-            "observations": observations,
-            "actions": actions,
-            **fields,
-        }
-        if "env_infos" in data:
-            data["env_infos"] = stack_to_format(data["env_infos"], "numpy")
-        # Shared by the rollouts of a collection (StepSequence never updates it in place);
-        # single rollouts find their final entries in their fields: no finals to keep.
-        with_states = "states" in data
-        after_last = self.after_last.get(with_states)
-        if after_last is None:
-            after_last = {"observations", "time", "states"} & set(data)
-            self.after_last[with_states] = after_last
-        # Built here from consistent arrays: skip StepSequence's validation (it is per rollout,
-        # and the collection loop is the hot path).
-        return StepSequence._assemble(
-            data=data,
-            after_last=after_last,
-            terminated=buffer.column("terminated", start, stop, i).astype(bool, copy=False),
-            truncated=truncated.astype(bool, copy=False),
-            rollout_bounds=self._bounds(length),
-            rollout_infos=[rollout_info],
-            finals=_NO_FINALS,
-            data_format="numpy",
-        )
-
-    def _shared_floats(self, value: Any) -> Any:
-        """``value`` with each float of a dict replaced by the equal float of the last
-        rollout's dict (floats are immutable: sharing them is safe). Rollouts at nominal
-        domain parameters then share their values, the common case."""
-        if not isinstance(value, dict):
-            return value
-        last = self.last_floats
-        shared = {}
-        for key, item in value.items():
-            if type(item) is float:
-                previous = last.get(key)
-                if previous is not None and previous == item:
-                    item = previous
-                else:
-                    last[key] = item
-            shared[key] = item
-        return shared
-
-    def _bounds(self, length: int) -> np.ndarray:
-        """``[0, length]``, one read-only array per length, shared by the rollouts (they are
-        many and small: each array costs more than its data)."""
-        bounds = self.bounds.get(length)
-        if bounds is None:
-            bounds = self.bounds[length] = np.array([0, length], dtype=np.intp)
-            bounds.flags.writeable = False
-        return bounds
 
     def _oldest_needed_row(self) -> int:
         """The first buffer row a running rollout still needs."""
@@ -725,11 +556,7 @@ class _Collection:
             if self.quota.is_met(self.prefix_count, self.prefix_steps):
                 self.result_count = self.prefix_count
         if self.info_rows:  # forget env infos no running rollout needs any more
-            oldest = (
-                int(self.start_rows[self.active].min())
-                if self.active.any()
-                else (self.buffer.next_row)
-            )
+            oldest = self._oldest_needed_row()
             for r in [r for r in self.info_rows if r < oldest]:
                 del self.info_rows[r]
 
@@ -756,14 +583,6 @@ class _Collection:
             results = self._step(action)
             self.obs = np.array(results[0], copy=True)
             self._record(action, results, prestarted=False)
-
-
-def _at(value: Any, i: int) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _at(v, i) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return tuple(_at(v, i) for v in value)
-    return value[i]
 
 
 def collect(

@@ -1,0 +1,262 @@
+"""Cutting finished rollouts out of the collection loop's column buffer.
+
+The collection loop (:mod:`gymsamp.sampling.collector`) writes one row per vector step into a
+:class:`~gymsamp.sampling.step_buffer.StepBuffer`; when a rollout ends, a
+:class:`RolloutAssembler` cuts its sub-env's column out into a
+:class:`~gymsamp.data.StepSequence` of one rollout (DESIGN §3: ``observations`` with the true
+final observation, ``time``, ``states`` where recorded, env and agent infos, ``rollout_info``).
+
+Rollouts are many and small (a CartPole episode holds ~2 KB of arrays), so the assembler keeps
+each one's other objects few: rollouts share what never changes in place (their read-only
+``[0, T]`` bounds, the set of after-last fields, an empty finals dict, equal float values of
+their domain parameters), and nothing keeps a view into a batch alive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gymsamp.data import StepSequence
+from gymsamp.data._tree import tree_leaves, tree_map
+from gymsamp.data.data_format import stack_to_format
+
+if TYPE_CHECKING:
+    from gymsamp.sampling.collector import RolloutJob
+    from gymsamp.sampling.step_buffer import StepBuffer
+
+__all__ = ["RolloutAssembler", "check_finite", "env_info_at", "flatten_agent_infos"]
+
+# Reset-info keys that describe the rollout rather than a step.
+_ROLLOUT_INFO_KEYS = ("domain_param", "init_state")
+
+# A single rollout finds its final entries in its own fields (StepSequence never updates
+# this dict in place, so all rollouts share it).
+_NO_FINALS: dict[str, Any] = {}
+
+
+def env_info_at(infos: Mapping[str, Any], i: int) -> dict[str, Any]:
+    """Sub-env ``i``'s entries of a batched Gymnasium info dict (using the ``_key`` masks).
+
+    Example:
+        >>> infos = {"x": np.array([1.0, 2.0]), "_x": np.array([False, True])}
+        >>> env_info_at(infos, 0), env_info_at(infos, 1)
+        ({}, {'x': np.float64(2.0)})
+    """
+    out: dict[str, Any] = {}
+    if not infos:
+        return out
+    for key, value in infos.items():
+        if key.startswith("_"):
+            continue
+        mask = infos.get(f"_{key}")
+        if mask is not None and not mask[i]:
+            continue
+        if isinstance(value, Mapping):
+            out[key] = env_info_at(value, i)
+        else:
+            entry = value[i]
+            # A row of a batched array is a view that would keep the whole batch alive.
+            out[key] = entry.copy() if isinstance(entry, np.ndarray) else entry
+    return out
+
+
+def flatten_agent_infos(tree: Mapping[str, Any], prefix: str = "agent") -> dict[str, Any]:
+    """Leaves of nested agent infos under ``prefix/path`` keys (buffer column names)."""
+    return {f"{prefix}/{path}": leaf for path, leaf in tree_leaves(dict(tree))}
+
+
+def _unflatten(template: Mapping[str, Any], prefix: str, take: Callable[[str], Any]) -> Any:
+    """Rebuild the structure of ``template`` with ``take(column key)`` as leaves."""
+    paths = iter(path for path, _ in tree_leaves(dict(template)))
+    return tree_map(lambda _: take(f"{prefix}/{next(paths)}"), dict(template))
+
+
+def check_finite(what: str, values: np.ndarray, index: int, env: int) -> None:
+    """Raise if a float array of one rollout holds NaN or inf (once per rollout, not per step)."""
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        step = int(np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))[0])
+        raise ValueError(
+            f"{what} must be finite, got {values[step]!r} at step {step} of rollout {index} "
+            f"(sub-env {env})"
+        )
+
+
+def _plain(value: Any) -> Any:
+    """Numpy scalars (from batched infos) as Python scalars, also inside dicts.
+
+    E.g. a rollout's ``domain_param`` reads as the env reported it (``{"length": 0.5}``),
+    and each value costs less than half a numpy scalar in every one of many rollouts.
+    """
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class RolloutAssembler:
+    """Builds the rollouts of one collection from its column buffer.
+
+    Args:
+        dt: Simulated seconds per step, for the ``time`` field.
+        env_id: Recorded in every ``rollout_info``.
+        record_dts: The buffer has ``dt_policy`` and ``dt_step`` columns to keep.
+    """
+
+    def __init__(self, *, dt: float, env_id: str | None, record_dts: bool) -> None:
+        self.dt = dt
+        self.env_id = env_id
+        self.record_dts = record_dts
+        self._after_last: dict[bool, set[str]] = {}  # by whether states are recorded
+        self._bounds: dict[int, np.ndarray] = {}  # by length, see _bounds_of
+        self._last_floats: dict[str, float] = {}  # see _shared_floats
+
+    def build(
+        self,
+        buffer: StepBuffer,
+        i: int,
+        *,
+        start: int,
+        stop: int,
+        job: RolloutJob,
+        first_obs: Any,
+        first_state: Any,
+        reset_info: Mapping[str, Any],
+        final_obs: np.ndarray,
+        final_info: dict[str, Any] | None,
+        cut: bool,
+        info_rows: Mapping[int, tuple[dict[str, Any], np.ndarray]],
+        agent_template: dict[str, Any] | None,
+    ) -> StepSequence:
+        """Sub-env ``i``'s rollout at buffer rows ``start..stop-1``.
+
+        Args:
+            buffer: The collection's column buffer.
+            i: The sub-env.
+            start: The rollout's first row.
+            stop: One past its last row.
+            job: The rollout's job (seed, index, extra ``rollout_info``).
+            first_obs: The observation its reset returned.
+            first_state: The state its reset reported, or None.
+            reset_info: Its reset info (``domain_param`` and ``init_state`` are kept).
+            final_obs: The true final observation.
+            final_info: The last step's info where it did not come through ``info_rows``
+                (an autoreset's ``final_info``), else None.
+            cut: The rollout was stopped by the sampler: its last step becomes a truncation.
+            info_rows: The env infos of the rows where any sub-env reported some, with the
+                mask of the sub-envs that did.
+            agent_template: The structure of the policy's agent infos, or None.
+        """
+        length = stop - start
+        recorded = buffer.columns["obs"]
+        observations = np.empty((length + 1, *recorded.shape[2:]), dtype=recorded.dtype)
+        observations[0] = first_obs
+        observations[1:length] = recorded[start + 1 - buffer.offset : stop - buffer.offset, i]
+        observations[length] = final_obs
+        truncated = buffer.column("truncated", start, stop, i)
+        if cut:  # stopped by max_steps (or past an end with stop_on_done=False): a truncation
+            truncated[-1] = True
+        times = np.arange(length + 1, dtype=np.float64)
+        times *= self.dt  # in place: no temporary array per rollout
+        fields: dict[str, Any] = {
+            "actions_applied": buffer.column("applied", start, stop, i),
+            "time": times,
+        }
+        if first_state is not None and "state" in buffer.columns:
+            fields["states"] = np.concatenate(
+                [np.asarray(first_state)[None], buffer.column("state", start, stop, i)]
+            )
+        if agent_template is not None:
+            fields["agent_infos"] = _unflatten(
+                agent_template, "agent", lambda key: buffer.column(key, start, stop, i)
+            )
+        if self.record_dts:
+            fields["dt_policy"] = buffer.column("dt_policy", start, stop, i)
+            fields["dt_step"] = buffer.column("dt_step", start, stop, i)
+        # Env infos of the rows where this sub-env reported any (most envs: none at all).
+        reported = {
+            r: env_info_at(infos, i)
+            for r, (infos, owners) in info_rows.items()
+            if start <= r < stop and owners[i]
+        }
+        if final_info is not None:
+            reported[stop - 1] = final_info
+        common: set[str] = set()
+        if len(reported) == length:  # keys reported at every step become env_infos
+            step_infos = [reported[r] for r in range(start, stop)]
+            common = set.intersection(*(set(info) for info in step_infos))
+            if common:
+                fields["env_infos"] = stack_to_format(
+                    [{k: info[k] for k in sorted(common)} for info in step_infos], "numpy"
+                )
+        rollout_info: dict[str, Any] = {
+            "env_id": self.env_id,
+            "seed": job.seed,
+            "rollout_index": job.index,
+            **{
+                k: self._shared_floats(_plain(reset_info[k]))
+                for k in _ROLLOUT_INFO_KEYS
+                if k in reset_info
+            },
+            **job.info,
+        }
+        last = {k: v for k, v in reported.get(stop - 1, {}).items() if k not in common}
+        if last:
+            rollout_info["final_info"] = last
+        check_finite("observations", observations, job.index, i)
+        data: dict[str, Any] = {
+            "rewards": buffer.column("rewards", start, stop, i).astype(np.float64, copy=False),
+            "observations": observations,
+            "actions": buffer.column("actions", start, stop, i),
+            **fields,
+        }
+        # Built here from consistent arrays: skip StepSequence's validation (it is per rollout,
+        # and the collection loop is the hot path).
+        return StepSequence._assemble(
+            data=data,
+            after_last=self._after_last_of(data),
+            terminated=buffer.column("terminated", start, stop, i).astype(bool, copy=False),
+            truncated=truncated.astype(bool, copy=False),
+            rollout_bounds=self._bounds_of(length),
+            rollout_infos=[rollout_info],
+            finals=_NO_FINALS,
+            data_format="numpy",
+        )
+
+    def _after_last_of(self, data: Mapping[str, Any]) -> set[str]:
+        """The fields with T+1 entries, one set shared by the rollouts (StepSequence replaces
+        it rather than updating it in place)."""
+        with_states = "states" in data
+        after_last = self._after_last.get(with_states)
+        if after_last is None:
+            after_last = {"observations", "time", "states"} & set(data)
+            self._after_last[with_states] = after_last
+        return after_last
+
+    def _bounds_of(self, length: int) -> np.ndarray:
+        """``[0, length]``, one read-only array per length, shared by the rollouts (they are
+        many and small: each array costs more than its data)."""
+        bounds = self._bounds.get(length)
+        if bounds is None:
+            bounds = self._bounds[length] = np.array([0, length], dtype=np.intp)
+            bounds.flags.writeable = False
+        return bounds
+
+    def _shared_floats(self, value: Any) -> Any:
+        """``value`` with each float of a dict replaced by the equal float of the last
+        rollout's dict (floats are immutable: sharing them is safe). Rollouts at nominal
+        domain parameters then share their values, the common case."""
+        if not isinstance(value, dict):
+            return value
+        last = self._last_floats
+        shared = {}
+        for key, item in value.items():
+            if type(item) is float:
+                previous = last.get(key)
+                if previous is not None and previous == item:
+                    item = previous
+                else:
+                    last[key] = item
+            shared[key] = item
+        return shared
