@@ -174,6 +174,14 @@ class DomainRandWrapper(gym.Wrapper[Any, Any, Any, Any]):
         super().__init__(env)
         self.randomizer = randomizer
         self._params: DomainParamWrapper = find_wrapper(env, DomainParamWrapper)
+        # A randomizer that names its parameters is checked now, not at the first reset.
+        nominal = self._params.nominal_domain_param
+        unknown = sorted(set(getattr(randomizer, "param_names", None) or ()) - set(nominal))
+        if unknown:
+            raise ValueError(
+                f"randomizer draws parameters {unknown} that {type(env.unwrapped).__name__} "
+                f"does not have; valid names are {sorted(nominal)}"
+            )
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
