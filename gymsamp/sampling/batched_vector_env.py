@@ -52,7 +52,7 @@ from gymnasium.vector.utils import (
 )
 
 from gymsamp.sampling.errors import WorkerError
-from gymsamp.sampling.queued_reset import check_env_index
+from gymsamp.sampling.queued_reset import check_env_index, reset_in_step
 
 __all__ = ["BatchedAsyncVectorEnv", "available_cpus"]
 
@@ -687,7 +687,9 @@ class _Worker:
             self.current = i = lo + j
             obs, reward, term, trunc, info = env.step(actions[j])
             if (term or trunc) and j in self.queued:
-                obs, info = self.reset_in_step(j, obs, info)
+                seed, blob = self.queued.pop(j)
+                options = None if blob is None else pickle.loads(blob)
+                obs, info = reset_in_step(env, seed, options, obs, info)
             if plain:
                 view[i] = obs
             else:
@@ -696,12 +698,6 @@ class _Worker:
             if info:
                 infos.append((j, info))
         return self.reply(pairs, infos)
-
-    def reset_in_step(self, j: int, final_obs: Any, final_info: dict[str, Any]) -> Any:
-        seed, blob = self.queued.pop(j)
-        options = None if blob is None else pickle.loads(blob)
-        obs, info = self.envs[j].reset(seed=seed, options=options)
-        return obs, {**info, "final_obs": final_obs, "final_info": final_info}
 
     def do_reset(self, data: tuple[list[Any], list[bool] | None, bytes | None]) -> bytes:
         seeds, mask, blob = data

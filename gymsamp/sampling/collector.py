@@ -40,7 +40,7 @@ from gymsamp.sampling.rollout_assembly import (
     env_info_at,
     flatten_agent_infos,
 )
-from gymsamp.sampling.seeding import check_seed, seed_and_generator
+from gymsamp.sampling.seeding import seed_and_generator
 from gymsamp.sampling.step_buffer import StepBuffer
 
 __all__ = ["RolloutJob", "collect"]
@@ -89,9 +89,6 @@ class RolloutJob:
         """
         if seed is None:
             return cls(index=index, seed=None, rng=np.random.default_rng(), **fields)
-        check_seed(seed)
-        check_seed(sub_seed, "sub_seed")
-        check_seed(sub_sub_seed, "sub_sub_seed")
         reset_seed, rng = seed_and_generator(seed, sub_seed, sub_sub_seed)
         return cls(index=index, seed=reset_seed, rng=rng, **fields)
 
@@ -128,6 +125,10 @@ class _Action:
     dt_policy: float
     sent_at: float = 0.0
     dt_step: float = 0.0
+
+
+# A step's ended sub-envs and the rollouts it brings to max_steps (None without max_steps).
+_Ends = tuple[np.ndarray, np.ndarray | None]
 
 
 class _Running:
@@ -196,8 +197,6 @@ class _Collection:
             and callable(getattr(envs, "step_async", None))
         )
         self.active = np.zeros(self.num_envs, dtype=bool)
-        self.running_count = 0  # of active, kept as ints for the hot path
-        self.running_start_sum = 0  # sum of the active sub-envs' start rows
         self.start_rows = np.zeros(self.num_envs, dtype=np.int64)
         self.must_reset = np.zeros(self.num_envs, dtype=bool)
         self.autoreset_pending = np.zeros(self.num_envs, dtype=bool)
@@ -225,7 +224,7 @@ class _Collection:
 
     def _next_job(self) -> RolloutJob | None:
         # Steps issued so far: complete rollouts plus the rows every running one has.
-        running = self.running_count * self.buffer.next_row - self.running_start_sum
+        running = int(np.sum(self.buffer.next_row - self.start_rows[self.active]))
         if not self.quota.should_issue(self.next_index, self.completed_steps + running):
             return None
         job = self.make_job(self.next_index)
@@ -301,8 +300,6 @@ class _Collection:
                 self.slots[i] = _Running(job, self.buffer.next_row, self.obs[i].copy(), info)
                 self.active[i] = True
                 self.start_rows[i] = self.buffer.next_row
-                self.running_count += 1
-                self.running_start_sum += self.buffer.next_row
                 started.append(i)
         return started
 
@@ -353,7 +350,9 @@ class _Collection:
         self._send(action)
         return self._receive(action)
 
-    def _record(self, action: _Action, results: tuple[Any, ...], *, prestarted: bool) -> None:
+    def _record(
+        self, action: _Action, results: tuple[Any, ...], ends: _Ends, *, prestarted: bool
+    ) -> None:
         """Book one vector step: its row, and the rollouts it ends (and starts, in-step).
 
         ``prestarted``: the policy was already told about the rollouts started in the step
@@ -392,8 +391,7 @@ class _Collection:
                 owners &= ~infos["_final_obs"]
             if owners.any():
                 self.info_rows[row] = (extra, owners)
-        ended = terminated | truncated
-        cut = self._cut(row)
+        ended, cut = ends
         # Most steps end nothing: skip the per-sub-env scans then (this runs once per step).
         if _any(ended) or (cut is not None and _any(cut)):
             finishing = self.active & ended if self.stop_on_done else np.zeros_like(ended)
@@ -416,13 +414,16 @@ class _Collection:
         if self.on_step is not None:
             self.on_step(int(self.active.sum()))
 
-    def _cut(self, row: int) -> np.ndarray | None:
-        """The running rollouts that reach ``max_steps`` with row ``row``."""
+    def _ends(self, results: tuple[Any, ...]) -> _Ends:
+        """The sub-envs whose episode ended in the step about to be booked, and the running
+        rollouts it brings to ``max_steps`` (None without ``max_steps``)."""
+        ended = results[2] | results[3]
         if self.max_steps is None:
-            return None
-        return self.active & (row + 1 - self.start_rows >= self.max_steps)
+            return ended, None
+        row = self.buffer.next_row  # the row this step will be booked in
+        return ended, self.active & (row + 1 - self.start_rows >= self.max_steps)
 
-    def _booking_is_routine(self, results: tuple[Any, ...]) -> list[int] | None:
+    def _booking_is_routine(self, results: tuple[Any, ...], ends: _Ends) -> list[int] | None:
         """Whether the next step may be sent before this one is booked; then the sub-envs
         whose next rollout started inside this step (else None).
 
@@ -430,10 +431,9 @@ class _Collection:
         itself with its queued job; no rollout hits ``max_steps``) and the rollouts it
         completes cannot meet the quota (so no step is ever taken past the result).
         """
-        _, _, terminated, truncated, infos = results
-        ended = terminated | truncated
+        infos = results[4]
+        ended, cut = ends
         row = self.buffer.next_row
-        cut = self._cut(row)
         if cut is not None and _any(cut & ~ended):
             return None
         if not _any(ended):
@@ -468,17 +468,18 @@ class _Collection:
                 in_flight = self._act()
                 self._send(in_flight)
             results = self._receive(in_flight)
-            started = self._booking_is_routine(results)
+            ends = self._ends(results)
+            started = self._booking_is_routine(results, ends)
             booked = in_flight
             self.obs = np.array(results[0], copy=True)
             if started is None:
                 in_flight = None
-                self._record(booked, results, prestarted=False)
+                self._record(booked, results, ends, prestarted=False)
                 continue
             self._start_policy(started, [self.queued[i] for i in started])  # type: ignore[misc]
             in_flight = self._act()
             self._send(in_flight)
-            self._record(booked, results, prestarted=True)
+            self._record(booked, results, ends, prestarted=True)
 
     def _refill(self) -> None:
         """Start the next jobs (or idle resets) in free sub-envs, if any became free."""
@@ -522,7 +523,7 @@ class _Collection:
             first_obs=running.first_obs,
             first_state=running.first_state,
             reset_info=running.reset_info,
-            final_obs=np.array(final_obs, copy=True),
+            final_obs=final_obs,  # copied into the rollout's observations
             final_info=final_info,
             cut=cut,
             info_rows=self.info_rows,
@@ -531,8 +532,6 @@ class _Collection:
         self._complete(running.job.index, rollout)
         self.slots[i] = None
         self.active[i] = False
-        self.running_count -= 1
-        self.running_start_sum -= running.start_row
         self.slots_changed = True
         if self.on_rollout is not None:
             self.on_rollout(rollout)
@@ -582,7 +581,7 @@ class _Collection:
             action = self._act()
             results = self._step(action)
             self.obs = np.array(results[0], copy=True)
-            self._record(action, results, prestarted=False)
+            self._record(action, results, self._ends(results), prestarted=False)
 
 
 def collect(

@@ -26,7 +26,10 @@ from __future__ import annotations
 from numbers import Integral
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["QueuedResetVectorEnv", "check_env_index"]
+import gymnasium as gym
+import numpy as np
+
+__all__ = ["QueuedResetVectorEnv", "check_env_index", "reset_in_step"]
 
 
 @runtime_checkable
@@ -72,3 +75,20 @@ def check_env_index(index: Any, num_envs: int) -> int:
     if isinstance(index, bool) or not isinstance(index, Integral) or not 0 <= int(index) < num_envs:
         raise ValueError(f"index must be an int in [0, {num_envs}), got {index!r}")
     return int(index)
+
+
+def reset_in_step(
+    env: gym.Env[Any, Any],
+    seed: int | None,
+    options: dict[str, Any] | None,
+    final_obs: Any,
+    final_info: dict[str, Any],
+) -> tuple[Any, dict[str, Any]]:
+    """Reset ``env`` with a queued payload in the step that ended its episode.
+
+    Returns the new episode's first observation and the reset's info with the ended
+    episode's ``final_obs`` (a copy: the env may reuse its observation buffer) and
+    ``final_info``, as Gymnasium's ``SAME_STEP`` autoreset reports them.
+    """
+    obs, info = env.reset(seed=seed, options=options)
+    return obs, {**info, "final_obs": np.array(final_obs, copy=True), "final_info": final_info}

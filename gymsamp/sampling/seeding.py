@@ -31,30 +31,41 @@ def check_seed(seed: Any, name: str = "seed") -> int | None:
     return int(seed)
 
 
+def _triple(
+    seed: int | None, sub_seed: int | None, sub_sub_seed: int | None
+) -> tuple[int | None, int, int]:
+    """The validated triple (None sub-seeds count as 0)."""
+    sub = check_seed(0 if sub_seed is None else sub_seed, "sub_seed") or 0
+    sub_sub = check_seed(0 if sub_sub_seed is None else sub_sub_seed, "sub_sub_seed") or 0
+    return check_seed(seed), sub, sub_sub
+
+
 def _sequence(
     seed: int | None, sub_seed: int | None, sub_sub_seed: int | None, *extra: int
 ) -> np.random.SeedSequence:
-    seed = check_seed(seed)
-    sub = check_seed(0 if sub_seed is None else sub_seed, "sub_seed") or 0
-    sub_sub = check_seed(0 if sub_sub_seed is None else sub_sub_seed, "sub_sub_seed") or 0
+    seed, sub, sub_sub = _triple(seed, sub_seed, sub_sub_seed)
     return np.random.SeedSequence(entropy=seed, spawn_key=(sub, sub_sub, *extra))
 
 
-def seed_and_generator(
-    seed: int, sub_seed: int, sub_sub_seed: int
-) -> tuple[int, np.random.Generator]:
-    """``(derive_seed(...), rollout_generator(...))`` of an already validated triple.
+def _reset_seed(sequence: np.random.SeedSequence) -> int:
+    return int(sequence.generate_state(1, np.uint32)[0])
 
-    The collection loop calls this once per rollout: it skips the argument checks.
+
+def seed_and_generator(
+    seed: int | None, sub_seed: int | None = 0, sub_sub_seed: int | None = 0
+) -> tuple[int, np.random.Generator]:
+    """``(derive_seed(...), rollout_generator(...))`` of one triple, validated once (the
+    collection loop makes both for every rollout).
 
     Example:
         >>> seed, rng = seed_and_generator(0, 1, 2)
         >>> seed == derive_seed(0, 1, 2), rng.random() == rollout_generator(0, 1, 2).random()
         (True, True)
     """
-    reset = np.random.SeedSequence(seed, spawn_key=(sub_seed, sub_sub_seed))
-    policy = np.random.SeedSequence(seed, spawn_key=(sub_seed, sub_sub_seed, _POLICY_STREAM))
-    return int(reset.generate_state(1, np.uint32)[0]), np.random.Generator(np.random.PCG64(policy))
+    seed, sub, sub_sub = _triple(seed, sub_seed, sub_sub_seed)
+    reset = np.random.SeedSequence(entropy=seed, spawn_key=(sub, sub_sub))
+    policy = np.random.SeedSequence(entropy=seed, spawn_key=(sub, sub_sub, _POLICY_STREAM))
+    return _reset_seed(reset), np.random.default_rng(policy)
 
 
 def derive_seed(seed: int | None, sub_seed: int | None = 0, sub_sub_seed: int | None = 0) -> int:
@@ -74,7 +85,7 @@ def derive_seed(seed: int | None, sub_seed: int | None = 0, sub_sub_seed: int | 
         >>> derive_seed(0, 0, 1) != derive_seed(0, 0, 0)
         True
     """
-    return int(_sequence(seed, sub_seed, sub_sub_seed).generate_state(1, np.uint32)[0])
+    return _reset_seed(_sequence(seed, sub_seed, sub_sub_seed))
 
 
 def rollout_generator(

@@ -30,7 +30,7 @@ from gymsamp.envs.adapter import has_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, InitStateWrapper, find_wrapper
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
 from gymsamp.sampling.errors import WorkerError
-from gymsamp.sampling.queued_reset import check_env_index
+from gymsamp.sampling.queued_reset import check_env_index, reset_in_step
 
 __all__ = [
     "VECTORIZATIONS",
@@ -195,9 +195,7 @@ class _QueuedResetWrapper(gym.Wrapper[Any, Any, Any, Any]):
         obs, reward, terminated, truncated, info = self.env.step(action)
         if (terminated or truncated) and self._queued is not None:
             (seed, options), self._queued = self._queued, None
-            final_obs, final_info = obs, info
-            obs, info = self.env.reset(seed=seed, options=options)
-            info = {**info, "final_obs": final_obs, "final_info": final_info}
+            obs, info = reset_in_step(self.env, seed, options, obs, info)
         return obs, reward, terminated, truncated, info
 
 
@@ -507,10 +505,9 @@ class InProcessVectorEnv(VectorEnv):
     def _reset_in_step(self, i: int, final_obs: Any, final_info: dict[str, Any]) -> Any:
         seed, options = self._queued.pop(i)
         try:
-            obs, info = self.envs[i].reset(seed=seed, options=options)
+            return reset_in_step(self.envs[i], seed, options, final_obs, final_info)
         except Exception as err:
             raise self._fail(i, "reset", err) from err
-        return obs, {**info, "final_obs": np.array(final_obs, copy=True), "final_info": final_info}
 
     def _fail(self, i: int, where: str, err: Exception) -> Exception:
         if not self.tag_errors or isinstance(err, WorkerError):

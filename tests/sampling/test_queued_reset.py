@@ -149,3 +149,49 @@ def test_sampler_rollouts_started_inside_a_step_are_exact(vectorization: str) ->
         np.testing.assert_array_equal(ro.states[:, 0], increment * np.arange(4))
         assert ro.terminated.tolist() == [False, False, True]
         assert "final_obs" not in ro.rollout_info.get("final_info", {})
+
+
+class StrictEnv(gym.Env):
+    """Ends every episode after 3 steps and raises when stepped past an episode's end or
+    more than ``budget`` times in all, so an extra step anywhere shows."""
+
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.count = self.steps = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.count = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.steps += 1
+        if self.count >= 3 or self.steps > self.budget:
+            raise RuntimeError(f"step {self.steps} of a budget of {self.budget}, {self.count}")
+        self.count += 1
+        return np.full(1, self.count, np.float32), 1.0, self.count == 3, False, {}
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
+@pytest.mark.parametrize("bound", [{"min_rollouts": 4}, {"min_steps": 12}])
+def test_no_step_is_taken_past_the_result(vectorization: str, bound: dict) -> None:
+    """2 sub-envs in lockstep need exactly 6 steps each for 4 rollouts of 3 steps. In
+    ``min_steps`` mode their next jobs are already queued when the result completes, so a
+    pipelined loop that sent the next step before booking would take a 7th."""
+    from gymsamp.policies import IdlePolicy
+    from gymsamp.sampling import ParallelRolloutSampler
+
+    with ParallelRolloutSampler(
+        lambda: StrictEnv(budget=6),
+        IdlePolicy(StrictEnv.action_space),
+        2,
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+        **bound,
+    ) as sampler:
+        rollouts = sampler.sample()
+    assert [ro.length for ro in rollouts] == [3, 3, 3, 3]
