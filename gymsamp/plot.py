@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from gymsamp._checks import check_int
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.summary import (
     as_rollout_list,
@@ -305,8 +306,7 @@ def plot_trajectories(
             f"the rollouts have no {field!r} field (record states with record_states=True / "
             "--record-states)"
         )
-    if isinstance(num_rollouts, bool) or not isinstance(num_rollouts, int) or num_rollouts < 1:
-        raise ValueError(f"num_rollouts must be an int >= 1, got {num_rollouts!r}")
+    num_rollouts = check_int("num_rollouts", num_rollouts)
     env_id = _env_id_of(rollouts)
     name = _env_name(env_id)
     units = {**KNOWN_UNITS.get(name or "", {}), **(units or {})}

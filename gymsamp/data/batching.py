@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from gymsamp._checks import check_int
+
 __all__ = [
     "as_generator",
     "check_positive_int",
@@ -21,9 +23,7 @@ T = TypeVar("T")
 
 def check_positive_int(name: str, value: Any) -> int:
     """Validate an int >= 1 (bools are rejected)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    return int(value)
+    return check_int(name, value)
 
 
 def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:

@@ -8,6 +8,8 @@ from typing import Any
 
 import gymnasium as gym
 
+from gymsamp._checks import check_int
+
 
 def _as_labels(labels: Sequence[str] | None, name: str) -> tuple[str, ...] | None:
     if labels is None:
@@ -58,8 +60,8 @@ class EnvSpec:
                 f"{type(self.state_space).__name__}"
             )
         mel = self.max_episode_length
-        if mel is not None and (isinstance(mel, bool) or not isinstance(mel, int) or mel < 1):
-            raise ValueError(f"max_episode_length must be None or an int >= 1, got {mel!r}")
+        if mel is not None:
+            object.__setattr__(self, "max_episode_length", check_int("max_episode_length", mel))
         for name in ("obs_labels", "act_labels", "state_labels"):
             object.__setattr__(self, name, _as_labels(getattr(self, name), name))
 

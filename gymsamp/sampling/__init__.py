@@ -25,7 +25,7 @@ from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout import RenderMode, after_rollout_query, rollout
 from gymsamp.sampling.sampler import Closable, SamplerBase
 from gymsamp.sampling.sampler_pool import GlobalNamespace, SamplerPool
-from gymsamp.sampling.seeding import derive_seed, rollout_generator
+from gymsamp.sampling.seeding import call_seed, derive_seed, rollout_generator
 
 __all__ = [
     "CVaRSampler",
@@ -43,6 +43,7 @@ __all__ = [
     "StepTimeoutError",
     "WorkerError",
     "after_rollout_query",
+    "call_seed",
     "collect",
     "derive_seed",
     "eval_domain_params",

@@ -28,13 +28,14 @@ import math
 import multiprocessing
 import os
 import pickle
+import select
 import signal
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import Connection, wait
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any
 
 import cloudpickle
@@ -51,8 +52,10 @@ from gymnasium.vector.utils import (
     read_from_shared_memory,
 )
 
+from gymsamp._checks import check_int
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.queued_reset import check_env_index, reset_in_step
+from gymsamp.sampling.start_method import global_start_method_kept
 
 __all__ = ["BatchedAsyncVectorEnv", "available_cpus"]
 
@@ -155,6 +158,11 @@ class BatchedAsyncVectorEnv(VectorEnv):
             a step (measured on 2 vCPUs: 85 us instead of 52 us for 2 x 4 CartPole sub-envs).
             Turn it off for sub-envs that run threads or processes of their own: those
             inherit the single CPU.
+        busy_poll_us: Microseconds a worker keeps polling for the next request after a reply,
+            giving its CPU away between polls (``sched_yield``), before it sleeps. A sleeping
+            worker costs 10-20 us to wake on a VM, once per step; the collection loop's next
+            request usually comes sooner than 100 us. 0: sleep at once (every poll is a
+            system call, so this costs CPU time where nothing else wants the CPU).
 
     An exception in a sub-env raises :class:`~gymsamp.sampling.errors.WorkerError` with the
     sub-env's (global) index and the worker's traceback; the worker lives on, the sub-env is
@@ -191,6 +199,7 @@ class BatchedAsyncVectorEnv(VectorEnv):
         copy: bool = True,
         close_timeout: float = 10.0,
         pin_workers: bool = True,
+        busy_poll_us: float = 100.0,
     ) -> None:
         self.processes: list[multiprocessing.process.BaseProcess] = []
         self._conns: list[Connection] = []
@@ -201,8 +210,8 @@ class BatchedAsyncVectorEnv(VectorEnv):
         if n < 1:
             raise ValueError("env_fns must hold at least one env factory, got none")
         num_workers = min(n, available_cpus()) if num_workers is None else num_workers
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
-            raise ValueError(f"num_workers must be None or an int >= 1, got {num_workers!r}")
+        num_workers = check_int("num_workers", num_workers)
+        busy_poll_s = _check_busy_poll(busy_poll_us) * 1e-6
         self.envs_per_worker = k = math.ceil(n / num_workers)
         self.num_workers = math.ceil(n / k)  # 5 sub-envs on 4 workers run as 2 + 2 + 1
         self._bounds = [(lo, min(lo + k, n)) for lo in range(0, n, k)]
@@ -219,48 +228,53 @@ class BatchedAsyncVectorEnv(VectorEnv):
         self.observation_space = batch_space(spaces[0], n)
         self.action_space = batch_space(spaces[1], n)
 
-        ctx: Any = multiprocessing.get_context(context)
-        memory = (
-            *(create_shared_memory(s, n=n, ctx=ctx) if _shareable(s) else None for s in spaces),
-            ctx.RawArray(ctypes.c_double, n),
-            ctx.RawArray("b", 2 * n),
-        )
-        self._obs, self._act, self._rewards, self._terminated, self._truncated = _views(
-            spaces, memory, n
-        )
-        self._obs_list: list[Any] = [None] * n  # without shared memory: each sub-env's obs
-        self._obs_batch: Any = None if self._obs is not None else create_empty_array(spaces[0], n)
+        # Neither get_context(None) nor a spawned worker may fix the caller's start method.
+        with global_start_method_kept():
+            ctx: Any = multiprocessing.get_context(context)
+            memory = (
+                *(create_shared_memory(s, n=n, ctx=ctx) if _shareable(s) else None for s in spaces),
+                ctx.RawArray(ctypes.c_double, n),
+                ctx.RawArray("b", 2 * n),
+            )
+            self._obs, self._act, self._rewards, self._terminated, self._truncated = _views(
+                spaces, memory, n
+            )
+            self._obs_list: list[Any] = [None] * n  # without shared memory: each sub-env's obs
+            self._obs_batch: Any = (
+                None if self._obs is not None else create_empty_array(spaces[0], n)
+            )
 
-        # PR_SET_PDEATHSIG fires when the *thread* that started the worker ends, and under
-        # forkserver the worker's parent is the server: only fork/spawn from the main thread.
-        main_thread = threading.current_thread() is threading.main_thread()
-        parent = os.getpid() if main_thread and ctx.get_start_method() != "forkserver" else None
-        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        try:
-            for w, (lo, hi) in enumerate(self._bounds):
-                conn, child_conn = ctx.Pipe()
-                process = ctx.Process(
-                    target=_worker_main,
-                    name=f"Worker<{type(self).__name__}>-{w}",
-                    args=(_CloudPickled(list(env_fns[lo:hi])), lo, n, parent, child_conn),
-                    kwargs={
-                        "memory": memory,
-                        "spaces": spaces,
-                        "cpu": cpus[w % len(cpus)] if pin_workers and cpus else None,
-                    },
-                    daemon=daemon,
-                )
-                process.start()
-                # Closed at once, so no later worker inherits it: EOF on our end then
-                # reliably means that this worker died.
-                child_conn.close()
-                self._conns.append(conn)
-                self._fds.append(conn.fileno())
-                self.processes.append(process)
-            self._request(("ready", None))
-        except BaseException:
-            self.close(terminate=True)
-            raise
+            # PR_SET_PDEATHSIG fires when the *thread* that started the worker ends, and under
+            # forkserver the worker's parent is the server: only fork/spawn from the main thread.
+            main_thread = threading.current_thread() is threading.main_thread()
+            parent = os.getpid() if main_thread and ctx.get_start_method() != "forkserver" else None
+            cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+            try:
+                for w, (lo, hi) in enumerate(self._bounds):
+                    conn, child_conn = ctx.Pipe()
+                    process = ctx.Process(
+                        target=_worker_main,
+                        name=f"Worker<{type(self).__name__}>-{w}",
+                        args=(_CloudPickled(list(env_fns[lo:hi])), lo, n, parent, child_conn),
+                        kwargs={
+                            "memory": memory,
+                            "spaces": spaces,
+                            "cpu": cpus[w % len(cpus)] if pin_workers and cpus else None,
+                            "busy_poll_s": busy_poll_s,
+                        },
+                        daemon=daemon,
+                    )
+                    process.start()
+                    # Closed at once, so no later worker inherits it: EOF on our end then
+                    # reliably means that this worker died.
+                    child_conn.close()
+                    self._conns.append(conn)
+                    self._fds.append(conn.fileno())
+                    self.processes.append(process)
+                self._request(("ready", None))
+            except BaseException:
+                self.close(terminate=True)
+                raise
 
     # -- the vector env API -------------------------------------------------------------------
 
@@ -541,6 +555,13 @@ class BatchedAsyncVectorEnv(VectorEnv):
         return _copy(batch) if self.copy else batch
 
 
+def _check_busy_poll(value: Any) -> float:
+    number = float(value) if isinstance(value, Real) and not isinstance(value, bool) else -1.0
+    if not 0.0 <= number < math.inf:
+        raise ValueError(f"busy_poll_us must be a finite number >= 0, got {value!r}")
+    return number
+
+
 def _check_mask(mask: Any, n: int) -> np.ndarray:
     if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
         raise TypeError(f"options['reset_mask'] must be a numpy bool array, got {mask!r}")
@@ -564,6 +585,7 @@ def _worker_main(
     memory: tuple[Any, ...],
     spaces: tuple[gym.Space[Any], gym.Space[Any]],
     cpu: int | None,
+    busy_poll_s: float,
 ) -> None:
     # Ctrl-C is the parent's to handle (it terminates the workers); a terminal sends SIGINT to
     # the whole process group, which would otherwise kill workers halfway through a reply.
@@ -573,7 +595,8 @@ def _worker_main(
     if cpu is not None:
         with contextlib.suppress(OSError):  # e.g. the CPU went offline: run anywhere
             os.sched_setaffinity(0, {cpu})
-    worker = _Worker(env_fns.value, lo, conn.fileno(), spaces, _views(spaces, memory, n))
+    views = _views(spaces, memory, n)
+    worker = _Worker(env_fns.value, lo, conn.fileno(), spaces, views, busy_poll_s=busy_poll_s)
     try:
         worker.serve()
     finally:
@@ -601,15 +624,27 @@ class _Worker:
         fd: int,
         spaces: tuple[gym.Space[Any], gym.Space[Any]],
         views: Views,
+        *,
+        busy_poll_s: float = 0.0,
     ) -> None:
         self.env_fns, self.lo, self.fd, self.spaces = env_fns, lo, fd, spaces
+        self.busy_poll_s = busy_poll_s
         self.obs, self.act, self.rewards, self.terminated, self.truncated = views
         self.envs: list[gym.Env[Any, Any]] = []
         self.current: int | None = None  # the sub-env at work, for error reports
         self.queued: Queued = {}
 
     def serve(self) -> None:
+        busy_poll = self.busy_poll_s > 0.0 and hasattr(select, "poll")
+        if busy_poll:
+            poller = select.poll()
+            poller.register(self.fd, select.POLLIN)
+            poll, clock = poller.poll, time.perf_counter
         while True:
+            if busy_poll:  # yielding between polls, so a parent that shares this CPU runs
+                deadline = clock() + self.busy_poll_s
+                while not poll(0) and clock() < deadline:
+                    os.sched_yield()
             try:
                 message = _read(self.fd)
             except EOFError:  # the parent is gone

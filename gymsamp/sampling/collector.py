@@ -43,7 +43,7 @@ from gymsamp.sampling.rollout_assembly import (
 from gymsamp.sampling.seeding import seed_and_generator
 from gymsamp.sampling.step_buffer import StepBuffer
 
-__all__ = ["RolloutJob", "collect"]
+__all__ = ["RolloutJob", "check_observation_space", "collect"]
 
 _ARRAY_SPACES = (
     gym.spaces.Box,
@@ -51,6 +51,24 @@ _ARRAY_SPACES = (
     gym.spaces.MultiDiscrete,
     gym.spaces.MultiBinary,
 )
+
+
+def check_observation_space(space: gym.Space[Any]) -> None:
+    """Refuse observation spaces that rollouts cannot store as arrays (Dict, Tuple, ...).
+
+    Example:
+        >>> try:
+        ...     check_observation_space(gym.spaces.Dict({"a": gym.spaces.Discrete(2)}))
+        ... except TypeError as err:
+        ...     print("FlattenObservation" in str(err))
+        True
+    """
+    if not isinstance(space, _ARRAY_SPACES):
+        raise TypeError(
+            "the observation space must be a Box, Discrete, MultiDiscrete or MultiBinary space "
+            f"(rollouts store observations as arrays), got {space}; flatten it with "
+            "gymnasium.wrappers.FlattenObservation"
+        )
 
 
 @dataclass
@@ -623,13 +641,7 @@ def collect(
     """
     if not stop_on_done and max_steps is None:
         raise ValueError("max_steps must be given when stop_on_done is False, got None")
-    space = envs.single_observation_space
-    if not isinstance(space, _ARRAY_SPACES):
-        raise TypeError(
-            "the observation space must be a Box, Discrete, MultiDiscrete or MultiBinary space "
-            f"(rollouts store observations as arrays), got {space}; flatten it with "
-            "gymnasium.wrappers.FlattenObservation"
-        )
+    check_observation_space(envs.single_observation_space)
     if max_steps is not None and (isinstance(max_steps, bool) or max_steps < 1):
         raise ValueError(f"max_steps must be None or an int >= 1, got {max_steps!r}")
     collection = _Collection(

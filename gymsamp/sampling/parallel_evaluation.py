@@ -3,28 +3,32 @@
 Every function's ``pool`` argument takes a worker count, a :class:`SamplerPool` (its worker
 count is used) or a :class:`ParallelRolloutSampler` (its worker count, vectorization and
 backend are used). The rollouts are collected by a :class:`ParallelRolloutSampler` with
-``seed``. The keyword ``backend`` (``"local"`` or ``"ray"``; None: the pool sampler's backend,
-else ``"local"``) chooses where; with ``"ray"`` the worker count is the number of Ray actors and
-the results are the same (DESIGN §4).
+``seed``, so the results are the same for every worker count. The keyword ``backend``
+(``"local"`` or ``"ray"``; None: the pool sampler's backend, else ``"local"``) chooses where;
+with ``"ray"`` the worker count is the number of Ray actors and the results are the same
+(DESIGN §4).
+
+Bad input raises ``TypeError`` (wrong kind of object, e.g. one dict where a list of dicts is
+expected) or ``ValueError`` (a value out of range, an empty list, an unknown domain-parameter
+name, an initial state of the wrong shape), naming the argument, the rule and the value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import numbers
+import reprlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from gymsamp.data import StepSequence
-from gymsamp.policies.builtin import PlaybackPolicy
-from gymsamp.sampling.parallel_rollout_sampler import (
-    BACKENDS,
-    ParallelRolloutSampler,
-    reset_payloads,
-)
+from gymsamp.policies.base import PolicyStep
+from gymsamp.sampling.collector import RolloutJob, collect
+from gymsamp.sampling.parallel_rollout_sampler import BACKENDS, ParallelRolloutSampler
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.sampler_pool import SamplerPool
-from gymsamp.sampling.seeding import check_seed
+from gymsamp.sampling.seeding import call_seed, check_seed
 
 __all__ = [
     "eval_domain_params",
@@ -32,6 +36,51 @@ __all__ = [
     "eval_nominal_domain",
     "eval_randomized_domain",
 ]
+
+# -- argument checks --------------------------------------------------------------------------
+
+
+def _show(value: Any) -> str:
+    """``value`` for an error message: its type and a shortened repr."""
+    return f"{type(value).__name__} {reprlib.repr(value)}"
+
+
+def _as_list(value: Any, name: str, what: str, *, allow_empty: bool = False) -> list[Any]:
+    """``value`` (a list, tuple or array of ``what``) as a list.
+
+    A dict, a string or a :class:`StepSequence` is one item, not a list of them: TypeError.
+    """
+    if isinstance(value, (str, bytes, Mapping, StepSequence)) or not isinstance(
+        value, (Sequence, np.ndarray)
+    ):
+        hint = "; wrap a single one in a list" if isinstance(value, (Mapping, StepSequence)) else ""
+        raise TypeError(f"{name} must be a list of {what}, got {_show(value)}{hint}")
+    items = list(value)
+    if not items and not allow_empty:
+        raise ValueError(f"{name} must be a non-empty list of {what}, got an empty list")
+    return items
+
+
+def _domain_param(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict of domain parameters, got {_show(value)}")
+    return dict(value)
+
+
+def _state(value: Any, name: str) -> np.ndarray:
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be an array of numbers, got {_show(value)}") from err
+
+
+def _check_flag(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {_show(value)}")
+    return bool(value)
+
+
+# -- the pool and the sampler -----------------------------------------------------------------
 
 
 def _pool_settings(pool: Any, backend: str | None = None) -> tuple[int, dict[str, Any]]:
@@ -57,11 +106,13 @@ def _pool_settings(pool: Any, backend: str | None = None) -> tuple[int, dict[str
 def _plain_pool_settings(pool: Any) -> tuple[int, dict[str, Any]]:
     if isinstance(pool, SamplerPool):
         return pool.num_threads, {}
-    if isinstance(pool, int) and not isinstance(pool, bool) and pool >= 1:
-        return pool, {}
+    if isinstance(pool, numbers.Integral) and not isinstance(pool, (bool, np.bool_)):
+        if pool < 1:
+            raise ValueError(f"pool must be a worker count >= 1, got {pool!r}")
+        return int(pool), {}
     raise TypeError(
         "pool must be a worker count (int >= 1), a SamplerPool or a ParallelRolloutSampler, "
-        f"got {pool!r}"
+        f"got {_show(pool)}"
     )
 
 
@@ -78,14 +129,18 @@ def _run(
     env: Any,
     policy: Any,
     payloads: list[dict[str, Any]],
+    labels: list[tuple[str, str]],
     seed: int | None,
     backend: str | None,
-    **kwargs: Any,
 ) -> list[StepSequence]:
-    """One rollout per payload, in payload order."""
-    with _sampler_for(pool, env, policy, check_seed(seed), backend, **kwargs) as sampler:
+    """One rollout per payload, in payload order (``labels``: see ``check_payloads``)."""
+    with _sampler_for(pool, env, policy, check_seed(seed), backend) as sampler:
+        sampler.check_payloads(payloads, labels)
         make_job = sampler._job_maker(payloads)
         return sampler.sample_jobs(Quota(min_rollouts=len(payloads)), make_job, eval=True)
+
+
+# -- the public functions ---------------------------------------------------------------------
 
 
 def eval_domain_params(
@@ -104,17 +159,41 @@ def eval_domain_params(
         pool: Worker count, :class:`SamplerPool` or :class:`ParallelRolloutSampler`.
         env: The env (id, factory or instance) to evaluate in.
         policy: The policy to evaluate.
-        params: The domain parameters, one rollout each, in this order.
+        params: The domain parameters: a non-empty list of dicts, one rollout each, in this
+            order (names missing from a dict take their nominal values).
         init_state: A fixed initial state for every rollout, or None.
         seed: Base seed (rollout ``k`` resets with ``derive_seed(seed, 0, k)``).
         backend: ``"local"`` or ``"ray"``; None: the pool sampler's, else ``"local"``.
 
     Returns:
         The rollouts, ``rollouts[k]`` with ``params[k]``.
+
+    Raises:
+        TypeError: ``params`` is not a list of dicts (e.g. a single dict), or ``pool`` is
+            not a worker count, pool or sampler.
+        ValueError: ``params`` is empty or uses a name the env does not have, ``init_state``
+            has the wrong shape, or ``pool`` is below 1.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> from gymsamp.envs import CountingEnv
+        >>> from gymsamp.policies import IdlePolicy
+        >>> env = lambda: CountingEnv(terminate_at=3)
+        >>> policy = IdlePolicy(gym.spaces.Discrete(2))
+        >>> grid = [{"increment": 1.0}, {"increment": 2.0}]
+        >>> rollouts = eval_domain_params(2, env, policy, grid, seed=0)
+        >>> [ro.observations[:, 0].tolist() for ro in rollouts]
+        [[0.0, 1.0, 2.0, 3.0], [0.0, 2.0, 4.0, 6.0]]
     """
-    payloads = reset_payloads(None if init_state is None else [init_state], list(params))
-    assert payloads is not None
-    return _run(pool, env, policy, payloads, seed, backend)
+    items = _as_list(params, "params", "domain-parameter dicts (one rollout each)")
+    common: dict[str, Any] = {}
+    if init_state is not None:
+        common["init_state"] = _state(init_state, "init_state")
+    payloads = [
+        {**common, "domain_param": _domain_param(p, f"params[{k}]")} for k, p in enumerate(items)
+    ]
+    labels = [("init_state", f"params[{k}]") for k in range(len(payloads))]
+    return _run(pool, env, policy, payloads, labels, seed, backend)
 
 
 def eval_nominal_domain(
@@ -126,10 +205,37 @@ def eval_nominal_domain(
     *,
     backend: str | None = None,
 ) -> list[StepSequence]:
-    """One rollout per initial state with the env's nominal domain parameters."""
-    payloads = reset_payloads(list(init_states), None)
-    assert payloads is not None
-    return _run(pool, env, policy, payloads, seed, backend)
+    """One rollout per initial state with the env's nominal domain parameters.
+
+    Args:
+        pool: Worker count, :class:`SamplerPool` or :class:`ParallelRolloutSampler`.
+        env: The env (id, factory or instance) to evaluate in.
+        policy: The policy to evaluate.
+        init_states: A non-empty list (or 2-D array) of initial states, one rollout each.
+        seed: Base seed (rollout ``k`` resets with ``derive_seed(seed, 0, k)``).
+        backend: ``"local"`` or ``"ray"``; None: the pool sampler's, else ``"local"``.
+
+    Returns:
+        The rollouts, ``rollouts[k]`` from ``init_states[k]``.
+
+    Raises:
+        TypeError: ``init_states`` is not a list of arrays.
+        ValueError: ``init_states`` is empty or one has the wrong shape.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> from gymsamp.envs import CountingEnv
+        >>> from gymsamp.policies import IdlePolicy
+        >>> env = lambda: CountingEnv(terminate_at=2)
+        >>> policy = IdlePolicy(gym.spaces.Discrete(2))
+        >>> rollouts = eval_nominal_domain(1, env, policy, [np.array([0.0]), np.array([5.0])])
+        >>> [ro.observations[:, 0].tolist() for ro in rollouts]
+        [[0.0, 1.0, 2.0], [5.0, 6.0, 7.0]]
+    """
+    items = _as_list(init_states, "init_states", "initial states (one rollout each)")
+    payloads = [{"init_state": _state(s, f"init_states[{k}]")} for k, s in enumerate(items)]
+    labels = [(f"init_states[{k}]", "") for k in range(len(payloads))]
+    return _run(pool, env, policy, payloads, labels, seed, backend)
 
 
 def eval_randomized_domain(
@@ -146,21 +252,130 @@ def eval_randomized_domain(
 
     The domains are drawn in the parent from a generator seeded with ``seed`` (one joint draw
     per initial state, paired in order).
+
+    Args:
+        pool: Worker count, :class:`SamplerPool` or :class:`ParallelRolloutSampler`.
+        env: The env (id, factory or instance) to evaluate in.
+        randomizer: A :class:`~gymsamp.envs.DomainRandomizer` (anything with
+            ``sample(rng=...)`` returning a dict of domain parameters).
+        policy: The policy to evaluate.
+        init_states: A non-empty list (or 2-D array) of initial states, one rollout each.
+        seed: Base seed for the draws and the rollouts (rollout ``k`` resets with
+            ``derive_seed(seed, 0, k)``).
+        backend: ``"local"`` or ``"ray"``; None: the pool sampler's, else ``"local"``.
+
+    Returns:
+        The rollouts, ``rollouts[k]`` from ``init_states[k]`` in the ``k``-th drawn domain
+        (``rollout_info["domain_param"]``).
+
+    Raises:
+        TypeError: ``randomizer`` has no ``sample`` method, or ``init_states`` is not a list.
+        ValueError: ``init_states`` is empty or one has the wrong shape, or the randomizer
+            draws a name the env does not have.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> from gymsamp.envs import CountingEnv, DomainRandomizer, UniformDomainParam
+        >>> from gymsamp.policies import IdlePolicy
+        >>> randomizer = DomainRandomizer(UniformDomainParam("increment", mean=2.0, halfspan=1.0))
+        >>> policy = IdlePolicy(gym.spaces.Discrete(2))
+        >>> starts = [np.array([0.0])] * 3
+        >>> rollouts = eval_randomized_domain(
+        ...     2, lambda: CountingEnv(terminate_at=2), randomizer, policy, starts, seed=0)
+        >>> [1.0 <= ro.rollout_info["domain_param"]["increment"] <= 3.0 for ro in rollouts]
+        [True, True, True]
     """
+    if not callable(getattr(randomizer, "sample", None)):
+        raise TypeError(
+            "randomizer must be a DomainRandomizer (an object with sample(rng=...)), got "
+            f"{_show(randomizer)}"
+        )
+    items = _as_list(init_states, "init_states", "initial states (one rollout each)")
+    states = [_state(s, f"init_states[{k}]") for k, s in enumerate(items)]
     rng = np.random.default_rng(np.random.SeedSequence(check_seed(seed), spawn_key=(2**31,)))
     payloads = [
         {
-            "init_state": np.asarray(state, dtype=np.float64),
-            "domain_param": dict(randomizer.sample(rng=rng)),
+            "init_state": state,
+            "domain_param": _domain_param(
+                randomizer.sample(rng=rng), f"randomizer.sample() (draw {k})"
+            ),
         }
-        for state in init_states
+        for k, state in enumerate(states)
     ]
-    return _run(pool, env, policy, payloads, seed, backend)
+    labels = [(f"init_states[{k}]", f"randomizer (draw {k})") for k in range(len(payloads))]
+    return _run(pool, env, policy, payloads, labels, seed, backend)
+
+
+# -- segment-wise re-simulation ---------------------------------------------------------------
+
+
+class _SegmentPlayback:
+    """Replays in each sub-env the actions its rollout's job carries as ``policy_params``.
+
+    Every job of one collection carries the recorded actions of its own real segment
+    (flattened), so segments of different real rollouts run side by side in one vector env.
+    A sub-env without a recording (idle) gets zeros, which the loop ignores.
+    """
+
+    def __init__(self, action_shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+        self.action_shape = action_shape
+        self.dtype = dtype
+        self._recordings: list[np.ndarray | None] = []
+        self._steps = np.zeros(0, dtype=np.int64)
+
+    def start(self, num_envs: int, *, eval: bool) -> None:
+        self._recordings = [None] * int(num_envs)
+        self._steps = np.zeros(int(num_envs), dtype=np.int64)
+
+    def reset_envs(self, env_indices: np.ndarray, rngs: Sequence[np.random.Generator]) -> None:
+        for i in np.asarray(env_indices).tolist():
+            self._recordings[i] = None  # set_env_params follows with the job's recording
+            self._steps[i] = 0
+
+    def set_env_params(self, env_indices: np.ndarray, params: np.ndarray) -> None:
+        for i, flat in zip(np.asarray(env_indices).tolist(), params, strict=True):
+            shaped = np.asarray(flat).astype(self.dtype, copy=False)
+            self._recordings[i] = shaped.reshape(-1, *self.action_shape)
+
+    def act(self, observations: np.ndarray) -> PolicyStep:
+        actions = np.zeros((len(self._recordings), *self.action_shape), dtype=self.dtype)
+        for i, recording in enumerate(self._recordings):
+            if recording is not None:
+                actions[i] = recording[min(int(self._steps[i]), len(recording) - 1)]
+        self._steps += 1
+        return PolicyStep(actions=actions, agent_infos={})
 
 
 def _segment_start(segment: StepSequence) -> np.ndarray:
     name = "states" if "states" in segment.data_names else "observations"
     return np.asarray(segment.get_data_values(name)[0], dtype=np.float64)
+
+
+def _collect_segments(
+    sampler: ParallelRolloutSampler, jobs: list[RolloutJob], length: int, stop_on_done: bool
+) -> list[StepSequence]:
+    """The rollouts of ``jobs`` (indices ``0..n-1``), each cut after ``length`` steps."""
+    quota = Quota(min_rollouts=len(jobs))
+    if stop_on_done:
+        sampler.max_steps = length
+        return sampler.sample_jobs(quota, jobs.__getitem__, eval=True)
+    # Stepping past an episode end: the local vector envs (autoreset DISABLED) allow it.
+    try:
+        return collect(
+            sampler._vector_env(),
+            sampler.policy,
+            jobs.__getitem__,
+            quota,
+            eval=True,
+            max_steps=length,
+            stop_on_done=False,
+            step_timeout=sampler.step_timeout,
+            dt=sampler.dt,
+            env_id=sampler.env_id,
+        )
+    except BaseException:
+        sampler._terminate()  # a failed vector env is unusable: end it (as sample_jobs does)
+        raise
 
 
 def eval_domain_params_with_segmentwise_reset(
@@ -174,74 +389,176 @@ def eval_domain_params_with_segmentwise_reset(
     seed: int | None = None,
     *,
     backend: str | None = None,
-) -> list[list[StepSequence]]:
+) -> list[list[list[StepSequence]]]:
     """Re-simulate real rollouts segment by segment under candidate domain parameters.
 
-    Every segment of real rollout ``i`` is simulated under each domain-parameter dict of
-    ``domain_params_ml_all[i]``, starting from the segment's initial state (its ``states``
-    where recorded, else its first observation) for the segment's length, with the recorded
-    actions (``use_rec``) or the policy. The segments run one after the other in this process
-    with :func:`~gymsamp.sampling.rollout` (each is short and tied to its real counterpart, and
-    ``stop_on_done=False`` needs a single env); ``pool`` and ``backend`` are validated for
-    signature compatibility.
+    Segment ``s`` of real rollout ``i`` is simulated under every domain-parameter dict of
+    ``domain_params_ml_all[i]``, starting from the real segment's initial state (its
+    ``states`` where recorded, else its first observation) for at most the real segment's
+    length, with the segment's recorded actions (``use_rec``) or the policy. All these
+    rollouts run on the pool's workers (those of equal length in one collection), and the
+    result is the same for every worker count.
 
     Args:
         pool: Worker count, :class:`SamplerPool` or :class:`ParallelRolloutSampler`.
-        env_sim: The simulated env (id, factory or instance; built once).
+        env_sim: The simulated env (id, factory or instance).
         policy: The policy (ignored with ``use_rec``).
-        segments_real_all: For each real rollout, its segments.
-        domain_params_ml_all: For each real rollout, the domain parameters to evaluate.
-        stop_on_done: False continues a simulated segment past an episode end.
-        use_rec: Replay the recorded actions instead of running the policy.
+        segments_real_all: For each real rollout, the list of its segments (each a
+            :class:`StepSequence` of at least one step).
+        domain_params_ml_all: For each real rollout, the list of domain-parameter dicts to
+            evaluate it under.
+        stop_on_done: True ends a simulated segment at an episode end; False runs it for the
+            segment's full length regardless (``backend="local"`` only).
+        use_rec: Replay the recorded actions of each real segment instead of running the
+            policy.
         seed: Base seed: segment ``s`` of real rollout ``i`` under domain ``d`` resets with
-            ``derive_seed(seed, i, running index)``.
-        backend: Validated like the other functions' (the segments always run here).
+            ``derive_seed(seed, i, s * len(domain_params_ml_all[i]) + d)``, which is also its
+            ``rollout_info["rollout_index"]``; None: a fresh base seed.
+        backend: ``"local"`` or ``"ray"``; None: the pool sampler's, else ``"local"``.
 
     Returns:
-        ``result[i][d]``: the simulated segments of real rollout ``i`` under domain ``d``,
-        concatenated (one rollout per segment, segment bounds kept).
-    """
-    from gymsamp.sampling.rollout import rollout
-    from gymsamp.sampling.vector_envs import EnvFactory
+        ``result[i][s][d]``: segment ``s`` of real rollout ``i`` simulated under
+        ``domain_params_ml_all[i][d]`` (as pyrado's ``segments_ml_all``).
 
-    _pool_settings(pool, backend)
-    if len(segments_real_all) != len(domain_params_ml_all):
+    Raises:
+        TypeError: A list argument is not a list of the right items (e.g. a real rollout
+            given as one ``StepSequence`` instead of a list of segments), or a flag is not a
+            bool.
+        ValueError: The two lists differ in length, a segment is empty or starts in a state
+            of the wrong shape, a dict uses a name the env does not have, or
+            ``stop_on_done=False`` with the Ray backend.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> from gymsamp.envs import CountingEnv
+        >>> from gymsamp.policies import IdlePolicy
+        >>> from gymsamp.sampling import rollout
+        >>> env = lambda: CountingEnv(terminate_at=10)
+        >>> policy = IdlePolicy(gym.spaces.Discrete(2))
+        >>> real = rollout(
+        ...     env, policy, max_steps=5, reset_kwargs={"domain_param": {"increment": 2.0}})
+        >>> segments = [real[0:2], real[2:5]]
+        >>> result = eval_domain_params_with_segmentwise_reset(
+        ...     2, env, policy, [segments], [[{"increment": 2.0}, {"increment": 1.0}]],
+        ...     stop_on_done=True, use_rec=True, seed=0)
+        >>> [[len(per_domain) for per_domain in per_segment] for per_segment in result]
+        [[2, 2]]
+        >>> result[0][1][0].observations[:, 0].tolist()  # from 4.0, 3 steps of 2.0
+        [4.0, 6.0, 8.0, 10.0]
+        >>> result[0][1][1].observations[:, 0].tolist()  # from 4.0, 3 steps of 1.0
+        [4.0, 5.0, 6.0, 7.0]
+    """
+    outer = _as_list(
+        segments_real_all,
+        "segments_real_all",
+        "lists of segments (one list per real rollout)",
+        allow_empty=True,
+    )
+    params_outer = _as_list(
+        domain_params_ml_all,
+        "domain_params_ml_all",
+        "lists of domain-parameter dicts (one list per real rollout)",
+        allow_empty=True,
+    )
+    if len(outer) != len(params_outer):
         raise ValueError(
             "segments_real_all and domain_params_ml_all must have one entry per real rollout, got "
-            f"{len(segments_real_all)} and {len(domain_params_ml_all)}"
+            f"{len(outer)} and {len(params_outer)}"
         )
-    seed = check_seed(seed)
-    env = EnvFactory(env_sim)()
-    results: list[list[StepSequence]] = []
-    try:
-        for i, (segments, domain_params) in enumerate(
-            zip(segments_real_all, domain_params_ml_all, strict=True)
-        ):
-            per_domain: list[StepSequence] = []
-            count = 0
-            for domain_param in domain_params:
-                parts = []
-                for segment in segments:
-                    parts.append(
-                        rollout(
-                            env,
-                            PlaybackPolicy([np.asarray(segment.actions)]) if use_rec else policy,
-                            eval=True,
-                            max_steps=segment.length,
-                            reset_kwargs={
-                                "init_state": _segment_start(segment),
-                                "domain_param": dict(domain_param),
-                            },
-                            no_close=True,
-                            stop_on_done=stop_on_done,
-                            seed=seed,
-                            sub_seed=i,
-                            sub_sub_seed=count,
-                        )
+    stop_on_done = _check_flag(stop_on_done, "stop_on_done")
+    use_rec = _check_flag(use_rec, "use_rec")
+    segments_all: list[list[StepSequence]] = []
+    for i, segments in enumerate(outer):
+        name = f"segments_real_all[{i}]"
+        items = _as_list(segments, name, "segments (StepSequences)", allow_empty=True)
+        for s, segment in enumerate(items):
+            if not isinstance(segment, StepSequence):
+                raise TypeError(f"{name}[{s}] must be a StepSequence, got {_show(segment)}")
+            if segment.length < 1:
+                raise ValueError(f"{name}[{s}] must have at least one step, got 0")
+        segments_all.append(items)
+    params_all = [
+        [
+            _domain_param(p, f"domain_params_ml_all[{i}][{d}]")
+            for d, p in enumerate(
+                _as_list(
+                    params, f"domain_params_ml_all[{i}]", "domain-parameter dicts", allow_empty=True
+                )
+            )
+        ]
+        for i, params in enumerate(params_outer)
+    ]
+    _, options = _pool_settings(pool, backend)
+    if not stop_on_done and options.get("backend") == "ray":
+        raise ValueError(
+            "stop_on_done must be True with the Ray backend (its actors always end a rollout "
+            "at an episode end), got False; use backend='local'"
+        )
+    base_seed = call_seed(seed)
+
+    # Every (i, s, d) is one rollout; those of equal length share one collection.
+    keys = [
+        (i, s, d)
+        for i, segments in enumerate(segments_all)
+        for s in range(len(segments))
+        for d in range(len(params_all[i]))
+    ]
+    results: dict[tuple[int, int, int], StepSequence] = {}
+    if keys:
+        runner: Any = policy
+        if use_rec:
+            recorded = [
+                np.asarray(segment.actions) for segments in segments_all for segment in segments
+            ]
+            shapes = {rec.shape[1:] for rec in recorded}
+            if len(shapes) != 1:
+                raise ValueError(
+                    "segments_real_all must hold segments of one action shape, got shapes "
+                    f"{sorted(shapes)}"
+                )
+            runner = _SegmentPlayback(shapes.pop(), np.result_type(*recorded))
+        starts = {
+            (i, s): _segment_start(segment)
+            for i, segments in enumerate(segments_all)
+            for s, segment in enumerate(segments)
+        }
+        payloads = {
+            (i, s, d): {"init_state": starts[i, s], "domain_param": dict(params_all[i][d])}
+            for i, s, d in keys
+        }
+        with _sampler_for(pool, env_sim, runner, base_seed, backend) as sampler:
+            sampler.check_payloads(
+                list(payloads.values()),
+                [
+                    (
+                        f"segments_real_all[{i}][{s}] (its initial state)",
+                        f"domain_params_ml_all[{i}][{d}]",
                     )
-                    count += 1
-                per_domain.append(StepSequence.concat(parts))
-            results.append(per_domain)
-    finally:
-        env.close()
-    return results
+                    for i, s, d in keys
+                ],
+            )
+            groups: dict[int, list[tuple[int, int, int]]] = {}
+            for key in keys:
+                groups.setdefault(segments_all[key[0]][key[1]].length, []).append(key)
+            for length, members in sorted(groups.items()):
+                jobs = [
+                    RolloutJob.seeded(
+                        k,
+                        base_seed,
+                        i,
+                        s * len(params_all[i]) + d,
+                        options=payloads[i, s, d],
+                        policy_params=(
+                            np.asarray(segments_all[i][s].actions).reshape(-1) if use_rec else None
+                        ),
+                    )
+                    for k, (i, s, d) in enumerate(members)
+                ]
+                rollouts = _collect_segments(sampler, jobs, length, stop_on_done)
+                for (i, s, d), ro in zip(members, rollouts, strict=True):
+                    ro.rollout_info["rollout_index"] = s * len(params_all[i]) + d
+                    results[i, s, d] = ro
+    return [
+        [[results[i, s, d] for d in range(len(params_all[i]))] for s in range(len(segments))]
+        for i, segments in enumerate(segments_all)
+    ]

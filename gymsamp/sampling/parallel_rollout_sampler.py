@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import traceback
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from itertools import product
@@ -12,16 +13,18 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 
+from gymsamp._checks import check_int
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.envs.adapter import adapter_for, has_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
 from gymsamp.policies import as_policy
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv, available_cpus
-from gymsamp.sampling.collector import RolloutJob, collect
+from gymsamp.sampling.collector import RolloutJob, check_observation_space, collect
+from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout import spec_id
 from gymsamp.sampling.sampler import SamplerBase
-from gymsamp.sampling.seeding import check_seed
+from gymsamp.sampling.seeding import call_seed, check_seed
 from gymsamp.sampling.vector_envs import (
     VECTORIZATIONS,
     EnvFactory,
@@ -54,8 +57,18 @@ def reset_payloads(
     if init_states is None and domain_params is None:
         return None
     for name, values in (("init_states", init_states), ("domain_params", domain_params)):
+        if isinstance(values, Mapping):
+            raise TypeError(
+                f"{name} must be None or a list (one entry per setting), got a dict {values!r}; "
+                "wrap it in a list"
+            )
         if values is not None and len(values) == 0:
             raise ValueError(f"{name} must be None or a non-empty list, got an empty list")
+    for param in domain_params or ():
+        if param is not None and not isinstance(param, Mapping):
+            raise TypeError(
+                f"domain_params must hold dicts of parameter values, got an entry {param!r}"
+            )
     states: list[Any] = [None] if init_states is None else list(init_states)
     params: list[Any] = [None] if domain_params is None else list(domain_params)
     payloads = []
@@ -142,17 +155,21 @@ class ParallelRolloutSampler(SamplerBase):
         ray_actor_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(min_rollouts=min_rollouts, min_steps=min_steps)
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
-            raise ValueError(f"num_workers must be an int >= 1, got {num_workers!r}")
+        num_workers = check_int("num_workers", num_workers)
         if vectorization not in VECTORIZATIONS:
             raise ValueError(
                 f"vectorization must be one of {VECTORIZATIONS}, got {vectorization!r}"
             )
         _check_backend(backend, envs_per_actor, ray_actor_options, vectorization, step_timeout)
-        if max_steps is not None and (isinstance(max_steps, bool) or max_steps < 1):
-            raise ValueError(f"max_steps must be None or an int >= 1, got {max_steps!r}")
+        max_steps = None if max_steps is None else check_int("max_steps", max_steps)
         if step_timeout is not None and step_timeout <= 0:
             raise ValueError(f"step_timeout must be None or > 0 seconds, got {step_timeout!r}")
+        if step_timeout is not None and vectorization == "sync":
+            raise ValueError(
+                "step_timeout bounds sub-envs in worker processes (vectorization 'auto', "
+                f"'async' or 'batched'); a sub-env in this process cannot be stopped, got "
+                f"vectorization='sync' with step_timeout={step_timeout!r}"
+            )
         self.num_workers = num_workers
         self.show_progress_bar = show_progress_bar
         self.seed = check_seed(seed)
@@ -188,8 +205,15 @@ class ParallelRolloutSampler(SamplerBase):
             self.env_id = spec_id(probe)
             self.dt = env_dt(probe)
             self.has_adapter = has_adapter(probe)
-            measure = self.vectorization == "auto" and self.backend == "local"
-            self.step_cost_us = measure_step_cost(probe) if measure else None
+            check_observation_space(probe.observation_space)
+            # With a step timeout, auto runs no probe steps here (one could hang this process)
+            # and picks batched workers, which the timeout bounds.
+            measure = (
+                self.vectorization == "auto"
+                and self.backend == "local"
+                and self.step_timeout is None
+            )
+            self.step_cost_us = _probe_step_cost(probe) if measure else None
             params = find_wrapper(probe, DomainParamWrapper)
             self.nominal_domain_param = None if params is None else params.nominal_domain_param
         finally:
@@ -197,6 +221,8 @@ class ParallelRolloutSampler(SamplerBase):
         self.policy = as_policy(self._policy_source, self.env_spec)
         if self.backend == "ray":  # each actor steps its sub-envs in its own process
             self.vectorization_used = "sync"
+        elif self.vectorization == "auto" and self.step_timeout is not None:
+            self.vectorization_used = "batched"
         elif self.vectorization == "auto":
             self.vectorization_used = choose_vectorization(
                 self.num_workers, self.step_cost_us or 0.0, available_cpus()
@@ -304,40 +330,59 @@ class ParallelRolloutSampler(SamplerBase):
         """
         payloads = reset_payloads(init_states, domain_params)
         if payloads is not None:
-            self._check_payloads(payloads)
+            self.check_payloads(payloads)
         quota = self.quota
         if payloads is not None and self.min_steps is None:
             repeats = math.ceil((self.min_rollouts or 1) / len(payloads))
             quota = Quota(min_rollouts=repeats * len(payloads))
         return self.sample_jobs(quota, self._job_maker(payloads), eval=eval)
 
-    def _check_payloads(self, payloads: list[dict[str, Any]]) -> None:
+    def check_payloads(
+        self,
+        payloads: Sequence[dict[str, Any]],
+        labels: Sequence[tuple[str, str]] | None = None,
+    ) -> None:
+        """Check reset payloads against the env before anything runs.
+
+        Args:
+            payloads: Reset options (``init_state``, ``domain_param``), one per rollout.
+            labels: For the messages, the argument names of payload ``k``'s initial state and
+                domain parameters (default: ``init_states`` and ``domain_params``).
+
+        Raises:
+            TypeError: Payloads set something but the env has no simulator adapter.
+            ValueError: An unknown domain-parameter name or an initial state of the wrong
+                shape.
+        """
         if not self.has_adapter and any(payloads):
             probe = self._factory()
             try:
                 adapter_for(probe)  # raises a TypeError naming what the env lacks
             finally:
                 probe.close()
-        shape = self.env_spec.state_space.shape if self.env_spec.state_space is not None else None
-        valid = set(self.nominal_domain_param or ())
-        for options in payloads:
-            unknown = sorted(set(options.get("domain_param", ())) - valid)
+        space = self.env_spec.state_space
+        shape = None if space is None else space.shape
+        valid = sorted(self.nominal_domain_param or ())
+        names = labels or [("init_states", "domain_params")] * len(payloads)
+        for options, (state_name, param_name) in zip(payloads, names, strict=True):
+            unknown = sorted(set(options.get("domain_param", ())) - set(valid))
             if unknown:
                 raise ValueError(
-                    f"domain_params has unknown names {unknown}; valid names for {self.env_id} "
-                    f"are {sorted(valid)}"
+                    f"{param_name} must use the domain-parameter names of {self.env_id} "
+                    f"({valid}), got unknown names {unknown}"
                 )
             state = options.get("init_state")
             if state is not None and shape is not None and state.shape != shape:
                 raise ValueError(
-                    f"init_states must have shape {shape}, got an entry of shape {state.shape}"
+                    f"{state_name} must have shape {shape} (the state of {self.env_id}), got "
+                    f"shape {state.shape}"
                 )
 
     def _job_maker(
         self, payloads: list[dict[str, Any]] | None, info: dict[str, Any] | None = None
     ) -> Callable[[int], RolloutJob]:
         call = self._sample_count
-        seed = self.seed
+        seed = call_seed(self.seed)
 
         def make_job(k: int) -> RolloutJob:
             options = None if payloads is None else payloads[k % len(payloads)] or None
@@ -363,6 +408,8 @@ class ParallelRolloutSampler(SamplerBase):
         total = quota.min_steps if quota.min_steps is not None else quota.min_rollouts
         unit = "steps" if quota.min_steps is not None else "rollouts"
         self._sample_count += 1
+        if self._ray is None:
+            self._vector_env()  # built first: the bar names its layout (processes)
         where = (
             f"ray, {self.num_workers} actors x {self.envs_per_actor} envs"
             if self._ray is not None
@@ -429,6 +476,19 @@ class ParallelRolloutSampler(SamplerBase):
         )
 
 
+def _probe_step_cost(probe: gym.Env[Any, Any]) -> float:
+    """``measure_step_cost``, its failures named as what they are: the env's, in the probe."""
+    try:
+        return measure_step_cost(probe)
+    except Exception as err:
+        raise WorkerError(
+            f"the env raised {type(err).__name__} while vectorization='auto' measured its step "
+            f"cost on a probe env in this process (choose vectorization= to skip the probe): "
+            f"{err}",
+            remote_traceback=traceback.format_exc(),
+        ) from err
+
+
 def _check_backend(
     backend: str,
     envs_per_actor: int,
@@ -439,12 +499,7 @@ def _check_backend(
     """Validate the backend options together (before anything connects to Ray)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if (
-        isinstance(envs_per_actor, bool)
-        or not isinstance(envs_per_actor, int)
-        or envs_per_actor < 1
-    ):
-        raise ValueError(f"envs_per_actor must be an int >= 1, got {envs_per_actor!r}")
+    check_int("envs_per_actor", envs_per_actor)
     if ray_actor_options is not None and not isinstance(ray_actor_options, Mapping):
         raise TypeError(
             f"ray_actor_options must be None or a mapping, got {type(ray_actor_options).__name__}"

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from gymsamp._checks import check_int
 from gymsamp.data import StepSequence, to_format
 from gymsamp.envs.wrappers import DomainRandWrapper, find_wrapper
 from gymsamp.policies.base import ParametricPolicy
@@ -21,7 +22,7 @@ from gymsamp.sampling.collector import RolloutJob
 from gymsamp.sampling.parallel_rollout_sampler import ParallelRolloutSampler
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.sampler import Closable
-from gymsamp.sampling.seeding import check_seed, rollout_generator
+from gymsamp.sampling.seeding import call_seed, check_seed, rollout_generator
 
 __all__ = ["ParameterExplorationSampler", "ParameterSample", "ParameterSamplingResult"]
 
@@ -146,14 +147,10 @@ class ParameterExplorationSampler(Closable):
         seed: int | None = None,
         **sampler_kwargs: Any,
     ) -> None:
-        for name, value in (
-            ("num_init_states_per_domain", num_init_states_per_domain),
-            ("num_domains", num_domains),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        self.num_init_states_per_domain = num_init_states_per_domain
-        self.num_domains = num_domains
+        self.num_init_states_per_domain = check_int(
+            "num_init_states_per_domain", num_init_states_per_domain
+        )
+        self.num_domains = check_int("num_domains", num_domains)
         self.seed = check_seed(seed)
         sampler_kwargs.setdefault("show_progress_bar", False)
         self._sampler = ParallelRolloutSampler(
@@ -195,14 +192,10 @@ class ParameterExplorationSampler(Closable):
         if env is not None:
             self._randomizer = self._find_randomizer()
 
-    def _domains(self, call: int) -> list[dict[str, Any] | None]:
+    def _domains(self, seed: int, call: int) -> list[dict[str, Any] | None]:
         if self._randomizer is None:
             return [None] * self.num_domains
-        rng = (
-            rollout_generator(self.seed, call, _DOMAIN_STREAM)
-            if self.seed is not None
-            else (np.random.default_rng())
-        )
+        rng = rollout_generator(seed, call, _DOMAIN_STREAM)
         return [dict(self._randomizer.sample(rng=rng)) for _ in range(self.num_domains)]
 
     def _init_states(self, init_states: Sequence[Any] | None) -> list[Any]:
@@ -210,6 +203,14 @@ class ParameterExplorationSampler(Closable):
         if init_states is None:
             return [None] * self.num_rollouts_per_param
         states = [np.asarray(s, dtype=np.float64) for s in init_states]
+        space = self._sampler.env_spec.state_space
+        shape = None if space is None else space.shape
+        for k, state in enumerate(states):
+            if shape is not None and state.shape != shape:
+                raise ValueError(
+                    f"init_states[{k}] must have the env's state shape {shape}, got shape "
+                    f"{state.shape}"
+                )
         if len(states) == per_domain:  # the same init states in every domain
             return states * self.num_domains
         if len(states) == self.num_rollouts_per_param:  # domain-major, one per pair
@@ -241,10 +242,12 @@ class ParameterExplorationSampler(Closable):
                 f"param_sets must have shape (N, {num_params}) with N >= 1, got {params.shape}"
             )
         call = self._sampler._sample_count
-        domains = self._domains(call)
+        # One base seed for the whole call (fresh entropy for seed=None): every parameter set
+        # sees the same domains and the same seeded resets (common random numbers).
+        seed = call_seed(self.seed)
+        domains = self._domains(seed, call)
         states = self._init_states(init_states)
         pairs = self.num_rollouts_per_param
-        seed = self.seed
 
         def make_job(k: int) -> RolloutJob:
             p, i = divmod(k, pairs)

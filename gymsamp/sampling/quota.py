@@ -11,18 +11,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gymsamp._checks import check_int
+
 __all__ = ["Quota", "check_min_counts"]
 
 
-def check_min_counts(min_rollouts: int | None, min_steps: int | None) -> None:
-    """At least one bound; each None or an int >= 1."""
-    for name, value in (("min_rollouts", min_rollouts), ("min_steps", min_steps)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
-            raise ValueError(f"{name} must be None or an int >= 1, got {value!r}")
+def check_min_counts(
+    min_rollouts: int | None, min_steps: int | None
+) -> tuple[int | None, int | None]:
+    """At least one bound; each None or an int >= 1 (numpy integers become ints)."""
     if min_rollouts is None and min_steps is None:
         raise ValueError("at least one of min_rollouts and min_steps must be given, got both None")
+    return (
+        None if min_rollouts is None else check_int("min_rollouts", min_rollouts),
+        None if min_steps is None else check_int("min_steps", min_steps),
+    )
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,9 @@ class Quota:
     min_steps: int | None = None
 
     def __post_init__(self) -> None:
-        check_min_counts(self.min_rollouts, self.min_steps)
+        counts = check_min_counts(self.min_rollouts, self.min_steps)
+        object.__setattr__(self, "min_rollouts", counts[0])  # frozen: plain ints stored
+        object.__setattr__(self, "min_steps", counts[1])
 
     def should_issue(self, index: int, issued_steps: int) -> bool:
         """Whether rollout ``index`` may be needed.

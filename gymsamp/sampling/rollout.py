@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import numpy as np
 
+from gymsamp._checks import check_int
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.envs.adapter import adapter_for, has_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
@@ -123,8 +124,7 @@ def rollout(
         (2, True)
     """
     check_seed(seed)
-    if not isinstance(render_step, int) or render_step < 1:
-        raise ValueError(f"render_step must be an int >= 1, got {render_step!r}")
+    render_step = check_int("render_step", render_step)
     owned = not isinstance(env, gym.Env)
     base = EnvFactory(env)() if owned else env
     assert isinstance(base, gym.Env)
@@ -189,6 +189,19 @@ def spec_id(env: gym.Env[Any, Any]) -> str:
     return env.spec.id if env.spec is not None else type(env.unwrapped).__name__
 
 
+def _domain_params(env: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """``(nominal, current)`` domain parameters of ``env``, or None if it has none."""
+    if not isinstance(env, gym.Env):
+        return None
+    wrapper = find_wrapper(env, DomainParamWrapper)
+    if wrapper is not None:
+        return wrapper.nominal_domain_param, wrapper.domain_param
+    if has_adapter(env):
+        adapter = adapter_for(env)
+        return adapter.nominal_domain_param(), adapter.get_domain_param()
+    return None
+
+
 def after_rollout_query(
     env: gym.Env[Any, Any],
     policy: Any,
@@ -200,8 +213,10 @@ def after_rollout_query(
     """Ask the user what to do after a rollout was shown (the seed's interactive menu).
 
     Keys: ``C`` (or Enter) continue, ``N`` continue with nominal domain parameters, ``F`` fix
-    the initial state (type comma-separated values, or Enter for this rollout's initial state),
-    ``I`` print the env, ``D`` print the domain parameters, ``E`` exit.
+    the initial state (type its values separated by commas or spaces, or Enter for this
+    rollout's initial state; the shape must match), ``I`` print the env, ``D`` print the domain
+    parameters, ``E`` exit. Domain parameters come from the env's ``DomainParamWrapper`` or,
+    for an env without one, from its simulator adapter.
 
     Args:
         env: The env the rollout ran in.
@@ -233,32 +248,32 @@ def after_rollout_query(
             return False, None, None
         if answer == "e":
             return True, None, None
-        params = find_wrapper(env, DomainParamWrapper) if isinstance(env, gym.Env) else None
+        params = _domain_params(env)
         if answer == "n":
             if params is None:
                 print_fn("this env has no domain parameters")
                 continue
-            return False, None, params.nominal_domain_param
+            return False, None, params[0]
         if answer == "f":
-            first = rollout.get_data_values(
-                "states" if "states" in rollout.data_names else "observations"
-            )[0]
-            text = input_fn(
-                f"initial state (comma-separated, Enter for {np.asarray(first).tolist()}): "
+            first = np.asarray(
+                rollout.get_data_values(
+                    "states" if "states" in rollout.data_names else "observations"
+                )[0],
+                dtype=np.float64,
             )
+            text = input_fn(f"initial state ({first.size} numbers, Enter for {first.tolist()}): ")
             try:
-                state = (
-                    np.asarray(first, dtype=np.float64)
-                    if not text.strip()
-                    else np.array([float(v) for v in text.split(",")])
-                )
+                values = [float(v) for v in text.replace(",", " ").split()]
             except ValueError:
-                print_fn(f"could not read {text!r} as comma-separated numbers")
+                print_fn(f"could not read {text!r} as numbers separated by commas or spaces")
                 continue
-            return False, state, None
+            if values and len(values) != first.size:
+                print_fn(f"the initial state needs {first.size} numbers, got {len(values)}")
+                continue
+            return False, np.reshape(values, first.shape) if values else first, None
         if answer == "i":
             print_fn(f"env: {env}\npolicy: {policy}\nrollout: {rollout}")
         elif answer == "d":
-            print_fn(str(params.domain_param if params is not None else "no domain parameters"))
+            print_fn(str(params[1] if params is not None else "no domain parameters"))
         else:
             print_fn(f"unknown choice {answer!r}")

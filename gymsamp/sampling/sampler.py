@@ -65,15 +65,11 @@ class SamplerBase(Closable, abc.ABC):
     """
 
     def __init__(self, *, min_rollouts: int | None = None, min_steps: int | None = None) -> None:
-        check_min_counts(min_rollouts, min_steps)
-        self.min_rollouts = min_rollouts
-        self.min_steps = min_steps
+        self.min_rollouts, self.min_steps = check_min_counts(min_rollouts, min_steps)
 
     def set_min_count(self, min_rollouts: int | None = None, min_steps: int | None = None) -> None:
         """Adapt the sampling bounds (at least one must be given)."""
-        check_min_counts(min_rollouts, min_steps)
-        self.min_rollouts = min_rollouts
-        self.min_steps = min_steps
+        self.min_rollouts, self.min_steps = check_min_counts(min_rollouts, min_steps)
 
     @property
     def quota(self) -> Quota:

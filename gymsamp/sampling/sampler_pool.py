@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
-import numbers
 import signal
 import traceback
 import warnings
@@ -23,7 +22,9 @@ from typing import Any, Protocol, TypeVar
 import cloudpickle
 import numpy as np
 
+from gymsamp._checks import check_int
 from gymsamp.sampling.errors import WorkerError
+from gymsamp.sampling.start_method import global_start_method_kept
 
 __all__ = ["GlobalNamespace", "ProgressBar", "SamplerPool"]
 
@@ -165,19 +166,11 @@ def _func_name(func: Callable[..., Any]) -> str:
     return getattr(func, "__qualname__", None) or repr(func)
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
 def _check_int(name: str, value: Any, minimum: int, *, optional: bool = False) -> int:
     """``value`` as an int >= ``minimum`` (None gives ``minimum`` if ``optional``), else raise."""
     if optional and value is None:
         return minimum
-    if not _is_int(value) or value < minimum:
-        rule = f"{'None or ' if optional else ''}an int >= {minimum}"
-        error = ValueError if _is_int(value) else TypeError
-        raise error(f"{name} must be {rule}, got {value!r}")
-    return int(value)
+    return check_int(name, value, minimum)
 
 
 class SamplerPool:
@@ -229,7 +222,8 @@ class SamplerPool:
         if self._num_threads == 1:
             self._local = GlobalNamespace(0)
             return
-        self._ctx = mp.get_context(start_method)  # ValueError for an unknown method
+        with global_start_method_kept():
+            self._ctx = mp.get_context(start_method)  # ValueError for an unknown method
         self._workers.extend([None] * self._num_threads)
         try:
             self._start_missing()
@@ -433,7 +427,8 @@ class SamplerPool:
                 worker.shutdown(graceful=False)
                 worker = None
             if worker is None:
-                self._workers[i] = _Worker(self._ctx, i)
+                with global_start_method_kept():
+                    self._workers[i] = _Worker(self._ctx, i)
 
     def _drive(
         self,

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_seed", "derive_seed", "rollout_generator", "seed_and_generator"]
+__all__ = ["call_seed", "check_seed", "derive_seed", "rollout_generator", "seed_and_generator"]
 
 # Appended to the spawn key so the policy stream differs from the env's reset-seed stream.
 _POLICY_STREAM = 1
@@ -29,6 +29,23 @@ def check_seed(seed: Any, name: str = "seed") -> int | None:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"{name} must be None or an int >= 0, got {seed!r}")
     return int(seed)
+
+
+def call_seed(seed: int | None) -> int:
+    """The base seed of one sampling call: ``seed`` itself, or fresh entropy for None.
+
+    A sampler built with ``seed=None`` still resets every rollout with a seed derived from
+    ``(call_seed(None), call, k)``: the rollouts of a call differ from each other (an env
+    instance copied into every sub-env would otherwise replay one stream in all of them), a
+    parameter-exploration call keeps its common random numbers, and ``rollout_info["seed"]``
+    reproduces each rollout; a new call draws new entropy.
+
+    Example:
+        >>> call_seed(7), call_seed(None) != call_seed(None)
+        (7, True)
+    """
+    checked = check_seed(seed)
+    return int(np.random.SeedSequence().entropy) if checked is None else checked  # type: ignore[arg-type]
 
 
 def _triple(

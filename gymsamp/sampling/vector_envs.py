@@ -16,21 +16,27 @@
 from __future__ import annotations
 
 import math
+import queue
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from multiprocessing.connection import Connection
+from numbers import Integral
 from typing import Any
 
 import cloudpickle
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, VectorEnv
+from gymnasium.vector.async_vector_env import AsyncState
+from gymnasium.vector.async_vector_env import _async_worker as _gymnasium_async_worker
 from gymnasium.vector.utils import batch_space, create_empty_array, iterate
 
 from gymsamp.envs.adapter import has_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, InitStateWrapper, find_wrapper
-from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
+from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv, _check_mask
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.queued_reset import check_env_index, reset_in_step
+from gymsamp.sampling.start_method import global_start_method_kept
 
 __all__ = [
     "VECTORIZATIONS",
@@ -225,6 +231,92 @@ class SubEnvFactory:
         return _QueuedResetWrapper(env) if self.queued_resets else env
 
 
+#: Seconds the parent waits for a failed worker's error report to arrive on the error queue
+#: (it is sent before the failure reply, so it is normally there at once).
+_REPORT_TIMEOUT_S = 5.0
+#: Seconds a terminated worker gets to exit before it is killed.
+_TERMINATE_TIMEOUT_S = 2.0
+
+
+def _async_worker(
+    index: int,
+    env_fn: Callable[[], gym.Env[Any, Any]],
+    pipe: Connection,
+    parent_pipe: Connection,
+    shared_memory: Any,
+    error_queue: Any,
+    *rest: Any,
+) -> None:
+    """Gymnasium's async worker, except that a sub-env failing to build reports its error.
+
+    Gymnasium's worker builds the sub-env outside its error handling: the process dies with the
+    error and the parent only sees the pipe break. Here the error goes on the error queue and
+    the parent's first command (the space check) gets Gymnasium's failure reply.
+    """
+    try:
+        env = env_fn()
+    except BaseException as err:  # KeyboardInterrupt too: the parent must hear of it
+        trace = traceback.format_exc()
+        parent_pipe.close()
+        error = WorkerError(
+            f"sub-env {index} raised {type(err).__name__} while being built in its worker "
+            f"process: {err}",
+            env_index=index,
+            worker_index=index,
+            remote_traceback=trace,
+        )
+        error_queue.put((index, WorkerError, error, trace))
+        try:
+            pipe.recv()
+            pipe.send((None, False))
+        except (EOFError, OSError):  # the parent is gone
+            pass
+        return
+    _gymnasium_async_worker(
+        index, lambda: env, pipe, parent_pipe, shared_memory, error_queue, *rest
+    )
+
+
+class _WorkerPipe:
+    """The parent's end of a worker's pipe, on which a dead worker reads as a failed reply.
+
+    Sending to a dead worker does nothing; receiving from it records the sub-env in ``dead`` and
+    returns Gymnasium's failure reply ``(None, False)``, so every call of ``AsyncVectorEnv``
+    reads the replies of all workers and ends in ``_raise_if_errors``.
+    """
+
+    __slots__ = ("conn", "dead", "index")
+
+    def __init__(self, conn: Connection, index: int, dead: set[int]) -> None:
+        self.conn, self.index, self.dead = conn, index, dead
+
+    def send(self, obj: Any) -> None:
+        try:
+            self.conn.send(obj)
+        except (ConnectionError, EOFError):  # broken pipe: the worker is gone
+            self.dead.add(self.index)
+
+    def recv(self) -> Any:
+        try:
+            return self.conn.recv()
+        except (ConnectionError, EOFError):
+            self.dead.add(self.index)
+            return None, False
+
+    def poll(self, timeout: float | None = 0.0) -> bool:
+        return self.conn.poll(timeout)
+
+    def fileno(self) -> int:
+        return self.conn.fileno()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @property
+    def closed(self) -> bool:
+        return self.conn.closed
+
+
 class _AsyncVectorEnv(AsyncVectorEnv):
     """AsyncVectorEnv whose worker errors name the sub-env and keep the traceback, with
     queued resets (:mod:`gymsamp.sampling.queued_reset`) for sub-envs built with
@@ -232,12 +324,55 @@ class _AsyncVectorEnv(AsyncVectorEnv):
     step's action.
 
     Gymnasium re-raises only the message (and logs the traceback with %-formatting, which
-    itself fails on tracebacks containing '%'); this raises :class:`WorkerError` instead.
+    itself fails on tracebacks containing '%'); this raises :class:`WorkerError` instead, also
+    where Gymnasium raises a bare ``EOFError``, ``BrokenPipeError`` or ``ConnectionResetError``:
+    a worker process that dies (killed, ``os._exit`` in its sub-env) or whose sub-env fails to
+    build. A worker holds one sub-env, so the error's ``env_index`` and ``worker_index`` are
+    both the sub-env's index; of several sub-envs failing in one call, the lowest is named.
+
+    After a failure or a timeout the vector env is unusable (every call raises
+    :class:`WorkerError`), and ``close()`` terminates the remaining workers without raising.
+    ``seed`` in ``reset`` takes what :class:`InProcessVectorEnv` takes.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._outbox: dict[int, tuple[int | None, dict[str, Any] | None]] = {}
-        super().__init__(*args, **kwargs)
+        self._dead: set[int] = set()  # sub-envs whose pipe broke (filled by _WorkerPipe)
+        self._failure: tuple[str, int | None] | None = None  # what made the env unusable
+        if len(args) < 6:  # Gymnasium's sixth parameter is ``worker``
+            kwargs.setdefault("worker", _async_worker)
+        try:
+            with global_start_method_kept():  # get_context(None) would fix the caller's
+                super().__init__(*args, **kwargs)
+        except BaseException:
+            if hasattr(self, "processes"):  # workers started: end them, quietly
+                self.close(terminate=True)
+            raise
+
+    def _check_spaces(self) -> None:
+        # The end of Gymnasium's __init__, and its first message to the workers.
+        pipes: list[Any] = [
+            pipe if isinstance(pipe, _WorkerPipe) else _WorkerPipe(pipe, i, self._dead)
+            for i, pipe in enumerate(self.parent_pipes)
+        ]
+        self.parent_pipes = pipes
+        super()._check_spaces()
+
+    def _assert_is_running(self) -> None:
+        super()._assert_is_running()
+        if self._failure is not None:
+            what, index = self._failure
+            raise WorkerError(
+                f"{type(self).__name__} is unusable after {what}: close it and build a new one",
+                env_index=index,
+                worker_index=index,
+            )
+
+    def _poll_pipe_envs(self, timeout: float | None = None) -> bool:
+        ready = super()._poll_pipe_envs(timeout)
+        if not ready:  # late replies would be read as the next ones
+            self._failure = (f"a call timed out (timeout={timeout} s)", None)
+        return ready
 
     def queue_reset(
         self, index: int, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -258,8 +393,6 @@ class _AsyncVectorEnv(AsyncVectorEnv):
 
     def _send_steps(self, per_env: list[Any]) -> None:
         """Gymnasium's ``step_async`` for actions already split per sub-env."""
-        from gymnasium.vector.async_vector_env import AsyncState
-
         self._assert_is_running()
         if self._state != AsyncState.DEFAULT:
             raise gym.error.AlreadyPendingCallError(
@@ -272,32 +405,85 @@ class _AsyncVectorEnv(AsyncVectorEnv):
         self._state = AsyncState.WAITING_STEP
 
     def reset_async(
-        self, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
+        self,
+        seed: int | Sequence[int | None] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> None:
-        mask = (options or {}).get("reset_mask")
+        self._assert_is_running()
+        seeds = _reset_seeds(seed, self.num_envs)
+        mask = None
+        if options is not None and "reset_mask" in options:
+            mask = _check_mask(options["reset_mask"], self.num_envs)
+        super().reset_async(seed=seeds, options=options)
         for i in [i for i in self._outbox if mask is None or mask[i]]:
             del self._outbox[i]  # resetting discards queued resets
-        super().reset_async(seed=seed, options=options)
 
     def _raise_if_errors(self, successes: Iterable[bool]) -> None:
-        successes = list(successes)
-        if all(successes):
+        failed = [i for i, success in enumerate(successes) if not success]
+        if not failed:
             return
-        errors = []
-        for _ in range(self.num_envs - sum(successes)):
-            index, exctype, value, trace = self.error_queue.get()
-            self.parent_pipes[index].close()
-            self.parent_pipes[index] = None  # type: ignore[call-overload]
-            errors.append((index, exctype, value, trace))
-        from gymnasium.vector.async_vector_env import AsyncState
-
+        errors: dict[int, WorkerError] = {}
+        for _ in range(sum(i not in self._dead for i in failed)):  # the reported ones
+            try:
+                index, exctype, value, trace = self.error_queue.get(timeout=_REPORT_TIMEOUT_S)
+            except queue.Empty:  # lost with its process: named as a death below
+                break
+            if isinstance(value, WorkerError):  # raised by _ErrorTagWrapper or _async_worker
+                message = value.message
+            else:
+                message = f"sub-env {index} raised {exctype.__name__}: {value}"
+            errors[index] = WorkerError(
+                message, env_index=index, worker_index=index, remote_traceback=trace
+            )
+        for i in failed:  # every failed worker has ended (or is ending): drop its pipe
+            if i not in errors:
+                errors[i] = self._death(i)
+            pipe = self.parent_pipes[i]
+            if pipe is not None:
+                pipe.close()
+            self.parent_pipes[i] = None  # type: ignore[call-overload]
         self._state = AsyncState.DEFAULT
-        index, exctype, value, trace = errors[-1]
-        if isinstance(value, WorkerError):  # raised by _ErrorTagWrapper in the worker
-            message = value.message
-        else:
-            message = f"sub-env {index} raised {exctype.__name__}: {value}"
-        raise WorkerError(message, env_index=index, remote_traceback=trace)
+        first = min(failed)  # the lowest, as in the sync and batched vector envs
+        self._failure = (f"the failure of sub-env {first}", first)
+        raise errors[first]
+
+    def _death(self, index: int) -> WorkerError:
+        process = self.processes[index]
+        process.join(timeout=1.0)  # reap it, for the exit code
+        what = "died unexpectedly" if index in self._dead else "failed without an error report"
+        return WorkerError(
+            f"worker {index} (sub-env {index}) {what} (exit code {process.exitcode})",
+            env_index=index,
+            worker_index=index,
+        )
+
+    def close_extras(self, timeout: float | None = None, terminate: bool = False) -> None:
+        """End every worker: gracefully, or (with ``terminate``, or after a failure or a
+        timeout) by terminating them. Never raises for a failed or dead worker."""
+        if not terminate and self._failure is None and not self._dead:
+            try:
+                super().close_extras(timeout=timeout, terminate=False)
+            except (WorkerError, OSError, EOFError):
+                pass  # a worker failed in a pending call: the others end below
+            except BaseException:
+                self._end_workers()
+                raise
+        self._end_workers()
+
+    def _end_workers(self) -> None:
+        """Terminate the workers still running, close every pipe and reap every process."""
+        started = [p for p in getattr(self, "processes", []) if p.pid is not None]
+        for process in started:
+            if process.is_alive():
+                process.terminate()
+        for pipe in getattr(self, "parent_pipes", []):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+        for process in started:
+            process.join(timeout=_TERMINATE_TIMEOUT_S)
+            if process.is_alive():  # it ignores SIGTERM
+                process.kill()
+                process.join()
 
 
 def make_vector_env(
@@ -454,6 +640,39 @@ def _scalars(what: str, values: list[Any], dtype: type) -> np.ndarray:
     return batch
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _reset_seeds(seed: Any, n: int) -> list[int | None]:
+    """One seed (a Python ``int`` or None) per sub-env from the ``seed`` of a vector reset.
+
+    None: no seeds; an int (numpy integers too): sub-env ``i`` gets ``seed + i``, as in
+    Gymnasium; a list, tuple or 1-D array: one int or None per sub-env.
+
+    Example:
+        >>> _reset_seeds(np.int64(5), 3), _reset_seeds((1, None), 2)
+        ([5, 6, 7], [1, None])
+    """
+    if seed is None:
+        return [None] * n
+    if _is_int(seed):
+        return [int(seed) + i for i in range(n)]
+    is_sequence = isinstance(seed, Sequence) and not isinstance(seed, (str, bytes))
+    if not is_sequence and not (isinstance(seed, np.ndarray) and seed.ndim == 1):
+        raise TypeError(
+            f"seed must be None, an int or a list or tuple of num_envs={n} ints or Nones, "
+            f"got {seed!r}"
+        )
+    seeds = list(seed)
+    if len(seeds) != n:
+        raise ValueError(f"seed must hold num_envs={n} seeds, got {len(seeds)}: {seed!r}")
+    for i, value in enumerate(seeds):
+        if value is not None and not _is_int(value):
+            raise TypeError(f"seed must hold ints or None, got {value!r} for sub-env {i}")
+    return [None if value is None else int(value) for value in seeds]
+
+
 class InProcessVectorEnv(VectorEnv):
     """Sub-envs stepped one after the other in this process, autoreset ``DISABLED``.
 
@@ -519,18 +738,31 @@ class InProcessVectorEnv(VectorEnv):
         )
 
     def reset(
-        self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
+        self,
+        *,
+        seed: int | Sequence[int | None] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> tuple[Any, dict[str, Any]]:
-        seeds: list[int | None]
-        if seed is None or isinstance(seed, list):
-            seeds = list(seed) if seed is not None else [None] * self.num_envs
-        else:
-            seeds = [seed + i for i in range(self.num_envs)]
-        if len(seeds) != self.num_envs:
-            raise ValueError(f"seed must hold {self.num_envs} seeds, got {len(seeds)}")
+        """Reset all sub-envs, or those in ``options["reset_mask"]`` (the others keep their obs).
+
+        Args:
+            seed: None, an int (sub-env ``i`` gets ``seed + i``, numpy integers too) or a list
+                or tuple of one int or None per sub-env.
+            options: Sent to every reset sub-env, less ``reset_mask``: a numpy bool array of
+                shape ``(num_envs,)`` with at least one True (the caller's dict is left alone).
+
+        Raises:
+            TypeError: A ``seed`` or ``reset_mask`` of the wrong type.
+            ValueError: A ``seed`` sequence or ``reset_mask`` of the wrong length, or a
+                ``reset_mask`` without a True.
+        """
+        seeds = _reset_seeds(seed, self.num_envs)
         rest = dict(options) if options else {}
         mask = rest.pop("reset_mask", None)
-        indices = range(self.num_envs) if mask is None else np.flatnonzero(mask).tolist()
+        if mask is None:
+            indices: Iterable[int] = range(self.num_envs)
+        else:
+            indices = np.flatnonzero(_check_mask(mask, self.num_envs)).tolist()
         infos: dict[str, Any] = {}
         for i in indices:
             self._queued.pop(i, None)
@@ -578,6 +810,10 @@ class InProcessVectorEnv(VectorEnv):
 
     def get_attr(self, name: str) -> tuple[Any, ...]:
         return tuple(env.get_wrapper_attr(name) for env in self.envs)
+
+    def render(self) -> tuple[Any, ...] | None:
+        """The rendered frames of every sub-env, as ``SyncVectorEnv`` returns them."""
+        return self.call("render")
 
     def set_attr(self, name: str, values: list[Any] | tuple[Any, ...] | Any) -> None:
         if not isinstance(values, (list, tuple)):

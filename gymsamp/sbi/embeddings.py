@@ -29,12 +29,13 @@ import math
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
+from gymsamp._checks import check_int
 from gymsamp.data import EnvSpec
 from gymsamp.sbi.rollout_data import data_width, state_space_of
 
@@ -51,10 +52,7 @@ __all__ = [
 MaskLabels = Sequence[int | str]
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
+_check_int = check_int
 
 
 def _resolve_mask(

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 import torch
 
+from gymsamp._checks import check_int
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.sampling import SamplerPool
 from gymsamp.sampling.sampler import Closable
@@ -234,8 +235,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         self.dp_names = self._check_dp_mapping(dp_mapping)
         if not isinstance(use_rec_act, bool):
             raise TypeError(f"use_rec_act must be a bool, got {use_rec_act!r}")
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
-            raise ValueError(f"num_workers must be an int >= 1, got {num_workers!r}")
+        num_workers = check_int("num_workers", num_workers)
         if vectorization not in VECTORIZATIONS:
             raise ValueError(
                 f"vectorization must be one of {VECTORIZATIONS}, got {vectorization!r}"

@@ -37,9 +37,12 @@ def test_global_rng_untouched():
     assert np.array_equal(np.random.get_state()[1], state)
 
 
-@pytest.mark.parametrize(("batch_size", "data_size"), [(0, 5), (2, 0), (True, 5), (1.5, 5)])
-def test_bad_sizes(batch_size, data_size):
-    with pytest.raises(ValueError, match="must be an int >= 1"):
+@pytest.mark.parametrize(
+    ("batch_size", "data_size", "error"),
+    [(0, 5, ValueError), (2, 0, ValueError), (True, 5, TypeError), (1.5, 5, TypeError)],
+)
+def test_bad_sizes(batch_size, data_size, error):
+    with pytest.raises(error, match="must be an int >= 1"):
         list(gen_shuffled_batch_idcs(batch_size, data_size))
 
 

@@ -135,7 +135,7 @@ def test_layout_splits_sub_envs_into_blocks(make):
     assert children() == before + 3
     assert envs.metadata["autoreset_mode"] == AutoresetMode.DISABLED
     assert make([counting()] * 3).num_workers == min(3, len(os.sched_getaffinity(0)))
-    with pytest.raises(ValueError, match="num_workers must be None or an int >= 1"):
+    with pytest.raises(ValueError, match="num_workers must be an int >= 1"):
         BatchedAsyncVectorEnv([counting()], 0)
 
 

@@ -97,9 +97,8 @@ class TestParameterExploration:
             num_init_states_per_domain=2,
             num_domains=3,
             num_workers=2,
-            seed=7,
             max_steps=20,
-            **kwargs,
+            **{"seed": 7, **kwargs},
         )
 
     def test_common_random_numbers_and_pairing(self):
@@ -131,6 +130,23 @@ class TestParameterExploration:
             np.testing.assert_array_equal(obs, ro.observations[0])
         # different parameter sets act differently on the same start
         assert not np.array_equal(result[0].rollouts[0].actions, result[1].rollouts[0].actions)
+
+    def test_common_random_numbers_without_a_seed(self):
+        params = np.random.default_rng(0).normal(size=(3, 3))
+        with self.make(seed=None) as sampler:
+            results = [sampler.sample(params), sampler.sample(params)]
+        for result in results:
+            reference = result[0].rollouts
+            for sample in result:
+                for ro, ref in zip(sample.rollouts, reference, strict=True):
+                    assert ro.rollout_info["seed"] == ref.rollout_info["seed"]
+                    assert ro.rollout_info["domain_param"] == ref.rollout_info["domain_param"]
+                    np.testing.assert_array_equal(ro.observations[0], ref.observations[0])
+            assert len({ro.observations[0].tobytes() for ro in reference}) == 6
+        # a new call draws new entropy: new domains and starts
+        first, second = (r[0].rollouts[0] for r in results)
+        assert first.rollout_info["seed"] != second.rollout_info["seed"]
+        assert first.rollout_info["domain_param"] != second.rollout_info["domain_param"]
 
     def test_each_parameter_set_acts_with_its_own_parameters(self):
         params = np.array([[0.0, 0.0, 0.3], [1.0, -1.0, 0.0]])
@@ -176,6 +192,8 @@ class TestParameterExploration:
                 sampler.sample(np.zeros((2, 4)))
             with pytest.raises(ValueError, match="init_states must hold"):
                 sampler.sample(np.zeros((1, 3)), init_states=[np.zeros(2)] * 5)
+            with pytest.raises(ValueError, match=r"init_states\[1\] must have the env's state"):
+                sampler.sample(np.zeros((1, 3)), init_states=[np.zeros(2), np.zeros(5)])
         with pytest.raises(TypeError, match="ParametricPolicy"):
             ParameterExplorationSampler(CountingEnv, IdlePolicy(gym.spaces.Discrete(2)), 1, 1, 1)
         with pytest.raises(ValueError, match="num_domains must be an int >= 1"):

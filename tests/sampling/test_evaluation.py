@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from gymsamp.envs import CountingEnv, DomainRandomizer, UniformDomainParam, param_grid
-from gymsamp.policies import IdlePolicy
+from gymsamp.policies import IdlePolicy, PlaybackPolicy, RandomPolicy
 from gymsamp.sampling import (
     ParallelRolloutSampler,
     SamplerPool,
@@ -60,63 +60,251 @@ def test_eval_randomized_domain_pairs_each_init_state_with_its_own_draw():
         np.testing.assert_allclose(ro.observations[:, 0], state[0] + inc * np.arange(4))
 
 
-def test_segmentwise_reset_resimulates_every_segment_under_every_domain():
-    # A "real" rollout recorded with increment 1.5, cut into segments of 2 and 3 steps.
-    real = rollout(
-        CountingEnv(terminate_at=10),
-        IDLE,
-        max_steps=5,
-        reset_kwargs={"domain_param": {"increment": 1.5}},
-    )
-    segments = [real[0:2], real[2:5]]
-    candidates = [{"increment": 1.5}, {"increment": 1.0}]
+def counting(terminate_at=10):
+    return lambda: CountingEnv(terminate_at=terminate_at)
+
+
+def real_rollouts():
+    """Two "real" rollouts (random actions, increment 1.5), cut into segments of mixed length."""
+    policy = RandomPolicy(gym.spaces.Discrete(2))
+    reals = [
+        rollout(
+            counting(),
+            policy,
+            max_steps=7,
+            reset_kwargs={"domain_param": {"increment": 1.5}, "init_state": np.array([s])},
+            seed=5,
+            sub_sub_seed=k,
+        )
+        for k, s in enumerate((0.0, 10.0))
+    ]
+    return [[reals[0][0:2], reals[0][2:5], reals[0][5:7]], [reals[1][0:3], reals[1][3:7]]]
+
+
+def segmentwise_reference(env_sim, policy, segments_all, params_all, stop_on_done, use_rec, seed):
+    """The contract as a plain loop of rollout() calls: result[i][s][d]."""
+    return [
+        [
+            [
+                rollout(
+                    env_sim,
+                    PlaybackPolicy([segment.actions]) if use_rec else policy,
+                    eval=True,
+                    max_steps=segment.length,
+                    reset_kwargs={"init_state": segment.states[0], "domain_param": params},
+                    stop_on_done=stop_on_done,
+                    seed=seed,
+                    sub_seed=i,
+                    sub_sub_seed=s * len(params_all[i]) + d,
+                )
+                for d, params in enumerate(params_all[i])
+            ]
+            for s, segment in enumerate(segments)
+        ]
+        for i, segments in enumerate(segments_all)
+    ]
+
+
+def assert_same_nested(result, expected):
+    assert [[len(per_seg) for per_seg in per_real] for per_real in result] == [
+        [len(per_seg) for per_seg in per_real] for per_real in expected
+    ]
+    for per_real, ref_real in zip(result, expected, strict=True):
+        for per_seg, ref_seg in zip(per_real, ref_real, strict=True):
+            for ro, ref in zip(per_seg, ref_seg, strict=True):
+                np.testing.assert_array_equal(ro.observations, ref.observations)
+                np.testing.assert_array_equal(ro.actions, ref.actions)
+                np.testing.assert_array_equal(ro.rewards, ref.rewards)
+                np.testing.assert_array_equal(ro.step_types, ref.step_types)
+                for key in ("seed", "rollout_index", "domain_param"):
+                    assert ro.rollout_info[key] == ref.rollout_info[key]
+
+
+def test_segmentwise_reset_indexes_real_rollout_then_segment_then_domain():
+    segments_all = real_rollouts()
+    params_all = [[{"increment": 1.5}, {"increment": 1.0}], [{"increment": 0.5}]]
     result = eval_domain_params_with_segmentwise_reset(
-        1,
-        lambda: CountingEnv(terminate_at=10),
-        IDLE,
-        [segments],
-        [candidates],
-        stop_on_done=True,
-        use_rec=True,
-        seed=0,
+        2, counting(), IDLE, segments_all, params_all, stop_on_done=True, use_rec=True, seed=0
     )
-    assert len(result) == 1
-    assert len(result[0]) == 2
-    matched, other = result[0]
-    assert matched.rollout_lengths.tolist() == [2, 3]
-    # Under the true parameters every segment reproduces the real one exactly.
-    np.testing.assert_allclose(matched.get_rollout(1).observations, real[2:5].observations)
-    np.testing.assert_allclose(matched.get_rollout(0).observations, real[0:2].observations)
-    # Each segment restarts from the real segment's initial state, also under a wrong domain.
-    np.testing.assert_allclose(other.get_rollout(1).observations[:, 0], 3.0 + np.arange(4))
+    # pyrado's segments_ml_all[i][s][d]: 2 real rollouts, 3 and 2 segments, 2 and 1 domains.
+    assert [[len(per_seg) for per_seg in per_real] for per_real in result] == [[2, 2, 2], [1, 1]]
+    for i, per_real in enumerate(result):
+        for s, per_seg in enumerate(per_real):
+            real = segments_all[i][s]
+            for d, sim in enumerate(per_seg):
+                increment = params_all[i][d]["increment"]
+                assert sim.length == real.length
+                assert sim.rollout_info["domain_param"] == params_all[i][d]
+                # Starts from the real segment's initial state, runs its recorded actions.
+                start = real.states[0, 0]
+                expected = start + increment * np.arange(real.length + 1)
+                np.testing.assert_allclose(sim.observations[:, 0], expected)
+                np.testing.assert_array_equal(sim.actions, real.actions)
+                if increment == 1.5:  # the true parameters reproduce the real segment
+                    np.testing.assert_allclose(sim.observations, real.observations)
 
 
-def test_segmentwise_stop_on_done_false_runs_past_the_end():
-    real = rollout(CountingEnv(terminate_at=10), IDLE, max_steps=4)
-    result = eval_domain_params_with_segmentwise_reset(
-        1,
-        lambda: CountingEnv(terminate_at=2),
-        IDLE,
-        [[real]],
-        [[{"increment": 1.0}]],
-        stop_on_done=False,
-        use_rec=False,
+@pytest.mark.parametrize("use_rec", [True, False])
+def test_segmentwise_reset_equals_a_rollout_loop_for_any_worker_count(use_rec):
+    segments_all = real_rollouts()
+    params_all = [[{"increment": 1.5}, {"increment": 1.0}, {"increment": 2.0}], [{}]]
+    policy = RandomPolicy(gym.spaces.Discrete(2))  # stochastic: the seeds must line up
+    expected = segmentwise_reference(counting(), policy, segments_all, params_all, True, use_rec, 3)
+    pool = SamplerPool(2)
+    sampler = ParallelRolloutSampler(
+        counting(), IDLE, 2, min_rollouts=1, vectorization="async", show_progress_bar=False
     )
-    assert result[0][0].length == 4
-    stopped = eval_domain_params_with_segmentwise_reset(
-        1,
-        lambda: CountingEnv(terminate_at=2),
-        IDLE,
-        [[real]],
-        [[{"increment": 1.0}]],
-        stop_on_done=True,
-        use_rec=False,
+    try:
+        for workers in (1, 2, pool, sampler):  # the sampler: 2 worker processes
+            result = eval_domain_params_with_segmentwise_reset(
+                workers, counting(), policy, segments_all, params_all, True, use_rec, seed=3
+            )
+            assert_same_nested(result, expected)
+    finally:
+        pool.stop()
+        sampler.close()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_segmentwise_stop_on_done_false_runs_past_the_end(workers):
+    real = rollout(counting(), IDLE, max_steps=4)
+    short = counting(terminate_at=2)
+    args = (short, IDLE, [[real]], [[{"increment": 1.0}, {"increment": 2.0}]])
+    result = eval_domain_params_with_segmentwise_reset(workers, *args, False, False, seed=1)
+    assert [ro.length for ro in result[0][0]] == [4, 4]
+    assert_same_nested(
+        result, segmentwise_reference(short, IDLE, [[real]], args[3], False, False, 1)
     )
-    assert stopped[0][0].length == 2
+    stopped = eval_domain_params_with_segmentwise_reset(workers, *args, True, False, seed=1)
+    assert [ro.length for ro in stopped[0][0]] == [2, 2]
 
 
-def test_bad_pool_and_mismatched_lists():
-    with pytest.raises(TypeError, match="pool must be a worker count"):
-        eval_nominal_domain(0, env, IDLE, [np.zeros(1)])
-    with pytest.raises(ValueError, match="one entry per real rollout"):
-        eval_domain_params_with_segmentwise_reset(1, env, IDLE, [[]], [], True, False)
+def test_segmentwise_empty_lists_keep_the_structure():
+    real = rollout(counting(), IDLE, max_steps=2)
+    assert eval_domain_params_with_segmentwise_reset(1, env, IDLE, [], [], True, False) == []
+    nested = eval_domain_params_with_segmentwise_reset(
+        1, env, IDLE, [[real], []], [[], [{}]], True, False
+    )
+    assert nested == [[[]], []]
+
+
+BAD_INPUT = [
+    # (call, exception, message pattern)
+    (
+        lambda: eval_domain_params(1, env, IDLE, {"increment": 2.0}),
+        TypeError,
+        r"params must be a list of domain-parameter dicts .*got dict \{'increment': 2.0\}",
+    ),
+    (
+        lambda: eval_domain_params(1, env, IDLE, []),
+        ValueError,
+        r"params must be a non-empty list .*got an empty list",
+    ),
+    (
+        lambda: eval_domain_params(1, env, IDLE, [1.0]),
+        TypeError,
+        r"params\[0\] must be a dict of domain parameters, got float 1.0",
+    ),
+    (
+        lambda: eval_domain_params(1, env, IDLE, [{}, {"bogus": 1.0}]),
+        ValueError,
+        r"params\[1\] must use the domain-parameter names of CountingEnv .*\['bogus'\]",
+    ),
+    (
+        lambda: eval_domain_params(1, env, IDLE, [{}], init_state=np.zeros(3)),
+        ValueError,
+        r"init_state must have shape \(1,\) .*got shape \(3,\)",
+    ),
+    (
+        lambda: eval_domain_params(0, env, IDLE, [{}]),
+        ValueError,
+        r"pool must be a worker count >= 1, got 0",
+    ),
+    (lambda: eval_domain_params(True, env, IDLE, [{}]), TypeError, r"pool must be a worker count"),
+    (lambda: eval_domain_params("2", env, IDLE, [{}]), TypeError, r"pool must be .*got str '2'"),
+    (
+        lambda: eval_nominal_domain(-1, env, IDLE, [np.zeros(1)]),
+        ValueError,
+        r"pool must be a worker count >= 1, got -1",
+    ),
+    (
+        lambda: eval_nominal_domain(1, env, IDLE, None),
+        TypeError,
+        r"init_states must be a list of initial states .*got NoneType None",
+    ),
+    (
+        lambda: eval_nominal_domain(1, env, IDLE, []),
+        ValueError,
+        r"init_states must be a non-empty list",
+    ),
+    (
+        lambda: eval_nominal_domain(1, env, IDLE, [np.zeros(1), np.zeros(2)]),
+        ValueError,
+        r"init_states\[1\] must have shape \(1,\) .*got shape \(2,\)",
+    ),
+    (
+        lambda: eval_nominal_domain(1, env, IDLE, np.zeros(1)),
+        ValueError,
+        r"init_states\[0\] must have shape \(1,\) .*got shape \(\)",
+    ),
+    (
+        lambda: eval_randomized_domain(1, env, None, IDLE, [np.zeros(1)]),
+        TypeError,
+        r"randomizer must be a DomainRandomizer .*got NoneType None",
+    ),
+    (
+        lambda: eval_randomized_domain(1, env, DomainRandomizer(), IDLE, {"x": 1}),
+        TypeError,
+        r"init_states must be a list .*got dict",
+    ),
+    (
+        lambda: eval_domain_params_with_segmentwise_reset(1, env, IDLE, [[]], [], True, False),
+        ValueError,
+        r"one entry per real rollout, got 1 and 0",
+    ),
+    (
+        lambda: eval_domain_params_with_segmentwise_reset(0, env, IDLE, [], [], True, False),
+        ValueError,
+        r"pool must be a worker count >= 1, got 0",
+    ),
+    (
+        lambda: eval_domain_params_with_segmentwise_reset(
+            1, env, IDLE, [[1.0]], [[{}]], True, False
+        ),
+        TypeError,
+        r"segments_real_all\[0\]\[0\] must be a StepSequence, got float 1.0",
+    ),
+    (
+        lambda: eval_domain_params_with_segmentwise_reset(1, env, IDLE, [[]], [{}], True, False),
+        TypeError,
+        r"domain_params_ml_all\[0\] must be a list of domain-parameter dicts, got dict",
+    ),
+    (
+        lambda: eval_domain_params_with_segmentwise_reset(1, env, IDLE, [[]], [[]], "no", False),
+        TypeError,
+        r"stop_on_done must be a bool, got str 'no'",
+    ),
+    (
+        lambda: eval_domain_params_with_segmentwise_reset(
+            1, env, IDLE, [[]], [[]], False, False, backend="ray"
+        ),
+        ValueError,
+        r"stop_on_done must be True with the Ray backend",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "pattern"), BAD_INPUT)
+def test_bad_input_names_the_argument_the_rule_and_the_value(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()
+
+
+def test_segmentwise_bad_segments_name_their_position():
+    real = rollout(counting(), IDLE, max_steps=3)
+    with pytest.raises(TypeError, match=r"segments_real_all\[0\] must be a list of segments"):
+        eval_domain_params_with_segmentwise_reset(1, env, IDLE, [real], [[{}]], True, False)
+    with pytest.raises(ValueError, match=r"domain_params_ml_all\[0\]\[1\] must use .*bogus"):
+        eval_domain_params_with_segmentwise_reset(
+            1, env, IDLE, [[real]], [[{}, {"bogus": 1.0}]], True, False
+        )

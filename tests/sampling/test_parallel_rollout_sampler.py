@@ -6,7 +6,13 @@ import pytest
 
 from gymsamp.envs import CountingEnv
 from gymsamp.policies import GaussianActionNoise, IdlePolicy, RandomPolicy
-from gymsamp.sampling import ParallelRolloutSampler, StepTimeoutError, WorkerError, rollout
+from gymsamp.sampling import (
+    ParallelRolloutSampler,
+    Quota,
+    StepTimeoutError,
+    WorkerError,
+    rollout,
+)
 
 BOX = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
 
@@ -104,6 +110,34 @@ def test_seed_none_gives_fresh_rollouts():
     assert any(x.observations[0].tobytes() != y.observations[0].tobytes() for x, y in pairs)
 
 
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+def test_seed_none_with_a_reset_env_instance_gives_distinct_replayable_rollouts(vectorization):
+    # An instance copied into every sub-env carries one np_random state: unseeded resets
+    # would replay the same episode in every sub-env, and in every fresh sampler.
+    env = gym.make("CartPole-v1")
+    env.reset(seed=1)
+    policy = RandomPolicy(gym.spaces.Discrete(2))
+    calls = []
+    for _ in range(2):
+        with ParallelRolloutSampler(
+            env,
+            policy,
+            2,
+            min_rollouts=4,
+            seed=None,
+            vectorization=vectorization,
+            show_progress_bar=False,
+        ) as sampler:
+            calls.append(sampler.sample())
+    first = [ro.observations[0].tobytes() for ro in calls[0]]
+    assert len(set(first)) == 4  # pairwise different within a call
+    assert set(first).isdisjoint(ro.observations[0].tobytes() for ro in calls[1])
+    # every rollout was reset with a recorded seed, which replays it
+    for ro in calls[0]:
+        obs, _ = gym.make("CartPole-v1").reset(seed=ro.rollout_info["seed"])
+        np.testing.assert_array_equal(obs, ro.observations[0])
+
+
 class TestPayloads:
     def make(self, **kwargs):
         return ParallelRolloutSampler(
@@ -152,7 +186,9 @@ class TestPayloads:
         with self.make(min_rollouts=1) as sampler:
             with pytest.raises(ValueError, match=r"init_states must have shape \(1,\)"):
                 sampler.sample(init_states=[np.zeros(3)])
-            with pytest.raises(ValueError, match="domain_params has unknown names"):
+            with pytest.raises(
+                ValueError, match="domain_params must use the domain-parameter names"
+            ):
                 sampler.sample(domain_params=[{"mass": 1.0}])
             with pytest.raises(ValueError, match="non-empty list"):
                 sampler.sample(domain_params=[])
@@ -176,6 +212,9 @@ class TestPayloads:
                 sampler.sample(init_states=[np.zeros(1)])
 
 
+IDLE2 = IdlePolicy(gym.spaces.Discrete(2))
+
+
 class TestValidation:
     @pytest.mark.parametrize(
         ("kwargs", "error", "match"),
@@ -189,6 +228,9 @@ class TestValidation:
                 "vectorization",
             ),
             ({"num_workers": 1, "min_rollouts": 1, "seed": -1}, ValueError, "seed must be"),
+            ({"num_workers": 1.0, "min_rollouts": 1}, TypeError, "num_workers must be an int"),
+            ({"num_workers": 1, "min_steps": True}, TypeError, "min_steps must be an int"),
+            ({"num_workers": 1, "min_rollouts": 1, "max_steps": 0}, ValueError, "max_steps"),
         ],
     )
     def test_bad_arguments(self, kwargs, error, match):
@@ -197,6 +239,24 @@ class TestValidation:
             ParallelRolloutSampler(
                 "CartPole-v1", RandomPolicy(gym.spaces.Discrete(2)), workers, **kwargs
             )
+
+    def test_numpy_integer_counts_are_accepted_as_ints(self):
+        with ParallelRolloutSampler(
+            "CartPole-v1",
+            RandomPolicy(gym.spaces.Discrete(2)),
+            np.int64(2),
+            min_rollouts=np.int32(3),
+            max_steps=np.int64(5),
+            seed=0,
+            show_progress_bar=False,
+        ) as sampler:
+            assert (sampler.num_workers, sampler.min_rollouts) == (2, 3)
+            assert type(sampler.min_rollouts) is int
+            sampler.set_min_count(min_steps=np.int64(7))
+            assert sampler.quota == Quota(min_steps=7)
+            rollouts = sampler.sample()
+        assert sum(ro.length for ro in rollouts) >= 7
+        assert all(ro.length <= 5 for ro in rollouts)
 
     def test_unknown_env_id(self):
         with pytest.raises(ValueError, match="registered Gymnasium id"):
@@ -272,6 +332,85 @@ def test_hanging_env_is_bounded_by_the_step_timeout():
         sampler.reinit(env=lambda: CountingEnv(terminate_at=2))
         assert [ro.length for ro in sampler.sample()] == [2, 2]
     assert len(children()) == before
+
+
+class _ParentTrapEnv(gym.Env):
+    """Raises in step when stepped in the process that built the sampler (auto's probe)."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, parent: int):
+        self.parent = parent
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        import os
+
+        if os.getpid() == self.parent:
+            raise RuntimeError("stepped in the parent")
+        return np.zeros(1, np.float32), 1.0, True, False, {}
+
+
+class TestStepTimeoutPlacement:
+    def test_sync_refuses_a_step_timeout(self):
+        with pytest.raises(ValueError, match="vectorization='sync' with step_timeout=1.0"):
+            ParallelRolloutSampler(
+                "CartPole-v1", IDLE2, 2, min_rollouts=1, vectorization="sync", step_timeout=1.0
+            )
+
+    def test_auto_with_a_timeout_probes_nothing_here_and_picks_bounded_workers(self):
+        import functools
+        import os
+
+        factory = functools.partial(_ParentTrapEnv, os.getpid())
+        before = len(children())
+        with ParallelRolloutSampler(
+            factory, IDLE2, 2, min_rollouts=3, seed=0, step_timeout=5.0, show_progress_bar=False
+        ) as sampler:
+            assert sampler.vectorization_used == "batched"
+            assert sampler.step_cost_us is None
+            assert [ro.length for ro in sampler.sample()] == [1, 1, 1]
+        assert len(children()) == before
+
+    def test_a_probe_failure_is_named_as_the_probe(self):
+        import functools
+        import os
+
+        factory = functools.partial(_ParentTrapEnv, os.getpid())
+        with pytest.raises(WorkerError, match="RuntimeError while vectorization='auto'") as info:
+            ParallelRolloutSampler(factory, IDLE2, 2, min_rollouts=1)
+        assert "stepped in the parent" in str(info.value)
+        assert "in step" in info.value.remote_traceback
+
+
+def test_dict_observations_are_refused_before_any_worker_starts():
+    class DictEnv(gym.Env):
+        observation_space = gym.spaces.Dict({"a": gym.spaces.Box(-1, 1, (2,))})
+        action_space = gym.spaces.Discrete(2)
+
+    before = len(children())
+    with pytest.raises(TypeError, match="FlattenObservation"):
+        ParallelRolloutSampler(DictEnv, IDLE2, 2, min_rollouts=1, vectorization="async")
+    assert len(children()) == before
+
+
+def test_the_progress_bar_names_the_batched_layout_from_the_first_call(capsys):
+    with ParallelRolloutSampler(
+        lambda: CountingEnv(terminate_at=2),
+        IDLE2,
+        4,
+        min_rollouts=4,
+        seed=0,
+        vectorization="batched",
+        show_progress_bar=True,
+    ) as sampler:
+        sampler.sample()
+        processes = sampler._envs.num_workers
+    assert f"Sampling (batched, 4 sub-envs on {processes} processes)" in capsys.readouterr().err
 
 
 def test_no_worker_outlives_close_or_garbage_collection():

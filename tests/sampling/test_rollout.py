@@ -146,6 +146,23 @@ class TestAfterRolloutQuery:
         assert "unknown choice 'x'" in printed[1]
         assert "could not read 'oops'" in printed[2]
 
+    def test_an_env_without_wrapper_uses_its_adapter(self):
+        env = gym.make("CartPole-v1")
+        result, printed = self.run(["d", "n"], env=env)
+        assert result[2] == {**result[2], "gravity": 9.8, "masspole": 0.1}
+        assert "'gravity': 9.8" in printed[0]
+
+    def test_a_fixed_state_reads_commas_or_spaces_and_must_have_the_state_size(self):
+        env = gym.make("CartPole-v1")
+        ro = rollout(env, IdlePolicy(env.action_space), seed=0, max_steps=2, no_close=True)
+        answers = iter(["f", "1 2", "f", "1, 2 3,4"])
+        printed = []
+        _, state, _ = after_rollout_query(
+            env, IDLE, ro, input_fn=lambda _: next(answers), print_fn=printed.append
+        )
+        np.testing.assert_array_equal(state, [1.0, 2.0, 3.0, 4.0])
+        assert printed == ["the initial state needs 4 numbers, got 2"]
+
 
 def test_dict_observations_are_refused_with_a_pointer_to_flattening():
     class DictEnv(gym.Env):

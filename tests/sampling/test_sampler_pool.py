@@ -380,3 +380,33 @@ def test_pool_cannot_be_pickled():
 
     with SamplerPool(1) as pool, pytest.raises(TypeError, match="cannot be pickled"):
         pickle.dumps(pool)
+
+
+def test_the_global_start_method_stays_unset():
+    # In a fresh interpreter: the test process's own start method may be set by other tests.
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import multiprocessing as mp
+        import gymnasium as gym
+        from gymsamp.sampling import SamplerPool
+        from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
+
+        if __name__ == "__main__":
+            with SamplerPool(2) as pool:
+                assert pool.run_map(lambda G, x: x + 1, [1, 2]) == [2, 3]
+            envs = BatchedAsyncVectorEnv([lambda: gym.make("CartPole-v1")] * 2, 2)
+            envs.close()
+            assert mp.get_start_method(allow_none=True) is None
+            mp.set_start_method("spawn")  # the caller's choice is still free
+            print("free")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "free"

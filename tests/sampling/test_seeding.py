@@ -63,14 +63,14 @@ class TestQuota:
         assert q.should_issue(2, 100)
 
     @pytest.mark.parametrize(
-        ("kwargs", "match"),
+        ("kwargs", "error", "match"),
         [
-            ({}, "at least one of min_rollouts and min_steps"),
-            ({"min_rollouts": 0}, "min_rollouts"),
-            ({"min_steps": -5}, "min_steps"),
-            ({"min_rollouts": 2.0}, "min_rollouts"),
+            ({}, ValueError, "at least one of min_rollouts and min_steps"),
+            ({"min_rollouts": 0}, ValueError, "min_rollouts must be an int >= 1, got 0"),
+            ({"min_steps": -5}, ValueError, "min_steps must be an int >= 1, got -5"),
+            ({"min_rollouts": 2.0}, TypeError, "min_rollouts must be an int >= 1, got 2.0"),
         ],
     )
-    def test_bad_bounds(self, kwargs, match):
-        with pytest.raises(ValueError, match=match):
+    def test_bad_bounds(self, kwargs, error, match):
+        with pytest.raises(error, match=match):
             Quota(**kwargs)

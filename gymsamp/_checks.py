@@ -1,0 +1,36 @@
+"""Argument checks shared by every layer (a leaf module: it imports nothing of gymsamp)."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+__all__ = ["check_int", "is_int"]
+
+
+def is_int(value: object) -> bool:
+    """Whether ``value`` is an integer (Python or numpy), bools excluded."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` as a Python int >= ``minimum``.
+
+    Raises:
+        TypeError: ``value`` is not an integer (numpy integers count; bools do not).
+        ValueError: ``value`` is below ``minimum``.
+
+    Example:
+        >>> check_int("num_workers", np.int64(2))
+        2
+        >>> check_int("num_workers", 0)
+        Traceback (most recent call last):
+        ...
+        ValueError: num_workers must be an int >= 1, got 0
+    """
+    if not is_int(value) or value < minimum:
+        error = ValueError if is_int(value) else TypeError
+        raise error(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)

@@ -1,0 +1,196 @@
+"""InProcessVectorEnv and SingleEnvVector: render, reset masks and seeds as in Gymnasium."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+from gymnasium.vector import SyncVectorEnv
+
+from gymsamp.envs import CountingEnv
+from gymsamp.sampling.vector_envs import InProcessVectorEnv, SingleEnvVector
+
+N = 3
+ACTIONS = np.zeros(N, dtype=np.int64)
+
+
+class SeedEnv(CountingEnv):
+    """Records the seed of its last reset and renders a frame from its id and step count."""
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"]}
+
+    def __init__(self, ident: int = 0) -> None:
+        super().__init__()
+        self.ident = ident
+        self.render_mode = "rgb_array"
+        self.last_seed: Any = "never reset"
+        self.steps = 0
+
+    def reset(self, *, seed: Any = None, options: Any = None) -> Any:
+        self.last_seed, self.steps = seed, 0
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action: Any) -> Any:
+        self.steps += 1
+        return super().step(action)
+
+    def render(self) -> np.ndarray:
+        return np.full((2, 2, 3), 10 * self.ident + self.steps, dtype=np.uint8)
+
+
+@pytest.fixture
+def envs() -> Iterator[InProcessVectorEnv]:
+    vector = InProcessVectorEnv([SeedEnv(i) for i in range(N)])
+    yield vector
+    vector.close()
+
+
+def seed_draw(seed: int) -> int:
+    """The ``reset_seed_draw`` of a CountingEnv reset with ``seed``."""
+    return int(CountingEnv().reset(seed=seed)[1]["reset_seed_draw"])
+
+
+# --- render ---------------------------------------------------------------------------------
+
+
+def test_render_returns_every_sub_envs_frame_like_sync_vector_env(
+    envs: InProcessVectorEnv,
+) -> None:
+    reference = SyncVectorEnv([lambda i=i: SeedEnv(i) for i in range(N)])
+    try:
+        for vector in (envs, reference):
+            vector.reset(seed=0)
+            vector.step(ACTIONS)
+        frames = envs.render()
+        assert isinstance(frames, tuple)
+        assert [frame[0, 0, 0] for frame in frames] == [1, 11, 21]
+        expected = reference.render()
+        assert expected is not None
+        for frame, reference_frame in zip(frames, expected, strict=True):
+            np.testing.assert_array_equal(frame, reference_frame)
+    finally:
+        reference.close()
+
+
+def test_single_env_vector_renders_its_env() -> None:
+    vector = SingleEnvVector(SeedEnv(4))
+    try:
+        vector.reset()
+        vector.step(np.zeros(1, dtype=np.int64))
+        frames = vector.render()
+        assert frames is not None
+        assert len(frames) == 1
+        np.testing.assert_array_equal(frames[0], np.full((2, 2, 3), 41, dtype=np.uint8))
+    finally:
+        vector.close()
+
+
+# --- reset_mask -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mask", "error", "match"),
+    [
+        ([True, False, True], TypeError, "numpy bool array"),
+        (np.array([1, 0, 1]), TypeError, "numpy bool array"),
+        (np.array([True, False]), ValueError, r"shape \(3,\)"),
+        (np.array([False, False, False]), ValueError, "at least one True"),
+    ],
+)
+def test_bad_reset_masks_are_refused_and_reset_nothing(
+    envs: InProcessVectorEnv, mask: Any, error: type[Exception], match: str
+) -> None:
+    envs.reset(seed=0)
+    envs.step(ACTIONS)
+    with pytest.raises(error, match=rf"options\['reset_mask'\] must .*{match}"):
+        envs.reset(seed=7, options={"reset_mask": mask})
+    assert envs.get_attr("steps") == (1, 1, 1)  # no sub-env was reset
+    assert envs.get_attr("last_seed") == (0, 1, 2)
+
+
+def test_a_masked_reset_resets_only_the_masked_sub_envs(envs: InProcessVectorEnv) -> None:
+    envs.reset(seed=0)
+    envs.step(ACTIONS)
+    envs.step(ACTIONS)
+    options = {"reset_mask": np.array([True, False, True])}
+    obs, infos = envs.reset(seed=[7, None, 9], options=options)
+    assert obs[:, 0].tolist() == [0.0, 2.0, 0.0]  # sub-env 1 keeps its observation
+    assert envs.get_attr("last_seed") == (7, 1, 9)
+    assert infos["_reset_seed_draw"].tolist() == [True, False, True]
+    assert infos["reset_seed_draw"][[0, 2]].tolist() == [seed_draw(7), seed_draw(9)]
+    assert "reset_mask" in options  # the caller's dict is left alone
+
+
+# --- seed -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("seed", "expected"),
+    [
+        (None, [None, None, None]),
+        (5, [5, 6, 7]),
+        (np.int64(5), [5, 6, 7]),
+        (np.uint32(5), [5, 6, 7]),
+        ([5, None, 7], [5, None, 7]),
+        ((5, None, 7), [5, None, 7]),
+        ((np.int64(5), 6, np.int32(7)), [5, 6, 7]),
+        (np.array([5, 6, 7]), [5, 6, 7]),
+    ],
+)
+def test_reset_seed_forms_reach_each_sub_env_as_python_ints(
+    envs: InProcessVectorEnv, seed: Any, expected: list[int | None]
+) -> None:
+    _, infos = envs.reset(seed=seed)
+    seen = envs.get_attr("last_seed")
+    assert list(seen) == expected
+    assert all(s is None or type(s) is int for s in seen)
+    for i, s in enumerate(expected):
+        if s is not None:
+            assert infos["reset_seed_draw"][i] == seed_draw(s)
+
+
+def test_an_int_seed_matches_sync_vector_env(envs: InProcessVectorEnv) -> None:
+    reference = SyncVectorEnv([CountingEnv for _ in range(N)])
+    try:
+        expected = reference.reset(seed=11)[1]["reset_seed_draw"].tolist()
+        assert envs.reset(seed=11)[1]["reset_seed_draw"].tolist() == expected
+    finally:
+        reference.close()
+
+
+@pytest.mark.parametrize(
+    ("seed", "error", "match"),
+    [
+        ([1, 2], ValueError, r"seed must hold num_envs=3 seeds, got 2"),
+        ((1, 2, 3, 4), ValueError, r"seed must hold num_envs=3 seeds, got 4"),
+        (np.array([1, 2]), ValueError, r"seed must hold num_envs=3 seeds, got 2"),
+        ("abc", TypeError, r"seed must be None, an int or a list or tuple .* got 'abc'"),
+        (1.5, TypeError, r"seed must be None, an int .* got 1\.5"),
+        (True, TypeError, r"seed must be None, an int .* got True"),
+        (np.array([[1, 2, 3]]), TypeError, r"seed must be None, an int"),
+        ([1, 2.5, 3], TypeError, r"seed must hold ints or None, got 2\.5 for sub-env 1"),
+    ],
+)
+def test_bad_seeds_name_the_rule_and_value(
+    envs: InProcessVectorEnv, seed: Any, error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        envs.reset(seed=seed)
+    assert envs.get_attr("last_seed") == ("never reset",) * N
+
+
+def test_single_env_vector_takes_numpy_and_tuple_seeds() -> None:
+    env = SeedEnv()
+    vector = SingleEnvVector(env)
+    try:
+        vector.reset(seed=np.int64(3))
+        assert env.last_seed == 3
+        assert type(env.last_seed) is int
+        vector.reset(seed=(4,))
+        assert env.last_seed == 4
+        with pytest.raises(ValueError, match="seed must hold num_envs=1 seeds, got 2"):
+            vector.reset(seed=(4, 5))
+    finally:
+        vector.close()
