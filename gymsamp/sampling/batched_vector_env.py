@@ -35,7 +35,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import Connection, wait
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 import cloudpickle
@@ -55,6 +55,7 @@ from gymnasium.vector.utils import (
 from gymsamp._checks import check_int
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.queued_reset import check_env_index, reset_in_step
+from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.start_method import global_start_method_kept
 
 __all__ = ["BatchedAsyncVectorEnv", "available_cpus"]
@@ -291,17 +292,12 @@ class BatchedAsyncVectorEnv(VectorEnv):
         """
         self._check_idle()
         n = self.num_envs
-        if seed is None:
-            seeds: list[Any] = [None] * n
-        elif isinstance(seed, Integral) and not isinstance(seed, bool):
-            seeds = [int(seed) + i for i in range(n)]
-        elif len(seeds := list(seed)) != n:  # type: ignore[arg-type]
-            raise ValueError(f"seed must hold num_envs={n} seeds, got {len(seeds)}")
+        seeds = reset_seeds(seed, n)
         mask = None
         if options is not None:
             options = dict(options)  # unlike Gymnasium's, the caller's dict stays as it was
             if "reset_mask" in options:
-                mask = _check_mask(options.pop("reset_mask"), n)
+                mask = check_reset_mask(options.pop("reset_mask"), n)
         blob = None if options is None else pickle.dumps(options)
         for w, (lo, _hi) in enumerate(self._bounds):  # resetting discards queued resets
             for j in [j for j in self._outbox.get(w, {}) if mask is None or mask[lo + j]]:
@@ -560,16 +556,6 @@ def _check_busy_poll(value: Any) -> float:
     if not 0.0 <= number < math.inf:
         raise ValueError(f"busy_poll_us must be a finite number >= 0, got {value!r}")
     return number
-
-
-def _check_mask(mask: Any, n: int) -> np.ndarray:
-    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
-        raise TypeError(f"options['reset_mask'] must be a numpy bool array, got {mask!r}")
-    if mask.shape != (n,):
-        raise ValueError(f"options['reset_mask'] must have shape ({n},), got {mask.shape}")
-    if not mask.any():
-        raise ValueError("options['reset_mask'] must have at least one True entry, got none")
-    return mask
 
 
 # -- the worker process ----------------------------------------------------------------------

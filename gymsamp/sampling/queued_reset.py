@@ -3,7 +3,7 @@
 Gymnasium's vector envs give a finished sub-env its next episode either in a separate
 (masked) ``reset`` call, one more round trip to the workers per episode, or by an autoreset
 that knows neither a per-episode seed nor options. gymsamp's own vector envs
-(:class:`~gymsamp.sampling.vector_envs.InProcessVectorEnv`,
+(:class:`~gymsamp.sampling.in_process_vector_env.InProcessVectorEnv`,
 :class:`~gymsamp.sampling.batched_vector_env.BatchedAsyncVectorEnv`, and the
 ``AsyncVectorEnv`` subclass that :func:`~gymsamp.sampling.vector_envs.make_vector_env` builds
 for ``"async"``) accept a reset payload
@@ -39,7 +39,7 @@ class QueuedResetVectorEnv(Protocol):
     Example:
         >>> import gymnasium as gym
         >>> import numpy as np
-        >>> from gymsamp.sampling.vector_envs import InProcessVectorEnv
+        >>> from gymsamp.sampling.in_process_vector_env import InProcessVectorEnv
         >>> envs = InProcessVectorEnv([gym.make("gymsamp/Counting-v0", terminate_at=1)])
         >>> isinstance(envs, QueuedResetVectorEnv)
         True

@@ -17,13 +17,9 @@ from gymnasium.vector import AutoresetMode
 
 from gymsamp.envs import CountingEnv
 from gymsamp.envs.toy_faults import HangingEnv, RaisingEnv
+from gymsamp.sampling.async_vector_env import _AsyncVectorEnv
 from gymsamp.sampling.errors import WorkerError
-from gymsamp.sampling.vector_envs import (
-    EnvFactory,
-    SubEnvFactory,
-    _AsyncVectorEnv,
-    make_vector_env,
-)
+from gymsamp.sampling.vector_envs import EnvFactory, SubEnvFactory, make_vector_env
 
 Build = Callable[[list[Callable[[], Any]]], _AsyncVectorEnv]
 

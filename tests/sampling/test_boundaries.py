@@ -129,7 +129,7 @@ def test_samplers_record_states_only_when_asked():
 
 def test_in_process_vector_env_masked_reset_keeps_the_others_and_names_failures():
     from gymsamp.sampling.errors import WorkerError
-    from gymsamp.sampling.vector_envs import InProcessVectorEnv
+    from gymsamp.sampling.in_process_vector_env import InProcessVectorEnv
 
     envs = InProcessVectorEnv([CountingEnv(terminate_at=5) for _ in range(3)])
     try:
@@ -148,7 +148,7 @@ def test_in_process_vector_env_masked_reset_keeps_the_others_and_names_failures(
 
 
 def test_in_process_steps_accept_size_one_rewards_and_refuse_others() -> None:
-    from gymsamp.sampling.vector_envs import InProcessVectorEnv
+    from gymsamp.sampling.in_process_vector_env import InProcessVectorEnv
 
     class ArrayReward(gym.Wrapper):
         def __init__(self, env: gym.Env, shape: tuple[int, ...]) -> None:

@@ -10,7 +10,7 @@ import pytest
 from gymnasium.vector import SyncVectorEnv
 
 from gymsamp.envs import CountingEnv
-from gymsamp.sampling.vector_envs import InProcessVectorEnv, SingleEnvVector
+from gymsamp.sampling.in_process_vector_env import InProcessVectorEnv, SingleEnvVector
 
 N = 3
 ACTIONS = np.zeros(N, dtype=np.int64)

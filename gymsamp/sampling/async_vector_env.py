@@ -1,0 +1,310 @@
+"""gymsamp's ``"async"`` vectorization: Gymnasium's ``AsyncVectorEnv``, one process per sub-env,
+with errors that name the sub-env, queued resets that ride with the step actions, and a close
+that ends every worker after a failure.
+"""
+
+from __future__ import annotations
+
+import queue
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+import gymnasium as gym
+from gymnasium.vector import AsyncVectorEnv
+from gymnasium.vector.async_vector_env import AsyncState
+from gymnasium.vector.async_vector_env import _async_worker as _gymnasium_async_worker
+from gymnasium.vector.utils import iterate
+
+from gymsamp.sampling.errors import WorkerError
+from gymsamp.sampling.queued_reset import check_env_index, reset_in_step
+from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
+from gymsamp.sampling.start_method import global_start_method_kept
+
+
+class _WithReset:
+    """An action with its sub-env's queued reset riding along (async mode's step message)."""
+
+    __slots__ = ("action", "options", "seed")
+
+    def __init__(self, action: Any, seed: int | None, options: dict[str, Any] | None) -> None:
+        self.action, self.seed, self.options = action, seed, options
+
+
+class _QueuedResetWrapper(gym.Wrapper[Any, Any, Any, Any]):
+    """In an async worker: keeps the reset that rode in with an action and resets with it in
+    the step that ends the episode (:mod:`gymsamp.sampling.queued_reset`)."""
+
+    def __init__(self, env: gym.Env[Any, Any]) -> None:
+        super().__init__(env)
+        self._queued: tuple[int | None, dict[str, Any] | None] | None = None
+
+    def reset(self, **kwargs: Any) -> Any:
+        self._queued = None
+        return self.env.reset(**kwargs)
+
+    def step(self, action: Any) -> Any:
+        if type(action) is _WithReset:
+            self._queued = (action.seed, action.options)
+            action = action.action
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if (terminated or truncated) and self._queued is not None:
+            (seed, options), self._queued = self._queued, None
+            obs, info = reset_in_step(self.env, seed, options, obs, info)
+        return obs, reward, terminated, truncated, info
+
+
+#: Seconds the parent waits for a failed worker's error report to arrive on the error queue
+#: (it is sent before the failure reply, so it is normally there at once).
+_REPORT_TIMEOUT_S = 5.0
+#: Seconds a terminated worker gets to exit before it is killed.
+_TERMINATE_TIMEOUT_S = 2.0
+
+
+def _async_worker(
+    index: int,
+    env_fn: Callable[[], gym.Env[Any, Any]],
+    pipe: Connection,
+    parent_pipe: Connection,
+    shared_memory: Any,
+    error_queue: Any,
+    *rest: Any,
+) -> None:
+    """Gymnasium's async worker, except that a sub-env failing to build reports its error.
+
+    Gymnasium's worker builds the sub-env outside its error handling: the process dies with the
+    error and the parent only sees the pipe break. Here the error goes on the error queue and
+    the parent's first command (the space check) gets Gymnasium's failure reply.
+    """
+    try:
+        env = env_fn()
+    except BaseException as err:  # KeyboardInterrupt too: the parent must hear of it
+        trace = traceback.format_exc()
+        parent_pipe.close()
+        error = WorkerError(
+            f"sub-env {index} raised {type(err).__name__} while being built in its worker "
+            f"process: {err}",
+            env_index=index,
+            worker_index=index,
+            remote_traceback=trace,
+        )
+        error_queue.put((index, WorkerError, error, trace))
+        try:
+            pipe.recv()
+            pipe.send((None, False))
+        except (EOFError, OSError):  # the parent is gone
+            pass
+        return
+    _gymnasium_async_worker(
+        index, lambda: env, pipe, parent_pipe, shared_memory, error_queue, *rest
+    )
+
+
+class _WorkerPipe:
+    """The parent's end of a worker's pipe, on which a dead worker reads as a failed reply.
+
+    Sending to a dead worker does nothing; receiving from it records the sub-env in ``dead`` and
+    returns Gymnasium's failure reply ``(None, False)``, so every call of ``AsyncVectorEnv``
+    reads the replies of all workers and ends in ``_raise_if_errors``.
+    """
+
+    __slots__ = ("conn", "dead", "index")
+
+    def __init__(self, conn: Connection, index: int, dead: set[int]) -> None:
+        self.conn, self.index, self.dead = conn, index, dead
+
+    def send(self, obj: Any) -> None:
+        try:
+            self.conn.send(obj)
+        except (ConnectionError, EOFError):  # broken pipe: the worker is gone
+            self.dead.add(self.index)
+
+    def recv(self) -> Any:
+        try:
+            return self.conn.recv()
+        except (ConnectionError, EOFError):
+            self.dead.add(self.index)
+            return None, False
+
+    def poll(self, timeout: float | None = 0.0) -> bool:
+        return self.conn.poll(timeout)
+
+    def fileno(self) -> int:
+        return self.conn.fileno()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @property
+    def closed(self) -> bool:
+        return self.conn.closed
+
+
+class _AsyncVectorEnv(AsyncVectorEnv):
+    """AsyncVectorEnv whose worker errors name the sub-env and keep the traceback, with
+    queued resets (:mod:`gymsamp.sampling.queued_reset`) for sub-envs built with
+    ``SubEnvFactory(..., queued_resets=True)``: a payload rides to its worker with the next
+    step's action.
+
+    Gymnasium re-raises only the message (and logs the traceback with %-formatting, which
+    itself fails on tracebacks containing '%'); this raises :class:`WorkerError` instead, also
+    where Gymnasium raises a bare ``EOFError``, ``BrokenPipeError`` or ``ConnectionResetError``:
+    a worker process that dies (killed, ``os._exit`` in its sub-env) or whose sub-env fails to
+    build. A worker holds one sub-env, so the error's ``env_index`` and ``worker_index`` are
+    both the sub-env's index; of several sub-envs failing in one call, the lowest is named.
+
+    After a failure or a timeout the vector env is unusable (every call raises
+    :class:`WorkerError`), and ``close()`` terminates the remaining workers without raising.
+    ``seed`` in ``reset`` takes what :class:`InProcessVectorEnv` takes.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._outbox: dict[int, tuple[int | None, dict[str, Any] | None]] = {}
+        self._dead: set[int] = set()  # sub-envs whose pipe broke (filled by _WorkerPipe)
+        self._failure: tuple[str, int | None] | None = None  # what made the env unusable
+        if len(args) < 6:  # Gymnasium's sixth parameter is ``worker``
+            kwargs.setdefault("worker", _async_worker)
+        try:
+            with global_start_method_kept():  # get_context(None) would fix the caller's
+                super().__init__(*args, **kwargs)
+        except BaseException:
+            if hasattr(self, "processes"):  # workers started: end them, quietly
+                self.close(terminate=True)
+            raise
+
+    def _check_spaces(self) -> None:
+        # The end of Gymnasium's __init__, and its first message to the workers.
+        pipes: list[Any] = [
+            pipe if isinstance(pipe, _WorkerPipe) else _WorkerPipe(pipe, i, self._dead)
+            for i, pipe in enumerate(self.parent_pipes)
+        ]
+        self.parent_pipes = pipes
+        super()._check_spaces()
+
+    def _assert_is_running(self) -> None:
+        super()._assert_is_running()
+        if self._failure is not None:
+            what, index = self._failure
+            raise WorkerError(
+                f"{type(self).__name__} is unusable after {what}: close it and build a new one",
+                env_index=index,
+                worker_index=index,
+            )
+
+    def _poll_pipe_envs(self, timeout: float | None = None) -> bool:
+        ready = super()._poll_pipe_envs(timeout)
+        if not ready:  # late replies would be read as the next ones
+            self._failure = (f"a call timed out (timeout={timeout} s)", None)
+        return ready
+
+    def queue_reset(
+        self, index: int, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> None:
+        """Reset sub-env ``index`` with ``seed`` and ``options`` inside the step that next
+        ends its episode; sent with the next ``step_async`` (so also while one is pending)."""
+        self._outbox[check_env_index(index, self.num_envs)] = (seed, options)
+
+    def step_async(self, actions: Any) -> None:
+        if self._outbox:
+            per_env: list[Any] = list(iterate(self.action_space, actions))
+            for i, (seed, options) in self._outbox.items():
+                per_env[i] = _WithReset(per_env[i], seed, options)
+            self._outbox.clear()
+            self._send_steps(per_env)
+        else:
+            super().step_async(actions)
+
+    def _send_steps(self, per_env: list[Any]) -> None:
+        """Gymnasium's ``step_async`` for actions already split per sub-env."""
+        self._assert_is_running()
+        if self._state != AsyncState.DEFAULT:
+            raise gym.error.AlreadyPendingCallError(
+                f"Calling `step_async` while waiting for a pending call to "
+                f"`{self._state.value}` to complete.",
+                str(self._state.value),
+            )
+        for pipe, action in zip(self.parent_pipes, per_env, strict=True):
+            pipe.send(("step", action))
+        self._state = AsyncState.WAITING_STEP
+
+    def reset_async(
+        self,
+        seed: int | Sequence[int | None] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        self._assert_is_running()
+        seeds = reset_seeds(seed, self.num_envs)
+        mask = None
+        if options is not None and "reset_mask" in options:
+            mask = check_reset_mask(options["reset_mask"], self.num_envs)
+        super().reset_async(seed=seeds, options=options)
+        for i in [i for i in self._outbox if mask is None or mask[i]]:
+            del self._outbox[i]  # resetting discards queued resets
+
+    def _raise_if_errors(self, successes: Iterable[bool]) -> None:
+        failed = [i for i, success in enumerate(successes) if not success]
+        if not failed:
+            return
+        errors: dict[int, WorkerError] = {}
+        for _ in range(sum(i not in self._dead for i in failed)):  # the reported ones
+            try:
+                index, exctype, value, trace = self.error_queue.get(timeout=_REPORT_TIMEOUT_S)
+            except queue.Empty:  # lost with its process: named as a death below
+                break
+            if isinstance(value, WorkerError):  # raised by _ErrorTagWrapper or _async_worker
+                message = value.message
+            else:
+                message = f"sub-env {index} raised {exctype.__name__}: {value}"
+            errors[index] = WorkerError(
+                message, env_index=index, worker_index=index, remote_traceback=trace
+            )
+        for i in failed:  # every failed worker has ended (or is ending): drop its pipe
+            if i not in errors:
+                errors[i] = self._death(i)
+            pipe = self.parent_pipes[i]
+            if pipe is not None:
+                pipe.close()
+            self.parent_pipes[i] = None  # type: ignore[call-overload]
+        self._state = AsyncState.DEFAULT
+        first = min(failed)  # the lowest, as in the sync and batched vector envs
+        self._failure = (f"the failure of sub-env {first}", first)
+        raise errors[first]
+
+    def _death(self, index: int) -> WorkerError:
+        process = self.processes[index]
+        process.join(timeout=1.0)  # reap it, for the exit code
+        what = "died unexpectedly" if index in self._dead else "failed without an error report"
+        return WorkerError(
+            f"worker {index} (sub-env {index}) {what} (exit code {process.exitcode})",
+            env_index=index,
+            worker_index=index,
+        )
+
+    def close_extras(self, timeout: float | None = None, terminate: bool = False) -> None:
+        """End every worker: gracefully, or (with ``terminate``, or after a failure or a
+        timeout) by terminating them. Never raises for a failed or dead worker."""
+        if not terminate and self._failure is None and not self._dead:
+            try:
+                super().close_extras(timeout=timeout, terminate=False)
+            except (WorkerError, OSError, EOFError):
+                pass  # a worker failed in a pending call: the others end below
+            except BaseException:
+                self._end_workers()
+                raise
+        self._end_workers()
+
+    def _end_workers(self) -> None:
+        """Terminate the workers still running, close every pipe and reap every process."""
+        started = [p for p in getattr(self, "processes", []) if p.pid is not None]
+        for process in started:
+            if process.is_alive():
+                process.terminate()
+        for pipe in getattr(self, "parent_pipes", []):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+        for process in started:
+            process.join(timeout=_TERMINATE_TIMEOUT_S)
+            if process.is_alive():  # it ignores SIGTERM
+                process.kill()
+                process.join()

@@ -1,0 +1,204 @@
+"""Sub-envs stepped one after the other in this process: :class:`InProcessVectorEnv`.
+
+gymsamp's ``"sync"`` vectorization, and (as :class:`SingleEnvVector`) the vector env of one that
+``rollout()`` runs on. Its ``reset`` takes the same seeds and reset masks as the other vector
+envs of gymsamp (:mod:`gymsamp.sampling.reset_args`).
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space, create_empty_array
+
+from gymsamp.sampling.errors import WorkerError
+from gymsamp.sampling.queued_reset import check_env_index, reset_in_step
+from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
+
+__all__ = ["InProcessVectorEnv", "SingleEnvVector"]
+
+
+def _scalars(what: str, values: list[Any], dtype: type) -> np.ndarray:
+    """The sub-envs' step scalars as one array (a size-1 array counts as its scalar)."""
+    batch: np.ndarray = np.array(values, dtype=dtype)
+    if batch.shape != (len(values),):
+        if batch.size != len(values):
+            raise ValueError(f"sub-env {what} must be scalars, got {values!r}")
+        batch = batch.reshape(len(values))
+    return batch
+
+
+class InProcessVectorEnv(VectorEnv):
+    """Sub-envs stepped one after the other in this process, autoreset ``DISABLED``.
+
+    gymsamp's ``"sync"`` mode. Compared with ``SyncVectorEnv`` it writes observations straight
+    into a preallocated batch (no concatenation and deep copy per step), does info work only for
+    sub-envs that report any, resets masked sub-envs without rebuilding the batch, may step a
+    sub-env past its episode end (``rollout()``'s ``stop_on_done=False``), and, with
+    ``tag_errors``, raises a sub-env's exception as :class:`WorkerError` naming the sub-env.
+    Observation spaces must be array spaces (Box, Discrete, MultiDiscrete, MultiBinary).
+
+    Args:
+        envs: The sub-env instances.
+        tag_errors: Re-raise sub-env exceptions as :class:`WorkerError` with the sub-env index
+            (else they propagate unchanged).
+
+    Example:
+        >>> import gymnasium as gym
+        >>> envs = InProcessVectorEnv([gym.make("CartPole-v1") for _ in range(2)])
+        >>> obs, _ = envs.reset(seed=[1, 2])
+        >>> obs.shape, envs.step(np.array([0, 1]))[1].tolist()
+        ((2, 4), [1.0, 1.0])
+        >>> envs.close()
+    """
+
+    def __init__(self, envs: list[gym.Env[Any, Any]], *, tag_errors: bool = True) -> None:
+        if not envs:
+            raise ValueError("envs must hold at least one env, got none")
+        self.envs = list(envs)
+        self.num_envs = len(self.envs)
+        first = self.envs[0]
+        self.metadata = {**first.metadata, "autoreset_mode": AutoresetMode.DISABLED}
+        self.render_mode = first.render_mode
+        self.single_observation_space = first.observation_space
+        self.single_action_space = first.action_space
+        self.observation_space = batch_space(first.observation_space, self.num_envs)
+        self.action_space = batch_space(first.action_space, self.num_envs)
+        self.spec = first.spec
+        self.tag_errors = tag_errors
+        self._obs: Any = create_empty_array(first.observation_space, n=self.num_envs)
+        self._queued: dict[int, tuple[int | None, dict[str, Any] | None]] = {}
+
+    def queue_reset(
+        self, index: int, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> None:
+        """Reset sub-env ``index`` with ``seed`` and ``options`` inside the step that next
+        ends its episode (:mod:`gymsamp.sampling.queued_reset`)."""
+        self._queued[check_env_index(index, self.num_envs)] = (seed, options)
+
+    def _reset_in_step(self, i: int, final_obs: Any, final_info: dict[str, Any]) -> Any:
+        seed, options = self._queued.pop(i)
+        try:
+            return reset_in_step(self.envs[i], seed, options, final_obs, final_info)
+        except Exception as err:
+            raise self._fail(i, "reset", err) from err
+
+    def _fail(self, i: int, where: str, err: Exception) -> Exception:
+        if not self.tag_errors or isinstance(err, WorkerError):
+            return err
+        return WorkerError(
+            f"sub-env {i} raised {type(err).__name__} in {where}: {err}",
+            env_index=i,
+            remote_traceback=traceback.format_exc(),
+        )
+
+    def reset(
+        self,
+        *,
+        seed: int | Sequence[int | None] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[Any, dict[str, Any]]:
+        """Reset all sub-envs, or those in ``options["reset_mask"]`` (the others keep their obs).
+
+        Args:
+            seed: None, an int (sub-env ``i`` gets ``seed + i``, numpy integers too) or a list
+                or tuple of one int or None per sub-env.
+            options: Sent to every reset sub-env, less ``reset_mask``: a numpy bool array of
+                shape ``(num_envs,)`` with at least one True (the caller's dict is left alone).
+
+        Raises:
+            TypeError: A ``seed`` or ``reset_mask`` of the wrong type.
+            ValueError: A ``seed`` sequence or ``reset_mask`` of the wrong length, or a
+                ``reset_mask`` without a True.
+        """
+        seeds = reset_seeds(seed, self.num_envs)
+        rest = dict(options) if options else {}
+        mask = rest.pop("reset_mask", None)
+        if mask is None:
+            indices: Iterable[int] = range(self.num_envs)
+        else:
+            indices = np.flatnonzero(check_reset_mask(mask, self.num_envs)).tolist()
+        infos: dict[str, Any] = {}
+        for i in indices:
+            self._queued.pop(i, None)
+            try:
+                obs, info = self.envs[i].reset(seed=seeds[i], options=rest or None)
+            except Exception as err:
+                raise self._fail(i, "reset", err) from err
+            self._obs[i] = obs
+            if info:
+                infos = self._add_info(infos, info, i)
+        return self._obs.copy(), infos
+
+    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        infos: dict[str, Any] = {}
+        queued, batch = self._queued, self._obs
+        # Scalars gathered in lists and converted once: cheaper than a numpy store each.
+        rewards, terminations, truncations = [], [], []
+        for i, env in enumerate(self.envs):
+            try:
+                obs, reward, terminated, truncated, info = env.step(actions[i])
+            except Exception as err:
+                raise self._fail(i, "step", err) from err
+            if (terminated or truncated) and i in queued:
+                obs, info = self._reset_in_step(i, obs, info)
+            batch[i] = obs
+            rewards.append(reward)
+            terminations.append(terminated)
+            truncations.append(truncated)
+            if info:  # most envs report nothing: skip Gymnasium's info batching then
+                infos = self._add_info(infos, info, i)
+        return (
+            batch.copy(),
+            _scalars("rewards", rewards, np.float64),
+            _scalars("terminated flags", terminations, np.bool_),
+            _scalars("truncated flags", truncations, np.bool_),
+            infos,
+        )
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        results = []
+        for env in self.envs:
+            attr = env.get_wrapper_attr(name)
+            results.append(attr(*args, **kwargs) if callable(attr) else attr)
+        return tuple(results)
+
+    def get_attr(self, name: str) -> tuple[Any, ...]:
+        return tuple(env.get_wrapper_attr(name) for env in self.envs)
+
+    def render(self) -> tuple[Any, ...] | None:
+        """The rendered frames of every sub-env, as ``SyncVectorEnv`` returns them."""
+        return self.call("render")
+
+    def set_attr(self, name: str, values: list[Any] | tuple[Any, ...] | Any) -> None:
+        if not isinstance(values, (list, tuple)):
+            values = [values] * self.num_envs
+        if len(values) != self.num_envs:
+            raise ValueError(f"values must hold {self.num_envs} values, got {len(values)}")
+        for env, value in zip(self.envs, values, strict=True):
+            env.set_wrapper_attr(name, value)
+
+    def close_extras(self, **kwargs: Any) -> None:
+        for env in self.envs:
+            env.close()
+
+
+class SingleEnvVector(InProcessVectorEnv):
+    """One env instance seen as a vector env of one, for ``rollout()``.
+
+    It may step the env past its episode end (``stop_on_done=False``) and raises the env's own
+    exceptions unchanged.
+    """
+
+    def __init__(self, env: gym.Env[Any, Any]) -> None:
+        super().__init__([env], tag_errors=False)
+        self.env = env
+
+    def _batch(self, obs: Any) -> Any:
+        self._obs[0] = obs
+        return self._obs.copy()
