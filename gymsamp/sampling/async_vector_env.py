@@ -32,19 +32,35 @@ class _WithReset:
         self.action, self.seed, self.options = action, seed, options
 
 
+class _Pause:
+    """A step message that pauses its sub-env until the next reset (async mode)."""
+
+    __slots__ = ()
+
+
 class _QueuedResetWrapper(gym.Wrapper[Any, Any, Any, Any]):
     """In an async worker: keeps the reset that rode in with an action and resets with it in
-    the step that ends the episode (:mod:`gymsamp.sampling.queued_reset`)."""
+    the step that ends the episode, and pauses on a :class:`_Pause`
+    (:mod:`gymsamp.sampling.queued_reset`)."""
 
     def __init__(self, env: gym.Env[Any, Any]) -> None:
         super().__init__(env)
         self._queued: tuple[int | None, dict[str, Any] | None] | None = None
+        self._last_obs: Any = None
+        self._paused = False
 
     def reset(self, **kwargs: Any) -> Any:
         self._queued = None
-        return self.env.reset(**kwargs)
+        self._paused = False
+        obs, info = self.env.reset(**kwargs)
+        self._last_obs = obs
+        return obs, info
 
     def step(self, action: Any) -> Any:
+        if type(action) is _Pause:
+            self._queued, self._paused = None, True
+        if self._paused:
+            return self._last_obs, 0.0, False, False, {}
         if type(action) is _WithReset:
             self._queued = (action.seed, action.options)
             action = action.action
@@ -52,6 +68,7 @@ class _QueuedResetWrapper(gym.Wrapper[Any, Any, Any, Any]):
         if (terminated or truncated) and self._queued is not None:
             (seed, options), self._queued = self._queued, None
             obs, info = reset_in_step(self.env, seed, options, obs, info)
+        self._last_obs = obs
         return obs, reward, terminated, truncated, info
 
 
@@ -160,7 +177,8 @@ class _AsyncVectorEnv(AsyncVectorEnv):
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._outbox: dict[int, tuple[int | None, dict[str, Any] | None]] = {}
+        # Per sub-env, what rides with its next action: a queued reset, or None to pause.
+        self._outbox: dict[int, tuple[int | None, dict[str, Any] | None] | None] = {}
         self._dead: set[int] = set()  # sub-envs whose pipe broke (filled by _WorkerPipe)
         self._failure: tuple[str, int | None] | None = None  # what made the env unusable
         if len(args) < 6:  # Gymnasium's sixth parameter is ``worker``
@@ -205,11 +223,16 @@ class _AsyncVectorEnv(AsyncVectorEnv):
         ends its episode; sent with the next ``step_async`` (so also while one is pending)."""
         self._outbox[check_env_index(index, self.num_envs)] = (seed, options)
 
+    def pause(self, index: int) -> None:
+        """Stop stepping sub-env ``index`` until its next reset; sent with the next
+        ``step_async`` (:mod:`gymsamp.sampling.queued_reset`)."""
+        self._outbox[check_env_index(index, self.num_envs)] = None
+
     def step_async(self, actions: Any) -> None:
         if self._outbox:
             per_env: list[Any] = list(iterate(self.action_space, actions))
-            for i, (seed, options) in self._outbox.items():
-                per_env[i] = _WithReset(per_env[i], seed, options)
+            for i, payload in self._outbox.items():
+                per_env[i] = _Pause() if payload is None else _WithReset(per_env[i], *payload)
             self._outbox.clear()
             self._send_steps(per_env)
         else:

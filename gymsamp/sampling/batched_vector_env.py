@@ -65,7 +65,8 @@ _STEP_FRAME = b"\x01\x00\x00\x00s"  # _STEP with its length prefix
 _IDLE, _WAITING, _BROKEN = "idle", "waiting", "broken"
 _CHUNK = 1 << 16
 Views = tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray]  # obs, actions, rewards, flags
-Queued = dict[int, tuple[Any, bytes | None]]  # a worker's sub-env -> (seed, pickled options)
+# A worker's sub-env -> its queued reset (seed, pickled options), or None to pause it.
+Queued = dict[int, tuple[Any, bytes | None] | None]
 
 
 def available_cpus() -> int:
@@ -327,6 +328,14 @@ class BatchedAsyncVectorEnv(VectorEnv):
         w, j = divmod(index, self.envs_per_worker)
         blob = None if options is None else pickle.dumps(options)
         self._outbox.setdefault(w, {})[j] = (seed, blob)
+
+    def pause(self, index: int) -> None:
+        """Stop stepping sub-env ``index`` until its next reset; sent with the next
+        ``step_async`` (:mod:`gymsamp.sampling.queued_reset`)."""
+        if self._state != _WAITING:
+            self._check_idle()
+        w, j = divmod(check_env_index(index, self.num_envs), self.envs_per_worker)
+        self._outbox.setdefault(w, {})[j] = None
 
     def step_async(self, actions: Any) -> None:
         """Send the actions to the workers (collect the results with :meth:`step_wait`)."""
@@ -618,7 +627,8 @@ class _Worker:
         self.obs, self.act, self.rewards, self.terminated, self.truncated = views
         self.envs: list[gym.Env[Any, Any]] = []
         self.current: int | None = None  # the sub-env at work, for error reports
-        self.queued: Queued = {}
+        self.queued: dict[int, tuple[Any, bytes | None]] = {}
+        self.paused: set[int] = set()
 
     def serve(self) -> None:
         busy_poll = self.busy_poll_s > 0.0 and hasattr(select, "poll")
@@ -687,9 +697,13 @@ class _Worker:
 
     def do_step(self, data: tuple[list[Any] | None, Queued | None]) -> bytes:
         actions, queued = data
-        if queued:
-            self.queued.update(queued)
-        lo, envs = self.lo, self.envs
+        for j, payload in (queued or {}).items():
+            if payload is None:
+                self.paused.add(j)
+                self.queued.pop(j, None)
+            else:
+                self.queued[j] = payload
+        lo, envs, paused = self.lo, self.envs, self.paused
         if actions is None:  # from shared memory: a private copy, which envs may keep
             block = _tree(lambda v: v[lo : lo + len(envs)].copy(), self.act)
             if not isinstance(block, np.ndarray):  # dict / tuple batch: one row per sub-env
@@ -706,6 +720,9 @@ class _Worker:
         infos = []
         for j, env in enumerate(envs):
             self.current = i = lo + j
+            if paused and j in paused:  # its last observation stays where it is
+                rewards[i], terminated[i], truncated[i] = 0.0, False, False
+                continue
             obs, reward, term, trunc, info = env.step(actions[j])
             if (term or trunc) and j in self.queued:
                 seed, blob = self.queued.pop(j)
@@ -728,6 +745,7 @@ class _Worker:
             if mask is None or mask[j]:
                 self.current = i = self.lo + j
                 self.queued.pop(j, None)
+                self.paused.discard(j)
                 # Each sub-env gets its own copy of the options, as in a process of its own.
                 options = None if blob is None else pickle.loads(blob)
                 obs, info = env.reset(seed=seeds[j], options=options)

@@ -207,6 +207,12 @@ class _Collection:
             and isinstance(envs, QueuedResetVectorEnv)
         )
         self.queued: list[RolloutJob | None] = [None] * self.num_envs
+        # Sub-envs without a rollout to run are paused, not stepped through episodes nobody
+        # asked for (wasted work, whose failures would fail the call).
+        self.pausing = self.mode == AutoresetMode.DISABLED and isinstance(
+            envs, QueuedResetVectorEnv
+        )
+        self.paused = np.zeros(self.num_envs, dtype=bool)
         # Sub-envs in other processes: send the next step before booking the last one.
         self.pipelined = (
             self.mode == AutoresetMode.DISABLED
@@ -279,6 +285,14 @@ class _Collection:
             started += self._start(members, jobs, infos)
         self._start_policy(started, [self.slots[i].job for i in started])  # type: ignore[union-attr]
         self._queue_next(started)
+        for i, job in jobs.items():
+            if job is None and self.pausing:  # only the first reset resets sub-envs to idle
+                self._pause(i)
+
+    def _pause(self, i: int) -> None:
+        self.envs.pause(i)  # type: ignore[attr-defined]
+        self.paused[i] = True
+        self.must_reset[i] = False
 
     def _start_policy(self, started: list[int], jobs: list[RolloutJob]) -> None:
         """Tell the policy that ``jobs`` start in sub-envs ``started``."""
@@ -505,10 +519,12 @@ class _Collection:
             return
         self.slots_changed = False
         jobs: dict[int, RolloutJob | None] = {}
-        for i in np.flatnonzero(~self.active & ~self.autoreset_pending):
+        for i in np.flatnonzero(~self.active & ~self.autoreset_pending & ~self.paused).tolist():
             job, self.queued[i] = self.queued[i] or self._next_job(), None
-            if job is not None or self.must_reset[i]:
-                jobs[int(i)] = job
+            if job is None and self.pausing:
+                self._pause(i)
+            elif job is not None or self.must_reset[i]:
+                jobs[i] = job
         if jobs:
             self._reset(jobs)
 

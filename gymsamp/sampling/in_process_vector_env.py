@@ -73,6 +73,7 @@ class InProcessVectorEnv(VectorEnv):
         self.tag_errors = tag_errors
         self._obs: Any = create_empty_array(first.observation_space, n=self.num_envs)
         self._queued: dict[int, tuple[int | None, dict[str, Any] | None]] = {}
+        self._paused: set[int] = set()
 
     def queue_reset(
         self, index: int, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -80,6 +81,13 @@ class InProcessVectorEnv(VectorEnv):
         """Reset sub-env ``index`` with ``seed`` and ``options`` inside the step that next
         ends its episode (:mod:`gymsamp.sampling.queued_reset`)."""
         self._queued[check_env_index(index, self.num_envs)] = (seed, options)
+
+    def pause(self, index: int) -> None:
+        """Stop stepping sub-env ``index`` until its next reset
+        (:mod:`gymsamp.sampling.queued_reset`)."""
+        index = check_env_index(index, self.num_envs)
+        self._paused.add(index)
+        self._queued.pop(index, None)
 
     def _reset_in_step(self, i: int, final_obs: Any, final_info: dict[str, Any]) -> Any:
         seed, options = self._queued.pop(i)
@@ -126,6 +134,7 @@ class InProcessVectorEnv(VectorEnv):
         infos: dict[str, Any] = {}
         for i in indices:
             self._queued.pop(i, None)
+            self._paused.discard(i)
             try:
                 obs, info = self.envs[i].reset(seed=seeds[i], options=rest or None)
             except Exception as err:
@@ -137,10 +146,17 @@ class InProcessVectorEnv(VectorEnv):
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         infos: dict[str, Any] = {}
-        queued, batch = self._queued, self._obs
+        queued, batch, paused = self._queued, self._obs, self._paused
         # Scalars gathered in lists and converted once: cheaper than a numpy store each.
-        rewards, terminations, truncations = [], [], []
+        rewards: list[Any] = []
+        terminations: list[Any] = []
+        truncations: list[Any] = []
         for i, env in enumerate(self.envs):
+            if paused and i in paused:  # its last observation stays in the batch
+                rewards.append(0.0)
+                terminations.append(False)
+                truncations.append(False)
+                continue
             try:
                 obs, reward, terminated, truncated, info = env.step(actions[i])
             except Exception as err:

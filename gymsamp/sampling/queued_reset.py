@@ -18,7 +18,11 @@ ahead of time instead, which is how the collection loop hands every rollout its 
   ``info["final_obs"]`` / ``info["final_info"]`` (masks ``_final_obs`` / ``_final_info``) with
   the ended episode's last observation and step info, and the reset's info entries;
 - a sub-env that ends without a queued payload is left as it is (autoreset ``DISABLED``);
-- ``reset`` discards the payloads of the sub-envs it resets.
+- ``pause(i)`` stops stepping sub-env ``i`` until its next ``reset``: its steps run nothing in
+  the sub-env and return its last observation, reward 0 and both flags False (the collection
+  loop pauses sub-envs it has no more rollouts for, instead of running episodes nobody asked
+  for, whose failures would fail the call);
+- ``reset`` discards the payloads of the sub-envs it resets, and resumes them if paused.
 """
 
 from __future__ import annotations
@@ -58,6 +62,10 @@ class QueuedResetVectorEnv(Protocol):
     ) -> None:
         """Reset sub-env ``index`` with ``seed`` and ``options`` in the step that next ends
         its episode (see the module docstring)."""
+        ...
+
+    def pause(self, index: int) -> None:
+        """Stop stepping sub-env ``index`` until its next reset (see the module docstring)."""
         ...
 
 

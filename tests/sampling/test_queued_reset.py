@@ -195,3 +195,67 @@ def test_no_step_is_taken_past_the_result(vectorization: str, bound: dict) -> No
     ) as sampler:
         rollouts = sampler.sample()
     assert [ro.length for ro in rollouts] == [3, 3, 3, 3]
+
+
+def test_a_paused_sub_env_is_not_stepped_until_its_next_reset(
+    envs: gym.vector.VectorEnv,
+) -> None:
+    envs.reset(seed=[0, 1])
+    obs, *_ = envs.step(ACTIONS)
+    assert obs[:, 0].tolist() == [1.0, 1.0]
+    envs.pause(0)
+    envs.queue_reset(1, seed=5)
+    obs, rewards, terminated, truncated, infos = step_times(envs, 2)
+    # sub-env 0 stays at its last observation, with no reward and no end (never stepped:
+    # a counting env stepped twice more would have ended at 3); sub-env 1 went on and reset
+    assert obs[:, 0].tolist() == [1.0, 0.0]
+    assert rewards.tolist() == [0.0, 3.0]  # the third step of sub-env 1's episode
+    assert terminated.tolist() == [False, True]
+    assert not truncated.any()
+    assert infos["_final_obs"].tolist() == [False, True]
+    obs, _ = envs.reset(seed=[7, None], options={"reset_mask": np.array([True, False])})
+    assert obs[:, 0].tolist() == [0.0, 0.0]
+    obs, rewards, *_ = envs.step(ACTIONS)  # resumed by the reset
+    assert obs[:, 0].tolist() == [1.0, 1.0]
+    assert rewards.tolist() == [1.0, 1.0]
+
+
+class SeededOnlyEnv(gym.Env):
+    """Raises when stepped in an episode that was reset without a seed: an episode that no
+    rollout asked for (the collection loop seeds every rollout's reset)."""
+
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.seeded, self.count = seed is not None, 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        if not self.seeded:
+            raise RuntimeError("stepped in an episode no rollout asked for")
+        self.count += 1
+        return np.full(1, self.count, np.float32), 1.0, self.count >= 2 + action, False, {}
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
+@pytest.mark.parametrize("min_rollouts", [1, 3])
+def test_sub_envs_without_a_rollout_run_no_episodes(vectorization: str, min_rollouts: int):
+    """With 3 sub-envs and 1 rollout, two never get one; with 3 rollouts of unequal length
+    (2 or 3 steps, random actions), the early finishers have nothing left to run."""
+    from gymsamp.policies import RandomPolicy
+    from gymsamp.sampling import ParallelRolloutSampler
+
+    with ParallelRolloutSampler(
+        SeededOnlyEnv,
+        RandomPolicy(SeededOnlyEnv.action_space),
+        3,
+        min_rollouts=min_rollouts,
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    ) as sampler:
+        first, second = sampler.sample(), sampler.sample()
+    assert len(first) == len(second) == min_rollouts
+    assert all(ro.length in (2, 3) for ro in first + second)
