@@ -208,6 +208,7 @@ class BatchedAsyncVectorEnv(VectorEnv):
         self._fds: list[int] = []
         self._state = _IDLE
         self._outbox: dict[int, Queued] = {}  # queued resets not yet sent, by worker
+        self._pending_reset: list[int] | None = None  # the workers a pending reset went to
         self.num_envs = n = len(env_fns)
         if n < 1:
             raise ValueError("env_fns must hold at least one env factory, got none")
@@ -291,6 +292,15 @@ class BatchedAsyncVectorEnv(VectorEnv):
         ``seed``: None, an int (sub-env ``i`` gets ``seed + i``) or one seed per sub-env.
         ``options`` (less ``reset_mask``) goes to every reset sub-env, each its own copy.
         """
+        self.reset_async(seed=seed, options=options)
+        return self.reset_wait()
+
+    def reset_async(
+        self,
+        seed: int | Sequence[int | None] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        """Send a :meth:`reset` to the workers (collect it with :meth:`reset_wait`)."""
         self._check_idle()
         n = self.num_envs
         seeds = reset_seeds(seed, n)
@@ -308,8 +318,17 @@ class BatchedAsyncVectorEnv(VectorEnv):
             for w, (lo, hi) in enumerate(self._bounds)
             if mask is None or mask[lo:hi].any()
         }
+        self._post(*requests.values(), workers=requests)
+        self._pending_reset = list(requests)
+
+    def reset_wait(self, timeout: float | None = None) -> tuple[Any, dict[str, Any]]:
+        """The reset results; ``multiprocessing.TimeoutError`` after ``timeout`` seconds."""
+        workers, self._pending_reset = self._pending_reset, None
+        if workers is None or self._state != _WAITING:
+            raise gym.error.NoAsyncCallError("reset_wait called without reset_async", "reset")
+        replies = self._decode(dict(zip(workers, self._receive(workers, timeout), strict=True)))
         infos: dict[str, Any] = {}
-        for w, reply in self._request(*requests.values(), workers=requests).items():
+        for w, reply in replies.items():
             self._store(w, reply, infos)
         return self._observations(), infos
 
@@ -363,7 +382,7 @@ class BatchedAsyncVectorEnv(VectorEnv):
         self, timeout: float | None = None
     ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """The step results; ``multiprocessing.TimeoutError`` after ``timeout`` seconds."""
-        if self._state != _WAITING:
+        if self._state != _WAITING or self._pending_reset is not None:
             raise gym.error.NoAsyncCallError("step_wait called without step_async", "step")
         replies = self._receive(range(self.num_workers), timeout)
         infos: dict[str, Any] = {}
@@ -451,7 +470,9 @@ class BatchedAsyncVectorEnv(VectorEnv):
         if self.closed:
             raise gym.error.ClosedEnvironmentError(f"{type(self).__name__} is closed")
         if self._state == _WAITING:
-            raise gym.error.AlreadyPendingCallError("a step is pending: call step_wait", "step")
+            raise gym.error.AlreadyPendingCallError(
+                "a call is pending: call step_wait (or reset_wait)", "step"
+            )
         if self._state == _BROKEN:
             raise WorkerError(
                 f"{type(self).__name__} is unusable after a timeout, a dead worker or an "
@@ -470,11 +491,16 @@ class BatchedAsyncVectorEnv(VectorEnv):
         timeout: float | None = None,
     ) -> dict[int, tuple[Any, Any]]:
         """Send a command to each worker (one for all, or one each); their decoded replies."""
+        targets = self._post(*commands, workers=workers)
+        return self._decode(dict(zip(targets, self._receive(targets, timeout), strict=True)))
+
+    def _post(self, *commands: tuple[str, Any], workers: Iterable[int] | None = None) -> list[int]:
+        """Send a command to each worker (one for all, or one each); the workers sent to."""
         targets = list(range(len(self._conns)) if workers is None else workers)
         self._state = _WAITING
         for i, w in enumerate(targets):
             self._send(w, b"p" + pickle.dumps(commands[i if len(commands) > 1 else 0]))
-        return self._decode(dict(zip(targets, self._receive(targets, timeout), strict=True)))
+        return targets
 
     def _send(self, w: int, message: bytes) -> None:
         try:

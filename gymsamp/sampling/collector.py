@@ -20,6 +20,7 @@ sub-envs and autoresets get none.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -272,15 +273,14 @@ class _Collection:
         if self.obs is None:
             # The first reset covers every sub-env (a masked one would leave the others unset,
             # which SyncVectorEnv cannot batch); sub-envs with options are reset again below.
-            obs, infos = self.envs.reset(seed=seeds)  # type: ignore[arg-type]
+            obs, infos = self._reset_call(seeds, None)
             self.obs = np.array(obs, copy=True)
             started += self._start(groups.pop(0, []), jobs, infos)
         for key, members in groups.items():
             mask = np.zeros(self.num_envs, dtype=bool)
             mask[members] = True
-            # A per-env seed list is Gymnasium's own API, though VectorEnv's stub says int.
             options = {"reset_mask": mask, **(payloads[key] or {})}
-            obs, infos = self.envs.reset(seed=seeds, options=options)  # type: ignore[arg-type]
+            obs, infos = self._reset_call(seeds, options)
             self.obs[members] = obs[members]
             started += self._start(members, jobs, infos)
         self._start_policy(started, [self.slots[i].job for i in started])  # type: ignore[union-attr]
@@ -293,6 +293,21 @@ class _Collection:
         self.envs.pause(i)  # type: ignore[attr-defined]
         self.paused[i] = True
         self.must_reset[i] = False
+
+    def _reset_call(
+        self, seeds: list[int | None], options: dict[str, Any] | None
+    ) -> tuple[Any, dict[str, Any]]:
+        """``envs.reset``, bounded by the step timeout where the env can be waited on."""
+        if self.step_timeout is None or not hasattr(self.envs, "reset_wait"):
+            # A per-env seed list is Gymnasium's own API, though VectorEnv's stub says int.
+            return self.envs.reset(seed=seeds, options=options)  # type: ignore[arg-type]
+        self.envs.reset_async(seed=seeds, options=options)  # type: ignore[attr-defined]
+        try:
+            return self.envs.reset_wait(timeout=self.step_timeout)
+        except multiprocessing.TimeoutError as err:
+            raise StepTimeoutError(
+                f"a sub-env did not finish its reset within step_timeout={self.step_timeout} s"
+            ) from err
 
     def _start_policy(self, started: list[int], jobs: list[RolloutJob]) -> None:
         """Tell the policy that ``jobs`` start in sub-envs ``started``."""
@@ -362,8 +377,6 @@ class _Collection:
         self.envs.step_async(action.applied)  # type: ignore[attr-defined]
 
     def _receive(self, action: _Action) -> tuple[Any, ...]:
-        import multiprocessing
-
         try:
             results = self.envs.step_wait(timeout=self.step_timeout)  # type: ignore[attr-defined]
         except multiprocessing.TimeoutError as err:

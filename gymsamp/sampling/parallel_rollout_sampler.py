@@ -106,8 +106,10 @@ class ParallelRolloutSampler(SamplerBase):
             cheap envs, batched or one process per sub-env for expensive ones);
             :attr:`vectorization_used` tells, and so does the progress bar.
         max_steps: Cut rollouts after this many steps (they end in ``TIMEOUT``).
-        step_timeout: Seconds a vector step may take before :class:`StepTimeoutError`
-            (async and batched only).
+        step_timeout: Seconds a vector step or reset may take before
+            :class:`StepTimeoutError` (sub-envs in worker processes only: refused with
+            ``"sync"``; ``"auto"`` then runs no probe steps in this process and picks
+            ``"batched"``).
         start_method: Multiprocessing start method for async workers (None: the platform's).
         record_states: Also record the full simulator ``states`` (T+1) where the env has a
             simulator adapter (off by default: it costs a state copy and an info entry per step).

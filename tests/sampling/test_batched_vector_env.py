@@ -1,6 +1,7 @@
 """BatchedAsyncVectorEnv: its own contract, and the samplers' contract in ``"batched"`` mode."""
 
 import gc
+import math
 import multiprocessing
 import os
 import signal
@@ -137,6 +138,24 @@ def test_layout_splits_sub_envs_into_blocks(make):
     assert make([counting()] * 3).num_workers == min(3, len(os.sched_getaffinity(0)))
     with pytest.raises(ValueError, match="num_workers must be an int >= 1"):
         BatchedAsyncVectorEnv([counting()], 0)
+
+
+@pytest.mark.parametrize("busy_poll_us", [-1.0, math.nan, math.inf, True, "100"])
+def test_busy_poll_must_be_a_finite_duration(busy_poll_us):
+    before = children()
+    with pytest.raises(ValueError, match=r"busy_poll_us must be a finite number >= 0, got"):
+        BatchedAsyncVectorEnv([counting()], 1, busy_poll_us=busy_poll_us)
+    assert children() == before  # refused before any worker started
+
+
+@pytest.mark.parametrize("busy_poll_us", [0.0, 100.0, 5000.0])
+def test_polling_or_sleeping_workers_step_alike(make, busy_poll_us):
+    envs = make([counting()] * 4, 2, busy_poll_us=busy_poll_us)
+    envs.reset(seed=0)
+    for k in range(1, 4):
+        obs, rewards, *_ = envs.step(zeros(4))
+        assert obs[:, 0].tolist() == [float(k)] * 4
+        assert rewards.tolist() == [float(k)] * 4
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux CPU affinity")
@@ -410,6 +429,15 @@ def test_protocol_misuse_and_close(make):
     with pytest.raises(gym.error.AlreadyPendingCallError):
         envs.step_async(zeros(2))
     assert envs.step_wait(timeout=5)[1].tolist() == [1.0, 1.0]
+    with pytest.raises(gym.error.NoAsyncCallError):
+        envs.reset_wait()
+    envs.reset_async(seed=[3, None], options={"reset_mask": np.array([True, False])})
+    with pytest.raises(gym.error.NoAsyncCallError):
+        envs.step_wait()  # a pending reset's replies are not step results
+    with pytest.raises(gym.error.AlreadyPendingCallError):
+        envs.step_async(zeros(2))
+    obs, _ = envs.reset_wait(timeout=5)
+    assert obs[:, 0].tolist() == [0.0, 1.0]  # only sub-env 0 was reset
     before = children()
     envs.close()
     envs.close()  # idempotent

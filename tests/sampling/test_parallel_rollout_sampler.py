@@ -413,6 +413,52 @@ def test_the_progress_bar_names_the_batched_layout_from_the_first_call(capsys):
     assert f"Sampling (batched, 4 sub-envs on {processes} processes)" in capsys.readouterr().err
 
 
+class _SlowResetEnv(gym.Env):
+    """Sleeps a minute in its ``hang_at``-th reset (counted per sub-env)."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, hang_at: int):
+        self.hang_at, self.resets = hang_at, 0
+
+    def reset(self, *, seed=None, options=None):
+        import time
+
+        super().reset(seed=seed)
+        self.resets += 1
+        if self.resets == self.hang_at:
+            time.sleep(60)
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(1, np.float32), 1.0, False, False, {}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("vectorization", ["async", "batched"])
+@pytest.mark.parametrize("hang_at", [1, 2])  # the first reset of a call; a masked one later
+def test_a_hanging_reset_is_bounded_by_the_step_timeout(vectorization, hang_at):
+    import functools
+
+    before = len(children())
+    with ParallelRolloutSampler(
+        functools.partial(_SlowResetEnv, hang_at),
+        IDLE2,
+        2,
+        min_rollouts=4,
+        max_steps=2,  # cut rollouts: the next one starts with a masked reset
+        seed=0,
+        vectorization=vectorization,
+        step_timeout=1.0,
+        show_progress_bar=False,
+    ) as sampler:
+        with pytest.raises(StepTimeoutError, match="reset within step_timeout=1.0"):
+            sampler.sample()
+        assert len(children()) == before  # the hung workers were terminated
+    assert len(children()) == before
+
+
 def test_no_worker_outlives_close_or_garbage_collection():
     import gc
 
