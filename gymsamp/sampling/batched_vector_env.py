@@ -166,6 +166,10 @@ class BatchedAsyncVectorEnv(VectorEnv):
             request usually comes sooner than 100 us. 0: sleep at once (every poll is a
             system call, so this costs CPU time where nothing else wants the CPU).
 
+    Actions travel in shared memory of the action space's dtype, so a float64 action for a
+    float32 ``Box`` reaches the sub-env as float32 (Sync and Async vector envs pass it as
+    given; the collection loop casts to the space's dtype in every mode).
+
     An exception in a sub-env raises :class:`~gymsamp.sampling.errors.WorkerError` with the
     sub-env's (global) index and the worker's traceback; the worker lives on, the sub-env is
     in whatever state the exception left. A dead worker raises a ``WorkerError`` naming the

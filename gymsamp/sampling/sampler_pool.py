@@ -56,7 +56,7 @@ class GlobalNamespace:
             seeded it.
 
     Example:
-        >>> G = GlobalNamespace(worker_index=0)
+        >>> G = GlobalNamespace()  # as in pyrado: the pool makes one per worker
         >>> G.env_count = 3  # worker-local state survives between pool calls
         >>> G.worker_index, G.env_count
         (0, 3)
@@ -65,7 +65,7 @@ class GlobalNamespace:
     worker_index: int
     rng: np.random.Generator
 
-    def __init__(self, worker_index: int) -> None:
+    def __init__(self, worker_index: int = 0) -> None:
         self.worker_index = worker_index
         self.rng = np.random.default_rng()
 

@@ -23,7 +23,7 @@ from gymsamp._checks import check_int
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.sampling import SamplerPool
 from gymsamp.sampling.sampler import Closable
-from gymsamp.sampling.seeding import check_seed
+from gymsamp.sampling.seeding import call_seed, check_seed
 from gymsamp.sampling.vector_envs import VECTORIZATIONS
 from gymsamp.sbi._workers import (
     NUM_STEPS_KEY,
@@ -424,7 +424,10 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
                     tasks[w].append(Collection(sub_seed, lo, payloads[lo:hi], recording))
                     owners[-1].append(w)
         try:
-            done = self._pool.run_map(run_collections, [(self.seed, task) for task in tasks])
+            # One base seed for all workers (fresh entropy for seed=None): every row still
+            # resets with its own seed, whichever worker (holding a copy of the env) runs it.
+            seed = call_seed(self.seed)
+            done = self._pool.run_map(run_collections, [(seed, task) for task in tasks])
         except BaseException:
             # A failed or interrupted worker may hold a half-run collection: start afresh.
             self.close()

@@ -143,6 +143,21 @@ def test_one_and_two_workers_give_identical_features_matching_seeded_rollouts():
     assert torch.equal(results[0], embed(emb, rows))
 
 
+def test_without_a_seed_every_row_still_gets_its_own_reset():
+    """seed=None: a fresh base seed per call, shared by the workers. Before, each worker's
+    copy of an env instance replayed the same unseeded stream."""
+    env = gym.make(POINT_MASS)
+    env.reset(seed=1)
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    theta = torch.ones((4, 1), dtype=torch.float64)  # the same parameters in every row
+    with SimRolloutSamplerForSBI(
+        env, IdlePolicy(PM_SPEC.action_space), {0: "mass"}, emb, num_segments=1, num_workers=2
+    ) as sim:
+        first, second = sim(theta), sim(theta)
+    rows = {tuple(row.tolist()) for row in torch.cat([first, second])}
+    assert len(rows) == 8  # all different: 4 rows x 2 calls
+
+
 def test_episode_ends_pad_with_zeros_unless_stop_on_done_is_false():
     # CountingEnv: state = count, +increment per step, terminated from step 3 after a reset.
     spec = sbi_env_spec(COUNTING)
