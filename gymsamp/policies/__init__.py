@@ -18,7 +18,7 @@ Example:
 """
 
 from gymsamp.policies.adapters import CallablePolicy, SB3Policy, TorchPolicy, as_policy
-from gymsamp.policies.base import ParametricPolicy, Policy, PolicyStep
+from gymsamp.policies.base import ParametricPolicy, Policy, PolicyStep, RolloutIndexedPolicy
 from gymsamp.policies.builtin import (
     GaussianActionNoise,
     IdlePolicy,
@@ -37,6 +37,7 @@ __all__ = [
     "Policy",
     "PolicyStep",
     "RandomPolicy",
+    "RolloutIndexedPolicy",
     "SB3Policy",
     "TorchPolicy",
     "as_policy",

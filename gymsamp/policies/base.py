@@ -42,7 +42,13 @@ class Policy(Protocol):
 
         policy.start(num_envs, eval=...)           # once per collection
         policy.reset_envs(indices, rngs)           # whenever episodes start in some sub-envs
+        policy.start_rollouts(indices, rollouts)   # then, only if the policy has the method
         policy.act(observations) -> PolicyStep     # once per vector step, all B sub-envs
+
+    ``start_rollouts`` (:class:`RolloutIndexedPolicy`) tells a policy which rollouts of the
+    collection start, for policies whose behaviour depends on the rollout itself (e.g.
+    :class:`~gymsamp.policies.PlaybackPolicy` replays recording ``k mod n`` in rollout ``k``),
+    so that it never depends on which sub-env runs it, or when.
 
     Example:
         >>> from gymsamp.policies import RandomPolicy
@@ -107,4 +113,30 @@ class ParametricPolicy(Policy, Protocol):
 
     def set_env_params(self, env_indices: np.ndarray, params: np.ndarray) -> None:
         """Use ``params[j]`` (a flat vector) in sub-env ``env_indices[j]`` from now on."""
+        ...
+
+
+@runtime_checkable
+class RolloutIndexedPolicy(Policy, Protocol):
+    """A policy told which rollouts start, by their index ``k`` in the collection's result.
+
+    The collection loop calls :meth:`start_rollouts` right after :meth:`reset_envs`; with it a
+    policy can make rollout ``k`` behave the same whichever sub-env runs it, and whenever it
+    starts (DESIGN §4: results independent of the number of workers). ``rollout(...,
+    sub_sub_seed=k)`` runs rollout ``k``.
+
+    Example:
+        >>> from gymsamp.policies import PlaybackPolicy
+        >>> policy = PlaybackPolicy([np.array([0, 0]), np.array([1, 1])])
+        >>> isinstance(policy, RolloutIndexedPolicy)
+        True
+        >>> policy.start(1, eval=True)
+        >>> policy.reset_envs(np.array([0]), [np.random.default_rng(0)])
+        >>> policy.start_rollouts(np.array([0]), np.array([3]))  # rollout 3: recording 3 mod 2
+        >>> policy.act(np.zeros((1, 4))).actions
+        array([1])
+    """
+
+    def start_rollouts(self, env_indices: np.ndarray, rollout_indices: np.ndarray) -> None:
+        """Rollouts ``rollout_indices[j]`` start in sub-envs ``env_indices[j]``."""
         ...

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from gymnasium.spaces import Box
 
 from gymsamp.data.spec import EnvSpec
-from gymsamp.policies.base import Policy, PolicyStep
+from gymsamp.policies.base import Policy, PolicyStep, RolloutIndexedPolicy
 
 __all__ = [
     "GaussianActionNoise",
@@ -520,9 +520,11 @@ class LinearPolicy:
 class PlaybackPolicy:
     """Replays recorded action sequences, one recording per episode.
 
-    Assignment rule: counting the episodes started since :meth:`start` in the order
-    :meth:`reset_envs` reports them (``env_indices`` order within one call), the ``k``-th
-    episode (0-based) replays recording ``k mod n`` from its first action.
+    Assignment rule: rollout ``k`` of a collection (0-based, its index in the result; ``k =
+    sub_sub_seed`` for ``rollout()``) replays recording ``k mod n`` from its first action,
+    whichever sub-env runs it (:meth:`start_rollouts`, which the collection loop calls). Driven
+    by hand without :meth:`start_rollouts`, the ``k``-th episode started since :meth:`start`
+    (in the order :meth:`reset_envs` reports them) replays recording ``k mod n``.
 
     Running past the end: the policy cannot tell an active sub-env from an idle one (the loop
     asks it for actions of all sub-envs, including finished ones whose actions it ignores), so
@@ -601,6 +603,15 @@ class PlaybackPolicy:
             self._assigned[int(index)] = self._episodes_started % self.num_recordings
             self._steps[int(index)] = 0
             self._episodes_started += 1
+
+    def start_rollouts(self, env_indices: np.ndarray, rollout_indices: np.ndarray) -> None:
+        """Rollout ``rollout_indices[j]`` replays recording ``rollout_indices[j] mod n`` in
+        sub-env ``env_indices[j]``."""
+        for index, k in zip(
+            np.asarray(env_indices).tolist(), np.asarray(rollout_indices).tolist(), strict=True
+        ):
+            self._assigned[index] = int(k) % self.num_recordings
+            self._steps[index] = 0
 
     def act(self, observations: np.ndarray) -> PolicyStep:
         """The next recorded action of every sub-env (see the class docstring for overruns)."""
@@ -696,6 +707,11 @@ class GaussianActionNoise:
         rng_list = list(rngs)
         self._rngs.reset(env_indices, rng_list)
         self.policy.reset_envs(env_indices, rng_list)
+
+    def start_rollouts(self, env_indices: np.ndarray, rollout_indices: np.ndarray) -> None:
+        """Forwarded to the inner policy, if it is a rollout-indexed one."""
+        if isinstance(self.policy, RolloutIndexedPolicy):
+            self.policy.start_rollouts(env_indices, rollout_indices)
 
     def act(self, observations: np.ndarray) -> PolicyStep:
         """The inner policy's actions plus per-sub-env Gaussian noise."""

@@ -31,7 +31,8 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from gymsamp.data import StepSequence
-from gymsamp.policies.base import Policy
+from gymsamp.data._tree import tree_map
+from gymsamp.policies.base import Policy, RolloutIndexedPolicy
 from gymsamp.sampling.errors import StepTimeoutError
 from gymsamp.sampling.queued_reset import QueuedResetVectorEnv
 from gymsamp.sampling.quota import Quota
@@ -200,6 +201,7 @@ class _Collection:
         self.num_envs = envs.num_envs
         self.mode = AutoresetMode(envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP))
         self.clip = _clipper(envs.single_action_space)
+        self.indexed_policy = isinstance(policy, RolloutIndexedPolicy)
         self.slots: list[_Running | None] = [None] * self.num_envs
         # Each running sub-env's next job, queued in the env (None: nothing queued).
         self.queueing = (
@@ -315,6 +317,9 @@ class _Collection:
             return
         indices = np.asarray(started)
         self.policy.reset_envs(indices, [job.rng for job in jobs])
+        if self.indexed_policy:  # rollout() names its one rollout by sub_sub_seed
+            rollouts = [job.info.get("rollout_index", job.index) for job in jobs]
+            self.policy.start_rollouts(indices, np.array(rollouts))  # type: ignore[attr-defined]
         params = [job.policy_params for job in jobs]
         if any(p is not None for p in params):
             stacked = np.stack([np.asarray(p) for p in params])
@@ -358,6 +363,14 @@ class _Collection:
         t0 = time.perf_counter()
         policy_step = self.policy.act(self.obs)
         actions = np.asarray(policy_step.actions)
+        if self.pipelined:
+            # The next step's actions come before this step is booked: a policy that reuses
+            # its output arrays would overwrite the ones still to be recorded.
+            actions = actions.copy()
+            if policy_step.agent_infos:
+                policy_step = policy_step._replace(
+                    agent_infos=tree_map(np.copy, dict(policy_step.agent_infos))
+                )
         if actions.shape != self.act_shape:
             raise ValueError(
                 f"policy must return actions of shape {self.act_shape} for {self.num_envs} "

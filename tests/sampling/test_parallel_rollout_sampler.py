@@ -511,3 +511,71 @@ class TestAutoVectorization:
 
         assert slow.vectorization_used == ("async" if (os.cpu_count() or 1) > 1 else "sync")
         assert "vectorization='sync'" in repr(cheap)
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
+def test_a_policy_reusing_its_output_arrays_is_recorded_as_it_acted(vectorization):
+    """The loop for worker processes asks for step t+1's actions before it books step t."""
+    buffer = np.zeros((1, 1), np.float32)
+    hidden = np.zeros((1, 2))
+    count = [0]
+
+    class Reusing:
+        def start(self, num_envs, *, eval):
+            count[0] = 0
+
+        def reset_envs(self, env_indices, rngs):
+            pass
+
+        def act(self, observations):
+            from gymsamp.policies import PolicyStep
+
+            buffer[:] = count[0] / 10
+            hidden[:] = count[0]
+            count[0] += 1
+            return PolicyStep(buffer, {"hidden": hidden})
+
+    with ParallelRolloutSampler(
+        "Pendulum-v1",
+        Reusing(),
+        1,
+        min_rollouts=1,
+        max_steps=4,
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    ) as sampler:
+        ro = sampler.sample()[0]
+    np.testing.assert_array_equal(ro.actions.ravel(), np.float32([0.0, 0.1, 0.2, 0.3]))
+    np.testing.assert_array_equal(ro.actions_applied.ravel(), np.float32([0.0, 0.1, 0.2, 0.3]))
+    np.testing.assert_array_equal(ro.agent_infos["hidden"][:, 0], [0.0, 1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
+def test_playback_rollout_k_replays_recording_k_whatever_the_workers(vectorization):
+    from gymsamp.policies import PlaybackPolicy
+
+    rng = np.random.default_rng(0)
+    recordings = [rng.integers(0, 2, size=60) for _ in range(3)]
+    results = []
+    for workers in (1, 2):
+        with ParallelRolloutSampler(
+            "CartPole-v1",
+            PlaybackPolicy(recordings),
+            workers,
+            min_rollouts=6,
+            max_steps=60,
+            seed=0,
+            vectorization=vectorization,
+            show_progress_bar=False,
+        ) as sampler:
+            results.append(sampler.sample())
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a.actions, b.actions)
+        np.testing.assert_array_equal(a.observations, b.observations)
+    for k, ro in enumerate(results[1]):
+        np.testing.assert_array_equal(ro.actions, recordings[k % 3][: ro.length])
+        alone = rollout(
+            "CartPole-v1", PlaybackPolicy(recordings), seed=0, sub_sub_seed=k, max_steps=60
+        )
+        np.testing.assert_array_equal(alone.observations, ro.observations)
