@@ -7,7 +7,8 @@ the throughput, return statistics with a 95% bootstrap confidence interval of th
 the episodes ended (TERMINAL vs TIMEOUT). It then checks the determinism contract: the parallel
 result equals sequential ``rollout()`` calls with the same seeds.
 
-Run: ``make demo`` or ``.venv/bin/python examples/demo.py [--workers N] [--rollouts N]``
+Run: ``.venv/bin/python examples/demo.py [--workers N] [--rollouts N]`` (``make demo`` runs a
+similar job with the ``gymsamp sample`` command instead).
 """
 
 # smoke-test: --workers 1 --rollouts 10

@@ -570,6 +570,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     show_traceback = "--traceback" in argv
+    if show_traceback:  # also after the command, where the error message suggests adding it
+        argv = ["--traceback", *(arg for arg in argv if arg != "--traceback")]
     try:
         args = build_parser().parse_args(argv)
         quiet = getattr(args, "quiet", False)

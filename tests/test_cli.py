@@ -443,6 +443,8 @@ def test_unexpected_errors_and_interrupts(capsys, monkeypatch):
     )
     with pytest.raises(RuntimeError, match="something broke"):
         main(["--traceback", "params", "CartPole-v1"])
+    with pytest.raises(RuntimeError, match="something broke"):  # where the hint suggests it
+        main(["params", "CartPole-v1", "--traceback"])
 
     def interrupted(args):
         raise KeyboardInterrupt

@@ -268,6 +268,9 @@ def _write(path: str | os.PathLike[str], kind: str, content: Any, compress: bool
 
 def _read(path: str | os.PathLike[str], kind: str) -> Any:
     path = Path(path)
+    if path.is_file() and not zipfile.is_zipfile(path):
+        # np.load would call any other file pickled data, and hint at loading it unsafely.
+        raise ValueError(f"{path} is not a gymsamp file (not a zip/npz archive)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             if _META not in npz.files:

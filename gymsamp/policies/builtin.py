@@ -159,8 +159,20 @@ def _check_action_space(space: Any, supported: tuple[type, ...], owner: str) -> 
         )
 
 
+def _real_params(values: Any, name: str, owner: str) -> np.ndarray:
+    """``values`` as a float64 array of the caller's own (a copy), refusing complex and
+    non-finite values (a NaN parameter would only show later, as NaN actions)."""
+    raw = np.asarray(values)
+    if raw.dtype.kind not in "biuf":
+        raise TypeError(f"{owner}: {name} must hold real numbers, got dtype {raw.dtype}")
+    array = np.array(raw, dtype=np.float64, copy=True)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{owner}: {name} must be finite, got {array!r}")
+    return array
+
+
 def _check_flat_params(values: Any, num_params: int, name: str, owner: str) -> np.ndarray:
-    array = np.asarray(values, dtype=np.float64)
+    array = _real_params(values, name, owner)
     if array.shape != (num_params,):
         raise ValueError(
             f"{owner}: {name} must be a flat vector of length num_params={num_params}, "
@@ -175,7 +187,7 @@ def _check_env_params(
     """Validate the arguments of ``set_env_params``; ``num_envs=None`` skips the upper bound."""
     bound = np.iinfo(np.int64).max if num_envs is None else num_envs
     indices = _check_env_indices(env_indices, bound, owner)
-    array = np.asarray(params, dtype=np.float64)
+    array = _real_params(params, "params", owner)
     if array.shape != (len(indices), num_params):
         raise ValueError(
             f"{owner}: params has shape {array.shape} but must have "

@@ -169,6 +169,25 @@ def _clipper(space: gym.Space[Any]) -> Callable[[np.ndarray], np.ndarray]:
     return lambda actions: actions
 
 
+def _action_kinds(space: gym.Space[Any]) -> str:
+    """The numpy dtype kinds a policy's actions may have for ``space`` (checked every step:
+    otherwise a float for a Discrete space fails inside one env and is silently truncated by
+    another's shared memory)."""
+    if isinstance(space, gym.spaces.Box):
+        return "fiu"
+    if isinstance(space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)):
+        return "iu"
+    if isinstance(space, gym.spaces.MultiBinary):
+        return "biu"
+    return ""  # other spaces: the env checks its actions itself
+
+
+def _discrete_range(space: gym.Space[Any]) -> tuple[int, int] | None:
+    if isinstance(space, gym.spaces.Discrete):
+        return int(space.start), int(space.start + space.n)
+    return None
+
+
 class _Collection:
     """State of one call of :func:`collect` (kept in one place for the helpers below)."""
 
@@ -201,6 +220,8 @@ class _Collection:
         self.num_envs = envs.num_envs
         self.mode = AutoresetMode(envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP))
         self.clip = _clipper(envs.single_action_space)
+        self.action_kinds = _action_kinds(envs.single_action_space)
+        self.action_range = _discrete_range(envs.single_action_space)
         self.indexed_policy = isinstance(policy, RolloutIndexedPolicy)
         self.slots: list[_Running | None] = [None] * self.num_envs
         # Each running sub-env's next job, queued in the env (None: nothing queued).
@@ -376,6 +397,20 @@ class _Collection:
                 f"policy must return actions of shape {self.act_shape} for {self.num_envs} "
                 f"sub-envs, got shape {actions.shape}"
             )
+        if self.action_kinds and actions.dtype.kind not in self.action_kinds:
+            raise TypeError(
+                f"policy must return actions of a numeric dtype that the action space "
+                f"{self.envs.single_action_space} takes (numpy kinds {self.action_kinds!r}), got "
+                f"dtype {actions.dtype}"
+            )
+        if self.action_range is not None:
+            values = actions.tolist()  # Python min/max beat numpy's on a handful of values
+            low, high = self.action_range
+            if min(values) < low or max(values) >= high:
+                raise ValueError(
+                    f"policy must return actions in [{low}, {high}) for the action space "
+                    f"{self.envs.single_action_space}, got {values}"
+                )
         if actions.dtype.kind == "f" and not np.isfinite(actions).all():
             # Checked before stepping: NaN must never reach a simulator (MuJoCo would go on).
             bad = int(np.flatnonzero(~np.isfinite(actions.reshape(self.num_envs, -1)).all(1))[0])

@@ -37,8 +37,9 @@ def call_seed(seed: int | None) -> int:
     A sampler built with ``seed=None`` still resets every rollout with a seed derived from
     ``(call_seed(None), call, k)``: the rollouts of a call differ from each other (an env
     instance copied into every sub-env would otherwise replay one stream in all of them), a
-    parameter-exploration call keeps its common random numbers, and ``rollout_info["seed"]``
-    reproduces each rollout; a new call draws new entropy.
+    parameter-exploration call keeps its common random numbers, and
+    ``env.reset(seed=rollout_info["seed"])`` reproduces each rollout's start; a new call draws
+    new entropy.
 
     Example:
         >>> call_seed(7), call_seed(None) != call_seed(None)

@@ -87,7 +87,9 @@ def test_wrong_version_and_foreign_files_raise_naming_the_file(tmp_path, rollout
 
     text = tmp_path / "text.npz"
     text.write_text("hello")
-    with pytest.raises(ValueError, match="text.npz is not a readable gymsamp file"):
+    with pytest.raises(
+        ValueError, match=r"text.npz is not a gymsamp file \(not a zip/npz archive\)"
+    ):
         load_rollouts(text)
 
 

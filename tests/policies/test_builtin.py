@@ -431,3 +431,19 @@ def test_noise_validation() -> None:
     clash.start(1, eval=True)
     with pytest.raises(ValueError, match="clashes"):
         clash.act(obs(1))
+
+
+def test_linear_policy_parameters_are_copied_real_and_finite():
+    policy = LinearPolicy((3, 1))
+    values = np.zeros(4)
+    policy.param_values = values
+    values[:] = 5.0  # the caller's array stays the caller's
+    np.testing.assert_array_equal(policy.param_values, np.zeros(4))
+    with pytest.raises(ValueError, match="param_values must be finite"):
+        policy.param_values = np.array([0.0, np.nan, 0.0, 0.0])
+    with pytest.raises(TypeError, match="param_values must hold real numbers, got dtype complex"):
+        policy.param_values = np.zeros(4, dtype=complex)
+    policy.start(2, eval=True)
+    with pytest.raises(ValueError, match="params must be finite"):
+        policy.set_env_params(np.array([0]), np.full((1, 4), np.inf))
+    np.testing.assert_array_equal(policy.param_values, np.zeros(4))

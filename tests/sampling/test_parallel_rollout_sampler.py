@@ -579,3 +579,41 @@ def test_playback_rollout_k_replays_recording_k_whatever_the_workers(vectorizati
             "CartPole-v1", PlaybackPolicy(recordings), seed=0, sub_sub_seed=k, max_steps=60
         )
         np.testing.assert_array_equal(alone.observations, ro.observations)
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "batched"])
+@pytest.mark.parametrize(
+    ("env_id", "action", "error", "match"),
+    [
+        ("CartPole-v1", 1.9, TypeError, r"numeric dtype .*numpy kinds 'iu'.*float64"),
+        ("CartPole-v1", 5, ValueError, r"actions in \[0, 2\) .* got \[5\]"),
+        ("CartPole-v1", -1, ValueError, r"actions in \[0, 2\)"),
+        ("Pendulum-v1", "x", TypeError, r"numeric dtype .* kinds 'fiu'.*<U1"),
+        ("Pendulum-v1", 1 + 0j, TypeError, r"numeric dtype .*complex128"),
+    ],
+)
+def test_actions_of_the_wrong_kind_or_range_are_refused_alike_in_every_mode(
+    vectorization, env_id, action, error, match
+):
+    # Before: a float for a Discrete space failed inside the env in some modes and was
+    # truncated silently by the batched env's shared memory.
+    def policy(obs):
+        shape = (len(obs),) if env_id == "CartPole-v1" else (len(obs), 1)
+        return np.full(shape, action)
+
+    with (
+        ParallelRolloutSampler(
+            env_id,
+            policy,
+            1,
+            min_rollouts=1,
+            max_steps=3,
+            seed=0,
+            vectorization=vectorization,
+            show_progress_bar=False,
+        ) as sampler,
+        pytest.raises(error, match=match),
+    ):
+        sampler.sample()
+    with pytest.raises(error, match=match):
+        rollout(env_id, policy, seed=0, max_steps=3)
