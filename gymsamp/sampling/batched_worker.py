@@ -1,0 +1,305 @@
+"""The worker side of :class:`~gymsamp.sampling.batched_vector_env.BatchedAsyncVectorEnv`.
+
+A worker process serves a block of consecutive sub-envs: it reads one request at a time from
+its socket (length-prefixed bytes), steps or resets its sub-envs, writes their observations,
+rewards and flags into the shared batches (rows ``lo..hi - 1``) and replies with whatever did
+not fit there (non-empty infos, pickled observations, an error report).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import pickle
+import select
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+import cloudpickle
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector.utils import read_from_shared_memory
+
+from gymsamp.sampling.errors import WorkerError
+from gymsamp.sampling.queued_reset import reset_in_step
+
+__all__ = [
+    "STEP",
+    "STEP_FRAME",
+    "CloudPickled",
+    "Queued",
+    "Views",
+    "read_message",
+    "shared_views",
+    "tree_apply",
+    "worker_main",
+    "write_message",
+]
+
+STEP = b"s"  # the whole step request: the actions are already in shared memory
+STEP_FRAME = b"\x01\x00\x00\x00s"  # STEP with its length prefix
+_CHUNK = 1 << 16
+Views = tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray]  # obs, actions, rewards, flags
+# A worker's sub-env -> its queued reset (seed, pickled options), or None to pause it.
+Queued = dict[int, tuple[Any, bytes | None] | None]
+
+
+def write_message(fd: int, payload: bytes) -> None:
+    data = memoryview(len(payload).to_bytes(4, "little") + payload)
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def read_message(fd: int) -> bytes:
+    """One message (requests and replies alternate, so nothing of the next one is read)."""
+    data = os.read(fd, _CHUNK)
+    if len(data) >= 4 and len(data) == 4 + int.from_bytes(data[:4], "little"):
+        return data[4:]  # the common case: one read
+    buffer = bytearray(data)
+    while len(buffer) < 4 or len(buffer) < 4 + int.from_bytes(buffer[:4], "little"):
+        if not data:
+            raise EOFError("the other end of the pipe closed")
+        data = os.read(fd, _CHUNK)
+        buffer += data
+    return bytes(buffer[4:])
+
+
+def tree_apply(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
+    """``fn`` applied leaf-wise to a batch (an array, or a dict / tuple of batches)."""
+    if isinstance(tree, dict):
+        return {k: tree_apply(fn, v, *(r[k] for r in rest)) for k, v in tree.items()}
+    if isinstance(tree, tuple):
+        return tuple(tree_apply(fn, *items) for items in zip(tree, *rest, strict=True))
+    return fn(tree, *rest)
+
+
+class CloudPickled:
+    """Pickled with cloudpickle, and only where the start method pickles process arguments
+    (spawn, forkserver): under fork the factories may close over anything (locks, arrays)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __getstate__(self) -> bytes:
+        return cloudpickle.dumps(self.value)
+
+    def __setstate__(self, state: bytes) -> None:
+        self.value = cloudpickle.loads(state)
+
+
+def shared_views(
+    spaces: tuple[gym.Space[Any], gym.Space[Any]], memory: tuple[Any, ...], n: int
+) -> Views:
+    """Numpy views of the shared buffers (None for a space that travels pickled)."""
+    obs, act = (
+        None if mem is None else read_from_shared_memory(space, mem, n)
+        for space, mem in zip(spaces, memory[:2], strict=True)
+    )
+    flags = np.frombuffer(memory[3], dtype=np.bool_)
+    return obs, act, np.frombuffer(memory[2], dtype=np.float64), flags[:n], flags[n:]
+
+
+def worker_main(
+    env_fns: CloudPickled,
+    lo: int,
+    n: int,
+    parent: int | None,
+    conn: Connection,
+    *,
+    memory: tuple[Any, ...],
+    spaces: tuple[gym.Space[Any], gym.Space[Any]],
+    cpu: int | None,
+    busy_poll_s: float,
+) -> None:
+    # Ctrl-C is the parent's to handle (it terminates the workers); a terminal sends SIGINT to
+    # the whole process group, which would otherwise kill workers halfway through a reply.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent is not None:
+        _die_with_parent(parent)
+    if cpu is not None:
+        with contextlib.suppress(OSError):  # e.g. the CPU went offline: run anywhere
+            os.sched_setaffinity(0, {cpu})
+    views = shared_views(spaces, memory, n)
+    worker = _Worker(env_fns.value, lo, conn.fileno(), spaces, views, busy_poll_s=busy_poll_s)
+    try:
+        worker.serve()
+    finally:
+        worker.close_envs()
+        conn.close()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: SIGKILL this worker when the parent dies, even mid-step (best effort)."""
+    try:
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+class _Worker:
+    """Serves the sub-envs ``lo..`` of one worker process: one reply per request."""
+
+    def __init__(
+        self,
+        env_fns: list[Callable[[], gym.Env[Any, Any]]],
+        lo: int,
+        fd: int,
+        spaces: tuple[gym.Space[Any], gym.Space[Any]],
+        views: Views,
+        *,
+        busy_poll_s: float = 0.0,
+    ) -> None:
+        self.env_fns, self.lo, self.fd, self.spaces = env_fns, lo, fd, spaces
+        self.busy_poll_s = busy_poll_s
+        self.obs, self.act, self.rewards, self.terminated, self.truncated = views
+        self.envs: list[gym.Env[Any, Any]] = []
+        self.current: int | None = None  # the sub-env at work, for error reports
+        self.queued: dict[int, tuple[Any, bytes | None]] = {}
+        self.paused: set[int] = set()
+
+    def serve(self) -> None:
+        busy_poll = self.busy_poll_s > 0.0 and hasattr(select, "poll")
+        if busy_poll:
+            poller = select.poll()
+            poller.register(self.fd, select.POLLIN)
+            poll, clock = poller.poll, time.perf_counter
+        while True:
+            if busy_poll:  # yielding between polls, so a parent that shares this CPU runs
+                deadline = clock() + self.busy_poll_s
+                while not poll(0) and clock() < deadline:
+                    os.sched_yield()
+            try:
+                message = read_message(self.fd)
+            except EOFError:  # the parent is gone
+                return
+            try:
+                self.current = None
+                if message == STEP:
+                    reply = self.do_step((None, None))
+                else:
+                    command, data = pickle.loads(message[1:])
+                    if command == "close":
+                        self.close_envs()
+                        write_message(self.fd, b"")
+                        return
+                    reply = getattr(self, f"do_{command}")(data)
+            except Exception as err:
+                reply = b"e" + pickle.dumps(self.report(err))
+            write_message(self.fd, reply)
+
+    def close_envs(self) -> None:
+        while self.envs:
+            with contextlib.suppress(Exception):  # best effort: the process ends anyway
+                self.envs.pop().close()
+
+    def report(self, err: Exception) -> tuple[int | None, str, str]:
+        if isinstance(err, WorkerError):  # from gymsamp's error-tagging wrapper: keep it
+            index = self.current if err.env_index is None else err.env_index
+            return index, err.message, err.remote_traceback or traceback.format_exc()
+        where = f"sub-env {self.current}" if self.current is not None else "a worker"
+        return self.current, f"{where} raised {type(err).__name__}: {err}", traceback.format_exc()
+
+    def reply(self, pairs: list[tuple[int, Any]] | None, infos: list[tuple[int, Any]]) -> bytes:
+        self.current = None  # what fails from here on is no sub-env's fault
+        return b"d" + pickle.dumps((pairs, infos)) if infos or pairs else b""
+
+    def set_obs(self, i: int, obs: Any, pairs: list[tuple[int, Any]] | None) -> None:
+        if pairs is not None:
+            pairs.append((i - self.lo, obs))
+        elif isinstance(self.obs, np.ndarray):
+            self.obs[i] = obs
+        else:
+            tree_apply(lambda view, x: view.__setitem__(i, x), self.obs, obs)
+
+    def do_ready(self, _: Any) -> bytes:
+        for j, fn in enumerate(self.env_fns):
+            self.current = self.lo + j
+            self.envs.append(env := fn())
+            if (env.observation_space, env.action_space) != self.spaces:
+                raise ValueError(
+                    f"sub-env spaces must equal sub-env 0's {self.spaces}, got "
+                    f"{(env.observation_space, env.action_space)}"
+                )
+        return b""
+
+    def do_step(self, data: tuple[list[Any] | None, Queued | None]) -> bytes:
+        actions, queued = data
+        for j, payload in (queued or {}).items():
+            if payload is None:
+                self.paused.add(j)
+                self.queued.pop(j, None)
+            else:
+                self.queued[j] = payload
+        lo, envs, paused = self.lo, self.envs, self.paused
+        if actions is None:  # from shared memory: a private copy, which envs may keep
+            block = tree_apply(lambda v: v[lo : lo + len(envs)].copy(), self.act)
+            if not isinstance(block, np.ndarray):  # dict / tuple batch: one row per sub-env
+                block = [tree_apply(lambda v, j=j: v[j], block) for j in range(len(envs))]
+            actions = block
+        rewards, terminated, truncated, view = (
+            self.rewards,
+            self.terminated,
+            self.truncated,
+            self.obs,
+        )
+        pairs: list[tuple[int, Any]] | None = None if view is not None else []
+        plain = isinstance(view, np.ndarray)
+        infos = []
+        for j, env in enumerate(envs):
+            self.current = i = lo + j
+            if paused and j in paused:  # its last observation stays where it is
+                rewards[i], terminated[i], truncated[i] = 0.0, False, False
+                continue
+            obs, reward, term, trunc, info = env.step(actions[j])
+            if (term or trunc) and j in self.queued:
+                seed, blob = self.queued.pop(j)
+                options = None if blob is None else pickle.loads(blob)
+                obs, info = reset_in_step(env, seed, options, obs, info)
+            if plain:
+                view[i] = obs
+            else:
+                self.set_obs(i, obs, pairs)
+            rewards[i], terminated[i], truncated[i] = reward, term, trunc
+            if info:
+                infos.append((j, info))
+        return self.reply(pairs, infos)
+
+    def do_reset(self, data: tuple[list[Any], list[bool] | None, bytes | None]) -> bytes:
+        seeds, mask, blob = data
+        pairs: list[tuple[int, Any]] | None = None if self.obs is not None else []
+        infos = []
+        for j, env in enumerate(self.envs):
+            if mask is None or mask[j]:
+                self.current = i = self.lo + j
+                self.queued.pop(j, None)
+                self.paused.discard(j)
+                # Each sub-env gets its own copy of the options, as in a process of its own.
+                options = None if blob is None else pickle.loads(blob)
+                obs, info = env.reset(seed=seeds[j], options=options)
+                self.set_obs(i, obs, pairs)
+                self.terminated[i] = self.truncated[i] = False
+                if info:
+                    infos.append((j, info))
+        return self.reply(pairs, infos)
+
+    def do_attr(self, data: tuple[str, str, Any]) -> bytes:
+        """``call`` (payload: args, kwargs), ``get`` or ``set`` (payload: one value each)."""
+        op, name, payload = data
+        results = []
+        for j, env in enumerate(self.envs):
+            self.current = self.lo + j
+            if op == "set":
+                results.append(env.set_wrapper_attr(name, payload[j]))
+                continue
+            attr = env.get_wrapper_attr(name)
+            results.append(
+                attr(*payload[0], **payload[1]) if op == "call" and callable(attr) else attr
+            )
+        return b"d" + pickle.dumps((None, results))
