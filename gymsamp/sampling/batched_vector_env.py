@@ -92,7 +92,8 @@ def _copy(tree: Any) -> Any:
 
 
 class BatchedAsyncVectorEnv(VectorEnv):
-    """Several sub-envs per worker process, shared-memory batches, autoreset ``DISABLED``.
+    """Several sub-envs per worker process, shared-memory batches (autoreset ``DISABLED`` unless
+    asked for Gymnasium's ``NEXT_STEP`` or ``SAME_STEP``).
 
     Args:
         env_fns: One factory per sub-env (pickled with cloudpickle; ``env_fns[0]`` is also
@@ -108,6 +109,8 @@ class BatchedAsyncVectorEnv(VectorEnv):
             a step (measured on 2 vCPUs: 85 us instead of 52 us for 2 x 4 CartPole sub-envs).
             Turn it off for sub-envs that run threads or processes of their own: those
             inherit the single CPU.
+        autoreset_mode: As in Gymnasium's vector envs (``metadata["autoreset_mode"]`` tells);
+            queued resets apply in every mode and take precedence over an autoreset.
         busy_poll_us: Microseconds a worker keeps polling for the next request after a reply,
             giving its CPU away between polls (``sched_yield``), before it sleeps. A sleeping
             worker costs 10-20 us to wake on a VM, once per step; the collection loop's next
@@ -154,6 +157,7 @@ class BatchedAsyncVectorEnv(VectorEnv):
         close_timeout: float = 10.0,
         pin_workers: bool = True,
         busy_poll_us: float = 100.0,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.DISABLED,
     ) -> None:
         self.processes: list[multiprocessing.process.BaseProcess] = []
         self._conns: list[Connection] = []
@@ -167,6 +171,7 @@ class BatchedAsyncVectorEnv(VectorEnv):
         num_workers = min(n, available_cpus()) if num_workers is None else num_workers
         num_workers = check_int("num_workers", num_workers)
         busy_poll_s = _check_busy_poll(busy_poll_us) * 1e-6
+        self.autoreset_mode = AutoresetMode(autoreset_mode)
         self.envs_per_worker = k = math.ceil(n / num_workers)
         self.num_workers = math.ceil(n / k)  # 5 sub-envs on 4 workers run as 2 + 2 + 1
         self._bounds = [(lo, min(lo + k, n)) for lo in range(0, n, k)]
@@ -174,7 +179,7 @@ class BatchedAsyncVectorEnv(VectorEnv):
 
         dummy = env_fns[0]()
         try:
-            self.metadata = {**dummy.metadata, "autoreset_mode": AutoresetMode.DISABLED}
+            self.metadata = {**dummy.metadata, "autoreset_mode": self.autoreset_mode}
             self.render_mode = dummy.render_mode
             spaces = (dummy.observation_space, dummy.action_space)
         finally:
@@ -216,6 +221,7 @@ class BatchedAsyncVectorEnv(VectorEnv):
                             "spaces": spaces,
                             "cpu": cpus[w % len(cpus)] if pin_workers and cpus else None,
                             "busy_poll_s": busy_poll_s,
+                            "autoreset_mode": self.autoreset_mode,
                         },
                         daemon=daemon,
                     )

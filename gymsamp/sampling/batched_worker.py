@@ -23,10 +23,11 @@ from typing import Any
 import cloudpickle
 import gymnasium as gym
 import numpy as np
+from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import read_from_shared_memory
 
 from gymsamp.sampling.errors import WorkerError
-from gymsamp.sampling.queued_reset import reset_in_step
+from gymsamp.sampling.queued_reset import step_sub_env
 
 __all__ = [
     "STEP",
@@ -115,6 +116,7 @@ def worker_main(
     spaces: tuple[gym.Space[Any], gym.Space[Any]],
     cpu: int | None,
     busy_poll_s: float,
+    autoreset_mode: AutoresetMode,
 ) -> None:
     # Ctrl-C is the parent's to handle (it terminates the workers); a terminal sends SIGINT to
     # the whole process group, which would otherwise kill workers halfway through a reply.
@@ -125,7 +127,15 @@ def worker_main(
         with contextlib.suppress(OSError):  # e.g. the CPU went offline: run anywhere
             os.sched_setaffinity(0, {cpu})
     views = shared_views(spaces, memory, n)
-    worker = _Worker(env_fns.value, lo, conn.fileno(), spaces, views, busy_poll_s=busy_poll_s)
+    worker = _Worker(
+        env_fns.value,
+        lo,
+        conn.fileno(),
+        spaces,
+        views,
+        busy_poll_s=busy_poll_s,
+        autoreset_mode=autoreset_mode,
+    )
     try:
         worker.serve()
     finally:
@@ -155,14 +165,17 @@ class _Worker:
         views: Views,
         *,
         busy_poll_s: float = 0.0,
+        autoreset_mode: AutoresetMode = AutoresetMode.DISABLED,
     ) -> None:
         self.env_fns, self.lo, self.fd, self.spaces = env_fns, lo, fd, spaces
         self.busy_poll_s = busy_poll_s
         self.obs, self.act, self.rewards, self.terminated, self.truncated = views
         self.envs: list[gym.Env[Any, Any]] = []
         self.current: int | None = None  # the sub-env at work, for error reports
-        self.queued: dict[int, tuple[Any, bytes | None]] = {}
+        self.queued: dict[int, tuple[Any, dict[str, Any] | None]] = {}
         self.paused: set[int] = set()
+        self.pending: set[int] = set()  # NEXT_STEP: sub-envs the next step resets
+        self.autoreset_mode = autoreset_mode
 
     def serve(self) -> None:
         busy_poll = self.busy_poll_s > 0.0 and hasattr(select, "poll")
@@ -235,9 +248,11 @@ class _Worker:
             if payload is None:
                 self.paused.add(j)
                 self.queued.pop(j, None)
-            else:
-                self.queued[j] = payload
+            else:  # each sub-env gets its own copy of the options
+                seed, blob = payload
+                self.queued[j] = (seed, None if blob is None else pickle.loads(blob))
         lo, envs, paused = self.lo, self.envs, self.paused
+        mode, pending, waiting = self.autoreset_mode, self.pending, self.queued
         if actions is None:  # from shared memory: a private copy, which envs may keep
             block = tree_apply(lambda v: v[lo : lo + len(envs)].copy(), self.act)
             if not isinstance(block, np.ndarray):  # dict / tuple batch: one row per sub-env
@@ -257,11 +272,9 @@ class _Worker:
             if paused and j in paused:  # its last observation stays where it is
                 rewards[i], terminated[i], truncated[i] = 0.0, False, False
                 continue
-            obs, reward, term, trunc, info = env.step(actions[j])
-            if (term or trunc) and j in self.queued:
-                seed, blob = self.queued.pop(j)
-                options = None if blob is None else pickle.loads(blob)
-                obs, info = reset_in_step(env, seed, options, obs, info)
+            obs, reward, term, trunc, info = step_sub_env(
+                env, j, actions[j], mode=mode, queued=waiting, pending=pending
+            )
             if plain:
                 view[i] = obs
             else:
@@ -280,6 +293,7 @@ class _Worker:
                 self.current = i = self.lo + j
                 self.queued.pop(j, None)
                 self.paused.discard(j)
+                self.pending.discard(j)
                 # Each sub-env gets its own copy of the options, as in a process of its own.
                 options = None if blob is None else pickle.loads(blob)
                 obs, info = env.reset(seed=seeds[j], options=options)

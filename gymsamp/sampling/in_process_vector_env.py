@@ -17,7 +17,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, create_empty_array
 
 from gymsamp.sampling.errors import WorkerError
-from gymsamp.sampling.queued_reset import check_env_index, reset_in_step
+from gymsamp.sampling.queued_reset import check_env_index, step_sub_env
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 
 __all__ = ["InProcessVectorEnv", "SingleEnvVector"]
@@ -34,7 +34,8 @@ def _scalars(what: str, values: list[Any], dtype: type) -> np.ndarray:
 
 
 class InProcessVectorEnv(VectorEnv):
-    """Sub-envs stepped one after the other in this process, autoreset ``DISABLED``.
+    """Sub-envs stepped one after the other in this process (autoreset ``DISABLED`` unless
+    asked for Gymnasium's ``NEXT_STEP`` or ``SAME_STEP``).
 
     gymsamp's ``"sync"`` mode. Compared with ``SyncVectorEnv`` it writes observations straight
     into a preallocated batch (no concatenation and deep copy per step), does info work only for
@@ -47,6 +48,8 @@ class InProcessVectorEnv(VectorEnv):
         envs: The sub-env instances.
         tag_errors: Re-raise sub-env exceptions as :class:`WorkerError` with the sub-env index
             (else they propagate unchanged).
+        autoreset_mode: As in Gymnasium's vector envs (``metadata["autoreset_mode"]`` tells);
+            queued resets apply in every mode and take precedence over an autoreset.
 
     Example:
         >>> import gymnasium as gym
@@ -57,13 +60,20 @@ class InProcessVectorEnv(VectorEnv):
         >>> envs.close()
     """
 
-    def __init__(self, envs: list[gym.Env[Any, Any]], *, tag_errors: bool = True) -> None:
+    def __init__(
+        self,
+        envs: list[gym.Env[Any, Any]],
+        *,
+        tag_errors: bool = True,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.DISABLED,
+    ) -> None:
         if not envs:
             raise ValueError("envs must hold at least one env, got none")
         self.envs = list(envs)
         self.num_envs = len(self.envs)
         first = self.envs[0]
-        self.metadata = {**first.metadata, "autoreset_mode": AutoresetMode.DISABLED}
+        self.autoreset_mode = AutoresetMode(autoreset_mode)
+        self.metadata = {**first.metadata, "autoreset_mode": self.autoreset_mode}
         self.render_mode = first.render_mode
         self.single_observation_space = first.observation_space
         self.single_action_space = first.action_space
@@ -74,6 +84,7 @@ class InProcessVectorEnv(VectorEnv):
         self._obs: Any = create_empty_array(first.observation_space, n=self.num_envs)
         self._queued: dict[int, tuple[int | None, dict[str, Any] | None]] = {}
         self._paused: set[int] = set()
+        self._pending: set[int] = set()  # NEXT_STEP: sub-envs the next step resets
 
     def queue_reset(
         self, index: int, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -88,13 +99,6 @@ class InProcessVectorEnv(VectorEnv):
         index = check_env_index(index, self.num_envs)
         self._paused.add(index)
         self._queued.pop(index, None)
-
-    def _reset_in_step(self, i: int, final_obs: Any, final_info: dict[str, Any]) -> Any:
-        seed, options = self._queued.pop(i)
-        try:
-            return reset_in_step(self.envs[i], seed, options, final_obs, final_info)
-        except Exception as err:
-            raise self._fail(i, "reset", err) from err
 
     def _fail(self, i: int, where: str, err: Exception) -> Exception:
         if not self.tag_errors or isinstance(err, WorkerError):
@@ -135,6 +139,7 @@ class InProcessVectorEnv(VectorEnv):
         for i in indices:
             self._queued.pop(i, None)
             self._paused.discard(i)
+            self._pending.discard(i)
             try:
                 obs, info = self.envs[i].reset(seed=seeds[i], options=rest or None)
             except Exception as err:
@@ -147,6 +152,7 @@ class InProcessVectorEnv(VectorEnv):
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         infos: dict[str, Any] = {}
         queued, batch, paused = self._queued, self._obs, self._paused
+        mode, pending = self.autoreset_mode, self._pending
         # Scalars gathered in lists and converted once: cheaper than a numpy store each.
         rewards: list[Any] = []
         terminations: list[Any] = []
@@ -158,11 +164,11 @@ class InProcessVectorEnv(VectorEnv):
                 truncations.append(False)
                 continue
             try:
-                obs, reward, terminated, truncated, info = env.step(actions[i])
+                obs, reward, terminated, truncated, info = step_sub_env(
+                    env, i, actions[i], mode=mode, queued=queued, pending=pending
+                )
             except Exception as err:
                 raise self._fail(i, "step", err) from err
-            if (terminated or truncated) and i in queued:
-                obs, info = self._reset_in_step(i, obs, info)
             batch[i] = obs
             rewards.append(reward)
             terminations.append(terminated)

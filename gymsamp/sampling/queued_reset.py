@@ -32,8 +32,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.vector import AutoresetMode
 
-__all__ = ["QueuedResetVectorEnv", "check_env_index", "reset_in_step"]
+__all__ = ["QueuedResetVectorEnv", "check_env_index", "reset_in_step", "step_sub_env"]
 
 
 @runtime_checkable
@@ -100,3 +101,46 @@ def reset_in_step(
     """
     obs, info = env.reset(seed=seed, options=options)
     return obs, {**info, "final_obs": np.array(final_obs, copy=True), "final_info": final_info}
+
+
+def step_sub_env(
+    env: gym.Env[Any, Any],
+    index: int,
+    action: Any,
+    *,
+    mode: AutoresetMode,
+    queued: dict[int, tuple[int | None, dict[str, Any] | None]],
+    pending: set[int],
+) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+    """Sub-env ``index``'s part of a vector step under autoreset ``mode``, as Gymnasium's vector
+    envs do it, plus queued resets (the one loop body of gymsamp's own vector envs).
+
+    - ``index`` in ``pending`` (``NEXT_STEP``: its episode ended in the previous step): reset
+      without seed or options, the action ignored; reward 0, no episode end, the reset's info.
+    - Otherwise ``env.step(action)``. An episode that ends resets inside the step with the
+      sub-env's queued payload in ``queued`` (used up), else at once in ``SAME_STEP`` mode
+      (both as :func:`reset_in_step`), else (``NEXT_STEP``) in the next step, via ``pending``.
+
+    Example:
+        >>> env = gym.make("gymsamp/Counting-v0", terminate_at=1)
+        >>> _ = env.reset(seed=0)
+        >>> pending = set()
+        >>> step_sub_env(env, 0, 0, mode=AutoresetMode.NEXT_STEP, queued={}, pending=pending)[:4]
+        (array([1.], dtype=float32), 1.0, True, False)
+        >>> step_sub_env(env, 0, 0, mode=AutoresetMode.NEXT_STEP, queued={}, pending=pending)[:4]
+        (array([0.], dtype=float32), 0.0, False, False)
+    """
+    if pending and index in pending:
+        pending.discard(index)
+        obs, info = env.reset()
+        return obs, 0.0, False, False, info
+    obs, reward, terminated, truncated, info = env.step(action)
+    if terminated or truncated:
+        if queued and index in queued:
+            seed, options = queued.pop(index)
+            obs, info = reset_in_step(env, seed, options, obs, info)
+        elif mode == AutoresetMode.SAME_STEP:
+            obs, info = reset_in_step(env, None, None, obs, info)
+        elif mode == AutoresetMode.NEXT_STEP:
+            pending.add(index)
+    return obs, reward, terminated, truncated, info

@@ -37,9 +37,25 @@ def check_counting_rollout(ro, length, last_type, last_truncated):
     assert bool(ro.truncated[-1]) == last_truncated
 
 
+def in_process(fns, autoreset_mode):
+    from gymsamp.sampling.in_process_vector_env import InProcessVectorEnv
+
+    return InProcessVectorEnv([fn() for fn in fns], autoreset_mode=autoreset_mode)
+
+
+def batched(fns, autoreset_mode):
+    from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
+
+    return BatchedAsyncVectorEnv(fns, 2, autoreset_mode=autoreset_mode)
+
+
 @pytest.mark.parametrize("mode", MODES, ids=lambda m: m.name)
 @pytest.mark.parametrize("ending", ENDINGS, ids=["terminal", "timeout", "both", "one_step"])
-@pytest.mark.parametrize("vector_cls", [SyncVectorEnv, AsyncVectorEnv], ids=["sync", "async"])
+@pytest.mark.parametrize(
+    "vector_cls",
+    [SyncVectorEnv, AsyncVectorEnv, in_process, batched],
+    ids=["sync", "async", "gymsamp_in_process", "gymsamp_batched"],
+)
 def test_user_vector_envs_in_every_autoreset_mode(mode, ending, vector_cls):
     terminate_at, truncate_at, length, last_type, last_truncated = ending
     fns = [lambda: CountingEnv(terminate_at=terminate_at, truncate_at=truncate_at)] * 2
