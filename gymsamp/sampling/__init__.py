@@ -6,7 +6,7 @@ Example:
     True
 """
 
-from gymsamp.sampling.collector import RolloutJob, collect
+from gymsamp.sampling.collector import collect
 from gymsamp.sampling.cvar_sampler import CVaRSampler, select_cvar
 from gymsamp.sampling.errors import StepTimeoutError, WorkerError
 from gymsamp.sampling.parallel_evaluation import (
@@ -23,6 +23,7 @@ from gymsamp.sampling.parameter_exploration_sampler import (
 )
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout import RenderMode, after_rollout_query, rollout
+from gymsamp.sampling.rollout_job import RolloutJob
 from gymsamp.sampling.sampler import Closable, SamplerBase
 from gymsamp.sampling.sampler_pool import GlobalNamespace, SamplerPool
 from gymsamp.sampling.seeding import call_seed, derive_seed, rollout_generator

@@ -23,7 +23,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -42,76 +42,11 @@ from gymsamp.sampling.rollout_assembly import (
     env_info_at,
     flatten_agent_infos,
 )
-from gymsamp.sampling.seeding import seed_and_generator
+from gymsamp.sampling.rollout_job import RolloutJob
+from gymsamp.sampling.space_checks import ActionCheck, check_observation_space
 from gymsamp.sampling.step_buffer import StepBuffer
 
-__all__ = ["RolloutJob", "check_observation_space", "collect"]
-
-_ARRAY_SPACES = (
-    gym.spaces.Box,
-    gym.spaces.Discrete,
-    gym.spaces.MultiDiscrete,
-    gym.spaces.MultiBinary,
-)
-
-
-def check_observation_space(space: gym.Space[Any]) -> None:
-    """Refuse observation spaces that rollouts cannot store as arrays (Dict, Tuple, ...).
-
-    Example:
-        >>> try:
-        ...     check_observation_space(gym.spaces.Dict({"a": gym.spaces.Discrete(2)}))
-        ... except TypeError as err:
-        ...     print("FlattenObservation" in str(err))
-        True
-    """
-    if not isinstance(space, _ARRAY_SPACES):
-        raise TypeError(
-            "the observation space must be a Box, Discrete, MultiDiscrete or MultiBinary space "
-            f"(rollouts store observations as arrays), got {space}; flatten it with "
-            "gymnasium.wrappers.FlattenObservation"
-        )
-
-
-@dataclass
-class RolloutJob:
-    """Everything one rollout gets: its index, reset seed, options and generator.
-
-    Args:
-        index: Position ``k`` of the rollout in the collection's result.
-        seed: The reset seed (None: no seed).
-        rng: The rollout's own generator for policy noise.
-        options: Reset options for the sub-env (``domain_param``, ``init_state``), or None.
-        policy_params: A flat parameter vector for a :class:`ParametricPolicy`, or None.
-        info: Extra entries for the rollout's ``rollout_info``.
-
-    Example:
-        >>> from gymsamp.sampling import derive_seed
-        >>> job = RolloutJob.seeded(3, seed=0, sub_seed=1, sub_sub_seed=3)
-        >>> job.seed == derive_seed(0, 1, 3), job.index
-        (True, 3)
-    """
-
-    index: int
-    seed: int | None
-    rng: np.random.Generator
-    options: dict[str, Any] | None = None
-    policy_params: np.ndarray | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def seeded(
-        cls, index: int, seed: int | None, sub_seed: int, sub_sub_seed: int, **fields: Any
-    ) -> RolloutJob:
-        """The job whose reset seed and generator come from the triple (DESIGN §4).
-
-        ``seed=None`` gives no reset seed and a generator with fresh entropy.
-        """
-        if seed is None:
-            return cls(index=index, seed=None, rng=np.random.default_rng(), **fields)
-        reset_seed, rng = seed_and_generator(seed, sub_seed, sub_sub_seed)
-        return cls(index=index, seed=reset_seed, rng=rng, **fields)
-
+__all__ = ["collect"]
 
 # ``bool(np.count_nonzero(a))``: a third of the cost of ``a.any()`` on the loop's small masks.
 _any = np.count_nonzero
@@ -162,32 +97,6 @@ class _Running:
         self.reset_info = reset_info
 
 
-def _clipper(space: gym.Space[Any]) -> Callable[[np.ndarray], np.ndarray]:
-    if isinstance(space, gym.spaces.Box):
-        low, high = space.low, space.high
-        return lambda actions: np.clip(actions, low, high).astype(space.dtype, copy=False)
-    return lambda actions: actions
-
-
-def _action_kinds(space: gym.Space[Any]) -> str:
-    """The numpy dtype kinds a policy's actions may have for ``space`` (checked every step:
-    otherwise a float for a Discrete space fails inside one env and is silently truncated by
-    another's shared memory)."""
-    if isinstance(space, gym.spaces.Box):
-        return "fiu"
-    if isinstance(space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)):
-        return "iu"
-    if isinstance(space, gym.spaces.MultiBinary):
-        return "biu"
-    return ""  # other spaces: the env checks its actions itself
-
-
-def _discrete_range(space: gym.Space[Any]) -> tuple[int, int] | None:
-    if isinstance(space, gym.spaces.Discrete):
-        return int(space.start), int(space.start + space.n)
-    return None
-
-
 class _Collection:
     """State of one call of :func:`collect` (kept in one place for the helpers below)."""
 
@@ -219,9 +128,7 @@ class _Collection:
         self.on_step = on_step
         self.num_envs = envs.num_envs
         self.mode = AutoresetMode(envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP))
-        self.clip = _clipper(envs.single_action_space)
-        self.action_kinds = _action_kinds(envs.single_action_space)
-        self.action_range = _discrete_range(envs.single_action_space)
+        self.action_check = ActionCheck(envs.single_action_space, self.num_envs)
         self.indexed_policy = isinstance(policy, RolloutIndexedPolicy)
         self.slots: list[_Running | None] = [None] * self.num_envs
         # Each running sub-env's next job, queued in the env (None: nothing queued).
@@ -266,7 +173,6 @@ class _Collection:
         self.result_count: int | None = None
         self.next_index = 0
         self.obs: np.ndarray | None = None
-        self.act_shape = (self.num_envs, *(envs.single_action_space.shape or ()))
 
     # -- issuing rollouts -------------------------------------------------------------------
 
@@ -392,32 +298,13 @@ class _Collection:
                 policy_step = policy_step._replace(
                     agent_infos=tree_map(np.copy, dict(policy_step.agent_infos))
                 )
-        if actions.shape != self.act_shape:
-            raise ValueError(
-                f"policy must return actions of shape {self.act_shape} for {self.num_envs} "
-                f"sub-envs, got shape {actions.shape}"
-            )
-        if self.action_kinds and actions.dtype.kind not in self.action_kinds:
-            raise TypeError(
-                f"policy must return actions of a numeric dtype that the action space "
-                f"{self.envs.single_action_space} takes (numpy kinds {self.action_kinds!r}), got "
-                f"dtype {actions.dtype}"
-            )
-        if self.action_range is not None:
-            values = actions.tolist()  # Python min/max beat numpy's on a handful of values
-            low, high = self.action_range
-            if min(values) < low or max(values) >= high:
-                raise ValueError(
-                    f"policy must return actions in [{low}, {high}) for the action space "
-                    f"{self.envs.single_action_space}, got {values}"
-                )
-        if actions.dtype.kind == "f" and not np.isfinite(actions).all():
-            # Checked before stepping: NaN must never reach a simulator (MuJoCo would go on).
-            bad = int(np.flatnonzero(~np.isfinite(actions.reshape(self.num_envs, -1)).all(1))[0])
+        self.action_check.check(actions)
+        bad = self.action_check.first_non_finite(actions)
+        if bad is not None:  # checked before stepping: NaN must never reach a simulator
             running = self.slots[bad]
             index = running.job.index if running is not None else -1
             check_finite("actions", actions[bad : bad + 1], index, bad)
-        applied = self.clip(actions)
+        applied = self.action_check.clip(actions)
         return _Action(self.obs, policy_step, actions, applied, time.perf_counter() - t0)
 
     def _send(self, action: _Action) -> None:

@@ -24,9 +24,10 @@ import numpy as np
 
 from gymsamp.data import StepSequence
 from gymsamp.policies.base import PolicyStep
-from gymsamp.sampling.collector import RolloutJob, collect
+from gymsamp.sampling.collector import collect
 from gymsamp.sampling.parallel_rollout_sampler import BACKENDS, ParallelRolloutSampler
 from gymsamp.sampling.quota import Quota
+from gymsamp.sampling.rollout_job import RolloutJob
 from gymsamp.sampling.sampler_pool import SamplerPool
 from gymsamp.sampling.seeding import call_seed, check_seed
 

@@ -19,12 +19,14 @@ from gymsamp.envs.adapter import adapter_for, has_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
 from gymsamp.policies import as_policy
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv, available_cpus
-from gymsamp.sampling.collector import RolloutJob, check_observation_space, collect
+from gymsamp.sampling.collector import collect
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout import spec_id
+from gymsamp.sampling.rollout_job import RolloutJob
 from gymsamp.sampling.sampler import SamplerBase
 from gymsamp.sampling.seeding import call_seed, check_seed
+from gymsamp.sampling.space_checks import check_observation_space
 from gymsamp.sampling.vector_envs import (
     VECTORIZATIONS,
     EnvFactory,

@@ -18,9 +18,9 @@ from gymsamp._checks import check_int
 from gymsamp.data import StepSequence, to_format
 from gymsamp.envs.wrappers import DomainRandWrapper, find_wrapper
 from gymsamp.policies.base import ParametricPolicy
-from gymsamp.sampling.collector import RolloutJob
 from gymsamp.sampling.parallel_rollout_sampler import ParallelRolloutSampler
 from gymsamp.sampling.quota import Quota
+from gymsamp.sampling.rollout_job import RolloutJob
 from gymsamp.sampling.sampler import Closable
 from gymsamp.sampling.seeding import call_seed, check_seed, rollout_generator
 

@@ -70,9 +70,10 @@ import numpy as np
 from gymsamp.data import StepSequence
 from gymsamp.policies.adapters import SB3Policy, TorchPolicy, _is_torch_module
 from gymsamp.policies.base import ParametricPolicy, Policy
-from gymsamp.sampling.collector import RolloutJob, collect
+from gymsamp.sampling.collector import collect
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.quota import Quota
+from gymsamp.sampling.rollout_job import RolloutJob
 from gymsamp.sampling.vector_envs import EnvFactory, make_vector_env
 
 __all__ = [

@@ -18,8 +18,9 @@ from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.envs.adapter import adapter_for, has_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
 from gymsamp.policies import as_policy
-from gymsamp.sampling.collector import RolloutJob, collect
+from gymsamp.sampling.collector import collect
 from gymsamp.sampling.quota import Quota
+from gymsamp.sampling.rollout_job import RolloutJob
 from gymsamp.sampling.seeding import check_seed
 from gymsamp.sampling.vector_envs import EnvFactory, SingleEnvVector, env_dt, prepare_env
 

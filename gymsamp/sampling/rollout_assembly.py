@@ -24,7 +24,7 @@ from gymsamp.data._tree import tree_leaves, tree_map
 from gymsamp.data.data_format import stack_to_format
 
 if TYPE_CHECKING:
-    from gymsamp.sampling.collector import RolloutJob
+    from gymsamp.sampling.rollout_job import RolloutJob
     from gymsamp.sampling.step_buffer import StepBuffer
 
 __all__ = ["RolloutAssembler", "check_finite", "env_info_at", "flatten_agent_infos"]

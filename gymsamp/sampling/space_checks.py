@@ -1,0 +1,113 @@
+"""What the collection loop accepts from the spaces and the policy: array observation spaces,
+and actions of a dtype and range the action space takes (Box actions clipped into it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+__all__ = ["ActionCheck", "check_observation_space"]
+
+_ARRAY_SPACES = (
+    gym.spaces.Box,
+    gym.spaces.Discrete,
+    gym.spaces.MultiDiscrete,
+    gym.spaces.MultiBinary,
+)
+
+
+def check_observation_space(space: gym.Space[Any]) -> None:
+    """Refuse observation spaces that rollouts cannot store as arrays (Dict, Tuple, ...).
+
+    Example:
+        >>> try:
+        ...     check_observation_space(gym.spaces.Dict({"a": gym.spaces.Discrete(2)}))
+        ... except TypeError as err:
+        ...     print("FlattenObservation" in str(err))
+        True
+    """
+    if not isinstance(space, _ARRAY_SPACES):
+        raise TypeError(
+            "the observation space must be a Box, Discrete, MultiDiscrete or MultiBinary space "
+            f"(rollouts store observations as arrays), got {space}; flatten it with "
+            "gymnasium.wrappers.FlattenObservation"
+        )
+
+
+def _clipper(space: gym.Space[Any]) -> Callable[[np.ndarray], np.ndarray]:
+    if isinstance(space, gym.spaces.Box):
+        low, high = space.low, space.high
+        return lambda actions: np.clip(actions, low, high).astype(space.dtype, copy=False)
+    return lambda actions: actions
+
+
+def _action_kinds(space: gym.Space[Any]) -> str:
+    """The numpy dtype kinds a policy's actions may have for ``space`` (checked every step:
+    otherwise a float for a Discrete space fails inside one env and is silently truncated by
+    another's shared memory)."""
+    if isinstance(space, gym.spaces.Box):
+        return "fiu"
+    if isinstance(space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)):
+        return "iu"
+    if isinstance(space, gym.spaces.MultiBinary):
+        return "biu"
+    return ""  # other spaces: the env checks its actions itself
+
+
+def _discrete_range(space: gym.Space[Any]) -> tuple[int, int] | None:
+    if isinstance(space, gym.spaces.Discrete):
+        return int(space.start), int(space.start + space.n)
+    return None
+
+
+class ActionCheck:
+    """Checks a policy's action batch for ``num_envs`` sub-envs of ``space`` before any
+    sub-env sees it, and clips Box actions into the space (once per vector step).
+
+    Example:
+        >>> check = ActionCheck(gym.spaces.Discrete(2), num_envs=2)
+        >>> check.check(np.array([0, 1]))
+        >>> try:
+        ...     check.check(np.array([0, 2]))
+        ... except ValueError as err:
+        ...     print(err)
+        policy must return actions in [0, 2) for the action space Discrete(2), got [0, 2]
+    """
+
+    def __init__(self, space: gym.Space[Any], num_envs: int) -> None:
+        self.space = space
+        self.num_envs = num_envs
+        self.shape = (num_envs, *(space.shape or ()))
+        self.kinds = _action_kinds(space)
+        self.range = _discrete_range(space)
+        self.clip = _clipper(space)
+
+    def check(self, actions: np.ndarray) -> None:
+        """Raise unless ``actions`` has the batch's shape and a dtype and range the space takes."""
+        if actions.shape != self.shape:
+            raise ValueError(
+                f"policy must return actions of shape {self.shape} for {self.num_envs} "
+                f"sub-envs, got shape {actions.shape}"
+            )
+        if self.kinds and actions.dtype.kind not in self.kinds:
+            raise TypeError(
+                f"policy must return actions of a numeric dtype that the action space "
+                f"{self.space} takes (numpy kinds {self.kinds!r}), got dtype {actions.dtype}"
+            )
+        if self.range is not None:
+            values = actions.tolist()  # Python min/max beat numpy's on a handful of values
+            low, high = self.range
+            if min(values) < low or max(values) >= high:
+                raise ValueError(
+                    f"policy must return actions in [{low}, {high}) for the action space "
+                    f"{self.space}, got {values}"
+                )
+
+    def first_non_finite(self, actions: np.ndarray) -> int | None:
+        """The first sub-env whose float action holds NaN or inf, or None."""
+        if actions.dtype.kind != "f" or np.isfinite(actions).all():
+            return None
+        return int(np.flatnonzero(~np.isfinite(actions.reshape(self.num_envs, -1)).all(1))[0])
