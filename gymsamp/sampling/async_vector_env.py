@@ -221,7 +221,10 @@ class _AsyncVectorEnv(AsyncVectorEnv):
     ) -> None:
         """Reset sub-env ``index`` with ``seed`` and ``options`` inside the step that next
         ends its episode; sent with the next ``step_async`` (so also while one is pending)."""
-        self._outbox[check_env_index(index, self.num_envs)] = (seed, options)
+        index = check_env_index(index, self.num_envs)
+        if index in self._outbox and self._outbox[index] is None:  # a pause not yet sent
+            return  # it lasts until a reset, which would discard this payload anyway
+        self._outbox[index] = (seed, options)
 
     def pause(self, index: int) -> None:
         """Stop stepping sub-env ``index`` until its next reset; sent with the next

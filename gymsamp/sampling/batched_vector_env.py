@@ -303,8 +303,10 @@ class BatchedAsyncVectorEnv(VectorEnv):
             self._check_idle()
         index = check_env_index(index, self.num_envs)
         w, j = divmod(index, self.envs_per_worker)
-        blob = None if options is None else pickle.dumps(options)
-        self._outbox.setdefault(w, {})[j] = (seed, blob)
+        outbox = self._outbox.setdefault(w, {})
+        if j in outbox and outbox[j] is None:  # a pause not yet sent: it lasts until a reset
+            return
+        outbox[j] = (seed, None if options is None else pickle.dumps(options))
 
     def pause(self, index: int) -> None:
         """Stop stepping sub-env ``index`` until its next reset; sent with the next

@@ -259,3 +259,19 @@ def test_sub_envs_without_a_rollout_run_no_episodes(vectorization: str, min_roll
         first, second = sampler.sample(), sampler.sample()
     assert len(first) == len(second) == min_rollouts
     assert all(ro.length in (2, 3) for ro in first + second)
+
+
+def test_a_queued_reset_does_not_resume_a_paused_sub_env(envs: gym.vector.VectorEnv) -> None:
+    """Also when queued before the pause reached a worker (found by a fuzzer)."""
+    envs.reset(seed=[0, 1])
+    envs.step(ACTIONS)
+    envs.pause(0)
+    envs.queue_reset(0, seed=5)
+    obs, rewards, terminated, *_ = step_times(envs, 3)
+    assert obs[0, 0] == 1.0  # still at its last observation
+    assert rewards[0] == 0.0
+    assert not terminated[0]
+    obs, _ = envs.reset(seed=[7, None], options={"reset_mask": np.array([True, False])})
+    obs, rewards, *_ = envs.step(ACTIONS)  # the reset resumed it
+    assert obs[0, 0] == 1.0
+    assert rewards[0] == 1.0
