@@ -39,11 +39,12 @@ class StepType(enum.IntEnum):
 
     @classmethod
     def get_step_type(cls, step_cnt: int, max_episode_length: int | None, done: bool) -> StepType:
-        """Determine the step type from a step count and a done signal (garage's rule).
+        """Determine the step type from a step count and a done signal.
 
-        garage's precedence is kept: reaching ``max_episode_length`` gives ``TIMEOUT`` even when
-        ``done`` is set. For Gymnasium's separate flags use :func:`step_types_from_flags`, where
-        termination wins.
+        ``done`` wins over the time limit, as in the seed's documented example (with
+        ``max_episode_length = 5`` an episode that terminates at step 5 ends in ``TERMINAL``)
+        and in :func:`step_types_from_flags` (DESIGN §3); garage's code checked the limit
+        first, contradicting its own documentation.
 
         Args:
             step_cnt: Current step count of the environment, starting at 1 after the first step.
@@ -61,10 +62,10 @@ class StepType(enum.IntEnum):
             raise ValueError(
                 f"step_cnt must be >= 1, got {step_cnt!r}. Did you forget to call `reset()`?"
             )
-        if max_episode_length is not None and step_cnt >= max_episode_length:
-            return cls.TIMEOUT
         if done:
             return cls.TERMINAL
+        if max_episode_length is not None and step_cnt >= max_episode_length:
+            return cls.TIMEOUT
         if step_cnt == 1:
             return cls.FIRST
         return cls.MID

@@ -12,8 +12,10 @@ class TestGetStepType:
             (2, 5, False, StepType.MID),
             (3, 5, True, StepType.TERMINAL),
             (5, 5, False, StepType.TIMEOUT),
-            # garage's precedence: the time limit wins over done.
-            (5, 5, True, StepType.TIMEOUT),
+            # done wins over the time limit: the seed's example terminates at step 5 of 5 in
+            # TERMINAL (garage's code had the time limit first)
+            (5, 5, True, StepType.TERMINAL),
+            (1, 1, True, StepType.TERMINAL),
             (1, None, True, StepType.TERMINAL),
             (1, 1, False, StepType.TIMEOUT),
             (7, None, False, StepType.MID),
