@@ -30,6 +30,7 @@ from gymsamp.data._shapes import (
     stack_nested,
     valid_mask,
 )
+from gymsamp.data._tuple_like import TupleLike
 from gymsamp.data.spec import EnvSpec
 from gymsamp.data.step_sequence import StepSequence
 
@@ -40,7 +41,7 @@ _PER_EPISODE = "the number of episodes (len(lengths))"
 
 
 @dataclass(frozen=True, eq=False)
-class EpisodeBatch:
+class EpisodeBatch(TupleLike):
     """A batch of whole episodes, flattened along time (garage's ``EpisodeBatch``).
 
     Shapes use the symbols of :mod:`gymsamp.data._shapes`: ``N`` episodes of ``[T]`` steps each,

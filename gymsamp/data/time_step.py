@@ -31,6 +31,7 @@ from gymsamp.data._shapes import (
     slice_nested,
     space_shape,
 )
+from gymsamp.data._tuple_like import TupleLike
 from gymsamp.data.episode_batch import EpisodeBatch
 from gymsamp.data.spec import EnvSpec
 from gymsamp.data.step_type import STEP_TYPE_DTYPE, StepType
@@ -103,7 +104,7 @@ class EnvStepLike(Protocol):
 
 
 @dataclass(frozen=True, eq=False)
-class EnvStep(_StepTypeFlags):
+class EnvStep(_StepTypeFlags, TupleLike):
     """The result of one environment step (garage's ``EnvStep``).
 
     Args:
@@ -148,7 +149,7 @@ class EnvStep(_StepTypeFlags):
 
 
 @dataclass(frozen=True, eq=False)
-class TimeStep(_StepTypeFlags):
+class TimeStep(_StepTypeFlags, TupleLike):
     """One transition (state, action, reward, next state) of an episode (garage's ``TimeStep``).
 
     Args:
@@ -241,7 +242,7 @@ class TimeStep(_StepTypeFlags):
 
 
 @dataclass(frozen=True, eq=False)
-class TimeStepBatch:
+class TimeStepBatch(TupleLike):
     """A batch of transitions, e.g. for off-policy learning (garage's ``TimeStepBatch``).
 
     All arrays share the batch dimension ``B = len(rewards)``; unlike in an

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from gymnasium.spaces import Box, Discrete
 
+from gymsamp.data.episode_batch import EpisodeBatch
 from gymsamp.data.spec import EnvSpec
 from gymsamp.data.step_type import STEP_TYPE_DTYPE, StepType
 from gymsamp.data.time_step import EnvStep, TimeStep, TimeStepBatch
@@ -404,3 +405,45 @@ def test_discrete_spaces() -> None:
         ValueError, match=re.escape("observation has item shape (4,) but must have (2, 2)")
     ):
         TimeStep(**time_step_kwargs(env_spec=box, observation=np.zeros(4), action=1))
+
+
+# ------------------------------------------------------------------------------------------------
+# namedtuple behaviour (garage's types were namedtuples)
+
+
+def test_garage_types_behave_like_their_namedtuples() -> None:
+    ts = TimeStep(**time_step_kwargs())
+    names = (
+        "env_spec",
+        "episode_info",
+        "observation",
+        "action",
+        "reward",
+        "next_observation",
+        "env_info",
+        "agent_info",
+        "step_type",
+    )
+    assert TimeStep._fields == ts._fields == names
+    assert len(ts) == len(names)
+    env_spec, episode_info, observation, *_, step_type = ts  # unpacking, in field order
+    assert observation is ts.observation
+    assert env_spec is ts.env_spec
+    assert episode_info == {"seed": 3}
+    assert step_type is StepType.MID
+    assert ts[4] == 1.5
+    assert ts[-1] is StepType.MID
+    assert ts.index(ts.env_spec) == 0  # identity first, as for tuples
+    assert list(ts._asdict()) == list(names)
+    assert ts._asdict()["reward"] == 1.5
+    changed = ts._replace(reward=np.float32(4.0), step_type=2)
+    assert (changed.reward, changed.step_type, ts.reward) == (4.0, StepType.TERMINAL, 1.5)
+    with pytest.raises(ValueError, match="observation"):  # _replace validates like __init__
+        ts._replace(observation=np.zeros(7))
+    assert not isinstance(ts, tuple)
+    batch = make_ts_batch()
+    assert TimeStepBatch._fields[:3] == ("env_spec", "episode_infos", "observations")
+    assert batch[2] is batch.observations
+    episodes = make_batch()
+    assert EpisodeBatch._fields == tuple(episodes._asdict())
+    assert episodes[EpisodeBatch._fields.index("lengths")] is episodes.lengths
