@@ -203,14 +203,10 @@ class ParameterExplorationSampler(Closable):
         if init_states is None:
             return [None] * self.num_rollouts_per_param
         states = [np.asarray(s, dtype=np.float64) for s in init_states]
-        space = self._sampler.env_spec.state_space
-        shape = None if space is None else space.shape
-        for k, state in enumerate(states):
-            if shape is not None and state.shape != shape:
-                raise ValueError(
-                    f"init_states[{k}] must have the env's state shape {shape}, got shape "
-                    f"{state.shape}"
-                )
+        self._sampler.check_payloads(
+            [{"init_state": state} for state in states],
+            [(f"init_states[{k}]", "") for k in range(len(states))],
+        )
         if len(states) == per_domain:  # the same init states in every domain
             return states * self.num_domains
         if len(states) == self.num_rollouts_per_param:  # domain-major, one per pair

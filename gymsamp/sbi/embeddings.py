@@ -52,9 +52,6 @@ __all__ = [
 MaskLabels = Sequence[int | str]
 
 
-_check_int = check_int
-
-
 def _resolve_mask(
     name: str, mask: MaskLabels | None, width: int, labels: tuple[str, ...] | None
 ) -> tuple[int, ...]:
@@ -150,7 +147,7 @@ class Embedding(ABC, nn.Module):
         states = state_space_of(spec)
         self._dim_state = data_width(states)
         self._dim_act = data_width(spec.action_space)
-        dim_data = _check_int("dim_data", dim_data, 1)
+        dim_data = check_int("dim_data", dim_data, 1)
         if dim_data != self._dim_state + self._dim_act:
             raise ValueError(
                 f"dim_data must be S + A = {self._dim_state} + {self._dim_act} = "
@@ -160,7 +157,7 @@ class Embedding(ABC, nn.Module):
         self._env_spec = spec
         self._dim_data = dim_data
         self._dim_data_orig = 2 * dim_data if self.requires_target_domain_data else dim_data
-        self.downsampling_factor = _check_int("downsampling_factor", downsampling_factor, 1)
+        self.downsampling_factor = check_int("downsampling_factor", downsampling_factor, 1)
         state_labels = spec.state_labels if spec.state_space is not None else spec.obs_labels
         self._state_idcs = _resolve_mask(
             "state_mask_labels", state_mask_labels, self._dim_state, state_labels
@@ -250,7 +247,7 @@ class Embedding(ABC, nn.Module):
             raise ValueError(
                 f"data must be packed to shape (B, R, L * D), got shape {tuple(data.shape)}"
             )
-        dim = _check_int("dim_data_orig", dim_data_orig, 1)
+        dim = check_int("dim_data_orig", dim_data_orig, 1)
         if data.shape[2] == 0 or data.shape[2] % dim:
             raise ValueError(
                 f"data has {data.shape[2]} values per rollout but must have a positive multiple "
@@ -358,7 +355,7 @@ class _FixedLengthEmbedding(Embedding):
         super().__init__(
             spec, dim_data, downsampling_factor, state_mask_labels, act_mask_labels, use_cuda
         )
-        self.len_rollouts = _check_int("len_rollouts", len_rollouts, 1)
+        self.len_rollouts = check_int("len_rollouts", len_rollouts, 1)
 
 
 class AllStepsEmbedding(_FixedLengthEmbedding):

@@ -10,8 +10,9 @@ import torch
 from torch import nn
 from torch.nn.utils import convert_parameters
 
+from gymsamp._checks import check_int
 from gymsamp.data import EnvSpec
-from gymsamp.sbi.embeddings import Embedding, MaskLabels, _check_int
+from gymsamp.sbi.embeddings import Embedding, MaskLabels
 
 __all__ = ["RNNEmbedding"]
 
@@ -84,9 +85,9 @@ class RNNEmbedding(Embedding):
         super().__init__(
             spec, dim_data, downsampling_factor, state_mask_labels, act_mask_labels, use_cuda
         )
-        hidden_size = _check_int("hidden_size", hidden_size, 1)
-        num_recurrent_layers = _check_int("num_recurrent_layers", num_recurrent_layers, 1)
-        output_size = _check_int("output_size", output_size, 1)
+        hidden_size = check_int("hidden_size", hidden_size, 1)
+        num_recurrent_layers = check_int("num_recurrent_layers", num_recurrent_layers, 1)
+        output_size = check_int("output_size", output_size, 1)
         if not (
             isinstance(recurrent_network_type, type)
             and issubclass(recurrent_network_type, _RECURRENT_TYPES)
@@ -104,7 +105,7 @@ class RNNEmbedding(Embedding):
         if not self.only_last_output:
             if len_rollouts is None:
                 raise ValueError("len_rollouts must be given unless only_last_output is True")
-            self.len_rollouts = _check_int("len_rollouts", len_rollouts, 1)
+            self.len_rollouts = check_int("len_rollouts", len_rollouts, 1)
         if issubclass(recurrent_network_type, nn.RNN):
             recurrent_net_kwargs = {"nonlinearity": "tanh", **recurrent_net_kwargs}
         # The layers' default initialization draws from torch's global generator; fork it so the

@@ -192,7 +192,7 @@ class TestParameterExploration:
                 sampler.sample(np.zeros((2, 4)))
             with pytest.raises(ValueError, match="init_states must hold"):
                 sampler.sample(np.zeros((1, 3)), init_states=[np.zeros(2)] * 5)
-            with pytest.raises(ValueError, match=r"init_states\[1\] must have the env's state"):
+            with pytest.raises(ValueError, match=r"init_states\[1\] must have shape \(2,\)"):
                 sampler.sample(np.zeros((1, 3)), init_states=[np.zeros(2), np.zeros(5)])
         with pytest.raises(TypeError, match="ParametricPolicy"):
             ParameterExplorationSampler(CountingEnv, IdlePolicy(gym.spaces.Discrete(2)), 1, 1, 1)
