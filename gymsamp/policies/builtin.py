@@ -75,12 +75,19 @@ def _check_env_indices(env_indices: Any, num_envs: int, owner: str) -> np.ndarra
 
 
 class _EnvRngs:
-    """One ``numpy.random.Generator`` per sub-env, with a shared fallback for idle sub-envs."""
+    """One ``numpy.random.Generator`` per sub-env, with a shared fallback for idle sub-envs.
+
+    ``rngs`` given as a list or tuple are checked and stored at once; another ``Sequence``
+    (the collection loop's, whose generators are made on demand) is read only when a
+    generator is first needed, so policies that draw nothing never make one.
+    """
 
     def __init__(self, owner: str) -> None:
         self.owner = owner
         self.num_envs: int | None = None
-        self.rngs: list[np.random.Generator] = []
+        self._rngs: list[np.random.Generator] = []
+        # Sub-env -> (sequence, position) of generators not read yet.
+        self._unread: dict[int, tuple[Sequence[np.random.Generator], int]] = {}
 
     def start(self, num_envs: int) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, numbers.Integral):
@@ -89,7 +96,25 @@ class _EnvRngs:
             raise ValueError(f"{self.owner}: num_envs must be an int >= 1, got {num_envs!r}")
         self.num_envs = int(num_envs)
         fallback = np.random.default_rng(_FALLBACK_SEED)
-        self.rngs = [fallback] * self.num_envs
+        self._rngs = [fallback] * self.num_envs
+        self._unread = {}
+
+    @property
+    def rngs(self) -> list[np.random.Generator]:
+        """Every sub-env's generator (reading those not read yet)."""
+        if self._unread:
+            for index, (sequence, position) in self._unread.items():
+                self._rngs[index] = self._checked(sequence[position])
+            self._unread = {}
+        return self._rngs
+
+    def _checked(self, rng: Any) -> np.random.Generator:
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(
+                f"{self.owner}: rngs must hold numpy.random.Generator objects, "
+                f"got {type(rng).__name__}"
+            )
+        return rng
 
     def require_started(self, method: str) -> int:
         if self.num_envs is None:
@@ -103,20 +128,18 @@ class _EnvRngs:
         """Validate the arguments of ``reset_envs`` and store the generators; return indices."""
         num_envs = self.require_started("reset_envs")
         indices = _check_env_indices(env_indices, num_envs, self.owner)
-        rng_list = list(rngs)
-        if len(rng_list) != len(indices):
+        if len(rngs) != len(indices):
             raise ValueError(
-                f"{self.owner}: rngs has length {len(rng_list)} but must have {len(indices)} "
+                f"{self.owner}: rngs has length {len(rngs)} but must have {len(indices)} "
                 "to match env_indices"
             )
-        for rng in rng_list:
-            if not isinstance(rng, np.random.Generator):
-                raise TypeError(
-                    f"{self.owner}: rngs must hold numpy.random.Generator objects, "
-                    f"got {type(rng).__name__}"
-                )
-        for index, rng in zip(indices, rng_list, strict=True):
-            self.rngs[int(index)] = rng
+        eager = isinstance(rngs, (list, tuple))
+        for position, index in enumerate(indices.tolist()):
+            if eager:
+                self._rngs[index] = self._checked(rngs[position])
+                self._unread.pop(index, None)
+            else:
+                self._unread[index] = (rngs, position)
         return indices
 
     def check_batch(self, observations: Any) -> int:
@@ -716,9 +739,8 @@ class GaussianActionNoise:
 
     def reset_envs(self, env_indices: np.ndarray, rngs: Sequence[np.random.Generator]) -> None:
         """New episodes: store their generators and forward them to the inner policy."""
-        rng_list = list(rngs)
-        self._rngs.reset(env_indices, rng_list)
-        self.policy.reset_envs(env_indices, rng_list)
+        self._rngs.reset(env_indices, rngs)
+        self.policy.reset_envs(env_indices, rngs)
 
     def start_rollouts(self, env_indices: np.ndarray, rollout_indices: np.ndarray) -> None:
         """Forwarded to the inner policy, if it is a rollout-indexed one."""

@@ -42,7 +42,7 @@ from gymsamp.sampling.rollout_assembly import (
     env_info_at,
     flatten_agent_infos,
 )
-from gymsamp.sampling.rollout_job import RolloutJob
+from gymsamp.sampling.rollout_job import JobGenerators, RolloutJob
 from gymsamp.sampling.space_checks import ActionCheck, check_observation_space
 from gymsamp.sampling.step_buffer import StepBuffer
 
@@ -153,6 +153,9 @@ class _Collection:
         )
         self.active = np.zeros(self.num_envs, dtype=bool)
         self.start_rows = np.zeros(self.num_envs, dtype=np.int64)
+        # Running rollouts and the sum of their start rows (their steps, without a scan).
+        self.running_count = 0
+        self.running_start_sum = 0
         self.must_reset = np.zeros(self.num_envs, dtype=bool)
         self.autoreset_pending = np.zeros(self.num_envs, dtype=bool)
         self.next_step_mode = self.mode == AutoresetMode.NEXT_STEP
@@ -178,7 +181,7 @@ class _Collection:
 
     def _next_job(self) -> RolloutJob | None:
         # Steps issued so far: complete rollouts plus the rows every running one has.
-        running = int(np.sum(self.buffer.next_row - self.start_rows[self.active]))
+        running = self.running_count * self.buffer.next_row - self.running_start_sum
         if not self.quota.should_issue(self.next_index, self.completed_steps + running):
             return None
         job = self.make_job(self.next_index)
@@ -243,7 +246,7 @@ class _Collection:
         if not started:
             return
         indices = np.asarray(started)
-        self.policy.reset_envs(indices, [job.rng for job in jobs])
+        self.policy.reset_envs(indices, JobGenerators(jobs))
         if self.indexed_policy:  # rollout() names its one rollout by sub_sub_seed
             rollouts = [job.info.get("rollout_index", job.index) for job in jobs]
             self.policy.start_rollouts(indices, np.array(rollouts))  # type: ignore[attr-defined]
@@ -279,6 +282,8 @@ class _Collection:
                 self.slots[i] = _Running(job, self.buffer.next_row, self.obs[i].copy(), info)
                 self.active[i] = True
                 self.start_rows[i] = self.buffer.next_row
+                self.running_count += 1
+                self.running_start_sum += self.buffer.next_row
                 started.append(i)
         return started
 
@@ -514,6 +519,8 @@ class _Collection:
         self._complete(running.job.index, rollout)
         self.slots[i] = None
         self.active[i] = False
+        self.running_count -= 1
+        self.running_start_sum -= start
         self.slots_changed = True
         if self.on_rollout is not None:
             self.on_rollout(rollout)

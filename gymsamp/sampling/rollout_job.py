@@ -2,41 +2,64 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, overload
 
 import numpy as np
 
-from gymsamp.sampling.seeding import seed_and_generator
+from gymsamp.sampling.seeding import derive_seed, rollout_generator
 
-__all__ = ["RolloutJob"]
+__all__ = ["JobGenerators", "RolloutJob"]
 
 
-@dataclass
 class RolloutJob:
     """Everything one rollout gets: its index, reset seed, options and generator.
 
     Args:
         index: Position ``k`` of the rollout in the collection's result.
         seed: The reset seed (None: no seed).
-        rng: The rollout's own generator for policy noise.
+        rng: The rollout's own generator for policy noise; None makes one with fresh entropy
+            when it is first read.
         options: Reset options for the sub-env (``domain_param``, ``init_state``), or None.
         policy_params: A flat parameter vector for a :class:`ParametricPolicy`, or None.
         info: Extra entries for the rollout's ``rollout_info``.
 
     Example:
-        >>> from gymsamp.sampling import derive_seed
+        >>> from gymsamp.sampling import derive_seed, rollout_generator
         >>> job = RolloutJob.seeded(3, seed=0, sub_seed=1, sub_sub_seed=3)
         >>> job.seed == derive_seed(0, 1, 3), job.index
         (True, 3)
+        >>> job.rng.random() == rollout_generator(0, 1, 3).random()
+        True
     """
 
-    index: int
-    seed: int | None
-    rng: np.random.Generator
-    options: dict[str, Any] | None = None
-    policy_params: np.ndarray | None = None
-    info: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("_rng", "_triple", "index", "info", "options", "policy_params", "seed")
+
+    def __init__(
+        self,
+        index: int,
+        seed: int | None,
+        rng: np.random.Generator | None = None,
+        options: dict[str, Any] | None = None,
+        policy_params: np.ndarray | None = None,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        self.index = index
+        self.seed = seed
+        self.options = options
+        self.policy_params = policy_params
+        self.info = {} if info is None else info
+        self._rng = rng
+        self._triple: tuple[int, int, int] | None = None
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The rollout's generator, made when first read: most policies never read it, and a
+        seeded generator costs about as much as a CartPole reset."""
+        if self._rng is None:
+            triple = self._triple
+            self._rng = np.random.default_rng() if triple is None else rollout_generator(*triple)
+        return self._rng
 
     @classmethod
     def seeded(
@@ -47,6 +70,45 @@ class RolloutJob:
         ``seed=None`` gives no reset seed and a generator with fresh entropy.
         """
         if seed is None:
-            return cls(index=index, seed=None, rng=np.random.default_rng(), **fields)
-        reset_seed, rng = seed_and_generator(seed, sub_seed, sub_sub_seed)
-        return cls(index=index, seed=reset_seed, rng=rng, **fields)
+            return cls(index, None, **fields)
+        job = cls(index, derive_seed(seed, sub_seed, sub_sub_seed), **fields)
+        job._triple = (seed, sub_seed, sub_sub_seed)
+        return job
+
+    def with_index(self, index: int) -> RolloutJob:
+        """The same job at result position ``index`` (seed and generator unchanged)."""
+        job = RolloutJob(index, self.seed, self._rng, self.options, self.policy_params, self.info)
+        job._triple = self._triple
+        return job
+
+    def __repr__(self) -> str:
+        return (
+            f"RolloutJob(index={self.index!r}, seed={self.seed!r}, options={self.options!r}, "
+            f"policy_params={self.policy_params!r}, info={self.info!r})"
+        )
+
+
+class JobGenerators(Sequence[np.random.Generator]):
+    """The generators of some jobs, as the ``rngs`` of ``Policy.reset_envs``, each made only
+    when read (policies that draw nothing never pay for them).
+
+    Example:
+        >>> rngs = JobGenerators([RolloutJob.seeded(k, 0, 0, k) for k in range(2)])
+        >>> len(rngs), type(rngs[1]).__name__
+        (2, 'Generator')
+    """
+
+    def __init__(self, jobs: Sequence[RolloutJob]) -> None:
+        self._jobs = jobs
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    @overload
+    def __getitem__(self, index: int) -> np.random.Generator: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[np.random.Generator]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [job.rng for job in self._jobs[index]]
+        return self._jobs[index].rng

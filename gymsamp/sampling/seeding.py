@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["call_seed", "check_seed", "derive_seed", "rollout_generator", "seed_and_generator"]
+__all__ = ["call_seed", "check_seed", "derive_seed", "rollout_generator"]
 
 # Appended to the spawn key so the policy stream differs from the env's reset-seed stream.
 _POLICY_STREAM = 1
@@ -67,23 +67,6 @@ def _sequence(
 
 def _reset_seed(sequence: np.random.SeedSequence) -> int:
     return int(sequence.generate_state(1, np.uint32)[0])
-
-
-def seed_and_generator(
-    seed: int | None, sub_seed: int | None = 0, sub_sub_seed: int | None = 0
-) -> tuple[int, np.random.Generator]:
-    """``(derive_seed(...), rollout_generator(...))`` of one triple, validated once (the
-    collection loop makes both for every rollout).
-
-    Example:
-        >>> seed, rng = seed_and_generator(0, 1, 2)
-        >>> seed == derive_seed(0, 1, 2), rng.random() == rollout_generator(0, 1, 2).random()
-        (True, True)
-    """
-    seed, sub, sub_sub = _triple(seed, sub_seed, sub_sub_seed)
-    reset = np.random.SeedSequence(entropy=seed, spawn_key=(sub, sub_sub))
-    policy = np.random.SeedSequence(entropy=seed, spawn_key=(sub, sub_sub, _POLICY_STREAM))
-    return _reset_seed(reset), np.random.default_rng(policy)
 
 
 def derive_seed(seed: int | None, sub_seed: int | None = 0, sub_sub_seed: int | None = 0) -> int:

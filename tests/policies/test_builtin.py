@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -447,3 +448,45 @@ def test_linear_policy_parameters_are_copied_real_and_finite():
     with pytest.raises(ValueError, match="params must be finite"):
         policy.set_env_params(np.array([0]), np.full((1, 4), np.inf))
     np.testing.assert_array_equal(policy.param_values, np.zeros(4))
+
+
+class _CountingGenerators(Sequence[np.random.Generator]):
+    """A sequence that counts how often its generators are read (like the collection loop's)."""
+
+    def __init__(self, items: list[object]) -> None:
+        self.items = items
+        self.reads = 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        return self.items[index]
+
+
+def test_generators_of_a_lazy_sequence_are_read_only_when_drawn_from() -> None:
+    policy = RandomPolicy(spaces.Discrete(5))
+    policy.start(2, eval=False)
+    lazy = _CountingGenerators([np.random.default_rng(3), np.random.default_rng(4)])
+    policy.reset_envs(idx(0, 1), lazy)
+    assert lazy.reads == 0  # nothing drawn yet
+    actions = policy.act(obs(2))
+    assert lazy.reads == 2
+    expected = [np.random.default_rng(s).integers(5) for s in (3, 4)]
+    assert actions.actions.tolist() == expected
+    # A deterministic policy never reads them.
+    idle = IdlePolicy(spaces.Box(-1.0, 1.0, (2,)))
+    idle.start(2, eval=True)
+    untouched = _CountingGenerators([np.random.default_rng(0), np.random.default_rng(1)])
+    idle.reset_envs(idx(0, 1), untouched)
+    idle.act(obs(2))
+    assert untouched.reads == 0
+
+
+def test_a_lazy_sequence_holding_no_generator_fails_when_read() -> None:
+    policy = RandomPolicy(spaces.Discrete(2))
+    policy.start(1, eval=False)
+    policy.reset_envs(idx(0), _CountingGenerators([np.random.RandomState(0)]))
+    with pytest.raises(TypeError, match="numpy.random.Generator objects, got RandomState"):
+        policy.act(obs(1))

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from gymsamp.sampling import Quota, derive_seed, rollout_generator
+from gymsamp.sampling import Quota, RolloutJob, derive_seed, rollout_generator
+from gymsamp.sampling.rollout_job import JobGenerators
 
 
 def test_derive_seed_formula_is_pinned():
@@ -74,3 +75,21 @@ class TestQuota:
     def test_bad_bounds(self, kwargs, error, match):
         with pytest.raises(error, match=match):
             Quota(**kwargs)
+
+
+def test_rollout_jobs_make_their_generator_from_the_triple_when_first_read() -> None:
+    job = RolloutJob.seeded(4, 3, 1, 4, options={"init_state": None})
+    assert job.seed == derive_seed(3, 1, 4)
+    moved = job.with_index(0)
+    assert (moved.index, moved.seed, moved.options) == (0, job.seed, job.options)
+    expected = rollout_generator(3, 1, 4).random(3)
+    np.testing.assert_array_equal(moved.rng.random(3), expected)
+    assert job.rng is job.rng  # one generator per job: draws continue the stream
+    np.testing.assert_array_equal(job.rng.random(3), expected)
+    fresh = RolloutJob.seeded(0, None, 0, 0)
+    assert fresh.seed is None
+    assert not np.array_equal(fresh.rng.random(3), RolloutJob.seeded(0, None, 0, 0).rng.random(3))
+    generators = JobGenerators([job, moved])
+    assert len(generators) == 2
+    assert generators[0] is job.rng
+    assert generators[1:] == [moved.rng]
