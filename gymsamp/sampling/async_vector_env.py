@@ -21,6 +21,7 @@ from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.queued_reset import check_env_index, reset_in_step
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.start_method import global_start_method_kept
+from gymsamp.sampling.sub_env_infos import PerEnvInfos
 
 
 class _WithReset:
@@ -158,7 +159,7 @@ class _WorkerPipe:
         return self.conn.closed
 
 
-class _AsyncVectorEnv(AsyncVectorEnv):
+class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
     """AsyncVectorEnv whose worker errors name the sub-env and keep the traceback, with
     queued resets (:mod:`gymsamp.sampling.queued_reset`) for sub-envs built with
     ``SubEnvFactory(..., queued_resets=True)``: a payload rides to its worker with the next

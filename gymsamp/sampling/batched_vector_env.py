@@ -64,6 +64,7 @@ from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.queued_reset import check_env_index
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.start_method import global_start_method_kept
+from gymsamp.sampling.sub_env_infos import PerEnvInfos
 
 __all__ = ["BatchedAsyncVectorEnv", "available_cpus"]
 
@@ -91,7 +92,7 @@ def _copy(tree: Any) -> Any:
     return tree.copy() if isinstance(tree, np.ndarray) else tree_apply(np.copy, tree)
 
 
-class BatchedAsyncVectorEnv(VectorEnv):
+class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
     """Several sub-envs per worker process, shared-memory batches (autoreset ``DISABLED`` unless
     asked for Gymnasium's ``NEXT_STEP`` or ``SAME_STEP``).
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,37 +36,45 @@ from gymsamp.policies.base import Policy, RolloutIndexedPolicy
 from gymsamp.sampling.errors import StepTimeoutError
 from gymsamp.sampling.queued_reset import QueuedResetVectorEnv
 from gymsamp.sampling.quota import Quota
-from gymsamp.sampling.rollout_assembly import (
-    RolloutAssembler,
-    check_finite,
-    env_info_at,
-    flatten_agent_infos,
-)
+from gymsamp.sampling.rollout_assembly import RolloutAssembler, check_finite, flatten_agent_infos
 from gymsamp.sampling.rollout_job import JobGenerators, RolloutJob
 from gymsamp.sampling.space_checks import ActionCheck, check_observation_space
 from gymsamp.sampling.step_buffer import StepBuffer
+from gymsamp.sampling.sub_env_infos import SubEnvInfos, infos_per_env
 
 __all__ = ["collect"]
 
 # ``bool(np.count_nonzero(a))``: a third of the cost of ``a.any()`` on the loop's small masks.
 _any = np.count_nonzero
 
-# Batched info entries that are not per-step env infos of the row they arrive in.
-_NOT_ROW_INFO = frozenset(
-    ("state", "_state", "final_obs", "_final_obs", "final_info", "_final_info")
-)
+# Info entries that are not per-step env infos of the row they arrive in.
+_NOT_ROW_INFO = frozenset(("state", "final_obs", "final_info"))
 
 
-def _info_owners(infos: Mapping[str, Any], num_envs: int) -> np.ndarray:
-    """Which sub-envs have any entry in a batched info dict (a key without mask: all)."""
-    owners = np.zeros(num_envs, dtype=bool)
-    for key in infos:
-        if not key.startswith("_"):
-            mask = infos.get(f"_{key}")
-            if mask is None:
-                return np.ones(num_envs, dtype=bool)
-            owners |= mask
-    return owners
+def _state_rows(infos: SubEnvInfos, num_envs: int) -> np.ndarray | None:
+    """The ``state`` entries of a step's infos as one row (zeros where a sub-env has none, as
+    Gymnasium batches them), or None if no sub-env reported one."""
+    rows = None
+    for i, info in infos.items():
+        state = info.get("state")
+        if state is not None:
+            if rows is None:
+                first = np.asarray(state)
+                rows = np.zeros((num_envs, *first.shape), dtype=first.dtype)
+            rows[i] = state
+    return rows
+
+
+def _row_infos(infos: SubEnvInfos) -> SubEnvInfos:
+    """The env infos of a step's row: per sub-env, less the entries that are not step infos,
+    and none of the sub-envs reset in the step (their step's info is their ``final_info``)."""
+    rows = {}
+    for i, info in infos.items():
+        if "final_obs" not in info:
+            row = {k: v for k, v in info.items() if k not in _NOT_ROW_INFO}
+            if row:
+                rows[i] = row
+    return rows
 
 
 @dataclass
@@ -162,8 +170,10 @@ class _Collection:
         # Free sub-envs are looked for only after one became free (not on every step).
         self.slots_changed = True
         self.buffer = StepBuffer(self.num_envs)
-        # Env infos of the rows where any sub-env reported some: (infos, which sub-envs did).
-        self.info_rows: dict[int, tuple[dict[str, Any], np.ndarray]] = {}
+        # Env infos of the rows where any sub-env reported some, per sub-env.
+        self.info_rows: dict[int, SubEnvInfos] = {}
+        # Turns what envs.reset/step return as infos into infos per sub-env (set by run()).
+        self.per_env: Callable[[Any], SubEnvInfos] = lambda infos: infos
         self.agent_template: dict[str, Any] | None = None
         self.assembler = RolloutAssembler(dt=dt, env_id=env_id, record_dts=record_dts)
         # Complete rollouts past the leading ones (few: those that finished out of order).
@@ -228,18 +238,20 @@ class _Collection:
 
     def _reset_call(
         self, seeds: list[int | None], options: dict[str, Any] | None
-    ) -> tuple[Any, dict[str, Any]]:
+    ) -> tuple[Any, SubEnvInfos]:
         """``envs.reset``, bounded by the step timeout where the env can be waited on."""
         if self.step_timeout is None or not hasattr(self.envs, "reset_wait"):
             # A per-env seed list is Gymnasium's own API, though VectorEnv's stub says int.
-            return self.envs.reset(seed=seeds, options=options)  # type: ignore[arg-type]
+            obs, infos = self.envs.reset(seed=seeds, options=options)  # type: ignore[arg-type]
+            return obs, self.per_env(infos)
         self.envs.reset_async(seed=seeds, options=options)  # type: ignore[attr-defined]
         try:
-            return self.envs.reset_wait(timeout=self.step_timeout)
+            obs, infos = self.envs.reset_wait(timeout=self.step_timeout)
         except multiprocessing.TimeoutError as err:
             raise StepTimeoutError(
                 f"a sub-env did not finish its reset within step_timeout={self.step_timeout} s"
             ) from err
+        return obs, self.per_env(infos)
 
     def _start_policy(self, started: list[int], jobs: list[RolloutJob]) -> None:
         """Tell the policy that ``jobs`` start in sub-envs ``started``."""
@@ -267,7 +279,7 @@ class _Collection:
             self.envs.queue_reset(i, seed=job.seed, options=job.options)  # type: ignore[attr-defined]
 
     def _start(
-        self, members: list[int], jobs: dict[int, RolloutJob | None], infos: dict[str, Any]
+        self, members: list[int], jobs: dict[int, RolloutJob | None], infos: SubEnvInfos
     ) -> list[int]:
         """Begin the jobs of freshly reset sub-envs ``members``; returns those with a job."""
         assert self.obs is not None
@@ -276,7 +288,7 @@ class _Collection:
             self.must_reset[i] = False
             job = jobs[i]
             if job is not None:
-                info = env_info_at(infos, i)
+                info = dict(infos.get(i, ()))
                 info.pop("final_obs", None)  # started inside the step that ended the last one
                 info.pop("final_info", None)
                 self.slots[i] = _Running(job, self.buffer.next_row, self.obs[i].copy(), info)
@@ -318,20 +330,22 @@ class _Collection:
 
     def _receive(self, action: _Action) -> tuple[Any, ...]:
         try:
-            results = self.envs.step_wait(timeout=self.step_timeout)  # type: ignore[attr-defined]
+            obs, rewards, terminated, truncated, infos = self.envs.step_wait(  # type: ignore[attr-defined]
+                timeout=self.step_timeout
+            )
         except multiprocessing.TimeoutError as err:
             raise StepTimeoutError(
                 f"a sub-env did not finish its step within step_timeout={self.step_timeout} s"
             ) from err
         action.dt_step = time.perf_counter() - action.sent_at
-        return tuple(results)
+        return obs, rewards, terminated, truncated, self.per_env(infos)
 
     def _step(self, action: _Action) -> tuple[Any, ...]:
         if self.step_timeout is None or not hasattr(self.envs, "step_async"):
             t1 = time.perf_counter()
-            results = self.envs.step(action.applied)
+            obs, rewards, terminated, truncated, infos = self.envs.step(action.applied)
             action.dt_step = time.perf_counter() - t1
-            return tuple(results)
+            return obs, rewards, terminated, truncated, self.per_env(infos)
         self._send(action)
         return self._receive(action)
 
@@ -357,7 +371,7 @@ class _Collection:
             "terminated": terminated,
             "truncated": truncated,
         }
-        state = infos.get("state")
+        state = _state_rows(infos, self.num_envs) if infos else None
         if state is not None:
             row_values["state"] = state
         agent_infos = action.policy_step.agent_infos
@@ -369,23 +383,18 @@ class _Collection:
             row_values["dt_policy"] = np.full(self.num_envs, action.dt_policy)
             row_values["dt_step"] = np.full(self.num_envs, action.dt_step)
         row = self.buffer.append(row_values, self._oldest_needed_row)
-        extra = {k: v for k, v in infos.items() if k not in _NOT_ROW_INFO} if infos else None
-        if extra:
-            owners = _info_owners(extra, self.num_envs)
-            if "_final_obs" in infos:  # sub-envs reset in the step: their row info is final_info
-                owners &= ~infos["_final_obs"]
-            if owners.any():
-                self.info_rows[row] = (extra, owners)
+        row_infos = _row_infos(infos) if infos else None
+        if row_infos:
+            self.info_rows[row] = row_infos
         ended, cut = ends
         # Most steps end nothing: skip the per-sub-env scans then (this runs once per step).
         if _any(ended) or (cut is not None and _any(cut)):
             finishing = self.active & ended if self.stop_on_done else np.zeros_like(ended)
             if cut is not None:
                 finishing |= cut
-            reset_in_step = infos.get("_final_obs") if self.queueing else None
             started = []
             for i in np.flatnonzero(finishing).tolist():
-                if reset_in_step is not None and reset_in_step[i]:
+                if self.queueing and "final_obs" in infos.get(i, ()):
                     self._finish(i, row, True, next_obs, infos, same_step=True)
                     job, self.queued[i] = self.queued[i], None
                     started += self._start([i], {i: job}, infos)
@@ -423,10 +432,10 @@ class _Collection:
             return None
         if not _any(ended):
             return []
-        reset_in_step = infos.get("_final_obs")
-        if reset_in_step is None or _any(ended & ~(self.active & reset_in_step)):
-            return None
         started = np.flatnonzero(ended).tolist()
+        for i in started:  # each ended sub-env must have run a rollout and reset in the step
+            if not (self.active[i] and "final_obs" in infos.get(i, ())):
+                return None
         # Would the rollouts ending here complete the result? Advance the prefix on a copy.
         lengths = {self.slots[i].job.index: row + 1 - int(self.start_rows[i]) for i in started}
         count, steps = self.prefix_count, self.prefix_steps
@@ -487,7 +496,7 @@ class _Collection:
         row: int,
         ended: bool,
         next_obs: Any,
-        infos: dict[str, Any],
+        infos: SubEnvInfos,
         *,
         same_step: bool = False,
     ) -> None:
@@ -496,8 +505,8 @@ class _Collection:
         assert running is not None
         start, stop = running.start_row, row + 1
         final_step = (same_step or self.mode == AutoresetMode.SAME_STEP) and ended
-        final_info = env_info_at(infos["final_info"], i) if final_step else None
-        final_obs = infos["final_obs"][i] if final_step else next_obs[i]
+        final_info = dict(infos[i]["final_info"]) if final_step else None
+        final_obs = infos[i]["final_obs"] if final_step else next_obs[i]
         if final_info is not None and "state" in final_info:
             self.buffer.set("state", row, i, final_info.pop("state"))
         cut = not (ended and self.stop_on_done)
@@ -630,4 +639,6 @@ def collect(
         on_step=on_step,
     )
     policy.start(envs.num_envs, eval=eval)
-    return collection.run()
+    with infos_per_env(envs) as per_env:
+        collection.per_env = per_env
+        return collection.run()

@@ -19,6 +19,7 @@ from gymnasium.vector.utils import batch_space, create_empty_array
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.queued_reset import check_env_index, step_sub_env
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
+from gymsamp.sampling.sub_env_infos import PerEnvInfos
 
 __all__ = ["InProcessVectorEnv", "SingleEnvVector"]
 
@@ -33,7 +34,7 @@ def _scalars(what: str, values: list[Any], dtype: type) -> np.ndarray:
     return batch
 
 
-class InProcessVectorEnv(VectorEnv):
+class InProcessVectorEnv(PerEnvInfos, VectorEnv):
     """Sub-envs stepped one after the other in this process (autoreset ``DISABLED`` unless
     asked for Gymnasium's ``NEXT_STEP`` or ``SAME_STEP``).
 
@@ -59,6 +60,8 @@ class InProcessVectorEnv(VectorEnv):
         ((2, 4), [1.0, 1.0])
         >>> envs.close()
     """
+
+    owned_infos = True  # the sub-envs' own dicts and arrays: copied when handed over
 
     def __init__(
         self,

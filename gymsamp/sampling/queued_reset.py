@@ -34,6 +34,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
+from gymsamp.sampling.sub_env_infos import owned_info
+
 __all__ = ["QueuedResetVectorEnv", "check_env_index", "reset_in_step", "step_sub_env"]
 
 
@@ -99,8 +101,12 @@ def reset_in_step(
     episode's ``final_obs`` (a copy: the env may reuse its observation buffer) and
     ``final_info``, as Gymnasium's ``SAME_STEP`` autoreset reports them.
     """
+    # Copied before the reset, which may overwrite arrays the env reuses (as SyncVectorEnv
+    # batches them first).
+    final_obs = np.array(final_obs, copy=True)
+    final_info = owned_info(final_info)
     obs, info = env.reset(seed=seed, options=options)
-    return obs, {**info, "final_obs": np.array(final_obs, copy=True), "final_info": final_info}
+    return obs, {**info, "final_obs": final_obs, "final_info": final_info}
 
 
 def step_sub_env(

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from gymsamp.sampling.rollout_job import RolloutJob
     from gymsamp.sampling.step_buffer import StepBuffer
 
-__all__ = ["RolloutAssembler", "check_finite", "env_info_at", "flatten_agent_infos"]
+__all__ = ["RolloutAssembler", "check_finite", "flatten_agent_infos"]
 
 # Reset-info keys that describe the rollout rather than a step.
 _ROLLOUT_INFO_KEYS = ("domain_param", "init_state")
@@ -35,32 +35,6 @@ _ROLLOUT_INFO_KEYS = ("domain_param", "init_state")
 # A single rollout finds its final entries in its own fields (StepSequence never updates
 # this dict in place, so all rollouts share it).
 _NO_FINALS: dict[str, Any] = {}
-
-
-def env_info_at(infos: Mapping[str, Any], i: int) -> dict[str, Any]:
-    """Sub-env ``i``'s entries of a batched Gymnasium info dict (using the ``_key`` masks).
-
-    Example:
-        >>> infos = {"x": np.array([1.0, 2.0]), "_x": np.array([False, True])}
-        >>> env_info_at(infos, 0), env_info_at(infos, 1)
-        ({}, {'x': np.float64(2.0)})
-    """
-    out: dict[str, Any] = {}
-    if not infos:
-        return out
-    for key, value in infos.items():
-        if key.startswith("_"):
-            continue
-        mask = infos.get(f"_{key}")
-        if mask is not None and not mask[i]:
-            continue
-        if isinstance(value, Mapping):
-            out[key] = env_info_at(value, i)
-        else:
-            entry = value[i]
-            # A row of a batched array is a view that would keep the whole batch alive.
-            out[key] = entry.copy() if isinstance(entry, np.ndarray) else entry
-    return out
 
 
 def flatten_agent_infos(tree: Mapping[str, Any], prefix: str = "agent") -> dict[str, Any]:
@@ -126,7 +100,7 @@ class RolloutAssembler:
         final_obs: np.ndarray,
         final_info: dict[str, Any] | None,
         cut: bool,
-        info_rows: Mapping[int, tuple[dict[str, Any], np.ndarray]],
+        info_rows: Mapping[int, Mapping[int, dict[str, Any]]],
         agent_template: dict[str, Any] | None,
     ) -> StepSequence:
         """Sub-env ``i``'s rollout at buffer rows ``start..stop-1``.
@@ -144,8 +118,7 @@ class RolloutAssembler:
             final_info: The last step's info where it did not come through ``info_rows``
                 (an autoreset's ``final_info``), else None.
             cut: The rollout was stopped by the sampler: its last step becomes a truncation.
-            info_rows: The env infos of the rows where any sub-env reported some, with the
-                mask of the sub-envs that did.
+            info_rows: The env infos of the rows where any sub-env reported some, per sub-env.
             agent_template: The structure of the policy's agent infos, or None.
         """
         length = stop - start
@@ -176,9 +149,7 @@ class RolloutAssembler:
             fields["dt_step"] = buffer.column("dt_step", start, stop, i)
         # Env infos of the rows where this sub-env reported any (most envs: none at all).
         reported = {
-            r: env_info_at(infos, i)
-            for r, (infos, owners) in info_rows.items()
-            if start <= r < stop and owners[i]
+            r: infos[i] for r, infos in info_rows.items() if start <= r < stop and i in infos
         }
         if final_info is not None:
             reported[stop - 1] = final_info

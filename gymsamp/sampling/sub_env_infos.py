@@ -1,0 +1,160 @@
+"""Infos per sub-env: what the collection loop reads instead of Gymnasium's batched infos.
+
+Gymnasium's vector envs return one info dict for all sub-envs: every entry an array over the
+sub-envs with a ``_key`` mask of those that reported it (``VectorEnv._add_info``). The
+collection loop needs the opposite, each sub-env's own dict (a rollout's reset info with its
+``domain_param`` and ``init_state``, the ``final_obs`` of an in-step reset, a step's env
+infos). Batching then unbatching them cost ~30 us per CartPole episode, more than a seeded
+reset, so gymsamp's own vector envs can hand the dicts over as they are:
+
+- :class:`PerEnvInfos` (a mixin of gymsamp's vector envs): with ``per_env_infos`` set, every
+  ``reset``/``step`` (and their ``_wait`` halves) returns ``{sub-env index: its info}`` for the
+  sub-envs with a non-empty info, instead of the batched dict;
+- :func:`infos_per_env`: the collection loop's context manager; it switches that on for the
+  loop's duration where the env has it, and otherwise unbatches (:func:`unbatch_infos`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+__all__ = [
+    "PerEnvInfos",
+    "SubEnvInfos",
+    "env_info_at",
+    "infos_per_env",
+    "owned_info",
+    "unbatch_infos",
+]
+
+#: Sub-env index -> its info, for the sub-envs that reported a non-empty one.
+SubEnvInfos = dict[int, dict[str, Any]]
+
+
+def env_info_at(infos: Mapping[str, Any], i: int) -> dict[str, Any]:
+    """Sub-env ``i``'s entries of a batched Gymnasium info dict (using the ``_key`` masks).
+
+    Example:
+        >>> infos = {"x": np.array([1.0, 2.0]), "_x": np.array([False, True])}
+        >>> env_info_at(infos, 0), env_info_at(infos, 1)
+        ({}, {'x': np.float64(2.0)})
+    """
+    out: dict[str, Any] = {}
+    if not infos:
+        return out
+    for key, value in infos.items():
+        if key.startswith("_"):
+            continue
+        mask = infos.get(f"_{key}")
+        if mask is not None and not mask[i]:
+            continue
+        if isinstance(value, Mapping):
+            out[key] = env_info_at(value, i)
+        else:
+            entry = value[i]
+            # A row of a batched array is a view that would keep the whole batch alive.
+            out[key] = entry.copy() if isinstance(entry, np.ndarray) else entry
+    return out
+
+
+def unbatch_infos(infos: Mapping[str, Any], num_envs: int) -> SubEnvInfos:
+    """A batched Gymnasium info dict as one dict per sub-env that reported anything.
+
+    Example:
+        >>> unbatch_infos({"x": np.array([1.0, 2.0]), "_x": np.array([False, True])}, 2)
+        {1: {'x': np.float64(2.0)}}
+    """
+    if not infos:
+        return {}
+    owners = np.zeros(num_envs, dtype=bool)
+    for key in infos:
+        if not key.startswith("_"):
+            mask = infos.get(f"_{key}")
+            if mask is None:  # a key without a mask: every sub-env has it
+                owners[:] = True
+                break
+            owners |= mask
+    return {i: env_info_at(infos, i) for i in np.flatnonzero(owners).tolist()}
+
+
+def owned_info(info: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``info`` whose arrays are copies too (an env may reuse its own arrays).
+
+    Example:
+        >>> buffer = np.zeros(1)
+        >>> info = owned_info({"x": buffer, "nested": {"y": buffer}})
+        >>> buffer[0] = 5.0
+        >>> info
+        {'x': array([0.]), 'nested': {'y': array([0.])}}
+    """
+    return {
+        key: owned_info(value)
+        if type(value) is dict
+        else value.copy()
+        if isinstance(value, np.ndarray)
+        else value
+        for key, value in info.items()
+    }
+
+
+class PerEnvInfos:
+    """Mixin for gymsamp's vector envs: ``per_env_infos = True`` makes ``reset`` and ``step``
+    return ``{sub-env index: its info}`` (non-empty ones only) instead of Gymnasium's batched
+    info dict. Every info passes through ``VectorEnv._add_info``, which this overrides.
+
+    Args (class attributes):
+        owned_infos: Copy each info and its arrays (envs in this process, which may reuse
+            their arrays); infos that arrive unpickled from workers are the caller's already.
+
+    Example:
+        >>> from gymsamp.sampling.vector_envs import EnvFactory, make_vector_env
+        >>> envs = make_vector_env(EnvFactory("CartPole-v1"), 2, "sync")  # reports domain_param
+        >>> envs.per_env_infos = True
+        >>> _, infos = envs.reset(seed=0)
+        >>> sorted(infos), sorted(infos[1])
+        ([0, 1], ['domain_param', 'init_state', 'state'])
+        >>> envs.close()
+    """
+
+    per_env_infos: bool = False
+    owned_infos: bool = False
+
+    def _add_info(
+        self, vector_infos: dict[str, Any], env_info: dict[str, Any], env_num: int
+    ) -> dict[str, Any]:
+        if not self.per_env_infos:
+            return super()._add_info(vector_infos, env_info, env_num)  # type: ignore[misc]
+        if env_info:
+            by_env: dict[Any, Any] = vector_infos
+            by_env[env_num] = owned_info(env_info) if self.owned_infos else env_info
+        return vector_infos
+
+
+@contextmanager
+def infos_per_env(envs: gym.vector.VectorEnv) -> Iterator[Callable[[Any], SubEnvInfos]]:
+    """While the block runs, ``envs`` hands over infos per sub-env where it can; yields the
+    function that turns what its ``reset``/``step`` return into :data:`SubEnvInfos`.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> envs = gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1")] * 2)
+        >>> with infos_per_env(envs) as per_env:
+        ...     per_env(envs.reset(seed=0)[1])
+        {}
+        >>> envs.close()
+    """
+    if not isinstance(envs, PerEnvInfos):
+        num_envs = envs.num_envs
+        yield lambda infos: unbatch_infos(infos, num_envs)
+        return
+    previous = envs.per_env_infos
+    envs.per_env_infos = True
+    try:
+        yield lambda infos: infos
+    finally:
+        envs.per_env_infos = previous

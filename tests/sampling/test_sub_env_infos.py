@@ -1,0 +1,134 @@
+"""Infos per sub-env (gymsamp.sampling.sub_env_infos): gymsamp's vector envs hand each sub-env's
+info over as Gymnasium's batched dict holds it, and the collection loop records the same env
+infos from them as from a foreign vector env's batched dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from gymsamp.envs import CountingEnv
+from gymsamp.policies import IdlePolicy
+from gymsamp.sampling import Quota, RolloutJob, collect
+from gymsamp.sampling.sub_env_infos import infos_per_env, unbatch_infos
+from gymsamp.sampling.vector_envs import EnvFactory, make_vector_env
+
+N = 3
+
+
+class ReusedInfoEnv(CountingEnv):
+    """Reports ``info["x"]``, the steps since the reset, and its observation in arrays it
+    reuses (as some simulators do with their buffers); an episode ends at step 2, 3 or 4, by
+    its reset seed."""
+
+    def __init__(self) -> None:
+        super().__init__(terminate_at=2)
+        self._x = np.zeros(1)
+        self._obs = np.zeros(1, dtype=np.float32)
+
+    def reset(self, *, seed: Any = None, options: Any = None) -> Any:
+        if seed is not None:
+            self.terminate_at = 2 + seed % 3
+        obs, info = super().reset(seed=seed, options=options)
+        self._x[0] = 0.0
+        self._obs[:] = obs
+        return self._obs, {**info, "x": self._x}
+
+    def step(self, action: Any) -> Any:
+        obs, reward, terminated, truncated, info = super().step(action)
+        self._x[0] += 1.0
+        self._obs[:] = obs
+        return self._obs, reward, terminated, truncated, {**info, "x": self._x}
+
+
+def make_reused() -> gym.Env[Any, Any]:
+    return ReusedInfoEnv()
+
+
+@pytest.fixture(params=["sync", "async", "batched"])
+def envs(request: pytest.FixtureRequest) -> Iterator[gym.vector.VectorEnv]:
+    vector = make_vector_env(EnvFactory(make_reused), N, request.param, num_workers=2)
+    yield vector
+    vector.close()
+
+
+def plain(tree: Any) -> Any:
+    """Comparable values: arrays and numpy scalars as lists and Python numbers."""
+    if isinstance(tree, dict):
+        return {k: plain(v) for k, v in tree.items()}
+    if isinstance(tree, (np.ndarray, np.generic)):
+        return tree.tolist()
+    return tree
+
+
+def test_per_env_infos_equal_the_batched_dict_unbatched(envs: gym.vector.VectorEnv) -> None:
+    actions = np.zeros(N, dtype=np.int64)
+    batched: list[Any] = [envs.reset(seed=1)[1]]
+    batched += [envs.step(actions)[4] for _ in range(2)]
+    with infos_per_env(envs) as per_env:
+        assert envs.per_env_infos is True  # type: ignore[attr-defined]
+        direct = [per_env(envs.reset(seed=1)[1])]
+        direct += [per_env(envs.step(actions)[4]) for _ in range(2)]
+    assert envs.per_env_infos is False  # type: ignore[attr-defined]
+    expected = [unbatch_infos(infos, N) for infos in batched]
+    assert [sorted(d) for d in direct] == [[0, 1, 2]] * 3
+    assert plain(direct) == plain(expected)
+    # Each step's "x" is its own value, though the env reuses one array for it.
+    assert [d[0]["x"].tolist() for d in direct] == [[0.0], [1.0], [2.0]]
+
+
+def test_infos_per_env_restores_the_batched_format_after_an_error() -> None:
+    vector = make_vector_env(EnvFactory(make_reused), 2, "sync")
+    try:
+        with pytest.raises(KeyError), infos_per_env(vector):
+            raise KeyError("inside")
+        _, infos = vector.reset(seed=0)
+        assert infos["_x"].tolist() == [True, True]  # Gymnasium's batched dict again
+    finally:
+        vector.close()
+
+
+def test_unbatch_infos_treats_a_key_without_mask_as_every_sub_envs() -> None:
+    infos = {"a": np.array([1, 2]), "b": np.array([5.0, 6.0]), "_b": np.array([False, True])}
+    assert plain(unbatch_infos(infos, 2)) == {0: {"a": 1}, 1: {"a": 2, "b": 6.0}}
+    assert unbatch_infos({}, 2) == {}
+
+
+def collect_x(
+    vector: gym.vector.VectorEnv, rollouts: int, *, check_observations: bool = True
+) -> list[list[float]]:
+    """Each rollout's ``x`` infos, after checking that its observations count 0..T (the
+    true final observation too, though the env reuses its observation buffer)."""
+    result = collect(
+        vector,
+        IdlePolicy(vector.single_action_space),
+        lambda k: RolloutJob.seeded(k, 0, 0, k),
+        Quota(min_rollouts=rollouts),
+    )
+    for r in result if check_observations else ():
+        assert np.asarray(r.observations).reshape(-1).tolist() == list(range(r.length + 1))
+    return [np.asarray(r.env_infos["x"]).reshape(-1).tolist() for r in result]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async", "batched"])
+def test_recorded_env_infos_match_a_foreign_vector_env(mode: str) -> None:
+    """The collection loop reads gymsamp's envs per sub-env and Gymnasium's SyncVectorEnv
+    through its batched dicts: the rollouts' env infos are the same, step by step."""
+    foreign = SyncVectorEnv([make_reused] * N, autoreset_mode=AutoresetMode.SAME_STEP)
+    own = make_vector_env(EnvFactory(make_reused), N, mode, record_state=False, num_workers=2)
+    try:
+        # SyncVectorEnv's SAME_STEP keeps a reference to the reused observation buffer as
+        # final_obs (Gymnasium 1.x), which its reset then overwrites: infos are compared only.
+        expected = collect_x(foreign, 7, check_observations=False)
+        assert collect_x(own, 7) == expected
+    finally:
+        foreign.close()
+        own.close()
+    # Rollout k ran in some sub-env; whichever, "x" counts its steps 1..T.
+    assert all(x == [float(t) for t in range(1, len(x) + 1)] for x in expected)
+    assert sorted({len(x) for x in expected}) == [2, 3, 4]
