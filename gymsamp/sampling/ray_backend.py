@@ -328,7 +328,7 @@ class RolloutWorker:
                 self._params_call = call
             # collect() numbers a collection's rollouts 0..n-1 (its prefix logic relies on
             # that), so the batch runs under local indices and gets its own back afterwards.
-            local = [job.with_index(j) for j, job in enumerate(jobs)]
+            local = [job.replace(index=j) for j, job in enumerate(jobs)]
             t0 = time.perf_counter()
             rollouts = collect(
                 self._envs,

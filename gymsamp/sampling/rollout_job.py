@@ -75,10 +75,30 @@ class RolloutJob:
         job._triple = (seed, sub_seed, sub_sub_seed)
         return job
 
-    def with_index(self, index: int) -> RolloutJob:
-        """The same job at result position ``index`` (seed and generator unchanged)."""
-        job = RolloutJob(index, self.seed, self._rng, self.options, self.policy_params, self.info)
-        job._triple = self._triple
+    def replace(self, **changes: Any) -> RolloutJob:
+        """A copy with ``changes`` (constructor arguments), as ``dataclasses.replace`` would
+        make it; a job whose generator is still to be made keeps its seed triple for it.
+
+        Example:
+            >>> job = RolloutJob.seeded(3, 0, 0, 3)
+            >>> moved = job.replace(index=0)
+            >>> moved.index, moved.seed == job.seed
+            (0, True)
+        """
+        fields = {
+            "index": self.index,
+            "seed": self.seed,
+            "rng": self._rng,
+            "options": self.options,
+            "policy_params": self.policy_params,
+            "info": self.info,
+        }
+        unknown = sorted(set(changes) - set(fields))
+        if unknown:
+            raise TypeError(f"replace() got unknown fields {unknown}; fields are {list(fields)}")
+        job = RolloutJob(**{**fields, **changes})
+        if "rng" not in changes:
+            job._triple = self._triple
         return job
 
     def __repr__(self) -> str:

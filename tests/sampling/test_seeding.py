@@ -80,7 +80,7 @@ class TestQuota:
 def test_rollout_jobs_make_their_generator_from_the_triple_when_first_read() -> None:
     job = RolloutJob.seeded(4, 3, 1, 4, options={"init_state": None})
     assert job.seed == derive_seed(3, 1, 4)
-    moved = job.with_index(0)
+    moved = job.replace(index=0)
     assert (moved.index, moved.seed, moved.options) == (0, job.seed, job.options)
     expected = rollout_generator(3, 1, 4).random(3)
     np.testing.assert_array_equal(moved.rng.random(3), expected)
@@ -93,3 +93,12 @@ def test_rollout_jobs_make_their_generator_from_the_triple_when_first_read() -> 
     assert len(generators) == 2
     assert generators[0] is job.rng
     assert generators[1:] == [moved.rng]
+
+
+def test_rollout_job_replace_checks_its_field_names() -> None:
+    job = RolloutJob.seeded(1, 0, 0, 1, info={"a": 1})
+    given = np.random.default_rng(9)
+    assert job.replace(rng=given).rng is given
+    assert job.replace(options={"init_state": None}).info == {"a": 1}
+    with pytest.raises(TypeError, match=r"unknown fields \['sede'\]"):
+        job.replace(sede=3)
