@@ -17,15 +17,12 @@ Example:
     (2,)
 """
 
-from gymsamp.policies.adapters import CallablePolicy, SB3Policy, TorchPolicy, as_policy
+from gymsamp.policies.adapters import CallablePolicy, as_policy
 from gymsamp.policies.base import ParametricPolicy, Policy, PolicyStep, RolloutIndexedPolicy
-from gymsamp.policies.builtin import (
-    GaussianActionNoise,
-    IdlePolicy,
-    LinearPolicy,
-    PlaybackPolicy,
-    RandomPolicy,
-)
+from gymsamp.policies.builtin import GaussianActionNoise, IdlePolicy, PlaybackPolicy, RandomPolicy
+from gymsamp.policies.linear import LinearPolicy
+from gymsamp.policies.sb3_policy import SB3Policy
+from gymsamp.policies.torch_policy import TorchPolicy
 
 __all__ = [
     "CallablePolicy",

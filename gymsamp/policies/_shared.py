@@ -1,0 +1,261 @@
+"""Argument checks and per-sub-env generators shared by the built-in policies and the adapters.
+
+Every policy validates ``start``/``reset_envs``/``act`` arguments the same way and keeps one
+``numpy.random.Generator`` per sub-env (:class:`_EnvRngs`); the adapters also share the checks
+of specs, observations and actions and the seeded fork of torch's global generator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gymsamp.data.data_format import is_tensor
+from gymsamp.data.spec import EnvSpec
+
+if TYPE_CHECKING:
+    import torch
+
+# The generator of sub-envs not reset since start() (idle ones, whose actions are ignored).
+_FALLBACK_SEED = 0
+
+
+def _batch_size(observations: Any, owner: str) -> int:
+    """The batch dimension ``B`` of an observation batch (an array or a dict/tuple of arrays)."""
+    leaf = observations
+    while isinstance(leaf, (Mapping, tuple)):
+        if len(leaf) == 0:
+            raise ValueError(f"{owner}: observations must not be an empty {type(leaf).__name__}")
+        leaf = next(iter(leaf.values())) if isinstance(leaf, Mapping) else leaf[0]
+    shape = np.shape(leaf)
+    if len(shape) == 0:
+        raise ValueError(
+            f"{owner}: observations must have a leading batch dimension (B, *obs_shape), "
+            "got a scalar"
+        )
+    return int(shape[0])
+
+
+def _check_env_indices(env_indices: Any, num_envs: int, owner: str) -> np.ndarray:
+    """Validate sub-env indices: a 1-D integer array with values in ``[0, num_envs)``."""
+    indices = np.asarray(env_indices)
+    if indices.ndim != 1 or (indices.size > 0 and indices.dtype.kind not in "iu"):
+        raise TypeError(f"{owner}: env_indices must be a 1-D array of ints, got {env_indices!r}")
+    indices = indices.astype(np.int64)
+    # Checked on a list: these batches are tiny (the sub-envs that start an episode now),
+    # where numpy's reductions cost more than the Python loop.
+    values = indices.tolist()
+    if values and (min(values) < 0 or max(values) >= num_envs):
+        raise ValueError(f"{owner}: env_indices must lie in [0, num_envs={num_envs}), got {values}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{owner}: env_indices must be distinct, got {values}")
+    return indices
+
+
+class _EnvRngs:
+    """One ``numpy.random.Generator`` per sub-env, with a shared fallback for idle sub-envs.
+
+    ``rngs`` given as a list or tuple are checked and stored at once; another ``Sequence``
+    (the collection loop's, whose generators are made on demand) is read only when a
+    generator is first needed, so policies that draw nothing never make one.
+    """
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.num_envs: int | None = None
+        self._rngs: list[np.random.Generator] = []
+        # Sub-env -> (sequence, position) of generators not read yet.
+        self._unread: dict[int, tuple[Sequence[np.random.Generator], int]] = {}
+
+    def start(self, num_envs: int) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, numbers.Integral):
+            raise TypeError(f"{self.owner}: num_envs must be an int >= 1, got {num_envs!r}")
+        if num_envs < 1:
+            raise ValueError(f"{self.owner}: num_envs must be an int >= 1, got {num_envs!r}")
+        self.num_envs = int(num_envs)
+        fallback = np.random.default_rng(_FALLBACK_SEED)
+        self._rngs = [fallback] * self.num_envs
+        self._unread = {}
+
+    @property
+    def rngs(self) -> list[np.random.Generator]:
+        """Every sub-env's generator (reading those not read yet)."""
+        if self._unread:
+            for index, (sequence, position) in self._unread.items():
+                self._rngs[index] = self._checked(sequence[position])
+            self._unread = {}
+        return self._rngs
+
+    def _checked(self, rng: Any) -> np.random.Generator:
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(
+                f"{self.owner}: rngs must hold numpy.random.Generator objects, "
+                f"got {type(rng).__name__}"
+            )
+        return rng
+
+    def require_started(self, method: str) -> int:
+        if self.num_envs is None:
+            raise RuntimeError(
+                f"{self.owner}.{method}() called before start(); "
+                "call policy.start(num_envs, eval=...) first"
+            )
+        return self.num_envs
+
+    def reset(self, env_indices: Any, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        """Validate the arguments of ``reset_envs`` and store the generators; return indices."""
+        num_envs = self.require_started("reset_envs")
+        indices = _check_env_indices(env_indices, num_envs, self.owner)
+        if len(rngs) != len(indices):
+            raise ValueError(
+                f"{self.owner}: rngs has length {len(rngs)} but must have {len(indices)} "
+                "to match env_indices"
+            )
+        eager = isinstance(rngs, (list, tuple))
+        for position, index in enumerate(indices.tolist()):
+            if eager:
+                self._rngs[index] = self._checked(rngs[position])
+                self._unread.pop(index, None)
+            else:
+                self._unread[index] = (rngs, position)
+        return indices
+
+    def check_batch(self, observations: Any) -> int:
+        """Check that the observation batch covers all ``num_envs`` sub-envs; return ``B``."""
+        num_envs = self.require_started("act")
+        batch = _batch_size(observations, self.owner)
+        if batch != num_envs:
+            raise ValueError(
+                f"{self.owner}: observations has batch dimension {batch} but must have "
+                f"{num_envs} to match num_envs given to start()"
+            )
+        return batch
+
+    def combined_seed(self) -> int:
+        """One 63-bit seed drawn from every sub-env's generator (one draw from each)."""
+        draws = [int(rng.integers(2**32, dtype=np.uint64)) for rng in self.rngs]
+        state = np.random.SeedSequence(draws).generate_state(1, dtype=np.uint64)
+        return int(state[0] >> np.uint64(1))
+
+
+def _check_observation_shape(
+    observations: Any, obs_shape: tuple[int, ...], batch: int, owner: str
+) -> np.ndarray:
+    """Return ``observations`` as an array of shape ``(batch, *obs_shape)`` or raise."""
+    array = np.asarray(observations)
+    expected = (batch, *obs_shape)
+    if array.shape != expected:
+        raise ValueError(
+            f"{owner}: observations has shape {array.shape} but must have {expected} "
+            "(num_envs, *observation_shape) to match the observation space"
+        )
+    return array
+
+
+def _check_action_space(space: Any, supported: tuple[type, ...], owner: str) -> None:
+    if not isinstance(space, supported):
+        names = ", ".join(cls.__name__ for cls in supported)
+        raise TypeError(
+            f"{owner}: action_space must be one of gymnasium.spaces {names}, got {space!r}"
+        )
+
+
+def _real_params(values: Any, name: str, owner: str) -> np.ndarray:
+    """``values`` as a float64 array of the caller's own (a copy), refusing complex and
+    non-finite values (a NaN parameter would only show later, as NaN actions)."""
+    raw = np.asarray(values)
+    if raw.dtype.kind not in "biuf":
+        raise TypeError(f"{owner}: {name} must hold real numbers, got dtype {raw.dtype}")
+    array = np.array(raw, dtype=np.float64, copy=True)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{owner}: {name} must be finite, got {array!r}")
+    return array
+
+
+def _check_flat_params(values: Any, num_params: int, name: str, owner: str) -> np.ndarray:
+    array = _real_params(values, name, owner)
+    if array.shape != (num_params,):
+        raise ValueError(
+            f"{owner}: {name} must be a flat vector of length num_params={num_params}, "
+            f"got shape {array.shape}"
+        )
+    return array
+
+
+def _check_env_params(
+    env_indices: Any, params: Any, num_params: int, num_envs: int | None, owner: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate the arguments of ``set_env_params``; ``num_envs=None`` skips the upper bound."""
+    bound = np.iinfo(np.int64).max if num_envs is None else num_envs
+    indices = _check_env_indices(env_indices, bound, owner)
+    array = _real_params(params, "params", owner)
+    if array.shape != (len(indices), num_params):
+        raise ValueError(
+            f"{owner}: params has shape {array.shape} but must have "
+            f"{(len(indices), num_params)} (len(env_indices), num_params)"
+        )
+    return indices, array
+
+
+def _check_spec(spec: Any, owner: str) -> EnvSpec:
+    if not isinstance(spec, EnvSpec):
+        raise TypeError(f"{owner}: spec must be a gymsamp.data.EnvSpec, got {type(spec).__name__}")
+    return spec
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    """A fresh numpy copy (never a view of a tensor or array the caller may reuse)."""
+    if is_tensor(value):
+        return value.detach().cpu().numpy().copy()
+    return np.array(value)
+
+
+def _tree_map(fn: Callable[..., Any], *trees: Any) -> Any:
+    """Map ``fn`` over the leaves of tensors or (nested) tuples/lists of them."""
+    first = trees[0]
+    if isinstance(first, (tuple, list)):
+        return type(first)(_tree_map(fn, *parts) for parts in zip(*trees, strict=True))
+    return fn(*trees)
+
+
+def _observations(observations: Any, spec: EnvSpec, batch: int, owner: str) -> Any:
+    """Check array observations against the observation space; dict/tuple ones pass as is."""
+    obs_shape = spec.observation_space.shape
+    if obs_shape is None:
+        return observations
+    return _check_observation_shape(observations, tuple(obs_shape), batch, owner)
+
+
+def _check_actions(actions: Any, spec: EnvSpec, batch: int, owner: str) -> np.ndarray:
+    array = _to_numpy(actions)
+    act_shape = spec.action_space.shape
+    if act_shape is not None and array.shape != (batch, *act_shape):
+        raise ValueError(
+            f"{owner} returned actions of shape {array.shape} but must return "
+            f"{(batch, *act_shape)} (B, *action_shape) for B={batch} sub-envs and the action "
+            f"space {spec.action_space!r}"
+        )
+    return array
+
+
+@contextlib.contextmanager
+def _seeded_torch_rng(seed: int, device: torch.device) -> Iterator[None]:
+    """Fork torch's global generators (CPU and ``device``) and seed the fork with ``seed``."""
+    import torch
+
+    if device.type == "cpu":
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(seed)
+            yield
+        return
+    device_module = torch.get_device_module(device.type)
+    index = device.index if device.index is not None else device_module.current_device()
+    with torch.random.fork_rng(devices=[index], device_type=device.type):
+        torch.default_generator.manual_seed(seed)
+        with device_module.device(index):
+            device_module.manual_seed(seed)
+        yield

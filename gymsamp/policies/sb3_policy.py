@@ -1,0 +1,179 @@
+"""An SB3-style model (anything with ``predict(observation, state, episode_start,
+deterministic)``) as a policy: :class:`SB3Policy`.
+
+stable-baselines3 and torch are imported only when the adapter runs. The model runs inside a
+seeded fork of torch's global generator (see :mod:`gymsamp.policies.adapters`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gymsamp.data.spec import EnvSpec
+from gymsamp.policies._shared import (
+    _check_actions,
+    _check_spec,
+    _EnvRngs,
+    _observations,
+    _seeded_torch_rng,
+)
+from gymsamp.policies.base import PolicyStep
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["SB3Policy"]
+
+
+def _map_state(state: Any, fn: Callable[[np.ndarray], np.ndarray]) -> Any:
+    if isinstance(state, tuple):
+        return tuple(fn(np.asarray(s)) for s in state)
+    return fn(np.asarray(state))
+
+
+class SB3Policy:
+    """Any object with stable-baselines3's ``predict`` (SB3 and sb3-contrib models), as a policy.
+
+    Each :meth:`act` calls ``predict(observations, state=..., episode_start=...,
+    deterministic=...)`` once with all ``B`` sub-envs. The recurrent ``state`` returned is kept
+    and passed back at the next step; ``episode_start`` is True for sub-envs whose episode
+    started since the last step (set by :meth:`reset_envs`, cleared after one :meth:`act`; all
+    True after :meth:`start`). Following sb3-contrib's ``RecurrentPPO``, a sub-env's state is
+    zero at episode start: its entries of the state passed in are zeroed (the model would
+    discard them anyway), so no state leaks from one episode into the next.
+
+    When ``predict`` returns a state, ``agent_infos["hidden_states"]`` records the state
+    *before* each step (the one passed in; zeros at the first step of a collection, where
+    ``None`` is passed), batch dimension first: each state array is moved so that its axis
+    ``state_batch_axis`` comes first, and a tuple of arrays (``RecurrentPPO``'s ``(h, c)``,
+    each ``(n_layers, B, hidden)``) is stacked to ``(B, len(state), ...)``.
+
+    ``predict`` runs inside a seeded ``torch.random.fork_rng`` (see the module docstring): with
+    ``deterministic=False`` it is reproducible for a fixed number of sub-envs only. The ``eval``
+    flag of :meth:`start` is ignored (SB3's ``predict`` sets its own training mode). SB3 clips
+    ``Box`` actions itself.
+
+    Args:
+        model: The object with ``predict``.
+        spec: The :class:`~gymsamp.data.EnvSpec` of the environment.
+        deterministic: Passed to ``predict``.
+        state_batch_axis: The batch axis of each state array (1 for ``RecurrentPPO``).
+
+    Example:
+        >>> import numpy as np
+        >>> from gymnasium.spaces import Box, Discrete
+        >>> from gymsamp.data import EnvSpec
+        >>> class Counter:  # a recurrent "model": action = steps since episode start
+        ...     def predict(self, observation, state=None, episode_start=None,
+        ...                 deterministic=False):
+        ...         count = np.zeros((1, len(observation), 1)) if state is None else state[0]
+        ...         count = count + 1
+        ...         return count[0, :, 0].astype(np.int64) - 1, (count,)
+        >>> policy = SB3Policy(Counter(), EnvSpec(Box(-1, 1, (2,)), Discrete(10)))
+        >>> policy.start(2, eval=True)
+        >>> policy.reset_envs(np.array([0, 1]), [np.random.default_rng(0)] * 2)
+        >>> [int(a) for a in policy.act(np.zeros((2, 2))).actions]
+        [0, 0]
+        >>> policy.reset_envs(np.array([1]), [np.random.default_rng(1)])
+        >>> [int(a) for a in policy.act(np.zeros((2, 2))).actions]
+        [1, 0]
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        spec: EnvSpec,
+        *,
+        deterministic: bool = True,
+        state_batch_axis: int = 1,
+    ) -> None:
+        owner = "SB3Policy"
+        if not callable(getattr(model, "predict", None)):
+            raise TypeError(f"{owner}: model must have a predict() method, got {model!r}")
+        if not isinstance(deterministic, bool):
+            raise TypeError(f"{owner}: deterministic must be a bool, got {deterministic!r}")
+        if isinstance(state_batch_axis, bool) or not isinstance(state_batch_axis, int):
+            raise TypeError(f"{owner}: state_batch_axis must be an int, got {state_batch_axis!r}")
+        self.model = model
+        self.spec = _check_spec(spec, owner)
+        self.deterministic = deterministic
+        self.state_batch_axis = state_batch_axis
+        self._state: Any = None
+        self._episode_start = np.ones(0, dtype=bool)
+        self._rngs = _EnvRngs(owner)
+
+    def __repr__(self) -> str:
+        return f"SB3Policy({type(self.model).__name__}, deterministic={self.deterministic})"
+
+    def start(self, num_envs: int, *, eval: bool) -> None:
+        """Begin a collection: no state yet, every sub-env at an episode start."""
+        self._rngs.start(num_envs)
+        self._state = None
+        self._episode_start = np.ones(int(num_envs), dtype=bool)
+
+    def reset_envs(self, env_indices: np.ndarray, rngs: Sequence[np.random.Generator]) -> None:
+        """Mark ``env_indices`` as starting an episode at the next :meth:`act`."""
+        indices = self._rngs.reset(env_indices, rngs)
+        self._episode_start[indices] = True
+
+    def _batch_view(self, array: np.ndarray, batch: int) -> np.ndarray:
+        axis = self.state_batch_axis
+        if not -array.ndim <= axis < array.ndim or array.shape[axis] != batch:
+            raise ValueError(
+                f"{self!r}: predict returned a state array of shape {array.shape}, whose axis "
+                f"state_batch_axis={axis} must have size B={batch}; set state_batch_axis to "
+                "the model's batch axis"
+            )
+        return np.moveaxis(array, axis, 0)
+
+    def _masked(self, state: Any, batch: int) -> Any:
+        """A copy of ``state`` with the entries of sub-envs at an episode start zeroed."""
+        starts = self._episode_start
+
+        def mask(array: np.ndarray) -> np.ndarray:
+            array = array.copy()
+            self._batch_view(array, batch)[starts] = 0
+            return array
+
+        return _map_state(state, mask)
+
+    def _record(self, state: Any, batch: int) -> np.ndarray:
+        if not isinstance(state, tuple):
+            return self._batch_view(np.asarray(state), batch).copy()
+        parts = [self._batch_view(np.asarray(s), batch) for s in state]
+        if any(p.shape != parts[0].shape for p in parts):
+            raise ValueError(
+                f"{self!r}: cannot record a state tuple whose arrays have different shapes "
+                f"{[np.shape(s) for s in state]}"
+            )
+        return np.stack(parts, axis=1)
+
+    def act(self, observations: np.ndarray) -> PolicyStep:
+        """``predict`` on all sub-envs, with the kept state and the episode-start flags."""
+        batch = self._rngs.check_batch(observations)
+        obs = _observations(observations, self.spec, batch, repr(self))
+        state_in = None if self._state is None else self._masked(self._state, batch)
+        episode_start = self._episode_start.copy()
+        device = _sb3_device(self.model)
+        with _seeded_torch_rng(self._rngs.combined_seed(), device):
+            actions, state_out = self.model.predict(
+                obs, state=state_in, episode_start=episode_start, deterministic=self.deterministic
+            )
+        checked = _check_actions(actions, self.spec, batch, f"model {self!r}")
+        infos: dict[str, Any] = {}
+        if state_out is not None:
+            before = state_in if state_in is not None else _map_state(state_out, np.zeros_like)
+            infos["hidden_states"] = self._record(before, batch)
+        self._state = state_out
+        self._episode_start[:] = False
+        return PolicyStep(checked, infos)
+
+
+def _sb3_device(model: Any) -> torch.device:
+    import torch
+
+    device = getattr(model, "device", None)
+    return device if isinstance(device, torch.device) else torch.device("cpu")

@@ -1,0 +1,308 @@
+"""A ``torch.nn.Module`` (optionally recurrent) as a policy: :class:`TorchPolicy`.
+
+Torch is imported only when the adapter runs. The module runs inside a seeded fork of torch's
+global generator (see :mod:`gymsamp.policies.adapters`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from gymsamp.data.spec import EnvSpec
+from gymsamp.policies._shared import (
+    _check_actions,
+    _check_spec,
+    _EnvRngs,
+    _observations,
+    _seeded_torch_rng,
+    _tree_map,
+)
+from gymsamp.policies.base import PolicyStep
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["TorchPolicy"]
+
+
+class TorchPolicy:
+    """A ``torch.nn.Module`` mapping observation batches to action batches, as a policy.
+
+    Observations go in as float32 tensors on the device of the module's parameters; actions
+    come back as CPU numpy arrays of shape ``(B, *action_shape)`` (the module must output
+    actions, e.g. integer indices for a ``Discrete`` space, not scores). The module runs under
+    ``torch.no_grad()`` and inside a seeded ``torch.random.fork_rng`` (see the module docstring);
+    :meth:`start` switches it to ``.eval()`` if ``eval`` else ``.train()``.
+
+    Recurrent modules: a module with ``is_recurrent = True`` must define
+    ``init_hidden(batch_size) -> Tensor`` (batch dimension first) and
+    ``forward(obs, hidden) -> (actions, new_hidden)``. Each sub-env's hidden state is set to
+    ``init_hidden`` at its episode start (:meth:`reset_envs`) and the hidden state *before* each
+    step is recorded in ``agent_infos["hidden_states"]`` (numpy, ``(B, ...)``).
+
+    Parameters (:class:`~gymsamp.policies.base.ParametricPolicy`): the flat vector is
+    ``torch.nn.utils.parameters_to_vector(module.parameters())``. :meth:`set_env_params` gives
+    sub-envs their own parameter vectors (until :meth:`clear_env_params` or the next
+    :meth:`start`); while any sub-env has its own, :meth:`act` evaluates the module
+    functionally (``torch.func.functional_call``), either vectorized over the per-env
+    parameters with ``torch.func.vmap`` (``per_env_mode="vmap"``, one batched call; all
+    sub-envs, also those on the default parameters, go through it) or once per distinct
+    parameter set on the sub-envs using it (``per_env_mode="group"``, for modules vmap cannot
+    handle, e.g. batch norm in train mode).
+
+    Args:
+        module: The module.
+        spec: The :class:`~gymsamp.data.EnvSpec`; its observation space must have a shape.
+        per_env_mode: ``"vmap"`` or ``"group"`` (see above).
+
+    Example:
+        >>> import numpy as np, torch
+        >>> from gymnasium.spaces import Box
+        >>> from gymsamp.data import EnvSpec
+        >>> linear = torch.nn.Linear(3, 1)
+        >>> policy = TorchPolicy(linear, EnvSpec(Box(-1, 1, (3,)), Box(-1, 1, (1,))))
+        >>> policy.param_values = np.array([1.0, 2.0, 3.0, 0.5])  # weight (1, 3), then bias
+        >>> policy.start(2, eval=True)
+        >>> policy.set_env_params(np.array([1]), np.array([[0.0, 0.0, 0.0, -1.0]]))
+        >>> policy.act(np.ones((2, 3), dtype=np.float32)).actions
+        array([[ 6.5],
+               [-1. ]], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        module: torch.nn.Module,
+        spec: EnvSpec,
+        *,
+        per_env_mode: Literal["vmap", "group"] = "vmap",
+    ) -> None:
+        import torch
+
+        owner = "TorchPolicy"
+        if not isinstance(module, torch.nn.Module):
+            raise TypeError(f"{owner}: module must be a torch.nn.Module, got {module!r}")
+        self.spec = _check_spec(spec, owner)
+        if spec.observation_space.shape is None:
+            raise TypeError(
+                f"{owner}: spec.observation_space must have a shape (array observations), "
+                f"got {spec.observation_space!r}"
+            )
+        if per_env_mode not in ("vmap", "group"):
+            raise ValueError(
+                f"{owner}: per_env_mode must be 'vmap' or 'group', got {per_env_mode!r}"
+            )
+        self.is_recurrent = getattr(module, "is_recurrent", False) is True
+        if self.is_recurrent and not callable(getattr(module, "init_hidden", None)):
+            raise TypeError(
+                f"{owner}: module {type(module).__name__} sets is_recurrent = True, so it must "
+                "define init_hidden(batch_size) -> Tensor"
+            )
+        self.module = module
+        self.per_env_mode = per_env_mode
+        self._env_params: dict[int, torch.Tensor] = {}
+        self._hidden: torch.Tensor | None = None
+        self._rngs = _EnvRngs(owner)
+
+    def __repr__(self) -> str:
+        return f"TorchPolicy({type(self.module).__name__})"
+
+    # -- parameters ------------------------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the module's first parameter (or buffer); CPU if it has none."""
+        import torch
+
+        for tensor in (*self.module.parameters(), *self.module.buffers()):
+            return tensor.device
+        return torch.device("cpu")
+
+    def _default_vector(self) -> torch.Tensor:
+        import torch
+
+        params = list(self.module.parameters())
+        if not params:
+            return torch.zeros(0, device=self.device)
+        return torch.nn.utils.parameters_to_vector(params).detach()
+
+    @property
+    def num_params(self) -> int:
+        """Number of scalars in ``module.parameters()``."""
+        return sum(p.numel() for p in self.module.parameters())
+
+    @property
+    def param_values(self) -> np.ndarray:
+        """A copy of the flat parameters (``parameters_to_vector`` order, parameter dtype)."""
+        return self._default_vector().cpu().numpy().copy()
+
+    @param_values.setter
+    def param_values(self, values: np.ndarray) -> None:
+        import torch
+
+        vector = self._as_vector(values, "param_values")
+        with torch.no_grad():
+            offset = 0
+            for param in self.module.parameters():
+                param.copy_(vector[offset : offset + param.numel()].view_as(param))
+                offset += param.numel()
+
+    def _as_vector(self, values: Any, name: str) -> torch.Tensor:
+        import torch
+
+        array = np.asarray(values)
+        if array.shape != (self.num_params,):
+            raise ValueError(
+                f"TorchPolicy: {name} must be a flat vector of length "
+                f"num_params={self.num_params}, got shape {array.shape}"
+            )
+        ref = self._default_vector()
+        return torch.as_tensor(array, device=ref.device).to(ref.dtype)
+
+    def set_env_params(self, env_indices: np.ndarray, params: np.ndarray) -> None:
+        """Use ``params[j]`` (flat, :attr:`param_values` layout) in sub-env ``env_indices[j]``."""
+        from gymsamp.policies._shared import _check_env_params
+
+        indices, array = _check_env_params(
+            env_indices, params, self.num_params, self._rngs.num_envs, "TorchPolicy"
+        )
+        for index, row in zip(indices, array, strict=True):
+            self._env_params[int(index)] = self._as_vector(row, "params[j]")
+
+    def clear_env_params(self, env_indices: np.ndarray | None = None) -> None:
+        """Make ``env_indices`` (all sub-envs if None) use :attr:`param_values` again."""
+        if env_indices is None:
+            self._env_params.clear()
+            return
+        for index in np.asarray(env_indices).ravel():
+            self._env_params.pop(int(index), None)
+
+    # -- collection ------------------------------------------------------------------------
+
+    def _init_hidden(self, batch_size: int) -> torch.Tensor:
+        import torch
+
+        hidden = self.module.init_hidden(batch_size)  # type: ignore[operator]
+        if not isinstance(hidden, torch.Tensor) or hidden.ndim < 1 or len(hidden) != batch_size:
+            raise ValueError(
+                f"TorchPolicy: {type(self.module).__name__}.init_hidden({batch_size}) must "
+                f"return a tensor of shape ({batch_size}, ...), got "
+                f"{getattr(hidden, 'shape', type(hidden).__name__)}"
+            )
+        return hidden.detach().to(self.device)
+
+    def start(self, num_envs: int, *, eval: bool) -> None:
+        """Begin a collection: ``.eval()``/``.train()``, fresh hidden states, no per-env params."""
+        import torch
+
+        self._rngs.start(num_envs)
+        self.clear_env_params()
+        self.module.train(not eval)
+        if self.is_recurrent:
+            with torch.no_grad():
+                self._hidden = self._init_hidden(num_envs)
+
+    def reset_envs(self, env_indices: np.ndarray, rngs: Sequence[np.random.Generator]) -> None:
+        """New episodes: reset the hidden states of ``env_indices`` to ``init_hidden``."""
+        import torch
+
+        indices = self._rngs.reset(env_indices, rngs)
+        if self.is_recurrent and len(indices) and self._hidden is not None:
+            with torch.no_grad():
+                fresh = self._init_hidden(len(indices))
+                hidden = self._hidden.clone()  # the module may still hold the old tensor
+                hidden[torch.as_tensor(indices, device=hidden.device)] = fresh
+                self._hidden = hidden
+
+    def _call(self, params: Any, obs: torch.Tensor, hidden: torch.Tensor | None) -> Any:
+        """Run the module on ``obs`` (and ``hidden``), with ``params`` unless it is None."""
+        from torch.func import functional_call
+
+        args = (obs,) if hidden is None else (obs, hidden)
+        if params is None:
+            return self.module(*args)
+        buffers = dict(self.module.named_buffers())
+        return functional_call(self.module, (params, buffers), args)
+
+    def _unflatten(self, vector: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Split flat parameter vectors ``(..., P)`` into ``{name: (..., *shape)}``."""
+        out, offset = {}, 0
+        lead = vector.shape[:-1]
+        for name, param in self.module.named_parameters():
+            out[name] = vector[..., offset : offset + param.numel()].reshape(*lead, *param.shape)
+            offset += param.numel()
+        return out
+
+    def _forward(self, obs: torch.Tensor, hidden: torch.Tensor | None) -> Any:
+        import torch
+
+        batch = len(obs)
+        own = sorted(i for i in self._env_params if i < batch)
+        if not own:
+            return self._call(None, obs, hidden)
+        if self.per_env_mode == "vmap":
+            vectors = self._default_vector().expand(batch, -1).clone()
+            for i in own:
+                vectors[i] = self._env_params[i]
+
+            def single(params: Any, x: torch.Tensor, h: torch.Tensor | None) -> Any:
+                out = self._call(params, x.unsqueeze(0), None if h is None else h.unsqueeze(0))
+                return _tree_map(lambda t: t.squeeze(0), out)
+
+            in_dims = (0, 0, None if hidden is None else 0)
+            vmapped = torch.func.vmap(single, in_dims=in_dims, randomness="different")
+            return vmapped(self._unflatten(vectors), obs, hidden)
+        # "group": one call per distinct parameter set, on the sub-envs that use it.
+        groups: dict[bytes | None, tuple[torch.Tensor | None, list[int]]] = {}
+        own_set = set(own)
+        default = [i for i in range(batch) if i not in own_set]
+        if default:
+            groups[None] = (None, default)
+        for i in own:
+            vector = self._env_params[i]
+            key = vector.cpu().numpy().tobytes()
+            groups.setdefault(key, (vector, []))[1].append(i)
+        indices, outputs = [], []
+        for group_vector, members in groups.values():
+            idx = torch.as_tensor(members, device=obs.device)
+            params = None if group_vector is None else self._unflatten(group_vector)
+            outputs.append(self._call(params, obs[idx], None if hidden is None else hidden[idx]))
+            indices.extend(members)
+        order = torch.as_tensor(np.argsort(indices, kind="stable"), device=obs.device)
+        return _tree_map(lambda *parts: torch.cat(parts)[order], *outputs)
+
+    def act(self, observations: np.ndarray) -> PolicyStep:
+        """The module's actions for all sub-envs (recurrent: also the hidden states before)."""
+        import torch
+
+        batch = self._rngs.check_batch(observations)
+        obs = _observations(observations, self.spec, batch, repr(self))
+        device = self.device
+        x = torch.as_tensor(obs, dtype=torch.float32, device=device)
+        seed = self._rngs.combined_seed()
+        infos: dict[str, Any] = {}
+        with torch.no_grad(), _seeded_torch_rng(seed, device):
+            if self.is_recurrent:
+                hidden = self._hidden
+                if hidden is None:  # start() allocates it; this only satisfies mypy
+                    raise RuntimeError("TorchPolicy.act() called before start()")
+                infos["hidden_states"] = hidden.detach().cpu().numpy().copy()
+                out = self._forward(x, hidden)
+                if not (isinstance(out, tuple) and len(out) == 2):
+                    raise TypeError(
+                        f"{self!r}: a recurrent module's forward(obs, hidden) must return "
+                        f"(actions, new_hidden), got {type(out).__name__}"
+                    )
+                out, new_hidden = out
+                if not isinstance(new_hidden, torch.Tensor) or new_hidden.shape != hidden.shape:
+                    raise ValueError(
+                        f"{self!r}: new_hidden must be a tensor of shape {tuple(hidden.shape)} "
+                        f"like the hidden state, got {getattr(new_hidden, 'shape', new_hidden)}"
+                    )
+                self._hidden = new_hidden.detach()
+            else:
+                out = self._forward(x, None)
+        actions = _check_actions(out, self.spec, batch, f"module {self!r}")
+        return PolicyStep(actions, infos)
