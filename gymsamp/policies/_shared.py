@@ -259,3 +259,12 @@ def _seeded_torch_rng(seed: int, device: torch.device) -> Iterator[None]:
         with device_module.device(index):
             device_module.manual_seed(seed)
         yield
+
+
+def _forget_env_params(env_params: dict[int, Any], env_indices: Any) -> None:
+    """Drop the per-sub-env parameters of ``env_indices`` (all sub-envs if None)."""
+    if env_indices is None:
+        env_params.clear()
+        return
+    for index in np.asarray(env_indices).ravel():
+        env_params.pop(int(index), None)

@@ -17,6 +17,7 @@ from gymsamp.policies._shared import (
     _check_flat_params,
     _check_observation_shape,
     _EnvRngs,
+    _forget_env_params,
 )
 from gymsamp.policies.base import PolicyStep
 
@@ -162,11 +163,7 @@ class LinearPolicy:
 
     def clear_env_params(self, env_indices: np.ndarray | None = None) -> None:
         """Make ``env_indices`` (all sub-envs if None) use :attr:`param_values` again."""
-        if env_indices is None:
-            self._env_params.clear()
-            return
-        for index in np.asarray(env_indices).ravel():
-            self._env_params.pop(int(index), None)
+        _forget_env_params(self._env_params, env_indices)
 
     def start(self, num_envs: int, *, eval: bool) -> None:
         """Begin a collection over ``num_envs`` sub-envs (per-env parameters are cleared)."""

@@ -14,8 +14,10 @@ import numpy as np
 from gymsamp.data.spec import EnvSpec
 from gymsamp.policies._shared import (
     _check_actions,
+    _check_env_params,
     _check_spec,
     _EnvRngs,
+    _forget_env_params,
     _observations,
     _seeded_torch_rng,
     _tree_map,
@@ -163,8 +165,6 @@ class TorchPolicy:
 
     def set_env_params(self, env_indices: np.ndarray, params: np.ndarray) -> None:
         """Use ``params[j]`` (flat, :attr:`param_values` layout) in sub-env ``env_indices[j]``."""
-        from gymsamp.policies._shared import _check_env_params
-
         indices, array = _check_env_params(
             env_indices, params, self.num_params, self._rngs.num_envs, "TorchPolicy"
         )
@@ -173,11 +173,7 @@ class TorchPolicy:
 
     def clear_env_params(self, env_indices: np.ndarray | None = None) -> None:
         """Make ``env_indices`` (all sub-envs if None) use :attr:`param_values` again."""
-        if env_indices is None:
-            self._env_params.clear()
-            return
-        for index in np.asarray(env_indices).ravel():
-            self._env_params.pop(int(index), None)
+        _forget_env_params(self._env_params, env_indices)
 
     # -- collection ------------------------------------------------------------------------
 
