@@ -75,7 +75,9 @@ class Policy(Protocol):
         """Episodes start in sub-envs ``env_indices``.
 
         Resets their per-env state and makes ``rngs[j]`` the only source of randomness for
-        sub-env ``env_indices[j]`` until its next reset.
+        sub-env ``env_indices[j]`` until its next reset. The collection loop passes a lazy
+        ``Sequence`` whose generators are made when first read (a seeded generator costs
+        about as much as a cheap env's reset): a policy that draws nothing need not read them.
         """
         ...
 
