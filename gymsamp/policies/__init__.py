@@ -18,7 +18,13 @@ Example:
 """
 
 from gymsamp.policies.adapters import CallablePolicy, as_policy
-from gymsamp.policies.base import ParametricPolicy, Policy, PolicyStep, RolloutIndexedPolicy
+from gymsamp.policies.base import (
+    LazyGenerators,
+    ParametricPolicy,
+    Policy,
+    PolicyStep,
+    RolloutIndexedPolicy,
+)
 from gymsamp.policies.builtin import GaussianActionNoise, IdlePolicy, PlaybackPolicy, RandomPolicy
 from gymsamp.policies.linear import LinearPolicy
 from gymsamp.policies.sb3_policy import SB3Policy
@@ -28,6 +34,7 @@ __all__ = [
     "CallablePolicy",
     "GaussianActionNoise",
     "IdlePolicy",
+    "LazyGenerators",
     "LinearPolicy",
     "ParametricPolicy",
     "PlaybackPolicy",

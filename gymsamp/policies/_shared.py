@@ -16,6 +16,7 @@ import numpy as np
 
 from gymsamp.data.data_format import is_tensor
 from gymsamp.data.spec import EnvSpec
+from gymsamp.policies.base import LazyGenerators
 
 if TYPE_CHECKING:
     import torch
@@ -59,8 +60,8 @@ def _check_env_indices(env_indices: Any, num_envs: int, owner: str) -> np.ndarra
 class _EnvRngs:
     """One ``numpy.random.Generator`` per sub-env, with a shared fallback for idle sub-envs.
 
-    ``rngs`` given as a list or tuple are checked and stored at once; another ``Sequence``
-    (the collection loop's, whose generators are made on demand) is read only when a
+    ``rngs`` are read and checked at once, except a :class:`~gymsamp.policies.base.LazyGenerators`
+    (the collection loop's, whose generators are made on demand): it is read only when a
     generator is first needed, so policies that draw nothing never make one.
     """
 
@@ -110,18 +111,20 @@ class _EnvRngs:
         """Validate the arguments of ``reset_envs`` and store the generators; return indices."""
         num_envs = self.require_started("reset_envs")
         indices = _check_env_indices(env_indices, num_envs, self.owner)
-        if len(rngs) != len(indices):
+        lazy = isinstance(rngs, LazyGenerators)
+        sequence = rngs if lazy else list(rngs)  # e.g. a generator expression: read once
+        if len(sequence) != len(indices):
             raise ValueError(
-                f"{self.owner}: rngs has length {len(rngs)} but must have {len(indices)} "
+                f"{self.owner}: rngs has length {len(sequence)} but must have {len(indices)} "
                 "to match env_indices"
             )
-        eager = isinstance(rngs, (list, tuple))
+        checked = sequence if lazy else [self._checked(rng) for rng in sequence]
         for position, index in enumerate(indices.tolist()):
-            if eager:
-                self._rngs[index] = self._checked(rngs[position])
-                self._unread.pop(index, None)
+            if lazy:
+                self._unread[index] = (sequence, position)
             else:
-                self._unread[index] = (rngs, position)
+                self._rngs[index] = checked[position]
+                self._unread.pop(index, None)
         return indices
 
     def check_batch(self, observations: Any) -> int:

@@ -15,7 +15,16 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["ParametricPolicy", "Policy", "PolicyStep"]
+__all__ = ["LazyGenerators", "ParametricPolicy", "Policy", "PolicyStep"]
+
+
+class LazyGenerators(Sequence[np.random.Generator]):
+    """Base of ``rngs`` sequences whose generators are made when first read (the collection
+    loop's: a seeded generator costs about as much as a cheap env's reset).
+
+    gymsamp's policies keep such a sequence unread until they draw; any other ``rngs`` (a
+    list, a tuple, a generator expression) is read and checked in ``reset_envs``.
+    """
 
 
 class PolicyStep(NamedTuple):
@@ -75,9 +84,9 @@ class Policy(Protocol):
         """Episodes start in sub-envs ``env_indices``.
 
         Resets their per-env state and makes ``rngs[j]`` the only source of randomness for
-        sub-env ``env_indices[j]`` until its next reset. The collection loop passes a lazy
-        ``Sequence`` whose generators are made when first read (a seeded generator costs
-        about as much as a cheap env's reset): a policy that draws nothing need not read them.
+        sub-env ``env_indices[j]`` until its next reset. The collection loop passes a
+        :class:`LazyGenerators` whose generators are made when first read: a policy that
+        draws nothing need not read them.
         """
         ...
 

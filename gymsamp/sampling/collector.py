@@ -52,16 +52,25 @@ _NOT_ROW_INFO = frozenset(("state", "final_obs", "final_info"))
 
 
 def _state_rows(infos: SubEnvInfos, num_envs: int) -> np.ndarray | None:
-    """The ``state`` entries of a step's infos as one row (zeros where a sub-env has none, as
-    Gymnasium batches them), or None if no sub-env reported one."""
+    """The ``state`` entries of a step's infos as one row, or None if no sub-env reported one.
+
+    Batched as Gymnasium's ``VectorEnv._add_info`` does (the loop reads gymsamp's own vector
+    envs per sub-env): an array of the first entry's shape and dtype, or of its type for a
+    number, else an object array; zeros (None) where a sub-env has no entry.
+    """
     rows = None
     for i, info in infos.items():
-        state = info.get("state")
-        if state is not None:
-            if rows is None:
-                first = np.asarray(state)
-                rows = np.zeros((num_envs, *first.shape), dtype=first.dtype)
-            rows[i] = state
+        if "state" not in info:
+            continue
+        state = info["state"]
+        if rows is None:
+            if isinstance(state, np.ndarray):
+                rows = np.zeros((num_envs, *state.shape), dtype=state.dtype)
+            elif type(state) in (int, float, bool) or isinstance(state, np.number):
+                rows = np.zeros(num_envs, dtype=type(state))
+            else:
+                rows = np.full(num_envs, None, dtype=object)
+        rows[i] = state
     return rows
 
 

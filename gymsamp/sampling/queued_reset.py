@@ -106,7 +106,7 @@ def reset_in_step(
     final_obs = np.array(final_obs, copy=True)
     final_info = owned_info(final_info)
     obs, info = env.reset(seed=seed, options=options)
-    return obs, {**info, "final_obs": final_obs, "final_info": final_info}
+    return obs, {**(info or {}), "final_obs": final_obs, "final_info": final_info}
 
 
 def step_sub_env(

@@ -7,6 +7,7 @@ from typing import Any, overload
 
 import numpy as np
 
+from gymsamp.policies.base import LazyGenerators
 from gymsamp.sampling.seeding import derive_seed, rollout_generator
 
 __all__ = ["JobGenerators", "RolloutJob"]
@@ -33,8 +34,6 @@ class RolloutJob:
         True
     """
 
-    __slots__ = ("_rng", "_triple", "index", "info", "options", "policy_params", "seed")
-
     def __init__(
         self,
         index: int,
@@ -60,6 +59,10 @@ class RolloutJob:
             triple = self._triple
             self._rng = np.random.default_rng() if triple is None else rollout_generator(*triple)
         return self._rng
+
+    @rng.setter
+    def rng(self, generator: np.random.Generator) -> None:
+        self._rng = generator
 
     @classmethod
     def seeded(
@@ -108,7 +111,7 @@ class RolloutJob:
         )
 
 
-class JobGenerators(Sequence[np.random.Generator]):
+class JobGenerators(LazyGenerators):
     """The generators of some jobs, as the ``rngs`` of ``Policy.reset_envs``, each made only
     when read (policies that draw nothing never pay for them).
 

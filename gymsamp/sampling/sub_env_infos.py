@@ -48,7 +48,7 @@ def env_info_at(infos: Mapping[str, Any], i: int) -> dict[str, Any]:
     if not infos:
         return out
     for key, value in infos.items():
-        if key.startswith("_"):
+        if key.startswith("_") and key[1:] in infos:  # the mask of another entry
             continue
         mask = infos.get(f"_{key}")
         if mask is not None and not mask[i]:
@@ -73,7 +73,7 @@ def unbatch_infos(infos: Mapping[str, Any], num_envs: int) -> SubEnvInfos:
         return {}
     owners = np.zeros(num_envs, dtype=bool)
     for key in infos:
-        if not key.startswith("_"):
+        if not (key.startswith("_") and key[1:] in infos):
             mask = infos.get(f"_{key}")
             if mask is None:  # a key without a mask: every sub-env has it
                 owners[:] = True
@@ -82,8 +82,9 @@ def unbatch_infos(infos: Mapping[str, Any], num_envs: int) -> SubEnvInfos:
     return {i: env_info_at(infos, i) for i in np.flatnonzero(owners).tolist()}
 
 
-def owned_info(info: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``info`` whose arrays are copies too (an env may reuse its own arrays).
+def owned_info(info: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A copy of ``info`` whose arrays are copies too (an env may reuse its own arrays); nested
+    mappings become plain dicts, and None (against Gymnasium's API) an empty one.
 
     Example:
         >>> buffer = np.zeros(1)
@@ -92,9 +93,11 @@ def owned_info(info: dict[str, Any]) -> dict[str, Any]:
         >>> info
         {'x': array([0.]), 'nested': {'y': array([0.])}}
     """
+    if not info:
+        return {}
     return {
         key: owned_info(value)
-        if type(value) is dict
+        if isinstance(value, Mapping)
         else value.copy()
         if isinstance(value, np.ndarray)
         else value

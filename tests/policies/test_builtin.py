@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -13,6 +12,7 @@ from gymsamp.data import EnvSpec
 from gymsamp.policies import (
     GaussianActionNoise,
     IdlePolicy,
+    LazyGenerators,
     LinearPolicy,
     ParametricPolicy,
     PlaybackPolicy,
@@ -450,8 +450,8 @@ def test_linear_policy_parameters_are_copied_real_and_finite():
     np.testing.assert_array_equal(policy.param_values, np.zeros(4))
 
 
-class _CountingGenerators(Sequence[np.random.Generator]):
-    """A sequence that counts how often its generators are read (like the collection loop's)."""
+class _CountingGenerators(LazyGenerators):
+    """Lazy generators (like the collection loop's) that count how often they are read."""
 
     def __init__(self, items: list[object]) -> None:
         self.items = items
@@ -490,3 +490,18 @@ def test_a_lazy_sequence_holding_no_generator_fails_when_read() -> None:
     policy.reset_envs(idx(0), _CountingGenerators([np.random.RandomState(0)]))
     with pytest.raises(TypeError, match="numpy.random.Generator objects, got RandomState"):
         policy.act(obs(1))
+
+
+def test_other_rngs_are_read_and_checked_in_reset_envs() -> None:
+    policy = RandomPolicy(spaces.Discrete(100))
+    policy.start(2, eval=False)
+    policy.reset_envs(idx(0, 1), (np.random.default_rng(s) for s in (3, 4)))  # read once
+    given = np.array([np.random.default_rng(5), np.random.default_rng(6)], dtype=object)
+    policy.reset_envs(idx(0, 1), given)
+    given[:] = [np.random.default_rng(7), np.random.default_rng(8)]  # too late to matter
+    expected = [np.random.default_rng(s).integers(100) for s in (5, 6)]
+    assert policy.act(obs(2)).actions.tolist() == expected
+    idle = IdlePolicy(spaces.Box(-1.0, 1.0, (2,)))  # draws nothing, still checks
+    idle.start(1, eval=True)
+    with pytest.raises(TypeError, match="numpy.random.Generator objects, got str"):
+        idle.reset_envs(idx(0), ["not a generator"])  # type: ignore[list-item]

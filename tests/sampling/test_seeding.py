@@ -102,3 +102,10 @@ def test_rollout_job_replace_checks_its_field_names() -> None:
     assert job.replace(options={"init_state": None}).info == {"a": 1}
     with pytest.raises(TypeError, match=r"unknown fields \['sede'\]"):
         job.replace(sede=3)
+
+
+def test_a_rollout_jobs_generator_may_be_replaced() -> None:
+    job = RolloutJob.seeded(0, 1, 0, 0)
+    given = np.random.default_rng(4)
+    job.rng = given
+    assert job.rng is given

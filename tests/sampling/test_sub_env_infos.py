@@ -4,6 +4,7 @@ infos from them as from a foreign vector env's batched dicts."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from gymsamp.envs import CountingEnv
 from gymsamp.policies import IdlePolicy
-from gymsamp.sampling import Quota, RolloutJob, collect
+from gymsamp.sampling import ParallelRolloutSampler, Quota, RolloutJob, collect, rollout
 from gymsamp.sampling.sub_env_infos import infos_per_env, unbatch_infos
 from gymsamp.sampling.vector_envs import EnvFactory, make_vector_env
 
@@ -132,3 +133,98 @@ def test_recorded_env_infos_match_a_foreign_vector_env(mode: str) -> None:
     # Rollout k ran in some sub-env; whichever, "x" counts its steps 1..T.
     assert all(x == [float(t) for t in range(1, len(x) + 1)] for x in expected)
     assert sorted({len(x) for x in expected}) == [2, 3, 4]
+
+
+class MappingInfoEnv(gym.Env[np.ndarray, int]):
+    """An env without a simulator adapter that reports a nested ``OrderedDict`` holding an
+    array it reuses, a key of its own that starts with ``_``, and its own ``state``: a string
+    whose length differs between rollouts. Episodes last 3 steps."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,), dtype=np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self) -> None:
+        self._buffer = np.zeros(1)
+        self._word = ""
+        self._t = 0
+
+    def reset(self, *, seed: Any = None, options: Any = None) -> Any:
+        super().reset(seed=seed)
+        self._buffer[:] = -1.0
+        self._word = ["running", "ok"][int(self.np_random.integers(2))]
+        self._t = 0
+        return np.zeros(1, np.float32), {"state": self._word}
+
+    def step(self, action: Any) -> Any:
+        self._t += 1
+        self._buffer[:] = float(self._t)
+        info = {"nested": OrderedDict(a=self._buffer), "_own": 7, "state": self._word}
+        return np.zeros(1, np.float32), 1.0, self._t >= 3, False, info
+
+
+def make_mapping_env() -> gym.Env[Any, Any]:
+    return MappingInfoEnv()
+
+
+@pytest.mark.parametrize("mode", ["sync", "async", "batched"])
+def test_nested_mappings_own_keys_and_object_states_are_recorded_as_reported(mode: str) -> None:
+    policy = IdlePolicy(gym.spaces.Discrete(2))
+    sampler = ParallelRolloutSampler(
+        make_mapping_env,
+        policy,
+        2,
+        min_rollouts=4,
+        seed=0,
+        vectorization=mode,
+        record_states=True,
+        show_progress_bar=False,
+    )
+    try:
+        rollouts = sampler.sample()
+    finally:
+        sampler.close()
+    words = set()
+    for k, ro in enumerate(rollouts):
+        assert np.asarray(ro.env_infos["nested"]["a"]).ravel().tolist() == [1.0, 2.0, 3.0]
+        assert np.asarray(ro.env_infos["_own"]).tolist() == [7, 7, 7]
+        states = np.asarray(ro.get_data_values("states")).tolist()
+        assert len(set(states)) == 1  # the rollout's own word at every step, never cut short
+        words |= set(states)
+        single = rollout(make_mapping_env, policy, seed=0, sub_sub_seed=k)
+        assert np.asarray(single.get_data_values("states")).tolist() == states
+    assert words <= {"running", "ok"}
+    assert len(words) == 2
+
+
+def test_foreign_vector_envs_keep_an_own_key_that_starts_with_an_underscore() -> None:
+    """Gymnasium masks ``_own`` as ``__own``: only a key that masks another one is a mask."""
+    batched = {"_own": np.array([7, 0]), "__own": np.array([True, False])}
+    assert plain(unbatch_infos(batched, 2)) == {0: {"_own": 7}}
+
+
+class NoneInfoEnv(CountingEnv):
+    """Returns ``None`` for its step infos (against Gymnasium's API; SyncVectorEnv fails on it)."""
+
+    def step(self, action: Any) -> Any:
+        return (*super().step(action)[:4], None)
+
+
+def make_none_info_env() -> gym.Env[Any, Any]:
+    return NoneInfoEnv(terminate_at=2)
+
+
+@pytest.mark.parametrize("mode", ["sync", "batched"])
+def test_envs_that_return_none_for_their_infos_still_run(mode: str) -> None:
+    sampler = ParallelRolloutSampler(
+        make_none_info_env,
+        IdlePolicy(gym.spaces.Discrete(2)),
+        2,
+        min_rollouts=3,
+        seed=0,
+        vectorization=mode,
+        show_progress_bar=False,
+    )
+    try:
+        assert [ro.length for ro in sampler.sample()] == [2, 2, 2]
+    finally:
+        sampler.close()
