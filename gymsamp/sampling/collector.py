@@ -86,7 +86,7 @@ def _row_infos(infos: SubEnvInfos) -> SubEnvInfos:
     return rows
 
 
-@dataclass
+@dataclass(slots=True)
 class _Action:
     """One vector step's actions: the observations they answer, and timings."""
 
@@ -375,11 +375,12 @@ class _Collection:
         row_values: dict[str, Any] = {
             "obs": action.obs,
             "actions": action.actions,
-            "applied": action.applied,
             "rewards": rewards,
             "terminated": terminated,
             "truncated": truncated,
         }
+        if self.action_check.clips:  # else the applied actions are the actions themselves
+            row_values["applied"] = action.applied
         state = _state_rows(infos, self.num_envs) if infos else None
         if state is not None:
             row_values["state"] = state

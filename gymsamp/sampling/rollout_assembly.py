@@ -133,7 +133,10 @@ class RolloutAssembler:
         times = np.arange(length + 1, dtype=np.float64)
         times *= self.dt  # in place: no temporary array per rollout
         fields: dict[str, Any] = {
-            "actions_applied": buffer.column("applied", start, stop, i),
+            # No "applied" column: the actions were applied as they are (a copy of their own).
+            "actions_applied": buffer.column(
+                "applied" if "applied" in buffer.columns else "actions", start, stop, i
+            ),
             "time": times,
         }
         if first_state is not None and "state" in buffer.columns:

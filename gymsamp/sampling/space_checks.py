@@ -84,6 +84,8 @@ class ActionCheck:
         self.kinds = _action_kinds(space)
         self.range = _discrete_range(space)
         self.clip = _clipper(space)
+        # Only Box actions can differ from what the env gets (other spaces are not clipped).
+        self.clips = isinstance(space, gym.spaces.Box)
 
     def check(self, actions: np.ndarray) -> None:
         """Raise unless ``actions`` has the batch's shape and a dtype and range the space takes."""
