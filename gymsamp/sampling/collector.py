@@ -40,50 +40,12 @@ from gymsamp.sampling.rollout_assembly import RolloutAssembler, check_finite, fl
 from gymsamp.sampling.rollout_job import JobGenerators, RolloutJob
 from gymsamp.sampling.space_checks import ActionCheck, check_observation_space
 from gymsamp.sampling.step_buffer import StepBuffer
-from gymsamp.sampling.sub_env_infos import SubEnvInfos, infos_per_env
+from gymsamp.sampling.sub_env_infos import SubEnvInfos, infos_per_env, row_infos, state_rows
 
 __all__ = ["collect"]
 
 # ``bool(np.count_nonzero(a))``: a third of the cost of ``a.any()`` on the loop's small masks.
 _any = np.count_nonzero
-
-# Info entries that are not per-step env infos of the row they arrive in.
-_NOT_ROW_INFO = frozenset(("state", "final_obs", "final_info"))
-
-
-def _state_rows(infos: SubEnvInfos, num_envs: int) -> np.ndarray | None:
-    """The ``state`` entries of a step's infos as one row, or None if no sub-env reported one.
-
-    Batched as Gymnasium's ``VectorEnv._add_info`` does (the loop reads gymsamp's own vector
-    envs per sub-env): an array of the first entry's shape and dtype, or of its type for a
-    number, else an object array; zeros (None) where a sub-env has no entry.
-    """
-    rows = None
-    for i, info in infos.items():
-        if "state" not in info:
-            continue
-        state = info["state"]
-        if rows is None:
-            if isinstance(state, np.ndarray):
-                rows = np.zeros((num_envs, *state.shape), dtype=state.dtype)
-            elif type(state) in (int, float, bool) or isinstance(state, np.number):
-                rows = np.zeros(num_envs, dtype=type(state))
-            else:
-                rows = np.full(num_envs, None, dtype=object)
-        rows[i] = state
-    return rows
-
-
-def _row_infos(infos: SubEnvInfos) -> SubEnvInfos:
-    """The env infos of a step's row: per sub-env, less the entries that are not step infos,
-    and none of the sub-envs reset in the step (their step's info is their ``final_info``)."""
-    rows = {}
-    for i, info in infos.items():
-        if "final_obs" not in info:
-            row = {k: v for k, v in info.items() if k not in _NOT_ROW_INFO}
-            if row:
-                rows[i] = row
-    return rows
 
 
 @dataclass(slots=True)
@@ -381,7 +343,7 @@ class _Collection:
         }
         if self.action_check.clips:  # else the applied actions are the actions themselves
             row_values["applied"] = action.applied
-        state = _state_rows(infos, self.num_envs) if infos else None
+        state = state_rows(infos, self.num_envs) if infos else None
         if state is not None:
             row_values["state"] = state
         agent_infos = action.policy_step.agent_infos
@@ -393,9 +355,9 @@ class _Collection:
             row_values["dt_policy"] = np.full(self.num_envs, action.dt_policy)
             row_values["dt_step"] = np.full(self.num_envs, action.dt_step)
         row = self.buffer.append(row_values, self._oldest_needed_row)
-        row_infos = _row_infos(infos) if infos else None
-        if row_infos:
-            self.info_rows[row] = row_infos
+        reported = row_infos(infos) if infos else None
+        if reported:
+            self.info_rows[row] = reported
         ended, cut = ends
         # Most steps end nothing: skip the per-sub-env scans then (this runs once per step).
         if _any(ended) or (cut is not None and _any(cut)):

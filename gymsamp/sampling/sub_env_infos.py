@@ -29,6 +29,8 @@ __all__ = [
     "env_info_at",
     "infos_per_env",
     "owned_info",
+    "row_infos",
+    "state_rows",
     "unbatch_infos",
 ]
 
@@ -80,6 +82,57 @@ def unbatch_infos(infos: Mapping[str, Any], num_envs: int) -> SubEnvInfos:
                 break
             owners |= mask
     return {i: env_info_at(infos, i) for i in np.flatnonzero(owners).tolist()}
+
+
+# Info entries that are not per-step env infos of the row they arrive in.
+_NOT_ROW_INFO = frozenset(("state", "final_obs", "final_info"))
+
+
+def state_rows(infos: SubEnvInfos, num_envs: int) -> np.ndarray | None:
+    """The ``state`` entries of a step's infos as one row, or None if no sub-env reported one.
+
+    Batched as Gymnasium's ``VectorEnv._add_info`` does (the loop reads gymsamp's own vector
+    envs per sub-env): an array of the first entry's shape and dtype, or of its type for a
+    number, else an object array; zeros (None) where a sub-env has no entry.
+
+    Example:
+        >>> state_rows({1: {"state": np.array([0.5, 1.0])}}, 2)
+        array([[0. , 0. ],
+               [0.5, 1. ]])
+        >>> state_rows({0: {"state": "on"}}, 2)
+        array(['on', None], dtype=object)
+    """
+    rows = None
+    for i, info in infos.items():
+        if "state" not in info:
+            continue
+        state = info["state"]
+        if rows is None:
+            if isinstance(state, np.ndarray):
+                rows = np.zeros((num_envs, *state.shape), dtype=state.dtype)
+            elif type(state) in (int, float, bool) or isinstance(state, np.number):
+                rows = np.zeros(num_envs, dtype=type(state))
+            else:
+                rows = np.full(num_envs, None, dtype=object)
+        rows[i] = state
+    return rows
+
+
+def row_infos(infos: SubEnvInfos) -> SubEnvInfos:
+    """The env infos of a step's row: per sub-env, less the entries that are not step infos,
+    and none of the sub-envs reset in the step (their step's info is their ``final_info``).
+
+    Example:
+        >>> row_infos({0: {"x": 1, "state": 0.0}, 1: {"final_obs": 0.0, "x": 2}, 2: {"state": 1}})
+        {0: {'x': 1}}
+    """
+    rows = {}
+    for i, info in infos.items():
+        if "final_obs" not in info:
+            row = {k: v for k, v in info.items() if k not in _NOT_ROW_INFO}
+            if row:
+                rows[i] = row
+    return rows
 
 
 def owned_info(info: Mapping[str, Any] | None) -> dict[str, Any]:
