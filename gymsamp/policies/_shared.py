@@ -57,6 +57,22 @@ def _check_env_indices(env_indices: Any, num_envs: int, owner: str) -> np.ndarra
     return indices
 
 
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(x: int) -> int:
+    """SplitMix64's step and finalizer: a bijection of 64-bit ints that mixes every bit.
+
+    Example:
+        >>> hex(_splitmix64(0))
+        '0xe220a8397b1dcdaf'
+    """
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
 class _EnvRngs:
     """One ``numpy.random.Generator`` per sub-env, with a shared fallback for idle sub-envs.
 
@@ -139,10 +155,16 @@ class _EnvRngs:
         return batch
 
     def combined_seed(self) -> int:
-        """One 63-bit seed drawn from every sub-env's generator (one draw from each)."""
-        draws = [int(rng.integers(2**32, dtype=np.uint64)) for rng in self.rngs]
-        state = np.random.SeedSequence(draws).generate_state(1, dtype=np.uint64)
-        return int(state[0] >> np.uint64(1))
+        """One 63-bit seed from every sub-env's generator (one raw 64-bit draw from each, in
+        sub-env order, folded through SplitMix64's finalizer).
+
+        Runs once per vector step of the torch adapters: a ``SeedSequence`` of the draws and
+        ``Generator.integers`` cost ~20 us for 8 sub-envs, this ~4 us.
+        """
+        state = 0
+        for rng in self.rngs:
+            state = _splitmix64(state ^ int(rng.bit_generator.random_raw()))
+        return state >> 1
 
 
 def _check_observation_shape(

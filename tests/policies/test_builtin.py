@@ -505,3 +505,35 @@ def test_other_rngs_are_read_and_checked_in_reset_envs() -> None:
     idle.start(1, eval=True)
     with pytest.raises(TypeError, match="numpy.random.Generator objects, got str"):
         idle.reset_envs(idx(0), ["not a generator"])  # type: ignore[list-item]
+
+
+def test_splitmix64_matches_the_reference_sequence() -> None:
+    """SplitMix64 from state 1234567 (Vigna's reference values)."""
+    from gymsamp.policies._shared import _MASK64, _splitmix64
+
+    gamma = 0x9E3779B97F4A7C15
+    outputs = [_splitmix64((1234567 + k * gamma) & _MASK64) for k in range(5)]
+    assert outputs == [
+        6457827717110365317,
+        3203168211198807973,
+        9817491932198370423,
+        4593380528125082431,
+        16408922859458223821,
+    ]
+
+
+def test_the_combined_seed_depends_on_every_sub_envs_generator_and_their_order() -> None:
+    from gymsamp.policies._shared import _EnvRngs
+
+    def seed_of(seeds: list[int]) -> int:
+        env_rngs = _EnvRngs("test")
+        env_rngs.start(len(seeds))
+        env_rngs.reset(np.arange(len(seeds)), rngs(*seeds))
+        return env_rngs.combined_seed()
+
+    base = seed_of([1, 2, 3])
+    assert base == seed_of([1, 2, 3])
+    assert 0 <= base < 2**63
+    others = {seed_of([9, 2, 3]), seed_of([1, 9, 3]), seed_of([1, 2, 9]), seed_of([3, 2, 1])}
+    assert base not in others
+    assert len(others) == 4
