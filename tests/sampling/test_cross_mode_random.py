@@ -17,7 +17,39 @@ from gymsamp.envs import CountingEnv, RandomLengthEnv
 from gymsamp.policies import GaussianActionNoise, IdlePolicy, PlaybackPolicy, RandomPolicy
 from gymsamp.sampling import ParallelRolloutSampler, rollout
 
+
+class InfoEnv(CountingEnv):
+    """A counting env whose infos are drawn from its own ``np_random`` (so the reset seed fixes
+    them): ``x`` at every step, ``rare`` at some, a nested dict and an array it reuses at some
+    sub-envs' steps, its own ``_flag`` key; it reuses one observation buffer too."""
+
+    def __init__(self, terminate_at: int = 3, p_rare: float = 0.5) -> None:
+        super().__init__(terminate_at=terminate_at)
+        self.p_rare = p_rare
+        self._buffer = np.zeros(2)
+        self._obs = np.zeros(1, dtype=np.float32)
+
+    def reset(self, *, seed: Any = None, options: Any = None) -> Any:
+        obs, info = super().reset(seed=seed, options=options)
+        self._obs[:] = obs
+        self._buffer[:] = -1.0  # what a rollout's final info must not show
+        return self._obs, {**info, "start": float(self.np_random.random())}
+
+    def step(self, action: Any) -> Any:
+        obs, reward, terminated, truncated, info = super().step(action)
+        self._obs[:] = obs
+        draw = self.np_random.random(3)
+        self._buffer[:] = draw[:2]
+        info = {**info, "x": float(draw[0]), "nested": {"k": int(draw[1] * 10)}, "_flag": True}
+        if draw[2] < self.p_rare:
+            info["rare"] = self._buffer  # reused: overwritten by the next step
+        return self._obs, reward, terminated, truncated, info
+
+
 ENVS: dict[str, Any] = {
+    "infos": lambda rng: functools.partial(
+        InfoEnv, terminate_at=int(rng.integers(1, 6)), p_rare=float(rng.choice([0.0, 0.5, 1.0]))
+    ),
     "counting": lambda rng: functools.partial(
         CountingEnv, terminate_at=int(rng.integers(1, 6)), truncate_at=int(rng.integers(2, 7))
     ),
@@ -28,6 +60,15 @@ ENVS: dict[str, Any] = {
     "cartpole": lambda rng: "CartPole-v1",
 }
 FIELDS = ("observations", "actions", "actions_applied", "rewards", "terminated", "truncated")
+
+
+def plain(tree: Any) -> Any:
+    """Comparable values: arrays and numpy scalars as lists and Python numbers."""
+    if isinstance(tree, dict):
+        return {k: plain(v) for k, v in tree.items()}
+    if isinstance(tree, (np.ndarray, np.generic)):
+        return tree.tolist()
+    return tree
 
 
 def draw_case(seed: int) -> dict[str, Any]:
@@ -47,7 +88,7 @@ def draw_case(seed: int) -> dict[str, Any]:
         "max_steps": None
         if rng.random() < 0.5 and name != "point_mass"
         else int(rng.integers(1, 12)),
-        "payloads": name in ("counting", "point_mass") and rng.random() < 0.4,
+        "payloads": name in ("counting", "infos", "point_mass") and rng.random() < 0.4,
         "seed": int(rng.integers(0, 2**31)),
     }
 
@@ -69,7 +110,7 @@ def make_policy(case: dict[str, Any]) -> Any:
 def payloads(case: dict[str, Any]) -> dict[str, Any]:
     if not case["payloads"]:
         return {}
-    if case["name"] == "counting":
+    if case["name"] in ("counting", "infos"):
         return {"init_states": [np.array([2.0])], "domain_params": [{"increment": 0.5}, {}]}
     return {"domain_params": [{"mass": 2.0}, {"friction": 0.1}]}
 
@@ -105,7 +146,7 @@ def expected(case: dict[str, Any], call: int) -> list[Any]:
     return result
 
 
-@pytest.mark.parametrize("case_seed", range(40))
+@pytest.mark.parametrize("case_seed", range(48))
 def test_every_layout_returns_the_sequential_rollouts(case_seed: int) -> None:
     case = draw_case(case_seed)
     reference = [expected(case, call) for call in (0, 1)]
@@ -133,4 +174,10 @@ def test_every_layout_returns_the_sequential_rollouts(case_seed: int) -> None:
                 assert ro.rollout_info["seed"] == ref.rollout_info["seed"], where
                 assert ro.rollout_info.get("domain_param") == ref.rollout_info.get(
                     "domain_param"
+                ), where
+                assert plain(ro.rollout_info.get("final_info")) == plain(
+                    ref.rollout_info.get("final_info")
+                ), where
+                assert plain(getattr(ro, "env_infos", None)) == plain(
+                    getattr(ref, "env_infos", None)
                 ), where
