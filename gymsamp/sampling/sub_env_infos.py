@@ -210,7 +210,16 @@ def infos_per_env(envs: gym.vector.VectorEnv) -> Iterator[Callable[[Any], SubEnv
         return
     previous = envs.per_env_infos
     envs.per_env_infos = True
+    num_envs = envs.num_envs
+
+    def per_env(infos: Any) -> SubEnvInfos:
+        # String keys: the env batched after all (e.g. a Gymnasium whose vector envs no longer
+        # route infos through VectorEnv._add_info, which PerEnvInfos overrides).
+        if infos and not isinstance(next(iter(infos)), int):
+            return unbatch_infos(infos, num_envs)
+        return infos
+
     try:
-        yield lambda infos: infos
+        yield per_env
     finally:
         envs.per_env_infos = previous

@@ -11,11 +11,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 
 from gymsamp.envs import CountingEnv
 from gymsamp.policies import IdlePolicy
 from gymsamp.sampling import ParallelRolloutSampler, Quota, RolloutJob, collect, rollout
+from gymsamp.sampling.in_process_vector_env import InProcessVectorEnv
 from gymsamp.sampling.sub_env_infos import infos_per_env, unbatch_infos
 from gymsamp.sampling.vector_envs import EnvFactory, make_vector_env
 
@@ -228,3 +229,24 @@ def test_envs_that_return_none_for_their_infos_still_run(mode: str) -> None:
         assert [ro.length for ro in sampler.sample()] == [2, 2, 2]
     finally:
         sampler.close()
+
+
+class AlwaysBatched(InProcessVectorEnv):
+    """Batches its infos whatever ``per_env_infos`` says (as if Gymnasium stopped routing
+    them through ``VectorEnv._add_info``)."""
+
+    def _add_info(self, vector_infos: Any, env_info: Any, env_num: int) -> Any:
+        return VectorEnv._add_info(self, vector_infos, env_info, env_num)
+
+
+def test_the_loop_unbatches_an_env_that_batches_despite_per_env_infos() -> None:
+    batching = AlwaysBatched([ReusedInfoEnv() for _ in range(N)])
+    own = InProcessVectorEnv([ReusedInfoEnv() for _ in range(N)])
+    try:
+        with infos_per_env(batching) as per_env:
+            infos = per_env(batching.reset(seed=0)[1])
+        assert sorted(infos) == [0, 1, 2]
+        assert collect_x(batching, 7) == collect_x(own, 7)
+    finally:
+        batching.close()
+        own.close()
