@@ -143,7 +143,7 @@ class _Collection:
         self.buffer = StepBuffer(self.num_envs)
         # Env infos of the rows where any sub-env reported some, per sub-env.
         self.info_rows: dict[int, SubEnvInfos] = {}
-        # Turns what envs.reset/step return as infos into infos per sub-env (set by run()).
+        # Turns what envs.reset/step return as infos into infos per sub-env (set by collect()).
         self.per_env: Callable[[Any], SubEnvInfos] = lambda infos: infos
         self.agent_template: dict[str, Any] | None = None
         self.assembler = RolloutAssembler(dt=dt, env_id=env_id, record_dts=record_dts)
