@@ -105,8 +105,9 @@ def save_figure(fig: FigureBase, path: str | os.PathLike[str], *, dpi: int = 110
         >>> import tempfile, pathlib
         >>> fig = plot_returns([StepSequence(rewards=[r], observations=[0.0, 0.0], actions=[0])
         ...                     for r in (1.0, 2.0, 3.0)])
-        >>> path = save_figure(fig, pathlib.Path(tempfile.mkdtemp()) / "returns.png")
-        >>> path.read_bytes()[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = save_figure(fig, pathlib.Path(folder) / "returns.png")
+        ...     path.read_bytes()[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
         True
     """
     path = Path(path)

@@ -4,9 +4,12 @@ Each example declares its smoke-test arguments in a header line ``# smoke-test: 
 for none); the example must exit 0 and its last line must report its self-check as True.
 """
 
+import os
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,13 +29,22 @@ def smoke_args(path: Path) -> list[str] | None:
 def test_example_runs(path, tmp_path):
     args = smoke_args(path)
     assert args is not None, f"{path.name} must declare its smoke test: '{MARK} ARGS'"
-    out = subprocess.run(
-        [sys.executable, str(path), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-    )
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    # Their temp files (output folders, SB3's logger folder on every learn()) go to a scratch
+    # dir removed afterwards; a short path, since Ray puts socket paths of <= 107 bytes in it.
+    scratch = tempfile.mkdtemp(prefix="gsx")
+    try:
+        out = subprocess.run(
+            [sys.executable, str(path), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=workdir,
+            env={**os.environ, "TMPDIR": scratch},
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1].endswith("True"), out.stdout
-    assert not any(tmp_path.iterdir()), "examples must not litter the working directory"
+    assert not any(workdir.iterdir()), "examples must not litter the working directory"

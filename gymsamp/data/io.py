@@ -313,9 +313,10 @@ def save_rollouts(
     Example:
         >>> import tempfile, pathlib
         >>> ro = StepSequence(rewards=[1.0], observations=[0.0, 1.0], actions=[0])
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "rollouts.npz"
-        >>> _ = save_rollouts(path, [ro])
-        >>> load_rollouts(path)[0].observations.tolist()
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = pathlib.Path(folder) / "rollouts.npz"
+        ...     _ = save_rollouts(path, [ro])
+        ...     load_rollouts(path)[0].observations.tolist()
         [0.0, 1.0]
     """
     if isinstance(rollouts, StepSequence) or not all(

@@ -116,10 +116,11 @@ class RecRolloutSamplerForSBI(RealRolloutSamplerForSBI):
         >>> spec = sbi_env_spec("Pendulum-v1")
         >>> ros = [rollout("Pendulum-v1", IdlePolicy(spec.action_space), seed=s, max_steps=5)
         ...        for s in range(2)]
-        >>> folder = pathlib.Path(tempfile.mkdtemp())
-        >>> _ = save_rollouts(folder / "rollouts.npz", ros)
-        >>> rec = RecRolloutSamplerForSBI(folder, LastStepEmbedding(spec, 3), num_segments=1,
-        ...                               rand_init_rollout=False)
+        >>> with tempfile.TemporaryDirectory() as name:
+        ...     folder = pathlib.Path(name)
+        ...     _ = save_rollouts(folder / "rollouts.npz", ros)
+        ...     rec = RecRolloutSamplerForSBI(folder, LastStepEmbedding(spec, 3), num_segments=1,
+        ...                                   rand_init_rollout=False)
         >>> rec.num_rollouts, rec()[1].rollout_info["seed"] == ros[0].rollout_info["seed"]
         (2, True)
         >>> rec.ring_idx

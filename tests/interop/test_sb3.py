@@ -60,7 +60,10 @@ def model_path(tmp_path_factory):
     model = PPO(
         "MlpPolicy", "CartPole-v1", seed=0, device="cpu", n_steps=512, batch_size=64, n_epochs=4
     )
-    model.learn(total_timesteps=2048)
+    # SB3's default logger makes a folder under the temp dir on every learn(): keep it here.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SB3_LOGDIR", str(tmp_path_factory.mktemp("sb3_log")))
+        model.learn(total_timesteps=2048)
     path = tmp_path_factory.mktemp("sb3") / "ppo_cartpole.zip"
     model.save(path)
     return path
