@@ -24,6 +24,12 @@ __all__ = [
 
 DATA_FORMATS = ("numpy", "torch")
 
+# Scalar types that numpy.array stacks exactly as numpy.stack stacks their 0-d arrays.
+_SCALARS = frozenset(
+    {int, float, bool, np.bool_, np.float16, np.float32, np.float64, np.longdouble}
+    | {np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64}
+)
+
 
 def is_tensor(obj: Any) -> bool:
     """True if ``obj`` is a torch tensor; never imports torch to find out."""
@@ -108,6 +114,10 @@ def _combine(data: Any, data_format: str, how: str) -> Any:
             type(first),
             (_combine([item[i] for item in items], data_format, how) for i in range(len(first))),
         )
+    if how == "stack" and data_format == "numpy" and all(type(x) in _SCALARS for x in items):
+        # Per-step scalars (env infos of every step): one array, not a 0-d array per item;
+        # the dtype is the one stacking them would give.
+        return np.array(items)
     lib, converted = _format_of_items(items, data_format)
     return lib.stack(converted) if how == "stack" else lib.concatenate(converted)
 

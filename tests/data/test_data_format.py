@@ -58,3 +58,32 @@ def test_cat_to_format():
 def test_new_tuple():
     assert new_tuple(Hidden, (1, 2)) == Hidden(1, 2)
     assert new_tuple(tuple, (x for x in (1, 2))) == (1, 2)
+
+
+SCALARS = [
+    1,
+    2.5,
+    True,
+    np.float16(0.5),
+    np.float32(1.5),
+    np.float64(2.0),
+    np.int8(-3),
+    np.int32(3),
+    np.int64(4),
+    np.uint8(7),
+    np.uint64(2**63),
+    np.bool_(False),
+]
+
+
+@pytest.mark.parametrize("second", SCALARS, ids=lambda x: type(x).__name__)
+@pytest.mark.parametrize("first", SCALARS, ids=lambda x: type(x).__name__)
+def test_stacking_scalars_gives_what_stacking_their_0d_arrays_gives(first, second) -> None:
+    """The scalar fast path (per-step env infos) against numpy.stack of 0-d arrays."""
+    items = [first, second, first]
+    reference = np.stack([np.asarray(x) for x in items])
+    stacked = stack_to_format(items, "numpy")
+    assert stacked.dtype == reference.dtype
+    np.testing.assert_array_equal(stacked, reference)
+    per_key = stack_to_format([{"v": x} for x in items], "numpy")["v"]
+    assert per_key.dtype == reference.dtype
