@@ -34,6 +34,11 @@ __all__ = [
     "unbatch_infos",
 ]
 
+# Immutable info values that need no copy (checked by exact type: the common case, fast).
+_SCALAR_TYPES = frozenset(
+    {int, float, bool, str, type(None), np.float64, np.float32, np.int64, np.int32, np.bool_}
+)
+
 #: Sub-env index -> its info, for the sub-envs that reported a non-empty one.
 SubEnvInfos = dict[int, dict[str, Any]]
 
@@ -148,14 +153,16 @@ def owned_info(info: Mapping[str, Any] | None) -> dict[str, Any]:
     """
     if not info:
         return {}
-    return {
-        key: owned_info(value)
-        if isinstance(value, Mapping)
-        else value.copy()
-        if isinstance(value, np.ndarray)
-        else value
-        for key, value in info.items()
-    }
+    owned = {}
+    for key, value in info.items():
+        # Scalars first: most infos hold only scalars, and Mapping's isinstance check is slow.
+        if type(value) not in _SCALAR_TYPES:
+            if isinstance(value, np.ndarray):
+                value = value.copy()
+            elif isinstance(value, Mapping):
+                value = owned_info(value)
+        owned[key] = value
+    return owned
 
 
 class PerEnvInfos:
