@@ -10,6 +10,15 @@ from gymsamp.data import StepSequence
 from gymsamp.data.data_format import is_tensor
 
 
+def plain(tree: Any) -> Any:
+    """Comparable values: arrays and numpy scalars as lists and Python numbers."""
+    if isinstance(tree, dict):
+        return {k: plain(v) for k, v in tree.items()}
+    if isinstance(tree, (np.ndarray, np.generic)):
+        return tree.tolist()
+    return tree
+
+
 def assert_tree_equal(a: Any, b: Any, where: str = "value") -> None:
     """Exact equality of nested dict / tuple / array / scalar values, dtypes included."""
     if isinstance(a, dict):

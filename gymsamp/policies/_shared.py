@@ -128,18 +128,18 @@ class _EnvRngs:
         num_envs = self.require_started("reset_envs")
         indices = _check_env_indices(env_indices, num_envs, self.owner)
         lazy = isinstance(rngs, LazyGenerators)
-        sequence = rngs if lazy else list(rngs)  # e.g. a generator expression: read once
+        # Anything else is read once here (it may be a generator expression) and checked.
+        sequence = rngs if lazy else [self._checked(rng) for rng in rngs]
         if len(sequence) != len(indices):
             raise ValueError(
                 f"{self.owner}: rngs has length {len(sequence)} but must have {len(indices)} "
                 "to match env_indices"
             )
-        checked = sequence if lazy else [self._checked(rng) for rng in sequence]
         for position, index in enumerate(indices.tolist()):
             if lazy:
                 self._unread[index] = (sequence, position)
             else:
-                self._rngs[index] = checked[position]
+                self._rngs[index] = sequence[position]
                 self._unread.pop(index, None)
         return indices
 

@@ -94,6 +94,7 @@ class _Collection:
         env_id: str | None,
         on_rollout: Callable[[StepSequence], None] | None,
         on_step: Callable[[int], None] | None,
+        per_env: Callable[[Any], SubEnvInfos],
     ) -> None:
         self.envs = envs
         self.policy = policy
@@ -143,8 +144,8 @@ class _Collection:
         self.buffer = StepBuffer(self.num_envs)
         # Env infos of the rows where any sub-env reported some, per sub-env.
         self.info_rows: dict[int, SubEnvInfos] = {}
-        # Turns what envs.reset/step return as infos into infos per sub-env (set by collect()).
-        self.per_env: Callable[[Any], SubEnvInfos] = lambda infos: infos
+        # Turns what envs.reset/step return as infos into infos per sub-env.
+        self.per_env = per_env
         self.agent_template: dict[str, Any] | None = None
         self.assembler = RolloutAssembler(dt=dt, env_id=env_id, record_dts=record_dts)
         # Complete rollouts past the leading ones (few: those that finished out of order).
@@ -596,21 +597,21 @@ def collect(
     check_observation_space(envs.single_observation_space)
     if max_steps is not None and (isinstance(max_steps, bool) or max_steps < 1):
         raise ValueError(f"max_steps must be None or an int >= 1, got {max_steps!r}")
-    collection = _Collection(
-        envs,
-        policy,
-        make_job,
-        quota,
-        max_steps=max_steps,
-        stop_on_done=stop_on_done,
-        step_timeout=step_timeout,
-        record_dts=record_dts,
-        dt=dt,
-        env_id=env_id,
-        on_rollout=on_rollout,
-        on_step=on_step,
-    )
     policy.start(envs.num_envs, eval=eval)
     with infos_per_env(envs) as per_env:
-        collection.per_env = per_env
+        collection = _Collection(
+            envs,
+            policy,
+            make_job,
+            quota,
+            max_steps=max_steps,
+            stop_on_done=stop_on_done,
+            step_timeout=step_timeout,
+            record_dts=record_dts,
+            dt=dt,
+            env_id=env_id,
+            on_rollout=on_rollout,
+            on_step=on_step,
+            per_env=per_env,
+        )
         return collection.run()

@@ -16,6 +16,7 @@ import pytest
 from gymsamp.envs import CountingEnv, RandomLengthEnv
 from gymsamp.policies import GaussianActionNoise, IdlePolicy, PlaybackPolicy, RandomPolicy
 from gymsamp.sampling import ParallelRolloutSampler, rollout
+from tests.helpers import plain
 
 
 class InfoEnv(CountingEnv):
@@ -60,15 +61,6 @@ ENVS: dict[str, Any] = {
     "cartpole": lambda rng: "CartPole-v1",
 }
 FIELDS = ("observations", "actions", "actions_applied", "rewards", "terminated", "truncated")
-
-
-def plain(tree: Any) -> Any:
-    """Comparable values: arrays and numpy scalars as lists and Python numbers."""
-    if isinstance(tree, dict):
-        return {k: plain(v) for k, v in tree.items()}
-    if isinstance(tree, (np.ndarray, np.generic)):
-        return tree.tolist()
-    return tree
 
 
 def draw_case(seed: int) -> dict[str, Any]:

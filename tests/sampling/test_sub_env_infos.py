@@ -19,6 +19,7 @@ from gymsamp.sampling import ParallelRolloutSampler, Quota, RolloutJob, collect,
 from gymsamp.sampling.in_process_vector_env import InProcessVectorEnv
 from gymsamp.sampling.sub_env_infos import infos_per_env, unbatch_infos
 from gymsamp.sampling.vector_envs import EnvFactory, make_vector_env
+from tests.helpers import plain
 
 N = 3
 
@@ -57,15 +58,6 @@ def envs(request: pytest.FixtureRequest) -> Iterator[gym.vector.VectorEnv]:
     vector = make_vector_env(EnvFactory(make_reused), N, request.param, num_workers=2)
     yield vector
     vector.close()
-
-
-def plain(tree: Any) -> Any:
-    """Comparable values: arrays and numpy scalars as lists and Python numbers."""
-    if isinstance(tree, dict):
-        return {k: plain(v) for k, v in tree.items()}
-    if isinstance(tree, (np.ndarray, np.generic)):
-        return tree.tolist()
-    return tree
 
 
 def test_per_env_infos_equal_the_batched_dict_unbatched(envs: gym.vector.VectorEnv) -> None:
