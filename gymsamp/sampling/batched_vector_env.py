@@ -8,13 +8,15 @@ env's step costs (CartPole: ~8 us). Here the sub-envs are split into contiguous 
   (``gymnasium.vector.utils.create_shared_memory``; spaces it cannot hold, such as ``Text``,
   travel pickled in the messages instead), float64 rewards and the two flag arrays. Worker
   ``w`` writes only its rows ``lo_w..hi_w - 1``.
-- Messages are length-prefixed bytes on a socket pair per worker, moved with ``os.read`` /
-  ``os.write`` (``Connection.send_bytes`` costs ~2 us more each). Requests and replies strictly
-  alternate, so a read never holds more than one message.
-- A step is a 1-byte request to every worker and one reply from each: empty when all of the
-  worker's infos were empty (the common case: the parent then does no info work at all), else
-  the pickled non-empty infos, or an error report. Reset, call, get/set attributes and close
-  are one pickled command per worker.
+- Each request and each reply is a signal (:mod:`gymsamp.sampling.handshake`: a semaphore
+  that the other side checks for a while before it sleeps), followed, where shared memory does
+  not say it all, by length-prefixed bytes on a socket pair per worker, moved with ``os.read``
+  / ``os.write``. Requests and replies strictly alternate, so a read never holds more than one
+  message.
+- A step is a bare signal to every worker and one reply from each: a bare signal when all of
+  the worker's infos were empty (the common case: no system call on either side while both
+  are awake, and no info work in the parent), else the pickled non-empty infos, or an error
+  report. Reset, call, get/set attributes and close are one pickled command per worker.
 - Queued resets (:mod:`gymsamp.sampling.queued_reset`) ride on the worker's next step
   request, so a sub-env starts its next episode with its own seed and options inside the step
   that ends the current one: no extra round trip per episode.
@@ -32,7 +34,7 @@ import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from numbers import Real
 from typing import Any
 
@@ -51,7 +53,6 @@ from gymnasium.vector.utils import (
 from gymsamp._checks import check_int
 from gymsamp.sampling.batched_worker import (
     STEP,
-    STEP_FRAME,
     CloudPickled,
     Queued,
     read_message,
@@ -61,6 +62,7 @@ from gymsamp.sampling.batched_worker import (
     write_message,
 )
 from gymsamp.sampling.errors import WorkerError
+from gymsamp.sampling.handshake import REPLY, REQUEST, Handshake
 from gymsamp.sampling.queued_reset import check_env_index
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.start_method import global_start_method_kept
@@ -112,11 +114,12 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
             inherit the single CPU.
         autoreset_mode: As in Gymnasium's vector envs (``metadata["autoreset_mode"]`` tells);
             queued resets apply in every mode and take precedence over an autoreset.
-        busy_poll_us: Microseconds a worker keeps polling for the next request after a reply,
-            giving its CPU away between polls (``sched_yield``), before it sleeps. A sleeping
-            worker costs 10-20 us to wake on a VM, once per step; the collection loop's next
-            request usually comes sooner than 100 us. 0: sleep at once (every poll is a
-            system call, so this costs CPU time where nothing else wants the CPU).
+        busy_poll_us: Microseconds a worker keeps checking for the next request after a
+            reply, and the parent for the replies after a request, giving the CPU away
+            between checks (``sched_yield``), before they sleep. A sleeping process costs
+            10-20 us to wake on a VM, once per step and side; cheap sub-envs reply, and the
+            collection loop's next request comes, sooner than 100 us. 0: sleep at once (the
+            checks cost CPU time where nothing else wants the CPU).
 
     Actions travel in shared memory of the action space's dtype, so a float64 action for a
     float32 ``Box`` reaches the sub-env as float32 (Sync and Async vector envs pass it as
@@ -171,7 +174,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
             raise ValueError("env_fns must hold at least one env factory, got none")
         num_workers = min(n, available_cpus()) if num_workers is None else num_workers
         num_workers = check_int("num_workers", num_workers)
-        busy_poll_s = _check_busy_poll(busy_poll_us) * 1e-6
+        self._spin_s = busy_poll_s = _check_busy_poll(busy_poll_us) * 1e-6
         self.autoreset_mode = AutoresetMode(autoreset_mode)
         self.envs_per_worker = k = math.ceil(n / num_workers)
         self.num_workers = math.ceil(n / k)  # 5 sub-envs on 4 workers run as 2 + 2 + 1
@@ -192,6 +195,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         # Neither get_context(None) nor a spawned worker may fix the caller's start method.
         with global_start_method_kept():
             ctx: Any = multiprocessing.get_context(context)
+            self._signals = Handshake(ctx, self.num_workers)
             memory = (
                 *(create_shared_memory(s, n=n, ctx=ctx) if _shareable(s) else None for s in spaces),
                 ctx.RawArray(ctypes.c_double, n),
@@ -218,6 +222,8 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
                         name=f"Worker<{type(self).__name__}>-{w}",
                         args=(CloudPickled(list(env_fns[lo:hi])), lo, n, parent, child_conn),
                         kwargs={
+                            "signals": self._signals,
+                            "worker": w,
                             "memory": memory,
                             "spaces": spaces,
                             "cpu": cpus[w % len(cpus)] if pin_workers and cpus else None,
@@ -465,9 +471,10 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
 
     def _send(self, w: int, message: bytes) -> None:
         try:
-            if message is STEP:  # 5 bytes into an empty socket buffer: one write
-                os.write(self._fds[w], STEP_FRAME)
-            else:
+            if message is STEP:  # the actions are in shared memory: the signal says it all
+                self._signals.post(REQUEST, w, message=False)
+            else:  # signal first: a worker that waits for the signal reads as we write
+                self._signals.post(REQUEST, w, message=True)
                 write_message(self._fds[w], message)
         except OSError:  # broken pipe: the worker is gone
             self._state = _BROKEN
@@ -477,33 +484,41 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         """One raw reply from each worker, in order; broken unless all arrive in time."""
         replies: dict[int, bytes] = {}
         dead = []
-        if timeout is None:  # the hot path: blocking reads, in order
-            for w in workers:
-                try:
-                    replies[w] = read_message(self._fds[w])
-                except (EOFError, OSError):  # the worker died
-                    dead.append(w)
-        else:
-            deadline = time.monotonic() + timeout
-            pending = {self._conns[w]: w for w in workers}
-            while pending:
-                ready = wait(list(pending), max(deadline - time.monotonic(), 0.0))
-                if not ready:
-                    self._state = _BROKEN  # late replies would be read as the next ones
-                    raise multiprocessing.TimeoutError(
-                        f"workers {sorted(pending.values())} did not answer within {timeout} s"
-                    )
-                for conn in ready:
-                    w = pending.pop(conn)  # type: ignore[call-overload]
-                    try:
-                        replies[w] = read_message(self._fds[w])
-                    except (EOFError, OSError):
-                        dead.append(w)
+        deadline = None if timeout is None else time.perf_counter() + timeout
+        for w in workers:
+            remaining = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
+            try:
+                message = self._signals.wait(
+                    REPLY,
+                    w,
+                    spin_s=self._spin_s,
+                    alive=self.processes[w].is_alive,
+                    timeout=remaining,
+                )
+                replies[w] = read_message(self._fds[w]) if message else b""
+            except TimeoutError:  # an OSError too: caught first
+                self._state = _BROKEN  # late replies would be read as the next ones
+                late = [v for v in workers if v not in replies and v not in dead]
+                late = [v for v in late if v == w or not self._replied(v)]
+                raise multiprocessing.TimeoutError(
+                    f"workers {late} did not answer within {timeout} s"
+                ) from None
+            except (EOFError, OSError):  # the worker died
+                dead.append(w)
         if dead:
             self._state = _BROKEN
             raise self._death(min(dead))
         self._state = _IDLE
         return [replies[w] for w in workers]
+
+    def _replied(self, w: int) -> bool:
+        """Whether worker ``w`` has signalled its reply (taking the signal: for error
+        messages after a timeout, when the env is broken anyway)."""
+        try:
+            self._signals.wait(REPLY, w, spin_s=0.0, alive=lambda: True, timeout=0.0)
+        except TimeoutError:
+            return False
+        return True
 
     def _death(self, w: int) -> WorkerError:
         lo, hi = self._bounds[w]

@@ -1,9 +1,10 @@
 """The worker side of :class:`~gymsamp.sampling.batched_vector_env.BatchedAsyncVectorEnv`.
 
-A worker process serves a block of consecutive sub-envs: it reads one request at a time from
-its socket (length-prefixed bytes), steps or resets its sub-envs, writes their observations,
-rewards and flags into the shared batches (rows ``lo..hi - 1``) and replies with whatever did
-not fit there (non-empty infos, pickled observations, an error report).
+A worker process serves a block of consecutive sub-envs: it waits for one request at a time
+(a signal of :mod:`gymsamp.sampling.handshake`, and length-prefixed bytes on its socket unless
+the request is a plain step), steps or resets its sub-envs, writes their observations, rewards
+and flags into the shared batches (rows ``lo..hi - 1``) and replies with a signal, and on the
+socket with whatever did not fit there (non-empty infos, pickled observations, an error report).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import os
 import pickle
 import select
 import signal
-import time
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -27,11 +27,11 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import read_from_shared_memory
 
 from gymsamp.sampling.errors import WorkerError
+from gymsamp.sampling.handshake import REPLY, REQUEST, Handshake
 from gymsamp.sampling.queued_reset import step_sub_env
 
 __all__ = [
     "STEP",
-    "STEP_FRAME",
     "CloudPickled",
     "Queued",
     "Views",
@@ -43,8 +43,8 @@ __all__ = [
 ]
 
 STEP = b"s"  # the whole step request: the actions are already in shared memory
-STEP_FRAME = b"\x01\x00\x00\x00s"  # STEP with its length prefix
 _CHUNK = 1 << 16
+PARENT_CHECK_S = 0.5  # how often a sleeping worker checks that its parent still lives
 Views = tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray]  # obs, actions, rewards, flags
 # A worker's sub-env -> its queued reset (seed, pickled options), or None to pause it.
 Queued = dict[int, tuple[Any, bytes | None] | None]
@@ -117,6 +117,8 @@ def worker_main(
     cpu: int | None,
     busy_poll_s: float,
     autoreset_mode: AutoresetMode,
+    signals: Handshake,
+    worker: int,
 ) -> None:
     # Ctrl-C is the parent's to handle (it terminates the workers); a terminal sends SIGINT to
     # the whole process group, which would otherwise kill workers halfway through a reply.
@@ -127,7 +129,7 @@ def worker_main(
         with contextlib.suppress(OSError):  # e.g. the CPU went offline: run anywhere
             os.sched_setaffinity(0, {cpu})
     views = shared_views(spaces, memory, n)
-    worker = _Worker(
+    server = _Worker(
         env_fns.value,
         lo,
         conn.fileno(),
@@ -135,11 +137,12 @@ def worker_main(
         views,
         busy_poll_s=busy_poll_s,
         autoreset_mode=autoreset_mode,
+        signals=(signals, worker),
     )
     try:
-        worker.serve()
+        server.serve()
     finally:
-        worker.close_envs()
+        server.close_envs()
         conn.close()
 
 
@@ -166,9 +169,11 @@ class _Worker:
         *,
         busy_poll_s: float = 0.0,
         autoreset_mode: AutoresetMode = AutoresetMode.DISABLED,
+        signals: tuple[Handshake, int],
     ) -> None:
         self.env_fns, self.lo, self.fd, self.spaces = env_fns, lo, fd, spaces
         self.busy_poll_s = busy_poll_s
+        self.signals, self.index = signals
         self.obs, self.act, self.rewards, self.terminated, self.truncated = views
         self.envs: list[gym.Env[Any, Any]] = []
         self.current: int | None = None  # the sub-env at work, for error reports
@@ -178,18 +183,17 @@ class _Worker:
         self.autoreset_mode = autoreset_mode
 
     def serve(self) -> None:
-        busy_poll = self.busy_poll_s > 0.0 and hasattr(select, "poll")
-        if busy_poll:
-            poller = select.poll()
-            poller.register(self.fd, select.POLLIN)
-            poll, clock = poller.poll, time.perf_counter
+        signals, index, fd = self.signals, self.index, self.fd
         while True:
-            if busy_poll:  # yielding between polls, so a parent that shares this CPU runs
-                deadline = clock() + self.busy_poll_s
-                while not poll(0) and clock() < deadline:
-                    os.sched_yield()
             try:
-                message = read_message(self.fd)
+                has_message = signals.wait(
+                    REQUEST,
+                    index,
+                    spin_s=self.busy_poll_s,
+                    alive=self._parent_alive,
+                    check_every_s=PARENT_CHECK_S,
+                )
+                message = read_message(fd) if has_message else STEP
             except EOFError:  # the parent is gone
                 return
             try:
@@ -200,12 +204,23 @@ class _Worker:
                     command, data = pickle.loads(message[1:])
                     if command == "close":
                         self.close_envs()
-                        write_message(self.fd, b"")
+                        signals.post(REPLY, index, message=False)
                         return
                     reply = getattr(self, f"do_{command}")(data)
             except Exception as err:
                 reply = b"e" + pickle.dumps(self.report(err))
-            write_message(self.fd, reply)
+            signals.post(REPLY, index, message=bool(reply))
+            if reply:
+                write_message(fd, reply)
+
+    def _parent_alive(self) -> bool:
+        """Whether the parent's end of the socket is still open (it closes when the parent
+        process ends, however it ends)."""
+        if not hasattr(select, "poll"):
+            return True
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        return not any(events & select.POLLHUP for _, events in poller.poll(0))
 
     def close_envs(self) -> None:
         while self.envs:
