@@ -53,6 +53,7 @@ from gymnasium.vector.utils import (
 from gymsamp._checks import check_int
 from gymsamp.sampling.batched_worker import (
     STEP,
+    BlockServer,
     CloudPickled,
     Queued,
     read_message,
@@ -162,6 +163,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         pin_workers: bool = True,
         busy_poll_us: float = 100.0,
         autoreset_mode: AutoresetMode | str = AutoresetMode.DISABLED,
+        in_parent: int = 0,
     ) -> None:
         self.processes: list[multiprocessing.process.BaseProcess] = []
         self._conns: list[Connection] = []
@@ -169,16 +171,32 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         self._state = _IDLE
         self._outbox: dict[int, Queued] = {}  # queued resets not yet sent, by worker
         self._pending_reset: list[int] | None = None  # the workers a pending reset went to
+        self._local: BlockServer | None = None
+        self._local_reply: bytes = b""
         self.num_envs = n = len(env_fns)
         if n < 1:
             raise ValueError("env_fns must hold at least one env factory, got none")
-        num_workers = min(n, available_cpus()) if num_workers is None else num_workers
+        self.in_parent = in_parent = check_int("in_parent", in_parent, minimum=0)
+        if in_parent >= n:
+            raise ValueError(
+                f"in_parent must leave at least one sub-env to the workers: be < "
+                f"len(env_fns)={n}, got {in_parent}"
+            )
+        remote = n - in_parent
+        if num_workers is None:
+            num_workers = min(remote, max(1, available_cpus() - (in_parent > 0)))
         num_workers = check_int("num_workers", num_workers)
         self._spin_s = busy_poll_s = _check_busy_poll(busy_poll_us) * 1e-6
         self.autoreset_mode = AutoresetMode(autoreset_mode)
-        self.envs_per_worker = k = math.ceil(n / num_workers)
-        self.num_workers = math.ceil(n / k)  # 5 sub-envs on 4 workers run as 2 + 2 + 1
-        self._bounds = [(lo, min(lo + k, n)) for lo in range(0, n, k)]
+        self.envs_per_worker = k = math.ceil(remote / num_workers)
+        self.num_workers = math.ceil(remote / k)  # 5 sub-envs on 4 workers run as 2 + 2 + 1
+        # Blocks of consecutive sub-envs: the workers', then the parent's (if any).
+        self._bounds = [(lo, min(lo + k, remote)) for lo in range(0, remote, k)]
+        if in_parent:
+            self._bounds.append((remote, n))
+        self._owner = [  # sub-env -> (its block, its place there)
+            (w, i - lo) for w, (lo, hi) in enumerate(self._bounds) for i in range(lo, hi)
+        ]
         self.copy, self.close_timeout = copy, close_timeout
 
         dummy = env_fns[0]()
@@ -215,7 +233,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
             parent = os.getpid() if main_thread and ctx.get_start_method() != "forkserver" else None
             cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
             try:
-                for w, (lo, hi) in enumerate(self._bounds):
+                for w, (lo, hi) in enumerate(self._bounds[: self.num_workers]):
                     conn, child_conn = ctx.Pipe()
                     process = ctx.Process(
                         target=worker_main,
@@ -239,6 +257,16 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
                     self._conns.append(conn)
                     self._fds.append(conn.fileno())
                     self.processes.append(process)
+                if in_parent:
+                    views = (self._obs, self._act, self._rewards, self._terminated)
+                    self._local = BlockServer(
+                        list(env_fns[remote:]),
+                        remote,
+                        -1,
+                        spaces,
+                        (*views, self._truncated),
+                        autoreset_mode=self.autoreset_mode,
+                    )
                 self._request(("ready", None))
             except BaseException:
                 self.close(terminate=True)
@@ -308,8 +336,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         """
         if self._state != _WAITING:
             self._check_idle()
-        index = check_env_index(index, self.num_envs)
-        w, j = divmod(index, self.envs_per_worker)
+        w, j = self._owner[check_env_index(index, self.num_envs)]
         outbox = self._outbox.setdefault(w, {})
         if j in outbox and outbox[j] is None:  # a pause not yet sent: it lasts until a reset
             return
@@ -320,7 +347,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         ``step_async`` (:mod:`gymsamp.sampling.queued_reset`)."""
         if self._state != _WAITING:
             self._check_idle()
-        w, j = divmod(check_env_index(index, self.num_envs), self.envs_per_worker)
+        w, j = self._owner[check_env_index(index, self.num_envs)]
         self._outbox.setdefault(w, {})[j] = None
 
     def step_async(self, actions: Any) -> None:
@@ -337,7 +364,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
                 self._act[...] = actions
             else:
                 tree_apply(lambda view, a: view.__setitem__(Ellipsis, a), self._act, actions)
-            messages = [STEP] * self.num_workers
+            messages = [STEP] * len(self._bounds)
             for w, queued in self._outbox.items():
                 messages[w] = b"p" + pickle.dumps(("step", (None, queued)))
             self._outbox.clear()
@@ -351,7 +378,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         """The step results; ``multiprocessing.TimeoutError`` after ``timeout`` seconds."""
         if self._state != _WAITING or self._pending_reset is not None:
             raise gym.error.NoAsyncCallError("step_wait called without step_async", "step")
-        replies = self._receive(range(self.num_workers), timeout)
+        replies = self._receive(range(len(self._bounds)), timeout)
         infos: dict[str, Any] = {}
         if any(replies):  # skipped in the common case: every info empty, obs shared
             for w, reply in self._decode(dict(enumerate(replies))).items():
@@ -414,6 +441,8 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
                 process.join()
         for conn in self._conns:
             conn.close()
+        if self._local is not None:  # closed already, unless it was terminated
+            self._local.close_envs()
         self._state = _BROKEN
 
     def __del__(self) -> None:
@@ -428,7 +457,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(num_envs={self.num_envs}, num_workers={self.num_workers}, "
-            f"envs_per_worker={self.envs_per_worker})"
+            f"envs_per_worker={self.envs_per_worker}, in_parent={self.in_parent})"
         )
 
     # -- messages -------------------------------------------------------------------------
@@ -449,7 +478,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
     def _per_env(self, *commands: tuple[str, Any]) -> tuple[Any, ...]:
         self._check_idle()
         replies = self._request(*commands)
-        return tuple(value for w in range(self.num_workers) for value in replies[w][1])
+        return tuple(value for w in range(len(self._bounds)) for value in replies[w][1])
 
     def _request(
         self,
@@ -463,13 +492,19 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
 
     def _post(self, *commands: tuple[str, Any], workers: Iterable[int] | None = None) -> list[int]:
         """Send a command to each worker (one for all, or one each); the workers sent to."""
-        targets = list(range(len(self._conns)) if workers is None else workers)
+        targets = list(range(len(self._bounds)) if workers is None else workers)
         self._state = _WAITING
         for i, w in enumerate(targets):
             self._send(w, b"p" + pickle.dumps(commands[i if len(commands) > 1 else 0]))
         return targets
 
     def _send(self, w: int, message: bytes) -> None:
+        """Send a request to worker ``w``; the parent's own block (always the last one, so
+        the workers already run) answers it at once."""
+        local = self._local
+        if local is not None and w == self.num_workers:
+            self._local_reply = local.handle(message) or b""
+            return
         try:
             if message is STEP:  # the actions are in shared memory: the signal says it all
                 self._signals.post(REQUEST, w, message=False)
@@ -486,6 +521,9 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         dead = []
         deadline = None if timeout is None else time.perf_counter() + timeout
         for w in workers:
+            if w == self.num_workers:  # the parent's own block answered when asked
+                replies[w] = self._local_reply
+                continue
             remaining = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
             try:
                 message = self._signals.wait(

@@ -32,6 +32,7 @@ from gymsamp.sampling.queued_reset import step_sub_env
 
 __all__ = [
     "STEP",
+    "BlockServer",
     "CloudPickled",
     "Queued",
     "Views",
@@ -129,7 +130,7 @@ def worker_main(
         with contextlib.suppress(OSError):  # e.g. the CPU went offline: run anywhere
             os.sched_setaffinity(0, {cpu})
     views = shared_views(spaces, memory, n)
-    server = _Worker(
+    server = BlockServer(
         env_fns.value,
         lo,
         conn.fileno(),
@@ -156,8 +157,9 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-class _Worker:
-    """Serves the sub-envs ``lo..`` of one worker process: one reply per request."""
+class BlockServer:
+    """Serves a block of sub-envs ``lo..``: one reply per request, in a worker process
+    (:meth:`serve`) or in the parent (:meth:`handle`, for the parent's own block)."""
 
     def __init__(
         self,
@@ -169,11 +171,11 @@ class _Worker:
         *,
         busy_poll_s: float = 0.0,
         autoreset_mode: AutoresetMode = AutoresetMode.DISABLED,
-        signals: tuple[Handshake, int],
+        signals: tuple[Handshake, int] | None = None,
     ) -> None:
         self.env_fns, self.lo, self.fd, self.spaces = env_fns, lo, fd, spaces
         self.busy_poll_s = busy_poll_s
-        self.signals, self.index = signals
+        self.signals = signals  # None: served in the parent process (no messages)
         self.obs, self.act, self.rewards, self.terminated, self.truncated = views
         self.envs: list[gym.Env[Any, Any]] = []
         self.current: int | None = None  # the sub-env at work, for error reports
@@ -183,7 +185,10 @@ class _Worker:
         self.autoreset_mode = autoreset_mode
 
     def serve(self) -> None:
-        signals, index, fd = self.signals, self.index, self.fd
+        """Answer requests until the parent closes this worker or goes away."""
+        if self.signals is None:
+            raise RuntimeError("the sub-envs served in the parent process take no messages")
+        (signals, index), fd = self.signals, self.fd
         while True:
             try:
                 has_message = signals.wait(
@@ -196,22 +201,28 @@ class _Worker:
                 message = read_message(fd) if has_message else STEP
             except EOFError:  # the parent is gone
                 return
-            try:
-                self.current = None
-                if message == STEP:
-                    reply = self.do_step((None, None))
-                else:
-                    command, data = pickle.loads(message[1:])
-                    if command == "close":
-                        self.close_envs()
-                        signals.post(REPLY, index, message=False)
-                        return
-                    reply = getattr(self, f"do_{command}")(data)
-            except Exception as err:
-                reply = b"e" + pickle.dumps(self.report(err))
+            reply = self.handle(message)
             signals.post(REPLY, index, message=bool(reply))
             if reply:
                 write_message(fd, reply)
+            if reply is None:  # closed
+                return
+
+    def handle(self, message: bytes) -> bytes | None:
+        """The reply to one request: empty if all went into shared memory, an error report
+        if it failed, None after a close."""
+        try:
+            self.current = None
+            if message == STEP:
+                return self.do_step((None, None))
+            command, data = pickle.loads(message[1:])
+            if command == "close":
+                self.close_envs()
+                return None
+            reply: bytes = getattr(self, f"do_{command}")(data)
+            return reply
+        except Exception as err:
+            return b"e" + pickle.dumps(self.report(err))
 
     def _parent_alive(self) -> bool:
         """Whether the parent's end of the socket is still open (it closes when the parent

@@ -30,7 +30,7 @@ from gymsamp.sampling.space_checks import check_observation_space
 from gymsamp.sampling.vector_envs import (
     VECTORIZATIONS,
     EnvFactory,
-    batched_workers,
+    batched_layout,
     choose_vectorization,
     env_dt,
     make_vector_env,
@@ -230,7 +230,7 @@ class ParallelRolloutSampler(SamplerBase):
         elif self.vectorization == "auto":
             self.vectorization_used = choose_vectorization(
                 self.num_workers, self.step_cost_us or 0.0, available_cpus()
-            )
+            )  # a parent block where it pays: no step timeout here, which it would escape
         else:
             self.vectorization_used = self.vectorization
         self._configure_ray()
@@ -269,9 +269,11 @@ class ParallelRolloutSampler(SamplerBase):
 
     def _vector_env(self) -> gym.vector.VectorEnv:
         if self._envs is None:
-            processes = None
+            processes, in_parent = None, 0
             if self.vectorization_used == "batched" and self.step_cost_us is not None:
-                processes = batched_workers(self.num_workers, self.step_cost_us, available_cpus())
+                processes, in_parent = batched_layout(
+                    self.num_workers, self.step_cost_us, available_cpus()
+                )
             self._envs = make_vector_env(
                 self._factory,
                 self.num_workers,
@@ -279,6 +281,7 @@ class ParallelRolloutSampler(SamplerBase):
                 record_state=self.record_states,
                 start_method=self.start_method,
                 num_workers=processes,
+                in_parent=in_parent,
             )
             self._finalizer = weakref.finalize(self, _close_vector_env, self._envs, True)
         return self._envs
@@ -286,7 +289,10 @@ class ParallelRolloutSampler(SamplerBase):
     def _layout(self) -> str:
         processes = getattr(self._envs, "num_workers", None)
         if self.vectorization_used == "batched" and processes:
-            return f"{self.num_workers} sub-envs on {processes} processes"
+            in_parent = getattr(self._envs, "in_parent", 0)
+            where = f"{self.num_workers - in_parent} sub-envs on {processes} process"
+            where += "es" if processes > 1 else ""
+            return where + (f", {in_parent} in this one" if in_parent else "")
         return f"{self.num_workers} workers"
 
     def close(self) -> None:

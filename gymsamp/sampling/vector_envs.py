@@ -38,6 +38,7 @@ __all__ = [
     "InProcessVectorEnv",
     "SingleEnvVector",
     "SubEnvFactory",
+    "batched_layout",
     "batched_workers",
     "choose_vectorization",
     "env_dt",
@@ -201,6 +202,7 @@ def make_vector_env(
     record_state: bool = True,
     start_method: str | None = None,
     num_workers: int | None = None,
+    in_parent: int = 0,
 ) -> VectorEnv:
     """A vector env of ``num_envs`` prepared sub-envs with autoreset ``DISABLED``.
 
@@ -212,6 +214,8 @@ def make_vector_env(
         start_method: Multiprocessing start method of the worker processes (None: default).
         num_workers: ``"batched"`` only: worker processes (default ``min(num_envs, CPUs)``),
             each stepping ``ceil(num_envs / num_workers)`` sub-envs.
+        in_parent: ``"batched"`` only: sub-envs stepped in this process, while the workers
+            step the others (:func:`batched_layout`).
 
     Example:
         >>> envs = make_vector_env(EnvFactory("CartPole-v1"), 4, "batched", num_workers=2)
@@ -238,7 +242,9 @@ def make_vector_env(
             context=start_method,
         )
     if mode == "batched":
-        return BatchedAsyncVectorEnv(env_fns, num_workers, context=start_method)
+        return BatchedAsyncVectorEnv(
+            env_fns, num_workers, context=start_method, in_parent=in_parent
+        )
     raise ValueError(f"vectorization must be 'sync', 'async' or 'batched' here, got {mode!r}")
 
 
@@ -278,6 +284,15 @@ BATCHED_MIN_GAIN = 1.15
 #: From this step cost on, one process per sub-env costs < ~3% in messages and lets the OS
 #: balance sub-envs whose step costs vary (contacts, iterative solvers).
 ASYNC_MIN_STEP_US = 1000.0
+#: The parent's own block (:func:`batched_layout`) costs the parent this much per step on top
+#: of its share of env steps and the collection loop: the batched env's own work (actions into
+#: shared memory, signals, copies of the results). Fitted to samplers of 8 sub-envs on 2 vCPUs
+#: with steps of 3-34 us (bench/NOTES.md 17): the predicted gains were within 0.1 of the
+#: measured ones, and below them for steps of 10 us and more.
+PARENT_BLOCK_US = 10.0
+#: A layout with the parent's block runs one process fewer than there are CPUs, so other load
+#: on the machine hurts it less than a worker per CPU: it needs a smaller predicted gain.
+PARENT_BLOCK_MIN_GAIN = 1.1
 
 
 def _batched_us(num_envs: int, step_cost_us: float, processes: int) -> float:
@@ -298,20 +313,60 @@ def batched_workers(num_envs: int, step_cost_us: float, cpu_count: int | None) -
     return min(range(min(2, top), top + 1), key=lambda p: _batched_us(num_envs, step_cost_us, p))
 
 
-def choose_vectorization(num_workers: int, step_cost_us: float, cpu_count: int | None) -> str:
+def batched_layout(
+    num_envs: int, step_cost_us: float, cpu_count: int | None, *, parent_block: bool = True
+) -> tuple[int, int]:
+    """``(worker processes, sub-envs stepped in the parent)`` for ``"batched"``.
+
+    ``P = batched_workers(...)`` processes; or, where those would take every CPU (and
+    ``parent_block``), ``P - 1`` workers and ``num_envs // P`` sub-envs in the parent, which
+    would otherwise wait for the workers (``in_parent`` of
+    :class:`~gymsamp.sampling.batched_vector_env.BatchedAsyncVectorEnv`). Without
+    ``parent_block`` (a step timeout cannot bound the parent's own steps), workers only.
+
+    Example:
+        >>> batched_layout(8, 5.0, 2), batched_layout(8, 5.0, 2, parent_block=False)
+        ((1, 4), (2, 0))
+        >>> batched_layout(8, 200.0, 16)  # CPUs to spare: the parent keeps to booking
+        (8, 0)
+    """
+    processes = batched_workers(num_envs, step_cost_us, cpu_count)
+    if parent_block and 2 <= processes >= (cpu_count or 1):
+        return processes - 1, num_envs // processes
+    return processes, 0
+
+
+def _layout_us(num_envs: int, step_cost_us: float, workers: int, in_parent: int) -> float:
+    """The model's microseconds per vector step of a batched layout, collection loop included
+    (with a parent block, the parent's share and the workers' run side by side)."""
+    remote = _batched_us(num_envs - in_parent, step_cost_us, workers)
+    if not in_parent:
+        return remote + COLLECTION_LOOP_US
+    return max(in_parent * step_cost_us + COLLECTION_LOOP_US + PARENT_BLOCK_US, remote)
+
+
+def choose_vectorization(
+    num_workers: int, step_cost_us: float, cpu_count: int | None, *, parent_block: bool = True
+) -> str:
     """``"sync"``, ``"batched"`` or ``"async"`` for ``vectorization="auto"``.
 
     For ``n = num_workers`` sub-envs of step cost ``c``, a vector step costs ``n * c`` in this
-    process and ``ceil(n / P) * c + BATCHED_FIXED_US + BATCHED_PER_WORKER_US * P`` batched over
-    ``P = batched_workers(...)`` processes, plus ``COLLECTION_LOOP_US`` either way. The choice:
+    process and ``ceil(n / P) * c + BATCHED_FIXED_US + BATCHED_PER_WORKER_US * P`` over ``P``
+    worker processes, plus ``COLLECTION_LOOP_US`` either way; with a block of ``k`` sub-envs in
+    the parent (:func:`batched_layout`), the parent's ``k * c + COLLECTION_LOOP_US +
+    PARENT_BLOCK_US`` and the workers' part run side by side. The choice:
 
     - ``"sync"``: one sub-env, one CPU, or batching predicted less than ``BATCHED_MIN_GAIN``
-      times as fast (steps too cheap to pay for the messages; CartPole on 2 CPUs);
+      (``PARENT_BLOCK_MIN_GAIN`` with a parent block) times as fast: steps too cheap to pay
+      for the messages;
     - ``"async"``: steps of at least ``ASYNC_MIN_STEP_US``, where messages are negligible;
-    - ``"batched"``: in between.
+    - ``"batched"``: in between (CartPole's ~6 us steps x 8 on 2 CPUs: 4 in the parent, 4 in
+      one worker).
 
     Example:
-        >>> choose_vectorization(8, 8.5, 2), choose_vectorization(8, 20.0, 2)
+        >>> choose_vectorization(8, 6.0, 2), choose_vectorization(8, 3.0, 2)
+        ('batched', 'sync')
+        >>> choose_vectorization(8, 6.0, 2, parent_block=False), choose_vectorization(8, 20.0, 2)
         ('sync', 'batched')
         >>> choose_vectorization(2, 200.0, 2), choose_vectorization(2, 5000.0, 2)
         ('batched', 'async')
@@ -319,10 +374,10 @@ def choose_vectorization(num_workers: int, step_cost_us: float, cpu_count: int |
     cpus = cpu_count or 1
     if num_workers == 1 or cpus == 1:
         return "sync"
-    processes = batched_workers(num_workers, step_cost_us, cpus)
+    workers, in_parent = batched_layout(num_workers, step_cost_us, cpus, parent_block=parent_block)
     in_process = num_workers * step_cost_us + COLLECTION_LOOP_US
-    batched = _batched_us(num_workers, step_cost_us, processes) + COLLECTION_LOOP_US
-    if in_process < BATCHED_MIN_GAIN * batched:
+    batched = _layout_us(num_workers, step_cost_us, workers, in_parent)
+    if in_process < (PARENT_BLOCK_MIN_GAIN if in_parent else BATCHED_MIN_GAIN) * batched:
         return "sync"
     return "async" if step_cost_us >= ASYNC_MIN_STEP_US else "batched"
 

@@ -140,6 +140,76 @@ def test_layout_splits_sub_envs_into_blocks(make):
         BatchedAsyncVectorEnv([counting()], 0)
 
 
+def test_a_parent_block_steps_the_last_sub_envs_in_this_process(make):
+    before = children()
+    envs = make([counting(terminate_at=t) for t in (3, 4, 5, 6, 7)], 2, in_parent=2)
+    assert (envs.num_workers, envs.envs_per_worker, envs.in_parent) == (2, 2, 2)
+    assert len(envs.processes) == children() - before == 2
+    assert repr(envs).endswith("in_parent=2)")
+    assert envs.get_attr("terminate_at") == (3, 4, 5, 6, 7)
+    envs.reset(seed=0)
+    # The parent's sub-envs live here: their state is visible without any message.
+    local = envs._local.envs
+    assert [env.unwrapped.terminate_at for env in local] == [6, 7]
+    obs, *_ = envs.step(zeros(5))
+    assert obs[:, 0].tolist() == [1.0] * 5
+    assert [env.unwrapped.step_count for env in local] == [1, 1]
+    envs.close()
+    assert envs._local.envs == []  # closed and let go
+    assert children() == before
+
+
+@pytest.mark.parametrize(
+    ("in_parent", "error", "match"),
+    [
+        (-1, ValueError, r"in_parent must be an int >= 0, got -1"),
+        (
+            4,
+            ValueError,
+            r"in_parent must leave at least one sub-env to the workers: be < "
+            r"len\(env_fns\)=4, got 4",
+        ),
+        (1.0, TypeError, "in_parent"),
+        (True, TypeError, "in_parent"),
+    ],
+)
+def test_bad_parent_blocks(in_parent, error, match):
+    before = children()
+    with pytest.raises(error, match=match):
+        BatchedAsyncVectorEnv([counting()] * 4, 1, in_parent=in_parent)
+    assert children() == before
+
+
+def test_an_error_in_the_parent_block_names_the_sub_env_and_the_env_stays_usable(make):
+    fns = [counting()] * 3 + [lambda: RaisingEnv(raise_at=2, message="100% broken")]
+    envs = make(fns, 1, in_parent=2)
+    envs.reset()
+    envs.step(zeros(4))
+    with pytest.raises(WorkerError, match=r"sub-env 3 raised ToyEnvError: 100% broken") as info:
+        envs.step(zeros(4))
+    assert (info.value.env_index, info.value.worker_index) == (3, 1)  # block 1: the parent's
+    assert "raise ToyEnvError" in info.value.remote_traceback
+    assert envs.get_attr("step_count")[:3] == (2, 2, 2)  # the workers' steps completed
+    obs, _ = envs.reset(seed=1)
+    assert obs[:, 0].tolist() == [0.0] * 4
+
+
+def test_a_parent_block_queues_and_pauses_like_a_worker(make):
+    envs = make([counting(terminate_at=2)] * 4, 1, in_parent=2)
+    envs.reset(seed=0)
+    envs.queue_reset(3, seed=7, options=None)
+    envs.pause(2)
+    envs.step(zeros(4))
+    obs, rewards, terminated, _, infos = envs.step(zeros(4))
+    assert terminated.tolist() == [True, True, False, True]  # the paused one did not step
+    assert rewards.tolist() == [2.0, 2.0, 0.0, 2.0]
+    assert obs[:, 0].tolist() == [2.0, 2.0, 0.0, 0.0]  # sub-env 3 reset inside the step
+    assert infos["_final_obs"].tolist() == [False, False, False, True]
+    assert infos["final_obs"][3].tolist() == [2.0]
+    expected_draw = CountingEnv().reset(seed=7)[1]["reset_seed_draw"]
+    assert infos["reset_seed_draw"][3] == expected_draw
+
+
 @pytest.mark.parametrize("busy_poll_us", [-1.0, math.nan, math.inf, True, "100"])
 def test_busy_poll_must_be_a_finite_duration(busy_poll_us):
     before = children()
@@ -180,9 +250,10 @@ def test_factories_are_not_pickled_under_fork(make):
     assert make([factory] * 2, 2).reset()[0].shape == (2, 1)
 
 
-def test_reset_and_step_match_sync_vector_env(make):
+@pytest.mark.parametrize(("num_workers", "in_parent"), [(2, 0), (1, 2), (2, 1)])
+def test_reset_and_step_match_sync_vector_env(make, num_workers, in_parent):
     fns = [lambda: gym.make("CartPole-v1")] * 4
-    envs = make(fns, 2)
+    envs = make(fns, num_workers, in_parent=in_parent)
     ref = SyncVectorEnv(fns, autoreset_mode=AutoresetMode.DISABLED)
     try:
         for a, b in zip(envs.reset(seed=3), ref.reset(seed=3), strict=True):
@@ -198,8 +269,9 @@ def test_reset_and_step_match_sync_vector_env(make):
         ref.close()
 
 
-def test_masked_reset_uses_own_seeds_and_keeps_the_others(make):
-    envs = make([counting()] * 4, 2)
+@pytest.mark.parametrize("in_parent", [0, 1])
+def test_masked_reset_uses_own_seeds_and_keeps_the_others(make, in_parent):
+    envs = make([counting()] * 4, 2, in_parent=in_parent)
     obs, infos = envs.reset(seed=[1, 2, 3, 4])
     reference = CountingEnv()
     draws = [reference.reset(seed=s)[1]["reset_seed_draw"] for s in (1, 2, 3, 4, 9)]
@@ -317,8 +389,9 @@ def test_empty_infos_cost_nothing_and_others_are_batched_like_gymnasium(make):
 # --- call / get_attr / set_attr -----------------------------------------------------------
 
 
-def test_call_get_attr_set_attr(make):
-    envs = make([counting(terminate_at=t) for t in (3, 4, 5)], 2)
+@pytest.mark.parametrize("in_parent", [0, 1])
+def test_call_get_attr_set_attr(make, in_parent):
+    envs = make([counting(terminate_at=t) for t in (3, 4, 5)], 2, in_parent=in_parent)
     envs.reset()
     assert envs.get_attr("terminate_at") == (3, 4, 5)
     assert envs.call("get_domain_param") == ({"increment": 1.0},) * 3
@@ -483,17 +556,20 @@ def test_ctrl_c_ends_every_batched_worker(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("ending", boundaries.ENDINGS, ids=["terminal", "timeout", "both", "one"])
-def test_episode_boundaries_in_the_collection_loop(make, ending):
+@pytest.mark.parametrize("in_parent", [0, 1])
+def test_episode_boundaries_in_the_collection_loop(make, ending, in_parent):
     terminate_at, truncate_at, length, last_type, last_truncated = ending
-    envs = make([counting(terminate_at=terminate_at, truncate_at=truncate_at)] * 3, 2)
+    fns = [counting(terminate_at=terminate_at, truncate_at=truncate_at)] * 3
+    envs = make(fns, 2, in_parent=in_parent)
     rollouts = collect(envs, IdlePolicy(DISCRETE), boundaries.jobs(), Quota(min_rollouts=7))
     assert [ro.rollout_info["rollout_index"] for ro in rollouts] == list(range(7))
     for ro in rollouts:
         boundaries.check_counting_rollout(ro, length, last_type, last_truncated)
 
 
-def test_reset_seeds_reach_every_rollout(make):
-    envs = make([lambda: RandomLengthEnv(mean_length=6)] * 3, 2)
+@pytest.mark.parametrize("in_parent", [0, 1, 2])
+def test_reset_seeds_reach_every_rollout(make, in_parent):
+    envs = make([lambda: RandomLengthEnv(mean_length=6)] * 3, 1, in_parent=in_parent)
     rollouts = collect(envs, IdlePolicy(DISCRETE), boundaries.jobs(5), Quota(min_rollouts=8))
     reference = RandomLengthEnv(mean_length=6)
     expected = [reference.reset(seed=derive_seed(5, 0, k))[1]["length"] for k in range(8)]
@@ -608,3 +684,41 @@ def test_auto_chooses_batching_for_mid_cost_envs_and_says_so():
         rollouts = sampler.sample()
     assert rollouts[0].rollout_info["rollout_index"] == 0
     assert rollouts[0].step_types[0] == StepType.FIRST
+
+
+@pytest.mark.parametrize("name", ["idle", "random", "noisy"])
+def test_auto_steps_a_share_in_the_parent_where_cpus_are_scarce(references, name, monkeypatch):
+    """CartPole-like steps (6 us) x 8 sub-envs on 2 CPUs: 4 in one worker, 4 in the parent,
+    and the rollouts are still those of rollout()."""
+    import gymsamp.sampling.parallel_rollout_sampler as sampler_module
+
+    monkeypatch.setattr(sampler_module, "_probe_step_cost", lambda probe: 6.0)
+    monkeypatch.setattr(sampler_module, "available_cpus", lambda: 2)
+    env, policy = prs.policies()[name]
+    with ParallelRolloutSampler(
+        env, policy, 8, min_rollouts=5, seed=0, max_steps=30, show_progress_bar=False
+    ) as sampler:
+        assert sampler.vectorization_used == "batched"
+        rollouts = sampler.sample()
+        layout = sampler._envs
+        assert (layout.num_workers, layout.in_parent) == (1, 4)
+        assert sampler._layout() == "4 sub-envs on 1 process, 4 in this one"
+    for ref, ro in zip(references[name], rollouts, strict=True):
+        prs.assert_same(ref, ro)
+
+
+def test_a_step_timeout_keeps_every_sub_env_in_a_worker(monkeypatch):
+    import gymsamp.sampling.parallel_rollout_sampler as sampler_module
+
+    monkeypatch.setattr(sampler_module, "available_cpus", lambda: 2)
+    with ParallelRolloutSampler(
+        counting(terminate_at=3),
+        IdlePolicy(DISCRETE),
+        8,
+        min_rollouts=8,
+        step_timeout=30.0,
+        show_progress_bar=False,
+    ) as sampler:
+        sampler.sample()
+        assert sampler.vectorization_used == "batched"
+        assert sampler._envs.in_parent == 0

@@ -489,6 +489,21 @@ class TestAutoVectorization:
         assert choose_vectorization(4, 10.0, 8) == "sync"  # cheaper than a pipe round trip
         assert choose_vectorization(4, 1000.0, 1) == "sync"  # one core: no parallelism to win
         assert choose_vectorization(4, 1000.0, 2) == "async"
+        # 2 CPUs: one worker and a block in the parent pay from CartPole's ~6 us steps x 8 on,
+        # not for 4 cheap sub-envs, and never where a step timeout rules the parent block out.
+        assert choose_vectorization(8, 6.0, 2) == "batched"
+        assert choose_vectorization(8, 6.0, 2, parent_block=False) == "sync"
+        assert choose_vectorization(4, 4.0, 2) == "sync"
+        assert choose_vectorization(8, 3.0, 2) == "sync"
+
+    def test_batched_layout(self):
+        from gymsamp.sampling.vector_envs import batched_layout
+
+        assert batched_layout(8, 6.0, 2) == (1, 4)  # equal shares: the worker's and the parent's
+        assert batched_layout(5, 6.0, 2) == (1, 2)  # the parent, which also books, takes less
+        assert batched_layout(2, 200.0, 2) == (1, 1)
+        assert batched_layout(8, 6.0, 2, parent_block=False) == (2, 0)
+        assert batched_layout(8, 200.0, 16) == (8, 0)  # CPUs to spare: workers only
 
     def test_measured_at_construction_and_reported(self):
         cheap = ParallelRolloutSampler(
