@@ -115,6 +115,11 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
             inherit the single CPU.
         autoreset_mode: As in Gymnasium's vector envs (``metadata["autoreset_mode"]`` tells);
             queued resets apply in every mode and take precedence over an autoreset.
+        in_parent: The last ``in_parent`` sub-envs are stepped in this process, inside
+            ``step_async`` once the workers have their requests (their block's
+            ``worker_index`` in errors is ``num_workers``); the workers step the others. On
+            few CPUs the parent, which would otherwise wait, does a share of the work. A step
+            timeout does not bound these sub-envs' steps.
         busy_poll_us: Microseconds a worker keeps checking for the next request after a
             reply, and the parent for the replies after a request, giving the CPU away
             between checks (``sched_yield``), before they sleep. A sleeping process costs

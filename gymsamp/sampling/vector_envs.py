@@ -290,9 +290,6 @@ ASYNC_MIN_STEP_US = 1000.0
 #: with steps of 3-34 us (bench/NOTES.md 17): the predicted gains were within 0.1 of the
 #: measured ones, and below them for steps of 10 us and more.
 PARENT_BLOCK_US = 10.0
-#: A layout with the parent's block runs one process fewer than there are CPUs, so other load
-#: on the machine hurts it less than a worker per CPU: it needs a smaller predicted gain.
-PARENT_BLOCK_MIN_GAIN = 1.1
 
 
 def _batched_us(num_envs: int, step_cost_us: float, processes: int) -> float:
@@ -357,10 +354,10 @@ def choose_vectorization(
     PARENT_BLOCK_US`` and the workers' part run side by side. The choice:
 
     - ``"sync"``: one sub-env, one CPU, or batching predicted less than ``BATCHED_MIN_GAIN``
-      (``PARENT_BLOCK_MIN_GAIN`` with a parent block) times as fast: steps too cheap to pay
-      for the messages;
+      times as fast: steps too cheap to pay for the messages (CartPole's ~5-6 us steps are at
+      the edge on 2 CPUs, where either choice measured within noise of the other);
     - ``"async"``: steps of at least ``ASYNC_MIN_STEP_US``, where messages are negligible;
-    - ``"batched"``: in between (CartPole's ~6 us steps x 8 on 2 CPUs: 4 in the parent, 4 in
+    - ``"batched"``: in between (8 sub-envs of 20 us steps on 2 CPUs: 4 in the parent, 4 in
       one worker).
 
     Example:
@@ -377,7 +374,7 @@ def choose_vectorization(
     workers, in_parent = batched_layout(num_workers, step_cost_us, cpus, parent_block=parent_block)
     in_process = num_workers * step_cost_us + COLLECTION_LOOP_US
     batched = _layout_us(num_workers, step_cost_us, workers, in_parent)
-    if in_process < (PARENT_BLOCK_MIN_GAIN if in_parent else BATCHED_MIN_GAIN) * batched:
+    if in_process < BATCHED_MIN_GAIN * batched:
         return "sync"
     return "async" if step_cost_us >= ASYNC_MIN_STEP_US else "batched"
 
