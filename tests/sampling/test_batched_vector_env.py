@@ -688,11 +688,11 @@ def test_auto_chooses_batching_for_mid_cost_envs_and_says_so():
 
 @pytest.mark.parametrize("name", ["idle", "random", "noisy"])
 def test_auto_steps_a_share_in_the_parent_where_cpus_are_scarce(references, name, monkeypatch):
-    """CartPole-like steps (6 us) x 8 sub-envs on 2 CPUs: 4 in one worker, 4 in the parent,
-    and the rollouts are still those of rollout()."""
+    """Steps of 10 us x 8 sub-envs on 2 CPUs: 4 in one worker, 4 in the parent, and the
+    rollouts are still those of rollout()."""
     import gymsamp.sampling.parallel_rollout_sampler as sampler_module
 
-    monkeypatch.setattr(sampler_module, "_probe_step_cost", lambda probe: 6.0)
+    monkeypatch.setattr(sampler_module, "_probe_step_cost", lambda probe: 10.0)
     monkeypatch.setattr(sampler_module, "available_cpus", lambda: 2)
     env, policy = prs.policies()[name]
     with ParallelRolloutSampler(

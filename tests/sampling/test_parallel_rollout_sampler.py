@@ -489,10 +489,11 @@ class TestAutoVectorization:
         assert choose_vectorization(4, 10.0, 8) == "sync"  # cheaper than a pipe round trip
         assert choose_vectorization(4, 1000.0, 1) == "sync"  # one core: no parallelism to win
         assert choose_vectorization(4, 1000.0, 2) == "async"
-        # 2 CPUs: one worker and a block in the parent pay from ~6 us steps x 8 on, not for 4
-        # cheap sub-envs, and never where a step timeout rules the parent block out.
-        assert choose_vectorization(8, 6.0, 2) == "batched"
-        assert choose_vectorization(8, 6.0, 2, parent_block=False) == "sync"
+        # 2 CPUs: one worker and a block in the parent pay for 10 us steps x 8, not for
+        # CartPole's ~6 us or 4 cheap sub-envs, and a step timeout rules the parent block out.
+        assert choose_vectorization(8, 10.0, 2) == "batched"
+        assert choose_vectorization(8, 10.0, 2, parent_block=False) == "sync"
+        assert choose_vectorization(8, 6.0, 2) == "sync"
         assert choose_vectorization(4, 4.0, 2) == "sync"
         assert choose_vectorization(8, 3.0, 2) == "sync"
 
