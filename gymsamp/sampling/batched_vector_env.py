@@ -524,10 +524,11 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         """One raw reply from each worker, in order; broken unless all arrive in time."""
         replies: dict[int, bytes] = {}
         dead = []
+        if self._local is not None and self.num_workers in workers:
+            replies[self.num_workers] = self._local_reply  # the parent's block answered at once
         deadline = None if timeout is None else time.perf_counter() + timeout
         for w in workers:
-            if w == self.num_workers:  # the parent's own block answered when asked
-                replies[w] = self._local_reply
+            if w in replies:
                 continue
             remaining = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
             try:

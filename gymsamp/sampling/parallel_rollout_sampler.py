@@ -230,7 +230,7 @@ class ParallelRolloutSampler(SamplerBase):
         elif self.vectorization == "auto":
             self.vectorization_used = choose_vectorization(
                 self.num_workers, self.step_cost_us or 0.0, available_cpus()
-            )  # a parent block where it pays: no step timeout here, which it would escape
+            )  # no step timeout on this path, so a block of sub-envs in the parent may pay
         else:
             self.vectorization_used = self.vectorization
         self._configure_ray()

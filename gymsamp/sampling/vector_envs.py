@@ -329,7 +329,7 @@ def batched_layout(
         (8, 0)
     """
     processes = batched_workers(num_envs, step_cost_us, cpu_count)
-    if parent_block and 2 <= processes >= (cpu_count or 1):
+    if parent_block and processes >= 2 and processes >= (cpu_count or 1):
         return processes - 1, num_envs // processes
     return processes, 0
 

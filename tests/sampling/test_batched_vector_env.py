@@ -475,8 +475,10 @@ def test_a_dead_worker_names_the_worker_and_its_sub_envs(make, how):
     assert children() == before - 1  # the live worker ended too
 
 
-def test_step_timeout_then_close_terminates(make):
-    envs = make([lambda: HangingEnv(hang_at=2, hang_seconds=60)] * 2 + [counting()] * 2, 2)
+@pytest.mark.parametrize("in_parent", [0, 1])
+def test_step_timeout_then_close_terminates(make, in_parent):
+    fns = [lambda: HangingEnv(hang_at=2, hang_seconds=60)] * 2 + [counting()] * 2
+    envs = make(fns, 2, in_parent=in_parent)  # sub-env 3 in the parent, or in worker 1
     envs.reset()
     envs.step(zeros(4))
     envs.step_async(zeros(4))
