@@ -199,6 +199,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         self._bounds = [(lo, min(lo + k, remote)) for lo in range(0, remote, k)]
         if in_parent:
             self._bounds.append((remote, n))
+        self._blocks = range(len(self._bounds))
         self._owner = [  # sub-env -> (its block, its place there)
             (w, i - lo) for w, (lo, hi) in enumerate(self._bounds) for i in range(lo, hi)
         ]
@@ -383,7 +384,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         """The step results; ``multiprocessing.TimeoutError`` after ``timeout`` seconds."""
         if self._state != _WAITING or self._pending_reset is not None:
             raise gym.error.NoAsyncCallError("step_wait called without step_async", "step")
-        replies = self._receive(range(len(self._bounds)), timeout)
+        replies = self._receive(self._blocks, timeout)
         infos: dict[str, Any] = {}
         if any(replies):  # skipped in the common case: every info empty, obs shared
             for w, reply in self._decode(dict(enumerate(replies))).items():
@@ -527,17 +528,14 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         if self._local is not None and self.num_workers in workers:
             replies[self.num_workers] = self._local_reply  # the parent's block answered at once
         deadline = None if timeout is None else time.perf_counter() + timeout
+        wait, spin_s = self._signals.wait, self._spin_s
         for w in workers:
             if w in replies:
                 continue
             remaining = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
             try:
-                message = self._signals.wait(
-                    REPLY,
-                    w,
-                    spin_s=self._spin_s,
-                    alive=self.processes[w].is_alive,
-                    timeout=remaining,
+                message = wait(
+                    REPLY, w, spin_s=spin_s, alive=self.processes[w].is_alive, timeout=remaining
                 )
                 replies[w] = read_message(self._fds[w]) if message else b""
             except TimeoutError:  # an OSError too: caught first

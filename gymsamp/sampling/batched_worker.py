@@ -280,10 +280,11 @@ class BlockServer:
         lo, envs, paused = self.lo, self.envs, self.paused
         mode, pending, waiting = self.autoreset_mode, self.pending, self.queued
         if actions is None:  # from shared memory: a private copy, which envs may keep
-            block = tree_apply(lambda v: v[lo : lo + len(envs)].copy(), self.act)
-            if not isinstance(block, np.ndarray):  # dict / tuple batch: one row per sub-env
-                block = [tree_apply(lambda v, j=j: v[j], block) for j in range(len(envs))]
-            actions = block
+            if isinstance(self.act, np.ndarray):
+                actions = self.act[lo : lo + len(envs)].copy()
+            else:  # dict / tuple batch: one row per sub-env
+                block = tree_apply(lambda v: v[lo : lo + len(envs)].copy(), self.act)
+                actions = [tree_apply(lambda v, j=j: v[j], block) for j in range(len(envs))]
         rewards, terminated, truncated, view = (
             self.rewards,
             self.terminated,

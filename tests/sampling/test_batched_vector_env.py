@@ -559,10 +559,11 @@ def test_ctrl_c_ends_every_batched_worker(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("ending", boundaries.ENDINGS, ids=["terminal", "timeout", "both", "one"])
 @pytest.mark.parametrize("in_parent", [0, 1])
-def test_episode_boundaries_in_the_collection_loop(make, ending, in_parent):
+@pytest.mark.parametrize("copy", [True, False])  # False: the loop copies the shared batch
+def test_episode_boundaries_in_the_collection_loop(make, ending, in_parent, copy):
     terminate_at, truncate_at, length, last_type, last_truncated = ending
     fns = [counting(terminate_at=terminate_at, truncate_at=truncate_at)] * 3
-    envs = make(fns, 2, in_parent=in_parent)
+    envs = make(fns, 2, in_parent=in_parent, copy=copy)
     rollouts = collect(envs, IdlePolicy(DISCRETE), boundaries.jobs(), Quota(min_rollouts=7))
     assert [ro.rollout_info["rollout_index"] for ro in rollouts] == list(range(7))
     for ro in rollouts:
