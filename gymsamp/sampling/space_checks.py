@@ -40,12 +40,18 @@ def check_observation_space(space: gym.Space[Any]) -> None:
 # Action batches up to this size are checked for NaN and inf with Python floats.
 _SMALL = 64
 
+# The clip ufunc itself: np.clip and ndarray.clip wrap it in Python dispatch that costs twice
+# as much as the clipping on a small batch (once per vector step).
+try:
+    from numpy._core.umath import clip as _clip  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover (a numpy that moved it)
+    _clip = np.clip
+
 
 def _clipper(space: gym.Space[Any]) -> Callable[[np.ndarray], np.ndarray]:
     if isinstance(space, gym.spaces.Box):
         low, high, dtype = space.low, space.high, space.dtype
-        # The method, not np.clip: the function's dispatch costs as much again on small batches.
-        return lambda actions: actions.clip(low, high).astype(dtype, copy=False)
+        return lambda actions: _clip(actions, low, high).astype(dtype, copy=False)
     return lambda actions: actions
 
 
