@@ -14,6 +14,7 @@ their domain parameters), and nothing keeps a view into a batch alive.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -219,13 +220,16 @@ class RolloutAssembler:
 
     def _shared_floats(self, value: Any) -> Any:
         """``value`` with each float of a dict replaced by the equal float of the last
-        rollout's dict (floats are immutable: sharing them is safe). Rollouts at nominal
-        domain parameters then share their values, the common case."""
+        rollout's dict (floats are immutable: sharing them is safe), and each name interned.
+        Rollouts at nominal domain parameters then share their names and values, the common
+        case, also where every reset info arrives pickled from a worker."""
         if not isinstance(value, dict):
             return value
         last = self._last_floats
         shared = {}
         for key, item in value.items():
+            if type(key) is str:  # names that arrived pickled from a worker are new objects
+                key = sys.intern(key)
             if type(item) is float:
                 previous = last.get(key)
                 if previous is not None and previous == item:

@@ -66,3 +66,35 @@ def test_equal_domain_parameters_share_their_float_objects_but_not_their_dicts(r
     assert first["length"] is second["length"]  # immutable: sharing is safe
     first["length"] = 2.0  # the dicts stay independent
     assert second["length"] == 0.5
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "batched"])
+def test_rollouts_share_equal_domain_parameter_names_and_values(vectorization):
+    # Names and values that arrive pickled from a worker are new objects for every reset:
+    # each rollout would keep its own copies (~0.4 KB per CartPole rollout).
+    with ParallelRolloutSampler(
+        "CartPole-v1",
+        IdlePolicy(gym.spaces.Discrete(2)),
+        2,
+        min_rollouts=4,
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    ) as sampler:
+        first, *others = [ro.rollout_info["domain_param"] for ro in sampler.sample()]
+    assert first == {
+        "gravity": 9.8,
+        "masscart": 1.0,
+        "masspole": 0.1,
+        "length": 0.5,
+        "force_mag": 10.0,
+        "tau": 0.02,
+    }
+    for params in others:
+        assert params == first
+        assert params is not first  # each rollout's dict is its own
+        for (name, value), (first_name, first_value) in zip(
+            params.items(), first.items(), strict=True
+        ):
+            assert name is first_name
+            assert value is first_value
