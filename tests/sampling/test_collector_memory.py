@@ -6,6 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from gymsamp.envs.adapters import CartPoleAdapter
 from gymsamp.policies import IdlePolicy
 from gymsamp.sampling import ParallelRolloutSampler
 
@@ -82,14 +83,7 @@ def test_rollouts_share_equal_domain_parameter_names_and_values(vectorization):
         show_progress_bar=False,
     ) as sampler:
         first, *others = [ro.rollout_info["domain_param"] for ro in sampler.sample()]
-    assert first == {
-        "gravity": 9.8,
-        "masscart": 1.0,
-        "masspole": 0.1,
-        "length": 0.5,
-        "force_mag": 10.0,
-        "tau": 0.02,
-    }
+    assert first == CartPoleAdapter(gym.make("CartPole-v1").unwrapped).nominal_domain_param()
     for params in others:
         assert params == first
         assert params is not first  # each rollout's dict is its own
