@@ -1,0 +1,151 @@
+"""The return over a grid of domain parameters: a heatmap (2-D) or a line (1-D)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gymsamp.data import StepSequence
+from gymsamp.plot._figure import env_id_of, new_figure
+from gymsamp.summary import (
+    as_rollout_list,
+    domain_param_values,
+    format_number,
+    grid_param_names,
+    rollout_returns,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import FigureBase
+
+__all__ = ["plot_return_grid"]
+
+
+def _param_columns(rollouts: Sequence[StepSequence]) -> dict[str, np.ndarray]:
+    return domain_param_values(rollouts)
+
+
+def plot_return_grid(
+    rollouts: StepSequence | Iterable[StepSequence],
+    x_name: str | None = None,
+    y_name: str | None = None,
+    *,
+    nominal: Mapping[str, Any] | None = None,
+    title: str | None = None,
+    fig: FigureBase | None = None,
+) -> FigureBase:
+    """Mean return over a grid of domain parameters: a heatmap (2-D) or a line (1-D).
+
+    Made for the rollouts of :func:`gymsamp.sampling.eval_domain_params` over a
+    :func:`gymsamp.envs.param_grid` (or a sampler's ``sample(domain_params=grid)``): rollouts
+    are grouped by the values of the parameters in their ``rollout_info["domain_param"]`` and
+    each cell shows the mean return of its rollouts (annotated; the count per cell is in the
+    title). Cells without rollouts stay blank.
+
+    Args:
+        rollouts: The rollouts.
+        x_name: The parameter on the x axis; with ``y_name`` None too, both are found by
+            :func:`grid_param_names`.
+        y_name: The parameter on the y axis, or None for a 1-D plot over ``x_name``.
+        nominal: Nominal parameter values, shown in the axis labels.
+        title: The title; by default names the env and the parameters.
+        fig: A figure or subfigure to draw into (a new figure if None).
+
+    Returns:
+        The figure drawn into (the heatmap's axes first, then its colorbar).
+
+    Raises:
+        ValueError: A named parameter is missing from the rollouts, or no grid was found.
+
+    Example:
+        >>> from gymsamp.envs import param_grid
+        >>> from gymsamp.policies import IdlePolicy
+        >>> from gymsamp.sampling import eval_domain_params
+        >>> import gymnasium as gym
+        >>> grid = param_grid({"length": [0.25, 0.5, 1.0], "masspole": [0.05, 0.1]})
+        >>> ros = eval_domain_params(1, "CartPole-v1", IdlePolicy(gym.spaces.Discrete(2)),
+        ...                          grid, seed=0)
+        >>> fig = plot_return_grid(ros, "length", "masspole")
+        >>> fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
+        ('length', 'masspole')
+    """
+    rollouts = as_rollout_list(rollouts)
+    if x_name is None and y_name is None:
+        names = grid_param_names(rollouts)
+        if not names:
+            raise ValueError(
+                "the rollouts do not vary domain parameters on a grid; pass x_name (and y_name)"
+            )
+        x_name, y_name = names[0], (names[1] if len(names) > 1 else None)
+    assert x_name is not None
+    columns = _param_columns(rollouts)
+    for name in (x_name, y_name):
+        if name is not None and name not in columns:
+            raise ValueError(
+                f"x_name and y_name must be domain parameters of the rollouts "
+                f"{sorted(columns)}, got {name!r}"
+            )
+    returns = rollout_returns(rollouts)
+    env_id = env_id_of(rollouts)
+    fig = fig if fig is not None else new_figure(7.0, 4.8)
+    ax = fig.add_subplot()
+
+    def axis_label(name: str) -> str:
+        if nominal is not None and name in nominal:
+            return f"{name} (nominal {format_number(float(nominal[name]))})"
+        return name
+
+    xs = np.unique(columns[x_name])
+    if y_name is None:
+        means = np.array([returns[columns[x_name] == x].mean() for x in xs])
+        lows = np.array([returns[columns[x_name] == x].min() for x in xs])
+        highs = np.array([returns[columns[x_name] == x].max() for x in xs])
+        ax.fill_between(xs, lows, highs, color="#4c72b0", alpha=0.2, label="min .. max")
+        ax.plot(xs, means, "o-", color="#4c72b0", label="mean return")
+        ax.set_xlabel(axis_label(x_name))
+        ax.set_ylabel("return")
+        ax.legend(fontsize="small")
+        ax.grid(alpha=0.3)
+        ax.set_title(title or f"Return over {x_name}: {env_id or 'rollouts'}")
+        return fig
+
+    ys = np.unique(columns[y_name])
+    grid = np.full((len(ys), len(xs)), np.nan)
+    counts = np.zeros((len(ys), len(xs)), dtype=int)
+    for i, y in enumerate(ys):
+        for j, x in enumerate(xs):
+            mask = (columns[x_name] == x) & (columns[y_name] == y)
+            counts[i, j] = int(mask.sum())
+            if counts[i, j]:
+                grid[i, j] = returns[mask].mean()
+    image = ax.imshow(np.ma.masked_invalid(grid), origin="lower", aspect="auto", cmap="viridis")
+    ax.set_xticks(range(len(xs)), [format_number(float(x)) for x in xs])
+    ax.set_yticks(range(len(ys)), [format_number(float(y)) for y in ys])
+    ax.set_xlabel(axis_label(x_name))
+    ax.set_ylabel(axis_label(y_name))
+    finite = grid[np.isfinite(grid)]
+    middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+    if len(xs) * len(ys) <= 150:
+        for i in range(len(ys)):
+            for j in range(len(xs)):
+                if counts[i, j]:
+                    ax.text(
+                        j,
+                        i,
+                        format_number(grid[i, j]),
+                        ha="center",
+                        va="center",
+                        fontsize="small",
+                        color="black" if grid[i, j] > middle else "white",
+                    )
+    fig.colorbar(image, ax=ax, label="mean return")
+    per_cell = np.unique(counts[counts > 0])
+    n = f"{per_cell[0]}" if len(per_cell) == 1 else f"{per_cell.min()}-{per_cell.max()}"
+    ax.set_title(
+        title
+        or f"Mean return over {x_name} and {y_name}: {env_id or 'rollouts'} "
+        f"({n} rollout{'s' if n != '1' else ''} per cell)"
+    )
+    return fig

@@ -1,0 +1,123 @@
+"""The return distribution: a histogram of the returns, their mean with its interval, the CVaR."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from gymsamp.data import StepSequence
+from gymsamp.plot._figure import new_figure
+from gymsamp.summary import as_rollout_list, format_number, summarize
+
+if TYPE_CHECKING:
+    from matplotlib.figure import FigureBase
+
+__all__ = ["plot_returns"]
+
+_RETURN_LABEL = "return (undiscounted sum of rewards)"
+
+
+def plot_returns(
+    rollouts: StepSequence | Iterable[StepSequence],
+    *,
+    epsilon: float = 0.1,
+    alpha: float = 0.05,
+    seed: int | None = 0,
+    title: str | None = None,
+    fig: FigureBase | None = None,
+) -> FigureBase:
+    """Histogram of the returns with the mean, its bootstrap interval and the CVaR tail.
+
+    The statistics are those of :func:`gymsamp.summary.summarize` with the same arguments, so
+    the plot and the ``gymsamp`` summary table agree. The worst ``round(epsilon * n)`` returns
+    (the CVaR tail) are drawn in red, with a dashed line at their mean (the CVaR).
+
+    Args:
+        rollouts: The rollouts.
+        epsilon: The CVaR level, in (0, 1].
+        alpha: 1 - the confidence level of the interval of the mean.
+        seed: Seed of the bootstrap resampling.
+        title: The title; by default names the env and the number of rollouts.
+        fig: A figure or subfigure to draw into (a new figure if None).
+
+    Returns:
+        The figure drawn into (one axes).
+
+    Example:
+        >>> ros = [StepSequence(rewards=[r], observations=[0.0, 0.0], actions=[0])
+        ...        for r in (1.0, 2.0, 3.0, 4.0, 10.0)]
+        >>> fig = plot_returns(ros, epsilon=0.2)
+        >>> ax = fig.axes[0]
+        >>> ax.get_ylabel(), [t.get_text() for t in ax.get_legend().get_texts()][-1]
+        ('rollouts', 'worst 20% (1 rollout), CVaR = 1')
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    rollouts = as_rollout_list(rollouts)
+    summary = summarize(rollouts, epsilon=epsilon, seed=seed, alpha=alpha)
+    returns = summary.returns
+    fig = fig if fig is not None else new_figure(7.0, 4.2)
+    ax = fig.add_subplot()
+    edges = np.histogram_bin_edges(returns, bins=_num_bins(returns))
+    tail = np.sort(returns, kind="stable")[: summary.cvar_count]
+    rest = np.sort(returns, kind="stable")[summary.cvar_count :]
+    ax.hist(
+        [rest, tail],
+        bins=edges.tolist(),
+        stacked=True,
+        color=["#4c72b0", "#d62728"],
+        edgecolor="white",
+        label=["rollouts", "_tail"],
+        zorder=2,
+    )
+    pct = f"{format_number(100 * summary.confidence)}%"
+    ax.axvline(
+        summary.mean, color="black", lw=2, zorder=3, label=f"mean = {format_number(summary.mean)}"
+    )
+    if not math.isnan(summary.ci_low):
+        ax.axvspan(
+            summary.ci_low,
+            summary.ci_high,
+            color="black",
+            alpha=0.15,
+            zorder=0,
+            label=(
+                f"{pct} CI of the mean [{format_number(summary.ci_low)}, "
+                f"{format_number(summary.ci_high)}]"
+            ),
+        )
+    eps = f"{format_number(100 * summary.epsilon)}%"
+    if summary.cvar is not None:
+        count = summary.cvar_count
+        ax.axvline(
+            summary.cvar,
+            color="#d62728",
+            lw=2,
+            ls="--",
+            zorder=3,
+            label=(
+                f"worst {eps} ({count} rollout{'s' if count != 1 else ''}), "
+                f"CVaR = {format_number(summary.cvar)}"
+            ),
+        )
+    else:
+        ax.plot([], [], " ", label=f"CVaR {eps}: n/a (too few rollouts)")
+    ax.set_xlabel(_RETURN_LABEL)
+    ax.set_ylabel("rollouts")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    env = summary.env_id or "rollouts"
+    ax.set_title(title or f"Return distribution: {env}, {summary.num_rollouts} rollouts")
+    ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
+    ax.grid(axis="y", alpha=0.3, zorder=0)
+    ax.set_axisbelow(True)
+    return fig
+
+
+def _num_bins(returns: np.ndarray) -> int:
+    distinct = len(np.unique(returns))
+    if distinct <= 1:
+        return 1
+    return int(min(40, max(5, math.ceil(math.sqrt(len(returns))) * 2, distinct // 4)))

@@ -1,0 +1,284 @@
+"""Trajectories: observations (or states) and actions over time, one panel per dimension.
+
+Discrete actions are drawn as a raster, one colored lane per rollout.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gymsamp._checks import check_int
+from gymsamp.data import EnvSpec, StepSequence
+from gymsamp.plot._figure import env_id_of, new_figure
+from gymsamp.summary import as_rollout_list, format_number, rollout_returns
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import FigureBase
+
+__all__ = ["KNOWN_UNITS", "MAX_PANELS", "flat_values", "num_columns", "plot_trajectories"]
+
+#: Units of the observation / state / action labels of simulators whose units are documented,
+#: keyed by the env id's name (the part before ``-v``).
+KNOWN_UNITS: dict[str, dict[str, str]] = {
+    "CartPole": {"x": "m", "x_dot": "m/s", "theta": "rad", "theta_dot": "rad/s"},
+    "Pendulum": {"theta": "rad", "theta_dot": "rad/s", "torque": "N·m"},
+    "Acrobot": {
+        "theta1": "rad",
+        "theta2": "rad",
+        "theta1_dot": "rad/s",
+        "theta2_dot": "rad/s",
+    },
+}
+#: Names of discrete actions where the simulator documents them.
+_ACTION_NAMES: dict[str, dict[int, str]] = {
+    "CartPole": {0: "push left", 1: "push right"},
+    "MountainCar": {0: "accelerate left", 1: "no acceleration", 2: "accelerate right"},
+    "Acrobot": {0: "torque -1", 1: "torque 0", 2: "torque +1"},
+}
+#: Discrete action values: greys first, then muted colors, distinct from the rollout colors.
+_ACTION_COLORS = (
+    "#3a3a3a", "#c4c4c4", "#8da0cb", "#e5c494", "#66c2a5", "#fc8d62", "#a6d854", "#ffd92f",
+    "#e78ac3", "#7f7f7f",
+)  # fmt: skip
+MAX_PANELS = 48
+_COLORS = ("#d62728", "#ff7f0e", "#2ca02c", "#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+def _env_name(env_id: str | None) -> str | None:
+    if not env_id:
+        return None
+    return env_id.split("/")[-1].split("-v")[0]
+
+
+def _pick_rollouts(returns: np.ndarray, count: int) -> list[int]:
+    """Indices of up to ``count`` rollouts spread over the return ranking, worst first."""
+    order = np.argsort(returns, kind="stable")
+    ranks = np.unique(np.round(np.linspace(0, len(returns) - 1, min(count, len(returns)))))
+    return [int(order[int(r)]) for r in ranks]
+
+
+def flat_values(values: Any, name: str) -> np.ndarray:
+    """Field ``name`` of a rollout as a float array of shape ``(steps, dims)``."""
+    if isinstance(values, (dict, tuple)):
+        raise ValueError(
+            f"{name} must be arrays to plot trajectories, got a {type(values).__name__} field"
+        )
+    array = np.asarray(values, dtype=np.float64)
+    return array.reshape(len(array), -1)
+
+
+def _with_unit(label: str, units: Mapping[str, str]) -> str:
+    unit = units.get(label)
+    return f"{label} [{unit}]" if unit else label
+
+
+def plot_trajectories(
+    rollouts: StepSequence | Iterable[StepSequence],
+    *,
+    field: str = "observations",
+    num_rollouts: int = 4,
+    env_spec: EnvSpec | None = None,
+    labels: Sequence[str] | None = None,
+    act_labels: Sequence[str] | None = None,
+    units: Mapping[str, str] | None = None,
+    title: str | None = None,
+    fig: FigureBase | None = None,
+) -> FigureBase:
+    """Observations (or states) and actions over time, one panel per dimension.
+
+    A few rollouts are drawn, spread over the return ranking (worst, ..., best), each in the
+    same color in every panel. Panels are titled with the dimension's label where known (from
+    ``labels``, else the spec's ``obs_labels`` / ``state_labels`` and ``act_labels``, else
+    ``obs[i]``), with units for simulators in :data:`KNOWN_UNITS`. The time axis is the
+    recorded ``time`` field in seconds where the env has a time step, else the step index. At
+    most 48 panels are drawn.
+
+    Args:
+        rollouts: The rollouts.
+        field: ``"observations"`` or ``"states"`` (recorded with ``record_states=True``).
+        num_rollouts: How many rollouts to draw.
+        env_spec: The env's spec, for labels.
+        labels: Labels of the ``field`` dimensions (override the spec's).
+        act_labels: Labels of the action dimensions (override the spec's).
+        units: Units per label (override :data:`KNOWN_UNITS`).
+        title: The figure title; by default names the env and the field.
+        fig: A figure or subfigure to draw into (a new figure if None).
+
+    Returns:
+        The figure drawn into (one axes per dimension).
+
+    Example:
+        >>> ros = [StepSequence(rewards=[1.0] * 3, observations=[[0.0, 1.0]] * 4,
+        ...                     actions=[[0.5]] * 3) for _ in range(2)]
+        >>> fig = plot_trajectories(ros, labels=["x", "v"], act_labels=["force"])
+        >>> [ax.get_title() for ax in fig.axes]
+        ['observation x', 'observation v', 'action force']
+    """
+    rollouts = as_rollout_list(rollouts)
+    if not rollouts:
+        raise ValueError("rollouts must hold at least one rollout, got none")
+    if field not in ("observations", "states"):
+        raise ValueError(f"field must be 'observations' or 'states', got {field!r}")
+    if field not in rollouts[0].data_names:
+        raise ValueError(
+            f"the rollouts have no {field!r} field (record states with record_states=True / "
+            "--record-states)"
+        )
+    num_rollouts = check_int("num_rollouts", num_rollouts)
+    env_id = env_id_of(rollouts)
+    name = _env_name(env_id)
+    units = {**KNOWN_UNITS.get(name or "", {}), **(units or {})}
+    returns = rollout_returns(rollouts)
+    picked = _pick_rollouts(returns, num_rollouts)
+
+    kind = "observation" if field == "observations" else "state"
+    spec_labels = None
+    if env_spec is not None:
+        spec_labels = env_spec.obs_labels if field == "observations" else env_spec.state_labels
+    obs_dim = flat_values(rollouts[0].get_data_values(field), field).shape[1]
+    x_labels = _labels(labels if labels is not None else spec_labels, obs_dim, kind[:3])
+    act_dim = flat_values(rollouts[0].actions, "actions").shape[1]
+    if act_labels is None and env_spec is not None:
+        act_labels = env_spec.act_labels
+    a_labels = _labels(act_labels, act_dim, "action") if act_dim > 1 else list(act_labels or [""])
+    discrete = env_spec is not None and _is_discrete(env_spec.action_space)
+    if env_spec is None:
+        discrete = np.issubdtype(np.asarray(rollouts[0].actions).dtype, np.integer)
+
+    panels = [(field, i, f"{kind} {label}", label) for i, label in enumerate(x_labels)]
+    panels += [
+        ("actions", i, f"action {label}".rstrip(), label or "action")
+        for i, label in enumerate(a_labels)
+    ]
+    omitted = max(0, len(panels) - MAX_PANELS)
+    panels = panels[:MAX_PANELS]
+    ncols = num_columns(len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    fig = fig if fig is not None else new_figure(3.3 * ncols + 1.5, 2.4 * nrows + 0.8)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    timed = "time" in rollouts[0].data_names
+    # Without a known time step the samplers record the step index as the time (dt = 1).
+    seconds = timed and not np.array_equal(rollouts[0].time, np.arange(rollouts[0].length + 1))
+    x_label = "time [s]" if seconds else "step"
+
+    for p, (source, dim, panel_title, label) in enumerate(panels):
+        ax: Axes = axes[p // ncols][p % ncols]
+        raster = (
+            source == "actions"
+            and discrete
+            and _action_raster(
+                fig, ax, rollouts, picked, dim, timed, _ACTION_NAMES.get(name or "", {})
+            )
+        )
+        if not raster:
+            for c, k in enumerate(picked):
+                ro = rollouts[k]
+                values = flat_values(ro.get_data_values(source), source)[:, dim]
+                t = _times(ro, timed)
+                color = _COLORS[c % len(_COLORS)]
+                if source == "actions":
+                    ax.step(t[: len(values)], values, where="post", color=color, lw=1.0)
+                else:
+                    ax.plot(t[: len(values)], values, color=color, lw=1.0)
+            ax.set_ylabel(_with_unit(label, units))
+        ax.set_title(panel_title, fontsize="medium")
+        ax.grid(alpha=0.3)
+        if p + ncols >= len(panels):
+            ax.set_xlabel(x_label)
+    for p in range(len(panels), nrows * ncols):
+        axes[p // ncols][p % ncols].remove()
+
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=_COLORS[c % len(_COLORS)], lw=2) for c in range(len(picked))]
+    legend = [_rollout_legend(rollouts[k], k, returns[k]) for k in picked]
+    fig.legend(handles, legend, loc="outside lower center", fontsize="small", ncols=len(picked))
+    what = "Observations" if field == "observations" else "States"
+    heading = title or (
+        f"{what} and actions over time: {env_id or 'rollouts'}, "
+        f"{len(picked)} of {len(rollouts)} rollouts (worst to best return)"
+    )
+    if omitted:
+        heading += f" (first {MAX_PANELS} panels, {omitted} more not shown)"
+    fig.suptitle(heading, x=0.01, ha="left")
+    return fig
+
+
+def num_columns(panels: int) -> int:
+    """Panels per row: all of them up to 4, then a near-square grid of at most 6 columns."""
+    return max(1, panels) if panels <= 4 else min(6, math.ceil(math.sqrt(panels)))
+
+
+def _labels(labels: Sequence[str] | None, count: int, prefix: str) -> list[str]:
+    if labels is not None and len(labels) == count:
+        return list(labels)
+    return [f"{prefix}[{i}]" for i in range(count)]
+
+
+def _is_discrete(space: Any) -> bool:
+    import gymnasium as gym
+
+    return isinstance(space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete))
+
+
+def _times(ro: StepSequence, timed: bool) -> np.ndarray:
+    return np.asarray(ro.time, dtype=np.float64) if timed else np.arange(ro.length + 1.0)
+
+
+def _action_raster(
+    fig: FigureBase,
+    ax: Axes,
+    all_rollouts: Sequence[StepSequence],
+    picked: Sequence[int],
+    dim: int,
+    timed: bool,
+    names: Mapping[int, str],
+) -> bool:
+    """Discrete actions as one colored lane per rollout (False if there are too many values)."""
+    from matplotlib.colors import ListedColormap
+
+    rollouts = [all_rollouts[k] for k in picked]
+    actions = [flat_values(ro.actions, "actions")[:, dim] for ro in rollouts]
+    levels = np.unique(np.concatenate(actions))
+    if len(levels) > 10:
+        return False
+    cmap = ListedColormap(list(_ACTION_COLORS[: len(levels)]))
+    mesh = None
+    for lane, (ro, values) in enumerate(zip(rollouts, actions, strict=True)):
+        edges = _times(ro, timed)[: len(values) + 1]
+        codes = np.searchsorted(levels, values)[None, :]
+        mesh = ax.pcolormesh(
+            edges,
+            [lane - 0.4, lane + 0.4],
+            codes,
+            cmap=cmap,
+            vmin=-0.5,
+            vmax=len(levels) - 0.5,
+            shading="flat",
+        )
+    ax.set_yticks(
+        range(len(rollouts)), [_rollout_name(ro, k) for ro, k in zip(rollouts, picked, strict=True)]
+    )
+    for lane, tick in enumerate(ax.get_yticklabels()):
+        tick.set_color(_COLORS[lane % len(_COLORS)])
+    ax.set_ylim(-0.6, len(rollouts) - 0.4)
+    ax.set_ylabel("rollout")
+    if mesh is not None:
+        bar = fig.colorbar(mesh, ax=ax, ticks=range(len(levels)), fraction=0.08, pad=0.02)
+        bar.ax.set_yticklabels([names.get(int(v), str(int(v))) for v in levels])
+    return True
+
+
+def _rollout_name(ro: StepSequence, position: int) -> str:
+    info = ro.rollout_info
+    index = info.get("rollout_index", position) if isinstance(info, Mapping) else position
+    return f"#{index}"
+
+
+def _rollout_legend(ro: StepSequence, position: int, ret: float) -> str:
+    return f"rollout {_rollout_name(ro, position)}: return {format_number(ret)}, {ro.length} steps"
