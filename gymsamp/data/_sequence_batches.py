@@ -1,0 +1,164 @@
+"""Preparing a :class:`~gymsamp.data.StepSequence` for training in batches.
+
+Cutting it into mini-batches (ordered, shuffled, or steps paired with their successors),
+padding a rollout to a common length, and processing the data rollout by rollout.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gymsamp.data._sequence_indexing import index_field
+from gymsamp.data._tree import tree_map
+from gymsamp.data.batching import as_generator, check_positive_int, gen_shuffled_batch_idcs
+from gymsamp.data.data_format import cat_to_format, to_format
+
+if TYPE_CHECKING:
+    from gymsamp.data.step_sequence import StepSequence
+
+
+def split_ordered_batches(
+    seq: StepSequence, batch_size: int | None, num_batches: int | None
+) -> Iterator[StepSequence]:
+    """``seq.split_ordered_batches(batch_size, num_batches)``: consecutive continuous slices."""
+    if (batch_size is None) == (num_batches is None):
+        raise ValueError(
+            "exactly one of batch_size and num_batches must be given, got "
+            f"batch_size={batch_size!r}, num_batches={num_batches!r}"
+        )
+    if batch_size is not None:
+        check_positive_int("batch_size", batch_size)
+        edges = [*list(range(0, seq._length, batch_size)), seq._length]
+    else:
+        check_positive_int("num_batches", num_batches)
+        count = min(int(num_batches), seq._length)  # type: ignore[arg-type]
+        edges = [len(chunk) for chunk in np.array_split(np.arange(seq._length), count)]
+        edges = np.concatenate([[0], np.cumsum(edges)]).tolist()
+    for start, stop in itertools.pairwise(edges):
+        yield seq[start:stop]
+
+
+def split_shuffled_batches(
+    seq: StepSequence,
+    batch_size: int,
+    complete_rollouts: bool,
+    seed: int | np.random.Generator | None,
+) -> Iterator[StepSequence]:
+    """``seq.split_shuffled_batches(...)``: random steps, or whole rollouts in random order."""
+    check_positive_int("batch_size", batch_size)
+    generator = as_generator(seed)
+    if complete_rollouts and seq._continuous:
+        lengths = seq.rollout_lengths
+        batch: list[int] = []
+        size = 0
+        for idx in generator.permutation(len(lengths)):
+            batch.append(int(idx))
+            size += int(lengths[idx])
+            if size >= batch_size:
+                yield seq.get_rollout(batch)
+                batch, size = [], 0
+        if batch:
+            yield seq.get_rollout(batch)
+        return
+    for idcs in gen_shuffled_batch_idcs(batch_size, seq._length, seed=generator):
+        yield seq[list(idcs)]
+
+
+def sample_with_next(
+    seq: StepSequence, batch_size: int, seed: int | np.random.Generator | None
+) -> tuple[StepSequence, StepSequence]:
+    """``seq.sample_w_next(batch_size, seed=seed)``: random steps and their successors."""
+    check_positive_int("batch_size", batch_size)
+    bounds = seq._require_continuous("sample_w_next")
+    eligible = np.setdiff1d(np.arange(seq._length), bounds[1:] - 1)
+    if batch_size > eligible.size:
+        raise ValueError(
+            f"batch_size must be <= {eligible.size} (steps with a successor in the same "
+            f"rollout), got {batch_size}"
+        )
+    idcs = np.sort(as_generator(seed).choice(eligible, size=batch_size, replace=False))
+    return seq[idcs], seq[idcs + 1]
+
+
+def pad_rollout(rollout: StepSequence, len_to_pad_to: int, pad_value: float) -> None:
+    """``StepSequence.pad(rollout, len_to_pad_to, pad_value)``: pad one rollout in place."""
+    if rollout.rollout_count != 1:
+        raise ValueError(f"rollout must hold a single rollout, got {rollout.rollout_count}")
+    extra = len_to_pad_to - rollout.length
+    if extra < 0:
+        raise ValueError(
+            f"len_to_pad_to must be >= the rollout length {rollout.length}, got {len_to_pad_to}"
+        )
+    if extra == 0:
+        return
+
+    def pad_leaf(leaf: Any) -> Any:
+        filler = np.full((extra, *leaf.shape[1:]), pad_value)
+        filler = to_format(filler, rollout._data_format, leaf.dtype)
+        return cat_to_format([leaf, filler], rollout._data_format)
+
+    rollout._data = {name: tree_map(pad_leaf, f) for name, f in rollout._data.items()}
+    rollout._length = len_to_pad_to
+    rollout._terminated = np.concatenate([rollout._terminated, np.zeros(extra, dtype=bool)])
+    rollout._truncated = np.concatenate([rollout._truncated, np.zeros(extra, dtype=bool)])
+    rollout._rollout_bounds = np.array([0, len_to_pad_to], dtype=np.intp)
+    rollout._finals = {
+        name: index_field(rollout._data[name], slice(len_to_pad_to, None))
+        for name in rollout._after_last
+    }
+
+
+def process_rollout_data(
+    cls: type[StepSequence],
+    rollout: StepSequence,
+    fcn: Callable[..., Any],
+    fcn_arg_name: str,
+    fcn_arg_types: type | tuple[type, ...],
+    include_fields: Sequence[str] | None,
+    exclude_fields: Sequence[str] | None,
+    **process_fcn_kwargs: Any,
+) -> StepSequence:
+    """``cls.process_data(rollout, fcn, ...)``: ``fcn`` applied to the selected fields."""
+    if rollout.continuous and rollout.rollout_count > 1:
+        # Rollout by rollout, through cls's own methods, so filters never mix rollouts.
+        return cls.concat(
+            [
+                cls.process_data(
+                    part,
+                    fcn,
+                    fcn_arg_name,
+                    fcn_arg_types,
+                    include_fields,
+                    exclude_fields,
+                    **process_fcn_kwargs,
+                )
+                for part in rollout.iterate_rollouts()
+            ]
+        )
+    selected = [
+        name
+        for name in rollout.data_names
+        if (include_fields is None or name in include_fields)
+        and (exclude_fields is None or name not in exclude_fields)
+    ]
+
+    def apply(leaf: Any) -> Any:
+        if isinstance(leaf, fcn_arg_types):
+            return fcn(**{fcn_arg_name: leaf}, **process_fcn_kwargs)
+        return leaf
+
+    data = {
+        name: tree_map(apply, field) if name in selected else field
+        for name, field in rollout._data.items()
+    }
+    return cls(
+        rollout_info=rollout.rollout_info,
+        continuous=rollout.continuous,
+        terminated=rollout.terminated,
+        truncated=rollout.truncated,
+        **data,
+    )

@@ -1,0 +1,104 @@
+"""Concatenating :class:`~gymsamp.data.StepSequence` parts into one sequence.
+
+Each part's final entries (of its fields with T+1 entries) cannot sit between the next part's
+steps, so they are taken out of the step stream and kept aside as the sequence's ``finals``;
+only the last part's final entry stays at the end. Rollout bounds and infos are joined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gymsamp.data._sequence_indexing import index_field
+from gymsamp.data._tree import Field
+from gymsamp.data.data_format import cat_to_format
+
+if TYPE_CHECKING:
+    from gymsamp.data.step_sequence import StepSequence
+
+
+def concatenate(
+    cls: type[StepSequence],
+    parts: Sequence[StepSequence],
+    data_format: str | None,
+    truncate_last: bool,
+    part_type: type[StepSequence],
+) -> StepSequence:
+    """``cls.concat(parts, data_format, truncate_last)``: one ``cls`` holding all ``parts``.
+
+    Every part must be a ``part_type`` (StepSequence itself, so that a subclass's ``concat``
+    still accepts plain sequences).
+    """
+    if not truncate_last:
+        raise ValueError(
+            "truncate_last must be True: a part's final entry cannot sit between steps; "
+            "gymsamp keeps every part's final entries aside instead, got False"
+        )
+    parts = list(parts)
+    if not parts:
+        raise ValueError("parts must contain at least one StepSequence, got none")
+    for i, part in enumerate(parts):
+        if not isinstance(part, part_type):
+            raise TypeError(f"parts[{i}] must be a StepSequence, got {type(part).__name__}")
+    names = list(parts[0]._data)
+    for i, part in enumerate(parts[1:], start=1):
+        if set(part._data) != set(names):
+            raise ValueError(
+                f"parts[{i}] has the fields {sorted(part._data)} but must have "
+                f"{sorted(names)} to match parts[0]"
+            )
+    if data_format is None:
+        data_format = "torch" if any(p._data_format == "torch" for p in parts) else "numpy"
+    continuous = all(p._continuous for p in parts)
+    after_last = set.intersection(*(p._after_last for p in parts)) if continuous else set()
+    last = parts[-1]
+
+    def steps_of(part: StepSequence, name: str) -> Field:
+        # The last part keeps its final entry of the T+1 fields; the others' go to finals.
+        field = part._data[name]
+        if name not in part._after_last or (part is last and name in after_last):
+            return field
+        if isinstance(field, np.ndarray):
+            return field[: part._length]
+        return index_field(field, slice(0, part._length))
+
+    def cat(items: list[Any]) -> Any:
+        # Plain numpy arrays (the common case) skip the generic nested-field machinery.
+        if data_format == "numpy" and all(type(x) is np.ndarray for x in items):
+            return np.concatenate(items)
+        return cat_to_format(items, data_format)
+
+    data = {name: cat([steps_of(p, name) for p in parts]) for name in names}
+    finals: dict[str, Field | None] = {}
+    for name in after_last:
+        part_finals = [p._final_entries(name) for p in parts]
+        known = all(f is not None for f in part_finals)
+        finals[name] = cat(part_finals) if known else None
+    return cls._assemble(
+        data=data,
+        after_last=after_last,
+        terminated=np.concatenate([p._terminated for p in parts]),
+        truncated=np.concatenate([p._truncated for p in parts]),
+        rollout_bounds=_joined_bounds(parts) if continuous else None,
+        rollout_infos=[info for p in parts for info in p._rollout_infos],
+        finals=finals,
+        data_format=data_format,
+    )
+
+
+def _joined_bounds(parts: list[StepSequence]) -> np.ndarray:
+    """The rollout bounds of continuous ``parts`` laid back to back."""
+    lengths = np.fromiter((p._length for p in parts), dtype=np.intp, count=len(parts))
+    if all(len(p._rollout_bounds) == 2 for p in parts):  # type: ignore[arg-type]
+        rollout_bounds = np.concatenate([np.zeros(1, np.intp), np.cumsum(lengths)])
+    else:
+        offsets = np.concatenate([np.zeros(1, np.intp), np.cumsum(lengths[:-1])])
+        pieces = [
+            p._rollout_bounds[1:] + off  # type: ignore[index]
+            for p, off in zip(parts, offsets, strict=True)
+        ]
+        rollout_bounds = np.concatenate([np.zeros(1, np.intp), *pieces])
+    return rollout_bounds.astype(np.intp, copy=False)

@@ -1,0 +1,231 @@
+"""Building a :class:`~gymsamp.data.StepSequence` from user input (constructor, ``add_data``).
+
+Both accept lists, arrays, tensors and nested dicts or tuples, end flags in pyrado's or
+Gymnasium's form and optional rollout bounds. The functions here check them, raising a
+``ValueError`` that names the offending argument, and store them in their normal form: fields in
+one data format, two bool flag arrays, rollout bounds, one info per rollout and final entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gymsamp.data._sequence_indexing import index_field
+from gymsamp.data._tree import Field, tree_first_leaf, tree_leaves, tree_map
+from gymsamp.data.data_format import DATA_FORMATS, is_tensor, stack_to_format, to_format
+
+if TYPE_CHECKING:
+    from gymsamp.data.step_sequence import StepSequence
+
+# Names served from the flag arrays; no data field may take them.
+FLAG_NAMES = ("terminated", "truncated", "done", "step_types")
+
+
+def initialize(
+    seq: StepSequence,
+    fields: dict[str, Any],
+    *,
+    complete: bool,
+    rollout_info: Any,
+    data_format: str | None,
+    done: npt.ArrayLike | None,
+    continuous: bool,
+    rollout_bounds: Sequence[int] | np.ndarray | None,
+    terminated: npt.ArrayLike | None,
+    truncated: npt.ArrayLike | None,
+) -> None:
+    """Fill a new ``seq`` from its constructor's arguments; ``fields`` holds every data field."""
+    missing = seq.required_fields - fields.keys() - {"rewards", "observations", "actions"}
+    if missing:
+        raise ValueError(f"data must contain the required fields {sorted(missing)}")
+    data_format = _resolve_data_format(data_format, fields)
+    seq._init_empty(data_format, continuous)
+
+    seq._data["rewards"] = _checked_rewards(fields["rewards"], data_format)
+    seq._length = len(seq._data["rewards"])
+    for name, value in fields.items():
+        if name != "rewards":
+            seq.add_data(name, value)
+
+    seq._terminated, seq._truncated = _flags_from_args(
+        seq._length, seq._continuous, terminated, truncated, done, complete, rollout_bounds
+    )
+    seq._rollout_bounds = (
+        _bounds_from_args(seq._terminated, seq._truncated, rollout_bounds) if continuous else None
+    )
+    num_rollouts = seq.rollout_count if continuous else 1
+    seq._rollout_infos = _infos_from_arg(rollout_info, num_rollouts)
+    # A single rollout knows its final entries; several rollouts given flat do not.
+    seq._finals = {
+        name: (
+            index_field(seq._data[name], slice(seq._length, None)) if num_rollouts == 1 else None
+        )
+        for name in seq._after_last
+    }
+
+
+def add_field(
+    seq: StepSequence,
+    name: str,
+    value: Any,
+    item_shape: tuple[int, ...] | None,
+    with_after_last: bool,
+) -> None:
+    """``seq.add_data(name, value, item_shape, with_after_last)``: check and store a new field."""
+    if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+        raise ValueError(f"name must be an identifier not starting with '_', got {name!r}")
+    if name in seq._data or name in FLAG_NAMES:
+        raise ValueError(f"name must be a new data field, got {name!r} which already exists")
+    if value is None:
+        shape = (seq._length + int(with_after_last), *(item_shape or ()))
+        value = np.zeros(shape)
+    field = _as_field(value, seq._data_format)
+    _check_no_grad(name, field)
+    length = _field_length(name, field)
+    if length not in (seq._length, seq._length + 1):
+        raise ValueError(
+            f"{name} has {length} entries but must have {seq._length} or "
+            f"{seq._length + 1} to match rewards"
+        )
+    seq._data[name] = field
+    if length == seq._length + 1:
+        # A new set, never an update: sequences built in bulk may share one.
+        seq._after_last = seq._after_last | {name}
+        # Finals are known only where the sequence holds a single rollout.
+        single = seq._rollout_bounds is None or len(seq._rollout_bounds) == 2
+        if hasattr(seq, "_terminated"):  # after construction
+            final = index_field(field, slice(seq._length, None)) if single else None
+            seq._finals = {**seq._finals, name: final}  # a new dict: it may be shared
+
+
+def _resolve_data_format(data_format: str | None, fields: Mapping[str, Any]) -> str:
+    """``data_format`` checked, or for None torch if any of ``fields`` holds a tensor."""
+    if data_format is None:
+        has_tensor = any(is_tensor(leaf) for f in fields.values() for _, leaf in tree_leaves(f))
+        return "torch" if has_tensor else "numpy"
+    if data_format not in DATA_FORMATS:
+        raise ValueError(f"data_format must be one of {DATA_FORMATS}, got {data_format!r}")
+    return data_format
+
+
+def _checked_rewards(rewards: Any, data_format: str) -> Field:
+    """The rewards as a field of shape ``(T,)`` with T >= 1; they fix the sequence's length."""
+    field = _as_field(rewards, data_format)
+    if len(tree_first_leaf(field).shape) != 1:
+        raise ValueError(f"rewards must have shape (T,), got {tuple(tree_first_leaf(field).shape)}")
+    if len(field) < 1:
+        raise ValueError("rewards must hold at least one step, got 0 steps")
+    _check_no_grad("rewards", field)
+    return field
+
+
+def _as_field(value: Any, data_format: str) -> Field:
+    """Stack per-step lists (of arrays, dicts or tuples) or convert arrays to ``data_format``."""
+    if isinstance(value, (dict, tuple)) or not (isinstance(value, np.ndarray) or is_tensor(value)):
+        value = stack_to_format(value, data_format)
+    return tree_map(lambda leaf: to_format(leaf, data_format), value)
+
+
+def _field_length(name: str, field: Field) -> int:
+    """The number of entries of ``field``, which must be the same for all its arrays."""
+    lengths = {path: len(leaf) for path, leaf in tree_leaves(field, name)}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"every array in field {name!r} must have the same length, got {lengths}")
+    return next(iter(lengths.values()))
+
+
+def _check_no_grad(name: str, field: Field) -> None:
+    """Refuse tensors that trace gradients: storing them would keep whole graphs alive."""
+    for path, leaf in tree_leaves(field, name):
+        if is_tensor(leaf) and leaf.requires_grad:
+            raise ValueError(
+                f"{path} must not require grad (storing tensors with gradient tracing is not "
+                "supported, detach them first), got a tensor with requires_grad=True"
+            )
+
+
+def _flags_from_args(
+    length: int,
+    continuous: bool,
+    terminated: npt.ArrayLike | None,
+    truncated: npt.ArrayLike | None,
+    done: npt.ArrayLike | None,
+    complete: bool,
+    rollout_bounds: Sequence[int] | np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(terminated, truncated)`` arrays from Gymnasium's flags, pyrado's ``done`` or none.
+
+    Without any flags a complete continuous sequence ends (``terminated``) at the end of each
+    rollout, as in pyrado.
+    """
+
+    def flag_array(name: str, value: npt.ArrayLike) -> np.ndarray:
+        array = np.asarray(to_format(value, "numpy"), dtype=bool)
+        if array.shape != (length,):
+            raise ValueError(
+                f"{name} has shape {array.shape} but must have ({length},) to match rewards"
+            )
+        return array
+
+    if terminated is not None or truncated is not None:
+        term = flag_array("terminated", terminated if terminated is not None else [False] * length)
+        trunc = flag_array("truncated", truncated if truncated is not None else [False] * length)
+        if done is not None and not np.array_equal(flag_array("done", done), term | trunc):
+            raise ValueError("done must equal terminated | truncated where all three are given")
+        return term, trunc
+    if done is not None:
+        return flag_array("done", done), np.zeros(length, dtype=bool)
+    term = np.zeros(length, dtype=bool)
+    if complete and continuous:
+        ends = [length] if rollout_bounds is None else np.asarray(rollout_bounds)[1:]
+        term[np.asarray(ends, dtype=np.intp) - 1] = True
+    return term, np.zeros(length, dtype=bool)
+
+
+def _bounds_from_args(
+    terminated: np.ndarray,
+    truncated: np.ndarray,
+    rollout_bounds: Sequence[int] | np.ndarray | None,
+) -> np.ndarray:
+    """The rollout bounds: ``rollout_bounds`` checked against the flags, or derived from them."""
+    length = len(terminated)
+    done_ends = np.flatnonzero(terminated | truncated) + 1
+    if rollout_bounds is None:
+        bounds = np.concatenate([[0], done_ends])
+        if bounds[-1] != length:
+            bounds = np.append(bounds, length)
+        return bounds.astype(np.intp)
+    bounds = np.asarray(rollout_bounds, dtype=np.intp)
+    if (
+        bounds.ndim != 1
+        or len(bounds) < 2
+        or bounds[0] != 0
+        or bounds[-1] != length
+        or np.any(np.diff(bounds) <= 0)
+    ):
+        raise ValueError(
+            "rollout_bounds must be strictly increasing from 0 to the length "
+            f"{length}, got {bounds.tolist()}"
+        )
+    inner = np.setdiff1d(done_ends, bounds)
+    if inner.size:
+        raise ValueError(
+            "rollout_bounds must include the end of every done step, got "
+            f"{bounds.tolist()} with done steps ending at {inner.tolist()}"
+        )
+    return bounds
+
+
+def _infos_from_arg(rollout_info: Any, num_rollouts: int) -> list[Any]:
+    """One info per rollout: a list of matching length is split, anything else is shared."""
+    if (
+        num_rollouts > 1
+        and isinstance(rollout_info, (list, tuple))
+        and len(rollout_info) == num_rollouts
+    ):
+        return list(rollout_info)
+    return [rollout_info] * num_rollouts
