@@ -26,7 +26,6 @@ The worker processes' side lives in :mod:`gymsamp.sampling.batched_worker`.
 
 from __future__ import annotations
 
-import ctypes
 import math
 import multiprocessing
 import os
@@ -40,26 +39,19 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.spaces import Box, Dict, Discrete, MultiBinary, MultiDiscrete, Tuple
 from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import (
-    batch_space,
-    concatenate,
-    create_empty_array,
-    create_shared_memory,
-    iterate,
-)
+from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
 
 from gymsamp._checks import check_int
 from gymsamp.sampling.batched_worker import (
     STEP,
     BlockServer,
-    CloudPickled,
     Queued,
+    allocate_shared,
     read_message,
     shared_views,
+    start_worker,
     tree_apply,
-    worker_main,
     write_message,
 )
 from gymsamp.sampling.errors import WorkerError
@@ -80,15 +72,6 @@ def available_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
-
-
-def _shareable(space: gym.Space[Any]) -> bool:
-    """Whether batches of ``space`` are numpy arrays (or dicts/tuples of them)."""
-    if isinstance(space, (Box, Discrete, MultiDiscrete, MultiBinary)):
-        return True
-    if isinstance(space, Dict):
-        return all(_shareable(s) for s in space.spaces.values())
-    return isinstance(space, Tuple) and all(_shareable(s) for s in space.spaces)
 
 
 def _copy(tree: Any) -> Any:
@@ -220,11 +203,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         with global_start_method_kept():
             ctx: Any = multiprocessing.get_context(context)
             self._signals = Handshake(ctx, self.num_workers)
-            memory = (
-                *(create_shared_memory(s, n=n, ctx=ctx) if _shareable(s) else None for s in spaces),
-                ctx.RawArray(ctypes.c_double, n),
-                ctx.RawArray("b", 2 * n),
-            )
+            memory = allocate_shared(ctx, spaces, n)
             self._obs, self._act, self._rewards, self._terminated, self._truncated = shared_views(
                 spaces, memory, n
             )
@@ -240,26 +219,22 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
             cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
             try:
                 for w, (lo, hi) in enumerate(self._bounds[: self.num_workers]):
-                    conn, child_conn = ctx.Pipe()
-                    process = ctx.Process(
-                        target=worker_main,
+                    process, conn = start_worker(
+                        ctx,
+                        list(env_fns[lo:hi]),
+                        lo,
+                        n,
                         name=f"Worker<{type(self).__name__}>-{w}",
-                        args=(CloudPickled(list(env_fns[lo:hi])), lo, n, parent, child_conn),
-                        kwargs={
-                            "signals": self._signals,
-                            "worker": w,
-                            "memory": memory,
-                            "spaces": spaces,
-                            "cpu": cpus[w % len(cpus)] if pin_workers and cpus else None,
-                            "busy_poll_s": busy_poll_s,
-                            "autoreset_mode": self.autoreset_mode,
-                        },
                         daemon=daemon,
+                        parent=parent,
+                        signals=self._signals,
+                        worker=w,
+                        memory=memory,
+                        spaces=spaces,
+                        cpu=cpus[w % len(cpus)] if pin_workers and cpus else None,
+                        busy_poll_s=busy_poll_s,
+                        autoreset_mode=self.autoreset_mode,
                     )
-                    process.start()
-                    # Closed at once, so no later worker inherits it: EOF on our end then
-                    # reliably means that this worker died.
-                    child_conn.close()
                     self._conns.append(conn)
                     self._fds.append(conn.fileno())
                     self.processes.append(process)

@@ -18,13 +18,15 @@ import signal
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import cloudpickle
 import gymnasium as gym
 import numpy as np
+from gymnasium.spaces import Box, Dict, Discrete, MultiBinary, MultiDiscrete, Tuple
 from gymnasium.vector import AutoresetMode
-from gymnasium.vector.utils import read_from_shared_memory
+from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory
 
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.handshake import REPLY, REQUEST, Handshake
@@ -36,8 +38,10 @@ __all__ = [
     "CloudPickled",
     "Queued",
     "Views",
+    "allocate_shared",
     "read_message",
     "shared_views",
+    "start_worker",
     "tree_apply",
     "worker_main",
     "write_message",
@@ -94,6 +98,28 @@ class CloudPickled:
         self.value = cloudpickle.loads(state)
 
 
+def _shareable(space: gym.Space[Any]) -> bool:
+    """Whether batches of ``space`` are numpy arrays (or dicts/tuples of them)."""
+    if isinstance(space, (Box, Discrete, MultiDiscrete, MultiBinary)):
+        return True
+    if isinstance(space, Dict):
+        return all(_shareable(s) for s in space.spaces.values())
+    return isinstance(space, Tuple) and all(_shareable(s) for s in space.spaces)
+
+
+def allocate_shared(
+    ctx: Any, spaces: tuple[gym.Space[Any], gym.Space[Any]], n: int
+) -> tuple[Any, ...]:
+    """The shared buffers of ``n`` sub-envs, read through :func:`shared_views`: observation and
+    action batches (None for a space whose batches are not arrays, e.g. ``Text``: those travel
+    pickled), float64 rewards, and the terminated and truncated flags."""
+    return (
+        *(create_shared_memory(s, n=n, ctx=ctx) if _shareable(s) else None for s in spaces),
+        ctx.RawArray(ctypes.c_double, n),
+        ctx.RawArray("b", 2 * n),
+    )
+
+
 def shared_views(
     spaces: tuple[gym.Space[Any], gym.Space[Any]], memory: tuple[Any, ...], n: int
 ) -> Views:
@@ -145,6 +171,35 @@ def worker_main(
     finally:
         server.close_envs()
         conn.close()
+
+
+def start_worker(
+    ctx: Any,
+    env_fns: list[Callable[[], gym.Env[Any, Any]]],
+    lo: int,
+    n: int,
+    *,
+    name: str,
+    daemon: bool,
+    parent: int | None,
+    **options: Any,
+) -> tuple[BaseProcess, Connection]:
+    """Start a worker process for sub-envs ``lo..lo + len(env_fns) - 1`` of ``n``
+    (``options``: :func:`worker_main`'s keywords); its process and the parent's end of its
+    socket."""
+    conn, child_conn = ctx.Pipe()
+    process = ctx.Process(
+        target=worker_main,
+        name=name,
+        args=(CloudPickled(env_fns), lo, n, parent, child_conn),
+        kwargs=options,
+        daemon=daemon,
+    )
+    process.start()
+    # Closed at once, so no later worker inherits it: EOF on the parent's end then reliably
+    # means that this worker died.
+    child_conn.close()
+    return process, conn
 
 
 def _die_with_parent(parent: int) -> None:

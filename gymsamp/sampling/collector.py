@@ -35,7 +35,8 @@ from gymsamp.data._tree import tree_map
 from gymsamp.policies.base import Policy, RolloutIndexedPolicy
 from gymsamp.sampling.errors import StepTimeoutError
 from gymsamp.sampling.queued_reset import QueuedResetVectorEnv
-from gymsamp.sampling.quota import Quota
+from gymsamp.sampling.quota import LeadingResults, Quota
+from gymsamp.sampling.reset_args import group_by_options
 from gymsamp.sampling.rollout_assembly import RolloutAssembler, check_finite, flatten_agent_infos
 from gymsamp.sampling.rollout_job import JobGenerators, RolloutJob
 from gymsamp.sampling.space_checks import ActionCheck, check_observation_space
@@ -158,14 +159,7 @@ class _Collection:
         self.per_env = per_env
         self.agent_template: dict[str, Any] | None = None
         self.assembler = RolloutAssembler(dt=dt, env_id=env_id, record_dts=record_dts)
-        # Complete rollouts past the leading ones (few: those that finished out of order).
-        self.completed: dict[int, StepSequence] = {}
-        self.completed_steps = 0
-        # The complete leading rollouts 0..prefix_count-1 and their steps, advanced on the fly.
-        self.prefix: list[StepSequence] = []
-        self.prefix_count = 0
-        self.prefix_steps = 0
-        self.result_count: int | None = None
+        self.results: LeadingResults[StepSequence] = LeadingResults(quota)
         self.next_index = 0
         self.obs: np.ndarray | None = None
         # gymsamp's vector envs return a fresh observation batch per step (unless built with
@@ -177,7 +171,7 @@ class _Collection:
     def _next_job(self) -> RolloutJob | None:
         # Steps issued so far: complete rollouts plus the rows every running one has.
         running = self.running_count * self.buffer.next_row - self.running_start_sum
-        if not self.quota.should_issue(self.next_index, self.completed_steps + running):
+        if not self.quota.should_issue(self.next_index, self.results.all_steps + running):
             return None
         job = self.make_job(self.next_index)
         self.next_index += 1
@@ -188,26 +182,21 @@ class _Collection:
         seeds: list[int | None] = [None] * self.num_envs
         for i, job in jobs.items():
             seeds[i] = None if job is None else job.seed
-        # One masked reset per distinct options dict (options go to every masked sub-env).
-        groups: dict[int, list[int]] = {}
-        payloads: dict[int, dict[str, Any] | None] = {}
-        for i, job in jobs.items():
-            payload = None if job is None else job.options
-            key = id(payload) if payload else 0
-            groups.setdefault(key, []).append(i)
-            payloads[key] = payload
+        groups = group_by_options(
+            {i: None if job is None else job.options for i, job in jobs.items()}
+        )
         started: list[int] = []
         if self.obs is None:
             # The first reset covers every sub-env (a masked one would leave the others unset,
             # which SyncVectorEnv cannot batch); sub-envs with options are reset again below.
             obs, infos = self._reset_call(seeds, None)
             self.obs = np.array(obs, copy=True)
-            started += self._start(groups.pop(0, []), jobs, infos)
-        for key, members in groups.items():
+            if groups and groups[0][1] is None:  # those without options are reset now
+                started += self._start(groups.pop(0)[0], jobs, infos)
+        for members, options in groups:
             mask = np.zeros(self.num_envs, dtype=bool)
             mask[members] = True
-            options = {"reset_mask": mask, **(payloads[key] or {})}
-            obs, infos = self._reset_call(seeds, options)
+            obs, infos = self._reset_call(seeds, {"reset_mask": mask, **(options or {})})
             self.obs[members] = obs[members]
             started += self._start(members, jobs, infos)
         self._start_policy(started, [self.slots[i].job for i in started])  # type: ignore[union-attr]
@@ -233,9 +222,7 @@ class _Collection:
         try:
             obs, infos = self.envs.reset_wait(timeout=self.step_timeout)
         except multiprocessing.TimeoutError as err:
-            raise StepTimeoutError(
-                f"a sub-env did not finish its reset within step_timeout={self.step_timeout} s"
-            ) from err
+            raise StepTimeoutError.of_call("reset", self.step_timeout) from err
         return obs, self.per_env(infos)
 
     def _start_policy(self, started: list[int], jobs: list[RolloutJob]) -> None:
@@ -325,9 +312,7 @@ class _Collection:
                 timeout=self.step_timeout
             )
         except multiprocessing.TimeoutError as err:
-            raise StepTimeoutError(
-                f"a sub-env did not finish its step within step_timeout={self.step_timeout} s"
-            ) from err
+            raise StepTimeoutError.of_call("step", self.step_timeout) from err
         action.dt_step = time.perf_counter() - action.sent_at
         return obs, rewards, terminated, truncated, self.per_env(infos)
 
@@ -428,16 +413,8 @@ class _Collection:
         for i in started:  # each ended sub-env must have run a rollout and reset in the step
             if not (self.active[i] and "final_obs" in infos.get(i, ())):
                 return None
-        # Would the rollouts ending here complete the result? Advance the prefix on a copy.
         lengths = {self.slots[i].job.index: row + 1 - int(self.start_rows[i]) for i in started}
-        count, steps = self.prefix_count, self.prefix_steps
-        while count in self.completed or count in lengths:
-            done = self.completed.get(count)
-            steps += done.length if done is not None else lengths[count]
-            count += 1
-            if self.quota.is_met(count, steps):
-                return None
-        return started
+        return None if self.results.would_complete(lengths) else started
 
     def _run_pipelined(self) -> list[StepSequence]:
         """The loop for workers in other processes: while they step, this process books.
@@ -448,8 +425,8 @@ class _Collection:
         in_flight: _Action | None = None
         while True:
             if in_flight is None:
-                if self.result_count is not None:
-                    return self.prefix
+                if self.results.complete:
+                    return self.results.items
                 self._refill()
                 in_flight = self._act()
                 self._send(in_flight)
@@ -518,7 +495,11 @@ class _Collection:
             info_rows=self.info_rows,
             agent_template=self.agent_template,
         )
-        self._complete(running.job.index, rollout)
+        self.results.add(running.job.index, rollout, rollout.length)
+        if self.info_rows:  # forget env infos no running rollout needs any more
+            oldest = self._oldest_needed_row()
+            for r in [r for r in self.info_rows if r < oldest]:
+                del self.info_rows[r]
         self.slots[i] = None
         self.active[i] = False
         self.running_count -= 1
@@ -534,21 +515,6 @@ class _Collection:
         return (
             int(self.start_rows[self.active].min()) if self.active.any() else self.buffer.next_row
         )
-
-    def _complete(self, index: int, rollout: StepSequence) -> None:
-        self.completed[index] = rollout
-        self.completed_steps += rollout.length
-        while self.result_count is None and self.prefix_count in self.completed:
-            leading = self.completed.pop(self.prefix_count)
-            self.prefix.append(leading)
-            self.prefix_steps += leading.length
-            self.prefix_count += 1
-            if self.quota.is_met(self.prefix_count, self.prefix_steps):
-                self.result_count = self.prefix_count
-        if self.info_rows:  # forget env infos no running rollout needs any more
-            oldest = self._oldest_needed_row()
-            for r in [r for r in self.info_rows if r < oldest]:
-                del self.info_rows[r]
 
     def _mark_end(self, i: int, ended: bool, *, autoreset: bool | None = None) -> None:
         if not ended:
@@ -566,8 +532,8 @@ class _Collection:
         if self.pipelined:
             return self._run_pipelined()
         while True:
-            if self.result_count is not None:
-                return self.prefix
+            if self.results.complete:
+                return self.results.items
             self._refill()
             action = self._act()
             results = self._step(action)

@@ -63,4 +63,11 @@ class StepTimeoutError(WorkerError):
     Example:
         >>> issubclass(StepTimeoutError, WorkerError)
         True
+        >>> print(StepTimeoutError.of_call("step", 2.0))
+        a sub-env did not finish its step within step_timeout=2.0 s
     """
+
+    @classmethod
+    def of_call(cls, call: str, step_timeout: float | None) -> StepTimeoutError:
+        """The error for a vector env's ``call`` (``"step"``, ``"reset"``) that timed out."""
+        return cls(f"a sub-env did not finish its {call} within step_timeout={step_timeout} s")

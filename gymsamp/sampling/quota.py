@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from gymsamp._checks import check_int
 
-__all__ = ["Quota", "check_min_counts"]
+__all__ = ["LeadingResults", "Quota", "check_min_counts"]
+
+_Result = TypeVar("_Result")
 
 
 def check_min_counts(
@@ -80,3 +83,55 @@ class Quota:
             if self.is_met(k, total):
                 return k
         return None
+
+
+class LeadingResults(Generic[_Result]):
+    """The complete rollouts of a collection, and the leading ones ``0..K-1`` that form its
+    result: advanced as rollouts complete, in whatever order they do.
+
+    The result is fixed the moment the leading rollouts meet the quota, so rollouts that
+    complete later (past ``K``) never change it.
+
+    Args:
+        quota: The collection's bounds.
+
+    Example:
+        >>> results = LeadingResults(Quota(min_steps=10))
+        >>> results.add(1, "b", 7)  # out of order: waits for rollout 0
+        >>> results.items, results.would_complete({0: 4})
+        ([], True)
+        >>> results.add(0, "a", 4)
+        >>> results.items, results.complete, results.steps
+        (['a', 'b'], True, 11)
+    """
+
+    def __init__(self, quota: Quota) -> None:
+        self.quota = quota
+        self.items: list[_Result] = []  # the leading complete rollouts
+        self.steps = 0  # their steps
+        self.complete = False  # they meet the quota: the result
+        # Complete rollouts past the leading ones (few: those that finished out of order).
+        self._later: dict[int, tuple[_Result, int]] = {}
+        self.all_steps = 0  # steps of every complete rollout, leading or not
+
+    def add(self, index: int, item: _Result, length: int) -> None:
+        """Rollout ``index`` (``length`` steps) is complete."""
+        self._later[index] = (item, length)
+        self.all_steps += length
+        while not self.complete and len(self.items) in self._later:
+            leading, steps = self._later.pop(len(self.items))
+            self.items.append(leading)
+            self.steps += steps
+            self.complete = self.quota.is_met(len(self.items), self.steps)
+
+    def would_complete(self, lengths: Mapping[int, int]) -> bool:
+        """Whether rollouts of these ``lengths`` (by index), completing now, would make the
+        result complete (nothing changes here)."""
+        count, steps = len(self.items), self.steps
+        while count in self._later or count in lengths:
+            later = self._later.get(count)
+            steps += later[1] if later is not None else lengths[count]
+            count += 1
+            if self.quota.is_met(count, steps):
+                return True
+        return False

@@ -1,16 +1,17 @@
 """The arguments of a vector env's ``reset``, checked alike in all of gymsamp's vector envs:
-per-sub-env seeds (:func:`reset_seeds`) and the reset mask (:func:`check_reset_mask`)."""
+per-sub-env seeds (:func:`reset_seeds`) and the reset mask (:func:`check_reset_mask`); and
+the masked resets that give sub-envs different options (:func:`group_by_options`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from gymsamp._checks import is_int
 
-__all__ = ["check_reset_mask", "reset_seeds"]
+__all__ = ["check_reset_mask", "group_by_options", "reset_seeds"]
 
 
 def reset_seeds(seed: Any, n: int) -> list[int | None]:
@@ -52,3 +53,24 @@ def check_reset_mask(mask: Any, n: int) -> np.ndarray:
     if not mask.any():
         raise ValueError("options['reset_mask'] must have at least one True entry, got none")
     return mask
+
+
+def group_by_options(
+    options: Mapping[int, dict[str, Any] | None],
+) -> list[tuple[list[int], dict[str, Any] | None]]:
+    """Sub-envs grouped by the options they are to be reset with, one masked reset per group
+    (a vector reset hands one ``options`` dict to every masked sub-env).
+
+    Options are told apart by identity (rollouts that share a payload object share a
+    reset); None and ``{}`` form one group, with options None, which comes first. The other
+    groups come in the order of their first sub-env.
+
+    Example:
+        >>> low = {"domain_param": {"length": 0.4}}
+        >>> group_by_options({0: low, 1: None, 2: {}, 3: low})
+        [([1, 2], None), ([0, 3], {'domain_param': {'length': 0.4}})]
+    """
+    groups: dict[int, tuple[list[int], dict[str, Any] | None]] = {}
+    for i, payload in options.items():
+        groups.setdefault(id(payload) if payload else 0, ([], payload or None))[0].append(i)
+    return sorted(groups.values(), key=lambda group: group[1] is not None)  # stable

@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 
 from gymsamp.sampling import Quota, RolloutJob, derive_seed, rollout_generator
+from gymsamp.sampling.quota import LeadingResults
+from gymsamp.sampling.reset_args import group_by_options
 from gymsamp.sampling.rollout_job import JobGenerators
 
 
@@ -75,6 +77,46 @@ class TestQuota:
     def test_bad_bounds(self, kwargs, error, match):
         with pytest.raises(error, match=match):
             Quota(**kwargs)
+
+
+@pytest.mark.parametrize("bounds", [(3, None), (None, 25), (4, 25)])
+@pytest.mark.parametrize("order_seed", range(5))
+def test_leading_results_follow_the_quota_whatever_the_completion_order(bounds, order_seed):
+    """Against Quota.prefix_length over the same lengths: the result is fixed when the
+    leading rollouts first meet the quota, and later completions never change it."""
+    rng = np.random.default_rng(order_seed)
+    quota = Quota(min_rollouts=bounds[0], min_steps=bounds[1])
+    lengths = rng.integers(1, 12, size=12).tolist()
+    results = LeadingResults(quota)
+    seen: dict[int, int] = {}
+    expected = None
+    for index in rng.permutation(len(lengths)).tolist():
+        # would_complete predicts exactly what adding the rollout does, and changes nothing.
+        before = (list(results.items), results.steps, results.all_steps)
+        if not results.complete:
+            assert results.would_complete({index: lengths[index]}) == (
+                quota.prefix_length({**seen, index: lengths[index]}) is not None
+            )
+        assert (list(results.items), results.steps, results.all_steps) == before
+        results.add(index, f"rollout {index}", lengths[index])
+        seen[index] = lengths[index]
+        expected = expected or quota.prefix_length(seen)
+        assert results.complete == (expected is not None)
+        assert results.all_steps == sum(seen.values())
+    assert expected is not None
+    assert results.items == [f"rollout {k}" for k in range(expected)]
+    assert results.steps == sum(lengths[:expected])
+
+
+def test_group_by_options_groups_by_identity_with_the_option_less_group_first():
+    low, high = {"domain_param": {"l": 0.4}}, {"domain_param": {"l": 0.6}}
+    equal_but_other = {"domain_param": {"l": 0.4}}
+    groups = group_by_options({0: high, 1: low, 2: None, 3: equal_but_other, 4: {}, 5: high})
+    assert groups == [([2, 4], None), ([0, 5], high), ([1], low), ([3], equal_but_other)]
+    assert groups[2][1] is low
+    assert groups[3][1] is equal_but_other
+    assert group_by_options({0: low}) == [([0], low)]
+    assert group_by_options({}) == []
 
 
 def test_rollout_jobs_make_their_generator_from_the_triple_when_first_read() -> None:
