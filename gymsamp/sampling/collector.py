@@ -33,6 +33,7 @@ from gymnasium.vector import AutoresetMode
 from gymsamp.data import StepSequence
 from gymsamp.data._tree import tree_map
 from gymsamp.policies.base import Policy, RolloutIndexedPolicy
+from gymsamp.sampling._numpy_c import count_nonzero as _any
 from gymsamp.sampling.errors import StepTimeoutError
 from gymsamp.sampling.queued_reset import QueuedResetVectorEnv
 from gymsamp.sampling.quota import LeadingResults, Quota
@@ -50,13 +51,6 @@ from gymsamp.sampling.sub_env_infos import (
 )
 
 __all__ = ["collect"]
-
-# ``bool(count_nonzero(a))``: a tenth of the cost of ``a.any()`` on the loop's small masks
-# (the C function; ``np.count_nonzero``'s Python dispatch costs three times as much again).
-try:
-    from numpy._core.multiarray import count_nonzero as _any
-except ImportError:  # pragma: no cover (a numpy that moved it)
-    _any = np.count_nonzero
 
 
 @dataclass(slots=True)
@@ -77,11 +71,11 @@ _Ends = tuple[np.ndarray, np.ndarray | None]
 
 
 class _Running:
-    """A rollout in progress in one sub-env: where its rows start and how it began."""
+    """A rollout in progress in one sub-env: how it began (its rows start at the loop's
+    ``start_rows``)."""
 
-    def __init__(self, job: RolloutJob, start_row: int, obs: Any, reset_info: dict[str, Any]):
+    def __init__(self, job: RolloutJob, obs: Any, reset_info: dict[str, Any]):
         self.job = job
-        self.start_row = start_row
         self.first_obs = obs
         self.first_state = reset_info.pop("state", None)
         self.reset_info = reset_info
@@ -263,7 +257,7 @@ class _Collection:
                 info = dict(infos.get(i, ()))
                 info.pop("final_obs", None)  # started inside the step that ended the last one
                 info.pop("final_info", None)
-                self.slots[i] = _Running(job, self.buffer.next_row, self.obs[i].copy(), info)
+                self.slots[i] = _Running(job, self.obs[i].copy(), info)
                 self.active[i] = True
                 self.start_rows[i] = self.buffer.next_row
                 self.running_count += 1
@@ -473,7 +467,7 @@ class _Collection:
         """Complete sub-env ``i``'s rollout at ``row``; ``same_step``: the env already reset."""
         running = self.slots[i]
         assert running is not None
-        start, stop = running.start_row, row + 1
+        start, stop = int(self.start_rows[i]), row + 1
         final_step = (same_step or self.mode == AutoresetMode.SAME_STEP) and ended
         final_info = dict(infos[i]["final_info"]) if final_step else None
         final_obs = infos[i]["final_obs"] if final_step else next_obs[i]

@@ -9,6 +9,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from gymsamp.sampling._numpy_c import clip
+
 __all__ = ["ActionCheck", "check_observation_space"]
 
 _ARRAY_SPACES = (
@@ -40,18 +42,11 @@ def check_observation_space(space: gym.Space[Any]) -> None:
 # Action batches up to this size are checked for NaN and inf with Python floats.
 _SMALL = 64
 
-# The clip ufunc itself: np.clip and ndarray.clip wrap it in Python dispatch that costs twice
-# as much as the clipping on a small batch (once per vector step).
-try:
-    from numpy._core.umath import clip as _clip  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover (a numpy that moved it)
-    _clip = np.clip
-
 
 def _clipper(space: gym.Space[Any]) -> Callable[[np.ndarray], np.ndarray]:
     if isinstance(space, gym.spaces.Box):
         low, high, dtype = space.low, space.high, space.dtype
-        return lambda actions: _clip(actions, low, high).astype(dtype, copy=False)
+        return lambda actions: clip(actions, low, high).astype(dtype, copy=False)
     return lambda actions: actions
 
 
