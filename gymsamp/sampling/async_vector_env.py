@@ -321,6 +321,18 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
                 raise
         self._end_workers()
 
+    def __del__(self) -> None:
+        # A forgotten vector env must not leave processes behind, and must not raise. Its
+        # pipes close themselves: garbage collection finalizes the objects of a cycle in any
+        # order, and a Connection finalized first has closed its fd but kept the number, so
+        # closing it again fails (EBADF) or, were the number reused, closes another file.
+        try:
+            if not getattr(self, "closed", True) and hasattr(self, "_state"):
+                self.parent_pipes = []
+                self.close(terminate=True)
+        except Exception:
+            pass
+
     def _end_workers(self) -> None:
         """Terminate the workers still running, close every pipe and reap every process."""
         started = [p for p in getattr(self, "processes", []) if p.pid is not None]

@@ -431,6 +431,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         # use no module globals in the handler: they may be gone at interpreter shutdown.
         try:
             if not getattr(self, "closed", True) and hasattr(self, "_state"):
+                self._conns = []  # they close themselves: see _AsyncVectorEnv.__del__
                 self.close(terminate=True)
         except Exception:
             pass

@@ -20,6 +20,7 @@ from gymsamp.envs.toy_faults import HangingEnv, RaisingEnv
 from gymsamp.sampling.async_vector_env import _AsyncVectorEnv
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.vector_envs import EnvFactory, SubEnvFactory, make_vector_env
+from tests.sampling.gc_order import finalize_before_owner
 
 Build = Callable[[list[Callable[[], Any]]], _AsyncVectorEnv]
 
@@ -150,6 +151,16 @@ def test_close_with_a_pending_step_after_a_death(make: Build) -> None:
     envs.step_async(zeros(3))
     os.kill(envs.processes[0].pid, signal.SIGKILL)  # type: ignore[arg-type]
     assert_closes_every_worker(envs, before)
+
+
+def test_a_forgotten_env_whose_pipes_were_finalized_first_closes_them_not_again() -> None:
+    before = children()
+    envs = build_async([CountingEnv] * 2)
+    envs.reset()
+    second_closes = finalize_before_owner([pipe.conn for pipe in envs.parent_pipes])
+    envs.__del__()  # what garbage collection calls next on the same cycle
+    assert second_closes == []
+    assert children() == before
 
 
 def test_garbage_collection_after_a_death_is_quiet_and_ends_every_worker(

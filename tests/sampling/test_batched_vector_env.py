@@ -28,6 +28,7 @@ from gymsamp.sampling import (
 )
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
 from gymsamp.sampling.vector_envs import EnvFactory, make_vector_env
+from tests.sampling.gc_order import finalize_before_owner
 
 references = prs.references  # the module-scoped fixture of rollout() references
 DISCRETE = gym.spaces.Discrete(2)
@@ -533,6 +534,16 @@ def test_no_process_outlives_close_or_garbage_collection(terminate):
     envs.reset()
     del envs
     gc.collect()
+    assert children() == before
+
+
+def test_a_forgotten_env_whose_sockets_were_finalized_first_closes_them_not_again(make):
+    before = children()
+    envs = make([counting()] * 4, 2)
+    envs.reset()
+    second_closes = finalize_before_owner(envs._conns)
+    envs.__del__()  # what garbage collection calls next on the same cycle
+    assert second_closes == []
     assert children() == before
 
 
