@@ -40,14 +40,11 @@ from typing import Any
 import numpy as np
 
 from gymsamp._cli_inputs import (
-    BUILTIN_POLICIES,
     CliError,
     DrawWithFixed,
     EnvInfo,
     EnvMaker,
-    balance,
     check_param_names,
-    load_policy,
     one_line,
     parse_distribution,
     parse_env_kwargs,
@@ -56,7 +53,8 @@ from gymsamp._cli_inputs import (
     parse_grid,
     probe_env,
 )
-from gymsamp.sampling.vector_envs import VECTORIZATIONS as _VECTORIZATIONS
+from gymsamp._cli_parser import DEFAULT_ROLLOUTS, build_parser
+from gymsamp._cli_policies import BUILTIN_POLICIES, balance, load_policy
 
 __all__ = [
     "BUILTIN_POLICIES",
@@ -68,16 +66,6 @@ __all__ = [
     "parse_distribution",
     "parse_grid",
 ]
-
-_DEFAULT_EPSILON = 0.1
-_DEFAULT_ROLLOUTS = 10
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors raise :class:`CliError` (one line, exit code 2)."""
-
-    def error(self, message: str) -> Any:
-        raise CliError(f"{message} (see '{self.prog} --help')", 2)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -103,7 +91,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     if duplicates:
         raise CliError(f"parameter set more than once: {', '.join(duplicates)}", 2)
     if args.min_rollouts is None and args.min_steps is None:
-        args.min_rollouts = len(param_grid(grid)) if grid else _DEFAULT_ROLLOUTS
+        args.min_rollouts = len(param_grid(grid)) if grid else DEFAULT_ROLLOUTS
 
     info = probe_env(args.env, kwargs)
     check_param_names(info, list(fixed), "--domain-param")
@@ -375,174 +363,8 @@ def _cmd_params(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------------
-# Parser and entry point
+# Entry point
 # ----------------------------------------------------------------------------------------------
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an int >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an int >= 0, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {text!r}") from None
-
-
-_SAMPLE_EPILOG = """examples:
-  gymsamp sample CartPole-v1 --policy balance --min-rollouts 40 --seed 0 \\
-      --randomize length=uniform:0.5,0.45 --out runs/cp.npz --plot runs/cp.png
-  gymsamp sample Pendulum-v1 --domain-param m=1.5 --init-state=3.1,0 --max-steps 100
-  gymsamp sample CartPole-v1 --policy balance --grid length=0.05,0.1,0.5 --grid masspole=0.1:1:3
-  gymsamp sample CartPole-v1 --policy sb3:PPO:ppo_cartpole.zip --min-steps 10000"""
-
-_HELP = {
-    "env": "a Gymnasium env id, e.g. CartPole-v1, Hopper-v5, gymsamp/PointMass-v0",
-    "policy": "random (default), idle, balance (CartPole), sb3:ALGO:PATH (an SB3 zip), a "
-    "torch.export (.pt2) or TorchScript file, or module:attr / file.py:attr (a policy, or a "
-    "class or factory(spec) returning one)",
-    "weights": "a torch state_dict for the module --policy module:attr builds (read with "
-    "torch.load(weights_only=True))",
-    "stochastic": "SB3 models: sample actions instead of taking the most likely one",
-    "num-workers": "sub-envs stepped in parallel (default: the number of CPUs, at most 8)",
-    "min-rollouts": f"sample at least N complete rollouts (default {_DEFAULT_ROLLOUTS}, or one "
-    "per grid point with --grid, if --min-steps is not given)",
-    "min-steps": "sample at least N steps in total",
-    "max-steps": "cut rollouts after N steps (they end in TIMEOUT)",
-    "seed": "base seed (default: a random one, printed so that the run can be repeated)",
-    "vectorization": "auto (default: chosen by the env's step cost), sync (in this process), "
-    "async (one process per worker) or batched (several sub-envs per worker process)",
-    "domain-param": "fix a domain parameter (repeatable; 'gymsamp params ENV' lists them)",
-    "randomize": "draw a domain parameter anew for every rollout: NAME=uniform:MEAN,HALFSPAN or "
-    "NAME=normal:MEAN,STD (repeatable)",
-    "grid": "sample on a grid of domain-parameter values: NAME=V1,V2,... or NAME=START:STOP:NUM "
-    "(1 or 2 times); every grid point gets the same number of rollouts, and the plot shows "
-    "the mean return per grid point",
-    "init-state": "start every rollout from this full simulator state (write "
-    "--init-state=-0.1,0 when the first value is negative)",
-    "env-kwarg": "keyword argument for gymnasium.make, the value a Python literal (repeatable)",
-    "record-states": "also record the full simulator states (plotted instead of observations)",
-    "cvar": "report the CVaR at level EPS: the mean return of the worst EPS fraction of "
-    f"rollouts (default {_DEFAULT_EPSILON})",
-    "out": "save the rollouts to FILE (gymsamp's .npz format, no pickle)",
-    "plot": "save a plot of the rollouts (return distribution, grid, trajectories)",
-    "quiet": "no progress bar and no warnings (the summary is still printed)",
-}
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The ``gymsamp`` argument parser (its usage errors raise :class:`CliError`).
-
-    Example:
-        >>> args = build_parser().parse_args(["sample", "CartPole-v1", "--min-rollouts", "4"])
-        >>> args.command, args.env, args.min_rollouts, args.policy
-        ('sample', 'CartPole-v1', 4, 'random')
-    """
-    from gymsamp import __version__
-
-    parser = _Parser(
-        prog="gymsamp",
-        description="Sample rollouts of Gymnasium environments in parallel, reproducibly, with "
-        "domain randomization; summarize, save and plot them.",
-        epilog="Run 'gymsamp COMMAND --help' for the options of a command.",
-    )
-    parser.add_argument("--version", action="version", version=f"gymsamp {__version__}")
-    parser.add_argument("--traceback", action="store_true", help="show tracebacks of errors")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    commands.required = True
-
-    sample = commands.add_parser(
-        "sample",
-        help="sample rollouts and print a summary (optionally save and plot them)",
-        description="Sample rollouts of ENV with a policy in parallel and print a summary:\n"
-        "rollouts, steps, throughput, return statistics with a 95% bootstrap interval of\n"
-        "the mean, the CVaR, how the rollouts ended, and the domain parameters used.",
-        epilog=_SAMPLE_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add = sample.add_argument
-    add("env", metavar="ENV", help=_HELP["env"])
-    add("--policy", default="random", help=_HELP["policy"])
-    add("--weights", metavar="FILE", help=_HELP["weights"])
-    add("--stochastic", action="store_true", help=_HELP["stochastic"])
-    workers = min(os.cpu_count() or 1, 8)
-    add(
-        "--num-workers", type=_positive_int, default=workers, metavar="N", help=_HELP["num-workers"]
-    )
-    for name in ("min-rollouts", "min-steps", "max-steps"):
-        add(f"--{name}", type=_positive_int, metavar="N", help=_HELP[name])
-    add("--seed", type=_seed, metavar="S", help=_HELP["seed"])
-    add("--vectorization", default="auto", choices=_VECTORIZATIONS, help=_HELP["vectorization"])
-    add("--domain-param", action="append", metavar="NAME=VALUE", help=_HELP["domain-param"])
-    add("--randomize", action="append", metavar="NAME=DIST", help=_HELP["randomize"])
-    add("--grid", action="append", metavar="NAME=VALUES", help=_HELP["grid"])
-    add("--init-state", metavar="V1,V2,...", help=_HELP["init-state"])
-    add("--env-kwarg", action="append", metavar="KEY=VALUE", help=_HELP["env-kwarg"])
-    add("--record-states", action="store_true", help=_HELP["record-states"])
-    add("--cvar", type=_fraction, default=_DEFAULT_EPSILON, metavar="EPS", help=_HELP["cvar"])
-    add("--out", metavar="FILE", help=_HELP["out"])
-    add("--plot", metavar="FILE.png", help=_HELP["plot"])
-    add("--quiet", action="store_true", help=_HELP["quiet"])
-    sample.set_defaults(func=_cmd_sample)
-
-    cvar_help = f"the CVaR level (default {_DEFAULT_EPSILON})"
-    info = commands.add_parser(
-        "info",
-        help="summarize saved rollouts",
-        description="Print the summary of rollouts saved with 'gymsamp sample --out' or "
-        "gymsamp.data.io.save_rollouts.",
-    )
-    info.add_argument("file", metavar="FILE", help="a gymsamp rollout file (.npz)")
-    info.add_argument("--cvar", type=_fraction, default=_DEFAULT_EPSILON, metavar="EPS",
-                      help=cvar_help)  # fmt: skip
-    info.set_defaults(func=_cmd_info)
-
-    params = commands.add_parser(
-        "params",
-        help="list an env's domain parameters and whether its state can be set",
-        description="List the domain parameters of ENV with their nominal values, and whether "
-        "its initial state can be set (with how many values, and their labels).",
-    )
-    params.add_argument("env", metavar="ENV", help="a Gymnasium env id")
-    params.add_argument("--env-kwarg", action="append", metavar="KEY=VALUE",
-                        help=_HELP["env-kwarg"])  # fmt: skip
-    params.set_defaults(func=_cmd_params)
-
-    plot = commands.add_parser(
-        "plot",
-        help="plot saved rollouts",
-        description="Plot saved rollouts: the return distribution (mean, its 95% bootstrap "
-        "interval, the CVaR tail), the mean return over the domain-parameter grid if the "
-        "rollouts form one, and observations and actions over time for a few rollouts.",
-    )
-    add = plot.add_argument
-    add("file", metavar="FILE", help="a gymsamp rollout file (.npz)")
-    add("-o", "--output", required=True, metavar="OUT.png", help="the image to write (png, svg)")
-    kinds = ("all", "returns", "trajectories", "grid")
-    add("--kind", default="all", choices=kinds, help="which plot (default: all in one figure)")
-    add("--states", action="store_true", help="plot recorded states instead of observations")
-    add("--num-rollouts", type=_positive_int, default=4, metavar="N",
-        help="rollouts shown over time, worst to best return (default 4)")  # fmt: skip
-    add("--cvar", type=_fraction, default=_DEFAULT_EPSILON, metavar="EPS", help=cvar_help)
-    plot.set_defaults(func=_cmd_plot)
-    return parser
 
 
 def _error(message: str) -> None:
@@ -574,13 +396,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = ["--traceback", *(arg for arg in argv if arg != "--traceback")]
     try:
         args = build_parser().parse_args(argv)
+        # The parser (gymsamp._cli_parser) only names the command (args.command), so that it
+        # need not import this module; the name is mapped to its function here, per call.
+        commands = {
+            "sample": _cmd_sample,
+            "info": _cmd_info,
+            "params": _cmd_params,
+            "plot": _cmd_plot,
+        }
         quiet = getattr(args, "quiet", False)
         with warnings.catch_warnings():
             # Gymnasium warns when Ctrl-C makes the sampler close a vector env mid-step.
             warnings.filterwarnings("ignore", message=".*Calling `close` while waiting")
             if quiet:
                 warnings.simplefilter("ignore")
-            return int(args.func(args))
+            return int(commands[args.command](args))
     except CliError as err:
         _error(str(err))
         return err.exit_code

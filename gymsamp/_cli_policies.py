@@ -1,0 +1,273 @@
+"""Loading the ``gymsamp`` command's ``--policy`` (used by :mod:`gymsamp.cli`).
+
+Built-in policies by name, stable-baselines3 zips, torch.export / TorchScript files and
+``module:attr`` objects. Every problem raises :class:`CliError`, which the command prints as
+one line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gymsamp._cli_inputs import CliError, one_line
+
+__all__ = ["BUILTIN_POLICIES", "balance", "load_policy"]
+
+#: The policies ``--policy`` knows by name.
+BUILTIN_POLICIES = ("random", "idle", "balance")
+
+
+def balance(observations: np.ndarray) -> np.ndarray:
+    """A hand-made CartPole controller: push towards where the pole is falling.
+
+    Pushes right when ``theta + 0.5 theta_dot + 0.05 x + 0.1 x_dot > 0``: the pole angle and
+    its rate dominate, the cart terms keep the cart near the centre. It balances the nominal
+    CartPole-v1 for the full 500 steps and fails only for very short poles.
+
+    Example:
+        >>> balance(np.array([[0.0, 0.0, 0.05, 0.0], [0.0, 0.0, -0.05, 0.0]]))
+        array([1, 0])
+    """
+    obs = np.asarray(observations, dtype=np.float64)
+    score = obs[:, 2] + 0.5 * obs[:, 3] + 0.05 * obs[:, 0] + 0.1 * obs[:, 1]
+    return (score > 0).astype(np.int64)
+
+
+def _check_cartpole_like(spec: Any) -> None:
+    import gymnasium as gym
+
+    ok = (
+        isinstance(spec.action_space, gym.spaces.Discrete)
+        and spec.action_space.n == 2
+        and getattr(spec.observation_space, "shape", None) == (4,)
+    )
+    if not ok:
+        raise CliError(
+            "--policy balance is a CartPole controller (4 observations, 2 discrete actions); "
+            f"this env has observations {spec.observation_space} and actions {spec.action_space}"
+        )
+
+
+def _import_attr(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name)
+            if not path.is_file():
+                raise CliError(f"--policy {target!r}: no such file {module_name!r}")
+            mod_spec = importlib.util.spec_from_file_location(path.stem, path)
+            if mod_spec is None or mod_spec.loader is None:
+                raise CliError(f"--policy {target!r}: cannot import {module_name!r}")
+            module: Any = importlib.util.module_from_spec(mod_spec)
+            mod_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+    except CliError:
+        raise
+    except Exception as err:
+        raise CliError(
+            f"--policy {target!r}: cannot import {module_name!r}: {one_line(err)}"
+        ) from None
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise CliError(f"--policy {target!r}: {module_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def _is_factory(obj: Any) -> bool:
+    if inspect.isclass(obj):
+        return True
+    if not inspect.isfunction(obj):
+        return False
+    params = list(inspect.signature(obj).parameters)
+    return bool(params) and params[0] in ("spec", "env_spec")
+
+
+def _instantiate(obj: Any, env_spec: Any, target: str) -> Any:
+    if not _is_factory(obj):
+        return obj
+    try:
+        signature = inspect.signature(obj)
+        takes_arg = any(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+            for p in signature.parameters.values()
+        )
+    except (TypeError, ValueError):
+        takes_arg = True
+    try:
+        return obj(env_spec) if takes_arg else obj()
+    except Exception as err:
+        raise CliError(
+            f"--policy {target!r}: building the policy failed: {one_line(err)}"
+        ) from None
+
+
+def _load_weights(module: Any, path: str, target: str) -> None:
+    import torch
+
+    if not isinstance(module, torch.nn.Module):
+        raise CliError(
+            f"--weights needs a torch.nn.Module policy, but {target!r} gave {type(module).__name__}"
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        module.load_state_dict(state)
+    except FileNotFoundError:
+        raise CliError(f"--weights: no such file {path!r}") from None
+    except Exception as err:  # not a state dict, mismatched keys or shapes, ...
+        raise CliError(f"--weights {path!r}: {one_line(err)}") from None
+
+
+def _load_sb3(text: str, env_spec: Any, deterministic: bool) -> tuple[Any, str]:
+    parts = text.split(":", 2)
+    if len(parts) != 3 or not parts[1] or not parts[2]:
+        raise CliError(
+            f"--policy must look like sb3:ALGO:PATH (e.g. sb3:PPO:ppo.zip), got {text!r}", 2
+        )
+    _, algo, path = parts
+    if not Path(path).is_file():
+        raise CliError(f"--policy {text!r}: no such file {path!r}")
+    cls = None
+    for package in ("stable_baselines3", "sb3_contrib"):
+        try:
+            cls = getattr(importlib.import_module(package), algo, None)
+        except ImportError:
+            continue
+        if cls is not None:
+            break
+    if cls is None or not hasattr(cls, "load"):
+        raise CliError(
+            f"--policy {text!r}: unknown algorithm {algo!r} (stable-baselines3 has A2C, DDPG, "
+            "DQN, PPO, SAC, TD3; sb3-contrib adds more; is stable-baselines3 installed?)"
+        )
+    try:
+        model = cls.load(path, device="cpu")
+    except Exception as err:
+        raise CliError(f"--policy {text!r}: SB3 could not load it: {one_line(err)}") from None
+    from gymsamp.policies import SB3Policy
+
+    mode = "deterministic" if deterministic else "stochastic"
+    return SB3Policy(model, env_spec, deterministic=deterministic), f"{algo} from {path} ({mode})"
+
+
+def _zip_members(path: str) -> list[str]:
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return []
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
+
+
+def _load_torch_file(path: str) -> tuple[Any, str]:
+    """A torch.export program (``.pt2``) or a TorchScript module, never a pickled module."""
+    import warnings
+
+    import torch
+
+    members = _zip_members(path)
+    exported = any(name.endswith("/archive_format") for name in members)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is deprecated
+            if exported:
+                return torch.export.load(path).module(), f"torch.export program {path}"
+            return torch.jit.load(path, map_location="cpu"), f"TorchScript module {path}"
+    except Exception as err:
+        hint = (
+            "save a module with torch.export.save (a dynamic batch dimension) or "
+            "torch.jit.script(module).save(PATH), or save its state_dict and pass "
+            "--policy module:attr --weights PATH (gymsamp never unpickles model files)"
+        )
+        if any(name.endswith("policy.pth") for name in members):
+            hint = "it looks like a stable-baselines3 model: use --policy sb3:ALGO:PATH"
+        cause = one_line(err).split(". ")[0]  # torch's messages run on for several sentences
+        kind = "torch.export program" if exported else "TorchScript module"
+        raise CliError(f"--policy {path!r} is not a readable {kind} ({cause}); {hint}") from None
+
+
+def load_policy(
+    text: str,
+    env_spec: Any,
+    *,
+    weights: str | None = None,
+    deterministic: bool = True,
+) -> tuple[Any, str]:
+    """Resolve the ``--policy`` value into something :func:`gymsamp.policies.as_policy` takes.
+
+    ``text`` is one of:
+
+    - ``random`` / ``idle``: :class:`~gymsamp.policies.RandomPolicy` /
+      :class:`~gymsamp.policies.IdlePolicy` for the env's action space;
+    - ``balance``: :func:`balance`, for CartPole;
+    - ``sb3:ALGO:PATH``: ``ALGO.load(PATH)`` from stable-baselines3 (or sb3-contrib); SB3 reads
+      the zip itself and unpickles parts of it, so use trusted files only;
+    - a path to a ``torch.export`` program (``torch.export.save``; export it with a dynamic
+      batch dimension, the sub-envs' observations come batched) or a TorchScript module
+      (``torch.jit.script(module).save(PATH)``), loaded with ``torch.export.load`` /
+      ``torch.jit.load``; pickled modules (``torch.save(module)``) are refused, since loading
+      them can run arbitrary code;
+    - ``module:attr`` or ``path/to/file.py:attr``: the attribute (dots allowed in ``attr``).
+      A class, or a function whose first parameter is named ``spec`` or ``env_spec``, is a
+      factory: it is called with the env's :class:`~gymsamp.data.EnvSpec` (or with no
+      arguments if it takes none) and must return the policy. Anything else is the policy
+      itself (a callable on observation batches, a torch module, an SB3 model, a gymsamp
+      policy). With ``weights``, the policy must be a ``torch.nn.Module`` and gets the
+      ``state_dict`` in that file (read with ``torch.load(weights_only=True)``).
+
+    Args:
+        text: The ``--policy`` value.
+        env_spec: The env's :class:`~gymsamp.data.EnvSpec`.
+        weights: A ``state_dict`` file for a torch module made by ``module:attr``.
+        deterministic: For SB3 models: ``predict(..., deterministic=...)``.
+
+    Returns:
+        ``(policy, description)``.
+
+    Raises:
+        CliError: The policy cannot be found or loaded.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> from gymsamp.data import EnvSpec
+        >>> spec = EnvSpec.from_env(gym.make("CartPole-v1"))
+        >>> load_policy("random", spec)[1], load_policy("numpy:zeros_like", spec)[1]
+        ('random', 'numpy:zeros_like')
+    """
+    from gymsamp.policies import IdlePolicy, RandomPolicy
+
+    if weights is not None and (text in BUILTIN_POLICIES or text.startswith("sb3:")):
+        raise CliError("--weights goes with --policy module:attr (a torch module)", 2)
+    if text == "random":
+        return RandomPolicy(env_spec.action_space), "random"
+    if text == "idle":
+        return IdlePolicy(env_spec.action_space), "idle"
+    if text == "balance":
+        _check_cartpole_like(env_spec)
+        return balance, "balance"
+    if text.startswith("sb3:"):
+        return _load_sb3(text, env_spec, deterministic)
+    if Path(text).is_file():
+        if weights is not None:
+            raise CliError("--weights goes with --policy module:attr, not a torch model file", 2)
+        return _load_torch_file(text)
+    module_name, sep, attr = text.partition(":")
+    if sep and module_name and attr:
+        policy = _instantiate(_import_attr(text), env_spec, text)
+        if weights is not None:
+            _load_weights(policy, weights, text)
+            return policy, f"{text} with weights {weights}"
+        return policy, text
+    raise CliError(
+        f"--policy: unknown policy {text!r}; expected {', '.join(BUILTIN_POLICIES)}, "
+        "sb3:ALGO:PATH, a torch.export or TorchScript file, or module:attr",
+        2,
+    )
