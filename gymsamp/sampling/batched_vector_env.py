@@ -44,6 +44,7 @@ from gymnasium.vector.utils import batch_space, concatenate, create_empty_array,
 
 from gymsamp._checks import check_int
 from gymsamp.sampling.batched_worker import (
+    LOCAL,
     STEP,
     BlockServer,
     Queued,
@@ -59,7 +60,7 @@ from gymsamp.sampling.handshake import REPLY, REQUEST, Handshake
 from gymsamp.sampling.queued_reset import check_env_index
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.start_method import global_start_method_kept
-from gymsamp.sampling.sub_env_infos import PerEnvInfos
+from gymsamp.sampling.sub_env_infos import PerEnvInfos, owned_info
 
 __all__ = ["BatchedAsyncVectorEnv", "available_cpus"]
 
@@ -555,6 +556,9 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         for w, reply in replies.items():
             if not reply:
                 decoded[w] = (None, None)
+            elif reply == LOCAL:  # the parent's own block: its infos, not yet copied
+                infos = self._local.local_infos  # type: ignore[union-attr]
+                decoded[w] = (None, [(j, owned_info(info)) for j, info in infos])
             elif reply[:1] == b"e":
                 errors.append((w, *pickle.loads(reply[1:])))
             else:

@@ -33,6 +33,7 @@ from gymsamp.sampling.handshake import REPLY, REQUEST, Handshake
 from gymsamp.sampling.queued_reset import step_sub_env
 
 __all__ = [
+    "LOCAL",
     "STEP",
     "BlockServer",
     "CloudPickled",
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 STEP = b"s"  # the whole step request: the actions are already in shared memory
+LOCAL = b"l"  # the parent's own block replied with infos in ``BlockServer.local_infos``
 _CHUNK = 1 << 16
 PARENT_CHECK_S = 0.5  # how often a sleeping worker checks that its parent still lives
 Views = tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray]  # obs, actions, rewards, flags
@@ -238,6 +240,8 @@ class BlockServer:
         self.paused: set[int] = set()
         self.pending: set[int] = set()  # NEXT_STEP: sub-envs the next step resets
         self.autoreset_mode = autoreset_mode
+        # The parent's own block: the last reply's infos, handed over without pickling.
+        self.local_infos: list[tuple[int, Any]] = []
 
     def serve(self) -> None:
         """Answer requests until the parent closes this worker or goes away."""
@@ -302,7 +306,14 @@ class BlockServer:
 
     def reply(self, pairs: list[tuple[int, Any]] | None, infos: list[tuple[int, Any]]) -> bytes:
         self.current = None  # what fails from here on is no sub-env's fault
-        return b"d" + pickle.dumps((pairs, infos)) if infos or pairs else b""
+        if not (infos or pairs):
+            return b""
+        if self.signals is None and pairs is None:
+            # In the parent, a pickle round trip would only copy the infos: the parent copies
+            # them itself (as an in-process vector env does), and shares the strings.
+            self.local_infos = infos
+            return LOCAL
+        return b"d" + pickle.dumps((pairs, infos))
 
     def set_obs(self, i: int, obs: Any, pairs: list[tuple[int, Any]] | None) -> None:
         if pairs is not None:

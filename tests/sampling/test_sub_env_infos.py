@@ -53,9 +53,26 @@ def make_reused() -> gym.Env[Any, Any]:
     return ReusedInfoEnv()
 
 
-@pytest.fixture(params=["sync", "async", "batched"])
+# Vector envs of every mode; "batched+parent" steps its last sub-env in this process (whose
+# infos reach the loop without a pickle round trip, so they must be copied on the way).
+MODES = ["sync", "async", "batched", "batched+parent"]
+
+
+def make_reused_vector(mode: str, **kwargs: Any) -> gym.vector.VectorEnv:
+    in_parent = int(mode == "batched+parent")
+    return make_vector_env(
+        EnvFactory(make_reused),
+        N,
+        mode.removesuffix("+parent"),
+        num_workers=2,
+        in_parent=in_parent,
+        **kwargs,
+    )
+
+
+@pytest.fixture(params=MODES)
 def envs(request: pytest.FixtureRequest) -> Iterator[gym.vector.VectorEnv]:
-    vector = make_vector_env(EnvFactory(make_reused), N, request.param, num_workers=2)
+    vector = make_reused_vector(request.param)
     yield vector
     vector.close()
 
@@ -109,12 +126,12 @@ def collect_x(
     return [np.asarray(r.env_infos["x"]).reshape(-1).tolist() for r in result]
 
 
-@pytest.mark.parametrize("mode", ["sync", "async", "batched"])
+@pytest.mark.parametrize("mode", MODES)
 def test_recorded_env_infos_match_a_foreign_vector_env(mode: str) -> None:
     """The collection loop reads gymsamp's envs per sub-env and Gymnasium's SyncVectorEnv
     through its batched dicts: the rollouts' env infos are the same, step by step."""
     foreign = SyncVectorEnv([make_reused] * N, autoreset_mode=AutoresetMode.SAME_STEP)
-    own = make_vector_env(EnvFactory(make_reused), N, mode, record_state=False, num_workers=2)
+    own = make_reused_vector(mode, record_state=False)
     try:
         # SyncVectorEnv's SAME_STEP keeps a reference to the reused observation buffer as
         # final_obs (Gymnasium 1.x), which its reset then overwrites: infos are compared only.
