@@ -166,6 +166,12 @@ class _EnvRngs:
             state = _splitmix64(state ^ int(rng.bit_generator.random_raw()))
         return state >> 1
 
+    def row_seeds(self) -> list[int]:
+        """One 63-bit seed per sub-env from its own generator alone: for a single sub-env,
+        what :meth:`combined_seed` gives (so a batch-invariant policy draws in every sub-env
+        what it draws in a one-env ``rollout()``)."""
+        return [_splitmix64(int(rng.bit_generator.random_raw())) >> 1 for rng in self.rngs]
+
 
 def _check_observation_shape(
     observations: Any, obs_shape: tuple[int, ...], batch: int, owner: str

@@ -146,7 +146,9 @@ def _is_torch_module(obj: Any) -> bool:
     return torch is not None and isinstance(obj, torch.nn.Module)
 
 
-def as_policy(obj: Any, spec: EnvSpec, *, deterministic: bool = True) -> Policy:
+def as_policy(
+    obj: Any, spec: EnvSpec, *, deterministic: bool = True, batch_invariant: bool = False
+) -> Policy:
     """Turn ``obj`` into a :class:`~gymsamp.policies.base.Policy`.
 
     Checked in this order: an object with callable ``start``, ``reset_envs`` and ``act`` is
@@ -159,6 +161,9 @@ def as_policy(obj: Any, spec: EnvSpec, *, deterministic: bool = True) -> Policy:
         obj: The policy-like object.
         spec: The :class:`~gymsamp.data.EnvSpec` of the environment.
         deterministic: Passed to SB3's ``predict``; ignored by the other adapters.
+        batch_invariant: SB3 models and torch modules run on each sub-env alone, so that
+            their rollouts are bit-identical for any number of sub-envs (see
+            :class:`TorchPolicy`); ignored by the other adapters.
 
     Returns:
         The policy.
@@ -181,9 +186,9 @@ def as_policy(obj: Any, spec: EnvSpec, *, deterministic: bool = True) -> Policy:
     if _is_policy(obj):
         return obj
     if _is_sb3_like(obj):
-        return SB3Policy(obj, spec, deterministic=deterministic)
+        return SB3Policy(obj, spec, deterministic=deterministic, batch_invariant=batch_invariant)
     if _is_torch_module(obj):
-        return TorchPolicy(obj, spec)
+        return TorchPolicy(obj, spec, batch_invariant=batch_invariant)
     if callable(obj):
         return CallablePolicy(obj, spec)
     raise TypeError(

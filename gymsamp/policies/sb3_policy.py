@@ -7,6 +7,7 @@ seeded fork of torch's global generator (see :mod:`gymsamp.policies.adapters`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,12 @@ class SB3Policy:
     each ``(n_layers, B, hidden)``) is stacked to ``(B, len(state), ...)``.
 
     ``predict`` runs inside a seeded ``torch.random.fork_rng`` (see the module docstring): with
-    ``deterministic=False`` it is reproducible for a fixed number of sub-envs only. The ``eval``
+    ``deterministic=False`` it is reproducible for a fixed number of sub-envs only, and a
+    network's batched matrix products round differently for different batch sizes. With
+    ``batch_invariant=True``, ``predict`` runs on each sub-env alone (a batch of one, as in
+    ``rollout()``; the state sliced along ``state_batch_axis``), seeded from that sub-env's
+    rollout generator alone: rollouts are then bit-identical for any number of sub-envs and
+    workers, stochastic ones too (DESIGN §4), at one ``predict`` per sub-env and step. The ``eval``
     flag of :meth:`start` is ignored (SB3's ``predict`` sets its own training mode). SB3 clips
     ``Box`` actions itself.
 
@@ -89,18 +95,22 @@ class SB3Policy:
         *,
         deterministic: bool = True,
         state_batch_axis: int = 1,
+        batch_invariant: bool = False,
     ) -> None:
         owner = "SB3Policy"
         if not callable(getattr(model, "predict", None)):
             raise TypeError(f"{owner}: model must have a predict() method, got {model!r}")
         if not isinstance(deterministic, bool):
             raise TypeError(f"{owner}: deterministic must be a bool, got {deterministic!r}")
+        if not isinstance(batch_invariant, bool):
+            raise TypeError(f"{owner}: batch_invariant must be a bool, got {batch_invariant!r}")
         if isinstance(state_batch_axis, bool) or not isinstance(state_batch_axis, int):
             raise TypeError(f"{owner}: state_batch_axis must be an int, got {state_batch_axis!r}")
         self.model = model
         self.spec = _check_spec(spec, owner)
         self.deterministic = deterministic
         self.state_batch_axis = state_batch_axis
+        self.batch_invariant = batch_invariant
         self._state: Any = None
         self._episode_start = np.ones(0, dtype=bool)
         self._rngs = _EnvRngs(owner)
@@ -158,10 +168,16 @@ class SB3Policy:
         state_in = None if self._state is None else self._masked(self._state, batch)
         episode_start = self._episode_start.copy()
         device = _sb3_device(self.model)
-        with _seeded_torch_rng(self._rngs.combined_seed(), device):
-            actions, state_out = self.model.predict(
-                obs, state=state_in, episode_start=episode_start, deterministic=self.deterministic
-            )
+        if self.batch_invariant:
+            actions, state_out = self._predict_rows(obs, state_in, episode_start, device)
+        else:
+            with _seeded_torch_rng(self._rngs.combined_seed(), device):
+                actions, state_out = self.model.predict(
+                    obs,
+                    state=state_in,
+                    episode_start=episode_start,
+                    deterministic=self.deterministic,
+                )
         checked = _check_actions(actions, self.spec, batch, f"model {self!r}")
         infos: dict[str, Any] = {}
         if state_out is not None:
@@ -170,6 +186,37 @@ class SB3Policy:
         self._state = state_out
         self._episode_start[:] = False
         return PolicyStep(checked, infos)
+
+    def _predict_rows(
+        self, obs: np.ndarray, state: Any, episode_start: np.ndarray, device: torch.device
+    ) -> tuple[np.ndarray, Any]:
+        """``predict`` on each sub-env alone (its state slice, its own seed); the results
+        joined as one batched call returns them."""
+        axis = self.state_batch_axis
+        actions, states = [], []
+        for i, seed in enumerate(self._rngs.row_seeds()):
+            take_row = functools.partial(_row, i=i, axis=axis)
+            row_state = None if state is None else _map_state(state, take_row)
+            with _seeded_torch_rng(seed, device):
+                action, row_out = self.model.predict(
+                    obs[i : i + 1],
+                    state=row_state,
+                    episode_start=episode_start[i : i + 1],
+                    deterministic=self.deterministic,
+                )
+            actions.append(np.asarray(action))
+            states.append(row_out)
+        if states[0] is None:
+            return np.concatenate(actions), None
+        if isinstance(states[0], tuple):
+            joined = tuple(np.concatenate(parts, axis) for parts in zip(*states, strict=True))
+            return np.concatenate(actions), joined
+        return np.concatenate(actions), np.concatenate(states, axis)
+
+
+def _row(array: np.ndarray, *, i: int, axis: int) -> np.ndarray:
+    """Entry ``i`` of ``array``'s batch ``axis``, keeping that axis (length one)."""
+    return np.take(array, [i], axis=axis)
 
 
 def _sb3_device(model: Any) -> torch.device:

@@ -6,6 +6,7 @@ global generator (see :mod:`gymsamp.policies.adapters`).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -55,10 +56,20 @@ class TorchPolicy:
     parameter set on the sub-envs using it (``per_env_mode="group"``, for modules vmap cannot
     handle, e.g. batch norm in train mode).
 
+    Batch invariance: a matrix product over a batch rounds differently for different batch
+    sizes, so a network's action for one sub-env may differ in the last bits with the number
+    of sub-envs beside it, and so do whole rollouts (DESIGN §4 promises ``sample()`` equal to
+    one-env ``rollout()`` calls bit for bit). With ``batch_invariant=True`` the module runs on
+    each sub-env alone (a batch of one, as in ``rollout()``), inside torch's generator seeded
+    from that sub-env's rollout generator alone: rollouts are then bit-identical for any
+    number of sub-envs, workers or vectorization mode, also for stochastic modules, at the cost
+    of one call per sub-env and step.
+
     Args:
         module: The module.
         spec: The :class:`~gymsamp.data.EnvSpec`; its observation space must have a shape.
         per_env_mode: ``"vmap"`` or ``"group"`` (see above).
+        batch_invariant: Run the module once per sub-env (see above).
 
     Example:
         >>> import numpy as np, torch
@@ -80,10 +91,13 @@ class TorchPolicy:
         spec: EnvSpec,
         *,
         per_env_mode: Literal["vmap", "group"] = "vmap",
+        batch_invariant: bool = False,
     ) -> None:
         import torch
 
         owner = "TorchPolicy"
+        if not isinstance(batch_invariant, bool):
+            raise TypeError(f"{owner}: batch_invariant must be a bool, got {batch_invariant!r}")
         if not isinstance(module, torch.nn.Module):
             raise TypeError(f"{owner}: module must be a torch.nn.Module, got {module!r}")
         self.spec = _check_spec(spec, owner)
@@ -104,6 +118,7 @@ class TorchPolicy:
             )
         self.module = module
         self.per_env_mode = per_env_mode
+        self.batch_invariant = batch_invariant
         self._env_params: dict[int, torch.Tensor] = {}
         self._hidden: torch.Tensor | None = None
         self._rngs = _EnvRngs(owner)
@@ -269,6 +284,26 @@ class TorchPolicy:
         order = torch.as_tensor(np.argsort(indices, kind="stable"), device=obs.device)
         return _tree_map(lambda *parts: torch.cat(parts)[order], *outputs)
 
+    def _run(self, obs: torch.Tensor, hidden: torch.Tensor | None, row_seeds: Any) -> Any:
+        if row_seeds is None:
+            return self._forward(obs, hidden)
+        return self._forward_rows(obs, hidden, row_seeds)
+
+    def _forward_rows(
+        self, obs: torch.Tensor, hidden: torch.Tensor | None, seeds: list[int]
+    ) -> Any:
+        """The module on each sub-env alone (its own parameters, its own seed)."""
+        import torch
+
+        outputs = []
+        for i, seed in enumerate(seeds):
+            vector = self._env_params.get(i)
+            params = None if vector is None else self._unflatten(vector)
+            row_hidden = None if hidden is None else hidden[i : i + 1]
+            with _seeded_torch_rng(seed, obs.device):
+                outputs.append(self._call(params, obs[i : i + 1], row_hidden))
+        return _tree_map(lambda *rows: torch.cat(rows), *outputs)
+
     def act(self, observations: np.ndarray) -> PolicyStep:
         """The module's actions for all sub-envs (recurrent: also the hidden states before)."""
         import torch
@@ -277,15 +312,21 @@ class TorchPolicy:
         obs = _observations(observations, self.spec, batch, repr(self))
         device = self.device
         x = torch.as_tensor(obs, dtype=torch.float32, device=device)
-        seed = self._rngs.combined_seed()
+        # Batch-invariant: each row seeds its own fork; else one fork for the whole batch.
+        row_seeds = self._rngs.row_seeds() if self.batch_invariant else None
+        seeded: Any = (
+            contextlib.nullcontext()
+            if row_seeds is not None
+            else _seeded_torch_rng(self._rngs.combined_seed(), device)
+        )
         infos: dict[str, Any] = {}
-        with torch.no_grad(), _seeded_torch_rng(seed, device):
+        with torch.no_grad(), seeded:
             if self.is_recurrent:
                 hidden = self._hidden
                 if hidden is None:  # start() allocates it; this only satisfies mypy
                     raise RuntimeError("TorchPolicy.act() called before start()")
                 infos["hidden_states"] = hidden.detach().cpu().numpy().copy()
-                out = self._forward(x, hidden)
+                out = self._run(x, hidden, row_seeds)
                 if not (isinstance(out, tuple) and len(out) == 2):
                     raise TypeError(
                         f"{self!r}: a recurrent module's forward(obs, hidden) must return "
@@ -299,6 +340,6 @@ class TorchPolicy:
                     )
                 self._hidden = new_hidden.detach()
             else:
-                out = self._forward(x, None)
+                out = self._run(x, None, row_seeds)
         actions = _check_actions(out, self.spec, batch, f"module {self!r}")
         return PolicyStep(actions, infos)

@@ -188,3 +188,28 @@ def test_recurrent_predictor_through_the_sampler():
         np.testing.assert_array_equal(hidden[:, 1, 0, 0], 2 * t)
         ref = rollout("gymsamp/RandomLength-v0", FakeRecurrentPPO(), seed=0, sub_sub_seed=k)
         np.testing.assert_array_equal(ref.agent_infos["hidden_states"], hidden)
+
+
+def test_batch_invariant_stochastic_ppo_equals_sequential_rollouts():
+    """An SB3 model on continuous actions, sampling (deterministic=False): with
+    batch_invariant, three sub-envs give exactly the one-env rollouts (batched, the network's
+    products and the shared seed would make them differ)."""
+    model = PPO("MlpPolicy", "Pendulum-v1", seed=0, device="cpu")
+    spec = EnvSpec.from_env(gym.make("Pendulum-v1"))
+    policy = SB3Policy(model, spec, deterministic=False, batch_invariant=True)
+    with ParallelRolloutSampler(
+        "Pendulum-v1",
+        policy,
+        3,
+        min_rollouts=3,
+        seed=1,
+        max_steps=40,
+        vectorization="sync",
+        show_progress_bar=False,
+    ) as sampler:
+        rollouts = sampler.sample()
+    for k, ro in enumerate(rollouts):
+        ref = rollout("Pendulum-v1", policy, seed=1, sub_sub_seed=k, max_steps=40)
+        np.testing.assert_array_equal(ro.observations, ref.observations)
+        np.testing.assert_array_equal(ro.actions, ref.actions)
+    assert len({ro.actions[:3].tobytes() for ro in rollouts}) == 3

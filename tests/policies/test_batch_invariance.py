@@ -1,0 +1,132 @@
+"""Batch-invariant torch and SB3 policies: ``sample()`` equals one-env ``rollout()`` calls bit
+for bit (DESIGN §4) also for networks, whose batched matrix products round differently for
+different batch sizes, and for stochastic ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from gymsamp.data import EnvSpec
+from gymsamp.policies import as_policy
+from gymsamp.policies.sb3_policy import SB3Policy
+from gymsamp.policies.torch_policy import TorchPolicy
+from gymsamp.sampling import ParallelRolloutSampler, rollout
+
+ENV = "Pendulum-v1"  # continuous actions: any rounding difference shows in the rollout
+SPEC = EnvSpec.from_env(gym.make(ENV))
+ROLLOUTS, STEPS = 4, 60
+
+
+class NoisyMlp(torch.nn.Module):
+    """A 3-64-64-1 MLP (its products round by batch size); ``noise``: plus N(0, noise^2) from
+    torch's global generator."""
+
+    def __init__(self, noise: float = 0.0) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(0)
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(3, 64), torch.nn.Tanh(), torch.nn.Linear(64, 64), torch.nn.Tanh(),
+            torch.nn.Linear(64, 1),
+        )  # fmt: skip
+        with torch.no_grad():
+            for param in self.net.parameters():
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.7)
+        self.noise = noise
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        actions = 2.0 * torch.tanh(self.net(obs))
+        return actions + self.noise * torch.randn(actions.shape) if self.noise else actions
+
+
+def sample(policy: Any, num_workers: int, vectorization: str) -> list[Any]:
+    with ParallelRolloutSampler(
+        ENV,
+        policy,
+        num_workers,
+        min_rollouts=ROLLOUTS,
+        seed=5,
+        max_steps=STEPS,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    ) as sampler:
+        return sampler.sample()
+
+
+def assert_equal_to_rollouts(rollouts: list[Any], policy: Any) -> None:
+    assert len(rollouts) == ROLLOUTS
+    for k, ro in enumerate(rollouts):
+        ref = rollout(ENV, policy, seed=5, sub_seed=0, sub_sub_seed=k, max_steps=STEPS)
+        np.testing.assert_array_equal(ro.observations, ref.observations)
+        np.testing.assert_array_equal(ro.actions, ref.actions)
+        np.testing.assert_array_equal(ro.rewards, ref.rewards)
+
+
+def test_the_mlp_rounds_differently_by_batch_size() -> None:
+    """What makes the option necessary (if torch ever changes this, the test says so)."""
+    x = torch.randn(8, 3, generator=torch.Generator().manual_seed(1))
+    net = NoisyMlp()
+    with torch.no_grad():
+        rows = torch.cat([net(x[i : i + 1]) for i in range(8)])
+        assert not torch.equal(net(x), rows)
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.3])
+@pytest.mark.parametrize(("num_workers", "vectorization"), [(3, "sync"), (2, "async")])
+def test_batch_invariant_torch_policy_equals_sequential_rollouts(
+    noise: float, num_workers: int, vectorization: str
+) -> None:
+    policy = TorchPolicy(NoisyMlp(noise), SPEC, batch_invariant=True)
+    rollouts = sample(policy, num_workers, vectorization)
+    assert_equal_to_rollouts(rollouts, policy)
+    # The rollouts differ from one another (own seeds, and own noise where there is noise).
+    assert len({ro.actions[:5].tobytes() for ro in rollouts}) == ROLLOUTS
+    # A plain module in rollout() (batch of one, one seed) acts as the batch-invariant policy.
+    assert_equal_to_rollouts(rollouts, NoisyMlp(noise))
+
+
+def test_as_policy_passes_batch_invariance_on() -> None:
+    module = NoisyMlp()
+    assert as_policy(module, SPEC, batch_invariant=True).batch_invariant is True  # type: ignore[attr-defined]
+    assert as_policy(module, SPEC).batch_invariant is False  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="batch_invariant must be a bool, got 1"):
+        TorchPolicy(module, SPEC, batch_invariant=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="batch_invariant must be a bool, got 'yes'"):
+        SB3Policy(object.__new__(_Predictor), SPEC, batch_invariant="yes")  # type: ignore[arg-type]
+
+
+class _Predictor:
+    """SB3's predict API over the MLP, with a recurrent state ``(h, c)`` of shape (1, B, 2)
+    that counts steps since the episode start and feeds back into the action."""
+
+    def __init__(self, noise: float) -> None:
+        self.module = NoisyMlp(noise)
+
+    def predict(
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        batch = len(observation)
+        h = np.zeros((1, batch, 2)) if state is None else state[0]
+        h = h + 1.0
+        with torch.no_grad():
+            actions = self.module(torch.as_tensor(observation, dtype=torch.float32)).numpy()
+        actions = actions + 0.01 * h[0, :, :1].astype(np.float32)
+        return actions, (h, 2.0 * h)
+
+
+def test_batch_invariant_sb3_policy_with_state_equals_sequential_rollouts() -> None:
+    policy = SB3Policy(_Predictor(0.3), SPEC, deterministic=False, batch_invariant=True)
+    rollouts = sample(policy, 3, "sync")
+    assert_equal_to_rollouts(rollouts, policy)
+    # The state went round per sub-env: hidden_states count the steps of each rollout.
+    for ro in rollouts:
+        hidden = ro.agent_infos["hidden_states"]  # (T, len(state), 1, 2)
+        np.testing.assert_array_equal(hidden[:, 0, 0, 0], np.arange(ro.length))
