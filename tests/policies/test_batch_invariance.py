@@ -130,3 +130,37 @@ def test_batch_invariant_sb3_policy_with_state_equals_sequential_rollouts() -> N
     for ro in rollouts:
         hidden = ro.agent_infos["hidden_states"]  # (T, len(state), 1, 2)
         np.testing.assert_array_equal(hidden[:, 0, 0, 0], np.arange(ro.length))
+
+
+class NoisyGru(torch.nn.Module):
+    """A recurrent module (GRU cell) with noise from torch's global generator."""
+
+    is_recurrent = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(0)
+        self.cell = torch.nn.GRUCell(3, 16)
+        self.out = torch.nn.Linear(16, 1)
+        with torch.no_grad():
+            for param in self.parameters():
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
+
+    def init_hidden(self, batch_size: int) -> torch.Tensor:
+        return torch.zeros(batch_size, 16)
+
+    def forward(self, obs: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        hidden = self.cell(obs, hidden)
+        actions = 2.0 * torch.tanh(self.out(hidden)) + 0.1 * torch.randn(len(obs), 1)
+        return actions, hidden
+
+
+def test_batch_invariant_recurrent_torch_policy_equals_sequential_rollouts() -> None:
+    policy = TorchPolicy(NoisyGru(), SPEC, batch_invariant=True)
+    rollouts = sample(policy, 3, "sync")
+    assert_equal_to_rollouts(rollouts, policy)
+    for k, ro in enumerate(rollouts):
+        ref = rollout(ENV, policy, seed=5, sub_seed=0, sub_sub_seed=k, max_steps=STEPS)
+        np.testing.assert_array_equal(
+            ro.agent_infos["hidden_states"], ref.agent_infos["hidden_states"]
+        )
