@@ -33,10 +33,10 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
 
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            value: int | None = int(text)
         except ValueError:
-            value = minimum - 1  # reported as the same rule
-        if value < minimum:
+            value = None
+        if value is None or value < minimum:
             raise argparse.ArgumentTypeError(f"must be an int >= {minimum}, got {text!r}")
         return value
 

@@ -557,7 +557,9 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
             if not reply:
                 decoded[w] = (None, None)
             elif reply == LOCAL:  # the parent's own block: its infos, not yet copied
-                infos = self._local.local_infos  # type: ignore[union-attr]
+                local = self._local
+                assert local is not None  # LOCAL comes only from the parent's own block
+                infos, local.local_infos = local.local_infos, []  # held no longer than needed
                 decoded[w] = (None, [(j, owned_info(info)) for j, info in infos])
             elif reply[:1] == b"e":
                 errors.append((w, *pickle.loads(reply[1:])))
