@@ -1,9 +1,11 @@
-"""Shared test helpers: bit-exact comparison of rollouts and their parts."""
+"""Shared test helpers: bit-exact comparison of rollouts and their parts, and a Dict-observation
+env."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from gymsamp.data import StepSequence
@@ -62,3 +64,20 @@ def assert_sequences_equal(a: StepSequence, b: StepSequence) -> None:
                 assert_tree_equal(
                     ra.get_data_values(name), rb.get_data_values(name), f"rollout {i} {name}"
                 )
+
+
+class DictPendulum(gym.ObservationWrapper):
+    """Pendulum with a Dict observation (``angle`` as cos / sin, ``speed``), the kind SB3's
+    ``MultiInputPolicy`` takes."""
+
+    def __init__(self) -> None:
+        super().__init__(gym.make("Pendulum-v1"))
+        self.observation_space = gym.spaces.Dict(
+            {
+                "angle": gym.spaces.Box(-1.0, 1.0, (2,), np.float32),
+                "speed": gym.spaces.Box(-8.0, 8.0, (1,), np.float32),
+            }
+        )
+
+    def observation(self, observation: Any) -> dict[str, Any]:
+        return {"angle": observation[:2], "speed": observation[2:]}

@@ -32,6 +32,7 @@ from gymsamp.plot import (
 from gymsamp.policies import IdlePolicy
 from gymsamp.sampling import ParallelRolloutSampler, eval_domain_params
 from gymsamp.summary import format_number, summarize
+from tests.helpers import DictPendulum
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -170,6 +171,27 @@ def test_trajectories_without_spec_or_time_and_many_dimensions(tmp_path):
         plot_trajectories(rollouts, field="rewards")
     with pytest.raises(ValueError, match="num_rollouts must be an int >= 1"):
         plot_trajectories(rollouts, num_rollouts=0)
+
+
+def test_trajectories_of_dict_observations_plot_each_array_by_its_path(tmp_path):
+    """A Dict observation (Pendulum split into angle and speed): one panel per dimension of
+    each array, titled by its path, with the array's values over time."""
+
+    policy = IdlePolicy(gym.spaces.Box(-2.0, 2.0, (1,)))
+    with ParallelRolloutSampler(
+        DictPendulum, policy, 1, min_rollouts=1, seed=0, show_progress_bar=False, max_steps=20
+    ) as sampler:
+        (ro,) = sampler.sample()
+    fig = plot_trajectories([ro])
+    assert [ax.get_title() for ax in fig.axes] == [
+        "observation angle[0]",
+        "observation angle[1]",
+        "observation speed",
+        "action",
+    ]
+    (line,) = fig.axes[2].get_lines()
+    np.testing.assert_array_equal(line.get_ydata(), ro.observations["speed"][:, 0])
+    assert_png(save_figure(fig, tmp_path / "dict_pendulum.png"))
 
 
 def test_return_grid_heatmap(grid_rollouts, tmp_path):

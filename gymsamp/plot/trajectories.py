@@ -13,6 +13,7 @@ import numpy as np
 
 from gymsamp._checks import check_int
 from gymsamp.data import EnvSpec, StepSequence
+from gymsamp.data._tree import tree_leaves
 from gymsamp.plot._figure import env_id_of, new_figure
 from gymsamp.summary import as_rollout_list, format_number, rollout_returns
 
@@ -63,13 +64,37 @@ def _pick_rollouts(returns: np.ndarray, count: int) -> list[int]:
 
 
 def flat_values(values: Any, name: str) -> np.ndarray:
-    """Field ``name`` of a rollout as a float array of shape ``(steps, dims)``."""
+    """Field ``name`` of a rollout as a float array of shape ``(steps, dims)``; the arrays of a
+    dict / tuple field (Dict and Tuple observation spaces) side by side, in the field's order.
+
+    Example:
+        >>> flat_values({"pos": np.zeros((3, 2)), "flag": np.ones(3)}, "observations").shape
+        (3, 3)
+    """
     if isinstance(values, (dict, tuple)):
-        raise ValueError(
-            f"{name} must be arrays to plot trajectories, got a {type(values).__name__} field"
-        )
+        leaves = [flat_values(leaf, name) for _, leaf in tree_leaves(values)]
+        if not leaves:
+            raise ValueError(f"{name} must hold at least one array, got an empty field")
+        return np.concatenate(leaves, axis=1)
     array = np.asarray(values, dtype=np.float64)
     return array.reshape(len(array), -1)
+
+
+def nested_labels(values: Any) -> list[str] | None:
+    """Default labels of a dict / tuple field's dimensions (see :func:`flat_values`): each
+    array's path, with the index where it has several (None for a plain array).
+
+    Example:
+        >>> nested_labels({"pos": np.zeros((3, 2)), "flag": np.ones(3)})
+        ['pos[0]', 'pos[1]', 'flag']
+    """
+    if not isinstance(values, (dict, tuple)):
+        return None
+    labels: list[str] = []
+    for path, leaf in tree_leaves(values):
+        width = flat_values(leaf, path).shape[1]
+        labels += [path] if width == 1 else [f"{path}[{j}]" for j in range(width)]
+    return labels
 
 
 def _with_unit(label: str, units: Mapping[str, str]) -> str:
@@ -140,8 +165,10 @@ def plot_trajectories(
     spec_labels = None
     if env_spec is not None:
         spec_labels = env_spec.obs_labels if field == "observations" else env_spec.state_labels
-    obs_dim = flat_values(rollouts[0].get_data_values(field), field).shape[1]
-    x_labels = _labels(labels if labels is not None else spec_labels, obs_dim, kind[:3])
+    first = rollouts[0].get_data_values(field)
+    obs_dim = flat_values(first, field).shape[1]
+    default_labels = spec_labels if spec_labels is not None else nested_labels(first)
+    x_labels = _labels(labels if labels is not None else default_labels, obs_dim, kind[:3])
     act_dim = flat_values(rollouts[0].actions, "actions").shape[1]
     if act_labels is None and env_spec is not None:
         act_labels = env_spec.act_labels

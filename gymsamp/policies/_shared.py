@@ -246,11 +246,26 @@ def _to_numpy(value: Any) -> np.ndarray:
 
 
 def _tree_map(fn: Callable[..., Any], *trees: Any) -> Any:
-    """Map ``fn`` over the leaves of tensors or (nested) tuples/lists of them."""
+    """Map ``fn`` over the leaves of tensors or arrays in (nested) tuples, lists or dicts."""
     first = trees[0]
     if isinstance(first, (tuple, list)):
         return type(first)(_tree_map(fn, *parts) for parts in zip(*trees, strict=True))
+    if isinstance(first, Mapping):
+        return {key: _tree_map(fn, *(tree[key] for tree in trees)) for key in first}
     return fn(*trees)
+
+
+def _first_leaf(tree: Any) -> Any:
+    """The first tensor or array of a (nested) tuple, list or dict of them."""
+    while isinstance(tree, (tuple, list, Mapping)):
+        tree = next(iter(tree.values())) if isinstance(tree, Mapping) else tree[0]
+    return tree
+
+
+def _rows(observations: Any, index: Any) -> Any:
+    """The rows ``index`` of an observation batch (an array or tensor, or a dict / tuple of
+    them: Dict and Tuple observation spaces)."""
+    return _tree_map(lambda leaf: leaf[index], observations)
 
 
 def _observations(observations: Any, spec: EnvSpec, batch: int, owner: str) -> Any:

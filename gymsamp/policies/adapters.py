@@ -115,7 +115,8 @@ class CallablePolicy:
         actions = self.fn(observations)
         if type(actions) is np.ndarray and actions.shape == getattr(self, "_act_batch", None):
             return PolicyStep(actions, {})
-        checked = _check_actions(actions, self.spec, len(observations), f"policy {self!r}")
+        batch = self._rngs.check_batch(observations)
+        checked = _check_actions(actions, self.spec, batch, f"policy {self!r}")
         return PolicyStep(checked, {})
 
 

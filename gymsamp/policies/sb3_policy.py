@@ -19,6 +19,7 @@ from gymsamp.policies._shared import (
     _check_spec,
     _EnvRngs,
     _observations,
+    _rows,
     _seeded_torch_rng,
 )
 from gymsamp.policies.base import PolicyStep
@@ -188,7 +189,7 @@ class SB3Policy:
         return PolicyStep(checked, infos)
 
     def _predict_rows(
-        self, obs: np.ndarray, state: Any, episode_start: np.ndarray, device: torch.device
+        self, obs: Any, state: Any, episode_start: np.ndarray, device: torch.device
     ) -> tuple[np.ndarray, Any]:
         """``predict`` on each sub-env alone (its state slice, its own seed); the results
         joined as one batched call returns them."""
@@ -199,7 +200,7 @@ class SB3Policy:
             row_state = None if state is None else _map_state(state, take_row)
             with _seeded_torch_rng(seed, device):
                 action, row_out = self.model.predict(
-                    obs[i : i + 1],
+                    _rows(obs, slice(i, i + 1)),
                     state=row_state,
                     episode_start=episode_start[i : i + 1],
                     deterministic=self.deterministic,

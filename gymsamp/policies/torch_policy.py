@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+import gymnasium as gym
 import numpy as np
 
 from gymsamp.data.spec import EnvSpec
@@ -18,8 +19,10 @@ from gymsamp.policies._shared import (
     _check_env_params,
     _check_spec,
     _EnvRngs,
+    _first_leaf,
     _forget_env_params,
     _observations,
+    _rows,
     _seeded_torch_rng,
     _tree_map,
 )
@@ -67,7 +70,9 @@ class TorchPolicy:
 
     Args:
         module: The module.
-        spec: The :class:`~gymsamp.data.EnvSpec`; its observation space must have a shape.
+        spec: The :class:`~gymsamp.data.EnvSpec`; its observation space must have a shape
+            or be a ``Dict`` / ``Tuple`` space (the module then gets a dict / tuple of float
+            tensors).
         per_env_mode: ``"vmap"`` or ``"group"`` (see above).
         batch_invariant: Run the module once per sub-env (see above).
 
@@ -101,10 +106,12 @@ class TorchPolicy:
         if not isinstance(module, torch.nn.Module):
             raise TypeError(f"{owner}: module must be a torch.nn.Module, got {module!r}")
         self.spec = _check_spec(spec, owner)
-        if spec.observation_space.shape is None:
+        if spec.observation_space.shape is None and not isinstance(
+            spec.observation_space, (gym.spaces.Dict, gym.spaces.Tuple)
+        ):
             raise TypeError(
-                f"{owner}: spec.observation_space must have a shape (array observations), "
-                f"got {spec.observation_space!r}"
+                f"{owner}: spec.observation_space must have a shape (array observations) or "
+                f"be a Dict or Tuple space, got {spec.observation_space!r}"
             )
         if per_env_mode not in ("vmap", "group"):
             raise ValueError(
@@ -227,7 +234,7 @@ class TorchPolicy:
                 hidden[torch.as_tensor(indices, device=hidden.device)] = fresh
                 self._hidden = hidden
 
-    def _call(self, params: Any, obs: torch.Tensor, hidden: torch.Tensor | None) -> Any:
+    def _call(self, params: Any, obs: Any, hidden: torch.Tensor | None) -> Any:
         """Run the module on ``obs`` (and ``hidden``), with ``params`` unless it is None."""
         from torch.func import functional_call
 
@@ -246,10 +253,10 @@ class TorchPolicy:
             offset += param.numel()
         return out
 
-    def _forward(self, obs: torch.Tensor, hidden: torch.Tensor | None) -> Any:
+    def _forward(self, obs: Any, hidden: torch.Tensor | None) -> Any:
         import torch
 
-        batch = len(obs)
+        batch = len(_first_leaf(obs))
         own = sorted(i for i in self._env_params if i < batch)
         if not own:
             return self._call(None, obs, hidden)
@@ -259,7 +266,8 @@ class TorchPolicy:
                 vectors[i] = self._env_params[i]
 
             def single(params: Any, x: torch.Tensor, h: torch.Tensor | None) -> Any:
-                out = self._call(params, x.unsqueeze(0), None if h is None else h.unsqueeze(0))
+                row = _tree_map(lambda t: t.unsqueeze(0), x)
+                out = self._call(params, row, None if h is None else h.unsqueeze(0))
                 return _tree_map(lambda t: t.squeeze(0), out)
 
             in_dims = (0, 0, None if hidden is None else 0)
@@ -277,21 +285,21 @@ class TorchPolicy:
             groups.setdefault(key, (vector, []))[1].append(i)
         indices, outputs = [], []
         for group_vector, members in groups.values():
-            idx = torch.as_tensor(members, device=obs.device)
+            idx = torch.as_tensor(members, device=_first_leaf(obs).device)
             params = None if group_vector is None else self._unflatten(group_vector)
-            outputs.append(self._call(params, obs[idx], None if hidden is None else hidden[idx]))
+            outputs.append(
+                self._call(params, _rows(obs, idx), None if hidden is None else hidden[idx])
+            )
             indices.extend(members)
-        order = torch.as_tensor(np.argsort(indices, kind="stable"), device=obs.device)
+        order = torch.as_tensor(np.argsort(indices, kind="stable"), device=idx.device)
         return _tree_map(lambda *parts: torch.cat(parts)[order], *outputs)
 
-    def _run(self, obs: torch.Tensor, hidden: torch.Tensor | None, row_seeds: Any) -> Any:
+    def _run(self, obs: Any, hidden: torch.Tensor | None, row_seeds: Any) -> Any:
         if row_seeds is None:
             return self._forward(obs, hidden)
         return self._forward_rows(obs, hidden, row_seeds)
 
-    def _forward_rows(
-        self, obs: torch.Tensor, hidden: torch.Tensor | None, seeds: list[int]
-    ) -> Any:
+    def _forward_rows(self, obs: Any, hidden: torch.Tensor | None, seeds: list[int]) -> Any:
         """The module on each sub-env alone (its own parameters, its own seed)."""
         import torch
 
@@ -300,8 +308,8 @@ class TorchPolicy:
             vector = self._env_params.get(i)
             params = None if vector is None else self._unflatten(vector)
             row_hidden = None if hidden is None else hidden[i : i + 1]
-            with _seeded_torch_rng(seed, obs.device):
-                outputs.append(self._call(params, obs[i : i + 1], row_hidden))
+            with _seeded_torch_rng(seed, _first_leaf(obs).device):
+                outputs.append(self._call(params, _rows(obs, slice(i, i + 1)), row_hidden))
         return _tree_map(lambda *rows: torch.cat(rows), *outputs)
 
     def act(self, observations: np.ndarray) -> PolicyStep:
@@ -311,7 +319,7 @@ class TorchPolicy:
         batch = self._rngs.check_batch(observations)
         obs = _observations(observations, self.spec, batch, repr(self))
         device = self.device
-        x = torch.as_tensor(obs, dtype=torch.float32, device=device)
+        x = _tree_map(lambda a: torch.as_tensor(a, dtype=torch.float32, device=device), obs)
         # Batch-invariant: each row seeds its own fork; else one fork for the whole batch.
         row_seeds = self._rngs.row_seeds() if self.batch_invariant else None
         seeded: Any = (

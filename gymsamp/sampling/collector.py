@@ -35,12 +35,20 @@ from gymsamp.data._tree import tree_map
 from gymsamp.policies.base import Policy, RolloutIndexedPolicy
 from gymsamp.sampling._numpy_c import count_nonzero as _any
 from gymsamp.sampling.errors import StepTimeoutError
+from gymsamp.sampling.observations import (
+    ARRAY_SPACES,
+    check_observation_space,
+    copy_batch,
+    leaf_columns,
+    set_sub_envs,
+    sub_env_obs,
+)
 from gymsamp.sampling.queued_reset import QueuedResetVectorEnv
 from gymsamp.sampling.quota import LeadingResults, Quota
 from gymsamp.sampling.reset_args import group_by_options
 from gymsamp.sampling.rollout_assembly import RolloutAssembler, check_finite, flatten_agent_infos
 from gymsamp.sampling.rollout_job import JobGenerators, RolloutJob
-from gymsamp.sampling.space_checks import ActionCheck, check_observation_space
+from gymsamp.sampling.space_checks import ActionCheck
 from gymsamp.sampling.step_buffer import StepBuffer
 from gymsamp.sampling.sub_env_infos import (
     PerEnvInfos,
@@ -159,6 +167,8 @@ class _Collection:
         # gymsamp's vector envs return a fresh observation batch per step (unless built with
         # copy=False), which the loop may keep as it is.
         self.fresh_obs = isinstance(envs, PerEnvInfos) and getattr(envs, "copy", True) is True
+        # Array observations (else a dict / tuple of arrays: Dict and Tuple spaces).
+        self.array_obs = isinstance(envs.single_observation_space, ARRAY_SPACES)
 
     # -- issuing rollouts -------------------------------------------------------------------
 
@@ -184,14 +194,14 @@ class _Collection:
             # The first reset covers every sub-env (a masked one would leave the others unset,
             # which SyncVectorEnv cannot batch); sub-envs with options are reset again below.
             obs, infos = self._reset_call(seeds, None)
-            self.obs = np.array(obs, copy=True)
+            self.obs = copy_batch(obs)
             if groups and groups[0][1] is None:  # those without options are reset now
                 started += self._start(groups.pop(0)[0], jobs, infos)
         for members, options in groups:
             mask = np.zeros(self.num_envs, dtype=bool)
             mask[members] = True
             obs, infos = self._reset_call(seeds, {"reset_mask": mask, **(options or {})})
-            self.obs[members] = obs[members]
+            set_sub_envs(self.obs, obs, members)
             started += self._start(members, jobs, infos)
         self._start_policy(started, [self.slots[i].job for i in started])  # type: ignore[union-attr]
         self._queue_next(started)
@@ -257,7 +267,7 @@ class _Collection:
                 info = dict(infos.get(i, ()))
                 info.pop("final_obs", None)  # started inside the step that ended the last one
                 info.pop("final_info", None)
-                self.slots[i] = _Running(job, self.obs[i].copy(), info)
+                self.slots[i] = _Running(job, sub_env_obs(self.obs, i), info)
                 self.active[i] = True
                 self.start_rows[i] = self.buffer.next_row
                 self.running_count += 1
@@ -269,9 +279,9 @@ class _Collection:
 
     def _own(self, obs: Any) -> np.ndarray:
         """The step's observations as an array the env will not overwrite."""
-        if self.fresh_obs and type(obs) is np.ndarray:
+        if self.fresh_obs and (type(obs) is np.ndarray or not self.array_obs):
             return obs
-        return np.array(obs, copy=True)
+        return copy_batch(obs)
 
     def _act(self) -> _Action:
         """The policy's actions for the current observations, checked and clipped."""
@@ -334,12 +344,15 @@ class _Collection:
             self.autoreset_pending[:] = False
             self.slots_changed = True
         row_values: dict[str, Any] = {
-            "obs": action.obs,
             "actions": action.actions,
             "rewards": rewards,
             "terminated": terminated,
             "truncated": truncated,
         }
+        if self.array_obs:
+            row_values["obs"] = action.obs
+        else:  # a column per array of a Dict / Tuple observation
+            row_values.update(leaf_columns(action.obs))
         if self.action_check.clips:  # else the applied actions are the actions themselves
             row_values["applied"] = action.applied
         state = state_rows(infos, self.num_envs) if infos else None
@@ -470,7 +483,8 @@ class _Collection:
         start, stop = int(self.start_rows[i]), row + 1
         final_step = (same_step or self.mode == AutoresetMode.SAME_STEP) and ended
         final_info = dict(infos[i]["final_info"]) if final_step else None
-        final_obs = infos[i]["final_obs"] if final_step else next_obs[i]
+        # Copied into the rollout's observations by the assembler: a view will do.
+        final_obs = infos[i]["final_obs"] if final_step else sub_env_obs(next_obs, i, copy=False)
         if final_info is not None and "state" in final_info:
             self.buffer.set("state", row, i, final_info.pop("state"))
         cut = not (ended and self.stop_on_done)

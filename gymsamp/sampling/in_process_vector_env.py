@@ -17,6 +17,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, create_empty_array
 
 from gymsamp.sampling.errors import WorkerError
+from gymsamp.sampling.observations import copy_batch, set_sub_env
 from gymsamp.sampling.queued_reset import check_env_index, step_sub_env
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.sub_env_infos import PerEnvInfos
@@ -43,7 +44,8 @@ class InProcessVectorEnv(PerEnvInfos, VectorEnv):
     sub-envs that report any, resets masked sub-envs without rebuilding the batch, may step a
     sub-env past its episode end (``rollout()``'s ``stop_on_done=False``), and, with
     ``tag_errors``, raises a sub-env's exception as :class:`WorkerError` naming the sub-env.
-    Observation spaces must be array spaces (Box, Discrete, MultiDiscrete, MultiBinary).
+    Observations are batched as Gymnasium batches them: one array, or for ``Dict`` and ``Tuple``
+    spaces a dict or tuple of arrays.
 
     Args:
         envs: The sub-env instances.
@@ -85,6 +87,7 @@ class InProcessVectorEnv(PerEnvInfos, VectorEnv):
         self.spec = first.spec
         self.tag_errors = tag_errors
         self._obs: Any = create_empty_array(first.observation_space, n=self.num_envs)
+        self._array_obs = type(self._obs) is np.ndarray  # else a dict / tuple of arrays
         self._queued: dict[int, tuple[int | None, dict[str, Any] | None]] = {}
         self._paused: set[int] = set()
         self._pending: set[int] = set()  # NEXT_STEP: sub-envs the next step resets
@@ -147,15 +150,15 @@ class InProcessVectorEnv(PerEnvInfos, VectorEnv):
                 obs, info = self.envs[i].reset(seed=seeds[i], options=rest or None)
             except Exception as err:
                 raise self._fail(i, "reset", err) from err
-            self._obs[i] = obs
+            set_sub_env(self._obs, i, obs)
             if info:
                 infos = self._add_info(infos, info, i)
-        return self._obs.copy(), infos
+        return copy_batch(self._obs), infos
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         infos: dict[str, Any] = {}
         queued, batch, paused = self._queued, self._obs, self._paused
-        mode, pending = self.autoreset_mode, self._pending
+        mode, pending, array_obs = self.autoreset_mode, self._pending, self._array_obs
         # Scalars gathered in lists and converted once: cheaper than a numpy store each.
         rewards: list[Any] = []
         terminations: list[Any] = []
@@ -172,14 +175,17 @@ class InProcessVectorEnv(PerEnvInfos, VectorEnv):
                 )
             except Exception as err:
                 raise self._fail(i, "step", err) from err
-            batch[i] = obs
+            if array_obs:
+                batch[i] = obs
+            else:
+                set_sub_env(batch, i, obs)
             rewards.append(reward)
             terminations.append(terminated)
             truncations.append(truncated)
             if info:  # most envs report nothing: skip Gymnasium's info batching then
                 infos = self._add_info(infos, info, i)
         return (
-            batch.copy(),
+            batch.copy() if array_obs else copy_batch(batch),
             _scalars("rewards", rewards, np.float64),
             _scalars("terminated flags", terminations, np.bool_),
             _scalars("truncated flags", truncations, np.bool_),
@@ -225,5 +231,5 @@ class SingleEnvVector(InProcessVectorEnv):
         self.env = env
 
     def _batch(self, obs: Any) -> Any:
-        self._obs[0] = obs
-        return self._obs.copy()
+        set_sub_env(self._obs, 0, obs)
+        return copy_batch(self._obs)

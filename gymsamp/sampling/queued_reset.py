@@ -31,9 +31,9 @@ from numbers import Integral
 from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
-import numpy as np
 from gymnasium.vector import AutoresetMode
 
+from gymsamp.sampling.observations import copy_batch
 from gymsamp.sampling.sub_env_infos import owned_info
 
 __all__ = ["QueuedResetVectorEnv", "check_env_index", "reset_in_step", "step_sub_env"]
@@ -103,7 +103,7 @@ def reset_in_step(
     """
     # Copied before the reset, which may overwrite arrays the env reuses (as SyncVectorEnv
     # batches them first).
-    final_obs = np.array(final_obs, copy=True)
+    final_obs = copy_batch(final_obs)
     final_info = owned_info(final_info)
     obs, info = env.reset(seed=seed, options=options)
     return obs, {**(info or {}), "final_obs": final_obs, "final_info": final_info}

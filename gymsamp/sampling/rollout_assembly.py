@@ -59,6 +59,19 @@ def check_finite(what: str, values: np.ndarray, index: int, env: int) -> None:
         )
 
 
+def _observations(
+    recorded: np.ndarray, rows: slice, i: int, first_obs: Any, final_obs: Any
+) -> np.ndarray:
+    """One rollout's ``T + 1`` observations: the reset's, those recorded at ``rows`` of
+    sub-env ``i``'s column (the second to the last step's), and the true final one."""
+    length = rows.stop - rows.start + 1
+    observations = np.empty((length + 1, *recorded.shape[2:]), dtype=recorded.dtype)
+    observations[0] = first_obs
+    observations[1:length] = recorded[rows, i]
+    observations[length] = final_obs
+    return observations
+
+
 def _plain(value: Any) -> Any:
     """Numpy scalars (from batched infos) as Python scalars, also inside dicts.
 
@@ -123,11 +136,21 @@ class RolloutAssembler:
             agent_template: The structure of the policy's agent infos, or None.
         """
         length = stop - start
-        recorded = buffer.columns["obs"]
-        observations = np.empty((length + 1, *recorded.shape[2:]), dtype=recorded.dtype)
-        observations[0] = first_obs
-        observations[1:length] = recorded[start + 1 - buffer.offset : stop - buffer.offset, i]
-        observations[length] = final_obs
+        rows = slice(start + 1 - buffer.offset, stop - buffer.offset)
+        if "obs" in buffer.columns:
+            observations = _observations(buffer.columns["obs"], rows, i, first_obs, final_obs)
+            check_finite("observations", observations, job.index, i)
+        else:  # a Dict / Tuple observation: its arrays are the columns obs/0, obs/1, ...
+            leaves = iter(range(len(buffer.columns)))
+            observations = tree_map(
+                lambda first, final: _observations(
+                    buffer.columns[f"obs/{next(leaves)}"], rows, i, first, final
+                ),
+                first_obs,
+                final_obs,
+            )
+            for path, leaf in tree_leaves(observations, "observations"):
+                check_finite(path, leaf, job.index, i)
         truncated = buffer.column("truncated", start, stop, i)
         if cut:  # stopped by max_steps (or past an end with stop_on_done=False): a truncation
             truncated[-1] = True
@@ -179,7 +202,6 @@ class RolloutAssembler:
         last = {k: v for k, v in reported.get(stop - 1, {}).items() if k not in common}
         if last:
             rollout_info["final_info"] = last
-        check_finite("observations", observations, job.index, i)
         data: dict[str, Any] = {
             "rewards": buffer.column("rewards", start, stop, i).astype(np.float64, copy=False),
             "observations": observations,

@@ -1,5 +1,6 @@
-"""What the collection loop accepts from the spaces and the policy: array observation spaces,
-and actions of a dtype and range the action space takes (Box actions clipped into it)."""
+"""What the collection loop accepts from the spaces and the policy: observation spaces whose
+observations are arrays (or dicts / tuples of them, :mod:`gymsamp.sampling.observations`), and
+actions of a dtype and range the action space takes (Box actions clipped into it)."""
 
 from __future__ import annotations
 
@@ -10,34 +11,9 @@ import gymnasium as gym
 import numpy as np
 
 from gymsamp.sampling._numpy_c import clip
+from gymsamp.sampling.observations import check_observation_space
 
 __all__ = ["ActionCheck", "check_observation_space"]
-
-_ARRAY_SPACES = (
-    gym.spaces.Box,
-    gym.spaces.Discrete,
-    gym.spaces.MultiDiscrete,
-    gym.spaces.MultiBinary,
-)
-
-
-def check_observation_space(space: gym.Space[Any]) -> None:
-    """Refuse observation spaces that rollouts cannot store as arrays (Dict, Tuple, ...).
-
-    Example:
-        >>> try:
-        ...     check_observation_space(gym.spaces.Dict({"a": gym.spaces.Discrete(2)}))
-        ... except TypeError as err:
-        ...     print("FlattenObservation" in str(err))
-        True
-    """
-    if not isinstance(space, _ARRAY_SPACES):
-        raise TypeError(
-            "the observation space must be a Box, Discrete, MultiDiscrete or MultiBinary space "
-            f"(rollouts store observations as arrays), got {space}; flatten it with "
-            "gymnasium.wrappers.FlattenObservation"
-        )
-
 
 # Action batches up to this size are checked for NaN and inf with Python floats.
 _SMALL = 64

@@ -17,6 +17,7 @@ import pytest
 from gymsamp.data import EnvSpec
 from gymsamp.policies import SB3Policy, as_policy
 from gymsamp.sampling import ParallelRolloutSampler, derive_seed, rollout
+from tests.helpers import DictPendulum
 
 sb3 = pytest.importorskip("stable_baselines3")
 torch = pytest.importorskip("torch")
@@ -212,4 +213,38 @@ def test_batch_invariant_stochastic_ppo_equals_sequential_rollouts():
         ref = rollout("Pendulum-v1", policy, seed=1, sub_sub_seed=k, max_steps=40)
         np.testing.assert_array_equal(ro.observations, ref.observations)
         np.testing.assert_array_equal(ro.actions, ref.actions)
+    assert len({ro.actions[:3].tobytes() for ro in rollouts}) == 3
+
+
+@pytest.mark.parametrize("deterministic", [True, False], ids=["deterministic", "stochastic"])
+def test_multi_input_ppo_on_dict_observations(deterministic):
+    """SB3's MultiInputPolicy on a Dict observation space: deterministic actions are the model's
+    predictions on the recorded observation dicts, and with batch_invariant a sampler equals
+    one-env rollout() calls (the rows of the dict batch are cut out leaf by leaf)."""
+    model = PPO("MultiInputPolicy", DictPendulum(), seed=0, device="cpu")
+    policy = SB3Policy(
+        model, EnvSpec.from_env(DictPendulum()), deterministic=deterministic, batch_invariant=True
+    )
+    with ParallelRolloutSampler(
+        DictPendulum,
+        policy,
+        3,
+        min_rollouts=3,
+        seed=1,
+        max_steps=30,
+        vectorization="sync",
+        show_progress_bar=False,
+    ) as sampler:
+        rollouts = sampler.sample()
+    for k, ro in enumerate(rollouts):
+        assert sorted(ro.observations) == ["angle", "speed"]
+        assert ro.observations["speed"].shape == (31, 1)
+        ref = rollout(DictPendulum(), policy, seed=1, sub_sub_seed=k, max_steps=30)
+        for key in ("angle", "speed"):
+            np.testing.assert_array_equal(ro.observations[key], ref.observations[key])
+        np.testing.assert_array_equal(ro.actions, ref.actions)
+        if deterministic:
+            recorded = {key: value[:-1] for key, value in ro.observations.items()}
+            predicted, _ = model.predict(recorded, deterministic=True)
+            np.testing.assert_allclose(ro.actions, predicted, rtol=1e-6, atol=1e-6)
     assert len({ro.actions[:3].tobytes() for ro in rollouts}) == 3

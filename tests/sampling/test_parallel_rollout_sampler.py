@@ -387,14 +387,14 @@ class TestStepTimeoutPlacement:
         assert "in step" in info.value.remote_traceback
 
 
-def test_dict_observations_are_refused_before_any_worker_starts():
-    class DictEnv(gym.Env):
-        observation_space = gym.spaces.Dict({"a": gym.spaces.Box(-1, 1, (2,))})
+def test_text_observations_are_refused_before_any_worker_starts():
+    class TextEnv(gym.Env):
+        observation_space = gym.spaces.Tuple((gym.spaces.Box(-1, 1, (2,)), gym.spaces.Text(4)))
         action_space = gym.spaces.Discrete(2)
 
     before = len(children())
-    with pytest.raises(TypeError, match="FlattenObservation"):
-        ParallelRolloutSampler(DictEnv, IDLE2, 2, min_rollouts=1, vectorization="async")
+    with pytest.raises(TypeError, match=r"got Text.* at observation_space\[1\]"):
+        ParallelRolloutSampler(TextEnv, IDLE2, 2, min_rollouts=1, vectorization="async")
     assert len(children()) == before
 
 

@@ -1,0 +1,152 @@
+"""Observation batches as the collection loop keeps them: one array, or a dict / tuple of arrays.
+
+Array spaces (``Box``, ``Discrete``, ``MultiDiscrete``, ``MultiBinary``) batch into one array
+``(B, *shape)``. ``Dict`` and ``Tuple`` spaces of them, nested to any depth (goal-conditioned
+envs, robot arms with camera and joint readings), batch into dicts and tuples of such arrays, as
+Gymnasium's vector envs give them; rollouts keep that structure (``observations["pos"]`` of shape
+``(T + 1, *shape)``). Spaces without a fixed array shape (``Text``, ``Graph``, ``Sequence``,
+``OneOf``) cannot be stored as rollout arrays and are refused up front.
+
+The helpers below take either kind; arrays go straight to numpy (the collection loop's hot path),
+nested batches leaf by leaf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from gymsamp.data._tree import tree_map
+
+__all__ = [
+    "ARRAY_SPACES",
+    "check_observation_space",
+    "copy_batch",
+    "leaf_columns",
+    "nested_leaves",
+    "set_sub_env",
+    "set_sub_envs",
+    "sub_env_obs",
+]
+
+ARRAY_SPACES = (
+    gym.spaces.Box,
+    gym.spaces.Discrete,
+    gym.spaces.MultiDiscrete,
+    gym.spaces.MultiBinary,
+)
+
+
+def _non_array_leaf(space: gym.Space[Any], path: str) -> tuple[str, gym.Space[Any]] | None:
+    """The first leaf of ``space`` that is not an array space, with its path, or None."""
+    if isinstance(space, ARRAY_SPACES):
+        return None
+    if isinstance(space, gym.spaces.Dict):
+        children: Iterator[tuple[str, gym.Space[Any]]] = (
+            (f"{path}[{key!r}]", sub) for key, sub in space.spaces.items()
+        )
+    elif isinstance(space, gym.spaces.Tuple):
+        children = ((f"{path}[{i}]", sub) for i, sub in enumerate(space.spaces))
+    else:
+        return path, space
+    for child_path, child in children:
+        found = _non_array_leaf(child, child_path)
+        if found is not None:
+            return found
+    return None
+
+
+def check_observation_space(space: gym.Space[Any]) -> None:
+    """Refuse observation spaces whose observations rollouts cannot store as arrays.
+
+    Array spaces and ``Dict`` / ``Tuple`` spaces of them (nested to any depth) pass.
+
+    Raises:
+        TypeError: ``space`` is, or holds, a space without a fixed array shape (``Text``,
+            ``Graph``, ``Sequence``, ``OneOf``, ...).
+
+    Example:
+        >>> check_observation_space(gym.spaces.Dict({"pos": gym.spaces.Box(-1, 1, (2,))}))
+        >>> try:
+        ...     check_observation_space(gym.spaces.Dict({"note": gym.spaces.Text(5)}))
+        ... except TypeError as err:
+        ...     print("got Text" in str(err), "at observation_space['note']" in str(err))
+        True True
+    """
+    found = _non_array_leaf(space, "observation_space")
+    if found is not None:
+        path, leaf = found
+        where = "" if path == "observation_space" else f" at {path}"
+        raise TypeError(
+            "the observation space must be a Box, Discrete, MultiDiscrete or MultiBinary "
+            "space, or a Dict or Tuple of them (rollouts store observations as arrays), got "
+            f"{leaf}{where}; flatten it with gymnasium.wrappers.FlattenObservation or drop "
+            "that part with an observation wrapper"
+        )
+
+
+def copy_batch(obs: Any) -> Any:
+    """A copy of an observation batch that the vector env cannot overwrite.
+
+    Example:
+        >>> batch = {"pos": np.zeros((2, 3)), "goal": (np.ones(2),)}
+        >>> copy = copy_batch(batch)
+        >>> copy["goal"][0] is batch["goal"][0], copy["goal"][0].tolist()
+        (False, [1.0, 1.0])
+    """
+    if type(obs) is np.ndarray:
+        return obs.copy()
+    return tree_map(lambda leaf: np.array(leaf, copy=True), obs)
+
+
+def sub_env_obs(obs: Any, i: int, *, copy: bool = True) -> Any:
+    """Sub-env ``i``'s observation in a batch (the same structure, one row); a copy unless
+    ``copy=False`` (views, for a caller that copies them itself).
+
+    Example:
+        >>> sub_env_obs({"pos": np.arange(6).reshape(3, 2)}, 1)
+        {'pos': array([2, 3])}
+    """
+    if type(obs) is np.ndarray:
+        return obs[i].copy() if copy else obs[i]
+    if copy:
+        return tree_map(lambda leaf: np.array(leaf[i], copy=True), obs)
+    return tree_map(lambda leaf: leaf[i], obs)
+
+
+def set_sub_env(batch: Any, i: int, obs: Any) -> None:
+    """Write sub-env ``i``'s observation ``obs`` into ``batch`` (leaf by leaf if nested)."""
+    if type(batch) is np.ndarray:
+        batch[i] = obs
+    else:
+        tree_map(lambda leaf, value: leaf.__setitem__(i, value), batch, obs)
+
+
+def set_sub_envs(batch: Any, source: Any, members: list[int]) -> None:
+    """Copy the rows ``members`` of the batch ``source`` into ``batch``.
+
+    Example:
+        >>> batch, source = {"x": np.zeros(3)}, {"x": np.arange(3.0)}
+        >>> set_sub_envs(batch, source, [0, 2]); batch["x"].tolist()
+        [0.0, 0.0, 2.0]
+    """
+    if type(batch) is np.ndarray:
+        batch[members] = source[members]
+    else:
+        tree_map(lambda leaf, new: leaf.__setitem__(members, new[members]), batch, source)
+
+
+def nested_leaves(obs: Any) -> list[Any]:
+    """The arrays of a nested observation (batch), in the space's order."""
+    leaves: list[Any] = []
+    tree_map(leaves.append, obs)
+    return leaves
+
+
+def leaf_columns(obs: Any, prefix: str = "obs") -> dict[str, Any]:
+    """A nested batch's arrays as buffer columns ``prefix/0``, ``prefix/1``, ... (by leaf
+    order: dict keys may hold any character, so paths could collide, positions cannot)."""
+    return {f"{prefix}/{n}": leaf for n, leaf in enumerate(nested_leaves(obs))}
