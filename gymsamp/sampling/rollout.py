@@ -256,12 +256,12 @@ def after_rollout_query(
                 continue
             return False, None, params[0]
         if answer == "f":
-            first = np.asarray(
-                rollout.get_data_values(
-                    "states" if "states" in rollout.data_names else "observations"
-                )[0],
-                dtype=np.float64,
-            )
+            source = "states" if "states" in rollout.data_names else "observations"
+            values = rollout.get_data_values(source)
+            if isinstance(values, (dict, tuple)):  # a Dict / Tuple observation is no state
+                print_fn("this env records no states, and its observations are not one array")
+                continue
+            first = np.asarray(values[0], dtype=np.float64)
             text = input_fn(f"initial state ({first.size} numbers, Enter for {first.tolist()}): ")
             try:
                 values = [float(v) for v in text.replace(",", " ").split()]

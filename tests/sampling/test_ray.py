@@ -24,7 +24,7 @@ from gymsamp.sampling import (
     eval_domain_params,
 )
 from gymsamp.sampling.ray_backend import load_policy_params, policy_params
-from tests.helpers import assert_sequences_equal
+from tests.helpers import DictPendulum, assert_sequences_equal
 from tests.sampling import conftest_ray
 
 # The session-wide local Ray (registered as a fixture of this module, see conftest_ray).
@@ -109,6 +109,25 @@ def test_noisy_policy_max_steps_and_cvar_match_local(ray_session):
         worst_local = CVaRSampler(local, 0.5, min_rollouts=3).sample()
         worst_remote = CVaRSampler(remote, 0.5, min_rollouts=3).sample()
         assert_all_equal([worst_local], [worst_remote])
+
+
+def test_dict_observations_match_local(ray_session):
+    """Rollouts of a Dict observation space come back from the actors with their structure."""
+
+    def make(**kwargs):
+        return ParallelRolloutSampler(
+            DictPendulum, damp, 2, min_rollouts=3, seed=2, max_steps=15,
+            show_progress_bar=False, **kwargs,
+        )  # fmt: skip
+
+    with make() as local, make(backend="ray") as remote:
+        expected, actual = local.sample(), remote.sample()
+    assert_all_equal([expected], [actual])
+    assert sorted(actual[0].observations) == ["angle", "speed"]
+
+
+def damp(obs):
+    return np.clip(-obs["speed"], -2.0, 2.0).astype(np.float32)
 
 
 # -- parameters -------------------------------------------------------------------------------

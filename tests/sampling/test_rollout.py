@@ -2,7 +2,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from gymsamp.data import StepType
+from gymsamp.data import StepSequence, StepType
 from gymsamp.envs import CountingEnv, DomainParamWrapper, PointMassEnv
 from gymsamp.policies import IdlePolicy, RandomPolicy
 from gymsamp.sampling import RenderMode, after_rollout_query, derive_seed, rollout
@@ -162,6 +162,18 @@ class TestAfterRolloutQuery:
         )
         np.testing.assert_array_equal(state, [1.0, 2.0, 3.0, 4.0])
         assert printed == ["the initial state needs 4 numbers, got 2"]
+
+    def test_a_dict_observation_without_states_cannot_fix_the_state(self):
+        ro = StepSequence(
+            rewards=[0.0], observations={"a": [[0.0], [1.0]], "b": [[2.0], [3.0]]}, actions=[[0]]
+        )
+        answers = iter(["f", "c"])
+        printed = []
+        result = after_rollout_query(
+            CountingEnv(), IDLE, ro, input_fn=lambda _: next(answers), print_fn=printed.append
+        )
+        assert result == (False, None, None)
+        assert printed == ["this env records no states, and its observations are not one array"]
 
 
 def test_text_observations_are_refused_with_the_path_and_a_pointer_to_flattening():
