@@ -47,7 +47,7 @@ from gymsamp.sampling.queued_reset import QueuedResetVectorEnv
 from gymsamp.sampling.quota import LeadingResults, Quota
 from gymsamp.sampling.reset_args import group_by_options
 from gymsamp.sampling.rollout_assembly import RolloutAssembler, check_finite, flatten_agent_infos
-from gymsamp.sampling.rollout_job import JobGenerators, RolloutJob
+from gymsamp.sampling.rollout_job import JobGenerators, RolloutJob, RunningRollout
 from gymsamp.sampling.space_checks import ActionCheck
 from gymsamp.sampling.step_buffer import StepBuffer
 from gymsamp.sampling.sub_env_infos import (
@@ -76,17 +76,6 @@ class _Action:
 
 # A step's ended sub-envs and the rollouts it brings to max_steps (None without max_steps).
 _Ends = tuple[np.ndarray, np.ndarray | None]
-
-
-class _Running:
-    """A rollout in progress in one sub-env: how it began (its rows start at the loop's
-    ``start_rows``)."""
-
-    def __init__(self, job: RolloutJob, obs: Any, reset_info: dict[str, Any]):
-        self.job = job
-        self.first_obs = obs
-        self.first_state = reset_info.pop("state", None)
-        self.reset_info = reset_info
 
 
 class _Collection:
@@ -123,7 +112,7 @@ class _Collection:
         self.mode = AutoresetMode(envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP))
         self.action_check = ActionCheck(envs.single_action_space, self.num_envs)
         self.indexed_policy = isinstance(policy, RolloutIndexedPolicy)
-        self.slots: list[_Running | None] = [None] * self.num_envs
+        self.slots: list[RunningRollout | None] = [None] * self.num_envs
         # Each running sub-env's next job, queued in the env (None: nothing queued).
         self.queueing = (
             stop_on_done
@@ -267,7 +256,7 @@ class _Collection:
                 info = dict(infos.get(i, ()))
                 info.pop("final_obs", None)  # started inside the step that ended the last one
                 info.pop("final_info", None)
-                self.slots[i] = _Running(job, sub_env_obs(self.obs, i), info)
+                self.slots[i] = RunningRollout(job, sub_env_obs(self.obs, i), info)
                 self.active[i] = True
                 self.start_rows[i] = self.buffer.next_row
                 self.running_count += 1
@@ -388,7 +377,7 @@ class _Collection:
                 self._start_policy(started, [self.slots[i].job for i in started])  # type: ignore[union-attr]
             self._queue_next(started)
             for i in np.flatnonzero(ended & ~finishing & ~self.active):
-                self._mark_end(int(i), True)  # an idle sub-env ended an episode
+                self._mark_end(int(i))  # an idle sub-env ended an episode
         if self.on_step is not None:
             self.on_step(int(self.active.sum()))
 
@@ -516,7 +505,7 @@ class _Collection:
         if self.on_rollout is not None:
             self.on_rollout(rollout)
         if not same_step:  # a sub-env cut short is mid-episode: start its next rollout with a reset
-            self._mark_end(i, True, autoreset=ended)
+            self._mark_end(i, autoreset=ended)
 
     def _oldest_needed_row(self) -> int:
         """The first buffer row a running rollout still needs."""
@@ -524,11 +513,10 @@ class _Collection:
             int(self.start_rows[self.active].min()) if self.active.any() else self.buffer.next_row
         )
 
-    def _mark_end(self, i: int, ended: bool, *, autoreset: bool | None = None) -> None:
-        if not ended:
-            return
+    def _mark_end(self, i: int, *, autoreset: bool = True) -> None:
+        """Sub-env ``i`` must be reset before its next rollout (``autoreset``: its episode
+        ended, so a NEXT_STEP or SAME_STEP env resets it itself)."""
         self.slots_changed = True
-        autoreset = ended if autoreset is None else autoreset
         if self.mode == AutoresetMode.NEXT_STEP and autoreset:
             self.autoreset_pending[i] = True
         elif self.mode == AutoresetMode.DISABLED or not autoreset:

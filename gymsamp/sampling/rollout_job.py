@@ -1,4 +1,5 @@
-"""What one rollout gets from the sampler that issues it: :class:`RolloutJob`."""
+"""What one rollout gets from the sampler that issues it (:class:`RolloutJob`), and how it began
+in its sub-env (:class:`RunningRollout`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 from gymsamp.policies.base import LazyGenerators
 from gymsamp.sampling.seeding import derive_seed, rollout_generator
 
-__all__ = ["JobGenerators", "RolloutJob"]
+__all__ = ["JobGenerators", "RolloutJob", "RunningRollout"]
 
 
 class RolloutJob:
@@ -135,3 +136,14 @@ class JobGenerators(LazyGenerators):
         if isinstance(index, slice):
             return [job.rng for job in self._jobs[index]]
         return self._jobs[index].rng
+
+
+class RunningRollout:
+    """A rollout in progress in one sub-env of the collection loop: its job, and how it began
+    (its first observation, its reset's state and info)."""
+
+    def __init__(self, job: RolloutJob, obs: Any, reset_info: dict[str, Any]) -> None:
+        self.job = job
+        self.first_obs = obs
+        self.first_state = reset_info.pop("state", None)
+        self.reset_info = reset_info
