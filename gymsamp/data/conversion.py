@@ -90,6 +90,13 @@ def step_sequences_to_episode_batch(
     clash = set(names) & set(_FLAGS)
     if clash:
         raise ValueError(f"field names must not be {sorted(clash)}: they hold the end flags")
+    observations = episodes[0].observations
+    if isinstance(observations, (dict, tuple)):
+        raise TypeError(
+            "observations must be one array per step for an EpisodeBatch (garage's format), got "
+            f"a {type(observations).__name__} field (a Dict or Tuple observation space); wrap "
+            "the env in gymnasium.wrappers.FlattenObservation to store it flat"
+        )
 
     def per_step(name: str) -> Any:
         return _combine(

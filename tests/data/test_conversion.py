@@ -85,6 +85,14 @@ def test_rollouts_without_final_observation_are_refused(rollouts):
         EpisodeBatch.from_step_sequences([], SPEC)
 
 
+def test_dict_observations_are_refused_with_a_pointer_to_flattening():
+    ro = StepSequence(
+        rewards=[1.0], observations={"a": [[0.0], [1.0]], "b": [[2.0], [3.0]]}, actions=[0]
+    )
+    with pytest.raises(TypeError, match=r"got a dict field.*FlattenObservation"):
+        EpisodeBatch.from_step_sequences([ro], SPEC)
+
+
 def test_episode_batch_save_load_round_trip(tmp_path, rollouts):
     batch = EpisodeBatch.from_step_sequences(rollouts, SPEC, agent_info_names=["hidden"])
     loaded = load_episode_batch(save_episode_batch(tmp_path / "batch.npz", batch))
