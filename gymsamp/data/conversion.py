@@ -55,7 +55,9 @@ def _combine(items: list[Any], how: str, where: str) -> Any:
     return combine(wrapped, names)["v"]
 
 
-def _episodes(rollouts: Iterable[StepSequence]) -> list[StepSequence]:
+def episodes_of(rollouts: Iterable[StepSequence]) -> list[StepSequence]:
+    """Each rollout of each sequence as its own StepSequence; refuses batches without T+1
+    observations (shuffled or flattened ones)."""
     episodes: list[StepSequence] = []
     for i, ro in enumerate(rollouts):
         if not isinstance(ro, StepSequence):
@@ -79,7 +81,7 @@ def step_sequences_to_episode_batch(
     """See :meth:`EpisodeBatch.from_step_sequences`."""
     from gymsamp.data.episode_batch import EpisodeBatch
 
-    episodes = _episodes(rollouts)
+    episodes = episodes_of(rollouts)
     names = list(episodes[0].data_names)
     for i, ep in enumerate(episodes[1:], start=1):
         if list(ep.data_names) != names:

@@ -25,10 +25,12 @@ to step ``t``). gymsamp fills them so:
 - every other per-step field (``actions_applied``, ``env_infos``, ``agent_infos``, ...) holds the
   value of step ``t`` at entry ``t + 1`` and zeros at entry 0 (the reset).
 
-Nested dicts stay nested; strings are stored as UTF-8 and come back from Minari's HDF5 storage
+Observations of ``Dict`` and ``Tuple`` spaces are stored as Minari stores those spaces (an
+``EpisodeBatch`` holds array observations only, so export such data as rollouts). Nested dicts
+stay nested; strings are stored as UTF-8 and come back from Minari's HDF5 storage
 as ``bytes`` objects. What Minari cannot carry is refused rather than lost: episodes must have
 ``T + 1`` observations (no shuffled batches) and must end in ``terminated`` or ``truncated``
-(no partial rollouts), tuple fields are stored as dicts (as by
+(no partial rollouts), tuple fields of infos are stored as dicts (as by
 :meth:`~gymsamp.data.EpisodeBatch.from_step_sequences`), and object arrays raise. An
 ``EpisodeBatch`` not made by gymsamp has no Gymnasium flags; they are then read from its step
 types (``TERMINAL`` -> terminated, ``TIMEOUT`` -> truncated), the one case where a step that
@@ -49,12 +51,12 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
 
-from gymsamp.data.conversion import LAST_ENTRIES
+from gymsamp.data.conversion import LAST_ENTRIES, episodes_of
 from gymsamp.data.episode_batch import EpisodeBatch
 from gymsamp.data.spec import EnvSpec
 from gymsamp.data.step_sequence import StepSequence
@@ -67,19 +69,50 @@ _FLAGS = ("terminated", "truncated")
 _RESET_OPTIONS = ("domain_param", "init_state")
 
 
-def _as_batch(
+class _Episodes(NamedTuple):
+    """What the buffers are made of: a batch, and each episode's observations where the batch
+    cannot hold them (Dict / Tuple observation spaces; else None)."""
+
+    batch: EpisodeBatch
+    nested_observations: list[Any] | None
+
+
+def _without_observations(episode: StepSequence) -> StepSequence:
+    """``episode`` with zero-width observations: the batch then carries everything else of a
+    rollout whose observations are a dict or tuple (an EpisodeBatch holds arrays only)."""
+    core = ("rewards", "observations", "actions")
+    fields = {n: episode.get_data_values(n) for n in episode.data_names if n not in core}
+    return StepSequence(
+        rewards=episode.rewards,
+        observations=np.zeros((episode.length + 1, 0)),
+        actions=episode.actions,
+        terminated=episode.terminated,
+        truncated=episode.truncated,
+        rollout_info=episode.rollout_info,
+        **fields,
+    )
+
+
+def _episodes(
     data: EpisodeBatch | StepSequence | Sequence[StepSequence], env_spec: EnvSpec | None
-) -> EpisodeBatch:
+) -> _Episodes:
     if isinstance(data, EpisodeBatch):
-        return data
+        return _Episodes(data, None)
     rollouts = [data] if isinstance(data, StepSequence) else list(data)
     if env_spec is None:
         raise ValueError(
             "env_spec must be given to export rollouts (or pass env), got None; an "
             "EpisodeBatch carries its own"
         )
+    if rollouts and isinstance(rollouts[0].observations, (dict, tuple)):
+        episodes = episodes_of(rollouts)
+        placeholder = EnvSpec(gym.spaces.Box(0.0, 0.0, (0,)), env_spec.action_space)
+        batch = EpisodeBatch.from_step_sequences(
+            [_without_observations(ep) for ep in episodes], placeholder
+        )
+        return _Episodes(batch, [ep.observations for ep in episodes])
     # Refuses shuffled batches and data without T+1 observations (ValueError).
-    return EpisodeBatch.from_step_sequences(rollouts, env_spec)
+    return _Episodes(EpisodeBatch.from_step_sequences(rollouts, env_spec), None)
 
 
 def _storable(array: np.ndarray, where: str) -> Any:
@@ -186,9 +219,13 @@ def episode_buffers(
         >>> buffer.infos["domain_param"]["mass"].tolist(), list(buffer.options)
         ([2.0, 2.0, 2.0], ['domain_param'])
     """
+    return _buffers(_episodes(data, env_spec))
+
+
+def _buffers(episodes: _Episodes) -> list[Any]:
     from minari.data_collector import EpisodeBuffer
 
-    batch = _as_batch(data, env_spec)
+    batch, nested_observations = episodes
     terminated, truncated = _flags(batch)
     per_episode = batch.episode_infos_by_episode
     finals = batch.episode_infos.get(LAST_ENTRIES, {})
@@ -210,8 +247,10 @@ def episode_buffers(
             EpisodeBuffer(
                 seed=None if seed is None else int(seed),
                 options=options or None,
-                observations=np.concatenate(
-                    [batch.observations[steps], batch.last_observations[i : i + 1]]
+                observations=(
+                    np.concatenate([batch.observations[steps], batch.last_observations[i : i + 1]])
+                    if nested_observations is None
+                    else nested_observations[i]
                 ),
                 actions=batch.actions[steps],
                 rewards=batch.rewards[steps],
@@ -277,12 +316,15 @@ def export_to_minari(
         env_spec = EnvSpec.from_env(probe)
         if isinstance(env, str):
             probe.close()
-    batch = _as_batch(data, env_spec)
+    episodes = _episodes(data, env_spec)
+    # Nested observations: the given spec's space (the batch holds a placeholder).
+    nested = episodes.nested_observations is not None and env_spec is not None
+    spec = env_spec if nested and env_spec is not None else episodes.batch.env_spec
     return minari.create_dataset_from_buffers(
         dataset_id,
-        episode_buffers(batch),
+        _buffers(episodes),
         env=env,
-        observation_space=batch.env_spec.observation_space,
-        action_space=batch.env_spec.action_space,
+        observation_space=spec.observation_space,
+        action_space=spec.action_space,
         **minari_kwargs,
     )

@@ -14,6 +14,7 @@ from gymsamp.data.minari_export import episode_buffers, export_to_minari
 from gymsamp.envs import CountingEnv, DomainParamWrapper, InitStateWrapper
 from gymsamp.policies import RandomPolicy
 from gymsamp.sampling import ParallelRolloutSampler
+from tests.helpers import DictPendulum
 
 minari = pytest.importorskip("minari")
 pytest.importorskip("h5py")  # Minari's default storage
@@ -256,6 +257,48 @@ def test_lossy_inputs_are_refused(cartpole_rollouts):
     )
     with pytest.raises(ValueError, match=r"rollout_info\['note'\] must hold numbers"):
         episode_buffers([odd], EnvSpec(gym.spaces.Box(-1, 1, (1,)), gym.spaces.Discrete(2)))
+
+
+class TuplePendulum(gym.ObservationWrapper):
+    """Pendulum with a Tuple observation: (cos / sin of the angle, the angular speed)."""
+
+    def __init__(self):
+        super().__init__(gym.make("Pendulum-v1"))
+        self.observation_space = gym.spaces.Tuple(
+            (gym.spaces.Box(-1, 1, (2,), np.float32), gym.spaces.Box(-8, 8, (1,), np.float32))
+        )
+
+    def observation(self, observation):
+        return (observation[:2], observation[2:])
+
+
+@pytest.mark.parametrize("make", [DictPendulum, TuplePendulum], ids=["dict", "tuple"])
+def test_dict_and_tuple_observations_round_trip(make):
+    """Rollouts of a Dict or Tuple observation space: each array of the observations (T+1
+    entries), and everything else an array-observation export keeps, read back exactly."""
+    policy = RandomPolicy(gym.spaces.Box(-2.0, 2.0, (1,), np.float32))
+    with ParallelRolloutSampler(
+        make, policy, 2, min_rollouts=3, seed=4, max_steps=12, record_states=True,
+        show_progress_bar=False,
+    ) as sampler:  # fmt: skip
+        rollouts = sampler.sample(domain_params=[{"m": 1.5}, {"l": 0.7}])
+    spec = EnvSpec.from_env(make())
+    export_to_minari(rollouts, "gymsamp/pendulum/nested-v0", spec, **META)
+    dataset = minari.load_dataset("gymsamp/pendulum/nested-v0")
+    assert dataset.observation_space == spec.observation_space
+    for episode, ro in zip(dataset.iterate_episodes(), rollouts, strict=True):
+        keys = ["angle", "speed"] if make is DictPendulum else [0, 1]
+        assert type(episode.observations) is type(ro.observations)
+        for key in keys:
+            assert_same_array(episode.observations[key], ro.observations[key])  # T+1 each
+        assert_same_array(episode.actions, ro.actions)
+        assert_same_array(episode.rewards, ro.rewards)
+        assert_same_array(episode.truncations, ro.truncated)
+        assert_same_array(episode.infos["states"], ro.states)
+        for name, value in ro.rollout_info["domain_param"].items():
+            assert_same_array(episode.infos["domain_param"][name], np.full(13, value))
+    with pytest.raises(ValueError, match="continuous with T\\+1 observations"):
+        episode_buffers([rollouts[0][[3, 0, 2]]], spec)
 
 
 def test_existing_dataset_id_is_not_overwritten(cartpole_rollouts):
