@@ -266,8 +266,8 @@ class _Collection:
 
     # -- stepping -------------------------------------------------------------------------
 
-    def _own(self, obs: Any) -> np.ndarray:
-        """The step's observations as an array the env will not overwrite."""
+    def _own(self, obs: Any) -> Any:
+        """The step's observation batch, as one the env will not overwrite."""
         if self.fresh_obs and (type(obs) is np.ndarray or not self.array_obs):
             return obs
         return copy_batch(obs)
