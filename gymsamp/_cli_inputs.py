@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -223,8 +224,15 @@ def _check_env_id(env_id: str) -> None:
 
     import gymsamp  # noqa: F401
 
+    # Gymnasium's "module:EnvId" form imports the module that registers the env (as gym.make
+    # does; gym.spec alone does not).
+    module, _, name = env_id.rpartition(":")
     try:
-        gym.spec(env_id)
+        if module:
+            importlib.import_module(module)
+        gym.spec(name)
+    except ImportError as err:
+        raise CliError(f"environment id {env_id!r}: cannot import {module!r}: {err}") from None
     except gym.error.Error as err:
         raise CliError(f"unknown environment id {env_id!r}: {one_line(err)}") from None
 
@@ -251,7 +259,9 @@ def probe_env(env_id: str, kwargs: Mapping[str, Any]) -> EnvInfo:
             spec = dataclasses.replace(
                 spec,
                 state_space=spec.state_space or adapter.state_space,
-                obs_labels=spec.obs_labels or adapter.obs_labels,
+                # The simulator's labels name its own observation, not a wrapper's Dict of it.
+                obs_labels=spec.obs_labels
+                or (adapter.obs_labels if spec.observation_space.shape is not None else None),
                 act_labels=spec.act_labels or adapter.act_labels,
                 state_labels=spec.state_labels or adapter.state_labels,
             )

@@ -352,6 +352,39 @@ def test_params_lists_parameters_and_state(capsys):
     assert "initial state: cannot be set" in out
 
 
+def test_an_env_registered_by_a_module_is_found_by_gymnasiums_module_prefix(
+    capsys, tmp_path, monkeypatch
+):
+    """Gymnasium's "module:EnvId" form imports the module that registers the env; here a
+    Dict-observation Pendulum, whose simulator's labels are not shown for the Dict."""
+    (tmp_path / "gymsamp_cli_test_envs.py").write_text(
+        textwrap.dedent(
+            """
+            import gymnasium as gym
+            from tests.helpers import DictPendulum
+
+            gym.register("DictPendulumCli-v0", entry_point=DictPendulum, max_episode_steps=200)
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    env_id = "gymsamp_cli_test_envs:DictPendulumCli-v0"
+    code, out, _ = run(capsys, "params", env_id)
+    assert code == 0
+    assert "observation space: Dict('angle': Box(-1.0, 1.0, (2,), float32), 'speed'" in out
+    assert "theta_dot)" not in out.split("observation space:")[1].splitlines()[0]
+    code, out, _ = run(
+        capsys, "sample", env_id, "--max-steps", 5, "--min-rollouts", 2, "--num-workers", 1,
+        "--seed", 0, "--out", tmp_path / "dict.npz",
+    )  # fmt: skip
+    assert code == 0
+    rollouts = load_rollouts(tmp_path / "dict.npz")
+    assert [ro.observations["speed"].shape for ro in rollouts] == [(6, 1), (6, 1)]
+    code, _, err = run(capsys, "params", "gymsamp_no_such_module:Foo-v0")
+    assert code == 1
+    assert "cannot import 'gymsamp_no_such_module'" in err
+
+
 @pytest.mark.parametrize("kind", ["all", "returns", "trajectories"])
 def test_plot_command(capsys, saved, tmp_path, kind):
     png = tmp_path / f"{kind}.png"

@@ -182,7 +182,10 @@ def test_trajectories_of_dict_observations_plot_each_array_by_its_path(tmp_path)
         DictPendulum, policy, 1, min_rollouts=1, seed=0, show_progress_bar=False, max_steps=20
     ) as sampler:
         (ro,) = sampler.sample()
-    fig = plot_trajectories([ro])
+    # Labels of a flat observation (e.g. the simulator's, under the wrapper that made it a
+    # Dict) do not name the Dict's arrays: their paths win.
+    spec = dataclasses.replace(EnvSpec.from_env(DictPendulum()), obs_labels=("c", "s", "w"))
+    fig = plot_trajectories([ro], env_spec=spec)
     assert [ax.get_title() for ax in fig.axes] == [
         "observation angle[0]",
         "observation angle[1]",

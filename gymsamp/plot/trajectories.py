@@ -167,7 +167,9 @@ def plot_trajectories(
         spec_labels = env_spec.obs_labels if field == "observations" else env_spec.state_labels
     first = rollouts[0].get_data_values(field)
     obs_dim = flat_values(first, field).shape[1]
-    default_labels = spec_labels if spec_labels is not None else nested_labels(first)
+    # A nested field is labelled by its paths: a spec's labels describe a flat observation
+    # (e.g. those of the simulator under a wrapper that made the observation a Dict).
+    default_labels = nested_labels(first) or spec_labels
     x_labels = _labels(labels if labels is not None else default_labels, obs_dim, kind[:3])
     act_dim = flat_values(rollouts[0].actions, "actions").shape[1]
     if act_labels is None and env_spec is not None:
