@@ -14,6 +14,7 @@ their domain parameters), and nothing keeps a view into a batch alive.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -141,7 +142,7 @@ class RolloutAssembler:
             observations = _observations(buffer.columns["obs"], rows, i, first_obs, final_obs)
             check_finite("observations", observations, job.index, i)
         else:  # a Dict / Tuple observation: its arrays are the columns obs/0, obs/1, ...
-            leaves = iter(range(len(buffer.columns)))
+            leaves = itertools.count()  # the arrays in the batch's order
             observations = tree_map(
                 lambda first, final: _observations(
                     buffer.columns[f"obs/{next(leaves)}"], rows, i, first, final
