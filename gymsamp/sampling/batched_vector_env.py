@@ -57,6 +57,7 @@ from gymsamp.sampling.batched_worker import (
 )
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.handshake import REPLY, REQUEST, Handshake
+from gymsamp.sampling.observations import copy_batch
 from gymsamp.sampling.queued_reset import check_env_index
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.start_method import global_start_method_kept
@@ -73,10 +74,6 @@ def available_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
-
-
-def _copy(tree: Any) -> Any:
-    return tree.copy() if isinstance(tree, np.ndarray) else tree_apply(np.copy, tree)
 
 
 class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
@@ -583,7 +580,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
             space = self.single_observation_space
             self._obs_batch = concatenate(space, self._obs_list, self._obs_batch)
         batch = self._obs_batch if self._obs is None else self._obs
-        return _copy(batch) if self.copy else batch
+        return copy_batch(batch) if self.copy else batch
 
 
 def _check_busy_poll(value: Any) -> float:

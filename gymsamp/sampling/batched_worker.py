@@ -24,12 +24,12 @@ from typing import Any
 import cloudpickle
 import gymnasium as gym
 import numpy as np
-from gymnasium.spaces import Box, Dict, Discrete, MultiBinary, MultiDiscrete, Tuple
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory
 
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.handshake import REPLY, REQUEST, Handshake
+from gymsamp.sampling.observations import is_array_space, set_sub_env
 from gymsamp.sampling.queued_reset import step_sub_env
 
 __all__ = [
@@ -100,15 +100,6 @@ class CloudPickled:
         self.value = cloudpickle.loads(state)
 
 
-def _shareable(space: gym.Space[Any]) -> bool:
-    """Whether batches of ``space`` are numpy arrays (or dicts/tuples of them)."""
-    if isinstance(space, (Box, Discrete, MultiDiscrete, MultiBinary)):
-        return True
-    if isinstance(space, Dict):
-        return all(_shareable(s) for s in space.spaces.values())
-    return isinstance(space, Tuple) and all(_shareable(s) for s in space.spaces)
-
-
 def allocate_shared(
     ctx: Any, spaces: tuple[gym.Space[Any], gym.Space[Any]], n: int
 ) -> tuple[Any, ...]:
@@ -116,7 +107,7 @@ def allocate_shared(
     action batches (None for a space whose batches are not arrays, e.g. ``Text``: those travel
     pickled), float64 rewards, and the terminated and truncated flags."""
     return (
-        *(create_shared_memory(s, n=n, ctx=ctx) if _shareable(s) else None for s in spaces),
+        *(create_shared_memory(s, n=n, ctx=ctx) if is_array_space(s) else None for s in spaces),
         ctx.RawArray(ctypes.c_double, n),
         ctx.RawArray("b", 2 * n),
     )
@@ -318,10 +309,8 @@ class BlockServer:
     def set_obs(self, i: int, obs: Any, pairs: list[tuple[int, Any]] | None) -> None:
         if pairs is not None:
             pairs.append((i - self.lo, obs))
-        elif isinstance(self.obs, np.ndarray):
-            self.obs[i] = obs
         else:
-            tree_apply(lambda view, x: view.__setitem__(i, x), self.obs, obs)
+            set_sub_env(self.obs, i, obs)
 
     def do_ready(self, _: Any) -> bytes:
         for j, fn in enumerate(self.env_fns):

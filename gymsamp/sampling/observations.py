@@ -25,6 +25,7 @@ __all__ = [
     "ARRAY_SPACES",
     "check_observation_space",
     "copy_batch",
+    "is_array_space",
     "leaf_columns",
     "nested_leaves",
     "set_sub_env",
@@ -57,6 +58,16 @@ def _non_array_leaf(space: gym.Space[Any], path: str) -> tuple[str, gym.Space[An
         if found is not None:
             return found
     return None
+
+
+def is_array_space(space: gym.Space[Any]) -> bool:
+    """Whether batches of ``space`` are numpy arrays, or dicts / tuples of them.
+
+    Example:
+        >>> is_array_space(gym.spaces.Tuple((gym.spaces.Discrete(2), gym.spaces.Text(3))))
+        False
+    """
+    return _non_array_leaf(space, "") is None
 
 
 def check_observation_space(space: gym.Space[Any]) -> None:
