@@ -255,13 +255,6 @@ def _tree_map(fn: Callable[..., Any], *trees: Any) -> Any:
     return fn(*trees)
 
 
-def _first_leaf(tree: Any) -> Any:
-    """The first tensor or array of a (nested) tuple, list or dict of them."""
-    while isinstance(tree, (tuple, list, Mapping)):
-        tree = next(iter(tree.values())) if isinstance(tree, Mapping) else tree[0]
-    return tree
-
-
 def _rows(observations: Any, index: Any) -> Any:
     """The rows ``index`` of an observation batch (an array or tensor, or a dict / tuple of
     them: Dict and Tuple observation spaces)."""

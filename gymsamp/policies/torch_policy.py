@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import gymnasium as gym
 import numpy as np
 
+from gymsamp.data._tree import tree_first_leaf
 from gymsamp.data.spec import EnvSpec
 from gymsamp.policies._shared import (
     _check_actions,
     _check_env_params,
     _check_spec,
     _EnvRngs,
-    _first_leaf,
     _forget_env_params,
     _observations,
     _rows,
@@ -256,7 +256,7 @@ class TorchPolicy:
     def _forward(self, obs: Any, hidden: torch.Tensor | None) -> Any:
         import torch
 
-        batch = len(_first_leaf(obs))
+        batch = len(tree_first_leaf(obs))
         own = sorted(i for i in self._env_params if i < batch)
         if not own:
             return self._call(None, obs, hidden)
@@ -285,7 +285,7 @@ class TorchPolicy:
             groups.setdefault(key, (vector, []))[1].append(i)
         indices, outputs = [], []
         for group_vector, members in groups.values():
-            idx = torch.as_tensor(members, device=_first_leaf(obs).device)
+            idx = torch.as_tensor(members, device=tree_first_leaf(obs).device)
             params = None if group_vector is None else self._unflatten(group_vector)
             outputs.append(
                 self._call(params, _rows(obs, idx), None if hidden is None else hidden[idx])
@@ -308,7 +308,7 @@ class TorchPolicy:
             vector = self._env_params.get(i)
             params = None if vector is None else self._unflatten(vector)
             row_hidden = None if hidden is None else hidden[i : i + 1]
-            with _seeded_torch_rng(seed, _first_leaf(obs).device):
+            with _seeded_torch_rng(seed, tree_first_leaf(obs).device):
                 outputs.append(self._call(params, _rows(obs, slice(i, i + 1)), row_hidden))
         return _tree_map(lambda *rows: torch.cat(rows), *outputs)
 
