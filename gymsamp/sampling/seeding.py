@@ -8,10 +8,16 @@ Rollout ``k`` of the ``c``-th ``sample()`` call of a sampler built with ``seed=s
 env with ``derive_seed(s, c, k)``; its policy noise and domain-parameter draws come from
 :func:`rollout_generator` with the same triple, a stream independent of the reset seed.
 No global RNG is ever seeded or read.
+
+:func:`derive_seed` computes that value without building a ``SeedSequence`` (~1.5 us against
+~7 us, once per rollout): the hash of everything but the last spawn-key word is kept per
+``(s, c)``, and the last word is mixed in as ``SeedSequence`` would (the tests compare both
+over many triples).
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -69,6 +75,69 @@ def _reset_seed(sequence: np.random.SeedSequence) -> int:
     return int(sequence.generate_state(1, np.uint32)[0])
 
 
+# SeedSequence's hash constants (numpy/random/bit_generator.pyx, after O'Neill's seed_seq).
+_MASK32 = 0xFFFFFFFF
+_INIT_A, _MULT_A = 0x43B0D7E5, 0x931E8875
+_INIT_B, _MULT_B = 0x8B51F9DD, 0x58F38DED
+_MIX_L, _MIX_R = 0xCA01F9DD, 0x4973F715
+_POOL_SIZE = 4
+
+
+def _words(n: int) -> list[int]:
+    """``n`` as SeedSequence reads an int: 32-bit words, least significant first."""
+    words = [n & _MASK32]
+    n >>= 32
+    while n:
+        words.append(n & _MASK32)
+        n >>= 32
+    return words
+
+
+def _mix(x: int, y: int) -> int:
+    result = (_MIX_L * x - _MIX_R * y) & _MASK32
+    return result ^ (result >> 16)
+
+
+@lru_cache(maxsize=64)
+def _pool_before_last_word(seed: int, sub_seed: int) -> tuple[int, int]:
+    """SeedSequence's ``mix_entropy`` for ``entropy=seed, spawn_key=(sub_seed, k)`` with
+    ``k < 2**32``, stopped where ``k``'s one word would be mixed in: ``(pool[0], hash
+    constant)`` at that point (a sampler's rollouts share both)."""
+    run = _words(seed)
+    run += [0] * (_POOL_SIZE - len(run))  # padded because the spawn key is not empty
+    entropy = run + _words(sub_seed)
+    hash_const = _INIT_A
+
+    def hashmix(value: int) -> int:
+        nonlocal hash_const
+        value ^= hash_const
+        hash_const = (hash_const * _MULT_A) & _MASK32
+        value = (value * hash_const) & _MASK32
+        return value ^ (value >> 16)
+
+    mixer = [hashmix(word) for word in entropy[:_POOL_SIZE]]
+    for src in range(_POOL_SIZE):
+        for dst in range(_POOL_SIZE):
+            if src != dst:
+                mixer[dst] = _mix(mixer[dst], hashmix(mixer[src]))
+    for word in entropy[_POOL_SIZE:]:
+        for dst in range(_POOL_SIZE):
+            mixer[dst] = _mix(mixer[dst], hashmix(word))
+    # Of the last word's round only its mix into pool[0] matters for a one-word state.
+    return mixer[0], hash_const
+
+
+def _derive_seed_fast(seed: int, sub_seed: int, sub_sub_seed: int) -> int:
+    """``generate_state(1, uint32)[0]`` of that SeedSequence, for ``sub_sub_seed < 2**32``."""
+    pool0, hash_const = _pool_before_last_word(seed, sub_seed)
+    value = sub_sub_seed ^ hash_const
+    value = (value * ((hash_const * _MULT_A) & _MASK32)) & _MASK32
+    pool0 = _mix(pool0, value ^ (value >> 16))
+    # generate_state: the first word's hash with the first constant of the second stream.
+    state = ((pool0 ^ _INIT_B) * ((_INIT_B * _MULT_B) & _MASK32)) & _MASK32
+    return state ^ (state >> 16)
+
+
 def derive_seed(seed: int | None, sub_seed: int | None = 0, sub_sub_seed: int | None = 0) -> int:
     """Map a seed triple to a 32-bit seed through ``numpy.random.SeedSequence``.
 
@@ -86,7 +155,10 @@ def derive_seed(seed: int | None, sub_seed: int | None = 0, sub_sub_seed: int | 
         >>> derive_seed(0, 0, 1) != derive_seed(0, 0, 0)
         True
     """
-    return _reset_seed(_sequence(seed, sub_seed, sub_sub_seed))
+    checked, sub, sub_sub = _triple(seed, sub_seed, sub_sub_seed)
+    if checked is not None and sub_sub <= _MASK32:
+        return _derive_seed_fast(checked, sub, sub_sub)
+    return _reset_seed(_sequence(checked, sub, sub_sub))
 
 
 def rollout_generator(

@@ -18,6 +18,34 @@ def test_derive_seed_formula_is_pinned():
     assert derive_seed(0) == derive_seed(0, None, None) == derive_seed(0, 0, 0)
 
 
+# Word boundaries of SeedSequence's int reading (one word, two, the pool of four, more) and
+# sub_sub_seeds past 2**32, where derive_seed hands over to SeedSequence itself.
+_EDGES = [0, 1, 2**32 - 1, 2**32, 2**64 + 5, 2**127 + 3, 2**128 - 1, 2**160 + 7]
+
+
+def test_derive_seed_equals_seed_sequence_at_word_boundaries_and_random_triples():
+    rng = np.random.default_rng(12345)
+    seeds = _EDGES + [int(x) for x in rng.integers(0, 2**63, 12)]
+    sub_seeds = _EDGES[:6] + [int(x) for x in rng.integers(0, 2**40, 4)]
+    sub_sub_seeds = [0, 1, 2**32 - 1, 2**32, 2**33 + 1] + [
+        int(x) for x in rng.integers(0, 2**32, 4)
+    ]
+    for seed in seeds:
+        for sub_seed in sub_seeds:
+            for sub_sub_seed in sub_sub_seeds:
+                sequence = np.random.SeedSequence(entropy=seed, spawn_key=(sub_seed, sub_sub_seed))
+                expected = int(sequence.generate_state(1, np.uint32)[0])
+                assert derive_seed(seed, sub_seed, sub_sub_seed) == expected, (
+                    seed,
+                    sub_seed,
+                    sub_sub_seed,
+                )
+
+
+def test_derive_seed_accepts_numpy_integers_like_ints():
+    assert derive_seed(np.int64(5), np.uint32(2), np.int16(7)) == derive_seed(5, 2, 7)
+
+
 def test_derive_seed_values_differ_and_fit_32_bits():
     seeds = {derive_seed(1, c, k) for c in range(5) for k in range(50)}
     assert len(seeds) == 250
