@@ -9,6 +9,8 @@ because the machine is shared and absolute speeds mean little. The issue-7 targe
    reused, worker start-up excluded by a warm-up sample) against a raw loop over the same
    vector env (``make_vector_env``: same sub-envs, autoreset ``DISABLED``) that steps the
    same policy, resets ended sub-envs with a masked reset and records nothing. >= 0.9x.
+   Also printed: the same raw loop giving each new episode its own seed, as DESIGN §4 asks
+   of the sampler (the share of the gap that reproducibility itself sets).
 2. ``vectorization="auto"`` (the default) with 8 CartPole sub-envs against raw loops over
    Gymnasium's ``SyncVectorEnv(8)`` (>= 1.5x) and ``AsyncVectorEnv(8)`` (>= 4x) of
    ``gym.make("CartPole-v1")`` with their default ``NEXT_STEP`` autoreset. The raw batched
@@ -56,6 +58,7 @@ import numpy as np
 from _timing import best_rates, load, sampler_run, verdict  # bench/ is the script's directory
 
 import gymsamp
+from gymsamp.sampling import derive_seed
 from gymsamp.sampling.batched_vector_env import available_cpus
 from gymsamp.sampling.parallel_rollout_sampler import ParallelRolloutSampler
 from gymsamp.sampling.vector_envs import EnvFactory, make_vector_env
@@ -130,15 +133,21 @@ def make_expensive_pointmass() -> gym.Env[Any, Any]:
 # --- timing helpers -----------------------------------------------------------------------
 
 
-def raw_vector_run(envs: gym.vector.VectorEnv, policy: Any, steps: int) -> Callable[[], int]:
+def raw_vector_run(
+    envs: gym.vector.VectorEnv, policy: Any, steps: int, *, seeded: bool = False
+) -> Callable[[], int]:
     """``ceil(steps / num_envs)`` vector steps of ``policy``, recording nothing.
 
     Autoreset ``DISABLED`` envs get a masked reset of their ended sub-envs after each step,
-    as every user of such an env must do; other envs reset themselves.
+    as every user of such an env must do; other envs reset themselves. ``seeded`` (``DISABLED``
+    envs only): each new episode is reset with its own seed ``derive_seed(0, 0, k)``, as
+    reproducible sampling must (DESIGN §4), and nothing else.
     """
     vector_steps = math.ceil(steps / envs.num_envs)
     disabled = envs.metadata.get("autoreset_mode") == gym.vector.AutoresetMode.DISABLED
-    state = {"obs": envs.reset(seed=0)[0]}
+    if seeded and not disabled:
+        raise ValueError("seeded raw loops need an autoreset-DISABLED vector env")
+    state = {"obs": envs.reset(seed=0)[0], "episodes": 0}
 
     def run() -> int:
         obs = state["obs"]
@@ -147,7 +156,13 @@ def raw_vector_run(envs: gym.vector.VectorEnv, policy: Any, steps: int) -> Calla
             if disabled:
                 ended = terminated | truncated
                 if ended.any():
-                    obs, _ = envs.reset(options={"reset_mask": ended})
+                    seeds: list[int | None] | None = None
+                    if seeded:
+                        seeds = [None] * envs.num_envs
+                        for i in np.flatnonzero(ended).tolist():
+                            seeds[i] = derive_seed(0, 0, state["episodes"])
+                            state["episodes"] += 1
+                    obs, _ = envs.reset(seed=seeds, options={"reset_mask": ended})  # type: ignore[arg-type]
         state["obs"] = obs
         return vector_steps * envs.num_envs
 
@@ -175,7 +190,8 @@ def bench_bookkeeping(sizes: Sizes) -> None:
     steps = sizes.bookkeeping_steps
     print(
         f"[1] bookkeeping: CartPole-v1, 8 sub-envs, numpy policy, ~{steps} steps per run, "
-        f"best of {sizes.repeats}, sampler vs a raw loop over the same vector env"
+        f"best of {sizes.repeats}, sampler vs a raw loop over the same vector env (and vs that "
+        "loop with a seeded reset per episode, the part of the cost reproducibility sets)"
     )
     for mode in ("sync", "async", "batched"):
         sampler = make_sampler(CARTPOLE, cartpole_policy, 8, mode, steps)
@@ -184,6 +200,7 @@ def bench_bookkeeping(sizes: Sizes) -> None:
             runs = {
                 "sampler": sampler_run(sampler),
                 "raw": raw_vector_run(raw, cartpole_policy, steps),
+                "seeded": raw_vector_run(raw, cartpole_policy, steps, seeded=True),
             }
             rates = best_rates(runs, sizes.repeats, warm_up=True)
         finally:
@@ -193,7 +210,9 @@ def bench_bookkeeping(sizes: Sizes) -> None:
         print(
             f"    {mode:7s}: sampler {rates['sampler']:8.0f} steps/s, raw "
             f"{type(raw).__name__}(8) {rates['raw']:8.0f} steps/s, ratio {ratio:.2f}x "
-            f"(target >= {BOOKKEEPING_TARGET}x) {verdict(ratio >= BOOKKEEPING_TARGET)}  [{load()}]"
+            f"(target >= {BOOKKEEPING_TARGET}x) {verdict(ratio >= BOOKKEEPING_TARGET)}; seeded "
+            f"raw {rates['seeded']:8.0f} ({rates['seeded'] / rates['raw']:.2f}x raw), sampler "
+            f"vs it {rates['sampler'] / rates['seeded']:.2f}x  [{load()}]"
         )
 
 
