@@ -194,9 +194,7 @@ class RolloutAssembler:
             "seed": job.seed,
             "rollout_index": job.index,
             **{
-                k: self._shared_floats(_plain(reset_info[k]))
-                for k in _ROLLOUT_INFO_KEYS
-                if k in reset_info
+                k: self._shared_floats(reset_info[k]) for k in _ROLLOUT_INFO_KEYS if k in reset_info
             },
             **job.info,
         }
@@ -242,17 +240,20 @@ class RolloutAssembler:
         return bounds
 
     def _shared_floats(self, value: Any) -> Any:
-        """``value`` with each float of a dict replaced by the equal float of the last
-        rollout's dict (floats are immutable: sharing them is safe), and each name interned.
-        Rollouts at nominal domain parameters then share their names and values, the common
-        case, also where every reset info arrives pickled from a worker."""
+        """``value`` as :func:`_plain` makes it, with each float of a dict replaced by the
+        equal float of the last rollout's dict (floats are immutable: sharing them is safe),
+        and each name interned. Rollouts at nominal domain parameters then share their names
+        and values, the common case, also where every reset info arrives pickled from a
+        worker. (One pass over the dict: this runs for every rollout.)"""
         if not isinstance(value, dict):
-            return value
+            return _plain(value)
         last = self._last_floats
         shared = {}
         for key, item in value.items():
             if type(key) is str:  # names that arrived pickled from a worker are new objects
                 key = sys.intern(key)
+            if isinstance(item, (np.generic, dict)):
+                item = _plain(item)
             if type(item) is float:
                 previous = last.get(key)
                 if previous is not None and previous == item:

@@ -92,3 +92,37 @@ def test_rollouts_share_equal_domain_parameter_names_and_values(vectorization):
         ):
             assert name is first_name
             assert value is first_value
+
+
+def test_domain_parameters_batched_by_gymnasium_read_as_plain_python_values():
+    # Gymnasium's SyncVectorEnv batches the reset infos into arrays, so each rollout's
+    # domain parameters arrive as numpy scalars: rollout_info holds them as the env reported
+    # them (floats), the names shared with the other rollouts'.
+    from gymnasium.vector import SyncVectorEnv
+
+    from gymsamp.envs import DomainParamWrapper
+    from gymsamp.sampling import Quota, RolloutJob, derive_seed
+    from gymsamp.sampling.collector import collect
+
+    envs = SyncVectorEnv(
+        [lambda: DomainParamWrapper(gym.make("CartPole-v1", max_episode_steps=4))] * 2,
+        autoreset_mode=gym.vector.AutoresetMode.DISABLED,
+    )
+    lengths = [0.5, 0.75, 0.5]
+    try:
+        rollouts = collect(
+            envs,
+            IdlePolicy(gym.spaces.Discrete(2)),
+            lambda k: RolloutJob(
+                k, derive_seed(0, 0, k), options={"domain_param": {"length": lengths[k]}}
+            ),
+            Quota(min_rollouts=3),
+        )
+    finally:
+        envs.close()
+    infos = [ro.rollout_info["domain_param"] for ro in rollouts]
+    assert [params["length"] for params in infos] == lengths
+    for params in infos:
+        assert all(type(value) is float for value in params.values()), params
+    assert infos[0]["gravity"] is infos[2]["gravity"]  # equal floats shared
+    assert all(a is b for a, b in zip(infos[0], infos[1], strict=True))  # names shared
