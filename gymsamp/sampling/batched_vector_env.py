@@ -58,7 +58,7 @@ from gymsamp.sampling.batched_worker import (
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.handshake import REPLY, REQUEST, Handshake
 from gymsamp.sampling.observations import copy_batch
-from gymsamp.sampling.queued_reset import check_env_index
+from gymsamp.sampling.queued_reset import check_call_name, check_env_index
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.start_method import global_start_method_kept
 from gymsamp.sampling.sub_env_infos import PerEnvInfos, owned_info
@@ -377,9 +377,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
         """``name(*args, **kwargs)`` in every sub-env (an attribute's value if not callable)."""
-        if name in ("reset", "step", "close"):
-            raise ValueError(f"name must not be {name!r}: use the vector env's own {name}()")
-        return self._per_env(("attr", ("call", name, (args, kwargs))))
+        return self._per_env(("attr", ("call", check_call_name(name), (args, kwargs))))
 
     def get_attr(self, name: str) -> tuple[Any, ...]:
         """The attribute ``name`` of every sub-env (found through its wrappers)."""

@@ -18,7 +18,7 @@ from gymnasium.vector.utils import batch_space, create_empty_array
 
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.observations import copy_batch, set_sub_env
-from gymsamp.sampling.queued_reset import check_env_index, step_sub_env
+from gymsamp.sampling.queued_reset import check_call_name, check_env_index, step_sub_env
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.sub_env_infos import PerEnvInfos
 
@@ -193,6 +193,8 @@ class InProcessVectorEnv(PerEnvInfos, VectorEnv):
         )
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """``name(*args, **kwargs)`` in every sub-env (an attribute's value if not callable)."""
+        check_call_name(name)
         results = []
         for env in self.envs:
             attr = env.get_wrapper_attr(name)

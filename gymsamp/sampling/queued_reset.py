@@ -88,6 +88,24 @@ def check_env_index(index: Any, num_envs: int) -> int:
     return int(index)
 
 
+def check_call_name(name: str) -> str:
+    """``name`` for a vector env's ``call``, unless it is one of the vector env's own methods
+    (run per sub-env, they would bypass its observation batch and queued payloads; Gymnasium's
+    ``AsyncVectorEnv`` refuses them too).
+
+    Example:
+        >>> check_call_name("get_domain_param")
+        'get_domain_param'
+        >>> check_call_name("reset")
+        Traceback (most recent call last):
+        ...
+        ValueError: name must not be 'reset': use the vector env's own reset()
+    """
+    if name in ("reset", "step", "close"):
+        raise ValueError(f"name must not be {name!r}: use the vector env's own {name}()")
+    return name
+
+
 def reset_in_step(
     env: gym.Env[Any, Any],
     seed: int | None,

@@ -194,3 +194,13 @@ def test_single_env_vector_takes_numpy_and_tuple_seeds() -> None:
             vector.reset(seed=(4, 5))
     finally:
         vector.close()
+
+
+@pytest.mark.parametrize("name", ["reset", "step", "close"])
+def test_call_refuses_the_vector_envs_own_methods(envs: InProcessVectorEnv, name: str) -> None:
+    # Run per sub-env, they would bypass the observation batch and the queued resets.
+    envs.reset(seed=0)
+    with pytest.raises(ValueError, match=f"name must not be '{name}': use the vector env's own"):
+        envs.call(name)
+    assert envs.call("get_domain_param") == ({"increment": 1.0},) * N  # others still run
+    assert envs.get_attr("last_seed") == tuple(range(N))  # nothing was reset again
