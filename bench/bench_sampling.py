@@ -134,20 +134,28 @@ def make_expensive_pointmass() -> gym.Env[Any, Any]:
 
 
 def raw_vector_run(
-    envs: gym.vector.VectorEnv, policy: Any, steps: int, *, seeded: bool = False
+    envs: gym.vector.VectorEnv,
+    policy: Any,
+    steps: int,
+    *,
+    seeded: bool = False,
+    state: dict[str, Any] | None = None,
 ) -> Callable[[], int]:
     """``ceil(steps / num_envs)`` vector steps of ``policy``, recording nothing.
 
     Autoreset ``DISABLED`` envs get a masked reset of their ended sub-envs after each step,
     as every user of such an env must do; other envs reset themselves. ``seeded`` (``DISABLED``
     envs only): each new episode is reset with its own seed ``derive_seed(0, 0, k)``, as
-    reproducible sampling must (DESIGN §4), and nothing else.
+    reproducible sampling must (DESIGN §4), and nothing else. Runs over one env share its
+    ``state`` (the last observations), so each one starts where the other left the env.
     """
     vector_steps = math.ceil(steps / envs.num_envs)
     disabled = envs.metadata.get("autoreset_mode") == gym.vector.AutoresetMode.DISABLED
     if seeded and not disabled:
         raise ValueError("seeded raw loops need an autoreset-DISABLED vector env")
-    state = {"obs": envs.reset(seed=0)[0], "episodes": 0}
+    state = {} if state is None else state
+    if "obs" not in state:
+        state.update(obs=envs.reset(seed=0)[0], episodes=0)
 
     def run() -> int:
         obs = state["obs"]
@@ -196,11 +204,12 @@ def bench_bookkeeping(sizes: Sizes) -> None:
     for mode in ("sync", "async", "batched"):
         sampler = make_sampler(CARTPOLE, cartpole_policy, 8, mode, steps)
         raw = make_vector_env(EnvFactory(CARTPOLE), 8, mode, record_state=False)
+        shared: dict[str, Any] = {}  # both raw runs step the same env
         try:
             runs = {
                 "sampler": sampler_run(sampler),
-                "raw": raw_vector_run(raw, cartpole_policy, steps),
-                "seeded": raw_vector_run(raw, cartpole_policy, steps, seeded=True),
+                "raw": raw_vector_run(raw, cartpole_policy, steps, state=shared),
+                "seeded": raw_vector_run(raw, cartpole_policy, steps, seeded=True, state=shared),
             }
             rates = best_rates(runs, sizes.repeats, warm_up=True)
         finally:

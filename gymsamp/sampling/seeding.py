@@ -93,6 +93,14 @@ def _words(n: int) -> list[int]:
     return words
 
 
+def _hashmix(value: int, hash_const: int, mult: int = _MULT_A) -> tuple[int, int]:
+    """SeedSequence's hash of one word: the hashed value and the next hash constant."""
+    value ^= hash_const
+    hash_const = (hash_const * mult) & _MASK32
+    value = (value * hash_const) & _MASK32
+    return value ^ (value >> 16), hash_const
+
+
 def _mix(x: int, y: int) -> int:
     result = (_MIX_L * x - _MIX_R * y) & _MASK32
     return result ^ (result >> 16)
@@ -107,35 +115,30 @@ def _pool_before_last_word(seed: int, sub_seed: int) -> tuple[int, int]:
     run += [0] * (_POOL_SIZE - len(run))  # padded because the spawn key is not empty
     entropy = run + _words(sub_seed)
     hash_const = _INIT_A
-
-    def hashmix(value: int) -> int:
-        nonlocal hash_const
-        value ^= hash_const
-        hash_const = (hash_const * _MULT_A) & _MASK32
-        value = (value * hash_const) & _MASK32
-        return value ^ (value >> 16)
-
-    mixer = [hashmix(word) for word in entropy[:_POOL_SIZE]]
+    mixer = []
+    for word in entropy[:_POOL_SIZE]:
+        hashed, hash_const = _hashmix(word, hash_const)
+        mixer.append(hashed)
     for src in range(_POOL_SIZE):
         for dst in range(_POOL_SIZE):
             if src != dst:
-                mixer[dst] = _mix(mixer[dst], hashmix(mixer[src]))
+                hashed, hash_const = _hashmix(mixer[src], hash_const)
+                mixer[dst] = _mix(mixer[dst], hashed)
     for word in entropy[_POOL_SIZE:]:
         for dst in range(_POOL_SIZE):
-            mixer[dst] = _mix(mixer[dst], hashmix(word))
-    # Of the last word's round only its mix into pool[0] matters for a one-word state.
+            hashed, hash_const = _hashmix(word, hash_const)
+            mixer[dst] = _mix(mixer[dst], hashed)
     return mixer[0], hash_const
 
 
 def _derive_seed_fast(seed: int, sub_seed: int, sub_sub_seed: int) -> int:
     """``generate_state(1, uint32)[0]`` of that SeedSequence, for ``sub_sub_seed < 2**32``."""
     pool0, hash_const = _pool_before_last_word(seed, sub_seed)
-    value = sub_sub_seed ^ hash_const
-    value = (value * ((hash_const * _MULT_A) & _MASK32)) & _MASK32
-    pool0 = _mix(pool0, value ^ (value >> 16))
-    # generate_state: the first word's hash with the first constant of the second stream.
-    state = ((pool0 ^ _INIT_B) * ((_INIT_B * _MULT_B) & _MASK32)) & _MASK32
-    return state ^ (state >> 16)
+    # Of the last word's round only its mix into pool[0] matters for a one-word state.
+    hashed, _ = _hashmix(sub_sub_seed, hash_const)
+    # generate_state hashes pool[0] with the first constant of its own stream.
+    state, _ = _hashmix(_mix(pool0, hashed), _INIT_B, _MULT_B)
+    return state
 
 
 def derive_seed(seed: int | None, sub_seed: int | None = 0, sub_sub_seed: int | None = 0) -> int:
