@@ -20,521 +20,19 @@ sub-envs and autoresets get none.
 
 from __future__ import annotations
 
-import multiprocessing
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import gymnasium as gym
-import numpy as np
-from gymnasium.vector import AutoresetMode
 
 from gymsamp.data import StepSequence
-from gymsamp.data._tree import tree_map
-from gymsamp.policies.base import Policy, RolloutIndexedPolicy
-from gymsamp.sampling._numpy_c import count_nonzero as _any
-from gymsamp.sampling.errors import StepTimeoutError
-from gymsamp.sampling.observations import (
-    ARRAY_SPACES,
-    check_observation_space,
-    copy_batch,
-    leaf_columns,
-    set_sub_envs,
-    sub_env_obs,
-)
-from gymsamp.sampling.queued_reset import QueuedResetVectorEnv
-from gymsamp.sampling.quota import LeadingResults, Quota
-from gymsamp.sampling.reset_args import group_by_options
-from gymsamp.sampling.rollout_assembly import RolloutAssembler, check_finite, flatten_agent_infos
-from gymsamp.sampling.rollout_job import JobGenerators, RolloutJob, RunningRollout
-from gymsamp.sampling.space_checks import ActionCheck
-from gymsamp.sampling.step_buffer import StepBuffer
-from gymsamp.sampling.sub_env_infos import (
-    PerEnvInfos,
-    SubEnvInfos,
-    infos_per_env,
-    row_infos,
-    state_rows,
-)
+from gymsamp.policies.base import Policy
+from gymsamp.sampling.collection import ActionBatch, Collection
+from gymsamp.sampling.observations import check_observation_space
+from gymsamp.sampling.quota import Quota
+from gymsamp.sampling.rollout_job import RolloutJob
+from gymsamp.sampling.sub_env_infos import infos_per_env
 
 __all__ = ["collect"]
-
-
-@dataclass(slots=True)
-class _Action:
-    """One vector step's actions: the observations they answer, and timings."""
-
-    obs: np.ndarray
-    policy_step: Any
-    actions: np.ndarray
-    applied: np.ndarray
-    dt_policy: float
-    sent_at: float = 0.0
-    dt_step: float = 0.0
-
-
-# A step's ended sub-envs and the rollouts it brings to max_steps (None without max_steps).
-_Ends = tuple[np.ndarray, np.ndarray | None]
-
-
-class _Collection:
-    """State of one call of :func:`collect` (kept in one place for the helpers below)."""
-
-    def __init__(
-        self,
-        envs: gym.vector.VectorEnv,
-        policy: Policy,
-        make_job: Callable[[int], RolloutJob],
-        quota: Quota,
-        *,
-        max_steps: int | None,
-        stop_on_done: bool,
-        step_timeout: float | None,
-        record_dts: bool,
-        dt: float,
-        env_id: str | None,
-        on_rollout: Callable[[StepSequence], None] | None,
-        on_step: Callable[[int], None] | None,
-        per_env: Callable[[Any], SubEnvInfos],
-    ) -> None:
-        self.envs = envs
-        self.policy = policy
-        self.make_job = make_job
-        self.quota = quota
-        self.max_steps = max_steps
-        self.stop_on_done = stop_on_done
-        self.step_timeout = step_timeout
-        self.record_dts = record_dts
-        self.on_rollout = on_rollout
-        self.on_step = on_step
-        self.num_envs = envs.num_envs
-        self.mode = AutoresetMode(envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP))
-        self.action_check = ActionCheck(envs.single_action_space, self.num_envs)
-        self.indexed_policy = isinstance(policy, RolloutIndexedPolicy)
-        self.slots: list[RunningRollout | None] = [None] * self.num_envs
-        # Each running sub-env's next job, queued in the env (None: nothing queued).
-        self.queueing = (
-            stop_on_done
-            and self.mode == AutoresetMode.DISABLED
-            and isinstance(envs, QueuedResetVectorEnv)
-        )
-        self.queued: list[RolloutJob | None] = [None] * self.num_envs
-        # Sub-envs without a rollout to run are paused, not stepped through episodes nobody
-        # asked for (wasted work, whose failures would fail the call).
-        self.pausing = self.mode == AutoresetMode.DISABLED and isinstance(
-            envs, QueuedResetVectorEnv
-        )
-        self.paused = np.zeros(self.num_envs, dtype=bool)
-        # Sub-envs in other processes: send the next step before booking the last one.
-        self.pipelined = (
-            self.mode == AutoresetMode.DISABLED
-            and stop_on_done
-            and not record_dts
-            and callable(getattr(envs, "step_async", None))
-        )
-        self.active = np.zeros(self.num_envs, dtype=bool)
-        self.start_rows = np.zeros(self.num_envs, dtype=np.int64)
-        # Running rollouts and the sum of their start rows (their steps, without a scan).
-        self.running_count = 0
-        self.running_start_sum = 0
-        self.must_reset = np.zeros(self.num_envs, dtype=bool)
-        self.autoreset_pending = np.zeros(self.num_envs, dtype=bool)
-        self.next_step_mode = self.mode == AutoresetMode.NEXT_STEP
-        # Free sub-envs are looked for only after one became free (not on every step).
-        self.slots_changed = True
-        self.buffer = StepBuffer(self.num_envs)
-        # Env infos of the rows where any sub-env reported some, per sub-env.
-        self.info_rows: dict[int, SubEnvInfos] = {}
-        # Turns what envs.reset/step return as infos into infos per sub-env.
-        self.per_env = per_env
-        self.agent_template: dict[str, Any] | None = None
-        self.assembler = RolloutAssembler(dt=dt, env_id=env_id, record_dts=record_dts)
-        self.results: LeadingResults[StepSequence] = LeadingResults(quota)
-        self.next_index = 0
-        self.obs: np.ndarray | None = None
-        # gymsamp's vector envs return a fresh observation batch per step (unless built with
-        # copy=False), which the loop may keep as it is.
-        self.fresh_obs = isinstance(envs, PerEnvInfos) and getattr(envs, "copy", True) is True
-        # Array observations (else a dict / tuple of arrays: Dict and Tuple spaces).
-        self.array_obs = isinstance(envs.single_observation_space, ARRAY_SPACES)
-
-    # -- issuing rollouts -------------------------------------------------------------------
-
-    def _next_job(self) -> RolloutJob | None:
-        # Steps issued so far: complete rollouts plus the rows every running one has.
-        running = self.running_count * self.buffer.next_row - self.running_start_sum
-        if not self.quota.should_issue(self.next_index, self.results.all_steps + running):
-            return None
-        job = self.make_job(self.next_index)
-        self.next_index += 1
-        return job
-
-    def _reset(self, jobs: dict[int, RolloutJob | None]) -> None:
-        """Reset sub-envs ``jobs`` keys; start the given jobs there (None: idle reset)."""
-        seeds: list[int | None] = [None] * self.num_envs
-        for i, job in jobs.items():
-            seeds[i] = None if job is None else job.seed
-        groups = group_by_options(
-            {i: None if job is None else job.options for i, job in jobs.items()}
-        )
-        started: list[int] = []
-        if self.obs is None:
-            # The first reset covers every sub-env (a masked one would leave the others unset,
-            # which SyncVectorEnv cannot batch); sub-envs with options are reset again below.
-            obs, infos = self._reset_call(seeds, None)
-            self.obs = copy_batch(obs)
-            if groups and groups[0][1] is None:  # those without options are reset now
-                started += self._start(groups.pop(0)[0], jobs, infos)
-        for members, options in groups:
-            mask = np.zeros(self.num_envs, dtype=bool)
-            mask[members] = True
-            obs, infos = self._reset_call(seeds, {"reset_mask": mask, **(options or {})})
-            set_sub_envs(self.obs, obs, members)
-            started += self._start(members, jobs, infos)
-        self._start_policy(started, [self.slots[i].job for i in started])  # type: ignore[union-attr]
-        self._queue_next(started)
-        for i, job in jobs.items():
-            if job is None and self.pausing:  # only the first reset resets sub-envs to idle
-                self._pause(i)
-
-    def _pause(self, i: int) -> None:
-        self.envs.pause(i)  # type: ignore[attr-defined]
-        self.paused[i] = True
-        self.must_reset[i] = False
-
-    def _reset_call(
-        self, seeds: list[int | None], options: dict[str, Any] | None
-    ) -> tuple[Any, SubEnvInfos]:
-        """``envs.reset``, bounded by the step timeout where the env can be waited on."""
-        if self.step_timeout is None or not hasattr(self.envs, "reset_wait"):
-            # A per-env seed list is Gymnasium's own API, though VectorEnv's stub says int.
-            obs, infos = self.envs.reset(seed=seeds, options=options)  # type: ignore[arg-type]
-            return obs, self.per_env(infos)
-        self.envs.reset_async(seed=seeds, options=options)  # type: ignore[attr-defined]
-        try:
-            obs, infos = self.envs.reset_wait(timeout=self.step_timeout)
-        except multiprocessing.TimeoutError as err:
-            raise StepTimeoutError.of_call("reset", self.step_timeout) from err
-        return obs, self.per_env(infos)
-
-    def _start_policy(self, started: list[int], jobs: list[RolloutJob]) -> None:
-        """Tell the policy that ``jobs`` start in sub-envs ``started``."""
-        if not started:
-            return
-        indices = np.asarray(started)
-        self.policy.reset_envs(indices, JobGenerators(jobs))
-        if self.indexed_policy:  # rollout() names its one rollout by sub_sub_seed
-            rollouts = [job.info.get("rollout_index", job.index) for job in jobs]
-            self.policy.start_rollouts(indices, np.array(rollouts))  # type: ignore[attr-defined]
-        params = [job.policy_params for job in jobs]
-        if any(p is not None for p in params):
-            stacked = np.stack([np.asarray(p) for p in params])
-            self.policy.set_env_params(indices, stacked)  # type: ignore[attr-defined]
-
-    def _queue_next(self, started: list[int]) -> None:
-        """Queue the next job of every sub-env that just started one (queued resets only)."""
-        if not self.queueing:
-            return
-        for i in started:
-            job = self._next_job()
-            if job is None:
-                break
-            self.queued[i] = job
-            self.envs.queue_reset(i, seed=job.seed, options=job.options)  # type: ignore[attr-defined]
-
-    def _start(
-        self, members: list[int], jobs: dict[int, RolloutJob | None], infos: SubEnvInfos
-    ) -> list[int]:
-        """Begin the jobs of freshly reset sub-envs ``members``; returns those with a job."""
-        assert self.obs is not None
-        started = []
-        for i in members:
-            self.must_reset[i] = False
-            job = jobs[i]
-            if job is not None:
-                info = dict(infos.get(i, ()))
-                info.pop("final_obs", None)  # started inside the step that ended the last one
-                info.pop("final_info", None)
-                self.slots[i] = RunningRollout(job, sub_env_obs(self.obs, i), info)
-                self.active[i] = True
-                self.start_rows[i] = self.buffer.next_row
-                self.running_count += 1
-                self.running_start_sum += self.buffer.next_row
-                started.append(i)
-        return started
-
-    # -- stepping -------------------------------------------------------------------------
-
-    def _own(self, obs: Any) -> Any:
-        """The step's observation batch, as one the env will not overwrite."""
-        if self.fresh_obs and (type(obs) is np.ndarray or not self.array_obs):
-            return obs
-        return copy_batch(obs)
-
-    def _act(self) -> _Action:
-        """The policy's actions for the current observations, checked and clipped."""
-        assert self.obs is not None  # set by the initial reset
-        t0 = time.perf_counter()
-        policy_step = self.policy.act(self.obs)
-        actions = np.asarray(policy_step.actions)
-        if self.pipelined:
-            # The next step's actions come before this step is booked: a policy that reuses
-            # its output arrays would overwrite the ones still to be recorded.
-            actions = actions.copy()
-            if policy_step.agent_infos:
-                policy_step = policy_step._replace(
-                    agent_infos=tree_map(np.copy, dict(policy_step.agent_infos))
-                )
-        self.action_check.check(actions)
-        bad = self.action_check.first_non_finite(actions)
-        if bad is not None:  # checked before stepping: NaN must never reach a simulator
-            running = self.slots[bad]
-            index = running.job.index if running is not None else -1
-            check_finite("actions", actions[bad : bad + 1], index, bad)
-        applied = self.action_check.clip(actions)
-        return _Action(self.obs, policy_step, actions, applied, time.perf_counter() - t0)
-
-    def _send(self, action: _Action) -> None:
-        action.sent_at = time.perf_counter()
-        self.envs.step_async(action.applied)  # type: ignore[attr-defined]
-
-    def _receive(self, action: _Action) -> tuple[Any, ...]:
-        try:
-            obs, rewards, terminated, truncated, infos = self.envs.step_wait(  # type: ignore[attr-defined]
-                timeout=self.step_timeout
-            )
-        except multiprocessing.TimeoutError as err:
-            raise StepTimeoutError.of_call("step", self.step_timeout) from err
-        action.dt_step = time.perf_counter() - action.sent_at
-        return obs, rewards, terminated, truncated, self.per_env(infos)
-
-    def _step(self, action: _Action) -> tuple[Any, ...]:
-        if self.step_timeout is None or not hasattr(self.envs, "step_async"):
-            t1 = time.perf_counter()
-            obs, rewards, terminated, truncated, infos = self.envs.step(action.applied)
-            action.dt_step = time.perf_counter() - t1
-            return obs, rewards, terminated, truncated, self.per_env(infos)
-        self._send(action)
-        return self._receive(action)
-
-    def _record(
-        self, action: _Action, results: tuple[Any, ...], ends: _Ends, *, prestarted: bool
-    ) -> None:
-        """Book one vector step: its row, and the rollouts it ends (and starts, in-step).
-
-        ``prestarted``: the policy was already told about the rollouts started in the step
-        (the pipelined loop acts on the next observations before booking this step).
-        """
-        next_obs, rewards, terminated, truncated, infos = results
-        # The step after a NEXT_STEP episode end only resets: never recorded (those sub-envs
-        # are idle, so nothing of them is used), and it does not end anything.
-        if self.next_step_mode and _any(self.autoreset_pending):
-            self.autoreset_pending[:] = False
-            self.slots_changed = True
-        row_values: dict[str, Any] = {
-            "actions": action.actions,
-            "rewards": rewards,
-            "terminated": terminated,
-            "truncated": truncated,
-        }
-        if self.array_obs:
-            row_values["obs"] = action.obs
-        else:  # a column per array of a Dict / Tuple observation
-            row_values.update(leaf_columns(action.obs))
-        if self.action_check.clips:  # else the applied actions are the actions themselves
-            row_values["applied"] = action.applied
-        state = state_rows(infos, self.num_envs) if infos else None
-        if state is not None:
-            row_values["state"] = state
-        agent_infos = action.policy_step.agent_infos
-        if agent_infos:
-            if self.agent_template is None:
-                self.agent_template = dict(agent_infos)
-            row_values.update(flatten_agent_infos(agent_infos))
-        if self.record_dts:
-            row_values["dt_policy"] = np.full(self.num_envs, action.dt_policy)
-            row_values["dt_step"] = np.full(self.num_envs, action.dt_step)
-        row = self.buffer.append(row_values, self._oldest_needed_row)
-        reported = row_infos(infos) if infos else None
-        if reported:
-            self.info_rows[row] = reported
-        ended, cut = ends
-        # Most steps end nothing: skip the per-sub-env scans then (this runs once per step).
-        if _any(ended) or (cut is not None and _any(cut)):
-            finishing = self.active & ended if self.stop_on_done else np.zeros_like(ended)
-            if cut is not None:
-                finishing |= cut
-            started = []
-            for i in np.flatnonzero(finishing).tolist():
-                if self.queueing and "final_obs" in infos.get(i, ()):
-                    self._finish(i, row, True, next_obs, infos, same_step=True)
-                    job, self.queued[i] = self.queued[i], None
-                    started += self._start([i], {i: job}, infos)
-                else:
-                    self._finish(i, row, bool(ended[i]), next_obs, infos)
-            if not prestarted:
-                self._start_policy(started, [self.slots[i].job for i in started])  # type: ignore[union-attr]
-            self._queue_next(started)
-            for i in np.flatnonzero(ended & ~finishing & ~self.active):
-                self._mark_end(int(i))  # an idle sub-env ended an episode
-        if self.on_step is not None:
-            self.on_step(int(self.active.sum()))
-
-    def _ends(self, results: tuple[Any, ...]) -> _Ends:
-        """The sub-envs whose episode ended in the step about to be booked, and the running
-        rollouts it brings to ``max_steps`` (None without ``max_steps``)."""
-        ended = results[2] | results[3]
-        if self.max_steps is None:
-            return ended, None
-        row = self.buffer.next_row  # the row this step will be booked in
-        return ended, self.active & (row + 1 - self.start_rows >= self.max_steps)
-
-    def _booking_is_routine(self, results: tuple[Any, ...], ends: _Ends) -> list[int] | None:
-        """Whether the next step may be sent before this one is booked; then the sub-envs
-        whose next rollout started inside this step (else None).
-
-        It may when booking needs no reset call (every ended sub-env was running and reset
-        itself with its queued job; no rollout hits ``max_steps``) and the rollouts it
-        completes cannot meet the quota (so no step is ever taken past the result).
-        """
-        infos = results[4]
-        ended, cut = ends
-        row = self.buffer.next_row
-        if cut is not None and _any(cut & ~ended):
-            return None
-        if not _any(ended):
-            return []
-        started = np.flatnonzero(ended).tolist()
-        for i in started:  # each ended sub-env must have run a rollout and reset in the step
-            if not (self.active[i] and "final_obs" in infos.get(i, ())):
-                return None
-        lengths = {self.slots[i].job.index: row + 1 - int(self.start_rows[i]) for i in started}
-        return None if self.results.would_complete(lengths) else started
-
-    def _run_pipelined(self) -> list[StepSequence]:
-        """The loop for workers in other processes: while they step, this process books.
-
-        After each step the next one is sent first, then the last one is booked, unless
-        booking must come first (resets to make, or the result may be complete).
-        """
-        in_flight: _Action | None = None
-        while True:
-            if in_flight is None:
-                if self.results.complete:
-                    return self.results.items
-                self._refill()
-                in_flight = self._act()
-                self._send(in_flight)
-            results = self._receive(in_flight)
-            ends = self._ends(results)
-            started = self._booking_is_routine(results, ends)
-            booked = in_flight
-            self.obs = self._own(results[0])
-            if started is None:
-                in_flight = None
-                self._record(booked, results, ends, prestarted=False)
-                continue
-            if started:
-                self._start_policy(started, [self.queued[i] for i in started])  # type: ignore[misc]
-            in_flight = self._act()
-            self._send(in_flight)
-            self._record(booked, results, ends, prestarted=True)
-
-    def _refill(self) -> None:
-        """Start the next jobs (or idle resets) in free sub-envs, if any became free."""
-        if not self.slots_changed:
-            return
-        self.slots_changed = False
-        jobs: dict[int, RolloutJob | None] = {}
-        for i in np.flatnonzero(~self.active & ~self.autoreset_pending & ~self.paused).tolist():
-            job, self.queued[i] = self.queued[i] or self._next_job(), None
-            if job is None and self.pausing:
-                self._pause(i)
-            elif job is not None or self.must_reset[i]:
-                jobs[i] = job
-        if jobs:
-            self._reset(jobs)
-
-    def _finish(
-        self,
-        i: int,
-        row: int,
-        ended: bool,
-        next_obs: Any,
-        infos: SubEnvInfos,
-        *,
-        same_step: bool = False,
-    ) -> None:
-        """Complete sub-env ``i``'s rollout at ``row``; ``same_step``: the env already reset."""
-        running = self.slots[i]
-        assert running is not None
-        start, stop = int(self.start_rows[i]), row + 1
-        final_step = (same_step or self.mode == AutoresetMode.SAME_STEP) and ended
-        final_info = dict(infos[i]["final_info"]) if final_step else None
-        # Copied into the rollout's observations by the assembler: a view will do.
-        final_obs = infos[i]["final_obs"] if final_step else sub_env_obs(next_obs, i, copy=False)
-        if final_info is not None and "state" in final_info:
-            self.buffer.set("state", row, i, final_info.pop("state"))
-        cut = not (ended and self.stop_on_done)
-        rollout = self.assembler.build(
-            self.buffer,
-            i,
-            start=start,
-            stop=stop,
-            job=running.job,
-            first_obs=running.first_obs,
-            first_state=running.first_state,
-            reset_info=running.reset_info,
-            final_obs=final_obs,  # copied into the rollout's observations
-            final_info=final_info,
-            cut=cut,
-            info_rows=self.info_rows,
-            agent_template=self.agent_template,
-        )
-        self.results.add(running.job.index, rollout, rollout.length)
-        if self.info_rows:  # forget env infos no running rollout needs any more
-            oldest = self._oldest_needed_row()
-            for r in [r for r in self.info_rows if r < oldest]:
-                del self.info_rows[r]
-        self.slots[i] = None
-        self.active[i] = False
-        self.running_count -= 1
-        self.running_start_sum -= start
-        self.slots_changed = True
-        if self.on_rollout is not None:
-            self.on_rollout(rollout)
-        if not same_step:  # a sub-env cut short is mid-episode: start its next rollout with a reset
-            self._mark_end(i, autoreset=ended)
-
-    def _oldest_needed_row(self) -> int:
-        """The first buffer row a running rollout still needs."""
-        return (
-            int(self.start_rows[self.active].min()) if self.active.any() else self.buffer.next_row
-        )
-
-    def _mark_end(self, i: int, *, autoreset: bool = True) -> None:
-        """Sub-env ``i`` must be reset before its next rollout (``autoreset``: its episode
-        ended, so a NEXT_STEP or SAME_STEP env resets it itself)."""
-        self.slots_changed = True
-        if self.mode == AutoresetMode.NEXT_STEP and autoreset:
-            self.autoreset_pending[i] = True
-        elif self.mode == AutoresetMode.DISABLED or not autoreset:
-            self.must_reset[i] = True
-
-    def run(self) -> list[StepSequence]:
-        initial = {i: self._next_job() for i in range(self.num_envs)}
-        self._reset(initial)
-        if self.pipelined:
-            return self._run_pipelined()
-        while True:
-            if self.results.complete:
-                return self.results.items
-            self._refill()
-            action = self._act()
-            results = self._step(action)
-            self.obs = self._own(results[0])
-            self._record(action, results, self._ends(results), prestarted=False)
 
 
 def collect(
@@ -581,7 +79,7 @@ def collect(
         raise ValueError(f"max_steps must be None or an int >= 1, got {max_steps!r}")
     policy.start(envs.num_envs, eval=eval)
     with infos_per_env(envs) as per_env:
-        collection = _Collection(
+        collection = Collection(
             envs,
             policy,
             make_job,
@@ -596,4 +94,46 @@ def collect(
             on_step=on_step,
             per_env=per_env,
         )
-        return collection.run()
+        collection.begin()
+        return _run_pipelined(collection) if collection.pipelined else _run(collection)
+
+
+def _run(collection: Collection) -> list[StepSequence]:
+    """The loop for sub-envs stepped in this process: act, step, book."""
+    while not collection.results.complete:
+        collection.refill()
+        action = collection.act()
+        results = collection.step(action)
+        collection.observe(results)
+        collection.record(action, results, collection.ends(results), prestarted=False)
+    return collection.results.items
+
+
+def _run_pipelined(collection: Collection) -> list[StepSequence]:
+    """The loop for workers in other processes: while they step, this process books.
+
+    After each step the next one is sent first, then the last one is booked, unless
+    booking must come first (resets to make, or the result may be complete).
+    """
+    in_flight: ActionBatch | None = None
+    while True:
+        if in_flight is None:
+            if collection.results.complete:
+                return collection.results.items
+            collection.refill()
+            in_flight = collection.act()
+            collection.send(in_flight)
+        results = collection.receive(in_flight)
+        ends = collection.ends(results)
+        started = collection.booking_can_wait(results, ends)
+        booked = in_flight
+        collection.observe(results)
+        if started is None:
+            in_flight = None
+            collection.record(booked, results, ends, prestarted=False)
+            continue
+        if started:
+            collection.prestart(started)
+        in_flight = collection.act()
+        collection.send(in_flight)
+        collection.record(booked, results, ends, prestarted=True)
