@@ -2,9 +2,10 @@
 
 Every function returns ``(x_iter, x_seq)``: the element at the last iteration and the whole
 sequence ``x_0 .. x_iter`` as an array of shape ``(iter + 1, *x_init.shape)`` and the requested
-dtype. Casting to ``dtype`` happens element by element as the sequence is built, so recursive
-sequences recurse on the cast values; casting to an int type truncates toward zero like
-``numpy.ndarray.astype`` (as pyrado did), e.g. ``2 * sqrt(2) = 2.83 -> 2``.
+dtype. The seed document's formulas are the contract (DESIGN §8): the sequence is computed in
+float64, recursions included, and cast to ``dtype`` once at the end, as pyrado did; casting to
+an int type truncates toward zero like ``numpy.ndarray.astype``. E.g. ``sequence_rec_sqrt(2, 5)``
+is ``2, 2, 2.83, 4.90, 9.80, 21.9`` and, as ints, ``[2, 2, 2, 4, 9, 21]``.
 """
 
 from __future__ import annotations
@@ -35,22 +36,27 @@ def _check_dtype(dtype: Any) -> np.dtype[Any]:
     return dt
 
 
-def _cast(values: npt.ArrayLike, dt: np.dtype[Any], shape: tuple[int, ...], n: int) -> np.ndarray:
-    vals = np.asarray(values, dtype=np.float64)
-    if vals.shape != shape:
-        raise ValueError(
-            f"iterator_function must return the shape of x_init {shape}, got {vals.shape} at n={n}"
-        )
+def _check_iterations(value: Any, name: str) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an int >= 0, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value}")
+    return int(value)
+
+
+def _cast(values: npt.NDArray[np.float64], dt: np.dtype[Any]) -> np.ndarray:
+    """The float sequence ``values`` as ``dt``; an element that does not fit is an error."""
     if dt.kind in "iu":
         info = np.iinfo(dt)
         # Truncation maps (min - 1, max + 1) into range; beyond that astype would silently wrap.
-        in_range = np.all((vals > float(info.min) - 1.0) & (vals < float(info.max) + 1.0))
+        fits = (values > float(info.min) - 1.0) & (values < float(info.max) + 1.0)
     else:
         with np.errstate(over="ignore"):
-            in_range = np.all(np.isfinite(vals.astype(dt)))
-    if not in_range:
-        raise OverflowError(f"sequence element x_{n} = {vals} does not fit dtype {dt}")
-    return vals.astype(dt)
+            fits = np.isfinite(values.astype(dt))
+    if not fits.all():
+        n = int(np.flatnonzero(~fits.reshape(len(values), -1).all(axis=1))[0])
+        raise OverflowError(f"sequence element x_{n} = {values[n]} does not fit dtype {dt}")
+    return values.astype(dt)
 
 
 def sequence(
@@ -59,12 +65,14 @@ def sequence(
     iterator_function: IteratorFunction,
     dtype: Any = int,
 ) -> tuple[SequenceElement, npt.NDArray[Any]]:
-    """Build ``x_0 = cast(x_init)``, ``x_n = cast(iterator_function(x_0, n, x_{n-1}))``.
+    """Build ``x_0 = x_init``, ``x_n = iterator_function(x_0, n, x_{n-1})``, cast to ``dtype``.
 
     ``iterator_function`` is called for ``n = 1 .. iterations`` with the initial element ``x_0``,
     the index ``n`` (an int) and the previous element ``x_{n-1}``; both elements are float64
-    arrays (0-d for a scalar ``x_init``) holding already-cast values, so closed forms use
-    ``x_0`` and recurrences ``x_prev``. It must return values of ``x_init``'s shape.
+    arrays (0-d for a scalar ``x_init``), so closed forms use ``x_0`` and recurrences
+    ``x_prev``. It must return values of ``x_init``'s shape. The elements stay float64 until
+    the whole sequence is cast to ``dtype`` (recursions never see truncated values). pyrado
+    called its iterator functions with ``(x_seq, i, x_init)`` instead.
 
     Args:
         x_init: Initial element, a real scalar or array (finite).
@@ -92,10 +100,7 @@ def sequence(
                [0.5       , 1.        ],
                [0.33333333, 0.66666667]])
     """
-    if not isinstance(iterations, numbers.Integral) or isinstance(iterations, (bool, np.bool_)):
-        raise TypeError(f"iterations must be an int >= 0, got {iterations!r}")
-    if iterations < 0:
-        raise ValueError(f"iterations must be an int >= 0, got {iterations}")
+    iterations = _check_iterations(iterations, "iterations")
     if not callable(iterator_function):
         raise TypeError(
             f"iterator_function must be callable, got {type(iterator_function).__name__}"
@@ -107,15 +112,26 @@ def sequence(
     if not np.all(np.isfinite(x0)):
         raise ValueError(f"x_init must be finite, got {x_init!r}")
 
-    x_seq = np.empty((int(iterations) + 1, *x0.shape), dtype=dt)
-    x_seq[0] = _cast(x0, dt, x0.shape, 0)
-    first = x_seq[0].astype(np.float64)
-    for n in range(1, int(iterations) + 1):
-        x_seq[n] = _cast(
-            iterator_function(first, n, x_seq[n - 1].astype(np.float64)), dt, x0.shape, n
-        )
+    values = np.empty((iterations + 1, *x0.shape), dtype=np.float64)
+    values[0] = x0
+    for n in range(1, iterations + 1):
+        x_n = np.asarray(iterator_function(values[0].copy(), n, values[n - 1].copy()), np.float64)
+        if x_n.shape != x0.shape:
+            raise ValueError(
+                f"iterator_function must return the shape of x_init {x0.shape}, got "
+                f"{x_n.shape} at n={n}"
+            )
+        values[n] = x_n
+    x_seq = _cast(values, dt)
     last = x_seq[-1]
     return (last.item() if last.ndim == 0 else last.copy()), x_seq
+
+
+def _named(
+    x_init: npt.ArrayLike, iter: int, iterator_function: IteratorFunction, dtype: Any
+) -> tuple[SequenceElement, npt.NDArray[Any]]:
+    """:func:`sequence` for the named variants, whose count is called ``iter``."""
+    return sequence(x_init, _check_iterations(iter, "iter"), iterator_function, dtype)
 
 
 def sequence_const(
@@ -135,7 +151,7 @@ def sequence_const(
         >>> sequence_const(2, 3)
         (2, array([2, 2, 2, 2]))
     """
-    return sequence(x_init, iter, lambda x0, n, x_prev: x0, dtype)
+    return _named(x_init, iter, lambda x0, n, x_prev: x0, dtype)
 
 
 def sequence_plus_one(
@@ -155,7 +171,7 @@ def sequence_plus_one(
         >>> sequence_plus_one(2, 3)
         (5, array([2, 3, 4, 5]))
     """
-    return sequence(x_init, iter, lambda x0, n, x_prev: x0 + n, dtype)
+    return _named(x_init, iter, lambda x0, n, x_prev: x0 + n, dtype)
 
 
 def sequence_add_init(
@@ -175,7 +191,7 @@ def sequence_add_init(
         >>> sequence_add_init(2, 3)
         (6, array([2, 2, 4, 6]))
     """
-    return sequence(x_init, iter, lambda x0, n, x_prev: x0 * n, dtype)
+    return _named(x_init, iter, lambda x0, n, x_prev: x0 * n, dtype)
 
 
 def sequence_rec_double(
@@ -195,7 +211,7 @@ def sequence_rec_double(
         >>> sequence_rec_double(2, 3)
         (16, array([ 2,  4,  8, 16]))
     """
-    return sequence(x_init, iter, lambda x0, n, x_prev: x_prev * 2, dtype)
+    return _named(x_init, iter, lambda x0, n, x_prev: x_prev * 2, dtype)
 
 
 def sequence_sqrt(
@@ -215,7 +231,7 @@ def sequence_sqrt(
         >>> sequence_sqrt(2, 4)
         (4, array([2, 2, 2, 3, 4]))
     """
-    return sequence(x_init, iter, lambda x0, n, x_prev: x0 * np.sqrt(n), dtype)
+    return _named(x_init, iter, lambda x0, n, x_prev: x0 * np.sqrt(n), dtype)
 
 
 def sequence_rec_sqrt(
@@ -233,9 +249,9 @@ def sequence_rec_sqrt(
 
     Example:
         >>> sequence_rec_sqrt(2, 5)
-        (13, array([ 2,  2,  2,  3,  6, 13]))
+        (21, array([ 2,  2,  2,  4,  9, 21]))
     """
-    return sequence(x_init, iter, lambda x0, n, x_prev: x_prev * np.sqrt(n), dtype)
+    return _named(x_init, iter, lambda x0, n, x_prev: x_prev * np.sqrt(n), dtype)
 
 
 def sequence_nlog2(
@@ -255,4 +271,4 @@ def sequence_nlog2(
         >>> sequence_nlog2(2, 3)
         (13, array([ 2,  3,  8, 13]))
     """
-    return sequence(x_init, iter, lambda x0, n, x_prev: x0 * n * np.log2(n + 2), dtype)
+    return _named(x_init, iter, lambda x0, n, x_prev: x0 * n * np.log2(n + 2), dtype)

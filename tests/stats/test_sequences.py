@@ -21,15 +21,16 @@ from gymsamp.stats import (
 S2, S3, S5, S6 = np.sqrt([2.0, 3.0, 5.0, 6.0])
 L3, L5, L6 = np.log2([3.0, 5.0, 6.0])
 
-# x_init = 2, iter = 4; int values truncate the float ones (e.g. 2 * sqrt(2) = 2.83 -> 2).
+# x_init = 2, iter = 4; int values truncate the float ones (e.g. 2 * sqrt(2) = 2.83 -> 2), and
+# recursions run on the float values (the seed document's formulas), not on truncated ones.
 SCALAR_CASES = [
     (sequence_const, [2, 2, 2, 2, 2], [2, 2, 2, 2, 2]),
     (sequence_plus_one, [2, 3, 4, 5, 6], [2, 3, 4, 5, 6]),
     (sequence_add_init, [2, 2, 4, 6, 8], [2, 2, 4, 6, 8]),
     (sequence_rec_double, [2, 4, 8, 16, 32], [2, 4, 8, 16, 32]),
     (sequence_sqrt, [2, 2, 2, 3, 4], [2, 2, 2 * S2, 2 * S3, 4]),
-    # int: 2, 2*1=2, 2*1.41=2.83->2, 2*1.73=3.46->3, 3*2=6; float: 2*sqrt(n!)
-    (sequence_rec_sqrt, [2, 2, 2, 3, 6], [2, 2, 2 * S2, 2 * S6, 4 * S6]),
+    # float: 2*sqrt(n!) = 2, 2, 2.83, 4.90, 9.80; int: those truncated
+    (sequence_rec_sqrt, [2, 2, 2, 4, 9], [2, 2, 2 * S2, 2 * S6, 4 * S6]),
     # int: 2*log2(3)=3.17->3, 2*2*2=8, 2*3*log2(5)=13.9->13, 2*4*log2(6)=20.7->20
     (sequence_nlog2, [2, 3, 8, 13, 20], [2, 2 * L3, 8, 6 * L5, 8 * L6]),
 ]
@@ -42,8 +43,8 @@ VECTOR_CASES = [
     (sequence_rec_double, [[1, 3], [2, 6], [4, 12], [8, 24], [16, 48]]),
     # sqrt(2) * [1, 3] = [1.41, 4.24], sqrt(3) * [1, 3] = [1.73, 5.20], 2 * [1, 3]
     (sequence_sqrt, [[1, 3], [1, 3], [1, 4], [1, 5], [2, 6]]),
-    # [1, 4] * sqrt(3) = [1.73, 6.93] -> [1, 6], then * 2
-    (sequence_rec_sqrt, [[1, 3], [1, 3], [1, 4], [1, 6], [2, 12]]),
+    # sqrt(n!) * [1, 3]: sqrt(2) -> [1.41, 4.24], sqrt(6) -> [2.45, 7.35], sqrt(24) -> [4.90, 14.7]
+    (sequence_rec_sqrt, [[1, 3], [1, 3], [1, 4], [2, 7], [4, 14]]),
     # n log2(n + 2) = 1.58, 4, 6.97, 10.34
     (sequence_nlog2, [[1, 3], [1, 4], [4, 12], [6, 20], [10, 31]]),
 ]
@@ -88,6 +89,8 @@ def test_multidimensional_init_and_iteration_zero(fcn):
 
 def test_int_casts_truncate_toward_zero():
     np.testing.assert_array_equal(sequence_plus_one(2.7, 2)[1], [2, 3, 4])
+    # x_2 = 2.5 * 2 = 5 (pyrado: computed in float, cast once), not trunc(2.5) * 2 = 4
+    np.testing.assert_array_equal(sequence_add_init(2.5, 2)[1], [2, 2, 5])
     np.testing.assert_allclose(sequence_plus_one(2.7, 2, float)[1], [2.7, 3.7, 4.7])
     np.testing.assert_array_equal(sequence_sqrt(-2, 3)[1], [-2, -2, -2, -3])
 
@@ -114,6 +117,24 @@ def test_sequence_calls_the_iterator_with_init_index_and_previous():
         np.testing.assert_array_equal(x0, [1, 10])
         np.testing.assert_array_equal(x_prev, prev)
     np.testing.assert_array_equal(last, [7, 70])
+
+
+def test_sequence_recurses_on_float_values_and_casts_once():
+    seen: list[float] = []
+
+    def halve(x0: np.ndarray, n: int, x_prev: np.ndarray) -> np.ndarray:
+        seen.append(float(x_prev))
+        return x_prev / 2
+
+    last, seq = sequence(7, 3, halve)  # float: 7, 3.5, 1.75, 0.875
+    assert seen == [7.0, 3.5, 1.75]
+    np.testing.assert_array_equal(seq, [7, 3, 1, 0])
+    assert last == 0
+    # A plain float loop, cast once, is the reference for every recursive variant.
+    reference = [2.0]
+    for n in range(1, 9):
+        reference.append(reference[-1] * np.sqrt(n))
+    np.testing.assert_array_equal(sequence_rec_sqrt(2, 8)[1], np.array(reference).astype(int))
 
 
 @pytest.mark.parametrize(
@@ -145,8 +166,10 @@ def test_sequence_validation(kwargs, error, match):
 
 @pytest.mark.parametrize("fcn", [case[0] for case in SCALAR_CASES])
 def test_named_sequences_validate_iter_and_dtype(fcn):
-    with pytest.raises(ValueError, match=r"iterations must be an int >= 0, got -2"):
+    with pytest.raises(ValueError, match=r"^iter must be an int >= 0, got -2"):
         fcn(1, -2)
+    with pytest.raises(TypeError, match=r"^iter must be an int >= 0, got 2.5"):
+        fcn(1, 2.5)
     with pytest.raises(TypeError, match=r"dtype must be int, float"):
         fcn(1, 2, dtype=complex)
 
