@@ -133,9 +133,17 @@ def _run(
     labels: list[tuple[str, str]],
     seed: int | None,
     backend: str | None,
+    *,
+    nominal: bool = False,
 ) -> list[StepSequence]:
-    """One rollout per payload, in payload order (``labels``: see ``check_payloads``)."""
+    """One rollout per payload, in payload order (``labels``: see ``check_payloads``).
+
+    ``nominal``: the rollouts run in the nominal domain, also where the env randomizes its
+    parameters at every reset (an explicit, empty ``domain_param`` bypasses the draw).
+    """
     with _sampler_for(pool, env, policy, check_seed(seed), backend) as sampler:
+        if nominal and sampler.nominal_domain_param is not None:
+            payloads = [{**payload, "domain_param": {}} for payload in payloads]
         sampler.check_payloads(payloads, labels)
         make_job = sampler._job_maker(payloads)
         return sampler.sample_jobs(Quota(min_rollouts=len(payloads)), make_job, eval=True)
@@ -208,6 +216,9 @@ def eval_nominal_domain(
 ) -> list[StepSequence]:
     """One rollout per initial state with the env's nominal domain parameters.
 
+    The nominal parameters hold even where ``env`` randomizes its domain at every reset (a
+    :class:`~gymsamp.envs.DomainRandWrapper`): no draw is made.
+
     Args:
         pool: Worker count, :class:`SamplerPool` or :class:`ParallelRolloutSampler`.
         env: The env (id, factory or instance) to evaluate in.
@@ -236,7 +247,7 @@ def eval_nominal_domain(
     items = _as_list(init_states, "init_states", "initial states (one rollout each)")
     payloads = [{"init_state": _state(s, f"init_states[{k}]")} for k, s in enumerate(items)]
     labels = [(f"init_states[{k}]", "") for k in range(len(payloads))]
-    return _run(pool, env, policy, payloads, labels, seed, backend)
+    return _run(pool, env, policy, payloads, labels, seed, backend, nominal=True)
 
 
 def eval_randomized_domain(

@@ -2,7 +2,13 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from gymsamp.envs import CountingEnv, DomainRandomizer, UniformDomainParam, param_grid
+from gymsamp.envs import (
+    CountingEnv,
+    DomainRandomizer,
+    DomainRandWrapper,
+    UniformDomainParam,
+    param_grid,
+)
 from gymsamp.policies import IdlePolicy, PlaybackPolicy, RandomPolicy
 from gymsamp.sampling import (
     ParallelRolloutSampler,
@@ -45,6 +51,23 @@ def test_eval_nominal_domain_one_rollout_per_init_state():
     rollouts = eval_nominal_domain(2, env, IDLE, states)
     assert [ro.observations[0, 0] for ro in rollouts] == [0.0, 10.0, -3.0]
     assert all(ro.rollout_info["domain_param"] == {"increment": 1.0} for ro in rollouts)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_eval_nominal_domain_does_not_draw_in_a_randomizing_env(workers):
+    randomizer = DomainRandomizer(UniformDomainParam("increment", mean=5.0, halfspan=1.0))
+
+    def randomizing():
+        return DomainRandWrapper(CountingEnv(terminate_at=3), randomizer)
+
+    states = [np.array([0.0]), np.array([2.0])]
+    rollouts = eval_nominal_domain(workers, randomizing, IDLE, states, seed=0)
+    assert [ro.rollout_info["domain_param"] for ro in rollouts] == [{"increment": 1.0}] * 2
+    for ro, state in zip(rollouts, states, strict=True):
+        np.testing.assert_allclose(ro.observations[:, 0], state[0] + np.arange(4))
+    # The same env still randomizes where nothing asks for the nominal domain.
+    drawn = rollout(randomizing, IDLE, seed=0).rollout_info["domain_param"]["increment"]
+    assert 4.0 <= drawn <= 6.0
 
 
 def test_eval_randomized_domain_pairs_each_init_state_with_its_own_draw():
