@@ -41,7 +41,7 @@ from gymsamp.sampling.vector_envs import (
 if TYPE_CHECKING:  # the Ray backend imports ray; only its code path loads it
     from gymsamp.sampling.ray_backend import RayRolloutDriver
 
-__all__ = ["BACKENDS", "ParallelRolloutSampler", "reset_payloads"]
+__all__ = ["BACKENDS", "ParallelRolloutSampler", "check_backend_options", "reset_payloads"]
 
 #: The values of the samplers' ``backend`` option.
 BACKENDS = ("local", "ray")
@@ -164,7 +164,9 @@ class ParallelRolloutSampler(SamplerBase):
             raise ValueError(
                 f"vectorization must be one of {VECTORIZATIONS}, got {vectorization!r}"
             )
-        _check_backend(backend, envs_per_actor, ray_actor_options, vectorization, step_timeout)
+        check_backend_options(
+            backend, envs_per_actor, ray_actor_options, vectorization, step_timeout
+        )
         max_steps = None if max_steps is None else check_int("max_steps", max_steps)
         if step_timeout is not None and step_timeout <= 0:
             raise ValueError(f"step_timeout must be None or > 0 seconds, got {step_timeout!r}")
@@ -499,14 +501,18 @@ def _probe_step_cost(probe: gym.Env[Any, Any]) -> float:
         ) from err
 
 
-def _check_backend(
+def check_backend_options(
     backend: str,
     envs_per_actor: int,
     ray_actor_options: Mapping[str, Any] | None,
     vectorization: str,
     step_timeout: float | None,
 ) -> None:
-    """Validate the backend options together (before anything connects to Ray)."""
+    """Validate the backend options together (before anything connects to Ray).
+
+    Also used by the samplers built on :class:`ParallelRolloutSampler` (e.g. the SBI
+    simulator), which check their options before their workers build one.
+    """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     check_int("envs_per_actor", envs_per_actor)

@@ -10,7 +10,7 @@ workers start quickly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, SupportsFloat
 
@@ -150,9 +150,14 @@ def setup_worker(
     factory: SbiEnvFactory,
     policy: Any,
     spec: EnvSpec,
-    vectorization: str,
+    sampler_options: Mapping[str, Any],
 ) -> EnvInfo:
-    """Build this worker's sampler (closing an older one) and return what it found out."""
+    """Build this worker's sampler (closing an older one) and return what it found out.
+
+    ``sampler_options``: the sampler's ``num_workers`` and options, e.g. ``vectorization``, or
+    ``backend="ray"`` with ``envs_per_actor`` (then the rows of a collection run on Ray actors,
+    and the switch travels to them, with its current policy, on every call).
+    """
     old = G.__dict__.get("sbi_sampler")
     if old is not None:
         old.close()
@@ -160,11 +165,10 @@ def setup_worker(
     sampler = ParallelRolloutSampler(
         factory,
         switch,
-        ENVS_PER_WORKER,
         min_rollouts=1,
-        vectorization=vectorization,
         record_states=True,
         show_progress_bar=False,
+        **sampler_options,
     )
     G.sbi_sampler, G.sbi_switch, G.sbi_spec = sampler, switch, spec
     G.sbi_policy = None if policy is None else as_policy(policy, sampler.env_spec)

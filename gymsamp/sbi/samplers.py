@@ -22,10 +22,12 @@ import torch
 from gymsamp._checks import check_int
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.sampling import SamplerPool
+from gymsamp.sampling.parallel_rollout_sampler import check_backend_options
 from gymsamp.sampling.sampler import Closable
 from gymsamp.sampling.seeding import call_seed, check_seed
 from gymsamp.sampling.vector_envs import VECTORIZATIONS
 from gymsamp.sbi._workers import (
+    ENVS_PER_WORKER,
     NUM_STEPS_KEY,
     Collection,
     EnvInfo,
@@ -188,12 +190,17 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         stop_on_done: See :class:`RolloutSamplerForSBI`.
         rollouts_real: Recorded target-domain rollouts, or None.
         use_rec_act: Replay the recorded actions (feed-forward) instead of running the policy.
-        num_workers: Worker processes simulating rows in parallel (1: in this process).
+        num_workers: Worker processes simulating rows in parallel (1: in this process);
+            with ``backend="ray"``, the number of Ray actors.
         seed: Base seed of the reset seeds and policy noise (DESIGN §4); None: fresh entropy.
         vectorization: How each worker steps its few sub-envs: ``"auto"`` (in the worker's
             own process: the workers are the parallelism) or any mode of
             :class:`~gymsamp.sampling.ParallelRolloutSampler` (e.g. ``"async"`` for an
-            expensive simulator with one worker).
+            expensive simulator with one worker); ``"auto"`` or ``"sync"`` with Ray.
+        backend: ``"local"`` (worker processes of this machine) or ``"ray"``: the rows run on
+            ``num_workers`` Ray actors of a :class:`~gymsamp.sampling.ParallelRolloutSampler`
+            with ``backend="ray"`` (the Ray the caller initialized, else a local one), each
+            stepping a few sub-envs; the features are bit-identical to the local backend's.
 
     Example:
         >>> from gymsamp.policies import PlaybackPolicy
@@ -230,6 +237,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         num_workers: int = 1,
         seed: int | None = None,
         vectorization: str = "auto",
+        backend: str = "local",
     ) -> None:
         super().__init__(env, policy, embedding, num_segments, len_segments, stop_on_done)
         self.dp_names = self._check_dp_mapping(dp_mapping)
@@ -240,9 +248,12 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             raise ValueError(
                 f"vectorization must be one of {VECTORIZATIONS}, got {vectorization!r}"
             )
+        envs_per_actor = ENVS_PER_WORKER if backend == "ray" else 1
+        check_backend_options(backend, envs_per_actor, None, vectorization, None)
         self.use_rec_act = use_rec_act
         self.num_workers = num_workers
         self.vectorization = vectorization
+        self.backend = backend
         self.seed = check_seed(seed)
         self.rollouts_real = self._check_rollouts_real(rollouts_real)
         if policy is None and (self.rollouts_real is None or not use_rec_act):
@@ -383,16 +394,22 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
     # -- workers ------------------------------------------------------------------------------
 
     def _start_pool(self) -> EnvInfo:
-        """Start the workers and build their samplers; returns what they report of the env."""
-        pool = SamplerPool(self.num_workers)
+        """Start the workers and build their samplers; returns what they report of the env.
+
+        With Ray, this process is the one worker: its sampler hands the rows to the actors.
+        """
+        options: dict[str, Any]
+        if self.backend == "ray":
+            options = {"num_workers": self.num_workers, "vectorization": self.vectorization}
+            options.update(backend="ray", envs_per_actor=ENVS_PER_WORKER)
+        else:
+            # Sub-env processes inside worker processes would only compete for the CPUs.
+            vectorization = "sync" if self.vectorization == "auto" else self.vectorization
+            options = {"num_workers": ENVS_PER_WORKER, "vectorization": vectorization}
+        pool = SamplerPool(1 if self.backend == "ray" else self.num_workers)
         try:
             infos = pool.invoke_all(
-                setup_worker,
-                self._factory,
-                self._policy,
-                self._embedding.spec,
-                # Sub-env processes inside worker processes would only compete for the CPUs.
-                "sync" if self.vectorization == "auto" else self.vectorization,
+                setup_worker, self._factory, self._policy, self._embedding.spec, options
             )
         except BaseException:
             pool.stop()
@@ -549,7 +566,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         return (
             f"SimRolloutSamplerForSBI(env={self._info.env_id!r}, dp_names={self.dp_names}, "
             f"embedding={type(self._embedding).__name__}, rollouts_real={real}, "
-            f"num_workers={self.num_workers}, seed={self.seed})"
+            f"num_workers={self.num_workers}, backend={self.backend!r}, seed={self.seed})"
         )
 
 
