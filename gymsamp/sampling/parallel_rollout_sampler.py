@@ -66,6 +66,11 @@ def reset_payloads(
             )
         if values is not None and len(values) == 0:
             raise ValueError(f"{name} must be None or a non-empty list, got an empty list")
+    if isinstance(init_states, np.ndarray) and init_states.ndim < 2:
+        raise ValueError(
+            "init_states must be a list of states (or a 2-D array, one state per row), got an "
+            f"array of shape {init_states.shape}; wrap a single state in a list"
+        )
     for param in domain_params or ():
         if param is not None and not isinstance(param, Mapping):
             raise TypeError(
@@ -77,7 +82,12 @@ def reset_payloads(
     for state, param in product(states, params):
         options: dict[str, Any] = {}
         if state is not None:
-            options["init_state"] = np.asarray(state, dtype=np.float64)
+            try:
+                options["init_state"] = np.asarray(state, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"init_states must hold arrays of real numbers, got an entry {state!r}"
+                ) from None
         if param is not None:
             options["domain_param"] = dict(param)
         payloads.append(options)
@@ -363,8 +373,8 @@ class ParallelRolloutSampler(SamplerBase):
 
         Raises:
             TypeError: Payloads set something but the env has no simulator adapter.
-            ValueError: An unknown domain-parameter name or an initial state of the wrong
-                shape.
+            ValueError: An unknown domain-parameter name, or an initial state that is not finite
+                or has the wrong shape.
         """
         if not self.has_adapter and any(payloads):
             probe = self._factory()
@@ -389,6 +399,8 @@ class ParallelRolloutSampler(SamplerBase):
                     f"{state_name} must have shape {shape} (the state of {self.env_id}), got "
                     f"shape {state.shape}"
                 )
+            if state is not None and not np.isfinite(state).all():
+                raise ValueError(f"{state_name} must be finite, got {state.tolist()}")
 
     def _job_maker(
         self, payloads: list[dict[str, Any]] | None, info: dict[str, Any] | None = None

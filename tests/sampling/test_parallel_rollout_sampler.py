@@ -192,6 +192,18 @@ class TestPayloads:
                 sampler.sample(domain_params=[{"mass": 1.0}])
             with pytest.raises(ValueError, match="non-empty list"):
                 sampler.sample(domain_params=[])
+            # Refused here, before any sub-env sees them (not as a worker's error).
+            with pytest.raises(ValueError, match=r"^init_states must be finite, got \[nan\]"):
+                sampler.sample(init_states=[np.array([np.nan])])
+            with pytest.raises(
+                ValueError, match=r"^init_states must be a list of states .* shape \(1,\); wrap"
+            ):
+                sampler.sample(init_states=np.array([1.0]))
+            with pytest.raises(TypeError, match=r"^init_states must hold arrays of real numbers"):
+                sampler.sample(init_states=[["a"]])
+            # The sampler still works, and a 2-D array holds one state per row.
+            rollouts = sampler.sample(init_states=np.array([[2.0], [4.0]]))
+            assert [ro.observations[0, 0] for ro in rollouts] == [2.0, 4.0]
 
     def test_env_without_adapter_refuses_payloads(self):
         class Plain(gym.Env):
