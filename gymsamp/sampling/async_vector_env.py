@@ -281,6 +281,9 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
                 break
             if isinstance(value, WorkerError):  # raised by _ErrorTagWrapper or _async_worker
                 message = value.message
+                # Its own traceback is the sub-env's; the worker's would repeat it inside the
+                # chained WorkerError's text.
+                trace = value.remote_traceback or trace
             else:
                 message = f"sub-env {index} raised {exctype.__name__}: {value}"
             errors[index] = WorkerError(

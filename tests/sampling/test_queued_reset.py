@@ -120,6 +120,10 @@ def test_a_failing_in_step_reset_names_the_sub_env(envs: gym.vector.VectorEnv) -
         step_times(envs, 3)
     assert info.value.env_index == 1
     assert "no_such_param" in str(info.value)
+    # The sub-env's traceback, once (an async worker's own would repeat it inside its text).
+    assert str(info.value).count("Original traceback") == 1
+    assert info.value.remote_traceback.count("Traceback (most recent call last)") == 1
+    assert "in complete_domain_param" in info.value.remote_traceback
 
 
 @pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
