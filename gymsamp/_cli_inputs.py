@@ -164,10 +164,12 @@ def parse_env_kwargs(pairs: Sequence[str] | None) -> dict[str, Any]:
 
 
 def parse_fixed_params(pairs: Sequence[str] | None) -> dict[str, float]:
-    """``--domain-param NAME=VALUE`` options as a dict of floats."""
+    """``--domain-param NAME=VALUE`` options as a dict of floats (each name once)."""
     fixed = {}
     for text in pairs or ():
         name, value = split_assignment(text, "--domain-param", "NAME=VALUE")
+        if name in fixed:
+            raise CliError(f"parameter set more than once: {name}", 2)
         fixed[name] = parse_number(value, f"--domain-param {name}")
     return fixed
 

@@ -71,8 +71,13 @@ def _import_attr(target: str) -> Any:
     except CliError:
         raise
     except Exception as err:
+        # The gymsamp script, unlike `python -m gymsamp`, does not import from the current
+        # folder: point to the file form where such a file exists.
+        as_file = Path(*module_name.split(".")).with_suffix(".py")
+        hint = f" (for the file {as_file}, write --policy {as_file}:{attr})"
         raise CliError(
             f"--policy {target!r}: cannot import {module_name!r}: {one_line(err)}"
+            + (hint if isinstance(err, ImportError) and as_file.is_file() else "")
         ) from None
     obj = module
     for part in attr.split("."):

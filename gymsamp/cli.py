@@ -80,13 +80,14 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     kwargs = parse_env_kwargs(args.env_kwarg)
     fixed = parse_fixed_params(args.domain_param)
     randomized = [parse_distribution(text) for text in args.randomize or ()]
-    grid = dict(parse_grid(text) for text in args.grid or ())
+    grid_pairs = [parse_grid(text) for text in args.grid or ()]
+    grid = dict(grid_pairs)
     init_state = parse_floats(args.init_state, "--init-state values") if args.init_state else None
     if len(grid) > 2:
         raise CliError(f"--grid takes 1 or 2 parameters, got {len(grid)}: {', '.join(grid)}", 2)
     if grid and randomized:
         raise CliError("--grid and --randomize cannot be combined (grid points are fixed)", 2)
-    names = [*fixed, *(name for name, _, _ in randomized), *grid]
+    names = [*fixed, *(name for name, _, _ in randomized), *(name for name, _ in grid_pairs)]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise CliError(f"parameter set more than once: {', '.join(duplicates)}", 2)

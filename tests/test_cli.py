@@ -248,6 +248,18 @@ def test_policy_from_a_module_attribute_or_factory(capsys, tmp_path, policy_file
     assert all((ro.actions == 1).all() for ro in load_rollouts(out_file))
 
 
+def test_a_module_name_that_is_a_file_here_points_to_the_file_form(
+    capsys, tmp_path, policy_file, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # the gymsamp script does not import from the current folder
+    code, _, err = run(capsys, "sample", "CartPole-v1", "--policy", "my_policies:push_right")
+    assert code == 1
+    assert err.strip().endswith(
+        "cannot import 'my_policies': No module named 'my_policies' "
+        "(for the file my_policies.py, write --policy my_policies.py:push_right)"
+    )
+
+
 def test_torch_policies_torchscript_and_state_dict_but_never_pickle(capsys, tmp_path, policy_file):
     import torch
 
@@ -431,6 +443,16 @@ ERRORS = [
         ["sample", "CartPole-v1", "--grid", "length=1,2", "--randomize", "tau=uniform:0.02,0.01"],
         2,
         "cannot be combined",
+    ),
+    (
+        ["sample", "CartPole-v1", "--domain-param", "length=1", "--domain-param", "length=2"],
+        2,
+        "parameter set more than once: length",
+    ),
+    (
+        ["sample", "CartPole-v1", "--grid", "length=0.5,1", "--grid", "length=1,2"],
+        2,
+        "parameter set more than once: length",
     ),
     (["sample"], 2, "the following arguments are required: ENV"),
     (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
