@@ -244,7 +244,7 @@ def probe_env(env_id: str, kwargs: Mapping[str, Any]) -> EnvInfo:
     import gymnasium as gym
 
     from gymsamp.data import EnvSpec
-    from gymsamp.envs import adapter_for, has_adapter
+    from gymsamp.envs.adapter import adapter_for, has_adapter, spec_with_adapter
 
     _check_env_id(env_id)
     try:
@@ -258,15 +258,7 @@ def probe_env(env_id: str, kwargs: Mapping[str, Any]) -> EnvInfo:
             adapter = adapter_for(env)
             nominal = adapter.nominal_domain_param()
             state_shape = tuple(adapter.state_space.shape)
-            spec = dataclasses.replace(
-                spec,
-                state_space=spec.state_space or adapter.state_space,
-                # The simulator's labels name its own observation, not a wrapper's Dict of it.
-                obs_labels=spec.obs_labels
-                or (adapter.obs_labels if spec.observation_space.shape is not None else None),
-                act_labels=spec.act_labels or adapter.act_labels,
-                state_labels=spec.state_labels or adapter.state_labels,
-            )
+            spec = spec_with_adapter(spec, adapter)
         return EnvInfo(env_id, type(env.unwrapped).__name__, spec, nominal, state_shape)
     finally:
         env.close()

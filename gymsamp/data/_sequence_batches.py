@@ -103,13 +103,24 @@ def pad_rollout(rollout: StepSequence, len_to_pad_to: int, pad_value: float) -> 
 
     rollout._data = {name: tree_map(pad_leaf, f) for name, f in rollout._data.items()}
     rollout._length = len_to_pad_to
-    rollout._terminated = np.concatenate([rollout._terminated, np.zeros(extra, dtype=bool)])
-    rollout._truncated = np.concatenate([rollout._truncated, np.zeros(extra, dtype=bool)])
+    rollout._terminated = _end_flag_moved_to(rollout._terminated, len_to_pad_to)
+    rollout._truncated = _end_flag_moved_to(rollout._truncated, len_to_pad_to)
     rollout._rollout_bounds = np.array([0, len_to_pad_to], dtype=np.intp)
     rollout._finals = {
         name: index_field(rollout._data[name], slice(len_to_pad_to, None))
         for name in rollout._after_last
     }
+
+
+def _end_flag_moved_to(flags: np.ndarray, length: int) -> np.ndarray:
+    """``length`` flags, all False but the last, which is the rollout's last flag.
+
+    A single rollout can only be flagged at its last step; a flag left there after padding
+    would end it mid-sequence (a TERMINAL followed by more steps of the same rollout).
+    """
+    moved = np.zeros(length, dtype=bool)
+    moved[-1] = flags[-1]
+    return moved
 
 
 def process_rollout_data(

@@ -54,12 +54,13 @@ def concatenate(
         data_format = "torch" if any(p._data_format == "torch" for p in parts) else "numpy"
     continuous = all(p._continuous for p in parts)
     after_last = set.intersection(*(p._after_last for p in parts)) if continuous else set()
-    last = parts[-1]
 
-    def steps_of(part: StepSequence, name: str) -> Field:
+    def steps_of(part: StepSequence, name: str, is_last: bool) -> Field:
         # The last part keeps its final entry of the T+1 fields; the others' go to finals.
+        # Whether a part is last goes by its position, never by identity: the same sequence
+        # may appear several times in ``parts``.
         field = part._data[name]
-        if name not in part._after_last or (part is last and name in after_last):
+        if name not in part._after_last or (is_last and name in after_last):
             return field
         if isinstance(field, np.ndarray):
             return field[: part._length]
@@ -71,7 +72,10 @@ def concatenate(
             return np.concatenate(items)
         return cat_to_format(items, data_format)
 
-    data = {name: cat([steps_of(p, name) for p in parts]) for name in names}
+    last = len(parts) - 1
+    data = {
+        name: cat([steps_of(p, name, i == last) for i, p in enumerate(parts)]) for name in names
+    }
     finals: dict[str, Field | None] = {}
     for name in after_last:
         part_finals = [p._final_entries(name) for p in parts]

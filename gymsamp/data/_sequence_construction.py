@@ -15,8 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 from gymsamp.data._sequence_indexing import index_field
-from gymsamp.data._tree import Field, tree_first_leaf, tree_leaves, tree_map
+from gymsamp.data._tree import Field, tree_leaves, tree_map
 from gymsamp.data.data_format import DATA_FORMATS, is_tensor, stack_to_format, to_format
+from gymsamp.data.step_type import check_rollout_bounds
 
 if TYPE_CHECKING:
     from gymsamp.data.step_sequence import StepSequence
@@ -48,8 +49,15 @@ def initialize(
     seq._data["rewards"] = _checked_rewards(fields["rewards"], data_format)
     seq._length = len(seq._data["rewards"])
     for name, value in fields.items():
-        if name != "rewards":
-            seq.add_data(name, value)
+        if name == "rewards":
+            continue
+        if value is None:
+            # add_data makes zeros of None; a constructor argument of None is a mistake.
+            raise TypeError(
+                f"{name} must be per-step values (a list, array or tensor), got None; "
+                "use add_data(name, item_shape=...) for a field of zeros"
+            )
+        seq.add_data(name, value)
 
     seq._terminated, seq._truncated = _flags_from_args(
         seq._length, seq._continuous, terminated, truncated, done, complete, rollout_bounds
@@ -113,12 +121,27 @@ def _resolve_data_format(data_format: str | None, fields: Mapping[str, Any]) -> 
 
 
 def _checked_rewards(rewards: Any, data_format: str) -> Field:
-    """The rewards as a field of shape ``(T,)`` with T >= 1; they fix the sequence's length."""
+    """The rewards as one array of shape ``(T,)`` of T >= 1 real numbers; they fix the
+    sequence's length."""
+    if isinstance(rewards, (list, tuple)):
+        if not rewards:
+            raise ValueError("rewards must hold at least one step, got 0 steps")
+        rewards = list(rewards)  # a tuple of rewards, not a tuple field
+    elif not (isinstance(rewards, np.ndarray) or is_tensor(rewards)):
+        raise TypeError(
+            "rewards must be a list, array or tensor of real numbers (one per step), got "
+            f"{rewards!r} ({type(rewards).__name__})"
+        )
     field = _as_field(rewards, data_format)
-    if len(tree_first_leaf(field).shape) != 1:
-        raise ValueError(f"rewards must have shape (T,), got {tuple(tree_first_leaf(field).shape)}")
+    if isinstance(field, (dict, tuple)):
+        raise TypeError(f"rewards must be real numbers, got a {type(field).__name__} per step")
+    if len(field.shape) != 1:
+        raise ValueError(f"rewards must have shape (T,), got {tuple(field.shape)}")
     if len(field) < 1:
         raise ValueError("rewards must hold at least one step, got 0 steps")
+    real = not field.dtype.is_complex if is_tensor(field) else field.dtype.kind in "biuf"
+    if not real:
+        raise TypeError(f"rewards must be real numbers, got dtype {field.dtype}")
     _check_no_grad("rewards", field)
     return field
 
@@ -199,19 +222,11 @@ def _bounds_from_args(
         if bounds[-1] != length:
             bounds = np.append(bounds, length)
         return bounds.astype(np.intp)
-    bounds = np.asarray(rollout_bounds, dtype=np.intp)
-    if (
-        bounds.ndim != 1
-        or len(bounds) < 2
-        or bounds[0] != 0
-        or bounds[-1] != length
-        or np.any(np.diff(bounds) <= 0)
-    ):
-        raise ValueError(
-            "rollout_bounds must be strictly increasing from 0 to the length "
-            f"{length}, got {bounds.tolist()}"
-        )
-    inner = np.setdiff1d(done_ends, bounds)
+    bounds = check_rollout_bounds(rollout_bounds, length)
+    # Bounds are sorted: a done step's end is a bound iff searchsorted lands on it (far cheaper
+    # than np.setdiff1d, which sorts both again).
+    at = np.minimum(np.searchsorted(bounds, done_ends), len(bounds) - 1)
+    inner = done_ends[bounds[at] != done_ends]
     if inner.size:
         raise ValueError(
             "rollout_bounds must include the end of every done step, got "

@@ -17,7 +17,7 @@ import numpy as np
 
 from gymsamp.data._tree import Field, tree_first_leaf, tree_map
 from gymsamp.data.data_format import cat_to_format, is_tensor, stack_to_format, to_format
-from gymsamp.data.step import Step
+from gymsamp.data.step import Step, checked_index
 
 if TYPE_CHECKING:
     from gymsamp.data.step_sequence import StepSequence
@@ -31,11 +31,8 @@ def index_field(field: Field, index: Any) -> Field:
 def select_steps(seq: StepSequence, index: Any) -> Step | StepSequence:
     """``seq[index]``: a :class:`Step` for an int, else a :class:`StepSequence`."""
     length = seq._length
-    if isinstance(index, (int, np.integer)):
-        i = int(index)
-        if not -length <= i < length:
-            raise IndexError(f"index must be in [-{length}, {length}), got {i}")
-        return Step(seq, i % length)
+    if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+        return Step(seq, index)  # Step checks the index
     if isinstance(index, slice):
         start, stop, step = index.indices(length)
         if step == 1 and seq._continuous:
@@ -129,16 +126,31 @@ def select_rollouts(
     """``seq.get_rollout(index)``; ``concat`` joins several (``StepSequence.concat``)."""
     bounds = seq._require_continuous("get_rollout")
     count = len(bounds) - 1
-    if isinstance(index, (int, np.integer)):
-        i = int(index)
-        if not -count <= i < count:
-            raise IndexError(f"index must be in [-{count}, {count}), got {i}")
-        i %= count
+    if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+        i = checked_index(index, count)
         return subsequence(seq, int(bounds[i]), int(bounds[i + 1]))
-    selected = list(range(count))[index] if isinstance(index, slice) else list(index)
+    selected = list(range(count))[index] if isinstance(index, slice) else _index_list(index)
     if not selected:
         raise IndexError(f"index must select at least one rollout, got {index!r}")
     return concat([seq.get_rollout(i) for i in selected])
+
+
+def _index_list(index: Any) -> list[Any]:
+    """The rollout indices of an index list (ints, numpy ints), refusing anything else.
+
+    A str is iterable but holds no indices (its characters would be tried one by one).
+    """
+    if isinstance(index, (str, bytes)) or not isinstance(index, Iterable):
+        raise TypeError(
+            "index must be an int, a slice or a list of ints, got "
+            f"{index!r} ({type(index).__name__})"
+        )
+    selected = list(index)
+    if any(
+        isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)) for i in selected
+    ):
+        raise TypeError(f"index must be an int, a slice or a list of ints, got {index!r}")
+    return selected
 
 
 def final_entries(seq: StepSequence, name: str) -> Field | None:

@@ -12,6 +12,10 @@ Mapping (one rollout = one episode):
   or ``"0"``, ``"1"``, ... for plain tuples), the one place the conversion changes a type.
 - ``rollout_info`` dicts are stacked into ``episode_infos`` key by key (all episodes must share
   the keys); any other non-None info is stored as ``episode_infos["rollout_info"]``.
+  Stacking keeps values, not their Python types: on the way back, bool, int64, float64 and
+  str entries become Python ``bool`` / ``int`` / ``float`` / ``str`` (so a numpy ``int64`` or
+  ``float64`` also comes back as a Python number), other numpy scalars (e.g. ``float32``) stay
+  numpy scalars, and lists and tuples come back as arrays (tuples as dicts, as fields do).
 """
 
 from __future__ import annotations
@@ -49,10 +53,31 @@ def _numpy(field: Any) -> Any:
 def _combine(items: list[Any], how: str, where: str) -> Any:
     from gymsamp.data._shapes import concatenate_nested, stack_nested
 
-    wrapped = [{"v": item} for item in items]
-    names = [f"{where} of episode {i}" for i in range(len(items))]
+    # The nested helpers take dicts: each item goes under the key ``where``, so their messages
+    # read "episode 1['rollout_info'] has keys ...", naming only what the caller passed.
+    wrapped = [{where: item} for item in items]
+    names = [f"episode {i}" for i in range(len(items))]
     combine = concatenate_nested if how == "concatenate" else stack_nested
-    return combine(wrapped, names)["v"]
+    return combine(wrapped, names)[where]
+
+
+# The dtypes Python's own scalars stack to: their entries are restored as Python scalars.
+_PYTHON_SCALAR_DTYPES = frozenset(np.dtype(t) for t in (bool, np.int64, np.float64))
+
+
+def _info_entry(leaf: np.ndarray, episode: int) -> Any:
+    """One episode's entry of a stacked ``rollout_info`` leaf.
+
+    Python scalars stack to bool, int64, float64 and str (or bytes) arrays; their entries come
+    back as Python scalars, as the samplers store them. Other dtypes (e.g. float32) can only
+    come from numpy values and stay numpy; non-scalar entries stay arrays.
+    """
+    value = leaf[episode]
+    if isinstance(value, np.generic) and (
+        value.dtype in _PYTHON_SCALAR_DTYPES or value.dtype.kind in "US"
+    ):
+        return value.item()
+    return value
 
 
 def episodes_of(rollouts: Iterable[StepSequence]) -> list[StepSequence]:
@@ -67,10 +92,23 @@ def episodes_of(rollouts: Iterable[StepSequence]) -> list[StepSequence]:
                 f"rollouts[{i}] must be continuous with T+1 observations (an EpisodeBatch keeps "
                 "each episode's final observation), got a batch without them"
             )
+        _check_finals_known(ro, i)
         episodes.extend(ro.iterate_rollouts() if ro.rollout_count > 1 else [ro])
     if not episodes:
         raise ValueError("rollouts must contain at least one StepSequence, got none")
     return episodes
+
+
+def _check_finals_known(ro: StepSequence, i: int) -> None:
+    """Refuse ``ro`` if a rollout's final entry of a T+1 field is unknown (several rollouts
+    given flat), with the error the sequence itself gives, rather than drop it."""
+    for name in sorted(ro._after_last):
+        if ro._final_entries(name) is None:
+            try:
+                for rollout in range(ro.rollout_count):
+                    ro._final_entry(name, rollout)
+            except ValueError as err:
+                raise ValueError(f"rollouts[{i}] cannot be converted: {err}") from err
 
 
 def step_sequences_to_episode_batch(
@@ -167,9 +205,9 @@ def episode_batch_to_step_sequences(batch: EpisodeBatch) -> list[StepSequence]:
                 last,
             )
         if raw_info is not None:
-            info: Any = raw_info[i]
+            info: Any = _info_entry(raw_info, i)
         elif episode_infos:
-            info = tree_map(lambda leaf, k=i: leaf[k], episode_infos)
+            info = tree_map(lambda leaf, k=i: _info_entry(leaf, k), episode_infos)
         else:
             info = None
         rollouts.append(

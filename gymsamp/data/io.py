@@ -15,8 +15,10 @@ File format (version 1): an uncompressed (or, on request, deflated) ``.npz`` zip
   ``{"__stepsequence__": {...}}`` and ``{"__episodebatch__": {...}}``.
 
 NamedTuples load as a ``collections.namedtuple`` with the same name and fields (the original
-class is never imported). Loading checks the format name and version and raises ``ValueError``
-naming the file for anything that is not a readable gymsamp file.
+class is never imported). Loading checks the format name and version, rebuilds every rollout
+through :class:`StepSequence`'s constructor (so a loaded rollout obeys the same rules as one
+built in memory) and raises ``ValueError`` naming the file for anything that is not a valid
+gymsamp file.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from gymsamp.data._shapes import as_batch_step_types
+from gymsamp.data._tree import tree_leaves, tree_map
 from gymsamp.data.data_format import is_tensor, to_format
 from gymsamp.data.episode_batch import EpisodeBatch
 from gymsamp.data.spec import EnvSpec
@@ -160,6 +164,10 @@ def _is_episode_batch(value: Any) -> bool:
     return isinstance(value, EpisodeBatch)
 
 
+class _InvalidFileError(ValueError):
+    """A ValueError that already names the file (so it is not wrapped a second time)."""
+
+
 class _Decoder:
     """Rebuilds values written by :class:`_Encoder`, only through known constructors."""
 
@@ -168,7 +176,7 @@ class _Decoder:
         self.path = path
 
     def fail(self, what: str) -> ValueError:
-        return ValueError(f"{self.path} is not a valid gymsamp file: {what}")
+        return _InvalidFileError(f"{self.path} is not a valid gymsamp file: {what}")
 
     def array(self, tag: Any) -> Any:
         if not isinstance(tag, dict) or "__array__" not in tag:
@@ -223,27 +231,63 @@ class _Decoder:
         raise self.fail(f"unknown space {kind!r}")
 
     def step_sequence(self, state: dict[str, Any]) -> StepSequence:
-        terminated = self.array(state["terminated"])
-        truncated = self.array(state["truncated"])
-        bounds = None if state["rollout_bounds"] is None else self.array(state["rollout_bounds"])
-        length = len(terminated)
-        if terminated.dtype != bool or truncated.shape != terminated.shape or length < 1:
-            raise self.fail("inconsistent end flags of a rollout")
-        if bounds is not None and (bounds[0] != 0 or bounds[-1] != length):
-            raise self.fail(f"rollout bounds {bounds.tolist()} do not match {length} steps")
-        seq = StepSequence._assemble(
-            data=self(state["data"]),
-            after_last=set(state["after_last"]),
-            terminated=terminated,
-            truncated=truncated,
-            rollout_bounds=bounds,
-            rollout_infos=self(state["rollout_infos"]),
-            finals=self(state["finals"]),
+        """A sequence built by StepSequence's constructor, so a loaded file obeys the same
+        rules as one built in memory; then the parts the constructor cannot take (each
+        rollout's final entries, a batch's step types), checked against it."""
+        data = self(state["data"])
+        if not isinstance(data, dict):
+            raise self.fail(f"the data of a rollout must be a dict, got {type(data).__name__}")
+        bounds = state["rollout_bounds"]
+        # The constructor neither copies arrays already in the data format nor infers
+        # anything from flags that are given, so this costs checks, not copies.
+        seq = StepSequence(
             data_format=state["data_format"],
+            continuous=bounds is not None,
+            rollout_bounds=None if bounds is None else self.array(bounds),
+            terminated=self.array(state["terminated"]),
+            truncated=self.array(state["truncated"]),
+            **data,
         )
+        if set(state["after_last"]) != seq._after_last:
+            raise self.fail(
+                f"after_last {sorted(state['after_last'])} does not match the fields with one "
+                f"entry more than steps, {sorted(seq._after_last)}"
+            )
+        count = seq.rollout_count if seq.continuous else 1
+        infos = self(state["rollout_infos"])
+        if not isinstance(infos, list) or len(infos) != count:
+            found = f"{len(infos)}" if isinstance(infos, list) else f"a {type(infos).__name__}"
+            raise self.fail(f"rollout_infos must be a list of {count} infos, got {found}")
+        seq._rollout_infos = infos
+        finals = self(state["finals"])
+        # A single rollout's finals are its own last entries: it may store none of them (the
+        # samplers' rollouts share an empty dict); rollouts of a concatenation store them all.
+        keys = set(finals) if isinstance(finals, dict) else None
+        if keys is None or not keys <= seq._after_last or (count > 1 and keys != seq._after_last):
+            raise self.fail(f"finals must be a dict with keys {sorted(seq._after_last)}")
+        if count > 1:  # a single rollout's finals are its last entries, set by the constructor
+            seq._finals = {
+                name: None if final is None else self.finals_of(seq, name, final, count)
+                for name, final in finals.items()
+            }
         if state["gathered_types"] is not None:
-            seq._gathered_types = self.array(state["gathered_types"])
+            if seq.continuous:
+                raise self.fail("a continuous sequence must not store step types")
+            seq._gathered_types = as_batch_step_types(
+                self(state["gathered_types"]), len(seq), "the number of steps", "gathered_types"
+            )
         return seq
+
+    def finals_of(self, seq: StepSequence, name: str, finals: Any, count: int) -> Any:
+        """The final entries of field ``name`` of ``count`` rollouts, shaped like the field."""
+        expected = [(p, (count, *np.shape(x)[1:])) for p, x in tree_leaves(seq._data[name], name)]
+        found = [(p, tuple(np.shape(x))) for p, x in tree_leaves(finals, name)]
+        if found != expected:
+            raise self.fail(
+                f"the final entries of {name} have the shapes {found} but must have {expected} "
+                f"to match {count} rollouts"
+            )
+        return tree_map(lambda leaf: to_format(leaf, seq.data_format), finals)
 
 
 def _write(path: str | os.PathLike[str], kind: str, content: Any, compress: bool) -> Path:
@@ -286,7 +330,12 @@ def _read(path: str | os.PathLike[str], kind: str) -> Any:
             raise
         # numpy refuses object arrays with allow_pickle=False: never unpickle a file.
         raise ValueError(f"{path} is not a readable gymsamp file: {err}") from err
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+    if not isinstance(meta, dict):
+        raise ValueError(
+            f"{path} is not a gymsamp file (its metadata is a JSON {type(meta).__name__}, "
+            "not an object)"
+        )
+    if meta.get("format") != FORMAT_NAME:
         raise ValueError(f"{path} is not a gymsamp file (format {meta.get('format')!r})")
     if meta.get("version") != FORMAT_VERSION:
         raise ValueError(
@@ -298,7 +347,11 @@ def _read(path: str | os.PathLike[str], kind: str) -> Any:
     decoder = _Decoder(arrays, path)
     try:
         return decoder(meta["content"])
-    except (KeyError, TypeError, IndexError) as err:
+    except _InvalidFileError:
+        raise
+    except (KeyError, TypeError, IndexError, ValueError, AttributeError) as err:
+        # Whatever a malformed content breaks (a constructor's check, a namedtuple's name, a
+        # lookup in a list that should be a dict), the message names the file.
         raise decoder.fail(f"{type(err).__name__}: {err}") from err
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,12 +12,64 @@ import gymnasium as gym
 from gymsamp._checks import check_int
 
 
-def _as_labels(labels: Sequence[str] | None, name: str) -> tuple[str, ...] | None:
+def _label_count(space: gym.Space[Any] | None) -> int | None:
+    """How many labels name ``space``: one per flat entry (what ``to_pandas`` makes a column
+    each, so one for a Discrete space); None where it has no fixed shape (Dict, Tuple) or is
+    None, and any labels are taken."""
+    if space is None or space.shape is None:
+        return None
+    return math.prod(space.shape)
+
+
+def labels_for(
+    space: gym.Space[Any] | None, labels: Sequence[str] | None
+) -> tuple[str, ...] | None:
+    """``labels`` where they name every flat entry of ``space``, else None.
+
+    For labels that describe a simulator's own observation, action or state (e.g. an
+    adapter's) where a wrapper may have reshaped the space since: they no longer apply, and
+    they never apply to a space without a fixed shape (a wrapper's ``Dict`` of observations)
+    or to no space at all.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> labels_for(gym.spaces.Box(0, 1, (2,)), ["x", "v"])
+        ('x', 'v')
+        >>> labels_for(gym.spaces.Box(0, 1, (3, 2)), ["x", "v"]) is None
+        True
+        >>> labels_for(gym.spaces.Dict({"x": gym.spaces.Box(0, 1, (2,))}), ["x", "v"]) is None
+        True
+    """
+    count = _label_count(space)
+    if labels is None or count is None or len(labels) != count:
+        return None
+    return tuple(labels)
+
+
+def _as_labels(
+    labels: Sequence[str] | None, name: str, space: gym.Space[Any] | None, space_name: str
+) -> tuple[str, ...] | None:
+    """``labels`` as a tuple, checked to name every flat entry of ``space``."""
     if labels is None:
         return None
     if isinstance(labels, str) or not all(isinstance(label, str) for label in labels):
         raise TypeError(f"{name} must be a sequence of strings, got {labels!r}")
-    return tuple(labels)
+    labels = tuple(labels)
+    count = _label_count(space)
+    if count is not None and len(labels) != count:
+        raise ValueError(
+            f"{name} has {len(labels)} labels but must have {count} to match {space_name} "
+            f"(one per flat entry of shape {getattr(space, 'shape', None)}), got {labels!r}"
+        )
+    return labels
+
+
+# Each labels field and the space whose entries it names.
+_LABELED_SPACES = {
+    "obs_labels": "observation_space",
+    "act_labels": "action_space",
+    "state_labels": "state_space",
+}
 
 
 @dataclass(frozen=True)
@@ -29,9 +82,14 @@ class EnvSpec:
         max_episode_length: The episode step limit, or None if there is none.
         state_space: The space of the full simulator state, where it differs from the
             observation and is accessible (see gymsamp's env adapters), else None.
-        obs_labels: One name per flat observation dimension, or None.
-        act_labels: One name per flat action dimension, or None.
-        state_labels: One name per flat state dimension, or None.
+        obs_labels: One name per flat observation entry (``prod(observation_space.shape)``
+            names; one for a Discrete space), or None.
+        act_labels: One name per flat action entry, or None.
+        state_labels: One name per flat state entry, or None.
+
+    Raises:
+        TypeError: If a space is not a ``gymnasium.Space`` or labels are not strings.
+        ValueError: If the number of labels does not match their space's shape.
 
     Example:
         >>> import gymnasium as gym
@@ -62,8 +120,9 @@ class EnvSpec:
         mel = self.max_episode_length
         if mel is not None:
             object.__setattr__(self, "max_episode_length", check_int("max_episode_length", mel))
-        for name in ("obs_labels", "act_labels", "state_labels"):
-            object.__setattr__(self, name, _as_labels(getattr(self, name), name))
+        for name, space_name in _LABELED_SPACES.items():
+            labels = _as_labels(getattr(self, name), name, getattr(self, space_name), space_name)
+            object.__setattr__(self, name, labels)
 
     @classmethod
     def from_env(cls, env: gym.Env[Any, Any] | gym.vector.VectorEnv) -> EnvSpec:
@@ -71,7 +130,9 @@ class EnvSpec:
 
         The episode limit comes from ``env.spec.max_episode_steps`` (set by ``gym.make``'s
         TimeLimit). ``state_space`` and the labels are read from attributes of the same names
-        where the env or one of its wrappers provides them (gymsamp's env adapters do).
+        where the env or one of its wrappers provides them (gymsamp's env adapters do); labels
+        that do not fit their space (a wrapper outside the one providing them reshaped it, e.g.
+        stacked frames) are left out (see :func:`labels_for`).
         """
         if isinstance(env, gym.vector.VectorEnv):
             obs_space, act_space = env.single_observation_space, env.single_action_space
@@ -90,14 +151,15 @@ class EnvSpec:
                 return env.get_wrapper_attr(attr)
             return getattr(env, attr, None)
 
+        state_space = optional("state_space")
         return cls(
             observation_space=obs_space,
             action_space=act_space,
             max_episode_length=max_len,
-            state_space=optional("state_space"),
-            obs_labels=optional("obs_labels"),
-            act_labels=optional("act_labels"),
-            state_labels=optional("state_labels"),
+            state_space=state_space,
+            obs_labels=labels_for(obs_space, optional("obs_labels")),
+            act_labels=labels_for(act_space, optional("act_labels")),
+            state_labels=labels_for(state_space, optional("state_labels")),
         )
 
 

@@ -14,6 +14,25 @@ if TYPE_CHECKING:
 __all__ = ["DictIndexProxy", "Step"]
 
 
+def checked_index(index: Any, length: int) -> int:
+    """``index`` as a position in ``[0, length)``; negative indices count from the end.
+
+    The one check behind ``StepSequence[i]``, :class:`Step` and ``get_rollout(i)``, so all three
+    refuse the same inputs with the same message.
+
+    Raises:
+        TypeError: If ``index`` is not an int (numpy integers are; bools are not, since
+            ``True`` is no position).
+        IndexError: If ``index`` is not in ``[-length, length)``.
+    """
+    if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+        raise TypeError(f"index must be an int, got {index!r} ({type(index).__name__})")
+    i = int(index)
+    if not -length <= i < length:
+        raise IndexError(f"index must be in [-{length}, {length}), got {i}")
+    return i % length
+
+
 class DictIndexProxy:
     """Views a slice through a dict of arrays, tensors or lists.
 
@@ -110,7 +129,11 @@ class Step(DictIndexProxy):
 
     Args:
         rollout: The :class:`StepSequence` this step belongs to.
-        index: The index of this step in the rollout.
+        index: The index of this step in the rollout; negative indices count from the end.
+
+    Raises:
+        TypeError: If ``index`` is not an int.
+        IndexError: If ``index`` is not in ``[-len(rollout), len(rollout))``.
 
     Example:
         >>> from gymsamp.data import StepSequence
@@ -122,8 +145,8 @@ class Step(DictIndexProxy):
 
     __slots__ = ("_rollout",)
 
-    def __init__(self, rollout: StepSequence, index: int) -> None:
-        super().__init__(rollout._data, index)
+    def __init__(self, rollout: StepSequence, index: int | np.integer[Any]) -> None:
+        super().__init__(rollout._data, checked_index(index, rollout._length))
         object.__setattr__(self, "_rollout", rollout)
 
     def _lookup(self, key: str, error_type: type[Exception]) -> Any:

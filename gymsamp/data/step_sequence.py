@@ -28,7 +28,7 @@ from gymsamp.data._tree import Field, tree_map
 from gymsamp.data.data_format import DATA_FORMATS, to_format
 from gymsamp.data.spec import EnvSpec
 from gymsamp.data.step import Step
-from gymsamp.data.step_type import step_types_from_flags
+from gymsamp.data.step_type import StepType, step_types_from_flags
 
 __all__ = ["RewardTask", "StepSequence"]
 
@@ -211,8 +211,12 @@ class StepSequence(Sequence[Step]):
         """The :class:`~gymsamp.data.StepType` of every step as ``int8`` (DESIGN §3)."""
         if self._gathered_types is not None:
             return self._gathered_types
-        bounds = self._rollout_bounds if self._rollout_bounds is not None else [0]
-        return step_types_from_flags(self._terminated, self._truncated, bounds)
+        if self._rollout_bounds is not None:
+            return step_types_from_flags(self._terminated, self._truncated, self._rollout_bounds)
+        # Built as a non-continuous batch: no step is known to start a rollout (none is FIRST).
+        types = step_types_from_flags(self._terminated, self._truncated)
+        types[types == StepType.FIRST] = StepType.MID
+        return types
 
     def _flag(self, name: str) -> np.ndarray | None:
         """A flag array by (singular or plural) name, for :class:`Step`; None if no flag."""
@@ -340,6 +344,14 @@ class StepSequence(Sequence[Step]):
 
     def get_rollout(self, index: int | slice | Iterable[int]) -> StepSequence:
         """Select rollouts: one by index (negative allowed), or several by slice or index list.
+
+        Args:
+            index: An int (numpy integers too), a slice, or a list (tuple, 1-D int array) of
+                ints; bools, floats and strs are refused.
+
+        Raises:
+            TypeError: If ``index`` is none of the kinds above.
+            IndexError: If it selects no rollout or one that does not exist.
 
         Example:
             >>> ro = StepSequence(rewards=np.arange(6.0), observations=np.arange(7.0),
@@ -476,8 +488,20 @@ class StepSequence(Sequence[Step]):
     def pad(cls, rollout: StepSequence, len_to_pad_to: int, pad_value: float = 0) -> None:
         """Pad a single rollout in place to ``len_to_pad_to`` steps, filling with ``pad_value``.
 
-        After-last fields grow to ``len_to_pad_to + 1`` entries. The padded steps have both end
-        flags False; the real steps keep theirs.
+        As in pyrado, this gives rollouts a common length for batching (e.g. to train a
+        recurrent policy); the padded steps are not marked, so keep ``rollout.length`` from
+        before padding to mask them. After-last fields grow to ``len_to_pad_to + 1`` entries
+        (the real final entry stays in place, followed by the padding). The padded sequence is
+        still one rollout, ending where its data ends: the end flags of the real last step
+        (``terminated`` / ``truncated``) move to the new last step, so no TERMINAL or TIMEOUT
+        is followed by steps of the same rollout.
+
+        Example:
+            >>> ro = StepSequence(rewards=[1.0, 2.0], observations=[0.0, 1.0, 2.0],
+            ...                   actions=[[0.0], [1.0]])
+            >>> StepSequence.pad(ro, 4)
+            >>> ro.rewards.tolist(), ro.observations.tolist(), ro.step_types.tolist()
+            ([1.0, 2.0, 0.0, 0.0], [0.0, 1.0, 2.0, 0.0, 0.0], [0, 1, 1, 2])
         """
         _batches.pad_rollout(rollout, len_to_pad_to, pad_value)
 

@@ -71,6 +71,33 @@ class StepType(enum.IntEnum):
         return cls.MID
 
 
+def check_rollout_bounds(
+    rollout_bounds: Sequence[int] | npt.NDArray[np.integer[Any]], length: int
+) -> npt.NDArray[np.intp]:
+    """``rollout_bounds`` as an ``intp`` array, checked to run strictly increasing from 0 to
+    ``length`` (the start of every rollout followed by the number of steps).
+
+    Raises:
+        TypeError: If the bounds are not integers.
+        ValueError: If they are not strictly increasing from 0 to ``length``.
+    """
+    bounds = np.asarray(rollout_bounds)
+    if bounds.dtype.kind not in "iu":
+        raise TypeError(f"rollout_bounds must be integers, got {bounds.tolist()}")
+    if (
+        bounds.ndim != 1
+        or len(bounds) < 2
+        or bounds[0] != 0
+        or bounds[-1] != length
+        or np.any(np.diff(bounds) <= 0)
+    ):
+        raise ValueError(
+            "rollout_bounds must be strictly increasing from 0 to the length "
+            f"{length}, got {bounds.tolist()}"
+        )
+    return bounds.astype(np.intp, copy=False)
+
+
 def step_types_from_flags(
     terminated: npt.ArrayLike,
     truncated: npt.ArrayLike,
@@ -87,6 +114,10 @@ def step_types_from_flags(
     Returns:
         An ``int8`` array of :class:`StepType` values, shape ``(T,)``.
 
+    Raises:
+        ValueError: If the flags' shapes differ or ``rollout_bounds`` does not run strictly
+            increasing from 0 to ``T``.
+
     Example:
         >>> step_types_from_flags([False, False, True], [False, False, True])
         array([0, 1, 2], dtype=int8)
@@ -102,13 +133,10 @@ def step_types_from_flags(
             f"{term.shape} and {trunc.shape}"
         )
     types = np.full(term.shape, StepType.MID, dtype=STEP_TYPE_DTYPE)
-    if term.size:
-        starts = (
-            np.zeros(1, dtype=np.intp)
-            if rollout_bounds is None
-            else np.asarray(rollout_bounds, dtype=np.intp)[:-1]
-        )
-        types[starts[starts < term.size]] = StepType.FIRST
+    if rollout_bounds is not None:
+        types[check_rollout_bounds(rollout_bounds, term.size)[:-1]] = StepType.FIRST
+    elif term.size:
+        types[0] = StepType.FIRST
     # Later assignments win: truncation over FIRST, termination over truncation.
     types[trunc] = StepType.TIMEOUT
     types[term] = StepType.TERMINAL

@@ -11,11 +11,15 @@ Register more with :func:`register_adapter`.
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from gymsamp.data import EnvSpec
+from gymsamp.data.spec import labels_for
 
 __all__ = [
     "NATIVE_METHODS",
@@ -24,6 +28,7 @@ __all__ = [
     "adapter_for",
     "has_adapter",
     "register_adapter",
+    "spec_with_adapter",
 ]
 
 #: The methods an env implements to need no adapter.
@@ -112,6 +117,7 @@ class NativeAdapter(SimAdapter):
         super().__init__(env)
         nominal = env.nominal_domain_param  # type: ignore[attr-defined]
         self._nominal = dict(nominal() if callable(nominal) else nominal)
+        self._inferred_state_space: gym.spaces.Box | None = None
 
     def nominal_domain_param(self) -> dict[str, Any]:
         return dict(self._nominal)
@@ -124,11 +130,31 @@ class NativeAdapter(SimAdapter):
 
     @property
     def state_space(self) -> gym.spaces.Box:
+        """The env's own ``state_space``, else an unbounded Box shaped like its state."""
         space = getattr(self.env, "state_space", None)
         if isinstance(space, gym.spaces.Box):
             return space
-        state = np.asarray(self.env.get_state(), dtype=np.float64)  # type: ignore[attr-defined]
-        return gym.spaces.Box(-np.inf, np.inf, state.shape, np.float64)
+        if self._inferred_state_space is None:  # a state's shape never changes
+            shape = self._some_state().shape
+            self._inferred_state_space = gym.spaces.Box(-np.inf, np.inf, shape, np.float64)
+        return self._inferred_state_space
+
+    def _some_state(self) -> np.ndarray:
+        """A state to infer the state space from.
+
+        An env may create its state in ``reset()`` only, so before the first reset
+        ``get_state()`` fails (AttributeError) or has nothing (None). Such an env is reset
+        once, unseeded: whoever needs the space (e.g. the first
+        ``reset(options={"init_state": x})``, which checks ``x`` against it) resets it next.
+        """
+        try:
+            state = self.env.get_state()  # type: ignore[attr-defined]
+        except AttributeError:
+            state = None
+        if state is None:
+            self.env.reset()
+            state = self.env.get_state()  # type: ignore[attr-defined]
+        return np.asarray(state, dtype=np.float64)
 
     def get_state(self) -> np.ndarray:
         return np.array(self.env.get_state(), dtype=np.float64)  # type: ignore[attr-defined]
@@ -224,3 +250,25 @@ def adapter_for(env: gym.Env[Any, Any]) -> SimAdapter:
             f"{list(NATIVE_METHODS)}; got {type(unwrapped).__name__}, which lacks {missing}"
         )
     return factory(unwrapped)
+
+
+def spec_with_adapter(spec: EnvSpec, adapter: SimAdapter) -> EnvSpec:
+    """``spec`` completed with what a simulator adapter knows: the state space, and the labels
+    the spec lacks where they still name its spaces (a wrapper may have reshaped them).
+
+    Example:
+        >>> import gymnasium as gym
+        >>> from gymnasium.wrappers import FlattenObservation, FrameStackObservation
+        >>> env = FlattenObservation(FrameStackObservation(gym.make("CartPole-v1"), 3))
+        >>> spec = spec_with_adapter(EnvSpec.from_env(env), adapter_for(env))
+        >>> spec.obs_labels is None, spec.state_labels  # 12 observations, 4 labels
+        (True, ('x', 'x_dot', 'theta', 'theta_dot'))
+    """
+    state_space = spec.state_space or adapter.state_space
+    return dataclasses.replace(
+        spec,
+        state_space=state_space,
+        obs_labels=spec.obs_labels or labels_for(spec.observation_space, adapter.obs_labels),
+        act_labels=spec.act_labels or labels_for(spec.action_space, adapter.act_labels),
+        state_labels=spec.state_labels or labels_for(state_space, adapter.state_labels),
+    )

@@ -9,14 +9,13 @@ samplers' worker processes start quickly.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 from gymsamp.data import EnvSpec, StepSequence
-from gymsamp.envs.adapter import adapter_for, has_adapter
+from gymsamp.envs.adapter import adapter_for, has_adapter, spec_with_adapter
 from gymsamp.sampling.vector_envs import EnvFactory, prepare_env
 
 __all__ = [
@@ -65,13 +64,7 @@ def sbi_env_spec(env: Any) -> EnvSpec:
     try:
         spec = EnvSpec.from_env(probe)
         if has_adapter(probe):
-            adapter = adapter_for(probe)
-            spec = dataclasses.replace(
-                spec,
-                obs_labels=spec.obs_labels or adapter.obs_labels,
-                act_labels=spec.act_labels or adapter.act_labels,
-                state_labels=spec.state_labels or adapter.state_labels,
-            )
+            spec = spec_with_adapter(spec, adapter_for(probe))
     finally:
         probe.close()
     return spec

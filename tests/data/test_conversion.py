@@ -101,3 +101,53 @@ def test_episode_batch_save_load_round_trip(tmp_path, rollouts):
         assert_tree_equal(getattr(batch, field), getattr(loaded, field))
     for field in ("env_infos", "agent_infos", "episode_infos"):
         assert_tree_equal(getattr(batch, field), getattr(loaded, field))
+
+
+def test_flat_multi_rollout_sequence_is_refused_with_the_sequences_own_error():
+    flat = StepSequence(
+        rewards=np.arange(5.0),
+        observations=np.arange(6.0)[:, None] * np.ones(3),
+        actions=np.zeros(5, dtype=np.int64),
+        rollout_bounds=[0, 2, 5],
+    )
+    with pytest.raises(ValueError, match="the final observations of rollout 0 is unknown") as own:
+        flat.next_values("observations")
+    with pytest.raises(ValueError, match=r"rollouts\[0\] cannot be converted: ") as converted:
+        EpisodeBatch.from_step_sequences([flat], SPEC)
+    assert str(converted.value).endswith(str(own.value))
+
+
+def test_rollout_info_scalars_come_back_as_python_values():
+    infos = [
+        {"seed": 1, "name": "a", "ok": True, "x": 2.5, "f32": np.float32(1.5), "l": [1, 2]},
+        {"seed": 2, "name": "bc", "ok": False, "x": 0.5, "f32": np.float32(2.5), "l": [3, 4]},
+    ]
+    parts = [make_rollout(2, seed=i, info=info) for i, info in enumerate(infos)]
+    back = EpisodeBatch.from_step_sequences(parts, SPEC).to_step_sequences()
+    # float32 can only have come from numpy: it stays numpy. Lists come back as arrays (the
+    # batch does not record that they were lists, as the conversion's documentation says).
+    types = {"seed": int, "name": str, "ok": bool, "x": float, "f32": np.float32, "l": np.ndarray}
+    for original, ro in zip(infos, back, strict=True):
+        info = ro.rollout_info
+        assert {key: type(value) for key, value in info.items()} == types
+        assert {k: v for k, v in info.items() if k != "l"} == {
+            k: v for k, v in original.items() if k != "l"
+        }
+        np.testing.assert_array_equal(info["l"], np.array(original["l"]))
+    # Infos that are no dicts are restored the same way.
+    plain = [make_rollout(2, seed=i, info=i + 7) for i in range(2)]
+    restored = [
+        ro.rollout_info for ro in EpisodeBatch.from_step_sequences(plain, SPEC).to_step_sequences()
+    ]
+    assert restored == [7, 8]
+    assert [type(info) for info in restored] == [int, int]
+
+
+def test_differing_rollout_info_keys_are_named_without_internal_keys():
+    parts = [make_rollout(2, info={"a": 1}), make_rollout(3, seed=1, info={"b": 2})]
+    with pytest.raises(
+        ValueError,
+        match=r"^episode 1\['rollout_info'\] has keys \['b'\] but must have \['a'\] to match "
+        r"episode 0\['rollout_info'\] \(missing \['a'\], extra \['b'\]\)$",
+    ):
+        EpisodeBatch.from_step_sequences(parts, SPEC)

@@ -115,3 +115,142 @@ def test_object_arrays_are_never_unpickled(tmp_path, rollouts):
         zout.writestr("a0.npy", buf.getvalue())  # a pickled object array in place of data
     with pytest.raises(ValueError, match="evil.npz"):
         load_rollouts(evil)
+
+
+def _tampered(good, dst, change_meta=None, **members):
+    """A copy of the file ``good`` with its metadata changed and array members replaced."""
+    with np.load(good) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    meta = json.loads(arrays.pop("__gymsamp__.json").tobytes())
+    if change_meta is not None:
+        change_meta(meta)
+    arrays.update(members)
+    arrays["__gymsamp__.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(dst, **arrays)
+    return dst
+
+
+def _state(meta, index=0):
+    return meta["content"][index]["__stepsequence__"]
+
+
+def _member(good, part, field, index=0):
+    """The name of the array member that holds ``field`` of ``part`` (``"data"`` or
+    ``"finals"``) of rollout ``index``."""
+    with np.load(good) as npz:
+        meta = json.loads(npz["__gymsamp__.json"].tobytes())
+    return dict(_state(meta, index)[part]["__dict__"])[field]["__array__"]
+
+
+@pytest.fixture
+def good(tmp_path):
+    ro = StepSequence(rewards=[1.0, 2.0], observations=np.zeros((3, 2)), actions=np.zeros(2))
+    concat = StepSequence.concat([make_rollout(2), make_rollout(3, seed=1)])
+    return save_rollouts(tmp_path / "good.npz", [ro, concat, concat[[0, 3]]])
+
+
+def test_loading_validates_like_the_constructor(tmp_path, good):
+    obs = _member(good, "data", "observations")
+    bad = _tampered(good, tmp_path / "obs.npz", **{obs: np.zeros((10, 2))})
+    with pytest.raises(
+        ValueError,
+        match=r"obs.npz is not a valid gymsamp file: .*observations has 10 entries but must "
+        r"have 2 or 3 to match rewards",
+    ):
+        load_rollouts(bad)
+
+    def bogus_format(meta):
+        _state(meta)["data_format"] = "bogus"
+
+    bad = _tampered(good, tmp_path / "fmt.npz", bogus_format)
+    with pytest.raises(
+        ValueError, match=r"fmt.npz is not a valid gymsamp file: .*data_format must be one of"
+    ):
+        load_rollouts(bad)
+
+    def bounds_of_another_rollout(meta):
+        _state(meta, 1)["rollout_bounds"] = _state(meta, 0)["rollout_bounds"]  # [0, 2]
+
+    bad = _tampered(good, tmp_path / "bounds.npz", bounds_of_another_rollout)
+    with pytest.raises(
+        ValueError,
+        match=r"bounds.npz is not a valid gymsamp file: .*rollout_bounds must be strictly "
+        r"increasing from 0 to the length 5, got \[0, 2\]",
+    ):
+        load_rollouts(bad)
+
+
+def test_loading_checks_what_the_constructor_cannot_take(tmp_path, good):
+    def extra_info(meta):
+        _state(meta, 1)["rollout_infos"].append(None)
+
+    bad = _tampered(good, tmp_path / "infos.npz", extra_info)
+    with pytest.raises(ValueError, match=r"infos.npz .*rollout_infos must be a list of 2 infos"):
+        load_rollouts(bad)
+
+    finals = _member(good, "finals", "observations", index=1)
+    bad = _tampered(good, tmp_path / "finals.npz", **{finals: np.zeros((3, 3))})
+    with pytest.raises(
+        ValueError,
+        match=r"finals.npz .*the final entries of observations have the shapes "
+        r"\[\('observations', \(3, 3\)\)\] but must have \[\('observations', \(2, 3\)\)\]",
+    ):
+        load_rollouts(bad)
+
+    with np.load(good) as npz:
+        types = _state(json.loads(npz["__gymsamp__.json"].tobytes()), 2)["gathered_types"]
+    bad = _tampered(good, tmp_path / "types.npz", **{types["__array__"]: np.int8([0, 7])})
+    with pytest.raises(
+        ValueError, match=r"types.npz .*gathered_types has values \[7\] but must have values in"
+    ):
+        load_rollouts(bad)
+
+
+def test_malformed_metadata_raises_naming_the_file(tmp_path, good):
+    bad = tmp_path / "list.npz"
+    np.savez(bad, **{"__gymsamp__.json": np.frombuffer(b"[1, 2]", np.uint8)})
+    with pytest.raises(
+        ValueError, match=r"list.npz is not a gymsamp file \(its metadata is a JSON list"
+    ):
+        load_rollouts(bad)
+
+    def keyword_name(meta):
+        meta["content"] = [{"__namedtuple__": "class", "fields": ["x"], "values": [1]}]
+
+    bad = _tampered(good, tmp_path / "nt.npz", keyword_name)
+    with pytest.raises(
+        ValueError, match=r"nt.npz is not a valid gymsamp file: ValueError: .*'class'"
+    ):
+        load_rollouts(bad)
+
+
+def test_padded_rollouts_round_trip(tmp_path):
+    ro = make_rollout(3, end="terminal")
+    StepSequence.pad(ro, 5)
+    (back,) = load_rollouts(save_rollouts(tmp_path / "padded.npz", [ro]))
+    assert_sequences_equal(ro, back)
+    assert back.step_types.tolist() == [0, 1, 1, 1, 2]
+
+
+def test_sampled_rollouts_and_their_concatenation_round_trip(tmp_path):
+    """Rollouts from the collection loop keep no finals of their own (an empty shared dict)."""
+    from gymsamp.envs import CountingEnv
+    from gymsamp.policies import IdlePolicy
+    from gymsamp.sampling import ParallelRolloutSampler
+
+    with ParallelRolloutSampler(
+        lambda: CountingEnv(terminate_at=3),
+        IdlePolicy(CountingEnv().action_space),
+        2,
+        min_rollouts=3,
+        seed=0,
+        record_states=True,
+        show_progress_bar=False,
+    ) as sampler:
+        rollouts = sampler.sample()
+    both = [*rollouts, StepSequence.concat(rollouts)]
+    save_rollouts(tmp_path / "sampled.npz", both)
+    loaded = load_rollouts(tmp_path / "sampled.npz")
+    for saved, back in zip(both, loaded, strict=True):
+        assert_sequences_equal(saved, back)
+    np.testing.assert_array_equal(loaded[-1].get_rollout(2).observations[:, 0], [0, 1, 2, 3])

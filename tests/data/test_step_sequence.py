@@ -1,10 +1,11 @@
+import copy
 from collections import namedtuple
 
 import numpy as np
 import pytest
 import torch
 
-from gymsamp.data import StepSequence, StepType, discounted_value
+from gymsamp.data import Step, StepSequence, StepType, discounted_value
 from tests.helpers import assert_sequences_equal, assert_tree_equal
 
 Hidden = namedtuple("Hidden", "h c")
@@ -64,6 +65,20 @@ class TestConstruction:
         assert partial.done.tolist() == [False, False]
         assert partial.rollout_bounds.tolist() == [0, 2]
 
+    def test_batch_built_non_continuous_has_no_first_step(self):
+        batch = StepSequence(
+            rewards=[1.0, 2.0, 3.0], observations=[0, 1, 2], actions=[0, 0, 0], continuous=False
+        )
+        assert batch.step_types.tolist() == [1, 1, 1]
+        batch = StepSequence(
+            rewards=[1.0, 2.0],
+            observations=[0, 1],
+            actions=[0, 0],
+            continuous=False,
+            truncated=[True, False],
+        )
+        assert batch.step_types.tolist() == [3, 1]
+
     def test_done_maps_to_terminated_and_must_agree_with_flags(self):
         ro = StepSequence(rewards=[1.0, 2.0], observations=[0, 1, 2], actions=[0, 0], done=[0, 1])
         assert ro.terminated.tolist() == [False, True]
@@ -95,6 +110,26 @@ class TestConstruction:
                 observations=torch.zeros(3, requires_grad=True),
                 actions=torch.zeros(2),
             )
+
+    def test_rewards_must_be_a_non_empty_sequence_of_real_numbers(self):
+        with pytest.raises(TypeError, match=r"rewards must be a list, array or tensor .*got 1.0"):
+            StepSequence(rewards=1.0, observations=[0, 1], actions=[0])
+        with pytest.raises(ValueError, match="rewards must hold at least one step, got 0"):
+            StepSequence(rewards=[], observations=[0], actions=[])
+        with pytest.raises(TypeError, match="rewards must be real numbers, got dtype <U1"):
+            StepSequence(rewards=["a", "b"], observations=[0, 1, 2], actions=[0, 0])
+        with pytest.raises(TypeError, match="rewards must be real numbers, got a dict"):
+            StepSequence(rewards=[{"r": 1.0}], observations=[0, 1], actions=[0])
+        # A tuple of rewards is rewards, not a tuple field.
+        ro = StepSequence(rewards=(1.0, 2.0), observations=[0, 1, 2], actions=[0, 0])
+        np.testing.assert_array_equal(ro.rewards, np.array([1.0, 2.0]))
+
+    def test_none_is_refused_for_constructor_fields(self):
+        # Only add_data documents None (zeros of item_shape); the constructor never invents data.
+        with pytest.raises(TypeError, match="observations must be per-step values .*got None"):
+            StepSequence(rewards=[1.0], observations=None, actions=[0])
+        with pytest.raises(TypeError, match="values must be per-step values .*got None"):
+            StepSequence(rewards=[1.0], observations=[0, 1], actions=[0], values=None)
 
     def test_torch_data_format_is_inferred(self):
         ro = StepSequence(rewards=torch.zeros(2), observations=np.zeros(3), actions=[0, 1])
@@ -199,6 +234,21 @@ class TestSteps:
         with pytest.raises(IndexError):
             ro[3]
 
+    def test_step_checks_its_index_like_indexing_does(self):
+        ro = make_rollout(3, end="terminal")
+        with pytest.raises(IndexError, match=r"index must be in \[-3, 3\), got 7") as by_index:
+            ro[7]
+        with pytest.raises(IndexError, match=r"index must be in \[-3, 3\), got 7") as by_step:
+            Step(ro, 7)
+        assert str(by_step.value) == str(by_index.value)
+        with pytest.raises(TypeError, match="index must be an int, got 'a'"):
+            Step(ro, "a")
+        # Negative indices count from the end, for next_ access too.
+        last = Step(ro, -1)
+        assert last.observation.tolist() == [2.0, 2.0, 2.0]
+        assert last.next_observation.tolist() == [3.0, 3.0, 3.0]
+        assert Step(ro, np.int64(1)).observation.tolist() == [1.0, 1.0, 1.0]
+
     def test_iteration_yields_steps(self):
         ro = make_rollout(3)
         assert [float(s.reward) for s in ro] == ro.rewards.tolist()
@@ -222,6 +272,35 @@ class TestConcatAndRollouts:
         assert_sequences_equal(seq.get_rollout(slice(1, None)), StepSequence.concat(parts[1:]))
         with pytest.raises(IndexError):
             seq.get_rollout(3)
+
+    def test_get_rollout_refuses_what_is_no_rollout_index(self, parts):
+        seq = StepSequence.concat(parts)
+        for bad in ("a", 1.0, None, True, [1.0], [True, False]):
+            with pytest.raises(
+                TypeError, match=r"index must be an int, a slice or a list of ints, got"
+            ):
+                seq.get_rollout(bad)
+        # numpy integers (scalars and arrays) are indices.
+        assert seq.get_rollout(np.int64(1)).rewards.tolist() == parts[1].rewards.tolist()
+        picked = seq.get_rollout(np.array([2, 0]))
+        assert picked.rollout_lengths.tolist() == [2, 3]
+        assert picked.observations[:, 0].tolist() == [200.0, 201.0, 0.0, 1.0, 2.0, 3.0]
+
+    def test_concat_of_one_object_twice_equals_concat_of_copies(self):
+        ro = StepSequence(rewards=[1.0, 1.0], observations=[10.0, 11.0, 12.0], actions=[0, 0])
+        twice = StepSequence.concat([ro, ro])
+        assert_sequences_equal(twice, StepSequence.concat([ro, copy.copy(ro)]))
+        np.testing.assert_array_equal(twice.observations, [10.0, 11.0, 10.0, 11.0, 12.0])
+        assert twice[2].observation == 10.0
+        np.testing.assert_array_equal(twice.get_rollout(1).observations, [10.0, 11.0, 12.0])
+        np.testing.assert_array_equal(twice.next_values("observations"), [11.0, 12.0] * 2)
+        # A concatenation repeated in turn: four whole rollouts, each with its final entry.
+        four = StepSequence.concat([twice, twice])
+        assert_sequences_equal(four, StepSequence.concat([copy.copy(ro) for _ in range(4)]))
+        np.testing.assert_array_equal(four.observations, [10.0, 11.0] * 4 + [12.0])
+        assert four.rollout_bounds.tolist() == [0, 2, 4, 6, 8]
+        for rollout in four.iterate_rollouts():
+            np.testing.assert_array_equal(rollout.observations, [10.0, 11.0, 12.0])
 
     def test_concat_of_concat_is_flat(self, parts):
         nested = StepSequence.concat([StepSequence.concat(parts[:2]), parts[2]])
@@ -308,9 +387,31 @@ class TestPadProcessPandas:
         assert ro.observations.shape == (6, 3)
         assert ro.observations[4:].tolist() == [[-1.0] * 3] * 2
         assert ro.infos["nested"]["y"].tolist() == [0, 1, 2, -1, -1]
-        assert ro.terminated.tolist() == [False, False, True, False, False]
+        # Still one rollout, ending where its data ends: the end flag moved to the last step.
+        assert ro.terminated.tolist() == [False, False, False, False, True]
+        assert ro.step_types.tolist() == [0, 1, 1, 1, 2]
+        assert ro.rollout_bounds.tolist() == [0, 5]
         with pytest.raises(ValueError, match="len_to_pad_to must be >= the rollout length 5"):
             StepSequence.pad(ro, 4)
+
+    def test_padded_rollout_is_one_the_constructor_accepts(self):
+        ro = StepSequence(rewards=[1.0, 2.0], observations=[0.0, 1.0, 2.0], actions=[[0.0], [1.0]])
+        StepSequence.pad(ro, 5)
+        assert ro.step_types.tolist() == [0, 1, 1, 1, 2]
+        np.testing.assert_array_equal(ro.observations, [0.0, 1.0, 2.0, 0.0, 0.0, 0.0])
+        rebuilt = StepSequence(
+            rewards=ro.rewards,
+            observations=ro.observations,
+            actions=ro.actions,
+            terminated=ro.terminated,
+            truncated=ro.truncated,
+        )
+        assert_sequences_equal(rebuilt, ro)
+        timeout = make_rollout(3, end="timeout")
+        StepSequence.pad(timeout, 4)
+        assert timeout.truncated.tolist() == [False, False, False, True]
+        assert timeout.terminated.tolist() == [False] * 4
+        assert timeout.step_types.tolist() == [0, 1, 1, 3]
 
     def test_process_data_works_rollout_by_rollout(self, parts):
         seq = StepSequence.concat(parts)

@@ -72,3 +72,28 @@ class TestFromFlags:
     def test_shape_mismatch_raises(self):
         with pytest.raises(ValueError, match="equal length"):
             step_types_from_flags([True, False], [True])
+
+    @pytest.mark.parametrize(
+        "bounds",
+        [
+            [0, 5],  # does not end at the number of steps
+            [1, 2],  # does not start at 0
+            [0, 1, 1, 2],  # not strictly increasing
+            [0],  # no rollout
+            [[0, 2]],  # not 1-D
+        ],
+    )
+    def test_bad_bounds_raise_naming_rollout_bounds(self, bounds):
+        with pytest.raises(
+            ValueError,
+            match=r"rollout_bounds must be strictly increasing from 0 to the length 2, got",
+        ):
+            step_types_from_flags([0, 0], [0, 0], rollout_bounds=bounds)
+
+    def test_non_integer_bounds_raise(self):
+        with pytest.raises(TypeError, match=r"rollout_bounds must be integers, got \[0.0, 2.5\]"):
+            step_types_from_flags([0, 0], [0, 0], rollout_bounds=[0.0, 2.5])
+
+    def test_valid_bounds_of_numpy_ints(self):
+        types = step_types_from_flags([0, 0, 0], [0, 0, 0], rollout_bounds=np.array([0, 1, 3]))
+        assert types.tolist() == [0, 0, 1]

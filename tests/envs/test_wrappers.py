@@ -726,3 +726,62 @@ def test_env_spec_reads_the_adapters_labels_through_the_wrappers() -> None:
     assert spec.state_labels == ("theta", "theta_dot")
     assert spec.act_labels == ("torque",)
     assert spec.state_space.shape == (2,)
+
+
+class StateAfterResetEnv(gym.Env[np.ndarray, int]):
+    """Implements gymsamp's native interface, but has no ``state_space`` and no state until its
+    first ``reset()`` (only the adapter can infer the state's shape, from a state)."""
+
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float64)
+    action_space = gym.spaces.Discrete(2)
+    nominal_domain_param: Mapping[str, float] = {"gain": 1.0}
+
+    def __init__(self) -> None:
+        self.gain = 1.0
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self.x = self.np_random.uniform(-1.0, 1.0, size=2)
+        return self.x.copy(), {}
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        self.x = self.x + self.gain * (action - 0.5)
+        return self.x.copy(), 0.0, False, False, {}
+
+    def get_domain_param(self) -> dict[str, float]:
+        return {"gain": self.gain}
+
+    def set_domain_param(self, domain_param: Mapping[str, float]) -> None:
+        self.gain = float(domain_param["gain"])
+
+    def get_state(self) -> np.ndarray:
+        return self.x.copy()  # AttributeError before the first reset
+
+    def set_state(self, state: np.ndarray) -> np.ndarray:
+        self.x = np.array(state, dtype=np.float64)
+        return self.x.copy()
+
+
+def test_first_init_state_reset_of_an_env_without_state_before_reset() -> None:
+    env = InitStateWrapper(DomainParamWrapper(StateAfterResetEnv()))
+    obs, info = env.reset(
+        seed=3, options={"init_state": [0.5, -0.5], "domain_param": {"gain": 2.0}}
+    )
+    np.testing.assert_array_equal(obs, [0.5, -0.5])
+    np.testing.assert_array_equal(info["init_state"], [0.5, -0.5])
+    assert info["domain_param"] == {"gain": 2.0}
+    assert env.state_space == gym.spaces.Box(-np.inf, np.inf, (2,), np.float64)
+    np.testing.assert_array_equal(env.step(1)[0], [1.5, 0.5])
+    with pytest.raises(ValueError, match=r"init_state must have shape \(2,\)"):
+        env.reset(seed=3, options={"init_state": [0.5]})
+
+
+def test_state_space_of_an_env_without_state_before_reset_leaves_seeding_alone() -> None:
+    env = InitStateWrapper(StateAfterResetEnv())
+    assert env.state_space.shape == (2,)  # read before any reset
+    obs, info = env.reset(seed=5)
+    expected, _ = StateAfterResetEnv().reset(seed=5)
+    np.testing.assert_array_equal(obs, expected)
+    np.testing.assert_array_equal(info["init_state"], expected)

@@ -1,0 +1,70 @@
+import gymnasium as gym
+import pytest
+
+from gymsamp.data import EnvSpec
+
+BOX2 = gym.spaces.Box(0.0, 1.0, (2,))
+BOX2X3 = gym.spaces.Box(0.0, 1.0, (2, 3))
+DISCRETE = gym.spaces.Discrete(2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"obs_labels": ("a",)},
+            r"obs_labels has 1 labels but must have 2 to match observation_space "
+            r"\(one per flat entry of shape \(2,\)\), got \('a',\)",
+        ),
+        (
+            {"act_labels": ("push", "pull")},
+            r"act_labels has 2 labels but must have 1 to match action_space "
+            r"\(one per flat entry of shape \(\)\)",
+        ),
+        (
+            {"state_space": BOX2X3, "state_labels": ("x", "y")},
+            r"state_labels has 2 labels but must have 6 to match state_space",
+        ),
+    ],
+)
+def test_labels_must_name_every_flat_entry_of_their_space(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        EnvSpec(BOX2, DISCRETE, **kwargs)
+
+
+def test_matching_labels_are_kept():
+    spec = EnvSpec(
+        BOX2,
+        DISCRETE,
+        obs_labels=["x", "v"],
+        act_labels=("push",),
+        state_space=BOX2X3,
+        state_labels=tuple("abcdef"),
+    )
+    assert (spec.obs_labels, spec.act_labels) == (("x", "v"), ("push",))
+    assert spec.state_labels == ("a", "b", "c", "d", "e", "f")
+
+
+def test_labels_of_spaces_without_a_shape_are_not_checked():
+    dict_space = gym.spaces.Dict({"a": BOX2})
+    assert EnvSpec(dict_space, DISCRETE, obs_labels=("a0",)).obs_labels == ("a0",)
+    # No state space: nothing to check the labels against.
+    assert EnvSpec(BOX2, DISCRETE, state_labels=("s",)).state_labels == ("s",)
+
+
+def test_from_env_leaves_out_labels_a_wrapper_made_unfit():
+    from gymnasium.wrappers import FlattenObservation, FrameStackObservation
+
+    from gymsamp.envs import InitStateWrapper
+
+    plain = EnvSpec.from_env(InitStateWrapper(gym.make("CartPole-v1")))
+    assert plain.obs_labels == ("x", "x_dot", "theta", "theta_dot")
+    # Three stacked frames: 12 entries, which the simulator's 4 labels no longer name.
+    stacked = FlattenObservation(
+        FrameStackObservation(InitStateWrapper(gym.make("CartPole-v1")), 3)
+    )
+    spec = EnvSpec.from_env(stacked)
+    assert spec.observation_space.shape == (12,)
+    assert spec.obs_labels is None
+    assert spec.state_labels == plain.state_labels  # the state is not reshaped
+    assert spec.state_space.shape == (4,)
