@@ -11,7 +11,7 @@ import ast
 import dataclasses
 import importlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -186,6 +186,8 @@ class EnvInfo:
     spec: Any  # EnvSpec with the adapter's labels
     nominal: dict[str, Any] | None
     state_shape: tuple[int, ...] | None
+    #: Checks domain-parameter values without an env (None: only the env can tell).
+    validator: Callable[[Mapping[str, Any]], object] | None = None
 
 
 class DrawWithFixed:
@@ -253,13 +255,14 @@ def probe_env(env_id: str, kwargs: Mapping[str, Any]) -> EnvInfo:
         raise CliError(f"cannot make {env_id!r}: {one_line(err)}") from None
     try:
         spec = EnvSpec.from_env(env)
-        nominal = state_shape = None
+        nominal = state_shape = validator = None
         if has_adapter(env):
             adapter = adapter_for(env)
             nominal = adapter.nominal_domain_param()
+            validator = adapter.domain_param_validator()
             state_shape = tuple(adapter.state_space.shape)
             spec = spec_with_adapter(spec, adapter)
-        return EnvInfo(env_id, type(env.unwrapped).__name__, spec, nominal, state_shape)
+        return EnvInfo(env_id, type(env.unwrapped).__name__, spec, nominal, state_shape, validator)
     finally:
         env.close()
 
@@ -284,3 +287,26 @@ def check_param_names(info: EnvInfo, names: Sequence[str], option: str) -> None:
 def one_line(err: BaseException | str) -> str:
     text = str(err).strip() or type(err).__name__
     return " ".join(text.splitlines()[0].split()) if text else text
+
+
+def check_param_values(info: EnvInfo, params: Mapping[str, float], option: str) -> None:
+    """Refuse values the env's adapter refuses (one line, exit code 2) before sampling starts."""
+    if info.validator is None or not params:
+        return
+    try:
+        info.validator(params)
+    except (TypeError, ValueError) as err:
+        raise CliError(f"{option}: {one_line(err)}", 2) from None
+
+
+def check_distribution_range(info: EnvInfo, name: str, param: Any, text: str) -> None:
+    """Refuse a uniform distribution whose range holds values the env refuses (a normal one
+    has no bounds to check: a refused draw fails the run with the env's message)."""
+    halfspan = getattr(param, "halfspan", None)
+    if halfspan is None:
+        return
+    low, high = param.mean - halfspan, param.mean + halfspan
+    for value in (low, high):
+        check_param_values(
+            info, {name: value}, f"--randomize {name}={text} draws from {low:g} to {high:g}"
+        )

@@ -44,7 +44,9 @@ from gymsamp._cli_inputs import (
     DrawWithFixed,
     EnvInfo,
     EnvMaker,
+    check_distribution_range,
     check_param_names,
+    check_param_values,
     one_line,
     parse_distribution,
     parse_env_kwargs,
@@ -98,6 +100,12 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     check_param_names(info, list(fixed), "--domain-param")
     check_param_names(info, [name for name, _, _ in randomized], "--randomize")
     check_param_names(info, list(grid), "--grid")
+    # Values the env would refuse fail here, not as a worker's error mid-run.
+    check_param_values(info, fixed, "--domain-param")
+    for name, param, text in randomized:
+        check_distribution_range(info, name, param, text)
+    for point in param_grid(grid) if grid else ():
+        check_param_values(info, {**fixed, **point}, "--grid")
     if init_state is not None:
         if info.state_shape is None:
             raise CliError(f"--init-state: the state of {info.env_id} cannot be set (no adapter)")

@@ -454,6 +454,22 @@ ERRORS = [
         2,
         "parameter set more than once: length",
     ),
+    (
+        ["sample", "CartPole-v1", "--domain-param", "length=-1"],
+        2,
+        "--domain-param: domain_param['length'] must be a finite real number > 0, got -1.0",
+    ),
+    (
+        ["sample", "CartPole-v1", "--grid", "length=1:0:3"],
+        2,
+        "--grid: domain_param['length'] must be a finite real number > 0, got 0.0",
+    ),
+    (
+        ["sample", "CartPole-v1", "--randomize", "length=uniform:0.1,0.5"],
+        2,
+        "--randomize length=uniform(mean=0.1, halfspan=0.5) draws from -0.4 to 0.6: "
+        "domain_param['length'] must be a finite real number > 0, got -0.4",
+    ),
     (["sample"], 2, "the following arguments are required: ENV"),
     (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
     (["info", "/no/such/file.npz"], 1, "cannot read '/no/such/file.npz': no such file"),

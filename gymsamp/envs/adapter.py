@@ -73,6 +73,12 @@ class SimAdapter(abc.ABC):
     def set_domain_param(self, domain_param: Mapping[str, Any]) -> None:
         """Apply a complete parameter dict and recompute derived quantities."""
 
+    def domain_param_validator(self) -> Callable[[Mapping[str, Any]], object] | None:
+        """A function that raises ``TypeError`` / ``ValueError`` for a parameter dict that
+        :meth:`set_domain_param` would refuse, without an env (samplers check their payloads
+        with it before any sub-env runs; it pickles). None: only the env itself can tell."""
+        return None
+
     @property
     @abc.abstractmethod
     def state_space(self) -> gym.spaces.Box:

@@ -14,7 +14,7 @@ state are reported in the reset ``info`` under the same keys.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, SupportsFloat
 
 import gymnasium as gym
@@ -121,6 +121,11 @@ class DomainParamWrapper(gym.Wrapper[Any, Any, Any, Any]):
                 f"{type(self.env.unwrapped).__name__} are {sorted(self._nominal)}"
             )
         return {**self._nominal, **domain_param}
+
+    def domain_param_validator(self) -> Callable[[Mapping[str, Any]], object] | None:
+        """The adapter's check of parameter values without an env, or None (see
+        :meth:`~gymsamp.envs.SimAdapter.domain_param_validator`)."""
+        return self._adapter.domain_param_validator()
 
     def apply_domain_param(self, domain_param: Mapping[str, Any] | None) -> dict[str, Any]:
         """Apply ``domain_param`` (nominal for names left out) now; returns the full dict."""

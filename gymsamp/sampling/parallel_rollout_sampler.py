@@ -232,6 +232,9 @@ class ParallelRolloutSampler(SamplerBase):
             self.step_cost_us = _probe_step_cost(probe) if measure else None
             params = find_wrapper(probe, DomainParamWrapper)
             self.nominal_domain_param = None if params is None else params.nominal_domain_param
+            self.domain_param_validator = (
+                None if params is None else params.domain_param_validator()
+            )
         finally:
             probe.close()
         self.policy = as_policy(self._policy_source, self.env_spec)
@@ -373,6 +376,8 @@ class ParallelRolloutSampler(SamplerBase):
 
         Raises:
             TypeError: Payloads set something but the env has no simulator adapter.
+            TypeError / ValueError: A domain-parameter value the env's adapter refuses (e.g.
+                a negative mass), where the adapter can tell without an env.
             ValueError: An unknown domain-parameter name, or an initial state that is not finite
                 or has the wrong shape.
         """
@@ -393,6 +398,14 @@ class ParallelRolloutSampler(SamplerBase):
                     f"{param_name} must use the domain-parameter names of {self.env_id} "
                     f"({valid}), got unknown names {unknown}"
                 )
+            param = options.get("domain_param")
+            if param and self.domain_param_validator is not None:
+                try:  # here, not as a sub-env's error once workers run
+                    self.domain_param_validator(param)
+                except (TypeError, ValueError) as err:
+                    raise type(err)(
+                        f"{param_name} must hold values {self.env_id} accepts: {err}"
+                    ) from None
             state = options.get("init_state")
             if state is not None and shape is not None and state.shape != shape:
                 raise ValueError(

@@ -10,7 +10,7 @@ workers start quickly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, SupportsFloat
 
@@ -117,6 +117,8 @@ class EnvInfo:
     env_id: str
     nominal_domain_param: dict[str, Any] | None
     vectorization_used: str
+    #: Checks parameter values without an env (None: only the env can tell).
+    domain_param_validator: Callable[[Mapping[str, Any]], object] | None
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,7 @@ def setup_worker(
         env_id=sampler.env_id,
         nominal_domain_param=sampler.nominal_domain_param,
         vectorization_used=sampler.vectorization_used,
+        domain_param_validator=sampler.domain_param_validator,
     )
 
 

@@ -389,6 +389,15 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             )
         if not np.all(np.isfinite(rows)):
             raise ValueError(f"dp_values must be finite, got {rows.tolist()}")
+        validator = self._info.domain_param_validator
+        if validator is not None:  # here, not as a worker's error (e.g. a prior too wide)
+            for b, row in enumerate(rows.tolist()):
+                try:
+                    validator(dict(zip(self.dp_names, row, strict=True)))
+                except (TypeError, ValueError) as err:
+                    raise ValueError(
+                        f"dp_values row {b} must hold values {self._info.env_id} accepts: {err}"
+                    ) from None
         return rows, single
 
     # -- workers ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 from typing import Any
 
 import gymnasium as gym
@@ -211,6 +212,11 @@ def test_invalid_values_raise(value: Any, error: type[Exception], match: str) ->
     with pytest.raises(error, match=match):
         adapter.set_domain_param({"masspole": value})
     assert adapter.get_domain_param() == NOMINAL["CartPole-v1"][1]
+    # The env-free validator (what samplers check payloads with) refuses the same, and pickles.
+    validator = pickle.loads(pickle.dumps(adapter.domain_param_validator()))
+    with pytest.raises(error, match=match):
+        validator({"masspole": value})
+    assert validator({"masspole": 0.3})["masspole"] == 0.3
 
 
 def test_numpy_scalars_and_one_element_arrays_are_accepted() -> None:

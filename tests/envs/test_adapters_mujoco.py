@@ -201,6 +201,8 @@ def test_invalid_values_raise(name: str, value: float, match: str) -> None:
     _, adapter = _make()
     with pytest.raises(ValueError, match=match):
         adapter.set_domain_param({name: value})
+    with pytest.raises(ValueError, match=match):  # the env-free check samplers use
+        adapter.domain_param_validator()({name: value})
 
 
 # --- physics ----------------------------------------------------------------------------------

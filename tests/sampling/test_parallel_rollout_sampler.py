@@ -205,6 +205,21 @@ class TestPayloads:
             rollouts = sampler.sample(init_states=np.array([[2.0], [4.0]]))
             assert [ro.observations[0, 0] for ro in rollouts] == [2.0, 4.0]
 
+    def test_domain_parameter_values_the_adapter_refuses_are_refused_here(self):
+        policy = IdlePolicy(gym.spaces.Discrete(2))
+        with ParallelRolloutSampler(
+            "CartPole-v1", policy, 2, min_rollouts=2, vectorization="async"
+        ) as sampler:
+            with pytest.raises(
+                ValueError,
+                match=r"^domain_params must hold values CartPole-v1 accepts: "
+                r"domain_param\['masspole'\] must be a finite real number > 0, got -1",
+            ):
+                sampler.sample(domain_params=[{"masspole": 0.2}, {"masspole": -1}])
+            assert sampler._envs is None  # no worker was started for it
+            rollouts = sampler.sample(domain_params=[{"masspole": 0.2}])
+        assert [ro.rollout_info["domain_param"]["masspole"] for ro in rollouts] == [0.2, 0.2]
+
     def test_env_without_adapter_refuses_payloads(self):
         class Plain(gym.Env):
             observation_space = gym.spaces.Box(-1, 1, (1,))

@@ -246,6 +246,20 @@ def test_check_domain_params_compares_rollout_info_with_the_command():
             sim.check_domain_params(ro, np.array([1.4]), ["mass"])
 
 
+def test_parameter_rows_the_simulator_refuses_are_named_before_any_worker_runs():
+    emb = BayesSimEmbedding(sbi_env_spec("Pendulum-v1"), 3)
+    with SimRolloutSamplerForSBI(
+        "Pendulum-v1", LinearPolicy((3, 1)), {0: "m"}, emb, num_segments=1, seed=0
+    ) as sim:
+        with pytest.raises(
+            ValueError,
+            match=r"^dp_values row 1 must hold values Pendulum-v1 accepts: "
+            r"domain_param\['m'\] must be a finite real number > 0, got -1.0$",
+        ):
+            sim(torch.tensor([[1.0], [-1.0]]))
+        assert sim(torch.tensor([[1.0], [0.5]])).shape == (2, emb.dim_output)
+
+
 def test_bad_input_is_named():
     real = [record()]
     emb = BayesSimEmbedding(PM_SPEC, 3)

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -188,6 +189,11 @@ class AttributeParamAdapter(SimAdapter):
 
     def get_domain_param(self) -> dict[str, float]:
         return {name: float(getattr(self.env, p.attr)) for name, p in self.PARAMS.items()}
+
+    def domain_param_validator(self) -> Callable[[Mapping[str, Any]], object]:
+        return functools.partial(
+            validate_domain_param, rules=dict(self._rules), nominal=dict(self._nominal)
+        )
 
     def set_domain_param(self, domain_param: Mapping[str, Any]) -> None:
         values = validate_domain_param(domain_param, self._rules, self._nominal)

@@ -6,7 +6,8 @@ therefore imports it only when a MuJoCo env is actually adapted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,6 +191,11 @@ class MujocoAdapter(SimAdapter):
         for name, (attr, index, _) in self._fields.items():
             values[name] = float(getattr(model, attr)[index])
         return values
+
+    def domain_param_validator(self) -> Callable[[Mapping[str, Any]], object]:
+        return functools.partial(
+            validate_domain_param, rules=dict(self._rules), nominal=dict(self._nominal.params)
+        )
 
     def set_domain_param(self, domain_param: Mapping[str, Any]) -> None:
         values = validate_domain_param(domain_param, self._rules, self._nominal.params)
