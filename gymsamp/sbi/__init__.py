@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     )
     from gymsamp.sbi.rnn_embedding import RNNEmbedding
     from gymsamp.sbi.rollout_data import sbi_env_spec
-    from gymsamp.sbi.samplers import RolloutSamplerForSBI, SimRolloutSamplerForSBI
+    from gymsamp.sbi.sampler_base import RolloutSamplerForSBI
+    from gymsamp.sbi.samplers import SimRolloutSamplerForSBI
     from gymsamp.sbi.target_samplers import RealRolloutSamplerForSBI, RecRolloutSamplerForSBI
 
 # Public name -> module that defines it, imported on first access.
@@ -45,7 +46,7 @@ _NAMES = {
     "RNNEmbedding": "gymsamp.sbi.rnn_embedding",
     "RealRolloutSamplerForSBI": "gymsamp.sbi.target_samplers",
     "RecRolloutSamplerForSBI": "gymsamp.sbi.target_samplers",
-    "RolloutSamplerForSBI": "gymsamp.sbi.samplers",
+    "RolloutSamplerForSBI": "gymsamp.sbi.sampler_base",
     "SimRolloutSamplerForSBI": "gymsamp.sbi.samplers",
     "sbi_env_spec": "gymsamp.sbi.rollout_data",
 }

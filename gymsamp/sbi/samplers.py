@@ -5,16 +5,16 @@ the ``B`` rows run in parallel on the workers of a :class:`~gymsamp.sampling.Sam
 stepping several sub-envs of a :class:`~gymsamp.sampling.ParallelRolloutSampler`, with results
 independent of the number of workers. With recorded target-domain rollouts every simulated
 segment starts from the recorded state and (by default) replays the recorded actions. The
-target-domain counterparts live in :mod:`gymsamp.sbi.target_samplers`; the data layout is
-described in :mod:`gymsamp.sbi.rollout_data`.
+target-domain counterparts live in :mod:`gymsamp.sbi.target_samplers`, their common base in
+:mod:`gymsamp.sbi.sampler_base`; the data layout is described in
+:mod:`gymsamp.sbi.rollout_data`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -23,7 +23,6 @@ from gymsamp._checks import check_int
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.sampling import SamplerPool
 from gymsamp.sampling.parallel_rollout_sampler import check_backend_options
-from gymsamp.sampling.sampler import Closable
 from gymsamp.sampling.seeding import call_seed, check_seed
 from gymsamp.sampling.vector_envs import VECTORIZATIONS
 from gymsamp.sbi._workers import (
@@ -40,7 +39,6 @@ from gymsamp.sbi._workers import (
 from gymsamp.sbi.embeddings import Embedding
 from gymsamp.sbi.rollout_data import (
     actions_of,
-    check_segments,
     data_width,
     float_field,
     pad_series,
@@ -48,23 +46,9 @@ from gymsamp.sbi.rollout_data import (
     segment_edges,
     state_space_of,
 )
+from gymsamp.sbi.sampler_base import RolloutSamplerForSBI, embed_data, with_target_data
 
 __all__ = ["RolloutSamplerForSBI", "SimRolloutSamplerForSBI", "embed_data", "with_target_data"]
-
-_Sampler = TypeVar("_Sampler", bound="RolloutSamplerForSBI")
-
-
-def embed_data(embedding: Embedding, data: np.ndarray) -> torch.Tensor:
-    """Features of ``(B, R, T, D)`` data: ``(B, R * dim_output)`` in torch's default dtype."""
-    with torch.no_grad():
-        return embedding(Embedding.pack(torch.from_numpy(np.ascontiguousarray(data))))
-
-
-def with_target_data(embedding: Embedding, sim: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Put the target data next to the simulated data if the embedding compares the two."""
-    if not embedding.requires_target_domain_data:
-        return sim
-    return np.concatenate([sim, np.broadcast_to(target, sim.shape)], axis=-1)
 
 
 class _Segment(NamedTuple):
@@ -73,78 +57,6 @@ class _Segment(NamedTuple):
     rollout: int  # index into rollouts_real
     init_state: np.ndarray
     actions: np.ndarray  # recorded (applied) actions, (L, *action_shape)
-
-
-# --------------------------------------------------------------------------------------------
-# Base class
-# --------------------------------------------------------------------------------------------
-
-
-class RolloutSamplerForSBI(Closable, ABC):
-    """Base of the samplers: an env, a policy, an embedding and how rollouts are segmented.
-
-    The features of every rollout are concatenated, so all rollouts must yield the same
-    number of features (for the time-series embeddings: have equal length). Samplers are
-    context managers; :meth:`close` ends any worker processes.
-
-    Args:
-        env: An env id, a factory or a ``gymnasium.Env`` instance.
-        policy: Anything :func:`gymsamp.policies.as_policy` accepts.
-        embedding: Turns rollout data into features.
-        num_segments: Number of segments each target-domain rollout is cut into; every
-            simulated segment starts from the recorded state. Give this or ``len_segments``.
-        len_segments: Length of those segments (the last one may be shorter).
-        stop_on_done: True ends a rollout at the env's episode end (shorter data is
-            zero-padded); False runs on to the segment's end.
-
-    Example:
-        >>> from gymsamp.sbi import sbi_env_spec
-        >>> RolloutSamplerForSBI.get_dim_data(sbi_env_spec("Pendulum-v1"))  # 2 states + 1 action
-        3
-    """
-
-    def __init__(
-        self,
-        env: Any,
-        policy: Any,
-        embedding: Embedding,
-        num_segments: int | None = None,
-        len_segments: int | None = None,
-        stop_on_done: bool = True,
-    ) -> None:
-        if not isinstance(embedding, Embedding):
-            raise TypeError(
-                f"embedding must be a gymsamp.sbi.Embedding, got {type(embedding).__name__}"
-            )
-        check_segments(num_segments, len_segments)
-        if not isinstance(stop_on_done, bool):
-            raise TypeError(f"stop_on_done must be a bool, got {stop_on_done!r}")
-        self._env = env
-        self._policy = policy
-        self._embedding = embedding
-        self.num_segments = None if num_segments is None else int(num_segments)
-        self.len_segments = None if len_segments is None else int(len_segments)
-        self.stop_on_done = stop_on_done
-
-    @property
-    def embedding(self) -> Embedding:
-        """The embedding that turns rollouts into features."""
-        return self._embedding
-
-    @abstractmethod
-    def __call__(self, dp_values: Any) -> Any:
-        """Features for the given domain parameters (see the subclasses)."""
-
-    @staticmethod
-    def get_dim_data(spec: EnvSpec) -> int:
-        """Columns of one time step of data: the states' (else the observations') entries plus
-        the action's (see :func:`sbi_env_spec`)."""
-        if not isinstance(spec, EnvSpec):
-            raise TypeError(f"spec must be a gymsamp.data.EnvSpec, got {type(spec).__name__}")
-        return data_width(state_space_of(spec)) + data_width(spec.action_space)
-
-    def close(self) -> None:
-        """Release resources (worker processes); the sampler stays usable."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from gymsamp.sampling import rollout
 from gymsamp.sampling.seeding import check_seed
 from gymsamp.sbi.embeddings import Embedding
 from gymsamp.sbi.rollout_data import rollout_series
-from gymsamp.sbi.samplers import RolloutSamplerForSBI, embed_data, with_target_data
+from gymsamp.sbi.sampler_base import RolloutSamplerForSBI, embed_data, with_target_data
 
 __all__ = ["RealRolloutSamplerForSBI", "RecRolloutSamplerForSBI"]
 
