@@ -321,13 +321,19 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         """
         options: dict[str, Any]
         if self.backend == "ray":
-            options = {"num_workers": self.num_workers, "vectorization": self.vectorization}
-            options.update(backend="ray", envs_per_actor=ENVS_PER_WORKER)
+            workers = 1
+            options = dict(
+                num_workers=self.num_workers,
+                vectorization=self.vectorization,
+                backend="ray",
+                envs_per_actor=ENVS_PER_WORKER,
+            )
         else:
+            workers = self.num_workers
             # Sub-env processes inside worker processes would only compete for the CPUs.
             vectorization = "sync" if self.vectorization == "auto" else self.vectorization
             options = {"num_workers": ENVS_PER_WORKER, "vectorization": vectorization}
-        pool = SamplerPool(1 if self.backend == "ray" else self.num_workers)
+        pool = SamplerPool(workers)
         try:
             infos = pool.invoke_all(
                 setup_worker, self._factory, self._policy, self._embedding.spec, options
