@@ -52,6 +52,8 @@ TRUTH = {"m": 1.3, "l": 0.8}
 PRIOR_LOW = {"m": 0.5, "l": 0.5}
 PRIOR_HIGH = {"m": 2.0, "l": 1.5}
 DP_MAPPING = {0: "m", 1: "l"}
+QUANTITIES = {"m": "mass", "l": "length"}
+UNITS = {"m": "kg", "l": "m"}
 
 
 def real_pendulum() -> gym.Env[Any, Any]:
@@ -92,12 +94,20 @@ def plot_marginals(samples: np.ndarray, path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    fig, axes = plt.subplots(1, len(DP_MAPPING), figsize=(8, 3))
+    fig, axes = plt.subplots(1, len(DP_MAPPING), figsize=(8, 3.4))
     for j, name in DP_MAPPING.items():
-        axes[j].hist(samples[:, j], bins=40, range=(PRIOR_LOW[name], PRIOR_HIGH[name]))
+        low, high = PRIOR_LOW[name], PRIOR_HIGH[name]
+        axes[j].hist(samples[:, j], bins=40, range=(low, high), label="posterior samples")
         axes[j].axvline(TRUTH[name], color="k", linestyle="--", label="truth")
-        axes[j].set_xlabel(name)
-    axes[0].legend()
+        axes[j].set_xlim(low, high)  # the prior's support
+        axes[j].set_xlabel(f"{QUANTITIES[name]} {name} [{UNITS[name]}]")
+        axes[j].set_yticks([])  # sample counts say nothing here; the shape does
+    axes[0].set_ylabel("posterior density")
+    axes[0].legend(loc="upper left", fontsize="small")
+    fig.suptitle(
+        f"Pendulum-v1: NPE posterior marginals from {len(samples)} samples "
+        "(x axes span the uniform prior)"
+    )
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -11,7 +11,9 @@ import ast
 import dataclasses
 import importlib
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,7 @@ __all__ = [
     "DrawWithFixed",
     "EnvInfo",
     "EnvMaker",
+    "check_output_file",
     "check_param_names",
     "one_line",
     "parse_distribution",
@@ -152,6 +155,30 @@ def _literal(text: str) -> Any:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text  # a plain string
+
+
+def check_output_file(text: str, option: str, example: str) -> None:
+    """Refuse an output path that cannot be written as a file, before any work is done.
+
+    Example:
+        >>> check_output_file("runs/", "--out", "runs/rollouts.npz")
+        Traceback (most recent call last):
+        ...
+        gymsamp._cli_inputs.CliError: --out must be a file path such as runs/rollouts.npz, \
+got 'runs/' (a folder)
+    """
+    path = Path(text)
+    if text.endswith(("/", os.sep)) or path.is_dir():
+        raise CliError(
+            f"{option} must be a file path such as {example}, got {text!r} (a folder)", 2
+        )
+    folder = path.parent
+    while not folder.is_dir():  # the folders still to create must not be files
+        if folder.exists():
+            raise CliError(f"{option} {text!r}: {str(folder)!r} is a file, not a folder", 2)
+        folder = folder.parent
+    if not os.access(folder, os.W_OK):
+        raise CliError(f"{option} {text!r}: the folder {str(folder)!r} is not writable", 2)
 
 
 def parse_env_kwargs(pairs: Sequence[str] | None) -> dict[str, Any]:

@@ -45,6 +45,7 @@ from gymsamp._cli_inputs import (
     EnvInfo,
     EnvMaker,
     check_distribution_range,
+    check_output_file,
     check_param_names,
     check_param_values,
     one_line,
@@ -79,6 +80,10 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from gymsamp.envs import DomainRandomizer, param_grid
 
     epsilon = _check_epsilon(args.cvar)
+    if args.out:
+        check_output_file(args.out, "--out", "runs/rollouts.npz")
+    if args.plot:
+        check_output_file(args.plot, "--plot", "runs/rollouts.png")
     kwargs = parse_env_kwargs(args.env_kwarg)
     fixed = parse_fixed_params(args.domain_param)
     randomized = [parse_distribution(text) for text in args.randomize or ()]
@@ -323,6 +328,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     epsilon = _check_epsilon(args.cvar)
+    check_output_file(args.output, "--output", "runs/rollouts.png")
     rollouts = _load(args.file)
     if args.states and "states" not in rollouts[0].data_names:
         raise CliError(f"{args.file} holds no states (sample with --record-states to record them)")

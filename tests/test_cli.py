@@ -470,6 +470,14 @@ ERRORS = [
         "--randomize length=uniform(mean=0.1, halfspan=0.5) draws from -0.4 to 0.6: "
         "domain_param['length'] must be a finite real number > 0, got -0.4",
     ),
+    (
+        ["sample", "CartPole-v1", "--out", "runs/"],
+        2,
+        "--out must be a file path such as runs/rollouts.npz, got 'runs/' (a folder)",
+    ),
+    (["sample", "CartPole-v1", "--plot", "."], 2, "--plot must be a file path such as"),
+    (["plot", "x.npz", "-o", "/"], 2, "--output must be a file path such as"),
+    (["sample", "CartPole-v1", "--out", f"{__file__}/x.npz"], 2, f"{__file__!r} is a file, not"),
     (["sample"], 2, "the following arguments are required: ENV"),
     (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
     (["info", "/no/such/file.npz"], 1, "cannot read '/no/such/file.npz': no such file"),

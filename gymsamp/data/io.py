@@ -302,11 +302,17 @@ def _write(path: str | os.PathLike[str], kind: str, content: Any, compress: bool
     members = dict(encoder.arrays)
     members[_META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     # Write beside the target and rename, so a crash never leaves a half-written file.
+    if path.is_dir():
+        raise ValueError(f"path must be a file path, got {str(path)!r} (a folder)")
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        save: Any = np.savez_compressed if compress else np.savez
-        save(f, **members)
-    tmp.replace(path)
+    try:
+        with open(tmp, "wb") as f:
+            save: Any = np.savez_compressed if compress else np.savez
+            save(f, **members)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # no half-written file left behind
+        raise
     return path
 
 

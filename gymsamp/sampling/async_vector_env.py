@@ -17,7 +17,7 @@ from gymnasium.vector.async_vector_env import AsyncState
 from gymnasium.vector.async_vector_env import _async_worker as _gymnasium_async_worker
 from gymnasium.vector.utils import iterate
 
-from gymsamp.sampling.errors import WorkerError
+from gymsamp.sampling.errors import LateSubEnvsError, WorkerError
 from gymsamp.sampling.queued_reset import check_env_index, reset_in_step
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.start_method import global_start_method_kept
@@ -212,10 +212,14 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
             )
 
     def _poll_pipe_envs(self, timeout: float | None = None) -> bool:
-        ready = super()._poll_pipe_envs(timeout)
-        if not ready:  # late replies would be read as the next ones
-            self._failure = (f"a call timed out (timeout={timeout} s)", None)
-        return ready
+        """Gymnasium's wait for every reply; on a timeout, names the sub-envs still silent."""
+        if super()._poll_pipe_envs(timeout):
+            return True
+        self._failure = (f"a call timed out (timeout={timeout} s)", None)  # late replies
+        late = [i for i, pipe in enumerate(self.parent_pipes) if pipe is None or not pipe.poll()]
+        call = self._state.value  # "step", "reset" or "call"
+        self._state = AsyncState.DEFAULT  # as Gymnasium leaves it after a timeout
+        raise LateSubEnvsError(call, timeout, late)
 
     def queue_reset(
         self, index: int, *, seed: int | None = None, options: dict[str, Any] | None = None

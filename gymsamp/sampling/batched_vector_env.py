@@ -55,7 +55,7 @@ from gymsamp.sampling.batched_worker import (
     tree_apply,
     write_message,
 )
-from gymsamp.sampling.errors import WorkerError
+from gymsamp.sampling.errors import LateSubEnvsError, WorkerError
 from gymsamp.sampling.handshake import REPLY, REQUEST, Handshake
 from gymsamp.sampling.observations import copy_batch
 from gymsamp.sampling.queued_reset import check_call_name, check_env_index
@@ -298,7 +298,9 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         workers, self._pending_reset = self._pending_reset, None
         if workers is None or self._state != _WAITING:
             raise gym.error.NoAsyncCallError("reset_wait called without reset_async", "reset")
-        replies = self._decode(dict(zip(workers, self._receive(workers, timeout), strict=True)))
+        replies = self._decode(
+            dict(zip(workers, self._receive(workers, timeout, "reset"), strict=True))
+        )
         infos: dict[str, Any] = {}
         for w, reply in replies.items():
             self._store(w, reply, infos)
@@ -357,7 +359,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         """The step results; ``multiprocessing.TimeoutError`` after ``timeout`` seconds."""
         if self._state != _WAITING or self._pending_reset is not None:
             raise gym.error.NoAsyncCallError("step_wait called without step_async", "step")
-        replies = self._receive(self._blocks, timeout)
+        replies = self._receive(self._blocks, timeout, "step")
         infos: dict[str, Any] = {}
         if any(replies):  # skipped in the common case: every info empty, obs shared
             for w, reply in self._decode(dict(enumerate(replies))).items():
@@ -466,7 +468,9 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
     ) -> dict[int, tuple[Any, Any]]:
         """Send a command to each worker (one for all, or one each); their decoded replies."""
         targets = self._post(*commands, workers=workers)
-        return self._decode(dict(zip(targets, self._receive(targets, timeout), strict=True)))
+        return self._decode(
+            dict(zip(targets, self._receive(targets, timeout, commands[0][0]), strict=True))
+        )
 
     def _post(self, *commands: tuple[str, Any], workers: Iterable[int] | None = None) -> list[int]:
         """Send a command to each worker (one for all, or one each); the workers sent to."""
@@ -493,8 +497,9 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
             self._state = _BROKEN
             raise self._death(w) from None
 
-    def _receive(self, workers: Sequence[int], timeout: float | None) -> list[bytes]:
-        """One raw reply from each worker, in order; broken unless all arrive in time."""
+    def _receive(self, workers: Sequence[int], timeout: float | None, call: str) -> list[bytes]:
+        """One raw reply from each worker to ``call``, in order; broken unless all arrive in
+        time."""
         replies: dict[int, bytes] = {}
         dead = []
         if self._local is not None and self.num_workers in workers:
@@ -514,8 +519,11 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
                 self._state = _BROKEN  # late replies would be read as the next ones
                 late = [v for v in workers if v not in replies and v not in dead]
                 late = [v for v in late if v == w or not self._replied(v)]
-                raise multiprocessing.TimeoutError(
-                    f"workers {late} did not answer within {timeout} s"
+                raise LateSubEnvsError(
+                    call,
+                    timeout,
+                    [i for v in late for i in range(*self._bounds[v])],
+                    worker_index=late[0] if len(late) == 1 else None,
                 ) from None
             except (EOFError, OSError):  # the worker died
                 dead.append(w)

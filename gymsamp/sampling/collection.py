@@ -204,7 +204,7 @@ class Collection:
         try:
             obs, infos = self.envs.reset_wait(timeout=self.step_timeout)
         except multiprocessing.TimeoutError as err:
-            raise StepTimeoutError.of_call("reset", self.step_timeout) from err
+            raise StepTimeoutError.of_call("reset", self.step_timeout, err) from err
         return obs, self.per_env(infos)
 
     def _start_policy(self, started: list[int], jobs: list[RolloutJob]) -> None:
@@ -297,7 +297,7 @@ class Collection:
                 timeout=self.step_timeout
             )
         except multiprocessing.TimeoutError as err:
-            raise StepTimeoutError.of_call("step", self.step_timeout) from err
+            raise StepTimeoutError.of_call("step", self.step_timeout, err) from err
         action.dt_step = time.perf_counter() - action.sent_at
         return obs, rewards, terminated, truncated, self.per_env(infos)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["StepTimeoutError", "WorkerError"]
+import multiprocessing
+from collections.abc import Iterable
+
+__all__ = ["LateSubEnvsError", "StepTimeoutError", "WorkerError"]
 
 
 class WorkerError(RuntimeError):
@@ -57,6 +60,49 @@ def _rebuild(
     )
 
 
+class LateSubEnvsError(multiprocessing.TimeoutError):
+    """A timed-out call of gymsamp's vector envs, naming who did not answer.
+
+    A ``multiprocessing.TimeoutError``, as Gymnasium's ``step_wait(timeout)`` raises.
+
+    Args:
+        call: The call that timed out (``"step"``, ``"reset"``).
+        timeout: Its timeout in seconds.
+        env_indices: The sub-envs that did not answer (a hanging worker's whole block).
+        worker_index: The worker process that did not answer, where sub-envs share one.
+
+    Example:
+        >>> print(LateSubEnvsError("step", 2.0, [1, 3]))
+        sub-envs 1, 3 did not finish their step within 2.0 s
+        >>> print(LateSubEnvsError("reset", 2.0, range(4), worker_index=0))
+        worker 0 (sub-envs 0..3) did not finish its reset within 2.0 s
+    """
+
+    def __init__(
+        self,
+        call: str,
+        timeout: float | None,
+        env_indices: Iterable[int],
+        *,
+        worker_index: int | None = None,
+    ) -> None:
+        self.call = call
+        self.env_indices = list(env_indices)
+        self.worker_index = worker_index
+        super().__init__(self.describe(f"{timeout} s"))
+
+    def describe(self, limit: str) -> str:
+        """``"<who> did not finish its <call> within <limit>"``."""
+        first, last = self.env_indices[0], self.env_indices[-1]
+        if len(self.env_indices) == 1:
+            who, whose = f"sub-env {first}", "its"
+        elif self.worker_index is not None:  # a worker's block is a range of sub-envs
+            who, whose = f"worker {self.worker_index} (sub-envs {first}..{last})", "its"
+        else:
+            who, whose = "sub-envs " + ", ".join(map(str, self.env_indices)), "their"
+        return f"{who} did not finish {whose} {self.call} within {limit}"
+
+
 class StepTimeoutError(WorkerError):
     """A sub-env did not answer within the sampler's step timeout (it hangs).
 
@@ -65,9 +111,24 @@ class StepTimeoutError(WorkerError):
         True
         >>> print(StepTimeoutError.of_call("step", 2.0))
         a sub-env did not finish its step within step_timeout=2.0 s
+        >>> err = StepTimeoutError.of_call("step", 2.0, LateSubEnvsError("step", 2.0, [3]))
+        >>> print(err), err.env_index
+        sub-env 3 did not finish its step within step_timeout=2.0 s
+        (None, 3)
     """
 
     @classmethod
-    def of_call(cls, call: str, step_timeout: float | None) -> StepTimeoutError:
-        """The error for a vector env's ``call`` (``"step"``, ``"reset"``) that timed out."""
-        return cls(f"a sub-env did not finish its {call} within step_timeout={step_timeout} s")
+    def of_call(
+        cls, call: str, step_timeout: float | None, late: BaseException | None = None
+    ) -> StepTimeoutError:
+        """The error for a vector env's ``call`` (``"step"``, ``"reset"``) that timed out;
+        ``late``: the vector env's own timeout error, which may name the sub-envs."""
+        limit = f"step_timeout={step_timeout} s"
+        if not isinstance(late, LateSubEnvsError):
+            return cls(f"a sub-env did not finish its {call} within {limit}")
+        indices = late.env_indices
+        return cls(
+            late.describe(limit),
+            env_index=indices[0] if len(indices) == 1 else None,
+            worker_index=late.worker_index,
+        )

@@ -18,7 +18,12 @@ from gymnasium.vector.utils import batch_space, create_empty_array
 
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.observations import copy_batch, set_sub_env
-from gymsamp.sampling.queued_reset import check_call_name, check_env_index, step_sub_env
+from gymsamp.sampling.queued_reset import (
+    check_call_name,
+    check_env_index,
+    failed_in_reset,
+    step_sub_env,
+)
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.sub_env_infos import PerEnvInfos
 
@@ -174,7 +179,7 @@ class InProcessVectorEnv(PerEnvInfos, VectorEnv):
                     env, i, actions[i], mode=mode, queued=queued, pending=pending
                 )
             except Exception as err:
-                raise self._fail(i, "step", err) from err
+                raise self._fail(i, "reset" if failed_in_reset(err) else "step", err) from err
             if array_obs:
                 batch[i] = obs
             else:

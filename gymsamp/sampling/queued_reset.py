@@ -36,7 +36,13 @@ from gymnasium.vector import AutoresetMode
 from gymsamp.sampling.observations import copy_batch
 from gymsamp.sampling.sub_env_infos import owned_info
 
-__all__ = ["QueuedResetVectorEnv", "check_env_index", "reset_in_step", "step_sub_env"]
+__all__ = [
+    "QueuedResetVectorEnv",
+    "check_env_index",
+    "failed_in_reset",
+    "reset_in_step",
+    "step_sub_env",
+]
 
 
 @runtime_checkable
@@ -156,7 +162,7 @@ def step_sub_env(
     """
     if pending and index in pending:
         pending.discard(index)
-        obs, info = env.reset()
+        obs, info = _reset_pending(env)
         return obs, 0.0, False, False, info
     obs, reward, terminated, truncated, info = env.step(action)
     if terminated or truncated:
@@ -168,3 +174,23 @@ def step_sub_env(
         elif mode == AutoresetMode.NEXT_STEP:
             pending.add(index)
     return obs, reward, terminated, truncated, info
+
+
+def _reset_pending(env: gym.Env[Any, Any]) -> tuple[Any, dict[str, Any]]:
+    """``NEXT_STEP``'s reset in the step after an episode end (its own frame: see
+    :func:`failed_in_reset`)."""
+    return env.reset()
+
+
+_RESETS_IN_STEP = {reset_in_step.__code__, _reset_pending.__code__}
+
+
+def failed_in_reset(err: BaseException) -> bool:
+    """Whether ``err``, raised by :func:`step_sub_env`, came from a reset inside the step
+    (for error messages: the step itself went through)."""
+    frame = err.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code in _RESETS_IN_STEP:
+            return True
+        frame = frame.tb_next
+    return False

@@ -124,7 +124,8 @@ def rollout_series(ro: StepSequence, spec: EnvSpec, what: str) -> np.ndarray:
     if name not in ro.data_names:
         raise ValueError(
             f"{what} must have a 'states' field: the embedding's spec has a state_space "
-            "(record rollouts of an env gymsamp has a state adapter for, or build the spec "
+            "(rollout() records them for envs gymsamp has a state adapter for, samplers with "
+            "record_states=True, `gymsamp sample` with --record-states; or build the spec "
             "without state_space to embed observations)"
         )
     length = ro.length

@@ -160,7 +160,11 @@ class RecRolloutSamplerForSBI(RealRolloutSamplerForSBI):
             )
         lengths = [ro.length for ro in rollouts]
         if len(set(lengths)) != 1:
-            listing = ", ".join(f"{o}: {n}" for o, n in zip(origins, lengths, strict=True))
+            # One entry per length (not per rollout: a folder may hold thousands).
+            first_in = {n: o for n, o in reversed(list(zip(lengths, origins, strict=True)))}
+            listing = ", ".join(
+                f"{n} ({lengths.count(n)}x, first in {first_in[n]})" for n in sorted(first_in)
+            )
             raise ValueError(
                 f"rollouts_dir {self.rollouts_dir!r} must hold rollouts of equal length (their "
                 f"features are compared), got lengths {listing}"

@@ -57,6 +57,21 @@ def test_unsaveable_values_are_refused(tmp_path):
         save_rollouts(tmp_path / "x.npz", ro)
 
 
+def test_a_folder_is_refused_and_a_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    ro = make_rollout(2)
+    with pytest.raises(ValueError, match="path must be a file path, got .* \\(a folder\\)"):
+        save_rollouts(tmp_path, [ro])
+
+    def full_disk(file, **members):
+        file.write(b"PK")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        save_rollouts(tmp_path / "x.npz", [ro])
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary twin
+
+
 def _rewrite_meta(src, dst, change):
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
         for item in zin.namelist():

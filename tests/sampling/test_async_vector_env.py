@@ -255,13 +255,15 @@ def test_the_lowest_failing_sub_env_is_named(
 
 def test_after_a_timeout_the_env_is_unusable_and_close_terminates(make: Build) -> None:
     before = children()
-    envs = make([lambda: HangingEnv(hang_at=1, hang_seconds=60), CountingEnv])
+    envs = make([CountingEnv, lambda: HangingEnv(hang_at=1, hang_seconds=60), CountingEnv])
     envs.reset()
-    envs.step_async(zeros(2))
-    with pytest.raises(multiprocessing.TimeoutError):
+    envs.step_async(zeros(3))
+    with pytest.raises(multiprocessing.TimeoutError) as info:
         envs.step_wait(timeout=0.2)
+    assert str(info.value) == "sub-env 1 did not finish its step within 0.2 s"  # the hanging one
+    assert info.value.env_indices == [1]
     with pytest.raises(WorkerError, match="unusable after a call timed out"):
-        envs.step(zeros(2))
+        envs.step(zeros(3))
     start = time.monotonic()
     assert_closes_every_worker(envs, before)
     assert time.monotonic() - start < 5.0

@@ -484,8 +484,10 @@ def test_step_timeout_then_close_terminates(make, in_parent):
     envs.step(zeros(4))
     envs.step_async(zeros(4))
     start = time.monotonic()
-    with pytest.raises(multiprocessing.TimeoutError, match=r"workers \[0\] did not answer"):
+    with pytest.raises(multiprocessing.TimeoutError) as info:
         envs.step_wait(timeout=0.3)
+    assert str(info.value) == "worker 0 (sub-envs 0..1) did not finish its step within 0.3 s"
+    assert (info.value.env_indices, info.value.worker_index) == ([0, 1], 0)
     assert time.monotonic() - start < 2.0
     with pytest.raises(WorkerError, match="unusable"):
         envs.step(zeros(4))

@@ -11,6 +11,7 @@ from gymsamp.sampling import (
     Quota,
     StepTimeoutError,
     WorkerError,
+    derive_seed,
     rollout,
 )
 
@@ -483,6 +484,76 @@ def test_a_hanging_reset_is_bounded_by_the_step_timeout(vectorization, hang_at):
         with pytest.raises(StepTimeoutError, match="reset within step_timeout=1.0"):
             sampler.sample()
         assert len(children()) == before  # the hung workers were terminated
+    assert len(children()) == before
+
+
+class _ResetTrapEnv(CountingEnv):
+    """Raises in the reset of rollout 3 (``derive_seed(0, 0, 3)``): inside the vector step
+    that ends an earlier rollout of its sub-env (a queued reset)."""
+
+    def reset(self, *, seed=None, options=None):
+        if seed == derive_seed(0, 0, 3):
+            raise ValueError("reset trap")
+        return super().reset(seed=seed, options=options)
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
+def test_a_failed_reset_inside_a_step_is_named_as_a_reset(vectorization):
+    with (
+        ParallelRolloutSampler(
+            lambda: _ResetTrapEnv(terminate_at=2),
+            IDLE2,
+            2,
+            min_rollouts=6,
+            seed=0,
+            vectorization=vectorization,
+            show_progress_bar=False,
+        ) as sampler,
+        pytest.raises(WorkerError) as info,
+    ):
+        sampler.sample()
+    assert str(info.value).startswith("sub-env 1 raised ValueError in reset: reset trap")
+    assert info.value.env_index == 1
+
+
+class _HangsInRolloutOne(gym.Env):
+    """Hangs in the first step of the rollout reset with ``derive_seed(0, 0, 1)``."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.hangs = seed == derive_seed(0, 0, 1)
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        if self.hangs:
+            import time
+
+            time.sleep(60)
+        return np.zeros(1, np.float32), 1.0, False, False, {}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("vectorization", ["async", "batched"])
+def test_a_step_timeout_names_the_hanging_sub_env(vectorization):
+    before = len(children())
+    with ParallelRolloutSampler(
+        _HangsInRolloutOne,
+        IDLE2,
+        2,  # rollout k starts in sub-env k (one sub-env per worker in both modes)
+        min_rollouts=2,
+        max_steps=3,
+        seed=0,
+        vectorization=vectorization,
+        step_timeout=0.5,
+        show_progress_bar=False,
+    ) as sampler:
+        with pytest.raises(StepTimeoutError) as info:
+            sampler.sample()
+        assert str(info.value) == "sub-env 1 did not finish its step within step_timeout=0.5 s"
+        assert info.value.env_index == 1
     assert len(children()) == before
 
 

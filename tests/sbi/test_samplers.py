@@ -348,6 +348,25 @@ def test_rec_sampler_reads_gymsamp_files_and_cycles(tmp_path):
         randomized.ring_idx = 3
 
 
+def test_rec_sampler_says_how_to_record_states(tmp_path):
+    from gymsamp.sampling import ParallelRolloutSampler
+
+    with ParallelRolloutSampler(
+        POINT_MASS,
+        IdlePolicy(PM_SPEC.action_space),
+        1,
+        min_rollouts=2,
+        max_steps=5,
+        seed=0,
+        vectorization="sync",
+        show_progress_bar=False,
+    ) as sampler:
+        save_rollouts(tmp_path / "no_states.npz", sampler.sample())  # record_states=False
+    rec = RecRolloutSamplerForSBI(tmp_path, BayesSimEmbedding(PM_SPEC, 3), num_segments=1)
+    with pytest.raises(ValueError, match="must have a 'states' field.*record_states=True"):
+        rec()
+
+
 def test_rec_sampler_rejects_bad_directories(tmp_path):
     emb = BayesSimEmbedding(PM_SPEC, 3)
     with pytest.raises(ValueError, match="rollouts_dir .* holds no rollouts"):
@@ -355,11 +374,12 @@ def test_rec_sampler_rejects_bad_directories(tmp_path):
     with pytest.raises(ValueError, match="rollouts_dir must be an existing directory"):
         RecRolloutSamplerForSBI(tmp_path / "missing", emb, num_segments=1)
     save_rollouts(tmp_path / "long.npz", [record()])
-    save_rollouts(tmp_path / "short.npz", [record(forces=FORCES[:10])])
-    with pytest.raises(
-        ValueError, match="rollouts_dir .* equal length.*long.npz: 30, short.npz: 10"
-    ):
+    save_rollouts(tmp_path / "short.npz", [record(forces=FORCES[:10])] * 3)
+    with pytest.raises(ValueError, match="rollouts_dir .* equal length") as info:
         RecRolloutSamplerForSBI(tmp_path, emb, num_segments=1)
+    assert str(info.value).endswith(
+        "got lengths 10 (3x, first in short.npz), 30 (1x, first in long.npz)"
+    )
     (tmp_path / "short.npz").unlink()
     np.savez(tmp_path / "plain.npz", x=np.zeros(3))  # not a gymsamp file
     with pytest.raises(ValueError, match="plain.npz"):
