@@ -10,8 +10,11 @@ Mapping (one rollout = one episode):
   else to ``env_infos``. Fields with T+1 entries also keep their final entry, in
   ``episode_infos["last_entries"][name]``. Tuple fields become dicts (NamedTuple field names,
   or ``"0"``, ``"1"``, ... for plain tuples), the one place the conversion changes a type.
-- ``rollout_info`` dicts are stacked into ``episode_infos`` key by key (all episodes must share
-  the keys); any other non-None info is stored as ``episode_infos["rollout_info"]``.
+- ``rollout_info`` dicts are stacked into ``episode_infos`` key by key where all episodes share
+  the keys and shapes; any other non-None info is stored as ``episode_infos["rollout_info"]``,
+  stacked where it can be, else as a 1-D object array holding each episode's info whole (e.g.
+  when only the rollouts that ended have a ``final_info``; :mod:`gymsamp.data.io` saves it
+  without pickle).
   Stacking keeps values, not their Python types: on the way back, bool, int64, float64 and
   str entries become Python ``bool`` / ``int`` / ``float`` / ``str`` (so a numpy ``int64`` or
   ``float64`` also comes back as a Python number), other numpy scalars (e.g. ``float32``) stay
@@ -20,6 +23,7 @@ Mapping (one rollout = one episode):
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +69,14 @@ def _combine(items: list[Any], how: str, where: str) -> Any:
 _PYTHON_SCALAR_DTYPES = frozenset(np.dtype(t) for t in (bool, np.int64, np.float64))
 
 
+def _objects(infos: list[Any]) -> np.ndarray:
+    """One object per episode, each its own deep copy (the infos as they are)."""
+    objects = np.empty(len(infos), dtype=object)
+    for i, info in enumerate(infos):
+        objects[i] = copy.deepcopy(info)
+    return objects
+
+
 def _info_entry(leaf: np.ndarray, episode: int) -> Any:
     """One episode's entry of a stacked ``rollout_info`` leaf.
 
@@ -73,6 +85,8 @@ def _info_entry(leaf: np.ndarray, episode: int) -> Any:
     come from numpy values and stay numpy; non-scalar entries stay arrays.
     """
     value = leaf[episode]
+    if leaf.dtype == object:  # kept whole: a copy, so batch and rollouts never share it
+        return copy.deepcopy(value)
     if isinstance(value, np.generic) and (
         value.dtype in _PYTHON_SCALAR_DTYPES or value.dtype.kind in "US"
     ):
@@ -152,10 +166,17 @@ def step_sequences_to_episode_batch(
 
     episode_infos: dict[str, Any] = {}
     infos = [ep.rollout_info for ep in episodes]
-    if all(isinstance(info, dict) for info in infos):
-        episode_infos = _combine([_numpy(info) for info in infos], "stack", "rollout_info")
-    elif any(info is not None for info in infos):
-        episode_infos = {RAW_INFO: _combine([_numpy(i) for i in infos], "stack", "rollout_info")}
+    if any(info is not None for info in infos):
+        try:
+            stacked = _combine([_numpy(info) for info in infos], "stack", "rollout_info")
+        except ValueError:  # keys or shapes differ (e.g. only some episodes have final_info)
+            stacked = None
+        if stacked is None:
+            episode_infos = {RAW_INFO: _objects(infos)}
+        elif all(isinstance(info, dict) for info in infos):
+            episode_infos = stacked
+        else:
+            episode_infos = {RAW_INFO: stacked}
     if LAST_ENTRIES in episode_infos:
         raise ValueError(f"rollout_info must not use the key {LAST_ENTRIES!r}, which is reserved")
     finals = [n for n in extras if n in episodes[0]._after_last]

@@ -9,6 +9,7 @@ File format (version 1): an uncompressed (or, on request, deflated) ``.npz`` zip
   "kind": "rollouts" | "episode_batch", "content": ...}``. The content is plain JSON in which
   non-JSON values are tagged objects: ``{"__array__": "a3"}`` (``"torch": true`` for tensors),
   ``{"__scalar__": "<f4", "value": 1.5}`` (numpy scalars), ``{"__tuple__": [...]}``,
+  ``{"__objects__": [...]}`` (a 1-D object array, its items saved like any other value),
   ``{"__namedtuple__": "Name", "fields": [...], "values": [...]}``, ``{"__dict__": [[k, v],
   ...]}`` (any dict, order kept), ``{"__space__": "Box", ...}`` (gymnasium spaces Box, Discrete,
   MultiDiscrete, MultiBinary, Dict, Tuple), ``{"__envspec__": {...}}``,
@@ -90,6 +91,10 @@ class _Encoder:
             if value.dtype.hasobject:
                 raise TypeError(f"{where} must not be a numpy object scalar")
             return {"__scalar__": value.dtype.str, "value": value.item()}
+        if isinstance(value, np.ndarray) and value.dtype == object and value.ndim == 1:
+            # One value per episode (EpisodeBatch's rollout_info whose keys differ), each
+            # saved as any other value: never as a pickled object array.
+            return {"__objects__": [self(v, f"{where}[{i}]") for i, v in enumerate(value)]}
         if isinstance(value, np.ndarray) or is_tensor(value):
             return self.array(value, where)
         if isinstance(value, StepSequence):
@@ -198,6 +203,12 @@ class _Decoder:
             return np.dtype(value["__scalar__"]).type(value["value"])
         if "__tuple__" in value:
             return tuple(self(v) for v in value["__tuple__"])
+        if "__objects__" in value:
+            items = [self(v) for v in value["__objects__"]]
+            objects = np.empty(len(items), dtype=object)
+            for i, item in enumerate(items):  # one by one: numpy would unpack nested lists
+                objects[i] = item
+            return objects
         if "__namedtuple__" in value:
             cls = collections.namedtuple(value["__namedtuple__"], value["fields"])  # type: ignore[misc]
             return cls(*(self(v) for v in value["values"]))

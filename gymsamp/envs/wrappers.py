@@ -59,6 +59,57 @@ def _split_options(
     return value, (rest or None)
 
 
+def reset_with(
+    env: gym.Env[Any, Any],
+    after_base_reset: Callable[[Any], Any],
+    *,
+    seed: int | None,
+    options: dict[str, Any] | None,
+    what: str,
+) -> tuple[Any, dict[str, Any]]:
+    """``env.reset(seed=seed, options=options)``, in which the simulator's own reset is
+    followed at once by ``after_base_reset(obs)`` (e.g. setting a state), whose observation
+    then passes through every wrapper of ``env``, as if the simulator had reset to it.
+
+    So an observation wrapper (scaling, frame stacking, a time feature) sees the state gymsamp
+    set, not the one the seeded reset drew. The simulator's ``reset`` is shadowed for the
+    duration of the call only.
+
+    Raises:
+        RuntimeError: A wrapper of ``env`` did not pass the reset on to the simulator
+            (``what`` could not be applied).
+    """
+    base = env.unwrapped
+    if base is env:
+        obs, info = env.reset(seed=seed, options=options)
+        return after_base_reset(obs), info
+    inner_reset = base.reset  # the simulator's, or another wrapper's hook around it
+    shadowed = vars(base).get("reset")
+    applied = False
+
+    def reset_then_apply(*args: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        nonlocal applied
+        obs, info = inner_reset(*args, **kwargs)
+        obs = after_base_reset(obs)
+        applied = True
+        return obs, info
+
+    base.reset = reset_then_apply  # type: ignore[method-assign]
+    try:
+        obs, info = env.reset(seed=seed, options=options)
+    finally:
+        if shadowed is None:
+            del base.reset
+        else:
+            base.reset = shadowed  # type: ignore[method-assign]
+    if not applied:
+        raise RuntimeError(
+            f"{what} could not be applied: a wrapper of {type(base).__name__} did not pass "
+            "reset() on to it"
+        )
+    return obs, info
+
+
 def _adapter_of(env: gym.Env[Any, Any]) -> SimAdapter:
     """Share one adapter per env stack, so every wrapper sees the same nominal values."""
     unwrapped = env.unwrapped
@@ -148,8 +199,9 @@ class DomainRandWrapper(gym.Wrapper[Any, Any, Any, Any]):
 
     ``reset(seed=s)`` therefore makes the draw reproducible in any process. Explicit
     ``options["domain_param"]`` bypass the draw. Parameters the randomizer does not cover stay
-    nominal. The drawn parameters are applied after the inner reset (which seeds the env) and
-    the observation is recomputed from the unchanged initial state under the new parameters.
+    nominal. The drawn parameters are applied right after the simulator's own reset (which seeds
+    its ``np_random``), and the observation is recomputed from the unchanged initial state under
+    the new parameters before the wrappers inside this one see it.
 
     Args:
         env: An env with a simulator adapter; a :class:`DomainParamWrapper` is added inside if
@@ -193,20 +245,30 @@ class DomainRandWrapper(gym.Wrapper[Any, Any, Any, Any]):
     ) -> tuple[Any, dict[str, Any]]:
         # None counts as "not given", so one options dict may always carry the key.
         explicit = options is not None and options.get("domain_param") is not None
-        obs, info = self.env.reset(seed=seed, options=options)
-        if not explicit:
+        if explicit:
+            return self.env.reset(seed=seed, options=options)
+        applied: dict[str, Any] = {}
+
+        def draw_and_apply(obs: Any) -> Any:
+            # Drawn once the simulator's reset has seeded its np_random.
             drawn = self.randomizer.sample(rng=self.env.unwrapped.np_random)
-            info["domain_param"] = self._params.apply_domain_param(drawn)
+            applied.update(self._params.apply_domain_param(drawn))
             adapter = self._params._adapter
-            obs = adapter.set_state(adapter.get_state())
+            return adapter.set_state(adapter.get_state())  # the same state, new parameters
+
+        obs, info = reset_with(
+            self.env, draw_and_apply, seed=seed, options=options, what="the domain parameters"
+        )
+        info["domain_param"] = applied
         return obs, info
 
 
 class InitStateWrapper(gym.Wrapper[Any, Any, Any, Any]):
     """Starts from ``reset(options={"init_state": x})`` exactly and reports states in ``info``.
 
-    After the inner reset (which seeds the env and applies domain parameters) the full state is
-    set to ``x`` and the observation that state produces is returned. ``info["init_state"]``
+    Right after the simulator's own reset (which seeds it; domain parameters are applied) the
+    full state is set to ``x``, and the observation that state produces passes through the
+    wrappers inside this one, as a reset observation would. ``info["init_state"]``
     holds the initial state (the drawn one if none was given); with ``record_state=True`` every
     ``step`` also reports the full state after the step in ``info["state"]`` (the samplers use
     this to record ``states``).
@@ -285,10 +347,17 @@ class InitStateWrapper(gym.Wrapper[Any, Any, Any, Any]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         requested, rest = _split_options(options, "init_state")
-        state = None if requested is None else self._checked_state(requested)
-        obs, info = self.env.reset(seed=seed, options=rest)
-        if state is not None:
-            obs = self._adapter.set_state(state.copy())
+        if requested is None:
+            obs, info = self.env.reset(seed=seed, options=rest)
+        else:
+            state = self._checked_state(requested)
+            obs, info = reset_with(
+                self.env,
+                lambda _: self._adapter.set_state(state.copy()),
+                seed=seed,
+                options=rest,
+                what="init_state",
+            )
         info["init_state"] = self._adapter.get_state()
         if self.record_state:
             info["state"] = info["init_state"].copy()

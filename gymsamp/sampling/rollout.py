@@ -74,6 +74,24 @@ class _NoResetVector(SingleEnvVector):
         return self._batch(obs), self._add_info({}, info, 0)
 
 
+def _check_no_reset(env: gym.Env[Any, Any]) -> None:
+    """``no_reset`` rebuilds the first observation from the simulator's state: refuse wrappers
+    that would have changed it (their last output is not kept anywhere)."""
+    adapter_for(env)  # raises a TypeError naming what the env lacks
+    current: Any = env
+    while isinstance(current, gym.Wrapper):
+        inner = current.env
+        if isinstance(current, gym.ObservationWrapper) or (
+            current.observation_space != inner.observation_space
+        ):
+            raise ValueError(
+                f"no_reset must be False for an env with an observation wrapper, got True "
+                f"with {type(current).__name__} (the first observation is rebuilt from the "
+                "simulator's state, which that wrapper would have transformed)"
+            )
+        current = inner
+
+
 def rollout(
     env: gym.Env[Any, Any] | str | Callable[[], gym.Env[Any, Any]],
     policy: Any,
@@ -103,7 +121,8 @@ def rollout(
         render_mode: Print steps (``text``) and/or call ``env.render()`` (``video``/``render``).
         render_step: Render every ``render_step``-th step.
         no_reset: Continue from the env's current state instead of resetting it (needs a
-            simulator adapter).
+            simulator adapter, and no observation wrapper: the first observation is rebuilt
+            from the simulator's state).
         no_close: Keep the env open afterwards (envs built here from an id are always closed).
         record_dts: Record the policy and env step durations per step.
         stop_on_done: False ignores the env's episode end until ``max_steps`` (debugging).
@@ -133,8 +152,8 @@ def rollout(
     options = reset_options(reset_kwargs)
     if options and not has_adapter(prepared) and ({"init_state", "domain_param"} & set(options)):
         adapter_for(prepared)  # raises a TypeError naming what the env lacks
-    if no_reset and not has_adapter(prepared):
-        adapter_for(prepared)
+    if no_reset:
+        _check_no_reset(prepared)
     if not stop_on_done and max_steps is None:
         max_steps = getattr(prepared.spec, "max_episode_steps", None)
         if max_steps is None:

@@ -785,3 +785,65 @@ def test_state_space_of_an_env_without_state_before_reset_leaves_seeding_alone()
     expected, _ = StateAfterResetEnv().reset(seed=5)
     np.testing.assert_array_equal(obs, expected)
     np.testing.assert_array_equal(info["init_state"], expected)
+
+
+# --- initial states and drawn parameters reach the user's observation wrappers ----------------
+
+X0 = np.array([0.1, 0.2, 0.03, -0.04])
+BOX4 = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
+
+
+def scaled_cartpole() -> gym.Env:
+    """CartPole whose observations a user's wrapper multiplies by 10."""
+    return gym.wrappers.TransformObservation(gym.make("CartPole-v1"), lambda o: 10 * o, BOX4)
+
+
+def test_init_state_passes_through_the_users_observation_wrappers() -> None:
+    env = InitStateWrapper(scaled_cartpole())
+    obs, info = env.reset(seed=0, options={"init_state": X0})
+    np.testing.assert_allclose(obs, 10 * X0.astype(np.float32))
+    np.testing.assert_array_equal(info["init_state"], X0)
+    assert "reset" not in vars(env.unwrapped)  # the simulator's reset is its own again
+    obs, *_ = env.step(0)
+    np.testing.assert_allclose(obs, 10 * env.unwrapped.state.astype(np.float32))
+
+
+def test_init_state_fills_a_frame_stack() -> None:
+    env = InitStateWrapper(gym.wrappers.FrameStackObservation(gym.make("CartPole-v1"), 3))
+    obs, _ = env.reset(seed=0, options={"init_state": X0})
+    np.testing.assert_array_equal(obs, np.tile(X0.astype(np.float32), (3, 1)))
+    obs, *_ = env.step(0)
+    np.testing.assert_array_equal(obs[:2], np.tile(X0.astype(np.float32), (2, 1)))
+    np.testing.assert_array_equal(obs[2], env.unwrapped.state.astype(np.float32))
+
+
+def test_drawn_params_pass_through_the_users_observation_wrappers() -> None:
+    rand = DomainRandomizer(UniformDomainParam("gain", mean=3.0, halfspan=1.0))
+    wrapped = gym.wrappers.TransformObservation(
+        GainObsEnv(), lambda o: o + 100.0, gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    )
+    env = DomainRandWrapper(wrapped, rand)
+    obs, info = env.reset(seed=4)
+    state = env.unwrapped.get_state()
+    np.testing.assert_array_equal(
+        obs, (info["domain_param"]["gain"] * state + 100.0).astype(np.float32)
+    )
+    plain = DomainRandWrapper(GainObsEnv(), rand)
+    assert plain.reset(seed=4)[1]["domain_param"] == info["domain_param"]  # the same draw
+
+
+class _SwallowingReset(gym.Wrapper):
+    """A user's wrapper that answers reset from a cache after the first one."""
+
+    def reset(self, **kwargs):
+        if not hasattr(self, "cached"):
+            self.cached = self.env.reset(**kwargs)
+        return self.cached
+
+
+def test_a_wrapper_that_never_resets_the_simulator_is_an_error() -> None:
+    env = InitStateWrapper(_SwallowingReset(gym.make("CartPole-v1")))
+    env.reset(seed=0)
+    with pytest.raises(RuntimeError, match="init_state could not be applied: a wrapper of"):
+        env.reset(seed=0, options={"init_state": X0})
+    assert "reset" not in vars(env.unwrapped)

@@ -191,3 +191,40 @@ def test_text_observations_are_refused_with_the_path_and_a_pointer_to_flattening
 
     with pytest.raises(TypeError, match=r"got Text.* at observation_space\['note'\].*Flatten"):
         rollout(TextEnv(), IDLE)
+
+
+def _scaled_cartpole():
+    box = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
+    return gym.wrappers.TransformObservation(gym.make("CartPole-v1"), lambda o: 10 * o, box)
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
+def test_init_states_reach_the_policy_through_the_users_observation_wrapper(vectorization):
+    from gymsamp.sampling import ParallelRolloutSampler
+
+    x0 = np.array([0.1, 0.2, 0.03, -0.04])
+    expected = rollout(
+        _scaled_cartpole(), IDLE, seed=0, max_steps=3, reset_kwargs={"init_state": x0}
+    )
+    np.testing.assert_allclose(expected.observations[0], 10 * x0.astype(np.float32))
+    with ParallelRolloutSampler(
+        _scaled_cartpole,
+        IDLE,
+        2,
+        min_rollouts=2,
+        max_steps=3,
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    ) as sampler:
+        ros = sampler.sample(init_states=[x0])
+    for ro in ros:
+        np.testing.assert_array_equal(ro.observations, expected.observations)
+
+
+def test_no_reset_refuses_an_observation_wrapper():
+    env = _scaled_cartpole()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="no_reset must be False .* TransformObservation"):
+        rollout(env, IDLE, max_steps=2, no_reset=True, no_close=True)
+    env.close()

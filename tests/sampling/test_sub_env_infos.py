@@ -19,7 +19,7 @@ from gymsamp.sampling import ParallelRolloutSampler, Quota, RolloutJob, collect,
 from gymsamp.sampling.in_process_vector_env import InProcessVectorEnv
 from gymsamp.sampling.sub_env_infos import infos_per_env, unbatch_infos
 from gymsamp.sampling.vector_envs import EnvFactory, make_vector_env
-from tests.helpers import plain
+from tests.helpers import assert_tree_equal, plain
 
 N = 3
 
@@ -259,3 +259,33 @@ def test_the_loop_unbatches_an_env_that_batches_despite_per_env_infos() -> None:
     finally:
         batching.close()
         own.close()
+
+
+def _cartpole_with_episode_statistics():
+    return gym.wrappers.RecordEpisodeStatistics(gym.make("CartPole-v1"))
+
+
+def test_sampled_rollouts_with_and_without_a_final_info_make_an_episode_batch():
+    from gymsamp.data import EnvSpec, EpisodeBatch
+
+    with ParallelRolloutSampler(
+        _cartpole_with_episode_statistics,
+        lambda obs: np.zeros(len(obs), np.int64),  # falls after ~10 steps
+        2,
+        min_rollouts=6,
+        max_steps=9,  # cuts some rollouts first: those have no final_info
+        seed=0,
+        vectorization="sync",
+        show_progress_bar=False,
+    ) as sampler:
+        rollouts = sampler.sample()
+    ended = ["final_info" in ro.rollout_info for ro in rollouts]
+    assert any(ended)
+    assert not all(ended)
+    for ro, has_stats in zip(rollouts, ended, strict=True):
+        if has_stats:  # the episode's statistics, as RecordEpisodeStatistics reported them
+            assert ro.rollout_info["final_info"]["episode"]["l"] == ro.length
+    spec = EnvSpec.from_env(_cartpole_with_episode_statistics())
+    back = EpisodeBatch.from_step_sequences(rollouts, spec).to_step_sequences()
+    for original, restored in zip(rollouts, back, strict=True):
+        assert_tree_equal(restored.rollout_info, original.rollout_info)
