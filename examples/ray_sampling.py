@@ -105,9 +105,10 @@ def main() -> None:
         steps = sum(ro.length for ro in rollouts)
         returns = [ro.undiscounted_return() for ro in rollouts]
         print(f"{name:>5}: {where}")
+        startup = " (includes starting the actors)" if name == "ray" else ""
         print(
-            f"       {len(rollouts)} rollouts, {steps} steps in {seconds:.2f} s "
-            f"(ray: includes starting the actors); mean return {np.mean(returns):.3f}"
+            f"       {len(rollouts)} rollouts, {steps} steps in {seconds:.2f} s{startup}; "
+            f"mean return {np.mean(returns):.3f}"
         )
     masses = sorted({round(float(ro.rollout_info["domain_param"]["mass"]), 3) for ro in remote})
     print(f"randomized masses (first 4): {masses[:4]}")

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_int", "is_int"]
+__all__ = ["check_bool", "check_int", "is_int"]
 
 
 def is_int(value: object) -> bool:
@@ -34,3 +34,24 @@ def check_int(name: str, value: Any, minimum: int = 1) -> int:
         error = ValueError if is_int(value) else TypeError
         raise error(f"{name} must be an int >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` as a Python bool; only ``True`` and ``False`` (numpy's too) are flags.
+
+    A truthy string such as ``"no"`` would otherwise silently mean True.
+
+    Raises:
+        TypeError: ``value`` is not a bool.
+
+    Example:
+        >>> check_bool("eval", np.True_)
+        True
+        >>> check_bool("eval", "no")
+        Traceback (most recent call last):
+        ...
+        TypeError: eval must be a bool (True or False), got 'no'
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool (True or False), got {value!r}")
+    return bool(value)

@@ -32,6 +32,7 @@ __all__ = [
     "parse_floats",
     "parse_grid",
     "parse_number",
+    "plot_file",
     "probe_env",
     "split_assignment",
 ]
@@ -179,6 +180,26 @@ got 'runs/' (a folder)
         folder = folder.parent
     if not os.access(folder, os.W_OK):
         raise CliError(f"{option} {text!r}: the folder {str(folder)!r} is not writable", 2)
+
+
+def plot_file(text: str, option: str) -> str:
+    """A checked image path for ``option``: ``.png`` added where it has no suffix (as
+    matplotlib would, so the path printed is the file written); other suffixes must be a
+    format matplotlib writes."""
+    check_output_file(text, option, "runs/rollouts.png")
+    suffix = Path(text).suffix.lower()
+    if not suffix:
+        return text + ".png"
+    from matplotlib.figure import Figure
+
+    formats = Figure().canvas.get_supported_filetypes()
+    if suffix[1:] not in formats:
+        raise CliError(
+            f"{option} must name an image file ({', '.join('.' + f for f in sorted(formats))}), "
+            f"got {text!r}",
+            2,
+        )
+    return text
 
 
 def parse_env_kwargs(pairs: Sequence[str] | None) -> dict[str, Any]:

@@ -54,6 +54,7 @@ from gymsamp._cli_inputs import (
     parse_fixed_params,
     parse_floats,
     parse_grid,
+    plot_file,
     probe_env,
 )
 from gymsamp._cli_parser import DEFAULT_ROLLOUTS, build_parser
@@ -83,7 +84,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     if args.out:
         check_output_file(args.out, "--out", "runs/rollouts.npz")
     if args.plot:
-        check_output_file(args.plot, "--plot", "runs/rollouts.png")
+        args.plot = plot_file(args.plot, "--plot")
     kwargs = parse_env_kwargs(args.env_kwarg)
     fixed = parse_fixed_params(args.domain_param)
     randomized = [parse_distribution(text) for text in args.randomize or ()]
@@ -188,10 +189,14 @@ def _run_sampling(args: argparse.Namespace, info: EnvInfo, plan: _Plan) -> int:
             flush=True,
         )
         start = time.perf_counter()
-        rollouts = sampler.sample(
-            init_states=None if plan.init_state is None else [np.array(plan.init_state)],
-            domain_params=plan.domain_params,
-        )
+        init_states = None if plan.init_state is None else [np.array(plan.init_state)]
+        points = plan.domain_params
+        rollouts = sampler.sample(init_states=init_states, domain_params=points)
+        if points and len(rollouts) % len(points):  # --min-steps ended mid-round
+            # Every grid point gets the same number of rollouts: complete the round.
+            done = len(rollouts) % len(points)
+            sampler.set_min_count(min_rollouts=len(points) - done)
+            rollouts += sampler.sample(init_states=init_states, domain_params=points[done:])
         seconds = time.perf_counter() - start
     summary = summarize(
         rollouts,
@@ -328,7 +333,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     epsilon = _check_epsilon(args.cvar)
-    check_output_file(args.output, "--output", "runs/rollouts.png")
+    args.output = plot_file(args.output, "--output")
     rollouts = _load(args.file)
     if args.states and "states" not in rollouts[0].data_names:
         raise CliError(f"{args.file} holds no states (sample with --record-states to record them)")

@@ -173,6 +173,30 @@ def test_sample_grid_runs_every_point_and_plots_a_heatmap(capsys, tmp_path):
     assert_png(png)
 
 
+def test_a_grid_with_min_steps_gives_every_point_the_same_number_of_rollouts(capsys, tmp_path):
+    out_file = tmp_path / "g.npz"
+    code, out, _ = run(
+        capsys, "sample", "CartPole-v1", "--seed", 0, "--min-steps", 100,
+        "--grid", "length=0.1,0.5", "--out", out_file,
+    )  # fmt: skip
+    assert code == 0
+    rollouts = load_rollouts(out_file)
+    lengths = [ro.rollout_info["domain_param"]["length"] for ro in rollouts]
+    assert lengths.count(0.1) == lengths.count(0.5)  # 9 rollouts met 100 steps: one more
+    assert sum(ro.length for ro in rollouts) >= 100
+    assert table_value(out, "rollouts") == str(len(rollouts))
+
+
+def test_a_plot_path_without_a_suffix_is_written_and_named_as_png(capsys, tmp_path):
+    code, out, _ = run(
+        capsys, "sample", *COUNTING, "--min-rollouts", 2, "--seed", 0,
+        "--plot", tmp_path / "returns",
+    )  # fmt: skip
+    assert code == 0
+    assert f"wrote {tmp_path / 'returns.png'}" in out
+    assert_png(tmp_path / "returns.png")
+
+
 def test_progress_bar_only_on_a_terminal_and_not_when_quiet(capsys, monkeypatch):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     code, _, err = run(capsys, "sample", *COUNTING, "--min-rollouts", 3, "--seed", 0)
@@ -283,6 +307,15 @@ def test_torch_policies_torchscript_and_state_dict_but_never_pickle(capsys, tmp_
     code, out, _ = run(capsys, "sample", *common, "--policy", scripted)
     assert code == 0
     assert table_value(out, "return min / max") == "500 / 500"  # the balance controller
+
+    exported = tmp_path / "net.pt2"  # torch.export, with a dynamic batch dimension
+    batch = torch.export.Dim("batch")
+    program = torch.export.export(net, (torch.zeros(2, 4),), dynamic_shapes=({0: batch},))
+    torch.export.save(program, exported)
+    code, out, err = run(capsys, "sample", *common, "--policy", exported)
+    assert code == 0, err
+    assert f"policy torch.export program {exported}" in out
+    assert table_value(out, "return min / max") == "500 / 500"
 
     code, out, _ = run(
         capsys, "sample", *common, "--policy", f"{policy_file}:Net", "--weights", weights
@@ -476,6 +509,7 @@ ERRORS = [
         "--out must be a file path such as runs/rollouts.npz, got 'runs/' (a folder)",
     ),
     (["sample", "CartPole-v1", "--plot", "."], 2, "--plot must be a file path such as"),
+    (["sample", "CartPole-v1", "--plot", "r.v2"], 2, "--plot must name an image file (.avif,"),
     (["plot", "x.npz", "-o", "/"], 2, "--output must be a file path such as"),
     (["sample", "CartPole-v1", "--out", f"{__file__}/x.npz"], 2, f"{__file__!r} is a file, not"),
     (["sample"], 2, "the following arguments are required: ENV"),

@@ -217,7 +217,9 @@ class TorchPolicy:
 
         self._rngs.start(num_envs)
         self.clear_env_params()
-        self.module.train(not eval)
+        # A torch.export program refuses train(): it keeps the mode it was exported in.
+        with contextlib.suppress(NotImplementedError):
+            self.module.train(not eval)
         if self.is_recurrent:
             with torch.no_grad():
                 self._hidden = self._init_hidden(num_envs)

@@ -78,6 +78,7 @@ class Collection:
         step_timeout: float | None,
         record_dts: bool,
         dt: float,
+        dt_param: str | None,
         env_id: str | None,
         on_rollout: Callable[[StepSequence], None] | None,
         on_step: Callable[[int], None] | None,
@@ -134,7 +135,9 @@ class Collection:
         # Turns what envs.reset/step return as infos into infos per sub-env.
         self.per_env = per_env
         self.agent_template: dict[str, Any] | None = None
-        self.assembler = RolloutAssembler(dt=dt, env_id=env_id, record_dts=record_dts)
+        self.assembler = RolloutAssembler(
+            dt=dt, dt_param=dt_param, env_id=env_id, record_dts=record_dts
+        )
         self.results: LeadingResults[StepSequence] = LeadingResults(quota)
         self.next_index = 0
         self.obs: np.ndarray | None = None

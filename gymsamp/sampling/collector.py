@@ -47,6 +47,7 @@ def collect(
     step_timeout: float | None = None,
     record_dts: bool = False,
     dt: float = 1.0,
+    dt_param: str | None = None,
     env_id: str | None = None,
     on_rollout: Callable[[StepSequence], None] | None = None,
     on_step: Callable[[int], None] | None = None,
@@ -65,6 +66,8 @@ def collect(
         step_timeout: Seconds a vector step may take (async vector envs only).
         record_dts: Record ``dt_policy`` and ``dt_step`` per step.
         dt: Simulated seconds per step, for the ``time`` field.
+        dt_param: The domain parameter that sets ``dt`` (CartPole ``tau``, Pendulum ``dt``):
+            rollouts whose ``domain_param`` changes it get their own ``time`` axis.
         env_id: Recorded in every ``rollout_info``.
         on_rollout: Called with every completed rollout (progress bars).
         on_step: Called after every vector step with the number of running rollouts.
@@ -89,6 +92,7 @@ def collect(
             step_timeout=step_timeout,
             record_dts=record_dts,
             dt=dt,
+            dt_param=dt_param,
             env_id=env_id,
             on_rollout=on_rollout,
             on_step=on_step,

@@ -383,6 +383,7 @@ def _collect_segments(
             stop_on_done=False,
             step_timeout=sampler.step_timeout,
             dt=sampler.dt,
+            dt_param=sampler.dt_param,
             env_id=sampler.env_id,
         )
     except BaseException:

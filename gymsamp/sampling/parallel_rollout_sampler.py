@@ -32,6 +32,7 @@ from gymsamp.sampling.vector_envs import (
     EnvFactory,
     batched_layout,
     choose_vectorization,
+    dt_param_name,
     env_dt,
     make_vector_env,
     measure_step_cost,
@@ -220,6 +221,7 @@ class ParallelRolloutSampler(SamplerBase):
             self.env_spec = EnvSpec.from_env(probe)
             self.env_id = spec_id(probe)
             self.dt = env_dt(probe)
+            self.dt_param = dt_param_name(probe)
             self.has_adapter = has_adapter(probe)
             check_observation_space(probe.observation_space)
             # With a step timeout, auto runs no probe steps here (one could hang this process)
@@ -268,6 +270,7 @@ class ParallelRolloutSampler(SamplerBase):
                 record_states=self.record_states,
                 dt=self.dt,
                 env_id=self.env_id,
+                dt_param=self.dt_param,
             )
         )
 
@@ -488,6 +491,7 @@ class ParallelRolloutSampler(SamplerBase):
                     max_steps=self.max_steps,
                     step_timeout=self.step_timeout,
                     dt=self.dt,
+                    dt_param=self.dt_param,
                     env_id=self.env_id,
                     on_rollout=on_rollout,
                 )

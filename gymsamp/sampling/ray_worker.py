@@ -117,6 +117,7 @@ class WorkerSpec:
         record_states: Record full simulator states (see the sampler).
         dt: Simulated seconds per step, for the rollouts' ``time`` field.
         env_id: Recorded in every ``rollout_info``.
+        dt_param: The domain parameter that sets ``dt``, if any (see ``collect``).
     """
 
     factory: EnvFactory
@@ -125,6 +126,7 @@ class WorkerSpec:
     record_states: bool
     dt: float
     env_id: str | None
+    dt_param: str | None = None
 
 
 @dataclass
@@ -264,6 +266,7 @@ class RolloutWorker:
                 eval=eval,
                 max_steps=max_steps,
                 dt=self.spec.dt,
+                dt_param=self.spec.dt_param,
                 env_id=self.spec.env_id,
             )
             collect_s = time.perf_counter() - t0

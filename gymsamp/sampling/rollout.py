@@ -22,7 +22,13 @@ from gymsamp.sampling.collector import collect
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout_job import RolloutJob
 from gymsamp.sampling.seeding import check_seed
-from gymsamp.sampling.vector_envs import EnvFactory, SingleEnvVector, env_dt, prepare_env
+from gymsamp.sampling.vector_envs import (
+    EnvFactory,
+    SingleEnvVector,
+    dt_param_name,
+    env_dt,
+    prepare_env,
+)
 
 __all__ = ["RenderMode", "after_rollout_query", "reset_options", "rollout"]
 
@@ -193,6 +199,7 @@ def rollout(
             stop_on_done=stop_on_done,
             record_dts=record_dts,
             dt=env_dt(prepared),
+            dt_param=dt_param_name(prepared),
             env_id=spec_id(prepared),
             on_step=show if any(render_mode) else None,
         )

@@ -89,12 +89,17 @@ class RolloutAssembler:
 
     Args:
         dt: Simulated seconds per step, for the ``time`` field.
+        dt_param: The domain parameter that sets ``dt`` (CartPole ``tau``): a rollout whose
+            ``domain_param`` holds it uses its own value.
         env_id: Recorded in every ``rollout_info``.
         record_dts: The buffer has ``dt_policy`` and ``dt_step`` columns to keep.
     """
 
-    def __init__(self, *, dt: float, env_id: str | None, record_dts: bool) -> None:
+    def __init__(
+        self, *, dt: float, env_id: str | None, record_dts: bool, dt_param: str | None = None
+    ) -> None:
         self.dt = dt
+        self.dt_param = dt_param
         self.env_id = env_id
         self.record_dts = record_dts
         self._after_last: dict[bool, set[str]] = {}  # by whether states are recorded
@@ -156,7 +161,10 @@ class RolloutAssembler:
         if cut:  # stopped by max_steps (or past an end with stop_on_done=False): a truncation
             truncated[-1] = True
         times = np.arange(length + 1, dtype=np.float64)
-        times *= self.dt  # in place: no temporary array per rollout
+        dt = self.dt
+        if self.dt_param is not None:
+            dt = reset_info.get("domain_param", {}).get(self.dt_param, dt)
+        times *= dt  # in place: no temporary array per rollout
         fields: dict[str, Any] = {
             # No "applied" column: the actions were applied as they are (a copy of their own).
             "actions_applied": buffer.column(

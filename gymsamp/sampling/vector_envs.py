@@ -25,7 +25,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from gymsamp.envs.adapter import has_adapter
+from gymsamp.envs.adapter import adapter_for, has_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, InitStateWrapper, find_wrapper
 from gymsamp.sampling.async_vector_env import _AsyncVectorEnv, _QueuedResetWrapper
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
@@ -41,6 +41,7 @@ __all__ = [
     "batched_layout",
     "batched_workers",
     "choose_vectorization",
+    "dt_param_name",
     "env_dt",
     "make_vector_env",
     "measure_step_cost",
@@ -379,11 +380,25 @@ def choose_vectorization(
     return "async" if step_cost_us >= ASYNC_MIN_STEP_US else "batched"
 
 
+def _dt_attribute(env: gym.Env[Any, Any]) -> str | None:
+    """The attribute holding the env's simulated seconds per step, if it has one."""
+    for name in ("dt", "tau"):
+        value = getattr(env.unwrapped, name, None)
+        if isinstance(value, (int, float, np.floating)) and value > 0:
+            return name
+    return None
+
+
 def env_dt(env: gym.Env[Any, Any]) -> float:
     """Simulated seconds per step (MuJoCo ``dt``, CartPole ``tau``, Pendulum ``dt``), else 1."""
-    unwrapped = env.unwrapped
-    for name in ("dt", "tau"):
-        value = getattr(unwrapped, name, None)
-        if isinstance(value, (int, float, np.floating)) and value > 0:
-            return float(value)
-    return 1.0
+    name = _dt_attribute(env)
+    return 1.0 if name is None else float(getattr(env.unwrapped, name))
+
+
+def dt_param_name(env: gym.Env[Any, Any]) -> str | None:
+    """The domain parameter that sets :func:`env_dt` (CartPole ``tau``, Pendulum ``dt``), if
+    any: rollouts that change it get their own ``time`` axis."""
+    name = _dt_attribute(env)
+    if name is None or not has_adapter(env):
+        return None
+    return name if name in adapter_for(env).nominal_domain_param() else None

@@ -248,3 +248,31 @@ def test_multi_input_ppo_on_dict_observations(deterministic):
             predicted, _ = model.predict(recorded, deterministic=True)
             np.testing.assert_allclose(ro.actions, predicted, rtol=1e-6, atol=1e-6)
     assert len({ro.actions[:3].tobytes() for ro in rollouts}) == 3
+
+
+def test_sb3_contrib_recurrent_ppo_is_reproducible_and_resets_its_state_per_episode():
+    from sb3_contrib import RecurrentPPO  # the sb3 extra installs sb3-contrib
+
+    model = RecurrentPPO(
+        "MlpLstmPolicy", "CartPole-v1", n_steps=32, batch_size=32, seed=0, device="cpu"
+    )
+    sequential = [rollout("CartPole-v1", model, seed=0, sub_sub_seed=k) for k in range(4)]
+    for num_workers, vectorization in ((1, "sync"), (4, "sync"), (2, "async")):
+        with ParallelRolloutSampler(
+            "CartPole-v1",
+            model,
+            num_workers,
+            min_rollouts=4,
+            seed=0,
+            vectorization=vectorization,
+            show_progress_bar=False,
+        ) as sampler:
+            sampled = sampler.sample()
+        for ro, ref in zip(sampled, sequential, strict=True):
+            np.testing.assert_array_equal(ro.observations, ref.observations)
+            np.testing.assert_array_equal(ro.actions, ref.actions)
+    for ro in sequential:  # (h, c) before each step, batch first: (T, 2, layers, hidden)
+        hidden = ro.agent_infos["hidden_states"]
+        assert hidden.shape == (ro.length, 2, 1, 256)
+        assert not hidden[0].any()  # zeroed at the episode's start
+        assert hidden[1:].any()  # and carried on from step to step

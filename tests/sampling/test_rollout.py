@@ -228,3 +228,53 @@ def test_no_reset_refuses_an_observation_wrapper():
     with pytest.raises(ValueError, match="no_reset must be False .* TransformObservation"):
         rollout(env, IDLE, max_steps=2, no_reset=True, no_close=True)
     env.close()
+
+
+def test_time_follows_a_changed_time_step():
+    lean = lambda obs: (obs[:, 2] > 0).astype(np.int64)  # noqa: E731
+    for tau in (0.02, 0.01):
+        ro = rollout(
+            "CartPole-v1", lean, seed=0, max_steps=5, reset_kwargs={"domain_param": {"tau": tau}}
+        )
+        np.testing.assert_allclose(ro.time, tau * np.arange(6))
+    ro = rollout(
+        "Pendulum-v1",
+        lambda o: np.zeros((len(o), 1)),
+        seed=0,
+        max_steps=3,
+        reset_kwargs={"domain_param": {"dt": 0.1}},
+    )
+    np.testing.assert_allclose(ro.time, [0.0, 0.1, 0.2, 0.3])
+    ro = rollout(CountingEnv(terminate_at=3), IDLE, seed=0)  # no time step: steps count
+    np.testing.assert_array_equal(ro.time, [0.0, 1.0, 2.0, 3.0])
+
+
+def _cartpole_with_random_tau():
+    from gymsamp.envs import DomainRandomizer, DomainRandWrapper, UniformDomainParam
+
+    rand = DomainRandomizer(UniformDomainParam("tau", mean=0.02, halfspan=0.01))
+    return DomainRandWrapper(gym.make("CartPole-v1"), rand)
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+def test_sampled_rollouts_keep_their_own_time_step(vectorization):
+    from gymsamp.sampling import ParallelRolloutSampler
+
+    with ParallelRolloutSampler(
+        _cartpole_with_random_tau,
+        lambda obs: (obs[:, 2] > 0).astype(np.int64),
+        2,
+        min_rollouts=4,
+        max_steps=5,
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    ) as sampler:
+        rollouts = sampler.sample()
+        fixed = sampler.sample(domain_params=[{"tau": 0.005}])
+    taus = [ro.rollout_info["domain_param"]["tau"] for ro in rollouts]
+    assert len(set(taus)) == 4  # drawn per rollout
+    for ro, tau in zip(rollouts, taus, strict=True):
+        np.testing.assert_allclose(ro.time, tau * np.arange(ro.length + 1))
+    for ro in fixed:
+        np.testing.assert_allclose(ro.time, 0.005 * np.arange(ro.length + 1))
