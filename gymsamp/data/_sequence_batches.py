@@ -7,14 +7,20 @@ padding a rollout to a common length, and processing the data rollout by rollout
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gymsamp._checks import check_bool, check_int
 from gymsamp.data._sequence_indexing import index_field
 from gymsamp.data._tree import tree_map
-from gymsamp.data.batching import as_generator, check_positive_int, gen_shuffled_batch_idcs
+from gymsamp.data.batching import (
+    as_generator,
+    check_positive_int,
+    check_seed,
+    gen_shuffled_batch_idcs,
+)
 from gymsamp.data.data_format import cat_to_format, to_format
 
 if TYPE_CHECKING:
@@ -24,22 +30,21 @@ if TYPE_CHECKING:
 def split_ordered_batches(
     seq: StepSequence, batch_size: int | None, num_batches: int | None
 ) -> Iterator[StepSequence]:
-    """``seq.split_ordered_batches(batch_size, num_batches)``: consecutive continuous slices."""
+    """``seq.split_ordered_batches(batch_size, num_batches)``: consecutive continuous slices
+    (arguments checked at the call, not at the first ``next()``)."""
     if (batch_size is None) == (num_batches is None):
         raise ValueError(
             "exactly one of batch_size and num_batches must be given, got "
             f"batch_size={batch_size!r}, num_batches={num_batches!r}"
         )
     if batch_size is not None:
-        check_positive_int("batch_size", batch_size)
+        batch_size = check_positive_int("batch_size", batch_size)
         edges = [*list(range(0, seq._length, batch_size)), seq._length]
     else:
-        check_positive_int("num_batches", num_batches)
-        count = min(int(num_batches), seq._length)  # type: ignore[arg-type]
+        count = min(check_positive_int("num_batches", num_batches), seq._length)
         edges = [len(chunk) for chunk in np.array_split(np.arange(seq._length), count)]
         edges = np.concatenate([[0], np.cumsum(edges)]).tolist()
-    for start, stop in itertools.pairwise(edges):
-        yield seq[start:stop]
+    return (seq[start:stop] for start, stop in itertools.pairwise(edges))
 
 
 def split_shuffled_batches(
@@ -48,8 +53,20 @@ def split_shuffled_batches(
     complete_rollouts: bool,
     seed: int | np.random.Generator | None,
 ) -> Iterator[StepSequence]:
-    """``seq.split_shuffled_batches(...)``: random steps, or whole rollouts in random order."""
-    check_positive_int("batch_size", batch_size)
+    """``seq.split_shuffled_batches(...)``: random steps, or whole rollouts in random order
+    (arguments checked at the call, not at the first ``next()``)."""
+    batch_size = check_positive_int("batch_size", batch_size)
+    complete_rollouts = check_bool("complete_rollouts", complete_rollouts)
+    check_seed(seed)
+    return _shuffled_batches(seq, batch_size, complete_rollouts, seed)
+
+
+def _shuffled_batches(
+    seq: StepSequence,
+    batch_size: int,
+    complete_rollouts: bool,
+    seed: int | np.random.Generator | None,
+) -> Iterator[StepSequence]:
     generator = as_generator(seed)
     if complete_rollouts and seq._continuous:
         lengths = seq.rollout_lengths
@@ -86,6 +103,12 @@ def sample_with_next(
 
 def pad_rollout(rollout: StepSequence, len_to_pad_to: int, pad_value: float) -> None:
     """``StepSequence.pad(rollout, len_to_pad_to, pad_value)``: pad one rollout in place."""
+    _check_sequence(rollout, "rollout")
+    len_to_pad_to = check_int("len_to_pad_to", len_to_pad_to)
+    if isinstance(pad_value, (bool, np.bool_)) or not isinstance(
+        pad_value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"pad_value must be a real number, got {pad_value!r}")
     if rollout.rollout_count != 1:
         raise ValueError(f"rollout must hold a single rollout, got {rollout.rollout_count}")
     extra = len_to_pad_to - rollout.length
@@ -134,6 +157,18 @@ def process_rollout_data(
     **process_fcn_kwargs: Any,
 ) -> StepSequence:
     """``cls.process_data(rollout, fcn, ...)``: ``fcn`` applied to the selected fields."""
+    _check_sequence(rollout, "rollout")
+    if not callable(fcn):
+        raise TypeError(f"fcn must be callable, got {fcn!r}")
+    if not isinstance(fcn_arg_name, str) or not fcn_arg_name.isidentifier():
+        raise TypeError(f"fcn_arg_name must be a keyword name (a str), got {fcn_arg_name!r}")
+    include = _checked_field_names("include_fields", include_fields, rollout.data_names)
+    exclude = _checked_field_names("exclude_fields", exclude_fields, rollout.data_names)
+    if include is not None and exclude is not None and include & exclude:
+        raise ValueError(
+            "include_fields and exclude_fields must not name the same field, got "
+            f"{sorted(include & exclude)} in both"
+        )
     if rollout.continuous and rollout.rollout_count > 1:
         # Rollout by rollout, through cls's own methods, so filters never mix rollouts.
         return cls.concat(
@@ -153,8 +188,7 @@ def process_rollout_data(
     selected = [
         name
         for name in rollout.data_names
-        if (include_fields is None or name in include_fields)
-        and (exclude_fields is None or name not in exclude_fields)
+        if (include is None or name in include) and (exclude is None or name not in exclude)
     ]
 
     def apply(leaf: Any) -> Any:
@@ -173,3 +207,34 @@ def process_rollout_data(
         truncated=rollout.truncated,
         **data,
     )
+
+
+def _check_sequence(value: Any, name: str) -> None:
+    from gymsamp.data.step_sequence import StepSequence
+
+    if not isinstance(value, StepSequence):
+        raise TypeError(f"{name} must be a StepSequence, got {type(value).__name__}")
+
+
+def _checked_field_names(
+    name: str, fields: Sequence[str] | None, valid: Sequence[str]
+) -> set[str] | None:
+    """``fields`` (None: no selection) as a set, each one a data field of the rollout.
+
+    A str is refused rather than matched character by character (``"rewards"`` would select
+    any field named ``"r"``, ``"e"``, ...).
+    """
+    if fields is None:
+        return None
+    if isinstance(fields, (str, bytes)) or not isinstance(fields, Iterable):
+        raise TypeError(f"{name} must be a list of field names (not a str), got {fields!r}")
+    names = list(fields)
+    not_str = [f for f in names if not isinstance(f, str)]
+    if not_str:
+        raise TypeError(f"{name} must hold field names (strs), got {not_str[0]!r}")
+    unknown = [f for f in names if f not in valid]
+    if unknown:
+        raise ValueError(
+            f"{name} must name data fields of the rollout {sorted(valid)}, got unknown {unknown}"
+        )
+    return set(names)

@@ -7,11 +7,12 @@ only the last part's final entry stays at the end. Rollout bounds and infos are 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gymsamp._checks import check_bool
 from gymsamp.data._sequence_indexing import index_field
 from gymsamp.data._tree import Field
 from gymsamp.data.data_format import cat_to_format
@@ -32,11 +33,13 @@ def concatenate(
     Every part must be a ``part_type`` (StepSequence itself, so that a subclass's ``concat``
     still accepts plain sequences).
     """
-    if not truncate_last:
+    if not check_bool("truncate_last", truncate_last):
         raise ValueError(
             "truncate_last must be True: a part's final entry cannot sit between steps; "
             "gymsamp keeps every part's final entries aside instead, got False"
         )
+    if isinstance(parts, part_type) or not isinstance(parts, Iterable):
+        raise TypeError(f"parts must be a list of StepSequence objects, got {type(parts).__name__}")
     parts = list(parts)
     if not parts:
         raise ValueError("parts must contain at least one StepSequence, got none")

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from gymsamp._checks import check_bool, is_int
 from gymsamp.data._sequence_indexing import index_field
 from gymsamp.data._tree import Field, tree_leaves, tree_map
-from gymsamp.data.data_format import DATA_FORMATS, is_tensor, stack_to_format, to_format
-from gymsamp.data.step_type import check_rollout_bounds
+from gymsamp.data.data_format import DATA_FORMATS, combine_named, is_tensor, to_format
+from gymsamp.data.step_type import as_flags, check_rollout_bounds
 
 if TYPE_CHECKING:
     from gymsamp.data.step_sequence import StepSequence
@@ -43,11 +44,21 @@ def initialize(
     missing = seq.required_fields - fields.keys() - {"rewards", "observations", "actions"}
     if missing:
         raise ValueError(f"data must contain the required fields {sorted(missing)}")
+    complete = check_bool("complete", complete)
+    continuous = check_bool("continuous", continuous)
     data_format = _resolve_data_format(data_format, fields)
     seq._init_empty(data_format, continuous)
 
     seq._data["rewards"] = _checked_rewards(fields["rewards"], data_format)
     seq._length = len(seq._data["rewards"])
+    if rollout_bounds is not None:
+        if not continuous:
+            raise ValueError(
+                "rollout_bounds must be None for a non-continuous sequence (continuous=False), "
+                f"got {rollout_bounds!r}"
+            )
+        # Checked before anything indexes with them.
+        rollout_bounds = check_rollout_bounds(rollout_bounds, seq._length)
     for name, value in fields.items():
         if name == "rewards":
             continue
@@ -88,10 +99,11 @@ def add_field(
         raise ValueError(f"name must be an identifier not starting with '_', got {name!r}")
     if name in seq._data or name in FLAG_NAMES:
         raise ValueError(f"name must be a new data field, got {name!r} which already exists")
+    with_after_last = check_bool("with_after_last", with_after_last)
     if value is None:
-        shape = (seq._length + int(with_after_last), *(item_shape or ()))
+        shape = (seq._length + int(with_after_last), *_checked_item_shape(item_shape))
         value = np.zeros(shape)
-    field = _as_field(value, seq._data_format)
+    field = _as_field(value, seq._data_format, name)
     _check_no_grad(name, field)
     length = _field_length(name, field)
     if length not in (seq._length, seq._length + 1):
@@ -108,6 +120,19 @@ def add_field(
         if hasattr(seq, "_terminated"):  # after construction
             final = index_field(field, slice(seq._length, None)) if single else None
             seq._finals = {**seq._finals, name: final}  # a new dict: it may be shared
+
+
+def _checked_item_shape(item_shape: Any) -> tuple[int, ...]:
+    """``item_shape`` (None: a scalar per step) as a tuple of ints >= 0."""
+    if item_shape is None:
+        return ()
+    if is_int(item_shape):  # numpy's own shorthand for a 1-D shape
+        item_shape = (item_shape,)
+    if not isinstance(item_shape, (tuple, list)) or not all(is_int(n) for n in item_shape):
+        raise TypeError(f"item_shape must be a tuple of ints >= 0 or None, got {item_shape!r}")
+    if any(n < 0 for n in item_shape):
+        raise ValueError(f"item_shape must be a tuple of ints >= 0 or None, got {item_shape!r}")
+    return tuple(int(n) for n in item_shape)
 
 
 def _resolve_data_format(data_format: str | None, fields: Mapping[str, Any]) -> str:
@@ -132,7 +157,7 @@ def _checked_rewards(rewards: Any, data_format: str) -> Field:
             "rewards must be a list, array or tensor of real numbers (one per step), got "
             f"{rewards!r} ({type(rewards).__name__})"
         )
-    field = _as_field(rewards, data_format)
+    field = _as_field(rewards, data_format, "rewards")
     if isinstance(field, (dict, tuple)):
         raise TypeError(f"rewards must be real numbers, got a {type(field).__name__} per step")
     if len(field.shape) != 1:
@@ -146,10 +171,11 @@ def _checked_rewards(rewards: Any, data_format: str) -> Field:
     return field
 
 
-def _as_field(value: Any, data_format: str) -> Field:
-    """Stack per-step lists (of arrays, dicts or tuples) or convert arrays to ``data_format``."""
+def _as_field(value: Any, data_format: str, name: str) -> Field:
+    """Stack per-step lists (of arrays, dicts or tuples) or convert arrays to ``data_format``;
+    ``name`` names the field in errors (e.g. entries of different shapes)."""
     if isinstance(value, (dict, tuple)) or not (isinstance(value, np.ndarray) or is_tensor(value)):
-        value = stack_to_format(value, data_format)
+        value = combine_named(value, data_format, "stack", name)
     return tree_map(lambda leaf: to_format(leaf, data_format), value)
 
 
@@ -187,7 +213,7 @@ def _flags_from_args(
     """
 
     def flag_array(name: str, value: npt.ArrayLike) -> np.ndarray:
-        array = np.asarray(to_format(value, "numpy"), dtype=bool)
+        array = as_flags(name, to_format(value, "numpy") if is_tensor(value) else value)
         if array.shape != (length,):
             raise ValueError(
                 f"{name} has shape {array.shape} but must have ({length},) to match rewards"
@@ -204,7 +230,7 @@ def _flags_from_args(
         return flag_array("done", done), np.zeros(length, dtype=bool)
     term = np.zeros(length, dtype=bool)
     if complete and continuous:
-        ends = [length] if rollout_bounds is None else np.asarray(rollout_bounds)[1:]
+        ends = [length] if rollout_bounds is None else rollout_bounds[1:]  # checked bounds
         term[np.asarray(ends, dtype=np.intp) - 1] = True
     return term, np.zeros(length, dtype=bool)
 
@@ -214,7 +240,8 @@ def _bounds_from_args(
     truncated: np.ndarray,
     rollout_bounds: Sequence[int] | np.ndarray | None,
 ) -> np.ndarray:
-    """The rollout bounds: ``rollout_bounds`` checked against the flags, or derived from them."""
+    """The rollout bounds: ``rollout_bounds`` (already checked by :func:`check_rollout_bounds`)
+    checked against the flags, or derived from them."""
     length = len(terminated)
     done_ends = np.flatnonzero(terminated | truncated) + 1
     if rollout_bounds is None:
@@ -222,7 +249,7 @@ def _bounds_from_args(
         if bounds[-1] != length:
             bounds = np.append(bounds, length)
         return bounds.astype(np.intp)
-    bounds = check_rollout_bounds(rollout_bounds, length)
+    bounds = np.asarray(rollout_bounds, dtype=np.intp)  # checked by initialize
     # Bounds are sorted: a done step's end is a bound iff searchsorted lands on it (far cheaper
     # than np.setdiff1d, which sorts both again).
     at = np.minimum(np.searchsorted(bounds, done_ends), len(bounds) - 1)

@@ -67,6 +67,20 @@ def space_shape(space: gym.Space[Any]) -> tuple[int, ...] | None:
     return None if shape is None else tuple(shape)
 
 
+def numeric_space(space: gym.Space[Any]) -> bool:
+    """Whether every element of ``space`` is a numeric array (Box, Discrete, MultiDiscrete,
+    MultiBinary): data for it must then be numbers, not strings or objects."""
+    dtype = space.dtype
+    return space.shape is not None and dtype is not None and np.dtype(dtype).kind in "biuf"
+
+
+def check_real(array: npt.NDArray[Any], name: str, reference: str = "") -> None:
+    """Refuse arrays of anything but bools, ints and floats (strings, objects, complex)."""
+    if array.dtype.kind not in "biuf":
+        to_match = f" to match {reference}" if reference else ""
+        raise TypeError(f"{name} must be real numbers{to_match}, got dtype {array.dtype}")
+
+
 def check_batch_dim(array: npt.NDArray[Any], expected: int, name: str, reference: str) -> None:
     """Check that ``array`` has a leading batch dimension of length ``expected``."""
     if array.ndim == 0:
@@ -98,11 +112,16 @@ def as_batch_array(
     batch_reference: str,
     item_shape: tuple[int, ...] | None = None,
     item_reference: str = "",
+    *,
+    real: bool = False,
 ) -> npt.NDArray[Any]:
-    """Convert ``value`` to an array and check its batch dimension and item shape."""
+    """Convert ``value`` to an array and check its batch dimension and item shape (and with
+    ``real`` that it holds real numbers)."""
     array = as_array(value, name)
     check_batch_dim(array, batch_size, name, batch_reference)
     check_item_shape(array.shape[1:], item_shape, name, item_reference)
+    if real:
+        check_real(array, name, item_reference)
     return array
 
 
@@ -329,7 +348,8 @@ def concatenated_fields(batches: Sequence[Any], kind: type) -> dict[str, Any]:
     info dicts leaf by leaf (their keys must agree).
 
     Raises:
-        ValueError: If ``batches`` is empty or the info dicts' keys differ.
+        ValueError: If ``batches`` is empty, their ``env_spec`` differ or the info dicts' keys
+            differ.
         TypeError: If a batch is not a ``kind``.
     """
     article = "an" if kind.__name__[0] in "AEIOU" else "a"
@@ -339,6 +359,27 @@ def concatenated_fields(batches: Sequence[Any], kind: type) -> dict[str, Any]:
         if not isinstance(batch, kind):
             raise TypeError(
                 f"batches[{i}] must be {article} {kind.__name__}, got {type(batch).__name__}"
+            )
+    spec = batches[0].env_spec
+    for i, batch in enumerate(batches[1:], start=1):
+        if batch.env_spec != spec:
+            # Name the first field that differs (a whole EnvSpec is a long read).
+            name = next(
+                (
+                    f.name
+                    for f in dataclasses.fields(spec)
+                    if getattr(batch.env_spec, f.name) != getattr(spec, f.name)
+                ),
+                None,
+            )
+            what, mine, theirs = (
+                ("env_spec", batch.env_spec, spec)
+                if name is None
+                else (f"env_spec.{name}", getattr(batch.env_spec, name), getattr(spec, name))
+            )
+            raise ValueError(
+                f"batches[{i}] has {what} {mine!r} but must have {theirs!r} to match "
+                "batches[0] (concatenated batches must share one env_spec)"
             )
     out: dict[str, Any] = {}
     for field in dataclasses.fields(kind):

@@ -7,7 +7,7 @@ leaf while keeping the structure, so every other module can treat all fields ali
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from typing import Any
 
 Field = Any  # an array / tensor, or a dict or tuple of Fields
@@ -25,10 +25,39 @@ def new_tuple(nt_type: type, values: Any) -> tuple[Any, ...]:
         Pair(h=1, c=2)
         >>> new_tuple(tuple, iter([1, 2]))
         (1, 2)
+
+    Raises:
+        TypeError: If ``nt_type`` is not a tuple class or ``values`` is not iterable.
+        ValueError: If ``values`` does not hold one value per field of a NamedTuple (fields
+            with defaults may be left out).
     """
+    if not (isinstance(nt_type, type) and issubclass(nt_type, tuple)):
+        raise TypeError(f"nt_type must be a tuple class (e.g. a NamedTuple), got {nt_type!r}")
     if hasattr(nt_type, "_fields"):  # a NamedTuple class
-        return nt_type(*values)
-    return nt_type(values)
+        try:
+            return nt_type(*values)
+        except TypeError:
+            raise _new_tuple_error(nt_type, values) from None
+    try:
+        return nt_type(values)
+    except TypeError:
+        raise _new_tuple_error(nt_type, values) from None
+
+
+def _new_tuple_error(nt_type: Any, values: Any) -> Exception:
+    """Why ``new_tuple(nt_type, values)`` failed, worded for the caller (the error path only)."""
+    if not isinstance(values, Iterable):
+        return TypeError(f"values must be an iterable, got {type(values).__name__}")
+    fields = getattr(nt_type, "_fields", None)
+    if fields is not None and isinstance(values, Sized):
+        required = len(fields) - len(getattr(nt_type, "_field_defaults", {}))
+        if not required <= len(values) <= len(fields):
+            count = len(fields) if required == len(fields) else f"{required} to {len(fields)}"
+            return ValueError(
+                f"values must hold {count} values to match the fields {fields} of "
+                f"{nt_type.__name__}, got {len(values)}"
+            )
+    return TypeError(f"values cannot build a {nt_type.__name__}, got {values!r}")
 
 
 def tree_map(fn: Callable[..., Any], field: Field, *others: Field) -> Field:

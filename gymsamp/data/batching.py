@@ -7,11 +7,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from gymsamp._checks import check_int
+from gymsamp._checks import check_bool, check_int, is_int
 
 __all__ = [
     "as_generator",
     "check_positive_int",
+    "check_seed",
     "gen_ordered_batch_idcs",
     "gen_ordered_batches",
     "gen_shuffled_batch_idcs",
@@ -26,13 +27,46 @@ def check_positive_int(name: str, value: Any) -> int:
     return check_int(name, value)
 
 
+_SEED_RULE = "seed must be an int >= 0, None or a numpy.random.Generator"
+
+
+def check_seed(seed: Any) -> None:
+    """Refuse anything :func:`as_generator` cannot take (without drawing a generator).
+
+    Raises:
+        TypeError: If ``seed`` is not None, an int or a ``numpy.random.Generator``.
+        ValueError: If ``seed`` is a negative int.
+    """
+    if seed is None or isinstance(seed, np.random.Generator):
+        return
+    if not is_int(seed):
+        raise TypeError(f"{_SEED_RULE}, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{_SEED_RULE}, got {seed!r}")
+
+
 def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
-    """A generator from a seed (None: fresh entropy) or the generator itself."""
+    """A generator from a seed (None: fresh entropy) or the generator itself.
+
+    Raises:
+        TypeError: If ``seed`` is not None, an int or a ``numpy.random.Generator``.
+        ValueError: If ``seed`` is a negative int.
+
+    Example:
+        >>> as_generator(-1)
+        Traceback (most recent call last):
+        ...
+        ValueError: seed must be an int >= 0, None or a numpy.random.Generator, got -1
+    """
+    check_seed(seed)
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
-        return np.random.default_rng(seed)
-    raise TypeError(f"seed must be an int, a numpy.random.Generator or None, got {seed!r}")
+    return np.random.default_rng(seed)
+
+
+def _check_iterable(name: str, value: Any) -> None:
+    if not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be an iterable of items, got {type(value).__name__}")
 
 
 def _chunks(order: np.ndarray, batch_size: int) -> list[tuple[int, ...]]:
@@ -48,12 +82,22 @@ def gen_ordered_batch_idcs(
 ) -> Iterator[tuple[int, ...]]:
     """Index tuples of consecutive mini-batches; ``sorted=False`` shuffles the batch order.
 
+    Arguments are checked at the call, not at the first ``next()``.
+
     Example:
         >>> list(gen_ordered_batch_idcs(2, 5))
         [(0, 1), (2, 3), (4,)]
     """
     batch_size = check_positive_int("batch_size", batch_size)
     data_size = check_positive_int("data_size", data_size)
+    sorted = check_bool("sorted", sorted)
+    check_seed(seed)
+    return _ordered_batch_idcs(batch_size, data_size, sorted, seed)
+
+
+def _ordered_batch_idcs(
+    batch_size: int, data_size: int, sorted: bool, seed: int | np.random.Generator | None
+) -> Iterator[tuple[int, ...]]:
     batches = _chunks(np.arange(data_size), batch_size)
     if not sorted:
         order = as_generator(seed).permutation(len(batches))
@@ -64,11 +108,17 @@ def gen_ordered_batch_idcs(
 def gen_ordered_batches(inp: Iterable[T], batch_size: int) -> Iterator[list[T]]:
     """Cut ``inp`` into consecutive chunks of ``batch_size`` items (the last may be shorter).
 
+    Arguments are checked at the call, not at the first ``next()``.
+
     Example:
         >>> list(gen_ordered_batches("abcde", 2))
         [['a', 'b'], ['c', 'd'], ['e']]
     """
-    batch_size = check_positive_int("batch_size", batch_size)
+    _check_iterable("inp", inp)
+    return _ordered_batches(inp, check_positive_int("batch_size", batch_size))
+
+
+def _ordered_batches(inp: Iterable[T], batch_size: int) -> Iterator[list[T]]:
     batch: list[T] = []
     for item in inp:
         batch.append(item)
@@ -84,12 +134,22 @@ def gen_shuffled_batch_idcs(
 ) -> Iterator[tuple[int, ...]]:
     """Index tuples of mini-batches drawn from a random permutation of ``range(data_size)``.
 
+    Arguments are checked at the call, not at the first ``next()``.
+
     Example:
         >>> sorted(i for b in gen_shuffled_batch_idcs(2, 5, seed=0) for i in b)
         [0, 1, 2, 3, 4]
     """
     batch_size = check_positive_int("batch_size", batch_size)
     data_size = check_positive_int("data_size", data_size)
+    check_seed(seed)
+    return _shuffled_batch_idcs(batch_size, data_size, seed)
+
+
+def _shuffled_batch_idcs(
+    batch_size: int, data_size: int, seed: int | np.random.Generator | None
+) -> Iterator[tuple[int, ...]]:
+    # A generator: the permutation is drawn at the first next(), as before the checks moved.
     yield from _chunks(as_generator(seed).permutation(data_size), batch_size)
 
 
@@ -102,6 +162,7 @@ def shuffled_ordered_batches(
         >>> sorted(shuffled_ordered_batches([1, 2, 3, 4, 5], 2, seed=0))
         [[1, 2], [3, 4], [5]]
     """
+    check_seed(seed)
     batches = list(gen_ordered_batches(inp, batch_size))
     order = as_generator(seed).permutation(len(batches))
     return [batches[i] for i in order]

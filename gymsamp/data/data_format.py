@@ -6,7 +6,7 @@ torch is imported only when torch data is asked for, so numpy-only users never l
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -62,19 +62,50 @@ def to_format(data: Any, data_format: str, data_type: Any = None) -> Any:
     _check_format(data_format)
     if data_format == "numpy":
         data = data.detach().cpu().numpy() if is_tensor(data) else np.asarray(data)
-        return data if data_type is None else data.astype(data_type, copy=False)
+        if data_type is None:
+            return data
+        try:
+            return data.astype(data_type, copy=False)
+        except TypeError:
+            raise TypeError(f"data_type must be a numpy dtype or None, got {data_type!r}") from None
+        except ValueError as err:  # e.g. strings that are no numbers
+            raise ValueError(f"data must be convertible to {data_type!r}, got {err}") from None
 
     import torch
 
+    np_type = None
+    if data_type is not None and not isinstance(data_type, torch.dtype):
+        try:  # a numpy dtype, or anything numpy reads as one (e.g. "float32")
+            np_type = np.dtype(data_type)
+        except TypeError:
+            raise TypeError(
+                f"data_type must be a torch dtype, a numpy dtype or None, got {data_type!r}"
+            ) from None
+        data_type = None
     if not isinstance(data, torch.Tensor):
         array = np.asarray(data)
         if array.dtype == object:
             raise TypeError(f"data of dtype object cannot be converted to torch, got {data!r}")
-        if isinstance(data_type, (type, np.dtype)) and not isinstance(data_type, torch.dtype):
-            array = array.astype(data_type, copy=False)
-            data_type = None
+        if np_type is not None:
+            try:
+                array = array.astype(np_type, copy=False)
+            except ValueError as err:
+                raise ValueError(f"data must be convertible to {np_type}, got {err}") from None
         # torch.from_numpy rejects negative strides (e.g. reversed views): copy those.
-        data = torch.from_numpy(array if array.flags.c_contiguous else np.ascontiguousarray(array))
+        contiguous = array if array.flags.c_contiguous else np.ascontiguousarray(array)
+        try:
+            data = torch.from_numpy(contiguous)
+        except TypeError:
+            raise TypeError(
+                f"data must be numeric to convert it to torch, got dtype {array.dtype}"
+            ) from None
+    elif np_type is not None:  # a tensor cast to a numpy dtype: torch's equivalent of it
+        try:
+            data_type = torch.from_numpy(np.empty(0, dtype=np_type)).dtype
+        except TypeError:
+            raise TypeError(
+                f"data_type must be a dtype torch supports, got {np_type} (no torch equivalent)"
+            ) from None
     return data if data_type is None else data.to(data_type)
 
 
@@ -86,18 +117,32 @@ def _format_of_items(items: Sequence[Any], data_format: str) -> Any:
     return torch, [to_format(item, "torch") for item in items]
 
 
-def _combine(data: Any, data_format: str, how: str) -> Any:
+def combine_named(data: Any, data_format: str, how: str, name: str) -> Any:
+    """Stack (``how="stack"``) or concatenate ``data`` per key and position, as
+    :func:`stack_to_format` and :func:`cat_to_format` do; errors name the data ``name`` (a
+    field name, or ``data`` for the public functions) and the path inside it."""
     _check_format(data_format)
     if isinstance(data, dict):
-        return {key: _combine(value, data_format, how) for key, value in data.items()}
+        return {
+            key: combine_named(value, data_format, how, f"{name}.{key}")
+            for key, value in data.items()
+        }
     if isinstance(data, tuple) and not (len(data) and isinstance(data[0], tuple)):
-        return new_tuple(type(data), (_combine(part, data_format, how) for part in data))
+        return new_tuple(
+            type(data),
+            (combine_named(part, data_format, how, f"{name}[{i}]") for i, part in enumerate(data)),
+        )
     if isinstance(data, np.ndarray) or is_tensor(data):
         # Already combined along axis 0: stacking or concatenating rows would only copy.
         return to_format(data, data_format)
+    if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
+        raise TypeError(
+            f"{name} must be a list of per-step items (or an array, dict or tuple), got "
+            f"{data!r} ({type(data).__name__})"
+        )
     items = list(data)
     if not items:
-        raise ValueError(f"data must not be empty to {how} it")
+        raise ValueError(f"{name} must not be empty to {how} it")
     first = items[0]
     if isinstance(first, dict):
         keys = list(first)
@@ -105,21 +150,68 @@ def _combine(data: Any, data_format: str, how: str) -> Any:
             if not isinstance(item, dict) or list(item) != keys:
                 found = list(item) if isinstance(item, dict) else type(item).__name__
                 raise ValueError(
-                    f"every dict in data must have the keys {keys} of the first one, "
+                    f"every dict in {name} must have the keys {keys} of the first one, "
                     f"got {found} at index {i}"
                 )
-        return {key: _combine([item[key] for item in items], data_format, how) for key in keys}
+        return {
+            key: combine_named([item[key] for item in items], data_format, how, f"{name}.{key}")
+            for key in keys
+        }
     if isinstance(first, tuple):
+        for i, item in enumerate(items):
+            if not isinstance(item, tuple) or len(item) != len(first):
+                found = f"length {len(item)}" if isinstance(item, tuple) else type(item).__name__
+                raise ValueError(
+                    f"every tuple in {name} must have the length {len(first)} of the first one, "
+                    f"got {found} at index {i}"
+                )
         return new_tuple(
             type(first),
-            (_combine([item[i] for item in items], data_format, how) for i in range(len(first))),
+            (
+                combine_named([item[i] for item in items], data_format, how, f"{name}[{i}]")
+                for i in range(len(first))
+            ),
         )
     if how == "stack" and data_format == "numpy" and all(type(x) in _SCALARS for x in items):
         # Per-step scalars (env infos of every step): one array, not a 0-d array per item;
         # the dtype is the one stacking them would give.
         return np.array(items)
-    lib, converted = _format_of_items(items, data_format)
-    return lib.stack(converted) if how == "stack" else lib.concatenate(converted)
+    try:
+        lib, converted = _format_of_items(items, data_format)
+        return lib.stack(converted) if how == "stack" else lib.concatenate(converted)
+    except (ValueError, RuntimeError, TypeError) as err:  # torch raises RuntimeError
+        raise _combine_error(items, how, name, err) from err
+
+
+def _combine_error(items: list[Any], how: str, name: str, err: Exception) -> Exception:
+    """The error for items that numpy or torch could not stack or concatenate: it names the
+    first item whose shape does not fit, else passes on the library's reason."""
+    shapes: list[tuple[int, ...] | None] = []
+    for item in items:
+        try:
+            shapes.append(tuple(item.shape) if is_tensor(item) else np.shape(item))
+        except ValueError:  # a ragged item: numpy cannot give it a shape
+            shapes.append(None)
+    first = shapes[0]
+    for i, shape in enumerate(shapes):
+        if shape is None:
+            return ValueError(
+                f"{name} must hold items of one shape to {how} them, got a ragged item "
+                f"{items[i]!r} at index {i}"
+            )
+        if how == "concatenate" and len(shape) == 0:
+            return ValueError(
+                f"{name} must hold arrays with at least one axis to concatenate them, got "
+                f"shape () at index {i}"
+            )
+        if first is not None and (shape != first if how == "stack" else shape[1:] != first[1:]):
+            rule = "items of one shape" if how == "stack" else "arrays of one item shape"
+            return ValueError(
+                f"{name} must hold {rule} to {how} them, got shape {first} at index 0 and "
+                f"{shape} at index {i}"
+            )
+    error = TypeError if isinstance(err, TypeError) else ValueError
+    return error(f"{name} must hold numeric items to {how} them, got {err}")
 
 
 def stack_to_format(
@@ -135,7 +227,7 @@ def stack_to_format(
         >>> stacked["a"], stacked["b"].shape
         (array([1, 2]), (2, 2))
     """
-    return _combine(data, data_format, "stack")
+    return combine_named(data, data_format, "stack", "data")
 
 
 def cat_to_format(data: dict[str, Any] | tuple[Any, ...] | Sequence[Any], data_format: str) -> Any:
@@ -145,4 +237,4 @@ def cat_to_format(data: dict[str, Any] | tuple[Any, ...] | Sequence[Any], data_f
         >>> cat_to_format([np.zeros((2, 3)), np.ones((1, 3))], "numpy").shape
         (3, 3)
     """
-    return _combine(data, data_format, "concatenate")
+    return combine_named(data, data_format, "concatenate", "data")

@@ -19,10 +19,12 @@ from gymsamp.data._shapes import (
     as_lengths,
     check_batch_dim,
     check_env_spec,
+    check_real,
     concatenate_nested,
     concatenated_fields,
     episode_slices,
     map_nested,
+    numeric_space,
     pad_batch_array,
     require_key,
     slice_nested,
@@ -126,6 +128,7 @@ class EpisodeBatch(TupleLike):
         n_episodes, n_steps = len(lengths), int(lengths.sum())
         obs_shape = space_shape(self.env_spec.observation_space)
         act_shape = space_shape(self.env_spec.action_space)
+        obs_real = numeric_space(self.env_spec.observation_space)
         obs_ref = "env_spec.observation_space"
         fields = {
             "lengths": lengths,
@@ -133,7 +136,13 @@ class EpisodeBatch(TupleLike):
                 self.episode_infos, "episode_infos", n_episodes, _PER_EPISODE
             ),
             "observations": as_batch_array(
-                self.observations, "observations", n_steps, _PER_STEP, obs_shape, obs_ref
+                self.observations,
+                "observations",
+                n_steps,
+                _PER_STEP,
+                obs_shape,
+                obs_ref,
+                real=obs_real,
             ),
             "last_observations": as_batch_array(
                 self.last_observations,
@@ -142,6 +151,7 @@ class EpisodeBatch(TupleLike):
                 _PER_EPISODE,
                 obs_shape,
                 obs_ref,
+                real=obs_real,
             ),
             "actions": as_batch_array(
                 self.actions,
@@ -150,14 +160,21 @@ class EpisodeBatch(TupleLike):
                 _PER_STEP,
                 act_shape,
                 "env_spec.action_space",
+                real=numeric_space(self.env_spec.action_space),
             ),
             "rewards": as_batch_array(
-                self.rewards, "rewards", n_steps, _PER_STEP, (), "one scalar reward per step"
+                self.rewards,
+                "rewards",
+                n_steps,
+                _PER_STEP,
+                (),
+                "one scalar reward per step",
             ),
             "env_infos": as_info_dict(self.env_infos, "env_infos", n_steps, _PER_STEP),
             "agent_infos": as_info_dict(self.agent_infos, "agent_infos", n_steps, _PER_STEP),
             "step_types": as_batch_step_types(self.step_types, n_steps, _PER_STEP),
         }
+        check_real(np.asarray(fields["rewards"]), "rewards")
         for name, value in fields.items():
             # Frozen dataclass: normalized values are written once, here, and never again.
             object.__setattr__(self, name, value)
@@ -176,8 +193,9 @@ class EpisodeBatch(TupleLike):
             One batch holding all episodes of all batches.
 
         Raises:
-            ValueError: If no batch is given, or the info dicts of the batches do not have the
-                same keys (the message names the missing and extra keys).
+            ValueError: If no batch is given, the batches' ``env_spec`` differ (the message
+                names the first batch that differs), or the info dicts of the batches do not
+                have the same keys (the message names the missing and extra keys).
         """
         data = concatenated_fields(batches, cls)  # raises on no batches before [0] is read
         return cls(env_spec=batches[0].env_spec, **data)

@@ -29,13 +29,14 @@ import dataclasses
 import json
 import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from gymsamp._checks import check_bool
 from gymsamp.data._shapes import as_batch_step_types
 from gymsamp.data._tree import tree_leaves, tree_map
 from gymsamp.data.data_format import is_tensor, to_format
@@ -301,8 +302,15 @@ class _Decoder:
         return tree_map(lambda leaf: to_format(leaf, seq.data_format), finals)
 
 
+def _as_path(path: Any) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or an os.PathLike, got {type(path).__name__}")
+    return Path(path)
+
+
 def _write(path: str | os.PathLike[str], kind: str, content: Any, compress: bool) -> Path:
-    path = Path(path)
+    path = _as_path(path)
+    compress = check_bool("compress", compress)
     encoder = _Encoder()
     meta = {
         "format": FORMAT_NAME,
@@ -328,7 +336,7 @@ def _write(path: str | os.PathLike[str], kind: str, content: Any, compress: bool
 
 
 def _read(path: str | os.PathLike[str], kind: str) -> Any:
-    path = Path(path)
+    path = _as_path(path)
     if path.is_file() and not zipfile.is_zipfile(path):
         # np.load would call any other file pickled data, and hint at loading it unsafely.
         raise ValueError(f"{path} is not a gymsamp file (not a zip/npz archive)")
@@ -389,11 +397,15 @@ def save_rollouts(
         ...     load_rollouts(path)[0].observations.tolist()
         [0.0, 1.0]
     """
-    if isinstance(rollouts, StepSequence) or not all(
-        isinstance(ro, StepSequence) for ro in rollouts
-    ):
-        raise TypeError("rollouts must be a sequence of StepSequence objects")
-    return _write(path, "rollouts", list(rollouts), compress)
+    if isinstance(rollouts, StepSequence) or not isinstance(rollouts, Iterable):
+        raise TypeError(
+            f"rollouts must be a sequence of StepSequence objects, got {type(rollouts).__name__}"
+        )
+    rollouts = list(rollouts)
+    for i, ro in enumerate(rollouts):
+        if not isinstance(ro, StepSequence):
+            raise TypeError(f"rollouts[{i}] must be a StepSequence, got {type(ro).__name__}")
+    return _write(path, "rollouts", rollouts, compress)
 
 
 def load_rollouts(path: str | os.PathLike[str]) -> list[StepSequence]:

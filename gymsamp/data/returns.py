@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gymsamp.data.data_format import is_tensor, to_format
+from gymsamp.data.data_format import DATA_FORMATS, is_tensor, to_format
+from gymsamp.data.step_type import check_rollout_bounds
 
 if TYPE_CHECKING:
     from gymsamp.data.step_sequence import StepSequence
@@ -270,12 +271,7 @@ def _segmented_reverse_filter(x: np.ndarray, gamma: float, bounds: np.ndarray) -
 
 def _checked_bounds(rollout_bounds: npt.ArrayLike, length: int) -> np.ndarray:
     """``rollout_bounds`` as C-contiguous intp, checked (the compiled scan trusts them)."""
-    bounds = np.ascontiguousarray(rollout_bounds, dtype=np.intp)
-    if bounds.ndim != 1 or bounds[0] != 0 or bounds[-1] != length or np.any(np.diff(bounds) <= 0):
-        raise ValueError(
-            f"rollout_bounds must increase strictly from 0 to {length}, got {bounds.tolist()}"
-        )
-    return bounds
+    return np.ascontiguousarray(check_rollout_bounds(rollout_bounds, length))
 
 
 def _scan(
@@ -333,6 +329,14 @@ def discounted_reverse_cumsum(
     return to_format(result, "torch") if as_tensor else result
 
 
+def _check_rollout(rollout: Any, name: str = "rollout") -> None:
+    """Refuse anything but a :class:`StepSequence` (a list of them included)."""
+    from gymsamp.data.step_sequence import StepSequence
+
+    if not isinstance(rollout, StepSequence):
+        raise TypeError(f"{name} must be a StepSequence, got {type(rollout).__name__}")
+
+
 def _bounds_of(rollout: StepSequence, what: str) -> np.ndarray:
     if not rollout.continuous:
         raise ValueError(
@@ -352,6 +356,7 @@ def discounted_value(rollout: StepSequence, gamma: float) -> Any:
         >>> round(float(discounted_value(ro, 0.9)[2]), 6)
         -86.675
     """
+    _check_rollout(rollout)
     return discounted_reverse_cumsum(
         rollout.get_data_values("rewards"),
         gamma,
@@ -369,9 +374,29 @@ def discounted_values(
         gamma: Discount factor in [0, 1].
         data_format: ``"torch"`` (the seed's default), ``"numpy"``, or None for the format of
             the first rollout.
+
+    Raises:
+        TypeError: If ``rollouts`` is not a list of :class:`StepSequence` (a single one is
+            refused: use :func:`discounted_value` for it, or wrap it in a list).
+        ValueError: If ``rollouts`` is empty or ``data_format`` is unknown.
     """
+    from gymsamp.data.step_sequence import StepSequence
+
+    if isinstance(rollouts, StepSequence):
+        raise TypeError(
+            "rollouts must be a list of StepSequence objects, got a single StepSequence (use "
+            "discounted_value for it, or pass [rollout])"
+        )
+    if not isinstance(rollouts, Sequence):
+        raise TypeError(
+            f"rollouts must be a list of StepSequence objects, got {type(rollouts).__name__}"
+        )
     if not rollouts:
         raise ValueError("rollouts must contain at least one StepSequence, got none")
+    for i, ro in enumerate(rollouts):
+        _check_rollout(ro, f"rollouts[{i}]")
+    if data_format is not None and data_format not in DATA_FORMATS:
+        raise ValueError(f"data_format must be one of {DATA_FORMATS} or None, got {data_format!r}")
     values = [np.asarray(to_format(discounted_value(ro, gamma), "numpy")) for ro in rollouts]
     fmt = data_format if data_format is not None else rollouts[0].data_format
     return to_format(np.concatenate(values), fmt)
@@ -401,6 +426,7 @@ def gae_returns(rollout: StepSequence, gamma: float = 0.99, lamb: float = 0.95) 
         >>> gae_returns(ro, gamma=1.0, lamb=1.0).tolist()  # bootstraps V(s_T) = 2 at TIMEOUT
         [3.5, 2.5]
     """
+    _check_rollout(rollout)
     gamma = check_gamma(gamma)
     lamb = check_gamma(lamb, "lamb")
     if "values" not in rollout.data_names:

@@ -170,6 +170,9 @@ class InOutSpec:
         input_space: Input space of a module.
         output_space: Output space of a module.
 
+    Raises:
+        TypeError: If a space is not a ``gymnasium.Space``.
+
     Example:
         >>> import gymnasium as gym
         >>> spec = InOutSpec(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(2))
@@ -178,6 +181,9 @@ class InOutSpec:
     """
 
     def __init__(self, input_space: gym.Space[Any], output_space: gym.Space[Any]) -> None:
+        for name, space in (("input_space", input_space), ("output_space", output_space)):
+            if not isinstance(space, gym.Space):
+                raise TypeError(f"{name} must be a gymnasium.Space, got {type(space).__name__}")
         self._input_space = input_space
         self._output_space = output_space
 

@@ -132,7 +132,7 @@ class Step(DictIndexProxy):
         index: The index of this step in the rollout; negative indices count from the end.
 
     Raises:
-        TypeError: If ``index`` is not an int.
+        TypeError: If ``rollout`` is not a :class:`StepSequence` or ``index`` is not an int.
         IndexError: If ``index`` is not in ``[-len(rollout), len(rollout))``.
 
     Example:
@@ -146,7 +146,13 @@ class Step(DictIndexProxy):
     __slots__ = ("_rollout",)
 
     def __init__(self, rollout: StepSequence, index: int | np.integer[Any]) -> None:
-        super().__init__(rollout._data, checked_index(index, rollout._length))
+        try:
+            data, length = rollout._data, rollout._length
+        except AttributeError:  # checked this way: an isinstance check needs an import here
+            raise TypeError(
+                f"rollout must be a StepSequence, got {type(rollout).__name__}"
+            ) from None
+        super().__init__(data, checked_index(index, length))
         object.__setattr__(self, "_rollout", rollout)
 
     def _lookup(self, key: str, error_type: type[Exception]) -> Any:

@@ -10,11 +10,14 @@ A one-step episode therefore has no ``FIRST``.
 from __future__ import annotations
 
 import enum
+import reprlib
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from gymsamp._checks import check_bool, check_int, is_int
 
 #: Storage dtype of step types in arrays (garage used object arrays of enums).
 STEP_TYPE_DTYPE = np.int8
@@ -56,13 +59,19 @@ class StepType(enum.IntEnum):
 
         Raises:
             ValueError: If ``step_cnt`` is < 1 (the environment's ``reset()`` was likely not
-                called yet).
+                called yet) or ``max_episode_length`` is < 1.
+            TypeError: If ``step_cnt`` or ``max_episode_length`` is not an int, or ``done`` is
+                not a bool.
         """
+        if step_cnt is not None and not is_int(step_cnt):
+            raise TypeError(f"step_cnt must be an int >= 1, got {step_cnt!r}")
         if step_cnt is None or step_cnt < 1:
             raise ValueError(
                 f"step_cnt must be >= 1, got {step_cnt!r}. Did you forget to call `reset()`?"
             )
-        if done:
+        if max_episode_length is not None:
+            max_episode_length = check_int("max_episode_length", max_episode_length)
+        if check_bool("done", done):
             return cls.TERMINAL
         if max_episode_length is not None and step_cnt >= max_episode_length:
             return cls.TIMEOUT
@@ -71,9 +80,7 @@ class StepType(enum.IntEnum):
         return cls.MID
 
 
-def check_rollout_bounds(
-    rollout_bounds: Sequence[int] | npt.NDArray[np.integer[Any]], length: int
-) -> npt.NDArray[np.intp]:
+def check_rollout_bounds(rollout_bounds: npt.ArrayLike, length: int) -> npt.NDArray[np.intp]:
     """``rollout_bounds`` as an ``intp`` array, checked to run strictly increasing from 0 to
     ``length`` (the start of every rollout followed by the number of steps).
 
@@ -81,9 +88,12 @@ def check_rollout_bounds(
         TypeError: If the bounds are not integers.
         ValueError: If they are not strictly increasing from 0 to ``length``.
     """
-    bounds = np.asarray(rollout_bounds)
-    if bounds.dtype.kind not in "iu":
-        raise TypeError(f"rollout_bounds must be integers, got {bounds.tolist()}")
+    try:
+        bounds = np.asarray(rollout_bounds)
+    except (ValueError, TypeError):  # ragged nesting: numpy cannot make one array of it
+        bounds = np.asarray(None)
+    if bounds.size and bounds.dtype.kind not in "iu":
+        raise TypeError(f"rollout_bounds must be integers, got {_shown(rollout_bounds, bounds)}")
     if (
         bounds.ndim != 1
         or len(bounds) < 2
@@ -93,9 +103,47 @@ def check_rollout_bounds(
     ):
         raise ValueError(
             "rollout_bounds must be strictly increasing from 0 to the length "
-            f"{length}, got {bounds.tolist()}"
+            f"{length}, got {_shown(rollout_bounds, bounds)}"
         )
     return bounds.astype(np.intp, copy=False)
+
+
+def _shown(value: Any, array: np.ndarray) -> Any:
+    """``value`` for an error message: the array's list where it has one, else ``value``."""
+    return array.tolist() if array.dtype.kind in "biuf" else repr(value)
+
+
+def as_flags(name: str, value: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """``value`` as a bool array: bools, or numbers that are all 0 or 1 (e.g. ``[0, 1]``).
+
+    Anything else (0.5, NaN, 2, strings) is refused instead of cast: ``bool(0.5)`` is True.
+
+    Raises:
+        ValueError: If a value is not a bool, 0 or 1 (the message names the first one).
+
+    Example:
+        >>> as_flags("terminated", [0, 1.0, True]).tolist()
+        [False, True, True]
+    """
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):  # ragged nesting
+        raise ValueError(
+            f"{name} must be a 1-D array of bools, got {reprlib.repr(value)}"
+        ) from None
+    if array.dtype == np.bool_:
+        return array
+    if array.dtype.kind in "iuf":
+        bad = np.flatnonzero((array != 0) & (array != 1))  # NaN is unequal to both
+        if not bad.size:
+            return array.astype(bool)
+        first = int(bad[0])
+        raise ValueError(
+            f"{name} must hold only bools (or 0/1), got {array.ravel()[first].item()!r} "
+            f"at index {first}"
+        )
+    shown = reprlib.repr(value)  # shortened: flags are one per step
+    raise ValueError(f"{name} must hold only bools (or 0/1), got {shown} (dtype {array.dtype})")
 
 
 def step_types_from_flags(
@@ -115,8 +163,8 @@ def step_types_from_flags(
         An ``int8`` array of :class:`StepType` values, shape ``(T,)``.
 
     Raises:
-        ValueError: If the flags' shapes differ or ``rollout_bounds`` does not run strictly
-            increasing from 0 to ``T``.
+        ValueError: If the flags' shapes differ, a flag is neither a bool nor 0/1, or
+            ``rollout_bounds`` does not run strictly increasing from 0 to ``T``.
 
     Example:
         >>> step_types_from_flags([False, False, True], [False, False, True])
@@ -125,8 +173,8 @@ def step_types_from_flags(
         ...                       rollout_bounds=[0, 2, 4])
         array([0, 3, 0, 3], dtype=int8)
     """
-    term = np.asarray(terminated, dtype=bool)
-    trunc = np.asarray(truncated, dtype=bool)
+    term = as_flags("terminated", terminated)
+    trunc = as_flags("truncated", truncated)
     if term.ndim != 1 or term.shape != trunc.shape:
         raise ValueError(
             "terminated and truncated must be 1-D arrays of equal length, got shapes "

@@ -24,9 +24,11 @@ from gymsamp.data._shapes import (
     as_step_type,
     check_env_spec,
     check_item_shape,
+    check_real,
     concatenate_nested,
     concatenated_fields,
     map_nested,
+    numeric_space,
     require_key,
     slice_nested,
     space_shape,
@@ -39,14 +41,17 @@ from gymsamp.data.step_type import STEP_TYPE_DTYPE, StepType
 __all__ = ["EnvStep", "EnvStepLike", "TimeStep", "TimeStepBatch"]
 
 _OBS_SPACE = "env_spec.observation_space"
+_ENV_STEP_FIELDS = ("env_spec", "action", "reward", "observation", "env_info", "step_type")
 _ACT_SPACE = "env_spec.action_space"
 
 
-def _as_item(
-    value: Any, name: str, shape: tuple[int, ...] | None, reference: str
-) -> npt.NDArray[Any]:
+def _as_item(value: Any, name: str, space: Any, reference: str) -> npt.NDArray[Any]:
+    """One observation or action as an array of its space's shape (numbers for a numeric
+    space; its values are not checked against the space, as in garage)."""
     array = as_array(value, name)
-    check_item_shape(array.shape, shape, name, reference)
+    check_item_shape(array.shape, space_shape(space), name, reference)
+    if numeric_space(space):
+        check_real(array, name, reference)
     return array
 
 
@@ -133,13 +138,11 @@ class EnvStep(_StepTypeFlags, TupleLike):
 
     def __post_init__(self) -> None:
         check_env_spec(self.env_spec)
-        obs_shape = space_shape(self.env_spec.observation_space)
+        obs_space = self.env_spec.observation_space
         normalized = {
-            "action": _as_item(
-                self.action, "action", space_shape(self.env_spec.action_space), _ACT_SPACE
-            ),
+            "action": _as_item(self.action, "action", self.env_spec.action_space, _ACT_SPACE),
             "reward": as_reward(self.reward),
-            "observation": _as_item(self.observation, "observation", obs_shape, _OBS_SPACE),
+            "observation": _as_item(self.observation, "observation", obs_space, _OBS_SPACE),
             "env_info": as_info_dict(self.env_info, "env_info"),
             "step_type": as_step_type(self.step_type),
         }
@@ -190,15 +193,15 @@ class TimeStep(_StepTypeFlags, TupleLike):
 
     def __post_init__(self) -> None:
         check_env_spec(self.env_spec)
-        obs_shape = space_shape(self.env_spec.observation_space)
-        act_shape = space_shape(self.env_spec.action_space)
+        obs_space = self.env_spec.observation_space
+        act_space = self.env_spec.action_space
         normalized = {
             "episode_info": as_info_dict(self.episode_info, "episode_info"),
-            "observation": _as_item(self.observation, "observation", obs_shape, _OBS_SPACE),
-            "action": _as_item(self.action, "action", act_shape, _ACT_SPACE),
+            "observation": _as_item(self.observation, "observation", obs_space, _OBS_SPACE),
+            "action": _as_item(self.action, "action", act_space, _ACT_SPACE),
             "reward": as_reward(self.reward),
             "next_observation": _as_item(
-                self.next_observation, "next_observation", obs_shape, _OBS_SPACE
+                self.next_observation, "next_observation", obs_space, _OBS_SPACE
             ),
             "env_info": as_info_dict(self.env_info, "env_info"),
             "agent_info": as_info_dict(self.agent_info, "agent_info"),
@@ -227,16 +230,28 @@ class TimeStep(_StepTypeFlags, TupleLike):
 
         Returns:
             The TimeStep with ``env_step.observation`` as ``next_observation``.
+
+        Raises:
+            TypeError: If ``env_step`` lacks an attribute of :class:`EnvStep`, or a field has
+                the wrong type (see :class:`TimeStep`).
         """
+        missing = [name for name in _ENV_STEP_FIELDS if not hasattr(env_step, name)]
+        if missing:
+            lacks = "" if len(missing) == len(_ENV_STEP_FIELDS) else f" lacking {missing}"
+            raise TypeError(
+                f"env_step must be an EnvStep (or have its attributes {list(_ENV_STEP_FIELDS)}), "
+                f"got {type(env_step).__name__}{lacks}"
+            )
+        # TimeStep copies the info dicts (and refuses anything that is not a dict).
         return cls(
             env_spec=env_step.env_spec,
-            episode_info={} if episode_info is None else dict(episode_info),
-            observation=np.asarray(last_observation),
+            episode_info={} if episode_info is None else episode_info,  # type: ignore[arg-type]
+            observation=last_observation,  # type: ignore[arg-type]
             action=env_step.action,
             reward=env_step.reward,
             next_observation=env_step.observation,
-            env_info=dict(env_step.env_info),
-            agent_info=dict(agent_info),
+            env_info=env_step.env_info,  # type: ignore[arg-type]
+            agent_info=agent_info,  # type: ignore[arg-type]
             step_type=env_step.step_type,
         )
 
@@ -305,18 +320,33 @@ class TimeStepBatch(TupleLike):
                 "rewards must be a non-empty 1-D array with one reward per transition, "
                 f"got shape {rewards.shape}"
             )
+        check_real(rewards, "rewards")
         size, ref = len(rewards), "len(rewards)"
-        obs_shape = space_shape(self.env_spec.observation_space)
-        act_shape = space_shape(self.env_spec.action_space)
+        obs_space, act_space = self.env_spec.observation_space, self.env_spec.action_space
+        obs_shape, obs_real = space_shape(obs_space), numeric_space(obs_space)
         normalized = {
             "episode_infos": as_info_dict(self.episode_infos, "episode_infos", size, ref),
             "observations": as_batch_array(
-                self.observations, "observations", size, ref, obs_shape, _OBS_SPACE
+                self.observations, "observations", size, ref, obs_shape, _OBS_SPACE, real=obs_real
             ),
-            "actions": as_batch_array(self.actions, "actions", size, ref, act_shape, _ACT_SPACE),
+            "actions": as_batch_array(
+                self.actions,
+                "actions",
+                size,
+                ref,
+                space_shape(act_space),
+                _ACT_SPACE,
+                real=numeric_space(act_space),
+            ),
             "rewards": rewards,
             "next_observations": as_batch_array(
-                self.next_observations, "next_observations", size, ref, obs_shape, _OBS_SPACE
+                self.next_observations,
+                "next_observations",
+                size,
+                ref,
+                obs_shape,
+                _OBS_SPACE,
+                real=obs_real,
             ),
             "env_infos": as_info_dict(self.env_infos, "env_infos", size, ref),
             "agent_infos": as_info_dict(self.agent_infos, "agent_infos", size, ref),

@@ -49,3 +49,39 @@ def test_bad_sizes(batch_size, data_size, error):
 def test_bad_seed():
     with pytest.raises(TypeError, match="seed must be an int"):
         list(gen_shuffled_batch_idcs(2, 4, seed="x"))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda seed: gen_shuffled_batch_idcs(2, 5, seed=seed),
+        lambda seed: gen_ordered_batch_idcs(2, 5, sorted=False, seed=seed),
+        lambda seed: shuffled_ordered_batches([1, 2, 3], 2, seed=seed),
+    ],
+    ids=["shuffled_idcs", "ordered_idcs", "shuffled_ordered"],
+)
+def test_negative_seed_raises_at_the_call(call):
+    # Checked at the call (not at the first next()), with the project's message.
+    with pytest.raises(
+        ValueError, match=r"seed must be an int >= 0, None or a numpy.random.Generator, got -1"
+    ):
+        call(-1)
+    with pytest.raises(TypeError, match=r"seed must be an int >= 0, None or a numpy"):
+        call(1.5)
+
+
+def test_valid_seeds():
+    for seed in (None, 0, np.int64(3), np.random.default_rng(1)):
+        assert len(list(gen_shuffled_batch_idcs(2, 5, seed=seed))) == 3
+
+
+def test_sorted_must_be_a_bool():
+    with pytest.raises(TypeError, match=r"sorted must be a bool \(True or False\), got 'no'"):
+        gen_ordered_batch_idcs(2, 5, sorted="no")
+    assert list(gen_ordered_batch_idcs(2, 5, sorted=np.True_)) == [(0, 1), (2, 3), (4,)]
+
+
+@pytest.mark.parametrize("call", [gen_ordered_batches, shuffled_ordered_batches])
+def test_inp_must_be_iterable(call):
+    with pytest.raises(TypeError, match=r"inp must be an iterable of items, got NoneType"):
+        call(None, 2)

@@ -87,3 +87,71 @@ def test_stacking_scalars_gives_what_stacking_their_0d_arrays_gives(first, secon
     np.testing.assert_array_equal(stacked, reference)
     per_key = stack_to_format([{"v": x} for x in items], "numpy")["v"]
     assert per_key.dtype == reference.dtype
+
+
+# --- input validation (DESIGN §8) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("data_format", ["numpy", "torch"])
+def test_stacking_items_of_different_shapes_names_them(data_format):
+    with pytest.raises(
+        ValueError,
+        match=r"data must hold items of one shape to stack them, got shape \(2,\) at index 0 "
+        r"and \(3,\) at index 1",
+    ):
+        stack_to_format([np.ones(2), np.ones(3)], data_format)
+
+
+def test_stacking_nested_items_names_the_path():
+    with pytest.raises(ValueError, match=r"data.a must hold items of one shape"):
+        stack_to_format([{"a": 1}, {"a": [1, 2]}], "numpy")
+    with pytest.raises(ValueError, match=r"every tuple in data must have the length 2"):
+        stack_to_format([(1, 2), (1,)], "numpy")
+
+
+def test_concatenating_mismatched_arrays_names_them():
+    with pytest.raises(
+        ValueError, match=r"data must hold arrays of one item shape to concatenate them"
+    ):
+        cat_to_format([np.ones((2, 2)), np.ones((1, 3))], "numpy")
+    with pytest.raises(ValueError, match=r"data must hold arrays with at least one axis"):
+        cat_to_format([np.ones(2), np.float64(1.0)], "numpy")
+
+
+@pytest.mark.parametrize("data", [None, 5, "abc"])
+def test_stacking_a_non_list_raises(data):
+    with pytest.raises(TypeError, match=r"data must be a list of per-step items"):
+        stack_to_format(data, "numpy")
+
+
+def test_to_format_refuses_unknown_data_types():
+    with pytest.raises(TypeError, match=r"data_type must be a numpy dtype or None, got 'foo'"):
+        to_format([1, 2], "numpy", "foo")
+    with pytest.raises(
+        TypeError, match=r"data_type must be a torch dtype, a numpy dtype or None, got 'foo'"
+    ):
+        to_format([1, 2], "torch", "foo")
+    with pytest.raises(TypeError, match=r"data_type must be a dtype torch supports"):
+        to_format(torch.ones(2), "torch", np.dtype("U3"))
+    with pytest.raises(ValueError, match=r"data must be convertible to"):
+        to_format(["a"], "numpy", np.float64)
+
+
+def test_to_format_takes_numpy_dtypes_for_torch():
+    assert to_format([1, 2], "torch", "float32").dtype == torch.float32
+    assert to_format(torch.ones(2), "torch", np.int64).dtype == torch.int64
+    assert to_format(np.ones(2), "torch", np.float16).dtype == torch.float16
+
+
+def test_new_tuple_refuses_wrong_counts_and_types():
+    with pytest.raises(
+        ValueError,
+        match=r"values must hold 2 values to match the fields \('h', 'c'\) of Hidden, got 3",
+    ):
+        new_tuple(Hidden, [1, 2, 3])
+    with pytest.raises(TypeError, match=r"nt_type must be a tuple class .* got None"):
+        new_tuple(None, [1, 2])
+    with pytest.raises(TypeError, match=r"values must be an iterable, got NoneType"):
+        new_tuple(Hidden, None)
+    WithDefault = namedtuple("WithDefault", "h c", defaults=[0])
+    assert new_tuple(WithDefault, [1]) == WithDefault(1, 0)

@@ -566,3 +566,55 @@ def test_from_list_errors() -> None:
         match=re.escape("paths[0]['next_observations'] has batch dimension 3 but must have 2"),
     ):
         EpisodeBatch.from_list(spec, [_path(obs3[:2], next_observations=obs3)])
+
+
+# ------------------------------------------------------------------------------------------------
+# Content types and concatenation of different specs (DESIGN §8)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("rewards", np.array(["a", "b", "c", "d", "e", "f"]), r"rewards must be real numbers, got"),
+        ("rewards", np.array([1j] * 6), r"rewards must be real numbers, got dtype complex128"),
+        (
+            "observations",
+            np.full((6, 3), "x"),
+            r"observations must be real numbers to match env_spec.observation_space, got dtype",
+        ),
+        ("last_observations", np.full((3, 3), None), r"last_observations must be real numbers"),
+        (
+            "actions",
+            np.full((6, 2), "a"),
+            r"actions must be real numbers to match env_spec.action_space, got dtype <U1",
+        ),
+    ],
+)
+def test_non_numeric_content_raises(field: str, value: Any, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        EpisodeBatch(**{**batch_kwargs(), field: value})
+
+
+def test_actions_are_not_checked_against_the_space_values() -> None:
+    # garage checks types and shapes only, not that actions lie in the action space.
+    spec = EnvSpec(Box(-20.0, 20.0, (2,)), Discrete(3))
+    batch = EpisodeBatch(
+        spec, {}, np.zeros((3, 2)), np.zeros((1, 2)), np.array([0, 1, 7]), np.ones(3, bool),
+        {}, {}, [0, 1, 2], [3],
+    )  # fmt: skip
+    assert batch.actions.tolist() == [0, 1, 7]
+
+
+def test_concatenate_refuses_batches_of_different_env_specs() -> None:
+    other = make_spec(max_episode_length=9)
+    with pytest.raises(
+        ValueError,
+        match=r"batches\[1\] has env_spec.max_episode_length 9 but must have None to match "
+        r"batches\[0\]",
+    ):
+        EpisodeBatch.concatenate(make_batch(), make_batch(other))
+    wider = EnvSpec(Box(-1.0, 1.0, (3,), dtype=np.float64), Box(-1.0, 1.0, (2,)))
+    with pytest.raises(ValueError, match=r"batches\[2\] has env_spec.observation_space Box"):
+        EpisodeBatch.concatenate(make_batch(), make_batch(), make_batch(wider))
+    # Equal specs built separately are fine.
+    assert len(EpisodeBatch.concatenate(make_batch(), make_batch(make_spec())).lengths) == 6

@@ -269,3 +269,34 @@ def test_sampled_rollouts_and_their_concatenation_round_trip(tmp_path):
     for saved, back in zip(both, loaded, strict=True):
         assert_sequences_equal(saved, back)
     np.testing.assert_array_equal(loaded[-1].get_rollout(2).observations[:, 0], [0, 1, 2, 3])
+
+
+# --- input validation (DESIGN §8) -----------------------------------------------------------
+
+
+def test_save_rollouts_refuses_what_is_no_list_of_rollouts(tmp_path):
+    with pytest.raises(
+        TypeError, match=r"rollouts must be a sequence of StepSequence objects, got NoneType"
+    ):
+        save_rollouts(tmp_path / "x.npz", None)
+    with pytest.raises(TypeError, match=r"rollouts\[1\] must be a StepSequence, got int"):
+        save_rollouts(tmp_path / "x.npz", [make_rollout(2), 3])
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_path_must_be_a_path(tmp_path):
+    with pytest.raises(TypeError, match=r"path must be a str or an os.PathLike, got NoneType"):
+        save_rollouts(None, [make_rollout(2)])
+    with pytest.raises(TypeError, match=r"path must be a str or an os.PathLike, got NoneType"):
+        load_rollouts(None)
+    # str paths and tuples of rollouts work
+    save_rollouts(str(tmp_path / "x.npz"), (make_rollout(2),))
+    assert len(load_rollouts(str(tmp_path / "x.npz"))) == 1
+
+
+def test_compress_must_be_a_bool(tmp_path):
+    with pytest.raises(TypeError, match=r"compress must be a bool \(True or False\), got 'yes'"):
+        save_rollouts(tmp_path / "x.npz", [make_rollout(2)], compress="yes")
+    assert not (tmp_path / "x.npz").exists()
+    save_rollouts(tmp_path / "x.npz", [make_rollout(2)], compress=np.True_)
+    assert len(load_rollouts(tmp_path / "x.npz")) == 1

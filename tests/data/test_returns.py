@@ -945,3 +945,47 @@ class TestCompiledKernelLoading:
         np.testing.assert_array_equal(
             gae_returns(concat_of(raws), 0.99, 0.95), loop_gae(raws, 0.99, 0.95)
         )
+
+
+# --- input validation (DESIGN §8) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bounds", "error", "message"),
+    [
+        ([0, 2.5, 5], TypeError, r"rollout_bounds must be integers, got \[0.0, 2.5, 5.0\]"),
+        ([0.0, 2.0, 5.0], TypeError, r"rollout_bounds must be integers"),
+        ([], ValueError, r"rollout_bounds must be strictly increasing from 0 to the length 5"),
+        ([0, 7], ValueError, r"rollout_bounds must be strictly increasing .* got \[0, 7\]"),
+    ],
+)
+def test_discounted_reverse_cumsum_refuses_bad_bounds(bounds, error, message):
+    with pytest.raises(error, match=message):
+        discounted_reverse_cumsum(np.arange(5.0), 0.9, rollout_bounds=bounds)
+
+
+def test_discounted_reverse_cumsum_accepts_tuple_and_numpy_bounds():
+    expected = discounted_reverse_cumsum(np.arange(5.0), 0.9, rollout_bounds=[0, 2, 5])
+    for bounds in ((0, 2, 5), np.array([0, 2, 5], dtype=np.int32)):
+        np.testing.assert_array_equal(
+            discounted_reverse_cumsum(np.arange(5.0), 0.9, rollout_bounds=bounds), expected
+        )
+
+
+@pytest.mark.parametrize(
+    "call", [lambda: discounted_value(None, 0.9), lambda: gae_returns(None)], ids=["dv", "gae"]
+)
+def test_return_helpers_refuse_a_non_sequence(call):
+    with pytest.raises(TypeError, match=r"rollout must be a StepSequence, got NoneType"):
+        call()
+
+
+def test_discounted_values_refuses_a_single_rollout_and_bad_items():
+    ro = StepSequence(rewards=np.ones(2), observations=np.zeros((3, 1)), actions=np.zeros((2, 1)))
+    with pytest.raises(TypeError, match=r"rollouts must be a list of StepSequence objects, got a "):
+        discounted_values(ro, 0.9)
+    with pytest.raises(TypeError, match=r"rollouts\[1\] must be a StepSequence, got int"):
+        discounted_values([ro, 3], 0.9)
+    with pytest.raises(ValueError, match=r"data_format must be one of .* got 'foo'"):
+        discounted_values([ro], 0.9, "foo")
+    np.testing.assert_allclose(discounted_values((ro,), 0.5, "numpy"), [1.5, 1.0])

@@ -1,7 +1,7 @@
 import gymnasium as gym
 import pytest
 
-from gymsamp.data import EnvSpec
+from gymsamp.data import EnvSpec, InOutSpec
 
 BOX2 = gym.spaces.Box(0.0, 1.0, (2,))
 BOX2X3 = gym.spaces.Box(0.0, 1.0, (2, 3))
@@ -68,3 +68,15 @@ def test_from_env_leaves_out_labels_a_wrapper_made_unfit():
     assert spec.obs_labels is None
     assert spec.state_labels == plain.state_labels  # the state is not reshaped
     assert spec.state_space.shape == (4,)
+
+
+@pytest.mark.parametrize(
+    ("spaces", "message"),
+    [
+        ((None, gym.spaces.Discrete(2)), r"input_space must be a gymnasium.Space, got NoneType"),
+        ((gym.spaces.Discrete(2), 5), r"output_space must be a gymnasium.Space, got int"),
+    ],
+)
+def test_inoutspec_refuses_non_spaces(spaces, message):
+    with pytest.raises(TypeError, match=message):
+        InOutSpec(*spaces)

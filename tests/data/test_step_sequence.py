@@ -468,3 +468,179 @@ class TestPadProcessPandas:
         df = pd.DataFrame({"observations_0": [0.5, 0.25], "actions_0": [0.5, 0.0]})
         ro = StepSequence.from_pandas(df, spec, task=Task())
         np.testing.assert_allclose(ro.rewards, [2.0, 0.25])
+
+
+class TestInputValidation:
+    """Bad user input raises a builtin error naming the argument (DESIGN §8)."""
+
+    @staticmethod
+    def small(**kwargs):
+        return StepSequence(
+            rewards=np.ones(4), observations=np.zeros((5, 2)), actions=np.zeros((4, 1)), **kwargs
+        )
+
+    @pytest.mark.parametrize(
+        ("name", "flags", "message"),
+        [
+            ("terminated", [0, 0, 0, 0.5], r"terminated must hold only bools \(or 0/1\), got 0.5"),
+            ("truncated", [0, np.nan, 0, 0], r"truncated must hold only bools .* got nan"),
+            ("done", [0, 0, 0, 2], r"done must hold only bools \(or 0/1\), got 2 at index 3"),
+            ("terminated", torch.tensor([0.0, 0, 0, 3]), r"terminated must hold only bools"),
+        ],
+    )
+    def test_flags_must_be_bools_or_0_1(self, name, flags, message):
+        with pytest.raises(ValueError, match=message):
+            self.small(**{name: flags})
+
+    def test_0_1_and_bool_flags_are_accepted(self):
+        assert self.small(terminated=[0, 0, 0, 1]).step_types.tolist() == [0, 1, 1, 2]
+        assert self.small(truncated=np.array([0.0, 0, 0, 1])).step_types.tolist() == [0, 1, 1, 3]
+        assert self.small(done=torch.tensor([0, 0, 0, 1])).terminated.tolist()[-1]
+
+    @pytest.mark.parametrize(
+        ("bounds", "error", "message"),
+        [
+            ([0, 7], ValueError, r"rollout_bounds must be strictly increasing .* got \[0, 7\]"),
+            ("ab", TypeError, r"rollout_bounds must be integers, got 'ab'"),
+            ([0, 2.5, 4], TypeError, r"rollout_bounds must be integers, got \[0.0, 2.5, 4.0\]"),
+            ([], ValueError, r"rollout_bounds must be strictly increasing .* got \[\]"),
+        ],
+    )
+    def test_rollout_bounds_are_checked_before_use(self, bounds, error, message):
+        with pytest.raises(error, match=message):
+            self.small(rollout_bounds=bounds)
+
+    def test_rollout_bounds_of_a_non_continuous_sequence_raise(self):
+        with pytest.raises(ValueError, match=r"rollout_bounds must be None for a non-continuous"):
+            self.small(rollout_bounds=[0, 4], continuous=False)
+
+    def test_rollout_bounds_as_tuple_or_numpy_ints(self):
+        assert self.small(rollout_bounds=(0, 1, 4)).rollout_lengths.tolist() == [1, 3]
+        assert self.small(rollout_bounds=np.array([0, 1, 4])).rollout_count == 2
+
+    def test_ragged_fields_name_the_field(self):
+        with pytest.raises(
+            ValueError,
+            match=r"rewards must hold items of one shape to stack them, got shape \(\) at "
+            r"index 0 and \(2,\) at index 1",
+        ):
+            StepSequence(
+                rewards=[1, [2, 3], 4, 5], observations=np.zeros((5, 2)), actions=np.zeros((4, 1))
+            )
+        with pytest.raises(ValueError, match=r"infos.x must hold items of one shape"):
+            self.small(infos=[{"x": 1}, {"x": [1, 2]}, {"x": 1}, {"x": 1}])
+        with pytest.raises(ValueError, match=r"actions must hold items of one shape"):
+            StepSequence(rewards=np.ones(2), observations=np.zeros(3), actions=[[1], [1, 2]])
+
+    @pytest.mark.parametrize("name", ["continuous", "complete"])
+    def test_flags_arguments_must_be_bools(self, name):
+        with pytest.raises(TypeError, match=rf"{name} must be a bool \(True or False\), got 'no'"):
+            self.small(**{name: "no"})
+        assert self.small(**{name: np.True_}).length == 4
+
+    def test_split_shuffled_batches_checks_at_the_call(self):
+        ro = self.small()
+        with pytest.raises(TypeError, match=r"complete_rollouts must be a bool .* got 'x'"):
+            ro.split_shuffled_batches(2, complete_rollouts="x")
+        with pytest.raises(ValueError, match=r"seed must be an int >= 0, None or a numpy"):
+            ro.split_shuffled_batches(2, seed=-1)
+        with pytest.raises(ValueError, match=r"batch_size must be an int >= 1, got 0"):
+            ro.split_ordered_batches(0)
+        batches = list(ro.split_shuffled_batches(np.int64(2), seed=np.int64(3)))
+        assert sorted(len(b) for b in batches) == [2, 2]
+
+    @pytest.mark.parametrize(
+        ("length", "error", "message"),
+        [
+            (6.5, TypeError, r"len_to_pad_to must be an int >= 1, got 6.5"),
+            ("a", TypeError, r"len_to_pad_to must be an int >= 1, got 'a'"),
+            (True, TypeError, r"len_to_pad_to must be an int >= 1, got True"),
+            (0, ValueError, r"len_to_pad_to must be an int >= 1, got 0"),
+        ],
+    )
+    def test_pad_length_must_be_an_int(self, length, error, message):
+        with pytest.raises(error, match=message):
+            StepSequence.pad(self.small(), length)
+
+    def test_pad_other_arguments(self):
+        with pytest.raises(TypeError, match=r"pad_value must be a real number, got 'x'"):
+            StepSequence.pad(self.small(), 6, "x")
+        with pytest.raises(TypeError, match=r"rollout must be a StepSequence, got NoneType"):
+            StepSequence.pad(None, 6)
+        ro = self.small()
+        StepSequence.pad(ro, np.int64(6), np.float32(-1.0))
+        assert ro.rewards.tolist() == [1, 1, 1, 1, -1, -1]
+
+    @pytest.mark.parametrize(
+        ("item_shape", "error"), [((-1,), ValueError), ((2.5,), TypeError), ("ab", TypeError)]
+    )
+    def test_add_data_item_shape(self, item_shape, error):
+        with pytest.raises(error, match=r"item_shape must be a tuple of ints >= 0 or None, got"):
+            self.small().add_data("values", item_shape=item_shape)
+
+    def test_add_data_item_shape_and_with_after_last_valid(self):
+        ro = self.small()
+        ro.add_data("a", item_shape=(np.int64(2),), with_after_last=np.True_)
+        ro.add_data("b", item_shape=[3])
+        assert ro.a.shape == (5, 2)
+        assert ro.b.shape == (4, 3)
+        with pytest.raises(TypeError, match=r"with_after_last must be a bool .* got 'yes'"):
+            ro.add_data("c", item_shape=(), with_after_last="yes")
+
+    def test_process_data_refuses_unknown_and_str_fields(self):
+        ro = self.small()
+        add = lambda x: x + 100  # noqa: E731
+        with pytest.raises(
+            ValueError,
+            match=r"include_fields must name data fields of the rollout \['actions', "
+            r"'observations', 'rewards'\], got unknown \['rewardz'\]",
+        ):
+            StepSequence.process_data(ro, add, "x", include_fields=["rewardz"])
+        with pytest.raises(ValueError, match=r"exclude_fields must name data fields .* \['obs'\]"):
+            StepSequence.process_data(ro, add, "x", exclude_fields=["obs"])
+        with pytest.raises(
+            TypeError, match=r"include_fields must be a list of field names \(not a str\), got"
+        ):
+            StepSequence.process_data(ro, add, "x", include_fields="rewards")
+        with pytest.raises(
+            ValueError,
+            match=r"include_fields and exclude_fields must not name the same field, got "
+            r"\['rewards'\] in both",
+        ):
+            StepSequence.process_data(
+                ro, add, "x", include_fields=("rewards",), exclude_fields=["rewards"]
+            )
+
+    def test_process_data_refuses_non_sequences_and_non_callables(self):
+        with pytest.raises(TypeError, match=r"rollout must be a StepSequence, got NoneType"):
+            StepSequence.process_data(None, lambda x: x, "x")
+        with pytest.raises(TypeError, match=r"fcn must be callable, got 3"):
+            StepSequence.process_data(self.small(), 3, "x")
+
+    def test_process_data_with_a_tuple_of_fields(self):
+        out = StepSequence.process_data(
+            self.small(), lambda x: x + 1, "x", include_fields=("rewards",)
+        )
+        assert out.rewards.tolist() == [2, 2, 2, 2]
+        assert out.observations.tolist() == self.small().observations.tolist()
+
+    def test_step_of_something_else_raises(self):
+        with pytest.raises(TypeError, match=r"rollout must be a StepSequence, got NoneType"):
+            Step(None, 0)
+
+    def test_convert_refuses_an_unknown_data_type(self):
+        ro = self.small()
+        with pytest.raises(TypeError, match=r"data_type must be a torch dtype, a numpy dtype or "):
+            ro.convert("torch", "foo")
+        assert ro.data_format == "numpy"  # unchanged
+        with pytest.raises(TypeError, match=r"data_type must be a numpy dtype or None, got 'foo'"):
+            ro.convert("numpy", "foo")
+        ro.convert("torch", "float32")
+        assert ro.rewards.dtype == torch.float32
+
+    def test_concat_checks_its_arguments(self):
+        ro = self.small()
+        with pytest.raises(TypeError, match=r"truncate_last must be a bool .* got 'no'"):
+            StepSequence.concat([ro], truncate_last="no")
+        with pytest.raises(TypeError, match=r"parts must be a list of StepSequence objects"):
+            StepSequence.concat(ro)

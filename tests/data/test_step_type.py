@@ -97,3 +97,61 @@ class TestFromFlags:
     def test_valid_bounds_of_numpy_ints(self):
         types = step_types_from_flags([0, 0, 0], [0, 0, 0], rollout_bounds=np.array([0, 1, 3]))
         assert types.tolist() == [0, 0, 1]
+
+
+# --- input validation (DESIGN §8: "`param` must be <rule>, got <value>") ----------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ([0.5, 0, 0], r"terminated must hold only bools \(or 0/1\), got 0.5 at index 0"),
+        ([0, np.nan, 0], r"terminated must hold only bools \(or 0/1\), got nan at index 1"),
+        ([0, 0, 2], r"terminated must hold only bools \(or 0/1\), got 2 at index 2"),
+        (["a", "b", "c"], r"terminated must hold only bools \(or 0/1\), got \['a', 'b', 'c'\]"),
+    ],
+)
+def test_flags_other_than_bools_or_0_1_raise(flags, message):
+    with pytest.raises(ValueError, match=message):
+        step_types_from_flags(flags, [0, 0, 0])
+
+
+def test_truncated_flags_are_checked_and_named():
+    with pytest.raises(ValueError, match=r"truncated must hold only bools \(or 0/1\), got -1"):
+        step_types_from_flags([0, 0], [0, -1])
+
+
+def test_bool_and_0_1_flags_are_accepted():
+    expected = [0, 3]
+    assert step_types_from_flags(np.array([False, False]), [False, True]).tolist() == expected
+    assert step_types_from_flags([0, 0], np.array([0, 1], dtype=np.int64)).tolist() == expected
+    assert step_types_from_flags([0.0, 0.0], (0.0, 1.0)).tolist() == expected
+    assert step_types_from_flags([np.False_, np.False_], [0, np.True_]).tolist() == expected
+
+
+@pytest.mark.parametrize("bounds", [[], "ab", [0, [1, 2]]])
+def test_empty_or_non_integer_bounds_raise(bounds):
+    error = ValueError if bounds == [] else TypeError
+    with pytest.raises(error, match=r"rollout_bounds must be"):
+        step_types_from_flags([0, 0], [0, 0], rollout_bounds=bounds)
+
+
+@pytest.mark.parametrize("max_len", [0, -5])
+def test_get_step_type_max_episode_length_below_one_raises(max_len):
+    with pytest.raises(ValueError, match=rf"max_episode_length must be an int >= 1, got {max_len}"):
+        StepType.get_step_type(1, max_len, False)
+
+
+def test_get_step_type_bad_types_raise():
+    with pytest.raises(TypeError, match=r"step_cnt must be an int >= 1, got 'a'"):
+        StepType.get_step_type("a", 5, False)
+    with pytest.raises(TypeError, match=r"max_episode_length must be an int >= 1, got 2.5"):
+        StepType.get_step_type(1, 2.5, False)
+    with pytest.raises(TypeError, match=r"done must be a bool \(True or False\), got 'no'"):
+        StepType.get_step_type(1, 5, "no")
+
+
+def test_get_step_type_accepts_numpy_scalars():
+    step_type = StepType.get_step_type(np.int64(5), np.int64(5), np.bool_(False))
+    assert step_type is StepType.TIMEOUT
+    assert StepType.get_step_type(2, None, np.True_) is StepType.TERMINAL

@@ -447,3 +447,70 @@ def test_garage_types_behave_like_their_namedtuples() -> None:
     episodes = make_batch()
     assert EpisodeBatch._fields == tuple(episodes._asdict())
     assert episodes[EpisodeBatch._fields.index("lengths")] is episodes.lengths
+
+
+# ------------------------------------------------------------------------------------------------
+# Content types, wrong objects and specs that differ (DESIGN §8)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (
+            "action",
+            np.array(["a", "b"]),
+            r"action must be real numbers to match env_spec.action_space, got dtype <U1",
+        ),
+        ("observation", np.array(["a", "b", "c"]), r"observation must be real numbers to match"),
+        ("next_observation", np.full(3, None), r"next_observation must be real numbers"),
+        ("reward", "1.0", r"reward must be a real scalar, got str"),
+    ],
+)
+def test_time_step_refuses_non_numeric_content(field: str, value: Any, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        TimeStep(**time_step_kwargs(**{field: value}))
+
+
+def test_env_step_refuses_a_string_action() -> None:
+    spec = EnvSpec(Box(-1.0, 1.0, (2,)), Discrete(2))
+    with pytest.raises(TypeError, match=r"action must be real numbers to match env_spec"):
+        EnvStep(spec, "a", 0.0, np.zeros(2), {}, StepType.MID)
+    # Values outside the action space are not checked (garage does not check them either).
+    assert EnvStep(spec, np.int64(7), 0.0, np.zeros(2), {}, StepType.MID).action == 7
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("rewards", np.array(["a", "b", "c", "d"]), r"rewards must be real numbers, got dtype"),
+        ("actions", np.full((4, 2), "a"), r"actions must be real numbers to match env_spec"),
+        ("next_observations", np.full((4, 3), None), r"next_observations must be real numbers"),
+    ],
+)
+def test_time_step_batch_refuses_non_numeric_content(field: str, value: Any, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        TimeStepBatch(**batch_kwargs(**{field: value}))
+
+
+def test_from_env_step_refuses_what_is_no_env_step() -> None:
+    with pytest.raises(TypeError, match=r"env_step must be an EnvStep .* got NoneType$"):
+        TimeStep.from_env_step(None, np.zeros(3), agent_info={})  # type: ignore[arg-type]
+    partial = SimpleNamespace(env_spec=make_spec(), action=np.zeros(2))
+    with pytest.raises(TypeError, match=r"got SimpleNamespace lacking \['reward', 'observation'"):
+        TimeStep.from_env_step(partial, np.zeros(3), agent_info={})  # type: ignore[arg-type]
+
+
+def test_from_env_step_refuses_non_dict_infos() -> None:
+    env_step = EnvStep(make_spec(), np.zeros(2), 1.0, np.zeros(3), {}, StepType.MID)
+    with pytest.raises(TypeError, match=r"agent_info must be a dict, got NoneType"):
+        TimeStep.from_env_step(env_step, np.zeros(3), agent_info=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"episode_info must be a dict, got list"):
+        TimeStep.from_env_step(env_step, np.zeros(3), {}, episode_info=[1])  # type: ignore[arg-type]
+
+
+def test_time_step_batch_concatenate_refuses_different_env_specs() -> None:
+    other = make_ts_batch(env_spec=make_spec(max_episode_length=5))
+    with pytest.raises(
+        ValueError, match=r"batches\[1\] has env_spec.max_episode_length 5 but must have None"
+    ):
+        TimeStepBatch.concatenate(make_ts_batch(), other)
