@@ -96,8 +96,38 @@ def _is_factory(obj: Any) -> bool:
     return bool(params) and params[0] in ("spec", "env_spec")
 
 
+def _check_policy_attr(obj: Any, target: str) -> None:
+    """Refuse an attribute that is neither a factory nor usable as a policy: it would fail only
+    once sampling calls it on observations (e.g. ``os:getcwd``)."""
+    from gymsamp.policies.adapters import check_policy_like
+
+    rule = (
+        f"--policy {target!r}: the attribute must be a policy (a callable on observation "
+        "batches, a torch module, an SB3 model or a gymsamp policy) or a factory taking the "
+        "env spec (a class, or a function whose first parameter is spec or env_spec)"
+    )
+    try:
+        check_policy_like(obj)
+    except TypeError:
+        raise CliError(f"{rule}, got {type(obj).__name__} {one_line(repr(obj))}") from None
+    if any(callable(getattr(obj, name, None)) for name in ("act", "predict")):
+        return  # a gymsamp policy or an SB3 model: not called on observations directly
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):  # no signature to read: the first call will tell
+        return
+    try:
+        signature.bind(None)
+    except TypeError:
+        name = getattr(obj, "__qualname__", type(obj).__name__)
+        raise CliError(
+            f"{rule}, got {name}{signature}, which cannot take an observation batch"
+        ) from None
+
+
 def _instantiate(obj: Any, env_spec: Any, target: str) -> Any:
     if not _is_factory(obj):
+        _check_policy_attr(obj, target)
         return obj
     try:
         signature = inspect.signature(obj)

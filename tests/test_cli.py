@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -679,3 +680,19 @@ def test_sample_summary_reports_nan_free_numbers(capsys):
     assert table_value(out, "CVaR 100%").startswith("10")
     assert "nan" not in out
     assert not math.isnan(float(table_value(out, "return std")))
+
+
+@pytest.mark.parametrize(
+    ("attr", "got"),
+    [
+        ("os:getcwd", r"got getcwd\(\), which cannot take an observation batch"),
+        ("os:sep", "got str '/'"),
+    ],
+)
+def test_a_module_attribute_that_is_no_policy_is_explained(capsys, attr, got):
+    # os:getcwd failed while sampling with "posix.getcwd() takes no arguments (1 given)".
+    code, _, err = run(capsys, "sample", "CartPole-v1", "--policy", attr, "--min-rollouts", 1)
+    assert code == 1
+    assert f"--policy '{attr}': the attribute must be a policy" in err
+    assert "or a factory taking the env spec" in err
+    assert re.search(got, err), err

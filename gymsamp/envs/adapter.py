@@ -120,6 +120,13 @@ class NativeAdapter(SimAdapter):
     """
 
     def __init__(self, env: gym.Env[Any, Any]) -> None:
+        missing = _missing_native_methods(env)
+        if missing:
+            raise TypeError(
+                f"env must implement {list(NATIVE_METHODS)} to use NativeAdapter (use "
+                f"adapter_for(env) for the built-in simulators), got {type(env).__name__}, "
+                f"which lacks {missing}"
+            )
         super().__init__(env)
         nominal = env.nominal_domain_param  # type: ignore[attr-defined]
         self._nominal = dict(nominal() if callable(nominal) else nominal)
@@ -195,16 +202,28 @@ def register_adapter(
     Example:
         >>> class MySimAdapter(NativeAdapter): ...  # or a full SimAdapter subclass
         >>> register_adapter(lambda env: type(env).__name__ == "MySim", MySimAdapter)
+
+    Raises:
+        TypeError: ``predicate`` or ``factory`` is not callable.
     """
+    for name, value in (("predicate", predicate), ("factory", factory)):
+        if not callable(value):
+            raise TypeError(
+                f"{name} must be callable (predicate(env) -> bool, factory(env) -> SimAdapter), "
+                f"got {value!r}"
+            )
     _ensure_builtins()  # so the built-ins end up behind this registration
     _REGISTRY.insert(0, (predicate, factory))
 
 
-def _is_native(env: gym.Env[Any, Any]) -> bool:
+def _missing_native_methods(env: gym.Env[Any, Any]) -> list[str]:
     # nominal_domain_param may be a property (a dict) or a method; the others are methods.
-    return hasattr(env, "nominal_domain_param") and all(
-        callable(getattr(env, m, None)) for m in NATIVE_METHODS[1:]
-    )
+    missing = [] if hasattr(env, NATIVE_METHODS[0]) else [NATIVE_METHODS[0]]
+    return missing + [m for m in NATIVE_METHODS[1:] if not callable(getattr(env, m, None))]
+
+
+def _is_native(env: gym.Env[Any, Any]) -> bool:
+    return not _missing_native_methods(env)
 
 
 def _load_builtin_adapters() -> None:
@@ -234,9 +253,24 @@ def _find_factory(env: gym.Env[Any, Any]) -> Callable[..., SimAdapter] | None:
     return None
 
 
+def _unwrapped(env: Any) -> gym.Env[Any, Any]:
+    """``env.unwrapped``, or a TypeError naming ``env`` if it is not a Gymnasium env."""
+    if not isinstance(env, gym.Env):
+        raise TypeError(f"env must be a gymnasium.Env instance, got {_describe(env)}")
+    return env.unwrapped
+
+
+def _describe(value: Any) -> str:
+    return repr(value) if isinstance(value, (str, int, float, type(None))) else type(value).__name__
+
+
 def has_adapter(env: gym.Env[Any, Any]) -> bool:
-    """True if gymsamp can set domain parameters and states of ``env`` (wrapped or not)."""
-    return _find_factory(env.unwrapped) is not None
+    """True if gymsamp can set domain parameters and states of ``env`` (wrapped or not).
+
+    Raises:
+        TypeError: ``env`` is not a ``gymnasium.Env`` instance (e.g. an env id).
+    """
+    return _find_factory(_unwrapped(env)) is not None
 
 
 def adapter_for(env: gym.Env[Any, Any]) -> SimAdapter:
@@ -244,9 +278,10 @@ def adapter_for(env: gym.Env[Any, Any]) -> SimAdapter:
 
     Raises:
         TypeError: If no adapter is registered for the env and it does not implement
-            :data:`NATIVE_METHODS`; the message names the missing methods.
+            :data:`NATIVE_METHODS`; the message names the missing methods. Also if ``env``
+            is not a ``gymnasium.Env`` instance.
     """
-    unwrapped = env.unwrapped
+    unwrapped = _unwrapped(env)
     factory = _find_factory(unwrapped)
     if factory is None:
         missing = [m for m in NATIVE_METHODS if not hasattr(unwrapped, m)]

@@ -14,6 +14,8 @@ from typing import Any, ClassVar, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from gymsamp._checks import check_bool
+
 __all__ = [
     "BernoulliDomainParam",
     "DomainParam",
@@ -66,12 +68,6 @@ def _check_name(name: Any) -> str:
     if not name:
         raise ValueError("name must be a non-empty str, got ''")
     return name
-
-
-def _check_bool(arg: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{arg} must be a bool, got {value!r}")
-    return bool(value)
 
 
 def _check_real(arg: str, value: Any, *, nonneg: bool = False, allow_inf: bool = False) -> float:
@@ -215,7 +211,7 @@ class DomainParam:
     ) -> None:
         self.name: str = _check_name(name)
         self.mean: _Real = self._check_mean(mean)
-        self.roundint: bool = _check_bool("roundint", roundint)
+        self.roundint: bool = check_bool("roundint", roundint)
         self.clip_lo: _Real
         self.clip_up: _Real
         self.clip_lo, self.clip_up = _check_clip(

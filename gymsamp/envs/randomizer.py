@@ -282,6 +282,12 @@ class DomainRandomizer:
         if domain_param_name not in names:
             raise ValueError(f"domain_param_name must be one of {names}, got {domain_param_name!r}")
         target = self._domain_params[names.index(domain_param_name)]
+        fields = target.get_field_names()
+        if domain_distr_param not in fields:
+            raise ValueError(
+                f"domain_distr_param must be one of {list(fields)} (the fields of "
+                f"{type(target).__name__} {domain_param_name!r}), got {domain_distr_param!r}"
+            )
         if (
             domain_distr_param == "name"
             and domain_distr_param_value != domain_param_name

@@ -14,12 +14,14 @@ state are reported in the reset ``info`` under the same keys.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
 
+from gymsamp._checks import check_bool
 from gymsamp.envs.adapter import SimAdapter, adapter_for
 
 __all__ = [
@@ -39,7 +41,15 @@ class SupportsSample(Protocol):
 
 
 def find_wrapper(env: gym.Env[Any, Any], cls: type[gym.Wrapper[Any, Any, Any, Any]]) -> Any:
-    """The outermost wrapper of type ``cls`` in ``env``'s wrapper stack, or None."""
+    """The outermost wrapper of type ``cls`` in ``env``'s wrapper stack, or None.
+
+    Raises:
+        TypeError: ``env`` is not a ``gymnasium.Env`` or ``cls`` is not a class.
+    """
+    if not isinstance(env, gym.Env):
+        raise TypeError(f"env must be a gymnasium.Env instance, got {type(env).__name__}")
+    if not isinstance(cls, type):
+        raise TypeError(f"cls must be a wrapper class (e.g. DomainParamWrapper), got {cls!r}")
     current: Any = env
     while isinstance(current, gym.Wrapper):
         if isinstance(current, cls):
@@ -48,14 +58,41 @@ def find_wrapper(env: gym.Env[Any, Any], cls: type[gym.Wrapper[Any, Any, Any, An
     return None
 
 
+#: The reset options gymsamp's wrappers read; other keys pass through to the base env.
+OPTION_KEYS = ("domain_param", "init_state")
+
+
+def _check_option_typos(options: Mapping[str, Any]) -> None:
+    """Refuse keys that are near-misses of :data:`OPTION_KEYS` (``"domain_params"``), which
+    would otherwise pass silently to the base env and be ignored there."""
+    for key in options:
+        if not isinstance(key, str) or key in OPTION_KEYS:
+            continue
+        close = difflib.get_close_matches(key.lower(), OPTION_KEYS, n=1, cutoff=0.8)
+        if close:
+            raise ValueError(
+                f"reset options must use the key {close[0]!r} for gymsamp's wrappers, got "
+                f"{key!r} (did you mean {close[0]!r}?)"
+            )
+
+
 def _split_options(
     options: Mapping[str, Any] | None, key: str
 ) -> tuple[Any, dict[str, Any] | None]:
-    """(the value under ``key`` or None, the remaining options or None if empty)."""
+    """(the value under ``key`` or None, the remaining options or None if empty).
+
+    Raises:
+        TypeError: ``options`` is not a dict.
+        ValueError: A key is a near-miss of ``"domain_param"`` / ``"init_state"``.
+    """
     if options is None:
         return None, None
+    if not isinstance(options, Mapping):
+        raise TypeError(f"options must be a dict or None, got {type(options).__name__}")
     rest = dict(options)
     value = rest.pop(key, None)
+    if rest:
+        _check_option_typos(rest)
     return value, (rest or None)
 
 
@@ -297,7 +334,7 @@ class InitStateWrapper(gym.Wrapper[Any, Any, Any, Any]):
 
     @record_state.setter
     def record_state(self, value: bool) -> None:
-        self._record_state = bool(value)
+        self._record_state = check_bool("record_state", value)
         # Without recording there is nothing to do per step: hand steps straight to the inner
         # env (one Python frame less on the sampler's hottest path).
         if self._record_state:

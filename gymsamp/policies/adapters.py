@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gymsamp._checks import check_bool
 from gymsamp.data.spec import EnvSpec
 from gymsamp.policies._shared import (
     _check_actions,
@@ -184,16 +185,33 @@ def as_policy(
         True
     """
     _check_spec(spec, "as_policy")
+    deterministic = check_bool("as_policy: deterministic", deterministic)
+    batch_invariant = check_bool("as_policy: batch_invariant", batch_invariant)
     if _is_policy(obj):
         return obj
     if _is_sb3_like(obj):
         return SB3Policy(obj, spec, deterministic=deterministic, batch_invariant=batch_invariant)
     if _is_torch_module(obj):
         return TorchPolicy(obj, spec, batch_invariant=batch_invariant)
-    if callable(obj):
-        return CallablePolicy(obj, spec)
+    check_policy_like(obj, "as_policy: obj")
+    return CallablePolicy(obj, spec)
+
+
+def check_policy_like(obj: Any, name: str = "policy") -> None:
+    """Raise the TypeError of :func:`as_policy` for an ``obj`` it could never convert (no env
+    spec needed: samplers check their ``policy`` before starting workers).
+
+    Example:
+        >>> check_policy_like(3)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        TypeError: policy must be a gymsamp Policy (start, reset_envs, act), ..., got int
+    """
+    # A torch module and an SB3 model are callable too (a model with predict only is not).
+    if callable(obj) or _is_policy(obj) or _is_sb3_like(obj):
+        return
     raise TypeError(
-        "as_policy: obj must be a gymsamp Policy (start, reset_envs, act), an object with "
+        f"{name} must be a gymsamp Policy (start, reset_envs, act), an object with "
         "SB3's predict(observation, state, episode_start, deterministic), a torch.nn.Module, "
         f"or a callable on numpy observation batches, got {type(obj).__name__}"
     )

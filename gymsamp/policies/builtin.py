@@ -346,6 +346,9 @@ class GaussianActionNoise:
                     f"got {type(policy).__name__} without {method}(); use as_policy() first"
                 )
         try:
+            # A bool (True: "add noise") is no standard deviation.
+            if np.asarray(std).dtype.kind not in "iuf":
+                raise TypeError
             std_array = np.asarray(std, dtype=np.float64)
         except (TypeError, ValueError):
             raise TypeError(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -11,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from gymnasium.spaces import Box
 
+from gymsamp._checks import check_bool, is_int
 from gymsamp.data.spec import EnvSpec
 from gymsamp.policies._shared import (
     _check_env_params,
@@ -18,6 +18,7 @@ from gymsamp.policies._shared import (
     _check_observation_shape,
     _EnvRngs,
     _forget_env_params,
+    _real_params,
 )
 from gymsamp.policies.base import PolicyStep
 
@@ -88,9 +89,12 @@ class LinearPolicy:
             obs_dim, act_dim = int(np.prod(obs_space.shape)), int(np.prod(act_space.shape))
         elif isinstance(spec, tuple) and len(spec) == 2:
             obs_dim, act_dim = spec
-            for name, dim in (("obs_dim", obs_dim), ("act_dim", act_dim)):
-                if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 1:
-                    raise ValueError(f"{owner}: {name} must be an int >= 1, got {dim!r}")
+            for dim in (obs_dim, act_dim):
+                if not is_int(dim) or dim < 1:
+                    raise (ValueError if is_int(dim) else TypeError)(
+                        f"{owner}: spec must be an EnvSpec or a pair (obs_dim, act_dim) of "
+                        f"ints >= 1, got {spec!r}"
+                    )
             obs_dim, act_dim = int(obs_dim), int(act_dim)
             self._obs_shape = None
             self._act_shape = (act_dim,)
@@ -99,12 +103,15 @@ class LinearPolicy:
             raise TypeError(
                 f"{owner}: spec must be an EnvSpec or a pair (obs_dim, act_dim), got {spec!r}"
             )
-        if not isinstance(use_bias, bool):
-            raise TypeError(f"{owner}: use_bias must be a bool, got {use_bias!r}")
+        use_bias = check_bool(f"{owner}: use_bias", use_bias)
         if bias is not None and not use_bias:
             raise ValueError(f"{owner}: bias must be None when use_bias is False, got {bias!r}")
         self.obs_dim, self.act_dim, self.use_bias = obs_dim, act_dim, use_bias
-        w = np.zeros((act_dim, obs_dim)) if weight is None else np.asarray(weight, np.float64)
+        w = (
+            np.zeros((act_dim, obs_dim))
+            if weight is None
+            else _real_params(weight, "weight", owner)
+        )
         if w.shape != (act_dim, obs_dim):
             raise ValueError(
                 f"{owner}: weight has shape {w.shape} but must have {(act_dim, obs_dim)} "
@@ -112,7 +119,7 @@ class LinearPolicy:
             )
         parts = [w.ravel()]
         if use_bias:
-            b = np.zeros(act_dim) if bias is None else np.asarray(bias, np.float64)
+            b = np.zeros(act_dim) if bias is None else _real_params(bias, "bias", owner)
             if b.shape != (act_dim,):
                 raise ValueError(
                     f"{owner}: bias has shape {b.shape} but must have {(act_dim,)} (act_dim,)"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gymsamp._checks import check_bool
 from gymsamp.data.spec import EnvSpec
 from gymsamp.policies._shared import (
     _check_actions,
@@ -101,10 +102,8 @@ class SB3Policy:
         owner = "SB3Policy"
         if not callable(getattr(model, "predict", None)):
             raise TypeError(f"{owner}: model must have a predict() method, got {model!r}")
-        if not isinstance(deterministic, bool):
-            raise TypeError(f"{owner}: deterministic must be a bool, got {deterministic!r}")
-        if not isinstance(batch_invariant, bool):
-            raise TypeError(f"{owner}: batch_invariant must be a bool, got {batch_invariant!r}")
+        deterministic = check_bool(f"{owner}: deterministic", deterministic)
+        batch_invariant = check_bool(f"{owner}: batch_invariant", batch_invariant)
         if isinstance(state_batch_axis, bool) or not isinstance(state_batch_axis, int):
             raise TypeError(f"{owner}: state_batch_axis must be an int, got {state_batch_axis!r}")
         self.model = model

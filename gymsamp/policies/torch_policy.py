@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import gymnasium as gym
 import numpy as np
 
+from gymsamp._checks import check_bool
 from gymsamp.data._tree import tree_first_leaf
 from gymsamp.data.spec import EnvSpec
 from gymsamp.policies._shared import (
@@ -101,8 +102,7 @@ class TorchPolicy:
         import torch
 
         owner = "TorchPolicy"
-        if not isinstance(batch_invariant, bool):
-            raise TypeError(f"{owner}: batch_invariant must be a bool, got {batch_invariant!r}")
+        batch_invariant = check_bool(f"{owner}: batch_invariant", batch_invariant)
         if not isinstance(module, torch.nn.Module):
             raise TypeError(f"{owner}: module must be a torch.nn.Module, got {module!r}")
         self.spec = _check_spec(spec, owner)
@@ -129,6 +129,7 @@ class TorchPolicy:
         self._env_params: dict[int, torch.Tensor] = {}
         self._hidden: torch.Tensor | None = None
         self._rngs = _EnvRngs(owner)
+        self._forward_ok = False
 
     def __repr__(self) -> str:
         return f"TorchPolicy({type(self.module).__name__})"
@@ -217,6 +218,7 @@ class TorchPolicy:
 
         self._rngs.start(num_envs)
         self.clear_env_params()
+        self._forward_ok = False  # errors of the first forward pass name the observations
         # A torch.export program refuses train(): it keeps the mode it was exported in.
         with contextlib.suppress(NotImplementedError):
             self.module.train(not eval)
@@ -329,27 +331,46 @@ class TorchPolicy:
             if row_seeds is not None
             else _seeded_torch_rng(self._rngs.combined_seed(), device)
         )
+        if self.is_recurrent and self._hidden is None:  # start() allocates it
+            raise RuntimeError("TorchPolicy.act() called before start()")
         infos: dict[str, Any] = {}
-        with torch.no_grad(), seeded:
-            if self.is_recurrent:
-                hidden = self._hidden
-                if hidden is None:  # start() allocates it; this only satisfies mypy
-                    raise RuntimeError("TorchPolicy.act() called before start()")
-                infos["hidden_states"] = hidden.detach().cpu().numpy().copy()
-                out = self._run(x, hidden, row_seeds)
-                if not (isinstance(out, tuple) and len(out) == 2):
-                    raise TypeError(
-                        f"{self!r}: a recurrent module's forward(obs, hidden) must return "
-                        f"(actions, new_hidden), got {type(out).__name__}"
-                    )
-                out, new_hidden = out
-                if not isinstance(new_hidden, torch.Tensor) or new_hidden.shape != hidden.shape:
-                    raise ValueError(
-                        f"{self!r}: new_hidden must be a tensor of shape {tuple(hidden.shape)} "
-                        f"like the hidden state, got {getattr(new_hidden, 'shape', new_hidden)}"
-                    )
-                self._hidden = new_hidden.detach()
-            else:
-                out = self._run(x, None, row_seeds)
+        try:
+            with torch.no_grad(), seeded:
+                out = self._forward_all(x, row_seeds, infos)
+        except RuntimeError as err:
+            if self._forward_ok:  # a failure after the first forward pass is the module's own
+                raise
+            raise ValueError(
+                f"{self!r}: the module must accept observations of shape "
+                f"{self.spec.observation_space.shape} (got a batch of shape "
+                f"{getattr(observations, 'shape', '?')}), but its first forward pass failed: "
+                f"{err}"
+            ) from err
+        self._forward_ok = True
         actions = _check_actions(out, self.spec, batch, f"module {self!r}")
         return PolicyStep(actions, infos)
+
+    def _forward_all(self, x: Any, row_seeds: Any, infos: dict[str, Any]) -> Any:
+        """The module's output for the whole batch ``x`` (recurrent: hidden states kept)."""
+        import torch
+
+        if self.is_recurrent:
+            hidden = self._hidden
+            assert hidden is not None  # act() checked it
+            infos["hidden_states"] = hidden.detach().cpu().numpy().copy()
+            out = self._run(x, hidden, row_seeds)
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise TypeError(
+                    f"{self!r}: a recurrent module's forward(obs, hidden) must return "
+                    f"(actions, new_hidden), got {type(out).__name__}"
+                )
+            out, new_hidden = out
+            if not isinstance(new_hidden, torch.Tensor) or new_hidden.shape != hidden.shape:
+                raise ValueError(
+                    f"{self!r}: new_hidden must be a tensor of shape {tuple(hidden.shape)} "
+                    f"like the hidden state, got {getattr(new_hidden, 'shape', new_hidden)}"
+                )
+            self._hidden = new_hidden.detach()
+        else:
+            out = self._run(x, None, row_seeds)
+        return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
+from gymsamp._checks import is_int
 from gymsamp.data import StepSequence
 from gymsamp.data._tree import tree_map
 from gymsamp.policies.base import Policy, RolloutIndexedPolicy
@@ -38,7 +39,45 @@ from gymsamp.sampling.space_checks import ActionCheck
 from gymsamp.sampling.step_buffer import StepBuffer
 from gymsamp.sampling.sub_env_infos import PerEnvInfos, SubEnvInfos, row_infos, state_rows
 
-__all__ = ["ActionBatch", "Collection"]
+__all__ = ["ActionBatch", "Collection", "check_job"]
+
+# Reset seeds are 32-bit (what derive_seed makes and every simulator accepts).
+_SEED_END = 2**32
+
+
+def check_job(job: Any, k: int) -> None:
+    """Raise for what ``make_job(k)`` returned unless it is a :class:`RolloutJob` of index ``k``
+    whose seed is None or an int in ``[0, 2**32)`` (a numpy integer seed becomes a Python int).
+
+    Raises:
+        TypeError: ``job`` is not a RolloutJob, or its seed is not an int.
+        ValueError: Its index is not ``k``, or its seed is out of range.
+    """
+    if not isinstance(job, RolloutJob):
+        raise TypeError(
+            f"make_job must return a RolloutJob for every index k, got {job!r} for k={k}"
+        )
+    if job.index != k:
+        raise ValueError(
+            f"make_job(k) must return a RolloutJob with index k, got index {job.index!r} for k={k}"
+        )
+    seed = job.seed
+    if seed is not None and not (is_int(seed) and 0 <= seed < _SEED_END):
+        raise (ValueError if is_int(seed) else TypeError)(
+            f"RolloutJob.seed must be None or an int in [0, 2**32), got {seed!r} (rollout {k})"
+        )
+    if seed is not None:
+        job.seed = int(seed)  # a numpy integer: Gymnasium takes Python ints only
+    if job.options is not None and not isinstance(job.options, Mapping):
+        raise TypeError(
+            f"RolloutJob.options must be None or a dict of reset options, got {job.options!r} "
+            f"(rollout {k})"
+        )
+    rng = job._rng
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"RolloutJob.rng must be None or a numpy.random.Generator, got {rng!r} (rollout {k})"
+        )
 
 
 @dataclass(slots=True)
@@ -158,7 +197,18 @@ class Collection:
         running = self.running_count * self.buffer.next_row - self.running_start_sum
         if not self.quota.should_issue(self.next_index, self.results.all_steps + running):
             return None
-        job = self.make_job(self.next_index)
+        k = self.next_index
+        job = self.make_job(k)
+        # Once per rollout, a few comparisons: a job of another index would never complete the
+        # quota (the loop would run forever), a bad seed fail deep inside the env's reset.
+        if not (
+            isinstance(job, RolloutJob)
+            and job.index == k
+            and (job.seed is None or (type(job.seed) is int and 0 <= job.seed < _SEED_END))
+            and (job.options is None or type(job.options) is dict)
+            and (job._rng is None or type(job._rng) is np.random.Generator)
+        ):
+            check_job(job, k)
         self.next_index += 1
         return job
 

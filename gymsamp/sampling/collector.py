@@ -21,11 +21,14 @@ sub-envs and autoresets get none.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import gymnasium as gym
 
+from gymsamp._checks import check_bool, check_int
 from gymsamp.data import StepSequence
 from gymsamp.policies.base import Policy
+from gymsamp.sampling._checks import check_positive_real
 from gymsamp.sampling.collection import ActionBatch, Collection
 from gymsamp.sampling.observations import check_observation_space
 from gymsamp.sampling.quota import Quota
@@ -75,11 +78,16 @@ def collect(
     Returns:
         The rollouts ``0..K-1`` in index order.
     """
+    _check_collect_types(envs, policy, make_job, quota)
+    eval = check_bool("eval", eval)
+    stop_on_done = check_bool("stop_on_done", stop_on_done)
+    record_dts = check_bool("record_dts", record_dts)
+    max_steps = None if max_steps is None else check_int("max_steps", max_steps)
+    step_timeout = check_positive_real("step_timeout", step_timeout, optional=True)
+    dt = check_positive_real("dt", dt)
     if not stop_on_done and max_steps is None:
         raise ValueError("max_steps must be given when stop_on_done is False, got None")
     check_observation_space(envs.single_observation_space)
-    if max_steps is not None and (isinstance(max_steps, bool) or max_steps < 1):
-        raise ValueError(f"max_steps must be None or an int >= 1, got {max_steps!r}")
     policy.start(envs.num_envs, eval=eval)
     with infos_per_env(envs) as per_env:
         collection = Collection(
@@ -100,6 +108,28 @@ def collect(
         )
         collection.begin()
         return _run_pipelined(collection) if collection.pipelined else _run(collection)
+
+
+def _check_collect_types(envs: Any, policy: Any, make_job: Any, quota: Any) -> None:
+    """The argument types of :func:`collect` (once per call: the loop never checks them)."""
+    if not isinstance(envs, gym.vector.VectorEnv):
+        hint = (
+            " (wrap a single env with rollout(), or use a sampler)"
+            if isinstance(envs, gym.Env)
+            else ""
+        )
+        raise TypeError(
+            f"envs must be a gymnasium.vector.VectorEnv, got {type(envs).__name__}{hint}"
+        )
+    if not isinstance(policy, Policy):
+        raise TypeError(
+            "policy must be a gymsamp Policy (start, reset_envs, act); convert other objects "
+            f"with gymsamp.policies.as_policy(obj, env_spec), got {type(policy).__name__}"
+        )
+    if not callable(make_job):
+        raise TypeError(f"make_job must be callable (k -> RolloutJob), got {make_job!r}")
+    if not isinstance(quota, Quota):
+        raise TypeError(f"quota must be a Quota (e.g. Quota(min_rollouts=4)), got {quota!r}")
 
 
 def _run(collection: Collection) -> list[StepSequence]:

@@ -41,6 +41,16 @@ def select_cvar(
         >>> [ro.undiscounted_return() for ro in select_cvar(ros, 0.5)]
         [1.0, 2.0]
     """
+    if isinstance(rollouts, StepSequence) or not isinstance(rollouts, Sequence):
+        what = (
+            "a single StepSequence (pass [rollout])"
+            if isinstance(rollouts, StepSequence)
+            else type(rollouts).__name__
+        )
+        raise TypeError(f"rollouts must be a list of StepSequence, got {what}")
+    for i, ro in enumerate(rollouts):
+        if not isinstance(ro, StepSequence):
+            raise TypeError(f"rollouts[{i}] must be a StepSequence, got {type(ro).__name__}")
     epsilon = _check_epsilon(epsilon)
     gamma = check_gamma(gamma)
     count = round(len(rollouts) * epsilon)

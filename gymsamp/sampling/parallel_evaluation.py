@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from gymsamp._checks import check_bool
 from gymsamp.data import StepSequence
 from gymsamp.policies.base import PolicyStep
 from gymsamp.sampling.collector import collect
@@ -73,12 +74,6 @@ def _state(value: Any, name: str) -> np.ndarray:
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be an array of numbers, got {_show(value)}") from err
-
-
-def _check_flag(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {_show(value)}")
-    return bool(value)
 
 
 # -- the pool and the sampler -----------------------------------------------------------------
@@ -478,8 +473,8 @@ def eval_domain_params_with_segmentwise_reset(
             "segments_real_all and domain_params_ml_all must have one entry per real rollout, got "
             f"{len(outer)} and {len(params_outer)}"
         )
-    stop_on_done = _check_flag(stop_on_done, "stop_on_done")
-    use_rec = _check_flag(use_rec, "use_rec")
+    stop_on_done = check_bool("stop_on_done", stop_on_done)
+    use_rec = check_bool("use_rec", use_rec)
     segments_all: list[list[StepSequence]] = []
     for i, segments in enumerate(outer):
         name = f"segments_real_all[{i}]"

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 
-from gymsamp._checks import check_int
+from gymsamp._checks import check_bool, check_int
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.envs.adapter import adapter_for, has_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
 from gymsamp.policies import as_policy
+from gymsamp.sampling._checks import check_positive_real
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv, available_cpus
 from gymsamp.sampling.collector import collect
 from gymsamp.sampling.errors import WorkerError
@@ -27,6 +28,7 @@ from gymsamp.sampling.rollout_job import RolloutJob
 from gymsamp.sampling.sampler import SamplerBase
 from gymsamp.sampling.seeding import call_seed, check_seed
 from gymsamp.sampling.space_checks import check_observation_space
+from gymsamp.sampling.start_method import check_start_method
 from gymsamp.sampling.vector_envs import (
     VECTORIZATIONS,
     EnvFactory,
@@ -175,12 +177,12 @@ class ParallelRolloutSampler(SamplerBase):
             raise ValueError(
                 f"vectorization must be one of {VECTORIZATIONS}, got {vectorization!r}"
             )
+        step_timeout = check_positive_real("step_timeout", step_timeout, optional=True)
+        start_method = check_start_method(start_method)
         check_backend_options(
             backend, envs_per_actor, ray_actor_options, vectorization, step_timeout
         )
         max_steps = None if max_steps is None else check_int("max_steps", max_steps)
-        if step_timeout is not None and step_timeout <= 0:
-            raise ValueError(f"step_timeout must be None or > 0 seconds, got {step_timeout!r}")
         if step_timeout is not None and vectorization == "sync":
             raise ValueError(
                 "step_timeout bounds sub-envs in worker processes (vectorization 'auto', "
@@ -188,7 +190,7 @@ class ParallelRolloutSampler(SamplerBase):
                 f"vectorization='sync' with step_timeout={step_timeout!r}"
             )
         self.num_workers = num_workers
-        self.show_progress_bar = show_progress_bar
+        self.show_progress_bar = check_bool("show_progress_bar", show_progress_bar)
         self.seed = check_seed(seed)
         self.vectorization = vectorization
         self.vectorization_used = (
@@ -199,7 +201,7 @@ class ParallelRolloutSampler(SamplerBase):
         self.max_steps = max_steps
         self.step_timeout = step_timeout
         self.start_method = start_method
-        self.record_states = record_states
+        self.record_states = check_bool("record_states", record_states)
         self.backend = backend
         self.envs_per_actor = envs_per_actor
         self.ray_actor_options = None if ray_actor_options is None else dict(ray_actor_options)
@@ -445,6 +447,7 @@ class ParallelRolloutSampler(SamplerBase):
         """
         from tqdm.auto import tqdm
 
+        eval = check_bool("eval", eval)
         total = quota.min_steps if quota.min_steps is not None else quota.min_rollouts
         unit = "steps" if quota.min_steps is not None else "rollouts"
         self._sample_count += 1

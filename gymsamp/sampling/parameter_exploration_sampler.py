@@ -30,8 +30,14 @@ __all__ = ["ParameterExplorationSampler", "ParameterSample", "ParameterSamplingR
 _DOMAIN_STREAM = 2**31
 
 
-class ParameterSample(NamedTuple):
-    """Policy parameters and the rollouts sampled with them.
+class _ParameterSampleFields(NamedTuple):
+    params: Any
+    rollouts: list[StepSequence]
+
+
+class ParameterSample(_ParameterSampleFields):
+    """Policy parameters and the rollouts sampled with them: the named tuple
+    ``(params, rollouts)``, whose ``rollouts`` must be a non-empty list of StepSequence.
 
     Example:
         >>> from gymsamp.data import StepSequence
@@ -41,8 +47,19 @@ class ParameterSample(NamedTuple):
         (2, 3.0)
     """
 
-    params: Any
-    rollouts: list[StepSequence]
+    __slots__ = ()
+
+    def __new__(cls, params: Any, rollouts: list[StepSequence]) -> ParameterSample:
+        if isinstance(rollouts, StepSequence) or not isinstance(rollouts, Sequence):
+            raise TypeError(
+                "rollouts must be a non-empty list of StepSequence (the rollouts of params), "
+                f"got {type(rollouts).__name__}"
+            )
+        if len(rollouts) == 0:
+            raise ValueError(
+                "rollouts must be a non-empty list of StepSequence (the rollouts of params), got []"
+            )
+        return super().__new__(cls, params, rollouts)
 
     @property
     def mean_undiscounted_return(self) -> float:
@@ -71,6 +88,17 @@ class ParameterSamplingResult(Sequence[ParameterSample]):
     """
 
     def __init__(self, samples: Sequence[ParameterSample]) -> None:
+        if not isinstance(samples, Sequence):
+            raise TypeError(
+                f"samples must be a non-empty list of ParameterSample, got {type(samples).__name__}"
+            )
+        if len(samples) == 0:
+            raise ValueError("samples must be a non-empty list of ParameterSample, got []")
+        for i, sample in enumerate(samples):
+            if not isinstance(sample, ParameterSample):
+                raise TypeError(
+                    f"samples[{i}] must be a ParameterSample, got {type(sample).__name__}"
+                )
         self._samples = list(samples)
 
     def __getitem__(self, index: Any) -> Any:
@@ -237,6 +265,9 @@ class ParameterExplorationSampler(Closable):
             raise ValueError(
                 f"param_sets must have shape (N, {num_params}) with N >= 1, got {params.shape}"
             )
+        if not np.isfinite(params).all():
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(params))[0])
+            raise ValueError(f"param_sets must be finite, got {params[bad]} at index {bad}")
         call = self._sampler._sample_count
         # One base seed for the whole call (fresh entropy for seed=None): every parameter set
         # sees the same domains and the same seeded resets (common random numbers).

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import numpy as np
 
-from gymsamp._checks import check_int
+from gymsamp._checks import check_bool, check_int
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.envs.adapter import adapter_for, has_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
@@ -151,6 +151,17 @@ def rollout(
     """
     check_seed(seed)
     render_step = check_int("render_step", render_step)
+    if not isinstance(render_mode, RenderMode):
+        raise TypeError(
+            "render_mode must be a RenderMode (e.g. RenderMode(render=True) to call "
+            f"env.render(), RenderMode() for none), got {render_mode!r}"
+        )
+    eval = check_bool("eval", eval)
+    no_reset = check_bool("no_reset", no_reset)
+    no_close = check_bool("no_close", no_close)
+    record_dts = check_bool("record_dts", record_dts)
+    stop_on_done = check_bool("stop_on_done", stop_on_done)
+    max_steps = None if max_steps is None else check_int("max_steps", max_steps)
     owned = not isinstance(env, gym.Env)
     base = EnvFactory(env)() if owned else env
     assert isinstance(base, gym.Env)
@@ -261,6 +272,10 @@ def after_rollout_query(
         >>> after_rollout_query(None, None, ro, input_fn=lambda _: "e", print_fn=lambda _: None)
         (True, None, None)
     """
+    if not isinstance(rollout, StepSequence):
+        raise TypeError(
+            f"rollout must be a StepSequence (the rollout shown), got {type(rollout).__name__}"
+        )
     menu = (
         "C: continue (with domain randomization)\n"
         "N: set domain parameters to nominal values, and continue\n"

@@ -24,7 +24,7 @@ import numpy as np
 
 from gymsamp._checks import check_int
 from gymsamp.sampling.errors import WorkerError
-from gymsamp.sampling.start_method import global_start_method_kept
+from gymsamp.sampling.start_method import check_start_method, global_start_method_kept
 
 __all__ = ["GlobalNamespace", "ProgressBar", "SamplerPool"]
 
@@ -66,7 +66,7 @@ class GlobalNamespace:
     rng: np.random.Generator
 
     def __init__(self, worker_index: int = 0) -> None:
-        self.worker_index = worker_index
+        self.worker_index = check_int("worker_index", worker_index, 0)
         self.rng = np.random.default_rng()
 
     def __getattr__(self, name: str) -> Any:
@@ -166,6 +166,18 @@ def _func_name(func: Callable[..., Any]) -> str:
     return getattr(func, "__qualname__", None) or repr(func)
 
 
+def _check_func(func: Any) -> None:
+    if not callable(func):
+        raise TypeError(
+            f"func must be callable (its first argument is the worker's G), got {func!r}"
+        )
+
+
+def _check_bar(name: str, bar: Any) -> None:
+    if bar is not None and not callable(getattr(bar, "update", None)):
+        raise TypeError(f"{name} must be None or have an update(n) method (e.g. tqdm), got {bar!r}")
+
+
 def _check_int(name: str, value: Any, minimum: int, *, optional: bool = False) -> int:
     """``value`` as an int >= ``minimum`` (None gives ``minimum`` if ``optional``), else raise."""
     if optional and value is None:
@@ -215,6 +227,7 @@ class SamplerPool:
 
     def __init__(self, num_threads: int, *, start_method: str | None = "spawn") -> None:
         self._num_threads = _check_int("num_threads", num_threads, 1)
+        start_method = check_start_method(start_method)  # also in-process: a typo is a typo
         self._stopped = False
         self._local: GlobalNamespace | None = None
         self._workers: list[_Worker | None] = []
@@ -223,7 +236,7 @@ class SamplerPool:
             self._local = GlobalNamespace(0)
             return
         with global_start_method_kept():
-            self._ctx = mp.get_context(start_method)  # ValueError for an unknown method
+            self._ctx = mp.get_context(start_method)
         self._workers.extend([None] * self._num_threads)
         try:
             self._start_missing()
@@ -273,6 +286,7 @@ class SamplerPool:
         Returns:
             The return values, in worker order.
         """
+        _check_func(func)
         return self._invoke(func, [(args, kwargs)] * self._num_threads)
 
     def invoke_all_map(
@@ -290,6 +304,7 @@ class SamplerPool:
         Raises:
             ValueError: If ``len(arglist)`` is not the number of workers.
         """
+        _check_func(func)
         arglist = list(arglist)
         if len(arglist) != self._num_threads:
             raise ValueError(
@@ -314,6 +329,8 @@ class SamplerPool:
         Returns:
             The results in argument order.
         """
+        _check_func(func)
+        _check_bar("progressbar", progressbar)
         pending = enumerate(list(arglist))
         results: dict[int, Any] = {}
 
@@ -361,6 +378,8 @@ class SamplerPool:
             The results of runs ``1..K`` in run order, and the sum of their ``n_samples``.
         """
         n = _check_int("n", n, 0)
+        _check_func(func)
+        _check_bar("collect_progressbar", collect_progressbar)
         need_runs = _check_int("min_runs", min_runs, 0, optional=True)
         results: list[Any] = []
         total = 0

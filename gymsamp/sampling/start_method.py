@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 from collections.abc import Iterator
+from typing import Any
 
-__all__ = ["global_start_method_kept"]
+__all__ = ["check_start_method", "global_start_method_kept"]
 
 
 @contextlib.contextmanager
@@ -33,3 +34,28 @@ def global_start_method_kept() -> Iterator[None]:
     finally:
         if unset and multiprocessing.get_start_method(allow_none=True) is not None:
             multiprocessing.set_start_method(None, force=True)  # the public way to unset it
+
+
+def check_start_method(start_method: Any) -> str | None:
+    """``start_method`` if it is None or one of this platform's multiprocessing start methods.
+
+    Raises:
+        TypeError: ``start_method`` is not a str.
+        ValueError: ``start_method`` is not available here.
+
+    Example:
+        >>> check_start_method("spawn")
+        'spawn'
+        >>> check_start_method("foo")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: start_method must be None or one of [...], got 'foo'
+    """
+    if start_method is None:
+        return None
+    methods = multiprocessing.get_all_start_methods()
+    if not isinstance(start_method, str):
+        raise TypeError(f"start_method must be None or one of {methods}, got {start_method!r}")
+    if start_method not in methods:
+        raise ValueError(f"start_method must be None or one of {methods}, got {start_method!r}")
+    return start_method

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gymsamp._checks import check_int
+from gymsamp._checks import check_bool, check_int
 from gymsamp.data import EnvSpec
 from gymsamp.sbi.rollout_data import data_width, state_space_of
 
@@ -165,7 +165,7 @@ class Embedding(ABC, nn.Module):
         self._act_idcs = _resolve_mask(
             "act_mask_labels", act_mask_labels, self._dim_act, spec.act_labels
         )
-        self._device = _choose_device(bool(use_cuda))
+        self._device = _choose_device(check_bool("use_cuda", use_cuda))
 
     # -- layout -------------------------------------------------------------------------------
 

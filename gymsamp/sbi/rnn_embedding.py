@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn.utils import convert_parameters
 
-from gymsamp._checks import check_int
+from gymsamp._checks import check_bool, check_int
 from gymsamp.data import EnvSpec
 from gymsamp.sbi.embeddings import Embedding, MaskLabels
 
@@ -100,7 +100,7 @@ class RNNEmbedding(Embedding):
             raise TypeError(f"output_nonlin must be None or callable, got {output_nonlin!r}")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-        self.only_last_output = bool(only_last_output)
+        self.only_last_output = check_bool("only_last_output", only_last_output)
         self.len_rollouts: int | None = None
         if not self.only_last_output:
             if len_rollouts is None:

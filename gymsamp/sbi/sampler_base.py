@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gymsamp._checks import check_bool
 from gymsamp.data import EnvSpec
 from gymsamp.sampling.sampler import Closable
 from gymsamp.sbi.embeddings import Embedding
@@ -71,14 +72,12 @@ class RolloutSamplerForSBI(Closable, ABC):
                 f"embedding must be a gymsamp.sbi.Embedding, got {type(embedding).__name__}"
             )
         check_segments(num_segments, len_segments)
-        if not isinstance(stop_on_done, bool):
-            raise TypeError(f"stop_on_done must be a bool, got {stop_on_done!r}")
         self._env = env
         self._policy = policy
         self._embedding = embedding
         self.num_segments = None if num_segments is None else int(num_segments)
         self.len_segments = None if len_segments is None else int(len_segments)
-        self.stop_on_done = stop_on_done
+        self.stop_on_done = check_bool("stop_on_done", stop_on_done)
 
     @property
     def embedding(self) -> Embedding:

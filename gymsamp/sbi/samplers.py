@@ -19,8 +19,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from gymsamp._checks import check_int
+from gymsamp._checks import check_bool, check_int
 from gymsamp.data import EnvSpec, StepSequence
+from gymsamp.policies.adapters import check_policy_like
 from gymsamp.sampling import SamplerPool
 from gymsamp.sampling.parallel_rollout_sampler import check_backend_options
 from gymsamp.sampling.seeding import call_seed, check_seed
@@ -153,8 +154,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
     ) -> None:
         super().__init__(env, policy, embedding, num_segments, len_segments, stop_on_done)
         self.dp_names = self._check_dp_mapping(dp_mapping)
-        if not isinstance(use_rec_act, bool):
-            raise TypeError(f"use_rec_act must be a bool, got {use_rec_act!r}")
+        use_rec_act = check_bool("use_rec_act", use_rec_act)
         num_workers = check_int("num_workers", num_workers)
         if vectorization not in VECTORIZATIONS:
             raise ValueError(
@@ -173,6 +173,8 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
                 "policy must be given unless recorded actions are replayed "
                 "(rollouts_real given and use_rec_act=True), got None"
             )
+        if policy is not None:  # here, not as a worker's error once workers run
+            check_policy_like(policy)
         self._factory = SbiEnvFactory(env, ignore_termination=not stop_on_done)
         self._num_collections = 0
         self._pool: SamplerPool | None = None

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gymsamp._checks import check_bool
 from gymsamp.data import StepSequence
 from gymsamp.data.io import load_rollouts
 from gymsamp.sampling import rollout
@@ -138,6 +139,7 @@ class RecRolloutSamplerForSBI(RealRolloutSamplerForSBI):
         seed: int | None = None,
     ) -> None:
         RolloutSamplerForSBI.__init__(self, None, None, embedding, num_segments, len_segments)
+        rand_init_rollout = check_bool("rand_init_rollout", rand_init_rollout)
         if not isinstance(rollouts_dir, (str, os.PathLike)):
             raise TypeError(
                 f"rollouts_dir must be a path to a directory, got {type(rollouts_dir).__name__}"

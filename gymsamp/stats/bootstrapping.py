@@ -40,14 +40,14 @@ class BootstrapResult(NamedTuple):
     ci_up: BootstrapValue
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
 class _Validated(NamedTuple):
     data: FloatArray
     stat: FloatArray
     rng: np.random.Generator
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def _validate(

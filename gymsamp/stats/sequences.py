@@ -10,6 +10,7 @@ is ``2, 2, 2.83, 4.90, 9.80, 21.9`` and, as ints, ``[2, 2, 2, 4, 9, 21]``.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from collections.abc import Callable
 from typing import Any
@@ -59,6 +60,22 @@ def _cast(values: npt.NDArray[np.float64], dt: np.dtype[Any]) -> np.ndarray:
     return values.astype(dt)
 
 
+def _check_arity(iterator_function: Callable[..., Any]) -> None:
+    """Refuse a callback that cannot take ``(x_0, n, x_prev)`` before it is first called."""
+    try:
+        signature = inspect.signature(iterator_function)
+    except (TypeError, ValueError):  # no signature to read (some builtins): let the call tell
+        return
+    try:
+        signature.bind(None, None, None)
+    except TypeError:
+        name = getattr(iterator_function, "__qualname__", type(iterator_function).__name__)
+        raise TypeError(
+            "iterator_function must accept three positional arguments (x_0, n, x_prev), got "
+            f"{name}{signature}"
+        ) from None
+
+
 def sequence(
     x_init: npt.ArrayLike,
     iterations: int,
@@ -105,6 +122,7 @@ def sequence(
         raise TypeError(
             f"iterator_function must be callable, got {type(iterator_function).__name__}"
         )
+    _check_arity(iterator_function)
     dt = _check_dtype(dtype)
     x0 = np.asarray(x_init)
     if x0.dtype.kind not in "biuf":

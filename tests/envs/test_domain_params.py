@@ -305,7 +305,7 @@ def test_adapt_unknown_field_lists_valid_fields():
         ("std", -1.0, r"std must be >= 0, got -1\.0"),
         ("clip_lo", 2.0, r"clip_lo must be <= clip_up, got clip_lo=2, clip_up=1"),
         ("mean", math.nan, r"mean must be a finite number, got nan"),
-        ("roundint", 1, r"roundint must be a bool, got 1"),
+        ("roundint", 1, r"roundint must be a bool \(True or False\), got 1"),
     ],
 )
 def test_invalid_adapt_leaves_the_param_unchanged(field, value, message):
@@ -389,7 +389,7 @@ def test_inputs_are_copied():
         (
             lambda: NormalDomainParam("n", 0.0, 1.0, roundint="yes"),
             TypeError,
-            "roundint must be a bool, got 'yes'",
+            r"roundint must be a bool \(True or False\), got 'yes'",
         ),
         (
             lambda: BernoulliDomainParam("b", 0.0, 1.0, 1.5),

@@ -329,7 +329,7 @@ def test_adapt_one_distr_param_errors():
         r"got 'masss'",
     ):
         rand.adapt_one_distr_param("masss", "std", 0.5)
-    with pytest.raises(ValueError, match="field must be one of .*, got 'halfspan'"):
+    with pytest.raises(ValueError, match="domain_distr_param must be one of .*, got 'halfspan'"):
         rand.adapt_one_distr_param("mass", "halfspan", 0.5)
     with pytest.raises(ValueError, match=r"std must be >= 0, got -0\.5"):
         rand.adapt_one_distr_param("mass", "std", -0.5)

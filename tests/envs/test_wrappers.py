@@ -847,3 +847,59 @@ def test_a_wrapper_that_never_resets_the_simulator_is_an_error() -> None:
     with pytest.raises(RuntimeError, match="init_state could not be applied: a wrapper of"):
         env.reset(seed=0, options={"init_state": X0})
     assert "reset" not in vars(env.unwrapped)
+
+
+# -- argument checks ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("wrap", "options", "meant"),
+    [
+        (DomainParamWrapper, {"domain_params": {"masspole": 5.0}}, "domain_param"),
+        (DomainParamWrapper, {"Domain_Param": {"masspole": 5.0}}, "domain_param"),
+        (InitStateWrapper, {"init_states": np.zeros(4)}, "init_state"),
+        (InitStateWrapper, {"initstate": np.zeros(4)}, "init_state"),
+        (DomainParamWrapper, {"init_states": np.zeros(4)}, "init_state"),
+    ],
+)
+def test_reset_option_typos_are_refused(wrap, options, meant) -> None:
+    # They used to pass silently to the base env, which ignores them.
+    env = wrap(gym.make("CartPole-v1"))
+    with pytest.raises(ValueError, match=rf"got '\w+' \(did you mean '{meant}'\?\)"):
+        env.reset(seed=0, options=options)
+    env.close()
+
+
+def test_other_reset_options_still_reach_the_base_env() -> None:
+    seen = {}
+
+    class Recording(gym.Wrapper):
+        def reset(self, *, seed=None, options=None):
+            seen["options"] = options
+            return self.env.reset(seed=seed)
+
+    env = InitStateWrapper(DomainParamWrapper(Recording(gym.make("CartPole-v1"))))
+    env.reset(
+        seed=0,
+        options={
+            "domain_param": {"length": 1.0},
+            "init_state": np.zeros(4),
+            "low": -0.01,
+            "domain": 1,
+        },
+    )
+    assert seen["options"] == {"low": -0.01, "domain": 1}
+
+
+def test_record_state_must_be_a_bool() -> None:
+    with pytest.raises(TypeError, match=r"record_state must be a bool \(True or False\), got 'no'"):
+        InitStateWrapper(gym.make("CartPole-v1"), record_state="no")
+    assert InitStateWrapper(gym.make("CartPole-v1"), record_state=np.True_).record_state is True
+
+
+def test_find_wrapper_checks_its_arguments() -> None:
+    with pytest.raises(TypeError, match="env must be a gymnasium.Env instance, got NoneType"):
+        find_wrapper(None, gym.Wrapper)
+    with pytest.raises(TypeError, match=r"cls must be a wrapper class .*, got 'x'"):
+        find_wrapper(gym.make("CartPole-v1"), "x")
+    assert find_wrapper(gym.make("CartPole-v1"), TimeLimit) is not None

@@ -409,3 +409,67 @@ def test_sb3_ppo_stochastic_is_reproducible_and_leaves_torch_rng_alone(ppo: Any)
     np.testing.assert_array_equal(run(tuple(range(8))), first)
     assert not np.array_equal(run(tuple(range(10, 18))), first)
     assert len(np.unique(first)) == 2
+
+
+# -- argument checks ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["deterministic", "batch_invariant"])
+def test_as_policy_flags_must_be_bools(flag: str) -> None:
+    # A callable ignores both flags, so "no" used to pass silently.
+    with pytest.raises(
+        TypeError,
+        match=rf"as_policy: {flag} must be a bool \(True or False\), "
+        r"got 'no'",
+    ):
+        as_policy(lambda obs: obs, BOX_SPEC, **{flag: "no"})
+    assert isinstance(as_policy(lambda obs: obs, BOX_SPEC, **{flag: np.False_}), CallablePolicy)
+
+
+def test_sb3_deterministic_must_be_a_bool() -> None:
+    class Model:
+        def predict(self, obs, state=None, episode_start=None, deterministic=True):
+            return np.zeros((len(obs), 2)), None
+
+    with pytest.raises(
+        TypeError,
+        match=r"SB3Policy: deterministic must be a bool \(True or "
+        r"False\), got 'x'",
+    ):
+        SB3Policy(Model(), BOX_SPEC, deterministic="x")
+
+
+def _start(policy: Any, n: int) -> Any:
+    policy.start(n, eval=True)
+    policy.reset_envs(np.arange(n), [np.random.default_rng(i) for i in range(n)])
+    return policy
+
+
+def test_torch_module_of_the_wrong_input_size_is_named_on_the_first_pass() -> None:
+    policy = _start(TorchPolicy(torch.nn.Linear(4, 2), BOX_SPEC), 2)
+    # Was torch's bare RuntimeError "mat1 and mat2 shapes cannot be multiplied".
+    with pytest.raises(
+        ValueError,
+        match=r"TorchPolicy\(Linear\): the module must accept observations of shape \(3,\) "
+        r"\(got a batch of shape \(2, 3\)\), but its first forward pass failed: mat1 and mat2 "
+        r"shapes cannot be multiplied",
+    ):
+        policy.act(np.zeros((2, 3), dtype=np.float32))
+
+
+def test_torch_errors_after_the_first_pass_stay_the_modules_own() -> None:
+    class FailsLater(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls = 0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.calls += 1
+            if self.calls > 1:
+                raise RuntimeError("the module's own failure")
+            return torch.zeros(len(x), 2)
+
+    policy = _start(TorchPolicy(FailsLater(), BOX_SPEC), 1)
+    policy.act(np.zeros((1, 3), dtype=np.float32))
+    with pytest.raises(RuntimeError, match="the module's own failure"):
+        policy.act(np.zeros((1, 3), dtype=np.float32))

@@ -84,9 +84,11 @@ def test_as_policy_passes_batch_invariance_on() -> None:
     module = NoisyMlp()
     assert as_policy(module, SPEC, batch_invariant=True).batch_invariant is True  # type: ignore[attr-defined]
     assert as_policy(module, SPEC).batch_invariant is False  # type: ignore[attr-defined]
-    with pytest.raises(TypeError, match="batch_invariant must be a bool, got 1"):
+    with pytest.raises(TypeError, match=r"batch_invariant must be a bool \(True or False\), got 1"):
         TorchPolicy(module, SPEC, batch_invariant=1)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="batch_invariant must be a bool, got 'yes'"):
+    with pytest.raises(
+        TypeError, match=r"batch_invariant must be a bool \(True or False\), got 'yes'"
+    ):
         SB3Policy(_Predictor(0.0), SPEC, batch_invariant="yes")  # type: ignore[arg-type]
 
 

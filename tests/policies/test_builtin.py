@@ -271,7 +271,10 @@ def test_linear_from_env_spec_flattens_and_keeps_dtype() -> None:
 def test_linear_validation() -> None:
     with pytest.raises(ValueError, match=r"weight has shape \(3, 2\) but must have \(2, 3\)"):
         LinearPolicy((3, 2), weight=W.T)
-    with pytest.raises(ValueError, match="obs_dim must be an int >= 1, got 0"):
+    with pytest.raises(
+        ValueError,
+        match=r"spec must be an EnvSpec or a pair \(obs_dim, act_dim\) of ints >= 1, got \(0, 2\)",
+    ):
         LinearPolicy((0, 2))
     with pytest.raises(TypeError, match="action_space must be a Box"):
         LinearPolicy(EnvSpec(spaces.Box(-1, 1, (2,)), spaces.Discrete(2)))
@@ -537,3 +540,33 @@ def test_the_combined_seed_depends_on_every_sub_envs_generator_and_their_order()
     others = {seed_of([9, 2, 3]), seed_of([1, 9, 3]), seed_of([1, 2, 9]), seed_of([3, 2, 1])}
     assert base not in others
     assert len(others) == 4
+
+
+# -- argument checks ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("std", [True, np.True_, [True, False]])
+def test_gaussian_noise_std_must_not_be_a_bool(std: Any) -> None:
+    # True was taken as std=1.0.
+    with pytest.raises(TypeError, match=r"std must be a float >= 0 or an array of them, got"):
+        GaussianActionNoise(RandomPolicy(spaces.Box(-1.0, 1.0, (2,))), std)
+    noisy = GaussianActionNoise(RandomPolicy(spaces.Box(-1.0, 1.0, (2,))), np.float32(0.1))
+    assert noisy.std == pytest.approx(0.1)
+
+
+def test_linear_weights_and_spec_are_checked() -> None:
+    with pytest.raises(ValueError, match=r"LinearPolicy: weight must be finite, got"):
+        LinearPolicy((3, 2), weight=np.full((2, 3), np.nan))
+    with pytest.raises(ValueError, match=r"LinearPolicy: bias must be finite, got"):
+        LinearPolicy((3, 2), bias=[np.inf, 0.0])
+    with pytest.raises(TypeError, match=r"LinearPolicy: weight must hold real numbers"):
+        LinearPolicy((3, 2), weight="ab")
+    with pytest.raises(
+        TypeError,
+        match=r"spec must be an EnvSpec or a pair \(obs_dim, act_dim\) of ints >= 1, "
+        r"got \(True, 2\)",
+    ):
+        LinearPolicy((True, 2))
+    with pytest.raises(TypeError, match=r"use_bias must be a bool \(True or False\), got 'no'"):
+        LinearPolicy((3, 2), use_bias="no")
+    assert LinearPolicy((np.int64(3), 2), weight=W, use_bias=np.True_).obs_dim == 3

@@ -17,6 +17,8 @@ from gymsamp.sampling import (
     CVaRSampler,
     ParallelRolloutSampler,
     ParameterExplorationSampler,
+    ParameterSample,
+    ParameterSamplingResult,
     derive_seed,
     select_cvar,
 )
@@ -198,3 +200,56 @@ class TestParameterExploration:
             ParameterExplorationSampler(CountingEnv, IdlePolicy(gym.spaces.Discrete(2)), 1, 1, 1)
         with pytest.raises(ValueError, match="num_domains must be an int >= 1"):
             ParameterExplorationSampler(exploration_env, LinearPolicy((2, 1)), 1, 0, 1)
+
+
+class TestArgumentChecks:
+    @pytest.mark.parametrize(
+        ("rollouts", "message"),
+        [
+            (seq(1.0), r"rollouts must be a list of StepSequence, got a single StepSequence"),
+            ([1, 2], r"rollouts\[0\] must be a StepSequence, got int"),
+            (None, r"rollouts must be a list of StepSequence, got NoneType"),
+        ],
+    )
+    def test_select_cvar_needs_a_list_of_rollouts(self, rollouts, message):
+        with pytest.raises(TypeError, match=message):
+            select_cvar(rollouts, 0.5)
+        assert select_cvar((seq(2.0), seq(1.0)), 0.5)[0].undiscounted_return() == 1.0
+
+    def test_parameter_samples_must_have_rollouts(self):
+        with pytest.raises(
+            ValueError,
+            match=r"rollouts must be a non-empty list of "
+            r"StepSequence \(the rollouts of params\), got \[\]",
+        ):
+            ParameterSample(np.ones(2), [])  # its mean return was nan
+        with pytest.raises(
+            TypeError,
+            match=r"rollouts must be a non-empty list .*got "
+            r"StepSequence",
+        ):
+            ParameterSample(np.ones(2), seq(1.0))
+        with pytest.raises(
+            ValueError,
+            match=r"samples must be a non-empty list of "
+            r"ParameterSample, got \[\]",
+        ):
+            ParameterSamplingResult([])  # parameters() raised numpy's "need at least one array"
+        with pytest.raises(TypeError, match=r"samples\[0\] must be a ParameterSample, got tuple"):
+            ParameterSamplingResult([(np.ones(2), [seq(1.0)])])
+        result = ParameterSamplingResult([ParameterSample(np.ones(2), (seq(1.0),))])
+        assert result.mean_returns().tolist() == [1.0]
+
+    def test_non_finite_param_sets_are_named(self):
+        with ParameterExplorationSampler(
+            exploration_env, LinearPolicy((2, 1)), 1, 1, 1, seed=0, max_steps=5
+        ) as sampler:
+            params = np.zeros((2, 3))
+            params[1, 2] = np.nan
+            # Was "LinearPolicy: params must be finite" from deep inside the loop.
+            with pytest.raises(
+                ValueError,
+                match=r"param_sets must be finite, got nan at index "
+                r"\(1, 2\)",
+            ):
+                sampler.sample(params)

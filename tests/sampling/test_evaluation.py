@@ -305,7 +305,7 @@ BAD_INPUT = [
     (
         lambda: eval_domain_params_with_segmentwise_reset(1, env, IDLE, [[]], [[]], "no", False),
         TypeError,
-        r"stop_on_done must be a bool, got str 'no'",
+        r"stop_on_done must be a bool \(True or False\), got 'no'",
     ),
     (
         lambda: eval_domain_params_with_segmentwise_reset(

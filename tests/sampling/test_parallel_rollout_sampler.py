@@ -731,3 +731,79 @@ def test_actions_of_the_wrong_kind_or_range_are_refused_alike_in_every_mode(
         sampler.sample()
     with pytest.raises(error, match=match):
         rollout(env_id, policy, seed=0, max_steps=3)
+
+
+# -- argument checks ----------------------------------------------------------------------------
+
+
+def _zero_policy(obs):
+    return np.zeros(len(obs), dtype=np.int64)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        # nan / inf used to fail at the first sample() (numpy / int() errors), True to be 1 s.
+        (
+            {"step_timeout": float("nan"), "vectorization": "async"},
+            ValueError,
+            r"step_timeout must be None or a finite number > 0 \(seconds\), got nan",
+        ),
+        (
+            {"step_timeout": float("inf"), "vectorization": "async"},
+            ValueError,
+            r"step_timeout must be .*, got inf",
+        ),
+        ({"step_timeout": True}, TypeError, r"step_timeout must be .*, got True"),
+        ({"step_timeout": "a"}, TypeError, r"step_timeout must be .*, got 'a'"),
+        # An unknown start method was ignored in sync mode, and failed late elsewhere.
+        (
+            {"start_method": "foo", "vectorization": "sync"},
+            ValueError,
+            r"start_method must be None or one of \[.*'spawn'.*\], got 'foo'",
+        ),
+        (
+            {"start_method": "foo", "vectorization": "async"},
+            ValueError,
+            r"start_method must be None or one of \[.*\], got 'foo'",
+        ),
+        ({"start_method": 3}, TypeError, r"start_method must be None or one of \[.*\], got 3"),
+        (
+            {"record_states": "no"},
+            TypeError,
+            r"record_states must be a bool \(True or False\), "
+            r"got 'no'",
+        ),
+        (
+            {"show_progress_bar": "no"},
+            TypeError,
+            r"show_progress_bar must be a bool \(True or "
+            r"False\), got 'no'",
+        ),
+    ],
+)
+def test_constructor_arguments_are_checked(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        ParallelRolloutSampler(
+            "CartPole-v1",
+            _zero_policy,
+            1,
+            min_rollouts=1,
+            **{"vectorization": "sync", "show_progress_bar": False, **kwargs},
+        )
+
+
+def test_sample_eval_must_be_a_bool():
+    with ParallelRolloutSampler(
+        "CartPole-v1",
+        _zero_policy,
+        1,
+        min_rollouts=1,
+        vectorization="sync",
+        show_progress_bar=np.False_,
+        record_states=np.True_,
+        start_method="spawn",
+    ) as sampler:
+        with pytest.raises(TypeError, match=r"eval must be a bool \(True or False\), got 'yes'"):
+            sampler.sample(eval="yes")
+        assert len(sampler.sample(eval=np.True_)) == 1

@@ -278,3 +278,53 @@ def test_sampled_rollouts_keep_their_own_time_step(vectorization):
         np.testing.assert_allclose(ro.time, tau * np.arange(ro.length + 1))
     for ro in fixed:
         np.testing.assert_allclose(ro.time, 0.005 * np.arange(ro.length + 1))
+
+
+# -- argument checks ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"max_steps": 2.5}, TypeError, r"max_steps must be an int >= 1, got 2.5"),  # cut at 3
+        ({"max_steps": "5"}, TypeError, r"max_steps must be an int >= 1, got '5'"),
+        (
+            {"render_mode": "human"},
+            TypeError,
+            r"render_mode must be a RenderMode \(e.g. "
+            r"RenderMode\(render=True\).*got 'human'",
+        ),
+        ({"render_mode": None}, TypeError, r"render_mode must be a RenderMode .*got None"),
+        ({"eval": "no"}, TypeError, r"eval must be a bool \(True or False\), got 'no'"),
+        ({"no_reset": "no"}, TypeError, r"no_reset must be a bool \(True or False\), got 'no'"),
+        ({"no_close": "no"}, TypeError, r"no_close must be a bool \(True or False\), got 'no'"),
+        ({"record_dts": "no"}, TypeError, r"record_dts must be a bool \(True or False\), got"),
+        ({"stop_on_done": "no"}, TypeError, r"stop_on_done must be a bool \(True or False\)"),
+    ],
+)
+def test_rollout_arguments_are_checked(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        rollout(CountingEnv(terminate_at=3), IDLE, **kwargs)
+
+
+def test_rollout_takes_numpy_flags_and_counts():
+    ro = rollout(
+        CountingEnv(terminate_at=9), IDLE, max_steps=np.int64(2), eval=np.True_, no_close=np.False_
+    )
+    assert ro.length == 2
+
+
+def test_rollout_refuses_reset_option_typos():
+    # "domain_params" used to be passed to the base env and silently ignored.
+    with pytest.raises(ValueError, match=r"did you mean 'domain_param'\?"):
+        rollout(
+            "CartPole-v1",
+            RandomPolicy(gym.spaces.Discrete(2)),
+            seed=0,
+            reset_kwargs={"options": {"domain_params": {"masspole": 5.0}}},
+        )
+
+
+def test_after_rollout_query_needs_the_rollout():
+    with pytest.raises(TypeError, match=r"rollout must be a StepSequence .*, got NoneType"):
+        after_rollout_query(None, None, None, input_fn=lambda _: "e", print_fn=lambda _: None)

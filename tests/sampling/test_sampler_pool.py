@@ -410,3 +410,41 @@ def test_the_global_start_method_stays_unset():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "free"
+
+
+# -- argument checks ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("num_threads", [1, 2])
+def test_start_method_is_checked_in_every_mode(num_threads):
+    with pytest.raises(ValueError, match=r"start_method must be None or one of \[.*\], got 'foo'"):
+        SamplerPool(num_threads, start_method="foo")
+    with pytest.raises(TypeError, match=r"start_method must be None or one of \[.*\], got 3"):
+        SamplerPool(num_threads, start_method=3)
+
+
+def test_functions_and_progress_bars_are_checked_up_front():
+    with SamplerPool(1) as pool:
+        # invoke_all(None) was a WorkerError from inside the worker.
+        with pytest.raises(TypeError, match=r"func must be callable .*, got None"):
+            pool.invoke_all(None)
+        with pytest.raises(TypeError, match=r"func must be callable .*, got 3"):
+            pool.run_map(3, [1])
+        with pytest.raises(
+            TypeError,
+            match=r"progressbar must be None or have an update\(n\) "
+            r"method .*, got 3",
+        ):
+            pool.run_map(lambda G, x: x, [1], progressbar=3)
+        with pytest.raises(TypeError, match=r"collect_progressbar must be None or have"):
+            pool.run_collect(1, lambda G, num: (num, 1), collect_progressbar="bar")
+        assert pool.run_map(lambda G, x: x, [1]) == [1]
+
+
+@pytest.mark.parametrize(
+    ("index", "error"), [(-1, ValueError), ("a", TypeError), (True, TypeError), (1.0, TypeError)]
+)
+def test_global_namespace_worker_index_is_checked(index, error):
+    with pytest.raises(error, match=rf"worker_index must be an int >= 0, got {index!r}"):
+        GlobalNamespace(index)
+    assert GlobalNamespace(np.int64(2)).worker_index == 2

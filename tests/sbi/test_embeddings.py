@@ -266,3 +266,18 @@ def test_use_cuda_falls_back_to_the_cpu_with_a_warning(monkeypatch):
     with pytest.warns(UserWarning, match="CUDA is not available"):
         emb = LastStepEmbedding(SPEC, 5, use_cuda=True)
     assert emb.device == "cpu"
+
+
+@pytest.mark.parametrize("cls", [LastStepEmbedding, BayesSimEmbedding, RNNEmbedding])
+def test_use_cuda_must_be_a_bool(cls):
+    # "no" is truthy: it would silently ask for the GPU.
+    with pytest.raises(TypeError, match=r"use_cuda must be a bool \(True or False\), got 'no'"):
+        make(cls, use_cuda="no")
+    assert make(cls, use_cuda=np.False_).device == "cpu"
+
+
+def test_rnn_only_last_output_must_be_a_bool():
+    with pytest.raises(
+        TypeError, match=r"only_last_output must be a bool \(True or False\), got 'no'"
+    ):
+        make(RNNEmbedding, only_last_output="no")

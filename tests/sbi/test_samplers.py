@@ -399,3 +399,25 @@ def test_real_sampler_runs_one_seeded_rollout_per_call():
     assert RolloutSamplerForSBI.get_dim_data(PM_SPEC) == 3
     with pytest.raises(TypeError, match="env and policy must be given"):
         RealRolloutSamplerForSBI(POINT_MASS, None, emb, num_segments=1)
+
+
+def test_sim_sampler_checks_the_policy_before_starting_workers(monkeypatch):
+    def no_pool(*args, **kwargs):
+        raise AssertionError("the pool must not start for a policy as_policy would refuse")
+
+    monkeypatch.setattr(SimRolloutSamplerForSBI, "_start_pool", no_pool)
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    # Was a WorkerError from the worker's as_policy.
+    with pytest.raises(TypeError, match=r"policy must be a gymsamp Policy .*, got int"):
+        SimRolloutSamplerForSBI(POINT_MASS, 3, {0: "mass"}, emb, num_segments=1)
+
+
+def test_rec_sampler_rand_init_rollout_must_be_a_bool(tmp_path):
+    save_rollouts(tmp_path / "a.npz", [record()])
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    with pytest.raises(
+        TypeError, match=r"rand_init_rollout must be a bool \(True or False\), got 'no'"
+    ):
+        RecRolloutSamplerForSBI(tmp_path, emb, num_segments=1, rand_init_rollout="no")
+    rec = RecRolloutSamplerForSBI(tmp_path, emb, num_segments=1, rand_init_rollout=np.False_)
+    assert rec.num_rollouts == 1

@@ -185,3 +185,19 @@ def test_overflow_is_an_error_not_a_wrap():
         sequence_const(-129, 1, np.int8)
     with pytest.raises(OverflowError, match=r"does not fit dtype float32"):
         sequence_rec_double(1.0, 200, np.float32)
+
+
+@pytest.mark.parametrize("func", [lambda x: x, lambda x0, n: x0, lambda x0, n, x_prev, extra: x0])
+def test_sequence_names_the_callback_signature_it_needs(func: Any) -> None:
+    # Was the bare "<lambda>() takes 1 positional argument but 3 were given".
+    with pytest.raises(
+        TypeError,
+        match=r"iterator_function must accept three positional arguments \(x_0, n, x_prev\), "
+        r"got <lambda>\(",
+    ):
+        sequence(1, 3, func)
+
+
+def test_sequence_takes_any_callback_that_binds_three_arguments() -> None:
+    assert sequence(1, 2, lambda *args: args[2] + 1)[0] == 3
+    assert sequence(1, 2, lambda x0, n, x_prev=None, **kw: x_prev + 1)[0] == 3

@@ -1,0 +1,42 @@
+"""Argument checks of the adapter registry (gymsamp.envs.adapter)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+
+from gymsamp.envs import CountingEnv, NativeAdapter, adapter_for, has_adapter, register_adapter
+from gymsamp.envs import adapter as adapter_module
+
+
+@pytest.mark.parametrize(
+    ("predicate", "factory", "bad"),
+    [(3, NativeAdapter, "predicate"), (lambda env: False, 4, "factory")],
+)
+def test_register_adapter_refuses_non_callables_and_registers_nothing(
+    predicate, factory, bad
+) -> None:
+    before = list(adapter_module._REGISTRY)
+    with pytest.raises(TypeError, match=rf"{bad} must be callable .*, got \d"):
+        register_adapter(predicate, factory)
+    assert before == adapter_module._REGISTRY  # later lookups still work
+    assert has_adapter(gym.make("CartPole-v1"))
+
+
+@pytest.mark.parametrize("env", [None, "CartPole-v1", 3])
+def test_adapter_lookups_need_an_env_instance(env) -> None:
+    with pytest.raises(TypeError, match=r"env must be a gymnasium.Env instance, got"):
+        adapter_for(env)
+    with pytest.raises(TypeError, match=r"env must be a gymnasium.Env instance, got"):
+        has_adapter(env)
+
+
+def test_native_adapter_names_the_methods_the_env_lacks() -> None:
+    with pytest.raises(
+        TypeError,
+        match=r"env must implement \[.*\] to use NativeAdapter .*got TimeLimit, which lacks "
+        r"\['nominal_domain_param', 'get_domain_param', 'set_domain_param', 'get_state', "
+        r"'set_state'\]",
+    ):
+        NativeAdapter(gym.make("CartPole-v1"))
+    assert NativeAdapter(CountingEnv()).nominal_domain_param() == {"increment": 1.0}

@@ -1,0 +1,130 @@
+"""Argument checks of the collection loop (gymsamp.sampling.collector / collection)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from gymsamp.policies import IdlePolicy
+from gymsamp.sampling import Quota, RolloutJob, collect
+
+IDLE = IdlePolicy(gym.spaces.Discrete(2))
+
+
+def _cartpole_envs() -> contextlib.closing[gym.vector.SyncVectorEnv]:
+    return contextlib.closing(gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1")]))
+
+
+def _collect(make_job=lambda k: RolloutJob(k, k), quota=None, **kwargs):
+    with _cartpole_envs() as envs:
+        return collect(envs, IDLE, make_job, quota or Quota(2), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("make_job", "error", "message"),
+    [
+        # Both used to hang forever: the quota waited for rollouts that never came.
+        (
+            lambda k: None,
+            TypeError,
+            r"make_job must return a RolloutJob for every index k, got "
+            r"None for k=0",
+        ),
+        (
+            lambda k: RolloutJob(k + 5, k),
+            ValueError,
+            r"make_job\(k\) must return a RolloutJob "
+            r"with index k, got index 5 for k=0",
+        ),
+        # Was gymnasium.error.Error from the env's reset.
+        (
+            lambda k: RolloutJob(k, -1),
+            ValueError,
+            r"RolloutJob.seed must be None or an int in "
+            r"\[0, 2\*\*32\), got -1 \(rollout 0\)",
+        ),
+        (lambda k: RolloutJob(k, 2**32), ValueError, r"RolloutJob.seed must be .*, got 4294967296"),
+        (lambda k: RolloutJob(k, "a"), TypeError, r"RolloutJob.seed must be .*, got 'a'"),
+        (lambda k: RolloutJob(k, 1.5), TypeError, r"RolloutJob.seed must be .*, got 1.5"),
+        (
+            lambda k: RolloutJob(k, 0, options=[1]),
+            TypeError,
+            r"RolloutJob.options must be None "
+            r"or a dict of reset options, got \[1\]",
+        ),
+        (
+            lambda k: RolloutJob(k, 0, rng=3),
+            TypeError,
+            r"RolloutJob.rng must be None or a "
+            r"numpy.random.Generator, got 3",
+        ),
+    ],
+)
+def test_what_make_job_returns_is_checked(make_job, error, message) -> None:
+    with pytest.raises(error, match=message):
+        _collect(make_job)
+
+
+def test_valid_jobs_with_numpy_integers_and_own_generators_run() -> None:
+    rollouts = _collect(
+        lambda k: RolloutJob(
+            np.int64(k), np.uint32(2**32 - 1), rng=np.random.default_rng(k), options={}
+        )
+    )
+    assert [ro.rollout_info["seed"] for ro in rollouts] == [2**32 - 1] * 2
+
+
+def test_argument_types_are_checked() -> None:
+    jobs = lambda k: RolloutJob(k, k)  # noqa: E731
+    with pytest.raises(TypeError, match=r"envs must be a gymnasium.vector.VectorEnv, got NoneType"):
+        collect(None, IDLE, jobs, Quota(1))
+    with (
+        contextlib.closing(gym.make("CartPole-v1")) as env,
+        pytest.raises(TypeError, match=r"envs must be .*VectorEnv, got TimeLimit \(wrap"),
+    ):
+        collect(env, IDLE, jobs, Quota(1))
+    with _cartpole_envs() as envs:
+        with pytest.raises(
+            TypeError,
+            match=r"policy must be a gymsamp Policy .*as_policy.*got "
+            r"function",
+        ):
+            collect(envs, lambda obs: np.zeros(len(obs), dtype=np.int64), jobs, Quota(1))
+        with pytest.raises(TypeError, match=r"make_job must be callable .*, got 3"):
+            collect(envs, IDLE, 3, Quota(1))
+        with pytest.raises(TypeError, match=r"quota must be a Quota .*, got 2"):
+            collect(envs, IDLE, jobs, 2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"max_steps": 2.5}, TypeError, r"max_steps must be an int >= 1, got 2.5"),
+        ({"max_steps": "5"}, TypeError, r"max_steps must be an int >= 1, got '5'"),
+        ({"max_steps": 0}, ValueError, r"max_steps must be an int >= 1, got 0"),
+        ({"dt": -1.0}, ValueError, r"dt must be a finite number > 0, got -1.0"),
+        ({"dt": float("nan")}, ValueError, r"dt must be a finite number > 0, got nan"),
+        ({"dt": True}, TypeError, r"dt must be a finite number > 0, got True"),
+        (
+            {"step_timeout": float("inf")},
+            ValueError,
+            r"step_timeout must be None or a finite "
+            r"number > 0 \(seconds\), got inf",
+        ),
+        ({"eval": "no"}, TypeError, r"eval must be a bool \(True or False\), got 'no'"),
+        ({"stop_on_done": "no"}, TypeError, r"stop_on_done must be a bool .*, got 'no'"),
+        ({"record_dts": 1}, TypeError, r"record_dts must be a bool .*, got 1"),
+    ],
+)
+def test_options_are_checked(kwargs, error, message) -> None:
+    with pytest.raises(error, match=message):
+        _collect(**kwargs)
+
+
+def test_valid_numpy_options_run() -> None:
+    rollouts = _collect(max_steps=np.int64(3), dt=np.float32(0.5), eval=np.True_)
+    assert [ro.length for ro in rollouts] == [3, 3]
+    np.testing.assert_allclose(rollouts[0].time, [0.0, 0.5, 1.0, 1.5])
