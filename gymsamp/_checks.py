@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_bool", "check_int", "is_int"]
+__all__ = ["check_bool", "check_int", "check_seed", "is_int"]
 
 
 def is_int(value: object) -> bool:
@@ -55,3 +55,31 @@ def check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a bool (True or False), got {value!r}")
     return bool(value)
+
+
+def check_seed(seed: Any, name: str = "seed", *, generator: bool = False) -> Any:
+    """``seed`` as None or a Python int >= 0 (numpy integers too, bools not), or with
+    ``generator=True`` also a ``numpy.random.Generator``, returned as it is.
+
+    Raises:
+        TypeError: ``seed`` is none of these types.
+        ValueError: ``seed`` is a negative int.
+
+    Example:
+        >>> check_seed(np.uint32(7))
+        7
+        >>> check_seed(-1, "sub_seed")
+        Traceback (most recent call last):
+        ...
+        ValueError: sub_seed must be None or an int >= 0, got -1
+    """
+    if type(seed) is int and seed >= 0:  # the usual seed (derive_seed runs once per rollout)
+        return seed
+    if seed is None or (generator and isinstance(seed, np.random.Generator)):
+        return seed
+    rule = "None, an int >= 0 or a numpy.random.Generator" if generator else "None or an int >= 0"
+    if not is_int(seed):
+        raise TypeError(f"{name} must be {rule}, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{name} must be {rule}, got {seed!r}")
+    return int(seed)

@@ -7,7 +7,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from gymsamp._checks import check_bool, check_int, is_int
+from gymsamp._checks import check_bool, check_int
+from gymsamp._checks import check_seed as check_seed_or_generator
 
 __all__ = [
     "as_generator",
@@ -27,9 +28,6 @@ def check_positive_int(name: str, value: Any) -> int:
     return check_int(name, value)
 
 
-_SEED_RULE = "seed must be an int >= 0, None or a numpy.random.Generator"
-
-
 def check_seed(seed: Any) -> None:
     """Refuse anything :func:`as_generator` cannot take (without drawing a generator).
 
@@ -37,12 +35,7 @@ def check_seed(seed: Any) -> None:
         TypeError: If ``seed`` is not None, an int or a ``numpy.random.Generator``.
         ValueError: If ``seed`` is a negative int.
     """
-    if seed is None or isinstance(seed, np.random.Generator):
-        return
-    if not is_int(seed):
-        raise TypeError(f"{_SEED_RULE}, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"{_SEED_RULE}, got {seed!r}")
+    check_seed_or_generator(seed, generator=True)
 
 
 def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -56,7 +49,7 @@ def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
         >>> as_generator(-1)
         Traceback (most recent call last):
         ...
-        ValueError: seed must be an int >= 0, None or a numpy.random.Generator, got -1
+        ValueError: seed must be None, an int >= 0 or a numpy.random.Generator, got -1
     """
     check_seed(seed)
     if isinstance(seed, np.random.Generator):

@@ -49,8 +49,12 @@ def check_job(job: Any, k: int) -> None:
     """Raise for what ``make_job(k)`` returned unless it is a :class:`RolloutJob` of index ``k``
     whose seed is None or an int in ``[0, 2**32)`` (a numpy integer seed becomes a Python int).
 
+    Once per rollout, and a few comparisons for the usual job: a job of another index would
+    never complete the quota (the loop would run forever), a bad seed fail deep inside the
+    env's reset.
+
     Raises:
-        TypeError: ``job`` is not a RolloutJob, or its seed is not an int.
+        TypeError: ``job`` is not a RolloutJob, or its seed, options or rng has the wrong type.
         ValueError: Its index is not ``k``, or its seed is out of range.
     """
     if not isinstance(job, RolloutJob):
@@ -62,12 +66,18 @@ def check_job(job: Any, k: int) -> None:
             f"make_job(k) must return a RolloutJob with index k, got index {job.index!r} for k={k}"
         )
     seed = job.seed
-    if seed is not None and not (is_int(seed) and 0 <= seed < _SEED_END):
-        raise (ValueError if is_int(seed) else TypeError)(
-            f"RolloutJob.seed must be None or an int in [0, 2**32), got {seed!r} (rollout {k})"
-        )
     if seed is not None:
-        job.seed = int(seed)  # a numpy integer: Gymnasium takes Python ints only
+        if type(seed) is not int:
+            if not is_int(seed):
+                raise TypeError(
+                    f"RolloutJob.seed must be None or an int in [0, 2**32), got {seed!r} "
+                    f"(rollout {k})"
+                )
+            job.seed = seed = int(seed)  # a numpy integer: Gymnasium takes Python ints only
+        if not 0 <= seed < _SEED_END:
+            raise ValueError(
+                f"RolloutJob.seed must be None or an int in [0, 2**32), got {seed!r} (rollout {k})"
+            )
     if job.options is not None and not isinstance(job.options, Mapping):
         raise TypeError(
             f"RolloutJob.options must be None or a dict of reset options, got {job.options!r} "
@@ -197,18 +207,8 @@ class Collection:
         running = self.running_count * self.buffer.next_row - self.running_start_sum
         if not self.quota.should_issue(self.next_index, self.results.all_steps + running):
             return None
-        k = self.next_index
-        job = self.make_job(k)
-        # Once per rollout, a few comparisons: a job of another index would never complete the
-        # quota (the loop would run forever), a bad seed fail deep inside the env's reset.
-        if not (
-            isinstance(job, RolloutJob)
-            and job.index == k
-            and (job.seed is None or (type(job.seed) is int and 0 <= job.seed < _SEED_END))
-            and (job.options is None or type(job.options) is dict)
-            and (job._rng is None or type(job._rng) is np.random.Generator)
-        ):
-            check_job(job, k)
+        job = self.make_job(self.next_index)
+        check_job(job, self.next_index)
         self.next_index += 1
         return job
 

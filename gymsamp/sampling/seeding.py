@@ -18,23 +18,15 @@ over many triples).
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
+
+from gymsamp._checks import check_seed
 
 __all__ = ["call_seed", "check_seed", "derive_seed", "rollout_generator"]
 
 # Appended to the spawn key so the policy stream differs from the env's reset-seed stream.
 _POLICY_STREAM = 1
-
-
-def check_seed(seed: Any, name: str = "seed") -> int | None:
-    """Validate a seed: None or an int >= 0 (bools rejected)."""
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"{name} must be None or an int >= 0, got {seed!r}")
-    return int(seed)
 
 
 def call_seed(seed: int | None) -> int:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn.utils import convert_parameters
 
-from gymsamp._checks import check_bool, check_int
+from gymsamp._checks import check_bool, check_int, check_seed
 from gymsamp.data import EnvSpec
 from gymsamp.sbi.embeddings import Embedding, MaskLabels
 
@@ -164,8 +164,8 @@ class RNNEmbedding(Embedding):
         seed = kwargs.get("seed")
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0])
-        elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be None or an int >= 0, got {seed!r}")
+        else:
+            seed = check_seed(seed)
         generator = torch.Generator().manual_seed(int(seed))
         with torch.no_grad():
             for name, param in self.rnn_layers.named_parameters():

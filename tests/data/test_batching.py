@@ -47,7 +47,7 @@ def test_bad_sizes(batch_size, data_size, error):
 
 
 def test_bad_seed():
-    with pytest.raises(TypeError, match="seed must be an int"):
+    with pytest.raises(TypeError, match="seed must be None, an int >= 0 or a numpy"):
         list(gen_shuffled_batch_idcs(2, 4, seed="x"))
 
 
@@ -63,10 +63,10 @@ def test_bad_seed():
 def test_negative_seed_raises_at_the_call(call):
     # Checked at the call (not at the first next()), with the project's message.
     with pytest.raises(
-        ValueError, match=r"seed must be an int >= 0, None or a numpy.random.Generator, got -1"
+        ValueError, match=r"seed must be None, an int >= 0 or a numpy.random.Generator, got -1"
     ):
         call(-1)
-    with pytest.raises(TypeError, match=r"seed must be an int >= 0, None or a numpy"):
+    with pytest.raises(TypeError, match=r"seed must be None, an int >= 0 or a numpy"):
         call(1.5)
 
 

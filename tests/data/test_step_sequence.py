@@ -542,7 +542,7 @@ class TestInputValidation:
         ro = self.small()
         with pytest.raises(TypeError, match=r"complete_rollouts must be a bool .* got 'x'"):
             ro.split_shuffled_batches(2, complete_rollouts="x")
-        with pytest.raises(ValueError, match=r"seed must be an int >= 0, None or a numpy"):
+        with pytest.raises(ValueError, match=r"seed must be None, an int >= 0 or a numpy"):
             ro.split_shuffled_batches(2, seed=-1)
         with pytest.raises(ValueError, match=r"batch_size must be an int >= 1, got 0"):
             ro.split_ordered_batches(0)

@@ -58,12 +58,15 @@ def test_none_means_fresh_entropy_and_no_global_rng():
     np.testing.assert_array_equal(np.random.get_state()[1], state)
 
 
-@pytest.mark.parametrize("bad", [-1, 1.5, "0", True])
-def test_bad_seeds(bad):
-    with pytest.raises(ValueError, match="seed must be None or an int >= 0"):
+@pytest.mark.parametrize(
+    ("bad", "error"), [(-1, ValueError), (1.5, TypeError), ("0", TypeError), (True, TypeError)]
+)
+def test_bad_seeds(bad, error):
+    with pytest.raises(error, match=r"^seed must be None or an int >= 0, got "):
         derive_seed(bad)
-    with pytest.raises(ValueError, match="sub_seed must be None or an int >= 0"):
+    with pytest.raises(error, match=r"^sub_seed must be None or an int >= 0, got "):
         derive_seed(0, bad)
+    assert derive_seed(np.uint32(3)) == derive_seed(3)  # numpy integers are seeds too
 
 
 def test_rollout_generator_is_reproducible_and_independent_of_the_reset_seed():
