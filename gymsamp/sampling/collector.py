@@ -25,10 +25,9 @@ from typing import Any
 
 import gymnasium as gym
 
-from gymsamp._checks import check_bool, check_int
+from gymsamp._checks import check_bool, check_int, check_positive_real
 from gymsamp.data import StepSequence
 from gymsamp.policies.base import Policy
-from gymsamp.sampling._checks import check_positive_real
 from gymsamp.sampling.collection import ActionBatch, Collection
 from gymsamp.sampling.observations import check_observation_space
 from gymsamp.sampling.quota import Quota

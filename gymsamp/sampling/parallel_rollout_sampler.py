@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 
-from gymsamp._checks import check_bool, check_int
+from gymsamp._checks import check_bool, check_int, check_positive_real
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.envs.adapter import adapter_for, has_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
 from gymsamp.policies import as_policy
-from gymsamp.sampling._checks import check_positive_real
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv, available_cpus
 from gymsamp.sampling.collector import collect
 from gymsamp.sampling.errors import WorkerError
