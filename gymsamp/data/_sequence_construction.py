@@ -69,6 +69,11 @@ def initialize(
                 "use add_data(name, item_shape=...) for a field of zeros"
             )
         seq.add_data(name, value)
+    if "actions" in seq._after_last:
+        # There is no action after the last step (DESIGN §3): T entries, never T+1.
+        raise ValueError(
+            f"actions has {seq._length + 1} entries but must have {seq._length} to match rewards"
+        )
 
     seq._terminated, seq._truncated = _flags_from_args(
         seq._length, seq._continuous, terminated, truncated, done, complete, rollout_bounds

@@ -7,7 +7,7 @@ leaf while keeping the structure, so every other module can treat all fields ali
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sized
+from collections.abc import Callable, Iterator
 from typing import Any
 
 Field = Any  # an array / tensor, or a dict or tuple of Fields
@@ -33,23 +33,28 @@ def new_tuple(nt_type: type, values: Any) -> tuple[Any, ...]:
     """
     if not (isinstance(nt_type, type) and issubclass(nt_type, tuple)):
         raise TypeError(f"nt_type must be a tuple class (e.g. a NamedTuple), got {nt_type!r}")
+    try:
+        iterator = iter(values)
+    except TypeError:
+        raise TypeError(f"values must be an iterable, got {type(values).__name__}") from None
+    # Consumed here, outside the tries below: an error raised while producing the values (e.g.
+    # by a generator that converts them) reaches the caller as it is, not as a construction error.
+    items = tuple(iterator)
     if hasattr(nt_type, "_fields"):  # a NamedTuple class
         try:
-            return nt_type(*values)
+            return nt_type(*items)
         except TypeError:
-            raise _new_tuple_error(nt_type, values) from None
+            raise _new_tuple_error(nt_type, items) from None
     try:
-        return nt_type(values)
+        return nt_type(items)
     except TypeError:
-        raise _new_tuple_error(nt_type, values) from None
+        raise _new_tuple_error(nt_type, items) from None
 
 
-def _new_tuple_error(nt_type: Any, values: Any) -> Exception:
+def _new_tuple_error(nt_type: Any, values: tuple[Any, ...]) -> Exception:
     """Why ``new_tuple(nt_type, values)`` failed, worded for the caller (the error path only)."""
-    if not isinstance(values, Iterable):
-        return TypeError(f"values must be an iterable, got {type(values).__name__}")
     fields = getattr(nt_type, "_fields", None)
-    if fields is not None and isinstance(values, Sized):
+    if fields is not None:
         required = len(fields) - len(getattr(nt_type, "_field_defaults", {}))
         if not required <= len(values) <= len(fields):
             count = len(fields) if required == len(fields) else f"{required} to {len(fields)}"

@@ -136,10 +136,12 @@ def step_sequences_to_episode_batch(
     episodes = episodes_of(rollouts)
     names = list(episodes[0].data_names)
     for i, ep in enumerate(episodes[1:], start=1):
-        if list(ep.data_names) != names:
+        # Same fields in any order, as for StepSequence.concat: rollouts that went through
+        # to_step_sequences list their agent infos last.
+        if set(ep.data_names) != set(names):
             raise ValueError(
-                f"episode {i} has the fields {list(ep.data_names)} but must have {names} "
-                "to match episode 0"
+                f"episode {i} has the fields {sorted(ep.data_names)} but must have "
+                f"{sorted(names)} to match episode 0"
             )
     clash = set(names) & set(_FLAGS)
     if clash:

@@ -5,6 +5,7 @@ torch is imported only when torch data is asked for, so numpy-only users never l
 
 from __future__ import annotations
 
+import numbers
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -117,6 +118,21 @@ def _format_of_items(items: Sequence[Any], data_format: str) -> Any:
     return torch, [to_format(item, "torch") for item in items]
 
 
+def _is_single_value(item: Any) -> bool:
+    """True for a scalar (number, string, 0-d array or tensor): no per-step field by itself."""
+    return isinstance(item, (numbers.Number, np.generic, str, bytes)) or (
+        getattr(item, "ndim", None) == 0
+    )
+
+
+def _lists_steps(data: tuple[Any, ...]) -> bool:
+    """Whether a tuple lists per-step items (tuples, or scalars such as ``(0, 1, 1)``) rather
+    than holding one field per position (e.g. an LSTM's stacked ``(h, c)``)."""
+    return bool(data) and (
+        isinstance(data[0], tuple) or all(_is_single_value(item) for item in data)
+    )
+
+
 def combine_named(data: Any, data_format: str, how: str, name: str) -> Any:
     """Stack (``how="stack"``) or concatenate ``data`` per key and position, as
     :func:`stack_to_format` and :func:`cat_to_format` do; errors name the data ``name`` (a
@@ -127,7 +143,7 @@ def combine_named(data: Any, data_format: str, how: str, name: str) -> Any:
             key: combine_named(value, data_format, how, f"{name}.{key}")
             for key, value in data.items()
         }
-    if isinstance(data, tuple) and not (len(data) and isinstance(data[0], tuple)):
+    if isinstance(data, tuple) and not _lists_steps(data):
         return new_tuple(
             type(data),
             (combine_named(part, data_format, how, f"{name}[{i}]") for i, part in enumerate(data)),
@@ -220,7 +236,8 @@ def stack_to_format(
     """Stack a sequence of per-step items along a new first axis.
 
     Dicts are stacked per key and tuples per position; a list of dicts is treated as a dict of
-    lists (every dict must have the same keys), a list of tuples as a tuple of lists.
+    lists (every dict must have the same keys), a list of tuples as a tuple of lists. A tuple
+    of scalars (numbers, strings, 0-d arrays) is a sequence of per-step items like a list.
 
     Example:
         >>> stacked = stack_to_format([{"a": 1, "b": [0, 1]}, {"a": 2, "b": [2, 3]}], "numpy")

@@ -559,6 +559,9 @@ class StepSequence(Sequence[Step]):
     ) -> StepSequence:
         """Build a sequence from a DataFrame (the layout :meth:`to_pandas` writes).
 
+        Columns of dict and tuple fields (``infos.a``, ``hidden[0]_1``, as :meth:`to_pandas`
+        names them) are regrouped into those fields; NamedTuples come back as plain tuples.
+
         Args:
             df: One row per step; ``rewards`` is mandatory unless ``task`` is given.
             env_spec: Its labels (or ``observations_<i>`` / ``actions_<i>`` column names) select

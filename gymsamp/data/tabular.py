@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -58,18 +59,24 @@ def sequence_to_frame(seq: StepSequence, env_spec: EnvSpec | None) -> Any:
     return pd.DataFrame(columns)
 
 
-def _space_columns(df: Any, name: str, labels: tuple[str, ...] | None, width: int) -> list[str]:
+def _space_columns(
+    df: Any, name: str, labels: tuple[str, ...] | None, width: int, used: set[str]
+) -> list[str]:
+    """The columns of a space's field; columns of an earlier field (``used``) are never taken.
+
+    Prefixed labels (``actions.x``) come first: :func:`_column_names` writes them (states always,
+    the others when a label is already a column), so the plain ``x`` then belongs to another
+    field.
+    """
     prefixed = [f"{name}.{label}" for label in labels] if labels else []
     plain = list(labels) if labels else []
-    # states are written prefixed (see _column_names); observations and actions plain
-    candidates = ([prefixed, plain] if name == "states" else [plain, prefixed]) if labels else []
+    candidates = [prefixed, plain] if labels else []
     candidates += [[f"{name}_{i}" for i in range(width)], [name]]
     for cols in candidates:
-        if len(cols) == width and all(c in df.columns for c in cols):
+        if len(cols) == width and all(c in df.columns and c not in used for c in cols):
             return cols
-    raise ValueError(
-        f"df must have the {name} columns {candidates[0]}, got columns {list(df.columns)}"
-    )
+    expected = plain if labels and name != "states" else candidates[0]
+    raise ValueError(f"df must have the {name} columns {expected}, got columns {list(df.columns)}")
 
 
 def _extra_fields(df: Any, used: set[str]) -> dict[str, list[str]]:
@@ -88,6 +95,59 @@ def _extra_fields(df: Any, used: set[str]) -> dict[str, list[str]]:
             continue
         fields[col] = [col]
     return fields
+
+
+# One step of a leaf path as tree_leaves writes it: ``.key`` (a dict entry) or ``[i]`` (a tuple's).
+_PATH_STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
+
+
+def _split_path(path: str) -> tuple[str, list[str | int]]:
+    """``"infos.a[0]"`` -> ``("infos", ["a", 0])``; a name that is no such path stays whole."""
+    head = re.match(r"[^.\[\]]+", path)
+    if head is None:
+        return path, []
+    steps: list[str | int] = []
+    pos = head.end()
+    for match in _PATH_STEP.finditer(path, pos):
+        if match.start() != pos:
+            return path, []
+        key, index = match.groups()
+        steps.append(key if key is not None else int(index))
+        pos = match.end()
+    return (head.group(), steps) if pos == len(path) else (path, [])
+
+
+def _nested(flat: dict[str, Any]) -> dict[str, Any]:
+    """Fields keyed by leaf path (``infos.a``, ``hidden[0]``) regrouped into the dicts and tuples
+    :meth:`StepSequence.to_pandas` flattened (NamedTuples come back as plain tuples)."""
+    out: dict[Any, Any] = {}
+    for path, value in flat.items():
+        head, steps = _split_path(path)
+        keys: list[str | int] = [head, *steps]
+        node = out
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ValueError(
+                    f"df must not have both a column {key!r} and columns of its entries, got "
+                    f"{path!r}"
+                )
+        if keys[-1] in node:
+            raise ValueError(
+                f"df must not have both a column {path!r} and columns of its entries, got both"
+            )
+        node[keys[-1]] = value
+    return {name: _tuples_restored(field) for name, field in out.items()}
+
+
+def _tuples_restored(field: Any) -> Any:
+    """Dicts keyed by the ints ``0 .. k-1`` (tuple positions) back as tuples, recursively."""
+    if not isinstance(field, dict):
+        return field
+    items = {key: _tuples_restored(value) for key, value in field.items()}
+    if items and set(items) == set(range(len(items))):  # keys are strs and ints, never bools
+        return tuple(items[i] for i in range(len(items)))
+    return {str(key): value for key, value in items.items()}
 
 
 def _stacked(df: Any, cols: list[str], *, plain: bool) -> np.ndarray:
@@ -122,7 +182,7 @@ def sequence_from_frame(
         shape = tuple(space.shape)
         width = int(np.prod(shape, dtype=np.int64))
         try:
-            cols = _space_columns(df, name, labels, width)
+            cols = _space_columns(df, name, labels, width, used)
         except ValueError:
             if name == "states":
                 continue
@@ -154,7 +214,7 @@ def sequence_from_frame(
     if "done" in fields and not flags:
         flags = {"terminated": fields.pop("done").astype(bool)}
     if not continuous or not next_fields:
-        return cls(continuous=continuous, **flags, **fields)
+        return cls(continuous=continuous, **flags, **_nested(fields))
     # Rebuild rollout by rollout so each keeps its own final entry from the next_ columns.
     done = flags.get("terminated", np.zeros(length, bool)) | flags.get(
         "truncated", np.zeros(length, bool)
@@ -167,5 +227,5 @@ def sequence_from_frame(
         for key, nxt in next_fields.items():
             part[key] = np.concatenate([part[key], nxt[stop - 1 : stop]])
         part_flags: dict[str, Any] = {key: value[start:stop] for key, value in flags.items()}
-        parts.append(cls(**part_flags, **part))
+        parts.append(cls(**part_flags, **_nested(part)))
     return parts[0] if len(parts) == 1 else cls.concat(parts)

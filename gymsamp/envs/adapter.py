@@ -173,7 +173,14 @@ class NativeAdapter(SimAdapter):
         return np.array(self.env.get_state(), dtype=np.float64)  # type: ignore[attr-defined]
 
     def set_state(self, state: np.ndarray) -> Any:
-        return self.env.set_state(state)  # type: ignore[attr-defined]
+        obs = self.env.set_state(state)  # type: ignore[attr-defined]
+        if obs is None:
+            # Otherwise the reset would silently return None as its observation.
+            raise TypeError(
+                f"{type(self.env).__name__}.set_state(state) must return the observation of the "
+                "state it set (the native interface is set_state(state) -> observation), got None"
+            )
+        return obs
 
     @property
     def state_labels(self) -> tuple[str, ...] | None:

@@ -258,15 +258,16 @@ class DomainRandomizer:
         for target in targets:
             target.adapt(param, factor * getattr(target, param))
 
-    def adapt_one_distr_param(
-        self, domain_param_name: str, domain_distr_param: str, domain_distr_param_value: Any
-    ) -> None:
+    def adapt_one_distr_param(self, name: str, field: str, value: Any) -> None:
         """Set one field of one domain parameter (see :meth:`DomainParam.adapt`).
 
+        pyrado called the arguments ``domain_param_name``, ``domain_distr_param`` and
+        ``domain_distr_param_value``; positional calls read the same.
+
         Args:
-            domain_param_name: The domain parameter's name.
-            domain_distr_param: The field, one of its ``get_field_names()``.
-            domain_distr_param_value: The new value.
+            name: The domain parameter's name.
+            field: The field, one of its ``get_field_names()`` (e.g. ``"mean"``, ``"std"``).
+            value: The new value.
 
         Raises:
             ValueError: Unknown name or field, an invalid value, or a rename to a name in use.
@@ -279,25 +280,18 @@ class DomainRandomizer:
             0.2
         """
         names = self.param_names
-        if domain_param_name not in names:
-            raise ValueError(f"domain_param_name must be one of {names}, got {domain_param_name!r}")
-        target = self._domain_params[names.index(domain_param_name)]
+        if name not in names:
+            raise ValueError(f"name must be one of {names}, got {name!r}")
+        target = self._domain_params[names.index(name)]
         fields = target.get_field_names()
-        if domain_distr_param not in fields:
+        if field not in fields:
             raise ValueError(
-                f"domain_distr_param must be one of {list(fields)} (the fields of "
-                f"{type(target).__name__} {domain_param_name!r}), got {domain_distr_param!r}"
+                f"field must be one of {list(fields)} (the fields of "
+                f"{type(target).__name__} {name!r}), got {field!r}"
             )
-        if (
-            domain_distr_param == "name"
-            and domain_distr_param_value != domain_param_name
-            and domain_distr_param_value in names
-        ):
-            raise ValueError(
-                "domain_distr_param_value must be a name no other domain param has, "
-                f"got {domain_distr_param_value!r}"
-            )
-        target.adapt(domain_distr_param, domain_distr_param_value)
+        if field == "name" and value != name and value in names:
+            raise ValueError(f"value must be a name no other domain param has, got {value!r}")
+        target.adapt(field, value)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(repr(p) for p in self._domain_params)})"

@@ -161,6 +161,11 @@ def _adapter_of(env: gym.Env[Any, Any]) -> SimAdapter:
 class DomainParamWrapper(gym.Wrapper[Any, Any, Any, Any]):
     """Applies ``reset(options={"domain_param": {...}})``; unspecified names return to nominal.
 
+    If ``env`` already holds a :class:`DomainParamWrapper` (e.g. inside a
+    :class:`DomainRandWrapper`), this one passes resets through unchanged and the inner one
+    applies and reports the parameters, so ``info["domain_param"]`` always names the
+    parameters the simulator runs with (and explicit parameters still bypass a draw).
+
     Args:
         env: An env with a simulator adapter (see :mod:`gymsamp.envs.adapter`).
 
@@ -179,6 +184,9 @@ class DomainParamWrapper(gym.Wrapper[Any, Any, Any, Any]):
         super().__init__(env)
         self._adapter = _adapter_of(env)
         self._nominal = self._adapter.nominal_domain_param()
+        # An inner DomainParamWrapper resets the parameters to nominal whenever it is not given
+        # any, which would silently undo what this one applied.
+        self._inner: DomainParamWrapper | None = find_wrapper(env, DomainParamWrapper)
         # Nothing to do per step: hand steps straight to the inner env (one Python frame less
         # on the sampler's hottest path).
         self.step = env.step  # type: ignore[method-assign]
@@ -224,6 +232,8 @@ class DomainParamWrapper(gym.Wrapper[Any, Any, Any, Any]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
+        if self._inner is not None:  # the inner wrapper applies and reports the parameters
+            return self.env.reset(seed=seed, options=options)
         requested, rest = _split_options(options, "domain_param")
         full = self.apply_domain_param(requested)
         obs, info = self.env.reset(seed=seed, options=rest)

@@ -101,7 +101,8 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         num_segments: See :class:`RolloutSamplerForSBI`.
         len_segments: See :class:`RolloutSamplerForSBI`.
         stop_on_done: See :class:`RolloutSamplerForSBI`.
-        rollouts_real: Recorded target-domain rollouts, or None.
+        rollouts_real: Recorded target-domain rollouts, or None (not for an embedding that
+            compares with target-domain data, such as DTW).
         use_rec_act: Replay the recorded actions (feed-forward) instead of running the policy.
         num_workers: Worker processes simulating rows in parallel (1: in this process);
             with ``backend="ray"``, the number of Ray actors.
@@ -168,6 +169,12 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         self.backend = backend
         self.seed = check_seed(seed)
         self.rollouts_real = self._check_rollouts_real(rollouts_real)
+        if self.rollouts_real is None and embedding.requires_target_domain_data:
+            # Compared with themselves, the simulations would all embed to zeros.
+            raise ValueError(
+                f"rollouts_real must be given for {type(embedding).__name__}, which compares "
+                "simulated with target-domain rollouts, got None"
+            )
         if policy is None and (self.rollouts_real is None or not use_rec_act):
             raise ValueError(
                 "policy must be given unless recorded actions are replayed "

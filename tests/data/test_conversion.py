@@ -58,6 +58,23 @@ def test_round_trip_is_lossless(rollouts):
     assert_tree_equal(batch.episode_infos, again.episode_infos)
 
 
+def test_restored_rollouts_batch_together_with_the_originals(rollouts):
+    # to_step_sequences lists the agent infos last; the field order must not matter.
+    back = EpisodeBatch.from_step_sequences(
+        rollouts, SPEC, agent_info_names=["hidden"]
+    ).to_step_sequences()
+    assert list(back[0].data_names) != list(rollouts[0].data_names)
+    mixed = EpisodeBatch.from_step_sequences(
+        [rollouts[0], back[1]], SPEC, agent_info_names=["hidden"]
+    )
+    assert mixed.lengths.tolist() == [3, 4]
+    np.testing.assert_array_equal(
+        mixed.agent_infos["hidden"]["h"],
+        np.concatenate([rollouts[0].hidden.h, rollouts[1].hidden.h]),
+    )
+    np.testing.assert_array_equal(mixed.episode_infos["last_entries"]["values"], [3.0, 14.0])
+
+
 def test_foreign_batch_converts_from_step_types():
     batch = EpisodeBatch(
         env_spec=SPEC,

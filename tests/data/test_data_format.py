@@ -143,6 +143,35 @@ def test_to_format_takes_numpy_dtypes_for_torch():
     assert to_format(np.ones(2), "torch", np.float16).dtype == torch.float16
 
 
+def test_a_tuple_of_scalars_is_stacked_like_a_list():
+    # No tuple of scalars can hold one field per position: it lists per-step values.
+    stacked = stack_to_format((1, 2, 3), "numpy")
+    np.testing.assert_array_equal(stacked, np.array([1, 2, 3]))
+    assert stack_to_format((np.float32(1.5), 2.5), "torch").tolist() == [1.5, 2.5]
+    # A tuple of arrays still holds one already stacked field per position (LSTM (h, c)).
+    h, c = stack_to_format((np.zeros(2), np.ones(2)), "numpy")
+    assert h.tolist() == [0.0, 0.0]
+    assert c.tolist() == [1.0, 1.0]
+
+
+def test_errors_inside_a_tuple_field_name_the_position():
+    with pytest.raises(
+        TypeError, match=r"data\[1\] must be a list of per-step items .*got 5 \(int\)"
+    ):
+        stack_to_format((np.zeros(2), 5), "numpy")
+
+
+def test_new_tuple_passes_on_errors_raised_while_producing_the_values():
+    def values():
+        yield 1
+        raise TypeError("the real reason")
+
+    with pytest.raises(TypeError, match="the real reason"):
+        new_tuple(tuple, values())
+    with pytest.raises(ValueError, match=r"values must hold 2 values .* got 3"):
+        new_tuple(Hidden, (x for x in [1, 2, 3]))
+
+
 def test_new_tuple_refuses_wrong_counts_and_types():
     with pytest.raises(
         ValueError,

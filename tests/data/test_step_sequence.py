@@ -91,6 +91,14 @@ class TestConstruction:
                 truncated=[0, 1],
             )
 
+    def test_actions_must_have_exactly_one_entry_per_step(self):
+        # The seed: "actions ... the length must be len(rewards)"; there is no action after
+        # the last step, so T+1 actions are refused instead of stored as an after-last field.
+        with pytest.raises(ValueError, match=r"actions has 3 entries but must have 2 to match"):
+            StepSequence(rewards=[1.0, 2.0], observations=[0, 1, 2], actions=[0, 1, 2])
+        ro = StepSequence(rewards=[1.0, 2.0], observations=[0, 1, 2], actions=(0, 1))
+        assert ro.actions.tolist() == [0, 1]
+
     def test_field_length_errors(self):
         with pytest.raises(ValueError, match="observations has 5 entries but must have 2 or 3"):
             StepSequence(rewards=[1.0, 2.0], observations=np.zeros(5), actions=[0, 0])
@@ -453,6 +461,71 @@ class TestPadProcessPandas:
             assert_tree_equal(a.rewards, b.rewards)
             np.testing.assert_array_equal(a.actions, b.actions)
             np.testing.assert_array_equal(a.truncated, b.truncated)
+
+    def test_pandas_round_trip_regroups_dict_and_tuple_fields(self, parts):
+        import gymnasium as gym
+
+        from gymsamp.data import EnvSpec
+
+        spec = EnvSpec(gym.spaces.Box(-np.inf, np.inf, (3,), np.float64), gym.spaces.Discrete(2))
+        for k, part in enumerate(parts):
+            steps = np.arange(part.length + 1.0) + 10 * k
+            part.add_data("carry", (steps, np.stack([steps, -steps], axis=1)))
+        seq = StepSequence.concat(parts)
+        df = seq.to_pandas(spec)
+        assert {"infos.x", "infos.nested.y", "hidden[0]_1", "next_carry[0]"} <= set(df.columns)
+        back = StepSequence.from_pandas(df, spec)
+        assert list(back.data_names) == list(seq.data_names)
+        for a, b in zip(seq.iterate_rollouts(), back.iterate_rollouts(), strict=True):
+            np.testing.assert_array_equal(b.infos["x"], a.infos["x"])
+            np.testing.assert_array_equal(b.infos["nested"]["y"], a.infos["nested"]["y"])
+            # NamedTuples come back as plain tuples, position by position.
+            np.testing.assert_array_equal(b.hidden[0], a.hidden.h)
+            np.testing.assert_array_equal(b.hidden[1], a.hidden.c)
+            # The T+1 tuple field keeps each rollout's final entry.
+            np.testing.assert_array_equal(b.carry[0], a.carry[0])
+            np.testing.assert_array_equal(b.carry[1], a.carry[1])
+
+    def test_pandas_round_trip_with_labels_shared_by_several_fields(self):
+        import gymnasium as gym
+
+        from gymsamp.data import EnvSpec
+
+        box = gym.spaces.Box(-9.0, 9.0, (2,), np.float64)
+        spec = EnvSpec(
+            box,
+            gym.spaces.Box(-1.0, 1.0, (1,), np.float64),
+            state_space=box,
+            obs_labels=("x", "v"),
+            act_labels=("x",),
+            state_labels=("x", "v"),
+        )
+        ro = StepSequence(
+            rewards=[1.0, 2.0],
+            observations=np.arange(6.0).reshape(3, 2),
+            actions=[[0.5], [0.25]],
+            states=100 + np.arange(6.0).reshape(3, 2),
+        )
+        df = ro.to_pandas(spec)
+        assert {"x", "actions.x", "states.x"} <= set(df.columns)
+        back = StepSequence.from_pandas(df, spec)
+        # The actions come from "actions.x", not from the observations' "x" column.
+        assert back.actions.tolist() == [[0.5], [0.25]]
+        np.testing.assert_array_equal(back.observations, ro.observations)
+        np.testing.assert_array_equal(back.states, ro.states)
+
+    def test_from_pandas_refuses_a_column_that_clashes_with_its_entries(self):
+        import gymnasium as gym
+        import pandas as pd
+
+        from gymsamp.data import EnvSpec
+
+        spec = EnvSpec(gym.spaces.Box(-1, 1, (1,)), gym.spaces.Discrete(2))
+        df = pd.DataFrame(
+            {"observations": [0.0], "actions": [1], "rewards": [1.0], "infos": [1], "infos.a": [2]}
+        )
+        with pytest.raises(ValueError, match=r"df must not have both a column 'infos' and"):
+            StepSequence.from_pandas(df, spec)
 
     def test_from_pandas_recomputes_rewards_with_task(self):
         import gymnasium as gym

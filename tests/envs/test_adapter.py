@@ -5,7 +5,14 @@ from __future__ import annotations
 import gymnasium as gym
 import pytest
 
-from gymsamp.envs import CountingEnv, NativeAdapter, adapter_for, has_adapter, register_adapter
+from gymsamp.envs import (
+    CountingEnv,
+    InitStateWrapper,
+    NativeAdapter,
+    adapter_for,
+    has_adapter,
+    register_adapter,
+)
 from gymsamp.envs import adapter as adapter_module
 
 
@@ -40,3 +47,21 @@ def test_native_adapter_names_the_methods_the_env_lacks() -> None:
     ):
         NativeAdapter(gym.make("CartPole-v1"))
     assert NativeAdapter(CountingEnv()).nominal_domain_param() == {"increment": 1.0}
+
+
+class _SilentSetStateEnv(CountingEnv):
+    """A native env whose set_state returns nothing (as pyrado's and MuJoCo's do)."""
+
+    def set_state(self, state):  # type: ignore[no-untyped-def, override]
+        super().set_state(state)
+
+
+def test_native_set_state_must_return_the_observation() -> None:
+    env = InitStateWrapper(_SilentSetStateEnv())
+    # Before: the reset returned None as its observation, and a rollout failed later with
+    # "observations must be finite".
+    with pytest.raises(TypeError, match=r"_SilentSetStateEnv.set_state\(state\) must return the"):
+        env.reset(seed=0, options={"init_state": [2.0]})
+    obs, info = InitStateWrapper(CountingEnv()).reset(seed=0, options={"init_state": [2.0]})
+    assert obs.tolist() == [2.0]
+    assert info["init_state"].tolist() == [2.0]

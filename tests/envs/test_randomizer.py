@@ -325,21 +325,27 @@ def test_adapt_one_distr_param_errors():
     rand = _randomizer()
     with pytest.raises(
         ValueError,
-        match=r"domain_param_name must be one of \['mass', 'length', 'com', 'motor'\], "
+        match=r"name must be one of \['mass', 'length', 'com', 'motor'\], "
         r"got 'masss'",
     ):
         rand.adapt_one_distr_param("masss", "std", 0.5)
-    with pytest.raises(ValueError, match="domain_distr_param must be one of .*, got 'halfspan'"):
+    with pytest.raises(ValueError, match="field must be one of .*, got 'halfspan'"):
         rand.adapt_one_distr_param("mass", "halfspan", 0.5)
     with pytest.raises(ValueError, match=r"std must be >= 0, got -0\.5"):
         rand.adapt_one_distr_param("mass", "std", -0.5)
     with pytest.raises(
         ValueError,
-        match="domain_distr_param_value must be a name no other domain param has, got 'com'",
+        match="value must be a name no other domain param has, got 'com'",
     ):
         rand.adapt_one_distr_param("mass", "name", "com")
     assert rand.param_names == ["mass", "length", "com", "motor"]
     assert rand.domain_params[0].std == 0.2
+
+
+def test_adapt_one_distr_param_takes_the_issues_keyword_names():
+    rand = _randomizer()
+    rand.adapt_one_distr_param(name="mass", field="std", value=0.25)
+    assert rand.domain_params[0].std == 0.25
 
 
 # --- formatting -------------------------------------------------------------------------------

@@ -403,6 +403,30 @@ def test_rand_wrapper_adds_a_param_wrapper_only_when_missing() -> None:
     assert find_wrapper(env, DomainParamWrapper) is inner
 
 
+def test_outer_param_wrapper_leaves_the_parameters_to_the_inner_one() -> None:
+    # Twice wrapped: the inner wrapper got no parameters and reset them to nominal, while the
+    # outer one reported the requested ones.
+    env = DomainParamWrapper(DomainParamWrapper(PointMassEnv()))
+    _, info = env.reset(seed=0, options={"domain_param": {"mass": 3.0}})
+    assert info["domain_param"] == {**POINT_MASS_NOMINAL, "mass": 3.0}
+    assert env.unwrapped.get_domain_param() == info["domain_param"]
+    _, info = env.reset(seed=0)
+    assert env.unwrapped.get_domain_param() == info["domain_param"] == POINT_MASS_NOMINAL
+    with pytest.raises(ValueError, match="valid names"):
+        env.reset(options={"domain_param": {"masss": 1.0}})
+
+    # Around a randomizing wrapper: explicit parameters bypass the draw, else the drawn ones
+    # are both applied and reported.
+    env = DomainParamWrapper(DomainRandWrapper(PointMassEnv(), _point_mass_randomizer()))
+    _, info = env.reset(seed=1, options={"domain_param": {"mass": 3.0}})
+    assert env.unwrapped.get_domain_param() == info["domain_param"]
+    assert info["domain_param"] == {**POINT_MASS_NOMINAL, "mass": 3.0}
+    _, info = env.reset(seed=1)
+    _, drawn = _reference_draw(1)
+    assert info["domain_param"] == {**POINT_MASS_NOMINAL, **drawn}
+    assert env.unwrapped.get_domain_param() == info["domain_param"]
+
+
 # --- InitStateWrapper ----------------------------------------------------------------------
 
 

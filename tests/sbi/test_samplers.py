@@ -195,6 +195,14 @@ def test_dtw_compares_with_the_target_rollouts():
     assert bool(torch.all(x[1, [0, 2]] > 0))  # the positions of a lighter mass differ
 
 
+def test_dtw_without_target_rollouts_is_refused_not_embedded_to_zeros():
+    # Without recordings the simulations were compared with themselves: all features were 0.
+    emb = DynamicTimeWarpingEmbedding(PM_SPEC, 3)
+    policy = IdlePolicy(PM_SPEC.action_space)
+    with pytest.raises(ValueError, match=r"rollouts_real must be given for DynamicTimeWarping"):
+        SimRolloutSamplerForSBI(POINT_MASS, policy, {0: "mass"}, emb, num_segments=1)
+
+
 def test_the_callers_env_is_never_stepped_or_changed():
     env = gym.make("Pendulum-v1")
     before = {k: v for k, v in vars(env.unwrapped).items() if not k.startswith("np_random")}
