@@ -79,46 +79,60 @@ def parse_floats(text: str, what: str) -> list[float]:
 
 
 def parse_distribution(text: str) -> tuple[str, Any, str]:
-    """Parse ``--randomize NAME=uniform:MEAN,HALFSPAN`` or ``NAME=normal:MEAN,STD``.
+    """Parse ``--randomize NAME=uniform:MEAN,HALFSPAN`` or ``NAME=normal:MEAN,STD[,LOW,HIGH]``
+    (a normal distribution's draws clipped to ``[LOW, HIGH]`` where given).
 
     Returns:
         ``(name, domain parameter, description)``.
 
     Raises:
-        CliError: The text is not of either form (exit code 2).
+        CliError: The text is not of these forms (exit code 2).
 
     Example:
         >>> name, param, text = parse_distribution("length=uniform:0.5,0.2")
         >>> name, type(param).__name__, text
         ('length', 'UniformDomainParam', 'uniform(mean=0.5, halfspan=0.2)')
+        >>> parse_distribution("length=normal:0.5,0.5,0.05,2")[2]
+        'normal(mean=0.5, std=0.5, clipped to [0.05, 2])'
     """
     from gymsamp.envs import NormalDomainParam, UniformDomainParam
     from gymsamp.summary import format_number
 
-    form = "NAME=uniform:MEAN,HALFSPAN or NAME=normal:MEAN,STD"
+    form = "NAME=uniform:MEAN,HALFSPAN or NAME=normal:MEAN,STD[,LOW,HIGH]"
     name, spec = split_assignment(text, "--randomize", form)
     kind, sep, args = spec.partition(":")
     kind = kind.strip().lower()
     if not sep or kind not in ("uniform", "normal"):
         raise CliError(f"--randomize must look like {form}, got {text!r}", 2)
     values = parse_floats(args, f"--randomize {name} parameters")
-    if len(values) != 2:
+    counts = (2, 4) if kind == "normal" else (2,)
+    if len(values) not in counts:
+        needed = "2 or 4 numbers" if kind == "normal" else "2 numbers"
         raise CliError(
-            f"--randomize {name}={kind}: needs 2 numbers ({form}), got {len(values)} in {text!r}",
+            f"--randomize {name}={kind}: needs {needed} ({form}), got {len(values)} in {text!r}",
             2,
         )
-    mean, spread = values
+    mean, spread = values[:2]
     try:
         if kind == "uniform":
             param: Any = UniformDomainParam(name, mean=mean, halfspan=spread)
             label = "halfspan"
         else:
-            param = NormalDomainParam(name, mean=mean, std=spread)
+            clip_lo, clip_up = values[2:] if len(values) == 4 else (-math.inf, math.inf)
+            param = NormalDomainParam(name, mean=mean, std=spread, clip_lo=clip_lo, clip_up=clip_up)
             label = "std"
     except (TypeError, ValueError) as err:
         raise CliError(f"--randomize {text!r}: {err}", 2) from None
     description = f"{kind}(mean={format_number(mean)}, {label}={format_number(spread)})"
+    if len(values) == 4:
+        low, high = (format_number(value) for value in values[2:])
+        description = f"{description[:-1]}, clipped to [{low}, {high}])"
     return name, param, description
+
+
+#: How far (in standard deviations) the range check looks into an unclipped normal
+#: distribution: a draw beyond it has a probability of about 6e-7.
+NORMAL_CHECK_STDS = 5.0
 
 
 def parse_grid(text: str) -> tuple[str, list[float]]:
@@ -185,13 +199,25 @@ got 'runs/' (a folder)
 def plot_file(text: str, option: str) -> str:
     """A checked image path for ``option``: ``.png`` added where it has no suffix (as
     matplotlib would, so the path printed is the file written); other suffixes must be a
-    format matplotlib writes."""
+    format matplotlib writes.
+
+    Checked before any sampling starts, so that a missing matplotlib (the ``plot`` extra)
+    is reported at once rather than after the whole run.
+
+    Raises:
+        CliError: The path cannot be written (exit code 2), matplotlib is not installed
+            (exit code 1), or the suffix is not an image format matplotlib writes (exit code 2).
+    """
     check_output_file(text, option, "runs/rollouts.png")
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as err:
+        raise CliError(
+            f"{option} needs matplotlib (pip install 'gymsamp[plot]'): {one_line(err)}"
+        ) from None
     suffix = Path(text).suffix.lower()
     if not suffix:
         return text + ".png"
-    from matplotlib.figure import Figure
-
     formats = Figure().canvas.get_supported_filetypes()
     if suffix[1:] not in formats:
         raise CliError(
@@ -348,13 +374,26 @@ def check_param_values(info: EnvInfo, params: Mapping[str, float], option: str) 
 
 
 def check_distribution_range(info: EnvInfo, name: str, param: Any, text: str) -> None:
-    """Refuse a uniform distribution whose range holds values the env refuses (a normal one
-    has no bounds to check: a refused draw fails the run with the env's message)."""
+    """Refuse a distribution that can draw values the env refuses, before sampling starts: a
+    uniform one's ends; a normal one's clip bounds, or where it has none, the values
+    ``NORMAL_CHECK_STDS`` standard deviations from the mean (a refused draw would otherwise
+    end the run with the env's error once it comes)."""
     halfspan = getattr(param, "halfspan", None)
-    if halfspan is None:
+    if halfspan is not None:
+        low, high = param.mean - halfspan, param.mean + halfspan
+        for value in (low, high):
+            check_param_values(
+                info, {name: value}, f"--randomize {name}={text} draws from {low:g} to {high:g}"
+            )
         return
-    low, high = param.mean - halfspan, param.mean + halfspan
-    for value in (low, high):
-        check_param_values(
-            info, {name: value}, f"--randomize {name}={text} draws from {low:g} to {high:g}"
-        )
+    reach = NORMAL_CHECK_STDS * param.std
+    ends = (max(param.clip_lo, param.mean - reach), min(param.clip_up, param.mean + reach))
+    for end, clipped in zip(ends, (param.clip_lo, param.clip_up), strict=True):
+        if end == clipped:
+            what = f"--randomize {name}={text} draws up to its clip bound {end:g}"
+        else:
+            what = (
+                f"--randomize {name}={text} can draw {end:g} ({NORMAL_CHECK_STDS:g} std from the "
+                "mean; give clip bounds: NAME=normal:MEAN,STD,LOW,HIGH)"
+            )
+        check_param_values(info, {name: end}, what)

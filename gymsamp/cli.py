@@ -179,12 +179,13 @@ def _run_sampling(args: argparse.Namespace, info: EnvInfo, plan: _Plan) -> int:
     except ValueError as err:
         raise CliError(one_line(err), 2) from None
     with sampler:
-        bound = (
-            f"{args.min_rollouts} rollouts" if args.min_steps is None else f"{args.min_steps} steps"
-        )
+        # Both bounds hold when both are given (the sampler stops once both are met).
+        bounds = [(args.min_rollouts, "rollout"), (args.min_steps, "step")]
+        bound = " and ".join(_count(n, noun) for n, noun in bounds if n is not None)
+        workers = _count(sampler.num_workers, "worker")
         print(
             f"gymsamp sample {info.env_id}: policy {plan.policy_text}, at least {bound}, "
-            f"seed {plan.seed}, {sampler.num_workers} workers ({sampler.vectorization_used})"
+            f"seed {plan.seed}, {workers} ({sampler.vectorization_used})"
             + ("" if plan.init_state is None else f", initial state {plan.init_state}"),
             flush=True,
         )
@@ -212,7 +213,7 @@ def _run_sampling(args: argparse.Namespace, info: EnvInfo, plan: _Plan) -> int:
         path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)
         save_rollouts(path, rollouts, compress=True)
-        print(f"wrote {path} ({len(rollouts)} rollouts)")
+        print(f"wrote {path} ({_count(len(rollouts), 'rollout')})")
     if args.plot:
         path = _save_plot(
             rollouts,
@@ -277,6 +278,11 @@ def _save_plot(
         raise CliError(f"cannot write the plot {out!r}: {one_line(err)}") from None
 
 
+def _count(number: int, noun: str) -> str:
+    """``number`` and ``noun``, plural unless it is 1: ``"1 rollout"``, ``"40 rollouts"``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _check_epsilon(epsilon: float) -> float:
     if not 0 < epsilon <= 1:
         raise CliError(f"--cvar must be in (0, 1], got {epsilon:g}", 2)
@@ -325,7 +331,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     rollouts = _load(args.file)
     env = _saved_env_info(rollouts)
     summary = summarize(rollouts, epsilon=epsilon, nominal=env.nominal if env else None)
-    print(f"{args.file}: {summary.num_rollouts} rollouts of {summary.env_id or 'an unknown env'}")
+    env_name = summary.env_id or "an unknown env"
+    print(f"{args.file}: {_count(summary.num_rollouts, 'rollout')} of {env_name}")
     print(summary.format())
     print(summary.result_line())
     return 0

@@ -65,6 +65,14 @@ class ParamUsage:
         low: The smallest value used.
         high: The largest value used.
         distinct: The number of distinct values used.
+
+    Example:
+        >>> usage = ParamUsage("length", 0.5, "uniform(mean=0.5, halfspan=0.45)", 0.0613,
+        ...                    0.8466, 40)
+        >>> usage.used
+        '0.0613 .. 0.8466 (40 values)'
+        >>> ParamUsage("m", 1.0, "fixed", 1.5, 1.5, 1).used
+        '1.5'
     """
 
     name: str
@@ -84,7 +92,17 @@ class ParamUsage:
 
 @dataclass(frozen=True)
 class Summary:
-    """Statistics of a set of rollouts (see :func:`summarize`)."""
+    """Statistics of a set of rollouts (see :func:`summarize`, which makes it).
+
+    Example:
+        >>> ros = [StepSequence(rewards=[r], observations=[0.0, 1.0], actions=[0])
+        ...        for r in (1.0, 2.0, 3.0, 10.0)]
+        >>> s = summarize(ros, epsilon=0.25, seconds=2.0)
+        >>> s.num_rollouts, s.num_steps, s.steps_per_second, s.min, s.max
+        (4, 4, 2.0, 1.0, 10.0)
+        >>> s.cvar, s.cvar_count, s.to_dict()["cvar"]
+        (1.0, 1, {'epsilon': 0.25, 'value': 1.0, 'count': 1})
+    """
 
     num_rollouts: int
     num_steps: int
@@ -247,7 +265,14 @@ def _percent(fraction: float) -> str:
 
 
 def as_rollout_list(rollouts: StepSequence | Iterable[StepSequence]) -> list[StepSequence]:
-    """A list of single rollouts from a list of sequences or one multi-rollout sequence."""
+    """A list of single rollouts from a list of sequences or one multi-rollout sequence.
+
+    Example:
+        >>> ros = [StepSequence(rewards=[1.0] * n, observations=[0.0] * (n + 1),
+        ...                     actions=[0] * n) for n in (2, 3)]
+        >>> [ro.length for ro in as_rollout_list(StepSequence.concat(ros))]
+        [2, 3]
+    """
     parts = [rollouts] if isinstance(rollouts, StepSequence) else list(rollouts)
     result: list[StepSequence] = []
     for part in parts:
@@ -261,7 +286,13 @@ def as_rollout_list(rollouts: StepSequence | Iterable[StepSequence]) -> list[Ste
 
 
 def rollout_returns(rollouts: Sequence[StepSequence]) -> np.ndarray:
-    """The undiscounted return of every rollout, as a float array."""
+    """The undiscounted return of every rollout, as a float array.
+
+    Example:
+        >>> rollout_returns([StepSequence(rewards=[1.0, 2.0], observations=[0, 0, 0],
+        ...                               actions=[0, 0])])
+        array([3.])
+    """
     return np.array([ro.undiscounted_return() for ro in rollouts], dtype=np.float64)
 
 
@@ -274,7 +305,15 @@ def _cvar(returns: np.ndarray, epsilon: float) -> tuple[float | None, int]:
 
 
 def domain_param_values(rollouts: Sequence[StepSequence]) -> dict[str, np.ndarray]:
-    """name -> one float per rollout, for the scalar domain parameters every rollout reports."""
+    """name -> one float per rollout, for the scalar domain parameters every rollout reports.
+
+    Example:
+        >>> ros = [StepSequence(rewards=[1.0], observations=[0, 0], actions=[0],
+        ...                     rollout_info={"domain_param": {"m": m, "tag": "a"}})
+        ...        for m in (1.0, 2.0)]
+        >>> domain_param_values(ros)
+        {'m': array([1., 2.])}
+    """
     dicts = []
     for ro in rollouts:
         info = ro.rollout_info

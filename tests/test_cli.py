@@ -155,6 +155,20 @@ def test_sample_init_state_normal_randomization_and_states(capsys, tmp_path):
     assert "normal(mean=1, std=0.1)" in out
 
 
+def test_normal_randomization_with_clip_bounds_stays_inside_them(capsys, tmp_path):
+    out_file = tmp_path / "n.npz"
+    code, out, _ = run(
+        capsys, "sample", "CartPole-v1", "--randomize", "length=normal:0.5,0.5,0.05,0.6",
+        "--max-steps", 3, "--min-rollouts", 12, "--seed", 0, "--out", out_file,
+    )  # fmt: skip
+    assert code == 0
+    assert "normal(mean=0.5, std=0.5, clipped to [0.05, 0.6])" in out
+    lengths = [ro.rollout_info["domain_param"]["length"] for ro in load_rollouts(out_file)]
+    assert min(lengths) >= 0.05
+    assert max(lengths) <= 0.6
+    assert 0.6 in lengths  # P(draw > 0.6) = 0.42: some draws were clipped, none passed
+
+
 def test_sample_grid_runs_every_point_and_plots_a_heatmap(capsys, tmp_path):
     out_file, png = tmp_path / "g.npz", tmp_path / "g.png"
     code, out, _ = run(
@@ -196,6 +210,38 @@ def test_a_plot_path_without_a_suffix_is_written_and_named_as_png(capsys, tmp_pa
     assert code == 0
     assert f"wrote {tmp_path / 'returns.png'}" in out
     assert_png(tmp_path / "returns.png")
+
+
+def test_a_missing_matplotlib_is_reported_before_sampling(capsys, monkeypatch, tmp_path):
+    # As if the plot extra were not installed: importing matplotlib fails.
+    for name in ("matplotlib", "matplotlib.figure"):
+        monkeypatch.setitem(sys.modules, name, None)
+    for plot in (tmp_path / "r.png", tmp_path / "r"):  # also without a suffix
+        code, out, err = run(capsys, "sample", *COUNTING, "--min-rollouts", 2, "--plot", plot)
+        assert code == 1
+        assert out == ""  # nothing was sampled
+        assert err.startswith(
+            "gymsamp: error: --plot needs matplotlib (pip install 'gymsamp[plot]'): "
+        )
+        assert len(err.splitlines()) == 1
+    code, out, err = run(capsys, "plot", tmp_path / "any.npz", "-o", tmp_path / "p.png")
+    assert code == 1
+    assert err.startswith("gymsamp: error: --output needs matplotlib (pip install")
+
+
+def test_the_header_names_both_bounds_and_counts_read_right(capsys, tmp_path):
+    code, out, _ = run(
+        capsys, "sample", *COUNTING, "--min-rollouts", 3, "--min-steps", 5, "--seed", 0,
+    )  # fmt: skip
+    assert code == 0
+    assert "policy random, at least 3 rollouts and 5 steps, seed 0," in out.splitlines()[0]
+    assert table_value(out, "rollouts") == "3"  # both bounds met: 3 rollouts of 4 steps
+    path = tmp_path / "one.npz"
+    code, out, _ = run(capsys, "sample", *COUNTING, "--min-rollouts", 1, "--out", path)
+    assert "at least 1 rollout, seed" in out.splitlines()[0]
+    assert f"wrote {path} (1 rollout)" in out
+    code, out, _ = run(capsys, "info", path)
+    assert out.splitlines()[0] == f"{path}: 1 rollout of gymsamp/Counting-v0"
 
 
 def test_progress_bar_only_on_a_terminal_and_not_when_quiet(capsys, monkeypatch):
@@ -464,6 +510,18 @@ ERRORS = [
     (["sample", "CartPole-v1", "--randomize", "length=beta:1,2"], 2, "--randomize must look"),
     (["sample", "CartPole-v1", "--randomize", "length=uniform:1"], 2, "needs 2 numbers"),
     (["sample", "CartPole-v1", "--randomize", "length=normal:1,-1"], 2, "std must be"),
+    (["sample", "CartPole-v1", "--randomize", "length=normal:1,1,0"], 2, "needs 2 or 4 numbers"),
+    (
+        ["sample", "CartPole-v1", "--randomize", "length=normal:0.5,0.5"],
+        2,
+        "--randomize length=normal(mean=0.5, std=0.5) can draw -2 (5 std from the mean; give "
+        "clip bounds: NAME=normal:MEAN,STD,LOW,HIGH): domain_param['length'] must be",
+    ),
+    (
+        ["sample", "CartPole-v1", "--randomize", "length=normal:0.5,0.5,0,2"],
+        2,
+        "draws up to its clip bound 0: domain_param['length'] must be a finite real number > 0",
+    ),
     (["sample", "CartPole-v1", "--randomize", "foo=normal:1,1"], 2, "unknown parameter foo"),
     (["sample", "CartPole-v1", "--grid", "length=a,b"], 2, "must be a number"),
     (["sample", "CartPole-v1", "--init-state", "1,2"], 2, "--init-state must have 4 values"),

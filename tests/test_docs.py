@@ -28,7 +28,8 @@ PAGES = sorted(
     if p.relative_to(DOCS).as_posix() not in NOT_RUN and "```python" in p.read_text()
 )
 FENCE = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
-PUBLIC_PACKAGES = ["data", "envs", "policies", "sampling", "stats", "sbi", "cli"]
+# Every public module of gymsamp: its own API page, holding every name of its __all__.
+PUBLIC_PACKAGES = ["data", "envs", "policies", "sampling", "stats", "sbi", "cli", "plot", "summary"]
 
 
 @pytest.mark.slow
@@ -84,7 +85,7 @@ def test_code_blocks_run(page, tmp_path):
 
 
 def test_pages_with_code_are_found():
-    assert {"index.md", "getting-started.md", "guides/policies.md"} <= set(PAGES)
+    assert {"index.md", "getting-started.md", "guides/policies.md", "guides/cli.md"} <= set(PAGES)
 
 
 def test_migration_page_names_exist():

@@ -48,3 +48,28 @@ def test_example_runs(path, tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1].endswith("True"), out.stdout
     assert not any(workdir.iterdir()), "examples must not litter the working directory"
+
+
+def test_sb3_example_reports_identical_returns_without_warnings(capsys):
+    """A model that reaches the time limit every episode (the default run) gets its interval
+    [mean, mean] printed, without the degenerate-bootstrap warning on stderr."""
+    pytest.importorskip("stable_baselines3")
+    import importlib.util
+    import warnings
+
+    from gymsamp.data import StepSequence
+
+    spec = importlib.util.spec_from_file_location("sb3_evaluate", EXAMPLES / "sb3_evaluate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    rollouts = [
+        StepSequence(rewards=[1.0] * 5, observations=[[0.0]] * 6, actions=[0] * 5) for _ in range(4)
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert example.report("deterministic", rollouts) == (5.0, 5.0, 5.0)
+    assert capsys.readouterr().out == (
+        "deterministic: 4 episodes, mean return 5.0, 95% CI [5.0, 5.0], 95% lower bound 5.0\n"
+    )

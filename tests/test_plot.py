@@ -274,3 +274,15 @@ def test_plotting_never_touches_pyplot(tmp_path):
     )
     assert done.stdout.split()[0] == "False"
     assert (tmp_path / "x.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_plot_rollouts_refuses_a_missing_or_unknown_field_like_plot_trajectories():
+    rollouts = [
+        StepSequence(rewards=np.ones(3), observations=np.zeros((4, 2)), actions=np.zeros((3, 1)))
+    ]
+    with pytest.raises(ValueError, match="the rollouts have no 'states' field"):
+        plot_rollouts(rollouts, field="states")
+    with pytest.raises(ValueError, match="field must be 'observations' or 'states', got 'x'"):
+        plot_rollouts(rollouts, field="x")
+    with pytest.raises(ValueError, match="rollouts must hold at least one rollout, got none"):
+        plot_rollouts([])

@@ -30,6 +30,7 @@ from gymsamp.plot.returns import plot_returns
 from gymsamp.plot.trajectories import (
     KNOWN_UNITS,
     MAX_PANELS,
+    check_field,
     flat_values,
     num_columns,
     plot_trajectories,
@@ -113,11 +114,12 @@ def plot_rollouts(
         ['Return distribution: rollouts, 3 rollouts', 'observation obs[0]']
     """
     rollouts = as_rollout_list(rollouts)
+    check_field(rollouts, field)
     names = list(grid) if grid is not None else grid_param_names(rollouts)
     if len(names) > 2:
         raise ValueError(f"grid must name 1 or 2 parameters, got {names}")
-    dims = flat_values(rollouts[0].get_data_values(field), field).shape[1] if rollouts else 0
-    dims += flat_values(rollouts[0].actions, "actions").shape[1] if rollouts else 0
+    dims = flat_values(rollouts[0].get_data_values(field), field).shape[1]
+    dims += flat_values(rollouts[0].actions, "actions").shape[1]
     panels = min(dims, MAX_PANELS)
     ncols = num_columns(panels)
     nrows = math.ceil(panels / ncols)

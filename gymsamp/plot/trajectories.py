@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import FigureBase
 
-__all__ = ["KNOWN_UNITS", "MAX_PANELS", "flat_values", "num_columns", "plot_trajectories"]
+__all__ = [
+    "KNOWN_UNITS",
+    "MAX_PANELS",
+    "check_field",
+    "flat_values",
+    "num_columns",
+    "plot_trajectories",
+]
 
 #: Units of the observation / state / action labels of simulators whose units are documented,
 #: keyed by the env id's name (the part before ``-v``).
@@ -145,15 +152,7 @@ def plot_trajectories(
         ['observation x', 'observation v', 'action force']
     """
     rollouts = as_rollout_list(rollouts)
-    if not rollouts:
-        raise ValueError("rollouts must hold at least one rollout, got none")
-    if field not in ("observations", "states"):
-        raise ValueError(f"field must be 'observations' or 'states', got {field!r}")
-    if field not in rollouts[0].data_names:
-        raise ValueError(
-            f"the rollouts have no {field!r} field (record states with record_states=True / "
-            "--record-states)"
-        )
+    check_field(rollouts, field)
     num_rollouts = check_int("num_rollouts", num_rollouts)
     env_id = env_id_of(rollouts)
     name = _env_name(env_id)
@@ -236,6 +235,31 @@ def plot_trajectories(
         heading += f" (first {MAX_PANELS} panels, {omitted} more not shown)"
     fig.suptitle(heading, x=0.01, ha="left")
     return fig
+
+
+def check_field(rollouts: Sequence[StepSequence], field: str) -> None:
+    """Refuse no rollouts, or a ``field`` other than ``"observations"`` / ``"states"`` that
+    the rollouts hold.
+
+    Raises:
+        ValueError: No rollouts, another field name, or ``"states"`` that were not recorded.
+
+    Example:
+        >>> ro = StepSequence(rewards=[1.0], observations=[0.0, 1.0], actions=[0])
+        >>> check_field([ro], "states")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: the rollouts have no 'states' field (record states with ...)
+    """
+    if not rollouts:
+        raise ValueError("rollouts must hold at least one rollout, got none")
+    if field not in ("observations", "states"):
+        raise ValueError(f"field must be 'observations' or 'states', got {field!r}")
+    if field not in rollouts[0].data_names:
+        raise ValueError(
+            f"the rollouts have no {field!r} field (record states with record_states=True / "
+            "--record-states)"
+        )
 
 
 def num_columns(panels: int) -> int:

@@ -24,6 +24,18 @@ class LazyGenerators(Sequence[np.random.Generator]):
 
     gymsamp's policies keep such a sequence unread until they draw; any other ``rngs`` (a
     list, a tuple, a generator expression) is read and checked in ``reset_envs``.
+
+    Example:
+        >>> class SeededGenerators(LazyGenerators):  # a generator per seed, made on demand
+        ...     def __init__(self, seeds):
+        ...         self.seeds = seeds
+        ...     def __len__(self):
+        ...         return len(self.seeds)
+        ...     def __getitem__(self, i):
+        ...         return np.random.default_rng(self.seeds[i])
+        >>> rngs = SeededGenerators([7, 8])
+        >>> len(rngs), rngs[1].integers(100) == np.random.default_rng(8).integers(100)
+        (2, np.True_)
     """
 
 

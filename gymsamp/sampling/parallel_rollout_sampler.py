@@ -470,12 +470,13 @@ class ParallelRolloutSampler(SamplerBase):
             def show(ro: StepSequence) -> None:
                 counts["rollouts"] += 1
                 counts["steps"] += ro.length
-                bar.update(ro.length if unit == "steps" else 1)
                 # Formatting the postfix costs more than a cheap env's episode: not every time.
+                # Set before the update, whose redraw then shows the counts it is shown with.
                 now = time.monotonic()
                 if now - last_postfix[0] >= bar.mininterval:
                     last_postfix[0] = now
                     bar.set_postfix(counts, refresh=False)
+                bar.update(ro.length if unit == "steps" else 1)
 
             on_rollout = show if self.show_progress_bar else None
 
@@ -525,9 +526,9 @@ def _probe_step_cost(probe: gym.Env[Any, Any]) -> float:
         return measure_step_cost(probe)
     except Exception as err:
         raise WorkerError(
-            f"the env raised {type(err).__name__} while vectorization='auto' measured its step "
-            f"cost on a probe env in this process (choose vectorization= to skip the probe): "
-            f"{err}",
+            f"the env raised {type(err).__name__} in a probe env's first reset or steps "
+            "(vectorization='auto' runs one in this process to measure the step cost; a "
+            f"vectorization other than 'auto' runs none): {err}",
             remote_traceback=traceback.format_exc(),
         ) from err
 

@@ -40,9 +40,12 @@ How a ``sample()`` call runs on Ray:
   is killed, and the next ``sample()`` starts fresh ones.
 - **Ray lifecycle.** If Ray is initialized when the sampler is built (``ray.init(...)`` by the
   user, e.g. ``ray.init(address="auto")`` on a cluster), gymsamp uses it and never shuts it
-  down. Otherwise gymsamp starts a new local Ray (``address="local"``, ``num_cpus=max(CPUs its
-  actors need, os.cpu_count())``, no dashboard, bound to 127.0.0.1), on which actors reserve
-  no CPUs (:data:`OWN_RAY_ACTOR_OPTIONS`). ``close()`` kills the sampler's
+  down. If not, but ``RAY_ADDRESS`` is set (``ray job submit`` sets it), gymsamp joins that
+  cluster with ``ray.init()`` and never shuts it down either. Otherwise gymsamp starts a new
+  local Ray (``address="local"``, ``num_cpus=max(CPUs its actors need, os.cpu_count())``, no
+  dashboard; it asks for 127.0.0.1, which Ray 2.60 replaces with the machine's address), on
+  which actors reserve no CPUs
+  (:data:`OWN_RAY_ACTOR_OPTIONS`). ``close()`` kills the sampler's
   actors; it also shuts Ray down if gymsamp started it and no other open gymsamp sampler uses
   it. A closed sampler reconnects (starting Ray again if needed) on its next ``sample()``. To
   keep one Ray across many short-lived samplers, start it yourself.
@@ -130,9 +133,14 @@ def _connect(token: int, num_cpus: int) -> bool:
     import ray
 
     with _lock:
-        if not ray.is_initialized():
+        if not ray.is_initialized() and os.environ.get("RAY_ADDRESS"):
+            # The cluster the environment names (`ray job submit` sets it, or the user exports
+            # it), joined as ray.init() would: a cluster's Ray is never gymsamp's to shut down.
+            ray.init()
+        elif not ray.is_initialized():
             # A new local Ray (address="local": not one a `ray start` on this machine left
-            # behind), private: no dashboard, nothing listening beyond this machine.
+            # behind), with no dashboard. Ray turns the loopback address into the machine's own
+            # (its servers listen on every interface, behind its token authentication).
             ray.init(
                 address="local",
                 num_cpus=max(num_cpus, os.cpu_count() or 1),
@@ -206,6 +214,11 @@ class RayCallStats:
             waiting behind the actor's previous batch).
         transfer_s: Mean delay from an actor finishing a batch to the driver holding its
             unpickled rollouts.
+
+    Example:
+        >>> stats = RayCallStats()  # what a driver reports before its first call
+        >>> stats.batches, stats.total_s
+        (0, 0.0)
     """
 
     total_s: float = 0.0

@@ -41,6 +41,12 @@ class PolicyParams(NamedTuple):
     """What one ``sample()`` call broadcasts to the actors: the policy's current parameters.
 
     ``kind`` says how to load ``value`` (see :func:`policy_params`).
+
+    Example:
+        >>> params = PolicyParams("param_values", np.array([1.0, 2.0]))
+        >>> kind, value = params
+        >>> kind, value
+        ('param_values', array([1., 2.]))
     """
 
     kind: str
@@ -118,6 +124,15 @@ class WorkerSpec:
         dt: Simulated seconds per step, for the rollouts' ``time`` field.
         env_id: Recorded in every ``rollout_info``.
         dt_param: The domain parameter that sets ``dt``, if any (see ``collect``).
+
+    Example:
+        >>> from gymnasium.spaces import Discrete
+        >>> from gymsamp.policies import IdlePolicy
+        >>> spec = WorkerSpec(EnvFactory("CartPole-v1"), IdlePolicy(Discrete(2)),
+        ...                   envs_per_actor=2, record_states=False, dt=0.02,
+        ...                   env_id="CartPole-v1")
+        >>> spec.envs_per_actor, spec.dt_param
+        (2, None)
     """
 
     factory: EnvFactory

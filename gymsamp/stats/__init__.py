@@ -4,7 +4,7 @@ This subpackage stands alone (it imports nothing else from gymsamp) and loads to
 :func:`sample_from_hyper_sphere_surface`.
 """
 
-from gymsamp.stats.bootstrapping import bootstrap_ci
+from gymsamp.stats.bootstrapping import BootstrapResult, DegenerateBootstrapWarning, bootstrap_ci
 from gymsamp.stats.hyper_sphere import sample_from_hyper_sphere_surface
 from gymsamp.stats.sequences import (
     sequence,
@@ -18,6 +18,8 @@ from gymsamp.stats.sequences import (
 )
 
 __all__ = [
+    "BootstrapResult",
+    "DegenerateBootstrapWarning",
     "bootstrap_ci",
     "sample_from_hyper_sphere_surface",
     "sequence",

@@ -409,7 +409,10 @@ class TestStepTimeoutPlacement:
         import os
 
         factory = functools.partial(_ParentTrapEnv, os.getpid())
-        with pytest.raises(WorkerError, match="RuntimeError while vectorization='auto'") as info:
+        with pytest.raises(
+            WorkerError,
+            match=r"RuntimeError in a probe env's first reset or steps \(vectorization='auto' runs",
+        ) as info:
             ParallelRolloutSampler(factory, IDLE2, 2, min_rollouts=1)
         assert "stepped in the parent" in str(info.value)
         assert "in step" in info.value.remote_traceback

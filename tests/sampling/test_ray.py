@@ -235,6 +235,32 @@ def test_torch_module_state_dict_travels(ray_session):
         assert_all_equal([local.sample()], [remote.sample()])
 
 
+@pytest.mark.slow
+def test_batch_invariant_torch_policy_matches_local_for_other_batch_sizes(ray_session):
+    """docs/ray.md: an actor's batch (envs_per_actor) differs from the local one (num_workers);
+    a batch-invariant torch policy still gives the very same bits on both backends."""
+    import torch
+
+    from gymsamp.data import EnvSpec
+    from gymsamp.policies import TorchPolicy
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 64), torch.nn.Tanh(), torch.nn.Linear(64, 1))
+    spec = EnvSpec.from_env(gym.make("gymsamp/PointMass-v0"))
+    policy = TorchPolicy(net, spec, batch_invariant=True)
+
+    def make(workers, **kwargs):
+        return ParallelRolloutSampler(
+            "gymsamp/PointMass-v0", policy, workers, min_rollouts=6, seed=4, max_steps=12,
+            show_progress_bar=False, **kwargs,
+        )  # fmt: skip
+
+    with make(4, vectorization="sync") as local, make(2, backend="ray", envs_per_actor=3) as remote:
+        expected, actual = local.sample(), remote.sample()
+    assert_all_equal([expected], [actual])
+    assert len({ro.actions.tobytes() for ro in actual}) == 6  # six different rollouts
+
+
 def test_policy_params_round_trip_without_ray():
     source, target = linear_policy([1.0, 2.0, 3.0]), linear_policy([0.0, 0.0, 0.0])
     assert load_policy_params(target, policy_params(source)) is target
@@ -400,17 +426,25 @@ def test_own_ray_is_started_and_shut_down_by_the_last_sampler(tmp_path):
         print("after second close", ray.is_initialized())
         """
     )
-    env = {**os.environ, **conftest_ray.RAY_ENV}
+    out = _run_script(script, tmp_path)
+    assert out.stdout.splitlines()[-2:] == ["after first close True", "after second close False"]
+
+
+def _run_script(
+    script: str, cwd: os.PathLike[str], **environ: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a fresh Python with Ray kept quiet (and ``environ`` set); it must pass."""
+    env = {**os.environ, **conftest_ray.RAY_ENV, **environ}
     out = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         timeout=240,
-        cwd=tmp_path,
+        cwd=cwd,
         env=env,
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[-2:] == ["after first close True", "after second close False"]
+    return out
 
 
 def test_local_sampling_does_not_import_ray():
@@ -452,3 +486,34 @@ def test_bad_backend_options(kwargs, match):
 def test_evaluation_rejects_an_unknown_backend():
     with pytest.raises(ValueError, match="backend must be None or one of"):
         eval_domain_params(1, "CartPole-v1", lambda o: o, [{}], backend="dask")
+
+
+@pytest.mark.slow
+def test_ray_address_from_the_environment_is_joined_not_started(ray_session, tmp_path):
+    # What `ray job submit` does: the script runs with RAY_ADDRESS naming the cluster; gymsamp
+    # must join that cluster (here: the test session's Ray) and leave it running after close.
+    gcs_address = ray_session.get_runtime_context().gcs_address
+    script = textwrap.dedent(
+        """
+        import gymnasium as gym
+        import ray
+        from gymsamp.policies import RandomPolicy
+        from gymsamp.sampling import ParallelRolloutSampler
+
+        sampler = ParallelRolloutSampler("CartPole-v1", RandomPolicy(gym.spaces.Discrete(2)),
+                                         1, min_rollouts=2, seed=0, backend="ray",
+                                         show_progress_bar=False)
+        rollouts = sampler.sample()
+        print("joined", ray.get_runtime_context().gcs_address, sampler._ray.started_ray)
+        print("actor options", sampler._ray.actor_options)
+        sampler.close()
+        print("after close", ray.is_initialized(), len(rollouts))
+        """
+    )
+    out = _run_script(script, tmp_path, RAY_ADDRESS=gcs_address)
+    assert out.stdout.splitlines()[-3:] == [
+        f"joined {gcs_address} False",
+        "actor options {'num_cpus': 1}",
+        "after close True 2",
+    ]
+    assert ray_session.is_initialized()

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from gymsamp.stats import bootstrap_ci, bootstrapping
-from gymsamp.stats.bootstrapping import BootstrapResult, DegenerateBootstrapWarning
+from gymsamp.stats import BootstrapResult, DegenerateBootstrapWarning, bootstrap_ci, bootstrapping
 
 
 @pytest.fixture
