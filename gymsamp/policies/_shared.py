@@ -195,10 +195,18 @@ def _check_action_space(space: Any, supported: tuple[type, ...], owner: str) -> 
         )
 
 
+def _host_array(values: Any) -> np.ndarray:
+    """``values`` as a numpy array; a torch tensor is detached and moved to the CPU first (one
+    that requires grad, e.g. an optimizer's parameters, or one on a GPU)."""
+    if is_tensor(values):
+        return np.asarray(values.detach().cpu().numpy())
+    return np.asarray(values)
+
+
 def _real_params(values: Any, name: str, owner: str) -> np.ndarray:
     """``values`` as a float64 array of the caller's own (a copy), refusing complex and
     non-finite values (a NaN parameter would only show later, as NaN actions)."""
-    raw = np.asarray(values)
+    raw = _host_array(values)
     if raw.dtype.kind not in "biuf":
         raise TypeError(f"{owner}: {name} must hold real numbers, got dtype {raw.dtype}")
     array = np.array(raw, dtype=np.float64, copy=True)

@@ -22,6 +22,7 @@ from gymsamp.policies._shared import (
     _check_spec,
     _EnvRngs,
     _forget_env_params,
+    _host_array,
     _observations,
     _rows,
     _seeded_torch_rng,
@@ -177,7 +178,7 @@ class TorchPolicy:
     def _as_vector(self, values: Any, name: str) -> torch.Tensor:
         import torch
 
-        array = np.asarray(values)
+        array = _host_array(values)
         if array.shape != (self.num_params,):
             raise ValueError(
                 f"TorchPolicy: {name} must be a flat vector of length "

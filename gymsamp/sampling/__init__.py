@@ -8,7 +8,7 @@ Example:
 
 from gymsamp.sampling.collector import collect
 from gymsamp.sampling.cvar_sampler import CVaRSampler, select_cvar
-from gymsamp.sampling.errors import StepTimeoutError, WorkerError
+from gymsamp.sampling.errors import NonFiniteError, StepTimeoutError, WorkerError
 from gymsamp.sampling.parallel_evaluation import (
     eval_domain_params,
     eval_domain_params_with_segmentwise_reset,
@@ -32,6 +32,7 @@ __all__ = [
     "CVaRSampler",
     "Closable",
     "GlobalNamespace",
+    "NonFiniteError",
     "ParallelRolloutSampler",
     "ParameterExplorationSampler",
     "ParameterSample",

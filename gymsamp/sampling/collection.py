@@ -155,6 +155,8 @@ class Collection:
             and isinstance(envs, QueuedResetVectorEnv)
         )
         self.queued: list[RolloutJob | None] = [None] * self.num_envs
+        # The jobs of the reset call under way (for error reports: see rollouts_of).
+        self.resetting: dict[int, RolloutJob | None] = {}
         # Sub-envs without a rollout to run are paused, not stepped through episodes nobody
         # asked for (wasted work, whose failures would fail the call).
         self.pausing = self.mode == AutoresetMode.DISABLED and isinstance(
@@ -212,8 +214,22 @@ class Collection:
         self.next_index += 1
         return job
 
+    def rollouts_of(self, env_index: int | None) -> tuple[int, ...]:
+        """The rollouts sub-env ``env_index`` is running or starting (its running job, its
+        queued one, the one a reset under way starts), in index order: for error reports."""
+        if env_index is None or not 0 <= env_index < self.num_envs:
+            return ()
+        running = self.slots[env_index]
+        jobs = (
+            None if running is None else running.job,
+            self.queued[env_index],
+            self.resetting.get(env_index),
+        )
+        return tuple(sorted({job.index for job in jobs if job is not None}))
+
     def _reset(self, jobs: dict[int, RolloutJob | None]) -> None:
         """Reset sub-envs ``jobs`` keys; start the given jobs there (None: idle reset)."""
+        self.resetting = jobs  # kept if a reset fails (see rollouts_of)
         seeds: list[int | None] = [None] * self.num_envs
         for i, job in jobs.items():
             seeds[i] = None if job is None else job.seed
@@ -239,6 +255,7 @@ class Collection:
         for i, job in jobs.items():
             if job is None and self.pausing:  # only the first reset resets sub-envs to idle
                 self._pause(i)
+        self.resetting = {}
 
     def _pause(self, i: int) -> None:
         self.envs.pause(i)  # type: ignore[attr-defined]
@@ -332,13 +349,22 @@ class Collection:
                     agent_infos=tree_map(np.copy, dict(policy_step.agent_infos))
                 )
         self.action_check.check(actions)
-        bad = self.action_check.first_non_finite(actions)
-        if bad is not None:  # checked before stepping: NaN must never reach a simulator
-            running = self.slots[bad]
-            index = running.job.index if running is not None else -1
-            check_finite("actions", actions[bad : bad + 1], index, bad)
+        if self.action_check.first_non_finite(actions) is not None:
+            actions = self._finite_idle_actions(actions)
         applied = self.action_check.clip(actions)
         return ActionBatch(self.obs, policy_step, actions, applied, time.perf_counter() - t0)
+
+    def _finite_idle_actions(self, actions: np.ndarray) -> np.ndarray:
+        """Raise for the first running rollout whose action is not finite (before stepping:
+        NaN must never reach a simulator); idle sub-envs' actions, which are never recorded,
+        are made finite instead (the policy may be undefined in the final state they hold)."""
+        bad = ~np.isfinite(actions.reshape(self.num_envs, -1)).all(axis=1)
+        for i in np.flatnonzero(bad & self.active).tolist():
+            running = self.slots[i]
+            assert running is not None  # an active sub-env runs a rollout
+            related = self.rollouts_of(i)  # also a queued one that just started
+            check_finite("actions", actions[i : i + 1], running.job.index, i, related)
+        return np.nan_to_num(actions)
 
     def send(self, action: ActionBatch) -> None:
         action.sent_at = time.perf_counter()

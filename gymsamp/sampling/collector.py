@@ -29,6 +29,7 @@ from gymsamp._checks import check_bool, check_int, check_positive_real
 from gymsamp.data import StepSequence
 from gymsamp.policies.base import Policy
 from gymsamp.sampling.collection import ActionBatch, Collection
+from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.observations import check_observation_space
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout_job import RolloutJob
@@ -76,6 +77,10 @@ def collect(
 
     Returns:
         The rollouts ``0..K-1`` in index order.
+
+    Raises:
+        WorkerError: A sub-env failed; its ``rollout_indices`` name the rollouts that sub-env
+            was running or starting.
     """
     _check_collect_types(envs, policy, make_job, quota)
     eval = check_bool("eval", eval)
@@ -105,8 +110,12 @@ def collect(
             on_step=on_step,
             per_env=per_env,
         )
-        collection.begin()
-        return _run_pipelined(collection) if collection.pipelined else _run(collection)
+        try:
+            collection.begin()
+            return _run_pipelined(collection) if collection.pipelined else _run(collection)
+        except WorkerError as err:  # name the rollouts the failing sub-env was busy with
+            err.rollout_indices = collection.rollouts_of(err.env_index)
+            raise
 
 
 def _check_collect_types(envs: Any, policy: Any, make_job: Any, quota: Any) -> None:

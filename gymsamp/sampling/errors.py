@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Iterable
 
-__all__ = ["LateSubEnvsError", "StepTimeoutError", "WorkerError"]
+__all__ = ["LateSubEnvsError", "NonFiniteError", "StepTimeoutError", "WorkerError"]
 
 
 class WorkerError(RuntimeError):
@@ -16,6 +16,11 @@ class WorkerError(RuntimeError):
         env_index: Index of the failing sub-env, if known.
         worker_index: Index of the failing worker process or actor, if known.
         remote_traceback: The traceback text from the process where the error happened.
+
+    Attributes:
+        rollout_indices: The rollouts (their indices ``k`` in the collection) that the failing
+            sub-env was running or starting when it failed, set by the collection loop; empty
+            where unknown (e.g. a dead worker that stepped several sub-envs).
 
     Example:
         >>> err = WorkerError("sub-env 2 raised ValueError: bad action", env_index=2)
@@ -35,6 +40,7 @@ class WorkerError(RuntimeError):
         self.env_index = env_index
         self.worker_index = worker_index
         self.remote_traceback = remote_traceback
+        self.rollout_indices: tuple[int, ...] = ()
         full = message
         if remote_traceback:
             full = f"{message}\n\nOriginal traceback:\n{remote_traceback.rstrip()}"
@@ -58,6 +64,32 @@ def _rebuild(
     return cls(
         message, env_index=env_index, worker_index=worker_index, remote_traceback=remote_traceback
     )
+
+
+class NonFiniteError(ValueError):
+    """A rollout's observations or the policy's actions for it hold NaN or inf.
+
+    Args:
+        message: What is not finite, where, e.g. ``"actions must be finite, got ..."``.
+        rollout_indices: The rollouts (indices ``k`` in the collection) it may belong to, as
+            in :class:`WorkerError`.
+
+    Example:
+        >>> err = NonFiniteError("actions must be finite, got nan", rollout_indices=(3,))
+        >>> isinstance(err, ValueError), err.rollout_indices
+        (True, (3,))
+    """
+
+    def __init__(self, message: str, *, rollout_indices: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.rollout_indices = tuple(rollout_indices)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_non_finite, (str(self), self.rollout_indices))
+
+
+def _rebuild_non_finite(message: str, rollout_indices: tuple[int, ...]) -> NonFiniteError:
+    return NonFiniteError(message, rollout_indices=rollout_indices)
 
 
 class LateSubEnvsError(multiprocessing.TimeoutError):

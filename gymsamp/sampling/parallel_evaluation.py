@@ -63,6 +63,12 @@ def _as_list(value: Any, name: str, what: str, *, allow_empty: bool = False) -> 
     return items
 
 
+def _state_payload(value: Any, name: str) -> dict[str, Any]:
+    """The reset options of an entry of ``init_states``: a fixed initial state, or none (the
+    env draws one) for None, as in pyrado."""
+    return {} if value is None else {"init_state": _state(value, name)}
+
+
 def _domain_param(value: Any, name: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise TypeError(f"{name} must be a dict of domain parameters, got {_show(value)}")
@@ -218,7 +224,8 @@ def eval_nominal_domain(
         pool: Worker count, :class:`SamplerPool` or :class:`ParallelRolloutSampler`.
         env: The env (id, factory or instance) to evaluate in.
         policy: The policy to evaluate.
-        init_states: A non-empty list (or 2-D array) of initial states, one rollout each.
+        init_states: A non-empty list (or 2-D array) of initial states, one rollout each;
+            a None entry lets the env draw that rollout's initial state (seeded).
         seed: Base seed (rollout ``k`` resets with ``derive_seed(seed, 0, k)``).
         backend: ``"local"`` or ``"ray"``; None: the pool sampler's, else ``"local"``.
 
@@ -240,7 +247,7 @@ def eval_nominal_domain(
         [[0.0, 1.0, 2.0], [5.0, 6.0, 7.0]]
     """
     items = _as_list(init_states, "init_states", "initial states (one rollout each)")
-    payloads = [{"init_state": _state(s, f"init_states[{k}]")} for k, s in enumerate(items)]
+    payloads = [_state_payload(s, f"init_states[{k}]") for k, s in enumerate(items)]
     labels = [(f"init_states[{k}]", "") for k in range(len(payloads))]
     return _run(pool, env, policy, payloads, labels, seed, backend, nominal=True)
 
@@ -266,7 +273,8 @@ def eval_randomized_domain(
         randomizer: A :class:`~gymsamp.envs.DomainRandomizer` (anything with
             ``sample(rng=...)`` returning a dict of domain parameters).
         policy: The policy to evaluate.
-        init_states: A non-empty list (or 2-D array) of initial states, one rollout each.
+        init_states: A non-empty list (or 2-D array) of initial states, one rollout each;
+            a None entry lets the env draw that rollout's initial state (seeded).
         seed: Base seed for the draws and the rollouts (rollout ``k`` resets with
             ``derive_seed(seed, 0, k)``).
         backend: ``"local"`` or ``"ray"``; None: the pool sampler's, else ``"local"``.
@@ -298,11 +306,11 @@ def eval_randomized_domain(
             f"{_show(randomizer)}"
         )
     items = _as_list(init_states, "init_states", "initial states (one rollout each)")
-    states = [_state(s, f"init_states[{k}]") for k, s in enumerate(items)]
+    states = [_state_payload(s, f"init_states[{k}]") for k, s in enumerate(items)]
     rng = np.random.default_rng(np.random.SeedSequence(check_seed(seed), spawn_key=(2**31,)))
     payloads = [
         {
-            "init_state": state,
+            **state,
             "domain_param": _domain_param(
                 randomizer.sample(rng=rng), f"randomizer.sample() (draw {k})"
             ),

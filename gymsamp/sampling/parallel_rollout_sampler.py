@@ -20,7 +20,7 @@ from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
 from gymsamp.policies import as_policy
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv, available_cpus
 from gymsamp.sampling.collector import collect
-from gymsamp.sampling.errors import WorkerError
+from gymsamp.sampling.errors import NonFiniteError, WorkerError
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout import spec_id
 from gymsamp.sampling.rollout_job import RolloutJob
@@ -28,6 +28,7 @@ from gymsamp.sampling.sampler import SamplerBase
 from gymsamp.sampling.seeding import call_seed, check_seed
 from gymsamp.sampling.space_checks import check_observation_space
 from gymsamp.sampling.start_method import check_start_method
+from gymsamp.sampling.surplus import collect_without_failed_surplus
 from gymsamp.sampling.vector_envs import (
     VECTORIZATIONS,
     EnvFactory,
@@ -442,7 +443,10 @@ class ParallelRolloutSampler(SamplerBase):
 
         Increments the call counter used as ``sub_seed``. On any error or interrupt the
         sub-envs are closed (worker processes terminated, Ray actors killed) and rebuilt on the
-        next call.
+        next call. With ``quota.min_steps``, a rollout past the result (one that ran
+        concurrently) whose sub-env fails or whose observations or actions are not finite does
+        not fail the call, whatever the number of workers: the result is then collected again
+        without it (local backend).
         """
         from tqdm.auto import tqdm
 
@@ -485,23 +489,47 @@ class ParallelRolloutSampler(SamplerBase):
                     quota, make_job, eval=eval, max_steps=self.max_steps, on_rollout=on_rollout
                 )
             try:
-                return collect(
-                    self._vector_env(),
-                    self.policy,
-                    make_job,
+                return self._collect_local(quota, make_job, eval=eval, on_rollout=on_rollout)
+            except (WorkerError, NonFiniteError) as err:
+                if quota.min_steps is None or not err.rollout_indices:
+                    raise
+                counts.update(rollouts=0, steps=0)  # the bar starts over with the rerun
+                bar.reset(total=total)
+                return collect_without_failed_surplus(
+                    lambda prefix: self._collect_local(
+                        prefix, make_job, eval=eval, on_rollout=on_rollout
+                    ),
                     quota,
-                    eval=eval,
-                    max_steps=self.max_steps,
-                    step_timeout=self.step_timeout,
-                    dt=self.dt,
-                    dt_param=self.dt_param,
-                    env_id=self.env_id,
-                    on_rollout=on_rollout,
+                    err,
                 )
-            except BaseException:
-                # A failed or interrupted vector env is unusable: end it now, rebuild later.
-                self._terminate()
-                raise
+
+    def _collect_local(
+        self,
+        quota: Quota,
+        make_job: Callable[[int], RolloutJob],
+        *,
+        eval: bool,
+        on_rollout: Callable[[StepSequence], None] | None,
+    ) -> list[StepSequence]:
+        """:func:`collect` on this sampler's sub-envs; a failed or interrupted vector env is
+        unusable, so it is ended at once (the next call builds a new one)."""
+        try:
+            return collect(
+                self._vector_env(),
+                self.policy,
+                make_job,
+                quota,
+                eval=eval,
+                max_steps=self.max_steps,
+                step_timeout=self.step_timeout,
+                dt=self.dt,
+                dt_param=self.dt_param,
+                env_id=self.env_id,
+                on_rollout=on_rollout,
+            )
+        except BaseException:
+            self._terminate()
+            raise
 
     def _terminate(self) -> None:
         if self._finalizer is not None:

@@ -172,7 +172,7 @@ def rollout(
     if no_reset:
         _check_no_reset(prepared)
     if not stop_on_done and max_steps is None:
-        max_steps = getattr(prepared.spec, "max_episode_steps", None)
+        max_steps = _time_limit(prepared)
         if max_steps is None:
             raise ValueError(
                 "max_steps must be given with stop_on_done=False for an env without a time limit"
@@ -220,6 +220,18 @@ def rollout(
     if render_mode.text:
         print(f"rollout: {result.length} steps, return {result.undiscounted_return():.4g}")
     return result
+
+
+def _time_limit(env: gym.Env[Any, Any]) -> int | None:
+    """The env's episode limit: its spec's ``max_episode_steps``, else that of a ``TimeLimit``
+    wrapper applied by hand (an env built without ``gym.make`` has no spec)."""
+    limit = getattr(env.spec, "max_episode_steps", None)
+    current: Any = env
+    while limit is None and isinstance(current, gym.Wrapper):
+        if isinstance(current, gym.wrappers.TimeLimit):
+            limit = current._max_episode_steps
+        current = current.env
+    return limit
 
 
 def spec_id(env: gym.Env[Any, Any]) -> str:

@@ -24,6 +24,7 @@ import numpy as np
 from gymsamp.data import StepSequence
 from gymsamp.data._tree import tree_leaves, tree_map
 from gymsamp.data.data_format import stack_to_format
+from gymsamp.sampling.errors import NonFiniteError
 
 if TYPE_CHECKING:
     from gymsamp.sampling.rollout_job import RolloutJob
@@ -50,13 +51,22 @@ def _unflatten(template: Mapping[str, Any], prefix: str, take: Callable[[str], A
     return tree_map(lambda _: take(f"{prefix}/{next(paths)}"), dict(template))
 
 
-def check_finite(what: str, values: np.ndarray, index: int, env: int) -> None:
-    """Raise if a float array of one rollout holds NaN or inf (once per rollout, not per step)."""
+def check_finite(
+    what: str,
+    values: np.ndarray,
+    index: int,
+    env: int,
+    rollout_indices: tuple[int, ...] | None = None,
+) -> None:
+    """Raise :class:`NonFiniteError` if a float array of rollout ``index`` holds NaN or inf
+    (once per rollout, not per step); ``rollout_indices``: the rollouts it may belong to, if
+    not just ``index``."""
     if values.dtype.kind == "f" and not np.isfinite(values).all():
         step = int(np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))[0])
-        raise ValueError(
+        raise NonFiniteError(
             f"{what} must be finite, got {values[step]!r} at step {step} of rollout {index} "
-            f"(sub-env {env})"
+            f"(sub-env {env})",
+            rollout_indices=(index,) if rollout_indices is None else rollout_indices,
         )
 
 

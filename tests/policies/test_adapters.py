@@ -16,6 +16,7 @@ from gymnasium import spaces
 from gymsamp.data import EnvSpec
 from gymsamp.policies import (
     CallablePolicy,
+    LinearPolicy,
     ParametricPolicy,
     Policy,
     RandomPolicy,
@@ -151,6 +152,22 @@ def test_torch_param_values_round_trip() -> None:
         r"num_params=32, got shape \(31,\)",
     ):
         policy.param_values = np.zeros(31)
+
+
+def test_parameters_may_be_tensors_that_require_grad() -> None:
+    # e.g. an optimizer's parameter vector, handed over without detaching it first
+    values = torch.arange(8, dtype=torch.float64, requires_grad=True)
+    linear = LinearPolicy((3, 2))
+    linear.param_values = values
+    np.testing.assert_array_equal(linear.param_values, np.arange(8.0))
+    module = TorchPolicy(torch.nn.Linear(3, 2), BOX_SPEC)
+    module.param_values = values
+    np.testing.assert_array_equal(module.param_values, np.arange(8.0))
+    for policy in (linear, module):
+        policy.start(2, eval=True)
+        policy.set_env_params(idx(1), torch.zeros(1, 8, requires_grad=True))
+        actions = policy.act(np.ones((2, 3), dtype=np.float32)).actions
+        np.testing.assert_allclose(actions, [[3.0 + 6.0, 12.0 + 7.0], [0.0, 0.0]])
 
 
 @pytest.mark.parametrize("mode", ["vmap", "group"])

@@ -70,6 +70,24 @@ def test_eval_nominal_domain_does_not_draw_in_a_randomizing_env(workers):
     assert 4.0 <= drawn <= 6.0
 
 
+def test_a_none_init_state_lets_the_env_draw_it():
+    # pyrado: "initial states ... which will be fixed if not set to None"
+    point_mass = "gymsamp/PointMass-v0"
+    policy = IdlePolicy(gym.spaces.Box(-1.0, 1.0, (1,), np.float32))
+    fixed = np.array([0.5, -0.25])
+    randomizer = DomainRandomizer(UniformDomainParam("mass", mean=1.0, halfspan=0.5))
+    for rollouts in (
+        eval_nominal_domain(2, point_mass, policy, [None, fixed, None], seed=4),
+        eval_randomized_domain(2, point_mass, randomizer, policy, [None, fixed, None], seed=4),
+    ):
+        starts = [ro.observations[0] for ro in rollouts]
+        np.testing.assert_array_equal(starts[1], fixed.astype(np.float32))
+        for k in (0, 2):
+            drawn = rollout(point_mass, policy, seed=4, sub_sub_seed=k).observations[0]
+            np.testing.assert_array_equal(starts[k], drawn)
+        assert not np.array_equal(starts[0], starts[2])
+
+
 def test_eval_randomized_domain_pairs_each_init_state_with_its_own_draw():
     randomizer = DomainRandomizer(UniformDomainParam("increment", mean=2.0, halfspan=1.0))
     states = [np.array([s]) for s in (0.0, 5.0, 9.0, 1.0)]

@@ -1,4 +1,5 @@
 import multiprocessing
+import time
 
 import gymnasium as gym
 import numpy as np
@@ -560,6 +561,124 @@ def test_a_step_timeout_names_the_hanging_sub_env(vectorization):
     assert len(children()) == before
 
 
+class _FailsFromStateHundred(CountingEnv):
+    """Raises in a step whose count reaches 100: a rollout started at init state 99 fails."""
+
+    def step(self, action):
+        out = super().step(action)
+        if self.get_state()[0] >= 100:
+            raise ValueError("count 100 reached")
+        return out
+
+
+_OK, _FAILS = np.array([0.0]), np.array([99.0])
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
+@pytest.mark.parametrize("num_workers", [1, 4])
+def test_a_failure_in_a_surplus_min_steps_rollout_does_not_fail_the_call(
+    vectorization, num_workers
+):
+    # min_steps=10 of 5-step rollouts: the result is rollouts 0 and 1; with 4 workers, the
+    # failing rollouts 2 and 3 run beside them, with 1 they never start (DESIGN §4).
+    env = lambda: _FailsFromStateHundred(terminate_at=5)  # noqa: E731
+    policy = IdlePolicy(gym.spaces.Discrete(2))
+    states = [_OK, _OK, _FAILS, _FAILS]
+    with ParallelRolloutSampler(
+        env,
+        policy,
+        num_workers,
+        min_steps=10,
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    ) as sampler:
+        rollouts = sampler.sample(init_states=states)
+        assert [ro.rollout_info["rollout_index"] for ro in rollouts] == [0, 1]
+        for k, ro in enumerate(rollouts):
+            reference = rollout(
+                env, policy, reset_kwargs={"init_state": states[k]}, seed=0, sub_sub_seed=k
+            )
+            assert_same(ro, reference)
+        # A failing rollout the result needs still fails the call, naming that rollout.
+        with pytest.raises(WorkerError, match="count 100 reached") as info:
+            sampler.sample(init_states=[_OK, _FAILS, _OK, _OK])
+        assert 1 in info.value.rollout_indices
+        assert [ro.length for ro in sampler.sample()] == [5, 5]
+
+
+class _NanFromStateHundred(CountingEnv):
+    """Observes NaN once the count reaches 100: a rollout started at init state 99 does."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs if obs[0] < 100 else obs * np.nan, reward, terminated, truncated, info
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
+def test_non_finite_observations_of_a_surplus_min_steps_rollout_do_not_fail_the_call(
+    vectorization,
+):
+    env = lambda: _NanFromStateHundred(terminate_at=5)  # noqa: E731
+    with ParallelRolloutSampler(
+        env,
+        IdlePolicy(gym.spaces.Discrete(2)),
+        4,
+        min_steps=10,
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    ) as sampler:
+        rollouts = sampler.sample(init_states=[_OK, _OK, _FAILS, _FAILS])
+        assert [ro.rollout_info["rollout_index"] for ro in rollouts] == [0, 1]
+        with pytest.raises(ValueError, match="observations must be finite") as info:
+            sampler.sample(init_states=[_OK, _FAILS, _OK, _OK])
+        assert info.value.rollout_indices == (1,)
+
+
+class _Ramp(gym.Env):
+    """Observes 0, 1, 2, 3 and terminates there; the policy below is undefined at 3."""
+
+    observation_space = gym.spaces.Box(0.0, 3.0, (1,), np.float32)
+    action_space = gym.spaces.Box(-2.0, 2.0, (1,), np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.x = 0.0
+        return np.array([self.x], np.float32), {}
+
+    def step(self, action):
+        assert np.isfinite(action).all()  # NaN never reaches a simulator
+        self.x += 1.0
+        return np.array([self.x], np.float32), 0.0, self.x >= 3.0, False, {}
+
+
+def _sqrt_policy(obs):
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(2.5 - obs).astype(np.float32)  # NaN in the final state only
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
+def test_non_finite_actions_for_an_idle_sub_envs_final_state_are_ignored(vectorization):
+    # Rollouts 0 and 1 end together; sub-env 1 then idles in its final state while sub-env 0
+    # runs rollout 2, and the policy is still asked for its action.
+    with ParallelRolloutSampler(
+        _Ramp,
+        _sqrt_policy,
+        2,
+        min_rollouts=3,
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    ) as sampler:
+        rollouts = sampler.sample()
+    assert [ro.length for ro in rollouts] == [3, 3, 3]
+    for ro in rollouts:
+        np.testing.assert_allclose(ro.actions[:, 0], np.sqrt([2.5, 1.5, 0.5]), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"actions must be finite, got .* of rollout 0"):
+        rollout(lambda: _Ramp(), lambda obs: np.full((len(obs), 1), np.nan, np.float32))
+
+
 def test_no_worker_outlives_close_or_garbage_collection():
     import gc
 
@@ -628,6 +747,20 @@ class TestAutoVectorization:
 
         assert slow.vectorization_used == ("async" if (os.cpu_count() or 1) > 1 else "sync")
         assert "vectorization='sync'" in repr(cheap)
+
+    def test_a_slow_env_is_probed_in_a_few_steps(self):
+        # 30 probe steps of a 50 ms simulator would cost 1.5 s at construction.
+        from gymsamp.sampling.vector_envs import MIN_PROBE_STEPS, measure_step_cost
+
+        env = CountingEnv(step_cost_us=50_000)
+        start = time.perf_counter()
+        cost = measure_step_cost(env, budget_s=0.1)
+        assert time.perf_counter() - start < 0.5
+        assert env.step_count in range(MIN_PROBE_STEPS, 6)
+        assert 50_000 <= cost < 100_000
+        cheap = CountingEnv()
+        measure_step_cost(cheap)
+        assert cheap.step_count == 30  # cheap steps: the full probe
 
 
 @pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])

@@ -62,6 +62,15 @@ def test_max_steps_ends_in_timeout_and_stop_on_done_false_continues():
         rollout(CountingEnv(terminate_at=2), IDLE, stop_on_done=False)
 
 
+def test_stop_on_done_false_runs_to_a_hand_applied_time_limit():
+    # An env built without gym.make has no spec; its TimeLimit wrapper still sets the limit.
+    env = gym.wrappers.TimeLimit(CountingEnv(terminate_at=2), max_episode_steps=5)
+    ro = rollout(env, IDLE, stop_on_done=False)
+    assert ro.length == 5
+    assert ro.terminated.tolist() == [False, True, True, True, True]
+    assert ro.truncated.tolist() == [False, False, False, False, True]
+
+
 def test_no_reset_continues_from_the_current_state():
     env = DomainParamWrapper(CountingEnv(terminate_at=20))
     env.reset(seed=0, options={"domain_param": {"increment": 3.0}})
