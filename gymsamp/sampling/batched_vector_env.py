@@ -545,12 +545,14 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
     def _death(self, w: int) -> WorkerError:
         lo, hi = self._bounds[w]
         self.processes[w].join(timeout=1.0)  # reap it, for the exit code
-        return WorkerError(
+        error = WorkerError(
             f"worker {w} (sub-envs {lo}..{hi - 1}) died unexpectedly "
             f"(exit code {self.processes[w].exitcode})",
             env_index=lo if hi - lo == 1 else None,
             worker_index=w,
         )
+        error.lost_env_indices = tuple(range(lo, hi)) if hi - lo > 1 else ()
+        return error
 
     def _decode(self, replies: dict[int, bytes]) -> dict[int, tuple[Any, Any]]:
         """Replies as ``(obs pairs or None, data)``; raises the lowest sub-env's error."""

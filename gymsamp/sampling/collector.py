@@ -113,8 +113,11 @@ def collect(
         try:
             collection.begin()
             return _run_pipelined(collection) if collection.pipelined else _run(collection)
-        except WorkerError as err:  # name the rollouts the failing sub-env was busy with
-            err.rollout_indices = collection.rollouts_of(err.env_index)
+        except WorkerError as err:  # name the rollouts the failed sub-envs were busy with
+            lost = err.lost_env_indices or (err.env_index,)
+            err.rollout_indices = tuple(
+                sorted({k for i in lost for k in collection.rollouts_of(i)})
+            )
             raise
 
 

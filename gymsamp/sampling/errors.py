@@ -18,9 +18,11 @@ class WorkerError(RuntimeError):
         remote_traceback: The traceback text from the process where the error happened.
 
     Attributes:
-        rollout_indices: The rollouts (their indices ``k`` in the collection) that the failing
-            sub-env was running or starting when it failed, set by the collection loop; empty
-            where unknown (e.g. a dead worker that stepped several sub-envs).
+        lost_env_indices: Every sub-env the failure took down where that is more than
+            ``env_index`` (a dead worker process that stepped several sub-envs), else empty.
+        rollout_indices: The rollouts (their indices ``k`` in the collection) that the failed
+            sub-envs were running or starting when they failed, set by the collection loop;
+            empty where unknown.
 
     Example:
         >>> err = WorkerError("sub-env 2 raised ValueError: bad action", env_index=2)
@@ -40,6 +42,7 @@ class WorkerError(RuntimeError):
         self.env_index = env_index
         self.worker_index = worker_index
         self.remote_traceback = remote_traceback
+        self.lost_env_indices: tuple[int, ...] = ()
         self.rollout_indices: tuple[int, ...] = ()
         full = message
         if remote_traceback:

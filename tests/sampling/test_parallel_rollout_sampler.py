@@ -1,4 +1,5 @@
 import multiprocessing
+import os
 import time
 
 import gymnasium as gym
@@ -605,6 +606,44 @@ def test_a_failure_in_a_surplus_min_steps_rollout_does_not_fail_the_call(
             sampler.sample(init_states=[_OK, _FAILS, _OK, _OK])
         assert 1 in info.value.rollout_indices
         assert [ro.length for ro in sampler.sample()] == [5, 5]
+
+
+_TEST_PROCESS = os.getpid()
+
+
+class _DiesFromStateHundred(CountingEnv):
+    """Its worker process exits once the count reaches 100 (never the test process itself)."""
+
+    def step(self, action):
+        out = super().step(action)
+        if self.get_state()[0] >= 100:
+            if os.getpid() == _TEST_PROCESS:
+                raise RuntimeError("would have ended the test process")
+            os._exit(3)
+        return out
+
+
+def test_a_dead_batched_worker_in_a_surplus_min_steps_rollout_does_not_fail_the_call():
+    # A worker holding several sub-envs dies in rollout 2 or 3 (surplus beside 0 and 1): the
+    # error names no single sub-env, so it must name all it took down (lost_env_indices).
+    env = lambda: _DiesFromStateHundred(terminate_at=5)  # noqa: E731
+    with ParallelRolloutSampler(
+        env,
+        IdlePolicy(gym.spaces.Discrete(2)),
+        4,
+        min_steps=10,
+        seed=0,
+        vectorization="batched",
+        step_timeout=60.0,  # workers only: no sub-env stepped in this process
+        show_progress_bar=False,
+    ) as sampler:
+        rollouts = sampler.sample(init_states=[_OK, _OK, _FAILS, _FAILS])
+        assert [ro.rollout_info["rollout_index"] for ro in rollouts] == [0, 1]
+        assert [ro.length for ro in rollouts] == [5, 5]
+        with pytest.raises(WorkerError, match="died unexpectedly") as info:
+            sampler.sample(init_states=[_OK, _FAILS, _OK, _OK])
+        assert 1 in info.value.rollout_indices
+        assert len(info.value.lost_env_indices) > 1
 
 
 class _NanFromStateHundred(CountingEnv):
