@@ -25,7 +25,6 @@ import numpy as np
 from gymsamp._checks import check_bool
 from gymsamp.data import StepSequence
 from gymsamp.policies.base import PolicyStep
-from gymsamp.sampling.collector import collect
 from gymsamp.sampling.parallel_rollout_sampler import BACKENDS, ParallelRolloutSampler
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout_job import RolloutJob
@@ -371,27 +370,11 @@ def _collect_segments(
 ) -> list[StepSequence]:
     """The rollouts of ``jobs`` (indices ``0..n-1``), each cut after ``length`` steps."""
     quota = Quota(min_rollouts=len(jobs))
+    sampler.max_steps = length
     if stop_on_done:
-        sampler.max_steps = length
         return sampler.sample_jobs(quota, jobs.__getitem__, eval=True)
     # Stepping past an episode end: the local vector envs (autoreset DISABLED) allow it.
-    try:
-        return collect(
-            sampler._vector_env(),
-            sampler.policy,
-            jobs.__getitem__,
-            quota,
-            eval=True,
-            max_steps=length,
-            stop_on_done=False,
-            step_timeout=sampler.step_timeout,
-            dt=sampler.dt,
-            dt_param=sampler.dt_param,
-            env_id=sampler.env_id,
-        )
-    except BaseException:
-        sampler._terminate()  # a failed vector env is unusable: end it (as sample_jobs does)
-        raise
+    return sampler._collect_local(quota, jobs.__getitem__, eval=True, stop_on_done=False)
 
 
 def eval_domain_params_with_segmentwise_reset(

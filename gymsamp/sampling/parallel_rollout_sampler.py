@@ -509,7 +509,8 @@ class ParallelRolloutSampler(SamplerBase):
         make_job: Callable[[int], RolloutJob],
         *,
         eval: bool,
-        on_rollout: Callable[[StepSequence], None] | None,
+        on_rollout: Callable[[StepSequence], None] | None = None,
+        stop_on_done: bool = True,
     ) -> list[StepSequence]:
         """:func:`collect` on this sampler's sub-envs; a failed or interrupted vector env is
         unusable, so it is ended at once (the next call builds a new one)."""
@@ -521,6 +522,7 @@ class ParallelRolloutSampler(SamplerBase):
                 quota,
                 eval=eval,
                 max_steps=self.max_steps,
+                stop_on_done=stop_on_done,
                 step_timeout=self.step_timeout,
                 dt=self.dt,
                 dt_param=self.dt_param,
