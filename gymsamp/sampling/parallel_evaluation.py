@@ -25,9 +25,10 @@ import numpy as np
 from gymsamp._checks import check_bool
 from gymsamp.data import StepSequence
 from gymsamp.policies.base import PolicyStep
-from gymsamp.sampling.parallel_rollout_sampler import BACKENDS, ParallelRolloutSampler
+from gymsamp.sampling.parallel_rollout_sampler import ParallelRolloutSampler
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout_job import RolloutJob
+from gymsamp.sampling.sampler_options import BACKENDS
 from gymsamp.sampling.sampler_pool import SamplerPool
 from gymsamp.sampling.seeding import call_seed, check_seed
 

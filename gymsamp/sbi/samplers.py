@@ -23,7 +23,7 @@ from gymsamp._checks import check_bool, check_int
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.policies.adapters import check_policy_like
 from gymsamp.sampling import SamplerPool
-from gymsamp.sampling.parallel_rollout_sampler import check_backend_options
+from gymsamp.sampling.sampler_options import check_backend_options
 from gymsamp.sampling.seeding import call_seed, check_seed
 from gymsamp.sampling.vector_envs import VECTORIZATIONS
 from gymsamp.sbi._workers import (
