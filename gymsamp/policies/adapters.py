@@ -38,6 +38,7 @@ from gymsamp.policies._shared import (
     _check_spec,
     _EnvRngs,
     _observations,
+    _rows,
 )
 from gymsamp.policies.base import Policy, PolicyStep
 from gymsamp.policies.sb3_policy import SB3Policy
@@ -63,10 +64,19 @@ class CallablePolicy:
     converted); anything else raises ``ValueError`` naming the policy and both shapes. ``fn``
     has no access to the per-episode generators, so it should be deterministic.
 
+    Batch invariance: a matrix product over the batch (``obs @ w``) rounds differently for
+    different batch sizes (numpy's BLAS picks its kernel by shape), so a sub-env's action may
+    differ in the last bits with the number of sub-envs beside it, and so may whole rollouts
+    (DESIGN §4 promises ``sample()`` equal to one-env ``rollout()`` calls bit for bit). With
+    ``batch_invariant=True``, ``fn`` gets each sub-env's observation alone (a batch of one, as
+    in ``rollout()``), at the cost of one call per sub-env and step. Elementwise policies need
+    no such thing.
+
     Args:
         fn: The callable.
         spec: The :class:`~gymsamp.data.EnvSpec` of the environment.
         name: Name used in error messages; ``fn``'s qualified name if None.
+        batch_invariant: Call ``fn`` once per sub-env (see above).
 
     Example:
         >>> import numpy as np
@@ -77,14 +87,29 @@ class CallablePolicy:
         >>> policy.start(2, eval=True)
         >>> policy.act(np.array([[0, 0, 0.1, 0], [0, 0, -0.1, 0]], dtype=np.float32)).actions
         array([1, 0])
+        >>> w = np.array([0.3, -1.7, 2.9], dtype=np.float32)
+        >>> spec = EnvSpec.from_env(gym.make("Pendulum-v1"))
+        >>> exact = CallablePolicy(lambda obs: obs @ w[:, None], spec, batch_invariant=True)
+        >>> exact.start(3, eval=True)
+        >>> obs = np.array([[0.1, 0.2, 0.3], [1, 2, 3], [-1, 0.5, 2]], dtype=np.float32)
+        >>> bool((exact.act(obs).actions[1:2] == obs[1:2] @ w[:, None]).all())
+        True
     """
 
-    def __init__(self, fn: Callable[[Any], Any], spec: EnvSpec, *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        fn: Callable[[Any], Any],
+        spec: EnvSpec,
+        *,
+        name: str | None = None,
+        batch_invariant: bool = False,
+    ) -> None:
         if not callable(fn):
             raise TypeError(f"CallablePolicy: fn must be callable, got {type(fn).__name__}")
         self.fn = fn
         self.spec = _check_spec(spec, "CallablePolicy")
         self.name = name if name is not None else getattr(fn, "__qualname__", repr(fn))
+        self.batch_invariant = check_bool("CallablePolicy: batch_invariant", batch_invariant)
         self._rngs = _EnvRngs(f"CallablePolicy({self.name})")
 
     def __repr__(self) -> str:
@@ -113,12 +138,24 @@ class CallablePolicy:
         ):
             batch = self._rngs.check_batch(observations)
             observations = _observations(observations, self.spec, batch, repr(self))
+        if self.batch_invariant:
+            return PolicyStep(self._act_rows(observations), {})
         actions = self.fn(observations)
         if type(actions) is np.ndarray and actions.shape == getattr(self, "_act_batch", None):
             return PolicyStep(actions, {})
         batch = self._rngs.check_batch(observations)
         checked = _check_actions(actions, self.spec, batch, f"policy {self!r}")
         return PolicyStep(checked, {})
+
+    def _act_rows(self, observations: Any) -> np.ndarray:
+        """``fn`` on each sub-env's observation alone (a batch of one), the actions joined."""
+        batch = self._rngs.check_batch(observations)
+        owner = f"policy {self!r}"
+        rows = [
+            _check_actions(self.fn(_rows(observations, slice(i, i + 1))), self.spec, 1, owner)
+            for i in range(batch)
+        ]
+        return np.concatenate(rows)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -163,9 +200,10 @@ def as_policy(
         obj: The policy-like object.
         spec: The :class:`~gymsamp.data.EnvSpec` of the environment.
         deterministic: Passed to SB3's ``predict``; ignored by the other adapters.
-        batch_invariant: SB3 models and torch modules run on each sub-env alone, so that
-            their rollouts are bit-identical for any number of sub-envs (see
-            :class:`TorchPolicy`); ignored by the other adapters.
+        batch_invariant: SB3 models, torch modules and callables run on each sub-env alone,
+            so that their rollouts are bit-identical for any number of sub-envs (see
+            :class:`TorchPolicy` and :class:`CallablePolicy`); a :class:`Policy` is returned
+            as it is.
 
     Returns:
         The policy.
@@ -194,7 +232,7 @@ def as_policy(
     if _is_torch_module(obj):
         return TorchPolicy(obj, spec, batch_invariant=batch_invariant)
     check_policy_like(obj, "as_policy: obj")
-    return CallablePolicy(obj, spec)
+    return CallablePolicy(obj, spec, batch_invariant=batch_invariant)
 
 
 def check_policy_like(obj: Any, name: str = "policy") -> None:

@@ -1,6 +1,6 @@
-"""Batch-invariant torch and SB3 policies: ``sample()`` equals one-env ``rollout()`` calls bit
-for bit (DESIGN §4) also for networks, whose batched matrix products round differently for
-different batch sizes, and for stochastic ones."""
+"""Batch-invariant torch, SB3 and callable policies: ``sample()`` equals one-env ``rollout()``
+calls bit for bit (DESIGN §4) also for networks and numpy matrix products, which round
+differently for different batch sizes, and for stochastic ones."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from gymsamp.data import EnvSpec
-from gymsamp.policies import as_policy
+from gymsamp.policies import CallablePolicy, as_policy
 from gymsamp.policies.sb3_policy import SB3Policy
 from gymsamp.policies.torch_policy import TorchPolicy
 from gymsamp.sampling import ParallelRolloutSampler, rollout
@@ -90,6 +90,54 @@ def test_as_policy_passes_batch_invariance_on() -> None:
         TypeError, match=r"batch_invariant must be a bool \(True or False\), got 'yes'"
     ):
         SB3Policy(_Predictor(0.0), SPEC, batch_invariant="yes")  # type: ignore[arg-type]
+
+
+class MatmulPolicy:
+    """``tanh(obs @ w1) @ w2``: numpy's matrix products, which round by batch size; records the
+    batch sizes it was called with."""
+
+    def __init__(self) -> None:
+        rng = np.random.default_rng(1)
+        self.w1 = rng.standard_normal((3, 17)).astype(np.float32)
+        self.w2 = rng.standard_normal((17, 1)).astype(np.float32)
+        self.batch_sizes: set[int] = set()
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        self.batch_sizes.add(len(obs))
+        return np.tanh(obs @ self.w1) @ self.w2
+
+
+@pytest.mark.parametrize(("num_workers", "vectorization"), [(3, "sync"), (2, "async")])
+def test_batch_invariant_callable_equals_sequential_rollouts(
+    num_workers: int, vectorization: str
+) -> None:
+    fn = MatmulPolicy()
+    policy = as_policy(fn, SPEC, batch_invariant=True)
+    assert isinstance(policy, CallablePolicy)
+    assert policy.batch_invariant is True
+    rollouts = sample(policy, num_workers, vectorization)
+    assert fn.batch_sizes == {1}  # every sub-env alone, as in rollout()
+    assert_equal_to_rollouts(rollouts, fn)
+    assert len({ro.actions[:5].tobytes() for ro in rollouts}) == ROLLOUTS
+
+
+def test_batch_invariant_callable_rows_are_the_one_env_actions() -> None:
+    fn = MatmulPolicy()
+    policy = CallablePolicy(fn, SPEC, batch_invariant=True)
+    policy.start(5, eval=True)
+    obs = np.random.default_rng(2).standard_normal((5, 3)).astype(np.float32)
+    actions = policy.act(obs).actions
+    assert actions.shape == (5, 1)
+    for i in range(5):
+        assert np.array_equal(actions[i : i + 1], fn(obs[i : i + 1]))
+    assert as_policy(fn, SPEC).batch_invariant is False  # type: ignore[attr-defined]
+    # A wrong shape for one sub-env is named with the batch of one it was called with.
+    bad = CallablePolicy(lambda obs: np.zeros((1, 2)), SPEC, batch_invariant=True)
+    bad.start(2, eval=True)
+    with pytest.raises(ValueError, match=r"shape \(1, 2\) but must return \(1, 1\)"):
+        bad.act(obs[:2])
+    with pytest.raises(TypeError, match=r"batch_invariant must be a bool \(True or False\), got 1"):
+        CallablePolicy(fn, SPEC, batch_invariant=1)  # type: ignore[arg-type]
 
 
 class _Predictor:
