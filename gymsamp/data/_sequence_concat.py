@@ -84,7 +84,7 @@ def concatenate(
         part_finals = [p._final_entries(name) for p in parts]
         known = all(f is not None for f in part_finals)
         finals[name] = cat(part_finals) if known else None
-    return cls._assemble(
+    joined = cls._assemble(
         data=data,
         after_last=after_last,
         terminated=np.concatenate([p._terminated for p in parts]),
@@ -94,6 +94,11 @@ def concatenate(
         finals=finals,
         data_format=data_format,
     )
+    if any(p._gathered_types is not None for p in parts):
+        # Step types that the joined bounds cannot tell (a shuffled batch's, a slice's that
+        # starts mid-rollout) stay as the parts had them.
+        joined._gathered_types = np.concatenate([p.step_types for p in parts])
+    return joined
 
 
 def _joined_bounds(parts: list[StepSequence]) -> np.ndarray:

@@ -3,7 +3,8 @@
 An int gives a :class:`~gymsamp.data.Step` proxy. A plain slice of a continuous sequence gives a
 continuous subsequence that keeps its rollouts' bounds, infos and final entries. Any other
 selection (strided slices, index lists, boolean masks) gives a non-continuous batch that keeps
-only the steps, with the step types they had in the source. The entry after a step (``next_``
+only the steps. Either way every step keeps the step type it had in the source: a slice that
+starts mid-rollout starts with a MID step, not a FIRST one. The entry after a step (``next_``
 access) is the next one within a rollout and that rollout's final entry at its end, so nothing
 is ever taken from the following rollout.
 """
@@ -106,7 +107,7 @@ def subsequence(seq: StepSequence, start: int, stop: int) -> StepSequence:
         data[name] = cat_to_format(
             [data[name], index_field(finals[name], slice(-1, None))], seq._data_format
         )
-    return seq._assemble(
+    sub = seq._assemble(
         data=data,
         after_last={n for n in seq._after_last if len(tree_first_leaf(data[n])) > stop - start},
         terminated=seq._terminated[start:stop],
@@ -116,6 +117,10 @@ def subsequence(seq: StepSequence, start: int, stop: int) -> StepSequence:
         finals=finals,
         data_format=seq._data_format,
     )
+    if seq._gathered_types is not None or start != bounds[first]:
+        # The bounds would make the slice's first step FIRST: it keeps its source's type.
+        sub._gathered_types = seq.step_types[start:stop]
+    return sub
 
 
 def select_rollouts(

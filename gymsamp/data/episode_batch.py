@@ -309,6 +309,11 @@ class EpisodeBatch(TupleLike):
                 is neither ``T`` nor ``T + 1``, or the result fails :class:`EpisodeBatch`'s
                 validation.
         """
+        if isinstance(paths, (Mapping, str, bytes)) or not isinstance(paths, Sequence):
+            raise TypeError(
+                f"paths must be a list of dicts, one per episode, got a {type(paths).__name__}"
+                + ("; wrap a single episode's dict in a list" if isinstance(paths, Mapping) else "")
+            )
         if len(paths) == 0:
             raise ValueError("paths must hold at least one episode, got an empty sequence")
         names = [f"paths[{i}]" for i in range(len(paths))]

@@ -319,6 +319,8 @@ def discounted_reverse_cumsum(
     gamma = check_gamma(gamma)
     as_tensor = is_tensor(data)
     x = np.asarray(to_format(data, "numpy"))
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"data must hold real numbers, got {data!r} (dtype {x.dtype})")
     out_dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
     x = x.astype(np.float64, copy=False)
     if x.ndim == 0 or x.shape[0] == 0:

@@ -96,7 +96,14 @@ class DictIndexProxy:
             raise error_type(
                 f"Entry {self._prefix}{key} is a {type(value).__name__}; set its items"
             )
-        value[index] = new_value
+        try:
+            value[index] = new_value
+        except (TypeError, ValueError, RuntimeError) as err:  # RuntimeError: torch's shape error
+            shape = tuple(value.shape[1:]) if hasattr(value, "shape") else "?"
+            raise ValueError(
+                f"{self._prefix}{key} must be set to a value of shape {shape} (one entry of the "
+                f"field), got {new_value!r}: {err}"
+            ) from None
 
     def __getitem__(self, key: str) -> Any:
         return self._get(key, KeyError)

@@ -138,7 +138,8 @@ class StepSequence(Sequence[Step]):
         self._continuous = bool(continuous)
         self._rollout_infos = [None]
         self._rollout_bounds = None
-        # A shuffled batch cannot derive step types from bounds: it keeps its source's.
+        # Step types the bounds cannot tell, kept from the source: a shuffled batch's, and a
+        # slice's that starts mid-rollout (its first step is not its rollout's FIRST).
         self._gathered_types: np.ndarray | None = None
 
     @classmethod
@@ -540,8 +541,9 @@ class StepSequence(Sequence[Step]):
         """One row per step: fields flattened to columns, plus the flags and ``next_`` columns.
 
         Column names are the spec's labels for observations and actions where given (prefixed
-        ``<field>.`` if another field already uses a label), ``states.<label>`` for states,
-        else ``<field>_<i>`` (a plain ``<field>`` for scalar entries). After-last fields also get
+        ``<field>.`` where a label names another column), ``states.<label>`` for states, else
+        ``<field>_<i>`` (a plain ``<field>`` for scalar entries; also for labels that repeat
+        within a field): no column is written twice. After-last fields also get
         ``next_<column>`` columns with the entry after each step, so no final entry is lost and
         :meth:`from_pandas` restores the sequence.
         """

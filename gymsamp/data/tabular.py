@@ -19,18 +19,31 @@ _FLAGS = ("terminated", "truncated")
 _LABELS = {"observations": "obs_labels", "actions": "act_labels", "states": "state_labels"}
 
 
-def _column_names(name: str, leaf: np.ndarray, env_spec: EnvSpec | None, taken: Any) -> list[str]:
-    width = int(np.prod(leaf.shape[1:], dtype=np.int64))
-    labels = getattr(env_spec, _LABELS[name], None) if name in _LABELS else None
-    if labels is not None and len(labels) == width:
-        # States mostly share the observations' labels: they always get a "states." prefix;
-        # any other label that is already a column gets its field's prefix.
-        if name == "states" or any(label in taken for label in labels):
-            return [f"{name}.{label}" for label in labels]
-        return list(labels)
+def _plain_names(name: str, leaf: np.ndarray) -> list[str]:
+    """The columns of a field without labels: ``name`` for (T,), ``name_0..`` for wider ones."""
     if leaf.ndim == 1:
         return [name]
-    return [f"{name}_{i}" for i in range(width)]
+    return [f"{name}_{i}" for i in range(int(np.prod(leaf.shape[1:], dtype=np.int64)))]
+
+
+def _labeled_names(
+    name: str, labels: tuple[str, ...], taken: set[str], has_next: bool
+) -> list[str] | None:
+    """The columns of a labeled field: its labels as they are where no other column (nor any
+    ``next_`` column) has their names, else ``name.label``; states always get the prefix.
+    None where the labels cannot name distinct columns (they repeat)."""
+    if len(set(labels)) != len(labels):
+        return None
+
+    def free(cols: list[str]) -> bool:
+        wanted = cols + ([f"next_{c}" for c in cols] if has_next else [])
+        return not any(c in taken for c in wanted)
+
+    plain = list(labels)
+    if name != "states" and not any(c.startswith("next_") for c in plain) and free(plain):
+        return plain
+    prefixed = [f"{name}.{label}" for label in labels]
+    return prefixed if free(prefixed) else None
 
 
 def sequence_to_frame(seq: StepSequence, env_spec: EnvSpec | None) -> Any:
@@ -39,23 +52,62 @@ def sequence_to_frame(seq: StepSequence, env_spec: EnvSpec | None) -> Any:
 
     if not seq.continuous:
         raise ValueError("seq must be continuous to be written as a table, got a shuffled batch")
-    columns: dict[str, np.ndarray] = {}
+    # Every array leaf (path, steps, entries after each step or None).
+    leaves: list[tuple[str, np.ndarray, np.ndarray | None]] = []
     for name in seq.data_names:
         field = seq.get_data_values(name, truncate_last=True)
         nxt = seq.next_values(name) if name in seq._after_last else None
         nxt_leaves = dict(tree_leaves(nxt, name)) if nxt is not None else {}
         for path, leaf in tree_leaves(field, name):
-            array = np.asarray(to_format(leaf, "numpy"))
-            names = _column_names(path, array, env_spec, columns)
-            flat = array.reshape(len(array), -1)
-            for i, col in enumerate(names):
-                columns[col] = flat[:, i]
-            if path in nxt_leaves:
-                flat_next = np.asarray(to_format(nxt_leaves[path], "numpy")).reshape(len(array), -1)
-                for i, col in enumerate(names):
-                    columns[f"next_{col}"] = flat_next[:, i]
-    columns["terminated"] = seq.terminated
-    columns["truncated"] = seq.truncated
+            nxt_leaf = nxt_leaves.get(path)
+            leaves.append(
+                (
+                    path,
+                    np.asarray(to_format(leaf, "numpy")),
+                    None if nxt_leaf is None else np.asarray(to_format(nxt_leaf, "numpy")),
+                )
+            )
+    # Unlabeled columns first: no label may take their names (nor the flags').
+    names: dict[str, list[str]] = {}
+    taken = set(_FLAGS)
+    labeled = []
+    for path, array, nxt_array in leaves:
+        width = int(np.prod(array.shape[1:], dtype=np.int64))
+        labels = getattr(env_spec, _LABELS[path], None) if path in _LABELS else None
+        if labels is not None and len(labels) == width:
+            labeled.append((path, tuple(labels), nxt_array is not None))
+            continue
+        names[path] = _plain_names(path, array)
+        taken.update(names[path])
+        if nxt_array is not None:
+            taken.update(f"next_{c}" for c in names[path])
+    for path, labels, has_next in labeled:
+        array = next(a for p, a, _ in leaves if p == path)
+        cols = _labeled_names(path, labels, taken, has_next) or _plain_names(path, array)
+        names[path] = cols
+        taken.update(cols)
+        if has_next:
+            taken.update(f"next_{c}" for c in cols)
+    columns: dict[str, np.ndarray] = {}
+
+    def put(col: str, values: np.ndarray) -> None:
+        if col in columns:  # e.g. a dict field's entry "a" and a field named "infos.a"
+            raise ValueError(
+                f"seq's fields must have distinct column names to be written as a table, got "
+                f"two columns named {col!r}"
+            )
+        columns[col] = values
+
+    for path, array, nxt_array in leaves:
+        flat = array.reshape(len(array), -1)
+        for i, col in enumerate(names[path]):
+            put(col, flat[:, i])
+        if nxt_array is not None:
+            flat_next = nxt_array.reshape(len(array), -1)
+            for i, col in enumerate(names[path]):
+                put(f"next_{col}", flat_next[:, i])
+    put("terminated", seq.terminated)
+    put("truncated", seq.truncated)
     return pd.DataFrame(columns)
 
 
@@ -64,9 +116,9 @@ def _space_columns(
 ) -> list[str]:
     """The columns of a space's field; columns of an earlier field (``used``) are never taken.
 
-    Prefixed labels (``actions.x``) come first: :func:`_column_names` writes them (states always,
-    the others when a label is already a column), so the plain ``x`` then belongs to another
-    field.
+    Prefixed labels (``actions.x``) come first: :func:`sequence_to_frame` writes them (states
+    always, the others where a label names another column), so the plain ``x`` then belongs to
+    another field.
     """
     prefixed = [f"{name}.{label}" for label in labels] if labels else []
     plain = list(labels) if labels else []
@@ -156,6 +208,20 @@ def _stacked(df: Any, cols: list[str], *, plain: bool) -> np.ndarray:
     return values[:, 0] if plain else values
 
 
+def _cuts(fields: dict[str, Any], next_fields: dict[str, np.ndarray], length: int) -> np.ndarray:
+    """The rows after which a rollout ends without a done flag (a rollout cut short, e.g. a
+    slice): where a row's ``next_`` entries differ from the following row's entries."""
+    cut = np.zeros(max(length - 1, 0), dtype=bool)
+    for key, nxt in next_fields.items():
+        after = np.asarray(nxt)[:-1].reshape(length - 1, -1)
+        following = np.asarray(fields[key])[1:].reshape(length - 1, -1)
+        same = after == following
+        if after.dtype.kind == "f" and following.dtype.kind == "f":
+            same |= np.isnan(after) & np.isnan(following)
+        cut |= ~np.asarray(same, dtype=bool).all(axis=1)
+    return np.flatnonzero(cut) + 1
+
+
 def sequence_from_frame(
     cls: type[StepSequence],
     df: Any,
@@ -164,6 +230,10 @@ def sequence_from_frame(
     task: RewardTask | None,
 ) -> StepSequence:
     """See :meth:`StepSequence.from_pandas`."""
+    import pandas as pd
+
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
     if not isinstance(env_spec, EnvSpec):
         raise TypeError(f"env_spec must be a gymsamp EnvSpec, got {type(env_spec).__name__}")
     length = len(df)
@@ -220,7 +290,7 @@ def sequence_from_frame(
         "truncated", np.zeros(length, bool)
     )
     ends = np.flatnonzero(done) + 1
-    bounds = np.unique(np.concatenate([[0], ends, [length]]))
+    bounds = np.unique(np.concatenate([[0], ends, _cuts(fields, next_fields, length), [length]]))
     parts = []
     for start, stop in itertools.pairwise(bounds):
         part: dict[str, Any] = {key: value[start:stop] for key, value in fields.items()}

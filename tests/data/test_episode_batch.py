@@ -540,6 +540,10 @@ def test_from_list_errors() -> None:
     obs3 = np.zeros((3, 3))
     with pytest.raises(ValueError, match="paths must hold at least one episode"):
         EpisodeBatch.from_list(spec, [])
+    with pytest.raises(
+        TypeError, match="paths must be a list of dicts, one per episode, got a dict"
+    ):
+        EpisodeBatch.from_list(spec, _path(obs3))  # type: ignore[arg-type]
     path = _path(obs3)
     del path["step_types"]
     with pytest.raises(ValueError, match=re.escape("paths[1] is missing key 'step_types'")):

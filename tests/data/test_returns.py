@@ -989,3 +989,8 @@ def test_discounted_values_refuses_a_single_rollout_and_bad_items():
     with pytest.raises(ValueError, match=r"data_format must be one of .* got 'foo'"):
         discounted_values([ro], 0.9, "foo")
     np.testing.assert_allclose(discounted_values((ro,), 0.5, "numpy"), [1.5, 1.0])
+
+
+def test_discounted_reverse_cumsum_refuses_data_that_is_not_numbers():
+    with pytest.raises(TypeError, match=r"data must hold real numbers, got \['a', 'b'\]"):
+        discounted_reverse_cumsum(["a", "b"], 0.5)

@@ -241,6 +241,11 @@ class TestSteps:
             _ = ro[0].next_action
         with pytest.raises(IndexError):
             ro[3]
+        with pytest.raises(
+            ValueError, match=r"observations must be set to a value of shape \(3,\)"
+        ):
+            ro[0].observations = np.zeros(4)
+        assert ro.observations[0].tolist() == [0.0, 0.0, 0.0]
 
     def test_step_checks_its_index_like_indexing_does(self):
         ro = make_rollout(3, end="terminal")
@@ -373,6 +378,36 @@ class TestBatches:
         whole = list(seq.split_shuffled_batches(4, complete_rollouts=True, seed=1))
         lengths = sorted(length for b in whole for length in b.rollout_lengths.tolist())
         assert lengths == [2, 3, 5]
+
+    def test_slices_keep_their_source_step_types(self):
+        # A slice that starts mid-episode starts with a MID step, as an index list does; a
+        # recurrent learner resetting on FIRST must not reset in every mini-batch.
+        ro = StepSequence(
+            rewards=np.arange(5.0),
+            observations=np.arange(6.0),
+            actions=np.zeros(5),
+            terminated=[0, 0, 0, 0, 1],
+            truncated=[0] * 5,
+        )
+        assert ro.step_types.tolist() == [0, 1, 1, 1, 2]
+        assert ro[2:5].step_types.tolist() == [1, 1, 2]
+        assert ro[[2, 3, 4]].step_types.tolist() == [1, 1, 2]
+        assert ro[0:2].step_types.tolist() == [0, 1]
+        assert ro[2:5][0:2].step_types.tolist() == [1, 1]  # a slice of a slice
+        assert ro[2:5].get_rollout(0).step_types.tolist() == [1, 1, 2]
+        batches = [b.step_types.tolist() for b in ro.split_ordered_batches(batch_size=2)]
+        assert batches == [[0, 1], [1, 1], [2]]
+        # Joined again, the slices are the source (types and bounds alike).
+        joined = StepSequence.concat(list(ro.split_ordered_batches(batch_size=2)))
+        assert joined.step_types.tolist() == ro.step_types.tolist()
+
+    def test_concat_of_gathered_batches_keeps_their_step_types(self, parts):
+        seq = StepSequence.concat(parts)
+        batches = list(seq.split_shuffled_batches(3, seed=0))
+        joined = StepSequence.concat(batches)
+        expected = np.concatenate([b.step_types for b in batches])
+        assert joined.step_types.tolist() == expected.tolist()
+        assert sorted(joined.step_types.tolist()) == sorted(seq.step_types.tolist())
 
     def test_sample_w_next_never_crosses_a_rollout_boundary(self, parts):
         seq = StepSequence.concat(parts)

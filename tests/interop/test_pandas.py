@@ -174,3 +174,64 @@ def test_equal_obs_and_state_labels_keep_both():
     # a 2-D extra field written as actions_applied_0.. comes back as one (T, 1) field
     assert back.actions_applied.shape == rollouts[0].actions_applied.shape
     np.testing.assert_array_equal(back.actions_applied, rollouts[0].actions_applied)
+
+
+def _two_step(time: bool = True) -> StepSequence:
+    extra = {"time": [0.0, 0.05, 0.1]} if time else {}
+    return StepSequence(
+        rewards=[1.0, 2.0],
+        observations=[[0.0, 10.0], [1.0, 11.0], [2.0, 12.0]],
+        actions=[[5.0], [6.0]],
+        terminated=[0, 1],
+        truncated=[0, 0],
+        **extra,
+    )
+
+
+@pytest.mark.parametrize(
+    "obs_labels",
+    [("time", "v"), ("x", "x"), ("next_x", "x"), ("v", "truncated"), ("actions", "u")],
+)
+def test_labels_never_overwrite_other_columns(obs_labels):
+    # A label named like another column (the samplers' ``time`` field, a flag, a next_ column,
+    # a repeated label) once overwrote that column silently.
+    spec = dataclasses.replace(_box_spec(), obs_labels=obs_labels, act_labels=("u",))
+    ro = _two_step()
+    df = ro.to_pandas(spec)
+    assert len(set(df.columns)) == len(df.columns)
+    back = StepSequence.from_pandas(df, spec)
+    assert back.data_names == ro.data_names
+    for name in ro.data_names:
+        assert np.array_equal(back.get_data_values(name), ro.get_data_values(name)), name
+    assert back.terminated.tolist() == [False, True]
+    assert back.truncated.tolist() == [False, False]
+
+
+def _box_spec():
+    from gymnasium.spaces import Box
+
+    from gymsamp.data import EnvSpec
+
+    return EnvSpec(Box(-1e3, 1e3, (2,), np.float64), Box(-1e3, 1e3, (1,), np.float64))
+
+
+def test_a_rollout_cut_short_keeps_its_bounds_and_final_observation():
+    # A slice ends without a done flag: the next_ columns tell where it ended.
+    ro = _two_step(time=False)
+    first = StepSequence.concat([ro, ro])[0:1]  # one step of an episode, final obs [1, 11]
+    cat = StepSequence.concat([first, ro])
+    back = StepSequence.from_pandas(cat.to_pandas(), _box_spec())
+    assert back.rollout_bounds.tolist() == [0, 1, 3]
+    assert back.get_rollout(0).observations.tolist() == [[0.0, 10.0], [1.0, 11.0]]
+    assert back.get_rollout(1).observations.tolist() == ro.observations.tolist()
+    # A rollout continued by its own next steps (the same values) is one rollout.
+    whole = StepSequence.concat([ro[0:1], ro[1:2]])
+    assert StepSequence.from_pandas(whole.to_pandas(), _box_spec()).rollout_bounds.tolist() == [
+        0,
+        2,
+    ]
+
+
+def test_from_pandas_refuses_what_is_not_a_frame():
+    with pytest.raises(TypeError, match="df must be a pandas DataFrame, got dict"):
+        StepSequence.from_pandas({"rewards": [1.0]}, _box_spec())
