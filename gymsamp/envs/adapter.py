@@ -93,6 +93,12 @@ class SimAdapter(abc.ABC):
         """Set the full state exactly (shape already validated) and return the observation
         the env would return in that state."""
 
+    def reset_info(self) -> dict[str, Any]:
+        """The entries of the simulator's own reset info for its current state (those its
+        ``reset`` would report had it drawn this state), which replace the drawn state's once
+        an initial state is set; none by default."""
+        return {}
+
     @property
     def state_labels(self) -> tuple[str, ...] | None:
         """One name per state dimension, or None."""

@@ -103,14 +103,16 @@ def reset_with(
     seed: int | None,
     options: dict[str, Any] | None,
     what: str,
+    reset_info: Callable[[], dict[str, Any]] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """``env.reset(seed=seed, options=options)``, in which the simulator's own reset is
     followed at once by ``after_base_reset(obs)`` (e.g. setting a state), whose observation
     then passes through every wrapper of ``env``, as if the simulator had reset to it.
 
     So an observation wrapper (scaling, frame stacking, a time feature) sees the state gymsamp
-    set, not the one the seeded reset drew. The simulator's ``reset`` is shadowed for the
-    duration of the call only.
+    set, not the one the seeded reset drew; so does its info, whose entries ``reset_info()``
+    (the simulator's reset info for the state set) replaces. The simulator's ``reset`` is
+    shadowed for the duration of the call only.
 
     Raises:
         RuntimeError: A wrapper of ``env`` did not pass the reset on to the simulator
@@ -119,7 +121,8 @@ def reset_with(
     base = env.unwrapped
     if base is env:
         obs, info = env.reset(seed=seed, options=options)
-        return after_base_reset(obs), info
+        obs = after_base_reset(obs)
+        return obs, info if reset_info is None else {**info, **reset_info()}
     inner_reset = base.reset  # the simulator's, or another wrapper's hook around it
     shadowed = vars(base).get("reset")
     applied = False
@@ -128,6 +131,8 @@ def reset_with(
         nonlocal applied
         obs, info = inner_reset(*args, **kwargs)
         obs = after_base_reset(obs)
+        if reset_info is not None:
+            info = {**info, **reset_info()}
         applied = True
         return obs, info
 
@@ -404,6 +409,7 @@ class InitStateWrapper(gym.Wrapper[Any, Any, Any, Any]):
                 seed=seed,
                 options=rest,
                 what="init_state",
+                reset_info=self._adapter.reset_info,
             )
         info["init_state"] = self._adapter.get_state()
         if self.record_state:

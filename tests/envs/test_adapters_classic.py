@@ -205,6 +205,8 @@ def test_unknown_key_raises_naming_the_valid_ones(env_id: str) -> None:
         (0.0, ValueError, r"> 0, got 0.0"),
         (float("nan"), ValueError, r"> 0, got nan"),
         (np.array([0.1, 0.2]), ValueError, r"one value\), got shape \(2,\)"),
+        (True, TypeError, r"must be a finite real number > 0, got True"),
+        (np.bool_(True), TypeError, r"must be a finite real number > 0, got np.True_"),
     ],
 )
 def test_invalid_values_raise(value: Any, error: type[Exception], match: str) -> None:

@@ -384,3 +384,29 @@ def test_set_state_rejects_a_wrong_shape() -> None:
     _, adapter = _make()
     with pytest.raises(ValueError, match=r"state must have shape \(12,\)"):
         adapter.set_state(np.zeros(11))
+
+
+@pytest.mark.parametrize(
+    ("env_id", "keys"),
+    [
+        ("HalfCheetah-v5", ("x_position",)),
+        ("Hopper-v5", ("x_position", "z_distance_from_origin")),
+    ],
+)
+def test_init_state_reset_info_describes_the_state_set(env_id: str, keys: tuple[str, ...]) -> None:
+    # MujocoEnv.reset reports positions of the state it drew; with init_state they are those
+    # of the state gymsamp set, as the env itself reports them for it.
+    from gymsamp.envs.wrappers import InitStateWrapper
+
+    env = InitStateWrapper(gym.make(env_id))
+    drawn = env.reset(seed=0)[1]["init_state"]
+    state = drawn.copy()
+    state[0] = 5.0  # rootx
+    _, info = env.reset(seed=0, options={"init_state": state})
+    assert env.unwrapped.data.qpos[0] == 5.0
+    expected = env.unwrapped._get_reset_info()
+    assert expected["x_position"] == 5.0
+    for key in keys:
+        assert info[key] == expected[key], key
+    assert adapter_for(env.unwrapped).reset_info() == expected
+    env.close()

@@ -83,6 +83,8 @@ def _as_real(name: str, value: Any, rule: Rule) -> float:
     if type(value) is float or type(value) is np.float64:  # the common case, at every reset
         x = float(value)
     else:
+        if isinstance(value, (bool, np.bool_)) or getattr(value, "dtype", None) == np.bool_:
+            raise TypeError(f"{what} must be {_RULE_TEXT[rule]}, got {value!r}")
         try:
             arr = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError) as exc:

@@ -241,6 +241,11 @@ class MujocoAdapter(SimAdapter):
         env.set_state(arr[:nq], arr[nq:])
         return env._get_obs()
 
+    def reset_info(self) -> dict[str, Any]:
+        # MujocoEnv.reset reports _get_reset_info() of the state it drew (positions, distances).
+        get_reset_info = getattr(self.env, "_get_reset_info", None)
+        return dict(get_reset_info()) if callable(get_reset_info) else {}
+
     # -- labels ---------------------------------------------------------------------------
     @property
     def state_labels(self) -> tuple[str, ...] | None:
