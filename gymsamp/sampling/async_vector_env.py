@@ -12,15 +12,17 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 from gymnasium.vector import AsyncVectorEnv
 from gymnasium.vector.async_vector_env import AsyncState
 from gymnasium.vector.async_vector_env import _async_worker as _gymnasium_async_worker
-from gymnasium.vector.utils import iterate
+from gymnasium.vector.utils import create_empty_array, iterate
 
 from gymsamp.sampling.errors import LateSubEnvsError, WorkerError
 from gymsamp.sampling.queued_reset import check_env_index, reset_in_step
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.start_method import global_start_method_kept
+from gymsamp.sampling.step_outputs import real_reward, unfit_observation
 from gymsamp.sampling.sub_env_infos import PerEnvInfos
 
 
@@ -49,11 +51,25 @@ class _QueuedResetWrapper(gym.Wrapper[Any, Any, Any, Any]):
         self._queued: tuple[int | None, dict[str, Any] | None] | None = None
         self._last_obs: Any = None
         self._paused = False
+        # A row like Gymnasium's shared memory (array observations): each observation is
+        # written here first, so one that does not fit is named before Gymnasium fails on it.
+        row = create_empty_array(env.observation_space, n=1)
+        self._row = row if type(row) is np.ndarray else None
+
+    def _check_obs(self, obs: Any) -> None:
+        if obs is None:  # Gymnasium's shared memory would hold it as NaN
+            raise unfit_observation(obs, self.observation_space)
+        if self._row is not None:
+            try:
+                self._row[0] = obs
+            except (TypeError, ValueError) as err:
+                raise unfit_observation(obs, self.observation_space, err) from None
 
     def reset(self, **kwargs: Any) -> Any:
         self._queued = None
         self._paused = False
         obs, info = self.env.reset(**kwargs)
+        self._check_obs(obs)
         self._last_obs = obs
         return obs, info
 
@@ -66,6 +82,9 @@ class _QueuedResetWrapper(gym.Wrapper[Any, Any, Any, Any]):
             self._queued = (action.seed, action.options)
             action = action.action
         obs, reward, terminated, truncated, info = self.env.step(action)
+        # Checked here: the parent gathers the rewards where the sub-env is no longer known.
+        reward = real_reward(reward)
+        self._check_obs(obs)
         if (terminated or truncated) and self._queued is not None:
             (seed, options), self._queued = self._queued, None
             obs, info = reset_in_step(self.env, seed, options, obs, info)

@@ -31,6 +31,7 @@ from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.handshake import REPLY, REQUEST, Handshake
 from gymsamp.sampling.observations import is_array_space, set_sub_env
 from gymsamp.sampling.queued_reset import step_sub_env
+from gymsamp.sampling.step_outputs import real_reward, unfit_observation
 
 __all__ = [
     "LOCAL",
@@ -357,11 +358,21 @@ class BlockServer:
             obs, reward, term, trunc, info = step_sub_env(
                 env, j, actions[j], mode=mode, queued=waiting, pending=pending
             )
-            if plain:
-                view[i] = obs
-            else:
-                self.set_obs(i, obs, pairs)
-            rewards[i], terminated[i], truncated[i] = reward, term, trunc
+            try:
+                if obs is None:
+                    raise TypeError("None is no observation")
+                if plain:
+                    view[i] = obs
+                else:
+                    self.set_obs(i, obs, pairs)
+            except (TypeError, ValueError) as err:
+                raise unfit_observation(obs, env.observation_space, err) from None
+            try:
+                rewards[i] = reward
+            except (TypeError, ValueError):
+                real_reward(reward)  # raises, naming what the env returned
+                raise
+            terminated[i], truncated[i] = term, trunc
             if info:
                 infos.append((j, info))
         return self.reply(pairs, infos)
@@ -379,6 +390,8 @@ class BlockServer:
                 # Each sub-env gets its own copy of the options, as in a process of its own.
                 options = None if blob is None else pickle.loads(blob)
                 obs, info = env.reset(seed=seeds[j], options=options)
+                if obs is None:
+                    raise unfit_observation(obs, env.observation_space)
                 self.set_obs(i, obs, pairs)
                 self.terminated[i] = self.truncated[i] = False
                 if info:

@@ -19,7 +19,8 @@ class WorkerError(RuntimeError):
 
     Attributes:
         lost_env_indices: Every sub-env the failure took down where that is more than
-            ``env_index`` (a dead worker process that stepped several sub-envs), else empty.
+            ``env_index`` (a dead worker process that stepped several sub-envs, or several
+            hanging sub-envs), else empty.
         rollout_indices: The rollouts (their indices ``k`` in the collection) that the failed
             sub-envs were running or starting when they failed, set by the collection loop;
             empty where unknown.
@@ -162,8 +163,11 @@ class StepTimeoutError(WorkerError):
         if not isinstance(late, LateSubEnvsError):
             return cls(f"a sub-env did not finish its {call} within {limit}")
         indices = late.env_indices
-        return cls(
+        error = cls(
             late.describe(limit),
             env_index=indices[0] if len(indices) == 1 else None,
             worker_index=late.worker_index,
         )
+        if len(indices) > 1:  # every hanging sub-env, for the rollouts they were running
+            error.lost_env_indices = tuple(indices)
+        return error

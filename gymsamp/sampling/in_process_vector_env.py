@@ -25,6 +25,7 @@ from gymsamp.sampling.queued_reset import (
     step_sub_env,
 )
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
+from gymsamp.sampling.step_outputs import first_unreal_reward, real_reward, unfit_observation
 from gymsamp.sampling.sub_env_infos import PerEnvInfos
 
 __all__ = ["InProcessVectorEnv", "SingleEnvVector"]
@@ -111,6 +112,16 @@ class InProcessVectorEnv(PerEnvInfos, VectorEnv):
         self._paused.add(index)
         self._queued.pop(index, None)
 
+    def _put(self, i: int, obs: Any) -> None:
+        """Write sub-env ``i``'s observation into the batch, refusing one that does not fit
+        (numpy would turn a None into NaN, or fail with its own message)."""
+        if obs is None:
+            raise unfit_observation(obs, self.single_observation_space)
+        try:
+            set_sub_env(self._obs, i, obs)
+        except (TypeError, ValueError, KeyError, IndexError) as err:
+            raise unfit_observation(obs, self.single_observation_space, err) from None
+
     def _fail(self, i: int, where: str, err: Exception) -> Exception:
         if not self.tag_errors or isinstance(err, WorkerError):
             return err
@@ -153,9 +164,9 @@ class InProcessVectorEnv(PerEnvInfos, VectorEnv):
             self._pending.discard(i)
             try:
                 obs, info = self.envs[i].reset(seed=seeds[i], options=rest or None)
+                self._put(i, obs)
             except Exception as err:
                 raise self._fail(i, "reset", err) from err
-            set_sub_env(self._obs, i, obs)
             if info:
                 infos = self._add_info(infos, info, i)
         return copy_batch(self._obs), infos
@@ -180,18 +191,35 @@ class InProcessVectorEnv(PerEnvInfos, VectorEnv):
                 )
             except Exception as err:
                 raise self._fail(i, "reset" if failed_in_reset(err) else "step", err) from err
-            if array_obs:
-                batch[i] = obs
+            if array_obs and obs is not None:
+                try:
+                    batch[i] = obs
+                except (TypeError, ValueError) as err:
+                    unfit = unfit_observation(obs, self.single_observation_space, err)
+                    raise self._fail(i, "step", unfit) from err
             else:
-                set_sub_env(batch, i, obs)
+                try:
+                    self._put(i, obs)
+                except ValueError as err:
+                    raise self._fail(i, "step", err) from err
             rewards.append(reward)
             terminations.append(terminated)
             truncations.append(truncated)
             if info:  # most envs report nothing: skip Gymnasium's info batching then
                 infos = self._add_info(infos, info, i)
+        try:
+            reward_batch = _scalars("rewards", rewards, np.float64)
+        except (TypeError, ValueError) as err:
+            i = first_unreal_reward(rewards)
+            if i < 0:
+                raise
+            try:
+                real_reward(rewards[i])
+            except ValueError as bad:
+                raise self._fail(i, "step", bad) from err
         return (
             batch.copy() if array_obs else copy_batch(batch),
-            _scalars("rewards", rewards, np.float64),
+            reward_batch,
             _scalars("terminated flags", terminations, np.bool_),
             _scalars("truncated flags", truncations, np.bool_),
             infos,

@@ -9,6 +9,7 @@ from gymsamp.data import StepType
 from gymsamp.envs import CountingEnv, RandomLengthEnv
 from gymsamp.policies import IdlePolicy
 from gymsamp.sampling import ParallelRolloutSampler, Quota, RolloutJob, collect, derive_seed
+from gymsamp.sampling.errors import WorkerError
 
 MODES = [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP, AutoresetMode.DISABLED]
 # (terminate_at, truncate_at, expected length, expected last step type, last truncated flag)
@@ -144,7 +145,6 @@ def test_samplers_record_states_only_when_asked():
 
 
 def test_in_process_vector_env_masked_reset_keeps_the_others_and_names_failures():
-    from gymsamp.sampling.errors import WorkerError
     from gymsamp.sampling.in_process_vector_env import InProcessVectorEnv
 
     envs = InProcessVectorEnv([CountingEnv(terminate_at=5) for _ in range(3)])
@@ -184,7 +184,8 @@ def test_in_process_steps_accept_size_one_rewards_and_refuse_others() -> None:
     envs = InProcessVectorEnv([ArrayReward(CountingEnv(), (2,)) for _ in range(2)])
     try:
         envs.reset(seed=0)
-        with pytest.raises(ValueError, match="sub-env rewards must be scalars"):
+        with pytest.raises(WorkerError, match=r"the reward must be a real number") as info:
             envs.step(np.zeros(2, np.int64))
+        assert info.value.env_index == 0
     finally:
         envs.close()

@@ -1,6 +1,7 @@
 import multiprocessing
 import os
 import time
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -562,6 +563,35 @@ def test_a_step_timeout_names_the_hanging_sub_env(vectorization):
     assert len(children()) == before
 
 
+class _HangsInEveryRollout(CountingEnv):
+    def step(self, action):
+        time.sleep(60.0)
+        return super().step(action)
+
+
+@pytest.mark.slow
+def test_a_step_timeout_of_several_sub_envs_names_their_rollouts():
+    before = len(children())
+    with ParallelRolloutSampler(
+        _HangsInEveryRollout,
+        IDLE2,
+        2,
+        min_rollouts=2,
+        seed=0,
+        vectorization="async",
+        step_timeout=0.5,
+        show_progress_bar=False,
+    ) as sampler:
+        with pytest.raises(StepTimeoutError) as info:
+            sampler.sample()
+        assert (
+            str(info.value) == "sub-envs 0, 1 did not finish their step within step_timeout=0.5 s"
+        )
+        assert info.value.lost_env_indices == (0, 1)
+        assert info.value.rollout_indices == (0, 1)
+    assert len(children()) == before
+
+
 class _FailsFromStateHundred(CountingEnv):
     """Raises in a step whose count reaches 100: a rollout started at init state 99 fails."""
 
@@ -644,6 +674,59 @@ def test_a_dead_batched_worker_in_a_surplus_min_steps_rollout_does_not_fail_the_
             sampler.sample(init_states=[_OK, _FAILS, _OK, _OK])
         assert 1 in info.value.rollout_indices
         assert len(info.value.lost_env_indices) > 1
+
+
+class _BadOutputFromStateHundred(CountingEnv):
+    """Returns an output that fits no batch once the count reaches 100 (``what``: a None or
+    wrong-shaped observation, or a reward that is no number)."""
+
+    def __init__(self, what: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.what = what
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        if obs[0] >= 100:
+            if self.what == "none":
+                obs = None
+            elif self.what == "shape":
+                obs = np.zeros(3, np.float32)
+            else:
+                reward = "x"
+        return obs, reward, terminated, truncated, info
+
+
+_BAD_OUTPUT_MESSAGES = {
+    "none": r"the observation must fit the observation space Box\(.*\), got None",
+    "shape": r"the observation must fit the observation space Box\(.*\), got array\(\[0., 0.",
+    "reward": r"the reward must be a real number, got 'x'",
+}
+
+
+@pytest.mark.parametrize("what", ["none", "shape", "reward"])
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
+def test_an_output_that_fits_no_batch_is_the_sub_envs_error(what, vectorization):
+    # Written into the batch, such output once failed inside gymsamp with numpy's message (a
+    # bare ValueError, no sub-env; a None observation became NaN), and a surplus rollout's
+    # then failed a min_steps call for some worker counts only (DESIGN §4, §7).
+    env = lambda: _BadOutputFromStateHundred(what, terminate_at=5)  # noqa: E731
+    with ParallelRolloutSampler(
+        env,
+        IdlePolicy(gym.spaces.Discrete(2)),
+        4,
+        min_steps=10,
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    ) as sampler:
+        rollouts = sampler.sample(init_states=[_OK, _OK, _FAILS, _FAILS])
+        assert [ro.rollout_info["rollout_index"] for ro in rollouts] == [0, 1]
+        with pytest.raises(WorkerError, match=_BAD_OUTPUT_MESSAGES[what]) as info:
+            sampler.sample(init_states=[_OK, _FAILS, _OK, _OK])
+        assert info.value.env_index == 1
+        assert info.value.rollout_indices == (1,)
+    with pytest.raises(ValueError, match=_BAD_OUTPUT_MESSAGES[what]):
+        rollout(env, IdlePolicy(gym.spaces.Discrete(2)), reset_kwargs={"init_state": _FAILS})
 
 
 class _NanFromStateHundred(CountingEnv):
