@@ -51,7 +51,7 @@ def report(name: str, rollouts: list[StepSequence]) -> tuple[float, float, float
         # the bootstrap distribution degenerate: the interval is [mean, mean], printed as such.
         warnings.simplefilter("ignore", DegenerateBootstrapWarning)
         mean, lo, up = bootstrap_ci(returns, np.mean, 5000, 0.05, 2, seed=0)
-        lower = bootstrap_ci(returns, np.mean, 5000, 0.05, ci_sides=1, seed=0).ci_lo
+        lower = bootstrap_ci(returns, np.mean, 5000, 0.05, ci_sides=1, seed=0, bound="lower").ci_lo
     print(
         f"{name:>13}: {len(returns)} episodes, mean return {mean:.1f}, "
         f"95% CI [{lo:.1f}, {up:.1f}], 95% lower bound {lower:.1f}"

@@ -11,7 +11,7 @@ import inspect
 import numbers
 import warnings
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -214,6 +214,8 @@ def bootstrap_ci(
     bias_correction: bool = False,
     studentized: bool = False,
     seed: int | np.random.Generator | None = None,
+    *,
+    bound: Literal["upper", "lower"] | None = None,
 ) -> BootstrapResult:
     """Nonparametric bootstrap confidence interval of a statistic.
 
@@ -235,18 +237,21 @@ def bootstrap_ci(
       the data) and ``se_b`` (of every resample) are jackknife estimates, generic in
       ``stat_fcn`` but costing ``n`` extra evaluations per resample, and only reliable for smooth
       statistics (mean, variance, ...; not the median or other quantiles).
-    * ``ci_sides=1``: a one-sided lower confidence bound at level ``1 - alpha``,
+    * ``ci_sides=1``: a one-sided confidence bound at level ``1 - alpha``; by default the
+      upper one, as pyrado's: ``ci_lo = -inf`` and ``ci_up = stat - q_{alpha}(pivot) * scale``
+      (scipy's ``alternative="less"``); with ``bound="lower"`` the lower one,
       ``ci_lo = stat - q_{1-alpha}(pivot) * scale`` and ``ci_up = inf`` (scipy's
-      ``alternative="greater"``). For an upper bound negate the statistic.
+      ``alternative="greater"``: "the mean return is at least ``ci_lo``").
 
     The interval does not depend on ``bias_correction``; only the returned statistic does.
 
     Degenerate cases emit a :class:`DegenerateBootstrapWarning` (a :class:`RuntimeWarning`):
     a column whose bootstrap replicates are all equal (e.g. constant data) gets the interval
-    ``[stat, stat]`` (``[stat, inf)`` one-sided); for ``studentized=True`` a column whose
-    jackknife standard error is zero collapses the same way, and resamples with a zero standard
-    error are left out of the pivot quantiles (a column left with none collapses). Resamples on
-    which ``stat_fcn`` is not finite are left out of the quantiles and the bias, with a warning.
+    ``[stat, stat]`` (one-sided ``(-inf, stat]`` or ``[stat, inf)``); for ``studentized=True``
+    a column whose jackknife standard error is zero collapses the same way, and resamples with a
+    zero standard error are left out of the pivot quantiles (a column left with none collapses).
+    Resamples on which ``stat_fcn`` is not finite are left out of the quantiles and the bias,
+    with a warning.
 
     Args:
         data: Samples, 1-D of shape ``(n,)`` or 2-D of shape ``(n, d)`` (one statistic per
@@ -255,11 +260,13 @@ def bootstrap_ci(
             like ``np.mean`` or ``np.median``.
         num_reps: Number of bootstrap resamples, an int >= 1.
         alpha: Significance level in (0, 1); the confidence level is ``1 - alpha``.
-        ci_sides: 2 for a two-sided interval, 1 for a one-sided lower bound.
+        ci_sides: 2 for a two-sided interval, 1 for a one-sided bound (see ``bound``).
         bias_correction: If True, return ``stat - (mean(stat_b) - stat)`` as the statistic.
         studentized: If True, use the percentile-t interval instead of the basic one.
         seed: An int >= 0, a :class:`numpy.random.Generator` (advanced in place) or None for
             fresh OS entropy. The global numpy RNG is never used.
+        bound: With ``ci_sides=1``, ``"upper"`` (the default, pyrado's) or ``"lower"``; must be
+            None with ``ci_sides=2``.
 
     Returns:
         ``BootstrapResult(statistic, ci_lo, ci_up)``, a NamedTuple that unpacks as a 3-tuple.
@@ -281,6 +288,9 @@ def bootstrap_ci(
         >>> stat, bool(lo < stat < up), bool(6.0 < lo < 9.5 < up < 13.0)
         (9.5, True, True)
         >>> res = bootstrap_ci(x, np.mean, 2000, 0.05, ci_sides=1, seed=0)
+        >>> res.ci_lo, bool(stat < res.ci_up < up)
+        (-inf, True)
+        >>> res = bootstrap_ci(x, np.mean, 2000, 0.05, ci_sides=1, seed=0, bound="lower")
         >>> bool(lo < res.ci_lo < stat), res.ci_up
         (True, inf)
         >>> res = bootstrap_ci(np.c_[x, 2 * x], np.mean, 2000, 0.05, 2, studentized=True, seed=0)
@@ -290,6 +300,13 @@ def bootstrap_ci(
     data_f, stat, rng = _validate(
         data, stat_fcn, num_reps, alpha, ci_sides, bias_correction, studentized, seed
     )
+    if ci_sides == 2 and bound is not None:
+        raise ValueError(
+            f"bound must be None with ci_sides=2 (a two-sided interval), got {bound!r}"
+        )
+    if ci_sides == 1 and bound not in (None, "upper", "lower"):
+        raise ValueError(f"bound must be 'upper', 'lower' or None, got {bound!r}")
+    lower = bound == "lower"
     n, cols = data_f.shape[0], data_f.shape[1:]
     idx = rng.integers(0, n, size=(num_reps, n))
 
@@ -338,14 +355,20 @@ def bootstrap_ci(
             stacklevel=2,
         )
 
-    tail = alpha / 2 if ci_sides == 2 else alpha
-    levels = [1.0 - tail, tail] if ci_sides == 2 else [1.0 - tail]
+    # Two-sided: both tails; one-sided: the one level of the bound asked for.
+    one_sided = [1.0 - alpha] if lower else [alpha]
+    levels = [1.0 - alpha / 2, alpha / 2] if ci_sides == 2 else one_sided
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # All-NaN columns: see ``flat``
         quantiles = np.nanquantile(pivots, levels, axis=0)
-    quantiles = np.where(flat, 0.0, quantiles)
-    ci_lo = stat - quantiles[0] * scale
-    ci_up = stat - quantiles[1] * scale if ci_sides == 2 else np.full_like(stat, np.inf)
+    bounds = stat - np.where(flat, 0.0, quantiles) * scale
+    infinite = np.full_like(stat, np.inf)
+    if ci_sides == 2:
+        ci_lo, ci_up = bounds[0], bounds[1]
+    elif lower:
+        ci_lo, ci_up = bounds[0], infinite
+    else:
+        ci_lo, ci_up = -infinite, bounds[0]
 
     statistic = stat - bias if bias_correction else stat
     if data_f.ndim == 1:

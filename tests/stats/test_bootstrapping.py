@@ -52,11 +52,14 @@ def test_reflected_basic_interval_matches_scipy_percentile(skewed, stat_fcn):
     assert abs((2 * stat - up) - lo) > 2 * tol
 
 
-@pytest.mark.parametrize(("ci_sides", "alternative"), [(2, "two-sided"), (1, "greater")])
-def test_basic_equals_scipy_with_the_same_resamples(skewed, ci_sides, alternative):
+@pytest.mark.parametrize(
+    ("ci_sides", "bound", "alternative"),
+    [(2, None, "two-sided"), (1, None, "less"), (1, "upper", "less"), (1, "lower", "greater")],
+)
+def test_basic_equals_scipy_with_the_same_resamples(skewed, ci_sides, bound, alternative):
     # scipy draws its resamples as rng.integers(0, n, (n_resamples, n)), exactly like
     # bootstrap_ci, so with the same seed the two must agree to rounding.
-    _, lo, up = bootstrap_ci(skewed, np.median, 5000, 0.1, ci_sides, seed=7)
+    _, lo, up = bootstrap_ci(skewed, np.median, 5000, 0.1, ci_sides, seed=7, bound=bound)
     ref = scipy.stats.bootstrap(
         (skewed,), np.median, n_resamples=5000, method="basic", confidence_level=0.9,
         alternative=alternative, rng=7,
@@ -65,25 +68,47 @@ def test_basic_equals_scipy_with_the_same_resamples(skewed, ci_sides, alternativ
     assert up == pytest.approx(ref.confidence_interval.high, rel=1e-12)
 
 
-def test_one_sided_is_the_lower_bound_at_level_one_minus_alpha(skewed):
+def test_one_sided_is_pyrados_upper_bound_or_the_lower_one(skewed):
+    # pyrado's ci_sides=1 is the upper bound (-inf, stat - q_alpha(delta)); bound="lower"
+    # gives [stat - q_{1-alpha}(delta), inf).
     stat, lo1, up1 = bootstrap_ci(skewed, np.mean, 3000, 0.05, 1, seed=5)
-    _, lo2, _ = bootstrap_ci(skewed, np.mean, 3000, 0.10, 2, seed=5)
-    assert up1 == np.inf
-    assert lo1 == lo2  # the one-sided alpha tail is the two-sided 2*alpha lower tail
+    _, lo_lower, up_lower = bootstrap_ci(skewed, np.mean, 3000, 0.05, 1, seed=5, bound="lower")
+    _, lo2, up2 = bootstrap_ci(skewed, np.mean, 3000, 0.10, 2, seed=5)
+    assert lo1 == -np.inf
+    assert up_lower == np.inf
+    # The one-sided alpha tails are the two-sided 2*alpha interval's ends.
+    assert up1 == up2
+    assert lo_lower == lo2
     delta = np.mean(skewed[_indices(5, 3000, skewed.size)], axis=1) - stat
-    assert lo1 == pytest.approx(stat - np.quantile(delta, 0.95), rel=1e-12)
+    assert up1 == pytest.approx(stat - np.quantile(delta, 0.05), rel=1e-12)
+    assert lo_lower == pytest.approx(stat - np.quantile(delta, 0.95), rel=1e-12)
+    assert bootstrap_ci(skewed, np.mean, 3000, 0.05, 1, seed=5, bound="upper") == (stat, lo1, up1)
+
+
+@pytest.mark.parametrize(
+    ("ci_sides", "bound", "match"),
+    [
+        (2, "upper", r"bound must be None with ci_sides=2 \(a two-sided interval\), got 'upper'"),
+        (1, "both", r"bound must be 'upper', 'lower' or None, got 'both'"),
+    ],
+)
+def test_bound_is_checked(ci_sides, bound, match):
+    with pytest.raises(ValueError, match=match):
+        bootstrap_ci(np.arange(10.0), np.mean, 10, 0.05, ci_sides, seed=0, bound=bound)
 
 
 # --- coverage ----------------------------------------------------------------------------------
 
 
-def _coverage(ci_sides: int, studentized: bool, num_exp: int, num_reps: int) -> float:
+def _coverage(
+    ci_sides: int, studentized: bool, num_exp: int, num_reps: int, bound: str | None = None
+) -> float:
     rng = np.random.default_rng(2024)
     mu, hits = 1.0, 0
     for _ in range(num_exp):
         x = rng.normal(mu, 2.0, size=40)
         _, lo, up = bootstrap_ci(
-            x, np.mean, num_reps, 0.05, ci_sides, studentized=studentized, seed=rng
+            x, np.mean, num_reps, 0.05, ci_sides, studentized=studentized, seed=rng, bound=bound
         )
         hits += lo <= mu <= up
     return hits / num_exp
@@ -97,8 +122,9 @@ def test_coverage_of_two_sided_basic_interval():
     assert 0.90 <= _coverage(2, False, 800, 1000) <= 0.98
 
 
-def test_coverage_of_one_sided_lower_bound():
-    assert 0.90 <= _coverage(1, False, 800, 1000) <= 0.98
+@pytest.mark.parametrize("bound", ["upper", "lower"])
+def test_coverage_of_one_sided_bounds(bound):
+    assert 0.90 <= _coverage(1, False, 800, 1000, bound) <= 0.98
 
 
 def test_coverage_of_studentized_interval():
@@ -121,11 +147,11 @@ def test_studentized_matches_closed_form_for_the_mean(skewed, ci_sides):
     t = (res.mean(axis=1) - skewed.mean()) / (np.std(res, axis=1, ddof=1) / np.sqrt(n))
     tail = alpha / 2 if ci_sides == 2 else alpha
     assert stat == skewed.mean()
-    assert lo == pytest.approx(skewed.mean() - np.quantile(t, 1 - tail) * se, rel=1e-10)
+    assert up == pytest.approx(skewed.mean() - np.quantile(t, tail) * se, rel=1e-10)
     if ci_sides == 2:
-        assert up == pytest.approx(skewed.mean() - np.quantile(t, tail) * se, rel=1e-10)
-    else:
-        assert up == np.inf
+        assert lo == pytest.approx(skewed.mean() - np.quantile(t, 1 - tail) * se, rel=1e-10)
+    else:  # pyrado's upper bound
+        assert lo == -np.inf
 
 
 def test_studentized_differs_from_basic_but_contains_estimate(skewed):
@@ -247,7 +273,7 @@ def test_chunking_does_not_change_results(monkeypatch, studentized):
 def test_constant_data_collapses_with_warning(studentized, ci_sides):
     with pytest.warns(DegenerateBootstrapWarning, match=r"column\(s\) \[0\] is degenerate"):
         res = bootstrap_ci(np.full(10, 3.5), np.mean, 200, 0.05, ci_sides, True, studentized, 0)
-    assert res == (3.5, 3.5, 3.5 if ci_sides == 2 else np.inf)
+    assert res == (3.5, 3.5 if ci_sides == 2 else -np.inf, 3.5)
     assert issubclass(DegenerateBootstrapWarning, RuntimeWarning)
 
 
