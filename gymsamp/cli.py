@@ -208,12 +208,13 @@ def _run_sampling(args: argparse.Namespace, info: EnvInfo, plan: _Plan) -> int:
         settings=plan.settings,
         env_id=info.env_id,
     )
-    print(summary.format())
+    # The files first: a reader that closes the pipe early (``| head``) must not cost them.
+    written = []
     if args.out:
         path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)
         save_rollouts(path, rollouts, compress=True)
-        print(f"wrote {path} ({_count(len(rollouts), 'rollout')})")
+        written.append(f"wrote {path} ({_count(len(rollouts), 'rollout')})")
     if args.plot:
         path = _save_plot(
             rollouts,
@@ -224,7 +225,10 @@ def _run_sampling(args: argparse.Namespace, info: EnvInfo, plan: _Plan) -> int:
             grid=plan.grid_names or None,
             field="states" if args.record_states else "observations",
         )
-        print(f"wrote {path}")
+        written.append(f"wrote {path}")
+    print(summary.format())
+    for line in written:
+        print(line)
     print(summary.result_line(), flush=True)
     return 0
 

@@ -170,8 +170,7 @@ class Summary:
         ]
         eps = _percent(self.epsilon)
         if self.cvar is None:
-            needed = next(n for n in range(1, 10**9) if round(n * self.epsilon) >= 1)
-            cvar = f"n/a (needs at least {needed} rollouts)"
+            cvar = f"n/a (needs at least {min_rollouts_for_cvar(self.epsilon)} rollouts)"
         else:
             worst = "return" if self.cvar_count == 1 else f"{self.cvar_count} returns"
             cvar = f"{format_number(self.cvar)}   mean of the worst {worst}"
@@ -258,6 +257,20 @@ class Summary:
             ],
             "params_at_nominal": self.params_at_nominal,
         }
+
+
+def min_rollouts_for_cvar(epsilon: float) -> int:
+    """The fewest rollouts whose CVaR at ``epsilon`` is defined (``round(n * epsilon) >= 1``,
+    as ``select_cvar`` counts the worst rollouts), computed, not searched (any ``epsilon``).
+
+    Example:
+        >>> min_rollouts_for_cvar(0.1), min_rollouts_for_cvar(0.25), min_rollouts_for_cvar(1e-10)
+        (6, 3, 5000000001)
+    """
+    n = max(1, math.floor(0.5 / epsilon) - 2)  # round() halves to even: step to the first
+    while round(n * epsilon) < 1:
+        n += 1
+    return n
 
 
 def _percent(fraction: float) -> str:

@@ -754,3 +754,21 @@ def test_a_module_attribute_that_is_no_policy_is_explained(capsys, attr, got):
     assert f"--policy '{attr}': the attribute must be a policy" in err
     assert "or a factory taking the env spec" in err
     assert re.search(got, err), err
+
+
+def test_files_are_written_even_when_the_reader_closes_the_pipe(tmp_path):
+    # The summary went first: a closed pipe (| head -1) ended the command before --out.
+    out = tmp_path / "r.npz"
+    gymsamp = [sys.executable, "-m", "gymsamp"]
+    command = [*gymsamp, "sample", "gymsamp/Counting-v0", "--min-rollouts", "2", "--seed", "1"]
+    proc = subprocess.Popen(
+        [*command, "--max-steps", "3", "--quiet", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader is gone
+    proc.wait(timeout=120)
+    assert out.exists()
+    assert len(load_rollouts(out)) == 2

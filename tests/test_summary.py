@@ -12,7 +12,7 @@ from gymsamp.data import StepSequence
 from gymsamp.envs import param_grid
 from gymsamp.sampling import select_cvar
 from gymsamp.stats import bootstrap_ci
-from gymsamp.summary import format_number, grid_param_names, summarize
+from gymsamp.summary import format_number, grid_param_names, min_rollouts_for_cvar, summarize
 
 
 def rollout(ret, *, length=1, truncated=False, domain_param=None, env_id="Toy-v0"):
@@ -134,3 +134,17 @@ def test_to_dict_is_json_ready_and_format_number():
         "inf",
         "n/a",
     ]
+
+
+@pytest.mark.parametrize("epsilon", [1.0, 0.5, 0.3, 0.25, 0.1, 0.05, 1 / 3, 0.013, 1e-3])
+def test_min_rollouts_for_cvar_is_the_first_count_select_cvar_takes(epsilon):
+    needed = min_rollouts_for_cvar(epsilon)
+    assert round(needed * epsilon) >= 1
+    assert all(round(n * epsilon) < 1 for n in range(1, needed))  # a plain search agrees
+
+
+def test_min_rollouts_for_cvar_of_a_tiny_epsilon_is_computed_at_once():
+    # A search counted up to it (minutes, then StopIteration past 10**9).
+    assert min_rollouts_for_cvar(1e-10) == 5_000_000_001
+    text = summarize([rollout(4.0)], epsilon=1e-10).format()
+    assert "n/a (needs at least 5000000001 rollouts)" in text
