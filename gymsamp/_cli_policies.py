@@ -229,6 +229,29 @@ def _load_torch_file(path: str) -> tuple[Any, str]:
         raise CliError(f"--policy {path!r} is not a readable {kind} ({cause}); {hint}") from None
 
 
+def _check_any_batch_size(module: Any, kind: str, path: str, env_spec: Any) -> None:
+    """Refuse a torch.export program exported for one batch size (it fails with a guard
+    error at any other number of sub-envs, deep inside the sampling run)."""
+    shape = getattr(env_spec.observation_space, "shape", None)
+    if not kind.startswith("torch.export") or shape is None:
+        return
+    import torch
+
+    for batch in (1, 3):  # torch.export specializes a fixed batch size to what it was traced at
+        try:
+            with torch.no_grad():
+                module(torch.zeros((batch, *shape), dtype=torch.float32))
+        except Exception as err:  # a module may fail on zeros for reasons of its own
+            if "Guard failed" in str(err):
+                raise CliError(
+                    f"--policy {path!r} must accept any batch size (one row per sub-env), got "
+                    f"a program exported for a fixed one ({one_line(err)}); export it with a "
+                    "dynamic batch dimension: torch.export.export(module, (obs,), "
+                    "dynamic_shapes=({0: torch.export.Dim('batch')},))"
+                ) from None
+            return
+
+
 def load_policy(
     text: str,
     env_spec: Any,
@@ -293,7 +316,9 @@ def load_policy(
     if Path(text).is_file():
         if weights is not None:
             raise CliError("--weights goes with --policy module:attr, not a torch model file", 2)
-        return _load_torch_file(text)
+        module, name = _load_torch_file(text)
+        _check_any_batch_size(module, name, text, env_spec)
+        return module, name
     module_name, sep, attr = text.partition(":")
     if sep and module_name and attr:
         policy = _instantiate(_import_attr(text), env_spec, text)

@@ -364,6 +364,14 @@ def test_torch_policies_torchscript_and_state_dict_but_never_pickle(capsys, tmp_
     assert f"policy torch.export program {exported}" in out
     assert table_value(out, "return min / max") == "500 / 500"
 
+    fixed = tmp_path / "fixed.pt2"  # exported for a batch of 2 only: refused before sampling
+    torch.export.save(torch.export.export(net, (torch.zeros(2, 4),)), fixed)
+    code, out, err = run(capsys, "sample", *common, "--policy", fixed)
+    assert code == 1
+    assert f"--policy {str(fixed)!r} must accept any batch size" in err
+    assert "Dim('batch')" in err
+    assert "Traceback" not in err
+
     code, out, _ = run(
         capsys, "sample", *common, "--policy", f"{policy_file}:Net", "--weights", weights
     )
