@@ -199,6 +199,8 @@ def _run_sampling(args: argparse.Namespace, info: EnvInfo, plan: _Plan) -> int:
             sampler.set_min_count(min_rollouts=len(points) - done)
             rollouts += sampler.sample(init_states=init_states, domain_params=points[done:])
         seconds = time.perf_counter() - start
+    for ro in rollouts if plan.grid_names else ():  # saved with them: plots find the grid
+        ro.rollout_info["grid"] = list(plan.grid_names)
     summary = summarize(
         rollouts,
         epsilon=plan.epsilon,

@@ -344,13 +344,23 @@ def domain_param_values(rollouts: Sequence[StepSequence]) -> dict[str, np.ndarra
     return values
 
 
+def _recorded_grid(info: Any) -> tuple[str, ...]:
+    """The parameter names of ``info["grid"]`` (a list of strs), or ``()``."""
+    names = info.get("grid") if isinstance(info, Mapping) else None
+    if isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names):
+        return tuple(names)
+    return ()
+
+
 def grid_param_names(rollouts: StepSequence | Iterable[StepSequence]) -> list[str]:
     """The domain parameters the rollouts vary on a grid, or ``[]`` if they do not.
 
-    Two parameters form a grid when every combination of their distinct values occurs (each
-    with at least 2 values); one parameter when it is the only one that varies and its values
-    repeat (several rollouts per value). Randomized parameters take a new value in every
-    rollout, so they are not mistaken for a grid.
+    A grid recorded in every rollout's ``rollout_info["grid"]`` (``gymsamp sample --grid``
+    records its parameter names there) is that grid. Otherwise two parameters form a grid when
+    every combination of their distinct values occurs (each with at least 2 values); one
+    parameter when it is the only one that varies and its values repeat (several rollouts per
+    value). Randomized parameters take a new value in every rollout, so they are not mistaken
+    for a grid.
 
     Example:
         >>> from gymsamp.envs import param_grid
@@ -362,6 +372,11 @@ def grid_param_names(rollouts: StepSequence | Iterable[StepSequence]) -> list[st
     """
     rollouts = as_rollout_list(rollouts)
     columns = domain_param_values(rollouts)
+    recorded = {_recorded_grid(ro.rollout_info) for ro in rollouts}
+    if len(recorded) == 1:
+        names = next(iter(recorded))
+        if names and all(name in columns for name in names):
+            return list(names)
     varying = {name: col for name, col in columns.items() if len(np.unique(col)) > 1}
     if len(varying) == 1:
         name, col = next(iter(varying.items()))

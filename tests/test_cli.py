@@ -188,6 +188,24 @@ def test_sample_grid_runs_every_point_and_plots_a_heatmap(capsys, tmp_path):
     assert_png(png)
 
 
+def test_a_one_parameter_grid_is_found_again_in_the_saved_file(capsys, tmp_path):
+    # One rollout per value looks like randomization by the values alone: the file records it.
+    out_file, png = tmp_path / "g1.npz", tmp_path / "again.png"
+    code, _, err = run(
+        capsys, "sample", "CartPole-v1", "--policy", "balance", "--seed", 0,
+        "--grid", "length=0.1,0.3,0.5", "--out", out_file, "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    rollouts = load_rollouts(out_file)
+    assert [ro.rollout_info["grid"] for ro in rollouts] == [["length"]] * 3
+    code, out, err = run(capsys, "info", out_file)
+    assert code == 0, err
+    assert "grid     0.1 .. 0.5 (3 values)" in out
+    code, _, err = run(capsys, "plot", out_file, "-o", png, "--kind", "grid")
+    assert code == 0, err
+    assert_png(png)
+
+
 def test_a_grid_with_min_steps_gives_every_point_the_same_number_of_rollouts(capsys, tmp_path):
     out_file = tmp_path / "g.npz"
     code, out, _ = run(

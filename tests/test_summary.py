@@ -148,3 +148,13 @@ def test_min_rollouts_for_cvar_of_a_tiny_epsilon_is_computed_at_once():
     assert min_rollouts_for_cvar(1e-10) == 5_000_000_001
     text = summarize([rollout(4.0)], epsilon=1e-10).format()
     assert "n/a (needs at least 5000000001 rollouts)" in text
+
+
+def test_a_recorded_grid_is_the_grid_even_with_one_rollout_per_value():
+    ros = [rollout(1.0, domain_param={"m": m, "l": 0.5}) for m in (1.0, 2.0, 3.0)]
+    assert grid_param_names(ros) == []  # by the values alone: randomized, perhaps
+    for ro in ros:
+        ro.rollout_info["grid"] = ["m"]
+    assert grid_param_names(ros) == ["m"]
+    ros[0].rollout_info["grid"] = ["x"]  # rollouts that disagree record no grid
+    assert grid_param_names(ros) == []
