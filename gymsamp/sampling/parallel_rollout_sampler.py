@@ -419,16 +419,14 @@ class ParallelRolloutSampler(SamplerBase):
             desc=f"Sampling ({where})",
         ) as bar:
             counts = {"rollouts": 0, "steps": 0}
-            last_postfix = [0.0]
 
             def show(ro: StepSequence) -> None:
                 counts["rollouts"] += 1
                 counts["steps"] += ro.length
-                # Formatting the postfix costs more than a cheap env's episode: not every time.
-                # Set before the update, whose redraw then shows the counts it is shown with.
-                now = time.monotonic()
-                if now - last_postfix[0] >= bar.mininterval:
-                    last_postfix[0] = now
+                # Formatting the postfix costs more than a cheap env's episode: only before an
+                # update that redraws (tqdm's own rule, on its clock), so the redraw shows the
+                # counts of the bar it draws.
+                if time.time() - bar.last_print_t >= bar.mininterval:
                     bar.set_postfix(counts, refresh=False)
                 bar.update(ro.length if unit == "steps" else 1)
 
