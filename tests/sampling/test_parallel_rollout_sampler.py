@@ -703,14 +703,11 @@ _BAD_OUTPUT_MESSAGES = {
 }
 
 
-@pytest.mark.parametrize("what", ["none", "shape", "reward"])
-@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
-def test_an_output_that_fits_no_batch_is_the_sub_envs_error(what, vectorization):
-    # Written into the batch, such output once failed inside gymsamp with numpy's message (a
-    # bare ValueError, no sub-env; a None observation became NaN), and a surplus rollout's
-    # then failed a min_steps call for some worker counts only (DESIGN §4, §7).
-    env = lambda: _BadOutputFromStateHundred(what, terminate_at=5)  # noqa: E731
-    with ParallelRolloutSampler(
+def _surplus_sampler(env, vectorization):
+    """A min_steps=10 sampler of 4 sub-envs whose first call, on 5-step rollouts at init
+    states [ok, ok, failing, failing], must return rollouts 0 and 1 despite the failing
+    surplus ones (DESIGN §4); the caller then checks a failure the result needs."""
+    sampler = ParallelRolloutSampler(
         env,
         IdlePolicy(gym.spaces.Discrete(2)),
         4,
@@ -718,9 +715,24 @@ def test_an_output_that_fits_no_batch_is_the_sub_envs_error(what, vectorization)
         seed=0,
         vectorization=vectorization,
         show_progress_bar=False,
-    ) as sampler:
+    )
+    try:
         rollouts = sampler.sample(init_states=[_OK, _OK, _FAILS, _FAILS])
         assert [ro.rollout_info["rollout_index"] for ro in rollouts] == [0, 1]
+    except BaseException:
+        sampler.close()
+        raise
+    return sampler
+
+
+@pytest.mark.parametrize("what", ["none", "shape", "reward"])
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
+def test_an_output_that_fits_no_batch_is_the_sub_envs_error(what, vectorization):
+    # Written into the batch, such output once failed inside gymsamp with numpy's message (a
+    # bare ValueError, no sub-env; a None observation became NaN), and a surplus rollout's
+    # then failed a min_steps call for some worker counts only (DESIGN §4, §7).
+    env = lambda: _BadOutputFromStateHundred(what, terminate_at=5)  # noqa: E731
+    with _surplus_sampler(env, vectorization) as sampler:
         with pytest.raises(WorkerError, match=_BAD_OUTPUT_MESSAGES[what]) as info:
             sampler.sample(init_states=[_OK, _FAILS, _OK, _OK])
         assert info.value.env_index == 1
@@ -742,17 +754,7 @@ def test_non_finite_observations_of_a_surplus_min_steps_rollout_do_not_fail_the_
     vectorization,
 ):
     env = lambda: _NanFromStateHundred(terminate_at=5)  # noqa: E731
-    with ParallelRolloutSampler(
-        env,
-        IdlePolicy(gym.spaces.Discrete(2)),
-        4,
-        min_steps=10,
-        seed=0,
-        vectorization=vectorization,
-        show_progress_bar=False,
-    ) as sampler:
-        rollouts = sampler.sample(init_states=[_OK, _OK, _FAILS, _FAILS])
-        assert [ro.rollout_info["rollout_index"] for ro in rollouts] == [0, 1]
+    with _surplus_sampler(env, vectorization) as sampler:
         with pytest.raises(ValueError, match="observations must be finite") as info:
             sampler.sample(init_states=[_OK, _FAILS, _OK, _OK])
         assert info.value.rollout_indices == (1,)
