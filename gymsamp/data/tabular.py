@@ -75,14 +75,13 @@ def sequence_to_frame(seq: StepSequence, env_spec: EnvSpec | None) -> Any:
         width = int(np.prod(array.shape[1:], dtype=np.int64))
         labels = getattr(env_spec, _LABELS[path], None) if path in _LABELS else None
         if labels is not None and len(labels) == width:
-            labeled.append((path, tuple(labels), nxt_array is not None))
+            labeled.append((path, tuple(labels), array, nxt_array is not None))
             continue
         names[path] = _plain_names(path, array)
         taken.update(names[path])
         if nxt_array is not None:
             taken.update(f"next_{c}" for c in names[path])
-    for path, labels, has_next in labeled:
-        array = next(a for p, a, _ in leaves if p == path)
+    for path, labels, array, has_next in labeled:
         cols = _labeled_names(path, labels, taken, has_next) or _plain_names(path, array)
         names[path] = cols
         taken.update(cols)

@@ -358,9 +358,9 @@ class BlockServer:
             obs, reward, term, trunc, info = step_sub_env(
                 env, j, actions[j], mode=mode, queued=waiting, pending=pending
             )
+            if obs is None:  # numpy would store it as NaN
+                raise unfit_observation(obs, env.observation_space)
             try:
-                if obs is None:
-                    raise TypeError("None is no observation")
                 if plain:
                     view[i] = obs
                 else:

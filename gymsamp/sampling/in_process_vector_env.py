@@ -25,7 +25,7 @@ from gymsamp.sampling.queued_reset import (
     step_sub_env,
 )
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
-from gymsamp.sampling.step_outputs import first_unreal_reward, real_reward, unfit_observation
+from gymsamp.sampling.step_outputs import real_reward, unfit_observation
 from gymsamp.sampling.sub_env_infos import PerEnvInfos
 
 __all__ = ["InProcessVectorEnv", "SingleEnvVector"]
@@ -210,13 +210,12 @@ class InProcessVectorEnv(PerEnvInfos, VectorEnv):
         try:
             reward_batch = _scalars("rewards", rewards, np.float64)
         except (TypeError, ValueError) as err:
-            i = first_unreal_reward(rewards)
-            if i < 0:
-                raise
-            try:
-                real_reward(rewards[i])
-            except ValueError as bad:
-                raise self._fail(i, "step", bad) from err
+            for i, reward in enumerate(rewards):  # name the sub-env whose reward it is
+                try:
+                    real_reward(reward)
+                except ValueError as bad:
+                    raise self._fail(i, "step", bad) from err
+            raise
         return (
             batch.copy() if array_obs else copy_batch(batch),
             reward_batch,

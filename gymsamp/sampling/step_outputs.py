@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["first_unreal_reward", "real_reward", "unfit_observation"]
+__all__ = ["real_reward", "unfit_observation"]
 
 
 def unfit_observation(obs: Any, space: Any, err: BaseException | None = None) -> ValueError:
@@ -54,8 +54,3 @@ def real_reward(reward: Any) -> Any:
     if isinstance(reward, (float, int, np.number)) or _is_real_scalar(reward):
         return reward
     raise ValueError(f"the reward must be a real number, got {reprlib.repr(reward)}")
-
-
-def first_unreal_reward(rewards: list[Any]) -> int:
-    """The index of the first entry of ``rewards`` that is not one real number (-1: none)."""
-    return next((i for i, r in enumerate(rewards) if not _is_real_scalar(r)), -1)

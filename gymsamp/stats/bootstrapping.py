@@ -59,6 +59,7 @@ def _validate(
     bias_correction: Any,
     studentized: Any,
     seed: Any,
+    bound: Any,
 ) -> _Validated:
     """Check every argument of :func:`bootstrap_ci`; return the float data, statistic and rng."""
     # Wrong types raise TypeError, wrong values of the right type ValueError.
@@ -74,6 +75,12 @@ def _validate(
         raise TypeError(f"ci_sides must be the int 1 or 2, got {ci_sides!r}")
     if ci_sides not in (1, 2):
         raise ValueError(f"ci_sides must be the int 1 or 2, got {ci_sides!r}")
+    if ci_sides == 2 and bound is not None:
+        raise ValueError(
+            f"bound must be None with ci_sides=2 (a two-sided interval), got {bound!r}"
+        )
+    if bound not in (None, "upper", "lower"):
+        raise ValueError(f"bound must be 'upper', 'lower' or None, got {bound!r}")
     for name, flag in (("bias_correction", bias_correction), ("studentized", studentized)):
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{name} must be a bool, got {flag!r}")
@@ -298,14 +305,8 @@ def bootstrap_ci(
         (array([ 9.5, 19. ]), (2,))
     """
     data_f, stat, rng = _validate(
-        data, stat_fcn, num_reps, alpha, ci_sides, bias_correction, studentized, seed
+        data, stat_fcn, num_reps, alpha, ci_sides, bias_correction, studentized, seed, bound
     )
-    if ci_sides == 2 and bound is not None:
-        raise ValueError(
-            f"bound must be None with ci_sides=2 (a two-sided interval), got {bound!r}"
-        )
-    if ci_sides == 1 and bound not in (None, "upper", "lower"):
-        raise ValueError(f"bound must be 'upper', 'lower' or None, got {bound!r}")
     lower = bound == "lower"
     n, cols = data_f.shape[0], data_f.shape[1:]
     idx = rng.integers(0, n, size=(num_reps, n))
