@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import re
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +159,10 @@ def _load_weights(module: Any, path: str, target: str) -> None:
     except FileNotFoundError:
         raise CliError(f"--weights: no such file {path!r}") from None
     except Exception as err:  # not a state dict, mismatched keys or shapes, ...
-        raise CliError(f"--weights {path!r}: {one_line(err)}") from None
+        # torch lists the missing and unexpected keys and the shapes on the lines after its
+        # first ("Error(s) in loading state_dict for Net:"): all of them, on one line.
+        detail = " ".join(str(err).split()) or type(err).__name__
+        raise CliError(f"--weights {path!r}: {detail}") from None
 
 
 def _load_sb3(text: str, env_spec: Any, deterministic: bool) -> tuple[Any, str]:
@@ -242,6 +246,13 @@ def _check_any_batch_size(module: Any, kind: str, path: str, env_spec: Any) -> N
             with torch.no_grad():
                 module(torch.zeros((batch, *shape), dtype=torch.float32))
         except Exception as err:  # a module may fail on zeros for reasons of its own
+            # A guard on another axis than the batch's (size()[1] == 4): the observations.
+            axes = {int(a) for a in re.findall(r"size\(\)\[(\d+)\]", str(err))}
+            if "Guard failed" in str(err) and axes - {0}:
+                raise CliError(
+                    f"--policy {path!r} must accept the env's observations of shape "
+                    f"{tuple(shape)}, got a program exported for others ({one_line(err)})"
+                ) from None
             if "Guard failed" in str(err):
                 raise CliError(
                     f"--policy {path!r} must accept any batch size (one row per sub-env), got "

@@ -389,12 +389,27 @@ def test_torch_policies_torchscript_and_state_dict_but_never_pickle(capsys, tmp_
     assert f"--policy {str(fixed)!r} must accept any batch size" in err
     assert "Dim('batch')" in err
     assert "Traceback" not in err
+    # A dynamic batch but another observation width: named as such, not as a fixed batch.
+    code, out, err = run(capsys, "sample", "Pendulum-v1", "--min-rollouts", 1, "--policy", exported)
+    assert code == 1
+    assert f"--policy {str(exported)!r} must accept the env's observations of shape (3,)" in err
+    assert "batch size" not in err
 
     code, out, _ = run(
         capsys, "sample", *common, "--policy", f"{policy_file}:Net", "--weights", weights
     )
     assert code == 0
     assert table_value(out, "return min / max") == "500 / 500"
+    # Weights that do not fit: torch's keys and shapes, all on the one line.
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"linear.weight": torch.zeros(3, 4), "linear.bias": torch.zeros(3)}, wrong)
+    code, _, err = run(
+        capsys, "sample", *common, "--policy", f"{policy_file}:Net", "--weights", wrong
+    )
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1
+    assert "size mismatch for linear.weight" in err
+    assert "torch.Size([3, 4])" in err
 
     code, _, err = run(capsys, "sample", *common, "--policy", pickled)
     assert code == 1

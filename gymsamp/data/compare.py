@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from gymsamp._checks import check_bool
 from gymsamp.data.data_format import to_format
 from gymsamp.data.step_sequence import StepSequence
 
@@ -46,7 +47,7 @@ def check_act_equal(
         if len(rollout_1) != len(rollout_2):
             return False
         pairs = list(zip(rollout_1, rollout_2, strict=True))  # type: ignore[arg-type]
-    name = "actions_applied" if check_applied else "actions"
+    name = "actions_applied" if check_bool("check_applied", check_applied) else "actions"
     for ro_1, ro_2 in pairs:
         act_1 = np.asarray(to_format(ro_1.get_data_values(name), "numpy"))  # type: ignore[union-attr]
         act_2 = np.asarray(to_format(ro_2.get_data_values(name), "numpy"))  # type: ignore[union-attr]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +52,11 @@ def _as_labels(
     """``labels`` as a tuple, checked to name every flat entry of ``space``."""
     if labels is None:
         return None
-    if isinstance(labels, str) or not all(isinstance(label, str) for label in labels):
+    if (
+        isinstance(labels, str)
+        or not isinstance(labels, Iterable)
+        or not all(isinstance(label, str) for label in labels)
+    ):
         raise TypeError(f"{name} must be a sequence of strings, got {labels!r}")
     labels = tuple(labels)
     count = _label_count(space)

@@ -24,6 +24,14 @@ if TYPE_CHECKING:
 # The generator of sub-envs not reset since start() (idle ones, whose actions are ignored).
 _FALLBACK_SEED = 0
 
+# The seed of the observations (and of torch's generator) with which an adapter tests whether
+# its model is batch invariant: any fixed value, so that the verdict never depends on the run.
+_PROBE_SEED = 0
+# How many observation batches the test draws. A row's batched and lone outputs can agree by
+# chance (for a random 3-64-1 MLP and 4 rows, all rows agree in ~1% of the networks); the
+# test stops at the first batch that differs, so only batch-invariant models pay for all.
+_PROBE_BATCHES = 8
+
 
 def _batch_size(observations: Any, owner: str) -> int:
     """The batch dimension ``B`` of an observation batch (an array or a dict/tuple of arrays)."""
@@ -263,6 +271,23 @@ def _tree_map(fn: Callable[..., Any], *trees: Any) -> Any:
     return fn(*trees)
 
 
+def _read_only_view(leaf: Any) -> Any:
+    if type(leaf) is not np.ndarray:
+        return leaf
+    view = leaf.view()
+    view.flags.writeable = False
+    return view
+
+
+def _read_only(observations: Any) -> Any:
+    """A read-only view of an observation batch (of its arrays, for dict / tuple ones): the
+    loop records the batch it hands the policy, so a policy that changed it in place would
+    change the rollout's observations."""
+    if type(observations) is np.ndarray:
+        return _read_only_view(observations)
+    return _tree_map(_read_only_view, observations)
+
+
 def _rows(observations: Any, index: Any) -> Any:
     """The rows ``index`` of an observation batch (an array or tensor, or a dict / tuple of
     them: Dict and Tuple observation spaces)."""
@@ -315,3 +340,99 @@ def _forget_env_params(env_params: dict[int, Any], env_indices: Any) -> None:
         return
     for index in np.asarray(env_indices).ravel():
         env_params.pop(int(index), None)
+
+
+def _same_bits(first: Any, second: Any) -> bool:
+    """Whether two policy outputs (arrays or tensors, or tuples / dicts of them) are equal
+    bit for bit: the same structure, dtypes, shapes and bytes (NaNs included)."""
+    if isinstance(first, Mapping) or isinstance(second, Mapping):
+        return (
+            isinstance(first, Mapping)
+            and isinstance(second, Mapping)
+            and first.keys() == second.keys()
+            and all(_same_bits(first[key], second[key]) for key in first)
+        )
+    if isinstance(first, (tuple, list)) or isinstance(second, (tuple, list)):
+        return (
+            isinstance(first, (tuple, list))
+            and isinstance(second, (tuple, list))
+            and len(first) == len(second)
+            and all(_same_bits(a, b) for a, b in zip(first, second, strict=True))
+        )
+    a, b = _to_numpy(first), _to_numpy(second)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def _check_batch_invariant(value: Any, owner: str) -> bool | None:
+    if value is not None and not isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"{owner}: batch_invariant must be None (test the model), True or False, got {value!r}"
+        )
+    return None if value is None else bool(value)
+
+
+class _RowByRow:
+    """Whether an adapter runs its model on each sub-env alone (a batch of one) or on the
+    whole batch: the user's ``batch_invariant`` flag, or, where it is None, gymsamp's choice.
+
+    gymsamp's choice for a model it may test (a torch module, an SB3 model: pure functions of
+    their inputs and torch's generator), at every :meth:`decide`, i.e. every ``start()``: the
+    model runs on ``num_envs`` observations drawn from the observation space with a fixed
+    seed, once as a batch and once row by row. If every output agrees bit for bit, batching is
+    exact for this model and batch size (BLAS picks its kernels by shape, not by value) and
+    the model runs batched (DESIGN §5); otherwise a sub-env's actions would depend on how many
+    sub-envs run beside it, and the model runs row by row, so that ``sample()`` equals one-env
+    ``rollout()`` calls bit for bit (DESIGN §4, which wins). A model it may not test (a user
+    function, which may record its calls or draw from its own generator) runs batched.
+    """
+
+    def __init__(self, batch_invariant: Any, owner: str) -> None:
+        self.setting = _check_batch_invariant(batch_invariant, owner)
+        self.row_by_row: bool | None = None
+
+    def decide(self, num_envs: int, space: Any, agrees: Callable[[Any], bool] | None) -> bool:
+        """Set and return :attr:`row_by_row` for batches of ``num_envs``; ``agrees(batch)``
+        runs the model both ways on an observation batch and compares the outputs (None: a
+        model not to be tested)."""
+        if self.setting is not None:
+            verdict = self.setting
+        elif num_envs == 1 or agrees is None:
+            verdict = False  # a batch of one is what rollout() runs
+        else:
+            try:
+                batches = _probe_batches(space, num_envs)
+                verdict = not all(agrees(batch) for batch in batches)
+            except Exception:
+                # The test runs the model on drawn observations, and a failure there says
+                # nothing about the real ones (act() reports the model's own errors): run
+                # batched, as without the test.
+                verdict = False
+        self.row_by_row = verdict
+        return verdict
+
+
+class _RowByRowChoice:
+    """The ``batch_invariant`` setting and ``row_by_row`` choice of an adapter (its ``_rows``)."""
+
+    _rows: _RowByRow
+
+    @property
+    def batch_invariant(self) -> bool | None:
+        """The ``batch_invariant`` setting (None: the adapter's choice at each ``start``)."""
+        return self._rows.setting
+
+    @property
+    def row_by_row(self) -> bool | None:
+        """Whether ``act`` runs the model once per sub-env (None before ``start``)."""
+        return self._rows.row_by_row
+
+
+def _probe_batches(space: Any, num_envs: int) -> Iterator[Any]:
+    """Batches of ``num_envs`` observations drawn from ``space`` with a fixed seed, batched as
+    a vector env batches them (``batch_space`` builds new spaces: the caller's are untouched)."""
+    from gymnasium.vector.utils import batch_space
+
+    batched = batch_space(space, num_envs)
+    batched.seed(_PROBE_SEED)
+    for _ in range(_PROBE_BATCHES):
+        yield batched.sample()

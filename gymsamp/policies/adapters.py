@@ -35,9 +35,13 @@ from gymsamp._checks import check_bool
 from gymsamp.data.spec import EnvSpec
 from gymsamp.policies._shared import (
     _check_actions,
+    _check_batch_invariant,
     _check_spec,
     _EnvRngs,
     _observations,
+    _read_only,
+    _RowByRow,
+    _RowByRowChoice,
     _rows,
 )
 from gymsamp.policies.base import Policy, PolicyStep
@@ -55,14 +59,16 @@ __all__ = ["CallablePolicy", "SB3Policy", "TorchPolicy", "as_policy"]
 # ----------------------------------------------------------------------------------------------
 
 
-class CallablePolicy:
+class CallablePolicy(_RowByRowChoice):
     """A plain callable ``fn(observations) -> actions`` on numpy batches, as a policy.
 
     ``fn`` receives the observations of all ``B`` sub-envs, shape ``(B, *obs_shape)`` (dict or
     tuple observations as the vector env gives them), and must return actions of shape
     ``(B, *action_shape)`` (numpy or anything ``np.asarray`` accepts; torch tensors are
     converted); anything else raises ``ValueError`` naming the policy and both shapes. ``fn``
-    has no access to the per-episode generators, so it should be deterministic.
+    has no access to the per-episode generators, so it should be deterministic. The
+    observations are a read-only view: they are recorded as they are, so changing them in
+    place (``obs /= 10``) would change the rollout's data (numpy refuses it instead).
 
     Batch invariance: a matrix product over the batch (``obs @ w``) rounds differently for
     different batch sizes (numpy's BLAS picks its kernel by shape), so a sub-env's action may
@@ -70,13 +76,16 @@ class CallablePolicy:
     (DESIGN §4 promises ``sample()`` equal to one-env ``rollout()`` calls bit for bit). With
     ``batch_invariant=True``, ``fn`` gets each sub-env's observation alone (a batch of one, as
     in ``rollout()``), at the cost of one call per sub-env and step. Elementwise policies need
-    no such thing.
+    no such thing. Unlike torch modules and SB3 models, a plain function is not tested for
+    batch invariance (it may record its calls or draw from its own generator): the default
+    (``None``, as ``False``) calls it with the whole batch.
 
     Args:
         fn: The callable.
         spec: The :class:`~gymsamp.data.EnvSpec` of the environment.
         name: Name used in error messages; ``fn``'s qualified name if None.
-        batch_invariant: Call ``fn`` once per sub-env (see above).
+        batch_invariant: True: call ``fn`` once per sub-env (see above); None or False:
+            once per vector step.
 
     Example:
         >>> import numpy as np
@@ -102,14 +111,14 @@ class CallablePolicy:
         spec: EnvSpec,
         *,
         name: str | None = None,
-        batch_invariant: bool = False,
+        batch_invariant: bool | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"CallablePolicy: fn must be callable, got {type(fn).__name__}")
         self.fn = fn
         self.spec = _check_spec(spec, "CallablePolicy")
         self.name = name if name is not None else getattr(fn, "__qualname__", repr(fn))
-        self.batch_invariant = check_bool("CallablePolicy: batch_invariant", batch_invariant)
+        self._rows = _RowByRow(batch_invariant, "CallablePolicy")
         self._rngs = _EnvRngs(f"CallablePolicy({self.name})")
 
     def __repr__(self) -> str:
@@ -122,6 +131,7 @@ class CallablePolicy:
         # The shapes every act() must see; checked once here, then compared cheaply per step.
         self._obs_batch = None if obs_shape is None else (num_envs, *obs_shape)
         self._act_batch = None if act_shape is None else (num_envs, *act_shape)
+        self._rows.decide(int(num_envs), self.spec.observation_space, None)
 
     def reset_envs(self, env_indices: np.ndarray, rngs: Sequence[np.random.Generator]) -> None:
         """Nothing to reset (the generators are checked but not used)."""
@@ -138,7 +148,8 @@ class CallablePolicy:
         ):
             batch = self._rngs.check_batch(observations)
             observations = _observations(observations, self.spec, batch, repr(self))
-        if self.batch_invariant:
+        observations = _read_only(observations)
+        if self._rows.row_by_row:
             return PolicyStep(self._act_rows(observations), {})
         actions = self.fn(observations)
         if type(actions) is np.ndarray and actions.shape == getattr(self, "_act_batch", None):
@@ -186,7 +197,7 @@ def _is_torch_module(obj: Any) -> bool:
 
 
 def as_policy(
-    obj: Any, spec: EnvSpec, *, deterministic: bool = True, batch_invariant: bool = False
+    obj: Any, spec: EnvSpec, *, deterministic: bool = True, batch_invariant: bool | None = None
 ) -> Policy:
     """Turn ``obj`` into a :class:`~gymsamp.policies.base.Policy`.
 
@@ -200,10 +211,13 @@ def as_policy(
         obj: The policy-like object.
         spec: The :class:`~gymsamp.data.EnvSpec` of the environment.
         deterministic: Passed to SB3's ``predict``; ignored by the other adapters.
-        batch_invariant: SB3 models, torch modules and callables run on each sub-env alone,
-            so that their rollouts are bit-identical for any number of sub-envs (see
-            :class:`TorchPolicy` and :class:`CallablePolicy`); a :class:`Policy` is returned
-            as it is.
+        batch_invariant: Whether SB3 models, torch modules and callables run on each
+            sub-env alone, so that their rollouts are bit-identical for any number of
+            sub-envs: True always row by row; False always batched; None (default) lets
+            the adapter choose: torch modules and SB3's own models are tested at each
+            ``start`` and run batched only where that is exact, callables and other
+            ``predict`` objects run batched (see :class:`TorchPolicy`, :class:`SB3Policy`,
+            :class:`CallablePolicy`). A :class:`Policy` is returned as it is.
 
     Returns:
         The policy.
@@ -224,7 +238,7 @@ def as_policy(
     """
     _check_spec(spec, "as_policy")
     deterministic = check_bool("as_policy: deterministic", deterministic)
-    batch_invariant = check_bool("as_policy: batch_invariant", batch_invariant)
+    batch_invariant = _check_batch_invariant(batch_invariant, "as_policy")
     if _is_policy(obj):
         return obj
     if _is_sb3_like(obj):

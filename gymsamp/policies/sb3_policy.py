@@ -16,11 +16,15 @@ import numpy as np
 from gymsamp._checks import check_bool
 from gymsamp.data.spec import EnvSpec
 from gymsamp.policies._shared import (
+    _PROBE_SEED,
     _check_actions,
     _check_spec,
     _EnvRngs,
     _observations,
+    _RowByRow,
+    _RowByRowChoice,
     _rows,
+    _same_bits,
     _seeded_torch_rng,
 )
 from gymsamp.policies.base import PolicyStep
@@ -37,7 +41,7 @@ def _map_state(state: Any, fn: Callable[[np.ndarray], np.ndarray]) -> Any:
     return fn(np.asarray(state))
 
 
-class SB3Policy:
+class SB3Policy(_RowByRowChoice):
     """Any object with stable-baselines3's ``predict`` (SB3 and sb3-contrib models), as a policy.
 
     Each :meth:`act` calls ``predict(observations, state=..., episode_start=...,
@@ -56,19 +60,27 @@ class SB3Policy:
 
     ``predict`` runs inside a seeded ``torch.random.fork_rng`` (see the module docstring): with
     ``deterministic=False`` it is reproducible for a fixed number of sub-envs only, and a
-    network's batched matrix products round differently for different batch sizes. With
-    ``batch_invariant=True``, ``predict`` runs on each sub-env alone (a batch of one, as in
-    ``rollout()``; the state sliced along ``state_batch_axis``), seeded from that sub-env's
-    rollout generator alone: rollouts are then bit-identical for any number of sub-envs and
-    workers, stochastic ones too (DESIGN §4), at one ``predict`` per sub-env and step. The ``eval``
-    flag of :meth:`start` is ignored (SB3's ``predict`` sets its own training mode). SB3 clips
-    ``Box`` actions itself.
+    network's batched matrix products round differently for different batch sizes. By default
+    (``batch_invariant=None``), for SB3's and sb3-contrib's own models, :meth:`start` tests
+    ``predict`` (with this ``deterministic``, on observations drawn from the observation space
+    with a fixed seed) once on the batch and once row by row: where the actions and states
+    agree bit for bit (most argmax policies on ``Discrete`` actions), it runs batched; where
+    they do not (Gaussian actions, sampling), it runs on each sub-env alone (a batch of one,
+    as in ``rollout()``; the state sliced along ``state_batch_axis``), seeded from that
+    sub-env's rollout generator alone: rollouts are then bit-identical for any number of
+    sub-envs and workers, stochastic ones too (DESIGN §4), at one ``predict`` per sub-env and
+    step. :attr:`row_by_row` says which. Any other object with ``predict`` is not tested (it
+    may record its calls) and runs batched. ``batch_invariant=True`` always runs row by row,
+    ``False`` always batched (the fastest). The ``eval`` flag of :meth:`start` is ignored
+    (SB3's ``predict`` sets its own training mode). SB3 clips ``Box`` actions itself.
 
     Args:
         model: The object with ``predict``.
         spec: The :class:`~gymsamp.data.EnvSpec` of the environment.
         deterministic: Passed to ``predict``.
         state_batch_axis: The batch axis of each state array (1 for ``RecurrentPPO``).
+        batch_invariant: None: test an SB3 model's ``predict`` (see above); True: call it
+            once per sub-env; False: once per vector step.
 
     Example:
         >>> import numpy as np
@@ -97,20 +109,19 @@ class SB3Policy:
         *,
         deterministic: bool = True,
         state_batch_axis: int = 1,
-        batch_invariant: bool = False,
+        batch_invariant: bool | None = None,
     ) -> None:
         owner = "SB3Policy"
         if not callable(getattr(model, "predict", None)):
             raise TypeError(f"{owner}: model must have a predict() method, got {model!r}")
         deterministic = check_bool(f"{owner}: deterministic", deterministic)
-        batch_invariant = check_bool(f"{owner}: batch_invariant", batch_invariant)
+        self._rows = _RowByRow(batch_invariant, owner)
         if isinstance(state_batch_axis, bool) or not isinstance(state_batch_axis, int):
             raise TypeError(f"{owner}: state_batch_axis must be an int, got {state_batch_axis!r}")
         self.model = model
         self.spec = _check_spec(spec, owner)
         self.deterministic = deterministic
         self.state_batch_axis = state_batch_axis
-        self.batch_invariant = batch_invariant
         self._state: Any = None
         self._episode_start = np.ones(0, dtype=bool)
         self._rngs = _EnvRngs(owner)
@@ -123,6 +134,21 @@ class SB3Policy:
         self._rngs.start(num_envs)
         self._state = None
         self._episode_start = np.ones(int(num_envs), dtype=bool)
+        testable = _is_sb3_model(self.model)
+        self._rows.decide(num_envs, self.spec.observation_space, self._agrees if testable else None)
+
+    def _agrees(self, observations: Any) -> bool:
+        """Whether ``predict`` gives the same actions and states on the batch as on each row
+        alone (at an episode start; torch's generator seeded alike both ways)."""
+        batch = self._rngs.check_batch(observations)
+        starts = np.ones(batch, dtype=bool)
+        device = _sb3_device(self.model)
+        with _seeded_torch_rng(_PROBE_SEED, device):
+            whole = self.model.predict(
+                observations, state=None, episode_start=starts, deterministic=self.deterministic
+            )
+        rows = self._predict_rows(observations, None, starts, device, [_PROBE_SEED] * batch)
+        return _same_bits(whole, rows)
 
     def reset_envs(self, env_indices: np.ndarray, rngs: Sequence[np.random.Generator]) -> None:
         """Mark ``env_indices`` as starting an episode at the next :meth:`act`."""
@@ -168,8 +194,9 @@ class SB3Policy:
         state_in = None if self._state is None else self._masked(self._state, batch)
         episode_start = self._episode_start.copy()
         device = _sb3_device(self.model)
-        if self.batch_invariant:
-            actions, state_out = self._predict_rows(obs, state_in, episode_start, device)
+        if self._rows.row_by_row:
+            seeds = self._rngs.row_seeds()
+            actions, state_out = self._predict_rows(obs, state_in, episode_start, device, seeds)
         else:
             with _seeded_torch_rng(self._rngs.combined_seed(), device):
                 actions, state_out = self.model.predict(
@@ -188,13 +215,18 @@ class SB3Policy:
         return PolicyStep(checked, infos)
 
     def _predict_rows(
-        self, obs: Any, state: Any, episode_start: np.ndarray, device: torch.device
+        self,
+        obs: Any,
+        state: Any,
+        episode_start: np.ndarray,
+        device: torch.device,
+        seeds: list[int],
     ) -> tuple[np.ndarray, Any]:
-        """``predict`` on each sub-env alone (its state slice, its own seed); the results
-        joined as one batched call returns them."""
+        """``predict`` on each sub-env alone (its state slice, its seed); the results joined
+        as one batched call returns them."""
         axis = self.state_batch_axis
         actions, states = [], []
-        for i, seed in enumerate(self._rngs.row_seeds()):
+        for i, seed in enumerate(seeds):
             take_row = functools.partial(_row, i=i, axis=axis)
             row_state = None if state is None else _map_state(state, take_row)
             with _seeded_torch_rng(seed, device):
@@ -212,6 +244,16 @@ class SB3Policy:
             joined = tuple(np.concatenate(parts, axis) for parts in zip(*states, strict=True))
             return np.concatenate(actions), joined
         return np.concatenate(actions), np.concatenate(states, axis)
+
+
+def _is_sb3_model(model: Any) -> bool:
+    """Whether ``model`` is (a subclass of) a class of stable-baselines3 or sb3-contrib, whose
+    ``predict`` is a pure function of its inputs and torch's generator (told by the classes'
+    modules, so that neither package is imported for the answer)."""
+    return any(
+        cls.__module__.partition(".")[0] in ("stable_baselines3", "sb3_contrib")
+        for cls in type(model).__mro__
+    )
 
 
 def _row(array: np.ndarray, *, i: int, axis: int) -> np.ndarray:

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import gymnasium as gym
 import numpy as np
 
-from gymsamp._checks import check_bool
 from gymsamp.data._tree import tree_first_leaf
 from gymsamp.data.spec import EnvSpec
 from gymsamp.policies._shared import (
+    _PROBE_SEED,
     _check_actions,
     _check_env_params,
     _check_spec,
@@ -24,7 +24,10 @@ from gymsamp.policies._shared import (
     _forget_env_params,
     _host_array,
     _observations,
+    _RowByRow,
+    _RowByRowChoice,
     _rows,
+    _same_bits,
     _seeded_torch_rng,
     _tree_map,
 )
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["TorchPolicy"]
 
 
-class TorchPolicy:
+class TorchPolicy(_RowByRowChoice):
     """A ``torch.nn.Module`` mapping observation batches to action batches, as a policy.
 
     Observations go in as float32 tensors on the device of the module's parameters; actions
@@ -64,11 +67,18 @@ class TorchPolicy:
     Batch invariance: a matrix product over a batch rounds differently for different batch
     sizes, so a network's action for one sub-env may differ in the last bits with the number
     of sub-envs beside it, and so do whole rollouts (DESIGN §4 promises ``sample()`` equal to
-    one-env ``rollout()`` calls bit for bit). With ``batch_invariant=True`` the module runs on
-    each sub-env alone (a batch of one, as in ``rollout()``), inside torch's generator seeded
-    from that sub-env's rollout generator alone: rollouts are then bit-identical for any
-    number of sub-envs, workers or vectorization mode, also for stochastic modules, at the cost
-    of one call per sub-env and step.
+    one-env ``rollout()`` calls bit for bit). By default (``batch_invariant=None``)
+    :meth:`start` tests the module (in eval mode, on observations drawn from the observation
+    space with a fixed seed) once as a batch and once row by row: where every output agrees bit
+    for bit, it runs batched; where it does not (almost any network on continuous actions), it
+    runs on each sub-env alone (a batch of one, as in ``rollout()``), inside torch's generator
+    seeded from that sub-env's rollout generator alone. :attr:`row_by_row` says which.
+    Row by row, rollouts are bit-identical for any number of sub-envs, workers or vectorization
+    mode, also for stochastic modules, at the cost of one call per sub-env and step.
+    ``batch_invariant=True`` always runs row by row; ``False`` always batched (the fastest;
+    exact only for a batch-invariant module). A module that draws from torch's generator only
+    in train mode (dropout) passes the test in eval mode: pass ``True`` to sample it
+    reproducibly with ``eval=False``.
 
     Args:
         module: The module.
@@ -76,7 +86,8 @@ class TorchPolicy:
             or be a ``Dict`` / ``Tuple`` space (the module then gets a dict / tuple of float
             tensors).
         per_env_mode: ``"vmap"`` or ``"group"`` (see above).
-        batch_invariant: Run the module once per sub-env (see above).
+        batch_invariant: None: test the module (see above); True: run it once per sub-env;
+            False: once per vector step.
 
     Example:
         >>> import numpy as np, torch
@@ -98,12 +109,12 @@ class TorchPolicy:
         spec: EnvSpec,
         *,
         per_env_mode: Literal["vmap", "group"] = "vmap",
-        batch_invariant: bool = False,
+        batch_invariant: bool | None = None,
     ) -> None:
         import torch
 
         owner = "TorchPolicy"
-        batch_invariant = check_bool(f"{owner}: batch_invariant", batch_invariant)
+        self._rows = _RowByRow(batch_invariant, owner)
         if not isinstance(module, torch.nn.Module):
             raise TypeError(f"{owner}: module must be a torch.nn.Module, got {module!r}")
         self.spec = _check_spec(spec, owner)
@@ -126,7 +137,6 @@ class TorchPolicy:
             )
         self.module = module
         self.per_env_mode = per_env_mode
-        self.batch_invariant = batch_invariant
         self._env_params: dict[int, torch.Tensor] = {}
         self._hidden: torch.Tensor | None = None
         self._rngs = _EnvRngs(owner)
@@ -222,10 +232,37 @@ class TorchPolicy:
         self._forward_ok = False  # errors of the first forward pass name the observations
         # A torch.export program refuses train(): it keeps the mode it was exported in.
         with contextlib.suppress(NotImplementedError):
+            # The test in eval mode: no batch-norm statistics updated, no dropout drawn.
+            self.module.train(False)
+        self._rows.decide(num_envs, self.spec.observation_space, self._agrees)
+        with contextlib.suppress(NotImplementedError):
             self.module.train(not eval)
         if self.is_recurrent:
             with torch.no_grad():
                 self._hidden = self._init_hidden(num_envs)
+
+    def _agrees(self, observations: Any) -> bool:
+        """Whether the module gives the same bits on the batch as on each row alone (the
+        recurrent state from ``init_hidden``; torch's generator seeded alike both ways)."""
+        import torch
+
+        x = self._tensors(observations)
+        batch = len(tree_first_leaf(x))
+        with torch.no_grad(), _seeded_torch_rng(_PROBE_SEED, self.device):
+            hidden = self._init_hidden(batch) if self.is_recurrent else None
+            whole = self._forward(x, hidden)
+        with torch.no_grad():
+            rows = self._forward_rows(x, hidden, [_PROBE_SEED] * batch)
+        return _same_bits(whole, rows)
+
+    def _tensors(self, observations: Any) -> Any:
+        """Observations as float32 tensors on the module's device."""
+        import torch
+
+        device = self.device
+        return _tree_map(
+            lambda a: torch.as_tensor(a, dtype=torch.float32, device=device), observations
+        )
 
     def reset_envs(self, env_indices: np.ndarray, rngs: Sequence[np.random.Generator]) -> None:
         """New episodes: reset the hidden states of ``env_indices`` to ``init_hidden``."""
@@ -323,14 +360,13 @@ class TorchPolicy:
 
         batch = self._rngs.check_batch(observations)
         obs = _observations(observations, self.spec, batch, repr(self))
-        device = self.device
-        x = _tree_map(lambda a: torch.as_tensor(a, dtype=torch.float32, device=device), obs)
-        # Batch-invariant: each row seeds its own fork; else one fork for the whole batch.
-        row_seeds = self._rngs.row_seeds() if self.batch_invariant else None
+        x = self._tensors(obs)
+        # Row by row: each row seeds its own fork; else one fork for the whole batch.
+        row_seeds = self._rngs.row_seeds() if self._rows.row_by_row else None
         seeded: Any = (
             contextlib.nullcontext()
             if row_seeds is not None
-            else _seeded_torch_rng(self._rngs.combined_seed(), device)
+            else _seeded_torch_rng(self._rngs.combined_seed(), self.device)
         )
         if self.is_recurrent and self._hidden is None:  # start() allocates it
             raise RuntimeError("TorchPolicy.act() called before start()")

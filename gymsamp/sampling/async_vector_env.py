@@ -22,7 +22,12 @@ from gymsamp.sampling.errors import LateSubEnvsError, WorkerError
 from gymsamp.sampling.queued_reset import check_env_index, reset_in_step
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.start_method import global_start_method_kept
-from gymsamp.sampling.step_outputs import real_reward, unfit_observation
+from gymsamp.sampling.step_outputs import (
+    check_step_info,
+    one_flag,
+    real_reward,
+    unfit_observation,
+)
 from gymsamp.sampling.sub_env_infos import PerEnvInfos
 
 
@@ -82,8 +87,11 @@ class _QueuedResetWrapper(gym.Wrapper[Any, Any, Any, Any]):
             self._queued = (action.seed, action.options)
             action = action.action
         obs, reward, terminated, truncated, info = self.env.step(action)
-        # Checked here: the parent gathers the rewards where the sub-env is no longer known.
+        # Checked here: the parent gathers the rewards where the sub-env is no longer known
+        # (and stacks size-1 arrays into a column, not the row of scalars the other modes make).
         reward = real_reward(reward)
+        check_step_info(info)
+        terminated, truncated = one_flag(terminated), one_flag(truncated, "truncated")
         self._check_obs(obs)
         if (terminated or truncated) and self._queued is not None:
             (seed, options), self._queued = self._queued, None

@@ -305,7 +305,18 @@ class BlockServer:
             # them itself (as an in-process vector env does), and shares the strings.
             self.local_infos = infos
             return LOCAL
-        return b"d" + pickle.dumps((pairs, infos))
+        try:
+            return b"d" + pickle.dumps((pairs, infos))
+        except Exception:
+            # A sub-env's info (or observation) that cannot be pickled is its fault: name it,
+            # as the async workers do (only now, one by one).
+            for j, value in [*(pairs or []), *infos]:
+                try:
+                    pickle.dumps(value)
+                except Exception:
+                    self.current = self.lo + j
+                    raise
+            raise
 
     def set_obs(self, i: int, obs: Any, pairs: list[tuple[int, Any]] | None) -> None:
         if pairs is not None:
@@ -370,9 +381,9 @@ class BlockServer:
             try:
                 rewards[i] = reward
             except (TypeError, ValueError):
-                real_reward(reward)  # raises, naming what the env returned
-                raise
-            terminated[i], truncated[i] = term, trunc
+                # A size-1 array is its element, as in every mode; anything else is named.
+                rewards[i] = real_reward(reward)
+            terminated[i], truncated[i] = term, trunc  # one value each (step_sub_env)
             if info:
                 infos.append((j, info))
         return self.reply(pairs, infos)

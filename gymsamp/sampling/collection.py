@@ -126,6 +126,7 @@ class Collection:
         stop_on_done: bool,
         step_timeout: float | None,
         record_dts: bool,
+        record_states: bool,
         dt: float,
         dt_param: str | None,
         env_id: str | None,
@@ -141,6 +142,7 @@ class Collection:
         self.stop_on_done = stop_on_done
         self.step_timeout = step_timeout
         self.record_dts = record_dts
+        self.record_states = record_states
         self.on_rollout = on_rollout
         self.on_step = on_step
         self.num_envs = envs.num_envs
@@ -315,7 +317,9 @@ class Collection:
                 info = dict(infos.get(i, ()))
                 info.pop("final_obs", None)  # started inside the step that ended the last one
                 info.pop("final_info", None)
-                self.slots[i] = RunningRollout(job, sub_env_obs(self.obs, i), info)
+                self.slots[i] = RunningRollout(
+                    job, sub_env_obs(self.obs, i), info, record_state=self.record_states
+                )
                 self.active[i] = True
                 self.start_rows[i] = self.buffer.next_row
                 self.running_count += 1
@@ -415,7 +419,7 @@ class Collection:
             row_values.update(leaf_columns(action.obs))
         if self.action_check.clips:  # else the applied actions are the actions themselves
             row_values["applied"] = action.applied
-        state = state_rows(infos, self.num_envs) if infos else None
+        state = state_rows(infos, self.num_envs) if infos and self.record_states else None
         if state is not None:
             row_values["state"] = state
         agent_infos = action.policy_step.agent_infos
@@ -427,7 +431,7 @@ class Collection:
             row_values["dt_policy"] = np.full(self.num_envs, action.dt_policy)
             row_values["dt_step"] = np.full(self.num_envs, action.dt_step)
         row = self.buffer.append(row_values, self._oldest_needed_row)
-        reported = row_infos(infos) if infos else None
+        reported = row_infos(infos, states=self.record_states) if infos else None
         if reported:
             self.info_rows[row] = reported
         ended, cut = ends
@@ -521,7 +525,7 @@ class Collection:
         final_info = dict(infos[i]["final_info"]) if final_step else None
         # Copied into the rollout's observations by the assembler: a view will do.
         final_obs = infos[i]["final_obs"] if final_step else sub_env_obs(next_obs, i, copy=False)
-        if final_info is not None and "state" in final_info:
+        if self.record_states and final_info is not None and "state" in final_info:
             self.buffer.set("state", row, i, final_info.pop("state"))
         cut = not (ended and self.stop_on_done)
         rollout = self.assembler.build(

@@ -49,6 +49,7 @@ def collect(
     stop_on_done: bool = True,
     step_timeout: float | None = None,
     record_dts: bool = False,
+    record_states: bool = False,
     dt: float = 1.0,
     dt_param: str | None = None,
     env_id: str | None = None,
@@ -68,6 +69,10 @@ def collect(
             only ``max_steps`` ends a rollout then).
         step_timeout: Seconds a vector step may take (async vector envs only).
         record_dts: Record ``dt_policy`` and ``dt_step`` per step.
+        record_states: Take ``info["state"]`` (of every reset and step) for the rollouts'
+            ``states``, as reported by sub-envs wrapped in gymsamp's
+            ``InitStateWrapper(record_state=True)``; else an env's ``state`` info is an env
+            info like any other.
         dt: Simulated seconds per step, for the ``time`` field.
         dt_param: The domain parameter that sets ``dt`` (CartPole ``tau``, Pendulum ``dt``):
             rollouts whose ``domain_param`` changes it get their own ``time`` axis.
@@ -86,6 +91,7 @@ def collect(
     eval = check_bool("eval", eval)
     stop_on_done = check_bool("stop_on_done", stop_on_done)
     record_dts = check_bool("record_dts", record_dts)
+    record_states = check_bool("record_states", record_states)
     max_steps = None if max_steps is None else check_int("max_steps", max_steps)
     step_timeout = check_positive_real("step_timeout", step_timeout, optional=True)
     dt = check_positive_real("dt", dt)
@@ -103,6 +109,7 @@ def collect(
             stop_on_done=stop_on_done,
             step_timeout=step_timeout,
             record_dts=record_dts,
+            record_states=record_states,
             dt=dt,
             dt_param=dt_param,
             env_id=env_id,

@@ -55,6 +55,7 @@ class WorkerError(RuntimeError):
         return (
             _rebuild,
             (type(self), self.message, self.env_index, self.worker_index, self.remote_traceback),
+            {"lost_env_indices": self.lost_env_indices, "rollout_indices": self.rollout_indices},
         )
 
 

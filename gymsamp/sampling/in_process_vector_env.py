@@ -31,16 +31,6 @@ from gymsamp.sampling.sub_env_infos import PerEnvInfos
 __all__ = ["InProcessVectorEnv", "SingleEnvVector"]
 
 
-def _scalars(what: str, values: list[Any], dtype: type) -> np.ndarray:
-    """The sub-envs' step scalars as one array (a size-1 array counts as its scalar)."""
-    batch: np.ndarray = np.array(values, dtype=dtype)
-    if batch.shape != (len(values),):
-        if batch.size != len(values):
-            raise ValueError(f"sub-env {what} must be scalars, got {values!r}")
-        batch = batch.reshape(len(values))
-    return batch
-
-
 class InProcessVectorEnv(PerEnvInfos, VectorEnv):
     """Sub-envs stepped one after the other in this process (autoreset ``DISABLED`` unless
     asked for Gymnasium's ``NEXT_STEP`` or ``SAME_STEP``).
@@ -207,22 +197,31 @@ class InProcessVectorEnv(PerEnvInfos, VectorEnv):
             truncations.append(truncated)
             if info:  # most envs report nothing: skip Gymnasium's info batching then
                 infos = self._add_info(infos, info, i)
-        try:
-            reward_batch = _scalars("rewards", rewards, np.float64)
-        except (TypeError, ValueError) as err:
-            for i, reward in enumerate(rewards):  # name the sub-env whose reward it is
-                try:
-                    real_reward(reward)
-                except ValueError as bad:
-                    raise self._fail(i, "step", bad) from err
-            raise
         return (
             batch.copy() if array_obs else copy_batch(batch),
-            reward_batch,
-            _scalars("terminated flags", terminations, np.bool_),
-            _scalars("truncated flags", truncations, np.bool_),
+            self._rewards(rewards),
+            np.array(terminations, dtype=np.bool_),  # one value each (step_sub_env)
+            np.array(truncations, dtype=np.bool_),
             infos,
         )
+
+    def _rewards(self, rewards: list[Any]) -> np.ndarray:
+        """The sub-envs' rewards as one array (a size-1 array counts as its element, as in
+        every mode); a reward that is not one number names its sub-env."""
+        try:
+            batch: np.ndarray = np.array(rewards, dtype=np.float64)
+            if batch.ndim == 1:
+                return batch
+        except (TypeError, ValueError):
+            pass
+        # Only now one by one: size-1 arrays (as their elements), or a reward that is no number.
+        values = []
+        for i, reward in enumerate(rewards):
+            try:
+                values.append(real_reward(reward))
+            except ValueError as bad:
+                raise self._fail(i, "step", bad) from None
+        return np.array(values, dtype=np.float64)
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
         """``name(*args, **kwargs)`` in every sub-env (an attribute's value if not callable)."""

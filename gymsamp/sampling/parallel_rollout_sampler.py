@@ -432,24 +432,21 @@ class ParallelRolloutSampler(SamplerBase):
 
             on_rollout = show if self.show_progress_bar else None
 
-            if self._ray is not None:  # the driver kills its actors on errors itself
-                return self._ray.run(
-                    quota, make_job, eval=eval, max_steps=self.max_steps, on_rollout=on_rollout
-                )
+            def run(q: Quota) -> list[StepSequence]:
+                if self._ray is not None:  # the driver kills its actors on errors itself
+                    return self._ray.run(
+                        q, make_job, eval=eval, max_steps=self.max_steps, on_rollout=on_rollout
+                    )
+                return self._collect_local(q, make_job, eval=eval, on_rollout=on_rollout)
+
             try:
-                return self._collect_local(quota, make_job, eval=eval, on_rollout=on_rollout)
+                return run(quota)
             except (WorkerError, NonFiniteError) as err:
                 if quota.min_steps is None or not err.rollout_indices:
                     raise
                 counts.update(rollouts=0, steps=0)  # the bar starts over with the rerun
                 bar.reset(total=total)
-                return collect_without_failed_surplus(
-                    lambda prefix: self._collect_local(
-                        prefix, make_job, eval=eval, on_rollout=on_rollout
-                    ),
-                    quota,
-                    err,
-                )
+                return collect_without_failed_surplus(run, quota, err)
 
     def _collect_local(
         self,
@@ -472,6 +469,7 @@ class ParallelRolloutSampler(SamplerBase):
                 max_steps=self.max_steps,
                 stop_on_done=stop_on_done,
                 step_timeout=self.step_timeout,
+                record_states=self.record_states,
                 dt=self.dt,
                 dt_param=self.dt_param,
                 env_id=self.env_id,

@@ -9,7 +9,8 @@ Different parameter sets run side by side in one vector step through
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import reprlib
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -230,7 +231,17 @@ class ParameterExplorationSampler(Closable):
         per_domain = self.num_init_states_per_domain
         if init_states is None:
             return [None] * self.num_rollouts_per_param
-        states = [np.asarray(s, dtype=np.float64) for s in init_states]
+        if isinstance(init_states, Mapping) or not hasattr(init_states, "__len__"):
+            raise TypeError(
+                "init_states must be None or a list of states, got "
+                f"{type(init_states).__name__} {init_states!r}"
+            )
+        try:
+            states = [np.asarray(s, dtype=np.float64) for s in init_states]
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"init_states must hold arrays of real numbers, got {init_states!r}"
+            ) from None
         self._sampler.check_payloads(
             [{"init_state": state} for state in states],
             [(f"init_states[{k}]", "") for k in range(len(states))],
@@ -259,8 +270,8 @@ class ParameterExplorationSampler(Closable):
         Returns:
             One :class:`ParameterSample` per parameter set, rollouts in pair order.
         """
-        params = np.asarray(to_format(param_sets, "numpy"), dtype=np.float64)
         num_params = self.policy.num_params
+        params = _param_sets(param_sets, num_params)
         if params.ndim != 2 or params.shape[1] != num_params or params.shape[0] < 1:
             raise ValueError(
                 f"param_sets must have shape (N, {num_params}) with N >= 1, got {params.shape}"
@@ -308,3 +319,17 @@ class ParameterExplorationSampler(Closable):
     def close(self) -> None:
         """End the sub-envs and worker processes."""
         self._sampler.close()
+
+
+def _param_sets(param_sets: Any, num_params: int) -> np.ndarray:
+    """``param_sets`` as a float64 array, refusing what is no table of real numbers."""
+    try:
+        raw = np.asarray(to_format(param_sets, "numpy"))
+    except (TypeError, ValueError):  # ragged rows
+        raw = None
+    if raw is None or raw.dtype.kind not in "biuf":
+        raise TypeError(
+            f"param_sets must be an (N, {num_params}) array of real numbers, got "
+            f"{reprlib.repr(param_sets)}"
+        )
+    return raw.astype(np.float64)

@@ -34,6 +34,7 @@ import gymnasium as gym
 from gymnasium.vector import AutoresetMode
 
 from gymsamp.sampling.observations import copy_batch
+from gymsamp.sampling.step_outputs import check_step_info, one_flag
 from gymsamp.sampling.sub_env_infos import owned_info
 
 __all__ = [
@@ -165,6 +166,13 @@ def step_sub_env(
         obs, info = _reset_pending(env)
         return obs, 0.0, False, False, info
     obs, reward, terminated, truncated, info = env.step(action)
+    check_step_info(info)
+    # A flag as every mode takes it: a size-1 array as its element, anything but one number
+    # refused (the bools of nearly every env pass at the cost of a type check).
+    if type(terminated) is not bool:
+        terminated = one_flag(terminated)
+    if type(truncated) is not bool:
+        truncated = one_flag(truncated, "truncated")
     if terminated or truncated:
         if queued and index in queued:
             seed, options = queued.pop(index)

@@ -60,7 +60,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import count, product
 from typing import Any
@@ -68,7 +68,7 @@ from typing import Any
 import numpy as np
 
 from gymsamp.data import StepSequence
-from gymsamp.sampling.errors import WorkerError
+from gymsamp.sampling.errors import NonFiniteError, WorkerError
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.ray_worker import (
     PolicyParams,
@@ -396,7 +396,8 @@ class RayRolloutDriver:
             issued_steps = 0  # steps of the complete rollouts (a lower bound, as locally)
             lengths: dict[int, int] = {}
             results: dict[int, StepSequence] = {}
-            inflight: dict[Any, tuple[int, float]] = {}  # ref -> (actor, submit time)
+            # ref -> (actor, submit time, the batch's rollout indices)
+            inflight: dict[Any, tuple[int, float, list[int]]] = {}
             queued = [0] * len(actors)
             result_count = None
             while result_count is None:
@@ -415,18 +416,22 @@ class RayRolloutDriver:
                     ref = actors[a].run.remote(
                         self._call, params_box, batch, eval=eval, max_steps=max_steps
                     )
-                    inflight[ref] = (a, submitted)
+                    inflight[ref] = (a, submitted, [job.index for job in batch])
                     queued[a] += 1
                     stats.batches += 1
                 if not inflight:  # cannot happen with a valid Quota; never spin
                     raise RuntimeError("no rollout in flight but the quota is not met")
                 ready, _ = ray.wait(list(inflight), num_returns=1)
                 for ref in ready:
-                    a, submitted = inflight.pop(ref)
+                    a, submitted, indices = inflight.pop(ref)
                     queued[a] -= 1
-                    reply = self._get(ref, a, "sampling")
+                    try:
+                        reply = self._get(ref, a, "sampling")
+                    except WorkerError as err:  # the actor died: its batch is lost
+                        err.rollout_indices = tuple(indices)
+                        raise
                     if isinstance(reply, _Failure):
-                        self._raise(reply, a)
+                        self._raise(reply, a, indices)
                     rollouts = pickle.loads(reply.payload)
                     stats.dispatch_s += reply.started - submitted
                     stats.transfer_s += time.time() - reply.finished
@@ -478,17 +483,25 @@ class RayRolloutDriver:
                 remote_traceback=str(err),
             ) from None
 
-    def _raise(self, failure: _Failure, actor: int) -> None:
-        """Raise what the local backend would raise for an exception inside ``actor``."""
+    def _raise(self, failure: _Failure, actor: int, indices: Sequence[int] = ()) -> None:
+        """Raise what the local backend would raise for an exception inside ``actor``, whose
+        batch held the rollouts ``indices`` (the actor numbered them 0..n-1)."""
         where = self._describe(actor)
         err = failure.exception
+        own: tuple[int, ...] = ()  # the failed rollouts, by the driver's indices
+        if isinstance(err, (WorkerError, NonFiniteError)):
+            own = tuple(indices[j] for j in err.rollout_indices if 0 <= j < len(indices))
         if isinstance(err, WorkerError):  # a sub-env failed: name the actor too
-            raise WorkerError(
+            error = WorkerError(
                 f"{err.message} (in {where})",
                 env_index=err.env_index,
                 worker_index=actor,
                 remote_traceback=err.remote_traceback or failure.remote_traceback,
-            ) from None
+            )
+            error.lost_env_indices, error.rollout_indices = err.lost_env_indices, own
+            raise error from None
+        if isinstance(err, NonFiniteError):
+            err.rollout_indices = own
         if err is not None:  # e.g. the policy's ValueError: same type as locally
             if hasattr(err, "add_note"):
                 err.add_note(f"Raised in {where}; remote traceback:\n{failure.remote_traceback}")

@@ -280,6 +280,7 @@ class RolloutWorker:
                 Quota(min_rollouts=len(local)),
                 eval=eval,
                 max_steps=max_steps,
+                record_states=self.spec.record_states,
                 dt=self.spec.dt,
                 dt_param=self.spec.dt_param,
                 env_id=self.spec.env_id,

@@ -209,6 +209,7 @@ def rollout(
             max_steps=max_steps,
             stop_on_done=stop_on_done,
             record_dts=record_dts,
+            record_states=has_adapter(prepared),  # prepare_env records them where it can
             dt=env_dt(prepared),
             dt_param=dt_param_name(prepared),
             env_id=spec_id(prepared),

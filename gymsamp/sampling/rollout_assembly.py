@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -204,9 +204,7 @@ class RolloutAssembler:
             step_infos = [reported[r] for r in range(start, stop)]
             common = set.intersection(*(set(info) for info in step_infos))
             if common:
-                fields["env_infos"] = stack_to_format(
-                    [{k: info[k] for k in sorted(common)} for info in step_infos], "numpy"
-                )
+                fields["env_infos"] = _stacked_infos(step_infos, sorted(common))
         rollout_info: dict[str, Any] = {
             "env_id": self.env_id,
             "seed": job.seed,
@@ -280,3 +278,27 @@ class RolloutAssembler:
                     last[key] = item
             shared[key] = item
         return shared
+
+
+def _stacked_infos(step_infos: Sequence[Mapping[str, Any]], keys: list[str]) -> dict[str, Any]:
+    """The ``keys`` of the steps' infos, each stacked over the steps; a key whose values do
+    not stack (a contact list whose length changes, a dict whose keys change) as an object
+    array of the values: the env's data, kept as reported, never the reason a call fails.
+
+    Example:
+        >>> steps = [{"a": 1, "b": np.zeros(1)}, {"a": 2, "b": np.zeros(2)}]
+        >>> infos = _stacked_infos(steps, ["a", "b"])
+        >>> infos["a"], infos["b"].dtype, [v.shape for v in infos["b"]]
+        (array([1, 2]), dtype('O'), [(1,), (2,)])
+    """
+    stacked = {}
+    for key in keys:
+        values = [info[key] for info in step_infos]
+        try:
+            stacked[key] = stack_to_format(values, "numpy")
+        except (TypeError, ValueError):
+            column = np.empty(len(values), dtype=object)
+            for t, value in enumerate(values):  # not column[:] = values: it would broadcast
+                column[t] = value
+            stacked[key] = column
+    return stacked

@@ -142,8 +142,11 @@ class RunningRollout:
     """A rollout in progress in one sub-env of the collection loop: its job, and how it began
     (its first observation, its reset's state and info)."""
 
-    def __init__(self, job: RolloutJob, obs: Any, reset_info: dict[str, Any]) -> None:
+    def __init__(
+        self, job: RolloutJob, obs: Any, reset_info: dict[str, Any], *, record_state: bool
+    ) -> None:
         self.job = job
         self.first_obs = obs
-        self.first_state = reset_info.pop("state", None)
+        # The state a recording InitStateWrapper reported; else "state" is the env's own info.
+        self.first_state = reset_info.pop("state", None) if record_state else None
         self.reset_info = reset_info

@@ -34,6 +34,11 @@ def reset_payloads(
                 f"{name} must be None or a list (one entry per setting), got a dict {values!r}; "
                 "wrap it in a list"
             )
+        if values is not None and not hasattr(values, "__len__"):
+            raise TypeError(
+                f"{name} must be None or a list (one entry per setting), got "
+                f"{type(values).__name__} {values!r}"
+            )
         if values is not None and len(values) == 0:
             raise ValueError(f"{name} must be None or a non-empty list, got an empty list")
     if isinstance(init_states, np.ndarray) and init_states.ndim < 2:

@@ -16,7 +16,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["real_reward", "unfit_observation"]
+__all__ = ["check_step_info", "one_flag", "real_reward", "unfit_observation"]
+
+#: The info keys of Gymnasium's vector envs for an episode that resets inside a step.
+RESERVED_INFO_KEYS = ("final_obs", "final_info")
 
 
 def unfit_observation(obs: Any, space: Any, err: BaseException | None = None) -> ValueError:
@@ -41,16 +44,61 @@ def _is_real_scalar(value: Any) -> bool:
 
 
 def real_reward(reward: Any) -> Any:
-    """``reward`` as it is if it is one real number (a size-1 array counts), else raise.
+    """``reward`` if it is one real number; a size-1 array as its one element (as a batch of
+    rewards takes it in every vectorization mode); else raise.
 
     Example:
-        >>> real_reward(1.5), real_reward(np.float32(2.0))
-        (1.5, np.float32(2.0))
+        >>> real_reward(1.5), real_reward(np.float32(2.0)), real_reward(np.array([0.5]))
+        (1.5, np.float32(2.0), np.float64(0.5))
         >>> real_reward("x")
         Traceback (most recent call last):
         ...
         ValueError: the reward must be a real number, got 'x'
     """
-    if isinstance(reward, (float, int, np.number)) or _is_real_scalar(reward):
+    if isinstance(reward, (float, int, np.number)):
         return reward
+    if _is_real_scalar(reward):
+        return np.asarray(reward).reshape(())[()]
     raise ValueError(f"the reward must be a real number, got {reprlib.repr(reward)}")
+
+
+def check_step_info(info: Any) -> None:
+    """Refuse a step info holding Gymnasium's keys for an in-step reset (``final_obs``,
+    ``final_info``): the vector env would take the step for one that reset the env.
+
+    Example:
+        >>> check_step_info({"x": 1})
+        >>> check_step_info({"final_obs": 0})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: the env's step info must not hold the keys 'final_obs' and 'final_info' ...
+    """
+    if info and any(key in info for key in RESERVED_INFO_KEYS):
+        raise ValueError(
+            "the env's step info must not hold the keys 'final_obs' and 'final_info' "
+            "(Gymnasium's vector envs report an episode's final observation and info under "
+            f"them), got the keys {sorted(map(str, info))}"
+        )
+
+
+def one_flag(flag: Any, name: str = "terminated") -> Any:
+    """A ``terminated`` / ``truncated`` flag (``name``) as one value: a size-1 array as its one
+    element (as a batch of flags takes it in every vectorization mode); else raise.
+
+    Example:
+        >>> one_flag(True), one_flag(np.array([False]))
+        (True, np.False_)
+        >>> one_flag([True, False], "truncated")
+        Traceback (most recent call last):
+        ...
+        ValueError: the truncated flag must be one bool, got [True, False]
+    """
+    if isinstance(flag, (bool, np.bool_)):
+        return flag
+    try:
+        array = np.asarray(flag)
+    except (TypeError, ValueError):
+        array = np.empty(0)
+    if array.size == 1 and array.dtype.kind in "biuf":
+        return array.reshape(())[()]
+    raise ValueError(f"the {name} flag must be one bool, got {reprlib.repr(flag)}")

@@ -89,8 +89,12 @@ def unbatch_infos(infos: Mapping[str, Any], num_envs: int) -> SubEnvInfos:
     return {i: env_info_at(infos, i) for i in np.flatnonzero(owners).tolist()}
 
 
-# Info entries that are not per-step env infos of the row they arrive in.
-_NOT_ROW_INFO = frozenset(("state", "final_obs", "final_info"))
+# Info entries that are not per-step env infos of the row they arrive in (with and without
+# the states recorded: "state" is then gymsamp's, else the env's own).
+_NOT_ROW_INFO = {
+    True: frozenset(("state", "final_obs", "final_info")),
+    False: frozenset(("final_obs", "final_info")),
+}
 
 
 def state_rows(infos: SubEnvInfos, num_envs: int) -> np.ndarray | None:
@@ -123,18 +127,23 @@ def state_rows(infos: SubEnvInfos, num_envs: int) -> np.ndarray | None:
     return rows
 
 
-def row_infos(infos: SubEnvInfos) -> SubEnvInfos:
-    """The env infos of a step's row: per sub-env, less the entries that are not step infos,
-    and none of the sub-envs reset in the step (their step's info is their ``final_info``).
+def row_infos(infos: SubEnvInfos, *, states: bool) -> SubEnvInfos:
+    """The env infos of a step's row: per sub-env, less the entries that are not step infos
+    (``state`` too where ``states`` are recorded), and none of the sub-envs reset in the step
+    (their step's info is their ``final_info``).
 
     Example:
-        >>> row_infos({0: {"x": 1, "state": 0.0}, 1: {"final_obs": 0.0, "x": 2}, 2: {"state": 1}})
+        >>> infos = {0: {"x": 1, "state": 0.0}, 1: {"final_obs": 0.0, "x": 2}, 2: {"state": 1}}
+        >>> row_infos(infos, states=True)
         {0: {'x': 1}}
+        >>> row_infos(infos, states=False)
+        {0: {'x': 1, 'state': 0.0}, 2: {'state': 1}}
     """
     rows = {}
+    skip = _NOT_ROW_INFO[states]
     for i, info in infos.items():
         if "final_obs" not in info:
-            row = {k: v for k, v in info.items() if k not in _NOT_ROW_INFO}
+            row = {k: v for k, v in info.items() if k not in skip}
             if row:
                 rows[i] = row
     return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -98,6 +99,9 @@ class RNNEmbedding(Embedding):
             )
         if output_nonlin is not None and not callable(output_nonlin):
             raise TypeError(f"output_nonlin must be None or callable, got {output_nonlin!r}")
+        given: Any = dropout  # annotated float, but a caller may pass anything
+        if not isinstance(given, numbers.Real) or isinstance(given, bool):
+            raise TypeError(f"dropout must be a real number in [0, 1), got {dropout!r}")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.only_last_output = check_bool("only_last_output", only_last_output)

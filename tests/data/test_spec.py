@@ -32,6 +32,11 @@ def test_labels_must_name_every_flat_entry_of_their_space(kwargs, message):
         EnvSpec(BOX2, DISCRETE, **kwargs)
 
 
+def test_labels_must_be_strings():
+    with pytest.raises(TypeError, match="obs_labels must be a sequence of strings, got 5"):
+        EnvSpec(BOX2, DISCRETE, obs_labels=5)  # type: ignore[arg-type]
+
+
 def test_matching_labels_are_kept():
     spec = EnvSpec(
         BOX2,

@@ -109,16 +109,24 @@ def make_mlp() -> torch.nn.Sequential:
     return mlp
 
 
-def test_torch_actions_equal_forward_on_float32() -> None:
+@pytest.mark.parametrize("batch_invariant", [None, False])
+def test_torch_actions_equal_forward_on_float32(batch_invariant: bool | None) -> None:
     linear = torch.nn.Linear(3, 2)
-    policy = as_policy(linear, BOX_SPEC)
+    weights = np.random.default_rng(1).normal(size=8).astype(np.float32)
+    torch.nn.utils.vector_to_parameters(torch.as_tensor(weights), linear.parameters())
+    policy = as_policy(linear, BOX_SPEC, batch_invariant=batch_invariant)
     policy.start(4, eval=True)
     o = np.random.default_rng(0).normal(size=(4, 3))  # float64 in, float32 to the module
     step = policy.act(o)
-    expected = linear(torch.as_tensor(o, dtype=torch.float32)).detach().numpy()
+    x = torch.as_tensor(o, dtype=torch.float32)
+    # By default a module whose batched products round by batch size runs row by row.
+    assert policy.row_by_row is (batch_invariant is None)  # type: ignore[attr-defined]
+    expected = (
+        torch.cat([linear(x[i : i + 1]) for i in range(4)]) if policy.row_by_row else linear(x)
+    )  # type: ignore[attr-defined]
     assert isinstance(step.actions, np.ndarray)
     assert step.actions.dtype == np.float32
-    np.testing.assert_array_equal(step.actions, expected)
+    np.testing.assert_array_equal(step.actions, expected.detach().numpy())
     assert step.agent_infos == {}
 
 
@@ -173,7 +181,8 @@ def test_parameters_may_be_tensors_that_require_grad() -> None:
 @pytest.mark.parametrize("mode", ["vmap", "group"])
 def test_torch_per_env_params_equal_module_copies(mode: str) -> None:
     mlp = make_mlp()
-    policy = TorchPolicy(mlp, BOX_SPEC, per_env_mode=mode)  # type: ignore[arg-type]
+    # Batched (the per-env modes batch the sub-envs); row by row: exact, below.
+    policy = TorchPolicy(mlp, BOX_SPEC, per_env_mode=mode, batch_invariant=False)  # type: ignore[arg-type]
     policy.start(4, eval=True)
     rng = np.random.default_rng(1)
     params = rng.normal(size=(3, policy.num_params)).astype(np.float32)
@@ -193,6 +202,24 @@ def test_torch_per_env_params_equal_module_copies(mode: str) -> None:
     np.testing.assert_array_equal(policy.act(o).actions, mlp(torch.as_tensor(o)).detach().numpy())
     with pytest.raises(ValueError, match=r"params has shape \(1, 5\) but must have \(1, 32\)"):
         policy.set_env_params(idx(0), np.zeros((1, 5)))
+
+
+def test_torch_per_env_params_row_by_row_are_the_module_copies_exactly() -> None:
+    mlp = make_mlp()
+    policy = TorchPolicy(mlp, BOX_SPEC)
+    policy.start(4, eval=True)
+    assert policy.row_by_row is True  # the MLP's batched products round by batch size
+    rng = np.random.default_rng(1)
+    params = rng.normal(size=(2, policy.num_params)).astype(np.float32)
+    policy.set_env_params(idx(0, 3), params)
+    o = rng.normal(size=(4, 3)).astype(np.float32)
+    actions = policy.act(o).actions
+    for env, p in ((0, params[0]), (1, None), (2, None), (3, params[1])):
+        module = copy.deepcopy(mlp)
+        if p is not None:
+            torch.nn.utils.vector_to_parameters(torch.as_tensor(p), module.parameters())
+        expected = module(torch.as_tensor(o[env : env + 1])).detach().numpy()
+        np.testing.assert_array_equal(actions[env : env + 1], expected)
 
 
 def test_torch_module_output_shape_is_checked() -> None:
@@ -431,16 +458,15 @@ def test_sb3_ppo_stochastic_is_reproducible_and_leaves_torch_rng_alone(ppo: Any)
 # -- argument checks ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("flag", ["deterministic", "batch_invariant"])
-def test_as_policy_flags_must_be_bools(flag: str) -> None:
-    # A callable ignores both flags, so "no" used to pass silently.
+def test_as_policy_flags_must_be_bools() -> None:
+    # A callable ignores deterministic, so "no" used to pass silently (batch_invariant: in
+    # tests/policies/test_batch_invariance.py).
     with pytest.raises(
         TypeError,
-        match=rf"as_policy: {flag} must be a bool \(True or False\), "
-        r"got 'no'",
+        match=r"as_policy: deterministic must be a bool \(True or False\), got 'no'",
     ):
-        as_policy(lambda obs: obs, BOX_SPEC, **{flag: "no"})
-    assert isinstance(as_policy(lambda obs: obs, BOX_SPEC, **{flag: np.False_}), CallablePolicy)
+        as_policy(lambda obs: obs, BOX_SPEC, deterministic="no")
+    assert isinstance(as_policy(lambda obs: obs, BOX_SPEC, deterministic=np.False_), CallablePolicy)
 
 
 def test_sb3_deterministic_must_be_a_bool() -> None:
@@ -490,3 +516,26 @@ def test_torch_errors_after_the_first_pass_stay_the_modules_own() -> None:
     policy.act(np.zeros((1, 3), dtype=np.float32))
     with pytest.raises(RuntimeError, match="the module's own failure"):
         policy.act(np.zeros((1, 3), dtype=np.float32))
+
+
+def test_a_callable_gets_a_read_only_batch() -> None:
+    # The loop records the batch it hands the policy: `obs /= 10` once rescaled the recorded
+    # observations of every step but the first and the last.
+    def normalizing(obs: np.ndarray) -> np.ndarray:
+        obs /= 10.0
+        return obs[:, :2]
+
+    policy = as_policy(normalizing, BOX_SPEC)
+    policy.start(2, eval=True)
+    batch = np.ones((2, 3), np.float32)
+    with pytest.raises(ValueError, match="read-only"):
+        policy.act(batch)
+    np.testing.assert_array_equal(batch, np.ones((2, 3)))
+    dict_spec = EnvSpec(
+        gym.spaces.Dict({"a": gym.spaces.Box(-1, 1, (2,))}), gym.spaces.Box(-1, 1, (2,))
+    )
+    seen: list[bool] = []
+    reader = as_policy(lambda obs: seen.append(obs["a"].flags.writeable) or obs["a"], dict_spec)
+    reader.start(2, eval=True)
+    np.testing.assert_array_equal(reader.act({"a": np.zeros((2, 2), np.float32)}).actions, 0)
+    assert seen == [False]

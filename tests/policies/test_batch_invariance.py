@@ -13,6 +13,7 @@ import torch
 
 from gymsamp.data import EnvSpec
 from gymsamp.policies import CallablePolicy, as_policy
+from gymsamp.policies._shared import _PROBE_BATCHES
 from gymsamp.policies.sb3_policy import SB3Policy
 from gymsamp.policies.torch_policy import TorchPolicy
 from gymsamp.sampling import ParallelRolloutSampler, rollout
@@ -83,13 +84,15 @@ def test_batch_invariant_torch_policy_equals_sequential_rollouts(
 def test_as_policy_passes_batch_invariance_on() -> None:
     module = NoisyMlp()
     assert as_policy(module, SPEC, batch_invariant=True).batch_invariant is True  # type: ignore[attr-defined]
-    assert as_policy(module, SPEC).batch_invariant is False  # type: ignore[attr-defined]
-    with pytest.raises(TypeError, match=r"batch_invariant must be a bool \(True or False\), got 1"):
+    assert as_policy(module, SPEC, batch_invariant=np.False_).batch_invariant is False  # type: ignore[attr-defined]
+    assert as_policy(module, SPEC).batch_invariant is None  # type: ignore[attr-defined]
+    rule = r"batch_invariant must be None \(test the model\), True or False, got "
+    with pytest.raises(TypeError, match=rf"TorchPolicy: {rule}1"):
         TorchPolicy(module, SPEC, batch_invariant=1)  # type: ignore[arg-type]
-    with pytest.raises(
-        TypeError, match=r"batch_invariant must be a bool \(True or False\), got 'yes'"
-    ):
+    with pytest.raises(TypeError, match=rf"SB3Policy: {rule}'yes'"):
         SB3Policy(_Predictor(0.0), SPEC, batch_invariant="yes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=rf"as_policy: {rule}'no'"):
+        as_policy(lambda obs: obs, SPEC, batch_invariant="no")
 
 
 class MatmulPolicy:
@@ -130,13 +133,16 @@ def test_batch_invariant_callable_rows_are_the_one_env_actions() -> None:
     assert actions.shape == (5, 1)
     for i in range(5):
         assert np.array_equal(actions[i : i + 1], fn(obs[i : i + 1]))
-    assert as_policy(fn, SPEC).batch_invariant is False  # type: ignore[attr-defined]
+    default = as_policy(fn, SPEC)
+    assert default.batch_invariant is None  # type: ignore[attr-defined]
+    default.start(5, eval=True)
+    assert default.row_by_row is False  # type: ignore[attr-defined]
     # A wrong shape for one sub-env is named with the batch of one it was called with.
     bad = CallablePolicy(lambda obs: np.zeros((1, 2)), SPEC, batch_invariant=True)
     bad.start(2, eval=True)
     with pytest.raises(ValueError, match=r"shape \(1, 2\) but must return \(1, 1\)"):
         bad.act(obs[:2])
-    with pytest.raises(TypeError, match=r"batch_invariant must be a bool \(True or False\), got 1"):
+    with pytest.raises(TypeError, match=r"CallablePolicy: batch_invariant must be None .*, got 1"):
         CallablePolicy(fn, SPEC, batch_invariant=1)  # type: ignore[arg-type]
 
 
@@ -205,3 +211,104 @@ def test_batch_invariant_recurrent_torch_policy_equals_sequential_rollouts() -> 
         np.testing.assert_array_equal(
             ro.agent_infos["hidden_states"], ref.agent_infos["hidden_states"]
         )
+
+
+# -- the default: torch modules and SB3 models tested, run batched only where that is exact --------
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.3])
+@pytest.mark.parametrize(("num_workers", "vectorization"), [(3, "sync"), (2, "batched")])
+def test_a_network_is_run_row_by_row_by_default(
+    noise: float, num_workers: int, vectorization: str
+) -> None:
+    # DESIGN §4 wins over §5: an MLP's batched products round by batch size (and a noisy one
+    # draws by batch), so by default it runs on each sub-env alone.
+    policy = as_policy(NoisyMlp(noise), SPEC)
+    rollouts = sample(policy, num_workers, vectorization)
+    assert policy.row_by_row is True  # type: ignore[attr-defined]
+    assert_equal_to_rollouts(rollouts, NoisyMlp(noise))
+
+
+def test_a_recurrent_network_is_run_row_by_row_by_default() -> None:
+    policy = TorchPolicy(NoisyGru(), SPEC)
+    rollouts = sample(policy, 3, "sync")
+    assert policy.row_by_row is True
+    assert_equal_to_rollouts(rollouts, NoisyGru())
+
+
+class ShapeRecorder(torch.nn.Module):
+    """An elementwise module (exact in any batch) that records the batch sizes it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor([-0.7]))
+        self.batch_sizes: list[int] = []
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        self.batch_sizes.append(len(obs))
+        return torch.clamp(self.scale * obs[:, 2:3], -2.0, 2.0)
+
+
+def test_a_batch_invariant_module_runs_batched_after_one_test_per_start() -> None:
+    module = ShapeRecorder()
+    policy = TorchPolicy(module, SPEC)
+    torch_state = torch.random.get_rng_state()
+    rollouts = sample(policy, 3, "sync")
+    assert policy.row_by_row is False
+    # The test at start(): each drawn batch whole, then row by row; after it, whole batches.
+    tested = 4 * _PROBE_BATCHES
+    assert module.batch_sizes[:tested] == [3, 1, 1, 1] * _PROBE_BATCHES
+    assert set(module.batch_sizes[tested:]) == {3}
+    assert_equal_to_rollouts(rollouts, ShapeRecorder())
+    assert torch.equal(torch.random.get_rng_state(), torch_state)  # the test drew nothing
+
+
+class NormedMlp(torch.nn.Module):
+    """Batch norm, then a linear layer: the test must run in eval mode (running statistics
+    untouched) and leave the mode start() asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = torch.nn.BatchNorm1d(3)
+        self.linear = torch.nn.Linear(3, 1)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.norm(obs))
+
+
+@pytest.mark.parametrize("eval_mode", [True, False])
+def test_the_test_runs_in_eval_mode_and_keeps_batch_norm_statistics(eval_mode: bool) -> None:
+    module = NormedMlp()
+    policy = TorchPolicy(module, SPEC)
+    policy.start(4, eval=eval_mode)
+    assert policy.row_by_row is not None
+    assert module.training is not eval_mode
+    assert int(module.norm.num_batches_tracked) == 0
+    np.testing.assert_array_equal(module.norm.running_mean.numpy(), np.zeros(3))
+
+
+def test_a_module_failing_the_test_runs_batched_and_act_names_its_error() -> None:
+    module = torch.nn.Linear(5, 1)  # the wrong input size: the test's forward pass fails
+    policy = TorchPolicy(module, SPEC)
+    policy.start(2, eval=True)
+    assert policy.row_by_row is False
+    with pytest.raises(ValueError, match=r"must accept observations of shape \(3,\)"):
+        policy.act(np.zeros((2, 3), np.float32))
+
+
+def test_sb3_models_are_tested_and_other_predictors_run_batched() -> None:
+    sb3 = pytest.importorskip("stable_baselines3")
+    model = sb3.PPO("MlpPolicy", ENV, n_steps=64, batch_size=64, seed=0, device="cpu")
+    policy = as_policy(model, SPEC)
+    rollouts = sample(policy, 3, "sync")
+    assert policy.row_by_row is True  # type: ignore[attr-defined]  # Gaussian means: by batch size
+    assert_equal_to_rollouts(rollouts, model)
+    # An object that only has SB3's predict may record its calls: it is not tested.
+    predictor = _Predictor(0.0)
+    calls: list[int] = []
+    original = predictor.predict
+    predictor.predict = lambda obs, **kw: (calls.append(len(obs)), original(obs, **kw))[1]  # type: ignore[method-assign]
+    other = as_policy(predictor, SPEC)
+    other.start(3, eval=True)
+    assert other.row_by_row is False  # type: ignore[attr-defined]
+    assert calls == []

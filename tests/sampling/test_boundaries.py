@@ -119,7 +119,11 @@ def test_recorded_states_are_exact_in_every_mode(mode):
     envs = SyncVectorEnv(fns, autoreset_mode=mode)
     try:
         rollouts = collect(
-            envs, IdlePolicy(envs.single_action_space), jobs(), Quota(min_rollouts=4)
+            envs,
+            IdlePolicy(envs.single_action_space),
+            jobs(),
+            Quota(min_rollouts=4),
+            record_states=True,
         )
     finally:
         envs.close()

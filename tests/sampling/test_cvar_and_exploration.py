@@ -196,6 +196,13 @@ class TestParameterExploration:
                 sampler.sample(np.zeros((1, 3)), init_states=[np.zeros(2)] * 5)
             with pytest.raises(ValueError, match=r"init_states\[1\] must have shape \(2,\)"):
                 sampler.sample(np.zeros((1, 3)), init_states=[np.zeros(2), np.zeros(5)])
+            # Once numpy's or Python's own messages, naming no argument.
+            table = r"param_sets must be an \(N, 3\) array of real numbers, got "
+            for bad in ([[0, 0, "x"]], [[0, 0, 0], [0, 0]], np.full((1, 3), 0.1 + 5j)):
+                with pytest.raises(TypeError, match=table):
+                    sampler.sample(bad)
+            with pytest.raises(TypeError, match="init_states must be None or a list of states"):
+                sampler.sample(np.zeros((1, 3)), init_states=5)
         with pytest.raises(TypeError, match="ParametricPolicy"):
             ParameterExplorationSampler(CountingEnv, IdlePolicy(gym.spaces.Discrete(2)), 1, 1, 1)
         with pytest.raises(ValueError, match="num_domains must be an int >= 1"):

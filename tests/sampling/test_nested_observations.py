@@ -257,4 +257,8 @@ def test_a_callable_gets_the_batch_and_its_wrong_actions_name_the_batch_size() -
     }
     with pytest.raises(ValueError, match=r"\(3,\)"):
         policy.act(batch)
-    assert seen[0] is batch
+    # The batch itself, as a read-only view (the loop records what the policy saw).
+    assert seen[0].keys() == batch.keys()
+    assert np.shares_memory(seen[0]["obs"], batch["obs"])
+    assert np.shares_memory(seen[0]["derived"][1], batch["derived"][1])
+    assert not seen[0]["obs"].flags.writeable

@@ -1,5 +1,6 @@
 import multiprocessing
 import os
+import threading
 import time
 from typing import Any
 
@@ -205,6 +206,14 @@ class TestPayloads:
                 sampler.sample(init_states=np.array([1.0]))
             with pytest.raises(TypeError, match=r"^init_states must hold arrays of real numbers"):
                 sampler.sample(init_states=[["a"]])
+            for name in (
+                "init_states",
+                "domain_params",
+            ):  # once "object of type 'int' has no len()"
+                with pytest.raises(
+                    TypeError, match=rf"^{name} must be None or a list .*, got int 5$"
+                ):
+                    sampler.sample(**{name: 5})
             # The sampler still works, and a 2-D array holds one state per row.
             rollouts = sampler.sample(init_states=np.array([[2.0], [4.0]]))
             assert [ro.observations[0, 0] for ro in rollouts] == [2.0, 4.0]
@@ -678,7 +687,7 @@ def test_a_dead_batched_worker_in_a_surplus_min_steps_rollout_does_not_fail_the_
 
 class _BadOutputFromStateHundred(CountingEnv):
     """Returns an output that fits no batch once the count reaches 100 (``what``: a None or
-    wrong-shaped observation, or a reward that is no number)."""
+    wrong-shaped observation, a reward that is no number, flags that are not one bool)."""
 
     def __init__(self, what: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -691,6 +700,10 @@ class _BadOutputFromStateHundred(CountingEnv):
                 obs = None
             elif self.what == "shape":
                 obs = np.zeros(3, np.float32)
+            elif self.what == "terminated":
+                terminated = np.array([True, False])
+            elif self.what == "truncated":
+                truncated = "yes"  # numpy would take it for True
             else:
                 reward = "x"
         return obs, reward, terminated, truncated, info
@@ -700,6 +713,8 @@ _BAD_OUTPUT_MESSAGES = {
     "none": r"the observation must fit the observation space Box\(.*\), got None",
     "shape": r"the observation must fit the observation space Box\(.*\), got array\(\[0., 0.",
     "reward": r"the reward must be a real number, got 'x'",
+    "terminated": r"the terminated flag must be one bool, got array\(\[ True, False\]\)",
+    "truncated": r"the truncated flag must be one bool, got 'yes'",
 }
 
 
@@ -725,7 +740,7 @@ def _surplus_sampler(env, vectorization):
     return sampler
 
 
-@pytest.mark.parametrize("what", ["none", "shape", "reward"])
+@pytest.mark.parametrize("what", list(_BAD_OUTPUT_MESSAGES))
 @pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
 def test_an_output_that_fits_no_batch_is_the_sub_envs_error(what, vectorization):
     # Written into the batch, such output once failed inside gymsamp with numpy's message (a
@@ -739,6 +754,38 @@ def test_an_output_that_fits_no_batch_is_the_sub_envs_error(what, vectorization)
         assert info.value.rollout_indices == (1,)
     with pytest.raises(ValueError, match=_BAD_OUTPUT_MESSAGES[what]):
         rollout(env, IdlePolicy(gym.spaces.Discrete(2)), reset_kwargs={"init_state": _FAILS})
+
+
+class _SizeOneArrays(CountingEnv):
+    """Reward and flags as size-1 arrays (``np.array([r])``): one number each."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, np.array([reward]), np.array([terminated]), np.array([truncated]), info
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
+def test_size_one_rewards_and_flags_are_numbers_in_every_mode(vectorization):
+    # The async workers once passed them on, so the rollouts held (T, 1) rewards (and array
+    # flags failed inside the parent with an IndexError); the batched ones refused them.
+    with ParallelRolloutSampler(
+        lambda: _SizeOneArrays(terminate_at=3, truncate_at=3),
+        IDLE2,
+        2,
+        min_rollouts=3,
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    ) as sampler:
+        rollouts = sampler.sample()
+    for k, ro in enumerate(rollouts):
+        ref = rollout(CountingEnv(terminate_at=3, truncate_at=3), IDLE2, seed=0, sub_sub_seed=k)
+        assert ro.rewards.shape == ref.rewards.shape == (3,)
+        np.testing.assert_array_equal(ro.rewards, ref.rewards)
+        np.testing.assert_array_equal(ro.terminated, ref.terminated)
+        np.testing.assert_array_equal(ro.truncated, ref.truncated)
+        assert ro.terminated[-1]
+        assert ro.truncated[-1]
 
 
 class _NanFromStateHundred(CountingEnv):
@@ -1067,3 +1114,30 @@ def test_sample_eval_must_be_a_bool():
         with pytest.raises(TypeError, match=r"eval must be a bool \(True or False\), got 'yes'"):
             sampler.sample(eval="yes")
         assert len(sampler.sample(eval=np.True_)) == 1
+
+
+class _UnpicklableInfo(CountingEnv):
+    """Reports a lock in its step info: it cannot travel from a worker process."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, _ = super().step(action)
+        return obs, reward, terminated, truncated, {"lock": threading.Lock()}
+
+
+@pytest.mark.parametrize("vectorization", ["async", "batched"])
+def test_an_info_that_cannot_travel_names_its_sub_env(vectorization):
+    # The batched worker pickles a whole block's reply at once: its failure named no sub-env.
+    with ParallelRolloutSampler(
+        lambda: _UnpicklableInfo(terminate_at=3),
+        IDLE2,
+        2,
+        min_rollouts=2,
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    ) as sampler:
+        with pytest.raises(
+            WorkerError, match=r"sub-env \d raised TypeError: cannot pickle"
+        ) as info:
+            sampler.sample()
+        assert info.value.env_index in (0, 1)

@@ -333,6 +333,21 @@ def test_env_error_is_the_local_worker_error_and_actors_restart(ray_session):
         assert len(sampler._ray.actors) == 2
 
 
+def test_a_failed_surplus_min_steps_rollout_does_not_fail_the_call_on_ray(ray_session):
+    # As locally (DESIGN §4): whether rollout 3 (past the 9 steps asked for) ran, and failed,
+    # depends on the actors; the driver once raised on it, with no rollout named.
+    ok, trap = {"increment": 1.0}, {"increment": 13.0}
+    with fragile_sampler(envs_per_actor=2) as sampler:
+        sampler.set_min_count(min_steps=9)
+        rollouts = sampler.sample(domain_params=[ok, ok, ok, trap])
+        assert [ro.length for ro in rollouts] == [3, 3, 3]
+        assert [ro.rollout_info["rollout_index"] for ro in rollouts] == [0, 1, 2]
+        # A failure the result needs still raises, naming the rollout by the driver's index.
+        with pytest.raises(WorkerError, match="trap 100% sprung") as info:
+            sampler.sample(domain_params=[ok, trap])
+        assert info.value.rollout_indices == (1,)
+
+
 def test_dead_actor_is_a_worker_error_and_actors_restart(ray_session):
     with fragile_sampler() as sampler:
         with pytest.raises(WorkerError, match=r"Ray actor \d .*died while sampling") as info:

@@ -15,7 +15,14 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 
 from gymsamp.envs import CountingEnv
 from gymsamp.policies import IdlePolicy
-from gymsamp.sampling import ParallelRolloutSampler, Quota, RolloutJob, collect, rollout
+from gymsamp.sampling import (
+    ParallelRolloutSampler,
+    Quota,
+    RolloutJob,
+    WorkerError,
+    collect,
+    rollout,
+)
 from gymsamp.sampling.in_process_vector_env import InProcessVectorEnv
 from gymsamp.sampling.sub_env_infos import infos_per_env, unbatch_infos
 from gymsamp.sampling.vector_envs import EnvFactory, make_vector_env
@@ -200,8 +207,11 @@ def test_nested_mappings_own_keys_and_object_states_are_recorded_as_reported(mod
         states = np.asarray(ro.get_data_values("states")).tolist()
         assert len(set(states)) == 1  # the rollout's own word at every step, never cut short
         words |= set(states)
+        # rollout() records states where a simulator adapter exists; without one, the env's
+        # own "state" is an env info like any other.
         single = rollout(make_mapping_env, policy, seed=0, sub_sub_seed=k)
-        assert np.asarray(single.get_data_values("states")).tolist() == states
+        assert "states" not in single.data_names
+        assert np.asarray(single.env_infos["state"]).tolist() == states[1:]
     assert words <= {"running", "ok"}
     assert len(words) == 2
 
@@ -289,3 +299,100 @@ def test_sampled_rollouts_with_and_without_a_final_info_make_an_episode_batch():
     back = EpisodeBatch.from_step_sequences(rollouts, spec).to_step_sequences()
     for original, restored in zip(rollouts, back, strict=True):
         assert_tree_equal(restored.rollout_info, original.rollout_info)
+
+
+class PlainStateInfoEnv(gym.Env[np.ndarray, int]):
+    """No simulator adapter; reports its own ``info["state"]`` (a word at reset, an array per
+    step): plain env infos, not gymsamp's state channel."""
+
+    observation_space = gym.spaces.Box(-10.0, 10.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed: Any = None, options: Any = None) -> Any:
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, np.float32), {"state": "reset"}
+
+    def step(self, action: int) -> Any:
+        self.t += 1
+        info = {"state": np.array([self.t, 7]), "other": self.t}
+        return np.full(1, self.t, np.float32), 1.0, self.t >= 3, False, info
+
+
+@pytest.mark.parametrize("mode", ["sync", "async", "batched"])
+def test_an_envs_own_state_info_is_an_env_info_unless_states_are_recorded(mode: str) -> None:
+    # It was taken for gymsamp's state channel: dropped from env_infos, a `states` field
+    # without record_states, and numpy's errors where its type changed from reset to step.
+    policy = IdlePolicy(gym.spaces.Discrete(2))
+    single = rollout(PlainStateInfoEnv, policy, seed=0)
+    with ParallelRolloutSampler(
+        PlainStateInfoEnv, policy, 2, min_rollouts=3, seed=0, vectorization=mode,
+        show_progress_bar=False,
+    ) as sampler:  # fmt: skip
+        rollouts = sampler.sample()
+    for ro in [single, *rollouts]:
+        assert "states" not in ro.data_names
+        np.testing.assert_array_equal(ro.env_infos["state"], [[1, 7], [2, 7], [3, 7]])
+        np.testing.assert_array_equal(ro.env_infos["other"], [1, 2, 3])
+
+
+class FinalObsInfoEnv(CountingEnv):
+    """Reports Gymnasium's in-step reset keys as its own step info."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(terminate_at=3)
+        self.key = key
+
+    def step(self, action: int) -> Any:
+        obs, reward, terminated, truncated, _ = super().step(action)
+        return obs, reward, terminated, truncated, {self.key: obs}
+
+
+@pytest.mark.parametrize("key", ["final_obs", "final_info"])
+@pytest.mark.parametrize("mode", ["sync", "async", "batched"])
+def test_a_step_info_with_gymnasiums_final_keys_is_refused(key: str, mode: str) -> None:
+    # They once crashed inside the loop (KeyError, AttributeError) or vanished into the
+    # rollout_info of some rollouts only.
+    message = r"step info must not hold the keys 'final_obs' and 'final_info'"
+    policy = IdlePolicy(gym.spaces.Discrete(2))
+    with pytest.raises(ValueError, match=message):
+        rollout(lambda: FinalObsInfoEnv(key), policy, seed=0)
+    with (
+        ParallelRolloutSampler(
+            lambda: FinalObsInfoEnv(key), policy, 2, min_rollouts=2, seed=0,
+            vectorization=mode, show_progress_bar=False,
+        ) as sampler,
+        pytest.raises(WorkerError, match=message),
+    ):  # fmt: skip
+        sampler.sample()
+
+
+class RaggedInfoEnv(CountingEnv):
+    """Reports a contact list whose length is the step number, and a dict whose keys change."""
+
+    def __init__(self) -> None:
+        super().__init__(terminate_at=3)
+
+    def step(self, action: int) -> Any:
+        obs, reward, terminated, truncated, _ = super().step(action)
+        t = int(reward)
+        info = {"contacts": np.arange(t), "flag": {"a": t} if t % 2 else {"b": t}, "t": t}
+        return obs, reward, terminated, truncated, info
+
+
+@pytest.mark.parametrize("mode", ["sync", "async", "batched"])
+def test_infos_that_do_not_stack_are_kept_as_object_arrays(mode: str) -> None:
+    # They once failed the whole call (numpy's "must hold items of one shape"), no rollout back.
+    policy = IdlePolicy(gym.spaces.Discrete(2))
+    single = rollout(RaggedInfoEnv, policy, seed=0)
+    with ParallelRolloutSampler(
+        RaggedInfoEnv, policy, 2, min_rollouts=3, seed=0, vectorization=mode,
+        show_progress_bar=False,
+    ) as sampler:  # fmt: skip
+        rollouts = sampler.sample()
+    for ro in [single, *rollouts]:
+        contacts = ro.env_infos["contacts"]
+        assert contacts.dtype == object
+        assert [c.tolist() for c in contacts] == [[0], [0, 1], [0, 1, 2]]
+        assert ro.env_infos["flag"].tolist() == [{"a": 1}, {"b": 2}, {"a": 3}]
+        np.testing.assert_array_equal(ro.env_infos["t"], [1, 2, 3])  # stacked as before

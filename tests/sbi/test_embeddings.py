@@ -276,6 +276,12 @@ def test_use_cuda_must_be_a_bool(cls):
     assert make(cls, use_cuda=np.False_).device == "cpu"
 
 
+def test_rnn_dropout_must_be_a_real_number():
+    for bad in ("x", None, True):
+        with pytest.raises(TypeError, match=r"dropout must be a real number in \[0, 1\), got"):
+            make(RNNEmbedding, dropout=bad)
+
+
 def test_rnn_only_last_output_must_be_a_bool():
     with pytest.raises(
         TypeError, match=r"only_last_output must be a bool \(True or False\), got 'no'"
