@@ -5,7 +5,9 @@ that ends every worker after a failure.
 
 from __future__ import annotations
 
+import multiprocessing
 import queue
+import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import Connection
@@ -105,6 +107,9 @@ class _QueuedResetWrapper(gym.Wrapper[Any, Any, Any, Any]):
 _REPORT_TIMEOUT_S = 5.0
 #: Seconds a terminated worker gets to exit before it is killed.
 _TERMINATE_TIMEOUT_S = 2.0
+#: Seconds a graceful close waits for the sub-envs' own ``close`` (as the batched env's
+#: ``close_timeout``) before the workers are terminated.
+_CLOSE_TIMEOUT_S = 10.0
 
 
 def _async_worker(
@@ -343,17 +348,34 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
         )
 
     def close_extras(self, timeout: float | None = None, terminate: bool = False) -> None:
-        """End every worker: gracefully, or (with ``terminate``, or after a failure or a
-        timeout) by terminating them. Never raises for a failed or dead worker."""
+        """End every worker: gracefully, or (with ``terminate``, after a failure, or when the
+        sub-envs take over ``timeout`` seconds, 10 by default, to finish a pending call and
+        close) by terminating them. Never raises for a failed or dead worker."""
         if not terminate and self._failure is None and not self._dead:
             try:
-                super().close_extras(timeout=timeout, terminate=False)
-            except (WorkerError, OSError, EOFError):
-                pass  # a worker failed in a pending call: the others end below
+                self._close_gracefully(_CLOSE_TIMEOUT_S if timeout is None else timeout)
+            except (WorkerError, OSError, EOFError, multiprocessing.TimeoutError):
+                pass  # a worker failed or hangs: every worker ends below
             except BaseException:
                 self._end_workers()
                 raise
         self._end_workers()
+
+    def _close_gracefully(self, timeout: float) -> None:
+        """Gymnasium's graceful close, bounded: its ``close_extras`` waits for every pipe's
+        reply without a timeout, so a sub-env whose ``close`` hangs would hang ``close()``."""
+        deadline = time.monotonic() + timeout
+        if self._state != AsyncState.DEFAULT:  # a call is pending: its reply comes first
+            getattr(self, f"{self._state.value}_wait")(timeout)
+        pipes = [p for p in self.parent_pipes if p is not None and not p.closed]
+        for pipe in pipes:
+            pipe.send(("close", None))
+        for pipe in pipes:
+            if not pipe.poll(max(deadline - time.monotonic(), 0.0)):
+                return  # the rest are terminated
+            pipe.recv()
+        for process in self.processes:  # a worker closes its sub-env after its reply
+            process.join(max(deadline - time.monotonic(), 0.0))
 
     def __del__(self) -> None:
         # A forgotten vector env must not leave processes behind, and must not raise. Its

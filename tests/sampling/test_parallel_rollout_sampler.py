@@ -1141,3 +1141,36 @@ def test_an_info_that_cannot_travel_names_its_sub_env(vectorization):
         ) as info:
             sampler.sample()
         assert info.value.env_index in (0, 1)
+
+
+class _HangsInWorkerClose(CountingEnv):
+    """Its close() hangs, in a worker process only (the parent's probe env closes at once)."""
+
+    parent = os.getpid()
+
+    def close(self):
+        if os.getpid() != self.parent:
+            time.sleep(60.0)
+        super().close()
+
+
+def test_a_sub_env_whose_close_hangs_cannot_hang_an_async_close(monkeypatch):
+    # Gymnasium's graceful close waits for every worker without a timeout: close() hung.
+    from gymsamp.sampling import async_vector_env
+
+    monkeypatch.setattr(async_vector_env, "_CLOSE_TIMEOUT_S", 0.5)
+    before = len(children())
+    sampler = ParallelRolloutSampler(
+        lambda: _HangsInWorkerClose(terminate_at=3),
+        IDLE2,
+        2,
+        min_rollouts=2,
+        seed=0,
+        vectorization="async",
+        show_progress_bar=False,
+    )
+    assert [ro.length for ro in sampler.sample()] == [3, 3]
+    start = time.monotonic()
+    sampler.close()
+    assert time.monotonic() - start < 5.0
+    assert len(children()) == before
