@@ -397,7 +397,8 @@ class _RowByRow:
         if self.setting is not None:
             verdict = self.setting
         elif num_envs == 1 or agrees is None:
-            verdict = False  # a batch of one is what rollout() runs
+            # A batch of one is what rollout() runs; a model not to be tested runs batched.
+            verdict = False
         else:
             try:
                 batches = _probe_batches(space, num_envs)

@@ -246,20 +246,21 @@ class TorchPolicy(_RowByRowChoice):
         recurrent state from ``init_hidden``; torch's generator seeded alike both ways)."""
         import torch
 
-        x = self._tensors(observations)
+        device = self.device
+        x = self._tensors(observations, device)
         batch = len(tree_first_leaf(x))
-        with torch.no_grad(), _seeded_torch_rng(_PROBE_SEED, self.device):
+        with torch.no_grad(), _seeded_torch_rng(_PROBE_SEED, device):
             hidden = self._init_hidden(batch) if self.is_recurrent else None
             whole = self._forward(x, hidden)
         with torch.no_grad():
             rows = self._forward_rows(x, hidden, [_PROBE_SEED] * batch)
         return _same_bits(whole, rows)
 
-    def _tensors(self, observations: Any) -> Any:
-        """Observations as float32 tensors on the module's device."""
+    @staticmethod
+    def _tensors(observations: Any, device: torch.device) -> Any:
+        """Observations as float32 tensors on ``device``."""
         import torch
 
-        device = self.device
         return _tree_map(
             lambda a: torch.as_tensor(a, dtype=torch.float32, device=device), observations
         )
@@ -360,13 +361,14 @@ class TorchPolicy(_RowByRowChoice):
 
         batch = self._rngs.check_batch(observations)
         obs = _observations(observations, self.spec, batch, repr(self))
-        x = self._tensors(obs)
+        device = self.device  # once per step: the property walks the module's parameters
+        x = self._tensors(obs, device)
         # Row by row: each row seeds its own fork; else one fork for the whole batch.
         row_seeds = self._rngs.row_seeds() if self._rows.row_by_row else None
         seeded: Any = (
             contextlib.nullcontext()
             if row_seeds is not None
-            else _seeded_torch_rng(self._rngs.combined_seed(), self.device)
+            else _seeded_torch_rng(self._rngs.combined_seed(), device)
         )
         if self.is_recurrent and self._hidden is None:  # start() allocates it
             raise RuntimeError("TorchPolicy.act() called before start()")

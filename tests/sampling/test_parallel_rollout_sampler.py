@@ -1169,8 +1169,10 @@ def test_a_sub_env_whose_close_hangs_cannot_hang_an_async_close(monkeypatch):
         vectorization="async",
         show_progress_bar=False,
     )
-    assert [ro.length for ro in sampler.sample()] == [3, 3]
-    start = time.monotonic()
-    sampler.close()
+    try:
+        assert [ro.length for ro in sampler.sample()] == [3, 3]
+    finally:
+        start = time.monotonic()
+        sampler.close()
     assert time.monotonic() - start < 5.0
     assert len(children()) == before
