@@ -5,6 +5,7 @@ that ends every worker after a failure.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import queue
 import time
@@ -31,6 +32,7 @@ from gymsamp.sampling.step_outputs import (
     unfit_observation,
 )
 from gymsamp.sampling.sub_env_infos import PerEnvInfos
+from gymsamp.sampling.worker_lifetime import death_signal_parent, die_with_parent
 
 
 class _WithReset:
@@ -120,13 +122,16 @@ def _async_worker(
     shared_memory: Any,
     error_queue: Any,
     *rest: Any,
+    parent: int | None = None,
 ) -> None:
-    """Gymnasium's async worker, except that a sub-env failing to build reports its error.
+    """Gymnasium's async worker, except that a sub-env failing to build reports its error, and
+    that the worker is killed with process ``parent`` (:func:`die_with_parent`).
 
     Gymnasium's worker builds the sub-env outside its error handling: the process dies with the
     error and the parent only sees the pipe break. Here the error goes on the error queue and
     the parent's first command (the space check) gets Gymnasium's failure reply.
     """
+    die_with_parent(parent)
     try:
         env = env_fn()
     except BaseException as err:  # KeyboardInterrupt too: the parent must hear of it
@@ -214,8 +219,12 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
         self._outbox: dict[int, tuple[int | None, dict[str, Any] | None] | None] = {}
         self._dead: set[int] = set()  # sub-envs whose pipe broke (filled by _WorkerPipe)
         self._failure: tuple[str, int | None] | None = None  # what made the env unusable
-        if len(args) < 6:  # Gymnasium's sixth parameter is ``worker``
-            kwargs.setdefault("worker", _async_worker)
+        if len(args) < 6 and "worker" not in kwargs:  # Gymnasium's sixth parameter
+            context = args[3] if len(args) > 3 else kwargs.get("context")
+            with global_start_method_kept():
+                start_method = multiprocessing.get_context(context).get_start_method()
+            parent = death_signal_parent(start_method)
+            kwargs["worker"] = functools.partial(_async_worker, parent=parent)
         try:
             with global_start_method_kept():  # get_context(None) would fix the caller's
                 super().__init__(*args, **kwargs)

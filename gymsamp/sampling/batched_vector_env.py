@@ -30,7 +30,6 @@ import math
 import multiprocessing
 import os
 import pickle
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import Connection
@@ -62,6 +61,7 @@ from gymsamp.sampling.queued_reset import check_call_name, check_env_index
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.start_method import global_start_method_kept
 from gymsamp.sampling.sub_env_infos import PerEnvInfos, owned_info
+from gymsamp.sampling.worker_lifetime import death_signal_parent
 
 __all__ = ["BatchedAsyncVectorEnv", "available_cpus"]
 
@@ -210,10 +210,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
                 None if self._obs is not None else create_empty_array(spaces[0], n)
             )
 
-            # PR_SET_PDEATHSIG fires when the *thread* that started the worker ends, and under
-            # forkserver the worker's parent is the server: only fork/spawn from the main thread.
-            main_thread = threading.current_thread() is threading.main_thread()
-            parent = os.getpid() if main_thread and ctx.get_start_method() != "forkserver" else None
+            parent = death_signal_parent(ctx.get_start_method())
             cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
             try:
                 for w, (lo, hi) in enumerate(self._bounds[: self.num_workers]):

@@ -32,6 +32,7 @@ from gymsamp.sampling.handshake import REPLY, REQUEST, Handshake
 from gymsamp.sampling.observations import is_array_space, set_sub_env
 from gymsamp.sampling.queued_reset import step_sub_env
 from gymsamp.sampling.step_outputs import real_reward, unfit_observation
+from gymsamp.sampling.worker_lifetime import die_with_parent
 
 __all__ = [
     "LOCAL",
@@ -144,8 +145,7 @@ def worker_main(
     # Ctrl-C is the parent's to handle (it terminates the workers); a terminal sends SIGINT to
     # the whole process group, which would otherwise kill workers halfway through a reply.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if parent is not None:
-        _die_with_parent(parent)
+    die_with_parent(parent)
     if cpu is not None:
         with contextlib.suppress(OSError):  # e.g. the CPU went offline: run anywhere
             os.sched_setaffinity(0, {cpu})
@@ -194,16 +194,6 @@ def start_worker(
     # means that this worker died.
     child_conn.close()
     return process, conn
-
-
-def _die_with_parent(parent: int) -> None:
-    """Linux: SIGKILL this worker when the parent dies, even mid-step (best effort)."""
-    try:
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
 
 
 class BlockServer:

@@ -25,6 +25,7 @@ import numpy as np
 from gymsamp._checks import check_int
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.start_method import check_start_method, global_start_method_kept
+from gymsamp.sampling.worker_lifetime import death_signal_parent, die_with_parent
 
 __all__ = ["GlobalNamespace", "ProgressBar", "SamplerPool"]
 
@@ -102,11 +103,12 @@ def _numbered_call(G: GlobalNamespace, num: int, call: Any) -> tuple[Any, int]:
     return out[0], _check_int("n_samples", out[1], 0)
 
 
-def _worker_main(conn: Connection, worker_index: int) -> None:
+def _worker_main(conn: Connection, worker_index: int, parent: int | None = None) -> None:
     """Loop of a worker process: run ``func(G, *args, **kwargs)`` per message until told to stop."""
     # Ctrl-C reaches the whole process group; the parent handles it by terminating the workers,
     # so workers ignore it instead of each printing a traceback mid-task.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)  # a task that hangs never reads the EOF of a killed parent
     G = GlobalNamespace(worker_index)
     while True:
         try:
@@ -133,8 +135,11 @@ class _Worker:
 
     def __init__(self, ctx: Any, index: int) -> None:
         self.conn, child_conn = ctx.Pipe(duplex=True)
+        parent = death_signal_parent(ctx.get_start_method())
         self.process: BaseProcess = ctx.Process(
-            target=_worker_main, args=(child_conn, index), name=f"gymsamp-SamplerPool-{index}"
+            target=_worker_main,
+            args=(child_conn, index, parent),
+            name=f"gymsamp-SamplerPool-{index}",
         )
         self.process.start()
         # Only the child may hold its end, so the parent sees EOF as soon as the child dies.

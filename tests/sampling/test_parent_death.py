@@ -1,0 +1,100 @@
+"""A worker whose sub-env (or pool task) hangs ends with its parent when the parent is killed:
+it never reads its pipe's EOF, so only the kernel's parent-death signal can end it (Linux)."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from tests.sampling.test_interrupt import alive
+
+# The parent starts workers whose sub-env hangs in a step (or a pool task that hangs), writes
+# their pids, and then kills itself with SIGKILL: no close, no finalizer, no atexit.
+VECTOR_ENV_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    import gymnasium as gym
+    import numpy as np
+    from gymsamp.sampling.async_vector_env import _AsyncVectorEnv
+    from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
+
+    class Hangs(gym.Env):
+        observation_space = gym.spaces.Box(-1.0, 1.0, (1,))
+        action_space = gym.spaces.Discrete(2)
+        def reset(self, *, seed=None, options=None):
+            return np.zeros(1, dtype=np.float32), {}
+        def step(self, action):
+            time.sleep(3600)
+
+    mode, context, pid_file = sys.argv[1:4]
+    fns = [Hangs] * 2
+    if mode == "async":
+        envs = _AsyncVectorEnv(fns, context=context)
+    else:
+        envs = BatchedAsyncVectorEnv(fns, 2, context=context)
+    envs.reset(seed=0)
+    envs.step_async(np.zeros(2, dtype=np.int64))
+    time.sleep(0.3)  # the workers are inside the hanging step now
+    with open(pid_file, "w") as f:
+        f.write(" ".join(str(p.pid) for p in envs.processes))
+    os.kill(os.getpid(), signal.SIGKILL)
+    """
+)
+
+POOL_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    from gymsamp.sampling import SamplerPool
+
+    def hang(G, pid_file):
+        time.sleep(3600)
+
+    context, pid_file = sys.argv[2:4]
+    pool = SamplerPool(2, start_method=context)
+    pids = pool.invoke_all_map(lambda G, _: os.getpid(), [0, 1])
+    import threading
+    threading.Thread(target=pool.invoke_all, args=(hang, pid_file), daemon=True).start()
+    time.sleep(0.5)  # the workers are inside the hanging task now
+    with open(pid_file, "w") as f:
+        f.write(" ".join(str(p) for p in pids))
+    os.kill(os.getpid(), signal.SIGKILL)
+    """
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+@pytest.mark.parametrize("what", ["async", "batched", "pool"])
+def test_workers_die_with_a_killed_parent(tmp_path, what, context):
+    pid_file = tmp_path / "pids"
+    script = POOL_SCRIPT if what == "pool" else VECTOR_ENV_SCRIPT
+    err_file = tmp_path / "stderr"
+    # Not pipes: workers that outlive the parent would hold them open, and reading them hang.
+    with open(err_file, "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script, what, context, str(pid_file)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
+    workers: list[int] = []
+    try:
+        proc.wait(timeout=60)
+        if pid_file.exists():
+            workers = [int(p) for p in pid_file.read_text().split()]
+        assert proc.returncode == -signal.SIGKILL, err_file.read_text()
+        assert len(workers) == 2
+        deadline = time.monotonic() + 10
+        while any(alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [p for p in workers if alive(p)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in workers:  # a failed test must not leave them running for an hour
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
