@@ -21,6 +21,7 @@ from gymnasium.vector.async_vector_env import AsyncState
 from gymnasium.vector.async_vector_env import _async_worker as _gymnasium_async_worker
 from gymnasium.vector.utils import create_empty_array, iterate
 
+from gymsamp._checks import check_positive_real
 from gymsamp.sampling.errors import LateSubEnvsError, WorkerError
 from gymsamp.sampling.queued_reset import check_env_index, reset_in_step
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
@@ -156,18 +157,28 @@ def _async_worker(
     )
 
 
+class _LateReplyError(Exception):
+    """A worker's reply did not come before its pipe's ``deadline``."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
+
+
 class _WorkerPipe:
     """The parent's end of a worker's pipe, on which a dead worker reads as a failed reply.
 
     Sending to a dead worker does nothing; receiving from it records the sub-env in ``dead`` and
     returns Gymnasium's failure reply ``(None, False)``, so every call of ``AsyncVectorEnv``
-    reads the replies of all workers and ends in ``_raise_if_errors``.
+    reads the replies of all workers and ends in ``_raise_if_errors``. While ``deadline`` (a
+    ``time.monotonic()`` value) is set, a reply not there by then raises :class:`_LateReplyError`.
     """
 
-    __slots__ = ("conn", "dead", "index")
+    __slots__ = ("conn", "dead", "deadline", "index")
 
     def __init__(self, conn: Connection, index: int, dead: set[int]) -> None:
         self.conn, self.index, self.dead = conn, index, dead
+        self.deadline: float | None = None
 
     def send(self, obj: Any) -> None:
         try:
@@ -176,6 +187,10 @@ class _WorkerPipe:
             self.dead.add(self.index)
 
     def recv(self) -> Any:
+        if self.deadline is not None and not self.conn.poll(
+            max(self.deadline - time.monotonic(), 0.0)
+        ):
+            raise _LateReplyError(self.index)
         try:
             return self.conn.recv()
         except (ConnectionError, EOFError):
@@ -211,10 +226,14 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
 
     After a failure or a timeout the vector env is unusable (every call raises
     :class:`WorkerError`), and ``close()`` terminates the remaining workers without raising.
-    ``seed`` in ``reset`` takes what :class:`InProcessVectorEnv` takes.
+    ``seed`` in ``reset`` takes what :class:`InProcessVectorEnv` takes. ``build_timeout``
+    (keyword, seconds; None: no limit) bounds the workers' start and their sub-envs' build:
+    :class:`LateSubEnvsError` names the sub-envs not built by then, and every worker is
+    terminated.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, build_timeout: float | None = None, **kwargs: Any) -> None:
+        self._build_timeout = check_positive_real("build_timeout", build_timeout, optional=True)
         # Per sub-env, what rides with its next action: a queued reset, or None to pause.
         self._outbox: dict[int, tuple[int | None, dict[str, Any] | None] | None] = {}
         self._dead: set[int] = set()  # sub-envs whose pipe broke (filled by _WorkerPipe)
@@ -240,7 +259,22 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
             for i, pipe in enumerate(self.parent_pipes)
         ]
         self.parent_pipes = pipes
-        super()._check_spaces()
+        if self._build_timeout is None:
+            super()._check_spaces()
+            return
+        # The workers answer the space check once their sub-env is built, so the check's
+        # replies bound the build (Gymnasium's check waits for them without a timeout).
+        deadline = time.monotonic() + self._build_timeout
+        for pipe in pipes:
+            pipe.deadline = deadline
+        try:
+            super()._check_spaces()
+        except _LateReplyError as late:  # the replies are read in order: the ones before came
+            still = [j for j in range(late.index + 1, len(pipes)) if not pipes[j].poll()]
+            raise LateSubEnvsError("build", self._build_timeout, [late.index, *still]) from None
+        finally:
+            for pipe in pipes:
+                pipe.deadline = None
 
     def _assert_is_running(self) -> None:
         super()._assert_is_running()

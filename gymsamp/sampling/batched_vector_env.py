@@ -41,7 +41,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
 
-from gymsamp._checks import check_int
+from gymsamp._checks import check_int, check_positive_real
 from gymsamp.sampling.batched_worker import (
     LOCAL,
     STEP,
@@ -107,6 +107,10 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
             10-20 us to wake on a VM, once per step and side; cheap sub-envs reply, and the
             collection loop's next request comes, sooner than 100 us. 0: sleep at once (the
             checks cost CPU time where nothing else wants the CPU).
+        build_timeout: Seconds the workers may take to start and build their sub-envs (None:
+            no limit); a worker that takes longer raises
+            :class:`~gymsamp.sampling.errors.LateSubEnvsError` naming its sub-envs, and every
+            worker is terminated.
 
     Actions travel in shared memory of the action space's dtype, so a float64 action for a
     float32 ``Box`` reaches the sub-env as float32 (Sync and Async vector envs pass it as
@@ -150,7 +154,9 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         busy_poll_us: float = 100.0,
         autoreset_mode: AutoresetMode | str = AutoresetMode.DISABLED,
         in_parent: int = 0,
+        build_timeout: float | None = None,
     ) -> None:
+        self.build_timeout = check_positive_real("build_timeout", build_timeout, optional=True)
         self.processes: list[multiprocessing.process.BaseProcess] = []
         self._conns: list[Connection] = []
         self._fds: list[int] = []
@@ -243,7 +249,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
                         (*views, self._truncated),
                         autoreset_mode=self.autoreset_mode,
                     )
-                self._request(("ready", None))
+                self._request(("build", None), timeout=self.build_timeout)
             except BaseException:
                 self.close(terminate=True)
                 raise

@@ -314,7 +314,7 @@ class BlockServer:
         else:
             set_sub_env(self.obs, i, obs)
 
-    def do_ready(self, _: Any) -> bytes:
+    def do_build(self, _: Any) -> bytes:
         for j, fn in enumerate(self.env_fns):
             self.current = self.lo + j
             self.envs.append(env := fn())

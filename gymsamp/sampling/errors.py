@@ -156,11 +156,17 @@ class StepTimeoutError(WorkerError):
 
     @classmethod
     def of_call(
-        cls, call: str, step_timeout: float | None, late: BaseException | None = None
+        cls,
+        call: str,
+        step_timeout: float | None,
+        late: BaseException | None = None,
+        *,
+        limit: str | None = None,
     ) -> StepTimeoutError:
-        """The error for a vector env's ``call`` (``"step"``, ``"reset"``) that timed out;
-        ``late``: the vector env's own timeout error, which may name the sub-envs."""
-        limit = f"step_timeout={step_timeout} s"
+        """The error for a vector env's ``call`` (``"step"``, ``"reset"``, ``"build"``) that
+        timed out; ``late``: the vector env's own timeout error, which may name the sub-envs;
+        ``limit``: the limit in words, where it is not ``step_timeout`` itself."""
+        limit = limit or f"step_timeout={step_timeout} s"
         if not isinstance(late, LateSubEnvsError):
             return cls(f"a sub-env did not finish its {call} within {limit}")
         indices = late.env_indices

@@ -19,7 +19,12 @@ from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
 from gymsamp.policies import as_policy
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv, available_cpus
 from gymsamp.sampling.collector import collect
-from gymsamp.sampling.errors import NonFiniteError, WorkerError
+from gymsamp.sampling.errors import (
+    LateSubEnvsError,
+    NonFiniteError,
+    StepTimeoutError,
+    WorkerError,
+)
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout import spec_id
 from gymsamp.sampling.rollout_job import RolloutJob
@@ -45,6 +50,12 @@ if TYPE_CHECKING:  # the Ray backend imports ray; only its code path loads it
     from gymsamp.sampling.ray_backend import RayRolloutDriver
 
 __all__ = ["BACKENDS", "ParallelRolloutSampler", "check_backend_options", "reset_payloads"]
+
+
+#: The fewest seconds a worker process may take to start and build its sub-envs where a
+#: ``step_timeout`` is set (building an env, or importing in a spawned process, may take far
+#: longer than a step).
+MIN_BUILD_TIMEOUT_S = 60.0
 
 
 class ParallelRolloutSampler(SamplerBase):
@@ -74,7 +85,8 @@ class ParallelRolloutSampler(SamplerBase):
         step_timeout: Seconds a vector step or reset may take before
             :class:`StepTimeoutError` (sub-envs in worker processes only: refused with
             ``"sync"``; ``"auto"`` then runs no probe steps in this process and picks
-            ``"batched"``).
+            ``"batched"``). It also bounds the workers' start and the build of their sub-envs,
+            given at least :data:`MIN_BUILD_TIMEOUT_S` (60 s).
         start_method: Multiprocessing start method for async workers (None: the platform's).
         record_states: Also record the full simulator ``states`` (T+1) where the env has a
             simulator adapter (off by default: it costs a state copy and an info entry per step).
@@ -244,15 +256,28 @@ class ParallelRolloutSampler(SamplerBase):
                 processes, in_parent = batched_layout(
                     self.num_workers, self.step_cost_us, available_cpus()
                 )
-            self._envs = make_vector_env(
-                self._factory,
-                self.num_workers,
-                self.vectorization_used,
-                record_state=self.record_states,
-                start_method=self.start_method,
-                num_workers=processes,
-                in_parent=in_parent,
-            )
+            build_timeout = None
+            if self.step_timeout is not None:  # a build may take longer than a step
+                build_timeout = max(self.step_timeout, MIN_BUILD_TIMEOUT_S)
+            try:
+                self._envs = make_vector_env(
+                    self._factory,
+                    self.num_workers,
+                    self.vectorization_used,
+                    record_state=self.record_states,
+                    start_method=self.start_method,
+                    num_workers=processes,
+                    in_parent=in_parent,
+                    build_timeout=build_timeout,
+                )
+            except LateSubEnvsError as err:
+                limit = (
+                    f"{build_timeout} s (the longer of step_timeout={self.step_timeout} s and "
+                    f"{MIN_BUILD_TIMEOUT_S} s, for a worker's start)"
+                )
+                raise StepTimeoutError.of_call(
+                    "build", self.step_timeout, err, limit=limit
+                ) from err
             self._finalizer = weakref.finalize(self, _close_vector_env, self._envs, True)
         return self._envs
 

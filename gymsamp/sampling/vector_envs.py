@@ -204,6 +204,7 @@ def make_vector_env(
     start_method: str | None = None,
     num_workers: int | None = None,
     in_parent: int = 0,
+    build_timeout: float | None = None,
 ) -> VectorEnv:
     """A vector env of ``num_envs`` prepared sub-envs with autoreset ``DISABLED``.
 
@@ -217,6 +218,8 @@ def make_vector_env(
             each stepping ``ceil(num_envs / num_workers)`` sub-envs.
         in_parent: ``"batched"`` only: sub-envs stepped in this process, while the workers
             step the others (:func:`batched_layout`).
+        build_timeout: Worker processes only: seconds their start and the build of their
+            sub-envs may take (None: no limit), then ``LateSubEnvsError``.
 
     Example:
         >>> envs = make_vector_env(EnvFactory("CartPole-v1"), 4, "batched", num_workers=2)
@@ -241,10 +244,15 @@ def make_vector_env(
             autoreset_mode=AutoresetMode.DISABLED,
             shared_memory=True,
             context=start_method,
+            build_timeout=build_timeout,
         )
     if mode == "batched":
         return BatchedAsyncVectorEnv(
-            env_fns, num_workers, context=start_method, in_parent=in_parent
+            env_fns,
+            num_workers,
+            context=start_method,
+            in_parent=in_parent,
+            build_timeout=build_timeout,
         )
     raise ValueError(f"vectorization must be 'sync', 'async' or 'batched' here, got {mode!r}")
 
