@@ -12,6 +12,7 @@ import dataclasses
 import importlib
 import math
 import os
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,12 @@ def _literal(text: str) -> Any:
 def check_output_file(text: str, option: str, example: str) -> None:
     """Refuse an output path that cannot be written as a file, before any work is done.
 
+    The path must not be a folder or another non-regular file (a device: the writer renames
+    its temporary file onto the path); its missing folders are created when the file is
+    written, so the nearest existing one must be a folder in which a file can be created
+    (tried with a temporary file: ``os.access`` passes read-only folders for root, and
+    folders such as ``/proc`` for anyone).
+
     Example:
         >>> check_output_file("runs/", "--out", "runs/rollouts.npz")
         Traceback (most recent call last):
@@ -187,13 +194,39 @@ got 'runs/' (a folder)
         raise CliError(
             f"{option} must be a file path such as {example}, got {text!r} (a folder)", 2
         )
+    if path.exists() and not path.is_file():
+        raise CliError(
+            f"{option} must be a regular file path such as {example}, got {text!r} (it exists "
+            "and is not a regular file)",
+            2,
+        )
     folder = path.parent
     while not folder.is_dir():  # the folders still to create must not be files
         if folder.exists():
-            raise CliError(f"{option} {text!r}: {str(folder)!r} is a file, not a folder", 2)
+            raise CliError(
+                f"{option} must be a path under folders, got {text!r} ({str(folder)!r} is a "
+                "file, not a folder)",
+                2,
+            )
         folder = folder.parent
-    if not os.access(folder, os.W_OK):
-        raise CliError(f"{option} {text!r}: the folder {str(folder)!r} is not writable", 2)
+    problem = _cannot_create_file_in(folder)
+    if problem is not None:
+        raise CliError(
+            f"{option} must be a path in a folder where files can be created, got {text!r} "
+            f"(not in {str(folder)!r}: {problem})",
+            2,
+        )
+
+
+def _cannot_create_file_in(folder: Path) -> str | None:
+    """Why no file can be created in ``folder`` (found by creating and removing one), or None."""
+    try:
+        handle, name = tempfile.mkstemp(dir=folder, prefix=".gymsamp-write-check-")
+    except OSError as err:
+        return err.strerror or one_line(err)
+    os.close(handle)
+    os.unlink(name)
+    return None
 
 
 def plot_file(text: str, option: str) -> str:

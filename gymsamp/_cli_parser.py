@@ -6,6 +6,7 @@ The parser knows the commands by name only (``args.command``); :mod:`gymsamp.cli
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Callable
 from typing import Any
@@ -13,12 +14,15 @@ from typing import Any
 from gymsamp._cli_inputs import CliError
 from gymsamp.sampling.vector_envs import VECTORIZATIONS as _VECTORIZATIONS
 
-__all__ = ["DEFAULT_EPSILON", "DEFAULT_ROLLOUTS", "build_parser"]
+__all__ = ["DEFAULT_EPSILON", "DEFAULT_MAX_STEPS", "DEFAULT_ROLLOUTS", "build_parser"]
 
 #: The default ``--cvar`` level.
 DEFAULT_EPSILON = 0.1
 #: The default ``--min-rollouts`` of ``gymsamp sample`` (without ``--grid`` and ``--min-steps``).
 DEFAULT_ROLLOUTS = 10
+#: The ``--max-steps`` of ``gymsamp sample`` for an env without a time limit (Gymnasium's
+#: ``max_episode_steps`` None) when none is given: such an env may never end a rollout.
+DEFAULT_MAX_STEPS = 1000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,6 +51,17 @@ _positive_int = _int_at_least(1)
 _seed = _int_at_least(0)
 
 
+def _seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
+    return value
+
+
 def _fraction(text: str) -> float:
     try:
         return float(text)
@@ -68,12 +83,17 @@ _HELP = {
     "class or factory(spec) returning one)",
     "weights": "a torch state_dict for the module --policy module:attr builds (read with "
     "torch.load(weights_only=True))",
-    "stochastic": "SB3 models: sample actions instead of taking the most likely one",
+    "stochastic": "SB3 models: sample actions instead of taking the most likely one "
+    "(refused for other policies, which it would not change)",
     "num-workers": "sub-envs stepped in parallel (default: the number of CPUs, at most 8)",
     "min-rollouts": f"sample at least N complete rollouts (default {DEFAULT_ROLLOUTS}, or one "
     "per grid point with --grid, if --min-steps is not given)",
     "min-steps": "sample at least N steps in total",
-    "max-steps": "cut rollouts after N steps (they end in TIMEOUT)",
+    "max-steps": "cut rollouts after N steps (they end in TIMEOUT); default: the env's time "
+    f"limit, or {DEFAULT_MAX_STEPS} for an env without one (the run's first line says so)",
+    "step-timeout": "end the run with an error when a sub-env's step or reset takes longer "
+    "than SECONDS (a hanging env); sub-envs then run in worker processes, so it does not go "
+    "with --vectorization sync",
     "seed": "base seed (default: a random one, printed so that the run can be repeated)",
     "vectorization": "auto (default: chosen by the env's step cost), sync (in this process), "
     "async (one process per worker) or batched (several sub-envs per worker process)",
@@ -89,8 +109,11 @@ _HELP = {
     "record-states": "also record the full simulator states (plotted instead of observations)",
     "cvar": "report the CVaR at level EPS: the mean return of the worst EPS fraction of "
     f"rollouts (default {DEFAULT_EPSILON})",
-    "out": "save the rollouts to FILE (gymsamp's .npz format, no pickle)",
+    "out": "save the rollouts to FILE (gymsamp's .npz format, no pickle; missing folders are "
+    "created; checked before sampling)",
     "plot": "save a plot of the rollouts (return distribution, grid, trajectories)",
+    "env-filter": "only the rollouts of this env id (for a file holding several envs' "
+    "rollouts; trajectory and grid plots need one env)",
     "quiet": "no progress bar and no warnings (the summary is still printed)",
 }
 
@@ -138,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for name in ("min-rollouts", "min-steps", "max-steps"):
         add(f"--{name}", type=_positive_int, metavar="N", help=_HELP[name])
+    add("--step-timeout", type=_seconds, metavar="SECONDS", help=_HELP["step-timeout"])
     add("--seed", type=_seed, metavar="S", help=_HELP["seed"])
     add("--vectorization", default="auto", choices=_VECTORIZATIONS, help=_HELP["vectorization"])
     add("--domain-param", action="append", metavar="NAME=VALUE", help=_HELP["domain-param"])
@@ -159,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         "gymsamp.data.io.save_rollouts.",
     )
     info.add_argument("file", metavar="FILE", help="a gymsamp rollout file (.npz)")
+    info.add_argument("--env", metavar="ENV_ID", help=_HELP["env-filter"])
     info.add_argument("--cvar", type=_fraction, default=DEFAULT_EPSILON, metavar="EPS",
                       help=cvar_help)  # fmt: skip
 
@@ -181,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = plot.add_argument
     add("file", metavar="FILE", help="a gymsamp rollout file (.npz)")
+    add("--env", metavar="ENV_ID", help=_HELP["env-filter"])
     add("-o", "--output", required=True, metavar="OUT.png", help="the image to write (png, svg)")
     kinds = ("all", "returns", "trajectories", "grid")
     add("--kind", default="all", choices=kinds, help="which plot (default: all in one figure)")

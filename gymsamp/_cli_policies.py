@@ -191,10 +191,80 @@ def _load_sb3(text: str, env_spec: Any, deterministic: bool) -> tuple[Any, str]:
         model = cls.load(path, device="cpu")
     except Exception as err:
         raise CliError(f"--policy {text!r}: SB3 could not load it: {one_line(err)}") from None
+    check_model_spaces(model, env_spec, text)
+    return _sb3_policy(model, env_spec, deterministic, f"{algo} from {path}")
+
+
+def _sb3_policy(model: Any, env_spec: Any, deterministic: bool, name: str) -> tuple[Any, str]:
     from gymsamp.policies import SB3Policy
 
     mode = "deterministic" if deterministic else "stochastic"
-    return SB3Policy(model, env_spec, deterministic=deterministic), f"{algo} from {path} ({mode})"
+    return SB3Policy(model, env_spec, deterministic=deterministic), f"{name} ({mode})"
+
+
+def check_model_spaces(model: Any, env_spec: Any, text: str) -> None:
+    """Refuse an SB3 model made for other spaces than the env's (it would fail inside
+    ``predict`` mid-run, or send actions the env cannot take).
+
+    Spaces must have the same kind and shape (``n`` / ``nvec`` for discrete ones, and the
+    same keys for ``Dict``); ``Box`` bounds are not compared (a model runs on a variant of its
+    env whose bounds differ, SB3 clips actions to its own), and a channel-first image
+    observation matches the env's channel-last one (SB3 transposes images itself). A model
+    without ``observation_space`` / ``action_space`` is not checked.
+
+    Raises:
+        CliError: The spaces do not match, naming the model's and the env's.
+    """
+    pairs = [
+        ("observations", getattr(model, "observation_space", None), env_spec.observation_space),
+        ("actions", getattr(model, "action_space", None), env_spec.action_space),
+    ]
+    for what, own, env_space in pairs:
+        if own is None or _spaces_match(own, env_space, image=what == "observations"):
+            continue
+        raise CliError(
+            f"--policy {text!r} must be a model for the env's {what} {_space_text(env_space)}, "
+            f"got a model for {what} {_space_text(own)} (trained on another env?)"
+        )
+
+
+def _space_text(space: Any) -> str:
+    """A space as the check compares it: a ``Box`` by shape and dtype (numpy prints its
+    bounds over many padded columns), anything else as Gymnasium prints it."""
+    import gymnasium as gym
+
+    if isinstance(space, gym.spaces.Box):
+        return f"Box(shape={tuple(space.shape)}, dtype={space.dtype})"
+    return one_line(str(space))
+
+
+def _spaces_match(own: Any, env_space: Any, *, image: bool = False) -> bool:
+    """Whether a model's space fits the env's: see :func:`check_model_spaces`."""
+    import gymnasium as gym
+
+    spaces = gym.spaces
+    if type(own) is not type(env_space):
+        return False
+    if isinstance(own, spaces.Box):
+        shape, env_shape = tuple(own.shape), tuple(env_space.shape)
+        # SB3 (VecTransposeImage) trains image policies channel-first on channel-last envs.
+        transposed = len(env_shape) == 3 and shape == (env_shape[2], *env_shape[:2])
+        return shape == env_shape or (image and transposed)
+    if isinstance(own, spaces.Discrete):
+        return bool(own.n == env_space.n and own.start == env_space.start)
+    if isinstance(own, spaces.MultiDiscrete):
+        return np.array_equal(own.nvec, env_space.nvec)
+    if isinstance(own, spaces.MultiBinary):
+        return np.array_equal(own.n, env_space.n)
+    if isinstance(own, spaces.Dict):
+        return own.spaces.keys() == env_space.spaces.keys() and all(
+            _spaces_match(own[key], env_space[key], image=image) for key in own.spaces
+        )
+    if isinstance(own, spaces.Tuple):
+        return len(own) == len(env_space) and all(
+            _spaces_match(a, b, image=image) for a, b in zip(own, env_space, strict=True)
+        )
+    return bool(own == env_space)
 
 
 def _zip_members(path: str) -> list[str]:
@@ -263,6 +333,34 @@ def _check_any_batch_size(module: Any, kind: str, path: str, env_spec: Any) -> N
             return
 
 
+def _refuse_stochastic(text: str, kind: str) -> None:
+    """``--stochastic`` switches SB3's ``predict`` to sampling; other policies ignore it."""
+    raise CliError(
+        f"--stochastic must go with an SB3 model (--policy sb3:ALGO:PATH, or module:attr "
+        f"giving one), got --policy {text} ({kind}, which acts the same without it)",
+        2,
+    )
+
+
+def _attr_policy(policy: Any, env_spec: Any, deterministic: bool, text: str) -> tuple[Any, str]:
+    """A ``module:attr`` policy: an SB3 model is checked against the env's spaces and gets
+    ``deterministic`` (as ``sb3:ALGO:PATH`` does); anything else is refused ``--stochastic``."""
+    from gymsamp.policies.adapters import _is_policy, _is_sb3_like, _is_torch_module
+
+    if not _is_policy(policy) and _is_sb3_like(policy):  # as_policy's order: policies first
+        check_model_spaces(policy, env_spec, text)
+        return _sb3_policy(policy, env_spec, deterministic, text)
+    if not deterministic:
+        if _is_policy(policy):
+            kind = f"a gymsamp policy, {type(policy).__name__}"
+        elif _is_torch_module(policy):
+            kind = f"a torch module, {type(policy).__name__}"
+        else:
+            kind = "a callable on observations"
+        _refuse_stochastic(text, kind)
+    return policy, text
+
+
 def load_policy(
     text: str,
     env_spec: Any,
@@ -296,13 +394,15 @@ def load_policy(
         text: The ``--policy`` value.
         env_spec: The env's :class:`~gymsamp.data.EnvSpec`.
         weights: A ``state_dict`` file for a torch module made by ``module:attr``.
-        deterministic: For SB3 models: ``predict(..., deterministic=...)``.
+        deterministic: For SB3 models: ``predict(..., deterministic=...)``; False is refused
+            for every other policy (``--stochastic`` would not change it).
 
     Returns:
         ``(policy, description)``.
 
     Raises:
-        CliError: The policy cannot be found or loaded.
+        CliError: The policy cannot be found or loaded, an SB3 model was made for other spaces
+            than the env's, or ``deterministic`` is False for a policy other than an SB3 model.
 
     Example:
         >>> import gymnasium as gym
@@ -315,6 +415,8 @@ def load_policy(
 
     if weights is not None and (text in BUILTIN_POLICIES or text.startswith("sb3:")):
         raise CliError("--weights goes with --policy module:attr (a torch module)", 2)
+    if text in BUILTIN_POLICIES and not deterministic:
+        _refuse_stochastic(text, f"the built-in {text} policy")
     if text == "random":
         return RandomPolicy(env_spec.action_space), "random"
     if text == "idle":
@@ -328,6 +430,11 @@ def load_policy(
         if weights is not None:
             raise CliError("--weights goes with --policy module:attr, not a torch model file", 2)
         module, name = _load_torch_file(text)
+        if not deterministic:
+            exported = name.startswith("torch.export")
+            _refuse_stochastic(
+                text, "a torch.export program" if exported else "a TorchScript module"
+            )
         _check_any_batch_size(module, name, text, env_spec)
         return module, name
     module_name, sep, attr = text.partition(":")
@@ -335,8 +442,8 @@ def load_policy(
         policy = _instantiate(_import_attr(text), env_spec, text)
         if weights is not None:
             _load_weights(policy, weights, text)
-            return policy, f"{text} with weights {weights}"
-        return policy, text
+            text = f"{text} with weights {weights}"
+        return _attr_policy(policy, env_spec, deterministic, text)
     raise CliError(
         f"--policy: unknown policy {text!r}; expected {', '.join(BUILTIN_POLICIES)}, "
         "sb3:ALGO:PATH, a torch.export or TorchScript file, or module:attr",

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import secrets
 import sys
 import time
@@ -57,7 +58,7 @@ from gymsamp._cli_inputs import (
     plot_file,
     probe_env,
 )
-from gymsamp._cli_parser import DEFAULT_ROLLOUTS, build_parser
+from gymsamp._cli_parser import DEFAULT_MAX_STEPS, DEFAULT_ROLLOUTS, build_parser
 from gymsamp._cli_policies import BUILTIN_POLICIES, balance, load_policy
 
 __all__ = [
@@ -81,6 +82,13 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from gymsamp.envs import DomainRandomizer, param_grid
 
     epsilon = _check_epsilon(args.cvar)
+    if args.step_timeout is not None and args.vectorization == "sync":
+        raise CliError(
+            "--step-timeout must go with --vectorization auto, async or batched (sub-envs in "
+            "worker processes; a sub-env in this process cannot be stopped), got "
+            "--vectorization sync",
+            2,
+        )
     if args.out:
         check_output_file(args.out, "--out", "runs/rollouts.npz")
     if args.plot:
@@ -103,6 +111,11 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         args.min_rollouts = len(param_grid(grid)) if grid else DEFAULT_ROLLOUTS
 
     info = probe_env(args.env, kwargs)
+    step_cap = None
+    if args.max_steps is None and info.spec.max_episode_length is None:
+        # Without a time limit a rollout may never end (gymsamp/Counting-v0 never does), and
+        # the run with it: cut rollouts, and say so in the run's first line.
+        args.max_steps = step_cap = DEFAULT_MAX_STEPS
     check_param_names(info, list(fixed), "--domain-param")
     check_param_names(info, [name for name, _, _ in randomized], "--randomize")
     check_param_names(info, list(grid), "--grid")
@@ -139,6 +152,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     plan = _Plan(EnvMaker(args.env, kwargs, draw), policy, policy_text, seed, epsilon, settings)
     plan.domain_params, plan.init_state, plan.grid_names = domain_params, init_state, list(grid)
+    plan.step_cap = step_cap
     return _run_sampling(args, info, plan)
 
 
@@ -155,11 +169,12 @@ class _Plan:
     domain_params: list[dict[str, Any]] | None = None
     init_state: list[float] | None = None
     grid_names: list[str] = dataclasses.field(default_factory=list)
+    #: The --max-steps gymsamp chose for an env without a time limit (None: not chosen).
+    step_cap: int | None = None
 
 
 def _run_sampling(args: argparse.Namespace, info: EnvInfo, plan: _Plan) -> int:
-    from gymsamp.data.io import save_rollouts
-    from gymsamp.sampling import ParallelRolloutSampler
+    from gymsamp.sampling import ParallelRolloutSampler, StepTimeoutError
     from gymsamp.summary import summarize
 
     show_bar = not args.quiet and sys.stderr.isatty()
@@ -174,6 +189,7 @@ def _run_sampling(args: argparse.Namespace, info: EnvInfo, plan: _Plan) -> int:
             seed=plan.seed,
             vectorization=args.vectorization,
             max_steps=args.max_steps,
+            step_timeout=args.step_timeout,
             record_states=args.record_states,
         )
     except ValueError as err:
@@ -186,18 +202,20 @@ def _run_sampling(args: argparse.Namespace, info: EnvInfo, plan: _Plan) -> int:
         print(
             f"gymsamp sample {info.env_id}: policy {plan.policy_text}, at least {bound}, "
             f"seed {plan.seed}, {workers} ({sampler.vectorization_used})"
-            + ("" if plan.init_state is None else f", initial state {plan.init_state}"),
+            + ("" if plan.init_state is None else f", initial state {plan.init_state}")
+            + (
+                ""
+                if plan.step_cap is None
+                else f", rollouts cut at {plan.step_cap} steps (the env has no time limit; "
+                "set --max-steps N to change)"
+            ),
             flush=True,
         )
         start = time.perf_counter()
-        init_states = None if plan.init_state is None else [np.array(plan.init_state)]
-        points = plan.domain_params
-        rollouts = sampler.sample(init_states=init_states, domain_params=points)
-        if points and len(rollouts) % len(points):  # --min-steps ended mid-round
-            # Every grid point gets the same number of rollouts: complete the round.
-            done = len(rollouts) % len(points)
-            sampler.set_min_count(min_rollouts=len(points) - done)
-            rollouts += sampler.sample(init_states=init_states, domain_params=points[done:])
+        try:
+            rollouts = _sample(sampler, plan)
+        except StepTimeoutError as err:  # name the option that set the limit
+            raise CliError(f"--step-timeout {args.step_timeout:g}: {one_line(err)}") from None
         seconds = time.perf_counter() - start
     for ro in rollouts if plan.grid_names else ():  # saved with them: plots find the grid
         ro.rollout_info["grid"] = list(plan.grid_names)
@@ -211,12 +229,32 @@ def _run_sampling(args: argparse.Namespace, info: EnvInfo, plan: _Plan) -> int:
         env_id=info.env_id,
     )
     # The files first: a reader that closes the pipe early (``| head``) must not cost them.
-    written = []
+    written, failure = _write_files(args, rollouts, info, plan)
+    print(summary.format())
+    for line in written:
+        print(line)
+    print(summary.result_line(), flush=True)
+    if failure is not None:  # after the summary: a run whose file failed keeps its numbers
+        raise failure
+    return 0
+
+
+def _write_files(
+    args: argparse.Namespace, rollouts: list[Any], info: EnvInfo, plan: _Plan
+) -> tuple[list[str], CliError | None]:
+    """Save (``--out``) and plot (``--plot``) the rollouts: the lines to print, and the error
+    of rollouts that cannot be saved (the plot is still written)."""
+    from gymsamp.data.io import save_rollouts
+
+    written, failure = [], None
     if args.out:
         path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_rollouts(path, rollouts, compress=True)
-        written.append(f"wrote {path} ({_count(len(rollouts), 'rollout')})")
+        try:
+            save_rollouts(path, rollouts, compress=True)
+            written.append(f"wrote {path} ({_count(len(rollouts), 'rollout')})")
+        except TypeError as err:  # a value the file format cannot hold
+            failure = CliError(f"--out {args.out}: cannot save the rollouts: {_unsavable(err)}")
     if args.plot:
         path = _save_plot(
             rollouts,
@@ -228,11 +266,54 @@ def _run_sampling(args: argparse.Namespace, info: EnvInfo, plan: _Plan) -> int:
             field="states" if args.record_states else "observations",
         )
         written.append(f"wrote {path}")
-    print(summary.format())
-    for line in written:
-        print(line)
-    print(summary.result_line(), flush=True)
-    return 0
+    return written, failure
+
+
+#: Where gymsamp.data.io's encoder places a value it refuses ("rollouts[3].rollout_info[0].
+#: final_info.tags has type set, ..."), for a message in terms of the env and the policy.
+_UNSAVABLE = re.compile(
+    r"rollouts\[(?P<k>\d+)\]\.(?P<part>rollout_info\[0\]|data)\.(?P<path>\S+) (?P<why>.+)"
+)
+_SAVABLE = "a file holds numbers, strings, arrays, lists, tuples and dicts of them"
+
+
+def _unsavable(err: BaseException) -> str:
+    """The save error ``err`` in terms a command-line user can act on: which rollout, and
+    whether the env's infos or the policy's put the value there."""
+    text = one_line(err)
+    match = _UNSAVABLE.fullmatch(text)
+    if match is None:
+        return text
+    k, path, why = match["k"], match["path"], match["why"].split(", which")[0]
+    key, _, rest = path.partition(".")
+    if match["part"] == "data" and key in ("env_infos", "agent_infos"):
+        name, _, step = rest.partition("[")
+        source = "env" if key == "env_infos" else "policy"
+        where = f"the {source}'s info {name!r} of rollout {k}" + (
+            f" at step {step.rstrip(']')}" if step else ""
+        )
+    elif match["part"] == "rollout_info[0]" and key == "final_info":
+        where = f"the env's info {rest!r} at the last step of rollout {k}"
+    else:
+        source = "rollout_info" if match["part"] == "rollout_info[0]" else "field"
+        where = f"the {source} {path!r} of rollout {k}"
+    return (
+        f"{where} {why} ({_SAVABLE}); report it as one of those, e.g. a list or a string, "
+        "or sample without --out"
+    )
+
+
+def _sample(sampler: Any, plan: _Plan) -> list[Any]:
+    """Sample with ``sampler``: from ``plan.init_state``, and on every grid point equally."""
+    init_states = None if plan.init_state is None else [np.array(plan.init_state)]
+    points = plan.domain_params
+    rollouts: list[Any] = sampler.sample(init_states=init_states, domain_params=points)
+    if points and len(rollouts) % len(points):  # --min-steps ended mid-round
+        # Every grid point gets the same number of rollouts: complete the round.
+        done = len(rollouts) % len(points)
+        sampler.set_min_count(min_rollouts=len(points) - done)
+        rollouts += sampler.sample(init_states=init_states, domain_params=points[done:])
+    return rollouts
 
 
 def _save_plot(
@@ -316,12 +397,33 @@ def _load(path: str) -> list[Any]:
     return as_rollout_list(rollouts)
 
 
+def _select_env(rollouts: list[Any], env_id: str | None, path: str) -> list[Any]:
+    """The rollouts of ``env_id`` (``--env``), or all of them if it is None."""
+    if env_id is None:
+        return rollouts
+    from gymsamp.summary import env_id_counts
+
+    counts = env_id_counts(rollouts)
+    if env_id not in counts:
+        found = ", ".join(counts) or "none"
+        raise CliError(f"--env must be an env id of {path!r} ({found}), got {env_id!r}", 2)
+    return [ro for ro in rollouts if env_id_counts([ro]) == {env_id: 1}]
+
+
+def _envs_text(counts: Mapping[str, int]) -> str:
+    """``"CartPole-v1 (3), Pendulum-v1 (3)"``: each env id with its number of rollouts."""
+    return ", ".join(f"{env_id} ({n})" for env_id, n in counts.items())
+
+
 def _saved_env_info(rollouts: Sequence[Any]) -> EnvInfo | None:
-    """The env of saved rollouts (from ``rollout_info["env_id"]``), if it can be made here."""
-    info = rollouts[0].rollout_info
-    env_id = info.get("env_id") if isinstance(info, Mapping) else None
-    if not isinstance(env_id, str):
+    """The env of saved rollouts (from ``rollout_info["env_id"]``), if they name one env and it
+    can be made here (rollouts of several envs have no one nominal or spec)."""
+    from gymsamp.summary import env_id_counts
+
+    counts = env_id_counts(rollouts)
+    if len(counts) != 1:
         return None
+    env_id = next(iter(counts))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -334,10 +436,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
     from gymsamp.summary import summarize
 
     epsilon = _check_epsilon(args.cvar)
-    rollouts = _load(args.file)
+    rollouts = _select_env(_load(args.file), args.env, args.file)
     env = _saved_env_info(rollouts)
     summary = summarize(rollouts, epsilon=epsilon, nominal=env.nominal if env else None)
-    env_name = summary.env_id or "an unknown env"
+    if len(summary.env_counts) > 1:
+        counts = summary.env_counts
+        env_name = f"{len(counts)} envs: {_envs_text(counts)} (--env ENV_ID for one)"
+    else:
+        env_name = summary.env_id or "an unknown env"
     print(f"{args.file}: {_count(summary.num_rollouts, 'rollout')} of {env_name}")
     print(summary.format())
     print(summary.result_line())
@@ -347,7 +453,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     epsilon = _check_epsilon(args.cvar)
     args.output = plot_file(args.output, "--output")
-    rollouts = _load(args.file)
+    rollouts = _select_env(_load(args.file), args.env, args.file)
+    _check_one_env(rollouts, args.kind, args.file)
     if args.states and "states" not in rollouts[0].data_names:
         raise CliError(f"{args.file} holds no states (sample with --record-states to record them)")
     env = _saved_env_info(rollouts)
@@ -363,6 +470,22 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     )
     print(f"wrote {path}")
     return 0
+
+
+def _check_one_env(rollouts: Sequence[Any], kind: str, path: str) -> None:
+    """Refuse plots other than the returns for rollouts of several envs: trajectories have
+    each env's own panels, and a grid of one env's parameters does not span the others."""
+    from gymsamp.summary import env_id_counts
+
+    counts = env_id_counts(rollouts)
+    if len(counts) > 1 and kind != "returns":
+        first = next(iter(counts))
+        raise CliError(
+            f"--kind {kind} must plot the rollouts of one env, got {path!r} with rollouts of "
+            f"{len(counts)} envs: {_envs_text(counts)}; pick one with --env {first}, or plot "
+            "all their returns with --kind returns",
+            2,
+        )
 
 
 def _cmd_params(args: argparse.Namespace) -> int:

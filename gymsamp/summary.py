@@ -25,6 +25,7 @@ __all__ = [
     "Summary",
     "as_rollout_list",
     "domain_param_values",
+    "env_id_counts",
     "format_number",
     "grid_param_names",
     "rollout_returns",
@@ -123,6 +124,23 @@ class Summary:
     params_at_nominal: int = 0
     seconds: float | None = None
     env_id: str | None = None
+    #: env id -> rollouts, from ``rollout_info["env_id"]``; more than one: mixed envs, whose
+    #: statistics pool returns of different tasks (``env_id`` is then None).
+    env_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def env_name(self) -> str | None:
+        """What the rollouts come from: ``env_id``, or ``"mixed: A (3), B (3)"``.
+
+        Example:
+            >>> ros = [StepSequence(rewards=[1.0], observations=[0.0, 1.0], actions=[0],
+            ...                     rollout_info={"env_id": e}) for e in ("A-v0", "B-v0", "A-v0")]
+            >>> summarize(ros).env_name
+            'mixed: A-v0 (2), B-v0 (1)'
+        """
+        if self.env_id is not None or len(self.env_counts) < 2:
+            return self.env_id
+        return "mixed: " + ", ".join(f"{e} ({n})" for e, n in self.env_counts.items())
 
     @property
     def steps_per_second(self) -> float | None:
@@ -152,6 +170,9 @@ class Summary:
             ("rollouts", f"{self.num_rollouts:,}"),
             ("steps", f"{self.num_steps:,}"),
         ]
+        if len(self.env_counts) > 1:  # the statistics below mix tasks: say so first
+            envs = ", ".join(f"{e} {n}" for e, n in self.env_counts.items())
+            rows.insert(1, ("envs", f"{envs} (mixed: the statistics pool their returns)"))
         if self.steps_per_second is not None:
             assert self.seconds is not None
             rows.append(("steps/s", f"{self.steps_per_second:,.0f}   ({self.seconds:.2f} s)"))
@@ -214,7 +235,7 @@ class Summary:
             if math.isnan(self.ci_low)
             else f" ({pct} CI [{format_number(self.ci_low)}, {format_number(self.ci_high)}])"
         )
-        subject = f"{self.env_id}: " if self.env_id else ""
+        subject = f"{self.env_name}: " if self.env_name else ""
         plural = "rollout" if self.num_rollouts == 1 else "rollouts"
         timeouts, terminals = self.endings.get("TIMEOUT", 0), self.endings.get("TERMINAL", 0)
         ends = f"{timeouts} of {self.num_rollouts} ran to the time limit (TIMEOUT)"
@@ -229,6 +250,7 @@ class Summary:
         """The summary as plain Python values (JSON-serializable; NaN for n/a numbers)."""
         return {
             "env_id": self.env_id,
+            "env_counts": dict(self.env_counts),
             "rollouts": self.num_rollouts,
             "steps": self.num_steps,
             "seconds": self.seconds,
@@ -344,6 +366,25 @@ def domain_param_values(rollouts: Sequence[StepSequence]) -> dict[str, np.ndarra
     return values
 
 
+def env_id_counts(rollouts: Sequence[StepSequence]) -> dict[str, int]:
+    """env id -> number of rollouts, from each ``rollout_info["env_id"]`` (a str), in the order
+    the ids first occur; rollouts without one are not counted.
+
+    Example:
+        >>> ros = [StepSequence(rewards=[1.0], observations=[0, 0], actions=[0],
+        ...                     rollout_info={"env_id": e}) for e in ("B-v0", "A-v0", "B-v0")]
+        >>> env_id_counts(ros)
+        {'B-v0': 2, 'A-v0': 1}
+    """
+    counts: dict[str, int] = {}
+    for ro in rollouts:
+        info = ro.rollout_info
+        env_id = info.get("env_id") if isinstance(info, Mapping) else None
+        if isinstance(env_id, str):
+            counts[env_id] = counts.get(env_id, 0) + 1
+    return counts
+
+
 def _recorded_grid(info: Any) -> tuple[str, ...]:
     """The parameter names of ``info["grid"]`` (a list of strs), or ``()``."""
     names = info.get("grid") if isinstance(info, Mapping) else None
@@ -456,7 +497,8 @@ def summarize(
         nominal: The env's nominal domain parameters, if known.
         settings: How parameters were chosen, e.g. ``{"length": "uniform(mean=0.5, ...)"}``.
         env_id: The env id, for :meth:`Summary.result_line`; taken from ``rollout_info`` if
-            None.
+            None and every rollout that names one names the same (rollouts of several envs
+            get None, and :attr:`Summary.env_name` and the table name each env).
 
     Returns:
         The :class:`Summary`.
@@ -496,10 +538,9 @@ def summarize(
             continue
         name = StepType(int(ro.step_types[-1])).name
         endings[name] = endings.get(name, 0) + 1
-    if env_id is None:
-        info = rollouts[0].rollout_info
-        found = info.get("env_id") if isinstance(info, Mapping) else None
-        env_id = found if isinstance(found, str) else None
+    env_counts = env_id_counts(rollouts)
+    if env_id is None and len(env_counts) == 1:
+        env_id = next(iter(env_counts))
     params, at_nominal = _param_usage(rollouts, nominal, settings)
     return Summary(
         num_rollouts=len(rollouts),
@@ -521,4 +562,5 @@ def summarize(
         params_at_nominal=at_nominal,
         seconds=seconds,
         env_id=env_id,
+        env_counts=env_counts,
     )

@@ -813,3 +813,317 @@ def test_files_are_written_even_when_the_reader_closes_the_pipe(tmp_path):
     proc.wait(timeout=120)
     assert out.exists()
     assert len(load_rollouts(out)) == 2
+
+
+# ----------------------------------------------------------------------------------------------
+# Checked up front: outputs, time limits, step timeouts, --stochastic, SB3 spaces; save errors
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    """A file with rollouts of two envs of different observation widths (1 and 4)."""
+    from gymsamp.data.io import save_rollouts
+
+    folder = tmp_path_factory.mktemp("mixed")
+    for name, argv in (("c", COUNTING), ("p", ["CartPole-v1", "--vectorization", "sync"])):
+        code = main(
+            ["sample", *argv, "--min-rollouts", "3", "--seed", "0", "--num-workers", "1",
+             "--out", str(folder / f"{name}.npz"), "--quiet"]
+        )  # fmt: skip
+        assert code == 0
+    rollouts = load_rollouts(folder / "c.npz") + load_rollouts(folder / "p.npz")
+    return save_rollouts(folder / "mixed.npz", rollouts)
+
+
+def test_info_names_every_env_of_a_mixed_file(capsys, mixed):
+    # It named the first env alone: "6 rollouts of gymsamp/Counting-v0".
+    code, out, _ = run(capsys, "info", mixed)
+    assert code == 0
+    assert out.splitlines()[0] == (
+        f"{mixed}: 6 rollouts of 2 envs: gymsamp/Counting-v0 (3), CartPole-v1 (3) "
+        "(--env ENV_ID for one)"
+    )
+    assert table_value(out, "envs") == (
+        "gymsamp/Counting-v0 3, CartPole-v1 3 (mixed: the statistics pool their returns)"
+    )
+    assert out.splitlines()[-1].startswith(
+        "mixed: gymsamp/Counting-v0 (3), CartPole-v1 (3): mean return"
+    )
+    code, out, _ = run(capsys, "info", mixed, "--env", "CartPole-v1")
+    assert code == 0
+    assert out.splitlines()[0] == f"{mixed}: 3 rollouts of CartPole-v1"
+    assert "envs  " not in out
+    code, _, err = run(capsys, "info", mixed, "--env", "Pendulum-v1")
+    assert code == 2
+    assert err == (
+        f"gymsamp: error: --env must be an env id of {str(mixed)!r} (gymsamp/Counting-v0, "
+        "CartPole-v1), got 'Pendulum-v1'\n"
+    )
+
+
+@pytest.mark.parametrize("kind", ["all", "trajectories", "grid"])
+def test_plot_of_a_mixed_file_needs_one_env(capsys, mixed, tmp_path, kind):
+    # The trajectories failed with "IndexError: index 1 is out of bounds for axis 1 with size 1".
+    png = tmp_path / "m.png"
+    code, out, err = run(capsys, "plot", mixed, "-o", png, "--kind", kind)
+    assert code == 2
+    assert out == ""
+    assert err == (
+        f"gymsamp: error: --kind {kind} must plot the rollouts of one env, got {str(mixed)!r} "
+        "with rollouts of 2 envs: gymsamp/Counting-v0 (3), CartPole-v1 (3); pick one with "
+        "--env gymsamp/Counting-v0, or plot all their returns with --kind returns\n"
+    )
+    if kind != "grid":
+        code, out, err = run(
+            capsys, "plot", mixed, "-o", png, "--kind", kind, "--env", "CartPole-v1"
+        )
+        assert code == 0, err
+        assert_png(png)
+
+
+def test_plot_returns_of_a_mixed_file_plots_them_all(capsys, mixed, tmp_path):
+    png = tmp_path / "r.png"
+    code, _, err = run(capsys, "plot", mixed, "-o", png, "--kind", "returns")
+    assert code == 0, err
+    assert_png(png, min_bytes=5_000)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="makes a FIFO")
+def test_output_paths_are_checked_before_sampling(capsys, tmp_path):
+    # /proc/x.npz passed (os.access lets root write anywhere) and failed after sampling.
+    # A FIFO in tmp_path, not a device such as /dev/null: as root, a regressed check would let
+    # the writer rename its temporary file onto the path, and replace the device.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    bad = [("--out", str(fifo), "is not a regular file")]
+    if sys.platform.startswith("linux") and Path("/proc").is_dir():
+        bad += [("--out", "/proc/x.npz", "(not in '/proc': "),
+                ("--plot", "/proc/new/x.png", "(not in '/proc': ")]  # fmt: skip
+    for option, path, why in bad:
+        code, out, err = run(capsys, "sample", *COUNTING, "--min-rollouts", 2, option, path)
+        assert code == 2
+        assert out == ""  # nothing was sampled
+        assert err.startswith(f"gymsamp: error: {option} must be ")
+        assert f"got {path!r}" in err
+        assert why in err
+        assert len(err.splitlines()) == 1
+    # Missing folders are still created, and nothing is left where the check wrote.
+    out_file = tmp_path / "new" / "sub" / "r.npz"
+    code, _, _ = run(capsys, "sample", *COUNTING, "--min-rollouts", 2, "--out", out_file)
+    assert code == 0
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["fifo", "new", "r.npz", "sub"]
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write to read-only folders"
+)
+def test_an_unwritable_folder_is_refused_before_sampling(capsys, tmp_path):
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        code, out, err = run(capsys, "sample", *COUNTING, "--out", folder / "r.npz")
+    finally:
+        folder.chmod(0o755)
+    assert code == 2
+    assert out == ""
+    assert "--out must be a path in a folder where files can be created" in err
+
+
+def test_an_env_without_a_time_limit_gets_rollouts_cut_and_says_so(capsys):
+    # gymsamp/Counting-v0 never ends a rollout: the command ran forever.
+    code, out, _ = run(
+        capsys, "sample", "gymsamp/Counting-v0", "--min-rollouts", 2, "--seed", 0,
+        "--num-workers", 1,
+    )  # fmt: skip
+    assert code == 0
+    assert out.splitlines()[0].endswith(
+        ", rollouts cut at 1000 steps (the env has no time limit; set --max-steps N to change)"
+    )
+    assert table_value(out, "steps") == "2,000"
+    assert table_value(out, "endings") == "TERMINAL 0, TIMEOUT 2"
+    # --max-steps, or a time limit of the env's own: not cut, not said.
+    for extra in (["--max-steps", 3], ["--env-kwarg", "max_episode_steps=3"]):
+        code, out, _ = run(
+            capsys, "sample", "gymsamp/Counting-v0", "--min-rollouts", 2, "--num-workers", 1,
+            *extra,
+        )  # fmt: skip
+        assert code == 0
+        assert "rollouts cut at" not in out.splitlines()[0]
+        assert table_value(out, "steps") == "6"
+    code, out, _ = run(capsys, "sample", "CartPole-v1", "--policy", "balance", "--min-rollouts", 1)
+    assert table_value(out, "steps") == "500"  # CartPole-v1's own limit
+    assert "rollouts cut at" not in out
+
+
+def test_step_timeout_ends_a_hanging_run_with_an_error(capsys):
+    hanging = ["gymsamp/Hanging-v0", "--env-kwarg", "hang_at=2", "--env-kwarg", "hang_seconds=30"]
+    start = time.perf_counter()
+    code, out, err = run(
+        capsys, "sample", *hanging, "--step-timeout", 0.5, "--num-workers", 1,
+        "--min-rollouts", 1, "--seed", 0,
+    )  # fmt: skip
+    assert time.perf_counter() - start < 20
+    assert code == 1
+    assert "1 worker (batched)" in out.splitlines()[0]
+    assert err == (
+        "gymsamp: error: --step-timeout 0.5: sub-env 0 did not finish its step within "
+        "step_timeout=0.5 s\n"
+    )
+    code, out, _ = run(
+        capsys, "sample", *COUNTING[:3], "--step-timeout", 5, "--num-workers", 1,
+        "--min-rollouts", 2, "--seed", 0,
+    )  # fmt: skip
+    assert code == 0
+    assert table_value(out, "return mean").startswith("10 ")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--step-timeout", "0"], "argument --step-timeout: must be a number of seconds > 0, "
+         "got '0'"),
+        (["--step-timeout", "inf"], "must be a number of seconds > 0, got 'inf'"),
+        (["--step-timeout", "1", "--vectorization", "sync"], "--step-timeout must go with "
+         "--vectorization auto, async or batched (sub-envs in worker processes; a sub-env in "
+         "this process cannot be stopped), got --vectorization sync"),
+    ],
+)  # fmt: skip
+def test_bad_step_timeouts_are_refused(capsys, argv, message):
+    code, out, err = run(capsys, "sample", "CartPole-v1", *argv)
+    assert code == 2
+    assert out == ""
+    assert message in err
+
+
+@pytest.mark.parametrize(
+    ("policy", "kind"),
+    [
+        ("random", "the built-in random policy"),
+        ("idle", "the built-in idle policy"),
+        ("balance", "the built-in balance policy"),
+        (":push_right", "a callable on observations"),
+        (":Net", "a torch module, Net"),
+    ],
+)
+def test_stochastic_is_refused_where_it_changes_nothing(capsys, policy_file, policy, kind):
+    # It was accepted and ignored: the run was the deterministic one.
+    text = f"{policy_file}{policy}" if policy.startswith(":") else policy
+    code, out, err = run(capsys, "sample", "CartPole-v1", "--policy", text, "--stochastic")
+    assert code == 2
+    assert out == ""
+    assert err == (
+        "gymsamp: error: --stochastic must go with an SB3 model (--policy sb3:ALGO:PATH, or "
+        f"module:attr giving one), got --policy {text} ({kind}, which acts the same without "
+        "it)\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def sb3_models(tmp_path_factory):
+    from stable_baselines3 import PPO
+
+    folder = tmp_path_factory.mktemp("sb3")
+    for env_id in ("CartPole-v1", "Pendulum-v1"):
+        PPO("MlpPolicy", env_id, n_steps=64, batch_size=64, device="cpu", seed=0).save(
+            folder / f"{env_id}.zip"
+        )
+    (folder / "models.py").write_text(
+        "from stable_baselines3 import PPO\n"
+        f"def cartpole(spec):\n    return PPO.load({str(folder / 'CartPole-v1.zip')!r})\n"
+    )
+    return folder
+
+
+@pytest.mark.slow
+def test_sb3_models_are_checked_against_the_envs_spaces(capsys, sb3_models):
+    # It failed mid-run inside SB3: "Unexpected observation shape (1, 3) for Box environment".
+    pendulum = f"sb3:PPO:{sb3_models / 'Pendulum-v1.zip'}"
+    code, out, err = run(capsys, "sample", "CartPole-v1", "--policy", pendulum)
+    assert code == 1
+    assert out == ""
+    assert err == (
+        f"gymsamp: error: --policy {pendulum!r} must be a model for the env's observations "
+        "Box(shape=(4,), dtype=float32), got a model for observations Box(shape=(3,), "
+        "dtype=float32) (trained on another env?)\n"
+    )
+    factory = f"{sb3_models / 'models.py'}:cartpole"  # a model from module:attr: checked too
+    code, _, err = run(capsys, "sample", "Pendulum-v1", "--policy", factory)
+    assert code == 1
+    assert "must be a model for the env's observations Box(shape=(3,)" in err
+    code, _, err = run(
+        capsys, "sample", "MountainCar-v0", "--policy", f"sb3:PPO:{sb3_models / 'CartPole-v1.zip'}"
+    )
+    assert code == 1
+    assert "got a model for observations Box(shape=(4,), dtype=float32)" in err
+
+
+@pytest.mark.slow
+def test_stochastic_is_kept_for_sb3_models_also_from_module_attr(capsys, sb3_models):
+    zip_policy = f"sb3:PPO:{sb3_models / 'CartPole-v1.zip'}"
+    factory = f"{sb3_models / 'models.py'}:cartpole"
+    for policy, name in ((zip_policy, "PPO from"), (factory, factory)):
+        for flags, mode in (([], "deterministic"), (["--stochastic"], "stochastic")):
+            code, out, err = run(
+                capsys, "sample", "CartPole-v1", "--policy", policy, *flags, "--min-rollouts", 2,
+                "--num-workers", 1, "--seed", 0, "--max-steps", 20,
+            )  # fmt: skip
+            assert code == 0, err
+            assert f"policy {name}" in out.splitlines()[0]
+            assert f"({mode})" in out.splitlines()[0]
+
+
+UNSAVABLE_ENV = """
+import gymnasium as gym
+import numpy as np
+
+
+class Tagged(gym.Env):
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, every_step=False):
+        self.every_step = every_step
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        done = self.t == 3
+        info = {"tags": {"a"}} if done or self.every_step else {}
+        return np.zeros(1, np.float32), 1.0, done, False, info
+
+
+gym.register("TaggedCli-v0", entry_point=Tagged, max_episode_steps=10)
+"""
+
+
+def test_an_env_info_that_cannot_be_saved_is_named_for_a_shell_user(capsys, tmp_path, monkeypatch):
+    # It was "TypeError: rollouts[0].rollout_info[0].final_info.tags has type set, which
+    # gymsamp cannot save", and the summary of the run was lost.
+    (tmp_path / "gymsamp_cli_tagged_env.py").write_text(UNSAVABLE_ENV)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    env = "gymsamp_cli_tagged_env:TaggedCli-v0"
+    out_file = tmp_path / "t.npz"
+    cases = [
+        ("False", "the env's info 'tags' at the last step of rollout 0"),
+        ("True", "the env's info 'tags' of rollout 0 at step 0"),
+    ]
+    for every_step, where in cases:
+        code, out, err = run(
+            capsys, "sample", env, "--env-kwarg", f"every_step={every_step}", "--min-rollouts",
+            2, "--num-workers", 1, "--seed", 0, "--out", out_file,
+        )  # fmt: skip
+        assert code == 1
+        assert table_value(out, "rollouts") == "2"  # the summary is still printed
+        assert "wrote" not in out
+        assert err == (
+            f"gymsamp: error: --out {out_file}: cannot save the rollouts: {where} has type set "
+            "(a file holds numbers, strings, arrays, lists, tuples and dicts of them); report "
+            "it as one of those, e.g. a list or a string, or sample without --out\n"
+        )
+        assert list(tmp_path.glob("t.npz*")) == []  # no file, no temporary left

@@ -286,3 +286,25 @@ def test_plot_rollouts_refuses_a_missing_or_unknown_field_like_plot_trajectories
         plot_rollouts(rollouts, field="x")
     with pytest.raises(ValueError, match="rollouts must hold at least one rollout, got none"):
         plot_rollouts([])
+
+
+def test_trajectories_of_several_envs_or_widths_are_refused_by_name():
+    # Rollouts of two envs failed deep in the drawing: "IndexError: index 1 is out of bounds".
+    def ro(width, env_id=None):
+        info = {"env_id": env_id} if env_id else {}
+        return StepSequence(
+            rewards=[1.0, 1.0], observations=[[0.0] * width] * 3, actions=[0, 1],
+            rollout_info=info,
+        )  # fmt: skip
+
+    mixed = [ro(1, "A-v0"), ro(4, "B-v0"), ro(1, "A-v0")]
+    for plot in (plot_trajectories, plot_rollouts):
+        with pytest.raises(
+            ValueError, match=r"got 2 envs: A-v0 \(2 rollouts\), B-v0 \(1 rollout\)"
+        ):
+            plot(mixed)
+    with pytest.raises(ValueError, match="observations of one width to be plotted together, got "
+                       "1 in rollout 0 and 4 in rollout 1"):  # fmt: skip
+        plot_trajectories([ro(1), ro(4)])
+    fig = plot_returns(mixed)  # the returns of all of them: the title names each env
+    assert fig.axes[0].get_title() == "Return distribution: mixed: A-v0 (2), B-v0 (1), 3 rollouts"

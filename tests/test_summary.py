@@ -158,3 +158,23 @@ def test_a_recorded_grid_is_the_grid_even_with_one_rollout_per_value():
     assert grid_param_names(ros) == ["m"]
     ros[0].rollout_info["grid"] = ["x"]  # rollouts that disagree record no grid
     assert grid_param_names(ros) == []
+
+
+def test_rollouts_of_several_envs_are_named_each():
+    # The summary named the first rollout's env alone, as if all came from it.
+    rollouts = [rollout(1.0, env_id="A-v0"), rollout(2.0, env_id="B-v0"), rollout(3.0)]
+    rollouts[2].rollout_info["env_id"] = "A-v0"
+    s = summarize(rollouts)
+    assert s.env_id is None
+    assert s.env_counts == {"A-v0": 2, "B-v0": 1}
+    assert s.env_name == "mixed: A-v0 (2), B-v0 (1)"
+    assert s.result_line().startswith("mixed: A-v0 (2), B-v0 (1): mean return 2 ")
+    assert "\nenvs              A-v0 2, B-v0 1 (mixed: the statistics pool their returns)\n" in (
+        s.format()
+    )
+    assert json.loads(json.dumps(s.to_dict()))["env_counts"] == {"A-v0": 2, "B-v0": 1}
+    one = summarize(rollouts[:1])
+    assert (one.env_id, one.env_name, one.env_counts) == ("A-v0", "A-v0", {"A-v0": 1})
+    assert "envs" not in one.format()
+    nameless = StepSequence(rewards=[1.0], observations=[[0.0]] * 2, actions=[0])
+    assert (summarize([nameless]).env_id, summarize([nameless]).env_counts) == (None, {})

@@ -31,6 +31,7 @@ from gymsamp.plot.trajectories import (
     KNOWN_UNITS,
     MAX_PANELS,
     check_field,
+    check_one_env,
     flat_values,
     num_columns,
     plot_trajectories,
@@ -115,6 +116,7 @@ def plot_rollouts(
     """
     rollouts = as_rollout_list(rollouts)
     check_field(rollouts, field)
+    check_one_env(rollouts, field)  # before any drawing: the trajectories need one env
     names = list(grid) if grid is not None else grid_param_names(rollouts)
     if len(names) > 2:
         raise ValueError(f"grid must name 1 or 2 parameters, got {names}")

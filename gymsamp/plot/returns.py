@@ -108,7 +108,7 @@ def plot_returns(
     ax.set_xlabel(_RETURN_LABEL)
     ax.set_ylabel("rollouts")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    env = summary.env_id or "rollouts"
+    env = summary.env_name or "rollouts"
     ax.set_title(title or f"Return distribution: {env}, {summary.num_rollouts} rollouts")
     ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
     ax.grid(axis="y", alpha=0.3, zorder=0)

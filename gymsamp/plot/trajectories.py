@@ -15,7 +15,7 @@ from gymsamp._checks import check_int
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.data._tree import tree_leaves
 from gymsamp.plot._figure import env_id_of, new_figure
-from gymsamp.summary import as_rollout_list, format_number, rollout_returns
+from gymsamp.summary import as_rollout_list, env_id_counts, format_number, rollout_returns
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -153,6 +153,7 @@ def plot_trajectories(
     """
     rollouts = as_rollout_list(rollouts)
     check_field(rollouts, field)
+    check_one_env(rollouts, field)
     num_rollouts = check_int("num_rollouts", num_rollouts)
     env_id = env_id_of(rollouts)
     name = _env_name(env_id)
@@ -260,6 +261,47 @@ def check_field(rollouts: Sequence[StepSequence], field: str) -> None:
             f"the rollouts have no {field!r} field (record states with record_states=True / "
             "--record-states)"
         )
+
+
+def check_one_env(rollouts: Sequence[StepSequence], field: str) -> None:
+    """Refuse rollouts of several envs (``rollout_info["env_id"]``), or whose ``field`` or
+    actions differ in width: their panels, labels and units would be those of the first.
+
+    Raises:
+        ValueError: The rollouts name several env ids, or their widths differ.
+
+    Example:
+        >>> ros = [StepSequence(rewards=[1.0], observations=[[0.0] * n] * 2, actions=[0],
+        ...                     rollout_info={"env_id": e}) for n, e in ((2, "A-v0"), (3, "B-v0"))]
+        >>> check_one_env(ros, "observations")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: rollouts must come from one env to be plotted over time, got 2 envs: A-v0 ...
+    """
+    counts = env_id_counts(rollouts)
+    if len(counts) > 1:
+        envs = ", ".join(f"{e} ({n} rollout{'' if n == 1 else 's'})" for e, n in counts.items())
+        first = next(iter(counts))
+        raise ValueError(
+            f"rollouts must come from one env to be plotted over time, got {len(counts)} envs: "
+            f"{envs}; plot each env's rollouts on their own, e.g. [ro for ro in rollouts if "
+            f"ro.rollout_info['env_id'] == {first!r}] (plot_returns takes them all)"
+        )
+    for name in (field, "actions"):
+        widths = [_width(ro.get_data_values(name)) for ro in rollouts]
+        odd = next((k for k, w in enumerate(widths) if w != widths[0]), None)
+        if odd is not None:
+            raise ValueError(
+                f"rollouts must have {name} of one width to be plotted together, got "
+                f"{widths[0]} in rollout 0 and {widths[odd]} in rollout {odd}"
+            )
+
+
+def _width(values: Any) -> int:
+    """The number of panels a field's values fill (as :func:`flat_values` flattens them)."""
+    if isinstance(values, (dict, tuple)):
+        return sum(_width(leaf) for _, leaf in tree_leaves(values))
+    return int(np.prod(np.shape(values)[1:], dtype=np.int64))
 
 
 def num_columns(panels: int) -> int:
