@@ -14,7 +14,7 @@ import numpy as np
 
 from gymsamp._checks import check_bool
 from gymsamp.data._sequence_indexing import index_field
-from gymsamp.data._tree import Field
+from gymsamp.data._tree import Field, tree_leaves
 from gymsamp.data.data_format import cat_to_format
 
 if TYPE_CHECKING:
@@ -76,9 +76,13 @@ def concatenate(
         return cat_to_format(items, data_format)
 
     last = len(parts) - 1
-    data = {
-        name: cat([steps_of(p, name, i == last) for i, p in enumerate(parts)]) for name in names
-    }
+    data = {}
+    for name in names:
+        items = [steps_of(p, name, i == last) for i, p in enumerate(parts)]
+        try:
+            data[name] = cat(items)
+        except (ValueError, TypeError, KeyError, IndexError) as err:
+            raise _mismatch(name, items) or err from None
     finals: dict[str, Field | None] = {}
     for name in after_last:
         part_finals = [p._final_entries(name) for p in parts]
@@ -99,6 +103,31 @@ def concatenate(
         # starts mid-rollout) stay as the parts had them.
         joined._gathered_types = np.concatenate([p.step_types for p in parts])
     return joined
+
+
+def _per_step(field: Field, name: str) -> dict[str, tuple[int, ...]]:
+    """Each leaf of a field by its path: its shape per step."""
+    return {path: tuple(np.shape(leaf)[1:]) for path, leaf in tree_leaves(field, name)}
+
+
+def _mismatch(name: str, items: list[Field]) -> ValueError | None:
+    """A message naming the first part whose field ``name`` cannot join the first part's, in
+    the form "parts[i] has X but must have Y to match parts[0]" (None if none is found)."""
+    first = _per_step(items[0], name)
+    for i, item in enumerate(items[1:], start=1):
+        other = _per_step(item, name)
+        if set(other) != set(first):
+            return ValueError(
+                f"parts[{i}] has the leaves {sorted(other)} in {name!r} but must have "
+                f"{sorted(first)} to match parts[0]"
+            )
+        for path, shape in other.items():
+            if shape != first[path]:
+                return ValueError(
+                    f"parts[{i}] has {path} of shape {shape} per step but must have "
+                    f"{first[path]} to match parts[0]"
+                )
+    return None
 
 
 def _joined_bounds(parts: list[StepSequence]) -> np.ndarray:

@@ -752,3 +752,36 @@ class TestInputValidation:
             StepSequence.concat([ro], truncate_last="no")
         with pytest.raises(TypeError, match=r"parts must be a list of StepSequence objects"):
             StepSequence.concat(ro)
+
+
+def _one_step(observations, **more):
+    return StepSequence(rewards=[0.0], observations=observations, actions=[[0.0]], **more)
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        (
+            [[0.0, 1.0], [1.0, 1.0]],
+            r"parts\[2\] has observations of shape \(2,\) per step but must have \(1,\) to "
+            r"match parts\[0\]",
+        ),
+        (
+            {"x": [[0.0], [1.0]]},
+            r"parts\[2\] has the leaves \['observations.x'\] in 'observations' but must have "
+            r"\['observations'\] to match parts\[0\]",
+        ),
+    ],
+)
+def test_concat_names_the_part_whose_field_does_not_fit(second, message):
+    # It was numpy's "all the input array dimensions except for the concatenation axis ...".
+    first = _one_step([[0.0], [1.0]])
+    with pytest.raises(ValueError, match=message):
+        StepSequence.concat([first, first, _one_step(second)])
+
+
+def test_concat_names_a_nested_leaf_whose_shape_does_not_fit():
+    first = _one_step({"x": [[0.0], [1.0]], "y": [[0.0], [1.0]]})
+    other = _one_step({"x": [[0.0], [1.0]], "y": [[0.0, 0.0], [1.0, 0.0]]})
+    with pytest.raises(ValueError, match=r"parts\[1\] has observations.y of shape \(2,\)"):
+        StepSequence.concat([first, other])

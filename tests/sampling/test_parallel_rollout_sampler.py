@@ -11,6 +11,7 @@ import pytest
 from gymsamp.envs import CountingEnv
 from gymsamp.policies import GaussianActionNoise, IdlePolicy, RandomPolicy
 from gymsamp.sampling import (
+    NonFiniteError,
     ParallelRolloutSampler,
     Quota,
     StepTimeoutError,
@@ -704,6 +705,10 @@ class _BadOutputFromStateHundred(CountingEnv):
                 terminated = np.array([True, False])
             elif self.what == "truncated":
                 truncated = "yes"  # numpy would take it for True
+            elif self.what == "reward_none":
+                reward = None  # numpy reads it as NaN
+            elif self.what == "reward_nan":
+                reward = float("nan")
             else:
                 reward = "x"
         return obs, reward, terminated, truncated, info
@@ -754,6 +759,34 @@ def test_an_output_that_fits_no_batch_is_the_sub_envs_error(what, vectorization)
         assert info.value.rollout_indices == (1,)
     with pytest.raises(ValueError, match=_BAD_OUTPUT_MESSAGES[what]):
         rollout(env, IdlePolicy(gym.spaces.Discrete(2)), reset_kwargs={"init_state": _FAILS})
+
+
+@pytest.mark.parametrize("what", ["reward_none", "reward_nan"])
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
+def test_a_reward_that_is_no_number_fails_its_rollout(what, vectorization):
+    # A reward of None silently became NaN in every mode (numpy's cast into the reward batch).
+    env = lambda: _BadOutputFromStateHundred(what, terminate_at=5)  # noqa: E731
+    message = r"rewards must be numbers \(not NaN\), got nan at step 0 of rollout 1 \(sub-env"
+    with _surplus_sampler(env, vectorization) as sampler:
+        with pytest.raises(NonFiniteError, match=message) as info:
+            sampler.sample(init_states=[_OK, _FAILS, _OK, _OK])
+        assert info.value.rollout_indices == (1,)
+    with pytest.raises(NonFiniteError, match="rewards must be numbers"):
+        rollout(env, IdlePolicy(gym.spaces.Discrete(2)), reset_kwargs={"init_state": _FAILS})
+
+
+def test_infinite_rewards_are_kept():
+    env = gym.wrappers.TimeLimit(_InfiniteReward(), 3)
+    ro = rollout(env, IdlePolicy(gym.spaces.Discrete(2)), seed=0)
+    assert ro.rewards.tolist() == [-np.inf, np.inf, -np.inf]
+
+
+class _InfiniteReward(CountingEnv):
+    """Rewards -inf, inf, -inf, ...: numbers (a penalty of -inf is legal), whose sum is NaN."""
+
+    def step(self, action):
+        obs, _, terminated, truncated, info = super().step(action)
+        return obs, np.inf if self._step_count % 2 == 0 else -np.inf, terminated, truncated, info
 
 
 class _SizeOneArrays(CountingEnv):
