@@ -497,6 +497,16 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         finally:
             pool.stop()
 
+    def __reduce__(self) -> Any:
+        # A copy in another process (sbi's simulate_for_sbi(num_workers > 1) ships the
+        # simulator with joblib) would start workers of its own and number its calls from the
+        # same count: every batch's row b would reset with the same seed triple.
+        raise TypeError(
+            "a SimRolloutSamplerForSBI cannot be pickled: it owns its worker processes. For "
+            "parallel simulation give it num_workers=N (or backend='ray') and call sbi's "
+            "simulate_for_sbi with num_workers=1"
+        )
+
     def __repr__(self) -> str:
         real = 0 if self.rollouts_real is None else len(self.rollouts_real)
         return (

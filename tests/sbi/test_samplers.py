@@ -429,3 +429,18 @@ def test_rec_sampler_rand_init_rollout_must_be_a_bool(tmp_path):
         RecRolloutSamplerForSBI(tmp_path, emb, num_segments=1, rand_init_rollout="no")
     rec = RecRolloutSamplerForSBI(tmp_path, emb, num_segments=1, rand_init_rollout=np.False_)
     assert rec.num_rollouts == 1
+
+
+def test_pickling_the_simulator_says_how_to_simulate_in_parallel():
+    # sbi's simulate_for_sbi(num_workers > 1) ships the simulator to joblib workers: each copy
+    # would number its calls from the same count, so every batch's row b would share a seed.
+    import cloudpickle
+
+    emb = AllStepsEmbedding(PM_SPEC, 3, len_rollouts=T)
+    real = [record()]
+    with SimRolloutSamplerForSBI(
+        POINT_MASS, None, {0: "mass"}, emb, num_segments=1, rollouts_real=real
+    ) as sim:
+        for dumps in (pickle.dumps, cloudpickle.dumps):
+            with pytest.raises(TypeError, match="simulate_for_sbi with num_workers=1"):
+                dumps(sim)
