@@ -2,7 +2,7 @@
 
 Every function's ``pool`` argument takes a worker count, a :class:`SamplerPool` (its worker
 count is used) or a :class:`ParallelRolloutSampler` (its worker count, vectorization and
-backend are used). The rollouts are collected by a :class:`ParallelRolloutSampler` with
+backend are used, and locally its ``step_timeout`` and ``start_method``). The rollouts are collected by a :class:`ParallelRolloutSampler` with
 ``seed``, so the results are the same for every worker count. The keyword ``backend``
 (``"local"`` or ``"ray"``; None: the pool sampler's backend, else ``"local"``) chooses where;
 with ``"ray"`` the worker count is the number of Ray actors and the results are the same
@@ -98,6 +98,9 @@ def _pool_settings(pool: Any, backend: str | None = None) -> tuple[int, dict[str
                 options["ray_actor_options"] = pool.ray_actor_options
             if options["vectorization"] != "sync":  # what runs inside actors is Ray's choice
                 options["vectorization"] = "auto"
+        else:  # its bounds on hanging sub-envs and its worker processes carry over
+            options["step_timeout"] = pool.step_timeout
+            options["start_method"] = pool.start_method
         return pool.num_workers, options
     workers, options = _plain_pool_settings(pool)
     if backend == "ray":

@@ -1,3 +1,7 @@
+import functools
+import os
+import time
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -13,6 +17,7 @@ from gymsamp.policies import IdlePolicy, PlaybackPolicy, RandomPolicy
 from gymsamp.sampling import (
     ParallelRolloutSampler,
     SamplerPool,
+    StepTimeoutError,
     eval_domain_params,
     eval_domain_params_with_segmentwise_reset,
     eval_nominal_domain,
@@ -44,6 +49,41 @@ def test_eval_domain_params_one_rollout_per_grid_point(pool):
     assert [ro.rollout_info["domain_param"] for ro in rollouts] == grid
     for ro, point in zip(rollouts, grid, strict=True):
         np.testing.assert_allclose(ro.observations[:, 0], 1.0 + point["increment"] * np.arange(4))
+
+
+class HangsInWorkers(CountingEnv):
+    """Its second step hangs for an hour in any process but ``parent``."""
+
+    def __init__(self, parent: int) -> None:
+        super().__init__(terminate_at=5)
+        self.parent = parent
+
+    def step(self, action):
+        out = super().step(action)
+        if self._step_count == 2 and os.getpid() != self.parent:
+            time.sleep(3600)
+        return out
+
+
+@pytest.mark.parametrize("vectorization", ["auto", "async", "batched"])
+def test_a_sampler_as_pool_carries_its_step_timeout_over(vectorization):
+    # It was dropped: a hanging env then hung eval_domain_params for good ("auto" even ran
+    # its probe steps in this process), while the sampler's own sample() raised.
+    hangs = functools.partial(HangsInWorkers, os.getpid())
+    with (
+        ParallelRolloutSampler(
+            hangs,
+            IDLE,
+            2,
+            min_rollouts=1,
+            step_timeout=1.0,
+            vectorization=vectorization,
+            start_method="spawn",
+            show_progress_bar=False,
+        ) as pool,
+        pytest.raises(StepTimeoutError, match="step_timeout=1.0 s"),
+    ):
+        eval_domain_params(pool, hangs, IDLE, [{}, {}], seed=0)
 
 
 def test_eval_nominal_domain_one_rollout_per_init_state():
