@@ -7,8 +7,9 @@ envs of gymsamp (:mod:`gymsamp.sampling.reset_args`).
 
 from __future__ import annotations
 
+import contextlib
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -28,7 +29,39 @@ from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.step_outputs import real_reward, unfit_observation
 from gymsamp.sampling.sub_env_infos import PerEnvInfos
 
-__all__ = ["InProcessVectorEnv", "SingleEnvVector"]
+__all__ = ["InProcessVectorEnv", "SingleEnvVector", "build_sub_envs"]
+
+
+def build_sub_envs(env_fns: Sequence[Callable[[], gym.Env[Any, Any]]]) -> list[gym.Env[Any, Any]]:
+    """Call each factory in this process; a failure is the sub-env's :class:`WorkerError`, as
+    in a worker process, and closes the sub-envs built before it.
+
+    Example:
+        >>> def fails():
+        ...     raise OSError("license server unreachable")
+        >>> try:
+        ...     build_sub_envs([lambda: gym.make("CartPole-v1"), fails])
+        ... except WorkerError as err:
+        ...     print(err.env_index, err.message)
+        1 sub-env 1 raised OSError while being built: license server unreachable
+    """
+    envs: list[gym.Env[Any, Any]] = []
+    try:
+        for i, fn in enumerate(env_fns):
+            try:
+                envs.append(fn())
+            except Exception as err:
+                raise WorkerError(
+                    f"sub-env {i} raised {type(err).__name__} while being built: {err}",
+                    env_index=i,
+                    remote_traceback=traceback.format_exc(),
+                ) from err
+    except BaseException:
+        for env in envs:
+            with contextlib.suppress(Exception):  # the build's error is the one to raise
+                env.close()
+        raise
+    return envs
 
 
 class InProcessVectorEnv(PerEnvInfos, VectorEnv):

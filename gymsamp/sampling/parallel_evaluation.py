@@ -2,11 +2,11 @@
 
 Every function's ``pool`` argument takes a worker count, a :class:`SamplerPool` (its worker
 count is used) or a :class:`ParallelRolloutSampler` (its worker count, vectorization and
-backend are used, and locally its ``step_timeout`` and ``start_method``). The rollouts are collected by a :class:`ParallelRolloutSampler` with
-``seed``, so the results are the same for every worker count. The keyword ``backend``
-(``"local"`` or ``"ray"``; None: the pool sampler's backend, else ``"local"``) chooses where;
-with ``"ray"`` the worker count is the number of Ray actors and the results are the same
-(DESIGN §4).
+backend are used, and locally its ``step_timeout`` and ``start_method``). The rollouts are
+collected by a :class:`ParallelRolloutSampler` with ``seed``, so the results are the same
+for every worker count. The keyword ``backend`` (``"local"`` or ``"ray"``; None: the pool
+sampler's backend, else ``"local"``) chooses where; with ``"ray"`` the worker count is the
+number of Ray actors and the results are the same (DESIGN §4).
 
 Bad input raises ``TypeError`` (wrong kind of object, e.g. one dict where a list of dicts is
 expected) or ``ValueError`` (a value out of range, an empty list, an unknown domain-parameter

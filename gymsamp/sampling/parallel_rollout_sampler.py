@@ -239,15 +239,25 @@ class ParallelRolloutSampler(SamplerBase):
         )
 
     def reinit(self, env: Any = None, policy: Any = None) -> None:
-        """Rebuild the sub-envs (optionally from a new env) and/or replace the policy."""
-        if policy is not None:
-            self._policy_source = policy
-        if env is not None:
-            self._set_env(env)
-        else:
-            self._release_workers()
-            self.policy = as_policy(self._policy_source, self.env_spec)
-            self._configure_ray()
+        """Rebuild the sub-envs (optionally from a new env) and/or replace the policy.
+
+        A reinit that raises (an env or policy refused) leaves the sampler on its previous
+        env and policy; its workers restart on the next call.
+        """
+        self._release_workers()
+        before = dict(vars(self))  # the workers are released: nothing in it is live
+        try:
+            if policy is not None:
+                self._policy_source = policy
+            if env is not None:
+                self._set_env(env)
+            else:
+                self.policy = as_policy(self._policy_source, self.env_spec)
+                self._configure_ray()
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(before)
+            raise
 
     def _vector_env(self) -> gym.vector.VectorEnv:
         if self._envs is None:

@@ -30,7 +30,11 @@ from gymsamp.envs.wrappers import DomainParamWrapper, InitStateWrapper, find_wra
 from gymsamp.sampling.async_vector_env import _AsyncVectorEnv, _QueuedResetWrapper
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
 from gymsamp.sampling.errors import WorkerError
-from gymsamp.sampling.in_process_vector_env import InProcessVectorEnv, SingleEnvVector
+from gymsamp.sampling.in_process_vector_env import (
+    InProcessVectorEnv,
+    SingleEnvVector,
+    build_sub_envs,
+)
 
 __all__ = [
     "VECTORIZATIONS",
@@ -237,7 +241,7 @@ def make_vector_env(
             SubEnvFactory(factory, i, record_state=record_state, tag_errors=False)
             for i in range(num_envs)
         ]
-        return InProcessVectorEnv([fn() for fn in plain])
+        return InProcessVectorEnv(build_sub_envs(plain))
     if mode == "async":
         return _AsyncVectorEnv(
             env_fns,

@@ -355,6 +355,69 @@ def test_worker_error_names_the_sub_env_and_the_sampler_recovers(vectorization):
     assert len(children()) == before
 
 
+class _FailsOnCall:
+    """An env factory whose ``n``-th call (0-based; call 0 builds the sampler's probe) raises,
+    like a simulator whose license server stops answering."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.calls = n, 0
+
+    def __call__(self) -> gym.Env:
+        self.calls += 1
+        if self.calls - 1 == self.n:
+            raise OSError("license server unreachable")
+        return CountingEnv(terminate_at=3)
+
+
+def test_a_sub_env_failing_to_build_in_this_process_is_named():
+    # Only worker processes named it; in this process the factory's own error came through.
+    with ParallelRolloutSampler(
+        _FailsOnCall(2),
+        IdlePolicy(gym.spaces.Discrete(2)),
+        2,
+        min_rollouts=2,
+        vectorization="sync",
+        show_progress_bar=False,
+    ) as sampler:
+        with pytest.raises(WorkerError) as info:
+            sampler.sample()
+    assert info.value.env_index == 1
+    assert info.value.message == (
+        "sub-env 1 raised OSError while being built: license server unreachable"
+    )
+    assert "license server unreachable" in info.value.remote_traceback
+
+
+class _TextObservations(gym.Env):
+    observation_space = gym.spaces.Text(5)
+    action_space = gym.spaces.Discrete(2)
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "batched"])
+def test_a_refused_reinit_leaves_the_sampler_as_it_was(vectorization):
+    # It kept the refused env's factory and name, so every later sample() failed again.
+    with ParallelRolloutSampler(
+        lambda: CountingEnv(terminate_at=3),
+        IdlePolicy(gym.spaces.Discrete(2)),
+        2,
+        min_rollouts=2,
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    ) as sampler:
+        first = sampler.sample()
+        text = repr(sampler)
+        with pytest.raises(TypeError, match="observation"):
+            sampler.reinit(env=_TextObservations)
+        with pytest.raises(TypeError, match="policy"):
+            sampler.reinit(policy="not a policy")
+        assert repr(sampler) == text
+        again = sampler.sample()
+        assert [ro.length for ro in again] == [3, 3]
+        assert [ro.rollout_info["seed"] for ro in again] == [derive_seed(0, 1, k) for k in range(2)]
+        assert first[0].rollout_info["env_id"] == again[0].rollout_info["env_id"]
+
+
 @pytest.mark.slow
 def test_hanging_env_is_bounded_by_the_step_timeout():
     before = len(children())
