@@ -548,9 +548,9 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
     def _death(self, w: int) -> WorkerError:
         lo, hi = self._bounds[w]
         self.processes[w].join(timeout=1.0)  # reap it, for the exit code
+        which = f"sub-env {lo}" if hi - lo == 1 else f"sub-envs {lo}..{hi - 1}"
         error = WorkerError(
-            f"worker {w} (sub-envs {lo}..{hi - 1}) died unexpectedly "
-            f"(exit code {self.processes[w].exitcode})",
+            f"worker {w} ({which}) died unexpectedly (exit code {self.processes[w].exitcode})",
             env_index=lo if hi - lo == 1 else None,
             worker_index=w,
         )

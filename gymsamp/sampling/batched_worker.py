@@ -264,6 +264,13 @@ class BlockServer:
             return reply
         except Exception as err:
             return b"e" + pickle.dumps(self.report(err))
+        except BaseException as err:
+            # KeyboardInterrupt or SystemExit raised by a sub-env's own code (a worker ignores
+            # Ctrl-C): the sub-env's error, as in async mode, not the end of its block. In the
+            # parent's own block, or outside a sub-env, it is the caller's.
+            if self.signals is None or self.current is None:
+                raise
+            return b"e" + pickle.dumps(self.report(err))
 
     def _parent_alive(self) -> bool:
         """Whether the parent's end of the socket is still open (it closes when the parent
@@ -279,7 +286,7 @@ class BlockServer:
             with contextlib.suppress(Exception):  # best effort: the process ends anyway
                 self.envs.pop().close()
 
-    def report(self, err: Exception) -> tuple[int | None, str, str]:
+    def report(self, err: BaseException) -> tuple[int | None, str, str]:
         if isinstance(err, WorkerError):  # from gymsamp's error-tagging wrapper: keep it
             index = self.current if err.env_index is None else err.env_index
             return index, err.message, err.remote_traceback or traceback.format_exc()
@@ -317,7 +324,16 @@ class BlockServer:
     def do_build(self, _: Any) -> bytes:
         for j, fn in enumerate(self.env_fns):
             self.current = self.lo + j
-            self.envs.append(env := fn())
+            try:
+                env = fn()
+            except Exception as err:
+                raise WorkerError(
+                    f"sub-env {self.current} raised {type(err).__name__} while being built in "
+                    f"its worker process: {err}",
+                    env_index=self.current,
+                    remote_traceback=traceback.format_exc(),
+                ) from err
+            self.envs.append(env)
             if (env.observation_space, env.action_space) != self.spaces:
                 raise ValueError(
                     f"sub-env spaces must equal sub-env 0's {self.spaces}, got "

@@ -453,7 +453,10 @@ def test_construction_errors_leave_no_process():
     def bad():
         raise OSError("no simulator licence")
 
-    with pytest.raises(WorkerError, match="sub-env 2 raised OSError: no simulator licence"):
+    with pytest.raises(
+        WorkerError,
+        match="sub-env 2 raised OSError while being built in its worker process: no simulator",
+    ):
         BatchedAsyncVectorEnv([counting()] * 2 + [bad], 2)
     assert children() == before
 
@@ -738,3 +741,41 @@ def test_a_step_timeout_keeps_every_sub_env_in_a_worker(monkeypatch):
         sampler.sample()
         assert sampler.vectorization_used == "batched"
         assert sampler._envs.in_parent == 0
+
+
+class _InterruptsItself(CountingEnv):
+    """Raises ``error`` (KeyboardInterrupt or SystemExit) from its own step code at step 2."""
+
+    def __init__(self, error: type[BaseException]) -> None:
+        super().__init__()
+        self.error = error
+
+    def step(self, action):
+        if self._step_count == 1:
+            raise self.error("the sub-env gave up")
+        return super().step(action)
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, SystemExit])
+def test_an_interrupt_raised_by_a_sub_env_is_its_error_not_its_workers_end(make, error):
+    # It ended the worker: "worker 0 (sub-envs 0..1) died unexpectedly", the sibling lost.
+    fns = [counting(), lambda: _InterruptsItself(error), counting(), counting()]
+    envs = make(fns, 2)
+    envs.reset(seed=0)
+    envs.step(zeros(4))
+    with pytest.raises(WorkerError) as info:
+        envs.step(zeros(4))
+    assert info.value.env_index == 1
+    assert info.value.message == f"sub-env 1 raised {error.__name__}: the sub-env gave up"
+    assert all(p.is_alive() for p in envs.processes)
+    obs, _ = envs.reset(seed=0)  # the worker and its other sub-env live on
+    assert obs.tolist() == [[0.0]] * 4
+
+
+def test_a_dead_one_env_worker_names_its_sub_env(make):
+    envs = make([counting(), counting()], 2)
+    envs.reset(seed=0)
+    os.kill(envs.processes[1].pid, signal.SIGKILL)
+    envs.processes[1].join()
+    with pytest.raises(WorkerError, match=r"^worker 1 \(sub-env 1\) died unexpectedly"):
+        envs.step(zeros(2))

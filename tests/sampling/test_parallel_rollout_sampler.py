@@ -371,16 +371,18 @@ class _FailsOnCall:
 
 def test_a_sub_env_failing_to_build_in_this_process_is_named():
     # Only worker processes named it; in this process the factory's own error came through.
-    with ParallelRolloutSampler(
-        _FailsOnCall(2),
-        IdlePolicy(gym.spaces.Discrete(2)),
-        2,
-        min_rollouts=2,
-        vectorization="sync",
-        show_progress_bar=False,
-    ) as sampler:
-        with pytest.raises(WorkerError) as info:
-            sampler.sample()
+    with (
+        ParallelRolloutSampler(
+            _FailsOnCall(2),
+            IdlePolicy(gym.spaces.Discrete(2)),
+            2,
+            min_rollouts=2,
+            vectorization="sync",
+            show_progress_bar=False,
+        ) as sampler,
+        pytest.raises(WorkerError) as info,
+    ):
+        sampler.sample()
     assert info.value.env_index == 1
     assert info.value.message == (
         "sub-env 1 raised OSError while being built: license server unreachable"
