@@ -156,7 +156,9 @@ class _Worker:
         if self.process.is_alive():
             self.process.kill()
         self.process.join()
-        self.conn.close()
+        # A stop() from another thread may end the same worker as the call it interrupts.
+        with contextlib.suppress(OSError):
+            self.conn.close()
 
 
 def _shutdown_all(workers: list[_Worker | None], graceful: bool = True) -> None:
@@ -559,14 +561,20 @@ class SamplerPool:
                     else:
                         on_result(tag, value)
                 idle.sort()
-        except BaseException:
+        except BaseException as err:
             # Ctrl-C or any other failure in the parent: the pipes may now hold stale replies,
             # so end every worker; the next call starts fresh ones.
             _shutdown_all(self._workers, graceful=False)
+            if self._stopped and isinstance(err, (OSError, EOFError, ValueError)):
+                # stop() from another thread closed the pipes this call was waiting on
+                raise WorkerError(f"the SamplerPool was stopped while {name} ran") from err
             raise
         for i in dead:
             workers[i].shutdown(graceful=False)
-            self._workers[i] = _Worker(self._ctx, i)
+            if not self._stopped:  # stop() from another thread ended them: they stay ended
+                self._workers[i] = _Worker(self._ctx, i)
+        if self._stopped:
+            raise WorkerError(f"the SamplerPool was stopped while {name} ran")
         if errors and not ignore_errors():
             raise errors[min(errors)]
         if dead:  # a lost GlobalNamespace is always reported, even after a surplus run

@@ -448,3 +448,32 @@ def test_global_namespace_worker_index_is_checked(index, error):
     with pytest.raises(error, match=rf"worker_index must be an int >= 0, got {index!r}"):
         GlobalNamespace(index)
     assert GlobalNamespace(np.int64(2)).worker_index == 2
+
+
+def _sleep_long(G, x):
+    time.sleep(3600)
+
+
+def test_stop_from_another_thread_ends_a_running_call_and_starts_no_worker():
+    # A watchdog's stop() while run_map waited on hanging tasks: run_map restarted the
+    # "dead" workers, so the stopped pool held live ones and the interpreter hung at exit.
+    before = {p.pid for p in mp.active_children()}
+    pool = SamplerPool(2, start_method="fork")
+    outcome: list[BaseException] = []
+
+    def run():
+        try:
+            pool.run_map(_sleep_long, [0, 1])
+        except BaseException as err:
+            outcome.append(err)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    time.sleep(0.5)  # the tasks are running
+    pool.stop()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], WorkerError)
+    assert str(outcome[0]).startswith("the SamplerPool was stopped while _sleep_long ran")
+    assert [p for p in mp.active_children() if p.is_alive() and p.pid not in before] == []
