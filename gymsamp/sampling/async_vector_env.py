@@ -33,7 +33,7 @@ from gymsamp.sampling.step_outputs import (
     unfit_observation,
 )
 from gymsamp.sampling.sub_env_infos import PerEnvInfos
-from gymsamp.sampling.worker_lifetime import death_signal_parent, die_with_parent
+from gymsamp.sampling.worker_lifetime import ParentWatch, die_with_parent, parent_watch
 
 
 class _WithReset:
@@ -123,10 +123,10 @@ def _async_worker(
     shared_memory: Any,
     error_queue: Any,
     *rest: Any,
-    parent: int | None = None,
+    parent: ParentWatch | None = None,
 ) -> None:
     """Gymnasium's async worker, except that a sub-env failing to build reports its error, and
-    that the worker is killed with process ``parent`` (:func:`die_with_parent`).
+    that the worker ends with the process ``parent`` watches (:func:`die_with_parent`).
 
     Gymnasium's worker builds the sub-env outside its error handling: the process dies with the
     error and the parent only sees the pipe break. Here the error goes on the error queue and
@@ -242,8 +242,8 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
             context = args[3] if len(args) > 3 else kwargs.get("context")
             with global_start_method_kept():
                 start_method = multiprocessing.get_context(context).get_start_method()
-            parent = death_signal_parent(start_method)
-            kwargs["worker"] = functools.partial(_async_worker, parent=parent)
+            watch = parent_watch(start_method)
+            kwargs["worker"] = functools.partial(_async_worker, parent=watch)
         try:
             with global_start_method_kept():  # get_context(None) would fix the caller's
                 super().__init__(*args, **kwargs)

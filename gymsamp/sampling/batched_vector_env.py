@@ -61,7 +61,7 @@ from gymsamp.sampling.queued_reset import check_call_name, check_env_index
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.start_method import global_start_method_kept
 from gymsamp.sampling.sub_env_infos import PerEnvInfos, owned_info
-from gymsamp.sampling.worker_lifetime import death_signal_parent
+from gymsamp.sampling.worker_lifetime import parent_watch
 
 __all__ = ["BatchedAsyncVectorEnv", "available_cpus"]
 
@@ -216,7 +216,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
                 None if self._obs is not None else create_empty_array(spaces[0], n)
             )
 
-            parent = death_signal_parent(ctx.get_start_method())
+            parent = parent_watch(ctx.get_start_method())
             cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
             try:
                 for w, (lo, hi) in enumerate(self._bounds[: self.num_workers]):

@@ -32,7 +32,7 @@ from gymsamp.sampling.handshake import REPLY, REQUEST, Handshake
 from gymsamp.sampling.observations import is_array_space, set_sub_env
 from gymsamp.sampling.queued_reset import step_sub_env
 from gymsamp.sampling.step_outputs import real_reward, unfit_observation
-from gymsamp.sampling.worker_lifetime import die_with_parent
+from gymsamp.sampling.worker_lifetime import ParentWatch, die_with_parent
 
 __all__ = [
     "LOCAL",
@@ -131,7 +131,7 @@ def worker_main(
     env_fns: CloudPickled,
     lo: int,
     n: int,
-    parent: int | None,
+    parent: ParentWatch | None,
     conn: Connection,
     *,
     memory: tuple[Any, ...],
@@ -175,7 +175,7 @@ def start_worker(
     *,
     name: str,
     daemon: bool,
-    parent: int | None,
+    parent: ParentWatch | None,
     **options: Any,
 ) -> tuple[BaseProcess, Connection]:
     """Start a worker process for sub-envs ``lo..lo + len(env_fns) - 1`` of ``n``

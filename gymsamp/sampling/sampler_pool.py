@@ -25,7 +25,7 @@ import numpy as np
 from gymsamp._checks import check_int
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.start_method import check_start_method, global_start_method_kept
-from gymsamp.sampling.worker_lifetime import death_signal_parent, die_with_parent
+from gymsamp.sampling.worker_lifetime import ParentWatch, die_with_parent, parent_watch
 
 __all__ = ["GlobalNamespace", "ProgressBar", "SamplerPool"]
 
@@ -103,7 +103,7 @@ def _numbered_call(G: GlobalNamespace, num: int, call: Any) -> tuple[Any, int]:
     return out[0], _check_int("n_samples", out[1], 0)
 
 
-def _worker_main(conn: Connection, worker_index: int, parent: int | None = None) -> None:
+def _worker_main(conn: Connection, worker_index: int, parent: ParentWatch | None = None) -> None:
     """Loop of a worker process: run ``func(G, *args, **kwargs)`` per message until told to stop."""
     # Ctrl-C reaches the whole process group; the parent handles it by terminating the workers,
     # so workers ignore it instead of each printing a traceback mid-task.
@@ -135,7 +135,7 @@ class _Worker:
 
     def __init__(self, ctx: Any, index: int) -> None:
         self.conn, child_conn = ctx.Pipe(duplex=True)
-        parent = death_signal_parent(ctx.get_start_method())
+        parent = parent_watch(ctx.get_start_method())
         self.process: BaseProcess = ctx.Process(
             target=_worker_main,
             args=(child_conn, index, parent),

@@ -3,8 +3,10 @@
 A worker blocked in a step never reads the EOF that its parent's death leaves on its pipe, so
 without help it outlives a parent that was killed (``SIGKILL``, the OOM killer, a crashed
 interpreter). On Linux the kernel can signal a child when its parent ends
-(``PR_SET_PDEATHSIG``); the batched, async and :class:`~gymsamp.sampling.SamplerPool` workers
-all ask for it.
+(``PR_SET_PDEATHSIG``); where that would misfire (a worker started from a thread other than
+the main one, or by a ``forkserver``) or is missing (not Linux), a thread in the worker checks
+twice a second whether the parent still lives. The batched, async and
+:class:`~gymsamp.sampling.SamplerPool` workers all use it.
 """
 
 from __future__ import annotations
@@ -13,36 +15,84 @@ import ctypes
 import os
 import signal
 import threading
+import time
+from typing import NamedTuple
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+#: Seconds between a watching thread's checks of the parent.
+WATCH_PERIOD_S = 0.5
 
 
-def death_signal_parent(start_method: str) -> int | None:
-    """The pid that workers started now with ``start_method`` should die with, or None where
-    the death signal would misfire.
+class ParentWatch(NamedTuple):
+    """What a worker needs to end with its parent: the parent's pid, and whether the kernel's
+    parent-death signal tracks it (see :func:`parent_watch`)."""
+
+    pid: int
+    kernel_signal: bool
+
+
+def parent_watch(start_method: str) -> ParentWatch:
+    """How workers started now with ``start_method`` should watch this process.
 
     ``PR_SET_PDEATHSIG`` fires when the *thread* that started the worker ends, not the process,
-    so only workers started from the main thread ask for it; under ``forkserver`` the worker's
-    parent is the server, which outlives the caller.
+    so only workers started from the main thread use it; under ``forkserver`` the worker's
+    parent is the server, which may outlive this process.
 
     Example:
         >>> import os
-        >>> death_signal_parent("spawn") == os.getpid(), death_signal_parent("forkserver")
-        (True, None)
+        >>> parent_watch("spawn") == (os.getpid(), True), parent_watch("forkserver").kernel_signal
+        (True, False)
     """
-    if start_method == "forkserver" or threading.current_thread() is not threading.main_thread():
-        return None
-    return os.getpid()
+    main_thread = threading.current_thread() is threading.main_thread()
+    return ParentWatch(os.getpid(), main_thread and start_method != "forkserver")
 
 
-def die_with_parent(parent: int | None) -> None:
-    """In a worker: be killed (``SIGKILL``) when process ``parent`` ends (Linux; elsewhere, and
-    with ``parent=None``, nothing happens). A worker whose parent already ended exits at once."""
-    if parent is None:
+def die_with_parent(watch: ParentWatch | None) -> None:
+    """In a worker: end (``SIGKILL``, or ``os._exit(1)`` from a watching thread) when the
+    process in ``watch`` ends; a worker whose parent already ended exits at once. None: do
+    nothing."""
+    if watch is None:
         return
+    if watch.kernel_signal and _kernel_death_signal():
+        if os.getppid() != watch.pid:  # the parent died before prctl took effect
+            os._exit(1)
+        return
+    threading.Thread(
+        target=_exit_when_gone, args=(watch.pid,), name="gymsamp-parent-watch", daemon=True
+    ).start()
+
+
+def _kernel_death_signal() -> bool:
+    """Ask the kernel for SIGKILL when the parent (thread) ends; whether it took."""
     try:
-        ctypes.CDLL("libc.so.6").prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux (or no glibc): the pipe's EOF must do
-        return
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
+        return ctypes.CDLL("libc.so.6").prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) == 0
+    except (OSError, AttributeError):  # not Linux, or no glibc
+        return False
+
+
+def _exit_when_gone(pid: int) -> None:
+    while is_alive(pid):
+        time.sleep(WATCH_PERIOD_S)
+    os._exit(1)
+
+
+def is_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a process that ended but is not yet reaped does not).
+
+    Example:
+        >>> is_alive(os.getpid())
+        True
+    """
+    if os.getppid() == pid:  # still this process's parent: it lives
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    try:  # a zombie has ended, though its pid lingers until its parent reaps it
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):  # no /proc: kill(0) must do
+        return True

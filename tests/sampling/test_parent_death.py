@@ -16,7 +16,7 @@ from tests.sampling.test_interrupt import alive
 # their pids, and then kills itself with SIGKILL: no close, no finalizer, no atexit.
 VECTOR_ENV_SCRIPT = textwrap.dedent(
     """
-    import os, signal, sys, time
+    import os, signal, sys, threading, time
     import gymnasium as gym
     import numpy as np
     from gymsamp.sampling.async_vector_env import _AsyncVectorEnv
@@ -30,15 +30,28 @@ VECTOR_ENV_SCRIPT = textwrap.dedent(
         def step(self, action):
             time.sleep(3600)
 
-    mode, context, pid_file = sys.argv[1:4]
-    fns = [Hangs] * 2
-    if mode == "async":
-        envs = _AsyncVectorEnv(fns, context=context)
+    mode, context, pid_file, where = sys.argv[1:5]
+    built = []
+
+    def build():
+        fns = [Hangs] * 2
+        if mode == "async":
+            built.append(_AsyncVectorEnv(fns, context=context))
+        else:
+            built.append(BatchedAsyncVectorEnv(fns, 2, context=context))
+
+    if where == "thread":  # the thread ends: its workers must not end with it
+        thread = threading.Thread(target=build)
+        thread.start()
+        thread.join()
     else:
-        envs = BatchedAsyncVectorEnv(fns, 2, context=context)
+        build()
+    envs = built[0]
     envs.reset(seed=0)
     envs.step_async(np.zeros(2, dtype=np.int64))
     time.sleep(0.3)  # the workers are inside the hanging step now
+    if not all(p.is_alive() for p in envs.processes):
+        sys.exit(5)
     with open(pid_file, "w") as f:
         f.write(" ".join(str(p.pid) for p in envs.processes))
     os.kill(os.getpid(), signal.SIGKILL)
@@ -47,16 +60,26 @@ VECTOR_ENV_SCRIPT = textwrap.dedent(
 
 POOL_SCRIPT = textwrap.dedent(
     """
-    import os, signal, sys, time
+    import os, signal, sys, threading, time
     from gymsamp.sampling import SamplerPool
 
     def hang(G, pid_file):
         time.sleep(3600)
 
-    context, pid_file = sys.argv[2:4]
-    pool = SamplerPool(2, start_method=context)
-    pids = pool.invoke_all_map(lambda G, _: os.getpid(), [0, 1])
-    import threading
+    context, pid_file, where = sys.argv[2:5]
+    pools = []
+
+    def build():
+        pools.append(SamplerPool(2, start_method=context))
+        pools.append(pools[0].invoke_all_map(lambda G, _: os.getpid(), [0, 1]))
+
+    if where == "thread":  # the thread ends: its workers must not end with it
+        thread = threading.Thread(target=build)
+        thread.start()
+        thread.join()
+    else:
+        build()
+    pool, pids = pools
     threading.Thread(target=pool.invoke_all, args=(hang, pid_file), daemon=True).start()
     time.sleep(0.5)  # the workers are inside the hanging task now
     with open(pid_file, "w") as f:
@@ -67,16 +90,21 @@ POOL_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
-@pytest.mark.parametrize("context", ["fork", "spawn"])
+@pytest.mark.parametrize(
+    ("context", "where"),
+    [("fork", "main"), ("spawn", "main"), ("forkserver", "main"), ("fork", "thread")],
+)
 @pytest.mark.parametrize("what", ["async", "batched", "pool"])
-def test_workers_die_with_a_killed_parent(tmp_path, what, context):
+def test_workers_die_with_a_killed_parent(tmp_path, what, context, where):
+    # From the main thread (fork, spawn) the kernel's parent-death signal ends them; from
+    # another thread or a forkserver, a thread in each worker that watches the parent.
     pid_file = tmp_path / "pids"
     script = POOL_SCRIPT if what == "pool" else VECTOR_ENV_SCRIPT
     err_file = tmp_path / "stderr"
     # Not pipes: workers that outlive the parent would hold them open, and reading them hang.
     with open(err_file, "w") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-c", script, what, context, str(pid_file)],
+            [sys.executable, "-c", script, what, context, str(pid_file), where],
             stdout=subprocess.DEVNULL,
             stderr=err,
             start_new_session=True,
