@@ -269,6 +269,11 @@ class ParameterExplorationSampler(Closable):
 
         Returns:
             One :class:`ParameterSample` per parameter set, rollouts in pair order.
+
+        Raises:
+            WorkerError: A sub-env failed. Its ``rollout_indices`` number this call's rollouts
+                parameter-set-major: rollout ``k`` is parameter set ``k //
+                num_rollouts_per_param`` on pair ``k % num_rollouts_per_param``.
         """
         num_params = self.policy.num_params
         params = _param_sets(param_sets, num_params)
