@@ -9,7 +9,6 @@ import functools
 import multiprocessing
 import queue
 import time
-import traceback
 from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
@@ -136,16 +135,9 @@ def _async_worker(
     try:
         env = env_fn()
     except BaseException as err:  # KeyboardInterrupt too: the parent must hear of it
-        trace = traceback.format_exc()
         parent_pipe.close()
-        error = WorkerError(
-            f"sub-env {index} raised {type(err).__name__} while being built in its worker "
-            f"process: {err}",
-            env_index=index,
-            worker_index=index,
-            remote_traceback=trace,
-        )
-        error_queue.put((index, WorkerError, error, trace))
+        error = WorkerError.of_build(index, err, where="in its worker process", worker_index=index)
+        error_queue.put((index, WorkerError, error, error.remote_traceback))
         try:
             pipe.recv()
             pipe.send((None, False))

@@ -327,11 +327,8 @@ class BlockServer:
             try:
                 env = fn()
             except Exception as err:
-                raise WorkerError(
-                    f"sub-env {self.current} raised {type(err).__name__} while being built in "
-                    f"its worker process: {err}",
-                    env_index=self.current,
-                    remote_traceback=traceback.format_exc(),
+                raise WorkerError.of_build(
+                    self.current, err, where="in its worker process"
                 ) from err
             self.envs.append(env)
             if (env.observation_space, env.action_space) != self.spaces:

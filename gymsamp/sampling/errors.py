@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import traceback
 from collections.abc import Iterable
 
 __all__ = ["LateSubEnvsError", "NonFiniteError", "StepTimeoutError", "WorkerError"]
@@ -49,6 +50,28 @@ class WorkerError(RuntimeError):
         if remote_traceback:
             full = f"{message}\n\nOriginal traceback:\n{remote_traceback.rstrip()}"
         super().__init__(full)
+
+    @classmethod
+    def of_build(
+        cls, index: int, err: BaseException, *, where: str = "", worker_index: int | None = None
+    ) -> WorkerError:
+        """The error of sub-env ``index``, whose factory raised ``err`` ``where`` (e.g. "in its
+        worker process"); call it in the ``except`` block, whose traceback it keeps.
+
+        Example:
+            >>> try:
+            ...     raise OSError("license server unreachable")
+            ... except OSError as err:
+            ...     print(WorkerError.of_build(1, err).message)
+            sub-env 1 raised OSError while being built: license server unreachable
+        """
+        return cls(
+            f"sub-env {index} raised {type(err).__name__} while being built"
+            f"{' ' + where if where else ''}: {err}",
+            env_index=index,
+            worker_index=worker_index,
+            remote_traceback=traceback.format_exc(),
+        )
 
     def __reduce__(self) -> tuple[object, ...]:
         # Keyword-only attributes must survive being sent between processes.

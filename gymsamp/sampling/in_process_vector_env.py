@@ -51,11 +51,7 @@ def build_sub_envs(env_fns: Sequence[Callable[[], gym.Env[Any, Any]]]) -> list[g
             try:
                 envs.append(fn())
             except Exception as err:
-                raise WorkerError(
-                    f"sub-env {i} raised {type(err).__name__} while being built: {err}",
-                    env_index=i,
-                    remote_traceback=traceback.format_exc(),
-                ) from err
+                raise WorkerError.of_build(i, err) from err
     except BaseException:
         for env in envs:
             with contextlib.suppress(Exception):  # the build's error is the one to raise

@@ -161,6 +161,11 @@ class _Worker:
             self.conn.close()
 
 
+def _stopped_during(name: str) -> WorkerError:
+    """The error of a call that ``stop()``, from another thread, ended."""
+    return WorkerError(f"the SamplerPool was stopped while {name} ran")
+
+
 def _shutdown_all(workers: list[_Worker | None], graceful: bool = True) -> None:
     # Module-level (not a method) so weakref.finalize holds no reference to the pool.
     for i, worker in enumerate(workers):
@@ -567,14 +572,14 @@ class SamplerPool:
             _shutdown_all(self._workers, graceful=False)
             if self._stopped and isinstance(err, (OSError, EOFError, ValueError)):
                 # stop() from another thread closed the pipes this call was waiting on
-                raise WorkerError(f"the SamplerPool was stopped while {name} ran") from err
+                raise _stopped_during(name) from err
             raise
         for i in dead:
             workers[i].shutdown(graceful=False)
             if not self._stopped:  # stop() from another thread ended them: they stay ended
                 self._workers[i] = _Worker(self._ctx, i)
         if self._stopped:
-            raise WorkerError(f"the SamplerPool was stopped while {name} ran")
+            raise _stopped_during(name)
         if errors and not ignore_errors():
             raise errors[min(errors)]
         if dead:  # a lost GlobalNamespace is always reported, even after a surplus run
