@@ -203,68 +203,17 @@ def _sb3_policy(model: Any, env_spec: Any, deterministic: bool, name: str) -> tu
 
 
 def check_model_spaces(model: Any, env_spec: Any, text: str) -> None:
-    """Refuse an SB3 model made for other spaces than the env's (it would fail inside
-    ``predict`` mid-run, or send actions the env cannot take).
-
-    Spaces must have the same kind and shape (``n`` / ``nvec`` for discrete ones, and the
-    same keys for ``Dict``); ``Box`` bounds are not compared (a model runs on a variant of its
-    env whose bounds differ, SB3 clips actions to its own), and a channel-first image
-    observation matches the env's channel-last one (SB3 transposes images itself). A model
-    without ``observation_space`` / ``action_space`` is not checked.
+    """Refuse an SB3 model made for other spaces than the env's, in the CLI's words (the
+    rule is :class:`~gymsamp.policies.SB3Policy`'s own check).
 
     Raises:
         CliError: The spaces do not match, naming the model's and the env's.
     """
-    pairs = [
-        ("observations", getattr(model, "observation_space", None), env_spec.observation_space),
-        ("actions", getattr(model, "action_space", None), env_spec.action_space),
-    ]
-    for what, own, env_space in pairs:
-        if own is None or _spaces_match(own, env_space, image=what == "observations"):
-            continue
-        raise CliError(
-            f"--policy {text!r} must be a model for the env's {what} {_space_text(env_space)}, "
-            f"got a model for {what} {_space_text(own)} (trained on another env?)"
-        )
+    from gymsamp.policies._model_spaces import space_mismatch
 
-
-def _space_text(space: Any) -> str:
-    """A space as the check compares it: a ``Box`` by shape and dtype (numpy prints its
-    bounds over many padded columns), anything else as Gymnasium prints it."""
-    import gymnasium as gym
-
-    if isinstance(space, gym.spaces.Box):
-        return f"Box(shape={tuple(space.shape)}, dtype={space.dtype})"
-    return one_line(str(space))
-
-
-def _spaces_match(own: Any, env_space: Any, *, image: bool = False) -> bool:
-    """Whether a model's space fits the env's: see :func:`check_model_spaces`."""
-    import gymnasium as gym
-
-    spaces = gym.spaces
-    if type(own) is not type(env_space):
-        return False
-    if isinstance(own, spaces.Box):
-        shape, env_shape = tuple(own.shape), tuple(env_space.shape)
-        # SB3 (VecTransposeImage) trains image policies channel-first on channel-last envs.
-        transposed = len(env_shape) == 3 and shape == (env_shape[2], *env_shape[:2])
-        return shape == env_shape or (image and transposed)
-    if isinstance(own, spaces.Discrete):
-        return bool(own.n == env_space.n and own.start == env_space.start)
-    if isinstance(own, spaces.MultiDiscrete):
-        return np.array_equal(own.nvec, env_space.nvec)
-    if isinstance(own, spaces.MultiBinary):
-        return np.array_equal(own.n, env_space.n)
-    if isinstance(own, spaces.Dict):
-        return own.spaces.keys() == env_space.spaces.keys() and all(
-            _spaces_match(own[key], env_space[key], image=image) for key in own.spaces
-        )
-    if isinstance(own, spaces.Tuple):
-        return len(own) == len(env_space) and all(
-            _spaces_match(a, b, image=image) for a, b in zip(own, env_space, strict=True)
-        )
-    return bool(own == env_space)
+    mismatch = space_mismatch(model, env_spec)
+    if mismatch is not None:
+        raise CliError(f"--policy {text!r} must be {mismatch.rule()}")
 
 
 def _zip_members(path: str) -> list[str]:

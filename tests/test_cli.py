@@ -1044,14 +1044,14 @@ def test_sb3_models_are_checked_against_the_envs_spaces(capsys, sb3_models):
     assert code == 1
     assert out == ""
     assert err == (
-        f"gymsamp: error: --policy {pendulum!r} must be a model for the env's observations "
+        f"gymsamp: error: --policy {pendulum!r} must be made for the env's observations "
         "Box(shape=(4,), dtype=float32), got a model for observations Box(shape=(3,), "
         "dtype=float32) (trained on another env?)\n"
     )
     factory = f"{sb3_models / 'models.py'}:cartpole"  # a model from module:attr: checked too
     code, _, err = run(capsys, "sample", "Pendulum-v1", "--policy", factory)
     assert code == 1
-    assert "must be a model for the env's observations Box(shape=(3,)" in err
+    assert "must be made for the env's observations Box(shape=(3,)" in err
     code, _, err = run(
         capsys, "sample", "MountainCar-v0", "--policy", f"sb3:PPO:{sb3_models / 'CartPole-v1.zip'}"
     )

@@ -15,6 +15,7 @@ import numpy as np
 
 from gymsamp._checks import check_bool
 from gymsamp.data.spec import EnvSpec
+from gymsamp.policies._model_spaces import space_mismatch
 from gymsamp.policies._shared import (
     _PROBE_SEED,
     _check_actions,
@@ -74,6 +75,11 @@ class SB3Policy(_RowByRowChoice):
     ``False`` always batched (the fastest). The ``eval`` flag of :meth:`start` is ignored
     (SB3's ``predict`` sets its own training mode). SB3 clips ``Box`` actions itself.
 
+    A model whose ``observation_space`` / ``action_space`` do not fit the env's (trained on
+    another env) is refused up front, both spaces named: they must have the same kind and
+    shape; ``Box`` bounds are not compared, and a channel-first image observation fits the
+    env's channel-last one (SB3 transposes images itself).
+
     Args:
         model: The object with ``predict``.
         spec: The :class:`~gymsamp.data.EnvSpec` of the environment.
@@ -81,6 +87,10 @@ class SB3Policy(_RowByRowChoice):
         state_batch_axis: The batch axis of each state array (1 for ``RecurrentPPO``).
         batch_invariant: None: test an SB3 model's ``predict`` (see above); True: call it
             once per sub-env; False: once per vector step.
+
+    Raises:
+        TypeError: ``model`` has no ``predict``, or an option has the wrong type.
+        ValueError: The model's spaces do not fit ``spec``'s.
 
     Example:
         >>> import numpy as np
@@ -118,8 +128,11 @@ class SB3Policy(_RowByRowChoice):
         self._rows = _RowByRow(batch_invariant, owner)
         if isinstance(state_batch_axis, bool) or not isinstance(state_batch_axis, int):
             raise TypeError(f"{owner}: state_batch_axis must be an int, got {state_batch_axis!r}")
-        self.model = model
         self.spec = _check_spec(spec, owner)
+        mismatch = space_mismatch(model, self.spec)
+        if mismatch is not None:
+            raise ValueError(f"{owner}: model must be {mismatch.rule()}")
+        self.model = model
         self.deterministic = deterministic
         self.state_batch_axis = state_batch_axis
         self._state: Any = None

@@ -276,3 +276,22 @@ def test_sb3_contrib_recurrent_ppo_is_reproducible_and_resets_its_state_per_epis
         assert hidden.shape == (ro.length, 2, 1, 256)
         assert not hidden[0].any()  # zeroed at the episode's start
         assert hidden[1:].any()  # and carried on from step to step
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+def test_a_model_trained_on_another_env_is_refused_before_sampling(model, vectorization):
+    # It failed mid-run inside SB3: "Unexpected observation shape (1, 3) for Box environment".
+    message = (
+        "SB3Policy: model must be made for the env's observations Box(shape=(3,), "
+        "dtype=float32), got a model for observations Box(shape=(4,), dtype=float32) "
+        "(trained on another env?)"
+    )
+    with pytest.raises(ValueError, match="trained on another env") as info:
+        ParallelRolloutSampler(
+            "Pendulum-v1", model, 2, min_rollouts=2, vectorization=vectorization,
+            show_progress_bar=False,
+        )  # fmt: skip
+    assert str(info.value) == message
+    with pytest.raises(ValueError, match="trained on another env") as info:
+        rollout("Pendulum-v1", model, seed=0)
+    assert str(info.value) == message
