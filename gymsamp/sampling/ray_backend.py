@@ -470,11 +470,16 @@ class RayRolloutDriver:
         try:
             return ray.get(ref)
         except ray.exceptions.RayActorError as err:
-            raise WorkerError(
+            # As a dead local worker: the sub-envs it took down (numbered within the actor).
+            envs = self.envs_per_actor
+            error = WorkerError(
                 f"{self._describe(actor)} died while {doing}: {_first_line(err)}",
+                env_index=0 if envs == 1 else None,
                 worker_index=actor,
                 remote_traceback=str(err),
-            ) from None
+            )
+            error.lost_env_indices = tuple(range(envs)) if envs > 1 else ()
+            raise error from None
         except ray.exceptions.RayError as err:
             raise WorkerError(
                 f"{self._describe(actor)} failed while {doing}: {type(err).__name__}: "

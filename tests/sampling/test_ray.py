@@ -348,11 +348,20 @@ def test_a_failed_surplus_min_steps_rollout_does_not_fail_the_call_on_ray(ray_se
         assert info.value.rollout_indices == (1,)
 
 
-def test_dead_actor_is_a_worker_error_and_actors_restart(ray_session):
-    with fragile_sampler() as sampler:
+@pytest.mark.parametrize("envs_per_actor", [1, 2])
+def test_dead_actor_is_a_worker_error_and_actors_restart(ray_session, envs_per_actor):
+    with fragile_sampler(envs_per_actor=envs_per_actor) as sampler:
         with pytest.raises(WorkerError, match=r"Ray actor \d .*died while sampling") as info:
             sampler.sample(domain_params=[{"increment": 66.0}])
         assert info.value.worker_index in (0, 1)
+        # The sub-envs it took down, within the actor, as for a dead local worker (they
+        # were env_index=None and no lost_env_indices).
+        if envs_per_actor == 1:
+            assert (info.value.env_index, info.value.lost_env_indices) == (0, ())
+        else:
+            assert (info.value.env_index, info.value.lost_env_indices) == (None, (0, 1))
+        assert info.value.rollout_indices  # the batch it ran (every rollout kills its actor)
+        assert set(info.value.rollout_indices) <= {0, 1, 2, 3}
         assert [ro.length for ro in sampler.sample()] == [3, 3, 3, 3]
 
 
