@@ -218,7 +218,9 @@ class SB3Policy(_RowByRowChoice):
                     episode_start=episode_start,
                     deterministic=self.deterministic,
                 )
-        checked = _check_actions(actions, self.spec, batch, f"model {self!r}")
+        checked = _binary_as_ints(
+            _check_actions(actions, self.spec, batch, f"model {self!r}"), self.spec.action_space
+        )
         infos: dict[str, Any] = {}
         if state_out is not None:
             before = state_in if state_in is not None else _map_state(state_out, np.zeros_like)
@@ -257,6 +259,20 @@ class SB3Policy(_RowByRowChoice):
             joined = tuple(np.concatenate(parts, axis) for parts in zip(*states, strict=True))
             return np.concatenate(actions), joined
         return np.concatenate(actions), np.concatenate(states, axis)
+
+
+def _binary_as_ints(actions: np.ndarray, space: Any) -> np.ndarray:
+    """SB3 samples ``MultiBinary`` actions from a Bernoulli distribution as floats 0. and 1.;
+    gymsamp takes them in the space's own dtype (as the env would store them)."""
+    import gymnasium as gym
+
+    if (
+        isinstance(space, gym.spaces.MultiBinary)
+        and actions.dtype.kind == "f"
+        and np.all((actions == 0) | (actions == 1))
+    ):
+        return actions.astype(space.dtype)
+    return actions
 
 
 def _is_sb3_model(model: Any) -> bool:

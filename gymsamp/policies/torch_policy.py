@@ -42,7 +42,8 @@ __all__ = ["TorchPolicy"]
 class TorchPolicy(_RowByRowChoice):
     """A ``torch.nn.Module`` mapping observation batches to action batches, as a policy.
 
-    Observations go in as float32 tensors on the device of the module's parameters; actions
+    Observations go in as float tensors of the dtype and on the device of the module's first
+    floating parameter or buffer (float32 on the CPU for a module with none); actions
     come back as CPU numpy arrays of shape ``(B, *action_shape)`` (the module must output
     actions, e.g. integer indices for a ``Discrete`` space, not scores). The module runs under
     ``torch.no_grad()`` and inside a seeded ``torch.random.fork_rng`` (see the module docstring);
@@ -156,6 +157,17 @@ class TorchPolicy(_RowByRowChoice):
             return tensor.device
         return torch.device("cpu")
 
+    @property
+    def input_dtype(self) -> torch.dtype:
+        """The dtype observations go in as: the module's first floating parameter's (or
+        buffer's), so that a float64 module gets float64 tensors; float32 if it has none."""
+        import torch
+
+        for tensor in (*self.module.parameters(), *self.module.buffers()):
+            if tensor.is_floating_point():
+                return tensor.dtype
+        return torch.float32
+
     def _default_vector(self) -> torch.Tensor:
         import torch
 
@@ -247,7 +259,7 @@ class TorchPolicy(_RowByRowChoice):
         import torch
 
         device = self.device
-        x = self._tensors(observations, device)
+        x = self._tensors(observations, device, self.input_dtype)
         batch = len(tree_first_leaf(x))
         with torch.no_grad(), _seeded_torch_rng(_PROBE_SEED, device):
             hidden = self._init_hidden(batch) if self.is_recurrent else None
@@ -257,13 +269,11 @@ class TorchPolicy(_RowByRowChoice):
         return _same_bits(whole, rows)
 
     @staticmethod
-    def _tensors(observations: Any, device: torch.device) -> Any:
-        """Observations as float32 tensors on ``device``."""
+    def _tensors(observations: Any, device: torch.device, dtype: torch.dtype) -> Any:
+        """Observations as ``dtype`` tensors on ``device``."""
         import torch
 
-        return _tree_map(
-            lambda a: torch.as_tensor(a, dtype=torch.float32, device=device), observations
-        )
+        return _tree_map(lambda a: torch.as_tensor(a, dtype=dtype, device=device), observations)
 
     def reset_envs(self, env_indices: np.ndarray, rngs: Sequence[np.random.Generator]) -> None:
         """New episodes: reset the hidden states of ``env_indices`` to ``init_hidden``."""
@@ -300,6 +310,11 @@ class TorchPolicy(_RowByRowChoice):
         import torch
 
         batch = len(tree_first_leaf(obs))
+        if batch == 1:
+            # One sub-env: the plain call, as rollout() makes with its parameters set (vmap's
+            # batched kernels round differently, even for a batch of one).
+            vector = self._env_params.get(0)
+            return self._call(None if vector is None else self._unflatten(vector), obs, hidden)
         own = sorted(i for i in self._env_params if i < batch)
         if not own:
             return self._call(None, obs, hidden)
@@ -361,8 +376,9 @@ class TorchPolicy(_RowByRowChoice):
 
         batch = self._rngs.check_batch(observations)
         obs = _observations(observations, self.spec, batch, repr(self))
-        device = self.device  # once per step: the property walks the module's parameters
-        x = self._tensors(obs, device)
+        # Once per step: the properties walk the module's parameters.
+        device, dtype = self.device, self.input_dtype
+        x = self._tensors(obs, device, dtype)
         # Row by row: each row seeds its own fork; else one fork for the whole batch.
         row_seeds = self._rngs.row_seeds() if self._rows.row_by_row else None
         seeded: Any = (
@@ -379,11 +395,18 @@ class TorchPolicy(_RowByRowChoice):
         except RuntimeError as err:
             if self._forward_ok:  # a failure after the first forward pass is the module's own
                 raise
+            vmapped = self._env_params and self.per_env_mode == "vmap" and batch > 1
+            hint = (
+                " (with per-env parameters it runs under torch.func.vmap; for a module vmap "
+                "cannot run, pass per_env_mode='group')"
+                if vmapped
+                else ""
+            )
             raise ValueError(
                 f"{self!r}: the module must accept observations of shape "
                 f"{self.spec.observation_space.shape} (got a batch of shape "
                 f"{getattr(observations, 'shape', '?')}), but its first forward pass failed: "
-                f"{err}"
+                f"{err}{hint}"
             ) from err
         self._forward_ok = True
         actions = _check_actions(out, self.spec, batch, f"module {self!r}")

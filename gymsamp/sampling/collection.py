@@ -30,6 +30,7 @@ from gymsamp.sampling.observations import (
     set_sub_envs,
     sub_env_obs,
 )
+from gymsamp.sampling.policy_outputs import AgentInfoCheck, checked_policy_step
 from gymsamp.sampling.queued_reset import QueuedResetVectorEnv
 from gymsamp.sampling.quota import LeadingResults, Quota
 from gymsamp.sampling.reset_args import group_by_options
@@ -147,7 +148,9 @@ class Collection:
         self.on_step = on_step
         self.num_envs = envs.num_envs
         self.mode = AutoresetMode(envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP))
-        self.action_check = ActionCheck(envs.single_action_space, self.num_envs)
+        who = f"policy {policy!r}"
+        self.action_check = ActionCheck(envs.single_action_space, self.num_envs, who=who)
+        self.agent_info_check = AgentInfoCheck(self.num_envs, who)
         self.indexed_policy = isinstance(policy, RolloutIndexedPolicy)
         self.slots: list[RunningRollout | None] = [None] * self.num_envs
         # Each running sub-env's next job, queued in the env (None: nothing queued).
@@ -342,7 +345,7 @@ class Collection:
         """The policy's actions for the current observations, checked and clipped."""
         assert self.obs is not None  # set by the initial reset
         t0 = time.perf_counter()
-        policy_step = self.policy.act(self.obs)
+        policy_step = checked_policy_step(self.policy.act(self.obs), self.agent_info_check.who)
         actions = np.asarray(policy_step.actions)
         if self.pipelined:
             # The next step's actions come before this step is booked: a policy that reuses
@@ -423,10 +426,12 @@ class Collection:
         if state is not None:
             row_values["state"] = state
         agent_infos = action.policy_step.agent_infos
-        if agent_infos:
+        if agent_infos or self.agent_info_check.expects_infos:
+            flat = flatten_agent_infos(agent_infos)
+            self.agent_info_check.check(flat)
             if self.agent_template is None:
                 self.agent_template = dict(agent_infos)
-            row_values.update(flatten_agent_infos(agent_infos))
+            row_values.update(flat)
         if self.record_dts:
             row_values["dt_policy"] = np.full(self.num_envs, action.dt_policy)
             row_values["dt_step"] = np.full(self.num_envs, action.dt_step)

@@ -19,6 +19,7 @@ from gymsamp._checks import check_int
 from gymsamp.data import StepSequence, to_format
 from gymsamp.envs.wrappers import DomainRandWrapper, find_wrapper
 from gymsamp.policies.base import ParametricPolicy
+from gymsamp.policies.sb3_policy import SB3Policy
 from gymsamp.sampling.parallel_rollout_sampler import ParallelRolloutSampler
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout_job import RolloutJob
@@ -185,15 +186,29 @@ class ParameterExplorationSampler(Closable):
         self._sampler = ParallelRolloutSampler(
             env, policy, num_workers, min_rollouts=1, seed=seed, **sampler_kwargs
         )
-        self._check_policy()
-        self._randomizer = self._find_randomizer()
+        try:
+            self._check_policy()
+            self._randomizer = self._find_randomizer()
+        except BaseException:
+            self._sampler.close()
+            raise
 
     def _check_policy(self) -> None:
-        if not isinstance(self._sampler.policy, ParametricPolicy):
+        policy = self._sampler.policy
+        if not isinstance(policy, ParametricPolicy):
+            # An SB3 policy network is a torch module, but as_policy runs anything with
+            # predict() through it (its forward returns actions, values and log-probabilities).
+            note = (
+                "; an object with predict() (an SB3 model or policy network) runs through "
+                "predict(), which takes no per-sub-env parameters: pass a torch module whose "
+                "forward(obs) returns the actions"
+                if isinstance(policy, SB3Policy)
+                else ""
+            )
             raise TypeError(
                 "policy must have a flat parameter vector that can differ per sub-env "
                 "(gymsamp.policies.ParametricPolicy, e.g. LinearPolicy or a torch module), got "
-                f"{type(self._sampler.policy).__name__}"
+                f"{type(policy).__name__}{note}"
             )
 
     def _find_randomizer(self) -> Any:

@@ -47,7 +47,8 @@ def _discrete_range(space: gym.Space[Any]) -> tuple[int, int] | None:
 
 class ActionCheck:
     """Checks a policy's action batch for ``num_envs`` sub-envs of ``space`` before any
-    sub-env sees it, and clips Box actions into the space (once per vector step).
+    sub-env sees it, and clips Box actions into the space (once per vector step); ``who``
+    names the policy in the messages.
 
     Example:
         >>> check = ActionCheck(gym.spaces.Discrete(2), num_envs=2)
@@ -59,7 +60,8 @@ class ActionCheck:
         policy must return actions in [0, 2) for the action space Discrete(2), got [0, 2]
     """
 
-    def __init__(self, space: gym.Space[Any], num_envs: int) -> None:
+    def __init__(self, space: gym.Space[Any], num_envs: int, *, who: str = "policy") -> None:
+        self.who = who  # names the policy in the messages
         self.space = space
         self.num_envs = num_envs
         self.shape = (num_envs, *(space.shape or ()))
@@ -73,12 +75,12 @@ class ActionCheck:
         """Raise unless ``actions`` has the batch's shape and a dtype and range the space takes."""
         if actions.shape != self.shape:
             raise ValueError(
-                f"policy must return actions of shape {self.shape} for {self.num_envs} "
+                f"{self.who} must return actions of shape {self.shape} for {self.num_envs} "
                 f"sub-envs, got shape {actions.shape}"
             )
         if self.kinds and actions.dtype.kind not in self.kinds:
             raise TypeError(
-                f"policy must return actions of a numeric dtype that the action space "
+                f"{self.who} must return actions of a numeric dtype that the action space "
                 f"{self.space} takes (numpy kinds {self.kinds!r}), got dtype {actions.dtype}"
             )
         if self.range is not None:
@@ -86,7 +88,7 @@ class ActionCheck:
             low, high = self.range
             if min(values) < low or max(values) >= high:
                 raise ValueError(
-                    f"policy must return actions in [{low}, {high}) for the action space "
+                    f"{self.who} must return actions in [{low}, {high}) for the action space "
                     f"{self.space}, got {values}"
                 )
 

@@ -295,3 +295,57 @@ def test_a_model_trained_on_another_env_is_refused_before_sampling(model, vector
     with pytest.raises(ValueError, match="trained on another env") as info:
         rollout("Pendulum-v1", model, seed=0)
     assert str(info.value) == message
+
+
+class BinaryEnv(gym.Env):
+    """Three switches to set (a ``MultiBinary`` action space); five steps per episode."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.MultiBinary(3)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.np_random.uniform(-1, 1, 2).astype(np.float32), {}
+
+    def step(self, action):
+        assert self.action_space.contains(action)
+        self.t += 1
+        obs = self.np_random.uniform(-1, 1, 2).astype(np.float32)
+        return obs, float(np.sum(action)), self.t == 5, False, {}
+
+
+@pytest.mark.parametrize("deterministic", [True, False], ids=["deterministic", "stochastic"])
+def test_models_on_multi_binary_actions(deterministic):
+    # SB3 returns Bernoulli actions as floats 0. and 1.; they were refused ("policy must return
+    # actions of a numeric dtype that the action space MultiBinary(3) takes").
+    model = PPO("MlpPolicy", BinaryEnv(), n_steps=16, batch_size=16, seed=0, device="cpu")
+    policy = as_policy(model, EnvSpec.from_env(BinaryEnv()), deterministic=deterministic)
+    sequential = [rollout(BinaryEnv, policy, seed=2, sub_sub_seed=k) for k in range(4)]
+    with ParallelRolloutSampler(
+        BinaryEnv, policy, 2, min_rollouts=4, seed=2, show_progress_bar=False
+    ) as sampler:
+        rollouts = sampler.sample()
+    for ro, ref in zip(rollouts, sequential, strict=True):
+        assert ro.actions.dtype == np.int8  # MultiBinary's own dtype
+        np.testing.assert_array_equal(ro.actions, ref.actions)
+        if deterministic:
+            for obs, action in zip(ro.observations[:-1], ro.actions, strict=True):
+                predicted, _ = model.predict(obs, deterministic=True)
+                np.testing.assert_array_equal(predicted, action)
+    assert {tuple(a) for ro in rollouts for a in ro.actions} <= {
+        tuple(int(b) for b in f"{i:03b}") for i in range(8)
+    }
+
+
+def test_parameter_exploration_names_what_an_sb3_policy_network_lacks():
+    from gymsamp.sampling import ParameterExplorationSampler
+
+    network = PPO("MlpPolicy", "Pendulum-v1", device="cpu", seed=0).policy  # a torch module
+    with pytest.raises(TypeError) as info:
+        ParameterExplorationSampler("Pendulum-v1", network, 1, 1, 1, seed=0)
+    assert str(info.value).endswith(
+        "got SB3Policy; an object with predict() (an SB3 model or policy network) runs through "
+        "predict(), which takes no per-sub-env parameters: pass a torch module whose "
+        "forward(obs) returns the actions"
+    )

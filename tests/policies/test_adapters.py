@@ -539,3 +539,64 @@ def test_a_callable_gets_a_read_only_batch() -> None:
     reader.start(2, eval=True)
     np.testing.assert_array_equal(reader.act({"a": np.zeros((2, 2), np.float32)}).actions, 0)
     assert seen == [False]
+
+
+class ActorCritic(torch.nn.Module):
+    """Returns (actions, values), as actor-critic modules do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.actor = torch.nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.actor(x), torch.zeros(len(x))
+
+
+def test_a_policy_returning_a_tuple_is_told_to_return_the_actions_alone() -> None:
+    # It was numpy's "setting an array element with a sequence ... inhomogeneous shape".
+    tail = (
+        "got a tuple of 2 (a module or function returning (actions, ...) must be wrapped to "
+        "return the actions alone)"
+    )
+    policy = _start(TorchPolicy(ActorCritic(), BOX_SPEC), 2)
+    with pytest.raises(TypeError) as info:
+        policy.act(np.zeros((2, 3), dtype=np.float32))
+    assert str(info.value) == (
+        "module TorchPolicy(ActorCritic) must return one array of actions of shape (2, 2) "
+        f"(B, *action_shape), {tail}"
+    )
+
+    def both(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros((len(obs), 2)), np.zeros((len(obs), 2))  # stacks to (2, B, 2)
+
+    policy = _start(as_policy(both, BOX_SPEC), 2)
+    with pytest.raises(ValueError, match="tuple") as info:
+        policy.act(np.zeros((2, 3), dtype=np.float32))
+    assert str(info.value).endswith(tail)
+
+    # Other values numpy cannot make one array of are named too.
+    def ragged(obs: np.ndarray) -> list[np.ndarray]:
+        return [np.zeros(2), np.zeros(3)]
+
+    policy = _start(as_policy(ragged, BOX_SPEC), 2)
+    rule = r"CallablePolicy\(.*ragged\) must return one array of actions of shape \(2, 2\)"
+    with pytest.raises(TypeError, match=rf"{rule} \(B, \*action_shape\), got list \(setting"):
+        policy.act(np.zeros((2, 3), dtype=np.float32))
+
+
+def test_a_float64_module_gets_float64_observations() -> None:
+    # It failed: "mat1 and mat2 must have the same dtype, but got Float and Double".
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    policy = _start(TorchPolicy(module.double(), BOX_SPEC), 2)
+    assert policy.input_dtype == torch.float64
+    obs = np.random.default_rng(0).normal(size=(2, 3)).astype(np.float32)
+    actions = policy.act(obs).actions
+    with torch.no_grad():  # row by row, as the policy runs it (batching rounds differently)
+        expected = np.concatenate(
+            [module(torch.as_tensor(row[None], dtype=torch.float64)).numpy() for row in obs]
+        )
+    assert actions.dtype == np.float64
+    np.testing.assert_array_equal(actions, expected)
+    assert TorchPolicy(torch.nn.Linear(3, 2), BOX_SPEC).input_dtype == torch.float32
+    assert TorchPolicy(torch.nn.Flatten(), BOX_SPEC).input_dtype == torch.float32  # no params

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from gymsamp.data import StepSequence
+from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.envs import (
     CountingEnv,
     DomainRandomizer,
@@ -12,7 +12,7 @@ from gymsamp.envs import (
     PointMassEnv,
     UniformDomainParam,
 )
-from gymsamp.policies import IdlePolicy, LinearPolicy
+from gymsamp.policies import IdlePolicy, LinearPolicy, TorchPolicy, as_policy
 from gymsamp.sampling import (
     CVaRSampler,
     ParallelRolloutSampler,
@@ -20,6 +20,7 @@ from gymsamp.sampling import (
     ParameterSample,
     ParameterSamplingResult,
     derive_seed,
+    rollout,
     select_cvar,
 )
 
@@ -260,3 +261,56 @@ class TestArgumentChecks:
                 r"\(1, 2\)",
             ):
                 sampler.sample(params)
+
+
+def _pendulum_parameter_sets(module):
+    count = sum(p.numel() for p in module.parameters())
+    return np.random.default_rng(0).normal(size=(3, count)) * 0.3
+
+
+def test_parameter_exploration_with_a_torch_module_is_the_same_for_any_worker_count():
+    # With one sub-env the per-env parameters ran under vmap, whose kernels round unlike the
+    # plain call rollout() makes (actions differed by ~1e-7 from 2 workers and from rollout()).
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    params = _pendulum_parameter_sets(net)
+    actions = {}
+    for num_workers in (1, 2):
+        with ParameterExplorationSampler(
+            "Pendulum-v1", net, 2, 1, num_workers, seed=0, max_steps=20
+        ) as sampler:
+            result = sampler.sample(params)
+        actions[num_workers] = [ro.actions for sample in result for ro in sample.rollouts]
+    for one, two in zip(actions[1], actions[2], strict=True):
+        np.testing.assert_array_equal(one, two)
+    policy = as_policy(net, EnvSpec.from_env(gym.make("Pendulum-v1")))
+    policy.param_values = params[0]
+    ro = rollout("Pendulum-v1", policy, seed=0, max_steps=20, eval=True)
+    np.testing.assert_array_equal(ro.actions, actions[1][0])
+
+
+def test_a_module_vmap_cannot_run_is_pointed_to_group_mode():
+    class Branchy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(3, 1)
+
+        def forward(self, x):
+            y = self.linear(x)
+            return -y if y.sum().item() > 0 else y  # data-dependent: vmap cannot run it
+
+    spec = EnvSpec.from_env(gym.make("Pendulum-v1"))
+    params = np.zeros((2, 4))
+    with (
+        pytest.raises(ValueError, match=r"for a module vmap cannot run, pass per_env_mode='group'"),
+        ParameterExplorationSampler(
+            "Pendulum-v1", TorchPolicy(Branchy(), spec, batch_invariant=False), 1, 1, 2, seed=0,
+            max_steps=5,
+        ) as sampler,
+    ):  # fmt: skip
+        sampler.sample(params)
+    policy = TorchPolicy(Branchy(), spec, batch_invariant=False, per_env_mode="group")
+    with ParameterExplorationSampler(
+        "Pendulum-v1", policy, 1, 1, 2, seed=0, max_steps=5
+    ) as sampler:
+        assert len(sampler.sample(params)) == 2

@@ -1,0 +1,140 @@
+"""What the collection loop takes from a policy's ``act``: a PolicyStep whose agent infos keep
+the first step's keys and shapes, each leaf of shape ``(B, ...)``. Anything else is an error
+naming the policy; it was recorded silently (uninitialized memory where a key was missing, a
+shape broadcast or cut into the first step's) or failed deep inside the buffer."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from gymsamp.policies import PolicyStep
+from gymsamp.sampling import ParallelRolloutSampler, rollout
+
+ACTION = gym.spaces.Box(-2.0, 2.0, (1,), np.float32)
+
+
+class InfoPolicy:
+    """Zero actions, with agent infos ``infos(t, B)`` at its ``t``-th step (from 1)."""
+
+    def __init__(self, infos):
+        self.infos = infos
+
+    def __repr__(self):
+        return "InfoPolicy()"
+
+    def start(self, num_envs, *, eval):
+        self.t = 0
+
+    def reset_envs(self, env_indices, rngs):
+        pass
+
+    def act(self, observations):
+        self.t += 1
+        batch = len(observations)
+        return PolicyStep(np.zeros((batch, 1), np.float32), self.infos(self.t, batch))
+
+
+def sample(policy, vectorization="sync"):
+    with ParallelRolloutSampler(
+        "Pendulum-v1", policy, 2, min_rollouts=2, seed=0, max_steps=6,
+        vectorization=vectorization, show_progress_bar=False,
+    ) as sampler:  # fmt: skip
+        return sampler.sample()
+
+
+def test_consistent_agent_infos_are_recorded_per_step_and_sub_env():
+    policy = InfoPolicy(
+        lambda t, b: {"value": np.arange(b) + 10.0 * t, "nested": {"k": np.ones((b, 2))}}
+    )
+    for vectorization in ("sync", "async"):
+        rollouts = sample(policy, vectorization)
+        for env, ro in enumerate(rollouts):
+            np.testing.assert_array_equal(ro.agent_infos["value"], env + 10.0 * np.arange(1, 7))
+            assert ro.agent_infos["nested"]["k"].shape == (6, 2)
+
+
+@pytest.mark.parametrize(
+    ("infos", "message"),
+    [
+        (  # a key only on some steps: the others held whatever the memory did
+            lambda t, b: {"value": np.full(b, 7.0)} if t % 2 else {},
+            "policy InfoPolicy() must return the same agent_infos at every step (the keys, "
+            "shapes and dtype kinds of its first step: ['value'] of shapes [(2,)]), got [] of "
+            "shapes []",
+        ),
+        (  # another key set
+            lambda t, b: {"a": np.zeros(b)} if t == 1 else {"b": np.zeros(b)},
+            "got ['b'] of shapes [(2,)]",
+        ),
+        (  # a shape that changes: it was broadcast into the first step's column
+            lambda t, b: {"value": np.zeros((b, 2 if t % 2 else 1))},
+            "first step: ['value'] of shapes [(2, 2)]), got ['value'] of shapes [(2, 1)]",
+        ),
+        (  # floats after ints: they were truncated into the first step's int column
+            lambda t, b: {"value": np.zeros(b, np.int64) if t == 1 else np.full(b, 0.5)},
+            "must return the same agent_infos at every step",
+        ),
+        (  # one row too many: the extra row was dropped silently
+            lambda t, b: {"value": np.arange(b + 1.0)},
+            "policy InfoPolicy() must return agent_infos whose values have shape (B, ...) with "
+            "B=2 sub-envs, got 'value' of shape (3,)",
+        ),
+        (  # a scalar: an IndexError inside the buffer
+            lambda t, b: {"value": 3.0},
+            "must return agent_infos whose values have shape (B, ...) with B=2 sub-envs, got "
+            "'value' of shape ()",
+        ),
+        (
+            lambda t, b: {"outer": {"inner": np.zeros(b + 1)}},
+            "got 'outer.inner' of shape (3,)",
+        ),
+    ],
+)
+def test_inconsistent_agent_infos_are_refused_naming_the_policy(infos, message):
+    for vectorization in ("sync", "async"):
+        with pytest.raises(ValueError, match="agent_infos") as info:
+            sample(InfoPolicy(infos), vectorization)
+        assert message in str(info.value)
+
+
+def test_the_same_kind_in_another_precision_is_booked_alike():
+    # float32 at one step and float64 at the next is no error (booked in the first's dtype).
+    policy = InfoPolicy(lambda t, b: {"v": np.full(b, t, np.float32 if t % 2 else np.float64)})
+    np.testing.assert_array_equal(sample(policy)[0].agent_infos["v"], np.arange(1, 7))
+
+
+class ArrayActPolicy(InfoPolicy):
+    def act(self, observations):
+        return np.zeros((len(observations), 1), np.float32)
+
+
+class PairActPolicy(InfoPolicy):
+    def act(self, observations):
+        return np.full((len(observations), 1), 0.5, np.float32), {}
+
+
+def test_act_must_return_a_policy_step_or_a_pair():
+    # An ndarray was an AttributeError ("'numpy.ndarray' object has no attribute 'actions'").
+    with pytest.raises(TypeError) as info:
+        rollout("Pendulum-v1", ArrayActPolicy(None), seed=0, max_steps=3)
+    assert str(info.value) == (
+        "policy InfoPolicy()'s act() must return a PolicyStep(actions, agent_infos), got "
+        "ndarray (a gymsamp Policy returns both; as_policy() wraps a function returning "
+        "actions only)"
+    )
+    ro = rollout("Pendulum-v1", PairActPolicy(None), seed=0, max_steps=3)  # (actions, infos)
+    np.testing.assert_array_equal(ro.actions, np.full((3, 1), 0.5, np.float32))
+
+
+def test_action_errors_of_the_loop_name_the_policy():
+    class WrongShape(InfoPolicy):
+        def act(self, observations):
+            return PolicyStep(np.zeros((len(observations), 2), np.float32), {})
+
+    with pytest.raises(ValueError, match="shape") as info:
+        rollout("Pendulum-v1", WrongShape(None), seed=0, max_steps=3)
+    assert str(info.value) == (
+        "policy InfoPolicy() must return actions of shape (1, 1) for 1 sub-envs, got shape (1, 2)"
+    )
