@@ -206,8 +206,18 @@ class Collection:
     # -- issuing rollouts -------------------------------------------------------------------
 
     def begin(self) -> None:
-        """Reset every sub-env, each with its first job (or to idle where none is needed)."""
-        self._reset({i: self._next_job() for i in range(self.num_envs)})
+        """Reset every sub-env with its first job; the others to idle, or (gymsamp's own
+        vector envs) paused without a reset."""
+        jobs = {i: self._next_job() for i in range(self.num_envs)}
+        if self.pausing:
+            # gymsamp's own vector envs reset only the sub-envs with a rollout to run and
+            # pause the others unreset, as if the call had fewer sub-envs: an unseeded reset
+            # there could fail (some envs need a seed), and fail the call for some worker
+            # counts only (DESIGN §4).
+            for i in [i for i, job in jobs.items() if job is None]:
+                del jobs[i]
+                self._pause(i)
+        self._reset(jobs)
 
     def _next_job(self) -> RolloutJob | None:
         # Steps issued so far: complete rollouts plus the rows every running one has.
@@ -242,7 +252,7 @@ class Collection:
             {i: None if job is None else job.options for i, job in jobs.items()}
         )
         started: list[int] = []
-        if self.obs is None:
+        if self.obs is None and not self.pausing:
             # The first reset covers every sub-env (a masked one would leave the others unset,
             # which SyncVectorEnv cannot batch); sub-envs with options are reset again below.
             obs, infos = self._reset_call(seeds, None)
@@ -253,13 +263,13 @@ class Collection:
             mask = np.zeros(self.num_envs, dtype=bool)
             mask[members] = True
             obs, infos = self._reset_call(seeds, {"reset_mask": mask, **(options or {})})
-            set_sub_envs(self.obs, obs, members)
+            if self.obs is None:  # the first reset (pausing): the paused rows stay unset
+                self.obs = copy_batch(obs)
+            else:
+                set_sub_envs(self.obs, obs, members)
             started += self._start(members, jobs, infos)
         self._start_policy(started, [self.slots[i].job for i in started])  # type: ignore[union-attr]
         self._queue_next(started)
-        for i, job in jobs.items():
-            if job is None and self.pausing:  # only the first reset resets sub-envs to idle
-                self._pause(i)
         self.resetting = {}
 
     def _pause(self, i: int) -> None:

@@ -99,7 +99,10 @@ class EnvFactory:
                     ) from None
             self._kind, self._payload, self.env_id = "id", (env, make_kwargs), env
         elif isinstance(env, gym.Env):
-            self._kind, self._payload = "instance", cloudpickle.dumps(env)
+            # Gymnasium's EzPickle envs (MuJoCo's) come back without their spec: the copies
+            # get it again (their env id, time limit and max_episode_length).
+            self._kind = "instance"
+            self._payload = (cloudpickle.dumps(env), env.unwrapped.spec)
             self.env_id = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
         elif callable(env):
             self._kind, self._payload = "factory", env
@@ -115,7 +118,11 @@ class EnvFactory:
             env_id, kwargs = self._payload
             return _make_registered(env_id, kwargs)
         if self._kind == "instance":
-            return cloudpickle.loads(self._payload)
+            payload, spec = self._payload
+            copy = cloudpickle.loads(payload)
+            if copy.unwrapped.spec is None:
+                copy.unwrapped.spec = spec
+            return copy
         env = self._payload()
         if not isinstance(env, gym.Env):
             raise TypeError(
@@ -273,7 +280,8 @@ def measure_step_cost(
     The median, not the mean: on a loaded machine one step of the probe may be preempted for
     milliseconds, and the first step may run one-off checks (Gymnasium's env checker). The env
     is reset with ``seed`` and its action space is seeded, so the probe never touches a global
-    RNG. Episode ends are reset and not timed. The probe stops before ``steps`` once the timed
+    RNG. Episode ends are reset (with ``seed + 1``, ``seed + 2``, ...: some envs refuse a
+    reset without a seed) and not timed. The probe stops before ``steps`` once the timed
     steps took ``budget_s`` seconds (after at least :data:`MIN_PROBE_STEPS`): an expensive
     step's cost shows in a few steps, and a slow simulator's construction stays cheap.
     """
@@ -283,6 +291,7 @@ def measure_step_cost(
     env.reset(seed=seed)
     times: list[float] = []
     spent = 0.0
+    episodes = 1
     for _ in range(steps):
         action = env.action_space.sample()
         start = time.perf_counter()
@@ -292,7 +301,8 @@ def measure_step_cost(
         if spent >= budget_s and len(times) >= MIN_PROBE_STEPS:
             break
         if terminated or truncated:
-            env.reset()
+            env.reset(seed=seed + episodes)
+            episodes += 1
     return 1e6 * float(np.median(times))
 
 

@@ -236,6 +236,39 @@ def test_a_recurrent_network_is_run_row_by_row_by_default() -> None:
     assert_equal_to_rollouts(rollouts, NoisyGru())
 
 
+class SmallRecurrent(torch.nn.Module):
+    """A small recurrent module whose products agree batched and row by row from zero hidden
+    states (for seeds 2, 7, 4) but not once the hidden state has evolved."""
+
+    is_recurrent = True
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.step = torch.nn.Linear(3 + 2, 2)
+        self.out = torch.nn.Linear(2, 1)
+        with torch.no_grad():
+            for param in self.parameters():
+                param.copy_(torch.randn(param.shape, generator=generator))
+
+    def init_hidden(self, batch_size: int) -> torch.Tensor:
+        return torch.zeros(batch_size, 2)
+
+    def forward(self, obs: torch.Tensor, hidden: torch.Tensor) -> Any:
+        new_hidden = torch.tanh(self.step(torch.cat([obs, hidden], -1)))
+        return 2.0 * torch.tanh(self.out(new_hidden)), new_hidden
+
+
+@pytest.mark.parametrize("seed", [2, 4, 7])
+def test_a_recurrent_module_is_tested_beyond_its_initial_hidden_state(seed: int) -> None:
+    # The test ran from init_hidden only: these modules were run batched, and rollouts of
+    # 2 sub-envs differed from rollout() in the last bits.
+    policy = TorchPolicy(SmallRecurrent(seed), SPEC)
+    rollouts = sample(policy, 2, "sync")
+    assert policy.row_by_row is True
+    assert_equal_to_rollouts(rollouts, policy)
+
+
 class ShapeRecorder(torch.nn.Module):
     """An elementwise module (exact in any batch) that records the batch sizes it is given."""
 

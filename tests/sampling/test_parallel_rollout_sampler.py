@@ -1274,3 +1274,63 @@ def test_a_sub_env_whose_close_hangs_cannot_hang_an_async_close(monkeypatch):
         sampler.close()
     assert time.monotonic() - start < 5.0
     assert len(children()) == before
+
+
+class NeedsSeed(gym.Env):
+    """Picks its scenario from the reset seed, so it refuses a reset without one."""
+
+    observation_space = gym.spaces.Box(-10.0, 10.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        if seed is None:
+            raise ValueError("NeedsSeed must be reset with a seed")
+        super().reset(seed=seed)
+        self.n = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.n += 1
+        return np.array([self.n], np.float32), 1.0, self.n >= 5, False, {}
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched", "auto"])
+@pytest.mark.parametrize("quota", [{"min_rollouts": 1}, {"min_rollouts": 3}, {"min_steps": 5}])
+def test_sub_envs_without_a_rollout_are_never_reset(vectorization, quota):
+    # They were reset without a seed at the first reset of every call: 2 workers failed where
+    # 1 worker worked (DESIGN §4), naming no rollout; auto's probe also reset without a seed
+    # after an episode ended, so building the sampler failed.
+    lengths = {}
+    for num_workers in (1, 2, 4):
+        with ParallelRolloutSampler(
+            NeedsSeed, IdlePolicy(NeedsSeed.action_space), num_workers, seed=0,
+            vectorization=vectorization, show_progress_bar=False, **quota,
+        ) as sampler:  # fmt: skip
+            lengths[num_workers] = [[ro.length for ro in sampler.sample()] for _ in range(2)]
+    expected = [[5] * quota.get("min_rollouts", 1)] * 2
+    assert lengths == {1: expected, 2: expected, 4: expected}
+
+
+def test_the_step_cost_probe_resets_with_seeds_only():
+    from gymsamp.sampling.vector_envs import measure_step_cost
+
+    env = NeedsSeed()  # episodes of 5 steps: the probe's 30 steps reset it several times
+    assert measure_step_cost(env, steps=30, budget_s=10.0) > 0.0
+
+
+def test_an_env_instance_keeps_its_spec_in_the_sub_envs():
+    # A MuJoCo env (Gymnasium's EzPickle) came back from its copy without its spec: the
+    # sampler's rollouts named the class, not the id, and max_episode_length was None.
+    env = gym.make("InvertedPendulum-v5", max_episode_steps=3)
+    with ParallelRolloutSampler(
+        env, IdlePolicy(env.action_space), 1, min_rollouts=1, seed=0, vectorization="sync",
+        show_progress_bar=False,
+    ) as sampler:  # fmt: skip
+        (ro,) = sampler.sample()
+        assert sampler.env_spec.max_episode_length == 3
+    ref = rollout(
+        gym.make("InvertedPendulum-v5", max_episode_steps=3), IdlePolicy(env.action_space), seed=0
+    )
+    assert ro.rollout_info["env_id"] == ref.rollout_info["env_id"] == "InvertedPendulum-v5"
+    assert ro.length == ref.length == 3
+    np.testing.assert_array_equal(ro.observations, ref.observations)
