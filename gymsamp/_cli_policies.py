@@ -191,29 +191,26 @@ def _load_sb3(text: str, env_spec: Any, deterministic: bool) -> tuple[Any, str]:
         model = cls.load(path, device="cpu")
     except Exception as err:
         raise CliError(f"--policy {text!r}: SB3 could not load it: {one_line(err)}") from None
-    check_model_spaces(model, env_spec, text)
-    return _sb3_policy(model, env_spec, deterministic, f"{algo} from {path}")
+    return _sb3_policy(model, env_spec, deterministic, f"{algo} from {path}", text)
 
 
-def _sb3_policy(model: Any, env_spec: Any, deterministic: bool, name: str) -> tuple[Any, str]:
-    from gymsamp.policies import SB3Policy
-
-    mode = "deterministic" if deterministic else "stochastic"
-    return SB3Policy(model, env_spec, deterministic=deterministic), f"{name} ({mode})"
-
-
-def check_model_spaces(model: Any, env_spec: Any, text: str) -> None:
-    """Refuse an SB3 model made for other spaces than the env's, in the CLI's words (the
-    rule is :class:`~gymsamp.policies.SB3Policy`'s own check).
+def _sb3_policy(
+    model: Any, env_spec: Any, deterministic: bool, name: str, text: str
+) -> tuple[Any, str]:
+    """An SB3 model as a policy; one made for other spaces than the env's is refused in the
+    CLI's words (the rule is :class:`~gymsamp.policies.SB3Policy`'s own check).
 
     Raises:
         CliError: The spaces do not match, naming the model's and the env's.
     """
+    from gymsamp.policies import SB3Policy
     from gymsamp.policies._model_spaces import space_mismatch
 
     mismatch = space_mismatch(model, env_spec)
     if mismatch is not None:
         raise CliError(f"--policy {text!r} must be {mismatch.rule()}")
+    mode = "deterministic" if deterministic else "stochastic"
+    return SB3Policy(model, env_spec, deterministic=deterministic), f"{name} ({mode})"
 
 
 def _zip_members(path: str) -> list[str]:
@@ -297,8 +294,7 @@ def _attr_policy(policy: Any, env_spec: Any, deterministic: bool, text: str) -> 
     from gymsamp.policies.adapters import _is_policy, _is_sb3_like, _is_torch_module
 
     if not _is_policy(policy) and _is_sb3_like(policy):  # as_policy's order: policies first
-        check_model_spaces(policy, env_spec, text)
-        return _sb3_policy(policy, env_spec, deterministic, text)
+        return _sb3_policy(policy, env_spec, deterministic, text, text)
     if not deterministic:
         if _is_policy(policy):
             kind = f"a gymsamp policy, {type(policy).__name__}"

@@ -303,29 +303,38 @@ def _observations(observations: Any, spec: EnvSpec, batch: int, owner: str) -> A
 
 
 def _check_actions(actions: Any, spec: EnvSpec, batch: int, owner: str) -> np.ndarray:
-    act_shape = spec.action_space.shape
-    expected = "?" if act_shape is None else (batch, *act_shape)
-    rule = f"{owner} must return one array of actions of shape {expected} (B, *action_shape)"
-    # Actor-critic modules return (actions, values, ...): say so rather than numpy's message.
-    tupled = (
-        f"a tuple of {len(actions)} (a module or function returning (actions, ...) must be "
-        "wrapped to return the actions alone)"
-        if isinstance(actions, tuple)
-        else ""
-    )
     try:
         array = _to_numpy(actions)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"{rule}, got {tupled or f'{type(actions).__name__} ({err})'}") from None
-    if act_shape is not None and array.shape != expected:
-        if tupled:
-            raise ValueError(f"{rule}, got {tupled}")
+        raise TypeError(_unfit_actions(actions, spec, batch, owner, err)) from None
+    act_shape = spec.action_space.shape
+    if act_shape is not None and array.shape != (batch, *act_shape):
+        if isinstance(actions, tuple):
+            raise ValueError(_unfit_actions(actions, spec, batch, owner))
         raise ValueError(
             f"{owner} returned actions of shape {array.shape} but must return "
-            f"{expected} (B, *action_shape) for B={batch} sub-envs and the action "
+            f"{(batch, *act_shape)} (B, *action_shape) for B={batch} sub-envs and the action "
             f"space {spec.action_space!r}"
         )
     return array
+
+
+def _unfit_actions(
+    actions: Any, spec: EnvSpec, batch: int, owner: str, err: Exception | None = None
+) -> str:
+    """The message for ``actions`` that make no array of actions (numpy's ``err``), or a tuple
+    (actor-critic modules return ``(actions, values, ...)``: said so, not numpy's message)."""
+    act_shape = spec.action_space.shape
+    expected = "?" if act_shape is None else (batch, *act_shape)
+    if isinstance(actions, tuple):
+        got = (
+            f"a tuple of {len(actions)} (a module or function returning (actions, ...) must "
+            "be wrapped to return the actions alone)"
+        )
+    else:
+        got = f"{type(actions).__name__} ({err})"
+    rule = f"{owner} must return one array of actions of shape {expected} (B, *action_shape)"
+    return f"{rule}, got {got}"
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import gymnasium as gym
 import numpy as np
 
 from gymsamp._checks import check_bool
@@ -264,8 +265,6 @@ class SB3Policy(_RowByRowChoice):
 def _binary_as_ints(actions: np.ndarray, space: Any) -> np.ndarray:
     """SB3 samples ``MultiBinary`` actions from a Bernoulli distribution as floats 0. and 1.;
     gymsamp takes them in the space's own dtype (as the env would store them)."""
-    import gymnasium as gym
-
     if (
         isinstance(space, gym.spaces.MultiBinary)
         and actions.dtype.kind == "f"

@@ -7,6 +7,7 @@ global generator (see :mod:`gymsamp.policies.adapters`).
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -156,22 +157,26 @@ class TorchPolicy(_RowByRowChoice):
     @property
     def device(self) -> torch.device:
         """The device of the module's first parameter (or buffer); CPU if it has none."""
-        import torch
-
-        for tensor in (*self.module.parameters(), *self.module.buffers()):
-            return tensor.device
-        return torch.device("cpu")
+        return self._placement()[0]
 
     @property
     def input_dtype(self) -> torch.dtype:
         """The dtype observations go in as: the module's first floating parameter's (or
         buffer's), so that a float64 module gets float64 tensors; float32 if it has none."""
+        return self._placement()[1]
+
+    def _placement(self) -> tuple[torch.device, torch.dtype]:
+        """:attr:`device` and :attr:`input_dtype`, from one lazy walk over the module's
+        tensors (it runs at every step: the module may have been moved or cast since)."""
         import torch
 
-        for tensor in (*self.module.parameters(), *self.module.buffers()):
+        device = None
+        for tensor in itertools.chain(self.module.parameters(), self.module.buffers()):
+            if device is None:
+                device = tensor.device
             if tensor.is_floating_point():
-                return tensor.dtype
-        return torch.float32
+                return device, tensor.dtype
+        return device or torch.device("cpu"), torch.float32
 
     def _default_vector(self) -> torch.Tensor:
         import torch
@@ -265,8 +270,8 @@ class TorchPolicy(_RowByRowChoice):
         from ``init_hidden`` alone (often zeros) products may agree by chance."""
         import torch
 
-        device = self.device
-        x = self._tensors(observations, device, self.input_dtype)
+        device, dtype = self._placement()
+        x = self._tensors(observations, device, dtype)
         batch = len(tree_first_leaf(x))
         with torch.no_grad(), _seeded_torch_rng(_PROBE_SEED, device):
             hidden = self._init_hidden(batch) if self.is_recurrent else None
@@ -389,8 +394,8 @@ class TorchPolicy(_RowByRowChoice):
 
         batch = self._rngs.check_batch(observations)
         obs = _observations(observations, self.spec, batch, repr(self))
-        # Once per step: the properties walk the module's parameters.
-        device, dtype = self.device, self.input_dtype
+        # Once per step (the module may have been moved or cast since the last one).
+        device, dtype = self._placement()
         x = self._tensors(obs, device, dtype)
         # Row by row: each row seeds its own fork; else one fork for the whole batch.
         row_seeds = self._rngs.row_seeds() if self._rows.row_by_row else None

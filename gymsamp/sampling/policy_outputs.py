@@ -21,11 +21,11 @@ __all__ = ["AgentInfoCheck", "checked_policy_step"]
 
 
 def checked_policy_step(step: Any, who: str) -> PolicyStep:
-    """``step`` if it is a :class:`PolicyStep` (or a pair of actions and a dict); else a
-    ``TypeError`` naming the policy (``who``).
+    """``step`` if it is a :class:`PolicyStep`; else a ``TypeError`` naming the policy
+    (``who``).
 
     Example:
-        >>> checked_policy_step((np.zeros(2), {}), "policy P").agent_infos
+        >>> checked_policy_step(PolicyStep(np.zeros(2), {}), "policy P").agent_infos
         {}
         >>> checked_policy_step(np.zeros(2), "policy P")
         Traceback (most recent call last):
@@ -33,10 +33,8 @@ def checked_policy_step(step: Any, who: str) -> PolicyStep:
         TypeError: policy P's act() must return a PolicyStep(actions, agent_infos), got ndarray \
 (a gymsamp Policy returns both; as_policy() wraps a function returning actions only)
     """
-    if type(step) is PolicyStep:  # the common case, first
+    if isinstance(step, PolicyStep):
         return step
-    if isinstance(step, tuple) and len(step) == 2 and isinstance(step[1], Mapping):
-        return PolicyStep(*step)
     raise TypeError(
         f"{who}'s act() must return a PolicyStep(actions, agent_infos), got "
         f"{type(step).__name__} (a gymsamp Policy returns both; as_policy() wraps a function "
@@ -65,11 +63,9 @@ kinds of its first step: ['h'] of shapes [(2, 3)]), got [] of shapes []
         self.who = who
         # key -> (shape, dtype kind) of the first step's leaves; None before the first step.
         self.template: dict[str, tuple[tuple[int, ...], str]] | None = None
-
-    @property
-    def expects_infos(self) -> bool:
-        """Whether the first step had agent infos (so every later one must have them)."""
-        return bool(self.template)
+        #: Whether the first step had agent infos (so every later one must have them); an
+        #: attribute, read at every step of a policy without any.
+        self.expects_infos = False
 
     def check(self, flat: Mapping[str, Any]) -> None:
         """Raise ``ValueError`` unless every leaf has shape ``(B, ...)`` and the keys, shapes
@@ -83,6 +79,7 @@ kinds of its first step: ['h'] of shapes [(2, 3)]), got [] of shapes []
                         f"with B={self.num_envs} sub-envs, got {_path(key)!r} of shape {shape}"
                     )
             self.template = layout
+            self.expects_infos = bool(layout)
         elif layout != self.template:
             raise ValueError(
                 f"{self.who} must return the same agent_infos at every step (the keys, "

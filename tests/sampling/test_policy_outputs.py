@@ -115,17 +115,17 @@ class PairActPolicy(InfoPolicy):
         return np.full((len(observations), 1), 0.5, np.float32), {}
 
 
-def test_act_must_return_a_policy_step_or_a_pair():
-    # An ndarray was an AttributeError ("'numpy.ndarray' object has no attribute 'actions'").
-    with pytest.raises(TypeError) as info:
-        rollout("Pendulum-v1", ArrayActPolicy(None), seed=0, max_steps=3)
-    assert str(info.value) == (
-        "policy InfoPolicy()'s act() must return a PolicyStep(actions, agent_infos), got "
-        "ndarray (a gymsamp Policy returns both; as_policy() wraps a function returning "
-        "actions only)"
-    )
-    ro = rollout("Pendulum-v1", PairActPolicy(None), seed=0, max_steps=3)  # (actions, infos)
-    np.testing.assert_array_equal(ro.actions, np.full((3, 1), 0.5, np.float32))
+@pytest.mark.parametrize(("policy", "got"), [(ArrayActPolicy, "ndarray"), (PairActPolicy, "tuple")])
+def test_act_must_return_a_policy_step(policy, got):
+    # It was an AttributeError ("'numpy.ndarray' object has no attribute 'actions'").
+    for vectorization in ("sync", "async"):
+        with pytest.raises(TypeError) as info:
+            sample(policy(None), vectorization)
+        assert str(info.value) == (
+            f"policy InfoPolicy()'s act() must return a PolicyStep(actions, agent_infos), got "
+            f"{got} (a gymsamp Policy returns both; as_policy() wraps a function returning "
+            "actions only)"
+        )
 
 
 def test_action_errors_of_the_loop_name_the_policy():
