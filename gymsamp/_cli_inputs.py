@@ -354,13 +354,14 @@ def probe_env(env_id: str, kwargs: Mapping[str, Any]) -> EnvInfo:
 
     from gymsamp.data import EnvSpec
     from gymsamp.envs.adapter import adapter_for, has_adapter, spec_with_adapter
+    from gymsamp.envs.probe import probing
 
     _check_env_id(env_id)
     try:
         env = gym.make(env_id, **kwargs)
     except Exception as err:  # a missing dependency, bad kwargs, ...
         raise CliError(f"cannot make {env_id!r}: {one_line(err)}") from None
-    try:
+    with probing(env):
         spec = EnvSpec.from_env(env)
         nominal = state_shape = validator = None
         if has_adapter(env):
@@ -370,8 +371,6 @@ def probe_env(env_id: str, kwargs: Mapping[str, Any]) -> EnvInfo:
             state_shape = tuple(adapter.state_space.shape)
             spec = spec_with_adapter(spec, adapter)
         return EnvInfo(env_id, type(env.unwrapped).__name__, spec, nominal, state_shape, validator)
-    finally:
-        env.close()
 
 
 def check_param_names(info: EnvInfo, names: Sequence[str], option: str) -> None:

@@ -235,6 +235,36 @@ def test_return_grid_one_parameter_and_errors(tmp_path):
         plot_return_grid(rollouts, "mass")
 
 
+def test_return_grid_y_name_alone_is_refused_by_name(grid_rollouts):
+    # A bare AssertionError (KeyError: None under python -O).
+    with pytest.raises(
+        ValueError,
+        match=r"x_name must name the parameter on the x axis when y_name is given, got "
+        r"x_name=None with y_name='masspole'",
+    ):
+        plot_return_grid(grid_rollouts, y_name="masspole")
+
+
+@pytest.mark.parametrize(
+    ("labels", "act_labels", "message"),
+    [
+        (["x"], None, r"labels must hold one label per dimension of the observations \(4\), got 1"),
+        (list("abcdef"), None, r"labels .*observations \(4\), got 6: \['a', 'b'"),
+        (None, ["left", "right"], r"act_labels .*the actions \(1\), got 2"),
+    ],
+)
+def test_trajectory_labels_of_another_length_are_refused(
+    cartpole_rollouts, labels, act_labels, message
+):
+    # They were dropped silently for numbered names (or, for one action, the first kept).
+    with pytest.raises(ValueError, match=message):
+        plot_trajectories(cartpole_rollouts, labels=labels, act_labels=act_labels)
+    fig = plot_trajectories(cartpole_rollouts, labels=list("abcd"), act_labels=["push"])
+    assert [ax.get_title() for ax in fig.axes[:5]] == [
+        "observation a", "observation b", "observation c", "observation d", "action push",
+    ]  # fmt: skip
+
+
 def test_randomized_parameters_are_not_a_grid(cartpole_rollouts):
     assert grid_param_names(cartpole_rollouts) == []
     with pytest.raises(ValueError, match="do not vary domain parameters on a grid"):

@@ -433,12 +433,16 @@ class StepSequence(Sequence[Step]):
         """Sum over steps of ``gamma**t * r_t``, t counted from each rollout's start.
 
         For several rollouts this is the sum of their discounted returns.
+
+        Raises:
+            ValueError: A non-continuous (shuffled) batch: it has no rollout starts.
         """
         from gymsamp.data.returns import check_gamma
 
         check_gamma(gamma)
+        # A shuffled batch has no rollout starts to count t from.
+        bounds = self._require_continuous("discounted_return")
         rewards = np.asarray(to_format(self._data["rewards"], "numpy"), dtype=np.float64)
-        bounds = self._rollout_bounds if self._rollout_bounds is not None else np.array([0])
         starts = np.repeat(bounds[:-1], np.diff(bounds)) if len(bounds) > 1 else 0
         exponents = np.arange(self._length) - starts
         return float(np.sum(gamma**exponents * rewards))

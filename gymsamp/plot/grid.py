@@ -57,7 +57,8 @@ def plot_return_grid(
         The figure drawn into (the heatmap's axes first, then its colorbar).
 
     Raises:
-        ValueError: A named parameter is missing from the rollouts, or no grid was found.
+        ValueError: A named parameter is missing from the rollouts, ``y_name`` is given
+            without ``x_name``, or no grid was found.
 
     Example:
         >>> from gymsamp.envs import param_grid
@@ -79,7 +80,11 @@ def plot_return_grid(
                 "the rollouts do not vary domain parameters on a grid; pass x_name (and y_name)"
             )
         x_name, y_name = names[0], (names[1] if len(names) > 1 else None)
-    assert x_name is not None
+    if x_name is None:
+        raise ValueError(
+            f"x_name must name the parameter on the x axis when y_name is given, got x_name=None "
+            f"with y_name={y_name!r}"
+        )
     columns = _param_columns(rollouts)
     for name in (x_name, y_name):
         if name is not None and name not in columns:

@@ -144,6 +144,11 @@ def plot_trajectories(
     Returns:
         The figure drawn into (one axes per dimension).
 
+    Raises:
+        ValueError: No rollouts, another field, ``"states"`` that were not recorded, rollouts
+            of several envs, or ``labels`` / ``act_labels`` of another length than the
+            dimensions they label.
+
     Example:
         >>> ros = [StepSequence(rewards=[1.0] * 3, observations=[[0.0, 1.0]] * 4,
         ...                     actions=[[0.5]] * 3) for _ in range(2)]
@@ -170,8 +175,11 @@ def plot_trajectories(
     # A nested field is labelled by its paths: a spec's labels describe a flat observation
     # (e.g. those of the simulator under a wrapper that made the observation a Dict).
     default_labels = nested_labels(first) or spec_labels
-    x_labels = _labels(labels if labels is not None else default_labels, obs_dim, kind[:3])
     act_dim = flat_values(rollouts[0].actions, "actions").shape[1]
+    # The caller's labels must fit (a spec's that do not are replaced by numbered ones).
+    _check_label_count("labels", labels, obs_dim, f"the {field}")
+    _check_label_count("act_labels", act_labels, act_dim, "the actions")
+    x_labels = _labels(labels if labels is not None else default_labels, obs_dim, kind[:3])
     if act_labels is None and env_spec is not None:
         act_labels = env_spec.act_labels
     a_labels = _labels(act_labels, act_dim, "action") if act_dim > 1 else list(act_labels or [""])
@@ -307,6 +315,14 @@ def _width(values: Any) -> int:
 def num_columns(panels: int) -> int:
     """Panels per row: all of them up to 4, then a near-square grid of at most 6 columns."""
     return max(1, panels) if panels <= 4 else min(6, math.ceil(math.sqrt(panels)))
+
+
+def _check_label_count(name: str, labels: Sequence[str] | None, count: int, what: str) -> None:
+    if labels is not None and len(labels) != count:
+        raise ValueError(
+            f"{name} must hold one label per dimension of {what} ({count}), got {len(labels)}: "
+            f"{list(labels)!r}"
+        )
 
 
 def _labels(labels: Sequence[str] | None, count: int, prefix: str) -> list[str]:

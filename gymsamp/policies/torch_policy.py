@@ -79,7 +79,9 @@ class TorchPolicy(_RowByRowChoice):
     space with a fixed seed) once as a batch and once row by row: where every output agrees bit
     for bit, it runs batched; where it does not (almost any network on continuous actions), it
     runs on each sub-env alone (a batch of one, as in ``rollout()``), inside torch's generator
-    seeded from that sub-env's rollout generator alone. :attr:`row_by_row` says which.
+    seeded from that sub-env's rollout generator alone. :attr:`row_by_row` says which. A
+    module that runs batched is tested again under vmap when per-env parameters are first set
+    (``per_env_mode="vmap"``): vmap's kernels may round unlike the plain call.
     Row by row, rollouts are bit-identical for any number of sub-envs, workers or vectorization
     mode, also for stochastic modules, at the cost of one call per sub-env and step.
     ``batch_invariant=True`` always runs row by row; ``False`` always batched (the fastest;
@@ -148,6 +150,7 @@ class TorchPolicy(_RowByRowChoice):
         self._hidden: torch.Tensor | None = None
         self._rngs = _EnvRngs(owner)
         self._forward_ok = False
+        self._retest_under_vmap: int | None = None
 
     def __repr__(self) -> str:
         return f"TorchPolicy({type(self.module).__name__})"
@@ -226,6 +229,21 @@ class TorchPolicy(_RowByRowChoice):
         )
         for index, row in zip(indices, array, strict=True):
             self._env_params[int(index)] = self._as_vector(row, "params[j]")
+        if self._retest_under_vmap is not None and len(indices):
+            num_envs, self._retest_under_vmap = self._retest_under_vmap, None
+            self._retest_with_env_params(num_envs)
+
+    def _retest_with_env_params(self, num_envs: int) -> None:
+        """Test batch invariance again now that per-env parameters run the batch under vmap:
+        a module whose plain batched call equals its rows may still round differently under
+        vmap's batched kernels, and then a parameter set's rollouts would depend on the number
+        of sub-envs beside it (most modules of 2 layers that pass the plain test do)."""
+        training = self.module.training
+        with contextlib.suppress(NotImplementedError):
+            self.module.train(False)
+        self._rows.decide(num_envs, self.spec.observation_space, self._agrees)
+        with contextlib.suppress(NotImplementedError):
+            self.module.train(training)
 
     def clear_env_params(self, env_indices: np.ndarray | None = None) -> None:
         """Make ``env_indices`` (all sub-envs if None) use :attr:`param_values` again."""
@@ -256,7 +274,11 @@ class TorchPolicy(_RowByRowChoice):
         with contextlib.suppress(NotImplementedError):
             # The test in eval mode: no batch-norm statistics updated, no dropout drawn.
             self.module.train(False)
-        self._rows.decide(num_envs, self.spec.observation_space, self._agrees)
+        batched = not self._rows.decide(num_envs, self.spec.observation_space, self._agrees)
+        # Tested on the plain call: per-env parameters would run the batch under vmap (the
+        # number of sub-envs to test them on, None: no retest due).
+        retest = batched and self._rows.setting is None and self.per_env_mode == "vmap"
+        self._retest_under_vmap = num_envs if retest else None
         with contextlib.suppress(NotImplementedError):
             self.module.train(not eval)
         if self.is_recurrent:
@@ -407,50 +429,60 @@ class TorchPolicy(_RowByRowChoice):
         if self.is_recurrent and self._hidden is None:  # start() allocates it
             raise RuntimeError("TorchPolicy.act() called before start()")
         infos: dict[str, Any] = {}
+        hidden = self._hidden if self.is_recurrent else None
+        if hidden is not None:
+            infos["hidden_states"] = hidden.detach().cpu().numpy().copy()
         try:
             with torch.no_grad(), seeded:
-                out = self._forward_all(x, row_seeds, infos)
-        except RuntimeError as err:
+                out = self._run(x, hidden, row_seeds)
+        except (RuntimeError, ValueError) as err:  # torch raises both for unfit inputs
             if self._forward_ok:  # a failure after the first forward pass is the module's own
                 raise
-            vmapped = self._env_params and self.per_env_mode == "vmap" and batch > 1
-            hint = (
-                " (with per-env parameters it runs under torch.func.vmap; for a module vmap "
-                "cannot run, pass per_env_mode='group')"
-                if vmapped
-                else ""
-            )
-            raise ValueError(
-                f"{self!r}: the module must accept observations of shape "
-                f"{self.spec.observation_space.shape} (got a batch of shape "
-                f"{getattr(observations, 'shape', '?')}), but its first forward pass failed: "
-                f"{err}{hint}"
-            ) from err
+            raise ValueError(self._first_failure(err, observations, batch, row_seeds)) from err
         self._forward_ok = True
+        if hidden is not None:
+            out = self._keep_hidden(out, hidden)
         actions = _check_actions(out, self.spec, batch, f"module {self!r}")
         return PolicyStep(actions, infos)
 
-    def _forward_all(self, x: Any, row_seeds: Any, infos: dict[str, Any]) -> Any:
-        """The module's output for the whole batch ``x`` (recurrent: hidden states kept)."""
+    def _first_failure(self, err: Exception, observations: Any, batch: int, row_seeds: Any) -> str:
+        """The message for a failure of the module's first forward pass, with what it ran on."""
+        if self.module.training and (row_seeds is not None or batch == 1):
+            return (
+                f"{self!r}: the module's first forward pass, in train mode (eval=False) on one "
+                f"observation at a time (a batch of one per sub-env), failed: {err}; a module "
+                "whose train mode needs several rows (batch norm) cannot run on one "
+                "observation: sample with eval=True, or pass batch_invariant=False with several "
+                "sub-envs (they then share its batch statistics)"
+            )
+        vmapped = self._env_params and self.per_env_mode == "vmap" and batch > 1
+        hint = (
+            " (with per-env parameters it runs under torch.func.vmap; for a module vmap "
+            "cannot run, pass per_env_mode='group')"
+            if vmapped
+            else ""
+        )
+        return (
+            f"{self!r}: the module must accept observations of shape "
+            f"{self.spec.observation_space.shape} (got a batch of shape "
+            f"{getattr(observations, 'shape', '?')}), but its first forward pass failed: "
+            f"{err}{hint}"
+        )
+
+    def _keep_hidden(self, out: Any, hidden: torch.Tensor) -> Any:
+        """The actions of a recurrent module's output; its new hidden state is kept."""
         import torch
 
-        if self.is_recurrent:
-            hidden = self._hidden
-            assert hidden is not None  # act() checked it
-            infos["hidden_states"] = hidden.detach().cpu().numpy().copy()
-            out = self._run(x, hidden, row_seeds)
-            if not (isinstance(out, tuple) and len(out) == 2):
-                raise TypeError(
-                    f"{self!r}: a recurrent module's forward(obs, hidden) must return "
-                    f"(actions, new_hidden), got {type(out).__name__}"
-                )
-            out, new_hidden = out
-            if not isinstance(new_hidden, torch.Tensor) or new_hidden.shape != hidden.shape:
-                raise ValueError(
-                    f"{self!r}: new_hidden must be a tensor of shape {tuple(hidden.shape)} "
-                    f"like the hidden state, got {getattr(new_hidden, 'shape', new_hidden)}"
-                )
-            self._hidden = new_hidden.detach()
-        else:
-            out = self._run(x, None, row_seeds)
-        return out
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError(
+                f"{self!r}: a recurrent module's forward(obs, hidden) must return "
+                f"(actions, new_hidden), got {type(out).__name__}"
+            )
+        actions, new_hidden = out
+        if not isinstance(new_hidden, torch.Tensor) or new_hidden.shape != hidden.shape:
+            raise ValueError(
+                f"{self!r}: new_hidden must be a tensor of shape {tuple(hidden.shape)} "
+                f"like the hidden state, got {getattr(new_hidden, 'shape', new_hidden)}"
+            )
+        self._hidden = new_hidden.detach()
+        return actions

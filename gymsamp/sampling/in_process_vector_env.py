@@ -277,8 +277,15 @@ class InProcessVectorEnv(PerEnvInfos, VectorEnv):
             env.set_wrapper_attr(name, value)
 
     def close_extras(self, **kwargs: Any) -> None:
+        # Every sub-env is closed even if one's close() raises (then the first error is raised).
+        errors = []
         for env in self.envs:
-            env.close()
+            try:
+                env.close()
+            except Exception as err:
+                errors.append(err)
+        if errors:
+            raise errors[0]
 
 
 class SingleEnvVector(InProcessVectorEnv):

@@ -1,8 +1,9 @@
 """Evaluating a policy over domain parameters and initial states (pyrado's, made to work).
 
 Every function's ``pool`` argument takes a worker count, a :class:`SamplerPool` (its worker
-count is used) or a :class:`ParallelRolloutSampler` (its worker count, vectorization and
-backend are used, and locally its ``step_timeout`` and ``start_method``). The rollouts are
+count is used) or a :class:`ParallelRolloutSampler` (its worker count, vectorization,
+backend, ``max_steps`` and ``record_states`` are used, and locally its ``step_timeout`` and
+``start_method``). The rollouts are
 collected by a :class:`ParallelRolloutSampler` with ``seed``, so the results are the same
 for every worker count. The keyword ``backend`` (``"local"`` or ``"ray"``; None: the pool
 sampler's backend, else ``"local"``) chooses where; with ``"ray"`` the worker count is the
@@ -90,7 +91,12 @@ def _pool_settings(pool: Any, backend: str | None = None) -> tuple[int, dict[str
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"backend must be None or one of {BACKENDS}, got {backend!r}")
     if isinstance(pool, ParallelRolloutSampler):
-        options: dict[str, Any] = {"vectorization": pool.vectorization}
+        # What its rollouts are (cut after max_steps, states recorded) carries over everywhere.
+        options: dict[str, Any] = {
+            "vectorization": pool.vectorization,
+            "max_steps": pool.max_steps,
+            "record_states": pool.record_states,
+        }
         if (backend or pool.backend) == "ray":
             options["backend"] = "ray"
             if pool.backend == "ray":  # its Ray settings carry over
@@ -122,10 +128,17 @@ def _plain_pool_settings(pool: Any) -> tuple[int, dict[str, Any]]:
 
 
 def _sampler_for(
-    pool: Any, env: Any, policy: Any, seed: int | None, backend: str | None, **kwargs: Any
+    pool: Any,
+    env: Any,
+    policy: Any,
+    seed: int | None,
+    backend: str | None,
+    max_steps: int | None = None,
 ) -> ParallelRolloutSampler:
     workers, options = _pool_settings(pool, backend)
-    options = {"show_progress_bar": False, **options, **kwargs}
+    options = {"show_progress_bar": False, **options}
+    if max_steps is not None:
+        options["max_steps"] = max_steps
     return ParallelRolloutSampler(env, policy, workers, min_rollouts=1, seed=seed, **options)
 
 
@@ -137,6 +150,7 @@ def _run(
     labels: list[tuple[str, str]],
     seed: int | None,
     backend: str | None,
+    max_steps: int | None,
     *,
     nominal: bool = False,
 ) -> list[StepSequence]:
@@ -145,7 +159,7 @@ def _run(
     ``nominal``: the rollouts run in the nominal domain, also where the env randomizes its
     parameters at every reset (an explicit, empty ``domain_param`` bypasses the draw).
     """
-    with _sampler_for(pool, env, policy, check_seed(seed), backend) as sampler:
+    with _sampler_for(pool, env, policy, check_seed(seed), backend, max_steps) as sampler:
         if nominal and sampler.nominal_domain_param is not None:
             payloads = [{**payload, "domain_param": {}} for payload in payloads]
         sampler.check_payloads(payloads, labels)
@@ -165,6 +179,7 @@ def eval_domain_params(
     seed: int | None = None,
     *,
     backend: str | None = None,
+    max_steps: int | None = None,
 ) -> list[StepSequence]:
     """One rollout per domain-parameter dict (e.g. a :func:`~gymsamp.envs.param_grid`).
 
@@ -177,6 +192,8 @@ def eval_domain_params(
         init_state: A fixed initial state for every rollout, or None.
         seed: Base seed (rollout ``k`` resets with ``derive_seed(seed, 0, k)``).
         backend: ``"local"`` or ``"ray"``; None: the pool sampler's, else ``"local"``.
+        max_steps: Cut each rollout after this many steps (it ends in ``TIMEOUT``); None:
+            the pool sampler's ``max_steps``, else only the env's own time limit.
 
     Returns:
         The rollouts, ``rollouts[k]`` with ``params[k]``.
@@ -206,7 +223,7 @@ def eval_domain_params(
         {**common, "domain_param": _domain_param(p, f"params[{k}]")} for k, p in enumerate(items)
     ]
     labels = [("init_state", f"params[{k}]") for k in range(len(payloads))]
-    return _run(pool, env, policy, payloads, labels, seed, backend)
+    return _run(pool, env, policy, payloads, labels, seed, backend, max_steps)
 
 
 def eval_nominal_domain(
@@ -217,6 +234,7 @@ def eval_nominal_domain(
     seed: int | None = None,
     *,
     backend: str | None = None,
+    max_steps: int | None = None,
 ) -> list[StepSequence]:
     """One rollout per initial state with the env's nominal domain parameters.
 
@@ -231,6 +249,8 @@ def eval_nominal_domain(
             a None entry lets the env draw that rollout's initial state (seeded).
         seed: Base seed (rollout ``k`` resets with ``derive_seed(seed, 0, k)``).
         backend: ``"local"`` or ``"ray"``; None: the pool sampler's, else ``"local"``.
+        max_steps: Cut each rollout after this many steps (it ends in ``TIMEOUT``); None:
+            the pool sampler's ``max_steps``, else only the env's own time limit.
 
     Returns:
         The rollouts, ``rollouts[k]`` from ``init_states[k]``.
@@ -252,7 +272,7 @@ def eval_nominal_domain(
     items = _as_list(init_states, "init_states", "initial states (one rollout each)")
     payloads = [_state_payload(s, f"init_states[{k}]") for k, s in enumerate(items)]
     labels = [(f"init_states[{k}]", "") for k in range(len(payloads))]
-    return _run(pool, env, policy, payloads, labels, seed, backend, nominal=True)
+    return _run(pool, env, policy, payloads, labels, seed, backend, max_steps, nominal=True)
 
 
 def eval_randomized_domain(
@@ -264,6 +284,7 @@ def eval_randomized_domain(
     seed: int | None = None,
     *,
     backend: str | None = None,
+    max_steps: int | None = None,
 ) -> list[StepSequence]:
     """One rollout per initial state, each in its own domain drawn from ``randomizer``.
 
@@ -281,6 +302,8 @@ def eval_randomized_domain(
         seed: Base seed for the draws and the rollouts (rollout ``k`` resets with
             ``derive_seed(seed, 0, k)``).
         backend: ``"local"`` or ``"ray"``; None: the pool sampler's, else ``"local"``.
+        max_steps: Cut each rollout after this many steps (it ends in ``TIMEOUT``); None:
+            the pool sampler's ``max_steps``, else only the env's own time limit.
 
     Returns:
         The rollouts, ``rollouts[k]`` from ``init_states[k]`` in the ``k``-th drawn domain
@@ -321,7 +344,7 @@ def eval_randomized_domain(
         for k, state in enumerate(states)
     ]
     labels = [(f"init_states[{k}]", f"randomizer (draw {k})") for k in range(len(payloads))]
-    return _run(pool, env, policy, payloads, labels, seed, backend)
+    return _run(pool, env, policy, payloads, labels, seed, backend, max_steps)
 
 
 # -- segment-wise re-simulation ---------------------------------------------------------------
@@ -367,6 +390,16 @@ class _SegmentPlayback:
 def _segment_start(segment: StepSequence) -> np.ndarray:
     name = "states" if "states" in segment.data_names else "observations"
     return np.asarray(segment.get_data_values(name)[0], dtype=np.float64)
+
+
+def _segment_start_label(segment: StepSequence, name: str) -> str:
+    """``name`` (a segment's) as the source of an initial state, for error messages."""
+    if "states" in segment.data_names:
+        return f"{name} (its first state)"
+    return (
+        f"{name} (its first observation, as its initial state: it has no states; samplers "
+        "record them with record_states=True)"
+    )
 
 
 def _collect_segments(
@@ -479,6 +512,17 @@ def eval_domain_params_with_segmentwise_reset(
                 raise TypeError(f"{name}[{s}] must be a StepSequence, got {_show(segment)}")
             if segment.length < 1:
                 raise ValueError(f"{name}[{s}] must have at least one step, got 0")
+            if not segment.continuous or segment.rollout_count != 1:
+                # It would be simulated as one run across the real episode boundary.
+                got = (
+                    f"steps of {segment.rollout_count} rollouts"
+                    if segment.continuous
+                    else "a shuffled batch"
+                )
+                raise ValueError(
+                    f"{name}[{s}] must be a piece of one rollout (steps in order, no episode "
+                    f"start inside), got {got}"
+                )
         segments_all.append(items)
     params_all = [
         [
@@ -534,7 +578,7 @@ def eval_domain_params_with_segmentwise_reset(
                 list(payloads.values()),
                 [
                     (
-                        f"segments_real_all[{i}][{s}] (its initial state)",
+                        _segment_start_label(segments_all[i][s], f"segments_real_all[{i}][{s}]"),
                         f"domain_params_ml_all[{i}][{d}]",
                     )
                     for i, s, d in keys

@@ -15,6 +15,7 @@ import numpy as np
 from gymsamp._checks import check_bool, check_int, check_positive_real
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.envs.adapter import adapter_for, has_adapter
+from gymsamp.envs.probe import probing
 from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
 from gymsamp.policies import as_policy
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv, available_cpus
@@ -180,8 +181,7 @@ class ParallelRolloutSampler(SamplerBase):
         self._release_workers()
         self._factory = EnvFactory(env)
         # Probe exactly what the sub-envs will run (state recording costs a copy per step).
-        probe = prepare_env(self._factory(), record_state=self.record_states)
-        try:
+        with probing(prepare_env(self._factory(), record_state=self.record_states)) as probe:
             self.env_spec = EnvSpec.from_env(probe)
             self.env_id = spec_id(probe)
             self.dt = env_dt(probe)
@@ -201,8 +201,6 @@ class ParallelRolloutSampler(SamplerBase):
             self.domain_param_validator = (
                 None if params is None else params.domain_param_validator()
             )
-        finally:
-            probe.close()
         self.policy = as_policy(self._policy_source, self.env_spec)
         if self.backend == "ray":  # each actor steps its sub-envs in its own process
             self.vectorization_used = "sync"
@@ -372,11 +370,8 @@ class ParallelRolloutSampler(SamplerBase):
                 or has the wrong shape.
         """
         if not self.has_adapter and any(payloads):
-            probe = self._factory()
-            try:
+            with probing(self._factory()) as probe:
                 adapter_for(probe)  # raises a TypeError naming what the env lacks
-            finally:
-                probe.close()
         space = self.env_spec.state_space
         shape = None if space is None else space.shape
         valid = sorted(self.nominal_domain_param or ())

@@ -17,6 +17,7 @@ import numpy as np
 
 from gymsamp._checks import check_int
 from gymsamp.data import StepSequence, to_format
+from gymsamp.envs.probe import probing
 from gymsamp.envs.wrappers import DomainRandWrapper, find_wrapper
 from gymsamp.policies.base import ParametricPolicy
 from gymsamp.policies.sb3_policy import SB3Policy
@@ -212,12 +213,9 @@ class ParameterExplorationSampler(Closable):
             )
 
     def _find_randomizer(self) -> Any:
-        probe = self._sampler._factory()
-        try:
+        with probing(self._sampler._factory()) as probe:
             wrapper = find_wrapper(probe, DomainRandWrapper)
             return None if wrapper is None else wrapper.randomizer
-        finally:
-            probe.close()
 
     @property
     def num_rollouts_per_param(self) -> int:

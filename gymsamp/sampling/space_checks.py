@@ -39,9 +39,15 @@ def _action_kinds(space: gym.Space[Any]) -> str:
     return ""  # other spaces: the env checks its actions itself
 
 
-def _discrete_range(space: gym.Space[Any]) -> tuple[int, int] | None:
+def _integer_bounds(space: gym.Space[Any]) -> tuple[Any, Any] | None:
+    """``[low, high)`` of each action entry of an integer space (arrays per dimension for
+    ``MultiDiscrete``): an action outside it may index out of an env's tables silently."""
     if isinstance(space, gym.spaces.Discrete):
         return int(space.start), int(space.start + space.n)
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return space.start, space.start + space.nvec
+    if isinstance(space, gym.spaces.MultiBinary):
+        return 0, 2
     return None
 
 
@@ -66,7 +72,9 @@ class ActionCheck:
         self.num_envs = num_envs
         self.shape = (num_envs, *(space.shape or ()))
         self.kinds = _action_kinds(space)
-        self.range = _discrete_range(space)
+        self.bounds = _integer_bounds(space)
+        # Discrete actions, one per sub-env, are checked with Python's min / max.
+        self.scalar_actions = isinstance(space, gym.spaces.Discrete)
         self.clip = _clipper(space)
         # Only Box actions can differ from what the env gets (other spaces are not clipped).
         self.clips = isinstance(space, gym.spaces.Box)
@@ -83,14 +91,30 @@ class ActionCheck:
                 f"{self.who} must return actions of a numeric dtype that the action space "
                 f"{self.space} takes (numpy kinds {self.kinds!r}), got dtype {actions.dtype}"
             )
-        if self.range is not None:
+        if self.bounds is None:
+            return
+        low, high = self.bounds
+        if self.scalar_actions:
             values = actions.tolist()  # Python min/max beat numpy's on a handful of values
-            low, high = self.range
             if min(values) < low or max(values) >= high:
                 raise ValueError(
                     f"{self.who} must return actions in [{low}, {high}) for the action space "
                     f"{self.space}, got {values}"
                 )
+            return
+        outside = ((actions < low) | (actions >= high)).reshape(self.num_envs, -1).any(1)
+        if outside.any():
+            index = int(np.flatnonzero(outside)[0])
+            rule = (
+                "with entries 0 or 1"
+                if isinstance(self.space, gym.spaces.MultiBinary)
+                else f"with entries from {np.asarray(low).tolist()} up to (not including) "
+                f"{np.asarray(high).tolist()}"
+            )
+            raise ValueError(
+                f"{self.who} must return actions {rule} for the action space {self.space}, "
+                f"got {actions[index].tolist()} for sub-env {index}"
+            )
 
     def first_non_finite(self, actions: np.ndarray) -> int | None:
         """The first sub-env whose float action holds NaN or inf, or None."""

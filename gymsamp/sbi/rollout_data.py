@@ -16,6 +16,7 @@ import numpy as np
 
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.envs.adapter import adapter_for, has_adapter, spec_with_adapter
+from gymsamp.envs.probe import probing
 from gymsamp.sampling.vector_envs import EnvFactory, prepare_env
 
 __all__ = [
@@ -60,13 +61,10 @@ def sbi_env_spec(env: Any) -> EnvSpec:
         >>> spec.state_space.shape, spec.state_labels, spec.max_episode_length
         ((2,), ('theta', 'theta_dot'), 200)
     """
-    probe = prepare_env(EnvFactory(env)())
-    try:
+    with probing(prepare_env(EnvFactory(env)())) as probe:
         spec = EnvSpec.from_env(probe)
         if has_adapter(probe):
             spec = spec_with_adapter(spec, adapter_for(probe))
-    finally:
-        probe.close()
     return spec
 
 

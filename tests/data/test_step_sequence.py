@@ -197,6 +197,19 @@ class TestConstruction:
             sum(0.9**t * r for t, r in enumerate([-200, -100, -50, -25, -17.5]))
         )
 
+    def test_discounted_return_of_several_rollouts_restarts_t_at_each(self):
+        a, b = make_rollout(3), make_rollout(4)
+        both = StepSequence.concat([a, b])
+        expected = sum(0.5**t * r for ro in (a, b) for t, r in enumerate(ro.rewards))
+        assert both.discounted_return(0.5) == pytest.approx(expected, rel=1e-12)
+
+    def test_discounted_return_refuses_a_shuffled_batch(self):
+        # It discounted unrelated steps in shuffled order as if they were one rollout.
+        both = StepSequence.concat([make_rollout(3), make_rollout(4)])
+        batch = next(both.split_shuffled_batches(5, seed=0))
+        with pytest.raises(ValueError, match="discounted_return needs a continuous sequence"):
+            batch.discounted_return(0.5)
+
     def test_add_data_zeros_and_errors(self):
         ro = make_rollout(3)
         ro.add_data("values", item_shape=(2,), with_after_last=True)

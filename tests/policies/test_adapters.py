@@ -500,6 +500,52 @@ def test_torch_module_of_the_wrong_input_size_is_named_on_the_first_pass() -> No
         policy.act(np.zeros((2, 3), dtype=np.float32))
 
 
+class BatchNormPolicy(torch.nn.Module):
+    """Batch norm between two layers; outputs Box actions of shape (2,)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@pytest.mark.parametrize("num_envs", [1, 3])
+def test_batch_norm_in_train_mode_on_one_row_says_why_and_what_to_do(num_envs: int) -> None:
+    # Row by row (the default for it: not batch invariant) or one sub-env, train mode: torch's
+    # bare "Expected more than 1 value per channel when training".
+    policy = TorchPolicy(BatchNormPolicy(), BOX_SPEC)
+    policy.start(num_envs, eval=False)
+    policy.reset_envs(np.arange(num_envs), rngs(*range(num_envs)))
+    assert policy.row_by_row is (num_envs > 1)  # a batch of one is one row anyway
+    with pytest.raises(
+        ValueError,
+        match=r"TorchPolicy\(BatchNormPolicy\): the module's first forward pass, in train mode "
+        r"\(eval=False\) on one observation at a time \(a batch of one per sub-env\), failed: "
+        r"Expected more than 1 value per channel.*sample with eval=True, or pass "
+        r"batch_invariant=False with several sub-envs",
+    ):
+        policy.act(np.zeros((num_envs, 3), dtype=np.float32))
+
+
+def test_batch_norm_in_train_mode_runs_batched_over_several_sub_envs() -> None:
+    module = BatchNormPolicy()
+    policy = _start(TorchPolicy(module, BOX_SPEC, batch_invariant=False), 3)
+    policy.start(3, eval=False)
+    observations = np.random.default_rng(0).normal(size=(3, 3)).astype(np.float32)
+    actions = policy.act(observations).actions
+    reference = copy.deepcopy(module).train()
+    with torch.no_grad():
+        expected = reference(torch.as_tensor(observations)).numpy()
+    np.testing.assert_array_equal(actions, expected)  # batch statistics over the 3 rows
+    # ... and in eval mode row by row is fine: running statistics.
+    policy = _start(TorchPolicy(BatchNormPolicy(), BOX_SPEC), 1)
+    assert policy.act(observations[:1]).actions.shape == (1, 2)
+
+
 def test_torch_errors_after_the_first_pass_stay_the_modules_own() -> None:
     class FailsLater(torch.nn.Module):
         def __init__(self) -> None:

@@ -1,3 +1,5 @@
+import copy
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -268,10 +270,13 @@ def _pendulum_parameter_sets(module):
     return np.random.default_rng(0).normal(size=(3, count)) * 0.3
 
 
-def test_parameter_exploration_with_a_torch_module_is_the_same_for_any_worker_count():
+@pytest.mark.parametrize("module_seed", [0, 1])
+def test_parameter_exploration_with_a_torch_module_is_the_same_for_any_worker_count(module_seed):
     # With one sub-env the per-env parameters ran under vmap, whose kernels round unlike the
     # plain call rollout() makes (actions differed by ~1e-7 from 2 workers and from rollout()).
-    torch.manual_seed(0)
+    # Module seed 1 passes the batch test on plain calls (so it ran batched) but rounds
+    # otherwise under vmap: 1 and 2 workers differed until per-env parameters retested it.
+    torch.manual_seed(module_seed)
     net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
     params = _pendulum_parameter_sets(net)
     actions = {}
@@ -287,6 +292,30 @@ def test_parameter_exploration_with_a_torch_module_is_the_same_for_any_worker_co
     policy.param_values = params[0]
     ro = rollout("Pendulum-v1", policy, seed=0, max_steps=20, eval=True)
     np.testing.assert_array_equal(ro.actions, actions[1][0])
+
+
+def test_a_module_invariant_in_plain_calls_only_goes_row_by_row_with_per_env_params():
+    torch.manual_seed(1)  # see the test above
+    net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    policy = TorchPolicy(net, EnvSpec.from_env(gym.make("Pendulum-v1")))
+    policy.start(2, eval=False)
+    assert policy.row_by_row is False
+    assert net.training
+    params = _pendulum_parameter_sets(net)[:2].astype(np.float32)
+    policy.set_env_params(np.array([0, 1]), params)
+    assert policy.row_by_row is True
+    assert net.training
+    policy.reset_envs(np.arange(2), [np.random.default_rng(i) for i in range(2)])
+    observations = np.random.default_rng(3).normal(size=(2, 3)).astype(np.float32)
+    actions = policy.act(observations).actions
+    for i in range(2):
+        single = copy.deepcopy(net)
+        torch.nn.utils.vector_to_parameters(torch.as_tensor(params[i]), single.parameters())
+        with torch.no_grad():
+            expected = single(torch.as_tensor(observations[i : i + 1])).numpy()
+        np.testing.assert_array_equal(actions[i : i + 1], expected)  # the plain call's bits
+    policy.start(2, eval=True)  # a new collection tests plain calls again
+    assert policy.row_by_row is False
 
 
 def test_a_module_vmap_cannot_run_is_pointed_to_group_mode():

@@ -6,6 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from gymsamp.data import StepSequence
 from gymsamp.envs import (
     CountingEnv,
     DomainRandomizer,
@@ -388,4 +389,87 @@ def test_segmentwise_bad_segments_name_their_position():
     with pytest.raises(ValueError, match=r"domain_params_ml_all\[0\]\[1\] must use .*bogus"):
         eval_domain_params_with_segmentwise_reset(
             1, env, IDLE, [[real]], [[{}, {"bogus": 1.0}]], True, False
+        )
+
+
+class _Unlimited(CountingEnv):
+    """Never ends by itself (no time limit either)."""
+
+    def __init__(self) -> None:
+        super().__init__(terminate_at=None)
+
+
+@pytest.mark.parametrize("how", ["keyword", "sampler"])
+@pytest.mark.parametrize(
+    "evaluate",
+    [
+        lambda pool, **kw: eval_domain_params(pool, _Unlimited, IDLE, [{}, {}], seed=0, **kw),
+        lambda pool, **kw: eval_nominal_domain(pool, _Unlimited, IDLE, [None, None], seed=0, **kw),
+        lambda pool, **kw: eval_randomized_domain(
+            pool,
+            _Unlimited,
+            DomainRandomizer(UniformDomainParam("increment", mean=2.0, halfspan=1.0)),
+            IDLE,
+            [None, None],
+            seed=0,
+            **kw,
+        ),
+    ],
+    ids=["params", "nominal", "randomized"],
+)
+def test_max_steps_bounds_an_env_without_a_time_limit(how, evaluate):
+    # A sampler's max_steps was dropped and the functions had none: evaluation never ended.
+    if how == "keyword":
+        rollouts = evaluate(2, max_steps=7)
+    else:
+        with ParallelRolloutSampler(
+            _Unlimited, IDLE, 2, min_rollouts=1, max_steps=7, show_progress_bar=False
+        ) as pool:
+            rollouts = evaluate(pool)
+    assert [ro.length for ro in rollouts] == [7, 7]
+    assert all(ro.truncated[-1] and not ro.terminated.any() for ro in rollouts)
+
+
+def test_a_sampler_as_pool_carries_record_states_over():
+    with ParallelRolloutSampler(
+        env, IDLE, 1, min_rollouts=1, record_states=True, show_progress_bar=False
+    ) as pool:
+        (ro,) = eval_domain_params(pool, env, IDLE, [{}], seed=0)
+    np.testing.assert_array_equal(ro.states, ro.observations)  # CountingEnv's state: its count
+
+
+def test_segments_spanning_two_rollouts_are_refused():
+    # A segment across an episode boundary was simulated as one run through it.
+    first = rollout(counting(3), IDLE, seed=0)
+    second = rollout(counting(3), IDLE, seed=1, reset_kwargs={"init_state": np.array([10.0])})
+    across = StepSequence.concat([first, second])[2:5]
+    with pytest.raises(
+        ValueError,
+        match=r"segments_real_all\[0\]\[1\] must be a piece of one rollout \(steps in order, "
+        r"no episode start inside\), got steps of 2 rollouts",
+    ):
+        eval_domain_params_with_segmentwise_reset(
+            1, env, IDLE, [[first[0:2], across]], [[{}]], True, True, seed=0
+        )
+    shuffled = next(StepSequence.concat([first, second]).split_shuffled_batches(3, seed=0))
+    with pytest.raises(ValueError, match=r"segments_real_all\[0\]\[0\] .*got a shuffled batch"):
+        eval_domain_params_with_segmentwise_reset(
+            1, env, IDLE, [[shuffled]], [[{}]], True, True, seed=0
+        )
+
+
+def test_a_segment_without_states_is_named_as_its_first_observation():
+    # The message spoke of "its initial state", which the user never gave.
+    with ParallelRolloutSampler(
+        "Pendulum-v1", RandomPolicy(gym.spaces.Box(-2, 2, (1,))), 1, min_rollouts=1,
+        max_steps=4, seed=0, show_progress_bar=False,
+    ) as sampler:  # fmt: skip
+        (real,) = sampler.sample()
+    with pytest.raises(
+        ValueError,
+        match=r"segments_real_all\[0\]\[0\] \(its first observation, as its initial state: it "
+        r"has no states; samplers record them with record_states=True\) must have shape \(2,\)",
+    ):
+        eval_domain_params_with_segmentwise_reset(
+            1, "Pendulum-v1", None, [[real]], [[{}]], True, True, seed=0
         )

@@ -204,3 +204,23 @@ def test_call_refuses_the_vector_envs_own_methods(envs: InProcessVectorEnv, name
         envs.call(name)
     assert envs.call("get_domain_param") == ({"increment": 1.0},) * N  # others still run
     assert envs.get_attr("last_seed") == tuple(range(N))  # nothing was reset again
+
+
+class _CloseRaises(CountingEnv):
+    def __init__(self, ident: int, closed: list[int]) -> None:
+        super().__init__()
+        self.ident, self.closed = ident, closed
+
+    def close(self) -> None:
+        self.closed.append(self.ident)
+        if self.ident in (0, 1):
+            raise OSError(f"renderer {self.ident} already gone")
+
+
+def test_close_closes_every_sub_env_and_raises_the_first_error() -> None:
+    # A raising close() stopped the loop: the sub-envs after it were never closed.
+    closed: list[int] = []
+    vector = InProcessVectorEnv([_CloseRaises(i, closed) for i in range(N)])
+    with pytest.raises(OSError, match="renderer 0 already gone"):
+        vector.close()
+    assert closed == [0, 1, 2]

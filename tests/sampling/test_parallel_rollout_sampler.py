@@ -1334,3 +1334,39 @@ def test_an_env_instance_keeps_its_spec_in_the_sub_envs():
     assert ro.rollout_info["env_id"] == ref.rollout_info["env_id"] == "InvertedPendulum-v5"
     assert ro.length == ref.length == 3
     np.testing.assert_array_equal(ro.observations, ref.observations)
+
+
+class _CloseRaises(CountingEnv):
+    """Its close() raises (a renderer already gone); the env itself samples fine."""
+
+    def close(self):
+        raise OSError("display connection lost")
+
+
+@pytest.mark.parametrize("vectorization", ["auto", "sync"])
+def test_a_probe_env_whose_close_raises_is_warned_about_not_fatal(vectorization):
+    # The sampler's constructor failed with the probe's OSError: the user never asked for it.
+    with pytest.warns(RuntimeWarning, match=r"close\(\) raised OSError on a probe env.*"):
+        sampler = ParallelRolloutSampler(
+            lambda: _CloseRaises(terminate_at=3),
+            IDLE2,
+            1,
+            min_rollouts=2,
+            seed=0,
+            vectorization=vectorization,
+            show_progress_bar=False,
+        )
+    with sampler:
+        assert [ro.length for ro in sampler.sample()] == [3, 3]
+
+
+def test_a_probe_failure_is_not_hidden_by_the_probes_close():
+    class FailsInStepAndClose(_CloseRaises):
+        def step(self, action):
+            raise RuntimeError("sim diverged")
+
+    with (
+        pytest.warns(RuntimeWarning, match="display connection lost"),
+        pytest.raises(WorkerError, match="sim diverged"),
+    ):
+        ParallelRolloutSampler(FailsInStepAndClose, IDLE2, 1, min_rollouts=1)

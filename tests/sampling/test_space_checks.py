@@ -77,3 +77,77 @@ def test_discrete_actions_are_not_clipped_but_range_checked():
         check.check(np.array([0, 1, 1]))
     with pytest.raises(TypeError, match="dtype float64"):
         check.check(np.array([0.0, 1.0]))
+
+
+def reference_outside(space: gym.Space, actions: np.ndarray) -> int | None:
+    """The first sub-env whose action the space does not contain (Gymnasium's own rule)."""
+    for i, action in enumerate(actions):
+        if not space.contains(action.astype(space.dtype)):
+            return i
+    return None
+
+
+MULTI_DISCRETE = gym.spaces.MultiDiscrete([3, 2, 4], start=[0, -1, 2])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_multi_discrete_entries_are_range_checked_as_the_space_contains_them(seed):
+    rng = np.random.default_rng(seed)
+    actions = rng.integers(-2, 7, size=(5, 3))  # often outside, sometimes inside
+    check = ActionCheck(MULTI_DISCRETE, 5)
+    bad = reference_outside(MULTI_DISCRETE, actions)
+    if bad is None:
+        check.check(actions)
+        return
+    with pytest.raises(ValueError, match="must return actions with entries") as info:
+        check.check(actions)
+    assert str(info.value) == (
+        "policy must return actions with entries from [0, -1, 2] up to (not including) "
+        f"[3, 1, 6] for the action space {MULTI_DISCRETE}, got {actions[bad].tolist()} "
+        f"for sub-env {bad}"
+    )
+
+
+def test_every_action_of_a_multi_discrete_space_passes():
+    check = ActionCheck(MULTI_DISCRETE, 24)
+    every = np.array(np.meshgrid(range(0, 3), range(-1, 1), range(2, 6))).reshape(3, -1).T
+    check.check(every)  # 24 actions, all inside
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int64, bool])
+def test_multi_binary_actions_must_be_zero_or_one(dtype):
+    space = gym.spaces.MultiBinary(3)
+    check = ActionCheck(space, 2)
+    check.check(np.array([[1, 0, 1], [0, 0, 0]], dtype=dtype))
+    if dtype is bool:
+        return  # booleans are always 0 or 1
+    for bad in (2, -1):
+        actions = np.array([[1, 0, 1], [0, bad, 0]], dtype=dtype)
+        with pytest.raises(
+            ValueError, match=rf"entries 0 or 1 .*got \[0, {bad}, 0\] for sub-env 1"
+        ):
+            check.check(actions)
+
+
+def test_an_out_of_range_multi_discrete_action_never_reaches_the_env():
+    from gymsamp import rollout
+
+    class Counting(gym.Env):
+        observation_space = gym.spaces.Box(-1, 1, (1,))
+        action_space = gym.spaces.MultiDiscrete([2, 2])
+        steps = 0
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            return np.zeros(1, np.float32), {}
+
+        def step(self, action):
+            type(self).steps += 1  # an env that indexes tables with the action, unchecked
+            return np.zeros(1, np.float32), 0.0, False, True, {}
+
+    def policy(obs):
+        return np.full((len(obs), 2), 2)
+
+    with pytest.raises(ValueError, match=r"entries from \[0, 0\] up to \(not including\) \[2, 2\]"):
+        rollout(Counting(), policy, seed=0)
+    assert Counting.steps == 0
