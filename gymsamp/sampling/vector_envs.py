@@ -20,7 +20,6 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
@@ -29,6 +28,7 @@ from gymsamp.envs.adapter import adapter_for, has_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, InitStateWrapper, find_wrapper
 from gymsamp.sampling.async_vector_env import _AsyncVectorEnv, _QueuedResetWrapper
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
+from gymsamp.sampling.env_copy import copy_instance, instance_payload
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.in_process_vector_env import (
     InProcessVectorEnv,
@@ -72,8 +72,9 @@ class EnvFactory:
 
     Args:
         env: A registered env id (``"CartPole-v1"``, ``"gymsamp/Counting-v0"``), a callable
-            returning a ``gymnasium.Env``, or an env instance (copied with cloudpickle for
-            every sub-env, so the instance itself is never stepped).
+            returning a ``gymnasium.Env``, or an env instance (copied as it is for every
+            sub-env, see :mod:`gymsamp.sampling.env_copy`; the instance itself is never
+            stepped).
         **make_kwargs: Keyword arguments for ``gym.make`` when ``env`` is an id.
     """
 
@@ -99,10 +100,10 @@ class EnvFactory:
                     ) from None
             self._kind, self._payload, self.env_id = "id", (env, make_kwargs), env
         elif isinstance(env, gym.Env):
-            # Gymnasium's EzPickle envs (MuJoCo's) come back without their spec: the copies
-            # get it again (their env id, time limit and max_episode_length).
+            # An EzPickle env rebuilt from its constructor arguments (env_copy) comes back
+            # without its spec: the copies get it again (env id, time limit, episode length).
             self._kind = "instance"
-            self._payload = (cloudpickle.dumps(env), env.unwrapped.spec)
+            self._payload = (instance_payload(env), env.unwrapped.spec)
             self.env_id = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
         elif callable(env):
             self._kind, self._payload = "factory", env
@@ -119,7 +120,7 @@ class EnvFactory:
             return _make_registered(env_id, kwargs)
         if self._kind == "instance":
             payload, spec = self._payload
-            copy = cloudpickle.loads(payload)
+            copy = copy_instance(payload)
             if copy.unwrapped.spec is None:
                 copy.unwrapped.spec = spec
             return copy

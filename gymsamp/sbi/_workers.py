@@ -10,6 +10,7 @@ workers start quickly.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, SupportsFloat
@@ -20,6 +21,7 @@ import numpy as np
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.policies import PlaybackPolicy, Policy, PolicyStep, as_policy
 from gymsamp.sampling import GlobalNamespace, ParallelRolloutSampler, Quota, RolloutJob
+from gymsamp.sampling.errors import NonFiniteError, WorkerError
 from gymsamp.sampling.vector_envs import EnvFactory
 from gymsamp.sbi.rollout_data import actions_of, rollout_series
 
@@ -27,6 +29,7 @@ __all__ = [
     "NUM_STEPS_KEY",
     "Collection",
     "EnvInfo",
+    "FailedRows",
     "RolloutResult",
     "SbiEnvFactory",
     "SegmentWrapper",
@@ -198,13 +201,54 @@ def _result(ro: StepSequence, spec: EnvSpec) -> RolloutResult:
     )
 
 
+@dataclass(frozen=True)
+class FailedRows:
+    """A collection a worker could not finish: its first failure, numbered by global rows.
+
+    Attributes:
+        rows: The collection's rows (global, as ``Collection.offset + j``) the failure may
+            belong to; empty where unknown.
+        error_type: ``"NonFiniteError"`` or ``"WorkerError"``.
+        message: The error's message, without the worker's own rollout and sub-env numbers
+            (they depend on how the rows were split among workers).
+        remote_traceback: The traceback of the env's exception, if any.
+    """
+
+    rows: tuple[int, ...]
+    error_type: str
+    message: str
+    remote_traceback: str | None = None
+
+
+#: The collection loop's worker-local numbers in its messages (rollout_assembly, errors).
+_LOCAL_NUMBERS = (
+    (re.compile(r" of rollout \d+ \(sub-env \d+\)"), ""),
+    (re.compile(r" of rollout \d+ \(sub-env \d+; "), " ("),
+    (re.compile(r"^sub-env \d+ raised "), "the env raised "),
+)
+
+
+def _failed_rows(err: WorkerError | NonFiniteError, offset: int) -> FailedRows:
+    message = err.message if isinstance(err, WorkerError) else str(err)
+    for pattern, replacement in _LOCAL_NUMBERS:
+        message = pattern.sub(replacement, message)
+    return FailedRows(
+        rows=tuple(offset + k for k in err.rollout_indices),
+        error_type=type(err).__name__,
+        message=message,
+        remote_traceback=getattr(err, "remote_traceback", None),
+    )
+
+
 def run_collections(
     G: GlobalNamespace, task: tuple[int | None, list[Collection]]
-) -> list[list[RolloutResult]]:
-    """Run this worker's share of every collection of one simulator call, in order."""
+) -> list[list[RolloutResult] | FailedRows]:
+    """Run this worker's share of every collection of one simulator call, in order; a
+    collection that fails ends the task with its :class:`FailedRows` (the caller names the
+    parameter row, which only it knows)."""
     seed, collections = task
     sampler: ParallelRolloutSampler = G.sbi_sampler
-    out = []
+    out: list[list[RolloutResult] | FailedRows] = []
     for coll in collections:
         G.sbi_switch.target = (
             G.sbi_policy if coll.recording is None else PlaybackPolicy(coll.recording)
@@ -220,6 +264,9 @@ def run_collections(
             rollouts = sampler.sample_jobs(
                 Quota(min_rollouts=len(coll.payloads)), make_job, eval=True
             )
+        except (WorkerError, NonFiniteError) as err:  # the sampler restarts its sub-envs
+            out.append(_failed_rows(err, coll.offset))
+            return out
         finally:
             G.sbi_switch.target = None
         out.append([_result(ro, G.sbi_spec) for ro in rollouts])

@@ -13,7 +13,7 @@ target-domain counterparts live in :mod:`gymsamp.sbi.target_samplers`, their com
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -22,7 +22,7 @@ import torch
 from gymsamp._checks import check_bool, check_int
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.policies.adapters import check_policy_like
-from gymsamp.sampling import SamplerPool
+from gymsamp.sampling import NonFiniteError, SamplerPool, WorkerError
 from gymsamp.sampling.sampler_options import check_backend_options
 from gymsamp.sampling.seeding import call_seed, check_seed
 from gymsamp.sampling.vector_envs import VECTORIZATIONS
@@ -31,6 +31,7 @@ from gymsamp.sbi._workers import (
     NUM_STEPS_KEY,
     Collection,
     EnvInfo,
+    FailedRows,
     RolloutResult,
     SbiEnvFactory,
     close_worker,
@@ -354,12 +355,16 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         return infos[0]
 
     def _run(
-        self, collections: list[tuple[list[dict[str, Any]], np.ndarray | None]]
+        self,
+        collections: list[tuple[list[dict[str, Any]], np.ndarray | None]],
+        theta: np.ndarray,
+        theta_row: Callable[[int, int], int] = lambda collection, row: row,
     ) -> list[list[RolloutResult]]:
         """Run collections ``(payloads, recording or None)``; their results in row order.
 
         Each collection's rows are split into one contiguous chunk per worker; each worker
-        runs its chunks of all collections in one task.
+        runs its chunks of all collections in one task. A failed rollout raises its error
+        naming the parameter row ``theta_row(collection, row)`` of ``theta`` it simulated.
         """
         if self._pool is None:
             self._info = self._start_pool()
@@ -386,14 +391,44 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             self.close()
             raise
         results: list[list[RolloutResult]] = []
+        failures: list[tuple[int, int, FailedRows]] = []
         cursor = [0] * workers
-        for owned in owners:
+        for c, owned in enumerate(owners):
             rows: list[RolloutResult] = []
             for w in owned:
-                rows.extend(done[w][cursor[w]])
+                part = done[w][cursor[w]] if cursor[w] < len(done[w]) else []
                 cursor[w] += 1
+                if isinstance(part, FailedRows):
+                    failures.append((c, min(part.rows, default=-1), part))
+                else:
+                    rows.extend(part)
             results.append(rows)
+        if failures:  # the first in (collection, row) order: the same for any worker count
+            c, _, failed = min(failures, key=lambda item: item[:2])
+            raise self._simulation_error(failed, c, theta, theta_row)
         return results
+
+    def _simulation_error(
+        self,
+        failed: FailedRows,
+        collection: int,
+        theta: np.ndarray,
+        theta_row: Callable[[int, int], int],
+    ) -> Exception:
+        """``failed`` as the error of the parameter row(s) it simulated."""
+        rows = sorted({theta_row(collection, r) for r in failed.rows})
+        where = ", ".join(
+            f"row {b} ("
+            + ", ".join(f"{n}={v:.6g}" for n, v in zip(self.dp_names, theta[b], strict=True))
+            + ")"
+            for b in rows
+        )
+        message = f"simulating theta {where or 'rows'} failed: {failed.message}"
+        if failed.error_type == "NonFiniteError":
+            return NonFiniteError(message, rollout_indices=tuple(rows))
+        error = WorkerError(message, remote_traceback=failed.remote_traceback)
+        error.rollout_indices = tuple(rows)
+        return error
 
     # -- simulating ---------------------------------------------------------------------------
 
@@ -437,7 +472,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             length = self._info.env_spec.max_episode_length
             assert length is not None  # checked in __init__
             (results,) = self._run(
-                [([{"domain_param": p, NUM_STEPS_KEY: length} for p in params], None)]
+                [([{"domain_param": p, NUM_STEPS_KEY: length} for p in params], None)], theta
             )
             return np.stack([series(res, b, length) for b, res in enumerate(results)])[:, None]
 
@@ -455,7 +490,8 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         if self.use_rec_act:
             # One collection per recorded segment: its actions replay in every episode.
             runs = self._run(
-                [([payload(seg, p) for p in params], seg.actions) for seg in self._segments]
+                [([payload(seg, p) for p in params], seg.actions) for seg in self._segments],
+                theta,
             )
             for seg, results in zip(self._segments, runs, strict=True):
                 for b, res in enumerate(results):
@@ -464,7 +500,11 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         else:
             # The policy is the same for every segment: one collection runs them all.
             jobs = [(seg, b) for seg in self._segments for b in range(len(theta))]
-            (results,) = self._run([([payload(seg, params[b]) for seg, b in jobs], None)])
+            (results,) = self._run(
+                [([payload(seg, params[b]) for seg, b in jobs], None)],
+                theta,
+                lambda _, row: jobs[row][1],
+            )
             for (seg, b), res in zip(jobs, results, strict=True):
                 parts[b][seg.rollout].append(series(res, b, len(seg.actions)))
         return np.stack([[np.concatenate(segs) for segs in row] for row in parts])

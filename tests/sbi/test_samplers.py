@@ -10,7 +10,7 @@ from gymsamp.data import StepSequence
 from gymsamp.data.io import save_rollouts
 from gymsamp.envs import CountingEnv, PointMassEnv
 from gymsamp.policies import IdlePolicy, LinearPolicy, PlaybackPolicy, RandomPolicy
-from gymsamp.sampling import derive_seed, rollout
+from gymsamp.sampling import NonFiniteError, WorkerError, derive_seed, rollout
 from gymsamp.sbi import (
     AllStepsEmbedding,
     BayesSimEmbedding,
@@ -444,3 +444,55 @@ def test_pickling_the_simulator_says_how_to_simulate_in_parallel():
         for dumps in (pickle.dumps, cloudpickle.dumps):
             with pytest.raises(TypeError, match="simulate_for_sbi with num_workers=1"):
                 dumps(sim)
+
+
+def _no_torque(obs):
+    return np.zeros((len(obs), 1))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("mode", ["episodes", "replay", "policy"])
+def test_a_failing_simulation_is_named_by_its_theta_row_for_any_worker_count(workers, mode):
+    # The error named the worker's own rollout and sub-env numbers (row 2 read "rollout 0"
+    # with 2 workers) and no parameter row.
+    kwargs: dict = {"num_segments": 1}
+    if mode != "episodes":
+        real = rollout("Pendulum-v1", _no_torque, seed=3, max_steps=12)
+        kwargs = {"num_segments": 2, "rollouts_real": [real], "use_rec_act": mode == "replay"}
+    theta = np.array([[1.0, 1.0], [0.9, 1.2], [1e-200, 1.0], [1.1, 0.8]])
+    embedding = BayesSimEmbedding(sbi_env_spec("Pendulum-v1"), 3)
+    with SimRolloutSamplerForSBI(
+        "Pendulum-v1", _no_torque, {0: "l", 1: "m"}, embedding, seed=0, num_workers=workers,
+        **kwargs,
+    ) as sim:  # fmt: skip
+        with pytest.raises(WorkerError) as info:
+            sim(theta)
+        assert str(info.value).splitlines()[0] == (
+            "simulating theta row 2 (l=1e-200, m=1) failed: the env raised ZeroDivisionError "
+            "in step: float division by zero"
+        )
+        assert info.value.rollout_indices == (2,)
+        assert "ZeroDivisionError" in info.value.remote_traceback
+        assert sim(theta[[0, 1, 3]]).shape[0] == 3  # usable again
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_diverging_simulation_is_a_non_finite_error_of_its_row(workers):
+    def push(obs):
+        return np.ones(len(obs), np.int64)
+
+    theta = np.array([[0.5], [0.6], [1e-300], [0.7]])  # row 2: the pole's length underflows
+    spec = sbi_env_spec("CartPole-v1")
+    with (
+        SimRolloutSamplerForSBI(
+            "CartPole-v1", push, {0: "length"}, BayesSimEmbedding(spec, 5), num_segments=1,
+            seed=0, stop_on_done=False, num_workers=workers,
+        ) as sim,
+        pytest.raises(NonFiniteError) as info,
+    ):  # fmt: skip
+        sim(theta)
+    assert str(info.value).startswith(
+        "simulating theta row 2 (length=1e-300) failed: observations must be finite, got array("
+    )
+    assert str(info.value).endswith("at step 1")
+    assert info.value.rollout_indices == (2,)
