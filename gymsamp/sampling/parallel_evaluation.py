@@ -387,14 +387,18 @@ class _SegmentPlayback:
         return PolicyStep(actions=actions, agent_infos={})
 
 
+def _start_field(segment: StepSequence) -> str:
+    """Where a segment's initial state comes from: its states, else its observations."""
+    return "states" if "states" in segment.data_names else "observations"
+
+
 def _segment_start(segment: StepSequence) -> np.ndarray:
-    name = "states" if "states" in segment.data_names else "observations"
-    return np.asarray(segment.get_data_values(name)[0], dtype=np.float64)
+    return np.asarray(segment.get_data_values(_start_field(segment))[0], dtype=np.float64)
 
 
 def _segment_start_label(segment: StepSequence, name: str) -> str:
     """``name`` (a segment's) as the source of an initial state, for error messages."""
-    if "states" in segment.data_names:
+    if _start_field(segment) == "states":
         return f"{name} (its first state)"
     return (
         f"{name} (its first observation, as its initial state: it has no states; samplers "

@@ -102,9 +102,9 @@ class ActionCheck:
                     f"{self.space}, got {values}"
                 )
             return
-        outside = ((actions < low) | (actions >= high)).reshape(self.num_envs, -1).any(1)
-        if outside.any():
-            index = int(np.flatnonzero(outside)[0])
+        outside = (actions < low) | (actions >= high)
+        if outside.any():  # one reduction per step; which sub-env only on failure
+            index = int(np.flatnonzero(outside.reshape(self.num_envs, -1).any(1))[0])
             rule = (
                 "with entries 0 or 1"
                 if isinstance(self.space, gym.spaces.MultiBinary)

@@ -533,8 +533,9 @@ def test_batch_norm_in_train_mode_on_one_row_says_why_and_what_to_do(num_envs: i
 
 def test_batch_norm_in_train_mode_runs_batched_over_several_sub_envs() -> None:
     module = BatchNormPolicy()
-    policy = _start(TorchPolicy(module, BOX_SPEC, batch_invariant=False), 3)
+    policy = TorchPolicy(module, BOX_SPEC, batch_invariant=False)
     policy.start(3, eval=False)
+    policy.reset_envs(np.arange(3), rngs(0, 1, 2))
     observations = np.random.default_rng(0).normal(size=(3, 3)).astype(np.float32)
     actions = policy.act(observations).actions
     reference = copy.deepcopy(module).train()

@@ -86,6 +86,7 @@ def test_an_instance_whose_state_cannot_be_pickled_is_rebuilt_from_its_arguments
     copy = copy_instance(instance_payload(env))
     assert copy.level == 0.25
     assert copy.lock is not env.lock
+    copy.close()
 
 
 def test_an_instance_without_ezpickle_is_pickled_as_before():
@@ -94,3 +95,5 @@ def test_an_instance_without_ezpickle_is_pickled_as_before():
     copy = copy_instance(instance_payload(env))
     assert copy.unwrapped.length == 0.9
     assert copy.spec.id == "CartPole-v1"
+    copy.close()
+    env.close()
