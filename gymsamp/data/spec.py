@@ -132,11 +132,13 @@ class EnvSpec:
     def from_env(cls, env: gym.Env[Any, Any] | gym.vector.VectorEnv) -> EnvSpec:
         """Read the spec of a Gymnasium env or vector env (single-env spaces).
 
-        The episode limit comes from ``env.spec.max_episode_steps`` (set by ``gym.make``'s
-        TimeLimit). ``state_space`` and the labels are read from attributes of the same names
-        where the env or one of its wrappers provides them (gymsamp's env adapters do); labels
-        that do not fit their space (a wrapper outside the one providing them reshaped it, e.g.
-        stacked frames) are left out (see :func:`labels_for`).
+        The episode limit is the smallest of ``env.spec.max_episode_steps`` (set by
+        ``gym.make``'s TimeLimit) and the limits of the ``TimeLimit`` wrappers in the env's
+        stack (one the caller wrapped around an env without a spec sets no
+        ``max_episode_steps``). ``state_space`` and the labels are read from attributes of the
+        same names where the env or one of its wrappers provides them (gymsamp's env adapters
+        do); labels that do not fit their space (a wrapper outside the one providing them
+        reshaped it, e.g. stacked frames) are left out (see :func:`labels_for`).
         """
         if isinstance(env, gym.vector.VectorEnv):
             obs_space, act_space = env.single_observation_space, env.single_action_space
@@ -147,8 +149,7 @@ class EnvSpec:
                 "env must be a gymnasium.Env or gymnasium.vector.VectorEnv, got "
                 f"{type(env).__name__}"
             )
-        env_spec = getattr(env, "spec", None)
-        max_len = getattr(env_spec, "max_episode_steps", None)
+        max_len = _episode_limit(env)
 
         def optional(attr: str) -> Any:
             if isinstance(env, gym.Env) and env.has_wrapper_attr(attr):
@@ -165,6 +166,18 @@ class EnvSpec:
             act_labels=labels_for(act_space, optional("act_labels")),
             state_labels=labels_for(state_space, optional("state_labels")),
         )
+
+
+def _episode_limit(env: gym.Env[Any, Any] | gym.vector.VectorEnv) -> int | None:
+    """The smallest episode limit the env's spec or its ``TimeLimit`` wrappers set."""
+    limits = [getattr(getattr(env, "spec", None), "max_episode_steps", None)]
+    layer: Any = env
+    while isinstance(layer, gym.Wrapper):
+        if isinstance(layer, gym.wrappers.TimeLimit):
+            limits.append(layer._max_episode_steps)
+        layer = layer.env
+    found = [int(limit) for limit in limits if limit is not None]
+    return min(found) if found else None
 
 
 class InOutSpec:

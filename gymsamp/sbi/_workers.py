@@ -28,6 +28,7 @@ from gymsamp.sbi.rollout_data import actions_of, rollout_series
 __all__ = [
     "NUM_STEPS_KEY",
     "Collection",
+    "CollectionResult",
     "EnvInfo",
     "FailedRows",
     "RolloutResult",
@@ -228,46 +229,120 @@ _LOCAL_NUMBERS = (
 )
 
 
-def _failed_rows(err: WorkerError | NonFiniteError, offset: int) -> FailedRows:
+def _failed_rows(err: WorkerError | NonFiniteError, rows: Sequence[int]) -> FailedRows:
+    """``err`` as the failure of the collection rows ``rows`` (global numbers)."""
     message = err.message if isinstance(err, WorkerError) else str(err)
     for pattern, replacement in _LOCAL_NUMBERS:
         message = pattern.sub(replacement, message)
     return FailedRows(
-        rows=tuple(offset + k for k in err.rollout_indices),
+        rows=tuple(rows),
         error_type=type(err).__name__,
         message=message,
         remote_traceback=getattr(err, "remote_traceback", None),
     )
 
 
-def run_collections(
-    G: GlobalNamespace, task: tuple[int | None, list[Collection]]
-) -> list[list[RolloutResult] | FailedRows]:
-    """Run this worker's share of every collection of one simulator call, in order; a
-    collection that fails ends the task with its :class:`FailedRows` (the caller names the
-    parameter row, which only it knows)."""
-    seed, collections = task
+@dataclass(frozen=True)
+class CollectionResult:
+    """A worker's share of a collection: one result per row, None where the row failed.
+
+    Attributes:
+        results: Per row of the share, in order; None for a row in ``failures``. Empty when
+            a failure ended the share.
+        failures: The rows that failed, each named alone, in row order; or the one failure
+            that ended the share (the first, with ``on_failure="raise"``, or one that no row
+            can be told from, e.g. a worker that died).
+    """
+
+    results: list[RolloutResult | None]
+    failures: list[FailedRows]
+
+
+_FAILURES = (WorkerError, NonFiniteError)
+
+
+def _run_rows(
+    sampler: ParallelRolloutSampler, coll: Collection, seed: int | None, rows: list[int]
+) -> list[StepSequence]:
+    """Simulate the collection's local rows ``rows`` (job ``k`` is row ``rows[k]``)."""
+
+    def make_job(k: int) -> RolloutJob:
+        # The triple names the collection and the global row, never the worker or the job.
+        j = rows[k]
+        return RolloutJob.seeded(
+            k, seed, coll.sub_seed, coll.offset + j, options=dict(coll.payloads[j])
+        )
+
+    return sampler.sample_jobs(Quota(min_rollouts=len(rows)), make_job, eval=True)
+
+
+def _run_collection(
+    G: GlobalNamespace, coll: Collection, seed: int | None, *, skip_failures: bool
+) -> CollectionResult:
+    """Simulate the rows of ``coll``; a failure names its row alone, for any worker count.
+
+    A failure ends the sampler's call. Where it may belong to several rows (a reset in the
+    step that ends the previous rollout of its sub-env), those rows run again one at a time
+    to find which. With ``skip_failures`` the rows still to run then run again without the
+    failed ones (each row's seed triple gives it the same rollout in any run), else the
+    first failed row ends the share.
+    """
     sampler: ParallelRolloutSampler = G.sbi_sampler
-    out: list[list[RolloutResult] | FailedRows] = []
+    results: list[RolloutResult | None] = [None] * len(coll.payloads)
+    failures: list[FailedRows] = []
+    pending = list(range(len(coll.payloads)))
+    while pending:
+        try:
+            rollouts = _run_rows(sampler, coll, seed, pending)
+        except _FAILURES as err:
+            suspects = [pending[k] for k in err.rollout_indices if k < len(pending)]
+            if not suspects:  # no row to blame: the whole share fails
+                return CollectionResult([], [_failed_rows(err, [])])
+            settled: list[tuple[int, WorkerError | NonFiniteError]] = []
+            if len(suspects) == 1:
+                settled.append((suspects[0], err))
+            else:
+                for j in suspects:
+                    try:
+                        (single,) = _run_rows(sampler, coll, seed, [j])
+                        results[j] = _result(single, G.sbi_spec)
+                    except _FAILURES as single_err:
+                        settled.append((j, single_err))
+                    pending.remove(j)
+            for j, row_err in settled:
+                failures.append(_failed_rows(row_err, [coll.offset + j]))
+                if j in pending:
+                    pending.remove(j)
+            if failures and not skip_failures:
+                return CollectionResult([], failures[:1])
+            continue
+        for j, ro in zip(pending, rollouts, strict=True):
+            results[j] = _result(ro, G.sbi_spec)
+        pending = []
+    failures.sort(key=lambda failure: failure.rows)
+    return CollectionResult(results, failures)
+
+
+def run_collections(
+    G: GlobalNamespace, task: tuple[int | None, list[Collection], bool]
+) -> list[CollectionResult]:
+    """Run this worker's share of every collection of one simulator call, in order.
+
+    ``task``: the base seed, the collections, and whether failed rows are skipped
+    (``on_failure="nan"``) rather than ending the task with the collection's first failure
+    (the caller names the parameter row, which only it knows).
+    """
+    seed, collections, skip_failures = task
+    out: list[CollectionResult] = []
     for coll in collections:
         G.sbi_switch.target = (
             G.sbi_policy if coll.recording is None else PlaybackPolicy(coll.recording)
         )
-
-        def make_job(j: int, coll: Collection = coll) -> RolloutJob:
-            # The triple names the collection and the global row, never the worker.
-            return RolloutJob.seeded(
-                j, seed, coll.sub_seed, coll.offset + j, options=dict(coll.payloads[j])
-            )
-
         try:
-            rollouts = sampler.sample_jobs(
-                Quota(min_rollouts=len(coll.payloads)), make_job, eval=True
-            )
-        except (WorkerError, NonFiniteError) as err:  # the sampler restarts its sub-envs
-            out.append(_failed_rows(err, coll.offset))
-            return out
+            part = _run_collection(G, coll, seed, skip_failures=skip_failures)
         finally:
             G.sbi_switch.target = None
-        out.append([_result(ro, G.sbi_spec) for ro in rollouts])
+        out.append(part)
+        if part.failures and not part.results:  # the share ended at a failure
+            return out
     return out

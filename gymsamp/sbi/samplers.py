@@ -13,6 +13,7 @@ target-domain counterparts live in :mod:`gymsamp.sbi.target_samplers`, their com
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -30,6 +31,7 @@ from gymsamp.sbi._workers import (
     ENVS_PER_WORKER,
     NUM_STEPS_KEY,
     Collection,
+    CollectionResult,
     EnvInfo,
     FailedRows,
     RolloutResult,
@@ -51,6 +53,13 @@ from gymsamp.sbi.rollout_data import (
 from gymsamp.sbi.sampler_base import RolloutSamplerForSBI, embed_data, with_target_data
 
 __all__ = ["RolloutSamplerForSBI", "SimRolloutSamplerForSBI", "embed_data", "with_target_data"]
+
+
+#: The values of ``SimRolloutSamplerForSBI(on_failure=...)``.
+ON_FAILURE = ("raise", "nan")
+
+#: Failed rows a warning describes one by one (the count names the rest).
+_FAILURES_SHOWN = 3
 
 
 class _Segment(NamedTuple):
@@ -116,6 +125,14 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             ``num_workers`` Ray actors of a :class:`~gymsamp.sampling.ParallelRolloutSampler`
             with ``backend="ray"`` (the Ray the caller initialized, else a local one), each
             stepping a few sub-envs; the features are bit-identical to the local backend's.
+        on_failure: What a parameter row whose simulation fails does (the env raises, or its
+            observations stop being finite, e.g. a simulator diverging at an extreme
+            parameter): ``"raise"`` (the default) raises the error of the first such row,
+            naming it; ``"nan"`` gives that row features of NaN, warns once per call
+            (``RuntimeWarning``, naming the rows and errors) and simulates every other row
+            as usual, so that ``sbi`` drops the row (``append_simulations`` excludes
+            non-finite ``x`` by default) instead of losing the whole batch. The other rows'
+            features are the same in both modes.
 
     Example:
         >>> from gymsamp.policies import PlaybackPolicy
@@ -153,8 +170,11 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         seed: int | None = None,
         vectorization: str = "auto",
         backend: str = "local",
+        on_failure: str = "raise",
     ) -> None:
         super().__init__(env, policy, embedding, num_segments, len_segments, stop_on_done)
+        if on_failure not in ON_FAILURE:
+            raise ValueError(f"on_failure must be one of {ON_FAILURE}, got {on_failure!r}")
         self.dp_names = self._check_dp_mapping(dp_mapping)
         use_rec_act = check_bool("use_rec_act", use_rec_act)
         num_workers = check_int("num_workers", num_workers)
@@ -168,6 +188,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         self.num_workers = num_workers
         self.vectorization = vectorization
         self.backend = backend
+        self.on_failure = on_failure
         self.seed = check_seed(seed)
         self.rollouts_real = self._check_rollouts_real(rollouts_real)
         if self.rollouts_real is None and embedding.requires_target_domain_data:
@@ -359,12 +380,15 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         collections: list[tuple[list[dict[str, Any]], np.ndarray | None]],
         theta: np.ndarray,
         theta_row: Callable[[int, int], int] = lambda collection, row: row,
-    ) -> list[list[RolloutResult]]:
+        failed: dict[int, FailedRows] | None = None,
+    ) -> list[list[RolloutResult | None]]:
         """Run collections ``(payloads, recording or None)``; their results in row order.
 
         Each collection's rows are split into one contiguous chunk per worker; each worker
         runs its chunks of all collections in one task. A failed rollout raises its error
-        naming the parameter row ``theta_row(collection, row)`` of ``theta`` it simulated.
+        naming the parameter row ``theta_row(collection, row)`` of ``theta`` it simulated;
+        with ``on_failure="nan"`` its result is None instead, and ``failed`` gets the
+        parameter row's first failure (in collection, row order).
         """
         if self._pool is None:
             self._info = self._start_pool()
@@ -381,32 +405,49 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
                 if hi > lo:
                     tasks[w].append(Collection(sub_seed, lo, payloads[lo:hi], recording))
                     owners[-1].append(w)
+        skip_failures = self.on_failure == "nan"
         try:
             # One base seed for all workers (fresh entropy for seed=None): every row still
             # resets with its own seed, whichever worker (holding a copy of the env) runs it.
             seed = call_seed(self.seed)
-            done = self._pool.run_map(run_collections, [(seed, task) for task in tasks])
+            done: list[list[CollectionResult]] = self._pool.run_map(
+                run_collections, [(seed, task, skip_failures) for task in tasks]
+            )
         except BaseException:
             # A failed or interrupted worker may hold a half-run collection: start afresh.
             self.close()
             raise
-        results: list[list[RolloutResult]] = []
+        results: list[list[RolloutResult | None]] = []
         failures: list[tuple[int, int, FailedRows]] = []
         cursor = [0] * workers
         for c, owned in enumerate(owners):
-            rows: list[RolloutResult] = []
+            rows: list[RolloutResult | None] = []
             for w in owned:
-                part = done[w][cursor[w]] if cursor[w] < len(done[w]) else []
+                if cursor[w] < len(done[w]):  # else: the worker stopped at a failure
+                    part = done[w][cursor[w]]
+                    rows.extend(part.results)
+                    failures.extend((c, min(f.rows, default=-1), f) for f in part.failures)
                 cursor[w] += 1
-                if isinstance(part, FailedRows):
-                    failures.append((c, min(part.rows, default=-1), part))
-                else:
-                    rows.extend(part)
             results.append(rows)
-        if failures:  # the first in (collection, row) order: the same for any worker count
-            c, _, failed = min(failures, key=lambda item: item[:2])
-            raise self._simulation_error(failed, c, theta, theta_row)
+        failures.sort(key=lambda item: item[:2])  # the same order for any worker count
+        # With on_failure="nan" too, a failure no row can be told from is the call's.
+        fatal = [item for item in failures if not (skip_failures and item[2].rows)]
+        if fatal:
+            c, _, first = fatal[0]
+            raise self._simulation_error(first, c, theta, theta_row)
+        if failed is not None:
+            for c, row, failure in failures:
+                failed.setdefault(theta_row(c, row), failure)
         return results
+
+    def _where(self, theta: np.ndarray, rows: Sequence[int]) -> str:
+        """``row b (name=value, ...)`` for each parameter row in ``rows``."""
+        return ", ".join(
+            f"row {b} ("
+            + ", ".join(f"{n}={v:.6g}" for n, v in zip(self.dp_names, theta[b], strict=True))
+            + ")"
+            for b in rows
+        )
 
     def _simulation_error(
         self,
@@ -417,18 +458,27 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
     ) -> Exception:
         """``failed`` as the error of the parameter row(s) it simulated."""
         rows = sorted({theta_row(collection, r) for r in failed.rows})
-        where = ", ".join(
-            f"row {b} ("
-            + ", ".join(f"{n}={v:.6g}" for n, v in zip(self.dp_names, theta[b], strict=True))
-            + ")"
-            for b in rows
-        )
-        message = f"simulating theta {where or 'rows'} failed: {failed.message}"
+        message = f"simulating theta {self._where(theta, rows) or 'rows'} failed: {failed.message}"
         if failed.error_type == "NonFiniteError":
             return NonFiniteError(message, rollout_indices=tuple(rows))
         error = WorkerError(message, remote_traceback=failed.remote_traceback)
         error.rollout_indices = tuple(rows)
         return error
+
+    def _warn_failed(self, theta: np.ndarray, failed: Mapping[int, FailedRows]) -> None:
+        """One warning naming the parameter rows whose features are NaN, and why."""
+        rows = sorted(failed)
+        shown = "; ".join(
+            f"{self._where(theta, [b])}: {failed[b].message.splitlines()[0]}"
+            for b in rows[:_FAILURES_SHOWN]
+        )
+        more = len(rows) - _FAILURES_SHOWN
+        warnings.warn(
+            f"{len(rows)} of {len(theta)} theta rows failed to simulate and have NaN features "
+            f"(on_failure='nan'): {shown}" + (f"; and {more} more" if more > 0 else ""),
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
     # -- simulating ---------------------------------------------------------------------------
 
@@ -460,11 +510,15 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
                 ro.rollout_info.get("domain_param", {}), domain_param_value, domain_param_names
             )
 
-    def _simulate(self, theta: np.ndarray) -> np.ndarray:
-        """The ``(B, R, T, D)`` simulated data for the parameter rows ``theta``."""
+    def _simulate(self, theta: np.ndarray, failed: dict[int, FailedRows]) -> np.ndarray:
+        """The ``(B, R, T, D)`` simulated data for the parameter rows ``theta``; rows that
+        failed (``on_failure="nan"``) are zeros, and ``failed`` gets their failures."""
         params = [dict(zip(self.dp_names, map(float, row), strict=True)) for row in theta]
+        width = self.get_dim_data(self._embedding.spec)
 
-        def series(res: RolloutResult, row: int, length: int) -> np.ndarray:
+        def series(res: RolloutResult | None, row: int, length: int) -> np.ndarray:
+            if res is None:  # the row failed: its features will be NaN
+                return np.zeros((length, width))
             _check_applied(res.domain_param, theta[row], self.dp_names)
             return pad_series(res.series, length)
 
@@ -472,7 +526,9 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             length = self._info.env_spec.max_episode_length
             assert length is not None  # checked in __init__
             (results,) = self._run(
-                [([{"domain_param": p, NUM_STEPS_KEY: length} for p in params], None)], theta
+                [([{"domain_param": p, NUM_STEPS_KEY: length} for p in params], None)],
+                theta,
+                failed=failed,
             )
             return np.stack([series(res, b, length) for b, res in enumerate(results)])[:, None]
 
@@ -492,10 +548,12 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             runs = self._run(
                 [([payload(seg, p) for p in params], seg.actions) for seg in self._segments],
                 theta,
+                failed=failed,
             )
             for seg, results in zip(self._segments, runs, strict=True):
                 for b, res in enumerate(results):
-                    _check_replay(res.actions, seg.actions)
+                    if res is not None:
+                        _check_replay(res.actions, seg.actions)
                     parts[b][seg.rollout].append(series(res, b, len(seg.actions)))
         else:
             # The policy is the same for every segment: one collection runs them all.
@@ -504,6 +562,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
                 [([payload(seg, params[b]) for seg, b in jobs], None)],
                 theta,
                 lambda _, row: jobs[row][1],
+                failed,
             )
             for (seg, b), res in zip(jobs, results, strict=True):
                 parts[b][seg.rollout].append(series(res, b, len(seg.actions)))
@@ -520,10 +579,31 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             The features, in torch's default dtype.
         """
         theta, single = self._check_dp_values(dp_values)
-        sim = self._simulate(theta)
-        target = self._target if self._target is not None else sim
-        features = embed_data(self._embedding, with_target_data(self._embedding, sim, target))
+        failed: dict[int, FailedRows] = {}
+        sim = self._simulate(theta, failed)
+        ok = np.ones(len(theta), dtype=bool)
+        ok[list(failed)] = False
+        features = self._embed(sim[ok])
+        if failed:
+            self._warn_failed(theta, failed)
+            rows, features = (
+                features,
+                torch.full(
+                    (len(theta), sim.shape[1] * self._embedding.dim_output),
+                    torch.nan,
+                    dtype=torch.get_default_dtype(),
+                ),
+            )
+            features[torch.from_numpy(ok)] = rows
         return features[0] if single else features
+
+    def _embed(self, sim: np.ndarray) -> torch.Tensor:
+        """Features of the ``(B, R, T, D)`` simulated data (next to the target data where the
+        embedding compares the two)."""
+        if not len(sim):  # every row failed: nothing for the embedding to see
+            return torch.empty((0, sim.shape[1] * self._embedding.dim_output))
+        target = self._target if self._target is not None else sim
+        return embed_data(self._embedding, with_target_data(self._embedding, sim, target))
 
     def close(self) -> None:
         """End the workers and their sub-envs (they restart on the next call)."""

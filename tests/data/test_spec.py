@@ -85,3 +85,15 @@ def test_from_env_leaves_out_labels_a_wrapper_made_unfit():
 def test_inoutspec_refuses_non_spaces(spaces, message):
     with pytest.raises(TypeError, match=message):
         InOutSpec(*spaces)
+
+
+def test_from_env_reads_the_limit_of_a_time_limit_wrapper_around_an_env_without_a_spec():
+    # A TimeLimit put around an env built without gym.make has no spec to write its limit to.
+    from gymsamp.envs import PointMassEnv
+
+    assert EnvSpec.from_env(gym.wrappers.TimeLimit(PointMassEnv(), 20)).max_episode_length == 20
+    assert EnvSpec.from_env(PointMassEnv()).max_episode_length is None
+    # The smallest limit in the stack ends the episodes, whichever layer the spec reports.
+    inner = gym.make("CartPole-v1")  # 500 steps
+    assert EnvSpec.from_env(gym.wrappers.TimeLimit(inner, 700)).max_episode_length == 500
+    assert EnvSpec.from_env(gym.wrappers.TimeLimit(inner, 30)).max_episode_length == 30

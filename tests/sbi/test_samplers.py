@@ -498,3 +498,106 @@ def test_a_diverging_simulation_is_a_non_finite_error_of_its_row(workers):
     )
     assert str(info.value).endswith("at step 1")
     assert info.value.rollout_indices == (2,)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("mode", ["episodes", "replay", "policy"])
+def test_on_failure_nan_gives_failed_rows_nan_features_and_the_rest_as_usual(workers, mode):
+    # sbi's convention for a failed simulation is a row of NaN, which append_simulations drops;
+    # without on_failure="nan" one diverging row cost the whole batch.
+    kwargs: dict = {"num_segments": 1}
+    if mode != "episodes":
+        real = rollout("Pendulum-v1", _no_torque, seed=3, max_steps=12)
+        kwargs = {"num_segments": 2, "rollouts_real": [real], "use_rec_act": mode == "replay"}
+    theta = np.array([[1.0, 1.0], [0.9, 1.2], [1e-200, 1.0], [1.1, 0.8], [1e-200, 0.5]])
+    valid = theta.copy()
+    valid[[2, 4], 0] = 1.0  # the same rows at the same positions (hence seeds), all valid
+    embedding = BayesSimEmbedding(sbi_env_spec("Pendulum-v1"), 3)
+
+    def simulator(on_failure: str) -> SimRolloutSamplerForSBI:
+        return SimRolloutSamplerForSBI(
+            "Pendulum-v1", _no_torque, {0: "l", 1: "m"}, embedding, seed=0,
+            num_workers=workers, on_failure=on_failure, **kwargs,
+        )  # fmt: skip
+
+    with simulator("raise") as sim:
+        expected = sim(valid)
+    with simulator("nan") as sim:
+        with pytest.warns(RuntimeWarning) as record:
+            features = sim(theta)
+        again = sim(valid)  # the next call runs every row
+    assert features.shape == expected.shape
+    assert torch.isnan(features[[2, 4]]).all()
+    assert torch.equal(features[[0, 1, 3]], expected[[0, 1, 3]])
+    assert not torch.isnan(again).any()
+    (warning,) = record
+    assert str(warning.message) == (
+        "2 of 5 theta rows failed to simulate and have NaN features (on_failure='nan'): "
+        "row 2 (l=1e-200, m=1): the env raised ZeroDivisionError in step: float division by "
+        "zero; row 4 (l=1e-200, m=0.5): the env raised ZeroDivisionError in step: float "
+        "division by zero"
+    )
+
+
+def test_on_failure_nan_with_every_row_failing_gives_nan_features_of_the_usual_shape():
+    embedding = BayesSimEmbedding(sbi_env_spec("Pendulum-v1"), 3)
+    with (
+        SimRolloutSamplerForSBI(
+            "Pendulum-v1", _no_torque, {0: "l"}, embedding, num_segments=1, seed=0,
+            on_failure="nan",
+        ) as sim,
+        pytest.warns(RuntimeWarning, match=r"^2 of 2 theta rows failed"),
+    ):  # fmt: skip
+        features = sim(np.array([[1e-200], [1e-250]]))
+    assert features.shape == (2, embedding.dim_output)
+    assert torch.isnan(features).all()
+
+
+def test_on_failure_must_be_raise_or_nan():
+    embedding = BayesSimEmbedding(sbi_env_spec("Pendulum-v1"), 3)
+    with pytest.raises(
+        ValueError, match=r"on_failure must be one of \('raise', 'nan'\), got 'skip'"
+    ):
+        SimRolloutSamplerForSBI(
+            "Pendulum-v1", _no_torque, {0: "l"}, embedding, num_segments=1, on_failure="skip"
+        )
+
+
+class _FragileMass(PointMassEnv):
+    """Refuses masses above 10 in its reset (no validator can tell beforehand)."""
+
+    def set_domain_param(self, domain_param):
+        if domain_param.get("mass", 1.0) > 10:
+            raise RuntimeError("too heavy")
+        super().set_domain_param(domain_param)
+
+
+def _fragile_point_mass() -> gym.Env:
+    return gym.wrappers.TimeLimit(_FragileMass(), 20)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("on_failure", ["raise", "nan"])
+def test_a_failed_reset_between_episodes_is_named_by_its_own_row(workers, on_failure):
+    # Row 5's reset runs in the step that ends an earlier row's episode on its sub-env, so
+    # the error may belong to either: with one worker it named "row 1 (mass=1.5), row 5
+    # (mass=20)", with two only row 5. The suspects now run again one at a time.
+    theta = np.array([[1.0], [1.5], [2.0], [2.5], [3.0], [20.0], [3.5], [30.0], [4.0]])
+    with SimRolloutSamplerForSBI(
+        _fragile_point_mass, _no_torque, {0: "mass"}, BayesSimEmbedding(PM_SPEC, 3),
+        num_segments=1, seed=0, num_workers=workers, on_failure=on_failure,
+    ) as sim:  # fmt: skip
+        if on_failure == "raise":
+            with pytest.raises(WorkerError) as info:
+                sim(theta)
+            assert str(info.value).splitlines()[0] == (
+                "simulating theta row 5 (mass=20) failed: the env raised RuntimeError in "
+                "reset: too heavy"
+            )
+            assert info.value.rollout_indices == (5,)
+        else:
+            with pytest.warns(RuntimeWarning, match=r"^2 of 9 theta rows failed .*row 5 "):
+                features = sim(theta)
+            assert torch.isnan(features).all(dim=1).tolist() == [False] * 5 + [
+                True, False, True, False,
+            ]  # fmt: skip

@@ -78,3 +78,22 @@ def test_ray_backend_refuses_what_ray_cannot_do(ray_session):
             backend="ray",
             vectorization="async",
         )
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")  # the diverging point mass
+def test_ray_on_failure_nan_gives_the_local_backends_features(ray_session):
+    theta = torch.cat([THETA[:2], torch.tensor([[1e-300, 0.1]]), THETA[2:]])  # row 2 diverges
+    policy = LinearPolicy((2, 1), weight=[[-0.5, -0.2]])
+    results = []
+    for backend in ("local", "ray"):
+        with (
+            SimRolloutSamplerForSBI(
+                POINT_MASS, policy, MAPPING, BayesSimEmbedding(PM_SPEC, 3), num_segments=1,
+                num_workers=2, seed=5, backend=backend, on_failure="nan",
+            ) as sim,
+            pytest.warns(RuntimeWarning, match=r"^1 of 6 theta rows failed .*: row 2 \(mass"),
+        ):  # fmt: skip
+            results.append(sim(theta))
+    local, ray_features = results
+    assert torch.isnan(local).all(dim=1).tolist() == [False, False, True, False, False, False]
+    assert torch.equal(local.nan_to_num(), ray_features.nan_to_num())
