@@ -10,11 +10,14 @@ Mapping (one rollout = one episode):
   else to ``env_infos``. Fields with T+1 entries also keep their final entry, in
   ``episode_infos["last_entries"][name]``. Tuple fields become dicts (NamedTuple field names,
   or ``"0"``, ``"1"``, ... for plain tuples), the one place the conversion changes a type.
-- ``rollout_info`` dicts are stacked into ``episode_infos`` key by key where all episodes share
-  the keys and shapes; any other non-None info is stored as ``episode_infos["rollout_info"]``,
-  stacked where it can be, else as a 1-D object array holding each episode's info whole (e.g.
-  when only the rollouts that ended have a ``final_info``; :mod:`gymsamp.data.io` saves it
-  without pickle).
+- ``rollout_info`` dicts go into ``episode_infos`` key by key, so that batches of the same
+  sampler and env have the same keys whatever their episodes did: a key's values are stacked
+  where they share keys and shapes, else kept as a 1-D object array of each episode's value;
+  ``final_info`` (the last step's info, which only some episodes have) is always there, as
+  such an object array, None where an episode has none. Infos whose keys differ otherwise, and infos
+  that are not dicts, are stored as ``episode_infos["rollout_info"]``, stacked where they can
+  be, else as an object array of each episode's info whole (:mod:`gymsamp.data.io` saves
+  object arrays without pickle).
   Stacking keeps values, not their Python types: on the way back, bool, int64, float64 and
   str entries become Python ``bool`` / ``int`` / ``float`` / ``str`` (so a numpy ``int64`` or
   ``float64`` also comes back as a Python number), other numpy scalars (e.g. ``float32``) stay
@@ -40,6 +43,8 @@ if TYPE_CHECKING:
 
 LAST_ENTRIES = "last_entries"
 RAW_INFO = "rollout_info"
+#: The ``rollout_info`` key of the last step's info, which only some episodes have.
+FINAL_INFO = "final_info"
 _FLAGS = ("terminated", "truncated")
 _CORE = ("observations", "actions", "rewards")
 
@@ -75,6 +80,33 @@ def _objects(infos: list[Any]) -> np.ndarray:
     for i, info in enumerate(infos):
         objects[i] = copy.deepcopy(info)
     return objects
+
+
+def _stacked_or_objects(values: list[Any], where: str) -> np.ndarray | dict[str, Any]:
+    try:
+        return _combine([_numpy(value) for value in values], "stack", where)
+    except ValueError:  # keys or shapes differ
+        return _objects(values)
+
+
+def _episode_infos(infos: list[Any]) -> dict[str, Any]:
+    """The ``episode_infos`` of the episodes' ``rollout_info`` (layout in the module doc)."""
+    if all(info is None for info in infos):
+        return {}
+    if all(isinstance(info, dict) for info in infos):
+        keys = {key: None for info in infos for key in info}  # first seen first
+        keys[FINAL_INFO] = None  # in every such batch, so that batches concatenate
+        shared = [key for key in keys if key != FINAL_INFO]
+        if all(info.keys() - {FINAL_INFO} == set(shared) for info in infos):
+            return {
+                key: (
+                    _objects([info.get(key) for info in infos])
+                    if key == FINAL_INFO
+                    else _stacked_or_objects([info[key] for info in infos], key)
+                )
+                for key in keys
+            }
+    return {RAW_INFO: _stacked_or_objects(infos, RAW_INFO)}
 
 
 def _info_entry(leaf: np.ndarray, episode: int) -> Any:
@@ -166,19 +198,7 @@ def step_sequences_to_episode_batch(
     env_infos.update({f: np.concatenate([getattr(ep, f) for ep in episodes]) for f in _FLAGS})
     agent_infos = {n: per_step(n) for n in extras if n in agent_info_names}
 
-    episode_infos: dict[str, Any] = {}
-    infos = [ep.rollout_info for ep in episodes]
-    if any(info is not None for info in infos):
-        try:
-            stacked = _combine([_numpy(info) for info in infos], "stack", "rollout_info")
-        except ValueError:  # keys or shapes differ (e.g. only some episodes have final_info)
-            stacked = None
-        if stacked is None:
-            episode_infos = {RAW_INFO: _objects(infos)}
-        elif all(isinstance(info, dict) for info in infos):
-            episode_infos = stacked
-        else:
-            episode_infos = {RAW_INFO: stacked}
+    episode_infos = _episode_infos([ep.rollout_info for ep in episodes])
     if LAST_ENTRIES in episode_infos:
         raise ValueError(f"rollout_info must not use the key {LAST_ENTRIES!r}, which is reserved")
     finals = [n for n in extras if n in episodes[0]._after_last]
@@ -231,6 +251,8 @@ def episode_batch_to_step_sequences(batch: EpisodeBatch) -> list[StepSequence]:
             info: Any = _info_entry(raw_info, i)
         elif episode_infos:
             info = tree_map(lambda leaf, k=i: _info_entry(leaf, k), episode_infos)
+            if info.get(FINAL_INFO, True) is None:  # this episode had none
+                del info[FINAL_INFO]
         else:
             info = None
         rollouts.append(

@@ -56,7 +56,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import numpy as np
 
-from gymsamp.data.conversion import LAST_ENTRIES, episodes_of
+from gymsamp.data.conversion import FINAL_INFO, LAST_ENTRIES, episodes_of
 from gymsamp.data.episode_batch import EpisodeBatch
 from gymsamp.data.spec import EnvSpec
 from gymsamp.data.step_sequence import StepSequence
@@ -240,7 +240,11 @@ def _buffers(episodes: _Episodes) -> list[Any]:
                 "its ending), got a last step with neither: a partial rollout"
             )
         steps = slice(int(start), int(stop))
-        info = {k: v for k, v in per_episode[i].items() if k != LAST_ENTRIES}
+        info = {
+            k: v
+            for k, v in per_episode[i].items()
+            if k != LAST_ENTRIES and not (k == FINAL_INFO and v is None)  # had no final info
+        }
         options = {k: info[k] for k in _RESET_OPTIONS if k in info}
         seed = info.get("seed")
         buffers.append(

@@ -160,8 +160,11 @@ def test_rollout_info_scalars_come_back_as_python_values():
     assert [type(info) for info in restored] == [int, int]
 
 
-def test_rollout_infos_with_differing_keys_are_kept_whole(tmp_path):
-    # As the samplers return them: only the rollouts the env ended carry a final_info.
+def test_rollout_infos_with_a_final_info_in_some_episodes_keep_their_layout(tmp_path):
+    # As the samplers return them: only the rollouts the env ended carry a final_info. The
+    # infos were kept whole (episode_infos["rollout_info"]) when some episode had one, so
+    # episode_infos["seed"] existed or not depending on how the episodes ended, a batch with
+    # final infos did not concatenate with one without, and the Minari export lost the seeds.
     infos = [
         {"seed": 1, "final_info": {"episode": {"r": 2.0, "l": 2}}},
         {"seed": 2},
@@ -169,15 +172,38 @@ def test_rollout_infos_with_differing_keys_are_kept_whole(tmp_path):
     ]
     parts = [make_rollout(n, seed=n, info=info) for n, info in zip((2, 5, 3), infos, strict=True)]
     batch = EpisodeBatch.from_step_sequences(parts, SPEC)
+    assert batch.episode_infos["seed"].tolist() == [1, 2, 3]
+    final = batch.episode_infos["final_info"]
+    assert final.dtype == object and final.shape == (3,)
+    assert final[1] is None
+    assert_tree_equal(final[2], infos[2]["final_info"])
+    assert [ep["episode_infos"]["seed"] for ep in batch.to_list()] == [1, 2, 3]
+    for restored in (batch, load_episode_batch(save_episode_batch(tmp_path / "b.npz", batch))):
+        back = [ro.rollout_info for ro in restored.to_step_sequences()]
+        assert_tree_equal(back, infos)  # no final_info where there was none
+        back[0]["seed"] = 99  # each conversion hands out its own copies
+        back[0]["final_info"]["episode"]["r"] = -1.0
+        again = restored.to_step_sequences()[0].rollout_info
+        assert again["seed"] == 1 and again["final_info"]["episode"]["r"] == 2.0
+    assert infos[0]["seed"] == 1  # and the batch never shared the caller's dicts
+    without = EpisodeBatch.from_step_sequences(
+        [make_rollout(4, seed=4, info={"seed": 4})], SPEC
+    )  # no episode with a final info: the same keys
+    assert set(without.episode_infos) == set(batch.episode_infos)
+    both = EpisodeBatch.concatenate(batch, without, batch)
+    back = [ro.rollout_info for ro in both.to_step_sequences()]
+    assert_tree_equal(back, [*infos, {"seed": 4}, *infos])
+
+
+def test_rollout_infos_with_differing_keys_are_kept_whole(tmp_path):
+    infos = [{"seed": 1, "tag": "a"}, {"seed": 2}, {"seed": 3, "tag": "c"}]
+    parts = [make_rollout(n, seed=n, info=info) for n, info in zip((2, 5, 3), infos, strict=True)]
+    batch = EpisodeBatch.from_step_sequences(parts, SPEC)
     stored = batch.episode_infos["rollout_info"]
     assert stored.dtype == object
     assert stored.shape == (3,)
     assert [ep["episode_infos"]["rollout_info"]["seed"] for ep in batch.to_list()] == [1, 2, 3]
     for restored in (batch, load_episode_batch(save_episode_batch(tmp_path / "b.npz", batch))):
-        back = [ro.rollout_info for ro in restored.to_step_sequences()]
-        assert_tree_equal(back, infos)
-        back[0]["seed"] = 99  # each conversion hands out its own copies
-        assert restored.to_step_sequences()[0].rollout_info["seed"] == 1
-    assert infos[0]["seed"] == 1  # and the batch never shared the caller's dicts
+        assert_tree_equal([ro.rollout_info for ro in restored.to_step_sequences()], infos)
     both = EpisodeBatch.concatenate(batch, batch)
     assert [ro.rollout_info["seed"] for ro in both.to_step_sequences()] == [1, 2, 3] * 2

@@ -305,3 +305,38 @@ def test_existing_dataset_id_is_not_overwritten(cartpole_rollouts):
     export_to_minari(cartpole_rollouts[:1], "cartpole/once-v0", env="CartPole-v1", **META)
     with pytest.raises(ValueError, match="already exists"):
         export_to_minari(cartpole_rollouts[:1], "cartpole/once-v0", env="CartPole-v1", **META)
+
+
+def _with_episode_statistics() -> gym.Env:
+    return gym.wrappers.RecordEpisodeStatistics(gym.make("CartPole-v1"))
+
+
+def test_episodes_with_and_without_a_final_info_keep_their_seeds_and_options():
+    # RecordEpisodeStatistics (docs/concepts/autoreset.md) reports at the episode's end only:
+    # the rollouts CartPole ended have a final_info, the ones max_steps cut have none. The
+    # export then lost every episode's seed, options and domain_param infos.
+    def balance(obs):
+        return (obs[:, 2] > 0).astype(np.int64)
+
+    with ParallelRolloutSampler(
+        _with_episode_statistics, balance, 1, min_rollouts=4, seed=0, max_steps=40,
+        vectorization="sync", show_progress_bar=False,
+    ) as sampler:  # fmt: skip
+        rollouts = sampler.sample(domain_params=[{"length": 0.25}, {"length": 1.0}])
+    assert ["final_info" in ro.rollout_info for ro in rollouts] == [True, False, True, False]
+    export_to_minari(rollouts, "cartpole/statistics-v0", env="CartPole-v1", **META)
+    dataset = minari.load_dataset("cartpole/statistics-v0")
+    metadata = list(dataset.storage.get_episode_metadata(range(4)))
+    for episode, meta, ro in zip(dataset.iterate_episodes(), metadata, rollouts, strict=True):
+        info = ro.rollout_info
+        assert meta["seed"] == info["seed"]
+        assert meta["options"]["domain_param"]["length"] == info["domain_param"]["length"]
+        assert_same_array(
+            episode.infos["domain_param"]["length"],
+            np.full(ro.length + 1, info["domain_param"]["length"]),
+        )
+        if "final_info" in info:
+            episode_stats = episode.infos["final_info"]["episode"]
+            assert episode_stats["l"].tolist() == [ro.length] * (ro.length + 1)
+        else:
+            assert "final_info" not in episode.infos
