@@ -91,6 +91,13 @@ class _Encoder:
         if isinstance(value, np.generic):
             if value.dtype.hasobject:
                 raise TypeError(f"{where} must not be a numpy object scalar")
+            kind = value.dtype.kind
+            if not (kind in "biuU" or (kind == "f" and value.dtype.itemsize <= 8)):
+                # Their item() is no JSON number or string (complex, bytes, datetime) or is
+                # a longdouble, whose precision JSON would lose.
+                raise TypeError(
+                    f"{where} has type numpy.{type(value).__name__}, which gymsamp cannot save"
+                )
             return {"__scalar__": value.dtype.str, "value": value.item()}
         if isinstance(value, np.ndarray) and value.dtype == object and value.ndim == 1:
             # One value per episode (EpisodeBatch's rollout_info whose keys differ), each
@@ -312,14 +319,21 @@ def _write(path: str | os.PathLike[str], kind: str, content: Any, compress: bool
     path = _as_path(path)
     compress = check_bool("compress", compress)
     encoder = _Encoder()
-    meta = {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "kind": kind,
-        "content": encoder(content, kind),
-    }
+    try:
+        meta = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "kind": kind,
+            "content": encoder(content, kind),
+        }
+        text = json.dumps(meta)
+    except RecursionError:
+        raise ValueError(
+            f"{kind} must not hold values nested this deeply (dicts, lists or tuples hundreds "
+            "of levels deep); gymsamp cannot save them"
+        ) from None
     members = dict(encoder.arrays)
-    members[_META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    members[_META] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     # Write beside the target and rename, so a crash never leaves a half-written file.
     if path.is_dir():
         raise ValueError(f"path must be a file path, got {str(path)!r} (a folder)")
@@ -348,7 +362,16 @@ def _read(path: str | os.PathLike[str], kind: str) -> Any:
             arrays = {name: npz[name] for name in npz.files if name != _META}
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        EOFError,
+        UnicodeDecodeError,
+        json.JSONDecodeError,
+        NotImplementedError,  # zipfile: a damaged header asks for an unknown method or version
+        RuntimeError,  # zipfile: a damaged flag marks a member as encrypted
+        RecursionError,  # JSON nested deeper than any file gymsamp writes
+    ) as err:
         raise ValueError(f"{path} is not a readable gymsamp file: {err}") from err
     except ValueError as err:
         if str(path) in str(err):
@@ -374,9 +397,10 @@ def _read(path: str | os.PathLike[str], kind: str) -> Any:
         return decoder(meta["content"])
     except _InvalidFileError:
         raise
-    except (KeyError, TypeError, IndexError, ValueError, AttributeError) as err:
+    except (KeyError, TypeError, IndexError, ValueError, AttributeError, RecursionError) as err:
         # Whatever a malformed content breaks (a constructor's check, a namedtuple's name, a
-        # lookup in a list that should be a dict), the message names the file.
+        # lookup in a list that should be a dict, nesting deeper than any file gymsamp
+        # writes), the message names the file.
         raise decoder.fail(f"{type(err).__name__}: {err}") from err
 
 

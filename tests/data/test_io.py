@@ -300,3 +300,55 @@ def test_compress_must_be_a_bool(tmp_path):
     assert not (tmp_path / "x.npz").exists()
     save_rollouts(tmp_path / "x.npz", [make_rollout(2)], compress=np.True_)
     assert len(load_rollouts(tmp_path / "x.npz")) == 1
+
+
+@pytest.mark.parametrize(
+    ("offset", "value", "error"),
+    [(10, 0x63, "compression method"), (8, 0x41, "encryption"), (6, 0xB3, "version")],
+    ids=["method", "flags", "version"],
+)
+def test_a_damaged_zip_header_raises_naming_the_file(tmp_path, rollouts, offset, value, error):
+    # One byte of the last central-directory entry: zipfile raised NotImplementedError or
+    # RuntimeError, which reached the caller (and the CLI) without the file's name.
+    raw = bytearray(save_rollouts(tmp_path / "good.npz", rollouts[:1]).read_bytes())
+    raw[raw.rfind(b"PK\x01\x02") + offset] = value
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=rf"bad.npz is not a readable gymsamp file: .*{error}"):
+        load_rollouts(bad)
+
+
+def test_values_nested_too_deeply_raise_value_errors(tmp_path):
+    deep: object = 1
+    for _ in range(2000):
+        deep = {"x": deep}
+    with pytest.raises(ValueError, match="rollouts must not hold values nested this deeply"):
+        save_rollouts(tmp_path / "deep.npz", [make_rollout(2, info={"deep": deep})])
+    assert not list(tmp_path.iterdir())  # no half-written file
+
+    # A tampered file, deeper than anything gymsamp writes (too deep for json.dumps, too).
+    good = save_rollouts(tmp_path / "good.npz", [make_rollout(2)])
+    with np.load(good) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    meta = json.loads(arrays["__gymsamp__.json"].tobytes())
+    _state(meta)["rollout_infos"] = ["DEEP"]
+    text = json.dumps(meta).replace('"DEEP"', '{"__tuple__": [' * 5000 + "1" + "]}" * 5000)
+    arrays["__gymsamp__.json"] = np.frombuffer(text.encode(), np.uint8)
+    np.savez(tmp_path / "nested.npz", **arrays)
+    with pytest.raises(ValueError, match=r"nested.npz is not a (readable|valid) gymsamp file"):
+        load_rollouts(tmp_path / "nested.npz")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [np.complex128(1 + 2j), np.longdouble(1.5), np.bytes_(b"ab"), np.datetime64("2026-01-01")],
+    ids=lambda v: type(v).__name__,
+)
+def test_numpy_scalars_json_cannot_hold_are_refused_naming_them(tmp_path, value):
+    # Their item() went to json.dumps: "Object of type complex is not JSON serializable".
+    with pytest.raises(
+        TypeError,
+        match=rf"rollouts\[0\]\.rollout_info\[0\]\.v has type numpy\.{type(value).__name__}, "
+        "which gymsamp cannot save",
+    ):
+        save_rollouts(tmp_path / "x.npz", [make_rollout(2, info={"v": value})])
