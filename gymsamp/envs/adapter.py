@@ -70,8 +70,11 @@ class SimAdapter(abc.ABC):
         """The parameters currently in effect (copies, not views)."""
 
     @abc.abstractmethod
-    def set_domain_param(self, domain_param: Mapping[str, Any]) -> None:
-        """Apply a complete parameter dict and recompute derived quantities."""
+    def set_domain_param(self, domain_param: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """Apply a complete parameter dict and recompute derived quantities.
+
+        Returns the values as applied (e.g. ``2`` as ``2.0``), which the reset info reports,
+        or None to report them as given."""
 
     def domain_param_validator(self) -> Callable[[Mapping[str, Any]], object] | None:
         """A function that raises ``TypeError`` / ``ValueError`` for a parameter dict that
@@ -146,6 +149,7 @@ class NativeAdapter(SimAdapter):
 
     def set_domain_param(self, domain_param: Mapping[str, Any]) -> None:
         self.env.set_domain_param(dict(domain_param))  # type: ignore[attr-defined]
+        return None
 
     @property
     def state_space(self) -> gym.spaces.Box:
@@ -297,11 +301,16 @@ def adapter_for(env: gym.Env[Any, Any]) -> SimAdapter:
     unwrapped = _unwrapped(env)
     factory = _find_factory(unwrapped)
     if factory is None:
-        missing = [m for m in NATIVE_METHODS if not hasattr(unwrapped, m)]
+        missing = _missing_native_methods(unwrapped)
+        on_wrappers = env is not unwrapped and all(
+            callable(getattr(env, m, None)) or hasattr(env, m) for m in missing
+        )
         raise TypeError(
             f"env must be a simulator gymsamp has an adapter for (CartPole, Pendulum, "
             f"MountainCar, MountainCarContinuous, Acrobot, MuJoCo, gymsamp toy envs) or implement "
-            f"{list(NATIVE_METHODS)}; got {type(unwrapped).__name__}, which lacks {missing}"
+            f"{list(NATIVE_METHODS)} as methods of its own (nominal_domain_param may be a "
+            f"property); got {type(unwrapped).__name__}, which lacks {missing}"
+            + (" (a wrapper's methods are not the env's)" if on_wrappers else "")
         )
     return factory(unwrapped)
 

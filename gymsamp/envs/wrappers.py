@@ -229,10 +229,11 @@ class DomainParamWrapper(gym.Wrapper[Any, Any, Any, Any]):
         return self._adapter.domain_param_validator()
 
     def apply_domain_param(self, domain_param: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Apply ``domain_param`` (nominal for names left out) now; returns the full dict."""
+        """Apply ``domain_param`` (nominal for names left out) now; returns the full dict, as
+        applied (e.g. ``2`` as ``2.0``) where the adapter says so."""
         full = self.complete_domain_param(domain_param)
-        self._adapter.set_domain_param(full)
-        return full
+        applied = self._adapter.set_domain_param(full)
+        return full if applied is None else dict(applied)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
 from gymsamp.envs import (
@@ -65,3 +66,48 @@ def test_native_set_state_must_return_the_observation() -> None:
     obs, info = InitStateWrapper(CountingEnv()).reset(seed=0, options={"init_state": [2.0]})
     assert obs.tolist() == [2.0]
     assert info["init_state"].tolist() == [2.0]
+
+
+class _StateAsProperty(CountingEnv):
+    """Every native name, but get_state as a property (not callable)."""
+
+    @property
+    def get_state(self):  # type: ignore[override]
+        return np.zeros(1)
+
+
+class _Plain(gym.Env):
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,))
+    action_space = gym.spaces.Discrete(2)
+
+
+class _NativeWrapper(gym.Wrapper):
+    """The native interface on a wrapper, which the adapter does not look at."""
+
+    def nominal_domain_param(self):
+        return {"g": 1.0}
+
+    def get_domain_param(self):
+        return {"g": 1.0}
+
+    def set_domain_param(self, domain_param):
+        pass
+
+    def get_state(self):
+        return np.zeros(1)
+
+    def set_state(self, state):
+        return np.zeros(1, np.float32)
+
+
+def test_adapter_for_names_what_is_missing_and_where_it_must_be() -> None:
+    # A property get_state read "which lacks []" (it was looked for with hasattr, but must
+    # be callable); methods on a wrapper were called missing without saying why.
+    with pytest.raises(TypeError, match=r"got _StateAsProperty, which lacks \['get_state'\]$"):
+        adapter_for(_StateAsProperty())
+    with pytest.raises(
+        TypeError, match=r"which lacks \[.*'set_state'\] \(a wrapper's methods are not the env's\)"
+    ):
+        adapter_for(_NativeWrapper(_Plain()))
+    with pytest.raises(TypeError, match=r"got _Plain, which lacks \[.*'set_state'\]$"):
+        adapter_for(_Plain())

@@ -486,3 +486,21 @@ def test_get_state_before_reset_raises() -> None:
     _, adapter = _make("CartPole-v1")
     with pytest.raises(RuntimeError, match="call env.reset"):
         adapter.get_state()
+
+
+def test_parameters_are_reported_as_applied_and_strings_are_refused():
+    # numpy parsed "1.0" as a number, and the reset info reported the values as given (a
+    # string, an int, a one-element array) rather than the floats the env ran with.
+    from gymsamp.envs import DomainParamWrapper
+
+    env = DomainParamWrapper(gym.make("CartPole-v1"))
+    given = {"length": 1, "masspole": np.array([0.2]), "gravity": np.float32(9.0)}
+    _, info = env.reset(seed=0, options={"domain_param": given})
+    reported = info["domain_param"]
+    assert {k: reported[k] for k in given} == {"length": 1.0, "masspole": 0.2, "gravity": 9.0}
+    assert all(type(value) is float for value in reported.values())
+    with pytest.raises(
+        TypeError, match=r"domain_param\['length'\] must be a finite real number > 0, got '1.0'"
+    ):
+        env.reset(seed=0, options={"domain_param": {"length": "1.0"}})
+    env.close()

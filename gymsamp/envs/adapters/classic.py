@@ -83,7 +83,10 @@ def _as_real(name: str, value: Any, rule: Rule) -> float:
     if type(value) is float or type(value) is np.float64:  # the common case, at every reset
         x = float(value)
     else:
-        if isinstance(value, (bool, np.bool_)) or getattr(value, "dtype", None) == np.bool_:
+        if (
+            isinstance(value, (bool, np.bool_, str, bytes))  # numpy would parse "1.0"
+            or getattr(value, "dtype", None) == np.bool_
+        ):
             raise TypeError(f"{what} must be {_RULE_TEXT[rule]}, got {value!r}")
         try:
             arr = np.asarray(value, dtype=np.float64)
@@ -165,7 +168,7 @@ class AttributeParamAdapter(SimAdapter):
         >>> from gymsamp.envs.adapters import MountainCarAdapter
         >>> env = gym.make("MountainCar-v0")
         >>> adapter = MountainCarAdapter(env.unwrapped)
-        >>> adapter.set_domain_param({"gravity": 0.003})  # the rest back to nominal
+        >>> _ = adapter.set_domain_param({"gravity": 0.003})  # the rest back to nominal
         >>> adapter.get_domain_param()["gravity"], adapter.get_domain_param()["force"]
         (0.003, 0.001)
     """
@@ -197,11 +200,12 @@ class AttributeParamAdapter(SimAdapter):
             validate_domain_param, rules=dict(self._rules), nominal=dict(self._nominal)
         )
 
-    def set_domain_param(self, domain_param: Mapping[str, Any]) -> None:
+    def set_domain_param(self, domain_param: Mapping[str, Any]) -> dict[str, float]:
         values = validate_domain_param(domain_param, self._rules, self._nominal)
         for name, value in values.items():
             setattr(self.env, self.PARAMS[name].attr, value)
         self._update_derived()
+        return values
 
     def _update_derived(self) -> None:
         """Recompute what the env derived from its parameters in ``__init__``."""
@@ -282,7 +286,7 @@ class CartPoleAdapter(AttributeParamAdapter):
         >>> from gymsamp.envs.adapters import CartPoleAdapter
         >>> env = gym.make("CartPole-v1")
         >>> adapter = CartPoleAdapter(env.unwrapped)
-        >>> adapter.set_domain_param({**adapter.nominal_domain_param(), "masspole": 0.5})
+        >>> _ = adapter.set_domain_param({**adapter.nominal_domain_param(), "masspole": 0.5})
         >>> round(env.unwrapped.total_mass, 12), round(env.unwrapped.polemass_length, 12)
         (1.5, 0.25)
         >>> adapter.set_state(np.array([0.0, 0.0, 0.1, 0.0]))
@@ -475,7 +479,7 @@ class AcrobotAdapter(AttributeParamAdapter):
         >>> from gymnasium.envs.classic_control import AcrobotEnv
         >>> env = gym.make("Acrobot-v1")
         >>> adapter = AcrobotAdapter(env.unwrapped)
-        >>> adapter.set_domain_param({"link_mass_1": 2.0})
+        >>> _ = adapter.set_domain_param({"link_mass_1": 2.0})
         >>> env.unwrapped.LINK_MASS_1, AcrobotEnv.LINK_MASS_1
         (2.0, 1.0)
     """

@@ -94,14 +94,22 @@ class MujocoAdapter(SimAdapter):
     ``thigh_joint_damping``, ``leg_joint_damping``, ``foot_joint_damping``,
     ``actuator0_gear``, ``actuator1_gear``, ``actuator2_gear``.
 
-    The state is ``concatenate(qpos, qvel)`` (float64). :meth:`set_state` first resets the
-    MuJoCo data (time, controls, actuator activations, solver warm start) as ``env.reset()``
-    does, then calls the env's ``set_state(qpos, qvel)`` and returns its own ``_get_obs()``:
-    exactly what ``reset`` returns had it drawn that state, whatever the env did before.
+    The state is ``concatenate(qpos, qvel)`` (float64), followed by the actuator activations
+    ``act`` in a model with stateful actuators (``model.na > 0``, e.g. muscles or filters; none
+    of Gymnasium's models has them). :meth:`set_state` first resets the MuJoCo data (time,
+    controls, activations, solver warm start) as ``env.reset()`` does, sets the activations,
+    then calls the env's ``set_state(qpos, qvel)`` and returns its own ``_get_obs()``: exactly
+    what ``reset`` returns had it drawn that state, whatever the env did before. Restarting
+    from a state recorded mid-episode therefore continues the same motion, but the first
+    observation may differ from the recorded one where it holds quantities of the last step
+    rather than of the state: the last control's actuator forces and contact forces
+    (``qfrc_actuator``, ``cfrc_ext`` in Ant and Humanoid) and the body quantities that
+    Gymnasium reads before the step's last integration (``cinert``, ``cvel``). The dynamics
+    from there on depend on the state alone.
     State labels: ``{joint}`` and ``{joint}_dot`` for slide/hinge joints, ``{joint}_{suffix}``
-    for free/ball joints (``x y z qw qx qy qz`` / ``vx vy vz wx wy wz``); action labels are the
-    actuator names; observation labels are not provided (each env lays its observation out
-    differently).
+    for free/ball joints (``x y z qw qx qy qz`` / ``vx vy vz wx wy wz``), ``{actuator}_act``
+    for activations; action labels are the actuator names; observation labels are not
+    provided (each env lays its observation out differently).
 
     Example:
         >>> import gymnasium as gym
@@ -111,7 +119,7 @@ class MujocoAdapter(SimAdapter):
         >>> list(adapter.nominal_domain_param())  # doctest: +NORMALIZE_WHITESPACE
         ['gravity', 'cart_mass', 'pole_mass', 'rail_friction', 'cart_friction',
          'cpole_friction', 'slider_damping', 'hinge_damping', 'slide_gear']
-        >>> adapter.set_domain_param({"pole_mass": 10.0})  # the rest back to nominal
+        >>> _ = adapter.set_domain_param({"pole_mass": 10.0})  # the rest back to nominal
         >>> round(float(env.unwrapped.model.body_subtreemass[1]), 3)  # cart + pole
         20.472
         >>> adapter.state_labels
@@ -154,8 +162,9 @@ class MujocoAdapter(SimAdapter):
         # Scratch data for mj_setConst, which overwrites the data it is given.
         self._scratch = mujoco.MjData(model)
 
-        self._state_space = gym.spaces.Box(-np.inf, np.inf, (model.nq + model.nv,), np.float64)
-        self._state_labels = self._make_state_labels(model, joints)
+        size = model.nq + model.nv + model.na
+        self._state_space = gym.spaces.Box(-np.inf, np.inf, (size,), np.float64)
+        self._state_labels = self._make_state_labels(model, joints, actuators)
         self._act_labels = tuple(actuators)
 
     def _capture(self) -> _Nominal:
@@ -168,7 +177,7 @@ class MujocoAdapter(SimAdapter):
         )
 
     @staticmethod
-    def _make_state_labels(model: Any, joints: list[str]) -> tuple[str, ...]:
+    def _make_state_labels(model: Any, joints: list[str], actuators: list[str]) -> tuple[str, ...]:
         qpos = [""] * model.nq
         qvel = [""] * model.nv
         for j, joint in enumerate(joints):
@@ -179,7 +188,9 @@ class MujocoAdapter(SimAdapter):
                 qpos[padr + k] = f"{joint}_{suffix}" if suffix else joint
             for k, suffix in enumerate(_QVEL_SUFFIXES.get(jtype, ("dot",))):
                 qvel[vadr + k] = f"{joint}_{suffix}"
-        return (*qpos, *qvel)
+        # Only stateful actuators have an activation, in actuator order.
+        act = [f"{name}_act" for a, name in enumerate(actuators) if model.actuator_actadr[a] >= 0]
+        return (*qpos, *qvel, *act)
 
     # -- domain parameters ----------------------------------------------------------------
     def nominal_domain_param(self) -> dict[str, float]:
@@ -197,7 +208,7 @@ class MujocoAdapter(SimAdapter):
             validate_domain_param, rules=dict(self._rules), nominal=dict(self._nominal.params)
         )
 
-    def set_domain_param(self, domain_param: Mapping[str, Any]) -> None:
+    def set_domain_param(self, domain_param: Mapping[str, Any]) -> dict[str, float]:
         values = validate_domain_param(domain_param, self._rules, self._nominal.params)
         model = self.env.model  # type: ignore[attr-defined]
         nominal = self._nominal
@@ -215,6 +226,7 @@ class MujocoAdapter(SimAdapter):
             nominal.gravity if g == nominal.params["gravity"] else g * self._gravity_dir
         )
         mujoco.mj_setConst(model, self._scratch)
+        return values
 
     # -- state ----------------------------------------------------------------------------
     @property
@@ -223,13 +235,13 @@ class MujocoAdapter(SimAdapter):
 
     def get_state(self) -> np.ndarray:
         data = self.env.data  # type: ignore[attr-defined]
-        return np.concatenate([data.qpos, data.qvel]).astype(np.float64)
+        return np.concatenate([data.qpos, data.qvel, data.act]).astype(np.float64)
 
     def set_state(self, state: np.ndarray) -> Any:
         arr = np.array(state, dtype=np.float64)
         if arr.shape != self._state_space.shape:
             raise ValueError(
-                f"state must have shape {self._state_space.shape} (nq + nv) to match "
+                f"state must have shape {self._state_space.shape} (nq + nv + na) to match "
                 f"{type(self.env).__name__}'s model, got shape {arr.shape}"
             )
         env: Any = self.env
@@ -238,7 +250,9 @@ class MujocoAdapter(SimAdapter):
         # and the solver's warm start would carry over and the next step would depend on the
         # env's history, not on the state alone.
         mujoco.mj_resetData(env.model, env.data)
-        env.set_state(arr[:nq], arr[nq:])
+        nqv = nq + env.model.nv
+        env.data.act[:] = arr[nqv:]  # before set_state's mj_forward, which reads them
+        env.set_state(arr[:nq], arr[nq:nqv])
         return env._get_obs()
 
     def reset_info(self) -> dict[str, Any]:
