@@ -87,9 +87,15 @@ def _spaces_match(own: Any, env_space: Any, *, image: bool) -> bool:
         return False
     if isinstance(own, spaces.Box):
         shape, env_shape = tuple(own.shape), tuple(env_space.shape)
-        # SB3 (VecTransposeImage) trains image policies channel-first on channel-last envs.
+        # SB3 (VecTransposeImage) trains image policies channel-first on channel-last envs,
+        # where it takes the space for an image: uint8 in [0, 255] (its is_image_space).
         transposed = len(env_shape) == 3 and shape == (env_shape[2], *env_shape[:2])
-        return shape == env_shape or (image and transposed)
+        pixels = (
+            env_space.dtype == np.uint8
+            and bool(np.all(env_space.low == 0))
+            and bool(np.all(env_space.high == 255))
+        )
+        return shape == env_shape or (image and transposed and pixels)
     if isinstance(own, spaces.Discrete):
         return bool(own.n == env_space.n and own.start == env_space.start)
     if isinstance(own, spaces.MultiDiscrete):

@@ -12,6 +12,7 @@ import numbers
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import gymnasium as gym
 import numpy as np
 
 from gymsamp.data.data_format import is_tensor
@@ -27,10 +28,13 @@ _FALLBACK_SEED = 0
 # The seed of the observations (and of torch's generator) with which an adapter tests whether
 # its model is batch invariant: any fixed value, so that the verdict never depends on the run.
 _PROBE_SEED = 0
-# How many observation batches the test draws. A row's batched and lone outputs can agree by
-# chance (for a random 3-64-1 MLP and 4 rows, all rows agree in ~1% of the networks); the
-# test stops at the first batch that differs, so only batch-invariant models pay for all.
+# How many observation batches the test draws from the space (and as many around 0). A row's
+# batched and lone outputs can agree by chance (for a random 3-64-1 MLP and 4 rows, all rows
+# agree in ~1% of the networks); the test stops at the first batch that differs, so only
+# batch-invariant models pay for all.
 _PROBE_BATCHES = 8
+#: Scales of the probe batches drawn around 0 (see ``_probe_batches``).
+_PROBE_SCALES = (1.0, 0.1, 10.0)
 
 
 def _batch_size(observations: Any, owner: str) -> int:
@@ -178,7 +182,12 @@ class _EnvRngs:
         """One 63-bit seed per sub-env from its own generator alone: for a single sub-env,
         what :meth:`combined_seed` gives (so a batch-invariant policy draws in every sub-env
         what it draws in a one-env ``rollout()``)."""
-        return [_splitmix64(int(rng.bit_generator.random_raw())) >> 1 for rng in self.rngs]
+        return self.row_seeds_of(range(len(self._rngs)))
+
+    def row_seeds_of(self, env_indices: Any) -> list[int]:
+        """:meth:`row_seeds` of the sub-envs ``env_indices`` only (the others draw nothing)."""
+        rngs = self.rngs
+        return [_splitmix64(int(rngs[i].bit_generator.random_raw())) >> 1 for i in env_indices]
 
 
 def _check_observation_shape(
@@ -257,6 +266,8 @@ def _check_spec(spec: Any, owner: str) -> EnvSpec:
 def _to_numpy(value: Any) -> np.ndarray:
     """A fresh numpy copy (never a view of a tensor or array the caller may reuse)."""
     if is_tensor(value):
+        if str(value.dtype) == "torch.bfloat16":  # numpy has no bfloat16; float32 holds it
+            value = value.float()
         return value.detach().cpu().numpy().copy()
     return np.array(value)
 
@@ -452,11 +463,31 @@ class _RowByRowChoice:
 
 
 def _probe_batches(space: Any, num_envs: int) -> Iterator[Any]:
-    """Batches of ``num_envs`` observations drawn from ``space`` with a fixed seed, batched as
-    a vector env batches them (``batch_space`` builds new spaces: the caller's are untouched)."""
+    """Batches of ``num_envs`` observations drawn with a fixed seed, batched as a vector env
+    batches them (``batch_space`` builds new spaces: the caller's are untouched).
+
+    Half are drawn from ``space``, half with float entries drawn around 0 at the scales
+    :data:`_PROBE_SCALES` (clipped into the bounds): declared bounds are often far wider than
+    the observations (a Box of +-1000 or unbounded), and a model saturated by samples at its
+    bounds agrees with itself bit for bit where it would not on observations it meets.
+    """
     from gymnasium.vector.utils import batch_space
 
     batched = batch_space(space, num_envs)
     batched.seed(_PROBE_SEED)
-    for _ in range(_PROBE_BATCHES):
+    rng = np.random.default_rng(_PROBE_SEED)
+    for k in range(_PROBE_BATCHES):
         yield batched.sample()
+        yield _near_zero(batched, rng, _PROBE_SCALES[k % len(_PROBE_SCALES)])
+
+
+def _near_zero(space: Any, rng: np.random.Generator, scale: float) -> Any:
+    """A sample of ``space`` whose float Box entries are ``N(0, scale)``, clipped into it."""
+    if isinstance(space, gym.spaces.Box) and np.issubdtype(space.dtype, np.floating):
+        draw = rng.normal(0.0, scale, space.shape)
+        return np.clip(draw, space.low, space.high).astype(space.dtype)
+    if isinstance(space, gym.spaces.Dict):
+        return {key: _near_zero(sub, rng, scale) for key, sub in space.spaces.items()}
+    if isinstance(space, gym.spaces.Tuple):
+        return tuple(_near_zero(sub, rng, scale) for sub in space.spaces)
+    return space.sample()

@@ -213,11 +213,13 @@ class SB3Policy(_RowByRowChoice):
             actions, state_out = self._predict_rows(obs, state_in, episode_start, device, seeds)
         else:
             with _seeded_torch_rng(self._rngs.combined_seed(), device):
-                actions, state_out = self.model.predict(
-                    obs,
-                    state=state_in,
-                    episode_start=episode_start,
-                    deterministic=self.deterministic,
+                actions, state_out = self._pair(
+                    self.model.predict(
+                        obs,
+                        state=state_in,
+                        episode_start=episode_start,
+                        deterministic=self.deterministic,
+                    )
                 )
         checked = _binary_as_ints(
             _check_actions(actions, self.spec, batch, f"model {self!r}"), self.spec.action_space
@@ -229,6 +231,24 @@ class SB3Policy(_RowByRowChoice):
         self._state = state_out
         self._episode_start[:] = False
         return PolicyStep(checked, infos)
+
+    def _pair(self, result: Any) -> tuple[Any, Any]:
+        """``predict``'s ``(actions, state)``, or a TypeError naming the model."""
+        if not (isinstance(result, tuple) and len(result) == 2):
+            what = (
+                f"a tuple of {len(result)}"
+                if isinstance(result, tuple)
+                else f"{type(result).__name__} of shape {np.shape(result)}"
+                if isinstance(result, np.ndarray)
+                else type(result).__name__
+            )
+            raise TypeError(
+                f"model {self!r}: predict(observation, state, episode_start, deterministic) "
+                f"must return (actions, state) as SB3's does (state None for a model without "
+                f"one), got {what}; a function of the observations alone can be passed as the "
+                "policy itself"
+            )
+        return result
 
     def _predict_rows(
         self,
@@ -246,11 +266,13 @@ class SB3Policy(_RowByRowChoice):
             take_row = functools.partial(_row, i=i, axis=axis)
             row_state = None if state is None else _map_state(state, take_row)
             with _seeded_torch_rng(seed, device):
-                action, row_out = self.model.predict(
-                    _rows(obs, slice(i, i + 1)),
-                    state=row_state,
-                    episode_start=episode_start[i : i + 1],
-                    deterministic=self.deterministic,
+                action, row_out = self._pair(
+                    self.model.predict(
+                        _rows(obs, slice(i, i + 1)),
+                        state=row_state,
+                        episode_start=episode_start[i : i + 1],
+                        deterministic=self.deterministic,
+                    )
                 )
             actions.append(np.asarray(action))
             states.append(row_out)

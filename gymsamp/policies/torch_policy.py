@@ -282,7 +282,10 @@ class TorchPolicy(_RowByRowChoice):
         with contextlib.suppress(NotImplementedError):
             self.module.train(not eval)
         if self.is_recurrent:
-            with torch.no_grad():
+            # Every episode starts from reset_envs' hidden state; this one only fills the
+            # batch, drawn (if init_hidden draws) without touching torch's global generator.
+            device, _ = self._placement()
+            with torch.no_grad(), _seeded_torch_rng(_PROBE_SEED, device):
                 self._hidden = self._init_hidden(num_envs)
 
     def _agrees(self, observations: Any) -> bool:
@@ -321,11 +324,16 @@ class TorchPolicy(_RowByRowChoice):
 
         indices = self._rngs.reset(env_indices, rngs)
         if self.is_recurrent and len(indices) and self._hidden is not None:
+            hidden = self._hidden.clone()  # the module may still hold the old tensor
+            # One episode at a time, from a fork of torch's generator seeded by the episode's
+            # own generator: an init_hidden that draws gives each episode its own state, the
+            # same in a sampler as in rollout(), and leaves the global generator alone.
+            seeds = self._rngs.row_seeds_of(indices)
             with torch.no_grad():
-                fresh = self._init_hidden(len(indices))
-                hidden = self._hidden.clone()  # the module may still hold the old tensor
-                hidden[torch.as_tensor(indices, device=hidden.device)] = fresh
-                self._hidden = hidden
+                for index, seed in zip(indices.tolist(), seeds, strict=True):
+                    with _seeded_torch_rng(seed, hidden.device):
+                        hidden[index] = self._init_hidden(1)[0]
+            self._hidden = hidden
 
     def _call(self, params: Any, obs: Any, hidden: torch.Tensor | None) -> Any:
         """Run the module on ``obs`` (and ``hidden``), with ``params`` unless it is None."""
@@ -435,7 +443,7 @@ class TorchPolicy(_RowByRowChoice):
         try:
             with torch.no_grad(), seeded:
                 out = self._run(x, hidden, row_seeds)
-        except (RuntimeError, ValueError) as err:  # torch raises both for unfit inputs
+        except (RuntimeError, ValueError, TypeError) as err:  # torch's errors for unfit inputs
             if self._forward_ok:  # a failure after the first forward pass is the module's own
                 raise
             raise ValueError(self._first_failure(err, observations, batch, row_seeds)) from err
@@ -447,7 +455,8 @@ class TorchPolicy(_RowByRowChoice):
 
     def _first_failure(self, err: Exception, observations: Any, batch: int, row_seeds: Any) -> str:
         """The message for a failure of the module's first forward pass, with what it ran on."""
-        if self.module.training and (row_seeds is not None or batch == 1):
+        one_row = row_seeds is not None or batch == 1
+        if self.module.training and one_row and _has_batch_norm(self.module):
             return (
                 f"{self!r}: the module's first forward pass, in train mode (eval=False) on one "
                 f"observation at a time (a batch of one per sub-env), failed: {err}; a module "
@@ -462,11 +471,16 @@ class TorchPolicy(_RowByRowChoice):
             if vmapped
             else ""
         )
+        if not self.is_recurrent and callable(getattr(self.module, "init_hidden", None)):
+            hint += (
+                "; the module defines init_hidden: a recurrent module must also set "
+                "is_recurrent = True to be called as forward(obs, hidden)"
+            )
+        space = self.spec.observation_space
+        expected = f"of shape {space.shape}" if space.shape is not None else f"of {space}"
         return (
-            f"{self!r}: the module must accept observations of shape "
-            f"{self.spec.observation_space.shape} (got a batch of shape "
-            f"{getattr(observations, 'shape', '?')}), but its first forward pass failed: "
-            f"{err}{hint}"
+            f"{self!r}: the module must accept observations {expected} (got a batch of "
+            f"{_batch_shapes(observations)}), but its first forward pass failed: {err}{hint}"
         )
 
     def _keep_hidden(self, out: Any, hidden: torch.Tensor) -> Any:
@@ -486,3 +500,23 @@ class TorchPolicy(_RowByRowChoice):
             )
         self._hidden = new_hidden.detach()
         return actions
+
+
+def _has_batch_norm(module: Any) -> bool:
+    """Whether ``module`` holds a batch-norm layer (train mode needs several rows)."""
+    import torch
+
+    modules = getattr(module, "modules", None)
+    return callable(modules) and any(
+        isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in modules()
+    )
+
+
+def _batch_shapes(observations: Any) -> str:
+    """``shape (B, ...)`` of an observation batch, or the shapes of a dict's or tuple's."""
+    if isinstance(observations, dict):
+        inner = ", ".join(f"{k!r}: {_batch_shapes(v)}" for k, v in observations.items())
+        return "{" + inner + "}"
+    if isinstance(observations, tuple):
+        return "(" + ", ".join(_batch_shapes(v) for v in observations) + ")"
+    return f"shape {tuple(getattr(observations, 'shape', ()))}"

@@ -33,6 +33,7 @@ from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.observations import check_observation_space
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout_job import RolloutJob
+from gymsamp.sampling.space_checks import check_action_space
 from gymsamp.sampling.sub_env_infos import infos_per_env
 
 __all__ = ["collect"]
@@ -98,6 +99,7 @@ def collect(
     if not stop_on_done and max_steps is None:
         raise ValueError("max_steps must be given when stop_on_done is False, got None")
     check_observation_space(envs.single_observation_space)
+    check_action_space(envs.single_action_space)
     policy.start(envs.num_envs, eval=eval)
     with infos_per_env(envs) as per_env:
         collection = Collection(

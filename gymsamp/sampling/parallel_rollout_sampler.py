@@ -32,7 +32,7 @@ from gymsamp.sampling.rollout_job import RolloutJob
 from gymsamp.sampling.sampler import SamplerBase
 from gymsamp.sampling.sampler_options import BACKENDS, check_backend_options, reset_payloads
 from gymsamp.sampling.seeding import call_seed, check_seed
-from gymsamp.sampling.space_checks import check_observation_space
+from gymsamp.sampling.space_checks import check_action_space, check_observation_space
 from gymsamp.sampling.start_method import check_start_method
 from gymsamp.sampling.surplus import collect_without_failed_surplus
 from gymsamp.sampling.vector_envs import (
@@ -188,6 +188,7 @@ class ParallelRolloutSampler(SamplerBase):
             self.dt_param = dt_param_name(probe)
             self.has_adapter = has_adapter(probe)
             check_observation_space(probe.observation_space)
+            check_action_space(probe.action_space)
             # With a step timeout, auto runs no probe steps here (one could hang this process)
             # and picks batched workers, which the timeout bounds.
             measure = (

@@ -13,7 +13,40 @@ import numpy as np
 from gymsamp.sampling._numpy_c import clip
 from gymsamp.sampling.observations import check_observation_space
 
-__all__ = ["ActionCheck", "check_observation_space"]
+__all__ = ["ActionCheck", "check_action_space", "check_observation_space"]
+
+#: The action spaces the collection loop steps: one array of actions per vector step.
+_ACTION_SPACES = (
+    gym.spaces.Box,
+    gym.spaces.Discrete,
+    gym.spaces.MultiDiscrete,
+    gym.spaces.MultiBinary,
+)
+
+
+def check_action_space(space: gym.Space[Any]) -> None:
+    """Refuse action spaces whose actions are not one array per sub-env.
+
+    Raises:
+        TypeError: ``space`` is not a Box, Discrete, MultiDiscrete or MultiBinary space (a
+            ``Dict`` or ``Tuple`` of them, ``Text``, ...).
+
+    Example:
+        >>> check_action_space(gym.spaces.Discrete(2))
+        >>> try:
+        ...     check_action_space(gym.spaces.Tuple([gym.spaces.Discrete(2)] * 2))
+        ... except TypeError as err:
+        ...     print(str(err)[:55])
+        the action space must be a Box, Discrete, MultiDiscrete
+    """
+    if not isinstance(space, _ACTION_SPACES):
+        raise TypeError(
+            "the action space must be a Box, Discrete, MultiDiscrete or MultiBinary space (a "
+            "policy returns one array of actions per vector step, and rollouts store them "
+            f"as one array), got {' '.join(str(space).split())}; wrap the env in a "
+            "gymnasium.ActionWrapper that takes one flat array"
+        )
+
 
 # Action batches up to this size are checked for NaN and inf with Python floats.
 _SMALL = 64
@@ -22,6 +55,11 @@ _SMALL = 64
 def _clipper(space: gym.Space[Any]) -> Callable[[np.ndarray], np.ndarray]:
     if isinstance(space, gym.spaces.Box):
         low, high, dtype = space.low, space.high, space.dtype
+        if dtype is not None and np.issubdtype(dtype, np.floating):
+            # An unbounded float32 space: a finite float64 action past float32's range would
+            # reach the env as inf. Its finite range is the space's, as far as it can hold.
+            finite = np.finfo(dtype)
+            low, high = np.maximum(low, finite.min), np.minimum(high, finite.max)
         return lambda actions: clip(actions, low, high).astype(dtype, copy=False)
     return lambda actions: actions
 

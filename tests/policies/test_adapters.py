@@ -647,3 +647,132 @@ def test_a_float64_module_gets_float64_observations() -> None:
     np.testing.assert_array_equal(actions, expected)
     assert TorchPolicy(torch.nn.Linear(3, 2), BOX_SPEC).input_dtype == torch.float32
     assert TorchPolicy(torch.nn.Flatten(), BOX_SPEC).input_dtype == torch.float32  # no params
+
+
+def test_a_failing_first_pass_in_train_mode_blames_batch_norm_only_where_there_is_one() -> None:
+    # rollout() runs one row in train mode by default: every first-pass error of any module
+    # was explained as batch norm's.
+    policy = TorchPolicy(torch.nn.Linear(4, 2), BOX_SPEC)
+    policy.start(1, eval=False)
+    policy.reset_envs(idx(0), rngs(0))
+    with pytest.raises(ValueError, match="mat1 and mat2") as info:
+        policy.act(np.zeros((1, 3), dtype=np.float32))
+    assert str(info.value).startswith(
+        "TorchPolicy(Linear): the module must accept observations of shape (3,) (got a batch "
+        "of shape (1, 3)), but its first forward pass failed: mat1 and mat2 shapes"
+    )
+    assert "batch norm" not in str(info.value)
+
+
+class _DictInput(torch.nn.Module):
+    def forward(self, obs: dict) -> torch.Tensor:
+        return obs["pos"] @ torch.ones(4, 2)  # pos has 3 entries
+
+
+def test_a_failing_first_pass_on_dict_observations_names_the_space_and_shapes() -> None:
+    spec = EnvSpec(
+        spaces.Dict(pos=spaces.Box(-1.0, 1.0, (3,)), vel=spaces.Box(-1.0, 1.0, (2,))),
+        spaces.Box(-1.0, 1.0, (2,)),
+    )
+    policy = _start(TorchPolicy(_DictInput(), spec), 2)
+    observations = {"pos": np.zeros((2, 3), np.float32), "vel": np.zeros((2, 2), np.float32)}
+    # Read "observations of shape None (got a batch of shape ?)".
+    with pytest.raises(
+        ValueError,
+        match=r"the module must accept observations of Dict\('pos': Box\(-1.0, 1.0, \(3,\), "
+        r"float32\), 'vel': Box\(-1.0, 1.0, \(2,\), float32\)\) \(got a batch of \{'pos': "
+        r"shape \(2, 3\), 'vel': shape \(2, 2\)\}\), but its first forward pass failed",
+    ):
+        policy.act(observations)
+
+
+class _ForgotRecurrent(torch.nn.Module):
+    """init_hidden and forward(obs, hidden), but no is_recurrent = True."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(3, 2)
+
+    def init_hidden(self, batch_size: int) -> torch.Tensor:
+        return torch.zeros(batch_size, 2)
+
+    def forward(self, obs: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        return self.linear(obs) + hidden, hidden
+
+
+def test_a_recurrent_module_without_is_recurrent_is_told_to_set_it() -> None:
+    # Was torch's bare "forward() missing 1 required positional argument: 'hidden'".
+    policy = _start(TorchPolicy(_ForgotRecurrent(), BOX_SPEC), 2)
+    with pytest.raises(
+        ValueError,
+        match=r"TorchPolicy\(_ForgotRecurrent\): the module must accept observations of shape "
+        r"\(3,\) .* missing 1 required positional argument: 'hidden'; the module defines "
+        r"init_hidden: a recurrent module must also set is_recurrent = True",
+    ):
+        policy.act(np.zeros((2, 3), dtype=np.float32))
+
+
+class _NoisyStartRNN(TinyRNN):
+    """TinyRNN whose episodes start from a random hidden state."""
+
+    def init_hidden(self, batch_size: int) -> torch.Tensor:
+        return 0.5 * torch.randn(batch_size, 4)
+
+
+def test_a_random_init_hidden_is_reproducible_per_episode_and_leaves_torch_alone() -> None:
+    # init_hidden ran outside the seeded fork of torch's generator: two runs of the same
+    # episodes started from different states, and the caller's generator moved.
+    def run() -> tuple[np.ndarray, np.ndarray]:
+        policy = TorchPolicy(_NoisyStartRNN(), BOX_SPEC)
+        policy.start(2, eval=True)
+        policy.reset_envs(idx(0, 1), rngs(10, 11))
+        first = policy.act(np.zeros((2, 3), np.float32)).agent_infos["hidden_states"]
+        policy.reset_envs(idx(1), rngs(12))  # a new episode in sub-env 1
+        second = policy.act(np.zeros((2, 3), np.float32)).agent_infos["hidden_states"]
+        return first, second
+
+    torch.manual_seed(0)
+    before = torch.random.get_rng_state()
+    first, second = run()
+    assert torch.equal(torch.random.get_rng_state(), before)
+    again = run()
+    np.testing.assert_array_equal(first, again[0])
+    np.testing.assert_array_equal(second, again[1])
+    assert not np.array_equal(first[0], first[1])  # each episode its own draw
+    assert not np.array_equal(second[1], first[1])
+    # An episode's start depends on its own generator alone, not on the other sub-envs.
+    alone = TorchPolicy(_NoisyStartRNN(), BOX_SPEC)
+    alone.start(1, eval=True)
+    alone.reset_envs(idx(0), rngs(11))
+    np.testing.assert_array_equal(
+        alone.act(np.zeros((1, 3), np.float32)).agent_infos["hidden_states"][0], first[1]
+    )
+
+
+def test_a_bfloat16_module_runs() -> None:
+    # gymsamp fed it bfloat16 observations, then refused its bfloat16 actions (numpy has none).
+    module = torch.nn.Linear(3, 2).to(torch.bfloat16)
+    policy = _start(TorchPolicy(module, BOX_SPEC), 2)
+    observations = np.array([[0.5, -1.0, 2.0], [1.0, 0.0, -0.5]], np.float32)
+    with torch.no_grad():
+        expected = module(torch.as_tensor(observations, dtype=torch.bfloat16)).float().numpy()
+    np.testing.assert_array_equal(policy.act(observations).actions, expected)
+
+
+def test_sb3_predict_returning_actions_alone_is_named() -> None:
+    # Was "not enough values to unpack", or with two sub-envs row 0 taken for the actions.
+    class ActionsOnly:
+        observation_space, action_space = BOX_SPEC.observation_space, BOX_SPEC.action_space
+
+        def predict(self, observation, state=None, episode_start=None, deterministic=True):
+            return np.zeros((len(observation), 2), np.float32)
+
+    for num_envs in (1, 2, 3):
+        policy = _start(SB3Policy(ActionsOnly(), BOX_SPEC), num_envs)
+        with pytest.raises(
+            TypeError,
+            match=r"model SB3Policy\(ActionsOnly, deterministic=True\): predict\(observation, "
+            r"state, episode_start, deterministic\) must return \(actions, state\) as SB3's "
+            rf"does .* got ndarray of shape \({num_envs}, 2\)",
+        ):
+            policy.act(np.zeros((num_envs, 3), np.float32))

@@ -289,8 +289,9 @@ def test_a_batch_invariant_module_runs_batched_after_one_test_per_start() -> Non
     rollouts = sample(policy, 3, "sync")
     assert policy.row_by_row is False
     # The test at start(): each drawn batch whole, then row by row; after it, whole batches.
-    tested = 4 * _PROBE_BATCHES
-    assert module.batch_sizes[:tested] == [3, 1, 1, 1] * _PROBE_BATCHES
+    probes = 2 * _PROBE_BATCHES  # drawn from the space, and as many around 0
+    tested = 4 * probes
+    assert module.batch_sizes[:tested] == [3, 1, 1, 1] * probes
     assert set(module.batch_sizes[tested:]) == {3}
     assert_equal_to_rollouts(rollouts, ShapeRecorder())
     assert torch.equal(torch.random.get_rng_state(), torch_state)  # the test drew nothing
@@ -345,3 +346,39 @@ def test_sb3_models_are_tested_and_other_predictors_run_batched() -> None:
     other.start(3, eval=True)
     assert other.row_by_row is False  # type: ignore[attr-defined]
     assert calls == []
+
+
+class _Saturating(torch.nn.Module):
+    """A 3-64-1 tanh MLP: its output is exactly +-1 on observations far from 0."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        with torch.random.fork_rng():  # torch's default initialization, seeded
+            torch.manual_seed(0)
+            self.net = torch.nn.Sequential(
+                torch.nn.Linear(3, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1), torch.nn.Tanh()
+            )
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs)
+
+
+def test_the_test_also_draws_observations_far_inside_wide_bounds() -> None:
+    # Declared +-1000, observed +-1: every probe drawn from the space saturated the tanh to
+    # exactly +-1 in both ways, so the module ran batched and 2 sub-envs differed from
+    # rollout() in the last bits.
+    spec = EnvSpec(
+        gym.spaces.Box(-1000.0, 1000.0, (3,), np.float32), gym.spaces.Box(-1.0, 1.0, (1,))
+    )
+    policy = TorchPolicy(_Saturating(), spec)
+    policy.start(2, eval=True)
+    assert policy.row_by_row is True
+    rng = np.random.default_rng(0)
+    differing = 0
+    for _ in range(50):  # indeed not batch invariant on the observations it meets
+        observations = torch.as_tensor(rng.uniform(-1, 1, (2, 3)).astype(np.float32))
+        with torch.no_grad():
+            whole = policy.module(observations)
+            rows = torch.cat([policy.module(observations[i : i + 1]) for i in range(2)])
+        differing += not torch.equal(whole, rows)
+    assert differing > 0

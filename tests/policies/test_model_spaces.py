@@ -101,6 +101,15 @@ def test_fitting_spaces_are_accepted(model_spaces, env_spaces):
             "Dict('a': Box(shape=(4,), dtype=float32))",
         ),
         (
+            # Only what SB3 takes for an image (uint8 in [0, 255]) is transposed: a float
+            # (4, 2, 3) Box was accepted for a (2, 3, 4) env and failed inside predict.
+            (Box(-1.0, 1.0, (4, 2, 3), np.float32), Discrete(2)),
+            (Box(-1.0, 1.0, (2, 3, 4), np.float32), Discrete(2)),
+            "observations",
+            "Box(shape=(2, 3, 4), dtype=float32)",
+            "Box(shape=(4, 2, 3), dtype=float32)",
+        ),
+        (
             # A channel-first action is not an image: only observations are transposed.
             (VECTOR, Box(0.0, 1.0, (3, 32, 48))),
             (VECTOR, Box(0.0, 1.0, (32, 48, 3))),

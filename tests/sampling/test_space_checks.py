@@ -151,3 +151,44 @@ def test_an_out_of_range_multi_discrete_action_never_reaches_the_env():
     with pytest.raises(ValueError, match=r"entries from \[0, 0\] up to \(not including\) \[2, 2\]"):
         rollout(Counting(), policy, seed=0)
     assert Counting.steps == 0
+
+
+def test_finite_actions_past_an_unbounded_float32_space_stay_finite():
+    # 1e300 is finite as commanded, but the cast to the space's float32 made it inf: an inf
+    # reached the env (and its rewards) with nothing but numpy's overflow warning.
+    unbounded = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    applied = ActionCheck(unbounded, 1).clip(np.array([[1e300, -1e300]]))
+    largest = np.finfo(np.float32).max
+    np.testing.assert_array_equal(applied, np.array([[largest, -largest]], np.float32))
+    half = gym.spaces.Box(np.array([0.0, -np.inf], np.float32), np.array([np.inf, 1.0], np.float32))
+    applied = ActionCheck(half, 1).clip(np.array([[1e300, -1e300]]))
+    np.testing.assert_array_equal(applied, np.array([[largest, -largest]], np.float32))
+    ordinary = np.array([[0.25, -3.5]])  # within range: untouched but for the cast
+    np.testing.assert_array_equal(ActionCheck(half, 1).clip(ordinary), ordinary.astype(np.float32))
+
+
+class _TupleActions(gym.Env):
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Tuple([gym.spaces.Box(-1.0, 1.0, (2,)), gym.spaces.Discrete(2)])
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 0.0, False, False, {}
+
+
+def test_dict_and_tuple_action_spaces_are_refused_up_front():
+    # They failed at the first step with a message about the policy's output shape.
+    from gymsamp.sampling import ParallelRolloutSampler, rollout
+
+    message = (
+        r"the action space must be a Box, Discrete, MultiDiscrete or MultiBinary space .* got "
+        r"Tuple\(Box\(-1.0, 1.0, \(2,\), float32\), Discrete\(2\)\); wrap the env in a "
+        r"gymnasium.ActionWrapper"
+    )
+    with pytest.raises(TypeError, match=message):
+        rollout(_TupleActions(), lambda obs: obs, max_steps=2)
+    with pytest.raises(TypeError, match=message):
+        ParallelRolloutSampler(_TupleActions, lambda obs: obs, 1, min_rollouts=1)
