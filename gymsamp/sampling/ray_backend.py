@@ -71,6 +71,7 @@ from gymsamp.data import StepSequence
 from gymsamp.sampling.errors import NonFiniteError, WorkerError
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.ray_worker import (
+    Pickled,
     PolicyParams,
     RolloutWorker,
     WorkerSpec,
@@ -274,7 +275,16 @@ class RayRolloutDriver:
     def connect(self) -> None:
         """Use the running Ray, or start a local one (see the module docstring)."""
         if self._holder.connected:
-            return
+            import ray
+
+            if ray.is_initialized():
+                return
+            # Ray was shut down under this driver (ray.shutdown()): its actors ended with it.
+            # Connect afresh, as a closed sampler does, instead of submitting to dead handles
+            # (and letting ray.put start a Ray of its own defaults that no close() ends).
+            self._holder.actors = []
+            self._holder.connected = False
+            _disconnect(self._holder.token)
         cpus = float((self._user_actor_options or DEFAULT_ACTOR_OPTIONS).get("num_cpus", 1) or 0)
         self.started_ray = _connect(self._holder.token, int(np.ceil(cpus * self.num_actors)))
         self._holder.connected = True
@@ -287,15 +297,39 @@ class RayRolloutDriver:
         return dict(OWN_RAY_ACTOR_OPTIONS if self.started_ray else DEFAULT_ACTOR_OPTIONS)
 
     def _resource_note(self) -> str:
+        """What the actors ask of the cluster against what it has, and what to do about it."""
         import ray
 
-        needed = float(self.actor_options.get("num_cpus", 1) or 0) * self.num_actors
-        total = ray.cluster_resources().get("CPU", 0.0)
-        free = ray.available_resources().get("CPU", 0.0)
-        return (
-            f"num_workers={self.num_actors} actors with ray_actor_options="
-            f"{self.actor_options} need {needed:g} CPUs; the Ray cluster has {total:g}, "
-            f"{free:g} free (other actors, e.g. of other open samplers, hold the rest)"
+        options = self.actor_options
+        per_actor = {
+            "CPU": float(options.get("num_cpus", 1) or 0),
+            "GPU": float(options.get("num_gpus", 0) or 0),
+            **{str(k): float(v) for k, v in (options.get("resources") or {}).items()},
+        }
+        total, free = ray.cluster_resources(), ray.available_resources()
+        needs, lacking = [], []
+        for name, amount in per_actor.items():
+            if amount <= 0:
+                continue
+            need = amount * self.num_actors
+            needs.append(
+                f"{need:g} {name} (the cluster has {total.get(name, 0.0):g}, "
+                f"{free.get(name, 0.0):g} free)"
+            )
+            if need > total.get(name, 0.0):
+                lacking.append(name)
+        note = (
+            f"num_workers={self.num_actors} actors with ray_actor_options={options} need "
+            + ", ".join(needs)
+        )
+        if lacking:
+            return note + (
+                f"; the cluster has too little {' and '.join(lacking)} for them all: pass "
+                "ray_actor_options asking less per actor, or fewer num_workers"
+            )
+        return note + (
+            "; actors hold what is not free (this sampler's started ones too, and those of "
+            "other open samplers)"
         )
 
     def configure(self, spec: WorkerSpec) -> None:
@@ -326,8 +360,12 @@ class RayRolloutDriver:
         if self.spec is None:
             raise RuntimeError("RayRolloutDriver.configure() must be called before run()")
         self.connect()
-        remote_cls = ray.remote(RolloutWorker).options(max_restarts=0, **self.actor_options)
-        spec_ref = ray.put(self.spec)  # one copy of env factory and policy for every actor
+        # A restarted actor would have lost its sub-envs' state: failures reach the driver,
+        # unless the user asks otherwise.
+        options = {"max_restarts": 0, **self.actor_options}
+        remote_cls = ray.remote(RolloutWorker).options(**options)
+        # One copy of env factory and policy for every actor, as bytes (see Pickled).
+        spec_ref = ray.put(Pickled.of(self.spec))
         actors: list[Any] = [remote_cls.remote(i, spec_ref) for i in range(self.num_actors)]
         self._holder.actors = actors
         replies = [actor.ready.remote() for actor in actors]
@@ -335,8 +373,7 @@ class RayRolloutDriver:
         if pending:  # most likely waiting for resources; they may come (autoscaling)
             warnings.warn(
                 f"{len(pending)} Ray actor(s) not started after {START_WARNING_S:g} s, still "
-                f"waiting: {self._resource_note()}; pass ray_actor_options={{'num_cpus': ...}} "
-                "to reserve less",
+                f"waiting: {self._resource_note()}",
                 RuntimeWarning,
                 stacklevel=2,
             )
@@ -387,10 +424,11 @@ class RayRolloutDriver:
         start = time.perf_counter()
         stats = RayCallStats()
         try:
+            self.connect()  # Ray may have been shut down since the last call
             actors = self._ensure_actors()
             self._call += 1
             t0 = time.perf_counter()
-            params_box = [ray.put(policy_params(self.spec.policy))]
+            params_box = [ray.put(Pickled.of(policy_params(self.spec.policy)))]
             stats.put_s = time.perf_counter() - t0
             next_index = 0
             issued_steps = 0  # steps of the complete rollouts (a lower bound, as locally)

@@ -31,7 +31,14 @@ from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout_job import RolloutJob
 from gymsamp.sampling.vector_envs import EnvFactory, make_vector_env
 
-__all__ = ["PolicyParams", "RolloutWorker", "WorkerSpec", "load_policy_params", "policy_params"]
+__all__ = [
+    "Pickled",
+    "PolicyParams",
+    "RolloutWorker",
+    "WorkerSpec",
+    "load_policy_params",
+    "policy_params",
+]
 
 
 # -- parameters ----------------------------------------------------------------------------
@@ -182,14 +189,40 @@ class _BatchResult:
     collect_s: float  # seconds inside collect()
 
 
+@dataclass(frozen=True)
+class Pickled:
+    """A value shipped to the actors as cloudpickle bytes.
+
+    Ray hands the numpy arrays of an object it stores back as read-only views of its object
+    store: a policy or env factory holding an array it updates in place (a running
+    normalizer, an env's position) would fail on Ray only. Bytes unpickle into fresh,
+    writable arrays, as the local backend's copies have.
+
+    Example:
+        >>> shipped = Pickled.of({"weights": np.zeros(2)})
+        >>> shipped.load()["weights"].flags.writeable
+        True
+    """
+
+    payload: bytes
+
+    @classmethod
+    def of(cls, value: Any) -> Pickled:
+        return cls(cloudpickle.dumps(value))
+
+    def load(self) -> Any:
+        return cloudpickle.loads(self.payload)
+
+
 def _resolve(value: Any) -> Any:
-    """``ray.get`` for an object reference, the value itself otherwise (tests without Ray)."""
+    """``ray.get`` for an object reference, the value itself otherwise (tests without Ray);
+    a :class:`Pickled` value unpickled."""
     import sys
 
     ray = sys.modules.get("ray")
     if ray is not None and isinstance(value, ray.ObjectRef):
-        return ray.get(value)
-    return value
+        value = ray.get(value)
+    return value.load() if isinstance(value, Pickled) else value
 
 
 class RolloutWorker:
@@ -220,9 +253,10 @@ class RolloutWorker:
         >>> worker.close()
     """
 
-    def __init__(self, index: int, spec: WorkerSpec) -> None:
+    def __init__(self, index: int, spec: WorkerSpec | Pickled) -> None:
         self.index = index
-        self.spec = spec
+        resolved: WorkerSpec = _resolve(spec)
+        self.spec = spec = resolved
         self.policy = spec.policy
         self._params_call: int | None = None
         self._envs: Any = None

@@ -541,3 +541,100 @@ def test_ray_address_from_the_environment_is_joined_not_started(ray_session, tmp
         "after close True 2",
     ]
     assert ray_session.is_initialized()
+
+
+class _RunningSum:
+    """A policy that updates an array of its own in place (as a running normalizer does)."""
+
+    def __init__(self) -> None:
+        self.obs_sum = np.zeros(4)
+
+    def __call__(self, obs):
+        self.obs_sum += obs.sum(axis=0)
+        return (obs[:, 2] > 0).astype(np.int64)
+
+
+class _Drifting(gym.Wrapper):
+    """CartPole whose observations drift by an array the factory handed it, updated in place."""
+
+    def __init__(self, offset: np.ndarray) -> None:
+        super().__init__(gym.make("CartPole-v1"))
+        self.offset = offset
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.offset += 0.001
+        return obs + self.offset.astype(np.float32), reward, terminated, truncated, info
+
+
+def _drifting_factory(offset=np.zeros(4)):  # noqa: B008 (one array, shipped with the factory)
+    return _Drifting(offset)
+
+
+def test_arrays_a_policy_or_factory_updates_in_place_stay_writable_on_ray(ray_session):
+    # Ray hands the arrays of what it stores back as read-only views: "output array is
+    # read-only" on Ray only.
+    def run(backend):
+        # One sub-env: the factory's array is then one env's alone, locally and on Ray.
+        with ParallelRolloutSampler(
+            _drifting_factory, _RunningSum(), 1, min_rollouts=3, seed=0, max_steps=20,
+            show_progress_bar=False, backend=backend, vectorization="sync",
+        ) as sampler:  # fmt: skip
+            return sampler.sample()
+
+    assert_all_equal([run("local")], [run("ray")])
+
+
+def test_a_ray_shut_down_between_calls_is_started_again(tmp_path):
+    # The driver kept its dead actors: Ray's bare "Failed to submit task to actor", while
+    # ray.put started a Ray of Ray's defaults that no close() ended.
+    script = textwrap.dedent(
+        """
+        import gymnasium as gym
+        import ray
+        from gymsamp.policies import RandomPolicy
+        from gymsamp.sampling import ParallelRolloutSampler
+
+        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1")
+        sampler = ParallelRolloutSampler("CartPole-v1", RandomPolicy(gym.spaces.Discrete(2)),
+                                         2, min_rollouts=2, seed=0, backend="ray",
+                                         show_progress_bar=False)
+        first = sampler.sample()
+        ray.shutdown()
+        second = sampler.sample()
+        print("started its own", sampler._ray.started_ray, len(second))
+        sampler.close()
+        print("after close", ray.is_initialized())
+        """
+    )
+    out = _run_script(script, tmp_path)
+    assert out.stdout.splitlines()[-2:] == ["started its own True 2", "after close False"]
+
+
+def test_actor_options_may_set_max_restarts(ray_session):
+    # gymsamp's own max_restarts=0 and the user's collided inside Ray's options().
+    sampler = cartpole_sampler(
+        backend="ray", min_rollouts=2, ray_actor_options={"num_cpus": 1, "max_restarts": 1}
+    )
+    with sampler:
+        assert len(sampler.sample()) == 2
+
+
+def test_the_start_warning_names_the_resource_the_cluster_lacks(ray_session):
+    # It counted CPUs only: a GPU request read "need 2 CPUs; the Ray cluster has 2, 2 free
+    # ... pass ray_actor_options={'num_cpus': ...} to reserve less".
+    from gymsamp.sampling.ray_backend import RayRolloutDriver
+
+    driver = RayRolloutDriver(2, 1, actor_options={"num_cpus": 1, "num_gpus": 1})
+    try:
+        note = driver._resource_note()
+    finally:
+        driver.close()
+    cpus = ray_session.cluster_resources()["CPU"]
+    free = ray_session.available_resources().get("CPU", 0.0)
+    assert note == (
+        "num_workers=2 actors with ray_actor_options={'num_cpus': 1, 'num_gpus': 1} need "
+        f"2 CPU (the cluster has {cpus:g}, {free:g} free), "
+        "2 GPU (the cluster has 0, 0 free); the cluster has too little GPU for them all: pass "
+        "ray_actor_options asking less per actor, or fewer num_workers"
+    )
