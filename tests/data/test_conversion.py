@@ -174,7 +174,8 @@ def test_rollout_infos_with_a_final_info_in_some_episodes_keep_their_layout(tmp_
     batch = EpisodeBatch.from_step_sequences(parts, SPEC)
     assert batch.episode_infos["seed"].tolist() == [1, 2, 3]
     final = batch.episode_infos["final_info"]
-    assert final.dtype == object and final.shape == (3,)
+    assert final.dtype == object
+    assert final.shape == (3,)
     assert final[1] is None
     assert_tree_equal(final[2], infos[2]["final_info"])
     assert [ep["episode_infos"]["seed"] for ep in batch.to_list()] == [1, 2, 3]
@@ -184,7 +185,8 @@ def test_rollout_infos_with_a_final_info_in_some_episodes_keep_their_layout(tmp_
         back[0]["seed"] = 99  # each conversion hands out its own copies
         back[0]["final_info"]["episode"]["r"] = -1.0
         again = restored.to_step_sequences()[0].rollout_info
-        assert again["seed"] == 1 and again["final_info"]["episode"]["r"] == 2.0
+        assert again["seed"] == 1
+        assert again["final_info"]["episode"]["r"] == 2.0
     assert infos[0]["seed"] == 1  # and the batch never shared the caller's dicts
     without = EpisodeBatch.from_step_sequences(
         [make_rollout(4, seed=4, info={"seed": 4})], SPEC
