@@ -302,9 +302,7 @@ def adapter_for(env: gym.Env[Any, Any]) -> SimAdapter:
     factory = _find_factory(unwrapped)
     if factory is None:
         missing = _missing_native_methods(unwrapped)
-        on_wrappers = env is not unwrapped and all(
-            callable(getattr(env, m, None)) or hasattr(env, m) for m in missing
-        )
+        on_wrappers = env is not unwrapped and all(hasattr(env, m) for m in missing)
         raise TypeError(
             f"env must be a simulator gymsamp has an adapter for (CartPole, Pendulum, "
             f"MountainCar, MountainCarContinuous, Acrobot, MuJoCo, gymsamp toy envs) or implement "

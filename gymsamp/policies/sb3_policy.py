@@ -239,8 +239,6 @@ class SB3Policy(_RowByRowChoice):
                 f"a tuple of {len(result)}"
                 if isinstance(result, tuple)
                 else f"{type(result).__name__} of shape {np.shape(result)}"
-                if isinstance(result, np.ndarray)
-                else type(result).__name__
             )
             raise TypeError(
                 f"model {self!r}: predict(observation, state, episode_start, deterministic) "

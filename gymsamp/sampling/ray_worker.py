@@ -255,15 +255,17 @@ class RolloutWorker:
 
     def __init__(self, index: int, spec: WorkerSpec | Pickled) -> None:
         self.index = index
-        resolved: WorkerSpec = _resolve(spec)
-        self.spec = spec = resolved
-        self.policy = spec.policy
+        self.spec: WorkerSpec = _resolve(spec)
+        self.policy = self.spec.policy
         self._params_call: int | None = None
         self._envs: Any = None
         self._error: _Failure | None = None
         try:
             self._envs = make_vector_env(
-                spec.factory, spec.envs_per_actor, "sync", record_state=spec.record_states
+                self.spec.factory,
+                self.spec.envs_per_actor,
+                "sync",
+                record_state=self.spec.record_states,
             )
         except Exception as err:
             self._error = _Failure.capture(err)

@@ -308,11 +308,8 @@ def _run_collection(
                         results[j] = _result(single, G.sbi_spec)
                     except _FAILURES as single_err:
                         settled.append((j, single_err))
-                    pending.remove(j)
-            for j, row_err in settled:
-                failures.append(_failed_rows(row_err, [coll.offset + j]))
-                if j in pending:
-                    pending.remove(j)
+            failures.extend(_failed_rows(e, [coll.offset + j]) for j, e in settled)
+            pending = [j for j in pending if j not in suspects]  # each settled either way
             if failures and not skip_failures:
                 return CollectionResult([], failures[:1])
             continue

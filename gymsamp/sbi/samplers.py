@@ -581,20 +581,18 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         theta, single = self._check_dp_values(dp_values)
         failed: dict[int, FailedRows] = {}
         sim = self._simulate(theta, failed)
-        ok = np.ones(len(theta), dtype=bool)
-        ok[list(failed)] = False
-        features = self._embed(sim[ok])
-        if failed:
+        if not failed:
+            features = self._embed(sim)
+        else:  # NaN rows for the failed ones, the others embedded as usual
             self._warn_failed(theta, failed)
-            rows, features = (
-                features,
-                torch.full(
-                    (len(theta), sim.shape[1] * self._embedding.dim_output),
-                    torch.nan,
-                    dtype=torch.get_default_dtype(),
-                ),
+            ok = np.ones(len(theta), dtype=bool)
+            ok[list(failed)] = False
+            features = torch.full(
+                (len(theta), sim.shape[1] * self._embedding.dim_output),
+                torch.nan,
+                dtype=torch.get_default_dtype(),
             )
-            features[torch.from_numpy(ok)] = rows
+            features[torch.from_numpy(ok)] = self._embed(sim[ok])
         return features[0] if single else features
 
     def _embed(self, sim: np.ndarray) -> torch.Tensor:
