@@ -77,16 +77,41 @@ def tree_map(fn: Callable[..., Any], field: Field, *others: Field) -> Field:
     return fn(field, *others)
 
 
-def tree_leaves(field: Field, path: str = "") -> Iterator[tuple[str, Any]]:
-    """Yield ``(path, leaf)`` pairs, paths written like ``infos.success`` or ``hidden[0]``."""
+# One step from a field into its entries: ("key", a dict key) or ("index", a tuple position).
+PathStep = tuple[str, Any]
+
+
+def tree_paths(
+    field: Field, prefix: tuple[PathStep, ...] = ()
+) -> Iterator[tuple[tuple[PathStep, ...], Any]]:
+    """Yield ``(steps, leaf)`` pairs: the exact way to each leaf, dict keys kept as they are.
+
+    Example:
+        >>> list(tree_paths({"a.b": 1, 0: (2,)}))
+        [((('key', 'a.b'),), 1), ((('key', 0), ('index', 0)), 2)]
+    """
     if isinstance(field, dict):
         for key, value in field.items():
-            yield from tree_leaves(value, f"{path}.{key}" if path else str(key))
+            yield from tree_paths(value, (*prefix, ("key", key)))
     elif isinstance(field, tuple):
         for i, value in enumerate(field):
-            yield from tree_leaves(value, f"{path}[{i}]")
+            yield from tree_paths(value, (*prefix, ("index", i)))
     else:
-        yield path, field
+        yield prefix, field
+
+
+def tree_leaves(field: Field, path: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield ``(path, leaf)`` pairs, paths written like ``infos.success`` or ``hidden[0]``
+    (for reading: a key holding ``.`` makes them ambiguous; :func:`tree_paths` is exact)."""
+    for steps, leaf in tree_paths(field):
+        yield path_text(steps, path), leaf
+
+
+def path_text(steps: tuple[PathStep, ...], path: str = "") -> str:
+    """``steps`` written after ``path`` as :func:`tree_leaves` writes them (``a.b``, ``h[0]``)."""
+    for kind, key in steps:
+        path = f"{path}[{key}]" if kind == "index" else (f"{path}.{key}" if path else str(key))
+    return path
 
 
 def tree_first_leaf(field: Field) -> Any:

@@ -548,8 +548,10 @@ class StepSequence(Sequence[Step]):
         ``<field>.`` where a label names another column), ``states.<label>`` for states, else
         ``<field>_<i>`` (a plain ``<field>`` for scalar entries; also for labels that repeat
         within a field): no column is written twice. After-last fields also get
-        ``next_<column>`` columns with the entry after each step, so no final entry is lost and
-        :meth:`from_pandas` restores the sequence.
+        ``next_<column>`` columns with the entry after each step, so no final entry is lost.
+        ``df.attrs["gymsamp_layout"]`` records each array's columns, shape, dtype and place in
+        its field (dict keys, tuple positions), so :meth:`from_pandas` restores every field as
+        it was; pandas keeps ``attrs`` through copies and row selections, not through CSV.
         """
         from gymsamp.data.tabular import sequence_to_frame
 
@@ -565,8 +567,13 @@ class StepSequence(Sequence[Step]):
     ) -> StepSequence:
         """Build a sequence from a DataFrame (the layout :meth:`to_pandas` writes).
 
-        Columns of dict and tuple fields (``infos.a``, ``hidden[0]_1``, as :meth:`to_pandas`
-        names them) are regrouped into those fields; NamedTuples come back as plain tuples.
+        Where ``df.attrs`` holds the layout :meth:`to_pandas` recorded and every column it names
+        is still there, each field comes back with its structure, shapes and dtypes
+        (NamedTuples as plain tuples). Otherwise (e.g. a frame read from CSV) the columns are
+        read by name: observations, actions and states by the spec, columns of dict and tuple
+        fields (``infos.a``, ``hidden[0]_1``) regrouped into those fields, other fields 1-D or
+        2-D (``name_0 .. name_k``). A table cannot tell that its first row was no episode's
+        first step, nor hold ``rollout_info``.
 
         Args:
             df: One row per step; ``rewards`` is mandatory unless ``task`` is given.

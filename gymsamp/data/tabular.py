@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gymsamp.data._tree import tree_leaves
+from gymsamp.data._tree import PathStep, path_text, tree_map, tree_paths
 from gymsamp.data.data_format import to_format
 from gymsamp.data.spec import EnvSpec
 
@@ -17,6 +17,17 @@ if TYPE_CHECKING:
 
 _FLAGS = ("terminated", "truncated")
 _LABELS = {"observations": "obs_labels", "actions": "act_labels", "states": "state_labels"}
+_SPACES = {"observations": "observation_space", "actions": "action_space", "states": "state_space"}
+
+#: The ``DataFrame.attrs`` entry where :meth:`StepSequence.to_pandas` records each leaf's
+#: columns, shape, dtype and place in its field, so that :meth:`StepSequence.from_pandas` needs
+#: no guessing from column names (JSON-able: it survives ``attrs``' deep copies and files that
+#: keep it).
+LAYOUT_ATTR = "gymsamp_layout"
+_LAYOUT_VERSION = 1
+
+# A leaf's place: its field's name, then the steps into the field's dicts and tuples.
+LeafKey = tuple[Any, ...]
 
 
 def _plain_names(name: str, leaf: np.ndarray) -> list[str]:
@@ -52,17 +63,19 @@ def sequence_to_frame(seq: StepSequence, env_spec: EnvSpec | None) -> Any:
 
     if not seq.continuous:
         raise ValueError("seq must be continuous to be written as a table, got a shuffled batch")
-    # Every array leaf (path, steps, entries after each step or None).
+    # Every array leaf (path, steps, entries after each step or None), and where it came from.
     leaves: list[tuple[str, np.ndarray, np.ndarray | None]] = []
+    places: list[LeafKey] = []
     for name in seq.data_names:
         field = seq.get_data_values(name, truncate_last=True)
         nxt = seq.next_values(name) if name in seq._after_last else None
-        nxt_leaves = dict(tree_leaves(nxt, name)) if nxt is not None else {}
-        for path, leaf in tree_leaves(field, name):
-            nxt_leaf = nxt_leaves.get(path)
+        nxt_leaves = dict(tree_paths(nxt)) if nxt is not None else {}
+        for steps, leaf in tree_paths(field):
+            nxt_leaf = nxt_leaves.get(steps)
+            places.append((name, *steps))
             leaves.append(
                 (
-                    path,
+                    path_text(steps, name),
                     np.asarray(to_format(leaf, "numpy")),
                     None if nxt_leaf is None else np.asarray(to_format(nxt_leaf, "numpy")),
                 )
@@ -107,7 +120,41 @@ def sequence_to_frame(seq: StepSequence, env_spec: EnvSpec | None) -> Any:
                 put(f"next_{col}", flat_next[:, i])
     put("terminated", seq.terminated)
     put("truncated", seq.truncated)
-    return pd.DataFrame(columns)
+    df = pd.DataFrame(columns)
+    layout = _layout(places, leaves, names)
+    if layout is not None:
+        df.attrs[LAYOUT_ATTR] = layout
+    return df
+
+
+def _layout(
+    places: list[LeafKey],
+    leaves: list[tuple[str, np.ndarray, np.ndarray | None]],
+    names: dict[str, list[str]],
+) -> dict[str, Any] | None:
+    """The frame's layout for :data:`LAYOUT_ATTR`; None where JSON cannot hold it (dict keys
+    other than str and int, structured dtypes): such frames are read by their column names."""
+    entries = []
+    for (field, *steps), (path, array, nxt_array) in zip(places, leaves, strict=True):
+        if array.dtype.names is not None or not all(_json_key(key) for _, key in steps):
+            return None
+        entries.append(
+            {
+                "field": field,
+                "steps": [[kind, int(key) if kind == "index" else key] for kind, key in steps],
+                "columns": names[path],
+                "shape": [int(n) for n in array.shape[1:]],
+                "dtype": array.dtype.str,
+                "next": nxt_array is not None,
+            }
+        )
+    return {"version": _LAYOUT_VERSION, "leaves": entries}
+
+
+def _json_key(key: Any) -> bool:
+    """Whether JSON keeps a dict key as it is (bools would come back as ints, numpy ints as
+    Python ints: equal, but another type)."""
+    return type(key) in (str, int)
 
 
 def _space_columns(
@@ -152,53 +199,60 @@ def _extra_fields(df: Any, used: set[str]) -> dict[str, list[str]]:
 _PATH_STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
 
 
-def _split_path(path: str) -> tuple[str, list[str | int]]:
-    """``"infos.a[0]"`` -> ``("infos", ["a", 0])``; a name that is no such path stays whole."""
+def _split_path(path: str) -> LeafKey:
+    """``"infos.a[0]"`` -> ``("infos", ("key", "a"), ("index", 0))``; a name that is no such
+    path stays whole (a column name cannot tell a key ``"a.b"`` from nested keys)."""
     head = re.match(r"[^.\[\]]+", path)
     if head is None:
-        return path, []
-    steps: list[str | int] = []
+        return (path,)
+    steps: list[PathStep] = []
     pos = head.end()
     for match in _PATH_STEP.finditer(path, pos):
         if match.start() != pos:
-            return path, []
+            return (path,)
         key, index = match.groups()
-        steps.append(key if key is not None else int(index))
+        steps.append(("key", key) if key is not None else ("index", int(index)))
         pos = match.end()
-    return (head.group(), steps) if pos == len(path) else (path, [])
+    return (head.group(), *steps) if pos == len(path) else (path,)
 
 
-def _nested(flat: dict[str, Any]) -> dict[str, Any]:
-    """Fields keyed by leaf path (``infos.a``, ``hidden[0]``) regrouped into the dicts and tuples
+def _assemble(flat: dict[LeafKey, Any]) -> dict[str, Any]:
+    """Leaves keyed by their place (:data:`LeafKey`) regrouped into the dicts and tuples
     :meth:`StepSequence.to_pandas` flattened (NamedTuples come back as plain tuples)."""
-    out: dict[Any, Any] = {}
-    for path, value in flat.items():
-        head, steps = _split_path(path)
-        keys: list[str | int] = [head, *steps]
-        node = out
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-            if not isinstance(node, dict):
+    root: dict[PathStep, Any] = {}
+    for place, value in flat.items():
+        steps: list[PathStep] = [("key", place[0]), *place[1:]]
+        node = root
+        for depth, step in enumerate(steps):
+            if depth == len(steps) - 1:
+                clash = step in node
+                node[step] = value
+            else:
+                node = node.setdefault(step, {})
+                clash = not isinstance(node, dict)
+            if clash:  # a leaf where entries are, or entries below a leaf
+                column = path_text(tuple(steps[1 : depth + 1]), place[0])
                 raise ValueError(
-                    f"df must not have both a column {key!r} and columns of its entries, got "
-                    f"{path!r}"
+                    f"df must not have both a column {column!r} and columns of its entries, "
+                    f"got both"
                 )
-        if keys[-1] in node:
-            raise ValueError(
-                f"df must not have both a column {path!r} and columns of its entries, got both"
-            )
-        node[keys[-1]] = value
-    return {name: _tuples_restored(field) for name, field in out.items()}
+    return {key: _built(child) for (_, key), child in root.items()}
 
 
-def _tuples_restored(field: Any) -> Any:
-    """Dicts keyed by the ints ``0 .. k-1`` (tuple positions) back as tuples, recursively."""
-    if not isinstance(field, dict):
-        return field
-    items = {key: _tuples_restored(value) for key, value in field.items()}
-    if items and set(items) == set(range(len(items))):  # keys are strs and ints, never bools
-        return tuple(items[i] for i in range(len(items)))
-    return {str(key): value for key, value in items.items()}
+def _built(node: Any) -> Any:
+    """A node of :func:`_assemble`'s tree as a field: tuple positions ``0 .. k-1`` as a tuple,
+    dict keys as a dict (positions among keys, or with gaps, as ``str`` keys), leaves as is."""
+    if not isinstance(node, dict):
+        return node
+    if (
+        node
+        and all(kind == "index" for kind, _ in node)
+        and set(node) == {("index", i) for i in range(len(node))}
+    ):
+        return tuple(_built(node[("index", i)]) for i in range(len(node)))
+    return {
+        key if kind == "key" else str(key): _built(child) for (kind, key), child in node.items()
+    }
 
 
 def _stacked(df: Any, cols: list[str], *, plain: bool) -> np.ndarray:
@@ -207,7 +261,9 @@ def _stacked(df: Any, cols: list[str], *, plain: bool) -> np.ndarray:
     return values[:, 0] if plain else values
 
 
-def _cuts(fields: dict[str, Any], next_fields: dict[str, np.ndarray], length: int) -> np.ndarray:
+def _cuts(
+    fields: dict[LeafKey, Any], next_fields: dict[LeafKey, np.ndarray], length: int
+) -> np.ndarray:
     """The rows after which a rollout ends without a done flag (a rollout cut short, e.g. a
     slice): where a row's ``next_`` entries differ from the following row's entries."""
     cut = np.zeros(max(length - 1, 0), dtype=bool)
@@ -219,6 +275,83 @@ def _cuts(fields: dict[str, Any], next_fields: dict[str, np.ndarray], length: in
             same |= np.isnan(after) & np.isnan(following)
         cut |= ~np.asarray(same, dtype=bool).all(axis=1)
     return np.flatnonzero(cut) + 1
+
+
+def _layout_leaves(df: Any) -> list[dict[str, Any]] | None:
+    """The leaves :data:`LAYOUT_ATTR` records where every column they name is in ``df``; None
+    where there is no layout or it no longer fits (columns dropped or renamed since)."""
+    layout = df.attrs.get(LAYOUT_ATTR)
+    if not isinstance(layout, dict) or layout.get("version") != _LAYOUT_VERSION:
+        return None
+    leaves = layout.get("leaves")
+    if not isinstance(leaves, list):
+        return None
+    present = set(df.columns)
+    for leaf in leaves:
+        columns = leaf.get("columns", [None]) if isinstance(leaf, dict) else [None]
+        wanted = [*columns, *(f"next_{c}" for c in columns if leaf.get("next"))]
+        if not all(isinstance(c, str) and c in present for c in wanted):
+            return None
+    return leaves
+
+
+def _read_by_layout(
+    df: Any, leaves: list[dict[str, Any]], env_spec: EnvSpec
+) -> tuple[dict[LeafKey, Any], dict[LeafKey, np.ndarray], set[str]]:
+    """Every leaf with its recorded shape and dtype (and its ``next_`` entries)."""
+    length = len(df)
+    fields: dict[LeafKey, Any] = {}
+    next_fields: dict[LeafKey, np.ndarray] = {}
+    used: set[str] = set()
+    for leaf in leaves:
+        place = (leaf["field"], *((kind, key) for kind, key in leaf["steps"]))
+        shape, dtype = (length, *leaf["shape"]), np.dtype(leaf["dtype"])
+        fields[place] = df[leaf["columns"]].to_numpy().astype(dtype).reshape(shape)
+        used.update(leaf["columns"])
+        if leaf["next"]:
+            next_cols = [f"next_{c}" for c in leaf["columns"]]
+            next_fields[place] = df[next_cols].to_numpy().astype(dtype).reshape(shape)
+            used.update(next_cols)
+    for name, attr in _SPACES.items():
+        expected = getattr(getattr(env_spec, attr), "shape", None)
+        if (name,) in fields and expected is not None and fields[(name,)].shape[1:] != expected:
+            raise ValueError(
+                f"env_spec.{attr} must match the {name} df holds, got shape {tuple(expected)} "
+                f"for {name} of shape {fields[(name,)].shape[1:]}"
+            )
+    return fields, next_fields, used
+
+
+def _read_by_names(
+    df: Any, env_spec: EnvSpec
+) -> tuple[dict[LeafKey, Any], dict[LeafKey, np.ndarray], set[str]]:
+    """Observations, actions and states found by the spec's labels or numbered names, shaped
+    and typed by its spaces."""
+    length = len(df)
+    fields: dict[LeafKey, Any] = {}
+    next_fields: dict[LeafKey, np.ndarray] = {}
+    used: set[str] = set()
+    for name, attr in _SPACES.items():
+        space = getattr(env_spec, attr)
+        if space is None or space.shape is None:
+            continue
+        shape = tuple(space.shape)
+        width = int(np.prod(shape, dtype=np.int64))
+        labels = getattr(env_spec, _LABELS[name])
+        try:
+            cols = _space_columns(df, name, labels, width, used)
+        except ValueError:
+            if name == "states":
+                continue
+            raise
+        used.update(cols)
+        dtype = space.dtype if space.dtype is not None else np.float64
+        fields[(name,)] = df[cols].to_numpy().astype(dtype).reshape((length, *shape))
+        next_cols = [f"next_{c}" for c in cols]
+        if all(c in df.columns for c in next_cols):
+            used.update(next_cols)
+            next_fields[(name,)] = df[next_cols].to_numpy().astype(dtype).reshape((length, *shape))
+    return fields, next_fields, used
 
 
 def sequence_from_frame(
@@ -238,52 +371,31 @@ def sequence_from_frame(
     length = len(df)
     if length < 1:
         raise ValueError("df must have at least one row, got an empty DataFrame")
-    fields: dict[str, Any] = {}
-    next_fields: dict[str, np.ndarray] = {}  # the entry after each step, for T+1 fields
-    used: set[str] = set()
-    for name, space, labels in (
-        ("observations", env_spec.observation_space, env_spec.obs_labels),
-        ("actions", env_spec.action_space, env_spec.act_labels),
-        ("states", env_spec.state_space, env_spec.state_labels),
-    ):
-        if space is None or space.shape is None:
-            continue
-        shape = tuple(space.shape)
-        width = int(np.prod(shape, dtype=np.int64))
-        try:
-            cols = _space_columns(df, name, labels, width, used)
-        except ValueError:
-            if name == "states":
-                continue
-            raise
-        used.update(cols)
-        dtype = space.dtype if space.dtype is not None else np.float64
-        fields[name] = df[cols].to_numpy().astype(dtype).reshape((length, *shape))
-        next_cols = [f"next_{c}" for c in cols]
-        if all(c in df.columns for c in next_cols):
-            used.update(next_cols)
-            next_fields[name] = df[next_cols].to_numpy().astype(dtype).reshape((length, *shape))
+    layout = _layout_leaves(df)
+    if layout is not None:
+        fields, next_fields, used = _read_by_layout(df, layout, env_spec)
+    else:
+        fields, next_fields, used = _read_by_names(df, env_spec)
     flags: dict[str, Any] = {f: df[f].to_numpy().astype(bool) for f in _FLAGS if f in df.columns}
     used.update(flags)
     if task is not None:
-        obs, act = fields["observations"], fields["actions"]
-        fields["rewards"] = np.array(
-            [task.step_rew(obs[t], act[t], length - t - 1) for t in range(length)], dtype=np.float64
-        )
-    elif "rewards" in df.columns:
-        fields["rewards"] = df["rewards"].to_numpy()
-    else:
+        fields[("rewards",)] = _task_rewards(task, fields, length)
+    elif ("rewards",) not in fields and "rewards" in df.columns:
+        fields[("rewards",)] = df["rewards"].to_numpy()
+    elif ("rewards",) not in fields:
         raise ValueError(f"df must have a 'rewards' column (or pass task), got {list(df.columns)}")
     used.add("rewards")
+    # Columns no layout names (all of them without one; e.g. columns a user added).
     for name, cols in _extra_fields(df, used).items():
-        fields[name] = _stacked(df, cols, plain=cols == [name])
+        place = _split_path(name)
+        fields[place] = _stacked(df, cols, plain=cols == [name])
         if all(f"next_{c}" in df.columns for c in cols):
             next_cols = [f"next_{c}" for c in cols]
-            next_fields[name] = _stacked(df, next_cols, plain=cols == [name])
-    if "done" in fields and not flags:
-        flags = {"terminated": fields.pop("done").astype(bool)}
+            next_fields[place] = _stacked(df, next_cols, plain=cols == [name])
+    if ("done",) in fields and not flags:
+        flags = {"terminated": fields.pop(("done",)).astype(bool)}
     if not continuous or not next_fields:
-        return cls(continuous=continuous, **flags, **_nested(fields))
+        return cls(continuous=continuous, **flags, **_assemble(fields))
     # Rebuild rollout by rollout so each keeps its own final entry from the next_ columns.
     done = flags.get("terminated", np.zeros(length, bool)) | flags.get(
         "truncated", np.zeros(length, bool)
@@ -292,9 +404,33 @@ def sequence_from_frame(
     bounds = np.unique(np.concatenate([[0], ends, _cuts(fields, next_fields, length), [length]]))
     parts = []
     for start, stop in itertools.pairwise(bounds):
-        part: dict[str, Any] = {key: value[start:stop] for key, value in fields.items()}
+        part: dict[LeafKey, Any] = {key: value[start:stop] for key, value in fields.items()}
         for key, nxt in next_fields.items():
             part[key] = np.concatenate([part[key], nxt[stop - 1 : stop]])
         part_flags: dict[str, Any] = {key: value[start:stop] for key, value in flags.items()}
-        parts.append(cls(**part_flags, **_nested(part)))
+        parts.append(cls(**part_flags, **_assemble(part)))
     return parts[0] if len(parts) == 1 else cls.concat(parts)
+
+
+def _task_rewards(task: RewardTask, fields: dict[LeafKey, Any], length: int) -> np.ndarray:
+    """``task.step_rew(observation, action, remaining_steps)`` for every row."""
+    given = _assemble(
+        {key: v for key, v in fields.items() if key[0] in ("observations", "actions")}
+    )
+    if "observations" not in given or "actions" not in given:
+        raise ValueError(
+            f"df must have observation and action columns for task to compute rewards, got "
+            f"{sorted(given)}"
+        )
+    obs, act = given["observations"], given["actions"]
+    return np.array(
+        [
+            task.step_rew(
+                tree_map(lambda a, t=t: a[t], obs),
+                tree_map(lambda a, t=t: a[t], act),
+                length - t - 1,
+            )
+            for t in range(length)
+        ],
+        dtype=np.float64,
+    )

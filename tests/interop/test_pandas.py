@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from gymsamp.data import StepSequence
+from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.policies import RandomPolicy
 from gymsamp.sampling import ParallelRolloutSampler
 
@@ -235,3 +235,123 @@ def test_a_rollout_cut_short_keeps_its_bounds_and_final_observation():
 def test_from_pandas_refuses_what_is_not_a_frame():
     with pytest.raises(TypeError, match="df must be a pandas DataFrame, got dict"):
         StepSequence.from_pandas({"rewards": [1.0]}, _box_spec())
+
+
+def _structured_rollouts() -> tuple[list[StepSequence], EnvSpec]:
+    """Two rollouts whose fields the column names alone cannot describe: a Dict observation
+    with an image, info keys holding "." or ending in "_<digit>", an int key, a 3-D field, a
+    tuple field, strings, and float64 actions under a float32 action space."""
+    from gymsamp.data import EnvSpec
+
+    rng = np.random.default_rng(3)
+    rollouts = []
+    for length, last in ((4, "terminated"), (3, "truncated")):
+        flags = {f: np.zeros(length, bool) for f in ("terminated", "truncated")}
+        flags[last][-1] = True
+        rollouts.append(
+            StepSequence(
+                observations={
+                    "pos": rng.normal(size=(length + 1, 2)).astype(np.float32),
+                    "img": rng.integers(0, 255, size=(length + 1, 2, 3)).astype(np.uint8),
+                },
+                actions=rng.normal(size=(length, 1)),
+                rewards=rng.normal(size=length),
+                infos={
+                    "a.b": np.arange(length),
+                    "x_1": rng.normal(size=length),
+                    0: np.ones(length),
+                },
+                grid=rng.normal(size=(length, 2, 3)),
+                hidden=(rng.normal(size=(length, 2)), rng.normal(size=(length, 2))),
+                label=np.array(list("abcd"[:length])),
+                **flags,
+            )
+        )
+    spec = EnvSpec(
+        gym.spaces.Dict(
+            {
+                "pos": gym.spaces.Box(-9, 9, (2,), np.float32),
+                "img": gym.spaces.Box(0, 255, (2, 3), np.uint8),
+            }
+        ),
+        gym.spaces.Box(-9, 9, (1,), np.float32),
+    )
+    return rollouts, spec
+
+
+def _assert_fields_identical(got: StepSequence, want: StepSequence, *, step_types=True) -> None:
+    """Every field with the same structure (dict keys and their types, tuples), shapes, dtypes
+    and values."""
+    from gymsamp.data._tree import tree_paths
+
+    assert got.data_names == want.data_names
+    for name in want.data_names:
+        got_leaves = list(tree_paths(got.get_data_values(name)))
+        want_leaves = list(tree_paths(want.get_data_values(name)))
+        assert [steps for steps, _ in got_leaves] == [steps for steps, _ in want_leaves], name
+        for (steps, g), (_, w) in zip(got_leaves, want_leaves, strict=True):
+            assert (g.shape, g.dtype) == (w.shape, w.dtype), (name, steps)
+            np.testing.assert_array_equal(g, w, err_msg=f"{name} {steps}")
+    np.testing.assert_array_equal(got.rollout_bounds, want.rollout_bounds)
+    if step_types:
+        np.testing.assert_array_equal(got.step_types, want.step_types)
+
+
+def test_every_field_comes_back_with_its_structure_shape_and_dtype():
+    rollouts, spec = _structured_rollouts()
+    cat = StepSequence.concat(rollouts)
+    df = cat.to_pandas(spec)
+    # The layout travels with the frame (pandas keeps attrs through copies and row slices).
+    assert "gymsamp_layout" in df.attrs
+    back = StepSequence.from_pandas(df.copy(), spec)
+    _assert_fields_identical(back, cat)
+    assert list(back.get_data_values("infos")) == ["a.b", "x_1", 0]
+    assert isinstance(back.get_data_values("hidden"), tuple)
+    # A slice of the rows: the layout still fits, rollouts are cut where the next_ entries say
+    # (a table cannot tell that its first row was no episode's first step: FIRST, not MID).
+    part = StepSequence.from_pandas(df.iloc[2:6], spec)
+    _assert_fields_identical(part, cat[2:6], step_types=False)
+
+
+def test_a_frame_without_its_layout_is_read_by_column_names():
+    # E.g. a CSV file: no attrs; the spec's spaces shape observations and actions.
+    import io
+
+    rollouts, spec = sample("Pendulum-v1", gym.spaces.Box(-2.0, 2.0, (1,), np.float32), {})
+    ro = rollouts[0]
+    df = pd.read_csv(io.StringIO(ro.to_pandas(spec).to_csv(index=False)))
+    assert "gymsamp_layout" not in df.attrs
+    back = StepSequence.from_pandas(df, spec)
+    np.testing.assert_array_equal(back.observations, ro.observations)
+    np.testing.assert_array_equal(back.actions, ro.actions)
+    # A layout that no longer fits (a column dropped) is not used: the rest is read by names.
+    dropped = ro.to_pandas(spec).drop(columns=["time"])
+    assert "gymsamp_layout" in dropped.attrs
+    back = StepSequence.from_pandas(dropped, spec)
+    assert "time" not in back.data_names
+    np.testing.assert_array_equal(back.observations, ro.observations)
+
+
+def test_a_spec_that_contradicts_the_layout_is_named():
+    from gymsamp.data import EnvSpec
+
+    ro = _two_step(time=False)
+    wrong = EnvSpec(gym.spaces.Box(-1, 1, (3,), np.float64), gym.spaces.Box(-1, 1, (1,)))
+    with pytest.raises(ValueError, match=r"env_spec.observation_space must match .* got shape"):
+        StepSequence.from_pandas(ro.to_pandas(), wrong)
+
+
+def test_task_recomputes_rewards_from_dict_observations():
+    rollouts, spec = _structured_rollouts()
+
+    class PosTask:
+        def step_rew(self, obs, act, remaining_steps):
+            return float(obs["pos"].sum() + act[0] + remaining_steps)
+
+    ro = rollouts[0]
+    back = StepSequence.from_pandas(ro.to_pandas(spec), spec, task=PosTask())
+    want = [
+        ro.observations["pos"][t].sum() + ro.actions[t, 0] + (ro.length - t - 1)
+        for t in range(ro.length)
+    ]
+    np.testing.assert_allclose(back.rewards, want)
