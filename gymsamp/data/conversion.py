@@ -126,9 +126,16 @@ def _info_entry(leaf: np.ndarray, episode: int) -> Any:
     return value
 
 
-def episodes_of(rollouts: Iterable[StepSequence]) -> list[StepSequence]:
-    """Each rollout of each sequence as its own StepSequence; refuses batches without T+1
-    observations (shuffled or flattened ones)."""
+def episodes_of(rollouts: Iterable[StepSequence] | StepSequence) -> list[StepSequence]:
+    """Each rollout of each sequence (or of one sequence) as its own StepSequence; refuses
+    batches without T+1 observations (shuffled or flattened ones)."""
+    if isinstance(rollouts, StepSequence):
+        rollouts = [rollouts]
+    elif not isinstance(rollouts, Iterable) or isinstance(rollouts, (str, bytes, dict)):
+        raise TypeError(
+            f"rollouts must be StepSequences (a list of them, or one), got "
+            f"{type(rollouts).__name__}"
+        )
     episodes: list[StepSequence] = []
     for i, ro in enumerate(rollouts):
         if not isinstance(ro, StepSequence):
@@ -158,7 +165,7 @@ def _check_finals_known(ro: StepSequence, i: int) -> None:
 
 
 def step_sequences_to_episode_batch(
-    rollouts: Iterable[StepSequence],
+    rollouts: Iterable[StepSequence] | StepSequence,
     env_spec: EnvSpec,
     agent_info_names: Sequence[str] = (),
 ) -> EpisodeBatch:

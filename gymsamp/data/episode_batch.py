@@ -203,12 +203,13 @@ class EpisodeBatch(TupleLike):
     @classmethod
     def from_step_sequences(
         cls,
-        rollouts: Sequence[StepSequence],
+        rollouts: Sequence[StepSequence] | StepSequence,
         env_spec: EnvSpec,
         *,
         agent_info_names: Sequence[str] = (),
     ) -> EpisodeBatch:
-        """Build a batch from rollouts, losslessly (each rollout of each sequence = an episode).
+        """Build a batch from rollouts, losslessly (each rollout of each sequence, or of one
+        sequence such as a concatenation, is an episode).
 
         Extra per-step fields go to ``env_infos`` (or ``agent_infos`` if named in
         ``agent_info_names``), Gymnasium's flags to ``env_infos["terminated"]`` /

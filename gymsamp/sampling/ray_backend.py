@@ -230,6 +230,27 @@ class RayCallStats:
     transfer_s: float = 0.0
 
 
+def actor_class(options: Mapping[str, Any]) -> Any:
+    """The actor class with ``options`` (Ray checks them here, before any actor starts); a
+    restarted actor would have lost its sub-envs' state, so failures reach the driver unless
+    the user asks otherwise."""
+    import ray
+
+    return ray.remote(RolloutWorker).options(**{"max_restarts": 0, **options})
+
+
+def check_actor_options(options: Mapping[str, Any]) -> None:
+    """Refuse now what Ray would refuse at the first ``sample()``: unknown keys, wrong types and
+    values (no connection to Ray needed)."""
+    try:
+        actor_class(options)
+    except (TypeError, ValueError) as error:
+        raise type(error)(
+            f"ray_actor_options must be options Ray accepts for an actor, got "
+            f"{dict(options)!r}: {error}"
+        ) from None
+
+
 class RayRolloutDriver:
     """Runs the collections of one sampler on Ray actors (see the module docstring).
 
@@ -360,10 +381,7 @@ class RayRolloutDriver:
         if self.spec is None:
             raise RuntimeError("RayRolloutDriver.configure() must be called before run()")
         self.connect()
-        # A restarted actor would have lost its sub-envs' state: failures reach the driver,
-        # unless the user asks otherwise.
-        options = {"max_restarts": 0, **self.actor_options}
-        remote_cls = ray.remote(RolloutWorker).options(**options)
+        remote_cls = actor_class(self.actor_options)
         # One copy of env factory and policy for every actor, as bytes (see Pickled).
         spec_ref = ray.put(Pickled.of(self.spec))
         actors: list[Any] = [remote_cls.remote(i, spec_ref) for i in range(self.num_actors)]

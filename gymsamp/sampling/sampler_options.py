@@ -110,3 +110,7 @@ def check_backend_options(
             f"step_timeout must be None with backend='ray' (async vector envs only), got "
             f"{step_timeout!r}"
         )
+    if ray_actor_options is not None:
+        from gymsamp.sampling.ray_backend import check_actor_options
+
+        check_actor_options(ray_actor_options)

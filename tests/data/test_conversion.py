@@ -209,3 +209,17 @@ def test_rollout_infos_with_differing_keys_are_kept_whole(tmp_path):
         assert_tree_equal([ro.rollout_info for ro in restored.to_step_sequences()], infos)
     both = EpisodeBatch.concatenate(batch, batch)
     assert [ro.rollout_info["seed"] for ro in both.to_step_sequences()] == [1, 2, 3] * 2
+
+
+def test_one_sequence_is_taken_as_its_rollouts(rollouts):
+    # A concatenation given alone (not in a list) is a batch of its rollouts, not of its steps.
+    whole = EpisodeBatch.from_step_sequences(StepSequence.concat(rollouts), SPEC)
+    listed = EpisodeBatch.from_step_sequences(rollouts, SPEC)
+    assert whole.lengths.tolist() == listed.lengths.tolist() == [3, 4, 2]
+    assert_tree_equal(whole.observations, listed.observations)
+    assert_tree_equal(whole.episode_infos, listed.episode_infos)
+
+
+def test_swapped_arguments_are_named(rollouts):
+    with pytest.raises(TypeError, match=r"rollouts must be StepSequences .* got EnvSpec"):
+        EpisodeBatch.from_step_sequences(SPEC, rollouts)

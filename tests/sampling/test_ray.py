@@ -508,6 +508,31 @@ def test_bad_backend_options(kwargs, match):
         )
 
 
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"num_cpu": 1}, ValueError, r"Invalid option keyword num_cpu for actors"),
+        ({"num_cpus": -1}, ValueError, r"num_cpus cannot be negative"),
+        ({"resources": "GPU"}, TypeError, r"'resources' must be"),
+    ],
+)
+def test_actor_options_ray_refuses_are_named_at_construction(options, error, match):
+    # Before, Ray refused them only at the first sample(), after Ray had started.
+    import ray
+
+    running = ray.is_initialized()  # the session's Ray, where an earlier test started it
+    with pytest.raises(error, match=r"ray_actor_options must be options Ray accepts .*" + match):
+        ParallelRolloutSampler(
+            "CartPole-v1",
+            RandomPolicy(gym.spaces.Discrete(2)),
+            1,
+            min_rollouts=1,
+            backend="ray",
+            ray_actor_options=options,
+        )
+    assert ray.is_initialized() == running
+
+
 def test_evaluation_rejects_an_unknown_backend():
     with pytest.raises(ValueError, match="backend must be None or one of"):
         eval_domain_params(1, "CartPole-v1", lambda o: o, [{}], backend="dask")
