@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 import gymnasium as gym
 
+from gymsamp._warnings import user_stacklevel
+
 __all__ = ["probing"]
 
 EnvT = TypeVar("EnvT", bound="gym.Env[Any, Any]")
@@ -39,5 +41,5 @@ def probing(env: EnvT) -> Iterator[EnvT]:
                 f"the env's close() raised {type(err).__name__} on a probe env (a copy gymsamp "
                 f"built to inspect it), ignored: {err}",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )

@@ -67,6 +67,7 @@ from typing import Any
 
 import numpy as np
 
+from gymsamp._warnings import user_stacklevel
 from gymsamp.data import StepSequence
 from gymsamp.sampling.errors import NonFiniteError, WorkerError
 from gymsamp.sampling.quota import Quota
@@ -393,7 +394,7 @@ class RayRolloutDriver:
                 f"{len(pending)} Ray actor(s) not started after {START_WARNING_S:g} s, still "
                 f"waiting: {self._resource_note()}",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         info = []
         for i, ref in enumerate(replies):

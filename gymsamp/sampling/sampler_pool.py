@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
 import signal
 import traceback
 import warnings
@@ -23,6 +24,7 @@ import cloudpickle
 import numpy as np
 
 from gymsamp._checks import check_int
+from gymsamp._warnings import user_stacklevel
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.start_method import check_start_method, global_start_method_kept
 from gymsamp.sampling.worker_lifetime import ParentWatch, die_with_parent, parent_watch
@@ -103,13 +105,36 @@ def _numbered_call(G: GlobalNamespace, num: int, call: Any) -> tuple[Any, int]:
     return out[0], _check_int("n_samples", out[1], 0)
 
 
+class _Terminated(BaseException):
+    """SIGTERM in a worker (the parent ending it, e.g. after Ctrl-C): unwinds the running
+    task, so that what ``G`` holds is released and closed (a sampler's vector env and its
+    semaphores) instead of being left to the resource tracker."""
+
+
+def _on_sigterm(worker_pid: int) -> Callable[[int, Any], None]:
+    def handle(signum: int, frame: Any) -> None:
+        if os.getpid() != worker_pid:  # a forked child of a task: the default (end at once)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise _Terminated
+
+    return handle
+
+
 def _worker_main(conn: Connection, worker_index: int, parent: ParentWatch | None = None) -> None:
     """Loop of a worker process: run ``func(G, *args, **kwargs)`` per message until told to stop."""
     # Ctrl-C reaches the whole process group; the parent handles it by terminating the workers,
     # so workers ignore it instead of each printing a traceback mid-task.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm(os.getpid()))
     die_with_parent(parent)  # a task that hangs never reads the EOF of a killed parent
     G = GlobalNamespace(worker_index)
+    with contextlib.suppress(_Terminated):
+        _serve(conn, G)
+
+
+def _serve(conn: Connection, G: GlobalNamespace) -> None:
     while True:
         try:
             msg = conn.recv_bytes()
@@ -120,9 +145,11 @@ def _worker_main(conn: Connection, worker_index: int, parent: ParentWatch | None
         try:
             func, args, kwargs = cloudpickle.loads(msg)
             reply = cloudpickle.dumps((True, func(G, *args, **kwargs)))
+        except _Terminated:
+            raise
         except BaseException as exc:  # the worker must survive anything func does
             reply = cloudpickle.dumps(
-                (False, (type(exc).__qualname__, str(exc), traceback.format_exc()))
+                (False, (type(exc).__qualname__, _message(exc), traceback.format_exc()))
             )
         try:
             conn.send_bytes(reply)
@@ -141,7 +168,8 @@ class _Worker:
             args=(child_conn, index, parent),
             name=f"gymsamp-SamplerPool-{index}",
         )
-        self.process.start()
+        with global_start_method_kept():  # every start: the first ones and restarts alike
+            self.process.start()
         # Only the child may hold its end, so the parent sees EOF as soon as the child dies.
         child_conn.close()
 
@@ -172,6 +200,37 @@ def _shutdown_all(workers: list[_Worker | None], graceful: bool = True) -> None:
         if worker is not None:
             workers[i] = None
             worker.shutdown(graceful)
+
+
+def _message(exc: BaseException) -> str:
+    """``str(exc)``, or a note where the exception's own ``__str__`` fails (the error must still
+    reach the caller, and a worker must survive it)."""
+    try:
+        return str(exc)
+    except Exception as failure:
+        return f"<str() of the {type(exc).__qualname__} failed: {type(failure).__qualname__}>"
+
+
+def _pickled(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+    """The call as cloudpickle bytes for a worker; what cannot be pickled is named."""
+    try:
+        return cloudpickle.dumps((func, args, kwargs))
+    except Exception as exc:
+        parts = [(f"func {_func_name(func)}", func)]
+        parts += [(f"argument {i} ({type(a).__name__})", a) for i, a in enumerate(args)]
+        parts += [(f"keyword argument {k!r} ({type(v).__name__})", v) for k, v in kwargs.items()]
+        culprit = "the call"
+        for what, value in parts:
+            try:
+                cloudpickle.dumps(value)
+            except Exception:
+                culprit = what
+                break
+        raise TypeError(
+            f"{culprit} must be picklable to reach a SamplerPool worker process (cloudpickle; "
+            f"num_threads=1 runs in this process and pickles nothing), got "
+            f"{type(exc).__qualname__}: {_message(exc)}"
+        ) from exc
 
 
 def _func_name(func: Callable[..., Any]) -> str:
@@ -399,7 +458,7 @@ class SamplerPool:
         next_num = 1
         call: Any = (func, args, kwargs)
         if self._local is None:  # pickle func and its arguments once, not once per run
-            call = cloudpickle.dumps(call)
+            call = _pickled(func, args, kwargs)
 
         def enough() -> bool:
             return total >= n and len(results) >= need_runs
@@ -453,13 +512,12 @@ class SamplerPool:
                     f"SamplerPool worker {i} died between calls (exit code "
                     f"{worker.process.exitcode}); restarting it with a fresh GlobalNamespace",
                     RuntimeWarning,
-                    stacklevel=4,  # the caller of run_map / run_collect
+                    stacklevel=user_stacklevel(),  # the caller of run_map, invoke_all, ...
                 )
                 worker.shutdown(graceful=False)
                 worker = None
             if worker is None:
-                with global_start_method_kept():
-                    self._workers[i] = _Worker(self._ctx, i)
+                self._workers[i] = _Worker(self._ctx, i)
 
     def _drive(
         self,
@@ -482,9 +540,10 @@ class SamplerPool:
                 tag, func, args, kwargs = task
                 try:
                     value = func(self._local, *args, **kwargs)
-                except Exception as exc:
+                except (Exception, SystemExit) as exc:  # as a worker process reports them
                     raise WorkerError(
-                        f"SamplerPool worker 0 raised {type(exc).__qualname__} in {name}: {exc}",
+                        f"SamplerPool worker 0 raised {type(exc).__qualname__} in {name}: "
+                        f"{_message(exc)}",
                         worker_index=0,
                         remote_traceback=traceback.format_exc(),
                     ) from exc
@@ -517,8 +576,8 @@ class SamplerPool:
                         continue
                     tag, func, args, kwargs = task
                     try:
-                        msg = cloudpickle.dumps((func, args, kwargs))
-                    except Exception as exc:  # e.g. an unpicklable argument: nothing was sent
+                        msg = _pickled(func, args, kwargs)
+                    except TypeError as exc:  # e.g. an unpicklable argument: nothing was sent
                         errors[tag] = exc
                         break
                     idle.remove(i)

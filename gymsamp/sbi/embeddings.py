@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from gymsamp._checks import check_bool, check_int
+from gymsamp._warnings import user_stacklevel
 from gymsamp.data import EnvSpec
 from gymsamp.sbi.rollout_data import data_width, state_space_of
 
@@ -89,7 +90,9 @@ def _choose_device(use_cuda: bool) -> str:
         return "cpu"
     if torch.cuda.is_available():
         return "cuda"
-    warnings.warn("use_cuda=True but CUDA is not available; using the CPU", stacklevel=3)
+    warnings.warn(
+        "use_cuda=True but CUDA is not available; using the CPU", stacklevel=user_stacklevel()
+    )
     return "cpu"
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from gymsamp._checks import check_bool, check_int
+from gymsamp._warnings import user_stacklevel
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.policies.adapters import check_policy_like
 from gymsamp.sampling import NonFiniteError, SamplerPool, WorkerError
@@ -477,7 +478,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             f"{len(rows)} of {len(theta)} theta rows failed to simulate and have NaN features "
             f"(on_failure='nan'): {shown}" + (f"; and {more} more" if more > 0 else ""),
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
 
     # -- simulating ---------------------------------------------------------------------------

@@ -269,6 +269,7 @@ def test_worker_death_is_worker_error_and_worker_restarts():
 
 
 def test_worker_killed_between_calls_is_restarted_with_warning():
+    before = mp.active_children()
     with SamplerPool(2) as pool:
         pids = _worker_pids(pool)
         os.kill(pids[1], signal.SIGKILL)
@@ -276,8 +277,17 @@ def test_worker_killed_between_calls_is_restarted_with_warning():
         deadline = time.monotonic() + 10
         while pids[1] in {p.pid for p in mp.active_children()} and time.monotonic() < deadline:
             time.sleep(0.01)
-        with pytest.warns(RuntimeWarning, match="worker 1 died between calls"):
+        with pytest.warns(RuntimeWarning, match="worker 1 died between calls") as record:
             assert pool.invoke_all(lambda G: G.worker_index) == [0, 1]
+        # The warning names the caller's line, not gymsamp's (whatever the call's depth).
+        assert [w.filename for w in record] == [__file__]
+        os.kill(_worker_pids(pool)[0], signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while len(mp.active_children()) > 1 + len(before) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.warns(RuntimeWarning, match="worker 0 died between calls") as record:
+            pool.set_seed(3)
+        assert [w.filename for w in record] == [__file__]
 
 
 # -- seeding ------------------------------------------------------------------------------------
@@ -368,11 +378,78 @@ def test_keyboard_interrupt_terminates_workers_and_next_call_restarts():
     _assert_gone(new, before)
 
 
+class _Marker:
+    """Writes its file when released: whether a worker ended by unwinding (releasing G)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __del__(self) -> None:
+        with open(self.path, "w") as f:
+            f.write("released")
+
+
+def test_workers_ended_after_ctrl_c_release_what_g_holds(tmp_path):
+    # E.g. a sampler in G: its vector env and semaphores are closed, not left to the resource
+    # tracker ("leaked semaphore objects" at exit).
+    with SamplerPool(2) as pool:
+        pool.invoke_all_map(
+            lambda G, path: setattr(G, "held", _Marker(path)),
+            [str(tmp_path / "0"), str(tmp_path / "1")],
+        )
+
+        def interrupt_parent(G, seconds):
+            if G.worker_index == 0:
+                os.kill(os.getppid(), signal.SIGINT)
+            time.sleep(seconds)
+
+        with pytest.raises(KeyboardInterrupt):
+            pool.run_map(interrupt_parent, [10.0, 10.0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0", "1"]
+
+
 def test_unpicklable_argument_raises_its_error_and_pool_survives(pool2):
     pool2.invoke_all(lambda G: setattr(G, "kept", True))
-    with pytest.raises(TypeError, match="pickle"):
+    with pytest.raises(
+        TypeError,
+        match=r"argument 0 \(lock\) must be picklable to reach a SamplerPool worker process "
+        r"\(cloudpickle; num_threads=1 .*\), got TypeError: cannot pickle '_thread.lock'",
+    ):
         pool2.run_map(lambda G, x: x, [1, 2, threading.Lock(), 4])
+    lock = threading.Lock()
+    with pytest.raises(TypeError, match=r"func .*<lambda> must be picklable"):
+        pool2.run_collect(2, lambda G, num: (lock, 1))
+    with pytest.raises(TypeError, match=r"keyword argument 'x' \(lock\) must be picklable"):
+        pool2.invoke_all(lambda G, x: x, x=lock)
     assert pool2.invoke_all(lambda G: G.kept) == [True, True]
+
+
+class _UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+
+def test_an_error_whose_str_fails_still_arrives_and_the_worker_survives(pool):
+    def fail(G, x):
+        G.kept = x
+        raise _UnprintableError()
+
+    pids = _worker_pids(pool)
+    with pytest.raises(
+        WorkerError, match=r"raised _UnprintableError in .*fail: <str\(\) of the .* failed"
+    ):
+        pool.run_map(fail, [7])
+    # The worker that ran it lives on with its G (it died of the failing str() before).
+    assert _worker_pids(pool) == pids
+    assert 7 in pool.invoke_all(lambda G: getattr(G, "kept", None))
+
+
+def test_system_exit_in_func_is_a_worker_error_in_every_mode(pool):
+    import sys
+
+    with pytest.raises(WorkerError, match=r"raised SystemExit in .*: bye"):
+        pool.run_map(lambda G, x: sys.exit("bye"), [1])
+    assert pool.run_map(lambda G, x: x, [2]) == [2]
 
 
 def test_pool_cannot_be_pickled():
@@ -391,13 +468,20 @@ def test_the_global_start_method_stays_unset():
     script = textwrap.dedent(
         """
         import multiprocessing as mp
+        import os
         import gymnasium as gym
         from gymsamp.sampling import SamplerPool
+        from gymsamp.sampling.errors import WorkerError
         from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
 
         if __name__ == "__main__":
             with SamplerPool(2) as pool:
                 assert pool.run_map(lambda G, x: x + 1, [1, 2]) == [2, 3]
+                try:  # a worker dies in a call and is restarted
+                    pool.run_map(lambda G, x: os._exit(3) if x else x, [0, 1])
+                except WorkerError:
+                    pass
+                assert pool.run_map(lambda G, x: x, [5, 6]) == [5, 6]
             envs = BatchedAsyncVectorEnv([lambda: gym.make("CartPole-v1")] * 2, 2)
             envs.close()
             assert mp.get_start_method(allow_none=True) is None
