@@ -6,19 +6,23 @@ import contextlib
 import os
 import sys
 
+import gymnasium
+
 __all__ = ["user_stacklevel"]
 
-# gymsamp's own frames, and those of contextlib between a @contextmanager and its with block.
+# gymsamp's own frames, Gymnasium's between gymsamp's (e.g. a vector env's constructor calling
+# back into gymsamp), and contextlib's between a @contextmanager and its with block.
 _SKIPPED = (
     os.path.dirname(os.path.abspath(__file__)) + os.sep,
+    os.path.dirname(os.path.abspath(gymnasium.__file__)) + os.sep,
     os.path.abspath(contextlib.__file__),
 )
 
 
 def user_stacklevel() -> int:
     """The ``stacklevel`` for a ``warnings.warn`` in the calling function that names the first
-    frame outside gymsamp (the user's call), whichever public function led there (contextlib's
-    frames are passed over too).
+    frame outside gymsamp (the user's call), whichever public function led there (Gymnasium's
+    and contextlib's frames are passed over too).
 
     Example:
         >>> import warnings

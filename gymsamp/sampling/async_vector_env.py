@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import os
 import queue
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -21,6 +22,7 @@ from gymnasium.vector.async_vector_env import _async_worker as _gymnasium_async_
 from gymnasium.vector.utils import create_empty_array, iterate
 
 from gymsamp._checks import check_positive_real
+from gymsamp.envs.probe import probing
 from gymsamp.sampling.errors import LateSubEnvsError, WorkerError
 from gymsamp.sampling.queued_reset import check_env_index, reset_in_step
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
@@ -203,6 +205,29 @@ class _WorkerPipe:
         return self.conn.closed
 
 
+class _ProbeEnv(gym.Wrapper[Any, Any, Any, Any]):
+    """Gymnasium's dummy env (built in the parent to read spaces and metadata), closed as
+    gymsamp's own probe envs are: a ``close()`` that raises is a warning, not a failed
+    construction of a vector env whose sub-envs work."""
+
+    def close(self) -> None:
+        with probing(self.env):
+            pass
+
+
+class _ProbedInParent:
+    """``env_fns[0]``: what it builds in the parent (the dummy env) is a :class:`_ProbeEnv`;
+    in the worker process it builds the sub-env as it is."""
+
+    def __init__(self, env_fn: Callable[[], Any]) -> None:
+        self.env_fn = env_fn
+        self.parent_pid = os.getpid()
+
+    def __call__(self) -> Any:
+        env = self.env_fn()
+        return _ProbeEnv(env) if os.getpid() == self.parent_pid else env
+
+
 class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
     """AsyncVectorEnv whose worker errors name the sub-env and keep the traceback, with
     queued resets (:mod:`gymsamp.sampling.queued_reset`) for sub-envs built with
@@ -236,9 +261,12 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
                 start_method = multiprocessing.get_context(context).get_start_method()
             watch = parent_watch(start_method)
             kwargs["worker"] = functools.partial(_async_worker, parent=watch)
+        env_fns = list(args[0] if args else kwargs.pop("env_fns"))
+        if env_fns:
+            env_fns[0] = _ProbedInParent(env_fns[0])
         try:
             with global_start_method_kept():  # get_context(None) would fix the caller's
-                super().__init__(*args, **kwargs)
+                super().__init__(env_fns, *args[1:], **kwargs)
         except BaseException:
             if hasattr(self, "processes"):  # workers started: end them, quietly
                 self.close(terminate=True)

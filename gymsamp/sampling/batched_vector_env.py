@@ -42,6 +42,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
 
 from gymsamp._checks import check_int, check_positive_real
+from gymsamp.envs.probe import probing
 from gymsamp.sampling.batched_worker import (
     LOCAL,
     STEP,
@@ -192,13 +193,11 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         ]
         self.copy, self.close_timeout = copy, close_timeout
 
-        dummy = env_fns[0]()
-        try:
+        # A probe (its close() may raise, e.g. a renderer already gone: a warning then).
+        with probing(env_fns[0]()) as dummy:
             self.metadata = {**dummy.metadata, "autoreset_mode": self.autoreset_mode}
             self.render_mode = dummy.render_mode
             spaces = (dummy.observation_space, dummy.action_space)
-        finally:
-            dummy.close()
         self.single_observation_space, self.single_action_space = spaces
         self.observation_space = batch_space(spaces[0], n)
         self.action_space = batch_space(spaces[1], n)
@@ -406,10 +405,15 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         A pending call or a broken state (after a timeout, a dead worker or an interrupt)
         always terminates, and so does a graceful close that takes over ``close_timeout``.
         """
+        failed_close: WorkerError | None = None
         if not terminate and self._state == _IDLE:
             try:
                 self._request(("close", None), timeout=self.close_timeout)
-            except (OSError, WorkerError, multiprocessing.TimeoutError):
+            except WorkerError as err:
+                # A sub-env's close() raised (the others were closed all the same), or a
+                # worker died: raised once every process has ended.
+                failed_close, terminate = err, True
+            except (OSError, multiprocessing.TimeoutError):
                 terminate = True
         else:
             terminate = True
@@ -426,6 +430,9 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         if self._local is not None:  # closed already, unless it was terminated
             self._local.close_envs()
         self._state = _BROKEN
+        if failed_close is not None:
+            self.closed = True  # every worker ended: nothing is left to close
+            raise failed_close
 
     def __del__(self) -> None:
         # A forgotten vector env must not leave processes behind. Never raise from here, and

@@ -224,6 +224,7 @@ class BlockServer:
         self.autoreset_mode = autoreset_mode
         # The parent's own block: the last reply's infos, handed over without pickling.
         self.local_infos: list[tuple[int, Any]] = []
+        self.closed = False
 
     def serve(self) -> None:
         """Answer requests until the parent closes this worker or goes away."""
@@ -246,7 +247,7 @@ class BlockServer:
             signals.post(REPLY, index, message=bool(reply))
             if reply:
                 write_message(fd, reply)
-            if reply is None:  # closed
+            if self.closed:  # a failed close replied first
                 return
 
     def handle(self, message: bytes) -> bytes | None:
@@ -258,8 +259,9 @@ class BlockServer:
                 return self.do_step((None, None))
             command, data = pickle.loads(message[1:])
             if command == "close":
-                self.close_envs()
-                return None
+                self.closed = True
+                failure = self.close_envs()
+                return None if failure is None else b"e" + pickle.dumps(failure)
             reply: bytes = getattr(self, f"do_{command}")(data)
             return reply
         except Exception as err:
@@ -281,10 +283,18 @@ class BlockServer:
         poller.register(self.fd, select.POLLIN)
         return not any(events & select.POLLHUP for _, events in poller.poll(0))
 
-    def close_envs(self) -> None:
+    def close_envs(self) -> tuple[int | None, str, str] | None:
+        """Close every sub-env, even after one's ``close()`` raised; the first failure's
+        report (for the parent's warning), else None."""
+        failure = None
         while self.envs:
-            with contextlib.suppress(Exception):  # best effort: the process ends anyway
+            self.current = self.lo + len(self.envs) - 1
+            try:
                 self.envs.pop().close()
+            except Exception as err:
+                failure = self.report(err)  # the lowest sub-env's: they close last to first
+        self.current = None
+        return failure
 
     def report(self, err: BaseException) -> tuple[int | None, str, str]:
         if isinstance(err, WorkerError):  # from gymsamp's error-tagging wrapper: keep it

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 import traceback
+import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 
 from gymsamp._checks import check_bool, check_int, check_positive_real
+from gymsamp._warnings import user_stacklevel
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.envs.adapter import adapter_for, has_adapter
 from gymsamp.envs.probe import probing
@@ -541,6 +543,9 @@ def _probe_step_cost(probe: gym.Env[Any, Any]) -> float:
 
 
 def _close_vector_env(envs: gym.vector.VectorEnv, terminate: bool) -> None:
+    """Close ``envs``; no worker process outlives it. A failing close is not raised (close runs
+    in ``with`` exits and finalizers, where it would hide the error that led there) but warned
+    about where the user closed the sampler (on error paths, ``terminate``, it is expected)."""
     if getattr(envs, "closed", False):
         return
     try:
@@ -548,7 +553,15 @@ def _close_vector_env(envs: gym.vector.VectorEnv, terminate: bool) -> None:
             envs.close(terminate=terminate)
         else:
             envs.close()
-    except Exception:
+    except Exception as err:
         for process in getattr(envs, "processes", ()):
             if process.is_alive():
                 process.kill()
+        if not terminate:
+            what = err.message if isinstance(err, WorkerError) else f"{type(err).__name__}: {err}"
+            warnings.warn(
+                f"closing the sampler's sub-envs failed: {what} (every sub-env was still "
+                "closed and every worker process ended)",
+                RuntimeWarning,
+                stacklevel=user_stacklevel(),
+            )

@@ -1,7 +1,9 @@
 import multiprocessing
 import os
+import re
 import threading
 import time
+import warnings
 from typing import Any
 
 import gymnasium as gym
@@ -1358,6 +1360,38 @@ def test_a_probe_env_whose_close_raises_is_warned_about_not_fatal(vectorization)
         )
     with sampler:
         assert [ro.length for ro in sampler.sample()] == [3, 3]
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
+def test_sub_envs_whose_close_raises_sample_and_close_with_a_warning(vectorization):
+    # async: Gymnasium's dummy env (built in the parent for the spaces) failed the sampler's
+    # first sample() with the OSError; sync and batched: close() swallowed the error silently.
+    with pytest.warns(RuntimeWarning, match=r"close\(\) raised OSError on a probe env"):
+        sampler = ParallelRolloutSampler(
+            lambda: _CloseRaises(terminate_at=3),
+            IDLE2,
+            2,
+            min_rollouts=3,
+            seed=0,
+            vectorization=vectorization,
+            show_progress_bar=False,
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # async and batched probe once more (the dummy env)
+        rollouts = sampler.sample()
+    assert [ro.length for ro in rollouts] == [3, 3, 3]
+    if vectorization == "async":  # Gymnasium's workers print the error; the parent never sees it
+        sampler.close()
+        return
+    with pytest.warns(RuntimeWarning) as record:
+        sampler.close()
+    [warning] = record
+    assert re.fullmatch(
+        r"closing the sampler's sub-envs failed: (sub-env 0 raised )?OSError: display connection "
+        r"lost \(every sub-env was still closed and every worker process ended\)",
+        str(warning.message),
+    )
+    assert warning.filename == __file__
 
 
 def test_a_probe_failure_is_not_hidden_by_the_probes_close():
