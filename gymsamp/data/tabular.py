@@ -30,11 +30,11 @@ _LAYOUT_VERSION = 1
 LeafKey = tuple[Any, ...]
 
 
-def _plain_names(name: str, leaf: np.ndarray) -> list[str]:
+def _plain_names(name: str, item_shape: tuple[int, ...]) -> list[str]:
     """The columns of a field without labels: ``name`` for (T,), ``name_0..`` for wider ones."""
-    if leaf.ndim == 1:
+    if not item_shape:
         return [name]
-    return [f"{name}_{i}" for i in range(int(np.prod(leaf.shape[1:], dtype=np.int64)))]
+    return [f"{name}_{i}" for i in range(int(np.prod(item_shape, dtype=np.int64)))]
 
 
 def _labeled_names(
@@ -90,12 +90,12 @@ def sequence_to_frame(seq: StepSequence, env_spec: EnvSpec | None) -> Any:
         if labels is not None and len(labels) == width:
             labeled.append((path, tuple(labels), array, nxt_array is not None))
             continue
-        names[path] = _plain_names(path, array)
+        names[path] = _plain_names(path, array.shape[1:])
         taken.update(names[path])
         if nxt_array is not None:
             taken.update(f"next_{c}" for c in names[path])
     for path, labels, array, has_next in labeled:
-        cols = _labeled_names(path, labels, taken, has_next) or _plain_names(path, array)
+        cols = _labeled_names(path, labels, taken, has_next) or _plain_names(path, array.shape[1:])
         names[path] = cols
         taken.update(cols)
         if has_next:
@@ -138,11 +138,14 @@ def _layout(
     for (field, *steps), (path, array, nxt_array) in zip(places, leaves, strict=True):
         if array.dtype.names is not None or not all(_json_key(key) for _, key in steps):
             return None
+        plain = names[path] == _plain_names(path, array.shape[1:])
         entries.append(
             {
                 "field": field,
                 "steps": [[kind, int(key) if kind == "index" else key] for kind, key in steps],
-                "columns": names[path],
+                # None: the numbered names. pandas deep-copies attrs on every operation (even
+                # df[column]), so an image's thousands of names would slow every one down.
+                "columns": None if plain else names[path],
                 "shape": [int(n) for n in array.shape[1:]],
                 "dtype": array.dtype.str,
                 "next": nxt_array is not None,
@@ -287,12 +290,19 @@ def _layout_leaves(df: Any) -> list[dict[str, Any]] | None:
     if not isinstance(leaves, list):
         return None
     present = set(df.columns)
+    read = []
     for leaf in leaves:
-        columns = leaf.get("columns", [None]) if isinstance(leaf, dict) else [None]
-        wanted = [*columns, *(f"next_{c}" for c in columns if leaf.get("next"))]
+        try:
+            columns = leaf["columns"]
+            if columns is None:
+                columns = _plain_names(path_text(leaf["steps"], leaf["field"]), leaf["shape"])
+            wanted = [*columns, *(f"next_{c}" for c in columns if leaf["next"])]
+        except (KeyError, TypeError, ValueError):  # not what to_pandas wrote
+            return None
         if not all(isinstance(c, str) and c in present for c in wanted):
             return None
-    return leaves
+        read.append({**leaf, "columns": columns})
+    return read
 
 
 def _read_by_layout(

@@ -355,3 +355,22 @@ def test_task_recomputes_rewards_from_dict_observations():
         for t in range(ro.length)
     ]
     np.testing.assert_allclose(back.rewards, want)
+
+
+def test_the_layout_stays_small_for_wide_fields():
+    # pandas deep-copies attrs on every operation (df[column] too): a layout listing an image's
+    # 3,072 column names made each column access ~100x slower.
+    import json
+
+    ro = StepSequence(
+        observations=np.zeros((3, 32, 32, 3), np.uint8),
+        actions=np.zeros((2, 1)),
+        rewards=np.zeros(2),
+        terminated=np.array([False, True]),
+        truncated=np.zeros(2, bool),
+    )
+    spec = EnvSpec(gym.spaces.Box(0, 255, (32, 32, 3), np.uint8), gym.spaces.Box(-1, 1, (1,)))
+    df = ro.to_pandas(spec)
+    assert len(df.columns) == 2 * 3072 + 4
+    assert len(json.dumps(df.attrs["gymsamp_layout"])) < 1000
+    np.testing.assert_array_equal(StepSequence.from_pandas(df, spec).observations, ro.observations)
