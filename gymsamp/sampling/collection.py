@@ -380,7 +380,14 @@ class Collection:
             running = self.slots[i]
             assert running is not None  # an active sub-env runs a rollout
             related = self.rollouts_of(i)  # also a queued one that just started
-            check_finite("actions", actions[i : i + 1], running.job.index, i, related)
+            check_finite(
+                "actions",
+                actions[i : i + 1],
+                running.job.index,
+                i,
+                related,
+                source="from the policy",
+            )
         return np.nan_to_num(actions)
 
     def send(self, action: ActionBatch) -> None:

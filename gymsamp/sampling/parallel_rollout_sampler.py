@@ -177,6 +177,13 @@ class ParallelRolloutSampler(SamplerBase):
         self._ray: RayRolloutDriver | None = None  # connects once env and policy are valid
         self._set_env(env)
 
+    @property
+    def _records_states(self) -> bool:
+        """Whether the sub-envs record states: with ``record_states``, where an adapter reads
+        them (as in rollout()); otherwise an env's own ``state`` info is an env info like any
+        other."""
+        return self.record_states and self.has_adapter
+
     # -- construction -----------------------------------------------------------------------
 
     def _set_env(self, env: Any) -> None:
@@ -232,7 +239,7 @@ class ParallelRolloutSampler(SamplerBase):
                 factory=self._factory,
                 policy=self.policy,
                 envs_per_actor=self.envs_per_actor,
-                record_states=self.record_states,
+                record_states=self._records_states,
                 dt=self.dt,
                 env_id=self.env_id,
                 dt_param=self.dt_param,
@@ -275,7 +282,7 @@ class ParallelRolloutSampler(SamplerBase):
                     self._factory,
                     self.num_workers,
                     self.vectorization_used,
-                    record_state=self.record_states,
+                    record_state=self._records_states,
                     start_method=self.start_method,
                     num_workers=processes,
                     in_parent=in_parent,
@@ -304,8 +311,10 @@ class ParallelRolloutSampler(SamplerBase):
     def close(self) -> None:
         """Close the sub-envs and end every worker process (the next sample() rebuilds them).
 
-        Ray: kills the actors, and shuts Ray down only if this sampler started it and no other
-        open gymsamp sampler uses it (a Ray the caller started is never shut down).
+        A sub-env whose ``close()`` raises does not stop the others from closing, nor this call:
+        a ``RuntimeWarning`` names the first failure (in async mode Gymnasium's worker prints
+        it instead). Ray: kills the actors, and shuts Ray down only if this sampler started it
+        and no other open gymsamp sampler uses it (a Ray the caller started is never shut down).
         """
         self._release_workers()
         if self._ray is not None:
@@ -502,7 +511,7 @@ class ParallelRolloutSampler(SamplerBase):
                 max_steps=self.max_steps,
                 stop_on_done=stop_on_done,
                 step_timeout=self.step_timeout,
-                record_states=self.record_states,
+                record_states=self._records_states,
                 dt=self.dt,
                 dt_param=self.dt_param,
                 env_id=self.env_id,

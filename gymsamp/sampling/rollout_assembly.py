@@ -58,15 +58,18 @@ def check_finite(
     index: int,
     env: int,
     rollout_indices: tuple[int, ...] | None = None,
+    *,
+    source: str | None = None,
 ) -> None:
     """Raise :class:`NonFiniteError` if a float array of rollout ``index`` holds NaN or inf
     (once per rollout, not per step); ``rollout_indices``: the rollouts it may belong to, if
-    not just ``index``."""
+    not just ``index``; ``source``: where the values came from, said instead of their step
+    (for one row of a batch, whose row number is no step)."""
     if values.dtype.kind == "f" and not np.isfinite(values).all():
         step = int(np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))[0])
+        where = f"at step {step} of" if source is None else f"{source} in"
         raise NonFiniteError(
-            f"{what} must be finite, got {values[step]!r} at step {step} of rollout {index} "
-            f"(sub-env {env})",
+            f"{what} must be finite, got {values[step]!r} {where} rollout {index} (sub-env {env})",
             rollout_indices=(index,) if rollout_indices is None else rollout_indices,
         )
 

@@ -946,8 +946,15 @@ def test_non_finite_actions_for_an_idle_sub_envs_final_state_are_ignored(vectori
     assert [ro.length for ro in rollouts] == [3, 3, 3]
     for ro in rollouts:
         np.testing.assert_allclose(ro.actions[:, 0], np.sqrt([2.5, 1.5, 0.5]), rtol=1e-6)
-    with pytest.raises(ValueError, match=r"actions must be finite, got .* of rollout 0"):
+    with pytest.raises(
+        ValueError, match=r"actions must be finite, got .* from the policy in rollout 0 "
+    ):
         rollout(lambda: _Ramp(), lambda obs: np.full((len(obs), 1), np.nan, np.float32))
+    # The message claimed "at step 0" whatever the step (the row of a one-row slice).
+    late_nan = lambda obs: np.where(obs[:, :1] >= 2.0, np.nan, 0.0).astype(np.float32)  # noqa: E731
+    with pytest.raises(ValueError, match=r"from the policy in rollout 0 \(sub-env 0\)") as info:
+        rollout(lambda: _Ramp(), late_nan)
+    assert "at step" not in str(info.value)
 
 
 def test_no_worker_outlives_close_or_garbage_collection():
@@ -1388,3 +1395,42 @@ def test_a_probe_failure_is_not_hidden_by_the_probes_close():
         pytest.raises(WorkerError, match="sim diverged"),
     ):
         ParallelRolloutSampler(FailsInStepAndClose, IDLE2, 1, min_rollouts=1)
+
+
+class _OwnStateInfo(gym.Env):
+    """No simulator adapter; its infos carry a "state" of its own (a lamp's switch)."""
+
+    observation_space = gym.spaces.Box(-1e9, 1e9, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, np.float32), {"state": "off"}
+
+    def step(self, action):
+        self.t += 1
+        obs = np.array([self.t], np.float32)
+        return obs, 1.0, self.t >= 3, False, {"state": "on" if action else "off"}
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
+def test_record_states_leaves_an_envs_own_state_info_alone(vectorization):
+    # record_states records what a simulator adapter reads; the sampler took the env's own
+    # info["state"] as states instead (env_infos lost it), unlike rollout().
+    policy = lambda obs: np.ones(len(obs), dtype=np.int64)  # noqa: E731
+    with ParallelRolloutSampler(
+        _OwnStateInfo,
+        policy,
+        2,
+        min_rollouts=2,
+        seed=0,
+        vectorization=vectorization,
+        record_states=True,
+        show_progress_bar=False,
+    ) as sampler:
+        rollouts = sampler.sample()
+    for k, ro in enumerate(rollouts):
+        ref = rollout(_OwnStateInfo, policy, seed=0, sub_seed=0, sub_sub_seed=k)
+        assert "states" not in ro.data_names
+        assert ro.env_infos["state"].tolist() == ref.env_infos["state"].tolist() == ["on"] * 3

@@ -204,14 +204,16 @@ def test_nested_mappings_own_keys_and_object_states_are_recorded_as_reported(mod
     for k, ro in enumerate(rollouts):
         assert np.asarray(ro.env_infos["nested"]["a"]).ravel().tolist() == [1.0, 2.0, 3.0]
         assert np.asarray(ro.env_infos["_own"]).tolist() == [7, 7, 7]
-        states = np.asarray(ro.get_data_values("states")).tolist()
+        # Samplers record states where a simulator adapter reads them, as rollout() does;
+        # without one, the env's own "state" is an env info like any other (record_states or
+        # not).
+        assert "states" not in ro.data_names
+        states = np.asarray(ro.env_infos["state"]).tolist()
         assert len(set(states)) == 1  # the rollout's own word at every step, never cut short
         words |= set(states)
-        # rollout() records states where a simulator adapter exists; without one, the env's
-        # own "state" is an env info like any other.
         single = rollout(make_mapping_env, policy, seed=0, sub_sub_seed=k)
         assert "states" not in single.data_names
-        assert np.asarray(single.env_infos["state"]).tolist() == states[1:]
+        assert np.asarray(single.env_infos["state"]).tolist() == states
     assert words <= {"running", "ok"}
     assert len(words) == 2
 
