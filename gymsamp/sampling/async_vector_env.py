@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import queue
 import time
+import traceback
 from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
@@ -146,9 +147,31 @@ def _async_worker(
         except (EOFError, OSError):  # the parent is gone
             pass
         return
+    env = _ReportedClose(env, index, error_queue)
     _gymnasium_async_worker(
         index, lambda: env, pipe, parent_pipe, shared_memory, error_queue, *rest
     )
+
+
+class _ReportedClose(gym.Wrapper[Any, Any, Any, Any]):
+    """A worker's sub-env whose ``close()`` failure goes on the error queue for the parent's
+    ``close()`` to report (Gymnasium's worker closes it after its last reply, so the error
+    ended the process with a traceback on stderr and the parent never heard of it)."""
+
+    def __init__(self, env: gym.Env[Any, Any], index: int, error_queue: Any) -> None:
+        super().__init__(env)
+        self._index, self._error_queue = index, error_queue
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except Exception as err:
+            message = f"sub-env {self._index} raised {type(err).__name__}: {err}"
+            trace = traceback.format_exc()
+            error = WorkerError(
+                message, env_index=self._index, worker_index=self._index, remote_traceback=trace
+            )
+            self._error_queue.put((self._index, WorkerError, error, trace))
 
 
 class _LateReplyError(Exception):
@@ -414,15 +437,33 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
         """End every worker: gracefully, or (with ``terminate``, after a failure, or when the
         sub-envs take over ``timeout`` seconds, 10 by default, to finish a pending call and
         close) by terminating them. Never raises for a failed or dead worker."""
-        if not terminate and self._failure is None and not self._dead:
+        graceful = not terminate and self._failure is None and not self._dead
+        if graceful:
             try:
                 self._close_gracefully(_CLOSE_TIMEOUT_S if timeout is None else timeout)
             except (WorkerError, OSError, EOFError, multiprocessing.TimeoutError):
-                pass  # a worker failed or hangs: every worker ends below
+                graceful = False  # a worker failed or hangs: every worker ends below
             except BaseException:
                 self._end_workers()
                 raise
         self._end_workers()
+        if graceful:
+            failed_close = self._failed_close()
+            if failed_close is not None:
+                self.closed = True  # every worker ended: nothing is left to close
+                raise failed_close
+
+    def _failed_close(self) -> WorkerError | None:
+        """The lowest sub-env's ``close()`` failure (:class:`_ReportedClose`), if any."""
+        errors: dict[int, WorkerError] = {}
+        while True:
+            try:
+                index, _, error, _ = self.error_queue.get(timeout=0.0)
+            except (queue.Empty, OSError, EOFError, ValueError):
+                break
+            if isinstance(error, WorkerError):
+                errors.setdefault(index, error)
+        return errors[min(errors)] if errors else None
 
     def _close_gracefully(self, timeout: float) -> None:
         """Gymnasium's graceful close, bounded: its ``close_extras`` waits for every pipe's

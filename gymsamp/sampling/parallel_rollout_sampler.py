@@ -312,9 +312,9 @@ class ParallelRolloutSampler(SamplerBase):
         """Close the sub-envs and end every worker process (the next sample() rebuilds them).
 
         A sub-env whose ``close()`` raises does not stop the others from closing, nor this call:
-        a ``RuntimeWarning`` names the first failure (in async mode Gymnasium's worker prints
-        it instead). Ray: kills the actors, and shuts Ray down only if this sampler started it
-        and no other open gymsamp sampler uses it (a Ray the caller started is never shut down).
+        a ``RuntimeWarning`` names the first failure. Ray: kills the actors, and shuts Ray down
+        only if this sampler started it and no other open gymsamp sampler uses it (a Ray the
+        caller started is never shut down).
         """
         self._release_workers()
         if self._ray is not None:
