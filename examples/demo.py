@@ -84,9 +84,11 @@ def main() -> None:
         seconds = time.perf_counter() - start
         summarize("CartPole-v1, pole length randomized in [0.2, 1.4]", randomized, seconds)
 
-        cvar = CVaRSampler(sampler, epsilon=0.2, min_rollouts=args.rollouts // 5)
+        # At least one of the worst; the inner sampler then draws ceil(that / 0.2) rollouts.
+        cvar = CVaRSampler(sampler, epsilon=0.2, min_rollouts=max(1, args.rollouts // 5))
         worst = cvar.sample()
-        summarize(f"worst 20% (CVaR) of {args.rollouts} fresh randomized rollouts", worst, None)
+        drawn = sampler.min_rollouts
+        summarize(f"worst 20% (CVaR) of {drawn} fresh randomized rollouts", worst, None)
 
     same = all(
         np.array_equal(

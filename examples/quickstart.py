@@ -12,10 +12,13 @@ Run: ``.venv/bin/python examples/quickstart.py [--env CartPole-v1] [--workers N]
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from gymsamp.data import StepType
+from gymsamp.policies import RandomPolicy
 from gymsamp.sampling import ParallelRolloutSampler, rollout
 from gymsamp.stats import bootstrap_ci
 
@@ -23,6 +26,14 @@ from gymsamp.stats import bootstrap_ci
 def lean_policy(observations: np.ndarray) -> np.ndarray:
     """CartPole: push the cart towards the side the pole leans to (one action per sub-env)."""
     return (observations[:, 2] > 0).astype(np.int64)
+
+
+def policy_for(env_id: str) -> Any:
+    """The CartPole controller above, or random actions for any other ``--env``."""
+    if env_id == "CartPole-v1":
+        return lean_policy
+    with gym.make(env_id) as env:  # the action space to draw from
+        return RandomPolicy(env.action_space)
 
 
 def main() -> None:
@@ -33,9 +44,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
+    policy = policy_for(args.env)
     with ParallelRolloutSampler(
         args.env,
-        lean_policy,
+        policy,
         num_workers=args.workers,
         min_rollouts=args.rollouts,
         seed=args.seed,
@@ -59,7 +71,7 @@ def main() -> None:
 
     # The determinism contract: the same rollouts, one at a time.
     again = [
-        rollout(args.env, lean_policy, seed=args.seed, sub_seed=0, sub_sub_seed=k)
+        rollout(args.env, policy, seed=args.seed, sub_seed=0, sub_sub_seed=k)
         for k in range(len(rollouts))
     ]
     same = all(

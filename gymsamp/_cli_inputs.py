@@ -12,6 +12,7 @@ import dataclasses
 import importlib
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -189,6 +190,8 @@ def check_output_file(text: str, option: str, example: str) -> None:
         gymsamp._cli_inputs.CliError: --out must be a file path such as runs/rollouts.npz, \
 got 'runs/' (a folder)
     """
+    if not text.strip():  # e.g. --out "$OUT" with OUT unset: nothing would be written
+        raise CliError(f"{option} must be a file path such as {example}, got {text!r}", 2)
     path = Path(text)
     if text.endswith(("/", os.sep)) or path.is_dir():
         raise CliError(
@@ -343,9 +346,19 @@ def _check_env_id(env_id: str) -> None:
             importlib.import_module(module)
         gym.spec(name)
     except ImportError as err:
-        raise CliError(f"environment id {env_id!r}: cannot import {module!r}: {err}") from None
+        raise CliError(
+            f"environment id {env_id!r}: cannot import {module!r}: {err}",
+            2 if missing_module(err, module) else 1,
+        ) from None
     except gym.error.Error as err:
-        raise CliError(f"unknown environment id {env_id!r}: {one_line(err)}") from None
+        raise CliError(f"unknown environment id {env_id!r}: {one_line(err)}", 2) from None
+
+
+def missing_module(err: BaseException, module: str) -> bool:
+    """Whether ``err`` says that ``module`` itself (or a package it is in) does not exist: a bad
+    argument (exit code 2), not a module that fails while it is imported (exit code 1)."""
+    name = getattr(err, "name", None) if isinstance(err, ModuleNotFoundError) else None
+    return bool(name) and (module == name or module.startswith(f"{name}."))
 
 
 def probe_env(env_id: str, kwargs: Mapping[str, Any]) -> EnvInfo:
@@ -379,7 +392,8 @@ def check_param_names(info: EnvInfo, names: Sequence[str], option: str) -> None:
     if info.nominal is None:
         raise CliError(
             f"{option}: {info.env_id} ({info.class_name}) has no domain parameters gymsamp can "
-            "set (no simulator adapter; see 'gymsamp params')"
+            "set (no simulator adapter; see 'gymsamp params')",
+            2,
         )
     unknown = sorted(set(names) - set(info.nominal))
     if unknown:
@@ -390,8 +404,13 @@ def check_param_names(info: EnvInfo, names: Sequence[str], option: str) -> None:
         )
 
 
+# Terminal colour codes (torch's pickling errors carry them): noise in a one-line message.
+ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def one_line(err: BaseException | str) -> str:
-    text = str(err).strip() or type(err).__name__
+    """The first line of an error's text, whitespace collapsed, colour codes removed."""
+    text = ANSI_CODES.sub("", str(err)).strip() or type(err).__name__
     return " ".join(text.splitlines()[0].split()) if text else text
 
 

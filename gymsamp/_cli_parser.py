@@ -80,7 +80,7 @@ _HELP = {
     "env": "a Gymnasium env id, e.g. CartPole-v1, Hopper-v5, gymsamp/PointMass-v0",
     "policy": "random (default), idle, balance (CartPole), sb3:ALGO:PATH (an SB3 zip), a "
     "torch.export (.pt2) or TorchScript file, or module:attr / file.py:attr (a policy, or a "
-    "class or factory(spec) returning one)",
+    "class or factory(spec) returning one; a class taking action_space gets the env's)",
     "weights": "a torch state_dict for the module --policy module:attr builds (read with "
     "torch.load(weights_only=True))",
     "stochastic": "SB3 models: sample actions instead of taking the most likely one "

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gymsamp._cli_inputs import CliError, one_line
+from gymsamp._cli_inputs import ANSI_CODES, CliError, missing_module, one_line
 
 __all__ = ["BUILTIN_POLICIES", "balance", "load_policy"]
 
@@ -51,7 +51,8 @@ def _check_cartpole_like(spec: Any) -> None:
     if not ok:
         raise CliError(
             "--policy balance is a CartPole controller (4 observations, 2 discrete actions); "
-            f"this env has observations {spec.observation_space} and actions {spec.action_space}"
+            f"this env has observations {spec.observation_space} and actions {spec.action_space}",
+            2,
         )
 
 
@@ -61,7 +62,7 @@ def _import_attr(target: str) -> Any:
         if module_name.endswith(".py"):
             path = Path(module_name)
             if not path.is_file():
-                raise CliError(f"--policy {target!r}: no such file {module_name!r}")
+                raise CliError(f"--policy {target!r}: no such file {module_name!r}", 2)
             mod_spec = importlib.util.spec_from_file_location(path.stem, path)
             if mod_spec is None or mod_spec.loader is None:
                 raise CliError(f"--policy {target!r}: cannot import {module_name!r}")
@@ -78,12 +79,13 @@ def _import_attr(target: str) -> Any:
         hint = f" (for the file {as_file}, write --policy {as_file}:{attr})"
         raise CliError(
             f"--policy {target!r}: cannot import {module_name!r}: {one_line(err)}"
-            + (hint if isinstance(err, ImportError) and as_file.is_file() else "")
+            + (hint if isinstance(err, ImportError) and as_file.is_file() else ""),
+            2 if missing_module(err, module_name) else 1,
         ) from None
     obj = module
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise CliError(f"--policy {target!r}: {module_name!r} has no attribute {attr!r}")
+            raise CliError(f"--policy {target!r}: {module_name!r} has no attribute {attr!r}", 2)
         obj = getattr(obj, part)
     return obj
 
@@ -131,15 +133,17 @@ def _instantiate(obj: Any, env_spec: Any, target: str) -> Any:
         _check_policy_attr(obj, target)
         return obj
     try:
-        signature = inspect.signature(obj)
-        takes_arg = any(
-            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-            for p in signature.parameters.values()
-        )
+        positional = [
+            p.name
+            for p in inspect.signature(obj).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        ]
     except (TypeError, ValueError):
-        takes_arg = True
+        positional = ["spec"]
+    # The spec, or the action space where that is what it takes (RandomPolicy, IdlePolicy).
+    args = [env_spec.action_space if positional[:1] == ["action_space"] else env_spec]
     try:
-        return obj(env_spec) if takes_arg else obj()
+        return obj(*args[: len(positional)])
     except Exception as err:
         raise CliError(
             f"--policy {target!r}: building the policy failed: {one_line(err)}"
@@ -161,7 +165,7 @@ def _load_weights(module: Any, path: str, target: str) -> None:
     except Exception as err:  # not a state dict, mismatched keys or shapes, ...
         # torch lists the missing and unexpected keys and the shapes on the lines after its
         # first ("Error(s) in loading state_dict for Net:"): all of them, on one line.
-        detail = " ".join(str(err).split()) or type(err).__name__
+        detail = " ".join(ANSI_CODES.sub("", str(err)).split()) or type(err).__name__
         raise CliError(f"--weights {path!r}: {detail}") from None
 
 
@@ -173,19 +177,23 @@ def _load_sb3(text: str, env_spec: Any, deterministic: bool) -> tuple[Any, str]:
         )
     _, algo, path = parts
     if not Path(path).is_file():
-        raise CliError(f"--policy {text!r}: no such file {path!r}")
+        raise CliError(f"--policy {text!r}: no such file {path!r}", 2)
     cls = None
     for package in ("stable_baselines3", "sb3_contrib"):
         try:
-            cls = getattr(importlib.import_module(package), algo, None)
+            found = importlib.import_module(package)
         except ImportError:
             continue
+        # Case as users type it (rl-zoo writes "ppo"): the class whose name matches.
+        names = [name for name in dir(found) if name.lower() == algo.lower()]
+        cls = getattr(found, names[0], None) if names else None
         if cls is not None:
             break
     if cls is None or not hasattr(cls, "load"):
         raise CliError(
             f"--policy {text!r}: unknown algorithm {algo!r} (stable-baselines3 has A2C, DDPG, "
-            "DQN, PPO, SAC, TD3; sb3-contrib adds more; is stable-baselines3 installed?)"
+            "DQN, PPO, SAC, TD3; sb3-contrib adds more; is stable-baselines3 installed?)",
+            2,
         )
     try:
         model = cls.load(path, device="cpu")

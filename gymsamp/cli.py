@@ -89,10 +89,16 @@ def _cmd_sample(args: argparse.Namespace) -> int:
             "--vectorization sync",
             2,
         )
-    if args.out:
+    if args.out is not None:
         check_output_file(args.out, "--out", "runs/rollouts.npz")
-    if args.plot:
+    if args.plot is not None:
         args.plot = plot_file(args.plot, "--plot")
+        if args.out is not None and Path(args.plot).resolve() == Path(args.out).resolve():
+            raise CliError(
+                f"--out and --plot must be different files (the plot would overwrite the "
+                f"rollouts), got --out {args.out!r} and --plot {args.plot!r}",
+                2,
+            )
     kwargs = parse_env_kwargs(args.env_kwarg)
     fixed = parse_fixed_params(args.domain_param)
     randomized = [parse_distribution(text) for text in args.randomize or ()]
@@ -127,7 +133,9 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         check_param_values(info, {**fixed, **point}, "--grid")
     if init_state is not None:
         if info.state_shape is None:
-            raise CliError(f"--init-state: the state of {info.env_id} cannot be set (no adapter)")
+            raise CliError(
+                f"--init-state: the state of {info.env_id} cannot be set (no adapter)", 2
+            )
         if (len(init_state),) != info.state_shape:
             labels = info.spec.state_labels
             raise CliError(
@@ -247,7 +255,7 @@ def _write_files(
     from gymsamp.data.io import save_rollouts
 
     written, failure = [], None
-    if args.out:
+    if args.out is not None:
         path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -255,7 +263,7 @@ def _write_files(
             written.append(f"wrote {path} ({_count(len(rollouts), 'rollout')})")
         except TypeError as err:  # a value the file format cannot hold
             failure = CliError(f"--out {args.out}: cannot save the rollouts: {_unsavable(err)}")
-    if args.plot:
+    if args.plot is not None:
         path = _save_plot(
             rollouts,
             args.plot,

@@ -337,12 +337,30 @@ def test_policy_from_a_module_attribute_or_factory(capsys, tmp_path, policy_file
     assert all((ro.actions == 1).all() for ro in load_rollouts(out_file))
 
 
+def test_gymsamps_own_policy_classes_get_the_action_space(capsys, tmp_path):
+    # They take an action space, not the spec: "building the policy failed: RandomPolicy:
+    # action_space must be one of ..., got EnvSpec(...)".
+    out_file = tmp_path / "r.npz"
+    code, out, _ = run(
+        capsys, "sample", "CartPole-v1", "--policy", "gymsamp.policies:IdlePolicy",
+        "--min-rollouts", 2, "--seed", 0, "--out", out_file,
+    )  # fmt: skip
+    assert code == 0, out
+    assert all((ro.actions == 0).all() for ro in load_rollouts(out_file))
+    code, out, _ = run(
+        capsys, "sample", "CartPole-v1", "--policy", "gymsamp.policies:RandomPolicy",
+        "--min-rollouts", 2, "--seed", 0, "--out", out_file,
+    )  # fmt: skip
+    assert code == 0, out
+    assert {int(a) for ro in load_rollouts(out_file) for a in ro.actions} == {0, 1}
+
+
 def test_a_module_name_that_is_a_file_here_points_to_the_file_form(
     capsys, tmp_path, policy_file, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)  # the gymsamp script does not import from the current folder
     code, _, err = run(capsys, "sample", "CartPole-v1", "--policy", "my_policies:push_right")
-    assert code == 1
+    assert code == 2  # a bad argument: no module of that name
     assert err.strip().endswith(
         "cannot import 'my_policies': No module named 'my_policies' "
         "(for the file my_policies.py, write --policy my_policies.py:push_right)"
@@ -514,7 +532,7 @@ def test_an_env_registered_by_a_module_is_found_by_gymnasiums_module_prefix(
     rollouts = load_rollouts(tmp_path / "dict.npz")
     assert [ro.observations["speed"].shape for ro in rollouts] == [(6, 1), (6, 1)]
     code, _, err = run(capsys, "params", "gymsamp_no_such_module:Foo-v0")
-    assert code == 1
+    assert code == 2
     assert "cannot import 'gymsamp_no_such_module'" in err
 
 
@@ -541,7 +559,7 @@ def test_plot_grid_or_states_that_are_not_there_is_an_error(capsys, saved, tmp_p
 # ----------------------------------------------------------------------------------------------
 
 ERRORS = [
-    (["sample", "NoSuchEnv-v0"], 1, "unknown environment id 'NoSuchEnv-v0'"),
+    (["sample", "NoSuchEnv-v0"], 2, "unknown environment id 'NoSuchEnv-v0'"),
     (
         ["sample", "CartPole-v1", "--domain-param", "polelength=1"],
         2,
@@ -568,10 +586,15 @@ ERRORS = [
     (["sample", "CartPole-v1", "--init-state", "1,2"], 2, "--init-state must have 4 values"),
     (["sample", "CartPole-v1", "--cvar", "1.5"], 2, "--cvar must be in (0, 1]"),
     (["sample", "CartPole-v1", "--policy", "nope"], 2, "unknown policy 'nope'"),
-    (["sample", "CartPole-v1", "--policy", "no_such_module:x"], 1, "cannot import"),
-    (["sample", "Pendulum-v1", "--policy", "balance"], 1, "is a CartPole controller"),
+    # Bad arguments exit 2 (the documented rule), also where only trying them tells.
+    (["sample", "CartPole-v1", "--policy", "no_such_module:x"], 2, "cannot import"),
+    (["sample", "CartPole-v1", "--policy", "numpy:nosuch"], 2, "'numpy' has no attribute"),
+    (["sample", "CartPole-v1", "--policy", f"sb3:FOO:{__file__}"], 2, "unknown algorithm 'FOO'"),
+    (["sample", "no_such_module:Env-v0"], 2, "cannot import 'no_such_module'"),
+    (["sample", "Pendulum-v1", "--policy", "balance"], 2, "is a CartPole controller"),
     (["sample", "CartPole-v1", "--num-workers", "0"], 2, "must be an int >= 1"),
-    (["sample", "gymsamp/Raising-v0", "--domain-param", "a=1"], 1, "has no domain parameters"),
+    (["sample", "gymsamp/Raising-v0", "--domain-param", "a=1"], 2, "has no domain parameters"),
+    (["sample", "gymsamp/Raising-v0", "--init-state", "1"], 2, "cannot be set (no adapter)"),
     (
         ["sample", "CartPole-v1", "--grid", "length=1,2", "--randomize", "tau=uniform:0.02,0.01"],
         2,
@@ -615,7 +638,22 @@ ERRORS = [
     (["sample"], 2, "the following arguments are required: ENV"),
     (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
     (["info", "/no/such/file.npz"], 1, "cannot read '/no/such/file.npz': no such file"),
-    (["params", "NoSuchEnv-v0"], 1, "unknown environment id"),
+    (["params", "NoSuchEnv-v0"], 2, "unknown environment id"),
+    # An empty path (--out "$OUT" with OUT unset) wrote nothing and exited 0.
+    (["sample", "CartPole-v1", "--out", ""], 2, "--out must be a file path such as"),
+    (["sample", "CartPole-v1", "--plot", ""], 2, "--plot must be a file path such as"),
+    (
+        ["plot", "x.npz", "-o", ""],
+        2,
+        "--output must be a file path such as runs/rollouts.png, got ''",
+    ),
+    # The plot overwrote the rollouts, and both "wrote" lines were printed.
+    (
+        ["sample", "CartPole-v1", "--out", "same.png", "--plot", "./same.png"],
+        2,
+        "--out and --plot must be different files (the plot would overwrite the rollouts), got "
+        "--out 'same.png' and --plot './same.png'",
+    ),
 ]
 
 
@@ -696,7 +734,7 @@ def test_python_m_gymsamp(tmp_path):
 
 @pytest.mark.parametrize(
     ("argv", "exit_code"),
-    [(["sample", "NoSuchEnv-v0"], 1), (["sample", "CartPole-v1", "--randomize", "x"], 2),
+    [(["sample", "NoSuchEnv-v0"], 2), (["sample", "CartPole-v1", "--randomize", "x"], 2),
      (["info", "missing.npz"], 1)],
 )  # fmt: skip
 def test_python_m_gymsamp_errors(tmp_path, argv, exit_code):

@@ -338,3 +338,27 @@ def test_trajectories_of_several_envs_or_widths_are_refused_by_name():
         plot_trajectories([ro(1), ro(4)])
     fig = plot_returns(mixed)  # the returns of all of them: the title names each env
     assert fig.axes[0].get_title() == "Return distribution: mixed: A-v0 (2), B-v0 (1), 3 rollouts"
+
+
+def test_an_interrupted_save_leaves_the_old_figure_whole(tmp_path, monkeypatch):
+    # The SVG backend truncates the file before drawing: a Ctrl-C mid-draw left a broken SVG
+    # (and destroyed the plot that was there).
+    from matplotlib.figure import Figure
+
+    fig = plot_returns(
+        [StepSequence(rewards=[r], observations=[0.0, 0.0], actions=[0]) for r in (1.0, 2.0)]
+    )
+    path = save_figure(fig, tmp_path / "returns.svg")
+    before = path.read_bytes()
+    assert before.lstrip().startswith(b"<?xml")
+
+    def interrupted(self, fname, **kwargs):
+        with open(fname, "w") as f:
+            f.write("<svg")  # what a draw cut short leaves
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_figure(fig, path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["returns.svg"]

@@ -37,6 +37,7 @@ import gymnasium as gym
 import numpy as np
 
 from gymsamp._checks import check_bool
+from gymsamp._files import written_atomically
 from gymsamp.data._shapes import as_batch_step_types
 from gymsamp.data._tree import tree_leaves, tree_map
 from gymsamp.data.data_format import is_tensor, to_format
@@ -334,18 +335,11 @@ def _write(path: str | os.PathLike[str], kind: str, content: Any, compress: bool
         ) from None
     members = dict(encoder.arrays)
     members[_META] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    # Write beside the target and rename, so a crash never leaves a half-written file.
     if path.is_dir():
         raise ValueError(f"path must be a file path, got {str(path)!r} (a folder)")
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            save: Any = np.savez_compressed if compress else np.savez
-            save(f, **members)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # no half-written file left behind
-        raise
+    with written_atomically(path) as tmp, open(tmp, "wb") as f:
+        save: Any = np.savez_compressed if compress else np.savez
+        save(f, **members)
     return path
 
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from gymsamp._files import written_atomically
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.plot._figure import new_figure
 from gymsamp.plot.grid import plot_return_grid
@@ -73,7 +74,10 @@ def save_figure(fig: FigureBase, path: str | os.PathLike[str], *, dpi: int = 110
     root: Any = fig
     while not isinstance(root, Figure):
         root = root.figure  # a subfigure's figure is the figure it belongs to
-    root.savefig(path, dpi=dpi)
+    # Written beside the target and renamed: an interrupted SVG is never left half-written
+    # (its backend truncates the file before drawing), nor an older plot destroyed.
+    with written_atomically(path) as tmp:
+        root.savefig(tmp, dpi=dpi, format=path.suffix[1:].lower() or None)
     return path
 
 
