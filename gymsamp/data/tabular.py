@@ -258,12 +258,6 @@ def _built(node: Any) -> Any:
     }
 
 
-def _stacked(df: Any, cols: list[str], *, plain: bool) -> np.ndarray:
-    """The columns as one field: (T,) for a plain column, (T, k) for name_0..name_{k-1}."""
-    values = df[cols].to_numpy()
-    return values[:, 0] if plain else values
-
-
 def _cuts(
     fields: dict[LeafKey, Any], next_fields: dict[LeafKey, np.ndarray], length: int
 ) -> np.ndarray:
@@ -305,42 +299,65 @@ def _layout_leaves(df: Any) -> list[dict[str, Any]] | None:
     return read
 
 
-def _read_by_layout(
-    df: Any, leaves: list[dict[str, Any]], env_spec: EnvSpec
-) -> tuple[dict[LeafKey, Any], dict[LeafKey, np.ndarray], set[str]]:
+class _Leaves:
+    """The leaves read from a frame: their entries, the entries after each step (``next_``
+    columns), and the columns used."""
+
+    def __init__(self, df: Any) -> None:
+        self.df = df
+        self.fields: dict[LeafKey, Any] = {}
+        self.next_fields: dict[LeafKey, np.ndarray] = {}
+        self.used: set[str] = set()
+
+    def take(
+        self,
+        place: LeafKey,
+        cols: list[str],
+        item_shape: tuple[int, ...],
+        dtype: Any = None,
+        *,
+        with_next: bool | None = None,
+    ) -> None:
+        """Read ``cols`` as the leaf at ``place``, (T, *item_shape), cast to ``dtype`` if given;
+        also its ``next_`` columns if ``with_next`` (None: where all of them are there)."""
+        next_cols = [f"next_{c}" for c in cols]
+        if with_next is None:
+            with_next = all(c in self.df.columns for c in next_cols)
+        self.fields[place] = self._array(cols, item_shape, dtype)
+        self.used.update(cols)
+        if with_next:
+            self.next_fields[place] = self._array(next_cols, item_shape, dtype)
+            self.used.update(next_cols)
+
+    def _array(self, cols: list[str], item_shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        values = self.df[cols].to_numpy()
+        return (values if dtype is None else values.astype(dtype)).reshape(
+            (len(self.df), *item_shape)
+        )
+
+
+def _read_by_layout(df: Any, leaves: list[dict[str, Any]], env_spec: EnvSpec) -> _Leaves:
     """Every leaf with its recorded shape and dtype (and its ``next_`` entries)."""
-    length = len(df)
-    fields: dict[LeafKey, Any] = {}
-    next_fields: dict[LeafKey, np.ndarray] = {}
-    used: set[str] = set()
+    read = _Leaves(df)
     for leaf in leaves:
         place = (leaf["field"], *((kind, key) for kind, key in leaf["steps"]))
-        shape, dtype = (length, *leaf["shape"]), np.dtype(leaf["dtype"])
-        fields[place] = df[leaf["columns"]].to_numpy().astype(dtype).reshape(shape)
-        used.update(leaf["columns"])
-        if leaf["next"]:
-            next_cols = [f"next_{c}" for c in leaf["columns"]]
-            next_fields[place] = df[next_cols].to_numpy().astype(dtype).reshape(shape)
-            used.update(next_cols)
+        item_shape, dtype = tuple(leaf["shape"]), np.dtype(leaf["dtype"])
+        read.take(place, leaf["columns"], item_shape, dtype, with_next=leaf["next"])
     for name, attr in _SPACES.items():
         expected = getattr(getattr(env_spec, attr), "shape", None)
-        if (name,) in fields and expected is not None and fields[(name,)].shape[1:] != expected:
+        got = read.fields[(name,)].shape[1:] if (name,) in read.fields else None
+        if got is not None and expected is not None and got != expected:
             raise ValueError(
                 f"env_spec.{attr} must match the {name} df holds, got shape {tuple(expected)} "
-                f"for {name} of shape {fields[(name,)].shape[1:]}"
+                f"for {name} of shape {got}"
             )
-    return fields, next_fields, used
+    return read
 
 
-def _read_by_names(
-    df: Any, env_spec: EnvSpec
-) -> tuple[dict[LeafKey, Any], dict[LeafKey, np.ndarray], set[str]]:
+def _read_by_names(df: Any, env_spec: EnvSpec) -> _Leaves:
     """Observations, actions and states found by the spec's labels or numbered names, shaped
     and typed by its spaces."""
-    length = len(df)
-    fields: dict[LeafKey, Any] = {}
-    next_fields: dict[LeafKey, np.ndarray] = {}
-    used: set[str] = set()
+    read = _Leaves(df)
     for name, attr in _SPACES.items():
         space = getattr(env_spec, attr)
         if space is None or space.shape is None:
@@ -349,19 +366,14 @@ def _read_by_names(
         width = int(np.prod(shape, dtype=np.int64))
         labels = getattr(env_spec, _LABELS[name])
         try:
-            cols = _space_columns(df, name, labels, width, used)
+            cols = _space_columns(df, name, labels, width, read.used)
         except ValueError:
             if name == "states":
                 continue
             raise
-        used.update(cols)
         dtype = space.dtype if space.dtype is not None else np.float64
-        fields[(name,)] = df[cols].to_numpy().astype(dtype).reshape((length, *shape))
-        next_cols = [f"next_{c}" for c in cols]
-        if all(c in df.columns for c in next_cols):
-            used.update(next_cols)
-            next_fields[(name,)] = df[next_cols].to_numpy().astype(dtype).reshape((length, *shape))
-    return fields, next_fields, used
+        read.take((name,), cols, shape, dtype)
+    return read
 
 
 def sequence_from_frame(
@@ -382,10 +394,8 @@ def sequence_from_frame(
     if length < 1:
         raise ValueError("df must have at least one row, got an empty DataFrame")
     layout = _layout_leaves(df)
-    if layout is not None:
-        fields, next_fields, used = _read_by_layout(df, layout, env_spec)
-    else:
-        fields, next_fields, used = _read_by_names(df, env_spec)
+    read = _read_by_names(df, env_spec) if layout is None else _read_by_layout(df, layout, env_spec)
+    fields, next_fields, used = read.fields, read.next_fields, read.used
     flags: dict[str, Any] = {f: df[f].to_numpy().astype(bool) for f in _FLAGS if f in df.columns}
     used.update(flags)
     if task is not None:
@@ -396,12 +406,8 @@ def sequence_from_frame(
         raise ValueError(f"df must have a 'rewards' column (or pass task), got {list(df.columns)}")
     used.add("rewards")
     # Columns no layout names (all of them without one; e.g. columns a user added).
-    for name, cols in _extra_fields(df, used).items():
-        place = _split_path(name)
-        fields[place] = _stacked(df, cols, plain=cols == [name])
-        if all(f"next_{c}" in df.columns for c in cols):
-            next_cols = [f"next_{c}" for c in cols]
-            next_fields[place] = _stacked(df, next_cols, plain=cols == [name])
+    for name, cols in _extra_fields(df, used).items():  # 1-D as name, 2-D as name_0 ..
+        read.take(_split_path(name), cols, () if cols == [name] else (len(cols),))
     if ("done",) in fields and not flags:
         flags = {"terminated": fields.pop(("done",)).astype(bool)}
     if not continuous or not next_fields:
