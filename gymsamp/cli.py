@@ -225,8 +225,12 @@ def _run_sampling(args: argparse.Namespace, info: EnvInfo, plan: _Plan) -> int:
         except StepTimeoutError as err:  # name the option that set the limit
             raise CliError(f"--step-timeout {args.step_timeout:g}: {one_line(err)}") from None
         seconds = time.perf_counter() - start
-    for ro in rollouts if plan.grid_names else ():  # saved with them: plots find the grid
-        ro.rollout_info["grid"] = list(plan.grid_names)
+    for ro in rollouts:
+        # Saved with them: `info` and `plot` make the env as it was made here (its nominal
+        # parameters depend on the kwargs; a "module:EnvId" id's module registers it).
+        ro.rollout_info[CLI_ENV_KEY] = {"env": args.env, "env_kwarg": list(args.env_kwarg or ())}
+        if plan.grid_names:  # plots find the grid
+            ro.rollout_info["grid"] = list(plan.grid_names)
     summary = summarize(
         rollouts,
         epsilon=plan.epsilon,
@@ -423,20 +427,30 @@ def _envs_text(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{env_id} ({n})" for env_id, n in counts.items())
 
 
+#: ``rollout_info`` key under which ``gymsamp sample`` saves how it made the env: its
+#: ``--env`` argument and ``--env-kwarg`` texts (texts, so that any literal saves).
+CLI_ENV_KEY = "cli_env"
+
+
 def _saved_env_info(rollouts: Sequence[Any]) -> EnvInfo | None:
-    """The env of saved rollouts (from ``rollout_info["env_id"]``), if they name one env and it
-    can be made here (rollouts of several envs have no one nominal or spec)."""
+    """The env of saved rollouts, if they name one env and it can be made here (rollouts of
+    several envs have no one nominal or spec): made as ``gymsamp sample`` made it where every
+    rollout recorded the same ``rollout_info["cli_env"]``, else from ``rollout_info["env_id"]``.
+    """
     from gymsamp.summary import env_id_counts
 
     counts = env_id_counts(rollouts)
     if len(counts) != 1:
         return None
-    env_id = next(iter(counts))
+    env_id, kwargs = next(iter(counts)), {}
+    made = [ro.rollout_info.get(CLI_ENV_KEY) for ro in rollouts]
     try:
+        if made[0] is not None and all(entry == made[0] for entry in made):
+            env_id, kwargs = made[0]["env"], parse_env_kwargs(made[0]["env_kwarg"])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return probe_env(env_id, {})
-    except Exception:
+            return probe_env(env_id, kwargs)
+    except Exception:  # a file from elsewhere: summarize without the env's nominals
         return None
 
 

@@ -262,6 +262,32 @@ def test_the_header_names_both_bounds_and_counts_read_right(capsys, tmp_path):
     assert out.splitlines()[0] == f"{path}: 1 rollout of gymsamp/Counting-v0"
 
 
+def test_info_and_plot_make_the_env_with_the_kwargs_it_was_sampled_with(capsys, tmp_path):
+    """Pendulum's ``g`` kwarg is its nominal gravity: rollouts sampled with ``g=5.0`` ran at
+    nominal, and ``info`` must say so too (it made the env without the kwargs: "g fixed 5")."""
+    path = tmp_path / "p.npz"
+    code, out, _ = run(
+        capsys, "sample", "Pendulum-v1", "--env-kwarg", "g=5.0", "--min-rollouts", 2,
+        "--max-steps", 3, "--vectorization", "sync", "--seed", 0, "--out", path,
+    )  # fmt: skip
+    assert code == 0
+    assert table_value(out, "domain params") == "all 6 at nominal"
+    saved = load_rollouts(path)
+    assert [ro.rollout_info["domain_param"]["g"] for ro in saved] == [5.0, 5.0]
+    assert saved[0].rollout_info["cli_env"] == {"env": "Pendulum-v1", "env_kwarg": ["g=5.0"]}
+    code, out, _ = run(capsys, "info", path)
+    assert code == 0
+    assert table_value(out, "domain params") == "all 6 at nominal"
+    # Rollouts whose records disagree (or lack one) fall back to the env id: g=5 is "fixed".
+    del saved[1].rollout_info["cli_env"]
+    from gymsamp.data.io import save_rollouts
+
+    save_rollouts(tmp_path / "mixed.npz", saved)
+    code, out, _ = run(capsys, "info", tmp_path / "mixed.npz")
+    assert code == 0
+    assert re.search(r"^  g +10 +fixed +5$", out, re.MULTILINE), out
+
+
 def test_progress_bar_only_on_a_terminal_and_not_when_quiet(capsys, monkeypatch):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     code, _, err = run(capsys, "sample", *COUNTING, "--min-rollouts", 3, "--seed", 0)
@@ -529,8 +555,14 @@ def test_an_env_registered_by_a_module_is_found_by_gymnasiums_module_prefix(
         "--seed", 0, "--out", tmp_path / "dict.npz",
     )  # fmt: skip
     assert code == 0
+    sampled = table_value(out, "domain params")
     rollouts = load_rollouts(tmp_path / "dict.npz")
     assert [ro.observations["speed"].shape for ro in rollouts] == [(6, 1), (6, 1)]
+    # The saved id keeps its module, so `info` can make the env and read its nominals.
+    assert rollouts[0].rollout_info["cli_env"] == {"env": env_id, "env_kwarg": []}
+    code, out, _ = run(capsys, "info", tmp_path / "dict.npz")
+    assert code == 0
+    assert table_value(out, "domain params") == sampled == "all 6 at nominal"
     code, _, err = run(capsys, "params", "gymsamp_no_such_module:Foo-v0")
     assert code == 2
     assert "cannot import 'gymsamp_no_such_module'" in err
