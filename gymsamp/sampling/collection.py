@@ -299,7 +299,7 @@ class Collection:
         indices = np.asarray(started)
         self.policy.reset_envs(indices, JobGenerators(jobs))
         if self.indexed_policy:  # rollout() names its one rollout by sub_sub_seed
-            rollouts = [job.info.get("rollout_index", job.index) for job in jobs]
+            rollouts = [job.reported_index for job in jobs]
             self.policy.start_rollouts(indices, np.array(rollouts))  # type: ignore[attr-defined]
         params = [job.policy_params for job in jobs]
         if any(p is not None for p in params):
@@ -383,7 +383,7 @@ class Collection:
             check_finite(
                 "actions",
                 actions[i : i + 1],
-                running.job.index,
+                running.job,
                 i,
                 related,
                 source="from the policy",

@@ -55,39 +55,40 @@ def _unflatten(template: Mapping[str, Any], prefix: str, take: Callable[[str], A
 def check_finite(
     what: str,
     values: np.ndarray,
-    index: int,
+    job: RolloutJob,
     env: int,
     rollout_indices: tuple[int, ...] | None = None,
     *,
     source: str | None = None,
 ) -> None:
-    """Raise :class:`NonFiniteError` if a float array of rollout ``index`` holds NaN or inf
+    """Raise :class:`NonFiniteError` if a float array of ``job``'s rollout holds NaN or inf
     (once per rollout, not per step); ``rollout_indices``: the rollouts it may belong to, if
-    not just ``index``; ``source``: where the values came from, said instead of their step
+    not just ``job``'s; ``source``: where the values came from, said instead of their step
     (for one row of a batch, whose row number is no step)."""
     if values.dtype.kind == "f" and not np.isfinite(values).all():
         step = int(np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))[0])
         where = f"at step {step} of" if source is None else f"{source} in"
         raise NonFiniteError(
-            f"{what} must be finite, got {values[step]!r} {where} rollout {index} (sub-env {env})",
-            rollout_indices=(index,) if rollout_indices is None else rollout_indices,
+            f"{what} must be finite, got {values[step]!r} {where} rollout {job.reported_index} "
+            f"(sub-env {env})",
+            rollout_indices=(job.index,) if rollout_indices is None else rollout_indices,
         )
 
 
 _dot = np.dot  # the C function itself: a rollout's reward check is on the hot path
 
 
-def _check_rewards(rewards: np.ndarray, index: int, env: int) -> None:
-    """Raise :class:`NonFiniteError` if rollout ``index`` has a NaN reward: numpy reads a
+def _check_rewards(rewards: np.ndarray, job: RolloutJob, env: int) -> None:
+    """Raise :class:`NonFiniteError` if ``job``'s rollout has a NaN reward: numpy reads a
     sub-env's ``None`` (or another non-number it can cast) as NaN when it fills the reward
     batch, so only the rollout's rewards can still tell. Infinite rewards are numbers (a
     penalty of ``-inf`` is legal)."""
     nan = np.flatnonzero(np.isnan(rewards))
     if nan.size:
         raise NonFiniteError(
-            f"rewards must be numbers (not NaN), got nan at step {int(nan[0])} of rollout {index} "
-            f"(sub-env {env}; numpy reads a reward of None as nan)",
-            rollout_indices=(index,),
+            f"rewards must be numbers (not NaN), got nan at step {int(nan[0])} of rollout "
+            f"{job.reported_index} (sub-env {env}; numpy reads a reward of None as nan)",
+            rollout_indices=(job.index,),
         )
 
 
@@ -176,7 +177,7 @@ class RolloutAssembler:
         rows = slice(start + 1 - buffer.offset, stop - buffer.offset)
         if "obs" in buffer.columns:
             observations = _observations(buffer.columns["obs"], rows, i, first_obs, final_obs)
-            check_finite("observations", observations, job.index, i)
+            check_finite("observations", observations, job, i)
         else:  # a Dict / Tuple observation: its arrays are the columns obs/0, obs/1, ...
             leaves = itertools.count()  # the arrays in the batch's order
             observations = tree_map(
@@ -187,7 +188,7 @@ class RolloutAssembler:
                 final_obs,
             )
             for path, leaf in tree_leaves(observations, "observations"):
-                check_finite(path, leaf, job.index, i)
+                check_finite(path, leaf, job, i)
         truncated = buffer.column("truncated", start, stop, i)
         if cut:  # stopped by max_steps (or past an end with stop_on_done=False): a truncation
             truncated[-1] = True
@@ -241,7 +242,7 @@ class RolloutAssembler:
         rewards = buffer.column("rewards", start, stop, i).astype(np.float64, copy=False)
         # NaN iff a reward is: squares are >= 0, so no inf - inf (0.6 us; a sum warns on it).
         if math.isnan(_dot(rewards, rewards)):
-            _check_rewards(rewards, job.index, i)
+            _check_rewards(rewards, job, i)
         data: dict[str, Any] = {
             "rewards": rewards,
             "observations": observations,

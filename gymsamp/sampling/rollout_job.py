@@ -53,6 +53,13 @@ class RolloutJob:
         self._triple: tuple[int, int, int] | None = None
 
     @property
+    def reported_index(self) -> int:
+        """The index the rollout reports in its ``rollout_info`` and error messages: ``index``,
+        unless ``info`` sets ``rollout_index`` (``rollout()`` runs one job, index 0, and
+        names it by its ``sub_sub_seed``)."""
+        return int(self.info.get("rollout_index", self.index))
+
+    @property
     def rng(self) -> np.random.Generator:
         """The rollout's generator, made when first read: most policies never read it, and a
         seeded generator costs about as much as a CartPole reset."""

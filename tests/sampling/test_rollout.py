@@ -91,6 +91,19 @@ def test_nan_observations_or_actions_raise():
     nan_policy = lambda obs: np.full((len(obs), 1), np.nan, np.float32)  # noqa: E731
     with pytest.raises(ValueError, match="actions must be finite"):
         rollout(PointMassEnv(), nan_policy)
+    # Errors name the rollout as its rollout_info does: by sub_sub_seed (was "rollout 0").
+    with pytest.raises(ValueError, match=r"at step 1 of rollout 7 \(sub-env 0\)"):
+        rollout(NanEnv(terminate_at=3), IDLE, seed=0, sub_sub_seed=7)
+    with pytest.raises(ValueError, match=r"from the policy in rollout 7 \(sub-env 0\)"):
+        rollout(PointMassEnv(), nan_policy, seed=0, sub_sub_seed=7)
+
+    class NoneReward(CountingEnv):
+        def step(self, action):
+            obs, _, *rest = super().step(action)
+            return obs, None, *rest
+
+    with pytest.raises(ValueError, match=r"got nan at step 0 of rollout 7 \(sub-env 0;"):
+        rollout(NoneReward(terminate_at=3), IDLE, seed=0, sub_sub_seed=7)
 
 
 def test_box_actions_are_clipped_but_recorded_as_commanded():
