@@ -24,10 +24,14 @@ def collect_without_failed_surplus(
     """The result of a ``min_steps`` ``quota`` whose collection failed in ``error``'s rollouts
     (a sub-env failed, or a rollout's observations or actions were not finite).
 
-    The rollouts before the failed one are collected again, alone (``collect_prefix`` runs a
-    ``min_rollouts`` quota, which starts nothing past them; seeded rollouts come out the same):
-    if they meet ``quota`` they are the result, else the failed rollout belongs to it and
-    ``error`` is raised. A failure among them repeats this for the earlier rollout.
+    ``error`` may name more than one rollout: a sub-env that hangs or dies in a step that also
+    started its next rollout (a queued reset) was running either. The rollouts before the
+    first suspect are collected again, alone (``collect_prefix`` runs a ``min_rollouts``
+    quota, which starts nothing past them; seeded rollouts come out the same): if they meet
+    ``quota`` they are the result, and no suspect ran again (a hang would cost another whole
+    step timeout). Otherwise the next suspect's prefix is tried, which runs the suspects before
+    it; once the result needs a rollout that fails, ``error`` (or that rollout's own failure)
+    is raised.
 
     Args:
         collect_prefix: Collects rollouts ``0..n-1`` for ``Quota(min_rollouts=n)``.
@@ -46,17 +50,23 @@ def collect_without_failed_surplus(
         ...                                    Quota(min_steps=10), failed))
         2
     """
-    cap = max(error.rollout_indices)  # rollouts 0..cap-1 are not known to fail
-    while cap >= max(quota.min_rollouts or 0, 1):  # a result within 0..cap-1 is possible
+    suspects = sorted(set(error.rollout_indices))
+    # Prefixes this long or shorter cannot be the result (too few rollouts, or too few steps).
+    short = max(quota.min_rollouts or 0, 1) - 1
+    while True:
+        caps = [k for k in suspects if k > short]
+        if not caps:  # the result needs a suspect
+            raise error
+        cap = caps[0]  # collect rollouts 0..cap-1: none of the remaining suspects
         try:
             rollouts = collect_prefix(Quota(min_rollouts=cap))
         except (WorkerError, NonFiniteError) as err:
             if not err.rollout_indices or max(err.rollout_indices) >= cap:
                 raise
-            error, cap = err, max(err.rollout_indices)
+            # Rollouts before `cap` fail: later suspects no longer matter.
+            error, suspects = err, sorted(set(err.rollout_indices))
             continue
         count = quota.prefix_length({k: ro.length for k, ro in enumerate(rollouts)})
         if count is not None:
             return rollouts[:count]
-        break
-    raise error
+        short = cap
