@@ -174,10 +174,18 @@ def final_entry(seq: StepSequence, name: str, rollout: int) -> Field:
         return index_field(finals, rollout)
     if rollout == num - 1:
         return index_field(seq._data[name], seq._length)
-    raise ValueError(
-        f"the final {name} of rollout {rollout} is unknown: the sequence was built from "
-        "several rollouts given flat; build it with StepSequence.concat to keep them"
-    )
+    if name in seq._finals:  # added to the sequence of several rollouts (see add_field)
+        why = (
+            f"{name} was added to a sequence of {num} rollouts, and its T+1 entries hold only "
+            f"the last rollout's final one; add {name} to each rollout (e.g. over "
+            "iterate_rollouts()) and StepSequence.concat them to keep every final entry"
+        )
+    else:
+        why = (
+            "the sequence was built from several rollouts given flat; build it with "
+            "StepSequence.concat to keep them"
+        )
+    raise ValueError(f"the final {name} of rollout {rollout} is unknown: {why}")
 
 
 def next_entry(seq: StepSequence, name: str, index: int) -> Field:

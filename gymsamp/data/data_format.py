@@ -43,6 +43,14 @@ def _check_format(data_format: str) -> None:
         raise ValueError(f"data_format must be one of {DATA_FORMATS}, got {data_format!r}")
 
 
+def _tensor_to_numpy(tensor: Any) -> np.ndarray:
+    """``tensor`` as a numpy array; numpy has no bfloat16, so those become float32 (exactly)."""
+    tensor = tensor.detach().cpu()
+    if tensor.dtype == sys.modules["torch"].bfloat16:
+        tensor = tensor.float()
+    return tensor.numpy()
+
+
 def to_format(data: Any, data_format: str, data_type: Any = None) -> Any:
     """Convert array-like ``data`` to a numpy array or a torch tensor.
 
@@ -55,6 +63,7 @@ def to_format(data: Any, data_format: str, data_type: Any = None) -> Any:
     Returns:
         The converted data. Arrays already in the requested format and dtype are returned
         as they are (no copy); numpy <-> torch conversions share memory where possible.
+        A bfloat16 tensor becomes a float32 array (numpy has no bfloat16).
 
     Example:
         >>> to_format([1, 2], "numpy", np.float32)
@@ -62,7 +71,7 @@ def to_format(data: Any, data_format: str, data_type: Any = None) -> Any:
     """
     _check_format(data_format)
     if data_format == "numpy":
-        data = data.detach().cpu().numpy() if is_tensor(data) else np.asarray(data)
+        data = _tensor_to_numpy(data) if is_tensor(data) else np.asarray(data)
         if data_type is None:
             return data
         try:

@@ -12,6 +12,7 @@ several times slower).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
@@ -328,7 +329,29 @@ def discounted_reverse_cumsum(
     bounds = None if rollout_bounds is None else _checked_bounds(rollout_bounds, len(x))
     result = _scan(x, gamma, bounds)
     result = np.ascontiguousarray(result, dtype=out_dtype)
-    return to_format(result, "torch") if as_tensor else result
+    # A tensor keeps its own dtype, also one numpy lacks (bfloat16 came as float32).
+    return to_format(result, "torch", data.dtype) if as_tensor else result
+
+
+def _dtype_of(field: Any) -> np.dtype[Any]:
+    """The numpy dtype of an array or tensor (a bfloat16 tensor's: float32)."""
+    if is_tensor(field):
+        return np.dtype(str(field.dtype).removeprefix("torch.").replace("bfloat16", "float32"))
+    return np.asarray(field).dtype
+
+
+def _is_float(field: Any) -> bool:
+    return bool(field.is_floating_point()) if is_tensor(field) else _dtype_of(field).kind == "f"
+
+
+def _torch_result_type(*fields: Any) -> Any:
+    """The torch dtype of advantages from tensors ``fields``: their promoted float type, else
+    float64 (as for numpy data)."""
+    import torch
+
+    if all(is_tensor(f) and f.is_floating_point() for f in fields):
+        return functools.reduce(torch.promote_types, (f.dtype for f in fields))
+    return torch.float64
 
 
 def _check_rollout(rollout: Any, name: str = "rollout") -> None:
@@ -418,7 +441,8 @@ def gae_returns(rollout: StepSequence, gamma: float = 0.99, lamb: float = 0.95) 
         lamb: GAE's lambda.
 
     Returns:
-        The advantages, shape ``(T,)``, in the rollout's data format.
+        The advantages, shape ``(T,)``, in the rollout's data format and float type (float64
+        for integer rewards).
 
     Example:
         >>> from gymsamp.data import StepSequence
@@ -445,12 +469,19 @@ def gae_returns(rollout: StepSequence, gamma: float = 0.99, lamb: float = 0.95) 
         return array
 
     length = rollout.length
-    values = flat(rollout.get_data_values("values", truncate_last=True))
+    raw_values = rollout.get_data_values("values", truncate_last=True)
+    values = flat(raw_values)
     if values.shape != (length,):
         raise ValueError(
             f"values has shape {values.shape} but must have ({length},) to match rewards"
         )
-    rewards = flat(rollout.get_data_values("rewards"))
+    raw_rewards = rollout.get_data_values("rewards")
+    rewards = flat(raw_rewards)
+    # The advantages come in the data's float type (float32 rewards and values give float32
+    # advantages, as the other return helpers keep it); computed in float64 all the same.
+    out_dtype: Any = np.float64
+    if all(_is_float(field) for field in (raw_rewards, raw_values)):
+        out_dtype = np.result_type(*(_dtype_of(field) for field in (raw_rewards, raw_values)))
     # Checked here: the compiled kernels index with them unchecked.
     bounds = _checked_bounds(_bounds_of(rollout, "advantages"), length)
     ends = bounds[1:] - 1
@@ -495,5 +526,9 @@ def gae_returns(rollout: StepSequence, gamma: float = 0.99, lamb: float = 0.95) 
         deltas += rewards
         deltas -= values
     # deltas is this call's own array, so the scan may overwrite it.
-    advantages = np.ascontiguousarray(_scan(deltas, gamma * lamb, bounds, in_place=True))
-    return to_format(advantages, "torch") if as_tensor else advantages
+    advantages = _scan(deltas, gamma * lamb, bounds, in_place=True)
+    advantages = np.ascontiguousarray(advantages, dtype=out_dtype)
+    if as_tensor:
+        torch_dtype = _torch_result_type(raw_rewards, raw_values)
+        return to_format(advantages, "torch", torch_dtype)
+    return advantages

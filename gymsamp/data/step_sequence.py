@@ -427,7 +427,8 @@ class StepSequence(Sequence[Step]):
 
     def undiscounted_return(self) -> float:
         """Sum of all rewards."""
-        return float(to_format(self._data["rewards"], "numpy").sum())
+        # In float64 whatever the rewards hold (float32 sums lose the small terms).
+        return float(to_format(self._data["rewards"], "numpy").sum(dtype=np.float64))
 
     def discounted_return(self, gamma: float) -> float:
         """Sum over steps of ``gamma**t * r_t``, t counted from each rollout's start.

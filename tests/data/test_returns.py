@@ -16,6 +16,7 @@ The loops below are written from the definitions, one rollout at a time:
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -994,3 +995,91 @@ def test_discounted_values_refuses_a_single_rollout_and_bad_items():
 def test_discounted_reverse_cumsum_refuses_data_that_is_not_numbers():
     with pytest.raises(TypeError, match=r"data must hold real numbers, got \['a', 'b'\]"):
         discounted_reverse_cumsum(["a", "b"], 0.5)
+
+
+def _gae_rollout(reward_dtype, value_dtype):
+    return StepSequence(
+        rewards=np.array([1, 1, 1], reward_dtype),
+        observations=np.zeros((4, 1), np.float32),
+        actions=np.zeros((3, 1), np.float32),
+        values=np.array([0.5, 0.5, 0.5, 2.0], value_dtype),
+        terminated=[False, False, False],
+        truncated=[False, False, True],
+    )
+
+
+@pytest.mark.parametrize(
+    ("reward_dtype", "value_dtype", "expected"),
+    [
+        (np.float32, np.float32, np.float32),
+        (np.float16, np.float16, np.float16),
+        (np.float64, np.float32, np.float64),
+        (np.int64, np.float32, np.float64),  # int rewards: float64, as discounted_value does
+    ],
+)
+def test_gae_returns_keeps_the_datas_float_type(reward_dtype, value_dtype, expected):
+    # float32 data gave float64 advantages, which turn a float32 policy loss into float64.
+    reference = loop_gae_rollout(np.ones(3), np.array([0.5, 0.5, 0.5, 2.0]), False, 0.9, 0.95)
+    out = gae_returns(_gae_rollout(reward_dtype, value_dtype), 0.9, 0.95)
+    assert out.dtype == expected
+    np.testing.assert_allclose(out, reference, rtol=1e-3 if expected == np.float16 else 1e-6)
+    tensors = gae_returns(_gae_rollout(reward_dtype, value_dtype).torch(), 0.9, 0.95)
+    assert tensors.dtype == torch.from_numpy(np.empty(0, expected)).dtype
+
+
+def test_bfloat16_tensors_work_in_every_return_helper():
+    # numpy has no bfloat16: the helpers crashed inside torch ("unsupported ScalarType").
+    bf16 = torch.bfloat16
+    ro = StepSequence(
+        rewards=torch.ones(3, dtype=bf16),
+        observations=torch.zeros(4, 1),
+        actions=torch.zeros(3, 1),
+        values=torch.tensor([0.5, 0.5, 0.5, 2.0], dtype=bf16),
+        terminated=[False, False, False],
+        truncated=[False, False, True],
+    )
+    cumsum = discounted_reverse_cumsum(torch.ones(3, dtype=bf16), 0.5)
+    assert cumsum.dtype == bf16
+    assert cumsum.float().tolist() == [1.75, 1.5, 1.0]
+    value = discounted_value(ro, 0.9)
+    assert value.dtype == bf16
+    np.testing.assert_allclose(value.float().numpy(), [2.71, 1.9, 1.0], rtol=1e-2)
+    advantages = gae_returns(ro, 0.9, 0.95)
+    assert advantages.dtype == bf16
+    reference = loop_gae_rollout(np.ones(3), np.array([0.5, 0.5, 0.5, 2.0]), False, 0.9, 0.95)
+    np.testing.assert_allclose(advantages.float().numpy(), reference, rtol=1e-2)
+    assert ro.undiscounted_return() == 3.0
+
+
+def test_undiscounted_return_sums_in_float64():
+    # float32 sums lose small terms: 1e8 + 1 + 1 + 1 summed in float32 is 1e8.
+    rewards = np.array([1e8, 1, 1, 1], np.float32)
+    ro = StepSequence(rewards=rewards, observations=np.zeros(5), actions=np.zeros(4))
+    assert ro.undiscounted_return() == 100000003.0 == ro.discounted_return(1.0)
+    many = np.full(10**6, 0.1, np.float32)
+    ro = StepSequence(rewards=many, observations=np.zeros(10**6 + 1), actions=np.zeros(10**6))
+    exact = math.fsum(many.astype(np.float64).tolist())
+    assert abs(float(many.sum()) - exact) > 1e-3  # what a float32 sum gives
+    assert ro.undiscounted_return() == pytest.approx(exact, rel=1e-12, abs=0)
+
+
+def test_values_added_to_a_concatenation_name_what_to_do_instead():
+    # The message told the user to build the sequence with concat, which they had done.
+    def part(offset):
+        return StepSequence(
+            rewards=np.ones(2), observations=np.arange(3.0) + offset, actions=np.zeros(2),
+            terminated=[False, False], truncated=[False, True],
+        )  # fmt: skip
+
+    both = StepSequence.concat([part(0.0), part(100.0)])
+    both.add_data("values", np.zeros(both.length + 1))
+    with pytest.raises(
+        ValueError,
+        match=r"values was added to a sequence of 2 rollouts.*"
+        r"add values to each rollout \(e.g. over iterate_rollouts\(\)\)",
+    ):
+        gae_returns(both, 0.99, 0.95)
+    parts = [part(0.0), part(100.0)]
+    for ro in parts:
+        ro.add_data("values", np.zeros(ro.length + 1))
+    assert gae_returns(StepSequence.concat(parts), 1.0, 1.0).tolist() == [2.0, 1.0, 2.0, 1.0]
