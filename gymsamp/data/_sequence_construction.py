@@ -143,11 +143,24 @@ def _checked_item_shape(item_shape: Any) -> tuple[int, ...]:
 def _resolve_data_format(data_format: str | None, fields: Mapping[str, Any]) -> str:
     """``data_format`` checked, or for None torch if any of ``fields`` holds a tensor."""
     if data_format is None:
-        has_tensor = any(is_tensor(leaf) for f in fields.values() for _, leaf in tree_leaves(f))
-        return "torch" if has_tensor else "numpy"
+        return "torch" if any(_holds_tensor(f) for f in fields.values()) else "numpy"
     if data_format not in DATA_FORMATS:
         raise ValueError(f"data_format must be one of {DATA_FORMATS}, got {data_format!r}")
     return data_format
+
+
+def _holds_tensor(value: Any) -> bool:
+    """True if ``value`` (a field, or a per-step list of entries) holds a torch tensor; a list
+    is judged by its first entry, as pyrado did (its entries are stacked alike)."""
+    if is_tensor(value):
+        return True
+    if isinstance(value, list):
+        return bool(value) and _holds_tensor(value[0])
+    if isinstance(value, dict):
+        return any(_holds_tensor(part) for part in value.values())
+    if isinstance(value, tuple):
+        return any(_holds_tensor(part) for part in value)
+    return False
 
 
 def _checked_rewards(rewards: Any, data_format: str) -> Field:

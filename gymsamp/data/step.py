@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
 __all__ = ["DictIndexProxy", "Step"]
 
+#: The proxies' own attributes (never entries of the data).
+_OWN_SLOTS = frozenset({"_index", "_obj", "_prefix", "_rollout"})
+
 
 def checked_index(index: Any, length: int) -> int:
     """``index`` as a position in ``[0, length)``; negative indices count from the end.
@@ -106,13 +109,28 @@ class DictIndexProxy:
             ) from None
 
     def __getitem__(self, key: str) -> Any:
-        return self._get(key, KeyError)
+        return self._get(_checked_key(key), KeyError)
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._set(key, value, KeyError)
+        self._set(_checked_key(key), value, KeyError)
+
+    def __contains__(self, key: object) -> bool:
+        """True if ``key`` names an entry (``"reward"`` for ``rewards`` too)."""
+        if not isinstance(key, str):
+            return False
+        try:
+            self._resolve_key(key, KeyError)
+        except KeyError:
+            return False
+        return True
+
+    # A view of one step is no sequence: without this, iter() would call __getitem__(0, 1, ...).
+    __iter__ = None
 
     def __getattr__(self, key: str) -> Any:
-        if key.startswith("__"):
+        # Dunders and the proxy's own slots are never entries: copy and pickle look them up on
+        # an instance whose slots are still empty, and _get would read them again, endlessly.
+        if key.startswith("__") or key in _OWN_SLOTS:
             raise AttributeError(key)
         return self._get(key, AttributeError)
 
@@ -124,6 +142,21 @@ class DictIndexProxy:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(index={self._index}, keys={sorted(self._obj)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt through __init__: the default protocol sets slots through __setattr__, which
+        # writes through to the data instead.
+        return (DictIndexProxy, (self._obj, self._index, self._prefix[:-1] or None))
+
+
+def _checked_key(key: Any) -> str:
+    """``key`` if it is a str: entries are named, not numbered."""
+    if not isinstance(key, str):
+        raise TypeError(
+            f"key must be a str naming an entry (e.g. 'rewards' or 'reward'), got {key!r} "
+            f"({type(key).__name__})"
+        )
+    return key
 
 
 class Step(DictIndexProxy):

@@ -1,11 +1,12 @@
 import copy
+import pickle
 from collections import namedtuple
 
 import numpy as np
 import pytest
 import torch
 
-from gymsamp.data import Step, StepSequence, StepType, discounted_value
+from gymsamp.data import DictIndexProxy, Step, StepSequence, StepType, discounted_value
 from tests.helpers import assert_sequences_equal, assert_tree_equal
 
 Hidden = namedtuple("Hidden", "h c")
@@ -142,6 +143,20 @@ class TestConstruction:
     def test_torch_data_format_is_inferred(self):
         ro = StepSequence(rewards=torch.zeros(2), observations=np.zeros(3), actions=[0, 1])
         assert ro.data_format == "torch"
+        # Per-step lists of tensors count too (the seed: "Tensors if any data argument does"),
+        # also inside dicts; they were stored as numpy.
+        listed = StepSequence(
+            rewards=[1.0, 2.0],
+            observations={"pos": [torch.full((2,), float(t)) for t in range(3)]},
+            actions=[0, 1],
+        )
+        assert listed.data_format == "torch"
+        assert isinstance(listed.observations["pos"], torch.Tensor)
+        assert listed.observations["pos"][:, 0].tolist() == [0.0, 1.0, 2.0]
+        # ... so tensors tracing gradients in such lists are refused, not silently detached.
+        w = torch.ones(2, requires_grad=True)
+        with pytest.raises(ValueError, match="observations must not require grad"):
+            StepSequence(rewards=[1.0] * 3, observations=[w * i for i in range(4)], actions=[0] * 3)
         assert isinstance(ro.observations, torch.Tensor)
         ro.numpy()
         assert isinstance(ro.observations, np.ndarray)
@@ -278,6 +293,40 @@ class TestSteps:
     def test_iteration_yields_steps(self):
         ro = make_rollout(3)
         assert [float(s.reward) for s in ro] == ro.rewards.tolist()
+
+    @pytest.mark.parametrize(
+        "roundtrip",
+        [copy.copy, copy.deepcopy, lambda p: pickle.loads(pickle.dumps(p))],
+        ids=["copy", "deepcopy", "pickle"],
+    )
+    def test_proxies_copy_and_pickle(self, roundtrip):
+        # A nested proxy (a dict field of a step) died in RecursionError: the rebuilt object's
+        # empty slots were looked up as entries.
+        ro = make_rollout(3)
+        nested = roundtrip(ro[1].infos)
+        assert isinstance(nested, DictIndexProxy)
+        assert nested.nested.y == 1
+        with pytest.raises(AttributeError, match=r"No entry named infos\.missing"):
+            _ = nested.missing  # its path survives for messages
+        plain = roundtrip(DictIndexProxy({"x": np.arange(3)}, 1))
+        assert plain.x == 1
+        step = roundtrip(ro[2])
+        assert step.observation.tolist() == [2.0, 2.0, 2.0]
+
+    def test_keys_are_names_membership_and_no_iteration(self):
+        # `in` and iteration fell back to __getitem__(0): "'int' object has no attribute
+        # 'startswith'" from deep inside.
+        step = make_rollout(3, end="terminal")[0]
+        for name in ("rewards", "reward", "next_observation", "terminated"):  # flags too
+            assert name in step
+        for name in ("missing", 0, "next_action"):
+            assert name not in step
+        with pytest.raises(TypeError, match=r"key must be a str naming an entry .*got 0 \(int\)"):
+            step[0]
+        with pytest.raises(TypeError, match="key must be a str naming an entry"):
+            step[0] = 1.0
+        with pytest.raises(TypeError, match="'Step' object is not iterable"):
+            list(step)
 
 
 class TestConcatAndRollouts:
