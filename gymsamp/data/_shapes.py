@@ -177,6 +177,46 @@ def as_batch_step_types(
     return step_types
 
 
+def check_episode_step_types(
+    step_types: npt.NDArray[np.int8], lengths: npt.NDArray[np.int64]
+) -> None:
+    """Check that step types fit the episodes ``lengths`` cut them into (garage, DESIGN §3).
+
+    ``FIRST`` marks an episode's first step and ``TERMINAL`` / ``TIMEOUT`` its last, so
+    ``FIRST`` only at a first step, ``TERMINAL`` / ``TIMEOUT`` only at a last step, and a first
+    step is ``FIRST`` unless the episode ends there (a one-step episode has no ``FIRST``). A
+    last step may be ``MID`` (or a one-step episode's ``FIRST``): an episode cut before its end.
+    Vectorized: it runs for every batch.
+
+    Raises:
+        ValueError: Naming the first step that breaks a rule, its episode and its index.
+    """
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    is_first = np.zeros(len(step_types), dtype=bool)
+    is_first[starts] = True
+    is_last = np.zeros(len(step_types), dtype=bool)
+    is_last[ends - 1] = True
+    ended = (step_types == StepType.TERMINAL) | (step_types == StepType.TIMEOUT)
+    rules = [
+        (ended & ~is_last, "TERMINAL or TIMEOUT only at an episode's last step"),
+        ((step_types == StepType.FIRST) & ~is_first, "FIRST only at an episode's first step"),
+        (
+            (step_types == StepType.MID) & is_first,
+            "FIRST at an episode's first step (TERMINAL or TIMEOUT if it is also its last)",
+        ),
+    ]
+    broken = [(int(np.argmax(bad)), rule) for bad, rule in rules if bad.any()]
+    if broken:
+        index, rule = min(broken)
+        episode = int(np.searchsorted(ends, index, side="right"))
+        raise ValueError(
+            f"step_types has {StepType(step_types[index]).name} at step "
+            f"{index - int(starts[episode])} of episode {episode} (index {index}) but must have "
+            f"{rule} to match lengths"
+        )
+
+
 def as_step_type(value: Any, name: str = "step_type") -> StepType:
     """Convert one step type (a StepType member or an integer value of one) to StepType."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

@@ -19,6 +19,7 @@ from gymsamp.data._shapes import (
     as_lengths,
     check_batch_dim,
     check_env_spec,
+    check_episode_step_types,
     check_real,
     concatenate_nested,
     concatenated_fields,
@@ -70,12 +71,17 @@ class EpisodeBatch(TupleLike):
         agent_infos: Nested dict of arrays ``(N•[T], S^*)`` of agent information (e.g. RNN
             hidden states).
         step_types: ``(N•[T],)`` :class:`~gymsamp.data.step_type.StepType` values; stored as
-            ``int8`` (``STEP_TYPE_DTYPE``); object arrays of ``StepType`` are converted.
+            ``int8`` (``STEP_TYPE_DTYPE``); object arrays of ``StepType`` are converted. They
+            must fit ``lengths`` (garage's meaning, DESIGN §3): ``FIRST`` exactly at each
+            episode's first step, ``TERMINAL`` / ``TIMEOUT`` only at its last (a one-step
+            episode that ends has no ``FIRST``); a last step that is ``MID`` (or a one-step
+            episode's ``FIRST``) is an episode cut before its end.
         lengths: Integer array ``(N,)`` of episode lengths, each >= 1; at least one episode.
 
     Raises:
         ValueError: If an array's batch dimension or item shape does not match (messages read
-            "X has P but must have Q to match R"), or a value is out of range.
+            "X has P but must have Q to match R"), a value is out of range, or the step types
+            do not fit the episodes.
         TypeError: If a field has the wrong type.
 
     Example:
@@ -130,7 +136,7 @@ class EpisodeBatch(TupleLike):
         act_shape = space_shape(self.env_spec.action_space)
         obs_real = numeric_space(self.env_spec.observation_space)
         obs_ref = "env_spec.observation_space"
-        fields = {
+        fields: dict[str, Any] = {
             "lengths": lengths,
             "episode_infos": as_info_dict(
                 self.episode_infos, "episode_infos", n_episodes, _PER_EPISODE
@@ -175,6 +181,8 @@ class EpisodeBatch(TupleLike):
             "step_types": as_batch_step_types(self.step_types, n_steps, _PER_STEP),
         }
         check_real(np.asarray(fields["rewards"]), "rewards")
+        # Last, so that a wrong batch dimension is reported as such first.
+        check_episode_step_types(fields["step_types"], lengths)
         for name, value in fields.items():
             # Frozen dataclass: normalized values are written once, here, and never again.
             object.__setattr__(self, name, value)

@@ -258,6 +258,65 @@ def test_sum_of_lengths_is_checked_against_every_flat_array() -> None:
 
 
 @pytest.mark.parametrize(
+    ("step_types", "lengths", "message"),
+    [
+        # An episode ended in the middle (its episode then read as two rollouts).
+        (
+            [F, TE, TO],
+            [3],
+            "step_types has TERMINAL at step 1 of episode 0 (index 1) but must have TERMINAL "
+            "or TIMEOUT only at an episode's last step to match lengths",
+        ),
+        (
+            [F, TO, F, F],
+            [2, 2],
+            "step_types has FIRST at step 1 of episode 1 (index 3) but must have FIRST only at "
+            "an episode's first step to match lengths",
+        ),
+        (
+            [M, M, TO],
+            [3],
+            "step_types has MID at step 0 of episode 0 (index 0) but must have FIRST at an "
+            "episode's first step (TERMINAL or TIMEOUT if it is also its last) to match lengths",
+        ),
+        (
+            [F, TO, M],
+            [2, 1],
+            "step_types has MID at step 0 of episode 1 (index 2) but must have FIRST at an "
+            "episode's first step (TERMINAL or TIMEOUT if it is also its last) to match lengths",
+        ),
+    ],
+)
+def test_step_types_must_fit_the_episodes(
+    step_types: list[StepType], lengths: list[int], message: str
+) -> None:
+    # garage: FIRST marks an episode's first step, only its last is TERMINAL / TIMEOUT.
+    n = len(step_types)
+    spec = EnvSpec(Box(-9.0, 9.0, (1,)), Discrete(2))
+    fields = {
+        "observations": np.zeros((n, 1)),
+        "last_observations": np.zeros((len(lengths), 1)),
+        "actions": np.zeros(n, int),
+        "rewards": np.zeros(n),
+    }
+    with pytest.raises(ValueError, match=re.escape(message)):
+        EpisodeBatch(spec, {}, **fields, env_infos={}, agent_infos={}, step_types=step_types,
+                     lengths=lengths)  # fmt: skip
+
+
+def test_cut_and_one_step_episodes_are_valid() -> None:
+    # An episode cut by the sampler before its end has a MID (or, after one step, FIRST) last
+    # step; a one-step episode that ends has no FIRST (DESIGN §3).
+    spec = EnvSpec(Box(-9.0, 9.0, (1,)), Discrete(2))
+    step_types = [F, M, F, TE, TO, F]
+    batch = EpisodeBatch(
+        spec, {}, np.zeros((6, 1)), np.zeros((5, 1)), np.zeros(6, int), np.zeros(6), {}, {},
+        step_types, [2, 1, 1, 1, 1],
+    )  # fmt: skip
+    assert batch.step_types.tolist() == [0, 1, 0, 2, 3, 0]
+
+
+@pytest.mark.parametrize(
     ("field", "value", "message"),
     [
         ("env_spec", "CartPole-v1", "env_spec must be an EnvSpec, got str"),
