@@ -284,6 +284,27 @@ def slice_nested(infos: Mapping[str, Any], index: slice | int) -> InfoDict:
     return map_nested(infos, lambda leaf: leaf[index])
 
 
+def check_same_keys(dicts: Sequence[Mapping[str, Any]], names: Sequence[str]) -> None:
+    """Check that ``dicts`` are dicts with the keys of the first (at the top level).
+
+    Raises:
+        TypeError: If one is not a dict.
+        ValueError: If the key sets differ (the message names the missing and extra keys).
+    """
+    for info, name in zip(dicts, names, strict=True):
+        if not isinstance(info, Mapping):
+            raise TypeError(f"{name} must be a dict, got {type(info).__name__}")
+    keys = list(dicts[0])
+    for info, name in zip(dicts[1:], names[1:], strict=True):
+        missing = [k for k in keys if k not in info]
+        extra = [k for k in info if k not in dicts[0]]
+        if missing or extra:
+            raise ValueError(
+                f"{name} has keys {sorted(info, key=str)} but must have {sorted(keys, key=str)} "
+                f"to match {names[0]} (missing {missing}, extra {extra})"
+            )
+
+
 def combine_nested(
     dicts: Sequence[Mapping[str, Any]],
     names: Sequence[str],
@@ -300,20 +321,9 @@ def combine_nested(
         ValueError: If the key sets differ (the message names the missing and extra keys), if a
             key holds a dict in one and an array in another, or if ``combine`` fails.
     """
-    for info, name in zip(dicts, names, strict=True):
-        if not isinstance(info, Mapping):
-            raise TypeError(f"{name} must be a dict, got {type(info).__name__}")
-    keys = list(dicts[0])
-    for info, name in zip(dicts[1:], names[1:], strict=True):
-        missing = [k for k in keys if k not in info]
-        extra = [k for k in info if k not in dicts[0]]
-        if missing or extra:
-            raise ValueError(
-                f"{name} has keys {sorted(info, key=str)} but must have {sorted(keys, key=str)} "
-                f"to match {names[0]} (missing {missing}, extra {extra})"
-            )
+    check_same_keys(dicts, names)
     out: InfoDict = {}
-    for key in keys:
+    for key in dicts[0]:
         leaves = [info[key] for info in dicts]
         sub_names = [f"{name}[{key!r}]" for name in names]
         is_dict = [isinstance(leaf, Mapping) for leaf in leaves]

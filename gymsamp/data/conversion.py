@@ -27,7 +27,7 @@ Mapping (one rollout = one episode):
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -89,6 +89,20 @@ def _stacked_or_objects(values: list[Any], where: str) -> np.ndarray | dict[str,
         return _objects(values)
 
 
+def _by_key(infos: Sequence[Mapping[str, Any]], keys: Iterable[str]) -> dict[str, Any]:
+    """``episode_infos`` entries of ``keys`` from one dict per episode: ``final_info`` one object
+    per episode (None where an episode has none), any other key stacked where its values share
+    keys and shapes, else one object per episode."""
+    return {
+        key: (
+            _objects([info.get(key) for info in infos])
+            if key == FINAL_INFO
+            else _stacked_or_objects([info[key] for info in infos], key)
+        )
+        for key in keys
+    }
+
+
 def _episode_infos(infos: list[Any]) -> dict[str, Any]:
     """The ``episode_infos`` of the episodes' ``rollout_info`` (layout in the module doc)."""
     if all(info is None for info in infos):
@@ -98,15 +112,23 @@ def _episode_infos(infos: list[Any]) -> dict[str, Any]:
         keys[FINAL_INFO] = None  # in every such batch, so that batches concatenate
         shared = [key for key in keys if key != FINAL_INFO]
         if all(info.keys() - {FINAL_INFO} == set(shared) for info in infos):
-            return {
-                key: (
-                    _objects([info.get(key) for info in infos])
-                    if key == FINAL_INFO
-                    else _stacked_or_objects([info[key] for info in infos], key)
-                )
-                for key in keys
-            }
+            return _by_key(infos, keys)
     return {RAW_INFO: _stacked_or_objects(infos, RAW_INFO)}
+
+
+def stack_episode_infos(infos: Sequence[Any], names: Sequence[str]) -> dict[str, Any]:
+    """A batch's ``episode_infos`` from one dict per episode (each value of one episode), laid
+    out as :meth:`EpisodeBatch.from_step_sequences` lays out rollout infos, so that
+    ``EpisodeBatch.from_list(spec, batch.to_list())`` gives ``batch``'s back.
+
+    Raises:
+        TypeError: If an entry is not a dict.
+        ValueError: If the dicts' keys differ (named by ``names``).
+    """
+    from gymsamp.data._shapes import check_same_keys
+
+    check_same_keys(infos, names)
+    return _by_key(infos, infos[0])
 
 
 def _info_entry(leaf: np.ndarray, episode: int) -> Any:

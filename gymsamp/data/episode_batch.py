@@ -30,7 +30,6 @@ from gymsamp.data._shapes import (
     require_key,
     slice_nested,
     space_shape,
-    stack_nested,
     valid_mask,
 )
 from gymsamp.data._tuple_like import TupleLike
@@ -308,7 +307,12 @@ class EpisodeBatch(TupleLike):
         Args:
             env_spec: Specification of the environment the data was sampled from.
             paths: One dict per episode; see above and :meth:`to_list`. ``episode_infos`` holds
-                one value per key (no batch dimension); the others are stacked along time.
+                one value per key (no batch dimension), the same keys in every path; they are
+                laid out as :meth:`from_step_sequences` lays out rollout infos: stacked where
+                the episodes' values of a key share keys and shapes, else one object per
+                episode, and ``final_info`` always one object per episode (so ``to_list`` then
+                ``from_list`` gives a batch's ``episode_infos`` back). The other infos are
+                stacked along time.
 
         Returns:
             The batch of all paths.
@@ -318,6 +322,8 @@ class EpisodeBatch(TupleLike):
                 is neither ``T`` nor ``T + 1``, or the result fails :class:`EpisodeBatch`'s
                 validation.
         """
+        from gymsamp.data.conversion import stack_episode_infos
+
         if isinstance(paths, (Mapping, str, bytes)) or not isinstance(paths, Sequence):
             raise TypeError(
                 f"paths must be a list of dicts, one per episode, got a {type(paths).__name__}"
@@ -366,7 +372,7 @@ class EpisodeBatch(TupleLike):
 
         return cls(
             env_spec=env_spec,
-            episode_infos=stack_nested(*infos("episode_infos")),
+            episode_infos=stack_episode_infos(*infos("episode_infos")),
             observations=np.concatenate(observations),
             last_observations=np.stack(last_observations),
             actions=arrays("actions"),

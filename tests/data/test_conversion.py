@@ -1,3 +1,5 @@
+import re
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -195,6 +197,58 @@ def test_rollout_infos_with_a_final_info_in_some_episodes_keep_their_layout(tmp_
     both = EpisodeBatch.concatenate(batch, without, batch)
     back = [ro.rollout_info for ro in both.to_step_sequences()]
     assert_tree_equal(back, [*infos, {"seed": 4}, *infos])
+
+
+def test_to_list_from_list_round_trip_keeps_the_rollout_info_layout():
+    # from_list stacked every episode's final_info dict into {"success": array} (one with
+    # None in some episodes failed), so the result no longer concatenated with the original.
+    infos = [
+        {"seed": 1, "dp": {"m": 1.0}, "ragged": np.zeros(2), "final_info": {"success": True}},
+        {"seed": 2, "dp": {"m": 2.0}, "ragged": np.zeros(3)},
+        {"seed": 3, "dp": {"m": 3.0}, "ragged": np.ones(2), "final_info": {"x": np.arange(2)}},
+    ]
+    parts = [make_rollout(n, seed=n, info=info) for n, info in zip((2, 5, 3), infos, strict=True)]
+    for part in parts:
+        part.add_data("values", np.arange(part.length + 1.0))  # final entries: last_entries
+    batch = EpisodeBatch.from_step_sequences(parts, SPEC)
+    again = EpisodeBatch.from_list(SPEC, batch.to_list())
+    for name in ("final_info", "ragged"):  # one object per episode, as in the batch
+        stored = again.episode_infos[name]
+        assert (stored.dtype, stored.shape) == (np.dtype(object), (3,))
+        for mine, theirs in zip(stored, batch.episode_infos[name], strict=True):
+            assert_tree_equal(mine, theirs)
+    assert_tree_equal(again.episode_infos["seed"], batch.episode_infos["seed"])
+    assert_tree_equal(again.episode_infos["dp"], batch.episode_infos["dp"])
+    assert_tree_equal(again.episode_infos["last_entries"], batch.episode_infos["last_entries"])
+    assert list(again.episode_infos) == list(batch.episode_infos)
+    assert_tree_equal([ro.rollout_info for ro in again.to_step_sequences()], infos)
+    both = EpisodeBatch.concatenate(batch, again)
+    assert_tree_equal([ro.rollout_info for ro in both.to_step_sequences()], infos * 2)
+    # Infos that are no dicts (kept whole) come back the same way.
+    plain = EpisodeBatch.from_step_sequences(
+        [make_rollout(2, seed=i, info=[i] * (i + 1)) for i in range(2)], SPEC
+    )
+    again = EpisodeBatch.from_list(SPEC, plain.to_list())
+    assert_tree_equal(
+        [ro.rollout_info for ro in again.to_step_sequences()],
+        [ro.rollout_info for ro in plain.to_step_sequences()],
+    )
+
+
+def test_from_list_still_refuses_episode_infos_of_different_keys():
+    batch = EpisodeBatch.from_step_sequences(
+        [make_rollout(2, seed=i, info={"seed": i}) for i in range(2)], SPEC
+    )
+    paths = batch.to_list()
+    del paths[1]["episode_infos"]["seed"]
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "paths[1]['episode_infos'] has keys ['final_info'] but must have "
+            "['final_info', 'seed'] to match paths[0]['episode_infos'] (missing ['seed'], extra [])"
+        ),
+    ):
+        EpisodeBatch.from_list(SPEC, paths)
 
 
 def test_rollout_infos_with_differing_keys_are_kept_whole(tmp_path):
