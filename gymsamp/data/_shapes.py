@@ -25,13 +25,14 @@ leaf by leaf so every batch type treats them the same way.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 import gymnasium as gym
 import numpy as np
 import numpy.typing as npt
 
+from gymsamp.data._tuple_like import TupleLike
 from gymsamp.data.spec import EnvSpec
 from gymsamp.data.step_type import STEP_TYPE_DTYPE, StepType
 
@@ -382,6 +383,68 @@ def pad_batch_array(
     return out
 
 
+def with_article(word: str) -> str:
+    """``word`` after "a" or "an" ("a dict", "an EpisodeBatch")."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+def as_records(records: Any, name: str, what: str, kind: str) -> list[Any]:
+    """``records`` as a non-empty list: any iterable of records (a list, a generator, ...), but
+    not one record itself (a dict, a garage type) nor a string.
+
+    Args:
+        records: The iterable.
+        name: Its name in messages (``"paths"``).
+        what: What it holds (``"dicts"``).
+        kind: What each record is one of (``"episode"``).
+
+    Raises:
+        TypeError: If ``records`` is no such iterable (the message says to wrap a single
+            record in a list).
+        ValueError: If it holds nothing.
+    """
+    if isinstance(records, (Mapping, str, bytes, TupleLike)) or not isinstance(records, Iterable):
+        type_name = type(records).__name__
+        wrap = isinstance(records, (Mapping, TupleLike))
+        raise TypeError(
+            f"{name} must be a list of {what}, one per {kind}, got {with_article(type_name)}"
+            + (f"; wrap a single {type_name} in a list" if wrap else "")
+        )
+    listed = list(records)
+    if not listed:
+        raise ValueError(f"{name} must hold at least one {kind}, got an empty sequence")
+    return listed
+
+
+def concatenate_parts(
+    parts: Sequence[npt.NDArray[Any]],
+    names: Sequence[str],
+    sizes: Sequence[tuple[int, str]],
+    item_shape: tuple[int, ...] | None,
+    item_reference: str,
+) -> npt.NDArray[Any]:
+    """Concatenate per-record arrays (one per path or sample) along their batch dimension,
+    first checking each, so that a wrong one is named rather than failing in numpy.
+
+    Args:
+        parts: The arrays.
+        names: Each array's name (``"paths[1]['actions']"``).
+        sizes: Each array's batch size and what it must match (``"len(paths[1]['rewards'])"``).
+        item_shape: The shape of one item, or None to take the first array's.
+        item_reference: What ``item_shape`` comes from (``"env_spec.action_space"``).
+
+    Raises:
+        ValueError: If a part's batch dimension or item shape does not match.
+    """
+    for part, name, (size, reference) in zip(parts, names, sizes, strict=True):
+        check_batch_dim(part, size, name, reference)
+    if item_shape is None:
+        item_shape, item_reference = parts[0].shape[1:], names[0]
+    for part, name in zip(parts, names, strict=True):
+        check_item_shape(part.shape[1:], item_shape, name, item_reference)
+    return np.concatenate(parts)
+
+
 def require_key(mapping: Mapping[str, Any], key: str, name: str) -> Any:
     """``mapping[key]``, raising a ValueError that names the mapping when the key is missing."""
     if not isinstance(mapping, Mapping):
@@ -402,13 +465,12 @@ def concatenated_fields(batches: Sequence[Any], kind: type) -> dict[str, Any]:
             differ.
         TypeError: If a batch is not a ``kind``.
     """
-    article = "an" if kind.__name__[0] in "AEIOU" else "a"
     if not batches:
         raise ValueError(f"concatenate() needs at least one {kind.__name__}, got none")
     for i, batch in enumerate(batches):
         if not isinstance(batch, kind):
             raise TypeError(
-                f"batches[{i}] must be {article} {kind.__name__}, got {type(batch).__name__}"
+                f"batches[{i}] must be {with_article(kind.__name__)}, got {type(batch).__name__}"
             )
     spec = batches[0].env_spec
     for i, batch in enumerate(batches[1:], start=1):

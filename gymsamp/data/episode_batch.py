@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +17,14 @@ from gymsamp.data._shapes import (
     as_batch_step_types,
     as_info_dict,
     as_lengths,
+    as_records,
     check_batch_dim,
     check_env_spec,
     check_episode_step_types,
+    check_item_shape,
     check_real,
     concatenate_nested,
+    concatenate_parts,
     concatenated_fields,
     episode_slices,
     map_nested,
@@ -38,6 +41,8 @@ from gymsamp.data.step_sequence import StepSequence
 
 __all__ = ["PAD_STEP_TYPE", "EpisodeBatch"]
 
+_OBS_SPACE = "env_spec.observation_space"
+_ACT_SPACE = "env_spec.action_space"
 _PER_STEP = "the sum of lengths"
 _PER_EPISODE = "the number of episodes (len(lengths))"
 
@@ -134,7 +139,6 @@ class EpisodeBatch(TupleLike):
         obs_shape = space_shape(self.env_spec.observation_space)
         act_shape = space_shape(self.env_spec.action_space)
         obs_real = numeric_space(self.env_spec.observation_space)
-        obs_ref = "env_spec.observation_space"
         fields: dict[str, Any] = {
             "lengths": lengths,
             "episode_infos": as_info_dict(
@@ -146,7 +150,7 @@ class EpisodeBatch(TupleLike):
                 n_steps,
                 _PER_STEP,
                 obs_shape,
-                obs_ref,
+                _OBS_SPACE,
                 real=obs_real,
             ),
             "last_observations": as_batch_array(
@@ -155,7 +159,7 @@ class EpisodeBatch(TupleLike):
                 n_episodes,
                 _PER_EPISODE,
                 obs_shape,
-                obs_ref,
+                _OBS_SPACE,
                 real=obs_real,
             ),
             "actions": as_batch_array(
@@ -164,7 +168,7 @@ class EpisodeBatch(TupleLike):
                 n_steps,
                 _PER_STEP,
                 act_shape,
-                "env_spec.action_space",
+                _ACT_SPACE,
                 real=numeric_space(self.env_spec.action_space),
             ),
             "rewards": as_batch_array(
@@ -287,7 +291,7 @@ class EpisodeBatch(TupleLike):
         ]
 
     @classmethod
-    def from_list(cls, env_spec: EnvSpec, paths: Sequence[Mapping[str, Any]]) -> EpisodeBatch:
+    def from_list(cls, env_spec: EnvSpec, paths: Iterable[Mapping[str, Any]]) -> EpisodeBatch:
         """Create an EpisodeBatch from one dict per episode (e.g. the output of :meth:`to_list`).
 
         Each path holds ``observations``, ``actions``, ``rewards`` and ``step_types`` (required)
@@ -306,7 +310,8 @@ class EpisodeBatch(TupleLike):
 
         Args:
             env_spec: Specification of the environment the data was sampled from.
-            paths: One dict per episode; see above and :meth:`to_list`. ``episode_infos`` holds
+            paths: One dict per episode (a list, or any iterable such as a generator); see
+                above and :meth:`to_list`. ``episode_infos`` holds
                 one value per key (no batch dimension), the same keys in every path; they are
                 laid out as :meth:`from_step_sequences` lays out rollout infos: stacked where
                 the episodes' values of a key share keys and shapes, else one object per
@@ -318,69 +323,57 @@ class EpisodeBatch(TupleLike):
             The batch of all paths.
 
         Raises:
+            TypeError: If ``paths`` is not an iterable of dicts (e.g. a single path's dict).
             ValueError: If ``paths`` is empty, a required key is missing, the observation count
-                is neither ``T`` nor ``T + 1``, or the result fails :class:`EpisodeBatch`'s
-                validation.
+                is neither ``T`` nor ``T + 1``, a path's array does not have ``T`` entries or
+                its item shape does not match the space's (or the first path's, where the space
+                has no shape; the message names the path), or the result fails
+                :class:`EpisodeBatch`'s validation.
         """
         from gymsamp.data.conversion import stack_episode_infos
 
-        if isinstance(paths, (Mapping, str, bytes)) or not isinstance(paths, Sequence):
-            raise TypeError(
-                f"paths must be a list of dicts, one per episode, got a {type(paths).__name__}"
-                + ("; wrap a single episode's dict in a list" if isinstance(paths, Mapping) else "")
-            )
-        if len(paths) == 0:
-            raise ValueError("paths must hold at least one episode, got an empty sequence")
+        check_env_spec(env_spec)
+        paths = as_records(paths, "paths", "dicts", "episode")
         names = [f"paths[{i}]" for i in range(len(paths))]
-        observations, last_observations, lengths = [], [], []
-        for path, name in zip(paths, names, strict=True):
-            rewards = as_array(require_key(path, "rewards", name), f"{name}['rewards']")
-            n_steps = len(rewards) if rewards.ndim else 0
-            if n_steps == 0:
-                raise ValueError(f"{name}['rewards'] must hold at least one step, got {rewards}")
-            obs = as_array(require_key(path, "observations", name), f"{name}['observations']")
-            if obs.ndim and len(obs) == n_steps + 1:
-                observations.append(obs[:-1])
-                last_observations.append(obs[-1])
-            elif obs.ndim and len(obs) == n_steps:
-                observations.append(obs)
-                next_obs = path.get("next_observations")
-                if next_obs is None:
-                    last_observations.append(obs[-1])
-                else:
-                    next_obs = as_array(next_obs, f"{name}['next_observations']")
-                    check_batch_dim(
-                        next_obs, n_steps, f"{name}['next_observations']", f"len({name}['rewards'])"
-                    )
-                    last_observations.append(next_obs[-1])
-            else:
-                raise ValueError(
-                    f"{name}['observations'] has length {len(obs) if obs.ndim else 0} but must "
-                    f"have {n_steps} or {n_steps + 1} to match len({name}['rewards'])"
-                )
-            lengths.append(n_steps)
+        observations, last_observations = zip(
+            *(_path_observations(path, name) for path, name in zip(paths, names, strict=True)),
+            strict=True,
+        )
+        steps = [
+            (len(obs), f"len({name}['rewards'])")
+            for obs, name in zip(observations, names, strict=True)
+        ]
 
-        def arrays(key: str) -> npt.NDArray[Any]:
-            parts = [
-                as_array(require_key(path, key, name), f"{name}[{key!r}]")
-                for path, name in zip(paths, names, strict=True)
-            ]
-            return np.concatenate(parts)
+        def arrays(
+            key: str, parts: Sequence[Any], item_shape: tuple[int, ...] | None, reference: str
+        ) -> npt.NDArray[Any]:
+            """The paths' ``key`` arrays concatenated, each checked against the path's length
+            and ``item_shape`` (None: the first path's)."""
+            key_names = [f"{name}[{key!r}]" for name in names]
+            checked = [as_array(part, n) for part, n in zip(parts, key_names, strict=True)]
+            return concatenate_parts(checked, key_names, steps, item_shape, reference)
+
+        def required(key: str) -> list[Any]:
+            return [require_key(path, key, name) for path, name in zip(paths, names, strict=True)]
 
         def infos(key: str) -> tuple[list[Any], list[str]]:
             return [p.get(key, {}) for p in paths], [f"{n}[{key!r}]" for n in names]
 
+        obs_shape = space_shape(env_spec.observation_space)
+        act_shape = space_shape(env_spec.action_space)
+        # Observations first: once their item shapes agree, so do the last observations'.
+        observations_all = arrays("observations", observations, obs_shape, _OBS_SPACE)
         return cls(
             env_spec=env_spec,
             episode_infos=stack_episode_infos(*infos("episode_infos")),
-            observations=np.concatenate(observations),
+            observations=observations_all,
             last_observations=np.stack(last_observations),
-            actions=arrays("actions"),
-            rewards=arrays("rewards"),
+            actions=arrays("actions", required("actions"), act_shape, _ACT_SPACE),
+            rewards=arrays("rewards", required("rewards"), (), "one scalar reward per step"),
             env_infos=concatenate_nested(*infos("env_infos")),
             agent_infos=concatenate_nested(*infos("agent_infos")),
-            step_types=arrays("step_types"),
-            lengths=np.asarray(lengths),
+            step_types=arrays("step_types", required("step_types"), (), "one step type per step"),
+            lengths=np.array([len(obs) for obs in observations], dtype=np.int64),
         )
 
     # ----------------------------------------------------------------------------------------
@@ -475,3 +468,29 @@ class EpisodeBatch(TupleLike):
     def padded_env_infos(self) -> InfoDict:
         """Nested dict of ``(N, L, S^*)`` env infos, zero-padded."""
         return map_nested(self.env_infos, self._pad)
+
+
+def _path_observations(
+    path: Mapping[str, Any], name: str
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """``(observations (T, O^*), last observation (O^*,))`` of one path of
+    :meth:`EpisodeBatch.from_list` (``T = len(rewards)``; the cases are listed there)."""
+    rewards = as_array(require_key(path, "rewards", name), f"{name}['rewards']")
+    n_steps = len(rewards) if rewards.ndim else 0
+    if n_steps == 0:
+        raise ValueError(f"{name}['rewards'] must hold at least one step, got {rewards}")
+    obs = as_array(require_key(path, "observations", name), f"{name}['observations']")
+    if obs.ndim and len(obs) == n_steps + 1:
+        return obs[:-1], obs[-1]
+    if not (obs.ndim and len(obs) == n_steps):
+        raise ValueError(
+            f"{name}['observations'] has length {len(obs) if obs.ndim else 0} but must "
+            f"have {n_steps} or {n_steps + 1} to match len({name}['rewards'])"
+        )
+    if path.get("next_observations") is None:
+        return obs, obs[-1]  # garage's leniency: the last observation is duplicated
+    next_name = f"{name}['next_observations']"
+    next_obs = as_array(path["next_observations"], next_name)
+    check_batch_dim(next_obs, n_steps, next_name, f"len({name}['rewards'])")
+    check_item_shape(next_obs.shape[1:], obs.shape[1:], next_name, f"{name}['observations']")
+    return obs, next_obs[-1]

@@ -7,7 +7,7 @@ the same attributes (:class:`EnvStepLike`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
@@ -20,12 +20,14 @@ from gymsamp.data._shapes import (
     as_batch_array,
     as_batch_step_types,
     as_info_dict,
+    as_records,
     as_reward,
     as_step_type,
     check_env_spec,
     check_item_shape,
     check_real,
     concatenate_nested,
+    concatenate_parts,
     concatenated_fields,
     map_nested,
     numeric_space,
@@ -398,7 +400,7 @@ class TimeStepBatch(TupleLike):
 
     @classmethod
     def from_time_step_list(
-        cls, env_spec: EnvSpec, ts_samples: Sequence[Mapping[str, Any] | TimeStep]
+        cls, env_spec: EnvSpec, ts_samples: Iterable[Mapping[str, Any] | TimeStep]
     ) -> TimeStepBatch:
         """Create a TimeStepBatch from one entry per transition.
 
@@ -407,32 +409,47 @@ class TimeStepBatch(TupleLike):
             ts_samples: Dicts as returned by :meth:`to_time_step_list` (every value with a
                 leading batch dimension; ``episode_infos``, ``env_infos`` and ``agent_infos``
                 may be left out and default to empty dicts), or :class:`TimeStep` objects
-                (an extension over garage), or a mix of both.
+                (an extension over garage), or a mix of both; a list or any iterable (e.g. a
+                generator).
 
         Returns:
             The concatenation of the samples.
 
         Raises:
-            ValueError: If ``ts_samples`` is empty, a required key is missing, or the result
-                fails validation.
+            TypeError: If ``ts_samples`` is not an iterable of dicts and TimeSteps (e.g. a
+                single sample).
+            ValueError: If ``ts_samples`` is empty, a required key is missing, a sample's
+                ``rewards`` is not 1-D, another of its arrays does not have ``len(rewards)``
+                entries or its item shape does not match the space's (the message names the
+                sample), or the result fails validation.
         """
-        if len(ts_samples) == 0:
-            raise ValueError("ts_samples must hold at least one time step, got an empty sequence")
-        samples = [_as_sample(s) if isinstance(s, TimeStep) else s for s in ts_samples]
+        check_env_spec(env_spec)
+        listed = as_records(ts_samples, "ts_samples", "dicts or TimeSteps", "time step")
+        samples = [_as_sample(s) if isinstance(s, TimeStep) else s for s in listed]
         names = [f"ts_samples[{i}]" for i in range(len(samples))]
         for sample, name in zip(samples, names, strict=True):
             if not isinstance(sample, Mapping):
                 raise TypeError(f"{name} must be a dict or a TimeStep, got {type(sample).__name__}")
+        sizes = [_sample_size(sample, name) for sample, name in zip(samples, names, strict=True)]
+        obs_space, act_space = env_spec.observation_space, env_spec.action_space
+        item_shapes = {
+            "observations": (space_shape(obs_space), _OBS_SPACE),
+            "actions": (space_shape(act_space), _ACT_SPACE),
+            "rewards": ((), "one reward per transition"),
+            "next_observations": (space_shape(obs_space), _OBS_SPACE),
+            "step_types": ((), "one step type per transition"),
+        }
         out: dict[str, Any] = {}
         for key in (f.name for f in fields(cls) if f.name != "env_spec"):
             key_names = [f"{n}[{key!r}]" for n in names]
             if key.endswith("_infos"):
                 out[key] = concatenate_nested([s.get(key, {}) for s in samples], key_names)
             else:
-                values = [require_key(s, key, n) for s, n in zip(samples, names, strict=True)]
-                out[key] = np.concatenate(
-                    [as_array(v, n) for v, n in zip(values, key_names, strict=True)]
-                )
+                parts = [
+                    as_array(require_key(s, key, n), key_name)
+                    for s, n, key_name in zip(samples, names, key_names, strict=True)
+                ]
+                out[key] = concatenate_parts(parts, key_names, sizes, *item_shapes[key])
         return cls(env_spec=env_spec, **out)
 
     @classmethod
@@ -475,3 +492,15 @@ def _as_sample(ts: TimeStep) -> dict[str, Any]:
         "agent_infos": map_nested(ts.agent_info, batched),
         "step_types": np.array([ts.step_type], dtype=STEP_TYPE_DTYPE),
     }
+
+
+def _sample_size(sample: Mapping[str, Any], name: str) -> tuple[int, str]:
+    """The number of transitions in one sample of :meth:`TimeStepBatch.from_time_step_list`
+    (``len(rewards)``) and how messages name it."""
+    rewards = as_array(require_key(sample, "rewards", name), f"{name}['rewards']")
+    if rewards.ndim != 1:
+        raise ValueError(
+            f"{name}['rewards'] must be a 1-D array with one reward per transition, got shape "
+            f"{rewards.shape}"
+        )
+    return len(rewards), f"len({name}['rewards'])"

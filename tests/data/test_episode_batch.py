@@ -631,6 +631,94 @@ def test_from_list_errors() -> None:
         EpisodeBatch.from_list(spec, [_path(obs3[:2], next_observations=obs3)])
 
 
+@pytest.mark.parametrize(
+    ("index", "changes", "message"),
+    [
+        (
+            1,
+            {"observations": np.zeros((3, 4))},
+            "paths[1]['observations'] has item shape (4,) but must have (3,) to match "
+            "env_spec.observation_space",
+        ),
+        (
+            0,
+            {"observations": np.zeros((2, 3)), "next_observations": np.zeros((2, 4))},
+            "paths[0]['next_observations'] has item shape (4,) but must have (3,) to match "
+            "paths[0]['observations']",
+        ),
+        (
+            1,
+            {"actions": 0.0, "rewards": [1.0], "observations": np.zeros((2, 3)), "step_types": [2]},
+            "paths[1]['actions'] has shape () but must have batch dimension 1 to match "
+            "len(paths[1]['rewards'])",
+        ),
+        (
+            0,
+            {"actions": np.zeros((3, 2))},
+            "paths[0]['actions'] has batch dimension 3 but must have 2 to match "
+            "len(paths[0]['rewards'])",
+        ),
+        (
+            0,
+            {"actions": np.zeros((2, 2, 1))},
+            "paths[0]['actions'] has item shape (2, 1) but must have (2,) to match "
+            "env_spec.action_space",
+        ),
+        (
+            1,
+            {"rewards": np.ones((2, 1))},
+            "paths[1]['rewards'] has item shape (1,) but must have () to match "
+            "one scalar reward per step",
+        ),
+        (
+            1,
+            {"step_types": [F, M, TO]},
+            "paths[1]['step_types'] has batch dimension 3 but must have 2 to match "
+            "len(paths[1]['rewards'])",
+        ),
+    ],
+)
+def test_from_list_names_the_path_of_a_wrong_array(
+    index: int, changes: dict[str, Any], message: str
+) -> None:
+    # These were numpy's concatenation errors, naming no path.
+    paths = [_path(np.zeros((3, 3))), _path(np.zeros((3, 3)))]
+    paths[index] = {**paths[index], **changes}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        EpisodeBatch.from_list(make_spec(), paths)
+
+
+def test_from_list_compares_shapes_with_the_first_path_where_the_space_has_none() -> None:
+    from gymnasium.spaces import Tuple
+
+    spec = EnvSpec(Box(-1.0, 1.0, (3,)), Tuple((Discrete(2), Discrete(2))))
+    paths = [_path(np.zeros((3, 3))), _path(np.zeros((3, 3)), actions=np.zeros((2, 3)))]
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "paths[1]['actions'] has item shape (3,) but must have (2,) to match "
+            "paths[0]['actions']"
+        ),
+    ):
+        EpisodeBatch.from_list(spec, paths)
+
+
+def test_from_list_accepts_any_iterable_of_paths() -> None:
+    batch = make_batch()
+    rebuilt = EpisodeBatch.from_list(batch.env_spec, (path for path in batch.to_list()))
+    assert_batches_equal(rebuilt, batch)
+    with pytest.raises(ValueError, match="paths must hold at least one episode"):
+        EpisodeBatch.from_list(batch.env_spec, iter([]))
+    with pytest.raises(
+        TypeError, match="paths must be a list of dicts, one per episode, got an EpisodeBatch"
+    ):
+        EpisodeBatch.from_list(batch.env_spec, batch)  # type: ignore[arg-type]
+    with pytest.raises(
+        TypeError, match="paths must be a list of dicts, one per episode, got an int"
+    ):
+        EpisodeBatch.from_list(batch.env_spec, 3)  # type: ignore[arg-type]
+
+
 # ------------------------------------------------------------------------------------------------
 # Content types and concatenation of different specs (DESIGN §8)
 

@@ -356,6 +356,71 @@ def test_from_time_step_list_errors() -> None:
         TimeStepBatch.from_time_step_list(spec, [3])  # type: ignore[list-item]
 
 
+@pytest.mark.parametrize(
+    ("index", "changes", "message"),
+    [
+        (
+            1,
+            {"rewards": 1.0},
+            "ts_samples[1]['rewards'] must be a 1-D array with one reward per transition, "
+            "got shape ()",
+        ),
+        (
+            1,
+            {"observations": np.zeros((1, 4))},
+            "ts_samples[1]['observations'] has item shape (4,) but must have (3,) to match "
+            "env_spec.observation_space",
+        ),
+        (
+            0,
+            {"actions": np.zeros(2)},
+            "ts_samples[0]['actions'] has batch dimension 2 but must have 1 to match "
+            "len(ts_samples[0]['rewards'])",
+        ),
+        (
+            0,
+            {"next_observations": np.zeros(3)},
+            "ts_samples[0]['next_observations'] has batch dimension 3 but must have 1 to match "
+            "len(ts_samples[0]['rewards'])",
+        ),
+        (
+            1,
+            {"step_types": [[1]]},
+            "ts_samples[1]['step_types'] has item shape (1,) but must have () to match "
+            "one step type per transition",
+        ),
+    ],
+)
+def test_from_time_step_list_names_the_sample_of_a_wrong_array(
+    index: int, changes: dict[str, Any], message: str
+) -> None:
+    # These were numpy's concatenation errors, naming no sample.
+    samples = make_ts_batch().to_time_step_list()[:2]
+    samples[index] = {**samples[index], **changes}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        TimeStepBatch.from_time_step_list(make_spec(), samples)
+
+
+def test_from_time_step_list_takes_any_iterable_but_no_single_sample() -> None:
+    batch = make_ts_batch()
+    rebuilt = TimeStepBatch.from_time_step_list(
+        batch.env_spec, (s for s in batch.to_time_step_list())
+    )
+    assert_batches_equal(rebuilt, batch)
+    sample = batch.to_time_step_list()[0]
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            "ts_samples must be a list of dicts or TimeSteps, one per time step, got a dict; "
+            "wrap a single dict in a list"
+        ),
+    ):
+        TimeStepBatch.from_time_step_list(batch.env_spec, sample)  # type: ignore[arg-type]
+    step = TimeStep(**time_step_kwargs())
+    with pytest.raises(TypeError, match=re.escape("got a TimeStep; wrap a single TimeStep in a")):
+        TimeStepBatch.from_time_step_list(batch.env_spec, step)  # type: ignore[arg-type]
+
+
 def test_from_episode_batch_values() -> None:
     episodes = make_batch()  # lengths [3, 1, 2]; last observations start at 100
     batch = TimeStepBatch.from_episode_batch(episodes)
