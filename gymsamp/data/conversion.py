@@ -22,21 +22,44 @@ Mapping (one rollout = one episode):
   str entries become Python ``bool`` / ``int`` / ``float`` / ``str`` (so a numpy ``int64`` or
   ``float64`` also comes back as a Python number), other numpy scalars (e.g. ``float32``) stay
   numpy scalars, and lists and tuples come back as arrays (tuples as dicts, as fields do).
+
+The way back (:meth:`EpisodeBatch.to_step_sequences`) reads any batch by the same layout:
+
+- ``env_infos["terminated"]`` / ``["truncated"]`` are the flags; one the batch lacks is read
+  from the step types (``TERMINAL`` / ``TIMEOUT``), and together they must give the batch's
+  step types (DESIGN §3), else the conversion refuses them.
+- Every other key of ``env_infos`` and ``agent_infos`` becomes the field of that name, so it
+  must be a str that is an identifier not starting with ``_``, not a name ``StepSequence``
+  reserves (its constructor's keywords such as ``rewards`` or ``done``, and ``step_types``),
+  and not in both dicts; anything else is refused, naming the key and where it is.
+- ``episode_infos["last_entries"]`` must hold final entries of those fields (a dict of them,
+  each of its field's structure and item shapes); ``episode_infos["rollout_info"]`` is the
+  whole info only where it is the only key (besides ``last_entries``), as gymsamp stores it,
+  else one key of the info dict.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gymsamp.data._tree import tree_map
+from gymsamp.data._sequence_construction import FLAG_NAMES
+from gymsamp.data._shapes import (
+    check_item_shape,
+    check_same_keys,
+    concatenate_nested,
+    episode_slices,
+    stack_nested,
+)
+from gymsamp.data._tree import tree_map, tree_paths
 from gymsamp.data.data_format import to_format
 from gymsamp.data.spec import EnvSpec
 from gymsamp.data.step_sequence import StepSequence
-from gymsamp.data.step_type import StepType
+from gymsamp.data.step_type import StepType, as_flags, step_types_from_flags
 
 if TYPE_CHECKING:
     from gymsamp.data.episode_batch import EpisodeBatch
@@ -60,8 +83,6 @@ def _numpy(field: Any) -> Any:
 
 
 def _combine(items: list[Any], how: str, where: str) -> Any:
-    from gymsamp.data._shapes import concatenate_nested, stack_nested
-
     # The nested helpers take dicts: each item goes under the key ``where``, so their messages
     # read "episode 1['rollout_info'] has keys ...", naming only what the caller passed.
     wrapped = [{where: item} for item in items]
@@ -125,8 +146,6 @@ def stack_episode_infos(infos: Sequence[Any], names: Sequence[str]) -> dict[str,
         TypeError: If an entry is not a dict.
         ValueError: If the dicts' keys differ (named by ``names``).
     """
-    from gymsamp.data._shapes import check_same_keys
-
     check_same_keys(infos, names)
     return _by_key(infos, infos[0])
 
@@ -254,19 +273,15 @@ def step_sequences_to_episode_batch(
 
 def episode_batch_to_step_sequences(batch: EpisodeBatch) -> list[StepSequence]:
     """See :meth:`EpisodeBatch.to_step_sequences`."""
-    from gymsamp.data._shapes import episode_slices
-
+    _check_field_names(batch.env_infos, batch.agent_infos)
     env_infos = dict(batch.env_infos)
-    flags = {f: env_infos.pop(f) for f in _FLAGS if f in env_infos}
-    if len(flags) < len(_FLAGS):  # a batch not made by gymsamp: read the step types
-        flags = {
-            "terminated": batch.step_types == StepType.TERMINAL,
-            "truncated": batch.step_types == StepType.TIMEOUT,
-        }
+    flags = _end_flags(batch, {f: env_infos.pop(f) for f in _FLAGS if f in env_infos})
+    fields = {**env_infos, **batch.agent_infos}
     episode_infos = dict(batch.episode_infos)
     last_entries = episode_infos.pop(LAST_ENTRIES, {})
-    raw_info = episode_infos.pop(RAW_INFO, None)
-    fields = {**env_infos, **batch.agent_infos}
+    _check_last_entries(last_entries, batch.env_infos, batch.agent_infos)
+    # gymsamp stores infos it keeps whole as the only key; next to others it is one of them.
+    raw_info = episode_infos.pop(RAW_INFO) if list(episode_infos) == [RAW_INFO] else None
     rollouts = []
     for i, steps in enumerate(episode_slices(batch.lengths)):
         data = {name: tree_map(lambda leaf, s=steps: leaf[s], v) for name, v in fields.items()}
@@ -291,10 +306,117 @@ def episode_batch_to_step_sequences(batch: EpisodeBatch) -> list[StepSequence]:
                     [batch.observations[steps], batch.last_observations[i : i + 1]]
                 ),
                 actions=batch.actions[steps],
-                terminated=flags["terminated"][steps],
-                truncated=flags["truncated"][steps],
+                terminated=flags[0][steps],
+                truncated=flags[1][steps],
                 rollout_info=info,
                 **data,
             )
         )
     return rollouts
+
+
+# Names a StepSequence field cannot take: its constructor's keywords and the flag names.
+_RESERVED = frozenset(
+    {
+        name
+        for name, param in inspect.signature(StepSequence.__init__).parameters.items()
+        if param.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+    | set(FLAG_NAMES)
+)
+
+
+def _check_field_names(env_infos: Mapping[Any, Any], agent_infos: Mapping[Any, Any]) -> None:
+    """Check that every env / agent info key can become a StepSequence field (``env_infos``'
+    ``terminated`` and ``truncated`` become the flags) and that no key is in both."""
+    for where, infos, flags in (("env_infos", env_infos, _FLAGS), ("agent_infos", agent_infos, ())):
+        for key in infos:
+            if not isinstance(key, str):
+                raise TypeError(
+                    f"{where} key {key!r} must be a str to become a StepSequence field, got "
+                    f"{type(key).__name__}"
+                )
+            if not key.isidentifier() or key.startswith("_"):
+                raise ValueError(
+                    f"{where} key {key!r} must be an identifier not starting with '_' to become "
+                    "a StepSequence field; rename it"
+                )
+            if key in _RESERVED and key not in flags:
+                raise ValueError(
+                    f"{where} key {key!r} must not be a name StepSequence reserves "
+                    f"{sorted(_RESERVED)}; rename it"
+                )
+    both = [key for key in env_infos if key in agent_infos]
+    if both:
+        raise ValueError(
+            f"env_infos and agent_infos both have the key {both[0]!r} but a StepSequence has one "
+            "field per name; rename one of them"
+        )
+
+
+def _end_flags(batch: EpisodeBatch, given: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``(terminated, truncated)`` of every step: ``env_infos``' flags (gymsamp's batches keep
+    them, as step types alone cannot tell a step both terminated and truncated), each read from
+    the step types where the batch has none; the flags must give the batch's step types."""
+    derived = {
+        "terminated": batch.step_types == StepType.TERMINAL,
+        "truncated": batch.step_types == StepType.TIMEOUT,
+    }
+    for name, value in given.items():
+        flags = as_flags(f"env_infos[{name!r}]", value)
+        if flags.ndim != 1:
+            raise ValueError(
+                f"env_infos[{name!r}] must be 1-D flags (one per step), got shape {flags.shape}"
+            )
+        derived[name] = flags
+    terminated, truncated = derived["terminated"], derived["truncated"]
+    if given:
+        bounds = np.concatenate([[0], np.cumsum(batch.lengths)])
+        types = step_types_from_flags(terminated, truncated, bounds)
+        wrong = np.flatnonzero(types != batch.step_types)
+        if wrong.size:
+            i = int(wrong[0])
+            names = " and ".join(f"env_infos[{name!r}]" for name in given)
+            give = "give" if len(given) > 1 else "gives"
+            raise ValueError(
+                f"{names} {give} step type {StepType(types[i]).name} at index {i} but must give "
+                f"{StepType(batch.step_types[i]).name} to match step_types (these env infos are "
+                "read as Gymnasium's end flags, DESIGN §3; rename them to keep them as data)"
+            )
+    return terminated, truncated
+
+
+def _check_last_entries(
+    last_entries: Any, env_infos: Mapping[str, Any], agent_infos: Mapping[str, Any]
+) -> None:
+    """Check ``episode_infos["last_entries"]`` (gymsamp's layout: the final entries of T+1
+    fields, one per episode) against the fields it completes."""
+    where = f"episode_infos[{LAST_ENTRIES!r}]"
+    if not isinstance(last_entries, Mapping):
+        raise TypeError(
+            f"{where} must be a dict of the final entries of env_infos / agent_infos fields "
+            f"(a key gymsamp reserves), got {type(last_entries).__name__}"
+        )
+    fields = {
+        name: (f"{kind}[{name!r}]", value)
+        for kind, infos in (("env_infos", env_infos), ("agent_infos", agent_infos))
+        for name, value in infos.items()
+        if name not in _FLAGS or kind != "env_infos"
+    }
+    unknown = [name for name in last_entries if name not in fields]
+    if unknown:
+        raise ValueError(
+            f"{where} has keys {unknown} but must have only keys of env_infos / agent_infos "
+            f"{sorted(fields)} (the fields whose final entries it holds)"
+        )
+    for name, final in last_entries.items():
+        field_name, field = fields[name]
+        leaves, finals = dict(tree_paths(field)), dict(tree_paths(final))
+        if leaves.keys() != finals.keys():
+            raise ValueError(
+                f"{where}[{name!r}] must have the structure of {field_name} (its final entries)"
+            )
+        for path, leaf in leaves.items():
+            check_item_shape(
+                finals[path].shape[1:], leaf.shape[1:], f"{where}[{name!r}]", field_name
+            )

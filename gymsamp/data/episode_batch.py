@@ -234,7 +234,17 @@ class EpisodeBatch(TupleLike):
 
     def to_step_sequences(self) -> list[StepSequence]:
         """One :class:`StepSequence` per episode, with T+1 observations (the inverse of
-        :meth:`from_step_sequences`; any batch works, flags then come from the step types)."""
+        :meth:`from_step_sequences`; any batch works, flags it lacks then come from the step
+        types).
+
+        Raises:
+            TypeError: If an ``env_infos`` / ``agent_infos`` key is not a str, or
+                ``episode_infos["last_entries"]`` is not a dict.
+            ValueError: If such a key cannot name a StepSequence field (not an identifier, or
+                reserved such as ``rewards``) or is in both dicts, ``env_infos["terminated"]``
+                / ``["truncated"]`` do not give the step types, or ``last_entries`` does not
+                fit the fields (rules in :mod:`gymsamp.data.conversion`).
+        """
         from gymsamp.data.conversion import episode_batch_to_step_sequences
 
         return episode_batch_to_step_sequences(self)

@@ -96,6 +96,171 @@ def test_foreign_batch_converts_from_step_types():
     assert ro.rollout_info is None
 
 
+ONE_SPEC = EnvSpec(gym.spaces.Box(-9.0, 9.0, (1,)), gym.spaces.Discrete(2))
+
+
+def foreign_batch(step_types=(0, 1, 3), episode_infos=None, env_infos=None, agent_infos=None):
+    """One episode of three steps, as a batch not made by gymsamp may hold it."""
+    return EpisodeBatch(
+        ONE_SPEC, episode_infos or {}, np.arange(3.0)[:, None], np.full((1, 1), 9.0),
+        np.zeros(3, int), np.zeros(3), env_infos or {}, agent_infos or {}, list(step_types), [3],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("step_types", "env_infos", "terminated", "truncated"),
+    [
+        # A batch's own flags, the step types agreeing: kept as the flags, both set too.
+        ((0, 1, 2), {"terminated": [0, 0, 1], "truncated": [0, 0, 1]}, [0, 0, 1], [0, 0, 1]),
+        # One flag alone: the other is read from the step types (was dropped silently).
+        ((0, 1, 2), {"terminated": [False, False, True]}, [0, 0, 1], [0, 0, 0]),
+        ((0, 1, 3), {"truncated": [0, 0, 1]}, [0, 0, 0], [0, 0, 1]),
+        ((0, 1, 2), {"truncated": [0, 0, 1]}, [0, 0, 1], [0, 0, 1]),
+    ],
+)
+def test_env_infos_named_like_the_flags_are_the_flags(step_types, env_infos, terminated, truncated):
+    infos = {key: np.array(value) for key, value in env_infos.items()}
+    (ro,) = foreign_batch(step_types, env_infos={**infos, "speed": np.ones(3)}).to_step_sequences()
+    assert list(ro.data_names) == ["rewards", "observations", "actions", "speed"]
+    assert ro.terminated.tolist() == [bool(x) for x in terminated]
+    assert ro.truncated.tolist() == [bool(x) for x in truncated]
+    assert ro.step_types.tolist() == list(step_types)
+
+
+@pytest.mark.parametrize(
+    ("env_infos", "message"),
+    [
+        (
+            {"terminated": [0, 0, 1], "truncated": [0, 0, 0]},
+            "env_infos['terminated'] and env_infos['truncated'] give step type TERMINAL at "
+            "index 2 but must give TIMEOUT to match step_types",
+        ),
+        (
+            {"terminated": [0, 1, 0]},
+            "env_infos['terminated'] gives step type TERMINAL at index 1 but must give MID to "
+            "match step_types",
+        ),
+        (
+            {"truncated": [0, 0, 0.5]},
+            "env_infos['truncated'] must hold only bools (or 0/1), got 0.5 at index 2",
+        ),
+        (
+            {"truncated": np.zeros((3, 2))},
+            "env_infos['truncated'] must be 1-D flags (one per step), got shape (3, 2)",
+        ),
+    ],
+)
+def test_env_infos_named_like_the_flags_must_agree_with_the_step_types(env_infos, message):
+    # Both names replaced the step types unchecked: [0, 1, 3] came back as [0, 1, 2].
+    infos = {key: np.array(value) for key, value in env_infos.items()}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        foreign_batch(env_infos=infos).to_step_sequences()
+
+
+@pytest.mark.parametrize(
+    ("where", "key", "error", "message"),
+    [
+        (
+            "env_infos",
+            "GymEnv.TimeLimitTerminated",
+            ValueError,
+            "env_infos key 'GymEnv.TimeLimitTerminated' must be an identifier not starting "
+            "with '_' to become a StepSequence field",
+        ),
+        (
+            "agent_infos",
+            "_h",
+            ValueError,
+            "agent_infos key '_h' must be an identifier not starting with '_'",
+        ),
+        (
+            "env_infos",
+            "rewards",
+            ValueError,
+            "env_infos key 'rewards' must not be a name StepSequence reserves",
+        ),
+        ("env_infos", "done", ValueError, "env_infos key 'done' must not be a name StepSequence"),
+        ("env_infos", "complete", ValueError, "env_infos key 'complete' must not be a name"),
+        ("agent_infos", "terminated", ValueError, "agent_infos key 'terminated' must not be a"),
+        (
+            "env_infos",
+            0,
+            TypeError,
+            "env_infos key 0 must be a str to become a StepSequence field, got int",
+        ),
+    ],
+)
+def test_info_keys_that_cannot_be_fields_are_named(where, key, error, message):
+    # They were StepSequence's "name must be an identifier", "got multiple values for keyword
+    # argument 'rewards'", "keywords must be strings"; 'done' was taken as the done flags.
+    batch = foreign_batch(**{where: {key: np.arange(3)}})
+    with pytest.raises(error, match=re.escape(message)):
+        batch.to_step_sequences()
+
+
+def test_a_key_in_env_infos_and_agent_infos_is_refused():
+    # agent_infos' values silently replaced env_infos'.
+    batch = foreign_batch(env_infos={"v": np.zeros(3)}, agent_infos={"v": np.ones(3)})
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "env_infos and agent_infos both have the key 'v' but a StepSequence has one field "
+            "per name; rename one of them"
+        ),
+    ):
+        batch.to_step_sequences()
+
+
+@pytest.mark.parametrize(
+    ("last_entries", "error", "message"),
+    [
+        (
+            np.array([5]),
+            TypeError,
+            "episode_infos['last_entries'] must be a dict of the final entries of env_infos / "
+            "agent_infos fields (a key gymsamp reserves), got ndarray",
+        ),
+        (
+            {"x": np.array([5])},
+            ValueError,
+            "episode_infos['last_entries'] has keys ['x'] but must have only keys of env_infos "
+            "/ agent_infos ['speed'] (the fields whose final entries it holds)",
+        ),
+        (
+            {"speed": {"a": np.array([5.0])}},
+            ValueError,
+            "episode_infos['last_entries']['speed'] must have the structure of env_infos['speed']",
+        ),
+        (
+            {"speed": np.ones((1, 2))},
+            ValueError,
+            "episode_infos['last_entries']['speed'] has item shape (2,) but must have () to "
+            "match env_infos['speed']",
+        ),
+    ],
+)
+def test_last_entries_must_fit_the_fields(last_entries, error, message):
+    # An array was an AttributeError, an unknown key a KeyError.
+    batch = foreign_batch(
+        episode_infos={"last_entries": last_entries}, env_infos={"speed": np.arange(3.0)}
+    )
+    with pytest.raises(error, match=re.escape(message)):
+        batch.to_step_sequences()
+
+
+def test_a_rollout_info_key_is_the_whole_info_only_alone():
+    # gymsamp stores infos it keeps whole as the only key (besides last_entries); next to other
+    # keys, "rollout_info" is one key of the info dict (it replaced the whole info).
+    (ro,) = foreign_batch(episode_infos={"rollout_info": np.array([5])}).to_step_sequences()
+    assert ro.rollout_info == 5
+    infos = {"rollout_info": np.array([5]), "seed": np.array([1])}
+    (ro,) = foreign_batch(episode_infos=infos).to_step_sequences()
+    assert ro.rollout_info == {"rollout_info": 5, "seed": 1}
+    rollouts = [make_rollout(2, info={"rollout_info": 5})]
+    back = EpisodeBatch.from_step_sequences(rollouts, SPEC).to_step_sequences()
+    assert back[0].rollout_info == {"rollout_info": 5}
+
+
 def test_rollouts_without_final_observation_are_refused(rollouts):
     shuffled = StepSequence.concat(rollouts)[[0, 4]]
     with pytest.raises(ValueError, match=r"rollouts\[0\] must be continuous with T\+1"):
