@@ -208,7 +208,7 @@ def _check_finals_known(ro: StepSequence, i: int) -> None:
 def step_sequences_to_episode_batch(
     rollouts: Iterable[StepSequence] | StepSequence,
     env_spec: EnvSpec,
-    agent_info_names: Sequence[str] = (),
+    agent_info_names: Iterable[str] = (),
 ) -> EpisodeBatch:
     """See :meth:`EpisodeBatch.from_step_sequences`."""
     from gymsamp.data.episode_batch import EpisodeBatch
@@ -242,9 +242,10 @@ def step_sequences_to_episode_batch(
         )
 
     extras = [n for n in names if n not in _CORE]
-    env_infos = {n: per_step(n) for n in extras if n not in agent_info_names}
+    agent_names = _agent_info_names(agent_info_names, extras)
+    env_infos = {n: per_step(n) for n in extras if n not in agent_names}
     env_infos.update({f: np.concatenate([getattr(ep, f) for ep in episodes]) for f in _FLAGS})
-    agent_infos = {n: per_step(n) for n in extras if n in agent_info_names}
+    agent_infos = {n: per_step(n) for n in extras if n in agent_names}
 
     episode_infos = _episode_infos([ep.rollout_info for ep in episodes])
     if LAST_ENTRIES in episode_infos:
@@ -269,6 +270,29 @@ def step_sequences_to_episode_batch(
         step_types=np.concatenate([ep.step_types for ep in episodes]),
         lengths=np.array([ep.length for ep in episodes], dtype=np.int64),
     )
+
+
+def _agent_info_names(agent_info_names: Iterable[str], extras: list[str]) -> set[str]:
+    """``agent_info_names`` as a set, checked to name only fields in ``extras``."""
+    if isinstance(agent_info_names, (str, bytes)):
+        # "hidden, values" would otherwise be matched by substring.
+        raise TypeError(
+            "agent_info_names must be a sequence of field names, not a str, got "
+            f"{agent_info_names!r}"
+        )
+    if not isinstance(agent_info_names, Iterable):
+        raise TypeError(
+            "agent_info_names must be a sequence of field names, got "
+            f"{type(agent_info_names).__name__}"
+        )
+    names = list(agent_info_names)
+    unknown = [name for name in names if name not in extras]
+    if unknown:
+        raise ValueError(
+            f"agent_info_names has {unknown} but must name only fields of the rollouts besides "
+            f"observations, actions and rewards: {extras}"
+        )
+    return set(names)
 
 
 def episode_batch_to_step_sequences(batch: EpisodeBatch) -> list[StepSequence]:

@@ -217,7 +217,7 @@ class EpisodeBatch(TupleLike):
         rollouts: Sequence[StepSequence] | StepSequence,
         env_spec: EnvSpec,
         *,
-        agent_info_names: Sequence[str] = (),
+        agent_info_names: Iterable[str] = (),
     ) -> EpisodeBatch:
         """Build a batch from rollouts, losslessly (each rollout of each sequence, or of one
         sequence such as a concatenation, is an episode).
@@ -227,6 +227,12 @@ class EpisodeBatch(TupleLike):
         ``["truncated"]``, each rollout's ``rollout_info`` to ``episode_infos`` and the final
         entries of T+1 fields to ``episode_infos["last_entries"]``; see
         :mod:`gymsamp.data.conversion`. :meth:`to_step_sequences` restores the rollouts.
+
+        Raises:
+            TypeError: If ``agent_info_names`` is a str (not a sequence of names) or no
+                iterable, or the rollouts are not StepSequences.
+            ValueError: If ``agent_info_names`` names something that is no extra field of the
+                rollouts (the message lists those), or the rollouts cannot be converted.
         """
         from gymsamp.data.conversion import step_sequences_to_episode_batch
 

@@ -439,6 +439,36 @@ def test_one_sequence_is_taken_as_its_rollouts(rollouts):
     assert_tree_equal(whole.episode_infos, listed.episode_infos)
 
 
+@pytest.mark.parametrize(
+    ("names", "error", "message"),
+    [
+        # A str was matched by substring: "hidden, values" moved both fields.
+        (
+            "hidden, values",
+            TypeError,
+            "agent_info_names must be a sequence of field names, not a str, got 'hidden, values'",
+        ),
+        (
+            ["hidden_states"],
+            ValueError,
+            "agent_info_names has ['hidden_states'] but must name only fields of the rollouts "
+            "besides observations, actions and rewards: ['infos', 'hidden', 'values']",
+        ),
+        (3, TypeError, "agent_info_names must be a sequence of field names, got int"),
+    ],
+)
+def test_agent_info_names_must_name_fields(rollouts, names, error, message):
+    # An unknown name moved nothing, silently.
+    with pytest.raises(error, match=re.escape(message)):
+        EpisodeBatch.from_step_sequences(rollouts, SPEC, agent_info_names=names)
+
+
+def test_agent_info_names_may_be_any_iterable(rollouts):
+    batch = EpisodeBatch.from_step_sequences(rollouts, SPEC, agent_info_names=iter(["hidden"]))
+    assert list(batch.agent_infos) == ["hidden"]
+    assert "hidden" not in batch.env_infos
+
+
 def test_swapped_arguments_are_named(rollouts):
     with pytest.raises(TypeError, match=r"rollouts must be StepSequences .* got EnvSpec"):
         EpisodeBatch.from_step_sequences(SPEC, rollouts)
