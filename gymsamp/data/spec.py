@@ -135,10 +135,13 @@ class EnvSpec:
         The episode limit is the smallest of ``env.spec.max_episode_steps`` (set by
         ``gym.make``'s TimeLimit) and the limits of the ``TimeLimit`` wrappers in the env's
         stack (one the caller wrapped around an env without a spec sets no
-        ``max_episode_steps``). ``state_space`` and the labels are read from attributes of the
-        same names where the env or one of its wrappers provides them (gymsamp's env adapters
-        do); labels that do not fit their space (a wrapper outside the one providing them
-        reshaped it, e.g. stacked frames) are left out (see :func:`labels_for`).
+        ``max_episode_steps``); for a vector env also those of its sub-envs (a
+        ``SyncVectorEnv``'s specs and wrappers, an ``AsyncVectorEnv``'s specs), as one built
+        by hand rather than by ``gym.make_vec`` has no spec of its own. ``state_space`` and
+        the labels are read from attributes of the same names where the env or one of its
+        wrappers provides them (gymsamp's env adapters do); labels that do not fit their space
+        (a wrapper outside the one providing them reshaped it, e.g. stacked frames) are left
+        out (see :func:`labels_for`).
         """
         if isinstance(env, gym.vector.VectorEnv):
             obs_space, act_space = env.single_observation_space, env.single_action_space
@@ -169,15 +172,34 @@ class EnvSpec:
 
 
 def _episode_limit(env: gym.Env[Any, Any] | gym.vector.VectorEnv) -> int | None:
-    """The smallest episode limit the env's spec or its ``TimeLimit`` wrappers set."""
+    """The smallest episode limit the env's spec or its ``TimeLimit`` wrappers set (for a
+    vector env, also its sub-envs')."""
     limits = [getattr(getattr(env, "spec", None), "max_episode_steps", None)]
     layer: Any = env
     while isinstance(layer, gym.Wrapper):
         if isinstance(layer, gym.wrappers.TimeLimit):
             limits.append(layer._max_episode_steps)
         layer = layer.env
+    if isinstance(env, gym.vector.VectorEnv):
+        limits.extend(_sub_env_limits(env.unwrapped))
     found = [int(limit) for limit in limits if limit is not None]
     return min(found) if found else None
+
+
+def _sub_env_limits(env: gym.vector.VectorEnv) -> list[int | None]:
+    """The episode limits of a vector env's sub-envs, where they can be read without making
+    any: a ``SyncVectorEnv`` holds them (spec and wrappers), an ``AsyncVectorEnv`` reports their
+    specs (one message to each worker; nothing while a call is pending or once it is closed).
+    ``gym.make_vec`` sets the vector env's own spec, but one built by hand has none."""
+    if isinstance(env, gym.vector.SyncVectorEnv):
+        return [_episode_limit(sub_env) for sub_env in env.envs]
+    if isinstance(env, gym.vector.AsyncVectorEnv):
+        try:
+            specs = env.get_attr("spec")
+        except (gym.error.AlreadyPendingCallError, gym.error.ClosedEnvironmentError):
+            return []
+        return [getattr(spec, "max_episode_steps", None) for spec in specs]
+    return []
 
 
 class InOutSpec:

@@ -97,3 +97,30 @@ def test_from_env_reads_the_limit_of_a_time_limit_wrapper_around_an_env_without_
     inner = gym.make("CartPole-v1")  # 500 steps
     assert EnvSpec.from_env(gym.wrappers.TimeLimit(inner, 700)).max_episode_length == 500
     assert EnvSpec.from_env(gym.wrappers.TimeLimit(inner, 30)).max_episode_length == 30
+
+
+def test_from_env_reads_the_limit_of_the_sub_envs_of_a_vector_env():
+    # A vector env built by hand has no spec: the limit was lost (None).
+    from gymsamp.envs import PointMassEnv
+
+    def make_cartpole():
+        return gym.make("CartPole-v1")  # 500 steps
+
+    def make_point_mass():
+        return gym.wrappers.TimeLimit(PointMassEnv(), 20)  # a wrapper only, no spec
+
+    sync = gym.vector.SyncVectorEnv([make_cartpole, make_cartpole])
+    assert EnvSpec.from_env(sync).max_episode_length == 500
+    wrapped = gym.wrappers.vector.RecordEpisodeStatistics(sync)
+    assert EnvSpec.from_env(wrapped).max_episode_length == 500
+    sync.close()
+    sync = gym.vector.SyncVectorEnv([make_point_mass])
+    assert EnvSpec.from_env(sync).max_episode_length == 20
+    sync.close()
+    asynchronous = gym.vector.AsyncVectorEnv([make_cartpole, make_cartpole])
+    try:
+        assert EnvSpec.from_env(asynchronous).max_episode_length == 500
+    finally:
+        asynchronous.close()
+    # Closed, it can no longer be asked: no limit rather than an error.
+    assert EnvSpec.from_env(asynchronous).max_episode_length is None
