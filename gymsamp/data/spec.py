@@ -242,7 +242,9 @@ class InOutSpec:
         return self.input_space == other.input_space and self.output_space == other.output_space
 
     def __hash__(self) -> int:
-        return hash((repr(self.input_space), repr(self.output_space)))
+        # Only what equal specs share exactly: gymnasium's Box equality allows for rounding
+        # (np.allclose bounds), so a hash of the bounds (or the repr) would split equal specs.
+        return hash((self.input_space.shape, self.output_space.shape))
 
     def __repr__(self) -> str:
         return f"InOutSpec(input_space={self.input_space!r}, output_space={self.output_space!r})"

@@ -124,3 +124,17 @@ def test_from_env_reads_the_limit_of_the_sub_envs_of_a_vector_env():
         asynchronous.close()
     # Closed, it can no longer be asked: no limit rather than an error.
     assert EnvSpec.from_env(asynchronous).max_episode_length is None
+
+
+def test_equal_inoutspecs_hash_alike():
+    # Box equality allows for rounding; the hash was the spaces' repr, which does not.
+    import numpy as np
+
+    a = gym.spaces.Box(-1.0, 1.0, (2,), np.float64)
+    b = gym.spaces.Box(np.array([-1.0, -1.0 + 1e-12]), np.array([1.0, 1.0]), (2,), np.float64)
+    x, y = InOutSpec(a, DISCRETE), InOutSpec(b, gym.spaces.Discrete(2))
+    assert x == y
+    assert hash(x) == hash(y)
+    assert len({x, y}) == 1
+    assert {x: 1}[y] == 1
+    assert InOutSpec(BOX2, DISCRETE) != InOutSpec(BOX2X3, DISCRETE)
