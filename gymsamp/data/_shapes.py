@@ -49,7 +49,14 @@ def as_array(value: Any, name: str) -> npt.NDArray[Any]:
     """Return ``value`` as a numpy array, refusing values numpy would wrap in an object array."""
     if value is None or isinstance(value, Mapping):
         raise TypeError(f"{name} must be array-like, got {type(value).__name__}")
-    return np.asarray(value)
+    try:
+        return np.asarray(value)
+    except ValueError:  # numpy's "inhomogeneous shape": e.g. a Tuple space's value
+        raise TypeError(
+            f"{name} must be array-like (of one shape), got {with_article(type(value).__name__)} "
+            "whose entries differ in shape or type (a Dict or Tuple space's values? flatten "
+            "them, e.g. with gymnasium.wrappers.FlattenObservation)"
+        ) from None
 
 
 def check_env_spec(env_spec: Any) -> None:

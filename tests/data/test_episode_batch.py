@@ -345,6 +345,22 @@ def test_type_errors(field: str, value: Any, message: str) -> None:
         EpisodeBatch(**{**batch_kwargs(), field: value})
 
 
+def test_tuple_observations_are_refused_like_dict_ones() -> None:
+    from gymnasium.spaces import Tuple
+
+    spec = EnvSpec(Tuple((Box(-1.0, 1.0, (2,)), Discrete(3))), Discrete(2))
+    obs = (np.zeros(2, np.float32), 1)
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            "observations must be array-like (of one shape), got a list whose entries differ "
+            "in shape or type (a Dict or Tuple space's values? flatten them, e.g. with "
+            "gymnasium.wrappers.FlattenObservation)"
+        ),
+    ):
+        EpisodeBatch(spec, {}, [obs], [obs], [1], [0.0], {}, {}, [TE], [1])
+
+
 def test_discrete_spaces_have_scalar_items() -> None:
     spec = EnvSpec(Discrete(20), Discrete(3))
     kwargs = {

@@ -557,6 +557,22 @@ def test_time_step_batch_refuses_non_numeric_content(field: str, value: Any, mes
         TimeStepBatch(**batch_kwargs(**{field: value}))
 
 
+def test_tuple_observations_are_refused_like_dict_ones() -> None:
+    # A Tuple space's value gave numpy's "setting an array element with a sequence".
+    from gymnasium.spaces import Tuple
+
+    spec = EnvSpec(Tuple((Box(-1.0, 1.0, (2,)), Discrete(3))), Discrete(2))
+    obs = (np.zeros(2, np.float32), 1)
+    message = re.escape(
+        "observation must be array-like (of one shape), got a tuple whose entries differ in "
+        "shape or type"
+    )
+    with pytest.raises(TypeError, match=message):
+        TimeStep(spec, {}, obs, 1, 0.0, obs, {}, {}, StepType.MID)
+    with pytest.raises(TypeError, match=message):
+        EnvStep(spec, 1, 0.0, obs, {}, StepType.MID)
+
+
 def test_from_env_step_refuses_what_is_no_env_step() -> None:
     with pytest.raises(TypeError, match=r"env_step must be an EnvStep .* got NoneType$"):
         TimeStep.from_env_step(None, np.zeros(3), agent_info={})  # type: ignore[arg-type]
