@@ -28,7 +28,7 @@ import gymnasium as gym
 from gymsamp._checks import check_bool, check_int, check_positive_real
 from gymsamp.data import StepSequence
 from gymsamp.policies.base import Policy
-from gymsamp.sampling.collection import ActionBatch, Collection
+from gymsamp.sampling.collection import ActionBatch, Collection, can_time_out
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.observations import check_observation_space
 from gymsamp.sampling.quota import Quota
@@ -68,7 +68,9 @@ def collect(
         max_steps: Cut rollouts after this many steps (they end in ``TIMEOUT``).
         stop_on_done: False keeps stepping after the env reports an episode end (debugging;
             only ``max_steps`` ends a rollout then).
-        step_timeout: Seconds a vector step may take (async vector envs only).
+        step_timeout: Seconds a vector step may take; only for vector envs that step their
+            sub-envs in other processes (with ``step_async`` / ``step_wait(timeout=...)``, such
+            as Gymnasium's ``AsyncVectorEnv`` and gymsamp's ``"async"`` / ``"batched"``).
         record_dts: Record ``dt_policy`` and ``dt_step`` per step.
         record_states: Take ``info["state"]`` (of every reset and step) for the rollouts'
             ``states``, as reported by sub-envs wrapped in gymsamp's
@@ -95,6 +97,12 @@ def collect(
     record_states = check_bool("record_states", record_states)
     max_steps = None if max_steps is None else check_int("max_steps", max_steps)
     step_timeout = check_positive_real("step_timeout", step_timeout, optional=True)
+    if step_timeout is not None and not can_time_out(envs):
+        raise ValueError(
+            "step_timeout must be None for a vector env that steps its sub-envs in this process "
+            f"(a step here cannot be stopped), got {step_timeout!r} with "
+            f"{type(envs).__name__}; use make_vector_env(..., 'async') or 'batched'"
+        )
     dt = check_positive_real("dt", dt)
     if not stop_on_done and max_steps is None:
         raise ValueError("max_steps must be given when stop_on_done is False, got None")

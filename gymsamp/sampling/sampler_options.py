@@ -107,7 +107,8 @@ def check_backend_options(
         )
     if step_timeout is not None:
         raise ValueError(
-            f"step_timeout must be None with backend='ray' (async vector envs only), got "
+            "step_timeout must be None with backend='ray' (it bounds sub-envs in worker "
+            "processes; a Ray actor steps its sub-envs in its own process), got "
             f"{step_timeout!r}"
         )
     if ray_actor_options is not None:

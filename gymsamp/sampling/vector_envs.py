@@ -415,25 +415,48 @@ def choose_vectorization(
     return "async" if step_cost_us >= ASYNC_MIN_STEP_US else "batched"
 
 
-def _dt_attribute(env: gym.Env[Any, Any]) -> str | None:
-    """The attribute holding the env's simulated seconds per step, if it has one."""
-    for name in ("dt", "tau"):
-        value = getattr(env.unwrapped, name, None)
-        if isinstance(value, (int, float, np.floating)) and value > 0:
-            return name
+#: Names of a simulator's seconds per step (MuJoCo and Pendulum ``dt``, CartPole ``tau``).
+_DT_NAMES = ("dt", "tau")
+
+
+def _positive_real(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+        return False
+    return bool(value > 0)
+
+
+def _dt_source(env: gym.Env[Any, Any]) -> tuple[str, str] | None:
+    """Where the env keeps its simulated seconds per step: ``("attribute", name)`` on the
+    unwrapped env, or ``("param", name)`` for an env that keeps it only among its own domain
+    parameters (gymsamp/PointMass-v0's ``dt``); None if it has none."""
+    for name in _DT_NAMES:
+        if _positive_real(getattr(env.unwrapped, name, None)):
+            return "attribute", name
+    if has_adapter(env):
+        current = adapter_for(env).get_domain_param()
+        for name in _DT_NAMES:
+            if _positive_real(current.get(name)):
+                return "param", name
     return None
 
 
 def env_dt(env: gym.Env[Any, Any]) -> float:
-    """Simulated seconds per step (MuJoCo ``dt``, CartPole ``tau``, Pendulum ``dt``), else 1."""
-    name = _dt_attribute(env)
-    return 1.0 if name is None else float(getattr(env.unwrapped, name))
+    """Simulated seconds per step (MuJoCo ``dt``, CartPole ``tau``, Pendulum ``dt``, or a
+    ``dt`` domain parameter), else 1."""
+    source = _dt_source(env)
+    if source is None:
+        return 1.0
+    kind, name = source
+    if kind == "attribute":
+        return float(getattr(env.unwrapped, name))
+    return float(adapter_for(env).get_domain_param()[name])
 
 
 def dt_param_name(env: gym.Env[Any, Any]) -> str | None:
     """The domain parameter that sets :func:`env_dt` (CartPole ``tau``, Pendulum ``dt``), if
     any: rollouts that change it get their own ``time`` axis."""
-    name = _dt_attribute(env)
-    if name is None or not has_adapter(env):
+    source = _dt_source(env)
+    if source is None or not has_adapter(env):
         return None
+    name = source[1]
     return name if name in adapter_for(env).nominal_domain_param() else None

@@ -128,3 +128,18 @@ def test_valid_numpy_options_run() -> None:
     rollouts = _collect(max_steps=np.int64(3), dt=np.float32(0.5), eval=np.True_)
     assert [ro.length for ro in rollouts] == [3, 3]
     np.testing.assert_allclose(rollouts[0].time, [0.0, 0.5, 1.0, 1.5])
+
+
+def test_a_step_timeout_on_an_env_stepped_in_this_process_is_refused():
+    # It was accepted and ignored: a hanging sub-env ran on, unbounded.
+    with pytest.raises(
+        ValueError,
+        match=r"step_timeout must be None for a vector env that steps its sub-envs in this "
+        r"process \(a step here cannot be stopped\), got 0.5 with SyncVectorEnv",
+    ):
+        _collect(step_timeout=0.5)
+    with contextlib.closing(
+        gym.vector.AsyncVectorEnv([lambda: gym.make("CartPole-v1")] * 2)
+    ) as envs:  # an env in worker processes takes it
+        rollouts = collect(envs, IDLE, lambda k: RolloutJob(k, k), Quota(2), step_timeout=30.0)
+    assert [ro.rollout_info["seed"] for ro in rollouts] == [0, 1]

@@ -499,7 +499,12 @@ def test_local_sampling_does_not_import_ray():
         ({"envs_per_actor": 2}, "envs_per_actor applies to backend='ray' only"),
         ({"ray_actor_options": {"num_cpus": 1}}, "ray_actor_options applies to backend='ray'"),
         ({"backend": "ray", "vectorization": "async"}, "vectorization must be 'auto' or 'sync'"),
-        ({"backend": "ray", "step_timeout": 1.0}, "step_timeout must be None with backend='ray'"),
+        (
+            {"backend": "ray", "step_timeout": 1.0},
+            # It said "async vector envs only", though "batched" takes one too.
+            r"step_timeout must be None with backend='ray' \(it bounds sub-envs in worker "
+            r"processes; a Ray actor steps its sub-envs in its own process\), got 1.0",
+        ),
     ],
 )
 def test_bad_backend_options(kwargs, match):

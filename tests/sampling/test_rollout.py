@@ -5,7 +5,13 @@ import pytest
 from gymsamp.data import StepSequence, StepType
 from gymsamp.envs import CountingEnv, DomainParamWrapper, PointMassEnv
 from gymsamp.policies import IdlePolicy, RandomPolicy
-from gymsamp.sampling import RenderMode, after_rollout_query, derive_seed, rollout
+from gymsamp.sampling import (
+    ParallelRolloutSampler,
+    RenderMode,
+    after_rollout_query,
+    derive_seed,
+    rollout,
+)
 
 IDLE = IdlePolicy(gym.spaces.Discrete(2))
 
@@ -269,6 +275,22 @@ def test_time_follows_a_changed_time_step():
     np.testing.assert_allclose(ro.time, [0.0, 0.1, 0.2, 0.3])
     ro = rollout(CountingEnv(terminate_at=3), IDLE, seed=0)  # no time step: steps count
     np.testing.assert_array_equal(ro.time, [0.0, 1.0, 2.0, 3.0])
+
+
+def test_time_of_an_env_that_keeps_its_step_among_its_domain_parameters():
+    # PointMass has no dt attribute, only a "dt" domain parameter: time counted whole steps.
+    still = lambda obs: np.zeros((len(obs), 1), np.float32)  # noqa: E731
+    ro = rollout("gymsamp/PointMass-v0", still, seed=0, max_steps=3)
+    np.testing.assert_allclose(ro.time, [0.0, 0.05, 0.1, 0.15])
+    faster = {"domain_param": {"dt": 0.2}}
+    ro = rollout("gymsamp/PointMass-v0", still, seed=0, max_steps=3, reset_kwargs=faster)
+    np.testing.assert_allclose(ro.time, [0.0, 0.2, 0.4, 0.6])
+    with ParallelRolloutSampler(
+        "gymsamp/PointMass-v0", still, 2, min_rollouts=2, max_steps=3, show_progress_bar=False
+    ) as sampler:
+        rollouts = sampler.sample(domain_params=[{"dt": 0.2}, {"dt": 0.01}])
+    np.testing.assert_allclose(rollouts[0].time, [0.0, 0.2, 0.4, 0.6])
+    np.testing.assert_allclose(rollouts[1].time, [0.0, 0.01, 0.02, 0.03])
 
 
 def _cartpole_with_random_tau():
