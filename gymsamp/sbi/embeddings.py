@@ -258,18 +258,56 @@ class Embedding(ABC, nn.Module):
             )
         return data.reshape(data.shape[0], data.shape[1], -1, dim)
 
+    def _as_steps(self, data: torch.Tensor, name: str, layout: str) -> torch.Tensor:
+        """``data`` of ``layout`` (e.g. ``"(R, L, D)"``) cast to the default dtype on the device."""
+        if not isinstance(data, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(data).__name__}")
+        if data.ndim != len(layout.split(",")):
+            raise ValueError(f"{name} must have shape {layout}, got {tuple(data.shape)}")
+        data = data.to(device=self.device, dtype=torch.get_default_dtype())
+        if data.shape[-1] != self._dim_data_orig:
+            raise ValueError(
+                f"{name} has {data.shape[-1]} columns per step but must have "
+                f"{self._dim_data_orig} to match {type(self).__name__}"
+            )
+        return data
+
+    def _check_features(
+        self, features: torch.Tensor, expected: tuple[int, ...], form: str, data: torch.Tensor
+    ) -> torch.Tensor:
+        """Refuse features that are not ``dim_output`` wide per rollout."""
+        if tuple(features.shape) != expected:
+            steps = self._downsampled_length(data.shape[-2])
+            raise ValueError(
+                f"{type(self).__name__} produced features of shape {tuple(features.shape)} but "
+                f"must produce {expected} = {form} for data of shape {tuple(data.shape)} "
+                f"({steps} steps after downsampling; check the rollout length)"
+            )
+        return features
+
     def forward_one_batch(self, data_batch: torch.Tensor) -> torch.Tensor:
         """Features of the ``R`` rollouts of one parameter set: ``(R, L, D)`` to ``(R * F,)``.
 
-        The features (``F = dim_output`` each) are concatenated in rollout order.
+        The data is cast and downsampled as in :meth:`forward`, and the features
+        (``F = dim_output`` each) are concatenated in rollout order, so
+        ``forward_one_batch(data[i])`` equals ``forward(data)[i]`` for unpacked ``data``.
+
+        Raises:
+            ValueError: If the data is not ``(R, L, dim_data_orig)`` or the features are not
+                ``R * dim_output`` wide.
         """
-        return torch.cat([self.summary_statistic(d) for d in data_batch], dim=0)
+        data_batch = self._as_steps(data_batch, "data_batch", "(R, L, D)")
+        kept = data_batch[:, :: self.downsampling_factor, :]
+        features = torch.cat([self.summary_statistic(rollout) for rollout in kept], dim=0)
+        expected = (data_batch.shape[0] * self.dim_output,)
+        return self._check_features(features, expected, "(R * dim_output,)", data_batch)
 
     def forward(self, data: torch.Tensor) -> torch.Tensor:
         """Features of packed data: ``(B, R, L * D)`` to ``(B, R * dim_output)``.
 
         Unpacked ``(B, R, L, D)`` data is accepted too. The data is cast to torch's default
-        dtype on :attr:`device`, then every ``downsampling_factor``-th step is kept.
+        dtype on :attr:`device`; :meth:`forward_one_batch` then keeps every
+        ``downsampling_factor``-th step of every parameter set's rollouts.
 
         Raises:
             ValueError: If the data does not have ``dim_data_orig`` columns per step or the
@@ -278,26 +316,13 @@ class Embedding(ABC, nn.Module):
         """
         if not isinstance(data, torch.Tensor):
             raise TypeError(f"data must be a torch.Tensor, got {type(data).__name__}")
-        data = data.to(device=self.device, dtype=torch.get_default_dtype())
-        if data.ndim == 4:
-            if data.shape[3] != self._dim_data_orig:
-                raise ValueError(
-                    f"data has {data.shape[3]} columns per step but must have "
-                    f"{self._dim_data_orig} to match {type(self).__name__}"
-                )
-        else:
+        if data.ndim != 4:
             data = Embedding.unpack(data, self._dim_data_orig)
-        if self.downsampling_factor > 1:
-            data = data[:, :, :: self.downsampling_factor, :]
+        # Checked and cast here too, so that a bad argument is named as the caller's.
+        data = self._as_steps(data, "data", "(B, R, L, D)")
         features = torch.stack([self.forward_one_batch(batch) for batch in data], dim=0)
         expected = (data.shape[0], data.shape[1] * self.dim_output)
-        if tuple(features.shape) != expected:
-            raise ValueError(
-                f"{type(self).__name__} produced features of shape {tuple(features.shape)} but "
-                f"must produce {expected} = (B, R * dim_output) for data of shape "
-                f"{tuple(data.shape)} after downsampling (check the rollout length)"
-            )
-        return features
+        return self._check_features(features, expected, "(B, R * dim_output)", data)
 
     def extra_repr(self) -> str:
         return (

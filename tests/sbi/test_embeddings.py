@@ -91,6 +91,48 @@ def test_output_shape_is_dim_output_for_every_mask_and_downsampling(
     torch.testing.assert_close(emb(data), out)
 
 
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("factor", [1, 3])
+def test_forward_one_batch_is_one_row_of_forward(cls, factor):
+    # The seed downsamples "in the base class before calling summary_statistic()": for the
+    # rollouts of one parameter set too, so its features are dim_output wide each.
+    emb = make(cls, downsampling_factor=factor)
+    data = torch.randn(2, 3, L, emb.dim_data_orig, generator=torch.Generator().manual_seed(0))
+    features = emb(data)
+    for i in range(2):
+        one = emb.forward_one_batch(data[i])
+        assert one.shape == (3 * emb.dim_output,)
+        assert torch.equal(one, features[i])
+    # Data of another dtype is cast as forward casts it.
+    assert torch.equal(emb.forward_one_batch(data[0].double()), features[0])
+
+
+def test_forward_one_batch_downsamples_before_the_summary_statistic():
+    spec = EnvSpec(Box(-9, 9, (1,)), Box(-1, 1, (1,)))
+    data = torch.tensor([[[0.0, 0.0], [1.0, 0.0], [3.0, 0.0], [6.0, 0.0], [10.0, 0.0]]])
+    # Steps 0, 3 are kept (of L = 5 with factor 3): states 0 and 6.
+    assert AllStepsEmbedding(spec, 2, 5, downsampling_factor=3).forward_one_batch(
+        data
+    ).tolist() == [0.0, 6.0]
+    assert DeltaStepsEmbedding(spec, 2, 5, downsampling_factor=3).forward_one_batch(
+        data
+    ).tolist() == [6.0]
+
+
+def test_forward_one_batch_checks_its_data_and_the_output_width():
+    emb = AllStepsEmbedding(SPEC, 5, len_rollouts=4)
+    with pytest.raises(ValueError, match=r"data_batch must have shape \(R, L, D\), got \(4, 5\)"):
+        emb.forward_one_batch(torch.zeros(4, 5))
+    with pytest.raises(ValueError, match=r"data_batch must have shape \(R, L, D\), got \(\)"):
+        emb.forward_one_batch(torch.tensor(1.0))
+    with pytest.raises(ValueError, match="columns per step but must have 5"):
+        emb.forward_one_batch(torch.zeros(1, 4, 6))
+    with pytest.raises(ValueError, match=r"must produce \(24,\) = \(R \* dim_output,\)"):
+        emb.forward_one_batch(torch.zeros(2, 5, 5))  # 5 steps instead of 4
+    with pytest.raises(TypeError, match="data_batch must be a torch.Tensor, got list"):
+        emb.forward_one_batch([[[0.0] * 5]])
+
+
 def test_masks_select_the_labelled_columns_in_the_given_order():
     emb = LastStepEmbedding(SPEC, 5, state_mask_labels=["z", "x"])
     assert emb.state_idcs == (2, 0)
@@ -218,7 +260,8 @@ def test_rnn_only_last_output_and_lstm():
 
 def test_forward_checks_the_output_width():
     emb = AllStepsEmbedding(SPEC, 5, len_rollouts=4)
-    with pytest.raises(ValueError, match=r"must produce \(1, 12\)"):
+    # The rollouts of every parameter set are checked (forward_one_batch) as they are embedded.
+    with pytest.raises(ValueError, match=r"must produce \(12,\) = \(R \* dim_output,\)"):
         emb(torch.zeros(1, 1, 5 * 5))  # 5 steps instead of 4
     with pytest.raises(ValueError, match="positive multiple of dim_data_orig=5"):
         emb(torch.zeros(1, 1, 12))
