@@ -19,6 +19,32 @@ __all__ = ["RNNEmbedding"]
 
 _RECURRENT_TYPES = (nn.RNN, nn.LSTM, nn.GRU)
 
+#: Constructor arguments of the recurrent net that gymsamp sets, and what sets them.
+_OWNED_KWARGS = {
+    "input_size": "dim_data and the state and action masks",
+    "num_layers": "num_recurrent_layers",
+    "device": "use_cuda",
+    "dtype": "torch's default dtype",
+}
+
+
+def _recurrent_net_kwargs(network_type: type, given: dict[str, Any]) -> dict[str, Any]:
+    """The caller's ``recurrent_net_kwargs`` over gymsamp's defaults (pyrado's choices)."""
+    for key, owner in _OWNED_KWARGS.items():
+        if key in given:
+            raise TypeError(
+                f"recurrent_net_kwargs must not set {key} (got {key}={given[key]!r}): "
+                f"{owner} sets it"
+            )
+    kwargs: dict[str, Any] = {"bias": True, "batch_first": False, "bidirectional": False}
+    if issubclass(network_type, nn.RNN):
+        kwargs["nonlinearity"] = "tanh"
+    kwargs.update(given)
+    # summary_statistic lays out the input and reads the output by these two.
+    for key in ("batch_first", "bidirectional"):
+        kwargs[key] = check_bool(key, kwargs[key])
+    return kwargs
+
 
 class RNNEmbedding(Embedding):
     """Features computed by a recurrent network (RNN, LSTM or GRU) and a linear output layer.
@@ -48,7 +74,13 @@ class RNNEmbedding(Embedding):
         state_mask_labels: See :class:`~gymsamp.sbi.Embedding`.
         act_mask_labels: See :class:`~gymsamp.sbi.Embedding`.
         use_cuda: See :class:`~gymsamp.sbi.Embedding`.
-        **recurrent_net_kwargs: Passed to the recurrent network's constructor.
+        **recurrent_net_kwargs: Passed to the recurrent network's constructor, over the
+            defaults ``bias=True``, ``batch_first=False``, ``bidirectional=False`` (and
+            ``nonlinearity="tanh"`` for ``nn.RNN``). The output layer reads the net's whole
+            output per step (both directions with ``bidirectional=True``, the projection with
+            an LSTM's ``proj_size``), so ``dim_output`` does not change. ``input_size``,
+            ``num_layers``, ``device`` and ``dtype`` are set by gymsamp (a TypeError says by
+            what).
 
     Example:
         >>> import torch
@@ -110,8 +142,7 @@ class RNNEmbedding(Embedding):
             if len_rollouts is None:
                 raise ValueError("len_rollouts must be given unless only_last_output is True")
             self.len_rollouts = check_int("len_rollouts", len_rollouts, 1)
-        if issubclass(recurrent_network_type, nn.RNN):
-            recurrent_net_kwargs = {"nonlinearity": "tanh", **recurrent_net_kwargs}
+        net_kwargs = _recurrent_net_kwargs(recurrent_network_type, recurrent_net_kwargs)
         # The layers' default initialization draws from torch's global generator; fork it so the
         # caller's stream is left as it was (init_param then sets every value from its own).
         with torch.random.fork_rng(devices=[]):
@@ -119,19 +150,22 @@ class RNNEmbedding(Embedding):
                 input_size=len(self.state_idcs) + len(self.act_idcs),
                 hidden_size=hidden_size,
                 num_layers=num_recurrent_layers,
-                bias=True,
-                batch_first=False,
                 dropout=float(dropout),
-                bidirectional=False,
-                **recurrent_net_kwargs,
+                **net_kwargs,
             )
-            self.output_layer = nn.Linear(hidden_size, output_size)
+            self.output_layer = nn.Linear(self._recurrent_width(), output_size)
         self.output_nonlin = output_nonlin
         self.init_param(None, **(init_param_kwargs or {}))
         self.to(self.device)
         for param in self.parameters():
             param.requires_grad_(False)
         self.eval()
+
+    def _recurrent_width(self) -> int:
+        """Width of the recurrent net's output per step (both directions, after a projection)."""
+        net = self.rnn_layers
+        per_direction = getattr(net, "proj_size", 0) or net.hidden_size
+        return per_direction * (2 if net.bidirectional else 1)
 
     @property
     def dim_output(self) -> int:
@@ -191,7 +225,9 @@ class RNNEmbedding(Embedding):
         """The output layer's result at every kept step (or the last), flattened time-major."""
         inputs = torch.cat([self._states(data), self._actions(data)], dim=1)
         with torch.no_grad():
-            out, _ = self.rnn_layers(inputs.unsqueeze(1), None)  # (L, 1, hidden)
+            # One rollout is a batch of one: (1, L, in) if batch_first, else (L, 1, in).
+            out, _ = self.rnn_layers(inputs.unsqueeze(0 if self.rnn_layers.batch_first else 1))
+            out = out.reshape(inputs.shape[0], -1)  # (L, width) in either layout
             if self.only_last_output:
                 out = out[-1]
             out = self.output_layer(out)

@@ -330,3 +330,76 @@ def test_rnn_only_last_output_must_be_a_bool():
         TypeError, match=r"only_last_output must be a bool \(True or False\), got 'no'"
     ):
         make(RNNEmbedding, only_last_output="no")
+
+
+def _rnn(**kwargs):
+    return make(RNNEmbedding, recurrent_network_type=torch.nn.GRU, **kwargs)
+
+
+RNN_DATA = torch.randn(2, 3, L, S + A, generator=torch.Generator().manual_seed(2))
+
+
+def test_rnn_bias_and_batch_first_kwargs_reach_the_recurrent_net():
+    plain = _rnn()
+    no_bias = _rnn(bias=False)
+    assert not no_bias.rnn_layers.bias
+    assert not [name for name, _ in no_bias.rnn_layers.named_parameters() if "bias" in name]
+    # init_param zeroes the biases, so the same seed gives the same features without them.
+    torch.testing.assert_close(no_bias(RNN_DATA), plain(RNN_DATA))
+    # batch_first only changes the layout gymsamp feeds the net, not the features.
+    batch_first = _rnn(batch_first=True)
+    assert batch_first.rnn_layers.batch_first
+    assert torch.equal(batch_first(RNN_DATA), plain(RNN_DATA))
+    rnn = make(RNNEmbedding, nonlinearity="relu")
+    assert rnn.rnn_layers.nonlinearity == "relu"
+
+
+@pytest.mark.parametrize("only_last_output", [False, True])
+def test_rnn_bidirectional_features_see_the_whole_rollout(only_last_output):
+    emb = _rnn(bidirectional=True, only_last_output=only_last_output)
+    assert emb.dim_output == (1 if only_last_output else L) * 3
+    out = emb(RNN_DATA)
+    assert out.shape == (2, 3 * emb.dim_output)
+    # A plain bidirectional GRU with the same weights, fed one rollout, is the reference.
+    ref = torch.nn.GRU(S + A, 4, num_layers=2, bidirectional=True)
+    ref.load_state_dict(emb.rnn_layers.state_dict())
+    with torch.no_grad():
+        hidden, _ = ref(RNN_DATA[1, 2].unsqueeze(1))
+        expected = emb.output_layer(hidden[-1:] if only_last_output else hidden).reshape(-1)
+    torch.testing.assert_close(emb.forward_one_batch(RNN_DATA[1])[-emb.dim_output :], expected)
+    # The first step's features depend on the last step (the backward direction).
+    changed = RNN_DATA.clone()
+    changed[:, :, -1] += 1.0
+    first = slice(0, 3)
+    assert not torch.allclose(emb(changed)[:, first], out[:, first])
+    assert torch.equal(_rnn()(changed)[:, first], _rnn()(RNN_DATA)[:, first])
+
+
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+def test_rnn_lstm_projection_sets_the_output_layer_width():
+    emb = make(RNNEmbedding, recurrent_network_type=torch.nn.LSTM, proj_size=2)
+    assert emb.output_layer.in_features == 2
+    assert emb(RNN_DATA).shape == (2, 3 * emb.dim_output)
+
+
+@pytest.mark.parametrize(
+    ("kwarg", "owner"),
+    [
+        ("input_size", "dim_data and the state and action masks"),
+        ("num_layers", "num_recurrent_layers"),
+        ("device", "use_cuda"),
+        ("dtype", "torch's default dtype"),
+    ],
+)
+def test_rnn_refuses_kwargs_that_gymsamp_sets(kwarg, owner):
+    with pytest.raises(
+        TypeError,
+        match=rf"recurrent_net_kwargs must not set {kwarg} \(got {kwarg}=1\): {owner} sets it",
+    ):
+        RNNEmbedding(SPEC, 5, 4, 2, 3, len_rollouts=L, **{kwarg: 1})
+
+
+def test_rnn_batch_first_and_bidirectional_must_be_bools():
+    for kwarg in ("batch_first", "bidirectional"):
+        with pytest.raises(TypeError, match=rf"{kwarg} must be a bool \(True or False\), got 1"):
+            _rnn(**{kwarg: 1})
