@@ -60,19 +60,31 @@ def _cast(values: npt.NDArray[np.float64], dt: np.dtype[Any]) -> np.ndarray:
     return values.astype(dt)
 
 
+def _signature(function: Callable[..., Any]) -> inspect.Signature | None:
+    try:
+        return inspect.signature(function)
+    except (TypeError, ValueError):  # no signature to read (some builtins)
+        return None
+
+
+def _describe(function: Callable[..., Any]) -> str:
+    """``function``'s name and signature for messages, e.g. ``<lambda>(x0, n, x_prev)``."""
+    name = getattr(function, "__qualname__", type(function).__name__)
+    signature = _signature(function)
+    return name if signature is None else f"{name}{signature}"
+
+
 def _check_arity(iterator_function: Callable[..., Any]) -> None:
     """Refuse a callback that cannot take ``(x_0, n, x_prev)`` before it is first called."""
-    try:
-        signature = inspect.signature(iterator_function)
-    except (TypeError, ValueError):  # no signature to read (some builtins): let the call tell
+    signature = _signature(iterator_function)
+    if signature is None:  # let the call tell
         return
     try:
         signature.bind(None, None, None)
     except TypeError:
-        name = getattr(iterator_function, "__qualname__", type(iterator_function).__name__)
         raise TypeError(
             "iterator_function must accept three positional arguments (x_0, n, x_prev), got "
-            f"{name}{signature}"
+            f"{_describe(iterator_function)}"
         ) from None
 
 
@@ -106,7 +118,7 @@ def sequence(
         TypeError: If ``iterations`` is not an int, ``iterator_function`` is not callable,
             ``x_init`` is not real numeric or ``dtype`` is not an integer/floating type.
         ValueError: If ``iterations < 0``, ``x_init`` is not finite or ``iterator_function``
-            returns the wrong shape.
+            returns the wrong shape or NaN.
         OverflowError: If an element does not fit ``dtype``.
 
     Example:
@@ -132,14 +144,23 @@ def sequence(
 
     values = np.empty((iterations + 1, *x0.shape), dtype=np.float64)
     values[0] = x0
-    for n in range(1, iterations + 1):
-        x_n = np.asarray(iterator_function(values[0].copy(), n, values[n - 1].copy()), np.float64)
-        if x_n.shape != x0.shape:
-            raise ValueError(
-                f"iterator_function must return the shape of x_init {x0.shape}, got "
-                f"{x_n.shape} at n={n}"
-            )
-        values[n] = x_n
+    # An overflow to inf or an invalid operation's nan is reported as gymsamp's error below
+    # (which names the element), so numpy's warnings about them would only repeat it.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for n in range(1, iterations + 1):
+            x_prev = values[n - 1].copy()
+            x_n = np.asarray(iterator_function(values[0].copy(), n, x_prev), np.float64)
+            if x_n.shape != x0.shape:
+                raise ValueError(
+                    f"iterator_function must return the shape of x_init {x0.shape}, got "
+                    f"{x_n.shape} at n={n}"
+                )
+            if np.isnan(x_n).any():
+                raise ValueError(
+                    f"sequence element x_{n} must be a number, got {x_n} from iterator_function "
+                    f"{_describe(iterator_function)}"
+                )
+            values[n] = x_n
     x_seq = _cast(values, dt)
     last = x_seq[-1]
     return (last.item() if last.ndim == 0 else last.copy()), x_seq

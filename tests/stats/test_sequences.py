@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -201,3 +202,29 @@ def test_sequence_names_the_callback_signature_it_needs(func: Any) -> None:
 def test_sequence_takes_any_callback_that_binds_three_arguments() -> None:
     assert sequence(1, 2, lambda *args: args[2] + 1)[0] == 3
     assert sequence(1, 2, lambda x0, n, x_prev=None, **kw: x_prev + 1)[0] == 3
+
+
+@pytest.mark.parametrize("dtype", [float, int])
+def test_a_nan_element_is_named_as_the_iterator_functions_result(dtype) -> None:
+    # Was "OverflowError: sequence element x_1 = nan does not fit dtype float64".
+    def broken(x0: np.ndarray, n: int, x_prev: np.ndarray) -> float:
+        return float("nan") if n == 2 else 1.0
+
+    with pytest.raises(
+        ValueError,
+        match=r"^sequence element x_2 must be a number, got nan from iterator_function "
+        r".*broken\(x0",
+    ):
+        sequence(1.0, 3, broken, dtype=dtype)
+    with pytest.raises(ValueError, match=r"x_1 must be a number, got \[ 1. nan\]"):
+        sequence([1.0, 2.0], 2, lambda x0, n, x_prev: x0 * [1, np.nan], dtype=float)
+
+
+def test_overflow_shows_gymsamps_error_only() -> None:
+    # numpy's "RuntimeWarning: overflow encountered" came first; the error says it all.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(OverflowError, match=r"^sequence element x_1024 = inf does not fit"):
+            sequence_rec_double(1.0, 1100, dtype=float)
+        with pytest.raises(ValueError, match=r"x_1 must be a number, got nan"):
+            sequence(1.0, 1, lambda x0, n, x_prev: x_prev * 1e308 * 10 - x_prev * 1e308 * 10)
