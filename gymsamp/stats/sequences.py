@@ -6,6 +6,12 @@ dtype. The seed document's formulas are the contract (DESIGN §8): the sequence 
 float64, recursions included, and cast to ``dtype`` once at the end, as pyrado did; casting to
 an int type truncates toward zero like ``numpy.ndarray.astype``. E.g. ``sequence_rec_sqrt(2, 5)``
 is ``2, 2, 2.83, 4.90, 9.80, 21.9`` and, as ints, ``[2, 2, 2, 4, 9, 21]``.
+
+The integral formulas (:func:`sequence_const`, :func:`sequence_plus_one`,
+:func:`sequence_add_init`, :func:`sequence_rec_double`) with an integer ``x_init`` and an int
+``dtype`` are computed with Python ints instead: the same values where float64 is exact, and
+exact beyond ``2**53`` too (``sequence_plus_one(2**60, 1)`` ends in ``2**60 + 1``). Everywhere
+else an integer ``x_init`` that float64 would change is refused rather than rounded.
 """
 
 from __future__ import annotations
@@ -37,6 +43,17 @@ def _check_dtype(dtype: Any) -> np.dtype[Any]:
     return dt
 
 
+def _check_init_and_dtype(x_init: npt.ArrayLike, dtype: Any) -> tuple[np.ndarray, np.dtype[Any]]:
+    """``x_init`` as an array and ``dtype`` as a numpy dtype, both checked."""
+    dt = _check_dtype(dtype)
+    x0 = np.asarray(x_init)
+    if x0.dtype.kind not in "biuf":
+        raise TypeError(f"x_init must be a real number or array, got dtype {x0.dtype}")
+    if not np.all(np.isfinite(x0)):
+        raise ValueError(f"x_init must be finite, got {x_init!r}")
+    return x0, dt
+
+
 def _check_iterations(value: Any, name: str) -> int:
     if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an int >= 0, got {value!r}")
@@ -45,19 +62,61 @@ def _check_iterations(value: Any, name: str) -> int:
     return int(value)
 
 
-def _cast(values: npt.NDArray[np.float64], dt: np.dtype[Any]) -> np.ndarray:
-    """The float sequence ``values`` as ``dt``; an element that does not fit is an error."""
-    if dt.kind in "iu":
-        info = np.iinfo(dt)
-        # Truncation maps (min - 1, max + 1) into range; beyond that astype would silently wrap.
-        fits = (values > float(info.min) - 1.0) & (values < float(info.max) + 1.0)
-    else:
+def _fitting(values: np.ndarray, dt: np.dtype[Any]) -> np.ndarray:
+    """Per value (a float, or a Python int in an object array): whether ``dt`` holds it."""
+    if dt.kind == "f":
         with np.errstate(over="ignore"):
-            fits = np.isfinite(values.astype(dt))
-    if not fits.all():
-        n = int(np.flatnonzero(~fits.reshape(len(values), -1).all(axis=1))[0])
-        raise OverflowError(f"sequence element x_{n} = {values[n]} does not fit dtype {dt}")
-    return values.astype(dt)
+            return np.isfinite(values.astype(dt))
+    info = np.iinfo(dt)
+    low, high = int(info.min), int(info.max) + 1
+    if values.dtype == object:  # Python ints compare exactly
+        return np.array([low <= value < high for value in values.flat], dtype=bool)
+    # The cast truncates toward zero; beyond the range astype would silently wrap. The bounds
+    # min and max + 1 are powers of two, so exact as float64.
+    kept = np.trunc(values)
+    return (kept >= np.float64(low)) & (kept < np.float64(high))
+
+
+def _check_elements(
+    values: np.ndarray, first: int, dt: np.dtype[Any], source: Callable[..., Any]
+) -> None:
+    """Refuse the first of the elements ``x_first, ...`` that is NaN or that ``dt`` cannot hold.
+
+    Args:
+        values: Elements along the first axis.
+        first: Index of ``values[0]`` in the sequence.
+        dt: The dtype the sequence is cast to.
+        source: The iterator function (named when it returned NaN).
+    """
+    rows = len(values)
+    nan = np.zeros(rows, dtype=bool)
+    if values.dtype.kind == "f":
+        nan = np.isnan(values).reshape(rows, -1).any(axis=1)
+    bad = np.flatnonzero(nan | ~_fitting(values, dt).reshape(rows, -1).all(axis=1))
+    if bad.size == 0:
+        return
+    n = int(bad[0])
+    if nan[n]:
+        raise ValueError(
+            f"sequence element x_{first + n} must be a number, got {values[n]} from "
+            f"iterator_function {_describe(source)}"
+        )
+    raise OverflowError(f"sequence element x_{first + n} = {values[n]} does not fit dtype {dt}")
+
+
+def _start(x0: np.ndarray, dt: np.dtype[Any], *, integral: bool) -> np.ndarray:
+    """``x_0`` as the sequence is computed: Python ints (exact) or float64."""
+    ints = x0.dtype.kind in "biu" and dt.kind in "iu"
+    if ints and integral:
+        return x0.astype(object)
+    start = x0.astype(np.float64)
+    # Python compares an int with a float exactly: a difference is a rounded x_init.
+    if ints and np.any(start.astype(object) != x0.astype(object)):
+        raise ValueError(
+            "x_init must be exactly representable in float64 (integers up to 2**53 are) to be "
+            f"computed in float64 and cast to {dt}, got {x0.tolist()!r}"
+        )
+    return start
 
 
 def _signature(function: Callable[..., Any]) -> inspect.Signature | None:
@@ -117,7 +176,8 @@ def sequence(
     Raises:
         TypeError: If ``iterations`` is not an int, ``iterator_function`` is not callable,
             ``x_init`` is not real numeric or ``dtype`` is not an integer/floating type.
-        ValueError: If ``iterations < 0``, ``x_init`` is not finite or ``iterator_function``
+        ValueError: If ``iterations < 0``, ``x_init`` is not finite (or, with an int
+            ``dtype``, is an integer that float64 cannot hold exactly) or ``iterator_function``
             returns the wrong shape or NaN.
         OverflowError: If an element does not fit ``dtype``.
 
@@ -135,42 +195,61 @@ def sequence(
             f"iterator_function must be callable, got {type(iterator_function).__name__}"
         )
     _check_arity(iterator_function)
-    dt = _check_dtype(dtype)
-    x0 = np.asarray(x_init)
-    if x0.dtype.kind not in "biuf":
-        raise TypeError(f"x_init must be a real number or array, got dtype {x0.dtype}")
-    if not np.all(np.isfinite(x0)):
-        raise ValueError(f"x_init must be finite, got {x_init!r}")
+    x0, dt = _check_init_and_dtype(x_init, dtype)
+    return _sequence(x0, iterations, iterator_function, dt, integral=False)
 
-    values = np.empty((iterations + 1, *x0.shape), dtype=np.float64)
-    values[0] = x0
+
+def _sequence(
+    x0: np.ndarray,
+    iterations: int,
+    iterator_function: IteratorFunction,
+    dt: np.dtype[Any],
+    *,
+    integral: bool,
+) -> tuple[SequenceElement, npt.NDArray[Any]]:
+    """:func:`sequence` on checked arguments; ``integral``: the formula maps ints to ints."""
+    start = _start(x0, dt, integral=integral)
+    values = np.empty((iterations + 1, *x0.shape), dtype=start.dtype)
+    values[0, ...] = start  # "..." stores the values, not a 0-d array object
     # An overflow to inf or an invalid operation's nan is reported as gymsamp's error below
     # (which names the element), so numpy's warnings about them would only repeat it.
     with np.errstate(over="ignore", invalid="ignore"):
         for n in range(1, iterations + 1):
-            x_prev = values[n - 1].copy()
-            x_n = np.asarray(iterator_function(values[0].copy(), n, x_prev), np.float64)
+            if values.dtype == object:
+                # Exact ints would grow without bound (sequence_rec_double): stop after the
+                # first element past the dtype. Floats stop at inf and are checked once, below.
+                _check_elements(values[n - 1 : n], n - 1, dt, iterator_function)
+            # Copies, so that the callback cannot change the stored elements.
+            init_arg = np.array(values[0], dtype=values.dtype)
+            prev_arg = np.array(values[n - 1], dtype=values.dtype)
+            x_n = np.asarray(iterator_function(init_arg, n, prev_arg), values.dtype)
             if x_n.shape != x0.shape:
                 raise ValueError(
                     f"iterator_function must return the shape of x_init {x0.shape}, got "
                     f"{x_n.shape} at n={n}"
                 )
-            if np.isnan(x_n).any():
-                raise ValueError(
-                    f"sequence element x_{n} must be a number, got {x_n} from iterator_function "
-                    f"{_describe(iterator_function)}"
-                )
-            values[n] = x_n
-    x_seq = _cast(values, dt)
+            values[n, ...] = x_n
+    _check_elements(values, 0, dt, iterator_function)
+    x_seq = values.astype(dt)
     last = x_seq[-1]
     return (last.item() if last.ndim == 0 else last.copy()), x_seq
 
 
 def _named(
-    x_init: npt.ArrayLike, iter: int, iterator_function: IteratorFunction, dtype: Any
+    x_init: npt.ArrayLike,
+    iter: int,
+    iterator_function: IteratorFunction,
+    dtype: Any,
+    *,
+    integral: bool = False,
 ) -> tuple[SequenceElement, npt.NDArray[Any]]:
-    """:func:`sequence` for the named variants, whose count is called ``iter``."""
-    return sequence(x_init, _check_iterations(iter, "iter"), iterator_function, dtype)
+    """:func:`sequence` for the named variants, whose count is called ``iter``.
+
+    ``integral``: the formula maps ints to ints, so int sequences are computed exactly.
+    """
+    iterations = _check_iterations(iter, "iter")
+    x0, dt = _check_init_and_dtype(x_init, dtype)
+    return _sequence(x0, iterations, iterator_function, dt, integral=integral)
 
 
 def sequence_const(
@@ -190,7 +269,7 @@ def sequence_const(
         >>> sequence_const(2, 3)
         (2, array([2, 2, 2, 2]))
     """
-    return _named(x_init, iter, lambda x0, n, x_prev: x0, dtype)
+    return _named(x_init, iter, lambda x0, n, x_prev: x0, dtype, integral=True)
 
 
 def sequence_plus_one(
@@ -210,7 +289,7 @@ def sequence_plus_one(
         >>> sequence_plus_one(2, 3)
         (5, array([2, 3, 4, 5]))
     """
-    return _named(x_init, iter, lambda x0, n, x_prev: x0 + n, dtype)
+    return _named(x_init, iter, lambda x0, n, x_prev: x0 + n, dtype, integral=True)
 
 
 def sequence_add_init(
@@ -230,7 +309,7 @@ def sequence_add_init(
         >>> sequence_add_init(2, 3)
         (6, array([2, 2, 4, 6]))
     """
-    return _named(x_init, iter, lambda x0, n, x_prev: x0 * n, dtype)
+    return _named(x_init, iter, lambda x0, n, x_prev: x0 * n, dtype, integral=True)
 
 
 def sequence_rec_double(
@@ -250,7 +329,7 @@ def sequence_rec_double(
         >>> sequence_rec_double(2, 3)
         (16, array([ 2,  4,  8, 16]))
     """
-    return _named(x_init, iter, lambda x0, n, x_prev: x_prev * 2, dtype)
+    return _named(x_init, iter, lambda x0, n, x_prev: x_prev * 2, dtype, integral=True)
 
 
 def sequence_sqrt(

@@ -179,11 +179,18 @@ def test_overflow_is_an_error_not_a_wrap():
     with pytest.raises(OverflowError, match=r"x_63 .* does not fit dtype int64"):
         sequence_rec_double(1, 70)
     assert sequence_rec_double(1, 6, np.int8)[0] == 64
-    with pytest.raises(OverflowError, match=r"x_7 = 128.0 does not fit dtype int8"):
+    with pytest.raises(OverflowError, match=r"x_7 = 128 does not fit dtype int8"):
         sequence_rec_double(1, 7, np.int8)
+    with pytest.raises(OverflowError, match=r"x_7 = 128.0 does not fit dtype int8"):
+        sequence_rec_double(1.0, 7, np.int8)
     assert sequence_plus_one(-127, 1, np.int8)[0] == -126
-    with pytest.raises(OverflowError, match=r"x_0 = -129.0 does not fit dtype int8"):
+    with pytest.raises(OverflowError, match=r"x_0 = -129 does not fit dtype int8"):
         sequence_const(-129, 1, np.int8)
+    # Truncation toward zero maps -128.9 into int8; the int64 bounds hold exactly.
+    assert sequence_const(-128.9, 0, np.int8)[0] == -128
+    assert sequence_const(-(2.0**63), 0)[0] == -(2**63)
+    with pytest.raises(OverflowError, match=r"x_0 = 9.223372036854776e\+18 does not fit"):
+        sequence_const(2.0**63, 0)
     with pytest.raises(OverflowError, match=r"does not fit dtype float32"):
         sequence_rec_double(1.0, 200, np.float32)
 
@@ -228,3 +235,49 @@ def test_overflow_shows_gymsamps_error_only() -> None:
             sequence_rec_double(1.0, 1100, dtype=float)
         with pytest.raises(ValueError, match=r"x_1 must be a number, got nan"):
             sequence(1.0, 1, lambda x0, n, x_prev: x_prev * 1e308 * 10 - x_prev * 1e308 * 10)
+
+
+BIG = 2**53 + 1  # the first integer float64 cannot hold
+
+
+def test_integral_variants_are_exact_for_int_x_init_and_dtype() -> None:
+    # float64 made these 2**53, 2**60 and so on.
+    assert sequence_const(BIG, 1) == (BIG, pytest.approx(np.array([BIG, BIG])))
+    assert sequence_const(BIG, 1)[1].tolist() == [BIG, BIG]
+    last, seq = sequence_plus_one(2**60, 2)
+    assert (type(last), last, seq.dtype) == (int, 2**60 + 2, np.int64)
+    assert seq.tolist() == [2**60, 2**60 + 1, 2**60 + 2]
+    assert sequence_add_init(BIG, 3)[1].tolist() == [BIG, BIG, 2 * BIG, 3 * BIG]
+    assert sequence_rec_double(-BIG, 2)[1].tolist() == [-BIG, -2 * BIG, -4 * BIG]
+    _, seq = sequence_plus_one(np.array([2**60, -(2**60)]), 1)
+    assert seq.tolist() == [[2**60, -(2**60)], [2**60 + 1, -(2**60) + 1]]
+    top = np.iinfo(np.uint64).max
+    assert sequence_plus_one(top - 2, 2, np.uint64)[1].tolist() == [top - 2, top - 1, top]
+    with pytest.raises(OverflowError, match=rf"^sequence element x_3 = {top + 1} does not fit"):
+        sequence_plus_one(top - 2, 3, np.uint64)
+    # The first element out of range stops the computation (no 2**1000000 is built).
+    with pytest.raises(OverflowError, match=r"x_63 = 9223372036854775808 does not fit dtype int64"):
+        sequence_rec_double(1, 10**6)
+
+
+def test_float_x_init_or_dtype_still_compute_in_float64() -> None:
+    assert sequence_add_init(2.5, 2)[1].tolist() == [2, 2, 5]  # float values, cast once
+    assert sequence_plus_one(2**60, 1, float)[1].tolist() == [2.0**60, 2.0**60]
+    assert sequence_sqrt(2**60, 1)[1].tolist() == [2**60, 2**60]  # float64 holds 2**60
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: sequence_sqrt(BIG, 1),
+        lambda: sequence_nlog2(np.array([1, BIG]), 1),
+        lambda: sequence(BIG, 1, lambda x0, n, x_prev: x_prev),
+    ],
+)
+def test_int_x_init_that_float64_would_change_is_refused(call) -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"^x_init must be exactly representable in float64 \(integers up to 2\*\*53 are\) "
+        r"to be computed in float64 and cast to int64, got ",
+    ):
+        call()
