@@ -264,6 +264,11 @@ class Embedding(ABC, nn.Module):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(data).__name__}")
         if data.ndim != len(layout.split(",")):
             raise ValueError(f"{name} must have shape {layout}, got {tuple(data.shape)}")
+        if 0 in data.shape[:-1]:  # torch's stack / cat of nothing would fail deep inside
+            raise ValueError(
+                f"{name} must have shape {layout} with every size but D >= 1, got "
+                f"{tuple(data.shape)}"
+            )
         data = data.to(device=self.device, dtype=torch.get_default_dtype())
         if data.shape[-1] != self._dim_data_orig:
             raise ValueError(

@@ -131,6 +131,14 @@ def test_forward_one_batch_checks_its_data_and_the_output_width():
         emb.forward_one_batch(torch.zeros(2, 5, 5))  # 5 steps instead of 4
     with pytest.raises(TypeError, match="data_batch must be a torch.Tensor, got list"):
         emb.forward_one_batch([[[0.0] * 5]])
+    # Empty batches failed inside torch ("stack expects a non-empty TensorList").
+    every = r"with every size but D >= 1, got "
+    with pytest.raises(ValueError, match=r"data_batch must have shape \(R, L, D\) " + every):
+        emb.forward_one_batch(torch.zeros(0, 4, 5))
+    with pytest.raises(ValueError, match=r"data must have shape \(B, R, L, D\) " + every):
+        emb(torch.zeros(0, 2, 4, 5))
+    with pytest.raises(ValueError, match=r"data must have shape \(B, R, L, D\) " + every):
+        emb(torch.zeros(3, 0, 4, 5))
 
 
 def test_masks_select_the_labelled_columns_in_the_given_order():
