@@ -442,5 +442,5 @@ def _check_last_entries(
             )
         for path, leaf in leaves.items():
             check_item_shape(
-                finals[path].shape[1:], leaf.shape[1:], f"{where}[{name!r}]", field_name
+                np.shape(finals[path])[1:], leaf.shape[1:], f"{where}[{name!r}]", field_name
             )

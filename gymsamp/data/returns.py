@@ -12,7 +12,6 @@ several times slower).
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
@@ -333,25 +332,18 @@ def discounted_reverse_cumsum(
     return to_format(result, "torch", data.dtype) if as_tensor else result
 
 
-def _dtype_of(field: Any) -> np.dtype[Any]:
-    """The numpy dtype of an array or tensor (a bfloat16 tensor's: float32)."""
-    if is_tensor(field):
-        return np.dtype(str(field.dtype).removeprefix("torch.").replace("bfloat16", "float32"))
-    return np.asarray(field).dtype
+def _advantage_dtype(rewards: Any, values: Any) -> Any:
+    """The float type of advantages from ``rewards`` and ``values`` (arrays, or tensors: then a
+    torch dtype, bfloat16 included): their promoted type where both are floats, else float64."""
+    if is_tensor(rewards):
+        import torch
 
-
-def _is_float(field: Any) -> bool:
-    return bool(field.is_floating_point()) if is_tensor(field) else _dtype_of(field).kind == "f"
-
-
-def _torch_result_type(*fields: Any) -> Any:
-    """The torch dtype of advantages from tensors ``fields``: their promoted float type, else
-    float64 (as for numpy data)."""
-    import torch
-
-    if all(is_tensor(f) and f.is_floating_point() for f in fields):
-        return functools.reduce(torch.promote_types, (f.dtype for f in fields))
-    return torch.float64
+        if rewards.is_floating_point() and values.is_floating_point():
+            return torch.promote_types(rewards.dtype, values.dtype)
+        return torch.float64
+    if rewards.dtype.kind == "f" and values.dtype.kind == "f":
+        return np.result_type(rewards.dtype, values.dtype)
+    return np.dtype(np.float64)
 
 
 def _check_rollout(rollout: Any, name: str = "rollout") -> None:
@@ -477,11 +469,6 @@ def gae_returns(rollout: StepSequence, gamma: float = 0.99, lamb: float = 0.95) 
         )
     raw_rewards = rollout.get_data_values("rewards")
     rewards = flat(raw_rewards)
-    # The advantages come in the data's float type (float32 rewards and values give float32
-    # advantages, as the other return helpers keep it); computed in float64 all the same.
-    out_dtype: Any = np.float64
-    if all(_is_float(field) for field in (raw_rewards, raw_values)):
-        out_dtype = np.result_type(*(_dtype_of(field) for field in (raw_rewards, raw_values)))
     # Checked here: the compiled kernels index with them unchecked.
     bounds = _checked_bounds(_bounds_of(rollout, "advantages"), length)
     ends = bounds[1:] - 1
@@ -527,8 +514,9 @@ def gae_returns(rollout: StepSequence, gamma: float = 0.99, lamb: float = 0.95) 
         deltas -= values
     # deltas is this call's own array, so the scan may overwrite it.
     advantages = _scan(deltas, gamma * lamb, bounds, in_place=True)
-    advantages = np.ascontiguousarray(advantages, dtype=out_dtype)
+    # In the data's float type (float32 data gives float32 advantages, as the other return
+    # helpers keep it), though computed in float64.
+    dtype = _advantage_dtype(raw_rewards, raw_values)
     if as_tensor:
-        torch_dtype = _torch_result_type(raw_rewards, raw_values)
-        return to_format(advantages, "torch", torch_dtype)
-    return advantages
+        return to_format(np.ascontiguousarray(advantages), "torch", dtype)
+    return np.ascontiguousarray(advantages, dtype=dtype)

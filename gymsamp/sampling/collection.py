@@ -40,15 +40,7 @@ from gymsamp.sampling.space_checks import ActionCheck
 from gymsamp.sampling.step_buffer import StepBuffer
 from gymsamp.sampling.sub_env_infos import PerEnvInfos, SubEnvInfos, row_infos, state_rows
 
-__all__ = ["ActionBatch", "Collection", "can_time_out", "check_job"]
-
-
-def can_time_out(envs: Any) -> bool:
-    """True if ``envs`` steps its sub-envs elsewhere and can be waited on with a timeout
-    (``step_async`` / ``step_wait(timeout=...)`` and the reset pair, as ``AsyncVectorEnv``)."""
-    return all(
-        hasattr(envs, name) for name in ("step_async", "step_wait", "reset_async", "reset_wait")
-    )
+__all__ = ["ActionBatch", "Collection", "check_job"]
 
 
 # Reset seeds are 32-bit (what derive_seed makes and every simulator accepts).
@@ -289,8 +281,9 @@ class Collection:
     def _reset_call(
         self, seeds: list[int | None], options: dict[str, Any] | None
     ) -> tuple[Any, SubEnvInfos]:
-        """``envs.reset``, bounded by the step timeout where the env can be waited on."""
-        if self.step_timeout is None or not can_time_out(self.envs):
+        """``envs.reset``, bounded by the step timeout if there is one (collect() accepts one
+        only for envs that can be waited on)."""
+        if self.step_timeout is None:
             # A per-env seed list is Gymnasium's own API, though VectorEnv's stub says int.
             obs, infos = self.envs.reset(seed=seeds, options=options)  # type: ignore[arg-type]
             return obs, self.per_env(infos)
@@ -414,7 +407,7 @@ class Collection:
         return obs, rewards, terminated, truncated, self.per_env(infos)
 
     def step(self, action: ActionBatch) -> tuple[Any, ...]:
-        if self.step_timeout is None or not can_time_out(self.envs):
+        if self.step_timeout is None:
             t1 = time.perf_counter()
             obs, rewards, terminated, truncated, infos = self.envs.step(action.applied)
             action.dt_step = time.perf_counter() - t1

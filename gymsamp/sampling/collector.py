@@ -28,7 +28,7 @@ import gymnasium as gym
 from gymsamp._checks import check_bool, check_int, check_positive_real
 from gymsamp.data import StepSequence
 from gymsamp.policies.base import Policy
-from gymsamp.sampling.collection import ActionBatch, Collection, can_time_out
+from gymsamp.sampling.collection import ActionBatch, Collection
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.observations import check_observation_space
 from gymsamp.sampling.quota import Quota
@@ -37,6 +37,14 @@ from gymsamp.sampling.space_checks import check_action_space
 from gymsamp.sampling.sub_env_infos import infos_per_env
 
 __all__ = ["collect"]
+
+
+def _can_time_out(envs: Any) -> bool:
+    """True if ``envs`` steps its sub-envs elsewhere and can be waited on with a timeout
+    (``step_async`` / ``step_wait(timeout=...)`` and the reset pair, as ``AsyncVectorEnv``)."""
+    return all(
+        hasattr(envs, name) for name in ("step_async", "step_wait", "reset_async", "reset_wait")
+    )
 
 
 def collect(
@@ -97,7 +105,7 @@ def collect(
     record_states = check_bool("record_states", record_states)
     max_steps = None if max_steps is None else check_int("max_steps", max_steps)
     step_timeout = check_positive_real("step_timeout", step_timeout, optional=True)
-    if step_timeout is not None and not can_time_out(envs):
+    if step_timeout is not None and not _can_time_out(envs):
         raise ValueError(
             "step_timeout must be None for a vector env that steps its sub-envs in this process "
             f"(a step here cannot be stopped), got {step_timeout!r} with "

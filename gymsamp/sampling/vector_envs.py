@@ -419,44 +419,41 @@ def choose_vectorization(
 _DT_NAMES = ("dt", "tau")
 
 
-def _positive_real(value: Any) -> bool:
+def _seconds(value: Any) -> float | None:
+    """``value`` as seconds per step if it is a positive real number, else None."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
-        return False
-    return bool(value > 0)
+        return None
+    return float(value) if value > 0 else None
 
 
-def _dt_source(env: gym.Env[Any, Any]) -> tuple[str, str] | None:
-    """Where the env keeps its simulated seconds per step: ``("attribute", name)`` on the
-    unwrapped env, or ``("param", name)`` for an env that keeps it only among its own domain
-    parameters (gymsamp/PointMass-v0's ``dt``); None if it has none."""
+def _simulator_dt(env: gym.Env[Any, Any]) -> tuple[str, float] | None:
+    """``(name, seconds per step)`` of the env's time step: an attribute of the unwrapped env,
+    or for an env that keeps it only among its own domain parameters (gymsamp/PointMass-v0's
+    ``dt``) that parameter's current value; None if it has none."""
     for name in _DT_NAMES:
-        if _positive_real(getattr(env.unwrapped, name, None)):
-            return "attribute", name
+        seconds = _seconds(getattr(env.unwrapped, name, None))
+        if seconds is not None:
+            return name, seconds
     if has_adapter(env):
         current = adapter_for(env).get_domain_param()
         for name in _DT_NAMES:
-            if _positive_real(current.get(name)):
-                return "param", name
+            seconds = _seconds(current.get(name))
+            if seconds is not None:
+                return name, seconds
     return None
 
 
 def env_dt(env: gym.Env[Any, Any]) -> float:
     """Simulated seconds per step (MuJoCo ``dt``, CartPole ``tau``, Pendulum ``dt``, or a
     ``dt`` domain parameter), else 1."""
-    source = _dt_source(env)
-    if source is None:
-        return 1.0
-    kind, name = source
-    if kind == "attribute":
-        return float(getattr(env.unwrapped, name))
-    return float(adapter_for(env).get_domain_param()[name])
+    found = _simulator_dt(env)
+    return 1.0 if found is None else found[1]
 
 
 def dt_param_name(env: gym.Env[Any, Any]) -> str | None:
     """The domain parameter that sets :func:`env_dt` (CartPole ``tau``, Pendulum ``dt``), if
     any: rollouts that change it get their own ``time`` axis."""
-    source = _dt_source(env)
-    if source is None or not has_adapter(env):
+    found = _simulator_dt(env)
+    if found is None or not has_adapter(env):
         return None
-    name = source[1]
-    return name if name in adapter_for(env).nominal_domain_param() else None
+    return found[0] if found[0] in adapter_for(env).nominal_domain_param() else None
