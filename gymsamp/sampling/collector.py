@@ -106,6 +106,15 @@ def collect(
     max_steps = None if max_steps is None else check_int("max_steps", max_steps)
     step_timeout = check_positive_real("step_timeout", step_timeout, optional=True)
     if step_timeout is not None and not _can_time_out(envs):
+        if isinstance(envs, gym.vector.VectorWrapper):
+            # Its step is its own work on the wrapped env's step: waiting on the wrapped env
+            # directly would skip it, and the wrapper has no step_wait(timeout=...).
+            raise ValueError(
+                "step_timeout must be None for a Gymnasium vector wrapper (it has no "
+                f"step_wait(timeout=...), and the wrapped env's would skip its step), got "
+                f"{step_timeout!r} with {type(envs).__name__}; wrap each sub-env instead (a "
+                "gymnasium.Wrapper in the env factory) and pass the vector env itself"
+            )
         raise ValueError(
             "step_timeout must be None for a vector env that steps its sub-envs in this process "
             f"(a step here cannot be stopped), got {step_timeout!r} with "

@@ -47,11 +47,22 @@ def _check_init_and_dtype(x_init: npt.ArrayLike, dtype: Any) -> tuple[np.ndarray
     """``x_init`` as an array and ``dtype`` as a numpy dtype, both checked."""
     dt = _check_dtype(dtype)
     x0 = np.asarray(x_init)
+    if _is_big_int(x0):
+        return x0, dt  # Python ints beyond 64 bits: exact in the integral formulas
     if x0.dtype.kind not in "biuf":
         raise TypeError(f"x_init must be a real number or array, got dtype {x0.dtype}")
     if not np.all(np.isfinite(x0)):
         raise ValueError(f"x_init must be finite, got {x_init!r}")
     return x0, dt
+
+
+def _is_big_int(x0: np.ndarray) -> bool:
+    """True for Python ints that no numpy integer holds (numpy keeps them as objects)."""
+    return (
+        x0.dtype == object
+        and x0.size > 0
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in x0.flat)
+    )
 
 
 def _check_iterations(value: Any, name: str) -> int:
@@ -106,7 +117,7 @@ def _check_elements(
 
 def _start(x0: np.ndarray, dt: np.dtype[Any], *, integral: bool) -> np.ndarray:
     """``x_0`` as the sequence is computed: Python ints (exact) or float64."""
-    ints = x0.dtype.kind in "biu" and dt.kind in "iu"
+    ints = (x0.dtype.kind in "biu" or x0.dtype == object) and dt.kind in "iu"
     if ints and integral:
         return x0.astype(object)
     start = x0.astype(np.float64)

@@ -143,3 +143,21 @@ def test_a_step_timeout_on_an_env_stepped_in_this_process_is_refused():
     ) as envs:  # an env in worker processes takes it
         rollouts = collect(envs, IDLE, lambda k: RolloutJob(k, k), Quota(2), step_timeout=30.0)
     assert [ro.rollout_info["seed"] for ro in rollouts] == [0, 1]
+
+
+def test_a_step_timeout_through_a_vector_wrapper_is_refused_with_the_reason():
+    # A wrapper has no step_wait(timeout=...); its step must not be skipped either.
+    with (
+        contextlib.closing(
+            gym.vector.VectorWrapper(
+                gym.vector.AsyncVectorEnv([lambda: gym.make("CartPole-v1")] * 2)
+            )
+        ) as envs,
+        pytest.raises(
+            ValueError,
+            match=r"step_timeout must be None for a Gymnasium vector wrapper \(it has no "
+            r"step_wait\(timeout=...\), and the wrapped env's would skip its step\), got 0.5 "
+            r"with VectorWrapper; wrap each sub-env instead",
+        ),
+    ):
+        collect(envs, IDLE, lambda k: RolloutJob(k, k), Quota(2), step_timeout=0.5)

@@ -260,6 +260,24 @@ def test_integral_variants_are_exact_for_int_x_init_and_dtype() -> None:
         sequence_rec_double(1, 10**6)
 
 
+def test_python_ints_beyond_64_bits_overflow_an_int_dtype_and_fit_a_float_one() -> None:
+    # numpy keeps them as objects: "x_init must be a real number or array, got dtype object".
+    huge = 2**70
+    with pytest.raises(
+        OverflowError, match=rf"^sequence element x_0 = {huge} does not fit dtype int64"
+    ):
+        sequence_const(huge, 2, int)
+    with pytest.raises(OverflowError, match=rf"x_0 = \[{huge} 1\] does not fit dtype uint64"):
+        sequence_plus_one([huge, 1], 2, np.uint64)
+    assert sequence_const(-huge, 1, float)[1].tolist() == [-(2.0**70), -(2.0**70)]
+    assert sequence(huge, 1, lambda x0, n, x_prev: 2 * x_prev, dtype=float)[1].tolist() == [
+        2.0**70,
+        2.0**71,
+    ]
+    with pytest.raises(TypeError, match=r"x_init must be a real number or array, got dtype"):
+        sequence_const([huge, "a"], 1, float)
+
+
 def test_float_x_init_or_dtype_still_compute_in_float64() -> None:
     assert sequence_add_init(2.5, 2)[1].tolist() == [2, 2, 5]  # float values, cast once
     assert sequence_plus_one(2**60, 1, float)[1].tolist() == [2.0**60, 2.0**60]
