@@ -209,6 +209,40 @@ class NativeAdapter(SimAdapter):
 _REGISTRY: list[tuple[Callable[[gym.Env[Any, Any]], bool], Callable[..., SimAdapter]]] = []
 
 
+def check_init_state(
+    state: np.ndarray, space: gym.Space[Any], *, owner: str, name: str = "init_state"
+) -> None:
+    """Refuse an initial state the simulator cannot start from: of another shape than
+    ``space``, not finite, or outside its bounds (where the dynamics keep the state, e.g.
+    MountainCar's track: a state outside was accepted and ran on from where no episode can be).
+
+    Args:
+        state: The state, as a float array.
+        space: The simulator's state space (bounds are checked for a ``Box``).
+        owner: The env, for the messages (its id or class name).
+        name: The argument that gave ``state``, for the messages.
+
+    Raises:
+        ValueError: Naming ``name``, the rule and the value.
+    """
+    if state.shape != space.shape:
+        raise ValueError(
+            f"{name} must have shape {space.shape} (the state of {owner}), got shape {state.shape}"
+        )
+    if not np.isfinite(state).all():
+        raise ValueError(f"{name} must be finite, got {state.tolist()}")
+    if not isinstance(space, gym.spaces.Box):
+        return
+    outside = np.flatnonzero((state < space.low) | (state > space.high))
+    if outside.size:
+        i = int(outside[0])
+        low, high = space.low.flat[i], space.high.flat[i]
+        raise ValueError(
+            f"{name} must lie in the state space of {owner}, got {state.tolist()} (element {i} "
+            f"= {state.flat[i]} is outside [{low}, {high}])"
+        )
+
+
 def register_adapter(
     predicate: Callable[[gym.Env[Any, Any]], bool], factory: Callable[..., SimAdapter]
 ) -> None:

@@ -149,10 +149,16 @@ def _check_clip(
     if np.any(np.greater(lo, up)):
         raise ValueError(f"clip_lo must be <= clip_up, got clip_lo={_fmt(lo)}, clip_up={_fmt(up)}")
     # Rounded draws are clipped to the integers inside the bounds (see _finish): one must exist.
-    if roundint and np.any(np.greater(np.ceil(lo), np.floor(up))):
+    empty = np.flatnonzero(np.greater(np.ceil(lo), np.floor(up)))
+    if roundint and empty.size:
+        if np.ndim(lo) == 0 and np.ndim(up) == 0:
+            where, bounds = "", f"[{_fmt(lo)}, {_fmt(up)}]"
+        else:  # name the element (per-element bounds or a scalar bound broadcast)
+            i = int(empty[0])
+            low, high = np.broadcast_to(lo, shape).flat[i], np.broadcast_to(up, shape).flat[i]
+            where, bounds = " in every element", f"[{_fmt(low)}, {_fmt(high)}] in element {i}"
         raise ValueError(
-            "[clip_lo, clip_up] must contain an integer when roundint is True, "
-            f"got [{_fmt(lo)}, {_fmt(up)}]"
+            f"[clip_lo, clip_up] must contain an integer{where} when roundint is True, got {bounds}"
         )
     return lo, up
 

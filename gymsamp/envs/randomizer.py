@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
+import reprlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, overload
 
@@ -254,9 +256,9 @@ class DomainRandomizer:
         # Try every change on a copy first so that one invalid result leaves all params as they
         # were, instead of half of them rescaled.
         for target in targets:
-            copy.copy(target).adapt(param, factor * getattr(target, param))
+            copy.copy(target).adapt(param, _scaled(getattr(target, param), factor))
         for target in targets:
-            target.adapt(param, factor * getattr(target, param))
+            target.adapt(param, _scaled(getattr(target, param), factor))
 
     def adapt_one_distr_param(self, name: str, field: str, value: Any) -> None:
         """Set one field of one domain parameter (see :meth:`DomainParam.adapt`).
@@ -303,6 +305,47 @@ class DomainRandomizer:
         return "\n".join(lines)
 
 
+def _scaled(value: Any, factor: float) -> Any:
+    """``factor * value``, an infinite value (a missing clipping bound) kept as it is (a zero
+    factor made NaN of it)."""
+    if np.ndim(value) == 0:
+        return value if math.isinf(value) else factor * value
+    array = np.asarray(value)
+    with np.errstate(invalid="ignore"):  # 0 * inf, replaced by the kept inf
+        return np.where(np.isinf(array), array, factor * array)
+
+
+def check_randomizer(randomizer: Any, name: str = "randomizer") -> None:
+    """Refuse a ``randomizer`` that cannot make joint draws (``sample(rng=...) -> dict``).
+
+    A single :class:`DomainParam` has a ``sample`` method too, but it returns a list of values:
+    it is named, with the fix, instead of failing at the first reset.
+
+    Raises:
+        TypeError: ``randomizer`` is a single ``DomainParam`` or has no ``sample`` method.
+    """
+    if isinstance(randomizer, DomainParam):
+        raise TypeError(
+            f"{name} must be a DomainRandomizer (joint draws, one dict each), got the single "
+            f"{type(randomizer).__name__} {randomizer.name!r}; wrap it: DomainRandomizer(param)"
+        )
+    if not callable(getattr(randomizer, "sample", None)):
+        raise TypeError(
+            f"{name} must be a DomainRandomizer (an object with sample(rng=...)), got "
+            f"{type(randomizer).__name__} {reprlib.repr(randomizer)}"
+        )
+
+
+def checked_domain_param(value: Any, name: str) -> dict[str, Any]:
+    """``value`` (e.g. a randomizer's draw) as a dict, or a TypeError naming ``name``."""
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"{name} must be a dict of domain parameters, got {type(value).__name__} "
+            f"{reprlib.repr(value)}"
+        )
+    return dict(value)
+
+
 def param_grid(param_values: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """The Cartesian product of parameter values, one dict per grid point.
 
@@ -326,7 +369,11 @@ def param_grid(param_values: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]
     for name, values in param_values.items():
         if not isinstance(name, str):
             raise TypeError(f"param_values keys must be str, got {name!r}")
-        if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+        if (
+            isinstance(values, (str, bytes))
+            or not isinstance(values, (Sequence, np.ndarray))
+            or np.ndim(values) == 0  # a 0-d array is one value
+        ):
             raise TypeError(f"param_values[{name!r}] must be a sequence of values, got {values!r}")
         if len(values) == 0:
             raise ValueError(f"param_values[{name!r}] must be a non-empty sequence, got {values!r}")

@@ -15,6 +15,7 @@ state are reported in the reset ``info`` under the same keys.
 from __future__ import annotations
 
 import difflib
+import numbers
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, SupportsFloat
 
@@ -22,7 +23,8 @@ import gymnasium as gym
 import numpy as np
 
 from gymsamp._checks import check_bool
-from gymsamp.envs.adapter import SimAdapter, adapter_for
+from gymsamp.envs.adapter import SimAdapter, adapter_for, check_init_state
+from gymsamp.envs.randomizer import check_randomizer, checked_domain_param
 
 __all__ = [
     "DomainParamWrapper",
@@ -248,44 +250,61 @@ class DomainParamWrapper(gym.Wrapper[Any, Any, Any, Any]):
 
 
 class DomainRandWrapper(gym.Wrapper[Any, Any, Any, Any]):
-    """Draws new domain parameters at every reset from the env's own seeded ``np_random``.
+    """Draws new domain parameters at every reset, before the simulator resets.
 
-    ``reset(seed=s)`` therefore makes the draw reproducible in any process. Explicit
+    The draw comes from a generator seeded by the reset seed: for ``reset(seed=s)`` the first
+    child of the ``SeedSequence(s)`` that also seeds the env's ``np_random`` (a stream of its
+    own, so the parameters are independent of the initial state the simulator draws). Resets
+    without a seed continue that generator (fresh entropy before the first seeded reset). The
+    drawn parameters are applied as ``options["domain_param"]`` would be, so the simulator's
+    own reset already runs with them (an initial state that depends on a parameter is drawn
+    for the drawn model), and ``reset(seed=s)`` equals
+    ``reset(seed=s, options={"domain_param": info["domain_param"]})`` exactly. Explicit
     ``options["domain_param"]`` bypass the draw. Parameters the randomizer does not cover stay
-    nominal. The drawn parameters are applied right after the simulator's own reset (which seeds
-    its ``np_random``), and the observation is recomputed from the unchanged initial state under
-    the new parameters before the wrappers inside this one see it.
+    nominal.
 
     Args:
         env: An env with a simulator adapter; a :class:`DomainParamWrapper` is added inside if
-            the env has none.
+            the env has none. It must not hold another ``DomainRandWrapper`` (put every
+            randomized parameter into one randomizer).
         randomizer: Anything with ``sample(rng) -> dict``, e.g.
             :class:`~gymsamp.envs.DomainRandomizer`.
+
+    Raises:
+        TypeError: ``randomizer`` is a single ``DomainParam`` or has no ``sample`` method.
+        ValueError: ``env`` already randomizes its domain, or the randomizer names
+            parameters the env does not have.
 
     Example:
         >>> import gymnasium as gym
         >>> from gymsamp.envs import DomainRandomizer, UniformDomainParam
         >>> rand = DomainRandomizer(UniformDomainParam("masspole", mean=0.1, halfspan=0.05))
         >>> env = DomainRandWrapper(gym.make("CartPole-v1"), rand)
-        >>> a = env.reset(seed=3)[1]["domain_param"]["masspole"]
-        >>> b = env.reset(seed=3)[1]["domain_param"]["masspole"]
-        >>> a == b and 0.05 <= a <= 0.15
+        >>> obs, info = env.reset(seed=3)
+        >>> 0.05 <= info["domain_param"]["masspole"] <= 0.15
+        True
+        >>> replayed, _ = env.reset(seed=3, options={"domain_param": info["domain_param"]})
+        >>> bool((replayed == obs).all())
         True
     """
 
     def __init__(self, env: gym.Env[Any, Any], randomizer: SupportsSample) -> None:
-        if not callable(getattr(randomizer, "sample", None)):
-            raise TypeError(
-                "randomizer must have a sample(rng) method (e.g. a DomainRandomizer), got "
-                f"{type(randomizer).__name__}"
+        check_randomizer(randomizer)
+        if find_wrapper(env, DomainRandWrapper) is not None:
+            # The inner one's draw would reset the outer one's names to nominal, and only one
+            # of them would be reported.
+            raise ValueError(
+                "env must not already randomize its domain (it holds a DomainRandWrapper); "
+                "draw every parameter with one randomizer, DomainRandomizer(param_1, param_2, "
+                "...)"
             )
         if find_wrapper(env, DomainParamWrapper) is None:
             env = DomainParamWrapper(env)
         super().__init__(env)
         self.randomizer = randomizer
-        self._params: DomainParamWrapper = find_wrapper(env, DomainParamWrapper)
+        self._rng: np.random.Generator | None = None
         # A randomizer that names its parameters is checked now, not at the first reset.
-        nominal = self._params.nominal_domain_param
+        nominal = find_wrapper(env, DomainParamWrapper).nominal_domain_param
         unknown = sorted(set(getattr(randomizer, "param_names", None) or ()) - set(nominal))
         if unknown:
             raise ValueError(
@@ -293,27 +312,29 @@ class DomainRandWrapper(gym.Wrapper[Any, Any, Any, Any]):
                 f"does not have; valid names are {sorted(nominal)}"
             )
 
+    def _generator(self, seed: int | None) -> np.random.Generator:
+        if seed is not None:
+            if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
+                raise ValueError(f"seed must be None or an int >= 0, got {seed!r}")
+            # The np_random of reset(seed=s) is Generator(PCG64(SeedSequence(s))): its first
+            # child is a stream of its own, not a prefix or a shift of the simulator's.
+            child = np.random.SeedSequence(int(seed)).spawn(1)[0]
+            self._rng = np.random.Generator(np.random.PCG64(child))
+        elif self._rng is None:
+            self._rng = np.random.default_rng()
+        return self._rng
+
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
+        if options is not None and not isinstance(options, Mapping):
+            raise TypeError(f"options must be a dict or None, got {type(options).__name__}")
         # None counts as "not given", so one options dict may always carry the key.
-        explicit = options is not None and options.get("domain_param") is not None
-        if explicit:
+        if options is not None and options.get("domain_param") is not None:
             return self.env.reset(seed=seed, options=options)
-        applied: dict[str, Any] = {}
-
-        def draw_and_apply(obs: Any) -> Any:
-            # Drawn once the simulator's reset has seeded its np_random.
-            drawn = self.randomizer.sample(rng=self.env.unwrapped.np_random)
-            applied.update(self._params.apply_domain_param(drawn))
-            adapter = self._params._adapter
-            return adapter.set_state(adapter.get_state())  # the same state, new parameters
-
-        obs, info = reset_with(
-            self.env, draw_and_apply, seed=seed, options=options, what="the domain parameters"
-        )
-        info["domain_param"] = applied
-        return obs, info
+        drawn = self.randomizer.sample(rng=self._generator(seed))
+        drawn = checked_domain_param(drawn, f"{type(self.randomizer).__name__}.sample()")
+        return self.env.reset(seed=seed, options={**(options or {}), "domain_param": drawn})
 
 
 class InitStateWrapper(gym.Wrapper[Any, Any, Any, Any]):
@@ -386,14 +407,7 @@ class InitStateWrapper(gym.Wrapper[Any, Any, Any, Any]):
             raise ValueError(
                 f"init_state must be an array of numbers, got {init_state!r} ({err})"
             ) from None
-        expected = self._adapter.state_space.shape
-        if state.shape != expected:
-            raise ValueError(
-                f"init_state must have shape {expected} (the state of "
-                f"{type(self.env.unwrapped).__name__}), got shape {state.shape}"
-            )
-        if not np.all(np.isfinite(state)):
-            raise ValueError(f"init_state must be finite, got {state.tolist()}")
+        check_init_state(state, self._adapter.state_space, owner=type(self.env.unwrapped).__name__)
         return state
 
     def reset(

@@ -25,6 +25,7 @@ import numpy as np
 
 from gymsamp._checks import check_bool
 from gymsamp.data import StepSequence
+from gymsamp.envs.randomizer import check_randomizer, checked_domain_param
 from gymsamp.policies.base import PolicyStep
 from gymsamp.sampling.parallel_rollout_sampler import ParallelRolloutSampler
 from gymsamp.sampling.quota import Quota
@@ -68,12 +69,6 @@ def _state_payload(value: Any, name: str) -> dict[str, Any]:
     """The reset options of an entry of ``init_states``: a fixed initial state, or none (the
     env draws one) for None, as in pyrado."""
     return {} if value is None else {"init_state": _state(value, name)}
-
-
-def _domain_param(value: Any, name: str) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{name} must be a dict of domain parameters, got {_show(value)}")
-    return dict(value)
 
 
 def _state(value: Any, name: str) -> np.ndarray:
@@ -220,7 +215,8 @@ def eval_domain_params(
     if init_state is not None:
         common["init_state"] = _state(init_state, "init_state")
     payloads = [
-        {**common, "domain_param": _domain_param(p, f"params[{k}]")} for k, p in enumerate(items)
+        {**common, "domain_param": checked_domain_param(p, f"params[{k}]")}
+        for k, p in enumerate(items)
     ]
     labels = [("init_state", f"params[{k}]") for k in range(len(payloads))]
     return _run(pool, env, policy, payloads, labels, seed, backend, max_steps)
@@ -326,18 +322,14 @@ def eval_randomized_domain(
         >>> [1.0 <= ro.rollout_info["domain_param"]["increment"] <= 3.0 for ro in rollouts]
         [True, True, True]
     """
-    if not callable(getattr(randomizer, "sample", None)):
-        raise TypeError(
-            "randomizer must be a DomainRandomizer (an object with sample(rng=...)), got "
-            f"{_show(randomizer)}"
-        )
+    check_randomizer(randomizer)
     items = _as_list(init_states, "init_states", "initial states (one rollout each)")
     states = [_state_payload(s, f"init_states[{k}]") for k, s in enumerate(items)]
     rng = np.random.default_rng(np.random.SeedSequence(check_seed(seed), spawn_key=(2**31,)))
     payloads = [
         {
             **state,
-            "domain_param": _domain_param(
+            "domain_param": checked_domain_param(
                 randomizer.sample(rng=rng), f"randomizer.sample() (draw {k})"
             ),
         }
@@ -530,7 +522,7 @@ def eval_domain_params_with_segmentwise_reset(
         segments_all.append(items)
     params_all = [
         [
-            _domain_param(p, f"domain_params_ml_all[{i}][{d}]")
+            checked_domain_param(p, f"domain_params_ml_all[{i}][{d}]")
             for d, p in enumerate(
                 _as_list(
                     params, f"domain_params_ml_all[{i}]", "domain-parameter dicts", allow_empty=True

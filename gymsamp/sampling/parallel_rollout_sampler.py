@@ -16,7 +16,7 @@ import numpy as np
 from gymsamp._checks import check_bool, check_int, check_positive_real
 from gymsamp._warnings import user_stacklevel
 from gymsamp.data import EnvSpec, StepSequence
-from gymsamp.envs.adapter import adapter_for, has_adapter
+from gymsamp.envs.adapter import adapter_for, check_init_state, has_adapter
 from gymsamp.envs.probe import probing
 from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
 from gymsamp.policies import as_policy
@@ -378,14 +378,13 @@ class ParallelRolloutSampler(SamplerBase):
             TypeError: Payloads set something but the env has no simulator adapter.
             TypeError / ValueError: A domain-parameter value the env's adapter refuses (e.g.
                 a negative mass), where the adapter can tell without an env.
-            ValueError: An unknown domain-parameter name, or an initial state that is not finite
-                or has the wrong shape.
+            ValueError: An unknown domain-parameter name, or an initial state that is not
+                finite, has the wrong shape or lies outside the env's state space.
         """
         if not self.has_adapter and any(payloads):
             with probing(self._factory()) as probe:
                 adapter_for(probe)  # raises a TypeError naming what the env lacks
         space = self.env_spec.state_space
-        shape = None if space is None else space.shape
         valid = sorted(self.nominal_domain_param or ())
         names = labels or [("init_states", "domain_params")] * len(payloads)
         for options, (state_name, param_name) in zip(payloads, names, strict=True):
@@ -404,13 +403,8 @@ class ParallelRolloutSampler(SamplerBase):
                         f"{param_name} must hold values {self.env_id} accepts: {err}"
                     ) from None
             state = options.get("init_state")
-            if state is not None and shape is not None and state.shape != shape:
-                raise ValueError(
-                    f"{state_name} must have shape {shape} (the state of {self.env_id}), got "
-                    f"shape {state.shape}"
-                )
-            if state is not None and not np.isfinite(state).all():
-                raise ValueError(f"{state_name} must be finite, got {state.tolist()}")
+            if state is not None and space is not None:
+                check_init_state(state, space, owner=str(self.env_id), name=state_name)
 
     def _job_maker(
         self, payloads: list[dict[str, Any]] | None, info: dict[str, Any] | None = None

@@ -386,6 +386,14 @@ def test_inputs_are_copied():
             ValueError,
             r"\[clip_lo, clip_up\] must contain an integer when roundint is True, got \[0.2, 0.8\]",
         ),
+        (  # the element whose bounds hold no integer (it read as two intervals)
+            lambda: MultivariateNormalDomainParam(
+                "v", [0.0, 0.0], np.eye(2), clip_lo=[0.2, 1.3], clip_up=[1.5, 1.9], roundint=True
+            ),
+            ValueError,
+            r"\[clip_lo, clip_up\] must contain an integer in every element when roundint is "
+            r"True, got \[1.3, 1.9\] in element 1$",
+        ),
         (
             lambda: NormalDomainParam("n", 0.0, 1.0, roundint="yes"),
             TypeError,

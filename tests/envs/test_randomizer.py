@@ -286,6 +286,18 @@ def test_rescale_by_zero_makes_the_param_constant():
     assert [s["a"] for s in rand.get_params()] == [3.0] * 5
 
 
+def test_rescale_keeps_a_missing_clipping_bound_missing():
+    # 0 * -inf was NaN: "clip_lo must be a finite number, got nan".
+    scalar = NormalDomainParam("a", 3.0, 1.0, clip_lo=1.0)
+    vector = MultivariateNormalDomainParam("b", [0.0, 0.0], np.eye(2), clip_lo=[-np.inf, 2.0])
+    rand = DomainRandomizer(scalar, vector)
+    rand.rescale_distr_param("clip_up", 0)
+    rand.rescale_distr_param("clip_lo", 0.5)
+    assert (scalar.clip_lo, scalar.clip_up) == (0.5, math.inf)
+    assert vector.clip_lo.tolist() == [-math.inf, 1.0]
+    assert vector.clip_up == math.inf
+
+
 def test_rescale_errors():
     rand = _randomizer()
     with pytest.raises(ValueError, match=r"scale must be >= 0, got -1\.0"):
@@ -409,6 +421,10 @@ def test_param_grid_errors():
         param_grid({"m": 1.0})
     with pytest.raises(TypeError, match=r"param_values\['m'\] must be a sequence of values"):
         param_grid({"m": "abc"})
+    with pytest.raises(  # was "len() of unsized object"
+        TypeError, match=r"param_values\['m'\] must be a sequence of values, got array\(3.\)"
+    ):
+        param_grid({"m": np.array(3.0)})
     with pytest.raises(TypeError, match="param_values keys must be str, got 1"):
         param_grid({1: [1]})
     with pytest.raises(TypeError, match="param_values must be a mapping"):

@@ -49,11 +49,49 @@ def _point_mass_randomizer() -> DomainRandomizer:
 
 
 def _reference_draw(seed: int) -> tuple[np.ndarray, dict[str, float]]:
-    """What a seeded PointMassEnv reset followed by a draw from its np_random must give:
-    the initial state (two uniforms) first, then the randomizer's joint sample."""
+    """What a randomized PointMassEnv reset with ``seed`` must give: the initial state from the
+    env's np_random (two uniforms, as without randomization), the randomizer's joint sample
+    from the first child of the SeedSequence that seeds np_random."""
     rng, _ = np_random(seed)
     state = rng.uniform(-1.0, 1.0, size=2)
-    return state, _point_mass_randomizer().sample(rng)
+    child = np.random.SeedSequence(seed).spawn(1)[0]
+    return state, _point_mass_randomizer().sample(np.random.Generator(np.random.PCG64(child)))
+
+
+class _SpringEnv(gym.Env[np.ndarray, np.ndarray]):
+    """A native env whose reset reads a domain parameter: the mass starts at rest at the
+    spring's ``rest_length`` (plus a small uniform offset)."""
+
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float64)
+    action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    state_space = observation_space
+    nominal_domain_param = {"rest_length": 1.0}  # noqa: RUF012 (read only)
+
+    def __init__(self) -> None:
+        self.rest_length = 1.0
+        self.state = np.zeros(2)
+
+    def get_domain_param(self) -> dict[str, float]:
+        return {"rest_length": self.rest_length}
+
+    def set_domain_param(self, domain_param: Mapping[str, float]) -> None:
+        self.rest_length = float(domain_param.get("rest_length", self.rest_length))
+
+    def get_state(self) -> np.ndarray:
+        return self.state.copy()
+
+    def set_state(self, state: np.ndarray) -> np.ndarray:
+        self.state = np.array(state, dtype=np.float64)
+        return self.state.copy()
+
+    def reset(self, *, seed: int | None = None, options: Any = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.state = np.array([self.rest_length + self.np_random.uniform(-0.01, 0.01), 0.0])
+        return self.state.copy(), {}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        self.state = self.state + np.array([0.1 * self.state[1], self.rest_length - self.state[0]])
+        return self.state.copy(), 0.0, False, False, {}
 
 
 def _point_mass_step(state: np.ndarray, u: float, param: Mapping[str, float]) -> np.ndarray:
@@ -303,7 +341,25 @@ def test_same_seed_same_draw_different_seed_different_draw() -> None:
     assert len(set(unseeded)) == 5
 
 
-def test_draw_comes_from_the_env_np_random() -> None:
+def test_the_simulator_resets_with_the_drawn_parameters() -> None:
+    # The draw was applied after the simulator's reset: a state drawn for the nominal
+    # rest_length 1.0 started every randomized episode, which its recorded parameters and seed
+    # then failed to replay.
+    randomizer = DomainRandomizer(UniformDomainParam("rest_length", mean=2.0, halfspan=0.5))
+    env = DomainRandWrapper(_SpringEnv(), randomizer)
+    for seed in (0, 1, 2):
+        obs, info = env.reset(seed=seed)
+        drawn = info["domain_param"]["rest_length"]
+        assert 1.5 <= drawn <= 2.5
+        assert abs(obs[0] - drawn) <= 0.01
+        replayed, replayed_info = env.reset(
+            seed=seed, options={"domain_param": info["domain_param"]}
+        )
+        np.testing.assert_array_equal(replayed, obs)
+        assert replayed_info["domain_param"] == info["domain_param"]
+
+
+def test_draw_comes_from_a_child_of_the_reset_seed() -> None:
     env = DomainRandWrapper(PointMassEnv(), _point_mass_randomizer())
     for seed in (0, 7, 12345):
         obs, info = env.reset(seed=seed)
@@ -357,7 +413,7 @@ def test_explicit_domain_param_bypasses_the_draw() -> None:
     assert info["domain_param"] == POINT_MASS_NOMINAL
 
 
-def test_observation_is_recomputed_under_the_drawn_params() -> None:
+def test_the_observation_is_made_under_the_drawn_params() -> None:
     rand = DomainRandomizer(UniformDomainParam("gain", mean=3.0, halfspan=1.0))
     env = DomainRandWrapper(GainObsEnv(), rand)
     for seed in range(5):
@@ -366,7 +422,7 @@ def test_observation_is_recomputed_under_the_drawn_params() -> None:
         assert 2.0 <= gain <= 4.0
         state = env.unwrapped.get_state()
         np.testing.assert_array_equal(obs, (gain * state).astype(np.float32))
-        # The initial state is the one the seeded reset drew (the draw comes after it).
+        # The initial state is the one the seeded reset draws without randomization.
         rng, _ = np_random(seed)
         np.testing.assert_array_equal(state, rng.uniform(-1.0, 1.0, size=2))
 
@@ -390,8 +446,63 @@ def test_randomizer_without_names_is_checked_at_its_first_draw() -> None:
 
 
 def test_randomizer_without_sample_raises_type_error() -> None:
-    with pytest.raises(TypeError, match="randomizer"):
+    with pytest.raises(
+        TypeError, match=r"randomizer must be a DomainRandomizer \(an object with sample"
+    ):
         DomainRandWrapper(PointMassEnv(), object())  # type: ignore[arg-type]
+
+
+def test_a_single_domain_param_as_randomizer_is_named_with_the_fix() -> None:
+    # It has a sample() too (a list of values): every reset failed with "domain_param must be
+    # a dict of parameter values, got list", which the user never passed.
+    with pytest.raises(
+        TypeError,
+        match=r"randomizer must be a DomainRandomizer \(joint draws, one dict each\), got the "
+        r"single UniformDomainParam 'mass'; wrap it: DomainRandomizer\(param\)",
+    ):
+        DomainRandWrapper(PointMassEnv(), UniformDomainParam("mass", mean=1.0, halfspan=0.5))
+
+
+def test_a_draw_that_is_not_a_dict_is_named_as_the_randomizer_s() -> None:
+    class Sampler:
+        def sample(self, rng):
+            return [1.0]
+
+    env = DomainRandWrapper(PointMassEnv(), Sampler())
+    with pytest.raises(
+        TypeError, match=r"Sampler.sample\(\) must be a dict of domain parameters, got list \[1.0\]"
+    ):
+        env.reset(seed=0)
+
+
+def test_randomizing_twice_is_refused() -> None:
+    # The inner wrapper's draw reset the outer one's names to nominal, and the outer one
+    # reported its own draw: the recorded parameters were not those the simulator ran with.
+    inner = DomainRandWrapper(
+        gym.make("CartPole-v1"),
+        DomainRandomizer(UniformDomainParam("length", mean=1.0, halfspan=0.1)),
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"env must not already randomize its domain \(it holds a DomainRandWrapper\); "
+        r"draw every parameter with one randomizer",
+    ):
+        DomainRandWrapper(inner, DomainRandomizer(UniformDomainParam("masspole", 1.0, 0.1)))
+    inner.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"options": [1]}, TypeError, r"options must be a dict or None, got list"),
+        ({"seed": -1}, ValueError, r"seed must be None or an int >= 0, got -1"),
+        ({"seed": 1.5}, ValueError, r"seed must be None or an int >= 0, got 1.5"),
+    ],
+)
+def test_reset_arguments_are_checked(kwargs, error, message) -> None:
+    env = DomainRandWrapper(PointMassEnv(), _point_mass_randomizer())
+    with pytest.raises(error, match=message):
+        env.reset(**kwargs)
 
 
 def test_rand_wrapper_adds_a_param_wrapper_only_when_missing() -> None:
@@ -800,6 +911,21 @@ def test_first_init_state_reset_of_an_env_without_state_before_reset() -> None:
     np.testing.assert_array_equal(env.step(1)[0], [1.5, 0.5])
     with pytest.raises(ValueError, match=r"init_state must have shape \(2,\)"):
         env.reset(seed=3, options={"init_state": [0.5]})
+
+
+def test_an_init_state_outside_the_state_space_is_refused() -> None:
+    # MountainCar's track ends at -1.2 and 0.6: a car set to 5.0 "reached the goal" at once.
+    env = InitStateWrapper(gym.make("MountainCar-v0"))
+    with pytest.raises(
+        ValueError,
+        match=r"^init_state must lie in the state space of MountainCarEnv, got \[5.0, 0.0\] "
+        r"\(element 0 = 5.0 is outside \[-1.2, 0.6\]\)",
+    ):
+        env.reset(seed=0, options={"init_state": [5.0, 0.0]})
+    # The bounds themselves are states (closed box).
+    _, info = env.reset(seed=0, options={"init_state": [-1.2, 0.07]})
+    np.testing.assert_array_equal(info["init_state"], [-1.2, 0.07])
+    env.close()
 
 
 def test_state_space_of_an_env_without_state_before_reset_leaves_seeding_alone() -> None:

@@ -236,6 +236,22 @@ class TestPayloads:
             rollouts = sampler.sample(domain_params=[{"masspole": 0.2}])
         assert [ro.rollout_info["domain_param"]["masspole"] for ro in rollouts] == [0.2, 0.2]
 
+    def test_init_states_outside_the_state_space_are_refused_here(self):
+        # They were accepted: Acrobot started at 100 rad/s, beyond its own velocity bound.
+        policy = IdlePolicy(gym.spaces.Discrete(3))
+        with ParallelRolloutSampler(
+            "Acrobot-v1", policy, 2, min_rollouts=2, vectorization="async", max_steps=3
+        ) as sampler:
+            with pytest.raises(
+                ValueError,
+                match=r"^init_states must lie in the state space of Acrobot-v1, got \[0.0, 0.0, "
+                r"100.0, 0.0\] \(element 2 = 100.0 is outside \[-12.56637\d*, 12.56637\d*\]\)",
+            ):
+                sampler.sample(init_states=[[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 100.0, 0.0]])
+            assert sampler._envs is None  # no worker was started for it
+            rollouts = sampler.sample(init_states=[[0.0, 0.0, 4 * np.pi, 0.0]])
+        assert [ro.rollout_info["init_state"][2] for ro in rollouts] == [4 * np.pi] * 2
+
     def test_env_without_adapter_refuses_payloads(self):
         class Plain(gym.Env):
             observation_space = gym.spaces.Box(-1, 1, (1,))
