@@ -129,6 +129,17 @@ def _current_node() -> str | None:
     return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
 
 
+def _current_session() -> tuple[str, str] | None:
+    """Which Ray this process is connected to: its job (new for every ``ray.init`` on a running
+    cluster) and node (new for every new local Ray), or None if none."""
+    import ray
+
+    if not ray.is_initialized():
+        return None
+    context = ray.get_runtime_context()
+    return context.get_job_id(), context.get_node_id()
+
+
 def _connect(token: int, num_cpus: int) -> bool:
     """Make sure Ray runs (starting a local one if needed); True if gymsamp started it."""
     global _started_node
@@ -188,6 +199,7 @@ class _Holder:
         self.token = token
         self.actors: list[Any] = []
         self.connected = False
+        self.session: tuple[str, str] | None = None  # the Ray the actors live on
 
     def stop(self) -> None:
         actors, self.actors = self.actors, []
@@ -297,19 +309,20 @@ class RayRolloutDriver:
     def connect(self) -> None:
         """Use the running Ray, or start a local one (see the module docstring)."""
         if self._holder.connected:
-            import ray
-
-            if ray.is_initialized():
+            if _current_session() == self._holder.session:
                 return
-            # Ray was shut down under this driver (ray.shutdown()): its actors ended with it.
-            # Connect afresh, as a closed sampler does, instead of submitting to dead handles
-            # (and letting ray.put start a Ray of its own defaults that no close() ends).
+            # Ray was shut down under this driver (ray.shutdown(), maybe followed by another
+            # ray.init()): its actors ended with it. Connect afresh, as a closed sampler does,
+            # instead of submitting to dead handles (Ray's bare "Can't find actor ... from a
+            # different cluster"), or letting ray.put start a Ray of its own defaults that no
+            # close() ends.
             self._holder.actors = []
             self._holder.connected = False
             _disconnect(self._holder.token)
         cpus = float((self._user_actor_options or DEFAULT_ACTOR_OPTIONS).get("num_cpus", 1) or 0)
         self.started_ray = _connect(self._holder.token, int(np.ceil(cpus * self.num_actors)))
         self._holder.connected = True
+        self._holder.session = _current_session()
 
     @property
     def actor_options(self) -> dict[str, Any]:
@@ -453,7 +466,7 @@ class RayRolloutDriver:
             issued_steps = 0  # steps of the complete rollouts (a lower bound, as locally)
             lengths: dict[int, int] = {}
             results: dict[int, StepSequence] = {}
-            # ref -> (actor, submit time, the batch's rollout indices)
+            # ref -> (actor, submit time, the batch's rollout indices), in submission order
             inflight: dict[Any, tuple[int, float, list[int]]] = {}
             queued = [0] * len(actors)
             result_count = None
@@ -480,13 +493,16 @@ class RayRolloutDriver:
                     raise RuntimeError("no rollout in flight but the quota is not met")
                 ready, _ = ray.wait(list(inflight), num_returns=1)
                 for ref in ready:
-                    a, submitted, indices = inflight.pop(ref)
-                    queued[a] -= 1
+                    a, submitted, indices = inflight[ref]
                     try:
                         reply = self._get(ref, a, "sampling")
-                    except WorkerError as err:  # the actor died: its batch is lost
-                        err.rollout_indices = tuple(indices)
+                    except WorkerError as err:  # the actor died: every batch it held fails
+                        # It was running the first of them (an actor runs its tasks in
+                        # order); which failed reference ray.wait names first is a race.
+                        err.rollout_indices = tuple(_first_batch_of(a, inflight))
                         raise
+                    del inflight[ref]
+                    queued[a] -= 1
                     if isinstance(reply, _Failure):
                         self._raise(reply, a, indices)
                     rollouts = pickle.loads(reply.payload)
@@ -573,6 +589,11 @@ class RayRolloutDriver:
             worker_index=actor,
             remote_traceback=failure.remote_traceback,
         )
+
+
+def _first_batch_of(actor: int, inflight: Mapping[Any, tuple[int, float, list[int]]]) -> list[int]:
+    """The rollout indices of ``actor``'s first batch in ``inflight`` (in submission order)."""
+    return next(indices for a, _, indices in inflight.values() if a == actor)
 
 
 def _first_line(err: BaseException) -> str:

@@ -60,11 +60,6 @@ EnvLike = str | Callable[[], gym.Env[Any, Any]] | gym.Env[Any, Any]
 VECTORIZATIONS = ("auto", "sync", "async", "batched")
 
 
-def _make_registered(env_id: str, kwargs: dict[str, Any]) -> gym.Env[Any, Any]:
-    # Importing gymsamp registers its toy ids, also in a freshly spawned worker.
-    import gymsamp  # noqa: F401
-
-    return gym.make(env_id, **kwargs)
 
 
 class EnvFactory:
@@ -88,17 +83,19 @@ class EnvFactory:
             return
         if isinstance(env, str):
             try:
-                gym.spec(env)
+                spec = gym.spec(env)
             except gym.error.Error as err:
                 import gymsamp  # noqa: F401  (registers the gymsamp/... ids)
 
                 try:
-                    gym.spec(env)
+                    spec = gym.spec(env)
                 except gym.error.Error:
                     raise ValueError(
                         f"env must be a registered Gymnasium id, got {env!r}: {err}"
                     ) from None
-            self._kind, self._payload, self.env_id = "id", (env, make_kwargs), env
+            # The registration itself travels: a worker that never ran the user's
+            # gym.register (a spawned process, a Ray actor) makes the same env from it.
+            self._kind, self._payload, self.env_id = "id", (spec, make_kwargs), env
         elif isinstance(env, gym.Env):
             # An EzPickle env rebuilt from its constructor arguments (env_copy) comes back
             # without its spec: the copies get it again (env id, time limit, episode length).
@@ -116,8 +113,8 @@ class EnvFactory:
 
     def __call__(self) -> gym.Env[Any, Any]:
         if self._kind == "id":
-            env_id, kwargs = self._payload
-            return _make_registered(env_id, kwargs)
+            spec, kwargs = self._payload
+            return gym.make(spec, **kwargs)
         if self._kind == "instance":
             payload, spec = self._payload
             copy = copy_instance(payload)

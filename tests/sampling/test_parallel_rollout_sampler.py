@@ -1239,6 +1239,41 @@ def test_sample_eval_must_be_a_bool():
         assert len(sampler.sample(eval=np.True_)) == 1
 
 
+class _ScriptEnv(CountingEnv):
+    """A class a user's script registers under an id of its own (see the test below)."""
+
+
+@pytest.fixture
+def script_registered_id():
+    # Registered in this process only: a spawned worker imports this module for the class,
+    # but never runs the registration.
+    env_id = "gymsamp_test/ScriptOnly-v0"
+    gym.register(env_id, entry_point=_ScriptEnv, kwargs={"terminate_at": 3})
+    yield env_id
+    del gym.registry[env_id]
+
+
+@pytest.mark.parametrize("vectorization", ["async", "batched"])
+def test_an_id_registered_by_the_users_script_reaches_spawned_workers(
+    script_registered_id, vectorization
+):
+    # The workers got the id alone: "Environment `ScriptOnly` doesn't exist" in a spawned
+    # worker (and on every Ray actor), where a forked one inherited the registry.
+    with ParallelRolloutSampler(
+        script_registered_id,
+        IdlePolicy(gym.spaces.Discrete(2)),
+        1,
+        min_rollouts=2,
+        seed=0,
+        vectorization=vectorization,
+        start_method="spawn",
+        show_progress_bar=False,
+    ) as sampler:
+        rollouts = sampler.sample()
+    assert [ro.length for ro in rollouts] == [3, 3]
+    assert [ro.rollout_info["env_id"] for ro in rollouts] == [script_registered_id] * 2
+
+
 class _UnpicklableInfo(CountingEnv):
     """Reports a lock in its step info: it cannot travel from a worker process."""
 

@@ -367,6 +367,17 @@ def test_dead_actor_is_a_worker_error_and_actors_restart(ray_session, envs_per_a
         assert [ro.length for ro in sampler.sample()] == [3, 3, 3, 3]
 
 
+def test_a_dead_actor_names_the_batch_it_was_running_not_one_queued_behind_it(ray_session):
+    # Every batch an actor holds fails when it dies; the error named whichever failed
+    # reference ray.wait returned first, often a batch that had not started.
+    with fragile_sampler(envs_per_actor=2) as sampler:
+        sampler.set_min_count(min_rollouts=8)  # batches [0, 1] [2, 3] first, [4, 5] [6, 7] queued
+        for _ in range(3):
+            with pytest.raises(WorkerError, match=r"died while sampling") as info:
+                sampler.sample(domain_params=[{"increment": 66.0}])
+            assert info.value.rollout_indices in ((0, 1), (2, 3))
+
+
 def test_policy_error_keeps_its_type(ray_session):
     with (
         ParallelRolloutSampler(
@@ -641,6 +652,66 @@ def test_a_ray_shut_down_between_calls_is_started_again(tmp_path):
     )
     out = _run_script(script, tmp_path)
     assert out.stdout.splitlines()[-2:] == ["started its own True 2", "after close False"]
+
+
+@pytest.mark.slow
+def test_a_ray_restarted_between_calls_is_used_afresh(tmp_path):
+    # The driver took the new Ray for the old one: Ray's bare "Can't find actor ... from a
+    # different cluster" on the next call.
+    script = textwrap.dedent(
+        """
+        import gymnasium as gym
+        import ray
+        from gymsamp.policies import RandomPolicy
+        from gymsamp.sampling import ParallelRolloutSampler
+
+        init = dict(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1")
+        sampler = ParallelRolloutSampler("CartPole-v1", RandomPolicy(gym.spaces.Discrete(2)),
+                                         2, min_rollouts=2, seed=0, backend="ray",
+                                         show_progress_bar=False)
+        first = sampler.sample()  # on a Ray gymsamp started
+        print("first on its own", sampler._ray.started_ray, sampler._ray.actor_options)
+        ray.shutdown()
+        ray.init(**init)  # the user's Ray now
+        second = sampler.sample()
+        print("second on its own", sampler._ray.started_ray, sampler._ray.actor_options)
+        print("same rollouts", [r.rewards.sum() for r in first] ==
+              [r.rewards.sum() for r in sampler.sample()])
+        sampler.close()
+        print("after close", ray.is_initialized())
+        ray.shutdown()
+        """
+    )
+    out = _run_script(script, tmp_path)
+    assert out.stdout.splitlines()[-4:] == [
+        "first on its own True {'num_cpus': 0}",
+        "second on its own False {'num_cpus': 1}",
+        "same rollouts False",  # a second call: the next sub_seed
+        "after close True",  # the user's Ray is the user's to shut down
+    ]
+
+
+def _script_only_env():
+    return FragileEnv(terminate_at=3)
+
+
+def test_an_id_registered_by_the_users_script_is_made_on_the_actors(ray_session):
+    # The actors got the id alone and never ran the script's gym.register: "Environment
+    # `ScriptOnly` doesn't exist" (in Ray actor 0).
+    env_id = "gymsamp_test/RayScriptOnly-v0"
+    gym.register(env_id, entry_point=_script_only_env)
+    try:
+        runs = []
+        for backend in ("local", "ray"):
+            with ParallelRolloutSampler(
+                env_id, IdlePolicy(gym.spaces.Discrete(2)), 2, min_rollouts=3, seed=0,
+                backend=backend, vectorization="sync", show_progress_bar=False,
+            ) as sampler:  # fmt: skip
+                runs.append(sampler.sample())
+    finally:
+        del gym.registry[env_id]
+    assert [ro.length for ro in runs[1]] == [3, 3, 3]
+    assert_all_equal([runs[0]], [runs[1]])
 
 
 def test_actor_options_may_set_max_restarts(ray_session):
