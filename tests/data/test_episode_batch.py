@@ -268,6 +268,12 @@ def test_sum_of_lengths_is_checked_against_every_flat_array() -> None:
             "or TIMEOUT only at an episode's last step to match lengths",
         ),
         (
+            [F, TO, M],
+            [3],
+            "step_types has TIMEOUT at step 1 of episode 0 (index 1) but must have TERMINAL "
+            "or TIMEOUT only at an episode's last step to match lengths",
+        ),
+        (
             [F, TO, F, F],
             [2, 2],
             "step_types has FIRST at step 1 of episode 1 (index 3) but must have FIRST only at "

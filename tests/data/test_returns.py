@@ -1083,3 +1083,21 @@ def test_values_added_to_a_concatenation_name_what_to_do_instead():
     for ro in parts:
         ro.add_data("values", np.zeros(ro.length + 1))
     assert gae_returns(StepSequence.concat(parts), 1.0, 1.0).tolist() == [2.0, 1.0, 2.0, 1.0]
+
+
+def test_values_added_to_a_concatenation_bootstrap_its_last_rollout_with_its_own_final_value():
+    # Added flat (T+1 entries), values know only the last rollout's V(s_T); that is enough when
+    # every earlier rollout ends TERMINAL, and it must be that rollout's value, not another's.
+    first = StepSequence(
+        rewards=[1.0, 2.0], observations=[0.0, 1.0, 2.0], actions=[0, 0],
+        terminated=[False, True], truncated=[False, False],
+    )  # fmt: skip
+    second = StepSequence(
+        rewards=[3.0, 4.0], observations=[10.0, 11.0, 12.0], actions=[0, 0],
+        terminated=[False, False], truncated=[False, True],
+    )  # fmt: skip
+    both = StepSequence.concat([first, second])
+    both.add_data("values", np.array([0.1, 0.2, 0.3, 0.4, 2.0]), with_after_last=True)
+    expected = loop_gae_rollout([1.0, 2.0], [0.1, 0.2, 0.0], True, 0.9, 0.8)  # V(s_T) unused
+    expected += loop_gae_rollout([3.0, 4.0], [0.3, 0.4, 2.0], False, 0.9, 0.8)
+    np.testing.assert_allclose(gae_returns(both, 0.9, 0.8), expected, **TOL)

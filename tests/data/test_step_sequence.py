@@ -83,6 +83,15 @@ class TestConstruction:
     def test_done_maps_to_terminated_and_must_agree_with_flags(self):
         ro = StepSequence(rewards=[1.0, 2.0], observations=[0, 1, 2], actions=[0, 0], done=[0, 1])
         assert ro.terminated.tolist() == [False, True]
+        # done is terminated OR truncated: a step with both flags set ends the episode too.
+        both = StepSequence(
+            rewards=[1.0, 2.0],
+            observations=[0, 1, 2],
+            actions=[0, 0],
+            terminated=[False, True],
+            truncated=[False, True],
+        )
+        assert both.done.tolist() == [False, True]
         with pytest.raises(ValueError, match="done must equal terminated | truncated"):
             StepSequence(
                 rewards=[1.0, 2.0],
@@ -405,6 +414,11 @@ class TestConcatAndRollouts:
         assert sub.get_rollout(0).observations[:, 0].tolist() == [2.0, 3.0]
         assert sub.done.tolist() == [True, False, False]
         assert sub.rollout_info == [{"i": 0}, {"i": 1}]
+        # A slice over several whole rollouts keeps each one's own final observation (offset +
+        # length), also for the rollouts in its middle, whether it starts at a bound or not.
+        for start in (0, 1):
+            finals = [ro.observations[-1, 0] for ro in seq[start:10].iterate_rollouts()]
+            assert finals == [3.0, 105.0, 202.0]
 
     def test_index_lists_and_masks_give_non_continuous_batches(self, parts):
         seq = StepSequence.concat(parts)
@@ -415,6 +429,9 @@ class TestConcatAndRollouts:
         mask = np.zeros(10, bool)
         mask[[1, 2]] = True
         assert seq[mask].rewards.tolist() == seq.rewards[1:3].tolist()
+        # Negative indices count from the end, -1 included.
+        assert seq[[0, -1]].observations[:, 0].tolist() == [0.0, 201.0]
+        assert seq[[-10, -2]].observations[:, 0].tolist() == [0.0, 200.0]
         with pytest.raises(ValueError, match="needs a continuous sequence"):
             batch.get_rollout(0)
 
@@ -426,6 +443,8 @@ class TestBatches:
         assert sizes == [4, 4, 2]
         sizes = [len(b) for b in seq.split_ordered_batches(num_batches=4)]
         assert sizes == [3, 3, 2, 2]
+        # More batches than steps: one step each, no empty batch.
+        assert [len(b) for b in seq.split_ordered_batches(num_batches=20)] == [1] * 10
         rebuilt = np.concatenate([b.rewards for b in seq.split_ordered_batches(batch_size=3)])
         np.testing.assert_array_equal(rebuilt, seq.rewards)
         with pytest.raises(ValueError, match="exactly one of batch_size and num_batches"):
@@ -440,6 +459,11 @@ class TestBatches:
         whole = list(seq.split_shuffled_batches(4, complete_rollouts=True, seed=1))
         lengths = sorted(length for b in whole for length in b.rollout_lengths.tolist())
         assert lengths == [2, 3, 5]
+        # A batch of whole rollouts closes as soon as it holds batch_size steps, not one
+        # rollout later: four 5-step rollouts make two batches of exactly 10.
+        equal = StepSequence.concat([make_rollout(5, seed=k) for k in range(4)])
+        batches = equal.split_shuffled_batches(10, complete_rollouts=True, seed=0)
+        assert [len(b) for b in batches] == [10, 10]
 
     def test_slices_keep_their_source_step_types(self):
         # A slice that starts mid-episode starts with a MID step, as an index list does; a
@@ -475,6 +499,8 @@ class TestBatches:
         seq = StepSequence.concat(parts)
         steps, nxt = seq.sample_w_next(7, seed=0)  # exactly the 7 eligible steps
         assert len(steps) == 7
+        # Drawn without replacement: each step with a successor exactly once.
+        assert steps.observations[:, 0].tolist() == [0.0, 1.0, 100.0, 101.0, 102.0, 103.0, 200.0]
         # Observations encode (rollout offset + index): the next step is always index + 1.
         np.testing.assert_array_equal(nxt.observations[:, 0], steps.observations[:, 0] + 1)
         again, _ = seq.sample_w_next(7, seed=0)

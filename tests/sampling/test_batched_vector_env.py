@@ -586,6 +586,16 @@ def test_episode_boundaries_in_the_collection_loop(make, ending, in_parent, copy
         boundaries.check_counting_rollout(ro, length, last_type, last_truncated)
 
 
+def test_the_pipelined_loop_sends_no_step_past_the_result(make):
+    # The loop may send the next step before booking one, but not once the booked rollouts
+    # complete the quota: 4 steps make rollouts 0 and 1, and rollout 2 (a surplus) started
+    # in the worker with its queued reset inside step 4; a 5th step would have advanced it.
+    envs = make([counting(terminate_at=2)], 1)
+    rollouts = collect(envs, IdlePolicy(DISCRETE), boundaries.jobs(), Quota(min_steps=4))
+    assert [ro.length for ro in rollouts] == [2, 2]
+    assert envs.get_attr("step_count") == (0,)
+
+
 @pytest.mark.parametrize("in_parent", [0, 1, 2])
 def test_reset_seeds_reach_every_rollout(make, in_parent):
     envs = make([lambda: RandomLengthEnv(mean_length=6)] * 3, 1, in_parent=in_parent)

@@ -1,5 +1,7 @@
 """Episode boundaries on the counting env: exact under every autoreset mode."""
 
+import contextlib
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -36,6 +38,27 @@ def check_counting_rollout(ro, length, last_type, last_truncated):
         expected = [last_type]
     assert ro.step_types.tolist() == expected
     assert bool(ro.truncated[-1]) == last_truncated
+
+
+class StrictCountingEnv(CountingEnv):
+    """A counting env that refuses a step past its episode's end, or past ``horizon`` steps
+    since its last reset (as an env with a hard step budget would), instead of counting on."""
+
+    def __init__(self, terminate_at=None, horizon=None):
+        super().__init__(terminate_at=terminate_at)
+        self.horizon = horizon
+        self.ended = False
+
+    def reset(self, *, seed=None, options=None):
+        self.ended = False
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        if self.ended or self.step_count == self.horizon:
+            raise RuntimeError(f"stepped past the episode's end, {self.step_count} steps in")
+        obs, reward, terminated, truncated, info = super().step(action)
+        self.ended = terminated or truncated
+        return obs, reward, terminated, truncated, info
 
 
 def in_process(fns, autoreset_mode):
@@ -88,6 +111,30 @@ def test_reset_seeds_reach_every_rollout_in_every_mode(mode):
     assert len(set(expected)) > 2  # the check has teeth: the seeds give different lengths
     assert [ro.rollout_info["seed"] for ro in rollouts] == [derive_seed(5, 0, k) for k in range(8)]
     assert [ro.rollout_info["rollout_index"] for ro in rollouts] == list(range(8))
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.name)
+def test_an_idle_sub_env_whose_episode_ended_is_reset_before_its_next_step(mode):
+    # Sub-env 0 idles from step 2 on (no job left) while sub-env 1 runs to step 6; each time its
+    # idle episode ends it must be reset (by the loop under DISABLED), never stepped on.
+    fns = [lambda: StrictCountingEnv(terminate_at=2), lambda: StrictCountingEnv(terminate_at=6)]
+    with contextlib.closing(SyncVectorEnv(fns, autoreset_mode=mode)) as envs:
+        rollouts = collect(envs, IdlePolicy(envs.single_action_space), jobs(), Quota(2))
+    check_counting_rollout(rollouts[0], 2, StepType.TERMINAL, False)
+    check_counting_rollout(rollouts[1], 6, StepType.TERMINAL, False)
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.name)
+def test_a_sub_env_cut_by_max_steps_is_reset_before_its_next_step(mode):
+    # A cut rollout ends mid-episode, so no autoreset follows: the loop must reset the sub-env
+    # itself, also when it then idles (the third rollout runs in sub-env 0 alone).
+    fns = [lambda: StrictCountingEnv(horizon=3)] * 2
+    with contextlib.closing(SyncVectorEnv(fns, autoreset_mode=mode)) as envs:
+        policy = IdlePolicy(envs.single_action_space)
+        rollouts = collect(envs, policy, jobs(), Quota(3), max_steps=3)
+    assert len(rollouts) == 3
+    for ro in rollouts:
+        check_counting_rollout(ro, 3, StepType.TIMEOUT, True)
 
 
 @pytest.mark.parametrize("vectorization", ["sync", "async"])

@@ -1,4 +1,5 @@
 import copy
+import math
 
 import gymnasium as gym
 import numpy as np
@@ -41,6 +42,11 @@ class TestCVaR:
         # the mean of the selection is the empirical CVaR of the set
         returns = np.sort([ro.undiscounted_return() for ro in rollouts])
         assert np.mean([ro.undiscounted_return() for ro in worst]) == returns[:3].mean()
+        # Equal returns keep their order (a stable sort): the earlier rollouts are selected.
+        tied = [seq(r) for r in (1.0, 2.0, 1.0, 1.0)]
+        kept = select_cvar(tied, 0.5)
+        assert kept[0] is tied[0]
+        assert kept[1] is tied[2]
 
     def test_gamma_ranks_by_discounted_return(self):
         early = StepSequence(rewards=[1.0, 0.0], observations=[0, 0, 0], actions=[0, 0])
@@ -83,6 +89,24 @@ class TestCVaR:
         # RandomLength rewards sum the step counts: the shortest episodes have the lowest returns
         assert sorted(ro.length for ro in rollouts) == lengths[:3]
         del params
+
+    def test_the_wrapped_sampler_gets_the_bounds_divided_by_epsilon_rounded_up(self):
+        inner = ParallelRolloutSampler(
+            "gymsamp/RandomLength-v0",
+            IdlePolicy(gym.spaces.Discrete(2)),
+            1,
+            min_rollouts=1,
+            seed=0,
+            show_progress_bar=False,
+        )
+        # Each bound is divided by epsilon, rounded up: the inner sampler collects 1 / epsilon
+        # times as much before the selection (not the bound itself, nor one rollout too few).
+        with CVaRSampler(inner, epsilon=0.3, min_rollouts=2) as sampler:
+            assert inner.min_rollouts == math.ceil(2 / 0.3) == 7
+            assert inner.min_steps is None
+            sampler.set_min_count(min_steps=10)
+            assert inner.min_rollouts is None
+            assert inner.min_steps == math.ceil(10 / 0.3) == 34
 
 
 def exploration_env():
@@ -152,6 +176,18 @@ class TestParameterExploration:
         first, second = (r[0].rollouts[0] for r in results)
         assert first.rollout_info["seed"] != second.rollout_info["seed"]
         assert first.rollout_info["domain_param"] != second.rollout_info["domain_param"]
+
+    def test_each_seeded_call_draws_new_domains(self):
+        # Call c resets rollout i with derive_seed(seed, c, i) and draws its domains from a
+        # stream of its own: a second call must not repeat the first call's domains.
+        params = np.zeros((1, 3))
+        with self.make() as sampler:
+            calls = [sampler.sample(params)[0].rollouts for _ in range(2)]
+        for c, rollouts in enumerate(calls):
+            seeds = [ro.rollout_info["seed"] for ro in rollouts]
+            assert seeds == [derive_seed(7, c, i) for i in range(6)]
+        first, second = ([ro.rollout_info["domain_param"] for ro in ros[::2]] for ros in calls)
+        assert len({str(d) for d in first + second}) == 6  # 3 domains per call, all different
 
     def test_each_parameter_set_acts_with_its_own_parameters(self):
         params = np.array([[0.0, 0.0, 0.3], [1.0, -1.0, 0.0]])

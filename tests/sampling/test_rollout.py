@@ -64,6 +64,9 @@ def test_max_steps_ends_in_timeout_and_stop_on_done_false_continues():
     past = rollout(CountingEnv(terminate_at=2), IDLE, max_steps=4, stop_on_done=False)
     assert past.length == 4
     np.testing.assert_array_equal(past.observations[:, 0], np.arange(5))
+    # Cut by max_steps past the end: the last step is a truncation as well.
+    assert past.terminated.tolist() == [False, True, True, True]
+    assert past.truncated.tolist() == [False, False, False, True]
     with pytest.raises(ValueError, match="max_steps must be given"):
         rollout(CountingEnv(terminate_at=2), IDLE, stop_on_done=False)
 

@@ -51,6 +51,11 @@ def test_moments_match_the_uniform_distribution_on_the_sphere(method, num_dim):
     np.testing.assert_array_less(np.abs((x**2).mean(axis=0) - m2), 5 * np.sqrt((m4 - m2**2) / num))
     # The fourth moment catches e.g. normalized cube points, which match the second one.
     np.testing.assert_array_less(np.abs((x**4).mean(axis=0) - m4), 5 * np.sqrt((m8 - m4**2) / num))
+    # Distinct coordinates are uncorrelated: E[x_i x_j] = 0, bound again 5 standard errors of
+    # the seeded draws, Var[x_i x_j] = E[x_i^2 x_j^2] = 1 / (d (d + 2)). This catches dependent
+    # coordinates with the right marginals (4-D Marsaglia reusing its first disk point).
+    cross = (x.T @ x / num)[~np.eye(num_dim, dtype=bool)]
+    np.testing.assert_array_less(np.abs(cross), 5 * np.sqrt(1 / (num_dim * (num_dim + 2)) / num))
 
 
 @pytest.mark.parametrize("method", ["uniform", "normal", "Marsaglia"])

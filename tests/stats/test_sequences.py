@@ -120,6 +120,22 @@ def test_sequence_calls_the_iterator_with_init_index_and_previous():
     np.testing.assert_array_equal(last, [7, 70])
 
 
+def test_a_callback_changing_its_arguments_in_place_leaves_the_stored_elements_alone():
+    def grow_prev(x0: np.ndarray, n: int, x_prev: np.ndarray) -> np.ndarray:
+        x_prev += 1  # on a view, this would also change the stored x_(n-1)
+        return x_prev
+
+    _, seq = sequence(np.zeros(2), 3, grow_prev, dtype=float)
+    np.testing.assert_array_equal(seq, [[0, 0], [1, 1], [2, 2], [3, 3]])
+
+    def grow_init(x0: np.ndarray, n: int, x_prev: np.ndarray) -> np.ndarray:
+        x0 += 1  # on a view, every later call (and the stored x_0) would see the change
+        return x0 * n
+
+    _, seq = sequence(np.ones(1), 3, grow_init, dtype=float)
+    np.testing.assert_array_equal(seq[:, 0], [1, 2 * 1, 2 * 2, 2 * 3])  # x_n = (x_0 + 1) * n
+
+
 def test_sequence_recurses_on_float_values_and_casts_once():
     seen: list[float] = []
 
