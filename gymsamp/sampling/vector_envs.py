@@ -60,8 +60,6 @@ EnvLike = str | Callable[[], gym.Env[Any, Any]] | gym.Env[Any, Any]
 VECTORIZATIONS = ("auto", "sync", "async", "batched")
 
 
-
-
 class EnvFactory:
     """A picklable factory for what the user gave: an env id, a factory or an env instance.
 
