@@ -337,10 +337,24 @@ def _write(path: str | os.PathLike[str], kind: str, content: Any, compress: bool
     members[_META] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     if path.is_dir():
         raise ValueError(f"path must be a file path, got {str(path)!r} (a folder)")
+    _make_folder(path)
     with written_atomically(path) as tmp, open(tmp, "wb") as f:
         save: Any = np.savez_compressed if compress else np.savez
         save(f, **members)
     return path
+
+
+def _make_folder(path: Path) -> None:
+    """Create the folder ``path`` goes in, as ``save_figure`` and the CLI's ``--out`` do (else
+    the error would name the temporary file beside ``path``, which the user never named)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        # mkdir names the folder it could not make; the user needs the file in its way.
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), path.parent)
+        raise ValueError(
+            f"path must be in a folder, got {str(path)!r}, but {str(blocker)!r} is a file"
+        ) from None
 
 
 def _read(path: str | os.PathLike[str], kind: str) -> Any:
@@ -401,7 +415,8 @@ def _read(path: str | os.PathLike[str], kind: str) -> Any:
 def save_rollouts(
     path: str | os.PathLike[str], rollouts: Sequence[StepSequence], *, compress: bool = False
 ) -> Path:
-    """Save rollouts to ``path`` (an ``.npz`` archive, format in the module docstring).
+    """Save rollouts to ``path`` (an ``.npz`` archive, format in the module docstring); its
+    folder is created if needed.
 
     Every field type round-trips bit for bit: numpy and torch data, dict and (named) tuple
     fields, flags, rollout bounds, each rollout's final entries and ``rollout_info``.
@@ -437,7 +452,8 @@ def load_rollouts(path: str | os.PathLike[str]) -> list[StepSequence]:
 def save_episode_batch(
     path: str | os.PathLike[str], batch: EpisodeBatch, *, compress: bool = False
 ) -> Path:
-    """Save an :class:`~gymsamp.data.EpisodeBatch` (with its env spec) to ``path``."""
+    """Save an :class:`~gymsamp.data.EpisodeBatch` (with its env spec) to ``path``; its folder
+    is created if needed."""
     if not _is_episode_batch(batch):
         raise TypeError(f"batch must be an EpisodeBatch, got {type(batch).__name__}")
     return _write(path, "episode_batch", batch, compress)

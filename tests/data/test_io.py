@@ -73,6 +73,26 @@ def test_a_folder_is_refused_and_a_failed_write_leaves_nothing(tmp_path, monkeyp
     assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary twin
 
 
+def test_missing_folders_are_created_like_every_gymsamp_writer(tmp_path):
+    ro = make_rollout(2)
+    target = tmp_path / "new" / "deeper" / "r.npz"
+    assert save_rollouts(target, [ro]) == target
+    assert sorted(p.name for p in target.parent.iterdir()) == ["r.npz"]
+    assert_sequences_equal(load_rollouts(target)[0], ro)
+
+
+@pytest.mark.parametrize("inside", ["r.npz", "sub/r.npz"])
+def test_a_file_where_a_folder_must_be_is_refused_naming_the_path(tmp_path, inside):
+    (tmp_path / "file").write_text("not a folder")
+    target = tmp_path / "file" / inside
+    blocker = str(tmp_path / "file")
+    with pytest.raises(
+        ValueError, match=f"path must be in a folder, got {str(target)!r}, but {blocker!r} is a"
+    ):
+        save_rollouts(target, [make_rollout(2)])
+    assert (tmp_path / "file").read_text() == "not a folder"
+
+
 def _rewrite_meta(src, dst, change):
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
         for item in zin.namelist():
