@@ -3,7 +3,7 @@
 Shows: recording Gymnasium episodes into StepSequence (T+1 observations, terminated/truncated
 kept apart), step types, concatenation that keeps every final observation, discounted returns
 and GAE that respect rollout boundaries, conversion to garage's EpisodeBatch and back, and
-saving / loading without pickle.
+saving / loading without pickle (to ``--out``, else to a temporary folder removed at the end).
 
 Run: ``.venv/bin/python examples/data_model.py [--episodes N] [--max-steps N] [--out FILE]``
 """
@@ -102,11 +102,17 @@ def main() -> None:
     )
     print(f"StepSequence -> EpisodeBatch -> StepSequence keeps every observation: {same}")
 
-    out = args.out or Path(tempfile.mkdtemp()) / "rollouts.npz"
-    save_rollouts(out, rollouts)
-    loaded = load_rollouts(out)
-    same = all(np.array_equal(a.rewards, b.rewards) for a, b in zip(rollouts, loaded, strict=False))
-    print(f"saved to {out} ({out.stat().st_size} bytes) and loaded back identical: {same}")
+    with tempfile.TemporaryDirectory() as scratch:  # removed at the end, unless --out is given
+        out = args.out or Path(scratch) / "rollouts.npz"
+        save_rollouts(out, rollouts)
+        loaded = load_rollouts(out)
+        same = all(
+            np.array_equal(a.rewards, b.rewards) for a, b in zip(rollouts, loaded, strict=False)
+        )
+        kept = "" if args.out else ", then removed"
+        print(
+            f"saved to {out} ({out.stat().st_size} bytes{kept}) and loaded back identical: {same}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Every example runs end to end with a tiny budget.
 
 Each example declares its smoke-test arguments in a header line ``# smoke-test: ARGS`` (empty
-for none); the example must exit 0 and its last line must report its self-check as True.
+for none); the example must exit 0, its last line must report its self-check as True, and it
+must leave nothing behind in the working directory or (but for LEAVE_TEMP_FILES) the temp dir.
 """
 
 import os
@@ -25,12 +26,19 @@ def smoke_args(path: Path) -> list[str] | None:
     return None
 
 
-@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.py")), ids=lambda p: p.name)
-def test_example_runs(path, tmp_path):
-    args = smoke_args(path)
-    assert args is not None, f"{path.name} must declare its smoke test: '{MARK} ARGS'"
+#: Examples that leave files in the temp dir on purpose, and why.
+LEAVE_TEMP_FILES = {
+    "sbi_pendulum.py": "its plot, to be looked at after the run",
+    "ray_sampling.py": "Ray's session folder",
+}
+
+
+def run_example(
+    path: Path, args: list[str], tmp_path: Path
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run an example as a new user would: its output, and what it left in the temp dir."""
     workdir = tmp_path / "cwd"
-    workdir.mkdir()
+    workdir.mkdir(parents=True)
     # Their temp files (output folders, SB3's logger folder on every learn()) go to a scratch
     # dir removed afterwards; a short path, since Ray puts socket paths of <= 107 bytes in it.
     scratch = tempfile.mkdtemp(prefix="gsx")
@@ -43,11 +51,45 @@ def test_example_runs(path, tmp_path):
             cwd=workdir,
             env={**os.environ, "TMPDIR": scratch},
         )
+        # Not theirs: torch's per-user cache folder, made once (on the first torch.optim
+        # optimizer) and reused by every later run, like ~/.cache.
+        left = sorted(n for n in os.listdir(scratch) if not n.startswith("torchinductor_"))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    assert not any(workdir.iterdir()), "examples must not litter the working directory"
+    return out, left
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.py")), ids=lambda p: p.name)
+def test_example_runs(path, tmp_path):
+    args = smoke_args(path)
+    assert args is not None, f"{path.name} must declare its smoke test: '{MARK} ARGS'"
+    out, left = run_example(path, args, tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1].endswith("True"), out.stdout
-    assert not any(workdir.iterdir()), "examples must not litter the working directory"
+    if path.name not in LEAVE_TEMP_FILES:
+        assert left == [], f"{path.name} must remove its temp files"
+
+
+def test_sb3_example_refuses_fewer_than_two_episodes(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    out, _ = run_example(EXAMPLES / "sb3_evaluate.py", ["--episodes", "1"], tmp_path)
+    assert out.returncode == 2
+    assert "error: --episodes must be at least 2 (a confidence interval), got 1" in out.stderr
+
+
+def test_data_model_keeps_the_file_only_with_out(tmp_path):
+    out, left = run_example(EXAMPLES / "data_model.py", ["--episodes", "2"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "bytes, then removed) and loaded back identical: True" in out.stdout
+    assert left == []
+    target = tmp_path / "kept" / "rollouts.npz"
+    out, _ = run_example(
+        EXAMPLES / "data_model.py", ["--episodes", "2", "--out", str(target)], tmp_path / "again"
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1].startswith(f"saved to {target} (")
+    assert target.is_file()
 
 
 def test_sb3_example_reports_identical_returns_without_warnings(capsys):
