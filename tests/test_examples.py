@@ -71,6 +71,52 @@ def test_example_runs(path, tmp_path):
         assert left == [], f"{path.name} must remove its temp files"
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rollouts", "1"], "argument --rollouts: must be at least 2 (a confidence interval"),
+        (["--workers", "0"], "argument --workers: must be at least 1, got 0"),
+        (["--max-steps", "x"], "argument --max-steps: must be an int, got 'x'"),
+    ],
+)
+def test_quickstart_refuses_bad_arguments_as_usage_errors(args, message, tmp_path):
+    out, _ = run_example(EXAMPLES / "quickstart.py", args, tmp_path)
+    assert out.returncode == 2  # argparse's usage error, before anything runs
+    assert message in out.stderr
+    assert out.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "lines"),
+    [
+        # No time limit: cut at the CLI's default cap, or at --max-steps (returns 1 + ... + T).
+        (
+            ["--env", "gymsamp/Counting-v0"],
+            [
+                "gymsamp/Counting-v0 has no time limit: rollouts cut at 1000 steps (--max-steps N)",
+                "rollout 0: 1000 steps, ",
+                "mean return 500500.0, 95% CI [500500.0, 500500.0]",
+            ],
+        ),
+        (
+            ["--env", "gymsamp/Counting-v0", "--max-steps", "7"],
+            ["rollout 0: 7 steps, ", "  last step: TIMEOUT, terminated=False, truncated=True"],
+        ),
+        # A Tuple observation space: each array's shape (three scalars per step).
+        (["--env", "Blackjack-v1"], ["  observations ((3,), (3,), (3,)) (T+1: "]),
+    ],
+)
+def test_quickstart_runs_envs_other_than_cartpole(args, lines, tmp_path):
+    out, _ = run_example(
+        EXAMPLES / "quickstart.py", [*args, "--workers", "2", "--rollouts", "3"], tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    for line in lines:
+        assert any(printed.startswith(line) for printed in out.stdout.splitlines()), out.stdout
+    assert out.stdout.splitlines()[-1] == "self-check passed: True"
+    assert "Warning" not in out.stderr  # identical returns are printed as [mean, mean]
+
+
 def test_sb3_example_refuses_fewer_than_two_episodes(tmp_path):
     pytest.importorskip("stable_baselines3")
     out, _ = run_example(EXAMPLES / "sb3_evaluate.py", ["--episodes", "1"], tmp_path)
