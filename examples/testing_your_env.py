@@ -18,6 +18,7 @@ Run: ``.venv/bin/python examples/testing_your_env.py`` or
 # smoke-test:
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -225,6 +226,11 @@ def test_env_errors_reach_the_test() -> None:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="Runs every test_* check in this file and reports each; exit status 1 if any fails.",
+    )
+    parser.parse_args()
     tests: list[tuple[str, Callable[[], None]]] = [
         (name, fn) for name, fn in globals().items() if name.startswith("test_") and callable(fn)
     ]

@@ -5,6 +5,7 @@ for none); the example must exit 0, its last line must report its self-check as 
 must leave nothing behind in the working directory or (but for LEAVE_TEMP_FILES) the temp dir.
 """
 
+import ast
 import os
 import shlex
 import shutil
@@ -69,6 +70,17 @@ def test_example_runs(path, tmp_path):
     assert out.stdout.strip().splitlines()[-1].endswith("True"), out.stdout
     if path.name not in LEAVE_TEMP_FILES:
         assert left == [], f"{path.name} must remove its temp files"
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.py")), ids=lambda p: p.name)
+def test_example_help_describes_it_and_runs_nothing(path, tmp_path):
+    out, left = run_example(path, ["--help"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"usage: {path.name} ")
+    first_line = ast.get_docstring(ast.parse(path.read_text()))
+    assert first_line is not None
+    assert " ".join(first_line.splitlines()[0].split()) in " ".join(out.stdout.split())
+    assert left == []
 
 
 @pytest.mark.parametrize(
