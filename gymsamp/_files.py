@@ -32,7 +32,10 @@ def written_atomically(path: Path) -> Iterator[Path]:
         yield tmp
         tmp.replace(path)
     except BaseException as err:
-        tmp.unlink(missing_ok=True)
+        # The clean-up must not replace the error (a file where the folder should be makes
+        # unlink fail too).
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         interrupt = _interrupt_behind(err)
         if interrupt is not None:
             raise interrupt from None
