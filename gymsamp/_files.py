@@ -14,6 +14,9 @@ def written_atomically(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` to write; it replaces ``path`` once the block
     ends, so a crash or Ctrl-C never leaves a half-written file (nor destroys the old one).
 
+    The folder of ``path`` is created if needed (a file standing in its way is a ValueError
+    naming that file; writing would fail on the temporary path, which the caller never named).
+
     A Ctrl-C that lands while the writer closes its file often surfaces as another error
     (numpy's ``savez`` closing its zip: ``ValueError: Can't close the ZIP file while there is
     an open writing handle``); the ``KeyboardInterrupt`` behind it is raised instead.
@@ -27,19 +30,28 @@ def written_atomically(path: Path) -> Iterator[Path]:
         ...     target.read_text(), sorted(p.name for p in Path(folder).iterdir())
         ('whole', ['a.txt'])
     """
+    _make_folder(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
         yield tmp
         tmp.replace(path)
     except BaseException as err:
-        # The clean-up must not replace the error (a file where the folder should be makes
-        # unlink fail too).
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         interrupt = _interrupt_behind(err)
         if interrupt is not None:
             raise interrupt from None
         raise
+
+
+def _make_folder(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        # mkdir names the folder it could not make; the user needs the file in its way.
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), path.parent)
+        raise ValueError(
+            f"path must be in a folder, got {str(path)!r}, but {str(blocker)!r} is a file"
+        ) from None
 
 
 def _interrupt_behind(err: BaseException) -> KeyboardInterrupt | None:

@@ -261,7 +261,6 @@ def _write_files(
     written, failure = [], None
     if args.out is not None:
         path = Path(args.out)
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
             save_rollouts(path, rollouts, compress=True)
             written.append(f"wrote {path} ({_count(len(rollouts), 'rollout')})")

@@ -7,26 +7,33 @@ import pytest
 from gymsamp._files import written_atomically
 
 
-def _fail_writing(target: Path, message: str) -> None:
+def _write_then_fail(target: Path) -> None:
     with written_atomically(target) as tmp:
-        if tmp.parent.is_dir():
-            tmp.write_text("half")
-        raise ValueError(message)
+        tmp.write_text("half")
+        raise ValueError("boom")
 
 
 def test_a_failed_write_leaves_neither_file_nor_temporary(tmp_path: Path) -> None:
     target = tmp_path / "a.txt"
     target.write_text("old")
     with pytest.raises(ValueError, match="boom"):
-        _fail_writing(target, "boom")
+        _write_then_fail(target)
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
 
 
-def test_the_clean_up_never_replaces_the_error(tmp_path: Path) -> None:
-    # Under a file instead of a folder the clean-up's unlink fails too: its NotADirectoryError
-    # was raised instead of the writer's own error.
+def test_the_folder_is_made_and_a_file_in_its_way_named(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "deeper" / "a.txt"
+    with written_atomically(target) as tmp:
+        tmp.write_text("whole")
+    assert target.read_text() == "whole"
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(ValueError, match="the writer's own error"):
-        _fail_writing(blocker / "a.txt", "the writer's own error")
+    # It failed on the temporary path beside the target, which the caller never named.
+    with (
+        pytest.raises(
+            ValueError, match=rf"path must be in a folder, got .*, but {str(blocker)!r} is a file"
+        ),
+        written_atomically(blocker / "sub" / "a.txt"),
+    ):
+        pass

@@ -337,24 +337,10 @@ def _write(path: str | os.PathLike[str], kind: str, content: Any, compress: bool
     members[_META] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     if path.is_dir():
         raise ValueError(f"path must be a file path, got {str(path)!r} (a folder)")
-    _make_folder(path)
     with written_atomically(path) as tmp, open(tmp, "wb") as f:
         save: Any = np.savez_compressed if compress else np.savez
         save(f, **members)
     return path
-
-
-def _make_folder(path: Path) -> None:
-    """Create the folder ``path`` goes in, as ``save_figure`` and the CLI's ``--out`` do (else
-    the error would name the temporary file beside ``path``, which the user never named)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        # mkdir names the folder it could not make; the user needs the file in its way.
-        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), path.parent)
-        raise ValueError(
-            f"path must be in a folder, got {str(path)!r}, but {str(blocker)!r} is a file"
-        ) from None
 
 
 def _read(path: str | os.PathLike[str], kind: str) -> Any:

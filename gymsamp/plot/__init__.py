@@ -68,14 +68,14 @@ def save_figure(fig: FigureBase, path: str | os.PathLike[str], *, dpi: int = 110
         True
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     from matplotlib.figure import Figure
 
     root: Any = fig
     while not isinstance(root, Figure):
         root = root.figure  # a subfigure's figure is the figure it belongs to
-    # Written beside the target and renamed: an interrupted SVG is never left half-written
-    # (its backend truncates the file before drawing), nor an older plot destroyed.
+    # Written beside the target and renamed (its folder made if needed): an interrupted SVG
+    # is never left half-written (its backend truncates the file before drawing), nor an older
+    # plot destroyed.
     with written_atomically(path) as tmp:
         root.savefig(tmp, dpi=dpi, format=path.suffix[1:].lower() or None)
     return path

@@ -32,6 +32,17 @@ def seq(ret):
     return StepSequence(rewards=[ret, 0.0], observations=[0, 0, 0], actions=[0, 0])
 
 
+def random_length_sampler(num_workers: int, *, min_rollouts: int) -> ParallelRolloutSampler:
+    return ParallelRolloutSampler(
+        "gymsamp/RandomLength-v0",
+        IdlePolicy(gym.spaces.Discrete(2)),
+        num_workers,
+        min_rollouts=min_rollouts,
+        seed=0,
+        show_progress_bar=False,
+    )
+
+
 class TestCVaR:
     def test_select_cvar_keeps_the_worst_quantile_without_reordering(self):
         rollouts = [seq(r) for r in (5.0, -1.0, 3.0, 0.0, 7.0, 2.0, 9.0, 1.0, 4.0, 6.0)]
@@ -62,43 +73,19 @@ class TestCVaR:
             select_cvar([seq(1.0)], 0.2)
 
     def test_sampler_samples_more_and_selects(self):
-        params = [{"increment": 1.0}]
-        inner = ParallelRolloutSampler(
-            "gymsamp/RandomLength-v0",
-            IdlePolicy(gym.spaces.Discrete(2)),
-            2,
-            min_rollouts=1,
-            seed=0,
-            show_progress_bar=False,
-        )
+        inner = random_length_sampler(2, min_rollouts=1)
         with CVaRSampler(inner, epsilon=0.25, min_rollouts=3) as sampler:
             assert inner.min_rollouts == 12
             rollouts = sampler.sample()
             assert len(rollouts) == 3
-        full = ParallelRolloutSampler(
-            "gymsamp/RandomLength-v0",
-            IdlePolicy(gym.spaces.Discrete(2)),
-            1,
-            min_rollouts=12,
-            seed=0,
-            show_progress_bar=False,
-        )
-        with full:
+        with random_length_sampler(1, min_rollouts=12) as full:
             everything = full.sample()
         lengths = sorted(ro.length for ro in everything)
         # RandomLength rewards sum the step counts: the shortest episodes have the lowest returns
         assert sorted(ro.length for ro in rollouts) == lengths[:3]
-        del params
 
     def test_the_wrapped_sampler_gets_the_bounds_divided_by_epsilon_rounded_up(self):
-        inner = ParallelRolloutSampler(
-            "gymsamp/RandomLength-v0",
-            IdlePolicy(gym.spaces.Discrete(2)),
-            1,
-            min_rollouts=1,
-            seed=0,
-            show_progress_bar=False,
-        )
+        inner = random_length_sampler(1, min_rollouts=1)
         # Each bound is divided by epsilon, rounded up: the inner sampler collects 1 / epsilon
         # times as much before the selection (not the bound itself, nor one rollout too few).
         with CVaRSampler(inner, epsilon=0.3, min_rollouts=2) as sampler:
