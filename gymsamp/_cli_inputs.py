@@ -66,13 +66,14 @@ def split_assignment(text: str, option: str, form: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def parse_number(text: str, what: str) -> float:
+def parse_number(text: str, what: str, *, allow_inf: bool = False) -> float:
     try:
         value = float(text)
     except ValueError:
         raise CliError(f"{what} must be a number, got {text!r}", 2) from None
-    if not math.isfinite(value):
-        raise CliError(f"{what} must be a finite number, got {text!r}", 2)
+    if math.isnan(value) or (math.isinf(value) and not allow_inf):
+        rule = "a number other than nan" if allow_inf else "a finite number"
+        raise CliError(f"{what} must be {rule}, got {text!r}", 2)
     return value
 
 
@@ -96,6 +97,8 @@ def parse_distribution(text: str) -> tuple[str, Any, str]:
         ('length', 'UniformDomainParam', 'uniform(mean=0.5, halfspan=0.2)')
         >>> parse_distribution("length=normal:0.5,0.5,0.05,2")[2]
         'normal(mean=0.5, std=0.5, clipped to [0.05, 2])'
+        >>> parse_distribution("length=normal:0.5,0.5,0.05,inf")[2]
+        'normal(mean=0.5, std=0.5, clipped to [0.05, inf])'
     """
     from gymsamp.envs import NormalDomainParam, UniformDomainParam
     from gymsamp.summary import format_number
@@ -106,7 +109,10 @@ def parse_distribution(text: str) -> tuple[str, Any, str]:
     kind = kind.strip().lower()
     if not sep or kind not in ("uniform", "normal"):
         raise CliError(f"--randomize must look like {form}, got {text!r}", 2)
-    values = parse_floats(args, f"--randomize {name} parameters")
+    parts = [part.strip() for part in args.split(",")]
+    what = f"--randomize {name} parameters"
+    # Only the clip bounds may be infinite (-inf,HIGH or LOW,inf clip one side only).
+    values = [parse_number(part, what, allow_inf=index >= 2) for index, part in enumerate(parts)]
     counts = (2, 4) if kind == "normal" else (2,)
     if len(values) not in counts:
         needed = "2 or 4 numbers" if kind == "normal" else "2 numbers"

@@ -99,7 +99,8 @@ _HELP = {
     "async (one process per worker) or batched (several sub-envs per worker process)",
     "domain-param": "fix a domain parameter (repeatable; 'gymsamp params ENV' lists them)",
     "randomize": "draw a domain parameter anew for every rollout: NAME=uniform:MEAN,HALFSPAN or "
-    "NAME=normal:MEAN,STD[,LOW,HIGH] (drawn values clipped to [LOW, HIGH]) (repeatable)",
+    "NAME=normal:MEAN,STD[,LOW,HIGH] (drawn values clipped to [LOW, HIGH]; -inf or inf clips "
+    "one side only) (repeatable)",
     "grid": "sample on a grid of domain-parameter values: NAME=V1,V2,... or NAME=START:STOP:NUM "
     "(1 or 2 times); every grid point gets the same number of rollouts, and the plot shows "
     "the mean return per grid point",

@@ -169,6 +169,33 @@ def test_normal_randomization_with_clip_bounds_stays_inside_them(capsys, tmp_pat
     assert 0.6 in lengths  # P(draw > 0.6) = 0.42: some draws were clipped, none passed
 
 
+def test_normal_randomization_clips_one_side_with_an_infinite_bound(capsys, tmp_path):
+    out_file = tmp_path / "n.npz"
+    code, out, _ = run(
+        capsys, "sample", "CartPole-v1", "--randomize", "length=normal:0.5,0.5,0.05,inf",
+        "--max-steps", 3, "--min-rollouts", 12, "--seed", 0, "--out", out_file,
+    )  # fmt: skip
+    assert code == 0
+    assert "normal(mean=0.5, std=0.5, clipped to [0.05, inf])" in out
+    lengths = [ro.rollout_info["domain_param"]["length"] for ro in load_rollouts(out_file)]
+    assert min(lengths) == 0.05  # P(draw < 0.05) = 0.18: some draws were clipped from below
+    assert max(lengths) > 1.0  # P(draw > 1) = 0.16: nothing clips from above
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("normal:0.5,inf", r"--randomize length parameters must be a finite number, got 'inf'"),
+        ("uniform:-inf,0.1", r"--randomize length parameters must be a finite number, got '-inf'"),
+        ("normal:0.5,0.1,nan,1", r"must be a number other than nan, got 'nan'"),
+    ],
+)
+def test_randomize_only_clip_bounds_may_be_infinite(capsys, spec, message):
+    code, _, err = run(capsys, "sample", "CartPole-v1", "--randomize", f"length={spec}")
+    assert code == 2
+    assert re.search(message, err), err
+
+
 def test_sample_grid_runs_every_point_and_plots_a_heatmap(capsys, tmp_path):
     out_file, png = tmp_path / "g.npz", tmp_path / "g.png"
     code, out, _ = run(

@@ -348,6 +348,14 @@ class UniformDomainParam(DomainParam):
     ) -> None:
         super().__init__(name, mean, clip_lo, clip_up, roundint)
         self.halfspan: float = _check_real("halfspan", halfspan, nonneg=True)
+        # numpy's uniform() needs a width it can represent; past float64's range it raises a
+        # bare OverflowError at the first draw instead of naming the parameter.
+        width = (self.mean + self.halfspan) - (self.mean - self.halfspan)
+        if not math.isfinite(width):
+            raise ValueError(
+                f"halfspan must keep [mean - halfspan, mean + halfspan] within float64's range, "
+                f"got mean={self.mean}, halfspan={self.halfspan} for {self.name!r}"
+            )
 
     def _draw(self, num_samples: int, rng: np.random.Generator) -> npt.NDArray[np.float64]:
         return rng.uniform(self.mean - self.halfspan, self.mean + self.halfspan, size=num_samples)

@@ -61,6 +61,23 @@ def test_uniform_zero_halfspan_is_constant():
     assert UniformDomainParam("u", mean=2.0, halfspan=0.0).sample(4, rng=1) == [2.0] * 4
 
 
+@pytest.mark.parametrize(("mean", "half"), [(0.0, 1e308), (1e308, 1e308), (-1.7e308, 1e307)])
+def test_uniform_width_beyond_float64_is_named(mean, half):
+    with pytest.raises(ValueError, match=r"halfspan must keep .* float64's range.*'u'"):
+        UniformDomainParam("u", mean=mean, halfspan=half)
+    param = UniformDomainParam("u", mean=0.0, halfspan=1.0)
+    with pytest.raises(ValueError, match="halfspan must keep"):
+        param.adapt("halfspan", 1e308)
+    assert param.halfspan == 1.0
+
+
+def test_uniform_widest_representable_interval_samples():
+    values = UniformDomainParam("u", mean=0.0, halfspan=8e307).sample(1000, rng=0)
+    assert all(-8e307 <= v <= 8e307 for v in values)
+    assert min(values) < -4e307
+    assert max(values) > 4e307
+
+
 def test_normal_moments_and_ks():
     mean, std = 2.0, 0.3
     x = np.array(NormalDomainParam("n", mean=mean, std=std).sample(N, rng=1))
