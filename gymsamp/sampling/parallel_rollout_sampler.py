@@ -35,7 +35,11 @@ from gymsamp.sampling.sampler import SamplerBase
 from gymsamp.sampling.sampler_options import BACKENDS, check_backend_options, reset_payloads
 from gymsamp.sampling.seeding import call_seed, check_seed
 from gymsamp.sampling.space_checks import check_action_space, check_observation_space
-from gymsamp.sampling.start_method import check_start_method
+from gymsamp.sampling.start_method import (
+    check_shippable,
+    check_start_method,
+    effective_start_method,
+)
 from gymsamp.sampling.surplus import collect_without_failed_surplus
 from gymsamp.sampling.vector_envs import (
     VECTORIZATIONS,
@@ -222,7 +226,22 @@ class ParallelRolloutSampler(SamplerBase):
             )  # no step timeout on this path, so a block of sub-envs in the parent may pay
         else:
             self.vectorization_used = self.vectorization
+        self._check_shippable()
         self._configure_ray()
+
+    def _check_shippable(self) -> None:
+        """Refuse an env or policy that cannot reach the processes that need it, here rather
+        than as cloudpickle's bare error at the first ``sample()``."""
+        if self.backend == "ray":
+            destination = "the Ray actors (backend='ray')"
+            check_shippable("env", self._factory, destination=destination)
+            check_shippable("policy", self.policy, destination=destination)
+            return
+        method = effective_start_method(self.start_method)
+        if self.vectorization_used != "sync" and method != "fork":
+            # The policy stays in this process; only the env factory travels (fork inherits it).
+            destination = f"worker processes started with {method!r}"
+            check_shippable("env", self._factory, destination=destination)
 
     def _configure_ray(self) -> None:
         if self.backend != "ray":
@@ -261,6 +280,7 @@ class ParallelRolloutSampler(SamplerBase):
                 self._set_env(env)
             else:
                 self.policy = as_policy(self._policy_source, self.env_spec)
+                self._check_shippable()
                 self._configure_ray()
         except BaseException:
             vars(self).clear()

@@ -7,7 +7,12 @@ import multiprocessing
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["check_start_method", "global_start_method_kept"]
+__all__ = [
+    "check_shippable",
+    "check_start_method",
+    "effective_start_method",
+    "global_start_method_kept",
+]
 
 
 @contextlib.contextmanager
@@ -59,3 +64,61 @@ def check_start_method(start_method: Any) -> str | None:
     if start_method not in methods:
         raise ValueError(f"start_method must be None or one of {methods}, got {start_method!r}")
     return start_method
+
+
+def effective_start_method(start_method: str | None) -> str:
+    """The start method worker processes get: ``start_method``, or for None the platform's
+    default, found without fixing it (``get_context(None)`` would, see
+    :func:`global_start_method_kept`).
+
+    Only fork hands a worker its env factory by inheritance; the others pickle it.
+
+    Example:
+        >>> effective_start_method("spawn")
+        'spawn'
+        >>> effective_start_method(None) in multiprocessing.get_all_start_methods()
+        True
+    """
+    if start_method is not None:
+        return start_method
+    # The first of get_all_start_methods() is the platform's default (Python's docs).
+    return (
+        multiprocessing.get_start_method(allow_none=True)
+        or (multiprocessing.get_all_start_methods()[0])
+    )
+
+
+def check_shippable(name: str, value: Any, *, destination: str) -> None:
+    """Refuse ``value`` now if cloudpickle cannot send it to ``destination``.
+
+    Without this check the error surfaces at the first ``sample()``, as cloudpickle's bare
+    message ("cannot pickle '_thread.lock' object") with nothing naming what failed.
+
+    Args:
+        name: The argument that supplied ``value``, for the message.
+        value: What is sent (an env factory, a policy).
+        destination: Where it goes, e.g. ``"Ray actors (backend='ray')"``.
+
+    Raises:
+        TypeError: cloudpickle cannot pickle ``value``.
+
+    Example:
+        >>> import threading
+        >>> check_shippable("env", lambda: 1, destination="spawned workers")
+        >>> lock = threading.Lock()
+        >>> try:
+        ...     check_shippable("env", lambda: lock, destination="spawned workers")
+        ... except TypeError as err:
+        ...     print(str(err).replace(", got", ",\ngot"))  # doctest: +ELLIPSIS
+        env must be picklable with cloudpickle to reach spawned workers,
+        got <function <lambda> at 0x...>: cannot pickle '_thread.lock' object
+    """
+    import cloudpickle
+
+    try:
+        cloudpickle.dumps(value)
+    except Exception as err:  # pickling may fail with any error the object's reducers raise
+        raise TypeError(
+            f"{name} must be picklable with cloudpickle to reach {destination}, got "
+            f"{value!r}: {err}"
+        ) from err

@@ -109,6 +109,14 @@ class EnvFactory:
                 f"gymnasium.Env instance, got {type(env).__name__}"
             )
 
+    def __repr__(self) -> str:
+        if self._kind == "id":
+            kwargs = "".join(f", {key}={value!r}" for key, value in self._payload[1].items())
+            return f"EnvFactory({self.env_id!r}{kwargs})"
+        if self._kind == "instance":
+            return f"EnvFactory(<{self.env_id} instance>)"
+        return f"EnvFactory({self._payload!r})"
+
     def __call__(self) -> gym.Env[Any, Any]:
         if self._kind == "id":
             spec, kwargs = self._payload

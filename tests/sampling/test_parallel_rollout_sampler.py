@@ -1274,6 +1274,58 @@ def test_an_id_registered_by_the_users_script_reaches_spawned_workers(
     assert [ro.rollout_info["env_id"] for ro in rollouts] == [script_registered_id] * 2
 
 
+@pytest.mark.parametrize("vectorization", ["async", "batched"])
+def test_an_env_spawned_workers_cannot_receive_is_refused_at_construction(vectorization):
+    # It failed at the first sample() with cloudpickle's bare "cannot pickle '_thread.lock'
+    # object", naming neither the env nor why it had to be pickled.
+    lock = threading.Lock()
+    before = len(children())
+    with pytest.raises(
+        TypeError,
+        match=r"env must be picklable with cloudpickle to reach worker processes started "
+        r"with 'spawn', got EnvFactory\(<function .*<lambda>.*\): cannot pickle "
+        r"'_thread.lock' object",
+    ):
+        ParallelRolloutSampler(
+            lambda: lock and CountingEnv(terminate_at=3),
+            IDLE2,
+            2,
+            min_rollouts=2,
+            vectorization=vectorization,
+            start_method="spawn",
+        )
+    assert len(children()) == before
+
+
+def test_forked_workers_inherit_an_env_they_could_not_receive_pickled():
+    lock = threading.Lock()
+    with ParallelRolloutSampler(
+        lambda: lock and CountingEnv(terminate_at=3),
+        IDLE2,
+        2,
+        min_rollouts=2,
+        seed=0,
+        vectorization="async",
+        start_method="fork",
+        show_progress_bar=False,
+    ) as sampler:
+        assert [ro.length for ro in sampler.sample()] == [3, 3]
+
+
+def test_sync_sampling_needs_no_picklable_env():
+    lock = threading.Lock()
+    with ParallelRolloutSampler(
+        lambda: lock and CountingEnv(terminate_at=2),
+        IDLE2,
+        2,
+        min_rollouts=2,
+        vectorization="sync",
+        start_method="spawn",
+        show_progress_bar=False,
+    ) as sampler:
+        assert [ro.length for ro in sampler.sample()] == [2, 2]
+
+
 class _UnpicklableInfo(CountingEnv):
     """Reports a lock in its step info: it cannot travel from a worker process."""
 

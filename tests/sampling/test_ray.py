@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import gymnasium as gym
@@ -748,3 +749,26 @@ def test_the_start_warning_names_the_resource_the_cluster_lacks(ray_session):
         ),
         note,
     )
+
+
+@pytest.mark.parametrize("what", ["env", "policy"])
+def test_an_env_or_policy_ray_cannot_receive_is_refused_at_construction(what):
+    # It failed at the first sample(), after Ray had started, with cloudpickle's bare
+    # "cannot pickle '_thread.lock' object".
+    import ray
+
+    running = ray.is_initialized()
+    lock = threading.Lock()
+    env = (lambda: lock and CountingEnv(terminate_at=2)) if what == "env" else "CartPole-v1"
+    policy = (
+        (lambda obs: lock and np.zeros(len(obs), np.int64))
+        if what == "policy"
+        else IdlePolicy(gym.spaces.Discrete(2))
+    )
+    with pytest.raises(
+        TypeError,
+        match=rf"{what} must be picklable with cloudpickle to reach the Ray actors "
+        r"\(backend='ray'\), got .*: cannot pickle '_thread.lock' object",
+    ):
+        ParallelRolloutSampler(env, policy, 1, min_rollouts=1, backend="ray")
+    assert ray.is_initialized() == running
