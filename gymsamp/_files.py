@@ -15,7 +15,8 @@ def written_atomically(path: Path) -> Iterator[Path]:
     ends, so a crash or Ctrl-C never leaves a half-written file (nor destroys the old one).
 
     The folder of ``path`` is created if needed (a file standing in its way is a ValueError
-    naming that file; writing would fail on the temporary path, which the caller never named).
+    naming that file; writing would fail on the temporary path, which the caller never named);
+    a ``path`` that is a folder is a ValueError too.
 
     A Ctrl-C that lands while the writer closes its file often surfaces as another error
     (numpy's ``savez`` closing its zip: ``ValueError: Can't close the ZIP file while there is
@@ -30,6 +31,10 @@ def written_atomically(path: Path) -> Iterator[Path]:
         ...     target.read_text(), sorted(p.name for p in Path(folder).iterdir())
         ('whole', ['a.txt'])
     """
+    if not path.name or path.is_dir():
+        # Checked first: the temporary file's name, or replacing a folder by a file, would
+        # give an error about the temporary path.
+        raise ValueError(f"path must be a file path, got {str(path)!r} (a folder)")
     _make_folder(path)
     tmp = path.with_name(path.name + ".tmp")
     try:

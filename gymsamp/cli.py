@@ -229,8 +229,12 @@ def _run_sampling(args: argparse.Namespace, info: EnvInfo, plan: _Plan) -> int:
         # Saved with them: `info` and `plot` make the env as it was made here (its nominal
         # parameters depend on the kwargs; a "module:EnvId" id's module registers it).
         ro.rollout_info[CLI_ENV_KEY] = {"env": args.env, "env_kwarg": list(args.env_kwarg or ())}
-        if plan.grid_names:  # plots find the grid
-            ro.rollout_info["grid"] = list(plan.grid_names)
+        # Plots and `info` find the grid, or that there is none: randomized values can repeat
+        # (a clipped draw) and would pass for a grid.
+        ro.rollout_info["grid"] = list(plan.grid_names)
+    # The files first: a reader that closes the pipe early (``| head``) must not cost them,
+    # nor anything the summary might fail on.
+    written, failure = _write_files(args, rollouts, info, plan)
     summary = summarize(
         rollouts,
         epsilon=plan.epsilon,
@@ -240,8 +244,6 @@ def _run_sampling(args: argparse.Namespace, info: EnvInfo, plan: _Plan) -> int:
         settings=plan.settings,
         env_id=info.env_id,
     )
-    # The files first: a reader that closes the pipe early (``| head``) must not cost them.
-    written, failure = _write_files(args, rollouts, info, plan)
     print(summary.format())
     for line in written:
         print(line)

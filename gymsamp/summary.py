@@ -177,7 +177,7 @@ class Summary:
             assert self.seconds is not None
             rows.append(("steps/s", f"{self.steps_per_second:,.0f}   ({self.seconds:.2f} s)"))
         if math.isnan(self.ci_low):
-            interval = f"{pct} CI n/a (needs 2 rollouts)"
+            interval = f"{pct} CI n/a ({self._no_interval_reason()})"
         else:
             interval = (
                 f"{pct} CI [{format_number(self.ci_low)}, {format_number(self.ci_high)}] "
@@ -202,6 +202,12 @@ class Summary:
         lines = [f"{label:<{width}}{value}".rstrip() for label, value in rows]
         lines += self._param_lines()
         return "\n".join(lines)
+
+    def _no_interval_reason(self) -> str:
+        if self.num_rollouts < 2:
+            return "needs 2 rollouts"
+        bad = int(np.count_nonzero(~np.isfinite(self.returns)))
+        return f"{bad} of {self.num_rollouts} returns not finite"
 
     def _param_lines(self) -> list[str]:
         if not self.domain_params:
@@ -308,7 +314,14 @@ def as_rollout_list(rollouts: StepSequence | Iterable[StepSequence]) -> list[Ste
         >>> [ro.length for ro in as_rollout_list(StepSequence.concat(ros))]
         [2, 3]
     """
-    parts = [rollouts] if isinstance(rollouts, StepSequence) else list(rollouts)
+    if isinstance(rollouts, StepSequence):
+        parts = [rollouts]
+    elif isinstance(rollouts, Iterable) and not isinstance(rollouts, (str, bytes, Mapping)):
+        parts = list(rollouts)
+    else:
+        raise TypeError(
+            f"rollouts must be a StepSequence or a list of them, got {type(rollouts).__name__}"
+        )
     result: list[StepSequence] = []
     for part in parts:
         if not isinstance(part, StepSequence):
@@ -329,6 +342,16 @@ def rollout_returns(rollouts: Sequence[StepSequence]) -> np.ndarray:
         array([3.])
     """
     return np.array([ro.undiscounted_return() for ro in rollouts], dtype=np.float64)
+
+
+def _sample_std(returns: np.ndarray) -> float:
+    """The sample standard deviation (``ddof=1``; 0 for one rollout, NaN with an infinite
+    return, without numpy's warning about inf - inf)."""
+    if len(returns) < 2:
+        return 0.0
+    if not np.isfinite(returns).all():
+        return math.nan
+    return float(returns.std(ddof=1))
 
 
 def _cvar(returns: np.ndarray, epsilon: float) -> tuple[float | None, int]:
@@ -385,23 +408,25 @@ def env_id_counts(rollouts: Sequence[StepSequence]) -> dict[str, int]:
     return counts
 
 
-def _recorded_grid(info: Any) -> tuple[str, ...]:
-    """The parameter names of ``info["grid"]`` (a list of strs), or ``()``."""
+def _recorded_grid(info: Any) -> tuple[str, ...] | None:
+    """The parameter names of ``info["grid"]`` (a list of strs, empty for "no grid"), or None
+    where nothing valid is recorded."""
     names = info.get("grid") if isinstance(info, Mapping) else None
     if isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names):
         return tuple(names)
-    return ()
+    return None
 
 
 def grid_param_names(rollouts: StepSequence | Iterable[StepSequence]) -> list[str]:
     """The domain parameters the rollouts vary on a grid, or ``[]`` if they do not.
 
-    A grid recorded in every rollout's ``rollout_info["grid"]`` (``gymsamp sample --grid``
-    records its parameter names there) is that grid. Otherwise two parameters form a grid when
-    every combination of their distinct values occurs (each with at least 2 values); one
-    parameter when it is the only one that varies and its values repeat (several rollouts per
-    value). Randomized parameters take a new value in every rollout, so they are not mistaken
-    for a grid.
+    A grid recorded in every rollout's ``rollout_info["grid"]`` (``gymsamp sample`` records its
+    ``--grid`` parameter names there, and ``[]`` for a run without a grid) is that grid.
+    Otherwise two parameters form a grid when every combination of their distinct values occurs
+    (each with at least 2 values); one parameter when it is the only one that varies and every
+    one of its values occurs at least twice (several rollouts per value). A randomized
+    parameter draws values that occur once, even where clipping repeats its bounds, so it is not
+    mistaken for a grid.
 
     Example:
         >>> from gymsamp.envs import param_grid
@@ -416,12 +441,12 @@ def grid_param_names(rollouts: StepSequence | Iterable[StepSequence]) -> list[st
     recorded = {_recorded_grid(ro.rollout_info) for ro in rollouts}
     if len(recorded) == 1:
         names = next(iter(recorded))
-        if names and all(name in columns for name in names):
+        if names is not None and all(name in columns for name in names):
             return list(names)
     varying = {name: col for name, col in columns.items() if len(np.unique(col)) > 1}
     if len(varying) == 1:
         name, col = next(iter(varying.items()))
-        return [name] if len(np.unique(col)) < len(col) else []
+        return [name] if np.unique(col, return_counts=True)[1].min() >= 2 else []
     if len(varying) == 2:
         (a, col_a), (b, col_b) = varying.items()
         combos = {(x, y) for x, y in zip(col_a, col_b, strict=True)}
@@ -478,9 +503,10 @@ def summarize(
 
     The interval of the mean return is the percentile bootstrap interval (2000 resamples, the
     generator seeded with ``seed``), computed by :func:`gymsamp.stats.bootstrap_ci` (whose basic
-    interval ``[lo, hi]`` reflects to the percentile one ``[2 mean - hi, 2 mean - lo]``). The
-    standard deviation is the sample one (``ddof=1``; 0 for one rollout). The CVaR at level
-    ``epsilon`` is the mean of the
+    interval ``[lo, hi]`` reflects to the percentile one ``[2 mean - hi, 2 mean - lo]``); NaN
+    for one rollout or where a return is infinite (an env's crash penalty of ``-inf``: the mean,
+    minimum and CVaR show it). The standard deviation is the sample one (``ddof=1``; 0 for one
+    rollout, NaN with an infinite return). The CVaR at level ``epsilon`` is the mean of the
     ``round(epsilon * n)`` lowest returns, the rollouts :func:`gymsamp.sampling.select_cvar`
     selects (None if that count is 0). A rollout's ending is the step type of its last step.
 
@@ -522,7 +548,9 @@ def summarize(
         raise ValueError(f"epsilon must be a number in (0, 1], got {epsilon!r}")
     returns = rollout_returns(rollouts)
     mean = float(returns.mean())
-    if len(returns) >= 2:
+    # An env may return an infinite reward (a crash penalty); its mean and extremes say so, but
+    # resampling infinities has no interval (bootstrap_ci refuses them).
+    if len(returns) >= 2 and np.isfinite(returns).all():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # identical returns give the interval [mean, mean]
             stat, lo, hi = bootstrap_ci(returns, np.mean, NUM_RESAMPLES, alpha, 2, seed=seed)
@@ -548,7 +576,7 @@ def summarize(
         returns=returns,
         mean=mean,
         median=float(np.median(returns)),
-        std=float(returns.std(ddof=1)) if len(returns) > 1 else 0.0,
+        std=_sample_std(returns),
         min=float(returns.min()),
         max=float(returns.max()),
         ci_low=ci_low,

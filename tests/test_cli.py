@@ -182,6 +182,24 @@ def test_normal_randomization_clips_one_side_with_an_infinite_bound(capsys, tmp_
     assert max(lengths) > 1.0  # P(draw > 1) = 0.16: nothing clips from above
 
 
+def test_clipped_randomization_is_not_taken_for_a_grid_by_info(capsys, tmp_path):
+    # The clip bounds repeat, and `info` listed the parameter as "grid" (plots drew return over
+    # its 5 values) where `sample` had said normal(...).
+    out_file = tmp_path / "clip.npz"
+    code, out, _ = run(
+        capsys, "sample", "Pendulum-v1", "--randomize", "m=normal:1,0.5,0.9,1.1",
+        "--min-rollouts", 20, "--max-steps", 5, "--seed", 0, "--out", out_file,
+    )  # fmt: skip
+    assert code == 0
+    rollouts = load_rollouts(out_file)
+    masses = [ro.rollout_info["domain_param"]["m"] for ro in rollouts]
+    assert len(set(masses)) < len(masses)  # the bounds repeat
+    assert all(ro.rollout_info["grid"] == [] for ro in rollouts)
+    code, out, _ = run(capsys, "info", out_file)
+    assert code == 0
+    assert re.search(r"\n  m +1 +varies +0\.9 \.\. 1\.1 ", out), out
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [

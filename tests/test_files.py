@@ -37,3 +37,18 @@ def test_the_folder_is_made_and_a_file_in_its_way_named(tmp_path: Path) -> None:
         written_atomically(blocker / "sub" / "a.txt"),
     ):
         pass
+
+
+@pytest.mark.parametrize("name", ["out.png", "."])
+def test_a_folder_at_the_path_is_named(tmp_path: Path, monkeypatch, name: str) -> None:
+    # A folder named out.png gave IsADirectoryError on 'out.png.tmp' -> 'out.png'; "." gave
+    # pathlib's "PosixPath('.') has an empty name".
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out.png").mkdir()
+    with (
+        pytest.raises(ValueError, match=rf"path must be a file path, got '{name}' \(a folder\)"),
+        written_atomically(Path(name)),
+    ):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+    assert (tmp_path / "out.png").is_dir()

@@ -160,6 +160,41 @@ def test_a_recorded_grid_is_the_grid_even_with_one_rollout_per_value():
     assert grid_param_names(ros) == []
 
 
+def test_clipped_random_draws_are_not_a_grid():
+    # A normal draw clipped to [0.9, 1.1] repeats its bounds; it was taken for a one-parameter
+    # grid ("grid" in `gymsamp info`, a return-over-m plot) although no value was chosen.
+    draws = np.clip(np.random.default_rng(0).normal(1.0, 0.5, 20), 0.9, 1.1)
+    assert len(np.unique(draws)) < len(draws)  # the bounds repeat
+    ros = [rollout(1.0, domain_param={"m": float(m)}) for m in draws]
+    assert grid_param_names(ros) == []
+    assert summarize(ros).domain_params[0].setting == "varies"
+    bernoulli = [rollout(1.0, domain_param={"m": m}) for m in (0.0, 1.0, 1.0, 0.0, 1.0)]
+    assert grid_param_names(bernoulli) == ["m"]  # every value several times: a grid by the values
+
+
+def test_a_recorded_empty_grid_says_there_is_none():
+    ros = [rollout(1.0, domain_param={"m": m}) for m in (1.0, 2.0, 1.0, 2.0)]
+    assert grid_param_names(ros) == ["m"]
+    for ro in ros:
+        ro.rollout_info["grid"] = []  # what `gymsamp sample` records without --grid
+    assert grid_param_names(ros) == []
+
+
+def test_an_infinite_return_is_summarized_without_an_interval():
+    # bootstrap_ci refused the infinity ("data must be finite, got 1 non-finite entries") and
+    # `gymsamp sample` lost its --out and --plot files with it.
+    returns = [1.0, -math.inf, 3.0, 2.0, 5.0, 6.0]
+    s = summarize([rollout(r) for r in returns], epsilon=0.2)
+    assert (s.mean, s.median, s.min, s.max, s.cvar) == (-math.inf, 2.5, -math.inf, 6.0, -math.inf)
+    assert math.isnan(s.std)
+    assert math.isnan(s.ci_low)
+    assert math.isnan(s.ci_high)
+    text = s.format()
+    assert "return mean       -inf   95% CI n/a (1 of 6 returns not finite)\n" in text
+    assert "return std        n/a\n" in text
+    assert s.result_line().startswith("Toy-v0: mean return -inf over 6 rollouts;")
+
+
 def test_rollouts_of_several_envs_are_named_each():
     # The summary named the first rollout's env alone, as if all came from it.
     rollouts = [rollout(1.0, env_id="A-v0"), rollout(2.0, env_id="B-v0"), rollout(3.0)]
@@ -178,3 +213,10 @@ def test_rollouts_of_several_envs_are_named_each():
     assert "envs" not in one.format()
     nameless = StepSequence(rewards=[1.0], observations=[[0.0]] * 2, actions=[0])
     assert (summarize([nameless]).env_id, summarize([nameless]).env_counts) == (None, {})
+
+
+@pytest.mark.parametrize("bad", [None, 3, "rollouts", {"a": 1}])
+def test_rollouts_that_are_no_list_of_rollouts_are_named(bad):
+    # None gave "'NoneType' object is not iterable" (plot_returns(None) too).
+    with pytest.raises(TypeError, match="rollouts must be a StepSequence or a list of them, got"):
+        summarize(bad)

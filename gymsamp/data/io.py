@@ -335,8 +335,6 @@ def _write(path: str | os.PathLike[str], kind: str, content: Any, compress: bool
         ) from None
     members = dict(encoder.arrays)
     members[_META] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    if path.is_dir():
-        raise ValueError(f"path must be a file path, got {str(path)!r} (a folder)")
     with written_atomically(path) as tmp, open(tmp, "wb") as f:
         save: Any = np.savez_compressed if compress else np.savez
         save(f, **members)
