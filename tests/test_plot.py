@@ -362,3 +362,22 @@ def test_an_interrupted_save_leaves_the_old_figure_whole(tmp_path, monkeypatch):
         save_figure(fig, path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["returns.svg"]
+
+
+def test_one_rollout_is_named_in_the_singular():
+    # "1 rollouts", "1 of 1 rollouts", "return 1, 1 steps".
+    rollouts = [StepSequence(rewards=[1.0], observations=[[0.0], [1.0]], actions=[0])]
+    fig = plot_rollouts(rollouts)
+    assert fig.axes[0].get_title() == "Return distribution: rollouts, 1 rollout"
+    trajectories = fig.subfigs[1]
+    assert trajectories.get_suptitle() == (
+        "Observations and actions over time: rollouts, 1 of 1 rollout (worst to best return)"
+    )
+    assert [t.get_text() for t in trajectories.legends[0].get_texts()] == [
+        "rollout #0: return 1, 1 step"
+    ]
+    two = [StepSequence(rewards=[1.0] * 2, observations=[[0.0]] * 3, actions=[0] * 2)] * 2
+    fig = plot_rollouts(two, num_rollouts=1)
+    assert fig.axes[0].get_title() == "Return distribution: rollouts, 2 rollouts"
+    assert "1 of 2 rollouts" in fig.subfigs[1].get_suptitle()
+    assert fig.subfigs[1].legends[0].get_texts()[0].get_text().endswith("return 2, 2 steps")

@@ -1,4 +1,4 @@
-"""Figures for the plots: a new constrained-layout figure and the env id of some rollouts.
+"""Figures for the plots: a new constrained-layout figure, the env id of some rollouts, counts.
 
 Shared by the plot modules of :mod:`gymsamp.plot`; matplotlib is imported only when a figure
 is made.
@@ -14,7 +14,7 @@ from gymsamp.data import StepSequence
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["env_id_of", "new_figure"]
+__all__ = ["count_of", "env_id_of", "new_figure"]
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -22,6 +22,16 @@ def new_figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def count_of(count: int, noun: str) -> str:
+    """``count`` and ``noun``, in the plural unless ``count`` is 1.
+
+    Example:
+        >>> count_of(1, "rollout"), count_of(3, "step")
+        ('1 rollout', '3 steps')
+    """
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def env_id_of(rollouts: Sequence[StepSequence]) -> str | None:

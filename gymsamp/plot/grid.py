@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gymsamp.data import StepSequence
-from gymsamp.plot._figure import env_id_of, new_figure
+from gymsamp.plot._figure import count_of, env_id_of, new_figure
 from gymsamp.summary import (
     as_rollout_list,
     domain_param_values,
@@ -147,10 +147,11 @@ def plot_return_grid(
                     )
     fig.colorbar(image, ax=ax, label="mean return")
     per_cell = np.unique(counts[counts > 0])
-    n = f"{per_cell[0]}" if len(per_cell) == 1 else f"{per_cell.min()}-{per_cell.max()}"
+    if len(per_cell) == 1:
+        n = count_of(int(per_cell[0]), "rollout")
+    else:
+        n = f"{per_cell.min()}-{per_cell.max()} rollouts"
     ax.set_title(
-        title
-        or f"Mean return over {x_name} and {y_name}: {env_id or 'rollouts'} "
-        f"({n} rollout{'s' if n != '1' else ''} per cell)"
+        title or f"Mean return over {x_name} and {y_name}: {env_id or 'rollouts'} ({n} per cell)"
     )
     return fig

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gymsamp.data import StepSequence
-from gymsamp.plot._figure import new_figure
+from gymsamp.plot._figure import count_of, new_figure
 from gymsamp.summary import as_rollout_list, format_number, summarize
 
 if TYPE_CHECKING:
@@ -91,7 +91,6 @@ def plot_returns(
         )
     eps = f"{format_number(100 * summary.epsilon)}%"
     if summary.cvar is not None:
-        count = summary.cvar_count
         ax.axvline(
             summary.cvar,
             color="#d62728",
@@ -99,7 +98,7 @@ def plot_returns(
             ls="--",
             zorder=3,
             label=(
-                f"worst {eps} ({count} rollout{'s' if count != 1 else ''}), "
+                f"worst {eps} ({count_of(summary.cvar_count, 'rollout')}), "
                 f"CVaR = {format_number(summary.cvar)}"
             ),
         )
@@ -109,7 +108,9 @@ def plot_returns(
     ax.set_ylabel("rollouts")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     env = summary.env_name or "rollouts"
-    ax.set_title(title or f"Return distribution: {env}, {summary.num_rollouts} rollouts")
+    ax.set_title(
+        title or f"Return distribution: {env}, {count_of(summary.num_rollouts, 'rollout')}"
+    )
     ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
     ax.grid(axis="y", alpha=0.3, zorder=0)
     ax.set_axisbelow(True)

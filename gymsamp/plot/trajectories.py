@@ -14,7 +14,7 @@ import numpy as np
 from gymsamp._checks import check_int
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.data._tree import tree_leaves
-from gymsamp.plot._figure import env_id_of, new_figure
+from gymsamp.plot._figure import count_of, env_id_of, new_figure
 from gymsamp.summary import as_rollout_list, env_id_counts, format_number, rollout_returns
 
 if TYPE_CHECKING:
@@ -238,7 +238,7 @@ def plot_trajectories(
     what = "Observations" if field == "observations" else "States"
     heading = title or (
         f"{what} and actions over time: {env_id or 'rollouts'}, "
-        f"{len(picked)} of {len(rollouts)} rollouts (worst to best return)"
+        f"{len(picked)} of {count_of(len(rollouts), 'rollout')} (worst to best return)"
     )
     if omitted:
         heading += f" (first {MAX_PANELS} panels, {omitted} more not shown)"
@@ -288,7 +288,7 @@ def check_one_env(rollouts: Sequence[StepSequence], field: str) -> None:
     """
     counts = env_id_counts(rollouts)
     if len(counts) > 1:
-        envs = ", ".join(f"{e} ({n} rollout{'' if n == 1 else 's'})" for e, n in counts.items())
+        envs = ", ".join(f"{e} ({count_of(n, 'rollout')})" for e, n in counts.items())
         first = next(iter(counts))
         raise ValueError(
             f"rollouts must come from one env to be plotted over time, got {len(counts)} envs: "
@@ -392,4 +392,5 @@ def _rollout_name(ro: StepSequence, position: int) -> str:
 
 
 def _rollout_legend(ro: StepSequence, position: int, ret: float) -> str:
-    return f"rollout {_rollout_name(ro, position)}: return {format_number(ret)}, {ro.length} steps"
+    steps = count_of(ro.length, "step")
+    return f"rollout {_rollout_name(ro, position)}: return {format_number(ret)}, {steps}"
