@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import sys
 
@@ -381,3 +382,29 @@ def test_one_rollout_is_named_in_the_singular():
     assert fig.axes[0].get_title() == "Return distribution: rollouts, 2 rollouts"
     assert "1 of 2 rollouts" in fig.subfigs[1].get_suptitle()
     assert fig.subfigs[1].legends[0].get_texts()[0].get_text().endswith("return 2, 2 steps")
+
+
+@pytest.mark.parametrize("name", ["returns", "returns.tmp", "returns.", "returns.png.bak"])
+def test_save_figure_refuses_a_path_whose_suffix_is_no_format(tmp_path, name):
+    # Matplotlib was asked to guess the format from the temporary file's name: "Format 'tmp'
+    # is not supported".
+    fig = plot_returns([StepSequence(rewards=[1.0], observations=[0.0, 0.0], actions=[0])])
+    path = tmp_path / name
+    with pytest.raises(
+        ValueError,
+        match=r"path must end in the suffix of a format matplotlib writes \(.*\.eps, .*\.png, .*"
+        rf"\.svg, .*\), got {re.escape(repr(str(path)))}",
+    ):
+        save_figure(fig, path)
+    assert list(tmp_path.iterdir()) == []
+    # Upper case is the format's suffix too.
+    assert save_figure(fig, tmp_path / "r.PNG").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_save_figure_refuses_what_is_not_a_figure(tmp_path):
+    # AttributeError: 'str' object has no attribute 'figure'.
+    with pytest.raises(
+        TypeError, match=r"fig must be a matplotlib Figure or SubFigure, got 'not a figure' \(str\)"
+    ):
+        save_figure("not a figure", tmp_path / "f.png")
+    assert list(tmp_path.iterdir()) == []

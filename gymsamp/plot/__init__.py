@@ -56,7 +56,12 @@ __all__ = [
 def save_figure(fig: FigureBase, path: str | os.PathLike[str], *, dpi: int = 110) -> Path:
     """Save ``fig`` (a figure, or the figure a subfigure belongs to) to ``path`` (PNG, SVG, ...).
 
-    The parent folder is created if needed.
+    The format is that of the path's suffix (any case), one of those matplotlib writes
+    (``fig.canvas.get_supported_filetypes()``). The parent folder is created if needed.
+
+    Raises:
+        TypeError: ``fig`` is not a matplotlib figure or subfigure.
+        ValueError: ``path`` has no suffix, or one matplotlib cannot write.
 
     Example:
         >>> import tempfile, pathlib
@@ -67,17 +72,30 @@ def save_figure(fig: FigureBase, path: str | os.PathLike[str], *, dpi: int = 110
         ...     path.read_bytes()[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
         True
     """
-    path = Path(path)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure, FigureBase
 
+    if not isinstance(fig, FigureBase):
+        raise TypeError(
+            f"fig must be a matplotlib Figure or SubFigure, got {fig!r} ({type(fig).__name__})"
+        )
+    path = Path(path)
     root: Any = fig
     while not isinstance(root, Figure):
         root = root.figure  # a subfigure's figure is the figure it belongs to
+    formats = root.canvas.get_supported_filetypes()
+    # Checked here: the file is written under a temporary name whose suffix matplotlib would
+    # otherwise guess the format from ("Format 'tmp' is not supported").
+    if path.suffix[1:].lower() not in formats:
+        suffixes = ", ".join(f".{name}" for name in sorted(formats))
+        raise ValueError(
+            f"path must end in the suffix of a format matplotlib writes ({suffixes}), "
+            f"got {str(path)!r}"
+        )
     # Written beside the target and renamed (its folder made if needed): an interrupted SVG
     # is never left half-written (its backend truncates the file before drawing), nor an older
     # plot destroyed.
     with written_atomically(path) as tmp:
-        root.savefig(tmp, dpi=dpi, format=path.suffix[1:].lower() or None)
+        root.savefig(tmp, dpi=dpi, format=path.suffix[1:].lower())
     return path
 
 
