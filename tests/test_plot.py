@@ -408,3 +408,84 @@ def test_save_figure_refuses_what_is_not_a_figure(tmp_path):
     ):
         save_figure("not a figure", tmp_path / "f.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def two_by_two_grid():
+    grid = param_grid({"mass": [1.0, 2.0], "length": [0.5, 1.0]})
+    return [
+        StepSequence(
+            rewards=[float(i)], observations=[[0.0], [1.0]], actions=[0],
+            rollout_info={"domain_param": p},
+        )
+        for i, p in enumerate(grid)
+    ]  # fmt: skip
+
+
+def test_a_grid_given_as_one_str_is_one_parameter():
+    # grid="mass" was read as the parameters ['m', 'a', 's', 's'] (grid="m" as 'm', by accident).
+    fig = plot_rollouts(two_by_two_grid(), grid="mass")
+    assert fig.axes[1].get_title() == "Return over mass: rollouts"
+    assert fig.axes[1].get_xlabel() == "mass"
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        (
+            ["mass", "mass"],
+            r"grid must name 1 or 2 different parameters \(none: no grid\), got \['mass', 'mass'\]",
+        ),
+        (
+            ["mass", "length", "x"],
+            r"grid must name 1 or 2 different parameters \(none: no grid\), got \['mass', ",
+        ),
+    ],
+)
+def test_plot_rollouts_refuses_a_grid_of_other_than_one_or_two_names(grid, message):
+    with pytest.raises(ValueError, match=message):
+        plot_rollouts(two_by_two_grid(), grid=grid)
+    # No name: no grid is drawn (none is looked for).
+    assert len(plot_rollouts(two_by_two_grid(), grid=[]).subfigs[0].axes) == 1
+
+
+def test_return_grid_refuses_one_parameter_on_both_axes():
+    # It drew the grid's diagonal.
+    with pytest.raises(
+        ValueError, match="x_name and y_name must be different parameters, got 'mass' for both"
+    ):
+        plot_return_grid(two_by_two_grid(), "mass", "mass")
+
+
+def test_return_grid_refuses_a_nominal_value_that_is_no_number():
+    # numpy's "could not convert string to float: 'heavy'".
+    with pytest.raises(TypeError, match=r"nominal\['mass'\] must be a real number, got 'heavy'"):
+        plot_return_grid(two_by_two_grid(), "mass", "length", nominal={"mass": "heavy"})
+    # The nominal values of parameters not on an axis are not read.
+    fig = plot_return_grid(
+        two_by_two_grid(), "mass", "length", nominal={"mass": np.float32(1.5), "x": "?"}
+    )
+    assert fig.axes[0].get_xlabel() == "mass (nominal 1.5)"
+
+
+@pytest.mark.parametrize("plot", [plot_trajectories, plot_rollouts])
+def test_an_env_spec_that_is_no_env_spec_is_refused_by_name(plot):
+    # AttributeError: 'str' object has no attribute 'obs_labels'.
+    with pytest.raises(
+        TypeError,
+        match=r"env_spec must be a gymsamp.data.EnvSpec or None, got 'CartPole-v1' \(str\)",
+    ):
+        plot(two_by_two_grid(), env_spec="CartPole-v1")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"labels": "x"}, r"labels must be a sequence of str, got 'x'"),
+        ({"act_labels": "a"}, r"act_labels must be a sequence of str, got 'a'"),
+        ({"labels": [0]}, r"labels must be a sequence of str, got \[0\]"),
+    ],
+)
+def test_trajectory_labels_given_as_one_str_are_refused(kwargs, message):
+    # A str was one label per character: "x" fit one observation dimension silently.
+    with pytest.raises(TypeError, match=message):
+        plot_trajectories(two_by_two_grid(), **kwargs)

@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any, cast
 from gymsamp._files import written_atomically
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.plot._figure import new_figure
-from gymsamp.plot.grid import plot_return_grid
+from gymsamp.plot.grid import check_grid_names, plot_return_grid
 from gymsamp.plot.returns import plot_returns
 from gymsamp.plot.trajectories import (
     KNOWN_UNITS,
     MAX_PANELS,
+    check_env_spec,
     check_field,
     check_one_env,
     flat_values,
@@ -107,7 +108,7 @@ def plot_rollouts(
     env_spec: EnvSpec | None = None,
     field: str = "observations",
     num_rollouts: int = 4,
-    grid: Sequence[str] | None = None,
+    grid: str | Sequence[str] | None = None,
     nominal: Mapping[str, Any] | None = None,
 ) -> Figure:
     """One figure with the return distribution, the return grid (if any) and trajectories.
@@ -123,11 +124,18 @@ def plot_rollouts(
         env_spec: The env's spec, for labels.
         field: ``"observations"`` or ``"states"`` for the trajectories.
         num_rollouts: How many rollouts the trajectories show.
-        grid: The grid's parameter names (1 or 2); found automatically if None.
+        grid: The grid's parameter names (a str is one name; 1 or 2 different ones; an empty
+            sequence draws no grid); found automatically if None.
         nominal: Nominal parameter values, shown in the grid's axis labels.
 
     Returns:
         The figure (subfigures: the top row, then the trajectories).
+
+    Raises:
+        ValueError: As :func:`plot_returns`, :func:`plot_return_grid` and
+            :func:`plot_trajectories` raise it, or ``grid`` names more than 2 parameters or
+            one twice.
+        TypeError: ``env_spec`` is not an :class:`~gymsamp.data.EnvSpec`.
 
     Example:
         >>> ros = [StepSequence(rewards=[1.0] * n, observations=[[0.0]] * (n + 1),
@@ -139,9 +147,8 @@ def plot_rollouts(
     rollouts = as_rollout_list(rollouts)
     check_field(rollouts, field)
     check_one_env(rollouts, field)  # before any drawing: the trajectories need one env
-    names = list(grid) if grid is not None else grid_param_names(rollouts)
-    if len(names) > 2:
-        raise ValueError(f"grid must name 1 or 2 parameters, got {names}")
+    check_env_spec(env_spec)
+    names = check_grid_names(grid) if grid is not None else grid_param_names(rollouts)
     dims = flat_values(rollouts[0].get_data_values(field), field).shape[1]
     dims += flat_values(rollouts[0].actions, "actions").shape[1]
     panels = min(dims, MAX_PANELS)

@@ -20,11 +20,44 @@ from gymsamp.summary import (
 if TYPE_CHECKING:
     from matplotlib.figure import FigureBase
 
-__all__ = ["plot_return_grid"]
+__all__ = ["check_grid_names", "plot_return_grid"]
 
 
 def _param_columns(rollouts: Sequence[StepSequence]) -> dict[str, np.ndarray]:
     return domain_param_values(rollouts)
+
+
+def check_grid_names(grid: str | Sequence[str]) -> list[str]:
+    """The parameter names of a grid: a str is one name, a sequence holds none, 1 or 2
+    different ones.
+
+    Raises:
+        ValueError: More than 2 names, or one name twice.
+
+    Example:
+        >>> check_grid_names("mass"), check_grid_names(("mass", "length"))
+        (['mass'], ['mass', 'length'])
+    """
+    names = [grid] if isinstance(grid, str) else list(grid)
+    if len(names) > 2 or len(set(names)) < len(names):
+        raise ValueError(
+            f"grid must name 1 or 2 different parameters (none: no grid), got {names!r}"
+        )
+    return names
+
+
+def _nominal_values(nominal: Mapping[str, Any] | None, names: Iterable[str]) -> dict[str, float]:
+    """The nominal values of the parameters ``names`` that ``nominal`` holds, as floats."""
+    values: dict[str, float] = {}
+    for name in names:
+        if nominal is None or name not in nominal:
+            continue
+        value = np.asarray(nominal[name])
+        # A number of any kind (Python, numpy, 0-d array), not a str float() would parse.
+        if value.ndim or not np.issubdtype(value.dtype, np.number) or np.iscomplexobj(value):
+            raise TypeError(f"nominal[{name!r}] must be a real number, got {nominal[name]!r}")
+        values[name] = float(value)
+    return values
 
 
 def plot_return_grid(
@@ -58,7 +91,8 @@ def plot_return_grid(
 
     Raises:
         ValueError: A named parameter is missing from the rollouts, ``y_name`` is given
-            without ``x_name``, or no grid was found.
+            without ``x_name`` or equals it, or no grid was found.
+        TypeError: The nominal value of a plotted parameter is not a real number.
 
     Example:
         >>> from gymsamp.envs import param_grid
@@ -85,6 +119,8 @@ def plot_return_grid(
             f"x_name must name the parameter on the x axis when y_name is given, got x_name=None "
             f"with y_name={y_name!r}"
         )
+    if x_name == y_name:
+        raise ValueError(f"x_name and y_name must be different parameters, got {x_name!r} for both")
     columns = _param_columns(rollouts)
     for name in (x_name, y_name):
         if name is not None and name not in columns:
@@ -92,14 +128,15 @@ def plot_return_grid(
                 f"x_name and y_name must be domain parameters of the rollouts "
                 f"{sorted(columns)}, got {name!r}"
             )
+    nominal_values = _nominal_values(nominal, [x_name] if y_name is None else [x_name, y_name])
     returns = rollout_returns(rollouts)
     env_id = env_id_of(rollouts)
     fig = fig if fig is not None else new_figure(7.0, 4.8)
     ax = fig.add_subplot()
 
     def axis_label(name: str) -> str:
-        if nominal is not None and name in nominal:
-            return f"{name} (nominal {format_number(float(nominal[name]))})"
+        if name in nominal_values:
+            return f"{name} (nominal {format_number(nominal_values[name])})"
         return name
 
     xs = np.unique(columns[x_name])

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "KNOWN_UNITS",
     "MAX_PANELS",
+    "check_env_spec",
     "check_field",
     "flat_values",
     "num_columns",
@@ -148,6 +149,8 @@ def plot_trajectories(
         ValueError: No rollouts, another field, ``"states"`` that were not recorded, rollouts
             of several envs, or ``labels`` / ``act_labels`` of another length than the
             dimensions they label.
+        TypeError: ``env_spec`` is not an :class:`~gymsamp.data.EnvSpec`, or ``labels`` /
+            ``act_labels`` is not a sequence of str (e.g. one str).
 
     Example:
         >>> ros = [StepSequence(rewards=[1.0] * 3, observations=[[0.0, 1.0]] * 4,
@@ -159,6 +162,7 @@ def plot_trajectories(
     rollouts = as_rollout_list(rollouts)
     check_field(rollouts, field)
     check_one_env(rollouts, field)
+    check_env_spec(env_spec)
     num_rollouts = check_int("num_rollouts", num_rollouts)
     env_id = env_id_of(rollouts)
     name = _env_name(env_id)
@@ -271,6 +275,25 @@ def check_field(rollouts: Sequence[StepSequence], field: str) -> None:
         )
 
 
+def check_env_spec(env_spec: Any) -> None:
+    """Refuse an ``env_spec`` that is neither an :class:`~gymsamp.data.EnvSpec` nor None.
+
+    Raises:
+        TypeError: Another type (e.g. the env id).
+
+    Example:
+        >>> check_env_spec("CartPole-v1")
+        Traceback (most recent call last):
+        ...
+        TypeError: env_spec must be a gymsamp.data.EnvSpec or None, got 'CartPole-v1' (str)
+    """
+    if env_spec is not None and not isinstance(env_spec, EnvSpec):
+        raise TypeError(
+            f"env_spec must be a gymsamp.data.EnvSpec or None, got {env_spec!r} "
+            f"({type(env_spec).__name__})"
+        )
+
+
 def check_one_env(rollouts: Sequence[StepSequence], field: str) -> None:
     """Refuse rollouts of several envs (``rollout_info["env_id"]``), or whose ``field`` or
     actions differ in width: their panels, labels and units would be those of the first.
@@ -318,7 +341,14 @@ def num_columns(panels: int) -> int:
 
 
 def _check_label_count(name: str, labels: Sequence[str] | None, count: int, what: str) -> None:
-    if labels is not None and len(labels) != count:
+    if labels is None:
+        return
+    # A str is a sequence of str too, but its characters are no labels.
+    if isinstance(labels, str) or not isinstance(labels, Sequence):
+        raise TypeError(f"{name} must be a sequence of str, got {labels!r}")
+    if not all(isinstance(label, str) for label in labels):
+        raise TypeError(f"{name} must be a sequence of str, got {list(labels)!r}")
+    if len(labels) != count:
         raise ValueError(
             f"{name} must hold one label per dimension of {what} ({count}), got {len(labels)}: "
             f"{list(labels)!r}"
