@@ -489,3 +489,24 @@ def test_trajectory_labels_given_as_one_str_are_refused(kwargs, message):
     # A str was one label per character: "x" fit one observation dimension silently.
     with pytest.raises(TypeError, match=message):
         plot_trajectories(two_by_two_grid(), **kwargs)
+
+
+def test_rollouts_of_several_sample_calls_get_unique_names():
+    # s.sample() + s.sample(): rollout_index restarts at 0, the legend read "#1, #0, #1, #0".
+    def ro(index, length):
+        return StepSequence(
+            rewards=[1.0] * length, observations=[[0.0]] * (length + 1), actions=[0] * length,
+            rollout_info={"rollout_index": index},
+        )  # fmt: skip
+
+    repeated = [ro(0, 3), ro(1, 5), ro(0, 4), ro(1, 6)]
+    fig = plot_trajectories(repeated)
+    names = [t.get_text().split(":")[0] for t in fig.legends[0].get_texts()]
+    assert names == ["rollout #0", "rollout #2", "rollout #1", "rollout #3"]  # worst to best
+    lanes = [t.get_text() for t in fig.axes[1].get_yticklabels()]  # the action raster
+    assert lanes == ["#0", "#2", "#1", "#3"]
+    # Unique recorded indices name the rollouts (a list from one sample() call, or a subset).
+    fig = plot_trajectories([ro(7, 3), ro(2, 5)])
+    assert [t.get_text().split(":")[0] for t in fig.legends[0].get_texts()] == [
+        "rollout #7", "rollout #2",
+    ]  # fmt: skip

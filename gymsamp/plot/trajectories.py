@@ -131,6 +131,10 @@ def plot_trajectories(
     recorded ``time`` field in seconds where the env has a time step, else the step index. At
     most 48 panels are drawn.
 
+    A rollout is named ``#k`` by its ``rollout_info["rollout_index"]`` where every rollout
+    has one and they are unique in ``rollouts``, else by its position ``k`` in ``rollouts``
+    (e.g. for rollouts of several ``sample()`` calls, whose indices each restart at 0).
+
     Args:
         rollouts: The rollouts.
         field: ``"observations"`` or ``"states"`` (recorded with ``record_states=True``).
@@ -165,10 +169,11 @@ def plot_trajectories(
     check_env_spec(env_spec)
     num_rollouts = check_int("num_rollouts", num_rollouts)
     env_id = env_id_of(rollouts)
-    name = _env_name(env_id)
-    units = {**KNOWN_UNITS.get(name or "", {}), **(units or {})}
+    env_name = _env_name(env_id)
+    units = {**KNOWN_UNITS.get(env_name or "", {}), **(units or {})}
     returns = rollout_returns(rollouts)
     picked = _pick_rollouts(returns, num_rollouts)
+    names = _rollout_names(rollouts)
 
     kind = "observation" if field == "observations" else "state"
     spec_labels = None
@@ -213,7 +218,7 @@ def plot_trajectories(
             source == "actions"
             and discrete
             and _action_raster(
-                fig, ax, rollouts, picked, dim, timed, _ACTION_NAMES.get(name or "", {})
+                fig, ax, rollouts, picked, names, dim, timed, _ACTION_NAMES.get(env_name or "", {})
             )
         )
         if not raster:
@@ -237,7 +242,7 @@ def plot_trajectories(
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=_COLORS[c % len(_COLORS)], lw=2) for c in range(len(picked))]
-    legend = [_rollout_legend(rollouts[k], k, returns[k]) for k in picked]
+    legend = [_rollout_legend(rollouts[k], names[k], returns[k]) for k in picked]
     fig.legend(handles, legend, loc="outside lower center", fontsize="small", ncols=len(picked))
     what = "Observations" if field == "observations" else "States"
     heading = title or (
@@ -376,9 +381,10 @@ def _action_raster(
     ax: Axes,
     all_rollouts: Sequence[StepSequence],
     picked: Sequence[int],
+    names: Sequence[str],
     dim: int,
     timed: bool,
-    names: Mapping[int, str],
+    action_names: Mapping[int, str],
 ) -> bool:
     """Discrete actions as one colored lane per rollout (False if there are too many values)."""
     from matplotlib.colors import ListedColormap
@@ -402,25 +408,27 @@ def _action_raster(
             vmax=len(levels) - 0.5,
             shading="flat",
         )
-    ax.set_yticks(
-        range(len(rollouts)), [_rollout_name(ro, k) for ro, k in zip(rollouts, picked, strict=True)]
-    )
+    ax.set_yticks(range(len(rollouts)), [names[k] for k in picked])
     for lane, tick in enumerate(ax.get_yticklabels()):
         tick.set_color(_COLORS[lane % len(_COLORS)])
     ax.set_ylim(-0.6, len(rollouts) - 0.4)
     ax.set_ylabel("rollout")
     if mesh is not None:
         bar = fig.colorbar(mesh, ax=ax, ticks=range(len(levels)), fraction=0.08, pad=0.02)
-        bar.ax.set_yticklabels([names.get(int(v), str(int(v))) for v in levels])
+        bar.ax.set_yticklabels([action_names.get(int(v), str(int(v))) for v in levels])
     return True
 
 
-def _rollout_name(ro: StepSequence, position: int) -> str:
-    info = ro.rollout_info
-    index = info.get("rollout_index", position) if isinstance(info, Mapping) else position
-    return f"#{index}"
+def _rollout_names(rollouts: Sequence[StepSequence]) -> list[str]:
+    """``#k`` per rollout: its recorded ``rollout_index`` where every rollout has one and no
+    two share one, else its position in the list (the indices restart at 0 with each
+    ``sample()`` call, so a list joined from several calls repeats them)."""
+    infos = [ro.rollout_info for ro in rollouts]
+    indices = [info.get("rollout_index") if isinstance(info, Mapping) else None for info in infos]
+    if None in indices or len(set(indices)) < len(indices):
+        indices = list(range(len(rollouts)))
+    return [f"#{index}" for index in indices]
 
 
-def _rollout_legend(ro: StepSequence, position: int, ret: float) -> str:
-    steps = count_of(ro.length, "step")
-    return f"rollout {_rollout_name(ro, position)}: return {format_number(ret)}, {steps}"
+def _rollout_legend(ro: StepSequence, name: str, ret: float) -> str:
+    return f"rollout {name}: return {format_number(ret)}, {count_of(ro.length, 'step')}"
