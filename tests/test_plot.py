@@ -510,3 +510,49 @@ def test_rollouts_of_several_sample_calls_get_unique_names():
     assert [t.get_text().split(":")[0] for t in fig.legends[0].get_texts()] == [
         "rollout #7", "rollout #2",
     ]  # fmt: skip
+
+
+def drawn(fig):
+    """Draw ``fig`` (the figure a subfigure belongs to) with Agg; return its renderer."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    root = fig.figure if fig.figure is not None else fig
+    FigureCanvasAgg(root)
+    root.canvas.draw()
+    return root.canvas.get_renderer()
+
+
+@pytest.mark.parametrize("plot", [plot_trajectories, plot_rollouts])
+@pytest.mark.parametrize("num_rollouts", [4, 5, 10, 20])
+def test_trajectory_legend_fits_the_figure_and_every_rollout_has_its_color(
+    cartpole_rollouts, plot, num_rollouts
+):
+    # The legend was one row (it ran off both sides from 5 rollouts on) and the colors
+    # repeated after 8.
+    fig = plot(cartpole_rollouts, num_rollouts=num_rollouts)
+    holder = fig if plot is plot_trajectories else fig.subfigs[1]
+    (legend,) = holder.legends
+    renderer = drawn(fig)
+    box, page = legend.get_window_extent(renderer), fig.bbox
+    assert page.x0 <= box.x0, (box, page)
+    assert box.x1 <= page.x1, (box, page)
+    assert page.y0 <= box.y0, (box, page)
+    # The panels are not squeezed to make room for it: it is below them all.
+    assert all(ax.get_window_extent(renderer).y0 > box.y1 for ax in holder.axes)
+    colors = [handle.get_color() for handle in legend.legend_handles]
+    assert len(colors) == num_rollouts
+    assert len(set(colors)) == num_rollouts
+    assert colors[:4] == ["#d62728", "#ff7f0e", "#2ca02c", "#1f77b4"]  # as before
+    obs_lines = holder.axes[0].get_lines()
+    assert [line.get_color() for line in obs_lines] == colors  # the same in every panel
+    lanes = [t.get_color() for t in holder.axes[4].get_yticklabels()]  # the action raster
+    assert lanes == colors
+
+
+def test_trajectory_legend_leaves_the_panels_their_height(cartpole_rollouts):
+    def panel_height(num_rollouts):
+        fig = plot_trajectories(cartpole_rollouts, num_rollouts=num_rollouts)
+        drawn(fig)
+        return fig.axes[0].get_window_extent().height
+
+    assert panel_height(20) == pytest.approx(panel_height(3), rel=0.03)

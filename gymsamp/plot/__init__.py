@@ -35,6 +35,7 @@ from gymsamp.plot.trajectories import (
     check_field,
     check_one_env,
     flat_values,
+    legend_height,
     num_columns,
     plot_trajectories,
 )
@@ -155,7 +156,8 @@ def plot_rollouts(
     ncols = num_columns(panels)
     nrows = math.ceil(panels / ncols)
     width = max(13.0, 3.3 * ncols + 1.5)
-    top, bottom = 4.6, 2.4 * nrows + 0.9
+    top = 4.6
+    bottom = 2.4 * nrows + 0.9 + legend_height(rollouts, num_rollouts, width)
     fig = new_figure(width, top + bottom)
     upper, lower = cast(Any, fig.subfigures(2, 1, height_ratios=[top, bottom]))
     if names:

@@ -27,6 +27,7 @@ __all__ = [
     "check_env_spec",
     "check_field",
     "flat_values",
+    "legend_height",
     "num_columns",
     "plot_trajectories",
 ]
@@ -55,7 +56,14 @@ _ACTION_COLORS = (
     "#e78ac3", "#7f7f7f",
 )  # fmt: skip
 MAX_PANELS = 48
-_COLORS = ("#d62728", "#ff7f0e", "#2ca02c", "#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+#: Rollout colors: tab10's strong colors first, then their light tab20 partners; more
+#: rollouts than these get a colormap sampled once per rollout.
+_COLORS = (
+    "#d62728", "#ff7f0e", "#2ca02c", "#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf", "#ff9896", "#ffbb78", "#98df8a", "#aec7e8", "#c5b0d5", "#c49c94",
+    "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+)  # fmt: skip
+_LEGEND_FONT = "small"
 
 
 def _env_name(env_id: str | None) -> str | None:
@@ -69,6 +77,63 @@ def _pick_rollouts(returns: np.ndarray, count: int) -> list[int]:
     order = np.argsort(returns, kind="stable")
     ranks = np.unique(np.round(np.linspace(0, len(returns) - 1, min(count, len(returns)))))
     return [int(order[int(r)]) for r in ranks]
+
+
+def _rollout_colors(count: int) -> list[str]:
+    """``count`` different colors, one per drawn rollout."""
+    if count <= len(_COLORS):
+        return list(_COLORS[:count])
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    return [to_hex(colormaps["turbo"](x)) for x in np.linspace(0.0, 1.0, count)]
+
+
+def _legend_entries(
+    rollouts: Sequence[StepSequence], num_rollouts: int
+) -> tuple[list[int], list[str]]:
+    """The drawn rollouts (their indices, worst to best return) and their legend entries."""
+    returns = rollout_returns(rollouts)
+    picked = _pick_rollouts(returns, num_rollouts)
+    names = _rollout_names(rollouts)
+    return picked, [_rollout_legend(rollouts[k], names[k], returns[k]) for k in picked]
+
+
+def _legend_columns(entries: Sequence[str], width: float) -> tuple[int, int]:
+    """Columns and rows of a legend of ``entries`` whose rows fit ``width`` inches."""
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    font = FontProperties(size=_LEGEND_FONT)
+    size = font.get_size_in_points()
+    measure = TextToPath().get_text_width_height_descent
+    # A raster backend's hinted text is up to ~10% wider than its outline.
+    text = 1.1 * max(measure(entry, font, ismath=False)[0] for entry in entries)
+    handle = (rcParams["legend.handlelength"] + rcParams["legend.handletextpad"]) * size
+    spacing = rcParams["legend.columnspacing"] * size
+    frame = 2 * (rcParams["legend.borderpad"] + rcParams["legend.borderaxespad"]) * size
+    room = 72.0 * width - frame - 12.0  # points; the layout's margins take some too
+    columns = max(1, min(len(entries), int((room + spacing) // (text + handle + spacing))))
+    return columns, math.ceil(len(entries) / columns)
+
+
+def legend_height(rollouts: Sequence[StepSequence], num_rollouts: int, width: float) -> float:
+    """The height (inches) the trajectories' legend of rollouts needs beyond its first row,
+    in a figure ``width`` inches wide: what to add to the figure's height so that the
+    panels keep theirs.
+
+    Raises:
+        ValueError: ``num_rollouts`` is not an int >= 1.
+    """
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+
+    num_rollouts = check_int("num_rollouts", num_rollouts)
+    _, entries = _legend_entries(rollouts, num_rollouts)
+    _, rows = _legend_columns(entries, width)
+    size = FontProperties(size=_LEGEND_FONT).get_size_in_points()
+    return (rows - 1) * (1.0 + rcParams["legend.labelspacing"]) * size / 72.0
 
 
 def flat_values(values: Any, name: str) -> np.ndarray:
@@ -171,9 +236,9 @@ def plot_trajectories(
     env_id = env_id_of(rollouts)
     env_name = _env_name(env_id)
     units = {**KNOWN_UNITS.get(env_name or "", {}), **(units or {})}
-    returns = rollout_returns(rollouts)
-    picked = _pick_rollouts(returns, num_rollouts)
+    picked, entries = _legend_entries(rollouts, num_rollouts)
     names = _rollout_names(rollouts)
+    colors = _rollout_colors(len(picked))
 
     kind = "observation" if field == "observations" else "state"
     spec_labels = None
@@ -205,7 +270,9 @@ def plot_trajectories(
     panels = panels[:MAX_PANELS]
     ncols = num_columns(len(panels))
     nrows = math.ceil(len(panels) / ncols)
-    fig = fig if fig is not None else new_figure(3.3 * ncols + 1.5, 2.4 * nrows + 0.8)
+    if fig is None:
+        width = 3.3 * ncols + 1.5
+        fig = new_figure(width, 2.4 * nrows + 0.8 + legend_height(rollouts, num_rollouts, width))
     axes = fig.subplots(nrows, ncols, squeeze=False)
     timed = "time" in rollouts[0].data_names
     # Without a known time step the samplers record the step index as the time (dt = 1).
@@ -218,15 +285,21 @@ def plot_trajectories(
             source == "actions"
             and discrete
             and _action_raster(
-                fig, ax, rollouts, picked, names, dim, timed, _ACTION_NAMES.get(env_name or "", {})
+                fig,
+                ax,
+                [rollouts[k] for k in picked],
+                [names[k] for k in picked],
+                colors,
+                dim,
+                timed,
+                _ACTION_NAMES.get(env_name or "", {}),
             )
         )
         if not raster:
-            for c, k in enumerate(picked):
+            for k, color in zip(picked, colors, strict=True):
                 ro = rollouts[k]
                 values = flat_values(ro.get_data_values(source), source)[:, dim]
                 t = _times(ro, timed)
-                color = _COLORS[c % len(_COLORS)]
                 if source == "actions":
                     ax.step(t[: len(values)], values, where="post", color=color, lw=1.0)
                 else:
@@ -241,9 +314,11 @@ def plot_trajectories(
 
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], color=_COLORS[c % len(_COLORS)], lw=2) for c in range(len(picked))]
-    legend = [_rollout_legend(rollouts[k], names[k], returns[k]) for k in picked]
-    fig.legend(handles, legend, loc="outside lower center", fontsize="small", ncols=len(picked))
+    handles = [Line2D([], [], color=color, lw=2) for color in colors]
+    # In rows that fit the (sub)figure's width (one row ran off both sides).
+    root = fig.get_figure(root=True)
+    columns, _ = _legend_columns(entries, fig.get_window_extent().width / root.dpi)
+    fig.legend(handles, entries, loc="outside lower center", fontsize=_LEGEND_FONT, ncols=columns)
     what = "Observations" if field == "observations" else "States"
     heading = title or (
         f"{what} and actions over time: {env_id or 'rollouts'}, "
@@ -379,17 +454,17 @@ def _times(ro: StepSequence, timed: bool) -> np.ndarray:
 def _action_raster(
     fig: FigureBase,
     ax: Axes,
-    all_rollouts: Sequence[StepSequence],
-    picked: Sequence[int],
+    rollouts: Sequence[StepSequence],
     names: Sequence[str],
+    colors: Sequence[str],
     dim: int,
     timed: bool,
     action_names: Mapping[int, str],
 ) -> bool:
-    """Discrete actions as one colored lane per rollout (False if there are too many values)."""
+    """Discrete actions as one lane per rollout, named in its color (False if there are too
+    many values)."""
     from matplotlib.colors import ListedColormap
 
-    rollouts = [all_rollouts[k] for k in picked]
     actions = [flat_values(ro.actions, "actions")[:, dim] for ro in rollouts]
     levels = np.unique(np.concatenate(actions))
     if len(levels) > 10:
@@ -408,9 +483,9 @@ def _action_raster(
             vmax=len(levels) - 0.5,
             shading="flat",
         )
-    ax.set_yticks(range(len(rollouts)), [names[k] for k in picked])
-    for lane, tick in enumerate(ax.get_yticklabels()):
-        tick.set_color(_COLORS[lane % len(_COLORS)])
+    ax.set_yticks(range(len(rollouts)), names)
+    for tick, color in zip(ax.get_yticklabels(), colors, strict=True):
+        tick.set_color(color)
     ax.set_ylim(-0.6, len(rollouts) - 0.4)
     ax.set_ylabel("rollout")
     if mesh is not None:
