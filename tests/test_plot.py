@@ -50,7 +50,9 @@ def assert_png(path, min_bytes=10_000):
 
 
 def legend_texts(ax):
-    return [t.get_text() for t in ax.get_legend().get_texts()]
+    """The texts of the legend of ``ax``, or of the (sub)figure it is in."""
+    (legend,) = [*ax.figure.legends, *filter(None, [ax.get_legend()])]
+    return [t.get_text() for t in legend.get_texts()]
 
 
 def cartpole_spec():
@@ -556,3 +558,40 @@ def test_trajectory_legend_leaves_the_panels_their_height(cartpole_rollouts):
         return fig.axes[0].get_window_extent().height
 
     assert panel_height(20) == pytest.approx(panel_height(3), rel=0.03)
+
+
+RETURNS_RNG = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize(
+    "returns",
+    [
+        [-1.0] * 15 + [1.0] * 5,  # Blackjack-like: the tail is the tallest bar, at the left
+        list(RETURNS_RNG.normal(0.0, 1.0, 100)),
+        list(RETURNS_RNG.exponential(1.0, 200)),  # skewed: tall bars at the left
+    ],
+    ids=["blackjack_like", "normal100", "skew_left_heavy"],
+)
+@pytest.mark.parametrize("plot", [plot_returns, plot_rollouts])
+def test_return_legend_covers_no_bar(returns, plot):
+    # The legend sat at the upper left, on the red CVaR tail it explains.
+    from matplotlib.patches import Rectangle
+
+    rollouts = [StepSequence(rewards=[r], observations=[0.0, 0.0], actions=[0]) for r in returns]
+    fig = plot(rollouts)
+    ax = fig.axes[0]
+    (legend,) = [*ax.figure.legends, *filter(None, [ax.get_legend()])]
+    renderer = drawn(fig)
+    box = legend.get_window_extent(renderer)
+    bars = [
+        p.get_window_extent(renderer)
+        for p in ax.patches
+        if isinstance(p, Rectangle) and p.get_height() > 0 and p.get_width() > 0
+    ]
+    assert len(bars) >= 2
+    assert not [bar for bar in bars if bar.overlaps(box)]
+    assert not box.overlaps(ax.get_window_extent(renderer))  # nor the mean / CVaR lines
+    assert fig.bbox.x0 <= box.x0
+    assert box.x1 <= fig.bbox.x1
+    assert fig.bbox.y0 <= box.y0
+    assert legend.get_texts()[0].get_text() == "rollouts"

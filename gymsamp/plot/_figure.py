@@ -1,4 +1,5 @@
-"""Figures for the plots: a new constrained-layout figure, the env id of some rollouts, counts.
+"""Figures for the plots: a new constrained-layout figure, legends below a figure's panels, the
+env id of some rollouts, counts.
 
 Shared by the plot modules of :mod:`gymsamp.plot`; matplotlib is imported only when a figure
 is made.
@@ -6,15 +7,27 @@ is made.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from gymsamp.data import StepSequence
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure, FigureBase
 
-__all__ = ["count_of", "env_id_of", "new_figure"]
+__all__ = [
+    "LEGEND_FONT",
+    "count_of",
+    "env_id_of",
+    "figure_width",
+    "legend_columns",
+    "legend_row_height",
+    "new_figure",
+]
+
+#: Font size of the legends below a figure's panels.
+LEGEND_FONT = "small"
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -22,6 +35,40 @@ def new_figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def figure_width(fig: FigureBase) -> float:
+    """The width of a figure or subfigure in inches."""
+    return float(fig.get_window_extent().width / fig.get_figure(root=True).dpi)
+
+
+def legend_columns(entries: Sequence[str], width: float) -> tuple[int, int]:
+    """Columns and rows of a legend of ``entries`` (in :data:`LEGEND_FONT`) whose rows fit a
+    figure ``width`` inches wide: as many columns as fit, at most one per entry."""
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    font = FontProperties(size=LEGEND_FONT)
+    size = font.get_size_in_points()
+    measure = TextToPath().get_text_width_height_descent
+    # A raster backend's hinted text is up to ~10% wider than its outline.
+    text = 1.1 * max(measure(entry, font, ismath=False)[0] for entry in entries)
+    handle = (rcParams["legend.handlelength"] + rcParams["legend.handletextpad"]) * size
+    spacing = rcParams["legend.columnspacing"] * size
+    frame = 2 * (rcParams["legend.borderpad"] + rcParams["legend.borderaxespad"]) * size
+    room = 72.0 * width - frame - 12.0  # points; the layout's margins take some too
+    columns = max(1, min(len(entries), int((room + spacing) // (text + handle + spacing))))
+    return columns, math.ceil(len(entries) / columns)
+
+
+def legend_row_height() -> float:
+    """The height in inches of one row of a legend in :data:`LEGEND_FONT`."""
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+
+    size = FontProperties(size=LEGEND_FONT).get_size_in_points()
+    return float((1.0 + rcParams["legend.labelspacing"]) * size / 72.0)
 
 
 def count_of(count: int, noun: str) -> str:

@@ -9,11 +9,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gymsamp.data import StepSequence
-from gymsamp.plot._figure import count_of, new_figure
+from gymsamp.plot._figure import (
+    LEGEND_FONT,
+    count_of,
+    figure_width,
+    legend_columns,
+    legend_row_height,
+    new_figure,
+)
 from gymsamp.summary import as_rollout_list, format_number, summarize
 
 if TYPE_CHECKING:
-    from matplotlib.figure import FigureBase
+    from matplotlib.figure import Figure, FigureBase
 
 __all__ = ["plot_returns"]
 
@@ -33,7 +40,8 @@ def plot_returns(
 
     The statistics are those of :func:`gymsamp.summary.summarize` with the same arguments, so
     the plot and the ``gymsamp`` summary table agree. The worst ``round(epsilon * n)`` returns
-    (the CVaR tail) are drawn in red, with a dashed line at their mean (the CVaR).
+    (the CVaR tail) are drawn in red, with a dashed line at their mean (the CVaR). The legend
+    is the figure's, below the axes, where it covers no bar.
 
     Args:
         rollouts: The rollouts.
@@ -44,14 +52,13 @@ def plot_returns(
         fig: A figure or subfigure to draw into (a new figure if None).
 
     Returns:
-        The figure drawn into (one axes).
+        The figure drawn into (one axes, one legend).
 
     Example:
         >>> ros = [StepSequence(rewards=[r], observations=[0.0, 0.0], actions=[0])
         ...        for r in (1.0, 2.0, 3.0, 4.0, 10.0)]
         >>> fig = plot_returns(ros, epsilon=0.2)
-        >>> ax = fig.axes[0]
-        >>> ax.get_ylabel(), [t.get_text() for t in ax.get_legend().get_texts()][-1]
+        >>> fig.axes[0].get_ylabel(), [t.get_text() for t in fig.legends[0].get_texts()][-1]
         ('rollouts', 'worst 20% (1 rollout), CVaR = 1')
     """
     from matplotlib.ticker import MaxNLocator
@@ -59,7 +66,9 @@ def plot_returns(
     rollouts = as_rollout_list(rollouts)
     summary = summarize(rollouts, epsilon=epsilon, seed=seed, alpha=alpha)
     returns = summary.returns
-    fig = fig if fig is not None else new_figure(7.0, 4.2)
+    own: Figure | None = None  # the figure made here, which can grow for the legend
+    if fig is None:
+        fig = own = new_figure(7.0, 4.2)
     ax = fig.add_subplot()
     edges = np.histogram_bin_edges(returns, bins=_num_bins(returns))
     tail = np.sort(returns, kind="stable")[: summary.cvar_count]
@@ -111,7 +120,13 @@ def plot_returns(
     ax.set_title(
         title or f"Return distribution: {env}, {count_of(summary.num_rollouts, 'rollout')}"
     )
-    ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
+    # Below the axes: inside, wherever it stood, it could cover bars (at the upper left, the
+    # CVaR tail it explains).
+    handles, entries = ax.get_legend_handles_labels()
+    columns, rows = legend_columns(entries, figure_width(fig))
+    fig.legend(handles, entries, loc="outside lower center", fontsize=LEGEND_FONT, ncols=columns)
+    if own is not None:  # room for the legend: the axes keep their height
+        own.set_figheight(own.get_figheight() + rows * legend_row_height())
     ax.grid(axis="y", alpha=0.3, zorder=0)
     ax.set_axisbelow(True)
     return fig

@@ -14,7 +14,15 @@ import numpy as np
 from gymsamp._checks import check_int
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.data._tree import tree_leaves
-from gymsamp.plot._figure import count_of, env_id_of, new_figure
+from gymsamp.plot._figure import (
+    LEGEND_FONT,
+    count_of,
+    env_id_of,
+    figure_width,
+    legend_columns,
+    legend_row_height,
+    new_figure,
+)
 from gymsamp.summary import as_rollout_list, env_id_counts, format_number, rollout_returns
 
 if TYPE_CHECKING:
@@ -63,7 +71,6 @@ _COLORS = (
     "#bcbd22", "#17becf", "#ff9896", "#ffbb78", "#98df8a", "#aec7e8", "#c5b0d5", "#c49c94",
     "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
 )  # fmt: skip
-_LEGEND_FONT = "small"
 
 
 def _env_name(env_id: str | None) -> str | None:
@@ -99,25 +106,6 @@ def _legend_entries(
     return picked, [_rollout_legend(rollouts[k], names[k], returns[k]) for k in picked]
 
 
-def _legend_columns(entries: Sequence[str], width: float) -> tuple[int, int]:
-    """Columns and rows of a legend of ``entries`` whose rows fit ``width`` inches."""
-    from matplotlib import rcParams
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import TextToPath
-
-    font = FontProperties(size=_LEGEND_FONT)
-    size = font.get_size_in_points()
-    measure = TextToPath().get_text_width_height_descent
-    # A raster backend's hinted text is up to ~10% wider than its outline.
-    text = 1.1 * max(measure(entry, font, ismath=False)[0] for entry in entries)
-    handle = (rcParams["legend.handlelength"] + rcParams["legend.handletextpad"]) * size
-    spacing = rcParams["legend.columnspacing"] * size
-    frame = 2 * (rcParams["legend.borderpad"] + rcParams["legend.borderaxespad"]) * size
-    room = 72.0 * width - frame - 12.0  # points; the layout's margins take some too
-    columns = max(1, min(len(entries), int((room + spacing) // (text + handle + spacing))))
-    return columns, math.ceil(len(entries) / columns)
-
-
 def legend_height(rollouts: Sequence[StepSequence], num_rollouts: int, width: float) -> float:
     """The height (inches) the trajectories' legend of rollouts needs beyond its first row,
     in a figure ``width`` inches wide: what to add to the figure's height so that the
@@ -126,14 +114,10 @@ def legend_height(rollouts: Sequence[StepSequence], num_rollouts: int, width: fl
     Raises:
         ValueError: ``num_rollouts`` is not an int >= 1.
     """
-    from matplotlib import rcParams
-    from matplotlib.font_manager import FontProperties
-
     num_rollouts = check_int("num_rollouts", num_rollouts)
     _, entries = _legend_entries(rollouts, num_rollouts)
-    _, rows = _legend_columns(entries, width)
-    size = FontProperties(size=_LEGEND_FONT).get_size_in_points()
-    return (rows - 1) * (1.0 + rcParams["legend.labelspacing"]) * size / 72.0
+    _, rows = legend_columns(entries, width)
+    return (rows - 1) * legend_row_height()
 
 
 def flat_values(values: Any, name: str) -> np.ndarray:
@@ -316,9 +300,8 @@ def plot_trajectories(
 
     handles = [Line2D([], [], color=color, lw=2) for color in colors]
     # In rows that fit the (sub)figure's width (one row ran off both sides).
-    root = fig.get_figure(root=True)
-    columns, _ = _legend_columns(entries, fig.get_window_extent().width / root.dpi)
-    fig.legend(handles, entries, loc="outside lower center", fontsize=_LEGEND_FONT, ncols=columns)
+    columns, _ = legend_columns(entries, figure_width(fig))
+    fig.legend(handles, entries, loc="outside lower center", fontsize=LEGEND_FONT, ncols=columns)
     what = "Observations" if field == "observations" else "States"
     heading = title or (
         f"{what} and actions over time: {env_id or 'rollouts'}, "
