@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 import subprocess
 import sys
@@ -595,3 +596,49 @@ def test_return_legend_covers_no_bar(returns, plot):
     assert box.x1 <= fig.bbox.x1
     assert fig.bbox.y0 <= box.y0
     assert legend.get_texts()[0].get_text() == "rollouts"
+
+
+def grid_of(**values):
+    """One rollout per point of a grid of ``values``, its return a function of the point."""
+    return [
+        StepSequence(
+            rewards=[float(sum(p.values()))], observations=[[0.0], [1.0]], actions=[0],
+            rollout_info={"domain_param": p},
+        )
+        for p in param_grid(values)
+    ]  # fmt: skip
+
+
+def test_heatmap_labels_tell_close_values_apart():
+    # 4 significant digits read ['1', '1', '1', '1.001', '1.001'].
+    close = [1.0, 1.00025, 1.0005, 1.00075, 1.001]
+    fig = plot_return_grid(grid_of(masscart=close, length=[0.5, 1.0]), "masscart", "length")
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels == [f"{x:.5g}" for x in close]  # the fewest digits that tell them apart
+    assert len(set(labels)) == 5
+    assert labels[0] == "1"
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["0.5", "1"]
+
+
+def test_heatmap_labels_of_long_axes_do_not_overlap():
+    # 25 x values: every one was labelled, neighbouring labels overlapped into a strip.
+    xs, ys = np.linspace(0.05, 1.5, 25), np.linspace(0.01, 1.0, 20)
+    fig = plot_return_grid(grid_of(length=xs, masspole=ys), "length", "masspole")
+    ax = fig.axes[0]
+    renderer = drawn(fig)
+    for axis, values, side in ((ax.xaxis, xs, "x"), (ax.yaxis, ys, "y")):
+        shown = [(round(float(tick)), label) for tick, label in zip(
+            axis.get_ticklocs(), axis.get_ticklabels(), strict=True
+        )]  # fmt: skip
+        positions = [position for position, _ in shown]
+        step = positions[1] - positions[0]
+        assert step > 1  # every step-th value is labelled
+        assert positions == list(range(0, len(values), step))
+        assert [label.get_text() for _, label in shown] == [
+            format_number(values[p]) for p in positions
+        ]
+        boxes = [label.get_window_extent(renderer) for _, label in shown]
+        if side == "x":
+            assert all(a.x1 < b.x0 for a, b in itertools.pairwise(boxes))
+        else:
+            assert all(a.y1 < b.y0 for a, b in itertools.pairwise(boxes))

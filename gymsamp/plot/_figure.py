@@ -8,13 +8,14 @@ is made.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from gymsamp.data import StepSequence
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure, FigureBase
+    from matplotlib.font_manager import FontProperties
 
 __all__ = [
     "LEGEND_FONT",
@@ -24,6 +25,7 @@ __all__ = [
     "legend_columns",
     "legend_row_height",
     "new_figure",
+    "text_width",
 ]
 
 #: Font size of the legends below a figure's panels.
@@ -47,19 +49,25 @@ def legend_columns(entries: Sequence[str], width: float) -> tuple[int, int]:
     figure ``width`` inches wide: as many columns as fit, at most one per entry."""
     from matplotlib import rcParams
     from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import TextToPath
 
     font = FontProperties(size=LEGEND_FONT)
     size = font.get_size_in_points()
-    measure = TextToPath().get_text_width_height_descent
-    # A raster backend's hinted text is up to ~10% wider than its outline.
-    text = 1.1 * max(measure(entry, font, ismath=False)[0] for entry in entries)
+    text = text_width(entries, font)
     handle = (rcParams["legend.handlelength"] + rcParams["legend.handletextpad"]) * size
     spacing = rcParams["legend.columnspacing"] * size
     frame = 2 * (rcParams["legend.borderpad"] + rcParams["legend.borderaxespad"]) * size
     room = 72.0 * width - frame - 12.0  # points; the layout's margins take some too
     columns = max(1, min(len(entries), int((room + spacing) // (text + handle + spacing))))
     return columns, math.ceil(len(entries) / columns)
+
+
+def text_width(texts: Iterable[str], font: FontProperties) -> float:
+    """The width in points of the widest of ``texts`` in ``font``, as any backend draws it."""
+    from matplotlib.textpath import TextToPath
+
+    measure = TextToPath().get_text_width_height_descent
+    # A raster backend's hinted text is up to ~10% wider than its outline.
+    return 1.1 * max(measure(text, font, ismath=False)[0] for text in texts)
 
 
 def legend_row_height() -> float:

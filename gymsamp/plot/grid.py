@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gymsamp.data import StepSequence
-from gymsamp.plot._figure import count_of, env_id_of, new_figure
+from gymsamp.plot._figure import count_of, env_id_of, new_figure, text_width
 from gymsamp.summary import (
     as_rollout_list,
     domain_param_values,
@@ -20,7 +22,7 @@ from gymsamp.summary import (
 if TYPE_CHECKING:
     from matplotlib.figure import FigureBase
 
-__all__ = ["check_grid_names", "plot_return_grid"]
+__all__ = ["check_grid_names", "plot_return_grid", "tick_labels"]
 
 
 def _param_columns(rollouts: Sequence[StepSequence]) -> dict[str, np.ndarray]:
@@ -44,6 +46,64 @@ def check_grid_names(grid: str | Sequence[str]) -> list[str]:
             f"grid must name 1 or 2 different parameters (none: no grid), got {names!r}"
         )
     return names
+
+
+def _format_digits(value: float, digits: int) -> str:
+    """``value`` with ``digits`` significant digits, as :func:`format_number` writes 4."""
+    if digits <= 4:
+        return format_number(value)
+    if value != 0 and not 1e-4 <= abs(value) < 1e7:
+        return f"{value:.{digits}g}"
+    return np.format_float_positional(
+        value, precision=digits, unique=False, fractional=False, trim="-"
+    )
+
+
+def tick_labels(values: Sequence[float] | np.ndarray) -> list[str]:
+    """Labels of sorted distinct ``values``: with the fewest significant digits (at least the
+    4 of :func:`~gymsamp.summary.format_number`) that tell neighbours apart.
+
+    Example:
+        >>> tick_labels([0.05, 0.1, 0.5]), tick_labels([1.0, 1.0005, 1.001])
+        (['0.05', '0.1', '0.5'], ['1', '1.0005', '1.001'])
+    """
+    for digits in range(4, 18):
+        labels = [_format_digits(float(value), digits) for value in values]
+        if all(a != b for a, b in itertools.pairwise(labels)):
+            break
+    return labels
+
+
+def _every_kth_label(ax: Any, axis_name: str, labels: Sequence[str]) -> None:
+    """Label the categories ``0 .. len(labels) - 1`` of an axis of ``ax``, every k-th one
+    with k the smallest that keeps the labels apart at the axis' length when drawn."""
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.ticker import FuncFormatter, Locator
+
+    horizontal = axis_name == "x"
+    font = FontProperties(size=rcParams["xtick.labelsize" if horizontal else "ytick.labelsize"])
+    size = font.get_size_in_points()
+    # Points along the axis a label needs: side by side, the widest and a gap of one em;
+    # stacked, a line each.
+    extent = text_width(labels, font) + size if horizontal else 1.5 * size
+
+    class EveryKth(Locator):
+        # Called at each draw: the axis' length is the one the layout gave it.
+        def __call__(self) -> list[int]:
+            box = ax.get_window_extent()
+            dpi = ax.get_figure(root=True).dpi
+            length = (box.width if horizontal else box.height) * 72.0 / dpi
+            if length <= 0:
+                return [0]
+            return list(range(0, len(labels), max(1, math.ceil(extent * len(labels) / length))))
+
+        def tick_values(self, vmin: float, vmax: float) -> list[int]:
+            return self()
+
+    axis = ax.xaxis if horizontal else ax.yaxis
+    axis.set_major_locator(EveryKth())
+    axis.set_major_formatter(FuncFormatter(lambda value, _: labels[round(float(value))]))
 
 
 def _nominal_values(nominal: Mapping[str, Any] | None, names: Iterable[str]) -> dict[str, float]:
@@ -75,7 +135,9 @@ def plot_return_grid(
     :func:`gymsamp.envs.param_grid` (or a sampler's ``sample(domain_params=grid)``): rollouts
     are grouped by the values of the parameters in their ``rollout_info["domain_param"]`` and
     each cell shows the mean return of its rollouts (annotated; the count per cell is in the
-    title). Cells without rollouts stay blank.
+    title). Cells without rollouts stay blank. The heatmap's axes label the values with the
+    fewest significant digits (at least 4) that tell neighbours apart, every k-th value
+    where all would overlap.
 
     Args:
         rollouts: The rollouts.
@@ -163,8 +225,9 @@ def plot_return_grid(
             if counts[i, j]:
                 grid[i, j] = returns[mask].mean()
     image = ax.imshow(np.ma.masked_invalid(grid), origin="lower", aspect="auto", cmap="viridis")
-    ax.set_xticks(range(len(xs)), [format_number(float(x)) for x in xs])
-    ax.set_yticks(range(len(ys)), [format_number(float(y)) for y in ys])
+    # Only every k-th value is labelled where all would overlap.
+    _every_kth_label(ax, "x", tick_labels(xs))
+    _every_kth_label(ax, "y", tick_labels(ys))
     ax.set_xlabel(axis_label(x_name))
     ax.set_ylabel(axis_label(y_name))
     finite = grid[np.isfinite(grid)]
