@@ -642,3 +642,27 @@ def test_heatmap_labels_of_long_axes_do_not_overlap():
             assert all(a.x1 < b.x0 for a, b in itertools.pairwise(boxes))
         else:
             assert all(a.y1 < b.y0 for a, b in itertools.pairwise(boxes))
+
+
+def test_heatmap_cell_whose_mean_is_nan_differs_from_an_empty_cell():
+    # Its "n/a" was white on the blank cell: it looked like a cell without rollouts.
+    from matplotlib.colors import to_rgba
+
+    rollouts = grid_of(a=[1.0, 2.0], b=[1.0, 2.0, 3.0])
+    rollouts[1].rewards[0] = np.nan  # (a, b) = (1, 2)
+    del rollouts[2]  # (1, 3): no rollouts
+    ax = plot_return_grid(rollouts, "a", "b").axes[0]
+    (na,) = [t for t in ax.texts if t.get_text() == "n/a"]
+    assert na.get_position() == (0, 1)
+    assert to_rgba(na.get_color()) == to_rgba("black")
+    (cell,) = [p for p in ax.patches if p.get_hatch()]
+    assert cell.get_xy() == (-0.5, 0.5)
+    assert (cell.get_width(), cell.get_height()) == (1, 1)
+    assert cell.get_facecolor()[:3] != (1.0, 1.0, 1.0)  # grey, not the blank of no rollouts
+    assert not [t for t in ax.texts if t.get_position() == (0, 2)]  # the empty cell: blank
+    assert len(ax.texts) == 5
+    (legend,) = ax.figure.legends  # says what the hatched cells are
+    assert [t.get_text() for t in legend.get_texts()] == ["mean return not finite"]
+    assert legend.get_patches()[0].get_hatch() == cell.get_hatch()
+    # Without such cells there is no legend.
+    assert not plot_return_grid(grid_of(a=[1.0, 2.0], b=[1.0, 2.0]), "a", "b").legends

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gymsamp.data import StepSequence
-from gymsamp.plot._figure import count_of, env_id_of, new_figure, text_width
+from gymsamp.plot._figure import LEGEND_FONT, count_of, env_id_of, new_figure, text_width
 from gymsamp.summary import (
     as_rollout_list,
     domain_param_values,
@@ -106,6 +106,20 @@ def _every_kth_label(ax: Any, axis_name: str, labels: Sequence[str]) -> None:
     axis.set_major_formatter(FuncFormatter(lambda value, _: labels[round(float(value))]))
 
 
+def _draw_broken_cells(fig: FigureBase, ax: Any, broken: np.ndarray) -> None:
+    """Grey hatched cells where ``broken`` (rows: y, columns: x), named in a legend."""
+    from matplotlib.patches import Rectangle
+
+    style: dict[str, Any] = {"facecolor": "#d9d9d9", "edgecolor": "#7f7f7f", "hatch": "//", "lw": 0}
+    for i, j in zip(*np.nonzero(broken), strict=True):
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, **style))
+    if broken.any():
+        handle = Rectangle((0, 0), 1, 1, **style)
+        fig.legend(
+            [handle], ["mean return not finite"], loc="outside lower center", fontsize=LEGEND_FONT
+        )
+
+
 def _nominal_values(nominal: Mapping[str, Any] | None, names: Iterable[str]) -> dict[str, float]:
     """The nominal values of the parameters ``names`` that ``nominal`` holds, as floats."""
     values: dict[str, float] = {}
@@ -135,9 +149,10 @@ def plot_return_grid(
     :func:`gymsamp.envs.param_grid` (or a sampler's ``sample(domain_params=grid)``): rollouts
     are grouped by the values of the parameters in their ``rollout_info["domain_param"]`` and
     each cell shows the mean return of its rollouts (annotated; the count per cell is in the
-    title). Cells without rollouts stay blank. The heatmap's axes label the values with the
-    fewest significant digits (at least 4) that tell neighbours apart, every k-th value
-    where all would overlap.
+    title). Cells without rollouts stay blank; cells whose mean is not finite (a NaN or
+    infinite return) are grey and hatched, named in a legend below. The heatmap's axes label
+    the values with the fewest significant digits (at least 4) that tell neighbours apart,
+    every k-th value where all would overlap.
 
     Args:
         rollouts: The rollouts.
@@ -232,6 +247,10 @@ def plot_return_grid(
     ax.set_ylabel(axis_label(y_name))
     finite = grid[np.isfinite(grid)]
     middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+    # A cell with rollouts whose mean is not finite (a NaN or infinite return) is masked
+    # like an empty one: grey and hatched, it differs from an empty cell's blank.
+    broken = (counts > 0) & ~np.isfinite(grid)
+    _draw_broken_cells(fig, ax, broken)
     if len(xs) * len(ys) <= 150:
         for i in range(len(ys)):
             for j in range(len(xs)):
@@ -243,7 +262,8 @@ def plot_return_grid(
                         ha="center",
                         va="center",
                         fontsize="small",
-                        color="black" if grid[i, j] > middle else "white",
+                        # Dark on a bright cell and on a grey one.
+                        color="black" if broken[i, j] or grid[i, j] > middle else "white",
                     )
     fig.colorbar(image, ax=ax, label="mean return")
     per_cell = np.unique(counts[counts > 0])
