@@ -14,6 +14,8 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
+from matplotlib.colors import to_rgba
+
 from gymsamp.cli import balance
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.envs import (
@@ -666,3 +668,47 @@ def test_heatmap_cell_whose_mean_is_nan_differs_from_an_empty_cell():
     assert legend.get_patches()[0].get_hatch() == cell.get_hatch()
     # Without such cells there is no legend.
     assert not plot_return_grid(grid_of(a=[1.0, 2.0], b=[1.0, 2.0]), "a", "b").legends
+
+
+def pendulum_rollouts(policy):
+    with ParallelRolloutSampler(
+        "Pendulum-v1", policy, 1, min_rollouts=2, seed=0, show_progress_bar=False, max_steps=20
+    ) as sampler:
+        return sampler.sample()
+
+
+def test_box_actions_are_plotted_as_applied_with_the_commanded_ones_where_they_differ():
+    # A policy commanding +-5 plotted +-5 under "torque [N·m]"; the simulator applied +-2.
+    from matplotlib.patches import StepPatch
+
+    def bang_bang(obs):
+        return np.where(obs[:, 1:2] > 0, -5.0, 1.0).astype(np.float32)
+
+    rollouts = pendulum_rollouts(bang_bang)
+    fig = plot_trajectories(rollouts, act_labels=["torque"])
+    ax = fig.axes[3]
+    assert ax.get_ylabel() == "torque [N·m]"
+    lines, commanded = ax.get_lines(), [p for p in ax.patches if isinstance(p, StepPatch)]
+    assert len(lines) == len(commanded) == 2
+    by_return = sorted(rollouts, key=lambda ro: ro.undiscounted_return())  # worst first
+    for ro, line, dotted in zip(by_return, lines, commanded, strict=True):
+        applied, wanted = ro.actions_applied[:, 0], ro.actions[:, 0]
+        np.testing.assert_array_equal(line.get_ydata(), applied)
+        assert np.abs(line.get_ydata()).max() == 2.0
+        assert dotted.get_linestyle() == ":"
+        assert dotted.get_edgecolor() == pytest.approx(to_rgba(line.get_color()))
+        np.testing.assert_array_equal(
+            dotted.get_data().values, np.where(wanted != applied, wanted, np.nan)
+        )
+        assert np.nanmin(dotted.get_data().values) == -5.0  # only the clipped commands
+        assert ax.get_ylim()[0] < -5.0
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[-1] == "commanded action (dotted), where the env applied another"
+    assert len(legend) == 3
+
+
+def test_box_actions_applied_as_commanded_have_no_dotted_line():
+    rollouts = pendulum_rollouts(IdlePolicy(gym.spaces.Box(-2.0, 2.0, (1,))))
+    fig = plot_trajectories(rollouts)
+    assert not fig.axes[3].patches
+    assert len(fig.legends[0].get_texts()) == 2

@@ -64,6 +64,7 @@ _ACTION_COLORS = (
     "#e78ac3", "#7f7f7f",
 )  # fmt: skip
 MAX_PANELS = 48
+_COMMANDED = "commanded action (dotted), where the env applied another"
 #: Rollout colors: tab10's strong colors first, then their light tab20 partners; more
 #: rollouts than these get a colormap sampled once per rollout.
 _COLORS = (
@@ -103,7 +104,37 @@ def _legend_entries(
     returns = rollout_returns(rollouts)
     picked = _pick_rollouts(returns, num_rollouts)
     names = _rollout_names(rollouts)
-    return picked, [_rollout_legend(rollouts[k], names[k], returns[k]) for k in picked]
+    entries = [_rollout_legend(rollouts[k], names[k], returns[k]) for k in picked]
+    if any(_commanded_differs(rollouts[k]).any() for k in picked):
+        entries.append(_COMMANDED)
+    return picked, entries
+
+
+def _applied_actions(ro: StepSequence) -> np.ndarray:
+    """The actions the env received (``actions_applied``, e.g. clipped to a Box) where they
+    are recorded in the commanded actions' shape, else the commanded ``actions``; flat."""
+    commanded = flat_values(ro.actions, "actions")
+    if "actions_applied" not in ro.data_names:
+        return commanded
+    applied = flat_values(ro.get_data_values("actions_applied"), "actions_applied")
+    return applied if applied.shape == commanded.shape else commanded
+
+
+def _commanded_differs(ro: StepSequence) -> np.ndarray:
+    """Where (steps x dims) the commanded actions differ from those the env received."""
+    return flat_values(ro.actions, "actions") != _applied_actions(ro)
+
+
+def _draw_actions(ax: Axes, ro: StepSequence, dim: int, t: np.ndarray, color: str) -> None:
+    """The actions the env received as a step line; the commanded ones dotted where they
+    differ (a policy's command beyond a Box's bounds, which the env clipped)."""
+    applied = _applied_actions(ro)[:, dim]
+    ax.step(t[: len(applied)], applied, where="post", color=color, lw=1.0)
+    differs = _commanded_differs(ro)[:, dim]
+    if differs.any():
+        commanded = np.where(differs, flat_values(ro.actions, "actions")[:, dim], np.nan)
+        edges = t[: len(applied) + 1]
+        ax.stairs(commanded, edges, baseline=None, color=color, lw=0.8, ls=":")
 
 
 def legend_height(rollouts: Sequence[StepSequence], num_rollouts: int, width: float) -> float:
@@ -179,6 +210,11 @@ def plot_trajectories(
     ``obs[i]``), with units for simulators in :data:`KNOWN_UNITS`. The time axis is the
     recorded ``time`` field in seconds where the env has a time step, else the step index. At
     most 48 panels are drawn.
+
+    Continuous actions are those the env received (``actions_applied`` where recorded, e.g.
+    clipped to the action space's bounds, which is what the units describe); where the
+    policy commanded another action, the commanded one is drawn dotted in the same color
+    and the legend says so. Discrete actions are drawn as one lane per rollout.
 
     A rollout is named ``#k`` by its ``rollout_info["rollout_index"]`` where every rollout
     has one and they are unique in ``rollouts``, else by its position ``k`` in ``rollouts``
@@ -282,11 +318,11 @@ def plot_trajectories(
         if not raster:
             for k, color in zip(picked, colors, strict=True):
                 ro = rollouts[k]
-                values = flat_values(ro.get_data_values(source), source)[:, dim]
                 t = _times(ro, timed)
                 if source == "actions":
-                    ax.step(t[: len(values)], values, where="post", color=color, lw=1.0)
+                    _draw_actions(ax, ro, dim, t, color)
                 else:
+                    values = flat_values(ro.get_data_values(source), source)[:, dim]
                     ax.plot(t[: len(values)], values, color=color, lw=1.0)
             ax.set_ylabel(_with_unit(label, units))
         ax.set_title(panel_title, fontsize="medium")
@@ -299,6 +335,8 @@ def plot_trajectories(
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=color, lw=2) for color in colors]
+    if len(entries) > len(picked):  # the note on commanded actions
+        handles.append(Line2D([], [], color="black", lw=1, ls=":"))
     # In rows that fit the (sub)figure's width (one row ran off both sides).
     columns, _ = legend_columns(entries, figure_width(fig))
     fig.legend(handles, entries, loc="outside lower center", fontsize=LEGEND_FONT, ncols=columns)
