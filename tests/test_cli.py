@@ -574,6 +574,49 @@ def test_params_lists_parameters_and_state(capsys):
     assert "initial state: cannot be set" in out
 
 
+def test_infinite_returns_are_summarized_saved_and_plotted(capsys, tmp_path, monkeypatch):
+    # The summary's bootstrap refused the infinity: the run ended with "data must be finite"
+    # after sampling, and neither --out nor --plot was written.
+    (tmp_path / "gymsamp_cli_inf_envs.py").write_text(
+        textwrap.dedent(
+            """
+            import gymnasium as gym
+            import numpy as np
+
+            class CrashPenalty(gym.Env):
+                observation_space = gym.spaces.Box(-1, 1, (1,), np.float32)
+                action_space = gym.spaces.Discrete(2)
+
+                def reset(self, *, seed=None, options=None):
+                    super().reset(seed=seed)
+                    self.crash = self.np_random.random() < 0.5
+                    return np.zeros(1, np.float32), {}
+
+                def step(self, action):
+                    return np.zeros(1, np.float32), -np.inf if self.crash else 1.0, True, False, {}
+
+            gym.register("CrashPenaltyCli-v0", entry_point=CrashPenalty)
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out_file, png = tmp_path / "inf.npz", tmp_path / "inf.png"
+    code, out, err = run(
+        capsys, "sample", "gymsamp_cli_inf_envs:CrashPenaltyCli-v0", "--min-rollouts", 8,
+        "--seed", 0, "--out", out_file, "--plot", png,
+    )  # fmt: skip
+    assert code == 0, err
+    returns = [float(ro.rewards.sum()) for ro in load_rollouts(out_file)]
+    crashes = returns.count(-math.inf)
+    assert 0 < crashes < 8
+    assert returns.count(1.0) == 8 - crashes
+    assert (
+        table_value(out, "return mean") == f"-inf   95% CI n/a ({crashes} of 8 returns not finite)"
+    )
+    assert table_value(out, "return min / max") == "-inf / 1"
+    assert_png(png)
+
+
 def test_an_env_registered_by_a_module_is_found_by_gymnasiums_module_prefix(
     capsys, tmp_path, monkeypatch
 ):

@@ -118,6 +118,28 @@ def test_return_distribution_degenerate(returns, tmp_path):
     assert_png(save_figure(fig, tmp_path / "r.png"), min_bytes=5_000)
 
 
+def test_infinite_returns_are_counted_not_binned(tmp_path):
+    # np.histogram refused the infinity ("autodetected range of [-inf, 6.0] is not finite"), and
+    # `gymsamp sample --plot` failed after sampling.
+    returns = [1.0, -np.inf, 3.0, 2.0, 5.0, 6.0, 2.0, -np.inf, 4.0, 3.0]
+    rollouts = [StepSequence(rewards=[r], observations=[0.0, 0.0], actions=[0]) for r in returns]
+    fig = plot_returns(rollouts, epsilon=0.3)
+    (ax,) = fig.axes
+    rest, tail = ax.containers
+    # The worst 3 are -inf, -inf and 1: the tail's one finite return is red, 7 others blue.
+    assert sum(bar.get_height() for bar in tail) == 1
+    assert sum(bar.get_height() for bar in rest) == 7
+    texts = legend_texts(ax)
+    assert "2 returns of -inf not in the histogram" in texts
+    assert "mean = -inf" in texts
+    assert "worst 30% (3 rollouts), CVaR = -inf" in texts
+    assert not any(t.startswith("95% CI") for t in texts)  # no interval with an infinity
+    assert all(np.isfinite(line.get_xdata()).all() for line in ax.lines)
+    assert_png(save_figure(fig, tmp_path / "inf.png"), min_bytes=5_000)
+    only_inf = [StepSequence(rewards=[-np.inf], observations=[0.0, 0.0], actions=[0])] * 2
+    assert "2 returns of -inf not in the histogram" in legend_texts(plot_returns(only_inf).axes[0])
+
+
 def test_trajectories_have_labels_and_units(cartpole_rollouts, tmp_path):
     fig = plot_trajectories(cartpole_rollouts, env_spec=cartpole_spec(), num_rollouts=3)
     titles = [ax.get_title() for ax in fig.axes]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -70,22 +70,29 @@ def plot_returns(
     if fig is None:
         fig = own = new_figure(7.0, 4.2)
     ax = fig.add_subplot()
-    edges = np.histogram_bin_edges(returns, bins=_num_bins(returns))
-    tail = np.sort(returns, kind="stable")[: summary.cvar_count]
-    rest = np.sort(returns, kind="stable")[summary.cvar_count :]
+    # An infinite (or NaN) return has no bin: the histogram shows the finite ones and the
+    # legend counts the others; lines at an infinite mean or CVaR become legend entries.
+    finite = np.isfinite(returns)
+    shown = returns[finite]
+    edges = np.histogram_bin_edges(shown, bins=_num_bins(shown)) if shown.size else [0.0, 1.0]
+    ordered = np.sort(returns, kind="stable")
+    tail, rest = ordered[: summary.cvar_count], ordered[summary.cvar_count :]
+    tail, rest = tail[np.isfinite(tail)], rest[np.isfinite(rest)]
     ax.hist(
         [rest, tail],
-        bins=edges.tolist(),
+        bins=list(edges),
         stacked=True,
         color=["#4c72b0", "#d62728"],
         edgecolor="white",
         label=["rollouts", "_tail"],
         zorder=2,
     )
+    if not finite.all():
+        values = ", ".join(format_number(v) for v in np.unique(returns[~finite]))
+        count = count_of(int((~finite).sum()), "return")
+        ax.plot([], [], " ", label=f"{count} of {values} not in the histogram")
     pct = f"{format_number(100 * summary.confidence)}%"
-    ax.axvline(
-        summary.mean, color="black", lw=2, zorder=3, label=f"mean = {format_number(summary.mean)}"
-    )
+    _vline(ax, summary.mean, color="black", lw=2, label=f"mean = {format_number(summary.mean)}")
     if not math.isnan(summary.ci_low):
         ax.axvspan(
             summary.ci_low,
@@ -100,12 +107,12 @@ def plot_returns(
         )
     eps = f"{format_number(100 * summary.epsilon)}%"
     if summary.cvar is not None:
-        ax.axvline(
+        _vline(
+            ax,
             summary.cvar,
             color="#d62728",
             lw=2,
             ls="--",
-            zorder=3,
             label=(
                 f"worst {eps} ({count_of(summary.cvar_count, 'rollout')}), "
                 f"CVaR = {format_number(summary.cvar)}"
@@ -130,6 +137,14 @@ def plot_returns(
     ax.grid(axis="y", alpha=0.3, zorder=0)
     ax.set_axisbelow(True)
     return fig
+
+
+def _vline(ax: Any, x: float, **style: Any) -> None:
+    """A vertical line at ``x`` with a legend entry; only the entry where ``x`` is infinite."""
+    if math.isfinite(x):
+        ax.axvline(x, zorder=3, **style)
+    else:
+        ax.plot([], [], " ", label=style["label"])
 
 
 def _num_bins(returns: np.ndarray) -> int:
