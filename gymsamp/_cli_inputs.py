@@ -146,31 +146,53 @@ NORMAL_CHECK_STDS = 5.0
 def parse_grid(text: str) -> tuple[str, list[float]]:
     """Parse ``--grid NAME=V1,V2,...`` or ``NAME=START:STOP:NUM`` (evenly spaced).
 
+    Both forms must give distinct values: a repeated one would run the same grid point twice.
+
     Example:
         >>> parse_grid("length=0.25,0.5,1"), parse_grid("masspole=0.1:0.3:3")
         (('length', [0.25, 0.5, 1.0]), ('masspole', [0.1, 0.2, 0.3]))
+        >>> parse_grid("mass=1:1:3")
+        Traceback (most recent call last):
+        ...
+        gymsamp._cli_inputs.CliError: --grid mass: values must be distinct, got '1:1:3' \
+(the values 1, 1, 1)
     """
+    from gymsamp.summary import format_number
+
     form = "NAME=V1,V2,... or NAME=START:STOP:NUM"
     name, spec = split_assignment(text, "--grid", form)
-    if ":" in spec:
-        parts = spec.split(":")
-        if len(parts) != 3:
-            raise CliError(f"--grid must look like {form}, got {text!r}", 2)
-        start, stop = (
-            parse_number(parts[0], f"--grid {name} start"),
-            parse_number(parts[1], f"--grid {name}"),
-        )
-        try:
-            num = int(parts[2])
-        except ValueError:
-            num = 0
-        if num < 1:
-            raise CliError(f"--grid {name}: NUM must be an int >= 1, got {parts[2]!r}", 2)
-        return name, [round(float(v), 12) for v in np.linspace(start, stop, num)]
-    values = parse_floats(spec, f"--grid {name} values")
+    spaced = ":" in spec
+    if spaced:
+        values = _grid_range(name, spec, text, form)
+    else:
+        values = parse_floats(spec, f"--grid {name} values")
     if len(set(values)) != len(values):
-        raise CliError(f"--grid {name}: values must be distinct, got {spec!r}", 2)
+        # The range form's values are not in the text: show them (after rounding).
+        shown = ", ".join(format_number(v) for v in values)
+        given = f"{spec!r} (the values {shown})" if spaced else repr(spec)
+        raise CliError(f"--grid {name}: values must be distinct, got {given}", 2)
     return name, values
+
+
+def _grid_range(name: str, spec: str, text: str, form: str) -> list[float]:
+    """The values of ``--grid NAME=START:STOP:NUM``.
+
+    They are rounded to 12 decimals: 0.3, not linspace's 0.30000000000000004.
+    """
+    parts = spec.split(":")
+    if len(parts) != 3:
+        raise CliError(f"--grid must look like {form}, got {text!r}", 2)
+    start, stop = (
+        parse_number(parts[0], f"--grid {name} start"),
+        parse_number(parts[1], f"--grid {name}"),
+    )
+    try:
+        num = int(parts[2])
+    except ValueError:
+        num = 0
+    if num < 1:
+        raise CliError(f"--grid {name}: NUM must be an int >= 1, got {parts[2]!r}", 2)
+    return [round(float(v), 12) for v in np.linspace(start, stop, num)]
 
 
 def _literal(text: str) -> Any:

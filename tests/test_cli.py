@@ -251,6 +251,21 @@ def test_a_one_parameter_grid_is_found_again_in_the_saved_file(capsys, tmp_path)
     assert_png(png)
 
 
+@pytest.mark.parametrize(
+    ("grid", "shown"),
+    [
+        ("mass=1,1,1", "'1,1,1'"),
+        # The START:STOP:NUM form returned before the check: a 3-point "grid" of one value.
+        ("mass=1:1:3", "'1:1:3' (the values 1, 1, 1)"),
+        ("mass=0.1:0.1000000000001:3", "'0.1:0.1000000000001:3' (the values 0.1, 0.1, 0.1)"),
+    ],
+)
+def test_grid_values_must_be_distinct_in_both_forms(capsys, grid, shown):
+    code, out, err = run(capsys, "sample", "gymsamp/PointMass-v0", "--grid", grid, "--seed", 0)
+    assert (code, out) == (2, "")
+    assert err == f"gymsamp: error: --grid mass: values must be distinct, got {shown}\n"
+
+
 def test_a_grid_with_min_steps_gives_every_point_the_same_number_of_rollouts(capsys, tmp_path):
     out_file = tmp_path / "g.npz"
     code, out, _ = run(
