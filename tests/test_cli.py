@@ -73,6 +73,17 @@ def test_sample_known_answer_summary(capsys):
     )
 
 
+def test_sample_without_min_rollouts_or_steps_samples_the_documented_ten(capsys):
+    code, out, _ = run(capsys, "sample", *COUNTING, "--seed", 0)
+    assert code == 0
+    assert table_value(out, "rollouts") == "10"
+    with pytest.raises(SystemExit) as exited:
+        main(["sample", "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert "(default 10, or one per grid point with --grid" in " ".join(out.split())
+
+
 def test_sample_max_steps_min_steps_and_cvar(capsys):
     code, out, _ = run(
         capsys, "sample", *COUNTING, "--max-steps", 3, "--min-steps", 10, "--seed", 1,
@@ -249,6 +260,18 @@ def test_a_one_parameter_grid_is_found_again_in_the_saved_file(capsys, tmp_path)
     code, _, err = run(capsys, "plot", out_file, "-o", png, "--kind", "grid")
     assert code == 0, err
     assert_png(png)
+
+
+def test_a_grid_keeps_the_fixed_domain_params_on_every_point(capsys, tmp_path):
+    out_file = tmp_path / "g.npz"
+    code, _, err = run(
+        capsys, "sample", "gymsamp/PointMass-v0", "--grid", "mass=1,2", "--domain-param",
+        "friction=0.3", "--seed", 0, "--max-steps", 5, "--num-workers", 1, "--out", out_file,
+        "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    params = [ro.rollout_info["domain_param"] for ro in load_rollouts(out_file)]
+    assert sorted((p["mass"], p["friction"]) for p in params) == [(1.0, 0.3), (2.0, 0.3)]
 
 
 @pytest.mark.parametrize(
@@ -576,6 +599,23 @@ def test_info_repeats_the_sample_summary(capsys, saved):
     assert "CVaR 30%" in out
 
 
+def test_info_repeats_the_ci_of_a_run_with_a_seed_other_than_zero(capsys, tmp_path):
+    # Both bootstrap with seed 0, whatever the sampling seed: `info` repeats the run's CI.
+    out_file = tmp_path / "r.npz"
+    code, sampled, _ = run(
+        capsys, "sample", "CartPole-v1", "--seed", 7, "--min-rollouts", 6, "--num-workers", 1,
+        "--out", out_file,
+    )  # fmt: skip
+    assert code == 0
+    code, shown, _ = run(capsys, "info", out_file)
+    assert code == 0
+    returns = np.array([ro.undiscounted_return() for ro in load_rollouts(out_file)])
+    stat, lo, hi = bootstrap_ci(returns, np.mean, 2000, 0.05, 2, seed=0)
+    ci = f"{fmt(returns.mean())}   95% CI [{fmt(2 * stat - hi)}, {fmt(2 * stat - lo)}]"
+    assert table_value(sampled, "return mean").startswith(ci)
+    assert table_value(shown, "return mean") == table_value(sampled, "return mean")
+
+
 def test_params_lists_parameters_and_state(capsys):
     code, out, _ = run(capsys, "params", "CartPole-v1")
     assert code == 0
@@ -678,6 +718,25 @@ def test_plot_command(capsys, saved, tmp_path, kind):
     assert code == 0
     assert out.strip() == f"wrote {png}"
     assert_png(png)
+
+
+@pytest.mark.parametrize("record_states", [False, True])
+def test_sample_plot_draws_the_states_where_recorded(capsys, tmp_path, monkeypatch, record_states):
+    matplotlib = pytest.importorskip("matplotlib")
+    monkeypatch.setitem(matplotlib.rcParams, "svg.fonttype", "none")  # text as <text>, not paths
+    svg = tmp_path / "p.svg"
+    flags = ["--record-states"] if record_states else []
+    code, _, err = run(
+        capsys, "sample", "Pendulum-v1", "--seed", 0, "--min-rollouts", 2, "--max-steps", 5,
+        "--num-workers", 1, *flags, "--plot", svg, "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    titles = set(re.findall(r">((?:state|observation|action) [^<]*)<", svg.read_text()))
+    if record_states:
+        assert titles == {"state theta", "state theta_dot", "action torque"}
+    else:
+        names = ("cos_theta", "sin_theta", "theta_dot")
+        assert titles == {*(f"observation {name}" for name in names), "action torque"}
 
 
 def test_plot_grid_or_states_that_are_not_there_is_an_error(capsys, saved, tmp_path):
