@@ -301,6 +301,21 @@ def test_flat_multi_rollout_sequence_is_refused_with_the_sequences_own_error():
     assert str(converted.value).endswith(str(own.value))
 
 
+def test_a_plain_tuple_field_becomes_a_dict_keyed_by_its_positions():
+    spec = EnvSpec(gym.spaces.Box(-9, 9, (1,)), gym.spaces.Box(-9, 9, (1,)), max_episode_length=10)
+    ro = StepSequence(
+        rewards=np.ones(2),
+        observations=np.zeros((3, 1)),
+        actions=np.zeros((2, 1)),
+        pair=(np.array([1.0, 2.0]), np.array([3, 4])),
+        truncated=[False, True],
+    )
+    pair = EpisodeBatch.from_step_sequences([ro], spec).env_infos["pair"]
+    assert sorted(pair) == ["0", "1"]  # as Python indexes the tuple: from 0
+    assert pair["0"].tolist() == [1.0, 2.0]
+    assert pair["1"].tolist() == [3, 4]
+
+
 def test_rollout_info_scalars_come_back_as_python_values():
     infos = [
         {"seed": 1, "name": "a", "ok": True, "x": 2.5, "f32": np.float32(1.5), "l": [1, 2]},

@@ -232,6 +232,43 @@ def test_a_rollout_cut_short_keeps_its_bounds_and_final_observation():
     ]
 
 
+def test_a_rollout_ending_on_the_observation_the_next_starts_from_is_cut_by_its_flag():
+    # The next_ columns cannot tell these two apart: the terminated flag must end the first.
+    spec = EnvSpec(gym.spaces.Box(-9, 9, (1,)), gym.spaces.Box(-9, 9, (1,)))
+    first = StepSequence(
+        rewards=np.ones(2),
+        observations=np.array([[0.0], [1.0], [2.0]]),
+        actions=np.zeros((2, 1)),
+        terminated=[False, True],
+    )
+    second = StepSequence(
+        rewards=np.ones(2),
+        observations=np.array([[2.0], [3.0], [4.0]]),
+        actions=np.zeros((2, 1)),
+        truncated=[False, True],
+    )
+    both = StepSequence.concat([first, second])
+    back = StepSequence.from_pandas(both.to_pandas(spec), spec)
+    assert back.rollout_bounds.tolist() == [0, 2, 4]
+    rollouts = [back.get_rollout(i).observations.ravel().tolist() for i in range(2)]
+    assert rollouts == [[0.0, 1.0, 2.0], [2.0, 3.0, 4.0]]  # each with its final observation
+    assert back.terminated.tolist() == [False, True, False, False]
+    assert back.truncated.tolist() == [False, False, False, True]
+
+
+def test_a_nan_observation_is_no_rollout_cut():
+    # NaN != NaN: a NaN next_observations entry must still equal the next row's NaN observation.
+    ro = StepSequence(
+        rewards=np.ones(3),
+        observations=np.array([[0.0], [np.nan], [1.0], [2.0]]),
+        actions=np.zeros((3, 1)),
+    )
+    spec = EnvSpec(gym.spaces.Box(-9, 9, (1,)), gym.spaces.Box(-9, 9, (1,)))
+    back = StepSequence.from_pandas(ro.to_pandas(spec), spec)
+    assert back.rollout_count == 1
+    np.testing.assert_array_equal(back.observations, ro.observations)
+
+
 def test_from_pandas_refuses_what_is_not_a_frame():
     with pytest.raises(TypeError, match="df must be a pandas DataFrame, got dict"):
         StepSequence.from_pandas({"rewards": [1.0]}, _box_spec())
@@ -330,6 +367,26 @@ def test_a_frame_without_its_layout_is_read_by_column_names():
     back = StepSequence.from_pandas(dropped, spec)
     assert "time" not in back.data_names
     np.testing.assert_array_equal(back.observations, ro.observations)
+
+
+def test_without_a_layout_a_prefixed_action_column_wins_over_a_field_of_its_label():
+    # An action labelled "x" next to a field "x": to_pandas writes the action as "actions.x".
+    spec = EnvSpec(
+        gym.spaces.Box(-9, 9, (1,)), gym.spaces.Box(-9, 9, (1,)), obs_labels=("o",),
+        act_labels=("x",),
+    )  # fmt: skip
+    ro = StepSequence(
+        rewards=np.ones(3),
+        observations=np.zeros((4, 1)),
+        actions=np.array([[1.0], [2.0], [3.0]]),
+        x=np.array([7.0, 8.0, 9.0]),
+    )
+    df = ro.to_pandas(spec)
+    assert {"actions.x", "x"} <= set(df.columns)
+    df.attrs.clear()  # as read from a CSV file: by column names
+    back = StepSequence.from_pandas(df, spec)
+    assert back.actions.ravel().tolist() == [1.0, 2.0, 3.0]
+    assert np.asarray(back.x).ravel().tolist() == [7.0, 8.0, 9.0]
 
 
 def test_a_spec_that_contradicts_the_layout_is_named():
