@@ -180,6 +180,11 @@ def test_bayessim_outer_product_is_action_major():
     data = torch.tensor([[0.0, 1.0, 10.0], [1.0, 2.0, 20.0], [3.0, 7.0, 70.0]])
     # d = 1, 2: sum of u*d = 1 + 4, sum of w*d = 10 + 40; mean 1.5; var 0.25.
     assert emb.summary_statistic(data).tolist() == [5.0, 50.0, 1.5, 0.25]
+    # With several state columns too: all of action 0's products first, then action 1's.
+    emb = BayesSimEmbedding(EnvSpec(Box(-9, 9, (2,)), Box(-9, 9, (2,))), 4)
+    data = torch.tensor([[0.0, 0.0, 1.0, 10.0], [1.0, 2.0, 0.0, 0.0]], dtype=torch.float64)
+    d, a = np.array([1.0, 2.0]), np.array([1.0, 10.0])  # the one state difference, its action
+    assert emb.summary_statistic(data)[:4].tolist() == np.outer(a, d).ravel().tolist()
 
 
 def test_last_all_and_delta_steps_values():
@@ -331,6 +336,28 @@ def test_rnn_dropout_must_be_a_real_number():
     for bad in ("x", None, True):
         with pytest.raises(TypeError, match=r"dropout must be a real number in \[0, 1\), got"):
             make(RNNEmbedding, dropout=bad)
+
+
+@pytest.mark.parametrize("bad", [1.0, -0.1, 1.5, float("nan")])
+def test_rnn_dropout_must_be_below_one(bad):
+    # 1.0 would drop every output of the layers below the last.
+    with pytest.raises(ValueError, match=rf"^dropout must be in \[0, 1\), got {bad}$"):
+        make(RNNEmbedding, dropout=bad)
+    assert make(RNNEmbedding, dropout=0.5).rnn_layers.dropout == 0.5
+
+
+@pytest.mark.parametrize("net", [torch.nn.RNN, torch.nn.LSTM, torch.nn.GRU])
+def test_rnn_recurrent_weights_are_orthogonal_and_biases_zero(net):
+    emb = make(RNNEmbedding, recurrent_network_type=net)  # hidden_size 4, 2 layers
+    recurrent = dict(emb.rnn_layers.named_parameters())
+    assert {"weight_hh_l0", "weight_hh_l1"} <= recurrent.keys()
+    for name, value in recurrent.items():
+        if name.startswith("weight_hh"):
+            # The gates' (G * 4, 4) stack has orthonormal columns (a square one is orthogonal).
+            torch.testing.assert_close(value.T @ value, torch.eye(4), msg=name)
+        elif name.startswith("bias"):
+            assert not value.any(), name
+    assert not emb.output_layer.bias.any()
 
 
 def test_rnn_only_last_output_must_be_a_bool():
