@@ -99,6 +99,18 @@ def test_num_segments_splits_as_evenly_as_possible():
     assert torch.equal(x, embed(emb, [reference(real, 0.5, edges)])[0])
 
 
+def test_as_many_segments_as_steps_restart_every_step():
+    real = [record(mass=1.5, forces=FORCES[:6])]
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    with SimRolloutSamplerForSBI(
+        POINT_MASS, None, {0: "mass"}, emb, num_segments=6, rollouts_real=real
+    ) as sim:
+        x = sim(torch.tensor([[1.5], [0.7]]))
+    assert torch.equal(x[0], embed(emb, [[series(ro) for ro in real]])[0])
+    edges = [(t, t + 1) for t in range(6)]
+    assert torch.equal(x[1], embed(emb, [reference(real, 0.7, edges)])[0])
+
+
 def test_policy_runs_instead_of_the_recording_without_use_rec_act():
     real = [record(seed=0), record(seed=2)]
     policy = LinearPolicy((2, 1), weight=[[-0.5, -0.2]])
@@ -141,6 +153,28 @@ def test_one_and_two_workers_give_identical_features_matching_seeded_rollouts():
         assert ro.length == 200
         rows.append([series(ro)])
     assert torch.equal(results[0], embed(emb, rows))
+
+
+def test_every_call_of_a_seeded_simulator_draws_afresh():
+    # Call c resets row b with (seed, c, b): the second call must not repeat the first.
+    policy = RandomPolicy(PM_SPEC.action_space)
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    theta = torch.tensor([[1.0], [1.0]], dtype=torch.float64)
+    with SimRolloutSamplerForSBI(
+        POINT_MASS, policy, {0: "mass"}, emb, num_segments=1, seed=3
+    ) as sim:
+        first, second = sim(theta), sim(theta)
+    assert not torch.equal(first, second)
+    ro = rollout(
+        POINT_MASS,
+        policy,
+        eval=True,
+        seed=3,
+        sub_seed=1,
+        sub_sub_seed=0,
+        reset_kwargs={"domain_param": {"mass": 1.0}},
+    )
+    assert torch.equal(second[0], embed(emb, [[series(ro)]])[0])
 
 
 def test_without_a_seed_every_row_still_gets_its_own_reset():
@@ -195,12 +229,65 @@ def test_dtw_compares_with_the_target_rollouts():
     assert bool(torch.all(x[1, [0, 2]] > 0))  # the positions of a lighter mass differ
 
 
+def test_dtw_aligns_the_simulation_to_the_target_in_that_order():
+    # The default symmetric2 pattern hides the order: an asymmetric one tells.
+    import dtw
+
+    real = [record(seed=0)]
+    emb = DynamicTimeWarpingEmbedding(PM_SPEC, 3, step_pattern="asymmetric")
+    with SimRolloutSamplerForSBI(
+        POINT_MASS, None, {0: "mass"}, emb, num_segments=1, rollouts_real=real
+    ) as sim:
+        x = sim(torch.tensor([[0.7]]))
+    sim_states = reference(real, 0.7, [(0, T)])[0][:, :2]
+    target_states = series(real[0])[:, :2]
+    expected = [
+        dtw.dtw(sim_states[:, j], target_states[:, j], step_pattern="asymmetric").distance
+        for j in range(2)
+    ]
+    torch.testing.assert_close(x[0], torch.tensor(expected, dtype=x.dtype))
+
+
 def test_dtw_without_target_rollouts_is_refused_not_embedded_to_zeros():
     # Without recordings the simulations were compared with themselves: all features were 0.
     emb = DynamicTimeWarpingEmbedding(PM_SPEC, 3)
     policy = IdlePolicy(PM_SPEC.action_space)
     with pytest.raises(ValueError, match=r"rollouts_real must be given for DynamicTimeWarping"):
         SimRolloutSamplerForSBI(POINT_MASS, policy, {0: "mass"}, emb, num_segments=1)
+
+
+def test_the_simulation_replays_the_actions_the_recording_applied():
+    # Torques of 3 beyond Pendulum's 2: the recording's actions_applied are what it ran.
+    spec = sbi_env_spec("Pendulum-v1")
+    torques = np.full((10, 1), 3.0, np.float32)
+    real = rollout("Pendulum-v1", PlaybackPolicy(torques), seed=0, max_steps=10)
+    assert real.actions_applied.ravel().tolist() == [2.0] * 10
+    emb = BayesSimEmbedding(spec, 3)
+    with SimRolloutSamplerForSBI(
+        "Pendulum-v1", None, {0: "m"}, emb, num_segments=1, rollouts_real=[real]
+    ) as sim:
+        x = sim(torch.tensor([[1.0]]))  # Pendulum's nominal mass: the recording again
+    torch.testing.assert_close(x[0], embed(emb, [[series(real)]])[0])
+
+
+def test_a_recording_whose_actions_the_env_would_change_is_refused():
+    # Without actions_applied, actions beyond the action space are replayed clipped.
+    ran = rollout("Pendulum-v1", PlaybackPolicy(np.ones((10, 1), np.float32)), seed=0, max_steps=10)
+    bad = StepSequence(
+        rewards=ran.rewards,
+        observations=ran.observations,
+        states=ran.states,
+        actions=np.full((10, 1), 3.0, np.float32),
+        truncated=ran.truncated,
+    )
+    emb = BayesSimEmbedding(sbi_env_spec("Pendulum-v1"), 3)
+    with (
+        SimRolloutSamplerForSBI(
+            "Pendulum-v1", None, {0: "m"}, emb, num_segments=2, rollouts_real=[bad]
+        ) as sim,
+        pytest.raises(ValueError, match="applied other actions than the recorded ones"),
+    ):
+        sim(torch.tensor([[1.0]]))
 
 
 def test_the_callers_env_is_never_stepped_or_changed():
@@ -277,6 +364,8 @@ def test_bad_input_is_named():
             sim(torch.ones(3, 3))
         with pytest.raises(ValueError, match="dp_values must have shape"):
             sim(torch.ones(2, 2, 2))
+        with pytest.raises(ValueError, match=r"dp_values must have shape .* got shape \(0, 2\)"):
+            sim(torch.zeros(0, 2))  # no rows: nothing to simulate
         with pytest.raises(ValueError, match="dp_values must be finite"):
             sim(torch.tensor([[1.0, float("nan")]]))
         with pytest.raises(TypeError, match="dp_values must be a tensor or array of numbers"):
@@ -356,6 +445,19 @@ def test_rec_sampler_reads_gymsamp_files_and_cycles(tmp_path):
         randomized.ring_idx = 3
 
 
+def test_rec_sampler_splits_a_saved_sequence_of_several_rollouts(tmp_path):
+    ros = [record(seed=s, forces=FORCES[:5]) for s in range(2)]
+    save_rollouts(tmp_path / "r.npz", [StepSequence.concat(ros)])
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    rec = RecRolloutSamplerForSBI(tmp_path, emb, num_segments=1, rand_init_rollout=False)
+    assert rec.num_rollouts == 2
+    for expected in ros:
+        x, ro = rec()
+        assert ro.length == 5
+        np.testing.assert_array_equal(ro.states, expected.states)
+        assert torch.equal(x, embed(emb, [[series(expected)]]))
+
+
 def test_rec_sampler_says_how_to_record_states(tmp_path):
     from gymsamp.sampling import ParallelRolloutSampler
 
@@ -407,6 +509,25 @@ def test_real_sampler_runs_one_seeded_rollout_per_call():
     assert RolloutSamplerForSBI.get_dim_data(PM_SPEC) == 3
     with pytest.raises(TypeError, match="env and policy must be given"):
         RealRolloutSamplerForSBI(POINT_MASS, None, emb, num_segments=1)
+
+
+@pytest.mark.filterwarnings("ignore:.*already returned terminated = True")
+def test_real_sampler_runs_past_episode_ends_with_stop_on_done_false():
+    spec = sbi_env_spec("CartPole-v1")
+    emb = BayesSimEmbedding(spec, 5)
+    push = PlaybackPolicy(np.ones(60, dtype=np.int64))  # always right: falls after ~10 steps
+
+    def make():
+        return gym.make("CartPole-v1", max_episode_steps=50)
+
+    _, stopped = RealRolloutSamplerForSBI(make, push, emb, num_segments=1, seed=0)()
+    x, ran = RealRolloutSamplerForSBI(make, push, emb, num_segments=1, stop_on_done=False, seed=0)()
+    assert stopped.length < 50
+    assert stopped.terminated[-1]
+    assert ran.length == 50  # to the time limit
+    expected = rollout(make(), push, eval=True, stop_on_done=False, seed=0, sub_seed=0)
+    np.testing.assert_array_equal(ran.observations, expected.observations)
+    assert torch.equal(x, embed(emb, [[series(ran)]]))
 
 
 def test_sim_sampler_checks_the_policy_before_starting_workers(monkeypatch):
