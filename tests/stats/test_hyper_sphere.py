@@ -91,6 +91,31 @@ def test_seeding(method, num_dim):
     assert sample_from_hyper_sphere_surface(num_dim, method).shape == (num_dim,)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_marsaglia_follows_the_papers_formulas(seed):
+    # Marsaglia (1972): from (x1, x2) uniform in the unit disk, s = x1^2 + x2^2, the 3-D point is
+    # (2 x1 sqrt(1 - s), 2 x2 sqrt(1 - s), 1 - 2 s); the 4-D one (x1, x2, x3 r, x4 r) with
+    # r = sqrt((1 - s1) / s2) from a second disk point. A reflected formula is as uniform.
+    def disk(rng):
+        while True:
+            x = rng.uniform(-1.0, 1.0, size=2)
+            s = float(x @ x)
+            if 0.0 < s < 1.0:
+                return x, s
+
+    rng = np.random.default_rng(seed)
+    (x1, x2), s = disk(rng)
+    expected = [2 * x1 * np.sqrt(1 - s), 2 * x2 * np.sqrt(1 - s), 1 - 2 * s]
+    got = sample_from_hyper_sphere_surface(3, "Marsaglia", rng=seed)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=0)
+    rng = np.random.default_rng(seed)
+    (x1, x2), s1 = disk(rng)
+    (x3, x4), s2 = disk(rng)
+    r = np.sqrt((1 - s1) / s2)
+    got = sample_from_hyper_sphere_surface(4, "Marsaglia", rng=seed)
+    np.testing.assert_allclose(got.numpy(), [x1, x2, x3 * r, x4 * r], rtol=1e-12, atol=0)
+
+
 def test_global_rngs_untouched():
     # Read, never set, the global states: the test must not seed anything globally either.
     np_state, torch_state = np.random.get_state()[1].copy(), torch.get_rng_state()
