@@ -184,7 +184,7 @@ def _grid_range(name: str, spec: str, text: str, form: str) -> list[float]:
         raise CliError(f"--grid must look like {form}, got {text!r}", 2)
     start, stop = (
         parse_number(parts[0], f"--grid {name} start"),
-        parse_number(parts[1], f"--grid {name}"),
+        parse_number(parts[1], f"--grid {name} stop"),
     )
     try:
         num = int(parts[2])

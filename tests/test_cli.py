@@ -777,6 +777,16 @@ ERRORS = [
     ),
     (["sample", "CartPole-v1", "--randomize", "foo=normal:1,1"], 2, "unknown parameter foo"),
     (["sample", "CartPole-v1", "--grid", "length=a,b"], 2, "must be a number"),
+    (
+        ["sample", "CartPole-v1", "--grid", "length=0.1:x:3"],
+        2,
+        "--grid length stop must be a number",
+    ),
+    (
+        ["sample", "CartPole-v1", "--grid", "length=y:1:3"],
+        2,
+        "--grid length start must be a number",
+    ),
     (["sample", "CartPole-v1", "--init-state", "1,2"], 2, "--init-state must have 4 values"),
     (["sample", "CartPole-v1", "--cvar", "1.5"], 2, "--cvar must be in (0, 1]"),
     (["sample", "CartPole-v1", "--policy", "nope"], 2, "unknown policy 'nope'"),
