@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import pickle
 import time
 import warnings
@@ -15,6 +16,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from gymnasium.utils.seeding import np_random
 
+from gymsamp.envs import toy
 from gymsamp.envs.adapter import NativeAdapter, adapter_for
 from gymsamp.envs.registration import TOY_ENV_IDS, register_toy_envs
 from gymsamp.envs.toy import CountingEnv, PointMassEnv, RandomLengthEnv
@@ -389,6 +391,33 @@ def test_random_length_episode_ends_at_its_length():
 # --- step cost --------------------------------------------------------------------------------
 
 
+class _FakeClock:
+    """Stands in for the toy module's ``time``: every reading advances one tick, and sleeping
+    fails (a step's cost must be spent spinning, occupying a core as a simulator would)."""
+
+    TICK_S = 2.0**-14  # ~61 us, a power of 2: the clock's sums are exact
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.readings = 0
+
+    def perf_counter(self) -> float:
+        self.readings += 1
+        self.now += self.TICK_S
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        raise AssertionError(f"the step cost must be spun, not slept ({seconds} s)")
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    # Deterministic, unlike timing the real clock (which other processes on the machine skew).
+    clock = _FakeClock()
+    monkeypatch.setattr(toy, "time", clock)
+    return clock
+
+
 @pytest.mark.parametrize(
     "make_env",
     [
@@ -399,25 +428,24 @@ def test_random_length_episode_ends_at_its_length():
         functools.partial(HangingEnv, hang_at=1000),
     ],
 )
-def test_step_cost_is_spent_in_step(make_env):
+def test_step_cost_is_spent_in_step(make_env, fake_clock):
     env = make_env(step_cost_us=2000)
     env.reset(seed=0)
     action = env.action_space.sample()
-    wall, cpu = time.perf_counter(), time.process_time()
+    before, readings = fake_clock.now, fake_clock.readings
     for _ in range(5):
         env.step(action)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    assert 0.010 <= wall < 5.0
-    # Busy-waiting burns CPU (sleeping would not); loose, as other processes share the cores.
-    assert cpu > 0.1 * wall
+    # Each step reads the clock for its deadline, then spins until 2000 us have passed on it.
+    per_step = 1 + math.ceil(2000e-6 / _FakeClock.TICK_S)
+    assert fake_clock.readings - readings == 5 * per_step
+    assert fake_clock.now - before >= 5 * 2000e-6
 
 
-def test_zero_step_cost_is_fast():
+def test_zero_step_cost_never_reads_the_clock(fake_clock):
     env = CountingEnv()
     env.reset(seed=0)
-    start = time.perf_counter()
     _run(env, 1000)
-    assert time.perf_counter() - start < 1.0
+    assert fake_clock.readings == 0
 
 
 # --- RaisingEnv and HangingEnv ----------------------------------------------------------------
