@@ -17,6 +17,7 @@ from gymsamp.policies import (
     ParametricPolicy,
     PlaybackPolicy,
     Policy,
+    PolicyStep,
     RandomPolicy,
 )
 
@@ -118,6 +119,51 @@ def test_random_before_any_reset_uses_a_fixed_fallback() -> None:
     first = policy.act(obs(3)).actions
     policy.start(3, eval=True)
     np.testing.assert_array_equal(policy.act(obs(3)).actions, first)
+
+
+class _SeededGenerators(LazyGenerators):
+    """Lazy generators made from seeds when read (like the collection loop's)."""
+
+    def __init__(self, seeds: list[int]) -> None:
+        self.seeds = seeds
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        return np.random.default_rng(self.seeds[index])
+
+
+def test_random_multi_binary_draws_integers_0_or_1_from_each_env_rng() -> None:
+    policy = RandomPolicy(spaces.MultiBinary(16))
+    policy.start(2, eval=True)
+    policy.reset_envs(idx(0, 1), rngs(3, 4))
+    actions = policy.act(obs(2)).actions
+    expected = np.stack([r.integers(0, 2, size=(16,)) for r in rngs(3, 4)])
+    assert actions.dtype == np.int8
+    np.testing.assert_array_equal(actions, expected)
+    assert set(np.unique(expected).tolist()) == {0, 1}  # the reference is no constant
+
+
+def test_start_forgets_lazy_generators_not_read_in_the_previous_collection() -> None:
+    policy = RandomPolicy(spaces.Box(-1.0, 1.0, (3,)))
+    policy.start(1, eval=True)
+    policy.reset_envs(idx(0), _SeededGenerators([1]))  # never read: no act() follows
+    policy.start(1, eval=True)  # sub-env 0 not reset in this collection: the fallback
+    actions = policy.act(obs(1)).actions
+    # The module docstring's fallback: np.random.default_rng(0).
+    expected = np.random.default_rng(0).uniform(-1.0, 1.0, 3).astype(np.float32)
+    np.testing.assert_array_equal(actions, [expected])
+
+
+def test_a_later_eager_reset_overrides_an_unread_lazy_one() -> None:
+    policy = RandomPolicy(spaces.Box(-1.0, 1.0, (3,)))
+    policy.start(1, eval=True)
+    policy.reset_envs(idx(0), _SeededGenerators([1]))
+    policy.reset_envs(idx(0), rngs(2))  # the newer episode's generator wins
+    actions = policy.act(obs(1)).actions
+    expected = np.random.default_rng(2).uniform(-1.0, 1.0, 3).astype(np.float32)
+    np.testing.assert_array_equal(actions, [expected])
 
 
 def test_random_validation() -> None:
@@ -335,6 +381,15 @@ def test_playback_single_array_and_unassigned_envs() -> None:
     np.testing.assert_array_equal(replay, [[3, 3], [1, 1], [2, 2]])
 
 
+def test_playback_start_rollouts_restarts_the_assigned_recording() -> None:
+    policy = PlaybackPolicy([np.array([10, 11, 12]), np.array([20, 21, 22])])
+    policy.start(1, eval=True)
+    policy.reset_envs(idx(0), rngs(0))
+    assert [policy.act(obs(1)).actions.tolist() for _ in range(2)] == [[10], [11]]
+    policy.start_rollouts(idx(0), idx(1))  # rollout 1 -> recording 1, from its first action
+    assert [policy.act(obs(1)).actions.tolist() for _ in range(3)] == [[20], [21], [22]]
+
+
 def test_playback_validation() -> None:
     with pytest.raises(ValueError, match="at least one recording"):
         PlaybackPolicy([])
@@ -414,6 +469,49 @@ def test_noise_passes_inner_infos_and_forwards_resets() -> None:
     quiet = GaussianActionNoise(IdlePolicy(BOX2), std=0.1, info_key=None)
     quiet.start(1, eval=True)
     assert quiet.act(obs(1)).agent_infos == {}
+
+
+def test_noise_forwards_start_rollouts_to_a_rollout_indexed_policy() -> None:
+    inner = PlaybackPolicy([np.array([[0.1]]), np.array([[0.2]]), np.array([[0.3]])])
+    policy = GaussianActionNoise(inner, std=0.0)
+    policy.start(1, eval=True)
+    policy.reset_envs(idx(0), rngs(0))  # episode 0 -> recording 0
+    policy.start_rollouts(idx(0), idx(2))  # rollout 2 -> recording 2
+    np.testing.assert_array_equal(policy.act(obs(1)).actions, [[0.3]])
+
+
+class _EvalRecorder:
+    """A minimal policy that records the ``eval`` flag of every start()."""
+
+    def __init__(self) -> None:
+        self.evals: list[bool] = []
+
+    def start(self, num_envs: int, *, eval: bool) -> None:
+        self.evals.append(eval)
+
+    def reset_envs(self, env_indices: np.ndarray, rngs: Any) -> None:
+        pass
+
+    def act(self, observations: np.ndarray) -> PolicyStep:
+        return PolicyStep(np.zeros((len(observations), 2)), {})
+
+
+@pytest.mark.parametrize("eval_flag", [False, True])
+def test_noise_forwards_the_eval_flag(eval_flag: bool) -> None:
+    inner = _EvalRecorder()
+    GaussianActionNoise(inner, std=0.1).start(2, eval=eval_flag)  # type: ignore[arg-type]
+    assert inner.evals == [eval_flag]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_noisy_actions_keep_the_inner_dtype(dtype: type) -> None:
+    policy = GaussianActionNoise(IdlePolicy(spaces.Box(-1.0, 1.0, (2,), dtype)), std=0.1)
+    policy.start(1, eval=True)
+    policy.reset_envs(idx(0), rngs(0))
+    actions = policy.act(obs(1)).actions
+    assert actions.dtype == dtype
+    expected = (0.1 * np.random.default_rng(0).standard_normal(2)).astype(dtype)
+    np.testing.assert_array_equal(actions, [expected])
 
 
 def test_noise_validation() -> None:
