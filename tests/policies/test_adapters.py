@@ -204,6 +204,19 @@ def test_torch_per_env_params_equal_module_copies(mode: str) -> None:
         policy.set_env_params(idx(0), np.zeros((1, 5)))
 
 
+def test_torch_group_mode_puts_each_groups_outputs_back_in_sub_env_order() -> None:
+    # Groups in call order: default (sub-env 2), then sub-env 0's set, then sub-env 1's; a
+    # cyclic order, so that an output permutation equal to its own inverse cannot pass.
+    linear = torch.nn.Linear(1, 1)
+    spec = EnvSpec(spaces.Box(-10.0, 10.0, (1,)), spaces.Box(-100.0, 100.0, (1,)))
+    policy = TorchPolicy(linear, spec, per_env_mode="group", batch_invariant=False)
+    policy.param_values = np.array([1.0, 0.0])  # weight, bias: a = obs
+    policy.start(3, eval=True)
+    policy.set_env_params(idx(0, 1), np.array([[2.0, 0.0], [3.0, 0.0]]))  # a = 2 obs, 3 obs
+    actions = policy.act(np.ones((3, 1), dtype=np.float32)).actions
+    np.testing.assert_array_equal(actions, [[2.0], [3.0], [1.0]])
+
+
 def test_torch_per_env_params_row_by_row_are_the_module_copies_exactly() -> None:
     mlp = make_mlp()
     policy = TorchPolicy(mlp, BOX_SPEC)
@@ -411,6 +424,26 @@ def test_sb3_stateless_model_records_no_hidden_states() -> None:
     bad.start(2, eval=True)
     with pytest.raises(ValueError, match="state_batch_axis=0 must have size B=2"):
         bad.act(np.ones((2, 3)))
+
+
+def test_sb3_multi_binary_float_actions_are_cast_to_the_spaces_dtype() -> None:
+    class Bernoulli:  # SB3 samples MultiBinary actions from a Bernoulli: floats 0. and 1.
+        def predict(
+            self,
+            observation: np.ndarray,
+            state: Any = None,
+            episode_start: Any = None,
+            deterministic: bool = False,
+        ) -> Any:
+            return np.tile(np.array([1.0, 0.0, 1.0], np.float32), (len(observation), 1)), None
+
+    spec = EnvSpec(spaces.Box(-1.0, 1.0, (2,)), spaces.MultiBinary(3))
+    policy = SB3Policy(Bernoulli(), spec)
+    policy.start(2, eval=True)
+    policy.reset_envs(idx(0, 1), rngs(0, 1))
+    actions = policy.act(np.zeros((2, 2), np.float32)).actions
+    assert actions.dtype == np.int8
+    assert actions.tolist() == [[1, 0, 1], [1, 0, 1]]
 
 
 @pytest.fixture(scope="module")
