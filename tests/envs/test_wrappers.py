@@ -514,6 +514,20 @@ def test_rand_wrapper_adds_a_param_wrapper_only_when_missing() -> None:
     assert find_wrapper(env, DomainParamWrapper) is inner
 
 
+def test_rand_wrapper_passes_the_callers_other_options_on_with_the_draw() -> None:
+    masspole = UniformDomainParam("masspole", mean=0.1, halfspan=0.05)
+    env = DomainRandWrapper(InitStateWrapper(gym.make("CartPole-v1")), DomainRandomizer(masspole))
+    x = np.array([0.1, 0.2, 0.03, 0.04])
+    obs, info = env.reset(seed=0, options={"init_state": x})
+    np.testing.assert_array_equal(obs, x.astype(np.float32))
+    np.testing.assert_array_equal(info["init_state"], x)
+    # The draw, from the first child of the reset seed's SeedSequence (as _reference_draw).
+    child = np.random.SeedSequence(0).spawn(1)[0]
+    expected = DomainRandomizer(masspole).sample(np.random.Generator(np.random.PCG64(child)))
+    assert 0.05 <= expected["masspole"] <= 0.15
+    assert info["domain_param"] == {**CARTPOLE_NOMINAL, **expected}
+
+
 def test_outer_param_wrapper_leaves_the_parameters_to_the_inner_one() -> None:
     # Twice wrapped: the inner wrapper got no parameters and reset them to nominal, while the
     # outer one reported the requested ones.
@@ -655,6 +669,30 @@ def test_record_state_on_counting_env() -> None:
     assert info["state"].tolist() == [10.0]
     states = [env.step(0)[4]["state"].tolist() for _ in range(3)]
     assert states == [[12.5], [15.0], [17.5]]
+
+
+def test_record_state_switched_on_later_reports_states_and_off_again_stops() -> None:
+    env = InitStateWrapper(gym.make("CartPole-v1"))  # record_state=False
+    env.record_state = True
+    _, info = env.reset(seed=0)
+    info = env.step(0)[4]
+    reference = gym.make("CartPole-v1")
+    reference.reset(seed=0)
+    reference.step(0)
+    np.testing.assert_array_equal(info["state"], reference.unwrapped.state)
+    env.record_state = False
+    reference.step(1)
+    assert "state" not in env.step(1)[4]
+    np.testing.assert_array_equal(env.unwrapped.state, reference.unwrapped.state)
+
+
+def test_the_state_reported_at_reset_is_not_the_init_state_array() -> None:
+    env = InitStateWrapper(gym.make("CartPole-v1"), record_state=True)
+    _, info = env.reset(seed=0)
+    assert not np.shares_memory(info["state"], info["init_state"])
+    init_state = info["init_state"].copy()
+    info["state"][0] = 99.0  # the caller may write to it without touching init_state
+    np.testing.assert_array_equal(info["init_state"], init_state)
 
 
 def test_mujoco_init_state_through_the_stack() -> None:
@@ -1039,6 +1077,22 @@ def test_other_reset_options_still_reach_the_base_env() -> None:
         },
     )
     assert seen["options"] == {"low": -0.01, "domain": 1}
+
+
+def test_the_base_env_gets_no_options_when_only_gymsamps_keys_were_given() -> None:
+    class Recording(CountingEnv):
+        def reset(self, *, seed=None, options=None):
+            self.got = options
+            return super().reset(seed=seed, options=options)
+
+    base = Recording()
+    env = InitStateWrapper(DomainParamWrapper(base))
+    env.reset(seed=0, options={"domain_param": {"increment": 2.0}})
+    assert base.got is None  # not {}: Gymnasium envs may tell None from an empty dict
+    env.reset(seed=0, options={"domain_param": {"increment": 2.0}, "init_state": [1.0]})
+    assert base.got is None
+    env.reset(seed=0, options={"init_state": [1.0], "low": 0.0})
+    assert base.got == {"low": 0.0}
 
 
 def test_record_state_must_be_a_bool() -> None:
