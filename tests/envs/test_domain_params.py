@@ -151,6 +151,13 @@ def test_roundint_never_leaves_the_clip_range():
     assert set(x) == {1, 2}
 
 
+def test_equal_clip_bounds_pin_every_draw_to_them():
+    # A degenerate range is valid (pyrado allowed it): every draw is clipped onto the bound.
+    assert NormalDomainParam("m", 2.0, 1.0, clip_lo=1.0, clip_up=1.0).sample(3, rng=0) == [1.0] * 3
+    pinned = UniformDomainParam("k", 5.0, 3.0, clip_lo=2.0, clip_up=2.0, roundint=True)
+    assert pinned.sample(3, rng=0) == [2, 2, 2]
+
+
 def test_scalar_samples_are_python_floats():
     for param in _all_params():
         if not isinstance(param, MultivariateNormalDomainParam):

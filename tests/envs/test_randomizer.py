@@ -146,6 +146,13 @@ def test_get_params_bad_count(num):
         rand.get_params(num)
 
 
+def test_get_params_of_as_many_samples_as_stored_gives_them_all():
+    rand = DomainRandomizer(NormalDomainParam("m", mean=1.0, std=0.1))
+    rand.randomize(3, rng=0)
+    expected = [{"m": v} for v in NormalDomainParam("m", mean=1.0, std=0.1).sample(3, rng=0)]
+    assert rand.get_params(3) == rand.get_params(-1) == expected
+
+
 def test_get_params_bad_fmt_and_dtype():
     rand = _randomizer()
     rand.randomize(1, rng=0)
