@@ -396,6 +396,15 @@ ACROBOT_CLASS_ATTRS = {
 }
 
 
+def test_acrobot_state_space_is_gymnasiums_state_bounds() -> None:
+    # Gymnasium's AcrobotEnv wraps both angles into [-pi, pi] and bounds the angular
+    # velocities by MAX_VEL_1 = 4 pi and MAX_VEL_2 = 9 pi.
+    _, adapter = _make("Acrobot-v1")
+    high = [math.pi, math.pi, 4 * math.pi, 9 * math.pi]
+    assert adapter.state_space.high.tolist() == high
+    assert adapter.state_space.low.tolist() == [-h for h in high]
+
+
 def test_acrobot_class_attributes_stay_untouched() -> None:
     env, adapter = _make("Acrobot-v1")
     edited = _edited(adapter.nominal_domain_param())

@@ -277,6 +277,21 @@ def test_gravity_keeps_a_tilted_nominal_direction() -> None:
     np.testing.assert_array_equal(model.opt.gravity, g0_vec)
 
 
+def test_the_nominal_gravity_restores_the_nominal_vector_bit_for_bit() -> None:
+    # A nominal vector for which |g0| * (g0 / |g0|) differs from g0 in the last bit.
+    env = gym.make("Hopper-v5")
+    model = env.unwrapped.model
+    g0_vec = np.array([1.4934311452207607, -1.2590655321041202, 1.5139237747390626])
+    g0 = float(np.linalg.norm(g0_vec))
+    assert (g0 * (g0_vec / g0)).tobytes() != g0_vec.tobytes()  # else this test proves nothing
+    model.opt.gravity[:] = g0_vec
+    adapter = MujocoAdapter(env.unwrapped)  # reads the nominal values now
+    adapter.set_domain_param({"gravity": 3.0})
+    np.testing.assert_allclose(model.opt.gravity, 3.0 * g0_vec / g0, rtol=1e-15)
+    adapter.set_domain_param({})  # back to nominal
+    assert model.opt.gravity.tobytes() == g0_vec.tobytes()
+
+
 def test_gravity_of_a_gravity_free_model_points_down() -> None:
     env, adapter = _make("Pusher-v5")
     assert adapter.nominal_domain_param()["gravity"] == 0.0
