@@ -33,6 +33,11 @@ RngLike: TypeAlias = int | np.random.Generator | None
 #: A mean or a clipping bound: a float, or a vector for multivariate parameters.
 _Real: TypeAlias = float | npt.NDArray[np.float64]
 
+# The floats that round to an int64, [_INT64_MIN, _INT64_END): 2**63 - 1 is no float64, and
+# numpy casts the floats beyond (and NaN) to -2**63 without an error.
+_INT64_MIN = -(2.0**63)
+_INT64_END = 2.0**63
+
 # Relative tolerance of the symmetry and positive-semi-definiteness checks of a covariance, so
 # that matrices computed as A @ A.T (exact up to round-off) are accepted.
 _COV_RTOL = 1e-10
@@ -163,6 +168,18 @@ def _check_clip(
     return lo, up
 
 
+def _check_fits_int64(name: str, rounded: npt.NDArray[np.float64], what: str) -> None:
+    """Refuse rounded values that int64 cannot hold, which numpy's cast would wrap silently."""
+    # Written so that NaN fails too.
+    outside = ~((rounded >= _INT64_MIN) & (rounded < _INT64_END))
+    if np.any(outside):
+        value = float(rounded[outside].flat[0])
+        raise ValueError(
+            f"roundint values of {name!r} must lie within int64's range [-2**63, 2**63 - 1], "
+            f"got {what} {_fmt(value)}; narrow the distribution or clip it with clip_lo / clip_up"
+        )
+
+
 # --- formatting -------------------------------------------------------------------------------
 
 
@@ -192,7 +209,12 @@ class DomainParam:
         mean: The nominal value.
         clip_lo: Lower bound every draw is clipped to.
         clip_up: Upper bound every draw is clipped to; must be >= ``clip_lo``.
-        roundint: Round draws to ints (to the integers inside ``[clip_lo, clip_up]``).
+        roundint: Round draws to ints (to the integers inside ``[clip_lo, clip_up]``). They
+            must fit int64: a parameter that may draw beyond is refused here where its
+            distribution is bounded (its mean otherwise), and a draw beyond in :meth:`sample`.
+
+    Raises:
+        ValueError: An argument breaks its rule (named in the message).
 
     Example:
         >>> DomainParam("gravity", mean=9.81).sample(2)
@@ -223,6 +245,14 @@ class DomainParam:
         self.clip_lo, self.clip_up = _check_clip(
             clip_lo, clip_up, self.roundint, np.shape(self.mean)
         )
+        if self.roundint:
+            reach = np.array(self._draw_range(), dtype=np.float64)
+            _check_fits_int64(self.name, self._rounded(reach), "a possible draw of")
+
+    def _draw_range(self) -> tuple[_Real, _Real]:
+        """The smallest and largest raw draw, checked at construction: the support of a bounded
+        distribution, the mean of an unbounded one (whose draws are checked in _finish)."""
+        return self.mean, self.mean
 
     @staticmethod
     def _check_mean(mean: Any) -> _Real:
@@ -276,6 +306,10 @@ class DomainParam:
             ``num_samples`` Python floats (ints if ``roundint``); numpy vectors for
             :class:`MultivariateNormalDomainParam`.
 
+        Raises:
+            ValueError: ``num_samples`` or ``rng`` is invalid, or with ``roundint`` a draw
+                does not fit int64.
+
         Example:
             >>> values = UniformDomainParam("mass", mean=1.0, halfspan=0.5).sample(3, rng=0)
             >>> len(values), all(0.5 <= v <= 1.5 for v in values)
@@ -289,13 +323,16 @@ class DomainParam:
         """Raw draws, shape (num_samples,) or (num_samples, d). The base consumes no randomness."""
         return np.full(num_samples, self.mean, dtype=np.float64)
 
+    def _rounded(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Raw draws rounded, then clipped to the integers inside the bounds (still floats)."""
+        # Clipping first could round a value out of them (clip_lo=0.3: 0.3 -> 0).
+        return np.clip(np.rint(raw), np.ceil(self.clip_lo), np.floor(self.clip_up))
+
     def _finish(self, raw: npt.NDArray[np.float64]) -> list[DomainValue]:
         if self.roundint:
-            # Round first, then clip to the integers inside the bounds: clipping first could
-            # round a value out of them (clip_lo=0.3: 0.3 -> 0).
-            out: npt.NDArray[Any] = np.clip(
-                np.rint(raw), np.ceil(self.clip_lo), np.floor(self.clip_up)
-            ).astype(np.int64)
+            rounded = self._rounded(raw)
+            _check_fits_int64(self.name, rounded, "a draw of")
+            out: npt.NDArray[Any] = rounded.astype(np.int64)
         else:
             out = np.clip(raw, self.clip_lo, self.clip_up)
         # tolist() turns scalars into Python floats / ints; vectors stay numpy rows.
@@ -346,8 +383,9 @@ class UniformDomainParam(DomainParam):
         clip_up: float = math.inf,
         roundint: bool = False,
     ) -> None:
-        super().__init__(name, mean, clip_lo, clip_up, roundint)
+        # Before the base constructor, which reads it in _draw_range for roundint's check.
         self.halfspan: float = _check_real("halfspan", halfspan, nonneg=True)
+        super().__init__(name, mean, clip_lo, clip_up, roundint)
         # numpy's uniform() needs a width it can represent; past float64's range it raises a
         # bare OverflowError at the first draw instead of naming the parameter.
         width = (self.mean + self.halfspan) - (self.mean - self.halfspan)
@@ -356,6 +394,9 @@ class UniformDomainParam(DomainParam):
                 f"halfspan must keep [mean - halfspan, mean + halfspan] within float64's range, "
                 f"got mean={self.mean}, halfspan={self.halfspan} for {self.name!r}"
             )
+
+    def _draw_range(self) -> tuple[_Real, _Real]:
+        return self.mean - self.halfspan, self.mean + self.halfspan
 
     def _draw(self, num_samples: int, rng: np.random.Generator) -> npt.NDArray[np.float64]:
         return rng.uniform(self.mean - self.halfspan, self.mean + self.halfspan, size=num_samples)
@@ -480,6 +521,11 @@ class BernoulliDomainParam(DomainParam):
         self.prob_1: float = _check_prob("prob_1", prob_1)
         mean = self.val_0 + self.prob_1 * (self.val_1 - self.val_0)
         super().__init__(name, mean, clip_lo, clip_up, roundint)
+
+    def _draw_range(self) -> tuple[_Real, _Real]:
+        # Only the values drawn with a positive probability.
+        drawn = [v for v, p in ((self.val_0, 1.0 - self.prob_1), (self.val_1, self.prob_1)) if p]
+        return min(drawn), max(drawn)
 
     def _draw(self, num_samples: int, rng: np.random.Generator) -> npt.NDArray[np.float64]:
         # random() lies in [0, 1), so prob_1 = 1 always gives val_1 and prob_1 = 0 never does.

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import random
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -156,6 +158,74 @@ def test_equal_clip_bounds_pin_every_draw_to_them():
     assert NormalDomainParam("m", 2.0, 1.0, clip_lo=1.0, clip_up=1.0).sample(3, rng=0) == [1.0] * 3
     pinned = UniformDomainParam("k", 5.0, 3.0, clip_lo=2.0, clip_up=2.0, roundint=True)
     assert pinned.sample(3, rng=0) == [2, 2, 2]
+
+
+# The rule of the message refusing roundint values that int64 cannot hold.
+_INT64_RULE = r"roundint values of '{}' must lie within int64's range \[-2\*\*63, 2\*\*63 - 1\]"
+
+
+@pytest.mark.parametrize(
+    ("make", "value"),
+    [
+        (lambda: DomainParam("n", mean=-1e19, roundint=True), "-1e+19"),
+        (lambda: DomainParam("n", mean=2.0**63, roundint=True), "9.22337e+18"),
+        (lambda: UniformDomainParam("n", mean=1e19, halfspan=1.0, roundint=True), "1e+19"),
+        (lambda: UniformDomainParam("n", mean=0.0, halfspan=1e19, roundint=True), "-1e+19"),
+        (lambda: NormalDomainParam("n", mean=1e19, std=1.0, roundint=True), "1e+19"),
+        (lambda: BernoulliDomainParam("n", 0.0, 1e19, prob_1=0.5, roundint=True), "1e+19"),
+        (
+            lambda: MultivariateNormalDomainParam("n", [0.0, 2e19], np.eye(2), roundint=True),
+            "2e+19",
+        ),
+    ],
+    ids=["mean", "mean=2**63", "uniform_mean", "halfspan", "normal_mean", "bernoulli", "vector"],
+)
+def test_roundint_params_whose_draws_cannot_fit_int64_are_refused(make, value):
+    # numpy's cast wrapped them silently to -2**63 (with a RuntimeWarning at most).
+    with pytest.raises(
+        ValueError, match=_INT64_RULE.format("n") + f", got a possible draw of {re.escape(value)}"
+    ):
+        make()
+
+
+def test_roundint_draws_beyond_int64_are_refused_at_sampling_not_wrapped():
+    param = NormalDomainParam("n", mean=0.0, std=1e20, roundint=True)  # the mean fits
+    raw = np.rint(np.random.default_rng(0).normal(0.0, 1e20, size=4))
+    first = raw[(raw < -(2.0**63)) | (raw >= 2.0**63)][0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused before numpy's cast could warn
+        with pytest.raises(
+            ValueError,
+            match=_INT64_RULE.format("n") + f", got a draw of {re.escape(f'{first:.6g}')}",
+        ):
+            param.sample(4, rng=0)
+    vector = MultivariateNormalDomainParam("v", [0.0, 0.0], np.diag([0.0, 1e38]), roundint=True)
+    with pytest.raises(ValueError, match=_INT64_RULE.format("v") + ", got a draw of"):
+        vector.sample(4, rng=0)
+
+
+def test_roundint_draws_clipped_into_int64_and_its_edges_are_exact():
+    clipped = UniformDomainParam("n", mean=1e19, halfspan=1.0, clip_up=2.0**62, roundint=True)
+    assert clipped.sample(2, rng=0) == [2**62, 2**62]
+    wide = NormalDomainParam("n", 0.0, 1e19, clip_lo=-1e18, clip_up=1e18, roundint=True)
+    assert all(-(10**18) <= v <= 10**18 for v in wide.sample(100, rng=0))
+    assert DomainParam("n", mean=-(2.0**63), roundint=True).sample(1) == [-(2**63)]
+    below = float(np.nextafter(2.0**63, 0.0))  # the largest float64 that fits: 2**63 - 1024
+    assert DomainParam("n", mean=below, roundint=True).sample(1) == [2**63 - 1024]
+    # A value never drawn does not count; roundint off leaves floats alone.
+    assert BernoulliDomainParam("n", 0.0, 1e19, prob_1=0.0, roundint=True).sample(2) == [0, 0]
+    assert UniformDomainParam("n", mean=1e19, halfspan=1.0).sample(1, rng=0)[0] > 9e18
+
+
+def test_adapt_into_a_range_beyond_int64_is_refused_and_changes_nothing():
+    param = UniformDomainParam("n", mean=0.0, halfspan=1.0, roundint=True)
+    with pytest.raises(ValueError, match=_INT64_RULE.format("n")):
+        param.adapt("halfspan", 1e19)
+    assert param.halfspan == 1.0
+    free = UniformDomainParam("n", mean=1e19, halfspan=1.0)
+    with pytest.raises(ValueError, match=_INT64_RULE.format("n")):
+        free.adapt("roundint", True)
+    assert free.roundint is False
 
 
 def test_scalar_samples_are_python_floats():
