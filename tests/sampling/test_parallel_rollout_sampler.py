@@ -1297,7 +1297,12 @@ def test_an_env_spawned_workers_cannot_receive_is_refused_at_construction(vector
     assert len(children()) == before
 
 
-def test_forked_workers_inherit_an_env_they_could_not_receive_pickled():
+@pytest.mark.parametrize(
+    ("vectorization", "start_method"),
+    [("async", "fork"), ("batched", "fork"), ("sync", "spawn")],
+)
+def test_an_env_that_need_not_travel_need_not_be_picklable(vectorization, start_method):
+    # Forked workers inherit the factory; sync sub-envs run in this process.
     lock = threading.Lock()
     with ParallelRolloutSampler(
         lambda: lock and CountingEnv(terminate_at=3),
@@ -1305,25 +1310,11 @@ def test_forked_workers_inherit_an_env_they_could_not_receive_pickled():
         2,
         min_rollouts=2,
         seed=0,
-        vectorization="async",
-        start_method="fork",
+        vectorization=vectorization,
+        start_method=start_method,
         show_progress_bar=False,
     ) as sampler:
         assert [ro.length for ro in sampler.sample()] == [3, 3]
-
-
-def test_sync_sampling_needs_no_picklable_env():
-    lock = threading.Lock()
-    with ParallelRolloutSampler(
-        lambda: lock and CountingEnv(terminate_at=2),
-        IDLE2,
-        2,
-        min_rollouts=2,
-        vectorization="sync",
-        start_method="spawn",
-        show_progress_bar=False,
-    ) as sampler:
-        assert [ro.length for ro in sampler.sample()] == [2, 2]
 
 
 class _UnpicklableInfo(CountingEnv):
