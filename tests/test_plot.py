@@ -576,6 +576,34 @@ def test_trajectory_legend_fits_the_figure_and_every_rollout_has_its_color(
     assert lanes == colors
 
 
+@pytest.mark.parametrize("num_rollouts", [4, 20])
+def test_action_lanes_are_named_without_overlap(num_rollouts):
+    # From ~15 rollouts on, the lanes' names ran into each other.
+    rng = np.random.default_rng(0)
+    rollouts = [
+        StepSequence(
+            rewards=[1.0] * n, observations=[[0.0]] * (n + 1), actions=rng.integers(0, 2, n)
+        )
+        for n in range(5, 5 + num_rollouts)
+    ]
+    fig = plot_trajectories(rollouts, num_rollouts=num_rollouts)
+    raster = fig.axes[1]
+    renderer = drawn(fig)
+    ticks = raster.get_yticklabels()
+    names = [t.get_text() for t in ticks]
+    shown = [t for t in ticks if t.get_text()]
+    if num_rollouts == 4:
+        assert names == ["#0", "#1", "#2", "#3"]  # worst to best: all fit
+    else:
+        assert 4 <= len(shown) < num_rollouts
+        step = names.index(shown[1].get_text())  # every k-th lane, from the first
+        assert names == [f"#{k}" if k % step == 0 else "" for k in range(num_rollouts)]
+    boxes = [t.get_window_extent(renderer) for t in shown]
+    assert all(a.y1 <= b.y0 for a, b in itertools.pairwise(boxes)), boxes
+    colors = [handle.get_color() for handle in fig.legends[0].legend_handles]
+    assert [t.get_color() for t in ticks] == colors  # each lane in its rollout's color
+
+
 def test_trajectory_legend_leaves_the_panels_their_height(cartpole_rollouts):
     def panel_height(num_rollouts):
         fig = plot_trajectories(cartpole_rollouts, num_rollouts=num_rollouts)
