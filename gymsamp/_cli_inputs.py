@@ -192,7 +192,9 @@ def _grid_range(name: str, spec: str, text: str, form: str) -> list[float]:
         num = 0
     if num < 1:
         raise CliError(f"--grid {name}: NUM must be an int >= 1, got {parts[2]!r}", 2)
-    return [round(float(v), 12) for v in np.linspace(start, stop, num)]
+    # 12 significant digits: 0.3, not linspace's 0.30000000000000004, and tiny values kept apart
+    # (12 decimals made 1e-13:3e-13:3 three zeros).
+    return [float(f"{v:.12g}") for v in np.linspace(start, stop, num)]
 
 
 def _literal(text: str) -> Any:
@@ -471,8 +473,14 @@ def check_distribution_range(info: EnvInfo, name: str, param: Any, text: str) ->
         if end == clipped:
             what = f"--randomize {name}={text} draws up to its clip bound {end:g}"
         else:
+            # The bound on this side is missing or infinite (-inf,HIGH clips one side only).
+            hint = (
+                "give clip bounds: NAME=normal:MEAN,STD,LOW,HIGH"
+                if math.isinf(param.clip_lo) and math.isinf(param.clip_up)
+                else f"give a finite {'LOW' if end < param.mean else 'HIGH'}"
+            )
             what = (
                 f"--randomize {name}={text} can draw {end:g} ({NORMAL_CHECK_STDS:g} std from the "
-                "mean; give clip bounds: NAME=normal:MEAN,STD,LOW,HIGH)"
+                f"mean; {hint})"
             )
         check_param_values(info, {name: end}, what)

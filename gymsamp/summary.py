@@ -207,6 +207,8 @@ class Summary:
         if self.num_rollouts < 2:
             return "needs 2 rollouts"
         bad = int(np.count_nonzero(~np.isfinite(self.returns)))
+        if bad == 0:
+            return "the mean overflows float64"
         return f"{bad} of {self.num_rollouts} returns not finite"
 
     def _param_lines(self) -> list[str]:
@@ -351,7 +353,8 @@ def _sample_std(returns: np.ndarray) -> float:
         return 0.0
     if not np.isfinite(returns).all():
         return math.nan
-    return float(returns.std(ddof=1))
+    with np.errstate(over="ignore"):  # inf where the squares overflow
+        return float(returns.std(ddof=1))
 
 
 def _cvar(returns: np.ndarray, epsilon: float) -> tuple[float | None, int]:
@@ -547,10 +550,11 @@ def summarize(
     if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0 < epsilon <= 1:
         raise ValueError(f"epsilon must be a number in (0, 1], got {epsilon!r}")
     returns = rollout_returns(rollouts)
-    mean = float(returns.mean())
+    with np.errstate(invalid="ignore", over="ignore"):  # +inf with -inf, or a sum past float64
+        mean = float(returns.mean())
     # An env may return an infinite reward (a crash penalty); its mean and extremes say so, but
     # resampling infinities has no interval (bootstrap_ci refuses them).
-    if len(returns) >= 2 and np.isfinite(returns).all():
+    if len(returns) >= 2 and np.isfinite(returns).all() and math.isfinite(mean):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # identical returns give the interval [mean, mean]
             stat, lo, hi = bootstrap_ci(returns, np.mean, NUM_RESAMPLES, alpha, 2, seed=seed)

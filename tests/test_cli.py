@@ -289,6 +289,24 @@ def test_grid_values_must_be_distinct_in_both_forms(capsys, grid, shown):
     assert err == f"gymsamp: error: --grid mass: values must be distinct, got {shown}\n"
 
 
+def test_a_grid_range_keeps_tiny_values_apart_and_rounds_linspace_noise(capsys, tmp_path):
+    # Rounded to 12 decimals, 1e-13:3e-13:3 became 0, 0, 0 and was refused as the user's
+    # repeated values; 1.25e-11 was shifted to 1.2e-11.
+    from gymsamp._cli_inputs import parse_grid
+
+    assert parse_grid("m=1e-13:3e-13:3") == ("m", [1e-13, 2e-13, 3e-13])
+    assert parse_grid("m=1.25e-11:2.5e-11:2") == ("m", [1.25e-11, 2.5e-11])
+    assert parse_grid("m=0.1:0.3:3") == ("m", [0.1, 0.2, 0.3])  # not 0.30000000000000004
+    out_file = tmp_path / "tiny.npz"
+    code, _, err = run(
+        capsys, "sample", "gymsamp/PointMass-v0", "--grid", "friction=1e-13:3e-13:3",
+        "--seed", 0, "--max-steps", 2, "--out", out_file, "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    used = {ro.rollout_info["domain_param"]["friction"] for ro in load_rollouts(out_file)}
+    assert used == {1e-13, 2e-13, 3e-13}
+
+
 def test_a_grid_with_min_steps_gives_every_point_the_same_number_of_rollouts(capsys, tmp_path):
     out_file = tmp_path / "g.npz"
     code, out, _ = run(
@@ -777,6 +795,17 @@ ERRORS = [
     ),
     (["sample", "CartPole-v1", "--randomize", "foo=normal:1,1"], 2, "unknown parameter foo"),
     (["sample", "CartPole-v1", "--grid", "length=a,b"], 2, "must be a number"),
+    # An infinite LOW is legal (one-sided clipping); the hint asked for clip bounds anyway.
+    (
+        ["sample", "CartPole-v1", "--randomize", "masspole=normal:0.1,0.05,-inf,1"],
+        2,
+        "can draw -0.15 (5 std from the mean; give a finite LOW)",
+    ),
+    (
+        ["sample", "CartPole-v1", "--randomize", "masspole=normal:0.1,0.05"],
+        2,
+        "can draw -0.15 (5 std from the mean; give clip bounds: NAME=normal:MEAN,STD,LOW,HIGH)",
+    ),
     (
         ["sample", "CartPole-v1", "--grid", "length=0.1:x:3"],
         2,

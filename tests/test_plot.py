@@ -33,7 +33,7 @@ from gymsamp.plot import (
     plot_trajectories,
     save_figure,
 )
-from gymsamp.policies import IdlePolicy
+from gymsamp.policies import IdlePolicy, LinearPolicy
 from gymsamp.sampling import ParallelRolloutSampler, eval_domain_params
 from gymsamp.summary import format_number, summarize
 from tests.helpers import DictPendulum
@@ -138,6 +138,10 @@ def test_infinite_returns_are_counted_not_binned(tmp_path):
     assert_png(save_figure(fig, tmp_path / "inf.png"), min_bytes=5_000)
     only_inf = [StepSequence(rewards=[-np.inf], observations=[0.0, 0.0], actions=[0])] * 2
     assert "2 returns of -inf not in the histogram" in legend_texts(plot_returns(only_inf).axes[0])
+    with_nan = [StepSequence(rewards=[r], observations=[0.0, 0.0], actions=[0]) for r in returns]
+    with_nan[0].rewards[0] = np.nan
+    texts = legend_texts(plot_returns(with_nan).axes[0])
+    assert "3 returns of -inf, NaN not in the histogram" in texts  # NaN was written "n/a"
 
 
 def test_trajectories_have_labels_and_units(cartpole_rollouts, tmp_path):
@@ -261,6 +265,35 @@ def test_return_grid_one_parameter_and_errors(tmp_path):
     assert_png(save_figure(fig, tmp_path / "line.png"))
     with pytest.raises(ValueError, match="got 'mass'"):
         plot_return_grid(rollouts, "mass")
+
+
+def test_one_parameter_grid_marks_points_whose_mean_is_not_finite():
+    # They vanished silently, with the whole min..max band.
+    returns = {1.0: [5.0, 6.0], 2.0: [7.0, -np.inf], 3.0: [8.0, 9.0], 4.0: [np.nan, 1.0]}
+    rollouts = [
+        StepSequence(
+            rewards=[r], observations=[0.0, 0.0], actions=[0],
+            rollout_info={"domain_param": {"m": m}},
+        )
+        for m, rs in returns.items()
+        for r in rs
+    ]  # fmt: skip
+    ax = plot_return_grid(rollouts, "m").axes[0]
+    assert legend_texts(ax) == ["min .. max", "mean return", "mean return not finite"]
+    mean_line, marks = ax.get_lines()
+    np.testing.assert_array_equal(mean_line.get_ydata(), [5.5, np.nan, 8.5, np.nan])
+    assert marks.get_xdata().tolist() == [2.0, 4.0]
+    (ranges,) = ax.collections[1:]  # each finite point's own min..max
+    segments = [segment.tolist() for segment in ranges.get_segments()]
+    assert segments == [[[1.0, 5.0], [1.0, 6.0]], [[3.0, 8.0], [3.0, 9.0]]]
+
+
+def test_heatmap_ticks_outside_the_cells_have_no_label(grid_rollouts):
+    # An interactive cursor's readout asked for positions off the grid: IndexError, or the last
+    # value for -1.
+    ax = plot_return_grid(grid_rollouts, "length", "masspole").axes[0]
+    formatter = ax.xaxis.get_major_formatter()
+    assert [formatter(x, 0) for x in (-1.0, 0.0, 2.0, 3.0, 3.5)] == ["", "0.05", "0.5", "", ""]
 
 
 def test_return_grid_y_name_alone_is_refused_by_name(grid_rollouts):
@@ -518,6 +551,20 @@ def test_trajectory_labels_given_as_one_str_are_refused(kwargs, message):
         plot_trajectories(two_by_two_grid(), **kwargs)
 
 
+def test_trajectory_labels_may_be_an_array_or_a_pandas_index():
+    # Refused as "not a sequence of str" (e.g. df.columns) after the str check came in.
+    import pandas as pd
+
+    for labels, act_labels in [
+        (np.array(["x", "v"]), np.array(["u"])),
+        (pd.Index(["x", "v"]), pd.Index(["u"])),
+    ]:
+        ro = StepSequence(rewards=[1.0] * 2, observations=np.zeros((3, 2)), actions=[0, 1])
+        fig = plot_trajectories([ro], labels=labels, act_labels=act_labels)
+        titles = [ax.get_title() for ax in fig.axes[:3]]
+        assert titles == ["observation x", "observation v", "action u"]
+
+
 def test_rollouts_of_several_sample_calls_get_unique_names():
     # s.sample() + s.sample(): rollout_index restarts at 0, the legend read "#1, #0, #1, #0".
     def ro(index, length):
@@ -757,8 +804,29 @@ def test_box_actions_are_plotted_as_applied_with_the_commanded_ones_where_they_d
     assert len(legend) == 3
 
 
-def test_box_actions_applied_as_commanded_have_no_dotted_line():
-    rollouts = pendulum_rollouts(IdlePolicy(gym.spaces.Box(-2.0, 2.0, (1,))))
+@pytest.mark.parametrize(
+    "policy",
+    [
+        IdlePolicy(gym.spaces.Box(-2.0, 2.0, (1,))),
+        # float64 commands the env takes as float32: the same actions, nothing clipped (they
+        # were drawn dotted, the legend saying the env applied others).
+        lambda obs: np.full((len(obs), 1), 0.1),
+        LinearPolicy((3, 1), weight=np.full((1, 3), 0.1)),
+    ],
+    ids=["idle", "float64_callable", "linear"],
+)
+def test_box_actions_applied_as_commanded_have_no_dotted_line(policy):
+    rollouts = pendulum_rollouts(policy)
     fig = plot_trajectories(rollouts)
     assert not fig.axes[3].patches
     assert len(fig.legends[0].get_texts()) == 2
+
+
+def test_nan_actions_are_not_taken_for_commanded_ones():
+    ro = StepSequence(
+        rewards=[1.0] * 3, observations=[[0.0]] * 4, actions=[[np.nan]] * 3,
+        actions_applied=np.full((3, 1), np.nan, np.float32),
+    )  # fmt: skip
+    fig = plot_trajectories([ro])
+    assert not fig.axes[1].patches
+    assert len(fig.legends[0].get_texts()) == 1

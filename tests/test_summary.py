@@ -220,3 +220,11 @@ def test_rollouts_that_are_no_list_of_rollouts_are_named(bad):
     # None gave "'NoneType' object is not iterable" (plot_returns(None) too).
     with pytest.raises(TypeError, match="rollouts must be a StepSequence or a list of them, got"):
         summarize(bad)
+
+
+def test_finite_returns_whose_mean_overflows_have_no_interval():
+    # bootstrap_ci refused the infinite statistic: "stat_fcn(data, axis=0) must be finite".
+    s = summarize([rollout(1e308) for _ in range(3)])
+    assert s.mean == math.inf
+    assert math.isnan(s.ci_low)
+    assert "95% CI n/a (the mean overflows float64)" in s.format()

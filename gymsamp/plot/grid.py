@@ -103,7 +103,13 @@ def _every_kth_label(ax: Any, axis_name: str, labels: Sequence[str]) -> None:
 
     axis = ax.xaxis if horizontal else ax.yaxis
     axis.set_major_locator(EveryKth())
-    axis.set_major_formatter(FuncFormatter(lambda value, _: labels[round(float(value))]))
+
+    def label(value: float, _: int) -> str:
+        # Other positions than the cells' (an interactive cursor's readout) have no label.
+        index = round(float(value))
+        return labels[index] if 0 <= index < len(labels) else ""
+
+    axis.set_major_formatter(FuncFormatter(label))
 
 
 def _draw_broken_cells(fig: FigureBase, ax: Any, broken: np.ndarray) -> None:
@@ -218,11 +224,27 @@ def plot_return_grid(
 
     xs = np.unique(columns[x_name])
     if y_name is None:
-        means = np.array([returns[columns[x_name] == x].mean() for x in xs])
+        with np.errstate(invalid="ignore"):  # +inf and -inf together: a NaN mean
+            means = np.array([returns[columns[x_name] == x].mean() for x in xs])
         lows = np.array([returns[columns[x_name] == x].min() for x in xs])
         highs = np.array([returns[columns[x_name] == x].max() for x in xs])
-        ax.fill_between(xs, lows, highs, color="#4c72b0", alpha=0.2, label="min .. max")
-        ax.plot(xs, means, "o-", color="#4c72b0", label="mean return")
+        # Points whose returns are not all finite leave gaps in the band and the line, and
+        # are marked on the axis (as the heatmap hatches such cells).
+        band = np.isfinite(lows) & np.isfinite(highs)
+        ax.fill_between(
+            xs, np.where(band, lows, np.nan), np.where(band, highs, np.nan),
+            color="#4c72b0", alpha=0.2, label="min .. max",
+        )  # fmt: skip
+        # Each point's own range, visible also where gaps leave it no neighbour to fill to.
+        ax.vlines(xs[band], lows[band], highs[band], color="#4c72b0", alpha=0.35, lw=3)
+        finite = np.isfinite(means)
+        ax.plot(xs, np.where(finite, means, np.nan), "o-", color="#4c72b0", label="mean return")
+        if not finite.all():
+            ax.plot(
+                xs[~finite], np.zeros(int((~finite).sum())), "X", color="#7f7f7f", ms=9,
+                transform=ax.get_xaxis_transform(), clip_on=False,
+                label="mean return not finite",
+            )  # fmt: skip
         ax.set_xlabel(axis_label(x_name))
         ax.set_ylabel("return")
         ax.legend(fontsize="small")

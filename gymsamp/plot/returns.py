@@ -88,7 +88,9 @@ def plot_returns(
         zorder=2,
     )
     if not finite.all():
-        values = ", ".join(format_number(v) for v in np.unique(returns[~finite]))
+        values = ", ".join(  # format_number writes NaN as "n/a", a reading, not a return
+            "NaN" if np.isnan(v) else format_number(v) for v in np.unique(returns[~finite])
+        )
         count = count_of(int((~finite).sum()), "return")
         ax.plot([], [], " ", label=f"{count} of {values} not in the histogram")
     pct = f"{format_number(100 * summary.confidence)}%"

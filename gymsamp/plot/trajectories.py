@@ -121,8 +121,18 @@ def _applied_actions(ro: StepSequence) -> np.ndarray:
 
 
 def _commanded_differs(ro: StepSequence) -> np.ndarray:
-    """Where (steps x dims) the commanded actions differ from those the env received."""
-    return flat_values(ro.actions, "actions") != _applied_actions(ro)
+    """Where (steps x dims) the commanded actions differ from those the env received.
+
+    A float64 command that a float32 Box took as its float32 value is the same action, not a
+    clipped one (the flat values are float64 either way); NaN equals NaN.
+    """
+    applied = _applied_actions(ro)
+    commanded = flat_values(ro.actions, "actions")
+    same = commanded == applied
+    if np.issubdtype(commanded.dtype, np.floating):
+        same |= commanded.astype(np.float32) == applied
+        same |= np.isnan(commanded) & np.isnan(applied)
+    return ~same
 
 
 def _draw_actions(ax: Axes, ro: StepSequence, dim: int, t: np.ndarray, color: str) -> None:
@@ -271,8 +281,8 @@ def plot_trajectories(
     default_labels = nested_labels(first) or spec_labels
     act_dim = flat_values(rollouts[0].actions, "actions").shape[1]
     # The caller's labels must fit (a spec's that do not are replaced by numbered ones).
-    _check_label_count("labels", labels, obs_dim, f"the {field}")
-    _check_label_count("act_labels", act_labels, act_dim, "the actions")
+    labels = _check_label_count("labels", labels, obs_dim, f"the {field}")
+    act_labels = _check_label_count("act_labels", act_labels, act_dim, "the actions")
     x_labels = _labels(labels if labels is not None else default_labels, obs_dim, kind[:3])
     if act_labels is None and env_spec is not None:
         act_labels = env_spec.act_labels
@@ -441,19 +451,25 @@ def num_columns(panels: int) -> int:
     return max(1, panels) if panels <= 4 else min(6, math.ceil(math.sqrt(panels)))
 
 
-def _check_label_count(name: str, labels: Sequence[str] | None, count: int, what: str) -> None:
+def _check_label_count(
+    name: str, labels: Iterable[str] | None, count: int, what: str
+) -> list[str] | None:
+    """``labels`` as a list, checked: str entries, one per dimension (None stays None)."""
     if labels is None:
-        return
-    # A str is a sequence of str too, but its characters are no labels.
-    if isinstance(labels, str) or not isinstance(labels, Sequence):
+        return None
+    # A str is a sequence of str too, but its characters are no labels. Arrays of str and
+    # pandas indexes (df.columns) are sequences of labels, though no collections.abc.Sequence.
+    if isinstance(labels, str) or not isinstance(labels, Iterable):
         raise TypeError(f"{name} must be a sequence of str, got {labels!r}")
     if not all(isinstance(label, str) for label in labels):
         raise TypeError(f"{name} must be a sequence of str, got {list(labels)!r}")
+    labels = [str(label) for label in labels]  # numpy's str_ too
     if len(labels) != count:
         raise ValueError(
             f"{name} must hold one label per dimension of {what} ({count}), got {len(labels)}: "
-            f"{list(labels)!r}"
+            f"{labels!r}"
         )
+    return labels
 
 
 def _labels(labels: Sequence[str] | None, count: int, prefix: str) -> list[str]:
