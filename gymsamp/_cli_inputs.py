@@ -175,10 +175,7 @@ def parse_grid(text: str) -> tuple[str, list[float]]:
 
 
 def _grid_range(name: str, spec: str, text: str, form: str) -> list[float]:
-    """The values of ``--grid NAME=START:STOP:NUM``.
-
-    They are rounded to 12 decimals: 0.3, not linspace's 0.30000000000000004.
-    """
+    """The values of ``--grid NAME=START:STOP:NUM``, with 12 significant digits."""
     parts = spec.split(":")
     if len(parts) != 3:
         raise CliError(f"--grid must look like {form}, got {text!r}", 2)

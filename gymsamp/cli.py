@@ -60,6 +60,7 @@ from gymsamp._cli_inputs import (
 )
 from gymsamp._cli_parser import DEFAULT_MAX_STEPS, DEFAULT_ROLLOUTS, build_parser
 from gymsamp._cli_policies import BUILTIN_POLICIES, balance, load_policy
+from gymsamp.summary import count_of
 
 __all__ = [
     "BUILTIN_POLICIES",
@@ -205,8 +206,8 @@ def _run_sampling(args: argparse.Namespace, info: EnvInfo, plan: _Plan) -> int:
     with sampler:
         # Both bounds hold when both are given (the sampler stops once both are met).
         bounds = [(args.min_rollouts, "rollout"), (args.min_steps, "step")]
-        bound = " and ".join(_count(n, noun) for n, noun in bounds if n is not None)
-        workers = _count(sampler.num_workers, "worker")
+        bound = " and ".join(count_of(n, noun) for n, noun in bounds if n is not None)
+        workers = count_of(sampler.num_workers, "worker")
         print(
             f"gymsamp sample {info.env_id}: policy {plan.policy_text}, at least {bound}, "
             f"seed {plan.seed}, {workers} ({sampler.vectorization_used})"
@@ -265,7 +266,7 @@ def _write_files(
         path = Path(args.out)
         try:
             save_rollouts(path, rollouts, compress=True)
-            written.append(f"wrote {path} ({_count(len(rollouts), 'rollout')})")
+            written.append(f"wrote {path} ({count_of(len(rollouts), 'rollout')})")
         except TypeError as err:  # a value the file format cannot hold
             failure = CliError(f"--out {args.out}: cannot save the rollouts: {_unsavable(err)}")
     if args.plot is not None:
@@ -378,11 +379,6 @@ def _save_plot(
         raise CliError(f"cannot write the plot {out!r}: {one_line(err)}") from None
 
 
-def _count(number: int, noun: str) -> str:
-    """``number`` and ``noun``, plural unless it is 1: ``"1 rollout"``, ``"40 rollouts"``."""
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
 def _check_epsilon(epsilon: float) -> float:
     if not 0 < epsilon <= 1:
         raise CliError(f"--cvar must be in (0, 1], got {epsilon:g}", 2)
@@ -467,7 +463,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         env_name = f"{len(counts)} envs: {_envs_text(counts)} (--env ENV_ID for one)"
     else:
         env_name = summary.env_id or "an unknown env"
-    print(f"{args.file}: {_count(summary.num_rollouts, 'rollout')} of {env_name}")
+    print(f"{args.file}: {count_of(summary.num_rollouts, 'rollout')} of {env_name}")
     print(summary.format())
     print(summary.result_line())
     return 0

@@ -24,6 +24,7 @@ __all__ = [
     "ParamUsage",
     "Summary",
     "as_rollout_list",
+    "count_of",
     "domain_param_values",
     "env_id_counts",
     "format_number",
@@ -37,12 +38,15 @@ __all__ = [
 NUM_RESAMPLES = 2000
 
 
-def format_number(value: float | None) -> str:
-    """A number with 4 significant digits, without scientific notation in the usual ranges.
+def format_number(value: float | None, *, digits: int = 4) -> str:
+    """A number with ``digits`` significant digits, without scientific notation in the usual
+    ranges.
 
     Example:
         >>> [format_number(x) for x in (484.2567, 500.0, 0.051834, 12345678.0, None)]
         ['484.3', '500', '0.05183', '1.235e+07', 'n/a']
+        >>> format_number(1.00025, digits=6)
+        '1.00025'
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
@@ -50,8 +54,10 @@ def format_number(value: float | None) -> str:
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
     if value != 0 and not 1e-4 <= abs(value) < 1e7:
-        return f"{value:.4g}"
-    return np.format_float_positional(value, precision=4, unique=False, fractional=False, trim="-")
+        return f"{value:.{digits}g}"
+    return np.format_float_positional(
+        value, precision=digits, unique=False, fractional=False, trim="-"
+    )
 
 
 @dataclass(frozen=True)
@@ -244,14 +250,13 @@ class Summary:
             else f" ({pct} CI [{format_number(self.ci_low)}, {format_number(self.ci_high)}])"
         )
         subject = f"{self.env_name}: " if self.env_name else ""
-        plural = "rollout" if self.num_rollouts == 1 else "rollouts"
         timeouts, terminals = self.endings.get("TIMEOUT", 0), self.endings.get("TERMINAL", 0)
         ends = f"{timeouts} of {self.num_rollouts} ran to the time limit (TIMEOUT)"
         if terminals:
             ends += f", {terminals} ended early (TERMINAL)"
         return (
-            f"{subject}mean return {format_number(self.mean)}{ci} over {self.num_rollouts} "
-            f"{plural}; {ends}"
+            f"{subject}mean return {format_number(self.mean)}{ci} over "
+            f"{count_of(self.num_rollouts, 'rollout')}; {ends}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -305,6 +310,16 @@ def min_rollouts_for_cvar(epsilon: float) -> int:
 
 def _percent(fraction: float) -> str:
     return f"{format_number(100 * fraction)}%"
+
+
+def count_of(count: int, noun: str) -> str:
+    """``count`` and ``noun``, in the plural unless ``count`` is 1.
+
+    Example:
+        >>> count_of(1, "rollout"), count_of(3, "step")
+        ('1 rollout', '3 steps')
+    """
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def as_rollout_list(rollouts: StepSequence | Iterable[StepSequence]) -> list[StepSequence]:

@@ -1,5 +1,5 @@
-"""Figures for the plots: a new constrained-layout figure, legends below a figure's panels, the
-env id of some rollouts, counts.
+"""Figures for the plots: a new constrained-layout figure, legends below a figure's panels,
+category axes labelled without overlap, the env id of some rollouts.
 
 Shared by the plot modules of :mod:`gymsamp.plot`; matplotlib is imported only when a figure
 is made.
@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING
 from gymsamp.data import StepSequence
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure, FigureBase
     from matplotlib.font_manager import FontProperties
 
 __all__ = [
     "LEGEND_FONT",
-    "count_of",
     "env_id_of",
     "figure_width",
+    "label_every_kth",
     "legend_columns",
     "legend_row_height",
     "new_figure",
@@ -70,6 +71,37 @@ def text_width(texts: Iterable[str], font: FontProperties) -> float:
     return 1.1 * max(measure(text, font, ismath=False)[0] for text in texts)
 
 
+def label_every_kth(ax: Axes, axis_name: str, labels: Sequence[str]) -> None:
+    """Ticks at the categories ``0 .. len(labels) - 1`` of an axis of ``ax``, labelled with
+    ``labels``: every k-th one, k the smallest that keeps them apart at the axis' length.
+
+    The labels come from a formatter run at each draw, when the layout has fixed that length.
+    Every category keeps its tick, so a tick's own properties (a color) stay with its label;
+    other positions (an interactive cursor's readout) get no label.
+    """
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.ticker import FuncFormatter
+
+    horizontal = axis_name == "x"
+    font = FontProperties(size=rcParams["xtick.labelsize" if horizontal else "ytick.labelsize"])
+    size = font.get_size_in_points()
+    # Points along the axis a label needs: side by side, the widest and a gap of one em;
+    # stacked, a line each.
+    extent = text_width(labels, font) + size if horizontal else 1.5 * size
+
+    def label(value: float, _: int) -> str:
+        index = round(float(value))
+        box = ax.get_window_extent()
+        length = (box.width if horizontal else box.height) * 72.0 / ax.figure.dpi
+        step = max(1, math.ceil(extent * len(labels) / length)) if length > 0 else 1
+        return labels[index] if 0 <= index < len(labels) and index % step == 0 else ""
+
+    axis = ax.xaxis if horizontal else ax.yaxis
+    axis.set_ticks(range(len(labels)))
+    axis.set_major_formatter(FuncFormatter(label))
+
+
 def legend_row_height() -> float:
     """The height in inches of one row of a legend in :data:`LEGEND_FONT`."""
     from matplotlib import rcParams
@@ -77,16 +109,6 @@ def legend_row_height() -> float:
 
     size = FontProperties(size=LEGEND_FONT).get_size_in_points()
     return float((1.0 + rcParams["legend.labelspacing"]) * size / 72.0)
-
-
-def count_of(count: int, noun: str) -> str:
-    """``count`` and ``noun``, in the plural unless ``count`` is 1.
-
-    Example:
-        >>> count_of(1, "rollout"), count_of(3, "step")
-        ('1 rollout', '3 steps')
-    """
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def env_id_of(rollouts: Sequence[StepSequence]) -> str | None:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gymsamp.data import StepSequence
-from gymsamp.plot._figure import LEGEND_FONT, count_of, env_id_of, new_figure, text_width
+from gymsamp.plot._figure import LEGEND_FONT, env_id_of, label_every_kth, new_figure
 from gymsamp.summary import (
     as_rollout_list,
+    count_of,
     domain_param_values,
     format_number,
     grid_param_names,
@@ -48,17 +48,6 @@ def check_grid_names(grid: str | Sequence[str]) -> list[str]:
     return names
 
 
-def _format_digits(value: float, digits: int) -> str:
-    """``value`` with ``digits`` significant digits, as :func:`format_number` writes 4."""
-    if digits <= 4:
-        return format_number(value)
-    if value != 0 and not 1e-4 <= abs(value) < 1e7:
-        return f"{value:.{digits}g}"
-    return np.format_float_positional(
-        value, precision=digits, unique=False, fractional=False, trim="-"
-    )
-
-
 def tick_labels(values: Sequence[float] | np.ndarray) -> list[str]:
     """Labels of sorted distinct ``values``: with the fewest significant digits (at least the
     4 of :func:`~gymsamp.summary.format_number`) that tell neighbours apart.
@@ -68,48 +57,10 @@ def tick_labels(values: Sequence[float] | np.ndarray) -> list[str]:
         (['0.05', '0.1', '0.5'], ['1', '1.0005', '1.001'])
     """
     for digits in range(4, 18):
-        labels = [_format_digits(float(value), digits) for value in values]
+        labels = [format_number(float(value), digits=digits) for value in values]
         if all(a != b for a, b in itertools.pairwise(labels)):
             break
     return labels
-
-
-def _every_kth_label(ax: Any, axis_name: str, labels: Sequence[str]) -> None:
-    """Label the categories ``0 .. len(labels) - 1`` of an axis of ``ax``, every k-th one
-    with k the smallest that keeps the labels apart at the axis' length when drawn."""
-    from matplotlib import rcParams
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.ticker import FuncFormatter, Locator
-
-    horizontal = axis_name == "x"
-    font = FontProperties(size=rcParams["xtick.labelsize" if horizontal else "ytick.labelsize"])
-    size = font.get_size_in_points()
-    # Points along the axis a label needs: side by side, the widest and a gap of one em;
-    # stacked, a line each.
-    extent = text_width(labels, font) + size if horizontal else 1.5 * size
-
-    class EveryKth(Locator):
-        # Called at each draw: the axis' length is the one the layout gave it.
-        def __call__(self) -> list[int]:
-            box = ax.get_window_extent()
-            dpi = ax.get_figure(root=True).dpi
-            length = (box.width if horizontal else box.height) * 72.0 / dpi
-            if length <= 0:
-                return [0]
-            return list(range(0, len(labels), max(1, math.ceil(extent * len(labels) / length))))
-
-        def tick_values(self, vmin: float, vmax: float) -> list[int]:
-            return self()
-
-    axis = ax.xaxis if horizontal else ax.yaxis
-    axis.set_major_locator(EveryKth())
-
-    def label(value: float, _: int) -> str:
-        # Other positions than the cells' (an interactive cursor's readout) have no label.
-        index = round(float(value))
-        return labels[index] if 0 <= index < len(labels) else ""
-
-    axis.set_major_formatter(FuncFormatter(label))
 
 
 def _draw_broken_cells(fig: FigureBase, ax: Any, broken: np.ndarray) -> None:
@@ -263,8 +214,8 @@ def plot_return_grid(
                 grid[i, j] = returns[mask].mean()
     image = ax.imshow(np.ma.masked_invalid(grid), origin="lower", aspect="auto", cmap="viridis")
     # Only every k-th value is labelled where all would overlap.
-    _every_kth_label(ax, "x", tick_labels(xs))
-    _every_kth_label(ax, "y", tick_labels(ys))
+    label_every_kth(ax, "x", tick_labels(xs))
+    label_every_kth(ax, "y", tick_labels(ys))
     ax.set_xlabel(axis_label(x_name))
     ax.set_ylabel(axis_label(y_name))
     finite = grid[np.isfinite(grid)]

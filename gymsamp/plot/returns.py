@@ -11,13 +11,12 @@ import numpy as np
 from gymsamp.data import StepSequence
 from gymsamp.plot._figure import (
     LEGEND_FONT,
-    count_of,
     figure_width,
     legend_columns,
     legend_row_height,
     new_figure,
 )
-from gymsamp.summary import as_rollout_list, format_number, summarize
+from gymsamp.summary import as_rollout_list, count_of, format_number, summarize
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure, FigureBase

@@ -16,14 +16,20 @@ from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.data._tree import tree_leaves
 from gymsamp.plot._figure import (
     LEGEND_FONT,
-    count_of,
     env_id_of,
     figure_width,
+    label_every_kth,
     legend_columns,
     legend_row_height,
     new_figure,
 )
-from gymsamp.summary import as_rollout_list, env_id_counts, format_number, rollout_returns
+from gymsamp.summary import (
+    as_rollout_list,
+    count_of,
+    env_id_counts,
+    format_number,
+    rollout_returns,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -520,8 +526,7 @@ def _action_raster(
             vmax=len(levels) - 0.5,
             shading="flat",
         )
-    ax.set_yticks(range(len(rollouts)), names)
-    _thin_lane_labels(ax, names)
+    label_every_kth(ax, "y", names)
     for tick, color in zip(ax.get_yticklabels(), colors, strict=True):
         tick.set_color(color)
     ax.set_ylim(-0.6, len(rollouts) - 0.4)
@@ -530,24 +535,6 @@ def _action_raster(
         bar = fig.colorbar(mesh, ax=ax, ticks=range(len(levels)), fraction=0.08, pad=0.02)
         bar.ax.set_yticklabels([action_names.get(int(v), str(int(v))) for v in levels])
     return True
-
-
-def _thin_lane_labels(ax: Axes, names: Sequence[str]) -> None:
-    """Name every k-th lane of ``ax`` where all names would overlap, k from the axes' height
-    when drawn (after the layout); every lane keeps its tick, so each label keeps its color."""
-    from matplotlib import rcParams
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.ticker import FuncFormatter
-
-    size = FontProperties(size=rcParams["ytick.labelsize"]).get_size_in_points()
-
-    def label(value: float, _: int) -> str:
-        lane = round(value)
-        height = ax.get_window_extent().height * 72.0 / ax.figure.dpi
-        step = max(1, math.ceil(1.3 * size * len(names) / height)) if height > 0 else 1
-        return names[lane] if 0 <= lane < len(names) and lane % step == 0 else ""
-
-    ax.yaxis.set_major_formatter(FuncFormatter(label))
 
 
 def _rollout_names(rollouts: Sequence[StepSequence]) -> list[str]:

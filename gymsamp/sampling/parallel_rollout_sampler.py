@@ -229,13 +229,17 @@ class ParallelRolloutSampler(SamplerBase):
         self._check_shippable()
         self._configure_ray()
 
-    def _check_shippable(self) -> None:
-        """Refuse an env or policy that cannot reach the processes that need it, here rather
-        than as cloudpickle's bare error at the first ``sample()``."""
+    def _check_shippable(self, *, env: bool = True) -> None:
+        """Refuse an env (unless ``env`` is False: it was checked already) or policy that cannot
+        reach the processes that need it, here rather than as cloudpickle's bare error at the
+        first ``sample()``."""
         if self.backend == "ray":
             destination = "the Ray actors (backend='ray')"
-            check_shippable("env", self._factory, destination=destination)
+            if env:
+                check_shippable("env", self._factory, destination=destination)
             check_shippable("policy", self.policy, destination=destination)
+            return
+        if not env:  # the policy stays in this process
             return
         method = effective_start_method(self.start_method)
         if self.vectorization_used != "sync" and method != "fork":
@@ -280,7 +284,7 @@ class ParallelRolloutSampler(SamplerBase):
                 self._set_env(env)
             else:
                 self.policy = as_policy(self._policy_source, self.env_spec)
-                self._check_shippable()
+                self._check_shippable(env=False)
                 self._configure_ray()
         except BaseException:
             vars(self).clear()

@@ -342,6 +342,22 @@ def test_recurrent_torch_requires_init_hidden() -> None:
 # ----------------------------------------------------------------------------------------------
 
 
+class StatelessModel:
+    """An SB3-style model whose ``predict`` returns ``actions(observation)`` and no state."""
+
+    def __init__(self, actions: Any) -> None:
+        self.actions = actions
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = False,
+    ) -> Any:
+        return self.actions(observation), None
+
+
 class FakeRecurrentModel:
     """Records every predict call; state = ((1, B, 1) step counters, (1, B, 1) obs sums)."""
 
@@ -405,17 +421,7 @@ def test_sb3_state_and_episode_start_handling() -> None:
 
 
 def test_sb3_stateless_model_records_no_hidden_states() -> None:
-    class Stateless:
-        def predict(
-            self,
-            observation: np.ndarray,
-            state: Any = None,
-            episode_start: Any = None,
-            deterministic: bool = False,
-        ) -> Any:
-            return observation[:, :2], None
-
-    policy = as_policy(Stateless(), BOX_SPEC)
+    policy = as_policy(StatelessModel(lambda observation: observation[:, :2]), BOX_SPEC)
     policy.start(2, eval=True)
     step = policy.act(np.ones((2, 3)))
     assert step.agent_infos == {}
@@ -427,18 +433,12 @@ def test_sb3_stateless_model_records_no_hidden_states() -> None:
 
 
 def test_sb3_multi_binary_float_actions_are_cast_to_the_spaces_dtype() -> None:
-    class Bernoulli:  # SB3 samples MultiBinary actions from a Bernoulli: floats 0. and 1.
-        def predict(
-            self,
-            observation: np.ndarray,
-            state: Any = None,
-            episode_start: Any = None,
-            deterministic: bool = False,
-        ) -> Any:
-            return np.tile(np.array([1.0, 0.0, 1.0], np.float32), (len(observation), 1)), None
-
+    # SB3 samples MultiBinary actions from a Bernoulli: floats 0. and 1.
+    bernoulli = StatelessModel(
+        lambda observation: np.tile(np.array([1.0, 0.0, 1.0], np.float32), (len(observation), 1))
+    )
     spec = EnvSpec(spaces.Box(-1.0, 1.0, (2,)), spaces.MultiBinary(3))
-    policy = SB3Policy(Bernoulli(), spec)
+    policy = SB3Policy(bernoulli, spec)
     policy.start(2, eval=True)
     policy.reset_envs(idx(0, 1), rngs(0, 1))
     actions = policy.act(np.zeros((2, 2), np.float32)).actions

@@ -772,3 +772,16 @@ def test_an_env_or_policy_ray_cannot_receive_is_refused_at_construction(what):
     ):
         ParallelRolloutSampler(env, policy, 1, min_rollouts=1, backend="ray")
     assert ray.is_initialized() == running
+
+
+def test_reinit_with_a_policy_ray_cannot_receive_keeps_the_previous_one(ray_session):
+    idle = IdlePolicy(gym.spaces.Discrete(2))
+    lock = threading.Lock()
+    with ParallelRolloutSampler(
+        lambda: CountingEnv(terminate_at=2), idle, 1, min_rollouts=1, backend="ray", seed=0,
+        show_progress_bar=False,
+    ) as sampler:  # fmt: skip
+        with pytest.raises(TypeError, match=r"policy must be picklable with cloudpickle"):
+            sampler.reinit(policy=lambda obs: lock and np.zeros(len(obs), np.int64))
+        assert [ro.length for ro in sampler.sample()] == [2]
+        assert sampler.sample()[0].actions.tolist() == [0, 0]
