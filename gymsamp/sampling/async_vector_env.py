@@ -20,7 +20,7 @@ import numpy as np
 from gymnasium.vector import AsyncVectorEnv
 from gymnasium.vector.async_vector_env import AsyncState
 from gymnasium.vector.async_vector_env import _async_worker as _gymnasium_async_worker
-from gymnasium.vector.utils import create_empty_array, iterate
+from gymnasium.vector.utils import batch_space, create_empty_array, iterate
 
 from gymsamp._checks import check_positive_real
 from gymsamp.envs.probe import probing
@@ -61,12 +61,16 @@ class _QueuedResetWrapper(gym.Wrapper[Any, Any, Any, Any]):
     def __init__(self, env: gym.Env[Any, Any]) -> None:
         super().__init__(env)
         self._queued: tuple[int | None, dict[str, Any] | None] | None = None
-        self._last_obs: Any = None
         self._paused = False
         # A row like Gymnasium's shared memory (array observations): each observation is
         # written here first, so one that does not fit is named before Gymnasium fails on it.
         row = create_empty_array(env.observation_space, n=1)
         self._row = row if type(row) is np.ndarray else None
+        # What a sub-env paused before its first reset returns: zeros, as the other modes'
+        # rows hold (Gymnasium's worker writes every step's observation to shared memory,
+        # where None would fail integer and nested spaces and read as NaN in float ones).
+        zeros = create_empty_array(env.observation_space, n=1, fn=np.zeros)
+        self._last_obs: Any = next(iter(iterate(batch_space(env.observation_space, 1), zeros)))
 
     def _check_obs(self, obs: Any) -> None:
         if obs is None:  # Gymnasium's shared memory would hold it as NaN

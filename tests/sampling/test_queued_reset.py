@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.vector.utils import batch_space, create_empty_array, iterate
 
 import gymsamp  # noqa: F401  (registers the toy ids)
 from gymsamp.sampling.queued_reset import QueuedResetVectorEnv
@@ -263,6 +265,76 @@ def test_sub_envs_without_a_rollout_run_no_episodes(vectorization: str, min_roll
         first, second = sampler.sample(), sampler.sample()
     assert len(first) == len(second) == min_rollouts
     assert all(ro.length in (2, 3) for ro in first + second)
+
+
+class SpaceEnv(gym.Env):
+    """Observes all ones in ``space`` (zeros are what an idle row holds) for 3 steps."""
+
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, space: gym.Space) -> None:
+        self.observation_space = space
+        ones = create_empty_array(space, n=1, fn=np.ones)
+        self.ones = next(iter(iterate(batch_space(space, 1), ones)))
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.count = 0
+        return self.ones, {}
+
+    def step(self, action):
+        self.count += 1
+        return self.ones, 1.0, self.count == 3, False, {}
+
+
+OBSERVATION_SPACES = {
+    "float Box": gym.spaces.Box(-2.0, 2.0, (2,), np.float32),
+    "int Box": gym.spaces.Box(0, 5, (2,), np.int32),
+    "Discrete": gym.spaces.Discrete(3),
+    "MultiDiscrete": gym.spaces.MultiDiscrete([3, 4]),
+    "Dict": gym.spaces.Dict(a=gym.spaces.Discrete(2), b=gym.spaces.Box(0.0, 2.0, (2,))),
+    "Tuple": gym.spaces.Tuple((gym.spaces.Discrete(2), gym.spaces.MultiBinary(2))),
+}
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
+@pytest.mark.parametrize("space", OBSERVATION_SPACES.values(), ids=OBSERVATION_SPACES.keys())
+def test_a_sub_env_paused_before_any_reset_shows_the_policy_zeros(vectorization, space):
+    """With 1 rollout on 2 sub-envs, sub-env 1 is paused from the start. Its row is zeros
+    at every step, whatever the space (async workers wrote None to shared memory: a TypeError
+    for integer and nested spaces, NaN rows for float ones)."""
+    from gymsamp.sampling import ParallelRolloutSampler
+
+    idle_rows = []
+
+    def policy(obs):
+        idle_rows.append(leaves(list(iterate(batch_space(space, 2), obs))[1]))
+        return np.zeros(2, np.int64)
+
+    with ParallelRolloutSampler(
+        functools.partial(SpaceEnv, space),
+        policy,
+        2,
+        min_rollouts=1,
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    ) as sampler:
+        (ro,) = sampler.sample()
+    assert ro.length == 3
+    assert len(idle_rows) == 3
+    for row in idle_rows:
+        np.testing.assert_array_equal(row, np.zeros_like(row))
+    np.testing.assert_array_equal(leaves(ro.observations), 1)
+
+
+def leaves(obs) -> np.ndarray:
+    """Every number of an observation (nested in dicts and tuples) in one flat array."""
+    if isinstance(obs, dict):
+        return np.concatenate([leaves(value) for value in obs.values()])
+    if isinstance(obs, tuple):
+        return np.concatenate([leaves(value) for value in obs])
+    return np.ravel(obs).astype(np.float64)
 
 
 def test_a_queued_reset_does_not_resume_a_paused_sub_env(envs: gym.vector.VectorEnv) -> None:
