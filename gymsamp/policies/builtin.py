@@ -345,23 +345,34 @@ class GaussianActionNoise:
                     f"{owner}: policy must be a gymsamp Policy (start, reset_envs, act); "
                     f"got {type(policy).__name__} without {method}(); use as_policy() first"
                 )
+        if info_key is not None and not isinstance(info_key, str):
+            raise TypeError(f"{owner}: info_key must be a str or None, got {info_key!r}")
+        self.policy = policy
+        self.std = std
+        self.info_key = info_key
+        self._rngs = _EnvRngs(owner)
+
+    @property
+    def std(self) -> np.ndarray:
+        """The noise's standard deviation (a float64 array); set it between calls to anneal
+        the exploration (a float >= 0 or an array of them, checked as in the constructor)."""
+        return self._std
+
+    @std.setter
+    def std(self, std: float | npt.ArrayLike) -> None:
         try:
             # A bool (True: "add noise") is no standard deviation.
             if np.asarray(std).dtype.kind not in "iuf":
                 raise TypeError
-            std_array = np.asarray(std, dtype=np.float64)
+            # A copy: the caller's array changing later must not change the noise.
+            std_array = np.array(std, dtype=np.float64)
         except (TypeError, ValueError):
             raise TypeError(
-                f"{owner}: std must be a float >= 0 or an array of them, got {std!r}"
+                f"GaussianActionNoise: std must be a float >= 0 or an array of them, got {std!r}"
             ) from None
         if not np.all(np.isfinite(std_array)) or np.any(std_array < 0):
-            raise ValueError(f"{owner}: std must be finite and >= 0, got {std!r}")
-        if info_key is not None and not isinstance(info_key, str):
-            raise TypeError(f"{owner}: info_key must be a str or None, got {info_key!r}")
-        self.policy = policy
-        self.std = std_array
-        self.info_key = info_key
-        self._rngs = _EnvRngs(owner)
+            raise ValueError(f"GaussianActionNoise: std must be finite and >= 0, got {std!r}")
+        self._std = std_array
 
     def __repr__(self) -> str:
         return f"GaussianActionNoise({self.policy!r}, std={self.std.tolist()!r})"

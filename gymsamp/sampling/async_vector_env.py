@@ -35,7 +35,12 @@ from gymsamp.sampling.step_outputs import (
     unfit_observation,
 )
 from gymsamp.sampling.sub_env_infos import PerEnvInfos
-from gymsamp.sampling.worker_lifetime import ParentWatch, die_with_parent, parent_watch
+from gymsamp.sampling.worker_lifetime import (
+    ParentWatch,
+    die_with_parent,
+    parent_watch,
+    release,
+)
 
 
 class _WithReset:
@@ -442,20 +447,28 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
         sub-envs take over ``timeout`` seconds, 10 by default, to finish a pending call and
         close) by terminating them. Never raises for a failed or dead worker."""
         graceful = not terminate and self._failure is None and not self._dead
-        if graceful:
-            try:
-                self._close_gracefully(_CLOSE_TIMEOUT_S if timeout is None else timeout)
-            except (WorkerError, OSError, EOFError, multiprocessing.TimeoutError):
-                graceful = False  # a worker failed or hangs: every worker ends below
-            except BaseException:
-                self._end_workers()
-                raise
-        self._end_workers()
-        if graceful:
-            failed_close = self._failed_close()
-            if failed_close is not None:
-                self.closed = True  # every worker ended: nothing is left to close
-                raise failed_close
+        try:
+            if graceful:
+                try:
+                    self._close_gracefully(_CLOSE_TIMEOUT_S if timeout is None else timeout)
+                except (WorkerError, OSError, EOFError, multiprocessing.TimeoutError):
+                    graceful = False  # a worker failed or hangs: every worker ends below
+                except BaseException:
+                    self._end_workers()
+                    raise
+            self._end_workers()
+            if graceful:
+                failed_close = self._failed_close()
+                if failed_close is not None:
+                    self.closed = True  # every worker ended: nothing is left to close
+                    raise failed_close
+        finally:
+            release(self.processes)
+            self.processes = []
+            # Dropped, not closed: Queue.close() closes the queue's pipe only after a put()
+            # from this process. With the processes released nothing else holds it, so its
+            # fds close now, also while an error's traceback keeps this env alive.
+            self.error_queue = None  # type: ignore[assignment]
 
     def _failed_close(self) -> WorkerError | None:
         """The lowest sub-env's ``close()`` failure (:class:`_ReportedClose`), if any."""

@@ -62,7 +62,7 @@ from gymsamp.sampling.queued_reset import check_call_name, check_env_index
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.start_method import global_start_method_kept
 from gymsamp.sampling.sub_env_infos import PerEnvInfos, owned_info
-from gymsamp.sampling.worker_lifetime import parent_watch
+from gymsamp.sampling.worker_lifetime import parent_watch, release
 
 __all__ = ["BatchedAsyncVectorEnv", "available_cpus"]
 
@@ -425,6 +425,8 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
             if process.is_alive():  # SIGTERM blocked or ignored: no process outlives close()
                 process.kill()
                 process.join()
+        release(self.processes)
+        self.processes = []
         for conn in self._conns:
             conn.close()
         if self._local is not None:  # closed already, unless it was terminated

@@ -328,7 +328,8 @@ class ParameterExplorationSampler(Closable):
         return ParameterSamplingResult(
             [
                 ParameterSample(
-                    params=param_sets[p], rollouts=rollouts[p * pairs : (p + 1) * pairs]
+                    params=_own_row(param_sets, params, p),
+                    rollouts=rollouts[p * pairs : (p + 1) * pairs],
                 )
                 for p in range(len(params))
             ]
@@ -337,6 +338,18 @@ class ParameterExplorationSampler(Closable):
     def close(self) -> None:
         """End the sub-envs and worker processes."""
         self._sampler.close()
+
+
+def _own_row(param_sets: Any, params: np.ndarray, p: int) -> Any:
+    """Row ``p`` of the caller's ``param_sets`` as a copy of its own type (a torch tensor or a
+    numpy array; ``params``' float64 row for anything else), not a view: a training loop that
+    refills one buffer every iteration would find every earlier result's parameters changed."""
+    row = param_sets[p]
+    if type(row).__module__.startswith("torch"):
+        return row.clone()  # keeps autograd's link to param_sets, not its memory
+    if isinstance(row, np.ndarray):
+        return row.copy()
+    return params[p].copy()
 
 
 def _param_sets(param_sets: Any, num_params: int) -> np.ndarray:

@@ -514,6 +514,30 @@ def test_noisy_actions_keep_the_inner_dtype(dtype: type) -> None:
     np.testing.assert_array_equal(actions, [expected])
 
 
+def test_noise_std_can_be_annealed_between_calls() -> None:
+    # A float assigned to std (the documented type) broke repr() and with it every rollout;
+    # a negative one was taken as it came.
+    policy = GaussianActionNoise(IdlePolicy(BOX2), std=0.5)
+    policy.std = 0.25
+    assert repr(policy).endswith("std=0.25)")
+    policy.start(1, eval=True)
+    policy.reset_envs(idx(0), rngs(3))
+    np.testing.assert_array_equal(
+        policy.act(obs(1)).actions, [(0.25 * rngs(3)[0].standard_normal(2)).astype(np.float32)]
+    )
+    scales = np.array([0.1, 0.2])
+    policy.std = scales
+    scales *= 10  # the caller's array, changed later, does not change the noise
+    np.testing.assert_array_equal(policy.std, [0.1, 0.2])
+    policy.std *= 0.5  # in place, as an annealing schedule might
+    np.testing.assert_array_equal(policy.std, [0.05, 0.1])
+    with pytest.raises(ValueError, match=r"std must be finite and >= 0, got -0.1"):
+        policy.std = -0.1
+    with pytest.raises(TypeError, match=r"std must be a float >= 0 or an array of them"):
+        policy.std = True
+    np.testing.assert_array_equal(policy.std, [0.05, 0.1])
+
+
 def test_noise_validation() -> None:
     with pytest.raises(ValueError, match=r"std must be finite and >= 0, got -0.1"):
         GaussianActionNoise(IdlePolicy(BOX2), std=-0.1)

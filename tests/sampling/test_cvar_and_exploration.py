@@ -202,6 +202,24 @@ class TestParameterExploration:
         starts = [ro.rollout_info["init_state"].tolist() for ro in result[0].rollouts]
         assert starts == [s.tolist() for s in states] * 3
 
+    @pytest.mark.parametrize("as_type", [np.asarray, torch.as_tensor, np.ndarray.tolist])
+    def test_results_keep_their_parameters_when_the_callers_buffer_is_refilled(self, as_type):
+        # Each ParameterSample held a view of the caller's row: a loop that refills one
+        # buffer every iteration found every earlier result reporting the last parameters.
+        buffer = as_type(np.zeros((2, 3)))
+        results = []
+        with self.make() as sampler:
+            for it in range(2):
+                for row in buffer:
+                    for j in range(3):
+                        row[j] = float(it)
+                results.append(sampler.sample(buffer))
+        for it, result in enumerate(results):
+            assert np.asarray(result.parameters()).tolist() == [[float(it)] * 3] * 2
+        # a copy of the caller's type (a list's rows become float64 arrays)
+        expected = np.ndarray if isinstance(buffer, list) else type(buffer[0])
+        assert type(results[0][0].params) is expected
+
     def test_a_later_plain_sampler_does_not_inherit_per_env_parameters(self):
         policy = LinearPolicy((2, 1))
         with ParameterExplorationSampler(

@@ -348,10 +348,9 @@ def children():
     return [p for p in multiprocessing.active_children() if p.is_alive()]
 
 
-@pytest.mark.parametrize("vectorization", ["sync", "async"])
-def test_worker_error_names_the_sub_env_and_the_sampler_recovers(vectorization):
-    before = len(children())
-    sampler = ParallelRolloutSampler(
+def trapped_sampler(vectorization: str) -> ParallelRolloutSampler:
+    """2 sub-envs whose policy springs the trap at the first step."""
+    return ParallelRolloutSampler(
         lambda: TrapEnv(terminate_at=3),
         lambda obs: np.ones(len(obs), np.int64),
         2,
@@ -360,6 +359,12 @@ def test_worker_error_names_the_sub_env_and_the_sampler_recovers(vectorization):
         vectorization=vectorization,
         show_progress_bar=False,
     )
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+def test_worker_error_names_the_sub_env_and_the_sampler_recovers(vectorization):
+    before = len(children())
+    sampler = trapped_sampler(vectorization)
     with sampler:
         with pytest.raises(
             WorkerError, match=r"sub-env \d raised ValueError.*trap 100% sprung"
@@ -371,6 +376,26 @@ def test_worker_error_names_the_sub_env_and_the_sampler_recovers(vectorization):
         sampler.reinit(policy=lambda obs: np.zeros(len(obs), np.int64))
         assert [ro.length for ro in sampler.sample()] == [3, 3]
     assert len(children()) == before
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds in Linux's /proc")
+@pytest.mark.parametrize("vectorization", ["async", "batched"])
+def test_kept_worker_errors_keep_no_fds_of_the_ended_workers(vectorization):
+    """Each failure ends the vector env's workers, and its error's traceback keeps the env.
+    A run that kept its errors kept every ended env's process pipes and error queue (4-6
+    fds per error) until it ran out of fds."""
+    kept, counts = [], []
+    with trapped_sampler(vectorization) as sampler:
+        for _ in range(6):
+            with pytest.raises(WorkerError) as info:
+                sampler.sample()
+            kept.append(info.value)
+            counts.append(open_fds())
+    assert counts[-1] == counts[1], counts
 
 
 class _FailsOnCall:
