@@ -27,7 +27,7 @@ from gymsamp._checks import check_int
 from gymsamp._warnings import user_stacklevel
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.start_method import check_start_method, global_start_method_kept
-from gymsamp.sampling.worker_lifetime import ParentWatch, die_with_parent, parent_watch
+from gymsamp.sampling.worker_lifetime import ParentWatch, die_with_parent, parent_watch, release
 
 __all__ = ["GlobalNamespace", "ProgressBar", "SamplerPool"]
 
@@ -174,17 +174,20 @@ class _Worker:
         child_conn.close()
 
     def shutdown(self, graceful: bool) -> None:
-        if graceful and self.process.is_alive():
-            with contextlib.suppress(OSError):  # already gone: nothing to tell
-                self.conn.send_bytes(b"")
-            self.process.join(_JOIN_TIMEOUT_S)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(_JOIN_TIMEOUT_S)
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join()
-        # A stop() from another thread may end the same worker as the call it interrupts.
+        # A stop() from another thread may end the same worker as the call it interrupts:
+        # the second shutdown finds the process closed (ValueError) or the pipe (OSError).
+        with contextlib.suppress(ValueError):
+            if graceful and self.process.is_alive():
+                with contextlib.suppress(OSError):  # already gone: nothing to tell
+                    self.conn.send_bytes(b"")
+                self.process.join(_JOIN_TIMEOUT_S)
+            if self.process.is_alive():
+                self.process.terminate()
+                self.process.join(_JOIN_TIMEOUT_S)
+            if self.process.is_alive():
+                self.process.kill()
+            self.process.join()
+            release([self.process])  # its pipe fds now: an error kept may keep this worker
         with contextlib.suppress(OSError):
             self.conn.close()
 

@@ -268,6 +268,20 @@ def test_worker_death_is_worker_error_and_worker_restarts():
     _assert_gone(old + new, before)
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds in Linux's /proc")
+def test_kept_errors_of_dead_workers_keep_no_fds():
+    """An error's traceback keeps the call's frame and with it the dead workers' handles: a
+    run that kept its errors kept 2 fds per dead worker open until it ran out of fds."""
+    kept, counts = [], []
+    with SamplerPool(2) as pool:
+        for _ in range(6):
+            with pytest.raises(WorkerError, match="died") as info:
+                pool.run_map(lambda G, x: os._exit(3), [0, 1])
+            kept.append(info.value)
+            counts.append(len(os.listdir("/proc/self/fd")))
+    assert counts[-1] == counts[1], counts
+
+
 def test_worker_killed_between_calls_is_restarted_with_warning():
     before = mp.active_children()
     with SamplerPool(2) as pool:
