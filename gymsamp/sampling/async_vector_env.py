@@ -20,11 +20,12 @@ import numpy as np
 from gymnasium.vector import AsyncVectorEnv
 from gymnasium.vector.async_vector_env import AsyncState
 from gymnasium.vector.async_vector_env import _async_worker as _gymnasium_async_worker
-from gymnasium.vector.utils import batch_space, create_empty_array, iterate
+from gymnasium.vector.utils import create_empty_array, iterate
 
 from gymsamp._checks import check_positive_real
 from gymsamp.envs.probe import probing
 from gymsamp.sampling.errors import LateSubEnvsError, WorkerError
+from gymsamp.sampling.observations import idle_batch, idle_observation
 from gymsamp.sampling.queued_reset import check_env_index, reset_in_step
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.start_method import global_start_method_kept
@@ -71,11 +72,10 @@ class _QueuedResetWrapper(gym.Wrapper[Any, Any, Any, Any]):
         # written here first, so one that does not fit is named before Gymnasium fails on it.
         row = create_empty_array(env.observation_space, n=1)
         self._row = row if type(row) is np.ndarray else None
-        # What a sub-env paused before its first reset returns: zeros, as the other modes'
-        # rows hold (Gymnasium's worker writes every step's observation to shared memory,
-        # where None would fail integer and nested spaces and read as NaN in float ones).
-        zeros = create_empty_array(env.observation_space, n=1, fn=np.zeros)
-        self._last_obs: Any = next(iter(iterate(batch_space(env.observation_space, 1), zeros)))
+        # What a sub-env paused before its first reset returns, as the other modes' rows
+        # hold (Gymnasium's worker writes every step's observation to shared memory, where
+        # None would fail integer and nested spaces and read as NaN in float ones).
+        self._last_obs: Any = idle_observation(env.observation_space)
 
     def _check_obs(self, obs: Any) -> None:
         if obs is None:  # Gymnasium's shared memory would hold it as NaN
@@ -303,6 +303,9 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
             if hasattr(self, "processes"):  # workers started: end them, quietly
                 self.close(terminate=True)
             raise
+        # Rows of sub-envs not reset yet (paused ones) hold an element of the space, as the
+        # workers' paused sub-envs report it (shared memory, or Gymnasium's own batch).
+        idle_batch(self.single_observation_space, self.num_envs, out=self.observations)
 
     def _check_spaces(self) -> None:
         # The end of Gymnasium's __init__, and its first message to the workers.

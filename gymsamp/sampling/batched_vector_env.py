@@ -39,7 +39,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
+from gymnasium.vector.utils import batch_space, concatenate, iterate
 
 from gymsamp._checks import check_int, check_positive_real
 from gymsamp.envs.probe import probing
@@ -57,7 +57,7 @@ from gymsamp.sampling.batched_worker import (
 )
 from gymsamp.sampling.errors import LateSubEnvsError, WorkerError
 from gymsamp.sampling.handshake import REPLY, REQUEST, Handshake
-from gymsamp.sampling.observations import copy_batch
+from gymsamp.sampling.observations import copy_batch, idle_batch, idle_observation
 from gymsamp.sampling.queued_reset import check_call_name, check_env_index
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.start_method import global_start_method_kept
@@ -210,10 +210,12 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
             self._obs, self._act, self._rewards, self._terminated, self._truncated = shared_views(
                 spaces, memory, n
             )
-            self._obs_list: list[Any] = [None] * n  # without shared memory: each sub-env's obs
-            self._obs_batch: Any = (
-                None if self._obs is not None else create_empty_array(spaces[0], n)
-            )
+            # Rows of sub-envs not reset yet (paused ones) hold an element of the space.
+            if self._obs is not None:
+                idle_batch(spaces[0], n, out=self._obs)
+            # Without shared memory: each sub-env's observation, and their batch.
+            self._obs_list: list[Any] = [idle_observation(spaces[0])] * n
+            self._obs_batch: Any = None if self._obs is not None else idle_batch(spaces[0], n)
 
             parent = parent_watch(ctx.get_start_method())
             cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []

@@ -15,10 +15,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space, create_empty_array
+from gymnasium.vector.utils import batch_space
 
 from gymsamp.sampling.errors import WorkerError
-from gymsamp.sampling.observations import copy_batch, set_sub_env
+from gymsamp.sampling.observations import copy_batch, idle_batch, set_sub_env
 from gymsamp.sampling.queued_reset import (
     check_call_name,
     check_env_index,
@@ -111,7 +111,8 @@ class InProcessVectorEnv(PerEnvInfos, VectorEnv):
         self.action_space = batch_space(first.action_space, self.num_envs)
         self.spec = first.spec
         self.tag_errors = tag_errors
-        self._obs: Any = create_empty_array(first.observation_space, n=self.num_envs)
+        # Rows of sub-envs not reset yet (paused ones) hold an element of the space.
+        self._obs: Any = idle_batch(first.observation_space, self.num_envs)
         self._array_obs = type(self._obs) is np.ndarray  # else a dict / tuple of arrays
         self._queued: dict[int, tuple[int | None, dict[str, Any] | None]] = {}
         self._paused: set[int] = set()

@@ -18,6 +18,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.vector.utils import concatenate, create_empty_array
 
 from gymsamp.data._tree import tree_map
 
@@ -25,6 +26,8 @@ __all__ = [
     "ARRAY_SPACES",
     "check_observation_space",
     "copy_batch",
+    "idle_batch",
+    "idle_observation",
     "is_array_space",
     "leaf_columns",
     "nested_leaves",
@@ -58,6 +61,53 @@ def _non_array_leaf(space: gym.Space[Any], path: str) -> tuple[str, gym.Space[An
         if found is not None:
             return found
     return None
+
+
+def idle_observation(space: gym.Space[Any]) -> Any:
+    """What the row of a sub-env that has no episode yet holds: zero, or where zero lies
+    outside ``space`` the element nearest to it (a ``Discrete``'s or ``MultiDiscrete``'s
+    start, a ``Box``'s bound), so the policy, which acts on every row, only ever sees
+    observations of the space. Spaces other than array spaces and ``Dict`` / ``Tuple`` of
+    them: zeros as Gymnasium's ``create_empty_array`` makes them.
+
+    Example:
+        >>> idle_observation(gym.spaces.Discrete(3, start=5))
+        np.int64(5)
+        >>> idle_observation(gym.spaces.Box(1.0, 2.0, (2,))).tolist()
+        [1.0, 1.0]
+        >>> idle_observation(gym.spaces.Dict(k=gym.spaces.MultiDiscrete([2, 2], start=[-1, 1])))
+        {'k': array([0, 1])}
+    """
+    if isinstance(space, gym.spaces.Discrete):
+        return space.dtype.type(space.start)
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return np.clip(np.zeros_like(space.start), space.start, space.start + space.nvec - 1)
+    if isinstance(space, gym.spaces.Box):
+        return np.clip(np.zeros(space.shape, space.dtype), space.low, space.high)
+    if isinstance(space, gym.spaces.Dict):
+        return {key: idle_observation(sub) for key, sub in space.spaces.items()}
+    if isinstance(space, gym.spaces.Tuple):
+        return tuple(idle_observation(sub) for sub in space.spaces)
+    return next(
+        iter(
+            gym.vector.utils.iterate(
+                gym.vector.utils.batch_space(space, 1), create_empty_array(space, n=1)
+            )
+        )
+    )
+
+
+def idle_batch(space: gym.Space[Any], n: int, out: Any = None) -> Any:
+    """A batch of ``n`` :func:`idle_observation` rows of ``space`` (written into ``out``, a
+    batch of ``space`` such as a view of shared memory, where given).
+
+    Example:
+        >>> idle_batch(gym.spaces.Discrete(3, start=5), 2).tolist()
+        [5, 5]
+    """
+    if out is None:
+        out = create_empty_array(space, n=n)
+    return concatenate(space, [idle_observation(space)] * n, out)
 
 
 def is_array_space(space: gym.Space[Any]) -> bool:

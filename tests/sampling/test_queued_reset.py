@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.vector.utils import batch_space, create_empty_array, iterate
+from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
 
 import gymsamp  # noqa: F401  (registers the toy ids)
 from gymsamp.sampling.queued_reset import QueuedResetVectorEnv
@@ -268,51 +268,69 @@ def test_sub_envs_without_a_rollout_run_no_episodes(vectorization: str, min_roll
 
 
 class SpaceEnv(gym.Env):
-    """Observes all ones in ``space`` (zeros are what an idle row holds) for 3 steps."""
+    """Observes ``obs`` of ``space`` for 3 steps."""
 
     action_space = gym.spaces.Discrete(2)
 
-    def __init__(self, space: gym.Space) -> None:
-        self.observation_space = space
-        ones = create_empty_array(space, n=1, fn=np.ones)
-        self.ones = next(iter(iterate(batch_space(space, 1), ones)))
+    def __init__(self, space: gym.Space, obs) -> None:
+        self.observation_space, self.obs = space, obs
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
         self.count = 0
-        return self.ones, {}
+        return self.obs, {}
 
     def step(self, action):
         self.count += 1
-        return self.ones, 1.0, self.count == 3, False, {}
+        return self.obs, 1.0, self.count == 3, False, {}
 
 
+S = gym.spaces
+# space, what the env observes, the numbers of an idle row (zero, or the nearest element)
 OBSERVATION_SPACES = {
-    "float Box": gym.spaces.Box(-2.0, 2.0, (2,), np.float32),
-    "int Box": gym.spaces.Box(0, 5, (2,), np.int32),
-    "Discrete": gym.spaces.Discrete(3),
-    "MultiDiscrete": gym.spaces.MultiDiscrete([3, 4]),
-    "Dict": gym.spaces.Dict(a=gym.spaces.Discrete(2), b=gym.spaces.Box(0.0, 2.0, (2,))),
-    "Tuple": gym.spaces.Tuple((gym.spaces.Discrete(2), gym.spaces.MultiBinary(2))),
+    "float Box": (S.Box(-2.0, 2.0, (2,), np.float32), np.ones(2, np.float32), [0, 0]),
+    "float Box above 0": (S.Box(1.0, 2.0, (2,), np.float32), np.full(2, 1.5, np.float32), [1, 1]),
+    "int Box below 0": (S.Box(-5, -2, (2,), np.int32), np.full(2, -3, np.int32), [-2, -2]),
+    "Discrete": (S.Discrete(3), np.int64(1), [0]),
+    "Discrete from 5": (S.Discrete(3, start=5), np.int64(6), [5]),
+    "MultiDiscrete": (S.MultiDiscrete([3, 4], start=[1, -1]), np.array([2, 2]), [1, 0]),
+    "Dict": (
+        S.Dict(a=S.Discrete(2, start=3), b=S.Box(0.0, 2.0, (2,))),
+        {"a": np.int64(4), "b": np.ones(2, np.float32)},
+        [3, 0, 0],
+    ),
+    "Tuple": (
+        S.Tuple((S.Discrete(2), S.MultiBinary(2))),
+        (np.int64(1), np.ones(2, np.int8)),
+        [0, 0, 0],
+    ),
 }
 
 
 @pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
-@pytest.mark.parametrize("space", OBSERVATION_SPACES.values(), ids=OBSERVATION_SPACES.keys())
-def test_a_sub_env_paused_before_any_reset_shows_the_policy_zeros(vectorization, space):
-    """With 1 rollout on 2 sub-envs, sub-env 1 is paused from the start. Its row is zeros
-    at every step, whatever the space (async workers wrote None to shared memory: a TypeError
-    for integer and nested spaces, NaN rows for float ones)."""
+@pytest.mark.parametrize(
+    ("space", "observed", "idle"), OBSERVATION_SPACES.values(), ids=OBSERVATION_SPACES.keys()
+)
+def test_a_sub_env_paused_before_any_reset_shows_the_policy_an_element_of_its_space(
+    vectorization, space, observed, idle
+):
+    """With 1 rollout on 2 sub-envs, sub-env 1 is paused from the start. Its row is zero, or
+    the element nearest to it where zero lies outside the space, at every step and in every
+    mode. Async workers wrote None to shared memory (a TypeError for integer and nested
+    spaces, NaN rows for float ones); rows of zeros outside the space (Discrete(3, start=5))
+    failed a policy correct on every observation of the space, for some worker counts only."""
     from gymsamp.sampling import ParallelRolloutSampler
 
     idle_rows = []
 
     def policy(obs):
-        idle_rows.append(leaves(list(iterate(batch_space(space, 2), obs))[1]))
+        row = list(iterate(batch_space(space, 2), obs))[1]
+        assert space.contains(row), row
+        idle_rows.append(leaves(row))
         return np.zeros(2, np.int64)
 
     with ParallelRolloutSampler(
-        functools.partial(SpaceEnv, space),
+        functools.partial(SpaceEnv, space, observed),
         policy,
         2,
         min_rollouts=1,
@@ -324,8 +342,9 @@ def test_a_sub_env_paused_before_any_reset_shows_the_policy_zeros(vectorization,
     assert ro.length == 3
     assert len(idle_rows) == 3
     for row in idle_rows:
-        np.testing.assert_array_equal(row, np.zeros_like(row))
-    np.testing.assert_array_equal(leaves(ro.observations), 1)
+        np.testing.assert_array_equal(row, idle)
+    recorded = concatenate(space, [observed] * 4, create_empty_array(space, n=4))
+    np.testing.assert_array_equal(leaves(ro.observations), leaves(recorded))
 
 
 def leaves(obs) -> np.ndarray:
