@@ -384,8 +384,19 @@ def _start_field(segment: StepSequence) -> str:
     return "states" if "states" in segment.data_names else "observations"
 
 
-def _segment_start(segment: StepSequence) -> np.ndarray:
-    return np.asarray(segment.get_data_values(_start_field(segment))[0], dtype=np.float64)
+def _segment_start(segment: StepSequence, name: str) -> np.ndarray:
+    field = _start_field(segment)
+    values = segment.get_data_values(field)
+    if isinstance(values, (dict, tuple)):
+        # Indexing took a dict's key 0 or a tuple's first leaf (all its steps): no state.
+        kind = "Dict" if isinstance(values, dict) else "Tuple"
+        hint = "" if field == "states" else " and no states; samplers record states with "
+        raise ValueError(
+            f"{name} must hold states, or observations of an array space, to start from (its "
+            f"first state, else its first observation), got {kind} {field}"
+            + (hint and f"{hint}record_states=True")
+        )
+    return np.asarray(values[0], dtype=np.float64)
 
 
 def _segment_start_label(segment: StepSequence, name: str) -> str:
@@ -561,7 +572,7 @@ def eval_domain_params_with_segmentwise_reset(
                 )
             runner = _SegmentPlayback(shapes.pop(), np.result_type(*recorded))
         starts = {
-            (i, s): _segment_start(segment)
+            (i, s): _segment_start(segment, f"segments_real_all[{i}][{s}]")
             for i, segments in enumerate(segments_all)
             for s, segment in enumerate(segments)
         }

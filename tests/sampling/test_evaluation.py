@@ -458,6 +458,38 @@ def test_segments_spanning_two_rollouts_are_refused():
         )
 
 
+@pytest.mark.parametrize(
+    "observations",
+    [
+        {"pos": np.zeros((3, 2)), "vel": np.ones((3, 2))},
+        (np.arange(3.0), np.ones((3, 2))),
+    ],
+    ids=["Dict", "Tuple"],
+)
+@pytest.mark.parametrize("length", [1, 2])
+def test_a_segment_with_nested_observations_and_no_states_is_refused(observations, length):
+    # A Dict's key 0 was looked up (a bare KeyError); a Tuple's first leaf, all its steps,
+    # was taken for the initial state (a wrong shape named, or for one step a wrong start).
+    steps = (
+        {key: value[: length + 1] for key, value in observations.items()}
+        if isinstance(observations, dict)
+        else tuple(value[: length + 1] for value in observations)
+    )
+    segment = StepSequence(
+        observations=steps, actions=np.zeros((length, 1)), rewards=np.zeros(length)
+    )
+    kind = "Dict" if isinstance(observations, dict) else "Tuple"
+    with pytest.raises(
+        ValueError,
+        match=rf"segments_real_all\[0\]\[0\] must hold states, or observations of an array "
+        rf"space, to start from .*, got {kind} observations and no states; samplers record "
+        r"states with record_states=True",
+    ):
+        eval_domain_params_with_segmentwise_reset(
+            1, counting(), IDLE, [[segment]], [[{}]], True, True, seed=0
+        )
+
+
 def test_a_segment_without_states_is_named_as_its_first_observation():
     # The message spoke of "its initial state", which the user never gave.
     with ParallelRolloutSampler(
