@@ -6,6 +6,7 @@ import itertools
 import re
 from typing import TYPE_CHECKING, Any
 
+import gymnasium as gym
 import numpy as np
 
 from gymsamp.data._tree import PathStep, path_text, tree_map, tree_paths
@@ -161,14 +162,16 @@ def _json_key(key: Any) -> bool:
 
 
 def _space_columns(
-    df: Any, name: str, labels: tuple[str, ...] | None, width: int, used: set[str]
+    df: Any, name: str, labels: tuple[str, ...] | None, item_shape: tuple[int, ...], used: set[str]
 ) -> list[str]:
-    """The columns of a space's field; columns of an earlier field (``used``) are never taken.
+    """The columns of a space's leaf named ``name`` (a field, or a path like ``observations.img``
+    into one); columns of an earlier leaf (``used``) are never taken.
 
     Prefixed labels (``actions.x``) come first: :func:`sequence_to_frame` writes them (states
     always, the others where a label names another column), so the plain ``x`` then belongs to
     another field.
     """
+    width = int(np.prod(item_shape, dtype=np.int64))
     prefixed = [f"{name}.{label}" for label in labels] if labels else []
     plain = list(labels) if labels else []
     candidates = [prefixed, plain] if labels else []
@@ -176,8 +179,16 @@ def _space_columns(
     for cols in candidates:
         if len(cols) == width and all(c in df.columns and c not in used for c in cols):
             return cols
-    expected = plain if labels and name != "states" else candidates[0]
-    raise ValueError(f"df must have the {name} columns {expected}, got columns {list(df.columns)}")
+    # The columns to_pandas writes for this leaf.
+    if labels and len(labels) == width:
+        expected = plain if name != "states" else prefixed
+    else:
+        expected = _plain_names(name, item_shape)
+    missing = [c for c in expected if c not in df.columns or c in used]
+    raise ValueError(
+        f"df must have the {name} columns {expected}, missing {missing}, got columns "
+        f"{list(df.columns)}"
+    )
 
 
 def _extra_fields(df: Any, used: set[str]) -> dict[str, list[str]]:
@@ -354,25 +365,60 @@ def _read_by_layout(df: Any, leaves: list[dict[str, Any]], env_spec: EnvSpec) ->
     return read
 
 
+def _space_tree(space: gym.Space[Any]) -> Any:
+    """``space`` as a field whose leaves are its non-composite spaces (Dict spaces as dicts,
+    Tuple spaces as tuples), so :func:`tree_paths` walks it as to_pandas walks the data."""
+    if isinstance(space, gym.spaces.Dict):
+        return {key: _space_tree(sub) for key, sub in space.spaces.items()}
+    if isinstance(space, gym.spaces.Tuple):
+        return tuple(_space_tree(sub) for sub in space.spaces)
+    return space
+
+
+def _field_columns(
+    df: Any, name: str, space: gym.Space[Any], labels: tuple[str, ...] | None, used: set[str]
+) -> list[tuple[LeafKey, list[str], tuple[int, ...], Any]]:
+    """Each leaf of the field ``name`` that ``space`` shapes: its place, columns, item shape
+    and dtype (float64 for a space without one).
+
+    A Dict or Tuple space's leaves are found by the names to_pandas gives them
+    (``observations.img_0``, ``observations[1]``); only a flat field has labels. Leaves
+    without a fixed shape (``Text``, ...) are left to the columns no space names.
+
+    Raises:
+        ValueError: A leaf's columns are not all in ``df`` (the first such leaf is named).
+    """
+    found = []
+    taken = set(used)
+    for steps, leaf in tree_paths(_space_tree(space)):
+        if leaf.shape is None:
+            continue
+        item_shape = tuple(leaf.shape)
+        cols = _space_columns(
+            df, path_text(steps, name), None if steps else labels, item_shape, taken
+        )
+        taken.update(cols)
+        dtype = leaf.dtype if leaf.dtype is not None else np.float64
+        found.append(((name, *steps), cols, item_shape, dtype))
+    return found
+
+
 def _read_by_names(df: Any, env_spec: EnvSpec) -> _Leaves:
-    """Observations, actions and states found by the spec's labels or numbered names, shaped
-    and typed by its spaces."""
+    """Observations, actions and states found by the spec's labels or numbered names, every
+    leaf (of Dict and Tuple spaces too) shaped and typed by its space."""
     read = _Leaves(df)
     for name, attr in _SPACES.items():
         space = getattr(env_spec, attr)
-        if space is None or space.shape is None:
+        if space is None:
             continue
-        shape = tuple(space.shape)
-        width = int(np.prod(shape, dtype=np.int64))
-        labels = getattr(env_spec, _LABELS[name])
         try:
-            cols = _space_columns(df, name, labels, width, read.used)
+            leaves = _field_columns(df, name, space, getattr(env_spec, _LABELS[name]), read.used)
         except ValueError:
-            if name == "states":
+            if name == "states":  # optional: a frame without all of them has no states
                 continue
             raise
-        dtype = space.dtype if space.dtype is not None else np.float64
-        read.take((name,), cols, shape, dtype)
+        for place, cols, item_shape, dtype in leaves:
+            read.take(place, cols, item_shape, dtype)
     return read
 
 

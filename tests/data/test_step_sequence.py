@@ -665,6 +665,105 @@ class TestPadProcessPandas:
         ro = StepSequence.from_pandas(df, spec, task=Task())
         np.testing.assert_allclose(ro.rewards, [2.0, 0.25])
 
+    @staticmethod
+    def _sampled(space, count, seed):
+        """``count`` samples of ``space`` stacked leaf by leaf (a dict / tuple of arrays)."""
+        from gymsamp.data._tree import tree_map
+
+        space.seed(seed)
+        samples = [space.sample() for _ in range(count)]
+        return tree_map(lambda *leaves: np.stack(leaves), *samples)
+
+    @pytest.mark.parametrize(
+        "which", ["dict", "nested dict", "tuple with an image", "nested actions and states"]
+    )
+    def test_from_pandas_reads_nested_spaces_from_csv_by_the_spec(self, which):
+        # A CSV file keeps no attrs (no layout): the spec's spaces must give every leaf its
+        # shape and dtype, as they do for a flat Box.
+        import io
+
+        import gymnasium as gym
+        import pandas as pd
+
+        from gymsamp.data import EnvSpec
+
+        img = gym.spaces.Box(0, 255, (2, 2), np.uint8)
+        pos = gym.spaces.Box(-1, 1, (2,), np.float32)
+        obs_space = {
+            "dict": gym.spaces.Dict({"img": img, "k": gym.spaces.Discrete(3), "pos": pos}),
+            "nested dict": gym.spaces.Dict(
+                {"a": gym.spaces.Dict({"img": img, "k": gym.spaces.Discrete(3)}), "pos": pos}
+            ),
+            "tuple with an image": gym.spaces.Tuple(
+                (img, gym.spaces.Discrete(3), gym.spaces.MultiBinary(3))
+            ),
+            "nested actions and states": pos,
+        }[which]
+        nested = which == "nested actions and states"
+        act_space = gym.spaces.Tuple((pos, gym.spaces.Discrete(2))) if nested else pos
+        state_space = gym.spaces.Dict({"q": img, "v": pos}) if nested else None
+        spec = EnvSpec(obs_space, act_space, state_space=state_space)
+        rollouts = []
+        for k, (length, flag) in enumerate([(3, "terminated"), (2, "truncated")]):
+            flags = {"terminated": np.zeros(length, bool), "truncated": np.zeros(length, bool)}
+            flags[flag][-1] = True
+            states = {"states": self._sampled(state_space, length + 1, k)} if nested else {}
+            rollouts.append(
+                StepSequence(
+                    rewards=np.arange(length, dtype=np.float64),
+                    observations=self._sampled(obs_space, length + 1, k),
+                    actions=self._sampled(act_space, length, k),
+                    **states,
+                    **flags,
+                )
+            )
+        seq = StepSequence.concat(rollouts)
+        df = pd.read_csv(io.StringIO(seq.to_pandas(spec).to_csv(index=False)))
+        assert "gymsamp_layout" not in df.attrs
+        back = StepSequence.from_pandas(df, spec)
+        assert back.rollout_count == 2
+        for want, got in zip(seq.iterate_rollouts(), back.iterate_rollouts(), strict=True):
+            for name in ("observations", "actions", *(("states",) if nested else ())):
+                assert_tree_equal(got.get_data_values(name), want.get_data_values(name), name)
+            np.testing.assert_array_equal(got.rewards, want.rewards)
+            np.testing.assert_array_equal(got.terminated, want.terminated)
+            np.testing.assert_array_equal(got.truncated, want.truncated)
+
+    def test_from_pandas_names_a_missing_column_of_a_nested_space(self):
+        import io
+
+        import gymnasium as gym
+        import pandas as pd
+
+        from gymsamp.data import EnvSpec
+
+        space = gym.spaces.Dict(
+            {"img": gym.spaces.Box(0, 255, (2, 2), np.uint8), "k": gym.spaces.Discrete(3)}
+        )
+        spec = EnvSpec(space, gym.spaces.Discrete(2))
+        ro = StepSequence(
+            rewards=[0.0, 1.0],
+            observations=self._sampled(space, 3, 0),
+            actions=[0, 1],
+            terminated=[False, True],
+        )
+        csv = ro.to_pandas(spec).drop(columns=["observations.img_3", "observations.k"])
+        df = pd.read_csv(io.StringIO(csv.to_csv(index=False)))
+        with pytest.raises(
+            ValueError,
+            match=r"df must have the observations.img columns \['observations.img_0', "
+            r"'observations.img_1', 'observations.img_2', 'observations.img_3'\], missing "
+            r"\['observations.img_3'\]",
+        ):
+            StepSequence.from_pandas(df, spec)
+        df = pd.read_csv(
+            io.StringIO(ro.to_pandas(spec).drop(columns="observations.k").to_csv(index=False))
+        )
+        with pytest.raises(
+            ValueError, match=r"df must have the observations.k columns \['observations.k'\]"
+        ):
+            StepSequence.from_pandas(df, spec)
+
 
 class TestInputValidation:
     """Bad user input raises a builtin error naming the argument (DESIGN §8)."""
