@@ -193,9 +193,14 @@ def test_trajectories_without_spec_or_time_and_many_dimensions(tmp_path):
         StepSequence(rewards=np.ones(5), observations=np.zeros((6, 60)), actions=np.zeros((5, 2)))
     ]
     fig = plot_trajectories(rollouts)
-    assert len(fig.axes) == 48
-    assert fig.axes[0].get_title() == "observation obs[0]"
-    assert "(first 48 panels, 14 more not shown)" in fig.get_suptitle()
+    titles = [ax.get_title() for ax in fig.axes]
+    # The actions keep their panels: the observations' last dimensions are what is left out.
+    assert titles == [
+        *(f"observation obs[{i}]" for i in range(46)),
+        "action action[0]",
+        "action action[1]",
+    ]
+    assert fig.get_suptitle().endswith("(first 46 of 60 observation dimensions shown)")
     assert fig.axes[-1].get_xlabel() == "step"
     with pytest.raises(ValueError, match="no 'states' field"):
         plot_trajectories(rollouts, field="states")
@@ -203,6 +208,61 @@ def test_trajectories_without_spec_or_time_and_many_dimensions(tmp_path):
         plot_trajectories(rollouts, field="rewards")
     with pytest.raises(ValueError, match="num_rollouts must be an int >= 1"):
         plot_trajectories(rollouts, num_rollouts=0)
+
+
+def test_trajectories_of_image_observations_keep_the_action_panel(tmp_path):
+    rng = np.random.default_rng(0)
+    rollouts = [
+        StepSequence(
+            rewards=rng.random(5),
+            observations=rng.integers(0, 255, (6, 8, 8, 3), dtype=np.uint8),
+            actions=rng.integers(0, 2, 5),
+        )
+        for _ in range(3)
+    ]
+    fig = plot_trajectories(rollouts)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == [*(f"observation obs[{i}]" for i in range(47)), "action"]
+    assert fig.axes[46].get_ylabel() == "obs[46]"
+    assert [t.get_text() for t in fig.axes[47].get_yticklabels()] == ["#0", "#1", "#2"]
+    assert fig.get_suptitle() == (
+        "Observations and actions over time: rollouts, 3 of 3 rollouts (worst to best return) "
+        "(first 47 of 192 observation dimensions shown)"
+    )
+    assert_png(save_figure(fig, tmp_path / "image.png"))
+
+
+@pytest.mark.parametrize(
+    ("obs_dim", "act_dim", "shown", "note"),
+    [
+        (2, 60, (2, 46), "(first 46 of 60 action dimensions shown)"),
+        (
+            30,
+            30,
+            (24, 24),
+            "(first 24 of 30 observation dimensions and first 24 of 30 action dimensions shown)",
+        ),
+        (20, 28, (20, 28), None),
+    ],
+)
+def test_trajectories_share_the_panels_between_observations_and_actions(
+    obs_dim, act_dim, shown, note
+):
+    rollouts = [
+        StepSequence(
+            rewards=np.ones(3),
+            observations=np.zeros((4, obs_dim)),
+            actions=np.zeros((3, act_dim)),
+        )
+    ]
+    fig = plot_trajectories(rollouts)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == [
+        *(f"observation obs[{i}]" for i in range(shown[0])),
+        *(f"action action[{i}]" for i in range(shown[1])),
+    ]
+    heading = fig.get_suptitle()
+    assert heading.endswith(note) if note else heading.endswith("(worst to best return)")
 
 
 def test_trajectories_of_dict_observations_plot_each_array_by_its_path(tmp_path):

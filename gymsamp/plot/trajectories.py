@@ -225,7 +225,9 @@ def plot_trajectories(
     ``labels``, else the spec's ``obs_labels`` / ``state_labels`` and ``act_labels``, else
     ``obs[i]``), with units for simulators in :data:`KNOWN_UNITS`. The time axis is the
     recorded ``time`` field in seconds where the env has a time step, else the step index. At
-    most 48 panels are drawn.
+    most :data:`MAX_PANELS` (48) panels are drawn: with more dimensions (e.g. an image
+    observation), the first ones of ``field`` and of the actions, which keep all their panels
+    unless both need more than half of them; the title says how many are shown.
 
     Continuous actions are those the env received (``actions_applied`` where recorded, e.g.
     clipped to the action space's bounds, which is what the units describe); where the
@@ -297,13 +299,12 @@ def plot_trajectories(
     if env_spec is None:
         discrete = np.issubdtype(np.asarray(rollouts[0].actions).dtype, np.integer)
 
-    panels = [(field, i, f"{kind} {label}", label) for i, label in enumerate(x_labels)]
+    obs_shown, act_shown = _panel_counts(obs_dim, act_dim)
+    panels = [(field, i, f"{kind} {label}", label) for i, label in enumerate(x_labels[:obs_shown])]
     panels += [
         ("actions", i, f"action {label}".rstrip(), label or "action")
-        for i, label in enumerate(a_labels)
+        for i, label in enumerate(a_labels[:act_shown])
     ]
-    omitted = max(0, len(panels) - MAX_PANELS)
-    panels = panels[:MAX_PANELS]
     ncols = num_columns(len(panels))
     nrows = math.ceil(len(panels) / ncols)
     if fig is None:
@@ -361,10 +362,34 @@ def plot_trajectories(
         f"{what} and actions over time: {env_id or 'rollouts'}, "
         f"{len(picked)} of {count_of(len(rollouts), 'rollout')} (worst to best return)"
     )
-    if omitted:
-        heading += f" (first {MAX_PANELS} panels, {omitted} more not shown)"
+    heading += _omitted_note([(obs_shown, obs_dim, kind), (act_shown, act_dim, "action")])
     fig.suptitle(heading, x=0.01, ha="left")
     return fig
+
+
+def _panel_counts(obs_dim: int, act_dim: int) -> tuple[int, int]:
+    """How many of the ``obs_dim`` observation (or state) and ``act_dim`` action dimensions
+    get a panel: all of them up to :data:`MAX_PANELS` in all; beyond that the first ones of
+    each, the actions keeping all of theirs unless both need more than half the panels (an
+    image observation must not push the actions out of a plot titled with them).
+
+    Example:
+        >>> _panel_counts(192, 1), _panel_counts(2, 60), _panel_counts(30, 30)
+        ((47, 1), (2, 46), (24, 24))
+    """
+    act_shown = min(act_dim, max(MAX_PANELS - obs_dim, MAX_PANELS // 2))
+    return min(obs_dim, MAX_PANELS - act_shown), act_shown
+
+
+def _omitted_note(counts: Sequence[tuple[int, int, str]]) -> str:
+    """The heading's note on the dimensions without a panel (``(shown, total, kind)`` per
+    field), or "" when every dimension has one."""
+    parts = [
+        f"first {shown} of {total} {kind} dimensions"
+        for shown, total, kind in counts
+        if shown < total
+    ]
+    return f" ({' and '.join(parts)} shown)" if parts else ""
 
 
 def check_field(rollouts: Sequence[StepSequence], field: str) -> None:
