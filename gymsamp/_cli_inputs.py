@@ -27,6 +27,7 @@ __all__ = [
     "EnvMaker",
     "check_output_file",
     "check_param_names",
+    "check_state_option",
     "one_line",
     "parse_distribution",
     "parse_env_kwargs",
@@ -37,6 +38,7 @@ __all__ = [
     "plot_file",
     "probe_env",
     "split_assignment",
+    "stateless_reason",
 ]
 
 
@@ -429,6 +431,22 @@ def check_param_names(info: EnvInfo, names: Sequence[str], option: str) -> None:
             f"{', '.join(unknown)} for {info.env_id}; valid names: {', '.join(info.nominal)}",
             2,
         )
+
+
+def stateless_reason(info: EnvInfo, verb: str) -> str | None:
+    """Why gymsamp cannot ``verb`` ("set", "recorded"...) the full state of the env: it has no
+    adapter (None: it has one)."""
+    if info.state_shape is not None:
+        return None
+    return f"the state of {info.env_id} cannot be {verb} (no adapter)"
+
+
+def check_state_option(info: EnvInfo, option: str, verb: str) -> None:
+    """Refuse ``option`` (one line, exit code 2) for an env whose full state gymsamp cannot
+    ``verb``: the option would do nothing (``--record-states`` would record no states)."""
+    reason = stateless_reason(info, verb)
+    if reason is not None:
+        raise CliError(f"{option}: {reason}", 2)
 
 
 # Terminal colour codes (torch's pickling errors carry them): noise in a one-line message.

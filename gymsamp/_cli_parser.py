@@ -107,7 +107,8 @@ _HELP = {
     "init-state": "start every rollout from this full simulator state (write "
     "--init-state=-0.1,0 when the first value is negative)",
     "env-kwarg": "keyword argument for gymnasium.make, the value a Python literal (repeatable)",
-    "record-states": "also record the full simulator states (plotted instead of observations)",
+    "record-states": "also record the full simulator states (plotted instead of observations; "
+    "envs whose state can be set, see 'gymsamp params')",
     "cvar": "report the CVaR at level EPS: the mean return of the worst EPS fraction of "
     f"rollouts (default {DEFAULT_EPSILON})",
     "out": "save the rollouts to FILE (gymsamp's .npz format, no pickle; missing folders are "

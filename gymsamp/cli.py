@@ -49,6 +49,7 @@ from gymsamp._cli_inputs import (
     check_output_file,
     check_param_names,
     check_param_values,
+    check_state_option,
     one_line,
     parse_distribution,
     parse_env_kwargs,
@@ -57,6 +58,7 @@ from gymsamp._cli_inputs import (
     parse_grid,
     plot_file,
     probe_env,
+    stateless_reason,
 )
 from gymsamp._cli_parser import DEFAULT_MAX_STEPS, DEFAULT_ROLLOUTS, build_parser
 from gymsamp._cli_policies import BUILTIN_POLICIES, balance, load_policy
@@ -132,11 +134,10 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         check_distribution_range(info, name, param, text)
     for point in param_grid(grid) if grid else ():
         check_param_values(info, {**fixed, **point}, "--grid")
+    if args.record_states:
+        check_state_option(info, "--record-states", "recorded")
     if init_state is not None:
-        if info.state_shape is None:
-            raise CliError(
-                f"--init-state: the state of {info.env_id} cannot be set (no adapter)", 2
-            )
+        check_state_option(info, "--init-state", "set")
         if (len(init_state),) != info.state_shape:
             labels = info.spec.state_labels
             raise CliError(
@@ -474,9 +475,15 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     args.output = plot_file(args.output, "--output")
     rollouts = _select_env(_load(args.file), args.env, args.file)
     _check_one_env(rollouts, args.kind, args.file)
-    if args.states and "states" not in rollouts[0].data_names:
-        raise CliError(f"{args.file} holds no states (sample with --record-states to record them)")
     env = _saved_env_info(rollouts)
+    if args.states and "states" not in rollouts[0].data_names:
+        # Advise --record-states only where it would record them (unknown env: it may).
+        reason = stateless_reason(env, "recorded") if env else None
+        raise CliError(
+            f"{args.file} holds no states: {reason}"
+            if reason
+            else f"{args.file} holds no states (sample with --record-states to record them)"
+        )
     path = _save_plot(
         rollouts,
         args.output,

@@ -766,6 +766,21 @@ def test_plot_grid_or_states_that_are_not_there_is_an_error(capsys, saved, tmp_p
     assert "holds no states (sample with --record-states" in err
 
 
+def test_plot_states_of_an_env_without_states_does_not_advise_record_states(capsys, tmp_path):
+    out = tmp_path / "fl.npz"
+    code, _, err = run(
+        capsys, "sample", "FrozenLake-v1", "--min-rollouts", 2, "--seed", 0, "--quiet",
+        "--out", out,
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = run(capsys, "plot", out, "-o", tmp_path / "fl.png", "--states")
+    assert code == 1
+    assert err == (
+        f"gymsamp: error: {out} holds no states: the state of FrozenLake-v1 cannot be "
+        "recorded (no adapter)\n"
+    )
+
+
 # ----------------------------------------------------------------------------------------------
 # Errors: one line on stderr, non-zero exit, never a traceback
 # ----------------------------------------------------------------------------------------------
@@ -828,6 +843,12 @@ ERRORS = [
     (["sample", "CartPole-v1", "--num-workers", "0"], 2, "must be an int >= 1"),
     (["sample", "gymsamp/Raising-v0", "--domain-param", "a=1"], 2, "has no domain parameters"),
     (["sample", "gymsamp/Raising-v0", "--init-state", "1"], 2, "cannot be set (no adapter)"),
+    # Sampling would record no states (and plot --states would then advise this very flag).
+    (
+        ["sample", "gymsamp/Raising-v0", "--record-states"],
+        2,
+        "--record-states: the state of gymsamp/Raising-v0 cannot be recorded (no adapter)",
+    ),
     (
         ["sample", "CartPole-v1", "--grid", "length=1,2", "--randomize", "tau=uniform:0.02,0.01"],
         2,
