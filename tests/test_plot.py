@@ -851,7 +851,9 @@ def test_box_actions_are_plotted_as_applied_with_the_commanded_ones_where_they_d
     by_return = sorted(rollouts, key=lambda ro: ro.undiscounted_return())  # worst first
     for ro, line, dotted in zip(by_return, lines, commanded, strict=True):
         applied, wanted = ro.actions_applied[:, 0], ro.actions[:, 0]
-        np.testing.assert_array_equal(line.get_ydata(), applied)
+        # Each action holds over its step: the last one too (to the final observation's time).
+        np.testing.assert_array_equal(line.get_ydata(), [*applied, applied[-1]])
+        np.testing.assert_array_equal(line.get_xdata(), ro.time)
         assert np.abs(line.get_ydata()).max() == 2.0
         assert dotted.get_linestyle() == ":"
         assert dotted.get_edgecolor() == pytest.approx(to_rgba(line.get_color()))
@@ -881,6 +883,17 @@ def test_box_actions_applied_as_commanded_have_no_dotted_line(policy):
     fig = plot_trajectories(rollouts)
     assert not fig.axes[3].patches
     assert len(fig.legends[0].get_texts()) == 2
+
+
+def test_the_last_box_action_is_drawn_over_its_step():
+    # A step line through the actions' start times ended where the last action began: a
+    # one-step rollout's action was a single point, drawn as nothing.
+    ro = StepSequence(rewards=[1.0], observations=[[0.0], [1.0]], actions=[[0.5]])
+    fig = plot_trajectories([ro])
+    (line,) = fig.axes[1].get_lines()
+    assert line.get_xdata().tolist() == [0.0, 1.0]
+    assert line.get_ydata().tolist() == [0.5, 0.5]
+    assert fig.axes[1].get_xlim() == pytest.approx(fig.axes[0].get_xlim())
 
 
 def test_nan_actions_are_not_taken_for_commanded_ones():

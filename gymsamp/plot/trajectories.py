@@ -145,11 +145,13 @@ def _draw_actions(ax: Axes, ro: StepSequence, dim: int, t: np.ndarray, color: st
     """The actions the env received as a step line; the commanded ones dotted where they
     differ (a policy's command beyond a Box's bounds, which the env clipped)."""
     applied = _applied_actions(ro)[:, dim]
-    ax.step(t[: len(applied)], applied, where="post", color=color, lw=1.0)
+    # Action t holds from t to t + 1: the last one up to the final observation's time
+    # (repeated, so that "post" steps draw it; else a one-step rollout's is a lone point).
+    edges = t[: len(applied) + 1]
+    ax.step(edges, np.append(applied, applied[-1:]), where="post", color=color, lw=1.0)
     differs = _commanded_differs(ro)[:, dim]
     if differs.any():
         commanded = np.where(differs, flat_values(ro.actions, "actions")[:, dim], np.nan)
-        edges = t[: len(applied) + 1]
         ax.stairs(commanded, edges, baseline=None, color=color, lw=0.8, ls=":")
 
 
