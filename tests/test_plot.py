@@ -171,6 +171,9 @@ def test_trajectories_have_labels_and_units(cartpole_rollouts, tmp_path):
 def test_trajectories_of_states_and_continuous_actions(tmp_path, cartpole_rollouts):
     fig = plot_trajectories(cartpole_rollouts, field="states", env_spec=cartpole_spec())
     assert fig.axes[0].get_title() == "state x"
+    # Numbered: "state[0]" (it was "state sta[0]"; actions "action action[0]").
+    fig = plot_trajectories(cartpole_rollouts, field="states")
+    assert [ax.get_title() for ax in fig.axes[:4]] == [f"state[{i}]" for i in range(4)]
     with ParallelRolloutSampler(
         "Pendulum-v1", IdlePolicy(gym.spaces.Box(-2.0, 2.0, (1,))), 1, min_rollouts=2, seed=0,
         show_progress_bar=False, max_steps=20,
@@ -196,9 +199,9 @@ def test_trajectories_without_spec_or_time_and_many_dimensions(tmp_path):
     titles = [ax.get_title() for ax in fig.axes]
     # The actions keep their panels: the observations' last dimensions are what is left out.
     assert titles == [
-        *(f"observation obs[{i}]" for i in range(46)),
-        "action action[0]",
-        "action action[1]",
+        *(f"obs[{i}]" for i in range(46)),
+        "action[0]",
+        "action[1]",
     ]
     assert fig.get_suptitle().endswith("(first 46 of 60 observation dimensions shown)")
     assert fig.axes[-1].get_xlabel() == "step"
@@ -222,7 +225,7 @@ def test_trajectories_of_image_observations_keep_the_action_panel(tmp_path):
     ]
     fig = plot_trajectories(rollouts)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert titles == [*(f"observation obs[{i}]" for i in range(47)), "action"]
+    assert titles == [*(f"obs[{i}]" for i in range(47)), "action"]
     assert fig.axes[46].get_ylabel() == "obs[46]"
     assert [t.get_text() for t in fig.axes[47].get_yticklabels()] == ["#0", "#1", "#2"]
     assert fig.get_suptitle() == (
@@ -258,8 +261,8 @@ def test_trajectories_share_the_panels_between_observations_and_actions(
     fig = plot_trajectories(rollouts)
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == [
-        *(f"observation obs[{i}]" for i in range(shown[0])),
-        *(f"action action[{i}]" for i in range(shown[1])),
+        *(f"obs[{i}]" for i in range(shown[0])),
+        *(f"action[{i}]" for i in range(shown[1])),
     ]
     heading = fig.get_suptitle()
     assert heading.endswith(note) if note else heading.endswith("(worst to best return)")

@@ -143,7 +143,7 @@ def plot_rollouts(
         ...                     actions=[0] * n) for n in (3, 5, 4)]
         >>> fig = plot_rollouts(ros)
         >>> [ax.get_title() for ax in fig.axes][:2]
-        ['Return distribution: rollouts, 3 rollouts', 'observation obs[0]']
+        ['Return distribution: rollouts, 3 rollouts', 'obs[0]']
     """
     rollouts = as_rollout_list(rollouts)
     check_field(rollouts, field)

@@ -281,6 +281,7 @@ def plot_trajectories(
     colors = _rollout_colors(len(picked))
 
     kind = "observation" if field == "observations" else "state"
+    prefix = "obs" if field == "observations" else "state"  # of numbered labels: obs[0]
     spec_labels = None
     if env_spec is not None:
         spec_labels = env_spec.obs_labels if field == "observations" else env_spec.state_labels
@@ -293,7 +294,7 @@ def plot_trajectories(
     # The caller's labels must fit (a spec's that do not are replaced by numbered ones).
     labels = _check_label_count("labels", labels, obs_dim, f"the {field}")
     act_labels = _check_label_count("act_labels", act_labels, act_dim, "the actions")
-    x_labels = _labels(labels if labels is not None else default_labels, obs_dim, kind[:3])
+    x_labels = _labels(labels if labels is not None else default_labels, obs_dim, prefix)
     if act_labels is None and env_spec is not None:
         act_labels = env_spec.act_labels
     a_labels = _labels(act_labels, act_dim, "action") if act_dim > 1 else list(act_labels or [""])
@@ -302,9 +303,18 @@ def plot_trajectories(
         discrete = np.issubdtype(np.asarray(rollouts[0].actions).dtype, np.integer)
 
     obs_shown, act_shown = _panel_counts(obs_dim, act_dim)
-    panels = [(field, i, f"{kind} {label}", label) for i, label in enumerate(x_labels[:obs_shown])]
+    # A name gets its kind in the title ("observation x"); a numbered label says it already.
+    panels = [
+        (field, i, label if label == f"{prefix}[{i}]" else f"{kind} {label}", label)
+        for i, label in enumerate(x_labels[:obs_shown])
+    ]
     panels += [
-        ("actions", i, f"action {label}".rstrip(), label or "action")
+        (
+            "actions",
+            i,
+            label if label == f"action[{i}]" else f"action {label}".rstrip(),
+            label or "action",
+        )
         for i, label in enumerate(a_labels[:act_shown])
     ]
     ncols = num_columns(len(panels))
