@@ -110,10 +110,13 @@ class CVaRSampler(SamplerBase):
         return self._wrapped_sampler
 
     def set_min_count(self, min_rollouts: int | None = None, min_steps: int | None = None) -> None:
-        """Set the bounds; the wrapped sampler gets them divided by ``epsilon`` (rounded up)."""
+        """Set the bounds; the wrapped sampler gets them divided by ``epsilon`` (rounded up),
+        and at least ``ceil(1 / epsilon)`` rollouts, so that its worst ``epsilon`` holds one
+        (a few long rollouts can meet a step bound alone: 1 of 4 at ``epsilon=0.25`` rounds
+        to none)."""
         super().set_min_count(min_rollouts, min_steps)
         self._wrapped_sampler.set_min_count(
-            min_rollouts=math.ceil(min_rollouts / self.epsilon) if min_rollouts else None,
+            min_rollouts=math.ceil((min_rollouts or 1) / self.epsilon),
             min_steps=math.ceil(min_steps / self.epsilon) if min_steps else None,
         )
 

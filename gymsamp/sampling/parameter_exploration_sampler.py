@@ -62,6 +62,9 @@ class ParameterSample(_ParameterSampleFields):
             raise ValueError(
                 "rollouts must be a non-empty list of StepSequence (the rollouts of params), got []"
             )
+        for i, ro in enumerate(rollouts):
+            if not isinstance(ro, StepSequence):
+                raise TypeError(f"rollouts[{i}] must be a StepSequence, got {type(ro).__name__}")
         return super().__new__(cls, params, rollouts)
 
     @property
@@ -184,6 +187,13 @@ class ParameterExplorationSampler(Closable):
         self.num_domains = check_int("num_domains", num_domains)
         self.seed = check_seed(seed)
         sampler_kwargs.setdefault("show_progress_bar", False)
+        for bound in ("min_rollouts", "min_steps"):
+            if bound in sampler_kwargs:  # set by each sample() call from the parameter sets
+                raise TypeError(
+                    f"{bound} is not an option of ParameterExplorationSampler: every call "
+                    "samples num_domains * num_init_states_per_domain rollouts per parameter "
+                    f"set, got {bound}={sampler_kwargs[bound]!r}"
+                )
         self._sampler = ParallelRolloutSampler(
             env, policy, num_workers, min_rollouts=1, seed=seed, **sampler_kwargs
         )

@@ -253,6 +253,21 @@ def _domain_params(env: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
     return None
 
 
+def _initial_state(rollout: StepSequence) -> np.ndarray | None:
+    """The full state a rollout started from: its first recorded state, else the one its
+    reset reported (``rollout_info["init_state"]``; samplers record states only on request),
+    or None where there is none (an env without a state adapter). Never its observation,
+    which is no state (Pendulum observes cos, sin and velocity of a 2-number state)."""
+    if "states" in rollout.data_names:
+        states = rollout.get_data_values("states")
+        if not isinstance(states, (dict, tuple)):
+            return np.asarray(states[0], dtype=np.float64)
+    info = rollout.rollout_info
+    if isinstance(info, dict) and info.get("init_state") is not None:
+        return np.asarray(info["init_state"], dtype=np.float64)
+    return None
+
+
 def after_rollout_query(
     env: gym.Env[Any, Any],
     policy: Any,
@@ -265,7 +280,8 @@ def after_rollout_query(
 
     Keys: ``C`` (or Enter) continue, ``N`` continue with nominal domain parameters, ``F`` fix
     the initial state (type its values separated by commas or spaces, or Enter for this
-    rollout's initial state; the shape must match), ``I`` print the env, ``D`` print the domain
+    rollout's initial state: its first recorded state, else ``rollout_info["init_state"]``;
+    the shape must match), ``I`` print the env, ``D`` print the domain
     parameters, ``E`` exit. Domain parameters come from the env's ``DomainParamWrapper`` or,
     for an env without one, from its simulator adapter.
 
@@ -310,12 +326,13 @@ def after_rollout_query(
                 continue
             return False, None, params[0]
         if answer == "f":
-            source = "states" if "states" in rollout.data_names else "observations"
-            values = rollout.get_data_values(source)
-            if isinstance(values, (dict, tuple)):  # a Dict / Tuple observation is no state
-                print_fn("this env records no states, and its observations are not one array")
+            first = _initial_state(rollout)
+            if first is None:
+                print_fn(
+                    "this rollout holds no initial state (no states, no rollout_info "
+                    "'init_state'): its env has no simulator adapter to set one"
+                )
                 continue
-            first = np.asarray(values[0], dtype=np.float64)
             text = input_fn(f"initial state ({first.size} numbers, Enter for {first.tolist()}): ")
             try:
                 values = [float(v) for v in text.replace(",", " ").split()]

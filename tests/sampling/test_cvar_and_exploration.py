@@ -92,8 +92,19 @@ class TestCVaR:
             assert inner.min_rollouts == math.ceil(2 / 0.3) == 7
             assert inner.min_steps is None
             sampler.set_min_count(min_steps=10)
-            assert inner.min_rollouts is None
+            assert inner.min_rollouts == math.ceil(1 / 0.3) == 4  # so the worst 30% hold one
             assert inner.min_steps == math.ceil(10 / 0.3) == 34
+
+    def test_a_step_bound_alone_keeps_at_least_one_rollout(self):
+        # One long rollout met the inner step bound, and the worst 25% of 1 rounded to none:
+        # select_cvar raised about a list the caller never gave.
+        inner = random_length_sampler(1, min_rollouts=1)
+        with CVaRSampler(inner, epsilon=0.25, min_steps=1) as sampler:
+            assert (inner.min_rollouts, inner.min_steps) == (4, 4)
+            (worst,) = sampler.sample()
+        with random_length_sampler(1, min_rollouts=4) as full:
+            everything = full.sample()
+        assert worst.length == min(ro.length for ro in everything)
 
 
 def exploration_env():
@@ -251,6 +262,14 @@ class TestParameterExploration:
             ParameterExplorationSampler(CountingEnv, IdlePolicy(gym.spaces.Discrete(2)), 1, 1, 1)
         with pytest.raises(ValueError, match="num_domains must be an int >= 1"):
             ParameterExplorationSampler(exploration_env, LinearPolicy((2, 1)), 1, 0, 1)
+        # Python's "got multiple values for keyword argument 'min_rollouts'" before.
+        for bound in ("min_rollouts", "min_steps"):
+            with pytest.raises(
+                TypeError, match=rf"{bound} is not an option of ParameterExplorationSampler: "
+            ):
+                ParameterExplorationSampler(
+                    exploration_env, LinearPolicy((2, 1)), 1, 1, 1, **{bound: 3}
+                )
 
 
 class TestArgumentChecks:
@@ -280,6 +299,9 @@ class TestArgumentChecks:
             r"StepSequence",
         ):
             ParameterSample(np.ones(2), seq(1.0))
+        # Accepted before; mean_undiscounted_return then raised AttributeError.
+        with pytest.raises(TypeError, match=r"rollouts\[1\] must be a StepSequence, got int"):
+            ParameterSample(np.ones(2), [seq(1.0), 5])
         with pytest.raises(
             ValueError,
             match=r"samples must be a non-empty list of "

@@ -204,7 +204,32 @@ class TestAfterRolloutQuery:
             CountingEnv(), IDLE, ro, input_fn=lambda _: next(answers), print_fn=printed.append
         )
         assert result == (False, None, None)
-        assert printed == ["this env records no states, and its observations are not one array"]
+        assert printed == [
+            "this rollout holds no initial state (no states, no rollout_info 'init_state'): its "
+            "env has no simulator adapter to set one"
+        ]
+
+    def test_a_sampled_rollout_without_states_fixes_its_reset_state_not_its_observation(self):
+        # Samplers record no states by default: "F" offered Pendulum's first observation (cos,
+        # sin, velocity: 3 numbers) as the 2-number state, and refused the state typed in.
+        policy = IdlePolicy(gym.spaces.Box(-2.0, 2.0, (1,)))
+        with ParallelRolloutSampler(
+            "Pendulum-v1", policy, 1, min_rollouts=1, seed=0, max_steps=3, show_progress_bar=False
+        ) as sampler:
+            (ro,) = sampler.sample()
+        assert "states" not in ro.data_names
+        env = gym.make("Pendulum-v1")
+        answers = iter(["f", "", "f", "0.1 0.2"])
+        _, state, _ = after_rollout_query(
+            env, policy, ro, input_fn=lambda _: next(answers), print_fn=print
+        )
+        np.testing.assert_array_equal(state, ro.rollout_info["init_state"])
+        _, state, _ = after_rollout_query(
+            env, policy, ro, input_fn=lambda _: next(answers), print_fn=print
+        )
+        np.testing.assert_array_equal(state, [0.1, 0.2])
+        again = rollout(env, policy, reset_kwargs={"init_state": state}, max_steps=1)
+        np.testing.assert_allclose(again.rollout_info["init_state"], [0.1, 0.2])
 
 
 def test_text_observations_are_refused_with_the_path_and_a_pointer_to_flattening():
