@@ -96,7 +96,8 @@ class ParallelRolloutSampler(SamplerBase):
             given at least :data:`MIN_BUILD_TIMEOUT_S` (60 s).
         start_method: Multiprocessing start method for async workers (None: the platform's).
         record_states: Also record the full simulator ``states`` (T+1) where the env has a
-            simulator adapter (off by default: it costs a state copy and an info entry per step).
+            simulator adapter (off by default: it costs a state copy and an info entry per step);
+            for an env without one a ``UserWarning`` says that no states will be recorded.
         backend: ``"local"`` (sub-envs of this process or its worker processes) or ``"ray"``
             (``num_workers`` Ray actors, each stepping ``envs_per_actor`` sub-envs in its own
             ``"sync"`` vector env with a copy of the policy; same results, see
@@ -200,6 +201,13 @@ class ParallelRolloutSampler(SamplerBase):
             self.dt = env_dt(probe)
             self.dt_param = dt_param_name(probe)
             self.has_adapter = has_adapter(probe)
+            if self.record_states and not self.has_adapter:
+                warnings.warn(
+                    f"record_states=True: the state of {self.env_id} cannot be read (no "
+                    "simulator adapter), so the rollouts hold no states",
+                    UserWarning,
+                    stacklevel=user_stacklevel(),
+                )
             check_observation_space(probe.observation_space)
             check_action_space(probe.action_space)
             # With a step timeout, auto runs no probe steps here (one could hang this process)

@@ -11,6 +11,7 @@ workers start quickly.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, SupportsFloat
@@ -168,14 +169,18 @@ def setup_worker(
     if old is not None:
         old.close()
     switch = _PolicySwitch()
-    sampler = ParallelRolloutSampler(
-        factory,
-        switch,
-        min_rollouts=1,
-        record_states=True,
-        show_progress_bar=False,
-        **sampler_options,
-    )
+    with warnings.catch_warnings():
+        # States where the env has an adapter, as rollout() records them; an env without
+        # one is no mistake here (its features come from observations).
+        warnings.filterwarnings("ignore", "record_states=True: the state of", UserWarning)
+        sampler = ParallelRolloutSampler(
+            factory,
+            switch,
+            min_rollouts=1,
+            record_states=True,
+            show_progress_bar=False,
+            **sampler_options,
+        )
     G.sbi_sampler, G.sbi_switch, G.sbi_spec = sampler, switch, spec
     G.sbi_policy = None if policy is None else as_policy(policy, sampler.env_spec)
     return EnvInfo(

@@ -1536,16 +1536,24 @@ def test_record_states_leaves_an_envs_own_state_info_alone(vectorization):
     # record_states records what a simulator adapter reads; the sampler took the env's own
     # info["state"] as states instead (env_infos lost it), unlike rollout().
     policy = lambda obs: np.ones(len(obs), dtype=np.int64)  # noqa: E731
-    with ParallelRolloutSampler(
-        _OwnStateInfo,
-        policy,
-        2,
-        min_rollouts=2,
-        seed=0,
-        vectorization=vectorization,
-        record_states=True,
-        show_progress_bar=False,
-    ) as sampler:
+    # ... and says so: record_states=True recorded nothing, silently.
+    with (
+        pytest.warns(
+            UserWarning,
+            match=r"record_states=True: the state of _OwnStateInfo cannot be read \(no "
+            r"simulator adapter\), so the rollouts hold no states",
+        ),
+        ParallelRolloutSampler(
+            _OwnStateInfo,
+            policy,
+            2,
+            min_rollouts=2,
+            seed=0,
+            vectorization=vectorization,
+            record_states=True,
+            show_progress_bar=False,
+        ) as sampler,
+    ):
         rollouts = sampler.sample()
     for k, ro in enumerate(rollouts):
         ref = rollout(_OwnStateInfo, policy, seed=0, sub_seed=0, sub_sub_seed=k)

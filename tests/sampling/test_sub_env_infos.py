@@ -186,16 +186,17 @@ def make_mapping_env() -> gym.Env[Any, Any]:
 @pytest.mark.parametrize("mode", ["sync", "async", "batched"])
 def test_nested_mappings_own_keys_and_object_states_are_recorded_as_reported(mode: str) -> None:
     policy = IdlePolicy(gym.spaces.Discrete(2))
-    sampler = ParallelRolloutSampler(
-        make_mapping_env,
-        policy,
-        2,
-        min_rollouts=4,
-        seed=0,
-        vectorization=mode,
-        record_states=True,
-        show_progress_bar=False,
-    )
+    with pytest.warns(UserWarning, match="record_states=True: the state of MappingInfoEnv"):
+        sampler = ParallelRolloutSampler(
+            make_mapping_env,
+            policy,
+            2,
+            min_rollouts=4,
+            seed=0,
+            vectorization=mode,
+            record_states=True,
+            show_progress_bar=False,
+        )
     try:
         rollouts = sampler.sample()
     finally:
