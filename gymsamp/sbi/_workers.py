@@ -133,13 +133,14 @@ class Collection:
     Attributes:
         sub_seed: The collection's number (second element of the seed triple).
         offset: Global row index of ``payloads[0]`` (third element of the triple, plus j).
-        payloads: Reset options per rollout (``domain_param``, ``init_state``, step limit).
+        payloads: Reset options per rollout (``domain_param``, ``init_state``, step limit);
+            None for a row not to simulate (the parent found its parameters refused).
         recording: Actions replayed in every episode, or None to run the user's policy.
     """
 
     sub_seed: int
     offset: int
-    payloads: list[dict[str, Any]]
+    payloads: list[dict[str, Any] | None]
     recording: np.ndarray | None
 
 
@@ -214,7 +215,8 @@ class FailedRows:
     Attributes:
         rows: The collection's rows (global, as ``Collection.offset + j``) the failure may
             belong to; empty where unknown.
-        error_type: ``"NonFiniteError"`` or ``"WorkerError"``.
+        error_type: ``"NonFiniteError"`` or ``"WorkerError"`` (or the validator's error
+            type, for a row the parent refused before simulating).
         message: The error's message, without the worker's own rollout and sub-env numbers
             (they depend on how the rows were split among workers).
         remote_traceback: The traceback of the env's exception, if any.
@@ -252,8 +254,8 @@ class CollectionResult:
     """A worker's share of a collection: one result per row, None where the row failed.
 
     Attributes:
-        results: Per row of the share, in order; None for a row in ``failures``. Empty when
-            a failure ended the share.
+        results: Per row of the share, in order; None for a row in ``failures`` or one not
+            simulated (payload None). Empty when a failure ended the share.
         failures: The rows that failed, each named alone, in row order; or the one failure
             that ended the share (the first, with ``on_failure="raise"``, or one that no row
             can be told from, e.g. a worker that died).
@@ -274,9 +276,9 @@ def _run_rows(
     def make_job(k: int) -> RolloutJob:
         # The triple names the collection and the global row, never the worker or the job.
         j = rows[k]
-        return RolloutJob.seeded(
-            k, seed, coll.sub_seed, coll.offset + j, options=dict(coll.payloads[j])
-        )
+        payload = coll.payloads[j]
+        assert payload is not None  # rows without a payload are never pending
+        return RolloutJob.seeded(k, seed, coll.sub_seed, coll.offset + j, options=dict(payload))
 
     return sampler.sample_jobs(Quota(min_rollouts=len(rows)), make_job, eval=True)
 
@@ -295,7 +297,7 @@ def _run_collection(
     sampler: ParallelRolloutSampler = G.sbi_sampler
     results: list[RolloutResult | None] = [None] * len(coll.payloads)
     failures: list[FailedRows] = []
-    pending = list(range(len(coll.payloads)))
+    pending = [j for j, payload in enumerate(coll.payloads) if payload is not None]
     while pending:
         try:
             rollouts = _run_rows(sampler, coll, seed, pending)

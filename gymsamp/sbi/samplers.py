@@ -128,8 +128,10 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             stepping a few sub-envs; the features are bit-identical to the local backend's.
         on_failure: What a parameter row whose simulation fails does (the env raises, or its
             observations stop being finite, e.g. a simulator diverging at an extreme
-            parameter): ``"raise"`` (the default) raises the error of the first such row,
-            naming it; ``"nan"`` gives that row features of NaN, warns once per call
+            parameter), or one whose values the env refuses (e.g. a negative mass, checked
+            before any row runs): ``"raise"`` (the default) raises the error of the first
+            such row, naming it; ``"nan"`` gives that row features of NaN (a refused row is
+            not simulated), warns once per call
             (``RuntimeWarning``, naming the rows and errors) and simulates every other row
             as usual, so that ``sbi`` drops the row (``append_simulations`` excludes
             non-finite ``x`` by default) instead of losing the whole batch. The other rows'
@@ -333,16 +335,31 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             )
         if not np.all(np.isfinite(rows)):
             raise ValueError(f"dp_values must be finite, got {rows.tolist()}")
-        validator = self._info.domain_param_validator
-        if validator is not None:  # here, not as a worker's error (e.g. a prior too wide)
-            for b, row in enumerate(rows.tolist()):
-                try:
-                    validator(dict(zip(self.dp_names, row, strict=True)))
-                except (TypeError, ValueError) as err:
-                    raise ValueError(
-                        f"dp_values row {b} must hold values {self._info.env_id} accepts: {err}"
-                    ) from None
         return rows, single
+
+    def _refused_rows(self, theta: np.ndarray) -> dict[int, FailedRows]:
+        """The parameter rows of ``theta`` the env would refuse, checked here rather than as
+        a worker's error (e.g. a prior too wide).
+
+        With ``on_failure="raise"`` the first one raises; with ``"nan"`` each is returned as
+        its row's failure, so that it gets NaN features without being simulated.
+        """
+        validator = self._info.domain_param_validator
+        refused: dict[int, FailedRows] = {}
+        if validator is None:  # only the env can tell
+            return refused
+        env_id = self._info.env_id
+        for b, row in enumerate(theta.tolist()):
+            try:
+                validator(dict(zip(self.dp_names, row, strict=True)))
+            except (TypeError, ValueError) as err:
+                if self.on_failure == "raise":
+                    raise ValueError(
+                        f"dp_values row {b} must hold values {env_id} accepts: {err}"
+                    ) from None
+                message = f"{env_id} does not accept these values: {err}"
+                refused[b] = FailedRows((b,), type(err).__name__, message)
+        return refused
 
     # -- workers ------------------------------------------------------------------------------
 
@@ -378,12 +395,14 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
 
     def _run(
         self,
-        collections: list[tuple[list[dict[str, Any]], np.ndarray | None]],
+        collections: list[tuple[list[dict[str, Any] | None], np.ndarray | None]],
         theta: np.ndarray,
         theta_row: Callable[[int, int], int] = lambda collection, row: row,
         failed: dict[int, FailedRows] | None = None,
     ) -> list[list[RolloutResult | None]]:
         """Run collections ``(payloads, recording or None)``; their results in row order.
+
+        A payload of None is a row not to simulate: its result is None, without a failure.
 
         Each collection's rows are split into one contiguous chunk per worker; each worker
         runs its chunks of all collections in one task. A failed rollout raises its error
@@ -513,8 +532,13 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
 
     def _simulate(self, theta: np.ndarray, failed: dict[int, FailedRows]) -> np.ndarray:
         """The ``(B, R, T, D)`` simulated data for the parameter rows ``theta``; rows that
-        failed (``on_failure="nan"``) are zeros, and ``failed`` gets their failures."""
-        params = [dict(zip(self.dp_names, map(float, row), strict=True)) for row in theta]
+        failed (``on_failure="nan"``) are zeros, and ``failed`` gets their failures. Rows
+        already in ``failed`` (refused up front) are not simulated; the others keep their
+        positions, hence their seeds."""
+        params: list[dict[str, float] | None] = [
+            None if b in failed else dict(zip(self.dp_names, map(float, row), strict=True))
+            for b, row in enumerate(theta)
+        ]
         width = self.get_dim_data(self._embedding.spec)
 
         def series(res: RolloutResult | None, row: int, length: int) -> np.ndarray:
@@ -526,14 +550,19 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         if self.rollouts_real is None:
             length = self._info.env_spec.max_episode_length
             assert length is not None  # checked in __init__
+            episodes = [
+                None if p is None else {"domain_param": p, NUM_STEPS_KEY: length} for p in params
+            ]
             (results,) = self._run(
-                [([{"domain_param": p, NUM_STEPS_KEY: length} for p in params], None)],
+                [(episodes, None)],
                 theta,
                 failed=failed,
             )
             return np.stack([series(res, b, length) for b, res in enumerate(results)])[:, None]
 
-        def payload(seg: _Segment, param: dict[str, float]) -> dict[str, Any]:
+        def payload(seg: _Segment, param: dict[str, float] | None) -> dict[str, Any] | None:
+            if param is None:  # refused up front: not simulated
+                return None
             return {
                 "domain_param": param,
                 "init_state": seg.init_state,
@@ -580,7 +609,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             The features, in torch's default dtype.
         """
         theta, single = self._check_dp_values(dp_values)
-        failed: dict[int, FailedRows] = {}
+        failed = self._refused_rows(theta)
         sim = self._simulate(theta, failed)
         if not failed:
             features = self._embed(sim)

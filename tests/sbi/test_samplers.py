@@ -674,6 +674,56 @@ def test_on_failure_nan_with_every_row_failing_gives_nan_features_of_the_usual_s
     assert torch.isnan(features).all()
 
 
+@pytest.mark.parametrize(
+    ("workers", "mode"), [(1, "episodes"), (1, "replay"), (1, "policy"), (2, "policy")]
+)
+def test_on_failure_nan_gives_rows_the_env_would_refuse_nan_features_too(workers, mode):
+    # A value the env refuses (a negative mass drawn from a wide prior) was checked up front
+    # for the whole call: it raised and no row got features, whatever on_failure said.
+    kwargs: dict = {"num_segments": 1}
+    if mode != "episodes":
+        real = rollout("Pendulum-v1", _no_torque, seed=3, max_steps=12)
+        kwargs = {"num_segments": 2, "rollouts_real": [real], "use_rec_act": mode == "replay"}
+    theta = np.array([[1.0, 1.0], [0.9, 1.2], [1.0, -0.1], [1.1, 0.8], [1e-200, 0.5]])
+    valid = theta.copy()
+    valid[2, 1] = valid[4, 0] = 1.0  # the same rows at the same positions (hence seeds)
+    embedding = BayesSimEmbedding(sbi_env_spec("Pendulum-v1"), 3)
+
+    def simulator(on_failure: str) -> SimRolloutSamplerForSBI:
+        return SimRolloutSamplerForSBI(
+            "Pendulum-v1", _no_torque, {0: "l", 1: "m"}, embedding, seed=0,
+            num_workers=workers, on_failure=on_failure, **kwargs,
+        )  # fmt: skip
+
+    with simulator("raise") as sim:
+        expected = sim(valid)
+    with simulator("nan") as sim, pytest.warns(RuntimeWarning) as record:
+        features = sim(theta)
+    assert features.shape == expected.shape
+    assert torch.isnan(features[[2, 4]]).all()
+    assert torch.equal(features[[0, 1, 3]], expected[[0, 1, 3]])
+    (warning,) = record
+    assert str(warning.message) == (
+        "2 of 5 theta rows failed to simulate and have NaN features (on_failure='nan'): "
+        "row 2 (l=1, m=-0.1): Pendulum-v1 does not accept these values: domain_param['m'] "
+        "must be a finite real number > 0, got -0.1; row 4 (l=1e-200, m=0.5): the env "
+        "raised ZeroDivisionError in step: float division by zero"
+    )
+
+
+def test_on_failure_nan_with_every_row_refused_gives_nan_features_of_the_usual_shape():
+    embedding = BayesSimEmbedding(sbi_env_spec("Pendulum-v1"), 3)
+    with SimRolloutSamplerForSBI(
+        "Pendulum-v1", _no_torque, {0: "m"}, embedding, num_segments=1, seed=0,
+        on_failure="nan",
+    ) as sim:  # fmt: skip
+        with pytest.warns(RuntimeWarning, match=r"^2 of 2 theta rows failed .* got -2.0$"):
+            features = sim(np.array([[-1.0], [-2.0]]))
+        assert features.shape == (2, embedding.dim_output)
+        assert torch.isnan(features).all()
+        assert not torch.isnan(sim(np.array([[1.0], [2.0]]))).any()  # usable as usual
+
+
 def test_on_failure_must_be_raise_or_nan():
     embedding = BayesSimEmbedding(sbi_env_spec("Pendulum-v1"), 3)
     with pytest.raises(
