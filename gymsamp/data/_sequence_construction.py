@@ -281,11 +281,16 @@ def _bounds_from_args(
 
 
 def _infos_from_arg(rollout_info: Any, num_rollouts: int) -> list[Any]:
-    """One info per rollout: a list of matching length is split, anything else is shared."""
-    if (
-        num_rollouts > 1
-        and isinstance(rollout_info, (list, tuple))
-        and len(rollout_info) == num_rollouts
-    ):
-        return list(rollout_info)
-    return [rollout_info] * num_rollouts
+    """One info per rollout: for several rollouts a list (or tuple) gives one entry per
+    rollout and anything else is shared; a single rollout's info is kept whole."""
+    if num_rollouts == 1 or not isinstance(rollout_info, (list, tuple)):
+        return [rollout_info] * num_rollouts
+    # A list of the wrong length is a mistake, not an info to share (a list of dicts
+    # shared by all rollouts would hand each of them the others' infos).
+    if len(rollout_info) != num_rollouts:
+        raise ValueError(
+            f"rollout_info has {len(rollout_info)} entries but must have {num_rollouts} to "
+            "match the number of rollouts (one entry per rollout, or pass one object to share "
+            "it)"
+        )
+    return list(rollout_info)

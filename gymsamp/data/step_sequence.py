@@ -58,7 +58,8 @@ class StepSequence(Sequence[Step]):
         complete: False if the data is part of a rollout (a mini-batch); then the last step is
             not marked done when no flags are given.
         rollout_info: Data constant through the rollout (domain parameters, seed, ...); for
-            several rollouts, a list with one entry per rollout or one object shared by all.
+            several rollouts, a list (or tuple) with one entry per rollout or one object,
+            not a list, shared by all.
         data_format: ``"numpy"`` or ``"torch"``; None uses torch if any data is a tensor.
         done: Per-step done flags (pyrado's single flag); taken as ``terminated`` when no
             Gymnasium flags are given.

@@ -208,6 +208,28 @@ class TestConstruction:
                 rollout_bounds=[0, 4],
             )
 
+    def test_rollout_info_is_one_per_rollout_or_one_shared_object(self):
+        def three_rollouts(info):
+            return StepSequence(
+                rewards=np.zeros(6),
+                observations=np.zeros(7),
+                actions=np.zeros(6),
+                terminated=[0, 1, 0, 1, 0, 1],
+                rollout_info=info,
+            )
+
+        infos = [{"seed": 1}, {"seed": 2}, {"seed": 3}]
+        assert three_rollouts(infos).rollout_infos == infos
+        assert three_rollouts({"seed": 1}).rollout_infos == [{"seed": 1}] * 3
+        # A list of the wrong length was shared: every rollout's info became the whole list.
+        for wrong in (infos[:2], [*infos, {"seed": 4}]):
+            with pytest.raises(
+                ValueError,
+                match=rf"^rollout_info has {len(wrong)} entries but must have 3 to match the "
+                r"number of rollouts \(one entry per rollout, or pass one object to share it\)$",
+            ):
+                three_rollouts(wrong)
+
     def test_discounted_value_pin_through_add_data(self):
         ro = StepSequence(
             rewards=[-200.0, -100.0, -50.0, -25.0, -17.5],
