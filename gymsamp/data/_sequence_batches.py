@@ -41,7 +41,11 @@ def split_ordered_batches(
         batch_size = check_positive_int("batch_size", batch_size)
         edges = [*list(range(0, seq._length, batch_size)), seq._length]
     else:
-        count = min(check_positive_int("num_batches", num_batches), seq._length)
+        count = check_positive_int("num_batches", num_batches)
+        if count > seq._length:  # some batches would be empty
+            raise ValueError(
+                f"num_batches must be at most the number of steps {seq._length}, got {count}"
+            )
         edges = [len(chunk) for chunk in np.array_split(np.arange(seq._length), count)]
         edges = np.concatenate([[0], np.cumsum(edges)]).tolist()
     return (seq[start:stop] for start, stop in itertools.pairwise(edges))

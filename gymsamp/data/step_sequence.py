@@ -458,6 +458,10 @@ class StepSequence(Sequence[Step]):
 
         With ``num_batches`` the sizes differ by at most one step. The batches are continuous
         slices, so they keep rollout bounds and final entries.
+
+        Raises:
+            ValueError: If neither or both of ``batch_size`` and ``num_batches`` are given,
+                or ``num_batches`` exceeds the number of steps.
         """
         return _batches.split_ordered_batches(self, batch_size, num_batches)
 

@@ -465,8 +465,12 @@ class TestBatches:
         assert sizes == [4, 4, 2]
         sizes = [len(b) for b in seq.split_ordered_batches(num_batches=4)]
         assert sizes == [3, 3, 2, 2]
-        # More batches than steps: one step each, no empty batch.
-        assert [len(b) for b in seq.split_ordered_batches(num_batches=20)] == [1] * 10
+        assert [len(b) for b in seq.split_ordered_batches(num_batches=10)] == [1] * 10
+        # More batches than steps silently gave fewer batches than asked for.
+        with pytest.raises(
+            ValueError, match=r"^num_batches must be at most the number of steps 10, got 11$"
+        ):
+            seq.split_ordered_batches(num_batches=11)
         rebuilt = np.concatenate([b.rewards for b in seq.split_ordered_batches(batch_size=3)])
         np.testing.assert_array_equal(rebuilt, seq.rewards)
         with pytest.raises(ValueError, match="exactly one of batch_size and num_batches"):
