@@ -15,7 +15,7 @@ from gymsamp._checks import check_int
 def _label_count(space: gym.Space[Any] | None) -> int | None:
     """How many labels name ``space``: one per flat entry (what ``to_pandas`` makes a column
     each, so one for a Discrete space); None where it has no fixed shape (Dict, Tuple) or is
-    None, and any labels are taken."""
+    None, and no labels apply."""
     if space is None or space.shape is None:
         return None
     return math.prod(space.shape)
@@ -46,6 +46,21 @@ def labels_for(
     return tuple(labels)
 
 
+def _flat_entry_count(space: gym.Space[Any]) -> int | None:
+    """The flat entries of ``space`` as :func:`_label_count` counts them, those of a Dict or
+    Tuple space's parts added up; None if some part has no fixed shape (``Text``, ...).
+
+    Labels of a Dict or Tuple space are the flat labels of what it holds (e.g. a simulator's,
+    under a wrapper that made its observation a Dict): tables and plots name the parts by
+    their paths instead, but a label set of another size is still a mistake.
+    """
+    if isinstance(space, (gym.spaces.Dict, gym.spaces.Tuple)):
+        parts = space.spaces.values() if isinstance(space, gym.spaces.Dict) else space.spaces
+        counts = [_flat_entry_count(part) for part in parts]
+        return None if None in counts else sum(c for c in counts if c is not None)
+    return _label_count(space)
+
+
 def _as_labels(
     labels: Sequence[str] | None, name: str, space: gym.Space[Any] | None, space_name: str
 ) -> tuple[str, ...] | None:
@@ -59,11 +74,22 @@ def _as_labels(
     ):
         raise TypeError(f"{name} must be a sequence of strings, got {labels!r}")
     labels = tuple(labels)
-    count = _label_count(space)
-    if count is not None and len(labels) != count:
+    if space is None:
+        raise ValueError(
+            f"{name} must be None when {space_name} is None (no space for them to label), "
+            f"got {labels!r}"
+        )
+    count = _flat_entry_count(space)
+    if count is None:
+        raise ValueError(
+            f"{name} must be None for {space_name} {space}, which has no fixed shape, got "
+            f"{labels!r}"
+        )
+    if len(labels) != count:
+        entries = f"of shape {space.shape}" if space.shape is not None else "of its parts, in order"
         raise ValueError(
             f"{name} has {len(labels)} labels but must have {count} to match {space_name} "
-            f"(one per flat entry of shape {getattr(space, 'shape', None)}), got {labels!r}"
+            f"(one per flat entry {entries}), got {labels!r}"
         )
     return labels
 
@@ -87,13 +113,17 @@ class EnvSpec:
         state_space: The space of the full simulator state, where it differs from the
             observation and is accessible (see gymsamp's env adapters), else None.
         obs_labels: One name per flat observation entry (``prod(observation_space.shape)``
-            names; one for a Discrete space), or None.
+            names; one for a Discrete space; for a Dict or Tuple space, those of its parts
+            together, though tables and plots name the parts by their paths), or None.
         act_labels: One name per flat action entry, or None.
-        state_labels: One name per flat state entry, or None.
+        state_labels: One name per flat state entry, or None (always without a
+            ``state_space``).
 
     Raises:
         TypeError: If a space is not a ``gymnasium.Space`` or labels are not strings.
-        ValueError: If the number of labels does not match their space's shape.
+        ValueError: If the number of labels does not match their space's shape, or labels
+            are given for a space without a fixed shape (``Text``) or for no
+            ``state_space``.
 
     Example:
         >>> import gymnasium as gym

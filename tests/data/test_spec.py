@@ -50,11 +50,39 @@ def test_matching_labels_are_kept():
     assert spec.state_labels == ("a", "b", "c", "d", "e", "f")
 
 
-def test_labels_of_spaces_without_a_shape_are_not_checked():
+def test_labels_of_nested_spaces_name_every_flat_entry_of_their_parts():
+    # One label for a Dict of two entries was accepted unchecked.
     dict_space = gym.spaces.Dict({"a": BOX2})
-    assert EnvSpec(dict_space, DISCRETE, obs_labels=("a0",)).obs_labels == ("a0",)
-    # No state space: nothing to check the labels against.
-    assert EnvSpec(BOX2, DISCRETE, state_labels=("s",)).state_labels == ("s",)
+    with pytest.raises(
+        ValueError,
+        match=r"^obs_labels has 1 labels but must have 2 to match observation_space \(one per "
+        r"flat entry of its parts, in order\), got \('a0',\)$",
+    ):
+        EnvSpec(dict_space, DISCRETE, obs_labels=("a0",))
+    tuple_space = gym.spaces.Tuple([BOX2X3, DISCRETE])  # 6 + 1 entries
+    with pytest.raises(ValueError, match=r"^act_labels has 2 labels but must have 7 to match"):
+        EnvSpec(BOX2, tuple_space, act_labels=("a", "b"))
+    # The flat labels of what the Dict holds (a simulator's, under a wrapper that made its
+    # observation a Dict) fit: plot_trajectories takes such a spec and titles by paths.
+    nested = gym.spaces.Dict({"a": BOX2, "b": gym.spaces.Tuple([DISCRETE])})
+    assert EnvSpec(nested, DISCRETE, obs_labels=("x", "v", "k")).obs_labels == ("x", "v", "k")
+    with pytest.raises(
+        ValueError,
+        match=r"^obs_labels must be None for observation_space Dict\('t': Text\(.*\)\), "
+        r"which has no fixed shape, got \('t',\)$",
+    ):
+        EnvSpec(gym.spaces.Dict({"t": gym.spaces.Text(5)}), DISCRETE, obs_labels=("t",))
+
+
+def test_labels_without_a_state_space_are_refused():
+    # They were accepted unchecked, yet there are no states for them to name.
+    with pytest.raises(
+        ValueError,
+        match=r"^state_labels must be None when state_space is None \(no space for them to "
+        r"label\), got \('a', 'b', 'c'\)$",
+    ):
+        EnvSpec(BOX2, DISCRETE, state_labels=("a", "b", "c"))
+    assert EnvSpec(BOX2, DISCRETE).state_labels is None
 
 
 def test_from_env_leaves_out_labels_a_wrapper_made_unfit():
