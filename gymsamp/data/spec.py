@@ -75,10 +75,9 @@ def _as_labels(
         raise TypeError(f"{name} must be a sequence of strings, got {labels!r}")
     labels = tuple(labels)
     if space is None:
-        raise ValueError(
-            f"{name} must be None when {space_name} is None (no space for them to label), "
-            f"got {labels!r}"
-        )
+        # No state space: the states are the observations (CartPole) or unknown, so there
+        # is nothing to check the labels against.
+        return labels
     count = _flat_entry_count(space)
     if count is None:
         raise ValueError(
@@ -116,14 +115,13 @@ class EnvSpec:
             names; one for a Discrete space; for a Dict or Tuple space, those of its parts
             together, though tables and plots name the parts by their paths), or None.
         act_labels: One name per flat action entry, or None.
-        state_labels: One name per flat state entry, or None (always without a
-            ``state_space``).
+        state_labels: One name per flat state entry, or None (unchecked without a
+            ``state_space``: the states may be the observations, as CartPole's).
 
     Raises:
         TypeError: If a space is not a ``gymnasium.Space`` or labels are not strings.
         ValueError: If the number of labels does not match their space's shape, or labels
-            are given for a space without a fixed shape (``Text``) or for no
-            ``state_space``.
+            are given for a space without a fixed shape (``Text``).
 
     Example:
         >>> import gymnasium as gym

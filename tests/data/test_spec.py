@@ -74,14 +74,10 @@ def test_labels_of_nested_spaces_name_every_flat_entry_of_their_parts():
         EnvSpec(gym.spaces.Dict({"t": gym.spaces.Text(5)}), DISCRETE, obs_labels=("t",))
 
 
-def test_labels_without_a_state_space_are_refused():
-    # They were accepted unchecked, yet there are no states for them to name.
-    with pytest.raises(
-        ValueError,
-        match=r"^state_labels must be None when state_space is None \(no space for them to "
-        r"label\), got \('a', 'b', 'c'\)$",
-    ):
-        EnvSpec(BOX2, DISCRETE, state_labels=("a", "b", "c"))
+def test_labels_without_a_state_space_are_not_checked():
+    # No state space: the states may be the observations (CartPole's adapter labels them),
+    # so there is nothing to check the labels against.
+    assert EnvSpec(BOX2, DISCRETE, state_labels=("s",)).state_labels == ("s",)
     assert EnvSpec(BOX2, DISCRETE).state_labels is None
 
 
