@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import gc
 import json
 import math
@@ -58,6 +59,7 @@ import numpy as np
 from _timing import best_rates, load, sampler_run, verdict  # bench/ is the script's directory
 
 import gymsamp
+from gymsamp.policies import IdlePolicy
 from gymsamp.sampling import derive_seed
 from gymsamp.sampling.batched_vector_env import available_cpus
 from gymsamp.sampling.parallel_rollout_sampler import ParallelRolloutSampler
@@ -85,6 +87,7 @@ class Sizes:
     memory_steps: int
     profile_steps: int
     warmup_steps: int
+    info_rollouts: int
 
 
 FULL = Sizes(
@@ -95,6 +98,7 @@ FULL = Sizes(
     memory_steps=1_000_000,
     profile_steps=8_000,
     warmup_steps=1_000,
+    info_rollouts=16_000,
 )
 QUICK = Sizes(
     repeats=2,
@@ -104,6 +108,7 @@ QUICK = Sizes(
     memory_steps=20_000,
     profile_steps=1_000,
     warmup_steps=200,
+    info_rollouts=1_000,
 )
 
 
@@ -487,6 +492,68 @@ def bench_profile(sizes: Sizes) -> None:
         )
 
 
+# --- 6. env infos beside one long episode -------------------------------------------------
+
+LONG_EPISODE = 30_000
+
+
+class InfoEnv(gym.Env[np.ndarray, np.int64]):
+    """5-step episodes, except those reset with one of ``long_seeds`` (``LONG_EPISODE``
+    steps); ``{"x": t}`` as the info of every step where ``report`` is ``"infos"``."""
+
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, report: str, long_seeds: frozenset[int]) -> None:
+        self.report, self.long_seeds = report == "infos", long_seeds
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
+        super().reset(seed=seed)
+        self.t, self.length = 0, LONG_EPISODE if seed in self.long_seeds else 5
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action: Any) -> Any:
+        self.t += 1
+        info = {"x": float(self.t)} if self.report else {}
+        return np.full(2, self.t, np.float32), 1.0, False, self.t >= self.length, info
+
+
+def bench_infos(sizes: Sizes) -> None:
+    many = sizes.info_rollouts
+    print(
+        f"[6] env infos: 8 sub-envs (sync), rollout 0 runs {LONG_EPISODE} steps beside 5-step "
+        "ones, an info at every step vs none; the ratio must not grow with the number of "
+        "rollouts (each ending rollout looked at every info row kept since the long one began)"
+    )
+    for count in (many // 4, many):
+        samplers = {
+            report: ParallelRolloutSampler(
+                # rollout 0 of every call is the long one
+                functools.partial(
+                    InfoEnv, report, frozenset(derive_seed(0, c, 0) for c in range(9))
+                ),
+                IdlePolicy(InfoEnv.action_space),
+                8,
+                min_rollouts=count,
+                seed=0,
+                vectorization="sync",
+                show_progress_bar=False,
+            )
+            for report in ("infos", "none")
+        }
+        try:
+            runs = {name: sampler_run(sampler) for name, sampler in samplers.items()}
+            rates = best_rates(runs, max(1, sizes.repeats // 2))
+        finally:
+            for sampler in samplers.values():
+                sampler.close()
+        print(
+            f"    {count:6d} rollouts: infos {rates['infos']:8.0f} steps/s, none "
+            f"{rates['none']:8.0f} steps/s, cost of the infos {rates['none'] / rates['infos']:.2f}x"
+            f"  [{load()}]"
+        )
+
+
 # --- main ---------------------------------------------------------------------------------
 
 SECTIONS = {
@@ -496,6 +563,7 @@ SECTIONS = {
     "memory": bench_memory,
     "profile": bench_profile,
     "pyinstrument": bench_pyinstrument,
+    "infos": bench_infos,
 }
 
 

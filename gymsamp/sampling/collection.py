@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -187,8 +188,9 @@ class Collection:
         # Free sub-envs are looked for only after one became free (not on every step).
         self.slots_changed = True
         self.buffer = StepBuffer(self.num_envs)
-        # Env infos of the rows where any sub-env reported some, per sub-env.
-        self.info_rows: dict[int, SubEnvInfos] = {}
+        # Env infos of the rows where any sub-env reported some, per sub-env, oldest row
+        # first (rows only grow): those no running rollout needs leave from the front.
+        self.info_rows: OrderedDict[int, SubEnvInfos] = OrderedDict()
         # Turns what envs.reset/step return as infos into infos per sub-env.
         self.per_env = per_env
         self.agent_template: dict[str, Any] | None = None
@@ -570,8 +572,10 @@ class Collection:
         self.results.add(running.job.index, rollout, rollout.length)
         if self.info_rows:  # forget env infos no running rollout needs any more
             oldest = self._oldest_needed_row()
-            for r in [r for r in self.info_rows if r < oldest]:
-                del self.info_rows[r]
+            # From the front only: a scan of every row kept cost each ending rollout time in
+            # the length of the longest one running (quadratic with one long episode).
+            while self.info_rows and next(iter(self.info_rows)) < oldest:
+                self.info_rows.popitem(last=False)
         self.slots[i] = None
         self.active[i] = False
         self.running_count -= 1

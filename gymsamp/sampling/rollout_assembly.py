@@ -116,6 +116,18 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _sub_env_infos(
+    info_rows: Mapping[int, Mapping[int, dict[str, Any]]], i: int, start: int, stop: int
+) -> dict[int, dict[str, Any]]:
+    """Sub-env ``i``'s infos of the rows ``start..stop-1``, by row, in time linear in the
+    fewer of the rows kept and the rollout's own (the rows kept reach back to the start of
+    the longest rollout running, which may be far longer than this one)."""
+    if len(info_rows) > stop - start:
+        rows = ((r, info_rows.get(r)) for r in range(start, stop))
+        return {r: infos[i] for r, infos in rows if infos is not None and i in infos}
+    return {r: infos[i] for r, infos in info_rows.items() if start <= r < stop and i in infos}
+
+
 class RolloutAssembler:
     """Builds the rollouts of one collection from its column buffer.
 
@@ -216,9 +228,7 @@ class RolloutAssembler:
             fields["dt_policy"] = buffer.column("dt_policy", start, stop, i)
             fields["dt_step"] = buffer.column("dt_step", start, stop, i)
         # Env infos of the rows where this sub-env reported any (most envs: none at all).
-        reported = {
-            r: infos[i] for r, infos in info_rows.items() if start <= r < stop and i in infos
-        }
+        reported = _sub_env_infos(info_rows, i, start, stop)
         if final_info is not None:
             reported[stop - 1] = final_info
         common: set[str] = set()

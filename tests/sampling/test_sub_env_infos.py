@@ -399,3 +399,58 @@ def test_infos_that_do_not_stack_are_kept_as_object_arrays(mode: str) -> None:
         assert [c.tolist() for c in contacts] == [[0], [0, 1], [0, 1, 2]]
         assert ro.env_infos["flag"].tolist() == [{"a": 1}, {"b": 2}, {"a": 3}]
         np.testing.assert_array_equal(ro.env_infos["t"], [1, 2, 3])  # stacked as before
+
+
+class LongAndShortEnv(gym.Env[np.ndarray, np.int64]):
+    """Episodes of 40 steps where the reset seed is even, else of 2; the step number ``t``
+    and the episode's seed as infos of every step."""
+
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.seed_, self.t, self.length = seed, 0, 40 if seed % 2 == 0 else 2
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        info = {"t": self.t, "seed": self.seed_}
+        return np.full(1, self.t, np.float32), 0.0, False, self.t >= self.length, info
+
+
+@pytest.mark.parametrize("mode", ["sync", "async", "batched"])
+def test_each_rollout_gets_its_own_step_infos_beside_long_episodes(mode: str) -> None:
+    """Short rollouts end while long ones keep info rows alive; each must get exactly its
+    own rows (the rows kept are now looked up by the rollout's own range and dropped from
+    the front)."""
+    with ParallelRolloutSampler(
+        LongAndShortEnv,
+        IdlePolicy(LongAndShortEnv.action_space),
+        3,
+        min_rollouts=30,
+        seed=1,
+        vectorization=mode,
+        show_progress_bar=False,
+    ) as sampler:
+        for rollouts in (sampler.sample(), sampler.sample()):
+            assert {ro.length for ro in rollouts} == {2, 40}
+            for ro in rollouts:
+                assert ro.env_infos["t"].tolist() == list(range(1, ro.length + 1))
+                assert set(ro.env_infos["seed"].tolist()) == {ro.rollout_info["seed"]}
+
+
+@pytest.mark.parametrize("kept", [3, 50])
+def test_a_rollouts_infos_are_its_own_rows_of_the_kept_ones(kept: int) -> None:
+    # Both lookups (by the rollout's rows, or over the rows kept) give the same infos.
+    from gymsamp.sampling.rollout_assembly import _sub_env_infos
+
+    rng = np.random.default_rng(kept)
+    rows = sorted(rng.choice(200, size=kept, replace=False).tolist())
+    info_rows = OrderedDict((r, {int(i): {"r": r} for i in rng.choice(3, 2)}) for r in rows)
+    for start, stop in [(0, 200), (20, 30), (150, 151), (5, 5)]:
+        for i in range(3):
+            expected = {
+                r: infos[i] for r, infos in info_rows.items() if start <= r < stop and i in infos
+            }
+            assert _sub_env_infos(info_rows, i, start, stop) == expected
