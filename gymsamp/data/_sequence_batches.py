@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gymsamp._checks import check_bool, check_int
-from gymsamp.data._sequence_indexing import index_field
+from gymsamp.data._sequence_indexing import gather_steps, index_field
 from gymsamp.data._tree import tree_map
 from gymsamp.data.batching import (
     as_generator,
     check_positive_int,
     check_seed,
-    gen_shuffled_batch_idcs,
+    shuffled_batch_arrays,
 )
 from gymsamp.data.data_format import cat_to_format, to_format
 
@@ -85,8 +85,9 @@ def _shuffled_batches(
         if batch:
             yield seq.get_rollout(batch)
         return
-    for idcs in gen_shuffled_batch_idcs(batch_size, seq._length, seed=generator):
-        yield seq[list(idcs)]
+    # The indices are valid by construction: gathered as they are, unchecked.
+    for idcs in shuffled_batch_arrays(batch_size, seq._length, generator):
+        yield gather_steps(seq, idcs)
 
 
 def sample_with_next(

@@ -19,6 +19,7 @@ import numpy as np
 from gymsamp.data._tree import Field, tree_first_leaf, tree_map
 from gymsamp.data.data_format import cat_to_format, is_tensor, stack_to_format, to_format
 from gymsamp.data.step import Step, checked_index
+from gymsamp.data.step_type import step_types_of
 
 if TYPE_CHECKING:
     from gymsamp.data.step_sequence import StepSequence
@@ -71,8 +72,29 @@ def gather_steps(seq: StepSequence, idcs: np.ndarray) -> StepSequence:
         data_format=seq._data_format,
     )
     # A shuffled batch cannot derive step types from bounds: it keeps its source's.
-    batch._gathered_types = seq.step_types[idcs]
+    batch._gathered_types = step_types_at(seq, idcs)
     return batch
+
+
+def step_types_at(seq: StepSequence, idcs: np.ndarray) -> np.ndarray:
+    """``seq.step_types[idcs]`` for indices in ``[0, T)``, computed for those steps only.
+
+    A gathered batch or a single step would otherwise pay for the types of all T steps.
+    """
+    if seq._gathered_types is not None:
+        return seq._gathered_types[idcs]
+    bounds = seq._rollout_bounds
+    if bounds is None:  # a non-continuous batch: no step is known to start a rollout
+        first = np.zeros(idcs.shape, dtype=bool)
+    else:
+        # Looked up in sorted order (about 3x faster for a shuffled batch: numpy's search
+        # starts from the previous key's result). bounds[-1] == T lies beyond every index,
+        # so every position found is inside the bounds.
+        order = np.argsort(idcs)
+        positions = np.empty_like(order)
+        positions[order] = np.searchsorted(bounds, idcs[order])
+        first = bounds[positions] == idcs
+    return step_types_of(seq._terminated[idcs], seq._truncated[idcs], first)
 
 
 def subsequence(seq: StepSequence, start: int, stop: int) -> StepSequence:
@@ -119,7 +141,7 @@ def subsequence(seq: StepSequence, start: int, stop: int) -> StepSequence:
     )
     if seq._gathered_types is not None or start != bounds[first]:
         # The bounds would make the slice's first step FIRST: it keeps its source's type.
-        sub._gathered_types = seq.step_types[start:stop]
+        sub._gathered_types = step_types_at(seq, np.arange(start, stop))
     return sub
 
 

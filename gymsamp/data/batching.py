@@ -142,8 +142,22 @@ def gen_shuffled_batch_idcs(
 def _shuffled_batch_idcs(
     batch_size: int, data_size: int, seed: int | np.random.Generator | None
 ) -> Iterator[tuple[int, ...]]:
+    for idcs in shuffled_batch_arrays(batch_size, data_size, seed):
+        yield tuple(idcs.tolist())
+
+
+def shuffled_batch_arrays(
+    batch_size: int, data_size: int, seed: int | np.random.Generator | None
+) -> Iterator[np.ndarray]:
+    """The batches of :func:`gen_shuffled_batch_idcs` as index arrays (arguments unchecked).
+
+    For callers that index arrays with them: tuples of Python ints would be made again into
+    arrays, which costs more than the indexing itself.
+    """
     # A generator: the permutation is drawn at the first next(), as before the checks moved.
-    yield from _chunks(as_generator(seed).permutation(data_size), batch_size)
+    order = as_generator(seed).permutation(data_size)
+    for start in range(0, data_size, batch_size):
+        yield order[start : start + batch_size]
 
 
 def shuffled_ordered_batches(

@@ -195,14 +195,13 @@ class Step(DictIndexProxy):
         super().__init__(data, checked_index(index, length))
         object.__setattr__(self, "_rollout", rollout)
 
-    def _lookup(self, key: str, error_type: type[Exception]) -> Any:
-        flag = self._rollout._flag(key)
-        if flag is not None:
-            return flag
-        return super()._lookup(key, error_type)
-
     def _resolve_key(self, key: str, error_type: type[Exception]) -> tuple[str, int, Any]:
         if not key.startswith("next_"):
+            # The flags come first: their names are reserved, never data fields.
+            flag = self._rollout._flag(key, self._index)
+            if flag is not None:
+                values, index = flag
+                return key, index, values
             return super()._resolve_key(key, error_type)
         name = key[len("next_") :]
         field = name if name in self._obj else name + "s"

@@ -28,7 +28,7 @@ from gymsamp.data._tree import Field, tree_map
 from gymsamp.data.data_format import DATA_FORMATS, to_format
 from gymsamp.data.spec import EnvSpec
 from gymsamp.data.step import Step
-from gymsamp.data.step_type import StepType, step_types_from_flags
+from gymsamp.data.step_type import step_types_of
 
 __all__ = ["RewardTask", "StepSequence"]
 
@@ -213,17 +213,27 @@ class StepSequence(Sequence[Step]):
         """The :class:`~gymsamp.data.StepType` of every step as ``int8`` (DESIGN §3)."""
         if self._gathered_types is not None:
             return self._gathered_types
-        if self._rollout_bounds is not None:
-            return step_types_from_flags(self._terminated, self._truncated, self._rollout_bounds)
         # Built as a non-continuous batch: no step is known to start a rollout (none is FIRST).
-        types = step_types_from_flags(self._terminated, self._truncated)
-        types[types == StepType.FIRST] = StepType.MID
-        return types
+        first = slice(0, 0) if self._rollout_bounds is None else self._rollout_bounds[:-1]
+        return step_types_of(self._terminated, self._truncated, first)
 
-    def _flag(self, name: str) -> np.ndarray | None:
-        """A flag array by (singular or plural) name, for :class:`Step`; None if no flag."""
+    def _flag(self, name: str, index: int) -> tuple[np.ndarray, int] | None:
+        """A flag by (singular or plural) name, for :class:`Step`: an array holding the flag of
+        step ``index`` and its position there; None if ``name`` names no flag.
+
+        ``terminated`` and ``truncated`` are the stored arrays, so a step writes through to
+        them; ``done`` and the step type are derived for this one step only (computing them
+        for every step made each access O(T)).
+        """
         name = name if name in _construction.FLAG_NAMES else name + "s"
-        return getattr(self, name) if name in _construction.FLAG_NAMES else None
+        if name in ("terminated", "truncated"):
+            return getattr(self, name), index
+        one = slice(index, index + 1)
+        if name == "done":
+            return self._terminated[one] | self._truncated[one], 0
+        if name == "step_types":
+            return _indexing.step_types_at(self, np.array([index])), 0
+        return None
 
     @property
     def rollout_info(self) -> Any:

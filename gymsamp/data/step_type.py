@@ -180,12 +180,40 @@ def step_types_from_flags(
             "terminated and truncated must be 1-D arrays of equal length, got shapes "
             f"{term.shape} and {trunc.shape}"
         )
-    types = np.full(term.shape, StepType.MID, dtype=STEP_TYPE_DTYPE)
     if rollout_bounds is not None:
-        types[check_rollout_bounds(rollout_bounds, term.size)[:-1]] = StepType.FIRST
-    elif term.size:
-        types[0] = StepType.FIRST
+        first: np.ndarray | slice = check_rollout_bounds(rollout_bounds, term.size)[:-1]
+    else:
+        first = slice(0, 1)  # empty for no steps
+    return step_types_of(term, trunc, first)
+
+
+def step_types_of(
+    terminated: npt.NDArray[np.bool_],
+    truncated: npt.NDArray[np.bool_],
+    first: np.ndarray | slice,
+) -> npt.NDArray[np.int8]:
+    """The step types of steps given by their checked flags and which of them start a rollout.
+
+    The one place of DESIGN §3's rule, for :func:`step_types_from_flags` and for the steps that
+    a :class:`~gymsamp.data.StepSequence` hands out one at a time or gathers, which compute only
+    the types of their own steps.
+
+    Args:
+        terminated: Bool flags of the steps, shape ``(n,)``.
+        truncated: Bool flags of the steps, shape ``(n,)``.
+        first: Which steps start a rollout: a bool mask of shape ``(n,)``, an index array
+            into the ``n`` steps, or a slice of them.
+
+    Returns:
+        An ``int8`` array of :class:`StepType` values, shape ``(n,)``.
+
+    Example:
+        >>> step_types_of(np.array([False, True]), np.array([True, True]), np.array([True, True]))
+        array([3, 2], dtype=int8)
+    """
+    types = np.full(terminated.shape, StepType.MID, dtype=STEP_TYPE_DTYPE)
+    types[first] = StepType.FIRST
     # Later assignments win: truncation over FIRST, termination over truncation.
-    types[trunc] = StepType.TIMEOUT
-    types[term] = StepType.TERMINAL
+    types[truncated] = StepType.TIMEOUT
+    types[terminated] = StepType.TERMINAL
     return types

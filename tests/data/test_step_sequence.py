@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from gymsamp.data import DictIndexProxy, Step, StepSequence, StepType, discounted_value
+from gymsamp.data import (
+    DictIndexProxy,
+    Step,
+    StepSequence,
+    StepType,
+    discounted_value,
+    gen_shuffled_batch_idcs,
+    step_types_from_flags,
+)
 from tests.helpers import assert_sequences_equal, assert_tree_equal
 
 Hidden = namedtuple("Hidden", "h c")
@@ -490,6 +498,16 @@ class TestBatches:
         equal = StepSequence.concat([make_rollout(5, seed=k) for k in range(4)])
         batches = equal.split_shuffled_batches(10, complete_rollouts=True, seed=0)
         assert [len(b) for b in batches] == [10, 10]
+
+    @pytest.mark.parametrize("seed", range(4))
+    def test_shuffled_batches_are_the_index_batches_of_the_same_seed(self, seed):
+        # The batches are gathered from index arrays now (tuples of ints before): same draws.
+        seq, _ = _random_sequence(np.random.default_rng(seed), max_rollouts=12)
+        got = list(seq.split_shuffled_batches(4, seed=seed))
+        expected = [seq[list(b)] for b in gen_shuffled_batch_idcs(4, len(seq), seed=seed)]
+        assert len(got) == len(expected)
+        for batch, ref in zip(got, expected, strict=True):
+            assert_sequences_equal(batch, ref)
 
     def test_slices_keep_their_source_step_types(self):
         # A slice that starts mid-episode starts with a MID step, as an index list does; a
@@ -998,3 +1016,125 @@ def test_concat_names_a_nested_leaf_whose_shape_does_not_fit():
     other = _one_step({"x": [[0.0], [1.0]], "y": [[0.0, 0.0], [1.0, 0.0]]})
     with pytest.raises(ValueError, match=r"parts\[1\] has observations.y of shape \(2,\)"):
         StepSequence.concat([first, other])
+
+
+def _random_sequence(rng, *, max_rollouts=6, max_len=7):
+    """Rollouts of random lengths (1..max_len), each ending in a random combination of the two
+    flags (none, terminated, truncated, both), concatenated; with the step types DESIGN §3
+    gives them, computed from the flags and bounds in one go."""
+    lengths = rng.integers(1, max_len + 1, size=rng.integers(1, max_rollouts + 1))
+    parts = []
+    for k, length in enumerate(lengths):
+        term = np.zeros(length, bool)
+        trunc = np.zeros(length, bool)
+        term[-1], trunc[-1] = rng.integers(0, 2, size=2).astype(bool)
+        parts.append(
+            StepSequence(
+                rewards=rng.normal(size=length),
+                observations=np.arange(length + 1.0) + 100 * k,
+                actions=np.zeros(length),
+                terminated=term,
+                truncated=trunc,
+            )
+        )
+    seq = StepSequence.concat(parts)
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    expected = step_types_from_flags(seq.terminated, seq.truncated, bounds)
+    return seq, expected
+
+
+def _assert_step_flags(seq, expected_types):
+    """Every step's ``step_type`` / ``done`` / ``terminated`` / ``truncated`` equals the full
+    arrays' entry, with the same scalar types (``np.int8``, ``np.bool_``)."""
+    assert seq.step_types.tolist() == expected_types.tolist()
+    done = seq.terminated | seq.truncated
+    for i in [*range(len(seq)), -1, -len(seq)]:
+        step = seq[i]
+        assert type(step.step_type) is np.int8
+        assert step.step_type == expected_types[i]
+        assert step["step_types"] == expected_types[i]
+        assert type(step.done) is np.bool_
+        assert step.done == done[i]
+        assert step.terminated == seq.terminated[i]
+        assert step.truncated == seq.truncated[i]
+
+
+class TestStepTypesOfParts:
+    """Per-step flags and the step types of slices and gathered batches equal the entries of
+    the full-array computation (DESIGN §3), however the steps were taken out."""
+
+    @pytest.mark.parametrize("seed", range(25))
+    def test_steps_slices_and_batches_match_the_full_arrays(self, seed):
+        rng = np.random.default_rng(seed)
+        seq, expected = _random_sequence(rng)
+        length = len(seq)
+        _assert_step_flags(seq, expected)
+        # Slices (a slice that starts mid-rollout starts with a MID step) and slices of them.
+        start = int(rng.integers(0, length))
+        stop = int(rng.integers(start + 1, length + 1))
+        sub = seq[start:stop]
+        _assert_step_flags(sub, expected[start:stop])
+        inner = int(rng.integers(0, len(sub)))
+        _assert_step_flags(sub[inner:], expected[start + inner : stop])
+        # Gathered batches (index lists, masks, strided slices, shuffled batches) keep the
+        # source's types, also when gathered from a slice or from another batch.
+        idcs = rng.permutation(length)[: rng.integers(1, length + 1)]
+        batch = seq[idcs]
+        _assert_step_flags(batch, expected[idcs])
+        _assert_step_flags(seq[::2], expected[::2])
+        _assert_step_flags(seq[np.ones(length, bool)][::-1], expected[::-1])
+        again = rng.permutation(len(batch))
+        _assert_step_flags(batch[again], expected[idcs][again])
+        _assert_step_flags(sub[[0, -1]], expected[start:stop][[0, -1]])
+        shuffled = list(seq.split_shuffled_batches(3, seed=seed))
+        for b in shuffled:
+            # Observations encode (100 * rollout + index in it), so they name each step's source.
+            source = [
+                int(np.flatnonzero(seq.observations[:length] == o)[0]) for o in b.observations
+            ]
+            _assert_step_flags(b, expected[source])
+        # Concatenations of batches and of slices keep every part's types.
+        joined_types = np.concatenate([b.step_types for b in shuffled])
+        _assert_step_flags(StepSequence.concat(shuffled), joined_types)
+        ordered = list(seq.split_ordered_batches(batch_size=2))
+        _assert_step_flags(StepSequence.concat(ordered), expected)
+
+    def test_non_continuous_sequences_have_no_first_step(self):
+        batch = StepSequence(
+            rewards=np.zeros(4),
+            observations=np.zeros(4),
+            actions=np.zeros(4),
+            continuous=False,
+            terminated=[0, 1, 0, 1],
+            truncated=[0, 1, 1, 0],
+        )
+        _assert_step_flags(batch, np.array([1, 2, 3, 2]))
+        _assert_step_flags(batch[[3, 0]], np.array([2, 1]))
+
+    def test_torch_sequences(self):
+        seq, expected = _random_sequence(np.random.default_rng(7))
+        seq.torch()
+        _assert_step_flags(seq, expected)
+        idcs = np.arange(len(seq))[::-1]
+        _assert_step_flags(seq[idcs], expected[idcs])
+
+    def test_one_step_and_gathered_steps_compute_only_their_own_types(self, monkeypatch):
+        # A step's flags and a gathered batch's types were computed for the whole source
+        # (O(T) per access, quadratic over a pass or an epoch); now only for the steps taken.
+        seq, expected = _random_sequence(np.random.default_rng(3), max_rollouts=10)
+        idcs = np.array([len(seq) - 1, 0, 2])
+        mid = seq[1:]
+
+        def whole_array(self):
+            raise AssertionError("the flags of every step were computed")
+
+        monkeypatch.setattr(StepSequence, "step_types", property(whole_array))
+        monkeypatch.setattr(StepSequence, "done", property(whole_array))
+        for i in range(len(seq)):
+            assert seq[i].step_type == expected[i]
+            assert seq[i].done == (seq.terminated[i] | seq.truncated[i])
+        batch = seq[idcs]
+        assert batch[0].step_type == expected[idcs[0]]
+        assert batch[[2, 1]][1].step_type == expected[idcs[1]]
+        assert mid[0].step_type == expected[1]
+        assert mid[[0]][0].step_type == expected[1]
