@@ -96,14 +96,19 @@ def sample_with_next(
     """``seq.sample_w_next(batch_size, seed=seed)``: random steps and their successors."""
     check_positive_int("batch_size", batch_size)
     bounds = seq._require_continuous("sample_w_next")
-    eligible = np.setdiff1d(np.arange(seq._length), bounds[1:] - 1)
+    # Every step but the rollouts' last ones, ascending (as np.setdiff1d gave them, at O(T)
+    # instead of a sort of all T steps per call), so a seed draws the same steps as before.
+    has_successor = np.ones(seq._length, dtype=bool)
+    has_successor[bounds[1:] - 1] = False
+    eligible = np.flatnonzero(has_successor)
     if batch_size > eligible.size:
         raise ValueError(
             f"batch_size must be <= {eligible.size} (steps with a successor in the same "
             f"rollout), got {batch_size}"
         )
     idcs = np.sort(as_generator(seed).choice(eligible, size=batch_size, replace=False))
-    return seq[idcs], seq[idcs + 1]
+    # Valid by construction: gathered as they are, unchecked.
+    return gather_steps(seq, idcs), gather_steps(seq, idcs + 1)
 
 
 def pad_rollout(rollout: StepSequence, len_to_pad_to: int, pad_value: float) -> None:

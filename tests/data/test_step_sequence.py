@@ -552,6 +552,27 @@ class TestBatches:
         with pytest.raises(ValueError, match="batch_size must be <= 7"):
             seq.sample_w_next(8)
 
+    @pytest.mark.parametrize("seed", range(6))
+    def test_sample_w_next_draws_what_the_set_difference_drew(self, seed):
+        # The eligible steps were np.setdiff1d(arange(T), rollout ends) (O(T log T) per call);
+        # the same steps in the same order must give the same draws for the same seed.
+        seq, _ = _random_sequence(np.random.default_rng(seed), max_rollouts=30, max_len=20)
+        eligible = np.setdiff1d(np.arange(len(seq)), seq.rollout_bounds[1:] - 1)
+        for batch_size in sorted({1, eligible.size // 2, eligible.size} - {0}):
+            steps, nxt = seq.sample_w_next(batch_size, seed=seed)
+            rng = np.random.default_rng(seed)
+            idcs = np.sort(rng.choice(eligible, size=batch_size, replace=False))
+            np.testing.assert_array_equal(steps.observations, seq.observations[idcs])
+            np.testing.assert_array_equal(nxt.observations, seq.observations[idcs + 1])
+            np.testing.assert_array_equal(steps.step_types, seq.step_types[idcs])
+            np.testing.assert_array_equal(nxt.step_types, seq.step_types[idcs + 1])
+            with pytest.raises(
+                ValueError,
+                match=rf"^batch_size must be <= {eligible.size} \(steps with a successor in "
+                rf"the same rollout\), got {eligible.size + 1}$",
+            ):
+                seq.sample_w_next(eligible.size + 1, seed=seed)
+
 
 class TestPadProcessPandas:
     def test_pad_fills_and_extends_after_last_fields(self):
