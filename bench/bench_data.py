@@ -19,6 +19,16 @@ What it measures (best of several repetitions of each side, since machines are n
    ``np.concatenate`` of the same raw arrays (rewards, ``observations[:-1]``, actions,
    terminated, truncated), the least that concat must do. Target: concat <= 3x np.concatenate.
 
+3. Step access: ``ro[i].reward``, ``ro[i].done`` and ``ro[i].step_type`` per access, a
+   gathered batch ``ro[idcs]`` of 1,000 random steps, one epoch of
+   ``split_shuffled_batches(1000)`` and one ``sample_w_next(1000)``, on sequences of rollouts
+   of 100 steps ending in TIMEOUT, against the raw numpy they stand for (an array entry;
+   fancy indexing of the fields and flags; a permutation cut into batches; a mask, the same
+   draw and fancy indexing). Step access must not grow with the sequence: each per-access time
+   at the large size is also divided by the one at a size 100x smaller. Target: that growth
+   <= 3x (it was 14-20x for ``done`` and ``step_type``, whose every access built the flags
+   of all steps: 60 and 370 us per access at 1,000,000 steps).
+
 Each result also checks the outputs agree (max abs difference to the loop). The exit code is
 always 0: this is a report, not a test.
 
@@ -26,6 +36,7 @@ Run from the repository root::
 
     .venv/bin/python bench/bench_data.py            # full size (well under a minute)
     .venv/bin/python bench/bench_data.py --quick    # tiny size, a few seconds
+    .venv/bin/python bench/bench_data.py --only access   # one section (returns, concat, access)
 """
 
 from __future__ import annotations
@@ -47,6 +58,7 @@ from gymsamp.data import returns as returns_module
 REPO = Path(__file__).resolve().parent.parent
 RETURNS_SPEEDUP_TARGET = 50.0
 CONCAT_RATIO_TARGET = 3.0
+ACCESS_GROWTH_TARGET = 3.0
 
 
 def load_reference_loops() -> Any:
@@ -252,19 +264,139 @@ def bench_concat(
     )
 
 
+def timeout_rollouts(length: int, rollout_len: int = 100) -> StepSequence:
+    """``length`` steps of rollouts of ``rollout_len`` steps, each ending in TIMEOUT."""
+    truncated = np.zeros(length, dtype=bool)
+    truncated[rollout_len - 1 :: rollout_len] = True
+    truncated[-1] = True
+    bounds = np.unique(np.concatenate([np.arange(0, length, rollout_len), [length]]))
+    return StepSequence(
+        rewards=np.ones(length),
+        observations=np.arange(length + 1.0)[:, None] * np.ones(4),
+        actions=np.zeros((length, 1)),
+        terminated=np.zeros(length, dtype=bool),
+        truncated=truncated,
+        rollout_bounds=bounds,
+    )
+
+
+def per_access(
+    fns: dict[str, tuple[Callable[[int], Any], int]], count: int, repeats: int
+) -> dict[str, float]:
+    """Best time per call of each ``fn(i)`` over ``count`` spread-out indices of its length,
+    in seconds; the contenders alternate within a round, so a noisy moment hurts all alike."""
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeats):
+        for key, (fn, length) in fns.items():
+            idcs = np.linspace(0, length - 1, count).astype(int).tolist()
+
+            def run(fn: Callable[[int], Any] = fn, idcs: list[int] = idcs) -> None:
+                for i in idcs:
+                    fn(i)
+
+            best[key] = min(best[key], best_time(run, 1)[0] / count)
+    return best
+
+
+def bench_access(rng: np.random.Generator, length: int, repeats: int) -> None:
+    small, large = timeout_rollouts(length // 100), timeout_rollouts(length)
+    print(
+        f"step access data: rollouts of 100 steps ending in TIMEOUT, {length} steps "
+        f"(and {length // 100} for the growth), best of {repeats}"
+    )
+    raw_types = large.step_types  # computed once, outside the timed region
+    full = {"reward": large.rewards, "done": large.done, "step_type": raw_types}
+    fns: dict[str, tuple[Callable[[int], Any], int]] = {"raw": (raw_types.__getitem__, length)}
+    for name in full:
+        fns[name] = (lambda i, n=name: getattr(large[i], n), length)
+        fns[name + " small"] = (lambda i, n=name: getattr(small[i], n), length // 100)
+    times = per_access(fns, 2000, repeats)
+    for name, values in full.items():
+        growth = times[name] / times[name + " small"]
+        same = all(getattr(large[i], name) == values[i] for i in (0, 99, 150, length - 1))
+        print(
+            f"ro[i].{name}: {times[name] * 1e6:.1f} us per access, "
+            f"{times[name] / times['raw']:.0f}x an array entry; growth over 100x the steps "
+            f"{growth:.2f}x (target <= {ACCESS_GROWTH_TARGET:.0f}x) "
+            f"{verdict(growth <= ACCESS_GROWTH_TARGET)}  [same values: {same}]"
+        )
+
+    fields = (large.rewards, large.observations, large.actions, large.terminated, large.truncated)
+    idcs = rng.permutation(length)[:1000]
+    t_gather, batch = best_time(lambda: large[idcs], repeats)
+    t_raw, _ = best_time(lambda: [field[idcs] for field in fields], repeats)
+    same = np.array_equal(batch.step_types, raw_types[idcs]) and np.array_equal(
+        batch.observations, large.observations[idcs]
+    )
+    print(
+        f"ro[1000 random idcs]: {t_gather * 1e6:.0f} us, {t_gather / t_raw:.1f}x numpy fancy "
+        f"indexing of the fields and flags  [same step types: {same}]"
+    )
+
+    def epoch() -> int:
+        return sum(len(b) for b in large.split_shuffled_batches(1000, seed=0))
+
+    def raw_epoch() -> int:
+        order = np.random.default_rng(0).permutation(length)
+        for start in range(0, length, 1000):
+            chunk = order[start : start + 1000]
+            _ = [field[chunk] for field in fields]
+        return length
+
+    t_epoch, _ = best_time(epoch, repeats)
+    t_raw_epoch, _ = best_time(raw_epoch, repeats)
+    print(
+        f"one epoch of split_shuffled_batches(1000): {t_epoch:.3f} s, "
+        f"{t_epoch / t_raw_epoch:.1f}x a numpy permutation + fancy indexing"
+    )
+
+    def raw_sample() -> tuple[np.ndarray, np.ndarray]:
+        has_successor = np.ones(length, dtype=bool)
+        has_successor[large.rollout_bounds[1:] - 1] = False
+        eligible = np.flatnonzero(has_successor)
+        picked = np.sort(np.random.default_rng(0).choice(eligible, size=1000, replace=False))
+        return large.observations[picked], large.observations[picked + 1]
+
+    t_sample, (steps, nxt) = best_time(lambda: large.sample_w_next(1000, seed=0), repeats)
+    t_raw_sample, expected = best_time(raw_sample, repeats)
+    same = np.array_equal(steps.observations, expected[0]) and np.array_equal(
+        nxt.observations, expected[1]
+    )
+    print(
+        f"sample_w_next(1000): {t_sample * 1e3:.2f} ms, {t_sample / t_raw_sample:.1f}x a mask + "
+        f"the same draw + fancy indexing  [same rows: {same}]"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random data")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=("returns", "concat", "access"),
+        default=("returns", "concat", "access"),
+        help="the sections to run",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     if args.quick:
         print("--quick: tiny sizes, dominated by fixed overheads; the verdicts mean little here")
-        bench_returns(rng, num_rollouts=20, total_steps=20_000, repeats=3, loop_repeats=2)
-        bench_concat(rng, num_rollouts=50, rollout_len=200, repeats=3)
-    else:
-        bench_returns(rng, num_rollouts=1_000, total_steps=1_000_000, repeats=5, loop_repeats=3)
-        bench_concat(rng, num_rollouts=1_000, rollout_len=1_000, repeats=5)
+    if "returns" in args.only:
+        if args.quick:
+            bench_returns(rng, num_rollouts=20, total_steps=20_000, repeats=3, loop_repeats=2)
+        else:
+            bench_returns(rng, num_rollouts=1_000, total_steps=1_000_000, repeats=5, loop_repeats=3)
+    if "concat" in args.only:
+        if args.quick:
+            bench_concat(rng, num_rollouts=50, rollout_len=200, repeats=3)
+        else:
+            bench_concat(rng, num_rollouts=1_000, rollout_len=1_000, repeats=5)
+    if "access" in args.only:
+        bench_access(
+            rng, length=100_000 if args.quick else 1_000_000, repeats=3 if args.quick else 5
+        )
     return 0
 
 
