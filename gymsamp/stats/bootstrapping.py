@@ -20,8 +20,9 @@ FloatArray = npt.NDArray[np.float64]
 #: A float for 1-D data, an array of shape ``(d,)`` for 2-D data of shape ``(n, d)``.
 BootstrapValue = float | FloatArray
 
-# Upper bound on the bytes of resampled data handed to ``stat_fcn`` in one call; the resample
-# indices are still drawn in one go, so results do not depend on this constant.
+# Upper bound on the bytes of resampled data handed to ``stat_fcn`` in one call. The resample
+# indices are drawn in the same row blocks; consecutive draws continue one stream (see
+# ``_replicates``), so results do not depend on this constant.
 _CHUNK_BYTES = 100 * 2**20
 # A replicate whose jackknife standard error is this small relative to the original data's one
 # gives a meaningless (infinite or 0/0) studentized pivot.
@@ -186,6 +187,41 @@ def _jackknife_se(samples: FloatArray, stat_fcn: Callable[..., Any]) -> FloatArr
     return se
 
 
+def _replicates(
+    data: FloatArray,
+    stat_fcn: Callable[..., Any],
+    num_reps: int,
+    rng: np.random.Generator,
+    *,
+    studentized: bool,
+) -> tuple[FloatArray, FloatArray | None]:
+    """Bootstrap replicates of ``stat_fcn`` and, if ``studentized``, their jackknife SEs.
+
+    The indices of a block of resamples are drawn just before its gather, so only one block of
+    indices is held at a time instead of the whole ``(num_reps, n)`` array. The values equal one
+    draw ``rng.integers(0, n, size=(num_reps, n))``: numpy's bounded integers take each value
+    from the bit generator's stream on its own (Lemire rejection per value; a 32-bit half word
+    left over by one call is kept in the bit generator's state for the next), so splitting the
+    draw by rows changes neither the values nor the generator's final state.
+    """
+    n, cols = data.shape[0], data.shape[1:]
+    stat_bs = np.empty((num_reps, *cols))
+    se_bs = np.empty((num_reps, *cols)) if studentized else None
+    rep_block = max(1, _CHUNK_BYTES // (data[0].nbytes * n))
+    for r0 in range(0, num_reps, rep_block):
+        # The indices live only during the gather: (reps, n, *cols).
+        resamples = data[rng.integers(0, n, size=(min(rep_block, num_reps - r0), n))]
+        stat_bs[r0 : r0 + rep_block] = _call_stat(
+            stat_fcn, resamples, 1, resamples.shape[:1] + cols
+        )
+        if se_bs is not None:
+            se_bs[r0 : r0 + rep_block] = _jackknife_se(resamples, stat_fcn)
+        # Freed before the next block is drawn, so one block of indices and one of resamples
+        # are the most held at once.
+        del resamples
+    return stat_bs, se_bs
+
+
 def _warn(message: str, stacklevel: int) -> None:
     # stacklevel counts from the caller of _warn, so the warning points at user code.
     warnings.warn(message, DegenerateBootstrapWarning, stacklevel=stacklevel + 1)
@@ -226,11 +262,14 @@ def bootstrap_ci(
 ) -> BootstrapResult:
     """Nonparametric bootstrap confidence interval of a statistic.
 
-    ``num_reps`` resamples of the ``n`` rows of ``data`` are drawn with replacement as one index
-    array ``rng.integers(0, n, size=(num_reps, n))`` with ``rng = np.random.default_rng(seed)``,
-    and ``stat_fcn`` is evaluated on all of them with ``axis=1`` in one call (in blocks of about
-    100 MB of resampled data). For 2-D data whole rows are resampled, so the columns share the
-    resample indices and each column's result equals bootstrapping that column alone.
+    ``num_reps`` resamples of the ``n`` rows of ``data`` are drawn with replacement; their
+    indices are those of one draw ``rng.integers(0, n, size=(num_reps, n))`` with
+    ``rng = np.random.default_rng(seed)``, and ``stat_fcn`` is evaluated on all of them with
+    ``axis=1`` in one call. Large inputs are handled in blocks of about 100 MB of resampled
+    data, each block's indices drawn just before it (the same values, while the memory held
+    stays near two blocks whatever ``num_reps``). For 2-D data whole rows are resampled, so
+    the columns share the resample indices and each column's result equals bootstrapping that
+    column alone.
 
     Intervals (``stat = stat_fcn(data, axis=0)``, ``stat_b`` the bootstrap replicates, ``q_p`` the
     ``p``-quantile over replicates, linear interpolation as in :func:`numpy.quantile`):
@@ -308,19 +347,7 @@ def bootstrap_ci(
         data, stat_fcn, num_reps, alpha, ci_sides, bias_correction, studentized, seed, bound
     )
     lower = bound == "lower"
-    n, cols = data_f.shape[0], data_f.shape[1:]
-    idx = rng.integers(0, n, size=(num_reps, n))
-
-    stat_bs = np.empty((num_reps, *cols))
-    se_bs = np.empty((num_reps, *cols)) if studentized else None
-    rep_block = max(1, _CHUNK_BYTES // (data_f[0].nbytes * n))
-    for r0 in range(0, num_reps, rep_block):
-        resamples = data_f[idx[r0 : r0 + rep_block]]  # (reps, n, *cols)
-        stat_bs[r0 : r0 + rep_block] = _call_stat(
-            stat_fcn, resamples, 1, resamples.shape[:1] + cols
-        )
-        if se_bs is not None:
-            se_bs[r0 : r0 + rep_block] = _jackknife_se(resamples, stat_fcn)
+    stat_bs, se_bs = _replicates(data_f, stat_fcn, num_reps, rng, studentized=studentized)
 
     finite = np.isfinite(stat_bs)
     if not np.all(finite):

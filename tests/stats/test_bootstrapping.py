@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 import warnings
 from typing import Any
 
@@ -263,6 +264,99 @@ def test_chunking_does_not_change_results(monkeypatch, studentized):
     chunked = bootstrap_ci(data, np.std, 300, 0.05, 2, True, studentized, seed=3)
     for a, b in zip(full, chunked, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def _one_draw_replicates(
+    data: np.ndarray,
+    stat_fcn: Any,
+    num_reps: int,
+    rng: np.random.Generator,
+    *,
+    studentized: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Reference copy of the replicates of bootstrap_ci before the indices were drawn in blocks:
+    the whole (num_reps, n) index array in one draw, then the gather and statistic in blocks."""
+    n, cols = data.shape[0], data.shape[1:]
+    idx = rng.integers(0, n, size=(num_reps, n))
+    stat_bs = np.empty((num_reps, *cols))
+    se_bs = np.empty((num_reps, *cols)) if studentized else None
+    rep_block = max(1, bootstrapping._CHUNK_BYTES // (data[0].nbytes * n))
+    for r0 in range(0, num_reps, rep_block):
+        resamples = data[idx[r0 : r0 + rep_block]]
+        stat_bs[r0 : r0 + rep_block] = bootstrapping._call_stat(
+            stat_fcn, resamples, 1, resamples.shape[:1] + cols
+        )
+        if se_bs is not None:
+            se_bs[r0 : r0 + rep_block] = bootstrapping._jackknife_se(resamples, stat_fcn)
+    return stat_bs, se_bs
+
+
+# n near powers of two, odd n (a block of an odd number of 32-bit draws leaves half a 64-bit
+# word of the bit generator to the next), num_reps not a multiple of the block, seeds of either
+# kind and of several bit generators.
+_DRAW_CASES: list[tuple[int, int, Any]] = [
+    (2, 5, 0),
+    (3, 50, 1),
+    (255, 41, 2),
+    (256, 24, 3),
+    (257, 33, lambda: np.random.Generator(np.random.Philox(4))),
+    (1025, 20, lambda: np.random.Generator(np.random.MT19937(5))),
+]
+
+
+@pytest.mark.parametrize("num_cols", [None, 2])
+@pytest.mark.parametrize(
+    "method",
+    [
+        {"ci_sides": 2},
+        {"ci_sides": 1, "bias_correction": True},
+        {"ci_sides": 1, "bound": "lower"},
+        {"ci_sides": 2, "studentized": True, "bias_correction": True},
+        {"ci_sides": 1, "studentized": True},
+        {"ci_sides": 1, "studentized": True, "bound": "lower"},
+    ],
+)
+def test_blocked_index_draw_is_bit_identical_to_one_draw(monkeypatch, num_cols, method):
+    blocked = bootstrapping._replicates  # before the patches below replace it
+    for n, num_reps, seed in _DRAW_CASES:
+        if method.get("studentized") and n > 300:
+            continue  # n jackknife blocks per replicate at this block size: slow, same draws
+        shape = (n,) if num_cols is None else (n, num_cols)
+        data = np.random.default_rng(n).gamma(2.0, size=shape)
+        # Three replicates per block, so every case spans several blocks.
+        monkeypatch.setattr(bootstrapping, "_CHUNK_BYTES", 3 * data[0].nbytes * n)
+        results, states = [], []
+        for replicates in (blocked, _one_draw_replicates):
+            monkeypatch.setattr(bootstrapping, "_replicates", replicates)
+            rng = seed() if callable(seed) else np.random.default_rng(seed)
+            with warnings.catch_warnings():
+                # n = 2 or 3 gives ties and zero standard errors; both versions warn alike.
+                warnings.simplefilter("ignore", DegenerateBootstrapWarning)
+                results.append(bootstrap_ci(data, np.var, num_reps, 0.1, seed=rng, **method))
+            states.append(rng.bit_generator.random_raw(4))
+        new, old = results
+        for a, b in zip(new, old, strict=True):
+            np.testing.assert_array_equal(a, b, strict=True)
+        # A Generator passed in is advanced by exactly the same amount.
+        np.testing.assert_array_equal(states[0], states[1])
+
+
+def test_peak_memory_stays_near_the_block_size(monkeypatch):
+    n, num_reps = 200_000, 200
+    data = np.random.default_rng(0).standard_normal(n)
+    chunk = 5 * n * data.itemsize  # five replicates per block, 8 MB
+    monkeypatch.setattr(bootstrapping, "_CHUNK_BYTES", chunk)
+    tracemalloc.start()
+    try:
+        bootstrap_ci(data, np.mean, num_reps, 0.05, 2, seed=0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    index_bytes = num_reps * n * np.dtype(np.int64).itemsize  # 320 MB in one draw
+    # One block of indices and one of resamples (a chunk each) plus the float copy of data;
+    # the previous block's resamples still held while the next is gathered would add a chunk.
+    assert peak < 2 * chunk + 2 * data.nbytes
+    assert peak < index_bytes / 3
 
 
 # --- degenerate data ---------------------------------------------------------------------------
