@@ -1,11 +1,14 @@
-"""Timing helpers shared by the benchmark scripts (ratios against baselines of the same run)."""
+"""Helpers shared by the benchmark scripts: timing (ratios against baselines of the same run)
+and the tests' reference implementations to compare against."""
 
 from __future__ import annotations
 
 import gc
+import importlib.util
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -52,3 +55,15 @@ def verdict(ok: bool) -> str:
 
 def load() -> str:
     return f"load average {os.getloadavg()[0]:.1f}"
+
+
+def load_test_module(relative_path: str) -> Any:
+    """The repository's test module at ``relative_path`` (e.g. ``tests/data/test_returns.py``),
+    whose reference implementations a benchmark compares with."""
+    path = Path(__file__).resolve().parent.parent / relative_path
+    spec = importlib.util.spec_from_file_location(f"gymsamp_bench_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the references of {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

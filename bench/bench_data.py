@@ -43,33 +43,19 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _timing import verdict  # bench/ is the script's directory
+from _timing import load_test_module, verdict  # bench/ is the script's directory
 
 from gymsamp.data import StepSequence, discounted_value, gae_returns
 from gymsamp.data import returns as returns_module
 
-REPO = Path(__file__).resolve().parent.parent
 RETURNS_SPEEDUP_TARGET = 50.0
 CONCAT_RATIO_TARGET = 3.0
 ACCESS_GROWTH_TARGET = 3.0
-
-
-def load_reference_loops() -> Any:
-    """The plain-loop references of the tests (``tests/data/test_returns.py``)."""
-    path = REPO / "tests" / "data" / "test_returns.py"
-    spec = importlib.util.spec_from_file_location("gymsamp_returns_reference", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load the reference loops from {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def best_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
@@ -115,7 +101,7 @@ def random_lengths(rng: np.random.Generator, num_rollouts: int, total_steps: int
 def bench_returns(
     rng: np.random.Generator, num_rollouts: int, total_steps: int, repeats: int, loop_repeats: int
 ) -> None:
-    ref = load_reference_loops()
+    ref = load_test_module("tests/data/test_returns.py")  # the plain-loop references
     lengths = random_lengths(rng, num_rollouts, total_steps)
     parts = []
     for length in lengths:

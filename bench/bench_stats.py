@@ -23,30 +23,16 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
-import time
 import tracemalloc
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _timing import best_rates, load_test_module  # bench/ is the script's directory
 
 from gymsamp.stats import bootstrap_ci, bootstrapping
 
-REPO = Path(__file__).resolve().parent.parent
 MiB = 2**20
-
-
-def load_reference() -> Callable[..., Any]:
-    """The one-draw replicates of the tests (``tests/stats/test_bootstrapping.py``)."""
-    path = REPO / "tests" / "stats" / "test_bootstrapping.py"
-    spec = importlib.util.spec_from_file_location("gymsamp_bootstrap_reference", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load the reference from {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module._one_draw_replicates
 
 
 def peak_and_result(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -61,16 +47,14 @@ def peak_and_result(fn: Callable[[], Any]) -> tuple[float, Any]:
     return peak / MiB, result
 
 
-def best_times(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
-    """Best wall time of each run over ``repeats`` rounds, the runs alternating within a round."""
-    best = dict.fromkeys(runs, float("inf"))
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            gc.collect()
-            start = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
+def counted(fn: Callable[[], Any]) -> Callable[[], int]:
+    """``fn`` as one counted call, for :func:`best_rates` (calls per second)."""
+
+    def call() -> int:
+        fn()
+        return 1
+
+    return call
 
 
 def bench_size(reference: Callable[..., Any], n: int, num_reps: int, repeats: int) -> None:
@@ -90,7 +74,8 @@ def bench_size(reference: Callable[..., Any], n: int, num_reps: int, repeats: in
     runs = {"blocked": run(blocked), "one draw": run(reference)}
     peak_new, res_new = peak_and_result(runs["blocked"])
     peak_old, res_old = peak_and_result(runs["one draw"])
-    times = best_times(runs, repeats)
+    rates = best_rates({name: counted(fn) for name, fn in runs.items()}, repeats)
+    times = {name: 1.0 / rate for name, rate in rates.items()}  # seconds per call
     print(
         f"n={n:,} num_reps={num_reps:,} (index array {8 * n * num_reps / MiB:,.0f} MiB): "
         f"peak {peak_new:,.0f} MiB vs {peak_old:,.0f} MiB ({peak_new / peak_old:.2f}x), "
@@ -104,7 +89,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds per size")
     args = parser.parse_args()
-    reference = load_reference()
+    # The one-draw replicates of the tests
+    reference = load_test_module("tests/stats/test_bootstrapping.py")._one_draw_replicates
     n, sizes = (20_000, [50, 400]) if args.quick else (100_000, [250, 1000])
     if args.quick:
         # A smaller block, so the tiny sizes span several blocks too.

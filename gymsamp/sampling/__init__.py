@@ -8,7 +8,12 @@ Example:
 
 from gymsamp.sampling.collector import collect
 from gymsamp.sampling.cvar_sampler import CVaRSampler, select_cvar
-from gymsamp.sampling.errors import NonFiniteError, StepTimeoutError, WorkerError
+from gymsamp.sampling.errors import (
+    NonFiniteError,
+    StatesNotRecordedWarning,
+    StepTimeoutError,
+    WorkerError,
+)
 from gymsamp.sampling.parallel_evaluation import (
     eval_domain_params,
     eval_domain_params_with_segmentwise_reset,
@@ -42,6 +47,7 @@ __all__ = [
     "RolloutJob",
     "SamplerBase",
     "SamplerPool",
+    "StatesNotRecordedWarning",
     "StepTimeoutError",
     "WorkerError",
     "after_rollout_query",

@@ -6,7 +6,13 @@ import multiprocessing
 import traceback
 from collections.abc import Iterable
 
-__all__ = ["LateSubEnvsError", "NonFiniteError", "StepTimeoutError", "WorkerError"]
+__all__ = [
+    "LateSubEnvsError",
+    "NonFiniteError",
+    "StatesNotRecordedWarning",
+    "StepTimeoutError",
+    "WorkerError",
+]
 
 
 class WorkerError(RuntimeError):
@@ -201,3 +207,9 @@ class StepTimeoutError(WorkerError):
         if len(indices) > 1:  # every hanging sub-env, for the rollouts they were running
             error.lost_env_indices = tuple(indices)
         return error
+
+
+class StatesNotRecordedWarning(UserWarning):
+    """``record_states=True`` was asked for an env whose state gymsamp cannot read (no
+    simulator adapter): the rollouts hold no ``states``. Code that asks for states wherever
+    they exist filters this category."""

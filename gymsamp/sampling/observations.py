@@ -18,7 +18,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector.utils import concatenate, create_empty_array
+from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
 
 from gymsamp.data._tree import tree_map
 
@@ -88,13 +88,7 @@ def idle_observation(space: gym.Space[Any]) -> Any:
         return {key: idle_observation(sub) for key, sub in space.spaces.items()}
     if isinstance(space, gym.spaces.Tuple):
         return tuple(idle_observation(sub) for sub in space.spaces)
-    return next(
-        iter(
-            gym.vector.utils.iterate(
-                gym.vector.utils.batch_space(space, 1), create_empty_array(space, n=1)
-            )
-        )
-    )
+    return next(iter(iterate(batch_space(space, 1), create_empty_array(space, n=1))))
 
 
 def idle_batch(space: gym.Space[Any], n: int, out: Any = None) -> Any:

@@ -25,6 +25,7 @@ from gymsamp.sampling.collector import collect
 from gymsamp.sampling.errors import (
     LateSubEnvsError,
     NonFiniteError,
+    StatesNotRecordedWarning,
     StepTimeoutError,
     WorkerError,
 )
@@ -97,7 +98,8 @@ class ParallelRolloutSampler(SamplerBase):
         start_method: Multiprocessing start method for async workers (None: the platform's).
         record_states: Also record the full simulator ``states`` (T+1) where the env has a
             simulator adapter (off by default: it costs a state copy and an info entry per step);
-            for an env without one a ``UserWarning`` says that no states will be recorded.
+            for an env without one a :class:`~gymsamp.sampling.errors.StatesNotRecordedWarning`
+            says that no states will be recorded.
         backend: ``"local"`` (sub-envs of this process or its worker processes) or ``"ray"``
             (``num_workers`` Ray actors, each stepping ``envs_per_actor`` sub-envs in its own
             ``"sync"`` vector env with a copy of the policy; same results, see
@@ -205,7 +207,7 @@ class ParallelRolloutSampler(SamplerBase):
                 warnings.warn(
                     f"record_states=True: the state of {self.env_id} cannot be read (no "
                     "simulator adapter), so the rollouts hold no states",
-                    UserWarning,
+                    StatesNotRecordedWarning,
                     stacklevel=user_stacklevel(),
                 )
             check_observation_space(probe.observation_space)

@@ -22,7 +22,7 @@ import numpy as np
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.policies import PlaybackPolicy, Policy, PolicyStep, as_policy
 from gymsamp.sampling import GlobalNamespace, ParallelRolloutSampler, Quota, RolloutJob
-from gymsamp.sampling.errors import NonFiniteError, WorkerError
+from gymsamp.sampling.errors import NonFiniteError, StatesNotRecordedWarning, WorkerError
 from gymsamp.sampling.vector_envs import EnvFactory
 from gymsamp.sbi.rollout_data import actions_of, rollout_series
 
@@ -173,7 +173,7 @@ def setup_worker(
     with warnings.catch_warnings():
         # States where the env has an adapter, as rollout() records them; an env without
         # one is no mistake here (its features come from observations).
-        warnings.filterwarnings("ignore", "record_states=True: the state of", UserWarning)
+        warnings.simplefilter("ignore", StatesNotRecordedWarning)
         sampler = ParallelRolloutSampler(
             factory,
             switch,

@@ -16,6 +16,7 @@ from gymsamp.sampling import (
     NonFiniteError,
     ParallelRolloutSampler,
     Quota,
+    StatesNotRecordedWarning,
     StepTimeoutError,
     WorkerError,
     derive_seed,
@@ -1539,7 +1540,7 @@ def test_record_states_leaves_an_envs_own_state_info_alone(vectorization):
     # ... and says so: record_states=True recorded nothing, silently.
     with (
         pytest.warns(
-            UserWarning,
+            StatesNotRecordedWarning,
             match=r"record_states=True: the state of _OwnStateInfo cannot be read \(no "
             r"simulator adapter\), so the rollouts hold no states",
         ),

@@ -19,6 +19,7 @@ from gymsamp.sampling import (
     ParallelRolloutSampler,
     Quota,
     RolloutJob,
+    StatesNotRecordedWarning,
     WorkerError,
     collect,
     rollout,
@@ -186,7 +187,7 @@ def make_mapping_env() -> gym.Env[Any, Any]:
 @pytest.mark.parametrize("mode", ["sync", "async", "batched"])
 def test_nested_mappings_own_keys_and_object_states_are_recorded_as_reported(mode: str) -> None:
     policy = IdlePolicy(gym.spaces.Discrete(2))
-    with pytest.warns(UserWarning, match="record_states=True: the state of MappingInfoEnv"):
+    with pytest.warns(StatesNotRecordedWarning, match="the state of MappingInfoEnv"):
         sampler = ParallelRolloutSampler(
             make_mapping_env,
             policy,

@@ -621,18 +621,13 @@ def test_a_diverging_simulation_is_a_non_finite_error_of_its_row(workers):
     assert info.value.rollout_indices == (2,)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-@pytest.mark.parametrize("mode", ["episodes", "replay", "policy"])
-def test_on_failure_nan_gives_failed_rows_nan_features_and_the_rest_as_usual(workers, mode):
-    # sbi's convention for a failed simulation is a row of NaN, which append_simulations drops;
-    # without on_failure="nan" one diverging row cost the whole batch.
+def _nan_and_valid_features(workers: int, mode: str, theta: np.ndarray, valid: np.ndarray):
+    """Pendulum features of ``theta`` with ``on_failure="nan"`` (and the warnings), those of
+    ``valid`` from a raising simulator, and those of ``valid`` from the NaN one's next call."""
     kwargs: dict = {"num_segments": 1}
     if mode != "episodes":
         real = rollout("Pendulum-v1", _no_torque, seed=3, max_steps=12)
         kwargs = {"num_segments": 2, "rollouts_real": [real], "use_rec_act": mode == "replay"}
-    theta = np.array([[1.0, 1.0], [0.9, 1.2], [1e-200, 1.0], [1.1, 0.8], [1e-200, 0.5]])
-    valid = theta.copy()
-    valid[[2, 4], 0] = 1.0  # the same rows at the same positions (hence seeds), all valid
     embedding = BayesSimEmbedding(sbi_env_spec("Pendulum-v1"), 3)
 
     def simulator(on_failure: str) -> SimRolloutSamplerForSBI:
@@ -647,6 +642,18 @@ def test_on_failure_nan_gives_failed_rows_nan_features_and_the_rest_as_usual(wor
         with pytest.warns(RuntimeWarning) as record:
             features = sim(theta)
         again = sim(valid)  # the next call runs every row
+    return features, expected, again, record
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("mode", ["episodes", "replay", "policy"])
+def test_on_failure_nan_gives_failed_rows_nan_features_and_the_rest_as_usual(workers, mode):
+    # sbi's convention for a failed simulation is a row of NaN, which append_simulations drops;
+    # without on_failure="nan" one diverging row cost the whole batch.
+    theta = np.array([[1.0, 1.0], [0.9, 1.2], [1e-200, 1.0], [1.1, 0.8], [1e-200, 0.5]])
+    valid = theta.copy()
+    valid[[2, 4], 0] = 1.0  # the same rows at the same positions (hence seeds), all valid
+    features, expected, again, record = _nan_and_valid_features(workers, mode, theta, valid)
     assert features.shape == expected.shape
     assert torch.isnan(features[[2, 4]]).all()
     assert torch.equal(features[[0, 1, 3]], expected[[0, 1, 3]])
@@ -680,25 +687,11 @@ def test_on_failure_nan_with_every_row_failing_gives_nan_features_of_the_usual_s
 def test_on_failure_nan_gives_rows_the_env_would_refuse_nan_features_too(workers, mode):
     # A value the env refuses (a negative mass drawn from a wide prior) was checked up front
     # for the whole call: it raised and no row got features, whatever on_failure said.
-    kwargs: dict = {"num_segments": 1}
-    if mode != "episodes":
-        real = rollout("Pendulum-v1", _no_torque, seed=3, max_steps=12)
-        kwargs = {"num_segments": 2, "rollouts_real": [real], "use_rec_act": mode == "replay"}
     theta = np.array([[1.0, 1.0], [0.9, 1.2], [1.0, -0.1], [1.1, 0.8], [1e-200, 0.5]])
     valid = theta.copy()
     valid[2, 1] = valid[4, 0] = 1.0  # the same rows at the same positions (hence seeds)
-    embedding = BayesSimEmbedding(sbi_env_spec("Pendulum-v1"), 3)
-
-    def simulator(on_failure: str) -> SimRolloutSamplerForSBI:
-        return SimRolloutSamplerForSBI(
-            "Pendulum-v1", _no_torque, {0: "l", 1: "m"}, embedding, seed=0,
-            num_workers=workers, on_failure=on_failure, **kwargs,
-        )  # fmt: skip
-
-    with simulator("raise") as sim:
-        expected = sim(valid)
-    with simulator("nan") as sim, pytest.warns(RuntimeWarning) as record:
-        features = sim(theta)
+    features, expected, again, record = _nan_and_valid_features(workers, mode, theta, valid)
+    assert not torch.isnan(again).any()
     assert features.shape == expected.shape
     assert torch.isnan(features[[2, 4]]).all()
     assert torch.equal(features[[0, 1, 3]], expected[[0, 1, 3]])
