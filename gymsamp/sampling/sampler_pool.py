@@ -12,6 +12,7 @@ import contextlib
 import multiprocessing as mp
 import os
 import signal
+import threading
 import traceback
 import warnings
 import weakref
@@ -172,11 +173,16 @@ class _Worker:
             self.process.start()
         # Only the child may hold its end, so the parent sees EOF as soon as the child dies.
         child_conn.close()
+        self._shutdown_lock = threading.Lock()
+        self._ended = False
 
     def shutdown(self, graceful: bool) -> None:
         # A stop() from another thread may end the same worker as the call it interrupts:
-        # the second shutdown finds the process closed (ValueError) or the pipe (OSError).
-        with contextlib.suppress(ValueError):
+        # one shutdown at a time (closing the process handle twice at once fails inside
+        # multiprocessing), and the later one finds it ended.
+        with self._shutdown_lock:
+            if self._ended:
+                return
             if graceful and self.process.is_alive():
                 with contextlib.suppress(OSError):  # already gone: nothing to tell
                     self.conn.send_bytes(b"")
@@ -188,8 +194,9 @@ class _Worker:
                 self.process.kill()
             self.process.join()
             release([self.process])  # its pipe fds now: an error kept may keep this worker
-        with contextlib.suppress(OSError):
-            self.conn.close()
+            self._ended = True
+            with contextlib.suppress(OSError):
+                self.conn.close()
 
 
 def _stopped_during(name: str) -> WorkerError:

@@ -575,3 +575,33 @@ def test_stop_from_another_thread_ends_a_running_call_and_starts_no_worker():
     assert isinstance(outcome[0], WorkerError)
     assert str(outcome[0]).startswith("the SamplerPool was stopped while _sleep_long ran")
     assert [p for p in mp.active_children() if p.is_alive() and p.pid not in before] == []
+
+
+def test_concurrent_shutdowns_of_one_worker_end_it_once():
+    # A stop() from another thread ends the workers of the call it interrupts, which ends
+    # them too: both closed the same process handle at once, and one failed inside
+    # multiprocessing (AttributeError: no attribute '_sentinel').
+    import multiprocessing
+
+    from gymsamp.sampling.sampler_pool import _Worker
+
+    ctx = multiprocessing.get_context()
+    for _ in range(10):
+        worker = _Worker(ctx, 0)
+        barrier = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def end(worker=worker, barrier=barrier, errors=errors) -> None:
+            barrier.wait()
+            try:
+                worker.shutdown(graceful=False)
+            except BaseException as err:
+                errors.append(err)
+
+        threads = [threading.Thread(target=end) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert errors == []
+        assert worker.conn.closed
