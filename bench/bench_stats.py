@@ -1,8 +1,10 @@
-"""Memory and time of ``bootstrap_ci`` against its former one-draw resampling, in the same run.
+"""Memory and time of ``bootstrap_ci`` against former versions of two steps, in the same run.
 
 ``bootstrap_ci`` draws the resample indices block by block, just before each block's gather;
-until then it drew the whole ``(num_reps, n)`` int64 index array at once. The reference is the
-tests' copy of that former step (``_one_draw_replicates`` in
+until then it drew the whole ``(num_reps, n)`` int64 index array at once. Its studentized
+interval builds each leave-one-out sample of the jackknife by slice copies; until then it
+gathered them through a whole ``(n, n - 1)`` table of indices. The references are the tests'
+copies of those former steps (``_one_draw_replicates`` and ``_table_jackknife_se`` in
 ``tests/stats/test_bootstrapping.py``, imported from there), swapped into the module for the
 baseline runs, so both sides share everything else.
 
@@ -11,7 +13,8 @@ timed runs), the best wall time of several interleaved repetitions (a noisy mome
 machine hurts both alike) and whether the two results are bit-identical. Prediction: the peak
 drops from about ``8 * num_reps * n`` bytes plus one block to two blocks (~200 MiB at the
 default block of 100 MiB), whatever ``num_reps``; the time stays within noise (the same values
-are drawn and gathered). The exit code is always 0: this is a report, not a test.
+are drawn and gathered). For the jackknife the index table (~8 n^2 bytes) is gone and the
+slice copies cost less than the gather. The exit code is always 0: this is a report, not a test.
 
 Run from the repository root::
 
@@ -57,30 +60,39 @@ def counted(fn: Callable[[], Any]) -> Callable[[], int]:
     return call
 
 
-def bench_size(reference: Callable[..., Any], n: int, num_reps: int, repeats: int) -> None:
-    data = np.random.default_rng(0).standard_normal(n)
-    blocked = bootstrapping._replicates
+def bench_swap(
+    attribute: str,
+    reference: Callable[..., Any],
+    label: str,
+    data: np.ndarray,
+    num_reps: int,
+    repeats: int,
+    **options: Any,
+) -> None:
+    """Peak and time of ``bootstrap_ci`` as it is and with ``bootstrapping.<attribute>`` swapped
+    for ``reference``, the former version of that step."""
+    current = getattr(bootstrapping, attribute)
 
-    def run(replicates: Callable[..., Any]) -> Callable[[], Any]:
+    def run(step: Callable[..., Any]) -> Callable[[], Any]:
         def call() -> Any:
-            bootstrapping._replicates = replicates
+            setattr(bootstrapping, attribute, step)
             try:
-                return bootstrap_ci(data, np.mean, num_reps, 0.05, 2, seed=0)
+                return bootstrap_ci(data, np.mean, num_reps, 0.05, 2, seed=0, **options)
             finally:
-                bootstrapping._replicates = blocked
+                setattr(bootstrapping, attribute, current)
 
         return call
 
-    runs = {"blocked": run(blocked), "one draw": run(reference)}
-    peak_new, res_new = peak_and_result(runs["blocked"])
-    peak_old, res_old = peak_and_result(runs["one draw"])
+    runs = {"new": run(current), "former": run(reference)}
+    peak_new, res_new = peak_and_result(runs["new"])
+    peak_old, res_old = peak_and_result(runs["former"])
     rates = best_rates({name: counted(fn) for name, fn in runs.items()}, repeats)
     times = {name: 1.0 / rate for name, rate in rates.items()}  # seconds per call
     print(
-        f"n={n:,} num_reps={num_reps:,} (index array {8 * n * num_reps / MiB:,.0f} MiB): "
+        f"n={len(data):,} num_reps={num_reps:,} ({label}): "
         f"peak {peak_new:,.0f} MiB vs {peak_old:,.0f} MiB ({peak_new / peak_old:.2f}x), "
-        f"time {times['blocked']:.2f} s vs {times['one draw']:.2f} s "
-        f"({times['blocked'] / times['one draw']:.2f}x), identical: {res_new == res_old}"
+        f"time {times['new']:.2f} s vs {times['former']:.2f} s "
+        f"({times['new'] / times['former']:.2f}x), identical: {res_new == res_old}"
     )
 
 
@@ -89,15 +101,30 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds per size")
     args = parser.parse_args()
-    # The one-draw replicates of the tests
-    reference = load_test_module("tests/stats/test_bootstrapping.py")._one_draw_replicates
+    tests = load_test_module("tests/stats/test_bootstrapping.py")
     n, sizes = (20_000, [50, 400]) if args.quick else (100_000, [250, 1000])
     if args.quick:
         # A smaller block, so the tiny sizes span several blocks too.
         bootstrapping._CHUNK_BYTES = 4 * MiB
     print(f"bootstrap_ci(np.mean), block {bootstrapping._CHUNK_BYTES / MiB:.0f} MiB")
+    print("resample indices drawn per block (new) vs in one draw (former):")
+    data = np.random.default_rng(0).standard_normal(n)
     for num_reps in sizes:
-        bench_size(reference, n, num_reps, args.repeats)
+        label = f"index array {8 * n * num_reps / MiB:,.0f} MiB"
+        bench_swap("_replicates", tests._one_draw_replicates, label, data, num_reps, args.repeats)
+    print("studentized: leave-one-out samples by slice copies (new) vs an index table (former):")
+    for n, num_reps in [(300, 20), (3000, 2)] if args.quick else [(300, 400), (8000, 3)]:
+        data = np.random.default_rng(1).standard_normal(n)
+        label = f"index table {8 * n * (n - 1) / MiB:,.0f} MiB"
+        bench_swap(
+            "_jackknife_se",
+            tests._table_jackknife_se,
+            label,
+            data,
+            num_reps,
+            args.repeats,
+            studentized=True,
+        )
     return 0
 
 

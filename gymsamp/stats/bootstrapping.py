@@ -160,16 +160,29 @@ def _call_stat(
     return out
 
 
-def _leave_one_out_indices(n: int) -> npt.NDArray[np.intp]:
-    """Row ``i`` lists ``0..n-1`` without ``i``."""
-    j = np.arange(n - 1)
-    return j[None, :] + (j[None, :] >= np.arange(n)[:, None])
+def _leave_one_out_block(samples: FloatArray, start: int, stop: int) -> FloatArray:
+    """``samples`` (r, n, *cols) with position ``i`` left out, for ``i`` in ``start..stop-1``:
+    shape (r, stop - start, n - 1, *cols).
+
+    The sample without ``i`` is ``x[1:]`` with its first ``i`` entries replaced by ``x[:i]``:
+    one broadcast copy and one slice copy per position, with no table of ``n * (n - 1)``
+    indices (3.2 GB at ``n = 20,000``). The block is laid out in memory as
+    (positions, n - 1, r, *cols), as numpy's fancy-index gather lays it out, so a reduction over
+    the sample axis runs its inner loop over contiguous replicates (~6x faster than over a
+    C-ordered block for a few columns).
+    """
+    # (n, r, *cols) in this order in memory, so the copies below are contiguous.
+    by_position = np.ascontiguousarray(np.moveaxis(samples, 0, 1))
+    block = np.empty((stop - start, by_position.shape[0] - 1, *by_position.shape[1:]))
+    block[...] = by_position[1:]
+    for row, left_out in enumerate(range(start, stop)):
+        block[row, :left_out] = by_position[:left_out]
+    return np.moveaxis(block, 2, 0)
 
 
 def _jackknife_se(samples: FloatArray, stat_fcn: Callable[..., Any]) -> FloatArray:
     """Jackknife standard error of ``stat_fcn`` for each sample in ``samples`` (r, n, *cols)."""
     r, n, cols = samples.shape[0], samples.shape[1], samples.shape[2:]
-    loo = _leave_one_out_indices(n)
     sample_bytes = (n - 1) * int(np.prod(cols, dtype=np.int64)) * 8
     # Blocks over leave-out positions too, so a single huge sample still respects the budget.
     pos_block = min(n, max(1, _CHUNK_BYTES // sample_bytes))
@@ -179,10 +192,10 @@ def _jackknife_se(samples: FloatArray, stat_fcn: Callable[..., Any]) -> FloatArr
         chunk = samples[r0 : r0 + rep_block]
         loo_stats = np.empty((chunk.shape[0], n, *cols))
         for j0 in range(0, n, pos_block):
-            block = chunk[:, loo[j0 : j0 + pos_block]]  # (reps, positions, n - 1, *cols)
-            loo_stats[:, j0 : j0 + pos_block] = _call_stat(
-                stat_fcn, block, 2, block.shape[:2] + cols
-            )
+            j1 = min(j0 + pos_block, n)
+            block = _leave_one_out_block(chunk, j0, j1)  # (reps, positions, n - 1, *cols)
+            loo_stats[:, j0:j1] = _call_stat(stat_fcn, block, 2, block.shape[:2] + cols)
+            del block  # freed before the next block is built: one block is held at a time
         se[r0 : r0 + rep_block] = np.sqrt(n - 1) * np.std(loo_stats, axis=1)
     return se
 

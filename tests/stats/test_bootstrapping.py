@@ -359,6 +359,65 @@ def test_peak_memory_stays_near_the_block_size(monkeypatch):
     assert peak < index_bytes / 3
 
 
+def _table_jackknife_se(samples: np.ndarray, stat_fcn: Any) -> np.ndarray:
+    """Reference copy of the jackknife before the leave-one-out samples were built by slice
+    copies: a gather through the whole (n, n - 1) table of indices, in position blocks."""
+    r, n, cols = samples.shape[0], samples.shape[1], samples.shape[2:]
+    j = np.arange(n - 1)
+    loo = j[None, :] + (j[None, :] >= np.arange(n)[:, None])
+    sample_bytes = (n - 1) * int(np.prod(cols, dtype=np.int64)) * 8
+    pos_block = min(n, max(1, bootstrapping._CHUNK_BYTES // sample_bytes))
+    rep_block = max(1, bootstrapping._CHUNK_BYTES // (pos_block * sample_bytes))
+    se = np.empty((r, *cols))
+    for r0 in range(0, r, rep_block):
+        chunk = samples[r0 : r0 + rep_block]
+        loo_stats = np.empty((chunk.shape[0], n, *cols))
+        for j0 in range(0, n, pos_block):
+            block = chunk[:, loo[j0 : j0 + pos_block]]
+            loo_stats[:, j0 : j0 + pos_block] = bootstrapping._call_stat(
+                stat_fcn, block, 2, block.shape[:2] + cols
+            )
+        se[r0 : r0 + rep_block] = np.sqrt(n - 1) * np.std(loo_stats, axis=1)
+    return se
+
+
+@pytest.mark.parametrize("chunk", [None, 64, 5000])
+@pytest.mark.parametrize("shape", [(4, 2), (7, 30), (3, 17, 2), (2, 5, 2, 3)])
+@pytest.mark.parametrize("stat_fcn", [np.mean, np.var, np.median])
+def test_jackknife_equals_the_index_table_gather(monkeypatch, chunk, shape, stat_fcn):
+    if chunk is not None:  # one position per block, or a few
+        monkeypatch.setattr(bootstrapping, "_CHUNK_BYTES", chunk)
+    samples = np.random.default_rng(len(shape)).gamma(2.0, size=shape)
+    np.testing.assert_array_equal(
+        bootstrapping._jackknife_se(samples, stat_fcn),
+        _table_jackknife_se(samples, stat_fcn),
+        strict=True,
+    )
+
+
+def test_studentized_peak_memory_stays_near_the_block_size(monkeypatch):
+    # The jackknife of every resample leaves out each of the n positions in turn; its
+    # (n, n - 1) table of indices (72 MB here, 3.2 GB at n = 20,000) is built per block of
+    # positions, like the gathered values.
+    n = 3000
+    data = np.random.default_rng(0).standard_normal(n)
+    whole = bootstrap_ci(data, np.mean, 3, 0.05, 2, studentized=True, seed=0)
+    chunk = 2**20
+    monkeypatch.setattr(bootstrapping, "_CHUNK_BYTES", chunk)
+    tracemalloc.start()
+    try:
+        blocked = bootstrap_ci(data, np.mean, 3, 0.05, 2, studentized=True, seed=0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    table_bytes = n * (n - 1) * np.dtype(np.intp).itemsize
+    # A block of indices and a block of values (a chunk each), the boolean mask that builds the
+    # indices (an eighth of a chunk) and a few arrays of n floats.
+    assert peak < 2.25 * chunk + 10 * data.nbytes
+    assert peak < table_bytes / 20
+    np.testing.assert_allclose(blocked, whole, rtol=1e-12)
+
+
 # --- degenerate data ---------------------------------------------------------------------------
 
 
