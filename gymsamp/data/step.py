@@ -217,8 +217,36 @@ class Step(DictIndexProxy):
         # Wrap the single entry so the generic indexing code can slice it at index 0.
         return name, 0, _wrap_entry(value)
 
+    def _set(self, key: str, new_value: Any, error_type: type[Exception]) -> None:
+        # Derived values are computed for this one read: a write would land in a temporary
+        # and be lost without a word.
+        derived = _derived_source(key)
+        if derived is not None:
+            self._resolve_key(key, error_type)  # a name no read knows is refused as by a read
+            read_only = AttributeError if error_type is AttributeError else TypeError
+            raise read_only(f"Step.{key} is read-only: {derived}")
+        super()._set(key, new_value, error_type)
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (Step, (self._rollout, self._index))
+
+
+def _derived_source(key: str) -> str | None:
+    """Where the value a :class:`Step` reads as ``key`` comes from, if it is derived."""
+    if key == "done":
+        return "it is terminated | truncated; set step.terminated or step.truncated"
+    if key in ("step_type", "step_types"):
+        return (
+            "it is derived from terminated, truncated and the step's position in the rollout; "
+            "set step.terminated or step.truncated"
+        )
+    if key.startswith("next_"):
+        name = key[len("next_") :]
+        return (
+            f"it reads the {name} entry after this step; set {name} on the next step, or the "
+            "rollout's final entry in its field"
+        )
+    return None
 
 
 def _wrap_entry(value: Any) -> Any:

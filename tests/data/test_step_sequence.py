@@ -314,6 +314,30 @@ class TestSteps:
             ro[0].observations = np.zeros(4)
         assert ro.observations[0].tolist() == [0.0, 0.0, 0.0]
 
+    def test_step_refuses_writes_to_derived_values(self):
+        ro = make_rollout(3, end="terminal")
+        before = (ro.terminated.copy(), ro.truncated.copy(), ro.observations.copy())
+        cases = [
+            ("done", "is terminated \\| truncated; set step.terminated or step.truncated"),
+            ("step_type", "is derived from terminated, truncated"),
+            ("next_observation", "reads the observation entry after this step; set observation"),
+        ]
+        for name, message in cases:
+            with pytest.raises(AttributeError, match=f"Step.{name} is read-only: it {message}"):
+                setattr(ro[0], name, 1)
+            with pytest.raises(TypeError, match=f"Step.{name} is read-only"):
+                ro[0][name] = 1
+        # A next_ name that no read knows gets the read's error, not the read-only one.
+        with pytest.raises(AttributeError, match="next_action needs a field"):
+            ro[0].next_action = 1
+        for array, old in zip((ro.terminated, ro.truncated, ro.observations), before, strict=True):
+            np.testing.assert_array_equal(array, old)
+        # The stored flags still write through.
+        ro[0].terminated = True
+        assert ro.terminated.tolist() == [True, False, True]
+        assert ro[0].done
+        assert ro[0].step_type == StepType.TERMINAL
+
     def test_step_checks_its_index_like_indexing_does(self):
         ro = make_rollout(3, end="terminal")
         with pytest.raises(IndexError, match=r"index must be in \[-3, 3\), got 7") as by_index:
