@@ -1,19 +1,28 @@
 """Save and load rollouts and episode batches without pickle.
 
-File format (version 1): an uncompressed (or, on request, deflated) ``.npz`` zip archive.
+File format (version 2): an uncompressed (or, on request, deflated) ``.npz`` zip archive.
 
-- Every array is its own ``.npy`` member named ``a<N>``; object arrays are refused, so
-  ``numpy.load(allow_pickle=False)`` reads every member and nothing can run code on load.
+- The member ``packed.npy`` (read as ``npz["packed"]``) is one 1-D uint8 array holding the
+  bytes of every array, one after another in C order, each starting at a multiple of 64 bytes.
+  The metadata's ``"packed"`` list gives each array's ``[offset, dtype, shape]``
+  (``dtype`` a numpy type string such as ``"<f4"``). One member for all arrays keeps saving and
+  loading fast for many short rollouts (version 1 wrote one member per array).
+- Arrays of structured dtypes are members of their own, ``.npy`` files named ``a<N>``.
+- Object arrays are refused, and every member is read with ``numpy.load(allow_pickle=False)``
+  or as raw bytes of a plain dtype, so nothing can run code on load.
 - The member ``__gymsamp__.json.npy`` (a uint8 array, read as ``npz["__gymsamp__.json"]``)
-  holds UTF-8 JSON: ``{"format": "gymsamp", "version": 1,
-  "kind": "rollouts" | "episode_batch", "content": ...}``. The content is plain JSON in which
-  non-JSON values are tagged objects: ``{"__array__": "a3"}`` (``"torch": true`` for tensors),
-  ``{"__scalar__": "<f4", "value": 1.5}`` (numpy scalars), ``{"__tuple__": [...]}``,
+  holds UTF-8 JSON: ``{"format": "gymsamp", "version": 2,
+  "kind": "rollouts" | "episode_batch", "packed": [...], "content": ...}``. The content is
+  plain JSON in which non-JSON values are tagged objects: ``{"__array__": 3}`` (entry 3 of
+  ``"packed"``) or ``{"__array__": "a3"}`` (the member ``a3.npy``), with ``"torch": true``
+  for tensors, ``{"__scalar__": "<f4", "value": 1.5}`` (numpy scalars), ``{"__tuple__": [...]}``,
   ``{"__objects__": [...]}`` (a 1-D object array, its items saved like any other value),
   ``{"__namedtuple__": "Name", "fields": [...], "values": [...]}``, ``{"__dict__": [[k, v],
   ...]}`` (any dict, order kept), ``{"__space__": "Box", ...}`` (gymnasium spaces Box, Discrete,
   MultiDiscrete, MultiBinary, Dict, Tuple), ``{"__envspec__": {...}}``,
   ``{"__stepsequence__": {...}}`` and ``{"__episodebatch__": {...}}``.
+
+Version 1 files (every array its own member ``a<N>``, no ``"packed"`` list) still load.
 
 NamedTuples load as a ``collections.namedtuple`` with the same name and fields (the original
 class is never imported). Loading checks the format name and version, rebuilds every rollout
@@ -27,11 +36,12 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
+import math
 import os
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import gymnasium as gym
 import numpy as np
@@ -54,8 +64,15 @@ __all__ = [
 ]
 
 FORMAT_NAME = "gymsamp"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions :func:`load_rollouts` and :func:`load_episode_batch` read.
+_READABLE_VERSIONS = (1, 2)
 _META = "__gymsamp__.json"
+_PACKED = "packed"
+#: Each packed array starts at a multiple of this many bytes (any dtype's alignment).
+_ALIGNMENT = 64
+#: Bytes read from the packed member at a time (numpy reads ``.npy`` members in 256 KiB).
+_READ_BYTES = 2**20
 _SPEC_FIELDS = (
     "observation_space",
     "action_space",
@@ -71,16 +88,33 @@ class _Encoder:
     """Turns a value into JSON, moving every array into ``self.arrays``."""
 
     def __init__(self) -> None:
-        self.arrays: dict[str, np.ndarray] = {}
+        #: Arrays of plain dtypes, saved one after another in the ``packed`` member.
+        self.packed: list[np.ndarray] = []
+        #: Arrays of structured dtypes, each saved as a member of its own.
+        self.members: dict[str, np.ndarray] = {}
 
     def array(self, value: Any, where: str) -> dict[str, Any]:
         torch = is_tensor(value)
         array = np.asarray(to_format(value, "numpy"))
         if array.dtype.hasobject:
             raise TypeError(f"{where} must not be an object array (it cannot be saved safely)")
-        key = f"a{len(self.arrays)}"
-        self.arrays[key] = array
+        key: int | str
+        if _is_plain(array.dtype):
+            key = len(self.packed)
+            self.packed.append(array)
+        else:
+            key = f"a{len(self.members)}"
+            self.members[key] = array
         return {"__array__": key, "torch": True} if torch else {"__array__": key}
+
+    def packed_layout(self) -> tuple[list[list[Any]], int]:
+        """``[offset, dtype, shape]`` of every packed array, and the packed member's size."""
+        layout, end = [], 0
+        for array in self.packed:
+            offset = _aligned(end)
+            layout.append([offset, array.dtype.str, list(array.shape)])
+            end = offset + array.nbytes
+        return layout, end
 
     def __call__(self, value: Any, where: str = "value") -> Any:
         if value is None or isinstance(value, (bool, str)):
@@ -174,6 +208,100 @@ class _Encoder:
         }
 
 
+def _is_plain(dtype: np.dtype[Any]) -> bool:
+    """True if ``dtype`` is fully described by its type string (no fields, no sub-arrays)."""
+    return dtype.fields is None and dtype.subdtype is None and not dtype.hasobject
+
+
+def _aligned(offset: int) -> int:
+    return -(-offset // _ALIGNMENT) * _ALIGNMENT
+
+
+def _write_packed(member: IO[bytes], arrays: list[np.ndarray], size: int) -> None:
+    """Write ``arrays`` as the 1-D uint8 ``.npy`` array of ``size`` bytes that
+    :meth:`_Encoder.packed_layout` describes, one array at a time (no copy of them all)."""
+    header = {"descr": "|u1", "fortran_order": False, "shape": (size,)}
+    np.lib.format.write_array_header_2_0(member, header)
+    written = 0
+    for array in arrays:
+        padding = _aligned(written) - written
+        member.write(bytes(padding))
+        contiguous = array if array.flags.c_contiguous else np.ascontiguousarray(array)
+        member.write(contiguous.reshape(-1).view(np.uint8).data)
+        written += padding + array.nbytes
+
+
+def _read_packed(member: IO[bytes], layout: Any) -> list[np.ndarray]:
+    """The arrays of the ``packed`` member, each its own array, read one at a time.
+
+    Raises:
+        ValueError: If the layout or the member is malformed (messages without the path; the
+            caller adds it).
+    """
+    version = np.lib.format.read_magic(member)
+    read_header = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    shape, _, dtype = read_header(member)
+    if dtype != np.uint8 or len(shape) != 1:
+        raise ValueError(f"the packed member must be a 1-D uint8 array, got {dtype} {shape}")
+    if not isinstance(layout, list):
+        raise ValueError(f"packed must be a list of [offset, dtype, shape], got {layout!r}")
+    size, position, arrays = shape[0], 0, []
+    for i, entry in enumerate(layout):
+        offset, dtype, shape = _packed_entry(entry, i)
+        if offset != _aligned(position) or offset + dtype.itemsize * math.prod(shape) > size:
+            raise ValueError(
+                f"packed[{i}] must start at byte {_aligned(position)} and end within the "
+                f"{size} bytes of the packed member, got {entry}"
+            )
+        member.read(offset - position)
+        array = np.empty(shape, dtype)
+        if not _read_into(member, array.reshape(-1).view(np.uint8)):
+            raise ValueError(f"the packed member ends inside packed[{i}]")
+        arrays.append(array)
+        position = offset + array.nbytes
+    return arrays
+
+
+def _read_into(member: IO[bytes], buffer: np.ndarray) -> bool:
+    """Fill ``buffer`` from ``member``; False if the member ends first. In pieces of
+    ``_READ_BYTES``: a zip member's ``readinto`` reads into a temporary ``bytes`` of the size
+    asked for, which for one large array would double the memory a load needs."""
+    for start in range(0, len(buffer), _READ_BYTES):
+        piece = buffer[start : start + _READ_BYTES]
+        if member.readinto(piece) != len(piece):  # type: ignore[attr-defined]
+            return False
+    return True
+
+
+def _packed_entry(entry: Any, i: int) -> tuple[int, np.dtype[Any], tuple[int, ...]]:
+    """``[offset, dtype, shape]`` of ``packed[i]``, checked."""
+    try:
+        offset, type_string, shape = entry
+        dtype = np.dtype(type_string) if isinstance(type_string, str) else None
+    except (TypeError, ValueError):
+        dtype = None
+    if (
+        dtype is None
+        or not _is_plain(dtype)
+        or not _is_count(offset)
+        or not isinstance(shape, list)
+        or not all(_is_count(n) for n in shape)
+    ):
+        raise ValueError(
+            f"packed[{i}] must be [offset, dtype, shape] with a plain numpy dtype string and "
+            f"counts >= 0, got {entry!r}"
+        )
+    return offset, dtype, tuple(shape)
+
+
+def _is_count(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
 def _is_episode_batch(value: Any) -> bool:
     return isinstance(value, EpisodeBatch)
 
@@ -185,8 +313,9 @@ class _InvalidFileError(ValueError):
 class _Decoder:
     """Rebuilds values written by :class:`_Encoder`, only through known constructors."""
 
-    def __init__(self, arrays: Any, path: Path) -> None:
-        self.arrays = arrays
+    def __init__(self, members: dict[str, Any], packed: list[np.ndarray], path: Path) -> None:
+        self.members = members
+        self.packed = packed
         self.path = path
 
     def fail(self, what: str) -> ValueError:
@@ -196,9 +325,12 @@ class _Decoder:
         if not isinstance(tag, dict) or "__array__" not in tag:
             raise self.fail(f"expected an array reference, got {tag!r}")
         key = tag["__array__"]
-        if key not in self.arrays:
+        if type(key) is int and 0 <= key < len(self.packed):
+            array = self.packed[key]
+        elif isinstance(key, str) and key in self.members:
+            array = self.members[key]
+        else:
             raise self.fail(f"array {key!r} is missing")
-        array = self.arrays[key]
         return to_format(array, "torch") if tag.get("torch") else array
 
     def __call__(self, value: Any) -> Any:
@@ -321,11 +453,14 @@ def _write(path: str | os.PathLike[str], kind: str, content: Any, compress: bool
     compress = check_bool("compress", compress)
     encoder = _Encoder()
     try:
+        encoded = encoder(content, kind)
+        layout, size = encoder.packed_layout()
         meta = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
             "kind": kind,
-            "content": encoder(content, kind),
+            "packed": layout,
+            "content": encoded,
         }
         text = json.dumps(meta)
     except RecursionError:
@@ -333,11 +468,17 @@ def _write(path: str | os.PathLike[str], kind: str, content: Any, compress: bool
             f"{kind} must not hold values nested this deeply (dicts, lists or tuples hundreds "
             "of levels deep); gymsamp cannot save them"
         ) from None
-    members = dict(encoder.arrays)
+    members = dict(encoder.members)
     members[_META] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    with written_atomically(path) as tmp, open(tmp, "wb") as f:
-        save: Any = np.savez_compressed if compress else np.savez
-        save(f, **members)
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    # numpy's savez layout (members "<name>.npy"), written member by member so the packed
+    # arrays are streamed into the archive without a copy of them all.
+    with written_atomically(path) as tmp, zipfile.ZipFile(tmp, "w", method) as archive:
+        for name, array in members.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
+        with archive.open(f"{_PACKED}.npy", "w", force_zip64=True) as member:
+            _write_packed(member, encoder.packed, size)
     return path
 
 
@@ -351,7 +492,13 @@ def _read(path: str | os.PathLike[str], kind: str) -> Any:
             if _META not in npz.files:
                 raise ValueError(f"{path} is not a gymsamp file (no {_META} member)")
             meta = json.loads(npz[_META].tobytes().decode("utf-8"))
-            arrays = {name: npz[name] for name in npz.files if name != _META}
+            members = {name: npz[name] for name in npz.files if name not in (_META, _PACKED)}
+            packed: list[np.ndarray] = []
+            if isinstance(meta, dict) and meta.get("version") == 2:
+                if _PACKED not in npz.files:
+                    raise ValueError(f"{path} is not a valid gymsamp file: no {_PACKED} member")
+                with npz.zip.open(f"{_PACKED}.npy") as member:
+                    packed = _read_packed(member, meta.get("packed"))
     except FileNotFoundError:
         raise
     except (
@@ -377,14 +524,14 @@ def _read(path: str | os.PathLike[str], kind: str) -> Any:
         )
     if meta.get("format") != FORMAT_NAME:
         raise ValueError(f"{path} is not a gymsamp file (format {meta.get('format')!r})")
-    if meta.get("version") != FORMAT_VERSION:
+    if meta.get("version") not in _READABLE_VERSIONS:
         raise ValueError(
             f"{path} has format version {meta.get('version')!r} but this gymsamp reads "
-            f"version {FORMAT_VERSION}"
+            f"versions {' and '.join(map(str, _READABLE_VERSIONS))}"
         )
     if meta.get("kind") != kind:
         raise ValueError(f"{path} holds {meta.get('kind')!r}, not {kind!r}")
-    decoder = _Decoder(arrays, path)
+    decoder = _Decoder(members, packed, path)
     try:
         return decoder(meta["content"])
     except _InvalidFileError:

@@ -1,15 +1,18 @@
 import gc
 import json
+import math
 import zipfile
+from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 
-from gymsamp.data import StepSequence
+from gymsamp.data import StepSequence, io
 from gymsamp.data.io import FORMAT_VERSION, load_rollouts, save_rollouts
 from tests.data.test_step_sequence import make_rollout
-from tests.helpers import assert_sequences_equal
+from tests.helpers import assert_sequences_equal, assert_tree_equal
 
 
 @pytest.fixture
@@ -63,11 +66,11 @@ def test_a_folder_is_refused_and_a_failed_write_leaves_nothing(tmp_path, monkeyp
     with pytest.raises(ValueError, match="path must be a file path, got .* \\(a folder\\)"):
         save_rollouts(tmp_path, [ro])
 
-    def full_disk(file, **members):
-        file.write(b"PK")
+    def full_disk(member, arrays, size):
+        member.write(b"\x93NUMPY")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(np, "savez", full_disk)
+    monkeypatch.setattr(io, "_write_packed", full_disk)
     with pytest.raises(OSError, match="No space left"):
         save_rollouts(tmp_path / "x.npz", [ro])
     assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary twin
@@ -153,16 +156,42 @@ def test_object_arrays_are_never_unpickled(tmp_path, rollouts):
         load_rollouts(evil)
 
 
-def _tampered(good, dst, change_meta=None, **members):
-    """A copy of the file ``good`` with its metadata changed and array members replaced."""
+def _unpacked(npz, meta):
+    """The packed arrays of an opened file, decoded independently of gymsamp's reader."""
+    blob = npz["packed"]
+    return [
+        np.frombuffer(blob, np.dtype(dtype), count=math.prod(shape), offset=offset).reshape(shape)
+        for offset, dtype, shape in meta["packed"]
+    ]
+
+
+def _repacked(meta, arrays):
+    """The packed member for ``arrays`` (64-byte aligned, in order); updates ``meta``."""
+    blob, meta["packed"] = bytearray(), []
+    for array in arrays:
+        blob += bytes(-len(blob) % 64)
+        meta["packed"].append([len(blob), array.dtype.str, list(array.shape)])
+        blob += np.ascontiguousarray(array).tobytes()
+    return np.frombuffer(bytes(blob), np.uint8)
+
+
+def _tampered(good, dst, change_meta=None, arrays=None):
+    """A copy of the file ``good`` with its metadata changed and arrays replaced (keys as in
+    the ``__array__`` tags: an int for a packed array, a str for a member)."""
     with np.load(good) as npz:
-        arrays = {name: npz[name] for name in npz.files}
-    meta = json.loads(arrays.pop("__gymsamp__.json").tobytes())
+        members = {name: npz[name] for name in npz.files}
+        meta = json.loads(members.pop("__gymsamp__.json").tobytes())
+        packed = _unpacked(npz, meta)
+    for key, array in (arrays or {}).items():
+        if isinstance(key, int):
+            packed[key] = array
+        else:
+            members[key] = array
     if change_meta is not None:
         change_meta(meta)
-    arrays.update(members)
-    arrays["__gymsamp__.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-    np.savez(dst, **arrays)
+    members["packed"] = _repacked(meta, packed)
+    members["__gymsamp__.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(dst, **members)
     return dst
 
 
@@ -171,7 +200,7 @@ def _state(meta, index=0):
 
 
 def _member(good, part, field, index=0):
-    """The name of the array member that holds ``field`` of ``part`` (``"data"`` or
+    """The ``__array__`` key of the array that holds ``field`` of ``part`` (``"data"`` or
     ``"finals"``) of rollout ``index``."""
     with np.load(good) as npz:
         meta = json.loads(npz["__gymsamp__.json"].tobytes())
@@ -187,7 +216,7 @@ def good(tmp_path):
 
 def test_loading_validates_like_the_constructor(tmp_path, good):
     obs = _member(good, "data", "observations")
-    bad = _tampered(good, tmp_path / "obs.npz", **{obs: np.zeros((10, 2))})
+    bad = _tampered(good, tmp_path / "obs.npz", arrays={obs: np.zeros((10, 2))})
     with pytest.raises(
         ValueError,
         match=r"obs.npz is not a valid gymsamp file: .*observations has 10 entries but must "
@@ -225,7 +254,7 @@ def test_loading_checks_what_the_constructor_cannot_take(tmp_path, good):
         load_rollouts(bad)
 
     finals = _member(good, "finals", "observations", index=1)
-    bad = _tampered(good, tmp_path / "finals.npz", **{finals: np.zeros((3, 3))})
+    bad = _tampered(good, tmp_path / "finals.npz", arrays={finals: np.zeros((3, 3))})
     with pytest.raises(
         ValueError,
         match=r"finals.npz .*the final entries of observations have the shapes "
@@ -235,7 +264,7 @@ def test_loading_checks_what_the_constructor_cannot_take(tmp_path, good):
 
     with np.load(good) as npz:
         types = _state(json.loads(npz["__gymsamp__.json"].tobytes()), 2)["gathered_types"]
-    bad = _tampered(good, tmp_path / "types.npz", **{types["__array__"]: np.int8([0, 7])})
+    bad = _tampered(good, tmp_path / "types.npz", arrays={types["__array__"]: np.int8([0, 7])})
     with pytest.raises(
         ValueError, match=r"types.npz .*gathered_types has values \[7\] but must have values in"
     ):
@@ -404,3 +433,151 @@ def test_ctrl_c_while_the_zip_closes_is_a_keyboard_interrupt_and_leaves_no_file(
     gc.collect()  # the noise comes now, inside this test, which ignores it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.npz"]  # no .tmp left
     assert good.read_bytes() == before  # the old file is whole
+
+
+# --- format version 2: one packed member for all plain arrays --------------------------------
+
+
+def test_plain_arrays_share_one_packed_member_as_documented(tmp_path, rollouts):
+    path = save_rollouts(tmp_path / "ro.npz", rollouts)
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == ["__gymsamp__.json.npy", "packed.npy"]
+    with np.load(path, allow_pickle=False) as npz:
+        meta = json.loads(npz["__gymsamp__.json"].tobytes())
+        assert (meta["format"], meta["version"]) == ("gymsamp", FORMAT_VERSION) == ("gymsamp", 2)
+        packed = _unpacked(npz, meta)  # decoded from the documented layout alone
+    assert all(offset % 64 == 0 for offset, _, _ in meta["packed"])
+    # The first rollout's observations are where its tag says.
+    key = _member(path, "data", "observations")
+    assert isinstance(key, int)
+    np.testing.assert_array_equal(packed[key], rollouts[0].observations, strict=True)
+
+
+def _varied_rollouts():
+    rng = np.random.default_rng(0)
+    rollouts = []
+    dtypes = [np.float32, np.float16, np.int8, np.uint16, np.complex64, np.dtype(">f8"), bool]
+    for k in range(40):
+        length = 1 + k % 5
+        dtype = np.dtype(dtypes[k % len(dtypes)])
+        obs = (rng.standard_normal((length + 1, 2, 3)) * 10).astype(dtype)
+        info = {
+            "strided": np.arange(12.0)[::3],  # not contiguous
+            "scalar": np.array(k),  # 0-d
+            "empty": np.zeros((0, 4), np.int32),
+            "text": np.array(["a", "bcd"]),
+        }
+        rollouts.append(
+            StepSequence(
+                observations=obs,
+                actions=rng.integers(0, 255, (length, 4), dtype=np.uint8),
+                rewards=rng.standard_normal(length),
+                terminated=np.arange(length) == length - 1,
+                rollout_info=info,
+            )
+        )
+    return rollouts
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_many_dtypes_and_layouts_round_trip_bit_exact(tmp_path, compress):
+    rollouts = _varied_rollouts()
+    loaded = load_rollouts(save_rollouts(tmp_path / "ro.npz", rollouts, compress=compress))
+    for original, back in zip(rollouts, loaded, strict=True):
+        assert_sequences_equal(original, back)
+        for name in ("observations", "actions"):
+            assert getattr(back, name).dtype == getattr(original, name).dtype
+        for key, value in original.rollout_info.items():
+            np.testing.assert_array_equal(back.rollout_info[key], value, strict=True)
+        # Every loaded array is its own (writable, not a view of one shared buffer).
+        assert back.observations.flags.owndata or back.observations.base is None
+        assert back.observations.flags.writeable
+
+
+def test_structured_arrays_are_members_of_their_own(tmp_path):
+    record = np.array([(1.5, 2), (3.0, -4)], dtype=[("x", "<f4"), ("n", "<i8")])
+    ro = make_rollout(2, info={"record": record})
+    path = save_rollouts(tmp_path / "ro.npz", [ro])
+    with zipfile.ZipFile(path) as archive:
+        assert "a0.npy" in archive.namelist()
+    (back,) = load_rollouts(path)
+    np.testing.assert_array_equal(back.rollout_info["record"], record, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda p: p[0].__setitem__(1, "|O"), r"packed\[0\] must be \[offset, dtype, shape\]"),
+        (lambda p: p[0].__setitem__(1, "<f4 junk"), r"packed\[0\] must be \[offset, dtype"),
+        (lambda p: p[0].__setitem__(2, [-1]), r"packed\[0\] must be \[offset, dtype, shape\]"),
+        (lambda p: p[0].__setitem__(2, [10**9]), r"packed\[0\] must start at byte 0 and end"),
+        (lambda p: p[1].__setitem__(0, p[1][0] + 8), r"packed\[1\] must start at byte"),
+        (lambda p: p.__setitem__(0, 5), r"packed\[0\] must be \[offset, dtype, shape\]"),
+        (lambda p: p.append([0, "<f4", [1.5]]), r"packed\[\d+\] must be \[offset, dtype, shape\]"),
+    ],
+    ids=["object", "bad-dtype", "negative", "too-long", "misaligned", "no-list", "float"],
+)
+def test_a_damaged_packed_layout_raises_naming_the_file(tmp_path, good, change, message):
+    def damage(meta):
+        change(meta["packed"])
+
+    bad = tmp_path / "bad.npz"
+    with np.load(good) as npz:
+        members = {name: npz[name] for name in npz.files}
+    meta = json.loads(members["__gymsamp__.json"].tobytes())
+    damage(meta)
+    members["__gymsamp__.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(bad, **members)
+    with pytest.raises(ValueError, match=rf"bad.npz is not a readable gymsamp file: {message}"):
+        load_rollouts(bad)
+
+
+@pytest.mark.parametrize("damage", ["cut", "missing", "not-uint8"])
+def test_a_damaged_packed_member_raises_naming_the_file(tmp_path, good, damage):
+    with np.load(good) as npz:
+        members = {name: npz[name] for name in npz.files}
+    if damage == "cut":
+        members["packed"] = members["packed"][:-3]
+        message = r"is not a readable gymsamp file: packed\[\d+\] must start at byte \d+ and end"
+    elif damage == "missing":
+        del members["packed"]
+        message = "is not a valid gymsamp file: no packed member"
+    else:
+        members["packed"] = members["packed"].astype(np.int16)
+        message = "is not a readable gymsamp file: the packed member must be a 1-D uint8 array"
+    np.savez(tmp_path / "bad.npz", **members)
+    with pytest.raises(ValueError, match=rf"bad.npz {message}"):
+        load_rollouts(tmp_path / "bad.npz")
+
+
+def test_version_1_files_still_load(tmp_path, rollouts):
+    # Written by gymsamp's version 1 writer (compressed): the `rollouts` fixture, and an
+    # episode batch of two rollouts with a Box/Discrete env spec.
+    from gymsamp.data import EnvSpec, EpisodeBatch
+    from gymsamp.data.io import load_episode_batch
+
+    files = Path(__file__).parent / "files"
+    with np.load(files / "rollouts_v1.npz") as npz:
+        assert json.loads(npz["__gymsamp__.json"].tobytes())["version"] == 1
+    for original, back in zip(rollouts, load_rollouts(files / "rollouts_v1.npz"), strict=True):
+        assert_sequences_equal(original, back)
+    spec = EnvSpec(
+        gym.spaces.Box(-np.inf, np.inf, (3,), np.float64),
+        gym.spaces.Discrete(2),
+        max_episode_length=10,
+    )
+    parts = [
+        make_rollout(3, seed=1, end="terminal", info={"seed": 0}),
+        make_rollout(4, seed=2, end="timeout", info={"seed": 1}, offset=9),
+    ]
+    batch = EpisodeBatch.from_step_sequences(parts, spec, agent_info_names=["hidden"])
+    loaded = load_episode_batch(files / "episode_batch_v1.npz")
+    assert loaded.env_spec == batch.env_spec
+    for field in ("observations", "last_observations", "actions", "rewards", "step_types"):
+        assert_tree_equal(getattr(batch, field), getattr(loaded, field))
+    for field in ("env_infos", "agent_infos", "episode_infos"):
+        assert_tree_equal(getattr(batch, field), getattr(loaded, field))
+    # Re-saved, it is a version 2 file with the same content.
+    again = load_episode_batch(io.save_episode_batch(tmp_path / "b.npz", loaded))
+    for field in ("observations", "actions", "step_types"):
+        assert_tree_equal(getattr(loaded, field), getattr(again, field))
