@@ -22,6 +22,9 @@ because the machine is shared and absolute speeds mean little. The issue-7 targe
    sections cannot hide it) while the ``auto`` sampler collects 1,000,000 CartPole steps,
    against the bytes of the numpy arrays in the returned rollouts (<= 2x).
 
+5. ``rollout()`` (no target): one episode per call on one env instance against a raw loop with
+   the same seeded resets; its fixed cost per call matters to pyrado-style loops of calls.
+
 Finally a profile hint: the ``auto`` sampler (8 CartPole sub-envs) runs once under cProfile
 and the top gymsamp functions by own time (in this process) are printed, and once under
 pyinstrument (the ``bench`` extra), whose call tree is printed.
@@ -554,6 +557,54 @@ def bench_infos(sizes: Sizes) -> None:
         )
 
 
+def bench_rollout(sizes: Sizes) -> None:
+    from gymsamp.sampling import rollout
+
+    count = sizes.info_rollouts // 20
+    env = gym.make(CARTPOLE)
+    print(
+        "[7] rollout() one episode at a time on one CartPole-v1 instance (no_close=True), "
+        "a policy pushing left (~9 steps) and the bench policy (~40 steps), against a raw "
+        "loop over the same env that resets it with the same seeds and records nothing"
+    )
+
+    def push_left(obs: np.ndarray) -> np.ndarray:
+        return np.zeros(len(obs), dtype=np.int64)
+
+    try:
+        for label, policy in (("push left", push_left), ("bench policy", cartpole_policy)):
+
+            def gymsamp_run(policy: Callable[..., Any] = policy) -> int:
+                return sum(
+                    rollout(env, policy, seed=0, sub_sub_seed=k, no_close=True).length
+                    for k in range(count)
+                )
+
+            def raw_run(policy: Callable[..., Any] = policy) -> int:
+                steps = 0
+                for k in range(count):
+                    obs, _ = env.reset(seed=derive_seed(0, 0, k))
+                    done = False
+                    while not done:
+                        action = policy(np.asarray(obs)[None])[0]
+                        obs, _, terminated, truncated, _ = env.step(action)
+                        done = terminated or truncated
+                        steps += 1
+                return steps
+
+            rates = best_rates({"rollout": gymsamp_run, "raw": raw_run}, sizes.repeats)
+            steps_per_episode = gymsamp_run() / count
+            # Per-episode cost over the raw loop, in microseconds.
+            extra_us = steps_per_episode * (1 / rates["rollout"] - 1 / rates["raw"]) * 1e6
+            print(
+                f"    {label}: {steps_per_episode:.1f} steps per episode, rollout() "
+                f"{rates['rollout'] / rates['raw']:.2f}x the raw loop, {extra_us:.0f} us more "
+                f"per episode  [{load()}]"
+            )
+    finally:
+        env.close()
+
+
 # --- main ---------------------------------------------------------------------------------
 
 SECTIONS = {
@@ -564,6 +615,7 @@ SECTIONS = {
     "profile": bench_profile,
     "pyinstrument": bench_pyinstrument,
     "infos": bench_infos,
+    "rollout": bench_rollout,
 }
 
 

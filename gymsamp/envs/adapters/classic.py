@@ -185,8 +185,10 @@ class AttributeParamAdapter(SimAdapter):
         self._nominal: dict[str, float] = remember_nominal(
             env, type(self).__qualname__, self.get_domain_param
         )
-        low, high = self._state_bounds()
-        self._state_space = gym.spaces.Box(low, high, dtype=np.float64)
+        # The bounds as the env's parameters are now; the Box is built on first use (a Box
+        # costs ~70 us, more than the rest of an adapter, and most adapters never show it).
+        self._state_bounds_now = self._state_bounds()
+        self._state_shape = self._state_bounds_now[0].shape
 
     # -- domain parameters ----------------------------------------------------------------
     def nominal_domain_param(self) -> dict[str, float]:
@@ -211,9 +213,10 @@ class AttributeParamAdapter(SimAdapter):
         """Recompute what the env derived from its parameters in ``__init__``."""
 
     # -- state ----------------------------------------------------------------------------
-    @property
+    @functools.cached_property
     def state_space(self) -> gym.spaces.Box:
-        return self._state_space
+        low, high = self._state_bounds_now
+        return gym.spaces.Box(low, high, dtype=np.float64)
 
     def _state_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Bounds of the state space; unbounded unless the dynamics keep the state in a box."""
@@ -227,13 +230,13 @@ class AttributeParamAdapter(SimAdapter):
                 f"{type(self.env).__name__} has no state yet: call env.reset() before get_state()"
             )
         # np.array copies; MountainCar keeps a tuple of scalars after step(), hence the dtype.
-        return np.array(state, dtype=np.float64).reshape(self._state_space.shape)
+        return np.array(state, dtype=np.float64).reshape(self._state_shape)
 
     def set_state(self, state: np.ndarray) -> Any:
         arr = np.array(state, dtype=np.float64)
-        if arr.shape != self._state_space.shape:
+        if arr.shape != self._state_shape:
             raise ValueError(
-                f"state must have shape {self._state_space.shape} to match "
+                f"state must have shape {self._state_shape} to match "
                 f"{type(self.env).__name__}'s state space, got shape {arr.shape}"
             )
         self.env.state = arr  # type: ignore[attr-defined]
