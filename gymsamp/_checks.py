@@ -8,7 +8,14 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
-__all__ = ["check_bool", "check_int", "check_positive_real", "check_seed", "is_int"]
+__all__ = [
+    "check_bool",
+    "check_epsilon",
+    "check_int",
+    "check_positive_real",
+    "check_seed",
+    "is_int",
+]
 
 
 def is_int(value: object) -> bool:
@@ -115,4 +122,28 @@ def check_positive_real(name: str, value: Any, *, optional: bool = False) -> flo
     number = float(value)
     if not (math.isfinite(number) and number > 0):
         raise ValueError(f"{name} must be {rule}, got {value!r}")
+    return number
+
+
+def check_epsilon(epsilon: Any) -> float:
+    """``epsilon``, a CVaR level, as a float in (0, 1]; numpy scalars count, bools do not.
+
+    Raises:
+        TypeError: ``epsilon`` is not a real number.
+        ValueError: ``epsilon`` is NaN or outside (0, 1].
+
+    Example:
+        >>> check_epsilon(np.float32(0.25))
+        0.25
+        >>> check_epsilon(0)
+        Traceback (most recent call last):
+        ...
+        ValueError: epsilon must be a number in (0, 1], got 0
+    """
+    rule = "epsilon must be a number in (0, 1]"
+    if isinstance(epsilon, (bool, np.bool_)) or not isinstance(epsilon, numbers.Real):
+        raise TypeError(f"{rule}, got {epsilon!r}")
+    number = float(epsilon)
+    if not 0 < number <= 1:  # NaN fails both comparisons
+        raise ValueError(f"{rule}, got {epsilon!r}")
     return number

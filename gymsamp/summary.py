@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from gymsamp._checks import check_epsilon
 from gymsamp.data import StepSequence, StepType
 
 __all__ = [
@@ -562,8 +563,7 @@ def summarize(
     rollouts = as_rollout_list(rollouts)
     if not rollouts:
         raise ValueError("rollouts must hold at least one rollout, got none")
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0 < epsilon <= 1:
-        raise ValueError(f"epsilon must be a number in (0, 1], got {epsilon!r}")
+    epsilon = check_epsilon(epsilon)
     returns = rollout_returns(rollouts)
     with np.errstate(invalid="ignore", over="ignore"):  # +inf with -inf, or a sum past float64
         mean = float(returns.mean())

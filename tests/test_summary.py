@@ -74,6 +74,15 @@ def test_degenerate_inputs():
         summarize([])
     with pytest.raises(ValueError, match="epsilon must be"):
         summarize([rollout(1.0)], epsilon=0)
+    with pytest.raises(TypeError, match="epsilon must be a number in"):
+        summarize([rollout(1.0)], epsilon="0.1")
+
+
+def test_numpy_scalar_epsilon():
+    # np.float32 levels were refused as "not a number in (0, 1]".
+    rollouts = [rollout(r) for r in (1.0, 2.0, 3.0, 10.0)]
+    s = summarize(rollouts, epsilon=np.float32(0.5))
+    assert (s.epsilon, s.cvar, s.cvar_count) == (0.5, 1.5, 2)
 
 
 def test_domain_parameters_listed_by_how_they_were_set():

@@ -6,17 +6,12 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from gymsamp._checks import check_epsilon
 from gymsamp.data import StepSequence
 from gymsamp.data.returns import check_gamma
 from gymsamp.sampling.sampler import SamplerBase
 
 __all__ = ["CVaRSampler", "select_cvar"]
-
-
-def _check_epsilon(epsilon: float) -> float:
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0 < epsilon <= 1:
-        raise ValueError(f"epsilon must be a number in (0, 1], got {epsilon!r}")
-    return float(epsilon)
 
 
 def select_cvar(
@@ -51,7 +46,7 @@ def select_cvar(
     for i, ro in enumerate(rollouts):
         if not isinstance(ro, StepSequence):
             raise TypeError(f"rollouts[{i}] must be a StepSequence, got {type(ro).__name__}")
-    epsilon = _check_epsilon(epsilon)
+    epsilon = check_epsilon(epsilon)
     gamma = check_gamma(gamma)
     count = round(len(rollouts) * epsilon)
     if count == 0:
@@ -98,7 +93,7 @@ class CVaRSampler(SamplerBase):
             raise TypeError(
                 f"wrapped_sampler must be a gymsamp sampler, got {type(wrapped_sampler).__name__}"
             )
-        self.epsilon = _check_epsilon(epsilon)
+        self.epsilon = check_epsilon(epsilon)
         self.gamma = check_gamma(gamma)
         self._wrapped_sampler = wrapped_sampler
         super().__init__(min_rollouts=min_rollouts, min_steps=min_steps)

@@ -72,6 +72,30 @@ class TestCVaR:
         with pytest.raises(ValueError, match="round to at least 1"):
             select_cvar([seq(1.0)], 0.2)
 
+    @pytest.mark.parametrize("epsilon", [np.float32(0.5), np.float64(0.5), np.int64(1), 0.5])
+    def test_numpy_scalar_epsilon(self, epsilon):
+        # A level read from a numpy array or config (np.float32) was refused as "not a number
+        # in (0, 1]"; only Python's int and float passed.
+        rollouts = [seq(r) for r in (3.0, 1.0)]
+        expected = [1.0] if epsilon < 1 else [1.0, 3.0]
+        assert [ro.undiscounted_return() for ro in select_cvar(rollouts, epsilon)] == expected
+        inner = random_length_sampler(1, min_rollouts=1)
+        with CVaRSampler(inner, epsilon=epsilon, min_rollouts=2) as sampler:
+            assert sampler.epsilon == float(epsilon)
+            assert type(sampler.epsilon) is float
+            assert inner.min_rollouts == math.ceil(2 / float(epsilon))
+
+    @pytest.mark.parametrize("epsilon", ["0.5", None, True, np.bool_(True), [0.5]])
+    def test_epsilon_that_is_no_number_is_a_type_error(self, epsilon):
+        with pytest.raises(TypeError, match=r"epsilon must be a number in \(0, 1\], got"):
+            select_cvar([seq(1.0)], epsilon)
+        with pytest.raises(TypeError, match=r"epsilon must be a number in \(0, 1\], got"):
+            CVaRSampler(random_length_sampler(1, min_rollouts=1), epsilon)
+
+    def test_nan_epsilon(self):
+        with pytest.raises(ValueError, match=r"epsilon must be a number in \(0, 1\], got nan"):
+            select_cvar([seq(1.0)], float("nan"))
+
     def test_sampler_samples_more_and_selects(self):
         inner = random_length_sampler(2, min_rollouts=1)
         with CVaRSampler(inner, epsilon=0.25, min_rollouts=3) as sampler:
