@@ -568,6 +568,11 @@ class StepSequence(Sequence[Step]):
         ``df.attrs["gymsamp_layout"]`` records each array's columns, shape, dtype and place in
         its field (dict keys, tuple positions), so :meth:`from_pandas` restores every field as
         it was; pandas keeps ``attrs`` through copies and row selections, not through CSV.
+
+        Raises:
+            TypeError: ``env_spec`` is neither None nor an :class:`~gymsamp.data.EnvSpec`.
+            ValueError: A shuffled batch, or spec labels whose number does not match the
+                flat width of the observations, actions or states they label.
         """
         from gymsamp.data.tabular import sequence_to_frame
 

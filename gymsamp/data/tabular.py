@@ -64,6 +64,13 @@ def sequence_to_frame(seq: StepSequence, env_spec: EnvSpec | None) -> Any:
 
     if not seq.continuous:
         raise ValueError("seq must be continuous to be written as a table, got a shuffled batch")
+    if env_spec is not None and not isinstance(env_spec, EnvSpec):
+        # Its labels were looked up with getattr(..., None): an env id or a Gymnasium spec
+        # named no column, silently.
+        raise TypeError(
+            f"env_spec must be None or a gymsamp EnvSpec, got {type(env_spec).__name__} "
+            f"{env_spec!r}"
+        )
     # Every array leaf (path, steps, entries after each step or None), and where it came from.
     leaves: list[tuple[str, np.ndarray, np.ndarray | None]] = []
     places: list[LeafKey] = []
@@ -88,7 +95,13 @@ def sequence_to_frame(seq: StepSequence, env_spec: EnvSpec | None) -> Any:
     for path, array, nxt_array in leaves:
         width = int(np.prod(array.shape[1:], dtype=np.int64))
         labels = getattr(env_spec, _LABELS[path], None) if path in _LABELS else None
-        if labels is not None and len(labels) == width:
+        if labels is not None and len(labels) != width:
+            # Labels of another env's spec were dropped without a word.
+            raise ValueError(
+                f"env_spec.{_LABELS[path]} has {len(labels)} labels but must have {width} to "
+                f"match the {path} of seq (entries of shape {array.shape[1:]}), got {labels}"
+            )
+        if labels is not None:
             labeled.append((path, tuple(labels), array, nxt_array is not None))
             continue
         names[path] = _plain_names(path, array.shape[1:])

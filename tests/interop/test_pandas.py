@@ -398,6 +398,23 @@ def test_a_spec_that_contradicts_the_layout_is_named():
         StepSequence.from_pandas(ro.to_pandas(), wrong)
 
 
+def test_to_pandas_refuses_a_spec_that_does_not_fit(cartpole, pendulum):
+    # An env id (or any non-EnvSpec) and the labels of another env's spec were ignored without
+    # a word: the columns came out numbered as if no spec had been given.
+    (ro, *_), cartpole_spec = cartpole
+    _, pendulum_spec = pendulum
+    for not_a_spec in ("CartPole-v1", gym.spec("CartPole-v1"), 5):
+        with pytest.raises(TypeError, match=r"env_spec must be None or a gymsamp EnvSpec, got"):
+            ro.to_pandas(not_a_spec)
+    with pytest.raises(
+        ValueError,
+        match=r"env_spec.obs_labels has 3 labels but must have 4 to match the observations of "
+        r"seq \(entries of shape \(4,\)\), got \('cos_th', 'sin_th', 'th_dot'\)",
+    ):
+        ro.to_pandas(pendulum_spec)
+    assert "x" in ro.to_pandas(cartpole_spec).columns  # its own spec still names the columns
+
+
 def test_task_recomputes_rewards_from_dict_observations():
     rollouts, spec = _structured_rollouts()
 
