@@ -104,6 +104,13 @@ def add_field(
         raise ValueError(f"name must be an identifier not starting with '_', got {name!r}")
     if name in seq._data or name in FLAG_NAMES:
         raise ValueError(f"name must be a new data field, got {name!r} which already exists")
+    if hasattr(type(seq), name):
+        # Fields are served as attributes only where no attribute has the name: ro.length
+        # would stay the step count and ro.count Sequence.count, never the field.
+        raise ValueError(
+            f"name must not be an attribute of {type(seq).__name__} (ro.{name} would read the "
+            f"attribute, not the field), got {name!r}; rename the field"
+        )
     with_after_last = check_bool("with_after_last", with_after_last)
     if value is None:
         shape = (seq._length + int(with_after_last), *_checked_item_shape(item_shape))

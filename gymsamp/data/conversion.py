@@ -30,8 +30,9 @@ The way back (:meth:`EpisodeBatch.to_step_sequences`) reads any batch by the sam
   step types (DESIGN §3), else the conversion refuses them.
 - Every other key of ``env_infos`` and ``agent_infos`` becomes the field of that name, so it
   must be a str that is an identifier not starting with ``_``, not a name ``StepSequence``
-  reserves (its constructor's keywords such as ``rewards`` or ``done``, and ``step_types``),
-  and not in both dicts; anything else is refused, naming the key and where it is.
+  reserves (its constructor's keywords such as ``rewards`` or ``done``, ``step_types``, and
+  its attributes such as ``length`` or ``count``), and not in both dicts; anything else is
+  refused, naming the key and where it is.
 - ``episode_infos["last_entries"]`` must hold final entries of those fields (a dict of them,
   each of its field's structure and item shapes); ``episode_infos["rollout_info"]`` is the
   whole info only where it is the only key (besides ``last_entries``), as gymsamp stores it,
@@ -339,7 +340,8 @@ def episode_batch_to_step_sequences(batch: EpisodeBatch) -> list[StepSequence]:
     return rollouts
 
 
-# Names a StepSequence field cannot take: its constructor's keywords and the flag names.
+# Names a StepSequence field cannot take: its constructor's keywords, the flag names and its
+# attributes.
 _RESERVED = frozenset(
     {
         name
@@ -347,6 +349,8 @@ _RESERVED = frozenset(
         if param.kind is inspect.Parameter.KEYWORD_ONLY
     }
     | set(FLAG_NAMES)
+    # Attributes: a field of such a name would be hidden by them (ro.length, ro.count).
+    | {name for name in dir(StepSequence) if not name.startswith("_")}
 )
 
 

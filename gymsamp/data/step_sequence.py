@@ -301,7 +301,9 @@ class StepSequence(Sequence[Step]):
         """Add a data field.
 
         Args:
-            name: Field name (must be new and not one of the flag names).
+            name: Field name: an identifier not starting with ``_``, new, and neither a flag
+                name nor an attribute of the sequence (``length``, ``count``, ``numpy``, ...),
+                so that ``ro.<name>`` reads the field.
             value: Per-step values with T or T+1 entries; None creates zeros of ``item_shape``.
             item_shape: Shape of one entry, used when ``value`` is None.
             with_after_last: When creating zeros, give the field T+1 entries.

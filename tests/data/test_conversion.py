@@ -182,6 +182,9 @@ def test_env_infos_named_like_the_flags_must_agree_with_the_step_types(env_infos
         ("env_infos", "done", ValueError, "env_infos key 'done' must not be a name StepSequence"),
         ("env_infos", "complete", ValueError, "env_infos key 'complete' must not be a name"),
         ("agent_infos", "terminated", ValueError, "agent_infos key 'terminated' must not be a"),
+        # An attribute's name: the field would be hidden behind ro.length / ro.count.
+        ("env_infos", "length", ValueError, "env_infos key 'length' must not be a name"),
+        ("agent_infos", "count", ValueError, "agent_infos key 'count' must not be a name"),
         (
             "env_infos",
             0,

@@ -274,6 +274,21 @@ class TestConstruction:
         with pytest.raises(ValueError, match="must have 3 or 4 to match rewards"):
             ro.add_data("bad", np.zeros(7))
 
+    @pytest.mark.parametrize(
+        "name", ["length", "count", "index", "numpy", "rollout_lengths", "pad"]
+    )
+    def test_a_field_named_like_an_attribute_is_refused(self, name):
+        # Such a field was stored but hidden: ro.length stayed the step count (3, not the
+        # field) and ro.count Sequence.count, silently.
+        ro = make_rollout(3)
+        match = rf"name must not be an attribute of StepSequence \(ro.{name} would read the "
+        with pytest.raises(ValueError, match=match + rf".*got '{name}'"):
+            ro.add_data(name, np.arange(3))
+        assert name not in ro.data_names
+        with pytest.raises(ValueError, match=match):
+            StepSequence(rewards=[1.0], observations=[0, 1], actions=[0], **{name: [7]})
+        assert ro.length == 3
+
 
 class TestSteps:
     def test_singular_plural_next_and_flags(self):
