@@ -254,6 +254,18 @@ def _check_func(func: Any) -> None:
         )
 
 
+def _arguments(arglist: Any) -> list[Any]:
+    """``arglist`` as a list; a non-iterable failed in ``list()`` with "'NoneType' object is
+    not iterable", which names neither the argument nor the rule."""
+    try:
+        return list(arglist)
+    except TypeError:
+        raise TypeError(
+            f"arglist must be an iterable of arguments (one per call), got "
+            f"{type(arglist).__name__} {arglist!r}"
+        ) from None
+
+
 def _check_bar(name: str, bar: Any) -> None:
     if bar is not None and not callable(getattr(bar, "update", None)):
         raise TypeError(f"{name} must be None or have an update(n) method (e.g. tqdm), got {bar!r}")
@@ -386,7 +398,7 @@ class SamplerPool:
             ValueError: If ``len(arglist)`` is not the number of workers.
         """
         _check_func(func)
-        arglist = list(arglist)
+        arglist = _arguments(arglist)
         if len(arglist) != self._num_threads:
             raise ValueError(
                 f"arglist has {len(arglist)} entries but must have {self._num_threads} to match "
@@ -412,7 +424,7 @@ class SamplerPool:
         """
         _check_func(func)
         _check_bar("progressbar", progressbar)
-        pending = enumerate(list(arglist))
+        pending = enumerate(_arguments(arglist))
         results: dict[int, Any] = {}
 
         def next_task(_worker: int) -> _Task | None:

@@ -123,6 +123,20 @@ def test_invoke_all_map_distributes_in_worker_order(pool):
         pool.invoke_all_map(lambda G, a: a, [*args, "extra"])
 
 
+@pytest.mark.parametrize("arglist", [None, 5, 1.5])
+def test_an_arglist_that_is_no_iterable_is_named(pool, arglist):
+    # It failed in list() with "'NoneType' object is not iterable", naming nothing.
+    message = (
+        r"arglist must be an iterable of arguments \(one per call\), got "
+        rf"{type(arglist).__name__} {arglist}"
+    )
+    with pytest.raises(TypeError, match=message):
+        pool.run_map(lambda G, a: a, arglist)
+    with pytest.raises(TypeError, match=message):
+        pool.invoke_all_map(lambda G, a: a, arglist)
+    assert pool.run_map(lambda G, a: 2 * a, range(3)) == [0, 2, 4]  # any iterable still works
+
+
 def test_run_map_keeps_argument_order_with_shuffled_durations(pool):
     durations = [0.08, 0.0, 0.05, 0.01, 0.06, 0.0, 0.02, 0.04]
 
