@@ -114,8 +114,29 @@ class ParameterSamplingResult(Sequence[ParameterSample]):
         return len(self._samples)
 
     def parameters(self) -> Any:
-        """All parameter sets as an ``N x P`` matrix (torch if the inputs were tensors)."""
+        """All parameter sets as an ``N x P`` matrix (torch if the inputs were tensors).
+
+        Raises:
+            TypeError: A sample's ``params`` are not real numbers (e.g. None or a str).
+            ValueError: The samples' ``params`` differ in shape, so they make no matrix.
+        """
         params = [s.params for s in self._samples]
+        # Checked here: numpy's stack said "all input arrays must have the same shape" without
+        # naming a sample, and None or strs stacked into an object or str "matrix".
+        shape = None
+        for i, p in enumerate(params):
+            array = np.asarray(to_format(p, "numpy")) if p is not None else np.asarray(None)
+            if array.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"samples[{i}].params must hold real numbers to make the parameter matrix, "
+                    f"got {reprlib.repr(p)}"
+                )
+            if shape is not None and array.shape != shape:
+                raise ValueError(
+                    f"samples[{i}].params has shape {array.shape} but must have {shape} to match "
+                    "samples[0].params (parameters() stacks them into an N x P matrix)"
+                )
+            shape = array.shape
         fmt = "torch" if any(type(p).__module__.startswith("torch") for p in params) else "numpy"
         if fmt == "torch":
             import torch

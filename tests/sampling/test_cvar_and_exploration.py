@@ -337,6 +337,27 @@ class TestArgumentChecks:
         result = ParameterSamplingResult([ParameterSample(np.ones(2), (seq(1.0),))])
         assert result.mean_returns().tolist() == [1.0]
 
+    def test_parameters_that_make_no_matrix_are_named(self):
+        # numpy's stack raised "all input arrays must have the same shape" naming no sample;
+        # None and strs were stacked into an object / str array.
+        def result(*params):
+            return ParameterSamplingResult([ParameterSample(p, [seq(1.0)]) for p in params])
+
+        with pytest.raises(
+            ValueError,
+            match=r"samples\[1\].params has shape \(3,\) but must have \(2,\) to match "
+            r"samples\[0\].params",
+        ):
+            result(np.zeros(2), np.zeros(3)).parameters()
+        with pytest.raises(ValueError, match=r"samples\[1\].params has shape \(3,\)"):
+            result(torch.zeros(2), torch.zeros(3)).parameters()
+        for bad in (None, "ab", np.array(["a", "b"])):
+            with pytest.raises(TypeError, match=r"samples\[1\].params must hold real numbers"):
+                result(np.zeros(2), bad).parameters()
+        assert result(np.zeros(2), [1, 2]).parameters().tolist() == [[0.0, 0.0], [1.0, 2.0]]
+        stacked = result(torch.zeros(2), torch.ones(2)).parameters()
+        assert stacked.tolist() == [[0.0, 0.0], [1.0, 1.0]]
+
     def test_non_finite_param_sets_are_named(self):
         with ParameterExplorationSampler(
             exploration_env, LinearPolicy((2, 1)), 1, 1, 1, seed=0, max_steps=5
