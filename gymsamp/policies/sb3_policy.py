@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 
-from gymsamp._checks import check_bool
+from gymsamp._checks import check_bool, is_int
 from gymsamp.data.spec import EnvSpec
 from gymsamp.policies._model_spaces import space_mismatch
 from gymsamp.policies._shared import (
@@ -127,7 +127,7 @@ class SB3Policy(_RowByRowChoice):
             raise TypeError(f"{owner}: model must have a predict() method, got {model!r}")
         deterministic = check_bool(f"{owner}: deterministic", deterministic)
         self._rows = _RowByRow(batch_invariant, owner)
-        if isinstance(state_batch_axis, bool) or not isinstance(state_batch_axis, int):
+        if not is_int(state_batch_axis):  # numpy integers count, bools do not
             raise TypeError(f"{owner}: state_batch_axis must be an int, got {state_batch_axis!r}")
         self.spec = _check_spec(spec, owner)
         mismatch = space_mismatch(model, self.spec)
@@ -135,7 +135,7 @@ class SB3Policy(_RowByRowChoice):
             raise ValueError(f"{owner}: model must be {mismatch.rule()}")
         self.model = model
         self.deterministic = deterministic
-        self.state_batch_axis = state_batch_axis
+        self.state_batch_axis = int(state_batch_axis)
         self._state: Any = None
         self._episode_start = np.ones(0, dtype=bool)
         self._rngs = _EnvRngs(owner)

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from gymsamp._checks import check_bool, check_int
+from gymsamp._checks import check_bool, check_int, is_int
 from gymsamp._warnings import user_stacklevel
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.policies.adapters import check_policy_like
@@ -228,9 +228,8 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
                 f"{dp_mapping!r}"
             )
         keys = list(dp_mapping)
-        if any(isinstance(k, bool) or not isinstance(k, int) for k in keys) or set(keys) != set(
-            range(len(keys))
-        ):
+        # numpy integers count (dict(zip(np.arange(n), names)) has them), bools do not.
+        if not all(is_int(k) for k in keys) or set(keys) != set(range(len(keys))):
             raise ValueError(
                 f"dp_mapping keys must be the integers 0 .. {len(keys) - 1}, got {keys}"
             )

@@ -432,6 +432,19 @@ def test_sb3_stateless_model_records_no_hidden_states() -> None:
         bad.act(np.ones((2, 3)))
 
 
+@pytest.mark.parametrize("axis", [np.int64(1), np.int32(1), 1])
+def test_sb3_state_batch_axis_takes_numpy_integers(axis) -> None:
+    # np.int64(1) was refused: "state_batch_axis must be an int".
+    policy = SB3Policy(FakeRecurrentModel(), BOX_SPEC, state_batch_axis=axis)
+    assert policy.state_batch_axis == 1
+    assert type(policy.state_batch_axis) is int
+    policy.start(2, eval=True)
+    assert policy.act(np.ones((2, 3))).actions.shape == (2, 2)
+    for bad in (True, np.True_, 1.0, "1"):
+        with pytest.raises(TypeError, match="SB3Policy: state_batch_axis must be an int, got"):
+            SB3Policy(FakeRecurrentModel(), BOX_SPEC, state_batch_axis=bad)
+
+
 def test_sb3_multi_binary_float_actions_are_cast_to_the_spaces_dtype() -> None:
     # SB3 samples MultiBinary actions from a Bernoulli: floats 0. and 1.
     bernoulli = StatelessModel(

@@ -355,6 +355,31 @@ def test_parameter_rows_the_simulator_refuses_are_named_before_any_worker_runs()
         assert sim(torch.tensor([[1.0], [0.5]])).shape == (2, emb.dim_output)
 
 
+def test_dp_mapping_keys_may_be_numpy_integers():
+    # dict(zip(np.arange(2), names)) was refused: "dp_mapping keys must be the integers 0 .. 1,
+    # got [np.int64(0), np.int64(1)]", although they are those integers.
+    real = [record()]
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    theta = torch.tensor([[2.0, 0.05], [1.5, 0.05]])
+    features = []
+    for mapping in ({0: "mass", 1: "dt"}, dict(zip(np.arange(2), ["mass", "dt"], strict=True))):
+        with SimRolloutSamplerForSBI(
+            POINT_MASS, None, mapping, emb, num_segments=1, rollouts_real=real, seed=0
+        ) as sim:
+            features.append(sim(theta))
+    torch.testing.assert_close(features[0], features[1], rtol=0, atol=0)
+    for keys in ([0.0, 1.0], ["0", "1"]):
+        with pytest.raises(ValueError, match="dp_mapping keys must be the integers 0 .. 1"):
+            SimRolloutSamplerForSBI(
+                POINT_MASS,
+                None,
+                dict(zip(keys, ["mass", "dt"], strict=True)),
+                emb,
+                num_segments=1,
+                rollouts_real=real,
+            )
+
+
 def test_bad_input_is_named():
     real = [record()]
     emb = BayesSimEmbedding(PM_SPEC, 3)
