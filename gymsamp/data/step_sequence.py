@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 # The implementations, one concept per private sibling; they import StepSequence only for
 # type checking, so importing them here makes no cycle.
+from gymsamp._checks import check_bool
 from gymsamp.data import _sequence_batches as _batches
 from gymsamp.data import _sequence_concat as _concat
 from gymsamp.data import _sequence_construction as _construction
@@ -321,7 +322,8 @@ class StepSequence(Sequence[Step]):
         if name not in self._data:
             raise KeyError(f"name must be a data field, got {name!r}; fields: {sorted(self._data)}")
         field = self._data[name]
-        if truncate_last and name in self._after_last:
+        # A truthy "no" would otherwise truncate.
+        if check_bool("truncate_last", truncate_last) and name in self._after_last:
             return _indexing.index_field(field, slice(0, self._length))
         return field
 

@@ -274,6 +274,15 @@ class TestConstruction:
         with pytest.raises(ValueError, match="must have 3 or 4 to match rewards"):
             ro.add_data("bad", np.zeros(7))
 
+    def test_get_data_values_truncate_last_must_be_a_bool(self):
+        # truncate_last="no" truncated (a truthy str), unlike every other flag of the API.
+        ro = make_rollout(3)
+        assert len(ro.get_data_values("observations", truncate_last=np.True_)) == 3
+        assert len(ro.get_data_values("observations", truncate_last=False)) == 4
+        for bad in ("no", 1, None):
+            with pytest.raises(TypeError, match="truncate_last must be a bool"):
+                ro.get_data_values("observations", truncate_last=bad)
+
     @pytest.mark.parametrize(
         "name", ["length", "count", "index", "numpy", "rollout_lengths", "pad"]
     )
