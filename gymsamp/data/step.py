@@ -167,6 +167,10 @@ class Step(DictIndexProxy):
     this step (e.g. ``next_observation``); at the last step of a rollout that is the rollout's
     true final entry, never the first entry of the following rollout.
 
+    Assigning to a data field writes through to the sequence (``step.reward = 1.0``). The
+    flags, the step type and the ``next_`` values are read-only: the flags fix where the
+    rollouts end, and the others are derived or belong to another step.
+
     Args:
         rollout: The :class:`StepSequence` this step belongs to.
         index: The index of this step in the rollout; negative indices count from the end.
@@ -232,13 +236,19 @@ class Step(DictIndexProxy):
 
 
 def _derived_source(key: str) -> str | None:
-    """Where the value a :class:`Step` reads as ``key`` comes from, if it is derived."""
+    """Why a :class:`Step` cannot write ``key``, if it cannot: the value is derived, or it
+    fixes where the rollouts end."""
+    rebuild = "build a new StepSequence with the terminated / truncated flags you want"
+    if key in ("terminated", "truncated"):
+        # A flag set inside a rollout would end it mid-way, against its bounds and the step
+        # types its slices and batches keep (the constructor refuses such flags).
+        return f"it fixes where the rollout ends; {rebuild}"
     if key == "done":
-        return "it is terminated | truncated; set step.terminated or step.truncated"
+        return f"it is terminated | truncated; {rebuild}"
     if key in ("step_type", "step_types"):
         return (
             "it is derived from terminated, truncated and the step's position in the rollout; "
-            "set step.terminated or step.truncated"
+            f"{rebuild}"
         )
     if key.startswith("next_"):
         name = key[len("next_") :]

@@ -338,29 +338,31 @@ class TestSteps:
             ro[0].observations = np.zeros(4)
         assert ro.observations[0].tolist() == [0.0, 0.0, 0.0]
 
-    def test_step_refuses_writes_to_derived_values(self):
+    def test_step_refuses_writes_to_flags_and_derived_values(self):
         ro = make_rollout(3, end="terminal")
         before = (ro.terminated.copy(), ro.truncated.copy(), ro.observations.copy())
         cases = [
-            ("done", "is terminated \\| truncated; set step.terminated or step.truncated"),
-            ("step_type", "is derived from terminated, truncated"),
-            ("next_observation", "reads the observation entry after this step; set observation"),
+            ("terminated", "it fixes where the rollout ends; build a new StepSequence"),
+            ("truncated", "it fixes where the rollout ends"),
+            ("done", "it is terminated \\| truncated; build a new StepSequence"),
+            ("step_type", "it is derived from terminated, truncated"),
+            ("next_observation", "it reads the observation entry after this step; set observation"),
         ]
         for name, message in cases:
-            with pytest.raises(AttributeError, match=f"Step.{name} is read-only: it {message}"):
-                setattr(ro[0], name, 1)
+            # 'a' was written into the flag arrays as True: a TERMINAL step inside a rollout.
+            with pytest.raises(AttributeError, match=f"Step.{name} is read-only: {message}"):
+                setattr(ro[0], name, "a")
             with pytest.raises(TypeError, match=f"Step.{name} is read-only"):
-                ro[0][name] = 1
+                ro[0][name] = True
         # A next_ name that no read knows gets the read's error, not the read-only one.
         with pytest.raises(AttributeError, match="next_action needs a field"):
             ro[0].next_action = 1
         for array, old in zip((ro.terminated, ro.truncated, ro.observations), before, strict=True):
             np.testing.assert_array_equal(array, old)
-        # The stored flags still write through.
-        ro[0].terminated = True
-        assert ro.terminated.tolist() == [True, False, True]
-        assert ro[0].done
-        assert ro[0].step_type == StepType.TERMINAL
+        assert ro.step_types.tolist() == [0, 1, 2]
+        # Data fields still write through.
+        ro[1].reward = 7.0
+        assert ro.rewards[1] == 7.0
 
     def test_step_checks_its_index_like_indexing_does(self):
         ro = make_rollout(3, end="terminal")
