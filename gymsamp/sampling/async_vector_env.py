@@ -466,8 +466,9 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
                     self.closed = True  # every worker ended: nothing is left to close
                     raise failed_close
         finally:
-            release(self.processes)
-            self.processes = []
+            # Ended workers' handles are closed now; workers still running (this close was
+            # interrupted) stay, so that the next close ends them.
+            self.processes = release(self.processes)
             # Dropped, not closed: Queue.close() closes the queue's pipe only after a put()
             # from this process. With the processes released nothing else holds it, so its
             # fds close now, also while an error's traceback keeps this env alive.

@@ -427,8 +427,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
             if process.is_alive():  # SIGTERM blocked or ignored: no process outlives close()
                 process.kill()
                 process.join()
-        release(self.processes)
-        self.processes = []
+        self.processes = release(self.processes)  # every one has ended: none is kept
         for conn in self._conns:
             conn.close()
         if self._local is not None:  # closed already, unless it was terminated

@@ -11,7 +11,6 @@ twice a second whether the parent still lives. The batched, async and
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import signal
@@ -19,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterable
 from multiprocessing.process import BaseProcess
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 #: Seconds between a watching thread's checks of the parent.
@@ -101,14 +100,26 @@ def is_alive(pid: int) -> bool:
         return True
 
 
-def release(processes: Iterable[BaseProcess]) -> None:
+_Process = TypeVar("_Process", bound=BaseProcess)
+
+
+def release(processes: Iterable[_Process]) -> list[_Process]:
     """Close the handles of ended worker ``processes`` now (each holds two pipe fds in this
     process) instead of whenever garbage collection finds them; a running one is left as is.
 
     An error raised by a vector env keeps the env alive through its traceback's frames, so a
     run that kept its errors (to report them at the end) kept every ended env's fds open, 4-6
     per error, until ``open`` failed with EMFILE.
+
+    Returns:
+        The processes still running, for the caller to keep: a close interrupted before it
+        ended them (Ctrl-C while a worker that ignores ``SIGTERM`` is waited for) must leave
+        them to the next close, which kills them.
     """
+    running: list[_Process] = []
     for process in processes:
-        with contextlib.suppress(ValueError):  # still running: closing it would fail
+        try:
             process.close()
+        except ValueError:  # still running: closing it fails
+            running.append(process)
+    return running

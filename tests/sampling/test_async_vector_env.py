@@ -277,6 +277,37 @@ def test_an_ordinary_close_ends_every_worker(make: Build) -> None:
     assert_closes_every_worker(envs, before)
 
 
+def test_a_close_interrupted_before_it_ended_every_worker_leaves_them_to_the_next(
+    make: Build, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C while close() waits for a worker that ignores SIGTERM (hanging in a step) ends
+    # the close with a worker still running. The close dropped every process handle all the
+    # same, so the next close (the sampler's, a finalizer's) had none left to kill and the
+    # worker outlived it.
+    before = children()
+    envs = make([CountingEnv] * 2)
+    envs.reset()
+    first, second = envs.processes
+    end_workers = envs._end_workers
+
+    def interrupted() -> None:  # the first worker ended, then Ctrl-C
+        monkeypatch.setattr(envs, "_end_workers", end_workers)  # the next close ends them all
+        first.terminate()
+        first.join()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(envs, "_end_workers", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        envs.close(terminate=True)
+    assert not envs.closed
+    assert envs.processes == [second]  # the ended one released, the running one kept
+    assert second.is_alive()
+    envs.close(terminate=True)
+    assert envs.closed
+    assert children() == before
+    assert envs.processes == []
+
+
 def test_reset_takes_the_seeds_and_masks_the_other_vector_envs_take(make: Build) -> None:
     envs = make([CountingEnv] * 3)
     draws = {s: int(CountingEnv().reset(seed=s)[1]["reset_seed_draw"]) for s in range(1, 7)}
