@@ -65,21 +65,24 @@ def _non_array_leaf(space: gym.Space[Any], path: str) -> tuple[str, gym.Space[An
 
 def idle_observation(space: gym.Space[Any]) -> Any:
     """What the row of a sub-env that has no episode yet holds: zero, or where zero lies
-    outside ``space`` the element nearest to it (a ``Discrete``'s or ``MultiDiscrete``'s
-    start, a ``Box``'s bound), so the policy, which acts on every row, only ever sees
-    observations of the space. Spaces other than array spaces and ``Dict`` / ``Tuple`` of
-    them: zeros as Gymnasium's ``create_empty_array`` makes them.
+    outside ``space`` the element nearest to it (the first or last value of a ``Discrete``
+    or a ``MultiDiscrete`` entry, a ``Box``'s bound), so the policy, which acts on every
+    row, only ever sees observations of the space. Spaces other than array spaces and
+    ``Dict`` / ``Tuple`` of them: zeros as Gymnasium's ``create_empty_array`` makes them.
 
     Example:
         >>> idle_observation(gym.spaces.Discrete(3, start=5))
         np.int64(5)
+        >>> idle_observation(gym.spaces.Discrete(3, start=-5))
+        np.int64(-3)
         >>> idle_observation(gym.spaces.Box(1.0, 2.0, (2,))).tolist()
         [1.0, 1.0]
         >>> idle_observation(gym.spaces.Dict(k=gym.spaces.MultiDiscrete([2, 2], start=[-1, 1])))
         {'k': array([0, 1])}
     """
     if isinstance(space, gym.spaces.Discrete):
-        return space.dtype.type(space.start)
+        # Its start only where that is nearest (Discrete(3, start=-1) holds 0, not -1).
+        return space.dtype.type(min(max(0, space.start), space.start + space.n - 1))
     if isinstance(space, gym.spaces.MultiDiscrete):
         return np.clip(np.zeros_like(space.start), space.start, space.start + space.nvec - 1)
     if isinstance(space, gym.spaces.Box):

@@ -293,6 +293,11 @@ OBSERVATION_SPACES = {
     "int Box below 0": (S.Box(-5, -2, (2,), np.int32), np.full(2, -3, np.int32), [-2, -2]),
     "Discrete": (S.Discrete(3), np.int64(1), [0]),
     "Discrete from 5": (S.Discrete(3, start=5), np.int64(6), [5]),
+    # Zero where the space holds it, else the nearest element, as for MultiDiscrete and Box
+    # (a Discrete's start was taken whatever it was).
+    "Discrete from -1": (S.Discrete(3, start=-1), np.int64(1), [0]),
+    "Discrete up to -3": (S.Discrete(3, start=-5), np.int64(-4), [-3]),
+    "MultiDiscrete up to -3": (S.MultiDiscrete([3], start=[-5]), np.array([-4]), [-3]),
     "MultiDiscrete": (S.MultiDiscrete([3, 4], start=[1, -1]), np.array([2, 2]), [1, 0]),
     "Dict": (
         S.Dict(a=S.Discrete(2, start=3), b=S.Box(0.0, 2.0, (2,))),
