@@ -17,6 +17,7 @@ import numpy as np
 
 from gymsamp._checks import check_int
 from gymsamp.data import StepSequence, to_format
+from gymsamp.data.data_format import is_tensor
 from gymsamp.envs.probe import probing
 from gymsamp.envs.wrappers import DomainRandWrapper, find_wrapper
 from gymsamp.policies.base import ParametricPolicy
@@ -374,12 +375,15 @@ class ParameterExplorationSampler(Closable):
 def _own_row(param_sets: Any, params: np.ndarray, p: int) -> Any:
     """Row ``p`` of the caller's ``param_sets`` as a copy of its own type (a torch tensor or a
     numpy array; ``params``' float64 row for anything else), not a view: a training loop that
-    refills one buffer every iteration would find every earlier result's parameters changed."""
-    row = param_sets[p]
-    if type(row).__module__.startswith("torch"):
-        return row.clone()  # keeps autograd's link to param_sets, not its memory
-    if isinstance(row, np.ndarray):
-        return row.copy()
+    refills one buffer every iteration would find every earlier result's parameters changed.
+
+    Only a tensor or an array is indexed: ``param_sets[p]`` of a DataFrame is a column (a
+    KeyError for named ones, after the whole call had run), of an ``np.matrix`` a 2-D row.
+    """
+    if is_tensor(param_sets):
+        return param_sets[p].clone()  # keeps autograd's link to param_sets, not its memory
+    if isinstance(param_sets, np.ndarray):
+        return np.array(np.asarray(param_sets)[p])
     return params[p].copy()
 
 

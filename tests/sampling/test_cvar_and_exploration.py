@@ -255,6 +255,20 @@ class TestParameterExploration:
         expected = np.ndarray if isinstance(buffer, list) else type(buffer[0])
         assert type(results[0][0].params) is expected
 
+    def test_parameter_sets_of_a_data_frame_are_kept_as_float_rows(self):
+        # Each result's params were param_sets[p]: a DataFrame's column p, a KeyError for
+        # named columns, raised after every rollout of the call had run.
+        import pandas as pd
+
+        table = np.array([[0.5, -1.0, 2.0], [1.5, 0.0, -2.0]])
+        frame = pd.DataFrame(table, columns=["k_pos", "k_vel", "bias"])
+        with self.make() as sampler:
+            result = sampler.sample(frame)
+        for sample, row in zip(result, table, strict=True):
+            assert type(sample.params) is np.ndarray
+            assert sample.params.tolist() == row.tolist()
+        assert result.parameters().tolist() == table.tolist()
+
     def test_a_later_plain_sampler_does_not_inherit_per_env_parameters(self):
         policy = LinearPolicy((2, 1))
         with ParameterExplorationSampler(
