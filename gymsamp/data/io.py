@@ -36,18 +36,18 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
-import math
 import os
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 from gymsamp._checks import check_bool
 from gymsamp._files import written_atomically
+from gymsamp.data._packed_arrays import is_plain, packed_layout, read_packed, write_packed
 from gymsamp.data._shapes import as_batch_step_types
 from gymsamp.data._tree import tree_leaves, tree_map
 from gymsamp.data.data_format import is_tensor, to_format
@@ -69,10 +69,6 @@ FORMAT_VERSION = 2
 _READABLE_VERSIONS = (1, 2)
 _META = "__gymsamp__.json"
 _PACKED = "packed"
-#: Each packed array starts at a multiple of this many bytes (any dtype's alignment).
-_ALIGNMENT = 64
-#: Bytes read from the packed member at a time (numpy reads ``.npy`` members in 256 KiB).
-_READ_BYTES = 2**20
 _SPEC_FIELDS = (
     "observation_space",
     "action_space",
@@ -85,7 +81,8 @@ _SPEC_FIELDS = (
 
 
 class _Encoder:
-    """Turns a value into JSON, moving every array into ``self.arrays``."""
+    """Turns a value into JSON, moving every array into ``self.packed`` (plain dtypes) or
+    ``self.members`` (structured dtypes)."""
 
     def __init__(self) -> None:
         #: Arrays of plain dtypes, saved one after another in the ``packed`` member.
@@ -99,22 +96,13 @@ class _Encoder:
         if array.dtype.hasobject:
             raise TypeError(f"{where} must not be an object array (it cannot be saved safely)")
         key: int | str
-        if _is_plain(array.dtype):
+        if is_plain(array.dtype):
             key = len(self.packed)
             self.packed.append(array)
         else:
             key = f"a{len(self.members)}"
             self.members[key] = array
         return {"__array__": key, "torch": True} if torch else {"__array__": key}
-
-    def packed_layout(self) -> tuple[list[list[Any]], int]:
-        """``[offset, dtype, shape]`` of every packed array, and the packed member's size."""
-        layout, end = [], 0
-        for array in self.packed:
-            offset = _aligned(end)
-            layout.append([offset, array.dtype.str, list(array.shape)])
-            end = offset + array.nbytes
-        return layout, end
 
     def __call__(self, value: Any, where: str = "value") -> Any:
         if value is None or isinstance(value, (bool, str)):
@@ -206,100 +194,6 @@ class _Encoder:
             if seq._gathered_types is None
             else self.array(seq._gathered_types, where),
         }
-
-
-def _is_plain(dtype: np.dtype[Any]) -> bool:
-    """True if ``dtype`` is fully described by its type string (no fields, no sub-arrays)."""
-    return dtype.fields is None and dtype.subdtype is None and not dtype.hasobject
-
-
-def _aligned(offset: int) -> int:
-    return -(-offset // _ALIGNMENT) * _ALIGNMENT
-
-
-def _write_packed(member: IO[bytes], arrays: list[np.ndarray], size: int) -> None:
-    """Write ``arrays`` as the 1-D uint8 ``.npy`` array of ``size`` bytes that
-    :meth:`_Encoder.packed_layout` describes, one array at a time (no copy of them all)."""
-    header = {"descr": "|u1", "fortran_order": False, "shape": (size,)}
-    np.lib.format.write_array_header_2_0(member, header)
-    written = 0
-    for array in arrays:
-        padding = _aligned(written) - written
-        member.write(bytes(padding))
-        contiguous = array if array.flags.c_contiguous else np.ascontiguousarray(array)
-        member.write(contiguous.reshape(-1).view(np.uint8).data)
-        written += padding + array.nbytes
-
-
-def _read_packed(member: IO[bytes], layout: Any) -> list[np.ndarray]:
-    """The arrays of the ``packed`` member, each its own array, read one at a time.
-
-    Raises:
-        ValueError: If the layout or the member is malformed (messages without the path; the
-            caller adds it).
-    """
-    version = np.lib.format.read_magic(member)
-    read_header = (
-        np.lib.format.read_array_header_1_0
-        if version == (1, 0)
-        else np.lib.format.read_array_header_2_0
-    )
-    shape, _, dtype = read_header(member)
-    if dtype != np.uint8 or len(shape) != 1:
-        raise ValueError(f"the packed member must be a 1-D uint8 array, got {dtype} {shape}")
-    if not isinstance(layout, list):
-        raise ValueError(f"packed must be a list of [offset, dtype, shape], got {layout!r}")
-    size, position, arrays = shape[0], 0, []
-    for i, entry in enumerate(layout):
-        offset, dtype, shape = _packed_entry(entry, i)
-        if offset != _aligned(position) or offset + dtype.itemsize * math.prod(shape) > size:
-            raise ValueError(
-                f"packed[{i}] must start at byte {_aligned(position)} and end within the "
-                f"{size} bytes of the packed member, got {entry}"
-            )
-        member.read(offset - position)
-        array = np.empty(shape, dtype)
-        if not _read_into(member, array.reshape(-1).view(np.uint8)):
-            raise ValueError(f"the packed member ends inside packed[{i}]")
-        arrays.append(array)
-        position = offset + array.nbytes
-    return arrays
-
-
-def _read_into(member: IO[bytes], buffer: np.ndarray) -> bool:
-    """Fill ``buffer`` from ``member``; False if the member ends first. In pieces of
-    ``_READ_BYTES``: a zip member's ``readinto`` reads into a temporary ``bytes`` of the size
-    asked for, which for one large array would double the memory a load needs."""
-    for start in range(0, len(buffer), _READ_BYTES):
-        piece = buffer[start : start + _READ_BYTES]
-        if member.readinto(piece) != len(piece):  # type: ignore[attr-defined]
-            return False
-    return True
-
-
-def _packed_entry(entry: Any, i: int) -> tuple[int, np.dtype[Any], tuple[int, ...]]:
-    """``[offset, dtype, shape]`` of ``packed[i]``, checked."""
-    try:
-        offset, type_string, shape = entry
-        dtype = np.dtype(type_string) if isinstance(type_string, str) else None
-    except (TypeError, ValueError):
-        dtype = None
-    if (
-        dtype is None
-        or not _is_plain(dtype)
-        or not _is_count(offset)
-        or not isinstance(shape, list)
-        or not all(_is_count(n) for n in shape)
-    ):
-        raise ValueError(
-            f"packed[{i}] must be [offset, dtype, shape] with a plain numpy dtype string and "
-            f"counts >= 0, got {entry!r}"
-        )
-    return offset, dtype, tuple(shape)
-
-
-def _is_count(value: Any) -> bool:
-    return type(value) is int and value >= 0
 
 
 def _is_episode_batch(value: Any) -> bool:
@@ -454,7 +348,7 @@ def _write(path: str | os.PathLike[str], kind: str, content: Any, compress: bool
     encoder = _Encoder()
     try:
         encoded = encoder(content, kind)
-        layout, size = encoder.packed_layout()
+        layout, size = packed_layout(encoder.packed)
         meta = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
@@ -478,7 +372,7 @@ def _write(path: str | os.PathLike[str], kind: str, content: Any, compress: bool
             with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, array, allow_pickle=False)
         with archive.open(f"{_PACKED}.npy", "w", force_zip64=True) as member:
-            _write_packed(member, encoder.packed, size)
+            write_packed(member, encoder.packed, size)
     return path
 
 
@@ -498,7 +392,7 @@ def _read(path: str | os.PathLike[str], kind: str) -> Any:
                 if _PACKED not in npz.files:
                     raise ValueError(f"{path} is not a valid gymsamp file: no {_PACKED} member")
                 with npz.zip.open(f"{_PACKED}.npy") as member:
-                    packed = _read_packed(member, meta.get("packed"))
+                    packed = read_packed(member, meta.get("packed"))
     except FileNotFoundError:
         raise
     except (

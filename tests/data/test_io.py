@@ -70,7 +70,7 @@ def test_a_folder_is_refused_and_a_failed_write_leaves_nothing(tmp_path, monkeyp
         member.write(b"\x93NUMPY")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(io, "_write_packed", full_disk)
+    monkeypatch.setattr(io, "write_packed", full_disk)
     with pytest.raises(OSError, match="No space left"):
         save_rollouts(tmp_path / "x.npz", [ro])
     assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary twin

@@ -1,0 +1,131 @@
+"""The ``packed`` member of a gymsamp file: the bytes of many arrays in one ``.npy`` member.
+
+Version 2 of the file format (:mod:`gymsamp.data.io`) writes every array of a plain dtype
+into one 1-D uint8 ``.npy`` member, each array in C order starting at a multiple of
+``_ALIGNMENT`` bytes; the JSON metadata lists each array's ``[offset, dtype, shape]``. Arrays
+are streamed in on writing and read one at a time, so neither side holds a copy of them all.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import IO, Any
+
+import numpy as np
+
+__all__ = ["is_plain", "packed_layout", "read_packed", "write_packed"]
+
+#: Each packed array starts at a multiple of this many bytes (any dtype's alignment).
+_ALIGNMENT = 64
+#: Bytes read from the packed member at a time (numpy reads ``.npy`` members in 256 KiB).
+_READ_BYTES = 2**20
+
+
+def packed_layout(arrays: list[np.ndarray]) -> tuple[list[list[Any]], int]:
+    """``[offset, dtype, shape]`` of every array as :func:`write_packed` lays them out, and
+    the size of the packed member.
+
+    Example:
+        >>> packed_layout([np.zeros(3, np.float32), np.zeros((2, 2), np.int64)])
+        ([[0, '<f4', [3]], [64, '<i8', [2, 2]]], 96)
+    """
+    layout, end = [], 0
+    for array in arrays:
+        offset = _aligned(end)
+        layout.append([offset, array.dtype.str, list(array.shape)])
+        end = offset + array.nbytes
+    return layout, end
+
+
+def is_plain(dtype: np.dtype[Any]) -> bool:
+    """True if ``dtype`` is fully described by its type string (no fields, no sub-arrays)."""
+    return dtype.fields is None and dtype.subdtype is None and not dtype.hasobject
+
+
+def _aligned(offset: int) -> int:
+    return -(-offset // _ALIGNMENT) * _ALIGNMENT
+
+
+def write_packed(member: IO[bytes], arrays: list[np.ndarray], size: int) -> None:
+    """Write ``arrays`` as the 1-D uint8 ``.npy`` array of ``size`` bytes that
+    :func:`packed_layout` describes, one array at a time (no copy of them all)."""
+    header = {"descr": "|u1", "fortran_order": False, "shape": (size,)}
+    np.lib.format.write_array_header_2_0(member, header)
+    written = 0
+    for array in arrays:
+        padding = _aligned(written) - written
+        member.write(bytes(padding))
+        contiguous = array if array.flags.c_contiguous else np.ascontiguousarray(array)
+        member.write(contiguous.reshape(-1).view(np.uint8).data)
+        written += padding + array.nbytes
+
+
+def read_packed(member: IO[bytes], layout: Any) -> list[np.ndarray]:
+    """The arrays of the ``packed`` member, each its own array, read one at a time.
+
+    Raises:
+        ValueError: If the layout or the member is malformed (messages without the path; the
+            caller adds it).
+    """
+    version = np.lib.format.read_magic(member)
+    read_header = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    shape, _, dtype = read_header(member)
+    if dtype != np.uint8 or len(shape) != 1:
+        raise ValueError(f"the packed member must be a 1-D uint8 array, got {dtype} {shape}")
+    if not isinstance(layout, list):
+        raise ValueError(f"packed must be a list of [offset, dtype, shape], got {layout!r}")
+    size, position, arrays = shape[0], 0, []
+    for i, entry in enumerate(layout):
+        offset, dtype, shape = _packed_entry(entry, i)
+        if offset != _aligned(position) or offset + dtype.itemsize * math.prod(shape) > size:
+            raise ValueError(
+                f"packed[{i}] must start at byte {_aligned(position)} and end within the "
+                f"{size} bytes of the packed member, got {entry}"
+            )
+        member.read(offset - position)
+        array = np.empty(shape, dtype)
+        if not _read_into(member, array.reshape(-1).view(np.uint8)):
+            raise ValueError(f"the packed member ends inside packed[{i}]")
+        arrays.append(array)
+        position = offset + array.nbytes
+    return arrays
+
+
+def _read_into(member: IO[bytes], buffer: np.ndarray) -> bool:
+    """Fill ``buffer`` from ``member``; False if the member ends first. In pieces of
+    ``_READ_BYTES``: a zip member's ``readinto`` reads into a temporary ``bytes`` of the size
+    asked for, which for one large array would double the memory a load needs."""
+    for start in range(0, len(buffer), _READ_BYTES):
+        piece = buffer[start : start + _READ_BYTES]
+        if member.readinto(piece) != len(piece):  # type: ignore[attr-defined]
+            return False
+    return True
+
+
+def _packed_entry(entry: Any, i: int) -> tuple[int, np.dtype[Any], tuple[int, ...]]:
+    """``[offset, dtype, shape]`` of ``packed[i]``, checked."""
+    try:
+        offset, type_string, shape = entry
+        dtype = np.dtype(type_string) if isinstance(type_string, str) else None
+    except (TypeError, ValueError):
+        dtype = None
+    if (
+        dtype is None
+        or not is_plain(dtype)
+        or not _is_count(offset)
+        or not isinstance(shape, list)
+        or not all(_is_count(n) for n in shape)
+    ):
+        raise ValueError(
+            f"packed[{i}] must be [offset, dtype, shape] with a plain numpy dtype string and "
+            f"counts >= 0, got {entry!r}"
+        )
+    return offset, dtype, tuple(shape)
+
+
+def _is_count(value: Any) -> bool:
+    return type(value) is int and value >= 0
