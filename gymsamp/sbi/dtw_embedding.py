@@ -98,6 +98,7 @@ class DynamicTimeWarpingEmbedding(Embedding):
     @torch.no_grad()
     def summary_statistic(self, data: torch.Tensor) -> torch.Tensor:
         """The DTW distance of every masked state column, simulated vs. target."""
+        self.check_rollout_data(data)
         dtw = _import_dtw()  # already imported by __init__: a dict lookup
         sim, target = data[:, : self.dim_data], data[:, self.dim_data :]
         sim_states = self._states(sim).double().cpu().numpy()

@@ -223,7 +223,33 @@ class Embedding(ABC, nn.Module):
 
     @abstractmethod
     def summary_statistic(self, data: torch.Tensor) -> torch.Tensor:
-        """The ``(dim_output,)`` features of one rollout's ``(L, dim_data_orig)`` data."""
+        """The ``(dim_output,)`` features of one rollout's ``(L, dim_data_orig)`` data.
+
+        The built-in embeddings check ``data`` with :meth:`check_rollout_data` first (a
+        ``TypeError`` / ``ValueError`` naming the shape); subclasses may call it too.
+        """
+
+    def check_rollout_data(self, data: torch.Tensor) -> None:
+        """Refuse what is not one rollout's data, a tensor of shape ``(L, dim_data_orig)``.
+
+        :meth:`summary_statistic` is public: given 4-D data or the wrong number of columns,
+        the built-in statistics failed deep inside with an ``IndexError`` or returned
+        features of the wrong columns (zeros for zero padding). The check reads a few
+        attributes, so it costs nothing next to the statistic, which :meth:`forward` computes
+        once per rollout.
+
+        Raises:
+            TypeError: If ``data`` is not a ``torch.Tensor``.
+            ValueError: If ``data`` is not ``(L, dim_data_orig)`` with ``L >= 1``.
+        """
+        if not isinstance(data, torch.Tensor):
+            raise TypeError(f"data must be a torch.Tensor, got {type(data).__name__}")
+        if data.ndim != 2 or data.shape[0] == 0 or data.shape[1] != self._dim_data_orig:
+            raise ValueError(
+                f"data must be one rollout's steps of shape (L, dim_data_orig) = "
+                f"(L >= 1, {self._dim_data_orig}) for {type(self).__name__}.summary_statistic "
+                f"(forward() takes batches), got shape {tuple(data.shape)}"
+            )
 
     @staticmethod
     def pack(data: torch.Tensor) -> torch.Tensor:
@@ -369,6 +395,7 @@ class LastStepEmbedding(Embedding):
     @torch.no_grad()
     def summary_statistic(self, data: torch.Tensor) -> torch.Tensor:
         """The last time step's masked state."""
+        self.check_rollout_data(data)
         return self._states(data)[-1].reshape(-1)
 
 
@@ -427,6 +454,7 @@ class AllStepsEmbedding(_FixedLengthEmbedding):
     @torch.no_grad()
     def summary_statistic(self, data: torch.Tensor) -> torch.Tensor:
         """All masked states, time-major: ``[s_0, s_1, ...]``."""
+        self.check_rollout_data(data)
         return self._states(data).reshape(-1)
 
 
@@ -481,6 +509,7 @@ class DeltaStepsEmbedding(_FixedLengthEmbedding):
     @torch.no_grad()
     def summary_statistic(self, data: torch.Tensor) -> torch.Tensor:
         """``[s_1 - s_0, s_2 - s_1, ...]`` of the masked states, time-major."""
+        self.check_rollout_data(data)
         _check_min_steps(data, 2, type(self).__name__)
         states = self._states(data)
         return (states[1:] - states[:-1]).reshape(-1)
@@ -517,6 +546,7 @@ class BayesSimEmbedding(Embedding):
     @torch.no_grad()
     def summary_statistic(self, data: torch.Tensor) -> torch.Tensor:
         """``[vec(sum_t a_t d_t^T), mean(d), var(d)]`` of one rollout."""
+        self.check_rollout_data(data)
         _check_min_steps(data, 2, type(self).__name__)
         states = self._states(data)
         # The last action has no state difference after it (the data ends at s_{L-1}).

@@ -223,6 +223,7 @@ class RNNEmbedding(Embedding):
 
     def summary_statistic(self, data: torch.Tensor) -> torch.Tensor:
         """The output layer's result at every kept step (or the last), flattened time-major."""
+        self.check_rollout_data(data)
         inputs = torch.cat([self._states(data), self._actions(data)], dim=1)
         with torch.no_grad():
             # One rollout is a batch of one: (1, L, in) if batch_first, else (L, 1, in).

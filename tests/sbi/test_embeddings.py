@@ -141,6 +141,23 @@ def test_forward_one_batch_checks_its_data_and_the_output_width():
         emb(torch.zeros(3, 0, 4, 5))
 
 
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+def test_summary_statistic_takes_one_rollouts_steps_only(cls):
+    # Public, but unchecked: LastStepEmbedding gave an IndexError from inside for 4-D data
+    # and zeros (the padding columns' values) for data with too many columns.
+    emb = make(cls)
+    width = emb.dim_data_orig
+    shape = rf"\(L, dim_data_orig\) = \(L >= 1, {width}\) for {cls.__name__}.summary_statistic"
+    for bad in ((1, 1, L, width), (L, width + 2), (L, width - 1), (width,), (0, width)):
+        with pytest.raises(ValueError, match=rf"^data must be .* {shape} .*, got shape "):
+            emb.summary_statistic(torch.zeros(bad))
+    with pytest.raises(TypeError, match=r"^data must be a torch.Tensor, got ndarray$"):
+        emb.summary_statistic(np.zeros((L, width)))
+    # One rollout's steps give its row of forward().
+    data = torch.randn(1, 1, L, width, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(emb.summary_statistic(data[0, 0]), emb(data)[0])
+
+
 def test_masks_select_the_labelled_columns_in_the_given_order():
     emb = LastStepEmbedding(SPEC, 5, state_mask_labels=["z", "x"])
     assert emb.state_idcs == (2, 0)
