@@ -272,6 +272,26 @@ class ParameterExplorationSampler(Closable):
         rng = rollout_generator(seed, call, _DOMAIN_STREAM)
         return [dict(self._randomizer.sample(rng=rng)) for _ in range(self.num_domains)]
 
+    def _check_domains(self, domains: list[dict[str, Any] | None], call: int) -> None:
+        """Refuse drawn domains the env's adapter refuses, before any rollout runs.
+
+        The domains are drawn here, not in the sub-envs, so they can be checked as
+        :meth:`ParallelRolloutSampler.check_payloads` checks ``domain_params`` (e.g. a
+        negative mass): in a sub-env's reset they surfaced as a ``WorkerError``.
+        """
+        drawn = [(d, params) for d, params in enumerate(domains) if params]
+        if not drawn:
+            return
+        try:
+            self._sampler.check_payloads(
+                [{"domain_param": params} for _, params in drawn],
+                [("", f"domain {d} drawn by the env's randomizer (call {call})") for d, _ in drawn],
+            )
+        except (TypeError, ValueError) as err:
+            raise type(err)(
+                f"{err} (bound the randomizer's distributions, e.g. with clip_lo / clip_up)"
+            ) from None
+
     def _init_states(self, init_states: Sequence[Any] | None) -> list[Any]:
         per_domain = self.num_init_states_per_domain
         if init_states is None:
@@ -316,6 +336,9 @@ class ParameterExplorationSampler(Closable):
             One :class:`ParameterSample` per parameter set, rollouts in pair order.
 
         Raises:
+            ValueError / TypeError: A drawn domain holds a value the env's adapter refuses
+                (e.g. a negative mass), where the adapter can tell without an env; nothing
+                runs then.
             WorkerError: A sub-env failed. Its ``rollout_indices`` number this call's rollouts
                 parameter-set-major: rollout ``k`` is parameter set ``k //
                 num_rollouts_per_param`` on pair ``k % num_rollouts_per_param``.
@@ -334,6 +357,7 @@ class ParameterExplorationSampler(Closable):
         # sees the same domains and the same seeded resets (common random numbers).
         seed = call_seed(self.seed)
         domains = self._domains(seed, call)
+        self._check_domains(domains, call)
         states = self._init_states(init_states)
         pairs = self.num_rollouts_per_param
 

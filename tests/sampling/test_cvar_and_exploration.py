@@ -310,6 +310,34 @@ class TestParameterExploration:
                 )
 
 
+def negative_mass_pendulum():
+    # Pendulum's adapter can tell a bad mass without an env; the randomizer draws only those.
+    randomizer = DomainRandomizer(NormalDomainParam("m", mean=-1.0, std=0.1))
+    return DomainRandWrapper(gym.make("Pendulum-v1"), randomizer)
+
+
+def test_parameter_exploration_refuses_drawn_domains_the_env_refuses_up_front():
+    # Was a WorkerError from a sub-env's reset ("sub-env 0 raised ValueError in reset").
+    with ParameterExplorationSampler(
+        negative_mass_pendulum,
+        LinearPolicy((3, 1)),
+        num_init_states_per_domain=1,
+        num_domains=2,
+        num_workers=1,
+        seed=0,
+        max_steps=3,
+        vectorization="sync",  # "auto" would reset a probe env, which draws a bad mass itself
+    ) as sampler:
+        with pytest.raises(
+            ValueError,
+            match=r"^domain 0 drawn by the env's randomizer \(call 0\) must hold values "
+            r"Pendulum-v1 accepts: domain_param\['m'\] must be a finite real number > 0, got "
+            r"-[0-9.]+ \(bound the randomizer's distributions, e.g. with clip_lo / clip_up\)$",
+        ):
+            sampler.sample(np.zeros((2, 4)))
+        assert sampler._sampler._envs is None  # no sub-env was started for it
+
+
 class TestArgumentChecks:
     @pytest.mark.parametrize(
         ("rollouts", "message"),
