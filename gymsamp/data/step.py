@@ -45,8 +45,13 @@ class DictIndexProxy:
 
     Args:
         obj: The dict of per-step data.
-        index: The index to view.
+        index: The index to view (an int; negative counts from the end of each entry).
         path: Dotted path of ``obj`` inside its parent, for error messages.
+
+    Raises:
+        TypeError: If ``obj`` is not a dict, ``index`` not an int or ``path`` not a str.
+        IndexError: On access, if ``index`` is out of range for the entry read or written
+            (the entries of one dict may differ in length, so it is checked per entry).
 
     Example:
         >>> proxy = DictIndexProxy({"rewards": np.array([1.0, 2.0])}, 1)
@@ -57,8 +62,19 @@ class DictIndexProxy:
     __slots__ = ("_index", "_obj", "_prefix")
 
     def __init__(self, obj: dict[str, Any], index: int, path: str | None = None) -> None:
+        # Checked here: None failed at the first read with "argument of type 'NoneType' is not
+        # iterable", and a str index inside numpy.
+        if not isinstance(obj, dict):
+            raise TypeError(
+                f"obj must be a dict of per-step data (names to arrays, tensors or lists), got "
+                f"{type(obj).__name__}"
+            )
+        if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"index must be an int, got {index!r} ({type(index).__name__})")
+        if path is not None and not isinstance(path, str):
+            raise TypeError(f"path must be None or a str, got {type(path).__name__}")
         object.__setattr__(self, "_obj", obj)
-        object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_index", int(index))
         object.__setattr__(self, "_prefix", f"{path}." if path else "")
 
     def _resolve_key(self, key: str, error_type: type[Exception]) -> tuple[str, int, Any]:
@@ -86,8 +102,22 @@ class DictIndexProxy:
                 ),
             )
         if isinstance(value, (np.ndarray, list)) or hasattr(value, "__getitem__"):
-            return value[index]
+            try:
+                return value[index]
+            except IndexError:
+                raise IndexError(self._out_of_range(key, value, index)) from None
         raise error_type(f"Entry {self._prefix}{key} has un-indexable type {type(value).__name__}")
+
+    def _out_of_range(self, key: str, value: Any, index: int) -> str:
+        """The message for an ``index`` that ``value`` (entry ``key``) does not have."""
+        try:
+            size = len(value)
+        except TypeError:
+            return f"index {index} is out of range for entry {self._prefix}{key}"
+        return (
+            f"index must be in [-{size}, {size}) for entry {self._prefix}{key} ({size} "
+            f"entries), got {index}"
+        )
 
     def _get(self, key: str, error_type: type[Exception]) -> Any:
         real_key, index, value = self._resolve_key(key, error_type)
@@ -101,6 +131,8 @@ class DictIndexProxy:
             )
         try:
             value[index] = new_value
+        except IndexError:
+            raise IndexError(self._out_of_range(key, value, index)) from None
         except (TypeError, ValueError, RuntimeError) as err:  # RuntimeError: torch's shape error
             shape = tuple(value.shape[1:]) if hasattr(value, "shape") else "?"
             raise ValueError(

@@ -417,6 +417,36 @@ class TestSteps:
         with pytest.raises(TypeError, match="'Step' object is not iterable"):
             list(step)
 
+    def test_dict_index_proxy_checks_its_arguments_and_names_the_entry_out_of_range(self):
+        # None failed at the first read with "argument of type 'NoneType' is not iterable",
+        # and an index past an entry with numpy's or Python's own IndexError.
+        for bad in (None, [1, 2]):
+            with pytest.raises(TypeError, match=r"^obj must be a dict of per-step data .*got "):
+                DictIndexProxy(bad, 0)
+        for bad in ("x", 1.0, slice(0, 2), True):
+            with pytest.raises(TypeError, match=r"^index must be an int, got "):
+                DictIndexProxy({"x": np.arange(3)}, bad)
+        with pytest.raises(TypeError, match=r"^path must be None or a str, got int$"):
+            DictIndexProxy({"x": np.arange(3)}, 0, path=1)
+        data = {"x": np.arange(3), "l": [1, 2, 3], "t": torch.arange(3), "d": {"y": np.arange(2)}}
+        proxy = DictIndexProxy(data, 2)
+        for key in ("x", "l", "t"):
+            with pytest.raises(IndexError, match=rf"^index must be in \[-3, 3\) for entry {key} "):
+                _ = DictIndexProxy(data, 3)[key]
+        with pytest.raises(
+            IndexError, match=r"^index must be in \[-2, 2\) for entry d\.y .*got 2$"
+        ):
+            _ = proxy.d.y  # entries may differ in length: checked per entry
+        with pytest.raises(IndexError, match=r"^index must be in \[-3, 3\) for entry x .*got -4$"):
+            DictIndexProxy(data, -4).x = 7
+        assert (proxy.x, proxy["l"], int(proxy.t), DictIndexProxy(data, np.int64(-1)).x) == (
+            2,
+            3,
+            2,
+            2,
+        )
+        np.testing.assert_array_equal(data["x"], [0, 1, 2])  # the refused write changed nothing
+
 
 class TestConcatAndRollouts:
     def test_concat_keeps_every_final_observation_and_info(self, parts):
