@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+import reprlib
 from collections.abc import Callable
 from typing import Any
 
@@ -115,6 +116,28 @@ def _check_elements(
     raise OverflowError(f"sequence element x_{first + n} = {values[n]} does not fit dtype {dt}")
 
 
+def _element(result: Any, dt: np.dtype[Any], n: int, source: Callable[..., Any]) -> np.ndarray:
+    """``iterator_function``'s result for ``x_n`` as an array of ``dt``, refusing non-numbers.
+
+    A str came out as numpy's "could not convert string to float", naming neither the
+    callback nor the element, and a numeric str ("3") was silently taken as a number. None
+    stays NaN, which :func:`_check_elements` names.
+    """
+    try:
+        raw = np.asarray(result)
+    except ValueError:  # ragged nesting
+        raw = None
+    if raw is not None and raw.dtype.kind in "biufO":
+        try:
+            return raw.astype(dt)
+        except (TypeError, ValueError):  # objects that are no numbers, e.g. a dict
+            pass
+    raise TypeError(
+        f"iterator_function must return real numbers shaped like x_init, got "
+        f"{reprlib.repr(result)} ({type(result).__name__}) for x_{n} from {_describe(source)}"
+    )
+
+
 def _start(x0: np.ndarray, dt: np.dtype[Any], *, integral: bool) -> np.ndarray:
     """``x_0`` as the sequence is computed: Python ints (exact) or float64."""
     ints = (x0.dtype.kind in "biu" or x0.dtype == object) and dt.kind in "iu"
@@ -187,6 +210,8 @@ def sequence(
     Raises:
         TypeError: If ``iterations`` is not an int, ``iterator_function`` is not callable,
             ``x_init`` is not real numeric or ``dtype`` is not an integer/floating type.
+        TypeError: If ``iterator_function`` returns something that is no real number or
+            array of them (e.g. a str).
         ValueError: If ``iterations < 0``, ``x_init`` is not finite (or, with an int
             ``dtype``, is an integer that float64 cannot hold exactly) or ``iterator_function``
             returns the wrong shape or NaN.
@@ -233,7 +258,9 @@ def _sequence(
             # Copies, so that the callback cannot change the stored elements.
             init_arg = np.array(values[0], dtype=values.dtype)
             prev_arg = np.array(values[n - 1], dtype=values.dtype)
-            x_n = np.asarray(iterator_function(init_arg, n, prev_arg), values.dtype)
+            x_n = _element(
+                iterator_function(init_arg, n, prev_arg), values.dtype, n, iterator_function
+            )
             if x_n.shape != x0.shape:
                 raise ValueError(
                     f"iterator_function must return the shape of x_init {x0.shape}, got "

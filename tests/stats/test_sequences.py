@@ -243,6 +243,26 @@ def test_a_nan_element_is_named_as_the_iterator_functions_result(dtype) -> None:
         sequence([1.0, 2.0], 2, lambda x0, n, x_prev: x0 * [1, np.nan], dtype=float)
 
 
+@pytest.mark.parametrize(
+    ("result", "shown"),
+    [("x", r"'x' \(str\)"), ("3", r"'3' \(str\)"), (1j, r"1j \(complex\)"), ({}, r"\{\} \(dict\)")],
+)
+def test_an_iterator_function_returning_no_number_is_named(result: Any, shown: str) -> None:
+    # A str was numpy's "could not convert string to float: 'x'", naming no argument, and
+    # "3" was silently taken as the number 3.
+    def broken(x0: np.ndarray, n: int, x_prev: np.ndarray) -> Any:
+        return result if n == 2 else x_prev + 1
+
+    with pytest.raises(
+        TypeError,
+        match=rf"^iterator_function must return real numbers shaped like x_init, got {shown} "
+        r"for x_2 from .*broken\(x0: ",
+    ):
+        sequence(1, 3, broken)
+    # Numbers of any real kind are still taken.
+    assert sequence(1, 2, lambda x0, n, x_prev: [0, True, 3.5][n])[1].tolist() == [1, 1, 3]
+
+
 def test_overflow_shows_gymsamps_error_only() -> None:
     # numpy's "RuntimeWarning: overflow encountered" came first; the error says it all.
     with warnings.catch_warnings():
