@@ -32,3 +32,29 @@ def test_check_applied_must_be_a_bool(flag):
     a = _seq([0.5])
     with pytest.raises(TypeError, match=r"check_applied must be a bool \(True or False\), got"):
         check_act_equal(a, a, check_applied=flag)
+
+
+def test_check_applied_names_the_rollout_without_applied_actions():
+    # Was a KeyError "name must be a data field, got 'actions_applied'", not naming
+    # check_applied.
+    with_applied, without = _seq([0.5], applied=[0.5]), _seq([0.5])
+    message = r"^check_applied=True compares actions_applied, but {} has none \(it has \[.*\]\)"
+    with pytest.raises(ValueError, match=message.format("rollout_2")):
+        check_act_equal(with_applied, without, check_applied=True)
+    with pytest.raises(ValueError, match=message.format(r"rollout_1\[1\]")):
+        check_act_equal([with_applied, without], [with_applied] * 2, check_applied=True)
+    assert check_act_equal(with_applied, without)  # the commanded actions are equal
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (None, r"^rollout_1 must be a StepSequence or a list of them, got NoneType$"),
+        ({1}, r"^rollout_1 must be a StepSequence or a list of them, got set$"),
+        ([1], r"^rollout_1\[0\] must be a StepSequence, got int$"),
+    ],
+)
+def test_lists_must_hold_rollouts(bad, message):
+    # None failed in len() and [1] with "'int' object has no attribute 'get_data_values'".
+    with pytest.raises(TypeError, match=message):
+        check_act_equal(bad, [_seq([0.5])])
