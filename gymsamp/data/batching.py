@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, TypeVar
 
 import numpy as np
@@ -60,6 +61,14 @@ def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
 def _check_iterable(name: str, value: Any) -> None:
     if not isinstance(value, Iterable):
         raise TypeError(f"{name} must be an iterable of items, got {type(value).__name__}")
+    # A set iterates in hash order, and str hashes are salted per process: the same seed gave
+    # other batches in every run. A dict's key and item views keep insertion order.
+    if isinstance(value, AbstractSet) and not isinstance(value, (KeysView, ItemsView)):
+        raise TypeError(
+            f"{name} must be an ordered iterable (e.g. a list or tuple), got "
+            f"{type(value).__name__}: its order may differ between processes, so the batches "
+            f"would not be reproducible; pass sorted({name}) or a list"
+        )
 
 
 def _chunks(order: np.ndarray, batch_size: int) -> list[tuple[int, ...]]:
@@ -102,6 +111,11 @@ def gen_ordered_batches(inp: Iterable[T], batch_size: int) -> Iterator[list[T]]:
     """Cut ``inp`` into consecutive chunks of ``batch_size`` items (the last may be shorter).
 
     Arguments are checked at the call, not at the first ``next()``.
+
+    Raises:
+        TypeError: If ``inp`` is not iterable or is a set (whose order may differ between
+            processes), or ``batch_size`` is not an int.
+        ValueError: If ``batch_size < 1``.
 
     Example:
         >>> list(gen_ordered_batches("abcde", 2))
@@ -164,6 +178,12 @@ def shuffled_ordered_batches(
     inp: Sequence[T], batch_size: int, *, seed: int | np.random.Generator | None = None
 ) -> list[list[T]]:
     """Chunks of ``batch_size`` in the original order within, shuffled among each other.
+
+    Raises:
+        TypeError: If ``inp`` is not iterable or is a set (whose order may differ between
+            processes, so the seed would not make the batches reproducible), or
+            ``batch_size`` is not an int or ``seed`` not a seed.
+        ValueError: If ``batch_size < 1`` or ``seed`` is a negative int.
 
     Example:
         >>> sorted(shuffled_ordered_batches([1, 2, 3, 4, 5], 2, seed=0))

@@ -85,3 +85,23 @@ def test_sorted_must_be_a_bool():
 def test_inp_must_be_iterable(call):
     with pytest.raises(TypeError, match=r"inp must be an iterable of items, got NoneType"):
         call(None, 2)
+
+
+@pytest.mark.parametrize("call", [gen_ordered_batches, shuffled_ordered_batches])
+@pytest.mark.parametrize("unordered", [set("abcd"), frozenset("abcd")], ids=["set", "frozenset"])
+def test_inp_must_not_be_a_set(call, unordered):
+    # A set of strs iterates in another order in every process (salted str hashes), so the
+    # same seed gave other batches in every run.
+    kind = type(unordered).__name__
+    with pytest.raises(
+        TypeError,
+        match=rf"^inp must be an ordered iterable \(e.g. a list or tuple\), got {kind}: its "
+        r"order may differ between processes, .* pass sorted\(inp\) or a list$",
+    ):
+        call(unordered, 2)
+    # A dict and its key and item views keep insertion order: the same batches as the list.
+    mapping = {"b": 1, "a": 2, "c": 3}
+    for ordered, items in ((mapping, ["b", "a", "c"]), (mapping.items(), list(mapping.items()))):
+        kwargs = {"seed": 0} if call is shuffled_ordered_batches else {}
+        assert list(call(ordered, 2, **kwargs)) == list(call(items, 2, **kwargs))
+    assert list(gen_ordered_batches(mapping.keys(), 2)) == [["b", "a"], ["c"]]
