@@ -46,12 +46,17 @@ def find_wrapper(env: gym.Env[Any, Any], cls: type[gym.Wrapper[Any, Any, Any, An
     """The outermost wrapper of type ``cls`` in ``env``'s wrapper stack, or None.
 
     Raises:
-        TypeError: ``env`` is not a ``gymnasium.Env`` or ``cls`` is not a class.
+        TypeError: ``env`` is not a ``gymnasium.Env`` or ``cls`` is not a subclass of
+            ``gymnasium.Wrapper``.
     """
     if not isinstance(env, gym.Env):
         raise TypeError(f"env must be a gymnasium.Env instance, got {type(env).__name__}")
-    if not isinstance(cls, type):
-        raise TypeError(f"cls must be a wrapper class (e.g. DomainParamWrapper), got {cls!r}")
+    # Any other class (int, an env class) is never found among the wrappers: None would say
+    # "not wrapped" for a question that cannot be asked.
+    if not isinstance(cls, type) or not issubclass(cls, gym.Wrapper):
+        raise TypeError(
+            f"cls must be a gymnasium.Wrapper subclass (e.g. DomainParamWrapper), got {cls!r}"
+        )
     current: Any = env
     while isinstance(current, gym.Wrapper):
         if isinstance(current, cls):

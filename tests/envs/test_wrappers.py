@@ -1104,6 +1104,16 @@ def test_record_state_must_be_a_bool() -> None:
 def test_find_wrapper_checks_its_arguments() -> None:
     with pytest.raises(TypeError, match="env must be a gymnasium.Env instance, got NoneType"):
         find_wrapper(None, gym.Wrapper)
-    with pytest.raises(TypeError, match=r"cls must be a wrapper class .*, got 'x'"):
+    with pytest.raises(TypeError, match=r"cls must be a gymnasium.Wrapper subclass .*, got 'x'"):
         find_wrapper(gym.make("CartPole-v1"), "x")
     assert find_wrapper(gym.make("CartPole-v1"), TimeLimit) is not None
+
+
+@pytest.mark.parametrize("cls", [int, PointMassEnv, gym.Env, "DomainParamWrapper"])
+def test_find_wrapper_refuses_a_class_that_is_no_wrapper(cls: Any) -> None:
+    # int and env classes returned None ("not wrapped"): they are never among the wrappers.
+    with pytest.raises(
+        TypeError,
+        match=r"^cls must be a gymnasium.Wrapper subclass \(e.g. DomainParamWrapper\), got ",
+    ):
+        find_wrapper(DomainParamWrapper(PointMassEnv()), cls)
