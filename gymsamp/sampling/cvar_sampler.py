@@ -46,6 +46,8 @@ def select_cvar(
     for i, ro in enumerate(rollouts):
         if not isinstance(ro, StepSequence):
             raise TypeError(f"rollouts[{i}] must be a StepSequence, got {type(ro).__name__}")
+    if len(rollouts) == 0:  # else "epsilon * len(rollouts) must round to at least 1"
+        raise ValueError("rollouts must hold at least one StepSequence to select from, got []")
     epsilon = check_epsilon(epsilon)
     gamma = check_gamma(gamma)
     count = round(len(rollouts) * epsilon)

@@ -352,6 +352,17 @@ class TestArgumentChecks:
             select_cvar(rollouts, 0.5)
         assert select_cvar((seq(2.0), seq(1.0)), 0.5)[0].undiscounted_return() == 1.0
 
+    @pytest.mark.parametrize("empty", [[], ()])
+    def test_select_cvar_names_an_empty_list(self, empty):
+        # Was "epsilon * len(rollouts) must round to at least 1, got 0.5 * 0".
+        with pytest.raises(
+            ValueError,
+            match=r"^rollouts must hold at least one StepSequence to select from, got \[\]$",
+        ):
+            select_cvar(empty, 0.5)
+        with pytest.raises(ValueError, match=r"must round to at least 1, got 0.25 \* 1$"):
+            select_cvar([seq(1.0)], 0.25)  # a list too short for epsilon is still named so
+
     def test_parameter_samples_must_have_rollouts(self):
         with pytest.raises(
             ValueError,
