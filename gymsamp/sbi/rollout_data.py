@@ -89,8 +89,16 @@ def segment_edges(
 
     As :meth:`~gymsamp.data.StepSequence.split_ordered_batches`: ``len_segments`` steps each
     (the last one shorter), or ``num_segments`` whose lengths differ by at most one step.
+    Either must be at most ``length``.
     """
     if len_segments is not None:
+        # Refused like too many segments: it made one segment of the whole rollout, shorter
+        # than asked, without a word.
+        if len_segments > length:
+            raise ValueError(
+                f"len_segments must be at most the rollout length {length}, got "
+                f"{len_segments} (num_segments=1 simulates the whole rollout as one segment)"
+            )
         starts = list(range(0, length, len_segments))
         return [(s, min(s + len_segments, length)) for s in starts]
     assert num_segments is not None

@@ -47,7 +47,8 @@ class RolloutSamplerForSBI(Closable, ABC):
         policy: Anything :func:`gymsamp.policies.as_policy` accepts.
         embedding: Turns rollout data into features.
         num_segments: Number of segments each target-domain rollout is cut into; every
-            simulated segment starts from the recorded state. Give this or ``len_segments``.
+            simulated segment starts from the recorded state. Give this or ``len_segments``;
+            either must be at most the rollout length.
         len_segments: Length of those segments (the last one may be shorter).
         stop_on_done: True ends a rollout at the env's episode end (shorter data is
             zero-padded); False runs on to the segment's end.

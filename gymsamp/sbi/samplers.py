@@ -252,6 +252,11 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         for i, ro in enumerate(rollouts_real):
             if not isinstance(ro, StepSequence):
                 raise TypeError(f"rollouts_real[{i}] must be a StepSequence, got {type(ro)}")
+            if not ro.continuous:  # rollout_count would say "needs a continuous sequence"
+                raise ValueError(
+                    f"rollouts_real[{i}] must be a recorded rollout, got a non-continuous batch "
+                    "(e.g. from split_shuffled_batches), whose steps are no time series"
+                )
             if ro.rollout_count != 1:
                 raise ValueError(
                     f"rollouts_real[{i}] must hold a single rollout, got {ro.rollout_count}"

@@ -407,6 +407,23 @@ def test_bad_input_is_named():
         SimRolloutSamplerForSBI(
             POINT_MASS, None, {0: "mass"}, emb, num_segments=31, rollouts_real=real
         )
+    # Once accepted: one segment of all 30 steps, shorter than asked, without a word.
+    with pytest.raises(
+        ValueError,
+        match=r"^len_segments must be at most the rollout length 30, got 31 \(num_segments=1 ",
+    ):
+        SimRolloutSamplerForSBI(
+            POINT_MASS, None, {0: "mass"}, emb, len_segments=31, rollouts_real=real
+        )
+    # Once "rollout_count needs a continuous sequence", naming no argument.
+    shuffled = next(iter(real[0].split_shuffled_batches(10, seed=0)))
+    with pytest.raises(
+        ValueError,
+        match=r"^rollouts_real\[1\] must be a recorded rollout, got a non-continuous batch ",
+    ):
+        SimRolloutSamplerForSBI(
+            POINT_MASS, None, {0: "mass"}, emb, num_segments=1, rollouts_real=[real[0], shuffled]
+        )
     with pytest.raises(
         ValueError, match=r"rollouts_real must all have the same length, got \[30, 20\]"
     ):
