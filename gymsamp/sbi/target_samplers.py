@@ -152,7 +152,13 @@ class RecRolloutSamplerForSBI(RealRolloutSamplerForSBI):
         origins: list[str] = []
         for path in sorted(p for p in folder.iterdir() if p.suffix == ".npz" and p.is_file()):
             for ro in load_rollouts(path):
-                for part in ro.iterate_rollouts() if ro.continuous else [ro]:
+                if not ro.continuous:  # failed at its call: "rollout_count needs a continuous..."
+                    raise ValueError(
+                        f"rollouts_dir {str(folder)!r} must hold recorded rollouts, but "
+                        f"{path.name} holds a non-continuous batch (e.g. from "
+                        "split_shuffled_batches), whose steps are no time series"
+                    )
+                for part in ro.iterate_rollouts():
                     rollouts.append(part)
                     origins.append(path.name)
         if not rollouts:

@@ -538,6 +538,17 @@ def test_rec_sampler_rejects_bad_directories(tmp_path):
         RecRolloutSamplerForSBI(tmp_path, emb, num_segments=1)
     with pytest.raises(ValueError, match="exactly one of num_segments and len_segments"):
         RecRolloutSamplerForSBI(tmp_path, emb)
+    # A shuffled batch was accepted and failed at the call it came up: "rollout_count needs
+    # a continuous sequence".
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    save_rollouts(batches / "shuffled.npz", list(record().split_shuffled_batches(10, seed=0)))
+    with pytest.raises(
+        ValueError,
+        match=r"^rollouts_dir .* must hold recorded rollouts, but shuffled.npz holds a "
+        r"non-continuous batch ",
+    ):
+        RecRolloutSamplerForSBI(batches, emb, num_segments=1)
 
 
 def test_real_sampler_runs_one_seeded_rollout_per_call():
