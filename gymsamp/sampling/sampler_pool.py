@@ -159,22 +159,30 @@ def _serve(conn: Connection, G: GlobalNamespace) -> None:
 
 
 class _Worker:
-    """The parent's handle on one worker process."""
+    """The parent's handle on one worker process, made unstarted: :meth:`start` starts it."""
 
     def __init__(self, ctx: Any, index: int) -> None:
-        self.conn, child_conn = ctx.Pipe(duplex=True)
+        self.conn, self._child_conn = ctx.Pipe(duplex=True)
         parent = parent_watch(ctx.get_start_method())
         self.process: BaseProcess = ctx.Process(
             target=_worker_main,
-            args=(child_conn, index, parent),
+            args=(self._child_conn, index, parent),
             name=f"gymsamp-SamplerPool-{index}",
         )
+        self._shutdown_lock = threading.Lock()
+        self._ended = False
+
+    def start(self) -> None:
         with global_start_method_kept():  # every start: the first ones and restarts alike
             self.process.start()
         # Only the child may hold its end, so the parent sees EOF as soon as the child dies.
-        child_conn.close()
-        self._shutdown_lock = threading.Lock()
-        self._ended = False
+        self._child_conn.close()
+
+    def discard(self) -> None:
+        """Drop a worker that was never started (its pipe only)."""
+        self._ended = True
+        self._child_conn.close()
+        self.conn.close()
 
     def shutdown(self, graceful: bool) -> None:
         # A stop() from another thread may end the same worker as the call it interrupts:
@@ -322,6 +330,9 @@ class SamplerPool:
         self._num_threads = _check_int("num_threads", num_threads, 1)
         start_method = check_start_method(start_method)  # also in-process: a typo is a typo
         self._stopped = False
+        # Held to set _stopped and to start a worker into its slot: a stop() from another
+        # thread either finds a started worker (and ends it) or keeps it from starting.
+        self._lock = threading.Lock()
         self._local: GlobalNamespace | None = None
         self._workers: list[_Worker | None] = []
         self._finalizer = weakref.finalize(self, _shutdown_all, self._workers)
@@ -332,7 +343,7 @@ class SamplerPool:
             self._ctx = mp.get_context(start_method)
         self._workers.extend([None] * self._num_threads)
         try:
-            self._start_missing()
+            self._start_missing("SamplerPool()")
         except BaseException:  # e.g. Ctrl-C while starting: no half-built pool leaves workers
             self._finalizer()
             raise
@@ -356,8 +367,13 @@ class SamplerPool:
         raise TypeError("a SamplerPool cannot be pickled (did a function sent to it capture it?)")
 
     def stop(self) -> None:
-        """Terminate all workers; the pool is unusable afterwards. Calling it again does nothing."""
-        self._stopped = True
+        """Terminate all workers; the pool is unusable afterwards. Calling it again does nothing.
+
+        It may be called from another thread while a call runs: that call then raises a
+        :class:`WorkerError`, and no worker runs once ``stop()`` has returned.
+        """
+        with self._lock:
+            self._stopped = True
         self._finalizer()
 
     def set_seed(self, seed: int) -> None:
@@ -527,7 +543,7 @@ class SamplerPool:
         self._drive(next_task, on_result, _func_name(func))
         return results
 
-    def _start_missing(self) -> None:
+    def _start_missing(self, name: str) -> None:
         for i, worker in enumerate(self._workers):
             if worker is not None and not worker.process.is_alive():
                 warnings.warn(
@@ -537,9 +553,24 @@ class SamplerPool:
                     stacklevel=user_stacklevel(),  # the caller of run_map, invoke_all, ...
                 )
                 worker.shutdown(graceful=False)
-                worker = None
-            if worker is None:
-                self._workers[i] = _Worker(self._ctx, i)
+                self._workers[i] = worker = None  # a start that fails leaves no ended handle
+            if worker is None and not self._start_worker(i):
+                raise _stopped_during(name)
+
+    def _start_worker(self, i: int) -> bool:
+        """Start worker ``i`` into its (empty) slot; False if the pool was stopped instead."""
+        worker = _Worker(self._ctx, i)
+        with self._lock:
+            if self._stopped:  # stop() from another thread: it must find no worker after it
+                worker.discard()
+                return False
+            try:
+                worker.start()
+            except BaseException:
+                worker.discard()
+                raise
+            self._workers[i] = worker
+        return True
 
     def _drive(
         self,
@@ -571,7 +602,7 @@ class SamplerPool:
                     ) from exc
                 on_result(tag, value)
             return
-        self._start_missing()
+        self._start_missing(name)
         workers: list[_Worker] = [w for w in self._workers if w is not None]
         idle = list(range(len(workers)))
         busy: dict[int, int] = {}  # worker index -> tag of its task
@@ -657,8 +688,10 @@ class SamplerPool:
             raise
         for i in dead:
             workers[i].shutdown(graceful=False)
-            if not self._stopped:  # stop() from another thread ended them: they stay ended
-                self._workers[i] = _Worker(self._ctx, i)
+            if self._workers[i] is workers[i]:
+                self._workers[i] = None  # a start that fails below leaves no ended handle
+        for i in dead:
+            self._start_worker(i)  # none after a stop() from another thread: they stay ended
         if self._stopped:
             raise _stopped_during(name)
         if errors and not ignore_errors():

@@ -602,6 +602,7 @@ def test_concurrent_shutdowns_of_one_worker_end_it_once():
     ctx = multiprocessing.get_context()
     for _ in range(10):
         worker = _Worker(ctx, 0)
+        worker.start()
         barrier = threading.Barrier(2)
         errors: list[BaseException] = []
 
@@ -619,3 +620,102 @@ def test_concurrent_shutdowns_of_one_worker_end_it_once():
             thread.join(30)
         assert errors == []
         assert worker.conn.closed
+
+
+# -- stop() from another thread at the worst moments ----------------------------------------------
+# Each hook below runs stop() in another thread at one exact point of a call and waits for it,
+# so the interleaving is the same on every run (no sleeps).
+
+
+def _stop_before_worker_starts(monkeypatch, pool: SamplerPool) -> list:
+    """Make ``pool``'s next worker start run ``pool.stop()`` from another thread first; the
+    workers made from then on are returned (for the checks and the cleanup)."""
+    from gymsamp.sampling import sampler_pool
+
+    real = sampler_pool._Worker
+    made: list = []
+
+    def make(ctx, index):
+        if not made:
+            stopper = threading.Thread(target=pool.stop)
+            stopper.start()
+            stopper.join(30)
+            assert not stopper.is_alive()
+        made.append(real(ctx, index))
+        return made[-1]
+
+    monkeypatch.setattr(sampler_pool, "_Worker", make)
+    return made
+
+
+def _exit_on_zero(G, x):
+    if x == 0:
+        os._exit(3)
+    return x
+
+
+def test_stop_landing_while_a_dead_worker_is_replaced_leaves_no_worker(monkeypatch):
+    # The call checked that the pool was not stopped, then started the replacement of the
+    # worker that died in it; a stop() in between ended the other workers and returned, and
+    # the replacement ran on after it (the interpreter then hung at exit joining it).
+    from gymsamp.sampling.sampler_pool import _shutdown_all
+
+    before = {p.pid for p in mp.active_children()}
+    pool = SamplerPool(2)
+    made: list = []
+    try:
+        made = _stop_before_worker_starts(monkeypatch, pool)
+        with pytest.raises(WorkerError, match="the SamplerPool was stopped while _exit_on_zero"):
+            pool.run_map(_exit_on_zero, [0, 1])
+        assert len(made) == 1  # the hook ran: stop() landed right before the replacement
+        assert {p.pid for p in mp.active_children()} <= before
+    finally:
+        pool.stop()
+        _shutdown_all(made)
+
+
+def test_stop_landing_while_a_call_restarts_all_workers_leaves_no_worker(monkeypatch):
+    # After an exception in the parent (Ctrl-C) a call starts all workers afresh; a stop()
+    # landing among those starts left the later ones running, and the call ran its tasks on
+    # them as if the pool were not stopped.
+    from gymsamp.sampling.sampler_pool import _shutdown_all
+
+    before = {p.pid for p in mp.active_children()}
+    pool = SamplerPool(2)
+    made: list = []
+    try:
+
+        class Interrupting:
+            def update(self, n):
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            pool.run_map(lambda G, x: x, [0], progressbar=Interrupting())
+        assert pool._workers == [None, None]  # ended: the next call starts fresh ones
+        made = _stop_before_worker_starts(monkeypatch, pool)
+        with pytest.raises(WorkerError, match="the SamplerPool was stopped while .*<lambda> ran"):
+            pool.run_map(lambda G, x: x, [0, 1])
+        assert len(made) == 1  # stop() landed before the first start: none was started
+        assert {p.pid for p in mp.active_children()} <= before
+    finally:
+        pool.stop()
+        _shutdown_all(made)
+
+
+def test_a_replacement_that_fails_to_start_is_started_by_the_next_call(monkeypatch):
+    # The dead worker's ended handle stayed in its slot when its replacement failed to start
+    # (e.g. EMFILE), and every later call failed on it: "process object is closed".
+    from gymsamp.sampling import sampler_pool
+
+    real = sampler_pool._Worker
+
+    def fail(ctx, index):
+        raise OSError(24, "Too many open files")
+
+    with SamplerPool(2) as pool:
+        monkeypatch.setattr(sampler_pool, "_Worker", fail)
+        with pytest.raises(OSError, match="Too many open files"):
+            pool.run_map(lambda G, x: os._exit(3), [0, 1])  # both die; neither restarts
+        monkeypatch.setattr(sampler_pool, "_Worker", real)
+        assert pool.invoke_all(lambda G: G.worker_index) == [0, 1]
+        assert pool.run_map(_exit_on_zero, [1, 2]) == [1, 2]
