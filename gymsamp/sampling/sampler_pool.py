@@ -216,8 +216,12 @@ def _shutdown_all(workers: list[_Worker | None], graceful: bool = True) -> None:
     # Module-level (not a method) so weakref.finalize holds no reference to the pool.
     for i, worker in enumerate(workers):
         if worker is not None:
-            workers[i] = None
+            # Ended before its slot is emptied: a stop() from another thread that finds it
+            # there waits in shutdown() until it has ended (it returned at once while a
+            # first stop(), or the call it interrupted, was still ending it).
             worker.shutdown(graceful)
+            if workers[i] is worker:
+                workers[i] = None
 
 
 def _message(exc: BaseException) -> str:
@@ -370,11 +374,13 @@ class SamplerPool:
         """Terminate all workers; the pool is unusable afterwards. Calling it again does nothing.
 
         It may be called from another thread while a call runs: that call then raises a
-        :class:`WorkerError`, and no worker runs once ``stop()`` has returned.
+        :class:`WorkerError`, and no worker runs once ``stop()`` has returned (also where
+        several threads stop the pool at once).
         """
         with self._lock:
             self._stopped = True
-        self._finalizer()
+        _shutdown_all(self._workers)
+        self._finalizer.detach()  # nothing left to end
 
     def set_seed(self, seed: int) -> None:
         """Seed each worker's ``G.rng`` deterministically (legacy helper).

@@ -702,6 +702,35 @@ def test_stop_landing_while_a_call_restarts_all_workers_leaves_no_worker(monkeyp
         _shutdown_all(made)
 
 
+def test_a_second_concurrent_stop_returns_only_once_every_worker_ended():
+    # stop() runs a one-shot finalizer: a second stop() (or a with-exit) while the first was
+    # still ending the workers returned at once, with the workers still running.
+    before = {p.pid for p in mp.active_children()}
+    pool = SamplerPool(2)
+    try:
+        pids = _worker_pids(pool)
+        first = pool._workers[0]
+        real_shutdown = first.shutdown
+        alive_after_second_stop: list[list[int]] = []
+
+        def shutdown(graceful):
+            if not alive_after_second_stop:  # the first stop(), about to end worker 0
+                alive_after_second_stop.append([])
+                second = threading.Thread(target=pool.stop)
+                second.start()
+                second.join(30)
+                assert not second.is_alive()
+                alive_after_second_stop[0] = [pid for pid in pids if _alive(pid)]
+            real_shutdown(graceful)
+
+        first.shutdown = shutdown
+        pool.stop()
+        assert alive_after_second_stop == [[]]
+        _assert_gone(pids, before)
+    finally:
+        pool.stop()
+
+
 def test_a_replacement_that_fails_to_start_is_started_by_the_next_call(monkeypatch):
     # The dead worker's ended handle stayed in its slot when its replacement failed to start
     # (e.g. EMFILE), and every later call failed on it: "process object is closed".
