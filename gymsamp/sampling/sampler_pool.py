@@ -595,7 +595,9 @@ class SamplerPool:
         if self._stopped:
             raise RuntimeError("this SamplerPool has been stopped")
         if self._local is not None:
-            while (task := next_task(0)) is not None:
+            # A stop() from another thread cannot interrupt the running task, but ends the call
+            # after it, as it would with workers.
+            while not self._stopped and (task := next_task(0)) is not None:
                 tag, func, args, kwargs = task
                 try:
                     value = func(self._local, *args, **kwargs)
@@ -607,6 +609,8 @@ class SamplerPool:
                         remote_traceback=traceback.format_exc(),
                     ) from exc
                 on_result(tag, value)
+            if self._stopped:
+                raise _stopped_during(name)
             return
         self._start_missing(name)
         workers: list[_Worker] = [w for w in self._workers if w is not None]

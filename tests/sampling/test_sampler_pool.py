@@ -731,6 +731,27 @@ def test_a_second_concurrent_stop_returns_only_once_every_worker_ended():
         pool.stop()
 
 
+def test_stop_from_another_thread_ends_an_in_process_call_after_its_running_task():
+    # With num_threads=1 the call went on through all its tasks and returned, where with
+    # workers the same stop() ends the call with a WorkerError.
+    ran: list[int] = []
+    with SamplerPool(1) as pool:
+
+        def func(G, x):
+            ran.append(x)
+            if x == 1:
+                stopper = threading.Thread(target=pool.stop)
+                stopper.start()
+                stopper.join(30)
+            return x
+
+        with pytest.raises(WorkerError, match="the SamplerPool was stopped while .*func ran"):
+            pool.run_map(func, range(5))
+        assert ran == [0, 1]
+        with pytest.raises(RuntimeError, match="stopped"):
+            pool.run_map(func, [0])
+
+
 def test_a_replacement_that_fails_to_start_is_started_by_the_next_call(monkeypatch):
     # The dead worker's ended handle stayed in its slot when its replacement failed to start
     # (e.g. EMFILE), and every later call failed on it: "process object is closed".
