@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import time
 import traceback
 import warnings
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
@@ -64,6 +66,23 @@ __all__ = ["BACKENDS", "ParallelRolloutSampler", "check_backend_options", "reset
 #: ``step_timeout`` is set (building an env, or importing in a spawned process, may take far
 #: longer than a step).
 MIN_BUILD_TIMEOUT_S = 60.0
+
+
+class _Call:
+    """A call that holds the sampler (``sample()``, ``reinit()``, ``close()``): its name, its
+    thread, and whether a ``close()`` from another thread asked it to end."""
+
+    __slots__ = ("closed", "done", "name", "thread")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.thread = threading.get_ident()
+        self.closed = False
+        self.done = threading.Event()
+
+
+class _ClosedError(Exception):
+    """Raised in the sampling thread at its next step once ``close()`` asked it to end."""
 
 
 class ParallelRolloutSampler(SamplerBase):
@@ -178,6 +197,10 @@ class ParallelRolloutSampler(SamplerBase):
         self.envs_per_actor = envs_per_actor
         self.ray_actor_options = None if ray_actor_options is None else dict(ray_actor_options)
         self._sample_count = 0
+        # One call at a time: two threads stepping the same sub-envs garble both calls. _call
+        # is the one running (guarded by _call_lock); a close() from another thread ends it.
+        self._call_lock = threading.Lock()
+        self._call: _Call | None = None
         self._envs: gym.vector.VectorEnv | None = None
         self._finalizer: weakref.finalize | None = None
         self._policy_source = policy
@@ -285,6 +308,10 @@ class ParallelRolloutSampler(SamplerBase):
         A reinit that raises (an env or policy refused) leaves the sampler on its previous
         env and policy; its workers restart on the next call.
         """
+        with self._one_call("reinit"):
+            self._reinit(env, policy)
+
+    def _reinit(self, env: Any, policy: Any) -> None:
         self._release_workers()
         before = dict(vars(self))  # the workers are released: nothing in it is live
         try:
@@ -349,10 +376,71 @@ class ParallelRolloutSampler(SamplerBase):
         a ``RuntimeWarning`` names the first failure. Ray: kills the actors, and shuts Ray down
         only if this sampler started it and no other open gymsamp sampler uses it (a Ray the
         caller started is never shut down).
+
+        From another thread while ``sample()`` runs (a watchdog): the worker processes (or
+        actors) are ended at once, ``sample()`` raises a :class:`WorkerError` saying so (with
+        in-process sub-envs: after its current step), and ``close()`` returns once that call
+        has ended and closed its sub-envs.
         """
-        self._release_workers()
-        if self._ray is not None:
-            self._ray.close()
+        while True:
+            with self._call_lock:
+                running = self._call
+                if running is None:
+                    self._call = closing = _Call("close")
+                    break
+            running.closed = True  # it ends at its next step, or at once where that fails
+            if running.thread == threading.get_ident():
+                return  # close() inside the call (a policy, a callback): it closes as it ends
+            self._end_workers_of(running)
+            running.done.wait()  # it closes its sub-envs as it unwinds (they are its own)
+        try:
+            self._release_workers()
+            if self._ray is not None:
+                self._ray.close()
+        finally:
+            self._end_call(closing)
+
+    @contextlib.contextmanager
+    def _one_call(self, name: str) -> Iterator[_Call]:
+        """Hold the sampler for call ``name``; a call while another runs is refused."""
+        with self._call_lock:
+            running = self._call
+            if running is not None and running.thread == threading.get_ident():
+                raise RuntimeError(
+                    f"ParallelRolloutSampler.{name}() was called inside its running "
+                    f"{running.name}() (from the policy or a callback): a sampler runs one call "
+                    "at a time"
+                )
+            if running is not None:
+                raise RuntimeError(
+                    f"ParallelRolloutSampler.{name}() was called while {running.name}() runs "
+                    "in another thread: a sampler runs one call at a time (give each thread "
+                    "its own sampler)"
+                )
+            self._call = call = _Call(name)
+        try:
+            yield call
+        finally:
+            self._end_call(call)
+
+    def _end_call(self, call: _Call) -> None:
+        with self._call_lock:
+            self._call = None
+        call.done.set()
+
+    def _end_workers_of(self, call: _Call) -> None:
+        """Terminate the worker processes that ``call`` (running in another thread) waits on,
+        so that it fails at once instead of after its step; it then closes what is left."""
+        if call.name != "sample" and call.name != "sample_jobs":
+            return
+        if self._ray is not None:  # its wait for the actors' replies then fails
+            self._ray.stop_actors()
+            return
+        for process in list(getattr(self._envs, "processes", ())):
+            # Ended (and released) by the call meanwhile: nothing to end.
+            with contextlib.suppress(ValueError, AttributeError):
+                if process.is_alive():
+                    process.terminate()
 
     def _release_workers(self) -> None:
         """End the sub-envs and worker processes or actors, keeping the Ray connection."""
@@ -386,15 +474,22 @@ class ParallelRolloutSampler(SamplerBase):
 
         Returns:
             The rollouts ``0..K-1``, in index order.
+
+        Raises:
+            RuntimeError: If another thread runs ``sample()`` or ``reinit()`` of this sampler
+                now (a sampler runs one call at a time).
+            WorkerError: Also where ``close()``, from another thread, ended this call (after
+                the current step; no worker process of the call outlives that ``close()``).
         """
-        payloads = reset_payloads(init_states, domain_params)
-        if payloads is not None:
-            self.check_payloads(payloads)
-        quota = self.quota
-        if payloads is not None and self.min_steps is None:
-            repeats = math.ceil((self.min_rollouts or 1) / len(payloads))
-            quota = Quota(min_rollouts=repeats * len(payloads))
-        return self.sample_jobs(quota, self._job_maker(payloads), eval=eval)
+        with self._one_call("sample") as call:
+            payloads = reset_payloads(init_states, domain_params)
+            if payloads is not None:
+                self.check_payloads(payloads)
+            quota = self.quota
+            if payloads is not None and self.min_steps is None:
+                repeats = math.ceil((self.min_rollouts or 1) / len(payloads))
+                quota = Quota(min_rollouts=repeats * len(payloads))
+            return self._sample_jobs(call, quota, self._job_maker(payloads), eval=eval)
 
     def check_payloads(
         self,
@@ -466,9 +561,47 @@ class ParallelRolloutSampler(SamplerBase):
         next call. With ``quota.min_steps``, a rollout past the result (one that ran
         concurrently) whose sub-env fails or whose observations or actions are not finite does
         not fail the call, whatever the number of workers: the result is then collected again
-        without it (local backend).
+        without it (local backend). Like :meth:`sample`, it runs in one thread at a time and
+        ends with a :class:`WorkerError` where ``close()`` from another thread ended it.
         """
+        with self._one_call("sample_jobs") as call:
+            return self._sample_jobs(call, quota, make_job, eval=eval)
+
+    def _sample_jobs(
+        self,
+        call: _Call,
+        quota: Quota,
+        make_job: Callable[[int], RolloutJob],
+        *,
+        eval: bool = False,
+    ) -> list[StepSequence]:
+        try:
+            return self._run_jobs(call, quota, make_job, eval=eval)
+        except Exception as err:
+            if call.closed:  # whatever the ended workers or closed sub-envs raised
+                raise WorkerError(
+                    f"the ParallelRolloutSampler was closed while {call.name}() ran (close() "
+                    "during the call)"
+                ) from err
+            raise
+
+    def _run_jobs(
+        self,
+        call: _Call,
+        quota: Quota,
+        make_job: Callable[[int], RolloutJob],
+        *,
+        eval: bool,
+    ) -> list[StepSequence]:
         from tqdm.auto import tqdm
+
+        def check_open(_running: int = 0) -> None:
+            if call.closed:
+                raise _ClosedError
+
+        def make_open_job(k: int) -> RolloutJob:
+            check_open()
+            return make_job(k)
 
         eval = check_bool("eval", eval)
         total = quota.min_steps if quota.min_steps is not None else quota.min_rollouts
@@ -503,11 +636,18 @@ class ParallelRolloutSampler(SamplerBase):
             on_rollout = show if self.show_progress_bar else None
 
             def run(q: Quota) -> list[StepSequence]:
+                check_open()  # also before a surplus rerun
                 if self._ray is not None:  # the driver kills its actors on errors itself
                     return self._ray.run(
-                        q, make_job, eval=eval, max_steps=self.max_steps, on_rollout=on_rollout
+                        q,
+                        make_open_job,
+                        eval=eval,
+                        max_steps=self.max_steps,
+                        on_rollout=on_rollout,
                     )
-                return self._collect_local(q, make_job, eval=eval, on_rollout=on_rollout)
+                return self._collect_local(
+                    q, make_open_job, eval=eval, on_rollout=on_rollout, on_step=check_open
+                )
 
             try:
                 return run(quota)
@@ -526,6 +666,7 @@ class ParallelRolloutSampler(SamplerBase):
         eval: bool,
         on_rollout: Callable[[StepSequence], None] | None = None,
         stop_on_done: bool = True,
+        on_step: Callable[[int], None] | None = None,
     ) -> list[StepSequence]:
         """:func:`collect` on this sampler's sub-envs; a failed or interrupted vector env is
         unusable, so it is ended at once (the next call builds a new one)."""
@@ -544,6 +685,7 @@ class ParallelRolloutSampler(SamplerBase):
                 dt_param=self.dt_param,
                 env_id=self.env_id,
                 on_rollout=on_rollout,
+                on_step=on_step,
             )
         except BaseException:
             self._terminate()

@@ -1560,3 +1560,136 @@ def test_record_states_leaves_an_envs_own_state_info_alone(vectorization):
         ref = rollout(_OwnStateInfo, policy, seed=0, sub_seed=0, sub_sub_seed=k)
         assert "states" not in ro.data_names
         assert ro.env_infos["state"].tolist() == ref.env_infos["state"].tolist() == ["on"] * 3
+
+
+# -- other threads: close() during a sample(), a second sample() -----------------------------------
+
+
+class _ActsThen:
+    """A batched CartPole policy (zeros) that runs ``hook`` in the sampling thread at its
+    ``at``-th call."""
+
+    def __init__(self, at: int, hook) -> None:
+        self.calls, self.at, self.hook = 0, at, hook
+
+    def __call__(self, obs):
+        self.calls += 1
+        if self.calls == self.at:
+            self.hook()
+        return np.zeros(len(obs), dtype=np.int64)
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
+def test_close_from_another_thread_ends_a_running_sample_with_a_clear_error(vectorization):
+    # A watchdog's close() while sample() ran: the sampling thread failed with whatever the
+    # closed pipes and processes gave ("got end of file during message", "process object is
+    # closed"), or went on sampling on sub-envs closed under it.
+    before = {p.pid for p in children()}
+    after_close: list[list[int]] = []
+
+    def close_from_another_thread() -> None:
+        def close() -> None:
+            sampler.close()
+            after_close.append([p.pid for p in children() if p.pid not in before])
+
+        # Not joined here: close() may wait for this very call to end.
+        threading.Thread(target=close, daemon=True).start()
+
+    policy = _ActsThen(3, close_from_another_thread)
+    sampler = ParallelRolloutSampler(
+        "CartPole-v1",
+        policy,
+        2,
+        min_rollouts=10**6,  # never done: only close() ends this call
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    )
+    with sampler:
+        with pytest.raises(
+            WorkerError,
+            match=r"^the ParallelRolloutSampler was closed while sample\(\) ran \(close\(\) "
+            r"during the call\)$",
+        ):
+            sampler.sample()
+        deadline = time.monotonic() + 60
+        while not after_close and time.monotonic() < deadline:
+            time.sleep(0.01)  # close() returns right after the call ended
+        assert after_close == [[]]
+        # Closed, as any close() leaves it: the next call builds fresh sub-envs.
+        policy.at = 0
+        assert len(sampler.sample_jobs(Quota(min_rollouts=2), sampler._job_maker(None))) == 2
+    assert [p for p in children() if p.pid not in before] == []
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+def test_a_second_thread_sampling_the_same_sampler_is_refused(vectorization):
+    # Two threads' sample() calls stepped the same sub-envs at once: garbled errors
+    # ("tuple index out of range", a sub-env's TypeError), or rollouts stepped by both.
+    refused: list[BaseException] = []
+
+    def sample_and_reinit_from_another_thread() -> None:
+        def run() -> None:
+            for call in (sampler.sample, sampler.reinit):
+                try:
+                    call()
+                except BaseException as err:
+                    refused.append(err)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join(60)
+        assert not thread.is_alive()
+
+    options: dict[str, Any] = dict(
+        min_rollouts=4, seed=0, vectorization=vectorization, show_progress_bar=False
+    )
+    with ParallelRolloutSampler("CartPole-v1", _ActsThen(0, print), 2, **options) as reference:
+        expected = reference.sample()
+    policy = _ActsThen(2, sample_and_reinit_from_another_thread)
+    with ParallelRolloutSampler("CartPole-v1", policy, 2, **options) as sampler:
+        rollouts = sampler.sample()
+        assert [type(err) for err in refused] == [RuntimeError, RuntimeError]
+        for err, call in zip(refused, ["sample", "reinit"], strict=True):
+            assert str(err) == (
+                f"ParallelRolloutSampler.{call}() was called while sample() runs in another "
+                "thread: a sampler runs one call at a time (give each thread its own sampler)"
+            )
+        # The refused calls neither disturbed this one nor counted as calls.
+        assert len(rollouts) == len(expected) == 4
+        for ro, ref in zip(rollouts, expected, strict=True):
+            assert_same(ro, ref)
+        seeds = [ro.rollout_info["seed"] for ro in sampler.sample()]
+        assert seeds == [derive_seed(0, 1, k) for k in range(4)]
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+def test_close_or_sample_from_inside_a_running_sample(vectorization):
+    # From the policy (the sampling thread itself): close() ends the call as from another
+    # thread (it cannot wait for the call it runs in); a nested sample() is refused.
+    before = {p.pid for p in children()}
+    nested: list[BaseException] = []
+
+    def sample_then_close() -> None:
+        try:
+            sampler.sample()
+        except BaseException as err:
+            nested.append(err)
+        sampler.close()
+
+    with ParallelRolloutSampler(
+        "CartPole-v1",
+        _ActsThen(3, sample_then_close),
+        2,
+        min_rollouts=10**6,
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    ) as sampler:
+        with pytest.raises(WorkerError, match=r"^the ParallelRolloutSampler was closed while"):
+            sampler.sample()
+        assert [p for p in children() if p.pid not in before] == []
+    assert [str(err) for err in nested] == [
+        "ParallelRolloutSampler.sample() was called inside its running sample() (from the "
+        "policy or a callback): a sampler runs one call at a time"
+    ]
