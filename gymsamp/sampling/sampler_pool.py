@@ -310,7 +310,8 @@ class SamplerPool:
     (e.g. Ctrl-C) in the parent while it waits; after the latter, the next call starts fresh
     workers. A worker found dead between calls is restarted with a :class:`RuntimeWarning`.
     Workers are not daemonic, so functions may start processes of their own (vector envs).
-    The pool is not thread-safe: call it from one thread at a time. With ``"spawn"``, a script
+    The pool runs one call at a time: a call while another runs (from another thread) raises
+    a RuntimeError; :meth:`stop` may come from any thread. With ``"spawn"``, a script
     that builds a pool needs the usual ``if __name__ == "__main__":`` guard.
 
     Args:
@@ -337,6 +338,8 @@ class SamplerPool:
         # Held to set _stopped and to start a worker into its slot: a stop() from another
         # thread either finds a started worker (and ends it) or keeps it from starting.
         self._lock = threading.Lock()
+        self._busy = threading.Lock()  # held by the running call
+        self._busy_thread: int | None = None
         self._local: GlobalNamespace | None = None
         self._workers: list[_Worker | None] = []
         self._finalizer = weakref.finalize(self, _shutdown_all, self._workers)
@@ -594,6 +597,31 @@ class SamplerPool:
         """
         if self._stopped:
             raise RuntimeError("this SamplerPool has been stopped")
+        # Two calls at once would send tasks to the same workers and read each other's replies.
+        if not self._busy.acquire(blocking=False):
+            if self._busy_thread == threading.get_ident():
+                raise RuntimeError(
+                    "this SamplerPool is running a call from which it was called (its function "
+                    "or progress bar): a SamplerPool runs one call at a time"
+                )
+            raise RuntimeError(
+                "this SamplerPool runs a call in another thread: a SamplerPool runs one call at "
+                "a time (give each thread its own pool)"
+            )
+        self._busy_thread = threading.get_ident()
+        try:
+            self._drive_alone(next_task, on_result, name, ignore_errors)
+        finally:
+            self._busy_thread = None
+            self._busy.release()
+
+    def _drive_alone(
+        self,
+        next_task: Callable[[int], _Task | None],
+        on_result: Callable[[int, Any], None],
+        name: str,
+        ignore_errors: Callable[[], bool],
+    ) -> None:
         if self._local is not None:
             # A stop() from another thread cannot interrupt the running task, but ends the call
             # after it, as it would with workers.

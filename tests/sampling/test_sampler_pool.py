@@ -769,3 +769,59 @@ def test_a_replacement_that_fails_to_start_is_started_by_the_next_call(monkeypat
         monkeypatch.setattr(sampler_pool, "_Worker", real)
         assert pool.invoke_all(lambda G: G.worker_index) == [0, 1]
         assert pool.run_map(_exit_on_zero, [1, 2]) == [1, 2]
+
+
+@pytest.mark.parametrize("num_threads", [1, 2])
+def test_a_call_from_another_thread_while_one_runs_is_refused(num_threads):
+    # Both calls sent tasks to the same workers and read each other's replies: the second
+    # thread's run_map returned the first one's results as its own, silently, and the first
+    # call failed with a worker "died (exit code None)" that never died.
+    refused: list[BaseException] = []
+
+    class CallsFromAnotherThread:
+        def __init__(self) -> None:
+            self.updates = 0
+
+        def update(self, n):
+            self.updates += 1
+            if self.updates == 1:
+
+                def run() -> None:
+                    for call in (
+                        lambda: pool.run_map(lambda G, x: -x, [1, 2]),
+                        lambda: pool.invoke_all(lambda G: None),
+                    ):
+                        try:
+                            call()
+                        except BaseException as err:
+                            refused.append(err)
+
+                thread = threading.Thread(target=run)
+                thread.start()
+                thread.join(60)
+                assert not thread.is_alive()
+
+    with SamplerPool(num_threads) as pool:
+        bar = CallsFromAnotherThread()
+        assert pool.run_map(lambda G, x: x, range(6), progressbar=bar) == list(range(6))
+        message = (
+            "this SamplerPool runs a call in another thread: a SamplerPool runs one call at a "
+            "time (give each thread its own pool)"
+        )
+        assert [(type(err), str(err)) for err in refused] == [(RuntimeError, message)] * 2
+        assert pool.run_map(lambda G, x: -x, [1, 2]) == [-1, -2]
+
+
+def test_a_call_from_inside_a_call_of_an_in_process_pool_is_refused():
+    # Only an in-process pool's function can reach its pool (a worker's gets no pickled pool);
+    # the nested call ran the outer call's remaining tasks from inside one of them.
+    with SamplerPool(1) as pool:
+        with pytest.raises(
+            WorkerError,
+            match=r"raised RuntimeError in .*<lambda>: this SamplerPool is running a call from "
+            r"which it was called \(its function or progress bar\): a SamplerPool runs one "
+            r"call at a time\n",
+        ) as info:
+            pool.run_map(lambda G, x: pool.run_map(lambda G, y: y, [x]), [1, 2])
+        assert isinstance(info.value.__cause__, RuntimeError)
+        assert pool.run_map(lambda G, x: x, [1, 2]) == [1, 2]
