@@ -3,6 +3,8 @@ env."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -81,3 +83,22 @@ class DictPendulum(gym.ObservationWrapper):
 
     def observation(self, observation: Any) -> dict[str, Any]:
         return {"angle": observation[:2], "speed": observation[2:]}
+
+
+def errors_in_another_thread(*calls: Callable[[], object]) -> list[BaseException]:
+    """Run ``calls`` one after the other in a new thread (joined within a minute) and return
+    what each raised, in order; calls that return add nothing."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        for call in calls:
+            try:
+                call()
+            except BaseException as err:
+                errors.append(err)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive()
+    return errors

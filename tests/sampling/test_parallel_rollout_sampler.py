@@ -22,6 +22,7 @@ from gymsamp.sampling import (
     derive_seed,
     rollout,
 )
+from tests.helpers import errors_in_another_thread
 
 BOX = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
 
@@ -1629,17 +1630,7 @@ def test_a_second_thread_sampling_the_same_sampler_is_refused(vectorization):
     refused: list[BaseException] = []
 
     def sample_and_reinit_from_another_thread() -> None:
-        def run() -> None:
-            for call in (sampler.sample, sampler.reinit):
-                try:
-                    call()
-                except BaseException as err:
-                    refused.append(err)
-
-        thread = threading.Thread(target=run)
-        thread.start()
-        thread.join(60)
-        assert not thread.is_alive()
+        refused.extend(errors_in_another_thread(sampler.sample, sampler.reinit))
 
     options: dict[str, Any] = dict(
         min_rollouts=4, seed=0, vectorization=vectorization, show_progress_bar=False

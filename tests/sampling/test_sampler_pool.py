@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.sampler_pool import GlobalNamespace, SamplerPool
+from tests.helpers import errors_in_another_thread
 
 # Most functions shipped to workers are closures or lambdas, which cloudpickle sends by value;
 # module-level ones (e.g. _num_samples) are imported by the spawned workers.
@@ -785,21 +786,12 @@ def test_a_call_from_another_thread_while_one_runs_is_refused(num_threads):
         def update(self, n):
             self.updates += 1
             if self.updates == 1:
-
-                def run() -> None:
-                    for call in (
+                refused.extend(
+                    errors_in_another_thread(
                         lambda: pool.run_map(lambda G, x: -x, [1, 2]),
                         lambda: pool.invoke_all(lambda G: None),
-                    ):
-                        try:
-                            call()
-                        except BaseException as err:
-                            refused.append(err)
-
-                thread = threading.Thread(target=run)
-                thread.start()
-                thread.join(60)
-                assert not thread.is_alive()
+                    )
+                )
 
     with SamplerPool(num_threads) as pool:
         bar = CallsFromAnotherThread()
