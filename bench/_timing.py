@@ -3,6 +3,7 @@ and the tests' reference implementations to compare against."""
 
 from __future__ import annotations
 
+import argparse
 import gc
 import importlib.util
 import os
@@ -67,3 +68,12 @@ def load_test_module(relative_path: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def size_options(doc: str | None) -> argparse.Namespace:
+    """The command line of a benchmark with a ``--quick`` smoke size and ``--repeats`` rounds
+    (its description: the first paragraph of ``doc``, the script's docstring)."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per size")
+    return parser.parse_args()

@@ -20,7 +20,6 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import tempfile
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _timing import size_options  # bench/ is the script's directory
 
 from gymsamp.data import StepSequence
 from gymsamp.data import io as rollout_io
@@ -127,10 +127,7 @@ def bench(label: str, rollouts: list[StepSequence], folder: Path, repeats: int) 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
-    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per size")
-    args = parser.parse_args()
+    args = size_options(__doc__)
     count, steps = (500, 100_000) if args.quick else (20_000, 1_000_000)
     print("version 2 (one packed member) vs version 1 (a member per array):")
     with tempfile.TemporaryDirectory() as folder:

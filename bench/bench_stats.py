@@ -24,14 +24,13 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import argparse
 import gc
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from _timing import best_rates, load_test_module  # bench/ is the script's directory
+from _timing import best_rates, load_test_module, size_options  # bench/ is the script's directory
 
 from gymsamp.stats import bootstrap_ci, bootstrapping
 
@@ -97,10 +96,7 @@ def bench_swap(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
-    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per size")
-    args = parser.parse_args()
+    args = size_options(__doc__)
     tests = load_test_module("tests/stats/test_bootstrapping.py")
     n, sizes = (20_000, [50, 400]) if args.quick else (100_000, [250, 1000])
     if args.quick:

@@ -254,8 +254,8 @@ class Step(DictIndexProxy):
         return name, 0, _wrap_entry(value)
 
     def _set(self, key: str, new_value: Any, error_type: type[Exception]) -> None:
-        # Derived values are computed for this one read: a write would land in a temporary
-        # and be lost without a word.
+        # Derived values are computed for this one read, so a write would land in a temporary
+        # and be lost without a word; a flag written here would end a rollout mid-way.
         derived = _derived_source(key)
         if derived is not None:
             self._resolve_key(key, error_type)  # a name no read knows is refused as by a read

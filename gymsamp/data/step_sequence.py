@@ -222,9 +222,9 @@ class StepSequence(Sequence[Step]):
         """A flag by (singular or plural) name, for :class:`Step`: an array holding the flag of
         step ``index`` and its position there; None if ``name`` names no flag.
 
-        ``terminated`` and ``truncated`` are the stored arrays, so a step writes through to
-        them; ``done`` and the step type are derived for this one step only (computing them
-        for every step made each access O(T)).
+        ``terminated`` and ``truncated`` are the stored arrays (a step reads them; it refuses
+        writes to every flag); ``done`` and the step type are derived for this one step only
+        (computing them for every step made each access O(T)).
         """
         name = name if name in _construction.FLAG_NAMES else name + "s"
         if name in ("terminated", "truncated"):
