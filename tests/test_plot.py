@@ -213,6 +213,40 @@ def test_trajectories_without_spec_or_time_and_many_dimensions(tmp_path):
         plot_trajectories(rollouts, num_rollouts=0)
 
 
+@pytest.mark.parametrize(
+    ("times", "expected"),
+    [
+        # T step times only (a rollout built outside the samplers): the final observation
+        # one interval after the last step.
+        (np.arange(4) * 0.02, np.arange(5) * 0.02),
+        (np.arange(5) * 0.02, np.arange(5) * 0.02),  # T + 1 entries, as the samplers record
+    ],
+)
+def test_trajectories_over_a_time_field_of_t_or_t_plus_one_entries(tmp_path, times, expected):
+    ro = StepSequence(
+        rewards=np.ones(4),
+        observations=np.arange(10.0).reshape(5, 2),
+        actions=np.linspace(-1, 1, 8).reshape(4, 2),
+        time=times,
+    )
+    fig = plot_trajectories([ro])
+    obs_line, action_line = fig.axes[0].lines[0], fig.axes[2].lines[0]
+    np.testing.assert_allclose(obs_line.get_xdata(), expected)
+    np.testing.assert_array_equal(obs_line.get_ydata(), [0, 2, 4, 6, 8])
+    # Action t holds from time t to t + 1, the last one up to the final observation's time.
+    np.testing.assert_allclose(action_line.get_xdata(), expected)
+    assert fig.axes[-1].get_xlabel() == "time [s]"
+    assert_png(save_figure(fig, tmp_path / "timed.png"))
+
+
+def test_trajectories_over_the_step_times_of_a_one_step_rollout():
+    ro = StepSequence(
+        rewards=np.ones(1), observations=np.zeros((2, 1)), actions=np.zeros((1, 1)), time=[3.0]
+    )
+    fig = plot_trajectories([ro])
+    np.testing.assert_array_equal(fig.axes[0].lines[0].get_xdata(), [3.0, 4.0])
+
+
 def test_trajectories_of_image_observations_keep_the_action_panel(tmp_path):
     rng = np.random.default_rng(0)
     rollouts = [

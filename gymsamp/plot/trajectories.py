@@ -325,7 +325,9 @@ def plot_trajectories(
     axes = fig.subplots(nrows, ncols, squeeze=False)
     timed = "time" in rollouts[0].data_names
     # Without a known time step the samplers record the step index as the time (dt = 1).
-    seconds = timed and not np.array_equal(rollouts[0].time, np.arange(rollouts[0].length + 1))
+    seconds = timed and not np.array_equal(
+        _times(rollouts[0], timed), np.arange(rollouts[0].length + 1)
+    )
     x_label = "time [s]" if seconds else "step"
 
     for p, (source, dim, panel_title, label) in enumerate(panels):
@@ -528,7 +530,20 @@ def _is_discrete(space: Any) -> bool:
 
 
 def _times(ro: StepSequence, timed: bool) -> np.ndarray:
-    return np.asarray(ro.time, dtype=np.float64) if timed else np.arange(ro.length + 1.0)
+    """The T + 1 times of a rollout's observations: its ``time`` field, or the step index.
+
+    The samplers record the final observation's time too (T + 1 entries); a ``time`` field
+    built elsewhere may hold the T step times only, and is extended by its last interval
+    (one step for a one-step rollout) so that the final observation has a time.
+    """
+    steps = np.arange(ro.length + 1.0)
+    if not timed:
+        return steps
+    times = np.asarray(ro.time, dtype=np.float64).reshape(len(ro.time), -1)[:, 0]
+    if len(times) == ro.length and ro.length > 0:
+        interval = times[-1] - times[-2] if ro.length > 1 else 1.0
+        times = np.append(times, times[-1] + interval)
+    return times
 
 
 def _action_raster(
