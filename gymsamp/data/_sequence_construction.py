@@ -199,6 +199,8 @@ def _checked_rewards(rewards: Any, data_format: str) -> Field:
 def _as_field(value: Any, data_format: str, name: str) -> Field:
     """Stack per-step lists (of arrays, dicts or tuples) or convert arrays to ``data_format``;
     ``name`` names the field in errors (e.g. entries of different shapes)."""
+    # Before the conversion: to numpy it would detach them silently.
+    _check_no_grad_input(name, value)
     if isinstance(value, (dict, tuple)) or not (isinstance(value, np.ndarray) or is_tensor(value)):
         value = combine_named(value, data_format, "stack", name)
     return tree_map(lambda leaf: to_format(leaf, data_format), value)
@@ -212,14 +214,48 @@ def _field_length(name: str, field: Field) -> int:
     return next(iter(lengths.values()))
 
 
+def _grad_error(path: str) -> ValueError:
+    """The error for a tensor at ``path`` that traces gradients."""
+    return ValueError(
+        f"{path} must not require grad (storing tensors with gradient tracing is not "
+        "supported, detach them first), got a tensor with requires_grad=True"
+    )
+
+
+def _first_grad_path(value: Any, path: str) -> str | None:
+    """Path (as :func:`tree_leaves` writes it) of the first tensor tracing gradients in a raw
+    field argument: a tensor, or lists (steps), dicts and tuples of them; None if none does."""
+    if is_tensor(value):
+        return path if value.requires_grad else None
+    if isinstance(value, dict):
+        parts: Any = ((f"{path}.{key}", part) for key, part in value.items())
+    elif isinstance(value, tuple):
+        parts = ((f"{path}[{i}]", part) for i, part in enumerate(value))
+    elif isinstance(value, list) and _holds_tensor(value):
+        # Steps share the field's path. A list is judged by its first entry, as for the data
+        # format, so long lists of numbers cost nothing here.
+        parts = ((path, part) for part in value)
+    else:
+        return None
+    for part_path, part in parts:
+        found = _first_grad_path(part, part_path)
+        if found is not None:
+            return found
+    return None
+
+
+def _check_no_grad_input(name: str, value: Any) -> None:
+    """Refuse a field argument holding tensors that trace gradients, whatever the format."""
+    path = _first_grad_path(value, name)
+    if path is not None:
+        raise _grad_error(path)
+
+
 def _check_no_grad(name: str, field: Field) -> None:
     """Refuse tensors that trace gradients: storing them would keep whole graphs alive."""
     for path, leaf in tree_leaves(field, name):
         if is_tensor(leaf) and leaf.requires_grad:
-            raise ValueError(
-                f"{path} must not require grad (storing tensors with gradient tracing is not "
-                "supported, detach them first), got a tensor with requires_grad=True"
-            )
+            raise _grad_error(path)
 
 
 def _flags_from_args(

@@ -137,6 +137,27 @@ class TestConstruction:
                 actions=torch.zeros(2),
             )
 
+    def test_grad_tensors_are_rejected_in_numpy_format_too(self):
+        # Converting to numpy detached them silently (add_data on a sampled, numpy rollout,
+        # e.g. a critic's values computed outside no_grad), where torch format refused them.
+        grad = torch.ones(2, requires_grad=True)
+        ro = StepSequence(rewards=[1.0, 2.0], observations=np.zeros(3), actions=[0, 0])
+        with pytest.raises(ValueError, match="values must not require grad"):
+            ro.add_data("values", grad)
+        with pytest.raises(ValueError, match=r"infos\.v must not require grad"):
+            ro.add_data("infos", [{"v": grad[0]}, {"v": grad[1]}])
+        with pytest.raises(ValueError, match=r"hidden\[1\] must not require grad"):
+            ro.add_data("hidden", [(np.zeros(2), grad), (np.zeros(2), grad)])
+        assert ro.data_names == ["rewards", "observations", "actions"]
+        with pytest.raises(ValueError, match="rewards must not require grad"):
+            StepSequence(
+                rewards=grad, observations=np.zeros(3), actions=[0, 0], data_format="numpy"
+            )
+        # Detached tensors are converted as before.
+        ro.add_data("values", grad.detach() * 2)
+        assert isinstance(ro.values, np.ndarray)
+        assert ro.values.tolist() == [2.0, 2.0]
+
     def test_rewards_must_be_a_non_empty_sequence_of_real_numbers(self):
         with pytest.raises(TypeError, match=r"rewards must be a list, array or tensor .*got 1.0"):
             StepSequence(rewards=1.0, observations=[0, 1], actions=[0])
