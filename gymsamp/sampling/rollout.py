@@ -150,6 +150,9 @@ def rollout(
         (2, True)
     """
     check_seed(seed)
+    # Checked even without a seed: sub_sub_seed also numbers the rollout (rollout_index).
+    sub_seed = check_seed(sub_seed, "sub_seed")
+    sub_sub_seed = check_seed(sub_sub_seed, "sub_sub_seed")
     render_step = check_int("render_step", render_step)
     if not isinstance(render_mode, RenderMode):
         raise TypeError(

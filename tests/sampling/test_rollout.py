@@ -379,6 +379,29 @@ def test_rollout_arguments_are_checked(kwargs, error, message):
         rollout(CountingEnv(terminate_at=3), IDLE, **kwargs)
 
 
+@pytest.mark.parametrize("seed", [None, 0])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"sub_seed": -1}, ValueError, r"sub_seed must be None or an int >= 0, got -1"),
+        ({"sub_seed": "a"}, TypeError, r"sub_seed must be None or an int >= 0, got 'a'"),
+        ({"sub_sub_seed": -4}, ValueError, r"sub_sub_seed must be None or an int >= 0, got -4"),
+        ({"sub_sub_seed": 2.5}, TypeError, r"sub_sub_seed must be None or an int >= 0, got 2.5"),
+    ],
+)
+def test_sub_seeds_are_checked_with_or_without_a_seed(seed, kwargs, error, message):
+    # Without a seed they were not looked at, and sub_sub_seed became the rollout_index as
+    # given (2.5, -4, "x").
+    with pytest.raises(error, match=message):
+        rollout(CountingEnv(terminate_at=3), IDLE, seed=seed, **kwargs)
+
+
+def test_a_numpy_sub_sub_seed_numbers_the_rollout_with_an_int():
+    ro = rollout(CountingEnv(terminate_at=3), IDLE, sub_sub_seed=np.int64(3))
+    assert ro.rollout_info["rollout_index"] == 3
+    assert type(ro.rollout_info["rollout_index"]) is int
+
+
 def test_rollout_takes_numpy_flags_and_counts():
     ro = rollout(
         CountingEnv(terminate_at=9), IDLE, max_steps=np.int64(2), eval=np.True_, no_close=np.False_
