@@ -42,6 +42,7 @@ from gymsamp.sampling.start_method import (
     check_shippable,
     check_start_method,
     effective_start_method,
+    global_start_method_kept,
 )
 from gymsamp.sampling.surplus import collect_without_failed_surplus
 from gymsamp.sampling.vector_envs import (
@@ -614,13 +615,17 @@ class ParallelRolloutSampler(SamplerBase):
             if self._ray is not None
             else f"{self.vectorization_used}, {self._layout()}"
         )
-        with tqdm(
-            total=total,
-            unit=unit,
-            disable=not self.show_progress_bar,
-            leave=False,
-            desc=f"Sampling ({where})",
-        ) as bar:
+        # tqdm makes its multiprocessing lock in the default context (disabled bars too), which
+        # fixes the global start method: the caller's set_start_method() would then raise.
+        with global_start_method_kept():
+            bar = tqdm(
+                total=total,
+                unit=unit,
+                disable=not self.show_progress_bar,
+                leave=False,
+                desc=f"Sampling ({where})",
+            )
+        with bar:
             counts = {"rollouts": 0, "steps": 0}
 
             def show(ro: StepSequence) -> None:

@@ -1000,6 +1000,43 @@ def test_non_finite_actions_for_an_idle_sub_envs_final_state_are_ignored(vectori
     assert "at step" not in str(info.value)
 
 
+def test_sampling_leaves_the_global_start_method_unset():
+    # In a fresh interpreter: the test process's own start method may be set by other tests.
+    # The progress bar (tqdm makes a multiprocessing lock, also when disabled) used to fix it
+    # at the first sample(), so the caller's own set_start_method() raised "context has already
+    # been set".
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import multiprocessing as mp
+        import numpy as np
+        from gymsamp.sampling import ParallelRolloutSampler, eval_nominal_domain
+
+        if __name__ == "__main__":
+            policy = lambda obs: np.zeros(len(obs), dtype=np.int64)
+            for vectorization in ("sync", "async", "batched"):
+                for bar in (False, True):
+                    with ParallelRolloutSampler(
+                        "CartPole-v1", policy, 2, min_rollouts=2, seed=0,
+                        vectorization=vectorization, show_progress_bar=bar,
+                    ) as sampler:
+                        assert len(sampler.sample()) == 2
+            assert len(eval_nominal_domain(1, "CartPole-v1", policy, [np.zeros(4)])) == 1
+            assert mp.get_start_method(allow_none=True) is None
+            mp.set_start_method("spawn")  # the caller's choice is still free
+            print("free")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "free"
+
+
 def test_no_worker_outlives_close_or_garbage_collection():
     import gc
 
