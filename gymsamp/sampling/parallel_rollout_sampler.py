@@ -22,6 +22,7 @@ from gymsamp.envs.adapter import adapter_for, check_init_state, has_adapter
 from gymsamp.envs.probe import probing
 from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
 from gymsamp.policies import as_policy
+from gymsamp.policies.adapters import check_policy_like
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv, available_cpus
 from gymsamp.sampling.collector import collect
 from gymsamp.sampling.errors import (
@@ -165,6 +166,7 @@ class ParallelRolloutSampler(SamplerBase):
     ) -> None:
         super().__init__(min_rollouts=min_rollouts, min_steps=min_steps)
         num_workers = check_int("num_workers", num_workers)
+        check_policy_like(policy)  # named as this argument (as_policy names its own)
         if vectorization not in VECTORIZATIONS:
             raise ValueError(
                 f"vectorization must be one of {VECTORIZATIONS}, got {vectorization!r}"
@@ -317,6 +319,7 @@ class ParallelRolloutSampler(SamplerBase):
         before = dict(vars(self))  # the workers are released: nothing in it is live
         try:
             if policy is not None:
+                check_policy_like(policy)
                 self._policy_source = policy
             if env is not None:
                 self._set_env(env)

@@ -18,6 +18,7 @@ from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.envs.adapter import adapter_for, has_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
 from gymsamp.policies import as_policy
+from gymsamp.policies.adapters import check_policy_like
 from gymsamp.sampling.collector import collect
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout_job import RolloutJob
@@ -165,6 +166,7 @@ def rollout(
     record_dts = check_bool("record_dts", record_dts)
     stop_on_done = check_bool("stop_on_done", stop_on_done)
     max_steps = None if max_steps is None else check_int("max_steps", max_steps)
+    check_policy_like(policy)  # named as this function's argument, before an env is built
     owned = not isinstance(env, gym.Env)
     base = EnvFactory(env)() if owned else env
     assert isinstance(base, gym.Env)

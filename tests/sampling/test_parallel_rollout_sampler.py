@@ -1287,6 +1287,20 @@ def test_constructor_arguments_are_checked(kwargs, error, message):
         )
 
 
+def test_a_policy_that_is_no_policy_is_named_as_the_policy_argument():
+    # It was named as as_policy's own argument ("as_policy: obj must be ..."), which the user
+    # of the sampler never passed.
+    message = r"^policy must be a gymsamp Policy \(start, reset_envs, act\), .*, got int$"
+    with pytest.raises(TypeError, match=message):
+        ParallelRolloutSampler("CartPole-v1", 42, 1, min_rollouts=1, vectorization="sync")
+    with ParallelRolloutSampler(
+        "CartPole-v1", _zero_policy, 1, min_rollouts=1, vectorization="sync"
+    ) as sampler:
+        with pytest.raises(TypeError, match=message):
+            sampler.reinit(policy=42)
+        assert sampler.policy.fn is _zero_policy  # the refused reinit changed nothing
+
+
 def test_sample_eval_must_be_a_bool():
     with ParallelRolloutSampler(
         "CartPole-v1",

@@ -402,6 +402,12 @@ def test_a_numpy_sub_sub_seed_numbers_the_rollout_with_an_int():
     assert type(ro.rollout_info["rollout_index"]) is int
 
 
+def test_a_policy_that_is_no_policy_is_named_as_the_policy_argument():
+    # It was named as as_policy's own argument ("as_policy: obj must be ...").
+    with pytest.raises(TypeError, match=r"^policy must be a gymsamp Policy .*, got str$"):
+        rollout(CountingEnv(terminate_at=3), "idle")
+
+
 def test_rollout_takes_numpy_flags_and_counts():
     ro = rollout(
         CountingEnv(terminate_at=9), IDLE, max_steps=np.int64(2), eval=np.True_, no_close=np.False_
