@@ -13,8 +13,9 @@ target-domain counterparts live in :mod:`gymsamp.sbi.target_samplers`, their com
 from __future__ import annotations
 
 import contextlib
+import threading
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -209,6 +210,10 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             check_policy_like(policy)
         self._factory = SbiEnvFactory(env, ignore_termination=not stop_on_done)
         self._num_collections = 0
+        # One call at a time, refused before it counts a collection or touches the pool: a
+        # call the pool refused closed it (its error path), ending the call that ran.
+        self._calling = threading.Lock()
+        self._caller: int | None = None
         self._pool: SamplerPool | None = None
         self._info = self._start_pool()
         try:
@@ -611,7 +616,36 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
 
         Returns:
             The features, in torch's default dtype.
+
+        Raises:
+            RuntimeError: If another call of this simulator runs (in another thread, or the
+                policy calls it): it runs one call at a time. :meth:`close` may come from
+                another thread; it ends the running call.
         """
+        with self._one_call():
+            return self._simulate_and_embed(dp_values)
+
+    @contextlib.contextmanager
+    def _one_call(self) -> Iterator[None]:
+        """Hold the simulator for one call; a call while another runs is refused."""
+        if not self._calling.acquire(blocking=False):
+            if self._caller == threading.get_ident():
+                raise RuntimeError(
+                    "SimRolloutSamplerForSBI was called inside its running call (from the "
+                    "policy or the embedding): a simulator runs one call at a time"
+                )
+            raise RuntimeError(
+                "SimRolloutSamplerForSBI was called while another call of it runs in another "
+                "thread: a simulator runs one call at a time (give each thread its own simulator)"
+            )
+        self._caller = threading.get_ident()
+        try:
+            yield
+        finally:
+            self._caller = None
+            self._calling.release()
+
+    def _simulate_and_embed(self, dp_values: Any) -> torch.Tensor:
         theta, single = self._check_dp_values(dp_values)
         failed = self._refused_rows(theta)
         sim = self._simulate(theta, failed)

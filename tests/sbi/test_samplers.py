@@ -22,6 +22,7 @@ from gymsamp.sbi import (
     SimRolloutSamplerForSBI,
     sbi_env_spec,
 )
+from tests.helpers import errors_in_another_thread
 
 POINT_MASS = "gymsamp/PointMass-v0"
 PM_SPEC = sbi_env_spec(POINT_MASS)  # states (x, v), one force
@@ -326,6 +327,68 @@ def test_closed_sampler_restarts_its_workers():
     sim.close()
     sim.close()  # idempotent
     assert "dp_names=('mass',)" in repr(sim)
+
+
+class _ZeroForceThen:
+    """A batched PointMass policy (no force) that runs ``hook`` at its ``at``-th call."""
+
+    def __init__(self, at: int, hook) -> None:
+        self.calls, self.at, self.hook = 0, at, hook
+
+    def __call__(self, obs):
+        self.calls += 1
+        if self.calls == self.at:
+            self.hook()
+        return np.zeros((len(obs), 1), dtype=np.float32)
+
+
+def test_a_call_from_another_thread_is_refused_without_ending_the_running_one():
+    # The second thread's call was refused by the SamplerPool (one call at a time), and the
+    # simulator's error path then closed its pool: the running call failed with "the
+    # SamplerPool was stopped while run_collections ran", and the refused call had counted
+    # as a collection, so every later call reset with other seeds.
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    theta = torch.tensor([[1.0], [0.5]], dtype=torch.float64)
+    options = dict(num_segments=1, seed=3)
+    with SimRolloutSamplerForSBI(
+        POINT_MASS, _ZeroForceThen(0, print), {0: "mass"}, emb, **options
+    ) as reference:
+        expected = [reference(theta), reference(theta)]
+    refused: list[BaseException] = []
+
+    def call_from_another_thread() -> None:
+        refused.extend(errors_in_another_thread(lambda: sim(theta)))
+
+    policy = _ZeroForceThen(3, call_from_another_thread)
+    with SimRolloutSamplerForSBI(POINT_MASS, policy, {0: "mass"}, emb, **options) as sim:
+        assert torch.equal(sim(theta), expected[0])
+        assert [str(err) for err in refused] == [
+            "SimRolloutSamplerForSBI was called while another call of it runs in another "
+            "thread: a simulator runs one call at a time (give each thread its own simulator)"
+        ]
+        assert type(refused[0]) is RuntimeError
+        assert torch.equal(sim(theta), expected[1])  # the refused call counted no collection
+
+
+def test_a_call_from_inside_a_running_call_is_refused():
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    nested: list[BaseException] = []
+
+    def call_inside() -> None:
+        try:
+            sim(torch.tensor([1.0]))
+        except RuntimeError as err:
+            nested.append(err)
+
+    policy = _ZeroForceThen(2, call_inside)
+    with SimRolloutSamplerForSBI(
+        POINT_MASS, policy, {0: "mass"}, emb, num_segments=1, seed=3
+    ) as sim:
+        assert sim(torch.tensor([[1.0]])).shape == (1, emb.dim_output)
+    assert [str(err) for err in nested] == [
+        "SimRolloutSamplerForSBI was called inside its running call (from the policy or the "
+        "embedding): a simulator runs one call at a time"
+    ]
 
 
 def test_check_domain_params_compares_rollout_info_with_the_command():
