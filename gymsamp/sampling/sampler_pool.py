@@ -270,12 +270,14 @@ def _arguments(arglist: Any) -> list[Any]:
     """``arglist`` as a list; a non-iterable failed in ``list()`` with "'NoneType' object is
     not iterable", which names neither the argument nor the rule."""
     try:
-        return list(arglist)
+        arguments = iter(arglist)
     except TypeError:
         raise TypeError(
             f"arglist must be an iterable of arguments (one per call), got "
             f"{type(arglist).__name__} {arglist!r}"
         ) from None
+    # Outside the try: a TypeError raised while iterating (a generator's own) is not renamed.
+    return list(arguments)
 
 
 def _check_bar(name: str, bar: Any) -> None:

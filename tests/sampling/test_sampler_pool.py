@@ -138,6 +138,19 @@ def test_an_arglist_that_is_no_iterable_is_named(pool, arglist):
     assert pool.run_map(lambda G, a: 2 * a, range(3)) == [0, 2, 4]  # any iterable still works
 
 
+def test_a_type_error_raised_by_an_arglist_generator_is_its_own(pool):
+    # A TypeError from inside a generator was reported as "arglist must be an iterable of
+    # arguments ..., got generator", hiding the generator's own error (and its traceback).
+    def arguments():
+        yield 1
+        yield 1 + "a"
+
+    for call in (pool.run_map, pool.invoke_all_map):
+        with pytest.raises(TypeError) as caught:
+            call(lambda G, a: a, arguments())
+        assert str(caught.value) == "unsupported operand type(s) for +: 'int' and 'str'"
+
+
 def test_run_map_keeps_argument_order_with_shuffled_durations(pool):
     durations = [0.08, 0.0, 0.05, 0.01, 0.06, 0.0, 0.02, 0.04]
 
