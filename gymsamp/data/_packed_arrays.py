@@ -60,8 +60,12 @@ def write_packed(member: IO[bytes], arrays: list[np.ndarray], size: int) -> None
         written += padding + array.nbytes
 
 
-def read_packed(member: IO[bytes], layout: Any) -> list[np.ndarray]:
+def read_packed(member: IO[bytes], layout: Any, member_bytes: int) -> list[np.ndarray]:
     """The arrays of the ``packed`` member, each its own array, read one at a time.
+
+    ``member_bytes`` is the member's size in the archive: the sizes its header and the layout
+    claim are checked against it before anything is allocated (a damaged or crafted file
+    could claim terabytes).
 
     Raises:
         ValueError: If the layout or the member is malformed (messages without the path; the
@@ -76,6 +80,9 @@ def read_packed(member: IO[bytes], layout: Any) -> list[np.ndarray]:
     shape, _, dtype = read_header(member)
     if dtype != np.uint8 or len(shape) != 1:
         raise ValueError(f"the packed member must be a 1-D uint8 array, got {dtype} {shape}")
+    held = member_bytes - member.tell()
+    if shape[0] > held:
+        raise ValueError(f"the packed member's header claims {shape[0]} bytes, it holds {held}")
     if not isinstance(layout, list):
         raise ValueError(f"packed must be a list of [offset, dtype, shape], got {layout!r}")
     size, position, arrays = shape[0], 0, []

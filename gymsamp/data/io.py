@@ -391,8 +391,9 @@ def _read(path: str | os.PathLike[str], kind: str) -> Any:
             if isinstance(meta, dict) and meta.get("version") == 2:
                 if _PACKED not in npz.files:
                     raise ValueError(f"{path} is not a valid gymsamp file: no {_PACKED} member")
-                with npz.zip.open(f"{_PACKED}.npy") as member:
-                    packed = read_packed(member, meta.get("packed"))
+                info = npz.zip.getinfo(f"{_PACKED}.npy")
+                with npz.zip.open(info) as member:
+                    packed = read_packed(member, meta.get("packed"), info.file_size)
     except FileNotFoundError:
         raise
     except (

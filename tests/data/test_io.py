@@ -2,6 +2,7 @@ import gc
 import json
 import math
 import zipfile
+from io import BytesIO
 from pathlib import Path
 
 import gymnasium as gym
@@ -548,6 +549,36 @@ def test_a_damaged_packed_member_raises_naming_the_file(tmp_path, good, damage):
     np.savez(tmp_path / "bad.npz", **members)
     with pytest.raises(ValueError, match=rf"bad.npz {message}"):
         load_rollouts(tmp_path / "bad.npz")
+
+
+def test_a_packed_member_claiming_more_bytes_than_it_holds_is_refused_before_allocating(
+    tmp_path, good
+):
+    # A crafted header and layout claiming ~80 GB: refused from the member's size in the
+    # archive, not a MemoryError (or an 80 GB allocation) from np.empty.
+    with zipfile.ZipFile(good) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    meta = json.loads(np.load(BytesIO(parts["__gymsamp__.json.npy"])).tobytes())
+    meta["packed"] = [[0, "<f8", [10**10]]]
+    header = BytesIO()
+    np.lib.format.write_array_header_2_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": (8 * 10**10,)}
+    )
+    data = np.load(BytesIO(parts["packed.npy"])).tobytes()
+    parts["packed.npy"] = header.getvalue() + data
+    meta_member = BytesIO()
+    np.save(meta_member, np.frombuffer(json.dumps(meta).encode(), np.uint8))
+    parts["__gymsamp__.json.npy"] = meta_member.getvalue()
+    bad = tmp_path / "bad.npz"
+    with zipfile.ZipFile(bad, "w") as archive:
+        for name, content in parts.items():
+            archive.writestr(name, content)
+    with pytest.raises(
+        ValueError,
+        match=r"bad.npz is not a readable gymsamp file: the packed member's header claims "
+        rf"80000000000 bytes, it holds {len(data)}$",
+    ):
+        load_rollouts(bad)
 
 
 def test_version_1_files_still_load(tmp_path, rollouts):
