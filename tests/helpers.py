@@ -1,8 +1,10 @@
-"""Shared test helpers: bit-exact comparison of rollouts and their parts, and a Dict-observation
-env."""
+"""Shared test helpers: bit-exact comparison of rollouts and their parts, a Dict-observation
+env, calls from another thread or a fresh Python, and a policy that runs a hook."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -102,3 +104,29 @@ def errors_in_another_thread(*calls: Callable[[], object]) -> list[BaseException
     thread.join(60)
     assert not thread.is_alive()
     return errors
+
+
+class HookedPolicy:
+    """A batched policy returning ``actions(num_envs)`` that runs ``hook`` (in the sampling
+    thread) at its ``at``-th call: a policy that closes, or calls, what runs it."""
+
+    def __init__(
+        self, at: int, hook: Callable[[], object], actions: Callable[[int], np.ndarray]
+    ) -> None:
+        self.calls, self.at, self.hook, self.actions = 0, at, hook, actions
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        if self.calls == self.at:
+            self.hook()
+        return self.actions(len(obs))
+
+
+def python_output(script: str, timeout: float = 120) -> str:
+    """Run ``script`` in a fresh Python; it must succeed (its stderr is shown if not). Returns
+    what it printed, stripped."""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()

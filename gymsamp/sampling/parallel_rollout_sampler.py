@@ -705,6 +705,10 @@ class ParallelRolloutSampler(SamplerBase):
         self._finalizer = None
         self._envs = None
 
+    def __reduce__(self) -> Any:
+        # Its sub-envs, worker processes and call lock are live; a copy could not own them.
+        raise TypeError(not_picklable(type(self).__name__))
+
     def __repr__(self) -> str:
         bounds = f"min_rollouts={self.min_rollouts}, min_steps={self.min_steps}"
         where = f"vectorization={self.vectorization_used!r}"
@@ -714,6 +718,14 @@ class ParallelRolloutSampler(SamplerBase):
             f"ParallelRolloutSampler(env={self.env_id!r}, num_workers={self.num_workers}, "
             f"{bounds}, seed={self.seed}, {where})"
         )
+
+
+def not_picklable(sampler: str) -> str:
+    """The message refusing to pickle or copy a sampler that owns sub-envs."""
+    return (
+        f"a {sampler} cannot be pickled or copied: it owns its sub-envs and worker processes "
+        "(build another one from the same env and policy)"
+    )
 
 
 def _probe_step_cost(probe: gym.Env[Any, Any]) -> float:

@@ -22,7 +22,7 @@ from gymsamp.envs.probe import probing
 from gymsamp.envs.wrappers import DomainRandWrapper, find_wrapper
 from gymsamp.policies.base import ParametricPolicy
 from gymsamp.policies.sb3_policy import SB3Policy
-from gymsamp.sampling.parallel_rollout_sampler import ParallelRolloutSampler
+from gymsamp.sampling.parallel_rollout_sampler import ParallelRolloutSampler, not_picklable
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout_job import RolloutJob
 from gymsamp.sampling.sampler import Closable
@@ -394,6 +394,9 @@ class ParameterExplorationSampler(Closable):
     def close(self) -> None:
         """End the sub-envs and worker processes."""
         self._sampler.close()
+
+    def __reduce__(self) -> Any:
+        raise TypeError(not_picklable(type(self).__name__))
 
 
 def _own_row(param_sets: Any, params: np.ndarray, p: int) -> Any:

@@ -27,6 +27,7 @@ import numpy as np
 from gymsamp._checks import check_int
 from gymsamp._warnings import user_stacklevel
 from gymsamp.sampling.errors import WorkerError
+from gymsamp.sampling.one_call import OneCallAtATime
 from gymsamp.sampling.start_method import check_start_method, global_start_method_kept
 from gymsamp.sampling.worker_lifetime import ParentWatch, die_with_parent, parent_watch, release
 
@@ -340,8 +341,10 @@ class SamplerPool:
         # Held to set _stopped and to start a worker into its slot: a stop() from another
         # thread either finds a started worker (and ends it) or keeps it from starting.
         self._lock = threading.Lock()
-        self._busy = threading.Lock()  # held by the running call
-        self._busy_thread: int | None = None
+        # Two calls at once would send tasks to the same workers and read each other's replies.
+        self._one_call = OneCallAtATime(
+            "this SamplerPool", kind="SamplerPool", callers="its function or progress bar"
+        )
         self._local: GlobalNamespace | None = None
         self._workers: list[_Worker | None] = []
         self._finalizer = weakref.finalize(self, _shutdown_all, self._workers)
@@ -599,23 +602,8 @@ class SamplerPool:
         """
         if self._stopped:
             raise RuntimeError("this SamplerPool has been stopped")
-        # Two calls at once would send tasks to the same workers and read each other's replies.
-        if not self._busy.acquire(blocking=False):
-            if self._busy_thread == threading.get_ident():
-                raise RuntimeError(
-                    "this SamplerPool is running a call from which it was called (its function "
-                    "or progress bar): a SamplerPool runs one call at a time"
-                )
-            raise RuntimeError(
-                "this SamplerPool runs a call in another thread: a SamplerPool runs one call at "
-                "a time (give each thread its own pool)"
-            )
-        self._busy_thread = threading.get_ident()
-        try:
+        with self._one_call.hold():
             self._drive_alone(next_task, on_result, name, ignore_errors)
-        finally:
-            self._busy_thread = None
-            self._busy.release()
 
     def _drive_alone(
         self,

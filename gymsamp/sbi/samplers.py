@@ -13,9 +13,8 @@ target-domain counterparts live in :mod:`gymsamp.sbi.target_samplers`, their com
 from __future__ import annotations
 
 import contextlib
-import threading
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -26,6 +25,7 @@ from gymsamp._warnings import user_stacklevel
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.policies.adapters import check_policy_like
 from gymsamp.sampling import NonFiniteError, SamplerPool, WorkerError
+from gymsamp.sampling.one_call import OneCallAtATime
 from gymsamp.sampling.sampler_options import check_backend_options
 from gymsamp.sampling.seeding import call_seed, check_seed
 from gymsamp.sampling.vector_envs import VECTORIZATIONS
@@ -212,8 +212,9 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         self._num_collections = 0
         # One call at a time, refused before it counts a collection or touches the pool: a
         # call the pool refused closed it (its error path), ending the call that ran.
-        self._calling = threading.Lock()
-        self._caller: int | None = None
+        self._one_call = OneCallAtATime(
+            "SimRolloutSamplerForSBI", kind="simulator", callers="the policy or the embedding"
+        )
         self._pool: SamplerPool | None = None
         self._info = self._start_pool()
         try:
@@ -622,28 +623,8 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
                 policy calls it): it runs one call at a time. :meth:`close` may come from
                 another thread; it ends the running call.
         """
-        with self._one_call():
+        with self._one_call.hold():
             return self._simulate_and_embed(dp_values)
-
-    @contextlib.contextmanager
-    def _one_call(self) -> Iterator[None]:
-        """Hold the simulator for one call; a call while another runs is refused."""
-        if not self._calling.acquire(blocking=False):
-            if self._caller == threading.get_ident():
-                raise RuntimeError(
-                    "SimRolloutSamplerForSBI was called inside its running call (from the "
-                    "policy or the embedding): a simulator runs one call at a time"
-                )
-            raise RuntimeError(
-                "SimRolloutSamplerForSBI was called while another call of it runs in another "
-                "thread: a simulator runs one call at a time (give each thread its own simulator)"
-            )
-        self._caller = threading.get_ident()
-        try:
-            yield
-        finally:
-            self._caller = None
-            self._calling.release()
 
     def _simulate_and_embed(self, dp_values: Any) -> torch.Tensor:
         theta, single = self._check_dp_values(dp_values)

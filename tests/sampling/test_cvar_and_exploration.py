@@ -1,5 +1,6 @@
 import copy
 import math
+import pickle
 
 import gymnasium as gym
 import numpy as np
@@ -280,6 +281,19 @@ class TestParameterExploration:
         ) as plain:
             ro = plain.sample()[0]
         np.testing.assert_allclose(ro.actions, 0.0)  # param_values are zeros
+
+    def test_it_cannot_be_pickled_or_copied(self):
+        # It owns a sampler's sub-envs; the refusal names it, not a lock inside it.
+        message = (
+            "a ParameterExplorationSampler cannot be pickled or copied: it owns its sub-envs "
+            "and worker processes (build another one from the same env and policy)"
+        )
+        with self.make() as sampler:
+            for copy_it in (pickle.dumps, copy.copy, copy.deepcopy):
+                with pytest.raises(TypeError) as info:
+                    copy_it(sampler)
+                assert str(info.value) == message
+            assert len(sampler.sample(np.zeros((1, 3)))) == 1  # unchanged by the attempts
 
     def test_validation(self):
         with self.make() as sampler:

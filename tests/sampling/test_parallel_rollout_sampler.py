@@ -1,5 +1,7 @@
+import copy
 import multiprocessing
 import os
+import pickle
 import re
 import threading
 import time
@@ -22,7 +24,7 @@ from gymsamp.sampling import (
     derive_seed,
     rollout,
 )
-from tests.helpers import errors_in_another_thread
+from tests.helpers import HookedPolicy, errors_in_another_thread, python_output
 
 BOX = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
 
@@ -1005,8 +1007,6 @@ def test_sampling_leaves_the_global_start_method_unset():
     # The progress bar (tqdm makes a multiprocessing lock, also when disabled) used to fix it
     # at the first sample(), so the caller's own set_start_method() raised "context has already
     # been set".
-    import subprocess
-    import sys
     import textwrap
 
     script = textwrap.dedent(
@@ -1030,11 +1030,24 @@ def test_sampling_leaves_the_global_start_method_unset():
             print("free")
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "free"
+    assert python_output(script) == "free"
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+def test_a_sampler_cannot_be_pickled_or_copied(vectorization):
+    # It owns its sub-envs and a call lock: the refusal says so, not "cannot pickle
+    # '_thread.lock' object" from inside it.
+    with ParallelRolloutSampler(
+        "CartPole-v1", _zero_policy, 2, min_rollouts=2, seed=0, vectorization=vectorization
+    ) as sampler:
+        for copy_it in (pickle.dumps, copy.copy, copy.deepcopy):
+            with pytest.raises(TypeError) as info:
+                copy_it(sampler)
+            assert str(info.value) == (
+                "a ParallelRolloutSampler cannot be pickled or copied: it owns its sub-envs and "
+                "worker processes (build another one from the same env and policy)"
+            )
+        assert len(sampler.sample()) == 2
 
 
 def test_no_worker_outlives_close_or_garbage_collection():
@@ -1617,18 +1630,10 @@ def test_record_states_leaves_an_envs_own_state_info_alone(vectorization):
 # -- other threads: close() during a sample(), a second sample() -----------------------------------
 
 
-class _ActsThen:
+def _acts_then(at, hook):
     """A batched CartPole policy (zeros) that runs ``hook`` in the sampling thread at its
     ``at``-th call."""
-
-    def __init__(self, at: int, hook) -> None:
-        self.calls, self.at, self.hook = 0, at, hook
-
-    def __call__(self, obs):
-        self.calls += 1
-        if self.calls == self.at:
-            self.hook()
-        return np.zeros(len(obs), dtype=np.int64)
+    return HookedPolicy(at, hook, lambda n: np.zeros(n, dtype=np.int64))
 
 
 @pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
@@ -1647,7 +1652,7 @@ def test_close_from_another_thread_ends_a_running_sample_with_a_clear_error(vect
         # Not joined here: close() may wait for this very call to end.
         threading.Thread(target=close, daemon=True).start()
 
-    policy = _ActsThen(3, close_from_another_thread)
+    policy = _acts_then(3, close_from_another_thread)
     sampler = ParallelRolloutSampler(
         "CartPole-v1",
         policy,
@@ -1686,9 +1691,9 @@ def test_a_second_thread_sampling_the_same_sampler_is_refused(vectorization):
     options: dict[str, Any] = dict(
         min_rollouts=4, seed=0, vectorization=vectorization, show_progress_bar=False
     )
-    with ParallelRolloutSampler("CartPole-v1", _ActsThen(0, print), 2, **options) as reference:
+    with ParallelRolloutSampler("CartPole-v1", _acts_then(0, print), 2, **options) as reference:
         expected = reference.sample()
-    policy = _ActsThen(2, sample_and_reinit_from_another_thread)
+    policy = _acts_then(2, sample_and_reinit_from_another_thread)
     with ParallelRolloutSampler("CartPole-v1", policy, 2, **options) as sampler:
         rollouts = sampler.sample()
         assert [type(err) for err in refused] == [RuntimeError, RuntimeError]
@@ -1721,7 +1726,7 @@ def test_close_or_sample_from_inside_a_running_sample(vectorization):
 
     with ParallelRolloutSampler(
         "CartPole-v1",
-        _ActsThen(3, sample_then_close),
+        _acts_then(3, sample_then_close),
         2,
         min_rollouts=10**6,
         seed=0,

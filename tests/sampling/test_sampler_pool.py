@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.sampler_pool import GlobalNamespace, SamplerPool
-from tests.helpers import errors_in_another_thread
+from tests.helpers import errors_in_another_thread, python_output
 
 # Most functions shipped to workers are closures or lambdas, which cloudpickle sends by value;
 # module-level ones (e.g. _num_samples) are imported by the spawned workers.
@@ -503,8 +503,6 @@ def test_pool_cannot_be_pickled():
 
 def test_the_global_start_method_stays_unset():
     # In a fresh interpreter: the test process's own start method may be set by other tests.
-    import subprocess
-    import sys
     import textwrap
 
     script = textwrap.dedent(
@@ -531,11 +529,7 @@ def test_the_global_start_method_stays_unset():
             print("free")
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "free"
+    assert python_output(script) == "free"
 
 
 # -- argument checks ----------------------------------------------------------------------------
@@ -810,8 +804,8 @@ def test_a_call_from_another_thread_while_one_runs_is_refused(num_threads):
         bar = CallsFromAnotherThread()
         assert pool.run_map(lambda G, x: x, range(6), progressbar=bar) == list(range(6))
         message = (
-            "this SamplerPool runs a call in another thread: a SamplerPool runs one call at a "
-            "time (give each thread its own pool)"
+            "this SamplerPool was called while a call of it runs in another thread: a "
+            "SamplerPool runs one call at a time (give each thread its own SamplerPool)"
         )
         assert [(type(err), str(err)) for err in refused] == [(RuntimeError, message)] * 2
         assert pool.run_map(lambda G, x: -x, [1, 2]) == [-1, -2]
@@ -823,8 +817,8 @@ def test_a_call_from_inside_a_call_of_an_in_process_pool_is_refused():
     with SamplerPool(1) as pool:
         with pytest.raises(
             WorkerError,
-            match=r"raised RuntimeError in .*<lambda>: this SamplerPool is running a call from "
-            r"which it was called \(its function or progress bar\): a SamplerPool runs one "
+            match=r"raised RuntimeError in .*<lambda>: this SamplerPool was called inside its "
+            r"running call \(from its function or progress bar\): a SamplerPool runs one "
             r"call at a time\n",
         ) as info:
             pool.run_map(lambda G, x: pool.run_map(lambda G, y: y, [x]), [1, 2])

@@ -22,7 +22,7 @@ from gymsamp.sbi import (
     SimRolloutSamplerForSBI,
     sbi_env_spec,
 )
-from tests.helpers import errors_in_another_thread
+from tests.helpers import HookedPolicy, errors_in_another_thread
 
 POINT_MASS = "gymsamp/PointMass-v0"
 PM_SPEC = sbi_env_spec(POINT_MASS)  # states (x, v), one force
@@ -329,17 +329,9 @@ def test_closed_sampler_restarts_its_workers():
     assert "dp_names=('mass',)" in repr(sim)
 
 
-class _ZeroForceThen:
+def _zero_force_then(at, hook):
     """A batched PointMass policy (no force) that runs ``hook`` at its ``at``-th call."""
-
-    def __init__(self, at: int, hook) -> None:
-        self.calls, self.at, self.hook = 0, at, hook
-
-    def __call__(self, obs):
-        self.calls += 1
-        if self.calls == self.at:
-            self.hook()
-        return np.zeros((len(obs), 1), dtype=np.float32)
+    return HookedPolicy(at, hook, lambda n: np.zeros((n, 1), dtype=np.float32))
 
 
 def test_a_call_from_another_thread_is_refused_without_ending_the_running_one():
@@ -351,7 +343,7 @@ def test_a_call_from_another_thread_is_refused_without_ending_the_running_one():
     theta = torch.tensor([[1.0], [0.5]], dtype=torch.float64)
     options = dict(num_segments=1, seed=3)
     with SimRolloutSamplerForSBI(
-        POINT_MASS, _ZeroForceThen(0, print), {0: "mass"}, emb, **options
+        POINT_MASS, _zero_force_then(0, print), {0: "mass"}, emb, **options
     ) as reference:
         expected = [reference(theta), reference(theta)]
     refused: list[BaseException] = []
@@ -359,12 +351,12 @@ def test_a_call_from_another_thread_is_refused_without_ending_the_running_one():
     def call_from_another_thread() -> None:
         refused.extend(errors_in_another_thread(lambda: sim(theta)))
 
-    policy = _ZeroForceThen(3, call_from_another_thread)
+    policy = _zero_force_then(3, call_from_another_thread)
     with SimRolloutSamplerForSBI(POINT_MASS, policy, {0: "mass"}, emb, **options) as sim:
         assert torch.equal(sim(theta), expected[0])
         assert [str(err) for err in refused] == [
-            "SimRolloutSamplerForSBI was called while another call of it runs in another "
-            "thread: a simulator runs one call at a time (give each thread its own simulator)"
+            "SimRolloutSamplerForSBI was called while a call of it runs in another thread: a "
+            "simulator runs one call at a time (give each thread its own simulator)"
         ]
         assert type(refused[0]) is RuntimeError
         assert torch.equal(sim(theta), expected[1])  # the refused call counted no collection
@@ -380,7 +372,7 @@ def test_a_call_from_inside_a_running_call_is_refused():
         except RuntimeError as err:
             nested.append(err)
 
-    policy = _ZeroForceThen(2, call_inside)
+    policy = _zero_force_then(2, call_inside)
     with SimRolloutSamplerForSBI(
         POINT_MASS, policy, {0: "mass"}, emb, num_segments=1, seed=3
     ) as sim:
