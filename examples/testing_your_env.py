@@ -116,9 +116,21 @@ def summarize(rollouts: list[StepSequence]) -> dict[str, float]:
 
 
 def sample(
-    env: Any, policy: Any, workers: int = 2, rollouts: int = 4, seed: int = 0, **sample_kwargs: Any
+    env: Any,
+    policy: Any,
+    workers: int = 2,
+    rollouts: int = 4,
+    seed: int = 0,
+    *,
+    record_states: bool = False,
+    **sample_kwargs: Any,
 ) -> list[StepSequence]:
-    """``rollouts`` rollouts with ``workers`` sub-envs; ``sample_kwargs`` go to ``sample()``."""
+    """``rollouts`` rollouts with ``workers`` sub-envs; ``sample_kwargs`` go to ``sample()``.
+
+    ``record_states=True`` also records the full env state (``HeaterEnv`` has ``get_state``);
+    only for envs whose state gymsamp can read: for others, such as the toy envs, the sampler
+    warns that it cannot.
+    """
     with ParallelRolloutSampler(
         env,
         policy,
@@ -127,7 +139,7 @@ def sample(
         seed=seed,
         vectorization="sync",  # fast and deterministic in tests; "async" gives the same data
         show_progress_bar=False,
-        record_states=True,
+        record_states=record_states,
     ) as sampler:
         return sampler.sample(**sample_kwargs)
 
@@ -179,7 +191,7 @@ def test_domain_parameters_reach_the_env() -> None:
         rand = DomainRandomizer(UniformDomainParam("heat_loss", mean=0.3, halfspan=0.2))
         return DomainRandWrapper(make_heater(), rand)
 
-    rollouts = sample(randomized, thermostat)
+    rollouts = sample(randomized, thermostat, record_states=True)
     losses = [ro.rollout_info["domain_param"]["heat_loss"] for ro in rollouts]
     assert len(set(losses)) == len(losses)
     assert all(0.1 <= loss <= 0.5 for loss in losses)
@@ -188,8 +200,11 @@ def test_domain_parameters_reach_the_env() -> None:
         expected = temp + 0.5 * (2.0 * u - loss * (temp - 10.0))
         assert ro.states[1, 0] == pytest.approx(expected, rel=1e-12)
     # Explicit parameters for named domains: sample(domain_params=[...]).
-    (cold,) = sample(make_heater, full_power, rollouts=1)
-    (warm,) = sample(make_heater, full_power, rollouts=1, domain_params=[{"ambient": 30.0}])
+    (cold,) = sample(make_heater, full_power, rollouts=1, record_states=True)
+    warm_room = [{"ambient": 30.0}]
+    (warm,) = sample(
+        make_heater, full_power, rollouts=1, record_states=True, domain_params=warm_room
+    )
     assert warm.rollout_info["domain_param"]["ambient"] == 30.0
     assert warm.states[-1, 0] > cold.states[-1, 0]
 

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from gymsamp.sampling import StatesNotRecordedWarning
+from gymsamp.stats import DegenerateBootstrapWarning
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 MARK = "# smoke-test:"
 
@@ -68,6 +71,10 @@ def test_example_runs(path, tmp_path):
     out, left = run_example(path, args, tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1].endswith("True"), out.stdout
+    # gymsamp's own warnings in an example's output mean that the example misuses gymsamp
+    # (other packages' warnings, e.g. sbi's on the smoke test's tiny budget, may appear).
+    for category in (StatesNotRecordedWarning, DegenerateBootstrapWarning):
+        assert category.__name__ not in out.stderr, out.stderr
     if path.name not in LEAVE_TEMP_FILES:
         assert left == [], f"{path.name} must remove its temp files"
 
