@@ -103,3 +103,15 @@ def test_every_public_package_has_an_api_page():
         page = DOCS / "api" / f"{package}.md"
         assert f"::: gymsamp.{package}\n" in page.read_text()
         assert f"api/{package}.md" in config
+
+
+def test_every_public_class_has_a_runnable_example():
+    # Issue 10: a `>>>` example on every public class; --doctest-modules runs them.
+    missing = []
+    for package in PUBLIC_PACKAGES:
+        module = importlib.import_module(f"gymsamp.{package}")
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name)
+            if isinstance(obj, type) and ">>>" not in (obj.__doc__ or ""):
+                missing.append(f"gymsamp.{package}.{name}")
+    assert missing == []

@@ -212,4 +212,18 @@ class StepTimeoutError(WorkerError):
 class StatesNotRecordedWarning(UserWarning):
     """``record_states=True`` was asked for an env whose state gymsamp cannot read (no
     simulator adapter): the rollouts hold no ``states``. Code that asks for states wherever
-    they exist filters this category."""
+    they exist filters this category.
+
+    Example:
+        >>> import warnings
+        >>> import numpy as np
+        >>> from gymsamp.sampling import ParallelRolloutSampler
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     with ParallelRolloutSampler("gymsamp/RandomLength-v0", lambda obs: np.zeros(
+        ...             len(obs), int), 1, min_rollouts=1, record_states=True,
+        ...             show_progress_bar=False) as sampler:
+        ...         (ro,) = sampler.sample()
+        >>> [w.category.__name__ for w in caught], "states" in ro.data_names
+        (['StatesNotRecordedWarning'], False)
+    """

@@ -30,11 +30,27 @@ _SE_RTOL = 1e-10
 
 
 class DegenerateBootstrapWarning(RuntimeWarning):
-    """The bootstrap distribution or a standard error vanished, so an interval degenerated."""
+    """The bootstrap distribution or a standard error vanished, so an interval degenerated.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     result = bootstrap_ci(np.ones(5), np.mean, 100, 0.05, 2, seed=0)
+        >>> caught[0].category.__name__, result.ci_lo, result.ci_up  # constant data
+        ('DegenerateBootstrapWarning', 1.0, 1.0)
+    """
 
 
 class BootstrapResult(NamedTuple):
-    """Result of :func:`bootstrap_ci`; unpacks as the 3-tuple ``(statistic, ci_lo, ci_up)``."""
+    """Result of :func:`bootstrap_ci`; unpacks as the 3-tuple ``(statistic, ci_lo, ci_up)``.
+
+    Example:
+        >>> result = bootstrap_ci(np.array([1.0, 2.0, 3.0, 4.0]), np.mean, 200, 0.05, 2, seed=0)
+        >>> result.statistic, result.ci_lo, result.ci_up
+        (2.5, 1.5, 3.5)
+        >>> mean, lo, up = result
+    """
 
     statistic: BootstrapValue
     ci_lo: BootstrapValue
