@@ -636,19 +636,24 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             self._warn_failed(theta, failed)
             ok = np.ones(len(theta), dtype=bool)
             ok[list(failed)] = False
+            embedded = self._embed(sim[ok])
+            # Where the embedding computed them (a GPU with use_cuda=True), as without failures.
             features = torch.full(
-                (len(theta), sim.shape[1] * self._embedding.dim_output),
+                (len(theta), embedded.shape[1]),
                 torch.nan,
-                dtype=torch.get_default_dtype(),
+                dtype=embedded.dtype,
+                device=embedded.device,
             )
-            features[torch.from_numpy(ok)] = self._embed(sim[ok])
+            features[torch.from_numpy(ok).to(embedded.device)] = embedded
         return features[0] if single else features
 
     def _embed(self, sim: np.ndarray) -> torch.Tensor:
         """Features of the ``(B, R, T, D)`` simulated data (next to the target data where the
         embedding compares the two)."""
         if not len(sim):  # every row failed: nothing for the embedding to see
-            return torch.empty((0, sim.shape[1] * self._embedding.dim_output))
+            return torch.empty(
+                (0, sim.shape[1] * self._embedding.dim_output), device=self._embedding.device
+            )
         target = self._target if self._target is not None else sim
         return embed_data(self._embedding, with_target_data(self._embedding, sim, target))
 

@@ -789,6 +789,25 @@ def test_on_failure_nan_with_every_row_failing_gives_nan_features_of_the_usual_s
     assert torch.isnan(features).all()
 
 
+def test_on_failure_nan_features_stay_on_the_device_the_embedding_computed_them_on(monkeypatch):
+    # With use_cuda=True a call's features are on the GPU, but those of a call with failed
+    # rows were written into a NaN tensor made on the CPU (mixing devices). The "meta" device
+    # stands in for a GPU on a machine without one.
+    import gymsamp.sbi.samplers as samplers
+
+    embed_data = samplers.embed_data
+    monkeypatch.setattr(samplers, "embed_data", lambda *args: embed_data(*args).to("meta"))
+    embedding = BayesSimEmbedding(sbi_env_spec("Pendulum-v1"), 3)
+    with SimRolloutSamplerForSBI(
+        "Pendulum-v1", _no_torque, {0: "l"}, embedding, num_segments=1, seed=0, on_failure="nan"
+    ) as sim:
+        with pytest.warns(RuntimeWarning, match=r"^1 of 3 theta rows failed"):
+            features = sim(np.array([[1.0], [1e-200], [0.9]]))
+        clean = sim(np.array([[1.0], [0.9]]))
+    assert features.device.type == clean.device.type == "meta"
+    assert features.shape == (3, embedding.dim_output)
+
+
 @pytest.mark.parametrize(
     ("workers", "mode"), [(1, "episodes"), (1, "replay"), (1, "policy"), (2, "policy")]
 )
