@@ -74,12 +74,13 @@ class _Call:
     """A call that holds the sampler (``sample()``, ``reinit()``, ``close()``): its name, its
     thread, and whether a ``close()`` from another thread asked it to end."""
 
-    __slots__ = ("closed", "done", "name", "thread")
+    __slots__ = ("close_after", "closed", "done", "name", "thread")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.thread = threading.get_ident()
         self.closed = False
+        self.close_after = False  # close() came from inside the call: finish it once it ends
         self.done = threading.Event()
 
 
@@ -384,7 +385,9 @@ class ParallelRolloutSampler(SamplerBase):
         From another thread while ``sample()`` runs (a watchdog): the worker processes (or
         actors) are ended at once, ``sample()`` raises a :class:`WorkerError` saying so (with
         in-process sub-envs: after its current step), and ``close()`` returns once that call
-        has ended and closed its sub-envs.
+        has ended and closed its sub-envs. From inside the call (a local policy, or
+        :meth:`sample_jobs`' ``make_job``): the call raises that error at its next step or job,
+        and the close is completed (a Ray this sampler started shut down) once it has ended.
         """
         while True:
             with self._call_lock:
@@ -394,7 +397,10 @@ class ParallelRolloutSampler(SamplerBase):
                     break
             running.closed = True  # it ends at its next step, or at once where that fails
             if running.thread == threading.get_ident():
-                return  # close() inside the call (a policy, a callback): it closes as it ends
+                # close() inside the call (a policy, a callback): the call ends its workers as
+                # it unwinds, and closes the rest (a Ray it started) once it has ended.
+                running.close_after = True
+                return
             self._end_workers_of(running)
             running.done.wait()  # it closes its sub-envs as it unwinds (they are its own)
         try:
@@ -426,6 +432,8 @@ class ParallelRolloutSampler(SamplerBase):
             yield call
         finally:
             self._end_call(call)
+            if call.close_after:
+                self.close()
 
     def _end_call(self, call: _Call) -> None:
         with self._call_lock:

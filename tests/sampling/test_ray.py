@@ -468,6 +468,38 @@ def test_own_ray_is_started_and_shut_down_by_the_last_sampler(tmp_path):
     assert out.stdout.splitlines()[-2:] == ["after first close True", "after second close False"]
 
 
+def test_close_from_inside_a_call_also_shuts_down_the_ray_the_sampler_started(tmp_path):
+    # close() inside the call (here from sample_jobs' make_job, which runs in this process;
+    # a policy runs on the actors) ended the call and killed its actors, but the Ray the
+    # sampler had started stayed up: only a close() outside a call released it.
+    script = textwrap.dedent(
+        """
+        import numpy as np
+        import ray
+        from gymsamp.sampling import ParallelRolloutSampler, WorkerError
+        from gymsamp.sampling.quota import Quota
+        from gymsamp.sampling.rollout_job import RolloutJob
+
+        sampler = ParallelRolloutSampler("CartPole-v1", lambda obs: np.zeros(len(obs), int), 2,
+                                         min_rollouts=4, backend="ray", show_progress_bar=False)
+        assert ray.is_initialized() and sampler._ray.started_ray
+
+        def make_job(k):
+            if k == 1:  # the call ends when it asks for the next job
+                sampler.close()
+            return RolloutJob.seeded(k, 0, 0, k)
+
+        try:
+            sampler.sample_jobs(Quota(min_rollouts=4), make_job)
+        except WorkerError as err:
+            print("raised", str(err).startswith("the ParallelRolloutSampler was closed"))
+        print("after the call", ray.is_initialized())
+        """
+    )
+    out = _run_script(script, tmp_path)
+    assert out.stdout.splitlines()[-2:] == ["raised True", "after the call False"]
+
+
 def _run_script(
     script: str, cwd: os.PathLike[str], **environ: str
 ) -> subprocess.CompletedProcess[str]:
