@@ -218,12 +218,12 @@ class StatesNotRecordedWarning(UserWarning):
         >>> import warnings
         >>> import numpy as np
         >>> from gymsamp.sampling import ParallelRolloutSampler
+        >>> zeros = lambda obs: np.zeros(len(obs), dtype=np.int64)
         >>> with warnings.catch_warnings(record=True) as caught:
         ...     warnings.simplefilter("always")
-        ...     with ParallelRolloutSampler("gymsamp/RandomLength-v0", lambda obs: np.zeros(
-        ...             len(obs), int), 1, min_rollouts=1, record_states=True,
-        ...             show_progress_bar=False) as sampler:
-        ...         (ro,) = sampler.sample()
+        ...     with ParallelRolloutSampler("gymsamp/RandomLength-v0", zeros, 1, min_rollouts=1,
+        ...                                 record_states=True, show_progress_bar=False) as s:
+        ...         (ro,) = s.sample()
         >>> [w.category.__name__ for w in caught], "states" in ro.data_names
         (['StatesNotRecordedWarning'], False)
     """
