@@ -8,7 +8,8 @@ File format (version 2): an uncompressed (or, on request, deflated) ``.npz`` zip
   (``dtype`` a numpy type string such as ``"<f4"``). One member for all arrays keeps saving and
   loading fast for many short rollouts (version 1 wrote one member per array).
 - Arrays of structured dtypes are members of their own, ``.npy`` files named ``a<N>``.
-- Object arrays are refused, and every member is read with ``numpy.load(allow_pickle=False)``
+- Object arrays are never pickled: a 1-D one is saved item by item (``{"__objects__": ...}``
+  below), any other is refused. Every member is read with ``numpy.load(allow_pickle=False)``
   or as raw bytes of a plain dtype, so nothing can run code on load.
 - The member ``__gymsamp__.json.npy`` (a uint8 array, read as ``npz["__gymsamp__.json"]``)
   holds UTF-8 JSON: ``{"format": "gymsamp", "version": 2,
