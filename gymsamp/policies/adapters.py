@@ -14,12 +14,15 @@ a callable on numpy batches                        :class:`CallablePolicy`
 Torch and stable-baselines3 are imported only when an adapter that needs them runs.
 
 Torch's global generator: :class:`TorchPolicy` and :class:`SB3Policy` run the model inside
-``torch.random.fork_rng``, seeded with one value combined from one draw of every sub-env's
-per-episode generator. A model that samples from torch's global generator (SB3 with
+``torch.random.fork_rng``. A model that samples from torch's global generator (SB3 with
 ``deterministic=False``, dropout in train mode) is therefore reproducible, and gymsamp never
-disturbs or depends on the global torch RNG state. Because the seed mixes all sub-envs, such
-stochastic models are reproducible only for a fixed number of sub-envs (and a fixed order of
-episode starts), unlike gymsamp's own stochastic policies.
+disturbs or depends on the global torch RNG state. Run row by row (what their batch test picks
+for a model whose outputs depend on the batch, as sampled actions do), each sub-env's call is
+seeded from its own per-episode generator alone, so the rollouts do not depend on the number
+of sub-envs. Run batched, the fork is seeded with one value combined from one draw of every
+sub-env's per-episode generator: such stochastic models are then reproducible only for a
+fixed number of sub-envs (and a fixed order of episode starts), unlike gymsamp's own
+stochastic policies.
 """
 
 from __future__ import annotations

@@ -60,21 +60,21 @@ class SB3Policy(_RowByRowChoice):
     ``state_batch_axis`` comes first, and a tuple of arrays (``RecurrentPPO``'s ``(h, c)``,
     each ``(n_layers, B, hidden)``) is stacked to ``(B, len(state), ...)``.
 
-    ``predict`` runs inside a seeded ``torch.random.fork_rng`` (see the module docstring): with
-    ``deterministic=False`` it is reproducible for a fixed number of sub-envs only, and a
-    network's batched matrix products round differently for different batch sizes. By default
-    (``batch_invariant=None``), for SB3's and sb3-contrib's own models, :meth:`start` tests
-    ``predict`` (with this ``deterministic``, on observations drawn from the observation space
-    with a fixed seed) once on the batch and once row by row: where the actions and states
+    ``predict`` runs inside a seeded ``torch.random.fork_rng`` (see the module docstring): run
+    batched, with ``deterministic=False`` it is reproducible for a fixed number of sub-envs
+    only, and a network's batched matrix products round differently for different batch sizes.
+    By default (``batch_invariant=None``), for SB3's and sb3-contrib's own models, :meth:`start`
+    tests ``predict`` (with this ``deterministic``, on observations drawn from the observation
+    space with a fixed seed) once on the batch and once row by row: where the actions and states
     agree bit for bit (most argmax policies on ``Discrete`` actions), it runs batched; where
-    they do not (Gaussian actions, sampling), it runs on each sub-env alone (a batch of one,
-    as in ``rollout()``; the state sliced along ``state_batch_axis``), seeded from that
-    sub-env's rollout generator alone: rollouts are then bit-identical for any number of
-    sub-envs and workers, stochastic ones too (DESIGN §4), at one ``predict`` per sub-env and
-    step. :attr:`row_by_row` says which. Any other object with ``predict`` is not tested (it
-    may record its calls) and runs batched. ``batch_invariant=True`` always runs row by row,
-    ``False`` always batched (the fastest). The ``eval`` flag of :meth:`start` is ignored
-    (SB3's ``predict`` sets its own training mode). SB3 clips ``Box`` actions itself.
+    they do not (Gaussian actions, sampling), it runs on each sub-env alone (a batch of one, as
+    in ``rollout()``; the state sliced along ``state_batch_axis``), seeded from that sub-env's
+    rollout generator alone: rollouts are then bit-identical for any number of sub-envs and
+    workers, stochastic ones too (DESIGN §4), at one ``predict`` per sub-env and step.
+    :attr:`row_by_row` says which. Any other object with ``predict`` is not tested (it may
+    record its calls) and runs batched. ``batch_invariant=True`` always runs row by row,
+    ``False`` always batched (the fastest). The ``eval`` flag of :meth:`start` is ignored (SB3's
+    ``predict`` sets its own training mode). SB3 clips ``Box`` actions itself.
 
     A model whose ``observation_space`` / ``action_space`` do not fit the env's (trained on
     another env) is refused up front, both spaces named: they must have the same kind and
