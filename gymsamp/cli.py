@@ -534,7 +534,7 @@ def _cmd_params(args: argparse.Namespace) -> int:
         shape = info.state_shape or ()
         labels = f": {', '.join(spec.state_labels)}" if spec.state_labels else ""
         count = shape[0] if shape else 0
-        print(f"initial state: can be set with --init-state, {count} values{labels}")
+        print(f"initial state: can be set with --init-state, {count_of(count, 'value')}{labels}")
     obs_labels = f" ({', '.join(spec.obs_labels)})" if spec.obs_labels else ""
     act_labels = f" ({', '.join(spec.act_labels)})" if spec.act_labels else ""
     print(f"observation space: {spec.observation_space}{obs_labels}")

@@ -641,6 +641,9 @@ def test_params_lists_parameters_and_state(capsys):
     assert (
         "initial state: can be set with --init-state, 4 values: x, x_dot, theta, theta_dot" in out
     )
+    code, out, _ = run(capsys, "params", "gymsamp/Counting-v0")
+    assert code == 0
+    assert "initial state: can be set with --init-state, 1 value: count\n" in out
     code, out, _ = run(capsys, "params", "gymsamp/Raising-v0")
     assert code == 0
     assert "domain parameters: none" in out
