@@ -141,7 +141,8 @@ def pad_rollout(rollout: StepSequence, len_to_pad_to: int, pad_value: float) -> 
     rollout._rollout_bounds = np.array([0, len_to_pad_to], dtype=np.intp)
     rollout._finals = {
         name: index_field(rollout._data[name], slice(len_to_pad_to, None))
-        for name in rollout._after_last
+        for name in rollout._data  # field order, not the set's (string hashing differs)
+        if name in rollout._after_last
     }
 
 

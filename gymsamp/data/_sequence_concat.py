@@ -84,7 +84,7 @@ def concatenate(
         except (ValueError, TypeError, KeyError, IndexError) as err:
             raise _mismatch(name, items) or err from None
     finals: dict[str, Field | None] = {}
-    for name in after_last:
+    for name in (n for n in names if n in after_last):  # field order, not the set's (hashing)
         part_finals = [p._final_entries(name) for p in parts]
         known = all(f is not None for f in part_finals)
         finals[name] = cat(part_finals) if known else None

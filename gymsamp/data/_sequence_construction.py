@@ -83,12 +83,15 @@ def initialize(
     )
     num_rollouts = seq.rollout_count if continuous else 1
     seq._rollout_infos = _infos_from_arg(rollout_info, num_rollouts)
-    # A single rollout knows its final entries; several rollouts given flat do not.
+    # A single rollout knows its final entries; several rollouts given flat do not. In field
+    # order, never the set's (string hashing differs between processes, and a saved file lists
+    # the finals in this order).
     seq._finals = {
         name: (
             index_field(seq._data[name], slice(seq._length, None)) if num_rollouts == 1 else None
         )
-        for name in seq._after_last
+        for name in seq._data
+        if name in seq._after_last
     }
 
 

@@ -106,7 +106,7 @@ def subsequence(seq: StepSequence, start: int, stop: int) -> StepSequence:
     ends_at_boundary = stop == bounds[last + 1]
     data = {name: index_field(field, slice(start, stop)) for name, field in seq._data.items()}
     finals: dict[str, Field | None] = {}
-    for name in seq._after_last:
+    for name in (n for n in seq._data if n in seq._after_last):  # field order, not the set's
         # The entry after the slice: the rollout's final one, or the next in-rollout entry.
         try:
             entries = [seq._final_entry(name, r) for r in range(first, last)]

@@ -1,6 +1,9 @@
 import gc
 import json
 import math
+import os
+import subprocess
+import sys
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -612,3 +615,46 @@ def test_version_1_files_still_load(tmp_path, rollouts):
     again = load_episode_batch(io.save_episode_batch(tmp_path / "b.npz", loaded))
     for field in ("observations", "actions", "step_types"):
         assert_tree_equal(getattr(loaded, field), getattr(again, field))
+
+
+_SAVE_IN_A_FRESH_PYTHON = """
+import hashlib, sys
+import numpy as np
+from gymsamp.data import StepSequence
+from gymsamp.data.io import load_rollouts, save_rollouts
+
+def ro(k, T=3):
+    extra = {name: np.full(T + 1, k) for name in ("alpha", "beta", "gamma", "delta", "time")}
+    obs, actions = np.arange(T + 1.0), np.zeros(T)
+    return StepSequence(rewards=np.arange(T) + k, observations=obs, actions=actions, **extra)
+
+padded = ro(3)
+StepSequence.pad(padded, 5)
+both = StepSequence.concat([ro(0), ro(1)])
+save_rollouts(sys.argv[1] + "/a.npz", [both, both[0:5], ro(2), padded])
+save_rollouts(sys.argv[1] + "/b.npz", load_rollouts(sys.argv[1] + "/a.npz"))
+for name in ("a", "b"):
+    print(hashlib.sha256(open(sys.argv[1] + f"/{name}.npz", "rb").read()).hexdigest())
+"""
+
+
+def test_saved_bytes_do_not_depend_on_the_string_hash_seed(tmp_path: Path) -> None:
+    # Users diff saved files. The final entries of the fields with T+1 entries were stored in
+    # the order of a set of field names, which string hashing (PYTHONHASHSEED, random per
+    # process by default) changes: the same rollouts gave other bytes in another process.
+    digests = []
+    for hash_seed in ("0", "2"):  # two seeds that order these names differently
+        out = tmp_path / hash_seed
+        out.mkdir()
+        done = subprocess.run(
+            [sys.executable, "-c", _SAVE_IN_A_FRESH_PYTHON, str(out)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=Path(__file__).parents[2],
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        )
+        assert done.returncode == 0, done.stderr
+        digests.append(done.stdout.split())
+    assert len(digests[0]) == 2
+    assert digests[0] == digests[1]
