@@ -318,8 +318,8 @@ class _Decoder:
                 for name, final in finals.items()
             }
         if state["gathered_types"] is not None:
-            if seq.continuous:
-                raise self.fail("a continuous sequence must not store step types")
+            # Batches store them, and so do continuous slices that start mid-rollout (their
+            # first step keeps its source's type, which the bounds would make FIRST).
             seq._gathered_types = as_batch_step_types(
                 self(state["gathered_types"]), len(seq), "the number of steps", "gathered_types"
             )

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from gymsamp.data import StepSequence, io
+from gymsamp.data import StepSequence, StepType, io
 from gymsamp.data.io import FORMAT_VERSION, load_rollouts, save_rollouts
 from tests.data.test_step_sequence import make_rollout
 from tests.helpers import assert_sequences_equal, assert_tree_equal
@@ -55,6 +55,22 @@ def test_compressed_round_trip(tmp_path, rollouts):
     path = save_rollouts(tmp_path / "ro.npz", rollouts, compress=True)
     for original, back in zip(rollouts, load_rollouts(path), strict=True):
         assert_sequences_equal(original, back)
+
+
+def test_slices_starting_mid_rollout_round_trip(tmp_path, rollouts):
+    # Such a slice is continuous but keeps its first step's source type (MID, not FIRST); the
+    # loader refused every file holding one ("a continuous sequence must not store step types").
+    concat = rollouts[1]  # 3 + 4 steps
+    inside, across = concat[1:3], concat[1:5]
+    parts = [inside, across, StepSequence.concat([inside, across])]
+    assert [int(p.step_types[0]) for p in parts] == [StepType.MID] * 3
+    loaded = load_rollouts(save_rollouts(tmp_path / "slices.npz", parts))
+    for original, back in zip(parts, loaded, strict=True):
+        assert back.continuous
+        assert_sequences_equal(original, back)
+    np.testing.assert_array_equal(
+        loaded[1].step_types, [StepType.MID, StepType.TERMINAL, StepType.FIRST, StepType.MID]
+    )
 
 
 def test_unsaveable_values_are_refused(tmp_path):
