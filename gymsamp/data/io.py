@@ -182,11 +182,16 @@ class _Encoder:
 
     def step_sequence(self, seq: StepSequence, where: str) -> dict[str, Any]:
         bounds = seq._rollout_bounds
+        # A single rollout's finals are its fields' last entries: the loader takes them from
+        # the data (see _Decoder.step_sequence), so none are written. Writing them made a file
+        # depend on how its rollouts were built (the samplers' store none, the constructor's
+        # all), so loading and saving again changed the bytes, and it stored them twice.
+        single = bounds is None or len(bounds) <= 2
         return {
             "data_format": seq.data_format,
             "data": self(seq._data, f"{where}.data"),
             "after_last": sorted(seq._after_last),
-            "finals": self(seq._finals, f"{where}.finals"),
+            "finals": self({} if single else seq._finals, f"{where}.finals"),
             "terminated": self.array(seq.terminated, where),
             "truncated": self.array(seq.truncated, where),
             "rollout_bounds": None if bounds is None else self.array(bounds, where),

@@ -73,6 +73,33 @@ def test_slices_starting_mid_rollout_round_trip(tmp_path, rollouts):
     )
 
 
+def test_saving_a_loaded_file_again_gives_the_same_bytes(tmp_path, rollouts):
+    # A single rollout's final entries are its fields' last ones and the loader takes them
+    # from there. The writer stored them anyway where the rollout held them (built by the
+    # constructor, not by a sampler), so a loaded file, saved again, had other bytes.
+    from gymsamp.sampling import ParallelRolloutSampler, rollout
+
+    def policy(obs: np.ndarray) -> np.ndarray:
+        return (obs[:, 2] > 0).astype(np.int64)
+
+    with ParallelRolloutSampler(
+        "CartPole-v1", policy, 2, min_rollouts=2, seed=0, max_steps=20, show_progress_bar=False
+    ) as sampler:
+        sampled = sampler.sample()
+    padded = make_rollout(3, seed=4)
+    StepSequence.pad(padded, 5)
+    kinds = {
+        "sampled": sampled,
+        "rollout()": [rollout("CartPole-v1", policy, seed=0, max_steps=20)],
+        "built, sliced, concatenated, gathered": rollouts,
+        "padded, sliced mid-rollout": [padded, rollouts[1][1:3]],
+    }
+    for kind, parts in kinds.items():
+        first = save_rollouts(tmp_path / "first.npz", parts)
+        again = save_rollouts(tmp_path / "again.npz", load_rollouts(first))
+        assert again.read_bytes() == first.read_bytes(), kind
+
+
 def test_unsaveable_values_are_refused(tmp_path):
     ro = make_rollout(2, info={"fn": print})
     with pytest.raises(TypeError, match=r"rollouts\[0\]\.rollout_info\[0\]\.fn has type"):
