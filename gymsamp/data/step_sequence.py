@@ -378,7 +378,10 @@ class StepSequence(Sequence[Step]):
         return _indexing.select_rollouts(self, index, StepSequence.concat)
 
     def iterate_rollouts(self) -> Iterator[StepSequence]:
-        """Iterate over the rollouts of this sequence, each one whole (with its final entries)."""
+        """Iterate over the rollouts of this sequence, each one whole: with its final entries
+        where the sequence knows them (one built flat from several rollouts' T + 1
+        observations knows only the last rollout's final observation; the others then hold
+        T observations, as :meth:`get_rollout` gives them)."""
         bounds = self._require_continuous("iterate_rollouts")
         for i in range(len(bounds) - 1):
             yield _indexing.subsequence(self, int(bounds[i]), int(bounds[i + 1]))
