@@ -8,6 +8,7 @@ one data format, two bool flag arrays, rollout bounds, one info per rollout and 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -225,19 +226,30 @@ def _grad_error(path: str) -> ValueError:
     )
 
 
+# Entries that hold no tensor, skipped by type (a list of a million numbers is common).
+_UNTRACED = frozenset({int, float, bool, complex, str, bytes, type(None), *np.sctypeDict.values()})
+
+
 def _first_grad_path(value: Any, path: str) -> str | None:
     """Path (as :func:`tree_leaves` writes it) of the first tensor tracing gradients in a raw
-    field argument: a tensor, or lists (steps), dicts and tuples of them; None if none does."""
+    field argument: a tensor, or lists (steps), dicts, tuples and object arrays of them; None
+    if none does."""
     if is_tensor(value):
         return path if value.requires_grad else None
     if isinstance(value, dict):
         parts: Any = ((f"{path}.{key}", part) for key, part in value.items())
     elif isinstance(value, tuple):
         parts = ((f"{path}[{i}]", part) for i, part in enumerate(value))
-    elif isinstance(value, list) and _holds_tensor(value):
-        # Steps share the field's path. A list is judged by its first entry, as for the data
-        # format, so long lists of numbers cost nothing here.
-        parts = ((path, part) for part in value)
+    elif isinstance(value, list) or (isinstance(value, np.ndarray) and value.dtype == object):
+        # Steps share the field's path. Every entry, not only the first: stacking to numpy
+        # detaches a tensor after a number or array ([0.0, r1, r2]), and an object array keeps
+        # it (and its graph). Numbers and plain arrays are skipped by type, cheaply.
+        parts = (
+            (path, part)
+            for part in (value.flat if isinstance(value, np.ndarray) else value)
+            if type(part) not in _UNTRACED
+            and not (type(part) is np.ndarray and not part.dtype.hasobject)
+        )
     else:
         return None
     for part_path, part in parts:
@@ -249,6 +261,8 @@ def _first_grad_path(value: Any, path: str) -> str | None:
 
 def _check_no_grad_input(name: str, value: Any) -> None:
     """Refuse a field argument holding tensors that trace gradients, whatever the format."""
+    if "torch" not in sys.modules:
+        return  # no tensor can exist: numpy-only users pay nothing for the walk
     path = _first_grad_path(value, name)
     if path is not None:
         raise _grad_error(path)

@@ -158,6 +158,32 @@ class TestConstruction:
         assert isinstance(ro.values, np.ndarray)
         assert ro.values.tolist() == [2.0, 2.0]
 
+    def test_grad_tensors_after_other_entries_or_in_object_arrays_are_rejected(self):
+        # Lists were judged by their first entry: a tensor after a number or an array was
+        # detached silently when stacked to numpy, and an object array kept the tensor itself
+        # (with its graph) in a numpy rollout.
+        grad = torch.ones(2, requires_grad=True)
+        ro = StepSequence(rewards=[1.0, 2.0], observations=np.zeros(3), actions=[0, 0])
+        with pytest.raises(ValueError, match="values must not require grad"):
+            ro.add_data("values", [0.0, grad[1]])
+        with pytest.raises(ValueError, match="values must not require grad"):
+            ro.add_data("values", [np.zeros(2), grad])
+        with pytest.raises(ValueError, match=r"infos\.v must not require grad"):
+            ro.add_data("infos", {"v": [1.0, grad[0]]})
+        held = np.empty(2, dtype=object)
+        held[0], held[1] = {"v": 1.0}, {"v": grad[0]}
+        with pytest.raises(ValueError, match=r"infos\.v must not require grad"):
+            ro.add_data("infos", held)
+        with pytest.raises(ValueError, match="rewards must not require grad"):
+            StepSequence(rewards=[0.0, grad[0]], observations=np.zeros(3), actions=[0, 0])
+        assert ro.data_names == ["rewards", "observations", "actions"]
+        # Detached tensors among numbers are stacked as before, and object arrays kept.
+        ro.add_data("values", [0.0, grad[1].detach()])
+        assert ro.values.tolist() == [0.0, 1.0]
+        held[1] = {"v": 2.0}
+        ro.add_data("infos", held)
+        assert ro.infos[1] == {"v": 2.0}
+
     def test_rewards_must_be_a_non_empty_sequence_of_real_numbers(self):
         with pytest.raises(TypeError, match=r"rewards must be a list, array or tensor .*got 1.0"):
             StepSequence(rewards=1.0, observations=[0, 1], actions=[0])
