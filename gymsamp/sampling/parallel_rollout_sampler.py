@@ -403,6 +403,10 @@ class ParallelRolloutSampler(SamplerBase):
                 return
             self._end_workers_of(running)
             running.done.wait()  # it closes its sub-envs as it unwinds (they are its own)
+        self._close_holding(closing)
+
+    def _close_holding(self, closing: _Call) -> None:
+        """The close itself, by the call ``closing`` that holds the sampler."""
         try:
             self._release_workers()
             if self._ray is not None:
@@ -431,13 +435,19 @@ class ParallelRolloutSampler(SamplerBase):
         try:
             yield call
         finally:
-            self._end_call(call)
             if call.close_after:
-                self.close()
+                # The close asked for inside the call holds the sampler next: no gap in which
+                # another thread's call could start (and be taken for one to end).
+                closing = _Call("close")
+                self._end_call(call, successor=closing)
+                self._close_holding(closing)
+            else:
+                self._end_call(call)
 
-    def _end_call(self, call: _Call) -> None:
+    def _end_call(self, call: _Call, successor: _Call | None = None) -> None:
+        """End ``call``; the sampler is then free, or held by ``successor``."""
         with self._call_lock:
-            self._call = None
+            self._call = successor
         call.done.set()
 
     def _end_workers_of(self, call: _Call) -> None:
