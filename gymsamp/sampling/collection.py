@@ -366,9 +366,14 @@ class Collection:
             # its output arrays would overwrite the ones still to be recorded.
             actions = actions.copy()
             if policy_step.agent_infos:
-                policy_step = policy_step._replace(
-                    agent_infos=tree_map(np.copy, dict(policy_step.agent_infos))
-                )
+                try:
+                    # np.asarray first: np.copy of a torch tensor warns (torch's __array__
+                    # takes no copy argument).
+                    copies = tree_map(_array_copy, dict(policy_step.agent_infos))
+                except (RuntimeError, TypeError):  # a leaf numpy cannot take: the check names it
+                    self.agent_info_check.check(flatten_agent_infos(policy_step.agent_infos))
+                    raise
+                policy_step = policy_step._replace(agent_infos=copies)
         self.action_check.check(actions)
         if self.action_check.first_non_finite(actions) is not None:
             actions = self._finite_idle_actions(actions)
@@ -600,3 +605,8 @@ class Collection:
             self.autoreset_pending[i] = True
         elif self.mode == AutoresetMode.DISABLED or not autoreset:
             self.must_reset[i] = True
+
+
+def _array_copy(leaf: Any) -> np.ndarray:
+    """``leaf`` as a numpy array of its own."""
+    return np.asarray(leaf).copy()

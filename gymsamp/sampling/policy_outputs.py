@@ -69,8 +69,16 @@ kinds of its first step: ['h'] of shapes [(2, 3)]), got [] of shapes []
 
     def check(self, flat: Mapping[str, Any]) -> None:
         """Raise ``ValueError`` unless every leaf has shape ``(B, ...)`` and the keys, shapes
-        and dtype kinds are the first step's."""
-        layout = {key: _layout(value) for key, value in flat.items()}
+        and dtype kinds are the first step's, or if a leaf is no array numpy can take."""
+        layout = {}
+        for key, value in flat.items():
+            try:
+                layout[key] = _layout(value)
+            except (RuntimeError, TypeError) as err:  # torch: requires grad, or on a GPU
+                raise ValueError(
+                    f"{self.who} must return agent_infos of numpy arrays (or CPU tensors that "
+                    f"do not require grad), got {_path(key)!r}: {err}"
+                ) from err
         if self.template is None:
             for key, (shape, _) in layout.items():
                 if shape[:1] != (self.num_envs,):

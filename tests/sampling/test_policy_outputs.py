@@ -5,6 +5,8 @@ shape broadcast or cut into the first step's) or failed deep inside the buffer."
 
 from __future__ import annotations
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -97,6 +99,45 @@ def test_inconsistent_agent_infos_are_refused_naming_the_policy(infos, message):
         with pytest.raises(ValueError, match="agent_infos") as info:
             sample(InfoPolicy(infos), vectorization)
         assert message in str(info.value)
+
+
+@pytest.mark.parametrize("at_step", [1, 3])
+def test_agent_infos_tracing_gradients_are_refused_naming_the_policy_and_key(at_step):
+    # A custom policy returning log-probabilities that still trace gradients (to train on them
+    # later) met torch's own "Can't call numpy() on Tensor that requires grad", naming neither.
+    torch = pytest.importorskip("torch")
+    weight = torch.ones(1, requires_grad=True)
+
+    def infos(t, b):
+        logp = torch.zeros(b)
+        return {"dist": {"logp": logp * weight if t == at_step else logp.detach()}}
+
+    message = (
+        "policy InfoPolicy() must return agent_infos of numpy arrays (or CPU tensors that do not "
+        "require grad), got 'dist.logp': Can't call numpy() on Tensor that requires grad"
+    )
+    for vectorization in ("sync", "async", "batched"):
+        with pytest.raises(ValueError, match="agent_infos") as info:
+            sample(InfoPolicy(infos), vectorization)
+        assert str(info.value).startswith(message)
+    with pytest.raises(ValueError, match="agent_infos") as info:
+        rollout("Pendulum-v1", InfoPolicy(infos), seed=0, max_steps=6)
+    assert str(info.value).startswith(message)
+
+
+def test_torch_agent_infos_are_recorded_as_numpy_without_warnings():
+    # The pipelined modes copied each step's infos with np.copy, which warns (a
+    # DeprecationWarning per step) for torch tensors: their __array__ takes no copy argument.
+    torch = pytest.importorskip("torch")
+    infos = lambda t, b: {"logp": torch.full((b,), float(t))}  # noqa: E731
+    for vectorization in ("sync", "async", "batched"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            rollouts = sample(InfoPolicy(infos), vectorization)
+        for ro in rollouts:
+            logp = ro.get_data_values("agent_infos")["logp"]
+            assert type(logp) is np.ndarray
+            assert logp.tolist() == list(range(1, 7))
 
 
 def test_the_same_kind_in_another_precision_is_booked_alike():
