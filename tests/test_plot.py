@@ -240,11 +240,26 @@ def test_trajectories_over_a_time_field_of_t_or_t_plus_one_entries(tmp_path, tim
 
 
 def test_trajectories_over_the_step_times_of_a_one_step_rollout():
-    ro = StepSequence(
-        rewards=np.ones(1), observations=np.zeros((2, 1)), actions=np.zeros((1, 1)), time=[3.0]
-    )
-    fig = plot_trajectories([ro])
+    def one_step(time):
+        return StepSequence(
+            rewards=np.ones(1), observations=np.zeros((2, 1)), actions=np.zeros((1, 1)), time=time
+        )
+
+    fig = plot_trajectories([one_step([3.0])])  # no interval known: one step
     np.testing.assert_array_equal(fig.axes[0].lines[0].get_xdata(), [3.0, 4.0])
+    # Beside rollouts whose time fields show the interval, it takes theirs, and the axis is
+    # in seconds even where the one-step rollout comes first.
+    longer = StepSequence(
+        rewards=np.ones(3),
+        observations=np.zeros((4, 1)),
+        actions=np.zeros((3, 1)),
+        time=[0.0, 0.05, 0.1, 0.15],
+    )
+    fig = plot_trajectories([one_step([0.0]), longer])
+    lines = {len(line.get_xdata()): line.get_xdata() for line in fig.axes[0].lines}
+    np.testing.assert_allclose(lines[2], [0.0, 0.05])
+    np.testing.assert_allclose(lines[4], [0.0, 0.05, 0.1, 0.15])
+    assert fig.axes[0].get_xlabel() == "time [s]"
 
 
 def test_trajectories_of_image_observations_keep_the_action_panel(tmp_path):

@@ -5,8 +5,9 @@ Discrete actions are drawn as a raster, one colored lane per rollout.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -324,10 +325,9 @@ def plot_trajectories(
         fig = new_figure(width, 2.4 * nrows + 0.8 + legend_height(rollouts, num_rollouts, width))
     axes = fig.subplots(nrows, ncols, squeeze=False)
     timed = "time" in rollouts[0].data_names
+    times = functools.partial(_times, timed=timed, interval=_step_interval(rollouts, timed))
     # Without a known time step the samplers record the step index as the time (dt = 1).
-    seconds = timed and not np.array_equal(
-        _times(rollouts[0], timed), np.arange(rollouts[0].length + 1)
-    )
+    seconds = timed and not np.array_equal(times(rollouts[0]), np.arange(rollouts[0].length + 1))
     x_label = "time [s]" if seconds else "step"
 
     for p, (source, dim, panel_title, label) in enumerate(panels):
@@ -342,14 +342,14 @@ def plot_trajectories(
                 [names[k] for k in picked],
                 colors,
                 dim,
-                timed,
+                times,
                 _ACTION_NAMES.get(env_name or "", {}),
             )
         )
         if not raster:
             for k, color in zip(picked, colors, strict=True):
                 ro = rollouts[k]
-                t = _times(ro, timed)
+                t = times(ro)
                 if source == "actions":
                     _draw_actions(ax, ro, dim, t, color)
                 else:
@@ -529,21 +529,34 @@ def _is_discrete(space: Any) -> bool:
     return isinstance(space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete))
 
 
-def _times(ro: StepSequence, timed: bool) -> np.ndarray:
+def _step_interval(rollouts: Sequence[StepSequence], timed: bool) -> float:
+    """The time between two steps, from the first ``time`` field of two entries or more (for
+    a one-step rollout whose ``time`` holds its step time only), else 1."""
+    for ro in rollouts if timed else ():
+        values = _time_values(ro)
+        if len(values) >= 2:
+            return float(values[1] - values[0])
+    return 1.0
+
+
+def _time_values(ro: StepSequence) -> np.ndarray:
+    return np.asarray(ro.time, dtype=np.float64).reshape(len(ro.time), -1)[:, 0]
+
+
+def _times(ro: StepSequence, *, timed: bool, interval: float) -> np.ndarray:
     """The T + 1 times of a rollout's observations: its ``time`` field, or the step index.
 
     The samplers record the final observation's time too (T + 1 entries); a ``time`` field
     built elsewhere may hold the T step times only, and is extended by its last interval
-    (one step for a one-step rollout) so that the final observation has a time.
+    (``interval`` for a one-step rollout) so that the final observation has a time.
     """
-    steps = np.arange(ro.length + 1.0)
     if not timed:
-        return steps
-    times = np.asarray(ro.time, dtype=np.float64).reshape(len(ro.time), -1)[:, 0]
-    if len(times) == ro.length and ro.length > 0:
-        interval = times[-1] - times[-2] if ro.length > 1 else 1.0
-        times = np.append(times, times[-1] + interval)
-    return times
+        return np.arange(ro.length + 1.0)
+    values = _time_values(ro)
+    if len(values) == ro.length and ro.length > 0:
+        last = values[-1] - values[-2] if ro.length > 1 else interval
+        values = np.append(values, values[-1] + last)
+    return values
 
 
 def _action_raster(
@@ -553,7 +566,7 @@ def _action_raster(
     names: Sequence[str],
     colors: Sequence[str],
     dim: int,
-    timed: bool,
+    times: Callable[[StepSequence], np.ndarray],
     action_names: Mapping[int, str],
 ) -> bool:
     """Discrete actions as one lane per rollout, named in its color (False if there are too
@@ -567,7 +580,7 @@ def _action_raster(
     cmap = ListedColormap(list(_ACTION_COLORS[: len(levels)]))
     mesh = None
     for lane, (ro, values) in enumerate(zip(rollouts, actions, strict=True)):
-        edges = _times(ro, timed)[: len(values) + 1]
+        edges = times(ro)[: len(values) + 1]
         codes = np.searchsorted(levels, values)[None, :]
         mesh = ax.pcolormesh(
             edges,
