@@ -89,6 +89,11 @@ class _QueuedResetWrapper(gym.Wrapper[Any, Any, Any, Any]):
     def reset(self, **kwargs: Any) -> Any:
         self._queued = None
         self._paused = False
+        if not kwargs.get("options"):
+            # Gymnasium's masked reset hands the options left once it took out reset_mask,
+            # {} if that was all: the env gets None, as in rollout() and the other modes (an
+            # env may read any dict as "start where the options say").
+            kwargs["options"] = None
         obs, info = self.env.reset(**kwargs)
         self._check_obs(obs)
         self._last_obs = obs

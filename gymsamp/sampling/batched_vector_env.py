@@ -285,7 +285,9 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
             options = dict(options)  # unlike Gymnasium's, the caller's dict stays as it was
             if "reset_mask" in options:
                 mask = check_reset_mask(options.pop("reset_mask"), n)
-        blob = None if options is None else pickle.dumps(options)
+        # Nothing left but the mask: None, as the other modes hand it (an env may read any
+        # dict, {} too, as "start where the options say").
+        blob = pickle.dumps(options) if options else None
         for w, (lo, _hi) in enumerate(self._bounds):  # resetting discards queued resets
             for j in [j for j in self._outbox.get(w, {}) if mask is None or mask[lo + j]]:
                 del self._outbox[w][j]
