@@ -7,6 +7,7 @@ is why ``sample()`` of a sampler built with ``seed=s`` returns exactly
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -14,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 
 from gymsamp._checks import check_bool, check_int
+from gymsamp._warnings import user_stacklevel
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.envs.adapter import adapter_for, has_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
@@ -125,7 +127,9 @@ def rollout(
         max_steps: Cut the rollout after this many steps (it then ends in ``TIMEOUT``);
             None lets the env's own limit end it.
         reset_kwargs: ``init_state``, ``domain_param`` and/or extra reset ``options``.
-        render_mode: Print steps (``text``) and/or call ``env.render()`` (``video``/``render``).
+        render_mode: Print steps (``text``) and/or call ``env.render()`` (``video``/``render``;
+            frames it returns, as for ``render_mode="rgb_array"``, are not kept: a warning says
+            so).
         render_step: Render every ``render_step``-th step.
         no_reset: Continue from the env's current state instead of resetting it (needs a
             simulator adapter, and no observation wrapper: the first observation is rebuilt
@@ -194,15 +198,25 @@ def rollout(
         info={"rollout_index": 0 if sub_sub_seed is None else sub_sub_seed},
     )
     steps = [0]
+    frames_dropped = False  # warned once per rollout
 
     def show(_: int) -> None:
+        nonlocal frames_dropped
         steps[0] += 1
         if steps[0] % render_step:
             return
         if render_mode.text:
             print(f"step {steps[0]}")
-        if render_mode.render or render_mode.video:
-            prepared.render()
+        frame = prepared.render() if render_mode.render or render_mode.video else None
+        if frame is not None and not frames_dropped:
+            frames_dropped = True
+            warnings.warn(
+                f"env.render() returns frames (render_mode={prepared.render_mode!r}), which "
+                "rollout() does not keep: make the env with render_mode='human' to watch it, "
+                "or wrap it in gymnasium.wrappers.RecordVideo to save them",
+                UserWarning,
+                stacklevel=user_stacklevel(),
+            )
 
     try:
         (result,) = collect(

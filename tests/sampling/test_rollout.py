@@ -138,6 +138,32 @@ def test_record_dts_and_render_text(capsys):
     assert "return 6" in out
 
 
+class _RgbFrames(gym.Wrapper):
+    """An env made with render_mode="rgb_array": render() returns a frame."""
+
+    @property
+    def render_mode(self):
+        return "rgb_array"
+
+    def render(self):
+        return np.zeros((4, 4, 3), dtype=np.uint8)
+
+
+def test_render_of_an_env_returning_frames_warns_once_that_they_are_not_kept():
+    # render_mode="rgb_array": env.render() returns each frame, which rollout() threw away in
+    # silence (nothing shown, nothing stored).
+    env = _RgbFrames(CountingEnv(terminate_at=4))
+    with pytest.warns(UserWarning, match=r"render\(\) returns frames") as record:
+        ro = rollout(env, IDLE, render_mode=RenderMode(render=True), seed=0)
+    assert [str(w.message) for w in record] == [
+        "env.render() returns frames (render_mode='rgb_array'), which rollout() does not keep: "
+        "make the env with render_mode='human' to watch it, or wrap it in "
+        "gymnasium.wrappers.RecordVideo to save them"
+    ]
+    assert ro.length == 4  # rendered at every step, warned once
+    assert record[0].filename == __file__  # points at the caller
+
+
 def test_same_seed_same_rollout_and_env_is_closed_unless_asked():
     a = rollout(
         "CartPole-v1", RandomPolicy(gym.spaces.Discrete(2)), seed=4, sub_seed=1, sub_sub_seed=2
