@@ -176,8 +176,12 @@ def _load_sb3(text: str, env_spec: Any, deterministic: bool) -> tuple[Any, str]:
             f"--policy must look like sb3:ALGO:PATH (e.g. sb3:PPO:ppo.zip), got {text!r}", 2
         )
     _, algo, path = parts
+    if not Path(path).is_file() and Path(f"{path}.zip").is_file():
+        # SB3's load() tries PATH.zip when PATH is missing, as save(PATH) wrote PATH.zip.
+        path = f"{path}.zip"
     if not Path(path).is_file():
-        raise CliError(f"--policy {text!r}: no such file {path!r}", 2)
+        tried = "" if path.endswith(".zip") else f" (nor {path + '.zip'!r})"
+        raise CliError(f"--policy {text!r}: no such file {path!r}{tried}", 2)
     cls = None
     for package in ("stable_baselines3", "sb3_contrib"):
         try:
@@ -328,7 +332,8 @@ def load_policy(
     - ``random`` / ``idle``: :class:`~gymsamp.policies.RandomPolicy` /
       :class:`~gymsamp.policies.IdlePolicy` for the env's action space;
     - ``balance``: :func:`balance`, for CartPole;
-    - ``sb3:ALGO:PATH``: ``ALGO.load(PATH)`` from stable-baselines3 (or sb3-contrib); SB3 reads
+    - ``sb3:ALGO:PATH``: ``ALGO.load(PATH)`` from stable-baselines3 (or sb3-contrib), ``PATH.zip``
+      where ``PATH`` is missing (as SB3's ``load`` reads what ``save(PATH)`` wrote); SB3 reads
       the zip itself and unpickles parts of it, so use trusted files only;
     - a path to a ``torch.export`` program (``torch.export.save``; export it with a dynamic
       batch dimension, the sub-envs' observations come batched) or a TorchScript module

@@ -583,6 +583,42 @@ def test_sb3_zip_policy(capsys, tmp_path):
     assert "stable-baselines3 model: use --policy sb3:ALGO:PATH" in err
 
 
+def test_sb3_zip_path_without_its_suffix_loads_as_sb3_loads_it(capsys, tmp_path):
+    # model.save("ppo") writes ppo.zip and PPO.load("ppo") reads it; the CLI said
+    # "no such file 'ppo'" for sb3:PPO:ppo.
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+
+    from gymsamp.sampling import derive_seed
+
+    model = PPO("MlpPolicy", "CartPole-v1", n_steps=64, batch_size=64, device="cpu", seed=0)
+    model.save(tmp_path / "ppo")
+    assert [p.name for p in tmp_path.iterdir()] == ["ppo.zip"]
+    out_file = tmp_path / "rollouts.npz"
+    code, _, err = run(
+        capsys, "sample", "CartPole-v1", "--policy", f"sb3:PPO:{tmp_path / 'ppo'}",
+        "--min-rollouts", 2, "--num-workers", 2, "--seed", 5, "--out", out_file, "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    # The rollouts are SB3's own loop: reset with rollout k's seed, predict, step.
+    for k, ro in enumerate(load_rollouts(out_file)):
+        env = gym.make("CartPole-v1")
+        obs, _ = env.reset(seed=derive_seed(5, 0, k))
+        for t in range(ro.length):
+            np.testing.assert_array_equal(ro.observations[t], obs)
+            action, _ = model.predict(obs, deterministic=True)
+            assert ro.actions[t] == action
+            obs, *_ = env.step(action)
+        env.close()
+    missing = f"sb3:PPO:{tmp_path / 'other'}"
+    code, _, err = run(capsys, "sample", "CartPole-v1", "--policy", missing)
+    assert code == 2
+    assert err == (
+        f"gymsamp: error: --policy {missing!r}: no such file {str(tmp_path / 'other')!r} "
+        f"(nor {str(tmp_path / 'other.zip')!r})\n"
+    )
+
+
 # ----------------------------------------------------------------------------------------------
 # gymsamp info / params / plot
 # ----------------------------------------------------------------------------------------------
