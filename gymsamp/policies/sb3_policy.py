@@ -8,6 +8,7 @@ seeded fork of torch's global generator (see :mod:`gymsamp.policies.adapters`).
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from gymsamp._checks import check_bool, is_int
+from gymsamp._warnings import user_stacklevel
 from gymsamp.data.spec import EnvSpec
 from gymsamp.policies._model_spaces import space_mismatch
 from gymsamp.policies._shared import (
@@ -93,6 +95,11 @@ class SB3Policy(_RowByRowChoice):
         TypeError: ``model`` has no ``predict``, or an option has the wrong type.
         ValueError: The model's spaces do not fit ``spec``'s.
 
+    Warns:
+        UserWarning: ``model`` is an SB3 model that holds the ``VecNormalize`` env it was
+            trained on, normalizing observations: fed the env's raw ones, it would act on
+            inputs it never saw (put the frozen statistics in front of ``predict``).
+
     Example:
         >>> import numpy as np
         >>> from gymnasium.spaces import Box, Discrete
@@ -133,6 +140,7 @@ class SB3Policy(_RowByRowChoice):
         mismatch = space_mismatch(model, self.spec)
         if mismatch is not None:
             raise ValueError(f"{owner}: model must be {mismatch.rule()}")
+        _warn_if_trained_on_normalized_observations(model)
         self.model = model
         self.deterministic = deterministic
         self.state_batch_axis = int(state_batch_axis)
@@ -280,6 +288,30 @@ class SB3Policy(_RowByRowChoice):
             joined = tuple(np.concatenate(parts, axis) for parts in zip(*states, strict=True))
             return np.concatenate(actions), joined
         return np.concatenate(actions), np.concatenate(states, axis)
+
+
+def _warn_if_trained_on_normalized_observations(model: Any) -> None:
+    """Warn about an SB3 model that still holds the ``VecNormalize`` env it was trained on,
+    with observation normalization: ``predict`` gets the env's raw observations from gymsamp,
+    which the model never saw in training, and would act on them without any error.
+
+    (A model loaded from its zip has forgotten that env, so only models in memory, or loaded
+    with ``env=``, are caught.)
+    """
+    if not _is_sb3_model(model):
+        return
+    get_stats = getattr(model, "get_vec_normalize_env", None)
+    stats = get_stats() if callable(get_stats) else None
+    if stats is None or not getattr(stats, "norm_obs", False):
+        return
+    warnings.warn(
+        f"SB3Policy: model must see observations as in training, got a {type(model).__name__} "
+        "trained on a VecNormalize env that normalizes them (model.get_vec_normalize_env()), "
+        "while predict() gets the env's raw observations here; put the frozen statistics in "
+        "front of predict (see 'Models trained with VecNormalize' in the policies guide)",
+        UserWarning,
+        stacklevel=user_stacklevel(),
+    )
 
 
 def _binary_as_ints(actions: np.ndarray, space: Any) -> np.ndarray:

@@ -10,6 +10,8 @@ same states, so both produce the same episodes, step for step.
 
 from __future__ import annotations
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -349,3 +351,30 @@ def test_parameter_exploration_names_what_an_sb3_policy_network_lacks():
         "predict(), which takes no per-sub-env parameters: pass a torch module whose "
         "forward(obs) returns the actions"
     )
+
+
+def test_a_model_trained_on_normalized_observations_is_warned_about():
+    # It acted on the env's raw observations, which it never saw in training, silently.
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    spec = EnvSpec.from_env(gym.make("Pendulum-v1"))
+    venv = VecNormalize(DummyVecEnv([lambda: gym.make("Pendulum-v1")]))
+    model = PPO("MlpPolicy", venv, n_steps=64, batch_size=64, seed=0, device="cpu")
+    with pytest.warns(UserWarning, match="trained on a VecNormalize env") as caught:
+        SB3Policy(model, spec)
+    assert str(caught[0].message) == (
+        "SB3Policy: model must see observations as in training, got a PPO trained on a "
+        "VecNormalize env that normalizes them (model.get_vec_normalize_env()), while predict() "
+        "gets the env's raw observations here; put the frozen statistics in front of predict "
+        "(see 'Models trained with VecNormalize' in the policies guide)"
+    )
+    assert caught[0].filename == __file__  # the user's line
+    with pytest.warns(UserWarning, match="trained on a VecNormalize env"):
+        rollout("Pendulum-v1", model, seed=0, max_steps=2)
+    # Rewards normalized only, or no VecNormalize: the observations are the env's; no warning.
+    for env in (VecNormalize(DummyVecEnv([lambda: gym.make("Pendulum-v1")]), norm_obs=False),
+                DummyVecEnv([lambda: gym.make("Pendulum-v1")])):  # fmt: skip
+        other = PPO("MlpPolicy", env, n_steps=64, batch_size=64, seed=0, device="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            SB3Policy(other, spec)
