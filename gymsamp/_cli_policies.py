@@ -202,7 +202,13 @@ def _load_sb3(text: str, env_spec: Any, deterministic: bool) -> tuple[Any, str]:
     try:
         model = cls.load(path, device="cpu")
     except Exception as err:
-        raise CliError(f"--policy {text!r}: SB3 could not load it: {one_line(err)}") from None
+        # An SB3 zip of another algorithm fails deep inside load() (DQN.load of a PPO zip:
+        # "'ActorCriticPolicy' object has no attribute 'q_net'"): say what was asked for.
+        what = f"it as a {cls.__name__} model" if "data" in _zip_members(path) else "it"
+        hint = " (was it saved by another algorithm?)" if what != "it" else ""
+        raise CliError(
+            f"--policy {text!r}: SB3 could not load {what}{hint}: {one_line(err)}"
+        ) from None
     return _sb3_policy(model, env_spec, deterministic, f"{algo} from {path}", text)
 
 

@@ -583,6 +583,27 @@ def test_sb3_zip_policy(capsys, tmp_path):
     assert "stable-baselines3 model: use --policy sb3:ALGO:PATH" in err
 
 
+def test_an_sb3_zip_loaded_as_another_algorithm_says_which_was_asked_for(capsys, tmp_path):
+    # It said only "SB3 could not load it: 'ActorCriticPolicy' object has no attribute 'q_net'".
+    from stable_baselines3 import PPO
+
+    PPO("MlpPolicy", "CartPole-v1", n_steps=64, batch_size=64, device="cpu", seed=0).save(
+        tmp_path / "ppo.zip"
+    )
+    policy = f"sb3:dqn:{tmp_path / 'ppo.zip'}"
+    code, out, err = run(capsys, "sample", "CartPole-v1", "--policy", policy)
+    assert (code, out) == (1, "")
+    assert err == (
+        f"gymsamp: error: --policy {policy!r}: SB3 could not load it as a DQN model (was it "
+        "saved by another algorithm?): 'ActorCriticPolicy' object has no attribute 'q_net'\n"
+    )
+    (tmp_path / "junk.zip").write_bytes(b"not a zip")
+    policy = f"sb3:PPO:{tmp_path / 'junk.zip'}"
+    code, _, err = run(capsys, "sample", "CartPole-v1", "--policy", policy)
+    assert code == 1
+    assert err.startswith(f"gymsamp: error: --policy {policy!r}: SB3 could not load it: ")
+
+
 def test_sb3_zip_path_without_its_suffix_loads_as_sb3_loads_it(capsys, tmp_path):
     # model.save("ppo") writes ppo.zip and PPO.load("ppo") reads it; the CLI said
     # "no such file 'ppo'" for sb3:PPO:ppo.
