@@ -260,10 +260,15 @@ def _load_torch_file(path: str) -> tuple[Any, str]:
             "torch.jit.script(module).save(PATH), or save its state_dict and pass "
             "--policy module:attr --weights PATH (gymsamp never unpickles model files)"
         )
-        if any(name.endswith("policy.pth") for name in members):
-            hint = "it looks like a stable-baselines3 model: use --policy sb3:ALGO:PATH"
-        cause = one_line(err).split(". ")[0]  # torch's messages run on for several sentences
         kind = "torch.export program" if exported else "TorchScript module"
+        if any(name.endswith("policy.pth") for name in members):
+            # torch's reason ("[enforce fail at inline_container.cc:180] ") says nothing here.
+            raise CliError(
+                f"--policy {path!r} is not a readable {kind}; it looks like a "
+                f"stable-baselines3 model: use --policy sb3:ALGO:PATH (e.g. sb3:PPO:{path}, "
+                "ALGO being the algorithm that saved it)"
+            ) from None
+        cause = one_line(err).split(". ")[0]  # torch's messages run on for several sentences
         raise CliError(f"--policy {path!r} is not a readable {kind} ({cause}); {hint}") from None
 
 
