@@ -85,9 +85,11 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
     vector gives ``(R * dim_output,)``. The ``B`` rows are split among ``num_workers``
     processes of a :class:`~gymsamp.sampling.SamplerPool` (1: this process), each stepping a few
     sub-envs of its own :class:`~gymsamp.sampling.ParallelRolloutSampler`; workers and sub-envs
-    live until :meth:`close`. Rollout ``b`` of the ``c``-th collection resets with the seed
-    triple ``(seed, c, b)``, so the result never depends on ``num_workers`` or
-    ``vectorization``.
+    live until :meth:`close`. Row ``b`` of the ``c``-th call (0-based) resets with the seed
+    triple ``(seed, c, b)``; with ``rollouts_real`` cut into ``K`` segments in all, its
+    segment ``k`` (counted through all target rollouts) resets with ``(seed, c * K + k, b)``.
+    So a row's features never depend on ``num_workers``, ``vectorization`` or the number of
+    rows next to it.
 
     With ``rollouts_real`` (``R`` recorded target-domain rollouts of equal length ``T``, with
     ``states``) each is cut into segments; every simulated segment starts from the recorded
@@ -583,28 +585,26 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         parts: list[list[list[np.ndarray]]] = [
             [[] for _ in self.rollouts_real] for _ in range(len(theta))
         ]
-        if self.use_rec_act:
-            # One collection per recorded segment: its actions replay in every episode.
-            runs = self._run(
-                [([payload(seg, p) for p in params], seg.actions) for seg in self._segments],
-                theta,
-                failed=failed,
-            )
-            for seg, results in zip(self._segments, runs, strict=True):
-                for b, res in enumerate(results):
-                    if res is not None:
-                        _check_replay(res.actions, seg.actions)
-                    parts[b][seg.rollout].append(series(res, b, len(seg.actions)))
-        else:
-            # The policy is the same for every segment: one collection runs them all.
-            jobs = [(seg, b) for seg in self._segments for b in range(len(theta))]
-            (results,) = self._run(
-                [([payload(seg, params[b]) for seg, b in jobs], None)],
-                theta,
-                lambda _, row: jobs[row][1],
-                failed,
-            )
-            for (seg, b), res in zip(jobs, results, strict=True):
+        # One collection per segment, replaying its recorded actions or running the policy:
+        # segment k of row b resets with (seed, c * K + k, b) in the c-th call, whatever the
+        # other rows (one collection of all (segment, row) pairs gave row b's segments seeds
+        # that depended on the batch size B, so a stochastic policy's features of a row
+        # changed with the rows simulated next to it).
+        runs = self._run(
+            [
+                (
+                    [payload(seg, p) for p in params],
+                    seg.actions if self.use_rec_act else None,
+                )
+                for seg in self._segments
+            ],
+            theta,
+            failed=failed,
+        )
+        for seg, results in zip(self._segments, runs, strict=True):
+            for b, res in enumerate(results):
+                if res is not None and self.use_rec_act:
+                    _check_replay(res.actions, seg.actions)
                 parts[b][seg.rollout].append(series(res, b, len(seg.actions)))
         return np.stack([[np.concatenate(segs) for segs in row] for row in parts])
 

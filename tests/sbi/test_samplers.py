@@ -124,6 +124,59 @@ def test_policy_runs_instead_of_the_recording_without_use_rec_act():
     assert torch.equal(x, embed(emb, [reference(real, 1.5, edges, policy)]))
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_stochastic_policys_segments_reset_with_their_own_seeds_whatever_the_batch(workers):
+    """Segment k of row b in call c resets with (seed, c * K + k, b). Before, the segments of
+    all rows ran as one collection, seeded by their position k * B + b in it: a row's
+    features changed with the number of rows simulated next to it."""
+    real = [record(seed=0), record(seed=2)]
+    policy = RandomPolicy(PM_SPEC.action_space)
+    emb = AllStepsEmbedding(PM_SPEC, 3, len_rollouts=T)
+    edges = [(0, 15), (15, 30)]  # K = 4 segments: 2 per target rollout
+
+    def simulate(theta: list[list[float]]) -> tuple[torch.Tensor, torch.Tensor]:
+        with SimRolloutSamplerForSBI(
+            POINT_MASS,
+            policy,
+            {0: "mass"},
+            emb,
+            num_segments=2,
+            rollouts_real=real,
+            use_rec_act=False,
+            num_workers=workers,
+            seed=3,
+        ) as sim:
+            return sim(torch.tensor(theta)), sim(torch.tensor(theta))
+
+    first, second = simulate([[1.5], [0.5], [1.0]])
+    alone_first, alone_second = simulate([[1.5]])
+    assert torch.equal(alone_first[0], first[0])
+    assert torch.equal(alone_second[0], second[0])
+    for c, x in enumerate((first, second)):
+        for b, mass in enumerate((1.5, 0.5, 1.0)):
+            rows = []
+            for r, ro in enumerate(real):
+                parts = []
+                for i, (start, stop) in enumerate(edges):
+                    seg = rollout(
+                        POINT_MASS,
+                        policy,
+                        eval=True,
+                        max_steps=stop - start,
+                        seed=3,
+                        sub_seed=c * 4 + 2 * r + i,
+                        sub_sub_seed=b,
+                        reset_kwargs={
+                            "init_state": ro.states[start],
+                            "domain_param": {"mass": mass},
+                        },
+                    )
+                    parts.append(series(seg))
+                rows.append(np.concatenate(parts))
+            assert torch.equal(x[b], embed(emb, [rows])[0])
+    assert not torch.equal(first, second)
+
+
 def test_one_and_two_workers_give_identical_features_matching_seeded_rollouts():
     """Without target rollouts: full episodes from seeded initial states, stochastic policy."""
     policy = RandomPolicy(PM_SPEC.action_space)
