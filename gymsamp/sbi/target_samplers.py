@@ -91,6 +91,13 @@ class RealRolloutSamplerForSBI(RolloutSamplerForSBI):
         self._num_calls += 1
         return target_features(self._embedding, ro, "the target-domain rollout"), ro
 
+    def __repr__(self) -> str:
+        return (
+            f"RealRolloutSamplerForSBI(env={_env_name(self._env)}, "
+            f"embedding={type(self._embedding).__name__}, seed={self.seed}, "
+            f"calls={self._num_calls})"
+        )
+
 
 class RecRolloutSamplerForSBI(RealRolloutSamplerForSBI):
     """Yields pre-recorded target-domain rollouts in turn, embedded.
@@ -205,3 +212,20 @@ class RecRolloutSamplerForSBI(RealRolloutSamplerForSBI):
         ro = self.rollouts_rec[self._ring_idx]
         self._ring_idx = (self._ring_idx + 1) % self.num_rollouts
         return target_features(self._embedding, ro, f"the rollout from {self.rollouts_dir}"), ro
+
+    def __repr__(self) -> str:
+        return (
+            f"RecRolloutSamplerForSBI(rollouts_dir={self.rollouts_dir!r}, "
+            f"num_rollouts={self.num_rollouts}, embedding={type(self._embedding).__name__}, "
+            f"ring_idx={self._ring_idx})"
+        )
+
+
+def _env_name(env: Any) -> str:
+    """An env id as given, an instance's registered id, else the type's or factory's name."""
+    if isinstance(env, str):
+        return repr(env)
+    spec = getattr(env, "spec", None)
+    if spec is not None and getattr(spec, "id", None):
+        return repr(spec.id)
+    return getattr(env, "__qualname__", type(env).__name__)

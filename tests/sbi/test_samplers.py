@@ -673,6 +673,27 @@ def test_real_sampler_runs_one_seeded_rollout_per_call():
 
 
 @pytest.mark.filterwarnings("ignore:.*already returned terminated = True")
+def test_target_samplers_repr_names_their_source_and_position(tmp_path):
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    env = gym.make(POINT_MASS)
+    real = RealRolloutSamplerForSBI(env, IdlePolicy(PM_SPEC.action_space), emb, 1, seed=4)
+    real()
+    assert repr(real) == (
+        "RealRolloutSamplerForSBI(env='gymsamp/PointMass-v0', embedding=BayesSimEmbedding, "
+        "seed=4, calls=1)"
+    )
+    env.close()
+    factory = RealRolloutSamplerForSBI(PointMassEnv, IdlePolicy(PM_SPEC.action_space), emb, 1)
+    assert repr(factory).startswith("RealRolloutSamplerForSBI(env=PointMassEnv, ")
+    save_rollouts(tmp_path / "a.npz", [record(seed=0), record(seed=1)])
+    rec = RecRolloutSamplerForSBI(tmp_path, emb, 1, rand_init_rollout=False)
+    rec()
+    assert repr(rec) == (
+        f"RecRolloutSamplerForSBI(rollouts_dir={str(tmp_path)!r}, num_rollouts=2, "
+        "embedding=BayesSimEmbedding, ring_idx=1)"
+    )
+
+
 def test_real_sampler_runs_past_episode_ends_with_stop_on_done_false():
     spec = sbi_env_spec("CartPole-v1")
     emb = BayesSimEmbedding(spec, 5)
