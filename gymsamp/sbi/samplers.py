@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -409,7 +409,6 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         self,
         collections: list[tuple[list[dict[str, Any] | None], np.ndarray | None]],
         theta: np.ndarray,
-        theta_row: Callable[[int, int], int] = lambda collection, row: row,
         failed: dict[int, FailedRows] | None = None,
     ) -> list[list[RolloutResult | None]]:
         """Run collections ``(payloads, recording or None)``; their results in row order.
@@ -417,8 +416,8 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         A payload of None is a row not to simulate: its result is None, without a failure.
 
         Each collection's rows are split into one contiguous chunk per worker; each worker
-        runs its chunks of all collections in one task. A failed rollout raises its error
-        naming the parameter row ``theta_row(collection, row)`` of ``theta`` it simulated;
+        runs its chunks of all collections in one task. Row ``b`` of every collection simulates
+        parameter row ``b`` of ``theta``: a failed rollout raises its error naming that row;
         with ``on_failure="nan"`` its result is None instead, and ``failed`` gets the
         parameter row's first failure (in collection, row order).
         """
@@ -465,11 +464,10 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         # With on_failure="nan" too, a failure no row can be told from is the call's.
         fatal = [item for item in failures if not (skip_failures and item[2].rows)]
         if fatal:
-            c, _, first = fatal[0]
-            raise self._simulation_error(first, c, theta, theta_row)
+            raise self._simulation_error(fatal[0][2], theta)
         if failed is not None:
-            for c, row, failure in failures:
-                failed.setdefault(theta_row(c, row), failure)
+            for _, row, failure in failures:
+                failed.setdefault(row, failure)
         return results
 
     def _where(self, theta: np.ndarray, rows: Sequence[int]) -> str:
@@ -481,15 +479,9 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             for b in rows
         )
 
-    def _simulation_error(
-        self,
-        failed: FailedRows,
-        collection: int,
-        theta: np.ndarray,
-        theta_row: Callable[[int, int], int],
-    ) -> Exception:
+    def _simulation_error(self, failed: FailedRows, theta: np.ndarray) -> Exception:
         """``failed`` as the error of the parameter row(s) it simulated."""
-        rows = sorted({theta_row(collection, r) for r in failed.rows})
+        rows = sorted(set(failed.rows))
         message = f"simulating theta {self._where(theta, rows) or 'rows'} failed: {failed.message}"
         if failed.error_type == "NonFiniteError":
             return NonFiniteError(message, rollout_indices=tuple(rows))
