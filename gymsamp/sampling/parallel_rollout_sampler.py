@@ -636,20 +636,25 @@ class ParallelRolloutSampler(SamplerBase):
             if self._ray is not None
             else f"{self.vectorization_used}, {self._layout()}"
         )
-        # tqdm makes its multiprocessing lock in the default context (disabled bars too), which
-        # fixes the global start method: the caller's set_start_method() would then raise.
-        with global_start_method_kept():
-            bar = tqdm(
-                total=total,
-                unit=unit,
-                disable=not self.show_progress_bar,
-                leave=False,
-                desc=f"Sampling ({where})",
-            )
-        with bar:
+        # No bar at all without show_progress_bar: even a disabled tqdm starts its monitor
+        # thread and a shared-memory lock, which would outlive the sampler (a training loop
+        # that builds many quiet samplers would find a stray thread and two fds after close()).
+        bar = None
+        if self.show_progress_bar:
+            # tqdm makes its multiprocessing lock in the default context, which fixes the
+            # global start method: the caller's set_start_method() would then raise.
+            with global_start_method_kept():
+                bar = tqdm(
+                    total=total,
+                    unit=unit,
+                    leave=False,
+                    desc=f"Sampling ({where})",
+                )
+        with bar if bar is not None else contextlib.nullcontext():
             counts = {"rollouts": 0, "steps": 0}
 
             def show(ro: StepSequence) -> None:
+                assert bar is not None  # only shown with a bar
                 counts["rollouts"] += 1
                 counts["steps"] += ro.length
                 # Formatting the postfix costs more than a cheap env's episode: only before an
@@ -681,7 +686,8 @@ class ParallelRolloutSampler(SamplerBase):
                 if quota.min_steps is None or not err.rollout_indices:
                     raise
                 counts.update(rollouts=0, steps=0)  # the bar starts over with the rerun
-                bar.reset(total=total)
+                if bar is not None:
+                    bar.reset(total=total)
                 return collect_without_failed_surplus(run, quota, err)
 
     def _collect_local(

@@ -1033,6 +1033,32 @@ def test_sampling_leaves_the_global_start_method_unset():
     assert python_output(script) == "free"
 
 
+def test_a_quiet_sampler_leaves_no_thread_or_fd_behind():
+    # In a fresh interpreter: other tests may have started tqdm's monitor thread already. A
+    # disabled tqdm bar still started its monitor thread and a shared-memory lock (two fds),
+    # which outlived close(): a training loop of quiet samplers found them left behind.
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import os, threading
+        import numpy as np
+        from gymsamp.sampling import ParallelRolloutSampler
+
+        before = sorted(os.listdir("/proc/self/fd"))
+        policy = lambda obs: np.zeros(len(obs), dtype=np.int64)
+        with ParallelRolloutSampler(
+            "CartPole-v1", policy, 2, min_rollouts=2, seed=0, vectorization="sync",
+            show_progress_bar=False,
+        ) as sampler:
+            assert len(sampler.sample()) == 2
+        after = sorted(os.listdir("/proc/self/fd"))
+        print(sorted(t.name for t in threading.enumerate()), len(after) - len(before))
+        """
+    )
+    assert python_output(script) == "['MainThread'] 0"
+
+
 @pytest.mark.parametrize("vectorization", ["sync", "async"])
 def test_a_sampler_cannot_be_pickled_or_copied(vectorization):
     # It owns its sub-envs and a call lock: the refusal says so, not "cannot pickle
