@@ -494,6 +494,10 @@ class ParallelRolloutSampler(SamplerBase):
         ``ceil(min_rollouts / len)`` times, so each setting gets the same number of rollouts
         (as in pyrado); with ``min_steps`` rollout ``k`` uses setting ``k mod len``.
 
+        A call that fails (a sub-env error, a step timeout, an exception or Ctrl-C in the
+        policy) still counts as call ``c``: the next one uses ``sub_seed`` ``c + 1``, as on a
+        fresh sampler that made ``c + 1`` calls. A call refused for its arguments does not count.
+
         Returns:
             The rollouts ``0..K-1``, in index order.
 

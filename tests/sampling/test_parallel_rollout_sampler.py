@@ -1766,3 +1766,32 @@ def test_close_or_sample_from_inside_a_running_sample(vectorization):
         "ParallelRolloutSampler.sample() was called inside its running sample() (from the "
         "policy or a callback): a sampler runs one call at a time"
     ]
+
+
+def test_a_failed_call_counts_and_a_refused_one_does_not():
+    # Documented in sample() and docs/concepts/seeding.md: the call after a failure returns
+    # what the same call of a fresh sampler returns (sub_seed c + 1), not a replay of call c.
+    fail = {"now": False}
+
+    def policy(obs):
+        if fail["now"]:
+            fail["now"] = False
+            raise ValueError("policy failed")
+        return np.zeros(len(obs), dtype=np.int64)
+
+    with ParallelRolloutSampler(
+        "CartPole-v1",
+        policy,
+        2,
+        min_rollouts=2,
+        seed=5,
+        vectorization="sync",
+        show_progress_bar=False,
+    ) as sampler:
+        with pytest.raises(TypeError, match="eval"):
+            sampler.sample(eval="yes")  # refused: not a call
+        fail["now"] = True
+        with pytest.raises(ValueError, match="policy failed"):
+            sampler.sample()  # call 0 fails
+        rollouts = sampler.sample()  # call 1
+    assert [ro.rollout_info["seed"] for ro in rollouts] == [derive_seed(5, 1, k) for k in (0, 1)]
