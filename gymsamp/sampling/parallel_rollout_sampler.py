@@ -33,7 +33,6 @@ from gymsamp.sampling.errors import (
     WorkerError,
 )
 from gymsamp.sampling.quota import Quota
-from gymsamp.sampling.rollout import spec_id
 from gymsamp.sampling.rollout_job import RolloutJob
 from gymsamp.sampling.sampler import SamplerBase
 from gymsamp.sampling.sampler_options import BACKENDS, check_backend_options, reset_payloads
@@ -53,6 +52,7 @@ from gymsamp.sampling.vector_envs import (
     choose_vectorization,
     dt_param_name,
     env_dt,
+    env_id_of,
     make_vector_env,
     measure_step_cost,
     prepare_env,
@@ -226,7 +226,7 @@ class ParallelRolloutSampler(SamplerBase):
         # Probe exactly what the sub-envs will run (state recording costs a copy per step).
         with probing(prepare_env(self._factory(), record_state=self.record_states)) as probe:
             self.env_spec = EnvSpec.from_env(probe)
-            self.env_id = spec_id(probe)
+            self.env_id = env_id_of(probe)
             self.dt = env_dt(probe)
             self.dt_param = dt_param_name(probe)
             self.has_adapter = has_adapter(probe)

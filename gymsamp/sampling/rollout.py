@@ -30,6 +30,7 @@ from gymsamp.sampling.vector_envs import (
     SingleEnvVector,
     dt_param_name,
     env_dt,
+    env_id_of,
     prepare_env,
 )
 
@@ -231,7 +232,7 @@ def rollout(
             record_states=has_adapter(prepared),  # prepare_env records them where it can
             dt=env_dt(prepared),
             dt_param=dt_param_name(prepared),
-            env_id=spec_id(prepared),
+            env_id=env_id_of(prepared),
             on_step=show if any(render_mode) else None,
         )
     finally:
@@ -252,11 +253,6 @@ def _time_limit(env: gym.Env[Any, Any]) -> int | None:
             limit = current._max_episode_steps
         current = current.env
     return limit
-
-
-def spec_id(env: gym.Env[Any, Any]) -> str:
-    """The env's registered id, or its class name."""
-    return env.spec.id if env.spec is not None else type(env.unwrapped).__name__
 
 
 def _domain_params(env: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:

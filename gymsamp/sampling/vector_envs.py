@@ -47,6 +47,7 @@ __all__ = [
     "choose_vectorization",
     "dt_param_name",
     "env_dt",
+    "env_id_of",
     "make_vector_env",
     "measure_step_cost",
     "prepare_env",
@@ -58,6 +59,24 @@ EnvLike = str | Callable[[], gym.Env[Any, Any]] | gym.Env[Any, Any]
 #: process), ``"async"`` (Gymnasium's ``AsyncVectorEnv``: a process per sub-env), ``"batched"``
 #: (several sub-envs per worker process) and ``"auto"`` (:func:`choose_vectorization`).
 VECTORIZATIONS = ("auto", "sync", "async", "batched")
+
+
+def env_id_of(env: EnvLike) -> str:
+    """How gymsamp names an env: an id as given, an instance's registered id (else its
+    unwrapped class's name), a factory's name.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> env_id_of("CartPole-v1"), env_id_of(gym.make("CartPole-v1")), env_id_of(gym.make)
+        ('CartPole-v1', 'CartPole-v1', 'make')
+    """
+    if isinstance(env, EnvFactory):
+        return env.env_id
+    if isinstance(env, str):
+        return env
+    if isinstance(env, gym.Env):
+        return env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+    return getattr(env, "__name__", type(env).__name__)
 
 
 class EnvFactory:
@@ -93,21 +112,20 @@ class EnvFactory:
                     ) from None
             # The registration itself travels: a worker that never ran the user's
             # gym.register (a spawned process, a Ray actor) makes the same env from it.
-            self._kind, self._payload, self.env_id = "id", (spec, make_kwargs), env
+            self._kind, self._payload = "id", (spec, make_kwargs)
         elif isinstance(env, gym.Env):
             # An EzPickle env rebuilt from its constructor arguments (env_copy) comes back
             # without its spec: the copies get it again (env id, time limit, episode length).
             self._kind = "instance"
             self._payload = (instance_payload(env), env.unwrapped.spec)
-            self.env_id = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
         elif callable(env):
             self._kind, self._payload = "factory", env
-            self.env_id = getattr(env, "__name__", type(env).__name__)
         else:
             raise TypeError(
                 "env must be a Gymnasium env id, a callable returning a gymnasium.Env or a "
                 f"gymnasium.Env instance, got {type(env).__name__}"
             )
+        self.env_id = env_id_of(env)
 
     def __repr__(self) -> str:
         if self._kind == "id":

@@ -17,6 +17,7 @@ from gymsamp.data import StepSequence
 from gymsamp.data.io import load_rollouts
 from gymsamp.sampling import rollout
 from gymsamp.sampling.seeding import check_seed
+from gymsamp.sampling.vector_envs import env_id_of
 from gymsamp.sbi.embeddings import Embedding
 from gymsamp.sbi.rollout_data import rollout_series
 from gymsamp.sbi.sampler_base import RolloutSamplerForSBI, embed_data, with_target_data
@@ -93,7 +94,7 @@ class RealRolloutSamplerForSBI(RolloutSamplerForSBI):
 
     def __repr__(self) -> str:
         return (
-            f"RealRolloutSamplerForSBI(env={_env_name(self._env)}, "
+            f"RealRolloutSamplerForSBI(env={env_id_of(self._env)!r}, "
             f"embedding={type(self._embedding).__name__}, seed={self.seed}, "
             f"calls={self._num_calls})"
         )
@@ -219,13 +220,3 @@ class RecRolloutSamplerForSBI(RealRolloutSamplerForSBI):
             f"num_rollouts={self.num_rollouts}, embedding={type(self._embedding).__name__}, "
             f"ring_idx={self._ring_idx})"
         )
-
-
-def _env_name(env: Any) -> str:
-    """An env id as given, an instance's registered id, else the type's or factory's name."""
-    if isinstance(env, str):
-        return repr(env)
-    spec = getattr(env, "spec", None)
-    if spec is not None and getattr(spec, "id", None):
-        return repr(spec.id)
-    return getattr(env, "__qualname__", type(env).__name__)

@@ -684,7 +684,7 @@ def test_target_samplers_repr_names_their_source_and_position(tmp_path):
     )
     env.close()
     factory = RealRolloutSamplerForSBI(PointMassEnv, IdlePolicy(PM_SPEC.action_space), emb, 1)
-    assert repr(factory).startswith("RealRolloutSamplerForSBI(env=PointMassEnv, ")
+    assert repr(factory).startswith("RealRolloutSamplerForSBI(env='PointMassEnv', ")
     save_rollouts(tmp_path / "a.npz", [record(seed=0), record(seed=1)])
     rec = RecRolloutSamplerForSBI(tmp_path, emb, 1, rand_init_rollout=False)
     rec()
