@@ -314,12 +314,13 @@ def _refuse_stochastic(text: str, kind: str) -> None:
 def _attr_policy(policy: Any, env_spec: Any, deterministic: bool, text: str) -> tuple[Any, str]:
     """A ``module:attr`` policy: an SB3 model is checked against the env's spaces and gets
     ``deterministic`` (as ``sb3:ALGO:PATH`` does); anything else is refused ``--stochastic``."""
-    from gymsamp.policies.adapters import _is_policy, _is_sb3_like, _is_torch_module
+    from gymsamp.policies.adapters import _is_sb3_like, _is_torch_module
+    from gymsamp.policies.base import is_policy
 
-    if not _is_policy(policy) and _is_sb3_like(policy):  # as_policy's order: policies first
+    if not is_policy(policy) and _is_sb3_like(policy):  # as_policy's order: policies first
         return _sb3_policy(policy, env_spec, deterministic, text, text)
     if not deterministic:
-        if _is_policy(policy):
+        if is_policy(policy):
             kind = f"a gymsamp policy, {type(policy).__name__}"
         elif _is_torch_module(policy):
             kind = f"a torch module, {type(policy).__name__}"

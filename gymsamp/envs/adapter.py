@@ -28,6 +28,7 @@ __all__ = [
     "adapter_for",
     "has_adapter",
     "register_adapter",
+    "shared_adapter",
     "spec_with_adapter",
 ]
 
@@ -321,7 +322,10 @@ def has_adapter(env: gym.Env[Any, Any]) -> bool:
     Raises:
         TypeError: ``env`` is not a ``gymnasium.Env`` instance (e.g. an env id).
     """
-    return _find_factory(_unwrapped(env)) is not None
+    unwrapped = _unwrapped(env)
+    if getattr(unwrapped, _SHARED, None) is not None:  # found before (see shared_adapter)
+        return True
+    return _find_factory(unwrapped) is not None
 
 
 def adapter_for(env: gym.Env[Any, Any]) -> SimAdapter:
@@ -345,6 +349,33 @@ def adapter_for(env: gym.Env[Any, Any]) -> SimAdapter:
             + (" (a wrapper's methods are not the env's)" if on_wrappers else "")
         )
     return factory(unwrapped)
+
+
+# The attribute of an unwrapped env that holds its shared adapter.
+_SHARED = "_gymsamp_adapter"
+
+
+def shared_adapter(env: gym.Env[Any, Any]) -> SimAdapter:
+    """The one adapter of ``env``'s stack, made by :func:`adapter_for` on first use: gymsamp's
+    wrappers share it (they see the same nominal values), and looking it up again costs an
+    attribute read, not the search of the registered adapters.
+
+    Raises:
+        TypeError: As :func:`adapter_for`.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> env = gym.make("CartPole-v1")
+        >>> shared_adapter(env) is shared_adapter(env.unwrapped)
+        True
+    """
+    unwrapped = _unwrapped(env)
+    adapter = getattr(unwrapped, _SHARED, None)
+    if adapter is None:
+        adapter = adapter_for(unwrapped)
+        # An attribute on the unwrapped env, so it travels with the env into workers.
+        setattr(unwrapped, _SHARED, adapter)
+    return adapter
 
 
 def spec_with_adapter(spec: EnvSpec, adapter: SimAdapter) -> EnvSpec:

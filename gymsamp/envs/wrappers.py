@@ -21,9 +21,10 @@ from typing import Any, Protocol, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import EnvSpec
 
 from gymsamp._checks import check_bool
-from gymsamp.envs.adapter import SimAdapter, adapter_for, check_init_state
+from gymsamp.envs.adapter import check_init_state, shared_adapter
 from gymsamp.envs.randomizer import check_randomizer, checked_domain_param
 
 __all__ = [
@@ -159,15 +160,16 @@ def reset_with(
     return obs, info
 
 
-def _adapter_of(env: gym.Env[Any, Any]) -> SimAdapter:
-    """Share one adapter per env stack, so every wrapper sees the same nominal values."""
-    unwrapped = env.unwrapped
-    adapter = getattr(unwrapped, "_gymsamp_adapter", None)
-    if adapter is None:
-        adapter = adapter_for(unwrapped)
-        # An attribute on the unwrapped env, so it travels with the env into workers.
-        unwrapped._gymsamp_adapter = adapter  # type: ignore[attr-defined]
-    return adapter
+def _wrapped_spec(self: gym.Wrapper[Any, Any, Any, Any]) -> EnvSpec | None:
+    """The spec of the env inside, as it is.
+
+    Gymnasium's wrappers return a deep copy of the inner spec with themselves appended to
+    ``additional_wrappers``. gymsamp adds its domain-parameter and init-state wrappers to every
+    env it samples (``rollout()`` anew on each call), where those copies cost more than a short
+    episode's steps; and listed there, they would only make ``gym.make(env.spec)`` fail (they
+    take no constructor record), where now it rebuilds the env they wrap.
+    """
+    return self.env.spec
 
 
 class DomainParamWrapper(gym.Wrapper[Any, Any, Any, Any]):
@@ -192,9 +194,11 @@ class DomainParamWrapper(gym.Wrapper[Any, Any, Any, Any]):
         0.5
     """
 
+    spec = property(_wrapped_spec)
+
     def __init__(self, env: gym.Env[Any, Any]) -> None:
         super().__init__(env)
-        self._adapter = _adapter_of(env)
+        self._adapter = shared_adapter(env)
         self._nominal = self._adapter.nominal_domain_param()
         # An inner DomainParamWrapper resets the parameters to nominal whenever it is not given
         # any, which would silently undo what this one applied.
@@ -364,9 +368,11 @@ class InitStateWrapper(gym.Wrapper[Any, Any, Any, Any]):
         True
     """
 
+    spec = property(_wrapped_spec)
+
     def __init__(self, env: gym.Env[Any, Any], *, record_state: bool = False) -> None:
         super().__init__(env)
-        self._adapter = _adapter_of(env)
+        self._adapter = shared_adapter(env)
         self.record_state = record_state
 
     @property

@@ -47,7 +47,7 @@ from gymsamp.policies._shared import (
     _RowByRowChoice,
     _rows,
 )
-from gymsamp.policies.base import Policy, PolicyStep
+from gymsamp.policies.base import Policy, PolicyStep, is_policy
 from gymsamp.policies.sb3_policy import SB3Policy
 from gymsamp.policies.torch_policy import TorchPolicy
 
@@ -177,10 +177,6 @@ class CallablePolicy(_RowByRowChoice):
 # ----------------------------------------------------------------------------------------------
 
 
-def _is_policy(obj: Any) -> bool:
-    return all(callable(getattr(obj, name, None)) for name in ("start", "reset_envs", "act"))
-
-
 def _is_sb3_like(obj: Any) -> bool:
     predict = getattr(obj, "predict", None)
     if not callable(predict):
@@ -242,7 +238,7 @@ def as_policy(
     _check_spec(spec, "as_policy")
     deterministic = check_bool("as_policy: deterministic", deterministic)
     batch_invariant = _check_batch_invariant(batch_invariant, "as_policy")
-    if _is_policy(obj):
+    if is_policy(obj):
         return obj
     if _is_sb3_like(obj):
         return SB3Policy(obj, spec, deterministic=deterministic, batch_invariant=batch_invariant)
@@ -263,7 +259,7 @@ def check_policy_like(obj: Any, name: str = "policy") -> None:
         TypeError: policy must be a gymsamp Policy (start, reset_envs, act), ..., got int
     """
     # A torch module and an SB3 model are callable too (a model with predict only is not).
-    if callable(obj) or _is_policy(obj) or _is_sb3_like(obj):
+    if callable(obj) or is_policy(obj) or _is_sb3_like(obj):
         return
     raise TypeError(
         f"{name} must be a gymsamp Policy (start, reset_envs, act), an object with "

@@ -11,11 +11,18 @@ number of workers. Anything can become a :class:`Policy` through
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
 
-__all__ = ["LazyGenerators", "ParametricPolicy", "Policy", "PolicyStep"]
+__all__ = [
+    "LazyGenerators",
+    "ParametricPolicy",
+    "Policy",
+    "PolicyStep",
+    "is_policy",
+    "is_rollout_indexed",
+]
 
 
 class LazyGenerators(Sequence[np.random.Generator]):
@@ -163,3 +170,34 @@ class RolloutIndexedPolicy(Policy, Protocol):
     def start_rollouts(self, env_indices: np.ndarray, rollout_indices: np.ndarray) -> None:
         """Rollouts ``rollout_indices[j]`` start in sub-envs ``env_indices[j]``."""
         ...
+
+
+def is_policy(obj: Any) -> TypeGuard[Policy]:
+    """Whether ``obj`` has the methods of a :class:`Policy` (``start``, ``reset_envs``, ``act``).
+
+    What ``isinstance(obj, Policy)`` decides, without the runtime Protocol check's cost on
+    Python 3.11 (~5 us, ~13 us for :class:`RolloutIndexedPolicy`), which ``rollout()`` paid on
+    every call.
+
+    Example:
+        >>> from gymsamp.policies import IdlePolicy
+        >>> import gymnasium as gym
+        >>> is_policy(IdlePolicy(gym.spaces.Discrete(2))), is_policy(lambda obs: obs)
+        (True, False)
+    """
+    return all(callable(getattr(obj, name, None)) for name in ("start", "reset_envs", "act"))
+
+
+def is_rollout_indexed(policy: Any) -> TypeGuard[RolloutIndexedPolicy]:
+    """Whether a :class:`Policy` also has :meth:`RolloutIndexedPolicy.start_rollouts` (as
+    :func:`is_policy`, for ``isinstance(policy, RolloutIndexedPolicy)``).
+
+    Example:
+        >>> from gymsamp.policies import IdlePolicy, PlaybackPolicy
+        >>> import gymnasium as gym
+        >>> is_rollout_indexed(PlaybackPolicy([np.zeros(1)]))
+        True
+        >>> is_rollout_indexed(IdlePolicy(gym.spaces.Discrete(2)))
+        False
+    """
+    return is_policy(policy) and callable(getattr(policy, "start_rollouts", None))

@@ -26,7 +26,7 @@ from gymsamp.policies._shared import (
     _check_action_space,
     _EnvRngs,
 )
-from gymsamp.policies.base import Policy, PolicyStep, RolloutIndexedPolicy
+from gymsamp.policies.base import Policy, PolicyStep, is_rollout_indexed
 
 if TYPE_CHECKING:
     pass
@@ -389,7 +389,7 @@ class GaussianActionNoise:
 
     def start_rollouts(self, env_indices: np.ndarray, rollout_indices: np.ndarray) -> None:
         """Forwarded to the inner policy, if it is a rollout-indexed one."""
-        if isinstance(self.policy, RolloutIndexedPolicy):
+        if is_rollout_indexed(self.policy):
             self.policy.start_rollouts(env_indices, rollout_indices)
 
     def act(self, observations: np.ndarray) -> PolicyStep:

@@ -21,7 +21,7 @@ from gymnasium.vector import AutoresetMode
 from gymsamp._checks import is_int
 from gymsamp.data import StepSequence
 from gymsamp.data._tree import tree_map
-from gymsamp.policies.base import Policy, RolloutIndexedPolicy
+from gymsamp.policies.base import Policy, is_rollout_indexed
 from gymsamp.sampling._numpy_c import count_nonzero as _any
 from gymsamp.sampling.errors import StepTimeoutError
 from gymsamp.sampling.observations import (
@@ -32,7 +32,7 @@ from gymsamp.sampling.observations import (
     sub_env_obs,
 )
 from gymsamp.sampling.policy_outputs import AgentInfoCheck, checked_policy_step
-from gymsamp.sampling.queued_reset import QueuedResetVectorEnv
+from gymsamp.sampling.queued_reset import supports_queued_resets
 from gymsamp.sampling.quota import LeadingResults, Quota
 from gymsamp.sampling.reset_args import group_by_options
 from gymsamp.sampling.rollout_assembly import RolloutAssembler, check_finite, flatten_agent_infos
@@ -153,22 +153,17 @@ class Collection:
         who = f"policy {policy!r}"
         self.action_check = ActionCheck(envs.single_action_space, self.num_envs, who=who)
         self.agent_info_check = AgentInfoCheck(self.num_envs, who)
-        self.indexed_policy = isinstance(policy, RolloutIndexedPolicy)
+        self.indexed_policy = is_rollout_indexed(policy)
         self.slots: list[RunningRollout | None] = [None] * self.num_envs
         # Each running sub-env's next job, queued in the env (None: nothing queued).
-        self.queueing = (
-            stop_on_done
-            and self.mode == AutoresetMode.DISABLED
-            and isinstance(envs, QueuedResetVectorEnv)
-        )
+        queued_resets = supports_queued_resets(envs)
+        self.queueing = stop_on_done and self.mode == AutoresetMode.DISABLED and queued_resets
         self.queued: list[RolloutJob | None] = [None] * self.num_envs
         # The jobs of the reset call under way (for error reports: see rollouts_of).
         self.resetting: dict[int, RolloutJob | None] = {}
         # Sub-envs without a rollout to run are paused, not stepped through episodes nobody
         # asked for (wasted work, whose failures would fail the call).
-        self.pausing = self.mode == AutoresetMode.DISABLED and isinstance(
-            envs, QueuedResetVectorEnv
-        )
+        self.pausing = self.mode == AutoresetMode.DISABLED and queued_resets
         self.paused = np.zeros(self.num_envs, dtype=bool)
         # Sub-envs in other processes: send the next step before booking the last one.
         self.pipelined = (

@@ -27,7 +27,7 @@ import gymnasium as gym
 
 from gymsamp._checks import check_bool, check_int, check_positive_real
 from gymsamp.data import StepSequence
-from gymsamp.policies.base import Policy
+from gymsamp.policies.base import Policy, is_policy
 from gymsamp.sampling.collection import ActionBatch, Collection
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.observations import check_observation_space
@@ -166,7 +166,7 @@ def _check_collect_types(envs: Any, policy: Any, make_job: Any, quota: Any) -> N
         raise TypeError(
             f"envs must be a gymnasium.vector.VectorEnv, got {type(envs).__name__}{hint}"
         )
-    if not isinstance(policy, Policy):
+    if not is_policy(policy):
         raise TypeError(
             "policy must be a gymsamp Policy (start, reset_envs, act); convert other objects "
             f"with gymsamp.policies.as_policy(obj, env_spec), got {type(policy).__name__}"

@@ -24,7 +24,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from gymsamp.envs.adapter import adapter_for, has_adapter
+from gymsamp.envs.adapter import has_adapter, shared_adapter
 from gymsamp.envs.wrappers import DomainParamWrapper, InitStateWrapper, find_wrapper
 from gymsamp.sampling.async_vector_env import _AsyncVectorEnv, _QueuedResetWrapper
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
@@ -456,7 +456,7 @@ def _simulator_dt(env: gym.Env[Any, Any]) -> tuple[str, float] | None:
         if seconds is not None:
             return name, seconds
     if has_adapter(env):
-        current = adapter_for(env).get_domain_param()
+        current = shared_adapter(env).get_domain_param()
         for name in _DT_NAMES:
             seconds = _seconds(current.get(name))
             if seconds is not None:
@@ -477,4 +477,4 @@ def dt_param_name(env: gym.Env[Any, Any]) -> str | None:
     found = _simulator_dt(env)
     if found is None or not has_adapter(env):
         return None
-    return found[0] if found[0] in adapter_for(env).nominal_domain_param() else None
+    return found[0] if found[0] in shared_adapter(env).nominal_domain_param() else None

@@ -1117,3 +1117,22 @@ def test_find_wrapper_refuses_a_class_that_is_no_wrapper(cls: Any) -> None:
         match=r"^cls must be a gymnasium.Wrapper subclass \(e.g. DomainParamWrapper\), got ",
     ):
         find_wrapper(DomainParamWrapper(PointMassEnv()), cls)
+
+
+def test_gymsamp_wrappers_leave_the_spec_of_the_env_inside() -> None:
+    # gymsamp adds these wrappers to every env it samples: the env's spec stays the env's
+    # (no copy per wrapper), and gym.make(env.spec) rebuilds the env they wrap (listed as
+    # additional wrappers without a constructor record, they made it raise).
+    base = gym.make("CartPole-v1", max_episode_steps=7)
+    wrapped = InitStateWrapper(DomainParamWrapper(base), record_state=True)
+    assert wrapped.spec is base.spec
+    assert wrapped.spec.max_episode_steps == 7
+    assert wrapped.spec.additional_wrappers == base.spec.additional_wrappers
+    remade = gym.make(wrapped.spec)
+    try:
+        assert remade.spec.max_episode_steps == 7
+        assert type(remade.unwrapped) is type(base.unwrapped)
+        assert find_wrapper(remade, DomainParamWrapper) is None
+    finally:
+        remade.close()
+        wrapped.close()

@@ -19,7 +19,9 @@ from gymsamp.policies import (
     Policy,
     PolicyStep,
     RandomPolicy,
+    RolloutIndexedPolicy,
 )
+from gymsamp.policies.base import is_policy, is_rollout_indexed
 
 SPACES: dict[str, spaces.Space[Any]] = {
     "box": spaces.Box(
@@ -201,6 +203,37 @@ def test_builtins_satisfy_the_protocols() -> None:
         assert isinstance(policy, Policy)
     assert isinstance(LinearPolicy((3, 2)), ParametricPolicy)
     assert not isinstance(RandomPolicy(box), ParametricPolicy)
+
+
+def test_the_cheap_protocol_checks_agree_with_isinstance() -> None:
+    # The collection loop asks is_policy / is_rollout_indexed (no runtime Protocol check per
+    # rollout() call): they must decide as isinstance does, also for duck-typed objects.
+    box = spaces.Box(-1.0, 1.0, shape=(2,))
+
+    class Duck:
+        def start(self, num_envs: int, *, eval: bool) -> None: ...
+        def reset_envs(self, env_indices: Any, rngs: Any) -> None: ...
+        def act(self, observations: Any) -> Any: ...
+
+    class IndexedDuck(Duck):
+        def start_rollouts(self, env_indices: Any, rollout_indices: Any) -> None: ...
+
+    candidates = [
+        RandomPolicy(box),
+        IdlePolicy(box),
+        LinearPolicy((3, 2)),
+        PlaybackPolicy(np.zeros((2, 2))),
+        GaussianActionNoise(IdlePolicy(box), 0.1),
+        Duck(),
+        IndexedDuck(),
+        lambda obs: obs,
+        object(),
+    ]
+    for candidate in candidates:
+        assert is_policy(candidate) == isinstance(candidate, Policy), candidate
+        indexed = isinstance(candidate, RolloutIndexedPolicy)
+        assert is_rollout_indexed(candidate) == indexed, candidate
+    assert [is_rollout_indexed(c) for c in candidates[3:]] == [True, True, False, True, False, False]
 
 
 # ----------------------------------------------------------------------------------------------
