@@ -233,7 +233,14 @@ def test_the_cheap_protocol_checks_agree_with_isinstance() -> None:
         assert is_policy(candidate) == isinstance(candidate, Policy), candidate
         indexed = isinstance(candidate, RolloutIndexedPolicy)
         assert is_rollout_indexed(candidate) == indexed, candidate
-    assert [is_rollout_indexed(c) for c in candidates[3:]] == [True, True, False, True, False, False]
+    assert [is_rollout_indexed(c) for c in candidates[3:]] == [
+        True,
+        True,
+        False,
+        True,
+        False,
+        False,
+    ]
 
 
 # ----------------------------------------------------------------------------------------------
