@@ -204,8 +204,10 @@ class DomainParamWrapper(gym.Wrapper[Any, Any, Any, Any]):
         # any, which would silently undo what this one applied.
         self._inner: DomainParamWrapper | None = find_wrapper(env, DomainParamWrapper)
         # Nothing to do per step: hand steps straight to the inner env (one Python frame less
-        # on the sampler's hottest path).
-        self.step = env.step  # type: ignore[method-assign]
+        # on the sampler's hottest path). Not past an InitStateWrapper: its step changes with
+        # its record_state, which the bound method would miss (no states recorded).
+        if find_wrapper(env, InitStateWrapper) is None:
+            self.step = env.step  # type: ignore[method-assign]
 
     @property
     def nominal_domain_param(self) -> dict[str, Any]:

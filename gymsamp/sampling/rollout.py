@@ -18,7 +18,7 @@ from gymsamp._checks import check_bool, check_int
 from gymsamp._warnings import user_stacklevel
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.envs.adapter import adapter_for, has_adapter
-from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
+from gymsamp.envs.wrappers import DomainParamWrapper, InitStateWrapper, find_wrapper
 from gymsamp.policies import as_policy
 from gymsamp.policies.adapters import check_policy_like
 from gymsamp.sampling.collector import collect
@@ -175,7 +175,54 @@ def rollout(
     owned = not isinstance(env, gym.Env)
     base = EnvFactory(env)() if owned else env
     assert isinstance(base, gym.Env)
+    # prepare_env turns on the state recording of an InitStateWrapper the caller's env already
+    # has (the rollout records states): it is put back afterwards, or the caller's own steps
+    # would report (and copy) a state each from then on.
+    own_wrapper = None if owned else find_wrapper(base, InitStateWrapper)
+    recording = own_wrapper is not None and own_wrapper.record_state
     prepared = prepare_env(base)
+    try:
+        result = _record(
+            prepared,
+            policy,
+            eval=eval,
+            max_steps=max_steps,
+            reset_kwargs=reset_kwargs,
+            render_mode=render_mode,
+            render_step=render_step,
+            no_reset=no_reset,
+            record_dts=record_dts,
+            stop_on_done=stop_on_done,
+            seeds=(seed, sub_seed, sub_sub_seed),
+            close=not owned and not no_close,  # the caller's env: once it ran
+        )
+    finally:
+        if own_wrapper is not None:
+            own_wrapper.record_state = recording
+        if owned:  # built here: closed whatever failed
+            prepared.close()
+    if render_mode.text:
+        print(f"rollout: {result.length} steps, return {result.undiscounted_return():.4g}")
+    return result
+
+
+def _record(
+    prepared: gym.Env[Any, Any],
+    policy: Any,
+    *,
+    eval: bool,
+    max_steps: int | None,
+    reset_kwargs: dict[str, Any] | None,
+    render_mode: RenderMode,
+    render_step: int,
+    no_reset: bool,
+    record_dts: bool,
+    stop_on_done: bool,
+    seeds: tuple[int | None, int | None, int | None],
+    close: bool,
+) -> StepSequence:
+    """:func:`rollout`'s episode in the prepared env (``close``: close it once it ran)."""
+    seed, sub_seed, sub_sub_seed = seeds
     options = reset_options(reset_kwargs)
     if options and not has_adapter(prepared) and ({"init_state", "domain_param"} & set(options)):
         adapter_for(prepared)  # raises a TypeError naming what the env lacks
@@ -236,10 +283,8 @@ def rollout(
             on_step=show if any(render_mode) else None,
         )
     finally:
-        if owned or not no_close:
+        if close:
             prepared.close()
-    if render_mode.text:
-        print(f"rollout: {result.length} steps, return {result.undiscounted_return():.4g}")
     return result
 
 

@@ -1136,3 +1136,17 @@ def test_gymsamp_wrappers_leave_the_spec_of_the_env_inside() -> None:
     finally:
         remade.close()
         wrapped.close()
+
+
+def test_an_outer_domain_param_wrapper_follows_the_inner_init_state_recording() -> None:
+    # DomainParamWrapper hands steps straight to the env inside; past an InitStateWrapper that
+    # bound step went stale once record_state changed (gymsamp's samplers and rollout() turn it
+    # on in an env the caller wrapped), and no state was reported.
+    inner = InitStateWrapper(CountingEnv(), record_state=False)
+    env = DomainParamWrapper(inner)
+    env.reset(seed=0)
+    assert "state" not in env.step(0)[4]
+    inner.record_state = True
+    np.testing.assert_array_equal(env.step(0)[4]["state"], [2.0])
+    inner.record_state = False
+    assert "state" not in env.step(0)[4]

@@ -1808,3 +1808,16 @@ def test_a_failed_call_counts_and_a_refused_one_does_not():
             sampler.sample()  # call 0 fails
         rollouts = sampler.sample()  # call 1
     assert [ro.rollout_info["seed"] for ro in rollouts] == [derive_seed(5, 1, k) for k in (0, 1)]
+
+
+def test_states_are_recorded_for_an_env_the_caller_wrapped_in_an_init_state_wrapper():
+    # The sampler adds a DomainParamWrapper outside the caller's InitStateWrapper and turns its
+    # recording on: every step's state must reach the rollout.
+    from gymsamp.envs import InitStateWrapper
+
+    env = InitStateWrapper(CountingEnv(terminate_at=3), record_state=False)
+    with ParallelRolloutSampler(
+        env, IDLE2, 1, min_rollouts=1, seed=0, record_states=True, show_progress_bar=False
+    ) as sampler:
+        (ro,) = sampler.sample()
+    np.testing.assert_array_equal(ro.states[:, 0], [0.0, 1.0, 2.0, 3.0])

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from gymsamp.data import StepSequence, StepType
-from gymsamp.envs import CountingEnv, DomainParamWrapper, PointMassEnv
+from gymsamp.envs import CountingEnv, DomainParamWrapper, InitStateWrapper, PointMassEnv
 from gymsamp.policies import IdlePolicy, RandomPolicy
 from gymsamp.sampling import (
     ParallelRolloutSampler,
@@ -173,6 +173,41 @@ def test_same_seed_same_rollout_and_env_is_closed_unless_asked():
     )
     np.testing.assert_array_equal(a.observations, b.observations)
     np.testing.assert_array_equal(a.actions, b.actions)
+
+
+@pytest.mark.parametrize("recording", [False, True])
+def test_the_callers_init_state_wrapper_records_states_as_before(recording):
+    # rollout() records states through the wrapper; the caller's own steps afterwards must not
+    # start reporting (and copying) a state each.
+    env = InitStateWrapper(CountingEnv(terminate_at=3), record_state=recording)
+    ro = rollout(env, IDLE, seed=0, no_close=True)
+    np.testing.assert_array_equal(ro.states[:, 0], [0.0, 1.0, 2.0, 3.0])
+    assert env.record_state is recording
+    env.reset(seed=0)
+    assert ("state" in env.step(0)[4]) is recording
+
+
+class _CountedCloses(CountingEnv):
+    closes = 0
+
+    def close(self):
+        type(self).closes += 1
+        super().close()
+
+
+def test_an_env_built_for_the_call_is_closed_when_the_call_fails_before_it_runs():
+    _CountedCloses.closes = 0
+    # No time limit to run up to with stop_on_done=False: refused before any step.
+    with pytest.raises(ValueError, match="max_steps must be given with stop_on_done=False"):
+        rollout(_CountedCloses, IDLE, stop_on_done=False)
+    assert _CountedCloses.closes == 1
+    # The caller's own env stays open when nothing ran (it can be used with a max_steps).
+    env = _CountedCloses()
+    with pytest.raises(ValueError, match="max_steps must be given"):
+        rollout(env, IDLE, stop_on_done=False)
+    assert _CountedCloses.closes == 1
+    assert rollout(env, IDLE, stop_on_done=False, max_steps=2).length == 2
+    assert _CountedCloses.closes == 2  # closed once it ran (no_close=False)
 
 
 class TestAfterRolloutQuery:
