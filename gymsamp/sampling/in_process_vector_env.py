@@ -315,6 +315,10 @@ class InProcessVectorEnv(PerEnvInfos, VectorEnv):
             except Exception as err:
                 errors.append(err)
         if errors:
+            # Every sub-env was closed: a second close() has nothing left to do. Gymnasium < 1.3's
+            # VectorEnv.__del__ closes again whatever is not marked closed, so without this the
+            # error came back from the garbage collector ("Exception ignored in __del__").
+            self.closed = True
             raise errors[0]
 
 

@@ -227,6 +227,19 @@ def test_close_closes_every_sub_env_and_raises_the_first_error() -> None:
     assert closed == [0, 1, 2]
 
 
+def test_a_close_that_raised_leaves_the_vector_env_closed() -> None:
+    # The env stayed marked open, so a second close() closed every sub-env again and raised
+    # again; Gymnasium < 1.3 makes that second close() itself (VectorEnv.__del__), and its error
+    # surfaced as "Exception ignored in VectorEnv.__del__" at garbage collection.
+    closed: list[int] = []
+    vector = InProcessVectorEnv([_CloseRaises(i, closed) for i in range(N)])
+    with pytest.raises(OSError, match="renderer 0 already gone"):
+        vector.close()
+    assert vector.closed is True
+    vector.close()  # nothing left to close: no error, no sub-env closed twice
+    assert closed == [0, 1, 2]
+
+
 class DictActionEnv(gym.Env[np.ndarray, dict[str, Any]]):
     """Observes ``[a + sum(b)]`` of the last action ``{"a": int, "b": (2,) floats}``."""
 
