@@ -247,7 +247,16 @@ class _WorkerPipe:
 class _ProbeEnv(gym.Wrapper[Any, Any, Any, Any]):
     """Gymnasium's dummy env (built in the parent to read spaces and metadata), closed as
     gymsamp's own probe envs are: a ``close()`` that raises is a warning, not a failed
-    construction of a vector env whose sub-envs work."""
+    construction of a vector env whose sub-envs work.
+
+    Its ``metadata`` is a copy of the env's: Gymnasium < 1.4 writes its ``autoreset_mode``
+    into the dummy env's metadata, which is usually the env class's own dict, so every other
+    vector env of that class (a user's ``SyncVectorEnv`` with ``SAME_STEP``, say) reported
+    this one's mode and was collected as if it reset that way."""
+
+    def __init__(self, env: gym.Env[Any, Any]) -> None:
+        super().__init__(env)
+        self.metadata = dict(env.metadata)
 
     def close(self) -> None:
         with probing(self.env):

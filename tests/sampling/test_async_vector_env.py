@@ -9,7 +9,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -17,7 +17,7 @@ from gymnasium.vector import AutoresetMode
 
 from gymsamp.envs import CountingEnv
 from gymsamp.envs.toy_faults import HangingEnv, RaisingEnv
-from gymsamp.sampling.async_vector_env import _AsyncVectorEnv
+from gymsamp.sampling.async_vector_env import _AsyncVectorEnv, _ProbeEnv
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.vector_envs import EnvFactory, SubEnvFactory, make_vector_env
 from tests.sampling.gc_order import finalize_before_owner
@@ -323,3 +323,23 @@ def test_reset_takes_the_seeds_and_masks_the_other_vector_envs_take(make: Build)
     _, infos = envs.reset(seed=[None, 2, None], options={"reset_mask": np.array([0, 1, 0], bool)})
     assert infos["_reset_seed_draw"].tolist() == [False, True, False]
     assert infos["reset_seed_draw"][1] == draws[2]
+
+
+class _ClassMetadataEnv(CountingEnv):
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}  # the class's dict, shared
+
+
+def test_the_dummy_env_writes_no_autoreset_mode_into_the_env_class_metadata() -> None:
+    # Gymnasium < 1.4's AsyncVectorEnv sets metadata["autoreset_mode"] on the dummy env's
+    # metadata, the env class's own dict: every vector env of that class then reported the
+    # last-built one's mode (a user's SAME_STEP SyncVectorEnv was collected as DISABLED).
+    probe = _ProbeEnv(_ClassMetadataEnv())
+    probe.metadata["autoreset_mode"] = AutoresetMode.NEXT_STEP  # as Gymnasium < 1.4 does
+    assert _ClassMetadataEnv.metadata == {"render_modes": []}
+    assert probe.metadata == {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    envs = _AsyncVectorEnv([_ClassMetadataEnv] * 2, autoreset_mode=AutoresetMode.SAME_STEP)
+    try:
+        assert envs.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+        assert _ClassMetadataEnv.metadata == {"render_modes": []}
+    finally:
+        envs.close()
