@@ -240,3 +240,44 @@ def test_in_process_steps_accept_size_one_rewards_and_refuse_others() -> None:
         assert info.value.env_index == 0
     finally:
         envs.close()
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.name)
+def test_a_one_step_cut_ends_in_timeout(mode):
+    # max_steps=1 cuts every rollout after its only step (DESIGN §3: a rollout cut short by
+    # the sampler ends in TIMEOUT); a one-step rollout has no FIRST to keep instead.
+    fns = [lambda: StrictCountingEnv(horizon=3)] * 2
+    with contextlib.closing(SyncVectorEnv(fns, autoreset_mode=mode)) as envs:
+        rollouts = collect(
+            envs, IdlePolicy(envs.single_action_space), jobs(), Quota(3), max_steps=1
+        )
+    assert len(rollouts) == 3
+    for ro in rollouts:
+        check_counting_rollout(ro, 1, StepType.TIMEOUT, True)
+
+
+class SeedLengthEnv(CountingEnv):
+    """A counting env whose episode, reset with seed ``n``, terminates after ``n`` steps."""
+
+    def reset(self, *, seed=None, options=None):
+        self.terminate_at = seed
+        return super().reset(seed=seed, options=options)
+
+
+def test_min_steps_issues_no_rollout_once_the_steps_taken_meet_the_bound():
+    # Rollout 1 runs 10 steps in sub-env 1 while rollouts 0 and 2 (2 steps each) run in
+    # sub-env 0. When rollout 2 ends, 4 complete steps and the 4 rollout 1 has taken meet
+    # min_steps=8: the result is rollouts 0 and 1 whatever else runs, so no rollout 3 is
+    # issued (its steps, and any failure of it, would be wasted; Quota.should_issue).
+    issued = []
+
+    def make_job(k):
+        issued.append(k)
+        return RolloutJob(k, 10 if k == 1 else 2)
+
+    fns = [SeedLengthEnv] * 2
+    with contextlib.closing(SyncVectorEnv(fns, autoreset_mode=AutoresetMode.DISABLED)) as envs:
+        policy = IdlePolicy(envs.single_action_space)
+        rollouts = collect(envs, policy, make_job, Quota(min_steps=8))
+    assert [ro.length for ro in rollouts] == [2, 10]
+    assert issued == [0, 1, 2]
