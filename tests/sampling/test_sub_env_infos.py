@@ -455,3 +455,33 @@ def test_a_rollouts_infos_are_its_own_rows_of_the_kept_ones(kept: int) -> None:
                 r: infos[i] for r, infos in info_rows.items() if start <= r < stop and i in infos
             }
             assert _sub_env_infos(info_rows, i, start, stop) == expected
+
+
+class LastStepKeyEnv(CountingEnv):
+    """Reports ``t`` (the step number) at every step and ``end`` at the last one only."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        info = {"t": self.step_count}
+        if terminated or truncated:
+            info["end"] = True
+        return obs, reward, terminated, truncated, info
+
+
+@pytest.mark.parametrize("mode", ["sync", "batched"])
+def test_final_info_holds_the_last_steps_keys_that_are_no_env_infos(mode: str) -> None:
+    # Keys of every step become env_infos; only the last step's other keys go to
+    # rollout_info["final_info"] (docs/concepts/time-alignment.md), not a second copy of t.
+    with ParallelRolloutSampler(
+        lambda: LastStepKeyEnv(terminate_at=3),
+        IdlePolicy(gym.spaces.Discrete(2)),
+        2,
+        min_rollouts=3,
+        seed=0,
+        vectorization=mode,
+        show_progress_bar=False,
+    ) as sampler:
+        rollouts = sampler.sample()
+    for ro in rollouts:
+        assert ro.env_infos["t"].tolist() == [1, 2, 3]
+        assert plain(ro.rollout_info["final_info"]) == {"end": True}
