@@ -335,3 +335,26 @@ def test_a_single_action_is_refused_with_the_rule(envs: InProcessVectorEnv, acti
     envs.reset(seed=0)
     with pytest.raises(ValueError, match=r"one action per sub-env \(num_envs=\d+\), got "):
         envs.step(action)
+
+
+def test_a_reset_after_an_episode_end_cancels_the_next_step_autoreset() -> None:
+    # NEXT_STEP: the step after an episode end only resets. A reset in between already
+    # started the next episode, so that step must step it, as SyncVectorEnv does.
+    def make() -> CountingEnv:
+        return CountingEnv(terminate_at=1)
+
+    own = InProcessVectorEnv([make() for _ in range(2)], autoreset_mode="NextStep")
+    ref = SyncVectorEnv([make] * 2, autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
+    try:
+        results = []
+        for envs in (own, ref):
+            envs.reset(seed=0)
+            assert envs.step(np.zeros(2, dtype=np.int64))[2].tolist() == [True, True]
+            envs.reset(seed=[3, None], options={"reset_mask": np.array([True, False])})
+            obs, rewards, terminated, _, _ = envs.step(np.zeros(2, dtype=np.int64))
+            results.append((obs[:, 0].tolist(), rewards.tolist(), terminated.tolist()))
+        # Sub-env 0 steps its new episode; sub-env 1 does its autoreset.
+        assert results[0] == results[1] == ([1.0, 0.0], [1.0, 0.0], [True, False])
+    finally:
+        own.close()
+        ref.close()

@@ -375,3 +375,29 @@ def test_a_queued_reset_does_not_resume_a_paused_sub_env(envs: gym.vector.Vector
     obs, rewards, *_ = envs.step(ACTIONS)  # the reset resumed it
     assert obs[0, 0] == 1.0
     assert rewards[0] == 1.0
+
+
+def test_a_queued_reset_takes_precedence_over_a_same_step_autoreset() -> None:
+    # In SAME_STEP mode an ending episode resets at once: with the sub-env's queued payload
+    # where it has one (used up), else without seed or options.
+    from gymsamp.envs import CountingEnv, DomainParamWrapper
+    from gymsamp.sampling.in_process_vector_env import InProcessVectorEnv
+
+    envs = InProcessVectorEnv(
+        [DomainParamWrapper(CountingEnv(terminate_at=3)) for _ in range(2)],
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+    )
+    try:
+        envs.reset(seed=[1, 2])
+        envs.queue_reset(0, seed=7, options={"domain_param": {"increment": 0.5}})
+        infos = step_times(envs, 3)[4]
+        assert infos["_final_obs"].tolist() == [True, True]  # both reset in the step
+        assert infos["reset_seed_draw"][0] == seed_draw(7)
+        assert infos["domain_param"]["increment"].tolist() == [0.5, 1.0]
+        assert envs.step(ACTIONS)[0][:, 0].tolist() == [0.5, 1.0]
+        # The payload was used: the next episode end of sub-env 0 resets without it.
+        infos = step_times(envs, 2)[4]
+        assert infos["_final_obs"].tolist() == [True, True]
+        assert infos["domain_param"]["increment"].tolist() == [1.0, 1.0]
+    finally:
+        envs.close()
