@@ -104,3 +104,14 @@ def test_matches_the_reference_and_runs_no_failing_rollout_again_where_the_resul
                 assert len(result) == expected
                 assert all(r is ro for r, ro in zip(result, prefixes.rollouts, strict=False))
                 assert prefixes.failed_runs == 0  # no failing rollout ran again
+
+
+def test_prefixes_shorter_than_min_rollouts_are_not_collected():
+    # min_rollouts=4: no prefix of fewer than 4 rollouts can be the result, so the suspect
+    # rollout 2 caps no prefix worth a run; the first run collects 0..4, short of suspect 5.
+    prefixes = _Prefixes([5] * 8, failing={5})
+    quota = Quota(min_steps=10, min_rollouts=4)
+    result = collect_without_failed_surplus(prefixes, quota, _original_error((2, 5)))
+    assert len(result) == 4
+    assert prefixes.calls == [5]
+    assert prefixes.failed_runs == 0

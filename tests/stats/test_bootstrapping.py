@@ -556,3 +556,13 @@ def test_stat_fcn_that_ignores_axis_is_rejected():
         bootstrap_ci(np.zeros((5, 2)) + np.arange(5.0)[:, None], lambda x, axis: 0.0, 10, 0.05, 2)
     with pytest.raises(ValueError, match=r"axis=1\) with x of shape \(10, 5\) must return shape"):
         bootstrap_ci(np.arange(5.0), lambda x, axis: float(np.mean(x)), 10, 0.05, 2)
+
+
+def test_zero_standard_error_of_the_data_collapses_studentized_with_warning():
+    # The jackknife SE of the median of [0, 0, 0, 1] is 0 (every leave-one-out median is 0),
+    # though some resamples ([0, 0, 1, 1]) have a positive one: the percentile-t interval
+    # has no scale, so it collapses to the statistic and says so.
+    data = np.array([0.0, 0.0, 0.0, 1.0])
+    with pytest.warns(DegenerateBootstrapWarning, match=r"column\(s\) \[0\] is degenerate"):
+        res = bootstrap_ci(data, np.median, 300, 0.05, 2, studentized=True, seed=0)
+    assert res == (0.0, 0.0, 0.0)
