@@ -41,11 +41,38 @@ from gymsamp.sampling.space_checks import ActionCheck
 from gymsamp.sampling.step_buffer import StepBuffer
 from gymsamp.sampling.sub_env_infos import PerEnvInfos, SubEnvInfos, row_infos, state_rows
 
-__all__ = ["ActionBatch", "Collection", "check_job"]
+__all__ = ["ActionBatch", "Collection", "autoreset_mode_of", "check_job"]
 
 
 # Reset seeds are 32-bit (what derive_seed makes and every simulator accepts).
 _SEED_END = 2**32
+
+
+def autoreset_mode_of(envs: gym.vector.VectorEnv) -> AutoresetMode:
+    """How ``envs`` resets its sub-envs: the unwrapped vector env's own ``autoreset_mode``
+    attribute where it has one (Gymnasium's ``SyncVectorEnv`` / ``AsyncVectorEnv``, gymsamp's
+    vector envs), else ``metadata["autoreset_mode"]`` (Gymnasium's documented key), else
+    ``NEXT_STEP`` (Gymnasium's default).
+
+    The attribute first: Gymnasium < 1.4 writes the mode into ``metadata``, a dict its vector
+    envs share with the env class, so a vector env of the same class built later with another
+    mode changed what an earlier one's metadata said (and the loop would have booked its
+    steps for the wrong mode).
+
+    Example:
+        >>> import gymnasium as gym
+        >>> envs = gym.vector.SyncVectorEnv(
+        ...     [lambda: gym.make("CartPole-v1")], autoreset_mode=AutoresetMode.SAME_STEP
+        ... )
+        >>> envs.metadata["autoreset_mode"] = AutoresetMode.DISABLED  # as another env's write
+        >>> autoreset_mode_of(envs).name
+        'SAME_STEP'
+        >>> envs.close()
+    """
+    own = getattr(envs.unwrapped, "autoreset_mode", None)
+    if isinstance(own, AutoresetMode):
+        return own
+    return AutoresetMode(envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP))
 
 
 def check_job(job: Any, k: int) -> None:
@@ -149,7 +176,7 @@ class Collection:
         self.on_rollout = on_rollout
         self.on_step = on_step
         self.num_envs = envs.num_envs
-        self.mode = AutoresetMode(envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP))
+        self.mode = autoreset_mode_of(envs)
         who = f"policy {policy!r}"
         self.action_check = ActionCheck(envs.single_action_space, self.num_envs, who=who)
         self.agent_info_check = AgentInfoCheck(self.num_envs, who)

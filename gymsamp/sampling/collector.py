@@ -68,7 +68,8 @@ def collect(
     """Collect the rollouts ``0..K-1`` that ``quota`` asks for, on ``envs`` with ``policy``.
 
     Args:
-        envs: Any Gymnasium vector env (its ``metadata["autoreset_mode"]`` is honoured).
+        envs: Any Gymnasium vector env (its autoreset mode is honoured: see
+            :func:`~gymsamp.sampling.collection.autoreset_mode_of`).
         policy: A :class:`~gymsamp.policies.Policy` (use ``as_policy`` for other objects).
         make_job: Builds the :class:`RolloutJob` of rollout ``k``; called in index order.
         quota: The bounds; rollouts are issued only while they may be needed.

@@ -281,3 +281,18 @@ def test_min_steps_issues_no_rollout_once_the_steps_taken_meet_the_bound():
         rollouts = collect(envs, policy, make_job, Quota(min_steps=8))
     assert [ro.length for ro in rollouts] == [2, 10]
     assert issued == [0, 1, 2]
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.name)
+def test_the_vector_envs_own_mode_counts_where_its_metadata_was_overwritten(mode):
+    # Gymnasium < 1.4 writes the mode into metadata that its vector envs share with the env
+    # class: a later vector env of that class with another mode rewrote an earlier one's. The
+    # loop reads the env's own autoreset_mode, so the rollouts stay exact.
+    other = MODES[(MODES.index(mode) + 1) % len(MODES)]
+    fns = [lambda: StrictCountingEnv(terminate_at=3)] * 2
+    with contextlib.closing(SyncVectorEnv(fns, autoreset_mode=mode)) as envs:
+        envs.metadata["autoreset_mode"] = other  # as the other vector env's write
+        rollouts = collect(envs, IdlePolicy(envs.single_action_space), jobs(), Quota(4))
+    assert len(rollouts) == 4
+    for ro in rollouts:
+        check_counting_rollout(ro, 3, StepType.TERMINAL, False)
