@@ -29,6 +29,13 @@ def test_ordered_and_shuffled_ordered_batches():
     out = shuffled_ordered_batches(list(range(7)), 3, seed=4)
     assert sorted(out) == [[0, 1, 2], [3, 4, 5], [6]]
     assert out == shuffled_ordered_batches(list(range(7)), 3, seed=4)
+    # The chunks come in the order of the seed's permutation of the chunk indices.
+    for seed in range(4):
+        order = np.random.default_rng(seed).permutation(3)
+        chunks = [[0, 1, 2], [3, 4, 5], [6]]
+        assert shuffled_ordered_batches(list(range(7)), 3, seed=seed) == [chunks[i] for i in order]
+    outs = {str(shuffled_ordered_batches(list(range(7)), 3, seed=seed)) for seed in range(10)}
+    assert len(outs) > 1  # not always the original order
 
 
 def test_global_rng_untouched():
