@@ -152,6 +152,9 @@ def test_python_floats_become_torch_default_dtype_as_in_pyrado():
     assert stack_to_format([np.zeros(2), np.ones(2)], "torch").dtype == torch.float64
     assert to_format([1, 2], "torch").dtype == torch.int64
     assert to_format([1.0, 2.0], "torch", torch.float64).dtype == torch.float64
+    # A numpy data_type wins too (it was dropped for Python floats, which then became float32).
+    assert to_format([1.0, 2.5], "torch", np.float64).dtype == torch.float64
+    assert to_format([1.0, 2.5], "torch", np.float64).tolist() == [1.0, 2.5]
     assert to_format([1.0, 2.0], "numpy").dtype == np.float64
     # numpy scalars carry a dtype, which torch.tensor (pyrado's conversion) keeps.
     assert to_format(np.float64(1.0), "torch").dtype == torch.float64
