@@ -501,6 +501,9 @@ def test_a_dead_worker_names_the_worker_and_its_sub_envs(make, how):
         envs.step(zeros(4))
     assert info.value.worker_index == 1
     assert f"exit code {-9 if how == 'killed' else 7}" in str(info.value)
+    # Two sub-envs died with it: neither is "the" failing one, both are lost.
+    assert info.value.env_index is None
+    assert info.value.lost_env_indices == (2, 3)
     with pytest.raises(WorkerError, match="unusable"):
         envs.step(zeros(4))
     before = children()
@@ -818,3 +821,51 @@ def test_a_dead_one_env_worker_names_its_sub_env(make):
     envs.processes[1].join()
     with pytest.raises(WorkerError, match=r"^worker 1 \(sub-env 1\) died unexpectedly"):
         envs.step(zeros(2))
+
+
+class _KeepsActions(gym.Env):
+    """Keeps every action it is given (as an env may: a recording, a last-action buffer)."""
+
+    observation_space = gym.spaces.Box(-10, 10, (1,), np.float64)
+    action_space = gym.spaces.Box(-10, 10, (2,), np.float64)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.kept = []
+        return np.zeros(1), {}
+
+    def step(self, action):
+        self.kept.append(action)
+        return np.zeros(1), 0.0, False, False, {}
+
+
+@pytest.mark.parametrize("in_parent", [0, 1])
+def test_a_sub_env_may_keep_the_actions_it_was_given(make, in_parent):
+    # The actions come from shared memory, which the next step overwrites: each sub-env gets a
+    # copy of its own, as Gymnasium's vector envs give it.
+    envs = make([_KeepsActions] * 3, 1, in_parent=in_parent)
+    envs.reset()
+    batches = [np.full((3, 2), float(t)) + np.arange(3)[:, None] for t in range(3)]
+    for actions in batches:
+        envs.step(actions)
+    kept = envs.get_attr("kept")
+    for i in range(3):
+        assert [a.tolist() for a in kept[i]] == [b[i].tolist() for b in batches]
+
+
+class _UnpicklableInfo(CountingEnv):
+    def step(self, action):
+        obs, reward, terminated, truncated, _ = super().step(action)
+        return obs, reward, terminated, truncated, {"lock": multiprocessing.Lock()}
+
+
+def test_an_unpicklable_info_names_its_sub_env_in_a_later_worker(make):
+    # Sub-env 3 is its worker's second (worker 1 serves sub-envs 2..3): the error names
+    # the sub-env's index in the vector env, not its place in the worker.
+    envs = make([counting()] * 3 + [_UnpicklableInfo], 2)
+    envs.reset()
+    with pytest.raises(WorkerError) as info:
+        envs.step(zeros(4))
+    assert info.value.env_index == 3
+    assert info.value.worker_index == 1
+    assert info.value.message.startswith("sub-env 3 raised ")
