@@ -401,3 +401,22 @@ def test_a_queued_reset_takes_precedence_over_a_same_step_autoreset() -> None:
         assert infos["domain_param"]["increment"].tolist() == [1.0, 1.0]
     finally:
         envs.close()
+
+
+@pytest.mark.parametrize("mode", ["sync", "async", "batched"])
+def test_a_truncated_episode_end_also_takes_the_queued_reset(mode: str) -> None:
+    # A time limit ends the episode as a termination does: the queued reset applies.
+    factory = EnvFactory(COUNTING, max_episode_steps=2)
+    envs = make_vector_env(factory, 2, mode, record_state=False, num_workers=2)
+    try:
+        envs.reset(seed=[1, 2])
+        envs.queue_reset(1, seed=7)
+        obs, _rewards, terminated, truncated, infos = step_times(envs, 2)
+        assert terminated.tolist() == [False, False]
+        assert truncated.tolist() == [True, True]
+        assert obs[:, 0].tolist() == [2.0, 0.0]
+        assert infos["_final_obs"].tolist() == [False, True]
+        assert infos["final_obs"][1].tolist() == [2.0]
+        assert infos["reset_seed_draw"][1] == seed_draw(7)
+    finally:
+        envs.close()
