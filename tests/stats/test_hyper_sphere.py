@@ -75,6 +75,33 @@ def test_normalized_cube_points_would_fail_the_height_test():
     assert scipy.stats.kstest(z, scipy.stats.uniform(-1, 2).cdf).pvalue < 1e-3
 
 
+def _folded_angles(points: np.ndarray) -> np.ndarray:
+    """Directions of 2-D points as angles folded into one quadrant, [0, pi / 2)."""
+    return np.mod(np.arctan2(points[:, 1], points[:, 0]), np.pi / 2)
+
+
+@pytest.mark.parametrize("method", ["uniform", "normal"])
+def test_directions_on_the_circle_crowd_neither_axes_nor_diagonals(method):
+    # In 2-D the angle of a uniform direction is uniform; folded into one quadrant it shows any
+    # preference of the diagonals over the axes (cube points accepted a little outside the
+    # unit ball would crowd the diagonals), which the moment tests above barely see.
+    x = _draw(method, 2, 5000, seed=2)
+    assert (
+        scipy.stats.kstest(_folded_angles(x), scipy.stats.uniform(0, np.pi / 2).cdf).pvalue > 1e-3
+    )
+
+
+def test_cube_points_kept_slightly_outside_the_ball_would_fail_the_angle_test():
+    # Guards the test above: rejection at radius 1.2 instead of 1 (the corners leak in).
+    cube = np.random.default_rng(0).uniform(-1.0, 1.0, size=(8000, 2))
+    norms = np.linalg.norm(cube, axis=1)
+    kept = cube[(norms <= 1.2) & (norms > 0)][:5000]
+    assert (
+        scipy.stats.kstest(_folded_angles(kept), scipy.stats.uniform(0, np.pi / 2).cdf).pvalue
+        < 1e-3
+    )
+
+
 @pytest.mark.parametrize("method", ["uniform", "normal"])
 def test_one_dimension_gives_both_signs(method):
     x = _draw(method, 1, 400, seed=3)[:, 0]
