@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import multiprocessing
 import os
@@ -343,3 +344,32 @@ def test_the_dummy_env_writes_no_autoreset_mode_into_the_env_class_metadata() ->
         assert _ClassMetadataEnv.metadata == {"render_modes": []}
     finally:
         envs.close()
+
+
+class _CloseFails(CountingEnv):
+    """Its close() raises with ``message`` (a renderer already gone)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+    def close(self) -> None:
+        raise OSError(self.message)
+
+
+def test_a_close_that_fails_in_several_sub_envs_names_the_lowest(make: Build) -> None:
+    # Every sub-env is closed and every worker ends; of the failures, the lowest sub-env's is
+    # raised (as every mode reports a failure), whichever worker reported first.
+    envs = make(
+        [
+            CountingEnv,
+            functools.partial(_CloseFails, "renderer 1 gone"),
+            functools.partial(_CloseFails, "renderer 2 gone"),
+        ]
+    )
+    envs.reset(seed=0)
+    with pytest.raises(WorkerError, match="renderer 1 gone") as info:
+        envs.close()
+    assert info.value.env_index == 1
+    assert "sub-env 1" in str(info.value)
+    assert envs.closed  # every worker ended (the fixture counts them)
