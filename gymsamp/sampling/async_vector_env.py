@@ -28,7 +28,7 @@ from gymsamp.sampling.errors import LateSubEnvsError, WorkerError
 from gymsamp.sampling.observations import idle_batch, idle_observation
 from gymsamp.sampling.queued_reset import check_env_index, reset_in_step
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
-from gymsamp.sampling.start_method import global_start_method_kept
+from gymsamp.sampling.start_method import global_start_method_kept, main_guard_hint
 from gymsamp.sampling.step_outputs import (
     check_step_info,
     one_flag,
@@ -303,11 +303,12 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
         self._outbox: dict[int, tuple[int | None, dict[str, Any] | None] | None] = {}
         self._dead: set[int] = set()  # sub-envs whose pipe broke (filled by _WorkerPipe)
         self._failure: tuple[str, int | None] | None = None  # what made the env unusable
+        context = args[3] if len(args) > 3 else kwargs.get("context")
+        with global_start_method_kept():
+            self._start_method = multiprocessing.get_context(context).get_start_method()
+        self._starting = True  # until every worker has answered (a death then gets a hint)
         if len(args) < 6 and "worker" not in kwargs:  # Gymnasium's sixth parameter
-            context = args[3] if len(args) > 3 else kwargs.get("context")
-            with global_start_method_kept():
-                start_method = multiprocessing.get_context(context).get_start_method()
-            watch = parent_watch(start_method)
+            watch = parent_watch(self._start_method)
             kwargs["worker"] = functools.partial(_async_worker, parent=watch)
         env_fns = list(args[0] if args else kwargs.pop("env_fns"))
         if env_fns:
@@ -319,6 +320,7 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
             if hasattr(self, "processes"):  # workers started: end them, quietly
                 self.close(terminate=True)
             raise
+        self._starting = False
         # Rows of sub-envs not reset yet (paused ones) hold an element of the space, as the
         # workers' paused sub-envs report it (shared memory, or Gymnasium's own batch).
         idle_batch(self.single_observation_space, self.num_envs, out=self.observations)
@@ -455,8 +457,9 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
         process = self.processes[index]
         process.join(timeout=1.0)  # reap it, for the exit code
         what = "died unexpectedly" if index in self._dead else "failed without an error report"
+        hint = main_guard_hint(self._start_method) if self._starting else ""
         return WorkerError(
-            f"worker {index} (sub-env {index}) {what} (exit code {process.exitcode})",
+            f"worker {index} (sub-env {index}) {what} (exit code {process.exitcode}){hint}",
             env_index=index,
             worker_index=index,
         )

@@ -60,7 +60,7 @@ from gymsamp.sampling.handshake import REPLY, REQUEST, Handshake
 from gymsamp.sampling.observations import copy_batch, idle_batch, idle_observation
 from gymsamp.sampling.queued_reset import check_call_name, check_env_index
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
-from gymsamp.sampling.start_method import global_start_method_kept
+from gymsamp.sampling.start_method import global_start_method_kept, main_guard_hint
 from gymsamp.sampling.sub_env_infos import PerEnvInfos, owned_info
 from gymsamp.sampling.worker_lifetime import parent_watch, release
 
@@ -219,7 +219,9 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
             self._obs_list: list[Any] = [idle_observation(spaces[0])] * n
             self._obs_batch: Any = None if self._obs is not None else idle_batch(spaces[0], n)
 
-            parent = parent_watch(ctx.get_start_method())
+            self._start_method = ctx.get_start_method()
+            self._starting = True  # until every sub-env is built (a death then gets a hint)
+            parent = parent_watch(self._start_method)
             cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
             try:
                 for w, (lo, hi) in enumerate(self._bounds[: self.num_workers]):
@@ -256,6 +258,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
             except BaseException:
                 self.close(terminate=True)
                 raise
+            self._starting = False
 
     # -- the vector env API -------------------------------------------------------------------
 
@@ -561,8 +564,10 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         lo, hi = self._bounds[w]
         self.processes[w].join(timeout=1.0)  # reap it, for the exit code
         which = f"sub-env {lo}" if hi - lo == 1 else f"sub-envs {lo}..{hi - 1}"
+        hint = main_guard_hint(self._start_method) if self._starting else ""
         error = WorkerError(
-            f"worker {w} ({which}) died unexpectedly (exit code {self.processes[w].exitcode})",
+            f"worker {w} ({which}) died unexpectedly (exit code {self.processes[w].exitcode})"
+            f"{hint}",
             env_index=lo if hi - lo == 1 else None,
             worker_index=w,
         )

@@ -39,6 +39,7 @@ from gymsamp.sampling.sampler_options import BACKENDS, check_backend_options, re
 from gymsamp.sampling.seeding import call_seed, check_seed
 from gymsamp.sampling.space_checks import check_action_space, check_observation_space
 from gymsamp.sampling.start_method import (
+    check_main_script,
     check_shippable,
     check_start_method,
     effective_start_method,
@@ -280,6 +281,7 @@ class ParallelRolloutSampler(SamplerBase):
             return
         method = effective_start_method(self.start_method)
         if self.vectorization_used != "sync" and method != "fork":
+            check_main_script(method, self.start_method, instead="vectorization='sync'")
             # The policy stays in this process; only the env factory travels (fork inherits it).
             destination = f"worker processes started with {method!r}"
             check_shippable("env", self._factory, destination=destination)

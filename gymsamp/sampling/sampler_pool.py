@@ -28,7 +28,12 @@ from gymsamp._checks import check_int
 from gymsamp._warnings import user_stacklevel
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.one_call import OneCallAtATime
-from gymsamp.sampling.start_method import check_start_method, global_start_method_kept
+from gymsamp.sampling.start_method import (
+    check_main_script,
+    check_start_method,
+    global_start_method_kept,
+    main_guard_hint,
+)
 from gymsamp.sampling.worker_lifetime import ParentWatch, die_with_parent, parent_watch, release
 
 __all__ = ["GlobalNamespace", "ProgressBar", "SamplerPool"]
@@ -172,6 +177,7 @@ class _Worker:
         )
         self._shutdown_lock = threading.Lock()
         self._ended = False
+        self.replied = False  # a death before the first reply gets a hint (main_guard_hint)
 
     def start(self) -> None:
         with global_start_method_kept():  # every start: the first ones and restarts alike
@@ -367,6 +373,8 @@ class SamplerPool:
             return
         with global_start_method_kept():
             self._ctx = mp.get_context(start_method)
+            method = self._ctx.get_start_method()
+        check_main_script(method, start_method, instead="num_threads=1")
         self._workers.extend([None] * self._num_threads)
         try:
             self._start_missing("SamplerPool()")
@@ -659,9 +667,10 @@ class SamplerPool:
         def died(i: int, tag: int) -> None:
             workers[i].process.join(_JOIN_TIMEOUT_S)
             code = workers[i].process.exitcode
+            hint = "" if workers[i].replied else main_guard_hint(self._ctx.get_start_method())
             errors[tag] = WorkerError(
                 f"SamplerPool worker {i} died (exit code {code}) while running {name}; it is "
-                "restarted with a fresh GlobalNamespace",
+                f"restarted with a fresh GlobalNamespace{hint}",
                 worker_index=i,
             )
             dead[i] = tag
@@ -704,6 +713,7 @@ class SamplerPool:
                     if raw is None:
                         died(i, tag)
                         continue
+                    workers[i].replied = True
                     idle.append(i)
                     try:
                         ok, value = cloudpickle.loads(raw)
