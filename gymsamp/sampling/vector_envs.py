@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import traceback
 from collections.abc import Callable
@@ -112,7 +113,7 @@ class EnvFactory:
                     ) from None
             # The registration itself travels: a worker that never ran the user's
             # gym.register (a spawned process, a Ray actor) makes the same env from it.
-            self._kind, self._payload = "id", (spec, make_kwargs)
+            self._kind, self._payload = "id", (_main_resolved(spec), make_kwargs)
         elif isinstance(env, gym.Env):
             # An EzPickle env rebuilt from its constructor arguments (env_copy) comes back
             # without its spec: the copies get it again (env id, time limit, episode length).
@@ -153,6 +154,24 @@ class EnvFactory:
         if isinstance(env, VectorEnv):
             raise TypeError(f"env factory {self.env_id} must return a single env, got a VectorEnv")
         return env
+
+
+def _main_resolved(spec: Any) -> Any:
+    """``spec`` with an entry point into the main script (``"__main__:MyEnv"``) replaced by
+    what it names, which then travels by value (cloudpickle).
+
+    A worker's ``__main__`` is the user's script only where a spawned worker re-runs it (from a
+    file): under ``python -c``, in Jupyter or on a Ray actor it is something else, and
+    ``gym.make`` failed there with "module '__main__' has no attribute 'MyEnv'".
+    """
+    entry = spec.entry_point
+    if not (isinstance(entry, str) and entry.partition(":")[0] == "__main__"):
+        return spec
+    try:
+        creator = gym.envs.registration.load_env_creator(entry)
+    except (AttributeError, ImportError):  # gym.make reports it as before
+        return spec
+    return dataclasses.replace(spec, entry_point=creator)
 
 
 def prepare_env(env: gym.Env[Any, Any], *, record_state: bool = True) -> gym.Env[Any, Any]:

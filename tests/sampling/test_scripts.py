@@ -12,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -147,3 +148,35 @@ def test_a_worker_killed_by_a_missing_main_guard_says_so(tmp_path, kind):
         "worker (a RuntimeError about the bootstrapping phase, on stderr) and the worker dies, "
         'so keep the top-level work under `if __name__ == "__main__":`'
     )
+
+
+def test_an_id_registered_with_an_entry_point_into_the_main_script_reaches_spawned_workers(
+    monkeypatch,
+):
+    # gym.register("MyEnv-v0", entry_point="__main__:MyEnv") in a script run with `python -c`,
+    # in Jupyter or with backend="ray": the workers' __main__ is not the script, and every
+    # worker failed with "module '__main__' has no attribute 'MyEnv'".
+    import gymnasium as gym
+
+    from gymsamp.envs import CountingEnv
+    from gymsamp.sampling import ParallelRolloutSampler
+
+    monkeypatch.setattr(sys.modules["__main__"], "GymsampScriptEnv", CountingEnv, raising=False)
+    env_id = "gymsamp_test/MainEntryPoint-v0"
+    gym.register(env_id, entry_point="__main__:GymsampScriptEnv", kwargs={"terminate_at": 3})
+    try:
+        with ParallelRolloutSampler(
+            env_id,
+            lambda obs: np.zeros(len(obs), np.int64),
+            2,
+            min_rollouts=2,
+            seed=0,
+            vectorization="async",
+            start_method="spawn",
+            show_progress_bar=False,
+        ) as sampler:
+            rollouts = sampler.sample()
+    finally:
+        del gym.registry[env_id]
+    assert [ro.length for ro in rollouts] == [3, 3]
+    assert [ro.rollout_info["env_id"] for ro in rollouts] == [env_id] * 2
