@@ -352,6 +352,27 @@ def test_set_state_is_exact_whatever_the_history(env_id: str) -> None:
     assert np.array_equal(adapter.get_state(), adapter_for(ref).get_state())
 
 
+def test_a_restart_from_a_recorded_state_differs_only_where_the_obs_lags_the_state() -> None:
+    # Reacher's observation ends with fingertip - target, read from body positions (xpos) that
+    # mj_step computed before its last integration: a recorded observation holds the previous
+    # step's positions, the restart's first one those of the state itself (what reset gives).
+    from gymsamp.envs.wrappers import InitStateWrapper
+    from gymsamp.policies import RandomPolicy
+    from gymsamp.sampling import rollout
+
+    env = InitStateWrapper(gym.make("Reacher-v5"))
+    ro = rollout(env, RandomPolicy(env.action_space), seed=0, max_steps=12, no_close=True)
+    t = 5
+    obs, _ = env.reset(seed=1, options={"init_state": ro.states[t]})
+    assert np.flatnonzero(obs != ro.observations[t]).tolist() == [8, 9]
+    fingertip = env.unwrapped.get_body_com("fingertip") - env.unwrapped.get_body_com("target")
+    assert np.array_equal(obs[8:], fingertip[:2])
+    for k in range(t, ro.length):  # the motion continues exactly
+        obs = env.step(ro.actions_applied[k])[0]
+        assert np.array_equal(obs, ro.observations[k + 1]), k
+    env.close()
+
+
 def test_set_domain_param_leaves_the_current_state_alone() -> None:
     # mj_setConst overwrites the MjData it works on; the env's must keep its state.
     env, adapter = _make()

@@ -104,7 +104,9 @@ class MujocoAdapter(SimAdapter):
     observation may differ from the recorded one where it holds quantities of the last step
     rather than of the state: the last control's actuator forces and contact forces
     (``qfrc_actuator``, ``cfrc_ext`` in Ant and Humanoid) and the body quantities that
-    Gymnasium reads before the step's last integration (``cinert``, ``cvel``). The dynamics
+    ``mj_step`` computed before its last integration (``cinert``, ``cvel`` in Humanoid and
+    HumanoidStandup; body positions ``xpos``, read by ``get_body_com``, in Reacher's
+    fingertip-to-target vector and Pusher's arm-tip and object positions). The dynamics
     from there on depend on the state alone.
     State labels: ``{joint}`` and ``{joint}_dot`` for slide/hinge joints, ``{joint}_{suffix}``
     for free/ball joints (``x y z qw qx qy qz`` / ``vx vy vz wx wy wz``), ``{actuator}_act``
