@@ -21,6 +21,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+import cloudpickle
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
@@ -94,10 +95,14 @@ class EnvFactory:
     _kind: str
     _payload: Any
     env_id: str
+    # The spec as registered where the payload's has a "__main__:..." entry point resolved
+    # (see _main_resolved), else None.
+    _registered: Any = None
 
     def __init__(self, env: EnvLike, **make_kwargs: Any) -> None:
         if isinstance(env, EnvFactory):
             self._kind, self._payload, self.env_id = env._kind, env._payload, env.env_id
+            self._registered = env._registered
             return
         if isinstance(env, str):
             try:
@@ -113,7 +118,9 @@ class EnvFactory:
                     ) from None
             # The registration itself travels: a worker that never ran the user's
             # gym.register (a spawned process, a Ray actor) makes the same env from it.
-            self._kind, self._payload = "id", (_main_resolved(spec), make_kwargs)
+            resolved = _main_resolved(spec)
+            self._kind, self._payload = "id", (resolved, make_kwargs)
+            self._registered = None if resolved is spec else spec
         elif isinstance(env, gym.Env):
             # An EzPickle env rebuilt from its constructor arguments (env_copy) comes back
             # without its spec: the copies get it again (env id, time limit, episode length).
@@ -127,6 +134,19 @@ class EnvFactory:
                 f"gymnasium.Env instance, got {type(env).__name__}"
             )
         self.env_id = env_id_of(env)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if self._registered is not None:
+            spec, kwargs = self._payload
+            try:
+                cloudpickle.dumps(spec.entry_point)
+            except Exception:
+                # What the main script's entry point names does not travel by value (it holds
+                # or uses a lock, an open file, ...): by name, as registered, it still reaches
+                # the workers that re-run the script (spawned ones, from a script file).
+                state["_payload"] = (self._registered, kwargs)
+        return state
 
     def __repr__(self) -> str:
         if self._kind == "id":
@@ -162,7 +182,8 @@ def _main_resolved(spec: Any) -> Any:
 
     A worker's ``__main__`` is the user's script only where a spawned worker re-runs it (from a
     file): under ``python -c``, in Jupyter or on a Ray actor it is something else, and
-    ``gym.make`` failed there with "module '__main__' has no attribute 'MyEnv'".
+    ``gym.make`` failed there with "module '__main__' has no attribute 'MyEnv'". What does
+    not pickle travels by name, as registered (:meth:`EnvFactory.__getstate__`).
     """
     entry = spec.entry_point
     if not (isinstance(entry, str) and entry.partition(":")[0] == "__main__"):

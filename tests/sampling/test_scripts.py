@@ -180,3 +180,37 @@ def test_an_id_registered_with_an_entry_point_into_the_main_script_reaches_spawn
         del gym.registry[env_id]
     assert [ro.length for ro in rollouts] == [3, 3]
     assert [ro.rollout_info["env_id"] for ro in rollouts] == [env_id] * 2
+
+
+def test_an_entry_point_into_the_main_script_that_does_not_pickle_travels_by_name(monkeypatch):
+    # An env class of the main script that cloudpickle cannot ship by value (it holds or uses
+    # a lock, an open file, a client of the script's) still reached spawned workers by name,
+    # as they re-run the script: shipping every "__main__:Cls" entry point by value made
+    # ParallelRolloutSampler("MyEnv-v0", ..., start_method="spawn") raise "env must be
+    # picklable ... cannot pickle '_thread.lock'" for a script that sampled before.
+    import threading
+
+    import cloudpickle
+    import gymnasium as gym
+
+    from gymsamp.envs import CountingEnv
+    from gymsamp.sampling.vector_envs import EnvFactory
+
+    unpicklable = type(
+        "GymsampLockedEnv", (CountingEnv,), {"__module__": "__main__", "lock": threading.Lock()}
+    )
+    monkeypatch.setattr(sys.modules["__main__"], "GymsampLockedEnv", unpicklable, raising=False)
+    env_id = "gymsamp_test/LockedMainEntryPoint-v0"
+    gym.register(env_id, entry_point="__main__:GymsampLockedEnv", kwargs={"terminate_at": 3})
+    try:
+        shipped = cloudpickle.loads(cloudpickle.dumps(EnvFactory(env_id)))
+        env = shipped()
+    finally:
+        del gym.registry[env_id]
+    try:
+        assert type(env.unwrapped) is unpicklable
+        assert env.spec is not None
+        assert env.spec.entry_point == "__main__:GymsampLockedEnv"
+        assert env.spec.kwargs == {"terminate_at": 3}
+    finally:
+        env.close()
