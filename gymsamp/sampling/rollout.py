@@ -180,8 +180,9 @@ def rollout(
     # would report (and copy) a state each from then on.
     own_wrapper = None if owned else find_wrapper(base, InitStateWrapper)
     recording = own_wrapper is not None and own_wrapper.record_state
-    prepared = prepare_env(base)
+    prepared = base  # closed as it is if adding gymsamp's wrappers fails
     try:
+        prepared = prepare_env(base)
         result = _record(
             prepared,
             policy,

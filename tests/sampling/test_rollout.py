@@ -4,6 +4,7 @@ import pytest
 
 from gymsamp.data import StepSequence, StepType
 from gymsamp.envs import CountingEnv, DomainParamWrapper, InitStateWrapper, PointMassEnv
+from gymsamp.envs.adapter import has_adapter
 from gymsamp.policies import IdlePolicy, RandomPolicy
 from gymsamp.sampling import (
     ParallelRolloutSampler,
@@ -208,6 +209,30 @@ def test_an_env_built_for_the_call_is_closed_when_the_call_fails_before_it_runs(
     assert _CountedCloses.closes == 1
     assert rollout(env, IDLE, stop_on_done=False, max_steps=2).length == 2
     assert _CountedCloses.closes == 2  # closed once it ran (no_close=False)
+
+
+def test_an_env_built_for_the_call_is_closed_when_its_wrappers_fail():
+    # prepare_env ran before the clean-up: an env whose adapter failed while gymsamp's
+    # wrappers were added (its nominal_domain_param raised) stayed open, for every call.
+    closes = []
+
+    class BrokenNominal(CountingEnv):
+        def nominal_domain_param(self):
+            raise RuntimeError("no nominal parameters yet")
+
+        def close(self):
+            closes.append(self)
+            super().close()
+
+    assert has_adapter(BrokenNominal())  # native methods: gymsamp adds its wrappers
+    with pytest.raises(RuntimeError, match="no nominal parameters yet"):
+        rollout(BrokenNominal, IDLE)
+    assert len(closes) == 1
+    # The caller's own env stays open (nothing ran).
+    env = BrokenNominal()
+    with pytest.raises(RuntimeError, match="no nominal parameters yet"):
+        rollout(env, IDLE)
+    assert len(closes) == 1
 
 
 class TestAfterRolloutQuery:
