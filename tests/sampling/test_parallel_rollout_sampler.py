@@ -1145,32 +1145,45 @@ class TestAutoVectorization:
         assert slow.vectorization_used == ("async" if (os.cpu_count() or 1) > 1 else "sync")
         assert "vectorization='sync'" in repr(cheap)
 
-    def test_a_slow_env_is_probed_in_a_few_steps(self):
-        # 30 probe steps of a 50 ms simulator would cost 1.5 s at construction.
+    def test_a_slow_env_is_probed_in_a_few_steps(self, monkeypatch):
+        # 30 probe steps of a 50 ms simulator would cost 1.5 s at construction. The steps take
+        # simulated time (no timing in tests): the probe reads the clock this env advances.
         from gymsamp.sampling.vector_envs import MIN_PROBE_STEPS, measure_step_cost
 
-        env = CountingEnv(step_cost_us=50_000)
+        clock = [0.0]
+        monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
+        env = _ClockedEnv(clock, [50_000])
         cost = measure_step_cost(env, budget_s=0.1)
-        assert env.step_count in range(MIN_PROBE_STEPS, 6)  # 3 steps reach the budget
-        assert 50_000 <= cost < 100_000
-        cheap = CountingEnv()
-        measure_step_cost(cheap)
+        assert env.step_count == MIN_PROBE_STEPS  # 2 steps reach the budget, 3 are the fewest
+        assert cost == pytest.approx(50_000)
+        cheap = _ClockedEnv(clock, [5])
+        assert measure_step_cost(cheap) == pytest.approx(5)
         assert cheap.step_count == 30  # cheap steps: the full probe
 
-    def test_the_probe_reports_the_fast_steps_not_those_slowed_by_other_load(self):
+    def test_the_probe_reports_the_fast_steps_not_those_slowed_by_other_load(self, monkeypatch):
         # Two of three steps slowed (as other load slows some): the cost is the fast steps'
         # (the lower quartile), where the median would report the slowed ones.
         from gymsamp.sampling.vector_envs import measure_step_cost
 
-        class MostlySlowed(CountingEnv):
-            def step(self, action: Any) -> Any:
-                self.step_cost_us = 1_000 if self.step_count % 3 == 0 else 8_000
-                return super().step(action)
-
-        env = MostlySlowed()
+        clock = [0.0]
+        monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
+        env = _ClockedEnv(clock, [1_000, 8_000, 8_000])
         cost = measure_step_cost(env, budget_s=10.0)
         assert env.step_count == 30
-        assert 1_000 <= cost < 4_000
+        assert cost == pytest.approx(1_000)
+
+
+class _ClockedEnv(CountingEnv):
+    """A counting env whose step ``t`` takes ``costs_us[t % len(costs_us)]`` microseconds of
+    the simulated ``clock`` (a one-element list of seconds)."""
+
+    def __init__(self, clock: list[float], costs_us: list[float]) -> None:
+        super().__init__()
+        self.clock, self.costs_us = clock, costs_us
+
+    def step(self, action: Any) -> Any:
+        self.clock[0] += self.costs_us[self.step_count % len(self.costs_us)] * 1e-6
+        return super().step(action)
 
 
 @pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
