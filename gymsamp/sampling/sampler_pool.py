@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import signal
 import threading
+import time
 import traceback
 import warnings
 import weakref
@@ -46,6 +47,8 @@ _Task = tuple[int, Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 # A worker that does not leave after the stop message within this many seconds is terminated, and
 # one that survives SIGTERM as long is killed.
 _JOIN_TIMEOUT_S = 2.0
+# While a terminated worker is waited for, SIGTERM is sent again this often (see _Worker.shutdown).
+_RESEND_SIGTERM_S = 0.1
 
 
 class ProgressBar(Protocol):
@@ -119,12 +122,19 @@ class _Terminated(BaseException):
 
 
 def _on_sigterm(worker_pid: int) -> Callable[[int, Any], None]:
+    terminated = False
+
     def handle(signum: int, frame: Any) -> None:
+        nonlocal terminated
         if os.getpid() != worker_pid:  # a forked child of a task: the default (end at once)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
             return
-        raise _Terminated
+        # The parent repeats SIGTERM until the worker has ended: only the first one unwinds,
+        # the others must not interrupt the release of what G holds.
+        if not terminated:
+            terminated = True
+            raise _Terminated
 
     return handle
 
@@ -203,8 +213,7 @@ class _Worker:
                     self.conn.send_bytes(b"")
                 self.process.join(_JOIN_TIMEOUT_S)
             if self.process.is_alive():
-                self.process.terminate()
-                self.process.join(_JOIN_TIMEOUT_S)
+                _terminate(self.process)
             if self.process.is_alive():
                 self.process.kill()
             self.process.join()
@@ -212,6 +221,25 @@ class _Worker:
             self._ended = True
             with contextlib.suppress(OSError):
                 self.conn.close()
+
+
+def _terminate(process: BaseProcess) -> None:
+    """SIGTERM ``process`` and wait up to ``_JOIN_TIMEOUT_S`` for it to end, repeating the signal.
+
+    A worker turns SIGTERM into :class:`_Terminated` in its Python handler, which runs only
+    between bytecodes of its main thread. A SIGTERM that lands after the last check and before
+    a blocking call starts (``time.sleep`` in a task, right after it sent Ctrl-C to the parent,
+    or a wait for the GIL held by another thread) interrupts nothing: the handler waited for the
+    whole sleep, the worker was killed at the join timeout, and G was never released. A repeated
+    signal interrupts the blocking call; the worker's handler unwinds only once.
+    """
+    deadline = time.monotonic() + _JOIN_TIMEOUT_S
+    while (left := deadline - time.monotonic()) > 0:
+        with contextlib.suppress(OSError):  # ended between is_alive() and the signal
+            process.terminate()
+        process.join(min(left, _RESEND_SIGTERM_S))
+        if not process.is_alive():
+            return
 
 
 def _stopped_during(name: str) -> WorkerError:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import collections
+import functools
 import gc
 import io
+import itertools
 import multiprocessing as mp
+import operator
 import os
 import signal
 import threading
@@ -483,6 +487,39 @@ def test_workers_ended_after_ctrl_c_release_what_g_holds(tmp_path):
         with pytest.raises(KeyboardInterrupt):
             pool.run_map(interrupt_parent, [10.0, 10.0])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0", "1"]
+
+
+def _kill_then_sleep_unchecked(pid: int, sig: int, busy_s: float, seconds: float) -> None:
+    """``os.kill(pid, sig)``, ``busy_s`` of busy waiting, then ``time.sleep(seconds)``, all in C
+    calls chained by C iterators: the interpreter checks for signals nowhere in between."""
+    deadline = time.monotonic() + busy_s
+    busy = itertools.takewhile(functools.partial(operator.gt, deadline), iter(time.monotonic, None))
+    steps = [(os.kill, pid, sig), (collections.deque, busy, 0), (time.sleep, seconds)]
+    collections.deque(itertools.starmap(operator.call, steps), 0)
+
+
+def test_workers_ended_after_ctrl_c_release_g_when_sigterm_lands_before_a_sleep(tmp_path):
+    # A SIGTERM that lands after the interpreter's last signal check and before a blocking call
+    # starts (worker 0's time.sleep right after its kill() in the test above, preempted under
+    # load) interrupts nothing: its Python handler ran after the 10 s sleep, so the worker was
+    # killed at the join timeout with G unreleased. Widened here to 0.5 s of C busy waiting.
+    with SamplerPool(2) as pool:
+        pool.invoke_all_map(
+            lambda G, path: setattr(G, "held", _Marker(path)),
+            [str(tmp_path / "0"), str(tmp_path / "1")],
+        )
+
+        def interrupt_parent(G, seconds):
+            if G.worker_index == 0:
+                _kill_then_sleep_unchecked(os.getppid(), signal.SIGINT, 0.5, seconds)
+            time.sleep(seconds)
+
+        with pytest.raises(KeyboardInterrupt):
+            pool.run_map(interrupt_parent, [10.0, 10.0])
+    assert [(p.name, p.read_text()) for p in sorted(tmp_path.iterdir())] == [
+        ("0", "released"),
+        ("1", "released"),
+    ]
 
 
 def test_unpicklable_argument_raises_its_error_and_pool_survives(pool2):
