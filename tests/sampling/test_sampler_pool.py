@@ -471,9 +471,10 @@ class _Marker:
             f.write("released")
 
 
-def test_workers_ended_after_ctrl_c_release_what_g_holds(tmp_path):
-    # E.g. a sampler in G: its vector env and semaphores are closed, not left to the resource
-    # tracker ("leaked semaphore objects" at exit).
+def _assert_ctrl_c_releases_what_g_holds(tmp_path, interrupt) -> None:
+    """Each worker's G holds a :class:`_Marker`; worker 0 runs ``interrupt(seconds)`` (which
+    sends Ctrl-C to the parent), both then sleep 10 s: the KeyboardInterrupt ends the workers,
+    and each one's G must be released (its marker file written)."""
     with SamplerPool(2) as pool:
         pool.invoke_all_map(
             lambda G, path: setattr(G, "held", _Marker(path)),
@@ -482,12 +483,23 @@ def test_workers_ended_after_ctrl_c_release_what_g_holds(tmp_path):
 
         def interrupt_parent(G, seconds):
             if G.worker_index == 0:
-                os.kill(os.getppid(), signal.SIGINT)
+                interrupt(seconds)
             time.sleep(seconds)
 
         with pytest.raises(KeyboardInterrupt):
             pool.run_map(interrupt_parent, [10.0, 10.0])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["0", "1"]
+    assert [(p.name, p.read_text()) for p in sorted(tmp_path.iterdir())] == [
+        ("0", "released"),
+        ("1", "released"),
+    ]
+
+
+def test_workers_ended_after_ctrl_c_release_what_g_holds(tmp_path):
+    # E.g. a sampler in G: its vector env and semaphores are closed, not left to the resource
+    # tracker ("leaked semaphore objects" at exit).
+    _assert_ctrl_c_releases_what_g_holds(
+        tmp_path, lambda seconds: os.kill(os.getppid(), signal.SIGINT)
+    )
 
 
 def _kill_then_sleep_unchecked(pid: int, sig: int, busy_s: float, seconds: float) -> None:
@@ -505,24 +517,11 @@ def test_workers_ended_after_ctrl_c_release_g_when_sigterm_lands_before_a_sleep(
     # starts (worker 0's time.sleep right after its kill() in the test above, preempted under
     # load) interrupts nothing: its Python handler ran after the 10 s sleep, so the worker was
     # killed at the join timeout with G unreleased. Widened here to 0.5 s of C busy waiting.
-    with SamplerPool(2) as pool:
-        pool.invoke_all_map(
-            lambda G, path: setattr(G, "held", _Marker(path)),
-            [str(tmp_path / "0"), str(tmp_path / "1")],
-        )
+    def interrupt(seconds):
+        time.sleep(0.3)  # the parent is surely waiting for results: it ends us at once
+        _kill_then_sleep_unchecked(os.getppid(), signal.SIGINT, 0.5, seconds)
 
-        def interrupt_parent(G, seconds):
-            if G.worker_index == 0:
-                time.sleep(0.3)  # the parent is surely waiting for results: it ends us at once
-                _kill_then_sleep_unchecked(os.getppid(), signal.SIGINT, 0.5, seconds)
-            time.sleep(seconds)
-
-        with pytest.raises(KeyboardInterrupt):
-            pool.run_map(interrupt_parent, [10.0, 10.0])
-    assert [(p.name, p.read_text()) for p in sorted(tmp_path.iterdir())] == [
-        ("0", "released"),
-        ("1", "released"),
-    ]
+    _assert_ctrl_c_releases_what_g_holds(tmp_path, interrupt)
 
 
 def test_unpicklable_argument_raises_its_error_and_pool_survives(pool2):
