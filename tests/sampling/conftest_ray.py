@@ -1,4 +1,4 @@
-"""A local Ray for the Ray-backend tests, started once per test session.
+"""A local Ray for the Ray-backend tests, started once per test module that uses it.
 
 Not a ``conftest.py`` on purpose: only the modules that use the fixture start Ray. A test module
 registers it by binding it to a module-level name::
@@ -11,7 +11,10 @@ Ray runs as a new local instance with 2 CPUs, no dashboard, bound to 127.0.0.1, 
 reporting and without forwarding worker logs (an actor killed on purpose would otherwise print
 into the test output).
 The environment variables are set only while the fixture is active, and Ray is shut down at the
-end of the session only if the fixture started it.
+end of the module only if the fixture started it: the rest of the suite forks and spawns many
+processes, which it must not do beside the live gRPC threads of a Ray driver (a full run hung once
+with the driver blocked in a gRPC call to Ray's GCS, in the first Ray test after ~1,500 tests that
+started processes while the session-wide Ray of an earlier module was still running).
 """
 
 from __future__ import annotations
@@ -37,9 +40,9 @@ RAY_INIT = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_session() -> Iterator[Any]:
-    """The ``ray`` module, with a local 2-CPU Ray running for the whole session."""
+    """The ``ray`` module, with a local 2-CPU Ray running for the whole test module."""
     import ray
 
     saved = {key: os.environ.get(key) for key in RAY_ENV}

@@ -1,6 +1,6 @@
 """The SBI simulator on the Ray backend: the same features as the local backend.
 
-Uses the session-wide local Ray of the sampling tests (2 CPUs, no dashboard, 127.0.0.1; see
+Uses a local Ray of its own (2 CPUs, no dashboard, 127.0.0.1; see
 ``tests/sampling/conftest_ray.py``).
 """
 
