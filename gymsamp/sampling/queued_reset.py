@@ -87,10 +87,11 @@ def supports_queued_resets(envs: Any) -> bool:
     Example:
         >>> import gymnasium as gym
         >>> from gymsamp.sampling.in_process_vector_env import InProcessVectorEnv
-        >>> supports_queued_resets(InProcessVectorEnv([gym.make("CartPole-v1")]))
-        True
-        >>> supports_queued_resets(gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1")]))
-        False
+        >>> ours = InProcessVectorEnv([gym.make("CartPole-v1")])
+        >>> theirs = gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1")])
+        >>> supports_queued_resets(ours), supports_queued_resets(theirs)
+        (True, False)
+        >>> ours.close(); theirs.close()
     """
     return (
         hasattr(envs, "num_envs")

@@ -95,14 +95,10 @@ class EnvFactory:
     _kind: str
     _payload: Any
     env_id: str
-    # The spec as registered where the payload's has a "__main__:..." entry point resolved
-    # (see _main_resolved), else None.
-    _registered: Any = None
 
     def __init__(self, env: EnvLike, **make_kwargs: Any) -> None:
         if isinstance(env, EnvFactory):
             self._kind, self._payload, self.env_id = env._kind, env._payload, env.env_id
-            self._registered = env._registered
             return
         if isinstance(env, str):
             try:
@@ -118,9 +114,7 @@ class EnvFactory:
                     ) from None
             # The registration itself travels: a worker that never ran the user's
             # gym.register (a spawned process, a Ray actor) makes the same env from it.
-            resolved = _main_resolved(spec)
-            self._kind, self._payload = "id", (resolved, make_kwargs)
-            self._registered = None if resolved is spec else spec
+            self._kind, self._payload = "id", (spec, make_kwargs)
         elif isinstance(env, gym.Env):
             # An EzPickle env rebuilt from its constructor arguments (env_copy) comes back
             # without its spec: the copies get it again (env id, time limit, episode length).
@@ -137,15 +131,9 @@ class EnvFactory:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        if self._registered is not None:
+        if self._kind == "id":  # pickled for a worker: see _main_resolved
             spec, kwargs = self._payload
-            try:
-                cloudpickle.dumps(spec.entry_point)
-            except Exception:
-                # What the main script's entry point names does not travel by value (it holds
-                # or uses a lock, an open file, ...): by name, as registered, it still reaches
-                # the workers that re-run the script (spawned ones, from a script file).
-                state["_payload"] = (self._registered, kwargs)
+            state["_payload"] = (_main_resolved(spec), kwargs)
         return state
 
     def __repr__(self) -> str:
@@ -177,20 +165,22 @@ class EnvFactory:
 
 
 def _main_resolved(spec: Any) -> Any:
-    """``spec`` with an entry point into the main script (``"__main__:MyEnv"``) replaced by
-    what it names, which then travels by value (cloudpickle).
+    """``spec`` as it travels to a worker: an entry point into the main script
+    (``"__main__:MyEnv"``) replaced by what it names, which then travels by value (cloudpickle).
 
     A worker's ``__main__`` is the user's script only where a spawned worker re-runs it (from a
     file): under ``python -c``, in Jupyter or on a Ray actor it is something else, and
     ``gym.make`` failed there with "module '__main__' has no attribute 'MyEnv'". What does
-    not pickle travels by name, as registered (:meth:`EnvFactory.__getstate__`).
+    not pickle (it holds or uses a lock, an open file, ...) travels by name, as registered: it
+    still reaches the workers that re-run the script (spawned ones, from a script file).
     """
     entry = spec.entry_point
     if not (isinstance(entry, str) and entry.partition(":")[0] == "__main__"):
         return spec
     try:
         creator = gym.envs.registration.load_env_creator(entry)
-    except (AttributeError, ImportError):  # gym.make reports it as before
+        cloudpickle.dumps(creator)
+    except Exception:  # missing (gym.make reports it as before), or does not pickle: by name
         return spec
     return dataclasses.replace(spec, entry_point=creator)
 
