@@ -51,8 +51,9 @@ _SEED_END = 2**32
 def autoreset_mode_of(envs: gym.vector.VectorEnv) -> AutoresetMode:
     """How ``envs`` resets its sub-envs: the unwrapped vector env's own ``autoreset_mode``
     attribute where it has one (Gymnasium's ``SyncVectorEnv`` / ``AsyncVectorEnv``, gymsamp's
-    vector envs), else ``metadata["autoreset_mode"]`` (Gymnasium's documented key), else
-    ``NEXT_STEP`` (Gymnasium's default).
+    vector envs; an ``AutoresetMode`` or its string value, as Gymnasium's constructors take),
+    else ``metadata["autoreset_mode"]`` (Gymnasium's documented key), else ``NEXT_STEP``
+    (Gymnasium's default).
 
     The attribute first: Gymnasium < 1.4 writes the mode into ``metadata``, a dict its vector
     envs share with the env class, so a vector env of the same class built later with another
@@ -70,8 +71,8 @@ def autoreset_mode_of(envs: gym.vector.VectorEnv) -> AutoresetMode:
         >>> envs.close()
     """
     own = getattr(envs.unwrapped, "autoreset_mode", None)
-    if isinstance(own, AutoresetMode):
-        return own
+    if isinstance(own, (AutoresetMode, str)):
+        return AutoresetMode(own)
     return AutoresetMode(envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP))
 
 

@@ -13,6 +13,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from gymsamp.envs import CountingEnv
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
+from gymsamp.sampling.collection import autoreset_mode_of
 from gymsamp.sampling.in_process_vector_env import InProcessVectorEnv
 
 MODES = [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP, AutoresetMode.DISABLED]
@@ -139,3 +140,15 @@ def test_same_step_final_obs_keeps_a_discrete_observation_an_int_as_sync_vector_
     finally:
         envs.close()
         theirs.close()
+
+
+def test_the_loop_reads_a_mode_kept_as_its_string_value():
+    # A third-party vector env may keep the mode as the string Gymnasium's constructors take;
+    # it still wins over a metadata dict that another vector env of its class rewrote.
+    envs = SyncVectorEnv([CountingEnv], autoreset_mode=AutoresetMode.SAME_STEP)
+    try:
+        envs.autoreset_mode = "SameStep"  # type: ignore[assignment]
+        envs.metadata["autoreset_mode"] = AutoresetMode.DISABLED
+        assert autoreset_mode_of(envs) is AutoresetMode.SAME_STEP
+    finally:
+        envs.close()
