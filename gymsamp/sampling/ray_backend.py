@@ -605,8 +605,7 @@ class RayRolloutDriver:
         if isinstance(err, NonFiniteError):
             err.rollout_indices = own
         if err is not None:  # e.g. the policy's ValueError: same type as locally
-            if hasattr(err, "add_note"):
-                err.add_note(f"Raised in {where}; remote traceback:\n{failure.remote_traceback}")
+            _add_note(err, f"Raised in {where}; remote traceback:\n{failure.remote_traceback}")
             raise err
         raise WorkerError(
             f"{where} raised {failure.type_name}: {failure.text}",
@@ -656,6 +655,22 @@ def _failures(refs: list[Any], timeout: float | None) -> list[Exception | None]:
         else:
             failures.append(None)
     return failures
+
+
+def _add_note(err: BaseException, note: str) -> None:
+    """``err.add_note(note)`` on every Python gymsamp supports.
+
+    Python 3.10 has no ``BaseException.add_note``: the note was dropped there, and with it the
+    remote traceback of e.g. a policy's exception in an actor. This stores it where 3.11's
+    ``add_note`` does (PEP 678's ``__notes__`` list), so code that reads the notes finds them on
+    3.10 too (3.10's own traceback printing does not show them; the ``exceptiongroup`` backport's
+    does).
+    """
+    notes = getattr(err, "__notes__", None)
+    if isinstance(notes, list):
+        notes.append(note)
+    else:
+        err.__notes__ = [note]  # type: ignore[attr-defined]  # typeshed: 3.11+ only
 
 
 def _first_line(err: BaseException) -> str:

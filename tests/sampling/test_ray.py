@@ -418,6 +418,40 @@ def test_policy_error_keeps_its_type(ray_session):
         sampler.sample()
 
 
+class NoAddNoteError(ValueError):
+    """An exception as on Python 3.10, where ``BaseException`` has no ``add_note``."""
+
+    @property
+    def add_note(self):
+        raise AttributeError("add_note")
+
+
+def test_the_remote_traceback_note_does_not_need_add_note():
+    # On Python 3.10 (no add_note) an actor's exception, e.g. the policy's, was re-raised
+    # without its remote traceback: the note was skipped. No Ray needed: the driver's raise only.
+    from gymsamp.sampling.ray_backend import RayRolloutDriver
+    from gymsamp.sampling.ray_worker import _Failure
+
+    driver = object.__new__(RayRolloutDriver)  # _raise reads only actor_info
+    driver.actor_info = [(101, "node-a"), (102, "node-b")]
+    remote = "Traceback (most recent call last):\n  ...\nValueError: bad actions\n"
+    err = NoAddNoteError("bad actions")
+    err.__notes__ = ["an earlier note"]
+    with pytest.raises(NoAddNoteError) as info:
+        driver._raise(_Failure(err, "NoAddNoteError", "bad actions", remote), 1)
+    assert info.value is err
+    assert info.value.__notes__ == [
+        "an earlier note",
+        f"Raised in Ray actor 1 (pid 102 on node-b); remote traceback:\n{remote}",
+    ]
+    fresh = NoAddNoteError("no notes yet")
+    with pytest.raises(NoAddNoteError) as info:
+        driver._raise(_Failure(fresh, "NoAddNoteError", "no notes yet", remote), 0)
+    assert info.value.__notes__ == [
+        f"Raised in Ray actor 0 (pid 101 on node-a); remote traceback:\n{remote}"
+    ]
+
+
 def interrupt_at_13(obs):
     """Idle, but raises KeyboardInterrupt on seeing a count of 13 (a Ctrl-C in the policy)."""
     if np.any(obs == 13.0):
