@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
 import time
@@ -621,8 +622,6 @@ class ParallelRolloutSampler(SamplerBase):
         *,
         eval: bool,
     ) -> list[StepSequence]:
-        from tqdm.auto import tqdm
-
         def check_open(_running: int = 0) -> None:
             if call.closed:
                 raise _ClosedError
@@ -650,11 +649,12 @@ class ParallelRolloutSampler(SamplerBase):
             # tqdm makes its multiprocessing lock in the default context, which fixes the
             # global start method: the caller's set_start_method() would then raise.
             with global_start_method_kept():
-                bar = tqdm(
+                bar = _bar_class()(
                     total=total,
                     unit=unit,
                     leave=False,
                     desc=f"Sampling ({where})",
+                    miniters=1,  # redraw by time alone: there is no monitor to lower miniters
                 )
         with bar if bar is not None else contextlib.nullcontext():
             counts = {"rollouts": 0, "steps": 0}
@@ -748,6 +748,21 @@ class ParallelRolloutSampler(SamplerBase):
             f"ParallelRolloutSampler(env={self.env_id!r}, num_workers={self.num_workers}, "
             f"{bounds}, seed={self.seed}, {where})"
         )
+
+
+@functools.cache
+def _bar_class() -> type[Any]:
+    """``tqdm.auto.tqdm`` without tqdm's monitor thread, for the samplers' progress bars.
+
+    The first tqdm bar of a process starts a monitor thread that lives as long as the process.
+    Worker processes forked after it (fork is the default start method on Linux before Python
+    3.14) are what Python 3.12+ warns about: "This process ... is multi-threaded, use of fork()
+    may lead to deadlocks in the child". A subclass attribute turns the monitor off for gymsamp's
+    bars only; the user's own tqdm bars keep theirs.
+    """
+    from tqdm.auto import tqdm
+
+    return type("SamplingProgressBar", (tqdm,), {"monitor_interval": 0})
 
 
 def not_picklable(sampler: str) -> str:

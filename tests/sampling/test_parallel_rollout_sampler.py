@@ -1059,6 +1059,35 @@ def test_a_quiet_sampler_leaves_no_thread_or_fd_behind():
     assert python_output(script) == "['MainThread'] 0"
 
 
+def test_the_progress_bar_leaves_no_thread_behind_for_later_forks():
+    # In a fresh interpreter: other tests may have started tqdm's monitor thread already. The
+    # bar started tqdm's monitor thread, which lived on after close(): on Python 3.12+ every
+    # later fork (the default start method on Linux up to 3.13) then warned "This process ...
+    # is multi-threaded, use of fork() may lead to deadlocks in the child".
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import threading, warnings
+        import numpy as np
+        from gymsamp.sampling import ParallelRolloutSampler
+
+        policy = lambda obs: np.zeros(len(obs), dtype=np.int64)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for _ in range(2):  # the second forks after the first one's bar
+                with ParallelRolloutSampler(
+                    "CartPole-v1", policy, 2, min_rollouts=2, seed=0, vectorization="async",
+                    start_method="fork", show_progress_bar=True,
+                ) as sampler:
+                    assert len(sampler.sample()) == 2
+                print(sorted(t.name for t in threading.enumerate()))
+        print([str(w.message) for w in caught if "fork()" in str(w.message)])
+        """
+    )
+    assert python_output(script).splitlines() == ["['MainThread']", "['MainThread']", "[]"]
+
+
 @pytest.mark.parametrize("vectorization", ["sync", "async"])
 def test_a_sampler_cannot_be_pickled_or_copied(vectorization):
     # It owns its sub-envs and a call lock: the refusal says so, not "cannot pickle
