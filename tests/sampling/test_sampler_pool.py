@@ -11,7 +11,6 @@ import multiprocessing as mp
 import operator
 import os
 import signal
-import sys
 import threading
 import time
 
@@ -507,11 +506,13 @@ def _kill_then_sleep_unchecked(pid: int, sig: int, busy_s: float, seconds: float
     calls chained by C iterators: the interpreter checks for signals nowhere in between."""
     deadline = time.monotonic() + busy_s
     busy = itertools.takewhile(functools.partial(operator.gt, deadline), iter(time.monotonic, None))
-    steps = [(os.kill, pid, sig), (collections.deque, busy, 0), (time.sleep, seconds)]
-    collections.deque(itertools.starmap(operator.call, steps), 0)
+    calls = [os.kill, collections.deque, time.sleep]
+    arguments = [[(pid, sig)], [(busy, 0)], [(seconds,)]]
+    # One starmap per call, chained: each call is made by C code, on every Python (3.10 has no
+    # operator.call).
+    collections.deque(itertools.chain.from_iterable(map(itertools.starmap, calls, arguments)), 0)
 
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="operator.call is Python 3.11+")
 def test_workers_ended_after_ctrl_c_release_g_when_sigterm_lands_before_a_sleep(tmp_path):
     # A SIGTERM that lands after the interpreter's last signal check and before a blocking call
     # starts (worker 0's time.sleep right after its kill() in the test above, preempted under
