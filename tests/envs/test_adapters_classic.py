@@ -446,6 +446,7 @@ def test_set_state_is_exact_and_steps_like_a_state_set_by_hand(env_id: str) -> N
     x = np.array(x_list)
     env, adapter = _make(env_id)
     env.reset(seed=1)
+    env.action_space.seed(1)
     for _ in range(3):  # some history that set_state must erase
         env.step(env.action_space.sample())
     obs = adapter.set_state(x)

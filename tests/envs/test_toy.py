@@ -431,6 +431,7 @@ def fake_clock(monkeypatch):
 def test_step_cost_is_spent_in_step(make_env, fake_clock):
     env = make_env(step_cost_us=2000)
     env.reset(seed=0)
+    env.action_space.seed(0)
     action = env.action_space.sample()
     before, readings = fake_clock.now, fake_clock.readings
     for _ in range(5):
@@ -548,6 +549,7 @@ def test_make_builds_each_env(env_id, cls, max_episode_steps):
     assert env.spec is not None
     assert env.spec.max_episode_steps == max_episode_steps
     env.reset(seed=0)
+    env.action_space.seed(0)
     env.step(env.action_space.sample())
     env.close()
 
@@ -580,6 +582,7 @@ def test_step_returns_python_types(env_id):
     obs, info = env.reset(seed=0)
     assert obs in env.observation_space
     assert isinstance(info, dict)
+    env.action_space.seed(0)
     obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
     assert obs in env.observation_space
     assert type(reward) is float

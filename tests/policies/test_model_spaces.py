@@ -19,6 +19,7 @@ class Model:
     def __init__(self, observation_space, action_space):
         self.observation_space = observation_space
         self.action_space = action_space
+        self.action_space.seed(0)  # predictions the same on every run
 
     def predict(self, observation, state=None, episode_start=None, deterministic=False):
         batch = len(observation)
