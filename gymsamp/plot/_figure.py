@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from gymsamp.data import StepSequence
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure, FigureBase
+    from matplotlib.figure import Figure, FigureBase, SubFigure
     from matplotlib.font_manager import FontProperties
 
 __all__ = [
@@ -42,7 +42,11 @@ def new_figure(width: float, height: float) -> Figure:
 
 def figure_width(fig: FigureBase) -> float:
     """The width of a figure or subfigure in inches."""
-    return float(fig.get_window_extent().width / fig.get_figure(root=True).dpi)
+    # A subfigure's dpi is its root figure's; get_figure(root=True) would say the same but
+    # needs matplotlib >= 3.10 (TypeError before), and gymsamp[plot] supports 3.8. Every
+    # FigureBase is a Figure or a SubFigure; only those two declare dpi.
+    dpi = cast("Figure | SubFigure", fig).dpi
+    return float(fig.get_window_extent().width / dpi)
 
 
 def legend_columns(entries: Sequence[str], width: float) -> tuple[int, int]:
