@@ -287,7 +287,9 @@ def _cuts(
 ) -> np.ndarray:
     """The rows after which a rollout ends without a done flag (a rollout cut short, e.g. a
     slice): where a row's ``next_`` entries differ from the following row's entries."""
-    cut = np.zeros(max(length - 1, 0), dtype=bool)
+    if length < 2:  # no row follows another (reshaping zero rows to (0, -1) would fail)
+        return np.zeros(0, dtype=np.intp)
+    cut = np.zeros(length - 1, dtype=bool)
     for key, nxt in next_fields.items():
         after = np.asarray(nxt)[:-1].reshape(length - 1, -1)
         following = np.asarray(fields[key])[1:].reshape(length - 1, -1)

@@ -736,6 +736,21 @@ class TestPadProcessPandas:
         assert timeout.terminated.tolist() == [False] * 4
         assert timeout.step_types.tolist() == [0, 1, 1, 3]
 
+    def test_pandas_round_trip_of_a_single_step(self):
+        # Found by test_properties: from_pandas of a one-row frame failed reshaping the
+        # (empty) rows that follow another to (0, -1).
+        import gymnasium as gym
+
+        from gymsamp.data import EnvSpec
+
+        spec = EnvSpec(gym.spaces.Box(-np.inf, np.inf, (3,), np.float64), gym.spaces.Discrete(2))
+        for end in ("terminal", "timeout", "none"):
+            ro = make_rollout(1, end=end)
+            back = StepSequence.from_pandas(ro.to_pandas(spec), spec)
+            assert back.rollout_bounds.tolist() == [0, 1]
+            assert back.step_types.tolist() == ro.step_types.tolist()
+            np.testing.assert_array_equal(back.observations, ro.observations)
+
     def test_process_data_works_rollout_by_rollout(self, parts):
         seq = StepSequence.concat(parts)
         shifted = StepSequence.process_data(
