@@ -22,6 +22,7 @@ from gymsamp.data.batching import (
     shuffled_batch_arrays,
 )
 from gymsamp.data.data_format import cat_to_format, to_format
+from gymsamp.data.step_type import StepType, step_types_of
 
 if TYPE_CHECKING:
     from gymsamp.data.step_sequence import StepSequence
@@ -139,6 +140,13 @@ def pad_rollout(rollout: StepSequence, len_to_pad_to: int, pad_value: float) -> 
     rollout._terminated = _end_flag_moved_to(rollout._terminated, len_to_pad_to)
     rollout._truncated = _end_flag_moved_to(rollout._truncated, len_to_pad_to)
     rollout._rollout_bounds = np.array([0, len_to_pad_to], dtype=np.intp)
+    if rollout._gathered_types is not None:
+        # Kept from a source (a slice that starts mid-rollout): T entries, now stale. The
+        # first step stays FIRST only if it was; the moved end flags give the rest.
+        starts = [0] if rollout._gathered_types[0] == StepType.FIRST else []
+        rollout._gathered_types = step_types_of(
+            rollout._terminated, rollout._truncated, np.array(starts, dtype=np.intp)
+        )
     rollout._finals = {
         name: index_field(rollout._data[name], slice(len_to_pad_to, None))
         for name in rollout._data  # field order, not the set's (string hashing differs)

@@ -736,6 +736,17 @@ class TestPadProcessPandas:
         assert timeout.terminated.tolist() == [False] * 4
         assert timeout.step_types.tolist() == [0, 1, 1, 3]
 
+    def test_pad_of_a_slice_that_starts_mid_rollout(self):
+        # Found by test_properties: the slice keeps its source's step types (its first step is
+        # MID, not FIRST); pad left those 2 types for 4 steps.
+        ro = make_rollout(4, end="terminal")[1:3]
+        StepSequence.pad(ro, 4)
+        assert ro.step_types.tolist() == [1, 1, 1, 1]
+        end = make_rollout(4, end="terminal")[3:]
+        StepSequence.pad(end, 3)
+        assert end.step_types.tolist() == [1, 1, 2]
+        assert end.terminated.tolist() == [False, False, True]
+
     def test_pandas_round_trip_of_a_single_step(self):
         # Found by test_properties: from_pandas of a one-row frame failed reshaping the
         # (empty) rows that follow another to (0, -1).
