@@ -213,6 +213,12 @@ def _as_field(value: Any, data_format: str, name: str) -> Field:
 def _field_length(name: str, field: Field) -> int:
     """The number of entries of ``field``, which must be the same for all its arrays."""
     lengths = {path: len(leaf) for path, leaf in tree_leaves(field, name)}
+    if not lengths:
+        # E.g. a list of empty info dicts: no array tells how many entries there are.
+        raise ValueError(
+            f"field {name!r} must hold at least one array to count its entries, got {field!r} "
+            "(only empty dicts or tuples); leave the field out instead"
+        )
     if len(set(lengths.values())) != 1:
         raise ValueError(f"every array in field {name!r} must have the same length, got {lengths}")
     return next(iter(lengths.values()))

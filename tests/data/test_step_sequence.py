@@ -986,6 +986,15 @@ class TestPadProcessPandas:
 class TestInputValidation:
     """Bad user input raises a builtin error naming the argument (DESIGN §8)."""
 
+    def test_field_of_only_empty_dicts_names_the_field(self):
+        # Found by test_properties: the message read "must have the same length, got {}".
+        with pytest.raises(
+            ValueError, match=r"field 'env_infos' must hold at least one array .* got \{\}"
+        ):
+            StepSequence(
+                rewards=[0.0, 1.0], observations=[0, 1, 2], actions=[0, 1], env_infos=[{}, {}]
+            )
+
     @staticmethod
     def small(**kwargs):
         return StepSequence(
