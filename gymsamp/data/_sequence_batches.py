@@ -219,13 +219,18 @@ def process_rollout_data(
         name: tree_map(apply, field) if name in selected else field
         for name, field in rollout._data.items()
     }
-    return cls(
+    processed = cls(
         rollout_info=rollout.rollout_info,
         continuous=rollout.continuous,
         terminated=rollout.terminated,
         truncated=rollout.truncated,
         **data,
     )
+    if rollout._gathered_types is not None:
+        # Kept from a source (a slice that starts mid-rollout): the constructor would make
+        # its first step FIRST.
+        processed._gathered_types = rollout._gathered_types.copy()
+    return processed
 
 
 def _check_sequence(value: Any, name: str) -> None:

@@ -747,6 +747,23 @@ class TestPadProcessPandas:
         assert end.step_types.tolist() == [1, 1, 2]
         assert end.terminated.tolist() == [False, False, True]
 
+    def test_process_data_keeps_the_step_types_of_a_slice_that_starts_mid_rollout(self):
+        # process_data rebuilt the sequence through the constructor, which made the slice's
+        # first step FIRST; also rollout by rollout, where only the first part starts mid-way.
+        ro = make_rollout(4, end="terminal")
+        part = StepSequence.process_data(ro[1:3], lambda x: 2 * x, "x", include_fields=["rewards"])
+        assert part.step_types.tolist() == [1, 1]
+        assert part.rewards.tolist() == (2 * ro.rewards[1:3]).tolist()
+        two = StepSequence.concat([ro, ro])[2:7]
+        assert two.step_types.tolist() == [1, 2, 0, 1, 1]
+        assert StepSequence.process_data(two, lambda x: x, "x").step_types.tolist() == [
+            1,
+            2,
+            0,
+            1,
+            1,
+        ]
+
     def test_pandas_round_trip_of_a_single_step(self):
         # Found by test_properties: from_pandas of a one-row frame failed reshaping the
         # (empty) rows that follow another to (0, -1).
