@@ -601,7 +601,9 @@ class StepSequence(Sequence[Step]):
         read by name: observations, actions and states by the spec, columns of dict and tuple
         fields (``infos.a``, ``hidden[0]_1``) regrouped into those fields, other fields 1-D or
         2-D (``name_0 .. name_k``). A table cannot tell that its first row was no episode's
-        first step, nor hold ``rollout_info``.
+        first step, nor hold ``rollout_info``; a rollout cut without a flag ends where a row's
+        ``next_`` entries differ from the following row's, so one whose final entries equal the
+        next rollout's first ones comes back joined to it.
 
         Args:
             df: One row per step; ``rewards`` is mandatory unless ``task`` is given.
