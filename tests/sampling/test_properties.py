@@ -25,8 +25,17 @@ from hypothesis import strategies as st
 
 from gymsamp.data import EnvSpec, StepType
 from gymsamp.envs import CountingEnv, RandomLengthEnv
-from gymsamp.policies import GaussianActionNoise, IdlePolicy, RandomPolicy, as_policy
-from gymsamp.sampling import ParallelRolloutSampler, Quota, RolloutJob, collect, rollout
+from gymsamp.policies import GaussianActionNoise, IdlePolicy, LinearPolicy, RandomPolicy, as_policy
+from gymsamp.sampling import (
+    CVaRSampler,
+    ParallelRolloutSampler,
+    ParameterExplorationSampler,
+    Quota,
+    RolloutJob,
+    collect,
+    eval_domain_params,
+    rollout,
+)
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.in_process_vector_env import InProcessVectorEnv
@@ -280,7 +289,14 @@ def check_counting(
     np.testing.assert_array_equal(ro.truncated, want_trunc, err_msg=where)
 
 
-def compare(got: list[Any], want: list[Any], where: str, *, states: bool = False) -> None:
+def compare(
+    got: list[Any],
+    want: list[Any],
+    where: str,
+    *,
+    states: bool = False,
+    keys: tuple[str, ...] = ("seed", "rollout_index", "domain_param"),
+) -> None:
     assert len(got) == len(want), f"{where}: {len(got)} rollouts, want {len(want)}"
     for k, (ro, ref) in enumerate(zip(got, want, strict=True)):
         at = f"{where}, rollout {k}"
@@ -289,7 +305,7 @@ def compare(got: list[Any], want: list[Any], where: str, *, states: bool = False
                 getattr(ro, name), getattr(ref, name), err_msg=f"{at}: {name}"
             )
         assert ro.step_types.tolist() == ref.step_types.tolist(), at
-        for key in ("seed", "rollout_index", "domain_param"):
+        for key in keys:
             assert ro.rollout_info.get(key) == ref.rollout_info.get(key), f"{at}: {key}"
         np.testing.assert_array_equal(
             ro.rollout_info.get("init_state"), ref.rollout_info.get("init_state"), err_msg=at
@@ -745,3 +761,183 @@ def test_min_steps_drops_a_failed_surplus_rollout(
     compare(got, reference_count(factory, discrete_rule, 3, 0, None, payloads, quota), where)
     payloads = settings_of(states[:f], None) if f else []
     compare(again, reference_count(factory, discrete_rule, 3, 1, None, payloads, quota), where)
+
+
+@settings(**DETERMINISTIC, max_examples=40)
+@given(
+    data=st.data(),
+    limit=st.integers(1, 12),
+    workers=st.integers(1, 4),
+    seed=st.integers(0, 2**32 - 1),
+    pool_max_steps=st.none() | st.integers(1, 6),
+    max_steps=st.none() | st.integers(1, 6),
+)
+def test_eval_domain_params_returns_the_sequential_rollouts(
+    data: st.DataObject,
+    limit: int,
+    workers: int,
+    seed: int,
+    pool_max_steps: int | None,
+    max_steps: int | None,
+) -> None:
+    params = data.draw(
+        param_lists("point_mass").filter(lambda p: p is not None and None not in p), "params"
+    )
+    init_state = data.draw(state_lists("point_mass").map(lambda s: s and s[0]), "init_state")
+    policy_kind = data.draw(st.sampled_from(["idle", "callable", "noise", "random"]), "policy")
+    factory = functools.partial(point_mass, limit)
+    space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    as_sampler = data.draw(st.booleans(), label="pool is a sampler")
+    with ParallelRolloutSampler(
+        factory,
+        make_policy(policy_kind, space),
+        workers,
+        min_rollouts=1,
+        max_steps=pool_max_steps,
+        vectorization="sync",
+        show_progress_bar=False,
+    ) as pool_sampler:
+        got = eval_domain_params(
+            pool_sampler if as_sampler else workers,
+            factory,
+            make_policy(policy_kind, space),
+            params,
+            init_state=init_state,
+            seed=seed,
+            max_steps=max_steps,
+        )
+    cut = max_steps if max_steps is not None else (pool_max_steps if as_sampler else None)
+    want = [
+        rollout(
+            factory,
+            make_policy(policy_kind, space),
+            eval=True,
+            seed=seed,
+            sub_seed=0,
+            sub_sub_seed=k,
+            max_steps=cut,
+            reset_kwargs={
+                "domain_param": param,
+                **({} if init_state is None else {"init_state": init_state}),
+            },
+        )
+        for k, param in enumerate(params)
+    ]
+    where = f"{policy_kind} {workers=} {as_sampler=} {pool_max_steps=} {max_steps=} {limit=}"
+    compare(got, want, where)
+
+
+@settings(**DETERMINISTIC, max_examples=40)
+@given(
+    epsilon=st.sampled_from([0.1, 0.2, 0.25, 0.3, 0.5, 0.7, 0.9, 1.0]) | st.floats(0.05, 1.0),
+    bounds_=bounds().filter(
+        lambda b: b.get("min_rollouts", 0) <= 5 and b.get("min_steps", 0) <= 20
+    ),
+    gamma=st.sampled_from([1.0, 0.9, 0.0]),
+    workers=st.integers(1, 4),
+    mean_length=st.integers(1, 4),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_cvar_sampler_keeps_the_worst_of_the_sequential_rollouts(
+    epsilon: float,
+    bounds_: dict[str, int],
+    gamma: float,
+    workers: int,
+    mean_length: int,
+    seed: int,
+) -> None:
+    factory = functools.partial(RandomLengthEnv, mean_length=mean_length)
+    inner = ParallelRolloutSampler(
+        factory,
+        discrete_rule,
+        workers,
+        min_rollouts=1,
+        seed=seed,
+        show_progress_bar=False,
+        vectorization="sync",
+    )
+    with CVaRSampler(inner, epsilon, gamma, **bounds_) as sampler:
+        got = sampler.sample()
+    # The full set: the shortest prefix of at least ceil(min_rollouts / epsilon) rollouts
+    # (ceil(1 / epsilon) without min_rollouts) and min_steps / epsilon steps.
+    need = math.ceil(round((bounds_.get("min_rollouts") or 1) / epsilon, 9))
+    steps = bounds_.get("min_steps")
+    quota = {
+        "min_rollouts": need,
+        "min_steps": None if steps is None else math.ceil(round(steps / epsilon, 9)),
+    }
+    full = reference_count(factory, discrete_rule, seed, 0, None, [], quota)
+    count = math.floor(round(epsilon * len(full), 9))
+    assert count >= (bounds_.get("min_rollouts") or 1)
+    order = sorted(range(len(full)), key=lambda i: full[i].discounted_return(gamma))
+    where = f"{epsilon=} {bounds_} {gamma=} {workers=} {mean_length=}"
+    compare(got, [full[i] for i in order[:count]], where)
+
+
+@settings(**DETERMINISTIC, max_examples=30)
+@given(
+    data=st.data(),
+    limit=st.integers(1, 8),
+    workers=st.integers(1, 4),
+    per_domain=st.integers(1, 2),
+    num_domains=st.integers(1, 2),
+    seed=st.integers(0, 2**32 - 1),
+    call=st.integers(0, 1),
+)
+def test_parameter_exploration_returns_the_sequential_rollouts(
+    data: st.DataObject,
+    limit: int,
+    workers: int,
+    per_domain: int,
+    num_domains: int,
+    seed: int,
+    call: int,
+) -> None:
+    factory = functools.partial(point_mass, limit)
+    with contextlib.closing(factory()) as probe:
+        spec = EnvSpec.from_env(probe)
+    values = st.integers(-4, 4).map(lambda v: v / 2)
+    param_sets = np.array(
+        data.draw(st.lists(st.lists(values, min_size=3, max_size=3), min_size=1, max_size=3))
+    )
+    pairs = per_domain * num_domains
+    init_states = data.draw(
+        st.none()
+        | st.lists(
+            st.lists(values, min_size=2, max_size=2).map(np.array),
+            min_size=per_domain,
+            max_size=per_domain,
+        )
+        | st.lists(
+            st.lists(values, min_size=2, max_size=2).map(np.array), min_size=pairs, max_size=pairs
+        ),
+        label="init_states",
+    )
+    with ParameterExplorationSampler(
+        factory, LinearPolicy(spec), per_domain, num_domains, workers, seed=seed
+    ) as sampler:
+        for _ in range(call + 1):
+            result = sampler.sample(param_sets, init_states=init_states)
+    assert len(result) == len(param_sets)
+    states = None if init_states is None else list(init_states)
+    if states is not None and len(states) == per_domain:
+        states = states * num_domains
+    for p, sample in enumerate(result):
+        np.testing.assert_array_equal(sample.params, param_sets[p])
+        want = [
+            rollout(
+                factory,
+                LinearPolicy(spec, weight=param_sets[p][None, :2], bias=param_sets[p][2:]),
+                eval=True,
+                seed=seed,
+                sub_seed=call,
+                sub_sub_seed=i,
+                reset_kwargs=None if states is None else {"init_state": states[i]},
+            )
+            for i in range(pairs)
+        ]
+        where = f"param set {p} {workers=} {per_domain=} {num_domains=} {call=}"
+        compare(sample.rollouts, want, where, keys=("seed", "domain_param"))
+        for i, ro in enumerate(sample.rollouts):
+            assert ro.rollout_info["param_set_index"] == p, where
+            assert ro.rollout_info["domain_index"] == i // per_domain, where
