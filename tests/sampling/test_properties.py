@@ -301,9 +301,9 @@ def compare(
     for k, (ro, ref) in enumerate(zip(got, want, strict=True)):
         at = f"{where}, rollout {k}"
         for name in FIELDS:
-            np.testing.assert_array_equal(
-                getattr(ro, name), getattr(ref, name), err_msg=f"{at}: {name}"
-            )
+            value, expected = np.asarray(getattr(ro, name)), np.asarray(getattr(ref, name))
+            np.testing.assert_array_equal(value, expected, err_msg=f"{at}: {name}")
+            assert value.dtype == expected.dtype, f"{at}: {name} {value.dtype} {expected.dtype}"
         assert ro.step_types.tolist() == ref.step_types.tolist(), at
         for key in keys:
             assert ro.rollout_info.get(key) == ref.rollout_info.get(key), f"{at}: {key}"
@@ -941,3 +941,57 @@ def test_parameter_exploration_returns_the_sequential_rollouts(
         for i, ro in enumerate(sample.rollouts):
             assert ro.rollout_info["param_set_index"] == p, where
             assert ro.rollout_info["domain_index"] == i // per_domain, where
+
+
+@settings(**DETERMINISTIC, max_examples=60)
+@given(
+    num_envs=st.integers(1, 4),
+    mean_length=st.integers(1, 5),
+    mode=st.sampled_from(
+        [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP, AutoresetMode.DISABLED, "ours"]
+    ),
+    bounds_=bounds(),
+    max_steps=st.none() | st.integers(1, 7),
+    seed=st.integers(0, 2**32 - 1),
+    call=st.integers(0, 2),
+)
+def test_collection_of_seeded_lengths_equals_sequential_rollouts_in_every_autoreset_mode(
+    num_envs: int,
+    mean_length: int,
+    mode: Any,
+    bounds_: dict[str, int],
+    max_steps: int | None,
+    seed: int,
+    call: int,
+) -> None:
+    # Episode lengths drawn from each reset seed: the result depends on the seeds alone, not on
+    # which sub-env ran a rollout nor on how the vector env resets its sub-envs.
+    factory = functools.partial(RandomLengthEnv, mean_length=mean_length)
+    envs = (
+        InProcessVectorEnv([factory() for _ in range(num_envs)])
+        if mode == "ours"
+        else SyncVectorEnv([factory] * num_envs, autoreset_mode=mode)
+    )
+    with contextlib.closing(envs):
+        got = collect(
+            envs,
+            as_policy(
+                discrete_rule, EnvSpec(envs.single_observation_space, envs.single_action_space)
+            ),
+            lambda k: RolloutJob.seeded(k, seed, call, k),
+            Quota(**bounds_),
+            max_steps=max_steps,
+        )
+    quota = {"min_rollouts": bounds_.get("min_rollouts"), "min_steps": bounds_.get("min_steps")}
+    where = f"{mode} {num_envs=} {mean_length=} {bounds_} {max_steps=} {call=}"
+    check_result(
+        got, seed=seed, call=call, quota=quota, max_steps=max_steps, payloads=[], where=where
+    )
+    for k, ro in enumerate(got):
+        length = int(ro.observations[0, 1])  # the drawn episode length L
+        assert ro.length == min(length, max_steps or length), where
+        np.testing.assert_array_equal(
+            ro.observations[:, 0], np.arange(ro.length + 1), err_msg=where
+        )
+        assert bool(ro.terminated[-1]) == (ro.length == length), f"{where}, rollout {k}"
+    compare(got, reference_count(factory, discrete_rule, seed, call, max_steps, [], quota), where)
