@@ -578,6 +578,65 @@ def test_worker_processes_return_the_sequential_rollouts(
 # --- the collection loop on Gymnasium's vector envs, in every autoreset mode -------------------
 
 
+def counting_factories(ends: list[tuple[int | None, int | None]]) -> list[Any]:
+    """Counting sub-envs with the given (terminate_at, truncate_at) ends; sub-env i counts by
+    i + 1, so a rollout's observations tell which sub-env ran it."""
+    return [
+        functools.partial(CountingEnv, terminate_at=t, truncate_at=u, increment=float(i + 1))
+        for i, (t, u) in enumerate(ends)
+    ]
+
+
+def collect_and_check(
+    envs: gym.vector.VectorEnv,
+    bounds_: dict[str, int],
+    max_steps: int | None,
+    *,
+    seed: int,
+    call: int,
+    where: str,
+) -> list[Any]:
+    """Collect from ``envs`` with the discrete rule (and close them), check the quota's prefix
+    and the seeds of the result, and return it."""
+    with contextlib.closing(envs):
+        got = collect(
+            envs,
+            as_policy(
+                discrete_rule, EnvSpec(envs.single_observation_space, envs.single_action_space)
+            ),
+            lambda k: RolloutJob.seeded(k, seed, call, k),
+            Quota(**bounds_),
+            max_steps=max_steps,
+        )
+    quota = {"min_rollouts": bounds_.get("min_rollouts"), "min_steps": bounds_.get("min_steps")}
+    check_result(
+        got, seed=seed, call=call, quota=quota, max_steps=max_steps, payloads=[], where=where
+    )
+    return got
+
+
+def collect_and_check_counting(
+    envs: gym.vector.VectorEnv,
+    ends: list[tuple[int | None, int | None]],
+    bounds_: dict[str, int],
+    max_steps: int | None,
+    *,
+    seed: int,
+    call: int,
+    where: str,
+) -> None:
+    """:func:`collect_and_check` for ``envs`` of :func:`counting_factories`, plus each rollout
+    against its sub-env's known answers."""
+    got = collect_and_check(envs, bounds_, max_steps, seed=seed, call=call, where=where)
+    for k, ro in enumerate(got):
+        increment = float(ro.observations[1, 0] - ro.observations[0, 0])
+        sub_env = int(increment) - 1
+        assert increment == sub_env + 1, where
+        assert 0 <= sub_env < len(ends), where
+        setting = {"domain_param": {"increment": increment}}
+        check_counting(ro, ends[sub_env], max_steps, setting, f"{where}, rollout {k}")
+
+
 @settings(**DETERMINISTIC, max_examples=150)
 @given(
     ends=st.lists(st.tuples(st.none() | counts, st.none() | counts), min_size=1, max_size=4),
@@ -595,37 +654,15 @@ def test_collection_boundaries_in_every_autoreset_mode(
     max_steps: int | None,
     seed: int,
 ) -> None:
-    # Sub-env i counts by i + 1, so a rollout's observations tell which sub-env ran it.
     ends = [(t, u if t is not None or u is not None else 3) for t, u in ends]
-    fns = [
-        functools.partial(CountingEnv, terminate_at=t, truncate_at=u, increment=float(i + 1))
-        for i, (t, u) in enumerate(ends)
-    ]
+    fns = counting_factories(ends)
     envs = (
         InProcessVectorEnv([fn() for fn in fns], autoreset_mode=AutoresetMode.NEXT_STEP)
         if mode == "ours"
         else SyncVectorEnv(fns, autoreset_mode=mode)
     )
-    with contextlib.closing(envs):
-        got = collect(
-            envs,
-            as_policy(
-                discrete_rule, EnvSpec(envs.single_observation_space, envs.single_action_space)
-            ),
-            lambda k: RolloutJob.seeded(k, seed, 0, k),
-            Quota(**bounds_),
-            max_steps=max_steps,
-        )
-    quota = {"min_rollouts": bounds_.get("min_rollouts"), "min_steps": bounds_.get("min_steps")}
     where = f"{mode} ends={ends} {bounds_} max_steps={max_steps}"
-    check_result(got, seed=seed, call=0, quota=quota, max_steps=max_steps, payloads=[], where=where)
-    for k, ro in enumerate(got):
-        increment = float(ro.observations[1, 0] - ro.observations[0, 0])
-        sub_env = int(increment) - 1
-        assert increment == sub_env + 1, where
-        assert 0 <= sub_env < len(ends), where
-        setting = {"domain_param": {"increment": increment}}
-        check_counting(ro, ends[sub_env], max_steps, setting, f"{where}, rollout {k}")
+    collect_and_check_counting(envs, ends, bounds_, max_steps, seed=seed, call=0, where=where)
 
 
 @pytest.mark.slow
@@ -641,27 +678,9 @@ def test_collection_boundaries_in_every_autoreset_mode(
 def test_collection_boundaries_on_gymnasium_async_vector_env(
     ends: list[tuple[int | None, int]], mode: Any, bounds_: dict[str, int], max_steps: int | None
 ) -> None:
-    fns = [
-        functools.partial(CountingEnv, terminate_at=t, truncate_at=u, increment=float(i + 1))
-        for i, (t, u) in enumerate(ends)
-    ]
-    with contextlib.closing(gym.vector.AsyncVectorEnv(fns, autoreset_mode=mode)) as envs:
-        got = collect(
-            envs,
-            as_policy(
-                discrete_rule, EnvSpec(envs.single_observation_space, envs.single_action_space)
-            ),
-            lambda k: RolloutJob.seeded(k, 5, 1, k),
-            Quota(**bounds_),
-            max_steps=max_steps,
-        )
-    quota = {"min_rollouts": bounds_.get("min_rollouts"), "min_steps": bounds_.get("min_steps")}
+    envs = gym.vector.AsyncVectorEnv(counting_factories(ends), autoreset_mode=mode)
     where = f"async {mode} ends={ends} {bounds_} max_steps={max_steps}"
-    check_result(got, seed=5, call=1, quota=quota, max_steps=max_steps, payloads=[], where=where)
-    for k, ro in enumerate(got):
-        sub_env = int(ro.observations[1, 0] - ro.observations[0, 0]) - 1
-        setting = {"domain_param": {"increment": float(sub_env + 1)}}
-        check_counting(ro, ends[sub_env], max_steps, setting, f"{where}, rollout {k}")
+    collect_and_check_counting(envs, ends, bounds_, max_steps, seed=5, call=1, where=where)
 
 
 @pytest.mark.slow
@@ -685,29 +704,11 @@ def test_collection_boundaries_on_batched_workers_with_a_parent_block(
     # gymsamp's batched vector env, some sub-envs in this process (as "auto" lays it out)
     in_parent = data.draw(st.integers(0, len(ends) - 1), label="in_parent")
     workers = data.draw(st.integers(1, min(2, len(ends) - in_parent)), label="workers")
-    fns = [
-        functools.partial(CountingEnv, terminate_at=t, truncate_at=u, increment=float(i + 1))
-        for i, (t, u) in enumerate(ends)
-    ]
-    with contextlib.closing(
-        BatchedAsyncVectorEnv(fns, workers, in_parent=in_parent, autoreset_mode=mode)
-    ) as envs:
-        got = collect(
-            envs,
-            as_policy(
-                discrete_rule, EnvSpec(envs.single_observation_space, envs.single_action_space)
-            ),
-            lambda k: RolloutJob.seeded(k, 5, 1, k),
-            Quota(**bounds_),
-            max_steps=max_steps,
-        )
-    quota = {"min_rollouts": bounds_.get("min_rollouts"), "min_steps": bounds_.get("min_steps")}
+    envs = BatchedAsyncVectorEnv(
+        counting_factories(ends), workers, in_parent=in_parent, autoreset_mode=mode
+    )
     where = f"batched {mode} in_parent={in_parent} ends={ends} {bounds_} max_steps={max_steps}"
-    check_result(got, seed=5, call=1, quota=quota, max_steps=max_steps, payloads=[], where=where)
-    for k, ro in enumerate(got):
-        sub_env = int(ro.observations[1, 0] - ro.observations[0, 0]) - 1
-        setting = {"domain_param": {"increment": float(sub_env + 1)}}
-        check_counting(ro, ends[sub_env], max_steps, setting, f"{where}, rollout {k}")
+    collect_and_check_counting(envs, ends, bounds_, max_steps, seed=5, call=1, where=where)
 
 
 @settings(**DETERMINISTIC, max_examples=60)
@@ -972,21 +973,8 @@ def test_collection_of_seeded_lengths_equals_sequential_rollouts_in_every_autore
         if mode == "ours"
         else SyncVectorEnv([factory] * num_envs, autoreset_mode=mode)
     )
-    with contextlib.closing(envs):
-        got = collect(
-            envs,
-            as_policy(
-                discrete_rule, EnvSpec(envs.single_observation_space, envs.single_action_space)
-            ),
-            lambda k: RolloutJob.seeded(k, seed, call, k),
-            Quota(**bounds_),
-            max_steps=max_steps,
-        )
-    quota = {"min_rollouts": bounds_.get("min_rollouts"), "min_steps": bounds_.get("min_steps")}
     where = f"{mode} {num_envs=} {mean_length=} {bounds_} {max_steps=} {call=}"
-    check_result(
-        got, seed=seed, call=call, quota=quota, max_steps=max_steps, payloads=[], where=where
-    )
+    got = collect_and_check(envs, bounds_, max_steps, seed=seed, call=call, where=where)
     for k, ro in enumerate(got):
         length = int(ro.observations[0, 1])  # the drawn episode length L
         assert ro.length == min(length, max_steps or length), where
@@ -994,4 +982,5 @@ def test_collection_of_seeded_lengths_equals_sequential_rollouts_in_every_autore
             ro.observations[:, 0], np.arange(ro.length + 1), err_msg=where
         )
         assert bool(ro.terminated[-1]) == (ro.length == length), f"{where}, rollout {k}"
+    quota = {"min_rollouts": bounds_.get("min_rollouts"), "min_steps": bounds_.get("min_steps")}
     compare(got, reference_count(factory, discrete_rule, seed, call, max_steps, [], quota), where)
