@@ -136,21 +136,29 @@ def _check_cov(cov: Any, mean: npt.NDArray[np.float64]) -> npt.NDArray[np.float6
     return sym
 
 
-def _check_bound(arg: str, value: Any, shape: tuple[int, ...]) -> _Real:
-    """A clipping bound: a float (+-inf allowed), or for vector params also a (d,) array."""
+def _check_bound(arg: str, value: Any, shape: tuple[int, ...], *, unbounded: float) -> _Real:
+    """A clipping bound: a float, or for vector params also a (d,) array; infinite only on the
+    side ``unbounded`` (-inf for clip_lo, +inf for clip_up), which means "no bound"."""
+    bound: _Real
     if shape == () or np.ndim(value) == 0:
-        return _check_real(arg, value, allow_inf=True)
-    arr = _as_float_array(arg, value, allow_inf=True)
-    if arr.shape != shape:
-        raise ValueError(f"{arg} has shape {arr.shape} but must have shape {shape} to match mean")
-    return arr
+        bound = _check_real(arg, value, allow_inf=True)
+    else:
+        bound = _as_float_array(arg, value, allow_inf=True)
+        if bound.shape != shape:
+            raise ValueError(
+                f"{arg} has shape {bound.shape} but must have shape {shape} to match mean"
+            )
+    # clip_lo=+inf (clip_up=-inf) clipped every draw to that infinity, which no simulator takes.
+    if np.any(np.asarray(bound) == -unbounded):
+        raise ValueError(f"{arg} must be finite or {_fmt(unbounded)} (no bound), got {_fmt(bound)}")
+    return bound
 
 
 def _check_clip(
     clip_lo: Any, clip_up: Any, roundint: bool, shape: tuple[int, ...]
 ) -> tuple[_Real, _Real]:
-    lo = _check_bound("clip_lo", clip_lo, shape)
-    up = _check_bound("clip_up", clip_up, shape)
+    lo = _check_bound("clip_lo", clip_lo, shape, unbounded=-math.inf)
+    up = _check_bound("clip_up", clip_up, shape, unbounded=math.inf)
     if np.any(np.greater(lo, up)):
         raise ValueError(f"clip_lo must be <= clip_up, got clip_lo={_fmt(lo)}, clip_up={_fmt(up)}")
     # Rounded draws are clipped to the integers inside the bounds (see _finish): one must exist.
@@ -207,8 +215,9 @@ class DomainParam:
     Args:
         name: The parameter's name, e.g. ``"masspole"``.
         mean: The nominal value.
-        clip_lo: Lower bound every draw is clipped to.
-        clip_up: Upper bound every draw is clipped to; must be >= ``clip_lo``.
+        clip_lo: Lower bound every draw is clipped to; -inf (the default) for none, never +inf.
+        clip_up: Upper bound every draw is clipped to, >= ``clip_lo``; inf (the default) for
+            none, never -inf.
         roundint: Round draws to ints (to the integers inside ``[clip_lo, clip_up]``). They
             must fit int64: a parameter that may draw beyond is refused here where its
             distribution is bounded (its mean otherwise), and a draw beyond in :meth:`sample`.

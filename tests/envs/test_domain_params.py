@@ -160,6 +160,43 @@ def test_equal_clip_bounds_pin_every_draw_to_them():
     assert pinned.sample(3, rng=0) == [2, 2, 2]
 
 
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: DomainParam("g", 9.81, clip_lo=math.inf),
+            "clip_lo must be finite or -inf (no bound), got inf",
+        ),
+        (
+            lambda: NormalDomainParam("m", 1.0, 0.1, clip_up=-math.inf),
+            "clip_up must be finite or inf (no bound), got -inf",
+        ),
+        (
+            lambda: UniformDomainParam("m", 1.0, 0.1, clip_lo=-math.inf, clip_up=-math.inf),
+            "clip_up must be finite or inf (no bound), got -inf",
+        ),
+        (
+            lambda: MultivariateNormalDomainParam(
+                "v", [0.0, 1.0], np.eye(2), clip_lo=[0.0, np.inf]
+            ),
+            "clip_lo must be finite or -inf (no bound), got [0, inf]",
+        ),
+    ],
+)
+def test_clip_bounds_infinite_on_the_wrong_side_are_refused(make, message):
+    # Every draw was clipped to that infinity, which no simulator accepts at reset.
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make()
+
+
+def test_adapt_to_an_infinite_bound_on_the_wrong_side_changes_nothing():
+    param = NormalDomainParam("m", 1.0, 0.1, clip_lo=0.5)
+    with pytest.raises(ValueError, match=re.escape("clip_lo must be finite or -inf")):
+        param.adapt("clip_lo", math.inf)
+    assert param.clip_lo == 0.5
+    assert all(math.isfinite(v) for v in param.sample(5, rng=0))
+
+
 # The rule of the message refusing roundint values that int64 cannot hold.
 _INT64_RULE = r"roundint values of '{}' must lie within int64's range \[-2\*\*63, 2\*\*63 - 1\]"
 
