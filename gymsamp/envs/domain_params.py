@@ -127,8 +127,15 @@ def _check_cov(cov: Any, mean: npt.NDArray[np.float64]) -> npt.NDArray[np.float6
     asym = float(np.max(np.abs(arr - arr.T)))
     if asym > _COV_RTOL * float(np.max(np.abs(arr))):
         raise ValueError(f"cov must be symmetric, got max |cov - cov.T| = {asym:.3g}")
-    sym = (arr + arr.T) / 2
+    # Not (arr + arr.T) / 2, whose sum overflows to inf for entries beyond ~9e307 (NaN draws);
+    # the asymmetry is tiny (checked above), and a symmetric matrix stays exactly as given.
+    sym = arr + (arr.T - arr) / 2
     eig = np.linalg.eigvalsh(sym)
+    if not np.all(np.isfinite(eig)):
+        # An eigenvalue beyond float64's range: numpy's sampler would draw NaN or inf.
+        raise ValueError(
+            f"cov must have eigenvalues within float64's range, got {_fmt(eig)}; scale it down"
+        )
     if eig[0] < -_COV_RTOL * float(np.max(np.abs(eig))):
         raise ValueError(
             f"cov must be positive semi-definite, got smallest eigenvalue {eig[0]:.3g}"

@@ -111,6 +111,24 @@ def test_multivariate_normal_singular_covariance_stays_on_its_line():
     assert abs(x[:, 0].std() - 1.0) < Z / math.sqrt(2 * 500)
 
 
+def test_multivariate_normal_huge_covariance_draws_finite_values():
+    # The symmetrization (cov + cov.T) / 2 overflowed to inf here, and every draw was NaN.
+    param = MultivariateNormalDomainParam("v", [0.0, 0.0], np.eye(2) * 1e308)
+    np.testing.assert_array_equal(param.cov, np.eye(2) * 1e308)
+    x = np.stack(param.sample(50, rng=0))
+    assert np.isfinite(x).all()
+    assert 0.5 < (x / 1e154).std() < 2.0  # std sqrt(1e308) = 1e154 per element
+
+
+def test_multivariate_normal_covariance_with_an_infinite_eigenvalue_is_refused():
+    # Finite entries whose eigenvalue 3.4e308 overflows: numpy would draw NaN or inf.
+    with pytest.raises(
+        ValueError,
+        match=re.escape("cov must have eigenvalues within float64's range, got [0, inf]"),
+    ):
+        MultivariateNormalDomainParam("v", [0.0, 0.0], np.full((2, 2), 1.7e308))
+
+
 def test_bernoulli_frequency_and_values():
     p = 0.25
     x = np.array(BernoulliDomainParam("b", val_0=1.0, val_1=3.0, prob_1=p).sample(N, rng=4))
