@@ -375,6 +375,9 @@ def bootstrap_ci(
     data_f, stat, rng = _validate(
         data, stat_fcn, num_reps, alpha, ci_sides, bias_correction, studentized, seed, bound
     )
+    # A numpy float16/float32 alpha would compute the quantile levels 1 - alpha / 2 in its own
+    # precision (NEP 50), moving them by up to 2e-4; the levels must use alpha's exact value.
+    alpha = float(alpha)
     lower = bound == "lower"
     stat_bs, se_bs = _replicates(data_f, stat_fcn, num_reps, rng, studentized=studentized)
 

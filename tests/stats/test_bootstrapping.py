@@ -212,6 +212,21 @@ def test_integer_and_list_data_are_accepted():
     assert a == b
 
 
+@pytest.mark.parametrize("ci_sides", [1, 2])
+@pytest.mark.parametrize("low_precision", [np.float16, np.float32])
+def test_numpy_low_precision_alpha_uses_its_exact_value(skewed, low_precision, ci_sides):
+    # 1 - alpha / 2 was computed in float16/float32 (NEP 50): np.float16(0.1) gave the level
+    # 0.9502 instead of 0.95001..., a different interval than the same alpha as a Python float.
+    alpha = low_precision(0.1)
+    delta = np.mean(skewed[_indices(0, 1000, skewed.size)], axis=1) - np.mean(skewed)
+    stat, lo, up = bootstrap_ci(skewed, np.mean, 1000, alpha, ci_sides, seed=0)
+    assert (stat, lo, up) == bootstrap_ci(skewed, np.mean, 1000, float(alpha), ci_sides, seed=0)
+    level = alpha.item() / ci_sides  # the exact value, in float64
+    assert up == pytest.approx(stat - np.quantile(delta, level), rel=1e-13)
+    if ci_sides == 2:
+        assert lo == pytest.approx(stat - np.quantile(delta, 1.0 - level), rel=1e-13)
+
+
 # --- seeds, global RNG, vectorization ----------------------------------------------------------
 
 
