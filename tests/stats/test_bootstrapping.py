@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tracemalloc
 import warnings
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -225,6 +226,13 @@ def test_numpy_low_precision_alpha_uses_its_exact_value(skewed, low_precision, c
     assert up == pytest.approx(stat - np.quantile(delta, level), rel=1e-13)
     if ci_sides == 2:
         assert lo == pytest.approx(stat - np.quantile(delta, 1.0 - level), rel=1e-13)
+
+
+def test_fraction_alpha_is_accepted_as_the_real_number_it_is(skewed):
+    # A fractions.Fraction passed validation (a numbers.Real) and then failed inside
+    # np.nanquantile with numpy's "ufunc 'isnan' not supported for the input types".
+    res = bootstrap_ci(skewed, np.mean, 500, Fraction(1, 10), 2, seed=0)
+    assert res == bootstrap_ci(skewed, np.mean, 500, 0.1, 2, seed=0)
 
 
 # --- seeds, global RNG, vectorization ----------------------------------------------------------
