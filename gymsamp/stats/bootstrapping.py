@@ -111,6 +111,12 @@ def _validate(
                 f"seed must be None, an int >= 0 or a numpy.random.Generator, got {seed}"
             )
 
+    if getattr(data, "requires_grad", False) is True:
+        # np.asarray raised torch's RuntimeError "Can't call numpy() ...", naming no argument.
+        raise ValueError(
+            "data must not require grad (bootstrapping tensors with gradient tracing is not "
+            "supported, detach them first), got a tensor with requires_grad=True"
+        )
     try:
         arr = np.asarray(data)
     except (TypeError, ValueError) as err:
@@ -353,8 +359,9 @@ def bootstrap_ci(
             ``alpha`` not a real number, ``data`` not real numeric, ``stat_fcn`` not callable
             or without an ``axis`` keyword, a flag not a bool, ``seed`` of another type.
         ValueError: If ``num_reps < 1``, ``alpha`` is outside (0, 1), ``ci_sides`` is not 1 or
-            2, ``data`` is not 1-D/2-D, has fewer than 2 rows or non-finite entries, ``seed`` is
-            negative, or ``stat_fcn`` returns the wrong shape or a non-finite statistic.
+            2, ``data`` is not 1-D/2-D, has fewer than 2 rows or non-finite entries or is a
+            tensor that requires grad, ``seed`` is negative, or ``stat_fcn`` returns the wrong
+            shape or a non-finite statistic.
 
     Example:
         >>> import numpy as np
@@ -376,7 +383,8 @@ def bootstrap_ci(
         data, stat_fcn, num_reps, alpha, ci_sides, bias_correction, studentized, seed, bound
     )
     # A numpy float16/float32 alpha would compute the quantile levels 1 - alpha / 2 in its own
-    # precision (NEP 50), moving them by up to 2e-4; the levels must use alpha's exact value.
+    # precision (NEP 50), moving them by up to 2e-4, and a Fraction would reach np.nanquantile
+    # as an object; the levels must use alpha's exact value as a float.
     alpha = float(alpha)
     lower = bound == "lower"
     stat_bs, se_bs = _replicates(data_f, stat_fcn, num_reps, rng, studentized=studentized)

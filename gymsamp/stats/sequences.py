@@ -47,6 +47,12 @@ def _check_dtype(dtype: Any) -> np.dtype[Any]:
 def _check_init_and_dtype(x_init: npt.ArrayLike, dtype: Any) -> tuple[np.ndarray, np.dtype[Any]]:
     """``x_init`` as an array and ``dtype`` as a numpy dtype, both checked."""
     dt = _check_dtype(dtype)
+    if getattr(x_init, "requires_grad", False) is True:
+        # np.asarray raised torch's RuntimeError "Can't call numpy() ...", naming no argument.
+        raise ValueError(
+            "x_init must not require grad (sequences of tensors with gradient tracing are not "
+            "supported, detach it first), got a tensor with requires_grad=True"
+        )
     x0 = np.asarray(x_init)
     if _is_big_int(x0):
         return x0, dt  # Python ints beyond 64 bits: exact in the integral formulas
@@ -213,8 +219,8 @@ def sequence(
         TypeError: If ``iterator_function`` returns something that is no real number or
             array of them (e.g. a str).
         ValueError: If ``iterations < 0``, ``x_init`` is not finite (or, with an int
-            ``dtype``, is an integer that float64 cannot hold exactly) or ``iterator_function``
-            returns the wrong shape or NaN.
+            ``dtype``, is an integer that float64 cannot hold exactly) or is a tensor that
+            requires grad, or ``iterator_function`` returns the wrong shape or NaN.
         OverflowError: If an element does not fit ``dtype``.
 
     Example:

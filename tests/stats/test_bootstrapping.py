@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import scipy.stats
+import torch
 
 from gymsamp.stats import BootstrapResult, DegenerateBootstrapWarning, bootstrap_ci, bootstrapping
 
@@ -233,6 +234,17 @@ def test_fraction_alpha_is_accepted_as_the_real_number_it_is(skewed):
     # np.nanquantile with numpy's "ufunc 'isnan' not supported for the input types".
     res = bootstrap_ci(skewed, np.mean, 500, Fraction(1, 10), 2, seed=0)
     assert res == bootstrap_ci(skewed, np.mean, 500, 0.1, 2, seed=0)
+
+
+def test_tensor_data_tracing_gradients_is_refused_by_name(skewed):
+    # np.asarray raised torch's RuntimeError "Can't call numpy() on Tensor that requires
+    # grad", which names no argument; a detached tensor is plain data.
+    data = torch.tensor(skewed, requires_grad=True)
+    with pytest.raises(ValueError, match=r"^data must not require grad .*requires_grad=True$"):
+        bootstrap_ci(data, np.mean, 100, 0.1, 2, seed=0)
+    assert bootstrap_ci(data.detach(), np.mean, 100, 0.1, 2, seed=0) == bootstrap_ci(
+        skewed, np.mean, 100, 0.1, 2, seed=0
+    )
 
 
 # --- seeds, global RNG, vectorization ----------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from gymsamp.stats import (
     sequence,
@@ -335,3 +336,16 @@ def test_int_x_init_that_float64_would_change_is_refused(call) -> None:
         r"to be computed in float64 and cast to int64, got ",
     ):
         call()
+
+
+@pytest.mark.parametrize("fcn", [sequence_plus_one, sequence_sqrt])
+def test_tensor_x_init_tracing_gradients_is_refused_by_name(fcn) -> None:
+    # np.asarray raised torch's RuntimeError "Can't call numpy() on Tensor that requires
+    # grad", which names no argument; a detached tensor is a plain x_init.
+    x_init = torch.tensor([1.0, 4.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"^x_init must not require grad .*requires_grad=True$"):
+        fcn(x_init, 3, float)
+    last, seq = fcn(x_init.detach(), 3, float)
+    expected_last, expected_seq = fcn(np.array([1.0, 4.0]), 3, float)
+    np.testing.assert_array_equal(seq, expected_seq)
+    np.testing.assert_array_equal(last, expected_last)
