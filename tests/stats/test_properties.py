@@ -60,7 +60,9 @@ def samples(draw: st.DrawFn, min_size: int = 2, max_size: int = 200) -> np.ndarr
     grid = draw(
         st.lists(st.integers(-20, 20), min_size=min_size, max_size=max_size)
         | st.lists(st.integers(-2, 2), min_size=min_size, max_size=max_size)
-        | st.builds(lambda v, n: [v] * n, st.integers(-5, 5), st.integers(min_size, 12))
+        | st.builds(
+            lambda v, n: [v] * n, st.integers(-5, 5), st.integers(min_size, max(min_size, 12))
+        )
     )
     scale = draw(st.sampled_from([1.0, 0.37, -2.5, 1e3]))
     offset = draw(st.sampled_from([0.0, -100.0, 7.25]))
@@ -117,6 +119,28 @@ def test_basic_interval_equals_scipy_with_the_same_resamples(
     assert res.statistic == pytest.approx(float(stat_fcn(x)), abs=_tol(x))
     assert res.ci_lo == pytest.approx(ref.confidence_interval.low, abs=_tol(x))
     assert res.ci_up == pytest.approx(ref.confidence_interval.high, abs=_tol(x))
+
+
+@SETTINGS
+@given(
+    cols=st.lists(samples(min_size=15, max_size=15), min_size=1, max_size=4),
+    stat_name=st.sampled_from(sorted(STATS)),
+    sides=st.sampled_from(SIDES),
+    seed=st.integers(0, 2**32),
+)
+def test_2d_basic_interval_equals_scipy_along_axis_0(cols, stat_name, sides, seed):
+    # Both resample whole rows with one index draw, so every column matches scipy's.
+    ci_sides, bound, alternative = sides
+    data = np.stack(cols, axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = bootstrap_ci(data, STATS[stat_name], 120, 0.1, ci_sides, seed=seed, bound=bound)
+        ref = scipy.stats.bootstrap(
+            (data,), STATS[stat_name], n_resamples=120, method="basic", confidence_level=0.9,
+            alternative=alternative, rng=seed, axis=0,
+        )  # fmt: skip
+    np.testing.assert_allclose(res.ci_lo, ref.confidence_interval.low, rtol=0, atol=_tol(data))
+    np.testing.assert_allclose(res.ci_up, ref.confidence_interval.high, rtol=0, atol=_tol(data))
 
 
 @SETTINGS
