@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 from gymnasium.spaces import Box, Discrete
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from gymsamp.data import (
@@ -32,13 +32,7 @@ from gymsamp.data import (
     save_rollouts,
 )
 
-SETTINGS = settings(
-    derandomize=True,
-    deadline=None,
-    database=None,
-    max_examples=60,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+SETTINGS = settings(max_examples=60)  # derandomized: the profile in tests/conftest.py
 
 ENDINGS = ("cut", "terminated", "truncated", "both")  # index: terminated + 2 * truncated
 

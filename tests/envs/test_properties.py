@@ -18,7 +18,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from gymsamp.envs import (
@@ -36,13 +36,7 @@ from gymsamp.envs import (
 )
 from gymsamp.envs.toy import PointMassEnv
 
-SETTINGS = settings(
-    derandomize=True,
-    deadline=None,
-    database=None,
-    max_examples=80,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+SETTINGS = settings(max_examples=80)  # derandomized: the profile in tests/conftest.py
 FEW = settings(SETTINGS, max_examples=25)  # the env properties: each example builds envs
 
 # Generated initial states may lie outside an env's observation bounds (CartPole's x beyond

@@ -51,7 +51,6 @@ FIELDS = (
     "truncated",
     "time",
 )
-DETERMINISTIC = {"derandomize": True, "deadline": None, "database": None}
 
 
 # --- envs and policies (module level: the async / batched workers must be able to build them) ---
@@ -410,7 +409,7 @@ def fail_a_call(sampler: ParallelRolloutSampler) -> None:
 # --- in-process sampler: many generated configurations ------------------------------------------
 
 
-@settings(**DETERMINISTIC, max_examples=250, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250)
 @given(data=st.data())
 def test_sync_sampler_returns_the_sequential_rollouts(data: st.DataObject) -> None:
     case = data.draw(env_cases(), label="env")
@@ -533,9 +532,7 @@ def shared(request: pytest.FixtureRequest) -> Iterator[_Shared]:
 
 
 @pytest.mark.slow
-@settings(
-    **DETERMINISTIC, max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_worker_processes_return_the_sequential_rollouts(
     shared: _Shared, data: st.DataObject
@@ -637,7 +634,7 @@ def collect_and_check_counting(
         check_counting(ro, ends[sub_env], max_steps, setting, f"{where}, rollout {k}")
 
 
-@settings(**DETERMINISTIC, max_examples=150)
+@settings(max_examples=150)
 @given(
     ends=st.lists(st.tuples(st.none() | counts, st.none() | counts), min_size=1, max_size=4),
     mode=st.sampled_from(
@@ -666,7 +663,7 @@ def test_collection_boundaries_in_every_autoreset_mode(
 
 
 @pytest.mark.slow
-@settings(**DETERMINISTIC, max_examples=6)
+@settings(max_examples=6)
 @given(
     ends=st.lists(st.tuples(st.none() | counts, counts), min_size=1, max_size=3),
     mode=st.sampled_from(
@@ -684,7 +681,7 @@ def test_collection_boundaries_on_gymnasium_async_vector_env(
 
 
 @pytest.mark.slow
-@settings(**DETERMINISTIC, max_examples=25)
+@settings(max_examples=25)
 @given(
     data=st.data(),
     ends=st.lists(st.tuples(st.none() | counts, counts), min_size=2, max_size=4),
@@ -711,7 +708,7 @@ def test_collection_boundaries_on_batched_workers_with_a_parent_block(
     collect_and_check_counting(envs, ends, bounds_, max_steps, seed=5, call=1, where=where)
 
 
-@settings(**DETERMINISTIC, max_examples=60)
+@settings(max_examples=60)
 @given(
     ends=st.tuples(st.none() | counts, counts),
     workers=st.integers(1, 4),
@@ -764,7 +761,7 @@ def test_min_steps_drops_a_failed_surplus_rollout(
     compare(again, reference_count(factory, discrete_rule, 3, 1, None, payloads, quota), where)
 
 
-@settings(**DETERMINISTIC, max_examples=40)
+@settings(max_examples=40)
 @given(
     data=st.data(),
     limit=st.integers(1, 12),
@@ -828,7 +825,7 @@ def test_eval_domain_params_returns_the_sequential_rollouts(
     compare(got, want, where)
 
 
-@settings(**DETERMINISTIC, max_examples=40)
+@settings(max_examples=40)
 @given(
     epsilon=st.sampled_from([0.1, 0.2, 0.25, 0.3, 0.5, 0.7, 0.9, 1.0]) | st.floats(0.05, 1.0),
     bounds_=bounds().filter(
@@ -875,7 +872,7 @@ def test_cvar_sampler_keeps_the_worst_of_the_sequential_rollouts(
     compare(got, [full[i] for i in order[:count]], where)
 
 
-@settings(**DETERMINISTIC, max_examples=30)
+@settings(max_examples=30)
 @given(
     data=st.data(),
     limit=st.integers(1, 8),
@@ -944,7 +941,7 @@ def test_parameter_exploration_returns_the_sequential_rollouts(
             assert ro.rollout_info["domain_index"] == i // per_domain, where
 
 
-@settings(**DETERMINISTIC, max_examples=60)
+@settings(max_examples=60)
 @given(
     num_envs=st.integers(1, 4),
     mean_length=st.integers(1, 5),

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import scipy.stats
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gymsamp.stats import (
@@ -41,13 +41,7 @@ from gymsamp.stats import (
     sequence_sqrt,
 )
 
-SETTINGS = settings(
-    derandomize=True,
-    deadline=None,
-    database=None,
-    max_examples=60,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+SETTINGS = settings(max_examples=60)  # derandomized: the profile in tests/conftest.py
 
 # --- bootstrap_ci --------------------------------------------------------------------------------
 
