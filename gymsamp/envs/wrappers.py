@@ -271,8 +271,10 @@ class DomainRandWrapper(gym.Wrapper[Any, Any, Any, Any]):
     own reset already runs with them (an initial state that depends on a parameter is drawn
     for the drawn model), and ``reset(seed=s)`` equals
     ``reset(seed=s, options={"domain_param": info["domain_param"]})`` exactly. Explicit
-    ``options["domain_param"]`` bypass the draw. Parameters the randomizer does not cover stay
-    nominal.
+    ``options["domain_param"]`` are applied instead of the draw, which is still made (and
+    discarded): the generator advances once per reset and a seeded reset reseeds it, whatever
+    the options, so a run replayed with its recorded parameters also replays the draws of its
+    later unseeded resets. Parameters the randomizer does not cover stay nominal.
 
     Args:
         env: An env with a simulator adapter; a :class:`DomainParamWrapper` is added inside if
@@ -340,10 +342,12 @@ class DomainRandWrapper(gym.Wrapper[Any, Any, Any, Any]):
     ) -> tuple[Any, dict[str, Any]]:
         if options is not None and not isinstance(options, Mapping):
             raise TypeError(f"options must be a dict or None, got {type(options).__name__}")
-        # None counts as "not given", so one options dict may always carry the key.
+        drawn = self.randomizer.sample(rng=self._generator(seed))
+        # None counts as "not given", so one options dict may always carry the key. Explicit
+        # parameters replace the draw, made anyway: otherwise reset(seed=7) with explicit
+        # parameters left the stream of an earlier seed to the unseeded resets after it.
         if options is not None and options.get("domain_param") is not None:
             return self.env.reset(seed=seed, options=options)
-        drawn = self.randomizer.sample(rng=self._generator(seed))
         drawn = checked_domain_param(drawn, f"{type(self.randomizer).__name__}.sample()")
         return self.env.reset(seed=seed, options={**(options or {}), "domain_param": drawn})
 

@@ -413,6 +413,22 @@ def test_explicit_domain_param_bypasses_the_draw() -> None:
     assert info["domain_param"] == POINT_MASS_NOMINAL
 
 
+def test_explicit_parameters_advance_and_reseed_the_stream_as_a_draw_would() -> None:
+    # reset(seed=7) with explicit parameters did not reseed the stream: the unseeded reset after
+    # it drew from seed 5's stream, and a run replayed with its recorded parameters drew
+    # differently from there on.
+    env = DomainRandWrapper(PointMassEnv(), _point_mass_randomizer())
+    env.reset(seed=5)
+    _, drawn_7 = env.reset(seed=7)
+    original = [env.reset()[1]["domain_param"] for _ in range(2)]
+    env.reset(seed=5)
+    env.reset(seed=7, options={"domain_param": drawn_7["domain_param"]})
+    assert [env.reset()[1]["domain_param"] for _ in range(2)] == original
+    env.reset(seed=7)
+    env.reset(options={"domain_param": {"mass": 2.0}})  # an unseeded explicit reset advances too
+    assert env.reset()[1]["domain_param"] == original[1]
+
+
 def test_the_observation_is_made_under_the_drawn_params() -> None:
     rand = DomainRandomizer(UniformDomainParam("gain", mean=3.0, halfspan=1.0))
     env = DomainRandWrapper(GainObsEnv(), rand)
