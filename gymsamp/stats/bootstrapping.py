@@ -16,6 +16,8 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from gymsamp.stats._checks import refuse_grad
+
 FloatArray = npt.NDArray[np.float64]
 #: A float for 1-D data, an array of shape ``(d,)`` for 2-D data of shape ``(n, d)``.
 BootstrapValue = float | FloatArray
@@ -111,12 +113,7 @@ def _validate(
                 f"seed must be None, an int >= 0 or a numpy.random.Generator, got {seed}"
             )
 
-    if getattr(data, "requires_grad", False) is True:
-        # np.asarray raised torch's RuntimeError "Can't call numpy() ...", naming no argument.
-        raise ValueError(
-            "data must not require grad (bootstrapping tensors with gradient tracing is not "
-            "supported, detach them first), got a tensor with requires_grad=True"
-        )
+    refuse_grad("data", data, "bootstrapping")
     try:
         arr = np.asarray(data)
     except (TypeError, ValueError) as err:

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gymsamp.stats._checks import refuse_grad
+
 FloatArray = npt.NDArray[np.float64]
 #: ``iterator_function(x_0, n, x_prev) -> x_n`` for ``n >= 1``; see :func:`sequence`.
 IteratorFunction = Callable[[FloatArray, int, FloatArray], npt.ArrayLike]
@@ -47,12 +49,7 @@ def _check_dtype(dtype: Any) -> np.dtype[Any]:
 def _check_init_and_dtype(x_init: npt.ArrayLike, dtype: Any) -> tuple[np.ndarray, np.dtype[Any]]:
     """``x_init`` as an array and ``dtype`` as a numpy dtype, both checked."""
     dt = _check_dtype(dtype)
-    if getattr(x_init, "requires_grad", False) is True:
-        # np.asarray raised torch's RuntimeError "Can't call numpy() ...", naming no argument.
-        raise ValueError(
-            "x_init must not require grad (sequences of tensors with gradient tracing are not "
-            "supported, detach it first), got a tensor with requires_grad=True"
-        )
+    refuse_grad("x_init", x_init, "computing sequences of")
     x0 = np.asarray(x_init)
     if _is_big_int(x0):
         return x0, dt  # Python ints beyond 64 bits: exact in the integral formulas
