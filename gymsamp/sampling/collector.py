@@ -69,7 +69,7 @@ def collect(
 
     Args:
         envs: Any Gymnasium vector env (its autoreset mode is honoured: see
-            :func:`~gymsamp.sampling.collection.autoreset_mode_of`).
+            :func:`~gymsamp.sampling.collection_inputs.autoreset_mode_of`).
         policy: A :class:`~gymsamp.policies.Policy` (use ``as_policy`` for other objects).
         make_job: Builds the :class:`RolloutJob` of rollout ``k``; called in index order.
         quota: The bounds; rollouts are issued only while they may be needed.
