@@ -4,38 +4,50 @@ Re-creates pyrado's ``SamplerPool`` on :mod:`multiprocessing` with a context of 
 start method is never changed), :mod:`cloudpickle` for functions, arguments and results (lambdas
 and closures work), :class:`~gymsamp.sampling.errors.WorkerError` for failures in workers, and
 workers that never outlive the pool.
+
+The worker processes (and :class:`GlobalNamespace`) live in :mod:`gymsamp.sampling.pool_worker`,
+the checks of a call's arguments in :mod:`gymsamp.sampling.pool_calls`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing as mp
-import os
-import signal
 import threading
-import time
 import traceback
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
+from multiprocessing.connection import wait
 from typing import Any, Protocol, TypeVar
 
 import cloudpickle
-import numpy as np
 
-from gymsamp._checks import check_int
 from gymsamp._warnings import user_stacklevel
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.one_call import OneCallAtATime
+from gymsamp.sampling.pool_calls import (
+    _arguments,
+    _check_bar,
+    _check_func,
+    _check_int,
+    _func_name,
+    _pickled,
+    _set_total,
+)
+from gymsamp.sampling.pool_worker import (
+    _JOIN_TIMEOUT_S,
+    GlobalNamespace,
+    _message,
+    _seed_namespace,
+    _shutdown_all,
+    _Worker,
+)
 from gymsamp.sampling.start_method import (
     check_main_script,
     check_start_method,
     global_start_method_kept,
     main_guard_hint,
 )
-from gymsamp.sampling.worker_lifetime import ParentWatch, die_with_parent, parent_watch, release
 
 __all__ = ["GlobalNamespace", "ProgressBar", "SamplerPool"]
 
@@ -44,65 +56,11 @@ R = TypeVar("R")
 # (tag, func, args, kwargs): one call func(G, *args, **kwargs), identified by tag.
 _Task = tuple[int, Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
-# A worker that does not leave after the stop message within this many seconds is terminated, and
-# one that survives SIGTERM as long is killed.
-_JOIN_TIMEOUT_S = 2.0
-# While a terminated worker is waited for, SIGTERM is sent again this often (see _Worker.shutdown).
-_RESEND_SIGTERM_S = 0.1
-
 
 class ProgressBar(Protocol):
     """Anything with tqdm's ``update(n)``, e.g. a :class:`tqdm.tqdm` instance."""
 
     def update(self, n: int, /) -> object: ...
-
-
-class GlobalNamespace:
-    """A worker's private attribute bag, passed as first argument ``G`` to every pool function.
-
-    Set any attribute on it (e.g. an expensive env built once per worker with
-    :meth:`SamplerPool.invoke_all`) and read it in later calls on the same worker.
-
-    Attributes:
-        worker_index: 0-based index of the worker owning this namespace.
-        rng: A :class:`numpy.random.Generator`; fresh entropy unless :meth:`SamplerPool.set_seed`
-            seeded it.
-
-    Example:
-        >>> G = GlobalNamespace()  # as in pyrado: the pool makes one per worker
-        >>> G.env_count = 3  # worker-local state survives between pool calls
-        >>> G.worker_index, G.env_count
-        (0, 3)
-    """
-
-    worker_index: int
-    rng: np.random.Generator
-
-    def __init__(self, worker_index: int = 0) -> None:
-        self.worker_index = check_int("worker_index", worker_index, 0)
-        self.rng = np.random.default_rng()
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for missing attributes; lets type checkers accept user-defined ones.
-        if name.startswith("__"):  # keep copy/pickle protocol lookups cheap and recursion-free
-            raise AttributeError(name)
-        index = self.__dict__.get("worker_index")
-        raise AttributeError(
-            f"GlobalNamespace of worker {index} has no attribute {name!r}; set it first, "
-            "e.g. with SamplerPool.invoke_all"
-        )
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, value)
-
-    def __repr__(self) -> str:
-        items = ", ".join(f"{key}={value!r}" for key, value in self.__dict__.items())
-        return f"GlobalNamespace({items})"
-
-
-def _seed_namespace(G: GlobalNamespace, seed: int) -> None:
-    # Equals SeedSequence(seed).spawn(n)[worker_index]: independent streams per worker.
-    G.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(G.worker_index,)))
 
 
 def _numbered_call(G: GlobalNamespace, num: int, call: Any) -> tuple[Any, int]:
@@ -115,230 +73,9 @@ def _numbered_call(G: GlobalNamespace, num: int, call: Any) -> tuple[Any, int]:
     return out[0], _check_int("n_samples", out[1], 0)
 
 
-class _Terminated(BaseException):
-    """SIGTERM in a worker (the parent ending it, e.g. after Ctrl-C): unwinds the running
-    task, so that what ``G`` holds is released and closed (a sampler's vector env and its
-    semaphores) instead of being left to the resource tracker."""
-
-
-def _on_sigterm(worker_pid: int) -> Callable[[int, Any], None]:
-    terminated = False
-
-    def handle(signum: int, frame: Any) -> None:
-        nonlocal terminated
-        if os.getpid() != worker_pid:  # a forked child of a task: the default (end at once)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
-            return
-        # The parent repeats SIGTERM until the worker has ended: only the first one unwinds,
-        # the others must not interrupt the release of what G holds.
-        if not terminated:
-            terminated = True
-            raise _Terminated
-
-    return handle
-
-
-def _worker_main(conn: Connection, worker_index: int, parent: ParentWatch | None = None) -> None:
-    """Loop of a worker process: run ``func(G, *args, **kwargs)`` per message until told to stop."""
-    # Ctrl-C reaches the whole process group; the parent handles it by terminating the workers,
-    # so workers ignore it instead of each printing a traceback mid-task.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _on_sigterm(os.getpid()))
-    die_with_parent(parent)  # a task that hangs never reads the EOF of a killed parent
-    G = GlobalNamespace(worker_index)
-    with contextlib.suppress(_Terminated):
-        _serve(conn, G)
-
-
-def _serve(conn: Connection, G: GlobalNamespace) -> None:
-    while True:
-        try:
-            msg = conn.recv_bytes()
-        except (EOFError, OSError):  # the parent is gone
-            return
-        if not msg:  # stop message
-            return
-        try:
-            func, args, kwargs = cloudpickle.loads(msg)
-            reply = cloudpickle.dumps((True, func(G, *args, **kwargs)))
-        except _Terminated:
-            raise
-        except BaseException as exc:  # the worker must survive anything func does
-            reply = cloudpickle.dumps(
-                (False, (type(exc).__qualname__, _message(exc), traceback.format_exc()))
-            )
-        try:
-            conn.send_bytes(reply)
-        except OSError:
-            return
-
-
-class _Worker:
-    """The parent's handle on one worker process, made unstarted: :meth:`start` starts it."""
-
-    def __init__(self, ctx: Any, index: int) -> None:
-        self.conn, self._child_conn = ctx.Pipe(duplex=True)
-        parent = parent_watch(ctx.get_start_method())
-        self.process: BaseProcess = ctx.Process(
-            target=_worker_main,
-            args=(self._child_conn, index, parent),
-            name=f"gymsamp-SamplerPool-{index}",
-        )
-        self._shutdown_lock = threading.Lock()
-        self._ended = False
-        self.replied = False  # a death before the first reply gets a hint (main_guard_hint)
-
-    def start(self) -> None:
-        with global_start_method_kept():  # every start: the first ones and restarts alike
-            self.process.start()
-        # Only the child may hold its end, so the parent sees EOF as soon as the child dies.
-        self._child_conn.close()
-
-    def discard(self) -> None:
-        """Drop a worker that was never started (its pipe only)."""
-        self._ended = True
-        self._child_conn.close()
-        self.conn.close()
-
-    def shutdown(self, graceful: bool) -> None:
-        # A stop() from another thread may end the same worker as the call it interrupts:
-        # one shutdown at a time (closing the process handle twice at once fails inside
-        # multiprocessing), and the later one finds it ended.
-        with self._shutdown_lock:
-            if self._ended:
-                return
-            if graceful and self.process.is_alive():
-                with contextlib.suppress(OSError):  # already gone: nothing to tell
-                    self.conn.send_bytes(b"")
-                self.process.join(_JOIN_TIMEOUT_S)
-            if self.process.is_alive():
-                _terminate(self.process)
-            if self.process.is_alive():
-                self.process.kill()
-            self.process.join()
-            release([self.process])  # its pipe fds now: an error kept may keep this worker
-            self._ended = True
-            with contextlib.suppress(OSError):
-                self.conn.close()
-
-
-def _terminate(process: BaseProcess) -> None:
-    """SIGTERM ``process`` and wait up to ``_JOIN_TIMEOUT_S`` for it to end, repeating the signal.
-
-    A worker turns SIGTERM into :class:`_Terminated` in its Python handler, which runs only
-    between bytecodes of its main thread. A SIGTERM that lands after the last check and before
-    a blocking call starts (``time.sleep`` in a task, right after it sent Ctrl-C to the parent,
-    or a wait for the GIL held by another thread) interrupts nothing: the handler waited for the
-    whole sleep, the worker was killed at the join timeout, and G was never released. A repeated
-    signal interrupts the blocking call; the worker's handler unwinds only once.
-    """
-    deadline = time.monotonic() + _JOIN_TIMEOUT_S
-    while (left := deadline - time.monotonic()) > 0:
-        with contextlib.suppress(OSError):  # ended between is_alive() and the signal
-            process.terminate()
-        process.join(min(left, _RESEND_SIGTERM_S))
-        if not process.is_alive():
-            return
-
-
 def _stopped_during(name: str) -> WorkerError:
     """The error of a call that ``stop()``, from another thread, ended."""
     return WorkerError(f"the SamplerPool was stopped while {name} ran")
-
-
-def _shutdown_all(workers: list[_Worker | None], graceful: bool = True) -> None:
-    # Module-level (not a method) so weakref.finalize holds no reference to the pool.
-    for i, worker in enumerate(workers):
-        if worker is not None:
-            # Ended before its slot is emptied: a stop() from another thread that finds it
-            # there waits in shutdown() until it has ended (it returned at once while a
-            # first stop(), or the call it interrupted, was still ending it).
-            worker.shutdown(graceful)
-            if workers[i] is worker:
-                workers[i] = None
-
-
-def _message(exc: BaseException) -> str:
-    """``str(exc)``, or a note where the exception's own ``__str__`` fails (the error must still
-    reach the caller, and a worker must survive it)."""
-    try:
-        return str(exc)
-    except Exception as failure:
-        return f"<str() of the {type(exc).__qualname__} failed: {type(failure).__qualname__}>"
-
-
-def _pickled(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
-    """The call as cloudpickle bytes for a worker; what cannot be pickled is named."""
-    try:
-        return cloudpickle.dumps((func, args, kwargs))
-    except Exception as exc:
-        parts = [(f"func {_func_name(func)}", func)]
-        parts += [(f"argument {i} ({type(a).__name__})", a) for i, a in enumerate(args)]
-        parts += [(f"keyword argument {k!r} ({type(v).__name__})", v) for k, v in kwargs.items()]
-        culprit = "the call"
-        for what, value in parts:
-            try:
-                cloudpickle.dumps(value)
-            except Exception:
-                culprit = what
-                break
-        raise TypeError(
-            f"{culprit} must be picklable to reach a SamplerPool worker process (cloudpickle; "
-            f"num_threads=1 runs in this process and pickles nothing), got "
-            f"{type(exc).__qualname__}: {_message(exc)}"
-        ) from exc
-
-
-def _func_name(func: Callable[..., Any]) -> str:
-    return getattr(func, "__qualname__", None) or repr(func)
-
-
-def _check_func(func: Any) -> None:
-    if not callable(func):
-        raise TypeError(
-            f"func must be callable (its first argument is the worker's G), got {func!r}"
-        )
-
-
-def _arguments(arglist: Any) -> list[Any]:
-    """``arglist`` as a list; a non-iterable failed in ``list()`` with "'NoneType' object is
-    not iterable", which names neither the argument nor the rule."""
-    try:
-        arguments = iter(arglist)
-    except TypeError:
-        raise TypeError(
-            f"arglist must be an iterable of arguments (one per call), got "
-            f"{type(arglist).__name__} {arglist!r}"
-        ) from None
-    # Outside the try: a TypeError raised while iterating (a generator's own) is not renamed.
-    return list(arguments)
-
-
-def _check_bar(name: str, bar: Any) -> None:
-    if bar is not None and not callable(getattr(bar, "update", None)):
-        raise TypeError(f"{name} must be None or have an update(n) method (e.g. tqdm), got {bar!r}")
-
-
-def _set_total(bar: Any, total: int) -> None:
-    """Give a bar whose ``total`` is None (a tqdm built without one) the call's expected count,
-    as pyrado did.
-
-    A total the caller set is kept (a bar over several calls counts them all), and a bar whose
-    ``total`` cannot be set (a read-only property) is left alone: the bar only has to have an
-    ``update(n)`` method.
-    """
-    if bar is None or getattr(bar, "total", 0) is not None:
-        return
-    with contextlib.suppress(AttributeError):
-        bar.total = total
-
-
-def _check_int(name: str, value: Any, minimum: int, *, optional: bool = False) -> int:
-    """``value`` as an int >= ``minimum`` (None gives ``minimum`` if ``optional``), else raise."""
-    if optional and value is None:
-        return minimum
-    return check_int(name, value, minimum)
 
 
 class SamplerPool:

@@ -679,7 +679,7 @@ def test_concurrent_shutdowns_of_one_worker_end_it_once():
     # multiprocessing (AttributeError: no attribute '_sentinel').
     import multiprocessing
 
-    from gymsamp.sampling.sampler_pool import _Worker
+    from gymsamp.sampling.pool_worker import _Worker
 
     ctx = multiprocessing.get_context()
     for _ in range(10):
@@ -740,7 +740,7 @@ def test_stop_landing_while_a_dead_worker_is_replaced_leaves_no_worker(monkeypat
     # The call checked that the pool was not stopped, then started the replacement of the
     # worker that died in it; a stop() in between ended the other workers and returned, and
     # the replacement ran on after it (the interpreter then hung at exit joining it).
-    from gymsamp.sampling.sampler_pool import _shutdown_all
+    from gymsamp.sampling.pool_worker import _shutdown_all
 
     before = {p.pid for p in mp.active_children()}
     pool = SamplerPool(2)
@@ -760,7 +760,7 @@ def test_stop_landing_while_a_call_restarts_all_workers_leaves_no_worker(monkeyp
     # After an exception in the parent (Ctrl-C) a call starts all workers afresh; a stop()
     # landing among those starts left the later ones running, and the call ran its tasks on
     # them as if the pool were not stopped.
-    from gymsamp.sampling.sampler_pool import _shutdown_all
+    from gymsamp.sampling.pool_worker import _shutdown_all
 
     before = {p.pid for p in mp.active_children()}
     pool = SamplerPool(2)
