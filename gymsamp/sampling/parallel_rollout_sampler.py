@@ -1,16 +1,18 @@
-"""Sampling many rollouts in parallel: :class:`ParallelRolloutSampler`."""
+"""Sampling many rollouts in parallel: :class:`ParallelRolloutSampler`.
+
+Who holds the sampler (one call at a time, a ``close()`` from any thread) lives in
+:mod:`gymsamp.sampling.sampler_calls`, its progress bar in :mod:`gymsamp.sampling.progress_bar`,
+and the closing of its sub-envs in :mod:`gymsamp.sampling.sampler_sub_envs`.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
-import threading
 import time
-import traceback
 import warnings
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
@@ -24,7 +26,7 @@ from gymsamp.envs.probe import probing
 from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
 from gymsamp.policies import as_policy
 from gymsamp.policies.adapters import check_policy_like
-from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv, available_cpus
+from gymsamp.sampling.batched_vector_env import available_cpus
 from gymsamp.sampling.collector import collect
 from gymsamp.sampling.errors import (
     LateSubEnvsError,
@@ -33,10 +35,13 @@ from gymsamp.sampling.errors import (
     StepTimeoutError,
     WorkerError,
 )
+from gymsamp.sampling.progress_bar import progress_bar
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout_job import RolloutJob
 from gymsamp.sampling.sampler import SamplerBase
+from gymsamp.sampling.sampler_calls import SamplerCalls, _Call, _ClosedError
 from gymsamp.sampling.sampler_options import BACKENDS, check_backend_options, reset_payloads
+from gymsamp.sampling.sampler_sub_envs import _close_vector_env, _probe_step_cost, not_picklable
 from gymsamp.sampling.seeding import call_seed, check_seed
 from gymsamp.sampling.space_checks import check_action_space, check_observation_space
 from gymsamp.sampling.start_method import (
@@ -44,7 +49,6 @@ from gymsamp.sampling.start_method import (
     check_shippable,
     check_start_method,
     effective_start_method,
-    global_start_method_kept,
 )
 from gymsamp.sampling.surplus import collect_without_failed_surplus
 from gymsamp.sampling.vector_envs import (
@@ -56,7 +60,6 @@ from gymsamp.sampling.vector_envs import (
     env_dt,
     env_id_of,
     make_vector_env,
-    measure_step_cost,
     prepare_env,
 )
 
@@ -70,24 +73,6 @@ __all__ = ["BACKENDS", "ParallelRolloutSampler", "check_backend_options", "reset
 #: ``step_timeout`` is set (building an env, or importing in a spawned process, may take far
 #: longer than a step).
 MIN_BUILD_TIMEOUT_S = 60.0
-
-
-class _Call:
-    """A call that holds the sampler (``sample()``, ``reinit()``, ``close()``): its name, its
-    thread, and whether a ``close()`` from another thread asked it to end."""
-
-    __slots__ = ("close_after", "closed", "done", "name", "thread")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.thread = threading.get_ident()
-        self.closed = False
-        self.close_after = False  # close() came from inside the call: finish it once it ends
-        self.done = threading.Event()
-
-
-class _ClosedError(Exception):
-    """Raised in the sampling thread at its next step once ``close()`` asked it to end."""
 
 
 class ParallelRolloutSampler(SamplerBase):
@@ -203,10 +188,9 @@ class ParallelRolloutSampler(SamplerBase):
         self.envs_per_actor = envs_per_actor
         self.ray_actor_options = None if ray_actor_options is None else dict(ray_actor_options)
         self._sample_count = 0
-        # One call at a time: two threads stepping the same sub-envs garble both calls. _call
-        # is the one running (guarded by _call_lock); a close() from another thread ends it.
-        self._call_lock = threading.Lock()
-        self._call: _Call | None = None
+        # One call at a time: two threads stepping the same sub-envs garble both calls; a
+        # close() from another thread ends the running one.
+        self._calls = SamplerCalls()
         self._envs: gym.vector.VectorEnv | None = None
         self._finalizer: weakref.finalize | None = None
         self._policy_source = policy
@@ -392,66 +376,17 @@ class ParallelRolloutSampler(SamplerBase):
         :meth:`sample_jobs`' ``make_job``): the call raises that error at its next step or job,
         and the close is completed (a Ray this sampler started shut down) once it has ended.
         """
-        while True:
-            with self._call_lock:
-                running = self._call
-                if running is None:
-                    self._call = closing = _Call("close")
-                    break
-            running.closed = True  # it ends at its next step, or at once where that fails
-            if running.thread == threading.get_ident():
-                # close() inside the call (a policy, a callback): the call ends its workers as
-                # it unwinds, and closes the rest (a Ray it started) once it has ended.
-                running.close_after = True
-                return
-            self._end_workers_of(running)
-            running.done.wait()  # it closes its sub-envs as it unwinds (they are its own)
-        self._close_holding(closing)
+        self._calls.close(self._end_workers_of, self._close_now)
 
-    def _close_holding(self, closing: _Call) -> None:
-        """The close itself, by the call ``closing`` that holds the sampler."""
-        try:
-            self._release_workers()
-            if self._ray is not None:
-                self._ray.close()
-        finally:
-            self._end_call(closing)
+    def _close_now(self) -> None:
+        """The close itself, by the call that holds the sampler."""
+        self._release_workers()
+        if self._ray is not None:
+            self._ray.close()
 
-    @contextlib.contextmanager
-    def _one_call(self, name: str) -> Iterator[_Call]:
+    def _one_call(self, name: str) -> contextlib.AbstractContextManager[_Call]:
         """Hold the sampler for call ``name``; a call while another runs is refused."""
-        with self._call_lock:
-            running = self._call
-            if running is not None and running.thread == threading.get_ident():
-                raise RuntimeError(
-                    f"ParallelRolloutSampler.{name}() was called inside its running "
-                    f"{running.name}() (from the policy or a callback): a sampler runs one call "
-                    "at a time"
-                )
-            if running is not None:
-                raise RuntimeError(
-                    f"ParallelRolloutSampler.{name}() was called while {running.name}() runs "
-                    "in another thread: a sampler runs one call at a time (give each thread "
-                    "its own sampler)"
-                )
-            self._call = call = _Call(name)
-        try:
-            yield call
-        finally:
-            if call.close_after:
-                # The close asked for inside the call holds the sampler next: no gap in which
-                # another thread's call could start (and be taken for one to end).
-                closing = _Call("close")
-                self._end_call(call, successor=closing)
-                self._close_holding(closing)
-            else:
-                self._end_call(call)
-
-    def _end_call(self, call: _Call, successor: _Call | None = None) -> None:
-        """End ``call``; the sampler is then free, or held by ``successor``."""
-        with self._call_lock:
-            self._call = successor
-        call.done.set()
+        return self._calls.hold(name, self._close_now)
 
     def _end_workers_of(self, call: _Call) -> None:
         """Terminate the worker processes that ``call`` (running in another thread) waits on,
@@ -646,16 +581,7 @@ class ParallelRolloutSampler(SamplerBase):
         # that builds many quiet samplers would find a stray thread and two fds after close()).
         bar = None
         if self.show_progress_bar:
-            # tqdm makes its multiprocessing lock in the default context, which fixes the
-            # global start method: the caller's set_start_method() would then raise.
-            with global_start_method_kept():
-                bar = _bar_class()(
-                    total=total,
-                    unit=unit,
-                    leave=False,
-                    desc=f"Sampling ({where})",
-                    miniters=1,  # redraw by time alone: there is no monitor to lower miniters
-                )
+            bar = progress_bar(total=total, unit=unit, desc=f"Sampling ({where})")
         with bar if bar is not None else contextlib.nullcontext():
             counts = {"rollouts": 0, "steps": 0}
 
@@ -748,64 +674,3 @@ class ParallelRolloutSampler(SamplerBase):
             f"ParallelRolloutSampler(env={self.env_id!r}, num_workers={self.num_workers}, "
             f"{bounds}, seed={self.seed}, {where})"
         )
-
-
-@functools.cache
-def _bar_class() -> type[Any]:
-    """``tqdm.auto.tqdm`` without tqdm's monitor thread, for the samplers' progress bars.
-
-    The first tqdm bar of a process starts a monitor thread that lives as long as the process.
-    Worker processes forked after it (fork is the default start method on Linux before Python
-    3.14) are what Python 3.12+ warns about: "This process ... is multi-threaded, use of fork()
-    may lead to deadlocks in the child". A subclass attribute turns the monitor off for gymsamp's
-    bars only; the user's own tqdm bars keep theirs.
-    """
-    from tqdm.auto import tqdm
-
-    return type("SamplingProgressBar", (tqdm,), {"monitor_interval": 0})
-
-
-def not_picklable(sampler: str) -> str:
-    """The message refusing to pickle or copy a sampler that owns sub-envs."""
-    return (
-        f"a {sampler} cannot be pickled or copied: it owns its sub-envs and worker processes "
-        "(build another one from the same env and policy)"
-    )
-
-
-def _probe_step_cost(probe: gym.Env[Any, Any]) -> float:
-    """``measure_step_cost``, its failures named as what they are: the env's, in the probe."""
-    try:
-        return measure_step_cost(probe)
-    except Exception as err:
-        raise WorkerError(
-            f"the env raised {type(err).__name__} in a probe env's first reset or steps "
-            "(vectorization='auto' runs one in this process to measure the step cost; a "
-            f"vectorization other than 'auto' runs none): {err}",
-            remote_traceback=traceback.format_exc(),
-        ) from err
-
-
-def _close_vector_env(envs: gym.vector.VectorEnv, terminate: bool) -> None:
-    """Close ``envs``; no worker process outlives it. A failing close is not raised (close runs
-    in ``with`` exits and finalizers, where it would hide the error that led there) but warned
-    about where the user closed the sampler (on error paths, ``terminate``, it is expected)."""
-    if getattr(envs, "closed", False):
-        return
-    try:
-        if isinstance(envs, (gym.vector.AsyncVectorEnv, BatchedAsyncVectorEnv)):
-            envs.close(terminate=terminate)
-        else:
-            envs.close()
-    except Exception as err:
-        for process in getattr(envs, "processes", ()):
-            if process.is_alive():
-                process.kill()
-        if not terminate:
-            what = err.message if isinstance(err, WorkerError) else f"{type(err).__name__}: {err}"
-            warnings.warn(
-                f"closing the sampler's sub-envs failed: {what} (every sub-env was still "
-                "closed and every worker process ended)",
-                RuntimeWarning,
-                stacklevel=user_stacklevel(),
-            )
