@@ -39,9 +39,9 @@ from gymsamp.sampling.progress_bar import progress_bar
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout_job import RolloutJob
 from gymsamp.sampling.sampler import SamplerBase
-from gymsamp.sampling.sampler_calls import SamplerCalls, _Call, _ClosedError
+from gymsamp.sampling.sampler_calls import CallClosedError, HeldCall, SamplerCalls
 from gymsamp.sampling.sampler_options import BACKENDS, check_backend_options, reset_payloads
-from gymsamp.sampling.sampler_sub_envs import _close_vector_env, _probe_step_cost, not_picklable
+from gymsamp.sampling.sampler_sub_envs import close_vector_env, not_picklable, probe_step_cost
 from gymsamp.sampling.seeding import call_seed, check_seed
 from gymsamp.sampling.space_checks import check_action_space, check_observation_space
 from gymsamp.sampling.start_method import (
@@ -232,7 +232,7 @@ class ParallelRolloutSampler(SamplerBase):
                 and self.backend == "local"
                 and self.step_timeout is None
             )
-            self.step_cost_us = _probe_step_cost(probe) if measure else None
+            self.step_cost_us = probe_step_cost(probe) if measure else None
             params = find_wrapper(probe, DomainParamWrapper)
             self.nominal_domain_param = None if params is None else params.nominal_domain_param
             self.domain_param_validator = (
@@ -349,7 +349,7 @@ class ParallelRolloutSampler(SamplerBase):
                 raise StepTimeoutError.of_call(
                     "build", self.step_timeout, err, limit=limit
                 ) from err
-            self._finalizer = weakref.finalize(self, _close_vector_env, self._envs, True)
+            self._finalizer = weakref.finalize(self, close_vector_env, self._envs, True)
         return self._envs
 
     def _layout(self) -> str:
@@ -384,11 +384,11 @@ class ParallelRolloutSampler(SamplerBase):
         if self._ray is not None:
             self._ray.close()
 
-    def _one_call(self, name: str) -> contextlib.AbstractContextManager[_Call]:
+    def _one_call(self, name: str) -> contextlib.AbstractContextManager[HeldCall]:
         """Hold the sampler for call ``name``; a call while another runs is refused."""
         return self._calls.hold(name, self._close_now)
 
-    def _end_workers_of(self, call: _Call) -> None:
+    def _end_workers_of(self, call: HeldCall) -> None:
         """Terminate the worker processes that ``call`` (running in another thread) waits on,
         so that it fails at once instead of after its step; it then closes what is left."""
         if call.name != "sample" and call.name != "sample_jobs":
@@ -406,7 +406,7 @@ class ParallelRolloutSampler(SamplerBase):
         """End the sub-envs and worker processes or actors, keeping the Ray connection."""
         if self._finalizer is not None and self._finalizer.detach() is not None:
             assert self._envs is not None
-            _close_vector_env(self._envs, terminate=False)
+            close_vector_env(self._envs, terminate=False)
         self._finalizer = None
         self._envs = None
         if self._ray is not None:
@@ -533,7 +533,7 @@ class ParallelRolloutSampler(SamplerBase):
 
     def _sample_jobs(
         self,
-        call: _Call,
+        call: HeldCall,
         quota: Quota,
         make_job: Callable[[int], RolloutJob],
         *,
@@ -551,7 +551,7 @@ class ParallelRolloutSampler(SamplerBase):
 
     def _run_jobs(
         self,
-        call: _Call,
+        call: HeldCall,
         quota: Quota,
         make_job: Callable[[int], RolloutJob],
         *,
@@ -559,7 +559,7 @@ class ParallelRolloutSampler(SamplerBase):
     ) -> list[StepSequence]:
         def check_open(_running: int = 0) -> None:
             if call.closed:
-                raise _ClosedError
+                raise CallClosedError
 
         def make_open_job(k: int) -> RolloutJob:
             check_open()

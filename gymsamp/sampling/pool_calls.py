@@ -11,15 +11,25 @@ from typing import Any
 import cloudpickle
 
 from gymsamp._checks import check_int
-from gymsamp.sampling.pool_worker import _message
+from gymsamp.sampling.pool_worker import exception_message
+
+__all__ = [
+    "argument_list",
+    "check_bar",
+    "check_count",
+    "check_func",
+    "func_name",
+    "pickled_call",
+    "set_bar_total",
+]
 
 
-def _pickled(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+def pickled_call(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
     """The call as cloudpickle bytes for a worker; what cannot be pickled is named."""
     try:
         return cloudpickle.dumps((func, args, kwargs))
     except Exception as exc:
-        parts = [(f"func {_func_name(func)}", func)]
+        parts = [(f"func {func_name(func)}", func)]
         parts += [(f"argument {i} ({type(a).__name__})", a) for i, a in enumerate(args)]
         parts += [(f"keyword argument {k!r} ({type(v).__name__})", v) for k, v in kwargs.items()]
         culprit = "the call"
@@ -32,22 +42,22 @@ def _pickled(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, 
         raise TypeError(
             f"{culprit} must be picklable to reach a SamplerPool worker process (cloudpickle; "
             f"num_threads=1 runs in this process and pickles nothing), got "
-            f"{type(exc).__qualname__}: {_message(exc)}"
+            f"{type(exc).__qualname__}: {exception_message(exc)}"
         ) from exc
 
 
-def _func_name(func: Callable[..., Any]) -> str:
+def func_name(func: Callable[..., Any]) -> str:
     return getattr(func, "__qualname__", None) or repr(func)
 
 
-def _check_func(func: Any) -> None:
+def check_func(func: Any) -> None:
     if not callable(func):
         raise TypeError(
             f"func must be callable (its first argument is the worker's G), got {func!r}"
         )
 
 
-def _arguments(arglist: Any) -> list[Any]:
+def argument_list(arglist: Any) -> list[Any]:
     """``arglist`` as a list; a non-iterable failed in ``list()`` with "'NoneType' object is
     not iterable", which names neither the argument nor the rule."""
     try:
@@ -61,12 +71,12 @@ def _arguments(arglist: Any) -> list[Any]:
     return list(arguments)
 
 
-def _check_bar(name: str, bar: Any) -> None:
+def check_bar(name: str, bar: Any) -> None:
     if bar is not None and not callable(getattr(bar, "update", None)):
         raise TypeError(f"{name} must be None or have an update(n) method (e.g. tqdm), got {bar!r}")
 
 
-def _set_total(bar: Any, total: int) -> None:
+def set_bar_total(bar: Any, total: int) -> None:
     """Give a bar whose ``total`` is None (a tqdm built without one) the call's expected count,
     as pyrado did.
 
@@ -80,7 +90,7 @@ def _set_total(bar: Any, total: int) -> None:
         bar.total = total
 
 
-def _check_int(name: str, value: Any, minimum: int, *, optional: bool = False) -> int:
+def check_count(name: str, value: Any, minimum: int, *, optional: bool = False) -> int:
     """``value`` as an int >= ``minimum`` (None gives ``minimum`` if ``optional``), else raise."""
     if optional and value is None:
         return minimum

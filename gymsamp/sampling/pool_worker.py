@@ -22,12 +22,20 @@ from gymsamp._checks import check_int
 from gymsamp.sampling.start_method import global_start_method_kept
 from gymsamp.sampling.worker_lifetime import ParentWatch, die_with_parent, parent_watch, release
 
-__all__ = ["GlobalNamespace"]
+__all__ = [
+    "JOIN_TIMEOUT_S",
+    "GlobalNamespace",
+    "PoolWorker",
+    "exception_message",
+    "seed_namespace",
+    "shutdown_all",
+]
 
 # A worker that does not leave after the stop message within this many seconds is terminated, and
 # one that survives SIGTERM as long is killed.
-_JOIN_TIMEOUT_S = 2.0
-# While a terminated worker is waited for, SIGTERM is sent again this often (see _Worker.shutdown).
+JOIN_TIMEOUT_S = 2.0
+# While a terminated worker is waited for, SIGTERM is sent again this often
+# (see PoolWorker.shutdown).
 _RESEND_SIGTERM_S = 0.1
 
 
@@ -74,7 +82,7 @@ class GlobalNamespace:
         return f"GlobalNamespace({items})"
 
 
-def _seed_namespace(G: GlobalNamespace, seed: int) -> None:
+def seed_namespace(G: GlobalNamespace, seed: int) -> None:
     # Equals SeedSequence(seed).spawn(n)[worker_index]: independent streams per worker.
     G.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(G.worker_index,)))
 
@@ -130,7 +138,7 @@ def _serve(conn: Connection, G: GlobalNamespace) -> None:
             raise
         except BaseException as exc:  # the worker must survive anything func does
             reply = cloudpickle.dumps(
-                (False, (type(exc).__qualname__, _message(exc), traceback.format_exc()))
+                (False, (type(exc).__qualname__, exception_message(exc), traceback.format_exc()))
             )
         try:
             conn.send_bytes(reply)
@@ -138,7 +146,7 @@ def _serve(conn: Connection, G: GlobalNamespace) -> None:
             return
 
 
-class _Worker:
+class PoolWorker:
     """The parent's handle on one worker process, made unstarted: :meth:`start` starts it."""
 
     def __init__(self, ctx: Any, index: int) -> None:
@@ -175,7 +183,7 @@ class _Worker:
             if graceful and self.process.is_alive():
                 with contextlib.suppress(OSError):  # already gone: nothing to tell
                     self.conn.send_bytes(b"")
-                self.process.join(_JOIN_TIMEOUT_S)
+                self.process.join(JOIN_TIMEOUT_S)
             if self.process.is_alive():
                 _terminate(self.process)
             if self.process.is_alive():
@@ -188,7 +196,7 @@ class _Worker:
 
 
 def _terminate(process: BaseProcess) -> None:
-    """SIGTERM ``process`` and wait up to ``_JOIN_TIMEOUT_S`` for it to end, repeating the signal.
+    """SIGTERM ``process`` and wait up to ``JOIN_TIMEOUT_S`` for it to end, repeating the signal.
 
     A worker turns SIGTERM into :class:`_Terminated` in its Python handler, which runs only
     between bytecodes of its main thread. A SIGTERM that lands after the last check and before
@@ -197,7 +205,7 @@ def _terminate(process: BaseProcess) -> None:
     whole sleep, the worker was killed at the join timeout, and G was never released. A repeated
     signal interrupts the blocking call; the worker's handler unwinds only once.
     """
-    deadline = time.monotonic() + _JOIN_TIMEOUT_S
+    deadline = time.monotonic() + JOIN_TIMEOUT_S
     while (left := deadline - time.monotonic()) > 0:
         with contextlib.suppress(OSError):  # ended between is_alive() and the signal
             process.terminate()
@@ -206,7 +214,7 @@ def _terminate(process: BaseProcess) -> None:
             return
 
 
-def _shutdown_all(workers: list[_Worker | None], graceful: bool = True) -> None:
+def shutdown_all(workers: list[PoolWorker | None], graceful: bool = True) -> None:
     # Module-level (not a method) so weakref.finalize holds no reference to the pool.
     for i, worker in enumerate(workers):
         if worker is not None:
@@ -218,7 +226,7 @@ def _shutdown_all(workers: list[_Worker | None], graceful: bool = True) -> None:
                 workers[i] = None
 
 
-def _message(exc: BaseException) -> str:
+def exception_message(exc: BaseException) -> str:
     """``str(exc)``, or a note where the exception's own ``__str__`` fails (the error must still
     reach the caller, and a worker must survive it)."""
     try:

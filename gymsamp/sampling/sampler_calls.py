@@ -14,10 +14,10 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 
-__all__ = ["SamplerCalls"]
+__all__ = ["CallClosedError", "HeldCall", "SamplerCalls"]
 
 
-class _Call:
+class HeldCall:
     """A call that holds the sampler (``sample()``, ``reinit()``, ``close()``): its name, its
     thread, and whether a ``close()`` from another thread asked it to end."""
 
@@ -31,7 +31,7 @@ class _Call:
         self.done = threading.Event()
 
 
-class _ClosedError(Exception):
+class CallClosedError(Exception):
     """Raised in the sampling thread at its next step once ``close()`` asked it to end."""
 
 
@@ -49,16 +49,16 @@ class SamplerCalls:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._call: _Call | None = None
+        self._call: HeldCall | None = None
 
-    def close(self, end_workers: Callable[[_Call], None], release: Callable[[], None]) -> None:
+    def close(self, end_workers: Callable[[HeldCall], None], release: Callable[[], None]) -> None:
         """The protocol of the sampler's ``close()``: end the running call (``end_workers``
         ends the worker processes it waits on), then ``release`` while holding the sampler."""
         while True:
             with self._lock:
                 running = self._call
                 if running is None:
-                    self._call = closing = _Call("close")
+                    self._call = closing = HeldCall("close")
                     break
             running.closed = True  # it ends at its next step, or at once where that fails
             if running.thread == threading.get_ident():
@@ -70,7 +70,7 @@ class SamplerCalls:
             running.done.wait()  # it closes its sub-envs as it unwinds (they are its own)
         self._close_holding(closing, release)
 
-    def _close_holding(self, closing: _Call, release: Callable[[], None]) -> None:
+    def _close_holding(self, closing: HeldCall, release: Callable[[], None]) -> None:
         """The close itself, by the call ``closing`` that holds the sampler."""
         try:
             release()
@@ -78,7 +78,7 @@ class SamplerCalls:
             self._end_call(closing)
 
     @contextlib.contextmanager
-    def hold(self, name: str, release: Callable[[], None]) -> Iterator[_Call]:
+    def hold(self, name: str, release: Callable[[], None]) -> Iterator[HeldCall]:
         """Hold the sampler for call ``name``; a call while another runs is refused."""
         with self._lock:
             running = self._call
@@ -94,20 +94,20 @@ class SamplerCalls:
                     "in another thread: a sampler runs one call at a time (give each thread "
                     "its own sampler)"
                 )
-            self._call = call = _Call(name)
+            self._call = call = HeldCall(name)
         try:
             yield call
         finally:
             if call.close_after:
                 # The close asked for inside the call holds the sampler next: no gap in which
                 # another thread's call could start (and be taken for one to end).
-                closing = _Call("close")
+                closing = HeldCall("close")
                 self._end_call(call, successor=closing)
                 self._close_holding(closing, release)
             else:
                 self._end_call(call)
 
-    def _end_call(self, call: _Call, successor: _Call | None = None) -> None:
+    def _end_call(self, call: HeldCall, successor: HeldCall | None = None) -> None:
         """End ``call``; the sampler is then free, or held by ``successor``."""
         with self._lock:
             self._call = successor

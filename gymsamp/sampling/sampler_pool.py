@@ -26,21 +26,21 @@ from gymsamp._warnings import user_stacklevel
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.one_call import OneCallAtATime
 from gymsamp.sampling.pool_calls import (
-    _arguments,
-    _check_bar,
-    _check_func,
-    _check_int,
-    _func_name,
-    _pickled,
-    _set_total,
+    argument_list,
+    check_bar,
+    check_count,
+    check_func,
+    func_name,
+    pickled_call,
+    set_bar_total,
 )
 from gymsamp.sampling.pool_worker import (
-    _JOIN_TIMEOUT_S,
+    JOIN_TIMEOUT_S,
     GlobalNamespace,
-    _message,
-    _seed_namespace,
-    _shutdown_all,
-    _Worker,
+    PoolWorker,
+    exception_message,
+    seed_namespace,
+    shutdown_all,
 )
 from gymsamp.sampling.start_method import (
     check_main_script,
@@ -70,7 +70,7 @@ def _numbered_call(G: GlobalNamespace, num: int, call: Any) -> tuple[Any, int]:
     # Checked where func ran, so a bad return value is reported with its traceback.
     if not isinstance(out, tuple) or len(out) != 2:
         raise TypeError(f"run_collect's func must return (result, n_samples), got {out!r}")
-    return out[0], _check_int("n_samples", out[1], 0)
+    return out[0], check_count("n_samples", out[1], 0)
 
 
 def _stopped_during(name: str) -> WorkerError:
@@ -120,7 +120,7 @@ class SamplerPool:
     """
 
     def __init__(self, num_threads: int, *, start_method: str | None = "spawn") -> None:
-        self._num_threads = _check_int("num_threads", num_threads, 1)
+        self._num_threads = check_count("num_threads", num_threads, 1)
         start_method = check_start_method(start_method)  # also in-process: a typo is a typo
         self._stopped = False
         # Held to set _stopped and to start a worker into its slot: a stop() from another
@@ -131,8 +131,8 @@ class SamplerPool:
             "this SamplerPool", kind="SamplerPool", callers="its function or progress bar"
         )
         self._local: GlobalNamespace | None = None
-        self._workers: list[_Worker | None] = []
-        self._finalizer = weakref.finalize(self, _shutdown_all, self._workers)
+        self._workers: list[PoolWorker | None] = []
+        self._finalizer = weakref.finalize(self, shutdown_all, self._workers)
         if self._num_threads == 1:
             self._local = GlobalNamespace(0)
             return
@@ -174,7 +174,7 @@ class SamplerPool:
         """
         with self._lock:
             self._stopped = True
-        _shutdown_all(self._workers)
+        shutdown_all(self._workers)
         self._finalizer.detach()  # nothing left to end
 
     def set_seed(self, seed: int) -> None:
@@ -188,7 +188,7 @@ class SamplerPool:
         Args:
             seed: An int >= 0.
         """
-        self.invoke_all(_seed_namespace, _check_int("seed", seed, 0))
+        self.invoke_all(seed_namespace, check_count("seed", seed, 0))
 
     def invoke_all(self, func: Callable[..., R], *args: Any, **kwargs: Any) -> list[R]:
         """Call ``func(G, *args, **kwargs)`` once on every worker.
@@ -196,7 +196,7 @@ class SamplerPool:
         Returns:
             The return values, in worker order.
         """
-        _check_func(func)
+        check_func(func)
         return self._invoke(func, [(args, kwargs)] * self._num_threads)
 
     def invoke_all_map(
@@ -214,8 +214,8 @@ class SamplerPool:
         Raises:
             ValueError: If ``len(arglist)`` is not the number of workers.
         """
-        _check_func(func)
-        arglist = _arguments(arglist)
+        check_func(func)
+        arglist = argument_list(arglist)
         if len(arglist) != self._num_threads:
             raise ValueError(
                 f"arglist has {len(arglist)} entries but must have {self._num_threads} to match "
@@ -240,10 +240,10 @@ class SamplerPool:
         Returns:
             The results in argument order.
         """
-        _check_func(func)
-        _check_bar("progressbar", progressbar)
-        args = _arguments(arglist)
-        _set_total(progressbar, len(args))
+        check_func(func)
+        check_bar("progressbar", progressbar)
+        args = argument_list(arglist)
+        set_bar_total(progressbar, len(args))
         pending = enumerate(args)
         results: dict[int, Any] = {}
 
@@ -256,7 +256,7 @@ class SamplerPool:
             if progressbar is not None:
                 progressbar.update(1)
 
-        self._drive(next_task, on_result, _func_name(func))
+        self._drive(next_task, on_result, func_name(func))
         return [results[i] for i in range(len(results))]
 
     def run_collect(
@@ -291,18 +291,18 @@ class SamplerPool:
         Returns:
             The results of runs ``1..K`` in run order, and the sum of their ``n_samples``.
         """
-        n = _check_int("n", n, 0)
-        _check_func(func)
-        _check_bar("collect_progressbar", collect_progressbar)
-        need_runs = _check_int("min_runs", min_runs, 0, optional=True)
-        _set_total(collect_progressbar, n)
+        n = check_count("n", n, 0)
+        check_func(func)
+        check_bar("collect_progressbar", collect_progressbar)
+        need_runs = check_count("min_runs", min_runs, 0, optional=True)
+        set_bar_total(collect_progressbar, n)
         results: list[Any] = []
         total = 0
         finished: dict[int, tuple[Any, int]] = {}
         next_num = 1
         call: Any = (func, args, kwargs)
         if self._local is None:  # pickle func and its arguments once, not once per run
-            call = _pickled(func, args, kwargs)
+            call = pickled_call(func, args, kwargs)
 
         def enough() -> bool:
             return total >= n and len(results) >= need_runs
@@ -326,7 +326,7 @@ class SamplerPool:
                     collect_progressbar.update(n_samples)
 
         # A failed run beyond the answer was surplus; the outcome must not depend on whether it ran.
-        self._drive(next_task, on_result, _func_name(func), ignore_errors=enough)
+        self._drive(next_task, on_result, func_name(func), ignore_errors=enough)
         return results, total
 
     # -- internals ----------------------------------------------------------------------------
@@ -346,7 +346,7 @@ class SamplerPool:
         def on_result(worker: int, value: Any) -> None:
             results[worker] = value
 
-        self._drive(next_task, on_result, _func_name(func))
+        self._drive(next_task, on_result, func_name(func))
         return results
 
     def _start_missing(self, name: str) -> None:
@@ -365,7 +365,7 @@ class SamplerPool:
 
     def _start_worker(self, i: int) -> bool:
         """Start worker ``i`` into its (empty) slot; False if the pool was stopped instead."""
-        worker = _Worker(self._ctx, i)
+        worker = PoolWorker(self._ctx, i)
         with self._lock:
             if self._stopped:  # stop() from another thread: it must find no worker after it
                 worker.discard()
@@ -414,7 +414,7 @@ class SamplerPool:
                 except (Exception, SystemExit) as exc:  # as a worker process reports them
                     raise WorkerError(
                         f"SamplerPool worker 0 raised {type(exc).__qualname__} in {name}: "
-                        f"{_message(exc)}",
+                        f"{exception_message(exc)}",
                         worker_index=0,
                         remote_traceback=traceback.format_exc(),
                     ) from exc
@@ -423,14 +423,14 @@ class SamplerPool:
                 raise _stopped_during(name)
             return
         self._start_missing(name)
-        workers: list[_Worker] = [w for w in self._workers if w is not None]
+        workers: list[PoolWorker] = [w for w in self._workers if w is not None]
         idle = list(range(len(workers)))
         busy: dict[int, int] = {}  # worker index -> tag of its task
         errors: dict[int, Exception] = {}
         dead: dict[int, int] = {}  # worker index -> tag of the task it died in
 
         def died(i: int, tag: int) -> None:
-            workers[i].process.join(_JOIN_TIMEOUT_S)
+            workers[i].process.join(JOIN_TIMEOUT_S)
             code = workers[i].process.exitcode
             hint = "" if workers[i].replied else main_guard_hint(self._ctx.get_start_method())
             errors[tag] = WorkerError(
@@ -450,7 +450,7 @@ class SamplerPool:
                         continue
                     tag, func, args, kwargs = task
                     try:
-                        msg = _pickled(func, args, kwargs)
+                        msg = pickled_call(func, args, kwargs)
                     except TypeError as exc:  # e.g. an unpicklable argument: nothing was sent
                         errors[tag] = exc
                         break
@@ -503,7 +503,7 @@ class SamplerPool:
         except BaseException as err:
             # Ctrl-C or any other failure in the parent: the pipes may now hold stale replies,
             # so end every worker; the next call starts fresh ones.
-            _shutdown_all(self._workers, graceful=False)
+            shutdown_all(self._workers, graceful=False)
             if self._stopped and isinstance(err, (OSError, EOFError, ValueError)):
                 # stop() from another thread closed the pipes this call was waiting on
                 raise _stopped_during(name) from err

@@ -15,7 +15,7 @@ from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.vector_envs import measure_step_cost
 
-__all__ = ["not_picklable"]
+__all__ = ["close_vector_env", "not_picklable", "probe_step_cost"]
 
 
 def not_picklable(sampler: str) -> str:
@@ -26,7 +26,7 @@ def not_picklable(sampler: str) -> str:
     )
 
 
-def _probe_step_cost(probe: gym.Env[Any, Any]) -> float:
+def probe_step_cost(probe: gym.Env[Any, Any]) -> float:
     """``measure_step_cost``, its failures named as what they are: the env's, in the probe."""
     try:
         return measure_step_cost(probe)
@@ -39,7 +39,7 @@ def _probe_step_cost(probe: gym.Env[Any, Any]) -> float:
         ) from err
 
 
-def _close_vector_env(envs: gym.vector.VectorEnv, terminate: bool) -> None:
+def close_vector_env(envs: gym.vector.VectorEnv, terminate: bool) -> None:
     """Close ``envs``; no worker process outlives it. A failing close is not raised (close runs
     in ``with`` exits and finalizers, where it would hide the error that led there) but warned
     about where the user closed the sampler (on error paths, ``terminate``, it is expected)."""

@@ -753,7 +753,7 @@ def test_auto_steps_a_share_in_the_parent_where_cpus_are_scarce(references, name
     rollouts are still those of rollout()."""
     import gymsamp.sampling.parallel_rollout_sampler as sampler_module
 
-    monkeypatch.setattr(sampler_module, "_probe_step_cost", lambda probe: 10.0)
+    monkeypatch.setattr(sampler_module, "probe_step_cost", lambda probe: 10.0)
     monkeypatch.setattr(sampler_module, "available_cpus", lambda: 2)
     env, policy = prs.policies()[name]
     with ParallelRolloutSampler(

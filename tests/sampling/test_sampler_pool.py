@@ -679,11 +679,11 @@ def test_concurrent_shutdowns_of_one_worker_end_it_once():
     # multiprocessing (AttributeError: no attribute '_sentinel').
     import multiprocessing
 
-    from gymsamp.sampling.pool_worker import _Worker
+    from gymsamp.sampling.pool_worker import PoolWorker
 
     ctx = multiprocessing.get_context()
     for _ in range(10):
-        worker = _Worker(ctx, 0)
+        worker = PoolWorker(ctx, 0)
         worker.start()
         barrier = threading.Barrier(2)
         errors: list[BaseException] = []
@@ -714,7 +714,7 @@ def _stop_before_worker_starts(monkeypatch, pool: SamplerPool) -> list:
     workers made from then on are returned (for the checks and the cleanup)."""
     from gymsamp.sampling import sampler_pool
 
-    real = sampler_pool._Worker
+    real = sampler_pool.PoolWorker
     made: list = []
 
     def make(ctx, index):
@@ -726,7 +726,7 @@ def _stop_before_worker_starts(monkeypatch, pool: SamplerPool) -> list:
         made.append(real(ctx, index))
         return made[-1]
 
-    monkeypatch.setattr(sampler_pool, "_Worker", make)
+    monkeypatch.setattr(sampler_pool, "PoolWorker", make)
     return made
 
 
@@ -740,7 +740,7 @@ def test_stop_landing_while_a_dead_worker_is_replaced_leaves_no_worker(monkeypat
     # The call checked that the pool was not stopped, then started the replacement of the
     # worker that died in it; a stop() in between ended the other workers and returned, and
     # the replacement ran on after it (the interpreter then hung at exit joining it).
-    from gymsamp.sampling.pool_worker import _shutdown_all
+    from gymsamp.sampling.pool_worker import shutdown_all
 
     before = {p.pid for p in mp.active_children()}
     pool = SamplerPool(2)
@@ -753,14 +753,14 @@ def test_stop_landing_while_a_dead_worker_is_replaced_leaves_no_worker(monkeypat
         assert {p.pid for p in mp.active_children()} <= before
     finally:
         pool.stop()
-        _shutdown_all(made)
+        shutdown_all(made)
 
 
 def test_stop_landing_while_a_call_restarts_all_workers_leaves_no_worker(monkeypatch):
     # After an exception in the parent (Ctrl-C) a call starts all workers afresh; a stop()
     # landing among those starts left the later ones running, and the call ran its tasks on
     # them as if the pool were not stopped.
-    from gymsamp.sampling.pool_worker import _shutdown_all
+    from gymsamp.sampling.pool_worker import shutdown_all
 
     before = {p.pid for p in mp.active_children()}
     pool = SamplerPool(2)
@@ -781,7 +781,7 @@ def test_stop_landing_while_a_call_restarts_all_workers_leaves_no_worker(monkeyp
         assert {p.pid for p in mp.active_children()} <= before
     finally:
         pool.stop()
-        _shutdown_all(made)
+        shutdown_all(made)
 
 
 def test_a_second_concurrent_stop_returns_only_once_every_worker_ended():
@@ -839,16 +839,16 @@ def test_a_replacement_that_fails_to_start_is_started_by_the_next_call(monkeypat
     # (e.g. EMFILE), and every later call failed on it: "process object is closed".
     from gymsamp.sampling import sampler_pool
 
-    real = sampler_pool._Worker
+    real = sampler_pool.PoolWorker
 
     def fail(ctx, index):
         raise OSError(24, "Too many open files")
 
     with SamplerPool(2) as pool:
-        monkeypatch.setattr(sampler_pool, "_Worker", fail)
+        monkeypatch.setattr(sampler_pool, "PoolWorker", fail)
         with pytest.raises(OSError, match="Too many open files"):
             pool.run_map(lambda G, x: os._exit(3), [0, 1])  # both die; neither restarts
-        monkeypatch.setattr(sampler_pool, "_Worker", real)
+        monkeypatch.setattr(sampler_pool, "PoolWorker", real)
         assert pool.invoke_all(lambda G: G.worker_index) == [0, 1]
         assert pool.run_map(_exit_on_zero, [1, 2]) == [1, 2]
 
