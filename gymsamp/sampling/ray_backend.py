@@ -56,16 +56,13 @@ How a ``sample()`` call runs on Ray:
 
 from __future__ import annotations
 
-import contextlib
-import os
 import pickle
-import threading
 import time
 import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import count, product
+from itertools import product
 from typing import Any
 
 import numpy as np
@@ -74,6 +71,14 @@ from gymsamp._warnings import user_stacklevel
 from gymsamp.data import StepSequence
 from gymsamp.sampling.errors import NonFiniteError, WorkerError
 from gymsamp.sampling.quota import Quota
+from gymsamp.sampling.ray_failures import _add_note, _failures, _first_line, _rollouts_lost_with
+from gymsamp.sampling.ray_lifecycle import (
+    _connect,
+    _current_session,
+    _disconnect,
+    _Holder,
+    _tokens,
+)
 from gymsamp.sampling.ray_worker import (
     Pickled,
     PolicyParams,
@@ -116,105 +121,6 @@ OWN_RAY_ACTOR_OPTIONS: dict[str, Any] = {"num_cpus": 0}
 
 #: Seconds to wait for new actors before warning that the cluster lacks resources for them.
 START_WARNING_S = 15.0
-
-
-# -- Ray lifecycle ---------------------------------------------------------------------------
-
-_lock = threading.RLock()
-_users: set[int] = set()  # tokens of the open drivers
-_started_node: str | None = None  # node id of the Ray gymsamp started, if it runs
-_tokens = count()
-
-
-def _current_node() -> str | None:
-    import ray
-
-    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
-
-
-def _current_session() -> tuple[str, str] | None:
-    """Which Ray this process is connected to: its job (new for every ``ray.init`` on a running
-    cluster) and node (new for every new local Ray), or None if none."""
-    import ray
-
-    if not ray.is_initialized():
-        return None
-    context = ray.get_runtime_context()
-    return context.get_job_id(), context.get_node_id()
-
-
-def _connect(token: int, num_cpus: int) -> bool:
-    """Make sure Ray runs (starting a local one if needed); True if gymsamp started it."""
-    global _started_node
-    import ray
-
-    with _lock:
-        if not ray.is_initialized() and os.environ.get("RAY_ADDRESS"):
-            # The cluster the environment names (`ray job submit` sets it, or the user exports
-            # it), joined as ray.init() would: a cluster's Ray is never gymsamp's to shut down.
-            ray.init()
-        elif not ray.is_initialized():
-            # A new local Ray (address="local": not one a `ray start` on this machine left
-            # behind), with no dashboard. Ray turns the loopback address into the machine's own
-            # (its servers listen on every interface, behind its token authentication).
-            ray.init(
-                address="local",
-                num_cpus=max(num_cpus, os.cpu_count() or 1),
-                include_dashboard=False,
-                _node_ip_address="127.0.0.1",
-            )
-            _started_node = _current_node()
-        _users.add(token)
-        return _started_node is not None and _started_node == _current_node()
-
-
-def _disconnect(token: int) -> None:
-    """Forget ``token``; shut Ray down if gymsamp started it and no other driver uses it."""
-    global _started_node
-    import sys
-
-    ray = sys.modules.get("ray")
-    with _lock:
-        _users.discard(token)
-        if _users or _started_node is None or ray is None:
-            return
-        # Only the very Ray gymsamp started: the user may have replaced it meanwhile.
-        if ray.is_initialized() and _current_node() == _started_node:
-            ray.shutdown()
-        _started_node = None
-
-
-def _kill(actors: list[Any]) -> None:
-    import sys
-
-    ray = sys.modules.get("ray")
-    if ray is None or not ray.is_initialized():
-        return
-    for actor in actors:
-        with contextlib.suppress(Exception):  # already dead, or Ray is going down
-            ray.kill(actor, no_restart=True)
-
-
-class _Holder:
-    """What the driver's finalizer needs (no reference back to the driver)."""
-
-    def __init__(self, token: int) -> None:
-        self.token = token
-        self.actors: list[Any] = []
-        self.surplus: list[Any] = []  # refs of the last call's batches still running
-        self.connected = False
-        self.session: tuple[str, str] | None = None  # the Ray the actors live on
-
-    def stop(self) -> None:
-        actors, self.actors = self.actors, []
-        self.surplus = []
-        _kill(actors)
-
-    def release(self) -> None:
-        self.stop()
-        if self.connected:
-            self.connected = False
-            _disconnect(self.token)
 
 
 # -- the driver ----------------------------------------------------------------------------
@@ -612,67 +518,3 @@ class RayRolloutDriver:
             worker_index=actor,
             remote_traceback=failure.remote_traceback,
         )
-
-
-#: Seconds to wait for a dead actor's other references to resolve (see _rollouts_lost_with).
-_DEATH_WAIT_S = 5.0
-
-
-def _rollouts_lost_with(
-    actor: int, inflight: Mapping[Any, tuple[int, float, list[int]]]
-) -> list[int]:
-    """The rollout indices of a dead ``actor``'s batches in ``inflight`` that did not finish:
-    the one it died in, the ones queued after it, and any it finished but whose reply died
-    with it.
-
-    A batch it finished and replied to may still be in ``inflight`` (the driver had not
-    received it yet) and is not counted: blaming it would make ``min_steps`` mode take a
-    needed rollout for the failed one, and fail a call whose failure was past its result.
-    Every lost rollout is a suspect, so the rerun of the rollouts before the failure (see
-    :func:`~gymsamp.sampling.surplus.collect_without_failed_surplus`) runs them again.
-    """
-    batches = [(ref, indices) for ref, (a, _, indices) in inflight.items() if a == actor]
-    # A dead actor's references all resolve (a value or the actor's death) within moments;
-    # one without an answer by then counts as lost too.
-    failures = _failures([ref for ref, _ in batches], _DEATH_WAIT_S)
-    lost = [k for (_, indices), err in zip(batches, failures, strict=True) if err for k in indices]
-    return lost or batches[0][1]
-
-
-def _failures(refs: list[Any], timeout: float | None) -> list[Exception | None]:
-    """Per reference, the exception ``ray.get`` raises for it (its task's failure, or a
-    timeout's where it has no answer after ``timeout`` seconds; None: wait for all), or None."""
-    import ray
-
-    if refs:
-        ray.wait(refs, num_returns=len(refs), timeout=timeout)
-    failures: list[Exception | None] = []
-    for ref in refs:
-        try:
-            ray.get(ref, timeout=0)
-        except Exception as err:
-            failures.append(err)
-        else:
-            failures.append(None)
-    return failures
-
-
-def _add_note(err: BaseException, note: str) -> None:
-    """``err.add_note(note)`` on every Python gymsamp supports.
-
-    Python 3.10 has no ``BaseException.add_note``: the note was dropped there, and with it the
-    remote traceback of e.g. a policy's exception in an actor. This stores it where 3.11's
-    ``add_note`` does (PEP 678's ``__notes__`` list), so code that reads the notes finds them on
-    3.10 too (3.10's own traceback printing does not show them; the ``exceptiongroup`` backport's
-    does).
-    """
-    notes = getattr(err, "__notes__", None)
-    if isinstance(notes, list):
-        notes.append(note)
-    else:
-        err.__notes__ = [note]  # type: ignore[attr-defined]  # typeshed: 3.11+ only
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

@@ -1,0 +1,76 @@
+"""What a failure in the Ray backend (:mod:`gymsamp.sampling.ray_backend`) lost, and how its
+error reads.
+
+- :func:`_rollouts_lost_with`: the rollouts of a dead actor's batches that did not finish;
+- :func:`_failures`: the exception each reference's task ended with, if any;
+- :func:`_add_note` / :func:`_first_line`: the remote traceback as a note on a re-raised
+  exception, and an error's first line for a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+#: Seconds to wait for a dead actor's other references to resolve (see _rollouts_lost_with).
+_DEATH_WAIT_S = 5.0
+
+
+def _rollouts_lost_with(
+    actor: int, inflight: Mapping[Any, tuple[int, float, list[int]]]
+) -> list[int]:
+    """The rollout indices of a dead ``actor``'s batches in ``inflight`` that did not finish:
+    the one it died in, the ones queued after it, and any it finished but whose reply died
+    with it.
+
+    A batch it finished and replied to may still be in ``inflight`` (the driver had not
+    received it yet) and is not counted: blaming it would make ``min_steps`` mode take a
+    needed rollout for the failed one, and fail a call whose failure was past its result.
+    Every lost rollout is a suspect, so the rerun of the rollouts before the failure (see
+    :func:`~gymsamp.sampling.surplus.collect_without_failed_surplus`) runs them again.
+    """
+    batches = [(ref, indices) for ref, (a, _, indices) in inflight.items() if a == actor]
+    # A dead actor's references all resolve (a value or the actor's death) within moments;
+    # one without an answer by then counts as lost too.
+    failures = _failures([ref for ref, _ in batches], _DEATH_WAIT_S)
+    lost = [k for (_, indices), err in zip(batches, failures, strict=True) if err for k in indices]
+    return lost or batches[0][1]
+
+
+def _failures(refs: list[Any], timeout: float | None) -> list[Exception | None]:
+    """Per reference, the exception ``ray.get`` raises for it (its task's failure, or a
+    timeout's where it has no answer after ``timeout`` seconds; None: wait for all), or None."""
+    import ray
+
+    if refs:
+        ray.wait(refs, num_returns=len(refs), timeout=timeout)
+    failures: list[Exception | None] = []
+    for ref in refs:
+        try:
+            ray.get(ref, timeout=0)
+        except Exception as err:
+            failures.append(err)
+        else:
+            failures.append(None)
+    return failures
+
+
+def _add_note(err: BaseException, note: str) -> None:
+    """``err.add_note(note)`` on every Python gymsamp supports.
+
+    Python 3.10 has no ``BaseException.add_note``: the note was dropped there, and with it the
+    remote traceback of e.g. a policy's exception in an actor. This stores it where 3.11's
+    ``add_note`` does (PEP 678's ``__notes__`` list), so code that reads the notes finds them on
+    3.10 too (3.10's own traceback printing does not show them; the ``exceptiongroup`` backport's
+    does).
+    """
+    notes = getattr(err, "__notes__", None)
+    if isinstance(notes, list):
+        notes.append(note)
+    else:
+        err.__notes__ = [note]  # type: ignore[attr-defined]  # typeshed: 3.11+ only
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
