@@ -13,18 +13,16 @@ target-domain counterparts live in :mod:`gymsamp.sbi.target_samplers`, their com
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
-from gymsamp._checks import check_bool, check_int, is_int
-from gymsamp._warnings import user_stacklevel
+from gymsamp._checks import check_bool, check_int
 from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.policies.adapters import check_policy_like
-from gymsamp.sampling import NonFiniteError, SamplerPool, WorkerError
+from gymsamp.sampling import SamplerPool
 from gymsamp.sampling.one_call import OneCallAtATime
 from gymsamp.sampling.sampler_options import check_backend_options
 from gymsamp.sampling.seeding import call_seed, check_seed
@@ -45,23 +43,27 @@ from gymsamp.sbi._workers import (
 from gymsamp.sbi.embeddings import Embedding
 from gymsamp.sbi.rollout_data import (
     actions_of,
-    data_width,
     float_field,
     pad_series,
     rollout_series,
     segment_edges,
-    state_space_of,
 )
+from gymsamp.sbi.row_failures import _refused_rows, _simulation_error, _warn_failed
 from gymsamp.sbi.sampler_base import RolloutSamplerForSBI, embed_data, with_target_data
+from gymsamp.sbi.simulator_checks import (
+    _check_applied,
+    _check_dp_mapping,
+    _check_dp_values,
+    _check_env,
+    _check_replay,
+    _check_rollouts_real,
+)
 
 __all__ = ["RolloutSamplerForSBI", "SimRolloutSamplerForSBI", "embed_data", "with_target_data"]
 
 
 #: The values of ``SimRolloutSamplerForSBI(on_failure=...)``.
 ON_FAILURE = ("raise", "nan")
-
-#: Failed rows a warning describes one by one (the count names the rest).
-_FAILURES_SHOWN = 3
 
 
 class _Segment(NamedTuple):
@@ -181,7 +183,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         super().__init__(env, policy, embedding, num_segments, len_segments, stop_on_done)
         if on_failure not in ON_FAILURE:
             raise ValueError(f"on_failure must be one of {ON_FAILURE}, got {on_failure!r}")
-        self.dp_names = self._check_dp_mapping(dp_mapping)
+        self.dp_names = _check_dp_mapping(dp_mapping)
         use_rec_act = check_bool("use_rec_act", use_rec_act)
         num_workers = check_int("num_workers", num_workers)
         if vectorization not in VECTORIZATIONS:
@@ -196,7 +198,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         self.backend = backend
         self.on_failure = on_failure
         self.seed = check_seed(seed)
-        self.rollouts_real = self._check_rollouts_real(rollouts_real)
+        self.rollouts_real = _check_rollouts_real(rollouts_real)
         if self.rollouts_real is None and embedding.requires_target_domain_data:
             # Compared with themselves, the simulations would all embed to zeros.
             raise ValueError(
@@ -220,97 +222,13 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         self._pool: SamplerPool | None = None
         self._info = self._start_pool()
         try:
-            self._check_env()
+            _check_env(self._info, self.dp_names, self._embedding.spec, self.rollouts_real)
             self._segments, self._target = self._prepare_targets()
         except BaseException:
             self.close()
             raise
 
-    # -- validation ---------------------------------------------------------------------------
-
-    @staticmethod
-    def _check_dp_mapping(dp_mapping: Any) -> tuple[str, ...]:
-        if not isinstance(dp_mapping, Mapping) or not dp_mapping:
-            raise TypeError(
-                "dp_mapping must be a non-empty dict {0: name_0, 1: name_1, ...}, got "
-                f"{dp_mapping!r}"
-            )
-        keys = list(dp_mapping)
-        # numpy integers count (dict(zip(np.arange(n), names)) has them), bools do not.
-        if not all(is_int(k) for k in keys) or set(keys) != set(range(len(keys))):
-            raise ValueError(
-                f"dp_mapping keys must be the integers 0 .. {len(keys) - 1}, got {keys}"
-            )
-        names = tuple(dp_mapping[i] for i in range(len(dp_mapping)))
-        if not all(isinstance(name, str) for name in names) or len(set(names)) != len(names):
-            raise ValueError(f"dp_mapping values must be distinct names, got {names}")
-        return names
-
-    def _check_rollouts_real(self, rollouts_real: Any) -> list[StepSequence] | None:
-        if rollouts_real is None:
-            return None
-        if isinstance(rollouts_real, StepSequence) or not isinstance(rollouts_real, Sequence):
-            raise TypeError(
-                "rollouts_real must be None or a list of StepSequence rollouts, got "
-                f"{type(rollouts_real).__name__}"
-            )
-        if len(rollouts_real) == 0:
-            raise ValueError("rollouts_real must be None or a non-empty list, got []")
-        rollouts = []
-        for i, ro in enumerate(rollouts_real):
-            if not isinstance(ro, StepSequence):
-                raise TypeError(f"rollouts_real[{i}] must be a StepSequence, got {type(ro)}")
-            if not ro.continuous:  # rollout_count would say "needs a continuous sequence"
-                raise ValueError(
-                    f"rollouts_real[{i}] must be a recorded rollout, got a non-continuous batch "
-                    "(e.g. from split_shuffled_batches), whose steps are no time series"
-                )
-            if ro.rollout_count != 1:
-                raise ValueError(
-                    f"rollouts_real[{i}] must hold a single rollout, got {ro.rollout_count}"
-                )
-            if "states" not in ro.data_names:
-                raise ValueError(
-                    f"rollouts_real[{i}] must have 'states' to start the simulated segments "
-                    "from (record it with gymsamp on an env that has a state adapter)"
-                )
-            rollouts.append(ro if ro.data_format == "numpy" else ro.numpy())
-        lengths = [ro.length for ro in rollouts]
-        if len(set(lengths)) != 1:
-            raise ValueError(f"rollouts_real must all have the same length, got {lengths}")
-        return rollouts
-
-    def _check_env(self) -> None:
-        info = self._info
-        if info.nominal_domain_param is None:
-            raise TypeError(
-                f"env must have domain parameters (a simulator gymsamp has an adapter for), "
-                f"got {info.env_id}"
-            )
-        unknown = [name for name in self.dp_names if name not in info.nominal_domain_param]
-        if unknown:
-            raise ValueError(
-                f"dp_mapping has unknown names {unknown}; valid names for {info.env_id} are "
-                f"{sorted(info.nominal_domain_param)}"
-            )
-        spec, emb_spec = info.env_spec, self._embedding.spec
-        uses_states = emb_spec.state_space is not None
-        states = spec.state_space if uses_states else spec.observation_space
-        assert states is not None  # the env has an adapter, hence a state space
-        widths = (data_width(states), data_width(spec.action_space))
-        expected = (data_width(state_space_of(emb_spec)), data_width(emb_spec.action_space))
-        if widths != expected:
-            kind = "states" if uses_states else "observations"
-            raise ValueError(
-                f"embedding was built for {expected[0]} state and {expected[1]} action columns "
-                f"but {info.env_id} has {widths[0]} ({kind}) and {widths[1]}; build it on "
-                "sbi_env_spec(env)"
-            )
-        if self.rollouts_real is None and spec.max_episode_length is None:
-            raise ValueError(
-                f"env must have a time limit (max_episode_length) when rollouts_real is None, "
-                f"got {info.env_id} without one"
-            )
+    # -- target-domain data ------------------------------------------------------------------
 
     def _prepare_targets(self) -> tuple[list[_Segment], np.ndarray | None]:
         if self.rollouts_real is None:
@@ -329,49 +247,6 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
                 segments.append(_Segment(r, states[start].copy(), actions[start:stop]))
             targets.append(rollout_series(ro, self._embedding.spec, f"rollouts_real[{r}]"))
         return segments, np.stack(targets)
-
-    def _check_dp_values(self, dp_values: Any) -> tuple[np.ndarray, bool]:
-        try:
-            theta = torch.as_tensor(dp_values).detach().cpu().to(torch.float64).numpy()
-        except (TypeError, ValueError, RuntimeError) as err:
-            raise TypeError(
-                f"dp_values must be a tensor or array of numbers, got {dp_values!r}"
-            ) from err
-        num = len(self.dp_names)
-        single = theta.ndim == 1
-        rows = theta[None] if single else theta
-        if rows.ndim != 2 or rows.shape[1] != num or rows.shape[0] == 0:
-            raise ValueError(
-                f"dp_values must have shape (B, {num}) or ({num},) (one column per dp_mapping "
-                f"entry {dict(enumerate(self.dp_names))}), got shape {tuple(theta.shape)}"
-            )
-        if not np.all(np.isfinite(rows)):
-            raise ValueError(f"dp_values must be finite, got {rows.tolist()}")
-        return rows, single
-
-    def _refused_rows(self, theta: np.ndarray) -> dict[int, FailedRows]:
-        """The parameter rows of ``theta`` the env would refuse, checked here rather than as
-        a worker's error (e.g. a prior too wide).
-
-        With ``on_failure="raise"`` the first one raises; with ``"nan"`` each is returned as
-        its row's failure, so that it gets NaN features without being simulated.
-        """
-        validator = self._info.domain_param_validator
-        refused: dict[int, FailedRows] = {}
-        if validator is None:  # only the env can tell
-            return refused
-        env_id = self._info.env_id
-        for b, row in enumerate(theta.tolist()):
-            try:
-                validator(dict(zip(self.dp_names, row, strict=True)))
-            except (TypeError, ValueError) as err:
-                if self.on_failure == "raise":
-                    raise ValueError(
-                        f"dp_values row {b} must hold values {env_id} accepts: {err}"
-                    ) from None
-                message = f"{env_id} does not accept these values: {err}"
-                refused[b] = FailedRows((b,), type(err).__name__, message)
-        return refused
 
     # -- workers ------------------------------------------------------------------------------
 
@@ -464,45 +339,11 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         # With on_failure="nan" too, a failure no row can be told from is the call's.
         fatal = [item for item in failures if not (skip_failures and item[2].rows)]
         if fatal:
-            raise self._simulation_error(fatal[0][2], theta)
+            raise _simulation_error(fatal[0][2], theta, self.dp_names)
         if failed is not None:
             for _, row, failure in failures:
                 failed.setdefault(row, failure)
         return results
-
-    def _where(self, theta: np.ndarray, rows: Sequence[int]) -> str:
-        """``row b (name=value, ...)`` for each parameter row in ``rows``."""
-        return ", ".join(
-            f"row {b} ("
-            + ", ".join(f"{n}={v:.6g}" for n, v in zip(self.dp_names, theta[b], strict=True))
-            + ")"
-            for b in rows
-        )
-
-    def _simulation_error(self, failed: FailedRows, theta: np.ndarray) -> Exception:
-        """``failed`` as the error of the parameter row(s) it simulated."""
-        rows = sorted(set(failed.rows))
-        message = f"simulating theta {self._where(theta, rows) or 'rows'} failed: {failed.message}"
-        if failed.error_type == "NonFiniteError":
-            return NonFiniteError(message, rollout_indices=tuple(rows))
-        error = WorkerError(message, remote_traceback=failed.remote_traceback)
-        error.rollout_indices = tuple(rows)
-        return error
-
-    def _warn_failed(self, theta: np.ndarray, failed: Mapping[int, FailedRows]) -> None:
-        """One warning naming the parameter rows whose features are NaN, and why."""
-        rows = sorted(failed)
-        shown = "; ".join(
-            f"{self._where(theta, [b])}: {failed[b].message.splitlines()[0]}"
-            for b in rows[:_FAILURES_SHOWN]
-        )
-        more = len(rows) - _FAILURES_SHOWN
-        warnings.warn(
-            f"{len(rows)} of {len(theta)} theta rows failed to simulate and have NaN features "
-            f"(on_failure='nan'): {shown}" + (f"; and {more} more" if more > 0 else ""),
-            RuntimeWarning,
-            stacklevel=user_stacklevel(),
-        )
 
     # -- simulating ---------------------------------------------------------------------------
 
@@ -619,13 +460,13 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             return self._simulate_and_embed(dp_values)
 
     def _simulate_and_embed(self, dp_values: Any) -> torch.Tensor:
-        theta, single = self._check_dp_values(dp_values)
-        failed = self._refused_rows(theta)
+        theta, single = _check_dp_values(dp_values, self.dp_names)
+        failed = _refused_rows(theta, self._info, self.dp_names, self.on_failure)
         sim = self._simulate(theta, failed)
         if not failed:
             features = self._embed(sim)
         else:  # NaN rows for the failed ones, the others embedded as usual
-            self._warn_failed(theta, failed)
+            _warn_failed(theta, failed, self.dp_names)
             ok = np.ones(len(theta), dtype=bool)
             ok[list(failed)] = False
             embedded = self._embed(sim[ok])
@@ -677,23 +518,4 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             f"SimRolloutSamplerForSBI(env={self._info.env_id!r}, dp_names={self.dp_names}, "
             f"embedding={type(self._embedding).__name__}, rollouts_real={real}, "
             f"num_workers={self.num_workers}, backend={self.backend!r}, seed={self.seed})"
-        )
-
-
-def _check_applied(applied: Mapping[str, Any], commanded: Any, names: Sequence[str]) -> None:
-    """ValueError unless the reported parameters ``applied`` equal the ``commanded`` ones."""
-    expected = np.asarray(commanded, dtype=np.float64).reshape(-1)
-    values = np.array([applied.get(name, np.nan) for name in names], dtype=np.float64)
-    if values.shape != expected.shape or not np.allclose(values, expected, rtol=1e-12, atol=0.0):
-        raise ValueError(
-            f"the rollout ran with domain parameters {list(names)} = {values.tolist()} but "
-            f"{expected.tolist()} were commanded"
-        )
-
-
-def _check_replay(applied: np.ndarray, recording: np.ndarray) -> None:
-    if not np.allclose(applied, recording[: len(applied)]):
-        raise ValueError(
-            "the simulated rollout applied other actions than the recorded ones (are the "
-            "recorded actions outside the env's action space?)"
         )
