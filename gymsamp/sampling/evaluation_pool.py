@@ -20,15 +20,25 @@ from gymsamp.sampling.sampler_options import BACKENDS
 from gymsamp.sampling.sampler_pool import SamplerPool
 from gymsamp.sampling.seeding import check_seed
 
+__all__ = [
+    "as_list",
+    "checked_state",
+    "pool_settings",
+    "run_payloads",
+    "sampler_for",
+    "shown",
+    "state_payload",
+]
+
 # -- argument checks --------------------------------------------------------------------------
 
 
-def _show(value: Any) -> str:
+def shown(value: Any) -> str:
     """``value`` for an error message: its type and a shortened repr."""
     return f"{type(value).__name__} {reprlib.repr(value)}"
 
 
-def _as_list(value: Any, name: str, what: str, *, allow_empty: bool = False) -> list[Any]:
+def as_list(value: Any, name: str, what: str, *, allow_empty: bool = False) -> list[Any]:
     """``value`` (a list, tuple or array of ``what``) as a list.
 
     A dict, a string or a :class:`StepSequence` is one item, not a list of them: TypeError.
@@ -37,30 +47,30 @@ def _as_list(value: Any, name: str, what: str, *, allow_empty: bool = False) -> 
         value, (Sequence, np.ndarray)
     ):
         hint = "; wrap a single one in a list" if isinstance(value, (Mapping, StepSequence)) else ""
-        raise TypeError(f"{name} must be a list of {what}, got {_show(value)}{hint}")
+        raise TypeError(f"{name} must be a list of {what}, got {shown(value)}{hint}")
     items = list(value)
     if not items and not allow_empty:
         raise ValueError(f"{name} must be a non-empty list of {what}, got an empty list")
     return items
 
 
-def _state_payload(value: Any, name: str) -> dict[str, Any]:
+def state_payload(value: Any, name: str) -> dict[str, Any]:
     """The reset options of an entry of ``init_states``: a fixed initial state, or none (the
     env draws one) for None, as in pyrado."""
-    return {} if value is None else {"init_state": _state(value, name)}
+    return {} if value is None else {"init_state": checked_state(value, name)}
 
 
-def _state(value: Any, name: str) -> np.ndarray:
+def checked_state(value: Any, name: str) -> np.ndarray:
     try:
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be an array of numbers, got {_show(value)}") from err
+        raise TypeError(f"{name} must be an array of numbers, got {shown(value)}") from err
 
 
 # -- the pool and the sampler -----------------------------------------------------------------
 
 
-def _pool_settings(pool: Any, backend: str | None = None) -> tuple[int, dict[str, Any]]:
+def pool_settings(pool: Any, backend: str | None = None) -> tuple[int, dict[str, Any]]:
     """(worker count, sampler options) from a worker count, SamplerPool or sampler."""
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"backend must be None or one of {BACKENDS}, got {backend!r}")
@@ -97,11 +107,11 @@ def _plain_pool_settings(pool: Any) -> tuple[int, dict[str, Any]]:
         return int(pool), {}
     raise TypeError(
         "pool must be a worker count (int >= 1), a SamplerPool or a ParallelRolloutSampler, "
-        f"got {_show(pool)}"
+        f"got {shown(pool)}"
     )
 
 
-def _sampler_for(
+def sampler_for(
     pool: Any,
     env: Any,
     policy: Any,
@@ -109,14 +119,14 @@ def _sampler_for(
     backend: str | None,
     max_steps: int | None = None,
 ) -> ParallelRolloutSampler:
-    workers, options = _pool_settings(pool, backend)
+    workers, options = pool_settings(pool, backend)
     options = {"show_progress_bar": False, **options}
     if max_steps is not None:
         options["max_steps"] = max_steps
     return ParallelRolloutSampler(env, policy, workers, min_rollouts=1, seed=seed, **options)
 
 
-def _run(
+def run_payloads(
     pool: Any,
     env: Any,
     policy: Any,
@@ -133,7 +143,7 @@ def _run(
     ``nominal``: the rollouts run in the nominal domain, also where the env randomizes its
     parameters at every reset (an explicit, empty ``domain_param`` bypasses the draw).
     """
-    with _sampler_for(pool, env, policy, check_seed(seed), backend, max_steps) as sampler:
+    with sampler_for(pool, env, policy, check_seed(seed), backend, max_steps) as sampler:
         if nominal and sampler.nominal_domain_param is not None:
             payloads = [{**payload, "domain_param": {}} for payload in payloads]
         sampler.check_payloads(payloads, labels)

@@ -26,13 +26,13 @@ from gymsamp.data import StepSequence
 from gymsamp.envs.randomizer import check_randomizer, checked_domain_param
 from gymsamp.policies.base import PolicyStep
 from gymsamp.sampling.evaluation_pool import (
-    _as_list,
-    _pool_settings,
-    _run,
-    _sampler_for,
-    _show,
-    _state,
-    _state_payload,
+    as_list,
+    checked_state,
+    pool_settings,
+    run_payloads,
+    sampler_for,
+    shown,
+    state_payload,
 )
 from gymsamp.sampling.parallel_rollout_sampler import ParallelRolloutSampler
 from gymsamp.sampling.quota import Quota
@@ -94,16 +94,16 @@ def eval_domain_params(
         >>> [ro.observations[:, 0].tolist() for ro in rollouts]
         [[0.0, 1.0, 2.0, 3.0], [0.0, 2.0, 4.0, 6.0]]
     """
-    items = _as_list(params, "params", "domain-parameter dicts (one rollout each)")
+    items = as_list(params, "params", "domain-parameter dicts (one rollout each)")
     common: dict[str, Any] = {}
     if init_state is not None:
-        common["init_state"] = _state(init_state, "init_state")
+        common["init_state"] = checked_state(init_state, "init_state")
     payloads = [
         {**common, "domain_param": checked_domain_param(p, f"params[{k}]")}
         for k, p in enumerate(items)
     ]
     labels = [("init_state", f"params[{k}]") for k in range(len(payloads))]
-    return _run(pool, env, policy, payloads, labels, seed, backend, max_steps)
+    return run_payloads(pool, env, policy, payloads, labels, seed, backend, max_steps)
 
 
 def eval_nominal_domain(
@@ -149,10 +149,10 @@ def eval_nominal_domain(
         >>> [ro.observations[:, 0].tolist() for ro in rollouts]
         [[0.0, 1.0, 2.0], [5.0, 6.0, 7.0]]
     """
-    items = _as_list(init_states, "init_states", "initial states (one rollout each)")
-    payloads = [_state_payload(s, f"init_states[{k}]") for k, s in enumerate(items)]
+    items = as_list(init_states, "init_states", "initial states (one rollout each)")
+    payloads = [state_payload(s, f"init_states[{k}]") for k, s in enumerate(items)]
     labels = [(f"init_states[{k}]", "") for k in range(len(payloads))]
-    return _run(pool, env, policy, payloads, labels, seed, backend, max_steps, nominal=True)
+    return run_payloads(pool, env, policy, payloads, labels, seed, backend, max_steps, nominal=True)
 
 
 def eval_randomized_domain(
@@ -207,8 +207,8 @@ def eval_randomized_domain(
         [True, True, True]
     """
     check_randomizer(randomizer)
-    items = _as_list(init_states, "init_states", "initial states (one rollout each)")
-    states = [_state_payload(s, f"init_states[{k}]") for k, s in enumerate(items)]
+    items = as_list(init_states, "init_states", "initial states (one rollout each)")
+    states = [state_payload(s, f"init_states[{k}]") for k, s in enumerate(items)]
     rng = np.random.default_rng(np.random.SeedSequence(check_seed(seed), spawn_key=(2**31,)))
     payloads = [
         {
@@ -220,7 +220,7 @@ def eval_randomized_domain(
         for k, state in enumerate(states)
     ]
     labels = [(f"init_states[{k}]", f"randomizer (draw {k})") for k in range(len(payloads))]
-    return _run(pool, env, policy, payloads, labels, seed, backend, max_steps)
+    return run_payloads(pool, env, policy, payloads, labels, seed, backend, max_steps)
 
 
 # -- segment-wise re-simulation ---------------------------------------------------------------
@@ -375,13 +375,13 @@ def eval_domain_params_with_segmentwise_reset(
         >>> result[0][1][1].observations[:, 0].tolist()  # from 4.0, 3 steps of 1.0
         [4.0, 5.0, 6.0, 7.0]
     """
-    outer = _as_list(
+    outer = as_list(
         segments_real_all,
         "segments_real_all",
         "lists of segments (one list per real rollout)",
         allow_empty=True,
     )
-    params_outer = _as_list(
+    params_outer = as_list(
         domain_params_ml_all,
         "domain_params_ml_all",
         "lists of domain-parameter dicts (one list per real rollout)",
@@ -397,10 +397,10 @@ def eval_domain_params_with_segmentwise_reset(
     segments_all: list[list[StepSequence]] = []
     for i, segments in enumerate(outer):
         name = f"segments_real_all[{i}]"
-        items = _as_list(segments, name, "segments (StepSequences)", allow_empty=True)
+        items = as_list(segments, name, "segments (StepSequences)", allow_empty=True)
         for s, segment in enumerate(items):
             if not isinstance(segment, StepSequence):
-                raise TypeError(f"{name}[{s}] must be a StepSequence, got {_show(segment)}")
+                raise TypeError(f"{name}[{s}] must be a StepSequence, got {shown(segment)}")
             if segment.length < 1:
                 raise ValueError(f"{name}[{s}] must have at least one step, got 0")
             if not segment.continuous or segment.rollout_count != 1:
@@ -419,14 +419,14 @@ def eval_domain_params_with_segmentwise_reset(
         [
             checked_domain_param(p, f"domain_params_ml_all[{i}][{d}]")
             for d, p in enumerate(
-                _as_list(
+                as_list(
                     params, f"domain_params_ml_all[{i}]", "domain-parameter dicts", allow_empty=True
                 )
             )
         ]
         for i, params in enumerate(params_outer)
     ]
-    _, options = _pool_settings(pool, backend)
+    _, options = pool_settings(pool, backend)
     if not stop_on_done and options.get("backend") == "ray":
         raise ValueError(
             "stop_on_done must be True with the Ray backend (its actors always end a rollout "
@@ -464,7 +464,7 @@ def eval_domain_params_with_segmentwise_reset(
             (i, s, d): {"init_state": starts[i, s], "domain_param": dict(params_all[i][d])}
             for i, s, d in keys
         }
-        with _sampler_for(pool, env_sim, runner, base_seed, backend) as sampler:
+        with sampler_for(pool, env_sim, runner, base_seed, backend) as sampler:
             sampler.check_payloads(
                 list(payloads.values()),
                 [

@@ -71,13 +71,13 @@ from gymsamp._warnings import user_stacklevel
 from gymsamp.data import StepSequence
 from gymsamp.sampling.errors import NonFiniteError, WorkerError
 from gymsamp.sampling.quota import Quota
-from gymsamp.sampling.ray_failures import _add_note, _failures, _first_line, _rollouts_lost_with
+from gymsamp.sampling.ray_failures import add_note, first_line, rollouts_lost_with, task_failures
 from gymsamp.sampling.ray_lifecycle import (
-    _connect,
-    _current_session,
-    _disconnect,
-    _Holder,
-    _tokens,
+    RayHolder,
+    connect_ray,
+    current_session,
+    disconnect_ray,
+    driver_tokens,
 )
 from gymsamp.sampling.ray_worker import (
     Pickled,
@@ -211,7 +211,7 @@ class RayRolloutDriver:
         self.started_ray = False
         self.actor_info: list[tuple[int, str]] = []
         self._call = 0
-        self._holder = _Holder(next(_tokens))
+        self._holder = RayHolder(next(driver_tokens))
         self._finalizer = weakref.finalize(self, self._holder.release)
         self.connect()
 
@@ -220,7 +220,7 @@ class RayRolloutDriver:
     def connect(self) -> None:
         """Use the running Ray, or start a local one (see the module docstring)."""
         if self._holder.connected:
-            if _current_session() == self._holder.session:
+            if current_session() == self._holder.session:
                 return
             # Ray was shut down under this driver (ray.shutdown(), maybe followed by another
             # ray.init()): its actors ended with it. Connect afresh, as a closed sampler does,
@@ -230,11 +230,11 @@ class RayRolloutDriver:
             self._holder.actors = []
             self._holder.surplus = []
             self._holder.connected = False
-            _disconnect(self._holder.token)
+            disconnect_ray(self._holder.token)
         cpus = float((self._user_actor_options or DEFAULT_ACTOR_OPTIONS).get("num_cpus", 1) or 0)
-        self.started_ray = _connect(self._holder.token, int(np.ceil(cpus * self.num_actors)))
+        self.started_ray = connect_ray(self._holder.token, int(np.ceil(cpus * self.num_actors)))
         self._holder.connected = True
-        self._holder.session = _current_session()
+        self._holder.session = current_session()
 
     @property
     def actor_options(self) -> dict[str, Any]:
@@ -412,7 +412,7 @@ class RayRolloutDriver:
                     except WorkerError as err:  # the actor died: every batch it held fails
                         # Which of its references ray.wait names first is a race: name
                         # every rollout lost with it.
-                        err.rollout_indices = tuple(_rollouts_lost_with(a, inflight))
+                        err.rollout_indices = tuple(rollouts_lost_with(a, inflight))
                         raise
                     del inflight[ref]
                     queued[a] -= 1
@@ -457,7 +457,7 @@ class RayRolloutDriver:
 
         refs, self._holder.surplus = self._holder.surplus, []
         # Other failures are ignored with the rollouts they would have returned.
-        if any(isinstance(err, ray.exceptions.RayActorError) for err in _failures(refs, None)):
+        if any(isinstance(err, ray.exceptions.RayActorError) for err in task_failures(refs, None)):
             self.stop_actors()  # the next step starts fresh ones
 
     def _describe(self, actor: int) -> str:
@@ -476,7 +476,7 @@ class RayRolloutDriver:
             # As a dead local worker: the sub-envs it took down (numbered within the actor).
             envs = self.envs_per_actor
             error = WorkerError(
-                f"{self._describe(actor)} died while {doing}: {_first_line(err)}",
+                f"{self._describe(actor)} died while {doing}: {first_line(err)}",
                 env_index=0 if envs == 1 else None,
                 worker_index=actor,
                 remote_traceback=str(err),
@@ -486,7 +486,7 @@ class RayRolloutDriver:
         except ray.exceptions.RayError as err:
             raise WorkerError(
                 f"{self._describe(actor)} failed while {doing}: {type(err).__name__}: "
-                f"{_first_line(err)}",
+                f"{first_line(err)}",
                 worker_index=actor,
                 remote_traceback=str(err),
             ) from None
@@ -511,7 +511,7 @@ class RayRolloutDriver:
         if isinstance(err, NonFiniteError):
             err.rollout_indices = own
         if err is not None:  # e.g. the policy's ValueError: same type as locally
-            _add_note(err, f"Raised in {where}; remote traceback:\n{failure.remote_traceback}")
+            add_note(err, f"Raised in {where}; remote traceback:\n{failure.remote_traceback}")
             raise err
         raise WorkerError(
             f"{where} raised {failure.type_name}: {failure.text}",

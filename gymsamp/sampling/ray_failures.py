@@ -1,9 +1,9 @@
 """What a failure in the Ray backend (:mod:`gymsamp.sampling.ray_backend`) lost, and how its
 error reads.
 
-- :func:`_rollouts_lost_with`: the rollouts of a dead actor's batches that did not finish;
-- :func:`_failures`: the exception each reference's task ended with, if any;
-- :func:`_add_note` / :func:`_first_line`: the remote traceback as a note on a re-raised
+- :func:`rollouts_lost_with`: the rollouts of a dead actor's batches that did not finish;
+- :func:`task_failures`: the exception each reference's task ended with, if any;
+- :func:`add_note` / :func:`first_line`: the remote traceback as a note on a re-raised
   exception, and an error's first line for a message.
 """
 
@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-#: Seconds to wait for a dead actor's other references to resolve (see _rollouts_lost_with).
-_DEATH_WAIT_S = 5.0
+__all__ = ["DEATH_WAIT_S", "add_note", "first_line", "rollouts_lost_with", "task_failures"]
+
+#: Seconds to wait for a dead actor's other references to resolve (see rollouts_lost_with).
+DEATH_WAIT_S = 5.0
 
 
-def _rollouts_lost_with(
+def rollouts_lost_with(
     actor: int, inflight: Mapping[Any, tuple[int, float, list[int]]]
 ) -> list[int]:
     """The rollout indices of a dead ``actor``'s batches in ``inflight`` that did not finish:
@@ -32,12 +34,12 @@ def _rollouts_lost_with(
     batches = [(ref, indices) for ref, (a, _, indices) in inflight.items() if a == actor]
     # A dead actor's references all resolve (a value or the actor's death) within moments;
     # one without an answer by then counts as lost too.
-    failures = _failures([ref for ref, _ in batches], _DEATH_WAIT_S)
+    failures = task_failures([ref for ref, _ in batches], DEATH_WAIT_S)
     lost = [k for (_, indices), err in zip(batches, failures, strict=True) if err for k in indices]
     return lost or batches[0][1]
 
 
-def _failures(refs: list[Any], timeout: float | None) -> list[Exception | None]:
+def task_failures(refs: list[Any], timeout: float | None) -> list[Exception | None]:
     """Per reference, the exception ``ray.get`` raises for it (its task's failure, or a
     timeout's where it has no answer after ``timeout`` seconds; None: wait for all), or None."""
     import ray
@@ -55,7 +57,7 @@ def _failures(refs: list[Any], timeout: float | None) -> list[Exception | None]:
     return failures
 
 
-def _add_note(err: BaseException, note: str) -> None:
+def add_note(err: BaseException, note: str) -> None:
     """``err.add_note(note)`` on every Python gymsamp supports.
 
     Python 3.10 has no ``BaseException.add_note``: the note was dropped there, and with it the
@@ -71,6 +73,6 @@ def _add_note(err: BaseException, note: str) -> None:
         err.__notes__ = [note]  # type: ignore[attr-defined]  # typeshed: 3.11+ only
 
 
-def _first_line(err: BaseException) -> str:
+def first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__

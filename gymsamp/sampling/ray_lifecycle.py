@@ -1,11 +1,11 @@
 """The Ray that the Ray backend (:mod:`gymsamp.sampling.ray_backend`) runs on, and the end of
 its actors.
 
-- :func:`_connect` / :func:`_disconnect`: use the running Ray (or join the cluster that
+- :func:`connect_ray` / :func:`disconnect_ray`: use the running Ray (or join the cluster that
   ``RAY_ADDRESS`` names, or start a local one), and shut Ray down when the last open driver lets
   go of the Ray gymsamp started (see "Ray lifecycle" in :mod:`gymsamp.sampling.ray_backend`);
-- :func:`_current_session`: which Ray this process is connected to;
-- :func:`_kill` / :class:`_Holder`: a driver's actors and connection, ended by its ``close()``
+- :func:`current_session`: which Ray this process is connected to;
+- :func:`_kill` / :class:`RayHolder`: a driver's actors and connection, ended by its ``close()``
   or its finalizer.
 """
 
@@ -17,10 +17,12 @@ import threading
 from itertools import count
 from typing import Any
 
+__all__ = ["RayHolder", "connect_ray", "current_session", "disconnect_ray", "driver_tokens"]
+
 _lock = threading.RLock()
 _users: set[int] = set()  # tokens of the open drivers
 _started_node: str | None = None  # node id of the Ray gymsamp started, if it runs
-_tokens = count()
+driver_tokens = count()
 
 
 def _current_node() -> str | None:
@@ -29,7 +31,7 @@ def _current_node() -> str | None:
     return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
 
 
-def _current_session() -> tuple[str, str] | None:
+def current_session() -> tuple[str, str] | None:
     """Which Ray this process is connected to: its job (new for every ``ray.init`` on a running
     cluster) and node (new for every new local Ray), or None if none."""
     import ray
@@ -40,7 +42,7 @@ def _current_session() -> tuple[str, str] | None:
     return context.get_job_id(), context.get_node_id()
 
 
-def _connect(token: int, num_cpus: int) -> bool:
+def connect_ray(token: int, num_cpus: int) -> bool:
     """Make sure Ray runs (starting a local one if needed); True if gymsamp started it."""
     global _started_node
     import ray
@@ -65,7 +67,7 @@ def _connect(token: int, num_cpus: int) -> bool:
         return _started_node is not None and _started_node == _current_node()
 
 
-def _disconnect(token: int) -> None:
+def disconnect_ray(token: int) -> None:
     """Forget ``token``; shut Ray down if gymsamp started it and no other driver uses it."""
     global _started_node
     import sys
@@ -92,7 +94,7 @@ def _kill(actors: list[Any]) -> None:
             ray.kill(actor, no_restart=True)
 
 
-class _Holder:
+class RayHolder:
     """What the driver's finalizer needs (no reference back to the driver)."""
 
     def __init__(self, token: int) -> None:
@@ -111,4 +113,4 @@ class _Holder:
         self.stop()
         if self.connected:
             self.connected = False
-            _disconnect(self.token)
+            disconnect_ray(self.token)

@@ -1,9 +1,9 @@
 """The parameter rows that a call of :class:`~gymsamp.sbi.SimRolloutSamplerForSBI`
 (:mod:`gymsamp.sbi.samplers`) could not simulate.
 
-- :func:`_refused_rows`: the rows the env refuses, found before any row runs;
-- :func:`_simulation_error`: the error a failed row raises (``on_failure="raise"``);
-- :func:`_warn_failed`: the one warning of a call whose failed rows get NaN features
+- :func:`refused_rows`: the rows the env refuses, found before any row runs;
+- :func:`simulation_error`: the error a failed row raises (``on_failure="raise"``);
+- :func:`warn_failed`: the one warning of a call whose failed rows get NaN features
   (``on_failure="nan"``);
 - :func:`_where`: rows named by their parameter values, for both.
 """
@@ -19,11 +19,13 @@ from gymsamp._warnings import user_stacklevel
 from gymsamp.sampling import NonFiniteError, WorkerError
 from gymsamp.sbi._workers import EnvInfo, FailedRows
 
+__all__ = ["refused_rows", "simulation_error", "warn_failed"]
+
 #: Failed rows a warning describes one by one (the count names the rest).
 _FAILURES_SHOWN = 3
 
 
-def _refused_rows(
+def refused_rows(
     theta: np.ndarray, info: EnvInfo, dp_names: Sequence[str], on_failure: str
 ) -> dict[int, FailedRows]:
     """The parameter rows of ``theta`` the env would refuse, checked here rather than as
@@ -60,7 +62,7 @@ def _where(theta: np.ndarray, rows: Sequence[int], dp_names: Sequence[str]) -> s
     )
 
 
-def _simulation_error(failed: FailedRows, theta: np.ndarray, dp_names: Sequence[str]) -> Exception:
+def simulation_error(failed: FailedRows, theta: np.ndarray, dp_names: Sequence[str]) -> Exception:
     """``failed`` as the error of the parameter row(s) it simulated."""
     rows = sorted(set(failed.rows))
     message = f"simulating theta {_where(theta, rows, dp_names) or 'rows'} failed: {failed.message}"
@@ -71,7 +73,7 @@ def _simulation_error(failed: FailedRows, theta: np.ndarray, dp_names: Sequence[
     return error
 
 
-def _warn_failed(
+def warn_failed(
     theta: np.ndarray, failed: Mapping[int, FailedRows], dp_names: Sequence[str]
 ) -> None:
     """One warning naming the parameter rows whose features are NaN, and why."""

@@ -48,15 +48,15 @@ from gymsamp.sbi.rollout_data import (
     rollout_series,
     segment_edges,
 )
-from gymsamp.sbi.row_failures import _refused_rows, _simulation_error, _warn_failed
+from gymsamp.sbi.row_failures import refused_rows, simulation_error, warn_failed
 from gymsamp.sbi.sampler_base import RolloutSamplerForSBI, embed_data, with_target_data
 from gymsamp.sbi.simulator_checks import (
-    _check_applied,
-    _check_dp_mapping,
-    _check_dp_values,
-    _check_env,
-    _check_replay,
-    _check_rollouts_real,
+    check_applied,
+    check_dp_mapping,
+    check_dp_values,
+    check_env,
+    check_replay,
+    check_rollouts_real,
 )
 
 __all__ = ["RolloutSamplerForSBI", "SimRolloutSamplerForSBI", "embed_data", "with_target_data"]
@@ -183,7 +183,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         super().__init__(env, policy, embedding, num_segments, len_segments, stop_on_done)
         if on_failure not in ON_FAILURE:
             raise ValueError(f"on_failure must be one of {ON_FAILURE}, got {on_failure!r}")
-        self.dp_names = _check_dp_mapping(dp_mapping)
+        self.dp_names = check_dp_mapping(dp_mapping)
         use_rec_act = check_bool("use_rec_act", use_rec_act)
         num_workers = check_int("num_workers", num_workers)
         if vectorization not in VECTORIZATIONS:
@@ -198,7 +198,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         self.backend = backend
         self.on_failure = on_failure
         self.seed = check_seed(seed)
-        self.rollouts_real = _check_rollouts_real(rollouts_real)
+        self.rollouts_real = check_rollouts_real(rollouts_real)
         if self.rollouts_real is None and embedding.requires_target_domain_data:
             # Compared with themselves, the simulations would all embed to zeros.
             raise ValueError(
@@ -222,7 +222,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         self._pool: SamplerPool | None = None
         self._info = self._start_pool()
         try:
-            _check_env(self._info, self.dp_names, self._embedding.spec, self.rollouts_real)
+            check_env(self._info, self.dp_names, self._embedding.spec, self.rollouts_real)
             self._segments, self._target = self._prepare_targets()
         except BaseException:
             self.close()
@@ -339,7 +339,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         # With on_failure="nan" too, a failure no row can be told from is the call's.
         fatal = [item for item in failures if not (skip_failures and item[2].rows)]
         if fatal:
-            raise _simulation_error(fatal[0][2], theta, self.dp_names)
+            raise simulation_error(fatal[0][2], theta, self.dp_names)
         if failed is not None:
             for _, row, failure in failures:
                 failed.setdefault(row, failure)
@@ -371,7 +371,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         if isinstance(rollouts, StepSequence):
             rollouts = [rollouts]
         for ro in rollouts:
-            _check_applied(
+            check_applied(
                 ro.rollout_info.get("domain_param", {}), domain_param_value, domain_param_names
             )
 
@@ -389,7 +389,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         def series(res: RolloutResult | None, row: int, length: int) -> np.ndarray:
             if res is None:  # the row failed: its features will be NaN
                 return np.zeros((length, width))
-            _check_applied(res.domain_param, theta[row], self.dp_names)
+            check_applied(res.domain_param, theta[row], self.dp_names)
             return pad_series(res.series, length)
 
         if self.rollouts_real is None:
@@ -437,7 +437,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         for seg, results in zip(self._segments, runs, strict=True):
             for b, res in enumerate(results):
                 if res is not None and self.use_rec_act:
-                    _check_replay(res.actions, seg.actions)
+                    check_replay(res.actions, seg.actions)
                 parts[b][seg.rollout].append(series(res, b, len(seg.actions)))
         return np.stack([[np.concatenate(segs) for segs in row] for row in parts])
 
@@ -460,13 +460,13 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             return self._simulate_and_embed(dp_values)
 
     def _simulate_and_embed(self, dp_values: Any) -> torch.Tensor:
-        theta, single = _check_dp_values(dp_values, self.dp_names)
-        failed = _refused_rows(theta, self._info, self.dp_names, self.on_failure)
+        theta, single = check_dp_values(dp_values, self.dp_names)
+        failed = refused_rows(theta, self._info, self.dp_names, self.on_failure)
         sim = self._simulate(theta, failed)
         if not failed:
             features = self._embed(sim)
         else:  # NaN rows for the failed ones, the others embedded as usual
-            _warn_failed(theta, failed, self.dp_names)
+            warn_failed(theta, failed, self.dp_names)
             ok = np.ones(len(theta), dtype=bool)
             ok[list(failed)] = False
             embedded = self._embed(sim[ok])

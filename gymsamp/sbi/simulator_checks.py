@@ -19,8 +19,17 @@ from gymsamp.data import EnvSpec, StepSequence
 from gymsamp.sbi._workers import EnvInfo
 from gymsamp.sbi.rollout_data import data_width, state_space_of
 
+__all__ = [
+    "check_applied",
+    "check_dp_mapping",
+    "check_dp_values",
+    "check_env",
+    "check_replay",
+    "check_rollouts_real",
+]
 
-def _check_dp_mapping(dp_mapping: Any) -> tuple[str, ...]:
+
+def check_dp_mapping(dp_mapping: Any) -> tuple[str, ...]:
     if not isinstance(dp_mapping, Mapping) or not dp_mapping:
         raise TypeError(
             f"dp_mapping must be a non-empty dict {{0: name_0, 1: name_1, ...}}, got {dp_mapping!r}"
@@ -35,7 +44,7 @@ def _check_dp_mapping(dp_mapping: Any) -> tuple[str, ...]:
     return names
 
 
-def _check_rollouts_real(rollouts_real: Any) -> list[StepSequence] | None:
+def check_rollouts_real(rollouts_real: Any) -> list[StepSequence] | None:
     if rollouts_real is None:
         return None
     if isinstance(rollouts_real, StepSequence) or not isinstance(rollouts_real, Sequence):
@@ -70,7 +79,7 @@ def _check_rollouts_real(rollouts_real: Any) -> list[StepSequence] | None:
     return rollouts
 
 
-def _check_env(
+def check_env(
     info: EnvInfo,
     dp_names: Sequence[str],
     emb_spec: EnvSpec,
@@ -107,7 +116,7 @@ def _check_env(
         )
 
 
-def _check_dp_values(dp_values: Any, dp_names: Sequence[str]) -> tuple[np.ndarray, bool]:
+def check_dp_values(dp_values: Any, dp_names: Sequence[str]) -> tuple[np.ndarray, bool]:
     try:
         theta = torch.as_tensor(dp_values).detach().cpu().to(torch.float64).numpy()
     except (TypeError, ValueError, RuntimeError) as err:
@@ -127,7 +136,7 @@ def _check_dp_values(dp_values: Any, dp_names: Sequence[str]) -> tuple[np.ndarra
     return rows, single
 
 
-def _check_applied(applied: Mapping[str, Any], commanded: Any, names: Sequence[str]) -> None:
+def check_applied(applied: Mapping[str, Any], commanded: Any, names: Sequence[str]) -> None:
     """ValueError unless the reported parameters ``applied`` equal the ``commanded`` ones."""
     expected = np.asarray(commanded, dtype=np.float64).reshape(-1)
     values = np.array([applied.get(name, np.nan) for name in names], dtype=np.float64)
@@ -138,7 +147,7 @@ def _check_applied(applied: Mapping[str, Any], commanded: Any, names: Sequence[s
         )
 
 
-def _check_replay(applied: np.ndarray, recording: np.ndarray) -> None:
+def check_replay(applied: np.ndarray, recording: np.ndarray) -> None:
     if not np.allclose(applied, recording[: len(applied)]):
         raise ValueError(
             "the simulated rollout applied other actions than the recorded ones (are the "
