@@ -23,13 +23,14 @@ from gymsamp.policies._shared import (
     _check_spec,
     _EnvRngs,
     _forget_env_params,
-    _host_array,
     _observations,
+    _real_params,
     _RowByRow,
     _RowByRowChoice,
     _rows,
     _same_bits,
     _seeded_torch_rng,
+    _to_numpy,
     _tree_map,
 )
 from gymsamp.policies.base import PolicyStep
@@ -196,8 +197,10 @@ class TorchPolicy(_RowByRowChoice):
 
     @property
     def param_values(self) -> np.ndarray:
-        """A copy of the flat parameters (``parameters_to_vector`` order, parameter dtype)."""
-        return self._default_vector().cpu().numpy().copy()
+        """A copy of the flat parameters (``parameters_to_vector`` order, parameter dtype;
+        bfloat16 ones as float32, which holds them exactly: numpy has no bfloat16). Set it
+        to real, finite numbers, as :meth:`set_env_params` takes them."""
+        return _to_numpy(self._default_vector())
 
     @param_values.setter
     def param_values(self, values: np.ndarray) -> None:
@@ -213,7 +216,9 @@ class TorchPolicy(_RowByRowChoice):
     def _as_vector(self, values: Any, name: str) -> torch.Tensor:
         import torch
 
-        array = _host_array(values)
+        # Real and finite, as set_env_params checks its rows: a NaN parameter would show only
+        # later, as NaN actions; a complex one would lose its imaginary part.
+        array = _real_params(values, name, "TorchPolicy")
         if array.shape != (self.num_params,):
             raise ValueError(
                 f"TorchPolicy: {name} must be a flat vector of length "

@@ -162,6 +162,42 @@ def test_torch_param_values_round_trip() -> None:
         policy.param_values = np.zeros(31)
 
 
+@pytest.mark.parametrize(
+    ("values", "error", "message"),
+    [
+        ([0.0, np.nan, 1.0, 2.0], ValueError, r"param_values must be finite, got .*nan"),
+        ([0.0, np.inf, 1.0, 2.0], ValueError, r"param_values must be finite, got .*inf"),
+        (np.zeros(4, dtype=complex), TypeError, r"param_values must hold real numbers"),
+        ("abcd", TypeError, r"param_values must hold real numbers, got dtype <U4"),
+    ],
+)
+def test_torch_param_values_refuse_what_set_env_params_refuses(
+    values: Any, error: type[Exception], message: str
+) -> None:
+    # Found by tests/policies/test_properties.py's probes: the setter took NaN / inf (the
+    # module then acted NaN, refused only steps later as non-finite actions) and a complex
+    # vector (its imaginary part dropped with a warning), which set_env_params and
+    # LinearPolicy.param_values refuse; a string met "got shape ()".
+    policy = TorchPolicy(torch.nn.Linear(3, 1), BOX_SPEC)
+    before = policy.param_values
+    with pytest.raises(error, match=r"^TorchPolicy: " + message):
+        policy.param_values = values
+    assert policy.param_values.tobytes() == before.tobytes()
+
+
+def test_torch_param_values_of_a_bfloat16_module_read_as_float32_and_round_trip() -> None:
+    # The getter raised torch's bare "Got unsupported ScalarType BFloat16" (numpy has no
+    # bfloat16); like the module's actions, the vector now reads as float32, exactly.
+    module = torch.nn.Linear(3, 1).to(torch.bfloat16)
+    policy = TorchPolicy(module, BOX_SPEC)
+    expected = torch.nn.utils.parameters_to_vector(module.parameters()).detach().float().numpy()
+    values = policy.param_values
+    assert values.dtype == np.float32
+    assert values.tobytes() == expected.tobytes()
+    policy.param_values = values * 2  # doubling is exact in bfloat16
+    assert policy.param_values.tobytes() == (expected * 2).tobytes()
+
+
 def test_parameters_may_be_tensors_that_require_grad() -> None:
     # e.g. an optimizer's parameter vector, handed over without detaching it first
     values = torch.arange(8, dtype=torch.float64, requires_grad=True)
