@@ -392,7 +392,7 @@ class TorchPolicy(_RowByRowChoice):
             groups[None] = (None, default)
         for i in own:
             vector = self._env_params[i]
-            key = vector.cpu().numpy().tobytes()
+            key = _to_numpy(vector).tobytes()  # bfloat16 as float32: numpy has no bfloat16
             groups.setdefault(key, (vector, []))[1].append(i)
         indices, outputs = [], []
         for group_vector, members in groups.values():

@@ -198,6 +198,26 @@ def test_torch_param_values_of_a_bfloat16_module_read_as_float32_and_round_trip(
     assert policy.param_values.tobytes() == (expected * 2).tobytes()
 
 
+@pytest.mark.parametrize("batch_invariant", [None, False])
+def test_torch_group_mode_runs_per_env_params_of_a_bfloat16_module(
+    batch_invariant: bool | None,
+) -> None:
+    # per_env_mode="group" keyed each parameter set by its numpy bytes, which a bfloat16
+    # vector has none of: the first act() failed as "the module must accept observations ...:
+    # Got unsupported ScalarType BFloat16".
+    module = torch.nn.Linear(3, 2).to(torch.bfloat16)
+    policy = TorchPolicy(module, BOX_SPEC, per_env_mode="group", batch_invariant=batch_invariant)
+    policy.start(3, eval=True)
+    policy.reset_envs(idx(0, 1, 2), [np.random.default_rng(i) for i in range(3)])
+    policy.set_env_params(idx(1, 2), np.stack([np.ones(8), np.full(8, 0.5)]))
+    obs = np.ones((3, 3), dtype=np.float32)
+    actions = policy.act(obs).actions
+    with torch.no_grad():
+        default = module(torch.ones(1, 3, dtype=torch.bfloat16)).float().numpy()[0]
+    assert actions.dtype == np.float32
+    np.testing.assert_array_equal(actions, [default, [4.0, 4.0], [2.0, 2.0]])
+
+
 def test_parameters_may_be_tensors_that_require_grad() -> None:
     # e.g. an optimizer's parameter vector, handed over without detaching it first
     values = torch.arange(8, dtype=torch.float64, requires_grad=True)
