@@ -330,6 +330,26 @@ def _check_actions(actions: Any, spec: EnvSpec, batch: int, owner: str) -> np.nd
     return array
 
 
+def _check_row_actions(actions: Any, spec: EnvSpec, batch: int, owner: str) -> np.ndarray:
+    """:func:`_check_actions` for the joined outputs of a model run on each sub-env alone: a
+    wrong shape is reported as the model returned it for a batch of one, not as the join's
+    (3 rows per call, joined for 2 sub-envs, are not "6 rows"). Rows of one action each join
+    to what a batched call would have returned: their message stays the batch's."""
+    try:
+        return _check_actions(actions, spec, batch, owner)
+    except ValueError:
+        shape = None if isinstance(actions, tuple) else getattr(actions, "shape", None)
+        act_shape = spec.action_space.shape
+        if batch == 1 or act_shape is None or not shape or shape[0] % batch or shape[0] == batch:
+            raise
+        row = (shape[0] // batch, *shape[1:])
+        raise ValueError(
+            f"{owner} runs on one sub-env at a time (a batch of one) and returned actions of "
+            f"shape {row} but must return {(1, *act_shape)} (1, *action_shape) for the action "
+            f"space {spec.action_space!r}"
+        ) from None
+
+
 def _unfit_actions(
     actions: Any, spec: EnvSpec, batch: int, owner: str, err: Exception | None = None
 ) -> str:

@@ -22,6 +22,7 @@ from gymsamp.policies._model_spaces import space_mismatch
 from gymsamp.policies._shared import (
     _PROBE_SEED,
     _check_actions,
+    _check_row_actions,
     _check_spec,
     _EnvRngs,
     _observations,
@@ -229,8 +230,9 @@ class SB3Policy(_RowByRowChoice):
                         deterministic=self.deterministic,
                     )
                 )
+        check = _check_row_actions if self._rows.row_by_row else _check_actions
         checked = _binary_as_ints(
-            _check_actions(actions, self.spec, batch, f"model {self!r}"), self.spec.action_space
+            check(actions, self.spec, batch, f"model {self!r}"), self.spec.action_space
         )
         infos: dict[str, Any] = {}
         if state_out is not None:

@@ -20,6 +20,7 @@ from gymsamp.policies._shared import (
     _PROBE_SEED,
     _check_actions,
     _check_env_params,
+    _check_row_actions,
     _check_spec,
     _EnvRngs,
     _forget_env_params,
@@ -455,7 +456,8 @@ class TorchPolicy(_RowByRowChoice):
         self._forward_ok = True
         if hidden is not None:
             out = self._keep_hidden(out, hidden)
-        actions = _check_actions(out, self.spec, batch, f"module {self!r}")
+        check = _check_actions if row_seeds is None else _check_row_actions
+        actions = check(out, self.spec, batch, f"module {self!r}")
         return PolicyStep(actions, infos)
 
     def _first_failure(self, err: Exception, observations: Any, batch: int, row_seeds: Any) -> str:

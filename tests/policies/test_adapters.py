@@ -218,6 +218,53 @@ def test_torch_group_mode_runs_per_env_params_of_a_bfloat16_module(
     np.testing.assert_array_equal(actions, [default, [4.0, 4.0], [2.0, 2.0]])
 
 
+class _ThreeRows(torch.nn.Module):
+    """Returns 3 rows of actions whatever the batch (a wrong shape)."""
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(3, 2)
+
+
+class _ThreeRowsModel:
+    def predict(
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, None]:
+        return np.zeros((3, 2), dtype=np.float32), None
+
+
+@pytest.mark.parametrize(
+    ("obj", "batch_invariant", "named"),
+    [
+        (_ThreeRows(), True, r"module TorchPolicy\(_ThreeRows\)"),
+        (_ThreeRows(), None, r"module TorchPolicy\(_ThreeRows\)"),
+        (_ThreeRowsModel(), True, r"model SB3Policy\(_ThreeRowsModel"),
+    ],
+)
+def test_wrong_action_shape_run_row_by_row_names_the_shape_the_model_returned(
+    obj: Any, batch_invariant: bool | None, named: str
+) -> None:
+    # Found by tests/policies/test_properties.py: run on each sub-env alone, the adapters
+    # joined the rows before checking them and reported the join's shape, (6, 2) for 2
+    # sub-envs, a shape the model never returned.
+    policy = as_policy(obj, BOX_SPEC, batch_invariant=batch_invariant)
+    policy.start(2, eval=True)
+    policy.reset_envs(idx(0, 1), [np.random.default_rng(i) for i in range(2)])
+    with pytest.raises(ValueError, match=named) as info:
+        policy.act(np.zeros((2, 3), dtype=np.float32))
+    message = str(info.value)
+    if getattr(policy, "row_by_row", False):
+        assert "returned actions of shape (3, 2)" in message
+        assert "(1, 2)" in message
+        assert "one sub-env at a time" in message
+    else:  # the batch-invariance test could not run it row by row: batched, as it is
+        assert "returned actions of shape (3, 2) but must return (2, 2)" in message
+    assert "(6, 2)" not in message
+
+
 def test_parameters_may_be_tensors_that_require_grad() -> None:
     # e.g. an optimizer's parameter vector, handed over without detaching it first
     values = torch.arange(8, dtype=torch.float64, requires_grad=True)
