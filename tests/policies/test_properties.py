@@ -31,6 +31,7 @@ from gymsamp.policies import (
     LinearPolicy,
     PlaybackPolicy,
     RandomPolicy,
+    SB3Policy,
     TorchPolicy,
     as_policy,
 )
@@ -550,14 +551,42 @@ def test_recurrent_hidden_state_resets_at_each_episode_start_and_is_recorded(
 # --- unfit outputs --------------------------------------------------------------------------
 
 
+class WrongShapeModule(torch.nn.Module):
+    """A module returning zeros of a fixed (wrong) shape."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: torch.dtype) -> None:
+        super().__init__()
+        self.shape, self.dtype = shape, dtype
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(self.shape, dtype=self.dtype)
+
+
+class WrongShapeModel:
+    """An SB3-style model returning zeros of a fixed (wrong) shape."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
+        self.shape, self.dtype = shape, dtype
+
+    def predict(
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, None]:
+        return np.zeros(self.shape, dtype=self.dtype), None
+
+
 @given(
     space=st.one_of(box_spaces(((1,), (3,), (2, 2))), discrete_like_spaces()),
     batch=batch_sizes,
     extra=st.sampled_from(["row", "column", "flat"]),
+    kind=st.sampled_from(["callable", "torch", "sb3"]),
 )
-@settings(max_examples=30)
-def test_callable_with_wrong_output_shape_raises_value_error_naming_the_policy(
-    space: gym.Space, batch: int, extra: str
+@settings(max_examples=40)
+def test_wrong_output_shape_raises_value_error_naming_the_policy(
+    space: gym.Space, batch: int, extra: str, kind: str
 ) -> None:
     shape = (batch, *space.shape)
     wrong = {
@@ -569,13 +598,26 @@ def test_callable_with_wrong_output_shape_raises_value_error_naming_the_policy(
     def bad_policy(obs: np.ndarray) -> np.ndarray:
         return np.zeros(wrong, dtype=space.dtype)
 
-    policy = as_policy(bad_policy, EnvSpec(gym.spaces.Box(-1.0, 1.0, (2,)), space))
-    assert isinstance(policy, CallablePolicy)
+    obj: Any = {
+        "callable": bad_policy,
+        "torch": WrongShapeModule(wrong, torch.from_numpy(np.zeros(0, space.dtype)).dtype),
+        "sb3": WrongShapeModel(wrong, space.dtype),
+    }[kind]
+    named = {
+        "callable": r"policy CallablePolicy\(.*bad_policy\)",
+        "torch": r"module TorchPolicy\(WrongShapeModule\)",
+        "sb3": r"model SB3Policy\(WrongShapeModel",
+    }[kind]
+    policy = as_policy(obj, EnvSpec(gym.spaces.Box(-1.0, 1.0, (2,)), space))
+    adapter = {"callable": CallablePolicy, "torch": TorchPolicy, "sb3": SB3Policy}[kind]
+    assert isinstance(policy, adapter)
     policy.start(batch, eval=True)
-    with pytest.raises(ValueError, match=r"policy CallablePolicy\(.*bad_policy\)") as info:
+    policy.reset_envs(np.arange(batch), [np.random.default_rng(i) for i in range(batch)])
+    with pytest.raises(ValueError, match=named) as info:
         policy.act(np.zeros((batch, 2), dtype=np.float32))
-    assert str(wrong) in str(info.value)
-    assert str(shape) in str(info.value)
+    # Run on each sub-env alone, the model returned `wrong` for a batch of one.
+    expected = (1, *space.shape) if getattr(policy, "row_by_row", False) else shape
+    assert f"returned actions of shape {wrong} but must return {expected}" in str(info.value)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
@@ -794,8 +836,12 @@ class CountingModel:
         episode_start: Any = None,
         deterministic: bool = False,
     ) -> tuple[np.ndarray, Any]:
+        self.starts.append(np.array(episode_start))
         count = np.zeros((1, len(observation), 1)) if state is None else state[0]
         return count[0, :, 0].astype(np.int64), (count + 1,)
+
+    def __init__(self) -> None:
+        self.starts: list[np.ndarray] = []
 
 
 @given(batch=batch_sizes, data=st.data())
@@ -804,11 +850,13 @@ def test_sb3_state_is_zeroed_at_each_episode_start_and_recorded_before_the_step(
     batch: int, data: st.DataObject
 ) -> None:
     spec = EnvSpec(gym.spaces.Box(-1.0, 1.0, (2,)), gym.spaces.Discrete(50))
-    policy = as_policy(CountingModel(), spec)
+    model = CountingModel()
+    policy = as_policy(model, spec)
     policy.start(batch, eval=True)
     policy.reset_envs(np.arange(batch), [np.random.default_rng(0)] * batch)
     count = np.zeros(batch, dtype=np.int64)
     for t in range(6):
+        flags = np.full(batch, t == 0)
         if t:
             starting = data.draw(
                 st.lists(st.integers(0, batch - 1), unique=True, max_size=batch),
@@ -817,10 +865,66 @@ def test_sb3_state_is_zeroed_at_each_episode_start_and_recorded_before_the_step(
             if starting:
                 policy.reset_envs(np.array(starting), [np.random.default_rng(0)] * len(starting))
                 count[starting] = 0
+                flags[starting] = True
         step = policy.act(np.zeros((batch, 2)))
+        np.testing.assert_array_equal(model.starts[-1], flags)
         np.testing.assert_array_equal(step.actions, count)
         # (B, len(state), n_layers, 1): the state before the step, batch axis first.
         recorded = step.agent_infos["hidden_states"]
         assert recorded.shape == (batch, 1, 1, 1)
         np.testing.assert_array_equal(recorded.reshape(batch), count)
         count += 1
+
+
+class PointMassAccumulator(Accumulator):
+    """An Accumulator for PointMass: 2-D observations, 1-D force (the first entry)."""
+
+    def forward(self, obs: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return (hidden + obs)[:, :1], self.decay * hidden + obs
+
+
+@pytest.mark.slow
+@given(
+    workers=st.integers(1, 4),
+    n=st.integers(1, 6),
+    seed=st.integers(0, 1000),
+    limit=st.integers(1, 8),
+)
+@settings(max_examples=8)
+def test_sampler_recurrent_hidden_states_restart_per_rollout_and_equal_rollout_calls(
+    workers: int, n: int, seed: int, limit: int
+) -> None:
+    def factory() -> gym.Env:
+        return gym.wrappers.TimeLimit(PointMassEnv(), max_episode_steps=limit)
+
+    with ParallelRolloutSampler(
+        factory,
+        PointMassAccumulator(2),
+        workers,
+        min_rollouts=n,
+        seed=seed,
+        vectorization="sync",
+        show_progress_bar=False,
+    ) as sampler:
+        got = sampler.sample()
+    assert len(got) == n
+    for k, ro in enumerate(got):
+        hidden = np.asarray(ro.agent_infos["hidden_states"])
+        obs = np.asarray(ro.observations)
+        assert hidden.shape == (limit, 2)
+        # The per-episode reference: from init_hidden (ones), hidden <- 0.5 * hidden + obs.
+        h = torch.ones(1, 2)
+        for t in range(limit):
+            assert hidden[t].tobytes() == h.numpy()[0].tobytes()
+            assert (
+                np.asarray(ro.actions)[t].tobytes()
+                == (h + torch.as_tensor(obs[t]))[0, :1].numpy().tobytes()
+            )
+            h = torch.tensor(0.5) * h + torch.as_tensor(obs[t : t + 1])
+        ref = rollout(factory(), PointMassAccumulator(2), seed=seed, sub_seed=0, sub_sub_seed=k)
+        for field in ("observations", "actions", "actions_applied"):
+            assert (
+                np.asarray(getattr(ro, field)).tobytes()
+                == np.asarray(getattr(ref, field)).tobytes()
+            )
+        assert hidden.tobytes() == np.asarray(ref.agent_infos["hidden_states"]).tobytes()
