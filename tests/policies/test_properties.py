@@ -348,7 +348,6 @@ def test_noise_over_random_draws_inner_first_and_is_independent_of_the_batch(
 # --- end to end: sampler vs rollout(), clipping ---------------------------------------------
 
 
-@pytest.mark.slow
 @given(
     workers=st.integers(1, 4),
     n=st.integers(1, 5),
@@ -516,16 +515,21 @@ class Accumulator(torch.nn.Module):
         return hidden + obs, self.decay * hidden + obs
 
 
-@given(dim=st.integers(1, 3), batch=batch_sizes, data=st.data())
+@given(
+    dim=st.integers(1, 3),
+    batch=batch_sizes,
+    batch_invariant=st.sampled_from([None, True, False]),
+    data=st.data(),
+)
 @settings(max_examples=30)
 def test_recurrent_hidden_state_resets_at_each_episode_start_and_is_recorded(
-    dim: int, batch: int, data: st.DataObject
+    dim: int, batch: int, batch_invariant: bool | None, data: st.DataObject
 ) -> None:
     spec = EnvSpec(
         gym.spaces.Box(-4.0, 4.0, (dim,), np.float32),
         gym.spaces.Box(-np.inf, np.inf, (dim,), np.float32),
     )
-    policy = as_policy(Accumulator(dim), spec)
+    policy = as_policy(Accumulator(dim), spec, batch_invariant=batch_invariant)
     assert isinstance(policy, TorchPolicy)
     assert policy.is_recurrent
     policy.start(batch, eval=True)
@@ -883,7 +887,6 @@ class PointMassAccumulator(Accumulator):
         return (hidden + obs)[:, :1], self.decay * hidden + obs
 
 
-@pytest.mark.slow
 @given(
     workers=st.integers(1, 4),
     n=st.integers(1, 6),
@@ -928,3 +931,29 @@ def test_sampler_recurrent_hidden_states_restart_per_rollout_and_equal_rollout_c
                 == np.asarray(getattr(ref, field)).tobytes()
             )
         assert hidden.tobytes() == np.asarray(ref.agent_infos["hidden_states"]).tobytes()
+
+
+@given(batch=batch_sizes, seed=seeds, batch_invariant=st.sampled_from([None, True]))
+@settings(max_examples=15)
+def test_callable_gets_dict_observations_as_the_vector_env_batches_them(
+    batch: int, seed: int, batch_invariant: bool | None
+) -> None:
+    obs_space = gym.spaces.Dict(
+        {"a": gym.spaces.Box(-1.0, 1.0, (2,)), "b": gym.spaces.Discrete(3, start=1)}
+    )
+    seen: list[int] = []
+
+    def fn(obs: dict[str, np.ndarray]) -> np.ndarray:
+        seen.append(len(obs["b"]))
+        return obs["a"][:, :1] * obs["b"][:, None]
+
+    spec = EnvSpec(obs_space, gym.spaces.Box(-3.0, 3.0, (1,)))
+    policy = as_policy(fn, spec, batch_invariant=batch_invariant)
+    rng = np.random.default_rng(seed)
+    obs = {
+        "a": rng.uniform(-1, 1, (batch, 2)).astype(np.float32),
+        "b": rng.integers(1, 4, batch),
+    }
+    actions = drive(policy, [0] * batch, 1, obs)[0].actions  # type: ignore[arg-type]
+    np.testing.assert_array_equal(actions, obs["a"][:, :1] * obs["b"][:, None])
+    assert seen == ([1] * batch if batch_invariant else [batch])
