@@ -118,11 +118,15 @@ def check_env(
 
 def check_dp_values(dp_values: Any, dp_names: Sequence[str]) -> tuple[np.ndarray, bool]:
     try:
-        theta = torch.as_tensor(dp_values).detach().cpu().to(torch.float64).numpy()
+        given = torch.as_tensor(dp_values)
     except (TypeError, ValueError, RuntimeError) as err:
         raise TypeError(
             f"dp_values must be a tensor or array of numbers, got {dp_values!r}"
         ) from err
+    # Cast silently, a complex value lost its imaginary part and True became 1.0.
+    if given.dtype == torch.bool or given.is_complex():
+        raise TypeError(f"dp_values must hold real numbers, got dtype {given.dtype}")
+    theta = given.detach().cpu().to(torch.float64).numpy()
     num = len(dp_names)
     single = theta.ndim == 1
     rows = theta[None] if single else theta

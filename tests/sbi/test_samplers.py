@@ -488,6 +488,23 @@ def test_dp_mapping_keys_may_be_numpy_integers():
             )
 
 
+def test_complex_or_bool_dp_values_are_refused_not_cast():
+    # A complex theta lost its imaginary part (only torch's UserWarning said so) and a bool
+    # theta simulated mass=1.0: both ran as if they were the real values they are not.
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    with SimRolloutSamplerForSBI(
+        POINT_MASS, None, {0: "mass"}, emb, num_segments=1, rollouts_real=[record()]
+    ) as sim:
+        with pytest.raises(
+            TypeError, match=r"dp_values must hold real numbers, got dtype .*complex"
+        ):
+            sim(torch.tensor([[1.5 + 2.0j]]))
+        with pytest.raises(TypeError, match=r"dp_values must hold real numbers, got dtype .*bool"):
+            sim(np.array([[True]]))
+        # Integer and float rows still work (the mass 2 is applied as 2.0).
+        torch.testing.assert_close(sim(torch.tensor([[2]])), sim(torch.tensor([[2.0]])))
+
+
 def test_bad_input_is_named():
     real = [record()]
     emb = BayesSimEmbedding(PM_SPEC, 3)
