@@ -7,13 +7,15 @@
   against plain numpy loops over the steps of every rollout, as their docstrings define them.
 * :class:`DynamicTimeWarpingEmbedding` against dtw-python called directly, per state column.
 * :class:`RNNEmbedding`: shape, dtype, determinism with a seed.
+* Masks by label select the same columns as masks by index.
 * For all: ``dim_output`` is the width they return, and embedding a batch equals embedding
   every rollout alone (no leakage across parameter sets or rollouts).
 * The samplers: :class:`SimRolloutSamplerForSBI` gives a row the same features whatever rows
   are simulated next to it and however many workers run them, and those features are the
   embedding of rollouts recorded by hand with ``rollout()`` and ``reset_kwargs``;
-  :class:`RealRolloutSamplerForSBI` / :class:`RecRolloutSamplerForSBI` embed the rollouts they
-  return.
+  it zero-pads what the env ends early; :class:`RealRolloutSamplerForSBI` /
+  :class:`RecRolloutSamplerForSBI` embed the rollouts they return (Rec: in file-name order,
+  cycling from the documented start).
 
 Hypothesis runs derandomized (tests/conftest.py), so CI sees the same examples.
 """
@@ -558,26 +560,56 @@ def test_sim_sampler_zero_pads_segments_the_env_ends_early(
 
 @pytest.mark.slow
 @SAMPLER_SETTINGS
-@given(st.integers(2, 10), st.integers(1, 4), st.integers(0, 2**16))
-def test_real_and_rec_samplers_embed_the_rollouts_they_return(length, num_rollouts, seed):
+@given(
+    st.integers(2, 10),
+    st.integers(1, 4),
+    st.integers(0, 2**16),
+    st.integers(1, 3),  # files
+    st.booleans(),  # rand_init_rollout
+    st.sampled_from(["all", "bayessim", "dtw"]),
+)
+def test_real_and_rec_samplers_embed_the_rollouts_they_return(
+    length, num_rollouts, seed, num_files, rand_init, kind
+):
+    """Real: call k is rollout(seed=s, sub_seed=0, sub_sub_seed=k), embedded (DTW: compared
+    with itself). Rec: the files' rollouts in name order, cycling from the (drawn) start."""
     factory = functools.partial(gym.make, POINT_MASS, max_episode_steps=length)
     policy = LinearPolicy(PM_SPEC, weight=[[0.3, -0.2]])
-    emb = AllStepsEmbedding(PM_SPEC, PM_DIM, length)
+    emb = DynamicTimeWarpingEmbedding(PM_SPEC, PM_DIM) if kind == "dtw" else None
+    emb = emb or _pm_embedding(kind, length)
+
+    def embedded(ro: StepSequence) -> torch.Tensor:
+        data = _series(ro)
+        if emb.requires_target_domain_data:
+            data = np.concatenate([data, data], axis=1)
+        return _embed(emb, [[data]])
+
     real = RealRolloutSamplerForSBI(factory, policy, emb, num_segments=1, seed=seed)
     recorded = []
     for k in range(num_rollouts):
         x, ro = real()
         by_hand = rollout(factory, policy, seed=seed, sub_seed=0, sub_sub_seed=k)
         np.testing.assert_array_equal(ro.states, by_hand.states)
-        assert torch.equal(x, _embed(emb, [[_series(by_hand)]]))
+        assert x.shape == (1, emb.dim_output)
+        assert torch.equal(x, embedded(by_hand))
         recorded.append(ro)
     with tempfile.TemporaryDirectory() as name:
-        save_rollouts(Path(name) / "rollouts.npz", recorded)
-        rec = RecRolloutSamplerForSBI(name, emb, num_segments=1, rand_init_rollout=False)
+        # Files in name order (b_ after a_ though written first), rollouts in file order.
+        chunks = np.array_split(np.arange(num_rollouts), num_files)
+        for i, chunk in reversed(list(enumerate(chunks))):
+            if len(chunk):
+                save_rollouts(Path(name) / f"{'abc'[i]}_ros.npz", [recorded[j] for j in chunk])
+        rec = RecRolloutSamplerForSBI(
+            name, emb, num_segments=1, rand_init_rollout=rand_init, seed=seed
+        )
+    assert rec.num_rollouts == num_rollouts
+    start = int(np.random.default_rng(seed).integers(num_rollouts)) if rand_init else 0
+    assert rec.ring_idx == start
     for k in range(2 * num_rollouts):  # cycling
         x, ro = rec()
-        np.testing.assert_array_equal(ro.states, recorded[k % num_rollouts].states)
-        assert torch.equal(x, _embed(emb, [[_series(recorded[k % num_rollouts])]]))
+        expected = recorded[(start + k) % num_rollouts]
+        np.testing.assert_array_equal(ro.states, expected.states)
+        assert torch.equal(x, embedded(expected))
 
 
 @pytest.mark.slow
@@ -654,3 +686,75 @@ def test_sim_sampler_feedback_segments_reset_with_the_documented_seed_triples(
                 per_real.append(np.concatenate(parts))
             expected.append(per_real)
         assert torch.equal(calls[c], _embed(emb, expected))
+
+
+@pytest.mark.slow
+@SAMPLER_SETTINGS
+@given(
+    st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=4),
+    st.integers(1, 8),  # terminate_at
+    st.integers(1, 8),  # time limit
+    st.integers(1, 2),
+    st.booleans(),
+    st.integers(1, 3),  # downsampling
+)
+def test_sim_sampler_without_recordings_zero_pads_episodes_the_env_ends_early(
+    increments, terminate_at, limit, workers, stop_on_done, factor
+):
+    """CountingEnv: the data of row b is the counts 0, inc, 2 inc, ... for the episode's
+    steps (``terminate_at`` of them with stop_on_done, else the time limit's), then zeros."""
+    factory = functools.partial(
+        gym.make, "gymsamp/Counting-v0", max_episode_steps=limit, terminate_at=terminate_at
+    )
+    spec = sbi_env_spec(factory)
+    assert spec.max_episode_length == limit
+    emb = AllStepsEmbedding(spec, 2, limit, downsampling_factor=factor)
+    policy = PlaybackPolicy(np.ones(limit, dtype=np.int64))
+    with SimRolloutSamplerForSBI(
+        factory,
+        policy,
+        {0: "increment"},
+        emb,
+        num_segments=1,
+        num_workers=workers,
+        stop_on_done=stop_on_done,
+        seed=0,
+    ) as sim:
+        x = sim(torch.tensor(increments, dtype=torch.float64)[:, None])
+    steps = min(terminate_at, limit) if stop_on_done else limit
+    for b, inc in enumerate(increments):
+        counts = np.array([k * inc if k < steps else 0.0 for k in range(limit)])
+        expected = torch.as_tensor(counts[::factor], dtype=x.dtype)
+        torch.testing.assert_close(x[b], expected)
+
+
+@SETTINGS
+@given(cases(min_len=2), st.sampled_from(["bayessim", "last", "rnn"]))  # BayesSim: 2+ steps
+def test_masks_by_label_select_the_same_columns_as_by_index(case, kind):
+    spec = EnvSpec(
+        case.spec.observation_space,
+        case.spec.action_space,
+        obs_labels=tuple(f"s{i}" for i in range(case.num_states)),
+        act_labels=tuple(f"a{i}" for i in range(case.num_acts)),
+    )
+    by_label = dict(
+        state_mask_labels=None if case.state_mask is None else [f"s{i}" for i in case.state_mask],
+        act_mask_labels=None if case.act_mask is None else [f"a{i}" for i in case.act_mask],
+    )
+    by_index = dict(state_mask_labels=case.state_mask, act_mask_labels=case.act_mask)
+    cls: Any = {"bayessim": BayesSimEmbedding, "last": LastStepEmbedding}.get(kind)
+    if cls is None:
+        cls = functools.partial(
+            RNNEmbedding,
+            hidden_size=2,
+            num_recurrent_layers=1,
+            output_size=2,
+            only_last_output=True,
+            init_param_kwargs={"seed": 0},
+        )
+    labelled = cls(spec, case.dim_data, **by_label)
+    indexed = cls(case.spec, case.dim_data, **by_index)
+    assert labelled.state_idcs == indexed.state_idcs
+    assert labelled.act_idcs == indexed.act_idcs
+    packed = Embedding.pack(case.tensor)
+    assert torch.equal(labelled(packed), indexed(packed))
