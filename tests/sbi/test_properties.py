@@ -454,17 +454,18 @@ def test_sim_sampler_without_recordings_is_the_hand_recorded_episode(
     st.lists(st.floats(0.3, 3.0), min_size=1, max_size=4),
     st.integers(1, 3),  # target rollouts
     st.integers(1, 12),  # their length
-    st.integers(1, 12),  # num_segments (clipped to the length)
+    st.integers(1, 12),  # num_segments or len_segments (clipped to the length)
+    st.booleans(),  # by len_segments
     st.integers(1, 2),
     st.sampled_from(["all", "bayessim", "last", "dtw"]),
     st.integers(0, 2**16),
 )
 def test_sim_sampler_rows_are_independent_of_the_batch_split_and_match_rollouts_by_hand(
-    masses, num_real, length, num_segments, workers, kind, seed
+    masses, num_real, length, segments, by_len, workers, kind, seed
 ):
     if kind == "bayessim" and length < 2:
         length = 2
-    num_segments = min(num_segments, length)
+    segments = min(segments, length)
     rng = np.random.default_rng(seed)
     real = [
         rollout(
@@ -479,7 +480,8 @@ def test_sim_sampler_rows_are_independent_of_the_batch_split_and_match_rollouts_
     emb = DynamicTimeWarpingEmbedding(PM_SPEC, PM_DIM) if kind == "dtw" else None
     emb = emb or _pm_embedding(kind, length)
     theta = torch.tensor(masses, dtype=torch.float64)[:, None]
-    options = dict(num_segments=num_segments, rollouts_real=real, seed=seed)
+    options: dict[str, Any] = dict(rollouts_real=real, seed=seed)
+    options["len_segments" if by_len else "num_segments"] = segments
     with SimRolloutSamplerForSBI(
         POINT_MASS, None, {0: "mass"}, emb, num_workers=workers, **options
     ) as sim:
@@ -491,8 +493,13 @@ def test_sim_sampler_rows_are_independent_of_the_batch_split_and_match_rollouts_
     assert torch.equal(row_by_row, together)
     assert torch.equal(reversed_rows, together)
 
-    # By hand: each segment a rollout from the recorded state replaying the recorded actions.
-    edges = np.cumsum([0] + [len(c) for c in np.array_split(np.arange(length), num_segments)])
+    # By hand: each segment a rollout from the recorded state replaying the recorded actions;
+    # len_segments steps each (the last one shorter), or num_segments of near-equal lengths.
+    if by_len:
+        edges = [*range(0, length, segments), length]
+    else:
+        sizes = [len(c) for c in np.array_split(np.arange(length), segments)]
+        edges = np.cumsum([0, *sizes]).tolist()
     rows = []
     for m in masses:
         per_real = []
