@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import gymnasium as gym
@@ -45,6 +45,9 @@ __all__ = ["TorchPolicy"]
 #: from each step's new hidden state): with 2, 1 of 30 small random recurrent modules agreed
 #: by chance and then differed in sampling; with 4 (and 8, 16), none.
 _RECURRENT_PROBE_STEPS = 4
+#: Distance between the torch seeds of consecutive probe batches (whose rows take the seeds
+#: ``base + i``): larger than any number of sub-envs, so no two calls share a seed.
+_PROBE_SEED_STRIDE = 1 << 20
 
 
 class TorchPolicy(_RowByRowChoice):
@@ -77,9 +80,10 @@ class TorchPolicy(_RowByRowChoice):
     sizes, so a network's action for one sub-env may differ in the last bits with the number
     of sub-envs beside it, and so do whole rollouts (DESIGN §4 promises ``sample()`` equal to
     one-env ``rollout()`` calls bit for bit). By default (``batch_invariant=None``)
-    :meth:`start` tests the module (in eval mode, on observations drawn from the observation
-    space with a fixed seed) once as a batch and once row by row: where every output agrees bit
-    for bit, it runs batched; where it does not (almost any network on continuous actions), it
+    :meth:`start` tests the module (in the mode it samples in, on observations drawn from the
+    observation space with a fixed seed; buffers restored) once as a batch and once row by row
+    (each row with a torch seed of its own): where every output agrees bit for bit, it runs
+    batched; where it does not (almost any network on continuous actions), it
     runs on each sub-env alone (a batch of one, as in ``rollout()``), inside torch's generator
     seeded from that sub-env's rollout generator alone. :attr:`row_by_row` says which. A
     module that runs batched is tested again under vmap when per-env parameters are first set
@@ -87,9 +91,9 @@ class TorchPolicy(_RowByRowChoice):
     Row by row, rollouts are bit-identical for any number of sub-envs, workers or vectorization
     mode, also for stochastic modules, at the cost of one call per sub-env and step.
     ``batch_invariant=True`` always runs row by row; ``False`` always batched (the fastest;
-    exact only for a batch-invariant module). A module that draws from torch's generator only
-    in train mode (dropout) passes the test in eval mode: pass ``True`` to sample it
-    reproducibly with ``eval=False``.
+    exact only for a batch-invariant module). A module that draws from torch's generator in
+    train mode (dropout) fails the test with ``eval=False`` (each row draws its own numbers)
+    and so runs row by row; with ``eval=True`` it is tested, and runs, without drawing.
 
     Args:
         module: The module.
@@ -153,6 +157,7 @@ class TorchPolicy(_RowByRowChoice):
         self._rngs = _EnvRngs(owner)
         self._forward_ok = False
         self._retest_under_vmap: int | None = None
+        self._probe_batch = itertools.count()  # the batch-invariance test's batches so far
 
     def __repr__(self) -> str:
         return f"TorchPolicy({type(self.module).__name__})"
@@ -244,12 +249,8 @@ class TorchPolicy(_RowByRowChoice):
         a module whose plain batched call equals its rows may still round differently under
         vmap's batched kernels, and then a parameter set's rollouts would depend on the number
         of sub-envs beside it (most modules of 2 layers that pass the plain test do)."""
-        training = self.module.training
-        with contextlib.suppress(NotImplementedError):
-            self.module.train(False)
+        self._probe_batch = itertools.count()
         self._rows.decide(num_envs, self.spec.observation_space, self._agrees)
-        with contextlib.suppress(NotImplementedError):
-            self.module.train(training)
 
     def clear_env_params(self, env_indices: np.ndarray | None = None) -> None:
         """Make ``env_indices`` (all sub-envs if None) use :attr:`param_values` again."""
@@ -275,18 +276,19 @@ class TorchPolicy(_RowByRowChoice):
 
         self._rngs.start(num_envs)
         self.clear_env_params()
+        self._probe_batch = itertools.count()
         self._forward_ok = False  # errors of the first forward pass name the observations
         # A torch.export program refuses train(): it keeps the mode it was exported in.
         with contextlib.suppress(NotImplementedError):
-            # The test in eval mode: no batch-norm statistics updated, no dropout drawn.
-            self.module.train(False)
+            self.module.train(not eval)
+        # The test in the mode the collection runs in: a module that draws in train mode only
+        # (dropout) agrees with itself in eval mode, yet batched in train mode its draws would
+        # depend on the number of sub-envs, unlike rollout()'s.
         batched = not self._rows.decide(num_envs, self.spec.observation_space, self._agrees)
         # Tested on the plain call: per-env parameters would run the batch under vmap (the
         # number of sub-envs to test them on, None: no retest due).
         retest = batched and self._rows.setting is None and self.per_env_mode == "vmap"
         self._retest_under_vmap = num_envs if retest else None
-        with contextlib.suppress(NotImplementedError):
-            self.module.train(not eval)
         if self.is_recurrent:
             # Every episode starts from reset_envs' hidden state; this one only fills the
             # batch, drawn (if init_hidden draws) without touching torch's global generator.
@@ -296,9 +298,34 @@ class TorchPolicy(_RowByRowChoice):
 
     def _agrees(self, observations: Any) -> bool:
         """Whether the module gives the same bits on the batch as on each row alone (torch's
-        generator seeded alike both ways). A recurrent module is tested over
+        generator seeded for the batch as for its first row, the other rows each with a seed
+        of their own, as in :meth:`act`). A recurrent module is tested over
         :data:`_RECURRENT_PROBE_STEPS` steps, each from the hidden state the last returned:
-        from ``init_hidden`` alone (often zeros) products may agree by chance."""
+        from ``init_hidden`` alone (often zeros) products may agree by chance. It runs in
+        the module's current mode; buffers it changes (batch-norm statistics in train mode)
+        are restored afterwards."""
+        # Each probe batch seeds torch's generator anew, each row with a seed of its own (as
+        # act() seeds each sub-env's row): with one seed for all, a module drawing few numbers
+        # (dropout on a narrow layer) could draw the same ones in the batch and in every row.
+        base = _PROBE_SEED + next(self._probe_batch) * _PROBE_SEED_STRIDE
+        with _buffers_restored(self.module):
+            if not self.module.training:
+                return self._agrees_once(observations, base)
+            try:
+                return self._agrees_once(observations, base)
+            except (RuntimeError, ValueError, TypeError):
+                # Train mode that cannot run on one row (batch norm): the verdict of eval mode,
+                # so that such a module runs row by row where eval mode would, and act() says
+                # why it fails there (rollout() fails alike) instead of sharing batch statistics.
+                with contextlib.suppress(NotImplementedError):
+                    self.module.train(False)
+                try:
+                    return self._agrees_once(observations, base)
+                finally:
+                    with contextlib.suppress(NotImplementedError):
+                        self.module.train(True)
+
+    def _agrees_once(self, observations: Any, base: int) -> bool:
         import torch
 
         device, dtype = self._placement()
@@ -307,10 +334,10 @@ class TorchPolicy(_RowByRowChoice):
         with torch.no_grad(), _seeded_torch_rng(_PROBE_SEED, device):
             hidden = self._init_hidden(batch) if self.is_recurrent else None
         for _ in range(_RECURRENT_PROBE_STEPS if self.is_recurrent else 1):
-            with torch.no_grad(), _seeded_torch_rng(_PROBE_SEED, device):
+            with torch.no_grad(), _seeded_torch_rng(base, device):
                 whole = self._forward(x, hidden)
             with torch.no_grad():
-                rows = self._forward_rows(x, hidden, [_PROBE_SEED] * batch)
+                rows = self._forward_rows(x, hidden, [base + i for i in range(batch)])
             if not _same_bits(whole, rows):
                 return False
             if self.is_recurrent:
@@ -507,6 +534,21 @@ class TorchPolicy(_RowByRowChoice):
             )
         self._hidden = new_hidden.detach()
         return actions
+
+
+@contextlib.contextmanager
+def _buffers_restored(module: torch.nn.Module) -> Iterator[None]:
+    """Put ``module``'s buffers back as they were (the batch-invariance test runs the module in
+    train mode for ``eval=False``: batch norm would update its running statistics)."""
+    import torch
+
+    saved = [(buffer, buffer.detach().clone()) for buffer in module.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in saved:
+                buffer.copy_(value)
 
 
 def _has_batch_norm(module: Any) -> bool:
