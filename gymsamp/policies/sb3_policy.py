@@ -162,7 +162,10 @@ class SB3Policy(_RowByRowChoice):
 
     def _agrees(self, observations: Any) -> bool:
         """Whether ``predict`` gives the same actions and states on the batch as on each row
-        alone (at an episode start; torch's generator seeded alike both ways)."""
+        alone (at an episode start; torch's generator seeded for the batch as for its first
+        row, the other rows each with a seed of their own, as :meth:`act` seeds each sub-env's
+        row: with one seed for all, a model that draws one number for the whole batch would
+        agree with its rows, and then share its draws among the sub-envs)."""
         batch = self._rngs.check_batch(observations)
         starts = np.ones(batch, dtype=bool)
         device = _sb3_device(self.model)
@@ -170,7 +173,8 @@ class SB3Policy(_RowByRowChoice):
             whole = self.model.predict(
                 observations, state=None, episode_start=starts, deterministic=self.deterministic
             )
-        rows = self._predict_rows(observations, None, starts, device, [_PROBE_SEED] * batch)
+        seeds = [_PROBE_SEED + i for i in range(batch)]
+        rows = self._predict_rows(observations, None, starts, device, seeds)
         return _same_bits(whole, rows)
 
     def reset_envs(self, env_indices: np.ndarray, rngs: Sequence[np.random.Generator]) -> None:

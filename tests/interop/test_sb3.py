@@ -218,6 +218,36 @@ def test_batch_invariant_stochastic_ppo_equals_sequential_rollouts():
     assert len({ro.actions[:3].tobytes() for ro in rollouts}) == 3
 
 
+class OneDrawPPO(PPO):
+    """A PPO subclass (so gymsamp tests it) acting elementwise, batch invariant, whose sampling
+    draws one number from torch's generator for the whole batch (the same noise for every
+    row)."""
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+        actions = np.clip(np.asarray(observation)[:, 2:3] * 0.5, -2.0, 2.0).astype(np.float32)
+        if not deterministic:
+            actions = actions + torch.randn(1).numpy()
+        return actions, state
+
+
+def test_a_model_drawing_once_per_batch_runs_row_by_row_and_equals_rollouts():
+    # Its batch-invariance test seeded the batch and every row alike, so one draw for the
+    # batch equalled each row's: it ran batched, all sub-envs got the same noise from the
+    # batch's seed, and sample() differed from rollout(). The rows are now seeded apart.
+    model = OneDrawPPO("MlpPolicy", "Pendulum-v1", seed=0, device="cpu")
+    spec = EnvSpec.from_env(gym.make("Pendulum-v1"))
+    policy = SB3Policy(model, spec, deterministic=False)
+    with ParallelRolloutSampler(
+        "Pendulum-v1", policy, 2, min_rollouts=2, seed=1, max_steps=20,
+        vectorization="sync", show_progress_bar=False,
+    ) as sampler:  # fmt: skip
+        rollouts = sampler.sample()
+    assert policy.row_by_row is True
+    for k, ro in enumerate(rollouts):
+        ref = rollout("Pendulum-v1", policy, seed=1, sub_sub_seed=k, max_steps=20)
+        np.testing.assert_array_equal(ro.actions, ref.actions)
+
+
 @pytest.mark.parametrize("deterministic", [True, False], ids=["deterministic", "stochastic"])
 def test_multi_input_ppo_on_dict_observations(deterministic):
     """SB3's MultiInputPolicy on a Dict observation space: deterministic actions are the model's
