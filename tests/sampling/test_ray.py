@@ -739,7 +739,16 @@ def test_ray_address_from_the_environment_is_joined_not_started(ray_session, tmp
         print("after close", ray.is_initialized(), len(rollouts))
         """
     )
-    out = _run_script(script, tmp_path, RAY_ADDRESS=gcs_address)
+    environ = {"RAY_ADDRESS": gcs_address}
+    if gcs_address.startswith("127.0.0.1:"):
+        # Ray up to 2.50 keeps the session's _node_ip_address="127.0.0.1" and its GCS listens
+        # on loopback only, while ray.init() in the script rewrites a 127.0.0.1 RAY_ADDRESS to
+        # the machine's own address, which nothing listens on (ConnectionError after ~140 s,
+        # in any Ray script, gymsamp or not). Ray keeps 127.0.0.1 where it runs without
+        # clusters of several machines (as on macOS and Windows): the script then joins this
+        # very cluster at the address RAY_ADDRESS names. (Ray 2.60 uses the machine's address.)
+        environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    out = _run_script(script, tmp_path, **environ)
     assert out.stdout.splitlines()[-3:] == [
         f"joined {gcs_address} False",
         "actor options {'num_cpus': 1}",
