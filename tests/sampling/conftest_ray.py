@@ -7,7 +7,8 @@ registers it by binding it to a module-level name::
 
     ray_session = conftest_ray.ray_session
 
-Ray runs as a new local instance with 2 CPUs, no dashboard, bound to 127.0.0.1, without usage
+Ray runs as a new local instance with 2 CPUs, no dashboard, its node address 127.0.0.1 (Ray up to
+2.50 then listens on loopback only; 2.60 takes the machine's address instead), without usage
 reporting and without forwarding worker logs (an actor killed on purpose would otherwise print
 into the test output).
 The environment variables are set only while the fixture is active, and Ray is shut down at the
