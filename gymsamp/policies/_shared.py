@@ -36,6 +36,11 @@ _PROBE_SEED = 0
 # models pay for all.
 _PROBE_BATCHES = 8
 _NEAR_ZERO_BATCHES = 32
+#: Distance between the torch seeds of consecutive probe batches, whose rows take the seeds
+#: ``base + i`` (as each sub-env's row has its own in ``act``): larger than any number of
+#: sub-envs, so no two calls of the test share a seed, and a model drawing few numbers cannot
+#: agree with its rows by the same coincidence in every batch.
+_PROBE_SEED_STRIDE = 1 << 20
 #: Scales of the probe batches drawn around 0 (see ``_probe_batches``).
 _PROBE_SCALES = (1.0, 0.1, 10.0)
 
@@ -447,10 +452,11 @@ class _RowByRow:
         self.setting = _check_batch_invariant(batch_invariant, owner)
         self.row_by_row: bool | None = None
 
-    def decide(self, num_envs: int, space: Any, agrees: Callable[[Any], bool] | None) -> bool:
-        """Set and return :attr:`row_by_row` for batches of ``num_envs``; ``agrees(batch)``
-        runs the model both ways on an observation batch and compares the outputs (None: a
-        model not to be tested)."""
+    def decide(self, num_envs: int, space: Any, agrees: Callable[[Any, int], bool] | None) -> bool:
+        """Set and return :attr:`row_by_row` for batches of ``num_envs``; ``agrees(batch,
+        seed)`` runs the model both ways on an observation batch and compares the outputs,
+        torch's generator seeded with ``seed`` for the batch and ``seed + i`` for row ``i``
+        alone (None: a model not to be tested)."""
         if self.setting is not None:
             verdict = self.setting
         elif num_envs == 1 or agrees is None:
@@ -459,9 +465,9 @@ class _RowByRow:
         else:
             verdict = False
             try:
-                for batch in _probe_batches(space, num_envs):
+                for k, batch in enumerate(_probe_batches(space, num_envs)):
                     try:
-                        if not agrees(batch):
+                        if not agrees(batch, _PROBE_SEED + k * _PROBE_SEED_STRIDE):
                             verdict = True
                             break
                     except Exception:

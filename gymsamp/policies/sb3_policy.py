@@ -20,7 +20,6 @@ from gymsamp._warnings import user_stacklevel
 from gymsamp.data.spec import EnvSpec
 from gymsamp.policies._model_spaces import space_mismatch
 from gymsamp.policies._shared import (
-    _PROBE_SEED,
     _check_actions,
     _check_row_actions,
     _check_spec,
@@ -160,20 +159,20 @@ class SB3Policy(_RowByRowChoice):
         testable = _is_sb3_model(self.model)
         self._rows.decide(num_envs, self.spec.observation_space, self._agrees if testable else None)
 
-    def _agrees(self, observations: Any) -> bool:
+    def _agrees(self, observations: Any, base: int) -> bool:
         """Whether ``predict`` gives the same actions and states on the batch as on each row
-        alone (at an episode start; torch's generator seeded for the batch as for its first
-        row, the other rows each with a seed of their own, as :meth:`act` seeds each sub-env's
-        row: with one seed for all, a model that draws one number for the whole batch would
-        agree with its rows, and then share its draws among the sub-envs)."""
+        alone (at an episode start; torch's generator seeded with ``base`` for the batch and
+        ``base + i`` for row ``i``, as :meth:`act` seeds each sub-env's row: with one seed for
+        all, a model that draws one number for the whole batch would agree with its rows, and
+        then share its draws among the sub-envs)."""
         batch = self._rngs.check_batch(observations)
         starts = np.ones(batch, dtype=bool)
         device = _sb3_device(self.model)
-        with _seeded_torch_rng(_PROBE_SEED, device):
+        with _seeded_torch_rng(base, device):
             whole = self.model.predict(
                 observations, state=None, episode_start=starts, deterministic=self.deterministic
             )
-        seeds = [_PROBE_SEED + i for i in range(batch)]
+        seeds = [base + i for i in range(batch)]
         rows = self._predict_rows(observations, None, starts, device, seeds)
         return _same_bits(whole, rows)
 

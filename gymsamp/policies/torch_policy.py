@@ -45,9 +45,6 @@ __all__ = ["TorchPolicy"]
 #: from each step's new hidden state): with 2, 1 of 30 small random recurrent modules agreed
 #: by chance and then differed in sampling; with 4 (and 8, 16), none.
 _RECURRENT_PROBE_STEPS = 4
-#: Distance between the torch seeds of consecutive probe batches (whose rows take the seeds
-#: ``base + i``): larger than any number of sub-envs, so no two calls share a seed.
-_PROBE_SEED_STRIDE = 1 << 20
 
 
 class TorchPolicy(_RowByRowChoice):
@@ -157,7 +154,6 @@ class TorchPolicy(_RowByRowChoice):
         self._rngs = _EnvRngs(owner)
         self._forward_ok = False
         self._retest_under_vmap: int | None = None
-        self._probe_batch = itertools.count()  # the batch-invariance test's batches so far
 
     def __repr__(self) -> str:
         return f"TorchPolicy({type(self.module).__name__})"
@@ -249,7 +245,6 @@ class TorchPolicy(_RowByRowChoice):
         a module whose plain batched call equals its rows may still round differently under
         vmap's batched kernels, and then a parameter set's rollouts would depend on the number
         of sub-envs beside it (most modules of 2 layers that pass the plain test do)."""
-        self._probe_batch = itertools.count()
         self._rows.decide(num_envs, self.spec.observation_space, self._agrees)
 
     def clear_env_params(self, env_indices: np.ndarray | None = None) -> None:
@@ -276,7 +271,6 @@ class TorchPolicy(_RowByRowChoice):
 
         self._rngs.start(num_envs)
         self.clear_env_params()
-        self._probe_batch = itertools.count()
         self._forward_ok = False  # errors of the first forward pass name the observations
         # A torch.export program refuses train(): it keeps the mode it was exported in.
         with contextlib.suppress(NotImplementedError):
@@ -296,18 +290,14 @@ class TorchPolicy(_RowByRowChoice):
             with torch.no_grad(), _seeded_torch_rng(_PROBE_SEED, device):
                 self._hidden = self._init_hidden(num_envs)
 
-    def _agrees(self, observations: Any) -> bool:
+    def _agrees(self, observations: Any, base: int) -> bool:
         """Whether the module gives the same bits on the batch as on each row alone (torch's
-        generator seeded for the batch as for its first row, the other rows each with a seed
-        of their own, as in :meth:`act`). A recurrent module is tested over
+        generator seeded with ``base`` for the batch and ``base + i`` for row ``i``, each row
+        with a seed of its own as in :meth:`act`). A recurrent module is tested over
         :data:`_RECURRENT_PROBE_STEPS` steps, each from the hidden state the last returned:
         from ``init_hidden`` alone (often zeros) products may agree by chance. It runs in
         the module's current mode; buffers it changes (batch-norm statistics in train mode)
         are restored afterwards."""
-        # Each probe batch seeds torch's generator anew, each row with a seed of its own (as
-        # act() seeds each sub-env's row): with one seed for all, a module drawing few numbers
-        # (dropout on a narrow layer) could draw the same ones in the batch and in every row.
-        base = _PROBE_SEED + next(self._probe_batch) * _PROBE_SEED_STRIDE
         with _buffers_restored(self.module):
             if not self.module.training:
                 return self._agrees_once(observations, base)
