@@ -356,9 +356,9 @@ def _sampled_as_rollout_calls(
     n: int,
     seed: int,
     fields: tuple[str, ...],
-) -> list[Any]:
+) -> list[tuple[Any, Any]]:
     """``sample()`` of a sync sampler, checked bit for bit against one-env ``rollout()`` calls
-    (DESIGN §4) on ``fields``."""
+    (DESIGN §4) on ``fields``; each sampled rollout with its ``rollout()`` reference."""
     with ParallelRolloutSampler(
         factory,
         make_policy(),
@@ -370,14 +370,16 @@ def _sampled_as_rollout_calls(
     ) as sampler:
         got = sampler.sample()
     assert len(got) == n
-    for k, ro in enumerate(got):
-        ref = rollout(factory(), make_policy(), seed=seed, sub_seed=0, sub_sub_seed=k)
+    refs = [
+        rollout(factory(), make_policy(), seed=seed, sub_seed=0, sub_sub_seed=k) for k in range(n)
+    ]
+    for ro, ref in zip(got, refs, strict=True):
         for field in fields:
             assert (
                 np.asarray(getattr(ro, field)).tobytes()
                 == np.asarray(getattr(ref, field)).tobytes()
             )
-    return got
+    return list(zip(got, refs, strict=True))
 
 
 @given(
@@ -399,7 +401,7 @@ def test_sampler_rollouts_equal_rollout_calls_and_clip_only_the_applied_actions(
     def factory() -> gym.Env:
         return gym.wrappers.TimeLimit(PointMassEnv(), max_episode_steps=12)
 
-    got = _sampled_as_rollout_calls(
+    pairs = _sampled_as_rollout_calls(
         factory,
         make_policy,
         workers,
@@ -407,7 +409,7 @@ def test_sampler_rollouts_equal_rollout_calls_and_clip_only_the_applied_actions(
         seed,
         ("observations", "actions", "actions_applied", "rewards"),
     )
-    for ro in got:
+    for ro, _ in pairs:
         actions = np.asarray(ro.actions)
         # Clipped and cast to the space's dtype (float32) before stepping; commanded kept.
         applied = np.asarray(ro.actions_applied)
@@ -923,18 +925,15 @@ def test_sampler_recurrent_hidden_states_restart_per_rollout_and_equal_rollout_c
     def factory() -> gym.Env:
         return gym.wrappers.TimeLimit(PointMassEnv(), max_episode_steps=limit)
 
-    with ParallelRolloutSampler(
+    pairs = _sampled_as_rollout_calls(
         factory,
-        PointMassAccumulator(2),
+        lambda: PointMassAccumulator(2),
         workers,
-        min_rollouts=n,
-        seed=seed,
-        vectorization="sync",
-        show_progress_bar=False,
-    ) as sampler:
-        got = sampler.sample()
-    assert len(got) == n
-    for k, ro in enumerate(got):
+        n,
+        seed,
+        ("observations", "actions", "actions_applied"),
+    )
+    for ro, ref in pairs:
         hidden = np.asarray(ro.agent_infos["hidden_states"])
         obs = np.asarray(ro.observations)
         assert hidden.shape == (limit, 2)
@@ -947,12 +946,6 @@ def test_sampler_recurrent_hidden_states_restart_per_rollout_and_equal_rollout_c
                 == (h + torch.as_tensor(obs[t]))[0, :1].numpy().tobytes()
             )
             h = torch.tensor(0.5) * h + torch.as_tensor(obs[t : t + 1])
-        ref = rollout(factory(), PointMassAccumulator(2), seed=seed, sub_seed=0, sub_sub_seed=k)
-        for field in ("observations", "actions", "actions_applied"):
-            assert (
-                np.asarray(getattr(ro, field)).tobytes()
-                == np.asarray(getattr(ref, field)).tobytes()
-            )
         assert hidden.tobytes() == np.asarray(ref.agent_infos["hidden_states"]).tobytes()
 
 

@@ -642,28 +642,22 @@ def test_sim_sampler_feedback_segments_reset_with_the_documented_seed_triples(
     policy = RandomPolicy(PM_SPEC.action_space)
     emb = AllStepsEmbedding(PM_SPEC, PM_DIM, length)
     theta = torch.tensor(masses, dtype=torch.float64)[:, None]
-    with SimRolloutSamplerForSBI(
-        POINT_MASS,
-        policy,
-        {0: "mass"},
-        emb,
-        num_segments=num_segments,
-        rollouts_real=real,
-        use_rec_act=False,
-        num_workers=workers,
-        seed=seed,
-    ) as sim:
+    def simulator(num_workers: int) -> SimRolloutSamplerForSBI:
+        return SimRolloutSamplerForSBI(
+            POINT_MASS,
+            policy,
+            {0: "mass"},
+            emb,
+            num_segments=num_segments,
+            rollouts_real=real,
+            use_rec_act=False,
+            num_workers=num_workers,
+            seed=seed,
+        )
+
+    with simulator(workers) as sim:
         calls = [sim(theta), sim(theta[-1:]), sim(theta[:1])]
-    with SimRolloutSamplerForSBI(
-        POINT_MASS,
-        policy,
-        {0: "mass"},
-        emb,
-        num_segments=num_segments,
-        rollouts_real=real,
-        use_rec_act=False,
-        seed=seed,
-    ) as sim:
+    with simulator(1) as sim:
         prefix = sim(theta[:1])
     assert torch.equal(prefix, calls[0][:1])  # row 0 of call 0, whatever rows follow it
     edges = np.cumsum([0] + [len(c) for c in np.array_split(np.arange(length), num_segments)])
