@@ -642,6 +642,7 @@ def test_sim_sampler_feedback_segments_reset_with_the_documented_seed_triples(
     policy = RandomPolicy(PM_SPEC.action_space)
     emb = AllStepsEmbedding(PM_SPEC, PM_DIM, length)
     theta = torch.tensor(masses, dtype=torch.float64)[:, None]
+
     def simulator(num_workers: int) -> SimRolloutSamplerForSBI:
         return SimRolloutSamplerForSBI(
             POINT_MASS,
