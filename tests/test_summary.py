@@ -12,7 +12,13 @@ from gymsamp.data import StepSequence
 from gymsamp.envs import param_grid
 from gymsamp.sampling import select_cvar
 from gymsamp.stats import bootstrap_ci
-from gymsamp.summary import format_number, grid_param_names, min_rollouts_for_cvar, summarize
+from gymsamp.summary import (
+    domain_param_values,
+    format_number,
+    grid_param_names,
+    min_rollouts_for_cvar,
+    summarize,
+)
 
 
 def rollout(ret, *, length=1, truncated=False, domain_param=None, env_id="Toy-v0"):
@@ -239,3 +245,41 @@ def test_finite_returns_whose_mean_overflows_have_no_interval():
     assert s.mean == math.inf
     assert math.isnan(s.ci_low)
     assert "95% CI n/a (the mean overflows float64)" in s.format()
+
+
+def test_two_rollouts_have_an_interval():
+    # The fewest rollouts with an interval: the percentile bootstrap's, not "needs 2 rollouts".
+    returns = np.array([1.0, 4.0])
+    s = summarize([rollout(r) for r in returns], seed=3)
+    means = returns[np.random.default_rng(3).integers(0, 2, size=(2000, 2))].mean(axis=1)
+    assert (s.ci_low, s.ci_high) == pytest.approx(tuple(np.quantile(means, [0.025, 0.975])))
+    assert (s.ci_low, s.ci_high) == (1.0, 4.0)  # 2000 resamples hold both ends
+    assert "95% CI [1, 4]" in s.format()
+
+
+def test_a_parameter_of_two_values_varies():
+    # Two distinct values are the fewest that vary; one value is fixed (or constant).
+    rollouts = [rollout(1.0, domain_param={"m": m, "l": 0.5}) for m in (1.0, 2.0, 1.0)]
+    s = summarize(rollouts, nominal={"m": 1.0, "l": 0.25})
+    assert [(p.name, p.setting, p.low, p.high, p.distinct) for p in s.domain_params] == [
+        ("m", "varies", 1.0, 2.0, 2),
+        ("l", "fixed", 0.5, 0.5, 1),
+    ]
+    assert [(p.name, p.setting) for p in summarize(rollouts).domain_params] == [
+        ("m", "varies"),
+        ("l", "constant"),
+    ]
+
+
+def test_domain_params_count_only_where_every_rollout_reports_them():
+    # A rollout without domain parameters (e.g. one of a run without randomization joined to
+    # randomized ones) has no value: the others' values alone would describe another set of
+    # rollouts (and pair their values with the wrong returns in a grid plot).
+    rollouts = [rollout(float(m), domain_param={"m": m}) for m in (1.0, 2.0, 1.0, 2.0)]
+    rollouts.insert(1, rollout(5.0))
+    assert domain_param_values(rollouts) == {}
+    assert grid_param_names(rollouts) == []
+    s = summarize(rollouts)
+    assert (s.domain_params, s.params_at_nominal) == ((), 0)
+    assert "domain params" not in s.format()
+    np.testing.assert_array_equal(domain_param_values(rollouts[2:])["m"], [2.0, 1.0, 2.0])
