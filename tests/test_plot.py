@@ -956,3 +956,82 @@ def test_nan_actions_are_not_taken_for_commanded_ones():
     fig = plot_trajectories([ro])
     assert not fig.axes[1].patches
     assert len(fig.legends[0].get_texts()) == 1
+
+
+def one_step_rollouts(returns, params=None):
+    """One one-step rollout per return, with the domain parameters ``params[k]`` if given."""
+    return [
+        StepSequence(
+            rewards=[float(r)], observations=[[0.0], [1.0]], actions=[0],
+            rollout_info=None if params is None else {"domain_param": params[k]},
+        )
+        for k, r in enumerate(returns)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.2])
+def test_return_lines_and_interval_are_drawn_at_the_summary_values(alpha):
+    # The legend named the right numbers; the lines and the band drawn were not checked.
+    returns = [1.0, 2.0, 3.0, 4.0, 10.0, 20.0, 30.0]  # mean, median, min and CVaR all differ
+    rollouts = one_step_rollouts(returns)
+    s = summarize(rollouts, epsilon=0.3, alpha=alpha, seed=5)
+    assert s.confidence == 1 - alpha
+    ax = plot_returns(rollouts, epsilon=0.3, alpha=alpha, seed=5).axes[0]
+    lines = {line.get_label(): line.get_xdata() for line in ax.lines}
+    assert lines == {
+        f"mean = {format_number(s.mean)}": pytest.approx([np.mean(returns)] * 2),
+        f"worst 30% (2 rollouts), CVaR = {format_number(s.cvar)}": pytest.approx([1.5, 1.5]),
+    }
+    pct = format_number(100 * (1 - alpha))
+    (band,) = [p for p in ax.patches if p.get_label().startswith(f"{pct}% CI of the mean [")]
+    extent = band.get_bbox()
+    assert (extent.x0, extent.x1) == pytest.approx((s.ci_low, s.ci_high))
+    other = summarize(rollouts, alpha=0.25 - alpha, seed=5)  # the other level: another band
+    assert (other.ci_low, other.ci_high) != pytest.approx((s.ci_low, s.ci_high))
+
+
+def test_one_parameter_grid_draws_the_mean_and_range_of_each_value():
+    returns = {1.0: [0.0, 0.0, 9.0], 2.0: [1.0, 5.0, 6.0]}  # means 3 and 4, medians 0 and 5
+    rollouts = one_step_rollouts(
+        [r for rs in returns.values() for r in rs],
+        [{"m": m} for m, rs in returns.items() for _ in rs],
+    )
+    ax = plot_return_grid(rollouts, "m").axes[0]
+    (mean_line,) = ax.get_lines()
+    np.testing.assert_array_equal(mean_line.get_xydata(), [[1.0, 3.0], [2.0, 4.0]])
+    ranges = ax.collections[1]
+    assert [s.tolist() for s in ranges.get_segments()] == [
+        [[1.0, 0.0], [1.0, 9.0]],
+        [[2.0, 1.0], [2.0, 6.0]],
+    ]
+
+
+def test_heatmap_cells_hold_the_mean_of_their_rollouts():
+    # Two rollouts per cell, of different returns: each cell is their mean.
+    points = param_grid({"a": [1.0, 2.0], "b": [10.0, 20.0, 30.0]}) * 2
+    returns = np.arange(len(points), dtype=float) ** 2
+    rollouts = one_step_rollouts(returns, points)
+    ax = plot_return_grid(rollouts, "a", "b").axes[0]
+    expected = np.empty((3, 2))  # rows: b, columns: a
+    for i, b in enumerate([10.0, 20.0, 30.0]):
+        for j, a in enumerate([1.0, 2.0]):
+            cell = [r for p, r in zip(points, returns, strict=True) if p == {"a": a, "b": b}]
+            expected[i, j] = np.mean(cell)
+    np.testing.assert_allclose(ax.images[0].get_array(), expected)
+    cells = {t.get_position(): t.get_text() for t in ax.texts}
+    assert cells == {(j, i): format_number(expected[i, j]) for i in range(3) for j in range(2)}
+    assert ax.get_title().endswith("(2 rollouts per cell)")
+
+
+@pytest.mark.parametrize("grid", [[], ["m"]])
+def test_plot_rollouts_draws_the_cvar_at_its_epsilon(grid):
+    rollouts = one_step_rollouts(
+        [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0],
+        [{"m": float(k % 2)} for k in range(10)],
+    )
+    fig = plot_rollouts(rollouts, epsilon=0.3, grid=grid)
+    ax = fig.axes[0]
+    assert ax.get_title() == "Return distribution: rollouts, 10 rollouts"
+    assert "worst 30% (3 rollouts), CVaR = 2" in legend_texts(ax)
+    assert [line.get_xdata()[0] for line in ax.lines][1] == 2.0
+    assert fig.axes[1].get_title() == ("Return over m: rollouts" if grid else "obs[0]")
