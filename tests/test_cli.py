@@ -1498,3 +1498,134 @@ def test_an_env_info_that_cannot_be_saved_is_named_for_a_shell_user(capsys, tmp_
             "it as one of those, e.g. a list or a string, or sample without --out\n"
         )
         assert list(tmp_path.glob("t.npz*")) == []  # no file, no temporary left
+
+
+# ----------------------------------------------------------------------------------------------
+# Options that reach the sampler and the figure
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+def test_the_vectorization_asked_for_is_the_one_used(capsys, vectorization):
+    # --vectorization was only checked for being accepted: any mode ran as "auto" would pass.
+    code, out, err = run(
+        capsys, "sample", "gymsamp/Counting-v0", "--env-kwarg", "terminate_at=4",
+        "--vectorization", vectorization, "--num-workers", 2, "--min-rollouts", 2, "--seed", 0,
+        "--max-steps", 10,
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.splitlines()[0].endswith(f", seed 0, 2 workers ({vectorization})")
+    assert table_value(out, "return mean").startswith("10 ")
+
+
+def test_a_fixed_domain_param_alone_is_set_in_every_rollout(capsys, tmp_path):
+    # Without --randomize or --grid beside it, --domain-param must still reach the env.
+    out_file = tmp_path / "fixed.npz"
+    code, out, err = run(
+        capsys, "sample", "CartPole-v1", "--domain-param", "length=0.25", "--min-rollouts", 3,
+        "--max-steps", 5, "--seed", 0, "--num-workers", 1, "--out", out_file, "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    params = [ro.rollout_info["domain_param"] for ro in load_rollouts(out_file)]
+    assert [p["length"] for p in params] == [0.25] * 3
+    assert all(p["masspole"] == 0.1 for p in params)  # the others stay nominal
+    assert re.search(r"\n  length +0\.5 +fixed +0\.25\n", out), out
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures the command saves, in order (save_figure still writes them)."""
+    pytest.importorskip("matplotlib")
+    import gymsamp.plot
+
+    figures = []
+    save = gymsamp.plot.save_figure
+
+    def recording(fig, path, **kwargs):
+        figures.append(fig)
+        return save(fig, path, **kwargs)
+
+    monkeypatch.setattr(gymsamp.plot, "save_figure", recording)
+    return figures
+
+
+def legend_texts(fig):
+    return [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+
+
+def test_plot_draws_as_many_rollouts_as_asked(capsys, saved, tmp_path, drawn):
+    for extra, shown in (([], 4), (["--num-rollouts", 2], 2)):  # the documented default: 4
+        code, _, err = run(
+            capsys, "plot", saved, "-o", tmp_path / "t.png", "--kind", "trajectories", *extra
+        )
+        assert code == 0, err
+        fig = drawn.pop()
+        assert fig.get_suptitle().endswith(f", {shown} of 10 rollouts (worst to best return)")
+        assert len(fig.axes[0].get_lines()) == shown  # the first observation's panel
+
+
+def test_plot_cvar_reaches_the_return_plot(capsys, saved, tmp_path, drawn):
+    returns = np.sort([ro.undiscounted_return() for ro in load_rollouts(saved)])
+    for kind in ("returns", "all"):
+        code, _, err = run(
+            capsys, "plot", saved, "-o", tmp_path / "r.png", "--kind", kind, "--cvar", 0.3
+        )
+        assert code == 0, err
+        returns_plot = drawn.pop().axes[0].figure  # the figure, or the subfigure of "all"
+        cvar = f"worst 30% (3 rollouts), CVaR = {fmt(returns[:3].mean())}"
+        assert cvar in legend_texts(returns_plot)
+
+
+def test_sample_plot_draws_the_cvar_asked_for(capsys, tmp_path, drawn):
+    code, _, err = run(
+        capsys, "sample", *COUNTING, "--max-steps", 3, "--min-rollouts", 10, "--seed", 0,
+        "--cvar", 0.2, "--plot", tmp_path / "s.png", "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    (fig,) = drawn
+    assert "worst 20% (2 rollouts), CVaR = 6" in legend_texts(fig.axes[0].figure)
+
+
+def test_plot_states_draws_the_recorded_states(capsys, tmp_path, drawn):
+    out_file = tmp_path / "st.npz"
+    code, _, err = run(
+        capsys, "sample", "Pendulum-v1", "--record-states", "--min-rollouts", 2, "--max-steps", 4,
+        "--seed", 0, "--num-workers", 1, "--out", out_file, "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    rollouts = load_rollouts(out_file)
+    code, _, err = run(
+        capsys, "plot", out_file, "-o", tmp_path / "s.png", "--kind", "trajectories", "--states"
+    )
+    assert code == 0, err
+    (fig,) = drawn
+    assert [ax.get_title() for ax in fig.axes] == [
+        "state theta",
+        "state theta_dot",
+        "action torque",
+    ]
+    # The worst rollout is drawn first: its theta_dot over its 5 times (0.05 s apart).
+    worst = min(rollouts, key=lambda ro: ro.undiscounted_return())
+    np.testing.assert_allclose(
+        fig.axes[1].get_lines()[0].get_xydata(), np.c_[worst.time, worst.states[:, 1]]
+    )
+    np.testing.assert_allclose(worst.time, 0.05 * np.arange(5))
+
+
+def test_plot_grid_draws_both_parameters_with_their_nominal_values(capsys, tmp_path, drawn):
+    out_file = tmp_path / "g2.npz"
+    code, _, err = run(
+        capsys, "sample", "CartPole-v1", "--policy", "balance", "--grid", "length=0.1,0.5",
+        "--grid", "masspole=0.2,0.3", "--max-steps", 20, "--seed", 0, "--num-workers", 1,
+        "--out", out_file, "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = run(capsys, "plot", out_file, "-o", tmp_path / "g.png", "--kind", "grid")
+    assert code == 0, err
+    (fig,) = drawn
+    heatmap = fig.axes[0]
+    assert (heatmap.get_xlabel(), heatmap.get_ylabel()) == (
+        "length (nominal 0.5)",
+        "masspole (nominal 0.1)",
+    )
+    assert heatmap.images[0].get_array().shape == (2, 2)
