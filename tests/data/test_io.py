@@ -415,6 +415,25 @@ def test_a_damaged_zip_header_raises_naming_the_file(tmp_path, rollouts, offset,
         load_rollouts(bad)
 
 
+def test_bools_and_dict_keys_of_every_kind_come_back_as_they_were(tmp_path):
+    # JSON has str keys only and bool is an int subclass: a dict keyed by step index came back
+    # keyed by "0", or True as 1, if the encoder took them for plain JSON values.
+    info = {
+        "flags": {"done": True, "ok": False, "np": np.bool_(True)},
+        "by_step": {0: 1.5, 3: "a"},
+        "by_pair": {(1, 2): [True, 0], 0.5: None, True: 1, None: "none"},
+    }
+    ro = make_rollout(2, info=info)
+    (back,) = load_rollouts(save_rollouts(tmp_path / "keys.npz", [ro]))
+    assert_tree_equal(ro.rollout_info, back.rollout_info, "rollout_info")
+    keys = list(back.rollout_info["by_pair"])
+    assert keys == [(1, 2), 0.5, True, None]
+    assert [type(key) for key in keys] == [tuple, float, bool, type(None)]
+    assert [type(key) for key in back.rollout_info["by_step"]] == [int, int]
+    assert type(back.rollout_info["flags"]["done"]) is bool
+    assert type(back.rollout_info["by_pair"][(1, 2)][0]) is bool
+
+
 def test_values_nested_too_deeply_raise_value_errors(tmp_path):
     deep: object = 1
     for _ in range(2000):

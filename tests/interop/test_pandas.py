@@ -232,14 +232,15 @@ def test_a_rollout_cut_short_keeps_its_bounds_and_final_observation():
     ]
 
 
-def test_a_rollout_ending_on_the_observation_the_next_starts_from_is_cut_by_its_flag():
-    # The next_ columns cannot tell these two apart: the terminated flag must end the first.
+@pytest.mark.parametrize("flag", ["terminated", "truncated"])
+def test_a_rollout_ending_on_the_observation_the_next_starts_from_is_cut_by_its_flag(flag):
+    # The next_ columns cannot tell these two apart: the first one's flag must end it, either.
     spec = EnvSpec(gym.spaces.Box(-9, 9, (1,)), gym.spaces.Box(-9, 9, (1,)))
     first = StepSequence(
         rewards=np.ones(2),
         observations=np.array([[0.0], [1.0], [2.0]]),
         actions=np.zeros((2, 1)),
-        terminated=[False, True],
+        **{flag: [False, True]},
     )
     second = StepSequence(
         rewards=np.ones(2),
@@ -252,8 +253,8 @@ def test_a_rollout_ending_on_the_observation_the_next_starts_from_is_cut_by_its_
     assert back.rollout_bounds.tolist() == [0, 2, 4]
     rollouts = [back.get_rollout(i).observations.ravel().tolist() for i in range(2)]
     assert rollouts == [[0.0, 1.0, 2.0], [2.0, 3.0, 4.0]]  # each with its final observation
-    assert back.terminated.tolist() == [False, True, False, False]
-    assert back.truncated.tolist() == [False, False, False, True]
+    assert back.terminated.tolist() == [False, flag == "terminated", False, False]
+    assert back.truncated.tolist() == [False, flag == "truncated", False, True]
 
 
 def test_a_nan_observation_is_no_rollout_cut():
