@@ -459,8 +459,12 @@ def sequence_from_frame(
     fields, next_fields, used = read.fields, read.next_fields, read.used
     flags: dict[str, Any] = {f: df[f].to_numpy().astype(bool) for f in _FLAGS if f in df.columns}
     used.update(flags)
+    # The task sees the observations and actions the spec or layout named (not extra columns),
+    # and its rewards take the rewards' place among the fields; they are computed once the
+    # rollouts' bounds are known (its remaining_steps count to each rollout's end).
+    task_inputs = {k: v for k, v in fields.items() if k[0] in ("observations", "actions")}
     if task is not None:
-        fields[("rewards",)] = _task_rewards(task, fields, length)
+        fields[("rewards",)] = None
     elif ("rewards",) not in fields and "rewards" in df.columns:
         fields[("rewards",)] = df["rewards"].to_numpy()
     elif ("rewards",) not in fields:
@@ -471,14 +475,18 @@ def sequence_from_frame(
         read.take(_split_path(name), cols, () if cols == [name] else (len(cols),))
     if ("done",) in fields and not flags:
         flags = {"terminated": fields.pop(("done",)).astype(bool)}
-    if not continuous or not next_fields:
-        return cls(continuous=continuous, **flags, **_assemble(fields))
-    # Rebuild rollout by rollout so each keeps its own final entry from the next_ columns.
+    # The rollouts: ending after every done row, and (from the next_ columns) wherever a row's
+    # next_ entries differ from the following row's; a batch of steps is one run of rows.
     done = flags.get("terminated", np.zeros(length, bool)) | flags.get(
         "truncated", np.zeros(length, bool)
     )
-    ends = np.flatnonzero(done) + 1
-    bounds = np.unique(np.concatenate([[0], ends, _cuts(fields, next_fields, length), [length]]))
+    cuts = [np.flatnonzero(done) + 1, _cuts(fields, next_fields, length)] if continuous else []
+    bounds = np.unique(np.concatenate([[0], *cuts, [length]]))
+    if task is not None:
+        fields[("rewards",)] = _task_rewards(task, task_inputs, bounds)
+    if not continuous or not next_fields:
+        return cls(continuous=continuous, **flags, **_assemble(fields))
+    # Rebuild rollout by rollout so each keeps its own final entry from the next_ columns.
     parts = []
     for start, stop in itertools.pairwise(bounds):
         part: dict[LeafKey, Any] = {key: value[start:stop] for key, value in fields.items()}
@@ -489,8 +497,9 @@ def sequence_from_frame(
     return parts[0] if len(parts) == 1 else cls.concat(parts)
 
 
-def _task_rewards(task: RewardTask, fields: dict[LeafKey, Any], length: int) -> np.ndarray:
-    """``task.step_rew(observation, action, remaining_steps)`` for every row."""
+def _task_rewards(task: RewardTask, fields: dict[LeafKey, Any], bounds: np.ndarray) -> np.ndarray:
+    """``task.step_rew(observation, action, remaining_steps)`` for every row, with the steps
+    left in the row's rollout (``bounds``: the rollouts' first rows, then the row count)."""
     given = _assemble(
         {key: v for key, v in fields.items() if key[0] in ("observations", "actions")}
     )
@@ -505,9 +514,10 @@ def _task_rewards(task: RewardTask, fields: dict[LeafKey, Any], length: int) -> 
             task.step_rew(
                 tree_map(lambda a, t=t: a[t], obs),
                 tree_map(lambda a, t=t: a[t], act),
-                length - t - 1,
+                int(stop) - t - 1,
             )
-            for t in range(length)
+            for start, stop in itertools.pairwise(bounds)
+            for t in range(start, stop)
         ],
         dtype=np.float64,
     )

@@ -449,3 +449,41 @@ def test_the_layout_stays_small_for_wide_fields():
     assert len(df.columns) == 2 * 3072 + 4
     assert len(json.dumps(df.attrs["gymsamp_layout"])) < 1000
     np.testing.assert_array_equal(StepSequence.from_pandas(df, spec).observations, ro.observations)
+
+
+class RemainingStepsTask:
+    """A reward that is the steps left (as a final-reward task reads them: 0 at the end)."""
+
+    def step_rew(self, state, act, remaining_steps):
+        return float(remaining_steps)
+
+
+@pytest.mark.parametrize("next_columns", [True, False])
+def test_task_counts_the_remaining_steps_to_the_end_of_each_rollout(next_columns):
+    # They were counted to the end of the frame: a 3-step rollout followed by a 2-step one got
+    # 4, 3, 2, and only the frame's last row 0 (a final reward went to the last rollout alone).
+    spec = EnvSpec(gym.spaces.Box(-99, 99, (1,)), gym.spaces.Box(-9, 9, (1,)))
+    rollouts = [
+        StepSequence(
+            rewards=np.ones(n), observations=start + np.arange(n + 1.0)[:, None],
+            actions=np.zeros((n, 1)), terminated=[False] * (n - 1) + [True],
+        )
+        for n, start in ((3, 0.0), (2, 10.0), (1, 20.0))
+    ]  # fmt: skip
+    df = StepSequence.concat(rollouts).to_pandas(spec).drop(columns="rewards")
+    if not next_columns:  # e.g. a frame from CSV: the flags alone end the rollouts
+        df = df.drop(columns="next_observations_0")
+        df.attrs.clear()
+    back = StepSequence.from_pandas(df, spec, task=RemainingStepsTask())
+    assert back.rollout_bounds.tolist() == [0, 3, 5, 6]
+    assert back.rewards.tolist() == [2.0, 1.0, 0.0, 1.0, 0.0, 0.0]
+    # A rollout cut short (a slice, no flag) ends where its next_ entries say so.
+    cut = StepSequence.concat([rollouts[0][0:2], rollouts[1]])
+    back = StepSequence.from_pandas(
+        cut.to_pandas(spec).drop(columns="rewards"), spec, task=RemainingStepsTask()
+    )
+    assert back.rollout_bounds.tolist() == [0, 2, 4]
+    assert back.rewards.tolist() == [1.0, 0.0, 1.0, 0.0]
+    # A batch of steps (continuous=False) has no rollouts: its rows count to the frame's end.
+    batch = StepSequence.from_pandas(df, spec, continuous=False, task=RemainingStepsTask())
+    assert batch.rewards.tolist() == [5.0, 4.0, 3.0, 2.0, 1.0, 0.0]
