@@ -302,7 +302,8 @@ def _collect_segments(
     if stop_on_done:
         return sampler.sample_jobs(quota, jobs.__getitem__, eval=True)
     # Stepping past an episode end: the local vector envs (autoreset DISABLED) allow it.
-    return sampler._collect_local(quota, jobs.__getitem__, eval=True, stop_on_done=False)
+    spec = sampler._local_spec()
+    return sampler._local.run(spec, quota, jobs.__getitem__, eval=True, stop_on_done=False)
 
 
 def eval_domain_params_with_segmentwise_reset(

@@ -2,48 +2,40 @@
 
 Who holds the sampler (one call at a time, a ``close()`` from any thread) lives in
 :mod:`gymsamp.sampling.sampler_calls`, its progress bar in :mod:`gymsamp.sampling.progress_bar`,
-and the closing of its sub-envs in :mod:`gymsamp.sampling.sampler_sub_envs`.
+what it reads of its env (and the reset payloads checked against it) in
+:mod:`gymsamp.sampling.sampler_env`, its local sub-envs (built, run and ended) in
+:mod:`gymsamp.sampling.local_backend`, and the closing of its sub-envs in
+:mod:`gymsamp.sampling.sampler_sub_envs`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import time
-import warnings
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import gymnasium as gym
 import numpy as np
 
 from gymsamp._checks import check_bool, check_int, check_positive_real
-from gymsamp._warnings import user_stacklevel
-from gymsamp.data import EnvSpec, StepSequence
-from gymsamp.envs.adapter import adapter_for, check_init_state, has_adapter
-from gymsamp.envs.probe import probing
-from gymsamp.envs.wrappers import DomainParamWrapper, find_wrapper
+from gymsamp.data import StepSequence
 from gymsamp.policies import as_policy
 from gymsamp.policies.adapters import check_policy_like
 from gymsamp.sampling.batched_vector_env import available_cpus
-from gymsamp.sampling.collector import collect
-from gymsamp.sampling.errors import (
-    LateSubEnvsError,
-    NonFiniteError,
-    StatesNotRecordedWarning,
-    StepTimeoutError,
-    WorkerError,
+from gymsamp.sampling.errors import NonFiniteError, WorkerError
+from gymsamp.sampling.local_backend import (  # the step_timeout docs name it here
+    MIN_BUILD_TIMEOUT_S as MIN_BUILD_TIMEOUT_S,
 )
-from gymsamp.sampling.progress_bar import progress_bar
+from gymsamp.sampling.local_backend import LocalRolloutDriver, LocalSpec
+from gymsamp.sampling.progress_bar import RolloutProgress
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout_job import RolloutJob
 from gymsamp.sampling.sampler import SamplerBase
 from gymsamp.sampling.sampler_calls import CallClosedError, HeldCall, SamplerCalls
+from gymsamp.sampling.sampler_env import check_env_payloads, probe_env
 from gymsamp.sampling.sampler_options import BACKENDS, check_backend_options, reset_payloads
-from gymsamp.sampling.sampler_sub_envs import close_vector_env, not_picklable, probe_step_cost
+from gymsamp.sampling.sampler_sub_envs import not_picklable
 from gymsamp.sampling.seeding import call_seed, check_seed
-from gymsamp.sampling.space_checks import check_action_space, check_observation_space
 from gymsamp.sampling.start_method import (
     check_main_script,
     check_shippable,
@@ -54,25 +46,13 @@ from gymsamp.sampling.surplus import collect_without_failed_surplus
 from gymsamp.sampling.vector_envs import (
     VECTORIZATIONS,
     EnvFactory,
-    batched_layout,
     choose_vectorization,
-    dt_param_name,
-    env_dt,
-    env_id_of,
-    make_vector_env,
-    prepare_env,
 )
 
 if TYPE_CHECKING:  # the Ray backend imports ray; only its code path loads it
     from gymsamp.sampling.ray_backend import RayRolloutDriver
 
 __all__ = ["BACKENDS", "ParallelRolloutSampler", "check_backend_options", "reset_payloads"]
-
-
-#: The fewest seconds a worker process may take to start and build its sub-envs where a
-#: ``step_timeout`` is set (building an env, or importing in a spawned process, may take far
-#: longer than a step).
-MIN_BUILD_TIMEOUT_S = 60.0
 
 
 class ParallelRolloutSampler(SamplerBase):
@@ -191,8 +171,7 @@ class ParallelRolloutSampler(SamplerBase):
         # One call at a time: two threads stepping the same sub-envs garble both calls; a
         # close() from another thread ends the running one.
         self._calls = SamplerCalls()
-        self._envs: gym.vector.VectorEnv | None = None
-        self._finalizer: weakref.finalize | None = None
+        self._local = LocalRolloutDriver()
         self._policy_source = policy
         self._ray: RayRolloutDriver | None = None  # connects once env and policy are valid
         self._set_env(env)
@@ -209,35 +188,20 @@ class ParallelRolloutSampler(SamplerBase):
     def _set_env(self, env: Any) -> None:
         self._release_workers()
         self._factory = EnvFactory(env)
-        # Probe exactly what the sub-envs will run (state recording costs a copy per step).
-        with probing(prepare_env(self._factory(), record_state=self.record_states)) as probe:
-            self.env_spec = EnvSpec.from_env(probe)
-            self.env_id = env_id_of(probe)
-            self.dt = env_dt(probe)
-            self.dt_param = dt_param_name(probe)
-            self.has_adapter = has_adapter(probe)
-            if self.record_states and not self.has_adapter:
-                warnings.warn(
-                    f"record_states=True: the state of {self.env_id} cannot be read (no "
-                    "simulator adapter), so the rollouts hold no states",
-                    StatesNotRecordedWarning,
-                    stacklevel=user_stacklevel(),
-                )
-            check_observation_space(probe.observation_space)
-            check_action_space(probe.action_space)
-            # With a step timeout, auto runs no probe steps here (one could hang this process)
-            # and picks batched workers, which the timeout bounds.
-            measure = (
-                self.vectorization == "auto"
-                and self.backend == "local"
-                and self.step_timeout is None
-            )
-            self.step_cost_us = probe_step_cost(probe) if measure else None
-            params = find_wrapper(probe, DomainParamWrapper)
-            self.nominal_domain_param = None if params is None else params.nominal_domain_param
-            self.domain_param_validator = (
-                None if params is None else params.domain_param_validator()
-            )
+        # With a step timeout, auto runs no probe steps here (one could hang this process)
+        # and picks batched workers, which the timeout bounds.
+        measure = (
+            self.vectorization == "auto" and self.backend == "local" and self.step_timeout is None
+        )
+        facts = probe_env(self._factory, record_states=self.record_states, measure=measure)
+        self.env_spec = facts.env_spec
+        self.env_id = facts.env_id
+        self.dt = facts.dt
+        self.dt_param = facts.dt_param
+        self.has_adapter = facts.has_adapter
+        self.step_cost_us = facts.step_cost_us
+        self.nominal_domain_param = facts.nominal_domain_param
+        self.domain_param_validator = facts.domain_param_validator
         self.policy = as_policy(self._policy_source, self.env_spec)
         if self.backend == "ray":  # each actor steps its sub-envs in its own process
             self.vectorization_used = "sync"
@@ -270,6 +234,23 @@ class ParallelRolloutSampler(SamplerBase):
             # The policy stays in this process; only the env factory travels (fork inherits it).
             destination = f"worker processes started with {method!r}"
             check_shippable("env", self._factory, destination=destination)
+
+    def _local_spec(self) -> LocalSpec:
+        """What the local sub-envs are built from and run with, as the sampler is now."""
+        return LocalSpec(
+            factory=self._factory,
+            policy=self.policy,
+            num_envs=self.num_workers,
+            vectorization=self.vectorization_used,
+            record_states=self._records_states,
+            dt=self.dt,
+            env_id=self.env_id,
+            dt_param=self.dt_param,
+            max_steps=self.max_steps,
+            step_timeout=self.step_timeout,
+            start_method=self.start_method,
+            step_cost_us=self.step_cost_us,
+        )
 
     def _configure_ray(self) -> None:
         if self.backend != "ray":
@@ -320,47 +301,6 @@ class ParallelRolloutSampler(SamplerBase):
             vars(self).update(before)
             raise
 
-    def _vector_env(self) -> gym.vector.VectorEnv:
-        if self._envs is None:
-            processes, in_parent = None, 0
-            if self.vectorization_used == "batched" and self.step_cost_us is not None:
-                processes, in_parent = batched_layout(
-                    self.num_workers, self.step_cost_us, available_cpus()
-                )
-            build_timeout = None
-            if self.step_timeout is not None:  # a build may take longer than a step
-                build_timeout = max(self.step_timeout, MIN_BUILD_TIMEOUT_S)
-            try:
-                self._envs = make_vector_env(
-                    self._factory,
-                    self.num_workers,
-                    self.vectorization_used,
-                    record_state=self._records_states,
-                    start_method=self.start_method,
-                    num_workers=processes,
-                    in_parent=in_parent,
-                    build_timeout=build_timeout,
-                )
-            except LateSubEnvsError as err:
-                limit = (
-                    f"{build_timeout} s (the longer of step_timeout={self.step_timeout} s and "
-                    f"{MIN_BUILD_TIMEOUT_S} s, for a worker's start)"
-                )
-                raise StepTimeoutError.of_call(
-                    "build", self.step_timeout, err, limit=limit
-                ) from err
-            self._finalizer = weakref.finalize(self, close_vector_env, self._envs, True)
-        return self._envs
-
-    def _layout(self) -> str:
-        processes = getattr(self._envs, "num_workers", None)
-        if self.vectorization_used == "batched" and processes:
-            in_parent = getattr(self._envs, "in_parent", 0)
-            where = f"{self.num_workers - in_parent} sub-envs on {processes} process"
-            where += "es" if processes > 1 else ""
-            return where + (f", {in_parent} in this one" if in_parent else "")
-        return f"{self.num_workers} workers"
-
     def close(self) -> None:
         """Close the sub-envs and end every worker process (the next sample() rebuilds them).
 
@@ -396,19 +336,11 @@ class ParallelRolloutSampler(SamplerBase):
         if self._ray is not None:  # its wait for the actors' replies then fails
             self._ray.stop_actors()
             return
-        for process in list(getattr(self._envs, "processes", ())):
-            # Ended (and released) by the call meanwhile: nothing to end.
-            with contextlib.suppress(ValueError, AttributeError):
-                if process.is_alive():
-                    process.terminate()
+        self._local.end_processes()
 
     def _release_workers(self) -> None:
         """End the sub-envs and worker processes or actors, keeping the Ray connection."""
-        if self._finalizer is not None and self._finalizer.detach() is not None:
-            assert self._envs is not None
-            close_vector_env(self._envs, terminate=False)
-        self._finalizer = None
-        self._envs = None
+        self._local.release()
         if self._ray is not None:
             self._ray.stop_actors()
 
@@ -474,30 +406,16 @@ class ParallelRolloutSampler(SamplerBase):
             ValueError: An unknown domain-parameter name, or an initial state that is not
                 finite, has the wrong shape or lies outside the env's state space.
         """
-        if not self.has_adapter and any(payloads):
-            with probing(self._factory()) as probe:
-                adapter_for(probe)  # raises a TypeError naming what the env lacks
-        space = self.env_spec.state_space
-        valid = sorted(self.nominal_domain_param or ())
-        names = labels or [("init_states", "domain_params")] * len(payloads)
-        for options, (state_name, param_name) in zip(payloads, names, strict=True):
-            unknown = sorted(set(options.get("domain_param", ())) - set(valid))
-            if unknown:
-                raise ValueError(
-                    f"{param_name} must use the domain-parameter names of {self.env_id} "
-                    f"({valid}), got unknown names {unknown}"
-                )
-            param = options.get("domain_param")
-            if param and self.domain_param_validator is not None:
-                try:  # here, not as a sub-env's error once workers run
-                    self.domain_param_validator(param)
-                except (TypeError, ValueError) as err:
-                    raise type(err)(
-                        f"{param_name} must hold values {self.env_id} accepts: {err}"
-                    ) from None
-            state = options.get("init_state")
-            if state is not None and space is not None:
-                check_init_state(state, space, owner=str(self.env_id), name=state_name)
+        check_env_payloads(
+            payloads,
+            labels,
+            factory=self._factory,
+            env_id=self.env_id,
+            has_adapter=self.has_adapter,
+            state_space=self.env_spec.state_space,
+            nominal_domain_param=self.nominal_domain_param,
+            domain_param_validator=self.domain_param_validator,
+        )
 
     def _job_maker(
         self, payloads: list[dict[str, Any]] | None, info: dict[str, Any] | None = None
@@ -570,33 +488,16 @@ class ParallelRolloutSampler(SamplerBase):
         unit = "steps" if quota.min_steps is not None else "rollouts"
         self._sample_count += 1
         if self._ray is None:
-            self._vector_env()  # built first: the bar names its layout (processes)
+            spec = self._local_spec()
+            self._local.vector_env(spec)  # built first: the bar names its layout (processes)
         where = (
             f"ray, {self.num_workers} actors x {self.envs_per_actor} envs"
             if self._ray is not None
-            else f"{self.vectorization_used}, {self._layout()}"
+            else f"{self.vectorization_used}, {self._local.layout(spec)}"
         )
-        # No bar at all without show_progress_bar: even a disabled tqdm starts its monitor
-        # thread and a shared-memory lock, which would outlive the sampler (a training loop
-        # that builds many quiet samplers would find a stray thread and two fds after close()).
-        bar = None
-        if self.show_progress_bar:
-            bar = progress_bar(total=total, unit=unit, desc=f"Sampling ({where})")
-        with bar if bar is not None else contextlib.nullcontext():
-            counts = {"rollouts": 0, "steps": 0}
-
-            def show(ro: StepSequence) -> None:
-                assert bar is not None  # only shown with a bar
-                counts["rollouts"] += 1
-                counts["steps"] += ro.length
-                # Formatting the postfix costs more than a cheap env's episode: only before an
-                # update that redraws (tqdm's own rule, on its clock), so the redraw shows the
-                # counts of the bar it draws.
-                if time.time() - bar.last_print_t >= bar.mininterval:
-                    bar.set_postfix(counts, refresh=False)
-                bar.update(ro.length if unit == "steps" else 1)
-
-            on_rollout = show if self.show_progress_bar else None
+        desc = f"Sampling ({where})"
+        with RolloutProgress(self.show_progress_bar, total=total, unit=unit, desc=desc) as progress:
+            on_rollout = progress.on_rollout
 
             def run(q: Quota) -> list[StepSequence]:
                 check_open()  # also before a surplus rerun
@@ -608,8 +509,13 @@ class ParallelRolloutSampler(SamplerBase):
                         max_steps=self.max_steps,
                         on_rollout=on_rollout,
                     )
-                return self._collect_local(
-                    q, make_open_job, eval=eval, on_rollout=on_rollout, on_step=check_open
+                return self._local.run(
+                    self._local_spec(),
+                    q,
+                    make_open_job,
+                    eval=eval,
+                    on_rollout=on_rollout,
+                    on_step=check_open,
                 )
 
             try:
@@ -617,49 +523,8 @@ class ParallelRolloutSampler(SamplerBase):
             except (WorkerError, NonFiniteError) as err:
                 if quota.min_steps is None or not err.rollout_indices:
                     raise
-                counts.update(rollouts=0, steps=0)  # the bar starts over with the rerun
-                if bar is not None:
-                    bar.reset(total=total)
+                progress.restart()  # the bar starts over with the rerun
                 return collect_without_failed_surplus(run, quota, err)
-
-    def _collect_local(
-        self,
-        quota: Quota,
-        make_job: Callable[[int], RolloutJob],
-        *,
-        eval: bool,
-        on_rollout: Callable[[StepSequence], None] | None = None,
-        stop_on_done: bool = True,
-        on_step: Callable[[int], None] | None = None,
-    ) -> list[StepSequence]:
-        """:func:`collect` on this sampler's sub-envs; a failed or interrupted vector env is
-        unusable, so it is ended at once (the next call builds a new one)."""
-        try:
-            return collect(
-                self._vector_env(),
-                self.policy,
-                make_job,
-                quota,
-                eval=eval,
-                max_steps=self.max_steps,
-                stop_on_done=stop_on_done,
-                step_timeout=self.step_timeout,
-                record_states=self._records_states,
-                dt=self.dt,
-                dt_param=self.dt_param,
-                env_id=self.env_id,
-                on_rollout=on_rollout,
-                on_step=on_step,
-            )
-        except BaseException:
-            self._terminate()
-            raise
-
-    def _terminate(self) -> None:
-        if self._finalizer is not None:
-            self._finalizer()  # closes with terminate=True
-        self._finalizer = None
-        self._envs = None
 
     def __reduce__(self) -> Any:
         # Its sub-envs, worker processes and call lock are live; a copy could not own them.

@@ -751,27 +751,34 @@ def test_auto_chooses_batching_for_mid_cost_envs_and_says_so():
 def test_auto_steps_a_share_in_the_parent_where_cpus_are_scarce(references, name, monkeypatch):
     """Steps of 10 us x 8 sub-envs on 2 CPUs: 4 in one worker, 4 in the parent, and the
     rollouts are still those of rollout()."""
+    import gymsamp.sampling.local_backend as local_module
     import gymsamp.sampling.parallel_rollout_sampler as sampler_module
+    import gymsamp.sampling.sampler_env as env_module
 
-    monkeypatch.setattr(sampler_module, "probe_step_cost", lambda probe: 10.0)
+    monkeypatch.setattr(env_module, "probe_step_cost", lambda probe: 10.0)
     monkeypatch.setattr(sampler_module, "available_cpus", lambda: 2)
+    monkeypatch.setattr(local_module, "available_cpus", lambda: 2)  # the layout's
     env, policy = prs.policies()[name]
     with ParallelRolloutSampler(
         env, policy, 8, min_rollouts=5, seed=0, max_steps=30, show_progress_bar=False
     ) as sampler:
         assert sampler.vectorization_used == "batched"
         rollouts = sampler.sample()
-        layout = sampler._envs
+        layout = sampler._local.envs
         assert (layout.num_workers, layout.in_parent) == (1, 4)
-        assert sampler._layout() == "4 sub-envs on 1 process, 4 in this one"
+        assert sampler._local.layout(sampler._local_spec()) == (
+            "4 sub-envs on 1 process, 4 in this one"
+        )
     for ref, ro in zip(references[name], rollouts, strict=True):
         prs.assert_same(ref, ro)
 
 
 def test_a_step_timeout_keeps_every_sub_env_in_a_worker(monkeypatch):
+    import gymsamp.sampling.local_backend as local_module
     import gymsamp.sampling.parallel_rollout_sampler as sampler_module
 
     monkeypatch.setattr(sampler_module, "available_cpus", lambda: 2)
+    monkeypatch.setattr(local_module, "available_cpus", lambda: 2)  # the layout's
     with ParallelRolloutSampler(
         counting(terminate_at=3),
         IdlePolicy(DISCRETE),
@@ -782,7 +789,7 @@ def test_a_step_timeout_keeps_every_sub_env_in_a_worker(monkeypatch):
     ) as sampler:
         sampler.sample()
         assert sampler.vectorization_used == "batched"
-        assert sampler._envs.in_parent == 0
+        assert sampler._local.envs.in_parent == 0
 
 
 class _InterruptsItself(CountingEnv):

@@ -16,7 +16,7 @@ from gymnasium.vector import AutoresetMode
 
 from gymsamp.envs import CountingEnv
 from gymsamp.policies import IdlePolicy
-from gymsamp.sampling import ParallelRolloutSampler, StepTimeoutError, parallel_rollout_sampler
+from gymsamp.sampling import ParallelRolloutSampler, StepTimeoutError, local_backend
 from gymsamp.sampling.async_vector_env import _AsyncVectorEnv
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
 from gymsamp.sampling.errors import LateSubEnvsError
@@ -88,7 +88,7 @@ def test_bad_build_timeouts_are_named(build_timeout):
 
 @pytest.mark.parametrize("mode", ["async", "batched"])
 def test_the_sampler_bounds_a_hanging_build_by_its_step_timeout(monkeypatch, mode):
-    monkeypatch.setattr(parallel_rollout_sampler, "MIN_BUILD_TIMEOUT_S", 1.5)
+    monkeypatch.setattr(local_backend, "MIN_BUILD_TIMEOUT_S", 1.5)
     env = HangsInWorkers(0, hanging={0})  # every sub-env is built by this factory
     before = children()
     with ParallelRolloutSampler(

@@ -371,7 +371,7 @@ def test_parameter_exploration_refuses_drawn_domains_the_env_refuses_up_front():
             r"-[0-9.]+ \(bound the randomizer's distributions, e.g. with clip_lo / clip_up\)$",
         ):
             sampler.sample(np.zeros((2, 4)))
-        assert sampler._sampler._envs is None  # no sub-env was started for it
+        assert sampler._sampler._local.envs is None  # no sub-env was started for it
 
 
 class TestArgumentChecks:

@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent(
         lambda: CountingEnv(step_cost_us=20000), IdlePolicy(gym.spaces.Discrete(2)), 2,
         min_steps=10**6, vectorization="async", show_progress_bar=False,
     )
-    envs = sampler._vector_env()
+    envs = sampler._local.vector_env(sampler._local_spec())
     with open(pid_file, "w") as f:
         f.write(" ".join(str(p.pid) for p in envs.processes))
     try:

@@ -236,7 +236,7 @@ class TestPayloads:
                 r"domain_param\['masspole'\] must be a finite real number > 0, got -1",
             ):
                 sampler.sample(domain_params=[{"masspole": 0.2}, {"masspole": -1}])
-            assert sampler._envs is None  # no worker was started for it
+            assert sampler._local.envs is None  # no worker was started for it
             rollouts = sampler.sample(domain_params=[{"masspole": 0.2}])
         assert [ro.rollout_info["domain_param"]["masspole"] for ro in rollouts] == [0.2, 0.2]
 
@@ -252,7 +252,7 @@ class TestPayloads:
                 r"100.0, 0.0\] \(element 2 = 100.0 is outside \[-12.56637\d*, 12.56637\d*\]\)",
             ):
                 sampler.sample(init_states=[[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 100.0, 0.0]])
-            assert sampler._envs is None  # no worker was started for it
+            assert sampler._local.envs is None  # no worker was started for it
             rollouts = sampler.sample(init_states=[[0.0, 0.0, 4 * np.pi, 0.0]])
         assert [ro.rollout_info["init_state"][2] for ro in rollouts] == [4 * np.pi] * 2
 
@@ -565,7 +565,7 @@ def test_the_progress_bar_names_the_batched_layout_from_the_first_call(capsys):
         show_progress_bar=True,
     ) as sampler:
         sampler.sample()
-        processes = sampler._envs.num_workers
+        processes = sampler._local.envs.num_workers
     assert f"Sampling (batched, 4 sub-envs on {processes} processes)" in capsys.readouterr().err
 
 
