@@ -21,19 +21,17 @@ env's step costs (CartPole: ~8 us). Here the sub-envs are split into contiguous 
   request, so a sub-env starts its next episode with its own seed and options inside the step
   that ends the current one: no extra round trip per episode.
 
-The worker processes' side lives in :mod:`gymsamp.sampling.batched_worker`.
+The worker processes' side lives in :mod:`gymsamp.sampling.batched_worker`; their blocks of
+sub-envs, start, deaths and end in :mod:`gymsamp.sampling.batched_workers`.
 """
 
 from __future__ import annotations
 
-import math
 import multiprocessing
-import os
 import pickle
 import time
 from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import Connection
-from numbers import Real
 from typing import Any
 
 import gymnasium as gym
@@ -41,7 +39,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, iterate
 
-from gymsamp._checks import check_int, check_positive_real
+from gymsamp._checks import check_positive_real
 from gymsamp.envs.probe import probing
 from gymsamp.sampling.batched_worker import (
     LOCAL,
@@ -49,11 +47,18 @@ from gymsamp.sampling.batched_worker import (
     BlockServer,
     Queued,
     allocate_shared,
+    put_actions,
     read_message,
     shared_views,
-    start_worker,
-    tree_apply,
     write_message,
+)
+from gymsamp.sampling.batched_workers import (
+    available_cpus,
+    check_busy_poll,
+    end_workers,
+    start_workers,
+    worker_blocks,
+    worker_death,
 )
 from gymsamp.sampling.errors import LateSubEnvsError, WorkerError
 from gymsamp.sampling.handshake import REPLY, REQUEST, Handshake
@@ -62,19 +67,11 @@ from gymsamp.sampling.queued_reset import check_call_name, check_env_index
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.start_method import global_start_method_kept, main_guard_hint
 from gymsamp.sampling.sub_env_infos import PerEnvInfos, owned_info
-from gymsamp.sampling.worker_lifetime import parent_watch, release
+from gymsamp.sampling.worker_lifetime import parent_watch
 
 __all__ = ["BatchedAsyncVectorEnv", "available_cpus"]
 
 _IDLE, _WAITING, _BROKEN = "idle", "waiting", "broken"
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the platform has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
@@ -169,26 +166,12 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         self._local: BlockServer | None = None
         self._local_reply: bytes = b""
         self.num_envs = n = len(env_fns)
-        if n < 1:
-            raise ValueError("env_fns must hold at least one env factory, got none")
-        self.in_parent = in_parent = check_int("in_parent", in_parent, minimum=0)
-        if in_parent >= n:
-            raise ValueError(
-                f"in_parent must leave at least one sub-env to the workers: be < "
-                f"len(env_fns)={n}, got {in_parent}"
-            )
-        remote = n - in_parent
-        if num_workers is None:
-            num_workers = min(remote, max(1, available_cpus() - (in_parent > 0)))
-        num_workers = check_int("num_workers", num_workers)
-        self._spin_s = busy_poll_s = _check_busy_poll(busy_poll_us) * 1e-6
-        self.autoreset_mode = AutoresetMode(autoreset_mode)
-        self.envs_per_worker = k = math.ceil(remote / num_workers)
-        self.num_workers = math.ceil(remote / k)  # 5 sub-envs on 4 workers run as 2 + 2 + 1
         # Blocks of consecutive sub-envs: the workers', then the parent's (if any).
-        self._bounds = [(lo, min(lo + k, remote)) for lo in range(0, remote, k)]
-        if in_parent:
-            self._bounds.append((remote, n))
+        blocks = worker_blocks(n, in_parent, num_workers)
+        self.in_parent, self.envs_per_worker, self.num_workers, self._bounds = blocks
+        remote = n - self.in_parent
+        self._spin_s = busy_poll_s = check_busy_poll(busy_poll_us) * 1e-6
+        self.autoreset_mode = AutoresetMode(autoreset_mode)
         self._blocks = range(len(self._bounds))
         self._owner = [  # sub-env -> (its block, its place there)
             (w, i - lo) for w, (lo, hi) in enumerate(self._bounds) for i in range(lo, hi)
@@ -222,25 +205,21 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
             self._start_method = ctx.get_start_method()
             self._starting = True  # until every sub-env is built (a death then gets a hint)
             parent = parent_watch(self._start_method)
-            cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
             try:
-                for w, (lo, hi) in enumerate(self._bounds[: self.num_workers]):
-                    process, conn = start_worker(
-                        ctx,
-                        list(env_fns[lo:hi]),
-                        lo,
-                        n,
-                        name=f"Worker<{type(self).__name__}>-{w}",
-                        daemon=daemon,
-                        parent=parent,
-                        signals=self._signals,
-                        worker=w,
-                        memory=memory,
-                        spaces=spaces,
-                        cpu=cpus[w % len(cpus)] if pin_workers and cpus else None,
-                        busy_poll_s=busy_poll_s,
-                        autoreset_mode=self.autoreset_mode,
-                    )
+                for process, conn in start_workers(
+                    ctx,
+                    env_fns,
+                    self._bounds[: self.num_workers],
+                    name=f"Worker<{type(self).__name__}>",
+                    pin_workers=pin_workers,
+                    parent=parent,
+                    daemon=daemon,
+                    signals=self._signals,
+                    memory=memory,
+                    spaces=spaces,
+                    busy_poll_s=busy_poll_s,
+                    autoreset_mode=self.autoreset_mode,
+                ):
                     self._conns.append(conn)
                     self._fds.append(conn.fileno())
                     self.processes.append(process)
@@ -353,7 +332,7 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
                 for w, (lo, hi) in enumerate(self._bounds)
             ]
         else:
-            _put_actions(self._act, actions)
+            put_actions(self._act, actions)
             messages = [STEP] * len(self._bounds)
             for w, queued in self._outbox.items():
                 messages[w] = b"p" + pickle.dumps(("step", (None, queued)))
@@ -424,15 +403,9 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
                 terminate = True
         else:
             terminate = True
-        for process in self.processes:
-            if terminate and process.is_alive():
-                process.terminate()
-        for process in self.processes:
-            process.join(timeout=1.0 if terminate else self.close_timeout)
-            if process.is_alive():  # SIGTERM blocked or ignored: no process outlives close()
-                process.kill()
-                process.join()
-        self.processes = release(self.processes)  # every one has ended: none is kept
+        self.processes = end_workers(
+            self.processes, terminate=terminate, close_timeout=self.close_timeout
+        )
         for conn in self._conns:
             conn.close()
         if self._local is not None:  # closed already, unless it was terminated
@@ -561,18 +534,8 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         return True
 
     def _death(self, w: int) -> WorkerError:
-        lo, hi = self._bounds[w]
-        self.processes[w].join(timeout=1.0)  # reap it, for the exit code
-        which = f"sub-env {lo}" if hi - lo == 1 else f"sub-envs {lo}..{hi - 1}"
         hint = main_guard_hint(self._start_method) if self._starting else ""
-        error = WorkerError(
-            f"worker {w} ({which}) died unexpectedly (exit code {self.processes[w].exitcode})"
-            f"{hint}",
-            env_index=lo if hi - lo == 1 else None,
-            worker_index=w,
-        )
-        error.lost_env_indices = tuple(range(lo, hi)) if hi - lo > 1 else ()
-        return error
+        return worker_death(w, self.processes[w], self._bounds[w], hint)
 
     def _decode(self, replies: dict[int, bytes]) -> dict[int, tuple[Any, Any]]:
         """Replies as ``(obs pairs or None, data)``; raises the lowest sub-env's error."""
@@ -609,40 +572,3 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
             self._obs_batch = concatenate(space, self._obs_list, self._obs_batch)
         batch = self._obs_batch if self._obs is None else self._obs
         return copy_batch(batch) if self.copy else batch
-
-
-def _put_actions(views: Any, actions: Any) -> None:
-    """Write an action batch into the shared action arrays ``views``, all leaves checked first.
-
-    Numpy's assignment would broadcast (one action, or a batch of one, would reach every
-    sub-env) and cast a float to an integer dtype (0.7 would reach a ``Discrete`` sub-env as
-    0), where Gymnasium's vector envs raise or hand the env what was given: both are refused.
-    """
-    if type(views) is np.ndarray:  # the common case: one array
-        pairs = [(views, actions)]
-    else:
-        pairs = []
-        tree_apply(lambda view, a: pairs.append((view, a)), views, actions)
-    checked = []
-    for view, given in pairs:
-        array = np.asarray(given)
-        if array.shape != view.shape:
-            raise ValueError(
-                f"actions must have the shape {view.shape} of a batch of num_envs="
-                f"{view.shape[0]} actions, got shape {array.shape}"
-            )
-        if view.dtype.kind in "biu" and array.dtype.kind in "fc":
-            raise TypeError(
-                f"actions must be integers for an action space of dtype {view.dtype} (a "
-                f"float would be truncated), got dtype {array.dtype}"
-            )
-        checked.append((view, array))
-    for view, array in checked:
-        view[...] = array
-
-
-def _check_busy_poll(value: Any) -> float:
-    number = float(value) if isinstance(value, Real) and not isinstance(value, bool) else -1.0
-    if not 0.0 <= number < math.inf:
-        raise ValueError(f"busy_poll_us must be a finite number >= 0, got {value!r}")
-    return number

@@ -5,6 +5,10 @@ A worker process serves a block of consecutive sub-envs: it waits for one reques
 the request is a plain step), steps or resets its sub-envs, writes their observations, rewards
 and flags into the shared batches (rows ``lo..hi - 1``) and replies with a signal, and on the
 socket with whatever did not fit there (non-empty infos, pickled observations, an error report).
+
+Both sides use the message framing (:func:`write_message`, :func:`read_message`) and the shared
+batches (:func:`allocate_shared`, :func:`shared_views`; the parent writes each action batch
+into them with :func:`put_actions`).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ __all__ = [
     "Queued",
     "Views",
     "allocate_shared",
+    "put_actions",
     "read_message",
     "shared_views",
     "start_worker",
@@ -125,6 +130,36 @@ def shared_views(
     )
     flags = np.frombuffer(memory[3], dtype=np.bool_)
     return obs, act, np.frombuffer(memory[2], dtype=np.float64), flags[:n], flags[n:]
+
+
+def put_actions(views: Any, actions: Any) -> None:
+    """Write an action batch into the shared action arrays ``views``, all leaves checked first.
+
+    Numpy's assignment would broadcast (one action, or a batch of one, would reach every
+    sub-env) and cast a float to an integer dtype (0.7 would reach a ``Discrete`` sub-env as
+    0), where Gymnasium's vector envs raise or hand the env what was given: both are refused.
+    """
+    if type(views) is np.ndarray:  # the common case: one array
+        pairs = [(views, actions)]
+    else:
+        pairs = []
+        tree_apply(lambda view, a: pairs.append((view, a)), views, actions)
+    checked = []
+    for view, given in pairs:
+        array = np.asarray(given)
+        if array.shape != view.shape:
+            raise ValueError(
+                f"actions must have the shape {view.shape} of a batch of num_envs="
+                f"{view.shape[0]} actions, got shape {array.shape}"
+            )
+        if view.dtype.kind in "biu" and array.dtype.kind in "fc":
+            raise TypeError(
+                f"actions must be integers for an action space of dtype {view.dtype} (a "
+                f"float would be truncated), got dtype {array.dtype}"
+            )
+        checked.append((view, array))
+    for view, array in checked:
+        view[...] = array
 
 
 def worker_main(
