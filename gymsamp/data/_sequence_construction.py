@@ -4,6 +4,9 @@ Both accept lists, arrays, tensors and nested dicts or tuples, end flags in pyra
 Gymnasium's form and optional rollout bounds. The functions here check them, raising a
 ``ValueError`` that names the offending argument, and store them in their normal form: fields in
 one data format, two bool flag arrays, rollout bounds, one info per rollout and final entries.
+Sequences built from parts that are consistent by construction (slices, batches, joins, the
+samplers' rollouts) skip all that: :func:`assemble`. :func:`convert_fields` stores a
+sequence's data anew in another data format.
 """
 
 from __future__ import annotations
@@ -28,6 +31,45 @@ if TYPE_CHECKING:
 FLAG_NAMES = ("terminated", "truncated", "done", "step_types")
 
 
+def init_empty(seq: StepSequence, data_format: str, continuous: bool) -> None:
+    """Give a new ``seq`` its empty state: no fields, one rollout without info."""
+    seq._data = {}
+    seq._after_last = set()
+    seq._finals = {}
+    seq._data_format = data_format
+    seq._continuous = bool(continuous)
+    seq._rollout_infos = [None]
+    seq._rollout_bounds = None
+    # Step types the bounds cannot tell, kept from the source: a shuffled batch's, and a
+    # slice's that starts mid-rollout (its first step is not its rollout's FIRST).
+    seq._gathered_types = None
+
+
+def assemble(
+    cls: type[StepSequence],
+    *,
+    data: dict[str, Field],
+    after_last: set[str],
+    terminated: np.ndarray,
+    truncated: np.ndarray,
+    rollout_bounds: np.ndarray | None,
+    rollout_infos: list[Any],
+    finals: dict[str, Field | None],
+    data_format: str,
+) -> StepSequence:
+    """Build from parts that are consistent by construction (no validation, no copies)."""
+    seq = cls.__new__(cls)
+    init_empty(seq, data_format, rollout_bounds is not None)
+    seq._data = data
+    seq._after_last = after_last
+    seq._length = len(terminated)
+    seq._terminated, seq._truncated = terminated, truncated
+    seq._rollout_bounds = rollout_bounds
+    seq._rollout_infos = rollout_infos
+    seq._finals = finals
+    return seq
+
+
 def initialize(
     seq: StepSequence,
     fields: dict[str, Any],
@@ -48,7 +90,7 @@ def initialize(
     complete = check_bool("complete", complete)
     continuous = check_bool("continuous", continuous)
     data_format = _resolve_data_format(data_format, fields)
-    seq._init_empty(data_format, continuous)
+    init_empty(seq, data_format, continuous)
 
     seq._data["rewards"] = _checked_rewards(fields["rewards"], data_format)
     seq._length = len(seq._data["rewards"])
@@ -94,6 +136,21 @@ def initialize(
         for name in seq._data
         if name in seq._after_last
     }
+
+
+def convert_fields(seq: StepSequence, data_format: str, data_type: Any) -> None:
+    """``seq.convert(data_format, data_type)``: every field and final entry in the new format."""
+    if data_format not in DATA_FORMATS:
+        raise ValueError(f"data_format must be one of {DATA_FORMATS}, got {data_format!r}")
+
+    def conv(leaf: Any) -> Any:
+        return to_format(leaf, data_format, data_type)
+
+    seq._data = {name: tree_map(conv, field) for name, field in seq._data.items()}
+    seq._finals = {
+        name: None if f is None else tree_map(conv, f) for name, f in seq._finals.items()
+    }
+    seq._data_format = data_format
 
 
 def add_field(

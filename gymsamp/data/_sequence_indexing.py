@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gymsamp._checks import check_bool
 from gymsamp.data._tree import Field, tree_first_leaf, tree_map
 from gymsamp.data.data_format import cat_to_format, is_tensor, stack_to_format, to_format
 from gymsamp.data.step import Step, checked_index
@@ -28,6 +29,29 @@ if TYPE_CHECKING:
 def index_field(field: Field, index: Any) -> Field:
     """``index`` applied to every array of a (possibly nested) field."""
     return tree_map(lambda leaf: leaf[index], field)
+
+
+def data_values(seq: StepSequence, name: str, truncate_last: bool) -> Field:
+    """``seq.get_data_values(name, truncate_last)``: a field, less its T+1-th entry if asked."""
+    if name not in seq._data:
+        raise KeyError(f"name must be a data field, got {name!r}; fields: {sorted(seq._data)}")
+    field = seq._data[name]
+    # A truthy "no" would otherwise truncate.
+    if check_bool("truncate_last", truncate_last) and name in seq._after_last:
+        return index_field(field, slice(0, seq._length))
+    return field
+
+
+def flag_at(seq: StepSequence, name: str, index: int) -> tuple[np.ndarray, int] | None:
+    """``seq._flag(name, index)`` for a plural flag name: see there."""
+    if name in ("terminated", "truncated"):
+        return getattr(seq, name), index
+    one = slice(index, index + 1)
+    if name == "done":
+        return seq._terminated[one] | seq._truncated[one], 0
+    if name == "step_types":
+        return step_types_at(seq, np.array([index])), 0
+    return None
 
 
 def select_steps(seq: StepSequence, index: Any) -> Step | StepSequence:

@@ -20,13 +20,12 @@ import numpy.typing as npt
 
 # The implementations, one concept per private sibling; they import StepSequence only for
 # type checking, so importing them here makes no cycle.
-from gymsamp._checks import check_bool
 from gymsamp.data import _sequence_batches as _batches
 from gymsamp.data import _sequence_concat as _concat
 from gymsamp.data import _sequence_construction as _construction
 from gymsamp.data import _sequence_indexing as _indexing
-from gymsamp.data._tree import Field, tree_map
-from gymsamp.data.data_format import DATA_FORMATS, to_format
+from gymsamp.data._tree import Field
+from gymsamp.data.data_format import to_format
 from gymsamp.data.spec import EnvSpec
 from gymsamp.data.step import Step
 from gymsamp.data.step_type import step_types_of
@@ -93,6 +92,8 @@ class StepSequence(Sequence[Step]):
     actions: Any
 
     _data: dict[str, Field]
+    _data_format: str
+    _continuous: bool
     _length: int
     _terminated: np.ndarray
     _truncated: np.ndarray
@@ -100,6 +101,7 @@ class StepSequence(Sequence[Step]):
     _finals: dict[str, Field | None]
     _rollout_infos: list[Any]
     _rollout_bounds: np.ndarray | None
+    _gathered_types: np.ndarray | None
 
     def __init__(
         self,
@@ -132,42 +134,8 @@ class StepSequence(Sequence[Step]):
 
     # --- construction helpers -------------------------------------------------------------
 
-    def _init_empty(self, data_format: str, continuous: bool) -> None:
-        self._data = {}
-        self._after_last = set()
-        self._finals = {}
-        self._data_format = data_format
-        self._continuous = bool(continuous)
-        self._rollout_infos = [None]
-        self._rollout_bounds = None
-        # Step types the bounds cannot tell, kept from the source: a shuffled batch's, and a
-        # slice's that starts mid-rollout (its first step is not its rollout's FIRST).
-        self._gathered_types: np.ndarray | None = None
-
-    @classmethod
-    def _assemble(
-        cls,
-        *,
-        data: dict[str, Field],
-        after_last: set[str],
-        terminated: np.ndarray,
-        truncated: np.ndarray,
-        rollout_bounds: np.ndarray | None,
-        rollout_infos: list[Any],
-        finals: dict[str, Field | None],
-        data_format: str,
-    ) -> StepSequence:
-        """Build from parts that are consistent by construction (no validation, no copies)."""
-        seq = cls.__new__(cls)
-        seq._init_empty(data_format, rollout_bounds is not None)
-        seq._data = data
-        seq._after_last = after_last
-        seq._length = len(terminated)
-        seq._terminated, seq._truncated = terminated, truncated
-        seq._rollout_bounds = rollout_bounds
-        seq._rollout_infos = rollout_infos
-        seq._finals = finals
-        return seq
+    # Build from parts that are consistent by construction (no validation, no copies).
+    _assemble = classmethod(_construction.assemble)
 
     # --- basic properties -----------------------------------------------------------------
 
@@ -227,14 +195,7 @@ class StepSequence(Sequence[Step]):
         (computing them for every step made each access O(T)).
         """
         name = name if name in _construction.FLAG_NAMES else name + "s"
-        if name in ("terminated", "truncated"):
-            return getattr(self, name), index
-        one = slice(index, index + 1)
-        if name == "done":
-            return self._terminated[one] | self._truncated[one], 0
-        if name == "step_types":
-            return _indexing.step_types_at(self, np.array([index])), 0
-        return None
+        return _indexing.flag_at(self, name, index)
 
     @property
     def rollout_info(self) -> Any:
@@ -319,13 +280,7 @@ class StepSequence(Sequence[Step]):
 
     def get_data_values(self, name: str, truncate_last: bool = False) -> Field:
         """The data stored under ``name``; ``truncate_last`` drops a T+1-th entry."""
-        if name not in self._data:
-            raise KeyError(f"name must be a data field, got {name!r}; fields: {sorted(self._data)}")
-        field = self._data[name]
-        # A truthy "no" would otherwise truncate.
-        if check_bool("truncate_last", truncate_last) and name in self._after_last:
-            return _indexing.index_field(field, slice(0, self._length))
-        return field
+        return _indexing.data_values(self, name, truncate_last)
 
     def _final_entries(self, name: str) -> Field | None:
         """The final entry of every rollout of an after-last field, or None where unknown."""
@@ -419,17 +374,7 @@ class StepSequence(Sequence[Step]):
 
     def convert(self, data_format: str, data_type: Any = None) -> None:
         """Convert all data in place to ``"numpy"`` or ``"torch"`` (optionally casting)."""
-        if data_format not in DATA_FORMATS:
-            raise ValueError(f"data_format must be one of {DATA_FORMATS}, got {data_format!r}")
-
-        def conv(leaf: Any) -> Any:
-            return to_format(leaf, data_format, data_type)
-
-        self._data = {name: tree_map(conv, field) for name, field in self._data.items()}
-        self._finals = {
-            name: None if f is None else tree_map(conv, f) for name, f in self._finals.items()
-        }
-        self._data_format = data_format
+        _construction.convert_fields(self, data_format, data_type)
 
     def numpy(self, data_type: Any = None) -> StepSequence:
         """Convert the data to numpy arrays in place; returns ``self`` for chaining."""
