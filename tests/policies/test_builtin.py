@@ -271,6 +271,18 @@ def test_idle_actions(space: spaces.Space, expected: np.ndarray) -> None:
     np.testing.assert_array_equal(actions, np.stack([expected] * 3))
 
 
+def test_idle_actions_are_a_fresh_writable_array_per_call() -> None:
+    # Like every policy's actions, the caller's to change (e.g. to perturb them by hand): not a
+    # read-only broadcast of one row, and changing them leaves the next call's alone.
+    policy = IdlePolicy(spaces.Box(-1.0, 1.0, shape=(2,)))
+    policy.start(3, eval=True)
+    actions = policy.act(obs(3)).actions
+    assert actions.flags.writeable
+    actions[0] = 0.5
+    np.testing.assert_array_equal(actions, [[0.5, 0.5], [0.0, 0.0], [0.0, 0.0]])
+    np.testing.assert_array_equal(policy.act(obs(3)).actions, np.zeros((3, 2), np.float32))
+
+
 def test_idle_rejects_unsupported_space() -> None:
     with pytest.raises(TypeError, match="action_space"):
         IdlePolicy(spaces.Text(5))
@@ -340,6 +352,23 @@ def test_linear_per_env_params_by_hand() -> None:
     # a new collection starts without per-env params: nothing leaks into later sampling
     policy.start(4, eval=True)
     np.testing.assert_allclose(policy.act(o).actions, o @ W.T + B, rtol=0, atol=1e-12)
+
+
+def test_linear_clear_env_params_clears_every_sub_env_named() -> None:
+    policy = LinearPolicy((3, 2), weight=W, bias=B)
+    policy.start(4, eval=True)
+    params = np.random.default_rng(0).normal(size=(4, 8))
+    policy.set_env_params(idx(0, 1, 2, 3), params)
+    policy.clear_env_params(idx(2, 0))
+    o = np.random.default_rng(1).normal(size=(4, 3))
+    actions = policy.act(o).actions
+    for env in (0, 2):  # back to param_values
+        np.testing.assert_allclose(actions[env], W @ o[env] + B, rtol=0, atol=1e-12)
+    for env in (1, 3):  # still their own
+        p = params[env]
+        np.testing.assert_allclose(
+            actions[env], p[:6].reshape(2, 3) @ o[env] + p[6:], rtol=0, atol=1e-12
+        )
 
 
 def test_linear_from_env_spec_flattens_and_keeps_dtype() -> None:
@@ -428,6 +457,19 @@ def test_playback_start_rollouts_restarts_the_assigned_recording() -> None:
     assert [policy.act(obs(1)).actions.tolist() for _ in range(2)] == [[10], [11]]
     policy.start_rollouts(idx(0), idx(1))  # rollout 1 -> recording 1, from its first action
     assert [policy.act(obs(1)).actions.tolist() for _ in range(3)] == [[20], [21], [22]]
+
+
+@pytest.mark.parametrize("as_list", [True, False])
+def test_playback_keeps_its_own_copy_of_the_recordings(as_list: bool) -> None:
+    # A caller reusing its action buffer (recording the next episode into it) must not change
+    # what the policy replays.
+    recorded = np.array([[1.0], [2.0], [3.0]])
+    policy = PlaybackPolicy([recorded] if as_list else recorded)
+    recorded[:] = -1.0
+    policy.start(1, eval=True)
+    policy.reset_envs(idx(0), rngs(0))
+    replay = [policy.act(obs(1)).actions.tolist() for _ in range(3)]
+    assert replay == [[[1.0]], [[2.0]], [[3.0]]]
 
 
 def test_playback_validation() -> None:
