@@ -351,6 +351,25 @@ def test_torch_module_output_shape_is_checked() -> None:
         TorchPolicy(lambda o: o, BOX_SPEC)  # type: ignore[arg-type]
 
 
+class _FirstTwo(torch.nn.Module):
+    """Actions = the first two observation entries: a view of the input tensor."""
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs[:, :2]
+
+
+def test_torch_actions_are_a_copy_not_a_view_of_the_observations() -> None:
+    # torch.as_tensor shares the memory of float32 observations, and a slicing module returns
+    # a view of it: the actions must not change when the caller reuses its observation buffer
+    # (vector envs write the next step's observations into the same array).
+    policy = TorchPolicy(_FirstTwo(), BOX_SPEC, batch_invariant=False)
+    policy.start(2, eval=True)
+    o = np.arange(6, dtype=np.float32).reshape(2, 3)
+    actions = policy.act(o).actions
+    o[:] = -1.0
+    np.testing.assert_array_equal(actions, [[0.0, 1.0], [3.0, 4.0]])
+
+
 def test_torch_stochastic_module_is_seeded_from_env_rngs_only() -> None:
     drop = torch.nn.Sequential(torch.nn.Dropout(0.5), torch.nn.Linear(3, 2))
 
@@ -521,6 +540,25 @@ def test_sb3_state_and_episode_start_handling() -> None:
     policy.act(np.ones((3, 3)))
     assert model.calls[-1]["state"] is None
     assert model.calls[-1]["episode_start"].tolist() == [True, True, True]
+
+
+def test_sb3_row_by_row_passes_each_sub_envs_own_episode_start() -> None:
+    # Run on one sub-env at a time, each call gets that sub-env's flag: a sub-env in mid
+    # episode must not be told it starts one because another sub-env does.
+    model = FakeRecurrentModel()
+    policy = SB3Policy(model, BOX_SPEC, batch_invariant=True)
+    policy.start(3, eval=True)
+    assert policy.row_by_row is True
+    policy.reset_envs(idx(0, 1, 2), rngs(0, 1, 2))
+    o = np.ones((3, 3))
+    policy.act(o)
+    policy.act(o)
+    policy.reset_envs(idx(0), rngs(3))
+    step = policy.act(o)
+    starts = [c["episode_start"].tolist() for c in model.calls]
+    assert starts == [[True]] * 3 + [[False]] * 3 + [[True], [False], [False]]
+    # the step counters: sub-env 0 starts again, the others are at their third step
+    np.testing.assert_array_equal(step.agent_infos["hidden_states"][:, 0, 0, 0], [0, 2, 2])
 
 
 def test_sb3_stateless_model_records_no_hidden_states() -> None:
@@ -896,6 +934,30 @@ def test_a_random_init_hidden_is_reproducible_per_episode_and_leaves_torch_alone
     np.testing.assert_array_equal(
         alone.act(np.zeros((1, 3), np.float32)).agent_infos["hidden_states"][0], first[1]
     )
+
+
+class _BroadcastStartRNN(TinyRNN):
+    """TinyRNN whose episodes start from one random row broadcast over the batch (``expand``:
+    every row is a view of the same memory)."""
+
+    def init_hidden(self, batch_size: int) -> torch.Tensor:
+        return torch.randn(1, 4).expand(batch_size, -1)
+
+
+def test_an_expanded_init_hidden_still_gives_each_episode_its_own_start() -> None:
+    # reset_envs writes each new episode's row into the batch's hidden state: written in place
+    # into an expanded tensor, every row would show the last episode's start.
+    def first_hidden(num_envs: int, seeds: tuple[int, ...]) -> np.ndarray:
+        policy = TorchPolicy(_BroadcastStartRNN(), BOX_SPEC)
+        policy.start(num_envs, eval=True)
+        policy.reset_envs(idx(*range(num_envs)), rngs(*seeds))
+        step = policy.act(np.zeros((num_envs, 3), np.float32))
+        return step.agent_infos["hidden_states"]
+
+    both = first_hidden(2, (10, 11))
+    assert not np.array_equal(both[0], both[1])
+    np.testing.assert_array_equal(both[0], first_hidden(1, (10,))[0])
+    np.testing.assert_array_equal(both[1], first_hidden(1, (11,))[0])
 
 
 def test_a_bfloat16_module_runs() -> None:

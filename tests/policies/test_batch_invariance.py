@@ -384,6 +384,36 @@ def test_the_test_also_draws_observations_far_inside_wide_bounds() -> None:
     assert differing > 0
 
 
+class InputRecorder(torch.nn.Module):
+    """An elementwise module (exact in any batch) that keeps every observation it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inputs: list[torch.Tensor] = []
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        self.inputs.append(obs.clone())
+        return obs[:, :1]
+
+
+def test_the_test_draws_observations_inside_the_observation_space_only() -> None:
+    # The draws around 0 (scales 0.1, 1 and 10) are clipped into the bounds: a module may rely
+    # on getting observations of its space (a lookup table, a log of a positive entry).
+    low = np.array([-1.0, 0.0, 0.5], np.float32)
+    high = np.array([1.0, 0.25, 20.0], np.float32)
+    spec = EnvSpec(gym.spaces.Box(low, high), gym.spaces.Box(-1.0, 1.0, (1,)))
+    module = InputRecorder()
+    policy = TorchPolicy(module, spec)
+    policy.start(4, eval=True)
+    assert policy.row_by_row is False  # every probe batch ran
+    seen = torch.cat(module.inputs).numpy()
+    assert len(seen) == 2 * 4 * (_PROBE_BATCHES + _NEAR_ZERO_BATCHES)
+    assert np.all((seen >= low) & (seen <= high))
+    # clipped draws sit on the bounds
+    assert np.any(seen == low)
+    assert np.any(seen == high)
+
+
 @pytest.mark.parametrize("net_seed", [1, 5, 12])
 def test_a_small_network_that_rounds_by_batch_size_is_caught_by_the_test(net_seed: int) -> None:
     # Random 2-8-1 tanh networks on 2 sub-envs agree with themselves, batch against rows, on
