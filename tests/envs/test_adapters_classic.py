@@ -342,6 +342,18 @@ def test_pendulum_max_speed_clips() -> None:
     assert adapter.get_state()[1] == 0.5
 
 
+def test_pendulum_set_state_clears_the_last_torque_as_reset_does() -> None:
+    # Pendulum's reset() sets last_u = None (render() draws the last torque's arrow from it);
+    # a state injected after a step starts a new episode, with no torque applied yet.
+    env, adapter = _make("Pendulum-v1")
+    env.reset(seed=0)
+    assert env.unwrapped.last_u is None
+    env.step(np.array([1.5], dtype=np.float32))
+    assert env.unwrapped.last_u == pytest.approx(1.5)
+    adapter.set_state(np.array([0.3, 0.0]))
+    assert env.unwrapped.last_u is None
+
+
 # --- MountainCar ------------------------------------------------------------------------------
 
 
