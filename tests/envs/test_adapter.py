@@ -5,6 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.envs.classic_control import CartPoleEnv
 
 from gymsamp.envs import (
     CountingEnv,
@@ -111,3 +112,41 @@ def test_adapter_for_names_what_is_missing_and_where_it_must_be() -> None:
         adapter_for(_NativeWrapper(_Plain()))
     with pytest.raises(TypeError, match=r"got _Plain, which lacks \[.*'set_state'\]$"):
         adapter_for(_Plain())
+
+
+def test_native_adapter_hands_out_copies_of_the_nominal_values() -> None:
+    # The wrappers of one env share its adapter: a caller changing the dict it got must not
+    # change what "nominal" means for them (the values every reset without parameters uses).
+    env = CountingEnv(increment=2.0)
+    adapter = adapter_for(env)
+    adapter.nominal_domain_param()["increment"] = 5.0
+    assert adapter.nominal_domain_param() == {"increment": 2.0}
+
+
+class _NativeCartPole(CartPoleEnv):
+    """A CartPole subclass that implements gymsamp's native interface itself (one parameter,
+    the push force, which the built-in CartPole adapter would also cover)."""
+
+    def nominal_domain_param(self) -> dict[str, float]:
+        return {"force_mag": 10.0}
+
+    def get_domain_param(self) -> dict[str, float]:
+        return {"force_mag": self.force_mag}
+
+    def set_domain_param(self, domain_param: dict[str, float]) -> None:
+        self.force_mag = domain_param.get("force_mag", self.force_mag)
+
+    def get_state(self) -> np.ndarray:
+        return np.array(self.state, dtype=np.float64)
+
+    def set_state(self, state: np.ndarray) -> np.ndarray:
+        self.state = np.array(state, dtype=np.float64)
+        return np.array(self.state, dtype=np.float32)
+
+
+def test_an_env_implementing_the_native_interface_is_served_natively() -> None:
+    # Its own methods win over the built-in adapter of the class it derives from (which knows
+    # neither its parameters nor its state layout).
+    adapter = adapter_for(_NativeCartPole())
+    assert type(adapter) is NativeAdapter
+    assert adapter.nominal_domain_param() == {"force_mag": 10.0}
