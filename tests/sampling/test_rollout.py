@@ -280,6 +280,19 @@ class TestAfterRolloutQuery:
         np.testing.assert_array_equal(state, [1.0, 2.0, 3.0, 4.0])
         assert printed == ["the initial state needs 4 numbers, got 2"]
 
+    def test_nominal_and_current_domain_parameters_are_told_apart(self):
+        # N and D both showed the same values where the current ones equal the nominal ones.
+        env = DomainParamWrapper(CountingEnv(increment=2.0))
+        env.reset(seed=0, options={"domain_param": {"increment": 5.0}})
+        result, printed = self.run(["d", "n"], env=env)
+        assert printed == ["{'increment': 5.0}"]
+        assert result == (False, None, {"increment": 2.0})
+
+    def test_a_fixed_state_with_too_many_numbers_is_asked_again(self):
+        result, printed = self.run(["f", "1 2", "f", "3"])
+        assert printed == ["the initial state needs 1 numbers, got 2"]
+        np.testing.assert_array_equal(result[1], [3.0])
+
     def test_a_dict_observation_without_states_cannot_fix_the_state(self):
         ro = StepSequence(
             rewards=[0.0], observations={"a": [[0.0], [1.0]], "b": [[2.0], [3.0]]}, actions=[[0]]
@@ -515,3 +528,87 @@ def test_rollout_refuses_reset_option_typos():
 def test_after_rollout_query_needs_the_rollout():
     with pytest.raises(TypeError, match=r"rollout must be a StepSequence .*, got NoneType"):
         after_rollout_query(None, None, None, input_fn=lambda _: "e", print_fn=lambda _: None)
+
+
+# -- what mutation testing found unchecked -------------------------------------------------------
+
+
+def test_the_seed_triple_keeps_its_order_and_an_unnumbered_rollout_is_rollout_0():
+    # sub_seed and sub_sub_seed swapped, or a rollout without sub_sub_seed numbered 1, passed.
+    ro = rollout(CountingEnv(terminate_at=2), IDLE, seed=4, sub_seed=1, sub_sub_seed=2)
+    assert ro.rollout_info["seed"] == derive_seed(4, 1, 2) != derive_seed(4, 2, 1)
+    assert ro.rollout_info["rollout_index"] == 2
+    ro = rollout(CountingEnv(terminate_at=2), IDLE, seed=4, sub_seed=1)
+    assert ro.rollout_info["seed"] == derive_seed(4, 1, 0)
+    assert ro.rollout_info["rollout_index"] == 0
+
+
+class _StartRecorder(IdlePolicy):
+    """Records the ``eval`` flag of each ``start``."""
+
+    def __init__(self):
+        super().__init__(gym.spaces.Discrete(2))
+        self.evals = []
+
+    def start(self, num_envs, *, eval):
+        self.evals.append(eval)
+        super().start(num_envs, eval=eval)
+
+
+def test_eval_reaches_the_policy():
+    policy = _StartRecorder()
+    rollout(CountingEnv(terminate_at=2), policy, eval=True)
+    rollout(CountingEnv(terminate_at=2), policy)
+    assert policy.evals == [True, False]
+
+
+def test_no_reset_reports_the_simulator_state_as_init_state_not_the_observation():
+    # Pendulum observes (cos, sin, velocity) of its (angle, velocity) state.
+    env = gym.make("Pendulum-v1")
+    env.reset(seed=0)
+    env.step(np.array([1.0], np.float32))
+    state = np.array(env.unwrapped.state, dtype=np.float64)
+    zero = lambda obs: np.zeros((len(obs), 1), np.float32)  # noqa: E731
+    ro = rollout(env, zero, max_steps=1, no_reset=True)
+    np.testing.assert_allclose(ro.rollout_info["init_state"], state)
+    np.testing.assert_allclose(ro.states[0], state)
+    np.testing.assert_allclose(
+        ro.observations[0], [np.cos(state[0]), np.sin(state[0]), state[1]], rtol=1e-6
+    )
+
+
+def test_no_reset_refuses_an_observation_wrapper_that_keeps_the_space():
+    # A wrapper that transforms observations within the same space changed the first
+    # observation without a trace: only a changed space was refused.
+    class Negate(gym.ObservationWrapper):
+        def observation(self, observation):
+            return -observation
+
+    env = Negate(CountingEnv(terminate_at=5))
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="no_reset must be False .* Negate"):
+        rollout(env, IDLE, max_steps=2, no_reset=True, no_close=True)
+
+
+class _CountedRenders(CountingEnv):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.renders = 0
+
+    def render(self):
+        self.renders += 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "render_step", "renders"),
+    [
+        (RenderMode(video=True), 1, 4),
+        (RenderMode(render=True), 2, 2),
+        (RenderMode(text=True), 1, 0),  # prints only
+        (RenderMode(), 1, 0),
+    ],
+)
+def test_video_and_render_call_env_render_every_render_step(mode, render_step, renders):
+    env = _CountedRenders(terminate_at=4)
+    rollout(env, IDLE, render_mode=mode, render_step=render_step, no_close=True)
+    assert env.renders == renders
