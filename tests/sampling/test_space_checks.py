@@ -129,6 +129,19 @@ def test_multi_binary_actions_must_be_zero_or_one(dtype):
             check.check(actions)
 
 
+@pytest.mark.parametrize(
+    ("space", "kinds"),
+    [(gym.spaces.MultiBinary(3), "biu"), (gym.spaces.MultiDiscrete([2, 2, 2]), "iu")],
+)
+def test_float_actions_of_integer_spaces_are_refused_even_when_whole(space, kinds):
+    # 1.0 and 0.5 lie in [0, 2): only the dtype check keeps a float from the env (a MultiBinary
+    # accepting float kinds passed).
+    check = ActionCheck(space, 2)
+    for actions in (np.ones((2, 3)), np.full((2, 3), 0.5)):
+        with pytest.raises(TypeError, match=rf"numpy kinds '{kinds}'\), got dtype float64"):
+            check.check(actions)
+
+
 def test_an_out_of_range_multi_discrete_action_never_reaches_the_env():
     from gymsamp import rollout
 

@@ -25,7 +25,7 @@ from gymsamp.sampling import (
     rollout,
 )
 from gymsamp.sampling.in_process_vector_env import InProcessVectorEnv
-from gymsamp.sampling.sub_env_infos import infos_per_env, unbatch_infos
+from gymsamp.sampling.sub_env_infos import infos_per_env, state_rows, unbatch_infos
 from gymsamp.sampling.vector_envs import EnvFactory, make_vector_env
 from tests.helpers import assert_tree_equal, plain
 
@@ -116,6 +116,24 @@ def test_unbatch_infos_treats_a_key_without_mask_as_every_sub_envs() -> None:
     infos = {"a": np.array([1, 2]), "b": np.array([5.0, 6.0]), "_b": np.array([False, True])}
     assert plain(unbatch_infos(infos, 2)) == {0: {"a": 1}, 1: {"a": 2, "b": 6.0}}
     assert unbatch_infos({}, 2) == {}
+
+
+def test_unbatched_array_entries_are_copies_that_keep_no_batch_alive() -> None:
+    # A row of the batch is a view: each sub-env's info would keep the whole batch alive.
+    batch = np.arange(6.0).reshape(3, 2)
+    infos = unbatch_infos({"x": batch, "_x": np.array([True, False, True])}, 3)
+    assert plain(infos) == {0: {"x": [0.0, 1.0]}, 2: {"x": [4.0, 5.0]}}
+    for info in infos.values():
+        assert not np.shares_memory(info["x"], batch)
+
+
+@pytest.mark.parametrize(("state", "dtype"), [(3, np.int64), (True, np.bool_), (0.5, np.float64)])
+def test_number_states_are_batched_in_their_own_type(state: Any, dtype: type) -> None:
+    # As Gymnasium's VectorEnv._add_info batches them: an int state stayed no float.
+    rows = state_rows({1: {"state": state}}, 3)
+    assert rows is not None
+    assert rows.dtype == dtype
+    assert rows.tolist() == [type(state)(0), state, type(state)(0)]
 
 
 def collect_x(
