@@ -876,3 +876,16 @@ def test_an_unpicklable_info_names_its_sub_env_in_a_later_worker(make):
     assert info.value.env_index == 3
     assert info.value.worker_index == 1
     assert info.value.message.startswith("sub-env 3 raised ")
+
+
+@pytest.mark.parametrize("num_envs", [2, 3, 8])
+@pytest.mark.parametrize("cpus", [2, 4, 16])
+def test_batching_uses_two_workers_at_least_even_for_the_cheapest_steps(num_envs, cpus):
+    # For steps of ~1 us one worker costs the model less than two, but "batched" with one
+    # worker and no parent block is a single process stepping every sub-env behind a pipe.
+    from gymsamp.sampling.vector_envs import batched_layout, batched_workers
+
+    assert batched_workers(num_envs, 0.5, cpus) >= 2
+    workers, in_parent = batched_layout(num_envs, 0.5, cpus, parent_block=False)
+    assert (workers, in_parent) == (batched_workers(num_envs, 0.5, cpus), 0)
+    assert workers >= 2

@@ -420,6 +420,16 @@ def test_time_of_an_env_that_keeps_its_step_among_its_domain_parameters():
     np.testing.assert_allclose(rollouts[1].time, [0.0, 0.01, 0.02, 0.03])
 
 
+def test_a_time_step_that_is_no_positive_number_counts_whole_steps():
+    # A dt attribute of 0 (or a flag) is no time step: time counted steps, not zeros.
+    class ZeroDt(CountingEnv):
+        dt = 0.0
+        tau = True
+
+    ro = rollout(ZeroDt(terminate_at=3), IDLE, seed=0)
+    np.testing.assert_array_equal(ro.time, [0.0, 1.0, 2.0, 3.0])
+
+
 def _cartpole_with_random_tau():
     from gymsamp.envs import DomainRandomizer, DomainRandWrapper, UniformDomainParam
 
