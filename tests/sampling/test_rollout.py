@@ -308,6 +308,21 @@ class TestAfterRolloutQuery:
             "env has no simulator adapter to set one"
         ]
 
+    def test_nested_states_leave_the_reset_state_to_fix(self):
+        # A Dict of states is no state vector: its first row was offered (or failed).
+        ro = StepSequence(
+            rewards=[0.0],
+            observations=[[0.0], [1.0]],
+            actions=[[0]],
+            states={"q": [[0.5, 0.1], [1.0, 0.2]]},
+            rollout_info={"init_state": np.array([0.25])},
+        )
+        answers = iter(["f", ""])
+        _, state, _ = after_rollout_query(
+            None, IDLE, ro, input_fn=lambda _: next(answers), print_fn=print
+        )
+        np.testing.assert_array_equal(state, [0.25])
+
     def test_a_sampled_rollout_without_states_fixes_its_reset_state_not_its_observation(self):
         # Samplers record no states by default: "F" offered Pendulum's first observation (cos,
         # sin, velocity: 3 numbers) as the 2-number state, and refused the state typed in.
