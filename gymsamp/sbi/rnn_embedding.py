@@ -73,7 +73,10 @@ class RNNEmbedding(Embedding):
         downsampling_factor: See :class:`~gymsamp.sbi.Embedding`.
         state_mask_labels: See :class:`~gymsamp.sbi.Embedding`.
         act_mask_labels: See :class:`~gymsamp.sbi.Embedding`.
-        use_cuda: See :class:`~gymsamp.sbi.Embedding`.
+        use_cuda: See :class:`~gymsamp.sbi.Embedding`. On a GPU with TF32 (NVIDIA Ampere and
+            later) PyTorch lets cuDNN's recurrent layers compute in TF32 by default, so the
+            features differ from the CPU's by ~1e-3 relative;
+            ``torch.backends.cudnn.allow_tf32 = False`` keeps float32 precision.
         **recurrent_net_kwargs: Passed to the recurrent network's constructor, over the
             defaults ``bias=True``, ``batch_first=False``, ``bidirectional=False`` (and
             ``nonlinearity="tanh"`` for ``nn.RNN``). The output layer reads the net's whole
