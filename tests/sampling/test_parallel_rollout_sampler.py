@@ -775,9 +775,14 @@ class _DiesFromStateHundred(CountingEnv):
         return out
 
 
-def test_a_dead_batched_worker_in_a_surplus_min_steps_rollout_does_not_fail_the_call():
+def test_a_dead_batched_worker_in_a_surplus_min_steps_rollout_does_not_fail_the_call(monkeypatch):
     # A worker holding several sub-envs dies in rollout 2 or 3 (surplus beside 0 and 1): the
     # error names no single sub-env, so it must name all it took down (lost_env_indices).
+    # Two CPUs, as on CI: with 4 or more, each of the 4 sub-envs got a worker of its own (seen
+    # on a 16-core machine), and the worker that died held only the one it named.
+    import gymsamp.sampling.batched_workers as workers_module
+
+    monkeypatch.setattr(workers_module, "available_cpus", lambda: 2)
     env = lambda: _DiesFromStateHundred(terminate_at=5)  # noqa: E731
     with ParallelRolloutSampler(
         env,
