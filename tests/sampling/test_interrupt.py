@@ -11,7 +11,10 @@ import pytest
 
 SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
+    # Ctrl-C raises KeyboardInterrupt here also where the test runs with SIGINT ignored (a
+    # background job, nohup): an ignored SIGINT stays ignored in the child.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import gymnasium as gym
     from gymsamp.envs import CountingEnv
     from gymsamp.policies import IdlePolicy
