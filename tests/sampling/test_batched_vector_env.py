@@ -511,6 +511,17 @@ def test_a_dead_worker_names_the_worker_and_its_sub_envs(make, how):
     assert children() == before - 1  # the live worker ended too
 
 
+def test_a_dead_worker_of_one_sub_env_names_that_sub_env(make):
+    # A worker stepping a single sub-env: that sub-env is "the" failing one (as in async mode).
+    envs = make([counting()] * 3, 3)
+    envs.reset()
+    os.kill(envs.processes[1].pid, signal.SIGKILL)
+    with pytest.raises(WorkerError, match=r"^worker 1 \(sub-env 1\) died unexpectedly") as info:
+        envs.step(zeros(3))
+    assert (info.value.env_index, info.value.worker_index) == (1, 1)
+    assert info.value.lost_env_indices == ()
+
+
 @pytest.mark.parametrize("in_parent", [0, 1])
 def test_step_timeout_then_close_terminates(make, in_parent):
     fns = [lambda: HangingEnv(hang_at=2, hang_seconds=60)] * 2 + [counting()] * 2

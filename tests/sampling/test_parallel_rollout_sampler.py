@@ -273,6 +273,12 @@ class TestPayloads:
             assert sampler.sample()[0].length == 1
             with pytest.raises(TypeError, match="lacks"):
                 sampler.sample(init_states=[np.zeros(1)])
+            # Also where only some rollouts set something: the others' settings were not
+            # silently dropped.
+            with pytest.raises(TypeError, match="lacks"):
+                sampler.sample(init_states=[None, np.zeros(1)])
+            with pytest.raises(TypeError, match="lacks"):
+                sampler.sample(domain_params=[None, {"mass": 1.0}])
 
 
 IDLE2 = IdlePolicy(gym.spaces.Discrete(2))
@@ -386,6 +392,52 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+class _HangsIgnoringSigterm(CountingEnv):
+    """Hangs in its first step, in a worker process that ignores SIGTERM (as some simulators'
+    native code sets it up); a file in ``marks`` says that a worker left the hanging step."""
+
+    def __init__(self, parent: int, marks: str) -> None:
+        super().__init__()
+        self.marks = marks
+        self.in_worker = os.getpid() != parent  # not the probe in the test's own process
+        if self.in_worker:
+            import signal
+
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    def step(self, action):
+        if self.in_worker:
+            time.sleep(20.0)
+            with open(os.path.join(self.marks, f"left-{os.getpid()}"), "w"):
+                pass
+        return super().step(action)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("vectorization", ["async", "batched"])
+def test_hanging_workers_that_ignore_sigterm_are_killed_after_a_step_timeout(
+    tmp_path, vectorization
+):
+    # After a timeout the workers are terminated; one that ignores SIGTERM is killed, not
+    # waited for until its step ends (it may never).
+    before = {p.pid for p in children()}
+    parent = os.getpid()
+    with ParallelRolloutSampler(
+        lambda: _HangsIgnoringSigterm(parent, str(tmp_path)),
+        IDLE2,
+        2,
+        min_rollouts=2,
+        seed=0,
+        vectorization=vectorization,
+        step_timeout=0.5,
+        show_progress_bar=False,
+    ) as sampler:
+        with pytest.raises(StepTimeoutError):
+            sampler.sample()
+        assert [p.pid for p in children() if p.pid not in before] == []
+    assert os.listdir(tmp_path) == []  # no worker left its hanging step
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds in Linux's /proc")
 @pytest.mark.parametrize("vectorization", ["async", "batched"])
 def test_kept_worker_errors_keep_no_fds_of_the_ended_workers(vectorization):
@@ -465,6 +517,39 @@ def test_a_refused_reinit_leaves_the_sampler_as_it_was(vectorization):
         assert [ro.length for ro in again] == [3, 3]
         assert [ro.rollout_info["seed"] for ro in again] == [derive_seed(0, 1, k) for k in range(2)]
         assert first[0].rollout_info["env_id"] == again[0].rollout_info["env_id"]
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+@pytest.mark.parametrize("policy", [None, "new"])
+def test_reinit_rebuilds_the_sub_envs(vectorization, policy):
+    # reinit() (also with only a new policy) rebuilds the sub-envs: what the env factory reads
+    # when it builds one (here the episode length) reaches the rollouts of the next call, as
+    # on a fresh sampler.
+    setting = {"terminate_at": 2}
+
+    def make_env():
+        return CountingEnv(terminate_at=setting["terminate_at"])
+
+    before = {p.pid for p in children()}
+    options: dict[str, Any] = dict(
+        min_rollouts=2, seed=0, vectorization=vectorization, show_progress_bar=False
+    )
+    with ParallelRolloutSampler(make_env, IDLE2, 2, **options) as sampler:
+        assert [ro.length for ro in sampler.sample()] == [2, 2]
+        workers = {p.pid for p in children()} - before
+        setting["terminate_at"] = 5
+        sampler.reinit(policy=None if policy is None else IdlePolicy(gym.spaces.Discrete(2)))
+        assert {p.pid for p in children()} - before == set()  # the old workers ended
+        rollouts = sampler.sample()
+        assert len(workers & {p.pid for p in children()}) == 0
+    with ParallelRolloutSampler(make_env, IDLE2, 2, **options) as fresh:
+        fresh.sample()
+        expected = fresh.sample()  # its call 1, as the reinitialized sampler's
+    assert [ro.length for ro in rollouts] == [5, 5]
+    for ro, ref in zip(rollouts, expected, strict=True):
+        assert_same(ro, ref)
+        assert ro.rollout_info["seed"] == ref.rollout_info["seed"]
+    assert {p.pid for p in children()} - before == set()
 
 
 @pytest.mark.slow
@@ -682,6 +767,8 @@ def test_a_step_timeout_names_the_hanging_sub_env(vectorization):
             sampler.sample()
         assert str(info.value) == "sub-env 1 did not finish its step within step_timeout=0.5 s"
         assert info.value.env_index == 1
+        assert info.value.lost_env_indices == ()  # env_index names the only one
+        assert info.value.rollout_indices == (1,)
     assert len(children()) == before
 
 
@@ -1765,6 +1852,79 @@ def test_close_from_another_thread_ends_a_running_sample_with_a_clear_error(vect
     assert [p for p in children() if p.pid not in before] == []
 
 
+class _HangsInStepThree(CountingEnv):
+    """Hangs for ``HANG_S`` in step 3 of every rollout, with a file in ``marks`` saying that
+    its worker entered the hanging step and another saying that it left it."""
+
+    HANG_S = 20.0
+
+    def __init__(self, marks: str) -> None:
+        super().__init__()
+        self.marks = marks
+
+    def step(self, action):
+        if self._step_count + 1 == 3:
+            with open(os.path.join(self.marks, f"entered-{os.getpid()}"), "w"):
+                pass
+            time.sleep(self.HANG_S)
+            with open(os.path.join(self.marks, f"left-{os.getpid()}"), "w"):
+                pass
+        return super().step(action)
+
+
+@pytest.mark.parametrize("call", ["sample", "sample_jobs"])
+@pytest.mark.parametrize("vectorization", ["async", "batched"])
+def test_close_from_another_thread_ends_the_workers_a_hanging_step_waits_on(
+    tmp_path, vectorization, call
+):
+    # A watchdog closes a sampler whose sub-env hangs in a step: close() must end the worker
+    # processes the call waits on (the call then fails at once), not wait for the step to end
+    # (it may never) and end the call after it.
+    before = {p.pid for p in children()}
+    after_close: list[list[int]] = []
+
+    def close_once_a_worker_hangs() -> None:
+        def close() -> None:
+            deadline = time.monotonic() + 60
+            while not any(f.startswith("entered") for f in os.listdir(tmp_path)):
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            sampler.close()
+            after_close.append([p.pid for p in children() if p.pid not in before])
+
+        threading.Thread(target=close, daemon=True).start()
+
+    policy = _acts_then(3, close_once_a_worker_hangs)  # the actions of step 3, which hangs
+    sampler = ParallelRolloutSampler(
+        lambda: _HangsInStepThree(str(tmp_path)),
+        policy,
+        2,
+        min_rollouts=10**6,  # never done: only close() ends this call
+        seed=0,
+        vectorization=vectorization,
+        show_progress_bar=False,
+    )
+    with sampler:
+        run = {
+            "sample": sampler.sample,
+            "sample_jobs": lambda: sampler.sample_jobs(
+                Quota(min_rollouts=10**6), sampler._job_maker(None)
+            ),
+        }[call]
+        with pytest.raises(
+            WorkerError, match=rf"^the ParallelRolloutSampler was closed while {call}"
+        ):
+            run()
+        deadline = time.monotonic() + 60
+        while not after_close and time.monotonic() < deadline:
+            time.sleep(0.01)  # close() returns right after the call ended
+        assert after_close == [[]]
+        # The workers were ended inside the hanging step: none of them left it.
+        marks = sorted(f.split("-")[0] for f in os.listdir(tmp_path))
+        assert "entered" in marks
+        assert "left" not in marks
+
+
 @pytest.mark.parametrize("vectorization", ["sync", "async"])
 def test_a_second_thread_sampling_the_same_sampler_is_refused(vectorization):
     # Two threads' sample() calls stepped the same sub-envs at once: garbled errors
@@ -1826,6 +1986,63 @@ def test_close_or_sample_from_inside_a_running_sample(vectorization):
         "ParallelRolloutSampler.sample() was called inside its running sample() (from the "
         "policy or a callback): a sampler runs one call at a time"
     ]
+
+
+def test_a_close_from_inside_a_call_holds_the_sampler_until_it_is_done(monkeypatch):
+    # The close asked for inside the call runs once the call has ended, holding the sampler:
+    # a call from another thread meanwhile is refused, not run on sub-envs being closed.
+    refused: list[BaseException] = []
+    close_now = ParallelRolloutSampler._close_now
+
+    def close_now_with_a_call_from_another_thread(self) -> None:
+        refused.extend(errors_in_another_thread(self.reinit))
+        close_now(self)
+
+    monkeypatch.setattr(
+        ParallelRolloutSampler, "_close_now", close_now_with_a_call_from_another_thread
+    )
+    with ParallelRolloutSampler(
+        "CartPole-v1",
+        _acts_then(3, lambda: sampler.close()),
+        2,
+        min_rollouts=10**6,
+        seed=0,
+        vectorization="sync",
+        show_progress_bar=False,
+    ) as sampler:
+        with pytest.raises(WorkerError, match=r"^the ParallelRolloutSampler was closed while"):
+            sampler.sample()
+        assert [str(err) for err in refused] == [
+            "ParallelRolloutSampler.reinit() was called while close() runs in another thread: "
+            "a sampler runs one call at a time (give each thread its own sampler)"
+        ]
+
+
+@pytest.mark.parametrize("vectorization", ["async", "batched"])
+def test_ctrl_c_in_a_call_ends_its_workers_and_the_next_call_works(vectorization):
+    # A KeyboardInterrupt (no Exception) in the sampling thread ends the call's worker
+    # processes at once, not at close() or exit, and the next call builds fresh sub-envs.
+    before = {p.pid for p in children()}
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    policy = _acts_then(3, interrupt)
+    options: dict[str, Any] = dict(
+        min_rollouts=4, seed=0, vectorization=vectorization, show_progress_bar=False
+    )
+    with ParallelRolloutSampler("CartPole-v1", policy, 2, **options) as sampler:
+        with pytest.raises(KeyboardInterrupt):
+            sampler.sample()
+        assert [p.pid for p in children() if p.pid not in before] == []
+        rollouts = sampler.sample()  # call 1
+    with ParallelRolloutSampler("CartPole-v1", _acts_then(0, print), 2, **options) as fresh:
+        fresh.sample()
+        expected = fresh.sample()
+    assert len(rollouts) == len(expected) == 4
+    for ro, ref in zip(rollouts, expected, strict=True):
+        assert_same(ro, ref)
+    assert [p.pid for p in children() if p.pid not in before] == []
 
 
 def test_a_failed_call_counts_and_a_refused_one_does_not():
