@@ -153,6 +153,31 @@ class TestCVaR:
             everything = full.sample()
         assert worst.length == min(ro.length for ro in everything)
 
+    def test_reinit_and_close_reach_the_wrapped_sampler(self):
+        import multiprocessing
+
+        def children():
+            return [p for p in multiprocessing.active_children() if p.is_alive()]
+
+        before = len(children())
+        inner = ParallelRolloutSampler(
+            lambda: CountingEnv(terminate_at=2),
+            IdlePolicy(gym.spaces.Discrete(2)),
+            2,
+            min_rollouts=1,
+            seed=0,
+            vectorization="async",
+            show_progress_bar=False,
+        )
+        with CVaRSampler(inner, epsilon=0.5, min_rollouts=1) as sampler:
+            assert [ro.length for ro in sampler.sample()] == [2]
+            assert len(children()) == before + 2
+            sampler.reinit(env=lambda: CountingEnv(terminate_at=4))
+            assert len(children()) == before  # the wrapped sampler's workers ended
+            assert [ro.length for ro in sampler.sample()] == [4]
+            assert len(children()) == before + 2
+        assert len(children()) == before  # closed with the CVaR sampler
+
 
 def exploration_env():
     randomizer = DomainRandomizer(

@@ -89,6 +89,34 @@ def test_an_instance_whose_state_cannot_be_pickled_is_rebuilt_from_its_arguments
     copy.close()
 
 
+def _refuse_to_load() -> None:
+    raise RuntimeError("this handle is valid only in the process that opened it")
+
+
+class _Handle:
+    """Pickles, but its copy fails to load (a handle to native state, say)."""
+
+    def __reduce__(self):
+        return _refuse_to_load, ()
+
+
+class _HoldsAHandle(_HoldsALock):
+    def __init__(self, level: float = 0.5) -> None:
+        super().__init__(level)
+        self.lock = _Handle()
+
+
+def test_an_instance_whose_state_pickles_but_does_not_load_is_rebuilt_from_its_arguments():
+    # Its state pickled without an error, so it was sent as it was, and every sub-env's
+    # build failed on it; a copy is tried first, and the arguments used where it fails.
+    env = _HoldsAHandle(level=0.25)
+    env.level = 0.75  # lost: only the constructor arguments travel
+    copy = copy_instance(instance_payload(env))
+    assert copy.level == 0.25
+    assert isinstance(copy.lock, _Handle)
+    copy.close()
+
+
 def test_an_instance_without_ezpickle_is_pickled_as_before():
     env = gym.make("CartPole-v1")
     env.unwrapped.length = 0.9

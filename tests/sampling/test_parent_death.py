@@ -169,3 +169,22 @@ def test_workers_end_on_sigterm_whatever_the_parent_set(context):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str([-signal.SIGTERM] * 4)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads Linux's /proc")
+def test_a_parent_that_ended_but_is_not_reaped_counts_as_gone():
+    # A killed parent whose own parent has not reaped it yet is a zombie: its pid still
+    # answers kill(pid, 0), but a worker watching it must end all the same.
+    from gymsamp.sampling.worker_lifetime import is_alive
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 60
+        while alive(proc.pid):  # alive() reads /proc without reaping it
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        os.kill(proc.pid, 0)  # the pid is still there, a zombie
+        assert not is_alive(proc.pid)
+    finally:
+        proc.wait()
+    assert not is_alive(proc.pid)
