@@ -79,6 +79,7 @@ def test_a_script_read_from_stdin_is_refused_spawned_workers_at_construction():
                     start_method=method, show_progress_bar=False))
         attempt(lambda: SamplerPool(2))
         # What works instead: fork, or the sub-envs in this process.
+        attempt(lambda: SamplerPool(2, start_method="fork").stop())
         for mode, method in (("async", "fork"), ("sync", "spawn")):
             with ParallelRolloutSampler(
                 ScriptEnv, idle, 2, min_rollouts=2, seed=0, vectorization=mode,
@@ -105,6 +106,7 @@ def test_a_script_read_from_stdin_is_refused_spawned_workers_at_construction():
         expected.format(method="forkserver", instead=sampler),
         expected.format(method="forkserver", instead=sampler),
         expected.format(method="spawn", instead="num_threads=1"),
+        "built",
         "lengths [3, 3]",
         "lengths [3, 3]",
     ]
