@@ -3,10 +3,12 @@ env, calls from another thread or a fresh Python, and a policy that runs a hook.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -120,6 +122,19 @@ class HookedPolicy:
         if self.calls == self.at:
             self.hook()
         return self.actions(len(obs))
+
+
+#: The checkout under test (a worktree or a fresh clone alike).
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def checkout_env(**environ: str) -> dict[str, str]:
+    """This process's environment with the checkout under test first on ``PYTHONPATH`` (and
+    ``environ`` set), for a subprocess that may run in another folder: it imports this
+    checkout's gymsamp, not whatever an installed or editable gymsamp points to, and keeps
+    what ``PYTHONPATH`` held."""
+    path = os.pathsep.join(p for p in (str(CHECKOUT), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, **environ}
 
 
 def python_output(script: str, timeout: float = 120) -> str:

@@ -26,7 +26,7 @@ from gymsamp.sampling import (
     eval_domain_params,
 )
 from gymsamp.sampling.ray_backend import load_policy_params, policy_params
-from tests.helpers import DictPendulum, assert_sequences_equal
+from tests.helpers import DictPendulum, assert_sequences_equal, checkout_env
 from tests.sampling import conftest_ray
 
 # The session-wide local Ray (registered as a fixture of this module, see conftest_ray).
@@ -633,7 +633,7 @@ def _run_script(
     script: str, cwd: os.PathLike[str], **environ: str
 ) -> subprocess.CompletedProcess[str]:
     """Run ``script`` in a fresh Python with Ray kept quiet (and ``environ`` set); it must pass."""
-    env = {**os.environ, **conftest_ray.RAY_ENV, **environ}
+    env = checkout_env(**conftest_ray.RAY_ENV, **environ)
     out = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,

@@ -6,7 +6,6 @@ users do; the worker processes it starts are spawned, so each run takes a second
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -15,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import CHECKOUT as REPO
+from tests.helpers import checkout_env
 
 # A user's env defined in the script itself.
 ENV = """
@@ -44,7 +44,7 @@ def run(
 ) -> subprocess.CompletedProcess:
     """Run ``source`` as ``python FILE`` (at ``path``) or ``python -`` (``stdin``), with this
     checkout's gymsamp first on the path."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = checkout_env()
     if stdin:
         args, text = [sys.executable, "-"], source
     else:
