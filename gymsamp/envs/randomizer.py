@@ -70,10 +70,7 @@ class DomainRandomizer:
         for i, param in enumerate(domain_params):
             if not isinstance(param, DomainParam):
                 raise TypeError(f"domain_params[{i}] must be a DomainParam, got {param!r}")
-        names = [param.name for param in domain_params]
-        for name in names:
-            if names.count(name) > 1:
-                raise ValueError(f"domain_params must have unique names, got {name!r} twice")
+        _check_unique_names(domain_params)
         self._domain_params = list(domain_params)
         self._samples: list[dict[str, DomainValue]] | None = None
 
@@ -106,7 +103,10 @@ class DomainRandomizer:
         return self._draw_one(_as_generator(rng))
 
     def _draw_one(self, rng: np.random.Generator) -> dict[str, DomainValue]:
-        return {param.name: param.sample(1, rng)[0] for param in self._domain_params}
+        sample = {param.name: param.sample(1, rng)[0] for param in self._domain_params}
+        if len(sample) < len(self._domain_params):  # a parameter renamed by adapt("name", ...)
+            _check_unique_names(self._domain_params, renamed=True)
+        return sample
 
     def randomize(self, num_samples: int, rng: RngLike = None) -> None:
         """Draw and store ``num_samples`` joint samples, replacing those stored before.
@@ -382,3 +382,12 @@ def param_grid(param_values: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]
         dict(zip(names, point, strict=True))
         for point in itertools.product(*(param_values[name] for name in names))
     ]
+
+
+def _check_unique_names(domain_params: Sequence[DomainParam], *, renamed: bool = False) -> None:
+    """Refuse two parameters of one name (the later one's draws would replace the earlier's)."""
+    names = [param.name for param in domain_params]
+    for name in names:
+        if names.count(name) > 1:
+            since = " (one was renamed with adapt('name', ...) after it joined)" if renamed else ""
+            raise ValueError(f"domain_params must have unique names, got {name!r} twice{since}")

@@ -49,6 +49,19 @@ def test_duplicate_names_rejected():
         DomainRandomizer(NormalDomainParam("m", 0.0, 1.0), UniformDomainParam("m", 0.0, 1.0))
 
 
+def test_a_parameter_renamed_onto_another_is_refused_at_the_next_draw():
+    # adapt("name", ...) after construction made two "m": the later one's draw silently
+    # replaced the earlier one's, and the sample held one parameter fewer.
+    first, second = NormalDomainParam("m", 0.0, 1.0), UniformDomainParam("l", 5.0, 1.0)
+    rand = DomainRandomizer(first, second)
+    assert list(rand.sample(rng=0)) == ["m", "l"]
+    second.adapt("name", "m")
+    with pytest.raises(ValueError, match=r"got 'm' twice \(one was renamed with adapt"):
+        rand.sample(rng=0)
+    with pytest.raises(ValueError, match="domain_params must have unique names"):
+        rand.randomize(2, rng=0)
+
+
 def test_non_domain_param_rejected():
     with pytest.raises(TypeError, match=r"domain_params\[1\] must be a DomainParam, got 3"):
         DomainRandomizer(NormalDomainParam("m", 0.0, 1.0), 3)
