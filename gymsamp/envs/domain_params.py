@@ -536,6 +536,8 @@ class BernoulliDomainParam(DomainParam):
         self.val_1: float = _check_real("val_1", val_1)
         self.prob_1: float = _check_prob("prob_1", prob_1)
         mean = self.val_0 + self.prob_1 * (self.val_1 - self.val_0)
+        if not math.isfinite(mean):  # val_1 - val_0 overflowed (values near the float limits)
+            mean = (1.0 - self.prob_1) * self.val_0 + self.prob_1 * self.val_1
         super().__init__(name, mean, clip_lo, clip_up, roundint)
 
     def _draw_range(self) -> tuple[_Real, _Real]:

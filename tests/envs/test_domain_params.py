@@ -145,6 +145,13 @@ def test_bernoulli_mean_is_the_expected_value():
     assert BernoulliDomainParam("b", val_0=2, val_1=6, prob_1=0.25).mean == 3.0
 
 
+def test_bernoulli_values_near_the_float_limits_have_their_finite_mean():
+    # val_1 - val_0 overflowed to -inf, and the constructor refused its own mean as not finite.
+    param = BernoulliDomainParam("b", val_0=1e308, val_1=-1e308, prob_1=0.5)
+    assert param.mean == 0.0
+    assert set(param.sample(50, rng=0)) == {1e308, -1e308}
+
+
 # --- clipping and rounding --------------------------------------------------------------------
 
 
