@@ -497,12 +497,11 @@ def sequence_from_frame(
     return parts[0] if len(parts) == 1 else cls.concat(parts)
 
 
-def _task_rewards(task: RewardTask, fields: dict[LeafKey, Any], bounds: np.ndarray) -> np.ndarray:
+def _task_rewards(task: RewardTask, inputs: dict[LeafKey, Any], bounds: np.ndarray) -> np.ndarray:
     """``task.step_rew(observation, action, remaining_steps)`` for every row, with the steps
-    left in the row's rollout (``bounds``: the rollouts' first rows, then the row count)."""
-    given = _assemble(
-        {key: v for key, v in fields.items() if key[0] in ("observations", "actions")}
-    )
+    left in the row's rollout (``inputs``: the observation and action leaves; ``bounds``: the
+    rollouts' first rows, then the row count)."""
+    given = _assemble(inputs)
     if "observations" not in given or "actions" not in given:
         raise ValueError(
             f"df must have observation and action columns for task to compute rewards, got "

@@ -510,7 +510,7 @@ class ParallelRolloutSampler(SamplerBase):
                         on_rollout=on_rollout,
                     )
                 return self._local.run(
-                    self._local_spec(),
+                    spec,  # the sampler as this call found it, also for a surplus rerun
                     q,
                     make_open_job,
                     eval=eval,

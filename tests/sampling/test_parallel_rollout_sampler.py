@@ -1809,6 +1809,34 @@ def _acts_then(at, hook):
     return HookedPolicy(at, hook, lambda n: np.zeros(n, dtype=np.int64))
 
 
+def _close_in_another_thread(
+    sampler_of: Any, before: set[int], after_close: list[list[int]], *, first: Any = None
+) -> Any:
+    """A hook for :func:`_acts_then`: ``sampler_of().close()`` in another thread (after
+    ``first()``, if given), which then puts the child pids not in ``before`` into
+    ``after_close``."""
+
+    def hook() -> None:
+        def close() -> None:
+            if first is not None:
+                first()
+            sampler_of().close()
+            after_close.append([p.pid for p in children() if p.pid not in before])
+
+        # Not joined here: close() may wait for this very call to end.
+        threading.Thread(target=close, daemon=True).start()
+
+    return hook
+
+
+def _children_left_by_close(after_close: list[list[int]]) -> list[list[int]]:
+    """``after_close`` once the thread's close() returned (it does right after the call ended)."""
+    deadline = time.monotonic() + 60
+    while not after_close and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return after_close
+
+
 @pytest.mark.parametrize("vectorization", ["sync", "async", "batched"])
 def test_close_from_another_thread_ends_a_running_sample_with_a_clear_error(vectorization):
     # A watchdog's close() while sample() ran: the sampling thread failed with whatever the
@@ -1816,16 +1844,7 @@ def test_close_from_another_thread_ends_a_running_sample_with_a_clear_error(vect
     # closed"), or went on sampling on sub-envs closed under it.
     before = {p.pid for p in children()}
     after_close: list[list[int]] = []
-
-    def close_from_another_thread() -> None:
-        def close() -> None:
-            sampler.close()
-            after_close.append([p.pid for p in children() if p.pid not in before])
-
-        # Not joined here: close() may wait for this very call to end.
-        threading.Thread(target=close, daemon=True).start()
-
-    policy = _acts_then(3, close_from_another_thread)
+    policy = _acts_then(3, _close_in_another_thread(lambda: sampler, before, after_close))
     sampler = ParallelRolloutSampler(
         "CartPole-v1",
         policy,
@@ -1842,10 +1861,7 @@ def test_close_from_another_thread_ends_a_running_sample_with_a_clear_error(vect
             r"during the call\)$",
         ):
             sampler.sample()
-        deadline = time.monotonic() + 60
-        while not after_close and time.monotonic() < deadline:
-            time.sleep(0.01)  # close() returns right after the call ended
-        assert after_close == [[]]
+        assert _children_left_by_close(after_close) == [[]]
         # Closed, as any close() leaves it: the next call builds fresh sub-envs.
         policy.at = 0
         assert len(sampler.sample_jobs(Quota(min_rollouts=2), sampler._job_maker(None))) == 2
@@ -1883,18 +1899,14 @@ def test_close_from_another_thread_ends_the_workers_a_hanging_step_waits_on(
     before = {p.pid for p in children()}
     after_close: list[list[int]] = []
 
-    def close_once_a_worker_hangs() -> None:
-        def close() -> None:
-            deadline = time.monotonic() + 60
-            while not any(f.startswith("entered") for f in os.listdir(tmp_path)):
-                assert time.monotonic() < deadline
-                time.sleep(0.01)
-            sampler.close()
-            after_close.append([p.pid for p in children() if p.pid not in before])
+    def a_worker_hangs() -> None:
+        deadline = time.monotonic() + 60
+        while not any(f.startswith("entered") for f in os.listdir(tmp_path)):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
 
-        threading.Thread(target=close, daemon=True).start()
-
-    policy = _acts_then(3, close_once_a_worker_hangs)  # the actions of step 3, which hangs
+    close = _close_in_another_thread(lambda: sampler, before, after_close, first=a_worker_hangs)
+    policy = _acts_then(3, close)  # the actions of step 3, which hangs
     sampler = ParallelRolloutSampler(
         lambda: _HangsInStepThree(str(tmp_path)),
         policy,
@@ -1915,10 +1927,7 @@ def test_close_from_another_thread_ends_the_workers_a_hanging_step_waits_on(
             WorkerError, match=rf"^the ParallelRolloutSampler was closed while {call}"
         ):
             run()
-        deadline = time.monotonic() + 60
-        while not after_close and time.monotonic() < deadline:
-            time.sleep(0.01)  # close() returns right after the call ended
-        assert after_close == [[]]
+        assert _children_left_by_close(after_close) == [[]]
         # The workers were ended inside the hanging step: none of them left it.
         marks = sorted(f.split("-")[0] for f in os.listdir(tmp_path))
         assert "entered" in marks
