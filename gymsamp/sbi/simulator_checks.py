@@ -57,7 +57,7 @@ def check_rollouts_real(rollouts_real: Any) -> list[StepSequence] | None:
     rollouts = []
     for i, ro in enumerate(rollouts_real):
         if not isinstance(ro, StepSequence):
-            raise TypeError(f"rollouts_real[{i}] must be a StepSequence, got {type(ro)}")
+            raise TypeError(f"rollouts_real[{i}] must be a StepSequence, got {type(ro).__name__}")
         if not ro.continuous:  # rollout_count would say "needs a continuous sequence"
             raise ValueError(
                 f"rollouts_real[{i}] must be a recorded rollout, got a non-continuous batch "

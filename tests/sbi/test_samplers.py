@@ -10,7 +10,7 @@ from gymsamp.data import StepSequence
 from gymsamp.data.io import save_rollouts
 from gymsamp.envs import CountingEnv, PointMassEnv
 from gymsamp.policies import IdlePolicy, LinearPolicy, PlaybackPolicy, RandomPolicy
-from gymsamp.sampling import NonFiniteError, WorkerError, derive_seed, rollout
+from gymsamp.sampling import NonFiniteError, SamplerPool, WorkerError, derive_seed, rollout
 from gymsamp.sbi import (
     AllStepsEmbedding,
     BayesSimEmbedding,
@@ -436,6 +436,54 @@ def test_a_call_from_inside_a_running_call_is_refused():
     ]
 
 
+def test_an_interrupted_call_closes_the_workers_and_the_next_call_restarts_them():
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    theta = torch.tensor([[1.0]])
+    with SimRolloutSamplerForSBI(
+        POINT_MASS, _zero_force_then(0, print), {0: "mass"}, emb, num_segments=1, seed=3
+    ) as reference:
+        reference(theta)  # the interrupted call counts as collection 0
+        expected = reference(theta)
+    policy = _zero_force_then(2, interrupt)
+    with SimRolloutSamplerForSBI(
+        POINT_MASS, policy, {0: "mass"}, emb, num_segments=1, seed=3
+    ) as sim:
+        with pytest.raises(KeyboardInterrupt):
+            sim(theta)
+        assert sim._pool is None  # a worker may hold a half-run collection
+        assert torch.equal(sim(theta), expected)
+
+
+def test_an_env_that_fails_to_build_in_the_workers_stops_them(monkeypatch):
+    stopped = []
+    stop = SamplerPool.stop
+    monkeypatch.setattr(SamplerPool, "stop", lambda pool: stopped.append(pool) or stop(pool))
+
+    def no_simulator():
+        raise RuntimeError("no simulator here")
+
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    with pytest.raises(WorkerError, match="raised RuntimeError in setup_worker: no simulator here"):
+        SimRolloutSamplerForSBI(
+            no_simulator, IdlePolicy(PM_SPEC.action_space), {0: "mass"}, emb, num_segments=1
+        )
+    assert len(stopped) == 1
+
+
+def test_the_simulator_shows_its_embedding_and_the_envs_spec():
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    with SimRolloutSamplerForSBI(
+        POINT_MASS, None, {0: "mass"}, emb, num_segments=1, rollouts_real=[record()]
+    ) as sim:
+        assert sim.embedding is emb
+        assert sim.spec.state_labels == PM_SPEC.state_labels
+        assert sim.spec.state_space == PM_SPEC.state_space
+        assert sim.spec.max_episode_length == 200
+
+
 def test_check_domain_params_compares_rollout_info_with_the_command():
     real = [record()]
     emb = BayesSimEmbedding(PM_SPEC, 3)
@@ -589,6 +637,102 @@ def test_bad_input_is_named():
         SimRolloutSamplerForSBI(POINT_MASS, None, {0: "mass"}, emb, num_workers=0, **kwargs)
 
 
+def _frozen_lake_rollout() -> StepSequence:
+    """A rollout of an env gymsamp has no state adapter for: it records no 'states'."""
+    return rollout("FrozenLake-v1", IdlePolicy(gym.spaces.Discrete(4)), seed=0, max_steps=3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        (
+            {"dp_mapping": ["mass"]},
+            TypeError,
+            r"dp_mapping must be a non-empty dict .* got \['mass'\]",
+        ),
+        ({"dp_mapping": {}}, TypeError, r"dp_mapping must be a non-empty dict .* got \{\}"),
+        (
+            {"dp_mapping": {0: "mass", 1: "mass"}},
+            ValueError,
+            r"dp_mapping values must be distinct names, got \('mass', 'mass'\)",
+        ),
+        (
+            {"dp_mapping": {0: 1}},
+            ValueError,
+            r"dp_mapping values must be distinct names, got \(1,\)",
+        ),
+        ({"vectorization": "thread"}, ValueError, "vectorization must be one of .* got 'thread'"),
+        (
+            {"rollouts_real": []},
+            ValueError,
+            r"rollouts_real must be None or a non-empty list, got \[\]",
+        ),
+        (
+            {"rollouts_real": ["x"]},
+            TypeError,
+            "rollouts_real\\[0\\] must be a StepSequence, got str",
+        ),
+        (
+            {"rollouts_real": [StepSequence.concat([record(), record()])]},
+            ValueError,
+            r"rollouts_real\[0\] must hold a single rollout, got 2",
+        ),
+        (
+            {"rollouts_real": [_frozen_lake_rollout()]},
+            ValueError,
+            r"rollouts_real\[0\] must have 'states' to start the simulated segments",
+        ),
+    ],
+    ids=[
+        "list",
+        "empty",
+        "twice",
+        "not-a-name",
+        "vectorization",
+        "no-rollouts",
+        "not-a-rollout",
+        "two-rollouts",
+        "no-states",
+    ],
+)
+def test_bad_mappings_and_recordings_are_refused_before_workers_start(
+    monkeypatch, kwargs, error, message
+):
+    def no_pool(*args, **kwargs):
+        raise AssertionError("the pool must not start for arguments the simulator refuses")
+
+    monkeypatch.setattr(SimRolloutSamplerForSBI, "_start_pool", no_pool)
+    args = {"dp_mapping": {0: "mass"}, "num_segments": 1, "rollouts_real": [record()], **kwargs}
+    with pytest.raises(error, match=f"^{message}"):
+        SimRolloutSamplerForSBI(POINT_MASS, None, embedding=BayesSimEmbedding(PM_SPEC, 3), **args)
+
+
+def test_an_env_without_domain_parameters_or_time_limit_is_refused_by_name():
+    spec = sbi_env_spec("FrozenLake-v1")  # no adapter: its observations are the data
+    assert spec.state_space is None
+    with pytest.raises(TypeError, match=r"^env must have domain parameters .* got FrozenLake-v1$"):
+        SimRolloutSamplerForSBI(
+            "FrozenLake-v1",
+            IdlePolicy(spec.action_space),
+            {0: "p"},
+            BayesSimEmbedding(spec, 2),
+            num_segments=1,
+        )
+    # Without recordings, the simulations run to the time limit: there must be one.
+    with pytest.raises(
+        ValueError,
+        match=r"^env must have a time limit \(max_episode_length\) when rollouts_real is None, "
+        "got PointMassEnv without one$",
+    ):
+        SimRolloutSamplerForSBI(
+            PointMassEnv,
+            IdlePolicy(PM_SPEC.action_space),
+            {0: "mass"},
+            BayesSimEmbedding(PM_SPEC, 3),
+            num_segments=1,
+        )
+
+
 def test_rec_sampler_reads_gymsamp_files_and_cycles(tmp_path):
     ros = [record(seed=s) for s in range(3)]
     save_rollouts(tmp_path / "b.npz", ros[1:])  # one file may hold several rollouts
@@ -676,6 +820,48 @@ def test_rec_sampler_rejects_bad_directories(tmp_path):
         RecRolloutSamplerForSBI(batches, emb, num_segments=1)
 
 
+def test_rec_sampler_ring_idx_and_rollouts_dir_are_checked(tmp_path):
+    save_rollouts(tmp_path / "a.npz", [record(seed=0), record(seed=1)])
+    emb = BayesSimEmbedding(PM_SPEC, 3)
+    with pytest.raises(TypeError, match="^rollouts_dir must be a path to a directory, got int$"):
+        RecRolloutSamplerForSBI(3, emb, num_segments=1)  # type: ignore[arg-type]
+    rec = RecRolloutSamplerForSBI(tmp_path, emb, num_segments=1, rand_init_rollout=False)
+    for bad in (1.0, True, "1"):
+        with pytest.raises(TypeError, match=f"^ring_idx must be an int, got {bad!r}$"):
+            rec.ring_idx = bad  # type: ignore[assignment]
+    with pytest.raises(ValueError, match=r"^ring_idx must be in \[0, 2\), got 2$"):
+        rec.ring_idx = 2
+    rec.ring_idx = np.int64(1)
+    assert rec.ring_idx == 1
+    assert rec()[1].rollout_info["seed"] == record(seed=1).rollout_info["seed"]
+    assert rec.ring_idx == 0
+    # rollouts_rec is the sampler's list: a sequence of two rollouts put there is named.
+    rec.rollouts_rec[0] = StepSequence.concat([record(), record()])
+    with pytest.raises(
+        ValueError, match=rf"^the rollout from {tmp_path} must hold a single rollout, got 2$"
+    ):
+        rec()
+
+
+def test_target_rollouts_of_another_width_than_the_embedding_are_named(tmp_path):
+    save_rollouts(tmp_path / "a.npz", [record()])
+    cart_pole = BayesSimEmbedding(sbi_env_spec("CartPole-v1"), 5)
+    with pytest.raises(
+        ValueError,
+        match=rf"^the rollout from {tmp_path} has 2 states and 1 action columns but must have 4 "
+        "and 1 to match the embedding's spec$",
+    ):
+        RecRolloutSamplerForSBI(tmp_path, cart_pole, num_segments=1)()
+    real = RealRolloutSamplerForSBI(
+        "CartPole-v1", IdlePolicy(gym.spaces.Discrete(2)), BayesSimEmbedding(PM_SPEC, 3), 1
+    )
+    with pytest.raises(
+        ValueError,
+        match="^the target-domain rollout has 4 states and 1 action columns but must have 2 and 1",
+    ):
+        real()
+
+
 def test_real_sampler_runs_one_seeded_rollout_per_call():
     emb = BayesSimEmbedding(PM_SPEC, 3)
     real = RealRolloutSamplerForSBI(POINT_MASS, PlaybackPolicy(FORCES), emb, num_segments=1, seed=4)
@@ -685,6 +871,8 @@ def test_real_sampler_runs_one_seeded_rollout_per_call():
         assert ro.length == 200  # the env's time limit
         assert torch.equal(x, embed(emb, [[series(ro)]]))
     assert RolloutSamplerForSBI.get_dim_data(PM_SPEC) == 3
+    with pytest.raises(TypeError, match="^spec must be a gymsamp.data.EnvSpec, got str$"):
+        RolloutSamplerForSBI.get_dim_data("gymsamp/PointMass-v0")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="env and policy must be given"):
         RealRolloutSamplerForSBI(POINT_MASS, None, emb, num_segments=1)
 
