@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from gymnasium.spaces import Box, Discrete
+from gymnasium.spaces import Box, Dict, Discrete
 
 from gymsamp.data import EnvSpec
 from gymsamp.sbi import (
@@ -264,6 +264,26 @@ def test_rnn_is_reproducible_frozen_and_leaves_the_global_generator_alone():
     torch.testing.assert_close(a(data), other(data))
 
 
+def test_rnn_init_param_checks_its_values_and_without_a_seed_draws_afresh():
+    emb = make(RNNEmbedding)
+    n = sum(p.numel() for p in emb.parameters())
+    with pytest.raises(ValueError, match=rf"^init_values must have shape \({n},\), got \(3,\)$"):
+        emb.init_param(torch.zeros(3))
+    with pytest.raises(
+        TypeError, match=r"init_param takes no options with init_values, got \{'seed': 1\}"
+    ):
+        emb.init_param(torch.zeros(n), seed=1)
+    state = torch.random.get_rng_state()
+    emb.init_param()
+    first = torch.cat([p.reshape(-1) for p in emb.parameters()])
+    emb.init_param(seed=None)
+    second = torch.cat([p.reshape(-1) for p in emb.parameters()])
+    assert torch.equal(torch.random.get_rng_state(), state)  # fresh entropy, not torch's stream
+    assert not torch.equal(first, second)
+    unseeded = RNNEmbedding(SPEC, 5, 4, 2, 3, len_rollouts=L)
+    assert not torch.equal(next(unseeded.parameters()), next(make(RNNEmbedding).parameters()))
+
+
 def test_rnn_only_last_output_and_lstm():
     emb = RNNEmbedding(
         SPEC,
@@ -332,6 +352,50 @@ def test_bad_arguments_are_named():
         LastStepEmbedding(None, 3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="len_rollouts must leave at least 2 time steps"):
         DeltaStepsEmbedding(SPEC, 5, len_rollouts=3, downsampling_factor=3)
+    nested = EnvSpec(Dict(x=Box(-1, 1, (2,))), Box(-1, 1, (1,)))
+    with pytest.raises(
+        TypeError, match=r"^space must have a fixed shape \(Box, Discrete, ...\), got Dict"
+    ):
+        LastStepEmbedding(nested, 3)
+
+
+@pytest.mark.parametrize(
+    ("mask", "error", "message"),
+    [
+        ("x", TypeError, "state_mask_labels must be a list or tuple of ints or strings, got 'x'"),
+        ([], ValueError, r"state_mask_labels must select at least one column, got an empty \[\]"),
+        ([1.0], TypeError, "state_mask_labels must hold ints or strings, got 1.0"),
+        ([True], TypeError, "state_mask_labels must hold ints or strings, got True"),
+    ],
+)
+def test_state_masks_that_select_no_columns_by_index_or_label_are_refused(mask, error, message):
+    with pytest.raises(error, match=f"^{message}$"):
+        LastStepEmbedding(SPEC, 5, state_mask_labels=mask)
+
+
+def test_data_that_is_no_tensor_is_refused_by_name():
+    data = np.zeros((1, 1, 5))
+    emb = LastStepEmbedding(SPEC, 5)
+    for call in (emb, Embedding.pack, lambda d: Embedding.unpack(d, 5)):
+        with pytest.raises(TypeError, match="^data must be a torch.Tensor, got ndarray$"):
+            call(data)
+    with pytest.raises(TypeError, match="^data_batch must be a torch.Tensor, got ndarray$"):
+        emb.forward_one_batch(data)
+
+
+def test_repr_shows_the_selected_columns_and_the_output_width():
+    emb = LastStepEmbedding(SPEC, 5, state_mask_labels=["z", "x"], downsampling_factor=2)
+    assert repr(emb) == (
+        "LastStepEmbedding(dim_data=5, downsampling_factor=2, state_idcs=(2, 0), "
+        "act_idcs=(0, 1), dim_output=2)"
+    )
+
+
+def test_rnn_output_nonlin_must_be_callable():
+    with pytest.raises(TypeError, match="^output_nonlin must be None or callable, got 5$"):
+        make(RNNEmbedding, output_nonlin=5)
+    squashed = make(RNNEmbedding, output_nonlin=torch.tanh)
+    torch.testing.assert_close(squashed(RNN_DATA), torch.tanh(make(RNNEmbedding)(RNN_DATA)))
 
 
 def test_use_cuda_falls_back_to_the_cpu_with_a_warning(monkeypatch):
