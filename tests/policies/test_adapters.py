@@ -73,6 +73,27 @@ def test_callable_policy_passes_the_batch() -> None:
     assert step.agent_infos == {}
 
 
+def test_callable_policy_takes_callables_and_checks_actions_of_other_types() -> None:
+    with pytest.raises(TypeError, match="^CallablePolicy: fn must be callable, got int$"):
+        CallablePolicy(5, BOX_SPEC)  # type: ignore[arg-type]
+    # A list is no array of the batch's shape: checked and converted, not passed on.
+    policy = _start(CallablePolicy(lambda obs: [[0.5, -0.5]] * len(obs), BOX_SPEC), 2)
+    actions = policy.act(np.zeros((2, 3), np.float32)).actions
+    assert type(actions) is np.ndarray
+    assert actions.tolist() == [[0.5, -0.5], [0.5, -0.5]]
+
+
+def test_a_predict_whose_signature_cannot_be_read_counts_as_sb3_like() -> None:
+    class Opaque:
+        predict = staticmethod(max)  # a builtin: inspect.signature raises ValueError
+
+    assert isinstance(as_policy(Opaque(), BOX_SPEC), SB3Policy)
+    with pytest.raises(
+        TypeError, match="^SB3Policy: model must have a predict\\(\\) method, got 3$"
+    ):
+        SB3Policy(3, BOX_SPEC)
+
+
 def test_callable_policy_shape_errors_name_policy_and_shapes() -> None:
     def bad_policy(o: np.ndarray) -> np.ndarray:
         return o  # (B, 3) instead of (B, 2)
@@ -214,7 +235,6 @@ def test_torch_group_mode_runs_per_env_params_of_a_bfloat16_module(
     actions = policy.act(obs).actions
     with torch.no_grad():
         default = module(torch.ones(1, 3, dtype=torch.bfloat16)).float().numpy()[0]
-    assert actions.dtype == np.float32
     np.testing.assert_array_equal(actions, [default, [4.0, 4.0], [2.0, 2.0]])
 
 
@@ -573,6 +593,54 @@ def test_sb3_stateless_model_records_no_hidden_states() -> None:
         bad.act(np.ones((2, 3)))
 
 
+class CounterModel:
+    """A GRU-style SB3 model: its state is one (1, B, 1) array of step counters (its actions)."""
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: np.ndarray | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        count = np.zeros((1, len(observation), 1)) if state is None else state
+        count = count + 1
+        return np.repeat(count[0], 2, axis=1) / 10, count
+
+
+@pytest.mark.parametrize("batch_invariant", [False, True], ids=["batched", "row-by-row"])
+def test_sb3_single_array_state_is_masked_recorded_and_joined_per_row(batch_invariant) -> None:
+    policy = SB3Policy(CounterModel(), BOX_SPEC, batch_invariant=batch_invariant)
+    policy.start(2, eval=True)
+    assert policy.row_by_row is batch_invariant
+    policy.reset_envs(idx(0, 1), rngs(0, 1))
+    o = np.ones((2, 3))
+    steps = [policy.act(o), policy.act(o)]
+    policy.reset_envs(idx(1), rngs(2))  # sub-env 1's counter starts again
+    steps.append(policy.act(o))
+    # recorded: the state before each step, batch first: (1, B, 1) -> (B, 1, 1)
+    recorded = [step.agent_infos["hidden_states"][:, 0, 0].tolist() for step in steps]
+    assert recorded == [[0, 0], [1, 1], [2, 0]]
+    assert steps[2].agent_infos["hidden_states"].shape == (2, 1, 1)
+    np.testing.assert_allclose(steps[2].actions, [[0.3, 0.3], [0.1, 0.1]])
+
+
+def test_sb3_state_tuple_of_unequal_arrays_cannot_be_recorded() -> None:
+    class Unequal(StatelessModel):
+        def predict(self, observation, state=None, episode_start=None, deterministic=False):
+            batch = len(observation)
+            return np.zeros((batch, 2)), (np.zeros((1, batch, 1)), np.zeros((1, batch, 3)))
+
+    policy = SB3Policy(Unequal(lambda o: o), BOX_SPEC)
+    policy.start(2, eval=True)
+    with pytest.raises(
+        ValueError,
+        match=r"cannot record a state tuple whose arrays have different shapes "
+        r"\[\(1, 2, 1\), \(1, 2, 3\)\]",
+    ):
+        policy.act(np.ones((2, 3)))
+
+
 @pytest.mark.parametrize("axis", [np.int64(1), np.int32(1), 1])
 def test_sb3_state_batch_axis_takes_numpy_integers(axis) -> None:
     # np.int64(1) was refused: "state_batch_axis must be an int".
@@ -871,6 +939,98 @@ def test_a_failing_first_pass_on_dict_observations_names_the_space_and_shapes() 
         r"shape \(2, 3\), 'vel': shape \(2, 2\)\}\), but its first forward pass failed",
     ):
         policy.act(observations)
+
+
+class _TupleInput(torch.nn.Module):
+    def forward(self, obs: tuple) -> torch.Tensor:
+        return obs[0] @ torch.ones(4, 2)  # the first part has 3 entries
+
+
+def test_a_failing_first_pass_on_tuple_observations_names_the_shapes() -> None:
+    spec = EnvSpec(
+        spaces.Tuple((spaces.Box(-1.0, 1.0, (3,)), spaces.Box(-1.0, 1.0, (2,)))),
+        spaces.Box(-1.0, 1.0, (2,)),
+    )
+    policy = _start(TorchPolicy(_TupleInput(), spec), 2)
+    with pytest.raises(
+        ValueError, match=r"\(got a batch of \(shape \(2, 3\), shape \(2, 2\)\)\), but its first"
+    ):
+        policy.act((np.zeros((2, 3), np.float32), np.zeros((2, 2), np.float32)))
+
+
+def test_torch_policy_construction_checks_the_spec_and_per_env_mode() -> None:
+    sequence = EnvSpec(spaces.Sequence(spaces.Box(-1.0, 1.0, (3,))), spaces.Box(-1.0, 1.0, (2,)))
+    with pytest.raises(
+        TypeError,
+        match=r"^TorchPolicy: spec.observation_space must have a shape \(array observations\) or "
+        r"be a Dict or Tuple space, got Sequence\(",
+    ):
+        TorchPolicy(torch.nn.Linear(3, 2), sequence)
+    with pytest.raises(
+        ValueError, match="^TorchPolicy: per_env_mode must be 'vmap' or 'group', got 'loop'$"
+    ):
+        TorchPolicy(torch.nn.Linear(3, 2), BOX_SPEC, per_env_mode="loop")  # type: ignore[arg-type]
+
+
+class _IntBufferFirst(torch.nn.Module):
+    """An integer buffer registered before any float tensor (e.g. a step counter)."""
+
+    def __init__(self, with_params: bool) -> None:
+        super().__init__()
+        self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
+        self.linear = torch.nn.Linear(3, 2).double() if with_params else None
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs[:, :2] if self.linear is None else self.linear(obs)
+
+
+def test_placement_reads_the_first_float_tensor_and_a_module_without_parameters_has_none() -> None:
+    # The device comes from the first tensor, the input dtype from the first floating one.
+    policy = TorchPolicy(_IntBufferFirst(with_params=True), BOX_SPEC)
+    assert (policy.device, policy.input_dtype) == (torch.device("cpu"), torch.float64)
+    bare = TorchPolicy(_IntBufferFirst(with_params=False), BOX_SPEC)
+    assert (bare.device, bare.input_dtype) == (torch.device("cpu"), torch.float32)
+    assert bare.num_params == 0
+    assert bare.param_values.shape == (0,)
+    assert _start(bare, 2).act(np.ones((2, 3), np.float32)).actions.tolist() == [[1, 1], [1, 1]]
+
+
+class _HiddenOfTheWrongBatch(TinyRNN):
+    def init_hidden(self, batch_size: int) -> torch.Tensor:
+        return torch.zeros(4)
+
+
+class _NoNewHidden(TinyRNN):
+    def forward(self, obs: torch.Tensor, hidden: torch.Tensor) -> Any:
+        return obs[:, :2]
+
+
+class _NewHiddenOfAnotherShape(TinyRNN):
+    def forward(self, obs: torch.Tensor, hidden: torch.Tensor) -> Any:
+        return obs[:, :2], torch.zeros(len(obs), 3)
+
+
+def test_recurrent_modules_returning_the_wrong_hidden_states_are_named() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"^TorchPolicy: _HiddenOfTheWrongBatch.init_hidden\(2\) must return a tensor of "
+        r"shape \(2, ...\), got torch.Size\(\[4\]\)$",
+    ):
+        TorchPolicy(_HiddenOfTheWrongBatch(), BOX_SPEC).start(2, eval=True)
+    with pytest.raises(
+        TypeError,
+        match=r"a recurrent module's forward\(obs, hidden\) must return \(actions, new_hidden\), "
+        "got Tensor$",
+    ):
+        _start(TorchPolicy(_NoNewHidden(), BOX_SPEC), 2).act(np.zeros((2, 3), np.float32))
+    with pytest.raises(
+        ValueError,
+        match=r"new_hidden must be a tensor of shape \(2, 4\) like the hidden state, got "
+        r"torch.Size\(\[2, 3\]\)$",
+    ):
+        _start(TorchPolicy(_NewHiddenOfAnotherShape(), BOX_SPEC), 2).act(
+            np.zeros((2, 3), np.float32)
+        )
 
 
 class _ForgotRecurrent(torch.nn.Module):

@@ -437,3 +437,45 @@ def test_a_small_network_that_rounds_by_batch_size_is_caught_by_the_test(net_see
         )
         np.testing.assert_array_equal(ro.actions, ref.actions)
         np.testing.assert_array_equal(ro.observations, ref.observations)
+
+
+class _TupleInput(torch.nn.Module):
+    """Actions from a (Box, Discrete) observation; ``centred``: minus the batch's mean, so a
+    row's actions depend on the rows beside it."""
+
+    def __init__(self, centred: bool) -> None:
+        super().__init__()
+        self.centred = centred
+
+    def forward(self, obs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        x = obs[0] + obs[1].to(obs[0].dtype)[:, None]
+        return x - x.mean(0, keepdim=True) if self.centred else x
+
+
+class _Centred(torch.nn.Module):
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs[:, :1] - obs[:, :1].mean(0, keepdim=True)
+
+
+class _Unsampleable(gym.spaces.Space):
+    """A space of (3,) float32 arrays that Gymnasium cannot batch (nor gymsamp draw from)."""
+
+    def __init__(self) -> None:
+        super().__init__((3,), np.float32)
+
+
+@pytest.mark.parametrize(("centred", "row_by_row"), [(False, False), (True, True)])
+def test_the_test_draws_tuple_and_discrete_observations(centred: bool, row_by_row: bool) -> None:
+    space = gym.spaces.Tuple((gym.spaces.Box(-1.0, 1.0, (1,)), gym.spaces.Discrete(3)))
+    policy = TorchPolicy(_TupleInput(centred), EnvSpec(space, gym.spaces.Box(-9.0, 9.0, (1,))))
+    policy.start(3, eval=True)
+    assert policy.row_by_row is row_by_row
+
+
+def test_a_space_the_test_cannot_draw_from_runs_the_model_batched() -> None:
+    spec = EnvSpec(_Unsampleable(), gym.spaces.Box(-9.0, 9.0, (1,)))
+    box = EnvSpec(gym.spaces.Box(-1.0, 1.0, (3,)), spec.action_space)
+    for observations, row_by_row in ((box, True), (spec, False)):
+        policy = TorchPolicy(_Centred(), observations)  # each row depends on the batch
+        policy.start(3, eval=True)
+        assert policy.row_by_row is row_by_row  # undrawable: as a model gymsamp may not test

@@ -178,7 +178,26 @@ def test_random_validation() -> None:
         policy.reset_envs(idx(0), rngs(0))
     with pytest.raises(ValueError, match="num_envs must be an int >= 1, got 0"):
         policy.start(0, eval=True)
+    with pytest.raises(TypeError, match="^RandomPolicy: num_envs must be an int >= 1, got '2'$"):
+        policy.start("2", eval=True)  # type: ignore[arg-type]
     policy.start(2, eval=True)
+    with pytest.raises(ValueError, match="^RandomPolicy: observations must not be an empty dict$"):
+        policy.act({})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="^RandomPolicy: observations must not be an empty tuple$"):
+        policy.act(())  # type: ignore[arg-type]
+    with pytest.raises(
+        ValueError,
+        match=r"^RandomPolicy: observations must have a leading batch dimension "
+        r"\(B, \*obs_shape\), got a scalar$",
+    ):
+        policy.act(np.float32(1.0))
+    with pytest.raises(
+        TypeError,
+        match=r"^RandomPolicy: env_indices must be a 1-D array of ints, got array\(\[\[0\]\]\)$",
+    ):
+        policy.reset_envs(np.array([[0]]), rngs(0))
+    with pytest.raises(TypeError, match="env_indices must be a 1-D array of ints"):
+        policy.reset_envs(np.array([0.0]), rngs(0))
     with pytest.raises(ValueError, match="batch dimension 3 but must have 2"):
         policy.act(obs(3))
     with pytest.raises(ValueError, match=r"env_indices must lie in \[0, num_envs=2\), got \[2\]"):
@@ -395,6 +414,16 @@ def test_linear_validation() -> None:
         LinearPolicy(EnvSpec(spaces.Box(-1, 1, (2,)), spaces.Discrete(2)))
     with pytest.raises(ValueError, match="bias must be None when use_bias is False"):
         LinearPolicy((3, 2), bias=B, use_bias=False)
+    with pytest.raises(
+        ValueError, match=r"^LinearPolicy: bias has shape \(3,\) but must have \(2,\) \(act_dim,\)$"
+    ):
+        LinearPolicy((3, 2), bias=np.zeros(3))
+    for spec in ("x", (3, 2, 1), [3, 2]):
+        with pytest.raises(
+            TypeError,
+            match=r"^LinearPolicy: spec must be an EnvSpec or a pair \(obs_dim, act_dim\), got ",
+        ):
+            LinearPolicy(spec)  # type: ignore[arg-type]
     policy = LinearPolicy((3, 2))
     with pytest.raises(
         ValueError,
@@ -625,6 +654,14 @@ def test_noise_validation() -> None:
         GaussianActionNoise(IdlePolicy(BOX2), std=-0.1)
     with pytest.raises(TypeError, match="policy must be a gymsamp Policy"):
         GaussianActionNoise(lambda o: o, std=0.1)  # type: ignore[arg-type]
+    with pytest.raises(
+        TypeError, match="^GaussianActionNoise: info_key must be a str or None, got 3$"
+    ):
+        GaussianActionNoise(IdlePolicy(BOX2), std=0.1, info_key=3)  # type: ignore[arg-type]
+    quiet = GaussianActionNoise(IdlePolicy(BOX2), std=0.1, info_key=None)
+    quiet.start(1, eval=True)
+    quiet.reset_envs(idx(0), rngs(0))
+    assert quiet.act(obs(1)).agent_infos == {}
     discrete = GaussianActionNoise(IdlePolicy(spaces.Discrete(2)), std=0.1)
     discrete.start(1, eval=True)
     with pytest.raises(TypeError, match="floating-point actions, got dtype int64"):
