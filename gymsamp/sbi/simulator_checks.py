@@ -31,7 +31,9 @@ __all__ = [
 
 def check_dp_mapping(dp_mapping: Any) -> tuple[str, ...]:
     if not isinstance(dp_mapping, Mapping) or not dp_mapping:
-        raise TypeError(
+        # Not a mapping: the wrong kind of argument; an empty one: the wrong value.
+        error = ValueError if isinstance(dp_mapping, Mapping) else TypeError
+        raise error(
             f"dp_mapping must be a non-empty dict {{0: name_0, 1: name_1, ...}}, got {dp_mapping!r}"
         )
     keys = list(dp_mapping)

@@ -650,7 +650,7 @@ def _frozen_lake_rollout() -> StepSequence:
             TypeError,
             r"dp_mapping must be a non-empty dict .* got \['mass'\]",
         ),
-        ({"dp_mapping": {}}, TypeError, r"dp_mapping must be a non-empty dict .* got \{\}"),
+        ({"dp_mapping": {}}, ValueError, r"dp_mapping must be a non-empty dict .* got \{\}"),
         (
             {"dp_mapping": {0: "mass", 1: "mass"}},
             ValueError,
