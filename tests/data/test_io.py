@@ -1,3 +1,4 @@
+import enum
 import gc
 import json
 import math
@@ -468,6 +469,124 @@ def test_numpy_scalars_json_cannot_hold_are_refused_naming_them(tmp_path, value)
         "which gymsamp cannot save",
     ):
         save_rollouts(tmp_path / "x.npz", [make_rollout(2, info={"v": value})])
+
+
+class _Level(enum.IntEnum):
+    HIGH = 3
+
+
+class _Meters(float):
+    pass
+
+
+def test_number_subclasses_are_saved_as_plain_numbers(tmp_path):
+    info = {"level": _Level.HIGH, "length": _Meters(1.5)}
+    back = load_rollouts(save_rollouts(tmp_path / "x.npz", [make_rollout(2, info=info)]))
+    loaded = back[0].rollout_info
+    assert loaded == {"level": 3, "length": 1.5}
+    assert (type(loaded["level"]), type(loaded["length"])) == (int, float)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (np.zeros((2, 2), dtype=object), "must not be an object array"),
+        (np.zeros(1, dtype=[("a", object)])[0], "must not be a numpy object scalar"),
+        (gym.spaces.Text(5), "is a Text space, which gymsamp cannot save"),
+    ],
+    ids=["2-D object array", "structured scalar with an object field", "Text space"],
+)
+def test_values_that_cannot_be_saved_safely_are_refused_naming_them(tmp_path, value, message):
+    with pytest.raises(TypeError, match=rf"rollouts\[0\]\.rollout_info\[0\]\.v {message}"):
+        save_rollouts(tmp_path / "x.npz", [make_rollout(2, info={"v": value})])
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "space",
+    [
+        gym.spaces.MultiDiscrete([3, 4], start=[1, -1]),
+        gym.spaces.MultiBinary(3),
+        gym.spaces.MultiBinary([2, 3]),
+        gym.spaces.Dict({"a": gym.spaces.Discrete(2), "b": gym.spaces.Box(0, 1, (2,))}),
+        gym.spaces.Tuple((gym.spaces.Discrete(2, start=1), gym.spaces.MultiBinary(2))),
+    ],
+    ids=repr,
+)
+def test_every_documented_space_round_trips(tmp_path, space):
+    ro = make_rollout(2, info={"space": space})
+    loaded = load_rollouts(save_rollouts(tmp_path / "r.npz", [ro]))[0].rollout_info["space"]
+    assert loaded == space
+    assert repr(loaded) == repr(space)
+
+
+def test_save_episode_batch_refuses_what_is_no_episode_batch(tmp_path):
+    with pytest.raises(TypeError, match="batch must be an EpisodeBatch, got list"):
+        io.save_episode_batch(tmp_path / "b.npz", [make_rollout(2)])
+
+
+def _set_content(value):
+    return lambda meta: meta.update(content=value)
+
+
+def _set_state(key, value, index=0):
+    return lambda meta: _state(meta, index).update({key: value})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda meta: meta.update(format="other"), r"is not a gymsamp file \(format 'other'\)"),
+        (lambda meta: meta.update(kind="episode_batch"), "holds 'episode_batch', not 'rollouts'"),
+        (_set_content([1]), "is not a valid gymsamp file: the content is not rollouts"),
+        (_set_content([{"__bogus__": 1}]), r"unknown tagged value with keys \['__bogus__'\]"),
+        (_set_content([{"__space__": "Text"}]), "unknown space 'Text'"),
+        (_set_content([{"__array__": 999}]), "array 999 is missing"),
+        (_set_content([{"__array__": "a9"}]), "array 'a9' is missing"),
+        (_set_state("terminated", [False]), r"expected an array reference, got \[False\]"),
+        (_set_state("data", [1]), "the data of a rollout must be a dict, got list"),
+        (
+            _set_state("after_last", []),
+            r"after_last \[\] does not match the fields with one entry more than steps, "
+            r"\['observations'\]",
+        ),
+        (_set_state("finals", None), r"finals must be a dict with keys \['observations'\]"),
+        (
+            _set_state("finals", {"__dict__": []}, index=1),
+            r"finals must be a dict with keys \['observations'\]",
+        ),
+    ],
+    ids=[
+        "format",
+        "kind",
+        "not rollouts",
+        "unknown tag",
+        "unknown space",
+        "packed array missing",
+        "member missing",
+        "flags no array",
+        "data no dict",
+        "after_last",
+        "finals no dict",
+        "finals of a concatenation empty",
+    ],
+)
+def test_tampered_content_raises_naming_the_file(tmp_path, good, change, message):
+    bad = _tampered(good, tmp_path / "bad.npz", change)
+    with pytest.raises(ValueError, match=rf"bad.npz {'' if 'not a' in message else '.*'}{message}"):
+        load_rollouts(bad)
+
+
+def test_a_rollouts_file_is_no_episode_batch(tmp_path, good):
+    from gymsamp.data.io import load_episode_batch
+
+    with pytest.raises(ValueError, match="good.npz holds 'rollouts', not 'episode_batch'"):
+        load_episode_batch(good)
+    bad = _tampered(good, tmp_path / "bad.npz", lambda meta: meta.update(kind="episode_batch"))
+    with pytest.raises(
+        ValueError, match="bad.npz is not a valid gymsamp file: the content is not an EpisodeBatch"
+    ):
+        load_episode_batch(bad)
 
 
 # zipfile's own ZipFile.__del__, at the next garbage collection, still finds the member it
