@@ -279,12 +279,14 @@ def _check_epsilon(epsilon: float) -> float:
 def _load(path: str) -> list[Any]:
     from gymsamp.data.io import load_rollouts
 
+    # Checked first: the loader calls a folder no readable gymsamp file (whatever error the
+    # platform gives for opening one), which would send a shell user looking for a bad file.
+    if Path(path).is_dir():
+        raise CliError(f"cannot read {path!r}: it is a directory")
     try:
         rollouts = load_rollouts(path)
     except FileNotFoundError:
         raise CliError(f"cannot read {path!r}: no such file") from None
-    except IsADirectoryError:
-        raise CliError(f"cannot read {path!r}: it is a directory") from None
     except (OSError, ValueError) as err:
         text = one_line(err)
         if "is not a readable gymsamp file" in text or "is not a gymsamp file" in text:

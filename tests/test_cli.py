@@ -1013,6 +1013,17 @@ def test_unreadable_files_are_one_line_errors(capsys, tmp_path):
             assert err.startswith(f"gymsamp: error: cannot read '{path}'")
 
 
+def test_a_folder_given_as_the_file_is_named_a_directory(capsys, tmp_path):
+    # It was called "not a gymsamp rollout file": the loader's own error for a folder came
+    # first, so the message for a folder never showed.
+    for command in (["info", tmp_path], ["plot", tmp_path, "-o", tmp_path / "x.png"]):
+        assert run(capsys, *command) == (
+            1,
+            "",
+            f"gymsamp: error: cannot read '{tmp_path}': it is a directory\n",
+        )
+
+
 def test_unexpected_errors_and_interrupts(capsys, monkeypatch):
     import gymsamp.cli as cli
 
