@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -18,7 +19,8 @@ import numpy as np
 import pytest
 
 from gymsamp.cli import balance, main
-from gymsamp.data.io import load_rollouts
+from gymsamp.data import StepSequence
+from gymsamp.data.io import load_rollouts, save_rollouts
 from gymsamp.sampling import select_cvar
 from gymsamp.stats import bootstrap_ci
 from gymsamp.summary import format_number as fmt
@@ -425,11 +427,19 @@ def test_balance_balances_nominal_cartpole(capsys):
 
 POLICY_MODULE = textwrap.dedent(
     """
+    import gymnasium as gym
     import numpy as np
     import torch
 
+    from gymsamp.policies import IdlePolicy
+
+    idle_policy = IdlePolicy(gym.spaces.Discrete(2))
+
     def push_right(observations):
         return np.ones(len(observations), dtype=np.int64)
+
+    def broken(spec):
+        raise RuntimeError("no weights here")
 
     def make_policy(spec):
         n = spec.action_space.n
@@ -464,7 +474,7 @@ def test_policy_from_a_module_attribute_or_factory(capsys, tmp_path, policy_file
     assert all((ro.actions == 1).all() for ro in load_rollouts(out_file))
 
 
-def test_gymsamps_own_policy_classes_get_the_action_space(capsys, tmp_path):
+def test_gymsamps_own_policy_classes_get_the_action_space(capsys, tmp_path, policy_file):
     # They take an action space, not the spec: "building the policy failed: RandomPolicy:
     # action_space must be one of ..., got EnvSpec(...)".
     out_file = tmp_path / "r.npz"
@@ -480,6 +490,39 @@ def test_gymsamps_own_policy_classes_get_the_action_space(capsys, tmp_path):
     )  # fmt: skip
     assert code == 0, out
     assert {int(a) for ro in load_rollouts(out_file) for a in ro.actions} == {0, 1}
+    # An instance of one in a module is used as it is.
+    code, out, _ = run(
+        capsys, "sample", "CartPole-v1", "--policy", f"{policy_file}:idle_policy",
+        "--min-rollouts", 2, "--seed", 0, "--out", out_file,
+    )  # fmt: skip
+    assert code == 0, out
+    assert all((ro.actions == 0).all() for ro in load_rollouts(out_file))
+
+
+@pytest.mark.parametrize(
+    ("argv", "exit_code", "message"),
+    [
+        (["--policy", "{dir}/nosuch.py:f"], 2, "--policy '{dir}/nosuch.py:f': no such file "
+         "'{dir}/nosuch.py'"),
+        (["--policy", "{file}:broken"], 1, "--policy '{file}:broken': building the policy "
+         "failed: no weights here"),
+        (["--policy", "{file}:Net", "--weights", "{dir}/nosuch.pt"], 1,
+         "--weights: no such file '{dir}/nosuch.pt'"),
+        (["--policy", "sb3:PPO"], 2, "--policy must look like sb3:ALGO:PATH (e.g. "
+         "sb3:PPO:ppo.zip), got 'sb3:PPO'"),
+        (["--policy", "{file}", "--weights", "{dir}/w.pt"], 2,
+         "--weights goes with --policy module:attr, not a torch model file"),
+    ],
+    ids=["no such file", "factory fails", "no weights file", "sb3 form", "weights of a file"],
+)  # fmt: skip
+def test_bad_policy_options_are_one_line_errors(
+    capsys, tmp_path, policy_file, argv, exit_code, message
+):
+    names = {"dir": tmp_path, "file": policy_file}
+    argv = [a.format(**names) for a in argv]
+    code, out, err = run(capsys, "sample", "CartPole-v1", *argv)
+    assert (code, out) == (exit_code, "")
+    assert err == f"gymsamp: error: {message.format(**names)}\n"
 
 
 def test_a_module_name_that_is_a_file_here_points_to_the_file_form(
@@ -898,6 +941,49 @@ ERRORS = [
         2,
         "--grid length start must be a number",
     ),
+    (
+        ["sample", "CartPole-v1", "--domain-param", "length"],
+        2,
+        "--domain-param must look like NAME=VALUE, got 'length'",
+    ),
+    (
+        ["sample", "CartPole-v1", "--grid", "length=1:2"],
+        2,
+        "--grid must look like NAME=V1,V2,... or NAME=START:STOP:NUM, got 'length=1:2'",
+    ),
+    (["sample", "CartPole-v1", "--grid", "length=1:2:x"], 2, "NUM must be an int >= 1, got 'x'"),
+    (["sample", "CartPole-v1", "--grid", "length=1:2:0"], 2, "NUM must be an int >= 1, got '0'"),
+    (
+        [
+            "sample",
+            "CartPole-v1",
+            "--grid",
+            "length=1,2",
+            "--grid",
+            "tau=0.01,0.02",
+            "--grid",
+            "gravity=9,10",
+        ],
+        2,
+        "--grid takes 1 or 2 parameters, got 3: length, tau, gravity",
+    ),  # fmt: skip
+    (
+        ["sample", "CartPole-v1", "--num-workers", "x"],
+        2,
+        "argument --num-workers: must be an int >= 1, got 'x'",
+    ),
+    (
+        ["sample", "CartPole-v1", "--step-timeout", "x"],
+        2,
+        "argument --step-timeout: must be a number of seconds > 0, got 'x'",
+    ),
+    (["info", "x.npz", "--cvar", "x"], 2, "argument --cvar: must be a number in (0, 1], got 'x'"),
+    (
+        ["params", "CartPole-v1", "--env-kwarg", "nosuch=1"],
+        1,
+        "cannot make 'CartPole-v1': CartPoleEnv.__init__() got an unexpected keyword argument "
+        "'nosuch'",
+    ),
     (["sample", "CartPole-v1", "--init-state", "1,2"], 2, "--init-state must have 4 values"),
     (["sample", "CartPole-v1", "--cvar", "1.5"], 2, "--cvar must be in (0, 1]"),
     (["sample", "CartPole-v1", "--policy", "nope"], 2, "unknown policy 'nope'"),
@@ -1022,6 +1108,69 @@ def test_a_folder_given_as_the_file_is_named_a_directory(capsys, tmp_path):
             "",
             f"gymsamp: error: cannot read '{tmp_path}': it is a directory\n",
         )
+
+
+@pytest.mark.parametrize(
+    ("rollouts", "message"),
+    [
+        ([], "{path!r} holds no rollouts"),
+        # Not "not a gymsamp rollout file": the loader says what is wrong with a damaged one.
+        (
+            [StepSequence(rewards=[1.0], observations=[[0.0], [1.0]], actions=[0])],
+            "cannot read {path!r}: {path} is not a valid gymsamp file: ",
+        ),
+    ],
+    ids=["empty", "damaged"],
+)
+def test_a_file_without_usable_rollouts_is_a_one_line_error(capsys, tmp_path, rollouts, message):
+    path = save_rollouts(tmp_path / "r.npz", rollouts)
+    if rollouts:  # damage it: the rollout_infos of one rollout hold two infos
+        with np.load(path) as npz:
+            members = {name: npz[name] for name in npz.files}
+        meta = json.loads(members["__gymsamp__.json"].tobytes())
+        meta["content"][0]["__stepsequence__"]["rollout_infos"].append(None)
+        members["__gymsamp__.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+        np.savez(path, **members)
+    code, out, err = run(capsys, "info", path)
+    assert (code, out) == (1, "")
+    assert err.startswith("gymsamp: error: " + message.format(path=str(path)))
+    assert len(err.splitlines()) == 1
+
+
+def test_info_of_rollouts_of_an_env_not_installed_here_summarizes_them(capsys, tmp_path):
+    ro = StepSequence(
+        rewards=[1.0, 2.0],
+        observations=[[0.0], [1.0], [2.0]],
+        actions=[0, 1],
+        truncated=[False, True],
+        rollout_info={"env_id": "NoSuchEnv-v0"},
+    )
+    path = save_rollouts(tmp_path / "r.npz", [ro, ro])
+    code, out, err = run(capsys, "info", path)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == f"{path}: 2 rollouts of NoSuchEnv-v0"
+    assert table_value(out, "return mean").startswith("3 ")
+    assert "domain params" not in out  # no nominals to compare with
+
+
+def test_env_kwargs_are_python_literals_or_else_plain_strings(capsys, monkeypatch):
+    import gymnasium as gym
+
+    made = []
+    real_make = gym.make
+
+    def make(env_id, **kwargs):
+        made.append(kwargs)
+        return real_make(env_id, **kwargs)
+
+    monkeypatch.setattr(gym, "make", make)
+    code, out, err = run(
+        capsys, "params", "CartPole-v1", "--env-kwarg", "render_mode=rgb_array",
+        "--env-kwarg", "max_episode_steps=7",
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    assert made == [{"render_mode": "rgb_array", "max_episode_steps": 7}]
+    assert "episode limit: 7 steps" in out
 
 
 def test_unexpected_errors_and_interrupts(capsys, monkeypatch):
@@ -1387,11 +1536,20 @@ def test_bad_step_timeouts_are_refused(capsys, argv, message):
         ("balance", "the built-in balance policy"),
         (":push_right", "a callable on observations"),
         (":Net", "a torch module, Net"),
+        (":idle_policy", "a gymsamp policy, IdlePolicy"),
+        ("net.pt", "a TorchScript module"),
     ],
 )
 def test_stochastic_is_refused_where_it_changes_nothing(capsys, policy_file, policy, kind):
     # It was accepted and ignored: the run was the deterministic one.
     text = f"{policy_file}{policy}" if policy.startswith(":") else policy
+    if policy == "net.pt":
+        import torch
+
+        text = str(policy_file.parent / policy)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is deprecated
+            torch.jit.script(torch.nn.Linear(4, 1)).save(text)
     code, out, err = run(capsys, "sample", "CartPole-v1", "--policy", text, "--stochastic")
     assert code == 2
     assert out == ""
