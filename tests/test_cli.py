@@ -966,7 +966,7 @@ ERRORS = [
         ],
         2,
         "--grid takes 1 or 2 parameters, got 3: length, tau, gravity",
-    ),  # fmt: skip
+    ),
     (
         ["sample", "CartPole-v1", "--num-workers", "x"],
         2,
