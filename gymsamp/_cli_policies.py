@@ -154,8 +154,11 @@ def _load_weights(module: Any, path: str, target: str) -> None:
     import torch
 
     if not isinstance(module, torch.nn.Module):
+        # A bad combination of arguments (exit code 2), as --weights with a model file is.
         raise CliError(
-            f"--weights needs a torch.nn.Module policy, but {target!r} gave {type(module).__name__}"
+            f"--weights needs a torch.nn.Module policy, but {target!r} gave "
+            f"{type(module).__name__}",
+            2,
         )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

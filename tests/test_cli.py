@@ -512,8 +512,14 @@ def test_gymsamps_own_policy_classes_get_the_action_space(capsys, tmp_path, poli
          "sb3:PPO:ppo.zip), got 'sb3:PPO'"),
         (["--policy", "{file}", "--weights", "{dir}/w.pt"], 2,
          "--weights goes with --policy module:attr, not a torch model file"),
+        # A bad combination of arguments, as the one above: it exited 1.
+        (["--policy", "{file}:push_right", "--weights", "{dir}/w.pt"], 2,
+         "--weights needs a torch.nn.Module policy, but '{file}:push_right' gave function"),
     ],
-    ids=["no such file", "factory fails", "no weights file", "sb3 form", "weights of a file"],
+    ids=[
+        "no such file", "factory fails", "no weights file", "sb3 form", "weights of a file",
+        "weights of a function",
+    ],
 )  # fmt: skip
 def test_bad_policy_options_are_one_line_errors(
     capsys, tmp_path, policy_file, argv, exit_code, message
