@@ -95,14 +95,12 @@ def save_plot(
     kind: str = "all",
     num_rollouts: int = 4,
 ) -> Path:
-    try:
-        from gymsamp import plot
-    except ImportError as err:
-        raise CliError(
-            f"plotting needs matplotlib (pip install 'gymsamp[plot]'): {one_line(err)}"
-        ) from None
-    if field == "states" and "states" not in rollouts[0].data_names:
-        field = "observations"
+    # Importing it needs no matplotlib (its functions import it), and every caller has checked
+    # the output path with plot_file, which reports a missing matplotlib before any sampling.
+    # field="states" comes only with rollouts that hold them: --record-states is refused for
+    # an env whose state cannot be recorded, and plot --states for a file without them.
+    from gymsamp import plot
+
     if kind == "returns":
         fig = plot.plot_returns(rollouts, epsilon=epsilon)
     elif kind == "trajectories":
