@@ -854,6 +854,22 @@ def test_plot_command(capsys, saved, tmp_path, kind):
     assert_png(png)
 
 
+def test_a_plot_that_cannot_be_written_is_a_one_line_error(capsys, saved, tmp_path, monkeypatch):
+    from gymsamp import plot
+
+    def full_disk(fig, out):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(plot, "save_figure", full_disk)
+    png = tmp_path / "p.png"
+    code, out, err = run(capsys, "plot", saved, "-o", png, "--kind", "returns")
+    assert (code, out) == (1, "")
+    assert (
+        err
+        == f"gymsamp: error: cannot write the plot '{png}': [Errno 28] No space left on device\n"
+    )
+
+
 @pytest.mark.parametrize("record_states", [False, True])
 def test_sample_plot_draws_the_states_where_recorded(capsys, tmp_path, monkeypatch, record_states):
     matplotlib = pytest.importorskip("matplotlib")
@@ -1673,6 +1689,34 @@ def test_an_env_info_that_cannot_be_saved_is_named_for_a_shell_user(capsys, tmp_
             "it as one of those, e.g. a list or a string, or sample without --out\n"
         )
         assert list(tmp_path.glob("t.npz*")) == []  # no file, no temporary left
+
+
+@pytest.mark.parametrize(
+    ("error", "told"),
+    [
+        # Not a value the encoder placed: told as it is.
+        (
+            "path must be a str or an os.PathLike, got int",
+            "path must be a str or an os.PathLike, got int",
+        ),
+        (
+            "rollouts[2].rollout_info[0].tags has type set, which gymsamp cannot save",
+            "the rollout_info 'tags' of rollout 2 has type set",
+        ),
+        (
+            "rollouts[0].data.observations must not be an object array (it cannot be saved safely)",
+            "the field 'observations' of rollout 0 must not be an object array (it cannot be "
+            "saved safely)",
+        ),
+    ],
+    ids=["other", "rollout_info", "field"],
+)
+def test_save_errors_outside_the_infos_name_the_rollout_info_or_field(error, told):
+    from gymsamp._cli_outputs import unsavable
+
+    text = unsavable(TypeError(error))
+    assert text.startswith(told)
+    assert ("report it as one of those" in text) == (told != error)
 
 
 # ----------------------------------------------------------------------------------------------
