@@ -52,3 +52,32 @@ def test_a_folder_at_the_path_is_named(tmp_path: Path, monkeypatch, name: str) -
         pass
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
     assert (tmp_path / "out.png").is_dir()
+
+
+def _write_then_fail_while_handling(target: Path, first: BaseException) -> None:
+    """A write that fails while closing after ``first``, and again while handling that."""
+    with written_atomically(target) as tmp:
+        tmp.write_text("half")
+        try:
+            try:
+                raise first
+            except BaseException:
+                raise ValueError("Can't close the ZIP file") from None
+        except ValueError:
+            raise OSError("cleanup failed") from None
+
+
+@pytest.mark.parametrize(
+    ("first", "raised"),
+    [(KeyboardInterrupt(), KeyboardInterrupt), (RuntimeError("x"), OSError)],
+    ids=["an interrupt two errors back", "no interrupt"],
+)
+def test_an_interrupt_behind_the_errors_of_closing_is_raised_instead(
+    tmp_path: Path, first: BaseException, raised: type[BaseException]
+) -> None:
+    target = tmp_path / "a.txt"
+    with pytest.raises(raised) as info:
+        _write_then_fail_while_handling(target, first)
+    if raised is KeyboardInterrupt:
+        assert info.value is first
+    assert list(tmp_path.iterdir()) == []
