@@ -119,6 +119,23 @@ def test_domain_parameters_listed_by_how_they_were_set():
     ]
 
 
+def test_nominal_values_that_are_no_number_are_shown_as_unknown():
+    # A nominal the env reports as a string or an array is not compared with the draws.
+    rollouts = [rollout(1.0, domain_param={"m": 1.0, "g": 9.8})] * 2
+    s = summarize(rollouts, nominal={"m": "heavy", "g": [9.8, 1.0]})
+    assert s.params_at_nominal == 0
+    assert [(p.name, p.nominal, p.setting) for p in s.domain_params] == [
+        ("m", None, "constant"),
+        ("g", None, "constant"),
+    ]
+    assert "  g     n/a      constant  9.8" in s.format()
+
+
+def test_a_list_holding_something_else_than_rollouts_is_named():
+    with pytest.raises(TypeError, match="rollouts must be StepSequence objects, got int"):
+        summarize([rollout(1.0), 3])
+
+
 def test_grid_detection():
     grid = [
         rollout(1.0, domain_param={"m": m, "l": length, "g": 9.8})
