@@ -455,9 +455,7 @@ def summarize(
         ci_low = ci_high = math.nan
     cvar, cvar_count = _cvar(returns, float(epsilon))
     endings = {"TERMINAL": 0, "TIMEOUT": 0}
-    for ro in rollouts:
-        if ro.length == 0:
-            continue
+    for ro in rollouts:  # every rollout has a step (StepSequence refuses empty ones)
         name = StepType(int(ro.step_types[-1])).name
         endings[name] = endings.get(name, 0) + 1
     env_counts = env_id_counts(rollouts)
