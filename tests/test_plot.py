@@ -582,6 +582,15 @@ def test_save_figure_refuses_what_is_not_a_figure(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_save_figure_writes_a_subfigure_with_its_figure(tmp_path):
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    left, _ = fig.subfigures(1, 2)
+    left.add_subplot().plot([1.0, 2.0])
+    assert_png(save_figure(left, tmp_path / "sub.png"), min_bytes=1_000)
+
+
 def two_by_two_grid():
     grid = param_grid({"mass": [1.0, 2.0], "length": [0.5, 1.0]})
     return [
@@ -591,6 +600,14 @@ def two_by_two_grid():
         )
         for i, p in enumerate(grid)
     ]  # fmt: skip
+
+
+def test_a_grid_with_unevenly_filled_cells_gives_the_range_of_counts():
+    rollouts = two_by_two_grid()
+    fig = plot_return_grid([*rollouts, rollouts[0]], "mass", "length")
+    assert fig.axes[0].get_title() == (
+        "Mean return over mass and length: rollouts (1-2 rollouts per cell)"
+    )
 
 
 def test_a_grid_given_as_one_str_is_one_parameter():
@@ -917,6 +934,28 @@ def test_box_actions_are_plotted_as_applied_with_the_commanded_ones_where_they_d
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend[-1] == "commanded action (dotted), where the env applied another"
     assert len(legend) == 3
+
+
+def test_more_rollouts_than_colors_and_many_action_values_are_drawn_apart():
+    # More than 20 rollouts take their colors from a colormap; more than 10 discrete action
+    # values are drawn as lines, not as lanes of colored cells.
+    from matplotlib.collections import QuadMesh
+
+    rollouts = [
+        StepSequence(
+            rewards=[float(k)] * 3, observations=np.full((4, 1), float(k)),
+            actions=np.array([k % 12, (k + 1) % 12, (k + 2) % 12]),
+            truncated=[False, False, True], rollout_info={"rollout_index": k},
+        )
+        for k in range(24)
+    ]  # fmt: skip
+    spec = EnvSpec(gym.spaces.Box(-np.inf, np.inf, (1,)), gym.spaces.Discrete(12))
+    fig = plot_trajectories(rollouts, num_rollouts=24, env_spec=spec)
+    colors = [handle.get_color() for handle in fig.legends[0].legend_handles]
+    assert len(set(colors)) == len(colors) == 24
+    action_ax = fig.axes[1]
+    assert [line.get_color() for line in action_ax.get_lines()] == colors
+    assert not [c for c in action_ax.collections if isinstance(c, QuadMesh)]
 
 
 @pytest.mark.parametrize(
