@@ -936,6 +936,27 @@ def test_box_actions_are_plotted_as_applied_with_the_commanded_ones_where_they_d
     assert len(legend) == 3
 
 
+def test_clipped_integer_actions_are_drawn_dotted_too():
+    # Without a spec they were drawn as lanes of cells of the commanded values (5, never
+    # applied) while the legend named a dotted commanded action that was nowhere drawn.
+    from matplotlib.patches import StepPatch
+
+    ro = StepSequence(
+        rewards=[1.0, 2.0],
+        observations=np.zeros((3, 1)),
+        actions=np.array([[5], [0]]),
+        actions_applied=np.array([[2], [0]]),  # an integer Box clipped the first
+        truncated=[False, True],
+    )
+    fig = plot_trajectories([ro])
+    ax = fig.axes[1]
+    np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), [2, 0, 0])
+    (dotted,) = [p for p in ax.patches if isinstance(p, StepPatch)]
+    np.testing.assert_array_equal(dotted.get_data().values, [5.0, np.nan])
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[-1] == "commanded action (dotted), where the env applied another"
+
+
 def test_more_rollouts_than_colors_and_many_action_values_are_drawn_apart():
     # More than 20 rollouts take their colors from a colormap; more than 10 discrete action
     # values are drawn as lines, not as lanes of colored cells.

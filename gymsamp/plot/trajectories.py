@@ -301,7 +301,13 @@ def plot_trajectories(
     a_labels = _labels(act_labels, act_dim, "action") if act_dim > 1 else list(act_labels or [""])
     discrete = env_spec is not None and _is_discrete(env_spec.action_space)
     if env_spec is None:
-        discrete = np.issubdtype(np.asarray(rollouts[0].actions).dtype, np.integer)
+        # Integer actions the env applied otherwise (clipped: an integer Box, as a Discrete
+        # space never changes them) are drawn as lines with the commanded ones dotted, as the
+        # legend then says; lanes of cells would show only the commanded values.
+        discrete = (
+            np.issubdtype(np.asarray(rollouts[0].actions).dtype, np.integer)
+            and _COMMANDED not in entries
+        )
 
     obs_shown, act_shown = _panel_counts(obs_dim, act_dim)
     # A name gets its kind in the title ("observation x"); a numbered label says it already.
