@@ -226,6 +226,8 @@ def test_sequence_names_the_callback_signature_it_needs(func: Any) -> None:
 def test_sequence_takes_any_callback_that_binds_three_arguments() -> None:
     assert sequence(1, 2, lambda *args: args[2] + 1)[0] == 3
     assert sequence(1, 2, lambda x0, n, x_prev=None, **kw: x_prev + 1)[0] == 3
+    # A builtin without a signature to read is called (its call would tell what it cannot take).
+    assert sequence(1.0, 3, max)[1].tolist() == [1, 1, 2, 3]  # max(x_0, n, x_prev)
 
 
 @pytest.mark.parametrize("dtype", [float, int])
@@ -246,7 +248,13 @@ def test_a_nan_element_is_named_as_the_iterator_functions_result(dtype) -> None:
 
 @pytest.mark.parametrize(
     ("result", "shown"),
-    [("x", r"'x' \(str\)"), ("3", r"'3' \(str\)"), (1j, r"1j \(complex\)"), ({}, r"\{\} \(dict\)")],
+    [
+        ("x", r"'x' \(str\)"),
+        ("3", r"'3' \(str\)"),
+        (1j, r"1j \(complex\)"),
+        ({}, r"\{\} \(dict\)"),
+        ([[1, 2], [3]], r"\[\[1, 2\], \[3\]\] \(list\)"),  # ragged
+    ],
 )
 def test_an_iterator_function_returning_no_number_is_named(result: Any, shown: str) -> None:
     # A str was numpy's "could not convert string to float: 'x'", naming no argument, and
