@@ -199,3 +199,25 @@ def test_importing_gymsamp_stats_loads_neither_torch_nor_other_gymsamp_modules()
         "assert not other, other\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=60)
+
+
+class _ZeroFirst(np.random.Generator):
+    """A generator whose first standard-normal draw is the origin (probability zero)."""
+
+    def __init__(self) -> None:
+        super().__init__(np.random.PCG64(0))
+        self.draws = 0
+
+    def standard_normal(self, *args, **kwargs):
+        self.draws += 1
+        if self.draws == 1:
+            return np.zeros(args[0])
+        return super().standard_normal(*args, **kwargs)
+
+
+def test_normal_method_draws_again_where_a_draw_has_no_direction():
+    rng = _ZeroFirst()
+    x = sample_from_hyper_sphere_surface(3, "normal", rng).numpy()
+    expected = np.random.Generator(np.random.PCG64(0)).standard_normal(3)
+    np.testing.assert_allclose(x, expected / np.linalg.norm(expected), rtol=1e-6)
+    assert rng.draws == 2
