@@ -207,6 +207,9 @@ def test_unknown_key_raises_naming_the_valid_ones(env_id: str) -> None:
         (np.array([0.1, 0.2]), ValueError, r"one value\), got shape \(2,\)"),
         (True, TypeError, r"must be a finite real number > 0, got True"),
         (np.bool_(True), TypeError, r"must be a finite real number > 0, got np.True_"),
+        # Values numpy cannot make a float array of.
+        ({"x": 1}, TypeError, r"must be a finite real number > 0, got \{'x': 1\}"),
+        ([1, [2]], TypeError, r"must be a finite real number > 0, got \[1, \[2\]\]"),
     ],
 )
 def test_invalid_values_raise(value: Any, error: type[Exception], match: str) -> None:

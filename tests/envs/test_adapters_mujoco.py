@@ -511,3 +511,11 @@ def test_the_state_of_a_model_with_stateful_actuators_holds_their_activations(tm
         np.testing.assert_array_equal(replayed.step(np.ones(1))[0], recorded.step(np.ones(1))[0])
     recorded.close()
     replayed.close()
+
+
+def test_the_adapters_package_gives_the_mujoco_adapter_on_first_use() -> None:
+    from gymsamp.envs import adapters
+
+    assert adapters.MujocoAdapter is MujocoAdapter
+    with pytest.raises(AttributeError, match=r"has no attribute 'MujocoAdaptor'"):
+        _ = adapters.MujocoAdaptor

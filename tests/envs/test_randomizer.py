@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 
 import numpy as np
 import pytest
@@ -92,6 +93,18 @@ def test_list_format_values_and_prefix():
     assert len(first) == 2
     assert first[1]["mass"] == samples[1]["mass"]
     np.testing.assert_array_equal(first[0]["com"], samples[0]["com"])
+
+
+@pytest.mark.parametrize("num_samples", ["2", 2.0, None, True])
+def test_get_params_refuses_a_count_that_is_no_int(num_samples):
+    rand = _randomizer()
+    rand.randomize(3, rng=0)
+    with pytest.raises(
+        TypeError,
+        match=r"^num_samples must be -1 \(all\) or an int in \[1, 3\] \(the stored samples\), "
+        rf"got {re.escape(repr(num_samples))}$",
+    ):
+        rand.get_params(num_samples)
 
 
 def test_returned_samples_are_copies():

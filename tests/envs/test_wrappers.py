@@ -521,6 +521,15 @@ def test_reset_arguments_are_checked(kwargs, error, message) -> None:
         env.reset(**kwargs)
 
 
+@pytest.mark.parametrize("wrapper", [DomainParamWrapper, InitStateWrapper])
+def test_reset_options_that_are_no_dict_are_refused_by_every_wrapper(wrapper) -> None:
+    with (
+        wrapper(PointMassEnv()) as env,
+        pytest.raises(TypeError, match=r"^options must be a dict or None, got list$"),
+    ):
+        env.reset(options=[1])
+
+
 def test_rand_wrapper_adds_a_param_wrapper_only_when_missing() -> None:
     env = DomainRandWrapper(PointMassEnv(), _point_mass_randomizer())
     assert isinstance(env.env, DomainParamWrapper)
