@@ -127,6 +127,85 @@ class ExitEnv(CountingEnv):
         os._exit(7)
 
 
+class TupleEnv(gym.Env):
+    """Tuple observations and actions (shared memory, one array per component)."""
+
+    observation_space = gym.spaces.Tuple(
+        (gym.spaces.Box(-10, 10, (2,), np.float32), gym.spaces.Discrete(3))
+    )
+    action_space = gym.spaces.Tuple(
+        (gym.spaces.Box(-1, 1, (2,), np.float32), gym.spaces.Discrete(2))
+    )
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.pos = np.zeros(2, np.float32)
+        return (self.pos.copy(), 0), {}
+
+    def step(self, action):
+        self.pos += action[0]
+        return (self.pos.copy(), int(action[1])), 0.0, False, False, {}
+
+
+class TextActionEnv(gym.Env):
+    """Actions that cannot live in shared memory (they travel pickled); observes their length."""
+
+    observation_space = gym.spaces.Discrete(5)
+    action_space = gym.spaces.Text(4)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return 0, {}
+
+    def step(self, action):
+        return len(action), 0.0, False, False, {"got": action}
+
+
+class BigInfoEnv(CountingEnv):
+    """Replies larger than one pipe read: a 100,000-float info each step; echoes the sum of
+    the reset option ``big``."""
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = super().reset(seed=seed)
+        if options is not None:
+            info["echo"] = float(options["big"].sum())
+        return obs, info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, reward, terminated, truncated, {**info, "big": np.full(100_000, reward)}
+
+
+class NoneResetEnv(CountingEnv):
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return None, {}
+
+
+class RenderEnv(CountingEnv):
+    metadata = {"render_modes": ["rgb_array"]}  # noqa: RUF012
+
+    def __init__(self, ident=0):
+        super().__init__()
+        self.ident, self.render_mode = ident, "rgb_array"
+
+    def render(self):
+        return np.full((2, 2, 3), 10 * self.ident + self.step_count, dtype=np.uint8)
+
+
+class SlowCloseEnv(CountingEnv):
+    """Takes a minute to close in a worker (the parent's probe env closes at once)."""
+
+    def close(self):
+        if multiprocessing.parent_process() is not None:
+            time.sleep(60)
+
+
+def other_spaces_at(index):
+    """Sub-env ``index``'s factory: sub-env 1 has other spaces than the rest."""
+    return TextActionEnv if index == 1 else counting()
+
+
 # --- layout, reset, step -------------------------------------------------------------------
 
 
@@ -209,6 +288,17 @@ def test_a_parent_block_queues_and_pauses_like_a_worker(make):
     assert infos["final_obs"][3].tolist() == [2.0]
     expected_draw = CountingEnv().reset(seed=7)[1]["reset_seed_draw"]
     assert infos["reset_seed_draw"][3] == expected_draw
+
+
+def test_a_pause_while_a_step_is_pending_applies_from_the_next_step(make):
+    envs = make([counting()] * 3, 2)
+    envs.reset()
+    envs.step_async(zeros(3))
+    envs.pause(1)  # travels with the next step_async
+    assert envs.step_wait(timeout=5)[1].tolist() == [1.0, 1.0, 1.0]
+    obs, rewards, *_ = envs.step(zeros(3))
+    assert rewards.tolist() == [2.0, 0.0, 2.0]
+    assert obs[:, 0].tolist() == [2.0, 1.0, 2.0]  # the paused one keeps its observation
 
 
 @pytest.mark.parametrize("busy_poll_us", [-1.0, math.nan, math.inf, True, "100"])
@@ -320,6 +410,34 @@ def test_reset_options_reach_masked_sub_envs_each_as_a_copy(make):
     assert envs.reset()[1]["tag"].tolist() == [None] * 4
 
 
+def test_reset_options_without_a_mask_reach_every_sub_env_each_as_a_copy(make):
+    envs = make([OptionsEnv] * 3, 2)
+    options = {"tag": "x"}
+    _, infos = envs.reset(options=options)
+    assert infos["tag"].tolist() == ["x", "x", "x"]  # sub-env 1's pop did not reach 2
+    assert options == {"tag": "x"}  # the caller's dict is as it was
+
+
+@pytest.mark.parametrize("in_parent", [0, 1])
+def test_a_none_reset_observation_names_its_sub_env(make, in_parent):
+    envs = make([counting(), NoneResetEnv], 1, in_parent=in_parent)
+    with pytest.raises(
+        WorkerError, match=r"^sub-env 1 raised ValueError: the observation must fit .* got None"
+    ) as info:
+        envs.reset()
+    assert info.value.env_index == 1
+
+
+def test_messages_longer_than_one_pipe_read_arrive_whole(make):
+    # Replies and requests over 64 KiB take several reads on the other side.
+    envs = make([BigInfoEnv] * 3, 1)
+    _, infos = envs.reset(options={"big": np.ones(50_000)})  # a 400 kB request
+    assert infos["echo"].tolist() == [50_000.0] * 3
+    *_, infos = envs.step(zeros(3))  # a 2.4 MB reply
+    assert infos["big"].shape == (3, 100_000)
+    assert (infos["big"] == 1.0).all()
+
+
 def test_payload_options_through_gymsamp_wrappers():
     envs = make_vector_env(EnvFactory(counting()), 4, "batched", num_workers=2)
     try:
@@ -355,6 +473,19 @@ def test_dict_observations_and_actions_in_shared_memory(make):
     obs, *_ = envs.step(actions)
     np.testing.assert_allclose(obs["pos"], 2 * push)
     assert obs["mode"].tolist() == [1, 0, 1]
+
+
+def test_tuple_observations_and_actions_in_shared_memory(make):
+    envs = make([TupleEnv] * 3, 2)
+    assert envs._obs is not None
+    assert envs._act is not None
+    envs.reset()
+    push = np.array([[0.5, 0.0], [0.0, 1.0], [-1.0, -1.0]], dtype=np.float32)
+    actions = (push, np.array([1, 0, 1]))
+    envs.step(actions)
+    (pos, mode), *_ = envs.step(actions)
+    np.testing.assert_allclose(pos, 2 * push)
+    assert mode.tolist() == [1, 0, 1]
 
 
 @pytest.mark.parametrize("in_parent", [0, 1])
@@ -393,6 +524,27 @@ def test_spaces_without_shared_memory_travel_pickled(make):
     envs.step(zeros(3))
     obs, _ = envs.reset(options={"reset_mask": np.array([False, True, False])})
     assert obs == ("s", "r", "s")
+
+
+def test_actions_without_shared_memory_travel_pickled(make):
+    envs = make([TextActionEnv] * 3, 2)
+    assert envs._act is None
+    envs.reset()
+    obs, *_, infos = envs.step(("a", "bb", "ccc"))
+    assert obs.tolist() == [1, 2, 3]
+    assert infos["got"].tolist() == ["a", "bb", "ccc"]
+
+
+@pytest.mark.parametrize("in_parent", [0, 1])
+def test_sub_envs_with_other_spaces_than_sub_env_0_are_refused(in_parent):
+    before = children()
+    with pytest.raises(
+        WorkerError, match=r"sub-env 1 raised ValueError: sub-env spaces must equal sub-env 0's"
+    ) as info:
+        BatchedAsyncVectorEnv([other_spaces_at(i) for i in range(3)], 1, in_parent=in_parent)
+    assert "got (Discrete(5), Text(" in str(info.value)
+    assert info.value.env_index == 1
+    assert children() == before
 
 
 def test_empty_infos_cost_nothing_and_others_are_batched_like_gymnasium(make):
@@ -437,6 +589,16 @@ def test_call_get_attr_set_attr(make, in_parent):
         envs.set_attr("terminate_at", [1, 2])
     with pytest.raises(ValueError, match="use the vector env's own step"):
         envs.call("step", 0)
+
+
+@pytest.mark.parametrize("in_parent", [0, 1])
+def test_render_returns_every_sub_envs_frame(make, in_parent):
+    envs = make([lambda i=i: RenderEnv(i) for i in range(3)], 1, in_parent=in_parent)
+    envs.reset()
+    envs.step(zeros(3))
+    frames = envs.render()
+    assert [frame[0, 0, 0] for frame in frames] == [1, 11, 21]
+    assert all(frame.shape == (2, 2, 3) for frame in frames)
 
 
 def test_a_missing_attribute_names_the_sub_env_and_the_env_stays_usable(make):
@@ -509,6 +671,41 @@ def test_a_dead_worker_names_the_worker_and_its_sub_envs(make, how):
     before = children()
     envs.close()
     assert children() == before - 1  # the live worker ended too
+
+
+def test_a_request_to_a_dead_worker_names_the_worker(make):
+    # A reset request writes to the dead worker's socket, which fails at once.
+    envs = make([counting()] * 4, 2)
+    envs.reset()
+    process = envs.processes[1]
+    os.kill(process.pid, signal.SIGKILL)
+    process.join(timeout=10)
+    with pytest.raises(WorkerError, match=r"worker 1 \(sub-envs 2..3\) died") as info:
+        envs.reset()
+    assert "exit code -9" in str(info.value)
+    assert info.value.lost_env_indices == (2, 3)
+    with pytest.raises(WorkerError, match="unusable"):
+        envs.step(zeros(4))
+
+
+def test_a_close_that_takes_over_close_timeout_terminates_the_workers(make, monkeypatch):
+    import gymsamp.sampling.batched_vector_env as batched
+
+    ended = []
+
+    def end_workers(processes, *, terminate, close_timeout):
+        ended.append(terminate)
+        return real_end_workers(processes, terminate=terminate, close_timeout=close_timeout)
+
+    real_end_workers = batched.end_workers
+    monkeypatch.setattr(batched, "end_workers", end_workers)
+    envs = make([SlowCloseEnv] * 2 + [counting()] * 2, 2, close_timeout=0.2)
+    envs.reset()
+    before = children()
+    envs.close()  # the sub-envs' close() would sleep a minute
+    assert ended == [True]  # terminated, not waited for
+    assert envs.closed
+    assert children() == before - 2
 
 
 def test_a_dead_worker_of_one_sub_env_names_that_sub_env(make):
