@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pytest
+from gymnasium.error import AlreadyPendingCallError
 from gymnasium.vector import AutoresetMode
 
 from gymsamp.envs import CountingEnv
@@ -278,6 +279,47 @@ def test_an_ordinary_close_ends_every_worker(make: Build) -> None:
     assert_closes_every_worker(envs, before)
 
 
+class _SlowCloseInWorker(CountingEnv):
+    """Takes a minute to close in its worker (the parent's probe env closes at once)."""
+
+    def close(self) -> None:
+        if in_worker():
+            time.sleep(60)
+
+
+def test_a_close_that_takes_over_its_timeout_terminates_the_workers(
+    make: Build, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = children()
+    envs = make([CountingEnv, _SlowCloseInWorker, CountingEnv])
+    envs.reset()
+    slow = envs.processes[1]
+    terminated: list[bool] = []
+    terminate = slow.terminate
+    monkeypatch.setattr(slow, "terminate", lambda: (terminated.append(True), terminate())[1])
+    envs.close(timeout=0.2)  # graceful, but sub-env 1's close() would take a minute
+    assert envs.closed
+    assert children() == before
+    assert terminated == [True]  # ended while still in its close(), not waited for
+
+
+def test_ctrl_c_in_a_graceful_close_ends_every_worker_and_is_raised(
+    make: Build, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = children()
+    envs = make([CountingEnv] * 2)
+    envs.reset()
+
+    def interrupted(timeout: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(envs, "_close_gracefully", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        envs.close()
+    assert children() == before
+    assert envs.processes == []
+
+
 def test_a_close_interrupted_before_it_ended_every_worker_leaves_them_to_the_next(
     make: Build, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -324,6 +366,18 @@ def test_reset_takes_the_seeds_and_masks_the_other_vector_envs_take(make: Build)
     _, infos = envs.reset(seed=[None, 2, None], options={"reset_mask": np.array([0, 1, 0], bool)})
     assert infos["_reset_seed_draw"].tolist() == [False, True, False]
     assert infos["reset_seed_draw"][1] == draws[2]
+
+
+def test_a_second_step_async_with_a_queued_reset_is_refused_while_one_is_pending(
+    make: Build,
+) -> None:
+    envs = make([CountingEnv] * 2)
+    envs.reset()
+    envs.step_async(zeros(2))
+    envs.queue_reset(0, seed=3)  # the next step message carries it
+    with pytest.raises(AlreadyPendingCallError, match="pending call to `step` to complete"):
+        envs.step_async(zeros(2))
+    assert envs.step_wait(timeout=5)[1].tolist() == [1.0, 1.0]  # the pending one completes
 
 
 class _ClassMetadataEnv(CountingEnv):
