@@ -11,6 +11,7 @@ import pytest
 from gymnasium.vector import SyncVectorEnv
 
 from gymsamp.envs import CountingEnv
+from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.in_process_vector_env import InProcessVectorEnv, SingleEnvVector
 
 N = 3
@@ -207,6 +208,53 @@ def test_call_refuses_the_vector_envs_own_methods(envs: InProcessVectorEnv, name
     assert envs.get_attr("last_seed") == tuple(range(N))  # nothing was reset again
 
 
+def test_no_envs_are_refused() -> None:
+    with pytest.raises(ValueError, match="envs must hold at least one env, got none"):
+        InProcessVectorEnv([])
+
+
+def test_spaces_and_spec_are_gymnasiums_batched_spaces_and_the_first_envs_spec() -> None:
+    made = [gym.make("gymsamp/Counting-v0") for _ in range(N)]
+    vector = InProcessVectorEnv(made)
+    theirs = SyncVectorEnv([lambda: gym.make("gymsamp/Counting-v0")] * N)
+    try:
+        assert vector.observation_space == theirs.observation_space
+        assert vector.action_space == theirs.action_space
+        assert vector.spec is made[0].spec
+        assert vector.spec.id == "gymsamp/Counting-v0"
+    finally:
+        vector.close()
+        theirs.close()
+
+
+def test_set_attr_takes_one_value_each_or_one_for_all(envs: InProcessVectorEnv) -> None:
+    envs.set_attr("ident", [7, 8, 9])
+    assert envs.get_attr("ident") == (7, 8, 9)
+    envs.set_attr("ident", 5)
+    assert envs.get_attr("ident") == (5, 5, 5)
+    with pytest.raises(ValueError, match=rf"values must hold {N} values, got 2"):
+        envs.set_attr("ident", [1, 2])
+    assert envs.get_attr("ident") == (5, 5, 5)  # refused before any sub-env was set
+
+
+class _WideObservation(CountingEnv):
+    def reset(self, *, seed: Any = None, options: Any = None) -> Any:
+        super().reset(seed=seed)
+        return np.zeros(3, np.float32), {}
+
+
+def test_a_reset_observation_that_does_not_fit_names_its_sub_env() -> None:
+    vector = InProcessVectorEnv([CountingEnv(), _WideObservation()])
+    with pytest.raises(
+        WorkerError,
+        match=r"^sub-env 1 raised ValueError in reset: the observation must fit the observation "
+        r"space Box\(.*\(1,\), float32\), got array\(\[0., 0.*could not broadcast",
+    ) as info:
+        vector.reset(seed=0)
+    assert info.value.env_index == 1
+    vector.close()
+
+
 class _CloseRaises(CountingEnv):
     def __init__(self, ident: int, closed: list[int]) -> None:
         super().__init__()
@@ -314,6 +362,35 @@ def test_a_list_of_per_env_dict_or_tuple_actions_still_reaches_each_sub_env() ->
     finally:
         tuples.close()
         dicts.close()
+
+
+class TextActionEnv(gym.Env[int, str]):
+    """Observes the length of its last action, a string (a space batched as a tuple)."""
+
+    observation_space = gym.spaces.Discrete(5)
+    action_space = gym.spaces.Text(4)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        super().reset(seed=seed)
+        return 0, {}
+
+    def step(self, action: str) -> tuple[int, float, bool, bool, dict[str, Any]]:
+        return len(action), 0.0, False, False, {}
+
+
+@pytest.mark.parametrize("actions", [("a", "bbb"), ["a", "bbb"]])
+def test_text_actions_reach_each_sub_env_as_with_sync_vector_env(actions: Any) -> None:
+    ours = InProcessVectorEnv([TextActionEnv(), TextActionEnv()])
+    theirs = SyncVectorEnv([TextActionEnv, TextActionEnv])
+    try:
+        ours.reset(seed=0)
+        theirs.reset(seed=0)
+        assert ours.step(actions)[0].tolist() == theirs.step(actions)[0].tolist() == [1, 3]
+    finally:
+        ours.close()
+        theirs.close()
 
 
 @pytest.mark.parametrize("count", [N - 1, N + 1])
