@@ -155,12 +155,16 @@ class EnvFactory:
                 copy.unwrapped.spec = spec
             return copy
         env = self._payload()
+        # A VectorEnv is no gymnasium.Env: checked first, or the check below would name it.
+        if isinstance(env, VectorEnv):
+            raise TypeError(
+                f"env factory {self.env_id} must return a single env, got a VectorEnv "
+                f"({type(env).__name__})"
+            )
         if not isinstance(env, gym.Env):
             raise TypeError(
                 f"env factory {self.env_id} must return a gymnasium.Env, got {type(env).__name__}"
             )
-        if isinstance(env, VectorEnv):
-            raise TypeError(f"env factory {self.env_id} must return a single env, got a VectorEnv")
         return env
 
 

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 from gymnasium.error import AlreadyPendingCallError
-from gymnasium.vector import AutoresetMode
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from gymsamp.envs import CountingEnv
 from gymsamp.envs.toy_faults import HangingEnv, RaisingEnv
@@ -210,6 +210,33 @@ def test_a_factory_exiting_in_its_worker_names_the_sub_env_and_exit_code() -> No
         build_async([CountingEnv, exits_in_worker])
     assert info.value.env_index == 1
     assert children() == before
+
+
+def makes_a_vector_env() -> Any:
+    return SyncVectorEnv([CountingEnv])
+
+
+def makes_no_env() -> Any:
+    return 3
+
+
+@pytest.mark.parametrize(
+    ("fn", "match"),
+    [
+        (makes_no_env, r"env factory makes_no_env must return a gymnasium.Env, got int"),
+        # A VectorEnv is no gymnasium.Env: the gymnasium.Env check once caught it first, so its
+        # own message ("a single env") never showed.
+        (
+            makes_a_vector_env,
+            r"env factory makes_a_vector_env must return a single env, got a VectorEnv \(Sync",
+        ),
+    ],
+)
+def test_a_factory_returning_no_single_env_is_refused_with_what_it_returned(
+    fn: Callable[[], Any], match: str
+) -> None:
+    with pytest.raises(TypeError, match=match):
+        EnvFactory(fn)()
 
 
 # --- several failures in one step ---------------------------------------------------------
