@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -13,6 +14,7 @@ from gymnasium.vector import SyncVectorEnv
 from gymsamp.envs import CountingEnv
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.in_process_vector_env import InProcessVectorEnv, SingleEnvVector
+from gymsamp.sampling.sampler_sub_envs import close_vector_env
 
 N = 3
 ACTIONS = np.zeros(N, dtype=np.int64)
@@ -285,6 +287,30 @@ def test_a_close_that_raised_leaves_the_vector_env_closed() -> None:
         vector.close()
     assert vector.closed is True
     vector.close()  # nothing left to close: no error, no sub-env closed twice
+    assert closed == [0, 1, 2]
+
+
+@pytest.mark.parametrize("terminate", [False, True])
+def test_the_samplers_close_warns_of_a_failed_close_only_when_not_terminating(
+    terminate: bool,
+) -> None:
+    # A failed close is not raised (close runs in with-exits and finalizers): it is a warning
+    # where the user closed the sampler, and expected (silent) on error paths (terminate).
+    closed: list[int] = []
+    vector = InProcessVectorEnv([_CloseRaises(i, closed) for i in range(N)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        close_vector_env(vector, terminate=terminate)
+        close_vector_env(vector, terminate=terminate)  # closed already: nothing to do
+    messages = [str(w.message) for w in caught]
+    assert messages == (
+        []
+        if terminate
+        else [
+            "closing the sampler's sub-envs failed: OSError: renderer 0 already gone (every "
+            "sub-env was still closed and every worker process ended)"
+        ]
+    )
     assert closed == [0, 1, 2]
 
 
