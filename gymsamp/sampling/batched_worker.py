@@ -264,8 +264,7 @@ class BlockServer:
 
     def serve(self) -> None:
         """Answer requests until the parent closes this worker or goes away."""
-        if self.signals is None:
-            raise RuntimeError("the sub-envs served in the parent process take no messages")
+        assert self.signals is not None  # worker_main's server; the parent's block has none
         (signals, index), fd = self.signals, self.fd
         while True:
             try:
