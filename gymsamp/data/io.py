@@ -474,7 +474,31 @@ def save_rollouts(
 
 
 def load_rollouts(path: str | os.PathLike[str]) -> list[StepSequence]:
-    """Load rollouts saved by :func:`save_rollouts`; raises ``ValueError`` for other files."""
+    """Load rollouts saved by :func:`save_rollouts`.
+
+    Nothing in the file is executed (no pickle): loading an untrusted file is safe.
+
+    Args:
+        path: The file.
+
+    Returns:
+        The rollouts, equal to those saved (fields, flags, final entries, ``rollout_info``).
+
+    Raises:
+        FileNotFoundError: If there is no such file.
+        ValueError: If the file is no gymsamp rollout file (another kind of gymsamp file, such
+            as a saved episode batch, included).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> ro = StepSequence(rewards=[1.0, 0.5], observations=[0.0, 1.0, 2.0], actions=[0, 1],
+        ...                   rollout_info={"seed": 7})
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = save_rollouts(pathlib.Path(folder) / "rollouts.npz", [ro, ro[1:]])
+        ...     loaded = load_rollouts(path)
+        >>> [r.length for r in loaded], loaded[0].rollout_info, loaded[0].rewards.tolist()
+        ([2, 1], {'seed': 7}, [1.0, 0.5])
+    """
     rollouts = _read(path, "rollouts")
     if not isinstance(rollouts, list) or not all(isinstance(r, StepSequence) for r in rollouts):
         raise ValueError(f"{path} is not a valid gymsamp file: the content is not rollouts")
@@ -485,14 +509,62 @@ def save_episode_batch(
     path: str | os.PathLike[str], batch: EpisodeBatch, *, compress: bool = False
 ) -> Path:
     """Save an :class:`~gymsamp.data.EpisodeBatch` (with its env spec) to ``path``; its folder
-    is created if needed."""
+    is created if needed.
+
+    Args:
+        path: The file to write (replaced whole, never left half-written).
+        batch: The episodes.
+        compress: Deflate the archive (smaller, slower).
+
+    Returns:
+        The path written.
+
+    Raises:
+        TypeError: If ``batch`` is no EpisodeBatch, or holds data that cannot be saved without
+            pickle (the message names where).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> import gymnasium as gym
+        >>> spec = EnvSpec(gym.spaces.Box(-1.0, 1.0, (1,)), gym.spaces.Discrete(2))
+        >>> ro = StepSequence(rewards=[1.0, 0.5], observations=[[0.0], [0.5], [1.0]],
+        ...                   actions=[0, 1])
+        >>> batch = EpisodeBatch.from_step_sequences([ro], spec)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = save_episode_batch(pathlib.Path(folder) / "batch.npz", batch)
+        ...     loaded = load_episode_batch(path)
+        >>> loaded.lengths.tolist(), loaded.last_observations.tolist(), loaded.env_spec == spec
+        ([2], [[1.0]], True)
+    """
     if not _is_episode_batch(batch):
         raise TypeError(f"batch must be an EpisodeBatch, got {type(batch).__name__}")
     return _write(path, "episode_batch", batch, compress)
 
 
 def load_episode_batch(path: str | os.PathLike[str]) -> EpisodeBatch:
-    """Load an :class:`~gymsamp.data.EpisodeBatch` saved by :func:`save_episode_batch`."""
+    """Load an :class:`~gymsamp.data.EpisodeBatch` saved by :func:`save_episode_batch`.
+
+    Nothing in the file is executed (no pickle).
+
+    Args:
+        path: The file.
+
+    Returns:
+        The episode batch, with its env spec.
+
+    Raises:
+        FileNotFoundError: If there is no such file.
+        ValueError: If the file is no gymsamp episode-batch file.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> ro = StepSequence(rewards=[1.0], observations=[0.0, 1.0], actions=[0])
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = save_rollouts(pathlib.Path(folder) / "rollouts.npz", [ro])
+        ...     load_episode_batch(path)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: .../rollouts.npz holds 'rollouts', not 'episode_batch'
+    """
     batch = _read(path, "episode_batch")
     if not isinstance(batch, EpisodeBatch):
         raise ValueError(f"{path} is not a valid gymsamp file: the content is not an EpisodeBatch")

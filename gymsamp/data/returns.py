@@ -400,6 +400,13 @@ def discounted_values(
         TypeError: If ``rollouts`` is not a list of :class:`StepSequence` (a single one is
             refused: use :func:`discounted_value` for it, or wrap it in a list).
         ValueError: If ``rollouts`` is empty or ``data_format`` is unknown.
+
+    Example:
+        >>> from gymsamp.data import StepSequence
+        >>> ros = [StepSequence(rewards=r, observations=np.zeros(len(r) + 1),
+        ...                     actions=np.zeros(len(r))) for r in ([1.0, 1.0], [2.0])]
+        >>> discounted_values(ros, 0.5, data_format="numpy")
+        array([1.5, 1. , 2. ])
     """
     from gymsamp.data.step_sequence import StepSequence
 

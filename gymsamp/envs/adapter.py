@@ -321,6 +321,11 @@ def has_adapter(env: gym.Env[Any, Any]) -> bool:
 
     Raises:
         TypeError: ``env`` is not a ``gymnasium.Env`` instance (e.g. an env id).
+
+    Example:
+        >>> import gymnasium as gym
+        >>> has_adapter(gym.make("CartPole-v1")), has_adapter(gym.make("FrozenLake-v1"))
+        (True, False)
     """
     unwrapped = _unwrapped(env)
     if getattr(unwrapped, _SHARED, None) is not None:  # found before (see shared_adapter)
@@ -335,6 +340,17 @@ def adapter_for(env: gym.Env[Any, Any]) -> SimAdapter:
         TypeError: If no adapter is registered for the env and it does not implement
             :data:`NATIVE_METHODS`; the message names the missing methods. Also if ``env``
             is not a ``gymnasium.Env`` instance.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> env = gym.make("CartPole-v1")
+        >>> adapter = adapter_for(env)
+        >>> adapter.nominal_domain_param()["length"]
+        0.5
+        >>> _ = env.reset(seed=0)
+        >>> obs = adapter.set_state(np.array([0.1, 0.0, -0.05, 0.0]))
+        >>> adapter.get_state().tolist(), bool(np.allclose(obs, [0.1, 0.0, -0.05, 0.0]))
+        ([0.1, 0.0, -0.05, 0.0], True)
     """
     unwrapped = _unwrapped(env)
     factory = _find_factory(unwrapped)

@@ -49,6 +49,15 @@ def find_wrapper(env: gym.Env[Any, Any], cls: type[gym.Wrapper[Any, Any, Any, An
     Raises:
         TypeError: ``env`` is not a ``gymnasium.Env`` or ``cls`` is not a subclass of
             ``gymnasium.Wrapper``.
+
+    Example:
+        >>> env = DomainParamWrapper(gym.make("CartPole-v1"))
+        >>> find_wrapper(env, DomainParamWrapper) is env
+        True
+        >>> type(find_wrapper(env, gym.wrappers.TimeLimit)).__name__
+        'TimeLimit'
+        >>> find_wrapper(env, InitStateWrapper) is None
+        True
     """
     if not isinstance(env, gym.Env):
         raise TypeError(f"env must be a gymnasium.Env instance, got {type(env).__name__}")

@@ -98,6 +98,27 @@ def collect(
     Raises:
         WorkerError: A sub-env failed; its ``rollout_indices`` name the rollouts that sub-env
             was running or starting.
+
+    Example:
+        Three rollouts of a balancing policy on two CartPole sub-envs, rollout ``k`` seeded
+        with ``derive_seed(0, 0, k)``: the same rollouts :func:`~gymsamp.sampling.rollout`
+        records one by one.
+
+        >>> import numpy as np
+        >>> from gymsamp.data import EnvSpec
+        >>> from gymsamp.policies import as_policy
+        >>> from gymsamp.sampling import rollout
+        >>> balance = lambda obs: (obs[:, 2] > 0).astype(np.int64)
+        >>> envs = gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1")] * 2)
+        >>> policy = as_policy(balance, EnvSpec.from_env(envs))
+        >>> job = lambda k: RolloutJob.seeded(k, 0, 0, k)  # seed 0, call 0, rollout k
+        >>> ros = collect(envs, policy, job, Quota(min_rollouts=3))
+        >>> envs.close()
+        >>> [ro.rollout_info["rollout_index"] for ro in ros], [ro.length for ro in ros]
+        ([0, 1, 2], [50, 49, 26])
+        >>> alone = rollout("CartPole-v1", balance, seed=0, sub_seed=0, sub_sub_seed=2)
+        >>> bool(np.array_equal(alone.observations, ros[2].observations))
+        True
     """
     _check_collect_types(envs, policy, make_job, quota)
     eval = check_bool("eval", eval)
