@@ -235,6 +235,41 @@ def test_an_env_built_for_the_call_is_closed_when_its_wrappers_fail():
     assert len(closes) == 1
 
 
+class _PlainEnv(gym.Env):
+    """An env gymsamp has no simulator adapter for (no state or domain parameters to set)."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,))
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(1, np.float32), 1.0, True, False, {}
+
+
+@pytest.mark.parametrize(
+    "reset_kwargs",
+    [{"init_state": [1.0]}, {"domain_param": {"mass": 1.0}}, {"options": {"init_state": [1.0]}}],
+)
+def test_init_states_or_domain_params_need_an_env_with_an_adapter(reset_kwargs):
+    assert not has_adapter(_PlainEnv())
+    with pytest.raises(
+        TypeError,
+        match=r"env must be a simulator gymsamp has an adapter for .*got _PlainEnv, which lacks",
+    ):
+        rollout(_PlainEnv(), IDLE, reset_kwargs=reset_kwargs)
+
+
+def test_no_reset_reports_the_domain_parameters_the_env_runs_with():
+    env = DomainParamWrapper(CountingEnv(increment=2.0))
+    env.reset(seed=0, options={"domain_param": {"increment": 3.0}})
+    ro = rollout(env, IDLE, max_steps=2, no_reset=True)
+    assert ro.rollout_info["domain_param"] == {"increment": 3.0}
+    np.testing.assert_array_equal(ro.observations[:, 0], [0.0, 3.0, 6.0])
+
+
 class TestAfterRolloutQuery:
     def run(self, answers, env=None):
         answers = iter(answers)
@@ -262,6 +297,14 @@ class TestAfterRolloutQuery:
         assert "{'increment': 2.0}" in printed[0]
         assert "unknown choice 'x'" in printed[1]
         assert "could not read 'oops'" in printed[2]
+
+    def test_an_env_without_domain_parameters_says_so_and_prints_what_it_is(self):
+        # No DomainParamWrapper and no simulator adapter: N cannot reset to nominal values.
+        env = _PlainEnv()
+        result, printed = self.run(["n", "d", "i", "c"], env=env)
+        assert result == (False, None, None)
+        assert printed[:2] == ["this env has no domain parameters", "no domain parameters"]
+        assert printed[2].startswith(f"env: {env}\npolicy: {IDLE}\nrollout: StepSequence(length=2")
 
     def test_an_env_without_wrapper_uses_its_adapter(self):
         env = gym.make("CartPole-v1")
@@ -496,6 +539,11 @@ def test_sampled_rollouts_keep_their_own_time_step(vectorization):
         ({"no_close": "no"}, TypeError, r"no_close must be a bool \(True or False\), got 'no'"),
         ({"record_dts": "no"}, TypeError, r"record_dts must be a bool \(True or False\), got"),
         ({"stop_on_done": "no"}, TypeError, r"stop_on_done must be a bool \(True or False\)"),
+        (
+            {"reset_kwargs": [("init_state", [1.0])]},
+            TypeError,
+            "reset_kwargs must be a dict, got list",
+        ),
     ],
 )
 def test_rollout_arguments_are_checked(kwargs, error, message):
