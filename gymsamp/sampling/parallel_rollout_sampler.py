@@ -280,10 +280,16 @@ class ParallelRolloutSampler(SamplerBase):
         A reinit that raises (an env or policy refused) leaves the sampler on its previous
         env and policy; its workers restart on the next call.
         """
-        with self._one_call("reinit"):
-            self._reinit(env, policy)
+        self._checked_reinit(env, policy, lambda: None)
 
-    def _reinit(self, env: Any, policy: Any) -> None:
+    def _checked_reinit(self, env: Any, policy: Any, check: Callable[[], None]) -> None:
+        """:meth:`reinit`, refused (the sampler left on its previous env and policy) where
+        ``check()`` raises once the new env and policy are in place: for a sampler built on
+        this one that needs more of them (e.g. a policy with a flat parameter vector)."""
+        with self._one_call("reinit"):
+            self._reinit(env, policy, check)
+
+    def _reinit(self, env: Any, policy: Any, check: Callable[[], None]) -> None:
         self._release_workers()
         before = dict(vars(self))  # the workers are released: nothing in it is live
         try:
@@ -296,6 +302,7 @@ class ParallelRolloutSampler(SamplerBase):
                 self.policy = as_policy(self._policy_source, self.env_spec)
                 self._check_shippable(env=False)
                 self._configure_ray()
+            check()
         except BaseException:
             vars(self).clear()
             vars(self).update(before)

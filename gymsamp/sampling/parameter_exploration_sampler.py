@@ -260,11 +260,21 @@ class ParameterExplorationSampler(Closable):
         return self._sampler.policy  # type: ignore[return-value]
 
     def reinit(self, env: Any = None, policy: Any = None) -> None:
-        """Rebuild the sub-envs (optionally from a new env) and/or replace the policy."""
-        self._sampler.reinit(env, policy)
-        self._check_policy()
-        if env is not None:
-            self._randomizer = self._find_randomizer()
+        """Rebuild the sub-envs (optionally from a new env) and/or replace the policy.
+
+        A reinit that raises (e.g. a policy without a flat parameter vector) leaves the
+        sampler on its previous env and policy.
+        """
+        randomizers = []
+
+        def check() -> None:
+            self._check_policy()
+            if env is not None:
+                randomizers.append(self._find_randomizer())
+
+        self._sampler._checked_reinit(env, policy, check)
+        if randomizers:
+            self._randomizer = randomizers[0]
 
     def _domains(self, seed: int, call: int) -> list[dict[str, Any] | None]:
         if self._randomizer is None:

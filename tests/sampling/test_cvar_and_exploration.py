@@ -247,6 +247,33 @@ class TestParameterExploration:
         assert first.rollout_info["seed"] != second.rollout_info["seed"]
         assert first.rollout_info["domain_param"] != second.rollout_info["domain_param"]
 
+    def test_reinit_to_an_env_without_randomizer_runs_every_domain_nominal(self):
+        params = np.zeros((1, 3))
+        with self.make() as sampler:
+            drawn = [ro.rollout_info["domain_param"] for ro in sampler.sample(params)[0].rollouts]
+            sampler.reinit(env=PointMassEnv)
+            after = [ro.rollout_info["domain_param"] for ro in sampler.sample(params)[0].rollouts]
+        assert len({str(d) for d in drawn}) == 3
+        assert after == [{"mass": 1.0, "friction": 0.5, "dt": 0.05}] * 6
+
+    def test_a_refused_reinit_policy_leaves_the_previous_policy(self):
+        # The policy was refused after it had replaced the sampler's own: every later call
+        # failed with "'CallablePolicy' object has no attribute 'num_params'".
+        params = np.random.default_rng(0).normal(size=(2, 3))
+        with self.make() as reference:
+            expected = [reference.sample(params) for _ in range(2)][1]
+        with self.make() as sampler:
+            sampler.sample(params)
+            with pytest.raises(
+                TypeError, match="policy must have a flat parameter vector .*, got CallablePolicy"
+            ):
+                sampler.reinit(policy=lambda obs: np.zeros((len(obs), 1)))
+            assert isinstance(sampler.policy, LinearPolicy)
+            again = sampler.sample(params)
+        for before, after in zip(expected, again, strict=True):
+            for ro, ref in zip(before.rollouts, after.rollouts, strict=True):
+                np.testing.assert_array_equal(ro.actions, ref.actions)
+
     def test_each_seeded_call_draws_new_domains(self):
         # Call c resets rollout i with derive_seed(seed, c, i) and draws its domains from a
         # stream of its own: a second call must not repeat the first call's domains.
