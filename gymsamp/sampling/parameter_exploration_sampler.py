@@ -312,15 +312,19 @@ class ParameterExplorationSampler(Closable):
                 f"{type(init_states).__name__} {init_states!r}"
             )
         try:
-            states = [np.asarray(s, dtype=np.float64) for s in init_states]
+            # None: that rollout draws its state by its seeded reset (as in ParallelRolloutSampler);
+            # numpy read it as a NaN scalar, refused as "got shape ()".
+            states = [None if s is None else np.asarray(s, dtype=np.float64) for s in init_states]
         except (TypeError, ValueError):
             raise TypeError(
                 f"init_states must hold arrays of real numbers, got {init_states!r}"
             ) from None
-        self._sampler.check_payloads(
-            [{"init_state": state} for state in states],
-            [(f"init_states[{k}]", "") for k in range(len(states))],
-        )
+        fixed = [k for k, state in enumerate(states) if state is not None]
+        if fixed:
+            self._sampler.check_payloads(
+                [{"init_state": states[k]} for k in fixed],
+                [(f"init_states[{k}]", "") for k in fixed],
+            )
         if len(states) == per_domain:  # the same init states in every domain
             return states * self.num_domains
         if len(states) == self.num_rollouts_per_param:  # domain-major, one per pair
@@ -340,7 +344,7 @@ class ParameterExplorationSampler(Closable):
             param_sets: ``N x P`` parameter sets (numpy array or torch tensor).
             init_states: Fixed initial states: ``num_init_states_per_domain`` of them (used in
                 every domain) or one per (domain, init state) pair in domain-major order;
-                None draws them by seeded resets under each domain.
+                None draws them by seeded resets under each domain (a None entry: that one).
 
         Returns:
             One :class:`ParameterSample` per parameter set, rollouts in pair order.

@@ -312,6 +312,18 @@ class TestParameterExploration:
         starts = [ro.rollout_info["init_state"].tolist() for ro in result[0].rollouts]
         assert starts == [s.tolist() for s in states] * 3
 
+    def test_a_none_init_state_is_drawn_by_its_seeded_reset(self):
+        # numpy read None as a NaN scalar: refused as "init_states[0] must have shape (2,) ...,
+        # got shape ()", where ParallelRolloutSampler draws that state by the reset.
+        fixed = np.array([0.5, 0.0])
+        with self.make() as free, self.make() as sampler:
+            drawn = free.sample(np.zeros((1, 3)))[0].rollouts
+            result = sampler.sample(np.zeros((1, 3)), init_states=[None, fixed])[0].rollouts
+        for i, (ro, ref) in enumerate(zip(result, drawn, strict=True)):
+            expected = fixed if i % 2 else ref.rollout_info["init_state"]
+            np.testing.assert_array_equal(ro.rollout_info["init_state"], expected)
+        assert not np.array_equal(drawn[0].rollout_info["init_state"], fixed)
+
     @pytest.mark.parametrize("as_type", [np.asarray, torch.as_tensor, np.ndarray.tolist])
     def test_results_keep_their_parameters_when_the_callers_buffer_is_refilled(self, as_type):
         # Each ParameterSample held a view of the caller's row: a loop that refills one
