@@ -324,6 +324,18 @@ class TestParameterExploration:
             np.testing.assert_array_equal(ro.rollout_info["init_state"], expected)
         assert not np.array_equal(drawn[0].rollout_info["init_state"], fixed)
 
+    @pytest.mark.parametrize(
+        "init_states", [[object(), object()], [[1.0, "a"], [1.0, 2.0]], [[[1.0], [2.0, 3.0]]] * 2]
+    )
+    def test_init_states_that_are_no_arrays_of_numbers_are_refused(self, init_states):
+        with (
+            self.make() as sampler,
+            pytest.raises(
+                TypeError, match=r"^init_states must hold arrays of real numbers, got \["
+            ),
+        ):
+            sampler.sample(np.zeros((1, 3)), init_states=init_states)
+
     @pytest.mark.parametrize("as_type", [np.asarray, torch.as_tensor, np.ndarray.tolist])
     def test_results_keep_their_parameters_when_the_callers_buffer_is_refilled(self, as_type):
         # Each ParameterSample held a view of the caller's row: a loop that refills one
@@ -452,6 +464,14 @@ class TestArgumentChecks:
             select_cvar(rollouts, 0.5)
         assert select_cvar((seq(2.0), seq(1.0)), 0.5)[0].undiscounted_return() == 1.0
 
+    def test_cvar_sampler_wraps_only_a_gymsamp_sampler(self):
+        with pytest.raises(
+            TypeError, match=r"^wrapped_sampler must be a gymsamp sampler, got list$"
+        ):
+            CVaRSampler([seq(1.0)], 0.5)
+        with random_length_sampler(1, min_rollouts=1) as inner:
+            assert CVaRSampler(inner, 0.5, min_rollouts=1).wrapped_sampler is inner
+
     @pytest.mark.parametrize("empty", [[], ()])
     def test_select_cvar_names_an_empty_list(self, empty):
         # Was "epsilon * len(rollouts) must round to at least 1, got 0.5 * 0" (now "be at least 1").
@@ -485,6 +505,10 @@ class TestArgumentChecks:
             r"ParameterSample, got \[\]",
         ):
             ParameterSamplingResult([])  # parameters() raised numpy's "need at least one array"
+        with pytest.raises(
+            TypeError, match=r"^samples must be a non-empty list of ParameterSample, got generator$"
+        ):
+            ParameterSamplingResult(ParameterSample(np.ones(2), [seq(1.0)]) for _ in range(2))
         with pytest.raises(TypeError, match=r"samples\[0\] must be a ParameterSample, got tuple"):
             ParameterSamplingResult([(np.ones(2), [seq(1.0)])])
         result = ParameterSamplingResult([ParameterSample(np.ones(2), (seq(1.0),))])
