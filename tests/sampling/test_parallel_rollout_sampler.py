@@ -221,6 +221,15 @@ class TestPayloads:
                     TypeError, match=rf"^{name} must be None or a list .*, got int 5$"
                 ):
                     sampler.sample(**{name: 5})
+                with pytest.raises(
+                    TypeError, match=rf"^{name} must be None or a list .*got a dict .*; wrap it"
+                ):
+                    sampler.sample(**{name: {"increment": 2.0}})
+            with pytest.raises(
+                TypeError,
+                match=r"^domain_params must hold dicts of parameter values, got an entry 2.0$",
+            ):
+                sampler.sample(domain_params=[{"increment": 1.0}, 2.0])
             # The sampler still works, and a 2-D array holds one state per row.
             rollouts = sampler.sample(init_states=np.array([[2.0], [4.0]]))
             assert [ro.observations[0, 0] for ro in rollouts] == [2.0, 4.0]
@@ -1460,6 +1469,11 @@ def _zero_policy(obs):
             r"show_progress_bar must be a bool \(True or "
             r"False\), got 'no'",
         ),
+        (
+            {"ray_actor_options": [("num_cpus", 1)], "backend": "ray"},
+            TypeError,
+            r"^ray_actor_options must be None or a mapping, got list$",
+        ),
     ],
 )
 def test_constructor_arguments_are_checked(kwargs, error, message):
@@ -1995,6 +2009,39 @@ def test_close_or_sample_from_inside_a_running_sample(vectorization):
         "ParallelRolloutSampler.sample() was called inside its running sample() (from the "
         "policy or a callback): a sampler runs one call at a time"
     ]
+
+
+def test_a_close_from_another_thread_during_reinit_lets_it_finish_then_closes():
+    # No worker to end for a reinit: the close waits for it, then closes; the next call runs
+    # the reinit's env.
+    closed: list[str] = []
+
+    def factory() -> CountingEnv:
+        call = sampler._calls._call
+        if call is not None and call.name == "reinit" and not closed:
+            closed.append("asked")
+            threading.Thread(target=lambda: closed.append(sampler.close()), daemon=True).start()
+            while not call.closed:  # the close has seen the reinit running
+                time.sleep(0.001)
+        return CountingEnv(terminate_at=3)
+
+    with ParallelRolloutSampler(
+        lambda: CountingEnv(terminate_at=2),
+        IdlePolicy(gym.spaces.Discrete(2)),
+        2,
+        min_rollouts=2,
+        seed=0,
+        vectorization="sync",
+        show_progress_bar=False,
+    ) as sampler:
+        assert [ro.length for ro in sampler.sample()] == [2, 2]
+        sampler.reinit(env=factory)
+        deadline = time.monotonic() + 60
+        while len(closed) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert closed == ["asked", None]
+        assert sampler._local.envs is None
+        assert [ro.length for ro in sampler.sample()] == [3, 3]
 
 
 def test_a_close_from_inside_a_call_holds_the_sampler_until_it_is_done(monkeypatch):
