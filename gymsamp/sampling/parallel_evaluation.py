@@ -402,8 +402,6 @@ def eval_domain_params_with_segmentwise_reset(
         for s, segment in enumerate(items):
             if not isinstance(segment, StepSequence):
                 raise TypeError(f"{name}[{s}] must be a StepSequence, got {shown(segment)}")
-            if segment.length < 1:
-                raise ValueError(f"{name}[{s}] must have at least one step, got 0")
             if not segment.continuous or segment.rollout_count != 1:
                 # It would be simulated as one run across the real episode boundary.
                 got = (
