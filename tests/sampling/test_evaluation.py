@@ -25,6 +25,7 @@ from gymsamp.sampling import (
     eval_randomized_domain,
     rollout,
 )
+from gymsamp.sampling.evaluation_pool import pool_settings
 
 IDLE = IdlePolicy(gym.spaces.Discrete(2))
 
@@ -330,6 +331,16 @@ BAD_INPUT = [
         r"init_states\[0\] must have shape \(1,\) .*got shape \(\)",
     ),
     (
+        lambda: eval_nominal_domain(1, env, IDLE, [np.zeros(1), ["a"]]),
+        TypeError,
+        r"^init_states\[1\] must be an array of numbers, got list \['a'\]$",
+    ),
+    (
+        lambda: eval_domain_params(1, env, IDLE, [{}], init_state=[[1.0], [2.0, 3.0]]),
+        TypeError,
+        r"^init_state must be an array of numbers, got list \[\[1.0\], \[2.0, 3.0\]\]$",
+    ),
+    (
         lambda: eval_randomized_domain(1, env, None, IDLE, [np.zeros(1)]),
         TypeError,
         r"randomizer must be a DomainRandomizer .*got NoneType None",
@@ -390,6 +401,48 @@ def test_segmentwise_bad_segments_name_their_position():
         eval_domain_params_with_segmentwise_reset(
             1, env, IDLE, [[real]], [[{}, {"bogus": 1.0}]], True, False
         )
+
+
+def test_segmentwise_playback_needs_segments_of_one_action_shape():
+    real = rollout(counting(), IDLE, max_steps=3)
+    wide = StepSequence(
+        rewards=real.rewards,
+        observations=real.observations,
+        actions=np.zeros((3, 2)),
+        states=real.states,
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"^segments_real_all must hold segments of one action shape, got shapes "
+        r"\[\(\), \(2,\)\]$",
+    ):
+        eval_domain_params_with_segmentwise_reset(
+            1, env, IDLE, [[real], [wide]], [[{}], [{}]], True, True
+        )
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+def test_a_local_sampler_as_pool_for_the_ray_backend_keeps_what_its_rollouts_are(vectorization):
+    # What runs inside the actors is Ray's choice (sync stays sync); the local bounds on
+    # hanging sub-envs and the start method do not apply there.
+    with ParallelRolloutSampler(
+        env,
+        IDLE,
+        2,
+        min_rollouts=1,
+        vectorization=vectorization,
+        max_steps=7,
+        record_states=True,
+        show_progress_bar=False,
+    ) as sampler:
+        workers, options = pool_settings(sampler, backend="ray")
+    assert workers == 2
+    assert options == {
+        "vectorization": "sync" if vectorization == "sync" else "auto",
+        "max_steps": 7,
+        "record_states": True,
+        "backend": "ray",
+    }
 
 
 class _Unlimited(CountingEnv):
