@@ -89,6 +89,35 @@ def test_num_threads_property_and_numpy_int():
         assert type(pool.num_threads) is int
 
 
+def test_repr_tells_running_from_stopped():
+    pool = SamplerPool(1)
+    assert repr(pool) == "SamplerPool(num_threads=1, running)"
+    pool.stop()
+    assert repr(pool) == "SamplerPool(num_threads=1, stopped)"
+
+
+def test_a_worker_that_fails_to_start_leaves_no_worker_of_the_pool(monkeypatch):
+    # E.g. EMFILE at the second worker's start: the first one must not outlive the failed
+    # constructor.
+    from gymsamp.sampling import pool_worker
+
+    before = {p.pid for p in mp.active_children()}
+    real = pool_worker.PoolWorker.start
+    started: list[int] = []
+
+    def start_once(self) -> None:
+        if started:
+            raise OSError(24, "Too many open files")
+        real(self)
+        started.append(self.process.pid)
+
+    monkeypatch.setattr(pool_worker.PoolWorker, "start", start_once)
+    with pytest.raises(OSError, match="Too many open files"):
+        SamplerPool(2)
+    assert len(started) == 1
+    _assert_gone(started, before)
+
+
 def test_unknown_start_method_rejected():
     with pytest.raises(ValueError, match="nonsense"):
         SamplerPool(2, start_method="nonsense")
@@ -274,6 +303,59 @@ def test_run_collect_ignores_failures_of_surplus_runs(pool):
     assert pool.run_collect(3, func) == ([1, 2], 3)
     with pytest.raises(WorkerError, match="run 3 failed"):
         pool.run_collect(4, func)
+
+
+def test_run_collect_reports_a_worker_lost_in_a_surplus_run(tmp_path):
+    # Runs 1 + 2 suffice, but the worker that died in surplus run 3 lost its GlobalNamespace:
+    # that is reported, unlike a surplus run's exception.
+    marker = tmp_path / "run3"
+
+    def func(G, num):
+        if num == 3:
+            marker.touch()
+            os._exit(3)
+        if num == 1:  # still running while the other worker dies in run 3
+            deadline = time.monotonic() + 60
+            while not marker.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return (num, num)
+
+    with SamplerPool(2) as pool:
+        with pytest.raises(WorkerError, match=r"^SamplerPool worker 1 died \(exit code 3\) while"):
+            pool.run_collect(3, func)
+        assert marker.exists()
+        assert pool.invoke_all(lambda G: G.worker_index) == [0, 1]
+
+
+def test_a_worker_found_dead_when_its_task_is_sent_is_a_worker_error_and_restarts():
+    # It died after the call checked its workers: the send fails (a broken pipe).
+    with SamplerPool(2) as pool:
+        old = _worker_pids(pool)
+        worker = pool._workers[1]
+
+        def died_before_the_send(msg: bytes) -> None:
+            worker.process.kill()
+            worker.process.join()
+            raise BrokenPipeError(32, "Broken pipe")
+
+        worker.conn.send_bytes = died_before_the_send
+        with pytest.raises(WorkerError, match=r"^SamplerPool worker 1 died \(exit code -9\) while"):
+            pool.run_map(lambda G, x: x, [0, 1])
+        new = _worker_pids(pool)
+        assert new[0] == old[0]
+        assert new[1] != old[1]
+        assert pool.run_map(lambda G, x: x, [0, 1, 2]) == [0, 1, 2]
+
+
+def test_a_result_that_cannot_be_unpickled_is_a_worker_error_and_the_pool_survives(pool2):
+    with pytest.raises(
+        WorkerError,
+        match=r"^result of .*<lambda> from SamplerPool worker [01] could not be unpickled: "
+        r"ValueError: refused on load\n",
+    ) as info:
+        pool2.run_map(lambda G, x: _LoadRefused(), [0])
+    assert "refused on load" in info.value.remote_traceback
+    assert pool2.run_map(lambda G, x: x, [0, 1]) == [0, 1]
 
 
 def test_run_collect_validates(pool):
@@ -728,6 +810,17 @@ def _stop_before_worker_starts(monkeypatch, pool: SamplerPool) -> list:
 
     monkeypatch.setattr(sampler_pool, "PoolWorker", make)
     return made
+
+
+def _refuse_to_load() -> None:
+    raise ValueError("refused on load")
+
+
+class _LoadRefused:
+    """Pickles in a worker, but fails to unpickle in the parent."""
+
+    def __reduce__(self):
+        return (_refuse_to_load, ())
 
 
 def _exit_on_zero(G, x):
