@@ -130,6 +130,10 @@ def test_global_namespace_is_attribute_bag():
     assert "x=5" in repr(G)
     with pytest.raises(AttributeError, match="worker 3 has no attribute 'y'"):
         _ = G.y
+    # Protocol lookups (numpy's, copy's, pickle's) get a plain AttributeError, not the hint.
+    with pytest.raises(AttributeError, match=r"^__array_interface__$"):
+        _ = G.__array_interface__
+    assert np.asarray(G, dtype=object).item() is G
 
 
 # -- invoke_all / invoke_all_map / run_map --------------------------------------------------------
@@ -540,6 +544,48 @@ def test_keyboard_interrupt_terminates_workers_and_next_call_restarts():
     _assert_gone(new, before)
 
 
+def test_a_process_a_task_forked_ends_at_its_sigterm():
+    # It inherits the worker's SIGTERM handler: that unwound the child's copy of the task,
+    # which would then go on serving in the worker's place.
+    def fork_and_terminate(G, x):
+        ready, tell = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.write(tell, b"x")  # CPython drops a signal that lands while fork() returns
+            time.sleep(60)
+            os._exit(0)
+        os.read(ready, 1)
+        os.close(ready)
+        os.close(tell)
+        os.kill(pid, signal.SIGTERM)
+        _, status = os.waitpid(pid, 0)
+        return os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+
+    with SamplerPool(2) as pool:
+        assert pool.run_map(fork_and_terminate, [0]) == [True]
+        assert pool.run_map(lambda G, x: G.worker_index, [0, 1]) == [0, 1]
+
+
+def test_a_worker_that_ignores_sigterm_is_killed_after_ctrl_c(monkeypatch):
+    from gymsamp.sampling import pool_worker
+
+    monkeypatch.setattr(pool_worker, "JOIN_TIMEOUT_S", 0.2)  # fast: it ignores SIGTERM anyway
+    before = {p.pid for p in mp.active_children()}
+    with SamplerPool(2) as pool:
+        old = _worker_pids(pool)
+
+        def ignore_sigterm_and_interrupt_parent(G, seconds):
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            if G.worker_index == 0:
+                os.kill(os.getppid(), signal.SIGINT)
+            time.sleep(seconds)
+
+        with pytest.raises(KeyboardInterrupt):
+            pool.run_map(ignore_sigterm_and_interrupt_parent, [30.0, 30.0])
+        _assert_gone(old, before)
+        assert pool.run_map(lambda G, x: G.worker_index, [0, 1]) == [0, 1]
+
+
 class _Marker:
     """Writes its file when released: whether a worker ended by unwinding (releasing G)."""
 
@@ -551,13 +597,22 @@ class _Marker:
             f.write("released")
 
 
-def _assert_ctrl_c_releases_what_g_holds(tmp_path, interrupt) -> None:
-    """Each worker's G holds a :class:`_Marker`; worker 0 runs ``interrupt(seconds)`` (which
-    sends Ctrl-C to the parent), both then sleep 10 s: the KeyboardInterrupt ends the workers,
-    and each one's G must be released (its marker file written)."""
+class _SlowMarker(_Marker):
+    """A :class:`_Marker` whose release takes longer than the parent's SIGTERM period."""
+
+    def __del__(self) -> None:
+        time.sleep(0.3)  # three SIGTERMs land meanwhile
+        super().__del__()
+
+
+def _assert_ctrl_c_releases_what_g_holds(tmp_path, interrupt, marker=_Marker) -> None:
+    """Each worker's G holds a ``marker`` (:class:`_Marker`); worker 0 runs
+    ``interrupt(seconds)`` (which sends Ctrl-C to the parent), both then sleep 10 s: the
+    KeyboardInterrupt ends the workers, and each one's G must be released (its marker file
+    written)."""
     with SamplerPool(2) as pool:
         pool.invoke_all_map(
-            lambda G, path: setattr(G, "held", _Marker(path)),
+            lambda G, path: setattr(G, "held", marker(path)),
             [str(tmp_path / "0"), str(tmp_path / "1")],
         )
 
@@ -579,6 +634,14 @@ def test_workers_ended_after_ctrl_c_release_what_g_holds(tmp_path):
     # tracker ("leaked semaphore objects" at exit).
     _assert_ctrl_c_releases_what_g_holds(
         tmp_path, lambda seconds: os.kill(os.getppid(), signal.SIGINT)
+    )
+
+
+def test_a_release_of_g_outlasting_the_repeated_sigterm_completes(tmp_path):
+    # The parent repeats SIGTERM every 0.1 s until the worker ends: only the first one may
+    # unwind, a later one would cut the release of what G holds short.
+    _assert_ctrl_c_releases_what_g_holds(
+        tmp_path, lambda seconds: os.kill(os.getppid(), signal.SIGINT), _SlowMarker
     )
 
 
