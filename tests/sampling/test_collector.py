@@ -117,11 +117,24 @@ def test_argument_types_are_checked() -> None:
         ({"eval": "no"}, TypeError, r"eval must be a bool \(True or False\), got 'no'"),
         ({"stop_on_done": "no"}, TypeError, r"stop_on_done must be a bool .*, got 'no'"),
         ({"record_dts": 1}, TypeError, r"record_dts must be a bool .*, got 1"),
+        (
+            {"stop_on_done": False},
+            ValueError,
+            r"^max_steps must be given when stop_on_done is False, got None$",
+        ),
     ],
 )
 def test_options_are_checked(kwargs, error, message) -> None:
     with pytest.raises(error, match=message):
         _collect(**kwargs)
+
+
+def test_a_job_shows_every_field_in_its_repr() -> None:
+    job = RolloutJob(2, 7, options={"init_state": [0.5]}, info={"k": 1})
+    assert repr(job) == (
+        "RolloutJob(index=2, seed=7, options={'init_state': [0.5]}, policy_params=None, "
+        "info={'k': 1})"
+    )
 
 
 def test_valid_numpy_options_run() -> None:
