@@ -12,7 +12,7 @@ sequence's data anew in another data format.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from gymsamp._checks import check_bool, is_int
 from gymsamp.data._sequence_indexing import index_field
-from gymsamp.data._tree import Field, tree_leaves, tree_map
+from gymsamp.data._tree import Field, new_tuple, tree_leaves, tree_map
 from gymsamp.data.data_format import DATA_FORMATS, combine_named, is_tensor, to_format
 from gymsamp.data.step_type import as_flags, check_rollout_bounds
 
@@ -260,11 +260,22 @@ def _checked_rewards(rewards: Any, data_format: str) -> Field:
 def _as_field(value: Any, data_format: str, name: str) -> Field:
     """Stack per-step lists (of arrays, dicts or tuples) or convert arrays to ``data_format``;
     ``name`` names the field in errors (e.g. entries of different shapes)."""
-    # Before the conversion: to numpy it would detach them silently.
+    # Before the conversion: to numpy it would detach them silently. One-shot iterables
+    # (generators) first become lists, so that the check and the stacking see the same steps.
+    value = _materialized(value)
     _check_no_grad_input(name, value)
     if isinstance(value, (dict, tuple)) or not (isinstance(value, np.ndarray) or is_tensor(value)):
         value = combine_named(value, data_format, "stack", name)
     return tree_map(lambda leaf: to_format(leaf, data_format), value)
+
+
+def _materialized(value: Any) -> Any:
+    """``value`` with each iterator in it (top level, or a dict or tuple part) made a list."""
+    if isinstance(value, dict):
+        return {key: _materialized(part) for key, part in value.items()}
+    if isinstance(value, tuple):
+        return new_tuple(type(value), (_materialized(part) for part in value))
+    return list(value) if isinstance(value, Iterator) else value
 
 
 def _field_length(name: str, field: Field) -> int:
@@ -295,15 +306,18 @@ _UNTRACED = frozenset({int, float, bool, complex, str, bytes, type(None), *np.sc
 
 def _first_grad_path(value: Any, path: str) -> str | None:
     """Path (as :func:`tree_leaves` writes it) of the first tensor tracing gradients in a raw
-    field argument: a tensor, or lists (steps), dicts, tuples and object arrays of them; None
-    if none does."""
+    field argument: a tensor, or lists and other iterables (steps), dicts, tuples and object
+    arrays of them; None if none does."""
     if is_tensor(value):
         return path if value.requires_grad else None
     if isinstance(value, dict):
         parts: Any = ((f"{path}.{key}", part) for key, part in value.items())
     elif isinstance(value, tuple):
         parts = ((f"{path}[{i}]", part) for i, part in enumerate(value))
-    elif isinstance(value, list) or (isinstance(value, np.ndarray) and value.dtype == object):
+    elif (isinstance(value, np.ndarray) and value.dtype == object) or (
+        # Any other sequence of steps too (a deque, a range): stacking takes what iterates.
+        isinstance(value, Iterable) and not isinstance(value, (np.ndarray, str, bytes, Mapping))
+    ):
         # Steps share the field's path. Every entry, not only the first: stacking to numpy
         # detaches a tensor after a number or array ([0.0, r1, r2]), and an object array keeps
         # it (and its graph). Numbers and plain arrays are skipped by type, cheaply.

@@ -184,6 +184,26 @@ class TestConstruction:
         ro.add_data("infos", held)
         assert ro.infos[1] == {"v": 2.0}
 
+    def test_grad_tensors_in_generators_and_other_iterables_are_rejected(self):
+        # Only lists were walked: a generator or deque of tensors was stacked to numpy (and
+        # detached) without a word in a numpy rollout.
+        from collections import deque
+
+        grad = torch.ones(2, requires_grad=True)
+        ro = StepSequence(rewards=[1.0, 2.0], observations=np.zeros(3), actions=[0, 0])
+        with pytest.raises(ValueError, match="values must not require grad"):
+            ro.add_data("values", (g for g in [grad[0], grad[1]]))
+        with pytest.raises(ValueError, match="values must not require grad"):
+            ro.add_data("values", deque([grad[0], grad[1]]))
+        with pytest.raises(ValueError, match=r"infos\.v must not require grad"):
+            ro.add_data("infos", {"v": iter([grad[0], grad[1]])})
+        assert ro.data_names == ["rewards", "observations", "actions"]
+        # A generator of plain values is still stacked, every step of it.
+        ro.add_data("values", (float(t) for t in range(2)))
+        ro.add_data("costs", deque([3.0, 4.0]))
+        assert ro.values.tolist() == [0.0, 1.0]
+        assert ro.costs.tolist() == [3.0, 4.0]
+
     def test_rewards_must_be_a_non_empty_sequence_of_real_numbers(self):
         with pytest.raises(TypeError, match=r"rewards must be a list, array or tensor .*got 1.0"):
             StepSequence(rewards=1.0, observations=[0, 1], actions=[0])
