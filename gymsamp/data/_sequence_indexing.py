@@ -220,24 +220,19 @@ def final_entry(seq: StepSequence, name: str, rollout: int) -> Field:
         return index_field(finals, rollout)
     if rollout == num - 1:
         return index_field(seq._data[name], seq._length)
-    if name in seq._finals:  # added to the sequence of several rollouts (see add_field)
-        why = (
-            f"{name} was added to a sequence of {num} rollouts, and its T+1 entries hold only "
-            f"the last rollout's final one; add {name} to each rollout (e.g. over "
-            "iterate_rollouts()) and StepSequence.concat them to keep every final entry"
-        )
-    else:
-        why = (
-            "the sequence was built from several rollouts given flat; build it with "
-            "StepSequence.concat to keep them"
-        )
+    # Unknown finals (None) come from the constructor given several rollouts flat and from
+    # add_data on a joined sequence alike: nothing tells the two apart, so the advice covers both.
+    why = (
+        f"{name} was given flat for all {num} rollouts (to the constructor, or to add_data "
+        f"after they were joined), so its T+1 entries hold only the last rollout's final one; "
+        f"give each rollout its own {name} (build each rollout with it, or add {name} to each "
+        "over iterate_rollouts()) and StepSequence.concat them to keep every final entry"
+    )
     raise ValueError(f"the final {name} of rollout {rollout} is unknown: {why}")
 
 
 def next_entry(seq: StepSequence, name: str, index: int) -> Field:
     """The entry of ``name`` after step ``index`` (the rollout's final one at its end)."""
-    if not seq._continuous:
-        raise ValueError("next_ access needs a continuous sequence, got a non-continuous batch")
     bounds = seq._require_continuous("next_ access")
     rollout = int(np.searchsorted(bounds, index, side="right")) - 1
     if index + 1 == bounds[rollout + 1]:

@@ -1088,8 +1088,8 @@ def test_values_added_to_a_concatenation_name_what_to_do_instead():
     both.add_data("values", np.zeros(both.length + 1))
     with pytest.raises(
         ValueError,
-        match=r"values was added to a sequence of 2 rollouts.*"
-        r"add values to each rollout \(e.g. over iterate_rollouts\(\)\)",
+        match=r"values was given flat for all 2 rollouts.*"
+        r"add values to each over iterate_rollouts\(\)",
     ):
         gae_returns(both, 0.99, 0.95)
     parts = [part(0.0), part(100.0)]

@@ -387,6 +387,37 @@ class TestSteps:
         assert last_of_first.next_observation.tolist() == [3.0, 3.0, 3.0]  # its true final obs
         assert seq[3].observation.tolist() == [100.0, 100.0, 100.0]
 
+    def test_next_of_rollouts_given_flat_names_the_flat_field(self):
+        # The constructor's flat rollouts were told their field "was added to a sequence" and
+        # to add it to each rollout, which they never had; the advice now covers both ways.
+        flat = StepSequence(
+            rewards=np.arange(4.0), observations=np.arange(5.0), actions=np.zeros(4),
+            terminated=[0, 1, 0, 1],
+        )  # fmt: skip
+        match = (
+            r"the final observations of rollout 0 is unknown: observations was given flat for "
+            r"all 2 rollouts \(to the constructor, or to add_data after they were joined\).*"
+            r"StepSequence.concat them"
+        )
+        with pytest.raises(AttributeError, match=match):
+            _ = flat[1].next_observation
+        with pytest.raises(ValueError, match=match):
+            flat.next_values("observations")
+        # Inside a rollout, and at the last rollout's end, the next entries are known.
+        assert flat[0].next_observation == 1.0
+        assert flat[3].next_observation == 4.0
+        # A slice across the boundary keeps the entry after it, from the second rollout.
+        assert flat[1:3].observations.tolist() == [1.0, 2.0, 3.0]
+
+    def test_next_of_a_non_continuous_sequence_raises(self):
+        batch = StepSequence(
+            rewards=[1.0, 2.0], observations=np.zeros(3), actions=[0, 0], continuous=False
+        )
+        with pytest.raises(AttributeError, match="next_ access needs a continuous sequence"):
+            _ = batch[0].next_observation
+        with pytest.raises(ValueError, match="next_values needs a continuous sequence"):
+            batch.next_values("observations")
+
     def test_write_through_and_errors(self):
         ro = make_rollout(3)
         ro[0].reward = 42.0
