@@ -1,6 +1,7 @@
 import copy
 import pickle
 from collections import namedtuple
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -1206,6 +1207,98 @@ class TestInputValidation:
             StepSequence.process_data(None, lambda x: x, "x")
         with pytest.raises(TypeError, match=r"fcn must be callable, got 3"):
             StepSequence.process_data(self.small(), 3, "x")
+
+    @pytest.mark.parametrize(
+        ("call", "error", "message"),
+        [
+            (
+                lambda ro: StepSequence.pad(StepSequence.concat([ro, ro]), 10),
+                ValueError,
+                r"rollout must hold a single rollout, got 2",
+            ),
+            (
+                lambda ro: StepSequence.process_data(ro, abs, "1x"),
+                TypeError,
+                r"fcn_arg_name must be a keyword name \(a str\), got '1x'",
+            ),
+            (
+                lambda ro: StepSequence.process_data(ro, abs, "x", include_fields=["rewards", 1]),
+                TypeError,
+                r"include_fields must hold field names \(strs\), got 1",
+            ),
+            (
+                lambda ro: StepSequence.concat([ro, 1]),
+                TypeError,
+                r"parts\[1\] must be a StepSequence, got int",
+            ),
+            (
+                lambda ro: ro.convert("jax"),
+                ValueError,
+                r"data_format must be one of \('numpy', 'torch'\), got 'jax'",
+            ),
+            (
+                lambda ro: ro.add_data("_hidden"),
+                ValueError,
+                r"name must be an identifier not starting with '_', got '_hidden'",
+            ),
+            (
+                lambda ro: ro.add_data("x", {"a": np.zeros(4), "b": np.zeros(5)}),
+                ValueError,
+                r"every array in field 'x' must have the same length, got \{'x.a': 4, 'x.b': 5\}",
+            ),
+            (
+                lambda ro: ro.get_data_values("rewardz"),
+                KeyError,
+                r"name must be a data field, got 'rewardz'; fields: \['actions', 'observations'",
+            ),
+            (
+                lambda ro: ro[np.array([True, False])],
+                IndexError,
+                r"a boolean index must have shape \(4,\), got \(2,\)",
+            ),
+            (lambda ro: ro[[0, 7]], IndexError, r"indices must be in \[0, 4\), got \[0 7\]"),
+            (
+                lambda ro: ro.next_values("rewards"),
+                ValueError,
+                r"name must be a field with T\+1 entries, got 'rewards'; such fields are "
+                r"\['observations'\]",
+            ),
+        ],
+    )
+    def test_bad_arguments_name_the_argument_and_value(self, call, error, message):
+        ro = self.small()
+        with pytest.raises(error, match=message):
+            call(ro)
+        assert ro.data_names == ["rewards", "observations", "actions"]  # unchanged
+        assert ro.length == 4
+
+    def test_required_fields_of_a_subclass_are_checked(self):
+        class Valued(StepSequence):
+            required_fields: ClassVar[set[str]] = {"values"}
+
+        with pytest.raises(ValueError, match=r"data must contain the required fields \['values'\]"):
+            Valued(rewards=[1.0, 2.0], observations=np.zeros(3), actions=[0, 0])
+        ro = Valued(rewards=[1.0, 2.0], observations=np.zeros(3), actions=[0, 0], values=[5, 6])
+        assert ro.values.tolist() == [5, 6]
+
+    def test_add_data_item_shape_none_or_an_int(self):
+        ro = self.small()
+        ro.add_data("a", item_shape=None)
+        ro.add_data("b", item_shape=np.int64(2), with_after_last=True)
+        assert ro.a.shape == (4,)
+        assert ro.b.shape == (5, 2)
+        assert not ro.a.any()
+        assert not ro.b.any()
+
+    def test_process_data_leaves_other_types_and_concat_takes_a_format(self):
+        ro = self.small()
+        ro.add_data("names", np.array(["a", "b", "c", "d"], dtype=object))
+        out = StepSequence.process_data(ro, lambda x: x + 1, "x", fcn_arg_types=torch.Tensor)
+        assert out.rewards.tolist() == [1, 1, 1, 1]  # numpy arrays are not torch.Tensors
+        assert out.names.tolist() == ["a", "b", "c", "d"]
+        joined = StepSequence.concat([self.small(), self.small()], data_format="torch")
+        assert joined.data_format == "torch"
+        assert joined.rewards.tolist() == [1.0] * 8
 
     def test_process_data_with_a_tuple_of_fields(self):
         out = StepSequence.process_data(
