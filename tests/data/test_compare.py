@@ -58,3 +58,12 @@ def test_lists_must_hold_rollouts(bad, message):
     # None failed in len() and [1] with "'int' object has no attribute 'get_data_values'".
     with pytest.raises(TypeError, match=message):
         check_act_equal(bad, [_seq([0.5])])
+
+
+def test_a_rollout_and_a_list_are_refused_together():
+    a = _seq([0.5])
+    message = r"rollout_1 and rollout_2 must both be StepSequences or both lists of them, got {}"
+    with pytest.raises(TypeError, match=message.format("StepSequence and list")):
+        check_act_equal(a, [a])
+    with pytest.raises(TypeError, match=message.format("list and StepSequence")):
+        check_act_equal([a], a)

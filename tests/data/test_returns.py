@@ -1002,7 +1002,22 @@ def test_discounted_values_refuses_a_single_rollout_and_bad_items():
         discounted_values([ro, 3], 0.9)
     with pytest.raises(ValueError, match=r"data_format must be one of .* got 'foo'"):
         discounted_values([ro], 0.9, "foo")
+    with pytest.raises(
+        TypeError, match=r"rollouts must be a list of StepSequence objects, got set"
+    ):
+        discounted_values({ro}, 0.9)
+    with pytest.raises(TypeError, match=r"gamma must be a real number in \[0, 1\], got 'x'"):
+        discounted_values([ro], "x")
     np.testing.assert_allclose(discounted_values((ro,), 0.5, "numpy"), [1.5, 1.0])
+
+
+def test_gae_returns_refuses_values_of_several_entries_per_step():
+    ro = StepSequence(rewards=np.ones(2), observations=np.zeros((3, 1)), actions=np.zeros((2, 1)))
+    ro.add_data("values", np.zeros((3, 2)))
+    with pytest.raises(
+        ValueError, match=r"values has shape \(2, 2\) but must have \(2,\) to match"
+    ):
+        gae_returns(ro, 0.9, 0.95)
 
 
 def test_discounted_reverse_cumsum_refuses_data_that_is_not_numbers():

@@ -162,3 +162,31 @@ def test_equal_inoutspecs_hash_alike():
     assert len({x, y}) == 1
     assert {x: 1}[y] == 1
     assert InOutSpec(BOX2, DISCRETE) != InOutSpec(BOX2X3, DISCRETE)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: EnvSpec(3, BOX2), r"observation_space must be a gymnasium.Space, got int"),
+        (lambda: EnvSpec(BOX2, "box"), r"action_space must be a gymnasium.Space, got str"),
+        (
+            lambda: EnvSpec(BOX2, DISCRETE, state_space=(2,)),
+            r"state_space must be a gymnasium.Space or None, got tuple",
+        ),
+        (
+            lambda: EnvSpec.from_env("CartPole-v1"),
+            r"env must be a gymnasium.Env or gymnasium.vector.VectorEnv, got str",
+        ),
+    ],
+)
+def test_spaces_and_envs_that_are_none_are_refused(make, message):
+    with pytest.raises(TypeError, match=message):
+        make()
+
+
+def test_in_out_spec_compares_only_with_in_out_specs_and_shows_its_spaces():
+    spec = InOutSpec(BOX2, DISCRETE)
+    assert spec == InOutSpec(BOX2, DISCRETE)
+    assert spec != (BOX2, DISCRETE)
+    assert spec.__eq__((BOX2, DISCRETE)) is NotImplemented
+    assert repr(spec) == f"InOutSpec(input_space={BOX2!r}, output_space={DISCRETE!r})"
