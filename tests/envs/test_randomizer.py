@@ -105,6 +105,7 @@ def test_get_params_refuses_a_count_that_is_no_int(num_samples):
         rf"got {re.escape(repr(num_samples))}$",
     ):
         rand.get_params(num_samples)
+    assert len(rand.get_params(np.int64(2))) == 2  # numpy integers count
 
 
 def test_returned_samples_are_copies():
