@@ -651,3 +651,13 @@ def test_round_off_asymmetry_and_tiny_negative_eigenvalues_are_accepted():
 def test_small_negative_eigenvalues_beyond_round_off_are_rejected(cov):
     with pytest.raises(ValueError, match="cov must be positive semi-definite, got smallest eig"):
         MultivariateNormalDomainParam("v", [0.0, 0.0], cov)
+
+
+def test_zero_dim_arrays_are_taken_as_numbers_and_int_bounds_are_shown_as_given():
+    param = UniformDomainParam("m", mean=np.array(1.0), halfspan=np.array(0.5))
+    assert (param.mean, param.halfspan) == (1.0, 0.5)
+    assert type(param.mean) is float
+    with pytest.raises(
+        ValueError, match=re.escape("clip_lo must be <= clip_up, got clip_lo=3, clip_up=2")
+    ):
+        NormalDomainParam("m", mean=1.0, std=1.0, clip_lo=3, clip_up=2)
