@@ -402,7 +402,15 @@ def probe_env(env_id: str, kwargs: Mapping[str, Any]) -> EnvInfo:
     try:
         env = gym.make(env_id, **kwargs)
     except Exception as err:  # a missing dependency, bad kwargs, ...
-        raise CliError(f"cannot make {env_id!r}: {one_line(err)}") from None
+        # An --env-kwarg the env does not take is a bad argument (exit code 2), as a bad id is.
+        unknown_kwarg = (
+            bool(kwargs)
+            and isinstance(err, TypeError)
+            and "unexpected keyword argument" in str(err)
+        )
+        raise CliError(
+            f"cannot make {env_id!r}: {one_line(err)}", 2 if unknown_kwarg else 1
+        ) from None
     with probing(env):
         spec = EnvSpec.from_env(env)
         nominal = state_shape = validator = None

@@ -1002,7 +1002,7 @@ ERRORS = [
     (["info", "x.npz", "--cvar", "x"], 2, "argument --cvar: must be a number in (0, 1], got 'x'"),
     (
         ["params", "CartPole-v1", "--env-kwarg", "nosuch=1"],
-        1,
+        2,
         "cannot make 'CartPole-v1': CartPoleEnv.__init__() got an unexpected keyword argument "
         "'nosuch'",
     ),

@@ -302,7 +302,7 @@ class InProcessVectorEnv(PerEnvInfos, VectorEnv):
         if not isinstance(values, (list, tuple)):
             values = [values] * self.num_envs
         if len(values) != self.num_envs:
-            raise ValueError(f"values must hold {self.num_envs} values, got {len(values)}")
+            raise ValueError(f"values must hold num_envs={self.num_envs} values, got {len(values)}")
         for env, value in zip(self.envs, values, strict=True):
             env.set_wrapper_attr(name, value)
 

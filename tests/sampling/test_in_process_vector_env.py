@@ -234,7 +234,7 @@ def test_set_attr_takes_one_value_each_or_one_for_all(envs: InProcessVectorEnv) 
     assert envs.get_attr("ident") == (7, 8, 9)
     envs.set_attr("ident", 5)
     assert envs.get_attr("ident") == (5, 5, 5)
-    with pytest.raises(ValueError, match=rf"values must hold {N} values, got 2"):
+    with pytest.raises(ValueError, match=rf"values must hold num_envs={N} values, got 2"):
         envs.set_attr("ident", [1, 2])
     assert envs.get_attr("ident") == (5, 5, 5)  # refused before any sub-env was set
 
