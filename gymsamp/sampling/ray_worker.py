@@ -341,9 +341,12 @@ class RolloutWorker:
                 ro.rollout_info["rollout_index"] = job.index
             # cloudpickle: infos may hold objects of classes defined in the user's script.
             payload = cloudpickle.dumps(rollouts, protocol=pickle.HIGHEST_PROTOCOL)
-        except (Exception, KeyboardInterrupt) as err:
-            # A KeyboardInterrupt from the policy or env, too: let through, Ray would report it
-            # as a cancelled task (TaskCancelledError), where the local backend raises it as is.
+        except SystemExit:
+            raise  # how Ray ends an actor (ray.actor.exit_actor()): Ray's own to handle
+        except BaseException as err:
+            # A KeyboardInterrupt or another BaseException from the policy or env, too: let
+            # through, Ray would report it as a cancelled task (TaskCancelledError) or a
+            # RayTaskError with its colour codes, where the local backend raises it as is.
             return _Failure.capture(err)
         return _BatchResult(payload, started, time.time(), collect_s)
 

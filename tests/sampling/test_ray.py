@@ -3,6 +3,7 @@
 One local Ray (2 CPUs, no dashboard, 127.0.0.1) serves the whole session (``ray_session``).
 """
 
+import asyncio
 import os
 import re
 import subprocess
@@ -482,6 +483,33 @@ def test_keyboard_interrupt_in_the_policy_is_raised_as_locally(ray_session):
         # The next call works, on fresh actors.
         assert [ro.observations[-1, 0] for ro in sampler.sample()] == [3.0] * 4
     assert [ro.length for ro in before] == [3] * 4
+
+
+def _cancel_at_13(obs):
+    """Idle, but cancelled on seeing a count of 13: asyncio's CancelledError is a BaseException
+    that is neither an Exception nor a KeyboardInterrupt."""
+    if np.any(obs == 13.0):
+        raise asyncio.CancelledError("stop at 13")
+    return np.zeros(len(obs), dtype=np.int64)
+
+
+def test_a_base_exception_in_the_policy_is_raised_as_locally(ray_session):
+    # Only Exception and KeyboardInterrupt came back as themselves: another BaseException
+    # escaped the actor method and the caller got a WorkerError "failed while sampling:
+    # RayTaskError(CancelledError): ..." with Ray's terminal colour codes, where the local
+    # backend raises the CancelledError itself.
+    errors = []
+    for backend in ("local", "ray"):
+        with ParallelRolloutSampler(
+            lambda: CountingEnv(terminate_at=3), _cancel_at_13, 2, min_rollouts=4, seed=0,
+            show_progress_bar=False, backend=backend,
+        ) as sampler:  # fmt: skip
+            with pytest.raises(asyncio.CancelledError, match="stop at 13") as info:
+                sampler.sample(domain_params=[{"increment": 13.0}])
+            errors.append(info.value)
+            assert [ro.length for ro in sampler.sample()] == [3] * 4  # usable again
+    assert re.match(r"Raised in Ray actor [01] \(pid \d+", errors[1].__notes__[0])
+    assert "_cancel_at_13" in errors[1].__notes__[0]  # the remote traceback
 
 
 def test_bad_env_factory_fails_when_the_actors_start(ray_session):
