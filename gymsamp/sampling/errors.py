@@ -154,9 +154,18 @@ class LateSubEnvsError(multiprocessing.TimeoutError):
         worker_index: int | None = None,
     ) -> None:
         self.call = call
+        self.timeout = timeout
         self.env_indices = list(env_indices)
         self.worker_index = worker_index
         super().__init__(self.describe(f"{timeout} s"))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # The default (the class called with ``args``, the message alone) cannot rebuild it.
+        return (
+            _rebuild_late,
+            (type(self), self.call, self.timeout, self.env_indices, self.worker_index),
+            dict(self.__dict__),
+        )
 
     def describe(self, limit: str) -> str:
         """``"<who> did not finish its <call> within <limit>"``."""
@@ -168,6 +177,16 @@ class LateSubEnvsError(multiprocessing.TimeoutError):
         else:
             who, whose = "sub-envs " + ", ".join(map(str, self.env_indices)), "their"
         return f"{who} did not finish {whose} {self.call} within {limit}"
+
+
+def _rebuild_late(
+    cls: type[LateSubEnvsError],
+    call: str,
+    timeout: float | None,
+    env_indices: list[int],
+    worker_index: int | None,
+) -> LateSubEnvsError:
+    return cls(call, timeout, env_indices, worker_index=worker_index)
 
 
 class StepTimeoutError(WorkerError):
