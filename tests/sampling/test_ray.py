@@ -27,6 +27,7 @@ from gymsamp.sampling import (
     eval_domain_params,
 )
 from gymsamp.sampling.ray_backend import load_policy_params, policy_params
+from gymsamp.sampling.ray_worker import _Failure
 from tests.helpers import DictPendulum, assert_sequences_equal, checkout_env
 from tests.sampling import conftest_ray
 
@@ -274,6 +275,130 @@ def test_policy_params_round_trip_without_ray():
     assert load_policy_params(IdlePolicy(BOX), policy_params(idle)) is idle
     with pytest.raises(ValueError, match="params.kind must be"):
         load_policy_params(idle, ("pickle", None))  # type: ignore[arg-type]
+
+
+def test_torch_and_sb3_parameters_round_trip_without_ray():
+    import torch
+    from stable_baselines3 import PPO
+
+    from gymsamp.data import EnvSpec
+    from gymsamp.policies.sb3_policy import SB3Policy
+    from gymsamp.policies.torch_policy import TorchPolicy
+
+    def module(fill):
+        net = torch.nn.Linear(1, 1)
+        with torch.no_grad():
+            net.weight.fill_(fill)
+            net.bias.fill_(fill)
+        return net
+
+    spec = EnvSpec.from_env(gym.make("gymsamp/PointMass-v0"))
+    source, target = TorchPolicy(module(2.0), spec), TorchPolicy(module(0.0), spec)
+    assert policy_params(source).kind == "state_dict"
+    assert load_policy_params(target, policy_params(source)) is target
+    assert target.module.weight.item() == target.module.bias.item() == 2.0
+
+    models = [PPO("MlpPolicy", "Pendulum-v1", seed=s, device="cpu", n_steps=64) for s in (0, 1)]
+    spec = EnvSpec.from_env(gym.make("Pendulum-v1"))
+    source, target = (SB3Policy(model, spec) for model in models)
+    params = policy_params(source)
+    assert params.kind == "sb3_state_dict"
+    assert load_policy_params(target, params) is target
+    for name, value in models[0].policy.state_dict().items():
+        assert torch.equal(models[1].policy.state_dict()[name], value), name
+
+
+def _worker_spec(env=lambda: CountingEnv(terminate_at=2), policy=None):
+    from gymsamp.sampling.ray_worker import WorkerSpec
+    from gymsamp.sampling.vector_envs import EnvFactory
+
+    return WorkerSpec(EnvFactory(env), policy or IdlePolicy(gym.spaces.Discrete(2)), 1,
+                      record_states=False, dt=1.0, env_id=None)  # fmt: skip
+
+
+def test_an_actor_loads_the_parameters_once_per_call_without_ray():
+    # A call's later batches (same call number) keep the parameters the first one loaded;
+    # the next call loads its own.
+    from gymsamp.sampling.ray_worker import RolloutWorker
+    from gymsamp.sampling.rollout_job import RolloutJob
+
+    worker = RolloutWorker(0, _worker_spec("gymsamp/PointMass-v0", linear_policy([0.0] * 3)))
+    try:
+        assert worker.ready() == (os.getpid(), __import__("socket").gethostname())
+        for call, values, expected in [(1, [5.0, 0.0, 0.0], 5.0), (1, [9.0, 0.0, 0.0], 5.0),
+                                       (2, [9.0, 0.0, 0.0], 9.0)]:  # fmt: skip
+            params = policy_params(linear_policy(values))
+            result = worker.run(call, [params], [RolloutJob.seeded(4, 0, 0, 4)], eval=True,
+                                max_steps=3)  # fmt: skip
+            (ro,) = ray.cloudpickle.loads(result.payload)
+            assert ro.rollout_info["rollout_index"] == 4
+            assert worker.policy.param_values[0] == expected
+    finally:
+        worker.close()
+    worker.close()  # a second close does nothing
+    assert worker._envs is None
+
+
+class _HoldsALockError(ValueError):
+    def __init__(self, message):
+        super().__init__(message)
+        self.lock = threading.Lock()
+
+
+def _raise_holding_a_lock(obs):
+    raise _HoldsALockError("bad observation")
+
+
+def test_an_actor_reports_its_build_failures_and_unpicklable_errors_without_ray():
+    from gymsamp.sampling.ray_worker import Pickled, RolloutWorker
+    from gymsamp.sampling.rollout_job import RolloutJob
+
+    jobs = [RolloutJob.seeded(0, 0, 0, 0)]
+    params = [policy_params(IdlePolicy(gym.spaces.Discrete(2)))]
+    # The spec does not load here (a module missing where the actor runs, say): ready() and
+    # every run() report it.
+    worker = RolloutWorker(0, Pickled(b"not a pickle"))
+    failure = worker.ready()
+    assert isinstance(failure, _Failure)
+    assert isinstance(failure.exception, WorkerError)
+    assert failure.text.startswith("the env factory and policy could not be loaded on this "
+                                   "actor: UnpicklingError: ")  # fmt: skip
+    assert worker.run(1, params, jobs, eval=True, max_steps=None) is failure
+    worker.close()
+
+    def no_licence():
+        raise RuntimeError("no simulator licence on this node")
+
+    worker = RolloutWorker(1, _worker_spec(no_licence))
+    failure = worker.ready()
+    assert isinstance(failure.exception, WorkerError)  # as a local sub-env's build failure
+    assert failure.exception.message == (
+        "sub-env 0 raised RuntimeError while being built: no simulator licence on this node"
+    )
+    worker.close()
+
+    # An exception that does not pickle travels as its type name and text.
+    from gymsamp.data import EnvSpec
+    from gymsamp.policies import as_policy
+
+    policy = as_policy(_raise_holding_a_lock, EnvSpec.from_env(CountingEnv(terminate_at=2)))
+    worker = RolloutWorker(2, _worker_spec(policy=policy))
+    try:
+        failure = worker.run(1, [policy_params(policy)], jobs, eval=True, max_steps=None)
+    finally:
+        worker.close()
+    assert failure.exception is None
+    assert (failure.type_name, failure.text) == ("_HoldsALockError", "bad observation")
+    assert "_raise_holding_a_lock" in failure.remote_traceback
+
+    # SystemExit is how Ray ends an actor (ray.actor.exit_actor()): it is left to Ray.
+    policy = as_policy(sys.exit, EnvSpec.from_env(CountingEnv(terminate_at=2)))
+    worker = RolloutWorker(3, _worker_spec(policy=policy))
+    try:
+        with pytest.raises(SystemExit):
+            worker.run(1, [policy_params(policy)], jobs, eval=True, max_steps=None)
+    finally:
+        worker.close()
 
 
 # -- failures ---------------------------------------------------------------------------------
