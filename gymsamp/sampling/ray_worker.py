@@ -322,7 +322,12 @@ class RolloutWorker:
                 self._params_call = call
             # collect() numbers a collection's rollouts 0..n-1 (its prefix logic relies on
             # that), so the batch runs under local indices and gets its own back afterwards.
-            local = [job.replace(index=j) for j, job in enumerate(jobs)]
+            # Each keeps the caller's index as the one it reports (reported_index): a
+            # rollout-indexed policy (PlaybackPolicy) and the error messages see it.
+            local = [
+                job.replace(index=j, info={**job.info, "rollout_index": job.reported_index})
+                for j, job in enumerate(jobs)
+            ]
             t0 = time.perf_counter()
             rollouts = collect(
                 self._envs,

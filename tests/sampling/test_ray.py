@@ -21,6 +21,7 @@ from gymsamp.envs import CountingEnv
 from gymsamp.policies import GaussianActionNoise, IdlePolicy, LinearPolicy, RandomPolicy
 from gymsamp.sampling import (
     CVaRSampler,
+    NonFiniteError,
     ParallelRolloutSampler,
     ParameterExplorationSampler,
     WorkerError,
@@ -264,6 +265,25 @@ def test_batch_invariant_torch_policy_matches_local_for_other_batch_sizes(ray_se
         expected, actual = local.sample(), remote.sample()
     assert_all_equal([expected], [actual])
     assert len({ro.actions.tobytes() for ro in actual}) == 6  # six different rollouts
+
+
+def test_a_rollout_indexed_policy_sees_the_callers_rollout_indices(ray_session):
+    # The actor runs a batch under indices 0..n-1: PlaybackPolicy replayed recording j mod 3
+    # (j: the rollout's place in its batch) where the local backend replays recording k mod 3.
+    from gymsamp.policies import PlaybackPolicy
+
+    recordings = [np.full((4, 1), float(r)) for r in range(3)]
+
+    def run(backend, **kwargs):
+        with ParallelRolloutSampler(
+            "gymsamp/PointMass-v0", PlaybackPolicy(recordings), 2, min_rollouts=7, seed=0,
+            max_steps=4, show_progress_bar=False, backend=backend, **kwargs,
+        ) as sampler:  # fmt: skip
+            return sampler.sample()
+
+    local = run("local", vectorization="sync")
+    assert [ro.actions[0, 0] for ro in local] == [0.0, 1.0, 2.0, 0.0, 1.0, 2.0, 0.0]
+    assert_all_equal([local], [run("ray", envs_per_actor=2)])
 
 
 def test_policy_params_round_trip_without_ray():
@@ -529,6 +549,37 @@ def test_a_dead_actor_names_the_batch_it_was_running_first(ray_session):
             assert lost in ((0, 1), (2, 3), (0, 1, 4, 5), (2, 3, 6, 7))
 
 
+class _NaNAt13(CountingEnv):
+    """Observes NaN once its domain parameter ``increment`` is 13."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return (
+            obs * (np.nan if self._increment == 13.0 else 1.0),
+            reward,
+            terminated,
+            truncated,
+            info,
+        )
+
+
+def test_non_finite_observations_are_the_local_error_naming_the_rollout(ray_session):
+    # The actor numbers its batch's rollouts 0..n-1: the error names the driver's index.
+    errors = []
+    for backend in ("local", "ray"):
+        with ParallelRolloutSampler(
+            lambda: _NaNAt13(terminate_at=3), IdlePolicy(gym.spaces.Discrete(2)), 1,
+            min_rollouts=3, seed=0, show_progress_bar=False, backend=backend,
+        ) as sampler:  # fmt: skip
+            with pytest.raises(NonFiniteError) as info:
+                sampler.sample(domain_params=[{"increment": 1.0}] * 2 + [{"increment": 13.0}])
+            errors.append(info.value)
+    local, remote = errors
+    assert str(remote) == str(local)
+    assert str(local).startswith("observations must be finite, got array([nan]")
+    assert remote.rollout_indices == local.rollout_indices == (2,)
+
+
 def test_policy_error_keeps_its_type(ray_session):
     with (
         ParallelRolloutSampler(
@@ -556,7 +607,6 @@ def test_the_remote_traceback_note_does_not_need_add_note():
     # On Python 3.10 (no add_note) an actor's exception, e.g. the policy's, was re-raised
     # without its remote traceback: the note was skipped. No Ray needed: the driver's raise only.
     from gymsamp.sampling.ray_backend import RayRolloutDriver
-    from gymsamp.sampling.ray_worker import _Failure
 
     driver = object.__new__(RayRolloutDriver)  # _raise reads only actor_info
     driver.actor_info = [(101, "node-a"), (102, "node-b")]
@@ -759,8 +809,7 @@ def test_close_from_inside_a_call_also_shuts_down_the_ray_the_sampler_started(tm
         import numpy as np
         import ray
         from gymsamp.sampling import ParallelRolloutSampler, WorkerError
-        from gymsamp.sampling.quota import Quota
-        from gymsamp.sampling.rollout_job import RolloutJob
+                from gymsamp.sampling.rollout_job import RolloutJob
 
         sampler = ParallelRolloutSampler("CartPole-v1", lambda obs: np.zeros(len(obs), int), 2,
                                          min_rollouts=4, backend="ray", show_progress_bar=False)
