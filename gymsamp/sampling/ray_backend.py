@@ -304,9 +304,7 @@ class RayRolloutDriver:
 
         if self._holder.actors:
             return self._holder.actors
-        if self.spec is None:
-            raise RuntimeError("RayRolloutDriver.configure() must be called before run()")
-        self.connect()
+        self.connect()  # run() has refused a driver without a spec already
         remote_cls = actor_class(self.actor_options)
         # One copy of env factory and policy for every actor, as bytes (see Pickled).
         spec_ref = ray.put(Pickled.of(self.spec))
