@@ -27,6 +27,7 @@ from gymsamp.sampling import (
     WorkerError,
     eval_domain_params,
 )
+from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.ray_backend import load_policy_params, policy_params
 from gymsamp.sampling.ray_worker import _Failure
 from tests.helpers import DictPendulum, assert_sequences_equal, checkout_env
@@ -580,6 +581,22 @@ def test_non_finite_observations_are_the_local_error_naming_the_rollout(ray_sess
     assert remote.rollout_indices == local.rollout_indices == (2,)
 
 
+def test_an_exception_that_does_not_pickle_is_a_worker_error_naming_it(ray_session):
+    with (
+        ParallelRolloutSampler(
+            lambda: CountingEnv(terminate_at=3), _raise_holding_a_lock, 1, min_rollouts=1,
+            show_progress_bar=False, backend="ray",
+        ) as sampler,
+        pytest.raises(
+            WorkerError,
+            match=r"^Ray actor 0 \(pid \d+ on .+\) raised _HoldsALockError: bad observation\n",
+        ) as info,
+    ):  # fmt: skip
+        sampler.sample()
+    assert info.value.worker_index == 0
+    assert "_raise_holding_a_lock" in info.value.remote_traceback
+
+
 def test_policy_error_keeps_its_type(ray_session):
     with (
         ParallelRolloutSampler(
@@ -809,7 +826,8 @@ def test_close_from_inside_a_call_also_shuts_down_the_ray_the_sampler_started(tm
         import numpy as np
         import ray
         from gymsamp.sampling import ParallelRolloutSampler, WorkerError
-                from gymsamp.sampling.rollout_job import RolloutJob
+        from gymsamp.sampling.quota import Quota
+        from gymsamp.sampling.rollout_job import RolloutJob
 
         sampler = ParallelRolloutSampler("CartPole-v1", lambda obs: np.zeros(len(obs), int), 2,
                                          min_rollouts=4, backend="ray", show_progress_bar=False)
@@ -1094,6 +1112,74 @@ def test_actor_options_may_set_max_restarts(ray_session):
     )
     with sampler:
         assert len(sampler.sample()) == 2
+
+
+def test_the_progress_bar_counts_the_rollouts_from_the_actors(ray_session, capsys, monkeypatch):
+    from gymsamp.sampling.progress_bar import RolloutProgress
+
+    shown = []
+    show = RolloutProgress._show
+    monkeypatch.setattr(
+        RolloutProgress, "_show", lambda self, ro: shown.append(ro) or show(self, ro)
+    )
+    with cartpole_sampler(backend="ray", min_rollouts=4, show_progress_bar=True) as sampler:
+        rollouts = sampler.sample()
+    assert "Sampling (ray, 2 actors x 1 envs)" in capsys.readouterr().err
+    assert sorted(ro.rollout_info["rollout_index"] for ro in shown) == [0, 1, 2, 3]
+    assert {ro.rollout_info["rollout_index"]: ro.length for ro in shown} == {
+        ro.rollout_info["rollout_index"]: ro.length for ro in rollouts
+    }
+
+
+def test_actors_slow_to_start_are_warned_about_with_what_they_need(ray_session, monkeypatch):
+    from gymsamp.sampling import ray_backend
+
+    monkeypatch.setattr(ray_backend, "START_WARNING_S", 0.0)
+    cpus = ray_session.cluster_resources()["CPU"]
+    with (
+        cartpole_sampler(backend="ray", min_rollouts=2) as sampler,
+        pytest.warns(RuntimeWarning) as record,
+    ):
+        assert len(sampler.sample()) == 2
+    (warning,) = [w for w in record if "not started" in str(w.message)]
+    assert re.fullmatch(
+        r"[12] Ray actor\(s\) not started after 0 s, still waiting: "
+        + re.escape(
+            "num_workers=2 actors with ray_actor_options={'num_cpus': 1} need 2 CPU (the "
+            f"cluster has {cpus:g}, "
+        )
+        + r"\d+(\.\d+)? free\)"
+        + re.escape(
+            "; actors hold what is not free (this sampler's started ones too, and those of "
+            "other open samplers)"
+        ),
+        str(warning.message),
+    )
+    assert warning.filename == __file__  # the user's line
+
+
+class _NeverIssues(Quota):
+    """A quota that asks for no rollout yet is never met (no valid Quota does that)."""
+
+    def should_issue(self, index, issued_steps):
+        return False
+
+
+def test_a_driver_refuses_to_run_unconfigured_or_without_work(ray_session):
+    from gymsamp.sampling.ray_backend import RayRolloutDriver
+    from gymsamp.sampling.rollout_job import RolloutJob
+
+    driver = RayRolloutDriver(1, 1)
+    try:
+        with pytest.raises(RuntimeError, match=r"configure\(\) must be called before run\(\)"):
+            driver.run(Quota(min_rollouts=1), RolloutJob.seeded, eval=True, max_steps=None)
+        driver.configure(_worker_spec())
+        # Never waits on nothing: the guard against a quota that cannot be met.
+        with pytest.raises(RuntimeError, match="no rollout in flight but the quota is not met"):
+            driver.run(_NeverIssues(min_rollouts=1), RolloutJob.seeded, eval=True, max_steps=None)
+        assert driver.actors == []  # the failed call ended them
+    finally:
+        driver.close()
 
 
 def test_the_start_warning_names_the_resource_the_cluster_lacks(ray_session):
