@@ -161,7 +161,9 @@ def add_field(
     with_after_last: bool,
 ) -> None:
     """``seq.add_data(name, value, item_shape, with_after_last)``: check and store a new field."""
-    if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str (a field name), got {type(name).__name__} {name!r}")
+    if not name.isidentifier() or name.startswith("_"):
         raise ValueError(f"name must be an identifier not starting with '_', got {name!r}")
     if name in seq._data or name in FLAG_NAMES:
         raise ValueError(f"name must be a new data field, got {name!r} which already exists")

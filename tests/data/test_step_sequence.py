@@ -1242,6 +1242,11 @@ class TestInputValidation:
                 r"name must be an identifier not starting with '_', got '_hidden'",
             ),
             (
+                lambda ro: ro.add_data(3),
+                TypeError,
+                r"name must be a str \(a field name\), got int 3",
+            ),
+            (
                 lambda ro: ro.add_data("x", {"a": np.zeros(4), "b": np.zeros(5)}),
                 ValueError,
                 r"every array in field 'x' must have the same length, got \{'x.a': 4, 'x.b': 5\}",
