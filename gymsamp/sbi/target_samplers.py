@@ -105,7 +105,9 @@ class RecRolloutSamplerForSBI(RealRolloutSamplerForSBI):
 
     Reads every ``*.npz`` file in ``rollouts_dir`` (not its subdirectories, in name order)
     with :func:`gymsamp.data.io.load_rollouts` (never pickle); a file may hold several
-    rollouts. All rollouts must have the same length. Each call returns the features of the
+    rollouts. All rollouts must have the same length and the states (or observations) and
+    actions the embedding's spec describes: a file where one does not is named at
+    construction (``ValueError``). Each call returns the features of the
     current rollout (shape ``(1, dim_output)``) and the rollout, and moves to the next one,
     cycling.
 
@@ -185,6 +187,10 @@ class RecRolloutSamplerForSBI(RealRolloutSamplerForSBI):
                 f"rollouts_dir {self.rollouts_dir!r} must hold rollouts of equal length (their "
                 f"features are compared), got lengths {listing}"
             )
+        for ro, origin in zip(rollouts, origins, strict=True):
+            # Now, not at the call that reaches it: a folder of another env's recordings
+            # would otherwise fail only once the ring comes round to it, during inference.
+            rollout_series(ro, self._embedding.spec, f"a rollout in {str(folder / origin)!r}")
         self.rollouts_rec = rollouts
         self.seed = check_seed(seed)
         start = np.random.default_rng(self.seed).integers(len(rollouts)) if rand_init_rollout else 0

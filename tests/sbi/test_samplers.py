@@ -1,5 +1,6 @@
 import functools
 import pickle
+import re
 
 import gymnasium as gym
 import numpy as np
@@ -783,9 +784,10 @@ def test_rec_sampler_says_how_to_record_states(tmp_path):
         show_progress_bar=False,
     ) as sampler:
         save_rollouts(tmp_path / "no_states.npz", sampler.sample())  # record_states=False
-    rec = RecRolloutSamplerForSBI(tmp_path, BayesSimEmbedding(PM_SPEC, 3), num_segments=1)
-    with pytest.raises(ValueError, match="must have a 'states' field.*record_states=True"):
-        rec()
+    with pytest.raises(
+        ValueError, match="no_states.npz' must have a 'states' field.*record_states=True"
+    ):
+        RecRolloutSamplerForSBI(tmp_path, BayesSimEmbedding(PM_SPEC, 3), num_segments=1)
 
 
 def test_rec_sampler_rejects_bad_directories(tmp_path):
@@ -846,12 +848,18 @@ def test_rec_sampler_ring_idx_and_rollouts_dir_are_checked(tmp_path):
 def test_target_rollouts_of_another_width_than_the_embedding_are_named(tmp_path):
     save_rollouts(tmp_path / "a.npz", [record()])
     cart_pole = BayesSimEmbedding(sbi_env_spec("CartPole-v1"), 5)
+    # Named when the folder is read, with the file, not at the call that reaches the rollout.
     with pytest.raises(
         ValueError,
-        match=rf"^the rollout from {tmp_path} has 2 states and 1 action columns but must have 4 "
-        "and 1 to match the embedding's spec$",
+        match=rf"^a rollout in '{re.escape(str(tmp_path / 'a.npz'))}' has 2 states and 1 action "
+        "columns but must have 4 and 1 to match the embedding's spec$",
     ):
-        RecRolloutSamplerForSBI(tmp_path, cart_pole, num_segments=1)()
+        RecRolloutSamplerForSBI(tmp_path, cart_pole, num_segments=1)
+    # The list stays the sampler's own: a rollout put there later is checked at its call.
+    rec = RecRolloutSamplerForSBI(tmp_path, BayesSimEmbedding(PM_SPEC, 3), num_segments=1)
+    rec.rollouts_rec[0] = rollout("CartPole-v1", IdlePolicy(gym.spaces.Discrete(2)), seed=0)
+    with pytest.raises(ValueError, match=rf"^the rollout from {tmp_path} has 4 states"):
+        rec()
     real = RealRolloutSamplerForSBI(
         "CartPole-v1", IdlePolicy(gym.spaces.Discrete(2)), BayesSimEmbedding(PM_SPEC, 3), 1
     )
