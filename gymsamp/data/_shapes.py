@@ -246,11 +246,12 @@ def as_reward(value: Any, name: str = "reward") -> float:
         raise TypeError(f"{name} must be a real scalar, got {type(value).__name__}")
     if np.ndim(value) != 0:
         raise ValueError(f"{name} must be a scalar, got shape {np.shape(value)}")
-    try:
-        return float(value)
-    except TypeError:
-        # complex numbers refuse float(); anything else numeric converts.
-        raise TypeError(f"{name} must be a real scalar, got {value!r}") from None
+    # numpy values by their dtype: float() took np.complex128(1+2j) as 1.0 (with a mere
+    # ComplexWarning), np.array("1.5") as 1.5, and raised a ValueError naming no argument for
+    # np.array("a", dtype=object). Python ints and floats have no dtype to check.
+    if isinstance(value, (np.generic, np.ndarray)) and value.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real scalar, got {value!r} of dtype {value.dtype}")
+    return float(value)
 
 
 def as_info_dict(

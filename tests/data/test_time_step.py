@@ -82,6 +82,20 @@ def test_time_step_is_frozen() -> None:
         ({"reward": "1.0"}, TypeError, "reward must be a real scalar, got str"),
         ({"reward": None}, TypeError, "reward must be a real scalar, got NoneType"),
         ({"reward": 1 + 2j}, TypeError, "reward must be a real scalar"),
+        # numpy values that float() took: the complex one without its imaginary part.
+        (
+            {"reward": np.complex128(1 + 2j)},
+            TypeError,
+            re.escape("reward must be a real scalar, got np.complex128(1+2j) of dtype complex128"),
+        ),
+        ({"reward": np.array("1.5")}, TypeError, "reward must be a real scalar, .* dtype <U3"),
+        ({"reward": np.array(None, dtype=object)}, TypeError, "reward must be a .* dtype object"),
+        ({"reward": np.array("a", dtype=object)}, TypeError, "reward must be a .* dtype object"),
+        (
+            {"reward": np.timedelta64(5, "s")},
+            TypeError,
+            "reward must be a real scalar, .* dtype timedelta64",
+        ),
         (
             {"reward": np.array([1.0])},
             ValueError,
