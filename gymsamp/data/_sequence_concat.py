@@ -82,7 +82,7 @@ def concatenate(
         try:
             data[name] = cat(items)
         except (ValueError, TypeError, KeyError, IndexError) as err:
-            raise _mismatch(name, items) or err from None
+            raise _mismatch(name, items) or _unjoinable(name, items, err) from None
     finals: dict[str, Field | None] = {}
     for name in (n for n in names if n in after_last):  # field order, not the set's (hashing)
         part_finals = [p._final_entries(name) for p in parts]
@@ -128,6 +128,18 @@ def _mismatch(name: str, items: list[Field]) -> ValueError | None:
                     f"{first[path]} to match parts[0]"
                 )
     return None
+
+
+def _unjoinable(name: str, items: list[Field], err: Exception) -> Exception:
+    """The error for a field whose parts fit in shape but that numpy or torch still cannot
+    join (dtypes without a common one, e.g. datetime64 and float64): it names the field and
+    the parts' dtypes, where it was numpy's message alone."""
+    dtypes = sorted({str(leaf.dtype) for item in items for _, leaf in tree_leaves(item, name)})
+    error = TypeError if isinstance(err, TypeError) else ValueError
+    return error(
+        f"parts must have {name!r} of dtypes that join (as numpy or torch concatenates them), "
+        f"got the dtypes {dtypes}: {err}"
+    )
 
 
 def _joined_bounds(parts: list[StepSequence]) -> np.ndarray:

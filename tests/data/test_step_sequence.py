@@ -1367,6 +1367,18 @@ def test_concat_names_a_nested_leaf_whose_shape_does_not_fit():
         StepSequence.concat([first, other])
 
 
+def test_concat_names_a_field_whose_dtypes_do_not_join():
+    # Same shapes, no common dtype: it was numpy's DTypePromotionError naming no field.
+    first = _one_step([[0.0], [1.0]])
+    dated = _one_step(np.array([[0], [1]], dtype="datetime64[s]"))
+    with pytest.raises(
+        TypeError,
+        match=r"parts must have 'observations' of dtypes that join .* got the dtypes "
+        r"\['datetime64\[s\]', 'float64'\]",
+    ):
+        StepSequence.concat([first, dated])
+
+
 def _random_sequence(rng, *, max_rollouts=6, max_len=7):
     """Rollouts of random lengths (1..max_len), each ending in a random combination of the two
     flags (none, terminated, truncated, both), concatenated; with the step types DESIGN §3
