@@ -224,9 +224,6 @@ def step_sequences_to_episode_batch(
                 f"episode {i} has the fields {sorted(ep.data_names)} but must have "
                 f"{sorted(names)} to match episode 0"
             )
-    clash = set(names) & set(_FLAGS)
-    if clash:
-        raise ValueError(f"field names must not be {sorted(clash)}: they hold the end flags")
     observations = episodes[0].observations
     if isinstance(observations, (dict, tuple)):
         raise TypeError(
@@ -245,6 +242,7 @@ def step_sequences_to_episode_batch(
     extras = [n for n in names if n not in _CORE]
     agent_names = _agent_info_names(agent_info_names, extras)
     env_infos = {n: per_step(n) for n in extras if n not in agent_names}
+    # No field takes a flag's name here: StepSequence reserves them (FLAG_NAMES).
     env_infos.update({f: np.concatenate([getattr(ep, f) for ep in episodes]) for f in _FLAGS})
     agent_infos = {n: per_step(n) for n in extras if n in agent_names}
 
