@@ -120,7 +120,7 @@ def reset_with(
     seed: int | None,
     options: dict[str, Any] | None,
     what: str,
-    reset_info: Callable[[], dict[str, Any]] | None = None,
+    reset_info: Callable[[], dict[str, Any]],
 ) -> tuple[Any, dict[str, Any]]:
     """``env.reset(seed=seed, options=options)``, in which the simulator's own reset is
     followed at once by ``after_base_reset(obs)`` (e.g. setting a state), whose observation
@@ -139,7 +139,7 @@ def reset_with(
     if base is env:
         obs, info = env.reset(seed=seed, options=options)
         obs = after_base_reset(obs)
-        return obs, info if reset_info is None else {**info, **reset_info()}
+        return obs, {**info, **reset_info()}
     inner_reset = base.reset  # the simulator's, or another wrapper's hook around it
     shadowed = vars(base).get("reset")
     applied = False
@@ -148,10 +148,8 @@ def reset_with(
         nonlocal applied
         obs, info = inner_reset(*args, **kwargs)
         obs = after_base_reset(obs)
-        if reset_info is not None:
-            info = {**info, **reset_info()}
         applied = True
-        return obs, info
+        return obs, {**info, **reset_info()}
 
     base.reset = reset_then_apply  # type: ignore[method-assign]
     try:

@@ -1045,6 +1045,25 @@ def test_drawn_params_pass_through_the_users_observation_wrappers() -> None:
     assert plain.reset(seed=4)[1]["domain_param"] == info["domain_param"]  # the same draw
 
 
+def test_init_state_restores_a_reset_the_user_set_on_the_simulator() -> None:
+    # The simulator's reset is shadowed for the call only: an instance attribute the user put
+    # there (a hook, a mock) is called through and is back in place afterwards.
+    env = InitStateWrapper(TimeLimit(gym.make("CartPole-v1").unwrapped, max_episode_steps=50))
+    base = env.unwrapped
+    calls = []
+
+    def users_reset(**kwargs):
+        calls.append(kwargs.get("seed"))
+        return type(base).reset(base, **kwargs)
+
+    base.reset = users_reset
+    obs, info = env.reset(seed=3, options={"init_state": X0})
+    np.testing.assert_array_equal(obs, X0.astype(np.float32))
+    np.testing.assert_array_equal(info["init_state"], X0)
+    assert calls == [3]
+    assert vars(base)["reset"] is users_reset
+
+
 class _SwallowingReset(gym.Wrapper):
     """A user's wrapper that answers reset from a cache after the first one."""
 
