@@ -212,8 +212,9 @@ class DomainParamWrapper(gym.Wrapper[Any, Any, Any, Any]):
         self._inner: DomainParamWrapper | None = find_wrapper(env, DomainParamWrapper)
         # Nothing to do per step: hand steps straight to the inner env (one Python frame less
         # on the sampler's hottest path). Not past an InitStateWrapper: its step changes with
-        # its record_state, which the bound method would miss (no states recorded).
-        if find_wrapper(env, InitStateWrapper) is None:
+        # its record_state, which the bound method would miss (no states recorded); nor for a
+        # subclass's own step, which the instance attribute would hide (never called).
+        if find_wrapper(env, InitStateWrapper) is None and type(self).step is gym.Wrapper.step:
             self.step = env.step  # type: ignore[method-assign]
 
     @property
@@ -397,8 +398,9 @@ class InitStateWrapper(gym.Wrapper[Any, Any, Any, Any]):
     def record_state(self, value: bool) -> None:
         self._record_state = check_bool("record_state", value)
         # Without recording there is nothing to do per step: hand steps straight to the inner
-        # env (one Python frame less on the sampler's hottest path).
-        if self._record_state:
+        # env (one Python frame less on the sampler's hottest path); not past a subclass's own
+        # step, which the instance attribute would hide (never called).
+        if self._record_state or type(self).step is not InitStateWrapper.step:
             self.__dict__.pop("step", None)
         else:
             self.step = self.env.step  # type: ignore[method-assign]

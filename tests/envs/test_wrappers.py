@@ -711,6 +711,33 @@ def test_record_state_switched_on_later_reports_states_and_off_again_stops() -> 
     np.testing.assert_array_equal(env.unwrapped.state, reference.unwrapped.state)
 
 
+class _StepCountingInit(InitStateWrapper):
+    def step(self, action):
+        self.steps = getattr(self, "steps", 0) + 1
+        return super().step(action)
+
+
+class _StepCountingParams(DomainParamWrapper):
+    def step(self, action):
+        self.steps = getattr(self, "steps", 0) + 1
+        return super().step(action)
+
+
+@pytest.mark.parametrize("wrapper", [_StepCountingInit, _StepCountingParams])
+@pytest.mark.parametrize("record_state", [False, True])
+def test_a_subclass_step_is_called_whatever_the_shortcut(wrapper, record_state) -> None:
+    # The wrappers hand steps straight to the inner env through an instance attribute, which
+    # hid a subclass's own step: it was never called.
+    env = wrapper(gym.make("CartPole-v1"))
+    if wrapper is _StepCountingInit:
+        env.record_state = record_state
+    env.reset(seed=0)
+    info = env.step(0)[4]
+    env.step(1)
+    assert env.steps == 2
+    assert ("state" in info) == (record_state and wrapper is _StepCountingInit)
+
+
 def test_the_state_reported_at_reset_is_not_the_init_state_array() -> None:
     env = InitStateWrapper(gym.make("CartPole-v1"), record_state=True)
     _, info = env.reset(seed=0)
