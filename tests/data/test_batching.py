@@ -26,6 +26,7 @@ def test_shuffled_batch_idcs_is_a_seeded_permutation():
 
 def test_ordered_and_shuffled_ordered_batches():
     assert list(gen_ordered_batches(range(5), 2)) == [[0, 1], [2, 3], [4]]
+    assert list(gen_ordered_batches(range(4), 2)) == [[0, 1], [2, 3]]  # no empty last batch
     out = shuffled_ordered_batches(list(range(7)), 3, seed=4)
     assert sorted(out) == [[0, 1, 2], [3, 4, 5], [6]]
     assert out == shuffled_ordered_batches(list(range(7)), 3, seed=4)

@@ -490,3 +490,29 @@ def test_agent_info_names_may_be_any_iterable(rollouts):
 def test_swapped_arguments_are_named(rollouts):
     with pytest.raises(TypeError, match=r"rollouts must be StepSequences .* got EnvSpec"):
         EpisodeBatch.from_step_sequences(SPEC, rollouts)
+
+
+def _one_step(**fields):
+    return StepSequence(rewards=[0.0], observations=[[0.0] * 3, [1.0] * 3], actions=[0], **fields)
+
+
+@pytest.mark.parametrize(
+    ("rollouts", "error", "message"),
+    [
+        ([_one_step(), 3], TypeError, r"rollouts\[1\] must be a StepSequence, got int"),
+        (
+            [_one_step(), _one_step(extra=[1.0])],
+            ValueError,
+            r"episode 1 has the fields \['actions', 'extra', 'observations', 'rewards'\] but "
+            r"must have \['actions', 'observations', 'rewards'\] to match episode 0",
+        ),
+        (
+            [_one_step(rollout_info={"last_entries": 1})],
+            ValueError,
+            r"rollout_info must not use the key 'last_entries', which is reserved",
+        ),
+    ],
+)
+def test_from_step_sequences_refuses_rollouts_it_cannot_convert(rollouts, error, message):
+    with pytest.raises(error, match=message):
+        EpisodeBatch.from_step_sequences(rollouts, SPEC)

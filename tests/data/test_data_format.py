@@ -245,3 +245,56 @@ def test_new_tuple_refuses_wrong_counts_and_types():
         new_tuple(Hidden, None)
     WithDefault = namedtuple("WithDefault", "h c", defaults=[0])
     assert new_tuple(WithDefault, [1]) == WithDefault(1, 0)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: to_format([None, 1], "torch"), TypeError, r"data of dtype object cannot be conv"),
+        (
+            lambda: to_format(["a"], "torch", np.float32),
+            ValueError,
+            r"data must be convertible to float32, got could not convert string",
+        ),
+        (lambda: to_format(["a"], "torch"), TypeError, r"data must be numeric .* got dtype <U1"),
+        (lambda: stack_to_format([], "numpy"), ValueError, r"data must not be empty to stack it"),
+        (lambda: cat_to_format([], "torch"), ValueError, r"data must not be empty to concatenate"),
+        (
+            lambda: stack_to_format([np.zeros(2), [1, [2, 3]]], "numpy"),
+            ValueError,
+            r"data must hold items of one shape to stack them, got a ragged item \[1, \[2, 3\]\] "
+            r"at index 1",
+        ),
+        (
+            lambda: stack_to_format([np.zeros(2), np.array(["a", "b"])], "torch"),
+            TypeError,
+            r"data must hold numeric items to stack them, got .* dtype <U1",
+        ),
+        (
+            lambda: cat_to_format([np.zeros((1, 2), "M8[s]"), np.zeros((1, 2))], "numpy"),
+            TypeError,
+            r"data must hold numeric items to concatenate them, got .*DateTime64",
+        ),
+    ],
+)
+def test_conversions_that_cannot_be_done_name_the_data_and_why(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_new_tuple_names_a_tuple_class_that_refuses_the_values():
+    class Pair(tuple):  # takes two arguments, not one iterable
+        def __new__(cls, a, b):
+            return super().__new__(cls, (a, b))
+
+    class IntHidden(Hidden):
+        def __new__(cls, h, c):
+            if not isinstance(h, int):
+                raise TypeError("h must be an int")
+            return super().__new__(cls, h, c)
+
+    with pytest.raises(TypeError, match=r"values cannot build a Pair, got \(1, 2\)"):
+        new_tuple(Pair, [1, 2])
+    with pytest.raises(TypeError, match=r"values cannot build a IntHidden, got \('x', 2\)"):
+        new_tuple(IntHidden, ["x", 2])
+    assert new_tuple(IntHidden, [1, 2]) == (1, 2)

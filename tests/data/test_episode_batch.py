@@ -621,6 +621,12 @@ def test_from_list_errors() -> None:
     obs3 = np.zeros((3, 3))
     with pytest.raises(ValueError, match="paths must hold at least one episode"):
         EpisodeBatch.from_list(spec, [])
+    with pytest.raises(TypeError, match=re.escape("paths[1] must be a dict, got int")):
+        EpisodeBatch.from_list(spec, [_path(obs3), 3])  # type: ignore[list-item]
+    with pytest.raises(
+        TypeError, match=re.escape("paths[0]['episode_infos'] must be a dict, got int")
+    ):
+        EpisodeBatch.from_list(spec, [{**_path(obs3), "episode_infos": 3}])
     with pytest.raises(
         TypeError, match="paths must be a list of dicts, one per episode, got a dict"
     ):

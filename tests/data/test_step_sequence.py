@@ -546,6 +546,38 @@ class TestSteps:
         )
         np.testing.assert_array_equal(data["x"], [0, 1, 2])  # the refused write changed nothing
 
+    def test_dict_index_proxy_names_entries_it_cannot_index_or_write(self):
+        class Unsized:  # indexable, no len(): the message cannot give the entry's size
+            def __getitem__(self, index):
+                raise IndexError(index)
+
+        proxy = DictIndexProxy({"n": 3, "u": Unsized(), "d": {"y": np.arange(2)}, "t": (1,)}, 5)
+        with pytest.raises(AttributeError, match=r"^Entry n has un-indexable type int$"):
+            _ = proxy.n
+        with pytest.raises(KeyError, match=r"Entry n has un-indexable type int"):
+            _ = proxy["n"]
+        with pytest.raises(IndexError, match=r"^index 5 is out of range for entry u$"):
+            _ = proxy.u
+        with pytest.raises(AttributeError, match=r"^Entry d is a dict; set its items$"):
+            proxy.d = 1
+        with pytest.raises(KeyError, match=r"Entry t is a tuple; set its items"):
+            proxy["t"] = 1
+        assert repr(proxy) == "DictIndexProxy(index=5, keys=['d', 'n', 't', 'u'])"
+        assert {"d", "n", "t", "u"} <= set(dir(proxy))
+
+    def test_next_values_of_dict_and_tuple_fields_keep_their_structure(self):
+        ro = StepSequence(
+            rewards=[0.0, 1.0],
+            observations={"x": np.arange(3.0), "y": 2 * np.arange(3)},
+            actions=[0, 1],
+            hidden=Hidden(np.arange(3.0), np.arange(3.0) + 10),
+        )
+        nxt = ro[1].next_observation
+        assert isinstance(nxt, DictIndexProxy)
+        assert (nxt.x, nxt["y"]) == (2.0, 4)
+        assert ro[0].next_hidden == Hidden(1.0, 11.0)
+        assert type(ro[0].next_hidden) is Hidden
+
 
 class TestConcatAndRollouts:
     def test_concat_keeps_every_final_observation_and_info(self, parts):

@@ -368,6 +368,40 @@ def test_from_time_step_list_errors() -> None:
         TimeStepBatch.from_time_step_list(spec, [sample])
     with pytest.raises(TypeError, match=re.escape("ts_samples[0] must be a dict or a TimeStep")):
         TimeStepBatch.from_time_step_list(spec, [3])  # type: ignore[list-item]
+    infos = {"env_infos": 3}
+    with pytest.raises(TypeError, match=re.escape("ts_samples[0]['env_infos'] must be a dict")):
+        TimeStepBatch.from_time_step_list(spec, [{**sample_with_actions(), **infos}])
+    nested, flat = ({"a": {"b": np.zeros(1)}}, {"a": np.zeros(1)})
+    for first, second, kind in ((nested, flat, "a dict"), (flat, nested, "an array")):
+        with pytest.raises(
+            ValueError,
+            match=re.escape(
+                f"ts_samples[1]['env_infos']['a'] must be {kind} to match "
+                "ts_samples[0]['env_infos']['a']"
+            ),
+        ):
+            TimeStepBatch.from_time_step_list(
+                spec,
+                [
+                    {**sample_with_actions(), "env_infos": first},
+                    {**sample_with_actions(), "env_infos": second},
+                ],
+            )
+
+
+def sample_with_actions() -> dict[str, Any]:
+    """One transition of :func:`make_ts_batch` as a dict sample, without infos."""
+    sample = make_ts_batch().to_time_step_list()[0]
+    return {k: v for k, v in sample.items() if not k.endswith("_infos")}
+
+
+def test_an_empty_step_types_list_is_a_batch_dimension_error_not_a_dtype_one() -> None:
+    # np.asarray([]) is float64: read as such it was "must hold integers ... float64".
+    batch = make_ts_batch()
+    with pytest.raises(
+        ValueError, match=re.escape("step_types has batch dimension 0 but must have")
+    ):
+        dataclasses.replace(batch, step_types=[])
 
 
 @pytest.mark.parametrize(
