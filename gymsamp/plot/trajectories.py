@@ -136,9 +136,8 @@ def _commanded_differs(ro: StepSequence) -> np.ndarray:
     applied = _applied_actions(ro)
     commanded = flat_values(ro.actions, "actions")
     same = commanded == applied
-    if np.issubdtype(commanded.dtype, np.floating):
-        same |= commanded.astype(np.float32) == applied
-        same |= np.isnan(commanded) & np.isnan(applied)
+    same |= commanded.astype(np.float32) == applied
+    same |= np.isnan(commanded) & np.isnan(applied)
     return ~same
 
 
@@ -478,7 +477,6 @@ def _action_raster(
     if len(levels) > 10:
         return False
     cmap = ListedColormap(list(_ACTION_COLORS[: len(levels)]))
-    mesh = None
     for lane, (ro, values) in enumerate(zip(rollouts, actions, strict=True)):
         edges = times(ro)[: len(values) + 1]
         codes = np.searchsorted(levels, values)[None, :]
@@ -496,9 +494,9 @@ def _action_raster(
         tick.set_color(color)
     ax.set_ylim(-0.6, len(rollouts) - 0.4)
     ax.set_ylabel("rollout")
-    if mesh is not None:
-        bar = fig.colorbar(mesh, ax=ax, ticks=range(len(levels)), fraction=0.08, pad=0.02)
-        bar.ax.set_yticklabels([action_names.get(int(v), str(int(v))) for v in levels])
+    # The last lane's mesh: every lane has one (np.concatenate above refuses no rollouts).
+    bar = fig.colorbar(mesh, ax=ax, ticks=range(len(levels)), fraction=0.08, pad=0.02)
+    bar.ax.set_yticklabels([action_names.get(int(v), str(int(v))) for v in levels])
     return True
 
 
