@@ -116,6 +116,8 @@ class Collection:
         # asked for (wasted work, whose failures would fail the call).
         self.pausing = self.mode == AutoresetMode.DISABLED and queued_resets
         self.paused = np.zeros(self.num_envs, dtype=bool)
+        # Sub-envs whose running rollout records states (its reset reported one).
+        self.recording_states = np.zeros(self.num_envs, dtype=bool)
         # Sub-envs in other processes: send the next step before booking the last one.
         self.pipelined = (
             self.mode == AutoresetMode.DISABLED
@@ -280,10 +282,12 @@ class Collection:
                 info = dict(infos.get(i, ()))
                 info.pop("final_obs", None)  # started inside the step that ended the last one
                 info.pop("final_info", None)
-                self.slots[i] = RunningRollout(
+                running = RunningRollout(
                     job, sub_env_obs(self.obs, i), info, record_state=self.record_states
                 )
+                self.slots[i] = running
                 self.active[i] = True
+                self.recording_states[i] = running.first_state is not None
                 self.start_rows[i] = self.buffer.next_row
                 self.running_count += 1
                 self.running_start_sum += self.buffer.next_row
@@ -394,6 +398,8 @@ class Collection:
             row_values.update(leaf_columns(action.obs))
         if self.action_check.clips:  # else the applied actions are the actions themselves
             row_values["applied"] = action.applied
+        if self.record_states and _any(self.recording_states):
+            self._require_states(infos, row=self.buffer.next_row)
         state = state_rows(infos, self.num_envs) if infos and self.record_states else None
         if state is not None:
             row_values["state"] = state
@@ -484,6 +490,23 @@ class Collection:
         if jobs:
             self._reset(jobs)
 
+    def _require_states(self, infos: SubEnvInfos, *, row: int) -> None:
+        """Raise unless every rollout that records states has one for the step at ``row`` (in
+        its info, or in the ``final_info`` of an episode that ended in it): a row without one
+        would hold whatever the buffer held there, or the next episode's first state."""
+        for i in np.flatnonzero(self.recording_states).tolist():
+            info = infos.get(i) or {}
+            # An episode that ended in the step: its info is the next one's reset info.
+            if "state" not in info.get("final_info", info):
+                running = self.slots[i]
+                assert running is not None
+                raise ValueError(
+                    f"sub-env {i} reported no info['state'] at step {row - self.start_rows[i]} "
+                    f"of rollout {running.job.reported_index}, but its reset did: with "
+                    "record_states=True every step of such a rollout must report its state "
+                    "(as gymsamp's InitStateWrapper(record_state=True) does), or record none"
+                )
+
     def _finish(
         self,
         i: int,
@@ -529,6 +552,7 @@ class Collection:
                 self.info_rows.popitem(last=False)
         self.slots[i] = None
         self.active[i] = False
+        self.recording_states[i] = False
         self.running_count -= 1
         self.running_start_sum -= start
         self.slots_changed = True

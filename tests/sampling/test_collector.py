@@ -174,3 +174,54 @@ def test_a_step_timeout_through_a_vector_wrapper_is_refused_with_the_reason():
         ),
     ):
         collect(envs, IDLE, lambda k: RolloutJob(k, k), Quota(2), step_timeout=0.5)
+
+
+class _StateEnv(gym.Env):
+    """Observation = state = step count; reports info['state'] at reset and at every step but
+    ``silent_step`` (1-based)."""
+
+    observation_space = gym.spaces.Box(0.0, 10.0, (1,))
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, silent_step: int | None = None) -> None:
+        self.silent_step = silent_step
+        self.t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, np.float32), {"state": np.array([0.0])}
+
+    def step(self, action):
+        self.t += 1
+        info = {} if self.t == self.silent_step else {"state": np.array([float(self.t)])}
+        return np.full(1, self.t, np.float32), 0.0, self.t == 4, False, info
+
+
+def _state_collection(silent_steps: list[int | None]) -> list:
+    envs = gym.vector.SyncVectorEnv(
+        [lambda s=s: _StateEnv(s) for s in silent_steps],
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+    )
+    with contextlib.closing(envs):
+        quota = Quota(min_rollouts=len(silent_steps))
+        return collect(envs, IDLE, lambda k: RolloutJob(k, k), quota, record_states=True)
+
+
+def test_recorded_states_are_every_step_s_own() -> None:
+    (ro,) = _state_collection([None])
+    assert ro.states[:, 0].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+@pytest.mark.parametrize("silent_steps", [[2], [None, 2], [4]], ids=["alone", "beside", "last"])
+def test_a_rollout_recording_states_whose_step_reports_none_is_refused(silent_steps) -> None:
+    # The row was the buffer's uninitialised memory (alone) or a made-up 0.0 (beside a sub-env
+    # that reported one): now the sub-env and the step are named.
+    sub_env = len(silent_steps) - 1
+    step = silent_steps[-1] - 1
+    with pytest.raises(
+        ValueError,
+        match=rf"^sub-env {sub_env} reported no info\['state'\] at step {step} of rollout "
+        rf"{sub_env}, but its reset did: with record_states=True",
+    ):
+        _state_collection(silent_steps)
