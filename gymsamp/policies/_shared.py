@@ -326,6 +326,9 @@ def _check_actions(actions: Any, spec: EnvSpec, batch: int, owner: str) -> np.nd
         array = _to_numpy(actions)
     except (TypeError, ValueError) as err:
         raise TypeError(_unfit_actions(actions, spec, batch, owner, err)) from None
+    if array.dtype == object and array.ndim == 0:
+        # None, a dict, any other object: no actions at all (not "actions of shape ()").
+        raise TypeError(_unfit_actions(actions, spec, batch, owner))
     act_shape = spec.action_space.shape
     if act_shape is not None and array.shape != (batch, *act_shape):
         if isinstance(actions, tuple):
@@ -371,7 +374,7 @@ def _unfit_actions(
             "be wrapped to return the actions alone)"
         )
     else:
-        got = f"{type(actions).__name__} ({err})"
+        got = type(actions).__name__ + ("" if err is None else f" ({err})")
     rule = f"{owner} must return one array of actions of shape {expected} (B, *action_shape)"
     return f"{rule}, got {got}"
 

@@ -885,6 +885,14 @@ def test_a_policy_returning_a_tuple_is_told_to_return_the_actions_alone() -> Non
     with pytest.raises(TypeError, match=rf"{rule} \(B, \*action_shape\), got list \(setting"):
         policy.act(np.zeros((2, 3), dtype=np.float32))
 
+    # No actions at all: named by type (it was a ValueError about "actions of shape ()").
+    for nothing in (None, {"actions": np.zeros((2, 2))}):
+        policy = _start(as_policy(lambda obs, out=nothing: out, BOX_SPEC), 2)
+        with pytest.raises(
+            TypeError, match=rf"\(B, \*action_shape\), got {type(nothing).__name__}$"
+        ):
+            policy.act(np.zeros((2, 3), dtype=np.float32))
+
 
 def test_a_float64_module_gets_float64_observations() -> None:
     # It failed: "mat1 and mat2 must have the same dtype, but got Float and Double".
