@@ -79,8 +79,9 @@ class _NoResetVector(SingleEnvVector):
         obs = adapter.set_state(state.copy())
         info: dict[str, Any] = {"init_state": state, "state": state.copy()}
         params = find_wrapper(self.env, DomainParamWrapper)
-        if params is not None:
-            info["domain_param"] = params.domain_param
+        # prepare_env wraps every env with an adapter (which get_state above needs) in one.
+        assert params is not None
+        info["domain_param"] = params.domain_param
         return self._batch(obs), self._add_info({}, info, 0)
 
 

@@ -78,18 +78,17 @@ def check_finite(
 _dot = np.dot  # the C function itself: a rollout's reward check is on the hot path
 
 
-def _check_rewards(rewards: np.ndarray, job: RolloutJob, env: int) -> None:
-    """Raise :class:`NonFiniteError` if ``job``'s rollout has a NaN reward: numpy reads a
-    sub-env's ``None`` (or another non-number it can cast) as NaN when it fills the reward
-    batch, so only the rollout's rewards can still tell. Infinite rewards are numbers (a
-    penalty of ``-inf`` is legal)."""
-    nan = np.flatnonzero(np.isnan(rewards))
-    if nan.size:
-        raise NonFiniteError(
-            f"rewards must be numbers (not NaN), got nan at step {int(nan[0])} of rollout "
-            f"{job.reported_index} (sub-env {env}; numpy reads a reward of None as nan)",
-            rollout_indices=(job.index,),
-        )
+def _nan_reward_error(rewards: np.ndarray, job: RolloutJob, env: int) -> NonFiniteError:
+    """The error for ``job``'s rollout, whose ``rewards`` hold a NaN: numpy reads a sub-env's
+    ``None`` (or another non-number it can cast) as NaN when it fills the reward batch, so
+    only the rollout's rewards can still tell. Infinite rewards are numbers (a penalty of
+    ``-inf`` is legal)."""
+    step = int(np.flatnonzero(np.isnan(rewards))[0])
+    return NonFiniteError(
+        f"rewards must be numbers (not NaN), got nan at step {step} of rollout "
+        f"{job.reported_index} (sub-env {env}; numpy reads a reward of None as nan)",
+        rollout_indices=(job.index,),
+    )
 
 
 def _observations(
@@ -252,7 +251,7 @@ class RolloutAssembler:
         rewards = buffer.column("rewards", start, stop, i).astype(np.float64, copy=False)
         # NaN iff a reward is: squares are >= 0, so no inf - inf (0.6 us; a sum warns on it).
         if math.isnan(_dot(rewards, rewards)):
-            _check_rewards(rewards, job, i)
+            raise _nan_reward_error(rewards, job, i)
         data: dict[str, Any] = {
             "rewards": rewards,
             "observations": observations,
