@@ -72,9 +72,7 @@ def _action_kinds(space: gym.Space[Any]) -> str:
         return "fiu"
     if isinstance(space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)):
         return "iu"
-    if isinstance(space, gym.spaces.MultiBinary):
-        return "biu"
-    return ""  # other spaces: the env checks its actions itself
+    return "biu"  # MultiBinary: check_action_space refuses every other space up front
 
 
 def _integer_bounds(space: gym.Space[Any]) -> tuple[Any, Any] | None:
@@ -124,7 +122,7 @@ class ActionCheck:
                 f"{self.who} must return actions of shape {self.shape} for {self.num_envs} "
                 f"sub-envs, got shape {actions.shape}"
             )
-        if self.kinds and actions.dtype.kind not in self.kinds:
+        if actions.dtype.kind not in self.kinds:
             raise TypeError(
                 f"{self.who} must return actions of a numeric dtype that the action space "
                 f"{self.space} takes (numpy kinds {self.kinds!r}), got dtype {actions.dtype}"

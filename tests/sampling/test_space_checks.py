@@ -66,6 +66,15 @@ def test_box_actions_are_clipped_into_the_space_in_its_dtype():
     assert integer.dtype == np.float32
 
 
+def test_integer_box_actions_are_clipped_into_its_bounds_in_its_dtype():
+    # An integer Box has no float range to keep actions in: its own bounds alone.
+    space = gym.spaces.Box(low=np.array([0, -2]), high=np.array([10, 2]), dtype=np.int64)
+    check = ActionCheck(space, 2)
+    clipped = check.clip(np.array([[12, -5], [3, 1]], dtype=np.int32))
+    np.testing.assert_array_equal(clipped, [[10, -2], [3, 1]])
+    assert clipped.dtype == np.int64
+
+
 def test_discrete_actions_are_not_clipped_but_range_checked():
     check = ActionCheck(gym.spaces.Discrete(2), 2)
     actions = np.array([0, 1])
