@@ -517,11 +517,11 @@ def _probe_batches(space: Any, num_envs: int) -> Iterator[Any]:
     batched = batch_space(space, num_envs)
     batched.seed(_PROBE_SEED)
     rng = np.random.default_rng(_PROBE_SEED)
-    for k in range(max(_PROBE_BATCHES, _NEAR_ZERO_BATCHES)):
+    # _NEAR_ZERO_BATCHES >= _PROBE_BATCHES: a near-zero batch in every round.
+    for k in range(_NEAR_ZERO_BATCHES):
         if k < _PROBE_BATCHES:
             yield batched.sample()
-        if k < _NEAR_ZERO_BATCHES:
-            yield _near_zero(batched, rng, _PROBE_SCALES[k % len(_PROBE_SCALES)])
+        yield _near_zero(batched, rng, _PROBE_SCALES[k % len(_PROBE_SCALES)])
 
 
 def _near_zero(space: Any, rng: np.random.Generator, scale: float) -> Any:

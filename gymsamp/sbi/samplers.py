@@ -284,7 +284,7 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         self,
         collections: list[tuple[list[dict[str, Any] | None], np.ndarray | None]],
         theta: np.ndarray,
-        failed: dict[int, FailedRows] | None = None,
+        failed: dict[int, FailedRows],
     ) -> list[list[RolloutResult | None]]:
         """Run collections ``(payloads, recording or None)``; their results in row order.
 
@@ -340,9 +340,8 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
         fatal = [item for item in failures if not (skip_failures and item[2].rows)]
         if fatal:
             raise simulation_error(fatal[0][2], theta, self.dp_names)
-        if failed is not None:
-            for _, row, failure in failures:
-                failed.setdefault(row, failure)
+        for _, row, failure in failures:
+            failed.setdefault(row, failure)
         return results
 
     # -- simulating ---------------------------------------------------------------------------
