@@ -225,3 +225,53 @@ def test_a_rollout_recording_states_whose_step_reports_none_is_refused(silent_st
         rf"{sub_env}, but its reset did: with record_states=True",
     ):
         _state_collection(silent_steps)
+
+
+class _MetadataModeVectorEnv(gym.vector.VectorEnv):
+    """A third-party vector env that states its autoreset mode in its metadata alone (no
+    ``autoreset_mode`` attribute), stepping a SyncVectorEnv of that mode."""
+
+    def __init__(self, mode: gym.vector.AutoresetMode | None) -> None:
+        self.inner = gym.vector.SyncVectorEnv(
+            [lambda: gym.make("CartPole-v1")] * 2,
+            autoreset_mode=mode or gym.vector.AutoresetMode.NEXT_STEP,
+        )
+        for name in ("num_envs", "single_observation_space", "single_action_space"):
+            setattr(self, name, getattr(self.inner, name))
+        self.observation_space, self.action_space = (
+            self.inner.observation_space,
+            self.inner.action_space,
+        )
+        self.metadata = {} if mode is None else {"autoreset_mode": mode}
+
+    def reset(self, **kwargs):
+        return self.inner.reset(**kwargs)
+
+    def step(self, actions):
+        return self.inner.step(actions)
+
+    def close(self, **kwargs):
+        self.inner.close()
+
+
+@pytest.mark.parametrize(
+    ("mode", "read"),
+    [
+        (gym.vector.AutoresetMode.SAME_STEP, gym.vector.AutoresetMode.SAME_STEP),
+        (None, gym.vector.AutoresetMode.NEXT_STEP),  # Gymnasium's default
+    ],
+)
+def test_a_vector_env_without_a_mode_attribute_is_read_by_its_metadata(mode, read) -> None:
+    from gymsamp.sampling.collection import autoreset_mode_of
+
+    with contextlib.closing(_MetadataModeVectorEnv(mode)) as envs:
+        assert getattr(envs, "autoreset_mode", None) is None
+        assert autoreset_mode_of(envs) is read
+        rollouts = collect(envs, IDLE, lambda k: RolloutJob(k, k), Quota(3))
+    with contextlib.closing(
+        gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1")] * 2, autoreset_mode=read)
+    ) as reference_envs:
+        reference = collect(reference_envs, IDLE, lambda k: RolloutJob(k, k), Quota(3))
+    assert [ro.length for ro in rollouts] == [ro.length for ro in reference]
+    for ro, ref in zip(rollouts, reference, strict=True):
+        np.testing.assert_array_equal(ro.observations, ref.observations)

@@ -270,6 +270,44 @@ def test_no_reset_reports_the_domain_parameters_the_env_runs_with():
     np.testing.assert_array_equal(ro.observations[:, 0], [0.0, 3.0, 6.0])
 
 
+class _ReportsDomainParams(_PlainEnv):
+    """Reports its own domain parameters at reset (no adapter, so no DomainParamWrapper
+    replaces them): an int, a nested dict of a numpy float, a key that is no str."""
+
+    def reset(self, *, seed=None, options=None):
+        obs, _ = super().reset(seed=seed, options=options)
+        return obs, {"domain_param": {"links": 2, "geom": {"len": np.float64(0.5)}, 3: "x"}}
+
+
+def test_domain_params_an_env_reports_are_kept_as_plain_python_values():
+    ro = rollout(_ReportsDomainParams(), IDLE, seed=0)
+    params = ro.rollout_info["domain_param"]
+    assert params == {"links": 2, "geom": {"len": 0.5}, 3: "x"}
+    assert type(params["geom"]["len"]) is float  # not a numpy scalar
+
+
+class _Flags(CountingEnv):
+    """Terminates with a flag that is no single bool."""
+
+    def __init__(self, flag):
+        super().__init__()
+        self.flag = flag
+
+    def step(self, action):
+        obs, reward, _, truncated, info = super().step(action)
+        return obs, reward, self.flag, truncated, info
+
+
+@pytest.mark.parametrize(
+    ("flag", "shown"), [([[True], [True, False]], r"\[\[True\], \[True, False\]\]"), (None, "None")]
+)
+def test_a_terminated_flag_numpy_cannot_read_as_one_bool_is_refused(flag, shown):
+    # A ragged list is no array at all for numpy (its ValueError): the same message as a
+    # flag of many entries.
+    with pytest.raises(ValueError, match=rf"^the terminated flag must be one bool, got {shown}$"):
+        rollout(_Flags(flag), IDLE, max_steps=3, seed=0)
+
+
 class TestAfterRolloutQuery:
     def run(self, answers, env=None):
         answers = iter(answers)

@@ -136,6 +136,14 @@ def test_number_states_are_batched_in_their_own_type(state: Any, dtype: type) ->
     assert rows.tolist() == [type(state)(0), state, type(state)(0)]
 
 
+def test_a_sub_env_without_a_state_entry_gets_a_zero_row_beside_one_with() -> None:
+    # Sub-env 0 reports other infos only: its row is the batch's zero (as Gymnasium batches).
+    rows = state_rows({0: {"x": 1}, 1: {"state": np.array([0.5, 1.0])}, 2: {}}, 3)
+    assert rows is not None
+    assert rows.tolist() == [[0.0, 0.0], [0.5, 1.0], [0.0, 0.0]]
+    assert state_rows({0: {"x": 1}}, 2) is None
+
+
 def collect_x(
     vector: gym.vector.VectorEnv, rollouts: int, *, check_observations: bool = True
 ) -> list[list[float]]:

@@ -115,3 +115,21 @@ def test_prefixes_shorter_than_min_rollouts_are_not_collected():
     assert len(result) == 4
     assert prefixes.calls == [5]
     assert prefixes.failed_runs == 0
+
+
+@pytest.mark.parametrize("named", [(), (4,)])
+def test_a_rerun_failure_that_names_no_rollout_before_the_cap_is_raised_as_it_is(named):
+    # A rerun of rollouts 0..1 that fails naming no rollout (a lost worker process) or one
+    # past them tells nothing about the prefix: that failure is the call's.
+    rerun_error = WorkerError("worker 0 died")
+    rerun_error.rollout_indices = named
+    calls = []
+
+    def collect_prefix(quota):
+        calls.append(quota.min_rollouts)
+        raise rerun_error
+
+    with pytest.raises(WorkerError) as info:
+        collect_without_failed_surplus(collect_prefix, Quota(min_steps=10), _original_error((2,)))
+    assert info.value is rerun_error
+    assert calls == [2]
