@@ -274,6 +274,24 @@ class TestParameterExploration:
             for ro, ref in zip(before.rollouts, after.rollouts, strict=True):
                 np.testing.assert_array_equal(ro.actions, ref.actions)
 
+    def test_a_reinit_with_a_policy_alone_keeps_the_envs_randomizer(self):
+        # Only a new env brings a new randomizer: calls after a policy-only reinit draw their
+        # domains as if there had been none.
+        params = np.random.default_rng(0).normal(size=(2, 3))
+        with self.make() as reference:
+            expected = [reference.sample(params) for _ in range(2)][1]
+        with self.make() as sampler:
+            sampler.sample(params)
+            replacement = LinearPolicy((2, 1))
+            sampler.reinit(policy=replacement)
+            assert sampler.policy is replacement
+            again = sampler.sample(params)
+        for before, after in zip(expected, again, strict=True):
+            for ro, ref in zip(before.rollouts, after.rollouts, strict=True):
+                assert ro.rollout_info["domain_param"] == ref.rollout_info["domain_param"]
+                np.testing.assert_array_equal(ro.actions, ref.actions)
+        assert len({str(ro.rollout_info["domain_param"]) for ro in again[0].rollouts}) == 3
+
     def test_each_seeded_call_draws_new_domains(self):
         # Call c resets rollout i with derive_seed(seed, c, i) and draws its domains from a
         # stream of its own: a second call must not repeat the first call's domains.
@@ -323,6 +341,12 @@ class TestParameterExploration:
             expected = fixed if i % 2 else ref.rollout_info["init_state"]
             np.testing.assert_array_equal(ro.rollout_info["init_state"], expected)
         assert not np.array_equal(drawn[0].rollout_info["init_state"], fixed)
+        with self.make() as sampler:  # all None: every state drawn, as without init_states
+            unfixed = sampler.sample(np.zeros((1, 3)), init_states=[None, None])[0].rollouts
+        for ro, ref in zip(unfixed, drawn, strict=True):
+            np.testing.assert_array_equal(
+                ro.rollout_info["init_state"], ref.rollout_info["init_state"]
+            )
 
     @pytest.mark.parametrize(
         "init_states", [[object(), object()], [[1.0, "a"], [1.0, 2.0]], [[[1.0], [2.0, 3.0]]] * 2]

@@ -856,6 +856,61 @@ def test_a_failure_in_a_surplus_min_steps_rollout_does_not_fail_the_call(
         assert [ro.length for ro in sampler.sample()] == [5, 5]
 
 
+def test_the_progress_bar_starts_over_with_a_surplus_rerun(monkeypatch):
+    # The rerun's rollouts alone are counted: the bar of the failed first run, which had
+    # counted rollouts 0 and 1 when the surplus rollout 3 failed beside rollout 2, is reset.
+    from gymsamp.sampling.progress_bar import RolloutProgress
+
+    shown = []
+    exit_bar = RolloutProgress.__exit__
+
+    def record(self, *exc_info):
+        shown.append((dict(self.counts), self.bar.n))
+        exit_bar(self, *exc_info)
+
+    monkeypatch.setattr(RolloutProgress, "__exit__", record)
+    env = lambda: _FailsFromStateHundred(terminate_at=5)  # noqa: E731
+    with ParallelRolloutSampler(
+        env, IdlePolicy(gym.spaces.Discrete(2)), 2, min_steps=15, seed=0,
+        vectorization="sync", show_progress_bar=True,
+    ) as sampler:  # fmt: skip
+        rollouts = sampler.sample(init_states=[_OK, _OK, _OK, _FAILS])
+    assert [ro.rollout_info["rollout_index"] for ro in rollouts] == [0, 1, 2]
+    assert shown == [({"rollouts": 3, "steps": 15}, 15)]
+
+
+class _ReusedListObs(gym.Env):
+    """Observes a plain list that it reuses: its reset overwrites the last step's list."""
+
+    observation_space = gym.spaces.Box(-10.0, 10.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self):
+        self.obs = [0.0, 0.0]
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        self.obs[:] = [0.0, 0.0]
+        return self.obs, {}
+
+    def step(self, action):
+        self.t += 1
+        self.obs[:] = [float(self.t), -float(self.t)]
+        return self.obs, 1.0, self.t >= 3, False, {}
+
+
+def test_a_final_observation_in_a_reused_list_is_kept_past_the_next_reset():
+    # A queued reset in the step that ends a rollout copies the final observation first.
+    with ParallelRolloutSampler(
+        _ReusedListObs, IdlePolicy(gym.spaces.Discrete(2)), 1, min_rollouts=3, seed=0,
+        vectorization="sync", show_progress_bar=False,
+    ) as sampler:  # fmt: skip
+        rollouts = sampler.sample()
+    for ro in rollouts:
+        np.testing.assert_array_equal(ro.observations[:, 0], [0.0, 1.0, 2.0, 3.0])
+
+
 _TEST_PROCESS = os.getpid()
 
 
