@@ -841,6 +841,18 @@ def test_a_callable_gets_a_read_only_batch() -> None:
     reader.start(2, eval=True)
     np.testing.assert_array_equal(reader.act({"a": np.zeros((2, 2), np.float32)}).actions, 0)
     assert seen == [False]
+    # Leaves that are no numpy arrays (the numbers of a caller's own list) are handed on as
+    # they are.
+    pair_spec = EnvSpec(
+        gym.spaces.Dict({"a": gym.spaces.Box(-1, 1, (2,)), "b": gym.spaces.Box(-1, 1, (1,))}),
+        gym.spaces.Box(-1, 1, (2,)),
+    )
+    given: list[Any] = []
+    passer = as_policy(lambda obs: given.append(obs["b"]) or obs["a"], pair_spec)
+    passer.start(2, eval=True)
+    b = [[0.5], [0.25]]
+    passer.act({"a": np.zeros((2, 2), np.float32), "b": b})
+    assert given == [b]
 
 
 class ActorCritic(torch.nn.Module):
@@ -1003,6 +1015,24 @@ def test_placement_reads_the_first_float_tensor_and_a_module_without_parameters_
     assert _start(bare, 2).act(np.ones((2, 3), np.float32)).actions.tolist() == [[1, 1], [1, 1]]
 
 
+class _FloatBufferAfterAnInt(torch.nn.Module):
+    """No parameters; an int buffer, then a float64 one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
+        self.register_buffer("scale", torch.ones((), dtype=torch.float64))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs[:, :2] * self.scale
+
+
+def test_the_input_dtype_is_the_first_float_tensors_past_an_int_one() -> None:
+    policy = _start(TorchPolicy(_FloatBufferAfterAnInt(), BOX_SPEC), 2)
+    assert (policy.device, policy.input_dtype) == (torch.device("cpu"), torch.float64)
+    assert policy.act(np.ones((2, 3), np.float32)).actions.dtype == np.float64
+
+
 class _HiddenOfTheWrongBatch(TinyRNN):
     def init_hidden(self, batch_size: int) -> torch.Tensor:
         return torch.zeros(4)
@@ -1019,12 +1049,16 @@ class _NewHiddenOfAnotherShape(TinyRNN):
 
 
 def test_recurrent_modules_returning_the_wrong_hidden_states_are_named() -> None:
+    failed = TorchPolicy(_HiddenOfTheWrongBatch(), BOX_SPEC)
     with pytest.raises(
         ValueError,
         match=r"^TorchPolicy: _HiddenOfTheWrongBatch.init_hidden\(2\) must return a tensor of "
         r"shape \(2, ...\), got torch.Size\(\[4\]\)$",
     ):
-        TorchPolicy(_HiddenOfTheWrongBatch(), BOX_SPEC).start(2, eval=True)
+        failed.start(2, eval=True)
+    # The start did not complete: there is no hidden state to act from.
+    with pytest.raises(RuntimeError, match=r"^TorchPolicy.act\(\) called before start\(\)$"):
+        failed.act(np.zeros((2, 3), np.float32))
     with pytest.raises(
         TypeError,
         match=r"a recurrent module's forward\(obs, hidden\) must return \(actions, new_hidden\), "

@@ -13,7 +13,7 @@ import torch
 
 from gymsamp.data import EnvSpec
 from gymsamp.policies import CallablePolicy, as_policy
-from gymsamp.policies._shared import _NEAR_ZERO_BATCHES, _PROBE_BATCHES
+from gymsamp.policies._shared import _NEAR_ZERO_BATCHES, _PROBE_BATCHES, _same_bits
 from gymsamp.policies.sb3_policy import SB3Policy
 from gymsamp.policies.torch_policy import TorchPolicy
 from gymsamp.sampling import ParallelRolloutSampler, rollout
@@ -479,3 +479,20 @@ def test_a_space_the_test_cannot_draw_from_runs_the_model_batched() -> None:
         policy = TorchPolicy(_Centred(), observations)  # each row depends on the batch
         policy.start(3, eval=True)
         assert policy.row_by_row is row_by_row  # undrawable: as a model gymsamp may not test
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same"),
+    [
+        ({"a": np.zeros(2)}, {"a": np.zeros(2)}, True),
+        ({"a": np.zeros(2)}, {"a": np.zeros(2, np.float32)}, False),  # another dtype
+        ({"a": np.zeros(2)}, {"b": np.zeros(2)}, False),
+        # A model whose output is a dict on the batch and no dict on one row disagrees.
+        ({"a": np.zeros(2)}, np.zeros(2), False),
+        (np.zeros(2), {"a": np.zeros(2)}, False),
+        ((np.zeros(2), torch.zeros(1)), (np.zeros(2), torch.zeros(1)), True),
+        ((np.zeros(2),), np.zeros(2), False),
+    ],
+)
+def test_outputs_are_the_same_bits_only_in_the_same_structure(first, second, same) -> None:
+    assert _same_bits(first, second) is same

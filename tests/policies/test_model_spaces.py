@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gymnasium.spaces import Box, Dict, Discrete, MultiBinary, MultiDiscrete, Tuple
+from gymnasium.spaces import Box, Dict, Discrete, MultiBinary, MultiDiscrete, Sequence, Tuple
 
 from gymsamp.data import EnvSpec
 from gymsamp.policies import SB3Policy, as_policy
@@ -47,6 +47,8 @@ IMAGE = Box(0, 255, (32, 48, 3), np.uint8)  # channel-last, as Gymnasium envs gi
             (Dict(b=Discrete(2), a=VECTOR), Discrete(2)),
         ),
         ((Tuple([VECTOR, Discrete(2)]), Discrete(2)), (Tuple([VECTOR, Discrete(2)]), Discrete(2))),
+        # Other kinds of space are compared as Gymnasium compares them.
+        ((Sequence(VECTOR), Discrete(2)), (Sequence(VECTOR), Discrete(2))),
     ],
 )
 def test_fitting_spaces_are_accepted(model_spaces, env_spaces):
@@ -117,6 +119,13 @@ def test_fitting_spaces_are_accepted(model_spaces, env_spaces):
             "actions",
             "Box(shape=(32, 48, 3), dtype=float32)",
             "Box(shape=(3, 32, 48), dtype=float32)",
+        ),
+        (
+            (Sequence(Box(-1.0, 1.0, (3,), np.float32)), Discrete(2)),
+            (Sequence(VECTOR), Discrete(2)),
+            "observations",
+            "Sequence(Box(-1.0, 1.0, (4,), float32), stack=False)",
+            "Sequence(Box(-1.0, 1.0, (3,), float32), stack=False)",
         ),
     ],
 )
