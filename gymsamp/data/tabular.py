@@ -472,7 +472,16 @@ def sequence_from_frame(
     used.add("rewards")
     # Columns no layout names (all of them without one; e.g. columns a user added).
     for name, cols in _extra_fields(df, used).items():  # 1-D as name, 2-D as name_0 ..
-        read.take(_split_path(name), cols, () if cols == [name] else (len(cols),))
+        place = _split_path(name)
+        if not place[0].isidentifier() or place[0].startswith("_"):
+            # StepSequence refused it as "name must be an identifier": an argument the caller
+            # never passed (e.g. the "Unnamed: 0" index column of a CSV written by to_csv()).
+            raise ValueError(
+                f"df's columns must be field names (identifiers not starting with '_') or "
+                f"paths into them (infos.a, hidden[0]), got a column {cols[0]!r} (drop it, or "
+                f"read a CSV file's index column with index_col=0)"
+            )
+        read.take(place, cols, () if cols == [name] else (len(cols),))
     if ("done",) in fields and not flags:
         flags = {"terminated": fields.pop(("done",)).astype(bool)}
     # The rollouts: ending after every done row, and (from the next_ columns) wherever a row's

@@ -9,6 +9,7 @@ consecutive rollouts.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import gymnasium as gym
 import numpy as np
@@ -273,6 +274,28 @@ def test_a_nan_observation_is_no_rollout_cut():
 def test_from_pandas_refuses_what_is_not_a_frame():
     with pytest.raises(TypeError, match="df must be a pandas DataFrame, got dict"):
         StepSequence.from_pandas({"rewards": [1.0]}, _box_spec())
+
+
+@pytest.mark.parametrize("column", ["Unnamed: 0", "a[x].b", ".a", "_private", "1st"])
+def test_from_pandas_names_a_column_that_can_be_no_field(column):
+    # E.g. the index column of a CSV file written by df.to_csv() (index=True by default): it
+    # was refused as "name must be an identifier", an argument from_pandas has not.
+    df = _two_step().to_pandas()
+    df.attrs.clear()
+    df.insert(0, column, [0, 1])
+    with pytest.raises(
+        ValueError, match=rf"df's columns must be field names .* got a column '{re.escape(column)}'"
+    ):
+        StepSequence.from_pandas(df, _box_spec())
+
+
+def test_from_pandas_reads_a_csv_file_without_its_index_column():
+    import io
+
+    ro = _two_step()
+    text = ro.to_pandas().to_csv()  # with the index column
+    back = StepSequence.from_pandas(pd.read_csv(io.StringIO(text), index_col=0), _box_spec())
+    np.testing.assert_array_equal(back.observations, ro.observations)
 
 
 def _structured_rollouts() -> tuple[list[StepSequence], EnvSpec]:
