@@ -459,10 +459,8 @@ def sequence_from_frame(
     fields, next_fields, used = read.fields, read.next_fields, read.used
     flags: dict[str, Any] = {f: df[f].to_numpy().astype(bool) for f in _FLAGS if f in df.columns}
     used.update(flags)
-    # The task sees the observations and actions the spec or layout named (not extra columns),
-    # and its rewards take the rewards' place among the fields; they are computed once the
+    # The task's rewards take the rewards' place among the fields; they are computed once the
     # rollouts' bounds are known (its remaining_steps count to each rollout's end).
-    task_inputs = {k: v for k, v in fields.items() if k[0] in ("observations", "actions")}
     if task is not None:
         fields[("rewards",)] = None
     elif ("rewards",) not in fields and "rewards" in df.columns:
@@ -492,6 +490,9 @@ def sequence_from_frame(
     cuts = [np.flatnonzero(done) + 1, _cuts(fields, next_fields, length)] if continuous else []
     bounds = np.unique(np.concatenate([[0], *cuts, [length]]))
     if task is not None:
+        # The observations and actions read, leaves no space shapes (a Text space's) included:
+        # those come from the columns read by name above, and the task never saw them.
+        task_inputs = {k: v for k, v in fields.items() if k[0] in ("observations", "actions")}
         fields[("rewards",)] = _task_rewards(task, task_inputs, bounds)
     if not continuous or not next_fields:
         return cls(continuous=continuous, **flags, **_assemble(fields))

@@ -455,6 +455,40 @@ def test_task_recomputes_rewards_from_dict_observations():
     np.testing.assert_allclose(back.rewards, want)
 
 
+def test_task_sees_observations_no_space_shapes_in_a_frame_without_its_layout():
+    # A Text observation space has no shape: its column was read by name after the task's
+    # inputs were taken, so the task was refused ("df must have observation ... columns")
+    # for a frame that has them; with the layout it was computed.
+    spec = EnvSpec(gym.spaces.Text(5), gym.spaces.Box(-9, 9, (1,)))
+    ro = StepSequence(
+        rewards=np.zeros(3),
+        observations=np.array(["a", "bb", "ccc", "d"]),
+        actions=np.array([[1.0], [2.0], [3.0]]),
+    )
+
+    class LengthTask:
+        def step_rew(self, obs, act, remaining_steps):
+            return float(len(obs) * act[0])
+
+    for df in (ro.to_pandas(spec), ro.to_pandas(spec).drop(columns="rewards")):
+        for keep_layout in (True, False):
+            if not keep_layout:
+                df = df.copy()
+                df.attrs.clear()
+            back = StepSequence.from_pandas(df, spec, task=LengthTask())
+            assert back.rewards.tolist() == [1.0, 4.0, 9.0]
+            assert list(back.observations) == ["a", "bb", "ccc", "d"]
+    # Without observation columns at all, the task is refused by name.
+    df = ro.to_pandas(spec).drop(columns=["observations", "next_observations"])
+    df.attrs.clear()
+    with pytest.raises(
+        ValueError,
+        match=r"df must have observation and action columns for task to compute rewards, "
+        r"got \['actions'\]",
+    ):
+        StepSequence.from_pandas(df, spec, task=LengthTask())
+
+
 def test_the_layout_stays_small_for_wide_fields():
     # pandas deep-copies attrs on every operation (df[column] too): a layout listing an image's
     # 3,072 column names made each column access ~100x slower.
