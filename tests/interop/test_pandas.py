@@ -298,6 +298,94 @@ def test_from_pandas_reads_a_csv_file_without_its_index_column():
     np.testing.assert_array_equal(back.observations, ro.observations)
 
 
+def test_from_pandas_refuses_a_spec_that_is_no_envspec_and_an_empty_frame():
+    df = _two_step().to_pandas()
+    with pytest.raises(TypeError, match="env_spec must be a gymsamp EnvSpec, got str"):
+        StepSequence.from_pandas(df, "CartPole-v1")
+    with pytest.raises(ValueError, match="df must have at least one row, got an empty DataFrame"):
+        StepSequence.from_pandas(df.iloc[:0], _box_spec())
+
+
+def test_to_pandas_refuses_a_shuffled_batch_and_two_fields_of_one_column_name():
+    batch = StepSequence(
+        rewards=np.ones(2), observations=np.zeros((2, 1)), actions=np.zeros((2, 1)),
+        continuous=False,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="seq must be continuous to be written as a table"):
+        batch.to_pandas()
+    # A 2-D field "x" is written as x_0, x_1: a field named "x_0" would overwrite a column.
+    clash = _two_step(time=False)
+    clash.add_data("x", np.zeros((2, 2)))
+    clash.add_data("x_0", np.ones(2))
+    with pytest.raises(ValueError, match=r"distinct column names .* two columns named 'x_0'"):
+        clash.to_pandas()
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"infos": {True: np.array([1.0, 2.0])}},  # JSON would turn the key into "true"
+        {"pair": np.array([(1.0, 2), (3.0, 4)], dtype=[("a", "f8"), ("b", "i4")])},
+    ],
+    ids=["bool-key", "structured-dtype"],
+)
+def test_a_frame_json_cannot_describe_has_no_layout_and_is_read_by_names(field):
+    ro = _two_step(time=False)
+    for name, value in field.items():
+        ro.add_data(name, value)
+    df = ro.to_pandas()
+    assert "gymsamp_layout" not in df.attrs
+    back = StepSequence.from_pandas(df, _box_spec())
+    np.testing.assert_array_equal(back.observations, ro.observations)
+    assert back.data_names[-1] == next(iter(field))
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        {"version": 1, "leaves": None},
+        {"version": 1, "leaves": [{}]},  # a leaf without its keys
+        {"version": 1, "leaves": [{"field": "x", "steps": [], "columns": None, "shape": "ab"}]},
+        {"version": 2, "leaves": []},
+    ],
+)
+def test_a_layout_that_is_not_what_to_pandas_wrote_is_ignored(layout):
+    ro = _two_step(time=False)
+    ro.add_data("grid", np.arange(4.0).reshape(2, 2))
+    df = ro.to_pandas()
+    df.attrs["gymsamp_layout"] = layout
+    back = StepSequence.from_pandas(df, _box_spec())  # by column names
+    np.testing.assert_array_equal(back.grid, [[0.0, 1.0], [2.0, 3.0]])
+    np.testing.assert_array_equal(back.observations, ro.observations)
+
+
+def test_by_names_states_are_optional_and_a_done_column_ends_rollouts():
+    # A hand-made frame: a spec with a state space but no state columns, and "done" for flags.
+    spec = EnvSpec(
+        gym.spaces.Box(-9, 9, (1,)), gym.spaces.Box(-9, 9, (1,)),
+        state_space=gym.spaces.Box(-9, 9, (2,)),
+    )  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "observations_0": [0.0, 1.0, 2.0],
+            "actions_0": [0.0, 0.0, 0.0],
+            "rewards": [1.0, 1.0, 1.0],
+            "done": [False, True, True],
+        }
+    )
+    back = StepSequence.from_pandas(df, spec)
+    assert back.data_names == ["rewards", "observations", "actions"]
+    assert back.rollout_bounds.tolist() == [0, 2, 3]
+    assert back.terminated.tolist() == [False, True, True]
+    assert not back.truncated.any()
+    # Beside a flag column, "done" must agree with the flags (as StepSequence(done=...) must).
+    back = StepSequence.from_pandas(df.assign(truncated=[False, True, True]), spec)
+    assert back.data_names == ["rewards", "observations", "actions"]
+    assert back.truncated.tolist() == [False, True, True]
+    with pytest.raises(ValueError, match=r"done must equal terminated \| truncated"):
+        StepSequence.from_pandas(df.assign(truncated=[False, False, True]), spec)
+
+
 def _structured_rollouts() -> tuple[list[StepSequence], EnvSpec]:
     """Two rollouts whose fields the column names alone cannot describe: a Dict observation
     with an image, info keys holding "." or ending in "_<digit>", an int key, a 3-D field, a
