@@ -148,6 +148,17 @@ def test_from_env_reads_the_limit_of_the_sub_envs_of_a_vector_env():
         asynchronous.close()
     # Closed, it can no longer be asked: no limit rather than an error.
     assert EnvSpec.from_env(asynchronous).max_episode_length is None
+    # A vector env of its own kind (no sub-envs to ask): its own spec's limit, if it has one.
+    from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
+
+    made = gym.make_vec("CartPole-v1", 2, vectorization_mode="vector_entry_point")
+    by_hand = CartPoleVectorEnv(2, max_episode_steps=7)  # its limit is internal
+    try:
+        assert EnvSpec.from_env(made).max_episode_length == 500
+        assert EnvSpec.from_env(by_hand).max_episode_length is None
+    finally:
+        made.close()
+        by_hand.close()
 
 
 def test_equal_inoutspecs_hash_alike():

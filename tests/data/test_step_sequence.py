@@ -185,6 +185,23 @@ class TestConstruction:
         ro.add_data("infos", held)
         assert ro.infos[1] == {"v": 2.0}
 
+    def test_numpy_sequences_never_import_torch(self):
+        # The gradient check walks fields only once torch is loaded: none can hold a tensor
+        # before, and import gymsamp stays light for numpy-only users.
+        import subprocess
+        import sys
+
+        code = (
+            "import sys, numpy as np\n"
+            "from gymsamp.data import StepSequence\n"
+            "ro = StepSequence(rewards=[1.0, 2.0], observations=[[0.0], [1.0], [2.0]],\n"
+            "                  actions=[0, 1], infos={'v': [3.0, 4.0]}, hidden=([1, 2], [3, 4]))\n"
+            "ro.add_data('values', [0.5, 0.25])\n"
+            "assert StepSequence.concat([ro, ro]).values.tolist() == [0.5, 0.25] * 2\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
     def test_grad_tensors_in_generators_and_other_iterables_are_rejected(self):
         # Only lists were walked: a generator or deque of tensors was stacked to numpy (and
         # detached) without a word in a numpy rollout.

@@ -109,6 +109,8 @@ class TestFromFlags:
         ([0, np.nan, 0], r"terminated must hold only bools \(or 0/1\), got nan at index 1"),
         ([0, 0, 2], r"terminated must hold only bools \(or 0/1\), got 2 at index 2"),
         (["a", "b", "c"], r"terminated must hold only bools \(or 0/1\), got \['a', 'b', 'c'\]"),
+        # Ragged nesting numpy cannot make an array of.
+        ([[0], [0, 1], 0], r"terminated must be a 1-D array of bools, got \[\[0\], \[0, 1\], 0\]"),
     ],
 )
 def test_flags_other_than_bools_or_0_1_raise(flags, message):

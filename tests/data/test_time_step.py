@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import re
 from types import SimpleNamespace
@@ -9,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from gymnasium.spaces import Box, Discrete
+from gymnasium.spaces import Box, Discrete, Text
 
 from gymsamp.data.episode_batch import EpisodeBatch
 from gymsamp.data.spec import EnvSpec
@@ -547,6 +548,12 @@ def test_garage_types_behave_like_their_namedtuples() -> None:
     assert ts[4] == 1.5
     assert ts[-1] is StepType.MID
     assert ts.index(ts.env_spec) == 0  # identity first, as for tuples
+    # count compares every field with == as tuple.count does: array fields make that ambiguous
+    # for garage's namedtuples too.
+    as_namedtuple = collections.namedtuple("TimeStep", names)(*ts)
+    for counted in (ts, as_namedtuple):
+        with pytest.raises(ValueError, match="truth value of an array"):
+            counted.count(1.5)
     assert list(ts._asdict()) == list(names)
     assert ts._asdict()["reward"] == 1.5
     changed = ts._replace(reward=np.float32(4.0), step_type=2)
@@ -590,6 +597,16 @@ def test_env_step_refuses_a_string_action() -> None:
         EnvStep(spec, "a", 0.0, np.zeros(2), {}, StepType.MID)
     # Values outside the action space are not checked (garage does not check them either).
     assert EnvStep(spec, np.int64(7), 0.0, np.zeros(2), {}, StepType.MID).action == 7
+
+
+def test_a_text_observation_space_takes_strings() -> None:
+    # Only numeric spaces require real numbers: a Text space's observations are strings.
+    spec = EnvSpec(Text(5), Discrete(2))
+    ts = TimeStep(
+        **time_step_kwargs(env_spec=spec, observation="abc", next_observation="abd", action=1)
+    )
+    assert (ts.observation.item(), ts.next_observation.item()) == ("abc", "abd")
+    assert EnvStep(spec, 1, 0.0, "x", {}, StepType.FIRST).observation.item() == "x"
 
 
 @pytest.mark.parametrize(
