@@ -233,6 +233,38 @@ def test_nested_infos_stay_nested():
     assert_same_array(infos["domain_param"]["mass"], np.full(4, 2.0))
 
 
+def test_a_nested_field_with_final_entries_keeps_them_leaf_by_leaf():
+    # A dict field with T+1 entries (like observations): each leaf's final entry comes after
+    # its T step entries, the nesting kept.
+    env_spec = EnvSpec(gym.spaces.Box(-5.0, 5.0, (1,)), gym.spaces.Discrete(2))
+    ro = StepSequence(
+        rewards=[1.0, 2.0],
+        observations=np.array([[0.0], [1.0], [2.0]], np.float32),
+        actions=[0, 1],
+        terminated=[False, True],
+        contact={"force": [0.5, 0.25, 0.125], "pos": {"x": [[1.0], [2.0], [3.0]]}},
+    )
+    (buffer,) = episode_buffers([ro], env_spec)
+    assert_same_array(buffer.infos["contact"]["force"], [0.5, 0.25, 0.125])
+    assert_same_array(buffer.infos["contact"]["pos"]["x"], [[1.0], [2.0], [3.0]])
+
+
+def test_an_env_given_as_an_instance_gives_the_spec_and_stays_open(cartpole_rollouts):
+    # An env id is made and closed for its spec; an env the caller made is theirs to close.
+    closed = []
+
+    class RecordClose(gym.Wrapper):
+        def close(self):
+            closed.append(True)
+            super().close()
+
+    env = RecordClose(gym.make("CartPole-v1"))
+    dataset = export_to_minari(cartpole_rollouts[:1], "cartpole/instance-v0", env=env, **META)
+    assert dataset.spec.observation_space == env.observation_space
+    assert closed == []
+    env.close()
+
+
 def test_lossy_inputs_are_refused(cartpole_rollouts):
     ro = cartpole_rollouts[0]
     spec = EnvSpec.from_env(gym.make("CartPole-v1"))
