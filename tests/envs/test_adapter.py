@@ -150,3 +150,65 @@ def test_an_env_implementing_the_native_interface_is_served_natively() -> None:
     adapter = adapter_for(_NativeCartPole())
     assert type(adapter) is NativeAdapter
     assert adapter.nominal_domain_param() == {"force_mag": 10.0}
+
+
+class _PlainStateAdapter(adapter_module.SimAdapter):
+    """A user's adapter for _Plain: no parameters, the state its observation; no labels."""
+
+    def nominal_domain_param(self):
+        return {}
+
+    def get_domain_param(self):
+        return {}
+
+    def set_domain_param(self, domain_param):
+        return None
+
+    @property
+    def state_space(self):
+        return gym.spaces.Box(-1.0, 1.0, (1,), np.float64)
+
+    def get_state(self):
+        return np.zeros(1)
+
+    def set_state(self, state):
+        return np.asarray(state, np.float32)
+
+
+def test_an_adapter_without_labels_gives_a_spec_without_labels(monkeypatch) -> None:
+    from gymsamp.data import EnvSpec
+
+    monkeypatch.setattr(adapter_module, "_REGISTRY", list(adapter_module._REGISTRY))
+    register_adapter(lambda env: isinstance(env, _Plain), _PlainStateAdapter)
+    env = InitStateWrapper(_Plain())
+    assert (env.state_labels, env.obs_labels, env.act_labels) == (None, None, None)
+    spec = EnvSpec.from_env(env)
+    assert spec.state_space == gym.spaces.Box(-1.0, 1.0, (1,), np.float64)
+    assert (spec.state_labels, spec.obs_labels, spec.act_labels) == (None, None, None)
+
+
+class _NativeWithoutStateSpace(CountingEnv):
+    """A native env that declares no state_space: its shape is read from a state."""
+
+    def __init__(self, state_before_reset: bool) -> None:
+        super().__init__()
+        del self.state_space
+        self.resets = 0
+        self._state_before_reset = state_before_reset
+
+    def get_state(self):  # type: ignore[no-untyped-def, override]
+        return super().get_state() if self._state_before_reset or self.resets else None
+
+    def reset(self, **kwargs):  # type: ignore[no-untyped-def, override]
+        self.resets += 1
+        return super().reset(**kwargs)
+
+
+@pytest.mark.parametrize(("state_before_reset", "resets"), [(True, 0), (False, 1)])
+def test_a_native_state_space_is_inferred_resetting_only_an_env_without_a_state(
+    state_before_reset, resets
+) -> None:
+    env = _NativeWithoutStateSpace(state_before_reset)
+    space = adapter_for(env).state_space
+    assert space == gym.spaces.Box(-np.inf, np.inf, (1,), np.float64)
+    assert env.resets == resets

@@ -513,6 +513,27 @@ def test_the_state_of_a_model_with_stateful_actuators_holds_their_activations(tm
     replayed.close()
 
 
+def test_an_auto_name_that_another_element_has_is_refused(tmp_path):
+    # The unnamed rod is called "geom0" by its index, the name the sphere was given: their
+    # parameters (geom0_friction) would be one name for two geoms.
+    xml = tmp_path / "arm.xml"
+    xml.write_text(
+        _FILTER_ARM.replace('<geom name="rod"', "<geom").replace(
+            "</body>", '  <geom name="geom0" type="sphere" size="0.05" mass="0.1"/>\n    </body>'
+        )
+    )
+    env = _filter_arm(str(xml))
+    try:
+        with pytest.raises(
+            ValueError,
+            match=r"model geom names must be unique after naming unnamed geoms by index "
+            r"\('geom<index>'\), got duplicates \['geom0'\]",
+        ):
+            MujocoAdapter(env)
+    finally:
+        env.close()
+
+
 def test_the_adapters_package_gives_the_mujoco_adapter_on_first_use() -> None:
     from gymsamp.envs import adapters
 
