@@ -26,6 +26,7 @@ from gymsamp.envs import (
     param_grid,
 )
 from gymsamp.plot import (
+    flat_values,
     grid_param_names,
     plot_return_grid,
     plot_returns,
@@ -339,6 +340,18 @@ def test_trajectories_of_dict_observations_plot_each_array_by_its_path(tmp_path)
     (line,) = fig.axes[2].get_lines()
     np.testing.assert_array_equal(line.get_ydata(), ro.observations["speed"][:, 0])
     assert_png(save_figure(fig, tmp_path / "dict_pendulum.png"))
+
+
+@pytest.mark.parametrize("values", [{}, (), {"a": {}}, {"a": ()}])
+def test_flat_values_of_a_field_without_arrays_is_refused_by_name(values):
+    # Without the check, np.concatenate([]) would fail with a message naming no field.
+    with pytest.raises(
+        ValueError, match="observations must hold at least one array, got an empty field"
+    ):
+        flat_values(values, "observations")
+    # With arrays, each leaf's dimensions side by side in the field's order.
+    flat = flat_values({"a": np.arange(4.0).reshape(2, 2), "b": (np.array([7, 8]),)}, "x")
+    assert flat.tolist() == [[0.0, 1.0, 7.0], [2.0, 3.0, 8.0]]
 
 
 def test_return_grid_heatmap(grid_rollouts, tmp_path):
