@@ -265,16 +265,13 @@ class ParameterExplorationSampler(Closable):
         A reinit that raises (e.g. a policy without a flat parameter vector) leaves the
         sampler on its previous env and policy.
         """
-        randomizers = []
 
-        def check() -> None:
+        def check() -> None:  # the sampler's last step: what raises here undoes the reinit
             self._check_policy()
             if env is not None:
-                randomizers.append(self._find_randomizer())
+                self._randomizer = self._find_randomizer()
 
         self._sampler._checked_reinit(env, policy, check)
-        if randomizers:
-            self._randomizer = randomizers[0]
 
     def _domains(self, seed: int, call: int) -> list[dict[str, Any] | None]:
         if self._randomizer is None:
