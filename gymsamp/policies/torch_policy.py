@@ -458,7 +458,11 @@ class TorchPolicy(_RowByRowChoice):
             else _seeded_torch_rng(self._rngs.combined_seed(), device)
         )
         if self.is_recurrent and self._hidden is None:  # start() allocates it
-            raise RuntimeError("TorchPolicy.act() called before start()")
+            raise RuntimeError(
+                "TorchPolicy.act() called before a start() that completed; call "
+                "policy.start(num_envs, eval=...) first (a start() that raised left no hidden "
+                "state)"
+            )
         infos: dict[str, Any] = {}
         hidden = self._hidden if self.is_recurrent else None
         if hidden is not None:

@@ -1057,7 +1057,9 @@ def test_recurrent_modules_returning_the_wrong_hidden_states_are_named() -> None
     ):
         failed.start(2, eval=True)
     # The start did not complete: there is no hidden state to act from.
-    with pytest.raises(RuntimeError, match=r"^TorchPolicy.act\(\) called before start\(\)$"):
+    with pytest.raises(
+        RuntimeError, match=r"^TorchPolicy.act\(\) called before a start\(\) that completed; "
+    ):
         failed.act(np.zeros((2, 3), np.float32))
     with pytest.raises(
         TypeError,
