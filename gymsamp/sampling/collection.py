@@ -398,11 +398,13 @@ class Collection:
             row_values.update(leaf_columns(action.obs))
         if self.action_check.clips:  # else the applied actions are the actions themselves
             row_values["applied"] = action.applied
-        if self.record_states and _any(self.recording_states):
-            self._require_states(infos, row=self.buffer.next_row)
-        state = state_rows(infos, self.num_envs) if infos and self.record_states else None
-        if state is not None:
-            row_values["state"] = state
+        if self.record_states:
+            state, with_state = state_rows(infos, self.num_envs) if infos else (None, 0)
+            # Every sub-env reported one (gymsamp's envs at every step): nothing to look for.
+            if with_state < self.num_envs and _any(self.recording_states):
+                self._require_states(infos, row=self.buffer.next_row)
+            if state is not None:
+                row_values["state"] = state
         agent_infos = action.policy_step.agent_infos
         if agent_infos or self.agent_info_check.expects_infos:
             flat = flatten_agent_infos(agent_infos)
@@ -493,19 +495,22 @@ class Collection:
     def _require_states(self, infos: SubEnvInfos, *, row: int) -> None:
         """Raise unless every rollout that records states has one for the step at ``row`` (in
         its info, or in the ``final_info`` of an episode that ended in it): a row without one
-        would hold whatever the buffer held there, or the next episode's first state."""
+        would hold whatever the buffer held there."""
         for i in np.flatnonzero(self.recording_states).tolist():
             info = infos.get(i) or {}
             # An episode that ended in the step: its info is the next one's reset info.
             if "state" not in info.get("final_info", info):
-                running = self.slots[i]
-                assert running is not None
-                raise ValueError(
-                    f"sub-env {i} reported no info['state'] at step {row - self.start_rows[i]} "
-                    f"of rollout {running.job.reported_index}, but its reset did: with "
-                    "record_states=True every step of such a rollout must report its state "
-                    "(as gymsamp's InitStateWrapper(record_state=True) does), or record none"
-                )
+                self._raise_no_state(i, row)
+
+    def _raise_no_state(self, i: int, row: int) -> None:
+        running = self.slots[i]
+        assert running is not None
+        raise ValueError(
+            f"sub-env {i} reported no info['state'] at step {row - self.start_rows[i]} of "
+            f"rollout {running.job.reported_index}, but its reset did: with record_states=True "
+            "every step of such a rollout must report its state (as gymsamp's "
+            "InitStateWrapper(record_state=True) does), or record none"
+        )
 
     def _finish(
         self,
@@ -525,8 +530,11 @@ class Collection:
         final_info = dict(infos[i]["final_info"]) if final_step else None
         # Copied into the rollout's observations by the assembler: a view will do.
         final_obs = infos[i]["final_obs"] if final_step else sub_env_obs(next_obs, i, copy=False)
-        if self.record_states and final_info is not None and "state" in final_info:
-            self.buffer.set("state", row, i, final_info.pop("state"))
+        if self.record_states and final_info is not None:
+            if "state" in final_info:
+                self.buffer.set("state", row, i, final_info.pop("state"))
+            elif running.first_state is not None:  # the row holds the next reset's state
+                self._raise_no_state(i, row)
         cut = not (ended and self.stop_on_done)
         rollout = self.assembler.build(
             self.buffer,

@@ -97,8 +97,9 @@ _NOT_ROW_INFO = {
 }
 
 
-def state_rows(infos: SubEnvInfos, num_envs: int) -> np.ndarray | None:
-    """The ``state`` entries of a step's infos as one row, or None if no sub-env reported one.
+def state_rows(infos: SubEnvInfos, num_envs: int) -> tuple[np.ndarray | None, int]:
+    """The ``state`` entries of a step's infos as one row (None if no sub-env reported one),
+    and how many sub-envs reported one (the loop checks a step with fewer than all).
 
     Batched as Gymnasium's ``VectorEnv._add_info`` does (the loop reads gymsamp's own vector
     envs per sub-env): an array of the first entry's shape and dtype, or of its type for a
@@ -106,15 +107,17 @@ def state_rows(infos: SubEnvInfos, num_envs: int) -> np.ndarray | None:
 
     Example:
         >>> state_rows({1: {"state": np.array([0.5, 1.0])}}, 2)
-        array([[0. , 0. ],
-               [0.5, 1. ]])
+        (array([[0. , 0. ],
+               [0.5, 1. ]]), 1)
         >>> state_rows({0: {"state": "on"}}, 2)
-        array(['on', None], dtype=object)
+        (array(['on', None], dtype=object), 1)
     """
     rows = None
+    reported = 0
     for i, info in infos.items():
         if "state" not in info:
             continue
+        reported += 1
         state = info["state"]
         if rows is None:
             if isinstance(state, np.ndarray):
@@ -124,7 +127,7 @@ def state_rows(infos: SubEnvInfos, num_envs: int) -> np.ndarray | None:
             else:
                 rows = np.full(num_envs, None, dtype=object)
         rows[i] = state
-    return rows
+    return rows, reported
 
 
 def row_infos(infos: SubEnvInfos, *, states: bool) -> SubEnvInfos:

@@ -130,18 +130,20 @@ def test_unbatched_array_entries_are_copies_that_keep_no_batch_alive() -> None:
 @pytest.mark.parametrize(("state", "dtype"), [(3, np.int64), (True, np.bool_), (0.5, np.float64)])
 def test_number_states_are_batched_in_their_own_type(state: Any, dtype: type) -> None:
     # As Gymnasium's VectorEnv._add_info batches them: an int state stayed no float.
-    rows = state_rows({1: {"state": state}}, 3)
+    rows, reported = state_rows({1: {"state": state}}, 3)
     assert rows is not None
+    assert reported == 1
     assert rows.dtype == dtype
     assert rows.tolist() == [type(state)(0), state, type(state)(0)]
 
 
 def test_a_sub_env_without_a_state_entry_gets_a_zero_row_beside_one_with() -> None:
     # Sub-env 0 reports other infos only: its row is the batch's zero (as Gymnasium batches).
-    rows = state_rows({0: {"x": 1}, 1: {"state": np.array([0.5, 1.0])}, 2: {}}, 3)
+    rows, reported = state_rows({0: {"x": 1}, 1: {"state": np.array([0.5, 1.0])}, 2: {}}, 3)
     assert rows is not None
     assert rows.tolist() == [[0.0, 0.0], [0.5, 1.0], [0.0, 0.0]]
-    assert state_rows({0: {"x": 1}}, 2) is None
+    assert reported == 1
+    assert state_rows({0: {"x": 1}}, 2) == (None, 0)
 
 
 def collect_x(
