@@ -81,11 +81,12 @@ class WorkerError(RuntimeError):
         )
 
     def __reduce__(self) -> tuple[object, ...]:
-        # Keyword-only attributes must survive being sent between processes.
+        # Keyword-only attributes, and the notes (PEP 678 ``__notes__``) and attributes set
+        # after construction, must survive being sent between processes.
         return (
             _rebuild,
             (type(self), self.message, self.env_index, self.worker_index, self.remote_traceback),
-            {"lost_env_indices": self.lost_env_indices, "rollout_indices": self.rollout_indices},
+            dict(self.__dict__),
         )
 
 
@@ -120,7 +121,7 @@ class NonFiniteError(ValueError):
         self.rollout_indices = tuple(rollout_indices)
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_non_finite, (str(self), self.rollout_indices))
+        return (_rebuild_non_finite, (str(self), self.rollout_indices), dict(self.__dict__))
 
 
 def _rebuild_non_finite(message: str, rollout_indices: tuple[int, ...]) -> NonFiniteError:

@@ -55,3 +55,22 @@ def test_errors_keep_their_type_message_and_attributes_through_pickle(make, attr
     assert str(copy) == str(err)
     assert copy.args == err.args
     assert {name: getattr(copy, name) for name in attributes} == attributes
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _worker_error,
+        lambda: StepTimeoutError.of_call("step", 2.0, LateSubEnvsError("step", 2.0, [3])),
+        lambda: NonFiniteError("actions must be finite, got nan", rollout_indices=(3,)),
+        lambda: LateSubEnvsError("step", 2.0, [1, 3]),
+    ],
+)
+def test_errors_keep_their_notes_through_pickle(make):
+    # The Ray backend adds the remote traceback as a note (PEP 678); a Ray sampler running
+    # inside a SamplerPool worker sends the error on to the parent, which lost the notes.
+    err = make()
+    err.__notes__ = ["Raised in actor 1; remote traceback:\nTraceback ..."]
+    copy = pickle.loads(pickle.dumps(err))
+    assert copy.__notes__ == ["Raised in actor 1; remote traceback:\nTraceback ..."]
+    assert getattr(pickle.loads(pickle.dumps(make())), "__notes__", None) is None
