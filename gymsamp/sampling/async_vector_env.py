@@ -25,6 +25,7 @@ from gymnasium.vector.utils import create_empty_array, iterate
 from gymsamp._checks import check_positive_real
 from gymsamp.envs.probe import probing
 from gymsamp.sampling.errors import LateSubEnvsError, WorkerError
+from gymsamp.sampling.in_process_vector_env import build_sub_env
 from gymsamp.sampling.observations import idle_batch, idle_observation
 from gymsamp.sampling.queued_reset import check_env_index, reset_in_step
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
@@ -264,16 +265,18 @@ class _ProbeEnv(gym.Wrapper[Any, Any, Any, Any]):
 
 
 class _ProbedInParent:
-    """``env_fns[0]``: what it builds in the parent (the dummy env) is a :class:`_ProbeEnv`;
-    in the worker process it builds the sub-env as it is."""
+    """``env_fns[0]``: what it builds in the parent (the dummy env) is a :class:`_ProbeEnv`,
+    and a failure there sub-env 0's :class:`WorkerError`, as in its worker process; in the
+    worker process it builds the sub-env as it is."""
 
     def __init__(self, env_fn: Callable[[], Any]) -> None:
         self.env_fn = env_fn
         self.parent_pid = os.getpid()
 
     def __call__(self) -> Any:
-        env = self.env_fn()
-        return _ProbeEnv(env) if os.getpid() == self.parent_pid else env
+        if os.getpid() != self.parent_pid:
+            return self.env_fn()
+        return _ProbeEnv(build_sub_env(0, self.env_fn, where="in this process"))
 
 
 class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):

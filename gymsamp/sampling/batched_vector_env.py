@@ -62,6 +62,7 @@ from gymsamp.sampling.batched_workers import (
 )
 from gymsamp.sampling.errors import LateSubEnvsError, WorkerError
 from gymsamp.sampling.handshake import REPLY, REQUEST, Handshake
+from gymsamp.sampling.in_process_vector_env import build_sub_env
 from gymsamp.sampling.observations import copy_batch, idle_batch, idle_observation
 from gymsamp.sampling.queued_reset import check_call_name, check_env_index
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
@@ -178,8 +179,9 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         ]
         self.copy, self.close_timeout = copy, close_timeout
 
-        # A probe (its close() may raise, e.g. a renderer already gone: a warning then).
-        with probing(env_fns[0]()) as dummy:
+        # A probe (its close() may raise, e.g. a renderer already gone: a warning then);
+        # its build failing is sub-env 0's WorkerError, as in a worker process.
+        with probing(build_sub_env(0, env_fns[0], where="in this process")) as dummy:
             self.metadata = {**dummy.metadata, "autoreset_mode": self.autoreset_mode}
             self.render_mode = dummy.render_mode
             spaces = (dummy.observation_space, dummy.action_space)

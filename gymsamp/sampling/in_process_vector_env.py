@@ -31,7 +31,23 @@ from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.step_outputs import real_reward, unfit_observation
 from gymsamp.sampling.sub_env_infos import PerEnvInfos
 
-__all__ = ["InProcessVectorEnv", "SingleEnvVector", "build_sub_envs"]
+__all__ = ["InProcessVectorEnv", "SingleEnvVector", "build_sub_env", "build_sub_envs"]
+
+
+def build_sub_env(
+    index: int, env_fn: Callable[[], gym.Env[Any, Any]], *, where: str = ""
+) -> gym.Env[Any, Any]:
+    """Call ``env_fn`` in this process; a failure is sub-env ``index``'s :class:`WorkerError`
+    (raised ``where``, e.g. "in this process"), as in a worker process.
+
+    Example:
+        >>> build_sub_env(0, lambda: gym.make("CartPole-v1")).spec.id
+        'CartPole-v1'
+    """
+    try:
+        return env_fn()
+    except Exception as err:
+        raise WorkerError.of_build(index, err, where=where) from err
 
 
 def build_sub_envs(env_fns: Sequence[Callable[[], gym.Env[Any, Any]]]) -> list[gym.Env[Any, Any]]:
@@ -50,10 +66,7 @@ def build_sub_envs(env_fns: Sequence[Callable[[], gym.Env[Any, Any]]]) -> list[g
     envs: list[gym.Env[Any, Any]] = []
     try:
         for i, fn in enumerate(env_fns):
-            try:
-                envs.append(fn())
-            except Exception as err:
-                raise WorkerError.of_build(i, err) from err
+            envs.append(build_sub_env(i, fn))
     except BaseException:
         for env in envs:
             with contextlib.suppress(Exception):  # the build's error is the one to raise

@@ -477,25 +477,39 @@ class _FailsOnCall:
         return CountingEnv(terminate_at=3)
 
 
-def test_a_sub_env_failing_to_build_in_this_process_is_named():
-    # Only worker processes named it; in this process the factory's own error came through.
+@pytest.mark.parametrize(
+    ("vectorization", "failing_call", "where"),
+    [
+        # Sub-env 1's build (call 0 is the sampler's probe): only worker processes named it;
+        # in this process the factory's own error came through.
+        ("sync", 2, ""),
+        # Worker-process modes build sub-env 0 once in this process too (for its spaces): its
+        # failure came through as the factory's bare OSError, naming no sub-env.
+        ("async", 1, " in this process"),
+        ("batched", 1, " in this process"),
+    ],
+)
+def test_a_sub_env_failing_to_build_in_this_process_is_named(vectorization, failing_call, where):
+    factory = _FailsOnCall(failing_call)
     with (
         ParallelRolloutSampler(
-            _FailsOnCall(2),
+            factory,
             IdlePolicy(gym.spaces.Discrete(2)),
             2,
             min_rollouts=2,
-            vectorization="sync",
+            vectorization=vectorization,
             show_progress_bar=False,
         ) as sampler,
         pytest.raises(WorkerError) as info,
     ):
         sampler.sample()
-    assert info.value.env_index == 1
+    index = failing_call - 1
+    assert info.value.env_index == index
     assert info.value.message == (
-        "sub-env 1 raised OSError while being built: license server unreachable"
+        f"sub-env {index} raised OSError while being built{where}: license server unreachable"
     )
     assert "license server unreachable" in info.value.remote_traceback
+    assert factory.calls == failing_call + 1
 
 
 class _TextObservations(gym.Env):
