@@ -265,6 +265,15 @@ class DomainParam:
             reach = np.array(self._draw_range(), dtype=np.float64)
             _check_fits_int64(self.name, self._rounded(reach), "a possible draw of")
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A field assigned again after the constructor set it (``param.halfspan = -1``, as
+        # pyrado's scripts do) is checked as adapt() checks it, or a value the constructor
+        # refuses would reach every later draw unchecked.
+        if name in self._FIELDS and name in self.__dict__:
+            self.adapt(name, value)
+        else:
+            super().__setattr__(name, value)
+
     def _draw_range(self) -> tuple[_Real, _Real]:
         """The smallest and largest raw draw, checked at construction: the support of a bounded
         distribution, the mean of an unbounded one (whose draws are checked in _finish)."""
@@ -286,6 +295,8 @@ class DomainParam:
 
     def adapt(self, field: str, value: Any) -> None:
         """Set one field, validated as in the constructor; on error nothing changes.
+
+        Assigning a field (``param.std = 0.2``) does the same.
 
         Args:
             field: One of :meth:`get_field_names`.

@@ -472,6 +472,38 @@ def test_invalid_adapt_leaves_the_param_unchanged(field, value, message):
     assert repr(param) == before
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("std", -1.0, r"std must be >= 0, got -1\.0"),
+        ("clip_lo", 2.0, r"clip_lo must be <= clip_up, got clip_lo=2, clip_up=1"),
+        ("mean", math.nan, r"mean must be a finite number, got nan"),
+        ("name", "", r"name must be"),
+    ],
+)
+def test_assigning_a_field_is_checked_as_adapt_checks_it(field, value, message):
+    # `param.std = -1.0` slipped past every rule: the next sample() drew from numpy's normal
+    # with a negative scale (ValueError from inside numpy), or clipped to an empty range.
+    param = NormalDomainParam("n", 0.0, 1.0, clip_lo=-1.0, clip_up=1.0)
+    before = repr(param)
+    with pytest.raises(ValueError, match=message):
+        setattr(param, field, value)
+    assert repr(param) == before
+
+
+def test_assigning_a_valid_field_changes_the_distribution():
+    param = UniformDomainParam("u", mean=0.0, halfspan=1.0)
+    param.halfspan = 3.0
+    param.clip_up = 0.0
+    draws = param.sample(N, rng=14)
+    assert min(draws) < -2.9
+    assert max(draws) == 0.0
+    assert repr(param) == (
+        "UniformDomainParam(name='u', mean=0.0, halfspan=3.0, clip_lo=-inf, clip_up=0.0, "
+        "roundint=False)"
+    )
+
+
 def test_adapt_multivariate_mean_must_match_cov():
     param = MultivariateNormalDomainParam("v", [0.0, 0.0], np.eye(2))
     with pytest.raises(ValueError, match=r"cov has shape \(2, 2\) but must have shape \(3, 3\)"):
