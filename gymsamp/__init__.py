@@ -14,7 +14,23 @@ Example:
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    # What a type checker sees (the lazy table below is opaque to it: every name would be Any).
+    # The `X as X` form re-exports each name under mypy --strict (no_implicit_reexport);
+    # tests/test_typing.py checks that these imports and _HEADLINE name the same things.
+    # `rollout` comes from its own module: mypy read `gymsamp.sampling.rollout` here as the
+    # submodule of that name, not the function the package exports.
+    from gymsamp.data import EpisodeBatch as EpisodeBatch
+    from gymsamp.data import StepSequence as StepSequence
+    from gymsamp.data import StepType as StepType
+    from gymsamp.data import TimeStepBatch as TimeStepBatch
+    from gymsamp.sampling import CVaRSampler as CVaRSampler
+    from gymsamp.sampling import ParallelRolloutSampler as ParallelRolloutSampler
+    from gymsamp.sampling import ParameterExplorationSampler as ParameterExplorationSampler
+    from gymsamp.sampling.rollout import rollout as rollout
+    from gymsamp.stats import bootstrap_ci as bootstrap_ci
 
 __version__ = "0.1.0"
 

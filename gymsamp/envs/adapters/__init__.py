@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
@@ -35,6 +35,10 @@ from gymsamp.envs.adapters.classic import (
     remember_nominal,
     validate_domain_param,
 )
+
+if TYPE_CHECKING:
+    # What a type checker sees of the lazily imported name (see __getattr__ below).
+    from gymsamp.envs.adapters.mujoco import MujocoAdapter as MujocoAdapter
 
 __all__ = [
     "AcrobotAdapter",
