@@ -45,8 +45,13 @@ EXPECTED = {
     "cvar": rf"list\[{_STEP_SEQUENCE}\]",
     "bootstrap": r"tuple\[.*, fallback=gymsamp\.stats\.bootstrapping\.BootstrapResult\]",
     "pes": r"gymsamp\.sampling\.parameter_exploration_sampler\.ParameterSamplingResult",
+    "pes_item": (
+        rf"tuple\[Any, list\[{_STEP_SEQUENCE}\], "
+        r"fallback=gymsamp\.sampling\.parameter_exploration_sampler\.ParameterSample\]"
+    ),
     "mean_returns": _NDARRAY,
     "run_map": r"list\[float\]",
+    "to_torch": r"torch\._tensor\.Tensor",
     "lazy_adapter": r"def \(.*\) -> gymsamp\.envs\.adapters\.mujoco\.MujocoAdapter",
 }
 

@@ -9,6 +9,7 @@ ignore``; the wrong calls in :func:`wrong_calls` each carry one, which ``--stric
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import gymnasium as gym
@@ -26,7 +27,7 @@ from gymsamp import (
     bootstrap_ci,
     rollout,
 )
-from gymsamp.data import EnvSpec
+from gymsamp.data import EnvSpec, to_format
 from gymsamp.envs import DomainRandomizer, DomainRandWrapper, UniformDomainParam
 from gymsamp.envs.adapters import MujocoAdapter
 from gymsamp.policies import LinearPolicy
@@ -58,13 +59,15 @@ def sampling() -> None:
         reveal_type(sampler)  # R sampler
         rollouts = sampler.sample()
         reveal_type(rollouts)  # R sample
+    length: Mapping[str, float] = {"length": 0.3}
     with ParallelRolloutSampler(randomized_cartpole, net, 2, min_steps=100, seed=0) as sampler:
+        sampler.sample(init_states=np.zeros((2, 4)), domain_params=[length, {"length": 1.0}])
         sampler.sample(init_states=[np.array([0.0, 0.0, 0.05, 0.0])], eval=True)
     with ParallelRolloutSampler(
         lambda: gym.make("CartPole-v1"), lambda obs: (obs[:, 2] > 0).astype(int), 2
     ) as sampler:
         sampler.sample()
-    eval_nominal_domain(2, gym.make("CartPole-v1"), lean, [np.zeros(4)])
+    eval_nominal_domain(2, gym.make("CartPole-v1"), lean, [np.zeros(4), [0.0, 0.0, 0.1, 0.0]])
 
     ro = rollout("CartPole-v1", lean, seed=0, sub_seed=0, sub_sub_seed=0)
     reveal_type(ro)  # R rollout
@@ -91,17 +94,20 @@ def sampling() -> None:
     with ParameterExplorationSampler("gymsamp/PointMass-v0", policy, 4, 1, 2, seed=0) as pes:
         result = pes.sample(np.zeros((2, 3)), init_states=[None, np.zeros(2)])
         reveal_type(result)  # R pes
+        reveal_type(result[0])  # R pes_item
         reveal_type(result.mean_returns())  # R mean_returns
 
     with SamplerPool(2) as pool:
         reveal_type(pool.run_map(work, [1, 2, 3]))  # R run_map
 
+    reveal_type(to_format(returns, "torch"))  # R to_torch
     reveal_type(MujocoAdapter)  # R lazy_adapter
 
 
 def wrong_calls() -> None:
     ParallelRolloutSampler("CartPole-v1", lean, num_workers="2")  # type: ignore[arg-type]
     ParallelRolloutSampler("CartPole-v1", lean, 2, min_rollouts="3")  # type: ignore[arg-type]
+    ParallelRolloutSampler(42, lean, 2)  # type: ignore[arg-type]
     rollout("CartPole-v1", lean, max_steps="10")  # type: ignore[arg-type]
     with ParallelRolloutSampler("CartPole-v1", lean, 2) as sampler:
         sampler.sample(domain_params={"length": 0.5})  # type: ignore[arg-type]

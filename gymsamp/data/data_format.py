@@ -8,11 +8,14 @@ from __future__ import annotations
 import numbers
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
 from gymsamp.data._tree import new_tuple
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "DATA_FORMATS",
@@ -49,6 +52,18 @@ def _tensor_to_numpy(tensor: Any) -> np.ndarray:
     if tensor.dtype == sys.modules["torch"].bfloat16:
         tensor = tensor.float()
     return tensor.numpy()
+
+
+@overload
+def to_format(data: Any, data_format: Literal["numpy"], data_type: Any = None) -> np.ndarray: ...
+
+
+@overload
+def to_format(data: Any, data_format: Literal["torch"], data_type: Any = None) -> torch.Tensor: ...
+
+
+@overload
+def to_format(data: Any, data_format: str, data_type: Any = None) -> Any: ...
 
 
 def to_format(data: Any, data_format: str, data_type: Any = None) -> Any:

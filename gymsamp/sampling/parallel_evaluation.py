@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from gymsamp._checks import check_bool
 from gymsamp.data import StepSequence
@@ -37,7 +38,9 @@ from gymsamp.sampling.evaluation_pool import (
 from gymsamp.sampling.parallel_rollout_sampler import ParallelRolloutSampler
 from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout_job import RolloutJob
+from gymsamp.sampling.sampler_options import DomainParams, InitStates
 from gymsamp.sampling.seeding import call_seed, check_seed
+from gymsamp.sampling.vector_envs import EnvLike
 
 __all__ = [
     "eval_domain_params",
@@ -51,10 +54,10 @@ __all__ = [
 
 def eval_domain_params(
     pool: Any,
-    env: Any,
+    env: EnvLike,
     policy: Any,
-    params: Sequence[dict[str, Any]],
-    init_state: np.ndarray | None = None,
+    params: DomainParams,
+    init_state: npt.ArrayLike | None = None,
     seed: int | None = None,
     *,
     backend: str | None = None,
@@ -108,9 +111,9 @@ def eval_domain_params(
 
 def eval_nominal_domain(
     pool: Any,
-    env: Any,
+    env: EnvLike,
     policy: Any,
-    init_states: Sequence[np.ndarray],
+    init_states: InitStates,
     seed: int | None = None,
     *,
     backend: str | None = None,
@@ -157,10 +160,10 @@ def eval_nominal_domain(
 
 def eval_randomized_domain(
     pool: Any,
-    env: Any,
+    env: EnvLike,
     randomizer: Any,
     policy: Any,
-    init_states: Sequence[np.ndarray],
+    init_states: InitStates,
     seed: int | None = None,
     *,
     backend: str | None = None,
@@ -308,10 +311,10 @@ def _collect_segments(
 
 def eval_domain_params_with_segmentwise_reset(
     pool: Any,
-    env_sim: Any,
+    env_sim: EnvLike,
     policy: Any,
     segments_real_all: Sequence[Sequence[StepSequence]],
-    domain_params_ml_all: Sequence[Sequence[dict[str, Any]]],
+    domain_params_ml_all: Sequence[DomainParams],
     stop_on_done: bool,
     use_rec: bool,
     seed: int | None = None,

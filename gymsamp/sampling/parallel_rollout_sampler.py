@@ -15,8 +15,6 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from gymsamp._checks import check_bool, check_int, check_positive_real
 from gymsamp.data import StepSequence
 from gymsamp.policies import as_policy
@@ -33,7 +31,13 @@ from gymsamp.sampling.rollout_job import RolloutJob
 from gymsamp.sampling.sampler import SamplerBase
 from gymsamp.sampling.sampler_calls import CallClosedError, HeldCall, SamplerCalls
 from gymsamp.sampling.sampler_env import check_env_payloads, probe_env
-from gymsamp.sampling.sampler_options import BACKENDS, check_backend_options, reset_payloads
+from gymsamp.sampling.sampler_options import (
+    BACKENDS,
+    DomainParams,
+    InitStates,
+    check_backend_options,
+    reset_payloads,
+)
 from gymsamp.sampling.sampler_sub_envs import not_picklable
 from gymsamp.sampling.seeding import call_seed, check_seed
 from gymsamp.sampling.start_method import (
@@ -46,6 +50,7 @@ from gymsamp.sampling.surplus import collect_without_failed_surplus
 from gymsamp.sampling.vector_envs import (
     VECTORIZATIONS,
     EnvFactory,
+    EnvLike,
     choose_vectorization,
 )
 
@@ -115,7 +120,7 @@ class ParallelRolloutSampler(SamplerBase):
 
     def __init__(
         self,
-        env: Any,
+        env: EnvLike,
         policy: Any,
         num_workers: int,
         *,
@@ -355,8 +360,8 @@ class ParallelRolloutSampler(SamplerBase):
 
     def sample(
         self,
-        init_states: Sequence[np.ndarray] | None = None,
-        domain_params: Sequence[dict[str, Any]] | None = None,
+        init_states: InitStates | None = None,
+        domain_params: DomainParams | None = None,
         eval: bool = False,
     ) -> list[StepSequence]:
         """Sample rollouts with the current policy parameters.

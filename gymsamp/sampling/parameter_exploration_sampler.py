@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import reprlib
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, SupportsIndex, TypeAlias, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from gymsamp._checks import check_int
 from gymsamp.data import StepSequence, to_format
@@ -27,8 +28,12 @@ from gymsamp.sampling.quota import Quota
 from gymsamp.sampling.rollout_job import RolloutJob
 from gymsamp.sampling.sampler import Closable
 from gymsamp.sampling.seeding import call_seed, check_seed, rollout_generator
+from gymsamp.sampling.vector_envs import EnvLike
 
 __all__ = ["ParameterExplorationSampler", "ParameterSample", "ParameterSamplingResult"]
+
+# sample()'s init_states: a list of states (None entries draw theirs) or a 2-D array.
+_InitStates: TypeAlias = Sequence[npt.ArrayLike | None] | npt.NDArray[Any]
 
 # sub_sub_seed of the generator that draws a call's domains (rollout indices start at 0).
 _DOMAIN_STREAM = 2**31
@@ -108,7 +113,13 @@ class ParameterSamplingResult(Sequence[ParameterSample]):
                 )
         self._samples = list(samples)
 
-    def __getitem__(self, index: Any) -> Any:
+    @overload
+    def __getitem__(self, index: SupportsIndex) -> ParameterSample: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ParameterSample]: ...
+
+    def __getitem__(self, index: SupportsIndex | slice) -> ParameterSample | list[ParameterSample]:
         return self._samples[index]
 
     def __len__(self) -> int:
@@ -195,7 +206,7 @@ class ParameterExplorationSampler(Closable):
 
     def __init__(
         self,
-        env: Any,
+        env: EnvLike,
         policy: Any,
         num_init_states_per_domain: int,
         num_domains: int,
@@ -299,7 +310,7 @@ class ParameterExplorationSampler(Closable):
                 f"{err} (bound the randomizer's distributions, e.g. with clip_lo / clip_up)"
             ) from None
 
-    def _init_states(self, init_states: Sequence[Any] | None) -> list[Any]:
+    def _init_states(self, init_states: _InitStates | None) -> list[Any]:
         per_domain = self.num_init_states_per_domain
         if init_states is None:
             return [None] * self.num_rollouts_per_param
@@ -333,7 +344,7 @@ class ParameterExplorationSampler(Closable):
         )
 
     def sample(
-        self, param_sets: Any, init_states: Sequence[Any] | None = None
+        self, param_sets: Any, init_states: _InitStates | None = None
     ) -> ParameterSamplingResult:
         """Sample ``num_rollouts_per_param`` rollouts for every parameter set.
 

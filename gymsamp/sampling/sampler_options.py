@@ -5,20 +5,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from itertools import product
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
 from gymsamp._checks import check_int
 
-__all__ = ["BACKENDS", "check_backend_options", "reset_payloads"]
+__all__ = ["BACKENDS", "DomainParams", "InitStates", "check_backend_options", "reset_payloads"]
 
 #: The values of the samplers' ``backend`` option.
 BACKENDS = ("local", "ray")
 
+#: What ``init_states`` takes (samplers, evaluation functions): a list of states (arrays, or
+#: lists of numbers) or a 2-D array, one state per row.
+InitStates: TypeAlias = Sequence[npt.ArrayLike] | npt.NDArray[Any]
+
+#: What ``domain_params`` takes: a list of dicts (any mapping) of parameter values.
+DomainParams: TypeAlias = Sequence[Mapping[str, Any]]
+
 
 def reset_payloads(
-    init_states: Sequence[Any] | None, domain_params: Sequence[dict[str, Any]] | None
+    init_states: InitStates | None, domain_params: DomainParams | None
 ) -> list[dict[str, Any]] | None:
     """The reset options of each rollout for given init states and/or domain parameters.
 
