@@ -81,6 +81,20 @@ def env_id_of(env: EnvLike) -> str:
     return getattr(env, "__name__", type(env).__name__)
 
 
+def _vector_env_hint(env: object) -> str:
+    """What to pass instead of a vector env (Gymnasium's, ``gym.make_vec``'s or SB3's
+    ``VecEnv``, whose ``step_async`` / ``env_method`` name it), which users hand over first."""
+    if not (isinstance(env, VectorEnv) or hasattr(env, "env_method")):
+        return ""
+    env_id = getattr(getattr(env, "spec", None), "id", None)
+    single = repr(env_id) if env_id else "its env id"
+    return (
+        f", a vector env: gymsamp builds the vector env itself from one env, so pass {single}, "
+        "a factory of one env or one env instance (num_workers sets the number of sub-envs); "
+        "to collect over a vector env built elsewhere, use gymsamp.sampling.collect"
+    )
+
+
 class EnvFactory:
     """A picklable factory for what the user gave: an env id, a factory or an env instance.
 
@@ -125,7 +139,7 @@ class EnvFactory:
         else:
             raise TypeError(
                 "env must be a Gymnasium env id, a callable returning a gymnasium.Env or a "
-                f"gymnasium.Env instance, got {type(env).__name__}"
+                f"gymnasium.Env instance, got {type(env).__name__}{_vector_env_hint(env)}"
             )
         self.env_id = env_id_of(env)
 

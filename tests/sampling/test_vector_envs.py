@@ -47,6 +47,42 @@ def test_an_env_that_is_no_id_factory_or_env_is_refused(env):
         rollout(env, IDLE)
 
 
+def _sb3_vec_env():
+    from stable_baselines3.common.env_util import make_vec_env
+
+    return make_vec_env("CartPole-v1", n_envs=2)
+
+
+@pytest.mark.parametrize(
+    ("make_envs", "single"),
+    [
+        (lambda: gym.make_vec("CartPole-v1", 2), "'CartPole-v1'"),
+        (lambda: gym.vector.SyncVectorEnv([counting_env]), "its env id"),
+        (_sb3_vec_env, "its env id"),
+    ],
+)
+def test_a_vector_env_is_refused_with_what_to_pass_instead(make_envs, single):
+    # A user's first try is often the vector env they already have (gym.make_vec, SB3's
+    # make_vec_env): the message said only "got CartPoleVectorEnv".
+    envs = make_envs()
+    try:
+        for call in (
+            lambda: ParallelRolloutSampler(envs, IDLE, 2, min_rollouts=1),
+            lambda: rollout(envs, IDLE),
+        ):
+            with pytest.raises(TypeError) as info:
+                call()
+            assert str(info.value) == (
+                "env must be a Gymnasium env id, a callable returning a gymnasium.Env or a "
+                f"gymnasium.Env instance, got {type(envs).__name__}, a vector env: gymsamp "
+                f"builds the vector env itself from one env, so pass {single}, a factory of one "
+                "env or one env instance (num_workers sets the number of sub-envs); to collect "
+                "over a vector env built elsewhere, use gymsamp.sampling.collect"
+            )
+    finally:
+        envs.close()
+
+
 @pytest.mark.parametrize("mode", ["auto", "thread"])
 def test_make_vector_env_refuses_a_mode_it_does_not_build(mode):
     # "auto" is the samplers' to resolve (choose_vectorization) before they build the sub-envs.
