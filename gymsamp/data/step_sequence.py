@@ -13,6 +13,7 @@ whole with :meth:`StepSequence.get_rollout`, and ``next_`` values never cross in
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from types import MappingProxyType
 from typing import Any, ClassVar, Protocol, overload
 
 import numpy as np
@@ -31,6 +32,11 @@ from gymsamp.data.step import Step
 from gymsamp.data.step_type import step_types_of
 
 __all__ = ["RewardTask", "StepSequence"]
+
+
+# Info fields that read as an empty mapping where a sequence does not hold them.
+_INFO_FIELDS = frozenset({"env_infos", "agent_infos"})
+_NO_INFOS: MappingProxyType[str, Any] = MappingProxyType({})
 
 
 class RewardTask(Protocol):
@@ -68,7 +74,8 @@ class StepSequence(Sequence[Step]):
             done flags.
         terminated: Gymnasium's per-step ``terminated`` flags.
         truncated: Gymnasium's per-step ``truncated`` flags.
-        **data: Additional fields with T or T+1 entries.
+        **data: Additional fields with T or T+1 entries. ``env_infos`` and ``agent_infos``
+            read as an empty mapping where a sequence has no such field.
 
     Without any flags, a complete continuous sequence is taken to end (``terminated``) at the
     end of each rollout, as in pyrado.
@@ -236,6 +243,11 @@ class StepSequence(Sequence[Step]):
         data = self.__dict__.get("_data", {})
         if name in data:
             return data[name]
+        if name in _INFO_FIELDS:
+            # pyrado's and garage's rollouts always hold both (empty where nothing was
+            # reported); a field here holds at least one array, so an absent one reads as an
+            # empty mapping (read-only: an entry would belong in add_data).
+            return _NO_INFOS
         raise AttributeError(
             f"{type(self).__name__} has no attribute or data field {name!r}; "
             f"data fields: {sorted(data)}"

@@ -1548,3 +1548,19 @@ class TestStepTypesOfParts:
         assert batch[[2, 1]][1].step_type == expected[idcs[1]]
         assert mid[0].step_type == expected[1]
         assert mid[[0]][0].step_type == expected[1]
+
+
+def test_info_fields_read_as_an_empty_mapping_where_a_sequence_holds_none():
+    # pyrado's and garage's rollouts always hold env_infos / agent_infos (empty where nothing
+    # was reported); here such a rollout had neither, and `ro.env_infos` raised.
+    ro = make_rollout(3)
+    assert "env_infos" not in ro.data_names
+    assert dict(ro.env_infos) == {}
+    assert dict(ro.agent_infos) == {}
+    with pytest.raises(TypeError):
+        ro.env_infos["x"] = np.zeros(3)  # read-only: fields are added with add_data
+    with pytest.raises(AttributeError, match="has no attribute or data field 'env_info'"):
+        _ = ro.env_info
+    ro.add_data("env_infos", {"x": np.arange(3.0)})
+    np.testing.assert_array_equal(ro.env_infos["x"], [0.0, 1.0, 2.0])
+    assert dict(make_rollout(3).env_infos) == {}  # the empty mapping is never shared state
