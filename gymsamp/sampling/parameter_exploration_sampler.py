@@ -87,6 +87,9 @@ class ParameterSample(_ParameterSampleFields):
 class ParameterSamplingResult(Sequence[ParameterSample]):
     """The result of a parameter exploration run: a list of :class:`ParameterSample`.
 
+    Indexing with an int gives a :class:`ParameterSample`, with a slice a
+    ``ParameterSamplingResult`` (as in pyrado), e.g. ``result[1:].mean_returns()``.
+
     Args:
         samples: One sample per parameter set.
 
@@ -117,9 +120,19 @@ class ParameterSamplingResult(Sequence[ParameterSample]):
     def __getitem__(self, index: SupportsIndex) -> ParameterSample: ...
 
     @overload
-    def __getitem__(self, index: slice) -> list[ParameterSample]: ...
+    def __getitem__(self, index: slice) -> ParameterSamplingResult: ...
 
-    def __getitem__(self, index: SupportsIndex | slice) -> ParameterSample | list[ParameterSample]:
+    def __getitem__(
+        self, index: SupportsIndex | slice
+    ) -> ParameterSample | ParameterSamplingResult:
+        if isinstance(index, slice):
+            # A result again, as in pyrado, whose algorithms read e.g.
+            # ``param_results[1:].mean_returns`` (PEPG leaves out the current policy's set).
+            # An empty slice is a result too (Sequence semantics), built past the
+            # constructor's non-empty check; its parameters() refuses with a message.
+            sliced = object.__new__(ParameterSamplingResult)
+            sliced._samples = self._samples[index]
+            return sliced
         return self._samples[index]
 
     def __len__(self) -> int:
@@ -130,8 +143,14 @@ class ParameterSamplingResult(Sequence[ParameterSample]):
 
         Raises:
             TypeError: A sample's ``params`` are not real numbers (e.g. None or a str).
-            ValueError: The samples' ``params`` differ in shape, so they make no matrix.
+            ValueError: The samples' ``params`` differ in shape, so they make no matrix, or
+                the result is an empty slice.
         """
+        if not self._samples:
+            raise ValueError(
+                "parameters() needs at least one parameter set to make an N x P matrix, got "
+                "an empty result (an empty slice)"
+            )
         params = [s.params for s in self._samples]
         # Checked here: numpy's stack said "all input arrays must have the same shape" without
         # naming a sample, and None or strs stacked into an object or str "matrix".

@@ -663,3 +663,37 @@ def test_a_module_vmap_cannot_run_is_pointed_to_group_mode():
         "Pendulum-v1", policy, 1, 1, 2, seed=0, max_steps=5
     ) as sampler:
         assert len(sampler.sample(params)) == 2
+
+
+class TestParameterSamplingResultSlices:
+    """pyrado's algorithms slice the result and query the slice (PEPG:
+    ``param_results[1:].mean_returns`` leaves out the current policy's set); a slice was a
+    plain list, so every such query raised AttributeError."""
+
+    def result(self):
+        returns = [1.0, 2.0, 3.0, 4.0]
+        return ParameterSamplingResult(
+            [ParameterSample(np.full(2, r), [seq(r), seq(2 * r)]) for r in returns]
+        )
+
+    def test_a_slice_is_a_result_with_the_sliced_samples(self):
+        result = self.result()
+        tail = result[1:]
+        assert isinstance(tail, ParameterSamplingResult)
+        assert len(tail) == 3
+        assert tail.mean_returns().tolist() == [3.0, 4.5, 6.0]
+        assert tail.parameters().tolist() == [[2.0, 2.0], [3.0, 3.0], [4.0, 4.0]]
+        assert tail.num_rollouts() == 6
+        assert tail[0] is result[1]
+        assert [s.params[0] for s in result[::-2]] == [4.0, 2.0]
+        assert isinstance(result[-1], ParameterSample)
+
+    def test_an_empty_slice_is_an_empty_result(self):
+        empty = self.result()[4:]
+        assert isinstance(empty, ParameterSamplingResult)
+        assert len(empty) == 0
+        assert empty.mean_returns().shape == (0,)
+        assert empty.num_rollouts() == 0
+        assert empty.rollouts() == []
+        with pytest.raises(ValueError, match=r"parameters\(\) needs at least one parameter set"):
+            empty.parameters()
