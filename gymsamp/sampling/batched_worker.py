@@ -33,6 +33,7 @@ from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory
 
 from gymsamp.sampling.errors import WorkerError
 from gymsamp.sampling.handshake import REPLY, REQUEST, Handshake
+from gymsamp.sampling.in_process_vector_env import check_own_env
 from gymsamp.sampling.observations import is_array_space, set_sub_env
 from gymsamp.sampling.queued_reset import step_sub_env
 from gymsamp.sampling.step_outputs import real_reward, unfit_observation
@@ -376,6 +377,7 @@ class BlockServer:
                     self.current, err, where="in its worker process"
                 ) from err
             self.envs.append(env)
+            check_own_env(self.envs, self.lo)
             if (env.observation_space, env.action_space) != self.spaces:
                 raise ValueError(
                     f"sub-env spaces must equal sub-env 0's {self.spaces}, got "

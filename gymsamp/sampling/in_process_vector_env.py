@@ -31,7 +31,13 @@ from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.step_outputs import real_reward, unfit_observation
 from gymsamp.sampling.sub_env_infos import PerEnvInfos
 
-__all__ = ["InProcessVectorEnv", "SingleEnvVector", "build_sub_env", "build_sub_envs"]
+__all__ = [
+    "InProcessVectorEnv",
+    "SingleEnvVector",
+    "build_sub_env",
+    "build_sub_envs",
+    "check_own_env",
+]
 
 
 def build_sub_env(
@@ -67,12 +73,38 @@ def build_sub_envs(env_fns: Sequence[Callable[[], gym.Env[Any, Any]]]) -> list[g
     try:
         for i, fn in enumerate(env_fns):
             envs.append(build_sub_env(i, fn))
+            check_own_env(envs, 0)
     except BaseException:
         for env in envs:
             with contextlib.suppress(Exception):  # the build's error is the one to raise
                 env.close()
         raise
     return envs
+
+
+def check_own_env(envs: Sequence[gym.Env[Any, Any]], lo: int) -> None:
+    """Refuse the last of ``envs`` (sub-envs ``lo..``, built in this process) if it wraps the
+    same env object as an earlier one: a factory that hands out one env (``lambda: env``)
+    makes sub-envs that step and reset one simulation under each other's episodes, which
+    gave silently wrong rollouts.
+
+    Example:
+        >>> env = gym.make("CartPole-v1")
+        >>> try:
+        ...     build_sub_envs([lambda: env, lambda: env])
+        ... except ValueError as err:
+        ...     print(str(err)[:69])
+        the env factory returned the same env object (a CartPoleEnv) for sub-
+    """
+    last = envs[-1].unwrapped
+    for j, env in enumerate(envs[:-1]):
+        if env.unwrapped is last:
+            raise ValueError(
+                f"the env factory returned the same env object (a {type(last).__name__}) for "
+                f"sub-envs {lo + j} and {lo + len(envs) - 1}, but each sub-env must be an env "
+                "of its own: make a new env on every call (e.g. lambda: gym.make(env_id)), or "
+                "pass the env instance itself as env, which gymsamp copies into every sub-env"
+            )
 
 
 class InProcessVectorEnv(PerEnvInfos, VectorEnv):

@@ -96,3 +96,56 @@ def test_make_vector_env_refuses_a_mode_it_does_not_build(mode):
 def test_a_batched_vector_env_of_no_sub_envs_is_refused():
     with pytest.raises(ValueError, match="^env_fns must hold at least one env factory, got none$"):
         BatchedAsyncVectorEnv([])
+
+
+# --- a factory handing out one env object ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("vectorization", "error", "where"),
+    [
+        # sub-envs 0 and 1 in this process
+        ("sync", ValueError, "sub-envs 0 and 1"),
+        # 3 sub-envs on 2 workers: the first worker builds sub-envs 0 and 1 from one copy of
+        # the factory, whose closure holds one env there as well
+        ("batched", RuntimeError, "sub-envs 0 and 1"),
+    ],
+)
+def test_a_factory_returning_the_same_env_object_every_call_is_refused(vectorization, error, where):
+    # A user's `env = gym.make(...); make_env = lambda: env`: the sub-envs built in one process
+    # were one env, stepped once per sub-env and reset under each other's episodes, so the
+    # rollouts were silently wrong (CartPole episodes of 7 and 6 steps instead of 32 and 12).
+    shared = CountingEnv(terminate_at=3)
+    with (
+        pytest.raises(error) as info,
+        ParallelRolloutSampler(
+            lambda: shared,
+            IDLE,
+            num_workers=3,
+            min_rollouts=3,
+            seed=0,
+            vectorization=vectorization,
+            show_progress_bar=False,
+        ) as sampler,
+    ):
+        sampler.sample()
+    message = str(info.value)
+    assert f"the env factory returned the same env object (a CountingEnv) for {where}" in message
+    assert "make a new env on every call" in message
+    assert "pass the env instance itself as env" in message
+
+
+def test_a_factory_wrapping_one_shared_env_in_new_wrappers_is_refused():
+    shared = CountingEnv(terminate_at=3)
+    with pytest.raises(ValueError, match=r"same env object \(a CountingEnv\) for sub-envs 0 and 1"):
+        make_vector_env(EnvFactory(lambda: gym.wrappers.TimeLimit(shared, 5)), 2, "sync")
+
+
+def test_one_env_object_reused_after_the_auto_probe_still_samples_alone():
+    # One sub-env at a time never shares its env: a single-env sampler on `lambda: env` (the
+    # probe closed before the sub-env is built) keeps working as before.
+    shared = CountingEnv(terminate_at=3)
+    with ParallelRolloutSampler(
+        lambda: shared, IDLE, num_workers=1, min_rollouts=2, seed=0, show_progress_bar=False
+    ) as sampler:
+        assert [ro.length for ro in sampler.sample()] == [3, 3]
