@@ -336,9 +336,31 @@ def _check_actions(actions: Any, spec: EnvSpec, batch: int, owner: str) -> np.nd
         raise ValueError(
             f"{owner} returned actions of shape {array.shape} but must return "
             f"{(batch, *act_shape)} (B, *action_shape) for B={batch} sub-envs and the action "
-            f"space {spec.action_space!r}"
+            f"space {spec.action_space!r}{_shape_hint(array.shape, spec.action_space, batch)}"
         )
     return array
+
+
+def _shape_hint(shape: tuple[int, ...], space: Any, batch: int) -> str:
+    """What a wrong action shape most likely means, for the usual first mistakes: a policy
+    written for one observation, scores per action for a ``Discrete`` space, an extra or a
+    missing action axis."""
+    if not shape:
+        return (
+            " (one action, not a batch: a policy gets a batch of observations, one row per "
+            "sub-env, and returns one action per row)"
+        )
+    if isinstance(space, gym.spaces.Discrete):
+        if shape == (batch, int(space.n)) and space.n > 1:
+            return (
+                f" (a value for each of the {space.n} actions, e.g. logits or Q-values? return "
+                "the chosen action of each row, e.g. .argmax(-1))"
+            )
+        if shape == (batch, 1):
+            return " (an action per row with an extra axis: drop it, e.g. actions[:, 0])"
+    elif space.shape == (1,) and shape == (batch,):
+        return " (an action per row without the action axis: add it, e.g. actions[:, None])"
+    return ""
 
 
 def _check_row_actions(actions: Any, spec: EnvSpec, batch: int, owner: str) -> np.ndarray:

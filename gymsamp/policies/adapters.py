@@ -158,6 +158,18 @@ class CallablePolicy(_RowByRowChoice):
         if type(actions) is np.ndarray and actions.shape == getattr(self, "_act_batch", None):
             return PolicyStep(actions, {})
         batch = self._rngs.check_batch(observations)
+        model = getattr(self.fn, "__self__", None)
+        if (
+            isinstance(actions, tuple)
+            and getattr(self.fn, "__name__", None) == "predict"
+            and _is_sb3_like(model)
+        ):
+            # SB3 users pass model.predict first; its (actions, state) is no action batch.
+            raise TypeError(
+                f"policy {self!r} is the predict method of a {type(model).__name__}, which "
+                "returns (actions, state): pass the model itself as the policy (gymsamp calls "
+                "its predict)"
+            )
         checked = _check_actions(actions, self.spec, batch, f"policy {self!r}")
         return PolicyStep(checked, {})
 

@@ -123,9 +123,12 @@ class ActionCheck:
                 f"sub-envs, got shape {actions.shape}"
             )
         if actions.dtype.kind not in self.kinds:
+            # Integer spaces get float or bool arrays first (a comparison, a network's output).
+            cast = ", e.g. .astype(np.int64)" if actions.dtype.kind in "fb" else ""
             raise TypeError(
                 f"{self.who} must return actions of a numeric dtype that the action space "
                 f"{self.space} takes (numpy kinds {self.kinds!r}), got dtype {actions.dtype}"
+                f"{cast}"
             )
         if self.bounds is None:
             return

@@ -24,6 +24,7 @@ from gymsamp.policies import (
     TorchPolicy,
     as_policy,
 )
+from gymsamp.sampling import rollout
 
 BOX_SPEC = EnvSpec(spaces.Box(-5.0, 5.0, (3,)), spaces.Box(-1.0, 1.0, (2,)))
 CARTPOLE_SPEC = EnvSpec(spaces.Box(-np.inf, np.inf, (4,), dtype=np.float32), spaces.Discrete(2))
@@ -1191,3 +1192,94 @@ def test_sb3_predict_returning_actions_alone_is_named() -> None:
             rf"does .* got ndarray of shape \({num_envs}, 2\)",
         ):
             policy.act(np.zeros((num_envs, 3), np.float32))
+
+
+# --- what a wrong action shape most likely means -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env_id", "policy", "hint"),
+    [
+        # a function written for one observation, returning one action
+        (
+            "CartPole-v1",
+            lambda obs: 1,
+            "(one action, not a batch: a policy gets a batch of observations, one row per "
+            "sub-env, and returns one action per row)",
+        ),
+        # a network's scores for a Discrete space, one column per action
+        (
+            "CartPole-v1",
+            lambda obs: np.zeros((len(obs), 2)),
+            "(a value for each of the 2 actions, e.g. logits or Q-values? return the chosen "
+            "action of each row, e.g. .argmax(-1))",
+        ),
+        (
+            "CartPole-v1",
+            lambda obs: np.zeros((len(obs), 1), np.int64),
+            "(an action per row with an extra axis: drop it, e.g. actions[:, 0])",
+        ),
+        (
+            "Pendulum-v1",
+            lambda obs: -obs[:, 2],
+            "(an action per row without the action axis: add it, e.g. actions[:, None])",
+        ),
+    ],
+)
+def test_a_wrong_action_shape_says_what_it_most_likely_means(env_id, policy, hint):
+    with pytest.raises(ValueError, match=" returned actions of shape ") as info:
+        rollout(env_id, policy, seed=0, max_steps=3)
+    assert str(info.value).endswith(f"{gym.make(env_id).action_space!r} {hint}")
+
+
+def test_a_module_returning_logits_for_a_discrete_space_is_told_to_pick_the_action():
+    with pytest.raises(ValueError, match="Linear") as info:
+        rollout("CartPole-v1", torch.nn.Linear(4, 2), seed=0, max_steps=3)
+    message = str(info.value)
+    assert message.startswith("module TorchPolicy(Linear) returned actions of shape (1, 2)")
+    assert message.endswith("return the chosen action of each row, e.g. .argmax(-1))")
+
+
+def test_an_unrelated_wrong_shape_gets_no_hint():
+    with pytest.raises(ValueError, match=r"shape \(1, 3\)") as info:
+        rollout("CartPole-v1", lambda obs: np.zeros((len(obs), 3), np.int64), seed=0, max_steps=3)
+    assert str(info.value).endswith("for B=1 sub-envs and the action space Discrete(2)")
+
+
+@pytest.mark.parametrize(
+    ("policy", "dtype"),
+    [(lambda obs: obs[:, 2] > 0, "bool"), (lambda obs: (obs[:, 2] > 0) * 1.0, "float64")],
+)
+def test_float_or_bool_actions_for_a_discrete_space_are_told_to_cast(policy, dtype):
+    with pytest.raises(TypeError) as info:
+        rollout("CartPole-v1", policy, seed=0, max_steps=3)
+    assert str(info.value).endswith(
+        f"(numpy kinds 'iu'), got dtype {dtype}, e.g. .astype(np.int64)"
+    )
+
+
+class _Model:
+    """An SB3-style model: predict returns (actions, state)."""
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+        return (observation[:, 2] > 0).astype(np.int64), state
+
+
+def test_a_models_predict_passed_as_the_policy_is_told_to_pass_the_model():
+    with pytest.raises(TypeError) as info:
+        rollout("CartPole-v1", _Model().predict, seed=0, max_steps=3)
+    assert str(info.value) == (
+        "policy CallablePolicy(_Model.predict) is the predict method of a _Model, which returns "
+        "(actions, state): pass the model itself as the policy (gymsamp calls its predict)"
+    )
+    assert rollout("CartPole-v1", _Model(), seed=0, max_steps=3).length == 3
+
+
+def test_a_callable_object_returning_a_tuple_keeps_the_tuple_message():
+    import functools
+
+    def pair(obs, scale):
+        return (obs[:, 2] > 0).astype(np.int64) * scale, None
+
+    with pytest.raises(TypeError, match=r"got a tuple of 2 \(a module or function returning"):
+        rollout("CartPole-v1", functools.partial(pair, scale=1), seed=0, max_steps=3)
