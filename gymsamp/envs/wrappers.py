@@ -357,7 +357,34 @@ class DomainRandWrapper(gym.Wrapper[Any, Any, Any, Any]):
         if options is not None and options.get("domain_param") is not None:
             return self.env.reset(seed=seed, options=options)
         drawn = checked_domain_param(drawn, f"{type(self.randomizer).__name__}.sample()")
-        return self.env.reset(seed=seed, options={**(options or {}), "domain_param": drawn})
+        try:
+            return self.env.reset(seed=seed, options={**(options or {}), "domain_param": drawn})
+        except (TypeError, ValueError) as err:
+            refused = self._refused_draw(drawn)
+            if refused is None:
+                raise
+            raise (TypeError if isinstance(err, TypeError) else ValueError)(refused) from err
+
+    def _refused_draw(self, drawn: Mapping[str, Any]) -> str | None:
+        """Why the env refuses a drawn value (None if its adapter's check finds none): the env's
+        message alone named a value, not the distribution that drew it or what to change."""
+        validator = find_wrapper(self.env, DomainParamWrapper).domain_param_validator()
+        if validator is None:
+            return None
+        by_name = {p.name: p for p in getattr(self.randomizer, "domain_params", ())}
+        for name, value in drawn.items():
+            try:
+                validator({name: value})
+            except (TypeError, ValueError) as err:
+                param = by_name.get(name)
+                source = f" ({param})" if param is not None else ""
+                return (
+                    f"randomizer drew {name}={value}{source}, which "
+                    f"{type(self.env.unwrapped).__name__} refuses: {err}; keep the "
+                    "distribution within the values the env takes (e.g. with the domain "
+                    "parameter's clip_lo / clip_up)"
+                )
+        return None
 
 
 class InitStateWrapper(gym.Wrapper[Any, Any, Any, Any]):

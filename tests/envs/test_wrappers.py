@@ -1221,3 +1221,33 @@ def test_an_outer_domain_param_wrapper_follows_the_inner_init_state_recording() 
     np.testing.assert_array_equal(env.step(0)[4]["state"], [2.0])
     inner.record_state = False
     assert "state" not in env.step(0)[4]
+
+
+# --- a randomizer drawing values the env refuses ----------------------------------------------
+
+
+def test_a_refused_draw_names_the_distribution_that_drew_it_and_what_to_change():
+    # A uniform range reaching below zero: the env's message named a negative mass only, with
+    # nothing about the randomizer, its range, or the clip bounds that keep it valid.
+    param = UniformDomainParam("masspole", mean=-0.1, halfspan=0.05)
+    env = DomainRandWrapper(gym.make("CartPole-v1"), DomainRandomizer(param))
+    with pytest.raises(ValueError, match="^randomizer drew masspole=") as info:
+        env.reset(seed=0)
+    message = str(info.value)
+    assert message.startswith("randomizer drew masspole=-0.")
+    assert (
+        " (masspole: Uniform(mean=-0.1, halfspan=0.05), clip [-inf, inf]), which CartPoleEnv "
+        "refuses: domain_param['masspole'] must be a finite real number > 0, got -0."
+    ) in message
+    assert message.endswith(
+        "; keep the distribution within the values the env takes (e.g. with the domain "
+        "parameter's clip_lo / clip_up)"
+    )
+    env.close()
+
+
+def test_a_valid_draw_of_a_clipped_distribution_still_resets():
+    param = UniformDomainParam("masspole", mean=-0.1, halfspan=0.05, clip_lo=0.01)
+    env = DomainRandWrapper(gym.make("CartPole-v1"), DomainRandomizer(param))
+    assert env.reset(seed=0)[1]["domain_param"]["masspole"] == 0.01
+    env.close()
