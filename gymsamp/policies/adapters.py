@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gymsamp._checks import check_bool
+from gymsamp._notes import add_note
 from gymsamp.data.spec import EnvSpec
 from gymsamp.policies._shared import (
     _check_actions,
@@ -46,6 +47,7 @@ from gymsamp.policies._shared import (
     _RowByRow,
     _RowByRowChoice,
     _rows,
+    _tree_map,
 )
 from gymsamp.policies.base import Policy, PolicyStep, is_policy
 from gymsamp.policies.sb3_policy import SB3Policy
@@ -154,7 +156,7 @@ class CallablePolicy(_RowByRowChoice):
         observations = _read_only(observations)
         if self._rows.row_by_row:
             return PolicyStep(self._act_rows(observations), {})
-        actions = self.fn(observations)
+        actions = self._call(observations)
         if type(actions) is np.ndarray and actions.shape == getattr(self, "_act_batch", None):
             return PolicyStep(actions, {})
         batch = self._rngs.check_batch(observations)
@@ -173,12 +175,27 @@ class CallablePolicy(_RowByRowChoice):
         checked = _check_actions(actions, self.spec, batch, f"policy {self!r}")
         return PolicyStep(checked, {})
 
+    def _call(self, observations: Any) -> Any:
+        """``fn(observations)``; an exception it raises gets a note with the batch it got."""
+        try:
+            return self.fn(observations)
+        except Exception as err:
+            # A function written for one observation (obs[2], `if obs[0] > 0`) fails on a
+            # batch with the user's own IndexError or ValueError, which says nothing of it.
+            add_note(
+                err,
+                f"gymsamp called policy {self!r} with a batch of observations "
+                f"{_batch_shapes(observations)}: a callable policy maps a batch of observations "
+                "(B, *obs_shape), one row per sub-env, to a batch of actions (B, *action_shape)",
+            )
+            raise
+
     def _act_rows(self, observations: Any) -> np.ndarray:
         """``fn`` on each sub-env's observation alone (a batch of one), the actions joined."""
         batch = self._rngs.check_batch(observations)
         owner = f"policy {self!r}"
         rows = [
-            _check_actions(self.fn(_rows(observations, slice(i, i + 1))), self.spec, 1, owner)
+            _check_actions(self._call(_rows(observations, slice(i, i + 1))), self.spec, 1, owner)
             for i in range(batch)
         ]
         return np.concatenate(rows)
@@ -278,3 +295,11 @@ def check_policy_like(obj: Any, name: str = "policy") -> None:
         "SB3's predict(observation, state, episode_start, deterministic), a torch.nn.Module, "
         f"or a callable on numpy observation batches, got {type(obj).__name__}"
     )
+
+
+def _batch_shapes(observations: Any) -> str:
+    """``"of shape (B, ...)"``, or the shapes of a dict / tuple batch's arrays."""
+    shapes = _tree_map(lambda leaf: tuple(np.shape(leaf)), observations)
+    if isinstance(shapes, tuple) and all(isinstance(size, int) for size in shapes):
+        return f"of shape {shapes}"
+    return f"of shapes {shapes}"

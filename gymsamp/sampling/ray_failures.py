@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gymsamp._notes import add_note
+
 __all__ = ["DEATH_WAIT_S", "add_note", "first_line", "rollouts_lost_with", "task_failures"]
 
 #: Seconds to wait for a dead actor's other references to resolve (see rollouts_lost_with).
@@ -55,22 +57,6 @@ def task_failures(refs: list[Any], timeout: float | None) -> list[Exception | No
         else:
             failures.append(None)
     return failures
-
-
-def add_note(err: BaseException, note: str) -> None:
-    """``err.add_note(note)`` on every Python gymsamp supports.
-
-    Python 3.10 has no ``BaseException.add_note``: the note was dropped there, and with it the
-    remote traceback of e.g. a policy's exception in an actor. This stores it where 3.11's
-    ``add_note`` does (PEP 678's ``__notes__`` list), so code that reads the notes finds them on
-    3.10 too (3.10's own traceback printing does not show them; the ``exceptiongroup`` backport's
-    does).
-    """
-    notes = getattr(err, "__notes__", None)
-    if isinstance(notes, list):
-        notes.append(note)
-    else:
-        err.__notes__ = [note]  # type: ignore[attr-defined]  # typeshed: 3.11+ only
 
 
 def first_line(err: BaseException) -> str:

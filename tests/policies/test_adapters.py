@@ -24,7 +24,7 @@ from gymsamp.policies import (
     TorchPolicy,
     as_policy,
 )
-from gymsamp.sampling import rollout
+from gymsamp.sampling import ParallelRolloutSampler, rollout
 
 BOX_SPEC = EnvSpec(spaces.Box(-5.0, 5.0, (3,)), spaces.Box(-1.0, 1.0, (2,)))
 CARTPOLE_SPEC = EnvSpec(spaces.Box(-np.inf, np.inf, (4,), dtype=np.float32), spaces.Discrete(2))
@@ -1283,3 +1283,43 @@ def test_a_callable_object_returning_a_tuple_keeps_the_tuple_message():
 
     with pytest.raises(TypeError, match=r"got a tuple of 2 \(a module or function returning"):
         rollout("CartPole-v1", functools.partial(pair, scale=1), seed=0, max_steps=3)
+
+
+def _one_observation_policy(obs):
+    return 1 if obs[2] > 0 else 0  # written for obs of shape (4,)
+
+
+@pytest.mark.parametrize("num_workers", [1, 2])
+def test_a_policy_failing_on_its_batch_gets_a_note_with_the_batch_it_got(num_workers):
+    # A function written for one observation failed with the user's own IndexError ("index 2
+    # is out of bounds for axis 0 with size 1"), which said nothing of batches.
+    shape = f"({num_workers}, 4)"
+    with (
+        pytest.raises(IndexError, match="index 2 is out of bounds for axis 0") as info,
+        ParallelRolloutSampler(
+            "CartPole-v1",
+            _one_observation_policy,
+            num_workers,
+            min_rollouts=2,
+            seed=0,
+            vectorization="sync",
+            show_progress_bar=False,
+        ) as sampler,
+    ):
+        sampler.sample()
+    assert info.value.__notes__ == [
+        "gymsamp called policy CallablePolicy(_one_observation_policy) with a batch of "
+        f"observations of shape {shape}: a callable policy maps a batch of observations "
+        "(B, *obs_shape), one row per sub-env, to a batch of actions (B, *action_shape)"
+    ]
+
+
+def test_the_note_shows_each_array_of_a_dict_batch():
+    spec = EnvSpec(
+        spaces.Dict({"a": spaces.Box(-1.0, 1.0, (3,)), "b": spaces.Discrete(2)}), spaces.Discrete(2)
+    )
+    policy = as_policy(lambda obs: obs["c"], spec)
+    policy.start(2, eval=False)
+    with pytest.raises(KeyError) as info:
+        policy.act({"a": np.zeros((2, 3), np.float32), "b": np.zeros(2, np.int64)})
+    assert "of shapes {'a': (2, 3), 'b': (2,)}" in info.value.__notes__[0]
