@@ -74,6 +74,7 @@ def select_steps(seq: StepSequence, index: Any) -> Step | StepSequence:
     if idcs.ndim != 1 or idcs.size == 0 or not np.issubdtype(idcs.dtype, np.integer):
         raise IndexError(
             f"index must be an int, a slice or a non-empty list of ints, got {index!r}"
+            + _field_hint(seq, index)
         )
     idcs = np.where(idcs < 0, idcs + length, idcs)
     if np.any((idcs < 0) | (idcs >= length)):
@@ -184,6 +185,16 @@ def select_rollouts(
     if not selected:
         raise IndexError(f"index must select at least one rollout, got {index!r}")
     return concat([seq.get_rollout(i) for i in selected])
+
+
+def _field_hint(seq: Any, index: Any) -> str:
+    """Where a str index (``ro["rewards"]``, as for a dict or a DataFrame) is a field's name:
+    how fields are read."""
+    if not isinstance(index, str):
+        return ""
+    if index in seq.data_names:
+        return f" (a field is read as ro.{index} or ro.get_data_values({index!r}))"
+    return f" (fields are read as attributes or with get_data_values(); fields: {seq.data_names})"
 
 
 def _index_list(index: Any) -> list[Any]:

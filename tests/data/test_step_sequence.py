@@ -1564,3 +1564,19 @@ def test_info_fields_read_as_an_empty_mapping_where_a_sequence_holds_none():
     ro.add_data("env_infos", {"x": np.arange(3.0)})
     np.testing.assert_array_equal(ro.env_infos["x"], [0.0, 1.0, 2.0])
     assert dict(make_rollout(3).env_infos) == {}  # the empty mapping is never shared state
+
+
+def test_a_field_name_as_index_says_how_fields_are_read():
+    # `ro["rewards"]`, as for a dict or a DataFrame, said only "index must be an int, ...".
+    ro = make_rollout(3)
+    with pytest.raises(IndexError) as info:
+        _ = ro["rewards"]
+    assert str(info.value) == (
+        "index must be an int, a slice or a non-empty list of ints, got 'rewards' (a field is "
+        "read as ro.rewards or ro.get_data_values('rewards'))"
+    )
+    with pytest.raises(IndexError) as info:
+        _ = ro["reward"]
+    assert str(info.value).endswith(
+        f"(fields are read as attributes or with get_data_values(); fields: {ro.data_names})"
+    )
