@@ -191,10 +191,12 @@ def check_episode_step_types(
     """Check that step types fit the episodes ``lengths`` cut them into (garage, DESIGN §3).
 
     ``FIRST`` marks an episode's first step and ``TERMINAL`` / ``TIMEOUT`` its last, so
-    ``FIRST`` only at a first step, ``TERMINAL`` / ``TIMEOUT`` only at a last step, and a first
-    step is ``FIRST`` unless the episode ends there (a one-step episode has no ``FIRST``). A
-    last step may be ``MID`` (or a one-step episode's ``FIRST``): an episode cut before its end.
-    Vectorized: it runs for every batch.
+    ``FIRST`` only at a first step and ``TERMINAL`` / ``TIMEOUT`` only at a last step. An
+    episode may be a fragment, as garage's ``FragmentWorker`` collects them: a last step that
+    is ``MID`` (or a one-step episode's ``FIRST``) was cut before the episode's end, a first
+    step that is ``MID`` continues an episode begun before it (as a slice of a
+    :class:`~gymsamp.data.StepSequence` that starts mid-rollout keeps it). Vectorized: it runs
+    for every batch.
 
     Raises:
         ValueError: Naming the first step that breaks a rule, its episode and its index.
@@ -209,10 +211,6 @@ def check_episode_step_types(
     rules = [
         (ended & ~is_last, "TERMINAL or TIMEOUT only at an episode's last step"),
         ((step_types == StepType.FIRST) & ~is_first, "FIRST only at an episode's first step"),
-        (
-            (step_types == StepType.MID) & is_first,
-            "FIRST at an episode's first step (TERMINAL or TIMEOUT if it is also its last)",
-        ),
     ]
     broken = [(int(np.argmax(bad)), rule) for bad, rule in rules if bad.any()]
     if broken:

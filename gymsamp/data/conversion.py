@@ -27,7 +27,9 @@ The way back (:meth:`EpisodeBatch.to_step_sequences`) reads any batch by the sam
 
 - ``env_infos["terminated"]`` / ``["truncated"]`` are the flags; one the batch lacks is read
   from the step types (``TERMINAL`` / ``TIMEOUT``), and together they must give the batch's
-  step types (DESIGN §3), else the conversion refuses them.
+  step types (DESIGN §3), else the conversion refuses them. An episode whose first step is
+  ``MID`` (a fragment continuing an episode, as garage's ``FragmentWorker`` collects them)
+  becomes a rollout whose first step stays ``MID``, as a slice that starts mid-rollout is.
 - Every other key of ``env_infos`` and ``agent_infos`` becomes the field of that name, so it
   must be a str that is an identifier not starting with ``_``, not a name ``StepSequence``
   reserves (its constructor's keywords such as ``rewards`` or ``done``, ``step_types``, and
@@ -60,7 +62,7 @@ from gymsamp.data._tree import tree_map, tree_paths
 from gymsamp.data.data_format import to_format
 from gymsamp.data.spec import EnvSpec
 from gymsamp.data.step_sequence import StepSequence
-from gymsamp.data.step_type import StepType, as_flags, step_types_from_flags
+from gymsamp.data.step_type import StepType, as_flags, step_types_of
 
 if TYPE_CHECKING:
     from gymsamp.data.episode_batch import EpisodeBatch
@@ -322,19 +324,22 @@ def episode_batch_to_step_sequences(batch: EpisodeBatch) -> list[StepSequence]:
                 del info[FINAL_INFO]
         else:
             info = None
-        rollouts.append(
-            StepSequence(
-                rewards=batch.rewards[steps],
-                observations=np.concatenate(
-                    [batch.observations[steps], batch.last_observations[i : i + 1]]
-                ),
-                actions=batch.actions[steps],
-                terminated=flags[0][steps],
-                truncated=flags[1][steps],
-                rollout_info=info,
-                **data,
-            )
+        rollout = StepSequence(
+            rewards=batch.rewards[steps],
+            observations=np.concatenate(
+                [batch.observations[steps], batch.last_observations[i : i + 1]]
+            ),
+            actions=batch.actions[steps],
+            terminated=flags[0][steps],
+            truncated=flags[1][steps],
+            rollout_info=info,
+            **data,
         )
+        if batch.step_types[steps.start] == StepType.MID:
+            # A fragment that continues an episode: its first step keeps its type (MID), as
+            # a slice of a rollout that starts mid-way does (the bounds would make it FIRST).
+            rollout._gathered_types = batch.step_types[steps].copy()
+        rollouts.append(rollout)
     return rollouts
 
 
@@ -397,8 +402,7 @@ def _end_flags(batch: EpisodeBatch, given: dict[str, Any]) -> tuple[np.ndarray, 
         derived[name] = flags
     terminated, truncated = derived["terminated"], derived["truncated"]
     if given:
-        bounds = np.concatenate([[0], np.cumsum(batch.lengths)])
-        types = step_types_from_flags(terminated, truncated, bounds)
+        types = step_types_of(terminated, truncated, _rollout_starts(batch))
         wrong = np.flatnonzero(types != batch.step_types)
         if wrong.size:
             i = int(wrong[0])
@@ -410,6 +414,13 @@ def _end_flags(batch: EpisodeBatch, given: dict[str, Any]) -> tuple[np.ndarray, 
                 "read as Gymnasium's end flags, DESIGN §3; rename them to keep them as data)"
             )
     return terminated, truncated
+
+
+def _rollout_starts(batch: EpisodeBatch) -> np.ndarray:
+    """The indices of the episodes' first steps that start a rollout: all but those of
+    fragments that continue an episode begun before them (first step ``MID``)."""
+    starts = np.cumsum(batch.lengths) - batch.lengths
+    return starts[batch.step_types[starts] != StepType.MID]
 
 
 def _check_last_entries(

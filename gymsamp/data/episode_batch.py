@@ -76,10 +76,12 @@ class EpisodeBatch(TupleLike):
             hidden states).
         step_types: ``(N•[T],)`` :class:`~gymsamp.data.step_type.StepType` values; stored as
             ``int8`` (``STEP_TYPE_DTYPE``); object arrays of ``StepType`` are converted. They
-            must fit ``lengths`` (garage's meaning, DESIGN §3): ``FIRST`` exactly at each
+            must fit ``lengths`` (garage's meaning, DESIGN §3): ``FIRST`` only at an
             episode's first step, ``TERMINAL`` / ``TIMEOUT`` only at its last (a one-step
-            episode that ends has no ``FIRST``); a last step that is ``MID`` (or a one-step
-            episode's ``FIRST``) is an episode cut before its end.
+            episode that ends has no ``FIRST``). Episodes may be fragments, as garage's
+            ``FragmentWorker`` collects them: a last step that is ``MID`` (or a one-step
+            episode's ``FIRST``) was cut before the episode's end, a first step that is
+            ``MID`` continues an episode begun in an earlier fragment.
         lengths: Integer array ``(N,)`` of episode lengths, each >= 1; at least one episode.
 
     Raises:

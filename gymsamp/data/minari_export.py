@@ -29,9 +29,9 @@ Observations of ``Dict`` and ``Tuple`` spaces are stored as Minari stores those 
 ``EpisodeBatch`` holds array observations only, so export such data as rollouts). Nested dicts
 stay nested; strings are stored as UTF-8 and come back from Minari's HDF5 storage
 as ``bytes`` objects. What Minari cannot carry is refused rather than lost: episodes must have
-``T + 1`` observations (no shuffled batches) and must end in ``terminated`` or ``truncated``
-(no partial rollouts), tuple fields of infos are stored as dicts (as by
-:meth:`~gymsamp.data.EpisodeBatch.from_step_sequences`), and object arrays raise. An
+``T + 1`` observations (no shuffled batches), must end in ``terminated`` or ``truncated`` and
+start at a reset (no partial rollouts or fragments), tuple fields of infos are stored as dicts
+(as by :meth:`~gymsamp.data.EpisodeBatch.from_step_sequences`), and object arrays raise. An
 ``EpisodeBatch`` not made by gymsamp has no Gymnasium flags; they are then read from its step
 types (``TERMINAL`` -> terminated, ``TIMEOUT`` -> truncated), the one case where a step that
 was both terminated and truncated cannot be told from a plain termination.
@@ -238,6 +238,12 @@ def _buffers(episodes: _Episodes) -> list[Any]:
             raise ValueError(
                 f"episode {i} must end with terminated or truncated (a Minari episode keeps "
                 "its ending), got a last step with neither: a partial rollout"
+            )
+        if batch.step_types[start] == StepType.MID:
+            raise ValueError(
+                f"episode {i} must start at its reset (a Minari episode begins with the "
+                "reset's observation), got a first step of type MID: a fragment continuing "
+                "an episode (e.g. a slice of a rollout that starts mid-way)"
             )
         steps = slice(int(start), int(stop))
         info = {

@@ -96,6 +96,39 @@ def test_foreign_batch_converts_from_step_types():
     assert ro.rollout_info is None
 
 
+def test_slices_starting_mid_rollout_convert_and_come_back(rollouts):
+    # A slice that starts mid-rollout keeps its first step's type (MID): from_step_sequences
+    # refused it, blaming step types the caller never set; the way back must keep MID too
+    # (the rollout bounds alone would make it FIRST).
+    concat = StepSequence.concat(rollouts)  # 3 + 4 + 2 steps
+    inside, across = concat[1:3], concat[4:8]  # in rollout 0; the middle of 1 into 2
+    batch = EpisodeBatch.from_step_sequences([inside, across], SPEC)
+    assert batch.lengths.tolist() == [2, 3, 1]
+    assert batch.step_types.tolist() == [1, 2, 1, 1, 3, 0]
+    back = batch.to_step_sequences()
+    assert [ro.step_types.tolist() for ro in back] == [[1, 2], [1, 1, 3], [0]]
+    for original, restored in zip([inside, *across.iterate_rollouts()], back, strict=True):
+        np.testing.assert_array_equal(original.step_types, restored.step_types)
+        np.testing.assert_array_equal(original.observations, restored.observations)
+        np.testing.assert_array_equal(original.terminated, restored.terminated)
+        np.testing.assert_array_equal(original.truncated, restored.truncated)
+    again = EpisodeBatch.from_step_sequences(back, SPEC)
+    np.testing.assert_array_equal(again.step_types, batch.step_types)
+
+
+def test_a_foreign_fragment_converts_with_its_first_step_mid():
+    # garage's FragmentWorker: a fragment that continues an episode begins with MID. Its own
+    # flags (given or read from the step types) must then not turn that step into FIRST.
+    batch = EpisodeBatch(
+        ONE_SPEC, {}, np.arange(3.0)[:, None], np.full((1, 1), 9.0), np.zeros(3, int),
+        np.zeros(3), {"truncated": np.array([0, 0, 1])}, {}, [1, 1, 3], [3],
+    )  # fmt: skip
+    (ro,) = batch.to_step_sequences()
+    assert ro.step_types.tolist() == [1, 1, 3]
+    assert ro.truncated.tolist() == [False, False, True]
+    assert ro.observations[:, 0].tolist() == [0.0, 1.0, 2.0, 9.0]
+
+
 ONE_SPEC = EnvSpec(gym.spaces.Box(-9.0, 9.0, (1,)), gym.spaces.Discrete(2))
 
 

@@ -280,16 +280,10 @@ def test_sum_of_lengths_is_checked_against_every_flat_array() -> None:
             "an episode's first step to match lengths",
         ),
         (
-            [M, M, TO],
+            [M, F, TO],
             [3],
-            "step_types has MID at step 0 of episode 0 (index 0) but must have FIRST at an "
-            "episode's first step (TERMINAL or TIMEOUT if it is also its last) to match lengths",
-        ),
-        (
-            [F, TO, M],
-            [2, 1],
-            "step_types has MID at step 0 of episode 1 (index 2) but must have FIRST at an "
-            "episode's first step (TERMINAL or TIMEOUT if it is also its last) to match lengths",
+            "step_types has FIRST at step 1 of episode 0 (index 1) but must have FIRST only at "
+            "an episode's first step to match lengths",
         ),
     ],
 )
@@ -320,6 +314,35 @@ def test_cut_and_one_step_episodes_are_valid() -> None:
         step_types, [2, 1, 1, 1, 1],
     )  # fmt: skip
     assert batch.step_types.tolist() == [0, 1, 0, 2, 3, 0]
+
+
+def test_fragments_continuing_an_episode_are_valid() -> None:
+    # garage's FragmentWorker sends episodes in fragments: each one after the first continues
+    # its episode, so its first step is MID (the env's step count goes on). Such batches were
+    # refused ("must have FIRST at an episode's first step"), as were slices of a StepSequence
+    # that start mid-rollout.
+    spec = EnvSpec(Box(-9.0, 9.0, (1,)), Discrete(2))
+    fragments = [
+        EpisodeBatch(
+            spec,
+            {},
+            np.arange(a, b, dtype=float)[:, None],
+            np.array([[float(b)]]),
+            np.zeros(b - a, int),
+            np.ones(b - a),
+            {},
+            {},
+            types,
+            [b - a],
+        )
+        for a, b, types in [(0, 2, [F, M]), (2, 3, [M]), (3, 5, [M, TO])]
+    ]
+    batch = EpisodeBatch.concatenate(*fragments)
+    assert batch.step_types.tolist() == [F, M, M, M, TO]
+    assert batch.lengths.tolist() == [2, 1, 2]
+    # Each fragment's next observation at its end is the one it was cut at.
+    assert batch.next_observations[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert [p.step_types.tolist() for p in batch.split()] == [[F, M], [M], [M, TO]]
 
 
 @pytest.mark.parametrize(

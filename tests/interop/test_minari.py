@@ -276,6 +276,11 @@ def test_lossy_inputs_are_refused(cartpole_rollouts):
         episode_buffers([head], spec)
     with pytest.raises(ValueError, match="env_spec must be given"):
         episode_buffers([ro])
+    # A slice that starts mid-rollout ends like the rollout but does not start at its reset.
+    tail = ro[3:]
+    assert int(tail.step_types[0]) == StepType.MID
+    with pytest.raises(ValueError, match="episode 0 must start at its reset .* got a first step"):
+        episode_buffers([tail], spec)
     clash = StepSequence(
         rewards=[1.0], observations=[[0.0], [1.0]], actions=[0], seed=[3], rollout_info={"seed": 1}
     )
