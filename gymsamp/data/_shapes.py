@@ -62,7 +62,14 @@ def as_array(value: Any, name: str) -> npt.NDArray[Any]:
 def check_env_spec(env_spec: Any) -> None:
     """Check that ``env_spec`` is a gymsamp :class:`~gymsamp.data.spec.EnvSpec`."""
     if not isinstance(env_spec, EnvSpec):
-        raise TypeError(f"env_spec must be an EnvSpec, got {type(env_spec).__name__}")
+        kind = type(env_spec)
+        # gymnasium's env.spec (an EnvSpec of its registry) would read "an EnvSpec, got EnvSpec".
+        got = (
+            kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+        )
+        raise TypeError(
+            f"env_spec must be a gymsamp.data.EnvSpec (e.g. EnvSpec.from_env(env)), got {got}"
+        )
 
 
 def space_shape(space: gym.Space[Any]) -> tuple[int, ...] | None:

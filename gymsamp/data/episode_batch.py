@@ -374,6 +374,8 @@ class EpisodeBatch(TupleLike):
         def required(key: str) -> list[Any]:
             return [require_key(path, key, name) for path, name in zip(paths, names, strict=True)]
 
+        _check_no_dones(paths, names)
+
         def infos(key: str) -> tuple[list[Any], list[str]]:
             return [p.get(key, {}) for p in paths], [f"{n}[{key!r}]" for n in names]
 
@@ -486,6 +488,21 @@ class EpisodeBatch(TupleLike):
     def padded_env_infos(self) -> InfoDict:
         """Nested dict of ``(N, L, S^*)`` env infos, zero-padded."""
         return map_nested(self.env_infos, self._pad)
+
+
+def _check_no_dones(paths: Sequence[Mapping[str, Any]], names: Sequence[str]) -> None:
+    """Refuse garage's older ``dones`` paths with the way to their step types.
+
+    garage's ``from_list`` turned ``dones`` into ``TERMINAL`` / ``MID``, which reads every
+    time limit as a termination; gymsamp asks for ``step_types`` instead.
+    """
+    for path, name in zip(paths, names, strict=True):
+        if "dones" in path and "step_types" not in path:
+            raise ValueError(
+                f"{name} must have the key 'step_types', got 'dones' instead (garage read them "
+                "as TERMINAL / MID, taking every time limit for a termination); build "
+                "path['step_types'] = gymsamp.data.step_types_from_flags(terminated, truncated)"
+            )
 
 
 def _path_observations(

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.spaces import Box, Discrete
@@ -348,7 +349,23 @@ def test_fragments_continuing_an_episode_are_valid() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("env_spec", "CartPole-v1", "env_spec must be an EnvSpec, got str"),
+        (
+            "env_spec",
+            "CartPole-v1",
+            re.escape(
+                "env_spec must be a gymsamp.data.EnvSpec (e.g. EnvSpec.from_env(env)), got str"
+            ),
+        ),
+        (
+            # A porter's garage habit, env.spec: gymnasium's EnvSpec (of its registry) was
+            # named as "an EnvSpec, got EnvSpec".
+            "env_spec",
+            gym.make("CartPole-v1").spec,
+            re.escape(
+                "env_spec must be a gymsamp.data.EnvSpec (e.g. EnvSpec.from_env(env)), got "
+                "gymnasium.envs.registration.EnvSpec"
+            ),
+        ),
         (
             "lengths",
             np.array([3.0, 1.0, 2.0]),
@@ -658,6 +675,17 @@ def test_from_list_errors() -> None:
     del path["step_types"]
     with pytest.raises(ValueError, match=re.escape("paths[1] is missing key 'step_types'")):
         EpisodeBatch.from_list(spec, [_path(obs3), path])
+    # garage's older paths carry 'dones': named, with the way to step types (the message was
+    # only "missing key 'step_types'").
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "paths[1] must have the key 'step_types', got 'dones' instead (garage read them as "
+            "TERMINAL / MID, taking every time limit for a termination); build "
+            "path['step_types'] = gymsamp.data.step_types_from_flags(terminated, truncated)"
+        ),
+    ):
+        EpisodeBatch.from_list(spec, [_path(obs3), {**path, "dones": np.array([False, True])}])
     with pytest.raises(
         ValueError,
         match=re.escape(

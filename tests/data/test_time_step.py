@@ -134,7 +134,12 @@ def test_time_step_is_frozen() -> None:
         ({"env_info": None}, TypeError, "env_info must be a dict, got NoneType"),
         ({"agent_info": [1]}, TypeError, "agent_info must be a dict, got list"),
         ({"episode_info": 3}, TypeError, "episode_info must be a dict, got int"),
-        ({"env_spec": None}, TypeError, "env_spec must be an EnvSpec, got NoneType"),
+        (
+            {"env_spec": None},
+            TypeError,
+            r"env_spec must be a gymsamp.data.EnvSpec \(e.g. EnvSpec.from_env\(env\)\), "
+            "got NoneType",
+        ),
     ],
 )
 def test_time_step_validation(overrides: dict[str, Any], error: type, message: str) -> None:
@@ -279,7 +284,7 @@ def test_time_step_batch_full_messages() -> None:
 def test_time_step_batch_type_errors() -> None:
     with pytest.raises(TypeError, match="env_infos must be a dict, got list"):
         make_ts_batch(env_infos=[])
-    with pytest.raises(TypeError, match="env_spec must be an EnvSpec"):
+    with pytest.raises(TypeError, match="env_spec must be a gymsamp.data.EnvSpec"):
         make_ts_batch(env_spec={})
     with pytest.raises(TypeError, match="step_types must hold integers or StepType members"):
         make_ts_batch(step_types=np.zeros(4))
