@@ -97,7 +97,9 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
     ``states``) each is cut into segments; every simulated segment starts from the recorded
     state at the segment's start and replays the recorded actions (``use_rec_act``, one
     collection per segment) or runs the policy, for as many steps as the segment has. A
-    segment ended early by the env (``stop_on_done``) is zero-padded. The segments are joined
+    segment ended early by the env (``stop_on_done``) is zero-padded. Each segment is a fresh
+    episode of the env, so a segment longer than the env's time limit (``max_episode_length``)
+    is refused: the limit would cut it short whatever the parameters. The segments are joined
     into one ``T``-step series per target rollout. Without ``rollouts_real`` (``R = 1``) every
     row runs one episode of the env's ``max_episode_length`` steps from the env's own (seeded)
     initial state.
@@ -246,7 +248,28 @@ class SimRolloutSamplerForSBI(RolloutSamplerForSBI):
             for start, stop in segment_edges(ro.length, self.num_segments, self.len_segments):
                 segments.append(_Segment(r, states[start].copy(), actions[start:stop]))
             targets.append(rollout_series(ro, self._embedding.spec, f"rollouts_real[{r}]"))
+        self._check_time_limit(max(len(seg.actions) for seg in segments))
         return segments, np.stack(targets)
+
+    def _check_time_limit(self, longest: int) -> None:
+        """Refuse segments the env's time limit would cut short.
+
+        Every segment is a fresh episode of the env, so its time limit counts from the
+        segment's start: a longer segment was truncated there and zero-padded (with
+        ``stop_on_done=False`` too), features no parameter could match to the recording's.
+        """
+        limit = self._info.env_spec.max_episode_length
+        if limit is None or longest <= limit:
+            return
+        length = self.rollouts_real[0].length  # type: ignore[index]  # all equal (checked)
+        raise ValueError(
+            f"rollouts_real segments must fit the env's time limit: segments of up to {longest} "
+            f"steps, but {self._info.env_id} truncates episodes after {limit} steps "
+            "(max_episode_length), which would cut each longer simulated segment short and "
+            "zero-pad it; build the env with a longer limit (e.g. gym.make(..., "
+            f"max_episode_steps={length})) or cut the recordings into shorter segments "
+            f"(num_segments={-(-length // limit)} or more, or len_segments <= {limit})"
+        )
 
     # -- workers ------------------------------------------------------------------------------
 

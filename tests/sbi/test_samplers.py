@@ -272,6 +272,34 @@ def test_episode_ends_pad_with_zeros_unless_stop_on_done_is_false():
     assert simulate(True, len_segments=2) == [0.0, 2.0, 2.0, 4.0, 4.0]
 
 
+@pytest.mark.parametrize("stop_on_done", [True, False])
+def test_segments_longer_than_the_envs_time_limit_are_refused(stop_on_done):
+    # A 30-step recording simulated on a 20-step PointMass: the env's time limit, counted from
+    # each segment's reset, cut the simulated segment at step 20 and the rest was zero-padded,
+    # even with stop_on_done=False, so sim(truth) never matched the recording's features.
+    emb = AllStepsEmbedding(PM_SPEC, 3, len_rollouts=T)
+    short = functools.partial(gym.make, POINT_MASS, max_episode_steps=20)
+    with pytest.raises(
+        ValueError,
+        match=r"^rollouts_real segments must fit the env's time limit: segments of up to 30 "
+        r"steps, but gymsamp/PointMass-v0 truncates episodes after 20 steps "
+        r"\(max_episode_length\).*max_episode_steps=30\).*num_segments=2 or more",
+    ):
+        SimRolloutSamplerForSBI(
+            short, None, {0: "mass"}, emb, num_segments=1, stop_on_done=stop_on_done,
+            rollouts_real=[record()],
+        )  # fmt: skip
+    # Segments that fit the limit run as usual: every one is a fresh episode of the env.
+    real = record()
+    with SimRolloutSamplerForSBI(
+        short, None, {0: "mass"}, emb, num_segments=2, stop_on_done=stop_on_done,
+        rollouts_real=[real],
+    ) as sim:  # fmt: skip
+        x = sim(torch.tensor([2.0]))
+    expected = reference([real], 2.0, [(0, 15), (15, 30)])
+    torch.testing.assert_close(x, embed(emb, [expected])[0])
+
+
 def test_dtw_compares_with_the_target_rollouts():
     real = [record(seed=0), record(seed=1)]
     emb = DynamicTimeWarpingEmbedding(PM_SPEC, 3)
