@@ -191,6 +191,11 @@ def _checked_key(key: Any) -> str:
     return key
 
 
+#: Info fields that read as empty where a sequence does not hold them (pyrado's and garage's
+#: rollouts always hold both; a field here holds at least one array).
+INFO_FIELDS = frozenset({"env_infos", "agent_infos"})
+
+
 class Step(DictIndexProxy):
     """A single step of a :class:`StepSequence`, a proxy onto its data at one index.
 
@@ -238,6 +243,10 @@ class Step(DictIndexProxy):
             if flag is not None:
                 values, index = flag
                 return key, index, values
+            info_field = key if key in INFO_FIELDS else key + "s"
+            if info_field in INFO_FIELDS and info_field not in self._obj:
+                # As StepSequence's: the rollout reported none (pyrado's Step read {}).
+                return info_field, self._index, {}
             return super()._resolve_key(key, error_type)
         name = key[len("next_") :]
         field = name if name in self._obj else name + "s"

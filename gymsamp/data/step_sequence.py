@@ -28,14 +28,12 @@ from gymsamp.data import _sequence_indexing as _indexing
 from gymsamp.data._tree import Field
 from gymsamp.data.data_format import to_format
 from gymsamp.data.spec import EnvSpec
-from gymsamp.data.step import Step
+from gymsamp.data.step import INFO_FIELDS, Step
 from gymsamp.data.step_type import step_types_of
 
 __all__ = ["RewardTask", "StepSequence"]
 
 
-# Info fields that read as an empty mapping where a sequence does not hold them.
-_INFO_FIELDS = frozenset({"env_infos", "agent_infos"})
 _NO_INFOS: MappingProxyType[str, Any] = MappingProxyType({})
 
 
@@ -243,7 +241,7 @@ class StepSequence(Sequence[Step]):
         data = self.__dict__.get("_data", {})
         if name in data:
             return data[name]
-        if name in _INFO_FIELDS:
+        if name in INFO_FIELDS:
             # pyrado's and garage's rollouts always hold both (empty where nothing was
             # reported); a field here holds at least one array, so an absent one reads as an
             # empty mapping (read-only: an entry would belong in add_data).

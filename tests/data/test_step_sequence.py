@@ -1566,6 +1566,20 @@ def test_info_fields_read_as_an_empty_mapping_where_a_sequence_holds_none():
     assert dict(make_rollout(3).env_infos) == {}  # the empty mapping is never shared state
 
 
+def test_a_steps_info_fields_read_as_empty_where_the_sequence_holds_none():
+    # As the sequence's, and as pyrado's Step (a proxy of an empty dict); ro[1].env_infos
+    # raised "No entry named env_infos" where ro.env_infos read {}.
+    step = make_rollout(3)[1]
+    for name in ("env_infos", "env_info", "agent_infos", "agent_info"):
+        proxy = getattr(step, name)
+        assert isinstance(proxy, DictIndexProxy)
+        assert dir(proxy) == dir(DictIndexProxy({}, 1))
+    with pytest.raises(AttributeError, match=r"No entry named env_infos\.x; valid names: \[\]"):
+        _ = step.env_infos.x
+    with pytest.raises(AttributeError, match="No entry named env_inf"):
+        _ = step.env_inf
+
+
 def test_a_field_name_as_index_says_how_fields_are_read():
     # `ro["rewards"]`, as for a dict or a DataFrame, said only "index must be an int, ...".
     ro = make_rollout(3)
