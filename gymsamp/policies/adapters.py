@@ -160,18 +160,8 @@ class CallablePolicy(_RowByRowChoice):
         if type(actions) is np.ndarray and actions.shape == getattr(self, "_act_batch", None):
             return PolicyStep(actions, {})
         batch = self._rngs.check_batch(observations)
-        model = getattr(self.fn, "__self__", None)
-        if (
-            isinstance(actions, tuple)
-            and getattr(self.fn, "__name__", None) == "predict"
-            and _is_sb3_like(model)
-        ):
-            # SB3 users pass model.predict first; its (actions, state) is no action batch.
-            raise TypeError(
-                f"policy {self!r} is the predict method of a {type(model).__name__}, which "
-                "returns (actions, state): pass the model itself as the policy (gymsamp calls "
-                "its predict)"
-            )
+        if isinstance(actions, tuple):
+            _refuse_bound_predict(self)
         checked = _check_actions(actions, self.spec, batch, f"policy {self!r}")
         return PolicyStep(checked, {})
 
@@ -303,3 +293,15 @@ def _batch_shapes(observations: Any) -> str:
     if isinstance(shapes, tuple) and all(isinstance(size, int) for size in shapes):
         return f"of shape {shapes}"
     return f"of shapes {shapes}"
+
+
+def _refuse_bound_predict(policy: CallablePolicy) -> None:
+    """Refuse an SB3 model's bound ``predict``, which SB3 users pass first: its
+    ``(actions, state)`` is no action batch."""
+    model = getattr(policy.fn, "__self__", None)
+    if getattr(policy.fn, "__name__", None) == "predict" and _is_sb3_like(model):
+        raise TypeError(
+            f"policy {policy!r} is the predict method of a {type(model).__name__}, which "
+            "returns (actions, state): pass the model itself as the policy (gymsamp calls "
+            "its predict)"
+        )

@@ -82,8 +82,8 @@ def env_id_of(env: EnvLike) -> str:
 
 
 def _vector_env_hint(env: object) -> str:
-    """What to pass instead of a vector env (Gymnasium's, ``gym.make_vec``'s or SB3's
-    ``VecEnv``, whose ``step_async`` / ``env_method`` name it), which users hand over first."""
+    """What to pass instead of a vector env (Gymnasium's, ``gym.make_vec``'s, or SB3's
+    ``VecEnv``, told by its ``env_method``), which users hand over first."""
     if not (isinstance(env, VectorEnv) or hasattr(env, "env_method")):
         return ""
     env_id = getattr(getattr(env, "spec", None), "id", None)
