@@ -133,3 +133,9 @@ class CVaRSampler(SamplerBase):
     def close(self) -> None:
         """Close the wrapped sampler."""
         self._wrapped_sampler.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"CVaRSampler({self._wrapped_sampler!r}, epsilon={self.epsilon}, gamma={self.gamma}, "
+            f"min_rollouts={self.min_rollouts}, min_steps={self.min_steps})"
+        )

@@ -138,6 +138,11 @@ class ParameterSamplingResult(Sequence[ParameterSample]):
     def __len__(self) -> int:
         return len(self._samples)
 
+    def __repr__(self) -> str:
+        return (
+            f"ParameterSamplingResult(parameter_sets={len(self)}, rollouts={self.num_rollouts()})"
+        )
+
     def parameters(self) -> Any:
         """All parameter sets as an ``N x P`` matrix (torch if the inputs were tensors).
 
@@ -435,6 +440,14 @@ class ParameterExplorationSampler(Closable):
     def close(self) -> None:
         """End the sub-envs and worker processes."""
         self._sampler.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"ParameterExplorationSampler(env={self._sampler.env_id!r}, "
+            f"num_init_states_per_domain={self.num_init_states_per_domain}, "
+            f"num_domains={self.num_domains}, num_workers={self._sampler.num_workers}, "
+            f"seed={self.seed}, randomized={self._randomizer is not None})"
+        )
 
     def __reduce__(self) -> Any:
         raise TypeError(not_picklable(type(self).__name__))

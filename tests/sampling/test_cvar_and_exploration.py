@@ -697,3 +697,26 @@ class TestParameterSamplingResultSlices:
         assert empty.rollouts() == []
         with pytest.raises(ValueError, match=r"parameters\(\) needs at least one parameter set"):
             empty.parameters()
+
+
+def test_the_wrapping_samplers_and_the_result_say_what_they_are_in_their_repr():
+    with CVaRSampler(random_length_sampler(1, min_rollouts=1), 0.25, min_rollouts=2) as cvar:
+        # The wrapped sampler's bounds are the ones it was given: 2 / 0.25 rollouts.
+        assert repr(cvar) == (
+            "CVaRSampler(ParallelRolloutSampler(env='gymsamp/RandomLength-v0', num_workers=1, "
+            "min_rollouts=8, min_steps=None, seed=0, vectorization='sync'), epsilon=0.25, "
+            "gamma=1.0, min_rollouts=2, min_steps=None)"
+        )
+    randomized = DomainRandWrapper(
+        PointMassEnv(), DomainRandomizer(UniformDomainParam(name="mass", mean=1.0, halfspan=0.5))
+    )
+    with ParameterExplorationSampler(
+        lambda: copy.deepcopy(randomized), LinearPolicy((2, 1)), 2, 3, 1, seed=7, max_steps=3
+    ) as sampler:
+        assert repr(sampler).startswith("ParameterExplorationSampler(env=")
+        assert repr(sampler).endswith(
+            "num_init_states_per_domain=2, num_domains=3, num_workers=1, seed=7, randomized=True)"
+        )
+        result = sampler.sample(np.zeros((4, 3)))
+    assert repr(result) == "ParameterSamplingResult(parameter_sets=4, rollouts=24)"
+    assert repr(result[1:]) == "ParameterSamplingResult(parameter_sets=3, rollouts=18)"
