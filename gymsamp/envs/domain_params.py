@@ -271,6 +271,11 @@ class DomainParam:
         # refuses would reach every later draw unchecked.
         if name in self._FIELDS and name in self.__dict__:
             self.adapt(name, value)
+        elif name == "mean" and name in self.__dict__:  # derived from the fields
+            raise AttributeError(
+                f"mean of a {type(self).__name__} follows from its fields "
+                f"{list(self._DISTR_FIELDS)} and cannot be assigned, got mean={value!r}"
+            )
         else:
             super().__setattr__(name, value)
 

@@ -145,6 +145,20 @@ def test_bernoulli_mean_is_the_expected_value():
     assert BernoulliDomainParam("b", val_0=2, val_1=6, prob_1=0.25).mean == 3.0
 
 
+def test_a_bernoulli_mean_follows_its_fields_and_is_not_assigned():
+    param = BernoulliDomainParam("b", val_0=2, val_1=6, prob_1=0.25)
+    # Assigned, it said 10.0 while every draw stayed 2 or 6.
+    with pytest.raises(
+        AttributeError,
+        match=r"mean of a BernoulliDomainParam follows from its "
+        r"fields \['val_0', 'val_1', 'prob_1'\] .*got mean=10.0",
+    ):
+        param.mean = 10.0
+    assert param.mean == 3.0
+    param.prob_1 = 0.5  # a field: the mean follows
+    assert param.mean == 4.0
+
+
 def test_bernoulli_values_near_the_float_limits_have_their_finite_mean():
     # val_1 - val_0 overflowed to -inf, and the constructor refused its own mean as not finite.
     param = BernoulliDomainParam("b", val_0=1e308, val_1=-1e308, prob_1=0.5)
