@@ -529,3 +529,30 @@ def test_parameters_are_reported_as_applied_and_strings_are_refused():
     ):
         env.reset(seed=0, options={"domain_param": {"length": "1.0"}})
     env.close()
+
+
+def test_mountain_car_continuous_restarts_a_stepped_state_bit_for_bit() -> None:
+    # step() leaves the state float32 and computes the next one in float32 (NEP 50); a
+    # restart stored the float64 copy of a recorded state, so every step after it computed in
+    # float64 and drifted from the recording in the last bits (~1e-10).
+    env, adapter = _make("MountainCarContinuous-v0")
+    env.reset(seed=7)
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(60, 1)).astype(np.float32)
+    states = [adapter.get_state()]
+    for a in actions:
+        env.step(a)
+        states.append(adapter.get_state())
+    ref, ref_adapter = _make("MountainCarContinuous-v0")
+    ref.reset(seed=1)
+    mismatched = []
+    for t in range(len(actions)):
+        ref_adapter.set_state(states[t])
+        obs = ref.step(actions[t])[0]
+        if not np.array_equal(ref_adapter.get_state(), states[t + 1]) or not np.array_equal(
+            obs, np.float32(states[t + 1])
+        ):
+            mismatched.append(t)
+    assert mismatched == []
+    # The reset state (float64, as reset draws it) stays float64.
+    ref_adapter.set_state(states[0])
+    assert ref.unwrapped.state.dtype == np.float64

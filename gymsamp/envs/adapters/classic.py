@@ -432,8 +432,11 @@ class MountainCarContinuousAdapter(_MountainCarBase):
     =================  =================  ======  ===========================================
 
     There is no ``gravity``: this env hard-codes it (0.0025) inside ``step``. State and
-    observation ``(position, velocity)``; ``step`` keeps the state as float32, which
-    :meth:`set_state` does not imitate (it stores the float64 values given, as ``reset`` does).
+    observation ``(position, velocity)``. ``reset`` draws a float64 state, ``step`` leaves a
+    float32 one, and the next ``step`` computes in that precision (NumPy 2's promotion rules), so
+    :meth:`set_state` stores a state whose values are all float32 numbers (every state ``step``
+    left behind) as float32 and any other as float64: a restart from any recorded state then
+    continues the recording bit for bit.
 
     Example:
         >>> import gymnasium as gym
@@ -450,6 +453,15 @@ class MountainCarContinuousAdapter(_MountainCarBase):
         "goal_position": AttrParam("goal_position", "real"),
     }
     ACT_LABELS = ("force",)
+
+    def _after_set_state(self) -> None:
+        # A float32 state steps in float32, a float64 one in float64: store the precision the
+        # env had it in. A state drawn by reset() is float64 and (but with odds of ~2**-29)
+        # holds a value no float32 equals; every state step() leaves is float32.
+        env: Any = self.env
+        as_float32 = env.state.astype(np.float32)
+        if np.array_equal(as_float32, env.state):
+            env.state = as_float32
 
 
 class AcrobotAdapter(AttributeParamAdapter):
