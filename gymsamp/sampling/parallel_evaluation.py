@@ -325,7 +325,8 @@ def eval_domain_params_with_segmentwise_reset(
 
     Segment ``s`` of real rollout ``i`` is simulated under every domain-parameter dict of
     ``domain_params_ml_all[i]``, starting from the real segment's initial state (its
-    ``states`` where recorded, else its first observation) for at most the real segment's
+    ``states`` where recorded, else its first observation, which holds the state only to the
+    observation's precision: float32 in classic control) for at most the real segment's
     length, with the segment's recorded actions (``use_rec``) or the policy. All these
     rollouts run on the pool's workers (those of equal length in one collection), and the
     result is the same for every worker count.

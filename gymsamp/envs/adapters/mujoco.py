@@ -107,7 +107,11 @@ class MujocoAdapter(SimAdapter):
     ``mj_step`` computed before its last integration (``cinert``, ``cvel`` in Humanoid and
     HumanoidStandup; body positions ``xpos``, read by ``get_body_com``, in Reacher's
     fingertip-to-target vector and Pusher's arm-tip and object positions). The dynamics
-    from there on depend on the state alone.
+    from there on depend on the state alone, up to the constraint solver's tolerance: the
+    solver starts every step from the last one's solution (``qacc_warmstart``), which the
+    state does not hold and a restart clears (as ``reset`` does), so in a model whose
+    contacts are active at the restart (Hopper, Walker2d, Ant, Humanoid) the continued
+    motion may differ from the recorded one in the last bits (1e-16 to 1e-6).
     State labels: ``{joint}`` and ``{joint}_dot`` for slide/hinge joints, ``{joint}_{suffix}``
     for free/ball joints (``x y z qw qx qy qz`` / ``vx vy vz wx wy wz``), ``{actuator}_act``
     for activations; action labels are the actuator names; observation labels are not
