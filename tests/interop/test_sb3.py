@@ -408,3 +408,62 @@ def test_a_model_trained_on_normalized_observations_is_warned_about():
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             SB3Policy(other, spec)
+
+
+@pytest.mark.parametrize(("gamma", "lamb"), [(0.99, 0.95), (0.9, 1.0), (1.0, 0.0)])
+def test_gae_returns_equal_the_advantages_of_sb3s_rollout_buffer(gamma, lamb):
+    """An independent reference for GAE at episode boundaries: SB3's PPO buffer.
+
+    SB3 cuts the advantage recursion at every episode start and, for an episode cut by its
+    time limit, adds ``gamma * V(terminal observation)`` to the last reward (its
+    ``collect_rollouts``): gymsamp's bootstrap of ``V(s_T)`` on TIMEOUT and 0 on TERMINAL.
+    """
+    from stable_baselines3.common.buffers import RolloutBuffer
+
+    from gymsamp.data import StepSequence, StepType, gae_returns
+    from gymsamp.policies import RandomPolicy
+
+    env = gym.make("CartPole-v1", max_episode_steps=15)  # TIMEOUT and TERMINAL endings
+    weights = np.array([0.3, -1.2, 2.5, 0.7])
+
+    def value(obs: np.ndarray) -> np.ndarray:
+        return np.tanh(obs @ weights) + 1.0
+
+    policy = RandomPolicy(env.action_space)
+    with ParallelRolloutSampler(
+        env, policy, 2, min_rollouts=12, seed=4, show_progress_bar=False
+    ) as sampler:
+        rollouts = sampler.sample()
+    endings = {StepType(int(ro.step_types[-1])) for ro in rollouts}
+    assert endings == {StepType.TERMINAL, StepType.TIMEOUT}  # both boundaries are exercised
+    for ro in rollouts:
+        ro.add_data("values", value(ro.observations), with_after_last=True)
+
+    total = sum(ro.length for ro in rollouts)
+    buffer = RolloutBuffer(
+        total,
+        env.observation_space,
+        env.action_space,
+        device="cpu",
+        gae_lambda=lamb,
+        gamma=gamma,
+        n_envs=1,
+    )
+    for ro in rollouts:
+        for t in range(ro.length):
+            reward = float(ro.rewards[t])
+            if t == ro.length - 1 and ro.truncated[t] and not ro.terminated[t]:
+                reward += gamma * float(value(ro.observations[-1]))
+            buffer.add(
+                ro.observations[t][None],
+                np.asarray([[ro.actions[t]]]),
+                np.asarray([reward]),
+                np.asarray([t == 0]),
+                torch.as_tensor([float(value(ro.observations[t]))]),
+                torch.zeros(1),
+            )
+    # The buffer's last step ends an episode: nothing follows it.
+    buffer.compute_returns_and_advantage(torch.zeros(1), np.ones(1))
+
+    advantages = gae_returns(StepSequence.concat(rollouts), gamma=gamma, lamb=lamb)
+    np.testing.assert_allclose(advantages, buffer.advantages.ravel(), rtol=1e-5, atol=1e-5)
