@@ -251,6 +251,10 @@ class StepSequence(Sequence[Step]):
             f"data fields: {sorted(data)}"
         )
 
+    def __dir__(self) -> list[str]:
+        # The data fields too, so that ``ro.obs<TAB>`` completes in IPython and Jupyter.
+        return sorted(set(super().__dir__()) | set(self.__dict__.get("_data", {})))
+
     def __repr__(self) -> str:
         fields = ", ".join(
             f"{name}{'+1' if name in self._after_last else ''}" for name in self._data

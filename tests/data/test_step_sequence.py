@@ -1594,3 +1594,13 @@ def test_a_field_name_as_index_says_how_fields_are_read():
     assert str(info.value).endswith(
         f"(fields are read as attributes or with get_data_values(); fields: {ro.data_names})"
     )
+
+
+def test_dir_lists_the_data_fields_for_tab_completion():
+    # IPython and Jupyter complete `ro.obs<TAB>` from dir(), which listed no data field.
+    ro = make_rollout(3)
+    ro.add_data("values", np.zeros(4), with_after_last=True)
+    names = dir(ro)
+    assert {"observations", "actions", "rewards", "values"} <= set(names)
+    assert {"length", "concat", "add_data"} <= set(names)  # the class's own names stay
+    assert names == sorted(names)
