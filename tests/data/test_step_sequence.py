@@ -1,5 +1,6 @@
 import copy
 import pickle
+import tracemalloc
 from collections import namedtuple
 from typing import ClassVar
 
@@ -800,6 +801,50 @@ class TestBatches:
                 rf"the same rollout\), got {eligible.size + 1}$",
             ):
                 seq.sample_w_next(eligible.size + 1, seed=seed)
+
+    @pytest.mark.parametrize("seed", range(3))
+    def test_sample_w_next_from_a_large_memory_draws_what_the_eligible_list_drew(self, seed):
+        # Above 10,000 eligible steps and for small batches numpy's choice switches from a
+        # permutation to Floyd's algorithm: both must draw the steps a listed set drew.
+        rng = np.random.default_rng(seed)
+        lengths = rng.integers(1, 60, size=800)
+        bounds = np.concatenate([[0], np.cumsum(lengths)])
+        length = int(bounds[-1])
+        seq = StepSequence(
+            rewards=np.zeros(length),
+            observations=np.arange(length + 1, dtype=np.float64),
+            actions=np.zeros(length),
+            rollout_bounds=bounds,
+        )
+        eligible = np.setdiff1d(np.arange(length), bounds[1:] - 1)
+        assert eligible.size > 10_000
+        for batch_size in (1, 64, eligible.size // 40, eligible.size):
+            steps, nxt = seq.sample_w_next(batch_size, seed=seed)
+            drawn = np.random.default_rng(seed)
+            idcs = np.sort(drawn.choice(eligible, size=batch_size, replace=False))
+            np.testing.assert_array_equal(steps.observations, idcs.astype(np.float64))
+            np.testing.assert_array_equal(nxt.observations, idcs + 1.0)
+
+    def test_sample_w_next_allocates_for_the_batch_not_the_memory(self):
+        # A replay memory sampled at every training step: listing its eligible steps cost
+        # O(T) per call (a T-entry mask and the eligible indices, 9 bytes per step).
+        length, num_rollouts, batch_size = 400_000, 4, 8
+        seq = StepSequence(
+            rewards=np.zeros(length, np.float32),
+            observations=np.zeros(length + 1, np.float32),
+            actions=np.zeros(length, np.float32),
+            rollout_bounds=np.linspace(0, length, num_rollouts + 1).astype(np.int64),
+        )
+        seq.sample_w_next(batch_size, seed=0)  # warm-up: first-call caches are not per call
+        tracemalloc.start()
+        try:
+            steps, _ = seq.sample_w_next(batch_size, seed=1)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert len(steps) == batch_size
+        # Generously above what a batch of 8 needs, far below one byte per step of memory.
+        assert peak < length // 8
 
 
 class TestPadProcessPandas:
