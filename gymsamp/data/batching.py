@@ -71,10 +71,6 @@ def _check_iterable(name: str, value: Any) -> None:
         )
 
 
-def _chunks(order: np.ndarray, batch_size: int) -> list[tuple[int, ...]]:
-    return [tuple(order[i : i + batch_size].tolist()) for i in range(0, len(order), batch_size)]
-
-
 def gen_ordered_batch_idcs(
     batch_size: int,
     data_size: int,
@@ -100,11 +96,13 @@ def gen_ordered_batch_idcs(
 def _ordered_batch_idcs(
     batch_size: int, data_size: int, sorted: bool, seed: int | np.random.Generator | None
 ) -> Iterator[tuple[int, ...]]:
-    batches = _chunks(np.arange(data_size), batch_size)
-    if not sorted:
-        order = as_generator(seed).permutation(len(batches))
-        batches = [batches[i] for i in order]
-    yield from batches
+    # Each batch is made as it is taken: listing all of them first held every index as a
+    # Python int (about 49 MB before the first batch of 10^6 indices).
+    starts = range(0, data_size, batch_size)
+    # The same draw as a permutation of the listed batches (one entry per batch).
+    order = starts if sorted else as_generator(seed).permutation(len(starts)) * batch_size
+    for start in order:
+        yield tuple(range(start, min(start + batch_size, data_size)))
 
 
 def gen_ordered_batches(inp: Iterable[T], batch_size: int) -> Iterator[list[T]]:

@@ -1,3 +1,5 @@
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,40 @@ def test_ordered_batch_idcs_sorted_and_shuffled():
     shuffled = list(gen_ordered_batch_idcs(2, 5, sorted=False, seed=0))
     assert sorted(shuffled) == [(0, 1), (2, 3), (4,)]
     assert shuffled == list(gen_ordered_batch_idcs(2, 5, sorted=False, seed=0))
+
+
+@pytest.mark.parametrize(("batch_size", "data_size"), [(1, 1), (3, 10), (4, 8), (7, 1000)])
+@pytest.mark.parametrize("seed", range(3))
+def test_ordered_batch_idcs_shuffle_the_listed_batches(batch_size, data_size, seed):
+    # A permutation of the list of all batches, drawn from the seed's generator: batches made
+    # one at a time must come in that order, as Python ints.
+    listed = [
+        tuple(range(start, min(start + batch_size, data_size)))
+        for start in range(0, data_size, batch_size)
+    ]
+    order = np.random.default_rng(seed).permutation(len(listed))
+    shuffled = list(gen_ordered_batch_idcs(batch_size, data_size, sorted=False, seed=seed))
+    assert shuffled == [listed[i] for i in order]
+    assert list(gen_ordered_batch_idcs(batch_size, data_size)) == listed
+    assert {type(i) for batch in shuffled for i in batch} == {int}
+
+
+@pytest.mark.parametrize("sorted_", [True, False])
+def test_ordered_batch_idcs_make_each_batch_when_it_is_taken(sorted_):
+    # Listing every batch first held all indices as Python ints (about 49 bytes each) before
+    # the first batch: 49 MB for 10^6 indices, however few batches were taken.
+    data_size, batch_size = 1_000_000, 64
+    tracemalloc.start()
+    try:
+        batches = gen_ordered_batch_idcs(batch_size, data_size, sorted=sorted_, seed=0)
+        first = next(batches)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(first) == batch_size
+    # At most the batch order (8 bytes per batch, 125 kB here) and one batch, with room.
+    assert peak < data_size  # one byte per index
+    batches.close()
 
 
 def test_shuffled_batch_idcs_is_a_seeded_permutation():
