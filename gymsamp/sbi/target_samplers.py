@@ -6,6 +6,7 @@ and embeds it; :class:`RecRolloutSamplerForSBI` cycles through rollouts saved wi
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ from gymsamp.sampling.vector_envs import env_id_of
 from gymsamp.sbi.embeddings import Embedding
 from gymsamp.sbi.rollout_data import rollout_series
 from gymsamp.sbi.sampler_base import RolloutSamplerForSBI, embed_data, with_target_data
+
+# How many distinct rollout lengths a refusal of unequal ones lists.
+_LISTED = 5
 
 __all__ = ["RealRolloutSamplerForSBI", "RecRolloutSamplerForSBI"]
 
@@ -178,11 +182,15 @@ class RecRolloutSamplerForSBI(RealRolloutSamplerForSBI):
             )
         lengths = [ro.length for ro in rollouts]
         if len(set(lengths)) != 1:
-            # One entry per length (not per rollout: a folder may hold thousands).
+            # One entry per length (not per rollout: a folder may hold thousands), the
+            # most common first, at most _LISTED of them.
             first_in = {n: o for n, o in reversed(list(zip(lengths, origins, strict=True)))}
+            counts = Counter(lengths).most_common()
             listing = ", ".join(
-                f"{n} ({lengths.count(n)}x, first in {first_in[n]})" for n in sorted(first_in)
+                f"{n} ({count}x, first in {first_in[n]})" for n, count in counts[:_LISTED]
             )
+            if len(counts) > _LISTED:
+                listing += f" and {len(counts) - _LISTED} other lengths"
             raise ValueError(
                 f"rollouts_dir {self.rollouts_dir!r} must hold rollouts of equal length (their "
                 f"features are compared), got lengths {listing}"

@@ -831,6 +831,18 @@ def test_rec_sampler_rejects_bad_directories(tmp_path):
     assert str(info.value).endswith(
         "got lengths 10 (3x, first in short.npz), 30 (1x, first in long.npz)"
     )
+    # A folder of thousands of recordings of many lengths: the most common few are listed.
+    for n in range(11, 18):
+        save_rollouts(tmp_path / f"len{n}.npz", [record(forces=FORCES[:n])] * (1 + n % 2))
+    with pytest.raises(ValueError, match="rollouts_dir .* equal length") as info:
+        RecRolloutSamplerForSBI(tmp_path, emb, num_segments=1)
+    assert str(info.value).endswith(
+        "got lengths 10 (3x, first in short.npz), 11 (2x, first in len11.npz), "
+        "13 (2x, first in len13.npz), 15 (2x, first in len15.npz), "
+        "17 (2x, first in len17.npz) and 4 other lengths"
+    )
+    for n in range(11, 18):
+        (tmp_path / f"len{n}.npz").unlink()
     (tmp_path / "short.npz").unlink()
     np.savez(tmp_path / "plain.npz", x=np.zeros(3))  # not a gymsamp file
     with pytest.raises(ValueError, match="plain.npz"):
