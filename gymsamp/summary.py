@@ -376,7 +376,13 @@ def _param_usage(
             setting = "fixed" if nominal_value is not None else "constant"
         usages.append(
             ParamUsage(
-                name, nominal_value, setting, float(column.min()), float(column.max()), distinct
+                # A str for the table: a file's rollout_info may name a parameter otherwise.
+                str(name),
+                nominal_value,
+                setting,
+                float(column.min()),
+                float(column.max()),
+                distinct,
             )
         )
     return tuple(usages), at_nominal

@@ -300,3 +300,12 @@ def test_domain_params_count_only_where_every_rollout_reports_them():
     assert (s.domain_params, s.params_at_nominal) == ((), 0)
     assert "domain params" not in s.format()
     np.testing.assert_array_equal(domain_param_values(rollouts[2:])["m"], [2.0, 1.0, 2.0])
+
+
+def test_a_parameter_named_by_no_str_is_shown_by_its_str():
+    # A rollout_info written by hand (or a file's) may key domain_param by an int: the table
+    # raised TypeError ("object of type 'int' has no len()"), and `gymsamp info` with it.
+    rollouts = [rollout(1.0, domain_param={1: m, "l": 0.5}) for m in (1.0, 2.0)]
+    s = summarize(rollouts)
+    assert [(p.name, p.setting) for p in s.domain_params] == [("1", "varies"), ("l", "constant")]
+    assert "  1     n/a      varies    1 .. 2 (2 values)" in s.format()
