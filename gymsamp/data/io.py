@@ -37,8 +37,10 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
+import math
 import os
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,7 +50,14 @@ import numpy as np
 
 from gymsamp._checks import check_bool
 from gymsamp._files import written_atomically
-from gymsamp.data._packed_arrays import is_plain, packed_layout, read_packed, write_packed
+from gymsamp.data._packed_arrays import (
+    is_plain,
+    member_bytes,
+    packed_layout,
+    read_member,
+    read_packed,
+    write_packed,
+)
 from gymsamp.data._shapes import as_batch_step_types
 from gymsamp.data._tree import tree_leaves, tree_map
 from gymsamp.data.data_format import is_tensor, to_format
@@ -241,7 +250,7 @@ class _Decoder:
         if "__array__" in value:
             return self.array(value)
         if "__scalar__" in value:
-            return np.dtype(value["__scalar__"]).type(value["value"])
+            return self.scalar(value)
         if "__tuple__" in value:
             return tuple(self(v) for v in value["__tuple__"])
         if "__objects__" in value:
@@ -264,6 +273,37 @@ class _Decoder:
         if "__episodebatch__" in value:
             return EpisodeBatch(**{k: self(v) for k, v in value["__episodebatch__"].items()})
         raise self.fail(f"unknown tagged value with keys {sorted(value)}")
+
+    def scalar(self, tag: dict[str, Any]) -> np.generic:
+        """A numpy scalar of a type :class:`_Encoder` writes, from the JSON value it writes
+        for it (a bool, int, float or str): any other type could be a bomb (``np.void(10**9)``
+        is a GB of zeros) or a value that gymsamp cannot save again."""
+        type_string, item = tag["__scalar__"], tag["value"]
+        try:
+            dtype = np.dtype(type_string) if isinstance(type_string, str) else None
+        except (TypeError, ValueError, SyntaxError):  # numpy parses "f4,(2)i8" with ast
+            dtype = None
+        items = {"b": bool, "i": int, "u": int, "f": float, "U": str}
+        if dtype is None or dtype.kind not in items or (dtype.kind == "f" and dtype.itemsize > 8):
+            raise self.fail(
+                f"a numpy scalar must have a bool, integer, float (at most 64 bits) or str "
+                f"dtype, got {type_string!r}"
+            )
+        if type(item) is not items[dtype.kind]:
+            raise self.fail(
+                f"a numpy scalar of dtype {type_string} must have a value of type "
+                f"{items[dtype.kind].__name__}, got {item!r}"
+            )
+        with np.errstate(over="ignore"):
+            try:
+                scalar = dtype.type(item)
+            except OverflowError:
+                scalar = None
+        if scalar is None or (
+            dtype.kind == "f" and np.isinf(scalar) and math.isfinite(tag["value"])
+        ):
+            raise self.fail(f"a numpy scalar of dtype {type_string} cannot hold {item!r}")
+        return scalar
 
     def space(self, tag: dict[str, Any]) -> gym.Space[Any]:
         spaces = gym.spaces
@@ -382,24 +422,39 @@ def _write(path: str | os.PathLike[str], kind: str, content: Any, compress: bool
     return path
 
 
+def _member_name(filename: str) -> str:
+    """The name numpy's ``NpzFile`` gives the zip entry ``filename`` (``a0.npy`` is ``a0``)."""
+    return filename.removesuffix(".npy")
+
+
 def _read(path: str | os.PathLike[str], kind: str) -> Any:
     path = _as_path(path)
     if path.is_file() and not zipfile.is_zipfile(path):
         # np.load would call any other file pickled data, and hint at loading it unsafely.
         raise ValueError(f"{path} is not a gymsamp file (not a zip/npz archive)")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            if _META not in npz.files:
+        archive_bytes = path.stat().st_size
+        # Read as numpy's savez writes (members "<name>.npy"), not with np.load: its reader
+        # allocates whatever a member's header claims before reading it (read_member checks).
+        with zipfile.ZipFile(path) as archive:
+            infos = {_member_name(info.filename): info for info in archive.infolist()}
+            if _META not in infos:
                 raise ValueError(f"{path} is not a gymsamp file (no {_META} member)")
-            meta = json.loads(npz[_META].tobytes().decode("utf-8"))
-            members = {name: npz[name] for name in npz.files if name not in (_META, _PACKED)}
+            meta_bytes = read_member(archive, infos[_META], archive_bytes).tobytes()
+            meta = json.loads(meta_bytes.decode("utf-8"))
+            members = {
+                name: read_member(archive, info, archive_bytes)
+                for name, info in infos.items()
+                if name not in (_META, _PACKED)
+            }
             packed: list[np.ndarray] = []
             if isinstance(meta, dict) and meta.get("version") == 2:
-                if _PACKED not in npz.files:
+                if _PACKED not in infos:
                     raise ValueError(f"{path} is not a valid gymsamp file: no {_PACKED} member")
-                info = npz.zip.getinfo(f"{_PACKED}.npy")
-                with npz.zip.open(info) as member:
-                    packed = read_packed(member, meta.get("packed"), info.file_size)
+                info = infos[_PACKED]
+                with archive.open(info) as member:
+                    held = member_bytes(info, archive_bytes)
+                    packed = read_packed(member, meta.get("packed"), held)
     except FileNotFoundError:
         raise
     except (
@@ -408,6 +463,7 @@ def _read(path: str | os.PathLike[str], kind: str) -> Any:
         EOFError,
         UnicodeDecodeError,
         json.JSONDecodeError,
+        zlib.error,  # a damaged deflated member
         NotImplementedError,  # zipfile: a damaged header asks for an unknown method or version
         RuntimeError,  # zipfile: a damaged flag marks a member as encrypted
         RecursionError,  # JSON nested deeper than any file gymsamp writes
@@ -437,10 +493,20 @@ def _read(path: str | os.PathLike[str], kind: str) -> Any:
         return decoder(meta["content"])
     except _InvalidFileError:
         raise
-    except (KeyError, TypeError, IndexError, ValueError, AttributeError, RecursionError) as err:
+    except (
+        KeyError,
+        TypeError,
+        IndexError,
+        ValueError,
+        AttributeError,
+        RecursionError,
+        OverflowError,
+        SyntaxError,
+    ) as err:
         # Whatever a malformed content breaks (a constructor's check, a namedtuple's name, a
         # lookup in a list that should be a dict, nesting deeper than any file gymsamp
-        # writes), the message names the file.
+        # writes, a number too large for numpy, a dtype string numpy parses with ast), the
+        # message names the file.
         raise decoder.fail(f"{type(err).__name__}: {err}") from err
 
 

@@ -839,3 +839,183 @@ def test_saved_bytes_do_not_depend_on_the_string_hash_seed(tmp_path: Path) -> No
         digests.append(done.stdout.split())
     assert len(digests[0]) == 2
     assert digests[0] == digests[1]
+
+
+def _npy_member(header: str, data: bytes = b"") -> bytes:
+    """A version 1.0 ``.npy`` member with the header text ``header`` (any text, even one
+    numpy cannot parse) followed by ``data``."""
+    text = header.encode("latin1")
+    text += b" " * (-(len(text) + 11) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + data
+
+
+def _rezipped(good, dst, replace, method=zipfile.ZIP_STORED):
+    """A copy of the file ``good`` with the zip entries of ``replace`` (name: bytes) replaced."""
+    with zipfile.ZipFile(good) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    parts.update(replace)
+    with zipfile.ZipFile(dst, "w", method) as archive:
+        for name, content in parts.items():
+            archive.writestr(name, content)
+    return dst
+
+
+@pytest.mark.parametrize(
+    ("member", "content", "message"),
+    [
+        (
+            "__gymsamp__.json.npy",
+            _npy_member(f"{{'descr': '|u1', 'fortran_order': False, 'shape': ({2**50},), }}"),
+            rf"member __gymsamp__.json.npy's header claims {2**50} bytes \(uint8 \({2**50},\)\), "
+            r"it holds at most 0",
+        ),
+        (
+            "a7.npy",
+            _npy_member("{'descr': '<U0', 'fortran_order': False, 'shape': (10, 10), }"),
+            r"member a7.npy must not hold entries of 0 bytes, got <U0",
+        ),
+        (
+            "__gymsamp__.json.npy",
+            _npy_member(f"{{'descr': '|u1', 'fortran_order': False, 'shape': (0, {10**30}), }}"),
+            rf"member __gymsamp__.json.npy must have dimensions >= 0, got \(0, {10**30}\)",
+        ),
+        (
+            "a7.npy",
+            _npy_member("{'descr': '<f8', 'fortran_order': False, 'shape': (3,\n"),
+            r"member a7.npy is no readable .npy array: the .npy header cannot be parsed "
+            r"\(\('EOF in multi-line statement'",
+        ),
+        (
+            "__gymsamp__.json.npy",
+            b'{"format": "gymsamp", "version": 2}',
+            r"member __gymsamp__.json.npy is no readable .npy array: the magic string is not "
+            "correct",
+        ),
+        (
+            "a7.npy",
+            _npy_member("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", bytes(8))[:6]
+            + b"\x04\x00"
+            + _npy_member("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", bytes(8))[
+                8:
+            ],
+            r"member a7.npy is no readable .npy array: the .npy format version must be one of",
+        ),
+    ],
+    ids=["1 PB claimed", "zero-byte entries", "int64 overflow", "unparsable", "no npy", "v4"],
+)
+def test_a_damaged_member_header_raises_naming_the_file_before_allocating(
+    tmp_path, good, member, content, message
+):
+    # numpy's np.load allocated what a member's header claims before reading it (MemoryError
+    # for a petabyte from a file of a few kB), raised OverflowError, tokenize.TokenError, or
+    # gave the raw bytes of a member that is no .npy array (AttributeError: 'bytes' object
+    # has no attribute 'tobytes').
+    bad = _rezipped(good, tmp_path / "bad.npz", {member: content})
+    with pytest.raises(ValueError, match=rf"bad.npz is not a readable gymsamp file: {message}"):
+        load_rollouts(bad)
+
+
+def test_a_directory_entry_claiming_more_than_the_member_holds_is_refused_before_allocating(
+    tmp_path, good
+):
+    # The packed member's size in the zip's central directory says ~4 GB, and so do its
+    # header and the layout: the checks trusted that size and allocated 4 GB for a 2 kB file.
+    with zipfile.ZipFile(good) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    meta = json.loads(np.load(BytesIO(parts["__gymsamp__.json.npy"])).tobytes())
+    claimed = 2**32 - 2**12
+    meta["packed"] = [[0, "|u1", [claimed - 128]]]
+    parts["__gymsamp__.json.npy"] = _npy_member(
+        f"{{'descr': '|u1', 'fortran_order': False, 'shape': ({len(json.dumps(meta))},), }}",
+        json.dumps(meta).encode(),
+    )
+    data = bytes(64)
+    parts["packed.npy"] = _npy_member(
+        f"{{'descr': '|u1', 'fortran_order': False, 'shape': ({claimed - 128},), }}", data
+    )
+    bad = tmp_path / "bad.npz"
+    with zipfile.ZipFile(bad, "w") as archive:
+        for name, content in parts.items():
+            archive.writestr(name, content)
+    raw = bytearray(bad.read_bytes())
+    entry = raw.find(b"PK\x01\x02", raw.find(b"packed.npy") + 1)
+    while raw[entry + 46 : entry + 56] != b"packed.npy":
+        entry = raw.find(b"PK\x01\x02", entry + 1)
+    raw[entry + 24 : entry + 28] = claimed.to_bytes(4, "little")  # uncompressed size
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(
+        ValueError,
+        match=rf"bad.npz is not a readable gymsamp file: the packed member's header claims "
+        rf"{claimed - 128} bytes, it holds {len(data)}$",
+    ):
+        load_rollouts(bad)
+
+
+def test_a_member_compressed_otherwise_than_gymsamp_writes_is_refused(tmp_path, good):
+    # A bzip2 or lzma member can unpack a kilobyte to gigabytes, more than deflate's 1032:1.
+    bad = _rezipped(good, tmp_path / "bad.npz", {}, zipfile.ZIP_BZIP2)
+    with pytest.raises(
+        ValueError,
+        match=r"bad.npz is not a readable gymsamp file: member \S+ must be stored or deflated, "
+        r"got compression method 12",
+    ):
+        load_rollouts(bad)
+
+
+def test_a_damaged_deflate_stream_raises_naming_the_file(tmp_path, good):
+    # zlib.error ("invalid block type") reached the caller without the file's name.
+    bad = _rezipped(good, tmp_path / "bad.npz", {}, zipfile.ZIP_DEFLATED)
+    raw = bytearray(bad.read_bytes())
+    with zipfile.ZipFile(bad) as archive:
+        info = archive.getinfo("packed.npy")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    raw[start] = 0xFF  # a final block of the reserved type 3
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(
+        ValueError, match=r"bad.npz is not a readable gymsamp file: .*invalid block type"
+    ):
+        load_rollouts(bad)
+
+
+@pytest.mark.parametrize(
+    ("tag", "message"),
+    [
+        ({"__scalar__": "<i1", "value": 1000}, "a numpy scalar of dtype <i1 cannot hold 1000"),
+        ({"__scalar__": "<i8", "value": 1e400}, "dtype <i8 must have a value of type int, got inf"),
+        ({"__scalar__": "<f4", "value": 1e300}, "a numpy scalar of dtype <f4 cannot hold 1e"),
+        ({"__scalar__": "|V8", "value": 10**9}, "must have a bool, .* dtype, got '\\|V8'"),
+        ({"__scalar__": "<f16", "value": 1.5}, "must have a bool, .* dtype, got '<f16'"),
+        ({"__scalar__": "f4,(2", "value": 1.5}, r"must have a bool, .* dtype, got 'f4,\(2'"),
+        ({"__scalar__": "<f8", "value": "x"}, "dtype <f8 must have a value of type float, got 'x'"),
+    ],
+    ids=["int overflow", "inf int", "float overflow", "void bomb", "longdouble", "ast", "str"],
+)
+def test_a_numpy_scalar_the_encoder_never_writes_is_refused(tmp_path, good, tag, message):
+    # np.dtype(...).type(value) raised OverflowError or SyntaxError past the loader, built a
+    # GB of zeros for np.void(10**9), or loaded values (longdouble) gymsamp cannot save again.
+    bad = _tampered(good, tmp_path / "bad.npz", _set_state("rollout_infos", [tag]))
+    with pytest.raises(ValueError, match=rf"bad.npz is not a valid gymsamp file: .*{message}"):
+        load_rollouts(bad)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ([0, "<U0", [10**14]], r"packed\[0\] must not hold entries of 0 bytes"),
+        ([0, "f4,(2", [1]], r"packed\[0\] must be \[offset, dtype, shape\]"),
+    ],
+    ids=["zero-byte dtype", "ast"],
+)
+def test_a_packed_entry_of_a_zero_byte_or_unparsable_dtype_is_refused(
+    tmp_path, good, entry, message
+):
+    # "<U0": 10**14 entries in no bytes passed the size check, then np.empty made them one
+    # character wide (MemoryError for 400 TB); "f4,(2": SyntaxError from numpy's dtype parser.
+    with np.load(good) as npz:
+        members = {name: npz[name] for name in npz.files}
+    meta = json.loads(members["__gymsamp__.json"].tobytes())
+    meta["packed"][0] = entry
+    members["__gymsamp__.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(tmp_path / "bad.npz", **members)
+    with pytest.raises(ValueError, match=rf"bad.npz is not a readable gymsamp file: {message}"):
+        load_rollouts(tmp_path / "bad.npz")
