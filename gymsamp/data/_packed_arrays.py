@@ -230,3 +230,7 @@ def _read_header(member: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype[Any
         return read_header(member)
     except (SyntaxError, tokenize.TokenError) as err:  # numpy's parser of Python 2 headers
         raise ValueError(f"the .npy header cannot be parsed ({err})") from None
+    except TypeError as err:  # numpy sorts the keys of a header with wrong ones to name them
+        raise ValueError(
+            f"the .npy header must have the keys descr, fortran_order and shape ({err})"
+        ) from None

@@ -900,8 +900,22 @@ def _rezipped(good, dst, replace, method=zipfile.ZIP_STORED):
             ],
             r"member a7.npy is no readable .npy array: the .npy format version must be one of",
         ),
+        (
+            "packed.npy",
+            _npy_member("{b'descr': '|u1', 'fortran_order': False, 'shape': (0,), }"),
+            r"the .npy header must have the keys descr, fortran_order and shape \('<' not "
+            "supported",
+        ),
     ],
-    ids=["1 PB claimed", "zero-byte entries", "int64 overflow", "unparsable", "no npy", "v4"],
+    ids=[
+        "1 PB claimed",
+        "zero-byte entries",
+        "int64 overflow",
+        "unparsable",
+        "no npy",
+        "v4",
+        "bytes key",
+    ],
 )
 def test_a_damaged_member_header_raises_naming_the_file_before_allocating(
     tmp_path, good, member, content, message
