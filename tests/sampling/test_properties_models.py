@@ -24,7 +24,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gymsamp.data import EnvSpec
@@ -229,6 +229,21 @@ def differs_batched(module: torch.nn.Module, rollouts: list[Any]) -> bool:
                     rows = torch.cat([module(batch[i : i + 1]) for i in range(size)])
                     if module(batch).numpy().tobytes() != rows.numpy().tobytes():
                         return True
+    return False
+
+
+def sb3_differs_batched(model: Any, rollouts: list[Any]) -> bool:
+    """Whether the SB3 ``model`` (not recurrent) predicts other bits for a batch of a
+    rollout's observations than for each alone (deterministic: rounding, not draws)."""
+    for ro in rollouts:
+        obs = np.asarray(ro.observations, dtype=np.float32)
+        for size in (2, 3, 4):
+            for start in range(0, len(obs) - size + 1):
+                batch = obs[start : start + size]
+                together, _ = model.predict(batch, deterministic=True)
+                rows = [model.predict(batch[i : i + 1], deterministic=True)[0] for i in range(size)]
+                if together.tobytes() != np.concatenate(rows).tobytes():
+                    return True
     return False
 
 
@@ -437,6 +452,23 @@ def test_recurrent_module_samples_the_sequential_rollouts(
     deterministic=st.booleans(),
     model_seed=st.integers(0, 2**16),
 )
+# Found by a CI-like run: the batch-invariance test let this TD3 actor run batched, and it rounds
+# by batch size on a batch of 4 of the observations met (the allowance below; always tried).
+@example(
+    case={
+        "env": "Pendulum-v1",
+        "workers": 4,
+        "bounds": {"min_steps": 1},
+        "max_steps": 30,
+        "call": 0,
+        "eval": False,
+        "seed": 0,
+    },
+    kind="td3",
+    width=1,
+    deterministic=False,
+    model_seed=516,
+)
 def test_sb3_model_samples_the_sequential_rollouts(
     case: dict[str, Any], kind: str, width: int, deterministic: bool, model_seed: int
 ) -> None:
@@ -452,7 +484,18 @@ def test_sb3_model_samples_the_sequential_rollouts(
 
     policy, got = sample_call(make_policy, env_id, case)
     want = rollouts_of(make_policy, env_id, case, len(got))
-    assert first_difference(got, want) is None, (case, kind, policy.row_by_row)
+    where = first_difference(got, want)
+    if where is not None:
+        # As in check_contract: the batch-invariance test is a sample. A model it let run
+        # batched may still round by batch size on the observations a rollout meets (seen:
+        # TD3, one hidden unit, a batch of 4 Pendulum observations); then that is why, and
+        # row by row the sampler returns the rollouts exactly.
+        assert kind != "rppo", (case, kind, where)
+        assert policy.row_by_row is False, (case, kind, where)
+        assert sb3_differs_batched(model, got), (case, kind, where)
+        exact_policy = SB3Policy(model, spec, deterministic=deterministic, batch_invariant=True)
+        _, exact = sample_call(lambda: exact_policy, env_id, case)
+        assert first_difference(exact, want) is None, (case, kind)
     if kind == "rppo":
         for ro in got:
             assert not agent_infos(ro)["hidden_states"][0].any()  # zero state at the start
