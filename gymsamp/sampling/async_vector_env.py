@@ -5,6 +5,7 @@ that ends every worker after a failure.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import multiprocessing
 import os
@@ -43,6 +44,8 @@ from gymsamp.sampling.worker_lifetime import (
     die_with_parent,
     parent_watch,
     release,
+    sigint_held,
+    sigint_released,
 )
 
 
@@ -150,6 +153,7 @@ def _async_worker(
     error and the parent only sees the pipe break. Here the error goes on the error queue and
     the parent's first command (the space check) gets Gymnasium's failure reply.
     """
+    sigint_released()
     default_sigterm()
     die_with_parent(parent)
     try:
@@ -255,28 +259,41 @@ class _ProbeEnv(gym.Wrapper[Any, Any, Any, Any]):
     vector env of that class (a user's ``SyncVectorEnv`` with ``SAME_STEP``, say) reported
     this one's mode and was collected as if it reset that way."""
 
-    def __init__(self, env: gym.Env[Any, Any]) -> None:
+    def __init__(self, env: gym.Env[Any, Any], on_close: Callable[[], None] | None = None) -> None:
         super().__init__(env)
         self.metadata = dict(env.metadata)
+        self._on_close = on_close
 
     def close(self) -> None:
         with probing(self.env):
             pass
+        if self._on_close is not None:
+            self._on_close()  # Gymnasium starts the workers next
 
 
 class _ProbedInParent:
     """``env_fns[0]``: what it builds in the parent (the dummy env) is a :class:`_ProbeEnv`,
     and a failure there sub-env 0's :class:`WorkerError`, as in its worker process; in the
-    worker process it builds the sub-env as it is."""
+    worker process it builds the sub-env as it is. ``on_probed``: called once the dummy env is
+    closed, before Gymnasium starts the workers."""
 
-    def __init__(self, env_fn: Callable[[], Any]) -> None:
+    def __init__(self, env_fn: Callable[[], Any], on_probed: Callable[[], None] | None) -> None:
         self.env_fn = env_fn
+        self.on_probed = on_probed
         self.parent_pid = os.getpid()
 
     def __call__(self) -> Any:
         if os.getpid() != self.parent_pid:
             return self.env_fn()
-        return _ProbeEnv(build_sub_env(0, self.env_fn, where="in this process"))
+        return _ProbeEnv(build_sub_env(0, self.env_fn, where="in this process"), self.on_probed)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent to worker 0 (spawn, forkserver) without the parent's callback, which holds the
+        # vector env.
+        return {"env_fn": self.env_fn, "parent_pid": self.parent_pid}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, on_probed=None)
 
 
 class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
@@ -314,11 +331,16 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
             watch = parent_watch(self._start_method)
             kwargs["worker"] = functools.partial(_async_worker, parent=watch)
         env_fns = list(args[0] if args else kwargs.pop("env_fns"))
+        # Ctrl-C is held back from the dummy env's close (Gymnasium then starts the workers)
+        # to the space check (sigint_held: one in a fork would leave a worker no close() ends).
+        self._start_hold = contextlib.ExitStack()
         if env_fns:
-            env_fns[0] = _ProbedInParent(env_fns[0])
+            env_fns[0] = _ProbedInParent(
+                env_fns[0], lambda: self._start_hold.enter_context(sigint_held())
+            )
         try:
-            with global_start_method_kept():  # get_context(None) would fix the caller's
-                super().__init__(env_fns, *args[1:], **kwargs)
+            with global_start_method_kept(), self._start_hold:  # get_context(None) would fix
+                super().__init__(env_fns, *args[1:], **kwargs)  # the caller's
         except BaseException:
             if hasattr(self, "processes"):  # workers started: end them, quietly
                 self.close(terminate=True)
@@ -329,7 +351,9 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
         idle_batch(self.single_observation_space, self.num_envs, out=self.observations)
 
     def _check_spaces(self) -> None:
-        # The end of Gymnasium's __init__, and its first message to the workers.
+        # The end of Gymnasium's __init__, and its first message to the workers: every worker
+        # is recorded, so a Ctrl-C held back meanwhile comes now (and the workers are ended).
+        self._start_hold.close()
         pipes: list[Any] = [
             pipe if isinstance(pipe, _WorkerPipe) else _WorkerPipe(pipe, i, self._dead)
             for i, pipe in enumerate(self.parent_pipes)

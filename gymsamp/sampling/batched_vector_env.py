@@ -68,7 +68,7 @@ from gymsamp.sampling.queued_reset import check_call_name, check_env_index
 from gymsamp.sampling.reset_args import check_reset_mask, reset_seeds
 from gymsamp.sampling.start_method import global_start_method_kept, main_guard_hint
 from gymsamp.sampling.sub_env_infos import PerEnvInfos, owned_info
-from gymsamp.sampling.worker_lifetime import parent_watch
+from gymsamp.sampling.worker_lifetime import parent_watch, sigint_held
 
 __all__ = ["BatchedAsyncVectorEnv", "available_cpus"]
 
@@ -208,23 +208,26 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
             self._starting = True  # until every sub-env is built (a death then gets a hint)
             parent = parent_watch(self._start_method)
             try:
-                for process, conn in start_workers(
-                    ctx,
-                    env_fns,
-                    self._bounds[: self.num_workers],
-                    name=f"Worker<{type(self).__name__}>",
-                    pin_workers=pin_workers,
-                    parent=parent,
-                    daemon=daemon,
-                    signals=self._signals,
-                    memory=memory,
-                    spaces=spaces,
-                    busy_poll_s=busy_poll_s,
-                    autoreset_mode=self.autoreset_mode,
-                ):
-                    self._conns.append(conn)
-                    self._fds.append(conn.fileno())
-                    self.processes.append(process)
+                # A Ctrl-C in a fork would leave a worker that no close() ends: held back, it
+                # comes once every worker is recorded here (and the except below ends them).
+                with sigint_held():
+                    for process, conn in start_workers(
+                        ctx,
+                        env_fns,
+                        self._bounds[: self.num_workers],
+                        name=f"Worker<{type(self).__name__}>",
+                        pin_workers=pin_workers,
+                        parent=parent,
+                        daemon=daemon,
+                        signals=self._signals,
+                        memory=memory,
+                        spaces=spaces,
+                        busy_poll_s=busy_poll_s,
+                        autoreset_mode=self.autoreset_mode,
+                    ):
+                        self._conns.append(conn)
+                        self._fds.append(conn.fileno())
+                        self.processes.append(process)
                 if in_parent:
                     views = (self._obs, self._act, self._rewards, self._terminated)
                     self._local = BlockServer(

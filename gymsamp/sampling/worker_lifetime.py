@@ -8,18 +8,24 @@ interpreter). On Linux the kernel can signal a child when its parent ends
 the main one, or by a ``forkserver``) or is missing (not Linux), a thread in the worker checks
 twice a second whether the parent still lives. The batched, async and
 :class:`~gymsamp.sampling.SamplerPool` workers all use it.
+
+Ctrl-C is held back while the batched and async workers start (:func:`sigint_held`): one
+that lands between the fork and multiprocessing's record of the child leaves a worker that
+no ``close()`` can end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from multiprocessing.process import BaseProcess
-from typing import NamedTuple, TypeVar
+from types import FrameType
+from typing import Any, NamedTuple, TypeVar
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 #: Seconds between a watching thread's checks of the parent.
@@ -59,6 +65,57 @@ def default_sigterm() -> None:
     worker that ends so.
     """
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+class _HeldSigint:
+    """The ``SIGINT`` handler while workers start: it keeps the signal for ``previous`` (the
+    handler it replaced), which gets it once the workers have started."""
+
+    def __init__(self, previous: Any) -> None:
+        self.previous = previous
+        self.caught: tuple[int, FrameType | None] | None = None
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.caught = (signum, frame)
+
+
+@contextlib.contextmanager
+def sigint_held() -> Iterator[None]:
+    """Hold Ctrl-C (``SIGINT``) back while worker processes start; it reaches the handler it
+    was meant for (``KeyboardInterrupt`` by default) once the block ends.
+
+    A ``KeyboardInterrupt`` raised in ``Process.start()`` just after the fork (a fork takes
+    long enough in a large process for a Ctrl-C to land in it) leaves a child that the
+    ``Process`` never recorded: no ``close()`` can end it, it runs until its pipe closes and
+    then stays a zombie until this process exits. Held, the interrupt comes once the worker
+    is recorded, so the caller's cleanup ends it. Only the main thread gets
+    ``KeyboardInterrupt``, so elsewhere, or where the handler is ``SIG_IGN`` / ``SIG_DFL``,
+    nothing is held. A forked worker inherits the holding handler: it sets its own
+    (:func:`sigint_released`, or ``SIG_IGN``).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):
+        yield
+        return
+    held = _HeldSigint(previous)
+    signal.signal(signal.SIGINT, held)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held.caught is not None:
+            previous(*held.caught)  # raises KeyboardInterrupt with the default handler
+
+
+def sigint_released() -> None:
+    """In a worker forked inside :func:`sigint_held`: the handler the parent held Ctrl-C back
+    from (a Ctrl-C held in the parent before the fork is the parent's, not the worker's)."""
+    handler = signal.getsignal(signal.SIGINT)
+    if isinstance(handler, _HeldSigint):
+        signal.signal(signal.SIGINT, handler.previous)
 
 
 def die_with_parent(watch: ParentWatch | None) -> None:

@@ -81,3 +81,67 @@ def test_ctrl_c_ends_every_worker(tmp_path, target):
     while any(alive(p) for p in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(alive(p) for p in workers)
+
+
+FORK_SCRIPT = textwrap.dedent(
+    """
+    import multiprocessing.popen_fork as popen_fork, os, signal, sys, threading, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also under nohup
+    from gymsamp.envs import CountingEnv
+    from gymsamp.sampling.vector_envs import EnvFactory, make_vector_env
+
+    launch = popen_fork.Popen._launch
+    forks = []
+
+    def launch_then_ctrl_c(self, process_obj):
+        # Ctrl-C just after the first fork, before multiprocessing records the child (the
+        # moment a fork of a large process makes likely): the signal reaches the main thread
+        # here, where its handler runs at once.
+        launch(self, process_obj)
+        forks.append(self.pid)
+        if len(forks) == 1:
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    popen_fork.Popen._launch = launch_then_ctrl_c
+    try:
+        workers = 3 if sys.argv[1] == "batched" else None  # one sub-env each, as async's
+        envs = make_vector_env(
+            EnvFactory(CountingEnv), 3, sys.argv[1], start_method="fork", num_workers=workers
+        )
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    else:
+        envs.close()
+    deadline = time.monotonic() + 10  # every worker ends (and is reaped) by then
+    while time.monotonic() < deadline:
+        left = []
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/children") as f:
+                left += f.read().split()
+        left = [p for p in left if p in {str(pid) for pid in forks}]
+        if not left:
+            break
+        time.sleep(0.05)
+    print("forks", len(forks), "left", left, flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("vectorization", ["async", "batched"])
+def test_ctrl_c_in_a_fork_of_a_worker_leaves_no_process(vectorization):
+    # A KeyboardInterrupt raised in Process.start() between the fork and multiprocessing's
+    # record of the child left a worker that close() could not see: it ran until its pipe
+    # closed, then stayed a zombie until the parent exited. Ctrl-C is now held back until
+    # every worker started is recorded, and the build then ends them all.
+    proc = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT, vectorization],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "interrupted", proc.stdout + proc.stderr
+    # The interrupt came after the first fork: the later workers were started too (held
+    # back, the Ctrl-C waits for the start loop) and ended as well.
+    assert lines[1] == "forks 3 left []", proc.stderr
