@@ -145,3 +145,31 @@ def test_ctrl_c_in_a_fork_of_a_worker_leaves_no_process(vectorization):
     # The interrupt came after the first fork: the later workers were started too (held
     # back, the Ctrl-C waits for the start loop) and ended as well.
     assert lines[1] == "forks 3 left []", proc.stderr
+
+
+def test_sigint_held_raises_the_held_ctrl_c_at_its_end_and_restores_the_handler():
+    import threading
+
+    from gymsamp.sampling.worker_lifetime import sigint_held, sigint_released
+
+    assert threading.current_thread() is threading.main_thread()  # only it gets Ctrl-C
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        reached = []
+
+        def ctrl_c_inside() -> None:
+            with sigint_held():
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                reached.append("after the signal")  # held: the block runs to its end
+
+        with pytest.raises(KeyboardInterrupt):
+            ctrl_c_inside()
+        assert reached == ["after the signal"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        with sigint_held():  # no Ctrl-C: nothing raised
+            assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+            sigint_released()  # what a worker forked here does: the parent's handler back
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
