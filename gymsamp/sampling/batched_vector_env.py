@@ -397,25 +397,34 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         always terminates, and so does a graceful close that takes over ``close_timeout``.
         """
         failed_close: WorkerError | None = None
-        if not terminate and self._state == _IDLE:
-            try:
-                self._request(("close", None), timeout=self.close_timeout)
-            except WorkerError as err:
-                # A sub-env's close() raised (the others were closed all the same), or a
-                # worker died: raised once every process has ended.
-                failed_close, terminate = err, True
-            except (OSError, multiprocessing.TimeoutError):
+        try:
+            if not terminate and self._state == _IDLE:
+                try:
+                    self._request(("close", None), timeout=self.close_timeout)
+                except WorkerError as err:
+                    # A sub-env's close() raised (the others were closed all the same), or a
+                    # worker died: raised once every process has ended.
+                    failed_close, terminate = err, True
+                except (OSError, multiprocessing.TimeoutError):
+                    terminate = True
+            else:
                 terminate = True
-        else:
-            terminate = True
-        self.processes = end_workers(
-            self.processes, terminate=terminate, close_timeout=self.close_timeout
-        )
-        for conn in self._conns:
-            conn.close()
-        if self._local is not None:  # closed already, unless it was terminated
-            self._local.close_envs()
-        self._state = _BROKEN
+            self.processes = end_workers(
+                self.processes, terminate=terminate, close_timeout=self.close_timeout
+            )
+        except BaseException:
+            # Interrupted (Ctrl-C while the workers close or are waited for): they end all the
+            # same, or they would outlive a close that a sampler does not repeat.
+            self.processes = end_workers(
+                self.processes, terminate=True, close_timeout=self.close_timeout
+            )
+            raise
+        finally:
+            for conn in self._conns:
+                conn.close()
+            if self._local is not None:  # closed already, unless it was terminated
+                self._local.close_envs()
+            self._state = _BROKEN
         if failed_close is not None:
             self.closed = True  # every worker ended: nothing is left to close
             raise failed_close

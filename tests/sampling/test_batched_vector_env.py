@@ -708,6 +708,45 @@ def test_a_close_that_takes_over_close_timeout_terminates_the_workers(make, monk
     assert children() == before - 2
 
 
+def our_children():
+    """Pids of this process's children, ended ones not yet reaped (zombies) included."""
+    pids = []
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/children") as f:
+            pids += [int(p) for p in f.read().split()]
+    return pids
+
+
+@pytest.mark.parametrize("interrupted", ["close message", "wait for the workers"])
+def test_a_ctrl_c_in_close_still_ends_every_worker(make, monkeypatch, interrupted):
+    # A KeyboardInterrupt while close() sent its message or waited for the workers left them
+    # running (or unreaped), their sockets open, for as long as the interrupt's traceback kept
+    # the env alive (IPython keeps the last one); a sampler does not close it again.
+    import gymsamp.sampling.batched_vector_env as batched
+
+    envs = make([counting()] * 4, 2)
+    envs.reset()
+    pids = [process.pid for process in envs.processes]
+
+    def ctrl_c(*args, **kwargs):
+        monkeypatch.undo()  # the real one again, for the close's own cleanup
+        raise KeyboardInterrupt
+
+    if interrupted == "close message":
+        monkeypatch.setattr(batched, "write_message", ctrl_c)
+    else:
+        monkeypatch.setattr(multiprocessing.process.BaseProcess, "join", ctrl_c)
+    with pytest.raises(KeyboardInterrupt) as info:  # kept: the env stays alive
+        envs.close()
+    assert info.value is not None
+    assert set(pids).isdisjoint(our_children())  # ended and reaped
+    assert all(conn.closed for conn in envs._conns)
+    with pytest.raises(WorkerError, match="unusable"):
+        envs.step(zeros(4))
+    envs.close()  # the rest of the close: nothing left to end
+    assert envs.closed
+
+
 def test_a_dead_worker_of_one_sub_env_names_that_sub_env(make):
     # A worker stepping a single sub-env: that sub-env is "the" failing one (as in async mode).
     envs = make([counting()] * 3, 3)
