@@ -172,11 +172,19 @@ class LocalRolloutDriver:
 
     def release(self) -> None:
         """Close the sub-envs and end their worker processes (the next run rebuilds them)."""
-        if self._finalizer is not None and self._finalizer.detach() is not None:
-            assert self.envs is not None
-            close_vector_env(self.envs, terminate=False)
-        self._finalizer = None
-        self.envs = None
+        # Forgotten first: after a close interrupted by Ctrl-C the next run builds new sub-envs
+        # instead of stepping the half-closed ones.
+        envs, finalizer = self.envs, self._finalizer
+        self.envs, self._finalizer = None, None
+        if finalizer is None or not finalizer.alive:
+            return
+        assert envs is not None
+        try:
+            close_vector_env(envs, terminate=False)
+        except BaseException:
+            finalizer()  # interrupted (Ctrl-C): the workers are terminated all the same
+            raise
+        finalizer.detach()
 
     def terminate(self) -> None:
         """End the sub-envs at once, their worker processes terminated."""

@@ -173,3 +173,59 @@ def test_sigint_held_raises_the_held_ctrl_c_at_its_end_and_restores_the_handler(
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.parametrize("vectorization", ["async", "batched"])
+def test_a_ctrl_c_in_the_samplers_close_ends_the_workers_and_the_next_call_builds_new_ones(
+    monkeypatch, vectorization
+):
+    # A KeyboardInterrupt as the sampler's close() began closing its sub-envs left them open:
+    # their finalizer was detached first, so neither a second close() nor garbage collection
+    # ended the workers, and the next sample() stepped the half-closed sub-envs (OSError
+    # "handle is closed", or "unusable"). The workers are now terminated all the same, and
+    # the next call builds new sub-envs.
+    import gymnasium as gym
+
+    import gymsamp.sampling.local_backend as local_backend
+    from gymsamp.envs import CountingEnv
+    from gymsamp.policies import IdlePolicy
+    from gymsamp.sampling import ParallelRolloutSampler
+
+    def build():
+        return ParallelRolloutSampler(
+            CountingEnv,
+            IdlePolicy(gym.spaces.Discrete(2)),
+            2,
+            min_rollouts=3,
+            max_steps=4,
+            seed=5,
+            vectorization=vectorization,
+            show_progress_bar=False,
+        )
+
+    with build() as fresh:
+        expected = [fresh.sample() for _ in range(2)]
+    sampler = build()
+
+    def seeds(rollouts):
+        return [ro.rollout_info["seed"] for ro in rollouts]
+
+    assert seeds(sampler.sample()) == seeds(expected[0])
+    pids = {process.pid for process in sampler._local.envs.processes}
+
+    def ctrl_c(envs, terminate):
+        monkeypatch.undo()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(local_backend, "close_vector_env", ctrl_c)
+    with pytest.raises(KeyboardInterrupt) as info:  # kept, as IPython keeps the last one
+        sampler.close()
+    assert info.value is not None
+    assert not any(alive(pid) for pid in pids)
+    with sampler:  # call 1 (close() leaves the count alone), on new sub-envs
+        got = sampler.sample()
+        assert {process.pid for process in sampler._local.envs.processes}.isdisjoint(pids)
+    assert seeds(got) == seeds(expected[1])
+    assert [ro.observations.tolist() for ro in got] == [
+        ro.observations.tolist() for ro in expected[1]
+    ]
