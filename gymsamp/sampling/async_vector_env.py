@@ -495,7 +495,13 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
         """End every worker: gracefully, or (with ``terminate``, after a failure, or when the
         sub-envs take over ``timeout`` seconds, 10 by default, to finish a pending call and
         close) by terminating them. Never raises for a failed or dead worker."""
-        graceful = not terminate and self._failure is None and not self._dead
+        # After a close that was interrupted (its error queue dropped), only ending is left.
+        graceful = (
+            not terminate
+            and self._failure is None
+            and not self._dead
+            and self.error_queue is not None
+        )
         try:
             if graceful:
                 try:

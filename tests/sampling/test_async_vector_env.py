@@ -454,3 +454,25 @@ def test_a_close_that_fails_in_several_sub_envs_names_the_lowest(make: Build) ->
     assert info.value.env_index == 1
     assert "sub-env 1" in str(info.value)
     assert envs.closed  # every worker ended (the fixture counts them)
+
+
+def test_a_close_after_an_interrupted_close_ends_what_is_left(
+    make: Build, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A close() interrupted by Ctrl-C ends the workers and drops the error queue; the next
+    # close() then tried a graceful close again and failed on the dropped queue
+    # (AttributeError: 'NoneType' object has no attribute 'get').
+    envs = make([CountingEnv] * 2)
+    envs.reset()
+
+    def ctrl_c(self: _AsyncVectorEnv, timeout: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_AsyncVectorEnv, "_close_gracefully", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        envs.close()
+    monkeypatch.undo()
+    assert envs.processes == []  # every worker ended already
+    assert not envs.closed
+    envs.close()
+    assert envs.closed
