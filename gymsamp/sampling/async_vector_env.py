@@ -43,6 +43,7 @@ from gymsamp.sampling.worker_lifetime import (
     default_sigterm,
     die_with_parent,
     parent_watch,
+    reap,
     release,
     sigint_held,
     sigint_released,
@@ -482,7 +483,7 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
 
     def _death(self, index: int) -> WorkerError:
         process = self.processes[index]
-        process.join(timeout=1.0)  # reap it, for the exit code
+        reap(process, 1.0)  # for the exit code
         what = "died unexpectedly" if index in self._dead else "failed without an error report"
         hint = main_guard_hint(self._start_method) if self._starting else ""
         return WorkerError(
@@ -552,7 +553,7 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
                 return  # the rest are terminated
             pipe.recv()
         for process in self.processes:  # a worker closes its sub-env after its reply
-            process.join(max(deadline - time.monotonic(), 0.0))
+            reap(process, max(deadline - time.monotonic(), 0.0))
 
     def __del__(self) -> None:
         # A forgotten vector env must not leave processes behind, and must not raise. Its
@@ -576,7 +577,7 @@ class _AsyncVectorEnv(PerEnvInfos, AsyncVectorEnv):
             if pipe is not None and not pipe.closed:
                 pipe.close()
         for process in started:
-            process.join(timeout=_TERMINATE_TIMEOUT_S)
+            reap(process, _TERMINATE_TIMEOUT_S)
             if process.is_alive():  # it ignores SIGTERM
                 process.kill()
-                process.join()
+                reap(process)

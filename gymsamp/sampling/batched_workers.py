@@ -18,7 +18,7 @@ import gymnasium as gym
 from gymsamp._checks import check_int
 from gymsamp.sampling.batched_worker import start_worker
 from gymsamp.sampling.errors import WorkerError
-from gymsamp.sampling.worker_lifetime import ParentWatch, release
+from gymsamp.sampling.worker_lifetime import ParentWatch, reap, release
 
 __all__ = [
     "WorkerBlocks",
@@ -114,7 +114,7 @@ def worker_death(w: int, process: BaseProcess, block: tuple[int, int], hint: str
     """The error for worker ``w`` (stepping sub-envs ``block``), which died (``hint``: what
     may have killed it)."""
     lo, hi = block
-    process.join(timeout=1.0)  # reap it, for the exit code
+    reap(process, 1.0)  # for the exit code
     which = f"sub-env {lo}" if hi - lo == 1 else f"sub-envs {lo}..{hi - 1}"
     error = WorkerError(
         f"worker {w} ({which}) died unexpectedly (exit code {process.exitcode}){hint}",
@@ -135,8 +135,8 @@ def end_workers(
         if terminate and process.is_alive():
             process.terminate()
     for process in processes:
-        process.join(timeout=1.0 if terminate else close_timeout)
+        reap(process, 1.0 if terminate else close_timeout)
         if process.is_alive():  # SIGTERM blocked or ignored: no process outlives close()
             process.kill()
-            process.join()
+            reap(process)
     return release(processes)  # every one has ended: none is kept

@@ -23,6 +23,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any, NamedTuple, TypeVar
@@ -108,6 +109,22 @@ def sigint_held() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
         if held.caught is not None:
             previous(*held.caught)  # raises KeyboardInterrupt with the default handler
+
+
+def reap(process: BaseProcess, timeout: float | None = None) -> None:
+    """``process.join(timeout)``, but a Ctrl-C cannot land between the kernel's reaping of the
+    ended process and multiprocessing's record of it.
+
+    ``join`` reaps with a blocking ``waitpid`` once the process's sentinel is ready, and a
+    process that has closed its end of the sentinel may take a few milliseconds more to
+    become reapable (its memory is torn down first): a ``KeyboardInterrupt`` raised as that
+    ``waitpid`` returns leaves a reaped process that multiprocessing thinks alive for ever (it
+    cannot be closed, its pipes stay open and ``active_children()`` lists it). The wait for the
+    sentinel stays interruptible; only the reaping holds Ctrl-C back.
+    """
+    if wait([process.sentinel], timeout):
+        with sigint_held():
+            process.join()
 
 
 def sigint_released() -> None:

@@ -747,6 +747,42 @@ def test_a_ctrl_c_in_close_still_ends_every_worker(make, monkeypatch, interrupte
     assert envs.closed
 
 
+@pytest.mark.parametrize("vectorization", ["batched", "async"])
+def test_a_ctrl_c_as_a_worker_is_reaped_leaves_no_process_alive_for_ever(
+    monkeypatch, vectorization
+):
+    # multiprocessing reaps an ended worker with a blocking waitpid (the process may take a
+    # few milliseconds to become reapable after it closed its sentinel): a KeyboardInterrupt
+    # raised as that waitpid returned left a reaped process that multiprocessing thought
+    # alive for ever: it could not be closed, its pipes stayed open (+2 fds per Ctrl-C in
+    # chaos runs of close()) and active_children() listed it. The reaping now holds Ctrl-C
+    # back until multiprocessing has recorded it.
+    import threading
+
+    envs = make_vector_env(EnvFactory(counting()), 2, vectorization, start_method="fork")
+    envs.reset()
+    workers = list(envs.processes)
+    real_waitpid = os.waitpid
+
+    def waitpid_then_ctrl_c(pid, options):
+        result = real_waitpid(pid, options)
+        if result[0] == pid:  # reaped: Ctrl-C now, before the caller records it
+            monkeypatch.undo()
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(os, "waitpid", waitpid_then_ctrl_c)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # also under nohup
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            envs.close()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert not set(workers) & set(multiprocessing.active_children())
+    assert envs.processes == []  # every one ended and its handle closed
+    envs.close()
+
+
 def test_a_dead_worker_of_one_sub_env_names_that_sub_env(make):
     # A worker stepping a single sub-env: that sub-env is "the" failing one (as in async mode).
     envs = make([counting()] * 3, 3)
