@@ -20,7 +20,13 @@ import numpy as np
 
 from gymsamp._checks import check_int
 from gymsamp.sampling.start_method import global_start_method_kept
-from gymsamp.sampling.worker_lifetime import ParentWatch, die_with_parent, parent_watch, release
+from gymsamp.sampling.worker_lifetime import (
+    ParentWatch,
+    die_with_parent,
+    parent_watch,
+    release,
+    sigint_held,
+)
 
 __all__ = [
     "JOIN_TIMEOUT_S",
@@ -162,15 +168,20 @@ class PoolWorker:
         self.replied = False  # a death before the first reply gets a hint (main_guard_hint)
 
     def start(self) -> None:
-        with global_start_method_kept():  # every start: the first ones and restarts alike
+        # sigint_held: a Ctrl-C in the fork would leave a child no stop() can end; held back,
+        # it comes once the process is recorded, and the caller discards the worker.
+        with global_start_method_kept(), sigint_held():  # every start: restarts too
             self.process.start()
         # Only the child may hold its end, so the parent sees EOF as soon as the child dies.
         self._child_conn.close()
 
     def discard(self) -> None:
-        """Drop a worker that was never started (its pipe only)."""
-        self._ended = True
+        """Drop a worker that was never started, or whose start was interrupted (a Ctrl-C
+        held back in :meth:`start` comes once the process started): its pipe and process."""
         self._child_conn.close()
+        if self.process.pid is not None:  # started
+            self.shutdown(graceful=False)
+        self._ended = True
         self.conn.close()
 
     def shutdown(self, graceful: bool) -> None:

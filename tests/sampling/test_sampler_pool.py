@@ -544,6 +544,43 @@ def test_keyboard_interrupt_terminates_workers_and_next_call_restarts():
     _assert_gone(new, before)
 
 
+def test_a_ctrl_c_in_the_fork_of_a_worker_leaves_no_process():
+    # A KeyboardInterrupt raised in Process.start() between the fork and multiprocessing's
+    # record of the child left a worker that no stop() could see (it ended only when its pipe
+    # closed, then stayed a zombie). Held back until the start is recorded, the Ctrl-C now
+    # comes after it, and the worker is ended.
+    script = """
+import multiprocessing.popen_fork as popen_fork, os, signal, threading, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # also under nohup
+from gymsamp.sampling import SamplerPool
+
+launch = popen_fork.Popen._launch
+forks = []
+
+def launch_then_ctrl_c(self, process_obj):
+    launch(self, process_obj)  # the fork
+    forks.append(self.pid)
+    if len(forks) == 1:  # the main thread's handler runs at once, here
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+popen_fork.Popen._launch = launch_then_ctrl_c
+try:
+    with SamplerPool(2, start_method="fork") as pool:
+        pool.invoke_all(lambda G: G.worker_index)
+except KeyboardInterrupt:
+    print("interrupted")
+deadline = time.monotonic() + 10  # ended and reaped by then
+while time.monotonic() < deadline:
+    with open(f"/proc/self/task/{threading.get_native_id()}/children") as f:
+        left = [pid for pid in f.read().split() if int(pid) in forks]
+    if not left:
+        break
+    time.sleep(0.05)
+print("left", left)
+"""
+    assert python_output(script).splitlines() == ["interrupted", "left []"]
+
+
 def test_a_process_a_task_forked_ends_at_its_sigterm():
     # It inherits the worker's SIGTERM handler: that unwound the child's copy of the task,
     # which would then go on serving in the worker's place.
