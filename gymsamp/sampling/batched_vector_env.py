@@ -192,8 +192,11 @@ class BatchedAsyncVectorEnv(PerEnvInfos, VectorEnv):
         # Neither get_context(None) nor a spawned worker may fix the caller's start method.
         with global_start_method_kept():
             ctx: Any = multiprocessing.get_context(context)
-            self._signals = Handshake(ctx, self.num_workers)
-            memory = allocate_shared(ctx, spaces, n)
+            # Held back: multiprocessing names the semaphores and the shared memory's file
+            # (/dev/shm/pym-*) and removes the names at once; a Ctrl-C in between left them.
+            with sigint_held():
+                self._signals = Handshake(ctx, self.num_workers)
+                memory = allocate_shared(ctx, spaces, n)
             self._obs, self._act, self._rewards, self._terminated, self._truncated = shared_views(
                 spaces, memory, n
             )

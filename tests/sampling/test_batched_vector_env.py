@@ -28,6 +28,7 @@ from gymsamp.sampling import (
 )
 from gymsamp.sampling.batched_vector_env import BatchedAsyncVectorEnv
 from gymsamp.sampling.vector_envs import EnvFactory, make_vector_env
+from tests.helpers import python_output
 from tests.sampling.gc_order import finalize_before_owner
 
 references = prs.references  # the module-scoped fixture of rollout() references
@@ -1172,3 +1173,34 @@ def test_batching_uses_two_workers_at_least_even_for_the_cheapest_steps(num_envs
     workers, in_parent = batched_layout(num_envs, 0.5, cpus, parent_block=False)
     assert (workers, in_parent) == (batched_workers(num_envs, 0.5, cpus), 0)
     assert workers >= 2
+
+
+def test_a_ctrl_c_while_the_shared_memory_is_made_leaves_no_file_in_dev_shm():
+    # multiprocessing makes the shared memory's file (/dev/shm/pym-*) and unlinks its name at
+    # once; a Ctrl-C in between left an empty file there for good. It is now held back.
+    script = """
+import os, signal, tempfile, threading
+signal.signal(signal.SIGINT, signal.default_int_handler)  # also under nohup
+from gymsamp.envs import CountingEnv
+from gymsamp.sampling.vector_envs import EnvFactory, make_vector_env
+
+mkstemp = tempfile.mkstemp
+made = []
+
+def mkstemp_then_ctrl_c(*args, **kwargs):
+    fd, path = mkstemp(*args, **kwargs)
+    made.append(path)
+    if len(made) == 1:  # the main thread's handler runs at once, before the unlink
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+    return fd, path
+
+tempfile.mkstemp = mkstemp_then_ctrl_c
+try:
+    envs = make_vector_env(EnvFactory(CountingEnv), 2, "batched", start_method="fork")
+except KeyboardInterrupt:
+    print("interrupted")
+else:
+    envs.close()
+print(len(made) > 0, [path for path in made if os.path.exists(path)])
+"""
+    assert python_output(script).splitlines() == ["interrupted", "True []"]
