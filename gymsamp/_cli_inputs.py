@@ -196,11 +196,19 @@ def _grid_range(name: str, spec: str, text: str, form: str) -> list[float]:
     return [float(f"{v:.12g}") for v in np.linspace(start, stop, num)]
 
 
-def _literal(text: str) -> Any:
+def _literal(text: str, option: str) -> Any:
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text  # a plain string
+    except (TypeError, MemoryError, RecursionError) as err:
+        # A literal that cannot be built ({[]: 1}: an unhashable key) or is nested too deeply
+        # for the parser: not a plain string either, and no value the user meant.
+        raise CliError(
+            f"{option} value must be a Python literal or a plain string, got {text!r} "
+            f"({type(err).__name__}: {one_line(err)})",
+            2,
+        ) from None
 
 
 def check_output_file(text: str, option: str, example: str) -> None:
@@ -294,11 +302,20 @@ def plot_file(text: str, option: str) -> str:
 
 
 def parse_env_kwargs(pairs: Sequence[str] | None) -> dict[str, Any]:
-    """``--env-kwarg KEY=VALUE`` options as keyword arguments (values are Python literals)."""
-    kwargs = {}
+    """``--env-kwarg KEY=VALUE`` options as keyword arguments (values are Python literals;
+    each key once, as ``--domain-param`` takes each name once: a repeated key would silently
+    keep only its last value)."""
+    kwargs: dict[str, Any] = {}
+    texts: dict[str, str] = {}
     for text in pairs or ():
         key, value = split_assignment(text, "--env-kwarg", "KEY=VALUE")
-        kwargs[key] = _literal(value)
+        if key in texts:
+            raise CliError(
+                f"--env-kwarg must set each key once, got {key!r} twice: {texts[key]!r} and "
+                f"{text!r}",
+                2,
+            )
+        kwargs[key], texts[key] = _literal(value, f"--env-kwarg {key}"), text
     return kwargs
 
 

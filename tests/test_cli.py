@@ -1848,3 +1848,34 @@ def test_plot_grid_draws_both_parameters_with_their_nominal_values(capsys, tmp_p
         "masspole (nominal 0.1)",
     )
     assert heatmap.images[0].get_array().shape == (2, 2)
+
+
+# An --env-kwarg literal that cannot be built ended in a bare "TypeError: unhashable type"
+# (exit 1) or a MemoryError from the parser; a repeated key silently kept its last value.
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            ["render_mode={[]: 1}"],
+            "--env-kwarg render_mode value must be a Python literal or a plain string, got "
+            "'{[]: 1}' (TypeError: unhashable type: 'list')",
+        ),
+        (
+            ["render_mode=" + "-" * 100_000 + "1"],
+            "--env-kwarg render_mode value must be a Python literal or a plain string, got '---",
+        ),
+        (
+            ["sutton_barto_reward=True", "sutton_barto_reward = False"],
+            "--env-kwarg must set each key once, got 'sutton_barto_reward' twice: "
+            "'sutton_barto_reward=True' and 'sutton_barto_reward = False'",
+        ),
+    ],
+)
+def test_env_kwargs_that_are_no_value_or_set_twice_are_refused(capsys, kwargs, message):
+    argv = ["params", "CartPole-v1"]
+    for text in kwargs:
+        argv += ["--env-kwarg", text]
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"gymsamp: error: {message}")
