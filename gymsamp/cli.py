@@ -107,7 +107,11 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     randomized = [parse_distribution(text) for text in args.randomize or ()]
     grid_pairs = [parse_grid(text) for text in args.grid or ()]
     grid = dict(grid_pairs)
-    init_state = parse_floats(args.init_state, "--init-state values") if args.init_state else None
+    # An empty --init-state (e.g. --init-state="$STATE" with STATE unset) is refused by
+    # parse_floats, not taken as no initial state.
+    init_state = (
+        None if args.init_state is None else parse_floats(args.init_state, "--init-state values")
+    )
     if len(grid) > 2:
         raise CliError(f"--grid takes 1 or 2 parameters, got {len(grid)}: {', '.join(grid)}", 2)
     if grid and randomized:

@@ -1879,3 +1879,11 @@ def test_env_kwargs_that_are_no_value_or_set_twice_are_refused(capsys, kwargs, m
     assert (code, out) == (2, "")
     assert len(err.splitlines()) == 1, err
     assert err.startswith(f"gymsamp: error: {message}")
+
+
+# An empty --init-state ran from the env's own random initial states, silently.
+@pytest.mark.parametrize("value", ["", " "])
+def test_an_empty_init_state_is_refused(capsys, value):
+    code, out, err = run(capsys, "sample", "CartPole-v1", f"--init-state={value}")
+    assert (code, out) == (2, "")
+    assert err == "gymsamp: error: --init-state values must be a number, got ''\n"
