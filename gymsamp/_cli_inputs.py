@@ -145,6 +145,12 @@ def parse_distribution(text: str) -> tuple[str, Any, str]:
 NORMAL_CHECK_STDS = 5.0
 
 
+#: The most points a ``--grid`` may have (each parameter's values, and all points of a 2-D
+#: grid): every point gets at least one rollout, so a larger NUM is a typo (1000000 for 100),
+#: and ``START:STOP:NUM`` with a huge NUM ended in a MemoryError or a long hang before it.
+MAX_GRID_POINTS = 100_000
+
+
 def parse_grid(text: str) -> tuple[str, list[float]]:
     """Parse ``--grid NAME=V1,V2,...`` or ``NAME=START:STOP:NUM`` (evenly spaced).
 
@@ -189,11 +195,27 @@ def _grid_range(name: str, spec: str, text: str, form: str) -> list[float]:
         num = int(parts[2])
     except ValueError:
         num = 0
-    if num < 1:
-        raise CliError(f"--grid {name}: NUM must be an int >= 1, got {parts[2]!r}", 2)
+    if not 1 <= num <= MAX_GRID_POINTS:
+        raise CliError(
+            f"--grid {name}: NUM must be an int from 1 to {MAX_GRID_POINTS}, got {parts[2]!r}", 2
+        )
+    if num == 1 and start != stop:  # linspace would give START alone, dropping STOP unsaid
+        raise CliError(
+            f"--grid {name}: NUM 1 must go with START equal to STOP (one value), got {spec!r}; "
+            f"write NUM >= 2 for both ends",
+            2,
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = np.linspace(start, stop, num)
+    if not np.all(np.isfinite(values)):  # STOP - START beyond float64's range: nan or inf
+        raise CliError(
+            f"--grid {name}: START:STOP:NUM must give finite values, got {spec!r} (STOP - START "
+            "is beyond float64's range)",
+            2,
+        )
     # 12 significant digits: 0.3, not linspace's 0.30000000000000004, and tiny values kept apart
     # (12 decimals made 1e-13:3e-13:3 three zeros).
-    return [float(f"{v:.12g}") for v in np.linspace(start, stop, num)]
+    return [float(f"{v:.12g}") for v in values]
 
 
 def _literal(text: str, option: str) -> Any:

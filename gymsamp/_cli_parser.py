@@ -102,8 +102,8 @@ _HELP = {
     "NAME=normal:MEAN,STD[,LOW,HIGH] (drawn values clipped to [LOW, HIGH]; -inf or inf clips "
     "one side only) (repeatable)",
     "grid": "sample on a grid of domain-parameter values: NAME=V1,V2,... or NAME=START:STOP:NUM "
-    "(1 or 2 times); every grid point gets the same number of rollouts, and the plot shows "
-    "the mean return per grid point",
+    "(1 or 2 times, at most 100000 points); every grid point gets the same number of rollouts, "
+    "and the plot shows the mean return per grid point",
     "init-state": "start every rollout from this full simulator state (write "
     "--init-state=-0.1,0 when the first value is negative)",
     "env-kwarg": "keyword argument for gymnasium.make, the value a Python literal (repeatable)",

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import secrets
 import sys
@@ -40,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from gymsamp._cli_inputs import (
+    MAX_GRID_POINTS,
     CliError,
     DrawWithFixed,
     EnvInfo,
@@ -114,6 +116,12 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     )
     if len(grid) > 2:
         raise CliError(f"--grid takes 1 or 2 parameters, got {len(grid)}: {', '.join(grid)}", 2)
+    points = math.prod(len(values) for values in grid.values())
+    if points > MAX_GRID_POINTS:
+        sizes = " x ".join(str(len(values)) for values in grid.values())
+        raise CliError(
+            f"--grid must have at most {MAX_GRID_POINTS} points, got {sizes} = {points}", 2
+        )
     if grid and randomized:
         raise CliError("--grid and --randomize cannot be combined (grid points are fixed)", 2)
     names = [*fixed, *(name for name, _, _ in randomized), *(name for name, _ in grid_pairs)]

@@ -973,8 +973,16 @@ ERRORS = [
         2,
         "--grid must look like NAME=V1,V2,... or NAME=START:STOP:NUM, got 'length=1:2'",
     ),
-    (["sample", "CartPole-v1", "--grid", "length=1:2:x"], 2, "NUM must be an int >= 1, got 'x'"),
-    (["sample", "CartPole-v1", "--grid", "length=1:2:0"], 2, "NUM must be an int >= 1, got '0'"),
+    (
+        ["sample", "CartPole-v1", "--grid", "length=1:2:x"],
+        2,
+        "NUM must be an int from 1 to 100000, got 'x'",
+    ),
+    (
+        ["sample", "CartPole-v1", "--grid", "length=1:2:0"],
+        2,
+        "NUM must be an int from 1 to 100000, got '0'",
+    ),
     (
         [
             "sample",
@@ -1887,3 +1895,47 @@ def test_an_empty_init_state_is_refused(capsys, value):
     code, out, err = run(capsys, "sample", "CartPole-v1", f"--init-state={value}")
     assert (code, out) == (2, "")
     assert err == "gymsamp: error: --init-state values must be a number, got ''\n"
+
+
+# A huge NUM ended in a bare MemoryError (or a long hang), a span beyond float64's range in
+# "got nan" from the env's check (or a nan grid point where nothing checks), and NUM 1 silently
+# dropped STOP.
+@pytest.mark.parametrize(
+    ("grids", "message"),
+    [
+        (
+            ["length=0.1:1:100000000000"],
+            "--grid length: NUM must be an int from 1 to 100000, got '100000000000'",
+        ),
+        (
+            ["length=1e308:-1e308:3"],
+            "--grid length: START:STOP:NUM must give finite values, got '1e308:-1e308:3' "
+            "(STOP - START is beyond float64's range)",
+        ),
+        (
+            ["length=0.1:1:1"],
+            "--grid length: NUM 1 must go with START equal to STOP (one value), got '0.1:1:1'; "
+            "write NUM >= 2 for both ends",
+        ),
+        (
+            ["length=0.1:1:1000", "tau=0.01:0.02:101"],
+            "--grid must have at most 100000 points, got 1000 x 101 = 101000",
+        ),
+    ],
+)
+def test_grid_ranges_that_cannot_be_sampled_are_refused(capsys, grids, message):
+    argv = ["sample", "CartPole-v1"]
+    for text in grids:
+        argv += ["--grid", text]
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err == f"gymsamp: error: {message}\n"
+
+
+def test_a_one_value_grid_range_with_start_equal_to_stop_is_one_point(capsys):
+    code, out, err = run(
+        capsys, "sample", "CartPole-v1", "--grid", "length=0.25:0.25:1", "--num-workers", "1",
+        "--vectorization", "sync", "--seed", "0", "--quiet",
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    assert "at least 1 rollout," in out
