@@ -28,6 +28,7 @@ __all__ = [
     "check_output_file",
     "check_param_names",
     "check_state_option",
+    "is_plain_number",
     "one_line",
     "parse_distribution",
     "parse_env_kwargs",
@@ -68,11 +69,31 @@ def split_assignment(text: str, option: str, form: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+#: Appended to a number's rule where the text was refused for its characters alone.
+PLAIN_DIGITS = " (ASCII digits, without underscores)"
+
+
+def is_plain_number(text: str) -> bool:
+    """Whether ``text`` may be read as a number: ASCII, no underscores.
+
+    Python's ``int`` and ``float`` also read ``1_000`` and other scripts' digits (``١`` is 1):
+    on a command line those are typos or pasted text, not numbers the user meant.
+
+    Example:
+        >>> is_plain_number("1e-3"), is_plain_number("1_000"), is_plain_number("\u0661")
+        (True, False, False)
+    """
+    return text.isascii() and "_" not in text
+
+
 def parse_number(text: str, what: str, *, allow_inf: bool = False) -> float:
     try:
+        if not is_plain_number(text):
+            raise ValueError(text)
         value = float(text)
     except ValueError:
-        raise CliError(f"{what} must be a number, got {text!r}", 2) from None
+        rule = "a number" + ("" if is_plain_number(text) else PLAIN_DIGITS)
+        raise CliError(f"{what} must be {rule}, got {text!r}", 2) from None
     if math.isnan(value) or (math.isinf(value) and not allow_inf):
         rule = "a number other than nan" if allow_inf else "a finite number"
         raise CliError(f"{what} must be {rule}, got {text!r}", 2)
@@ -192,12 +213,15 @@ def _grid_range(name: str, spec: str, text: str, form: str) -> list[float]:
         parse_number(parts[1], f"--grid {name} stop"),
     )
     try:
-        num = int(parts[2])
+        num = int(parts[2]) if is_plain_number(parts[2]) else 0
     except ValueError:
         num = 0
     if not 1 <= num <= MAX_GRID_POINTS:
+        plain = "" if is_plain_number(parts[2]) else PLAIN_DIGITS
         raise CliError(
-            f"--grid {name}: NUM must be an int from 1 to {MAX_GRID_POINTS}, got {parts[2]!r}", 2
+            f"--grid {name}: NUM must be an int from 1 to {MAX_GRID_POINTS}{plain}, got "
+            f"{parts[2]!r}",
+            2,
         )
     if num == 1 and start != stop:  # linspace would give START alone, dropping STOP unsaid
         raise CliError(

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from gymsamp._cli_inputs import CliError
+from gymsamp._cli_inputs import PLAIN_DIGITS, CliError, is_plain_number
 from gymsamp.sampling.vector_envs import VECTORIZATIONS as _VECTORIZATIONS
 
 __all__ = ["DEFAULT_EPSILON", "DEFAULT_MAX_STEPS", "DEFAULT_ROLLOUTS", "build_parser"]
@@ -37,11 +37,12 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
 
     def parse(text: str) -> int:
         try:
-            value: int | None = int(text)
+            value: int | None = int(text) if is_plain_number(text) else None
         except ValueError:
             value = None
         if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"must be an int >= {minimum}, got {text!r}")
+            plain = "" if is_plain_number(text) else PLAIN_DIGITS
+            raise argparse.ArgumentTypeError(f"must be an int >= {minimum}{plain}, got {text!r}")
         return value
 
     return parse
@@ -54,19 +55,25 @@ _seed = _int_at_least(0)
 def _seconds(text: str) -> float:
     """An argparse type: a finite number of seconds > 0."""
     try:
-        value = float(text)
+        value = float(text) if is_plain_number(text) else math.nan
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
+        plain = "" if is_plain_number(text) else PLAIN_DIGITS
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0{plain}, got {text!r}")
     return value
 
 
 def _fraction(text: str) -> float:
     try:
+        if not is_plain_number(text):
+            raise ValueError(text)
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {text!r}") from None
+        plain = "" if is_plain_number(text) else PLAIN_DIGITS
+        raise argparse.ArgumentTypeError(
+            f"must be a number in (0, 1]{plain}, got {text!r}"
+        ) from None
 
 
 _SAMPLE_EPILOG = """examples:

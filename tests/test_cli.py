@@ -1939,3 +1939,26 @@ def test_a_one_value_grid_range_with_start_equal_to_stop_is_one_point(capsys):
     )  # fmt: skip
     assert (code, err) == (0, "")
     assert "at least 1 rollout," in out
+
+
+# Python's int() and float() read 1_000 and other scripts' digits (Arabic-Indic 1 is 1): these
+# ran a different run than the (typo'd or pasted) text showed.
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--min-rollouts", "1_0"], "argument --min-rollouts: must be an int >= 1 (ASCII digits"),
+        (["--seed", "\u0661"], "argument --seed: must be an int >= 0 (ASCII digits"),
+        (["--step-timeout", "1_0"], "argument --step-timeout: must be a number of seconds > 0 ("),
+        (["--cvar", "0.\uff11"], "argument --cvar: must be a number in (0, 1] (ASCII digits"),
+        (["--domain-param", "length=0_5"], "--domain-param length must be a number (ASCII"),
+        (["--init-state=0,0,\u0660,0"], "--init-state values must be a number (ASCII digits"),
+        (["--grid", "length=0.1:1:1_0"], "--grid length: NUM must be an int from 1 to 100000 ("),
+        (["--randomize", "length=uniform:0.5,0_1"], "--randomize length parameters must be a"),
+    ],
+)
+def test_numbers_must_be_plain_ascii_digits(capsys, option, message):
+    code, out, err = run(capsys, "sample", "CartPole-v1", *option)
+    assert (code, out) == (2, "")
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"gymsamp: error: {message}")
+    assert "(ASCII digits, without underscores), got " in err
