@@ -58,6 +58,11 @@ def _check_cartpole_like(spec: Any) -> None:
 
 def _import_attr(target: str) -> Any:
     module_name, _, attr = target.partition(":")
+    if module_name.startswith("."):  # importlib's TypeError asks for a package: exit code 1
+        raise CliError(
+            f"--policy module:attr must name an absolute module (or a file.py), got {target!r}",
+            2,
+        )
     try:
         if module_name.endswith(".py"):
             path = Path(module_name)

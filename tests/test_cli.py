@@ -1020,6 +1020,12 @@ ERRORS = [
     # Bad arguments exit 2 (the documented rule), also where only trying them tells.
     (["sample", "CartPole-v1", "--policy", "no_such_module:x"], 2, "cannot import"),
     (["sample", "CartPole-v1", "--policy", "numpy:nosuch"], 2, "'numpy' has no attribute"),
+    # A relative module name failed inside importlib (exit code 1, "package argument").
+    (
+        ["sample", "CartPole-v1", "--policy", "..foo:bar"],
+        2,
+        "--policy module:attr must name an absolute module (or a file.py), got '..foo:bar'",
+    ),
     (["sample", "CartPole-v1", "--policy", f"sb3:FOO:{__file__}"], 2, "unknown algorithm 'FOO'"),
     (["sample", "no_such_module:Env-v0"], 2, "cannot import 'no_such_module'"),
     (["sample", "Pendulum-v1", "--policy", "balance"], 2, "is a CartPole controller"),
