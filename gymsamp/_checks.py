@@ -146,6 +146,8 @@ def check_epsilon(epsilon: Any) -> float:
     number = float(epsilon)
     if not 0 < number <= 1:  # NaN fails both comparisons
         raise ValueError(f"{rule}, got {epsilon!r}")
+    if math.isinf(1.0 / number):  # a subnormal: the 1 / epsilon rollouts it needs overflow
+        raise ValueError(f"{rule} whose inverse is a finite float, got {epsilon!r}")
     return number
 
 

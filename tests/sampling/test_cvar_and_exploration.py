@@ -95,6 +95,18 @@ class TestCVaR:
         with pytest.raises(ValueError, match="must be at least 1"):
             select_cvar([seq(1.0)], 0.2)
 
+    def test_a_subnormal_epsilon_is_refused_where_its_inverse_overflows(self):
+        # 1 / 1e-320 is inf: CVaRSampler's and summarize's rollout counts raised a bare
+        # OverflowError ("cannot convert float infinity to integer").
+        with pytest.raises(
+            ValueError, match=r"\(0, 1\] whose inverse is a finite float, got 1e-320"
+        ):
+            select_cvar([seq(1.0)], 1e-320)
+        with pytest.raises(ValueError, match="whose inverse is a finite float"):
+            CVaRSampler(random_length_sampler(1, min_rollouts=1), 1e-320, min_rollouts=1)
+        with pytest.raises(ValueError, match="must be at least 1"):  # a tiny normal float is fine
+            select_cvar([seq(1.0)], 1e-300)
+
     @pytest.mark.parametrize("epsilon", [np.float32(0.5), np.float64(0.5), np.int64(1), 0.5])
     def test_numpy_scalar_epsilon(self, epsilon):
         # A level read from a numpy array or config (np.float32) was refused as "not a number
