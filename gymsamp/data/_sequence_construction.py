@@ -282,7 +282,15 @@ def _materialized(value: Any) -> Any:
 
 def _field_length(name: str, field: Field) -> int:
     """The number of entries of ``field``, which must be the same for all its arrays."""
-    lengths = {path: len(leaf) for path, leaf in tree_leaves(field, name)}
+    leaves = list(tree_leaves(field, name))
+    for path, leaf in leaves:
+        if getattr(leaf, "ndim", None) == 0:
+            # len() of a 0-d array or tensor fails deep inside numpy / torch.
+            raise ValueError(
+                f"{path} must have one entry per step (at least one axis), got a 0-d "
+                f"{type(leaf).__name__} {leaf!r}"
+            )
+    lengths = {path: len(leaf) for path, leaf in leaves}
     if not lengths:
         # E.g. a list of empty info dicts: no array tells how many entries there are.
         raise ValueError(

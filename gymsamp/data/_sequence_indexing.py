@@ -202,7 +202,12 @@ def _index_list(index: Any) -> list[Any]:
 
     A str is iterable but holds no indices (its characters would be tried one by one).
     """
-    if isinstance(index, (str, bytes)) or not isinstance(index, Iterable):
+    # A 0-d array or tensor is Iterable by its type but cannot be iterated.
+    if (
+        isinstance(index, (str, bytes))
+        or not isinstance(index, Iterable)
+        or getattr(index, "ndim", None) == 0
+    ):
         raise TypeError(
             "index must be an int, a slice or a list of ints, got "
             f"{index!r} ({type(index).__name__})"

@@ -629,6 +629,15 @@ class TestConcatAndRollouts:
         assert picked.rollout_lengths.tolist() == [2, 3]
         assert picked.observations[:, 0].tolist() == [200.0, 201.0, 0.0, 1.0, 2.0, 3.0]
 
+    @pytest.mark.parametrize("index", [np.array(1), torch.tensor(1)], ids=["numpy", "torch"])
+    def test_get_rollout_refuses_a_0d_array(self, parts, index):
+        # Was numpy's / torch's "iteration over a 0-d array" from deep inside.
+        seq = StepSequence.concat(parts)
+        with pytest.raises(
+            TypeError, match=r"index must be an int, a slice or a list of ints, got .*\(1\)"
+        ):
+            seq.get_rollout(index)
+
     def test_concat_of_one_object_twice_equals_concat_of_copies(self):
         ro = StepSequence(rewards=[1.0, 1.0], observations=[10.0, 11.0, 12.0], actions=[0, 0])
         twice = StepSequence.concat([ro, ro])
@@ -1255,6 +1264,23 @@ class TestInputValidation:
         ro = self.small()
         StepSequence.pad(ro, np.int64(6), np.float32(-1.0))
         assert ro.rewards.tolist() == [1, 1, 1, 1, -1, -1]
+
+    @pytest.mark.parametrize(
+        "value",
+        [np.array(1.0), torch.tensor(1.0), {"a": np.array(1.0)}],
+        ids=["numpy", "torch", "dict"],
+    )
+    @pytest.mark.parametrize("data_format", ["numpy", "torch"])
+    def test_a_0d_field_is_refused_by_name(self, value, data_format):
+        # Was "len() of unsized object" / "len() of a 0-d tensor" from numpy or torch.
+        path = "observations.a" if isinstance(value, dict) else "observations"
+        message = rf"{path} must have one entry per step \(at least one axis\), got a 0-d"
+        with pytest.raises(ValueError, match=message):
+            StepSequence(
+                rewards=[1.0, 2.0], observations=value, actions=[0, 1], data_format=data_format
+            )
+        with pytest.raises(ValueError, match=r"extra must have one entry per step"):
+            self.small().add_data("extra", torch.tensor(1.0))
 
     @pytest.mark.parametrize(
         ("item_shape", "error"), [((-1,), ValueError), ((2.5,), TypeError), ("ab", TypeError)]
