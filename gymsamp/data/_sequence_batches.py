@@ -7,6 +7,7 @@ padding a rollout to a common length, and processing the data rollout by rollout
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ import numpy as np
 
 from gymsamp._checks import check_bool, check_int
 from gymsamp.data._sequence_indexing import gather_steps, index_field
-from gymsamp.data._tree import tree_map
+from gymsamp.data._tree import tree_leaves, tree_map
 from gymsamp.data.batching import (
     as_generator,
     check_positive_int,
@@ -119,6 +120,37 @@ def sample_with_next(
     return gather_steps(seq, idcs), gather_steps(seq, idcs + 1)
 
 
+def _check_pad_value(pad_value: float, path: str, dtype: np.dtype[Any]) -> None:
+    """Refuse a ``pad_value`` that the field at ``path`` (of ``dtype``) has no value for.
+
+    The padding is cast to the field's dtype as numpy casts (-1.5 pads an int field with -1);
+    what refuses is what that cast turns into garbage: NaN or inf in an int field (the
+    smallest int64), an int out of the dtype's range (-1 in uint8 wraps to 255), a finite
+    float too large for the field's float dtype (inf).
+    """
+    if np.issubdtype(dtype, np.integer):
+        # Python ints are exact at any size (float() of 10**400 would overflow).
+        if isinstance(pad_value, (int, np.integer)):
+            whole: int | None = int(pad_value)
+        else:
+            whole = int(pad_value) if math.isfinite(pad_value) else None
+        info = np.iinfo(dtype)
+        fits = whole is not None and info.min <= whole <= info.max
+    elif np.issubdtype(dtype, np.floating):
+        # inf and nan pad floats as asked; a finite value must not overflow to inf.
+        largest = np.finfo(dtype).max
+        if isinstance(pad_value, (int, np.integer)):
+            fits = abs(int(pad_value)) <= int(largest)
+        else:
+            fits = not math.isfinite(pad_value) or abs(pad_value) <= largest
+    else:  # bool fields take any number as numpy casts it (nonzero is True)
+        return
+    if not fits:
+        raise ValueError(
+            f"pad_value must be representable in {path} (dtype {dtype}), got {pad_value!r}"
+        )
+
+
 def pad_rollout(rollout: StepSequence, len_to_pad_to: int, pad_value: float) -> None:
     """``StepSequence.pad(rollout, len_to_pad_to, pad_value)``: pad one rollout in place."""
     _check_sequence(rollout, "rollout")
@@ -136,6 +168,11 @@ def pad_rollout(rollout: StepSequence, len_to_pad_to: int, pad_value: float) -> 
         )
     if extra == 0:
         return
+    # Checked before any field changes: a cast would silently turn NaN into the smallest
+    # int64, wrap -1 to 255 in uint8 or cut 0.5 to 0.
+    for name, field in rollout._data.items():
+        for path, leaf in tree_leaves(field, name):
+            _check_pad_value(pad_value, path, to_format(leaf[:0], "numpy").dtype)
 
     def pad_leaf(leaf: Any) -> Any:
         filler = np.full((extra, *leaf.shape[1:]), pad_value)

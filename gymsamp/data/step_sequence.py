@@ -483,6 +483,11 @@ class StepSequence(Sequence[Step]):
         (``terminated`` / ``truncated``) move to the new last step, so no TERMINAL or TIMEOUT
         is followed by steps of the same rollout.
 
+        Raises:
+            ValueError: ``pad_value`` has no value in some field's dtype (NaN or inf in an int
+                field, -1 in a uint8 field, 1e40 in a float32 field); nothing is padded then.
+                Otherwise it is cast as numpy casts (-1.5 pads an int field with -1).
+
         Example:
             >>> ro = StepSequence(rewards=[1.0, 2.0], observations=[0.0, 1.0, 2.0],
             ...                   actions=[[0.0], [1.0]])

@@ -1,5 +1,6 @@
 import copy
 import pickle
+import re
 import tracemalloc
 from collections import namedtuple
 from typing import ClassVar
@@ -1255,6 +1256,48 @@ class TestInputValidation:
     def test_pad_length_must_be_an_int(self, length, error, message):
         with pytest.raises(error, match=message):
             StepSequence.pad(self.small(), length)
+
+    @pytest.mark.parametrize(
+        ("pad_value", "field", "dtype"),
+        [
+            (float("nan"), "counts", "int64"),  # was filled with -9223372036854775808
+            (float("inf"), "counts", "int64"),
+            (2**63, "counts", "int64"),  # was numpy's OverflowError
+            (-1, "pixels", "uint8"),  # was wrapped to 255
+            (256.0, "pixels", "uint8"),  # was wrapped to 0
+            (10**40, "rewards", "float32"),  # was numpy's OverflowError / inf
+        ],
+    )
+    @pytest.mark.parametrize("data_format", ["numpy", "torch"])
+    def test_pad_refuses_a_value_the_field_cannot_hold(self, pad_value, field, dtype, data_format):
+        ro = StepSequence(
+            rewards=np.array([1.0, 2.0], dtype=np.float32),
+            observations=np.zeros(3),
+            actions=np.zeros(2),
+            counts=np.array([3, 4]),
+            pixels=np.array([5, 6], dtype=np.uint8),
+            flags=np.array([True, False]),
+            data_format=data_format,
+        )
+        message = (
+            rf"pad_value must be representable in {field} \(dtype {dtype}\), "
+            rf"got {re.escape(repr(pad_value))}"
+        )
+        with pytest.raises(ValueError, match=message):
+            StepSequence.pad(ro, 4, pad_value)
+        assert ro.length == 2  # nothing padded
+        assert ro.counts.tolist() == [3, 4]
+        StepSequence.pad(ro, 4, 255.5)  # cast as numpy casts: 255 in the int fields
+        assert ro.counts.tolist() == [3, 4, 255, 255]
+        assert ro.pixels.tolist() == [5, 6, 255, 255]
+        assert ro.flags.tolist() == [True, False, True, True]
+        assert ro.rewards.tolist() == [1.0, 2.0, 255.5, 255.5]
+
+    def test_pad_with_nan_keeps_float_fields_nan(self):
+        ro = StepSequence(rewards=[1.0, 2.0], observations=np.zeros(3), actions=np.zeros(2))
+        StepSequence.pad(ro, 3, float("nan"))
+        assert np.isnan(ro.rewards[2])
+        assert np.isnan(ro.observations[3])
 
     def test_pad_other_arguments(self):
         with pytest.raises(TypeError, match=r"pad_value must be a real number, got 'x'"):
