@@ -54,6 +54,16 @@ def _tensor_to_numpy(tensor: Any) -> np.ndarray:
     return tensor.numpy()
 
 
+def _as_array(data: Any) -> np.ndarray:
+    """``np.asarray(data)``, refusing ragged nested lists with a message that says so."""
+    try:
+        return np.asarray(data)
+    except ValueError as err:  # numpy: "setting an array element with a sequence ..."
+        raise ValueError(
+            f"data must be array-like of one shape (nested lists of equal lengths), got {err}"
+        ) from None
+
+
 @overload
 def to_format(data: Any, data_format: Literal["numpy"], data_type: Any = None) -> np.ndarray: ...
 
@@ -89,7 +99,7 @@ def to_format(data: Any, data_format: str, data_type: Any = None) -> Any:
     """
     _check_format(data_format)
     if data_format == "numpy":
-        data = _tensor_to_numpy(data) if is_tensor(data) else np.asarray(data)
+        data = _tensor_to_numpy(data) if is_tensor(data) else _as_array(data)
         if data_type is None:
             return data
         try:
@@ -112,7 +122,7 @@ def to_format(data: Any, data_format: str, data_type: Any = None) -> Any:
         data_type = None
     if not isinstance(data, torch.Tensor):
         data_arg = data
-        array = np.asarray(data)
+        array = _as_array(data)
         if array.dtype == object:
             raise TypeError(f"data of dtype object cannot be converted to torch, got {data!r}")
         if np_type is not None:

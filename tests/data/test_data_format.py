@@ -33,6 +33,15 @@ def test_to_format_rejects_unknown_format():
         to_format(np.zeros(2), "jax")
 
 
+@pytest.mark.parametrize("data_format", ["numpy", "torch"])
+def test_to_format_names_ragged_lists(data_format):
+    # Was numpy's bare "setting an array element with a sequence".
+    with pytest.raises(
+        ValueError, match=r"data must be array-like of one shape \(nested lists of equal lengths\)"
+    ):
+        to_format([[1.0], [1.0, 2.0]], data_format)
+
+
 def test_stack_list_of_dicts_and_tuples():
     items = [{"a": 1.0, "h": Hidden(np.zeros(2), np.ones(2))} for _ in range(3)]
     stacked = stack_to_format(items, "numpy")
