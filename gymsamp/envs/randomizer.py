@@ -372,7 +372,7 @@ def param_grid(param_values: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]
         if (
             isinstance(values, (str, bytes))
             or not isinstance(values, (Sequence, np.ndarray))
-            or np.ndim(values) == 0  # a 0-d array is one value
+            or (isinstance(values, np.ndarray) and values.ndim == 0)  # a 0-d array is one value
         ):
             raise TypeError(f"param_values[{name!r}] must be a sequence of values, got {values!r}")
         if len(values) == 0:

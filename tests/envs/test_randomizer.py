@@ -448,6 +448,14 @@ def test_param_grid_numpy_values_and_empty_mapping():
     assert param_grid({}) == [{}]
 
 
+def test_param_grid_keeps_values_of_different_kinds():
+    # Was numpy's "inhomogeneous shape" ValueError: a list mixing scalars and arrays.
+    vec = np.array([1.0, 2.0])
+    grid = param_grid({"l": [0.5, None, vec]})
+    assert [p["l"] for p in grid[:2]] == [0.5, None]
+    assert grid[2]["l"] is vec
+
+
 def test_param_grid_errors():
     with pytest.raises(ValueError, match=r"param_values\['l'\] must be a non-empty sequence, got"):
         param_grid({"m": [1], "l": []})
