@@ -357,7 +357,9 @@ class PointMassEnv(_ToyEnv[NDArray[Any]]):
         x, v = float(self._state[0]), float(self._state[1])
         mass, friction, dt = self._param["mass"], self._param["friction"], self._param["dt"]
         self._state = np.array([x + dt * v, v + dt * (u - friction * v) / mass])
-        reward = -(x**2 + 0.1 * u**2)
+        # x * x, not x**2: an unstable Euler step (friction * dt / mass > 2) lets the state
+        # grow without bound, and a float's ** raises OverflowError where * gives inf.
+        reward = -(x * x + 0.1 * u * u)
         return self._state.astype(np.float32), reward, False, False, {}
 
 

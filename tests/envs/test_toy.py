@@ -252,6 +252,22 @@ def test_point_mass_coasting_decays_geometrically():
     np.testing.assert_allclose(rewards, [-(x**2) for x in x_path], rtol=1e-12)
 
 
+def test_point_mass_unstable_params_diverge_to_inf_instead_of_raising():
+    # friction * dt / mass = 5 > 2: the explicit Euler step multiplies v by -4 each step, so
+    # the state overflows; step raised Python's bare OverflowError (x**2) at step ~260.
+    with PointMassEnv(friction=50.0, dt=0.1, mass=1.0) as env:
+        env.reset(seed=0)
+        env.set_state([1.0, 1.0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # float32 cast of inf
+            rewards = [env.step(np.array([0.0]))[1] for _ in range(600)]
+        assert rewards[0] == -1.0
+        # The reward reaches -inf, then NaN once the state holds inf - inf: both say diverged.
+        assert -math.inf in rewards
+        assert np.isnan(rewards[-1])
+        assert not np.isfinite(env.get_state()).any()
+
+
 def test_point_mass_nominal_params_and_round_trip():
     env = PointMassEnv()
     assert env.nominal_domain_param == {"mass": 1.0, "friction": 0.5, "dt": 0.05}
