@@ -363,6 +363,9 @@ class PointMassEnv(_ToyEnv[NDArray[Any]]):
         return self._state.astype(np.float32), reward, False, False, {}
 
 
+_MAX_MEAN_LENGTH = 2**62
+
+
 # --- RandomLengthEnv ------------------------------------------------------------------------
 
 
@@ -392,6 +395,12 @@ class RandomLengthEnv(_ToyEnv[DiscreteAction]):
     def __init__(self, mean_length: int = 20, step_cost_us: float = 0) -> None:
         super().__init__(step_cost_us)
         self.mean_length = _check_count("mean_length", mean_length, 1)
+        if self.mean_length > _MAX_MEAN_LENGTH:
+            # reset draws lengths below 2 * mean_length as int64.
+            raise ValueError(
+                f"mean_length must be an integer <= 2**62 (lengths are drawn as int64), "
+                f"got {mean_length!r}"
+            )
         max_length = 2 * self.mean_length - 1
         self.action_space = gym.spaces.Discrete(2)
         self.observation_space = gym.spaces.Box(0.0, float(max_length), (2,), np.float32)

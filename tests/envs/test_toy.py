@@ -514,6 +514,8 @@ def test_hanging_env_hangs_at_its_step_only():
         (functools.partial(HangingEnv, hang_seconds=-1.0), "hang_seconds"),
         (functools.partial(RandomLengthEnv, mean_length=0), "mean_length"),
         (functools.partial(RandomLengthEnv, mean_length=2.5), "mean_length"),
+        # Was accepted, then reset failed with numpy's "high is out of bounds for int64".
+        (functools.partial(RandomLengthEnv, mean_length=2**62 + 1), "mean_length"),
     ],
 )
 def test_bad_arguments_name_the_parameter(make_env, name):
