@@ -286,7 +286,7 @@ def _check_epsilon(epsilon: float) -> float:
     if not 0 < epsilon <= 1:
         raise CliError(f"--cvar must be in (0, 1], got {epsilon:g}", 2)
     if math.isinf(1 / epsilon):  # a subnormal: summarize's 1 / epsilon rollouts overflow
-        raise CliError(f"--cvar must be in (0, 1] with a finite inverse, got {epsilon:g}", 2)
+        raise CliError(f"--cvar must be in (0, 1] with a finite inverse, got {epsilon!r}", 2)
     return epsilon
 
 

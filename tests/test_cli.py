@@ -1017,7 +1017,11 @@ ERRORS = [
     (["sample", "CartPole-v1", "--init-state", "1,2"], 2, "--init-state must have 4 values"),
     (["sample", "CartPole-v1", "--cvar", "1.5"], 2, "--cvar must be in (0, 1]"),
     # Its inverse overflows: the summary's rollout count raised OverflowError after the run.
-    (["info", "x.npz", "--cvar", "1e-320"], 2, "--cvar must be in (0, 1] with a finite inverse"),
+    (
+        ["info", "x.npz", "--cvar", "1e-320"],
+        2,
+        "--cvar must be in (0, 1] with a finite inverse, got 1e-320",
+    ),
     (["sample", "CartPole-v1", "--policy", "nope"], 2, "unknown policy 'nope'"),
     # Bad arguments exit 2 (the documented rule), also where only trying them tells.
     (["sample", "CartPole-v1", "--policy", "no_such_module:x"], 2, "cannot import"),
