@@ -169,7 +169,7 @@ def pad_rollout(rollout: StepSequence, len_to_pad_to: int, pad_value: float) -> 
     if extra == 0:
         return
     # Checked before any field changes: a cast would silently turn NaN into the smallest
-    # int64, wrap -1 to 255 in uint8 or cut 0.5 to 0.
+    # int64 or wrap -1 to 255 in uint8.
     for name, field in rollout._data.items():
         for path, leaf in tree_leaves(field, name):
             _check_pad_value(pad_value, path, to_format(leaf[:0], "numpy").dtype)
